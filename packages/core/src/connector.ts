@@ -1,0 +1,114 @@
+/**
+ * The connector contract: how sources read and sinks write.
+ *
+ * A source splits into partitions, each read by one `SourceReader`. Readers return batches, hand
+ * their position to checkpoints without I/O, and commit upstream only when told a checkpoint
+ * covering that position is durable. A sink writes batches and, when it can, takes part in the
+ * checkpoint: `prepareCommit` makes its writes durable-but-pending, `commit` publishes them.
+ */
+
+import type { Offset, Row } from './record.ts';
+import type { Clock } from './time.ts';
+
+/** A record the source could not decode. It goes to the dead-letter output. */
+export interface DecodeFailure {
+  /** The raw input (text, or base64 for bytes). */
+  payload: string;
+  message: string;
+  offset?: Offset;
+}
+
+/** What one `read` returns. `records`, `offsets` and `times` are parallel. */
+export interface SourceBatch {
+  records: Row[];
+  /** Position of each record, for dead letters (e.g. the byte offset of a line). */
+  offsets?: Offset[];
+  /** Time the source assigns (e.g. the Kafka timestamp), used when no event-time field is set. */
+  times?: number[];
+  /** Inputs that could not be decoded; they count as records in. */
+  failures?: DecodeFailure[];
+}
+
+/** A resumable reader of one source partition. */
+export interface SourceReader {
+  /** Stable partition id (a file path, a Kafka `topic/partition`, …); names its position. */
+  readonly partition: string;
+  /**
+   * Resolves with the next batch of at most `max` records; with an empty batch when nothing
+   * arrived within about `idleMs` (so the runtime can advance time); with `null` when the input
+   * has ended for good. Rejects only on errors the runtime should retry or report.
+   */
+  read(max: number, signal: AbortSignal): Promise<SourceBatch | null>;
+  /**
+   * The position just after the last record returned by `read`: JSON-serializable, cheap, no I/O.
+   * Passed back to `open` as `restored` after a restart.
+   */
+  position(): unknown;
+  /** Called once a checkpoint containing `position` is durable; commit upstream here. */
+  commit?(position: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a source gets when the job starts. */
+export interface SourceContext {
+  /** Source id in the pipeline. */
+  readonly id: string;
+  /** Positions from the checkpoint being restored, by partition id. */
+  readonly restored: { readonly [partition: string]: unknown };
+  readonly clock: Clock;
+  /** Directory relative paths in the config resolve against (the pipeline file's folder). */
+  readonly baseDir: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+export interface Source {
+  /** Opens the partition readers, resuming each from `ctx.restored` when present. */
+  open(ctx: SourceContext): Promise<SourceReader[]>;
+}
+
+/** A record a sink refused for good (bad data, not an outage); it goes to the dead-letter output. */
+export interface SinkRejection {
+  /** Index of the record in the batch given to `write`. */
+  index: number;
+  message: string;
+}
+
+export interface SinkContext {
+  readonly id: string;
+  /** What `prepareCommit` returned at the checkpoint being restored, if any. */
+  readonly restored: unknown;
+  readonly clock: Clock;
+  readonly baseDir: string;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+export interface Sink {
+  open(ctx: SinkContext): Promise<void>;
+  /**
+   * Writes records (in order). Resolves when the sink has taken them (it may buffer); returns
+   * the records it rejected for good. Rejects on transient failures after its own retries.
+   */
+  write(records: Row[], times: number[]): Promise<SinkRejection[] | undefined>;
+  /**
+   * At a checkpoint: make everything written so far durable (flush, fsync, pre-commit a
+   * transaction) and return the state needed to finish or undo it after a crash.
+   */
+  prepareCommit?(checkpointId: number): Promise<unknown>;
+  /** The checkpoint is durable: publish what `prepareCommit` prepared. */
+  commit?(checkpointId: number): Promise<void>;
+  /** End of input or shutdown: flush and finalize everything. */
+  close(): Promise<void>;
+}
+
+/** Structured log sink handed to connectors. Never pass secrets in `fields`. */
+export interface Logger {
+  debug(message: string, fields?: { [k: string]: unknown }): void;
+  info(message: string, fields?: { [k: string]: unknown }): void;
+  warn(message: string, fields?: { [k: string]: unknown }): void;
+  error(message: string, fields?: { [k: string]: unknown }): void;
+}
+
+/** A logger that prints nothing. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

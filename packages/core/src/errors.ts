@@ -1,0 +1,168 @@
+/**
+ * One error class for the whole engine, with a catalogue of stable codes.
+ *
+ * Every code says who is at fault (`user`: fix the pipeline or the data; `external`: a system
+ * Sluice talks to; `internal`: a Sluice bug) and whether retrying may help. Messages say what
+ * happened and how to fix it; `step` and `path` name the place in the pipeline.
+ */
+
+export type ErrorKind = 'user' | 'external' | 'internal';
+
+interface CodeInfo {
+  readonly kind: ErrorKind;
+  readonly retryable: boolean;
+  readonly summary: string;
+}
+
+/** The catalogue. Codes are part of the public contract: never rename one, only add. */
+export const errorCodes = {
+  CONFIG_INVALID: { kind: 'user', retryable: false, summary: 'A pipeline or component option is invalid.' },
+  CONFIG_PARSE: { kind: 'user', retryable: false, summary: 'A pipeline file could not be parsed.' },
+  PLAN_UNKNOWN_TYPE: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A source, step or sink names a type that is not registered.',
+  },
+  PLAN_MISSING_INPUT: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A step reads from an id that does not exist.',
+  },
+  PLAN_DUPLICATE_ID: { kind: 'user', retryable: false, summary: 'Two sources, steps or sinks share an id.' },
+  PLAN_CYCLE: { kind: 'user', retryable: false, summary: 'The steps of a pipeline form a cycle.' },
+  PLAN_TYPE_ERROR: {
+    kind: 'user',
+    retryable: false,
+    summary: 'An expression or step does not type-check against its input.',
+  },
+  EXPR_SYNTAX: { kind: 'user', retryable: false, summary: 'An expression could not be parsed.' },
+  EXPR_UNKNOWN_FUNCTION: {
+    kind: 'user',
+    retryable: false,
+    summary: 'An expression calls an unknown function.',
+  },
+  EXPR_EVAL: {
+    kind: 'user',
+    retryable: false,
+    summary: 'An expression failed on a record (wrong type, bad cast, …).',
+  },
+  EXPR_DIVISION_BY_ZERO: { kind: 'user', retryable: false, summary: 'An expression divided by zero.' },
+  EXPR_MISSING_FIELD: {
+    kind: 'user',
+    retryable: false,
+    summary: 'An expression read a field the record does not have.',
+  },
+  DECODE_FAILED: {
+    kind: 'user',
+    retryable: false,
+    summary: 'Input bytes could not be decoded into a record (malformed JSON, bad CSV row).',
+  },
+  SCHEMA_VIOLATION: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A record does not match the step’s JSON Schema.',
+  },
+  EVENT_TIME_INVALID: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A record’s event time is missing or not a valid timestamp.',
+  },
+  LATE_RECORD: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A record arrived after the watermark passed its window and allowed lateness.',
+  },
+  USER_FUNCTION_FAILED: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A TypeScript function given to a step threw on a record.',
+  },
+  SINK_REJECTED: { kind: 'external', retryable: false, summary: 'A sink permanently rejected a record.' },
+  SINK_UNAVAILABLE: {
+    kind: 'external',
+    retryable: true,
+    summary: 'A sink could not be reached; the write is retried with backoff.',
+  },
+  SOURCE_UNAVAILABLE: {
+    kind: 'external',
+    retryable: true,
+    summary: 'A source could not be reached; the read is retried with backoff.',
+  },
+  IO_ERROR: { kind: 'external', retryable: true, summary: 'A file-system operation failed.' },
+  CHECKPOINT_CORRUPT: {
+    kind: 'external',
+    retryable: false,
+    summary: 'A checkpoint file failed its checksum; an older checkpoint is used.',
+  },
+  CHECKPOINT_INCOMPATIBLE: {
+    kind: 'user',
+    retryable: false,
+    summary: 'A checkpoint does not match the pipeline (a stateful step changed); use --from-scratch.',
+  },
+  PIPELINE_LOAD: { kind: 'user', retryable: false, summary: 'A pipeline module could not be loaded.' },
+  INTERNAL: { kind: 'internal', retryable: false, summary: 'A Sluice bug: please report it with the log.' },
+} as const satisfies { [code: string]: CodeInfo };
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** Where in a pipeline definition an error points. */
+export interface ErrorLocation {
+  /** File the pipeline came from. */
+  file?: string;
+  /** 1-based line and column in that file. */
+  line?: number;
+  column?: number;
+}
+
+export interface SluiceErrorOptions extends ErrorLocation {
+  /** Id of the source, step or sink the error belongs to. */
+  step?: string;
+  /** Field path inside the component config or record, e.g. `sources.orders.event_time.field`. */
+  path?: string;
+  cause?: unknown;
+}
+
+/** The one error class of Sluice. `code` is stable; `kind` and `retryable` come from the catalogue. */
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError';
+  readonly code: ErrorCode;
+  readonly step: string | undefined;
+  readonly path: string | undefined;
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.step = options.step;
+    this.path = options.path;
+    this.file = options.file;
+    this.line = options.line;
+    this.column = options.column;
+  }
+
+  get kind(): ErrorKind {
+    return errorCodes[this.code].kind;
+  }
+
+  get retryable(): boolean {
+    return errorCodes[this.code].retryable;
+  }
+
+  /** `file:line:column: [step] path: message (CODE)` — the one-line form used by the CLI. */
+  describe(): string {
+    const where = this.file ? `${this.file}${this.line ? `:${this.line}:${this.column ?? 1}` : ''}: ` : '';
+    const step = this.step ? `step '${this.step}'` : '';
+    const path = this.path ? `${step ? ', ' : ''}${this.path}` : '';
+    const at = step || path ? `${step}${path}: ` : '';
+    return `${where}${at}${this.message} (${this.code})`;
+  }
+}
+
+/** Wraps any thrown value as a SluiceError, keeping the original as `cause`. */
+export function toSluiceError(err: unknown, code: ErrorCode = 'INTERNAL', options: SluiceErrorOptions = {}) {
+  if (err instanceof SluiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError(code, message, { ...options, cause: err });
+}

@@ -1,0 +1,73 @@
+/**
+ * The operator contract: the runtime implementation of a step.
+ *
+ * Operators are synchronous. The runtime calls them on one event loop, batch by batch, and
+ * fuses every operator between two asynchronous edges (sources, sinks) into one chain. An
+ * operator never awaits; whatever it emits goes to `out` before the call returns.
+ */
+
+import type { SluiceError } from './errors.ts';
+import type { Batch, Row } from './record.ts';
+import type { Clock } from './time.ts';
+
+/** Where an operator sends what it produces. */
+export interface Output {
+  /** Sends a batch downstream. The operator must not touch the batch afterwards. */
+  emit(batch: Batch): void;
+  /** Sends record `index` of `batch` to the dead-letter output with the reason. */
+  deadLetter(batch: Batch, index: number, error: SluiceError): void;
+  /** Sends record `index` of `batch` to the late output (or drops it, as the step is configured). */
+  late(batch: Batch, index: number, reason: string): void;
+  /** Counts records the step dropped on purpose (filtered out, duplicates). */
+  filtered(count: number): void;
+}
+
+/** What the runtime gives an operator when it opens. */
+export interface OperatorContext {
+  /** The step id: it names the operator's state in checkpoints. */
+  readonly stepId: string;
+  /** What `snapshot()` returned at the checkpoint being restored, or undefined on a fresh start. */
+  readonly restored: unknown;
+  /** Processing time. */
+  readonly clock: Clock;
+  /** Current pipeline watermark (epoch ms; -Infinity before the first one). */
+  watermark(): number;
+}
+
+/**
+ * The runtime form of a step. Only `processBatch` is required; the hooks have no-op defaults.
+ *
+ * Order of calls: `open` once; then any interleaving of `processBatch`, `onWatermark`,
+ * `onProcessingTime` and `snapshot`; `onCheckpointComplete` after a snapshot is durable; at end of
+ * input `onWatermark(Infinity)` and then `close`.
+ */
+export interface Operator {
+  open?(ctx: OperatorContext): void;
+  processBatch(batch: Batch, out: Output): void;
+  /** The pipeline watermark advanced to `watermark`. Fire event-time timers and windows here. */
+  onWatermark?(watermark: number, out: Output): void;
+  /** Processing time advanced to `now` (called about every 100 ms). */
+  onProcessingTime?(now: number, out: Output): void;
+  /**
+   * Returns the operator's state for a checkpoint: a structured-cloneable value (plain objects,
+   * arrays, Maps, Sets, typed arrays). Called at a batch boundary; must not do I/O.
+   */
+  snapshot?(): unknown;
+  onCheckpointComplete?(checkpointId: number): void;
+  /** End of input or shutdown; emit nothing after this returns. */
+  close?(out: Output): void;
+}
+
+/** Builds the operator for one step from its validated config. */
+export type OperatorFactory<C> = (config: C, step: StepInfo) => Operator;
+
+/** What a step factory knows of its place in the plan. */
+export interface StepInfo {
+  readonly id: string;
+  /** Whether the step's input carries keys (a `key_by` ran before it). */
+  readonly keyed: boolean;
+}
+
+/** Record type helper for TS-API functions. */
+export type RecordFn<I, O> = (record: I) => O;
+export type { Row };

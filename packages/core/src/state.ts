@@ -1,0 +1,51 @@
+/**
+ * Keyed state behind a backend interface.
+ *
+ * Operators ask the backend for named maps once, at open, and then read and write them per
+ * record. The in-memory backend is a set of JS Maps; a larger-than-memory backend (LMDB) can
+ * implement the same interface. State names are part of the checkpoint format: never rename one.
+ */
+
+/** One named map of keyed state. Values must be structured-cloneable. */
+export interface KeyedMap<V> {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+  delete(key: string): boolean;
+  has(key: string): boolean;
+  readonly size: number;
+  entries(): IterableIterator<[string, V]>;
+  clear(): void;
+}
+
+export interface StateBackend {
+  /** The map called `name`, restored from the last checkpoint when there is one. */
+  map<V>(name: string): KeyedMap<V>;
+  /** All maps, as a structured-cloneable value for a checkpoint. */
+  snapshot(): unknown;
+}
+
+/** Keyed state held in JS Maps. */
+export class MemoryStateBackend implements StateBackend {
+  readonly #maps = new Map<string, Map<string, unknown>>();
+
+  /** Starts empty, or from what `snapshot()` returned. */
+  constructor(restored?: unknown) {
+    if (restored instanceof Map) {
+      for (const [name, entries] of restored as Map<string, Map<string, unknown>>)
+        this.#maps.set(name, entries);
+    }
+  }
+
+  map<V>(name: string): KeyedMap<V> {
+    let m = this.#maps.get(name);
+    if (!m) {
+      m = new Map();
+      this.#maps.set(name, m);
+    }
+    return m as Map<string, V>;
+  }
+
+  snapshot(): unknown {
+    return this.#maps;
+  }
+}
