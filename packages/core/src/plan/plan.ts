@@ -1,0 +1,92 @@
+/**
+ * The plan: the serializable graph every front end (YAML, TypeScript, later SQL) compiles to.
+ *
+ * The runtime only sees plans. Ids are stable: a step's id names its state in checkpoints, so a
+ * restarted job finds its state again. Configs are already validated against their component
+ * specs (defaults applied) when a plan reaches the runtime.
+ */
+
+import type { ErrorLocation } from '../errors.ts';
+
+/** How a source assigns event time and watermarks. */
+export interface EventTimeConfig {
+  /** Field holding epoch ms or ISO-8601 text. Exclusive with `expression`. */
+  field?: string;
+  /** SQL expression computing the event time. */
+  expression?: string;
+  /** Bounded out-of-orderness: watermark = max event time seen − this, in ms. */
+  maxOutOfOrderness: number;
+  /** A partition with no record for this long stops holding the watermark back (ms). */
+  idleTimeout?: number;
+}
+
+export interface PlanSource {
+  readonly id: string;
+  readonly type: string;
+  readonly config: unknown;
+  /** Absent: processing time (the time the record was read). */
+  readonly eventTime?: EventTimeConfig;
+}
+
+export interface PlanStep {
+  readonly id: string;
+  readonly type: string;
+  /** Ids of the sources or steps this step reads. */
+  readonly inputs: readonly string[];
+  readonly config: unknown;
+}
+
+export interface PlanSink {
+  readonly id: string;
+  readonly type: string;
+  /** Id of the source or step whose output the sink writes. */
+  readonly input: string;
+  readonly config: unknown;
+}
+
+/** A sink-like output that is not fed by a step: dead letters or late records. */
+export interface PlanOutput {
+  readonly type: string;
+  readonly config: unknown;
+}
+
+export interface CheckpointSettings {
+  /** Milliseconds between checkpoints; 0 disables periodic checkpoints. */
+  readonly interval: number;
+  /** Checkpoint directory (relative to the pipeline file's folder). */
+  readonly dir: string;
+  /** How many completed checkpoints to keep. */
+  readonly keep: number;
+}
+
+export interface PipelineSettings {
+  readonly checkpoint: CheckpointSettings;
+  /** Most records a source read returns. */
+  readonly batchSize: number;
+  /** Default idle timeout of source partitions (ms). */
+  readonly idleTimeout: number;
+  /** Records a sink may have queued before sources pause (backpressure). */
+  readonly sinkQueueRecords: number;
+}
+
+export interface Plan {
+  readonly name: string;
+  readonly sources: readonly PlanSource[];
+  readonly steps: readonly PlanStep[];
+  readonly sinks: readonly PlanSink[];
+  readonly deadLetter?: PlanOutput;
+  /** Where late records go when a step says `on_late: late_output`. */
+  readonly lateOutput?: PlanOutput;
+  readonly settings: PipelineSettings;
+  /** Folder relative paths resolve against. */
+  readonly baseDir: string;
+  /** Where each config path came from (e.g. `steps[2].fields.region`), for error messages. */
+  readonly locations?: { readonly [path: string]: ErrorLocation };
+}
+
+export const defaultSettings: PipelineSettings = {
+  checkpoint: { interval: 10_000, dir: '.sluice/checkpoints', keep: 3 },
+  batchSize: 1024,
+  idleTimeout: 5_000,
+  sinkQueueRecords: 16_384,
+};
