@@ -42,6 +42,10 @@ export interface OperatorContext {
  * input `onWatermark(Infinity)` and then `close`.
  */
 export interface Operator {
+  /** Where `out.late` sends records; default `late_output` when the pipeline has one, else dead letters. */
+  readonly onLate?: LatePolicy;
+  /** True when the operator consumes records into results (aggregates), for record accounting. */
+  readonly absorbs?: boolean;
   open?(ctx: OperatorContext): void;
   processBatch(batch: Batch, out: Output): void;
   /** The pipeline watermark advanced to `watermark`. Fire event-time timers and windows here. */
@@ -66,7 +70,16 @@ export interface StepInfo {
   readonly id: string;
   /** Whether the step's input carries keys (a `key_by` ran before it). */
   readonly keyed: boolean;
+  /** Folder relative paths in the config resolve against. */
+  readonly baseDir: string;
+  /** Processing time, for expressions calling now(). */
+  readonly clock: Clock;
+  /** Functions given by the TypeScript API, by step id (YAML plans have none). */
+  readonly functions: ReadonlyMap<string, unknown>;
 }
+
+/** Where a step sends its late records. */
+export type LatePolicy = 'late_output' | 'dead_letter' | 'drop';
 
 /** Record type helper for TS-API functions. */
 export type RecordFn<I, O> = (record: I) => O;

@@ -29,7 +29,7 @@ export interface Batch<T = Row> {
 }
 
 /** An empty batch with the same origin as `like`. */
-export function emptyBatchLike<T>(like: Batch<unknown>): Batch<T> {
+export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
   const out: Batch<T> = { records: [], times: [] };
   if (like.keys) out.keys = [];
   if (like.source !== undefined) out.source = like.source;

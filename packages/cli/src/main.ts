@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * `sluice`: run, validate and describe pipelines.
+ *
+ * Exit codes: 0 success (including a graceful stop on SIGINT/SIGTERM), 1 pipeline or runtime
+ * error (explained in one paragraph on stderr), 2 usage error, 130 a second interrupt.
+ */
+
+import { Command, CommanderError } from 'commander';
+import { runCommand } from './run.ts';
+import { describeCommand, validateCommand } from './validate.ts';
+
+const program = new Command()
+  .name('sluice')
+  .description('Sluice: streaming data pipelines with event time, state, checkpoints and windows.')
+  .version('0.1.0')
+  .exitOverride();
+
+program
+  .command('run')
+  .description('Run a pipeline (.yaml or .ts) until its input ends or it is stopped with Ctrl-C.')
+  .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
+  .option('--from-scratch', 'ignore existing checkpoints and start every source from its beginning')
+  .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
+  .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
+  .option('--no-status', 'no live status line on a terminal')
+  .action(async (file: string, opts: RunOptionsRaw) => {
+    process.exitCode = await runCommand(file, opts);
+  });
+
+program
+  .command('validate')
+  .description('Check a pipeline file without running it.')
+  .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
+  .action(async (file: string) => {
+    process.exitCode = await validateCommand(file);
+  });
+
+program
+  .command('describe')
+  .description('List the components, or print the reference of one.')
+  .argument('[type]', 'a source, step or sink type, e.g. file or aggregate')
+  .action((type: string | undefined) => {
+    process.exitCode = describeCommand(type);
+  });
+
+export interface RunOptionsRaw {
+  fromScratch?: boolean;
+  logLevel: string;
+  logFormat?: string;
+  status: boolean;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    throw err;
+  }
+}

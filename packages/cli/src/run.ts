@@ -1,0 +1,73 @@
+/**
+ * `sluice run`: load, start, report progress, stop gracefully on SIGINT/SIGTERM.
+ */
+
+import { builtins, createLogger, Job, type LogLevel, loadPipeline, Registry } from '@sluice/core';
+import { explain } from './explain.ts';
+import type { RunOptionsRaw } from './main.ts';
+import { reportProgress } from './status.ts';
+
+const levels = new Set(['debug', 'info', 'warn', 'error', 'silent']);
+
+/** Runs a pipeline file; returns the process exit code. */
+export async function runCommand(file: string, opts: RunOptionsRaw): Promise<number> {
+  if (!levels.has(opts.logLevel)) {
+    process.stderr.write(`sluice: --log-level must be one of ${[...levels].join(', ')}\n`);
+    return 2;
+  }
+  const tty = process.stderr.isTTY === true;
+  const format =
+    opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
+  const log = createLogger({ level: opts.logLevel as LogLevel, format });
+  const registry = new Registry([builtins]);
+
+  let job: Job;
+  try {
+    const { plan, functions } = await loadPipeline(file, registry);
+    job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
+    log.info('pipeline started', { pipeline: plan.name, file });
+  } catch (err) {
+    process.stderr.write(explain(err, file));
+    return 1;
+  }
+
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      process.stderr.write(`\nsluice: second ${signal}, exiting without a final checkpoint\n`);
+      process.exit(130);
+    }
+    log.info('stopping: draining, taking a final checkpoint', { signal });
+    job.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const progress = reportProgress(() => job.metrics(), {
+    tty: tty && opts.status,
+    log,
+    write: (s) => process.stderr.write(s),
+  });
+  try {
+    const result = await job.run();
+    progress.stop();
+    const m = result.metrics;
+    log.info(result.status === 'completed' ? 'pipeline completed' : 'pipeline stopped', {
+      records_in: m.recordsIn,
+      records_out: m.recordsOut,
+      filtered: m.filtered,
+      dead_letters: m.deadLetters,
+      late: m.late,
+      last_checkpoint: m.lastCheckpointId ?? null,
+    });
+    return 0;
+  } catch (err) {
+    progress.stop();
+    process.stderr.write(explain(err, file));
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

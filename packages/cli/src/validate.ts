@@ -1,0 +1,49 @@
+/**
+ * `sluice validate` and `sluice describe`.
+ */
+
+import { builtins, type ComponentSpec, describeComponent, Job, loadPipeline, Registry } from '@sluice/core';
+import { explain } from './explain.ts';
+
+/** Checks a pipeline file fully (configs, expressions, schemas) without reading any input. */
+export async function validateCommand(file: string): Promise<number> {
+  const registry = new Registry([builtins]);
+  try {
+    const { plan, functions } = await loadPipeline(file, registry);
+    await Job.validate(plan, { registry, functions });
+    process.stdout.write(
+      `${file}: ok — pipeline '${plan.name}': ${plan.sources.length} source(s), ${plan.steps.length} step(s), ${plan.sinks.length} sink(s)\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(explain(err, file));
+    return 1;
+  }
+}
+
+/** Lists components, or prints one component's reference. */
+export function describeCommand(type: string | undefined): number {
+  const registry = new Registry([builtins]);
+  const all = registry.all();
+  if (type === undefined) {
+    const groups: [string, ComponentSpec['kind']][] = [
+      ['Sources', 'source'],
+      ['Steps', 'step'],
+      ['Sinks', 'sink'],
+    ];
+    for (const [title, kind] of groups) {
+      process.stdout.write(`${title}:\n`);
+      for (const spec of all.filter((s) => s.kind === kind))
+        process.stdout.write(`  ${spec.type.padEnd(14)} ${spec.summary}\n`);
+    }
+    process.stdout.write('\nRun `sluice describe <type>` for the options of one.\n');
+    return 0;
+  }
+  const matches = all.filter((s) => s.type === type);
+  if (matches.length === 0) {
+    process.stderr.write(`sluice: no component '${type}'; run \`sluice describe\` for the list\n`);
+    return 1;
+  }
+  for (const spec of matches) process.stdout.write(`${describeComponent(spec)}\n`);
+  return 0;
+}

@@ -1,0 +1,30 @@
+/**
+ * Typed helpers for the built-in sources and sinks in the TypeScript API.
+ *
+ * ```ts
+ * pipeline('x').from('orders', file({ path: './orders.jsonl', eventTime: { field: 'ts' } }))
+ * ```
+ */
+
+import { fileSink as fileSinkSpec } from '../connectors/file-sink.ts';
+import { fileSource } from '../connectors/file-source.ts';
+import { generateSource } from '../connectors/generate-source.ts';
+import { httpServerSource } from '../connectors/http-server-source.ts';
+import { httpSink as httpSinkSpec } from '../connectors/http-sink.ts';
+import { stdoutSink } from '../connectors/stdio-sink.ts';
+import { stdinSource } from '../connectors/stdio-source.ts';
+import { sinkOf, sourceOf } from './components.ts';
+
+/** Seeded synthetic records (orders, clicks, sensor readings). */
+export const generate = sourceOf(generateSource);
+/** JSON lines, CSV or text files, read once or followed. */
+export const file = sourceOf(fileSource);
+export const stdin = sourceOf(stdinSource);
+/** An HTTP endpoint accepting POSTed JSON or NDJSON. */
+export const httpServer = sourceOf(httpServerSource);
+
+/** JSON lines or CSV files, rolled, finalized atomically at checkpoints. */
+export const fileSink = sinkOf(fileSinkSpec);
+export const stdout = sinkOf(stdoutSink);
+/** POSTs batches to a URL with retries. */
+export const httpSink = sinkOf(httpSinkSpec);

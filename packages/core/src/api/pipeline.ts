@@ -1,0 +1,283 @@
+/**
+ * The TypeScript front end: a fluent, typed builder that produces the same plan as YAML.
+ *
+ * Each step's record type is inferred from its input, so a misspelt field is a compile error.
+ * Steps given TypeScript functions are recorded in the plan by id (type `map_fn`, `filter_fn`,
+ * `flat_map`, `key_by_fn`, `process`); the functions travel beside the plan, keyed by step id.
+ */
+
+import type { Static, TSchema } from 'typebox';
+import { SluiceError } from '../errors.ts';
+import type { ProcessFunction } from '../operators/process.ts';
+import {
+  type CheckpointSettings,
+  defaultSettings,
+  type PipelineSettings,
+  type Plan,
+  type PlanOutput,
+  type PlanSink,
+  type PlanSource,
+  type PlanStep,
+} from '../plan/plan.ts';
+import type { Row } from '../record.ts';
+import { parseDuration } from '../time.ts';
+import type { Agg } from './aggregates.ts';
+import type { SinkDefinition, SourceDefinition } from './components.ts';
+
+/** A window description for `.window(...)`. */
+export interface WindowDefinition {
+  readonly type: 'tumbling' | 'hopping' | 'session' | 'cumulative';
+  readonly options: { readonly [k: string]: string };
+  readonly time: 'event' | 'processing';
+}
+
+export function tumbling(size: string, options: { time?: 'event' | 'processing' } = {}): WindowDefinition {
+  return { type: 'tumbling', options: { size }, time: options.time ?? 'event' };
+}
+
+export function hopping(size: string, slide: string, options: { time?: 'event' | 'processing' } = {}) {
+  return {
+    type: 'hopping',
+    options: { size, slide },
+    time: options.time ?? 'event',
+  } satisfies WindowDefinition;
+}
+
+export function session(gap: string): WindowDefinition {
+  return { type: 'session', options: { gap }, time: 'event' };
+}
+
+export function cumulative(size: string, step: string): WindowDefinition {
+  return { type: 'cumulative', options: { size, step }, time: 'event' };
+}
+
+/** Pipeline-wide options of the TypeScript API. */
+export interface PipelineOptions {
+  checkpoint?: Partial<Omit<CheckpointSettings, 'interval'>> & { interval?: string | number };
+  batchSize?: number;
+  /** Folder relative paths resolve against; default the current directory. */
+  baseDir?: string;
+}
+
+/** A pipeline under construction; `build()` returns its plan and functions. */
+export class PipelineBuilder {
+  readonly name: string;
+  readonly sources: PlanSource[] = [];
+  readonly steps: PlanStep[] = [];
+  readonly sinks: PlanSink[] = [];
+  readonly functions = new Map<string, unknown>();
+  deadLetter: PlanOutput | undefined;
+  lateOutput: PlanOutput | undefined;
+  readonly #options: PipelineOptions;
+  readonly #ids = new Set<string>();
+
+  constructor(name: string, options: PipelineOptions = {}) {
+    this.name = name;
+    this.#options = options;
+  }
+
+  /** Adds a source and returns the stream of its records. */
+  from<T = Row>(id: string, source: SourceDefinition<T>): Stream<T> {
+    this.claim(id);
+    const src: PlanSource = source.eventTime
+      ? { id, type: source.type, config: source.config, eventTime: source.eventTime }
+      : { id, type: source.type, config: source.config };
+    this.sources.push(src);
+    return new Stream<T>(this, id);
+  }
+
+  /** Sends dead letters (records that failed, with the reason) to a sink. */
+  deadLetters(sink: SinkDefinition): this {
+    this.deadLetter = { type: sink.type, config: sink.config };
+    return this;
+  }
+
+  /** Sends late records of windowed steps to a sink. */
+  late(sink: SinkDefinition): this {
+    this.lateOutput = { type: sink.type, config: sink.config };
+    return this;
+  }
+
+  /** @internal Reserves a step id, rejecting duplicates. */
+  claim(id: string): void {
+    if (this.#ids.has(id)) {
+      throw new SluiceError('PLAN_DUPLICATE_ID', `id '${id}' is used twice`, { step: id });
+    }
+    this.#ids.add(id);
+  }
+
+  /**
+   * The plan and the step functions it refers to. Relative paths resolve against the
+   * `baseDir` option, else `defaultBaseDir` (the loader passes the pipeline file's folder), else
+   * the current directory.
+   */
+  build(defaultBaseDir?: string): { plan: Plan; functions: ReadonlyMap<string, unknown> } {
+    const o = this.#options;
+    const checkpoint: CheckpointSettings = {
+      interval:
+        o.checkpoint?.interval === undefined
+          ? defaultSettings.checkpoint.interval
+          : parseDuration(o.checkpoint.interval, 'checkpoint.interval'),
+      dir: o.checkpoint?.dir ?? defaultSettings.checkpoint.dir,
+      keep: o.checkpoint?.keep ?? defaultSettings.checkpoint.keep,
+    };
+    const settings: PipelineSettings = {
+      ...defaultSettings,
+      checkpoint,
+      batchSize: o.batchSize ?? defaultSettings.batchSize,
+    };
+    const plan: Plan = {
+      name: this.name,
+      sources: this.sources,
+      steps: this.steps,
+      sinks: this.sinks,
+      settings,
+      baseDir: o.baseDir ?? defaultBaseDir ?? process.cwd(),
+      ...(this.deadLetter ? { deadLetter: this.deadLetter } : {}),
+      ...(this.lateOutput ? { lateOutput: this.lateOutput } : {}),
+    };
+    return { plan, functions: this.functions };
+  }
+}
+
+/** Starts a pipeline definition. */
+export function pipeline(name: string, options?: PipelineOptions): PipelineBuilder {
+  return new PipelineBuilder(name, options);
+}
+
+/** Records of type `T` flowing out of a source or step. */
+export class Stream<T> {
+  readonly pipeline: PipelineBuilder;
+  readonly id: string;
+
+  constructor(owner: PipelineBuilder, id: string) {
+    this.pipeline = owner;
+    this.id = id;
+  }
+
+  protected add<O>(
+    id: string,
+    type: string,
+    config: object,
+    fn?: unknown,
+    inputs: string[] = [this.id],
+  ): Stream<O> {
+    this.pipeline.claim(id);
+    this.pipeline.steps.push({ id, type, inputs, config });
+    if (fn !== undefined) this.pipeline.functions.set(id, fn);
+    return new Stream<O>(this.pipeline, id);
+  }
+
+  /** Transforms each record with a function. */
+  map<O>(id: string, fn: (record: T) => O): Stream<O> {
+    return this.add(id, 'map_fn', {}, fn);
+  }
+
+  /** Computes fields from SQL expressions (as the YAML `map` step). */
+  select(id: string, fields: { [name: string]: string }, drop: string[] = []): Stream<Row> {
+    return this.add(id, 'map', { fields, drop });
+  }
+
+  /** Keeps records for which the function returns true, or an SQL condition holds. */
+  filter(id: string, test: ((record: T) => boolean) | string): Stream<T> {
+    return typeof test === 'string'
+      ? this.add(id, 'filter', { where: test })
+      : this.add(id, 'filter_fn', {}, test);
+  }
+
+  /** Turns each record into zero or more records. */
+  flatMap<O>(id: string, fn: (record: T) => Iterable<O>): Stream<O> {
+    return this.add(id, 'flat_map', {}, fn);
+  }
+
+  /** Checks records against a JSON Schema (a TypeBox schema types the records that pass). */
+  validate<S extends TSchema>(id: string, schema: S): Stream<Static<S>>;
+  validate(id: string, schemaPath: string): Stream<Row>;
+  validate(id: string, schema: TSchema | string): Stream<unknown> {
+    return this.add(id, 'validate', {
+      schema: typeof schema === 'string' ? schema : JSON.parse(JSON.stringify(schema)),
+    });
+  }
+
+  /** Drops records whose key was seen within `within` (event time) before. */
+  dedupe(id: string, key: (record: T) => string | number, within: string): Stream<T> {
+    return this.add(id, 'dedupe_fn', { within }, key);
+  }
+
+  /** Groups records by a key computed by a function. */
+  keyBy<K extends string | number>(id: string, key: (record: T) => K): KeyedStream<T, K> {
+    const s = this.add<T>(id, 'key_by_fn', {}, key);
+    return new KeyedStream<T, K>(this.pipeline, s.id);
+  }
+
+  /** Merges this stream with others of the same record type. */
+  union(id: string, ...others: Stream<T>[]): Stream<T> {
+    return this.add(id, 'union', {}, undefined, [this.id, ...others.map((o) => o.id)]);
+  }
+
+  /** Writes the records to a sink. Returns the pipeline, so more can be added. */
+  to(id: string, sink: SinkDefinition): PipelineBuilder {
+    this.pipeline.claim(id);
+    this.pipeline.sinks.push({ id, type: sink.type, input: this.id, config: sink.config });
+    return this.pipeline;
+  }
+}
+
+/** Records grouped by a key of type `K`. */
+export class KeyedStream<T, K> extends Stream<T> {
+  /** Assigns records to event-time (or processing-time) windows for `.aggregate`. */
+  window(window: WindowDefinition): WindowedStream<T, K> {
+    return new WindowedStream<T, K>(this, window);
+  }
+
+  /** Runs a keyed function with per-key state and timers (the lowest-level step). */
+  process<S, O>(id: string, fn: ProcessFunction<T, S, O>): Stream<O> {
+    return this.add(id, 'process', {}, fn);
+  }
+}
+
+type AggResults<A> = { [N in keyof A]: A[N] extends Agg<string, infer R> ? R : never };
+
+/** The result record of a windowed aggregate. */
+export type WindowResult<K, A> = { key: K; window_start: number; window_end: number } & AggResults<A>;
+
+/** A keyed stream with a window, waiting for its aggregate. */
+export class WindowedStream<T, K> {
+  readonly #input: KeyedStream<T, K>;
+  readonly #window: WindowDefinition;
+  #allowedLateness = '0s';
+
+  constructor(input: KeyedStream<T, K>, window: WindowDefinition) {
+    this.#input = input;
+    this.#window = window;
+  }
+
+  /** Keeps windows open for late records this long after they fire (each late record re-fires). */
+  allowedLateness(duration: string): this {
+    this.#allowedLateness = duration;
+    return this;
+  }
+
+  /** Computes aggregates per key and window. */
+  aggregate<A extends { [name: string]: Agg<keyof T & string, unknown> }>(
+    id: string,
+    aggregates: A,
+  ): Stream<WindowResult<K, A>> {
+    const fields: { [name: string]: string } = {};
+    for (const [name, a] of Object.entries(aggregates)) fields[name] = a.expression;
+    const input = this.#input;
+    input.pipeline.claim(id);
+    input.pipeline.steps.push({
+      id,
+      type: 'aggregate',
+      inputs: [input.id],
+      config: {
+        window: { type: this.#window.type, ...this.#window.options },
+        time: this.#window.time,
+        fields,
+        allowed_lateness: this.#allowedLateness,
+      },
+    });
+    return new Stream(input.pipeline, id);
+  }
+}

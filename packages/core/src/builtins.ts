@@ -1,0 +1,47 @@
+/**
+ * The built-in components of @sluice/core, as one plugin: `new Registry([builtins])`.
+ */
+
+import { fileSink } from './connectors/file-sink.ts';
+import { fileSource } from './connectors/file-source.ts';
+import { generateSource } from './connectors/generate-source.ts';
+import { httpServerSource } from './connectors/http-server-source.ts';
+import { httpSink } from './connectors/http-sink.ts';
+import { stdoutSink } from './connectors/stdio-sink.ts';
+import { stdinSource } from './connectors/stdio-source.ts';
+import { aggregateStep } from './operators/aggregate-step.ts';
+import { dedupeFnStep, dedupeStep } from './operators/dedupe-step.ts';
+import { filterStep } from './operators/filter.ts';
+import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
+import { keyByStep } from './operators/key-by.ts';
+import { mapStep } from './operators/map.ts';
+import { processStep } from './operators/process-step.ts';
+import { unionStep } from './operators/union.ts';
+import { validateStep } from './operators/validate.ts';
+import type { Plugin } from './spec.ts';
+
+export const builtins: Plugin = {
+  name: 'builtins',
+  components: [
+    generateSource,
+    fileSource,
+    stdinSource,
+    httpServerSource,
+    mapStep,
+    filterStep,
+    validateStep,
+    keyByStep,
+    unionStep,
+    dedupeStep,
+    aggregateStep,
+    mapFnStep,
+    filterFnStep,
+    flatMapStep,
+    keyByFnStep,
+    dedupeFnStep,
+    processStep,
+    fileSink,
+    stdoutSink,
+    httpSink,
+  ],
+};

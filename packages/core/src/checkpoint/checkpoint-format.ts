@@ -1,0 +1,168 @@
+/**
+ * The checkpoint file format: what a checkpoint holds and how it is framed on disk.
+ *
+ * A file is a 56-byte header followed by the payload:
+ *
+ * | offset | size | field |
+ * |---|---|---|
+ * | 0  | 8  | magic `SLUICECK` (ASCII) |
+ * | 8  | 4  | format version, uint32 little-endian (currently 1) |
+ * | 12 | 4  | flags, uint32 little-endian (0; reserved) |
+ * | 16 | 8  | payload length in bytes, uint64 little-endian |
+ * | 24 | 32 | SHA-256 of header bytes 0–23 followed by the payload |
+ *
+ * The payload is `v8.serialize(data)` (the structured-clone wire format), so Maps, Sets, typed
+ * arrays, `±Infinity`, `NaN` and `undefined` survive the round trip; class instances come back as
+ * plain objects. V8 reads payloads written by older Node versions, not newer ones.
+ */
+
+import { createHash } from 'node:crypto';
+import { deserialize, serialize } from 'node:v8';
+import { SluiceError } from '../errors.ts';
+
+/** A consistent snapshot of a job, taken at a batch boundary. */
+export interface CheckpointData {
+  /** Increasing within one history of a job; names the file. */
+  id: number;
+  /** Name of the pipeline the job runs. */
+  pipeline: string;
+  /** When the snapshot was taken, epoch ms. */
+  createdAt: number;
+  /** Pipeline watermark at the snapshot (may be `-Infinity`). */
+  watermark: number;
+  /** Offset (or other resumable position) of each source partition, by source id. */
+  sources: { [sourceId: string]: { [partition: string]: unknown } };
+  /** What each operator's `snapshot()` returned, by step id. */
+  operators: { [stepId: string]: unknown };
+  /** Pending state of each sink (e.g. a pre-committed transaction), by sink id. */
+  sinks: { [sinkId: string]: unknown };
+  /** Job counters (records in, out, dead, late, …) so totals survive restarts. */
+  counters?: { [name: string]: number };
+}
+
+/** First bytes of every checkpoint file. */
+const MAGIC = Buffer.from('SLUICECK', 'latin1');
+/** The format version this code writes and reads. */
+export const CHECKPOINT_FORMAT_VERSION = 1;
+/** Size of the fixed header before the payload. */
+export const CHECKPOINT_HEADER_BYTES = 56;
+const HASHED_HEADER_BYTES = 24;
+const CHECKSUM_OFFSET = 24;
+
+/**
+ * Serializes and frames a checkpoint. Synchronous, so live operator state (Maps the operators keep
+ * mutating) is captured exactly as it is at the call; the returned bytes own no shared memory.
+ * Throws INTERNAL naming the part of the checkpoint (`operators.<stepId>`, …) that holds a value
+ * the structured-clone format cannot carry (a function, a symbol, a WeakMap, a Promise).
+ */
+export function encodeCheckpoint(data: CheckpointData): Uint8Array {
+  let payload: Buffer;
+  try {
+    payload = serialize(data);
+  } catch (err) {
+    throw unserializable(data, err);
+  }
+  const out = Buffer.allocUnsafe(CHECKPOINT_HEADER_BYTES + payload.length);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(CHECKPOINT_FORMAT_VERSION, 8);
+  out.writeUInt32LE(0, 12);
+  out.writeBigUInt64LE(BigInt(payload.length), 16);
+  payload.copy(out, CHECKPOINT_HEADER_BYTES);
+  checksum(out, payload).copy(out, CHECKSUM_OFFSET);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * Verifies and deserializes a checkpoint written by `encodeCheckpoint`. Throws CHECKPOINT_CORRUPT,
+ * naming `file` when given, on a wrong magic, an unknown format version, a length that does not
+ * match the bytes (truncation or trailing garbage), a checksum mismatch, or a payload that is not a
+ * checkpoint.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, file?: string): CheckpointData {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const where = file ?? 'checkpoint';
+  if (buf.length < CHECKPOINT_HEADER_BYTES) {
+    throw corrupt(
+      `${where} is truncated: ${buf.length} bytes, shorter than the ${CHECKPOINT_HEADER_BYTES}-byte header`,
+    );
+  }
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw corrupt(`${where} is not a Sluice checkpoint (wrong magic bytes)`);
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== CHECKPOINT_FORMAT_VERSION) {
+    throw corrupt(
+      `${where} has format version ${version}; this Sluice reads version ${CHECKPOINT_FORMAT_VERSION}`,
+    );
+  }
+  const declared = buf.readBigUInt64LE(16);
+  const actual = BigInt(buf.length - CHECKPOINT_HEADER_BYTES);
+  if (declared !== actual) {
+    const what = actual < declared ? 'is truncated' : 'has trailing bytes';
+    throw corrupt(`${where} ${what}: header says ${declared} payload bytes, file has ${actual}`);
+  }
+  const payload = buf.subarray(CHECKPOINT_HEADER_BYTES);
+  if (!checksum(buf, payload).equals(buf.subarray(CHECKSUM_OFFSET, CHECKPOINT_HEADER_BYTES))) {
+    throw corrupt(`${where} failed its SHA-256 checksum (the file was damaged after it was written)`);
+  }
+  let data: unknown;
+  try {
+    data = deserialize(payload);
+  } catch (err) {
+    throw corrupt(`${where} has a payload that cannot be deserialized: ${(err as Error).message}`, err);
+  }
+  const problem = shapeProblem(data);
+  if (problem) throw corrupt(`${where} does not hold a checkpoint: ${problem}`);
+  return data as CheckpointData;
+}
+
+function checksum(framed: Buffer, payload: Buffer): Buffer {
+  return createHash('sha256').update(framed.subarray(0, HASHED_HEADER_BYTES)).update(payload).digest();
+}
+
+function corrupt(message: string, cause?: unknown): SluiceError {
+  return new SluiceError('CHECKPOINT_CORRUPT', message, { cause });
+}
+
+function isRecord(value: unknown): value is { [k: string]: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function shapeProblem(data: unknown): string | undefined {
+  if (!isRecord(data)) return 'the payload is not an object';
+  if (typeof data.id !== 'number' || !Number.isSafeInteger(data.id) || data.id < 0)
+    return 'id is not an integer';
+  if (typeof data.pipeline !== 'string') return 'pipeline is not a string';
+  if (typeof data.createdAt !== 'number') return 'createdAt is not a number';
+  if (typeof data.watermark !== 'number') return 'watermark is not a number';
+  for (const part of ['sources', 'operators', 'sinks'] as const) {
+    if (!isRecord(data[part])) return `${part} is not an object`;
+  }
+  if (data.counters !== undefined && !isRecord(data.counters)) return 'counters is not an object';
+  return undefined;
+}
+
+/** Finds the part of `data` that cannot be serialized, for a message that names the step. */
+function unserializable(data: CheckpointData, err: unknown): SluiceError {
+  const reason = err instanceof Error ? err.message : String(err);
+  const parts = [
+    ['sources', data.sources],
+    ['operators', data.operators],
+    ['sinks', data.sinks],
+  ] as const;
+  for (const [part, entries] of parts) {
+    for (const id of Object.keys(entries ?? {})) {
+      try {
+        serialize(entries[id]);
+      } catch {
+        return new SluiceError(
+          'INTERNAL',
+          `checkpoint ${part}.${id} holds a value that cannot be stored (${reason}); ` +
+            'state must be structured-cloneable: plain objects, arrays, Maps, Sets, typed arrays, primitives',
+          { step: id, path: `${part}.${id}`, cause: err },
+        );
+      }
+    }
+  }
+  return new SluiceError('INTERNAL', `checkpoint cannot be serialized: ${reason}`, { cause: err });
+}

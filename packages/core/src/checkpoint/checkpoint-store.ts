@@ -1,0 +1,37 @@
+/**
+ * Where checkpoints are kept. The runtime encodes a checkpoint synchronously at a batch boundary
+ * (`encodeCheckpoint`) and hands the bytes to a store, which writes them asynchronously.
+ */
+
+import type { CheckpointData } from './checkpoint-format.ts';
+
+/** The newest checkpoint that could be read, and the newer ones that could not. */
+export interface LatestCheckpoint {
+  data: CheckpointData;
+  /** The file (or object name) it was read from. */
+  file: string;
+  /** Newer checkpoints skipped as corrupt, newest first, each with the reason. */
+  skipped: { file: string; reason: string }[];
+}
+
+/** A durable home for encoded checkpoints. One writer at a time. */
+export interface CheckpointStore {
+  /**
+   * Durably stores an encoded checkpoint, then prunes to the newest `keep`. Resolves only once the
+   * checkpoint survives a crash or power loss; only then may sources commit upstream. Ids increase
+   * within one history of a job; writing an id lower than ones already stored starts a new history
+   * and removes the higher ones, so the checkpoint just written is the one `latest()` returns.
+   * Rejects with IO_ERROR when the checkpoint could not be stored.
+   */
+  write(id: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * The newest checkpoint that decodes, plus the newer ones skipped as corrupt (newest first).
+   * Resolves undefined when there is none. Rejects with IO_ERROR when a file exists but cannot be
+   * read (permissions, I/O failure): falling back silently would lose state that may be intact.
+   */
+  latest(): Promise<LatestCheckpoint | undefined>;
+  /** Stored checkpoint files, newest first. */
+  list(): Promise<string[]>;
+  /** Removes every stored checkpoint (and leftover temporary file). */
+  clear(): Promise<void>;
+}

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SluiceError } from '../errors.ts';
+import { type CheckpointData, encodeCheckpoint } from './checkpoint-format.ts';
+import { checkpointFileName, DirectoryCheckpointStore } from './directory-checkpoint-store.ts';
+
+function data(id: number): CheckpointData {
+  return {
+    id,
+    pipeline: 'p',
+    createdAt: id * 1000,
+    watermark: id === 1 ? Number.NEGATIVE_INFINITY : id * 10,
+    sources: { gen: { '0': id * 100 } },
+    operators: { count: new Map([['k', id]]) },
+    sinks: {},
+  };
+}
+
+describe('DirectoryCheckpointStore', () => {
+  let root: string;
+  let n = 0;
+  const fresh = () => join(root, `case-${n++}`, 'checkpoints');
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sluice-checkpoint-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('is empty before the first write and creates the directory on it', async () => {
+    const store = new DirectoryCheckpointStore(fresh());
+    assert.equal(await store.latest(), undefined);
+    assert.deepEqual(await store.list(), []);
+    await store.write(1, encodeCheckpoint(data(1)));
+    const latest = await store.latest();
+    assert.deepEqual(latest?.data, data(1));
+    assert.equal(basename(latest!.file), 'chk-00000000000000000001.ckpt');
+    assert.deepEqual(latest?.skipped, []);
+  });
+
+  it('returns the newest and keeps only the newest `keep`', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir, { keep: 2 });
+    for (const id of [1, 2, 3, 9, 10]) await store.write(id, encodeCheckpoint(data(id)));
+    assert.deepEqual(
+      (await store.list()).map((f) => basename(f)),
+      [checkpointFileName(10), checkpointFileName(9)],
+    );
+    assert.equal((await store.latest())?.data.id, 10);
+    assert.deepEqual(await readdir(dir).then((names) => names.sort()), [
+      checkpointFileName(9),
+      checkpointFileName(10),
+    ]);
+  });
+
+  it('skips a newest checkpoint with a flipped byte and reports it', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    await store.write(1, encodeCheckpoint(data(1)));
+    await store.write(2, encodeCheckpoint(data(2)));
+    const file = join(dir, checkpointFileName(2));
+    const bytes = await readFile(file);
+    bytes[bytes.length - 5] ^= 0xff;
+    await writeFile(file, bytes);
+    const latest = await store.latest();
+    assert.deepEqual(latest?.data, data(1));
+    assert.equal(latest?.skipped.length, 1);
+    assert.equal(latest?.skipped[0].file, file);
+    assert.match(latest!.skipped[0].reason, /checksum/);
+  });
+
+  it('skips truncated checkpoints, newest first, and returns undefined when none is valid', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    for (const id of [1, 2, 3]) await store.write(id, encodeCheckpoint(data(id)));
+    await truncate(join(dir, checkpointFileName(3)), 100);
+    await truncate(join(dir, checkpointFileName(2)), 0);
+    const latest = await store.latest();
+    assert.equal(latest?.data.id, 1);
+    assert.deepEqual(
+      latest?.skipped.map((s) => basename(s.file)),
+      [checkpointFileName(3), checkpointFileName(2)],
+    );
+    assert.match(latest!.skipped[0].reason, /truncated/);
+    await truncate(join(dir, checkpointFileName(1)), 10);
+    assert.equal(await store.latest(), undefined);
+  });
+
+  it('skips a checkpoint whose contents do not match its name', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    await store.write(1, encodeCheckpoint(data(1)));
+    await store.write(2, encodeCheckpoint(data(7)));
+    const latest = await store.latest();
+    assert.equal(latest?.data.id, 1);
+    assert.match(latest!.skipped[0].reason, /holds checkpoint 7, but its name says 2/);
+  });
+
+  it('ignores a temp file left by a crash and removes it at the next write', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    await store.write(1, encodeCheckpoint(data(1)));
+    const partial = encodeCheckpoint(data(2)).subarray(0, 80);
+    await writeFile(join(dir, `${checkpointFileName(2)}.tmp`), partial);
+    assert.equal((await store.latest())?.data.id, 1);
+    assert.equal((await store.list()).length, 1);
+    await store.write(2, encodeCheckpoint(data(2)));
+    assert.deepEqual((await readdir(dir)).sort(), [checkpointFileName(1), checkpointFileName(2)]);
+    assert.equal((await store.latest())?.data.id, 2);
+  });
+
+  it('leaves files it does not own alone', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir, { keep: 1 });
+    await store.write(1, encodeCheckpoint(data(1)));
+    await writeFile(join(dir, 'README'), 'mine');
+    await store.write(2, encodeCheckpoint(data(2)));
+    await store.clear();
+    assert.deepEqual(await readdir(dir), ['README']);
+  });
+
+  it('starts a new history when a lower id is written', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    for (const id of [5, 6, 7]) await store.write(id, encodeCheckpoint(data(id)));
+    await store.write(1, encodeCheckpoint(data(1)));
+    assert.deepEqual(
+      (await store.list()).map((f) => basename(f)),
+      [checkpointFileName(1)],
+    );
+    assert.equal((await store.latest())?.data.id, 1);
+  });
+
+  it('clear removes checkpoints and temp files', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    await store.write(1, encodeCheckpoint(data(1)));
+    await writeFile(join(dir, `${checkpointFileName(2)}.tmp`), 'x');
+    await store.clear();
+    assert.deepEqual(await readdir(dir), []);
+    assert.equal(await store.latest(), undefined);
+    await new DirectoryCheckpointStore(fresh()).clear();
+  });
+
+  it('rejects with IO_ERROR when the directory cannot be created', async () => {
+    const blocker = join(root, `case-${n++}`);
+    await mkdir(blocker, { recursive: true });
+    await writeFile(join(blocker, 'file'), 'x');
+    const store = new DirectoryCheckpointStore(join(blocker, 'file', 'checkpoints'));
+    await assert.rejects(store.write(1, encodeCheckpoint(data(1))), (err: unknown) => {
+      return (
+        err instanceof SluiceError &&
+        err.code === 'IO_ERROR' &&
+        /could not write checkpoint/.test(err.message)
+      );
+    });
+  });
+
+  it('rejects with IO_ERROR when a checkpoint exists but cannot be read', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    await store.write(1, encodeCheckpoint(data(1)));
+    await mkdir(join(dir, checkpointFileName(2)));
+    await assert.rejects(
+      store.latest(),
+      (err: unknown) => err instanceof SluiceError && err.code === 'IO_ERROR',
+    );
+  });
+
+  it('rejects an invalid keep', () => {
+    assert.throws(() => new DirectoryCheckpointStore(fresh(), { keep: 0 }), /positive integer/);
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * The default checkpoint store: one file per checkpoint in a local directory.
+ *
+ * Files are named `chk-<id, 20 digits zero-padded>.ckpt`, so names sort like ids. A checkpoint is
+ * first written to `<name>.tmp`, fsynced, renamed over its final name and the directory fsynced:
+ * a crash leaves either the complete file or a temporary one, which is ignored and removed by the
+ * next write.
+ */
+
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { SluiceError } from '../errors.ts';
+import { decodeCheckpoint } from './checkpoint-format.ts';
+import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
+
+const CHECKPOINT_NAME = /^chk-(\d{20})\.ckpt$/;
+const TEMP_NAME = /^chk-\d{20}\.ckpt\.tmp$/;
+
+/** File name of checkpoint `id`, e.g. `chk-00000000000000000042.ckpt`. */
+export function checkpointFileName(id: number): string {
+  return `chk-${String(id).padStart(20, '0')}.ckpt`;
+}
+
+export interface DirectoryCheckpointStoreOptions {
+  /** How many checkpoints to keep; older ones are removed after each write. Default 3. */
+  keep?: number;
+}
+
+/** Keeps checkpoints as files in `dir`, which is created on the first write. */
+export class DirectoryCheckpointStore implements CheckpointStore {
+  readonly dir: string;
+  readonly keep: number;
+  #dirReady = false;
+
+  /** Throws CONFIG_INVALID when `keep` is not a positive integer. */
+  constructor(dir: string, options: DirectoryCheckpointStoreOptions = {}) {
+    const keep = options.keep ?? 3;
+    if (!Number.isSafeInteger(keep) || keep < 1) {
+      throw new SluiceError('CONFIG_INVALID', `checkpoint keep must be a positive integer, got ${keep}`, {
+        path: 'settings.checkpoint.keep',
+      });
+    }
+    this.dir = dir;
+    this.keep = keep;
+  }
+
+  async write(id: number, bytes: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(id) || id < 0) {
+      throw new SluiceError('INTERNAL', `checkpoint id must be a non-negative integer, got ${id}`);
+    }
+    const file = join(this.dir, checkpointFileName(id));
+    const temp = `${file}.tmp`;
+    try {
+      await this.#ensureDir();
+      const handle = await open(temp, 'w');
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      await syncDir(this.dir);
+    } catch (err) {
+      this.#dirReady = false;
+      await rm(temp, { force: true }).catch(() => {});
+      throw ioError(`could not write checkpoint ${file}`, err);
+    }
+    await this.#prune(id);
+  }
+
+  async latest(): Promise<LatestCheckpoint | undefined> {
+    const skipped: { file: string; reason: string }[] = [];
+    for (const name of await this.#names()) {
+      const file = join(this.dir, name);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (err) {
+        if (errno(err) === 'ENOENT') continue;
+        throw ioError(`could not read checkpoint ${file}`, err);
+      }
+      try {
+        const data = decodeCheckpoint(bytes, file);
+        const named = idOf(name);
+        if (data.id !== named) {
+          skipped.push({ file, reason: `${file} holds checkpoint ${data.id}, but its name says ${named}` });
+          continue;
+        }
+        return { data, file, skipped };
+      } catch (err) {
+        if (err instanceof SluiceError && err.code === 'CHECKPOINT_CORRUPT') {
+          skipped.push({ file, reason: err.message });
+          continue;
+        }
+        throw err;
+      }
+    }
+    return undefined;
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.#names()).map((name) => join(this.dir, name));
+  }
+
+  async clear(): Promise<void> {
+    for (const name of await this.#entries()) {
+      if (CHECKPOINT_NAME.test(name) || TEMP_NAME.test(name)) await this.#remove(name);
+    }
+  }
+
+  /** Checkpoint file names, newest first. */
+  async #names(): Promise<string[]> {
+    return (await this.#entries())
+      .filter((name) => CHECKPOINT_NAME.test(name))
+      .sort()
+      .reverse();
+  }
+
+  async #entries(): Promise<string[]> {
+    try {
+      return await readdir(this.dir);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return [];
+      throw ioError(`could not list checkpoint directory ${this.dir}`, err);
+    }
+  }
+
+  async #ensureDir(): Promise<void> {
+    if (this.#dirReady) return;
+    const created = await mkdir(this.dir, { recursive: true });
+    if (created !== undefined) await syncDir(dirname(this.dir));
+    this.#dirReady = true;
+  }
+
+  /**
+   * Removes leftover temporary files, checkpoints of an abandoned newer history (ids above the one
+   * just written) and all but the newest `keep`. Only failing to remove a newer-history checkpoint
+   * is an error: it would win over the one just written at the next restore. Other leftovers are
+   * retried at the next write.
+   */
+  async #prune(writtenId: number): Promise<void> {
+    let names: string[];
+    try {
+      names = await this.#entries();
+    } catch {
+      return;
+    }
+    const older: string[] = [];
+    let removedNewer = false;
+    for (const name of names) {
+      if (TEMP_NAME.test(name)) {
+        await this.#remove(name).catch(() => {});
+        continue;
+      }
+      if (!CHECKPOINT_NAME.test(name)) continue;
+      const id = idOf(name);
+      if (id > writtenId) {
+        await this.#remove(name);
+        removedNewer = true;
+      } else if (id < writtenId) {
+        older.push(name);
+      }
+    }
+    if (removedNewer) {
+      try {
+        await syncDir(this.dir);
+      } catch (err) {
+        throw ioError(`could not sync checkpoint directory ${this.dir}`, err);
+      }
+    }
+    older.sort().reverse();
+    for (const name of older.slice(this.keep - 1)) await this.#remove(name).catch(() => {});
+  }
+
+  async #remove(name: string): Promise<void> {
+    const file = join(this.dir, name);
+    try {
+      await rm(file, { force: true });
+    } catch (err) {
+      throw ioError(`could not remove checkpoint ${file}`, err);
+    }
+  }
+}
+
+function idOf(name: string): number {
+  return Number(CHECKPOINT_NAME.exec(name)![1]);
+}
+
+/** Makes a directory's entries (a rename, a new file) durable. A no-op where directories cannot be synced. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = errno(err);
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+function errno(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+}
+
+function ioError(what: string, err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new SluiceError('IO_ERROR', `${what}: ${reason}`, { cause: err });
+}

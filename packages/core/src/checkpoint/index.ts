@@ -1,0 +1,18 @@
+/**
+ * Checkpoints: the file format (`encodeCheckpoint` / `decodeCheckpoint`) and the stores that keep
+ * encoded checkpoints durably.
+ */
+
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  CHECKPOINT_HEADER_BYTES,
+  type CheckpointData,
+  decodeCheckpoint,
+  encodeCheckpoint,
+} from './checkpoint-format.ts';
+export type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
+export {
+  checkpointFileName,
+  DirectoryCheckpointStore,
+  type DirectoryCheckpointStoreOptions,
+} from './directory-checkpoint-store.ts';

@@ -1,0 +1,46 @@
+/**
+ * Incremental decoding of a byte stream into records (JSON lines, CSV or text lines), with the
+ * exact byte offset of every record, shared by the `file` and `stdin` sources.
+ */
+
+import type { DecodeFailure } from '../connector.ts';
+import type { Row } from '../record.ts';
+import { CsvDecoder } from './csv-decode.ts';
+import { LineDecoder } from './format-lines.ts';
+import type { DecodeOptions } from './format-options.ts';
+
+/** Where a decoder puts its output; the arrays are appended to. */
+export interface DecodeOutput {
+  records: Row[];
+  /** Byte offset of the start of each record in `records`. */
+  offsets: number[];
+  failures: DecodeFailure[];
+}
+
+/**
+ * Turns pushed bytes into records. Bytes that do not yet form a complete record are held until
+ * more arrive or the input ends. Not thread-safe; one per stream.
+ */
+export interface RecordDecoder {
+  /** Stream offset just after the last record (or skipped line) `decode` consumed. */
+  readonly offset: number;
+  /** Bytes pushed but not consumed yet, complete records included. */
+  readonly pending: number;
+  /** CSV column names once known (from the header row or given to `reset`). */
+  readonly columns: readonly string[] | undefined;
+  /** Appends the next bytes of the stream. The decoder keeps `chunk`: do not reuse it. */
+  push(chunk: Buffer): void;
+  /**
+   * Decodes up to `max` entries (records plus failures) from the pending bytes and returns how
+   * many it added. With `final`, the pending bytes are the end of the stream, so an unterminated
+   * last line is a record too. Malformed input becomes a failure; this never throws on data.
+   */
+  decode(out: DecodeOutput, max: number, final: boolean): number;
+  /** Drops all pending bytes and continues at stream `offset` (0 reads a CSV header again). */
+  reset(offset: number, columns?: readonly string[]): void;
+}
+
+/** Creates the decoder for `options.format`. */
+export function createDecoder(options: DecodeOptions): RecordDecoder {
+  return options.format === 'csv' ? new CsvDecoder(options) : new LineDecoder(options.format === 'json');
+}

@@ -1,0 +1,68 @@
+/**
+ * Config fields shared by the connectors that turn bytes into records (`file` and `stdin`
+ * sources) and records into bytes (`file` and `stdout` sinks).
+ */
+
+import Type from 'typebox';
+
+const delimiter = () =>
+  Type.String({
+    pattern: '^[\\t\\x20-\\x21\\x23-\\x7e]$',
+    default: ',',
+    description: 'CSV: the one character between fields (a tab or a printable ASCII character but `"`).',
+    examples: [';', '\t'],
+  });
+
+/** Schema properties of a source that decodes records: the format and its CSV options. */
+export const decodeFields = {
+  format: Type.Enum(['json', 'csv', 'text'], {
+    default: 'json',
+    description:
+      'How bytes become records: `json` — one JSON object per line (JSON Lines); `csv` — RFC 4180 ' +
+      'rows, a quoted field may span lines; `text` — each line is a record `{ line }`. Empty lines ' +
+      'are skipped, `\\r\\n` line ends and a UTF-8 byte-order mark are accepted.',
+    examples: ['csv'],
+  }),
+  header: Type.Boolean({
+    default: true,
+    description:
+      'CSV: the first row names the fields. Off: every row is data and the fields are named ' +
+      '`column0`, `column1`, …',
+    examples: [false],
+  }),
+  delimiter: delimiter(),
+  infer_types: Type.Boolean({
+    default: true,
+    description:
+      'CSV: unquoted fields that are JSON numbers become numbers and `true`/`false` become ' +
+      'booleans (`007`, integers beyond 2^53 and quoted fields stay text). Off: every field is text.',
+    examples: [false],
+  }),
+};
+
+/** Schema properties of a sink that encodes records: the format and its CSV options. */
+export const encodeFields = {
+  format: Type.Enum(['json', 'csv'], {
+    default: 'json',
+    description:
+      'How records become bytes: `json` — one JSON object per line (JSON Lines); `csv` — a header ' +
+      'row with the fields of the first record, then one row per record (`\\n` line ends, fields ' +
+      'quoted when needed).',
+    examples: ['csv'],
+  }),
+  delimiter: delimiter(),
+};
+
+/** Decoding options with defaults applied. */
+export interface DecodeOptions {
+  readonly format: 'json' | 'csv' | 'text';
+  readonly header: boolean;
+  readonly delimiter: string;
+  readonly infer_types: boolean;
+}
+
+/** Encoding options with defaults applied. */
+export interface EncodeOptions {
+  readonly format: 'json' | 'csv';
+  readonly delimiter: string;
+}

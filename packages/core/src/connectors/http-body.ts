@@ -1,0 +1,119 @@
+/**
+ * Request bodies of the `http_server` source: size limits, reading, and decoding JSON or NDJSON
+ * into records and per-record failures.
+ */
+
+import type { IncomingMessage } from 'node:http';
+import type { DecodeFailure } from '../connector.ts';
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+
+const byteUnits: { [unit: string]: number } = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/**
+ * Parses a size such as `512kb`, `1mb`, `2gb` or `100b` (units of 1024; a bare number is bytes).
+ * Throws CONFIG_INVALID naming `path` when the text is not a size.
+ */
+export function parseByteSize(value: string | number, path = 'size'): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(value).trim());
+  if (!match) {
+    throw new SluiceError('CONFIG_INVALID', `'${value}' is not a size; write e.g. 512kb, 1mb or 100b`, {
+      path,
+    });
+  }
+  return Math.floor(Number(match[1]) * byteUnits[(match[2] ?? 'b').toLowerCase()]);
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. Resolves with undefined as soon as the body
+ * passes the limit, discarding the rest of it.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.resume();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Body formats: a JSON object or array of objects, or one JSON object per line. */
+export type BodyFormat = 'json' | 'ndjson';
+
+const ndjsonTypes = /^application\/(x-)?(ndjson|jsonl|jsonlines|json-lines)\b/i;
+
+/** The format of a body sent with this Content-Type: NDJSON for the NDJSON/JSON Lines types, else JSON. */
+export function formatOfContentType(contentType: string | undefined): BodyFormat {
+  return contentType && ndjsonTypes.test(contentType) ? 'ndjson' : 'json';
+}
+
+/** What a body decodes to. */
+export interface DecodedBody {
+  records: Row[];
+  /** Lines or array elements that are not JSON objects, for the dead-letter output. */
+  failures: DecodeFailure[];
+}
+
+const isObject = (value: unknown): value is Row =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Decodes a body. JSON: one object is one record, an array gives one record per element, and an
+ * element that is not an object is a failure. NDJSON: one record per non-blank line, and a line
+ * that is not a JSON object is a failure. Throws DECODE_FAILED when a JSON body does not parse or
+ * is neither an object nor an array.
+ */
+export function decodeBody(text: string, format: BodyFormat): DecodedBody {
+  const records: Row[] = [];
+  const failures: DecodeFailure[] = [];
+  if (format === 'ndjson') {
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+      if (line.trim() === '') continue;
+      try {
+        const value: unknown = JSON.parse(line);
+        if (isObject(value)) records.push(value);
+        else failures.push({ payload: line, message: `line ${i + 1}: not a JSON object` });
+      } catch (err) {
+        failures.push({ payload: line, message: `line ${i + 1}: ${messageOf(err)}` });
+      }
+    }
+    return { records, failures };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new SluiceError(
+      'DECODE_FAILED',
+      `body is not valid JSON (${messageOf(err)}); for one object per line send Content-Type: application/x-ndjson`,
+      { cause: err },
+    );
+  }
+  if (isObject(value)) {
+    records.push(value);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const element: unknown = value[i];
+      if (isObject(element)) records.push(element);
+      else failures.push({ payload: JSON.stringify(element), message: `element ${i}: not a JSON object` });
+    }
+  } else {
+    throw new SluiceError('DECODE_FAILED', 'body must be a JSON object or an array of objects');
+  }
+  return { records, failures };
+}

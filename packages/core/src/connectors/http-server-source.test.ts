@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Value } from 'typebox/value';
+import { parse } from 'yaml';
+import type { Logger, SourceContext } from '../connector.ts';
+import { SluiceError } from '../errors.ts';
+import { systemClock } from '../time.ts';
+import { type HttpServerConfig, HttpServerReader, httpServerSource } from './http-server-source.ts';
+
+const never = new AbortController().signal;
+const opened: HttpServerReader[] = [];
+
+after(async () => {
+  await Promise.all(opened.map((reader) => reader.close()));
+});
+
+async function start(
+  options: Partial<HttpServerConfig> = {},
+  restored: SourceContext['restored'] = {},
+): Promise<{ reader: HttpServerReader; logs: [string, unknown][] }> {
+  const config = Value.Default(httpServerSource.config, { port: 0, ...options });
+  assert.ok(Value.Check(httpServerSource.config, config));
+  const logs: [string, unknown][] = [];
+  const log: Logger = {
+    debug() {},
+    info: (message, fields) => logs.push([message, fields]),
+    warn: (message, fields) => logs.push([message, fields]),
+    error: (message, fields) => logs.push([message, fields]),
+  };
+  const ctx: SourceContext = { id: 'ingest', restored, clock: systemClock, baseDir: '.', signal: never, log };
+  const [reader] = await httpServerSource.create(config as HttpServerConfig).open(ctx);
+  assert.ok(reader instanceof HttpServerReader);
+  opened.push(reader);
+  return { reader, logs };
+}
+
+function post(url: string, body: string, headers: Record<string, string> = {}) {
+  return fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+describe('http_server source', () => {
+  it('accepts a JSON object, a JSON array and NDJSON, and hands them over in order', async () => {
+    const { reader, logs } = await start();
+    assert.equal(reader.partition, 'http');
+    assert.ok(reader.port > 0);
+    assert.deepEqual(logs[0], ['http_server listening', { url: `http://127.0.0.1:${reader.port}/ingest` }]);
+
+    let res = await post(reader.url, '{"n":1}');
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { accepted: 1, failed: 0 });
+    res = await post(reader.url, '[{"n":2},{"n":3}]');
+    assert.deepEqual(await res.json(), { accepted: 2, failed: 0 });
+    res = await post(reader.url, '{"n":4}\r\n\n{"n":5}\n', { 'content-type': 'application/x-ndjson' });
+    assert.deepEqual(await res.json(), { accepted: 2, failed: 0 });
+
+    const batch = await reader.read(3, never);
+    assert.deepEqual(batch.records, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    assert.deepEqual(batch.offsets, [0, 1, 2]);
+    assert.equal(batch.times?.length, 3);
+    assert.equal(reader.position(), 3);
+    const rest = await reader.read(100, never);
+    assert.deepEqual(rest.records, [{ n: 4 }, { n: 5 }]);
+    assert.equal(reader.position(), 5);
+  });
+
+  it('dead-letters undecodable NDJSON lines and accepts the others', async () => {
+    const { reader } = await start();
+    const body = '{"ok":1}\n{"broken":\n42\n{"ok":2}\n';
+    const res = await post(reader.url, body, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+    assert.equal(res.status, 202);
+    assert.deepEqual(await res.json(), { accepted: 2, failed: 2 });
+    const batch = await reader.read(10, never);
+    assert.deepEqual(batch.records, [{ ok: 1 }, { ok: 2 }]);
+    assert.deepEqual(
+      batch.failures?.map((f) => [f.payload, f.offset]),
+      [
+        ['{"broken":', 0],
+        ['42', 1],
+      ],
+    );
+    assert.match(batch.failures?.[0].message ?? '', /^line 2: /);
+    assert.equal(reader.position(), 4);
+  });
+
+  it('answers 400 to a body that is not JSON or not an object or array, accepting nothing', async () => {
+    const { reader } = await start();
+    for (const body of ['{"a":', '42', '']) {
+      const res = await post(reader.url, body);
+      assert.equal(res.status, 400);
+      assert.ok(((await res.json()) as { error: string }).error.length > 0);
+    }
+    assert.deepEqual((await reader.read(10, new AbortController().signal)).records, []);
+  });
+
+  it('checks the bearer token', async () => {
+    const { reader } = await start({ token: 's3cret' });
+    assert.equal((await post(reader.url, '{}')).status, 401);
+    const wrong = await post(reader.url, '{}', { authorization: 'Bearer s3cres' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await post(reader.url, '{}', { authorization: 'Bearer s3cret' })).status, 202);
+  });
+
+  it('answers 413 to a body over max_body, declared or streamed', async () => {
+    const { reader } = await start({ max_body: '1kb' });
+    const big = JSON.stringify([{ pad: 'x'.repeat(2000) }]);
+    const declared = await post(reader.url, big);
+    assert.equal(declared.status, 413);
+    await declared.arrayBuffer();
+    const chunks = [new TextEncoder().encode('[{"pad":"'), new Uint8Array(1500).fill(120)];
+    const streamed = await fetch(reader.url, {
+      method: 'POST',
+      body: new ReadableStream({
+        pull(controller) {
+          const chunk = chunks.shift();
+          if (chunk) controller.enqueue(chunk);
+          else controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    await streamed.arrayBuffer();
+    assert.equal((await post(reader.url, '{"small":true}')).status, 202);
+  });
+
+  it('answers 429 with Retry-After when the queue would overflow, accepting nothing of that request', async () => {
+    const { reader } = await start({ queue_records: 3 });
+    assert.equal((await post(reader.url, '[{"a":1},{"a":2}]')).status, 202);
+    const full = await post(reader.url, '[{"b":1},{"b":2}]');
+    assert.equal(full.status, 429);
+    assert.equal(full.headers.get('retry-after'), '1');
+    const tooMany = await post(reader.url, '[{"c":1},{"c":2},{"c":3},{"c":4}]');
+    assert.equal(tooMany.status, 413);
+    assert.equal((await reader.read(10, never)).records.length, 2);
+    assert.equal((await post(reader.url, '[{"b":1},{"b":2}]')).status, 202);
+    assert.deepEqual((await reader.read(10, never)).records, [{ b: 1 }, { b: 2 }]);
+  });
+
+  it('serves /health and refuses other paths and methods', async () => {
+    const { reader } = await start({ path: '/hooks/orders' });
+    const base = `http://127.0.0.1:${reader.port}`;
+    const health = await fetch(`${base}/health`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { status: string }).status, 'ok');
+    assert.equal((await fetch(`${base}/ingest`, { method: 'POST', body: '{}' })).status, 404);
+    const get = await fetch(reader.url);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+  });
+
+  it('returns an empty batch after ~200 ms idle and wakes at once when records arrive', async () => {
+    const { reader } = await start();
+    let started = performance.now();
+    assert.deepEqual((await reader.read(10, never)).records, []);
+    const idle = performance.now() - started;
+    assert.ok(idle >= 150 && idle < 1000, `idle read took ${idle} ms`);
+    started = performance.now();
+    const pending = reader.read(10, never);
+    setTimeout(() => void post(reader.url, '{"late":true}'), 30);
+    assert.deepEqual((await pending).records, [{ late: true }], 'woken before the idle timeout');
+    const aborted = new AbortController();
+    started = performance.now();
+    setTimeout(() => aborted.abort(), 10);
+    assert.deepEqual((await reader.read(10, aborted.signal)).records, []);
+    assert.ok(performance.now() - started < 190, 'an abort ends the wait');
+  });
+
+  it('continues offsets from a restored position and stops serving on close', async () => {
+    const { reader, logs } = await start({}, { http: 41 });
+    assert.equal(
+      (await post(reader.url, '{"x":1}\n{"x":2}', { 'content-type': 'application/jsonl' })).status,
+      202,
+    );
+    assert.deepEqual((await reader.read(1, never)).offsets, [41]);
+    await reader.close();
+    assert.ok(logs.some(([message]) => message.includes('not yet read')));
+    await assert.rejects(post(reader.url, '{}'));
+  });
+
+  it('fails to open with SOURCE_UNAVAILABLE when the port is taken', async () => {
+    const { reader } = await start();
+    await assert.rejects(start({ port: reader.port }), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'SOURCE_UNAVAILABLE');
+      return true;
+    });
+  });
+
+  it('has a spec example that matches its schema', () => {
+    const { type, ...options } = parse(httpServerSource.example ?? '') as { type: string };
+    assert.equal(type, httpServerSource.type);
+    assert.ok(Value.Check(httpServerSource.config, Value.Default(httpServerSource.config, options)));
+  });
+
+  it('rejects /health as path and an invalid max_body', () => {
+    const config = (options: object) =>
+      Value.Default(httpServerSource.config, { ...options }) as unknown as HttpServerConfig;
+    assert.throws(() => httpServerSource.create(config({ path: '/health' })), /reserved/);
+    assert.throws(() => httpServerSource.create(config({ max_body: 'lots' })), /not a size/);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * LIKE patterns and the regular expressions of the regexp_* functions: translation, validation
+ * and bounded caches for patterns that are only known per record.
+ */
+
+import { evalError } from './failure.ts';
+
+const SPECIAL = /[\\^$.*+?()[\]{}|/]/;
+const CACHE_LIMIT = 256;
+
+/** How a LIKE pattern is matched: by a string method when it allows, else by a RegExp. */
+export type LikeMatcher =
+  | { readonly kind: 'equals' | 'prefix' | 'suffix' | 'contains'; readonly text: string }
+  | { readonly kind: 'regex'; readonly regex: RegExp };
+
+interface LikePart {
+  readonly wildcard: '%' | '_' | null;
+  readonly text: string;
+}
+
+/**
+ * Splits a LIKE pattern into literal runs and wildcards. `escapeChar` is the escape character (empty
+ * for none). Returns a message when the pattern ends with it.
+ */
+function likeParts(pattern: string, escapeChar: string): LikePart[] | string {
+  const parts: LikePart[] = [];
+  let text = '';
+  const flush = () => {
+    if (text !== '') parts.push({ wildcard: null, text });
+    text = '';
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (escapeChar !== '' && c === escapeChar) {
+      if (i + 1 >= pattern.length) {
+        return `LIKE pattern '${pattern}' ends with the escape character '${escapeChar}'; escape it too to match it literally`;
+      }
+      text += pattern[++i];
+    } else if (c === '%' || c === '_') {
+      flush();
+      if (c === '_' || parts[parts.length - 1]?.wildcard !== '%') parts.push({ wildcard: c, text: '' });
+    } else {
+      text += c;
+    }
+  }
+  flush();
+  return parts;
+}
+
+function escapeRegex(text: string): string {
+  let out = '';
+  for (const c of text) out += SPECIAL.test(c) ? `\\${c}` : c;
+  return out;
+}
+
+/**
+ * Builds the matcher for a LIKE (or, with `caseInsensitive`, ILIKE) pattern: `%` matches any run
+ * of characters, `_` exactly one, and `escapeChar` makes the next character literal. Returns a
+ * message instead when the pattern is malformed.
+ */
+export function likeMatcher(
+  pattern: string,
+  escapeChar: string,
+  caseInsensitive: boolean,
+): LikeMatcher | string {
+  const parts = likeParts(pattern, escapeChar);
+  if (typeof parts === 'string') return parts;
+  if (!caseInsensitive && !parts.some((p) => p.wildcard === '_')) {
+    const literals = parts.filter((p) => p.wildcard === null);
+    const percents = parts.length - literals.length;
+    if (literals.length === 0)
+      return percents === 0 ? { kind: 'equals', text: '' } : { kind: 'prefix', text: '' };
+    if (literals.length === 1) {
+      const text = literals[0].text;
+      if (percents === 0) return { kind: 'equals', text };
+      if (percents === 1) return { kind: parts[0].wildcard === null ? 'prefix' : 'suffix', text };
+      if (percents === 2 && parts[1].wildcard === null) return { kind: 'contains', text };
+    }
+  }
+  let source = '^';
+  for (const p of parts) source += p.wildcard === '%' ? '.*' : p.wildcard === '_' ? '.' : escapeRegex(p.text);
+  return { kind: 'regex', regex: new RegExp(`${source}$`, caseInsensitive ? 'isu' : 'su') };
+}
+
+/** Whether `value` matches a LIKE matcher. */
+export function likeTest(m: LikeMatcher, value: string): boolean {
+  switch (m.kind) {
+    case 'equals':
+      return value === m.text;
+    case 'prefix':
+      return value.startsWith(m.text);
+    case 'suffix':
+      return value.endsWith(m.text);
+    case 'contains':
+      return value.includes(m.text);
+    default:
+      return m.regex.test(value);
+  }
+}
+
+const likeCache = [new Map<string, Map<string, LikeMatcher>>(), new Map<string, Map<string, LikeMatcher>>()];
+
+/** `likeMatcher` for a pattern known only per record, cached; throws EXPR_EVAL on a bad pattern. */
+export function cachedLikeMatcher(
+  pattern: string,
+  escapeChar: string,
+  caseInsensitive: boolean,
+): LikeMatcher {
+  const byEscape = likeCache[caseInsensitive ? 1 : 0];
+  let byPattern = byEscape.get(escapeChar);
+  if (byPattern === undefined) {
+    byPattern = new Map();
+    byEscape.set(escapeChar, byPattern);
+  }
+  let m = byPattern.get(pattern);
+  if (m === undefined) {
+    const built = likeMatcher(pattern, escapeChar, caseInsensitive);
+    if (typeof built === 'string') return evalError(built);
+    if (byPattern.size >= CACHE_LIMIT) byPattern.clear();
+    byPattern.set(pattern, built);
+    m = built;
+  }
+  return m;
+}
+
+/**
+ * Compiles a regexp_* pattern with SQL-style flags (`i`, `m`, `s`, and `g` when `allowGlobal`).
+ * Returns a message instead when the pattern or the flags are invalid.
+ */
+export function compileRegex(
+  fn: string,
+  pattern: string,
+  flags: string,
+  allowGlobal: boolean,
+): RegExp | string {
+  for (const f of flags) {
+    if (f !== 'i' && f !== 'm' && f !== 's' && !(f === 'g' && allowGlobal)) {
+      return `${fn}(): unknown flag '${f}'; use ${allowGlobal ? 'g (replace all), ' : ''}i (ignore case), m (multi-line) or s (dot matches newline)`;
+    }
+  }
+  try {
+    return new RegExp(pattern, [...new Set(flags)].join(''));
+  } catch (err) {
+    return `${fn}(): invalid regular expression '${pattern}': ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
+  }
+}
+
+const regexCache = new Map<string, Map<string, RegExp>>();
+
+/** `compileRegex` for a pattern known only per record, cached; throws EXPR_EVAL when invalid. */
+export function cachedRegex(fn: string, pattern: string, flags: string, allowGlobal: boolean): RegExp {
+  let byPattern = regexCache.get(flags);
+  if (byPattern === undefined) {
+    byPattern = new Map();
+    regexCache.set(flags, byPattern);
+  }
+  let re = byPattern.get(pattern);
+  if (re === undefined || (re.global && !allowGlobal)) {
+    const built = compileRegex(fn, pattern, flags, allowGlobal);
+    if (typeof built === 'string') return evalError(built);
+    if (byPattern.size >= CACHE_LIMIT) byPattern.clear();
+    byPattern.set(pattern, built);
+    re = built;
+  }
+  return re;
+}
+
+const replacementCache = new Map<string, string>();
+
+/**
+ * Translates a SQL replacement (`\1`…`\9` for groups, `\0` or `\&` for the whole match, `\\` for
+ * a backslash; `$` is literal) into JavaScript replacement syntax.
+ */
+export function jsReplacement(sql: string): string {
+  let out = replacementCache.get(sql);
+  if (out !== undefined) return out;
+  out = '';
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    const next = sql[i + 1];
+    if (c === '$') out += '$$';
+    else if (c === '\\' && next !== undefined && next >= '1' && next <= '9') out += `$${sql[++i]}`;
+    else if (c === '\\' && (next === '0' || next === '&')) {
+      out += '$&';
+      i++;
+    } else if (c === '\\' && next === '\\') out += sql[++i];
+    else out += c;
+  }
+  if (replacementCache.size >= CACHE_LIMIT) replacementCache.clear();
+  replacementCache.set(sql, out);
+  return out;
+}

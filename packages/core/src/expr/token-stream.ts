@@ -1,0 +1,99 @@
+/**
+ * A cursor over the tokens of one expression, with the look-ahead and error helpers the parser
+ * uses.
+ */
+
+import { failAt } from './failure.ts';
+import { type Token, tokenize } from './lexer.ts';
+
+/** Words that cannot name a field unless double-quoted. */
+export const RESERVED: ReadonlySet<string> = new Set([
+  'AND',
+  'OR',
+  'NOT',
+  'IS',
+  'NULL',
+  'TRUE',
+  'FALSE',
+  'IN',
+  'BETWEEN',
+  'LIKE',
+  'ILIKE',
+  'CASE',
+  'WHEN',
+  'THEN',
+  'ELSE',
+  'END',
+]);
+
+/** Whether `word` (any case) is reserved and must be double-quoted to name a field. */
+export function isReservedWord(word: string): boolean {
+  return RESERVED.has(word.toUpperCase());
+}
+
+/** How a token reads in an error message. */
+export function describe(t: Token): string {
+  switch (t.kind) {
+    case 'end':
+      return 'the end of the expression';
+    case 'string':
+      return `string '${t.text}'`;
+    case 'quoted':
+      return `"${t.text}"`;
+    default:
+      return `'${t.text}'`;
+  }
+}
+
+/** Throws EXPR_SYNTAX at offset `at`. */
+export function fail(at: number, message: string): never {
+  return failAt('EXPR_SYNTAX', at, message);
+}
+
+/** The tokens of one expression and the position of the parser among them. */
+export class TokenStream {
+  readonly tokens: Token[];
+  pos = 0;
+
+  constructor(text: string) {
+    this.tokens = tokenize(text);
+  }
+
+  peek(ahead = 0): Token {
+    return this.tokens[Math.min(this.pos + ahead, this.tokens.length - 1)];
+  }
+
+  next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'end') this.pos++;
+    return t;
+  }
+
+  isWord(word: string, ahead = 0): boolean {
+    const t = this.peek(ahead);
+    return t.kind === 'word' && t.upper === word;
+  }
+
+  isOp(op: string, ahead = 0): boolean {
+    const t = this.peek(ahead);
+    return t.kind === 'op' && t.text === op;
+  }
+
+  acceptWord(word: string): boolean {
+    if (!this.isWord(word)) return false;
+    this.pos++;
+    return true;
+  }
+
+  expectOp(op: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'op' || t.text !== op) fail(t.start, `expected '${op}' ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+
+  expectWord(word: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'word' || t.upper !== word) fail(t.start, `expected ${word} ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+}

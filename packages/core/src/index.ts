@@ -1,0 +1,91 @@
+/**
+ * @sluice/core: the Sluice engine.
+ *
+ * Build a pipeline with the fluent API or load a YAML file, then run it:
+ *
+ * ```ts
+ * const registry = new Registry([builtins]);
+ * const { plan, functions } = await loadPipeline('pipeline.yaml', registry);
+ * const job = await Job.create(plan, { registry, functions });
+ * await job.run();
+ * ```
+ */
+
+export type { AggregateFunction } from './aggregate/index.ts';
+export { aggregateDocs, aggregateFunction } from './aggregate/index.ts';
+export * from './api/aggregates.ts';
+export { file, fileSink, generate, httpServer, httpSink, stdin, stdout } from './api/builtin-components.ts';
+export {
+  type ComponentOptions,
+  type EventTimeOptions,
+  type SinkDefinition,
+  type SourceDefinition,
+  sinkOf,
+  sourceOf,
+} from './api/components.ts';
+export {
+  cumulative,
+  hopping,
+  KeyedStream,
+  PipelineBuilder,
+  type PipelineOptions,
+  pipeline,
+  Stream,
+  session,
+  tumbling,
+  type WindowDefinition,
+  WindowedStream,
+  type WindowResult,
+} from './api/pipeline.ts';
+export { builtins } from './builtins.ts';
+export { type CheckpointData, DirectoryCheckpointStore } from './checkpoint/index.ts';
+export type {
+  DecodeFailure,
+  Logger,
+  Sink,
+  SinkContext,
+  SinkRejection,
+  Source,
+  SourceBatch,
+  SourceContext,
+  SourceReader,
+} from './connector.ts';
+export { silentLogger } from './connector.ts';
+export { describeComponent } from './describe.ts';
+export { type ErrorCode, type ErrorKind, errorCodes, SluiceError, toSluiceError } from './errors.ts';
+export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
+export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
+export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
+export type { ProcessContext, ProcessFunction } from './operators/process.ts';
+export { redact, secretPaths, validateConfig } from './plan/config.ts';
+export { pipelineJsonSchema } from './plan/json-schema.ts';
+export { locate } from './plan/locate.ts';
+export type { EventTimeConfig, PipelineSettings, Plan, PlanSink, PlanSource, PlanStep } from './plan/plan.ts';
+export { defaultSettings } from './plan/plan.ts';
+export { resolvePlan } from './plan/resolve.ts';
+export type { Batch, DeadLetter, Offset, Row } from './record.ts';
+export { Registry } from './registry.ts';
+export { Job, type JobOptions, type JobResult } from './runtime/job.ts';
+export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
+export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
+export {
+  type ComponentSpec,
+  type Delivery,
+  defineSink,
+  defineSource,
+  defineStep,
+  type Plugin,
+  type SinkSpec,
+  type SourceSpec,
+  type StepSpec,
+} from './spec.ts';
+export { type KeyedMap, MemoryStateBackend, type StateBackend } from './state.ts';
+export {
+  type Clock,
+  formatDuration,
+  ManualClock,
+  parseDuration,
+  systemClock,
+  toEpochMillis,
+} from './time.ts';
+export { loadPipelineFile, parsePipelineYaml } from './yaml/index.ts';

@@ -1,0 +1,72 @@
+/**
+ * The `dedupe` step (YAML) and `dedupe_fn` (TypeScript API): drop records whose key was seen
+ * within a time horizon.
+ */
+
+import Type from 'typebox';
+import { compileExpression } from '../expr/index.ts';
+import { defineStep } from '../spec.ts';
+import { parseDuration } from '../time.ts';
+import { createDedupeOperator } from './dedupe.ts';
+import { stepFunction } from './functions.ts';
+import { encodeKey, encodeKeyValue } from './key.ts';
+
+const within = Type.String({
+  description: 'Horizon: a record is a duplicate when its key was kept less than this long before it.',
+  examples: ['10m'],
+});
+const time = Type.Union([Type.Literal('event'), Type.Literal('processing')], {
+  description: 'Measure the horizon in event time (entries expire with the watermark) or processing time.',
+  default: 'event',
+});
+
+export const dedupeStep = defineStep({
+  type: 'dedupe',
+  summary: 'Drops records whose key was already seen within a time horizon.',
+  description:
+    'Keeps the first record per key; later records of the same key with a time before first + `within` are dropped and counted as filtered. Without `key`, the key of an upstream `key_by` is used. A record whose key expression fails goes to the dead-letter output.',
+  config: Type.Object(
+    {
+      key: Type.Optional(
+        Type.Array(Type.String(), {
+          minItems: 1,
+          description: 'SQL expressions forming the key (usually field names). Default: the key_by key.',
+          examples: [['order_id']],
+        }),
+      ),
+      within,
+      time,
+    },
+    { additionalProperties: false },
+  ),
+  example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
+  create(cfg, step) {
+    const options = { stepId: step.id, within: parseDuration(cfg.within, 'within'), time: cfg.time };
+    if (!cfg.key) return createDedupeOperator(options);
+    const parts = cfg.key.map(
+      (text, i) => compileExpression(text, { step: step.id, path: `key[${i}]`, clock: step.clock }).evaluate,
+    );
+    const values: unknown[] = new Array(parts.length);
+    const keyFn = (r: Record<string, unknown>) => {
+      for (let p = 0; p < parts.length; p++) values[p] = parts[p](r);
+      return encodeKey(values);
+    };
+    return createDedupeOperator({ ...options, keyFn });
+  },
+});
+
+export const dedupeFnStep = defineStep({
+  type: 'dedupe_fn',
+  summary:
+    'Drops records whose key, computed by a TypeScript function, was seen within a horizon (TypeScript API only).',
+  config: Type.Object({ within, time }, { additionalProperties: false }),
+  create(cfg, step) {
+    const fn = stepFunction<(r: Record<string, unknown>) => unknown>(step);
+    return createDedupeOperator({
+      stepId: step.id,
+      within: parseDuration(cfg.within, 'within'),
+      time: cfg.time,
+      keyFn: (r) => encodeKeyValue(fn(r)),
+    });
+  },
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Type } from 'typebox';
+import { redact, secretPaths, validateConfig } from './config.ts';
+
+const fileSchema = Type.Object(
+  {
+    path: Type.String({ description: 'File to read.' }),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { default: 'json' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, default: 100 })),
+    timeout: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+    retry: Type.Optional(
+      Type.Object(
+        { attempts: Type.Integer({ default: 3 }), backoff: Type.Optional(Type.String()) },
+        {
+          additionalProperties: false,
+        },
+      ),
+    ),
+    tags: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+describe('validateConfig', () => {
+  test('applies defaults to a copy and leaves the input alone', () => {
+    const input = { path: 'a.jsonl', retry: {} };
+    const result = validateConfig<{ format: string; limit: number; retry: { attempts: number } }>(
+      fileSchema,
+      input,
+    );
+    assert.equal(result.ok, true);
+    assert.ok(result.ok);
+    assert.deepEqual(result.value, { path: 'a.jsonl', format: 'json', limit: 100, retry: { attempts: 3 } });
+    assert.deepEqual(input, { path: 'a.jsonl', retry: {} });
+  });
+
+  test('an absent config is validated as an empty map', () => {
+    const result = validateConfig(Type.Object({ n: Type.Optional(Type.Number({ default: 1 })) }), undefined);
+    assert.deepEqual(result, { ok: true, value: { n: 1 } });
+  });
+
+  test('reads well: missing, unknown with a suggestion, enum, type', () => {
+    const result = validateConfig(fileSchema, { formt: 'csv', format: 'xml', limit: 'x' });
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [
+      { path: '', message: "missing required option 'path'" },
+      { path: 'formt', message: "unknown option 'formt' — did you mean 'format'?", onKey: true },
+      { path: 'format', message: 'must be one of: json, csv' },
+      { path: 'limit', message: 'must be an integer' },
+    ]);
+  });
+
+  test('lists the known options when nothing is close', () => {
+    const result = validateConfig(fileSchema, { path: 'a', zzzzzz: 1 });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [
+      {
+        path: 'zzzzzz',
+        message: "unknown option 'zzzzzz'; known options: path, format, limit, timeout, retry, tags",
+        onKey: true,
+      },
+    ]);
+  });
+
+  test('nested paths, array items, limits and unions of types', () => {
+    const result = validateConfig(fileSchema, {
+      path: 'a',
+      limit: 0,
+      timeout: true,
+      retry: { backoff: 1 },
+      tags: [],
+    });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [
+      { path: 'limit', message: 'must be >= 1' },
+      { path: 'timeout', message: 'must be a string or a number' },
+      { path: 'retry.backoff', message: 'must be a string' },
+      { path: 'tags', message: 'must not be empty' },
+    ]);
+    const items = validateConfig(fileSchema, { path: 'a', tags: ['x', 2] });
+    assert.ok(!items.ok);
+    assert.deepEqual(items.issues, [{ path: 'tags[1]', message: 'must be a string' }]);
+  });
+
+  test('a union with one branch of the right type reports that branch', () => {
+    const schema = Type.Object({
+      target: Type.Union([
+        Type.String(),
+        Type.Object({ host: Type.String() }, { additionalProperties: false }),
+      ]),
+    });
+    const result = validateConfig(schema, { target: { hots: 'x' } });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [
+      { path: 'target', message: "missing required option 'host'" },
+      { path: 'target.hots', message: "unknown option 'hots' — did you mean 'host'?", onKey: true },
+    ]);
+  });
+
+  test('formats are checked', () => {
+    const result = validateConfig(Type.Object({ url: Type.String({ format: 'uri' }) }), { url: 'not a url' });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [{ path: 'url', message: 'must be a valid uri' }]);
+  });
+
+  test('keys that are not plain names are quoted in paths', () => {
+    const schema = Type.Object({ headers: Type.Record(Type.String(), Type.String()) });
+    const result = validateConfig(schema, { headers: { 'x-api.key': 1 } });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [{ path: 'headers["x-api.key"]', message: 'must be a string' }]);
+  });
+});
+
+describe('secrets', () => {
+  const schema = Type.Object({
+    url: Type.String(),
+    password: Type.Optional(Type.String({ secret: true })),
+    sasl: Type.Optional(Type.Object({ user: Type.String(), token: Type.String({ secret: true }) })),
+    brokers: Type.Optional(
+      Type.Array(Type.Object({ host: Type.String(), key: Type.String({ secret: true }) })),
+    ),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String({ secret: true }))),
+  });
+
+  test('secretPaths lists nested secret fields', () => {
+    assert.deepEqual(secretPaths(schema), ['password', 'sasl.token', 'brokers[*].key', 'headers.*']);
+  });
+
+  test('redact replaces secret values and keeps the rest', () => {
+    const config = {
+      url: 'https://x',
+      password: 'hunter2',
+      sasl: { user: 'me', token: 't' },
+      brokers: [{ host: 'a', key: 'k1' }],
+      headers: { authorization: 'Bearer x' },
+      extra: 1,
+    };
+    assert.deepEqual(redact(schema, config), {
+      url: 'https://x',
+      password: '***',
+      sasl: { user: 'me', token: '***' },
+      brokers: [{ host: 'a', key: '***' }],
+      headers: { authorization: '***' },
+      extra: 1,
+    });
+    assert.equal(config.password, 'hunter2');
+  });
+
+  test('redact leaves absent secrets absent', () => {
+    assert.deepEqual(redact(schema, { url: 'u' }), { url: 'u' });
+  });
+});

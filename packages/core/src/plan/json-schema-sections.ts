@@ -1,0 +1,145 @@
+/**
+ * TypeBox schemas of the pipeline file's own sections (settings, event_time, inputs, ids): the
+ * YAML loader validates against them and `pipelineJsonSchema` embeds them, so both agree.
+ * Defaults come from `defaultSettings`, never written twice.
+ */
+
+import { Type } from 'typebox';
+import { formatDuration } from '../time.ts';
+import { defaultSettings } from './plan.ts';
+
+/** Keys a pipeline file may have at the top level, in the order they are documented. */
+export const pipelineKeys = [
+  'name',
+  'settings',
+  'sources',
+  'steps',
+  'sinks',
+  'dead_letter',
+  'late_output',
+] as const;
+
+/** Keys of a source, step or sink that are not part of the component's own config. */
+export const reservedComponentKeys = ['type', 'id', 'input', 'event_time'] as const;
+
+/** Pattern of source, step and sink ids: they name state in checkpoints, so they stay plain. */
+export const idPattern = '^[A-Za-z_][A-Za-z0-9_-]*$';
+
+/** Pattern of the text durations `parseDuration` accepts. */
+export const durationPattern = '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$';
+
+/** Builds the schema of a duration option (text with a unit, or milliseconds as a number). */
+export function durationSchema(options: { description: string; default?: number }) {
+  return Type.Union([Type.String({ pattern: durationPattern }), Type.Number({ minimum: 0 })], {
+    title: 'duration',
+    examples: ['500ms', '5s', '1m'],
+    description: `${options.description} A number with a unit (ms, s, m, h, d), or milliseconds.`,
+    ...(options.default === undefined ? {} : { default: formatDuration(options.default) }),
+  });
+}
+
+/** `event_time` of a source. */
+export const eventTimeSchema = Type.Object(
+  {
+    field: Type.Optional(
+      Type.String({ minLength: 1, description: 'Field holding the event time (epoch ms or ISO-8601 text).' }),
+    ),
+    expression: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'SQL expression computing the event time, e.g. to_timestamp(created).',
+      }),
+    ),
+    max_out_of_orderness: Type.Optional(
+      durationSchema({
+        description: 'How far records may arrive out of order: watermark = max event time seen minus this.',
+        default: 0,
+      }),
+    ),
+    idle_timeout: Type.Optional(
+      durationSchema({
+        description:
+          'A partition with no record for this long stops holding the watermark back (default: settings.idle_timeout).',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    oneOf: [{ required: ['field'] }, { required: ['expression'] }],
+    description:
+      'Where the event time of each record comes from; without it the source uses processing time.',
+  },
+);
+
+/** `settings` of a pipeline. */
+export const settingsSchema = Type.Object(
+  {
+    checkpoint: Type.Optional(
+      Type.Object(
+        {
+          interval: Type.Optional(
+            durationSchema({
+              description: 'Time between checkpoints; 0 disables periodic checkpoints.',
+              default: defaultSettings.checkpoint.interval,
+            }),
+          ),
+          dir: Type.Optional(
+            Type.String({
+              minLength: 1,
+              default: defaultSettings.checkpoint.dir,
+              description: "Checkpoint directory, relative to the pipeline file's folder.",
+            }),
+          ),
+          keep: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              default: defaultSettings.checkpoint.keep,
+              description: 'How many completed checkpoints to keep.',
+            }),
+          ),
+        },
+        { additionalProperties: false, description: 'Periodic consistent snapshots of the pipeline.' },
+      ),
+    ),
+    batch_size: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: defaultSettings.batchSize,
+        description: 'Most records a source read returns.',
+      }),
+    ),
+    idle_timeout: Type.Optional(
+      durationSchema({
+        description: 'Default idle timeout of source partitions.',
+        default: defaultSettings.idleTimeout,
+      }),
+    ),
+    sink_queue_records: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: defaultSettings.sinkQueueRecords,
+        description: 'Records a sink may have queued before sources pause (backpressure).',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Pipeline-wide settings; every one has a default.' },
+);
+
+/** `input` of a step: one id or a list of ids. */
+export const stepInputSchema = Type.Union(
+  [
+    Type.String({ pattern: idPattern }),
+    Type.Array(Type.String({ pattern: idPattern }), { minItems: 1, uniqueItems: true }),
+  ],
+  {
+    description:
+      'Id of the source or step (or a list of them) this step reads; default: the previous step, or the only source.',
+  },
+);
+
+/** `input` of a sink: one id. */
+export const sinkInputSchema = Type.String({
+  pattern: idPattern,
+  description:
+    'Id of the source or step whose output this sink writes; default: the last step, or the only source.',
+});

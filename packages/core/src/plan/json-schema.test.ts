@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Ajv } from 'ajv';
+import formats from 'ajv-formats';
+import { parse } from 'yaml';
+import { Registry } from '../registry.ts';
+import { testRegistry } from '../yaml/test-registry.ts';
+import { pipelineJsonSchema } from './json-schema.ts';
+
+const schema = pipelineJsonSchema(testRegistry());
+const ajv = new Ajv({ allErrors: true, strict: false });
+formats.default(ajv);
+const validate = ajv.compile(schema);
+
+const good = `name: orders-per-region
+settings:
+  checkpoint: { interval: 10s, dir: ./.sluice/checkpoints, keep: 3 }
+  batch_size: 1024
+  idle_timeout: 5s
+sources:
+  orders:
+    type: file
+    path: ./orders.jsonl
+    format: json
+    event_time: { field: ts, max_out_of_orderness: 5s, idle_timeout: 30s }
+  gen: { type: generator, count: 3 }
+steps:
+  - id: valid
+    type: validate
+    schema: ./order.schema.json
+    input: orders
+  - id: normalized
+    type: map
+    input: [valid, gen]
+    fields: { region: upper(region), amount_usd: amount * 1.1 }
+sinks:
+  results: { type: file, path: ./out/per-region.jsonl }
+  api: { type: http, url: "https://x.test/in", input: valid }
+dead_letter: { type: file, path: ./out/dead-letters.jsonl }
+late_output: { type: file, path: ./out/late.jsonl }
+`;
+
+const errorsOf = (text: string) => {
+  validate(parse(text));
+  return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+};
+
+describe('pipelineJsonSchema', () => {
+  test('is draft-07 and accepts a good file', () => {
+    assert.equal((schema as { $schema: string }).$schema, 'http://json-schema.org/draft-07/schema#');
+    assert.deepEqual(errorsOf(good), []);
+  });
+
+  test('checks each component against its own type', () => {
+    const bad = good
+      .replace('format: json', 'format: xml')
+      .replace('type: validate', 'type: validat')
+      .replace('count: 3', 'count: three')
+      .replace('url: "https://x.test/in"', 'url: "https://x.test/in", method: POST');
+    const errors = errorsOf(bad);
+    assert.ok(errors.includes('/sources/orders/format must be equal to constant'), errors.join('\n'));
+    assert.ok(errors.includes('/sources/gen/count must be integer'), errors.join('\n'));
+    assert.ok(errors.includes('/steps/0/type must be equal to one of the allowed values'), errors.join('\n'));
+    assert.ok(errors.includes('/sinks/api must NOT have additional properties'), errors.join('\n'));
+  });
+
+  test('rejects bad sections, ids and durations', () => {
+    const errors = errorsOf(`name: p
+sourcs: {}
+settings: { batch_size: 0, checkpoint: { interval: soon } }
+sources:
+  "bad id": { type: generator }
+  g: { type: generator, event_time: { max_out_of_orderness: 1s } }
+steps:
+  - type: filter
+    where: x
+sinks:
+  o: { type: file, path: o, event_time: { field: ts } }
+`);
+    for (const expected of [
+      ' must NOT have additional properties',
+      '/settings/batch_size must be >= 1',
+      '/settings/checkpoint/interval must match pattern "^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$"',
+      '/sources property name must be valid',
+      "/sources/g/event_time must have required property 'field'",
+      "/steps/0 must have required property 'id'",
+      '/sinks/o must NOT have additional properties',
+    ]) {
+      assert.ok(errors.includes(expected), `${expected}\nnot in:\n${errors.join('\n')}`);
+    }
+  });
+
+  test('carries descriptions and defaults from the specs and settings', () => {
+    const json = JSON.parse(JSON.stringify(schema));
+    const generator = json.definitions.source.allOf[1].then;
+    assert.equal(generator.description, 'Generates records.\n\nCounts from zero.');
+    assert.equal(generator.properties.count.default, 10);
+    assert.deepEqual(json.definitions.source.properties.type.enumDescriptions, [
+      'Reads a file.',
+      'Generates records.',
+    ]);
+    assert.equal(json.definitions.settings.properties.checkpoint.properties.interval.default, '10s');
+    assert.equal(json.definitions.settings.properties.batch_size.default, 1024);
+  });
+
+  test('an empty registry still gives a valid schema that accepts no component', () => {
+    const empty = new Ajv({ strict: false }).compile(pipelineJsonSchema(new Registry()));
+    assert.equal(empty(parse('name: p\nsources: { a: { type: x } }\nsinks: { o: { type: y } }\n')), false);
+  });
+});

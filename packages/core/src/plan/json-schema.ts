@@ -1,0 +1,135 @@
+/**
+ * The JSON Schema of a whole pipeline file, for editors (completion, hover docs, validation).
+ */
+
+import type { Registry } from '../registry.ts';
+import type { ComponentSpec } from '../spec.ts';
+import { isRecord } from './config-path.ts';
+import {
+  eventTimeSchema,
+  idPattern,
+  type pipelineKeys,
+  settingsSchema,
+  sinkInputSchema,
+  stepInputSchema,
+} from './json-schema-sections.ts';
+
+type Json = { [keyword: string]: unknown };
+type Kind = ComponentSpec['kind'];
+
+/**
+ * JSON Schema (draft-07, the draft TypeBox schemas and most editors speak) of a pipeline file:
+ * sources, steps, sinks, `dead_letter` and `late_output` are unions discriminated by `type`
+ * (an `if`/`then` per registered type, so an editor checks only the matching component's
+ * options), built from the registry's component schemas with each spec's summary and
+ * description; plus `settings` and `event_time`. A plain JSON value: serialize it as it is.
+ */
+export function pipelineJsonSchema(registry: Registry): object {
+  const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  const sections: { [key in (typeof pipelineKeys)[number]]: Json } = {
+    name: { type: 'string', minLength: 1, description: 'Name of the pipeline.' },
+    settings: ref('settings'),
+    sources: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: idPattern },
+      additionalProperties: ref('source'),
+      description: 'Sources by id. The id names the source in inputs and its offsets in checkpoints.',
+    },
+    steps: {
+      type: 'array',
+      items: ref('step'),
+      description: 'Steps in order; each reads the previous step unless it names an `input`.',
+    },
+    sinks: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: idPattern },
+      additionalProperties: ref('sink'),
+      description: 'Sinks by id; each writes the last step unless it names an `input`.',
+    },
+    dead_letter: {
+      description:
+        'Where records that fail (decode, validation, expressions, sink rejections) go, with the reason.',
+      allOf: [ref('output')],
+    },
+    late_output: {
+      description:
+        'Where records that arrive after their window closed go, for steps with `on_late: late_output`.',
+      allOf: [ref('output')],
+    },
+  };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'Sluice pipeline',
+    description: 'A Sluice streaming pipeline: sources, steps and sinks.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'sources', 'sinks'],
+    properties: sections,
+    definitions: {
+      settings: clone(settingsSchema),
+      event_time: clone(eventTimeSchema),
+      source: union(registry, 'source', { event_time: ref('event_time') }, []),
+      step: union(
+        registry,
+        'step',
+        {
+          id: { type: 'string', pattern: idPattern, description: 'Stable id: names the step and its state.' },
+          input: clone(stepInputSchema),
+        },
+        ['id'],
+      ),
+      sink: union(registry, 'sink', { input: clone(sinkInputSchema) }, []),
+      output: union(registry, 'sink', {}, []),
+    },
+  };
+}
+
+function union(registry: Registry, kind: Kind, extra: Json, extraRequired: string[]): Json {
+  const specs = registry.all().filter((spec) => spec.kind === kind);
+  const typeSchema =
+    specs.length === 0
+      ? false
+      : {
+          enum: specs.map((s) => s.type),
+          enumDescriptions: specs.map((s) => s.summary),
+          description: `The ${kind} type.`,
+        };
+  const out: Json = {
+    type: 'object',
+    required: ['type', ...extraRequired],
+    properties: { type: typeSchema, ...extra },
+  };
+  if (specs.length > 0) {
+    out.allOf = specs.map((spec) => ({
+      if: { properties: { type: { const: spec.type } }, required: ['type'] },
+      // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword, not a promise.
+      then: branch(spec, extra, extraRequired),
+    }));
+  }
+  return out;
+}
+
+function branch(spec: ComponentSpec, extra: Json, extraRequired: string[]): Json {
+  const config = clone(spec.config);
+  const description = spec.description ? `${spec.summary}\n\n${spec.description}` : spec.summary;
+  const own: Json = { type: { const: spec.type, description: spec.summary }, ...extra };
+  const required = ['type', ...extraRequired];
+  if (isRecord(config.properties)) {
+    const configRequired = Array.isArray(config.required) ? config.required : [];
+    return {
+      ...config,
+      title: spec.type,
+      description,
+      properties: { ...own, ...config.properties },
+      required: [...new Set([...required, ...configRequired])],
+    };
+  }
+  return { title: spec.type, description, allOf: [{ type: 'object', properties: own, required }, config] };
+}
+
+function clone(schema: unknown): Json {
+  const copy: unknown = JSON.parse(JSON.stringify(schema));
+  return isRecord(copy) ? copy : {};
+}

@@ -1,0 +1,134 @@
+/**
+ * Plan resolution: the checks every plan passes before it runs, whatever front end made it.
+ *
+ * Ids are unique, inputs exist, types are registered, steps form no cycle, and every config
+ * validates against its component spec (defaults applied). Problems are reported together, each
+ * pointing to the file, line and column the plan came from when it has `locations`.
+ */
+
+import { SluiceError } from '../errors.ts';
+import type { Registry } from '../registry.ts';
+import type { ComponentSpec } from '../spec.ts';
+import { validateConfig } from './config.ts';
+import { componentPath, locate } from './locate.ts';
+import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from './plan.ts';
+
+/** Adds the file location to an error that names a step and a path inside its config. */
+export function withLocation(plan: Plan, err: SluiceError): SluiceError {
+  if (err.file !== undefined || err.step === undefined) return err;
+  const special =
+    err.step === '$dead_letter' ? 'dead_letter' : err.step === '$late_output' ? 'late_output' : undefined;
+  const base = special ?? componentPath(plan, err.step);
+  if (base === undefined) return err;
+  const loc = locate(plan, err.path ? `${base}.${err.path}` : base);
+  if (!loc) return err;
+  return new SluiceError(err.code, err.message, { ...loc, step: err.step, path: err.path, cause: err.cause });
+}
+
+interface Problem {
+  code: SluiceError['code'];
+  message: string;
+  step: string;
+  path: string;
+}
+
+/** Checks a plan and returns it with every config validated and defaulted; throws on problems. */
+export function resolvePlan(plan: Plan, registry: Registry): Plan {
+  const problems: Problem[] = [];
+  const ids = new Set<string>();
+  const claim = (id: string, what: string) => {
+    if (ids.has(id))
+      problems.push({
+        code: 'PLAN_DUPLICATE_ID',
+        message: `${what} id '${id}' is used twice`,
+        step: id,
+        path: 'id',
+      });
+    ids.add(id);
+  };
+  for (const s of plan.sources) claim(s.id, 'source');
+  for (const s of plan.steps) claim(s.id, 'step');
+  for (const s of plan.sinks) claim(s.id, 'sink');
+
+  const check = <T extends { readonly config: unknown }>(
+    id: string,
+    item: T,
+    spec: ComponentSpec | undefined,
+    kind: ComponentSpec['kind'],
+    type: string,
+  ): T => {
+    if (!spec) {
+      problems.push({
+        code: 'PLAN_UNKNOWN_TYPE',
+        message: `unknown ${kind} type '${type}'; known ${kind} types: ${registry.types(kind).join(', ')}`,
+        step: id,
+        path: 'type',
+      });
+      return item;
+    }
+    const result = validateConfig<unknown>(spec.config, item.config);
+    if (result.ok) return { ...item, config: result.value };
+    for (const issue of result.issues) {
+      problems.push({ code: 'CONFIG_INVALID', message: issue.message, step: id, path: issue.path });
+    }
+    return item;
+  };
+
+  const sources: PlanSource[] = plan.sources.map((s) =>
+    check(s.id, s, registry.source(s.type), 'source', s.type),
+  );
+  const steps: PlanStep[] = plan.steps.map((s) => {
+    for (const input of s.inputs) {
+      if (!ids.has(input) || plan.sinks.some((k) => k.id === input)) {
+        problems.push({
+          code: 'PLAN_MISSING_INPUT',
+          message: `reads '${input}', which is no source or step`,
+          step: s.id,
+          path: 'input',
+        });
+      }
+    }
+    return check(s.id, s, registry.step(s.type), 'step', s.type);
+  });
+  const sinks: PlanSink[] = plan.sinks.map((s) => {
+    if (!ids.has(s.input)) {
+      problems.push({
+        code: 'PLAN_MISSING_INPUT',
+        message: `reads '${s.input}', which is no source or step`,
+        step: s.id,
+        path: 'input',
+      });
+    }
+    return check(s.id, s, registry.sink(s.type), 'sink', s.type);
+  });
+  const output = (id: string, o: PlanOutput | undefined) =>
+    o ? check(id, o, registry.sink(o.type), 'sink', o.type) : undefined;
+  const deadLetter = output('$dead_letter', plan.deadLetter);
+  const lateOutput = output('$late_output', plan.lateOutput);
+
+  if (problems.length > 0) throw problemsError(plan, problems);
+  return {
+    ...plan,
+    sources,
+    steps,
+    sinks,
+    ...(deadLetter ? { deadLetter } : {}),
+    ...(lateOutput ? { lateOutput } : {}),
+  };
+}
+
+function problemsError(plan: Plan, problems: Problem[]): SluiceError {
+  const located = problems.map((p) =>
+    withLocation(plan, new SluiceError(p.code, p.message, { step: p.step, path: p.path || undefined })),
+  );
+  if (located.length === 1) return located[0];
+  const first = located[0];
+  const lines = located.map((e) => `  ${e.describe()}`).join('\n');
+  return new SluiceError(first.code, `${located.length} problems in the pipeline:\n${lines}`, {
+    file: first.file,
+    line: first.line,
+    column: first.column,
+    step: first.step,
+    path: first.path,
+  });
+}

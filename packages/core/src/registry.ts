@@ -1,0 +1,67 @@
+/**
+ * The component registry: which source, sink and step types a runtime knows.
+ *
+ * Built explicitly from plugins — never by import side effect. The built-in components are
+ * one plugin like any other.
+ */
+
+import { SluiceError } from './errors.ts';
+import type { ComponentSpec, Plugin, SinkSpec, SourceSpec, StepSpec } from './spec.ts';
+
+export class Registry {
+  readonly #sources = new Map<string, SourceSpec>();
+  readonly #sinks = new Map<string, SinkSpec>();
+  readonly #steps = new Map<string, StepSpec>();
+  readonly #plugins = new Map<string, string>();
+
+  constructor(plugins: readonly Plugin[] = []) {
+    for (const plugin of plugins) this.register(plugin);
+  }
+
+  /** Adds a plugin's components; a type registered twice is a configuration error. */
+  register(plugin: Plugin): this {
+    for (const spec of plugin.components) {
+      const table: Map<string, ComponentSpec> =
+        spec.kind === 'source' ? this.#sources : spec.kind === 'sink' ? this.#sinks : this.#steps;
+      const key = `${spec.kind}:${spec.type}`;
+      const owner = this.#plugins.get(key);
+      if (owner !== undefined) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `${spec.kind} type '${spec.type}' is registered by both '${owner}' and '${plugin.name}'`,
+        );
+      }
+      this.#plugins.set(key, plugin.name);
+      table.set(spec.type, spec);
+    }
+    return this;
+  }
+
+  source(type: string): SourceSpec | undefined {
+    return this.#sources.get(type);
+  }
+
+  sink(type: string): SinkSpec | undefined {
+    return this.#sinks.get(type);
+  }
+
+  step(type: string): StepSpec | undefined {
+    return this.#steps.get(type);
+  }
+
+  /** Every registered component, sources first, then steps, then sinks, each sorted by type. */
+  all(): ComponentSpec[] {
+    const byType = (a: ComponentSpec, b: ComponentSpec) => a.type.localeCompare(b.type);
+    return [
+      ...[...this.#sources.values()].sort(byType),
+      ...[...this.#steps.values()].sort(byType),
+      ...[...this.#sinks.values()].sort(byType),
+    ];
+  }
+
+  /** Names of registered types of one kind, for "did you mean" messages. */
+  types(kind: ComponentSpec['kind']): string[] {
+    const table = kind === 'source' ? this.#sources : kind === 'sink' ? this.#sinks : this.#steps;
+    return [...table.keys()].sort();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Event-time assignment at the source: from a field, an expression, or processing time.
+ */
+
+import { SluiceError } from '../errors.ts';
+import { compileExpression } from '../expr/index.ts';
+import type { EventTimeConfig } from '../plan/plan.ts';
+import type { Row } from '../record.ts';
+import { type Clock, toEpochMillis } from '../time.ts';
+
+/** Returns the event time of a record, or NaN when it has none; may throw an expression error. */
+export type TimeAssigner = (record: Row, sourceTime: number | undefined) => number;
+
+export function timeAssigner(
+  sourceId: string,
+  config: EventTimeConfig | undefined,
+  clock: Clock,
+): TimeAssigner {
+  if (!config) return (_r, sourceTime) => sourceTime ?? clock.now();
+  if (config.field !== undefined && config.expression !== undefined) {
+    throw new SluiceError('CONFIG_INVALID', 'event_time takes either `field` or `expression`, not both', {
+      step: sourceId,
+      path: 'event_time',
+    });
+  }
+  if (config.field !== undefined) {
+    const field = config.field;
+    return (r) => {
+      const v = r[field];
+      return typeof v === 'number' ? v : toEpochMillis(v);
+    };
+  }
+  if (config.expression !== undefined) {
+    const expr = compileExpression(config.expression, {
+      step: sourceId,
+      path: 'event_time.expression',
+      clock,
+    }).evaluate;
+    return (r) => toEpochMillis(expr(r));
+  }
+  throw new SluiceError('CONFIG_INVALID', 'event_time needs `field` or `expression`', {
+    step: sourceId,
+    path: 'event_time',
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * Job counters: what went in, out, and where everything else went.
+ *
+ * The accounting identity the tests hold the engine to: for every step,
+ * `in = out + filtered + dead + late` (for steps that absorb records into results, such as
+ * aggregates, `out` counts the records absorbed, and `results` what they emitted).
+ */
+
+export interface StepCounters {
+  in: number;
+  out: number;
+  filtered: number;
+  dead: number;
+  late: number;
+  /** Records emitted by a step that absorbs its input (window results). */
+  results: number;
+}
+
+export interface SinkCounters {
+  written: number;
+  rejected: number;
+}
+
+export interface JobMetrics {
+  /** Records read from sources, including those that failed to decode. */
+  recordsIn: number;
+  /** Records written to sinks (not counting dead letters and late output). */
+  recordsOut: number;
+  deadLetters: number;
+  late: number;
+  filtered: number;
+  /** Pipeline watermark (epoch ms; -Infinity before the first). */
+  watermark: number;
+  /** Processing time of the last completed checkpoint, or undefined. */
+  lastCheckpointAt: number | undefined;
+  lastCheckpointId: number | undefined;
+  sources: { [id: string]: { in: number; dead: number } };
+  steps: { [id: string]: StepCounters };
+  sinks: { [id: string]: SinkCounters };
+}
+
+export function newStepCounters(): StepCounters {
+  return { in: 0, out: 0, filtered: 0, dead: 0, late: 0, results: 0 };
+}

@@ -1,0 +1,125 @@
+/**
+ * Runs one sink: a bounded queue in front of its asynchronous `write`.
+ *
+ * Operators hand records over synchronously with `enqueue`; one write loop sends them to the
+ * sink in order, coalescing queued chunks into larger writes. The queue bound is what makes a
+ * slow sink slow the sources: the job awaits `belowCapacity()` before reading more.
+ */
+
+import type { Sink, SinkRejection } from '../connector.ts';
+import { toSluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+
+/** Called with the records a sink rejected for good. */
+export type RejectionHandler = (records: Row[], times: number[], rejections: SinkRejection[]) => void;
+
+export class SinkRunner {
+  readonly id: string;
+  readonly sink: Sink;
+  readonly #capacity: number;
+  readonly #maxWrite: number;
+  readonly #onReject: RejectionHandler;
+  #records: Row[][] = [];
+  #times: number[][] = [];
+  #queued = 0;
+  #loop: Promise<void> | undefined;
+  #failure: unknown;
+  #waiters: (() => void)[] = [];
+  /** Records the sink has accepted (written without rejection). */
+  written = 0;
+  rejected = 0;
+
+  constructor(id: string, sink: Sink, capacity: number, onReject: RejectionHandler) {
+    this.id = id;
+    this.sink = sink;
+    this.#capacity = capacity;
+    this.#maxWrite = Math.max(1024, capacity >> 2);
+    this.#onReject = onReject;
+  }
+
+  /** Queues records for writing; never blocks. Throws the sink's failure once it has failed. */
+  enqueue(records: Row[], times: number[]): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (records.length === 0) return;
+    this.#records.push(records);
+    this.#times.push(times);
+    this.#queued += records.length;
+    this.#loop ??= this.#run();
+  }
+
+  get queued(): number {
+    return this.#queued;
+  }
+
+  get full(): boolean {
+    return this.#queued >= this.#capacity;
+  }
+
+  /** Resolves once the queue is below capacity (immediately if it is). Rejects if the sink failed. */
+  belowCapacity(): Promise<void> {
+    return this.#wait(() => this.#queued < this.#capacity);
+  }
+
+  /** Resolves once everything queued has been written. Rejects if the sink failed. */
+  drain(): Promise<void> {
+    return this.#wait(() => this.#queued === 0 && this.#loop === undefined);
+  }
+
+  #wait(done: () => boolean): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.#failure !== undefined) reject(this.#failure);
+        else if (done()) resolve();
+        else this.#waiters.push(check);
+      };
+      this.#waiters.push(check);
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#queued > 0) {
+        let records: Row[];
+        let times: number[];
+        if (this.#records.length === 1 || this.#records[0].length >= this.#maxWrite) {
+          records = this.#records.shift()!;
+          times = this.#times.shift()!;
+        } else {
+          records = [];
+          times = [];
+          while (this.#records.length > 0 && records.length < this.#maxWrite) {
+            const r = this.#records.shift()!;
+            const t = this.#times.shift()!;
+            for (let i = 0; i < r.length; i++) {
+              records.push(r[i]);
+              times.push(t[i]);
+            }
+          }
+        }
+        const rejections = await this.sink.write(records, times);
+        this.#queued -= records.length;
+        if (rejections && rejections.length > 0) {
+          this.rejected += rejections.length;
+          this.written += records.length - rejections.length;
+          this.#onReject(records, times, rejections);
+        } else {
+          this.written += records.length;
+        }
+        this.#wake();
+      }
+    } catch (err) {
+      this.#failure = toSluiceError(err, 'SINK_UNAVAILABLE', { step: this.id });
+    } finally {
+      this.#loop = undefined;
+      this.#wake();
+    }
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * In-memory source and sink for engine tests: a scripted source whose partitions the test feeds
+ * record by record (with end-of-input and crash markers), and a transactional sink that keeps
+ * what was committed apart from what is pending, so a crash test can see exactly what survived.
+ *
+ * Channels are looked up by name in a process-wide table, so plans stay serializable.
+ */
+
+import Type from 'typebox';
+import type { Sink, SinkContext, SourceBatch, SourceReader } from '../connector.ts';
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+import { defineSink, defineSource, type Plugin } from '../spec.ts';
+
+type Entry = { kind: 'records'; records: Row[] } | { kind: 'end' } | { kind: 'crash'; message: string };
+
+/** A scripted partition: the test pushes entries; the source's reader takes them in order. */
+class Feed {
+  readonly entries: Entry[] = [];
+  #wake: (() => void) | undefined;
+
+  push(entry: Entry): void {
+    this.entries.push(entry);
+    this.#wake?.();
+  }
+
+  /** Resolves when an entry is available or after `ms`. */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.entries.length > 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
+  }
+}
+
+/** The test-facing side of a memory source: feed partitions, end them, or crash the reader. */
+export class MemoryChannel {
+  readonly partitions: readonly string[];
+  /** Every record ever pushed, per partition; a restarted source replays from its position. */
+  readonly #feeds = new Map<string, Feed>();
+
+  constructor(partitions: readonly string[]) {
+    this.partitions = partitions;
+    for (const p of partitions) this.#feeds.set(p, new Feed());
+  }
+
+  feed(partition: string): Feed {
+    const f = this.#feeds.get(partition);
+    if (!f) throw new Error(`memory channel has no partition '${partition}'`);
+    return f;
+  }
+
+  /** Appends records to a partition. */
+  push(partition: string, ...records: Row[]): this {
+    this.feed(partition).push({ kind: 'records', records });
+    return this;
+  }
+
+  /** Marks the end of a partition's input. */
+  end(partition?: string): this {
+    for (const p of partition === undefined ? this.partitions : [partition])
+      this.feed(p).push({ kind: 'end' });
+    return this;
+  }
+
+  /** Makes the next read of a partition fail as if the process crashed there. */
+  crash(partition: string, message = 'simulated crash'): this {
+    this.feed(partition).push({ kind: 'crash', message });
+    return this;
+  }
+}
+
+const channels = new Map<string, MemoryChannel>();
+const sinks = new Map<string, MemorySinkStore>();
+
+/** Creates (or replaces) the channel a `memory` source named `name` reads. */
+export function memoryChannel(name: string, partitions: readonly string[] = ['p0']): MemoryChannel {
+  const channel = new MemoryChannel(partitions);
+  channels.set(name, channel);
+  return channel;
+}
+
+/** What a `memory` sink named `name` holds: committed records, and those written since. */
+export class MemorySinkStore {
+  committed: Row[] = [];
+  pending: Row[] = [];
+  /** Pending records per prepared checkpoint id. */
+  prepared = new Map<number, Row[]>();
+  closed = false;
+  /** Everything visible to a reader: committed records, plus the rest once the sink closed. */
+  get records(): Row[] {
+    return this.committed;
+  }
+}
+
+/** The store of the `memory` sink named `name` (created empty if needed). */
+export function memorySinkStore(name: string): MemorySinkStore {
+  let store = sinks.get(name);
+  if (!store) {
+    store = new MemorySinkStore();
+    sinks.set(name, store);
+  }
+  return store;
+}
+
+class ChannelReader implements SourceReader {
+  readonly partition: string;
+  readonly #feed: Feed;
+  #next: number;
+
+  constructor(partition: string, feed: Feed, start: number) {
+    this.partition = partition;
+    this.#feed = feed;
+    this.#next = start;
+  }
+
+  async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
+    const entries = this.#feed.entries;
+    if (this.#next >= entries.length) await this.#feed.wait(50, signal);
+    if (this.#next >= entries.length) return { records: [] };
+    const entry = entries[this.#next];
+    if (entry.kind === 'end') return null;
+    if (entry.kind === 'crash') {
+      this.#next++;
+      throw new SluiceError('INTERNAL', entry.message);
+    }
+    this.#next++;
+    return {
+      records: entry.records.slice(0, max),
+      offsets: entry.records.map((_, i) => `${this.#next - 1}:${i}`),
+    };
+  }
+
+  position(): unknown {
+    return this.#next;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export const memorySource = defineSource({
+  type: 'memory',
+  summary: 'Reads records a test pushes into a named in-memory channel (testing only).',
+  config: Type.Object(
+    { channel: Type.String({ description: 'Name given to memoryChannel().' }) },
+    { additionalProperties: false },
+  ),
+  create(config) {
+    return {
+      async open(ctx) {
+        const channel = channels.get(config.channel);
+        if (!channel)
+          throw new SluiceError('CONFIG_INVALID', `no memory channel '${config.channel}'`, { step: ctx.id });
+        return channel.partitions.map((p) => {
+          const restored = ctx.restored[p];
+          return new ChannelReader(p, channel.feed(p), typeof restored === 'number' ? restored : 0);
+        });
+      },
+    };
+  },
+});
+
+class StoreSink implements Sink {
+  readonly #store: MemorySinkStore;
+  constructor(store: MemorySinkStore) {
+    this.#store = store;
+  }
+  async open(ctx: SinkContext): Promise<void> {
+    // A restart discards whatever was written after the restored checkpoint was prepared.
+    this.#store.pending = [];
+    this.#store.closed = false;
+    const restored = ctx.restored as { committed: number; id: number } | undefined;
+    if (!restored) {
+      this.#store.prepared.clear();
+      return;
+    }
+    await this.commit(restored.id);
+    this.#store.prepared.clear();
+    this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
+  }
+  async write(records: Row[]): Promise<undefined> {
+    for (const r of records) this.#store.pending.push(r);
+    return undefined;
+  }
+  async prepareCommit(checkpointId: number): Promise<unknown> {
+    this.#store.prepared.set(checkpointId, this.#store.pending);
+    this.#store.pending = [];
+    let total = this.#store.committed.length;
+    for (const rows of this.#store.prepared.values()) total += rows.length;
+    return { committed: total, id: checkpointId };
+  }
+  async commit(checkpointId: number): Promise<void> {
+    for (const [id, rows] of this.#store.prepared) {
+      if (id > checkpointId) break;
+      for (const r of rows) this.#store.committed.push(r);
+      this.#store.prepared.delete(id);
+    }
+  }
+  async close(): Promise<void> {
+    this.#store.closed = true;
+  }
+}
+
+export const memorySink = defineSink({
+  type: 'memory',
+  summary: 'Collects records in a named in-memory store, committed at checkpoints (testing only).',
+  delivery: 'exactly-once',
+  config: Type.Object(
+    { store: Type.String({ description: 'Name given to memorySinkStore().' }) },
+    { additionalProperties: false },
+  ),
+  create(config) {
+    return new StoreSink(memorySinkStore(config.store));
+  },
+});
+
+/** The testing plugin: register it next to the built-ins in engine tests. */
+export const testing: Plugin = { name: 'testing', components: [memorySource, memorySink] };

@@ -1,0 +1,162 @@
+/**
+ * State of tumbling, hopping and cumulative windows: windows shared by all keys.
+ *
+ * A window is known by its end (its start follows from the spec), so the state is a Map from
+ * window end to the window's groups, plus the ends in ascending order. Consecutive records
+ * mostly hit the same window, so the last window looked up is cached.
+ */
+
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+import type { GroupKey } from './group-key.ts';
+import type { ResultEmitter } from './result-emitter.ts';
+import type { WindowAssigner } from './window-assigner.ts';
+import { createAccumulators, type Group, type StoreSettings, type WindowStore } from './window-store.ts';
+
+/** One window and the groups in it; plain data, checkpointed as it is. */
+interface WindowState {
+  start: number;
+  end: number;
+  /** Whether the window's result has been emitted (it is then re-emitted when it changes). */
+  fired: boolean;
+  groups: Map<GroupKey, Group>;
+}
+
+/** Checkpoint form: the windows in ascending end order. */
+interface AlignedSnapshot {
+  windows: WindowState[];
+}
+
+interface Update {
+  window: WindowState;
+  key: GroupKey;
+  group: Group;
+}
+
+/** Window state for assigners whose windows do not merge. */
+export class AlignedWindowStore implements WindowStore {
+  readonly #assigner: WindowAssigner;
+  readonly #settings: StoreSettings;
+  readonly #windows = new Map<number, WindowState>();
+  /** Ends of `#windows`, ascending. */
+  #ends: number[] = [];
+  #cachedEnd = Number.NaN;
+  #cached: WindowState | undefined;
+  readonly #starts: Float64Array;
+  readonly #windowEnds: Float64Array;
+  #updates: Update[] = [];
+  readonly #updated = new Set<Group>();
+
+  constructor(assigner: WindowAssigner, settings: StoreSettings) {
+    this.#assigner = assigner;
+    this.#settings = settings;
+    this.#starts = new Float64Array(assigner.maxWindows);
+    this.#windowEnds = new Float64Array(assigner.maxWindows);
+  }
+
+  add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean {
+    const { functions, allowedLateness } = this.#settings;
+    const count = this.#assigner.assign(time, this.#starts, this.#windowEnds);
+    let accepted = false;
+    for (let w = 0; w < count; w++) {
+      const end = this.#windowEnds[w];
+      if (end - 1 + allowedLateness <= progress) continue;
+      accepted = true;
+      const window = end === this.#cachedEnd ? this.#cached! : this.#window(this.#starts[w], end, progress);
+      let group = window.groups.get(key);
+      if (group === undefined) {
+        group = {
+          keyValues: this.#settings.keyValuesOf(record),
+          accumulators: createAccumulators(functions),
+        };
+        window.groups.set(key, group);
+      }
+      const accumulators = group.accumulators;
+      for (let j = 0; j < functions.length; j++)
+        accumulators[j] = functions[j].add(accumulators[j], values[j]);
+      if (window.fired && !this.#updated.has(group)) {
+        this.#updated.add(group);
+        this.#updates.push({ window, key, group });
+      }
+    }
+    return accepted;
+  }
+
+  /** The window ending at `end`, created when missing (already fired when it is already due). */
+  #window(start: number, end: number, progress: number): WindowState {
+    let window = this.#windows.get(end);
+    if (window === undefined) {
+      window = { start, end, fired: end - 1 <= progress, groups: new Map() };
+      this.#windows.set(end, window);
+      const ends = this.#ends;
+      if (ends.length === 0 || end > ends[ends.length - 1]) {
+        ends.push(end);
+      } else {
+        let lo = 0;
+        let hi = ends.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (ends[mid] < end) lo = mid + 1;
+          else hi = mid;
+        }
+        ends.splice(lo, 0, end);
+      }
+    }
+    this.#cachedEnd = end;
+    this.#cached = window;
+    return window;
+  }
+
+  advance(progress: number, emitter: ResultEmitter): void {
+    const ends = this.#ends;
+    for (let i = 0; i < ends.length && ends[i] - 1 <= progress; i++) {
+      const window = this.#windows.get(ends[i])!;
+      if (window.fired) continue;
+      window.fired = true;
+      for (const [key, group] of window.groups) {
+        emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+      }
+    }
+    const lateness = this.#settings.allowedLateness;
+    let expired = 0;
+    while (expired < ends.length && ends[expired] - 1 + lateness <= progress) {
+      this.#windows.delete(ends[expired]);
+      expired++;
+    }
+    if (expired > 0) {
+      ends.splice(0, expired);
+      this.#cachedEnd = Number.NaN;
+      this.#cached = undefined;
+    }
+  }
+
+  flushUpdates(emitter: ResultEmitter): void {
+    if (this.#updates.length === 0) return;
+    const updates = this.#updates.sort((a, b) => a.window.end - b.window.end);
+    for (const { window, key, group } of updates) {
+      emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+    }
+    this.#updates = [];
+    this.#updated.clear();
+  }
+
+  snapshot(): AlignedSnapshot {
+    return { windows: this.#ends.map((end) => this.#windows.get(end)!) };
+  }
+
+  restore(state: unknown): void {
+    const windows = (state as Partial<AlignedSnapshot> | null)?.windows;
+    if (!Array.isArray(windows)) {
+      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', 'window state is not the state of aligned windows');
+    }
+    this.#windows.clear();
+    this.#ends = [];
+    this.#cachedEnd = Number.NaN;
+    this.#cached = undefined;
+    for (const window of windows as WindowState[]) {
+      this.#windows.set(window.end, window);
+      this.#ends.push(window.end);
+    }
+    this.#ends.sort((a, b) => a - b);
+  }
+}

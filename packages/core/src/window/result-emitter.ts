@@ -1,0 +1,78 @@
+/**
+ * Builds the result records of the window aggregate and sends them downstream in batches.
+ */
+
+import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import type { Output } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
+import type { GroupKey } from './group-key.ts';
+
+/** Most result records in one emitted batch. */
+export const RESULT_BATCH_SIZE = 1024;
+
+/** How result records are laid out. */
+export interface ResultLayout {
+  /** Output fields holding the key-field values. */
+  readonly keyFields: readonly string[];
+  readonly names: readonly string[];
+  readonly functions: readonly AggregateFunction[];
+}
+
+/**
+ * Collects `{ ...key fields, [key], window_start, window_end, ...results }` records with event time
+ * `window_end − 1` and emits them in batches of at most {@link RESULT_BATCH_SIZE}.
+ */
+export class ResultEmitter {
+  readonly #layout: ResultLayout;
+  #out: Output | undefined;
+  #batch: Batch | undefined;
+  /** Whether results carry the group key in a `key` field. */
+  keyField = false;
+  /** Whether result batches carry `keys` (the input was keyed). */
+  keyed = false;
+
+  constructor(layout: ResultLayout) {
+    this.#layout = layout;
+  }
+
+  /** Directs the following results to `out`; returns the emitter. */
+  to(out: Output): this {
+    this.#out = out;
+    return this;
+  }
+
+  /** Adds the result of one key in one window. */
+  add(
+    key: GroupKey,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+  ) {
+    const { keyFields, names, functions } = this.#layout;
+    const record: Row = {};
+    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
+    if (this.keyField) record.key = key;
+    record.window_start = start;
+    record.window_end = end;
+    for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
+    let batch = this.#batch;
+    if (batch === undefined) {
+      batch = { records: [], times: [] };
+      if (this.keyed) batch.keys = [];
+      this.#batch = batch;
+    }
+    batch.records.push(record);
+    batch.times.push(end - 1);
+    if (batch.keys) batch.keys.push(String(key));
+    if (batch.records.length >= RESULT_BATCH_SIZE) this.flush();
+  }
+
+  /** Emits the records collected so far. */
+  flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    this.#out!.emit(batch);
+  }
+}

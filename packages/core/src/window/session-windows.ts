@@ -1,0 +1,200 @@
+/**
+ * State of session windows: per key, disjoint sessions that grow and merge.
+ *
+ * A record at t opens the window [t, t + gap); every session of its key that overlaps it (the
+ * intervals are half-open, so records exactly `gap` apart are in different sessions) merges into
+ * one, whose end is its last record's time + gap. Each key's sessions are kept sorted by start.
+ *
+ * Sessions wait in one due-queue ordered by (due, seq): due is end − 1 before the session fires
+ * and end − 1 + allowedLateness after, when its state is dropped. A session that grows is not
+ * re-queued: when its old due time comes up it is put back with the new one, so in-order input
+ * costs no queue work per record. The queue order is total, so a restored store fires sessions in
+ * the same order as one that never stopped.
+ */
+
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+import { type DueEntry, DueQueue } from './due-queue.ts';
+import type { GroupKey } from './group-key.ts';
+import type { ResultEmitter } from './result-emitter.ts';
+import { createAccumulators, type StoreSettings, type WindowStore } from './window-store.ts';
+
+/** Checkpoint form of one session. */
+interface SessionState {
+  key: GroupKey;
+  start: number;
+  end: number;
+  /** Whether the current result has been emitted (it is then re-emitted when it changes). */
+  fired: boolean;
+  /** Creation order, the tie-break between sessions with the same end. */
+  seq: number;
+  keyValues: readonly unknown[] | null;
+  accumulators: unknown[];
+}
+
+interface Session extends SessionState, DueEntry {
+  readonly key: GroupKey;
+  readonly seq: number;
+}
+
+/** Checkpoint form of the store. */
+interface SessionSnapshot {
+  sessions: SessionState[];
+  nextSeq: number;
+}
+
+/** Window state for session windows. */
+export class SessionWindowStore implements WindowStore {
+  readonly #gap: number;
+  readonly #settings: StoreSettings;
+  readonly #byKey = new Map<GroupKey, Session[]>();
+  #queue = new DueQueue<Session>();
+  #nextSeq = 0;
+  #updates: Session[] = [];
+
+  constructor(gap: number, settings: StoreSettings) {
+    this.#gap = gap;
+    this.#settings = settings;
+  }
+
+  #due(session: Session): number {
+    return session.fired ? session.end - 1 + this.#settings.allowedLateness : session.end - 1;
+  }
+
+  add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean {
+    const { functions } = this.#settings;
+    const end = time + this.#gap;
+    let list = this.#byKey.get(key);
+    let first = -1;
+    let last = -1;
+    if (list !== undefined) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const s = list[i];
+        if (s.end <= time) break;
+        if (s.start < end) {
+          if (last < 0) last = i;
+          first = i;
+        }
+      }
+    }
+    let session: Session;
+    if (first < 0) {
+      if (end - 1 + this.#settings.allowedLateness <= progress) return false;
+      session = {
+        key,
+        start: time,
+        end,
+        fired: false,
+        seq: this.#nextSeq++,
+        keyValues: this.#settings.keyValuesOf(record),
+        accumulators: createAccumulators(functions),
+        queuedDue: end - 1,
+        heapIndex: -1,
+      };
+      if (list === undefined) {
+        list = [session];
+        this.#byKey.set(key, list);
+      } else {
+        let at = list.length;
+        while (at > 0 && list[at - 1].start > time) at--;
+        list.splice(at, 0, session);
+      }
+      this.#queue.push(session);
+    } else {
+      session = list![first];
+      if (time < session.start) session.start = time;
+      const mergedEnd = Math.max(end, list![last].end);
+      if (mergedEnd > session.end) session.end = mergedEnd;
+      if (last > first) {
+        for (let i = first + 1; i <= last; i++) {
+          const other = list![i];
+          for (let j = 0; j < functions.length; j++) {
+            session.accumulators[j] = functions[j].merge(session.accumulators[j], other.accumulators[j]);
+          }
+          this.#queue.remove(other);
+        }
+        list!.splice(first + 1, last - first);
+      }
+    }
+    const accumulators = session.accumulators;
+    for (let j = 0; j < functions.length; j++) accumulators[j] = functions[j].add(accumulators[j], values[j]);
+    session.fired = session.end - 1 <= progress;
+    if (session.fired) this.#updates.push(session);
+    const due = this.#due(session);
+    if (due < session.queuedDue) {
+      session.queuedDue = due;
+      this.#queue.update(session);
+    }
+    return true;
+  }
+
+  advance(progress: number, emitter: ResultEmitter): void {
+    const queue = this.#queue;
+    for (let s = queue.peek(); s !== undefined && s.queuedDue <= progress; s = queue.peek()) {
+      const due = this.#due(s);
+      if (due !== s.queuedDue) {
+        s.queuedDue = due;
+        queue.update(s);
+      } else if (!s.fired) {
+        s.fired = true;
+        emitter.add(s.key, s.keyValues, s.start, s.end, s.accumulators);
+        s.queuedDue = this.#due(s);
+        queue.update(s);
+      } else {
+        queue.remove(s);
+        const list = this.#byKey.get(s.key)!;
+        list.splice(list.indexOf(s), 1);
+        if (list.length === 0) this.#byKey.delete(s.key);
+      }
+    }
+  }
+
+  flushUpdates(emitter: ResultEmitter): void {
+    if (this.#updates.length === 0) return;
+    const updates = [...new Set(this.#updates)].sort((a, b) => a.end - b.end || a.seq - b.seq);
+    this.#updates = [];
+    for (const s of updates) {
+      if (s.heapIndex >= 0 && s.fired) emitter.add(s.key, s.keyValues, s.start, s.end, s.accumulators);
+    }
+  }
+
+  snapshot(): SessionSnapshot {
+    const sessions: SessionState[] = [];
+    for (const list of this.#byKey.values()) {
+      for (const s of list) {
+        sessions.push({
+          key: s.key,
+          start: s.start,
+          end: s.end,
+          fired: s.fired,
+          seq: s.seq,
+          keyValues: s.keyValues,
+          accumulators: s.accumulators,
+        });
+      }
+    }
+    return { sessions, nextSeq: this.#nextSeq };
+  }
+
+  restore(state: unknown): void {
+    const snapshot = state as Partial<SessionSnapshot> | null;
+    if (!Array.isArray(snapshot?.sessions) || typeof snapshot.nextSeq !== 'number') {
+      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', 'window state is not the state of session windows');
+    }
+    this.#byKey.clear();
+    this.#queue = new DueQueue();
+    this.#updates = [];
+    this.#nextSeq = snapshot.nextSeq;
+    for (const saved of snapshot.sessions) {
+      const session: Session = { ...saved, queuedDue: 0, heapIndex: -1 };
+      session.queuedDue = this.#due(session);
+      let list = this.#byKey.get(session.key);
+      if (list === undefined) {
+        list = [];
+        this.#byKey.set(session.key, list);
+      }
+      list.push(session);
+      this.#queue.push(session);
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The window-aggregate operator: groups records by key and window and emits one result per
+ * (key, window) when the window closes.
+ */
+
+import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { Operator, OperatorContext, Output } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
+import { type Clock, systemClock } from '../time.ts';
+import { AlignedWindowStore } from './aligned-windows.ts';
+import { fieldGroupKey, type GroupKey } from './group-key.ts';
+import { ResultEmitter } from './result-emitter.ts';
+import { SessionWindowStore } from './session-windows.ts';
+import { createWindowAssigner } from './window-assigner.ts';
+import type { WindowSpec } from './window-spec.ts';
+import type { WindowStore } from './window-store.ts';
+
+/** One output field: an aggregate function over a value read from each record. */
+export interface AggregateField {
+  /** Output field name. */
+  name: string;
+  fn: AggregateFunction;
+  /** Reads the aggregated value from a record; absent for `count(*)`. */
+  arg?: (record: Row) => unknown;
+}
+
+/** Validated configuration of one window-aggregate step. */
+export interface WindowAggregateConfig {
+  /** The step id; names the state in checkpoints and appears in errors. */
+  stepId: string;
+  window: WindowSpec;
+  /** `event`: windows by record time, fired by the watermark. `processing`: by the clock at arrival. */
+  time: 'event' | 'processing';
+  /**
+   * Output fields holding the key, with their values from the first record of the (key, window).
+   * Without batch keys or `keyFn`, records are grouped by these fields' values.
+   */
+  keyFields?: readonly string[];
+  /** Groups by this function's result instead (TS API); the result goes in a `key` field. */
+  keyFn?: (record: Row) => string;
+  fields: readonly AggregateField[];
+  /** Milliseconds a fired event-time window keeps accepting late records and re-firing; ≥ 0. */
+  allowedLateness: number;
+}
+
+/** Checkpoint format of the operator; bump the version when the layout changes. */
+const SNAPSHOT_FORMAT = 'sluice.window_aggregate.v1';
+
+interface WindowAggregateSnapshot {
+  format: typeof SNAPSHOT_FORMAT;
+  /** What the state was built for: a restore refuses state of a different step. */
+  shape: string;
+  /** Event time: the last watermark; processing time: the last `now − 1`. */
+  progress: number;
+  /** Whether input batches carried `key_by` keys (results then carry them too). */
+  keyedInput: boolean;
+  store: unknown;
+}
+
+const RESERVED = new Set(['window_start', 'window_end']);
+
+function validate(config: WindowAggregateConfig): void {
+  const step = config.stepId;
+  const fail = (path: string, message: string): never => {
+    throw new SluiceError('CONFIG_INVALID', `${path}: ${message}`, { step, path });
+  };
+  if (config.time !== 'event' && config.time !== 'processing') {
+    fail('time', `must be 'event' or 'processing', got '${String(config.time)}'`);
+  }
+  if (!(Number.isFinite(config.allowedLateness) && config.allowedLateness >= 0)) {
+    fail('allowed_lateness', `must be a duration of 0 or more, got ${String(config.allowedLateness)}`);
+  }
+  const used = new Map<string, string>();
+  const claim = (name: string, path: string) => {
+    if (typeof name !== 'string' || name === '') fail(path, 'a field name must be a non-empty string');
+    if (RESERVED.has(name)) fail(path, `'${name}' is reserved for the window bounds; choose another name`);
+    const other = used.get(name);
+    if (other !== undefined) fail(path, `output field '${name}' is also produced by ${other}; rename one`);
+    used.set(name, path);
+  };
+  const keyFields = config.keyFields ?? [];
+  for (let i = 0; i < keyFields.length; i++) claim(keyFields[i], `key_fields[${i}]`);
+  if (config.keyFn) claim('key', 'key');
+  for (let i = 0; i < config.fields.length; i++) claim(config.fields[i].name, `fields[${i}].name`);
+}
+
+/**
+ * Builds the window-aggregate operator.
+ *
+ * Grouping key, by priority: `keyFn`, the batch's `key_by` keys, `keyFields`, else one global
+ * group. Each result record is `{ ...keyFields, key?, window_start, window_end, ...results }` with
+ * event time `window_end − 1`; `key` holds the grouping key when it comes from `keyFn`, or from
+ * batch keys without `keyFields`. Results of keyed input carry the group key in `batch.keys`.
+ *
+ * Event time: a record with time t goes to every window containing t. A window [start, end)
+ * fires when the watermark reaches end − 1, once per (key, window), in end order. Its state is
+ * kept until the watermark reaches end − 1 + allowedLateness; a record arriving in that time
+ * updates it, and the updated result is emitted again at the end of that batch (Flink's
+ * allowed-lateness semantics: each later result supersedes the earlier one for the same key and
+ * window). A record none of whose windows is within that bound goes to `out.late`; a record some
+ * of whose windows are too old goes to the others only. Sessions merge first and are then
+ * judged by the merged session. `onWatermark(Infinity)` fires every open window exactly once.
+ *
+ * Processing time: records take `ctx.clock.now()` at arrival (one reading per batch); windows
+ * fire in `onProcessingTime(now)` once now ≥ end, and every open window fires at `close`. No
+ * record is late and `allowedLateness` is ignored. In event time `close` emits nothing: open
+ * windows stay in the last checkpoint.
+ *
+ * `snapshot()` returns live references to the state (like the memory state backend): the runtime
+ * must serialize it before the next call.
+ *
+ * A record without a finite event time, or whose key or argument function throws, goes to the
+ * dead-letter output. Throws CONFIG_INVALID for an invalid window spec, lateness or duplicate
+ * output fields; `open` throws CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
+ */
+export function createWindowAggregate(config: WindowAggregateConfig): Operator {
+  validate(config);
+  return new WindowAggregate(config);
+}
+
+class WindowAggregate implements Operator {
+  readonly absorbs = true;
+  readonly #config: WindowAggregateConfig;
+  readonly #shape: string;
+  readonly #store: WindowStore;
+  readonly #emitter: ResultEmitter;
+  readonly #args: ((record: Row) => unknown)[];
+  readonly #values: unknown[];
+  readonly #keyFn: ((record: Row) => GroupKey) | undefined;
+  readonly #fieldKey: (record: Row) => GroupKey;
+  readonly #processing: boolean;
+  #clock: Clock = systemClock;
+  #progress = Number.NEGATIVE_INFINITY;
+  #keyedInput = false;
+
+  constructor(config: WindowAggregateConfig) {
+    this.#config = config;
+    let assigner: ReturnType<typeof createWindowAssigner>;
+    try {
+      assigner = createWindowAssigner(config.window);
+    } catch (err) {
+      const e = toSluiceError(err, 'CONFIG_INVALID');
+      throw new SluiceError(e.code, e.message, { step: config.stepId, path: e.path, cause: err });
+    }
+    const keyFields = config.keyFields ?? [];
+    const functions = config.fields.map((f) => f.fn);
+    this.#shape = JSON.stringify({
+      window: assigner.spec,
+      time: config.time,
+      keyFields,
+      fields: config.fields.map((f) => [f.name, f.fn.name]),
+    });
+    const settings = {
+      functions,
+      allowedLateness: config.time === 'event' ? config.allowedLateness : 0,
+      keyValuesOf:
+        keyFields.length === 0
+          ? () => null
+          : (record: Row) => {
+              const values = new Array<unknown>(keyFields.length);
+              for (let j = 0; j < keyFields.length; j++) values[j] = record[keyFields[j]] ?? null;
+              return values;
+            },
+    };
+    this.#store =
+      assigner.spec.type === 'session'
+        ? new SessionWindowStore(assigner.spec.gap, settings)
+        : new AlignedWindowStore(assigner, settings);
+    this.#emitter = new ResultEmitter({ keyFields, names: config.fields.map((f) => f.name), functions });
+    this.#args = config.fields.map((f) => f.arg ?? (() => undefined));
+    this.#values = new Array(config.fields.length);
+    this.#keyFn = config.keyFn;
+    this.#fieldKey = fieldGroupKey(keyFields);
+    this.#processing = config.time === 'processing';
+    this.#syncEmitter();
+  }
+
+  #syncEmitter(): void {
+    this.#emitter.keyField =
+      this.#keyFn !== undefined || (this.#keyedInput && (this.#config.keyFields ?? []).length === 0);
+    this.#emitter.keyed = this.#keyedInput;
+  }
+
+  open(ctx: OperatorContext): void {
+    this.#clock = ctx.clock;
+    if (ctx.restored === undefined) return;
+    const saved = ctx.restored as Partial<WindowAggregateSnapshot> | null;
+    const step = this.#config.stepId;
+    if (saved?.format !== SNAPSHOT_FORMAT || saved.shape !== this.#shape) {
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `the checkpointed state of window step '${step}' was made by a different window, time mode, key or aggregate list; restart with --from-scratch to drop it`,
+        { step },
+      );
+    }
+    try {
+      this.#store.restore(saved.store);
+    } catch (err) {
+      throw toSluiceError(err, 'CHECKPOINT_INCOMPATIBLE', { step });
+    }
+    this.#progress = saved.progress ?? Number.NEGATIVE_INFINITY;
+    this.#keyedInput = saved.keyedInput === true;
+    this.#syncEmitter();
+  }
+
+  processBatch(batch: Batch, out: Output): void {
+    const records = batch.records;
+    const n = records.length;
+    if (n === 0) return;
+    const times = batch.times;
+    const keys = batch.keys;
+    if (keys !== undefined && !this.#keyedInput) {
+      this.#keyedInput = true;
+      this.#syncEmitter();
+    }
+    const processing = this.#processing;
+    const now = processing ? this.#clock.now() : 0;
+    const progress = processing ? Number.NEGATIVE_INFINITY : this.#progress;
+    const store = this.#store;
+    const args = this.#args;
+    const values = this.#values;
+    const keyFn = this.#keyFn;
+    const fieldKey = this.#fieldKey;
+    for (let i = 0; i < n; i++) {
+      const record = records[i];
+      const time = processing ? now : times[i];
+      if (!Number.isFinite(time)) {
+        out.deadLetter(batch, i, this.#invalidTime(time));
+        continue;
+      }
+      let key: GroupKey;
+      try {
+        key = keyFn !== undefined ? keyFn(record) : keys !== undefined ? keys[i] : fieldKey(record);
+        for (let j = 0; j < args.length; j++) values[j] = args[j](record);
+      } catch (err) {
+        out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
+        continue;
+      }
+      if (!store.add(key, record, time, values, progress)) out.late(batch, i, this.#lateReason(time));
+    }
+    store.flushUpdates(this.#emitter.to(out));
+    this.#emitter.flush();
+  }
+
+  #invalidTime(time: unknown): SluiceError {
+    return new SluiceError(
+      'EVENT_TIME_INVALID',
+      `record has no valid event time (${String(time)}); windows need epoch milliseconds`,
+      { step: this.#config.stepId },
+    );
+  }
+
+  #lateReason(time: number): string {
+    return `record time ${time} is too late: the watermark ${this.#progress} passed the end of its window(s) plus allowed lateness ${this.#config.allowedLateness} ms`;
+  }
+
+  onWatermark(watermark: number, out: Output): void {
+    if (this.#processing || !(watermark > this.#progress)) return;
+    this.#progress = watermark;
+    this.#store.advance(watermark, this.#emitter.to(out));
+    this.#emitter.flush();
+  }
+
+  onProcessingTime(now: number, out: Output): void {
+    if (!this.#processing || !(now - 1 > this.#progress)) return;
+    this.#progress = now - 1;
+    this.#store.advance(now - 1, this.#emitter.to(out));
+    this.#emitter.flush();
+  }
+
+  snapshot(): WindowAggregateSnapshot {
+    return {
+      format: SNAPSHOT_FORMAT,
+      shape: this.#shape,
+      progress: this.#progress,
+      keyedInput: this.#keyedInput,
+      store: this.#store.snapshot(),
+    };
+  }
+
+  close(out: Output): void {
+    if (!this.#processing) return;
+    this.#progress = Number.POSITIVE_INFINITY;
+    this.#store.advance(Number.POSITIVE_INFINITY, this.#emitter.to(out));
+    this.#emitter.flush();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * What the window aggregate's two state stores (aligned windows, sessions) have in common.
+ */
+
+import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import type { Row } from '../record.ts';
+import type { GroupKey } from './group-key.ts';
+import type { ResultEmitter } from './result-emitter.ts';
+
+/** The accumulators of one key in one window. Plain data: it goes into checkpoints as it is. */
+export interface Group {
+  /** Values of the step's key fields, from the group's first record; null without key fields. */
+  keyValues: readonly unknown[] | null;
+  /** One accumulator per aggregate field, in field order. */
+  accumulators: unknown[];
+}
+
+/** What a store needs to know of the step. */
+export interface StoreSettings {
+  readonly functions: readonly AggregateFunction[];
+  /** Milliseconds a fired window keeps its state and accepts late records. */
+  readonly allowedLateness: number;
+  /** The key-field values of a group's first record. */
+  keyValuesOf(record: Row): readonly unknown[] | null;
+}
+
+/**
+ * Window state of one window-aggregate step.
+ *
+ * Progress is a watermark: a window [start, end) is due when progress ≥ end − 1, and its state
+ * is dropped when progress ≥ end − 1 + allowedLateness. Processing time passes `now − 1`.
+ */
+export interface WindowStore {
+  /**
+   * Adds a record (its argument `values`, one per field) to every window containing `time` that
+   * still has state or may get it; returns false when all of them are past allowed lateness
+   * (the record is late). A window already due that takes the record is re-emitted by the next
+   * `flushUpdates`.
+   */
+  add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean;
+  /** Emits every window that became due, in end order, once; drops state past allowed lateness. */
+  advance(progress: number, emitter: ResultEmitter): void;
+  /** Emits the updated results of due windows that took records since the last flush. */
+  flushUpdates(emitter: ResultEmitter): void;
+  /** The state as structured-cloneable data (live references: serialize before the next call). */
+  snapshot(): unknown;
+  /** Loads what `snapshot` returned. */
+  restore(state: unknown): void;
+}
+
+/** Fresh accumulators for every field. */
+export function createAccumulators(functions: readonly AggregateFunction[]): unknown[] {
+  const accumulators = new Array<unknown>(functions.length);
+  for (let j = 0; j < functions.length; j++) accumulators[j] = functions[j].create();
+  return accumulators;
+}
