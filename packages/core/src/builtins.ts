@@ -2,6 +2,7 @@
  * The built-in components of @sluice/core, as one plugin: `new Registry([builtins])`.
  */
 
+import { discardSink } from './connectors/discard-sink.ts';
 import { fileSink } from './connectors/file-sink.ts';
 import { fileSource } from './connectors/file-source.ts';
 import { generateSource } from './connectors/generate-source.ts';
@@ -43,5 +44,6 @@ export const builtins: Plugin = {
     fileSink,
     stdoutSink,
     httpSink,
+    discardSink,
   ],
 };

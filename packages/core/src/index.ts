@@ -14,7 +14,7 @@
 export type { AggregateFunction } from './aggregate/index.ts';
 export { aggregateDocs, aggregateFunction } from './aggregate/index.ts';
 export * from './api/aggregates.ts';
-export { file, fileSink, generate, httpServer, httpSink, stdin, stdout } from './api/builtin-components.ts';
+export { discard, file, fileSink, generate, httpServer, httpSink, stdin, stdout } from './api/builtin-components.ts';
 export {
   type ComponentOptions,
   type EventTimeOptions,

@@ -6,6 +6,7 @@
  * ```
  */
 
+import { discardSink } from '../connectors/discard-sink.ts';
 import { fileSink as fileSinkSpec } from '../connectors/file-sink.ts';
 import { fileSource } from '../connectors/file-source.ts';
 import { generateSource } from '../connectors/generate-source.ts';
@@ -28,3 +29,5 @@ export const fileSink = sinkOf(fileSinkSpec);
 export const stdout = sinkOf(stdoutSink);
 /** POSTs batches to a URL with retries. */
 export const httpSink = sinkOf(httpSinkSpec);
+/** Drops everything (benchmarks). */
+export const discard = sinkOf(discardSink);

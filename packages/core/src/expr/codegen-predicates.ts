@@ -8,6 +8,7 @@ import { likeMatcher } from './regex.ts';
 import { family } from './type-rules.ts';
 import type { BetweenExpr, InExpr, LikeExpr } from './types.ts';
 
+/** Code for `x [NOT] BETWEEN low AND high`: `x >= low AND x <= high` with x evaluated once. */
 export function genBetween(g: Codegen, e: BetweenExpr): string {
   const column = e.start + 1;
   const x = g.operand(e.operand);
@@ -31,6 +32,10 @@ export function genBetween(g: Codegen, e: BetweenExpr): string {
   return e.negated ? g.not3(result) : result;
 }
 
+/**
+ * Code for `x [NOT] IN (list)`: TRUE on a match, else NULL when x or an item is NULL, else FALSE.
+ * A long list of constants of one kind becomes a Set lookup.
+ */
 export function genIn(g: Codegen, e: InExpr): string {
   const column = e.start + 1;
   const x = g.operand(e.operand);
@@ -62,6 +67,7 @@ export function genIn(g: Codegen, e: InExpr): string {
   return e.negated ? g.not3(result) : result;
 }
 
+/** Code for `[NOT] LIKE | ILIKE`; a constant pattern is compiled once, outside the evaluated function. */
 export function genLike(g: Codegen, e: LikeExpr): string {
   const column = e.start + 1;
   const op = e.caseInsensitive ? 'ILIKE' : 'LIKE';

@@ -92,6 +92,7 @@ export class Codegen {
     this.fold = fold;
   }
 
+  /** A fresh local temporary. */
   temp(): string {
     return `t${this.temps++}`;
   }
@@ -114,6 +115,7 @@ export class Codegen {
     return literalSource(value) ?? this.constant(value);
   }
 
+  /** Whether `e` depends on neither the record nor the clock, so it can be folded. */
   foldable(e: Expr): boolean {
     let result = this.#foldable.get(e);
     if (result === undefined) {
@@ -136,12 +138,14 @@ export class Codegen {
     return this.#folded.get(e);
   }
 
+  /** The guaranteed runtime type of `e`'s non-null values. */
   runtime(e: Expr): ExprType {
     const c = this.constValue(e);
     if (c !== undefined) return runtimeTypeOf(c.value);
     return this.checked.info.get(e)?.runtime ?? 'any';
   }
 
+  /** `e` as an operand: its constant value, or a temporary set by `setup`. */
   operand(e: Expr, missingAsNull = false): Operand {
     const c = this.constValue(e);
     if (c !== undefined) {
@@ -266,11 +270,13 @@ export class Codegen {
     }
   }
 
+  /** Code reading `name` of `object`; names that plain objects inherit are read as own properties only. */
   read(object: string, name: string): string {
     const key = JSON.stringify(name);
     return name in Object.prototype ? `$own(${object}, ${key})` : `${object}[${key}]`;
   }
 
+  /** Code for arithmetic, comparison, `||`, AND and OR (the last two short-circuit from the left). */
   binary(e: Expr & { kind: 'binary' }): string {
     const column = e.start + 1;
     if (e.op === 'and' || e.op === 'or') {
@@ -303,11 +309,13 @@ export class Codegen {
     return seq(setups, this.nullGuard([l, r], body));
   }
 
+  /** Code for the text of a non-null operand, for `||`. */
   textOf(o: Operand): string {
     if (o.constant) return JSON.stringify(typeof o.value === 'string' ? o.value : String(o.value));
     return o.runtime === 'string' ? o.ref : `$text(${o.ref})`;
   }
 
+  /** Code for CASE: conditions are tested in order and only the chosen result is evaluated. */
   caseExpr(e: CaseExpr): string {
     const otherwise = e.otherwise === null ? 'null' : this.gen(e.otherwise);
     if (e.operand === null) {
@@ -332,6 +340,7 @@ export class Codegen {
     return seq([x.setup], `(${branches.join('')}${otherwise})`);
   }
 
+  /** Code for CAST, skipped when the value already has the target type. */
   cast(e: CastExpr): string {
     const o = this.operand(e.operand);
     const fam = family(o.runtime);

@@ -4,6 +4,7 @@
 
 import { failAt } from './failure.ts';
 
+/** `word` is a bare identifier or keyword; `quoted` a double-quoted name; `end` the end of input. */
 export type TokenKind = 'number' | 'string' | 'word' | 'quoted' | 'op' | 'end';
 
 /**

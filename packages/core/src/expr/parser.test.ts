@@ -195,5 +195,8 @@ describe('parseExpression', () => {
     syntaxError('a[1', /expected '\]'/);
     syntaxError('/* open', /unterminated comment/);
     syntaxError('extract(1 FROM ts)', /expected a date part/);
+    syntaxError(`${'('.repeat(20_000)}1${')'.repeat(20_000)}`, /nests more than 500 levels deep/);
+    syntaxError(Array.from({ length: 600 }, () => 'x').join(' + '), /nests more than 500 levels deep/);
+    assert.doesNotThrow(() => parseExpression(Array.from({ length: 200 }, (_, i) => `x${i}`).join(' + ')));
   });
 });

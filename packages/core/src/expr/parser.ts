@@ -5,32 +5,13 @@
  * BETWEEN, IN, LIKE, ILIKE; `||`; binary + -; * / %; unary + -; then `::`, `[ ]` and `.`.
  */
 
-import { intervalUnitMs, isVariableUnit, parseIntervalText } from './interval.ts';
 import type { Token } from './lexer.ts';
-import { closest } from './suggest.ts';
+import { parseCastType, parseInterval } from './parse-forms.ts';
 import { describe, fail, RESERVED, TokenStream } from './token-stream.ts';
-import type { BinaryOp, CallExpr, CaseWhen, CastExpr, CastTarget, Expr, LiteralExpr } from './types.ts';
-
-const CAST_TYPES: { readonly [name: string]: CastTarget } = {
-  INT: 'integer',
-  INTEGER: 'integer',
-  BIGINT: 'integer',
-  SMALLINT: 'integer',
-  DOUBLE: 'double',
-  FLOAT: 'double',
-  REAL: 'double',
-  DECIMAL: 'double',
-  NUMERIC: 'double',
-  VARCHAR: 'string',
-  STRING: 'string',
-  TEXT: 'string',
-  BOOLEAN: 'boolean',
-  BOOL: 'boolean',
-  TIMESTAMP: 'timestamp',
-};
+import type { BinaryOp, CallExpr, CaseWhen, CastExpr, Expr } from './types.ts';
+import { childrenOf } from './walk.ts';
 
 const COMPARISON_OPS = new Set(['=', '<>', '!=', '<', '<=', '>', '>=']);
-const NUMBER_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 class Parser extends TokenStream {
   parseAll(): Expr {
@@ -187,7 +168,7 @@ class Parser extends TokenStream {
     for (;;) {
       if (this.isOp('::')) {
         this.pos++;
-        const [target, end] = this.castType();
+        const [target, end] = parseCastType(this);
         e = { kind: 'cast', operand: e, target, start: e.start, end };
       } else if (this.isOp('[')) {
         const open = this.next();
@@ -243,7 +224,7 @@ class Parser extends TokenStream {
         return this.caseExpr(t);
     }
     if (t.upper === 'INTERVAL' && (this.peek().kind === 'string' || this.peek().kind === 'number')) {
-      return this.interval(t);
+      return parseInterval(this, t);
     }
     if (t.upper === 'CAST' && this.isOp('(')) return this.cast(t);
     if (RESERVED.has(t.upper)) {
@@ -281,63 +262,11 @@ class Parser extends TokenStream {
     return { kind: 'case', operand, whens, otherwise, start: caseTok.start, end: t.end };
   }
 
-  interval(intervalTok: Token): LiteralExpr {
-    const valueTok = this.next();
-    const unitTok = this.peek();
-    const unitMs = unitTok.kind === 'word' ? intervalUnitMs(unitTok.text) : undefined;
-    if (unitTok.kind === 'word' && isVariableUnit(unitTok.text)) {
-      fail(
-        unitTok.start,
-        `${unitTok.upper} has no fixed length; write the interval in days, hours, minutes or seconds`,
-      );
-    }
-    let value: number;
-    let end = valueTok.end;
-    if (unitMs !== undefined) {
-      if (!NUMBER_TEXT.test(valueTok.text)) {
-        fail(
-          valueTok.start,
-          `INTERVAL '${valueTok.text}' ${unitTok.upper} needs a plain number before the unit`,
-        );
-      }
-      value = Number(valueTok.text) * unitMs;
-      end = this.next().end;
-    } else if (valueTok.kind === 'number') {
-      return fail(
-        valueTok.start,
-        `INTERVAL ${valueTok.text} needs a unit, e.g. INTERVAL '${valueTok.text}' SECOND`,
-      );
-    } else {
-      const parsed = parseIntervalText(valueTok.text);
-      if (typeof parsed === 'string') fail(valueTok.start, parsed);
-      value = parsed;
-    }
-    return { kind: 'literal', value, start: intervalTok.start, end };
-  }
-
-  castType(): [CastTarget, number] {
-    const t = this.next();
-    const name = t.kind === 'word' ? t.upper : '';
-    const target = Object.hasOwn(CAST_TYPES, name) ? CAST_TYPES[name] : undefined;
-    if (target === undefined) {
-      const types = Object.keys(CAST_TYPES);
-      const match = t.kind === 'word' ? closest(name, types) : undefined;
-      const hint = match === undefined ? `use one of ${types.join(', ')}` : `did you mean ${match}?`;
-      fail(t.start, `expected a type, found ${describe(t)}; ${hint}`);
-    }
-    let end = t.end;
-    if (name === 'DOUBLE' && this.isWord('PRECISION')) end = this.next().end;
-    if (this.isOp('(')) {
-      fail(this.peek().start, `type modifiers such as ${name}(…) are not supported; write just ${name}`);
-    }
-    return [target, end];
-  }
-
   cast(castTok: Token): CastExpr {
     const open = this.next();
     const operand = this.expression();
     this.expectWord('AS', 'and a type in CAST(x AS type)');
-    const [target] = this.castType();
+    const [target] = parseCastType(this);
     const close = this.expectOp(')', `to close the CAST at column ${open.start + 1}`);
     return { kind: 'cast', operand, target, start: castTok.start, end: close.end };
   }
@@ -404,5 +333,29 @@ class Parser extends TokenStream {
  * `at column 7: expected ')' to close the '(' at column 3, found the end of the expression`.
  */
 export function parseExpression(text: string): Expr {
-  return new Parser(text).parseAll();
+  let root: Expr;
+  try {
+    root = new Parser(text).parseAll();
+  } catch (err) {
+    if (err instanceof RangeError) fail(0, TOO_DEEP);
+    throw err;
+  }
+  if (depthOf(root) > MAX_DEPTH) fail(0, TOO_DEEP);
+  return root;
+}
+
+const MAX_DEPTH = 500;
+const TOO_DEEP = `the expression nests more than ${MAX_DEPTH} levels deep; split it into several steps`;
+
+/** Depth of the tree, computed without recursion so that it cannot overflow the stack. */
+function depthOf(root: Expr): number {
+  let max = 0;
+  const stack: [Expr, number][] = [[root, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (depth > max) max = depth;
+    if (max > MAX_DEPTH) break;
+    for (const child of childrenOf(node)) stack.push([child, depth + 1]);
+  }
+  return max;
 }

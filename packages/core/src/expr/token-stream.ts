@@ -59,38 +59,45 @@ export class TokenStream {
     this.tokens = tokenize(text);
   }
 
+  /** The token `ahead` positions on, or the end token. */
   peek(ahead = 0): Token {
     return this.tokens[Math.min(this.pos + ahead, this.tokens.length - 1)];
   }
 
+  /** Consumes and returns the current token (the end token stays). */
   next(): Token {
     const t = this.peek();
     if (t.kind !== 'end') this.pos++;
     return t;
   }
 
+  /** Whether the token `ahead` is the bare word `word` (upper-case). */
   isWord(word: string, ahead = 0): boolean {
     const t = this.peek(ahead);
     return t.kind === 'word' && t.upper === word;
   }
 
+  /** Whether the token `ahead` is operator `op`. */
   isOp(op: string, ahead = 0): boolean {
     const t = this.peek(ahead);
     return t.kind === 'op' && t.text === op;
   }
 
+  /** Consumes the current token when it is the word `word`. */
   acceptWord(word: string): boolean {
     if (!this.isWord(word)) return false;
     this.pos++;
     return true;
   }
 
+  /** Consumes operator `op` or throws EXPR_SYNTAX saying `why` it was expected. */
   expectOp(op: string, why: string): Token {
     const t = this.peek();
     if (t.kind !== 'op' || t.text !== op) fail(t.start, `expected '${op}' ${why}, found ${describe(t)}`);
     return this.next();
   }
 
+  /** Consumes the word `word` or throws EXPR_SYNTAX saying `why` it was expected. */
   expectWord(word: string, why: string): Token {
     const t = this.peek();
     if (t.kind !== 'word' || t.upper !== word) fail(t.start, `expected ${word} ${why}, found ${describe(t)}`);

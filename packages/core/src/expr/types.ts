@@ -11,8 +11,11 @@ export type ExprType = 'number' | 'string' | 'boolean' | 'timestamp' | 'null' | 
 /** What a CAST converts to; each SQL type name maps to one of these. */
 export type CastTarget = 'integer' | 'double' | 'string' | 'boolean' | 'timestamp';
 
+/** Numeric operators. */
 export type ArithmeticOp = '+' | '-' | '*' | '/' | '%';
+/** Comparison operators; `!=` is parsed as `<>`. */
 export type ComparisonOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
+/** Every binary operator; `||` concatenates, `and` and `or` are three-valued logic. */
 export type BinaryOp = ArithmeticOp | ComparisonOp | '||' | 'and' | 'or';
 
 /** A constant: number, string, boolean or NULL. An INTERVAL literal is a number of milliseconds. */
@@ -49,6 +52,7 @@ export interface IndexExpr {
   end: number;
 }
 
+/** `-operand`, `+operand` or `NOT operand`. */
 export interface UnaryExpr {
   kind: 'unary';
   op: '-' | '+' | 'not';
@@ -57,6 +61,7 @@ export interface UnaryExpr {
   end: number;
 }
 
+/** `left op right`. */
 export interface BinaryExpr {
   kind: 'binary';
   op: BinaryOp;

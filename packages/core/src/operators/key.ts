@@ -23,13 +23,30 @@ export function encodeKeyValue(value: unknown): string {
   }
 }
 
-/** Encodes several values as one key. */
+/** Encodes several values as one key (one value: as `encodeKeyValue`; more: tagged JSON). */
 export function encodeKey(values: readonly unknown[]): string {
   if (values.length === 1) return encodeKeyValue(values[0]);
-  let out = '';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += '\u0001';
-    out += encodeKeyValue(values[i]);
+  return `\u0000j${JSON.stringify(values)}`;
+}
+
+/** The value `encodeKeyValue` encoded (several values from `encodeKey` come back as an array). */
+export function decodeKey(key: string): unknown {
+  if (key.length === 0 || key.charCodeAt(0) !== 0) return key;
+  const rest = key.slice(2);
+  switch (key[1]) {
+    case 'n':
+      return Number(rest);
+    case 't':
+      return true;
+    case 'f':
+      return false;
+    case 'b':
+      return BigInt(rest);
+    case 'u':
+      return undefined;
+    case 'z':
+      return null;
+    default:
+      return JSON.parse(rest);
   }
-  return out;
 }

@@ -5,6 +5,7 @@
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import type { Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { decodeKey } from '../operators/key.ts';
 import type { GroupKey } from './group-key.ts';
 
 /** Most result records in one emitted batch. */
@@ -52,7 +53,7 @@ export class ResultEmitter {
     const { keyFields, names, functions } = this.#layout;
     const record: Row = {};
     if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
-    if (this.keyField) record.key = key;
+    if (this.keyField) record.key = typeof key === 'string' ? decodeKey(key) : key;
     record.window_start = start;
     record.window_end = end;
     for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
