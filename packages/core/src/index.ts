@@ -11,10 +11,21 @@
  * ```
  */
 
+/** TypeBox, for record schemas that type the records of `.validate()`. */
+export { type Static, Type } from 'typebox';
 export type { AggregateFunction } from './aggregate/index.ts';
 export { aggregateDocs, aggregateFunction } from './aggregate/index.ts';
 export * from './api/aggregates.ts';
-export { discard, file, fileSink, generate, httpServer, httpSink, stdin, stdout } from './api/builtin-components.ts';
+export {
+  discard,
+  file,
+  fileSink,
+  generate,
+  httpServer,
+  httpSink,
+  stdin,
+  stdout,
+} from './api/builtin-components.ts';
 export {
   type ComponentOptions,
   type EventTimeOptions,

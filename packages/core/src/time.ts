@@ -62,13 +62,17 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * Reads a timestamp: epoch milliseconds (number or numeric string) or ISO-8601 text.
+ * Reads a timestamp: epoch milliseconds (number or numeric string) or ISO-8601 text (UTC when
+ * it has no offset).
  * Returns NaN when the value is not a timestamp.
  */
 export function toEpochMillis(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : Number.NaN;
   if (typeof value === 'string') {
     if (value.length > 0 && value.length < 17 && /^-?\d+$/.test(value)) return Number(value);
+    // ISO-8601 date-times without an offset are UTC here (Date.parse would read local time).
+    if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value))
+      return Date.parse(`${value.replace(' ', 'T')}Z`);
     return Date.parse(value);
   }
   if (value instanceof Date) return value.getTime();

@@ -12,13 +12,11 @@
 import type { Checked } from './check.ts';
 import { genCall } from './codegen-calls.ts';
 import { genBetween, genIn, genLike } from './codegen-predicates.ts';
-import { failAt } from './failure.ts';
 import { formatExpression } from './format.ts';
 import type { FunctionImpl } from './function-spec.ts';
 import { lookupFunction } from './functions.ts';
-import { likeMatcher } from './regex.ts';
 import { family } from './type-rules.ts';
-import type { BetweenExpr, CaseExpr, CastExpr, Expr, ExprType, InExpr, LikeExpr } from './types.ts';
+import type { CaseExpr, CastExpr, Expr, ExprType } from './types.ts';
 import { childrenOf } from './walk.ts';
 
 /** A value the generated code can refer to: a literal or a temporary, with the code that sets it. */

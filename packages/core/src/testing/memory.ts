@@ -12,7 +12,11 @@ import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { defineSink, defineSource, type Plugin } from '../spec.ts';
 
-type Entry = { kind: 'records'; records: Row[] } | { kind: 'end' } | { kind: 'crash'; message: string };
+type Entry =
+  | { kind: 'records'; records: Row[] }
+  | { kind: 'end' }
+  /** A crash happens once: a reader restarted before it replays past it. */
+  | { kind: 'crash'; message: string; happened?: boolean };
 
 /** A scripted partition: the test pushes entries; the source's reader takes them in order. */
 class Feed {
@@ -71,7 +75,10 @@ export class MemoryChannel {
     return this;
   }
 
-  /** Makes the next read of a partition fail as if the process crashed there. */
+  /**
+   * Makes the read of a partition that reaches this point fail as if the process crashed there.
+   * The crash happens once: a reader restarted from an earlier position replays past it.
+   */
   crash(partition: string, message = 'simulated crash'): this {
     this.feed(partition).push({ kind: 'crash', message });
     return this;
@@ -115,32 +122,50 @@ class ChannelReader implements SourceReader {
   readonly partition: string;
   readonly #feed: Feed;
   #next: number;
+  /** Records of entry `#next` already returned. */
+  #within: number;
 
-  constructor(partition: string, feed: Feed, start: number) {
+  constructor(partition: string, feed: Feed, start: unknown) {
     this.partition = partition;
     this.#feed = feed;
-    this.#next = start;
+    const [next, within] = Array.isArray(start) ? start : [start, 0];
+    this.#next = typeof next === 'number' ? next : 0;
+    this.#within = typeof within === 'number' ? within : 0;
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     const entries = this.#feed.entries;
+    while (this.#next < entries.length) {
+      const entry = entries[this.#next];
+      if (entry.kind !== 'crash') break;
+      this.#next++;
+      if (!entry.happened) {
+        entry.happened = true;
+        throw new SluiceError('INTERNAL', entry.message);
+      }
+    }
     if (this.#next >= entries.length) await this.#feed.wait(50, signal);
     if (this.#next >= entries.length) return { records: [] };
     const entry = entries[this.#next];
     if (entry.kind === 'end') return null;
-    if (entry.kind === 'crash') {
+    if (entry.kind === 'crash') return { records: [] };
+    const entryIndex = this.#next;
+    const from = this.#within;
+    const to = Math.min(entry.records.length, from + max);
+    if (to < entry.records.length) {
+      this.#within = to;
+    } else {
       this.#next++;
-      throw new SluiceError('INTERNAL', entry.message);
+      this.#within = 0;
     }
-    this.#next++;
-    return {
-      records: entry.records.slice(0, max),
-      offsets: entry.records.map((_, i) => `${this.#next - 1}:${i}`),
-    };
+    const offsets: string[] = [];
+    for (let i = from; i < to; i++) offsets.push(`${entryIndex}:${i}`);
+    return { records: entry.records.slice(from, to), offsets };
   }
 
+  /** The next entry, or `[entry, record]` when a read stopped inside an entry (batch_size). */
   position(): unknown {
-    return this.#next;
+    return this.#within === 0 ? this.#next : [this.#next, this.#within];
   }
 
   async close(): Promise<void> {}
@@ -159,10 +184,7 @@ export const memorySource = defineSource({
         const channel = channels.get(config.channel);
         if (!channel)
           throw new SluiceError('CONFIG_INVALID', `no memory channel '${config.channel}'`, { step: ctx.id });
-        return channel.partitions.map((p) => {
-          const restored = ctx.restored[p];
-          return new ChannelReader(p, channel.feed(p), typeof restored === 'number' ? restored : 0);
-        });
+        return channel.partitions.map((p) => new ChannelReader(p, channel.feed(p), ctx.restored[p]));
       },
     };
   },

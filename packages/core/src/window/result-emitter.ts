@@ -4,8 +4,8 @@
 
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import type { Output } from '../operator.ts';
-import type { Batch, Row } from '../record.ts';
 import { decodeKey } from '../operators/key.ts';
+import type { Batch, Row } from '../record.ts';
 import type { GroupKey } from './group-key.ts';
 
 /** Most result records in one emitted batch. */
