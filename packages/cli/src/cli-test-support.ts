@@ -90,22 +90,22 @@ export function runCli(args: readonly string[], cwd: string, limitMs = 30_000): 
 
 /**
  * Polls `condition` every few milliseconds until it holds. Throws after `timeoutMs`, or as soon
- * as `process` (when given) exits first, with what the process printed.
+ * as `cli` (when given) exits first, with what the process printed.
  */
 export async function waitUntil(
   condition: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
-  process?: Cli,
+  cli?: Cli,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
-    if (process !== undefined && !process.alive) {
-      throw new Error(`the process exited before ${what}:\n${process.stderr}`);
+    if (cli !== undefined && !cli.alive) {
+      throw new Error(`the process exited before ${what}:\n${cli.stderr}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${process ? `:\n${process.stderr}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cli ? `:\n${cli.stderr}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 3));
   }
@@ -158,7 +158,9 @@ export function canonical(records: readonly unknown[]): string[] {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -33,6 +33,7 @@ program
   .description('Check a pipeline file without running it.')
   .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
   .action(async (file: string) => {
+    endQuietlyWhenStdoutCloses();
     process.exitCode = await validateCommand(file);
   });
 
@@ -41,8 +42,20 @@ program
   .description('List the components, or print the reference of one.')
   .argument('[type]', 'a source, step or sink type, e.g. file or aggregate')
   .action((type: string | undefined) => {
+    endQuietlyWhenStdoutCloses();
     process.exitCode = describeCommand(type);
   });
+
+/**
+ * `sluice describe | head`: the reader going away (EPIPE) ends the command quietly instead of with
+ * a stack trace. (`run` leaves stdout to the `stdout` sink, which reports EPIPE as a sink error.)
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 
 export interface RunOptionsRaw {
   fromScratch?: boolean;

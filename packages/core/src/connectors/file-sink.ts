@@ -3,7 +3,7 @@
  * FileSink model: hidden in-progress parts, published by rename when a checkpoint completes).
  */
 
-import { type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
@@ -251,14 +251,25 @@ class FileSink implements Sink {
     const log = this.#ctx!.log;
     const hidden = names.path(names.hidden(name));
     if (!(await exists(hidden))) {
-      if (!(await exists(names.path(name)))) {
+      const published = names.path(name);
+      if (!(await exists(published))) {
         log.error('the checkpointed in-progress part is missing; its records are lost', { part: hidden });
         return;
       }
-      log.warn('the checkpointed part was published after the checkpoint; taking it back to cut it', {
-        part: names.path(name),
-      });
-      await rename(names.path(name), hidden);
+      // A graceful stop takes its checkpoint, then closes the sink, which publishes the part whole.
+      const whole = (await stat(published)).size === length;
+      if (whole && names.rolling) {
+        log.info('the part published when the job stopped stays final; writing a new part', {
+          part: published,
+        });
+        return;
+      }
+      if (whole) log.info('continuing the file published when the job stopped', { part: published });
+      else
+        log.warn('the checkpointed part was published after the checkpoint; taking it back to cut it', {
+          part: published,
+        });
+      await rename(published, hidden);
     }
     const fh = await open(hidden, 'r+');
     const { size } = await fh.stat();
@@ -306,6 +317,10 @@ export const fileSink = defineSink({
     '`results-20260101120000-000000.jsonl`): the UTC time the part was opened and a sequence',
     'number that continues across restarts. A fresh start (no checkpoint) deletes stale in-progress',
     'files of this path and numbers its parts after the highest existing one.',
+    '',
+    'A job stopped gracefully (SIGINT, SIGTERM) publishes its in-progress part. When it restarts, a',
+    'rolled part stays as published and a new one is started; the one file of a sink without `roll`',
+    'is taken back under its in-progress name and continued.',
     '',
     'CSV output starts every part with a header row made of the fields of the first record; a',
     'record with a field outside it goes to the dead-letter output.',
