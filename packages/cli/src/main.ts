@@ -41,9 +41,9 @@ program
   .command('describe')
   .description('List the components, or print the reference of one.')
   .argument('[type]', 'a source, step or sink type, e.g. file or aggregate')
-  .action((type: string | undefined) => {
+  .action(async (type: string | undefined) => {
     endQuietlyWhenStdoutCloses();
-    process.exitCode = describeCommand(type);
+    process.exitCode = await describeCommand(type);
   });
 
 /**

@@ -2,9 +2,10 @@
  * `sluice run`: load, start, report progress, stop gracefully on SIGINT/SIGTERM.
  */
 
-import { builtins, createLogger, Job, type LogLevel, loadPipeline, Registry } from '@sluice/core';
+import { createLogger, Job, type LogLevel } from '@sluice/core';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
+import { loadWithPlugins } from './plugins.ts';
 import { reportProgress } from './status.ts';
 
 const levels = new Set(['debug', 'info', 'warn', 'error', 'silent']);
@@ -19,11 +20,9 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   const format =
     opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
   const log = createLogger({ level: opts.logLevel as LogLevel, format });
-  const registry = new Registry([builtins]);
-
   let job: Job;
   try {
-    const { plan, functions } = await loadPipeline(file, registry);
+    const { plan, functions, registry } = await loadWithPlugins(file);
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
     log.info('pipeline started', { pipeline: plan.name, file });
   } catch (err) {

@@ -2,14 +2,14 @@
  * `sluice validate` and `sluice describe`.
  */
 
-import { builtins, type ComponentSpec, describeComponent, Job, loadPipeline, Registry } from '@sluice/core';
+import { type ComponentSpec, describeComponent, Job } from '@sluice/core';
 import { explain } from './explain.ts';
+import { installedRegistry, loadWithPlugins } from './plugins.ts';
 
 /** Checks a pipeline file fully (configs, expressions, schemas) without reading any input. */
 export async function validateCommand(file: string): Promise<number> {
-  const registry = new Registry([builtins]);
   try {
-    const { plan, functions } = await loadPipeline(file, registry);
+    const { plan, functions, registry } = await loadWithPlugins(file);
     await Job.validate(plan, { registry, functions });
     process.stdout.write(
       `${file}: ok — pipeline '${plan.name}': ${plan.sources.length} source(s), ${plan.steps.length} step(s), ${plan.sinks.length} sink(s)\n`,
@@ -22,8 +22,8 @@ export async function validateCommand(file: string): Promise<number> {
 }
 
 /** Lists components, or prints one component's reference. */
-export function describeCommand(type: string | undefined): number {
-  const registry = new Registry([builtins]);
+export async function describeCommand(type: string | undefined): Promise<number> {
+  const registry = await installedRegistry();
   const all = registry.all();
   if (type === undefined) {
     const groups: [string, ComponentSpec['kind']][] = [

@@ -27,6 +27,14 @@ export interface SourceBatch {
   times?: number[];
   /** Inputs that could not be decoded; they count as records in. */
   failures?: DecodeFailure[];
+  /**
+   * For a reader that multiplexes several upstream partitions (a Kafka consumer): the partition
+   * these records come from. Each such partition has its own watermark; `position()` still
+   * covers them all.
+   */
+  partition?: string;
+  /** Upstream partitions this reader no longer reads (revoked in a rebalance). */
+  revoked?: readonly string[];
 }
 
 /** A resumable reader of one source partition. */

@@ -76,6 +76,8 @@ export class Job implements FailureRouter {
   #deadLetters: SinkRunner | undefined;
   #lateOutput: SinkRunner | undefined;
   readonly #abort = new AbortController();
+  /** The sinks' signal: aborted when the job fails, not on a graceful stop (sinks must drain). */
+  readonly #sinkAbort = new AbortController();
   readonly #watermarks = new WatermarkTracker();
   /** Steps and sinks that read each source directly. */
   readonly #sourceTargets = new Map<string, { nodes: Node[]; sinks: SinkRunner[] }>();
@@ -229,7 +231,7 @@ export class Job implements FailureRouter {
         restored: restored?.sinks[id],
         clock: this.#clock,
         baseDir: plan.baseDir,
-        signal: this.#abort.signal,
+        signal: this.#sinkAbort.signal,
         log: this.#log,
       });
       return new SinkRunner(id, sink, capacity, (records, times, rejections) =>
@@ -286,6 +288,8 @@ export class Job implements FailureRouter {
         dead: this.#restoredCounters[`source:${src.id}:dead`] ?? 0,
       });
     }
+    // With the source counters: metrics() before run() already satisfies the accounting identity.
+    this.#restoreNodeCounters();
   }
 
   async #restore(): Promise<CheckpointData | undefined> {
@@ -324,7 +328,6 @@ export class Job implements FailureRouter {
   async run(): Promise<JobResult> {
     const onAbort = () => this.stop();
     this.#options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.#restoreNodeCounters();
     const interval = this.plan.settings.checkpoint.interval;
     this.#nextCheckpointAt = interval > 0 ? this.#clock.now() + interval : Number.POSITIVE_INFINITY;
     const tick = setInterval(() => this.#tick(), this.#options.tickInterval ?? 100);
@@ -349,6 +352,7 @@ export class Job implements FailureRouter {
       await this.#closeSinks();
     } catch (err) {
       this.#abort.abort();
+      this.#sinkAbort.abort();
       await this.#closeQuietly();
       throw toSluiceError(err);
     } finally {
@@ -367,6 +371,7 @@ export class Job implements FailureRouter {
 
   async #readLoop(src: SourceRuntime, reader: SourceReader): Promise<void> {
     const wmId = `${src.plan.id}/${reader.partition}`;
+    const subPartitions = new Set<string>();
     const batchSize = this.plan.settings.batchSize;
     let attempt = 0;
     while (!this.#stopping && !this.#failure) {
@@ -394,11 +399,30 @@ export class Job implements FailureRouter {
       if (batch === null) {
         src.positions[reader.partition] = reader.position();
         this.#watermarks.end(wmId);
+        for (const p of subPartitions) this.#watermarks.end(`${src.plan.id}/${p}`);
         break;
       }
       const position = reader.position();
       try {
-        this.#ingest(src, reader.partition, wmId, batch);
+        if (batch.partition !== undefined && !subPartitions.has(batch.partition)) {
+          // A multiplexing reader: its own placeholder gives way to the partitions it reads.
+          if (subPartitions.size === 0) this.#watermarks.remove(wmId);
+          subPartitions.add(batch.partition);
+        }
+        if (batch.revoked) {
+          for (const p of batch.revoked) {
+            subPartitions.delete(p);
+            this.#watermarks.remove(`${src.plan.id}/${p}`);
+          }
+        }
+        const partition = batch.partition ?? reader.partition;
+        this.#ingest(
+          src,
+          partition,
+          batch.partition === undefined ? wmId : `${src.plan.id}/${partition}`,
+          batch,
+          wmId,
+        );
       } catch (err) {
         this.#fail(toSluiceError(err, 'INTERNAL'));
         break;
@@ -418,7 +442,7 @@ export class Job implements FailureRouter {
   }
 
   /** Assigns event times, routes decode failures, and pushes one source batch through the graph. */
-  #ingest(src: SourceRuntime, partition: string, wmId: string, input: SourceBatch): void {
+  #ingest(src: SourceRuntime, partition: string, wmId: string, input: SourceBatch, readerWmId: string): void {
     const now = this.#clock.now();
     const sourceId = src.plan.id;
     if (input.failures) {
@@ -441,7 +465,8 @@ export class Job implements FailureRouter {
     const n = input.records.length;
     src.in += n;
     if (n === 0) {
-      this.#watermarks.observe(wmId, Number.NEGATIVE_INFINITY, now);
+      // An empty read brought no record: it must not keep a quiet partition from going idle.
+      if (input.failures?.length) this.#watermarks.observe(wmId, Number.NEGATIVE_INFINITY, now, readerWmId);
       return;
     }
     const records: Row[] = [];
@@ -479,7 +504,7 @@ export class Job implements FailureRouter {
       times.push(t);
       if (offsets) offsets.push(input.offsets![i]);
     }
-    this.#watermarks.observe(wmId, max, now);
+    this.#watermarks.observe(wmId, max, now, readerWmId);
     if (records.length === 0) return;
     const batch: Batch = { records, times, source: sourceId, partition };
     if (offsets) batch.offsets = offsets;
@@ -638,6 +663,7 @@ export class Job implements FailureRouter {
     if (!this.#failure) {
       this.#failure = error;
       this.#abort.abort();
+      this.#sinkAbort.abort();
     }
   }
 

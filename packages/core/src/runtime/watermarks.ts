@@ -27,11 +27,31 @@ export class WatermarkTracker {
     this.#partitions.set(id, { maxTime: restoredMax, bound, idleTimeout, lastActive: now, ended: false });
   }
 
-  /** Notes that a partition read records whose greatest event time is `maxTime` (or none: -∞). */
-  observe(id: string, maxTime: number, now: number): void {
-    const p = this.#partitions.get(id)!;
+  /**
+   * Notes that a partition read records whose greatest event time is `maxTime` (or none: -∞).
+   * A partition seen for the first time (one a multiplexing reader was just assigned) is added
+   * with the bound and idle timeout of the partition `like`.
+   */
+  observe(id: string, maxTime: number, now: number, like?: string): void {
+    let p = this.#partitions.get(id);
+    if (!p) {
+      const model = like === undefined ? undefined : this.#partitions.get(like);
+      p = {
+        maxTime: START_OF_TIME,
+        bound: model?.bound ?? 0,
+        idleTimeout: model?.idleTimeout ?? 5000,
+        lastActive: now,
+        ended: false,
+      };
+      this.#partitions.set(id, p);
+    }
     p.lastActive = now;
     if (maxTime > p.maxTime) p.maxTime = maxTime;
+  }
+
+  /** Forgets a partition (revoked from a multiplexing reader): it no longer holds the watermark back. */
+  remove(id: string): void {
+    this.#partitions.delete(id);
   }
 
   /** Marks a partition ended: it no longer holds the watermark back. */
