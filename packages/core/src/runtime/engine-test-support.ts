@@ -15,6 +15,7 @@ import { Registry } from '../registry.ts';
 import type { Plugin } from '../spec.ts';
 import { testing } from '../testing/index.ts';
 import { parsePipelineYaml } from '../yaml/index.ts';
+import type { Job, JobResult } from './job.ts';
 import type { JobMetrics } from './metrics.ts';
 
 /** The built-ins, the testing plugin and any extra test plugins. */
@@ -31,6 +32,36 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 /** Parses pipeline YAML as if it were `<dir>/pipeline.yaml` (relative paths resolve in `dir`). */
 export function planFrom(yaml: string, dir: string, registry: Registry): Plan {
   return parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry });
+}
+
+/**
+ * Runs jobs so that a failing test cannot leave one running: `stopAll()` (in `afterEach`) stops
+ * every job still running and waits for it, and removes the temporary folders.
+ */
+export class Harness {
+  readonly #running: { job: Job; done: Promise<unknown> }[] = [];
+  readonly #cleanups: (() => Promise<void>)[] = [];
+
+  /** Starts `job.run()` and returns its promise. */
+  run(job: Job): Promise<JobResult> {
+    const running = job.run();
+    this.#running.push({ job, done: running.catch(() => undefined) });
+    return running;
+  }
+
+  /** A fresh temporary folder, removed by `stopAll()`. */
+  async dir(): Promise<string> {
+    const { dir, cleanup } = await tempDir();
+    this.#cleanups.push(cleanup);
+    return dir;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const { job } of this.#running) job.stop();
+    await Promise.all(this.#running.map((r) => r.done));
+    this.#running.length = 0;
+    for (const cleanup of this.#cleanups.splice(0)) await cleanup();
+  }
 }
 
 /** Resolves once `cond()` holds; rejects after `timeoutMs` naming `what`. */

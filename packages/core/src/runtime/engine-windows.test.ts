@@ -8,24 +8,21 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import type { Row } from '../record.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
 import {
   assertAccounting,
   assertSameMultiset,
+  Harness,
   planFrom,
-  tempDir,
   testRegistry,
   waitFor,
 } from './engine-test-support.ts';
 import { Job } from './job.ts';
 
-interface Input {
-  k: string;
-  ts: number;
-  v: number;
-}
+/** A type alias, not an interface, so that it is a Row. */
+type Input = { k: string; ts: number; v: number };
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
 function rng(seed: number): () => number {
@@ -146,10 +143,8 @@ function windowYaml(w: WindowCase): string {
 }
 
 const registry = testRegistry();
-const dirs: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of dirs) await cleanup();
-});
+const h = new Harness();
+afterEach(() => h.stopAll());
 
 let runs = 0;
 
@@ -159,8 +154,7 @@ let runs = 0;
  * runs; returns the committed results and the job's result.
  */
 async function runWindows(w: WindowCase, input: { p0: Input[]; p1: Input[] }, bound = 50) {
-  const { dir, cleanup } = await tempDir();
-  dirs.push(cleanup);
+  const dir = await h.dir();
   const name = `windows-${++runs}`;
   const channel = memoryChannel(name, ['p0', 'p1']);
   const plan = planFrom(
@@ -183,7 +177,7 @@ sinks:
   );
   const store = memorySinkStore(name);
   const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
-  const running = job.run();
+  const running = h.run(job);
   const chunk = 7;
   const total = input.p0.length + input.p1.length;
   let pushed = 0;

@@ -228,6 +228,7 @@ export class Job implements FailureRouter {
       const sink: Sink = spec.create(config as never);
       await sink.open({
         id,
+        pipeline: plan.name,
         restored: restored?.sinks[id],
         clock: this.#clock,
         baseDir: plan.baseDir,
