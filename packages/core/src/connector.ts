@@ -84,6 +84,12 @@ export interface SinkRejection {
 
 export interface SinkContext {
   readonly id: string;
+  /**
+   * Name of the pipeline the sink belongs to; with `id` it names durable external resources
+   * (e.g. a Kafka transactional id) that must stay the same across restarts. Absent when a sink
+   * is used outside a job.
+   */
+  readonly pipeline?: string;
   /** What `prepareCommit` returned at the checkpoint being restored, if any. */
   readonly restored: unknown;
   readonly clock: Clock;

@@ -62,6 +62,15 @@ export type {
   SourceReader,
 } from './connector.ts';
 export { silentLogger } from './connector.ts';
+export {
+  backoffDelay,
+  type RetryConfig,
+  type RetryPolicy,
+  retry,
+  retryConfig,
+  retryPolicy,
+  sleep,
+} from './connectors/backoff.ts';
 export { describeComponent } from './describe.ts';
 export { type ErrorCode, type ErrorKind, errorCodes, SluiceError, toSluiceError } from './errors.ts';
 export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';

@@ -68,8 +68,6 @@ export type OperatorFactory<C> = (config: C, step: StepInfo) => Operator;
 /** What a step factory knows of its place in the plan. */
 export interface StepInfo {
   readonly id: string;
-  /** Whether the step's input carries keys (a `key_by` ran before it). */
-  readonly keyed: boolean;
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
   /** Processing time, for expressions calling now(). */

@@ -38,6 +38,11 @@ export interface CheckpointData {
   sinks: { [sinkId: string]: unknown };
   /** Job counters (records in, out, dead, late, …) so totals survive restarts. */
   counters?: { [name: string]: number };
+  /**
+   * Greatest event time read from each source partition (`source/partition`), so a restarted
+   * job's watermark does not wait for every partition to read again.
+   */
+  partitionTimes?: { [partition: string]: number };
 }
 
 /** First bytes of every checkpoint file. */
@@ -139,6 +144,8 @@ function shapeProblem(data: unknown): string | undefined {
     if (!isRecord(data[part])) return `${part} is not an object`;
   }
   if (data.counters !== undefined && !isRecord(data.counters)) return 'counters is not an object';
+  if (data.partitionTimes !== undefined && !isRecord(data.partitionTimes))
+    return 'partitionTimes is not an object';
   return undefined;
 }
 

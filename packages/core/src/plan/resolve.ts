@@ -25,6 +25,37 @@ export function withLocation(plan: Plan, err: SluiceError): SluiceError {
   return new SluiceError(err.code, err.message, { ...loc, step: err.step, path: err.path, cause: err.cause });
 }
 
+/**
+ * Orders step ids so every step comes after its inputs; throws the ids on a cycle.
+ * `inputs` maps a step id to the step ids it reads (sources left out).
+ */
+export function topologicalOrder(
+  ids: readonly string[],
+  inputs: ReadonlyMap<string, readonly string[]>,
+): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 1 | 2>();
+  const visit = (id: string, path: string[]): string[] | undefined => {
+    const s = state.get(id);
+    if (s === 2) return undefined;
+    if (s === 1) return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 1);
+    for (const input of inputs.get(id) ?? []) {
+      if (!inputs.has(input)) continue;
+      const cycle = visit(input, [...path, id]);
+      if (cycle) return cycle;
+    }
+    state.set(id, 2);
+    order.push(id);
+    return undefined;
+  };
+  for (const id of ids) {
+    const cycle = visit(id, []);
+    if (cycle) throw cycle;
+  }
+  return order;
+}
+
 interface Problem {
   code: SluiceError['code'];
   message: string;
@@ -106,6 +137,22 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const deadLetter = output('$dead_letter', plan.deadLetter);
   const lateOutput = output('$late_output', plan.lateOutput);
 
+  if (problems.length === 0) {
+    try {
+      topologicalOrder(
+        plan.steps.map((s) => s.id),
+        new Map(plan.steps.map((s) => [s.id, s.inputs])),
+      );
+    } catch (cycle) {
+      const ids = cycle as string[];
+      problems.push({
+        code: 'PLAN_CYCLE',
+        message: `steps form a cycle: ${ids.join(' → ')}`,
+        step: ids[0],
+        path: 'input',
+      });
+    }
+  }
   if (problems.length > 0) throw problemsError(plan, problems);
   return {
     ...plan,

@@ -95,34 +95,3 @@ export class Node implements Output {
     return c;
   }
 }
-
-/**
- * Orders step ids so every step comes after its inputs; throws the ids on a cycle.
- * `inputs` maps a step id to the step ids it reads (sources left out).
- */
-export function topologicalOrder(
-  ids: readonly string[],
-  inputs: ReadonlyMap<string, readonly string[]>,
-): string[] {
-  const order: string[] = [];
-  const state = new Map<string, 1 | 2>();
-  const visit = (id: string, path: string[]): string[] | undefined => {
-    const s = state.get(id);
-    if (s === 2) return undefined;
-    if (s === 1) return [...path.slice(path.indexOf(id)), id];
-    state.set(id, 1);
-    for (const input of inputs.get(id) ?? []) {
-      if (!inputs.has(input)) continue;
-      const cycle = visit(input, [...path, id]);
-      if (cycle) return cycle;
-    }
-    state.set(id, 2);
-    order.push(id);
-    return undefined;
-  };
-  for (const id of ids) {
-    const cycle = visit(id, []);
-    if (cycle) throw cycle;
-  }
-  return order;
-}

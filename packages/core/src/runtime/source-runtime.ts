@@ -1,0 +1,110 @@
+/**
+ * One source of a running job: its readers, positions and counters, and how a batch it reads
+ * becomes a `Batch` with event times (records without a valid time become dead letters).
+ */
+
+import type { SourceBatch, SourceReader } from '../connector.ts';
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { PlanSource } from '../plan/plan.ts';
+import type { Batch, DeadLetter, Offset, Row } from '../record.ts';
+import type { Clock } from '../time.ts';
+import { type TimeAssigner, timeAssigner } from './event-time.ts';
+import type { SourceCounters } from './job-counters.ts';
+
+export class SourceRuntime implements SourceCounters {
+  readonly plan: PlanSource;
+  readonly readers: readonly SourceReader[];
+  /** Position of each reader after the last batch pushed through the graph. */
+  readonly positions: { [partition: string]: unknown };
+  in = 0;
+  dead = 0;
+  readonly #assign: TimeAssigner;
+
+  constructor(
+    plan: PlanSource,
+    readers: readonly SourceReader[],
+    positions: { [partition: string]: unknown },
+    clock: Clock,
+  ) {
+    this.plan = plan;
+    this.readers = readers;
+    this.positions = positions;
+    this.#assign = timeAssigner(plan.id, plan.eventTime, clock);
+  }
+
+  get id(): string {
+    return this.plan.id;
+  }
+
+  /**
+   * Turns what a reader returned into a batch with event times, sending decode failures and
+   * records without a valid event time to `deadLetter`. Returns the batch (undefined when no
+   * record is left) and the greatest event time in it (-∞ when none).
+   */
+  ingest(
+    partition: string,
+    input: SourceBatch,
+    now: number,
+    deadLetter: (letter: DeadLetter) => void,
+  ): { batch: Batch | undefined; maxTime: number } {
+    const sourceId = this.plan.id;
+    const fail = (code: string, message: string, payload: unknown, offset: Offset | undefined) => {
+      this.dead++;
+      const letter: DeadLetter = {
+        step: sourceId,
+        code,
+        message,
+        payload,
+        source: sourceId,
+        partition,
+        failedAt: now,
+      };
+      if (offset !== undefined) letter.offset = offset;
+      deadLetter(letter);
+    };
+    if (input.failures) {
+      this.in += input.failures.length;
+      for (const f of input.failures) fail('DECODE_FAILED', f.message, f.payload, f.offset);
+    }
+    const n = input.records.length;
+    this.in += n;
+    const records: Row[] = [];
+    const times: number[] = [];
+    const offsets: Offset[] | undefined = input.offsets ? [] : undefined;
+    let maxTime = Number.NEGATIVE_INFINITY;
+    const assign = this.#assign;
+    const sourceTimes = input.times;
+    for (let i = 0; i < n; i++) {
+      const r = input.records[i];
+      let t: number;
+      try {
+        t = assign(r, sourceTimes?.[i]);
+      } catch (err) {
+        const e = toSluiceError(err, 'EXPR_EVAL', { step: sourceId });
+        fail(e.code, e.message, r, input.offsets?.[i]);
+        continue;
+      }
+      if (!Number.isFinite(t)) {
+        const e = this.#timeError(r);
+        fail(e.code, e.message, r, input.offsets?.[i]);
+        continue;
+      }
+      if (t > maxTime) maxTime = t;
+      records.push(r);
+      times.push(t);
+      if (offsets) offsets.push(input.offsets![i]);
+    }
+    if (records.length === 0) return { batch: undefined, maxTime };
+    const batch: Batch = { records, times, source: sourceId, partition };
+    if (offsets) batch.offsets = offsets;
+    return { batch, maxTime };
+  }
+
+  #timeError(r: Row): SluiceError {
+    const field = this.plan.eventTime?.field;
+    const message = field
+      ? `event-time field '${field}' is ${JSON.stringify(r[field]) ?? 'missing'}, not epoch milliseconds or ISO-8601 text`
+      : 'the event-time expression did not give a timestamp';
+    return new SluiceError('EVENT_TIME_INVALID', message, { step: this.plan.id });
+  }
+}
