@@ -96,3 +96,54 @@ test('a TypeScript pipeline runs: map, keyBy, window, aggregate with typed resul
     JSON.stringify({ label: 'us@0', orders: 1, revenue: 10 }),
   ]);
 });
+
+test('flatMap, keyed process with state and event-time timers, and dedupe run through a job', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-api-process-'));
+  const channel = memoryChannel('api-process');
+  const store = memorySinkStore('api-process-out');
+  interface Visit {
+    user: string;
+    pages: string[];
+    ts: number;
+  }
+  channel.push(
+    'p0',
+    { user: 'a', pages: ['home', 'cart'], ts: 1000 },
+    { user: 'b', pages: ['home'], ts: 1500 },
+    { user: 'a', pages: ['home', 'pay'], ts: 2000 },
+    { user: 'a', pages: [], ts: 2500 },
+    { user: 'c', pages: ['home'], ts: 60_000 },
+  );
+  channel.end();
+  const { plan, functions } = pipeline('api-process', { checkpoint: { dir } })
+    .from('visits', memory<Visit>({ channel: 'api-process', eventTime: { field: 'ts' } }))
+    .flatMap('pages', (v) => v.pages.map((page) => ({ user: v.user, page, ts: v.ts })))
+    .dedupe('first-visit', (p) => `${p.user}:${p.page}`, '1h')
+    .keyBy('by-user', (p) => p.user)
+    .process<{ pages: number }, { user: string; pages: number; at: number }>('sessions', {
+      processRecord(p, ctx) {
+        ctx.setState({ pages: (ctx.state()?.pages ?? 0) + 1 });
+        // The first timer of a key fires for all its pages; later ones find the state cleared.
+        ctx.registerEventTimeTimer(ctx.timestamp + 10_000);
+      },
+      onTimer(time, _domain, ctx) {
+        const state = ctx.state();
+        if (state) ctx.emit({ user: ctx.key, pages: state.pages, at: time });
+        ctx.clearState();
+      },
+    })
+    .to('out', collect({ store: 'api-process-out' }))
+    .build(dir);
+  const job = await Job.create(plan, { registry, functions });
+  const result = await job.run();
+  assert.equal(result.status, 'completed');
+  // 'a' visits home twice: the second is a duplicate within the hour; an empty visit yields nothing.
+  assert.equal(result.metrics.steps['first-visit'].filtered, 1);
+  assert.equal(result.metrics.steps.pages.filtered, 1);
+  const rows = store.committed.map((r) => JSON.stringify(r)).sort();
+  assert.deepEqual(rows, [
+    JSON.stringify({ user: 'a', pages: 3, at: 11_000 }),
+    JSON.stringify({ user: 'b', pages: 1, at: 11_500 }),
+    JSON.stringify({ user: 'c', pages: 1, at: 70_000 }),
+  ]);
+});

@@ -15,13 +15,17 @@ import { without } from './map.ts';
 
 const noOptions = Type.Object({}, { additionalProperties: false });
 
-/** The function registered for a step, checked to be a function. */
-export function stepFunction<F>(step: StepInfo): F {
+/**
+ * What the TypeScript API registered for a step: a function, or (for `process`) an object with
+ * the step's callbacks. Throws PLAN_TYPE_ERROR when it is missing or of the wrong kind.
+ */
+export function stepFunction<F>(step: StepInfo, kind: 'function' | 'object' = 'function'): F {
   const fn = step.functions.get(step.id);
-  if (typeof fn !== 'function') {
+  const ok = kind === 'function' ? typeof fn === 'function' : typeof fn === 'object' && fn !== null;
+  if (!ok) {
     throw new SluiceError(
       'PLAN_TYPE_ERROR',
-      'this step runs a TypeScript function, but none was given for it; function steps only run from the TypeScript API',
+      `this step runs a TypeScript ${kind === 'function' ? 'function' : 'object of callbacks'}, but none was given for it; such steps only run from the TypeScript API`,
       { step: step.id },
     );
   }

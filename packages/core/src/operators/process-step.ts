@@ -16,7 +16,7 @@ export const processStep = defineStep({
   create(_cfg, step) {
     return createProcessOperator({
       stepId: step.id,
-      fn: stepFunction<ProcessFunction<unknown, unknown, unknown>>(step),
+      fn: stepFunction<ProcessFunction<unknown, unknown, unknown>>(step, 'object'),
     });
   },
 });
