@@ -12,7 +12,9 @@ export const tlsOptions = Type.Object(
     enabled: Type.Boolean({ description: 'Connect with TLS.', default: true }),
     ca: Type.Optional(Type.String({ description: 'PEM file of the certificate authorities to trust.' })),
     cert: Type.Optional(Type.String({ description: 'PEM file of the client certificate (mutual TLS).' })),
-    key: Type.Optional(Type.String({ description: 'PEM file of the client key (mutual TLS).', secret: true })),
+    key: Type.Optional(
+      Type.String({ description: 'PEM file of the client key (mutual TLS).', secret: true }),
+    ),
     reject_unauthorized: Type.Boolean({
       description: 'Refuse brokers whose certificate does not verify. Turn off only for testing.',
       default: true,
@@ -23,9 +25,12 @@ export const tlsOptions = Type.Object(
 
 export const saslOptions = Type.Object(
   {
-    mechanism: Type.Union([Type.Literal('PLAIN'), Type.Literal('SCRAM-SHA-256'), Type.Literal('SCRAM-SHA-512')], {
-      description: 'SASL mechanism.',
-    }),
+    mechanism: Type.Union(
+      [Type.Literal('PLAIN'), Type.Literal('SCRAM-SHA-256'), Type.Literal('SCRAM-SHA-512')],
+      {
+        description: 'SASL mechanism.',
+      },
+    ),
     username: Type.String({ description: 'SASL user name.' }),
     password: Type.String({ description: 'SASL password.', secret: true }),
   },
@@ -39,7 +44,10 @@ export const connectionFields = {
     default: ['127.0.0.1:9092'],
     minItems: 1,
   }),
-  client_id: Type.String({ description: 'Client id sent to the brokers (shows in broker logs and quotas).', default: 'sluice' }),
+  client_id: Type.String({
+    description: 'Client id sent to the brokers (shows in broker logs and quotas).',
+    default: 'sluice',
+  }),
   tls: Type.Optional(tlsOptions),
   sasl: Type.Optional(saslOptions),
 };

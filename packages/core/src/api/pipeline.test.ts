@@ -121,7 +121,7 @@ test('flatMap, keyed process with state and event-time timers, and dedupe run th
     .dedupe('first-visit', (p) => `${p.user}:${p.page}`, '1h')
     .keyBy('by-user', (p) => p.user)
     .process<{ pages: number }, { user: string; pages: number; at: number }>('sessions', {
-      processRecord(p, ctx) {
+      processRecord(_p, ctx) {
         ctx.setState({ pages: (ctx.state()?.pages ?? 0) + 1 });
         // The first timer of a key fires for all its pages; later ones find the state cleared.
         ctx.registerEventTimeTimer(ctx.timestamp + 10_000);

@@ -1,0 +1,331 @@
+/**
+ * Sluice's own small interface over the `@platformatic/kafka` consumer: group membership, raw
+ * fetches, offset look-ups and commits. Nothing else in the source touches the client library
+ * (`client-errors.ts` maps its options and errors), so it can be swapped behind these files.
+ *
+ * Offsets are JavaScript numbers here (exact up to 2^53, far beyond any real partition); the
+ * library's bigints stay inside this file.
+ */
+
+import {
+  type BaseOptions,
+  Consumer,
+  type ConsumerOptions,
+  type GroupAssignment,
+  protocolErrorsCodesById,
+  type RecordsBatch,
+} from '@platformatic/kafka';
+
+export {
+  type ConnectionConfig,
+  clientOptions,
+  connectionSecrets,
+  describeKafkaError,
+  isPermanent,
+  kafkaErrorName,
+  scrub,
+  toSourceError,
+} from './client-errors.ts';
+
+/** One assigned upstream partition. */
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** A fetch request for one partition. */
+export interface FetchTarget extends TopicPartition {
+  offset: number;
+  leaderEpoch: number;
+}
+
+/** What one partition's part of a fetch response holds. */
+export interface FetchedPartition extends TopicPartition {
+  /** The offset the fetch asked for. */
+  requested: number;
+  /** 0, or the Kafka error code of this partition. */
+  errorCode: number;
+  /** Name of the Kafka error (`OFFSET_OUT_OF_RANGE`, …) when `errorCode` is not 0. */
+  error?: string;
+  logStartOffset: number;
+  highWatermark: number;
+  batches: RecordsBatch[];
+}
+
+/** Options of a consumer that joins a group and never commits by itself. */
+export interface GroupConsumerOptions {
+  groupId: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  readCommitted: boolean;
+  maxWaitMs: number;
+  maxBytes: number;
+  partitionMaxBytes: number;
+}
+
+type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
+
+const toBig = (n: number) => BigInt(n);
+
+/**
+ * A group member that fetches explicitly: it joins the group (the library heartbeats and
+ * rejoins), reports assignments, and fetches, looks up and commits offsets only when asked.
+ */
+export class GroupConsumer {
+  readonly #consumer: Consumer;
+  readonly #options: GroupConsumerOptions;
+  #topics: string[] = [];
+  #onAssign: ((assigned: TopicPartition[]) => void) | undefined;
+  #onError: ((err: Error) => void) | undefined;
+
+  constructor(base: BaseOptions, options: GroupConsumerOptions) {
+    this.#options = options;
+    const consumerOptions: ConsumerOptions<Buffer, Buffer, Buffer, Buffer> = {
+      ...base,
+      groupId: options.groupId,
+      autocommit: false,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      rebalanceTimeout: options.rebalanceTimeoutMs,
+      isolationLevel: options.readCommitted ? 1 : 0,
+      minBytes: 1,
+      maxWaitTime: options.maxWaitMs,
+      maxBytes: options.maxBytes,
+      maxBytesPerPartition: options.partitionMaxBytes,
+      autocreateTopics: false,
+    };
+    this.#consumer = new Consumer(consumerOptions);
+    // Unhandled 'error' events would crash the process; a failed background rejoin lands here.
+    this.#consumer.on('error', (err: Error) => this.#onError?.(err));
+    this.#consumer.on('consumer:group:join', (payload) => this.#onAssign?.(flatten(payload.assignments)));
+  }
+
+  /** Called with the complete new assignment after every (re)join. */
+  onAssign(listener: (assigned: TopicPartition[]) => void): void {
+    this.#onAssign = listener;
+  }
+
+  /** Called when the library fails in the background (e.g. a rejoin after a broker restart). */
+  onError(listener: (err: Error) => void): void {
+    this.#onError = listener;
+  }
+
+  /** The topics of `topics` that do not exist (without creating them). */
+  async missingTopics(topics: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const topic of topics) {
+      try {
+        await this.#consumer.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+      } catch (err) {
+        if (err instanceof Error && /^Unknown topic /.test(err.message)) missing.push(topic);
+        else throw err;
+      }
+    }
+    return missing;
+  }
+
+  /** Subscribes to `topics` and joins the group; resolves once this member has an assignment. */
+  async join(topics: readonly string[]): Promise<void> {
+    this.#topics = [...topics];
+    for (const t of topics) this.#consumer.topics.track(t);
+    await this.#consumer.joinGroup({
+      sessionTimeout: this.#options.sessionTimeoutMs,
+      heartbeatInterval: this.#options.heartbeatIntervalMs,
+      rebalanceTimeout: this.#options.rebalanceTimeoutMs,
+    });
+  }
+
+  /** Whether the member is in the group with a live heartbeat. */
+  get active(): boolean {
+    return this.#consumer.isActive();
+  }
+
+  /** The current assignment as the library knows it. */
+  assignment(): TopicPartition[] {
+    return flatten(this.#consumer.assignments ?? []);
+  }
+
+  /** Leader broker (node id, -1 when unknown) and topic id of the subscribed topics' partitions. */
+  async leaders(): Promise<{
+    leader(topic: string, partition: number): number;
+    topicId(topic: string): string;
+  }> {
+    const md = await this.#consumer.metadata({ topics: this.#topics, autocreateTopics: false });
+    return {
+      leader(topic, partition) {
+        return md.topics.get(topic)?.partitions[partition]?.leader ?? -1;
+      },
+      topicId(topic) {
+        return md.topics.get(topic)?.id ?? '';
+      },
+    };
+  }
+
+  /** Forgets cached metadata (after leadership moved or a broker came back). */
+  refreshMetadata(): void {
+    this.#consumer.clearMetadata();
+  }
+
+  /**
+   * Fetches from one broker. Per-partition Kafka errors come back in `errorCode` (the records
+   * of the healthy partitions are kept); a failure of the whole request rejects.
+   */
+  async fetch(
+    node: number,
+    targets: readonly FetchTarget[],
+    topicId: (t: string) => string,
+  ): Promise<FetchedPartition[]> {
+    const byTopic = new Map<string, { topicId: string; partitions: FetchRequestPartitionLike[] }>();
+    const names = new Map<string, string>();
+    for (const t of targets) {
+      const id = topicId(t.topic);
+      names.set(id, t.topic);
+      let entry = byTopic.get(id);
+      if (!entry) {
+        entry = { topicId: id, partitions: [] };
+        byTopic.set(id, entry);
+      }
+      entry.partitions.push({
+        partition: t.partition,
+        fetchOffset: toBig(t.offset),
+        partitionMaxBytes: this.#options.partitionMaxBytes,
+        currentLeaderEpoch: t.leaderEpoch,
+        lastFetchedEpoch: -1,
+      });
+    }
+    let response: FetchResponse;
+    try {
+      response = await this.#consumer.fetch({
+        node,
+        topics: [...byTopic.values()],
+        maxWaitTime: this.#options.maxWaitMs,
+        minBytes: 1,
+        maxBytes: this.#options.maxBytes,
+        isolationLevel: this.#options.readCommitted ? 1 : 0,
+      });
+    } catch (err) {
+      // A response with per-partition errors: keep it, report the errors per partition.
+      const partial = (err as { response?: FetchResponse }).response;
+      if (partial?.errorCode !== 0 || !Array.isArray(partial.responses)) throw err;
+      response = partial;
+    }
+    const requested = new Map<string, number>();
+    for (const t of targets) requested.set(`${t.topic}\0${t.partition}`, t.offset);
+    const out: FetchedPartition[] = [];
+    for (const topicResponse of response.responses) {
+      const topic = names.get(topicResponse.topicId) ?? topicResponse.topicId;
+      for (const p of topicResponse.partitions) {
+        const offset = requested.get(`${topic}\0${p.partitionIndex}`);
+        if (offset === undefined) continue; // lingering in an incremental fetch session
+        const fetched: FetchedPartition = {
+          topic,
+          partition: p.partitionIndex,
+          requested: offset,
+          errorCode: p.errorCode,
+          logStartOffset: Number(p.logStartOffset),
+          highWatermark: Number(p.highWatermark),
+          batches: p.records ?? [],
+        };
+        if (p.errorCode !== 0) fetched.error = errorName(p.errorCode);
+        out.push(fetched);
+      }
+    }
+    return out;
+  }
+
+  /** Offsets committed by the group, -1 where there is none. */
+  async committed(partitions: readonly TopicPartition[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (partitions.length === 0) return out;
+    const result = await this.#consumer.listCommittedOffsets({ topics: group(partitions) });
+    for (const p of partitions) {
+      const offsets = result.get(p.topic);
+      const v = offsets?.[p.partition];
+      out.set(`${p.topic}/${p.partition}`, v === undefined ? -1 : Number(v));
+    }
+    return out;
+  }
+
+  /**
+   * For each partition: the earliest offset (`'earliest'`), the end (`'latest'`), or the first
+   * offset whose timestamp is at or after `at` (epoch ms; the end when there is none).
+   */
+  async offsetsAt(
+    partitions: readonly TopicPartition[],
+    at: 'earliest' | 'latest' | number,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (partitions.length === 0) return out;
+    const topics = [...new Set(partitions.map((p) => p.topic))];
+    const parts: Record<string, number[]> = {};
+    for (const p of partitions) {
+      parts[p.topic] ??= [];
+      parts[p.topic].push(p.partition);
+    }
+    const timestamp = at === 'earliest' ? -2n : at === 'latest' ? -1n : BigInt(at);
+    const result = await this.#consumer.listOffsets({ topics, partitions: parts, timestamp });
+    let ends: Map<string, bigint[]> | undefined;
+    for (const p of partitions) {
+      let v = result.get(p.topic)?.[p.partition];
+      if (v === undefined || v < 0n) {
+        ends ??= await this.#consumer.listOffsets({ topics, partitions: parts, timestamp: -1n });
+        v = ends.get(p.topic)?.[p.partition] ?? 0n;
+      }
+      out.set(`${p.topic}/${p.partition}`, Number(v));
+    }
+    return out;
+  }
+
+  /** Commits offsets (the next offset to read) to the group. */
+  async commit(
+    offsets: readonly (TopicPartition & { offset: number; leaderEpoch: number })[],
+  ): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.#consumer.commit({
+      offsets: offsets.map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: toBig(o.offset),
+        leaderEpoch: o.leaderEpoch,
+      })),
+    });
+  }
+
+  /** Leaves the group and closes every connection. */
+  async close(): Promise<void> {
+    await this.#consumer.close(true);
+  }
+}
+
+interface FetchRequestPartitionLike {
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+  currentLeaderEpoch: number;
+  lastFetchedEpoch: number;
+}
+
+function flatten(assignments: readonly GroupAssignment[] | undefined): TopicPartition[] {
+  const out: TopicPartition[] = [];
+  for (const a of assignments ?? [])
+    for (const partition of a.partitions) out.push({ topic: a.topic, partition });
+  return out;
+}
+
+function group(partitions: readonly TopicPartition[]): GroupAssignment[] {
+  const byTopic = new Map<string, number[]>();
+  for (const p of partitions) {
+    let list = byTopic.get(p.topic);
+    if (!list) {
+      list = [];
+      byTopic.set(p.topic, list);
+    }
+    list.push(p.partition);
+  }
+  return [...byTopic].map(([topic, parts]) => ({ topic, partitions: parts }));
+}
+
+function errorName(code: number): string {
+  return protocolErrorsCodesById[code] ?? `KAFKA_ERROR_${code}`;
+}

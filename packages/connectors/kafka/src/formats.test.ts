@@ -1,0 +1,187 @@
+/**
+ * Decoding of record batches (no broker needed): formats, metadata, failures, control batches,
+ * records before the requested offset, and the next offset to fetch.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RecordsBatch } from '@platformatic/kafka';
+import { decodeBatches } from './formats.ts';
+import { parseStart, sourceSettings } from './source-config.ts';
+
+type Rec = { value: string | null; key?: string | null; headers?: [string, string | null][]; dt?: number };
+
+function batch(
+  firstOffset: number,
+  records: Rec[],
+  options: { control?: boolean; ts?: number; gap?: number } = {},
+): RecordsBatch {
+  const gap = options.gap ?? 0;
+  return {
+    firstOffset: BigInt(firstOffset),
+    length: 0,
+    partitionLeaderEpoch: 4,
+    magic: 2,
+    crc: 0,
+    attributes: options.control ? 1 << 5 : 0,
+    lastOffsetDelta: records.length - 1 + gap,
+    firstTimestamp: BigInt(options.ts ?? 1_700_000_000_000),
+    maxTimestamp: 0n,
+    producerId: -1n,
+    producerEpoch: -1,
+    firstSequence: -1,
+    records: records.map((r, i) => ({
+      length: 0,
+      attributes: 0,
+      timestampDelta: BigInt(r.dt ?? i),
+      offsetDelta: i,
+      key: r.key === undefined || r.key === null ? null : Buffer.from(r.key),
+      value: r.value === null ? null : Buffer.from(r.value),
+      headers: (r.headers ?? []).map(([k, v]) => [Buffer.from(k), v === null ? null : Buffer.from(v)]),
+    })),
+  };
+}
+
+const json = { format: 'json' as const, includeMetadata: true };
+
+test('json: objects become records with _kafka; the rest become failures with coordinates', () => {
+  const d = decodeBatches(
+    'orders',
+    2,
+    [
+      batch(10, [
+        {
+          value: '{"a":1}',
+          key: 'k1',
+          headers: [
+            ['h', 'v'],
+            ['nul', null],
+          ],
+        },
+        { value: 'nope' },
+        { value: '[1]' },
+        { value: 'null' },
+        { value: null },
+        { value: '{"b":2}' },
+      ]),
+    ],
+    10,
+    json,
+    0,
+  );
+  assert.deepEqual(d.records, [
+    {
+      a: 1,
+      _kafka: {
+        topic: 'orders',
+        partition: 2,
+        offset: 10,
+        timestamp: 1_700_000_000_000,
+        key: 'k1',
+        headers: { h: 'v', nul: null },
+      },
+    },
+    {
+      b: 2,
+      _kafka: {
+        topic: 'orders',
+        partition: 2,
+        offset: 15,
+        timestamp: 1_700_000_000_005,
+        key: null,
+        headers: {},
+      },
+    },
+  ]);
+  assert.deepEqual(d.offsets, [10, 15]);
+  assert.deepEqual(d.times, [1_700_000_000_000, 1_700_000_000_005]);
+  assert.deepEqual(
+    d.failures.map((f) => [f.offset, f.payload]),
+    [
+      [11, 'nope'],
+      [12, '[1]'],
+      [13, 'null'],
+      [14, ''],
+    ],
+  );
+  assert.match(d.failures[0].message, /^record at topic 'orders' partition 2 offset 11 is not valid JSON/);
+  assert.match(d.failures[1].message, /is an array, not a JSON object/);
+  assert.match(d.failures[2].message, /is null, not a JSON object/);
+  assert.match(d.failures[3].message, /tombstone/);
+  assert.equal(d.next, 16);
+  assert.equal(d.leaderEpoch, 4);
+});
+
+test('string and bytes formats; metadata left out', () => {
+  const b = [batch(0, [{ value: 'héllo' }, { value: null }])];
+  const s = decodeBatches('t', 0, b, 0, { format: 'string', includeMetadata: false }, 0);
+  assert.deepEqual(s.records, [{ value: 'héllo' }, { value: null }]);
+  const y = decodeBatches('t', 0, b, 0, { format: 'bytes', includeMetadata: false }, 0);
+  assert.deepEqual(y.records, [{ value: Buffer.from('héllo').toString('base64') }, { value: null }]);
+});
+
+test('records before the requested offset are skipped; control batches only move next', () => {
+  const d = decodeBatches(
+    't',
+    0,
+    [
+      batch(0, [{ value: '{"i":0}' }, { value: '{"i":1}' }, { value: '{"i":2}' }]),
+      batch(3, [{ value: 'marker' }], { control: true }),
+      batch(4, [{ value: '{"i":4}' }], { gap: 2 }),
+    ],
+    2,
+    json,
+    0,
+  );
+  assert.deepEqual(
+    d.records.map((r) => r.i),
+    [2, 4],
+  );
+  assert.deepEqual(d.offsets, [2, 4]);
+  assert.equal(d.failures.length, 0);
+  assert.equal(d.next, 7, 'one past the last offset the batch covers (compacted away or not)');
+  const onlyControl = decodeBatches('t', 0, [batch(9, [{ value: 'm' }], { control: true })], 9, json, 0);
+  assert.equal(onlyControl.records.length, 0);
+  assert.equal(onlyControl.next, 10);
+});
+
+test('a record without a timestamp gets the processing time', () => {
+  const d = decodeBatches('t', 0, [batch(0, [{ value: '{}' }], { ts: -1 })], 0, json, 42);
+  assert.deepEqual(d.times, [42]);
+});
+
+test('start: earliest, latest, ISO-8601 or epoch ms; anything else is CONFIG_INVALID', () => {
+  assert.equal(parseStart('earliest'), 'earliest');
+  assert.equal(parseStart('latest'), 'latest');
+  assert.equal(parseStart('2025-01-31T00:00:00Z'), Date.parse('2025-01-31T00:00:00Z'));
+  assert.equal(parseStart('1700000000000'), 1_700_000_000_000);
+  assert.throws(() => parseStart('soon'), /start: 'soon' is neither/);
+});
+
+test('settings: durations parsed; heartbeat must be shorter than the session timeout', () => {
+  const base = {
+    brokers: ['b:9092'],
+    client_id: 'sluice',
+    topics: ['a', 'a', 'b'],
+    group_id: 'g',
+    start: 'earliest',
+    format: 'json' as const,
+    include_metadata: true,
+    isolation_level: 'read_committed' as const,
+    session_timeout: '10s',
+    heartbeat_interval: '1s',
+    fetch_max_wait: '500ms',
+    fetch_max_bytes: 1 << 24,
+    partition_fetch_max_bytes: 1 << 20,
+    max_buffered_records: 20_000,
+  };
+  const s = sourceSettings(base);
+  assert.deepEqual(s.topics, ['a', 'b']);
+  assert.equal(s.sessionTimeoutMs, 10_000);
+  assert.equal(s.maxWaitMs, 500);
+  assert.equal(s.readCommitted, true);
+  assert.throws(
+    () => sourceSettings({ ...base, heartbeat_interval: '20s' }),
+    /heartbeat_interval must be shorter/,
+  );
+});

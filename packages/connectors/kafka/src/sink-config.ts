@@ -1,0 +1,191 @@
+/**
+ * Config schema of the `kafka` sink (the only place its defaults live), the settings derived
+ * from it, and the checkpoint state of an exactly-once sink.
+ */
+
+import { parseDuration, retryConfig, SluiceError, type Static, Type } from '@sluice/core';
+import { connectionFields } from './connection.ts';
+
+/** Config schema of the `kafka` sink. */
+export const kafkaSinkConfig = Type.Object(
+  {
+    ...connectionFields,
+    topic: Type.String({
+      minLength: 1,
+      description:
+        'Topic to write. It must exist: the sink never creates topics, and an unknown topic fails ' +
+        'the job when it starts (CONFIG_INVALID).',
+      examples: ['orders-enriched'],
+    }),
+    key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'SQL expression over the record giving the message key: text as UTF-8, numbers and ' +
+          'booleans as their decimal or `true`/`false` text, objects and arrays as JSON; NULL or ' +
+          'absent: no key. A record on which it fails goes to the dead-letter output.',
+        examples: ['customer_id', "region || '/' || CAST(store AS VARCHAR)"],
+      }),
+    ),
+    headers: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
+      default: {},
+      description:
+        'Message headers: header name → SQL expression over the record, its value converted like ' +
+        '`key`; a NULL value leaves the header out. A record on which one fails goes to the ' +
+        'dead-letter output.',
+      examples: [{ source: "'sluice'", region: 'region' }],
+    }),
+    format: Type.Enum(['json', 'string'], {
+      default: 'json',
+      description:
+        'How a record becomes the message value: `json` — the record as JSON text (without the ' +
+        '`_kafka` metadata field a Kafka source adds); `string` — the record’s `value` field as ' +
+        'UTF-8 text (what the Kafka source’s `string` format reads), a NULL `value` giving a ' +
+        'tombstone; a record without a text or NULL `value` goes to the dead-letter output.',
+      examples: ['string'],
+    }),
+    partitioner: Type.Enum(['murmur2_hash', 'round_robin'], {
+      default: 'murmur2_hash',
+      description:
+        '`murmur2_hash` — a keyed message goes to partition `(murmur2(key) & 0x7fffffff) mod ' +
+        'partitions`, where the Java client’s default partitioner puts it, so one key always lands ' +
+        'in one partition; messages without a key rotate over the partitions. `round_robin` — every ' +
+        'message goes to the next partition, key or not.',
+      examples: ['round_robin'],
+    }),
+    timestamp: Type.Enum(['event_time', 'now'], {
+      default: 'event_time',
+      description:
+        'The message timestamp: the record’s event time (what windows and watermarks used), or ' +
+        'the time of writing. A topic with `message.timestamp.type=LogAppendTime` overrides both; ' +
+        'time-based retention counts from these timestamps, so old event times age out early.',
+      examples: ['now'],
+    }),
+    delivery: Type.Enum(['at_least_once', 'exactly_once'], {
+      default: 'at_least_once',
+      description:
+        '`at_least_once` — an idempotent producer; a write is done when every record is ' +
+        'acknowledged by all in-sync replicas; records after the last checkpoint are written again ' +
+        'after a crash. `exactly_once` — the records between two checkpoints form one Kafka ' +
+        'transaction, committed when the checkpoint is durable; `read_committed` consumers see every ' +
+        'record once (see the description for the exact guarantee).',
+      examples: ['exactly_once'],
+    }),
+    transactional_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          '`exactly_once`: the Kafka transactional id. It must stay the same across restarts (a ' +
+          'restarted job fences its previous incarnation with it) and be unique to this sink in ' +
+          'one running process. Default: `sluice-<pipeline>-<sink id>`; set it per worker when ' +
+          'several workers run the same pipeline.',
+        examples: ['orders-worker-1-out'],
+      }),
+    ),
+    transaction_timeout: Type.String({
+      default: '15m',
+      description:
+        '`exactly_once`: how long the broker lets a transaction stay open before aborting it. It ' +
+        'must exceed the checkpoint interval plus the time a crashed job takes to restart, or ' +
+        'the records of the checkpoint being committed at the crash are lost; it is also how long ' +
+        '`read_committed` consumers wait behind the open transaction of a job that crashed and ' +
+        'does not come back. At most the broker’s `transaction.max.timeout.ms` (15m by default).',
+      examples: ['5m'],
+    }),
+    batch_bytes: Type.Integer({
+      minimum: 16_384,
+      default: 1_000_000,
+      description:
+        'Most bytes of records in one produce request (records queued while a request is in ' +
+        'flight go out together in the next). Lowered to the topic’s `max.message.bytes` when that is smaller.',
+      examples: [4_000_000],
+    }),
+    compression: Type.Enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'], {
+      default: 'none',
+      description: 'Compression of the record batches.',
+      examples: ['zstd'],
+    }),
+    request_timeout: Type.String({
+      default: '30s',
+      description:
+        'Longest wait for a broker’s answer to one request; then the attempt fails and is retried.',
+      examples: ['10s'],
+    }),
+    retry: retryConfig,
+  },
+  { additionalProperties: false },
+);
+
+/** Options of the `kafka` sink, defaults applied. */
+export type KafkaSinkConfig = Static<typeof kafkaSinkConfig>;
+
+/** The transactional id used when `transactional_id` is not set. */
+export function defaultTransactionalId(pipeline: string | undefined, sinkId: string): string {
+  return pipeline === undefined ? `sluice-${sinkId}` : `sluice-${pipeline}-${sinkId}`;
+}
+
+/** Durations of the config in milliseconds; CONFIG_INVALID naming the field when one is bad. */
+export function sinkDurations(config: KafkaSinkConfig): {
+  transactionTimeout: number;
+  requestTimeout: number;
+} {
+  const transactionTimeout = parseDuration(config.transaction_timeout, 'transaction_timeout');
+  const requestTimeout = parseDuration(config.request_timeout, 'request_timeout');
+  if (transactionTimeout < 1000) {
+    throw new SluiceError('CONFIG_INVALID', 'transaction_timeout must be at least 1s', {
+      path: 'transaction_timeout',
+    });
+  }
+  return { transactionTimeout, requestTimeout };
+}
+
+/**
+ * A transaction prepared at a checkpoint: enough to commit it after a crash (Kafka lets the
+ * producer id and epoch that opened a transaction end it).
+ */
+export interface PreparedTransaction {
+  /** Producer id, as decimal text (it is a 64-bit integer). */
+  producerId: string;
+  producerEpoch: number;
+  /** Wall-clock time of the transaction's first write, epoch ms: the broker's timeout runs from about then. */
+  startedAt: number;
+  /** Records written in it. */
+  records: number;
+}
+
+/**
+ * What an exactly-once `kafka` sink checkpoints (`prepareCommit`): its transactional id and the
+ * transaction that holds the records written since the previous checkpoint (null when there
+ * were none). Field names are part of the checkpoint format.
+ */
+export interface KafkaSinkState {
+  transactionalId: string;
+  prepared: PreparedTransaction | null;
+}
+
+/** Checks a restored state; CHECKPOINT_INCOMPATIBLE when it is not one this sink wrote. */
+export function checkSinkState(restored: unknown, step: string): KafkaSinkState | undefined {
+  if (restored === undefined || restored === null) return undefined;
+  const s = restored as Partial<KafkaSinkState>;
+  const p = s.prepared as Partial<PreparedTransaction> | null | undefined;
+  const ok =
+    typeof restored === 'object' &&
+    typeof s.transactionalId === 'string' &&
+    s.transactionalId !== '' &&
+    (p === null ||
+      (typeof p === 'object' &&
+        p !== undefined &&
+        typeof p.producerId === 'string' &&
+        /^\d+$/.test(p.producerId) &&
+        Number.isInteger(p.producerEpoch) &&
+        Number.isFinite(p.startedAt) &&
+        Number.isInteger(p.records)));
+  if (!ok) {
+    throw new SluiceError(
+      'CHECKPOINT_INCOMPATIBLE',
+      `checkpointed state ${JSON.stringify(restored)} is not a kafka sink state; restart with --from-scratch`,
+      { step },
+    );
+  }
+  return s as KafkaSinkState;
+}

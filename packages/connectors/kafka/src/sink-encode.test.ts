@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { murmur2 as libraryMurmur2 } from '@platformatic/kafka';
+import { validateConfig } from '@sluice/core';
+import { murmur2, partitioner } from './producer-partitioner.ts';
+import type { TopicInfo } from './producer-topic.ts';
+import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
+import { BATCH_OVERHEAD, bytesOf, chunkEnds, RecordEncoder } from './sink-encode.ts';
+
+function config(options: { [k: string]: unknown }): KafkaSinkConfig {
+  const result = validateConfig<KafkaSinkConfig>(kafkaSinkConfig, { topic: 't', ...options });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.value;
+}
+
+const topic: TopicInfo = {
+  partitions: 3,
+  maxMessageBytes: 1000,
+  compacted: false,
+  createTime: true,
+  maxAheadMs: 3_600_000,
+  maxBehindMs: Number.MAX_SAFE_INTEGER,
+};
+
+const text = (b: Buffer | undefined) => b?.toString('utf8');
+
+describe('murmur2 partitioner', () => {
+  test('matches the Java client on its own test vectors', () => {
+    // org.apache.kafka.common.utils.UtilsTest#testMurmur2
+    const cases: [string, number][] = [
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
+    ];
+    for (const [key, hash] of cases) assert.equal(murmur2(Buffer.from(key)), hash, key);
+  });
+
+  test('matches the client library on random keys of every length', () => {
+    for (let length = 0; length < 64; length++) {
+      for (let i = 0; i < 20; i++) {
+        const key = randomBytes(length);
+        assert.equal(murmur2(key), libraryMurmur2(key), key.toString('hex'));
+      }
+    }
+  });
+
+  test('keys hash to a non-negative number; key-less messages rotate', () => {
+    const choose = partitioner('murmur2_hash');
+    assert.equal(choose(Buffer.from('foobar')), -790332482 & 0x7fffffff);
+    assert.deepEqual([choose(undefined), choose(undefined), choose(undefined)], [0, 1, 2]);
+    const rr = partitioner('round_robin');
+    assert.deepEqual([rr(Buffer.from('a')), rr(Buffer.from('a')), rr(undefined)], [0, 1, 2]);
+  });
+});
+
+describe('record encoder', () => {
+  test('json values without the _kafka field; keys, headers and timestamps', () => {
+    const enc = new RecordEncoder(
+      config({ key: 'user', headers: { region: 'region', n: 'n * 2', missing: 'nullif(1, 1)' } }),
+      'out',
+    );
+    enc.topicInfo = topic;
+    const now = Date.now();
+    const records = [
+      { user: 'u1', region: 'eu', n: 1, _kafka: { topic: 'in', partition: 0 } },
+      { user: 42, region: 'us', n: 2.5 },
+      { user: null, region: 'eu', n: 0 },
+    ];
+    const batch = enc.encode(records, [now, now - 1, now - 2], now);
+    assert.equal(batch.rejections, undefined);
+    assert.deepEqual(batch.indexes, [0, 1, 2]);
+    const [a, b, c] = batch.messages;
+    assert.deepEqual(JSON.parse(text(a.value)!), { user: 'u1', region: 'eu', n: 1 });
+    assert.equal(text(a.key), 'u1');
+    assert.equal(text(b.key), '42');
+    assert.equal(c.key, undefined);
+    assert.deepEqual(
+      [...a.headers!].map(([k, v]) => [text(k), text(v)]),
+      [
+        ['region', 'eu'],
+        ['n', '2'],
+      ],
+    );
+    assert.equal(text(b.headers!.get([...b.headers!.keys()][1])), '5');
+    assert.equal(a.timestamp, now);
+    assert.equal(b.timestamp, now - 1);
+  });
+
+  test('bytesOf: text, numbers, booleans, JSON, NULL', () => {
+    assert.equal(text(bytesOf('é')), 'é');
+    assert.equal(text(bytesOf(1.5)), '1.5');
+    assert.equal(text(bytesOf(false)), 'false');
+    assert.equal(text(bytesOf({ a: [1] })), '{"a":[1]}');
+    assert.equal(bytesOf(null), undefined);
+    assert.equal(bytesOf(undefined), undefined);
+  });
+
+  test('string format writes the value field; NULL is a tombstone; other values are rejected', () => {
+    const enc = new RecordEncoder(config({ format: 'string', timestamp: 'now' }), 'out');
+    const batch = enc.encode(
+      [{ value: 'hello' }, { value: null }, { value: 3 }, { other: 'x' }],
+      [0, 0, 0, 0],
+      0,
+    );
+    assert.deepEqual(batch.indexes, [0, 1]);
+    assert.equal(text(batch.messages[0].value), 'hello');
+    assert.equal(batch.messages[1].value, undefined);
+    assert.equal(batch.messages[0].timestamp, undefined);
+    assert.deepEqual(
+      batch.rejections?.map((r) => r.index),
+      [2, 3],
+    );
+    assert.match(
+      batch.rejections![0].message,
+      /field `value` is a number, not text.*CAST\(value AS VARCHAR\)/,
+    );
+    assert.match(batch.rejections![1].message, /no field `value`/);
+  });
+
+  test('a failing key or header expression rejects that record only', () => {
+    const enc = new RecordEncoder(config({ key: 'upper(name)', headers: { h: '10 / d' } }), 'out');
+    const now = Date.now();
+    const batch = enc.encode(
+      [{ name: 'a', d: 2 }, { name: 5, d: 1 }, { d: 1 }, { name: 'b', d: 0 }],
+      [now, now, now, now],
+      now,
+    );
+    assert.deepEqual(batch.indexes, [0]);
+    assert.deepEqual(
+      batch.rejections?.map((r) => r.index),
+      [1, 2, 3],
+    );
+    assert.match(batch.rejections![0].message, /^key: /);
+    assert.match(batch.rejections![1].message, /^key: .*name/);
+    assert.match(batch.rejections![2].message, /^headers\.h: /);
+  });
+
+  test('records Kafka would refuse are rejected before sending', () => {
+    const enc = new RecordEncoder(config({ key: 'k' }), 'out');
+    enc.topicInfo = { ...topic, compacted: true };
+    const now = Date.now();
+    const big = 'x'.repeat(1000);
+    const batch = enc.encode(
+      [{ k: 'a' }, { k: null }, { k: 'b', big }, { k: 'c' }, { k: 'd' }, { k: 'e' }],
+      [now, now, now, now + 4_000_000, -5, Number.NaN],
+      now,
+    );
+    assert.deepEqual(batch.indexes, [0, 5]);
+    assert.equal(batch.messages[1].timestamp, undefined, 'a time that is no number: the time of sending');
+    const reasons = batch.rejections!.map((r) => [r.index, r.message]);
+    assert.match(String(reasons[0][1]), /compacted.*needs a key/);
+    assert.match(String(reasons[1][1]), /accepts at most 1000 per record batch/);
+    assert.match(String(reasons[2][1]), /outside what topic 't' accepts/);
+    assert.match(String(reasons[3][1]), /before 1970/);
+    assert.ok(batch.sizes.every((s) => s + BATCH_OVERHEAD <= 1000));
+  });
+
+  test('a record that cannot be JSON is rejected', () => {
+    const enc = new RecordEncoder(config({}), 'out');
+    const batch = enc.encode([{ n: 1n }], [0], 0);
+    assert.equal(batch.messages.length, 0);
+    assert.match(batch.rejections![0].message, /cannot be written as JSON/);
+  });
+
+  test('a bad expression fails when the config is checked', () => {
+    assert.throws(() => new RecordEncoder(config({ key: 'a +' }), 'out'), {
+      code: 'EXPR_SYNTAX',
+      path: 'key',
+    });
+  });
+});
+
+test('chunkEnds splits by bytes, at least one message per chunk', () => {
+  assert.deepEqual(chunkEnds([], 10), []);
+  assert.deepEqual(chunkEnds([4, 4, 4], 10), [2, 3]);
+  assert.deepEqual(chunkEnds([20, 1, 1], 10), [1, 3]);
+  assert.deepEqual(chunkEnds([5, 5, 5, 5], 10), [2, 4]);
+});

@@ -1,0 +1,223 @@
+/**
+ * Records → Kafka messages for the `kafka` sink: value, key, headers and timestamp, checked
+ * against the topic's limits so that a record Kafka would refuse is rejected here, on its own,
+ * before it can fail a whole request (or poison a transaction).
+ */
+
+import { compileExpression, type Row, type SinkRejection } from '@sluice/core';
+import { METADATA_FIELD } from './formats.ts';
+import type { ProducerRecord } from './producer-settings.ts';
+import type { TopicInfo } from './producer-topic.ts';
+import type { KafkaSinkConfig } from './sink-config.ts';
+
+/** Bytes a record batch adds to its records (the v2 batch header). */
+export const BATCH_OVERHEAD = 61;
+/** Most bytes a record adds to its key, value and headers (length, attributes, deltas, varints). */
+const RECORD_OVERHEAD = 36;
+/** Most bytes a header adds to its name and value. */
+const HEADER_OVERHEAD = 10;
+
+/** One `write` turned into messages. `messages`, `indexes` and `sizes` are parallel. */
+export interface EncodedBatch {
+  messages: ProducerRecord[];
+  /** Index in the written records of each message. */
+  indexes: number[];
+  /** Upper bound of the bytes each message takes in a record batch. */
+  sizes: number[];
+  /** Records that cannot be sent (bad key, bad value, too large, …). */
+  rejections: SinkRejection[] | undefined;
+}
+
+/** Converts an expression result to key or header bytes; undefined for NULL (no key / no header). */
+export function bytesOf(value: unknown): Buffer | undefined {
+  switch (typeof value) {
+    case 'string':
+      return Buffer.from(value);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return Buffer.from(String(value));
+    case 'undefined':
+      return undefined;
+    default:
+      return value === null ? undefined : Buffer.from(JSON.stringify(value));
+  }
+}
+
+type CompiledExpression = ReturnType<typeof compileExpression>;
+
+interface HeaderExpr {
+  readonly name: Buffer;
+  readonly label: string;
+  readonly expr: CompiledExpression;
+}
+
+/** Encodes written records into messages for one topic. */
+export class RecordEncoder {
+  readonly #topic: string;
+  readonly #format: 'json' | 'string';
+  readonly #eventTime: boolean;
+  readonly #key: CompiledExpression | undefined;
+  readonly #headers: readonly HeaderExpr[];
+  #info: TopicInfo | undefined;
+
+  /** Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`. */
+  constructor(config: KafkaSinkConfig, step: string | undefined) {
+    this.#topic = config.topic;
+    this.#format = config.format;
+    this.#eventTime = config.timestamp === 'event_time';
+    this.#key = config.key === undefined ? undefined : compileExpression(config.key, { step, path: 'key' });
+    this.#headers = Object.entries(config.headers).map(([name, text]) => ({
+      name: Buffer.from(name),
+      label: name,
+      expr: compileExpression(text, { step, path: `headers.${name}` }),
+    }));
+  }
+
+  /** The topic's limits, once known (`open`); records are checked against them. */
+  set topicInfo(info: TopicInfo) {
+    this.#info = info;
+  }
+
+  /** Encodes records; `times` are their event times, `now` the wall-clock time in ms. */
+  encode(records: readonly Row[], times: readonly number[], now: number): EncodedBatch {
+    const n = records.length;
+    const messages: ProducerRecord[] = [];
+    const indexes: number[] = [];
+    const sizes: number[] = [];
+    let rejections: SinkRejection[] | undefined;
+    const reject = (index: number, message: string) => {
+      rejections ??= [];
+      rejections.push({ index, message });
+    };
+    const info = this.#info;
+    const maxBytes = info === undefined ? Number.POSITIVE_INFINITY : info.maxMessageBytes - BATCH_OVERHEAD;
+    /** The topic's timestamp window, when the broker checks the event times written. */
+    const window = info?.createTime && this.#eventTime ? info : undefined;
+    const keyExpr = this.#key;
+    const headerExprs = this.#headers;
+    const json = this.#format === 'json';
+    for (let i = 0; i < n; i++) {
+      const record = records[i];
+      let value: Buffer | undefined;
+      if (json) {
+        let text: string;
+        try {
+          text = JSON.stringify(record[METADATA_FIELD] === undefined ? record : withoutMetadata(record));
+        } catch (err) {
+          reject(i, `the record cannot be written as JSON: ${(err as Error).message}`);
+          continue;
+        }
+        value = Buffer.from(text);
+      } else {
+        const v = record.value;
+        if (typeof v === 'string') value = Buffer.from(v);
+        else if (v !== null) {
+          reject(
+            i,
+            v === undefined
+              ? 'the record has no field `value` (format: string writes that field)'
+              : `field \`value\` is ${describe(v)}, not text (format: string); convert it with CAST(value AS VARCHAR) in a map step`,
+          );
+          continue;
+        }
+      }
+      let key: Buffer | undefined;
+      if (keyExpr !== undefined) {
+        try {
+          key = bytesOf(keyExpr.evaluate(record));
+        } catch (err) {
+          reject(i, `key: ${(err as Error).message}`);
+          continue;
+        }
+      }
+      let headers: Map<Buffer, Buffer> | undefined;
+      let headerBytes = 0;
+      let failed = false;
+      for (let h = 0; h < headerExprs.length; h++) {
+        const header = headerExprs[h];
+        let bytes: Buffer | undefined;
+        try {
+          bytes = bytesOf(header.expr.evaluate(record));
+        } catch (err) {
+          reject(i, `headers.${header.label}: ${(err as Error).message}`);
+          failed = true;
+          break;
+        }
+        if (bytes === undefined) continue;
+        headers ??= new Map();
+        headers.set(header.name, bytes);
+        headerBytes += header.name.length + bytes.length + HEADER_OVERHEAD;
+      }
+      if (failed) continue;
+      let timestamp: number | undefined;
+      if (this.#eventTime) {
+        const t = times[i];
+        if (Number.isFinite(t)) {
+          if (t < 0) {
+            reject(
+              i,
+              `event time ${t} is before 1970; Kafka timestamps cannot be negative (use timestamp: now)`,
+            );
+            continue;
+          }
+          if (window !== undefined && (t > now + window.maxAheadMs || t < now - window.maxBehindMs)) {
+            reject(
+              i,
+              `event time ${new Date(t).toISOString()} is outside what topic '${this.#topic}' accepts ` +
+                `(message.timestamp.before.max.ms / after.max.ms around the current time; or use timestamp: now)`,
+            );
+            continue;
+          }
+          timestamp = Math.floor(t);
+        }
+      }
+      if (key === undefined && info?.compacted) {
+        reject(i, `topic '${this.#topic}' is compacted and a message needs a key, but the key is NULL`);
+        continue;
+      }
+      const size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
+      if (size > maxBytes) {
+        reject(
+          i,
+          `the message takes about ${size} bytes; topic '${this.#topic}' accepts at most ` +
+            `${info!.maxMessageBytes} per record batch (max.message.bytes)`,
+        );
+        continue;
+      }
+      messages.push({ key, value, headers, timestamp });
+      indexes.push(i);
+      sizes.push(size);
+    }
+    return { messages, indexes, sizes, rejections };
+  }
+}
+
+function withoutMetadata(record: Row): Row {
+  const { [METADATA_FIELD]: _metadata, ...rest } = record;
+  return rest;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  const t = typeof v;
+  return t === 'object' ? 'an object' : `a ${t}`;
+}
+
+/**
+ * Splits messages into consecutive runs of at most `maxBytes` (by `sizes`), each at least one
+ * message. Returns the end index (exclusive) of each run.
+ */
+export function chunkEnds(sizes: readonly number[], maxBytes: number): number[] {
+  const ends: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    if (bytes > 0 && bytes + sizes[i] > maxBytes) {
+      ends.push(i);
+      bytes = 0;
+    }
+    bytes += sizes[i];
+  }
+  if (sizes.length > 0) ends.push(sizes.length);
+  return ends;
+}

@@ -1,0 +1,163 @@
+/**
+ * The `kafka` sink: records to one Kafka topic, with keys and headers from SQL expressions,
+ * at-least-once through an idempotent producer or exactly-once through transactions tied to
+ * checkpoints (`sink-transactional.ts`).
+ */
+
+import { defineSink, type Row, type Sink, type SinkContext, type SinkRejection } from '@sluice/core';
+import { KafkaProducer } from './producer.ts';
+import { ProduceError } from './producer-errors.ts';
+import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
+import { chunkEnds, type EncodedBatch } from './sink-encode.ts';
+import { type CheckedConfig, checkConfig, type SinkSetup, setUpSink, sinkError } from './sink-setup.ts';
+import { TransactionalKafkaSink } from './sink-transactional.ts';
+
+/** The at-least-once sink: an idempotent producer, each write done when all of it is acknowledged. */
+class KafkaSink implements Sink {
+  readonly #config: KafkaSinkConfig;
+  readonly #checked: CheckedConfig;
+  #setup: SinkSetup | undefined;
+  #producer: KafkaProducer | undefined;
+
+  constructor(config: KafkaSinkConfig) {
+    this.#config = config;
+    this.#checked = checkConfig(config);
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    // A checkpoint written in exactly_once mode may hold a prepared transaction: setUpSink commits it.
+    const setup = await setUpSink(this.#config, this.#checked, ctx);
+    this.#setup = setup;
+    const producer = new KafkaProducer(setup.settings, this.#config.topic);
+    try {
+      await producer.init();
+    } catch (err) {
+      await producer.close().catch(() => {});
+      throw sinkError(setup, `cannot connect a producer to ${this.#config.brokers.join(', ')}`, err);
+    }
+    this.#producer = producer;
+    setup.log.info('kafka sink ready', {
+      topic: this.#config.topic,
+      partitions: setup.topic.partitions,
+      delivery: 'at_least_once',
+    });
+  }
+
+  async write(records: Row[], times: number[]): Promise<SinkRejection[] | undefined> {
+    const setup = this.#setup!;
+    const batch = setup.encoder.encode(records, times, Date.now());
+    const n = batch.messages.length;
+    if (n === 0) return batch.rejections;
+    const rejections = batch.rejections ?? [];
+    const ends = chunkEnds(batch.sizes, setup.batchBytes);
+    let from = 0;
+    for (const end of ends) {
+      const positions = Array.from({ length: end - from }, (_, i) => from + i);
+      await this.#send(batch, positions, rejections);
+      from = end;
+    }
+    return rejections.length > 0 ? rejections : undefined;
+  }
+
+  /**
+   * Sends the messages at `positions`. When Kafka refuses records, those it names are rejected
+   * and the rest of their batches sent again; when it names none (a batch too large), the
+   * refused batches are split in halves until the refused records are found. Batches of other
+   * partitions in the same request are appended and not sent again.
+   */
+  async #send(batch: EncodedBatch, positions: number[], rejections: SinkRejection[]): Promise<void> {
+    const { messages } = batch;
+    const all = positions.length === messages.length;
+    try {
+      await this.#producer!.send(all ? messages : positions.map((p) => messages[p]));
+    } catch (err) {
+      if (!(err instanceof ProduceError && err.kind === 'record')) {
+        throw sinkError(this.#setup!, `producing to topic '${this.#config.topic}' failed`, err);
+      }
+      const unsent = err.unsent.map((u) => positions[u]);
+      const reject = (p: number) =>
+        rejections.push({ index: batch.indexes[p], message: `Kafka refused the record: ${err.message}` });
+      if (err.named !== undefined && err.named.length > 0) {
+        const named = new Set(err.named.map((u) => positions[u]));
+        for (const p of named) reject(p);
+        const rest = unsent.filter((p) => !named.has(p));
+        if (rest.length > 0) await this.#send(batch, rest, rejections);
+      } else if (unsent.length === 1) {
+        reject(unsent[0]);
+      } else {
+        const middle = Math.ceil(unsent.length / 2);
+        await this.#send(batch, unsent.slice(0, middle), rejections);
+        await this.#send(batch, unsent.slice(middle), rejections);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#producer?.close();
+  }
+}
+
+/** The `kafka` sink spec. */
+export const kafkaSink = defineSink({
+  type: 'kafka',
+  summary: 'Writes records to a Kafka topic, at-least-once or exactly-once with transactions.',
+  delivery: 'exactly-once',
+  description: [
+    'Each record becomes one message of `topic`: its value is the record as JSON (`format: json`)',
+    'or the text of its `value` field (`format: string`); the optional `key` and `headers` are SQL',
+    'expressions over the record. A record whose key or header expression fails, that cannot be',
+    'encoded, or that Kafka would refuse (larger than the topic’s `max.message.bytes`, no key on a',
+    'compacted topic, a timestamp outside the topic’s window) goes to the dead-letter output',
+    '(SINK_REJECTED); the others are written. Keyed messages are placed like the Java client places',
+    'them (murmur2), so one key always lands in one partition.',
+    '',
+    'The producer is idempotent with `acks=all`: within one producer session a retried request',
+    'never duplicates or reorders messages. Records are sent in batches of at most `batch_bytes`;',
+    'what arrives while a request is in flight goes out together in the next. Transient failures',
+    '(broker unreachable, leader moving) are retried with capped exponential backoff and jitter',
+    '(`retry`); when the attempts run out the job fails with SINK_UNAVAILABLE and resumes from its',
+    'last checkpoint on restart. Wrong credentials or ACLs fail it with CONFIG_INVALID.',
+    '',
+    '**`delivery: at_least_once`** (default): a write is done when all its messages are',
+    'acknowledged, so a checkpoint covers only acknowledged records. After a crash the records',
+    'since the last checkpoint are written again: consumers may see duplicates, never gaps.',
+    '',
+    '**`delivery: exactly_once`**: the records between two checkpoints go into one Kafka',
+    'transaction (transactional id `transactional_id`, by default `sluice-<pipeline>-<sink id>`).',
+    'At a checkpoint the sink waits until every message is acknowledged and records the',
+    'transaction’s producer id and epoch in the checkpoint; once the checkpoint is durable it',
+    'commits the transaction, and writes after the checkpoint wait for that commit and then open',
+    'the next transaction under a new producer epoch. When the job starts from a checkpoint, the',
+    'sink first commits the transaction that checkpoint prepared (a crash may have come between',
+    'the durable checkpoint and the commit) by sending EndTxn with its producer id and epoch, then',
+    'initializes its producer, which fences every earlier incarnation and aborts the transaction',
+    'it left open (records after the checkpoint, which the job replays). A `read_committed`',
+    'consumer therefore sees every record exactly once, and sees a checkpoint’s records only after',
+    'that checkpoint completes (output latency is the checkpoint interval). If a send fails after',
+    'its retries, the transaction is aborted and the job fails, to be restarted from its last',
+    'checkpoint; a failed commit is never aborted — the restart commits it.',
+    '',
+    'The guarantee has one limit, shared with every Kafka transactional sink without KIP-939 (which',
+    'Kafka 4.4 does not offer): the broker aborts a transaction left open longer than',
+    '`transaction_timeout`. If a job crashes after a checkpoint became durable but before its',
+    'commit, and stays down until that transaction is older than `transaction_timeout`, its',
+    'records are lost (the restart logs a warning when that can have happened). Keep',
+    '`transaction_timeout` well above the checkpoint interval plus the restart time. Two processes',
+    'must not share a transactional id: the newer fences the older, which then fails.',
+    '`read_committed` consumers wait behind an open transaction, so a job that crashes and does',
+    'not come back delays them by up to `transaction_timeout`. Without checkpoints nothing is',
+    'committed until the final checkpoint at the end of input.',
+  ].join('\n'),
+  example: [
+    'type: kafka',
+    'brokers: [127.0.0.1:9092]',
+    'topic: orders-enriched',
+    'key: customer_id',
+    'headers:',
+    '  source: "\'sluice\'"',
+    'delivery: exactly_once',
+  ].join('\n'),
+  config: kafkaSinkConfig,
+  create: (config) =>
+    config.delivery === 'exactly_once' ? new TransactionalKafkaSink(config) : new KafkaSink(config),
+});

@@ -1,0 +1,152 @@
+/**
+ * Config schema of the `kafka` source, and its parsing into reader settings.
+ */
+
+import { parseDuration, SluiceError, type Static, Type, toEpochMillis } from '@sluice/core';
+import { connectionFields } from './connection.ts';
+import type { ValueFormat } from './formats.ts';
+
+/** Config schema of the `kafka` source. */
+export const kafkaSourceConfig = Type.Object(
+  {
+    ...connectionFields,
+    topics: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description:
+        'Topics to read. They must exist: the source never creates topics, and an unknown topic ' +
+        'fails the job with CONFIG_INVALID.',
+      examples: [['orders', 'refunds']],
+    }),
+    group_id: Type.String({
+      minLength: 1,
+      description:
+        'Consumer group. Workers with the same group share the partitions; offsets are committed ' +
+        'to it after each durable checkpoint.',
+      examples: ['sluice-orders'],
+    }),
+    start: Type.String({
+      default: 'earliest',
+      description:
+        'Where a partition starts when neither a checkpoint nor the group has an offset for it: ' +
+        '`earliest`, `latest`, or a time (ISO-8601 or epoch ms) — the first record at or after it.',
+      examples: ['latest', '2025-01-31T00:00:00Z'],
+    }),
+    format: Type.Enum(['json', 'string', 'bytes'], {
+      default: 'json',
+      description:
+        'How a value becomes a record: `json` — the value is a JSON object (anything else is a ' +
+        'decode failure); `string` — `{ value }` with the UTF-8 text; `bytes` — `{ value }` with ' +
+        'the bytes in base64. A value-less record (tombstone) fails in `json`, is `{ value: null }` ' +
+        'otherwise.',
+      examples: ['string'],
+    }),
+    include_metadata: Type.Boolean({
+      default: true,
+      description:
+        'Add `_kafka: { topic, partition, offset, timestamp, key, headers }` to each record (key ' +
+        'and header values as UTF-8 text, null when absent).',
+      examples: [false],
+    }),
+    isolation_level: Type.Enum(['read_committed', 'read_uncommitted'], {
+      default: 'read_committed',
+      description: '`read_committed` skips records of aborted transactions and waits for open ones.',
+      examples: ['read_uncommitted'],
+    }),
+    session_timeout: Type.String({
+      default: '10s',
+      description: 'How long the group waits for a silent member before giving its partitions to others.',
+      examples: ['30s'],
+    }),
+    heartbeat_interval: Type.String({
+      default: '1s',
+      description: 'How often the member tells the group it is alive (well under `session_timeout`).',
+      examples: ['3s'],
+    }),
+    fetch_max_wait: Type.String({
+      default: '500ms',
+      description: 'How long the broker may hold a fetch open waiting for new records.',
+      examples: ['100ms'],
+    }),
+    fetch_max_bytes: Type.Integer({
+      minimum: 1024,
+      default: 16_777_216,
+      description: 'Upper bound of one fetch response, in bytes.',
+      examples: [4_194_304],
+    }),
+    partition_fetch_max_bytes: Type.Integer({
+      minimum: 1024,
+      default: 1_048_576,
+      description: 'Upper bound of one partition in a fetch response, in bytes.',
+      examples: [262_144],
+    }),
+    max_buffered_records: Type.Integer({
+      minimum: 1,
+      default: 20_000,
+      description:
+        'Records fetched ahead of the pipeline; fetching pauses above it (backpressure reaches ' +
+        'the broker).',
+      examples: [50_000],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type KafkaSourceConfig = Static<typeof kafkaSourceConfig>;
+
+/** Where a partition with no checkpointed and no committed offset starts. */
+export type StartPolicy = 'earliest' | 'latest' | number;
+
+/** `start` as a policy; CONFIG_INVALID when it is neither a keyword nor a time. */
+export function parseStart(value: string): StartPolicy {
+  const v = value.trim();
+  if (v === 'earliest' || v === 'latest') return v;
+  const ms = toEpochMillis(v);
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `start: '${value}' is neither earliest, latest, an ISO-8601 time nor epoch milliseconds`,
+      { path: 'start' },
+    );
+  }
+  return ms;
+}
+
+/** Reader settings derived from the config (durations parsed, defaults applied). */
+export interface SourceSettings {
+  readonly topics: readonly string[];
+  readonly groupId: string;
+  readonly start: StartPolicy;
+  readonly format: ValueFormat;
+  readonly includeMetadata: boolean;
+  readonly readCommitted: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxWaitMs: number;
+  readonly maxBytes: number;
+  readonly partitionMaxBytes: number;
+  readonly maxBuffered: number;
+}
+
+export function sourceSettings(config: KafkaSourceConfig): SourceSettings {
+  const sessionTimeoutMs = parseDuration(config.session_timeout, 'session_timeout');
+  const heartbeatIntervalMs = parseDuration(config.heartbeat_interval, 'heartbeat_interval');
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new SluiceError('CONFIG_INVALID', 'heartbeat_interval must be shorter than session_timeout', {
+      path: 'heartbeat_interval',
+    });
+  }
+  return {
+    topics: [...new Set(config.topics)],
+    groupId: config.group_id,
+    start: parseStart(config.start),
+    format: config.format as ValueFormat,
+    includeMetadata: config.include_metadata,
+    readCommitted: config.isolation_level === 'read_committed',
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    maxWaitMs: parseDuration(config.fetch_max_wait, 'fetch_max_wait'),
+    maxBytes: config.fetch_max_bytes,
+    partitionMaxBytes: config.partition_fetch_max_bytes,
+    maxBuffered: config.max_buffered_records,
+  };
+}

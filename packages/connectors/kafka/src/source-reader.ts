@@ -1,0 +1,423 @@
+/**
+ * The reader of the `kafka` source: one group member multiplexing every partition Kafka assigns
+ * it. A background loop fetches ahead (bounded) and decodes whole fetch responses; `read` hands
+ * out the decoded records one partition at a time, so the runtime keeps a watermark per Kafka
+ * partition.
+ *
+ * Offsets belong to Sluice's checkpoint: `position()` is the next offset of every assigned
+ * partition after the records returned so far; `commit()` writes a durable checkpoint's offsets
+ * to the group. Where a newly assigned partition starts: its offset in the restored checkpoint
+ * (once, the first time it is assigned), else the greater of the group's committed offset and
+ * the last durable checkpoint's offset this reader knows, else the `start` policy.
+ */
+
+import type { Logger, SourceBatch, SourceReader } from '@sluice/core';
+import { SluiceError } from '@sluice/core';
+import type { FetchedPartition, FetchTarget, GroupConsumer, TopicPartition } from './client.ts';
+import { isPermanent, toSourceError } from './client-errors.ts';
+import { decodeBatches } from './formats.ts';
+import { FetchBuffer, type PartitionState, Signal } from './source-buffer.ts';
+import type { SourceSettings } from './source-config.ts';
+import { resolveStarts } from './source-starts.ts';
+
+/** The id of the one reader of a `kafka` source; its position holds every partition's offset. */
+export const READER_ID = 'consumer';
+
+/** How long `read` waits for records before returning an empty batch. */
+const IDLE_MS = 200;
+/** Backoff of the fetch loop after a failure: first and greatest delay, ms. */
+const BACKOFF_FIRST = 100;
+const BACKOFF_MAX = 10_000;
+
+/** A checkpointed position: the next offset to read, by `topic/partition`. */
+export type KafkaPosition = { [topicPartition: string]: number };
+
+export interface KafkaReaderOptions {
+  readonly step: string;
+  readonly settings: SourceSettings;
+  readonly client: GroupConsumer;
+  readonly log: Logger;
+  readonly secrets: readonly string[];
+  /** Offsets from the restored checkpoint, by `topic/partition`. */
+  readonly restored: KafkaPosition;
+  readonly now: () => number;
+}
+
+export class KafkaReader implements SourceReader {
+  readonly partition = READER_ID;
+  readonly #o: KafkaReaderOptions;
+  readonly #client: GroupConsumer;
+  readonly #restored: Map<string, number>;
+  /** Offsets of the last durable checkpoint (given to `commit`). */
+  readonly #durable = new Map<string, number>();
+  /** Offsets this reader committed to the group. */
+  readonly #committed = new Map<string, number>();
+  readonly #parts = new Map<string, PartitionState>();
+  readonly #unresolved = new Set<PartitionState>();
+  readonly #buffer = new FetchBuffer();
+  #revoked: string[] = [];
+  #fatal: SluiceError | undefined;
+  #started: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #rejoin = false;
+  #closed = false;
+  readonly #closing = new AbortController();
+  readonly #dataReady = new Signal();
+  readonly #fetchWanted = new Signal();
+
+  constructor(options: KafkaReaderOptions) {
+    this.#o = options;
+    this.#client = options.client;
+    this.#restored = new Map(Object.entries(options.restored));
+    this.#client.onAssign((assigned) => this.#assign(assigned));
+    this.#client.onError((err) => this.#backgroundError(err));
+  }
+
+  async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
+    if (!this.#started) {
+      this.#started = this.#start().catch((err: unknown) => {
+        this.#started = undefined;
+        throw toSourceError(
+          err,
+          `cannot start consuming (group '${this.#o.settings.groupId}')`,
+          this.#o.step,
+          this.#o.secrets,
+        );
+      });
+    }
+    await this.#started;
+    let waited = false;
+    for (;;) {
+      if (this.#fatal) throw this.#fatal;
+      const batch = this.#take(max);
+      if (batch) return batch;
+      if (waited || signal.aborted || this.#closed) {
+        const empty: SourceBatch = { records: [] };
+        this.#attachRevoked(empty);
+        return empty;
+      }
+      await this.#dataReady.wait(IDLE_MS, signal);
+      waited = true;
+    }
+  }
+
+  position(): KafkaPosition {
+    const out: KafkaPosition = {};
+    for (const st of this.#parts.values()) if (Number.isFinite(st.returned)) out[st.key] = st.returned;
+    return out;
+  }
+
+  /**
+   * Commits a durable checkpoint's offsets for the partitions this member still owns. A failed
+   * commit is logged, not thrown: the checkpoint holds the offsets, the next one commits again.
+   */
+  async commit(position: unknown): Promise<void> {
+    if (position === null || typeof position !== 'object') return;
+    const offsets: (TopicPartition & { offset: number; leaderEpoch: number })[] = [];
+    for (const [key, offset] of Object.entries(position as KafkaPosition)) {
+      if (typeof offset !== 'number') continue;
+      this.#durable.set(key, offset);
+      const st = this.#parts.get(key);
+      if (!st || this.#committed.get(key) === offset) continue;
+      offsets.push({ topic: st.topic, partition: st.partition, offset, leaderEpoch: st.leaderEpoch });
+    }
+    if (offsets.length === 0 || this.#closed || !this.#started) return;
+    try {
+      await this.#client.commit(offsets);
+      for (const o of offsets) this.#committed.set(`${o.topic}/${o.partition}`, o.offset);
+    } catch (err) {
+      const e = toSourceError(err, 'offset commit failed', this.#o.step, this.#o.secrets);
+      this.#o.log.warn('kafka source: offset commit failed; the next checkpoint commits again', {
+        source: this.#o.step,
+        error: e.message,
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort();
+    this.#dataReady.notify();
+    this.#fetchWanted.notify();
+    await this.#started?.catch(() => {});
+    await this.#loop;
+    try {
+      await this.#client.close();
+    } catch (err) {
+      this.#o.log.debug('kafka source: close failed', {
+        source: this.#o.step,
+        error: toSourceError(err, 'close', this.#o.step, this.#o.secrets).message,
+      });
+    }
+  }
+
+  // Start, assignment, background errors
+
+  async #start(): Promise<void> {
+    const { settings, step } = this.#o;
+    const missing = await this.#client.missingTopics(settings.topics);
+    if (missing.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `'${t}'`).join(', ')} ` +
+          `do${missing.length > 1 ? '' : 'es'} not exist; create ${missing.length > 1 ? 'them' : 'it'} ` +
+          'or fix `topics` (the source never creates topics)',
+        { step, path: 'topics' },
+      );
+    }
+    const configured = new Set(settings.topics);
+    for (const key of [...this.#restored.keys()]) {
+      if (!configured.has(topicOf(key))) {
+        this.#o.log.warn('kafka source: the checkpoint has an offset for a topic no longer read; dropped', {
+          source: step,
+          partition: key,
+        });
+        this.#restored.delete(key);
+      }
+    }
+    if (this.#closed) return;
+    await this.#client.join(settings.topics);
+    this.#loop ??= this.#run();
+  }
+
+  /** A new assignment (after every join): drop revoked partitions, queue new ones for a start. */
+  #assign(assigned: readonly TopicPartition[]): void {
+    const keys = new Set<string>();
+    const added: string[] = [];
+    const revoked: string[] = [];
+    for (const tp of assigned) {
+      const key = `${tp.topic}/${tp.partition}`;
+      keys.add(key);
+      if (this.#parts.has(key)) continue;
+      const st: PartitionState = {
+        key,
+        topic: tp.topic,
+        partition: tp.partition,
+        fetchAt: Number.NaN,
+        returned: Number.NaN,
+        leaderEpoch: -1,
+      };
+      this.#parts.set(key, st);
+      this.#unresolved.add(st);
+      added.push(key);
+      const i = this.#revoked.indexOf(key);
+      if (i >= 0) this.#revoked.splice(i, 1);
+    }
+    for (const [key, st] of this.#parts) {
+      if (keys.has(key)) continue;
+      this.#parts.delete(key);
+      this.#unresolved.delete(st);
+      // Another member may commit it now: our last commit says nothing about the group's offset.
+      this.#committed.delete(key);
+      revoked.push(key);
+      this.#revoked.push(key);
+    }
+    if (revoked.length > 0) this.#buffer.drop(new Set(revoked));
+    if (added.length > 0 || revoked.length > 0) {
+      this.#o.log.info('kafka source: partitions assigned', {
+        source: this.#o.step,
+        added,
+        revoked,
+        assigned: [...this.#parts.keys()],
+      });
+    }
+    this.#fetchWanted.notify();
+    this.#dataReady.notify();
+  }
+
+  #backgroundError(err: Error): void {
+    if (this.#closed) return;
+    const e = toSourceError(err, 'consumer group', this.#o.step, this.#o.secrets);
+    if (isPermanent(err)) {
+      this.#fatal ??= e;
+      this.#dataReady.notify();
+      return;
+    }
+    this.#o.log.warn('kafka source: group membership lost; rejoining', {
+      source: this.#o.step,
+      error: e.message,
+    });
+    this.#rejoin = true;
+    this.#fetchWanted.notify();
+  }
+
+  // The fetch loop
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed && !this.#fatal) {
+      try {
+        if (this.#rejoin) {
+          this.#rejoin = false;
+          // A join while still a member would make the whole group rebalance.
+          if (!this.#client.active) await this.#client.join(this.#o.settings.topics);
+        }
+        if (this.#unresolved.size > 0) await this.#resolveStarts();
+        const targets: PartitionState[] = [];
+        if (this.#buffer.size < this.#o.settings.maxBuffered) {
+          for (const st of this.#parts.values()) if (Number.isFinite(st.fetchAt)) targets.push(st);
+        }
+        if (targets.length === 0) {
+          await this.#fetchWanted.wait(250, this.#closing.signal);
+          continue;
+        }
+        await this.#fetchRound(targets);
+        failures = 0;
+      } catch (err) {
+        if (this.#closed) break;
+        const e = toSourceError(err, 'fetch failed', this.#o.step, this.#o.secrets);
+        if (!e.retryable) {
+          this.#fatal = e;
+          this.#dataReady.notify();
+          break;
+        }
+        failures++;
+        const ceiling = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1));
+        const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
+        this.#o.log.warn('kafka source: broker unavailable; retrying', {
+          source: this.#o.step,
+          attempt: failures,
+          delay,
+          error: e.message,
+        });
+        this.#client.refreshMetadata();
+        await this.#fetchWanted.wait(delay, this.#closing.signal);
+      }
+    }
+  }
+
+  /** Resolves where newly assigned partitions start (see `source-starts.ts`). */
+  async #resolveStarts(): Promise<void> {
+    const asked = [...this.#unresolved];
+    const starts = await resolveStarts(asked, {
+      restored: this.#restored,
+      durable: this.#durable,
+      client: this.#client,
+      start: this.#o.settings.start,
+    });
+    const resolved: { [partition: string]: string } = {};
+    for (const st of asked) {
+      const start = starts.get(st.key);
+      // Revoked meanwhile: a restored offset stays for when it comes back.
+      if (!start || this.#parts.get(st.key) !== st) continue;
+      if (start.restored) this.#restored.delete(st.key);
+      st.fetchAt = start.offset;
+      st.returned = start.offset;
+      this.#unresolved.delete(st);
+      resolved[st.key] = `${start.offset} (${start.from})`;
+    }
+    this.#o.log.info('kafka source: partitions start at', { source: this.#o.step, offsets: resolved });
+  }
+
+  /** One fetch from every leader holding a partition to read; decodes what comes back. */
+  async #fetchRound(targets: readonly PartitionState[]): Promise<void> {
+    const md = await this.#client.leaders();
+    const byNode = new Map<number, PartitionState[]>();
+    let unknownLeader = false;
+    for (const st of targets) {
+      const node = md.leader(st.topic, st.partition);
+      if (node < 0) {
+        unknownLeader = true;
+        continue;
+      }
+      let list = byNode.get(node);
+      if (!list) {
+        list = [];
+        byNode.set(node, list);
+      }
+      list.push(st);
+    }
+    const errors: string[] = [];
+    await Promise.all(
+      [...byNode].map(async ([node, states]) => {
+        const requested = new Map<string, PartitionState>();
+        const fetchTargets: FetchTarget[] = [];
+        for (const st of states) {
+          requested.set(st.key, st);
+          fetchTargets.push({
+            topic: st.topic,
+            partition: st.partition,
+            offset: st.fetchAt,
+            leaderEpoch: -1,
+          });
+        }
+        const parts = await this.#client.fetch(node, fetchTargets, md.topicId);
+        for (const p of parts) {
+          const err = this.#absorb(p, requested.get(`${p.topic}/${p.partition}`));
+          if (err) errors.push(err);
+        }
+      }),
+    );
+    if (unknownLeader) errors.push('a partition has no leader');
+    if (errors.length > 0) {
+      throw new SluiceError('SOURCE_UNAVAILABLE', errors.join('; '), { step: this.#o.step });
+    }
+  }
+
+  /** Decodes one partition of a fetch response into the queue; returns a transient error text. */
+  #absorb(p: FetchedPartition, st: PartitionState | undefined): string | undefined {
+    // Revoked, re-assigned or moved since the request: the response is stale.
+    if (!st || this.#parts.get(st.key) !== st || st.fetchAt !== p.requested) return undefined;
+    if (p.errorCode !== 0) {
+      if (p.error === 'OFFSET_OUT_OF_RANGE') {
+        const earliest = Math.max(p.logStartOffset, 0);
+        this.#o.log.warn('kafka source: offset out of range; continuing from the earliest offset', {
+          source: this.#o.step,
+          partition: st.key,
+          offset: p.requested,
+          earliest,
+          latest: p.highWatermark,
+        });
+        st.fetchAt = earliest;
+        if (st.returned === p.requested && !this.#buffer.holds(st)) st.returned = earliest;
+        return undefined;
+      }
+      if (p.error === 'TOPIC_AUTHORIZATION_FAILED') {
+        this.#fatal ??= new SluiceError(
+          'CONFIG_INVALID',
+          `not authorized to read topic '${st.topic}'; check the ACLs of the configured user`,
+          { step: this.#o.step, path: 'topics' },
+        );
+        this.#dataReady.notify();
+        return undefined;
+      }
+      this.#client.refreshMetadata();
+      return `${st.key}: ${p.error ?? p.errorCode}`;
+    }
+    if (p.batches.length === 0) return undefined;
+    const chunk = decodeBatches(
+      st.topic,
+      st.partition,
+      p.batches,
+      p.requested,
+      this.#o.settings,
+      this.#o.now(),
+    );
+    if (chunk.next <= p.requested) return undefined;
+    st.fetchAt = chunk.next;
+    if (chunk.leaderEpoch >= 0) st.leaderEpoch = chunk.leaderEpoch;
+    this.#buffer.push(st, chunk);
+    this.#dataReady.notify();
+    return undefined;
+  }
+
+  /** The next batch from the buffer, with the revoked partitions not yet reported. */
+  #take(max: number): SourceBatch | undefined {
+    const batch = this.#buffer.take(max, (st) => this.#parts.get(st.key) === st);
+    if (!batch) return undefined;
+    this.#attachRevoked(batch);
+    if (this.#buffer.size < this.#o.settings.maxBuffered) this.#fetchWanted.notify();
+    return batch;
+  }
+
+  #attachRevoked(batch: SourceBatch): void {
+    if (this.#revoked.length === 0) return;
+    batch.revoked = this.#revoked;
+    this.#revoked = [];
+  }
+}
+
+function topicOf(key: string): string {
+  return key.slice(0, key.lastIndexOf('/'));
+}
