@@ -457,9 +457,21 @@ kafka_up() {
   line kafka up "$KAFKA_BOOTSTRAP" "(started $KAFKA_VERSION in $(elapsed "$t0"); pid $pid)"
 }
 
+# Pid of the kafka.Kafka process listening on the broker port, if any.
+kafka_listener_pid() {
+  command -v ss >/dev/null 2>&1 || return 0
+  local pid
+  pid="$(ss -ltnpH "sport = :$KAFKA_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)"
+  [[ -n "$pid" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' && echo "$pid"
+  return 0
+}
+
 kafka_down() {
   lock 8 "$KAFKA_HOME/.broker.lock" "stopping Kafka"
   local pid; pid="$(kafka_pid)"
+  # A broker started by this script from another checkout of the project holds no pid file
+  # here; it is still ours to stop (it is `kafka.Kafka` listening on our port).
+  [[ -z "$pid" ]] && pid="$(kafka_listener_pid)"
   if [[ -z "$pid" ]]; then
     rm -f "$KAFKA_PID"; unlock 8
     if port_open "$KAFKA_PORT"; then
