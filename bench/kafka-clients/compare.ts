@@ -147,7 +147,10 @@ function machineJiffies(): [number, number] {
 
 function brokerPid(): number | undefined {
   try {
-    const pid = Number(readFileSync(path.join(ROOT, '.cache/kafka/broker.pid'), 'utf8').trim());
+    const home =
+      process.env.SLUICE_SERVICES_HOME ??
+      path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'sluice');
+    const pid = Number(readFileSync(path.join(home, 'kafka/broker.pid'), 'utf8').trim());
     return existsSync(`/proc/${pid}`) ? pid : undefined;
   } catch {
     return undefined;

@@ -38,7 +38,9 @@ after(async () => {
 });
 
 describe('kafka source: broker restart', { skip: !available }, () => {
-  test('the reader retries with capped backoff while the broker is down and loses nothing', async () => {
+  test('the reader retries with capped backoff while the broker is down and loses nothing', {
+    timeout: 180_000,
+  }, async () => {
     const { capturingLogger, createTopic, openKafkaReader, produce, uniqueName } = support!;
     const name = uniqueName('restart');
     topics.push(name);
