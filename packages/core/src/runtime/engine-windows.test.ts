@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import type { Row } from '../record.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
+import { seededRandom as rng } from '../testing/random.ts';
 import {
   assertAccounting,
   assertSameMultiset,
@@ -23,18 +24,6 @@ import { Job } from './job.ts';
 
 /** A type alias, not an interface, so that it is a Row. */
 type Input = { k: string; ts: number; v: number };
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Records for one partition: record i has time i·step + jitter with jitter in [0, 40), so a

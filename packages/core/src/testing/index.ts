@@ -12,3 +12,4 @@ export {
   memorySource,
   testing,
 } from './memory.ts';
+export { seededRandom } from './random.ts';

@@ -2,21 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Operator } from '../operator.ts';
 import type { Row } from '../record.ts';
+import { seededRandom as random } from '../testing/random.ts';
 import { agg, batchOf, CollectingOutput, countStar, open, roundTrip } from './test-support.ts';
 import { createWindowAggregate } from './window-aggregate.ts';
 import type { WindowSpec } from './window-spec.ts';
-
-/** Mulberry32: a small seeded generator, so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Step = { kind: 'batch'; rows: { k: string; v: number; t: number }[] } | { kind: 'watermark'; w: number };
 
