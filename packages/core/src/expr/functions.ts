@@ -3,6 +3,7 @@
  * reference docs derived from the same specs.
  */
 
+import { aggregateDocs } from '../aggregate/registry.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
 import { castDoc, conversionFunctions } from './conversion-functions.ts';
 import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
@@ -25,17 +26,7 @@ for (const spec of specs) {
 }
 
 /** Names of the aggregate functions, which parse anywhere but only evaluate in an aggregate step. */
-export const aggregateNames: ReadonlySet<string> = new Set([
-  'count',
-  'sum',
-  'avg',
-  'min',
-  'max',
-  'first',
-  'last',
-  'approx_count_distinct',
-  'percentile',
-]);
+export const aggregateNames: ReadonlySet<string> = new Set(aggregateDocs.map((d) => d.name));
 
 /** The scalar function called `name` (lower-case, aliases included), or undefined. */
 export function lookupFunction(name: string): FunctionSpec | undefined {

@@ -4,12 +4,12 @@
  */
 
 import Type from 'typebox';
-import { compileExpression } from '../expr/index.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { createDedupeOperator } from './dedupe.ts';
 import { stepFunction } from './functions.ts';
-import { encodeKey, encodeKeyValue } from './key.ts';
+import { encodeKeyValue } from './key.ts';
+import { compileKey } from './key-by.ts';
 
 const within = Type.String({
   description: 'Horizon: a record is a duplicate when its key was kept less than this long before it.',
@@ -43,14 +43,7 @@ export const dedupeStep = defineStep({
   create(cfg, step) {
     const options = { stepId: step.id, within: parseDuration(cfg.within, 'within'), time: cfg.time };
     if (!cfg.key) return createDedupeOperator(options);
-    const parts = cfg.key.map(
-      (text, i) => compileExpression(text, { step: step.id, path: `key[${i}]`, clock: step.clock }).evaluate,
-    );
-    const values: unknown[] = new Array(parts.length);
-    const keyFn = (r: Record<string, unknown>) => {
-      for (let p = 0; p < parts.length; p++) values[p] = parts[p](r);
-      return encodeKey(values);
-    };
+    const keyFn = compileKey(cfg.key, step);
     return createDedupeOperator({ ...options, keyFn });
   },
 });

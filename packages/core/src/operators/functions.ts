@@ -11,6 +11,7 @@ import type { StepInfo } from '../operator.ts';
 import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
 import { encodeKeyValue } from './key.ts';
+import { keyingOperator } from './key-by.ts';
 import { without } from './map.ts';
 
 const noOptions = Type.Object({}, { additionalProperties: false });
@@ -133,21 +134,9 @@ export const keyByFnStep = defineStep({
   config: noOptions,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
-    return {
-      processBatch(batch: Batch, out) {
-        const keys: string[] = new Array(batch.records.length);
-        const failed: number[] = [];
-        for (let i = 0; i < batch.records.length; i++) {
-          try {
-            keys[i] = encodeKeyValue(fn(batch.records[i]));
-          } catch (err) {
-            failed.push(i);
-            out.deadLetter(batch, i, userError(step.id, err));
-          }
-        }
-        const keyed = { ...batch, keys };
-        out.emit(failed.length > 0 ? without(keyed, batch.records, failed) : keyed);
-      },
-    };
+    return keyingOperator(
+      (r) => encodeKeyValue(fn(r)),
+      (err) => userError(step.id, err),
+    );
   },
 });

@@ -4,11 +4,13 @@
  */
 
 import Type from 'typebox';
+import type { SluiceError } from '../errors.ts';
 import { toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
-import type { Batch } from '../record.ts';
+import type { Operator, StepInfo } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
-import { encodeKey } from './key.ts';
+import { encodeKey, encodeKeyValue } from './key.ts';
 import { without } from './map.ts';
 
 const config = Type.Object(
@@ -22,6 +24,49 @@ const config = Type.Object(
   { additionalProperties: false },
 );
 
+/** Compiles key expressions (`key[i]` in the step config) into one function giving the encoded key. */
+export function compileKey(texts: readonly string[], step: StepInfo): (record: Row) => string {
+  const parts = texts.map(
+    (text, i) => compileExpression(text, { step: step.id, path: `key[${i}]`, clock: step.clock }).evaluate,
+  );
+  if (parts.length === 1) {
+    const only = parts[0];
+    return (r) => encodeKeyValue(only(r));
+  }
+  const values: unknown[] = new Array(parts.length);
+  return (r) => {
+    for (let p = 0; p < parts.length; p++) values[p] = parts[p](r);
+    return encodeKey(values);
+  };
+}
+
+/**
+ * An operator that sets each record's key with `keyOf`; a record whose key throws goes to the
+ * dead-letter output with the error `onError` makes of it.
+ */
+export function keyingOperator(
+  keyOf: (record: Row) => string,
+  onError: (err: unknown) => SluiceError,
+): Operator {
+  return {
+    processBatch(batch: Batch, out) {
+      const records = batch.records;
+      const keys: string[] = new Array(records.length);
+      const failed: number[] = [];
+      for (let i = 0; i < records.length; i++) {
+        try {
+          keys[i] = keyOf(records[i]);
+        } catch (err) {
+          failed.push(i);
+          out.deadLetter(batch, i, onError(err));
+        }
+      }
+      const keyed = { ...batch, keys };
+      out.emit(failed.length > 0 ? without(keyed, records, failed) : keyed);
+    },
+  };
+}
+
 export const keyByStep = defineStep({
   type: 'key_by',
   summary: 'Groups records by a key for the keyed steps after it.',
@@ -30,28 +75,7 @@ export const keyByStep = defineStep({
   config,
   example: 'type: key_by\nkey: [region]',
   create(cfg, step) {
-    const parts = cfg.key.map(
-      (text, i) => compileExpression(text, { step: step.id, path: `key[${i}]`, clock: step.clock }).evaluate,
-    );
-    const values: unknown[] = new Array(parts.length);
-    return {
-      processBatch(batch: Batch, out) {
-        const records = batch.records;
-        const keys: string[] = new Array(records.length);
-        const failed: number[] = [];
-        for (let i = 0; i < records.length; i++) {
-          try {
-            for (let p = 0; p < parts.length; p++) values[p] = parts[p](records[i]);
-          } catch (err) {
-            failed.push(i);
-            out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
-            continue;
-          }
-          keys[i] = encodeKey(values);
-        }
-        const keyed = { ...batch, keys };
-        out.emit(failed.length > 0 ? without(keyed, records, failed) : keyed);
-      },
-    };
+    const keyOf = compileKey(cfg.key, step);
+    return keyingOperator(keyOf, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
   },
 });
