@@ -166,3 +166,36 @@ export function toSluiceError(err: unknown, code: ErrorCode = 'INTERNAL', option
   const message = err instanceof Error ? err.message : String(err);
   return new SluiceError(code, message, { ...options, cause: err });
 }
+
+/**
+ * Several problems found in one pipeline file. `errors` holds each one as a `SluiceError` with its
+ * own code and location; the aggregate takes the code, location, path and step of the first (in
+ * file order) and its message lists every problem as `file:line:col: path: message`, one a line.
+ * A file with a single problem throws that `SluiceError` itself, not a `ConfigErrors`.
+ */
+export class ConfigErrors extends SluiceError {
+  readonly errors: readonly SluiceError[];
+
+  constructor(errors: readonly SluiceError[]) {
+    const [first] = errors;
+    super(first.code, errors.map(lineOf).join('\n'), {
+      file: first.file,
+      line: first.line,
+      column: first.column,
+      path: first.path,
+      step: first.step,
+    });
+    this.errors = errors;
+  }
+
+  /** One line per problem, each with its code. */
+  override describe(): string {
+    return this.errors.map((e) => e.describe()).join('\n');
+  }
+}
+
+function lineOf(error: SluiceError): string {
+  const where = error.file ? `${error.file}:${error.line ?? 1}:${error.column ?? 1}: ` : '';
+  const path = error.path ? `${error.path}: ` : error.step ? `${error.step}: ` : '';
+  return `${where}${path}${error.message}`;
+}

@@ -72,7 +72,14 @@ export {
   sleep,
 } from './connectors/backoff.ts';
 export { describeComponent } from './describe.ts';
-export { type ErrorCode, type ErrorKind, errorCodes, SluiceError, toSluiceError } from './errors.ts';
+export {
+  ConfigErrors,
+  type ErrorCode,
+  type ErrorKind,
+  errorCodes,
+  SluiceError,
+  toSluiceError,
+} from './errors.ts';
 export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';

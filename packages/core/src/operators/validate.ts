@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import formats from 'ajv-formats';
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import { type Batch, emptyBatchLike, pushFrom } from '../record.ts';
@@ -22,16 +22,13 @@ const config = Type.Object(
   { additionalProperties: false },
 );
 
-type AddFormats = (ajv: Ajv) => Ajv;
-const addFormats = addFormatsModule as unknown as AddFormats;
-
 let shared: Ajv | undefined;
 
 /** The Ajv instance record schemas compile with: all errors, formats, no coercion, no defaults. */
 export function recordValidator(): Ajv {
   if (!shared) {
     shared = new Ajv({ allErrors: true, strict: false });
-    addFormats(shared);
+    formats.default(shared);
   }
   return shared;
 }

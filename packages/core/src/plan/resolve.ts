@@ -6,7 +6,7 @@
  * pointing to the file, line and column the plan came from when it has `locations`.
  */
 
-import { SluiceError } from '../errors.ts';
+import { ConfigErrors, SluiceError } from '../errors.ts';
 import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
 import { validateConfig } from './config.ts';
@@ -168,14 +168,5 @@ function problemsError(plan: Plan, problems: Problem[]): SluiceError {
   const located = problems.map((p) =>
     withLocation(plan, new SluiceError(p.code, p.message, { step: p.step, path: p.path || undefined })),
   );
-  if (located.length === 1) return located[0];
-  const first = located[0];
-  const lines = located.map((e) => `  ${e.describe()}`).join('\n');
-  return new SluiceError(first.code, `${located.length} problems in the pipeline:\n${lines}`, {
-    file: first.file,
-    line: first.line,
-    column: first.column,
-    step: first.step,
-    path: first.path,
-  });
+  return located.length === 1 ? located[0] : new ConfigErrors(located);
 }

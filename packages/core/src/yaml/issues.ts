@@ -2,44 +2,12 @@
  * Collecting every problem of a pipeline file before failing, so one run reports them all.
  */
 
-import { type ErrorCode, SluiceError } from '../errors.ts';
+import { ConfigErrors, type ErrorCode, SluiceError } from '../errors.ts';
 
 /** A 1-based line and column in the pipeline file. */
 export interface Position {
   line: number;
   column: number;
-}
-
-/**
- * Several problems found in one pipeline file. `errors` holds each one as a `SluiceError` with its
- * own code and location; the aggregate takes the code, location, path and step of the first (in
- * file order) and its message lists every problem as `file:line:col: path: message`, one a line.
- * A file with a single problem throws that `SluiceError` itself, not a `ConfigErrors`.
- */
-export class ConfigErrors extends SluiceError {
-  readonly errors: readonly SluiceError[];
-
-  constructor(errors: readonly SluiceError[]) {
-    const [first] = errors;
-    super(first.code, errors.map(lineOf).join('\n'), {
-      file: first.file,
-      line: first.line,
-      column: first.column,
-      path: first.path,
-      step: first.step,
-    });
-    this.errors = errors;
-  }
-
-  /** One line per problem, each with its code. */
-  override describe(): string {
-    return this.errors.map((e) => e.describe()).join('\n');
-  }
-}
-
-function lineOf(error: SluiceError): string {
-  const path = error.path ? `${error.path}: ` : '';
-  return `${error.file}:${error.line}:${error.column}: ${path}${error.message}`;
 }
 
 /** Problems found so far in one file. */
