@@ -7,7 +7,7 @@
  */
 
 import type { SluiceError } from './errors.ts';
-import type { Batch, Row } from './record.ts';
+import type { Batch } from './record.ts';
 import type { Clock } from './time.ts';
 
 /** Where an operator sends what it produces. */
@@ -62,9 +62,6 @@ export interface Operator {
   close?(out: Output): void;
 }
 
-/** Builds the operator for one step from its validated config. */
-export type OperatorFactory<C> = (config: C, step: StepInfo) => Operator;
-
 /** What a step factory knows of its place in the plan. */
 export interface StepInfo {
   readonly id: string;
@@ -78,7 +75,3 @@ export interface StepInfo {
 
 /** Where a step sends its late records. */
 export type LatePolicy = 'late_output' | 'dead_letter' | 'drop';
-
-/** Record type helper for TS-API functions. */
-export type RecordFn<I, O> = (record: I) => O;
-export type { Row };
