@@ -6,13 +6,33 @@
 # machine's Debian-installed services (see /work/shared/services.md).
 #
 #   scripts/services.sh up     [SERVICE...]   start what is not answering, wait, one line each (default: all)
-#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): only kafka. Debian-installed
+#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): kafka and schema-registry. Debian-installed
 #                                             services are stopped only when named explicitly.
 #   scripts/services.sh status [SERVICE...]   up/down for each (exit 1 if any is down)
 #   scripts/services.sh tool MAINCLASS|ALIAS [ARGS...]   run a Kafka tool with the cached classpath
 #   scripts/services.sh kafka-libs            resolve (if needed) and print the Kafka libs directory
+#   scripts/services.sh kafka-tls             generate (if needed) and print the Kafka TLS directory
 #
-#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats all
+# Kafka listeners (all on the one broker; test-only credentials, fixed, not secrets):
+#   127.0.0.1:9092  PLAINTEXT       no authentication (also the inter-broker listener)
+#   127.0.0.1:9093  CONTROLLER      KRaft controller, PLAINTEXT
+#   127.0.0.1:9094  SASL_PLAINTEXT  PLAIN          user sluice, password sluice-plain-secret
+#                                   SCRAM-SHA-256  user sluice, password sluice-sha256-secret
+#                                   SCRAM-SHA-512  user sluice, password sluice-sha512-secret
+#   127.0.0.1:9095  SSL             server certificate signed by the generated CA (tls/ca.pem)
+#   127.0.0.1:9096  SSL (MTLS)      the same, and a client certificate signed by that CA is
+#                                   required (tls/client.pem, tls/client-key.pem)
+#   Each mechanism has its own password, so a client that sends the wrong mechanism is refused.
+#   The broker certificate names 127.0.0.1 and localhost. The TLS files are generated once with
+#   openssl into $SLUICE_SERVICES_HOME/kafka/tls (delete the folder to get new ones); the SCRAM
+#   users are added when the data directory is formatted (or, for one formatted by an older
+#   version of this script, once after the broker starts, with kafka-configs). `up` restarts a
+#   running broker once when its configuration (this script's, or the TLS files) changed since
+#   it was started; a matching one is reused.
+#
+#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry all
+#   (schema-registry: a Confluent-compatible registry on 127.0.0.1:8081, run by
+#   scripts/schema-registry.sh)
 #   Tool aliases: topics console-producer console-consumer consumer-groups producer-perf
 #   consumer-perf api-versions get-offsets delete-records configs metadata-quorum cluster
 #   transactions e2e-latency storage  (scripts/kafka-tool.sh is a shortcut for `tool`).
@@ -31,7 +51,9 @@
 #                            resolved jars and can stop and restart the broker it finds running
 #
 # Files, under $SLUICE_SERVICES_HOME/kafka: <version>/libs (jars), <version>/*.properties
-# (generated), data (log.dirs, formatted once), broker.log, broker.pid.
+# (generated), data (log.dirs, formatted once), broker.log, broker.pid, broker.config (hash of
+# the configuration the running broker started with), scram.stamp (SCRAM users created for
+# this cluster id), tls/ (ca.pem, ca-key.pem, broker.pem, client.pem, client-key.pem).
 set -euo pipefail
 
 # Pinned: Kafka 4.4.0, the newest release on Maven Central when this was written (checked:
@@ -49,9 +71,20 @@ KAFKA_PID="$KAFKA_HOME/broker.pid"
 KAFKA_LOG="$KAFKA_HOME/broker.log"
 KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
+KAFKA_SASL_PORT=9094
+KAFKA_SSL_PORT=9095
+KAFKA_MTLS_PORT=9096
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+KAFKA_TLS="$KAFKA_HOME/tls"
+KAFKA_CONFIG_STAMP="$KAFKA_HOME/broker.config"
+KAFKA_SCRAM_STAMP="$KAFKA_HOME/scram.stamp"
+# Test-only credentials (see the header); one SASL user, a password per mechanism.
+KAFKA_SASL_USER=sluice
+KAFKA_PLAIN_PASSWORD=sluice-plain-secret
+KAFKA_SCRAM256_PASSWORD=sluice-sha256-secret
+KAFKA_SCRAM512_PASSWORD=sluice-sha512-secret
 
-ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka)
+ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka schema-registry)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -87,7 +120,8 @@ canon() {
     mysql) echo mariadb ;;
     mqtt) echo mosquitto ;;
     amqp | rabbit) echo rabbitmq ;;
-    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats all)" ;;
+    schema-registry | registry) echo schema-registry ;;
+    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry all)" ;;
   esac
 }
 
@@ -241,11 +275,22 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL
+# Test-only security listeners (see the header of scripts/services.sh). No authorizer: an
+# authenticated client may do anything, like an anonymous one on PLAINTEXT.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_PLAIN_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_TLS/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS/ca.pem
+listener.name.mtls.ssl.client.auth=required
 log.dirs=$KAFKA_DATA
 num.partitions=1
 auto.create.topics.enable=true
@@ -296,6 +341,134 @@ rootLogger.level = warn
 rootLogger.appenderRef.err.ref = STDERR
 EOF
 
+}
+
+# The test CA, and the broker and client certificates it signs, into DIR (EC P-256 keys: quick
+# to make; valid 10 years). The broker's PEM keystore is its key followed by its certificate.
+kafka_tls_generate() {
+  local d="$1"
+  cat >"$d/openssl.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = Sluice test CA
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[broker]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 -new -config "$d/openssl.cnf" -extensions ca "${key[@]}" \
+    -keyout "$d/ca-key.pem" -out "$d/ca.pem" -days 3650 -subj "/CN=Sluice test CA" &&
+    openssl req -new -config "$d/openssl.cnf" "${key[@]}" \
+      -keyout "$d/broker-key.pem" -out "$d/broker.csr" -subj "/CN=localhost" &&
+    openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -set_serial 2 \
+      -days 3650 -extfile "$d/openssl.cnf" -extensions broker -out "$d/broker-cert.pem" &&
+    openssl req -new -config "$d/openssl.cnf" "${key[@]}" \
+      -keyout "$d/client-key.pem" -out "$d/client.csr" -subj "/CN=sluice-test-client" &&
+    openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -set_serial 3 \
+      -days 3650 -extfile "$d/openssl.cnf" -extensions client -out "$d/client.pem" &&
+    cat "$d/broker-key.pem" "$d/broker-cert.pem" >"$d/broker.pem" &&
+    rm -f "$d"/*.csr "$d/broker-key.pem" &&
+    chmod 644 "$d"/*.pem
+}
+
+# Generates the TLS files once into $KAFKA_TLS (a temporary folder renamed into place, so a
+# concurrent reader never sees half of them).
+kafka_tls() {
+  [[ -f "$KAFKA_TLS/.complete" ]] && return 0
+  command -v openssl >/dev/null 2>&1 ||
+    die "openssl not found on PATH (needed once to make the Kafka test certificates; apt-get install openssl)"
+  lock 6 "$KAFKA_HOME/.tls.lock" "generating TLS files"
+  if [[ ! -f "$KAFKA_TLS/.complete" ]]; then
+    local tmp="$KAFKA_TLS.tmp.$$" out
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    if ! out="$(kafka_tls_generate "$tmp" 2>&1)"; then
+      rm -rf "$tmp"
+      printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /' >&2
+      die "generating the Kafka test certificates with openssl failed"
+    fi
+    touch "$tmp/.complete"
+    rm -rf "$KAFKA_TLS" && mv "$tmp" "$KAFKA_TLS"
+    note "generated a test CA and broker and client certificates in $KAFKA_TLS"
+  fi
+  unlock 6
+}
+
+# Hash of what a broker started now would run with: server.properties and the TLS files.
+kafka_config_hash() {
+  cat "$KAFKA_VDIR/server.properties" "$KAFKA_TLS/broker.pem" "$KAFKA_TLS/ca.pem" | sha256sum | cut -c1-16
+}
+
+# Whether the running broker PID started with the configuration this script generates now
+# (broker.config holds "pid hash", written at launch). Writes the configuration files.
+kafka_config_current() { # PID
+  [[ -f "$KAFKA_CONFIG_STAMP" && -f "$KAFKA_TLS/.complete" ]] || return 1
+  kafka_write_config
+  [[ "$(cat "$KAFKA_CONFIG_STAMP")" == "$1 $(kafka_config_hash)" ]]
+}
+
+# What scram.stamp holds once cluster ID has the SCRAM users of this script.
+kafka_scram_stamp() { # CLUSTER_ID
+  echo "$1 $(printf '%s\n' "$KAFKA_SASL_USER" "$KAFKA_SCRAM256_PASSWORD" "$KAFKA_SCRAM512_PASSWORD" |
+    sha256sum | cut -c1-16)"
+}
+
+# Creates the SCRAM credentials unless scram.stamp says this cluster has them. A data directory
+# formatted by this script has them from the start (StorageTool --add-scram); one formatted by
+# an earlier version gets them here, once, with kafka-configs (one call per mechanism: Kafka
+# refuses two credentials of one user in one request; an existing one is overwritten).
+kafka_scram_users() {
+  local id want mechanism password out
+  id="$(sed -n 's/^cluster\.id=//p' "$KAFKA_DATA/meta.properties" 2>/dev/null || true)"
+  want="$(kafka_scram_stamp "$id")"
+  [[ -n "$id" && -f "$KAFKA_SCRAM_STAMP" && "$(cat "$KAFKA_SCRAM_STAMP")" == "$want" ]] && return 0
+  need_java
+  kafka_resolve
+  tool_java_opts org.apache.kafka.tools.ConfigCommand
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    password="$KAFKA_SCRAM256_PASSWORD"
+    [[ "$mechanism" == SCRAM-SHA-512 ]] && password="$KAFKA_SCRAM512_PASSWORD"
+    if ! out="$(java "${TOOL_OPTS[@]}" -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.ConfigCommand \
+      --bootstrap-server "$KAFKA_BOOTSTRAP" --alter --entity-type users --entity-name "$KAFKA_SASL_USER" \
+      --add-config "$mechanism=[password=$password]" 2>&1)"; then
+      printf '%s\n' "$out" | tail -n 10 | sed 's/^/    /' >&2
+      line kafka DOWN "127.0.0.1:$KAFKA_SASL_PORT" "(could not create the $mechanism user with kafka-configs)"
+      return 1
+    fi
+  done
+  [[ -n "$id" ]] && echo "$want" | write_atomic "$KAFKA_SCRAM_STAMP"
+  note "kafka: created the SCRAM users"
+  return 0
+}
+
+# One line per security listener, for `up` and `status`.
+kafka_listener_lines() {
+  local p what rc=0
+  for p in "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT"; do
+    case "$p" in
+      "$KAFKA_SASL_PORT") what="SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" ;;
+      "$KAFKA_SSL_PORT") what="SSL; CA $KAFKA_TLS/ca.pem" ;;
+      *) what="SSL with a client certificate (MTLS)" ;;
+    esac
+    if port_open "$p"; then line kafka up "127.0.0.1:$p" "($what)"
+    else line kafka DOWN "127.0.0.1:$p" "($what)"; rc=1; fi
+  done
+  return "$rc"
 }
 
 # Short-lived tools start ~0.7 s faster with C1 only; perf tools keep the full JIT.
@@ -379,11 +552,14 @@ kafka_format_if_needed() {
   [[ -n "$id" ]] || { cat "$KAFKA_HOME/format.err" >&2; die "StorageTool random-uuid printed nothing"; }
   # Static quorum (controller.quorum.voters), so no --standalone: that flag is for dynamic quorums.
   if ! out="$(java -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$KAFKA_VDIR/tools-log4j2.properties" \
-    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_VDIR/server.properties" 2>&1)"; then
+    kafka.tools.StorageTool format -t "$id" -c "$KAFKA_VDIR/server.properties" \
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SCRAM256_PASSWORD]" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SCRAM512_PASSWORD]" 2>&1)"; then
     printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /' >&2
     die "formatting $KAFKA_DATA failed"
   fi
-  note "formatted ${KAFKA_DATA#"$ROOT"/} (cluster id $id)"
+  kafka_scram_stamp "$id" | write_atomic "$KAFKA_SCRAM_STAMP"
+  note "formatted ${KAFKA_DATA#"$ROOT"/} (cluster id $id, with the SCRAM users)"
 }
 
 kafka_launch() {
@@ -396,8 +572,9 @@ kafka_launch() {
   setsid java "${heap[@]}" "${jvm[@]}" -Djava.awt.headless=true \
     "-Dlog4j2.configurationFile=$KAFKA_VDIR/log4j2.properties" "-Dkafka.logs.dir=$KAFKA_HOME" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_VDIR/server.properties" \
-    </dev/null >>"$KAFKA_LOG" 2>&1 7>&- 8>&- &
+    </dev/null >>"$KAFKA_LOG" 2>&1 6>&- 7>&- 8>&- &
   echo $! >"$KAFKA_PID"
+  echo "$! $(kafka_config_hash)" | write_atomic "$KAFKA_CONFIG_STAMP"
 }
 
 kafka_fail() { # MESSAGE [nolog]
@@ -410,25 +587,45 @@ kafka_fail() { # MESSAGE [nolog]
   return 1
 }
 
+# Whether the broker answering on 127.0.0.1:9092 can be reused as it is: it runs the current
+# configuration, or it is not one this script started from here (no pid: left as it is).
+kafka_reusable() {
+  kafka_probe || return 1
+  local pid; pid="$(kafka_pid)"
+  [[ -z "$pid" ]] || kafka_config_current "$pid"
+}
+
 kafka_up() {
-  if kafka_probe; then
+  if kafka_reusable; then
     local pid; pid="$(kafka_pid)"
-    line kafka up "$KAFKA_BOOTSTRAP" "(running, reused${pid:+; pid $pid})"; return 0
+    kafka_scram_users || return 1
+    line kafka up "$KAFKA_BOOTSTRAP" "(running, reused${pid:+; pid $pid})"
+    kafka_listener_lines
+    return
   fi
   need_java --version
   lock 8 "$KAFKA_HOME/.broker.lock" "starting Kafka"
   # Another services.sh may have started it while we waited for the lock.
-  if kafka_probe; then unlock 8; kafka_up; return; fi
+  if kafka_reusable; then unlock 8; kafka_up; return; fi
 
-  local t0 pid tmo deadline
+  local t0 pid tmo deadline how=started
   t0="$(now)"; tmo="$(svc_timeout kafka)"
   kafka_resolve
+  kafka_tls
   kafka_write_config
   pid="$(kafka_pid)"
+  # Started by an earlier version of this script (or before the TLS files changed): restart it
+  # once with the new configuration. A broker still starting is waited for instead.
+  if [[ -n "$pid" ]] && kafka_probe; then
+    note "kafka: the running broker (pid $pid) has an older configuration; restarting it with the new one"
+    kafka_stop_pid "$pid"
+    pid=""
+    how=restarted
+  fi
   if [[ -z "$pid" ]]; then
     rm -f "$KAFKA_PID"
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT"; do
       if port_open "$p"; then
         unlock 8
         kafka_fail "port $p is taken by a process that is not our broker" nolog
@@ -448,7 +645,9 @@ kafka_up() {
     if ! kill -0 "$pid" 2>/dev/null; then
       unlock 8; kafka_fail "broker exited during startup"; return 1
     fi
-    if kafka_probe; then break; fi
+    # The listeners open together once the broker serves requests.
+    if kafka_probe && port_open "$KAFKA_SASL_PORT" && port_open "$KAFKA_SSL_PORT" &&
+      port_open "$KAFKA_MTLS_PORT"; then break; fi
     if ((SECONDS >= deadline)); then
       unlock 8
       kafka_fail "no answer to a Kafka request after ${tmo}s (pid $pid still running)"
@@ -458,7 +657,9 @@ kafka_up() {
   done
   unlock 8
   rm -f "$KAFKA_HOME/format.err"
-  line kafka up "$KAFKA_BOOTSTRAP" "(started $KAFKA_VERSION in $(elapsed "$t0"); pid $pid)"
+  kafka_scram_users || return 1
+  line kafka up "$KAFKA_BOOTSTRAP" "($how $KAFKA_VERSION in $(elapsed "$t0"); pid $pid)"
+  kafka_listener_lines
 }
 
 # Pid of the kafka.Kafka process listening on the broker port, if any.
@@ -484,24 +685,35 @@ kafka_down() {
     fi
     line kafka down "$KAFKA_BOOTSTRAP" "(was not running)"; return 0
   fi
-  local t0 deadline; t0="$(now)"
+  local t0; t0="$(now)"
+  kafka_stop_pid "$pid"
+  unlock 8
+  line kafka down "$KAFKA_BOOTSTRAP" "($KAFKA_STOPPED in $(elapsed "$t0"); was pid $pid)"
+}
+
+# Stops broker PID (SIGTERM, SIGKILL after SLUICE_KAFKA_STOP_TIMEOUT) and forgets it; sets
+# KAFKA_STOPPED to how. The caller holds the broker lock.
+kafka_stop_pid() {
+  local pid="$1" deadline
   kill -TERM "$pid" 2>/dev/null || true
   deadline=$((SECONDS + ${SLUICE_KAFKA_STOP_TIMEOUT:-30}))
   while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-  local how="stopped"
+  KAFKA_STOPPED="stopped"
   if kill -0 "$pid" 2>/dev/null; then
     kill -KILL "$pid" 2>/dev/null || true
-    how="killed (no clean shutdown within ${SLUICE_KAFKA_STOP_TIMEOUT:-30}s)"
+    KAFKA_STOPPED="killed (no clean shutdown within ${SLUICE_KAFKA_STOP_TIMEOUT:-30}s)"
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   fi
-  rm -f "$KAFKA_PID"; unlock 8
-  line kafka down "$KAFKA_BOOTSTRAP" "($how in $(elapsed "$t0"); was pid $pid)"
+  rm -f "$KAFKA_PID" "$KAFKA_CONFIG_STAMP"
 }
 
 kafka_status() {
   local pid; pid="$(kafka_pid)"
   if kafka_probe; then
-    line kafka up "$KAFKA_BOOTSTRAP" "(${pid:+pid $pid, }${KAFKA_VERSION})"
+    local older=""
+    [[ -n "$pid" ]] && ! kafka_config_current "$pid" && older="older configuration: \`up\` restarts it, "
+    line kafka up "$KAFKA_BOOTSTRAP" "(${pid:+pid $pid, }$older$KAFKA_VERSION)"
+    kafka_listener_lines || return 1
   elif [[ -n "$pid" ]]; then
     line kafka down "$KAFKA_BOOTSTRAP" "(pid $pid running but not answering: starting or stuck)"; return 1
   else
@@ -518,13 +730,14 @@ main() {
   case "$cmd" in
     tool) kafka_tool "$@" ;;
     kafka-libs) need_java; kafka_resolve; echo "$KAFKA_LIBS" ;;
+    kafka-tls) kafka_tls; echo "$KAFKA_TLS" ;;
     up | down | status)
       local -a svcs=() args=("$@")
       ((${#args[@]})) || args=(all)
       local a
       for a in "${args[@]}"; do
         if [[ "$a" == all ]]; then
-          if [[ "$cmd" == down ]]; then svcs+=(kafka); else svcs+=("${ALL_SERVICES[@]}"); fi
+          if [[ "$cmd" == down ]]; then svcs+=(kafka schema-registry); else svcs+=("${ALL_SERVICES[@]}"); fi
         else
           svcs+=("$(canon "$a")")
         fi
@@ -535,6 +748,7 @@ main() {
           up:kafka) kafka_up || rc=1 ;;
           down:kafka) kafka_down || rc=1 ;;
           status:kafka) kafka_status || rc=1 ;;
+          *:schema-registry) bash "$ROOT/scripts/schema-registry.sh" "$cmd" || rc=1 ;;
           up:*) debian_up "$s" || rc=1 ;;
           down:*) debian_down "$s" || rc=1 ;;
           status:*)

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type BaseOptions, GenericError } from '@platformatic/kafka';
+import type { BaseOptions } from '@platformatic/kafka';
 import { SluiceError } from '@sluice/core';
 import type { SaslOptions, TlsOptions } from './connection.ts';
 
@@ -75,11 +75,8 @@ export function scrub(message: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** Kafka error names that no retry can fix: wrong credentials, missing ACLs, bad config. */
+/** Kafka error names that no retry can fix: missing ACLs, bad config (SASL ones: below). */
 const PERMANENT = new Set([
-  'SASL_AUTHENTICATION_FAILED',
-  'UNSUPPORTED_SASL_MECHANISM',
-  'ILLEGAL_SASL_STATE',
   'TOPIC_AUTHORIZATION_FAILED',
   'GROUP_AUTHORIZATION_FAILED',
   'CLUSTER_AUTHORIZATION_FAILED',
@@ -109,14 +106,74 @@ export function kafkaErrorName(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether `err` (or an error inside it) is one no retry can fix. */
-export function isPermanent(err: unknown): boolean {
+/** Node's codes for a broker certificate that does not verify against the trusted CAs. */
+const TLS_UNVERIFIED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+]);
+
+const SASL_FAILED = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'ILLEGAL_SASL_STATE',
+]);
+
+/** What a failure no retry can fix is about: the config path to look at, and what to do. */
+export interface PermanentFailure {
+  path?: string;
+  hint: string;
+}
+
+/**
+ * Whether `err` (or an error inside it) is one no retry can fix — wrong credentials, a broker
+ * certificate that does not verify, missing ACLs, bad options — and what to fix; undefined when
+ * a retry may help.
+ */
+export function permanentFailure(err: unknown): PermanentFailure | undefined {
   for (const e of nested(err)) {
     const id = (e as { apiId?: unknown }).apiId;
-    if (typeof id === 'string' && PERMANENT.has(id)) return true;
-    if (GenericError.isGenericError(e) && e.code === 'PLT_KFK_AUTHENTICATION') return true;
+    const code = (e as { code?: unknown }).code;
+    if ((typeof id === 'string' && SASL_FAILED.has(id)) || code === 'PLT_KFK_AUTHENTICATION') {
+      return { path: 'sasl', hint: 'check sasl.mechanism, sasl.username and sasl.password' };
+    }
+    if (typeof code === 'string' && TLS_UNVERIFIED.has(code)) {
+      return {
+        path: 'tls.ca',
+        hint:
+          "the broker's TLS certificate did not verify: set tls.ca to the PEM file of the CA that signed it " +
+          '(tls.reject_unauthorized: false skips the check, for testing only)',
+      };
+    }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return {
+        path: 'brokers',
+        hint: "the broker's TLS certificate does not name the address connected to: use an address it names",
+      };
+    }
+    // The library saw a TLS record where a Kafka answer should be: the listener speaks TLS only.
+    if (code === 'PLT_KFK_USER' && /requires TLS/.test(e.message)) {
+      return { path: 'tls', hint: 'this listener expects TLS: set tls (or connect to a plaintext listener)' };
+    }
+    if (typeof id === 'string' && PERMANENT.has(id))
+      return { hint: 'check the credentials, ACLs and options' };
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `err` (or an error inside it) is one no retry can fix. */
+export function isPermanent(err: unknown): boolean {
+  return permanentFailure(err) !== undefined;
 }
 
 /** The most specific message inside a library error, secrets scrubbed. */
@@ -124,8 +181,13 @@ export function describeKafkaError(err: unknown, secrets: readonly string[]): st
   const parts: string[] = [];
   for (const e of nested(err)) {
     const id = (e as { apiId?: unknown }).apiId;
-    const message = e.message.replace(/\.$/, '');
-    const text = typeof id === 'string' ? `${id} (${message})` : message;
+    const code = (e as { code?: unknown }).code;
+    // Node's advice for its own CLI ("try running Node.js with --use-system-ca") does not apply.
+    const message = e.message.replace(/; if the root CA is installed locally.*$/s, '').replace(/\.$/, '');
+    const tlsCode =
+      typeof code === 'string' && (TLS_UNVERIFIED.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID');
+    const name = typeof id === 'string' ? id : tlsCode ? code : '';
+    const text = name ? `${name} (${message})` : message;
     if (text && !parts.includes(text)) parts.push(text);
     if (parts.length >= 5) break;
   }
@@ -144,9 +206,11 @@ export function toSourceError(
 ): SluiceError {
   if (err instanceof SluiceError) return err;
   const detail = describeKafkaError(err, secrets);
-  if (isPermanent(err)) {
-    return new SluiceError('CONFIG_INVALID', `${what}: ${detail}; check the credentials, ACLs and options`, {
+  const permanent = permanentFailure(err);
+  if (permanent) {
+    return new SluiceError('CONFIG_INVALID', `${what}: ${detail}; ${permanent.hint}`, {
       step,
+      path: permanent.path,
       cause: err,
     });
   }

@@ -10,7 +10,13 @@ import Type, { type Static } from 'typebox';
 export const tlsOptions = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Connect with TLS.', default: true }),
-    ca: Type.Optional(Type.String({ description: 'PEM file of the certificate authorities to trust.' })),
+    ca: Type.Optional(
+      Type.String({
+        description:
+          'PEM file of the certificate authorities to trust (the ones that signed the brokers’ certificates); ' +
+          'without it, Node.js’s built-in public CAs.',
+      }),
+    ),
     cert: Type.Optional(Type.String({ description: 'PEM file of the client certificate (mutual TLS).' })),
     key: Type.Optional(
       Type.String({ description: 'PEM file of the client key (mutual TLS).', secret: true }),
@@ -20,7 +26,12 @@ export const tlsOptions = Type.Object(
       default: true,
     }),
   },
-  { additionalProperties: false, description: 'TLS settings; omit for plaintext.' },
+  {
+    additionalProperties: false,
+    description:
+      'TLS settings; omit for plaintext. A broker certificate that does not verify, or a listener that ' +
+      'expects TLS when `tls` is omitted, fails the job with CONFIG_INVALID (no retry).',
+  },
 );
 
 export const saslOptions = Type.Object(
@@ -34,7 +45,12 @@ export const saslOptions = Type.Object(
     username: Type.String({ description: 'SASL user name.' }),
     password: Type.String({ description: 'SASL password.', secret: true }),
   },
-  { additionalProperties: false, description: 'SASL authentication; omit for none.' },
+  {
+    additionalProperties: false,
+    description:
+      'SASL authentication; omit for none. With `tls` too it is SASL_SSL. Wrong credentials or a mechanism ' +
+      'the listener does not enable fail the job with CONFIG_INVALID (no retry).',
+  },
 );
 
 /** Fields every Kafka component has. */

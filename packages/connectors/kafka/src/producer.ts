@@ -218,7 +218,7 @@ export class KafkaProducer {
         if (attempt >= policy.maxAttempts) {
           throw new ProduceError('unavailable', `producing to topic '${this.#topic}': ${describe(err)}`);
         }
-        await sleep(backoffDelay(attempt, policy.initialBackoff, policy.maxBackoff, policy.random));
+        await this.#backoff(attempt, err);
         continue;
       }
       const byLeader = new Map<number, PartitionBatch[]>();
@@ -295,13 +295,21 @@ export class KafkaProducer {
             `producing to topic '${this.#topic}' failed ${attempt} times; last: ${lastError}`,
           );
         }
-        await sleep(backoffDelay(attempt, policy.initialBackoff, policy.maxBackoff, policy.random));
+        await this.#backoff(attempt, lastError);
       }
       pending = retry;
     }
     if (unsent.length > 0) {
       throw new ProduceError('record', recordError ?? 'refused', unsent, named);
     }
+  }
+
+  /** Waits before attempt `attempt + 1` (capped, jittered), reporting it to `onRetry`. */
+  async #backoff(attempt: number, error: unknown): Promise<void> {
+    const policy = this.#settings.retry;
+    const delay = backoffDelay(attempt, policy.initialBackoff, policy.maxBackoff, policy.random);
+    policy.onRetry?.(error, attempt, delay);
+    await sleep(delay);
   }
 
   #request(metadata: ClusterMetadata, leader: number, batches: readonly PartitionBatch[], version: number) {

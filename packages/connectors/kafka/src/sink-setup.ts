@@ -4,7 +4,7 @@
  */
 
 import { type Logger, retryPolicy, type SinkContext, SluiceError } from '@sluice/core';
-import { clientOptions, connectionSecrets, describeKafkaError } from './client-errors.ts';
+import { clientOptions, connectionSecrets, describeKafkaError, permanentFailure } from './client-errors.ts';
 import { failureKind } from './producer-errors.ts';
 import { commitPrepared } from './producer-recovery.ts';
 import type { ProducerSettings } from './producer-settings.ts';
@@ -52,8 +52,10 @@ export function sinkError(
   if (err instanceof SluiceError) return err;
   const detail = describeKafkaError(err, setup.secrets);
   if (failureKind(err) === 'refused') {
-    return new SluiceError('CONFIG_INVALID', `${what}: ${detail}; check the credentials, ACLs and options`, {
+    const permanent = permanentFailure(err) ?? { hint: 'check the credentials, ACLs and options' };
+    return new SluiceError('CONFIG_INVALID', `${what}: ${detail}; ${permanent.hint}`, {
       step: setup.step,
+      path: permanent.path,
       cause: err,
     });
   }
@@ -83,15 +85,25 @@ export async function setUpSink(
 ): Promise<SinkSetup> {
   const step = ctx.id;
   const { transactionTimeout, requestTimeout, encoder } = checked;
+  const secrets = connectionSecrets(config);
   const settings: ProducerSettings = withStep(step, () => ({
     base: clientOptions(config, ctx.baseDir, step),
-    retry: retryPolicy(config.retry),
+    retry: {
+      ...retryPolicy(config.retry),
+      onRetry: (err: unknown, attempt: number, delay: number) =>
+        ctx.log.warn('kafka sink: request failed; retrying', {
+          sink: step,
+          topic: config.topic,
+          attempt,
+          delay,
+          error: describeKafkaError(err, secrets),
+        }),
+    },
     requestTimeout,
     compression: config.compression,
     partitioner: config.partitioner,
   }));
   const restored = checkSinkState(ctx.restored, step);
-  const secrets = connectionSecrets(config);
   let topic: TopicInfo;
   try {
     topic = await describeTopic(settings, config.topic);

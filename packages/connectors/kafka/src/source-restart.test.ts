@@ -6,9 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Row } from '@sluice/core';
 
 const enabled = process.env.SLUICE_KAFKA_RESTART_TEST === '1';
@@ -19,21 +17,11 @@ if (!enabled)
 // Loaded only when the test runs: a skipped file stays cheap.
 const support = enabled ? await import('./test-support.ts') : undefined;
 const available = enabled && (await support!.kafkaAvailable());
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-
-function services(...args: string[]): void {
-  const r = spawnSync('bash', ['scripts/services.sh', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (r.status !== 0) throw new Error(`services.sh ${args.join(' ')} failed: ${r.stderr}`);
-}
 
 const topics: string[] = [];
 after(async () => {
   if (!available) return;
-  services('up', 'kafka');
+  await support!.services('up', 'kafka');
   if (topics.length > 0) await support!.deleteTopics(...topics);
 });
 
@@ -41,7 +29,7 @@ describe('kafka source: broker restart', { skip: !available }, () => {
   test('the reader retries with capped backoff while the broker is down and loses nothing', {
     timeout: 180_000,
   }, async () => {
-    const { capturingLogger, createTopic, openKafkaReader, produce, uniqueName } = support!;
+    const { capturingLogger, createTopic, openKafkaReader, produce, services, uniqueName } = support!;
     const name = uniqueName('restart');
     topics.push(name);
     await createTopic(name, 3);
@@ -66,10 +54,10 @@ describe('kafka source: broker restart', { skip: !available }, () => {
     try {
       await readSome(() => records.length >= 1000, 10_000);
       await reader.commit!(reader.position());
-      services('down', 'kafka');
+      await services('down', 'kafka');
       // Reading goes on (empty batches) while the broker is down; the buffered records come out.
       await readSome(() => false, 4_000);
-      services('up', 'kafka');
+      await services('up', 'kafka');
       const after = [];
       for (let n = 3000; n < 4000; n++) after.push({ partition: n % 3, value: JSON.stringify({ n }) });
       await produce(name, after);

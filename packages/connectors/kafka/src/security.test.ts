@@ -1,0 +1,293 @@
+/**
+ * The `kafka` source and sink against the broker's real security listeners (see
+ * `security-test-support.ts`): SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, TLS verified with
+ * the generated CA, and TLS with a client certificate. Topics are created and checked over the
+ * PLAINTEXT listener; everything the connectors do goes through the secured one.
+ */
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import type { Row, Sink } from '@sluice/core';
+import {
+  MTLS_BROKER,
+  SASL_BROKER,
+  SASL_USERS,
+  type SaslMechanism,
+  securityListenersAvailable,
+  TLS_BROKER,
+  tlsFiles,
+} from './security-test-support.ts';
+import { kafkaSink } from './sink.ts';
+import type { KafkaSinkState } from './sink-config.ts';
+import { sinkConfig, sinkContext } from './sink-test-support.ts';
+import {
+  type CapturingLogger,
+  capturingLogger,
+  committedOffsets,
+  createTopic,
+  deleteTopics,
+  openKafkaReader,
+  readUntil,
+  uniqueName,
+} from './test-support.ts';
+
+const available = await securityListenersAvailable();
+const tls = available ? tlsFiles() : undefined;
+const MECHANISMS: SaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+const topics: string[] = [];
+after(async () => {
+  if (topics.length > 0) await deleteTopics(...topics);
+});
+
+async function topic(label: string, partitions = 3): Promise<string> {
+  const name = uniqueName(label);
+  topics.push(name);
+  await createTopic(name, partitions);
+  return name;
+}
+
+/** Connection options of a test case: brokers plus `sasl` and/or `tls`. */
+type Connection = { brokers: string[]; sasl?: object; tls?: object };
+
+function sasl(mechanism: SaslMechanism, password = SASL_USERS[mechanism].password): Connection {
+  return { brokers: [SASL_BROKER], sasl: { mechanism, username: SASL_USERS[mechanism].username, password } };
+}
+
+const rows = (from: number, to: number): Row[] =>
+  Array.from({ length: to - from }, (_, i) => ({ n: from + i, key: `k${(from + i) % 17}` }));
+
+async function writeAll(sink: Sink, records: Row[]): Promise<void> {
+  for (let i = 0; i < records.length; i += 100) {
+    const chunk = records.slice(i, i + 100);
+    assert.equal(
+      await sink.write(
+        chunk,
+        chunk.map(() => Date.now()),
+      ),
+      undefined,
+    );
+  }
+}
+
+/**
+ * Writes `count` records with the sink and reads them back with the source, both over
+ * `connection`; the source commits its position and the group's offsets are checked over
+ * PLAINTEXT. Returns the logs of both.
+ */
+async function roundTrip(connection: Connection, label: string, count = 300): Promise<CapturingLogger> {
+  const name = await topic(label);
+  const log = capturingLogger();
+  const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name, key: 'key' }));
+  try {
+    await sink.open(sinkContext({ log }));
+    await writeAll(sink, rows(0, count));
+  } finally {
+    await sink.close();
+  }
+  const group = uniqueName(`${label}-g`);
+  const reader = await openKafkaReader({ ...connection, topics: [name], group_id: group }, { log });
+  try {
+    const got = await readUntil(reader, (c) => c.records.length >= count);
+    assert.deepEqual(
+      got.records.map((r) => r.n as number).sort((a, b) => a - b),
+      rows(0, count).map((r) => r.n),
+      'every record written over the secured listener is read back over it, once',
+    );
+    await reader.commit!(reader.position());
+  } finally {
+    await reader.close();
+  }
+  const committed = await committedOffsets(group, name);
+  assert.equal(
+    [...committed.values()].reduce((a, b) => a + b, 0),
+    count,
+    'the group offsets were committed over the secured listener',
+  );
+  return log;
+}
+
+/** Everything a thrown error and a log hold, as text: message, stack, causes, fields. */
+const errorText = (err: unknown) => inspect(err, { depth: 20 });
+const logText = (log: CapturingLogger) =>
+  log.lines.map((l) => `${l.level} ${l.message} ${inspect(l.fields, { depth: 20 })}`).join('\n');
+
+/** Asserts no secret (nor any line of a PEM secret) occurs in `text`. */
+function assertNoSecret(where: string, text: string, secrets: readonly string[]): void {
+  for (const secret of secrets) {
+    const parts = secret.includes('-----BEGIN')
+      ? secret.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'))
+      : [secret];
+    for (const part of parts) assert.ok(!text.includes(part), `${where} contains a secret`);
+  }
+}
+
+describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !available }, () => {
+  for (const mechanism of MECHANISMS) {
+    test(`SASL ${mechanism}: the sink writes, the source reads and commits`, async () => {
+      const log = await roundTrip(sasl(mechanism), `sasl-${mechanism.toLowerCase()}`);
+      assertNoSecret('the log', logText(log), [SASL_USERS[mechanism].password]);
+    });
+  }
+
+  test('TLS verified with the generated CA: the sink writes, the source reads and commits', async () => {
+    await roundTrip({ brokers: [TLS_BROKER], tls: { ca: tls!.ca } }, 'tls');
+  });
+
+  test('mutual TLS: the client certificate and key reach every connection', async () => {
+    const log = await roundTrip(
+      { brokers: [MTLS_BROKER], tls: { ca: tls!.ca, cert: tls!.cert, key: tls!.key } },
+      'mtls',
+    );
+    assertNoSecret('the log', logText(log), [tls!.keyPem]);
+    // The listener does require the certificate: without it the broker closes the connection.
+    const name = await topic('mtls-nocert', 1);
+    const without = kafkaSink.create(
+      sinkConfig({ brokers: [MTLS_BROKER], tls: { ca: tls!.ca }, topic: name, retry: { max_attempts: 1 } }),
+    );
+    await assert.rejects(without.open(sinkContext()), { code: 'SINK_UNAVAILABLE' });
+    await without.close();
+  });
+
+  test('exactly-once over SCRAM-SHA-512: the transaction a restored checkpoint prepared is committed with the credentials', async () => {
+    const name = await topic('sasl-eos', 2);
+    const connection = sasl('SCRAM-SHA-512');
+    const config = sinkConfig({
+      ...connection,
+      topic: name,
+      delivery: 'exactly_once',
+      transactional_id: uniqueName('txn'),
+    });
+    const first = kafkaSink.create(config);
+    await first.open(sinkContext());
+    await writeAll(first, rows(0, 120));
+    const prepared = (await first.prepareCommit!(1)) as KafkaSinkState;
+    assert.equal(prepared.prepared?.records, 120);
+    // The job "crashes" after the checkpoint is durable, before commit(1): the next incarnation
+    // commits the prepared transaction through its own coordinator connection.
+    const log = capturingLogger();
+    const second = kafkaSink.create(config);
+    await second.open(sinkContext({ restored: prepared, log }));
+    assert.ok(
+      log.lines.some((l) => /committed the transaction the restored checkpoint prepared/.test(l.message)),
+    );
+    await writeAll(second, rows(120, 150));
+    await second.prepareCommit!(2);
+    await second.commit!(2);
+    await second.close();
+    await first.close();
+    const reader = await openKafkaReader(
+      { ...connection, topics: [name], group_id: uniqueName('eos-g'), isolation_level: 'read_committed' },
+      {},
+    );
+    try {
+      const got = await readUntil(reader, (c) => c.records.length >= 150);
+      assert.deepEqual(
+        got.records.map((r) => r.n as number).sort((a, b) => a - b),
+        rows(0, 150).map((r) => r.n),
+      );
+    } finally {
+      await reader.close();
+    }
+  });
+
+  for (const mechanism of MECHANISMS) {
+    test(`SASL ${mechanism}, wrong password: CONFIG_INVALID naming the authentication failure, no secret in errors or logs`, async () => {
+      const wrong = `wrong-${mechanism.toLowerCase()}-password-x7`;
+      const connection = sasl(mechanism, wrong);
+      const secrets = [wrong, SASL_USERS[mechanism].password];
+      const name = await topic(`sasl-wrong-${mechanism.toLowerCase()}`, 1);
+      const log = capturingLogger();
+
+      const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
+      const sinkErr = await sink.open(sinkContext({ log })).then(
+        () => assert.fail('the sink opened with a wrong password'),
+        (err: unknown) => err,
+      );
+      await sink.close();
+      assert.deepEqual(
+        { code: (sinkErr as { code?: string }).code, path: (sinkErr as { path?: string }).path },
+        { code: 'CONFIG_INVALID', path: 'sasl' },
+      );
+      assert.match((sinkErr as Error).message, /SASL_AUTHENTICATION_FAILED|SASL authentication failed/);
+      assertNoSecret('the sink error', errorText(sinkErr), secrets);
+
+      const reader = await openKafkaReader(
+        { ...connection, topics: [name], group_id: uniqueName('g') },
+        { log },
+      );
+      const sourceErr = await reader.read(10, new AbortController().signal).then(
+        () => assert.fail('the source read with a wrong password'),
+        (err: unknown) => err,
+      );
+      await reader.close();
+      assert.deepEqual(
+        { code: (sourceErr as { code?: string }).code, path: (sourceErr as { path?: string }).path },
+        { code: 'CONFIG_INVALID', path: 'sasl' },
+      );
+      assert.match((sourceErr as Error).message, /SASL_AUTHENTICATION_FAILED|SASL authentication failed/);
+      assertNoSecret('the source error', errorText(sourceErr), secrets);
+      assertNoSecret('the log', logText(log), secrets);
+    });
+  }
+
+  test('TLS without the CA (reject_unauthorized by default) is refused with CONFIG_INVALID at tls.ca, without tls at all at tls; no key in errors or logs', async () => {
+    const name = await topic('tls-noca', 1);
+    const log = capturingLogger();
+    // The client certificate and key are given, the CA is not: the broker's certificate fails.
+    const connection = { brokers: [MTLS_BROKER], tls: { cert: tls!.cert, key: tls!.key } };
+
+    const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
+    const sinkErr = await sink.open(sinkContext({ log })).then(
+      () => assert.fail('the sink trusted an unknown CA'),
+      (err: unknown) => err,
+    );
+    await sink.close();
+    const reader = await openKafkaReader(
+      { ...connection, topics: [name], group_id: uniqueName('g') },
+      { log },
+    );
+    const sourceErr = await reader.read(10, new AbortController().signal).then(
+      () => assert.fail('the source trusted an unknown CA'),
+      (err: unknown) => err,
+    );
+    await reader.close();
+    for (const [who, err] of [
+      ['sink', sinkErr],
+      ['source', sourceErr],
+    ] as const) {
+      const e = err as Error & { code?: string; path?: string };
+      assert.deepEqual({ code: e.code, path: e.path }, { code: 'CONFIG_INVALID', path: 'tls.ca' }, who);
+      assert.match(e.message, /certificate/, who);
+      assert.match(e.message, /tls\.ca/, who);
+      assertNoSecret(`the ${who} error`, errorText(e), [tls!.keyPem]);
+    }
+    assertNoSecret('the log', logText(log), [tls!.keyPem]);
+
+    // Without `tls` at all, the TLS listener's answer is recognized: CONFIG_INVALID at `tls`.
+    const plain = kafkaSink.create(sinkConfig({ brokers: [TLS_BROKER], topic: name }));
+    await assert.rejects(plain.open(sinkContext()), { code: 'CONFIG_INVALID', path: 'tls' });
+    await plain.close();
+    const plainReader = await openKafkaReader({
+      brokers: [TLS_BROKER],
+      topics: [name],
+      group_id: uniqueName('g'),
+    });
+    await assert.rejects(plainReader.read(10, new AbortController().signal), {
+      code: 'CONFIG_INVALID',
+      path: 'tls',
+    });
+    await plainReader.close();
+
+    // Verification off (for testing only): the same connection is accepted.
+    const unchecked = kafkaSink.create(
+      sinkConfig({ ...connection, tls: { ...connection.tls, reject_unauthorized: false }, topic: name }),
+    );
+    try {
+      await unchecked.open(sinkContext());
+    } finally {
+      await unchecked.close();
+    }
+  });
+});
