@@ -35,6 +35,12 @@ export interface SourceBatch {
   partition?: string;
   /** Upstream partitions this reader no longer reads (revoked in a rebalance). */
   revoked?: readonly string[];
+  /**
+   * Upstream partitions newly given to this reader (assigned in a rebalance), reported before
+   * any of their records. Until such a partition reads records or goes idle, it holds the
+   * watermark back, so the records of a partition read later are not late.
+   */
+  assigned?: readonly string[];
 }
 
 /** A resumable reader of one source partition. */

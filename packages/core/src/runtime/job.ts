@@ -314,17 +314,22 @@ export class Job {
       }
       const position = reader.position();
       try {
-        if (batch.partition !== undefined && !subPartitions.has(batch.partition)) {
-          // A multiplexing reader: its own placeholder gives way to the partitions it reads.
+        const now = this.#clock.now();
+        // A multiplexing reader: its own placeholder gives way to the partitions it reads.
+        const track = (p: string) => {
+          if (subPartitions.has(p)) return;
           if (subPartitions.size === 0) this.#watermarks.remove(wmId);
-          subPartitions.add(batch.partition);
-        }
+          subPartitions.add(p);
+          // From now on it holds the watermark back until it reads records or goes idle.
+          this.#watermarks.observe(`${src.id}/${p}`, Number.NEGATIVE_INFINITY, now, wmId);
+        };
         for (const p of batch.revoked ?? []) {
           subPartitions.delete(p);
           this.#watermarks.remove(`${src.id}/${p}`);
         }
+        for (const p of batch.assigned ?? []) track(p);
+        if (batch.partition !== undefined) track(batch.partition);
         const partition = batch.partition ?? reader.partition;
-        const now = this.#clock.now();
         const { batch: ingested, maxTime } = src.ingest(partition, batch, now, (l) =>
           this.#outputs.deadLetter(l),
         );
