@@ -84,6 +84,7 @@ export { compileExpression, compilePredicate, functionDocs, parseExpression } fr
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
+export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
 export { locate } from './plan/locate.ts';

@@ -12,9 +12,12 @@ import {
   Consumer,
   type ConsumerOptions,
   type GroupAssignment,
+  kGetApi,
+  kGetConnection,
   protocolErrorsCodesById,
-  type RecordsBatch,
 } from '@platformatic/kafka';
+import { FETCH_VERSIONS, type FetchConnection, fetchRaw } from './fetch-request.ts';
+import type { AbortedTransaction } from './record-batches.ts';
 
 export {
   type ConnectionConfig,
@@ -49,7 +52,10 @@ export interface FetchedPartition extends TopicPartition {
   error?: string;
   logStartOffset: number;
   highWatermark: number;
-  batches: RecordsBatch[];
+  /** The record batches as the broker sent them (read by record-batches.ts), or null. */
+  records: Buffer | null;
+  /** Transactions aborted within the returned range (read_committed), or null. */
+  aborted: AbortedTransaction[] | null;
 }
 
 /** Options of a consumer that joins a group and never commits by itself. */
@@ -63,8 +69,6 @@ export interface GroupConsumerOptions {
   maxBytes: number;
   partitionMaxBytes: number;
 }
-
-type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
 
 const toBig = (n: number) => BigInt(n);
 
@@ -176,62 +180,94 @@ export class GroupConsumer {
     targets: readonly FetchTarget[],
     topicId: (t: string) => string,
   ): Promise<FetchedPartition[]> {
-    const byTopic = new Map<string, { topicId: string; partitions: FetchRequestPartitionLike[] }>();
-    const names = new Map<string, string>();
+    const byTopic = new Map<
+      string,
+      {
+        name: string;
+        id: string;
+        partitions: { partition: number; offset: number; leaderEpoch: number; maxBytes: number }[];
+      }
+    >();
+    const requested = new Map<string, number>();
     for (const t of targets) {
-      const id = topicId(t.topic);
-      names.set(id, t.topic);
-      let entry = byTopic.get(id);
+      requested.set(`${t.topic}\0${t.partition}`, t.offset);
+      let entry = byTopic.get(t.topic);
       if (!entry) {
-        entry = { topicId: id, partitions: [] };
-        byTopic.set(id, entry);
+        entry = { name: t.topic, id: topicId(t.topic), partitions: [] };
+        byTopic.set(t.topic, entry);
       }
       entry.partitions.push({
         partition: t.partition,
-        fetchOffset: toBig(t.offset),
-        partitionMaxBytes: this.#options.partitionMaxBytes,
-        currentLeaderEpoch: t.leaderEpoch,
-        lastFetchedEpoch: -1,
+        offset: t.offset,
+        leaderEpoch: t.leaderEpoch,
+        maxBytes: this.#options.partitionMaxBytes,
       });
     }
-    let response: FetchResponse;
+    let response: Awaited<ReturnType<typeof fetchRaw>>;
     try {
-      response = await this.#consumer.fetch({
-        node,
-        topics: [...byTopic.values()],
-        maxWaitTime: this.#options.maxWaitMs,
-        minBytes: 1,
+      const [connection, version] = await Promise.all([this.#connection(node), this.#fetchVersion()]);
+      response = await fetchRaw(connection, version, {
+        maxWaitMs: this.#options.maxWaitMs,
         maxBytes: this.#options.maxBytes,
         isolationLevel: this.#options.readCommitted ? 1 : 0,
+        topics: [...byTopic.values()],
       });
     } catch (err) {
-      // A response with per-partition errors: keep it, report the errors per partition.
-      const partial = (err as { response?: FetchResponse }).response;
-      if (partial?.errorCode !== 0 || !Array.isArray(partial.responses)) throw err;
-      response = partial;
+      // The broker may be gone or no longer lead: look again before the next attempt.
+      this.#consumer.clearMetadata();
+      throw err;
     }
-    const requested = new Map<string, number>();
-    for (const t of targets) requested.set(`${t.topic}\0${t.partition}`, t.offset);
+    if (response.errorCode !== 0) {
+      this.#consumer.clearMetadata();
+      throw new Error(`fetch from broker ${node} failed: ${errorName(response.errorCode)}`);
+    }
     const out: FetchedPartition[] = [];
-    for (const topicResponse of response.responses) {
-      const topic = names.get(topicResponse.topicId) ?? topicResponse.topicId;
-      for (const p of topicResponse.partitions) {
-        const offset = requested.get(`${topic}\0${p.partitionIndex}`);
-        if (offset === undefined) continue; // lingering in an incremental fetch session
-        const fetched: FetchedPartition = {
-          topic,
-          partition: p.partitionIndex,
-          requested: offset,
-          errorCode: p.errorCode,
-          logStartOffset: Number(p.logStartOffset),
-          highWatermark: Number(p.highWatermark),
-          batches: p.records ?? [],
-        };
-        if (p.errorCode !== 0) fetched.error = errorName(p.errorCode);
-        out.push(fetched);
-      }
+    for (const p of response.partitions) {
+      const offset = requested.get(`${p.topic}\0${p.partition}`);
+      if (offset === undefined) continue;
+      const fetched: FetchedPartition = {
+        topic: p.topic,
+        partition: p.partition,
+        requested: offset,
+        errorCode: p.errorCode,
+        logStartOffset: p.logStartOffset,
+        highWatermark: p.highWatermark,
+        records: p.records,
+        aborted: p.aborted,
+      };
+      if (p.errorCode !== 0) fetched.error = errorName(p.errorCode);
+      out.push(fetched);
     }
     return out;
+  }
+
+  #version: number | undefined;
+
+  /** The Fetch version to speak: the broker's highest that fetch-request.ts knows. */
+  async #fetchVersion(): Promise<number> {
+    if (this.#version !== undefined) return this.#version;
+    const version = await new Promise<number>((resolve, reject) => {
+      this.#consumer[kGetApi]('Fetch', (err, api) =>
+        err ? reject(err) : resolve((api as { version: number }).version),
+      );
+    });
+    if (version < FETCH_VERSIONS.min) {
+      throw new Error(`the broker speaks Fetch v${version}; the kafka source needs Kafka 2.8 or newer`);
+    }
+    this.#version = Math.min(version, FETCH_VERSIONS.max);
+    return this.#version;
+  }
+
+  /** The library's connection to broker `node` (from the cached metadata). */
+  async #connection(node: number): Promise<FetchConnection> {
+    const md = await this.#consumer.metadata({ topics: this.#topics, autocreateTopics: false });
+    const broker = md.brokers.get(node);
+    if (broker === undefined) throw new Error(`broker ${node} is not in the metadata`);
+    return new Promise((resolve, reject) => {
+      this.#consumer[kGetConnection](broker, (err, connection) =>
+        err ? reject(err) : resolve(connection as unknown as FetchConnection),
+      );
+    });
   }
 
   /** Offsets committed by the group, -1 where there is none. */
@@ -296,14 +332,6 @@ export class GroupConsumer {
   async close(): Promise<void> {
     await this.#consumer.close(true);
   }
-}
-
-interface FetchRequestPartitionLike {
-  partition: number;
-  fetchOffset: bigint;
-  partitionMaxBytes: number;
-  currentLeaderEpoch: number;
-  lastFetchedEpoch: number;
 }
 
 function flatten(assignments: readonly GroupAssignment[] | undefined): TopicPartition[] {

@@ -1,73 +1,84 @@
 /**
- * Decoding of record batches (no broker needed): formats, metadata, failures, control batches,
- * records before the requested offset, and the next offset to fetch.
+ * Decoding of record batches (no broker needed): formats, metadata, failures, records before
+ * the requested offset. The batches are real message-format-v2 bytes, written by the sink's
+ * encoder (producer-batch.ts) and adjusted where a test needs what a producer never writes.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RecordsBatch } from '@platformatic/kafka';
-import { decodeBatches } from './formats.ts';
+import { type DecodeOptions, decodeBatches } from './formats.ts';
+import { encodeRecordBatch } from './producer-batch.ts';
+import { scanBatches } from './record-batches.ts';
 import { parseStart, sourceSettings } from './source-config.ts';
 
 type Rec = { value: string | null; key?: string | null; headers?: [string, string | null][]; dt?: number };
 
-function batch(
-  firstOffset: number,
-  records: Rec[],
-  options: { control?: boolean; ts?: number; gap?: number } = {},
-): RecordsBatch {
-  const gap = options.gap ?? 0;
-  return {
-    firstOffset: BigInt(firstOffset),
-    length: 0,
-    partitionLeaderEpoch: 4,
-    magic: 2,
-    crc: 0,
-    attributes: options.control ? 1 << 5 : 0,
-    lastOffsetDelta: records.length - 1 + gap,
-    firstTimestamp: BigInt(options.ts ?? 1_700_000_000_000),
-    maxTimestamp: 0n,
-    producerId: -1n,
-    producerEpoch: -1,
-    firstSequence: -1,
-    records: records.map((r, i) => ({
-      length: 0,
-      attributes: 0,
-      timestampDelta: BigInt(r.dt ?? i),
-      offsetDelta: i,
-      key: r.key === undefined || r.key === null ? null : Buffer.from(r.key),
-      value: r.value === null ? null : Buffer.from(r.value),
-      headers: (r.headers ?? []).map(([k, v]) => [Buffer.from(k), v === null ? null : Buffer.from(v)]),
+/** One record batch at `baseOffset`, as a broker would return it. */
+function batch(baseOffset: number, records: Rec[], options: { ts?: number; gap?: number } = {}): Buffer {
+  const t0 = options.ts ?? 1_700_000_000_000;
+  const bytes = encodeRecordBatch(
+    records.map((r, i) => ({
+      key: r.key === undefined || r.key === null ? undefined : Buffer.from(r.key),
+      value: r.value === null ? undefined : Buffer.from(r.value),
+      headers:
+        r.headers === undefined
+          ? undefined
+          : new Map(
+              r.headers.map(([k, v]) => [
+                Buffer.from(k),
+                (v === null ? undefined : Buffer.from(v)) as Buffer,
+              ]),
+            ),
+      timestamp: t0 + (r.dt ?? i),
     })),
+    { producerId: -1n, producerEpoch: -1, baseSequence: -1, transactional: false, compression: 'none' },
+    0,
+  );
+  bytes.writeBigInt64BE(BigInt(baseOffset), 0);
+  bytes.writeInt32BE(4, 12); // partition leader epoch
+  if (options.gap) bytes.writeInt32BE(records.length - 1 + options.gap, 23); // compacted away
+  return bytes;
+}
+
+/** Decodes every batch of `bytes` from offset `from`. */
+function decode(
+  topic: string,
+  partition: number,
+  bytes: Buffer,
+  from: number,
+  options: DecodeOptions,
+  now = 0,
+) {
+  const scanned = scanBatches(bytes, from, null);
+  return {
+    scanned,
+    ...decodeBatches(topic, partition, scanned, 0, scanned.batches.length, from, options, now),
   };
 }
 
 const json = { format: 'json' as const, includeMetadata: true };
 
 test('json: objects become records with _kafka; the rest become failures with coordinates', () => {
-  const d = decodeBatches(
+  const d = decode(
     'orders',
     2,
-    [
-      batch(10, [
-        {
-          value: '{"a":1}',
-          key: 'k1',
-          headers: [
-            ['h', 'v'],
-            ['nul', null],
-          ],
-        },
-        { value: 'nope' },
-        { value: '[1]' },
-        { value: 'null' },
-        { value: null },
-        { value: '{"b":2}' },
-      ]),
-    ],
+    batch(10, [
+      {
+        value: '{"a":1}',
+        key: 'k1',
+        headers: [
+          ['h', 'v'],
+          ['nul', null],
+        ],
+      },
+      { value: 'nope' },
+      { value: '[1]' },
+      { value: 'null' },
+      { value: null },
+      { value: '{"b":2}' },
+    ]),
     10,
     json,
-    0,
   );
   assert.deepEqual(d.records, [
     {
@@ -108,45 +119,35 @@ test('json: objects become records with _kafka; the rest become failures with co
   assert.match(d.failures[1].message, /is an array, not a JSON object/);
   assert.match(d.failures[2].message, /is null, not a JSON object/);
   assert.match(d.failures[3].message, /tombstone/);
-  assert.equal(d.next, 16);
-  assert.equal(d.leaderEpoch, 4);
+  assert.equal(d.scanned.next, 16);
+  assert.equal(d.scanned.leaderEpoch, 4);
 });
 
 test('string and bytes formats; metadata left out', () => {
-  const b = [batch(0, [{ value: 'héllo' }, { value: null }])];
-  const s = decodeBatches('t', 0, b, 0, { format: 'string', includeMetadata: false }, 0);
+  const b = batch(0, [{ value: 'héllo' }, { value: null }]);
+  const s = decode('t', 0, b, 0, { format: 'string', includeMetadata: false });
   assert.deepEqual(s.records, [{ value: 'héllo' }, { value: null }]);
-  const y = decodeBatches('t', 0, b, 0, { format: 'bytes', includeMetadata: false }, 0);
+  const y = decode('t', 0, b, 0, { format: 'bytes', includeMetadata: false });
   assert.deepEqual(y.records, [{ value: Buffer.from('héllo').toString('base64') }, { value: null }]);
 });
 
-test('records before the requested offset are skipped; control batches only move next', () => {
-  const d = decodeBatches(
-    't',
-    0,
-    [
-      batch(0, [{ value: '{"i":0}' }, { value: '{"i":1}' }, { value: '{"i":2}' }]),
-      batch(3, [{ value: 'marker' }], { control: true }),
-      batch(4, [{ value: '{"i":4}' }], { gap: 2 }),
-    ],
-    2,
-    json,
-    0,
-  );
+test('records before the requested offset are skipped; next is one past the last offset covered', () => {
+  const bytes = Buffer.concat([
+    batch(0, [{ value: '{"i":0}' }, { value: '{"i":1}' }, { value: '{"i":2}' }]),
+    batch(4, [{ value: '{"i":4}' }], { gap: 2 }),
+  ]);
+  const d = decode('t', 0, bytes, 2, json);
   assert.deepEqual(
     d.records.map((r) => r.i),
     [2, 4],
   );
   assert.deepEqual(d.offsets, [2, 4]);
   assert.equal(d.failures.length, 0);
-  assert.equal(d.next, 7, 'one past the last offset the batch covers (compacted away or not)');
-  const onlyControl = decodeBatches('t', 0, [batch(9, [{ value: 'm' }], { control: true })], 9, json, 0);
-  assert.equal(onlyControl.records.length, 0);
-  assert.equal(onlyControl.next, 10);
+  assert.equal(d.scanned.next, 7, 'one past the last offset the batch covers (compacted away or not)');
 });
 
 test('a record without a timestamp gets the processing time', () => {
-  const d = decodeBatches('t', 0, [batch(0, [{ value: '{}' }], { ts: -1 })], 0, json, 42);
+  const d = decode('t', 0, batch(0, [{ value: '{}' }], { ts: -1 }), 0, json, 42);
   assert.deepEqual(d.times, [42]);
 });
 

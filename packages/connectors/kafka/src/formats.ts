@@ -1,16 +1,24 @@
 /**
  * Decoding of fetched Kafka record batches into Sluice records, one partition at a time.
  *
- * The decoder walks the library's parsed record batches once and fills parallel arrays (records,
- * offsets, times): no per-record promise, no wrapper object besides the record itself (and its
- * `_kafka` metadata object when metadata is included).
+ * The decoder walks the fetched bytes (record-batches.ts) and fills parallel arrays (records,
+ * offsets, times): a value goes from its bytes to a row with no Buffer, BigInt, promise or
+ * wrapper object in between — only the row itself (and its `_kafka` metadata object when
+ * metadata is included).
  */
 
-import type { RecordsBatch } from '@platformatic/kafka';
 import type { DecodeFailure, Row } from '@sluice/core';
+import { forEachRecord, type RecordVisitor, readHeaders, type ScannedBatches } from './record-batches.ts';
+import { type ValueDecoder, WIRE_HEADER, wireSchemaId } from './schema-decoders.ts';
 
 /** How a record's value becomes a Sluice record. */
-export type ValueFormat = 'json' | 'string' | 'bytes';
+export type ValueFormat = 'json' | 'string' | 'bytes' | 'avro' | 'json_schema';
+
+/** Compiled registry schemas by id (see `SchemaResolver`): no I/O. */
+export interface SchemaLookup {
+  /** The decoder of schema `id`, `{ error }` when it is unusable, undefined when not fetched yet. */
+  get(id: number): { ok: ValueDecoder } | { error: string } | undefined;
+}
 
 /** The field that carries a record's Kafka coordinates when metadata is included. */
 export const METADATA_FIELD = '_kafka';
@@ -31,39 +39,37 @@ export interface KafkaMetadata {
 export interface DecodeOptions {
   readonly format: ValueFormat;
   readonly includeMetadata: boolean;
+  /** The schemas of the registry formats (`avro`, `json_schema`); required for them. */
+  readonly schemas?: SchemaLookup;
 }
 
-/** Records of one partition decoded from one fetch. Arrays are parallel. */
+/** Records of one partition decoded from some batches of a fetch. Arrays are parallel. */
 export interface DecodedChunk {
   records: Row[];
   offsets: number[];
   times: number[];
   /** Failures in offset order, each with its numeric offset. */
   failures: (DecodeFailure & { offset: number })[];
-  /** The offset to fetch next: one past the last offset the batches covered. */
-  next: number;
-  /** Leader epoch of the last batch, for commits. */
-  leaderEpoch: number;
-}
-
-/** Attribute bit of control batches (transaction markers): they carry no records to read. */
-const IS_CONTROL = 1 << 5;
-
-const EMPTY = Buffer.alloc(0);
-
-function text(b: Buffer | null): string | null {
-  return b === null ? null : b.toString('utf8');
+  /**
+   * Registry schema ids the batches use that `schemas` does not know yet. When present the chunk
+   * is incomplete: fetch these (`SchemaResolver.resolve`) and decode the same batches again.
+   */
+  missing?: Set<number>;
 }
 
 /**
- * Decodes the batches fetched for one partition from offset `from`: records before `from` (a
- * compacted or re-fetched batch may start earlier) are skipped; control batches only move
- * `next`. A value that does not decode becomes a failure with its coordinates; the rest goes on.
+ * Decodes batches `first` to `last - 1` of a scanned fetch: records before `from` (a compacted
+ * or re-fetched batch may start earlier) are skipped. A value that does not decode becomes a
+ * failure with its coordinates; the rest goes on. Registry formats read the Confluent wire
+ * format (magic byte 0, a 4-byte big-endian schema id, the payload) and decode with the schema
+ * of that id; an id not known yet makes the chunk incomplete (`missing`), the rest is skipped.
  */
 export function decodeBatches(
   topic: string,
   partition: number,
-  batches: readonly RecordsBatch[],
+  scanned: ScannedBatches,
+  first: number,
+  last: number,
   from: number,
   options: DecodeOptions,
   now: number,
@@ -72,78 +78,108 @@ export function decodeBatches(
   const offsets: number[] = [];
   const times: number[] = [];
   const failures: (DecodeFailure & { offset: number })[] = [];
-  const { format, includeMetadata } = options;
-  let next = from;
-  let leaderEpoch = -1;
-  for (let b = 0; b < batches.length; b++) {
-    const batch = batches[b];
-    const base = Number(batch.firstOffset);
-    const end = base + batch.lastOffsetDelta + 1;
-    if (end > next) next = end;
-    leaderEpoch = batch.partitionLeaderEpoch;
-    if (batch.attributes & IS_CONTROL) continue;
-    const ts0 = Number(batch.firstTimestamp);
-    const list = batch.records;
-    for (let i = 0; i < list.length; i++) {
-      const rec = list[i];
-      const offset = base + rec.offsetDelta;
-      if (offset < from) continue;
-      let ts = ts0 + Number(rec.timestampDelta);
-      if (!(ts >= 0)) ts = now;
-      let row: Row;
-      const value = rec.value;
-      if (format === 'json') {
-        if (value === null) {
-          failures.push({
-            payload: '',
-            message: where(topic, partition, offset, 'has no value (a tombstone), not a JSON object'),
-            offset,
-          });
-          continue;
-        }
-        const raw = value.toString('utf8');
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(raw);
-        } catch (err) {
-          failures.push({
-            payload: raw,
-            message: where(topic, partition, offset, `is not valid JSON: ${(err as Error).message}`),
-            offset,
-          });
-          continue;
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
-          failures.push({
-            payload: raw,
-            message: where(topic, partition, offset, `is ${kind}, not a JSON object`),
-            offset,
-          });
-          continue;
-        }
-        row = parsed as Row;
-      } else if (format === 'string') {
-        row = { value: text(value) };
-      } else {
-        row = { value: value === null ? null : (value ?? EMPTY).toString('base64') };
-      }
-      if (includeMetadata) {
-        const headers: { [name: string]: string | null } = {};
-        const h = rec.headers;
-        for (let j = 0; j < h.length; j++) {
-          const name = h[j][0];
-          if (name !== null) headers[name.toString('utf8')] = text(h[j][1]);
-        }
-        const meta: KafkaMetadata = { topic, partition, offset, timestamp: ts, key: text(rec.key), headers };
-        row[METADATA_FIELD] = meta;
-      }
-      records.push(row);
-      offsets.push(offset);
-      times.push(ts);
-    }
+  const { format, includeMetadata, schemas } = options;
+  if ((format === 'avro' || format === 'json_schema') && schemas === undefined) {
+    throw new Error(`format ${format} needs schemas`);
   }
-  return { records, offsets, times, failures, next, leaderEpoch };
+  let missing: Set<number> | undefined;
+  const fail = (offset: number, payload: string, what: string) => {
+    failures.push({ payload, message: where(topic, partition, offset, what), offset });
+  };
+  const visit: RecordVisitor = (
+    buf,
+    offset,
+    timestamp,
+    keyStart,
+    keyEnd,
+    valueStart,
+    valueEnd,
+    headersAt,
+  ) => {
+    if (offset < from) return;
+    const ts = timestamp >= 0 ? timestamp : now;
+    let row: Row;
+    if (format === 'json') {
+      if (valueStart < 0) {
+        fail(offset, '', 'has no value (a tombstone), not a JSON object');
+        return;
+      }
+      const raw = buf.toString('utf8', valueStart, valueEnd);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch (err) {
+        fail(offset, raw, `is not valid JSON: ${(err as Error).message}`);
+        return;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+        fail(offset, raw, `is ${kind}, not a JSON object`);
+        return;
+      }
+      row = parsed as Row;
+    } else if (schemas !== undefined) {
+      if (valueStart < 0) {
+        fail(
+          offset,
+          '',
+          `has no value (a tombstone), not ${format === 'avro' ? 'an Avro' : 'a JSON Schema'} value`,
+        );
+        return;
+      }
+      const id = wireSchemaId(buf, valueStart, valueEnd);
+      if (id < 0) {
+        fail(
+          offset,
+          buf.toString('base64', valueStart, valueEnd),
+          'is not in the Confluent wire format (magic byte 0, a 4-byte schema id, then the payload)',
+        );
+        return;
+      }
+      const entry = schemas.get(id);
+      if (entry === undefined) {
+        missing ??= new Set();
+        missing.add(id);
+        return;
+      }
+      if (missing !== undefined) return;
+      if ('error' in entry) {
+        fail(offset, buf.toString('base64', valueStart, valueEnd), `cannot be decoded: ${entry.error}`);
+        return;
+      }
+      try {
+        row = entry.ok(buf, valueStart + WIRE_HEADER, valueEnd);
+      } catch (err) {
+        fail(
+          offset,
+          buf.toString('base64', valueStart, valueEnd),
+          `(schema id ${id}) ${(err as Error).message}`,
+        );
+        return;
+      }
+    } else if (format === 'string') {
+      row = { value: valueStart < 0 ? null : buf.toString('utf8', valueStart, valueEnd) };
+    } else {
+      row = { value: valueStart < 0 ? null : buf.toString('base64', valueStart, valueEnd) };
+    }
+    if (includeMetadata) {
+      const meta: KafkaMetadata = {
+        topic,
+        partition,
+        offset,
+        timestamp: ts,
+        key: keyStart < 0 ? null : buf.toString('utf8', keyStart, keyEnd),
+        headers: readHeaders(buf, headersAt),
+      };
+      row[METADATA_FIELD] = meta;
+    }
+    records.push(row);
+    offsets.push(offset);
+    times.push(ts);
+  };
+  for (let b = first; b < last; b++) forEachRecord(scanned, scanned.batches[b], visit);
+  if (missing !== undefined) return { records: [], offsets: [], times: [], failures: [], missing };
+  return { records, offsets, times, failures };
 }
 
 function where(topic: string, partition: number, offset: number, what: string): string {

@@ -15,7 +15,10 @@ import type { Logger, SourceBatch, SourceReader } from '@sluice/core';
 import { SluiceError } from '@sluice/core';
 import type { FetchedPartition, FetchTarget, GroupConsumer, TopicPartition } from './client.ts';
 import { isPermanent, toSourceError } from './client-errors.ts';
-import { decodeBatches } from './formats.ts';
+import { type DecodeOptions, decodeBatches } from './formats.ts';
+import { RecordBatchError, type ScannedBatches, scanBatches } from './record-batches.ts';
+import { schemaCompiler, type ValueDecoder } from './schema-decoders.ts';
+import { SchemaResolver } from './schema-registry.ts';
 import { FetchBuffer, type PartitionState, Signal } from './source-buffer.ts';
 import type { SourceSettings } from './source-config.ts';
 import { resolveStarts } from './source-starts.ts';
@@ -54,8 +57,30 @@ export class KafkaReader implements SourceReader {
   readonly #committed = new Map<string, number>();
   readonly #parts = new Map<string, PartitionState>();
   readonly #unresolved = new Set<PartitionState>();
-  readonly #buffer = new FetchBuffer();
+  /** Registry schemas of the `avro` and `json_schema` formats. */
+  readonly #schemas: SchemaResolver<ValueDecoder> | undefined;
+  readonly #decodeOptions: DecodeOptions;
+  /** Whether registry schemas are being fetched (decoding waits for them). */
+  #fetchingSchemas = false;
+  readonly #buffer = new FetchBuffer((st, fetched, first, last, from) => {
+    if (this.#fetchingSchemas) return undefined;
+    const chunk = decodeBatches(
+      st.topic,
+      st.partition,
+      fetched,
+      first,
+      last,
+      from,
+      this.#decodeOptions,
+      this.#o.now(),
+    );
+    if (chunk.missing === undefined) return chunk;
+    this.#fetchSchemas(chunk.missing);
+    return undefined;
+  });
   #revoked: string[] = [];
+  /** Partitions assigned since the last batch returned (reported so they hold the watermark). */
+  #assigned: string[] = [];
   #fatal: SluiceError | undefined;
   #started: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -69,6 +94,15 @@ export class KafkaReader implements SourceReader {
     this.#o = options;
     this.#client = options.client;
     this.#restored = new Map(Object.entries(options.restored));
+    const { format, includeMetadata, schemaRegistry } = options.settings;
+    if (schemaRegistry && (format === 'avro' || format === 'json_schema')) {
+      this.#schemas = new SchemaResolver(schemaRegistry, schemaCompiler(format), {
+        log: options.log,
+        step: options.step,
+        secrets: options.secrets,
+      });
+    }
+    this.#decodeOptions = { format, includeMetadata, schemas: this.#schemas };
     this.#client.onAssign((assigned) => this.#assign(assigned));
     this.#client.onError((err) => this.#backgroundError(err));
   }
@@ -93,7 +127,7 @@ export class KafkaReader implements SourceReader {
       if (batch) return batch;
       if (waited || signal.aborted || this.#closed) {
         const empty: SourceBatch = { records: [] };
-        this.#attachRevoked(empty);
+        this.#attachChanges(empty);
         return empty;
       }
       await this.#dataReady.wait(IDLE_MS, signal);
@@ -201,6 +235,7 @@ export class KafkaReader implements SourceReader {
       this.#parts.set(key, st);
       this.#unresolved.add(st);
       added.push(key);
+      this.#assigned.push(key);
       const i = this.#revoked.indexOf(key);
       if (i >= 0) this.#revoked.splice(i, 1);
     }
@@ -212,6 +247,8 @@ export class KafkaReader implements SourceReader {
       this.#committed.delete(key);
       revoked.push(key);
       this.#revoked.push(key);
+      const i = this.#assigned.indexOf(key);
+      if (i >= 0) this.#assigned.splice(i, 1);
     }
     if (revoked.length > 0) this.#buffer.drop(new Set(revoked));
     if (added.length > 0 || revoked.length > 0) {
@@ -224,6 +261,34 @@ export class KafkaReader implements SourceReader {
     }
     this.#fetchWanted.notify();
     this.#dataReady.notify();
+  }
+
+  /**
+   * Fetches the registry schemas a chunk needs, then wakes `read` to decode it again. A registry
+   * that refuses for good (credentials, a wrong URL) fails the source.
+   */
+  #fetchSchemas(ids: Set<number>): void {
+    const schemas = this.#schemas;
+    if (!schemas || this.#closed) return;
+    this.#fetchingSchemas = true;
+    schemas.resolve(ids, this.#closing.signal).then(
+      () => {
+        this.#fetchingSchemas = false;
+        this.#dataReady.notify();
+      },
+      (err: unknown) => {
+        this.#fetchingSchemas = false;
+        if (this.#closed) return;
+        this.#fatal ??=
+          err instanceof SluiceError
+            ? err
+            : new SluiceError('SOURCE_UNAVAILABLE', `schema registry: ${(err as Error).message}`, {
+                step: this.#o.step,
+                cause: err,
+              });
+        this.#dataReady.notify();
+      },
+    );
   }
 
   #backgroundError(err: Error): void {
@@ -385,36 +450,57 @@ export class KafkaReader implements SourceReader {
       this.#client.refreshMetadata();
       return `${st.key}: ${p.error ?? p.errorCode}`;
     }
-    if (p.batches.length === 0) return undefined;
-    const chunk = decodeBatches(
-      st.topic,
-      st.partition,
-      p.batches,
-      p.requested,
-      this.#o.settings,
-      this.#o.now(),
-    );
-    if (chunk.next <= p.requested) return undefined;
-    st.fetchAt = chunk.next;
-    if (chunk.leaderEpoch >= 0) st.leaderEpoch = chunk.leaderEpoch;
-    this.#buffer.push(st, chunk);
+    if (p.records === null) return undefined;
+    let scanned: ScannedBatches;
+    try {
+      scanned = scanBatches(p.records, p.requested, p.aborted);
+    } catch (err) {
+      // An old message format or an unknown compression: no retry reads it.
+      this.#fatal ??= new SluiceError(
+        'SOURCE_UNAVAILABLE',
+        `cannot read partition ${st.key} at offset ${p.requested}: ${(err as Error).message}`,
+        { step: this.#o.step },
+      );
+      this.#dataReady.notify();
+      return undefined;
+    }
+    if (scanned.next <= p.requested) return undefined;
+    st.fetchAt = scanned.next;
+    if (scanned.leaderEpoch >= 0) st.leaderEpoch = scanned.leaderEpoch;
+    this.#buffer.push(st, scanned, p.requested);
     this.#dataReady.notify();
     return undefined;
   }
 
   /** The next batch from the buffer, with the revoked partitions not yet reported. */
   #take(max: number): SourceBatch | undefined {
-    const batch = this.#buffer.take(max, (st) => this.#parts.get(st.key) === st);
+    let batch: SourceBatch | undefined;
+    try {
+      batch = this.#buffer.take(max, (st) => this.#parts.get(st.key) === st);
+    } catch (err) {
+      // Bytes no reader can decode (a corrupt batch, an unknown compression): stop, not skip.
+      if (!(err instanceof RecordBatchError)) throw err;
+      throw new SluiceError('SOURCE_UNAVAILABLE', `cannot read a fetched record batch: ${err.message}`, {
+        step: this.#o.step,
+        cause: err,
+      });
+    }
     if (!batch) return undefined;
-    this.#attachRevoked(batch);
+    this.#attachChanges(batch);
     if (this.#buffer.size < this.#o.settings.maxBuffered) this.#fetchWanted.notify();
     return batch;
   }
 
-  #attachRevoked(batch: SourceBatch): void {
-    if (this.#revoked.length === 0) return;
-    batch.revoked = this.#revoked;
-    this.#revoked = [];
+  /** Reports the partitions revoked and assigned since the last batch. */
+  #attachChanges(batch: SourceBatch): void {
+    if (this.#revoked.length > 0) {
+      batch.revoked = this.#revoked;
+      this.#revoked = [];
+    }
+    if (this.#assigned.length > 0) {
+      batch.assigned = this.#assigned;
+      this.#assigned = [];
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
+import { Producer } from '@platformatic/kafka';
 import { SluiceError } from '@sluice/core';
 import {
   type Collected,
@@ -14,6 +15,7 @@ import {
   consumeWithConsoleConsumer,
   createTopic,
   deleteTopics,
+  KAFKA_BROKER,
   kafkaAvailable,
   openKafkaReader,
   produce,
@@ -161,6 +163,78 @@ describe('kafka source: formats', { skip: !available }, () => {
     const b = await readUntil(asBytes, (c) => c.records.length >= 2).finally(() => asBytes.close());
     assert.deepEqual(b.records[0], { value: Buffer.from('héllo {not json').toString('base64') });
     assert.deepEqual(b.records[1], { value: Buffer.from('\u0000\u00ff').toString('base64') });
+  });
+});
+
+describe('kafka source: transactions and compression', { skip: !available }, () => {
+  test('read_committed skips aborted transactions and reads committed ones; read_uncommitted reads both', async () => {
+    const name = await topic('txn', 1);
+    const producer = new Producer({
+      clientId: 'sluice-test-txn',
+      bootstrapBrokers: [KAFKA_BROKER],
+      idempotent: true,
+      transactionalId: uniqueName('txn-id'),
+    });
+    const send = async (values: number[], outcome: 'commit' | 'abort') => {
+      const tx = await producer.beginTransaction();
+      for (const n of values) {
+        await tx.send({
+          messages: [{ topic: name, partition: 0, value: Buffer.from(JSON.stringify({ n })) }],
+        });
+      }
+      await (outcome === 'commit' ? tx.commit() : tx.abort());
+    };
+    try {
+      await send([0, 1], 'commit');
+      await send([2, 3, 4], 'abort');
+      await send([5], 'commit');
+      await send([6], 'abort');
+    } finally {
+      await producer.close();
+    }
+    await produce(name, [{ partition: 0, value: JSON.stringify({ n: 7 }) }]);
+    const committed = await openKafkaReader({ topics: [name], group_id: uniqueName('g') });
+    const c = await readUntil(committed, (x) => x.records.some((r) => r.n === 7)).finally(() =>
+      committed.close(),
+    );
+    assert.deepEqual(values(c), [0, 1, 5, 7]);
+    const uncommitted = await openKafkaReader({
+      topics: [name],
+      group_id: uniqueName('g'),
+      isolation_level: 'read_uncommitted',
+    });
+    const u = await readUntil(uncommitted, (x) => x.records.some((r) => r.n === 7)).finally(() =>
+      uncommitted.close(),
+    );
+    assert.deepEqual(values(u), [0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  test('compressed batches (gzip, snappy, lz4, zstd) are read with their offsets', async () => {
+    const name = await topic('compressed', 1);
+    const producer = new Producer({ clientId: 'sluice-test-compressed', bootstrapBrokers: [KAFKA_BROKER] });
+    try {
+      let n = 0;
+      for (const compression of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+        const messages = [];
+        for (let i = 0; i < 25; i++, n++) {
+          messages.push({
+            topic: name,
+            partition: 0,
+            value: Buffer.from(JSON.stringify({ n, pad: 'x'.repeat(100) })),
+          });
+        }
+        await producer.send({ messages, compression });
+      }
+    } finally {
+      await producer.close();
+    }
+    const reader = await openKafkaReader({ topics: [name], group_id: uniqueName('g') });
+    const got = await readUntil(reader, (x) => x.records.length >= 100).finally(() => reader.close());
+    assert.deepEqual(values(got), range(0, 100));
+    assert.deepEqual(
+      got.records.map((r) => (r._kafka as { offset: number }).offset),
+      range(0, 100),
+    );
   });
 });
 

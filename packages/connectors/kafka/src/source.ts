@@ -29,6 +29,12 @@ function restoredPosition(restored: unknown, step: string): KafkaPosition {
   return out;
 }
 
+/** The registry password, to scrub from messages. */
+function registrySecrets(config: KafkaSourceConfig): string[] {
+  const password = config.schema_registry?.basic_auth?.password;
+  return password ? [password] : [];
+}
+
 function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
   let settings: ReturnType<typeof sourceSettings>;
   try {
@@ -55,7 +61,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
       settings,
       client,
       log: ctx.log,
-      secrets: connectionSecrets(config),
+      secrets: [...connectionSecrets(config), ...registrySecrets(config)],
       restored,
       now: () => ctx.clock.now(),
     }),
@@ -89,9 +95,23 @@ export const kafkaSource = defineSource({
     'headers }` (key and header values as UTF-8 text). A value that does not decode (malformed',
     'JSON, JSON that is not an object, a tombstone in `json`) goes to the dead-letter output with',
     'its topic, partition and offset; reading continues. Broker outages are retried with capped',
-    'backoff without losing the position; an unknown topic or an authentication or authorization',
-    'failure stops the job (CONFIG_INVALID). Schema Registry formats (Avro, JSON Schema) are not',
-    'supported yet.',
+    'backoff without losing the position; an unknown topic, an authentication or authorization',
+    'failure, or a broker certificate that does not verify stops the job (CONFIG_INVALID).',
+    '',
+    'Formats `avro` and `json_schema` read values in the Confluent wire format (byte 0, a 4-byte',
+    'big-endian schema id, the payload) with schemas from a Confluent-compatible Schema Registry',
+    '(`schema_registry.url`), fetched once per id (`GET {url}/schemas/ids/{id}`) before the records',
+    'that use them are decoded. Avro decodes to JSON-compatible values: long → number (a long',
+    'beyond ±(2^53 − 1) fails the record), bytes and fixed → base64, enum → its symbol, union → the',
+    'value of the branch written (unions a JSON value cannot tell apart, such as int and long, are',
+    'not supported), logical types → their underlying value (`timestamp-millis` → epoch ms) except',
+    '`decimal` → an exact decimal string; a top-level non-record `v` becomes `{ value: v }`. JSON',
+    'Schema values must be JSON objects valid against their schema (Ajv). Dead letters (with topic,',
+    'partition, offset and the value in base64): a value not in the wire format, an id the registry',
+    'does not have, a schema of the other kind or one that does not compile, a payload that does',
+    'not decode or validate. An unreachable registry (or a 5xx) is retried with capped backoff while',
+    'decoding waits; a 401/403 or a URL that is not a registry stops the job (CONFIG_INVALID).',
+    'Schema references are not supported yet.',
   ].join('\n'),
   example: [
     'type: kafka',

@@ -6,7 +6,7 @@
  * Not part of the package's public surface.
  */
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Admin, Producer } from '@platformatic/kafka';
@@ -128,6 +128,23 @@ export async function setCommittedOffsets(
       ],
     }),
   );
+}
+
+/**
+ * Runs `scripts/services.sh` with `args` (`down kafka`, `up kafka`: the tests that stop and
+ * restart the shared broker) and rejects with its output when it fails. Asynchronous, so the
+ * clients under test keep retrying meanwhile.
+ */
+export function services(...args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'bash',
+      ['scripts/services.sh', ...args],
+      { cwd: ROOT, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`services.sh ${args.join(' ')} failed: ${stdout}${stderr}`)) : resolve(),
+    );
+  });
 }
 
 export interface ToolResult {
@@ -255,7 +272,8 @@ export async function consumeWithConsoleConsumer(
 /** A record produced by `produce`. */
 export interface ProducedRecord {
   partition: number;
-  value: string;
+  /** Text (as UTF-8) or raw bytes. */
+  value: string | Buffer;
   key?: string;
   timestamp?: number;
 }
@@ -278,7 +296,7 @@ export async function produce(topic: string, records: readonly ProducedRecord[])
           const m: { topic: string; partition: number; value: Buffer; key?: Buffer; timestamp?: bigint } = {
             topic,
             partition: r.partition,
-            value: Buffer.from(r.value),
+            value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
           };
           if (r.key !== undefined) m.key = Buffer.from(r.key);
           if (r.timestamp !== undefined) m.timestamp = BigInt(r.timestamp);

@@ -24,12 +24,20 @@ const config = Type.Object(
 
 let shared: Ajv | undefined;
 
-/** The Ajv instance record schemas compile with: all errors, formats, no coercion, no defaults. */
+/**
+ * A new Ajv instance configured as record schemas compile: all errors, every format of
+ * ajv-formats, no coercion, no defaults. For schemas that must not share an instance (schemas
+ * from a registry, whose `$id`s may repeat across versions).
+ */
+export function createRecordValidator(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  formats.default(ajv);
+  return ajv;
+}
+
+/** The shared Ajv instance record schemas compile with (see `createRecordValidator`). */
 export function recordValidator(): Ajv {
-  if (!shared) {
-    shared = new Ajv({ allErrors: true, strict: false });
-    formats.default(shared);
-  }
+  shared ??= createRecordValidator();
   return shared;
 }
 
