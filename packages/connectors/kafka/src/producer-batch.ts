@@ -81,17 +81,22 @@ export function encodeRecordBatch(
   }
   let maxTimestamp = baseTimestamp;
   const bodies = new Array<number>(n);
+  /** Value lengths in bytes, -1 for none (text values are measured once, here). */
+  const valueLengths = new Array<number>(n);
   let size = 0;
   for (let i = 0; i < n; i++) {
     const r = records[i];
     const t = r.timestamp ?? now;
     if (t > maxTimestamp) maxTimestamp = t;
+    const v = r.value;
+    const valueLength = v === undefined ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+    valueLengths[i] = valueLength;
     let body =
       1 +
       varintLength(zigzag(t - baseTimestamp)) +
       varintLength(i * 2) +
       bytesLength(r.key) +
-      bytesLength(r.value);
+      (valueLength < 0 ? 1 : varintLength(valueLength * 2) + valueLength);
     const headers = r.headers;
     if (headers === undefined) body += 1;
     else {
@@ -110,7 +115,14 @@ export function encodeRecordBatch(
     at = writeVarint(buf, at, zigzag((r.timestamp ?? now) - baseTimestamp));
     at = writeVarint(buf, at, i * 2);
     at = writeBytes(buf, at, r.key);
-    at = writeBytes(buf, at, r.value);
+    const v = r.value;
+    const valueLength = valueLengths[i];
+    if (v === undefined)
+      buf[at++] = 1; // zig-zag of -1
+    else {
+      at = writeVarint(buf, at, valueLength * 2);
+      at += typeof v === 'string' ? buf.write(v, at) : v.copy(buf, at);
+    }
     const headers = r.headers;
     if (headers === undefined) buf[at++] = 0;
     else {

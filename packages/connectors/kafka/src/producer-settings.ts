@@ -11,8 +11,8 @@ import type { PartitionerKind } from './producer-partitioner.ts';
 /** One message to produce. */
 export interface ProducerRecord {
   key: Buffer | undefined;
-  /** Undefined: no value (a tombstone). */
-  value: Buffer | undefined;
+  /** Bytes, or text written as UTF-8 straight into the batch; undefined: no value (a tombstone). */
+  value: Buffer | string | undefined;
   headers: Map<Buffer, Buffer> | undefined;
   /** Epoch ms; undefined: the time of sending. */
   timestamp: number | undefined;
@@ -28,6 +28,7 @@ export interface ProducerIdentity {
 export interface ProducerSettings {
   /** Brokers, client id, TLS, SASL (see `clientOptions`). */
   readonly base: BaseOptions;
+  /** Backoff of every retried request; its `onRetry` hears of each retry (the sink logs them). */
   readonly retry: RetryPolicy;
   /** Longest wait for one request's answer, ms. */
   readonly requestTimeout: number;
@@ -40,16 +41,21 @@ function isBusyCoordinator(err: unknown): boolean {
   return kafkaErrorName(err) === 'CONCURRENT_TRANSACTIONS';
 }
 
-/** Library options shared by the producers: retries with Sluice's capped, jittered backoff. */
+/**
+ * Library options shared by the producers: retries with Sluice's capped, jittered backoff,
+ * each reported to the policy's `onRetry` (except the short waits for a busy coordinator).
+ */
 export function libraryOptions(settings: ProducerSettings): BaseOptions {
   const { retry } = settings;
   return {
     ...settings.base,
     requestTimeout: settings.requestTimeout,
     retries: Math.max(0, retry.maxAttempts - 1),
-    retryDelay: (_client, _operation, attempt, _retries, error) =>
-      isBusyCoordinator(error)
-        ? Math.min(100, 5 * 2 ** attempt)
-        : backoffDelay(attempt, retry.initialBackoff, retry.maxBackoff, retry.random),
+    retryDelay: (_client, _operation, attempt, _retries, error) => {
+      if (isBusyCoordinator(error)) return Math.min(100, 5 * 2 ** attempt);
+      const delay = backoffDelay(attempt, retry.initialBackoff, retry.maxBackoff, retry.random);
+      retry.onRetry?.(error, attempt, delay);
+      return delay;
+    },
   };
 }

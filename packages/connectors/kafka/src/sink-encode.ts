@@ -99,20 +99,23 @@ export class RecordEncoder {
     const json = this.#format === 'json';
     for (let i = 0; i < n; i++) {
       const record = records[i];
-      let value: Buffer | undefined;
+      // Text is written as UTF-8 straight into the record batch (no Buffer per record).
+      let value: string | undefined;
+      let valueBytes = 0;
       if (json) {
-        let text: string;
         try {
-          text = JSON.stringify(record[METADATA_FIELD] === undefined ? record : withoutMetadata(record));
+          value = JSON.stringify(record[METADATA_FIELD] === undefined ? record : withoutMetadata(record));
         } catch (err) {
           reject(i, `the record cannot be written as JSON: ${(err as Error).message}`);
           continue;
         }
-        value = Buffer.from(text);
+        valueBytes = Buffer.byteLength(value);
       } else {
         const v = record.value;
-        if (typeof v === 'string') value = Buffer.from(v);
-        else if (v !== null) {
+        if (typeof v === 'string') {
+          value = v;
+          valueBytes = Buffer.byteLength(v);
+        } else if (v !== null) {
           reject(
             i,
             v === undefined
@@ -176,7 +179,7 @@ export class RecordEncoder {
         reject(i, `topic '${this.#topic}' is compacted and a message needs a key, but the key is NULL`);
         continue;
       }
-      const size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes;
+      const size = RECORD_OVERHEAD + (key?.length ?? 0) + valueBytes + headerBytes;
       if (size > maxBytes) {
         reject(
           i,
