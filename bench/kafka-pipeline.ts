@@ -1,0 +1,298 @@
+/**
+ * Kafka end to end: Kafka (JSON records of about 200 bytes) → parse → pass-through → Kafka.
+ *
+ * Three programs read the same input topic and write an output topic, each in its own Node
+ * process so that one's JIT and heap do not colour another's, and each measured by its own CPU
+ * time (user + system) from its first record to the acknowledgement of its last:
+ *
+ * - `bare` — @platformatic/kafka's own consume stream feeding its own producer, values copied
+ *   as bytes: the ceiling, the issue's "bare consume-and-produce loop";
+ * - `bare+json` — the same loop, but every value parsed and re-serialized, the same work a
+ *   parsing pipeline does, written by hand;
+ * - `sluice` — a Sluice job (`kafka` source with format json → `kafka` sink keyed by `user`,
+ *   idempotent, acks=all, checkpoints every 5 s with offsets committed after each).
+ *
+ * The runs alternate between programs so that drift in machine load hits all alike; the median
+ * of `--runs` is reported. Needs the broker (`npm run services -- up kafka`).
+ *
+ *   npm run bench:kafka -- [--records 400000] [--partitions 4] [--runs 3] [--json] [--profile DIR]
+ *
+ * `--profile DIR` writes a V8 CPU profile of the first Sluice run into DIR (open it in Chrome's
+ * DevTools or summarize it with `node bench/profile-summary.ts DIR/*.cpuprofile`).
+ */
+
+import { spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
+import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
+import { kafka } from '@sluice/kafka';
+
+const BROKER = '127.0.0.1:9092';
+const VARIANTS = ['bare', 'bare+json', 'sluice'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+/** What a child reports. */
+interface Measurement {
+  cpuMs: number;
+  wallMs: number;
+  records: number;
+}
+
+interface ChildJob {
+  variant: Variant;
+  input: string;
+  output: string;
+  records: number;
+}
+
+// ------------------------------------------------------------------------------------------------
+// children
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1000;
+}
+
+/** The library's consume stream into its producer, 4,096 records per send (as the sink's writes). */
+async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
+  const consumer = new Consumer({
+    clientId: `bench-${process.pid}`,
+    groupId: `bench-${job.variant}-${process.pid}-${Date.now()}`,
+    bootstrapBrokers: [BROKER],
+    autocommit: false,
+    maxBytes: 1_048_576,
+  });
+  const producer = new Producer({
+    clientId: `bench-${process.pid}`,
+    bootstrapBrokers: [BROKER],
+    idempotent: true,
+  });
+  const stream = await consumer.consume({ topics: [job.input], mode: 'earliest', autocommit: false });
+  let cpu0 = process.cpuUsage();
+  let t0 = 0;
+  let count = 0;
+  let pending: { topic: string; key: Buffer | undefined; value: Buffer; timestamp: bigint }[] = [];
+  const flush = async () => {
+    const messages = pending;
+    pending = [];
+    await producer.send({ messages });
+  };
+  for await (const m of stream as AsyncIterable<Message<Buffer, Buffer, Buffer, Buffer>>) {
+    if (count === 0) {
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+    }
+    const value = json ? Buffer.from(JSON.stringify(JSON.parse(m.value.toString('utf8')))) : m.value;
+    pending.push({ topic: job.output, key: m.key ?? undefined, value, timestamp: m.timestamp });
+    if (++count === job.records) break;
+    if (pending.length === 4096) await flush();
+  }
+  if (pending.length > 0) await flush();
+  const result = { cpuMs: cpuMsSince(cpu0), wallMs: performance.now() - t0, records: count };
+  await stream.close();
+  await Promise.all([consumer.close(true), producer.close()]);
+  return result;
+}
+
+/** The Sluice job, stopped (drain, final checkpoint) once every record has been acknowledged. */
+async function sluiceJob(job: ChildJob): Promise<Measurement> {
+  const registry = new Registry([builtins, kafka]);
+  const yaml = `
+name: bench-kafka-${process.pid}
+settings: { checkpoint: { interval: 5s, dir: /tmp/sluice-bench-kafka } }
+sources:
+  in:
+    type: kafka
+    brokers: ['${BROKER}']
+    topics: [${job.input}]
+    group_id: bench-sluice-${process.pid}-${Date.now()}
+    format: json
+    include_metadata: false
+    isolation_level: read_uncommitted
+sinks:
+  out:
+    type: kafka
+    brokers: ['${BROKER}']
+    topic: ${job.output}
+    key: user
+`;
+  const plan = parsePipelineYaml(yaml, '/tmp/sluice-bench-kafka/pipeline.yaml', { registry });
+  const running = await Job.create(plan, { registry, fromScratch: true });
+  const done = running.run();
+  // The clock starts when the first record has left the source.
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
+  let started = false;
+  let cpuMs = 0;
+  let wallMs = 0;
+  for (;;) {
+    const m = running.metrics();
+    if (!started && (m.sources.in?.in ?? 0) > 0) {
+      started = true;
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+    }
+    if ((m.sinks.out?.written ?? 0) >= job.records) {
+      cpuMs = cpuMsSince(cpu0);
+      wallMs = performance.now() - t0;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  running.stop();
+  const result = await done;
+  return { cpuMs, wallMs, records: result.metrics.sinks.out.written };
+}
+
+async function child(job: ChildJob): Promise<void> {
+  const m =
+    job.variant === 'sluice' ? await sluiceJob(job) : await bareLoop(job, job.variant === 'bare+json');
+  process.stdout.write(`RESULT ${JSON.stringify(m)}\n`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// orchestrator
+
+function runChild(job: ChildJob, profileDir?: string): Promise<Measurement> {
+  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [...flags, import.meta.filename, '--child', JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => {
+      out += d;
+    });
+    c.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 600_000);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line)
+        reject(new Error(`${job.variant} failed (exit ${code}):\n${err.slice(-3000)}${out.slice(-1000)}`));
+      else resolve(JSON.parse(line.slice(7)) as Measurement);
+    });
+  });
+}
+
+/** One order of about 200 bytes of JSON, deterministic in `i`. */
+function order(i: number, base: number): { [k: string]: unknown } {
+  return {
+    id: i,
+    user: `user-${(i * 7919) % 10_000}`,
+    amount: Math.round(((i * 7.31) % 500) * 100) / 100,
+    currency: 'EUR',
+    region: ['eu-west', 'us-east', 'ap-south'][i % 3],
+    ts: base + i,
+    items: (i % 5) + 1,
+    tags: ['web', 'promo'],
+    note: 'lorem ipsum dolor sit amet, consectetur',
+  };
+}
+
+async function fill(topic: string, records: number): Promise<number> {
+  const producer = new Producer({ clientId: 'bench-fill', bootstrapBrokers: [BROKER], idempotent: true });
+  const base = Date.UTC(2026, 0, 1);
+  let bytes = 0;
+  for (let from = 0; from < records; from += 10_000) {
+    const messages = [];
+    for (let i = from; i < Math.min(records, from + 10_000); i++) {
+      const o = order(i, base);
+      const value = Buffer.from(JSON.stringify(o));
+      bytes += value.length;
+      messages.push({ topic, key: Buffer.from(o.user as string), value, timestamp: BigInt(base + i) });
+    }
+    await producer.send({ messages });
+  }
+  await producer.close();
+  return bytes / records;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function orchestrate(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      records: { type: 'string', default: '400000' },
+      partitions: { type: 'string', default: '4' },
+      runs: { type: 'string', default: '3' },
+      json: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+    },
+  });
+  const records = Number(values.records);
+  const partitions = Number(values.partitions);
+  const runs = Number(values.runs);
+  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [BROKER] });
+  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  const input = `bench-kafka-in-${stamp}`;
+  const created = [input];
+  const results = new Map<Variant, Measurement[]>(VARIANTS.map((v) => [v, []]));
+  try {
+    await admin.createTopics({ topics: [input], partitions, replicas: 1 });
+    const bytes = await fill(input, records);
+    for (let run = 0; run < runs; run++) {
+      for (const variant of VARIANTS) {
+        const output = `bench-kafka-out-${stamp}-${variant.replace('+', '-')}-${run}`;
+        await admin.createTopics({ topics: [output], partitions, replicas: 1 });
+        created.push(output);
+        const profileDir = variant === 'sluice' && run === 0 ? values.profile : undefined;
+        const m = await runChild({ variant, input, output, records }, profileDir);
+        if (m.records !== records) throw new Error(`${variant} wrote ${m.records} of ${records} records`);
+        results.get(variant)?.push(m);
+        if (!values.json) {
+          process.stderr.write(
+            `run ${run + 1}/${runs} ${variant.padEnd(9)} ${Math.round(records / (m.cpuMs / 1000) / 1000)}k rec/CPU-s\n`,
+          );
+        }
+      }
+    }
+    const rate = (v: Variant) => median((results.get(v) ?? []).map((m) => records / (m.cpuMs / 1000)));
+    const wallRate = (v: Variant) => median((results.get(v) ?? []).map((m) => records / (m.wallMs / 1000)));
+    const ceiling = rate('bare');
+    const rows = VARIANTS.map((v) => ({
+      program: v,
+      recordsPerCpuSecond: Math.round(rate(v)),
+      recordsPerSecond: Math.round(wallRate(v)),
+      ofBare: rate(v) / ceiling,
+    }));
+    const env = {
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      records,
+      valueBytes: Math.round(bytes),
+      partitions,
+      runs,
+    };
+    if (values.json) {
+      console.log(JSON.stringify({ env, rows }, null, 2));
+      return;
+    }
+    console.log(
+      `Kafka → parse → pass-through → Kafka: ${records} records of ~${env.valueBytes} bytes, ${partitions} partitions, median of ${runs}`,
+    );
+    console.log(`${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB, Node ${env.node}`);
+    console.log('program     rec/CPU-s   rec/s (wall)   of bare');
+    for (const r of rows) {
+      console.log(
+        `${r.program.padEnd(10)} ${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(14)} ${r.ofBare.toFixed(2).padStart(9)}`,
+      );
+    }
+  } finally {
+    await admin.deleteTopics({ topics: created }).catch(() => {});
+    await admin.close();
+  }
+}
+
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) await child(JSON.parse(process.argv[childIndex + 1]) as ChildJob);
+else await orchestrate();
