@@ -10,14 +10,17 @@
  * - `bare+json` — the same loop, but every value parsed and re-serialized, the same work a
  *   parsing pipeline does, written by hand;
  * - `sluice` — a Sluice job (`kafka` source with format json → `kafka` sink keyed by `user`,
- *   idempotent, acks=all, checkpoints every 5 s with offsets committed after each).
+ *   idempotent, acks=all, checkpoints every 5 s with offsets committed after each);
+ * - `sluice+poison` — the same job over a copy of the input where one record in 100 is not a
+ *   JSON object (malformed JSON, an array, an empty value), with a Kafka dead-letter
+ *   topic: the poison goes there with its coordinates and the pipeline keeps its pace.
  *
  * The runs alternate between programs so that drift in machine load hits all alike; the median
  * of `--runs` is reported. Needs the broker (`npm run services -- up kafka`).
  *
  *   npm run bench:kafka -- [--records 400000] [--partitions 4] [--runs 3] [--json] [--profile DIR]
  *
- * `--profile DIR` writes a V8 CPU profile of the first Sluice run into DIR (open it in Chrome's
+ * `--profile DIR` writes V8 CPU profiles of the first run of each Sluice job into DIR (open it in Chrome's
  * DevTools or summarize it with `node bench/profile-summary.ts DIR/*.cpuprofile`).
  */
 
@@ -29,7 +32,9 @@ import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
 
 const BROKER = '127.0.0.1:9092';
-const VARIANTS = ['bare', 'bare+json', 'sluice'] as const;
+const VARIANTS = ['bare', 'bare+json', 'sluice', 'sluice+poison'] as const;
+/** Every POISON_EVERY-th record of the poisoned input is not a JSON object. */
+const POISON_EVERY = 100;
 type Variant = (typeof VARIANTS)[number];
 
 /** What a child reports. */
@@ -43,7 +48,10 @@ interface ChildJob {
   variant: Variant;
   input: string;
   output: string;
+  /** Records that reach `output` (the input less its poison). */
   records: number;
+  /** `sluice+poison`: the dead-letter topic, and how many records must reach it. */
+  deadLetters?: { topic: string; records: number };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -116,6 +124,7 @@ sinks:
     brokers: ['${BROKER}']
     topic: ${job.output}
     key: user
+${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: ${job.deadLetters.topic} }` : ''}
 `;
   const plan = parsePipelineYaml(yaml, '/tmp/sluice-bench-kafka/pipeline.yaml', { registry });
   const running = await Job.create(plan, { registry, fromScratch: true });
@@ -126,14 +135,20 @@ sinks:
   let started = false;
   let cpuMs = 0;
   let wallMs = 0;
+  let progress = { written: -1, at: performance.now() };
   for (;;) {
     const m = running.metrics();
+    const written = m.sinks.out?.written ?? 0;
+    if (written !== progress.written) progress = { written, at: performance.now() };
+    else if (performance.now() - progress.at > 60_000) {
+      throw new Error(`no progress for 60 s at ${written} of ${job.records} written: ${JSON.stringify(m)}`);
+    }
     if (!started && (m.sources.in?.in ?? 0) > 0) {
       started = true;
       cpu0 = process.cpuUsage();
       t0 = performance.now();
     }
-    if ((m.sinks.out?.written ?? 0) >= job.records) {
+    if (written >= job.records && m.deadLetters >= (job.deadLetters?.records ?? 0)) {
       cpuMs = cpuMsSince(cpu0);
       wallMs = performance.now() - t0;
       break;
@@ -142,12 +157,15 @@ sinks:
   }
   running.stop();
   const result = await done;
+  if (result.metrics.deadLetters !== (job.deadLetters?.records ?? 0)) {
+    throw new Error(`${result.metrics.deadLetters} dead letters, expected ${job.deadLetters?.records ?? 0}`);
+  }
   return { cpuMs, wallMs, records: result.metrics.sinks.out.written };
 }
 
 async function child(job: ChildJob): Promise<void> {
   const m =
-    job.variant === 'sluice' ? await sluiceJob(job) : await bareLoop(job, job.variant === 'bare+json');
+    job.variant.startsWith('sluice') ? await sluiceJob(job) : await bareLoop(job, job.variant === 'bare+json');
   process.stdout.write(`RESULT ${JSON.stringify(m)}\n`);
 }
 
@@ -194,7 +212,12 @@ function order(i: number, base: number): { [k: string]: unknown } {
   };
 }
 
-async function fill(topic: string, records: number): Promise<number> {
+/** A value that is not a JSON object, three kinds in turn. */
+function poison(i: number): Buffer {
+  return Buffer.from(['{"id": 1, "user": oops', '[1, 2, 3]', ''][i % 3]);
+}
+
+async function fill(topic: string, records: number, poisoned = false): Promise<number> {
   const producer = new Producer({ clientId: 'bench-fill', bootstrapBrokers: [BROKER], idempotent: true });
   const base = Date.UTC(2026, 0, 1);
   let bytes = 0;
@@ -202,7 +225,8 @@ async function fill(topic: string, records: number): Promise<number> {
     const messages = [];
     for (let i = from; i < Math.min(records, from + 10_000); i++) {
       const o = order(i, base);
-      const value = Buffer.from(JSON.stringify(o));
+      const value =
+        poisoned && i % POISON_EVERY === POISON_EVERY - 1 ? poison(i) : Buffer.from(JSON.stringify(o));
       bytes += value.length;
       messages.push({ topic, key: Buffer.from(o.user as string), value, timestamp: BigInt(base + i) });
     }
@@ -233,23 +257,40 @@ async function orchestrate(): Promise<void> {
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [BROKER] });
   const stamp = `${process.pid}-${Date.now().toString(36)}`;
   const input = `bench-kafka-in-${stamp}`;
-  const created = [input];
+  const poisoned = `bench-kafka-poisoned-${stamp}`;
+  const created = [input, poisoned];
+  const poisonCount = Math.floor(records / POISON_EVERY);
   const results = new Map<Variant, Measurement[]>(VARIANTS.map((v) => [v, []]));
   try {
     await admin.createTopics({ topics: [input], partitions, replicas: 1 });
+    await admin.createTopics({ topics: [poisoned], partitions, replicas: 1 });
+    if (!values.json) process.stderr.write(`filling ${input} and ${poisoned} with ${records} records each\n`);
     const bytes = await fill(input, records);
+    await fill(poisoned, records, true);
     for (let run = 0; run < runs; run++) {
       for (const variant of VARIANTS) {
         const output = `bench-kafka-out-${stamp}-${variant.replace('+', '-')}-${run}`;
         await admin.createTopics({ topics: [output], partitions, replicas: 1 });
         created.push(output);
-        const profileDir = variant === 'sluice' && run === 0 ? values.profile : undefined;
-        const m = await runChild({ variant, input, output, records }, profileDir);
-        if (m.records !== records) throw new Error(`${variant} wrote ${m.records} of ${records} records`);
+        const profileDir = variant.startsWith('sluice') && run === 0 ? values.profile : undefined;
+        const job: ChildJob = { variant, input, output, records };
+        if (variant === 'sluice+poison') {
+          const dead = `${output}-dead`;
+          await admin.createTopics({ topics: [dead], partitions: 1, replicas: 1 });
+          created.push(dead);
+          Object.assign(job, {
+            input: poisoned,
+            records: records - poisonCount,
+            deadLetters: { topic: dead, records: poisonCount },
+          });
+        }
+        const m = await runChild(job, profileDir);
+        if (m.records !== job.records)
+          throw new Error(`${variant} wrote ${m.records} of ${job.records} records`);
         results.get(variant)?.push(m);
         if (!values.json) {
           process.stderr.write(
-            `run ${run + 1}/${runs} ${variant.padEnd(9)} ${Math.round(records / (m.cpuMs / 1000) / 1000)}k rec/CPU-s\n`,
+            `run ${run + 1}/${runs} ${variant.padEnd(13)} ${Math.round(records / (m.cpuMs / 1000) / 1000)}k rec/CPU-s\n`,
           );
         }
       }
@@ -281,10 +322,11 @@ async function orchestrate(): Promise<void> {
       `Kafka → parse → pass-through → Kafka: ${records} records of ~${env.valueBytes} bytes, ${partitions} partitions, median of ${runs}`,
     );
     console.log(`${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB, Node ${env.node}`);
-    console.log('program     rec/CPU-s   rec/s (wall)   of bare');
+    console.log(`(sluice+poison: 1 record in ${POISON_EVERY} is poison, sent to a dead-letter topic)`);
+    console.log('program         rec/CPU-s   rec/s (wall)   of bare');
     for (const r of rows) {
       console.log(
-        `${r.program.padEnd(10)} ${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(14)} ${r.ofBare.toFixed(2).padStart(9)}`,
+        `${r.program.padEnd(14)} ${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(14)} ${r.ofBare.toFixed(2).padStart(9)}`,
       );
     }
   } finally {
