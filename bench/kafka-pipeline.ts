@@ -164,8 +164,9 @@ ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: 
 }
 
 async function child(job: ChildJob): Promise<void> {
-  const m =
-    job.variant.startsWith('sluice') ? await sluiceJob(job) : await bareLoop(job, job.variant === 'bare+json');
+  const m = job.variant.startsWith('sluice')
+    ? await sluiceJob(job)
+    : await bareLoop(job, job.variant === 'bare+json');
   process.stdout.write(`RESULT ${JSON.stringify(m)}\n`);
 }
 

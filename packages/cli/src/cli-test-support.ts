@@ -1,8 +1,9 @@
 /**
- * Helpers for the end-to-end tests of `sluice`: the CLI as a child process, temporary folders,
- * bounded waits, and reading JSON-lines output.
+ * Helpers for the end-to-end tests of `sluice`: the CLI as a child process, runs killed at
+ * given points, temporary folders, bounded waits, and reading JSON-lines output.
  */
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -80,6 +81,59 @@ export class Cli {
   waitForLog(msg: string, timeoutMs = 20_000): Promise<void> {
     const needle = `"msg":${JSON.stringify(msg)}`;
     return waitUntil(() => this.stderr.includes(needle), timeoutMs, `log line '${msg}'`, this);
+  }
+}
+
+/** A point at which `killRunsAt` kills a run. */
+export interface KillPoint {
+  /** Where, for messages: "between two checkpoints, past 40 % of the input". */
+  when: string;
+  /** Resolves once `cli` reached the point; `before` is the newest checkpoint id when it started. */
+  wait: (cli: Cli, before: number) => Promise<void>;
+}
+
+/**
+ * Runs `sluice run pipeline.yaml` in `cwd` once per kill point, in order: waits for the point,
+ * kills the run with SIGKILL, and asserts that the kill ended it (it did not end before) and
+ * that it restored a checkpoint when there was one before it started. After each kill it logs
+ * a diagnostic: `<label>: kill <n> <when>: checkpoint <newest>, <behind()>`.
+ */
+export async function killRunsAt(
+  t: TestContext,
+  kills: readonly KillPoint[],
+  options: {
+    cwd: string;
+    /** Each run is killed after this long whatever happens (see `Cli`). */
+    limitMs: number;
+    /** The id of the newest checkpoint (0: none). */
+    newestCheckpoint: () => Promise<number>;
+    /** What the newest checkpoint has behind it, for the diagnostic: "35 % of the input". */
+    behind: () => Promise<string>;
+    /** Prefix of the diagnostic. */
+    label?: string;
+  },
+): Promise<void> {
+  for (const [i, kill] of kills.entries()) {
+    const before = await options.newestCheckpoint();
+    const cli = new Cli(['run', 'pipeline.yaml'], { cwd: options.cwd, limitMs: options.limitMs });
+    try {
+      await kill.wait(cli, before);
+    } finally {
+      cli.kill('SIGKILL');
+    }
+    const ended = await cli.exited;
+    assert.equal(
+      ended.signal,
+      'SIGKILL',
+      `kill ${i + 1} (${kill.when}): the run ended before it\n${ended.stderr}`,
+    );
+    if (before > 0)
+      assert.match(ended.stderr, /"msg":"restored checkpoint"/, `run ${i + 1} restored a checkpoint`);
+    const behind = await options.behind();
+    t.diagnostic(
+      `${options.label ? `${options.label}: ` : ''}kill ${i + 1} ${kill.when}: ` +
+        `checkpoint ${await options.newestCheckpoint()}, ${behind}`,
+    );
   }
 }
 

@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DirectoryCheckpointStore } from '@sluice/core';
 import {
-  Cli,
+  type Cli,
   canonical,
   checkpointIds,
   inProgressFiles,
+  type KillPoint,
+  killRunsAt,
   readJsonLines,
   runCli,
   tempDir,
@@ -261,7 +263,7 @@ test('SIGKILL at several points, restarted each time: the same output as an unin
       cli,
     );
   };
-  const kills: { when: string; wait: (cli: Cli, before: number) => Promise<void> }[] = [
+  const kills: KillPoint[] = [
     {
       when: '100 ms after start, before the first checkpoint',
       wait: async (cli) => {
@@ -288,27 +290,12 @@ test('SIGKILL at several points, restarted each time: the same output as an unin
       },
     },
   ];
-  for (const [i, kill] of kills.entries()) {
-    const before = await newest();
-    const cli = new Cli(['run', 'pipeline.yaml'], { cwd: crashed, limitMs: 40_000 });
-    try {
-      await kill.wait(cli, before);
-    } finally {
-      cli.kill('SIGKILL');
-    }
-    const ended = await cli.exited;
-    assert.equal(
-      ended.signal,
-      'SIGKILL',
-      `kill ${i + 1} (${kill.when}): the run ended before it\n${ended.stderr}`,
-    );
-    if (before > 0)
-      assert.match(ended.stderr, /"msg":"restored checkpoint"/, `run ${i + 1} restored a checkpoint`);
-    const share = Math.round((await checkpointed()) * 100);
-    t.diagnostic(
-      `kill ${i + 1} ${kill.when}: checkpoint ${await newest()}, ${share} % of the input behind it`,
-    );
-  }
+  await killRunsAt(t, kills, {
+    cwd: crashed,
+    limitMs: 40_000,
+    newestCheckpoint: newest,
+    behind: async () => `${Math.round((await checkpointed()) * 100)} % of the input behind it`,
+  });
 
   const done = await uninterrupted;
   assert.equal(done.code, 0, done.stderr);

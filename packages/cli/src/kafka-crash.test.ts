@@ -17,21 +17,20 @@ import { DirectoryCheckpointStore } from '@sluice/core';
 import {
   type ConsumedRecord,
   committedOffsets,
-  consumeWithConsoleConsumer,
-  createTopic,
-  deleteTopics,
+  consoleConsume,
   KAFKA_BROKER,
   kafkaAvailable,
   type ProducedRecord,
   produce,
+  Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
-import { Cli, checkpointIds, tempDir, waitUntil } from './cli-test-support.ts';
+import { Cli, checkpointIds, type KillPoint, killRunsAt, tempDir, waitUntil } from './cli-test-support.ts';
 import { endOffsets, finalMetrics } from './kafka-cli-test-support.ts';
 
 const available = await kafkaAvailable();
-const topics: string[] = [];
-after(() => (topics.length > 0 ? deleteTopics(...topics) : undefined));
+const topics = new Topics();
+after(() => topics.cleanup());
 
 const RECORDS = 100_000;
 const PARTITIONS = 3;
@@ -76,7 +75,7 @@ sinks:
 function countIds(records: readonly ConsumedRecord[]): Map<number, number> {
   const counts = new Map<number, number>();
   for (const r of records) {
-    const value = JSON.parse(r.value) as { id: number; double: number; pad: string };
+    const value = JSON.parse(r.value!) as { id: number; double: number; pad: string };
     assert.equal(value.double, value.id * 2, `record ${r.value}`);
     assert.equal(r.key, String(value.id), 'message key = id');
     counts.set(value.id, (counts.get(value.id) ?? 0) + 1);
@@ -89,10 +88,10 @@ async function crashAndRecover(
   t: TestContext,
   delivery: Delivery,
 ): Promise<{ output: string; transactions: number }> {
-  const input = uniqueName(`crash-in-${delivery}`);
-  const output = uniqueName(`crash-out-${delivery}`);
-  topics.push(input, output);
-  await Promise.all([createTopic(input, PARTITIONS), createTopic(output, PARTITIONS)]);
+  const [input, output] = await Promise.all([
+    topics.create(`crash-in-${delivery}`, PARTITIONS),
+    topics.create(`crash-out-${delivery}`, PARTITIONS),
+  ]);
   const records: ProducedRecord[] = [];
   for (let id = 0; id < RECORDS; id++) {
     records.push({ partition: id % PARTITIONS, value: JSON.stringify({ id, pad: 'xxxxxxxxxxxxxxxx' }) });
@@ -134,7 +133,7 @@ async function crashAndRecover(
       cli,
     );
   };
-  const kills: { when: string; wait: (cli: Cli, before: number) => Promise<void> }[] = [
+  const kills: KillPoint[] = [
     {
       when: 'just after the first checkpoint with records behind it',
       wait: (cli, before) => checkpointPast(cli, before, 0),
@@ -154,26 +153,13 @@ async function crashAndRecover(
       },
     },
   ];
-  for (const [i, kill] of kills.entries()) {
-    const before = await newest();
-    const cli = new Cli(['run', 'pipeline.yaml'], { cwd: dir, limitMs: 90_000 });
-    try {
-      await kill.wait(cli, before);
-    } finally {
-      cli.kill('SIGKILL');
-    }
-    const ended = await cli.exited;
-    assert.equal(
-      ended.signal,
-      'SIGKILL',
-      `kill ${i + 1} (${kill.when}): the run ended before it\n${ended.stderr}`,
-    );
-    if (before > 0)
-      assert.match(ended.stderr, /"msg":"restored checkpoint"/, `run ${i + 1} restored a checkpoint`);
-    t.diagnostic(
-      `${delivery}: kill ${i + 1} ${kill.when}: checkpoint ${await newest()}, ${await checkpointed()} records behind it (${elapsed()})`,
-    );
-  }
+  await killRunsAt(t, kills, {
+    cwd: dir,
+    limitMs: 90_000,
+    newestCheckpoint: newest,
+    behind: async () => `${await checkpointed()} records behind it (${elapsed()})`,
+    label: delivery,
+  });
 
   // The last run reads the rest; once a checkpoint covers every record it is stopped.
   const before = await newest();
@@ -206,7 +192,7 @@ async function crashAndRecover(
 describe('SIGKILL three times mid-stream over Kafka', { skip: !available, concurrency: true }, () => {
   test('at-least-once sink: every input record is in the output, duplicates allowed', async (t) => {
     const { output } = await crashAndRecover(t, 'at_least_once');
-    const read = await consumeWithConsoleConsumer(output, RECORDS * 3, { timeoutMs: 5_000 });
+    const read = await consoleConsume(output, { maxMessages: RECORDS * 3, idleMs: 5_000 });
     const counts = countIds(read);
     const missing: number[] = [];
     for (let id = 0; id < RECORDS; id++) if (!counts.has(id)) missing.push(id);
@@ -218,7 +204,7 @@ describe('SIGKILL three times mid-stream over Kafka', { skip: !available, concur
   test('exactly-once sink: a read_committed consumer sees every input record once', async (t) => {
     const { output, transactions } = await crashAndRecover(t, 'exactly_once');
     const [committed, ends] = await Promise.all([
-      consumeWithConsoleConsumer(output, RECORDS * 3, { timeoutMs: 5_000, isolation: 'read_committed' }),
+      consoleConsume(output, { maxMessages: RECORDS * 3, idleMs: 5_000, isolation: 'read_committed' }),
       endOffsets([output]),
     ]);
     const counts = countIds(committed);

@@ -13,20 +13,19 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
   type ConsumedRecord,
-  consumeWithConsoleConsumer,
-  createTopic,
-  deleteTopics,
+  consoleConsume,
+  consoleProduce,
   KAFKA_BROKER,
   kafkaAvailable,
-  produceWithConsoleProducer,
+  Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
 import { Cli, canonical, tempDir } from './cli-test-support.ts';
 import { endOffsets, finalMetrics } from './kafka-cli-test-support.ts';
 
 const available = await kafkaAvailable();
-const topics: string[] = [];
-after(() => (topics.length > 0 ? deleteTopics(...topics) : undefined));
+const topics = new Topics();
+after(() => topics.cleanup());
 
 const T0 = Date.UTC(2026, 0, 1);
 const WINDOW_MS = 10_000;
@@ -189,11 +188,11 @@ dead_letter: { type: kafka, brokers: ['${KAFKA_BROKER}'], topic: '${deadLetters}
 }
 
 test('kafka → validate → window aggregate → kafka through `sluice run`', { skip: !available }, async (t) => {
-  const input = uniqueName('rt-in');
-  const output = uniqueName('rt-out');
-  const deadTopic = uniqueName('rt-dead');
-  topics.push(input, output, deadTopic);
-  await Promise.all([createTopic(input, 3), createTopic(output, 3), createTopic(deadTopic, 1)]);
+  const [input, output, deadTopic] = await Promise.all([
+    topics.create('rt-in', 3),
+    topics.create('rt-out', 3),
+    topics.create('rt-dead', 1),
+  ]);
 
   // Readings, with the bad inputs spread among them, then one closing record per sensor.
   const readings = makeReadings();
@@ -204,14 +203,14 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   for (const [i, b] of bad.entries()) lines.splice(10 + i * 31, 0, { key: b.key, value: b.value });
   const closing = SENSORS.map((sensor) => ({ sensor, value: 0, ts: new Date(CLOSE_AT).toISOString() }));
   for (const c of closing) lines.push({ key: c.sensor, value: JSON.stringify(c) });
-  await produceWithConsoleProducer(input, lines);
+  await consoleProduce(input, lines);
 
   // Where each input landed, as an independent client sees it.
-  const produced = await consumeWithConsoleConsumer(input, lines.length, { timeoutMs: 10_000 });
+  const produced = await consoleConsume(input, { maxMessages: lines.length, idleMs: 10_000 });
   assert.equal(produced.length, lines.length, 'the console consumer reads back every input');
   const closingPartitions = new Set(
     produced
-      .filter((r) => r.value.includes(`"ts":"${new Date(CLOSE_AT).toISOString()}"`))
+      .filter((r) => r.value!.includes(`"ts":"${new Date(CLOSE_AT).toISOString()}"`))
       .map((r) => r.partition),
   );
   assert.equal(closingPartitions.size, 3, 'the closing records reach every partition (sensor keys)');
@@ -224,7 +223,7 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   try {
     await cli.waitForLog('pipeline started', 30_000);
     // Blocks until every expected result is there: the closing records fire every data window.
-    results = await consumeWithConsoleConsumer(output, expected.length, { timeoutMs: 45_000 });
+    results = await consoleConsume(output, { maxMessages: expected.length, idleMs: 45_000 });
   } finally {
     cli.kill('SIGTERM');
   }
@@ -234,15 +233,15 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
 
   // The results: exactly the windows computed here, each keyed by its sensor.
   assert.deepEqual(
-    canonical(results.map((r) => JSON.parse(r.value))),
+    canonical(results.map((r) => JSON.parse(r.value!))),
     canonical(expected),
     'window results read back with the console consumer',
   );
-  for (const r of results) assert.equal(r.key, JSON.parse(r.value).sensor, 'message key = sensor');
+  for (const r of results) assert.equal(r.key, JSON.parse(r.value!).sensor, 'message key = sensor');
 
   // The dead letters: each bad input once, with its reason and Kafka coordinates.
-  const letters = (await consumeWithConsoleConsumer(deadTopic, bad.length, { timeoutMs: 10_000 })).map(
-    (r) => ({ key: r.key, ...JSON.parse(r.value) }) as Record<string, unknown>,
+  const letters = (await consoleConsume(deadTopic, { maxMessages: bad.length, idleMs: 10_000 })).map(
+    (r) => ({ key: r.key, ...JSON.parse(r.value!) }) as Record<string, unknown>,
   );
   const badAt = bad.map((b) => {
     const at = produced.filter((r) => r.value === b.value);
@@ -286,7 +285,7 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   // Accounting: every input went through validation or became a dead letter. What validation
   // passed is in the results, except the closing records (their windows are still open).
   const m = finalMetrics(ended.stderr);
-  const aggregated = results.reduce((n, r) => n + (JSON.parse(r.value) as WindowResult).readings, 0);
+  const aggregated = results.reduce((n, r) => n + (JSON.parse(r.value!) as WindowResult).readings, 0);
   assert.equal(aggregated, readings.length);
   assert.deepEqual(
     { in: m.records_in, out: m.records_out, dead: m.dead_letters, late: m.late },

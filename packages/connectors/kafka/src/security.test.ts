@@ -20,15 +20,15 @@ import {
 } from './security-test-support.ts';
 import { kafkaSink } from './sink.ts';
 import type { KafkaSinkState } from './sink-config.ts';
-import { sinkConfig, sinkContext } from './sink-test-support.ts';
 import {
   type CapturingLogger,
   capturingLogger,
   committedOffsets,
-  createTopic,
-  deleteTopics,
   openKafkaReader,
   readUntil,
+  sinkConfig,
+  sinkContext,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
@@ -36,17 +36,8 @@ const available = await securityListenersAvailable();
 const tls = available ? tlsFiles() : undefined;
 const MECHANISMS: SaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
-const topics: string[] = [];
-after(async () => {
-  if (topics.length > 0) await deleteTopics(...topics);
-});
-
-async function topic(label: string, partitions = 3): Promise<string> {
-  const name = uniqueName(label);
-  topics.push(name);
-  await createTopic(name, partitions);
-  return name;
-}
+const topics = new Topics();
+after(() => topics.cleanup());
 
 /** Connection options of a test case: brokers plus `sasl` and/or `tls`. */
 type Connection = { brokers: string[]; sasl?: object; tls?: object };
@@ -77,7 +68,7 @@ async function writeAll(sink: Sink, records: Row[]): Promise<void> {
  * PLAINTEXT. Returns the logs of both.
  */
 async function roundTrip(connection: Connection, label: string, count = 300): Promise<CapturingLogger> {
-  const name = await topic(label);
+  const name = await topics.create(label);
   const log = capturingLogger();
   const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name, key: 'key' }));
   try {
@@ -142,7 +133,7 @@ describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !av
     );
     assertNoSecret('the log', logText(log), [tls!.keyPem]);
     // The listener does require the certificate: without it the broker closes the connection.
-    const name = await topic('mtls-nocert', 1);
+    const name = await topics.create('mtls-nocert', 1);
     const without = kafkaSink.create(
       sinkConfig({ brokers: [MTLS_BROKER], tls: { ca: tls!.ca }, topic: name, retry: { max_attempts: 1 } }),
     );
@@ -151,7 +142,7 @@ describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !av
   });
 
   test('exactly-once over SCRAM-SHA-512: the transaction a restored checkpoint prepared is committed with the credentials', async () => {
-    const name = await topic('sasl-eos', 2);
+    const name = await topics.create('sasl-eos', 2);
     const connection = sasl('SCRAM-SHA-512');
     const config = sinkConfig({
       ...connection,
@@ -197,7 +188,7 @@ describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !av
       const wrong = `wrong-${mechanism.toLowerCase()}-password-x7`;
       const connection = sasl(mechanism, wrong);
       const secrets = [wrong, SASL_USERS[mechanism].password];
-      const name = await topic(`sasl-wrong-${mechanism.toLowerCase()}`, 1);
+      const name = await topics.create(`sasl-wrong-${mechanism.toLowerCase()}`, 1);
       const log = capturingLogger();
 
       const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
@@ -233,7 +224,7 @@ describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !av
   }
 
   test('TLS without the CA (reject_unauthorized by default) is refused with CONFIG_INVALID at tls.ca, without tls at all at tls; no key in errors or logs', async () => {
-    const name = await topic('tls-noca', 1);
+    const name = await topics.create('tls-noca', 1);
     const log = capturingLogger();
     // The client certificate and key are given, the CA is not: the broker's certificate fails.
     const connection = { brokers: [MTLS_BROKER], tls: { cert: tls!.cert, key: tls!.key } };

@@ -9,10 +9,17 @@
  */
 
 import { parseArgs } from 'node:util';
-import { Admin, Producer } from '@platformatic/kafka';
+import { Producer } from '@platformatic/kafka';
 import type { Row, Sink } from '@sluice/core';
 import { kafkaSink } from './sink.ts';
-import { BROKER, sinkConfig, sinkContext, uniqueTopic } from './sink-test-support.ts';
+import {
+  createTopic,
+  deleteTopics,
+  KAFKA_BROKER,
+  sinkConfig,
+  sinkContext,
+  uniqueName,
+} from './test-support.ts';
 
 const { values } = parseArgs({
   options: { records: { type: 'string', default: '400000' }, runs: { type: 'string', default: '3' } },
@@ -52,7 +59,7 @@ async function measure(run: () => Promise<void>): Promise<{ cpu: number; wall: n
 async function bare(topic: string): Promise<void> {
   const producer = new Producer({
     clientId: 'bench-bare',
-    bootstrapBrokers: [BROKER],
+    bootstrapBrokers: [KAFKA_BROKER],
     idempotent: true,
     producerId: -1n,
     producerEpoch: -1,
@@ -75,7 +82,7 @@ async function bare(topic: string): Promise<void> {
 
 async function sluice(topic: string, delivery: string): Promise<void> {
   const sink: Sink = kafkaSink.create(
-    sinkConfig({ topic, key: 'user', delivery, transactional_id: uniqueTopic('bench') }),
+    sinkConfig({ topic, key: 'user', delivery, transactional_id: uniqueName('bench') }),
   );
   await sink.open(sinkContext());
   let checkpoint = 0;
@@ -94,7 +101,6 @@ async function sluice(topic: string, delivery: string): Promise<void> {
   await sink.close();
 }
 
-const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [BROKER] });
 const variants: [string, (topic: string) => Promise<void>][] = [
   ['library bare loop (idempotent)', bare],
   ['kafka sink at_least_once', (t) => sluice(t, 'at_least_once')],
@@ -104,16 +110,14 @@ const results = new Map<string, { cpu: number; wall: number }[]>();
 const created: string[] = [];
 for (let run = 0; run < RUNS; run++) {
   for (const [name, fn] of variants) {
-    const topic = uniqueTopic('sink-bench');
-    await admin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
+    const topic = uniqueName('sink-bench');
     created.push(topic);
-    await new Promise((r) => setTimeout(r, 500));
+    await createTopic(topic, 4);
     const m = await measure(() => fn(topic));
     results.set(name, [...(results.get(name) ?? []), m]);
   }
 }
-await admin.deleteTopics({ topics: created }).catch(() => {});
-await admin.close();
+await deleteTopics(...created);
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`${N} records of ${bytes} bytes (JSON), ${WRITE} per write, 4 partitions, median of ${RUNS}`);

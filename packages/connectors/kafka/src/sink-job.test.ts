@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafkaSink } from './sink.ts';
-import { consoleConsume, kafkaOrSkip, Topics, uniqueTopic } from './sink-test-support.ts';
+import { consoleConsume, KAFKA_BROKER, kafkaAvailable, Topics, uniqueName } from './test-support.ts';
 
+const available = await kafkaAvailable();
 const topics = new Topics();
 const dirs: string[] = [];
 after(async () => {
@@ -21,7 +22,7 @@ async function run(options: { out: string; dlq: string; delivery: string; key: s
   const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-sink-'));
   dirs.push(dir);
   const yaml = `
-name: ${uniqueTopic('kafka-sink-job')}
+name: ${uniqueName('kafka-sink-job')}
 settings:
   batch_size: 256
   checkpoint: { interval: 100ms, dir: ./checkpoints }
@@ -46,13 +47,13 @@ sinks:
   out:
     type: kafka
     input: enrich
-    brokers: [127.0.0.1:9092]
+    brokers: ['${KAFKA_BROKER}']
     topic: ${options.out}
     key: "${options.key}"
     delivery: ${options.delivery}
 dead_letter:
   type: kafka
-  brokers: [127.0.0.1:9092]
+  brokers: ['${KAFKA_BROKER}']
   topic: ${options.dlq}
   delivery: ${options.delivery}
 `;
@@ -70,11 +71,10 @@ interface DeadLetterValue {
   payload: { seq: number };
 }
 
-describe('kafka sink in a job (real broker)', () => {
-  test('at least once: records to one topic, dead letters (map failures, key failures) to another', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const out = await topics.create(uniqueTopic('job-out'), 3);
-    const dlq = await topics.create(uniqueTopic('job-dlq'), 1);
+describe('kafka sink in a job (real broker)', { skip: !available }, () => {
+  test('at least once: records to one topic, dead letters (map failures, key failures) to another', async () => {
+    const out = await topics.create('job-out', 3);
+    const dlq = await topics.create('job-dlq', 1);
     // The key divides by zero on every 500th order: those become SINK_REJECTED dead letters.
     const metrics = await run({
       out,
@@ -108,10 +108,9 @@ describe('kafka sink in a job (real broker)', () => {
     );
   });
 
-  test('exactly once through the runtime’s checkpoints: read_committed sees every record once', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const out = await topics.create(uniqueTopic('job-eos-out'), 3);
-    const dlq = await topics.create(uniqueTopic('job-eos-dlq'), 1);
+  test('exactly once through the runtime’s checkpoints: read_committed sees every record once', async () => {
+    const out = await topics.create('job-eos-out', 3);
+    const dlq = await topics.create('job-eos-dlq', 1);
     const metrics = await run({ out, dlq, delivery: 'exactly_once', key: 'customer_id' });
     assert.ok(metrics.lastCheckpointId! > 2, 'several checkpoints, so several transactions');
     const [records, letters] = await Promise.all([

@@ -17,7 +17,6 @@ if (!enabled)
   );
 // Loaded only when the test runs: a skipped file stays cheap.
 const support = enabled ? await import('./test-support.ts') : undefined;
-const sinkSupport = enabled ? await import('./sink-test-support.ts') : undefined;
 const sinkModule = enabled ? await import('./sink.ts') : undefined;
 const available = enabled && (await support!.kafkaAvailable());
 
@@ -47,8 +46,16 @@ describe('kafka sink: broker restart', { skip: !available }, () => {
   test('writes and a commit during the outage are retried with capped backoff; at-least-once loses nothing, exactly-once holds each record once', {
     timeout: 240_000,
   }, async (t) => {
-    const { capturingLogger, createTopic, openKafkaReader, readUntil, services, uniqueName } = support!;
-    const { sinkConfig, sinkContext } = sinkSupport!;
+    const {
+      capturingLogger,
+      createTopic,
+      openKafkaReader,
+      readUntil,
+      services,
+      sinkConfig,
+      sinkContext,
+      uniqueName,
+    } = support!;
     const { kafkaSink } = sinkModule!;
     const alo = uniqueName('sink-restart-alo');
     const eos = uniqueName('sink-restart-eos');

@@ -4,15 +4,16 @@ import type { Row, Sink } from '@sluice/core';
 import { kafkaSink } from './sink.ts';
 import type { KafkaSinkState } from './sink-config.ts';
 import {
+  capturingLogger,
   consoleConsume,
-  kafkaOrSkip,
-  memoryLogger,
+  kafkaAvailable,
   sinkConfig,
   sinkContext,
   Topics,
-  uniqueTopic,
-} from './sink-test-support.ts';
+  uniqueName,
+} from './test-support.ts';
 
+const available = await kafkaAvailable();
 const topics = new Topics();
 after(() => topics.cleanup());
 
@@ -35,21 +36,20 @@ const ids = (messages: { value: string | null }[]) =>
   messages.map((m) => (JSON.parse(m.value!) as { id: number }).id).sort((a, b) => a - b);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
-describe('kafka sink, exactly once (real broker)', () => {
-  test('a checkpoint’s records stay invisible to read_committed until its commit; crashes before and after a durable checkpoint leave every record exactly once', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const topic = await topics.create(uniqueTopic('sink-eos'), 3);
+describe('kafka sink, exactly once (real broker)', { skip: !available }, () => {
+  test('a checkpoint’s records stay invisible to read_committed until its commit; crashes before and after a durable checkpoint leave every record exactly once', async () => {
+    const topic = await topics.create('sink-eos', 3);
     // A committed record in another topic: a read_committed consumer that returns it has fetched
     // (so an empty answer from the transactional topic means "invisible", not "not read yet").
-    const marker = await topics.create(`${topic}-marker`, 1);
+    const marker = await topics.create('sink-eos-marker', 1);
     const markerSink = kafkaSink.create(sinkConfig({ topic: marker, format: 'string' }));
     await markerSink.open(sinkContext());
     await markerSink.write([{ value: 'marker' }], [Date.now()]);
     await markerSink.close();
-    const pipeline = uniqueTopic('eos');
+    const pipeline = uniqueName('eos');
     const config = sinkConfig({ topic, key: 'CAST(id AS VARCHAR)', delivery: 'exactly_once' });
     const open = async (restored: unknown) => {
-      const log = memoryLogger();
+      const log = capturingLogger();
       const sink = kafkaSink.create(config);
       await sink.open(sinkContext({ pipeline, restored, log }));
       return { sink, log };
@@ -63,7 +63,7 @@ describe('kafka sink, exactly once (real broker)', () => {
     const state1 = (await first.prepareCommit!(1)) as KafkaSinkState;
     assert.equal(state1.prepared?.records, 50);
     const [hidden, raw] = await Promise.all([
-      consoleConsume(`${topic}(-marker)?`, { isolation: 'read_committed', idleMs: 6000, include: true }),
+      consoleConsume(`${topic}|${marker}`, { isolation: 'read_committed', idleMs: 6000, include: true }),
       consoleConsume(topic, { isolation: 'read_uncommitted', maxMessages: 50, idleMs: 10_000 }),
     ]);
     assert.deepEqual(
@@ -121,13 +121,12 @@ describe('kafka sink, exactly once (real broker)', () => {
     );
   });
 
-  test('close() aborts records written after the last checkpoint', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const topic = await topics.create(uniqueTopic('sink-eos-close'), 1);
+  test('close() aborts records written after the last checkpoint', async () => {
+    const topic = await topics.create('sink-eos-close', 1);
     const config = sinkConfig({
       topic,
       delivery: 'exactly_once',
-      transactional_id: uniqueTopic('txn'),
+      transactional_id: uniqueName('txn'),
       compression: 'lz4',
     });
     const sink = kafkaSink.create(config);
@@ -145,14 +144,13 @@ describe('kafka sink, exactly once (real broker)', () => {
     assert.equal(everything.length, 20);
   });
 
-  test('a transaction_timeout above the broker’s maximum fails the open with CONFIG_INVALID', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const topic = await topics.create(uniqueTopic('sink-eos-timeout'), 1);
+  test('a transaction_timeout above the broker’s maximum fails the open with CONFIG_INVALID', async () => {
+    const topic = await topics.create('sink-eos-timeout', 1);
     const sink = kafkaSink.create(
       sinkConfig({
         topic,
         delivery: 'exactly_once',
-        transactional_id: uniqueTopic('txn'),
+        transactional_id: uniqueName('txn'),
         transaction_timeout: '20m',
       }),
     );

@@ -4,23 +4,26 @@ import { after, describe, test } from 'node:test';
 import type { Row } from '@sluice/core';
 import { kafkaSink } from './sink.ts';
 import {
+  alterTopic,
   consoleConsume,
   consoleProduce,
-  kafkaOrSkip,
+  kafkaAvailable,
   sinkConfig,
   sinkContext,
   Topics,
-  uniqueTopic,
-} from './sink-test-support.ts';
+  uniqueName,
+} from './test-support.ts';
 
+const available = await kafkaAvailable();
 const topics = new Topics();
 after(() => topics.cleanup());
 
 describe('kafka sink, at least once (real broker)', () => {
-  test('round trip: keys land where the Java client puts them, headers and timestamps arrive', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const out = await topics.create(uniqueTopic('sink-alo'), 6);
-    const java = await topics.create(uniqueTopic('sink-java'), 6);
+  test('round trip: keys land where the Java client puts them, headers and timestamps arrive', {
+    skip: !available,
+  }, async () => {
+    const out = await topics.create('sink-alo', 6);
+    const java = await topics.create('sink-java', 6);
     const sink = kafkaSink.create(
       sinkConfig({ topic: out, key: 'user', headers: { region: 'region', app: "'sluice'" } }),
     );
@@ -45,7 +48,7 @@ describe('kafka sink, at least once (real broker)', () => {
       consoleConsume(out, { isolation: 'read_committed', maxMessages: 301, idleMs: 10_000 }),
       consoleProduce(
         java,
-        users.map((u) => [u, 'x']),
+        users.map((u) => ({ key: u, value: 'x' })),
       ),
     ]);
     assert.equal(written.length, 301);
@@ -76,14 +79,15 @@ describe('kafka sink, at least once (real broker)', () => {
       assert.equal(partitionOf.get(m.key!), m.partition, `partition of ${m.key}`);
   });
 
-  test('records the broker refuses are rejected; the rest of their batches is delivered once', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const topic = await topics.create(uniqueTopic('sink-refused'), 1);
+  test('records the broker refuses are rejected; the rest of their batches is delivered once', {
+    skip: !available,
+  }, async () => {
+    const topic = await topics.create('sink-refused', 1);
     const sink = kafkaSink.create(sinkConfig({ topic, format: 'string', compression: 'zstd' }));
     await sink.open(sinkContext());
     // Lowered after the sink read the limit: its own check lets the large records through and
     // the broker refuses their batches (MESSAGE_TOO_LARGE); zstd would squeeze repeated text.
-    await topics.alter(topic, { 'max.message.bytes': '2000' });
+    await alterTopic(topic, { 'max.message.bytes': '2000' });
     await new Promise((r) => setTimeout(r, 500));
     const records: Row[] = [];
     for (let i = 0; i < 24; i++)
@@ -110,9 +114,8 @@ describe('kafka sink, at least once (real broker)', () => {
     );
   });
 
-  test('an unknown topic fails when the sink opens', async (t) => {
-    if (!(await kafkaOrSkip(t))) return;
-    const sink = kafkaSink.create(sinkConfig({ topic: uniqueTopic('sink-missing') }));
+  test('an unknown topic fails when the sink opens', { skip: !available }, async () => {
+    const sink = kafkaSink.create(sinkConfig({ topic: uniqueName('sink-missing') }));
     await assert.rejects(sink.open(sinkContext()), {
       code: 'CONFIG_INVALID',
       path: 'topic',

@@ -15,17 +15,17 @@ import { memorySinkStore, testing } from '@sluice/core/testing';
 import { kafkaSource } from './source.ts';
 import {
   committedOffsets,
-  createTopic,
-  deleteTopics,
   KAFKA_BROKER,
   kafkaAvailable,
   produce,
   setCommittedOffsets,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
 const available = await kafkaAvailable();
-const cleanups: (() => Promise<void>)[] = [];
+const topics = new Topics();
+const dirs: string[] = [];
 /** Jobs a failing test could leave running: stopped before the clean-ups. */
 const running: { job: Job; done: Promise<unknown> }[] = [];
 after(async () => {
@@ -33,7 +33,8 @@ after(async () => {
     job.stop();
     await done.catch(() => {});
   }
-  for (const c of cleanups) await c();
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  await topics.cleanup();
 });
 
 const kafkaPlugin: Plugin = { name: 'kafka-source', components: [kafkaSource] };
@@ -54,15 +55,11 @@ async function waitFor(
 
 describe('kafka source in a job', { skip: !available }, () => {
   test('checkpoints commit offsets; a restart continues from the checkpoint, not the group', async () => {
-    const topic = uniqueName('job');
+    const topic = await topics.create('job', 3);
     const group = uniqueName('g');
     const store = uniqueName('store');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-job-'));
-    cleanups.push(
-      () => deleteTopics(topic),
-      () => rm(dir, { recursive: true, force: true }),
-    );
-    await createTopic(topic, 3);
+    dirs.push(dir);
 
     const yaml = `
 name: kafka-job
@@ -155,14 +152,10 @@ dead_letter: { type: memory, store: '${store}-dead' }
   });
 
   test('two jobs in one group: the second joins and leaves mid-stream, nothing is lost', async () => {
-    const topic = uniqueName('job-rebalance');
+    const topic = await topics.create('job-rebalance', 4);
     const group = uniqueName('g');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-job-'));
-    cleanups.push(
-      () => deleteTopics(topic),
-      () => rm(dir, { recursive: true, force: true }),
-    );
-    await createTopic(topic, 4);
+    dirs.push(dir);
     const plan = (name: string) =>
       parsePipelineYaml(
         `

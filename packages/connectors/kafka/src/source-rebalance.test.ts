@@ -11,19 +11,16 @@ import {
   type CapturingLogger,
   capturingLogger,
   committedOffsets,
-  createTopic,
-  deleteTopics,
   kafkaAvailable,
   openKafkaReader,
   produce,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
 const available = await kafkaAvailable();
-const topics: string[] = [];
-after(async () => {
-  if (available && topics.length > 0) await deleteTopics(...topics);
-});
+const topics = new Topics();
+after(() => topics.cleanup());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,10 +89,8 @@ const offsetOf = (r: Row) => {
 
 describe('kafka source: rebalance', { skip: !available }, () => {
   test('a second reader joins and leaves while the first reads: every record is delivered', async () => {
-    const name = uniqueName('rebalance');
-    topics.push(name);
     const partitions = 6;
-    await createTopic(name, partitions);
+    const name = await topics.create('rebalance', partitions);
     const group = uniqueName('g');
     const config = { topics: [name], group_id: group, heartbeat_interval: '200ms', session_timeout: '6s' };
 

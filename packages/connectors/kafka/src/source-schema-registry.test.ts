@@ -13,30 +13,19 @@ import avro from 'avsc';
 import { framed, REGISTRY_URL, registerSchema, registryAvailable } from './schema-registry-test-support.ts';
 import { kafkaSource } from './source.ts';
 import {
-  createTopic,
-  deleteTopics,
   KAFKA_BROKER,
   kafkaAvailable,
   openKafkaReader,
   type ProducedRecord,
   produce,
   readUntil,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
 const available = (await kafkaAvailable()) && (await registryAvailable());
-const topics: string[] = [];
-
-async function topic(label: string, partitions = 2): Promise<string> {
-  const name = uniqueName(label);
-  topics.push(name);
-  await createTopic(name, partitions);
-  return name;
-}
-
-after(async () => {
-  if (available && topics.length > 0) await deleteTopics(...topics);
-});
+const topics = new Topics();
+after(() => topics.cleanup());
 
 const payment = {
   type: 'record',
@@ -81,7 +70,7 @@ function paymentOf(i: number) {
 describe('kafka source: registry formats', { skip: !available }, () => {
   test('avro: framed values become rows; poison records become failures with coordinates', async () => {
     const id = await registerSchema('avro-payments', payment);
-    const name = await topic('avro');
+    const name = await topics.create('avro', 2);
     const good = 30;
     const records: ProducedRecord[] = [];
     const expected = new Map<number, object>();
@@ -154,7 +143,7 @@ describe('kafka source: registry formats', { skip: !available }, () => {
     };
     const id = await registerSchema('json-users', schema, 'JSON');
     const avroId = await registerSchema('json-users-avro', payment);
-    const name = await topic('json-schema', 1);
+    const name = await topics.create('json-schema', 1);
     const records: ProducedRecord[] = [
       { partition: 0, value: framed(id, JSON.stringify({ id: 1, email: 'a@example.com' })) },
       { partition: 0, value: framed(id, JSON.stringify({ id: 'two', email: 'b@example.com' })) },
@@ -196,7 +185,7 @@ describe('kafka source: registry formats', { skip: !available }, () => {
 
   test('a registry URL that is not the API stops the source, without its password in the error', async () => {
     // The registry here has no authentication: a wrong base URL (404, not code 40403) is refused for good.
-    const name = await topic('registry-url', 1);
+    const name = await topics.create('registry-url', 1);
     const id = await registerSchema('bad-url', payment);
     await produce(name, [{ partition: 0, value: framed(id, writer.toBuffer(paymentOf(0).written)) }]);
     const reader = await openKafkaReader({

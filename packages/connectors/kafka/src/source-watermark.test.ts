@@ -14,19 +14,20 @@ import { builtins, Job, type Plugin, parsePipelineYaml, Registry } from '@sluice
 import { memorySinkStore, testing } from '@sluice/core/testing';
 import { kafkaSource } from './source.ts';
 import {
-  createTopic,
-  deleteTopics,
   KAFKA_BROKER,
   kafkaAvailable,
   type ProducedRecord,
   produce,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
 const available = await kafkaAvailable();
-const cleanups: (() => Promise<void>)[] = [];
+const topics = new Topics();
+const dirs: string[] = [];
 after(async () => {
-  for (const c of cleanups) await c();
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  await topics.cleanup();
 });
 
 const registry = new Registry([
@@ -37,14 +38,10 @@ const registry = new Registry([
 const T0 = Date.UTC(2026, 0, 1);
 
 test('a partition read after another does not find its records late', { skip: !available }, async () => {
-  const topic = uniqueName('wm');
+  const topic = await topics.create('wm', 3);
   const store = uniqueName('wm-store');
   const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-wm-'));
-  cleanups.push(
-    () => deleteTopics(topic),
-    () => rm(dir, { recursive: true, force: true }),
-  );
-  await createTopic(topic, 3);
+  dirs.push(dir);
   // Per partition: 20 records over 20 s of event time, then one an hour later that closes them.
   const records: ProducedRecord[] = [];
   for (let p = 0; p < 3; p++) {

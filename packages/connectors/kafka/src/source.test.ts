@@ -10,33 +10,23 @@ import { Producer } from '@platformatic/kafka';
 import { SluiceError } from '@sluice/core';
 import {
   type Collected,
+  type ConsumedRecord,
   capturingLogger,
   committedOffsets,
-  consumeWithConsoleConsumer,
-  createTopic,
-  deleteTopics,
+  consoleConsume,
+  consoleProduce,
   KAFKA_BROKER,
   kafkaAvailable,
   openKafkaReader,
   produce,
-  produceWithConsoleProducer,
   readUntil,
+  Topics,
   uniqueName,
 } from './test-support.ts';
 
 const available = await kafkaAvailable();
-const topics: string[] = [];
-
-async function topic(label: string, partitions = 3): Promise<string> {
-  const name = uniqueName(label);
-  topics.push(name);
-  await createTopic(name, partitions);
-  return name;
-}
-
-after(async () => {
-  if (available && topics.length > 0) await deleteTopics(...topics);
-});
+const topics = new Topics();
+after(() => topics.cleanup());
 
 /** JSON values 0..n-1 over 3 partitions (explicit), `{ n: i, p }`. */
 function numbered(n: number, from = 0) {
@@ -53,7 +43,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 describe('kafka source: console-produced topic', { skip: !available }, () => {
   let name: string;
   let got: Collected;
-  let independent: Awaited<ReturnType<typeof consumeWithConsoleConsumer>>;
+  let independent: ConsumedRecord[];
   const lines = 40;
   const malformed = new Map([
     [7, 'not json at all'],
@@ -62,7 +52,7 @@ describe('kafka source: console-produced topic', { skip: !available }, () => {
   ]);
 
   before(async () => {
-    name = await topic('conformance');
+    name = await topics.create('conformance');
     const records = [];
     for (let i = 0; i < lines; i++) {
       records.push({
@@ -71,8 +61,8 @@ describe('kafka source: console-produced topic', { skip: !available }, () => {
         headers: { origin: 'console', seq: String(i) },
       });
     }
-    await produceWithConsoleProducer(name, records);
-    independent = await consumeWithConsoleConsumer(name, lines);
+    await consoleProduce(name, records);
+    independent = await consoleConsume(name, { maxMessages: lines });
     const reader = await openKafkaReader({ topics: [name], group_id: uniqueName('g') });
     try {
       got = await readUntil(reader, (c) => c.records.length + c.failures.length >= lines);
@@ -145,7 +135,7 @@ describe('kafka source: console-produced topic', { skip: !available }, () => {
 
 describe('kafka source: formats', { skip: !available }, () => {
   test('string and bytes keep the value as text or base64; metadata can be left out', async () => {
-    const name = await topic('formats', 1);
+    const name = await topics.create('formats', 1);
     await produce(name, [
       { partition: 0, value: 'héllo {not json' },
       { partition: 0, value: '\u0000\u00ff' },
@@ -168,7 +158,7 @@ describe('kafka source: formats', { skip: !available }, () => {
 
 describe('kafka source: transactions and compression', { skip: !available }, () => {
   test('read_committed skips aborted transactions and reads committed ones; read_uncommitted reads both', async () => {
-    const name = await topic('txn', 1);
+    const name = await topics.create('txn', 1);
     const producer = new Producer({
       clientId: 'sluice-test-txn',
       bootstrapBrokers: [KAFKA_BROKER],
@@ -210,7 +200,7 @@ describe('kafka source: transactions and compression', { skip: !available }, () 
   });
 
   test('compressed batches (gzip, snappy, lz4, zstd) are read with their offsets', async () => {
-    const name = await topic('compressed', 1);
+    const name = await topics.create('compressed', 1);
     const producer = new Producer({ clientId: 'sluice-test-compressed', bootstrapBrokers: [KAFKA_BROKER] });
     try {
       let n = 0;
@@ -246,7 +236,7 @@ describe('kafka source: positions and commits', { skip: !available }, () => {
   let checkpoint: { [partition: string]: number };
 
   before(async () => {
-    name = await topic('position');
+    name = await topics.create('position');
     group = uniqueName('g');
     await produce(name, numbered(total));
     const reader = await openKafkaReader({ topics: [name], group_id: group });
@@ -326,7 +316,7 @@ describe('kafka source: positions and commits', { skip: !available }, () => {
 
 describe('kafka source: start', { skip: !available }, () => {
   test('latest: only records produced after the partitions were assigned', async () => {
-    const name = await topic('latest');
+    const name = await topics.create('latest');
     await produce(name, numbered(30));
     const reader = await openKafkaReader({ topics: [name], group_id: uniqueName('g'), start: 'latest' });
     try {
@@ -342,7 +332,7 @@ describe('kafka source: start', { skip: !available }, () => {
   });
 
   test('a time: the first record at or after it, per partition', async () => {
-    const name = await topic('at-time');
+    const name = await topics.create('at-time');
     const t0 = Date.parse('2025-03-01T00:00:00Z');
     const records = numbered(60).map((r, i) => ({ ...r, timestamp: t0 + i * 1000 }));
     await produce(name, records);
@@ -395,7 +385,7 @@ describe('kafka source: configuration errors', { skip: !available }, () => {
   test('a SASL password never appears in errors or logs', async () => {
     const password = 'hunter2-very-secret-password';
     const log = capturingLogger();
-    const name = await topic('sasl', 1);
+    const name = await topics.create('sasl', 1);
     const reader = await openKafkaReader(
       { topics: [name], group_id: uniqueName('g'), sasl: { mechanism: 'PLAIN', username: 'u', password } },
       { log },

@@ -1,45 +1,53 @@
 /**
  * Helpers for tests against the real Kafka broker (`scripts/services.sh up kafka`): the
- * reachability check that skips (or, under CI, fails), unique names, topic admin, and producing
- * and consuming through Kafka's own console tools as the independent client.
+ * reachability check that skips (or, under CI, fails), unique names, topic admin and a per-file
+ * topic fixture, producing and consuming through Kafka's own console tools as the independent
+ * client, and the `kafka` source's reader and sink's config and context outside a job.
  *
- * Not part of the package's public surface.
+ * Exported as `@sluice/kafka/testing` for the CLI's end-to-end tests. Not a stable public API:
+ * it changes with the tests that use it.
  */
 
 import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Admin, Producer } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, Producer } from '@platformatic/kafka';
 import {
   type DecodeFailure,
   type Logger,
   type Row,
+  type SinkContext,
   type SourceBatch,
   type SourceReader,
   silentLogger,
   systemClock,
   validateConfig,
 } from '@sluice/core';
+import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
 import { kafkaSource } from './source.ts';
 import type { KafkaSourceConfig } from './source-config.ts';
 import { READER_ID } from './source-reader.ts';
 
 export const KAFKA_HOST = '127.0.0.1';
-export const KAFKA_PORT = 9092;
-export const KAFKA_BROKER = `${KAFKA_HOST}:${KAFKA_PORT}`;
+export const KAFKA_BROKER = `${KAFKA_HOST}:9092`;
 
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-
-let reachable: Promise<boolean> | undefined;
+/** The repository root (where `scripts/services.sh` is). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
- * Whether the broker answers on 127.0.0.1:9092. When it does not, prints
- * "skipped: kafka not reachable at 127.0.0.1:9092" and returns false — except under CI
- * (`CI=true`), where it throws so the test file fails instead of skipping.
+ * Reports that a service the tests need is not there: prints `skipped: <message>` — or, under
+ * CI (`CI=true`), throws, so the test file fails instead of skipping.
  */
-export async function kafkaAvailable(): Promise<boolean> {
-  reachable ??= new Promise((resolve) => {
-    const socket = connect({ host: KAFKA_HOST, port: KAFKA_PORT });
+export function reportMissingService(message: string): void {
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing service is a failure)`);
+  console.log(`skipped: ${message}`);
+}
+
+/** Whether something accepts TCP connections at `host:port` (false after 2 s without an answer). */
+export function portOpen(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port) });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -48,24 +56,36 @@ export async function kafkaAvailable(): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+let reachable: Promise<boolean> | undefined;
+
+/**
+ * Whether the broker answers on 127.0.0.1:9092. When it does not, prints "skipped: kafka not
+ * reachable at 127.0.0.1:9092 …" and returns false — except under CI, where it throws (see
+ * `reportMissingService`).
+ */
+export async function kafkaAvailable(): Promise<boolean> {
+  reachable ??= portOpen(KAFKA_BROKER);
   const ok = await reachable;
-  if (!ok) {
-    const message = `kafka not reachable at ${KAFKA_BROKER}`;
-    if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing service is a failure)`);
-    console.log(`skipped: ${message}`);
-  }
+  if (!ok) reportMissingService(`kafka not reachable at ${KAFKA_BROKER} (scripts/services.sh up kafka)`);
   return ok;
 }
 
 let counter = 0;
 
-/** A topic (or group) name no other test or run uses. */
+/** A topic (or group, transactional id, pipeline) name no other test or run uses. */
 export function uniqueName(label: string): string {
   return `sluice-test-${label}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 }
 
 async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'sluice-test-admin', bootstrapBrokers: [KAFKA_BROKER] });
+  const admin = new Admin({
+    clientId: 'sluice-test-admin',
+    bootstrapBrokers: [KAFKA_BROKER],
+    retries: 5,
+    retryDelay: 200,
+  });
   try {
     return await fn(admin);
   } finally {
@@ -73,10 +93,22 @@ async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates a topic through the admin API and waits until its partitions have leaders. */
-export async function createTopic(name: string, partitions = 3): Promise<void> {
+/**
+ * Creates a topic through the admin API, with topic `configs` (`max.message.bytes`, …), and
+ * waits until its partitions have leaders (throws after 5 s).
+ */
+export async function createTopic(
+  name: string,
+  partitions = 3,
+  configs: { [name: string]: string } = {},
+): Promise<void> {
   await withAdmin(async (admin) => {
-    await admin.createTopics({ topics: [name], partitions, replicas: 1 });
+    await admin.createTopics({
+      topics: [name],
+      partitions,
+      replicas: 1,
+      configs: Object.entries(configs).map(([key, value]) => ({ name: key, value })),
+    });
     for (let i = 0; i < 50; i++) {
       const md = await admin.metadata({ topics: [name], forceUpdate: true }).catch(() => undefined);
       const t = md?.topics.get(name);
@@ -87,9 +119,44 @@ export async function createTopic(name: string, partitions = 3): Promise<void> {
   });
 }
 
+/** Changes topic configs; the topic's other configs keep their values. */
+export async function alterTopic(name: string, configs: { [name: string]: string }): Promise<void> {
+  await withAdmin((admin) =>
+    admin.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: name,
+          configs: Object.entries(configs).map(([key, value]) => ({ name: key, configOperation: 0, value })),
+        },
+      ],
+    }),
+  );
+}
+
 /** Deletes topics (missing ones are ignored). */
 export async function deleteTopics(...names: string[]): Promise<void> {
   await withAdmin((admin) => admin.deleteTopics({ topics: names })).catch(() => {});
+}
+
+/**
+ * The topics of one test file: `create` makes a uniquely named one, `cleanup` (for the file's
+ * `after` hook) deletes all it made — none when the broker was never reached.
+ */
+export class Topics {
+  readonly #created: string[] = [];
+
+  /** Creates a topic named after `label` (see `createTopic`) and returns its name. */
+  async create(label: string, partitions = 3, configs: { [name: string]: string } = {}): Promise<string> {
+    const name = uniqueName(label);
+    this.#created.push(name);
+    await createTopic(name, partitions, configs);
+    return name;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.#created.length > 0) await deleteTopics(...this.#created);
+  }
 }
 
 /** Offsets a group has committed for a topic, by partition (absent: none). */
@@ -140,7 +207,7 @@ export function services(...args: string[]): Promise<void> {
     execFile(
       'bash',
       ['scripts/services.sh', ...args],
-      { cwd: ROOT, timeout: 120_000 },
+      { cwd: REPO_ROOT, timeout: 120_000 },
       (err, stdout, stderr) =>
         err ? reject(new Error(`services.sh ${args.join(' ')} failed: ${stdout}${stderr}`)) : resolve(),
     );
@@ -148,12 +215,16 @@ export function services(...args: string[]): Promise<void> {
 }
 
 export interface ToolResult {
+  /** `null` when the tool was killed (it outlived `timeoutMs`). */
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs one of Kafka's own tools (`scripts/services.sh tool ...`), feeding `input` to stdin. */
+/**
+ * Runs one of Kafka's own tools (`scripts/services.sh tool ...`), feeding `input` to stdin;
+ * kills it after `timeoutMs`.
+ */
 export function kafkaTool(
   tool: string,
   args: readonly string[],
@@ -162,7 +233,7 @@ export function kafkaTool(
 ): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['scripts/services.sh', 'tool', tool, ...args], {
-      cwd: ROOT,
+      cwd: REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -195,13 +266,10 @@ export interface ConsoleRecord {
 }
 
 /**
- * Produces records with Kafka's console producer (the independent client), keyed so the
- * default partitioner spreads them over the partitions. Records keep their order per key.
+ * Produces records with Kafka's console producer (the independent client), keyed so the Java
+ * client's default partitioner spreads them over the partitions. Records keep their order per key.
  */
-export async function produceWithConsoleProducer(
-  topic: string,
-  records: readonly ConsoleRecord[],
-): Promise<void> {
+export async function consoleProduce(topic: string, records: readonly ConsoleRecord[]): Promise<void> {
   const withHeaders = records.filter((r) => r.headers && Object.keys(r.headers).length > 0).length;
   if (withHeaders !== 0 && withHeaders !== records.length) {
     throw new Error('console producer: give every record headers, or none');
@@ -224,47 +292,77 @@ export async function produceWithConsoleProducer(
   }
 }
 
-/** A record as the console consumer prints it. */
+/** A record as the console consumer printed it. */
 export interface ConsumedRecord {
+  /** Its timestamp (create time, or log-append time when the topic sets it). */
+  timestamp: number;
   partition: number;
   offset: number;
-  key: string;
-  value: string;
+  headers: { [name: string]: string };
+  /** `null` when the record has no key. */
+  key: string | null;
+  /** `null` when the record has no value (a tombstone). */
+  value: string | null;
 }
 
+const PRINTED = ['timestamp', 'partition', 'offset', 'headers', 'key'];
+const CONSUMED_LINE =
+  /^(?:CreateTime|LogAppendTime):(-?\d+)\tPartition:(\d+)\tOffset:(\d+)\t([^\t]*)\t([^\t]*)\t(.*)$/;
+
 /**
- * Reads `count` records from the beginning of a topic with Kafka's console consumer (giving up
- * after `timeoutMs` without a record). `read_committed` shows only committed transactions.
+ * Reads a topic (or, with `include`, every topic matching that regular expression) from the
+ * beginning with Kafka's console consumer. It stops after `maxMessages` records (when given) or
+ * once none came for `idleMs` (default 10 s); it is killed a minute after that. With
+ * `read_committed` it returns only records of committed transactions. Rejects when the consumer
+ * fails or is killed.
  */
-export async function consumeWithConsoleConsumer(
+export async function consoleConsume(
   topic: string,
-  count: number,
-  options: { timeoutMs?: number; isolation?: 'read_committed' | 'read_uncommitted' } = {},
+  options: {
+    isolation?: 'read_committed' | 'read_uncommitted';
+    maxMessages?: number;
+    idleMs?: number;
+    include?: boolean;
+  } = {},
 ): Promise<ConsumedRecord[]> {
+  const idleMs = options.idleMs ?? 10_000;
   const args = [
     '--bootstrap-server',
     KAFKA_BROKER,
-    '--topic',
+    options.include ? '--include' : '--topic',
     topic,
     '--from-beginning',
-    '--max-messages',
-    String(count),
-    '--timeout-ms',
-    String(options.timeoutMs ?? 10_000),
     '--isolation-level',
     options.isolation ?? 'read_uncommitted',
-    '--formatter-property',
-    'print.partition=true',
-    '--formatter-property',
-    'print.offset=true',
-    '--formatter-property',
-    'print.key=true',
+    '--timeout-ms',
+    String(idleMs),
+    ...PRINTED.flatMap((field) => ['--formatter-property', `print.${field}=true`]),
   ];
-  const result = await kafkaTool('console-consumer', args, undefined, (options.timeoutMs ?? 10_000) + 30_000);
+  if (options.maxMessages !== undefined) args.push('--max-messages', String(options.maxMessages));
+  const result = await kafkaTool('console-consumer', args, undefined, idleMs + 60_000);
+  // Stopping idle may exit non-zero; it still says how many records it processed.
+  if (result.code !== 0 && !/Processed a total of/.test(result.stderr)) {
+    throw new Error(`console consumer failed (${result.code}): ${result.stderr.slice(-2000)}`);
+  }
   const out: ConsumedRecord[] = [];
   for (const line of result.stdout.split('\n')) {
-    const m = /^Partition:(\d+)\tOffset:(\d+)\t([^\t]*)\t(.*)$/.exec(line);
-    if (m) out.push({ partition: Number(m[1]), offset: Number(m[2]), key: m[3], value: m[4] });
+    const m = CONSUMED_LINE.exec(line);
+    if (!m) continue;
+    const headers: { [name: string]: string } = {};
+    if (m[4] !== 'NO_HEADERS') {
+      for (const pair of m[4].split(',')) {
+        const at = pair.indexOf(':');
+        headers[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+    }
+    out.push({
+      timestamp: Number(m[1]),
+      partition: Number(m[2]),
+      offset: Number(m[3]),
+      headers,
+      key: m[5] === 'null' ? null : m[5],
+      value: m[6] === 'null' ? null : m[6],
+    });
   }
   return out;
 }
@@ -377,4 +475,26 @@ export async function readUntil(
     for (const f of batch.failures ?? []) into.failures.push({ ...f, partition: batch.partition ?? '' });
   }
   return into;
+}
+
+/** A `kafka` sink config with defaults applied, as a pipeline would give it. */
+export function sinkConfig(options: { [k: string]: unknown }): KafkaSinkConfig {
+  const result = validateConfig<KafkaSinkConfig>(kafkaSinkConfig, { brokers: [KAFKA_BROKER], ...options });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.value;
+}
+
+/** A sink context outside a job (by default, id `out` and a capturing logger). */
+export function sinkContext(
+  options: { id?: string; pipeline?: string; restored?: unknown; log?: Logger } = {},
+): SinkContext {
+  return {
+    id: options.id ?? 'out',
+    pipeline: options.pipeline,
+    restored: options.restored,
+    clock: systemClock,
+    baseDir: REPO_ROOT,
+    signal: new AbortController().signal,
+    log: options.log ?? capturingLogger(),
+  };
 }
