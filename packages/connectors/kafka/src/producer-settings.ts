@@ -13,6 +13,8 @@ export interface ProducerRecord {
   key: Buffer | undefined;
   /** Bytes, or text written as UTF-8 straight into the batch; undefined: no value (a tombstone). */
   value: Buffer | string | undefined;
+  /** The UTF-8 length of a text `value`, when the caller measured it already. */
+  valueBytes?: number;
   headers: Map<Buffer, Buffer> | undefined;
   /** Epoch ms; undefined: the time of sending. */
   timestamp: number | undefined;

@@ -188,7 +188,7 @@ export class RecordEncoder {
         );
         continue;
       }
-      messages.push({ key, value, headers, timestamp });
+      messages.push({ key, value, valueBytes, headers, timestamp });
       indexes.push(i);
       sizes.push(size);
     }
