@@ -81,6 +81,17 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
   let t0 = 0;
   let count = 0;
   let pending: { topic: string; key: Buffer | undefined; value: Buffer; timestamp: bigint }[] = [];
+  // The library's consume stream has been seen to stall here (no record for minutes) on a broker
+  // with many groups and topics; fail the run with what it had rather than wait out the limit.
+  let seen = -1;
+  const watchdog = setInterval(() => {
+    if (count === seen) {
+      process.stderr.write(`bare loop stalled: no record for 60 s after ${count} of ${job.records}\n`);
+      process.exit(3);
+    }
+    seen = count;
+  }, 60_000);
+  watchdog.unref();
   const flush = async () => {
     const messages = pending;
     pending = [];
@@ -97,6 +108,7 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
     if (pending.length === 4096) await flush();
   }
   if (pending.length > 0) await flush();
+  clearInterval(watchdog);
   const result = { cpuMs: cpuMsSince(cpu0), wallMs: performance.now() - t0, records: count };
   await stream.close();
   await Promise.all([consumer.close(true), producer.close()]);
