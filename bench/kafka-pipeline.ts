@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
-import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
+import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
 
 const BROKER = '127.0.0.1:9092';
@@ -139,7 +139,8 @@ sinks:
 ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: ${job.deadLetters.topic} }` : ''}
 `;
   const plan = parsePipelineYaml(yaml, '/tmp/sluice-bench-kafka/pipeline.yaml', { registry });
-  const running = await Job.create(plan, { registry, fromScratch: true });
+  const log = createLogger({ level: 'warn', format: 'text' });
+  const running = await Job.create(plan, { registry, fromScratch: true, log });
   const done = running.run();
   // The clock starts when the first record has left the source.
   let cpu0 = process.cpuUsage();
@@ -232,7 +233,8 @@ function poison(i: number): Buffer {
 
 async function fill(topic: string, records: number, poisoned = false): Promise<number> {
   const producer = new Producer({ clientId: 'bench-fill', bootstrapBrokers: [BROKER], idempotent: true });
-  const base = Date.UTC(2026, 0, 1);
+  // Recent timestamps: records older than the broker's retention (7 days) are deleted under the run.
+  const base = Date.now() - records;
   let bytes = 0;
   for (let from = 0; from < records; from += 10_000) {
     const messages = [];

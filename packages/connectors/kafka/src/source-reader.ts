@@ -57,6 +57,8 @@ export class KafkaReader implements SourceReader {
   readonly #committed = new Map<string, number>();
   readonly #parts = new Map<string, PartitionState>();
   readonly #unresolved = new Set<PartitionState>();
+  /** Partitions whose fetch offset fell out of the log (retention): they restart at the earliest. */
+  readonly #outOfRange = new Set<PartitionState>();
   /** Registry schemas of the `avro` and `json_schema` formats. */
   readonly #schemas: SchemaResolver<ValueDecoder> | undefined;
   readonly #decodeOptions: DecodeOptions;
@@ -319,6 +321,7 @@ export class KafkaReader implements SourceReader {
           if (!this.#client.active) await this.#client.join(this.#o.settings.topics);
         }
         if (this.#unresolved.size > 0) await this.#resolveStarts();
+        if (this.#outOfRange.size > 0) await this.#resetOutOfRange();
         const targets: PartitionState[] = [];
         if (this.#buffer.size < this.#o.settings.maxBuffered) {
           for (const st of this.#parts.values()) if (Number.isFinite(st.fetchAt)) targets.push(st);
@@ -353,6 +356,27 @@ export class KafkaReader implements SourceReader {
   }
 
   /** Resolves where newly assigned partitions start (see `source-starts.ts`). */
+  /** Moves partitions whose offset fell out of the log to the earliest offset still there. */
+  async #resetOutOfRange(): Promise<void> {
+    const asked = [...this.#outOfRange];
+    const earliest = await this.#client.offsetsAt(asked, 'earliest');
+    for (const st of asked) {
+      this.#outOfRange.delete(st);
+      const offset = earliest.get(st.key);
+      if (offset === undefined || this.#parts.get(st.key) !== st) continue;
+      const lost = st.returned;
+      this.#o.log.warn('kafka source: offset out of range; continuing from the earliest offset', {
+        source: this.#o.step,
+        partition: st.key,
+        offset: lost,
+        earliest: offset,
+        skipped: offset > lost ? offset - lost : 0,
+      });
+      st.fetchAt = offset;
+      if (!this.#buffer.holds(st) && offset > st.returned) st.returned = offset;
+    }
+  }
+
   async #resolveStarts(): Promise<void> {
     const asked = [...this.#unresolved];
     const starts = await resolveStarts(asked, {
@@ -426,16 +450,10 @@ export class KafkaReader implements SourceReader {
     if (!st || this.#parts.get(st.key) !== st || st.fetchAt !== p.requested) return undefined;
     if (p.errorCode !== 0) {
       if (p.error === 'OFFSET_OUT_OF_RANGE') {
-        const earliest = Math.max(p.logStartOffset, 0);
-        this.#o.log.warn('kafka source: offset out of range; continuing from the earliest offset', {
-          source: this.#o.step,
-          partition: st.key,
-          offset: p.requested,
-          earliest,
-          latest: p.highWatermark,
-        });
-        st.fetchAt = earliest;
-        if (st.returned === p.requested && !this.#buffer.holds(st)) st.returned = earliest;
+        // Retention or a deletion moved the log start past the position (the response carries no
+        // usable offsets with the error): look the earliest offset up before fetching again.
+        this.#outOfRange.add(st);
+        st.fetchAt = Number.NaN;
         return undefined;
       }
       if (p.error === 'TOPIC_AUTHORIZATION_FAILED') {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { Producer } from '@platformatic/kafka';
+import { Admin, Producer } from '@platformatic/kafka';
 import { SluiceError } from '@sluice/core';
 import {
   type Collected,
@@ -224,6 +224,40 @@ describe('kafka source: transactions and compression', { skip: !available }, () 
     assert.deepEqual(
       got.records.map((r) => (r._kafka as { offset: number }).offset),
       range(0, 100),
+    );
+  });
+});
+
+describe('kafka source: records deleted under the position', { skip: !available }, () => {
+  test('a position before the log start (retention, deleteRecords) continues from the earliest offset left, with a warning', async () => {
+    const name = await topics.create('out-of-range', 1);
+    await produce(
+      name,
+      Array.from({ length: 50 }, (_, i) => ({ partition: 0, value: JSON.stringify({ n: i }) })),
+    );
+    // What retention does to a lagging consumer: the first 30 records leave the log.
+    const admin = new Admin({ clientId: 'sluice-test-delete', bootstrapBrokers: [KAFKA_BROKER] });
+    try {
+      await admin.deleteRecords({ topics: [{ name, partitions: [{ partition: 0, offset: 30n }] }] });
+    } finally {
+      await admin.close();
+    }
+    const log = capturingLogger();
+    const reader = await openKafkaReader(
+      { topics: [name], group_id: uniqueName('g') },
+      { restored: { [`${name}/0`]: 10 }, log },
+    );
+    const got = await readUntil(reader, (c) => c.records.length >= 20).finally(() => reader.close());
+    assert.deepEqual(values(got), range(30, 50));
+    const warning = log.lines.find((l) => l.message.includes('offset out of range'));
+    assert.ok(warning, 'the skipped records are reported');
+    assert.deepEqual(
+      {
+        offset: warning.fields?.offset,
+        earliest: warning.fields?.earliest,
+        skipped: warning.fields?.skipped,
+      },
+      { offset: 10, earliest: 30, skipped: 20 },
     );
   });
 });
