@@ -12,11 +12,10 @@ import {
   Consumer,
   type ConsumerOptions,
   type GroupAssignment,
-  kGetApi,
-  kGetConnection,
   protocolErrorsCodesById,
 } from '@platformatic/kafka';
 import { FETCH_VERSIONS, type FetchConnection, fetchRaw } from './fetch-request.ts';
+import { apiVersion, connectionTo } from './library-internals.ts';
 import type { AbortedTransaction } from './record-batches.ts';
 
 export {
@@ -245,29 +244,16 @@ export class GroupConsumer {
 
   /** The Fetch version to speak: the broker's highest that fetch-request.ts knows. */
   async #fetchVersion(): Promise<number> {
-    if (this.#version !== undefined) return this.#version;
-    const version = await new Promise<number>((resolve, reject) => {
-      this.#consumer[kGetApi]('Fetch', (err, api) =>
-        err ? reject(err) : resolve((api as { version: number }).version),
-      );
-    });
-    if (version < FETCH_VERSIONS.min) {
-      throw new Error(`the broker speaks Fetch v${version}; the kafka source needs Kafka 2.8 or newer`);
-    }
-    this.#version = Math.min(version, FETCH_VERSIONS.max);
+    this.#version ??= await apiVersion(this.#consumer, 'Fetch', FETCH_VERSIONS);
+    if (this.#version === undefined)
+      throw new Error('the broker is older than Kafka 2.8; the kafka source needs 2.8 or newer');
     return this.#version;
   }
 
   /** The library's connection to broker `node` (from the cached metadata). */
   async #connection(node: number): Promise<FetchConnection> {
     const md = await this.#consumer.metadata({ topics: this.#topics, autocreateTopics: false });
-    const broker = md.brokers.get(node);
-    if (broker === undefined) throw new Error(`broker ${node} is not in the metadata`);
-    return new Promise((resolve, reject) => {
-      this.#consumer[kGetConnection](broker, (err, connection) =>
-        err ? reject(err) : resolve(connection as unknown as FetchConnection),
-      );
-    });
+    return connectionTo<FetchConnection>(this.#consumer, md, node);
   }
 
   /** Offsets committed by the group, -1 where there is none. */

@@ -67,6 +67,11 @@ export function failureKind(err: unknown): FailureKind {
   return 'unavailable';
 }
 
+/** Kafka errors that refuse records themselves (too large, invalid): no retry of them helps. */
+export function isRecordErrorName(name: string): boolean {
+  return RECORD.has(name);
+}
+
 /** Kafka errors in a Produce answer that say the producer's id, epoch or sequence was fenced off. */
 export function isFencedName(name: string): boolean {
   return FENCED.has(name);

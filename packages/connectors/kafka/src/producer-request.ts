@@ -4,6 +4,7 @@
  */
 
 import { produceV9, produceV10, produceV11, protocolErrorsCodesById, Writer } from '@platformatic/kafka';
+import { isRecordErrorName } from './producer-errors.ts';
 
 /** Produce versions this file writes: the flexible ones before topic ids (Kafka 2.8+). */
 export const PRODUCE_VERSIONS = { min: 9, max: 11 } as const;
@@ -36,13 +37,6 @@ export type PartitionOutcome =
   /** Not allowed or not supported: no retry helps. */
   | { kind: 'refused'; error: string };
 
-const RECORD = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'INVALID_TIMESTAMP',
-  'CORRUPT_MESSAGE',
-]);
 const PRODUCER = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'UNKNOWN_PRODUCER_ID',
@@ -81,7 +75,7 @@ function outcomeOf(p: PartitionResponse): PartitionOutcome {
     (m): m is string => typeof m === 'string' && m !== '',
   );
   const error = details.length > 0 ? `${name} (${[...new Set(details)].join('; ')})` : name;
-  if (RECORD.has(name)) {
+  if (isRecordErrorName(name)) {
     const records = p.recordErrors.length > 0 ? p.recordErrors.map((e) => e.batchIndex) : undefined;
     return { kind: 'record', error, records };
   }

@@ -11,15 +11,10 @@
  * at about half the speed (docs/benchmarks.md).
  */
 
-import {
-  type ClusterMetadata,
-  kGetApi,
-  kGetConnection,
-  Producer,
-  type ProducerOptions,
-} from '@platformatic/kafka';
+import { type ClusterMetadata, Producer, type ProducerOptions } from '@platformatic/kafka';
 import { backoffDelay, sleep } from '@sluice/core';
 import { kafkaErrorName } from './client-errors.ts';
+import { apiVersion, connectionTo } from './library-internals.ts';
 import { encodeRecordBatch } from './producer-batch.ts';
 import { isFencedName, ProduceError } from './producer-errors.ts';
 import { partitioner } from './producer-partitioner.ts';
@@ -313,14 +308,7 @@ export class KafkaProducer {
   }
 
   #request(metadata: ClusterMetadata, leader: number, batches: readonly PartitionBatch[], version: number) {
-    const broker = metadata.brokers.get(leader);
-    if (broker === undefined)
-      return Promise.reject(new Error(`partition leader ${leader} is not in the metadata`));
-    return new Promise<BrokerConnection>((resolve, reject) => {
-      this.#producer[kGetConnection](broker, (err, connection) =>
-        err ? reject(err) : resolve(connection as unknown as BrokerConnection),
-      );
-    }).then((connection) =>
+    return connectionTo<BrokerConnection>(this.#producer, metadata, leader).then((connection) =>
       produce(connection, version, this.#topic, this.transactionalId, this.#settings.requestTimeout, batches),
     );
   }
@@ -331,19 +319,13 @@ export class KafkaProducer {
   }
 
   async #produceVersion(): Promise<number> {
-    if (this.#version !== undefined) return this.#version;
-    const version = await new Promise<number>((resolve, reject) => {
-      this.#producer[kGetApi]('Produce', (err, api) =>
-        err ? reject(err) : resolve((api as { version: number }).version),
-      );
-    });
-    if (version < PRODUCE_VERSIONS.min) {
+    this.#version ??= await apiVersion(this.#producer, 'Produce', PRODUCE_VERSIONS);
+    if (this.#version === undefined) {
       throw new ProduceError(
         'refused',
-        `the broker speaks Produce v${version}; the kafka sink needs Kafka 2.8 or newer`,
+        'the broker is older than Kafka 2.8; the kafka sink needs 2.8 or newer',
       );
     }
-    this.#version = Math.min(version, PRODUCE_VERSIONS.max);
     return this.#version;
   }
 

@@ -11,7 +11,7 @@
  * is not a registry) stops the job with CONFIG_INVALID.
  */
 
-import { type Logger, SluiceError } from '@sluice/core';
+import { backoffDelay, type Logger, SluiceError, sleep } from '@sluice/core';
 import { scrub } from './client-errors.ts';
 
 /** A schema as the registry returns it (`schemaType` is absent for Avro). */
@@ -182,8 +182,7 @@ export class SchemaResolver<T> {
         schema = await fetchSchema(this.#settings, id, signal, this.#step);
       } catch (err) {
         if (!(err instanceof TransientError) || signal.aborted) throw err;
-        const ceiling = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1));
-        const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
+        const delay = backoffDelay(attempt, BACKOFF_FIRST, BACKOFF_MAX);
         this.#log.warn('kafka source: schema registry unavailable; retrying', {
           source: this.#step,
           schema_id: id,
@@ -191,7 +190,7 @@ export class SchemaResolver<T> {
           delay,
           error: scrub(err.message, this.#secrets),
         });
-        await sleep(delay, signal);
+        if (!(await sleep(delay, signal))) throw signal.reason;
         continue;
       }
       if (schema === null) {
@@ -206,22 +205,4 @@ export class SchemaResolver<T> {
       return;
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

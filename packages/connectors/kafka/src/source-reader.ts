@@ -12,7 +12,7 @@
  */
 
 import type { Logger, SourceBatch, SourceReader } from '@sluice/core';
-import { SluiceError } from '@sluice/core';
+import { backoffDelay, SluiceError } from '@sluice/core';
 import type { FetchedPartition, FetchTarget, GroupConsumer, TopicPartition } from './client.ts';
 import { isPermanent, toSourceError } from './client-errors.ts';
 import { type DecodeOptions, decodeBatches } from './formats.ts';
@@ -341,8 +341,7 @@ export class KafkaReader implements SourceReader {
           break;
         }
         failures++;
-        const ceiling = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1));
-        const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
+        const delay = backoffDelay(failures, BACKOFF_FIRST, BACKOFF_MAX);
         this.#o.log.warn('kafka source: broker unavailable; retrying', {
           source: this.#o.step,
           attempt: failures,
