@@ -282,6 +282,14 @@ export class Job {
   async #readLoop(src: SourceRuntime, reader: SourceReader): Promise<void> {
     const wmId = `${src.id}/${reader.partition}`;
     const subPartitions = new Set<string>();
+    // A multiplexing reader: its own placeholder gives way to the partitions it reads, each of
+    // which holds the watermark back from then on until it reads records or goes idle.
+    const track = (p: string, now: number) => {
+      if (subPartitions.has(p)) return;
+      if (subPartitions.size === 0) this.#watermarks.remove(wmId);
+      subPartitions.add(p);
+      this.#watermarks.observe(`${src.id}/${p}`, Number.NEGATIVE_INFINITY, now, wmId);
+    };
     const batchSize = this.plan.settings.batchSize;
     let attempt = 0;
     while (!this.#stopping && !this.#failure) {
@@ -315,20 +323,12 @@ export class Job {
       const position = reader.position();
       try {
         const now = this.#clock.now();
-        // A multiplexing reader: its own placeholder gives way to the partitions it reads.
-        const track = (p: string) => {
-          if (subPartitions.has(p)) return;
-          if (subPartitions.size === 0) this.#watermarks.remove(wmId);
-          subPartitions.add(p);
-          // From now on it holds the watermark back until it reads records or goes idle.
-          this.#watermarks.observe(`${src.id}/${p}`, Number.NEGATIVE_INFINITY, now, wmId);
-        };
         for (const p of batch.revoked ?? []) {
           subPartitions.delete(p);
           this.#watermarks.remove(`${src.id}/${p}`);
         }
-        for (const p of batch.assigned ?? []) track(p);
-        if (batch.partition !== undefined) track(batch.partition);
+        for (const p of batch.assigned ?? []) track(p, now);
+        if (batch.partition !== undefined) track(batch.partition, now);
         const partition = batch.partition ?? reader.partition;
         const { batch: ingested, maxTime } = src.ingest(partition, batch, now, (l) =>
           this.#outputs.deadLetter(l),
