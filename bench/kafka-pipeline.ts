@@ -10,7 +10,10 @@
  * - `bare+json` — the same loop, but every value parsed and re-serialized, the same work a
  *   parsing pipeline does, written by hand;
  * - `sluice` — a Sluice job (`kafka` source with format json → `kafka` sink keyed by `user`,
- *   idempotent, acks=all, checkpoints every 5 s with offsets committed after each);
+ *   idempotent, acks=all, checkpoints every 5 s with offsets committed after each). Every value
+ *   is parsed; as no step changes a record, the sink writes the text it was parsed from;
+ * - `sluice+map` — the same job with a `map` step that adds a field, so that every record is a
+ *   new object the sink serializes again: parse, transform, serialize;
  * - `sluice+poison` — the same job over a copy of the input where one record in 100 is not a
  *   JSON object (malformed JSON, an array, an empty value), with a Kafka dead-letter
  *   topic: the poison goes there with its coordinates and the pipeline keeps its pace.
@@ -19,20 +22,25 @@
  * of `--runs` is reported. Needs the broker (`npm run services -- up kafka`).
  *
  *   npm run bench:kafka -- [--records 400000] [--partitions 4] [--runs 3] [--json] [--profile DIR]
+ *                          [--only bare,sluice]
  *
- * `--profile DIR` writes V8 CPU profiles of the first run of each Sluice job into DIR (open it in Chrome's
- * DevTools or summarize it with `node bench/profile-summary.ts DIR/*.cpuprofile`).
+ * `--profile DIR` writes a V8 CPU profile of the first run of each program into DIR, covering
+ * exactly the measured interval (first record to last acknowledgement); open it in Chrome's
+ * DevTools or summarize it with `node bench/profile-summary.ts DIR/sluice.cpuprofile`.
  */
 
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
 
 const BROKER = '127.0.0.1:9092';
-const VARIANTS = ['bare', 'bare+json', 'sluice', 'sluice+poison'] as const;
+const VARIANTS = ['bare', 'bare+json', 'sluice', 'sluice+map', 'sluice+poison'] as const;
 /** Every POISON_EVERY-th record of the poisoned input is not a JSON object. */
 const POISON_EVERY = 100;
 type Variant = (typeof VARIANTS)[number];
@@ -52,6 +60,8 @@ interface ChildJob {
   records: number;
   /** `sluice+poison`: the dead-letter topic, and how many records must reach it. */
   deadLetters?: { topic: string; records: number };
+  /** Where to write a CPU profile of the measured interval, if anywhere. */
+  profileDir?: string;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -60,6 +70,35 @@ interface ChildJob {
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(start);
   return (c.user + c.system) / 1000;
+}
+
+/**
+ * A CPU profile of the measured interval only (`--cpu-prof` would also take in module loading
+ * and connecting): started with the clock, written by `stop`.
+ */
+class IntervalProfile {
+  readonly #session = new Session();
+  readonly #file: string | undefined;
+  #started: Promise<unknown> | undefined;
+
+  constructor(job: ChildJob) {
+    this.#file = job.profileDir && `${job.profileDir}/${job.variant}.cpuprofile`;
+  }
+
+  start(): void {
+    if (this.#file === undefined || this.#started) return;
+    this.#session.connect();
+    this.#started = this.#session.post('Profiler.enable').then(() => this.#session.post('Profiler.start'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#file === undefined || this.#started === undefined) return;
+    await this.#started;
+    const { profile } = await this.#session.post('Profiler.stop');
+    this.#session.disconnect();
+    mkdirSync(dirname(this.#file), { recursive: true });
+    writeFileSync(this.#file, JSON.stringify(profile));
+  }
 }
 
 /** The library's consume stream into its producer, 4,096 records per send (as the sink's writes). */
@@ -77,6 +116,7 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
     idempotent: true,
   });
   const stream = await consumer.consume({ topics: [job.input], mode: 'earliest', autocommit: false });
+  const profile = new IntervalProfile(job);
   let cpu0 = process.cpuUsage();
   let t0 = 0;
   let count = 0;
@@ -99,6 +139,7 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
   };
   for await (const m of stream as AsyncIterable<Message<Buffer, Buffer, Buffer, Buffer>>) {
     if (count === 0) {
+      profile.start();
       cpu0 = process.cpuUsage();
       t0 = performance.now();
     }
@@ -110,6 +151,7 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
   if (pending.length > 0) await flush();
   clearInterval(watchdog);
   const result = { cpuMs: cpuMsSince(cpu0), wallMs: performance.now() - t0, records: count };
+  await profile.stop();
   await stream.close();
   await Promise.all([consumer.close(true), producer.close()]);
   return result;
@@ -130,7 +172,7 @@ sources:
     format: json
     include_metadata: false
     isolation_level: read_uncommitted
-sinks:
+${job.variant === 'sluice+map' ? 'steps:\n  - id: cents\n    type: map\n    fields: { amount_cents: round(amount * 100) }\n' : ''}sinks:
   out:
     type: kafka
     brokers: ['${BROKER}']
@@ -142,6 +184,7 @@ ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: 
   const log = createLogger({ level: 'warn', format: 'text' });
   const running = await Job.create(plan, { registry, fromScratch: true, log });
   const done = running.run();
+  const profile = new IntervalProfile(job);
   // The clock starts when the first record has left the source.
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
@@ -158,12 +201,14 @@ ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: 
     }
     if (!started && (m.sources.in?.in ?? 0) > 0) {
       started = true;
+      profile.start();
       cpu0 = process.cpuUsage();
       t0 = performance.now();
     }
     if (written >= job.records && m.deadLetters >= (job.deadLetters?.records ?? 0)) {
       cpuMs = cpuMsSince(cpu0);
       wallMs = performance.now() - t0;
+      await profile.stop();
       break;
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -186,10 +231,9 @@ async function child(job: ChildJob): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // orchestrator
 
-function runChild(job: ChildJob, profileDir?: string): Promise<Measurement> {
-  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+function runChild(job: ChildJob): Promise<Measurement> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [...flags, import.meta.filename, '--child', JSON.stringify(job)], {
+    const c = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -264,8 +308,15 @@ async function orchestrate(): Promise<void> {
       runs: { type: 'string', default: '3' },
       json: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      only: { type: 'string' },
     },
   });
+  const only = values.only?.split(',') ?? [...VARIANTS];
+  for (const v of only) {
+    if (!(VARIANTS as readonly string[]).includes(v))
+      throw new Error(`--only: no program ${v} (${VARIANTS.join(', ')})`);
+  }
+  const variants = VARIANTS.filter((v) => only.includes(v));
   const records = Number(values.records);
   const partitions = Number(values.partitions);
   const runs = Number(values.runs);
@@ -281,14 +332,14 @@ async function orchestrate(): Promise<void> {
     await admin.createTopics({ topics: [poisoned], partitions, replicas: 1 });
     if (!values.json) process.stderr.write(`filling ${input} and ${poisoned} with ${records} records each\n`);
     const bytes = await fill(input, records);
-    await fill(poisoned, records, true);
+    if (variants.includes('sluice+poison')) await fill(poisoned, records, true);
     for (let run = 0; run < runs; run++) {
-      for (const variant of VARIANTS) {
+      for (const variant of variants) {
         const output = `bench-kafka-out-${stamp}-${variant.replace('+', '-')}-${run}`;
         await admin.createTopics({ topics: [output], partitions, replicas: 1 });
         created.push(output);
-        const profileDir = variant.startsWith('sluice') && run === 0 ? values.profile : undefined;
-        const job: ChildJob = { variant, input, output, records };
+        const profileDir = run === 0 ? values.profile : undefined;
+        const job: ChildJob = { variant, input, output, records, profileDir };
         if (variant === 'sluice+poison') {
           const dead = `${output}-dead`;
           await admin.createTopics({ topics: [dead], partitions: 1, replicas: 1 });
@@ -299,7 +350,7 @@ async function orchestrate(): Promise<void> {
             deadLetters: { topic: dead, records: poisonCount },
           });
         }
-        const m = await runChild(job, profileDir);
+        const m = await runChild(job);
         if (m.records !== job.records)
           throw new Error(`${variant} wrote ${m.records} of ${job.records} records`);
         results.get(variant)?.push(m);
@@ -312,8 +363,8 @@ async function orchestrate(): Promise<void> {
     }
     const rate = (v: Variant) => median((results.get(v) ?? []).map((m) => records / (m.cpuMs / 1000)));
     const wallRate = (v: Variant) => median((results.get(v) ?? []).map((m) => records / (m.wallMs / 1000)));
-    const ceiling = rate('bare');
-    const rows = VARIANTS.map((v) => ({
+    const ceiling = variants.includes('bare') ? rate('bare') : Number.NaN;
+    const rows = variants.map((v) => ({
       program: v,
       recordsPerCpuSecond: Math.round(rate(v)),
       recordsPerSecond: Math.round(wallRate(v)),
