@@ -25,6 +25,12 @@ export interface SourceBatch {
   offsets?: Offset[];
   /** Time the source assigns (e.g. the Kafka timestamp), used when no event-time field is set. */
   times?: number[];
+  /**
+   * The JSON text each record was parsed from (`undefined` where there is none), for a source
+   * that decodes JSON: a sink writing JSON writes a record that no step replaced as this text
+   * (see `Batch.texts`).
+   */
+  texts?: (string | undefined)[];
   /** Inputs that could not be decoded; they count as records in. */
   failures?: DecodeFailure[];
   /**
@@ -109,8 +115,14 @@ export interface Sink {
   /**
    * Writes records (in order). Resolves when the sink has taken them (it may buffer); returns
    * the records it rejected for good. Rejects on transient failures after its own retries.
+   * `texts`, when given, holds for some records the JSON text the record was read as (it parses
+   * to the record): a sink writing JSON may write it as it is rather than serialize the record.
    */
-  write(records: Row[], times: number[]): Promise<SinkRejection[] | undefined>;
+  write(
+    records: Row[],
+    times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined>;
   /**
    * At a checkpoint: make everything written so far durable (flush, fsync, pre-commit a
    * transaction) and return the state needed to finish or undo it after a crash.

@@ -26,6 +26,13 @@ export interface Batch<T = Row> {
   partition?: string;
   /** Position of each record inside its source partition, for dead letters. */
   offsets?: Offset[];
+  /**
+   * The JSON text each record was decoded from, while the record is still that object: a
+   * source decoding JSON may give it, and steps keep an entry only for a record they pass on
+   * as it is (`undefined` for one they build). A sink writing JSON writes the text instead of
+   * serializing the record again: the same value, spelled as the source spelled it.
+   */
+  texts?: (string | undefined)[];
 }
 
 /** An empty batch with the same origin as `like`. */
@@ -35,15 +42,30 @@ export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
   if (like.source !== undefined) out.source = like.source;
   if (like.partition !== undefined) out.partition = like.partition;
   if (like.offsets) out.offsets = [];
+  if (like.texts) out.texts = [];
   return out;
 }
 
-/** Appends record `i` of `from` (its time, key and offset) to `to`, with `record` as its value. */
+/**
+ * Appends record `i` of `from` (its time, key and offset) to `to`, with `record` as its value;
+ * its text goes along only when `record` is the very record it was decoded as.
+ */
 export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, record: T): void {
   to.records.push(record);
   to.times.push(from.times[i]);
   if (to.keys) to.keys.push(from.keys![i]);
   if (to.offsets) to.offsets.push(from.offsets![i]);
+  if (to.texts) to.texts.push(record === from.records[i] ? from.texts![i] : undefined);
+}
+
+/**
+ * `batch` without its texts: for steps that run the user's functions, which might change a
+ * record in place, and for batches whose records a step built anew.
+ */
+export function withoutTexts<T>(batch: Batch<T>): Batch<T> {
+  if (!batch.texts) return batch;
+  const { texts: _, ...rest } = batch;
+  return rest;
 }
 
 /** A record that failed, with the reason: the unit of the dead-letter output. */

@@ -8,7 +8,7 @@
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { StepInfo } from '../operator.ts';
-import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
+import { type Batch, emptyBatchLike, pushFrom, type Row, withoutTexts } from '../record.ts';
 import { defineStep } from '../spec.ts';
 import { encodeKeyValue } from './key.ts';
 import { keyingOperator } from './key-by.ts';
@@ -45,7 +45,9 @@ export const mapFnStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => Row>(step);
     return {
-      processBatch(batch: Batch, out) {
+      processBatch(given: Batch, out) {
+        // The user's function may change a record in place: no text can be trusted after it.
+        const batch = withoutTexts(given);
         const input = batch.records;
         const records: Row[] = new Array(input.length);
         const failed: number[] = [];
@@ -70,7 +72,8 @@ export const filterFnStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => boolean>(step);
     return {
-      processBatch(batch: Batch, out) {
+      processBatch(given: Batch, out) {
+        const batch = withoutTexts(given);
         const kept = emptyBatchLike(batch);
         let dropped = 0;
         for (let i = 0; i < batch.records.length; i++) {
@@ -100,7 +103,8 @@ export const flatMapStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => Iterable<Row>>(step);
     return {
-      processBatch(batch: Batch, out) {
+      processBatch(given: Batch, out) {
+        const batch = withoutTexts(given);
         const result = emptyBatchLike<Row>(batch);
         let dropped = 0;
         for (let i = 0; i < batch.records.length; i++) {
@@ -126,6 +130,7 @@ function truncate(batch: Batch, length: number): void {
   batch.times.length = length;
   if (batch.keys) batch.keys.length = length;
   if (batch.offsets) batch.offsets.length = length;
+  if (batch.texts) batch.texts.length = length;
 }
 
 export const keyByFnStep = defineStep({
@@ -134,9 +139,10 @@ export const keyByFnStep = defineStep({
   config: noOptions,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
-    return keyingOperator(
+    const keying = keyingOperator(
       (r) => encodeKeyValue(fn(r)),
       (err) => userError(step.id, err),
     );
+    return { processBatch: (batch, out) => keying.processBatch(withoutTexts(batch), out) };
   },
 });

@@ -5,7 +5,7 @@
 import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
-import type { Batch, Row } from '../record.ts';
+import { type Batch, type Row, withoutTexts } from '../record.ts';
 import { defineStep } from '../spec.ts';
 
 const config = Type.Object(
@@ -62,18 +62,24 @@ export const mapStep = defineStep({
           for (let d = 0; d < drop.length; d++) delete o[drop[d]];
           records[i] = o;
         }
-        out.emit(failed.length > 0 ? without(batch, records, failed) : { ...batch, records });
+        // Every record is a new object: no text describes it.
+        const changed = withoutTexts(batch);
+        out.emit(failed.length > 0 ? without(changed, records, failed) : { ...changed, records });
       },
     };
   },
 });
 
-/** The batch with `records` as values, minus the positions in `skip` (ascending). */
+/**
+ * The batch with `records` as values, minus the positions in `skip` (ascending). A record keeps
+ * its text only if it is the record of `batch` at its position.
+ */
 export function without(batch: Batch, records: Row[], skip: number[]): Batch {
   const keep = records.length - skip.length;
   const out: Batch = { ...batch, records: new Array(keep), times: new Array(keep) };
   if (batch.keys) out.keys = new Array(keep);
   if (batch.offsets) out.offsets = new Array(keep);
+  if (batch.texts) out.texts = new Array(keep);
   let s = 0;
   let j = 0;
   for (let i = 0; i < records.length; i++) {
@@ -85,6 +91,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     out.times[j] = batch.times[i];
     if (out.keys) out.keys[j] = batch.keys![i];
     if (out.offsets) out.offsets[j] = batch.offsets![i];
+    if (out.texts) out.texts[j] = records[i] === batch.records[i] ? batch.texts![i] : undefined;
     j++;
   }
   return out;

@@ -70,7 +70,8 @@ export class Node implements Output {
     if (this.operator.absorbs) this.counters.results += n;
     else this.counters.out += n;
     for (let s = 0; s < this.steps.length; s++) this.steps[s].push(batch);
-    for (let s = 0; s < this.sinks.length; s++) this.sinks[s].enqueue(batch.records, batch.times);
+    for (let s = 0; s < this.sinks.length; s++)
+      this.sinks[s].enqueue(batch.records, batch.times, batch.texts);
   }
 
   deadLetter(batch: Batch, index: number, error: SluiceError): void {

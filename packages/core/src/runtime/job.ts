@@ -341,7 +341,7 @@ export class Job {
         if (ingested) {
           const targets = this.#graph.sourceTargets.get(src.id)!;
           for (const node of targets.nodes) node.push(ingested);
-          for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times);
+          for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times, ingested.texts);
         }
       } catch (err) {
         this.#fail(toSluiceError(err, 'INTERNAL'));

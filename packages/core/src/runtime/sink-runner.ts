@@ -21,6 +21,8 @@ export class SinkRunner {
   readonly #onReject: RejectionHandler;
   #records: Row[][] = [];
   #times: number[][] = [];
+  /** The texts of each queued chunk (see `Batch.texts`), undefined for a chunk without. */
+  #texts: (readonly (string | undefined)[] | undefined)[] = [];
   #queued = 0;
   #loop: Promise<void> | undefined;
   #failure: unknown;
@@ -38,11 +40,12 @@ export class SinkRunner {
   }
 
   /** Queues records for writing; never blocks. Throws the sink's failure once it has failed. */
-  enqueue(records: Row[], times: number[]): void {
+  enqueue(records: Row[], times: number[], texts?: readonly (string | undefined)[]): void {
     if (this.#failure !== undefined) throw this.#failure;
     if (records.length === 0) return;
     this.#records.push(records);
     this.#times.push(times);
+    this.#texts.push(texts);
     this.#queued += records.length;
     this.#loop ??= this.#run();
   }
@@ -89,22 +92,29 @@ export class SinkRunner {
       while (this.#queued > 0) {
         let records: Row[];
         let times: number[];
+        let texts: readonly (string | undefined)[] | undefined;
         if (this.#records.length === 1 || this.#records[0].length >= this.#maxWrite) {
           records = this.#records.shift()!;
           times = this.#times.shift()!;
+          texts = this.#texts.shift();
         } else {
           records = [];
           times = [];
+          let joined: (string | undefined)[] | undefined;
           while (this.#records.length > 0 && records.length < this.#maxWrite) {
             const r = this.#records.shift()!;
             const t = this.#times.shift()!;
+            const x = this.#texts.shift();
+            if (x && !joined) joined = new Array(records.length);
             for (let i = 0; i < r.length; i++) {
               records.push(r[i]);
               times.push(t[i]);
+              if (joined) joined.push(x?.[i]);
             }
           }
+          texts = joined;
         }
-        const rejections = await this.sink.write(records, times);
+        const rejections = await this.sink.write(records, times, texts);
         this.#queued -= records.length;
         if (rejections && rejections.length > 0) {
           this.rejected += rejections.length;

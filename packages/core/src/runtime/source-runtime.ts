@@ -71,6 +71,7 @@ export class SourceRuntime implements SourceCounters {
     const records: Row[] = [];
     const times: number[] = [];
     const offsets: Offset[] | undefined = input.offsets ? [] : undefined;
+    const texts: (string | undefined)[] | undefined = input.texts ? [] : undefined;
     let maxTime = Number.NEGATIVE_INFINITY;
     const assign = this.#assign;
     const sourceTimes = input.times;
@@ -93,10 +94,12 @@ export class SourceRuntime implements SourceCounters {
       records.push(r);
       times.push(t);
       if (offsets) offsets.push(input.offsets![i]);
+      if (texts) texts.push(input.texts![i]);
     }
     if (records.length === 0) return { batch: undefined, maxTime };
     const batch: Batch = { records, times, source: sourceId, partition };
     if (offsets) batch.offsets = offsets;
+    if (texts) batch.texts = texts;
     return { batch, maxTime };
   }
 

@@ -13,7 +13,7 @@ import type { Row } from '../record.ts';
 import { defineSink, defineSource, type Plugin } from '../spec.ts';
 
 type Entry =
-  | { kind: 'records'; records: Row[] }
+  | { kind: 'records'; records: Row[]; texts?: string[] }
   | { kind: 'end' }
   /** A crash happens once: a reader restarted before it replays past it. */
   | { kind: 'crash'; message: string; happened?: boolean };
@@ -68,6 +68,12 @@ export class MemoryChannel {
     return this;
   }
 
+  /** Appends records given as JSON texts: the reader parses them and hands the texts along. */
+  pushTexts(partition: string, ...texts: string[]): this {
+    this.feed(partition).push({ kind: 'records', records: texts.map((t) => JSON.parse(t) as Row), texts });
+    return this;
+  }
+
   /** Marks the end of a partition's input. */
   end(partition?: string): this {
     for (const p of partition === undefined ? this.partitions : [partition])
@@ -102,6 +108,8 @@ export class MemorySinkStore {
   /** Pending records per prepared checkpoint id. */
   prepared = new Map<number, Row[]>();
   closed = false;
+  /** Every record `write` was given, with the text given along with it (see `Sink.write`). */
+  written: { record: Row; text: string | undefined }[] = [];
   /** Everything visible to a reader: committed records, plus the rest once the sink closed. */
   get records(): Row[] {
     return this.committed;
@@ -160,7 +168,9 @@ class ChannelReader implements SourceReader {
     }
     const offsets: string[] = [];
     for (let i = from; i < to; i++) offsets.push(`${entryIndex}:${i}`);
-    return { records: entry.records.slice(from, to), offsets };
+    const batch: SourceBatch = { records: entry.records.slice(from, to), offsets };
+    if (entry.texts) batch.texts = entry.texts.slice(from, to);
+    return batch;
   }
 
   /** The next entry, or `[entry, record]` when a read stopped inside an entry (batch_size). */
@@ -208,8 +218,11 @@ class StoreSink implements Sink {
     this.#store.prepared.clear();
     this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
   }
-  async write(records: Row[]): Promise<undefined> {
-    for (const r of records) this.#store.pending.push(r);
+  async write(records: Row[], _times: number[], texts?: readonly (string | undefined)[]): Promise<undefined> {
+    for (let i = 0; i < records.length; i++) {
+      this.#store.pending.push(records[i]);
+      this.#store.written.push({ record: records[i], text: texts?.[i] });
+    }
     return undefined;
   }
   async prepareCommit(checkpointId: number): Promise<unknown> {
