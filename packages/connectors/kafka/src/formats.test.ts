@@ -106,6 +106,7 @@ test('json: objects become records with _kafka; the rest become failures with co
   ]);
   assert.deepEqual(d.offsets, [10, 15]);
   assert.deepEqual(d.times, [1_700_000_000_000, 1_700_000_000_005]);
+  assert.deepEqual(d.texts, ['{"a":1}', '{"b":2}'], 'the text each record was parsed from');
   assert.deepEqual(
     d.failures.map((f) => [f.offset, f.payload]),
     [
@@ -123,10 +124,20 @@ test('json: objects become records with _kafka; the rest become failures with co
   assert.equal(d.scanned.leaderEpoch, 4);
 });
 
+test('json: a value with its own _kafka field gets no text (a sink drops that field)', () => {
+  const d = decode('t', 0, batch(0, [{ value: '{"_kafka":1,"a":1}' }, { value: ' {"a": 2}' }]), 0, {
+    format: 'json',
+    includeMetadata: false,
+  });
+  assert.deepEqual(d.records, [{ _kafka: 1, a: 1 }, { a: 2 }]);
+  assert.deepEqual(d.texts, [undefined, ' {"a": 2}']);
+});
+
 test('string and bytes formats; metadata left out', () => {
   const b = batch(0, [{ value: 'héllo' }, { value: null }]);
   const s = decode('t', 0, b, 0, { format: 'string', includeMetadata: false });
   assert.deepEqual(s.records, [{ value: 'héllo' }, { value: null }]);
+  assert.equal(s.texts, undefined, 'texts are for JSON only');
   const y = decode('t', 0, b, 0, { format: 'bytes', includeMetadata: false });
   assert.deepEqual(y.records, [{ value: Buffer.from('héllo').toString('base64') }, { value: null }]);
 });

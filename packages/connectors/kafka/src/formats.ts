@@ -48,6 +48,8 @@ export interface DecodedChunk {
   records: Row[];
   offsets: number[];
   times: number[];
+  /** Format json: the text each record was parsed from (see `SourceBatch.texts`). */
+  texts?: (string | undefined)[];
   /** Failures in offset order, each with its numeric offset. */
   failures: (DecodeFailure & { offset: number })[];
   /**
@@ -79,6 +81,8 @@ export function decodeBatches(
   const times: number[] = [];
   const failures: (DecodeFailure & { offset: number })[] = [];
   const { format, includeMetadata, schemas } = options;
+  const texts: (string | undefined)[] | undefined = format === 'json' ? [] : undefined;
+  let text: string | undefined;
   if ((format === 'avro' || format === 'json_schema') && schemas === undefined) {
     throw new Error(`format ${format} needs schemas`);
   }
@@ -118,6 +122,8 @@ export function decodeBatches(
         return;
       }
       row = parsed as Row;
+      // A value with its own `_kafka` field is not the record a sink sees (it drops that field).
+      text = row[METADATA_FIELD] === undefined ? raw : undefined;
     } else if (schemas !== undefined) {
       if (valueStart < 0) {
         fail(
@@ -176,10 +182,13 @@ export function decodeBatches(
     records.push(row);
     offsets.push(offset);
     times.push(ts);
+    if (texts !== undefined) texts.push(text);
   };
   for (let b = first; b < last; b++) forEachRecord(scanned, scanned.batches[b], visit);
   if (missing !== undefined) return { records: [], offsets: [], times: [], failures: [], missing };
-  return { records, offsets, times, failures };
+  return texts === undefined
+    ? { records, offsets, times, failures }
+    : { records, offsets, times, texts, failures };
 }
 
 function where(topic: string, partition: number, offset: number, what: string): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32c, Reader, readRecordsBatch } from '@platformatic/kafka';
-import { encodeRecordBatch } from './producer-batch.ts';
+import { encodeRecordBatch, utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
 
 const records: ProducerRecord[] = [
@@ -67,3 +67,38 @@ for (const compression of ['none', 'gzip', 'zstd', 'lz4', 'snappy'] as const) {
     );
   });
 }
+
+test('text keys and values: ASCII, accented, astral and lone surrogates, short and long', () => {
+  const texts = [
+    'user-42',
+    '',
+    'ключ',
+    'k'.repeat(40),
+    '😀-key',
+    `a${'\ud800'}b`,
+    'é'.repeat(70),
+    'x'.repeat(500),
+  ];
+  for (const t of texts) assert.equal(utf8Length(t), Buffer.byteLength(t), JSON.stringify(t.slice(0, 10)));
+  const keyed: ProducerRecord[] = texts.map((t, i) => ({
+    key: t,
+    keyBytes: i % 2 === 0 ? utf8Length(t) : undefined, // measured by the caller, or here
+    value: t,
+    headers: undefined,
+    timestamp: 1_700_000_000_000,
+  }));
+  const bytes = encodeRecordBatch(
+    keyed,
+    { producerId: 1n, producerEpoch: 0, baseSequence: 0, transactional: false, compression: 'none' },
+    1_700_000_000_000,
+  );
+  const batch = readRecordsBatch(Reader.from(bytes));
+  assert.deepEqual(
+    batch.records.map((r) => r.key?.toString()),
+    texts.map((t) => Buffer.from(t).toString()),
+  );
+  assert.deepEqual(
+    batch.records.map((r) => r.value?.toString()),
+    texts.map((t) => Buffer.from(t).toString()),
+  );
+});

@@ -73,6 +73,26 @@ function bytesLength(bytes: Buffer | undefined): number {
   return bytes === undefined ? 1 : varintLength(bytes.length * 2) + bytes.length;
 }
 
+/**
+ * The UTF-8 length of `text`: counted here for short text (a key), where a call into the
+ * runtime would cost more than the count.
+ */
+export function utf8Length(text: string): number {
+  const n = text.length;
+  if (n > 64) return Buffer.byteLength(text);
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a surrogate pair: 2 characters, 4 bytes
+      i++;
+    } else bytes += 2; // 3 bytes (a lone surrogate becomes U+FFFD, also 3)
+  }
+  return bytes;
+}
+
 function writeBytes(buf: Buffer, at: number, bytes: Buffer | undefined): number {
   if (bytes === undefined) {
     buf[at] = 1; // zig-zag of -1
@@ -80,6 +100,22 @@ function writeBytes(buf: Buffer, at: number, bytes: Buffer | undefined): number 
   }
   at = writeVarint(buf, at, bytes.length * 2);
   return at + bytes.copy(buf, at);
+}
+
+/** A key or value of `length` bytes (-1: none): its length as a varint, then its bytes. */
+function writeField(buf: Buffer, at: number, field: Buffer | string | undefined, length: number): number {
+  if (field === undefined) {
+    buf[at] = 1; // zig-zag of -1
+    return at + 1;
+  }
+  at = writeVarint(buf, at, length * 2);
+  if (typeof field !== 'string') return at + field.copy(buf, at);
+  if (length === field.length && length <= 32) {
+    // Short ASCII text (a key): its bytes are its character codes.
+    for (let i = 0; i < length; i++) buf[at + i] = field.charCodeAt(i);
+    return at + length;
+  }
+  return at + buf.write(field, at);
 }
 
 /**
@@ -99,7 +135,8 @@ export function encodeRecordBatch(
   }
   let maxTimestamp = baseTimestamp;
   const bodies = new Array<number>(n);
-  /** Value lengths in bytes, -1 for none (text values are measured once, here). */
+  /** Key and value lengths in bytes, -1 for none (text is measured once, here). */
+  const keyLengths = new Array<number>(n);
   const valueLengths = new Array<number>(n);
   let size = 0;
   for (let i = 0; i < n; i++) {
@@ -110,11 +147,14 @@ export function encodeRecordBatch(
     const valueLength =
       v === undefined ? -1 : typeof v === 'string' ? (r.valueBytes ?? Buffer.byteLength(v)) : v.length;
     valueLengths[i] = valueLength;
+    const k = r.key;
+    const keyLength = k === undefined ? -1 : typeof k === 'string' ? (r.keyBytes ?? utf8Length(k)) : k.length;
+    keyLengths[i] = keyLength;
     let body =
       1 +
       varintLength(zigzag(t - baseTimestamp)) +
       varintLength(i * 2) +
-      bytesLength(r.key) +
+      (keyLength < 0 ? 1 : varintLength(keyLength * 2) + keyLength) +
       (valueLength < 0 ? 1 : varintLength(valueLength * 2) + valueLength);
     const headers = r.headers;
     if (headers === undefined) body += 1;
@@ -133,15 +173,8 @@ export function encodeRecordBatch(
     buf[at++] = 0; // record attributes
     at = writeVarint(buf, at, zigzag((r.timestamp ?? now) - baseTimestamp));
     at = writeVarint(buf, at, i * 2);
-    at = writeBytes(buf, at, r.key);
-    const v = r.value;
-    const valueLength = valueLengths[i];
-    if (v === undefined)
-      buf[at++] = 1; // zig-zag of -1
-    else {
-      at = writeVarint(buf, at, valueLength * 2);
-      at += typeof v === 'string' ? buf.write(v, at) : v.copy(buf, at);
-    }
+    at = writeField(buf, at, r.key, keyLengths[i]);
+    at = writeField(buf, at, r.value, valueLengths[i]);
     const headers = r.headers;
     if (headers === undefined) buf[at++] = 0;
     else {

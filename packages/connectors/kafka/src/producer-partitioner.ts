@@ -10,8 +10,7 @@ const SEED = 0x9747b28c;
  * Kafka's murmur2 hash of `data` as a signed 32-bit integer, bit for bit the Java client's
  * `Utils.murmur2` (32-bit arithmetic with `Math.imul`).
  */
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+export function murmur2(data: Uint8Array, length = data.length): number {
   let h = SEED ^ length;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {
@@ -35,6 +34,27 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+/** Where short ASCII text is copied to be hashed. */
+const scratch = new Uint8Array(256);
+
+/**
+ * murmur2 of the UTF-8 bytes of `text`. Short ASCII text, the usual key, is hashed from a
+ * scratch array (its bytes are its character codes): no Buffer per key.
+ */
+export function murmur2Text(text: string): number {
+  const n = text.length;
+  if (n <= scratch.length) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      scratch[i] = c;
+    }
+    if (i === n) return murmur2(scratch, n);
+  }
+  return murmur2(Buffer.from(text));
+}
+
 /** How a message's partition is chosen. */
 export type PartitionerKind = 'murmur2_hash' | 'round_robin';
 
@@ -43,7 +63,7 @@ export type PartitionerKind = 'murmur2_hash' | 'round_robin';
  * partition count. `murmur2_hash` hashes keys and rotates key-less messages over the partitions;
  * `round_robin` rotates every message.
  */
-export function partitioner(kind: PartitionerKind): (key: Buffer | undefined) => number {
+export function partitioner(kind: PartitionerKind): (key: Buffer | string | undefined) => number {
   let next = 0;
   const rotate = () => {
     const p = next;
@@ -51,5 +71,6 @@ export function partitioner(kind: PartitionerKind): (key: Buffer | undefined) =>
     return p;
   };
   if (kind === 'round_robin') return rotate;
-  return (key) => (key === undefined ? rotate() : murmur2(key) & 0x7fffffff);
+  return (key) =>
+    key === undefined ? rotate() : (typeof key === 'string' ? murmur2Text(key) : murmur2(key)) & 0x7fffffff;
 }

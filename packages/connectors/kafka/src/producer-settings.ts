@@ -10,7 +10,10 @@ import type { PartitionerKind } from './producer-partitioner.ts';
 
 /** One message to produce. */
 export interface ProducerRecord {
-  key: Buffer | undefined;
+  /** Bytes, or text written as UTF-8 straight into the batch; undefined: no key. */
+  key: Buffer | string | undefined;
+  /** The UTF-8 length of a text `key`, when the caller measured it already. */
+  keyBytes?: number;
   /** Bytes, or text written as UTF-8 straight into the batch; undefined: no value (a tombstone). */
   value: Buffer | string | undefined;
   /** The UTF-8 length of a text `value`, when the caller measured it already. */

@@ -56,7 +56,7 @@ export class KafkaProducer {
   readonly #producer: Producer;
   readonly #topic: string;
   readonly #settings: ProducerSettings;
-  readonly #choose: (key: Buffer | undefined) => number;
+  readonly #choose: (key: Buffer | string | undefined) => number;
   #version: number | undefined;
   #txn: Transaction | undefined;
   /** The open transaction has partitions (the coordinator knows of it). */

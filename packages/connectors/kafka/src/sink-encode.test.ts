@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { murmur2 as libraryMurmur2 } from '@platformatic/kafka';
 import { validateConfig } from '@sluice/core';
-import { murmur2, partitioner } from './producer-partitioner.ts';
+import { murmur2, murmur2Text, partitioner } from './producer-partitioner.ts';
 import type { TopicInfo } from './producer-topic.ts';
 import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
 import { BATCH_OVERHEAD, bytesOf, chunkEnds, RecordEncoder } from './sink-encode.ts';
@@ -48,9 +48,25 @@ describe('murmur2 partitioner', () => {
     }
   });
 
+  test('text hashes as its UTF-8 bytes, ASCII or not, short or long', () => {
+    for (const t of [
+      '',
+      'foobar',
+      'user-1234',
+      'ключ',
+      '😀',
+      `a${'\udc00'}`,
+      'k'.repeat(256),
+      'k'.repeat(257),
+    ]) {
+      assert.equal(murmur2Text(t), murmur2(Buffer.from(t)), JSON.stringify(t.slice(0, 10)));
+    }
+  });
+
   test('keys hash to a non-negative number; key-less messages rotate', () => {
     const choose = partitioner('murmur2_hash');
     assert.equal(choose(Buffer.from('foobar')), -790332482 & 0x7fffffff);
+    assert.equal(choose('foobar'), -790332482 & 0x7fffffff);
     assert.deepEqual([choose(undefined), choose(undefined), choose(undefined)], [0, 1, 2]);
     const rr = partitioner('round_robin');
     assert.deepEqual([rr(Buffer.from('a')), rr(Buffer.from('a')), rr(undefined)], [0, 1, 2]);
@@ -58,6 +74,25 @@ describe('murmur2 partitioner', () => {
 });
 
 describe('record encoder', () => {
+  test('json: a record given with its text is written as that text; the others are serialized', () => {
+    const enc = new RecordEncoder(config({ key: 'user' }), 'out');
+    enc.topicInfo = topic;
+    const now = Date.now();
+    const records = [
+      { user: 'ann', amount: 1, _kafka: { topic: 'in', partition: 0 } },
+      { user: 'bob', amount: 2 },
+    ];
+    const texts = ['{ "user": "ann", "amount": 1.0 }', undefined];
+    const batch = enc.encode(records, [now, now], now, texts);
+    assert.equal(batch.rejections, undefined);
+    const [a, b] = batch.messages;
+    assert.equal(a.value, texts[0], 'spelling kept, metadata never in the text');
+    assert.equal(a.valueBytes, Buffer.byteLength(texts[0]!));
+    assert.equal(b.value, '{"user":"bob","amount":2}');
+    assert.deepEqual([a.key, b.key], ['ann', 'bob']);
+    assert.deepEqual([a.keyBytes, b.keyBytes], [3, 3]);
+  });
+
   test('json values without the _kafka field; keys, headers and timestamps', () => {
     const enc = new RecordEncoder(
       config({ key: 'user', headers: { region: 'region', n: 'n * 2', missing: 'nullif(1, 1)' } }),

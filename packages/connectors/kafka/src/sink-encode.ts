@@ -6,6 +6,7 @@
 
 import { compileExpression, type Row, type SinkRejection } from '@sluice/core';
 import { METADATA_FIELD } from './formats.ts';
+import { utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
 import type { TopicInfo } from './producer-topic.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
@@ -28,20 +29,29 @@ export interface EncodedBatch {
   rejections: SinkRejection[] | undefined;
 }
 
-/** Converts an expression result to key or header bytes; undefined for NULL (no key / no header). */
-export function bytesOf(value: unknown): Buffer | undefined {
+/**
+ * Converts an expression result to the text of a key or header: numbers, booleans as written,
+ * objects and arrays as JSON; undefined for NULL (no key / no header).
+ */
+export function textOf(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
-      return Buffer.from(value);
+      return value;
     case 'number':
     case 'boolean':
     case 'bigint':
-      return Buffer.from(String(value));
+      return String(value);
     case 'undefined':
       return undefined;
     default:
-      return value === null ? undefined : Buffer.from(JSON.stringify(value));
+      return value === null ? undefined : JSON.stringify(value);
   }
+}
+
+/** `textOf` as UTF-8 bytes (header values). */
+export function bytesOf(value: unknown): Buffer | undefined {
+  const text = textOf(value);
+  return text === undefined ? undefined : Buffer.from(text);
 }
 
 type CompiledExpression = ReturnType<typeof compileExpression>;
@@ -79,8 +89,16 @@ export class RecordEncoder {
     this.#info = info;
   }
 
-  /** Encodes records; `times` are their event times, `now` the wall-clock time in ms. */
-  encode(records: readonly Row[], times: readonly number[], now: number): EncodedBatch {
+  /**
+   * Encodes records; `times` are their event times, `now` the wall-clock time in ms. With format
+   * json, a record with a text (see `Sink.write`) is written as that text.
+   */
+  encode(
+    records: readonly Row[],
+    times: readonly number[],
+    now: number,
+    texts?: readonly (string | undefined)[],
+  ): EncodedBatch {
     const n = records.length;
     const messages: ProducerRecord[] = [];
     const indexes: number[] = [];
@@ -103,11 +121,14 @@ export class RecordEncoder {
       let value: string | undefined;
       let valueBytes = 0;
       if (json) {
-        try {
-          value = JSON.stringify(record[METADATA_FIELD] === undefined ? record : withoutMetadata(record));
-        } catch (err) {
-          reject(i, `the record cannot be written as JSON: ${(err as Error).message}`);
-          continue;
+        value = texts?.[i];
+        if (value === undefined) {
+          try {
+            value = JSON.stringify(record[METADATA_FIELD] === undefined ? record : withoutMetadata(record));
+          } catch (err) {
+            reject(i, `the record cannot be written as JSON: ${(err as Error).message}`);
+            continue;
+          }
         }
         valueBytes = Buffer.byteLength(value);
       } else {
@@ -125,14 +146,17 @@ export class RecordEncoder {
           continue;
         }
       }
-      let key: Buffer | undefined;
+      // Keys stay text: hashed and written as UTF-8 without a Buffer each (producer-batch.ts).
+      let key: string | undefined;
+      let keyBytes = 0;
       if (keyExpr !== undefined) {
         try {
-          key = bytesOf(keyExpr.evaluate(record));
+          key = textOf(keyExpr.evaluate(record));
         } catch (err) {
           reject(i, `key: ${(err as Error).message}`);
           continue;
         }
+        if (key !== undefined) keyBytes = utf8Length(key);
       }
       let headers: Map<Buffer, Buffer> | undefined;
       let headerBytes = 0;
@@ -179,7 +203,7 @@ export class RecordEncoder {
         reject(i, `topic '${this.#topic}' is compacted and a message needs a key, but the key is NULL`);
         continue;
       }
-      const size = RECORD_OVERHEAD + (key?.length ?? 0) + valueBytes + headerBytes;
+      const size = RECORD_OVERHEAD + keyBytes + valueBytes + headerBytes;
       if (size > maxBytes) {
         reject(
           i,
@@ -188,7 +212,7 @@ export class RecordEncoder {
         );
         continue;
       }
-      messages.push({ key, value, valueBytes, headers, timestamp });
+      messages.push({ key, keyBytes, value, valueBytes, headers, timestamp });
       indexes.push(i);
       sizes.push(size);
     }

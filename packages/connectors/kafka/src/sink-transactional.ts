@@ -74,12 +74,16 @@ export class TransactionalKafkaSink implements Sink {
     });
   }
 
-  async write(records: Row[], times: number[]): Promise<SinkRejection[] | undefined> {
+  async write(
+    records: Row[],
+    times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined> {
     this.#check();
     if (this.#committed !== undefined) await this.#committed.promise;
     const setup = this.#setup!;
     const producer = this.#producer!;
-    const batch = setup.encoder.encode(records, times, Date.now());
+    const batch = setup.encoder.encode(records, times, Date.now(), texts);
     const { messages } = batch;
     if (messages.length === 0) return batch.rejections;
     if (this.#open === undefined) {

@@ -43,9 +43,13 @@ class KafkaSink implements Sink {
     });
   }
 
-  async write(records: Row[], times: number[]): Promise<SinkRejection[] | undefined> {
+  async write(
+    records: Row[],
+    times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined> {
     const setup = this.#setup!;
-    const batch = setup.encoder.encode(records, times, Date.now());
+    const batch = setup.encoder.encode(records, times, Date.now(), texts);
     const n = batch.messages.length;
     if (n === 0) return batch.rejections;
     const rejections = batch.rejections ?? [];

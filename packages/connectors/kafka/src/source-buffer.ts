@@ -151,6 +151,7 @@ export class FetchBuffer {
         times: whole ? d.times : d.times.slice(c.rec, end),
         partition: st.key,
       };
+      if (d.texts) batch.texts = whole ? d.texts : d.texts.slice(c.rec, end);
       if (fEnd > c.fail) batch.failures = d.failures.slice(c.fail, fEnd);
       this.#size -= end - c.rec + (fEnd - c.fail);
       c.rec = end;
