@@ -106,7 +106,7 @@ test('json: objects become records with _kafka; the rest become failures with co
   ]);
   assert.deepEqual(d.offsets, [10, 15]);
   assert.deepEqual(d.times, [1_700_000_000_000, 1_700_000_000_005]);
-  assert.deepEqual(d.texts, ['{"a":1}', '{"b":2}'], 'the text each record was parsed from');
+  assert.equal(d.texts, undefined, 'no texts: they would lack the _kafka field of their records');
   assert.deepEqual(
     d.failures.map((f) => [f.offset, f.payload]),
     [
@@ -124,7 +124,16 @@ test('json: objects become records with _kafka; the rest become failures with co
   assert.equal(d.scanned.leaderEpoch, 4);
 });
 
-test('json: a value with its own _kafka field gets no text (a sink drops that field)', () => {
+test('json without metadata: each record comes with the text it was parsed from', () => {
+  const d = decode('t', 0, batch(0, [{ value: '{"a":1}' }, { value: 'nope' }, { value: ' {"a": 2.0}' }]), 0, {
+    format: 'json',
+    includeMetadata: false,
+  });
+  assert.deepEqual(d.records, [{ a: 1 }, { a: 2 }]);
+  assert.deepEqual(d.texts, ['{"a":1}', ' {"a": 2.0}'], 'spelling kept; the failure has none');
+});
+
+test('json: a value with its own _kafka field gets no text (the Kafka sink drops that field)', () => {
   const d = decode('t', 0, batch(0, [{ value: '{"_kafka":1,"a":1}' }, { value: ' {"a": 2}' }]), 0, {
     format: 'json',
     includeMetadata: false,

@@ -48,7 +48,7 @@ export interface DecodedChunk {
   records: Row[];
   offsets: number[];
   times: number[];
-  /** Format json: the text each record was parsed from (see `SourceBatch.texts`). */
+  /** Format json without metadata: the text each record was parsed from (see `SourceBatch.texts`). */
   texts?: (string | undefined)[];
   /** Failures in offset order, each with its numeric offset. */
   failures: (DecodeFailure & { offset: number })[];
@@ -81,7 +81,8 @@ export function decodeBatches(
   const times: number[] = [];
   const failures: (DecodeFailure & { offset: number })[] = [];
   const { format, includeMetadata, schemas } = options;
-  const texts: (string | undefined)[] | undefined = format === 'json' ? [] : undefined;
+  // Texts must parse to their records: not when the source adds `_kafka` to them.
+  const texts: (string | undefined)[] | undefined = format === 'json' && !includeMetadata ? [] : undefined;
   let text: string | undefined;
   if ((format === 'avro' || format === 'json_schema') && schemas === undefined) {
     throw new Error(`format ${format} needs schemas`);

@@ -39,8 +39,8 @@ export const kafkaSinkConfig = Type.Object(
       default: 'json',
       description:
         'How a record becomes the message value: `json` — the record as JSON text (without the ' +
-        '`_kafka` metadata field a Kafka source adds); a record read as JSON that no step changed ' +
-        'is written as the text it was read from, as the producer spelled it; `string` — the record’s `value` field as ' +
+        '`_kafka` metadata field a Kafka source adds); a record read as JSON (without metadata) that ' +
+        'no step changed is written as the text it was read from, as the producer spelled it; `string` — the record’s `value` field as ' +
         'UTF-8 text (what the Kafka source’s `string` format reads), a NULL `value` giving a ' +
         'tombstone; a record without a text or NULL `value` goes to the dead-letter output.',
       examples: ['string'],

@@ -80,7 +80,9 @@ export const kafkaSourceConfig = Type.Object(
       default: true,
       description:
         'Add `_kafka: { topic, partition, offset, timestamp, key, headers }` to each record (key ' +
-        'and header values as UTF-8 text, null when absent).',
+        'and header values as UTF-8 text, null when absent). Turn it off in a pipeline that passes ' +
+        'records on unchanged: a JSON record without it reaches a JSON sink with the text it was ' +
+        'read as, which the sink writes as it is instead of serializing the record again.',
       examples: [false],
     }),
     isolation_level: Type.Enum(['read_committed', 'read_uncommitted'], {
