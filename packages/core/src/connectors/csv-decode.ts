@@ -70,6 +70,10 @@ export class CsvDecoder implements RecordDecoder {
     this.#columns = columns === undefined ? undefined : [...columns];
   }
 
+  newOutput(): DecodeOutput {
+    return { records: [], offsets: [], failures: [] };
+  }
+
   decode(out: DecodeOutput, max: number, final: boolean): number {
     const bytes = this.#bytes;
     const len = bytes.length;

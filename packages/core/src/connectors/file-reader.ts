@@ -5,10 +5,9 @@
 
 import type { Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import type { DecodeFailure, Logger, SourceBatch, SourceReader } from '../connector.ts';
+import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
-import { createDecoder, type DecodeOutput, type RecordDecoder } from './format-decode.ts';
+import { createDecoder, type DecodeOutput, type RecordDecoder, sourceBatchOf } from './format-decode.ts';
 import type { DecodeOptions } from './format-options.ts';
 
 /** Bytes read from the file at a time. */
@@ -78,26 +77,26 @@ export class FileReader implements SourceReader {
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#done) return null;
-    const out: DecodeOutput = { records: [], offsets: [], failures: [] };
-    if (signal.aborted) return batchOf(out);
     const decoder = this.#decoder;
+    const out = decoder.newOutput();
+    if (signal.aborted) return sourceBatchOf(out);
     const follow = this.#options.mode === 'follow';
     let waited = false;
     for (;;) {
-      if (this.#done) return batchOf(out);
+      if (this.#done) return sourceBatchOf(out);
       let count = out.records.length + out.failures.length;
       if (count < max) count += decoder.decode(out, max - count, false);
-      if (count >= max) return batchOf(out);
+      if (count >= max) return sourceBatchOf(out);
       if (this.#fh !== null && (await this.#fill()) > 0) continue;
       if (!follow) {
         decoder.decode(out, max - count, true);
-        if (out.records.length + out.failures.length > 0) return batchOf(out);
+        if (out.records.length + out.failures.length > 0) return sourceBatchOf(out);
         await this.close();
         return null;
       }
-      if (count > 0) return batchOf(out);
+      if (count > 0) return sourceBatchOf(out);
       if (await this.#checkFile(out, max)) continue;
-      if (waited || signal.aborted) return batchOf(out);
+      if (waited || signal.aborted) return sourceBatchOf(out);
       await sleep(this.#options.pollMs, signal);
       waited = true;
     }
@@ -256,15 +255,6 @@ export class FileReader implements SourceReader {
     const detail = cause instanceof Error ? `: ${cause.message}` : '';
     return new SluiceError('IO_ERROR', message + detail, { step: this.#options.step, cause });
   }
-}
-
-function batchOf(out: DecodeOutput): SourceBatch {
-  const batch: { records: Row[]; offsets: number[]; failures?: DecodeFailure[] } = {
-    records: out.records,
-    offsets: out.offsets,
-  };
-  if (out.failures.length > 0) batch.failures = out.failures;
-  return batch;
 }
 
 function checkPosition(restored: unknown, options: FileReaderOptions): FilePosition | undefined {

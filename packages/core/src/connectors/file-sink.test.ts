@@ -85,6 +85,16 @@ describe('file sink', () => {
     assert.equal(fileSink.delivery, 'exactly-once');
   });
 
+  it('JSON: writes a record given with its text as that text, unless the text spans lines', async () => {
+    const dir = await freshDir();
+    const sink = await openSink(dir, { path: 'r.jsonl' });
+    const records = [{ a: 1 }, { b: 2 }, { c: 3 }, { d: 4 }];
+    const texts = ['{ "a": 1.0 }', '{\n  "b": 2\n}', undefined, '{"d":4}\r'];
+    assert.equal(await sink.write(records, [0, 0, 0, 0], texts), undefined);
+    await sink.close();
+    assert.equal(await readFile(join(dir, 'r.jsonl'), 'utf8'), '{ "a": 1.0 }\n{"b":2}\n{"c":3}\n{"d":4}\n');
+  });
+
   it('replaces an existing target at close, and writes an empty file for no records', async () => {
     const dir = await freshDir();
     await writeFile(join(dir, 'r.jsonl'), '{"old":true}\n');

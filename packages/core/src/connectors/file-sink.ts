@@ -70,7 +70,11 @@ class FileSink implements Sink {
     });
   }
 
-  async write(records: Row[], _times: number[]): Promise<SinkRejection[] | undefined> {
+  async write(
+    records: Row[],
+    _times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined> {
     let rejections: SinkRejection[] | undefined;
     if (this.#dueByTime()) await this.#roll();
     const encoder = this.#encoder;
@@ -78,7 +82,7 @@ class FileSink implements Sink {
     for (let i = 0; i < records.length; i++) {
       let line: string;
       try {
-        line = encoder.encode(records[i]);
+        line = encoder.encode(records[i], texts?.[i]);
       } catch (err) {
         rejections ??= [];
         rejections.push({ index: i, message: (err as Error).message });

@@ -32,6 +32,18 @@ function decodeAll(
 }
 
 describe('line decoder', () => {
+  it('gives each JSON line as the text of its record; text and CSV decoders give none', () => {
+    const decoder = createDecoder(json);
+    const out = decoder.newOutput();
+    decoder.push(Buffer.from('{ "a": 1.0 }\r\nnot json\n\n{"b":"\\u00e9"}\n'));
+    decoder.decode(out, 10, true);
+    assert.deepEqual(out.records, [{ a: 1 }, { b: 'é' }]);
+    assert.deepEqual(out.texts, ['{ "a": 1.0 }', '{"b":"\\u00e9"}'], 'as written, without the line end');
+    assert.equal(out.failures.length, 1);
+    assert.equal(createDecoder(text).newOutput().texts, undefined);
+    assert.equal(createDecoder({ ...json, format: 'csv' }).newOutput().texts, undefined);
+  });
+
   it('decodes JSON lines with the byte offset of each line', () => {
     const { records, offsets, failures, decoder } = decodeAll(json, '{"a":1}\n{"a":2}\r\n\n{"a":3}\n');
     assert.deepEqual(records, [{ a: 1 }, { a: 2 }, { a: 3 }]);

@@ -3,7 +3,7 @@
  * exact byte offset of every record, shared by the `file` and `stdin` sources.
  */
 
-import type { DecodeFailure } from '../connector.ts';
+import type { DecodeFailure, SourceBatch } from '../connector.ts';
 import type { Row } from '../record.ts';
 import { CsvDecoder } from './csv-decode.ts';
 import { LineDecoder } from './format-lines.ts';
@@ -15,6 +15,8 @@ export interface DecodeOutput {
   /** Byte offset of the start of each record in `records`. */
   offsets: number[];
   failures: DecodeFailure[];
+  /** JSON Lines: the line each record was parsed from (see `SourceBatch.texts`), when given. */
+  texts?: string[];
 }
 
 /**
@@ -36,8 +38,18 @@ export interface RecordDecoder {
    * last line is a record too. Malformed input becomes a failure; this never throws on data.
    */
   decode(out: DecodeOutput, max: number, final: boolean): number;
+  /** Empty arrays for `decode` to fill: with `texts` when the decoder parses JSON. */
+  newOutput(): DecodeOutput;
   /** Drops all pending bytes and continues at stream `offset` (0 reads a CSV header again). */
   reset(offset: number, columns?: readonly string[]): void;
+}
+
+/** What a reader returns for what a decoder filled: records, offsets and, if any, failures and texts. */
+export function sourceBatchOf(out: DecodeOutput): SourceBatch {
+  const batch: SourceBatch = { records: out.records, offsets: out.offsets };
+  if (out.failures.length > 0) batch.failures = out.failures;
+  if (out.texts && out.texts.length > 0) batch.texts = out.texts;
+  return batch;
 }
 
 /** Creates the decoder for `options.format`. */

@@ -11,9 +11,10 @@ import type { EncodeOptions } from './format-options.ts';
 export interface RecordEncoder {
   /**
    * Encodes one record as a line ending in `\n`. Throws SINK_REJECTED for a record it cannot
-   * encode (a bigint or a cycle in JSON; a field outside the header in CSV).
+   * encode (a bigint or a cycle in JSON; a field outside the header in CSV). JSON writes `text`,
+   * the JSON text the record was read as (see `Sink.write`), when given and it fits on one line.
    */
-  encode(record: Row): string;
+  encode(record: Row, text?: string): string;
   /** Text every output file starts with: the CSV header row once the columns are known, else ''. */
   header(): string;
   /** CSV column names once known (from the first record encoded, or given to `createEncoder`). */
@@ -28,7 +29,8 @@ export function createEncoder(options: EncodeOptions, columns?: readonly string[
 class JsonEncoder implements RecordEncoder {
   readonly columns = undefined;
 
-  encode(record: Row): string {
+  encode(record: Row, text?: string): string {
+    if (text !== undefined && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return `${text}\n`;
     try {
       return JSON.stringify(record) + '\n';
     } catch (err) {

@@ -95,6 +95,12 @@ export class LineDecoder implements RecordDecoder {
     this.#atStart = offset === 0;
   }
 
+  newOutput(): DecodeOutput {
+    return this.#json
+      ? { records: [], offsets: [], failures: [], texts: [] }
+      : { records: [], offsets: [], failures: [] };
+  }
+
   decode(out: DecodeOutput, max: number, final: boolean): number {
     let n = 0;
     while (n < max) {
@@ -150,7 +156,7 @@ export class LineDecoder implements RecordDecoder {
     const shift = this.#textStart;
     const json = this.#json;
     const outcome = this.#outcome;
-    const { records, offsets, failures } = out;
+    const { records, offsets, failures, texts } = out;
     let offset = this.#base + this.#pos;
     let p = this.#textPos;
     let b = this.#pos;
@@ -170,6 +176,7 @@ export class LineDecoder implements RecordDecoder {
           if (outcome.value !== undefined) {
             records.push(outcome.value);
             offsets.push(offset);
+            if (texts) texts.push(line);
             n++;
           } else if (outcome.error !== undefined) {
             failures.push({ payload: line, message: outcome.error, offset });

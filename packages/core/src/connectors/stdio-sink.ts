@@ -46,14 +46,18 @@ export class StreamSink implements Sink {
     this.#output.on('error', this.#onError);
   }
 
-  async write(records: Row[], _times: number[]): Promise<SinkRejection[] | undefined> {
+  async write(
+    records: Row[],
+    _times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined> {
     let rejections: SinkRejection[] | undefined;
     const encoder = this.#encoder;
     let text = '';
     for (let i = 0; i < records.length; i++) {
       let line: string;
       try {
-        line = encoder.encode(records[i]);
+        line = encoder.encode(records[i], texts?.[i]);
       } catch (err) {
         rejections ??= [];
         rejections.push({ index: i, message: (err as Error).message });

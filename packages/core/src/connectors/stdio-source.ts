@@ -4,18 +4,10 @@
 
 import type { Readable } from 'node:stream';
 import Type, { type Static } from 'typebox';
-import type {
-  DecodeFailure,
-  Logger,
-  Source,
-  SourceBatch,
-  SourceContext,
-  SourceReader,
-} from '../connector.ts';
+import type { Logger, Source, SourceBatch, SourceContext, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
 import { defineSource } from '../spec.ts';
-import { createDecoder, type DecodeOutput, type RecordDecoder } from './format-decode.ts';
+import { createDecoder, type DecodeOutput, type RecordDecoder, sourceBatchOf } from './format-decode.ts';
 import { type DecodeOptions, decodeFields } from './format-options.ts';
 
 /** How long a read waits for input before returning an empty batch, ms. */
@@ -89,8 +81,8 @@ class StreamReader implements SourceReader {
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#done) return null;
-    const out: DecodeOutput = { records: [], offsets: [], failures: [] };
     const decoder = this.#decoder;
+    const out = decoder.newOutput();
     for (;;) {
       let count = out.records.length + out.failures.length;
       if (count < max) count += decoder.decode(out, max - count, false);
@@ -151,12 +143,7 @@ class StreamReader implements SourceReader {
 
   #batch(out: DecodeOutput): SourceBatch {
     this.#count += out.records.length + out.failures.length;
-    const batch: { records: Row[]; offsets: number[]; failures?: DecodeFailure[] } = {
-      records: out.records,
-      offsets: out.offsets,
-    };
-    if (out.failures.length > 0) batch.failures = out.failures;
-    return batch;
+    return sourceBatchOf(out);
   }
 }
 

@@ -3,10 +3,12 @@
  * record is that very object. Built-in steps that pass records on as they are (filter, key_by,
  * validate, dedupe, union) keep the texts; steps that build records (map, aggregate) or run the
  * user's functions (which might change a record in place) drop them. Whatever reaches a sink,
- * a text always parses to the record it comes with.
+ * a text always parses to the record it comes with; a file → file pass-through copies its lines.
  */
 
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { count } from '../api/aggregates.ts';
 import { sinkOf, sourceOf } from '../api/components.ts';
@@ -174,4 +176,28 @@ test('aggregates emit new records, without texts', async () => {
   assert.equal((await harness.run(job)).status, 'completed');
   assert.equal(store.written.length, 3, 'one window per user');
   assert.ok(store.written.every((w) => w.text === undefined));
+});
+
+test('file → file: a JSON Lines pass-through copies each line as it was written', async () => {
+  const dir = await harness.dir();
+  const input = `${TEXTS.join('\n')}\nnot json\n`;
+  await writeFile(join(dir, 'in.jsonl'), input);
+  const yaml = `
+name: texts-file
+sources:
+  in: { type: file, path: ./in.jsonl, format: json, event_time: { field: ts } }
+steps:
+  - id: positive
+    type: filter
+    where: amount > 0
+sinks:
+  out: { type: file, path: ./out.jsonl }
+dead_letter: { type: file, path: ./dead.jsonl }
+`;
+  const job = await Job.create(planFrom(yaml, dir, registry), { registry, fromScratch: true });
+  const result = await harness.run(job);
+  assert.equal(result.status, 'completed');
+  const kept = TEXTS.filter((t) => (JSON.parse(t) as { amount: number }).amount > 0);
+  assert.equal(await readFile(join(dir, 'out.jsonl'), 'utf8'), `${kept.join('\n')}\n`);
+  assert.equal(result.metrics.deadLetters, 1, 'the line that is not JSON');
 });
