@@ -45,7 +45,8 @@ export const encodeFields = {
   format: Type.Enum(['json', 'csv'], {
     default: 'json',
     description:
-      'How records become bytes: `json` — one JSON object per line (JSON Lines); `csv` — a header ' +
+      'How records become bytes: `json` — one JSON object per line (JSON Lines; a record read as ' +
+      'JSON that no step changed is written as the text it was read from); `csv` — a header ' +
       'row with the fields of the first record, then one row per record (`\\n` line ends, fields ' +
       'quoted when needed).',
     examples: ['csv'],
