@@ -22,6 +22,8 @@
 #   127.0.0.1:9095  SSL             server certificate signed by the generated CA (tls/ca.pem)
 #   127.0.0.1:9096  SSL (MTLS)      the same, and a client certificate signed by that CA is
 #                                   required (tls/client.pem, tls/client-key.pem)
+#   127.0.0.1:9097  SASL_SSL        the mechanisms and passwords of 9094, over the TLS of 9095
+#                                   (server certificate only, no client certificate)
 #   Each mechanism has its own password, so a client that sends the wrong mechanism is refused.
 #   The broker certificate names 127.0.0.1 and localhost. The TLS files are generated once with
 #   openssl into $SLUICE_SERVICES_HOME/kafka/tls (delete the folder to get new ones); the SCRAM
@@ -74,6 +76,7 @@ KAFKA_CONTROLLER_PORT=9093
 KAFKA_SASL_PORT=9094
 KAFKA_SSL_PORT=9095
 KAFKA_MTLS_PORT=9096
+KAFKA_SASL_SSL_PORT=9097
 KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 KAFKA_TLS="$KAFKA_HOME/tls"
 KAFKA_CONFIG_STAMP="$KAFKA_HOME/broker.config"
@@ -275,17 +278,22 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SSL://127.0.0.1:$KAFKA_SSL_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL
 # Test-only security listeners (see the header of scripts/services.sh). No authorizer: an
 # authenticated client may do anything, like an anonymous one on PLAINTEXT.
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_PLAIN_PASSWORD";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# SASL_SSL: the same users (SCRAM credentials are cluster-wide, PLAIN's are in its JAAS line)
+# over the broker certificate below; ssl.client.auth stays none, as on SSL.
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_PLAIN_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PEM
 ssl.keystore.location=$KAFKA_TLS/broker.pem
 ssl.truststore.type=PEM
@@ -459,11 +467,12 @@ kafka_scram_users() {
 # One line per security listener, for `up` and `status`.
 kafka_listener_lines() {
   local p what rc=0
-  for p in "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT"; do
+  for p in "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT" "$KAFKA_SASL_SSL_PORT"; do
     case "$p" in
       "$KAFKA_SASL_PORT") what="SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" ;;
       "$KAFKA_SSL_PORT") what="SSL; CA $KAFKA_TLS/ca.pem" ;;
-      *) what="SSL with a client certificate (MTLS)" ;;
+      "$KAFKA_MTLS_PORT") what="SSL with a client certificate (MTLS)" ;;
+      *) what="SASL_SSL: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; CA $KAFKA_TLS/ca.pem" ;;
     esac
     if port_open "$p"; then line kafka up "127.0.0.1:$p" "($what)"
     else line kafka DOWN "127.0.0.1:$p" "($what)"; rc=1; fi
@@ -625,7 +634,8 @@ kafka_up() {
   if [[ -z "$pid" ]]; then
     rm -f "$KAFKA_PID"
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT"; do
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_MTLS_PORT" \
+      "$KAFKA_SASL_SSL_PORT"; do
       if port_open "$p"; then
         unlock 8
         kafka_fail "port $p is taken by a process that is not our broker" nolog
@@ -647,7 +657,7 @@ kafka_up() {
     fi
     # The listeners open together once the broker serves requests.
     if kafka_probe && port_open "$KAFKA_SASL_PORT" && port_open "$KAFKA_SSL_PORT" &&
-      port_open "$KAFKA_MTLS_PORT"; then break; fi
+      port_open "$KAFKA_MTLS_PORT" && port_open "$KAFKA_SASL_SSL_PORT"; then break; fi
     if ((SECONDS >= deadline)); then
       unlock 8
       kafka_fail "no answer to a Kafka request after ${tmo}s (pid $pid still running)"

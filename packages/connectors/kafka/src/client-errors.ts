@@ -145,6 +145,15 @@ export function permanentFailure(err: unknown): PermanentFailure | undefined {
     const id = (e as { apiId?: unknown }).apiId;
     const code = (e as { code?: unknown }).code;
     if ((typeof id === 'string' && SASL_FAILED.has(id)) || code === 'PLT_KFK_AUTHENTICATION') {
+      // A SASL_SSL listener closes a handshake sent in plaintext: the credentials were never read.
+      if ([...nested(e)].some((inner) => /Connection closed/.test(inner.message))) {
+        return {
+          path: 'sasl',
+          hint:
+            'the broker closed the connection during the SASL handshake: if the listener is SASL_SSL, ' +
+            'set tls; otherwise check sasl.mechanism, sasl.username and sasl.password',
+        };
+      }
       return { path: 'sasl', hint: 'check sasl.mechanism, sasl.username and sasl.password' };
     }
     if (typeof code === 'string' && TLS_UNVERIFIED.has(code)) {

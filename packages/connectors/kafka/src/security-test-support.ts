@@ -17,6 +17,8 @@ export const SASL_BROKER = `${KAFKA_HOST}:9094`;
 export const TLS_BROKER = `${KAFKA_HOST}:9095`;
 /** SSL listener that requires a client certificate signed by the generated CA. */
 export const MTLS_BROKER = `${KAFKA_HOST}:9096`;
+/** SASL_SSL listener: the users of `SASL_BROKER` over the TLS of `TLS_BROKER`. */
+export const SASL_SSL_BROKER = `${KAFKA_HOST}:9097`;
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
@@ -52,7 +54,7 @@ export function tlsFiles(): TlsFiles {
  */
 export async function securityListenersAvailable(): Promise<boolean> {
   if (!(await kafkaAvailable())) return false;
-  for (const address of [SASL_BROKER, TLS_BROKER, MTLS_BROKER]) {
+  for (const address of [SASL_BROKER, TLS_BROKER, MTLS_BROKER, SASL_SSL_BROKER]) {
     if (await portOpen(address)) continue;
     reportMissingService(
       `kafka security listener not reachable at ${address} (scripts/services.sh up kafka restarts an older broker with it)`,

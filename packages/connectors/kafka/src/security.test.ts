@@ -1,8 +1,9 @@
 /**
  * The `kafka` source and sink against the broker's real security listeners (see
  * `security-test-support.ts`): SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, TLS verified with
- * the generated CA, and TLS with a client certificate. Topics are created and checked over the
- * PLAINTEXT listener; everything the connectors do goes through the secured one.
+ * the generated CA, TLS with a client certificate, and SASL over TLS (SASL_SSL). Topics are
+ * created and checked over the PLAINTEXT listener; everything the connectors do goes through the
+ * secured one.
  */
 
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import type { Row, Sink } from '@sluice/core';
 import {
   MTLS_BROKER,
   SASL_BROKER,
+  SASL_SSL_BROKER,
   SASL_USERS,
   type SaslMechanism,
   securityListenersAvailable,
@@ -42,9 +44,33 @@ after(() => topics.cleanup());
 /** Connection options of a test case: brokers plus `sasl` and/or `tls`. */
 type Connection = { brokers: string[]; sasl?: object; tls?: object };
 
-function sasl(mechanism: SaslMechanism, password = SASL_USERS[mechanism].password): Connection {
-  return { brokers: [SASL_BROKER], sasl: { mechanism, username: SASL_USERS[mechanism].username, password } };
+type SaslListener = 'SASL_PLAINTEXT' | 'SASL_SSL';
+
+/** SASL over `listener`; on SASL_SSL the broker certificate is verified with the generated CA. */
+function sasl(
+  mechanism: SaslMechanism,
+  listener: SaslListener = 'SASL_PLAINTEXT',
+  password = SASL_USERS[mechanism].password,
+): Connection {
+  const credentials = { mechanism, username: SASL_USERS[mechanism].username, password };
+  return listener === 'SASL_SSL'
+    ? { brokers: [SASL_SSL_BROKER], sasl: credentials, tls: { ca: tls!.ca } }
+    : { brokers: [SASL_BROKER], sasl: credentials };
 }
+
+/** Every mechanism on SASL_PLAINTEXT; PLAIN and SCRAM-SHA-512 on SASL_SSL. */
+const SASL_CASES: { listener: SaslListener; mechanism: SaslMechanism; title: string; label: string }[] = [
+  ...MECHANISMS.map((mechanism) => ({ listener: 'SASL_PLAINTEXT' as const, mechanism })),
+  { listener: 'SASL_SSL' as const, mechanism: 'PLAIN' as const },
+  { listener: 'SASL_SSL' as const, mechanism: 'SCRAM-SHA-512' as const },
+].map((c) => {
+  const ssl = c.listener === 'SASL_SSL';
+  return {
+    ...c,
+    title: `${ssl ? 'SASL_SSL' : 'SASL'} ${c.mechanism}`,
+    label: `${ssl ? 'sasl-ssl' : 'sasl'}-${c.mechanism.toLowerCase()}`,
+  };
+});
 
 const rows = (from: number, to: number): Row[] =>
   Array.from({ length: to - from }, (_, i) => ({ n: from + i, key: `k${(from + i) % 17}` }));
@@ -99,6 +125,43 @@ async function roundTrip(connection: Connection, label: string, count = 300): Pr
   return log;
 }
 
+/**
+ * Opens a sink and reads with a source over `connection` (topic `name`), both expected to fail
+ * at once; returns both errors and the log they share.
+ */
+async function refusals(
+  connection: Connection,
+  name: string,
+): Promise<{ errors: (readonly ['sink' | 'source', unknown])[]; log: CapturingLogger }> {
+  const log = capturingLogger();
+  const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
+  const sinkErr = await sink.open(sinkContext({ log })).then(
+    () => assert.fail('the sink opened a connection that should be refused'),
+    (err: unknown) => err,
+  );
+  await sink.close();
+  const reader = await openKafkaReader({ ...connection, topics: [name], group_id: uniqueName('g') }, { log });
+  const sourceErr = await reader.read(10, new AbortController().signal).then(
+    () => assert.fail('the source read over a connection that should be refused'),
+    (err: unknown) => err,
+  );
+  await reader.close();
+  return {
+    errors: [
+      ['sink', sinkErr],
+      ['source', sourceErr],
+    ],
+    log,
+  };
+}
+
+/** Asserts `err` is CONFIG_INVALID at `path` with a message matching `message`. */
+function assertConfigInvalid(who: string, err: unknown, path: string, message: RegExp): void {
+  const e = err as Error & { code?: string; path?: string };
+  assert.deepEqual({ code: e.code, path: e.path }, { code: 'CONFIG_INVALID', path }, who);
+  assert.match(e.message, message, who);
+}
+
 /** Everything a thrown error and a log hold, as text: message, stack, causes, fields. */
 const errorText = (err: unknown) => inspect(err, { depth: 20 });
 const logText = (log: CapturingLogger) =>
@@ -115,9 +178,9 @@ function assertNoSecret(where: string, text: string, secrets: readonly string[])
 }
 
 describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !available }, () => {
-  for (const mechanism of MECHANISMS) {
-    test(`SASL ${mechanism}: the sink writes, the source reads and commits`, async () => {
-      const log = await roundTrip(sasl(mechanism), `sasl-${mechanism.toLowerCase()}`);
+  for (const { listener, mechanism, title, label } of SASL_CASES) {
+    test(`${title}: the sink writes, the source reads and commits`, async () => {
+      const log = await roundTrip(sasl(mechanism, listener), label);
       assertNoSecret('the log', logText(log), [SASL_USERS[mechanism].password]);
     });
   }
@@ -183,102 +246,92 @@ describe('kafka source and sink over SASL and TLS (real listeners)', { skip: !av
     }
   });
 
-  for (const mechanism of MECHANISMS) {
-    test(`SASL ${mechanism}, wrong password: CONFIG_INVALID naming the authentication failure, no secret in errors or logs`, async () => {
+  for (const { listener, mechanism, title, label } of SASL_CASES) {
+    test(`${title}, wrong password: CONFIG_INVALID naming the authentication failure, no secret in errors or logs`, async () => {
       const wrong = `wrong-${mechanism.toLowerCase()}-password-x7`;
-      const connection = sasl(mechanism, wrong);
       const secrets = [wrong, SASL_USERS[mechanism].password];
-      const name = await topics.create(`sasl-wrong-${mechanism.toLowerCase()}`, 1);
-      const log = capturingLogger();
-
-      const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
-      const sinkErr = await sink.open(sinkContext({ log })).then(
-        () => assert.fail('the sink opened with a wrong password'),
-        (err: unknown) => err,
-      );
-      await sink.close();
-      assert.deepEqual(
-        { code: (sinkErr as { code?: string }).code, path: (sinkErr as { path?: string }).path },
-        { code: 'CONFIG_INVALID', path: 'sasl' },
-      );
-      assert.match((sinkErr as Error).message, /SASL_AUTHENTICATION_FAILED|SASL authentication failed/);
-      assertNoSecret('the sink error', errorText(sinkErr), secrets);
-
-      const reader = await openKafkaReader(
-        { ...connection, topics: [name], group_id: uniqueName('g') },
-        { log },
-      );
-      const sourceErr = await reader.read(10, new AbortController().signal).then(
-        () => assert.fail('the source read with a wrong password'),
-        (err: unknown) => err,
-      );
-      await reader.close();
-      assert.deepEqual(
-        { code: (sourceErr as { code?: string }).code, path: (sourceErr as { path?: string }).path },
-        { code: 'CONFIG_INVALID', path: 'sasl' },
-      );
-      assert.match((sourceErr as Error).message, /SASL_AUTHENTICATION_FAILED|SASL authentication failed/);
-      assertNoSecret('the source error', errorText(sourceErr), secrets);
+      const name = await topics.create(`${label}-wrong`, 1);
+      const { errors, log } = await refusals(sasl(mechanism, listener, wrong), name);
+      for (const [who, err] of errors) {
+        assertConfigInvalid(who, err, 'sasl', /SASL_AUTHENTICATION_FAILED|SASL authentication failed/);
+        assertNoSecret(`the ${who} error`, errorText(err), secrets);
+      }
       assertNoSecret('the log', logText(log), secrets);
     });
   }
 
-  test('TLS without the CA (reject_unauthorized by default) is refused with CONFIG_INVALID at tls.ca, without tls at all at tls; no key in errors or logs', async () => {
-    const name = await topics.create('tls-noca', 1);
-    const log = capturingLogger();
-    // The client certificate and key are given, the CA is not: the broker's certificate fails.
-    const connection = { brokers: [MTLS_BROKER], tls: { cert: tls!.cert, key: tls!.key } };
+  /**
+   * A TLS listener reached without the CA, then without `tls`, then with verification off: on
+   * SSL with a client certificate and key (the secret is the key), and on SASL_SSL (the password).
+   */
+  const NO_CA_CASES: {
+    title: string;
+    label: string;
+    secret: string;
+    connection: () => Connection;
+    /** The same listener without `tls` at all: where the error points, and what it says. */
+    withoutTls?: { connection: () => Connection; path: string; message: RegExp };
+    secrets: () => string[];
+  }[] = [
+    {
+      title: 'TLS',
+      label: 'tls-noca',
+      secret: 'key',
+      // The client certificate and key are given, the CA is not: the broker's certificate fails.
+      connection: () => ({ brokers: [MTLS_BROKER], tls: { cert: tls!.cert, key: tls!.key } }),
+      // Without `tls` at all: the TLS listener's answer is recognized.
+      withoutTls: { connection: () => ({ brokers: [TLS_BROKER] }), path: 'tls', message: /expects TLS/ },
+      secrets: () => [tls!.keyPem],
+    },
+    {
+      title: 'SASL_SSL',
+      label: 'sasl-ssl-noca',
+      secret: 'password',
+      connection: () => ({ ...sasl('SCRAM-SHA-512', 'SASL_SSL'), tls: {} }),
+      // Without `tls`: the listener closes the plaintext SASL handshake, which the client library
+      // reports as a SASL failure; the error names `sasl` and says to set tls.
+      withoutTls: {
+        connection: () => ({ brokers: [SASL_SSL_BROKER], sasl: sasl('SCRAM-SHA-512').sasl }),
+        path: 'sasl',
+        message: /SASL handshake: if the listener is SASL_SSL, set tls/,
+      },
+      secrets: () => [SASL_USERS['SCRAM-SHA-512'].password],
+    },
+  ];
 
-    const sink = kafkaSink.create(sinkConfig({ ...connection, topic: name }));
-    const sinkErr = await sink.open(sinkContext({ log })).then(
-      () => assert.fail('the sink trusted an unknown CA'),
-      (err: unknown) => err,
-    );
-    await sink.close();
-    const reader = await openKafkaReader(
-      { ...connection, topics: [name], group_id: uniqueName('g') },
-      { log },
-    );
-    const sourceErr = await reader.read(10, new AbortController().signal).then(
-      () => assert.fail('the source trusted an unknown CA'),
-      (err: unknown) => err,
-    );
-    await reader.close();
-    for (const [who, err] of [
-      ['sink', sinkErr],
-      ['source', sourceErr],
-    ] as const) {
-      const e = err as Error & { code?: string; path?: string };
-      assert.deepEqual({ code: e.code, path: e.path }, { code: 'CONFIG_INVALID', path: 'tls.ca' }, who);
-      assert.match(e.message, /certificate/, who);
-      assert.match(e.message, /tls\.ca/, who);
-      assertNoSecret(`the ${who} error`, errorText(e), [tls!.keyPem]);
-    }
-    assertNoSecret('the log', logText(log), [tls!.keyPem]);
+  for (const c of NO_CA_CASES) {
+    test(`${c.title} without the CA (reject_unauthorized by default) is refused with CONFIG_INVALID at tls.ca, without tls at all at ${c.withoutTls?.path}; no ${c.secret} in errors or logs`, async () => {
+      const name = await topics.create(c.label, 1);
+      const connection = c.connection();
+      const secrets = c.secrets();
 
-    // Without `tls` at all, the TLS listener's answer is recognized: CONFIG_INVALID at `tls`.
-    const plain = kafkaSink.create(sinkConfig({ brokers: [TLS_BROKER], topic: name }));
-    await assert.rejects(plain.open(sinkContext()), { code: 'CONFIG_INVALID', path: 'tls' });
-    await plain.close();
-    const plainReader = await openKafkaReader({
-      brokers: [TLS_BROKER],
-      topics: [name],
-      group_id: uniqueName('g'),
+      const noCa = await refusals(connection, name);
+      for (const [who, err] of noCa.errors) {
+        assertConfigInvalid(who, err, 'tls.ca', /certificate/);
+        assert.match((err as Error).message, /tls\.ca/, who);
+        assertNoSecret(`the ${who} error`, errorText(err), secrets);
+      }
+      assertNoSecret('the log', logText(noCa.log), secrets);
+
+      if (c.withoutTls) {
+        const { connection: plain, path, message } = c.withoutTls;
+        const noTls = await refusals(plain(), name);
+        for (const [who, err] of noTls.errors) {
+          assertConfigInvalid(who, err, path, message);
+          assertNoSecret(`the ${who} error`, errorText(err), secrets);
+        }
+        assertNoSecret('the log', logText(noTls.log), secrets);
+      }
+
+      // Verification off (for testing only): the same connection is accepted.
+      const unchecked = kafkaSink.create(
+        sinkConfig({ ...connection, tls: { ...connection.tls, reject_unauthorized: false }, topic: name }),
+      );
+      try {
+        await unchecked.open(sinkContext());
+      } finally {
+        await unchecked.close();
+      }
     });
-    await assert.rejects(plainReader.read(10, new AbortController().signal), {
-      code: 'CONFIG_INVALID',
-      path: 'tls',
-    });
-    await plainReader.close();
-
-    // Verification off (for testing only): the same connection is accepted.
-    const unchecked = kafkaSink.create(
-      sinkConfig({ ...connection, tls: { ...connection.tls, reject_unauthorized: false }, topic: name }),
-    );
-    try {
-      await unchecked.open(sinkContext());
-    } finally {
-      await unchecked.close();
-    }
-  });
+  }
 });
