@@ -60,15 +60,40 @@ export function schemaCompiler(format: 'avro' | 'json_schema'): (schema: Registe
 
 // Avro
 
-type AvroType = InstanceType<typeof avro.Type>;
+export type AvroType = InstanceType<typeof avro.Type>;
 type Fixer = (v: unknown) => unknown;
 
 /**
- * `long`, read exactly: avsc's own reader sums the varint in floating point, which flips the sign
- * of some negative longs beyond ±2^52 without noticing. This one keeps the low 28 bits apart, so
- * every long within ±(2^53 − 1) is exact, and throws for the rest.
+ * `long`, read and written exactly: avsc's own reader and writer compute the zig-zag varint in
+ * floating point, which flips the sign of some negative longs beyond −2^52 (both ways) without
+ * noticing. This one keeps the low bits apart, so every long within ±(2^53 − 1) is exact;
+ * reading throws for the rest, writing accepts safe integers only.
  */
-class ExactLongType extends avro.types.LongType {
+export class ExactLongType extends avro.types.LongType {
+  _check(val: unknown, _flags: unknown, hook?: (val: unknown, type: unknown) => void): boolean {
+    const ok = Number.isSafeInteger(val);
+    if (!ok && hook) hook(val, this);
+    return ok;
+  }
+
+  _write(tap: { buf: Buffer; pos: number }, val: unknown): void {
+    if (!Number.isSafeInteger(val)) throw new Error(`invalid "long": ${String(val)}`);
+    const n = val as number;
+    // Zig-zag is 2m + bit with m = n (bit 0) or −n − 1 (bit 1): its low 7 bits come from m's
+    // low 6, the rest is ⌊m / 64⌋ — all exact in floating point for m < 2^53.
+    const m = n >= 0 ? n : -n - 1;
+    let rest = Math.floor(m / 64);
+    const buf = tap.buf;
+    let pos = tap.pos;
+    buf[pos++] = ((m % 64) * 2 + (n >= 0 ? 0 : 1)) | (rest > 0 ? 0x80 : 0);
+    while (rest > 0) {
+      const low = rest % 128;
+      rest = Math.floor(rest / 128);
+      buf[pos++] = low | (rest > 0 ? 0x80 : 0);
+    }
+    tap.pos = pos;
+  }
+
   _read(tap: { buf: Buffer; pos: number }): number {
     const buf = tap.buf;
     let pos = tap.pos;
@@ -106,21 +131,48 @@ function exactLongs(schema: unknown): AvroType | undefined {
   return isLong ? (new ExactLongType() as AvroType) : undefined;
 }
 
-/** `decimal` as a string with the exact digits (from bytes or fixed: a big-endian two's complement). */
-class DecimalType extends avro.types.LogicalType {
+/**
+ * `decimal` as a string with the exact digits (from bytes or fixed: a big-endian two's
+ * complement). Written from such a string or a number written without an exponent; a value with
+ * more digits than `precision`, more than `scale` after the point, or too large for the fixed
+ * size is invalid.
+ */
+export class DecimalType extends avro.types.LogicalType {
   readonly scale: number;
+  readonly precision: number;
+  /** Bytes of the underlying fixed; undefined for bytes. */
+  readonly size: number | undefined;
 
-  constructor(schema: { scale?: number }, opts?: unknown) {
+  constructor(schema: { scale?: number; precision?: number; type?: unknown; size?: number }, opts?: unknown) {
     super(schema as never, opts);
     this.scale = typeof schema.scale === 'number' ? schema.scale : 0;
+    this.precision = typeof schema.precision === 'number' ? schema.precision : Number.POSITIVE_INFINITY;
+    this.size = schema.type === 'fixed' && typeof schema.size === 'number' ? schema.size : undefined;
   }
 
   override _fromValue(buf: Buffer): string {
     return decimalText(buf, this.scale);
   }
 
-  override _toValue(text: unknown): Buffer | undefined {
-    return typeof text === 'string' ? decimalBytes(text, this.scale) : undefined;
+  override _toValue(value: unknown): Buffer | undefined {
+    let text: string;
+    if (typeof value === 'string') text = value;
+    else if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
+    else return undefined;
+    const m = /^\s*-?0*(\d*?)(?:\.(\d+))?\s*$/.exec(text);
+    if (!m || m[1].length + Math.max(this.scale, m[2]?.length ?? 0) > this.precision) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = decimalBytes(text, this.scale);
+    } catch {
+      return undefined;
+    }
+    if (this.size === undefined || bytes.length === this.size) return bytes;
+    if (bytes.length > this.size) return undefined;
+    // Sign-extended to the fixed size.
+    const out = Buffer.alloc(this.size, bytes[0] & 0x80 ? 0xff : 0);
+    bytes.copy(out, this.size - bytes.length);
+    return out;
   }
 }
 
@@ -188,7 +240,7 @@ export function avroDecoder(text: string): ValueDecoder {
 }
 
 /** Children of an Avro type (record fields, items, values, branches, the underlying type). */
-function childrenOf(t: AvroType): AvroType[] {
+export function childrenOf(t: AvroType): AvroType[] {
   const u = t as unknown as {
     fields?: { type: AvroType }[];
     itemsType?: AvroType;

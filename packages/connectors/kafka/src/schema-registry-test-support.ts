@@ -7,6 +7,7 @@
  * Not part of the package's public surface.
  */
 
+import type { Row } from '@sluice/core';
 import { reportMissingService, uniqueName } from './test-support.ts';
 
 /** Base URL of the registry's Confluent-compatible API. */
@@ -64,3 +65,69 @@ export function framed(id: number, payload: Buffer | string): Buffer {
   header.writeInt32BE(id, 1);
   return Buffer.concat([header, typeof payload === 'string' ? Buffer.from(payload) : payload]);
 }
+
+/** An Avro record schema with every type and logical type the encoders handle. */
+export const payment = {
+  type: 'record',
+  name: 'Payment',
+  namespace: 'sluice.test',
+  fields: [
+    { name: 'id', type: 'long' },
+    { name: 'qty', type: 'int' },
+    { name: 'amount', type: { type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 } },
+    {
+      name: 'fee',
+      type: { type: 'fixed', name: 'Fee', size: 3, logicalType: 'decimal', precision: 6, scale: 3 },
+    },
+    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'settled', type: ['null', { type: 'long', logicalType: 'timestamp-micros' }], default: null },
+    { name: 'day', type: { type: 'int', logicalType: 'date' } },
+    { name: 'method', type: { type: 'enum', name: 'Method', symbols: ['CARD', 'CASH'] } },
+    { name: 'note', type: ['null', 'string'], default: null },
+    { name: 'receipt', type: 'bytes' },
+    { name: 'code', type: ['null', 'bytes'], default: null },
+    { name: 'digest', type: { type: 'fixed', name: 'Digest', size: 2 } },
+    { name: 'ratio', type: 'double' },
+    { name: 'paid', type: 'boolean' },
+    { name: 'tags', type: { type: 'map', values: 'bytes' }, default: {} },
+    {
+      name: 'lines',
+      type: {
+        type: 'array',
+        items: { type: 'record', name: 'Line', fields: [{ name: 'sku', type: 'string' }] },
+      },
+      default: [],
+    },
+  ],
+};
+export const paymentText = JSON.stringify(payment);
+
+/** Payment `i` as the source reads it back (and as the sink takes it). */
+export function paymentRow(i: number): Row {
+  return {
+    id: 1_000_000_000_000 + i,
+    qty: i,
+    amount: `${10 + i}.${String(i % 100).padStart(2, '0')}`,
+    fee: i % 2 ? '-0.125' : '1.500',
+    at: 1_700_000_000_000 + i,
+    settled: i % 3 ? null : 1_700_000_000_000_123 + i,
+    day: 19_700 + i,
+    method: i % 2 ? 'CASH' : 'CARD',
+    note: i % 4 ? null : `n${i}`,
+    receipt: Buffer.from([i & 0xff, 1]).toString('base64'),
+    code: i % 2 ? 'AQI=' : null,
+    digest: 'q80=',
+    ratio: i / 4,
+    paid: i % 2 === 0,
+    tags: { a: 'AA==' },
+    lines: [{ sku: `S${i}` }],
+  };
+}
+
+/** A JSON Schema the registry accepts (Apicurio refuses a bare `{"type":"object"}`). */
+export const userSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  type: 'object',
+  properties: { id: { type: 'integer' }, email: { type: 'string', format: 'email' } },
+  required: ['id', 'email'],
+};

@@ -9,9 +9,12 @@
  * the registry does not have (404, error code 40403) or a schema that does not compile is
  * permanent for that id — its records become decode failures. Anything else (401/403, a URL that
  * is not a registry) stops the job with CONFIG_INVALID.
+ *
+ * The sink's side, `registerSchema`, registers a schema under a subject with the same requests'
+ * headers, timeout and notion of transient failure.
  */
 
-import { backoffDelay, type Logger, SluiceError, sleep } from '@sluice/core';
+import { backoffDelay, type Logger, type RetryPolicy, SluiceError, sleep } from '@sluice/core';
 import { scrub } from './client-errors.ts';
 
 /** A schema as the registry returns it (`schemaType` is absent for Avro). */
@@ -54,6 +57,50 @@ export function registryHeaders(settings: RegistrySettings): { [name: string]: s
   return headers;
 }
 
+/** One registry request: its status and body text. Throws a `TransientError` when it gets no answer. */
+async function request(
+  settings: RegistrySettings,
+  method: 'GET' | 'POST',
+  url: string,
+  body: string | undefined,
+  signal: AbortSignal,
+): Promise<{ status: number; body: string }> {
+  const headers = registryHeaders(settings);
+  if (body !== undefined) headers['content-type'] = 'application/vnd.schemaregistry.v1+json';
+  try {
+    const res = await fetch(url, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
+    });
+    return { status: res.status, body: await res.text() };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw new TransientError(
+      `${method} ${url} failed: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`,
+    );
+  }
+}
+
+/** Whether a status is worth retrying: 408, 429 and 5xx. */
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** The CONFIG_INVALID of an answer no retry can fix: 401/403 name the credentials, the rest the URL. */
+function refused(what: string, status: number, body: string, step: string): SluiceError {
+  const auth = status === 401 || status === 403;
+  const hint = auth
+    ? 'check schema_registry.basic_auth'
+    : 'is schema_registry.url the base URL of a Confluent-compatible registry?';
+  return new SluiceError('CONFIG_INVALID', `${what} answered ${status}: ${body.slice(0, 200)}; ${hint}`, {
+    step,
+    path: auth ? 'schema_registry.basic_auth' : 'schema_registry.url',
+  });
+}
+
 /**
  * Fetches schema `id`: the schema, or null when the registry says it has no such id. Throws a
  * `TransientError` for failures worth retrying and a SluiceError (CONFIG_INVALID) for the rest.
@@ -65,22 +112,7 @@ export async function fetchSchema(
   step: string,
 ): Promise<RegisteredSchema | null> {
   const url = `${settings.url.replace(/\/+$/, '')}/schemas/ids/${id}`;
-  let res: Response;
-  let body: string;
-  try {
-    res = await fetch(url, {
-      headers: registryHeaders(settings),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]),
-    });
-    body = await res.text();
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const cause = (err as Error & { cause?: Error }).cause;
-    throw new TransientError(
-      `GET ${url} failed: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`,
-    );
-  }
-  const status = res.status;
+  const { status, body } = await request(settings, 'GET', url, undefined, signal);
   if (status === 200) {
     let parsed: { schema?: unknown; schemaType?: unknown; references?: unknown };
     try {
@@ -102,18 +134,105 @@ export async function fetchSchema(
       references: Array.isArray(parsed.references) ? parsed.references : [],
     };
   }
-  if (status === 408 || status === 429 || status >= 500) {
+  if (isTransientStatus(status)) {
     throw new TransientError(`GET ${url} answered ${status}: ${body.slice(0, 200)}`);
   }
   if (status === 404 && errorCode(body) === 40403) return null;
-  const hint =
-    status === 401 || status === 403
-      ? 'check schema_registry.basic_auth'
-      : 'is schema_registry.url the base URL of a Confluent-compatible registry?';
-  throw new SluiceError('CONFIG_INVALID', `GET ${url} answered ${status}: ${body.slice(0, 200)}; ${hint}`, {
-    step,
-    path: status === 401 || status === 403 ? 'schema_registry.basic_auth' : 'schema_registry.url',
-  });
+  throw refused(`GET ${url}`, status, body, step);
+}
+
+/** What `registerSchema` needs besides the schema: who asks, how to retry, what to hide. */
+export interface RegisterOptions {
+  readonly step: string;
+  readonly log: Logger;
+  /** Attempts and backoff of transient failures (the sink's `retry`). */
+  readonly retry: RetryPolicy;
+  /** Scrubbed from messages (the registry password). */
+  readonly secrets: readonly string[];
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Registers `schema` (`AVRO` or `JSON`) under `subject` the way Confluent serializers do
+ * (`POST {url}/subjects/{subject}/versions`) and returns its id; a schema the subject already
+ * has keeps its id. Transient failures (no answer, 5xx, 408, 429) are retried with capped
+ * backoff up to `retry.maxAttempts`, then SINK_UNAVAILABLE. An incompatible schema (409) or
+ * one the registry finds invalid (422) is CONFIG_INVALID at `schema`; 401/403 and a URL that
+ * is not a registry's are CONFIG_INVALID at `schema_registry`. Messages hold no secret.
+ */
+export async function registerSchema(
+  settings: RegistrySettings,
+  subject: string,
+  schema: { readonly type: 'AVRO' | 'JSON'; readonly text: string },
+  options: RegisterOptions,
+): Promise<number> {
+  const { step, retry, secrets, signal } = options;
+  const url = `${settings.url.replace(/\/+$/, '')}/subjects/${encodeURIComponent(subject)}/versions`;
+  const payload: { schema: string; schemaType?: string } = { schema: schema.text };
+  if (schema.type !== 'AVRO') payload.schemaType = schema.type;
+  const body = JSON.stringify(payload);
+  const what = `POST ${url}`;
+  for (let attempt = 1; ; attempt++) {
+    let answer: { status: number; body: string };
+    try {
+      answer = await request(settings, 'POST', url, body, signal);
+      if (isTransientStatus(answer.status)) {
+        throw new TransientError(`${what} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
+      }
+    } catch (err) {
+      if (!(err instanceof TransientError) || signal.aborted) throw err;
+      const message = scrub(err.message, secrets);
+      if (attempt >= retry.maxAttempts) {
+        throw new SluiceError(
+          'SINK_UNAVAILABLE',
+          `cannot register the schema of subject '${subject}' after ${attempt} attempts: ${message}`,
+          { step },
+        );
+      }
+      const delay = backoffDelay(attempt, retry.initialBackoff, retry.maxBackoff, retry.random);
+      options.log.warn('kafka sink: schema registry unavailable; retrying', {
+        sink: step,
+        subject,
+        attempt,
+        delay,
+        error: message,
+      });
+      if (!(await sleep(delay, signal))) throw signal.reason;
+      continue;
+    }
+    const { status } = answer;
+    const text = scrub(answer.body.slice(0, 500), secrets);
+    if (status === 200) {
+      let id: unknown;
+      try {
+        id = (JSON.parse(answer.body) as { id?: unknown })?.id;
+      } catch {
+        id = undefined;
+      }
+      if (typeof id === 'number' && Number.isInteger(id)) return id;
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${what} answered 200 without a schema id; is schema_registry.url a Confluent-compatible registry?`,
+        { step, path: 'schema_registry.url' },
+      );
+    }
+    if (status === 409) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `the registry refused the schema as incompatible with the earlier versions of subject '${subject}' ` +
+          `(409: ${text}); make the change compatible, or change the subject's compatibility level`,
+        { step, path: 'schema' },
+      );
+    }
+    if (status === 422) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `the registry refused the schema of subject '${subject}' as invalid (422: ${text})`,
+        { step, path: 'schema' },
+      );
+    }
+    throw refused(what, status, text, step);
+  }
 }
 
 function errorCode(body: string): number | undefined {

@@ -5,6 +5,7 @@
 
 import { parseDuration, retryConfig, SluiceError, type Static, Type } from '@sluice/core';
 import { connectionFields } from './connection.ts';
+import { schemaRegistryOptions } from './schema-registry-config.ts';
 
 /** Config schema of the `kafka` sink. */
 export const kafkaSinkConfig = Type.Object(
@@ -35,16 +36,46 @@ export const kafkaSinkConfig = Type.Object(
         'dead-letter output.',
       examples: [{ source: "'sluice'", region: 'region' }],
     }),
-    format: Type.Enum(['json', 'string'], {
+    format: Type.Enum(['json', 'string', 'avro', 'json_schema'], {
       default: 'json',
       description:
         'How a record becomes the message value: `json` — the record as JSON text (without the ' +
         '`_kafka` metadata field a Kafka source adds); a record read as JSON (without metadata) that ' +
         'no step changed is written as the text it was read from, as the producer spelled it; `string` — the record’s `value` field as ' +
         'UTF-8 text (what the Kafka source’s `string` format reads), a NULL `value` giving a ' +
-        'tombstone; a record without a text or NULL `value` goes to the dead-letter output.',
-      examples: ['string'],
+        'tombstone; a record without a text or NULL `value` goes to the dead-letter output. ' +
+        '`avro` and `json_schema` — the Confluent wire format (byte 0, the 4-byte schema id, the ' +
+        'payload), as Confluent’s serializers write it: `schema` is registered under `subject` in ' +
+        '`schema_registry` when the sink opens, and each record (without `_kafka`) is written as ' +
+        'Avro binary or, once valid against the JSON Schema, as JSON text; a record that does not ' +
+        'match the schema goes to the dead-letter output with the field named.',
+      examples: ['avro'],
     }),
+    schema_registry: Type.Optional(schemaRegistryOptions),
+    schema: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })], {
+        description:
+          '`avro` and `json_schema` (required by them): the schema records are written with — its ' +
+          'JSON text (a string starting with `{`, `[` or `"`) or an object inline, or a path to a ' +
+          'file holding it (relative to the pipeline file). Avro: bytes and fixed are written from ' +
+          'base64 text, `decimal` from exact decimal text such as `"12.30"` (never rounded), ' +
+          'timestamps from epoch numbers or ISO-8601 text, `date` from days or `YYYY-MM-DD`, the ' +
+          'way the `kafka` source reads them back; fields the schema does not name are left out, a ' +
+          'missing one takes its default. Schema references are not supported.',
+        examples: ['./order.avsc'],
+      }),
+    ),
+    subject: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          '`avro` and `json_schema`: the registry subject the schema is registered under. Default: ' +
+          '`<topic>-value` (Confluent’s TopicNameStrategy for values). Registering a schema the ' +
+          'subject already has keeps its id; one its compatibility level refuses fails the job at ' +
+          'start (CONFIG_INVALID).',
+        examples: ['orders-value'],
+      }),
+    ),
     partitioner: Type.Enum(['murmur2_hash', 'round_robin'], {
       default: 'murmur2_hash',
       description:

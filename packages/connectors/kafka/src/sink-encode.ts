@@ -10,6 +10,7 @@ import { utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
 import type { TopicInfo } from './producer-topic.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
+import type { SinkSchema } from './sink-schema.ts';
 
 /** Bytes a record batch adds to its records (the v2 batch header). */
 export const BATCH_OVERHEAD = 61;
@@ -65,11 +66,12 @@ interface HeaderExpr {
 /** Encodes written records into messages for one topic. */
 export class RecordEncoder {
   readonly #topic: string;
-  readonly #format: 'json' | 'string';
+  readonly #format: KafkaSinkConfig['format'];
   readonly #eventTime: boolean;
   readonly #key: CompiledExpression | undefined;
   readonly #headers: readonly HeaderExpr[];
   #info: TopicInfo | undefined;
+  #schema: SinkSchema | undefined;
 
   /** Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`. */
   constructor(config: KafkaSinkConfig, step: string | undefined) {
@@ -89,9 +91,15 @@ export class RecordEncoder {
     this.#info = info;
   }
 
+  /** Formats `avro` and `json_schema`: the registered schema values are written with (`open`). */
+  set schema(schema: SinkSchema) {
+    this.#schema = schema;
+  }
+
   /**
    * Encodes records; `times` are their event times, `now` the wall-clock time in ms. With format
-   * json, a record with a text (see `Sink.write`) is written as that text.
+   * json, a record with a text (see `Sink.write`) is written as that text; the registry formats
+   * ignore texts and need `schema` set. A record that does not fit the schema is rejected.
    */
   encode(
     records: readonly Row[],
@@ -115,12 +123,27 @@ export class RecordEncoder {
     const keyExpr = this.#key;
     const headerExprs = this.#headers;
     const json = this.#format === 'json';
+    const schema = this.#schema;
+    if (schema === undefined && (this.#format === 'avro' || this.#format === 'json_schema')) {
+      throw new Error(`format ${this.#format} writes nothing before its schema is registered`);
+    }
     for (let i = 0; i < n; i++) {
       const record = records[i];
       // Text is written as UTF-8 straight into the record batch (no Buffer per record).
-      let value: string | undefined;
+      let value: string | Buffer | undefined;
       let valueBytes = 0;
-      if (json) {
+      if (schema !== undefined) {
+        try {
+          value = schema.encode(
+            record[METADATA_FIELD] === undefined ? record : withoutMetadata(record),
+            schema.id,
+          );
+        } catch (err) {
+          reject(i, `the record ${(err as Error).message}`);
+          continue;
+        }
+        valueBytes = value.length;
+      } else if (json) {
         value = texts?.[i];
         if (value === undefined) {
           try {

@@ -1,6 +1,7 @@
 /**
  * What both kinds of `kafka` sink do when they open: settings from the config, the topic's
- * limits, the record encoder, and the commit of a transaction a crashed predecessor prepared.
+ * limits, the record encoder (with its registered schema in the registry formats), and the
+ * commit of a transaction a crashed predecessor prepared.
  */
 
 import { type Logger, retryPolicy, type SinkContext, SluiceError } from '@sluice/core';
@@ -9,8 +10,10 @@ import { failureKind } from './producer-errors.ts';
 import { commitPrepared } from './producer-recovery.ts';
 import type { ProducerSettings } from './producer-settings.ts';
 import { describeTopic, isUnknownTopic, type TopicInfo } from './producer-topic.ts';
+import { registrySecrets } from './schema-registry-config.ts';
 import { checkSinkState, type KafkaSinkConfig, type KafkaSinkState, sinkDurations } from './sink-config.ts';
 import { BATCH_OVERHEAD, RecordEncoder } from './sink-encode.ts';
+import { checkSinkSchema, openSinkSchema, type SinkSchemaPlan } from './sink-schema.ts';
 
 /** Everything a sink needs once open. */
 export interface SinkSetup {
@@ -62,22 +65,31 @@ export function sinkError(
   return new SluiceError('SINK_UNAVAILABLE', `${what}: ${detail}`, { step: setup.step, cause: err });
 }
 
-/** What can be checked of a config without a broker: durations and expressions. */
+/** What can be checked of a config without a broker: durations, expressions, an inline schema. */
 export interface CheckedConfig {
   readonly encoder: RecordEncoder;
   readonly transactionTimeout: number;
   readonly requestTimeout: number;
+  /** Formats `avro` and `json_schema`: the schema to register at `open`. */
+  readonly schema: SinkSchemaPlan | undefined;
 }
 
 /**
- * Checks a config when the sink is created (so `sluice validate` catches bad expressions and
- * durations); throws CONFIG_INVALID or the expression's compile error.
+ * Checks a config when the sink is created (so `sluice validate` catches bad expressions,
+ * durations and inline schemas); throws CONFIG_INVALID or the expression's compile error.
  */
 export function checkConfig(config: KafkaSinkConfig): CheckedConfig {
-  return { ...sinkDurations(config), encoder: new RecordEncoder(config, undefined) };
+  return {
+    ...sinkDurations(config),
+    schema: checkSinkSchema(config),
+    encoder: new RecordEncoder(config, undefined),
+  };
 }
 
-/** Builds the settings, checks the topic, and commits the restored prepared transaction. */
+/**
+ * Builds the settings, checks the topic, registers the schema (registry formats), and commits
+ * the restored prepared transaction.
+ */
 export async function setUpSink(
   config: KafkaSinkConfig,
   checked: CheckedConfig,
@@ -85,11 +97,12 @@ export async function setUpSink(
 ): Promise<SinkSetup> {
   const step = ctx.id;
   const { transactionTimeout, requestTimeout, encoder } = checked;
-  const secrets = connectionSecrets(config);
+  const secrets = [...connectionSecrets(config), ...registrySecrets(config)];
+  const retry = withStep(step, () => retryPolicy(config.retry));
   const settings: ProducerSettings = withStep(step, () => ({
     base: clientOptions(config, ctx.baseDir, step),
     retry: {
-      ...retryPolicy(config.retry),
+      ...retry,
       onRetry: (err: unknown, attempt: number, delay: number) =>
         ctx.log.warn('kafka sink: request failed; retrying', {
           sink: step,
@@ -104,6 +117,17 @@ export async function setUpSink(
     partitioner: config.partitioner,
   }));
   const restored = checkSinkState(ctx.restored, step);
+  // Schema problems are configuration: found before Kafka is asked anything.
+  if (checked.schema !== undefined) {
+    encoder.schema = await openSinkSchema(checked.schema, {
+      step,
+      baseDir: ctx.baseDir,
+      log: ctx.log,
+      retry,
+      secrets,
+      signal: ctx.signal,
+    });
+  }
   let topic: TopicInfo;
   try {
     topic = await describeTopic(settings, config.topic);

@@ -6,37 +6,7 @@ import { parseDuration, SluiceError, type Static, Type, toEpochMillis } from '@s
 import { connectionFields } from './connection.ts';
 import type { ValueFormat } from './formats.ts';
 import type { RegistrySettings } from './schema-registry.ts';
-
-/** Where the `avro` and `json_schema` formats find their schemas. */
-export const schemaRegistryOptions = Type.Object(
-  {
-    url: Type.String({
-      minLength: 1,
-      description:
-        'Base URL of a Confluent-compatible Schema Registry; schemas are read from ' +
-        '`{url}/schemas/ids/{id}` (for Apicurio Registry: `http://host:8080/apis/ccompat/v7`).',
-      examples: ['http://127.0.0.1:8081'],
-    }),
-    basic_auth: Type.Optional(
-      Type.Object(
-        {
-          username: Type.String({ description: 'User name (or API key).' }),
-          password: Type.String({ description: 'Password (or API secret).', secret: true }),
-        },
-        { additionalProperties: false, description: 'HTTP basic authentication; omit for none.' },
-      ),
-    ),
-    timeout: Type.String({
-      default: '10s',
-      description: 'Timeout of one registry request (a timed-out request is retried).',
-      examples: ['30s'],
-    }),
-  },
-  {
-    additionalProperties: false,
-    description: 'Schema Registry of the `avro` and `json_schema` formats (required by them).',
-  },
-);
+import { registrySettings, schemaRegistryOptions } from './schema-registry-config.ts';
 
 /** Config schema of the `kafka` source. */
 export const kafkaSourceConfig = Type.Object(
@@ -180,7 +150,7 @@ export function sourceSettings(config: KafkaSourceConfig): SourceSettings {
     groupId: config.group_id,
     start: parseStart(config.start),
     format: config.format as ValueFormat,
-    schemaRegistry: registrySettings(config),
+    schemaRegistry: registrySettings(config, 'reads schemas from'),
     includeMetadata: config.include_metadata,
     readCommitted: config.isolation_level === 'read_committed',
     sessionTimeoutMs,
@@ -189,42 +159,5 @@ export function sourceSettings(config: KafkaSourceConfig): SourceSettings {
     maxBytes: config.fetch_max_bytes,
     partitionMaxBytes: config.partition_fetch_max_bytes,
     maxBuffered: config.max_buffered_records,
-  };
-}
-
-/** Registry settings for the registry formats; CONFIG_INVALID when they lack `schema_registry`. */
-function registrySettings(config: KafkaSourceConfig): RegistrySettings | undefined {
-  const registry = config.schema_registry;
-  if (config.format !== 'avro' && config.format !== 'json_schema') return undefined;
-  if (!registry) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `format ${config.format} reads schemas from a Schema Registry: set schema_registry.url`,
-      { path: 'schema_registry' },
-    );
-  }
-  let url: URL;
-  try {
-    url = new URL(registry.url);
-  } catch {
-    url = new URL('invalid:');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SluiceError('CONFIG_INVALID', `schema_registry.url: '${registry.url}' is not an http(s) URL`, {
-      path: 'schema_registry.url',
-    });
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      'schema_registry.url must not hold credentials; put them in schema_registry.basic_auth',
-      { path: 'schema_registry.url' },
-    );
-  }
-  return {
-    url: registry.url.replace(/\/+$/, ''),
-    username: registry.basic_auth?.username,
-    password: registry.basic_auth?.password,
-    timeoutMs: parseDuration(registry.timeout, 'schema_registry.timeout'),
   };
 }

@@ -5,6 +5,7 @@
 import { defineSource, SluiceError, type SourceContext, type SourceReader } from '@sluice/core';
 import { GroupConsumer } from './client.ts';
 import { clientOptions, connectionSecrets } from './client-errors.ts';
+import { registrySecrets } from './schema-registry-config.ts';
 import { type KafkaSourceConfig, kafkaSourceConfig, sourceSettings } from './source-config.ts';
 import { type KafkaPosition, KafkaReader, READER_ID } from './source-reader.ts';
 
@@ -27,12 +28,6 @@ function restoredPosition(restored: unknown, step: string): KafkaPosition {
     out[key] = offset;
   }
   return out;
-}
-
-/** The registry password, to scrub from messages. */
-function registrySecrets(config: KafkaSourceConfig): string[] {
-  const password = config.schema_registry?.basic_auth?.password;
-  return password ? [password] : [];
 }
 
 function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
