@@ -18,7 +18,10 @@ export interface DecodeFailure {
   offset?: Offset;
 }
 
-/** What one `read` returns. `records`, `offsets` and `times` are parallel. */
+/**
+ * What one `read` returns. `records`, `offsets` and `times` are parallel. The runtime takes the
+ * arrays as they are (no copy): a reader must not change them once it has returned them.
+ */
 export interface SourceBatch {
   records: Row[];
   /** Position of each record, for dead letters (e.g. the byte offset of a line). */

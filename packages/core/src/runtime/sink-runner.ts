@@ -98,18 +98,27 @@ export class SinkRunner {
           times = this.#times.shift()!;
           texts = this.#texts.shift();
         } else {
-          records = [];
-          times = [];
-          let joined: (string | undefined)[] | undefined;
-          while (this.#records.length > 0 && records.length < this.#maxWrite) {
+          // Join the chunks that fit in one write into arrays sized for them.
+          let chunks = 0;
+          let total = 0;
+          let withTexts = false;
+          while (chunks < this.#records.length && total < this.#maxWrite) {
+            total += this.#records[chunks].length;
+            withTexts ||= this.#texts[chunks] !== undefined;
+            chunks++;
+          }
+          records = new Array(total);
+          times = new Array(total);
+          const joined: (string | undefined)[] | undefined = withTexts ? new Array(total) : undefined;
+          let at = 0;
+          for (let c = 0; c < chunks; c++) {
             const r = this.#records.shift()!;
             const t = this.#times.shift()!;
             const x = this.#texts.shift();
-            if (x && !joined) joined = new Array(records.length);
-            for (let i = 0; i < r.length; i++) {
-              records.push(r[i]);
-              times.push(t[i]);
-              if (joined) joined.push(x?.[i]);
+            for (let i = 0; i < r.length; i++, at++) {
+              records[at] = r[i];
+              times[at] = t[i];
+              if (joined) joined[at] = x?.[i];
             }
           }
           texts = joined;

@@ -68,38 +68,44 @@ export class SourceRuntime implements SourceCounters {
     }
     const n = input.records.length;
     this.in += n;
-    const records: Row[] = [];
-    const times: number[] = [];
-    const offsets: Offset[] | undefined = input.offsets ? [] : undefined;
-    const texts: (string | undefined)[] | undefined = input.texts ? [] : undefined;
+    const { records, offsets, texts } = input;
+    const times: number[] = new Array(n);
+    /** Positions of records without a valid time (dead letters), ascending. */
+    let failed: number[] | undefined;
     let maxTime = Number.NEGATIVE_INFINITY;
     const assign = this.#assign;
     const sourceTimes = input.times;
     for (let i = 0; i < n; i++) {
-      const r = input.records[i];
+      const r = records[i];
       let t: number;
       try {
         t = assign(r, sourceTimes?.[i]);
       } catch (err) {
         const e = toSluiceError(err, 'EXPR_EVAL', { step: sourceId });
-        fail(e.code, e.message, r, input.offsets?.[i]);
+        fail(e.code, e.message, r, offsets?.[i]);
+        (failed ??= []).push(i);
         continue;
       }
       if (!Number.isFinite(t)) {
         const e = this.#timeError(r);
-        fail(e.code, e.message, r, input.offsets?.[i]);
+        fail(e.code, e.message, r, offsets?.[i]);
+        (failed ??= []).push(i);
         continue;
       }
       if (t > maxTime) maxTime = t;
-      records.push(r);
-      times.push(t);
-      if (offsets) offsets.push(input.offsets![i]);
-      if (texts) texts.push(input.texts![i]);
+      times[i] = t;
     }
-    if (records.length === 0) return { batch: undefined, maxTime };
-    const batch: Batch = { records, times, source: sourceId, partition };
-    if (offsets) batch.offsets = offsets;
-    if (texts) batch.texts = texts;
+    // The reader's arrays are the batch's (the runtime owns them once `read` returns); new ones
+    // only when some records were dead letters.
+    const batch: Batch =
+      failed === undefined
+        ? { records, times, source: sourceId, partition }
+        : withoutFailed(input, times, failed, sourceId, partition);
+    if (batch.records.length === 0) return { batch: undefined, maxTime };
+    if (failed === undefined) {
+      if (offsets) batch.offsets = offsets;
+      if (texts) batch.texts = texts;
+    }
     return { batch, maxTime };
   }
 
@@ -110,4 +116,30 @@ export class SourceRuntime implements SourceCounters {
       : 'the event-time expression did not give a timestamp';
     return new SluiceError('EVENT_TIME_INVALID', message, { step: this.plan.id });
   }
+}
+
+/** The records of `input` but those at the positions in `failed` (ascending), with their times. */
+function withoutFailed(
+  input: SourceBatch,
+  times: number[],
+  failed: readonly number[],
+  source: string,
+  partition: string,
+): Batch {
+  const { records, offsets, texts } = input;
+  const batch: Batch = { records: [], times: [], source, partition };
+  if (offsets) batch.offsets = [];
+  if (texts) batch.texts = [];
+  let f = 0;
+  for (let i = 0; i < records.length; i++) {
+    if (f < failed.length && failed[f] === i) {
+      f++;
+      continue;
+    }
+    batch.records.push(records[i]);
+    batch.times.push(times[i]);
+    if (offsets) batch.offsets!.push(offsets[i]);
+    if (texts) batch.texts!.push(texts[i]);
+  }
+  return batch;
 }
