@@ -76,13 +76,19 @@ export function decodeBatches(
   options: DecodeOptions,
   now: number,
 ): DecodedChunk {
-  const records: Row[] = [];
-  const offsets: number[] = [];
-  const times: number[] = [];
+  // Sized for every record of the batches (the headers count them), trimmed at the end: no
+  // regrowth of four arrays per chunk.
+  let capacity = 0;
+  for (let b = first; b < last; b++) capacity += scanned.batches[b].count;
+  const records: Row[] = new Array(capacity);
+  const offsets: number[] = new Array(capacity);
+  const times: number[] = new Array(capacity);
+  let n = 0;
   const failures: (DecodeFailure & { offset: number })[] = [];
   const { format, includeMetadata, schemas } = options;
   // Texts must parse to their records: not when the source adds `_kafka` to them.
-  const texts: (string | undefined)[] | undefined = format === 'json' && !includeMetadata ? [] : undefined;
+  const texts: (string | undefined)[] | undefined =
+    format === 'json' && !includeMetadata ? new Array(capacity) : undefined;
   let text: string | undefined;
   if ((format === 'avro' || format === 'json_schema') && schemas === undefined) {
     throw new Error(`format ${format} needs schemas`);
@@ -180,13 +186,21 @@ export function decodeBatches(
       };
       row[METADATA_FIELD] = meta;
     }
-    records.push(row);
-    offsets.push(offset);
-    times.push(ts);
-    if (texts !== undefined) texts.push(text);
+    records[n] = row;
+    offsets[n] = offset;
+    times[n] = ts;
+    if (texts !== undefined) texts[n] = text;
+    n++;
   };
   for (let b = first; b < last; b++) forEachRecord(scanned, scanned.batches[b], visit);
   if (missing !== undefined) return { records: [], offsets: [], times: [], failures: [], missing };
+  if (n < capacity) {
+    // Failures, records before `from`, control records: fewer rows than the headers counted.
+    records.length = n;
+    offsets.length = n;
+    times.length = n;
+    if (texts !== undefined) texts.length = n;
+  }
   return texts === undefined
     ? { records, offsets, times, failures }
     : { records, offsets, times, texts, failures };

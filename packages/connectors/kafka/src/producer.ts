@@ -57,6 +57,8 @@ export class KafkaProducer {
   readonly #topic: string;
   readonly #settings: ProducerSettings;
   readonly #choose: (key: Buffer | string | undefined) => number;
+  /** The partition of each record of a send, reused from send to send. */
+  #chosen = new Int32Array(0);
   #version: number | undefined;
   #txn: Transaction | undefined;
   /** The open transaction has partitions (the coordinator knows of it). */
@@ -141,18 +143,7 @@ export class KafkaProducer {
     const metadata = await this.#metadata(false);
     const partitions = metadata.topics.get(this.#topic)?.partitionsCount ?? 0;
     if (partitions === 0) throw new ProduceError('unavailable', `no metadata for topic '${this.#topic}'`);
-    const byPartition = new Map<number, PartitionBatch>();
-    for (let i = 0; i < records.length; i++) {
-      const partition = this.#choose(records[i].key) % partitions;
-      let batch = byPartition.get(partition);
-      if (batch === undefined) {
-        batch = { partition, positions: [], records: [], baseSequence: 0, bytes: EMPTY };
-        byPartition.set(partition, batch);
-      }
-      batch.positions.push(i);
-      batch.records.push(records[i]);
-    }
-    const batches = [...byPartition.values()];
+    const batches = this.#byPartition(records, partitions);
     const txn = this.#txn;
     if (this.transactionalId !== undefined) {
       if (txn === undefined) throw new Error('send() outside a transaction');
@@ -165,6 +156,45 @@ export class KafkaProducer {
     }
     this.#encode(batches);
     await this.#deliver(batches, version);
+  }
+
+  /**
+   * Groups records by partition, in the order partitions first appear: each record's partition
+   * is chosen once and counted, so every group's arrays are allocated at their final size.
+   */
+  #byPartition(records: readonly ProducerRecord[], partitions: number): PartitionBatch[] {
+    const n = records.length;
+    if (this.#chosen.length < n) this.#chosen = new Int32Array(Math.max(n, this.#chosen.length * 2));
+    const chosen = this.#chosen;
+    const counts = new Int32Array(partitions);
+    const order: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const partition = this.#choose(records[i].key) % partitions;
+      chosen[i] = partition;
+      if (counts[partition]++ === 0) order.push(partition);
+    }
+    const groups: PartitionBatch[] = new Array(partitions);
+    const batches = order.map((partition) => {
+      const size = counts[partition];
+      const batch: PartitionBatch = {
+        partition,
+        positions: new Array(size),
+        records: new Array(size),
+        baseSequence: 0,
+        bytes: EMPTY,
+      };
+      groups[partition] = batch;
+      counts[partition] = 0; // now the fill cursor
+      return batch;
+    });
+    for (let i = 0; i < n; i++) {
+      const partition = chosen[i];
+      const at = counts[partition]++;
+      const batch = groups[partition];
+      batch.positions[at] = i;
+      batch.records[at] = records[i];
+    }
+    return batches;
   }
 
   /** Encodes each batch under the current producer id and epoch, taking its sequence numbers. */

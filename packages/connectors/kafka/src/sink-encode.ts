@@ -108,9 +108,11 @@ export class RecordEncoder {
     texts?: readonly (string | undefined)[],
   ): EncodedBatch {
     const n = records.length;
-    const messages: ProducerRecord[] = [];
-    const indexes: number[] = [];
-    const sizes: number[] = [];
+    // Sized for every record, trimmed by the rejections at the end.
+    const messages: ProducerRecord[] = new Array(n);
+    const indexes: number[] = new Array(n);
+    const sizes: number[] = new Array(n);
+    let m = 0;
     let rejections: SinkRejection[] | undefined;
     const reject = (index: number, message: string) => {
       rejections ??= [];
@@ -235,9 +237,15 @@ export class RecordEncoder {
         );
         continue;
       }
-      messages.push({ key, keyBytes, value, valueBytes, headers, timestamp });
-      indexes.push(i);
-      sizes.push(size);
+      messages[m] = { key, keyBytes, value, valueBytes, headers, timestamp };
+      indexes[m] = i;
+      sizes[m] = size;
+      m++;
+    }
+    if (m < n) {
+      messages.length = m;
+      indexes.length = m;
+      sizes.length = m;
     }
     return { messages, indexes, sizes, rejections };
   }
