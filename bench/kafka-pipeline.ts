@@ -22,11 +22,13 @@
  * of `--runs` is reported. Needs the broker (`npm run services -- up kafka`).
  *
  *   npm run bench:kafka -- [--records 400000] [--partitions 4] [--runs 3] [--json] [--profile DIR]
- *                          [--only bare,sluice]
+ *                          [--only bare,sluice] [--allocations]
  *
  * `--profile DIR` writes a V8 CPU profile of the first run of each program into DIR, covering
  * exactly the measured interval (first record to last acknowledgement); open it in Chrome's
- * DevTools or summarize it with `node bench/profile-summary.ts DIR/sluice.cpuprofile`.
+ * DevTools or summarize it with `node bench/profile-summary.ts DIR/sluice.cpuprofile`. With
+ * `--allocations` it is a sampling heap profile of what that interval allocated, garbage
+ * included (`DIR/sluice.heapprofile`; summarize it the same way, with `--records N`).
  */
 
 import { spawn } from 'node:child_process';
@@ -62,6 +64,8 @@ interface ChildJob {
   deadLetters?: { topic: string; records: number };
   /** Where to write a CPU profile of the measured interval, if anywhere. */
   profileDir?: string;
+  /** Profile allocations (sampling heap profiler) instead of CPU time. */
+  allocations?: boolean;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -79,22 +83,36 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 class IntervalProfile {
   readonly #session = new Session();
   readonly #file: string | undefined;
+  readonly #heap: boolean;
   #started: Promise<unknown> | undefined;
 
   constructor(job: ChildJob) {
-    this.#file = job.profileDir && `${job.profileDir}/${job.variant}.cpuprofile`;
+    this.#heap = job.allocations === true;
+    const ext = this.#heap ? 'heapprofile' : 'cpuprofile';
+    this.#file = job.profileDir && `${job.profileDir}/${job.variant}.${ext}`;
   }
 
   start(): void {
     if (this.#file === undefined || this.#started) return;
-    this.#session.connect();
-    this.#started = this.#session.post('Profiler.enable').then(() => this.#session.post('Profiler.start'));
+    const s = this.#session;
+    s.connect();
+    this.#started = this.#heap
+      ? s.post('HeapProfiler.enable').then(() =>
+          s.post('HeapProfiler.startSampling', {
+            samplingInterval: 4096,
+            includeObjectsCollectedByMajorGC: true,
+            includeObjectsCollectedByMinorGC: true,
+          }),
+        )
+      : s.post('Profiler.enable').then(() => s.post('Profiler.start'));
   }
 
   async stop(): Promise<void> {
     if (this.#file === undefined || this.#started === undefined) return;
     await this.#started;
-    const { profile } = await this.#session.post('Profiler.stop');
+    const { profile } = this.#heap
+      ? await this.#session.post('HeapProfiler.stopSampling')
+      : await this.#session.post('Profiler.stop');
     this.#session.disconnect();
     mkdirSync(dirname(this.#file), { recursive: true });
     writeFileSync(this.#file, JSON.stringify(profile));
@@ -309,6 +327,7 @@ async function orchestrate(): Promise<void> {
       json: { type: 'boolean', default: false },
       profile: { type: 'string' },
       only: { type: 'string' },
+      allocations: { type: 'boolean', default: false },
     },
   });
   const only = values.only?.split(',') ?? [...VARIANTS];
@@ -339,7 +358,14 @@ async function orchestrate(): Promise<void> {
         await admin.createTopics({ topics: [output], partitions, replicas: 1 });
         created.push(output);
         const profileDir = run === 0 ? values.profile : undefined;
-        const job: ChildJob = { variant, input, output, records, profileDir };
+        const job: ChildJob = {
+          variant,
+          input,
+          output,
+          records,
+          profileDir,
+          allocations: values.allocations,
+        };
         if (variant === 'sluice+poison') {
           const dead = `${output}-dead`;
           await admin.createTopics({ topics: [dead], partitions: 1, replicas: 1 });

@@ -1,9 +1,12 @@
 /**
- * Summarizes a V8 CPU profile (`node --cpu-prof`): self time by function and by file, and total
- * time (with callees) by function, heaviest first — enough to see where a benchmark's time goes
- * without opening DevTools.
+ * Summarizes a V8 CPU profile (`node --cpu-prof`, `bench:kafka --profile`): self time by
+ * function and by file, and total time (with callees) by function, heaviest first — enough to see
+ * where a benchmark's time goes without opening DevTools. Given a sampling heap profile
+ * (`bench:kafka --profile DIR --allocations`), it lists the bytes allocated by each function
+ * (and per record, with `--records N`) instead.
  *
  *   node bench/profile-summary.ts PROFILE.cpuprofile [--top 30]
+ *   node bench/profile-summary.ts PROFILE.heapprofile [--top 30] [--records 400000]
  */
 
 import { readFileSync } from 'node:fs';
@@ -21,16 +24,28 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** A sampling heap profile: a call tree whose nodes carry the bytes allocated there. */
+interface HeapNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: HeapNode[];
+}
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '30' } },
+  options: { top: { type: 'string', default: '30' }, records: { type: 'string' } },
 });
 if (positionals.length !== 1) {
   console.error('usage: node bench/profile-summary.ts PROFILE.cpuprofile [--top 30]');
   process.exit(2);
 }
 const top = Number(values.top);
-const profile = JSON.parse(readFileSync(positionals[0], 'utf8')) as Profile;
+const parsed = JSON.parse(readFileSync(positionals[0], 'utf8')) as Profile | { head: HeapNode };
+if ('head' in parsed) {
+  summarizeAllocations(parsed.head, values.records === undefined ? undefined : Number(values.records));
+  process.exit(0);
+}
+const profile = parsed;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 
 const parent = new Map<number, number>();
@@ -86,3 +101,26 @@ console.log(`total ${(total / 1000).toFixed(0)} ms sampled`);
 print('self time by function', selfByFunction);
 print('self time by file', selfByFile);
 print('total time (self and callees) by function', totalByFunction);
+
+/** Bytes allocated by each function (and its caller), heaviest first. */
+function summarizeAllocations(head: HeapNode, records: number | undefined): void {
+  const bySite = new Map<string, number>();
+  let bytes = 0;
+  const walk = (node: HeapNode, caller: string) => {
+    const here = label({ id: 0, callFrame: node.callFrame });
+    bytes += node.selfSize;
+    if (node.selfSize > 0) {
+      const site = `${here}  ← ${caller}`;
+      bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(head, '');
+  const per = (b: number) => (records ? `${(b / records).toFixed(0).padStart(6)} B/record  ` : '');
+  console.log(`${(bytes / 1e6).toFixed(1)} MB allocated (sampled)${records ? `, ${per(bytes).trim()}` : ''}`);
+  for (const [site, b] of [...bySite].sort((x, y) => y[1] - x[1]).slice(0, top)) {
+    console.log(
+      `${((100 * b) / bytes).toFixed(1).padStart(5)}%  ${(b / 1e6).toFixed(1).padStart(7)} MB  ${per(b)}${site}`,
+    );
+  }
+}
