@@ -83,13 +83,15 @@ export class SourceRuntime implements SourceCounters {
       } catch (err) {
         const e = toSluiceError(err, 'EXPR_EVAL', { step: sourceId });
         fail(e.code, e.message, r, offsets?.[i]);
-        (failed ??= []).push(i);
+        failed ??= [];
+        failed.push(i);
         continue;
       }
       if (!Number.isFinite(t)) {
         const e = this.#timeError(r);
         fail(e.code, e.message, r, offsets?.[i]);
-        (failed ??= []).push(i);
+        failed ??= [];
+        failed.push(i);
         continue;
       }
       if (t > maxTime) maxTime = t;
