@@ -59,6 +59,8 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
       dead_letters: m.deadLetters,
       late: m.late,
       last_checkpoint: m.lastCheckpointId ?? null,
+      sinks: m.sinks,
+      outputs: m.outputs,
     });
     return 0;
   } catch (err) {

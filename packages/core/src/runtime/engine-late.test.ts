@@ -101,6 +101,11 @@ describe('late records', () => {
     assert.equal(r.result.metrics.late, 1);
     assert.equal(r.result.metrics.steps.agg.late, 1);
     assert.equal(r.result.metrics.deadLetters, 0);
+    // What the outputs wrote is in the metrics too.
+    assert.deepEqual(r.result.metrics.outputs, {
+      $dead_letter: { written: 0, rejected: 0 },
+      $late_output: { written: 1, rejected: 0 },
+    });
   });
 
   test('on_late: dead_letter makes a LATE_RECORD dead letter with step, payload, time and origin', async () => {
@@ -120,6 +125,10 @@ describe('late records', () => {
       failedAt: r.now,
     });
     assert.match(String(message), /record time 50 is too late: the watermark 249/);
+    assert.deepEqual(r.result.metrics.outputs, {
+      $dead_letter: { written: 1, rejected: 0 },
+      $late_output: { written: 0, rejected: 0 },
+    });
     // A late record is counted as late, not as a dead letter, even when it lands there.
     assert.equal(r.result.metrics.late, 1);
     assert.equal(r.result.metrics.deadLetters, 0);

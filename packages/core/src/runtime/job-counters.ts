@@ -65,7 +65,7 @@ export function sumCounters(
   job: Counted,
 ): Pick<
   JobMetrics,
-  'recordsIn' | 'recordsOut' | 'deadLetters' | 'late' | 'filtered' | 'sources' | 'steps' | 'sinks'
+  'recordsIn' | 'recordsOut' | 'deadLetters' | 'late' | 'filtered' | 'sources' | 'steps' | 'sinks' | 'outputs'
 > {
   const sources: JobMetrics['sources'] = {};
   let recordsIn = 0;
@@ -92,5 +92,8 @@ export function sumCounters(
     recordsOut += runner.written;
     deadLetters += runner.rejected;
   }
-  return { recordsIn, recordsOut, deadLetters, late, filtered, sources, steps, sinks };
+  const outputs: JobMetrics['outputs'] = {};
+  for (const runner of job.outputs)
+    outputs[runner.id] = { written: runner.written, rejected: runner.rejected };
+  return { recordsIn, recordsOut, deadLetters, late, filtered, sources, steps, sinks, outputs };
 }

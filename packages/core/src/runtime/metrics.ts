@@ -37,6 +37,12 @@ export interface JobMetrics {
   sources: { [id: string]: { in: number; dead: number } };
   steps: { [id: string]: StepCounters };
   sinks: { [id: string]: SinkCounters };
+  /**
+   * The dead-letter and late outputs that are configured, as `$dead_letter` and `$late_output`:
+   * what they wrote, and what they refused for good (a late record the late output refuses
+   * becomes a dead letter; a dead letter the dead-letter output refuses is logged as an error).
+   */
+  outputs: { [id: string]: SinkCounters };
 }
 
 export function newStepCounters(): StepCounters {
