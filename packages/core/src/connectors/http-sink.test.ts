@@ -122,6 +122,26 @@ describe('http sink', () => {
     assert.ok(elapsed >= 990 && elapsed < 3000, `waited ${elapsed} ms`);
   });
 
+  it('sends a record given with its text as that text; a record that is not JSON is rejected alone', async () => {
+    const server = await serve(() => ({ status: 200 }));
+    const sink = await openSink(server.url, { format: 'ndjson' });
+    const records: Row[] = [{ a: 1 }, { b: 2 }, { c: 10n }, { d: 4 }];
+    const texts = ['{ "a": 1.0 }', '{\n "b": 2 }', undefined, undefined];
+    const rejections = await sink.write(records, [], texts);
+    assert.deepEqual(
+      rejections?.map((r) => [r.index, r.message]),
+      [[2, 'the record cannot be written as JSON: Do not know how to serialize a BigInt']],
+    );
+    // A text spanning lines cannot be an NDJSON line: that record is serialized.
+    assert.deepEqual(
+      server.received.map((r) => r.body),
+      ['{ "a": 1.0 }\n{"b":2}\n{"d":4}\n'],
+    );
+    const json = await openSink(server.url);
+    await json.write(records.slice(0, 2), [], texts.slice(0, 2));
+    assert.equal(server.received[1].body, '[{ "a": 1.0 },{"b":2}]');
+  });
+
   it('bisects a rejected request down to the bad records and delivers the others', async () => {
     const delivered: number[] = [];
     const server = await serve((r) => {

@@ -164,39 +164,64 @@ class HttpSink implements Sink {
     this.#ctx = ctx;
   }
 
-  async write(records: Row[]): Promise<SinkRejection[] | undefined> {
+  async write(
+    records: Row[],
+    _times: number[],
+    texts?: readonly (string | undefined)[],
+  ): Promise<SinkRejection[] | undefined> {
     const rejections: SinkRejection[] = [];
+    // Each record's JSON once (its text when it has one), reused if a rejected request is split;
+    // a record that is not JSON (a bigint, a cycle) is rejected on its own.
+    const lines: string[] = [];
+    const indexes: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      try {
+        lines.push(lineOf(records[i], texts?.[i]));
+        indexes.push(i);
+      } catch (err) {
+        rejections.push({
+          index: i,
+          message: `the record cannot be written as JSON: ${(err as Error).message}`,
+        });
+      }
+    }
     const size = this.#config.batch_size;
-    for (let from = 0; from < records.length; from += size) {
-      await this.#deliver(records, from, Math.min(from + size, records.length), rejections);
+    for (let from = 0; from < lines.length; from += size) {
+      await this.#deliver(lines, indexes, from, Math.min(from + size, lines.length), rejections);
     }
     return rejections.length > 0 ? rejections : undefined;
   }
 
-  /** Sends records [from, to); a rejected request is split in halves until single records remain. */
-  async #deliver(records: Row[], from: number, to: number, rejections: SinkRejection[]): Promise<void> {
-    const rejected = await this.#send(records.slice(from, to));
+  /**
+   * Sends lines [from, to) (`indexes`: their records' positions in the write); a rejected request
+   * is split in halves until single records remain.
+   */
+  async #deliver(
+    lines: string[],
+    indexes: readonly number[],
+    from: number,
+    to: number,
+    rejections: SinkRejection[],
+  ): Promise<void> {
+    const rejected = await this.#send(lines.slice(from, to));
     if (rejected === undefined) return;
     if (to - from === 1) {
-      rejections.push({ index: from, message: rejected });
+      rejections.push({ index: indexes[from], message: rejected });
       return;
     }
     const middle = from + Math.ceil((to - from) / 2);
-    await this.#deliver(records, from, middle, rejections);
-    await this.#deliver(records, middle, to, rejections);
+    await this.#deliver(lines, indexes, from, middle, rejections);
+    await this.#deliver(lines, indexes, middle, to, rejections);
   }
 
   /**
    * Sends one request, retrying transient failures. Resolves with undefined when accepted, or
    * with the server's message when it rejected the records for good.
    */
-  async #send(records: Row[]): Promise<string | undefined> {
+  async #send(lines: string[]): Promise<string | undefined> {
     const ctx = this.#ctx;
     if (!ctx) throw new SluiceError('INTERNAL', 'http sink: write() called before open()');
-    const body =
-      this.#config.format === 'json'
-        ? JSON.stringify(records)
-        : `${records.map((record) => JSON.stringify(record)).join('\n')}\n`;
+    const body = this.#config.format === 'json' ? `[${lines.join(',')}]` : `${lines.join('\n')}\n`;
     let attempts = 0;
     try {
       return await retry(
@@ -306,3 +331,12 @@ export const httpSink = defineSink({
   config: httpSinkConfig,
   create: (config) => new HttpSink(config),
 });
+
+/**
+ * A record as one line of JSON: the text it was read as when it has one on one line (see
+ * `Sink.write`), else `JSON.stringify`.
+ */
+function lineOf(record: Row, text: string | undefined): string {
+  if (text !== undefined && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text;
+  return JSON.stringify(record);
+}
