@@ -6,6 +6,7 @@
  * operator never awaits; whatever it emits goes to `out` before the call returns.
  */
 
+import type { Logger } from './connector.ts';
 import type { SluiceError } from './errors.ts';
 import type { Batch } from './record.ts';
 import type { Clock } from './time.ts';
@@ -32,6 +33,8 @@ export interface OperatorContext {
   readonly clock: Clock;
   /** Current pipeline watermark (epoch ms; -Infinity before the first one). */
   watermark(): number;
+  /** The job's logger, for warnings about results (not per record); absent means silent. */
+  readonly log?: Logger;
 }
 
 /**

@@ -47,3 +47,4 @@ export type {
   MemberExpr,
   UnaryExpr,
 } from './types.ts';
+export { childrenOf, mapChildren } from './walk.ts';

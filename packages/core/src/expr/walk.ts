@@ -37,3 +37,44 @@ export function childrenOf(e: Expr): Expr[] {
       return e.args;
   }
 }
+
+/** A shallow copy of `e` with each direct child replaced by `f(child)`; leaves come back as they are. */
+export function mapChildren(e: Expr, f: (child: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case 'literal':
+    case 'field':
+      return e;
+    case 'member':
+      return { ...e, object: f(e.object) };
+    case 'index':
+      return { ...e, object: f(e.object), index: f(e.index) };
+    case 'unary':
+      return { ...e, operand: f(e.operand) };
+    case 'cast':
+      return { ...e, operand: f(e.operand) };
+    case 'is':
+      return { ...e, operand: f(e.operand) };
+    case 'binary':
+      return { ...e, left: f(e.left), right: f(e.right) };
+    case 'between':
+      return { ...e, operand: f(e.operand), low: f(e.low), high: f(e.high) };
+    case 'in':
+      return { ...e, operand: f(e.operand), list: e.list.map(f) };
+    case 'like':
+      return {
+        ...e,
+        operand: f(e.operand),
+        pattern: f(e.pattern),
+        escape: e.escape === null ? null : f(e.escape),
+      };
+    case 'case':
+      return {
+        ...e,
+        operand: e.operand === null ? null : f(e.operand),
+        whens: e.whens.map((w) => ({ condition: f(w.condition), result: f(w.result) })),
+        otherwise: e.otherwise === null ? null : f(e.otherwise),
+      };
+    case 'call':
+      return { ...e, args: e.args.map(f) };
+  }
+}

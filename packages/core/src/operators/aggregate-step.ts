@@ -2,17 +2,34 @@
  * The `aggregate` step: keyed window aggregation with SQL aggregate calls.
  *
  * `fields: { revenue: sum(amount) }` — each value is one aggregate call whose arguments are SQL
- * expressions; the call is compiled once into an aggregate function and an argument reader.
+ * expressions; the call is compiled once into an aggregate function and an argument reader. A
+ * value may also be an SQL expression over aggregate calls, key fields and the window bounds
+ * (`round(sum(amount) / count(*), 2)`): its calls become hidden aggregates and the expression is
+ * evaluated on their results when the window fires.
  */
 
 import Type, { type Static } from 'typebox';
 import { aggregateFunction } from '../aggregate/index.ts';
 import { SluiceError } from '../errors.ts';
-import { type CallExpr, compileExpression, isAggregateCall, parseExpression } from '../expr/index.ts';
+import {
+  type CallExpr,
+  childrenOf,
+  compileExpression,
+  type Expr,
+  formatExpression,
+  isAggregateCall,
+  mapChildren,
+  parseExpression,
+} from '../expr/index.ts';
 import { defineStep } from '../spec.ts';
 import type { Clock } from '../time.ts';
 import { parseDuration } from '../time.ts';
-import { type AggregateField, createWindowAggregate } from '../window/window-aggregate.ts';
+import {
+  type AggregateField,
+  createWindowAggregate,
+  type DerivedField,
+  type OutputField,
+} from '../window/window-aggregate.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
@@ -71,7 +88,7 @@ const config = Type.Object(
     }),
     fields: Type.Record(Type.String(), Type.String(), {
       description:
-        'Results to compute: name → aggregate call, e.g. `count(*)`, `sum(amount)`, `avg(amount)`, `min`, `max`, `first`, `last`, `count(DISTINCT user)`, `approx_count_distinct(user)`, `percentile(amount, 0.95)`.',
+        'Results to compute: name → aggregate call, e.g. `count(*)`, `sum(amount)`, `avg(amount)`, `min`, `max`, `first`, `last`, `count(DISTINCT user)`, `approx_count_distinct(user)`, `percentile(amount, 0.95)`; or an SQL expression over aggregate calls, the `key` fields and `window_start`/`window_end`, e.g. `round(sum(amount) / count(*), 2)`.',
     }),
     allowed_lateness: Type.String({
       description:
@@ -103,27 +120,33 @@ function windowSpec(w: Static<typeof windowConfig>): WindowSpec {
   }
 }
 
+interface FieldOptions {
+  step: string;
+  clock: Clock;
+}
+
 /** Compiles `sum(amount * 2)` into an aggregate function and its argument reader. */
-export function compileAggregateField(
+function compileAggregateCall(
   name: string,
-  text: string,
-  options: { step: string; clock: Clock },
+  call: CallExpr,
+  options: FieldOptions & { path: string },
 ): AggregateField {
-  const path = `fields.${name}`;
-  const expr = parseExpression(text);
-  if (expr.kind !== 'call' || !isAggregateCall(expr)) {
-    throw new SluiceError(
-      'PLAN_TYPE_ERROR',
-      `'${text}' is not an aggregate call; write e.g. count(*), sum(amount) or percentile(amount, 0.95)`,
-      { step: options.step, path },
-    );
+  const { step, path } = options;
+  for (const a of call.args) {
+    const inner = findAggregateCall(a);
+    if (inner !== undefined) {
+      throw new SluiceError(
+        'PLAN_TYPE_ERROR',
+        `${formatExpression(inner)} is inside another aggregate call, ${call.name}(); aggregate calls cannot be nested`,
+        { step, path },
+      );
+    }
   }
-  const call = expr as CallExpr;
   const params = call.args.slice(1).map((a, i) => {
-    const c = compileExpression(a, { step: options.step, path });
+    const c = compileExpression(a, { step, path });
     if (c.fields.length > 0) {
       throw new SluiceError('PLAN_TYPE_ERROR', `argument ${i + 2} of ${call.name}() must be a constant`, {
-        step: options.step,
+        step,
         path,
       });
     }
@@ -133,27 +156,98 @@ export function compileAggregateField(
   try {
     fn = aggregateFunction(call.name, { distinct: call.distinct, star: call.star, params });
   } catch (err) {
-    if (err instanceof SluiceError)
-      throw new SluiceError(err.code, err.message, { step: options.step, path });
+    if (err instanceof SluiceError) throw new SluiceError(err.code, err.message, { step, path });
     throw err;
   }
   if (call.star || call.args.length === 0) return { name, fn };
-  const arg = compileExpression(call.args[0], { step: options.step, path, clock: options.clock }).evaluate;
+  const arg = compileExpression(call.args[0], { step, path, clock: options.clock }).evaluate;
   return { name, fn, arg };
+}
+
+/** The first aggregate call in `e` (pre-order), if any. */
+function findAggregateCall(e: Expr): CallExpr | undefined {
+  if (e.kind === 'call' && isAggregateCall(e)) return e;
+  for (const child of childrenOf(e)) {
+    const found = findAggregateCall(child);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Compiles the `fields` of an aggregate step into its output fields, in their order.
+ *
+ * A field that is one aggregate call becomes an {@link AggregateField}. Any other expression
+ * becomes a {@link DerivedField}: each aggregate call in it is compiled like a bare one into a
+ * hidden aggregate (one per distinct call text, shared between fields) and replaced by a
+ * reference to its result under a `$agg<n>` name that no key field uses. Outside aggregate calls
+ * the expression may read only `keyFields`, `window_start` and `window_end`. Throws
+ * PLAN_TYPE_ERROR for an expression without an aggregate call, a nested aggregate call or another
+ * field read outside one, and the compile errors of the expressions.
+ */
+export function compileAggregateFields(
+  fields: { readonly [name: string]: string },
+  options: FieldOptions & { keyFields: readonly string[] },
+): OutputField[] {
+  const { step, keyFields } = options;
+  const readable = new Set([...keyFields, 'window_start', 'window_end']);
+  let prefix = '$agg';
+  while (keyFields.some((k) => k.startsWith(prefix))) prefix = `$${prefix}`;
+  const hidden = new Map<string, AggregateField>();
+  return Object.entries(fields).map(([name, text]): OutputField => {
+    const path = `fields.${name}`;
+    const expr = parseExpression(text);
+    if (expr.kind === 'call' && isAggregateCall(expr))
+      return compileAggregateCall(name, expr, { ...options, path });
+    if (findAggregateCall(expr) === undefined) {
+      throw new SluiceError(
+        'PLAN_TYPE_ERROR',
+        `'${text}' is not an aggregate call; write e.g. count(*), sum(amount) or percentile(amount, 0.95)`,
+        { step, path },
+      );
+    }
+    const aggregates: AggregateField[] = [];
+    const rewrite = (e: Expr): Expr => {
+      if (e.kind === 'call' && isAggregateCall(e)) {
+        const call = formatExpression(e);
+        let a = hidden.get(call);
+        if (a === undefined) {
+          a = compileAggregateCall(`${prefix}${hidden.size}`, e, { ...options, path });
+          hidden.set(call, a);
+        }
+        if (!aggregates.includes(a)) aggregates.push(a);
+        return { kind: 'field', name: a.name, start: e.start, end: e.end };
+      }
+      if (e.kind === 'field' && !readable.has(e.name)) {
+        throw new SluiceError(
+          'PLAN_TYPE_ERROR',
+          `'${text}' reads field '${e.name}' outside an aggregate call; wrap it in an aggregate such as first(${formatExpression(e)}), or add it to \`key\``,
+          { step, path },
+        );
+      }
+      return mapChildren(e, rewrite);
+    };
+    const rewritten = rewrite(expr);
+    const { evaluate } = compileExpression(rewritten, { step, path, clock: options.clock });
+    const derived: DerivedField = { name, aggregates, evaluate };
+    return derived;
+  });
 }
 
 export const aggregateStep = defineStep({
   type: 'aggregate',
   summary: 'Aggregates records per key and window (tumbling, hopping, session, cumulative).',
   description:
-    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.',
+    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).',
   config,
   example:
-    'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  p95_amount: percentile(amount, 0.95)',
+    'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
   create(cfg, step) {
-    const fields = Object.entries(cfg.fields).map(([name, text]) =>
-      compileAggregateField(name, text, { step: step.id, clock: step.clock }),
-    );
+    const fields = compileAggregateFields(cfg.fields, {
+      step: step.id,
+      clock: step.clock,
+      keyFields: cfg.key ?? [],
+    });
     if (fields.length === 0) {
       throw new SluiceError('CONFIG_INVALID', 'aggregate needs at least one entry in `fields`', {
         step: step.id,

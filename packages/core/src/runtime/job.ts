@@ -149,6 +149,7 @@ export class Job {
         restored: restored?.operators[node.id],
         clock: this.#clock,
         watermark: () => this.#watermarks.current,
+        log: this.#log,
       });
     }
 

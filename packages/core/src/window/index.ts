@@ -5,6 +5,8 @@
 export {
   type AggregateField,
   createWindowAggregate,
+  type DerivedField,
+  type OutputField,
   type WindowAggregateConfig,
 } from './window-aggregate.ts';
 export { createWindowAssigner, type WindowAssigner } from './window-assigner.ts';

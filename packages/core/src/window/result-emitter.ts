@@ -15,8 +15,19 @@ export const RESULT_BATCH_SIZE = 1024;
 export interface ResultLayout {
   /** Output fields holding the key-field values. */
   readonly keyFields: readonly string[];
+  /** Names of the result fields after the window bounds, in order. */
   readonly names: readonly string[];
+  /** The aggregate functions, one per accumulator. Without `derived`, result field j is function j's result. */
   readonly functions: readonly AggregateFunction[];
+  /** Present when some result field is an expression over aggregate results. */
+  readonly derived?: {
+    /** Per result field: the index of its accumulator, or the expression computing it from the context. */
+    readonly outputs: readonly (number | ((context: Row) => unknown))[];
+    /** The context entries the expressions read: name and accumulator index. */
+    readonly inputs: readonly (readonly [string, number])[];
+    /** Called when an expression throws; the field is then NULL. */
+    readonly onError: (field: string, error: unknown) => void;
+  };
 }
 
 /**
@@ -25,6 +36,8 @@ export interface ResultLayout {
  */
 export class ResultEmitter {
   readonly #layout: ResultLayout;
+  /** Reused for every derived result: key fields, window bounds and the aggregate results read. */
+  readonly #context: Row = {};
   #out: Output | undefined;
   #batch: Batch | undefined;
   /** Whether results carry the group key in a `key` field. */
@@ -56,7 +69,11 @@ export class ResultEmitter {
     if (this.keyField) record.key = typeof key === 'string' ? decodeKey(key) : key;
     record.window_start = start;
     record.window_end = end;
-    for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
+    if (this.#layout.derived === undefined) {
+      for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
+    } else {
+      this.#derive(record, keyValues, start, end, accumulators);
+    }
     let batch = this.#batch;
     if (batch === undefined) {
       batch = { records: [], times: [] };
@@ -67,6 +84,35 @@ export class ResultEmitter {
     batch.times.push(end - 1);
     if (batch.keys) batch.keys.push(String(key));
     if (batch.records.length >= RESULT_BATCH_SIZE) this.flush();
+  }
+
+  #derive(
+    record: Row,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+  ): void {
+    const { keyFields, names, functions, derived } = this.#layout;
+    const { outputs, inputs, onError } = derived!;
+    const context = this.#context;
+    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) context[keyFields[j]] = keyValues[j];
+    context.window_start = start;
+    context.window_end = end;
+    for (const [name, i] of inputs) context[name] = functions[i].result(accumulators[i]);
+    for (let j = 0; j < names.length; j++) {
+      const output = outputs[j];
+      if (typeof output === 'number') {
+        record[names[j]] = functions[output].result(accumulators[output]);
+        continue;
+      }
+      try {
+        record[names[j]] = output(context);
+      } catch (err) {
+        record[names[j]] = null;
+        onError(names[j], err);
+      }
+    }
   }
 
   /** Emits the records collected so far. */

@@ -4,6 +4,7 @@
  */
 
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
@@ -16,13 +17,35 @@ import { createWindowAssigner } from './window-assigner.ts';
 import type { WindowSpec } from './window-spec.ts';
 import type { WindowStore } from './window-store.ts';
 
-/** One output field: an aggregate function over a value read from each record. */
+/** One aggregate: a function over a value read from each record. */
 export interface AggregateField {
-  /** Output field name. */
+  /** Output field name; for an aggregate of a {@link DerivedField}, the name its expression reads. */
   name: string;
   fn: AggregateFunction;
   /** Reads the aggregated value from a record; absent for `count(*)`. */
   arg?: (record: Row) => unknown;
+}
+
+/**
+ * An output field computed from aggregate results, e.g. `round(sum(x), 2)`.
+ *
+ * `evaluate` is called once per result with a context holding the key fields, `window_start`,
+ * `window_end` and the result of each of `aggregates` under its name. If it throws, the field is
+ * NULL and the operator logs a warning, once per field for the life of the operator.
+ */
+export interface DerivedField {
+  /** Output field name. */
+  name: string;
+  /** The aggregates the expression reads; an equal name in two derived fields means one shared aggregate. */
+  aggregates: readonly AggregateField[];
+  evaluate: (context: Row) => unknown;
+}
+
+/** An output field: one aggregate's result, or an expression over aggregate results. */
+export type OutputField = AggregateField | DerivedField;
+
+function isDerived(field: OutputField): field is DerivedField {
+  return 'evaluate' in field;
 }
 
 /** Validated configuration of one window-aggregate step. */
@@ -39,7 +62,8 @@ export interface WindowAggregateConfig {
   keyFields?: readonly string[];
   /** Groups by this function's result instead (TS API); the result goes in a `key` field. */
   keyFn?: (record: Row) => string;
-  fields: readonly AggregateField[];
+  /** Output fields, in the order of the result record. */
+  fields: readonly OutputField[];
   /** Milliseconds a fired event-time window keeps accepting late records and re-firing; ≥ 0. */
   allowedLateness: number;
 }
@@ -83,6 +107,42 @@ function validate(config: WindowAggregateConfig): void {
   for (let i = 0; i < keyFields.length; i++) claim(keyFields[i], `key_fields[${i}]`);
   if (config.keyFn) claim('key', 'key');
   for (let i = 0; i < config.fields.length; i++) claim(config.fields[i].name, `fields[${i}].name`);
+  const context = new Set([...keyFields, ...RESERVED]);
+  for (let i = 0; i < config.fields.length; i++) {
+    const field = config.fields[i];
+    if (!isDerived(field)) continue;
+    for (let j = 0; j < field.aggregates.length; j++) {
+      const name = field.aggregates[j].name;
+      if (context.has(name)) {
+        fail(
+          `fields[${i}].aggregates[${j}].name`,
+          `'${name}' is a key field or window bound; choose another name`,
+        );
+      }
+    }
+  }
+}
+
+/** Where each output comes from: the aggregates to keep, and per output an index into them or an expression. */
+interface FieldPlan {
+  aggregates: AggregateField[];
+  /** Present when some output is derived. */
+  derived?: { outputs: (number | DerivedField)[]; inputs: [string, number][] };
+}
+
+function planFields(fields: readonly OutputField[]): FieldPlan {
+  const aggregates: AggregateField[] = [];
+  const inputs = new Map<string, number>();
+  let derived = false;
+  const outputs = fields.map((field) => {
+    if (!isDerived(field)) return aggregates.push(field) - 1;
+    derived = true;
+    for (const a of field.aggregates) {
+      if (!inputs.has(a.name)) inputs.set(a.name, aggregates.push(a) - 1);
+    }
+    return field;
+  });
+  return derived ? { aggregates, derived: { outputs, inputs: [...inputs] } } : { aggregates };
 }
 
 /**
@@ -106,6 +166,9 @@ function validate(config: WindowAggregateConfig): void {
  * fire in `onProcessingTime(now)` once now ≥ end, and every open window fires at `close`. No
  * record is late and `allowedLateness` is ignored. In event time `close` emits nothing: open
  * windows stay in the last checkpoint.
+ *
+ * A derived field (an expression over aggregate results) whose expression throws for a result is
+ * NULL in it; the first such failure of each field is logged as a warning through `ctx.log`.
  *
  * `snapshot()` returns live references to the state (like the memory state backend): the runtime
  * must serialize it before the next call.
@@ -133,6 +196,8 @@ class WindowAggregate implements Operator {
   #clock: Clock = systemClock;
   #progress = Number.NEGATIVE_INFINITY;
   #keyedInput = false;
+  #log: Logger = silentLogger;
+  readonly #warned = new Set<string>();
 
   constructor(config: WindowAggregateConfig) {
     this.#config = config;
@@ -144,12 +209,13 @@ class WindowAggregate implements Operator {
       throw new SluiceError(e.code, e.message, { step: config.stepId, path: e.path, cause: err });
     }
     const keyFields = config.keyFields ?? [];
-    const functions = config.fields.map((f) => f.fn);
+    const plan = planFields(config.fields);
+    const functions = plan.aggregates.map((f) => f.fn);
     this.#shape = JSON.stringify({
       window: assigner.spec,
       time: config.time,
       keyFields,
-      fields: config.fields.map((f) => [f.name, f.fn.name]),
+      fields: plan.aggregates.map((f) => [f.name, f.fn.name]),
     });
     const settings = {
       functions,
@@ -167,9 +233,22 @@ class WindowAggregate implements Operator {
       assigner.spec.type === 'session'
         ? new SessionWindowStore(assigner.spec.gap, settings)
         : new AlignedWindowStore(assigner, settings);
-    this.#emitter = new ResultEmitter({ keyFields, names: config.fields.map((f) => f.name), functions });
-    this.#args = config.fields.map((f) => f.arg ?? (() => undefined));
-    this.#values = new Array(config.fields.length);
+    this.#emitter = new ResultEmitter({
+      keyFields,
+      names: config.fields.map((f) => f.name),
+      functions,
+      ...(plan.derived
+        ? {
+            derived: {
+              outputs: plan.derived.outputs.map((o) => (typeof o === 'number' ? o : o.evaluate)),
+              inputs: plan.derived.inputs,
+              onError: (field: string, err: unknown) => this.#derivedFailed(field, err),
+            },
+          }
+        : {}),
+    });
+    this.#args = plan.aggregates.map((f) => f.arg ?? (() => undefined));
+    this.#values = new Array(plan.aggregates.length);
     this.#keyFn = config.keyFn;
     this.#fieldKey = fieldGroupKey(keyFields);
     this.#processing = config.time === 'processing';
@@ -182,8 +261,20 @@ class WindowAggregate implements Operator {
     this.#emitter.keyed = this.#keyedInput;
   }
 
+  #derivedFailed(field: string, err: unknown): void {
+    if (this.#warned.has(field)) return;
+    this.#warned.add(field);
+    const step = this.#config.stepId;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#log.warn(
+      `step '${step}': field '${field}' is NULL in a result because its expression failed: ${reason} (later failures of this field are not logged)`,
+      { step, field, reason },
+    );
+  }
+
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
+    this.#log = ctx.log ?? silentLogger;
     if (ctx.restored === undefined) return;
     const saved = ctx.restored as Partial<WindowAggregateSnapshot> | null;
     const step = this.#config.stepId;
