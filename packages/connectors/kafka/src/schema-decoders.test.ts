@@ -17,23 +17,11 @@ import {
   wireSchemaId,
 } from './schema-decoders.ts';
 import { registryHeaders } from './schema-registry.ts';
-import { framed } from './schema-registry-test-support.ts';
+import { framed, zigzag } from './schema-registry-test-support.ts';
 
 /** Encodes `value` with avsc (the writer side, independent of the decoder's type options). */
 function encode(schema: object | string, value: unknown): Buffer {
   return avro.Type.forSchema(schema as never).toBuffer(value);
-}
-
-/** An Avro long written by hand (zig-zag varint), for values the encoder refuses. */
-function zigzag(n: bigint): Buffer {
-  let v = n >= 0n ? n << 1n : (-n << 1n) - 1n;
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Buffer.from(out);
 }
 
 /** Decodes `payload` framed with schema id 7 at an offset inside a larger buffer, as a fetch holds it. */

@@ -357,15 +357,22 @@ function needsFix(t: AvroType, seen: Set<AvroType>): boolean {
 
 // JSON Schema
 
-/** Compiles a JSON Schema (JSON text) into a value decoder that parses and validates. */
-export function jsonSchemaDecoder(text: string): ValueDecoder {
-  let check: ReturnType<ReturnType<typeof createRecordValidator>['compile']>;
+/** A validator of a JSON Schema (JSON text); throws (permanently) when it does not compile. */
+export function compileJsonSchema(
+  text: string,
+): ReturnType<ReturnType<typeof createRecordValidator>['compile']> {
   try {
-    // One Ajv instance per schema: versions of a subject often repeat the same `$id`.
-    check = createRecordValidator().compile(JSON.parse(text) as object);
+    // One Ajv instance per schema: versions of a subject often repeat the same `$id`, and two
+    // sinks may use schemas with the same `$id`.
+    return createRecordValidator().compile(JSON.parse(text) as object);
   } catch (err) {
     throw new Error(`is not a JSON Schema Sluice can compile: ${(err as Error).message}`);
   }
+}
+
+/** Compiles a JSON Schema (JSON text) into a value decoder that parses and validates. */
+export function jsonSchemaDecoder(text: string): ValueDecoder {
+  const check = compileJsonSchema(text);
   return (buf, start, end) => {
     let parsed: unknown;
     try {

@@ -10,7 +10,7 @@ import type { Row } from '@sluice/core';
 import avro from 'avsc';
 import { avroDecoder, jsonSchemaDecoder, WIRE_HEADER, wireSchemaId } from './schema-decoders.ts';
 import { avroEncoder, jsonSchemaEncoder } from './schema-encoders.ts';
-import { paymentRow, paymentText, REGISTRY_URL, userSchema } from './schema-registry-test-support.ts';
+import { paymentRow, paymentText, REGISTRY_URL, userSchema, zigzag } from './schema-registry-test-support.ts';
 import { RecordEncoder } from './sink-encode.ts';
 import { sinkConfig } from './test-support.ts';
 
@@ -19,18 +19,6 @@ function roundTrip(text: string, row: Row, id = 7): Row {
   const value = avroEncoder(text)(row, id);
   assert.equal(wireSchemaId(value, 0, value.length), id);
   return avroDecoder(text)(value, WIRE_HEADER, value.length);
-}
-
-/** An Avro long written by hand (zig-zag varint), to check the encoder's bytes. */
-function zigzag(n: bigint): Buffer {
-  let v = n >= 0n ? n << 1n : (-n << 1n) - 1n;
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return Buffer.from(out);
 }
 
 describe('registry format encoders', () => {

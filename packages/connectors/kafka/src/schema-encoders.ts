@@ -21,9 +21,16 @@
  * text; a violation throws Ajv's errors as the reason.
  */
 
-import { createRecordValidator, describeSchemaErrors, type Row, toEpochMillis } from '@sluice/core';
+import { describeSchemaErrors, type Row, toEpochMillis } from '@sluice/core';
 import avro from 'avsc';
-import { type AvroType, childrenOf, DecimalType, ExactLongType, WIRE_HEADER } from './schema-decoders.ts';
+import {
+  type AvroType,
+  childrenOf,
+  compileJsonSchema,
+  DecimalType,
+  ExactLongType,
+  WIRE_HEADER,
+} from './schema-decoders.ts';
 
 /**
  * A compiled schema: a record to its value in the Confluent wire format with schema `id`.
@@ -357,13 +364,7 @@ function needsPrep(t: AvroType, seen: Set<AvroType>): boolean {
 
 /** Compiles a JSON Schema (JSON text) into a value encoder that validates, then writes JSON text. */
 export function jsonSchemaEncoder(text: string): ValueEncoder {
-  let check: ReturnType<ReturnType<typeof createRecordValidator>['compile']>;
-  try {
-    // One Ajv instance per schema, as the decoder: two sinks may use schemas with the same `$id`.
-    check = createRecordValidator().compile(JSON.parse(text) as object);
-  } catch (err) {
-    throw new Error(`is not a JSON Schema Sluice can compile: ${(err as Error).message}`);
-  }
+  const check = compileJsonSchema(text);
   return (row, id) => {
     if (!check(row)) throw new Error(`does not match the JSON Schema: ${describeSchemaErrors(check.errors)}`);
     let json: string;

@@ -131,3 +131,15 @@ export const userSchema = {
   properties: { id: { type: 'integer' }, email: { type: 'string', format: 'email' } },
   required: ['id', 'email'],
 };
+
+/** An Avro long written by hand (zig-zag varint): values the encoder refuses, bytes to compare. */
+export function zigzag(n: bigint): Buffer {
+  let v = n >= 0n ? n << 1n : (-n << 1n) - 1n;
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Buffer.from(out);
+}
