@@ -60,7 +60,6 @@ export const dedupeFnStep = defineStep({
       within: parseDuration(cfg.within, 'within'),
       time: cfg.time,
       keyFn: (r) => encodeKeyValue(fn(r)),
-      userCode: true,
     });
   },
 });

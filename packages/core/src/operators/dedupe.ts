@@ -10,7 +10,7 @@
 
 import { SluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
-import { type Batch, pushFrom, type Row, withoutTexts } from '../record.ts';
+import { type Batch, pushFrom, type Row } from '../record.ts';
 import { type KeyedMap, MemoryStateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { TimerWheel } from './timer-wheel.ts';
@@ -20,8 +20,6 @@ export interface DedupeOptions {
   stepId: string;
   /** Computes each record's key. Without it the batch's keys (from an upstream `key_by`) are used. */
   keyFn?: (record: Row) => string;
-  /** `keyFn` is the user's code, which might change a record: records leave without their texts. */
-  userCode?: boolean;
   /** Horizon in ms: a kept record at time t blocks records of its key with a time before t + within. */
   within: number;
   /** `event`: record event times, entries expire with the watermark; `processing`: the clock. */
@@ -58,7 +56,6 @@ export function createDedupeOperator(options: DedupeOptions): Operator {
 class DedupeOperator implements Operator {
   readonly #stepId: string;
   readonly #keyFn: ((record: Row) => string) | undefined;
-  readonly #userCode: boolean;
   readonly #within: number;
   readonly #processingTime: boolean;
   #clock: Clock = systemClock;
@@ -68,7 +65,6 @@ class DedupeOperator implements Operator {
   #watermark = Number.NEGATIVE_INFINITY;
 
   constructor(options: DedupeOptions) {
-    this.#userCode = options.userCode === true;
     const { stepId, within, time } = options;
     if (typeof within !== 'number' || !(within > 0) || !Number.isFinite(within)) {
       throw new SluiceError('CONFIG_INVALID', `dedupe 'within' must be a positive duration, got ${within}`, {
@@ -116,8 +112,7 @@ class DedupeOperator implements Operator {
     for (const [key, first] of this.#seen.entries()) this.#expiry.add(first + this.#within, key);
   }
 
-  processBatch(input: Batch, out: Output): void {
-    const batch = this.#userCode ? withoutTexts(input) : input;
+  processBatch(batch: Batch, out: Output): void {
     const n = batch.records.length;
     if (n === 0) return;
     const keyFn = this.#keyFn;

@@ -8,7 +8,7 @@
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { StepInfo } from '../operator.ts';
-import { type Batch, emptyBatchLike, pushFrom, type Row, withoutTexts } from '../record.ts';
+import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
 import { encodeKeyValue } from './key.ts';
 import { keyingOperator } from './key-by.ts';
@@ -45,9 +45,7 @@ export const mapFnStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => Row>(step);
     return {
-      processBatch(given: Batch, out) {
-        // The user's function may change a record in place: no text can be trusted after it.
-        const batch = withoutTexts(given);
+      processBatch(batch: Batch, out) {
         const input = batch.records;
         const records: Row[] = new Array(input.length);
         const failed: number[] = [];
@@ -72,8 +70,7 @@ export const filterFnStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => boolean>(step);
     return {
-      processBatch(given: Batch, out) {
-        const batch = withoutTexts(given);
+      processBatch(batch: Batch, out) {
         const kept = emptyBatchLike(batch);
         let dropped = 0;
         for (let i = 0; i < batch.records.length; i++) {
@@ -103,8 +100,7 @@ export const flatMapStep = defineStep({
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => Iterable<Row>>(step);
     return {
-      processBatch(given: Batch, out) {
-        const batch = withoutTexts(given);
+      processBatch(batch: Batch, out) {
         const result = emptyBatchLike<Row>(batch);
         let dropped = 0;
         for (let i = 0; i < batch.records.length; i++) {
@@ -139,10 +135,9 @@ export const keyByFnStep = defineStep({
   config: noOptions,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
-    const keying = keyingOperator(
+    return keyingOperator(
       (r) => encodeKeyValue(fn(r)),
       (err) => userError(step.id, err),
     );
-    return { processBatch: (batch, out) => keying.processBatch(withoutTexts(batch), out) };
   },
 });

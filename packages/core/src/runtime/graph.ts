@@ -7,7 +7,7 @@
 
 import { SluiceError } from '../errors.ts';
 import type { LatePolicy, Operator, Output } from '../operator.ts';
-import type { Batch, DeadLetter, Row } from '../record.ts';
+import { type Batch, type DeadLetter, type Row, withoutTexts } from '../record.ts';
 import { newStepCounters, type StepCounters } from './metrics.ts';
 import type { SinkRunner } from './sink-runner.ts';
 
@@ -49,19 +49,26 @@ export class Node implements Output {
   readonly sinks: SinkRunner[] = [];
   readonly #failures: FailureRouter;
   readonly #now: () => number;
+  /** The step runs the user's functions, which might change a record in place. */
+  readonly #userCode: boolean;
 
-  constructor(id: string, operator: Operator, failures: FailureRouter, now: () => number) {
+  constructor(id: string, operator: Operator, failures: FailureRouter, now: () => number, userCode = false) {
     this.id = id;
     this.operator = operator;
     this.#failures = failures;
     this.#now = now;
+    this.#userCode = userCode;
   }
 
-  /** Runs the operator on a batch; everything it emits flows on before this returns. */
+  /**
+   * Runs the operator on a batch; everything it emits flows on before this returns. A step
+   * running the user's functions gets the batch without its texts: after it, no text can be
+   * trusted to be its record's.
+   */
   push(batch: Batch): void {
     if (batch.records.length === 0) return;
     this.counters.in += batch.records.length;
-    this.operator.processBatch(batch, this);
+    this.operator.processBatch(this.#userCode ? withoutTexts(batch) : batch, this);
   }
 
   emit(batch: Batch): void {

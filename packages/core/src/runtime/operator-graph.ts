@@ -43,7 +43,8 @@ export function buildOperatorGraph(
     const step = byId.get(id)!;
     const info: StepInfo = { id, baseDir: plan.baseDir, clock, functions };
     const operator = registry.step(step.type)!.create(step.config as never, info);
-    const node = new Node(id, operator, failures, now);
+    // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
+    const node = new Node(id, operator, failures, now, functions.has(id));
     nodes.set(id, node);
     ordered.push(node);
   }
