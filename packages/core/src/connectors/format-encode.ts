@@ -26,13 +26,22 @@ export function createEncoder(options: EncodeOptions, columns?: readonly string[
   return options.format === 'csv' ? new CsvEncoder(options.delimiter, columns) : new JsonEncoder();
 }
 
+/**
+ * A record as one line of JSON, without the line end: `text`, the JSON it was read as (see
+ * `Sink.write`), when given and on one line, else `JSON.stringify` (which throws for a bigint or
+ * a cycle).
+ */
+export function jsonLine(record: Row, text: string | undefined): string {
+  if (text !== undefined && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text;
+  return JSON.stringify(record);
+}
+
 class JsonEncoder implements RecordEncoder {
   readonly columns = undefined;
 
   encode(record: Row, text?: string): string {
-    if (text !== undefined && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return `${text}\n`;
     try {
-      return JSON.stringify(record) + '\n';
+      return `${jsonLine(record, text)}\n`;
     } catch (err) {
       throw new SluiceError('SINK_REJECTED', `record cannot be written as JSON: ${(err as Error).message}`, {
         cause: err,

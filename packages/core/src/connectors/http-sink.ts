@@ -10,6 +10,7 @@ import type { Row } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { formatDuration, parseDuration } from '../time.ts';
 import { type RetryPolicy, retry, retryConfig, retryPolicy } from './backoff.ts';
+import { jsonLine } from './format-encode.ts';
 
 /** Config schema of the `http` sink. */
 export const httpSinkConfig = Type.Object(
@@ -176,7 +177,7 @@ class HttpSink implements Sink {
     const indexes: number[] = [];
     for (let i = 0; i < records.length; i++) {
       try {
-        lines.push(lineOf(records[i], texts?.[i]));
+        lines.push(jsonLine(records[i], texts?.[i]));
         indexes.push(i);
       } catch (err) {
         rejections.push({
@@ -331,12 +332,3 @@ export const httpSink = defineSink({
   config: httpSinkConfig,
   create: (config) => new HttpSink(config),
 });
-
-/**
- * A record as one line of JSON: the text it was read as when it has one on one line (see
- * `Sink.write`), else `JSON.stringify`.
- */
-function lineOf(record: Row, text: string | undefined): string {
-  if (text !== undefined && text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text;
-  return JSON.stringify(record);
-}
