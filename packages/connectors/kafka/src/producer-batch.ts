@@ -8,9 +8,7 @@
 import { createRequire } from 'node:module';
 import { type CompressionAlgorithmValue, compressionsAlgorithms, crc32c } from '@platformatic/kafka';
 import type { ProducerRecord } from './producer-settings.ts';
-
-/** Bytes of the batch header, before the first record. */
-export const BATCH_HEADER = 61;
+import { BATCH_HEADER, TRANSACTIONAL } from './record-batches.ts';
 
 /**
  * CRC-32C of a batch: `@node-rs/crc32` (native, an optional dependency whose binary ships in its
@@ -31,8 +29,6 @@ const crc = ((): ((bytes: Buffer) => number) => {
 /** Offset of the CRC, and of the attributes it starts covering. */
 const CRC_AT = 17;
 const ATTRIBUTES_AT = 21;
-
-const TRANSACTIONAL = 0x10;
 
 /** Where a batch belongs and whose it is. */
 export interface BatchOptions {

@@ -12,11 +12,12 @@
 
 import { compressionsAlgorithmsByBitmask } from '@platformatic/kafka';
 
-/** Bytes of the batch header, before the first record. */
-const HEADER = 61;
+/** Bytes of the batch header, before the first record (written too by producer-batch.ts). */
+export const BATCH_HEADER = 61;
 const COMPRESSION = 0x07;
 const LOG_APPEND_TIME = 0x08;
-const TRANSACTIONAL = 0x10;
+/** Attribute bit of a batch written in a transaction. */
+export const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
 
 /** A transaction the broker reports as aborted in a fetched range (read_committed). */
@@ -86,7 +87,7 @@ export function scanBatches(
   let nextAborted = 0;
   const abortedProducers = new Set<number>();
   let at = 0;
-  while (at + HEADER <= bytes.length) {
+  while (at + BATCH_HEADER <= bytes.length) {
     const size = 12 + bytes.readInt32BE(at + 8);
     if (at + size > bytes.length) break;
     const magic = bytes[at + 16];
@@ -121,7 +122,7 @@ export function scanBatches(
         logAppendTime: (attributes & LOG_APPEND_TIME) !== 0,
         maxTimestamp: int64(bytes, at + 35),
         compression: attributes & COMPRESSION,
-        start: at + HEADER,
+        start: at + BATCH_HEADER,
         end: at + size,
       });
       count += n;
@@ -135,7 +136,7 @@ export function scanBatches(
 function controlType(bytes: Buffer, at: number, attributes: number): number {
   const records = recordsOf(
     bytes,
-    at + HEADER,
+    at + BATCH_HEADER,
     at + 12 + bytes.readInt32BE(at + 8),
     attributes & COMPRESSION,
   );

@@ -9,11 +9,12 @@ import { METADATA_FIELD } from './formats.ts';
 import { utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
 import type { TopicInfo } from './producer-topic.ts';
+import { BATCH_HEADER } from './record-batches.ts';
 import type { KafkaSinkConfig } from './sink-config.ts';
 import type { SinkSchema } from './sink-schema.ts';
 
 /** Bytes a record batch adds to its records (the v2 batch header). */
-export const BATCH_OVERHEAD = 61;
+export const BATCH_OVERHEAD = BATCH_HEADER;
 /** Most bytes a record adds to its key, value and headers (length, attributes, deltas, varints). */
 const RECORD_OVERHEAD = 36;
 /** Most bytes a header adds to its name and value. */
