@@ -56,43 +56,57 @@ class KafkaSink implements Sink {
     const ends = chunkEnds(batch.sizes, setup.batchBytes);
     let from = 0;
     for (const end of ends) {
-      const positions = Array.from({ length: end - from }, (_, i) => from + i);
-      await this.#send(batch, positions, rejections);
+      const { messages } = batch;
+      try {
+        await this.#producer!.send(ends.length === 1 ? messages : messages.slice(from, end));
+      } catch (err) {
+        const positions = Array.from({ length: end - from }, (_, i) => from + i);
+        await this.#refused(batch, positions, err, rejections);
+      }
       from = end;
     }
     return rejections.length > 0 ? rejections : undefined;
   }
 
-  /**
-   * Sends the messages at `positions`. When Kafka refuses records, those it names are rejected
-   * and the rest of their batches sent again; when it names none (a batch too large), the
-   * refused batches are split in halves until the refused records are found. Batches of other
-   * partitions in the same request are appended and not sent again.
-   */
+  /** Sends the messages at `positions` again (after a refusal), finding the refused ones. */
   async #send(batch: EncodedBatch, positions: number[], rejections: SinkRejection[]): Promise<void> {
-    const { messages } = batch;
-    const all = positions.length === messages.length;
     try {
-      await this.#producer!.send(all ? messages : positions.map((p) => messages[p]));
+      await this.#producer!.send(positions.map((p) => batch.messages[p]));
     } catch (err) {
-      if (!(err instanceof ProduceError && err.kind === 'record')) {
-        throw sinkError(this.#setup!, `producing to topic '${this.#config.topic}' failed`, err);
-      }
-      const unsent = err.unsent.map((u) => positions[u]);
-      const reject = (p: number) =>
-        rejections.push({ index: batch.indexes[p], message: `Kafka refused the record: ${err.message}` });
-      if (err.named !== undefined && err.named.length > 0) {
-        const named = new Set(err.named.map((u) => positions[u]));
-        for (const p of named) reject(p);
-        const rest = unsent.filter((p) => !named.has(p));
-        if (rest.length > 0) await this.#send(batch, rest, rejections);
-      } else if (unsent.length === 1) {
-        reject(unsent[0]);
-      } else {
-        const middle = Math.ceil(unsent.length / 2);
-        await this.#send(batch, unsent.slice(0, middle), rejections);
-        await this.#send(batch, unsent.slice(middle), rejections);
-      }
+      await this.#refused(batch, positions, err, rejections);
+    }
+  }
+
+  /**
+   * After sending the messages at `positions` failed with `err`: when Kafka refused records,
+   * those it names are rejected and the rest of their batches sent again; when it names none (a
+   * batch too large), the refused batches are split in halves until the refused records are
+   * found. Batches of other partitions in the same request were appended and are not sent again.
+   * Any other failure is the sink's.
+   */
+  async #refused(
+    batch: EncodedBatch,
+    positions: number[],
+    err: unknown,
+    rejections: SinkRejection[],
+  ): Promise<void> {
+    if (!(err instanceof ProduceError && err.kind === 'record')) {
+      throw sinkError(this.#setup!, `producing to topic '${this.#config.topic}' failed`, err);
+    }
+    const unsent = err.unsent.map((u) => positions[u]);
+    const reject = (p: number) =>
+      rejections.push({ index: batch.indexes[p], message: `Kafka refused the record: ${err.message}` });
+    if (err.named !== undefined && err.named.length > 0) {
+      const named = new Set(err.named.map((u) => positions[u]));
+      for (const p of named) reject(p);
+      const rest = unsent.filter((p) => !named.has(p));
+      if (rest.length > 0) await this.#send(batch, rest, rejections);
+    } else if (unsent.length === 1) {
+      reject(unsent[0]);
+    } else {
+      const middle = Math.ceil(unsent.length / 2);
+      await this.#send(batch, unsent.slice(0, middle), rejections);
+      await this.#send(batch, unsent.slice(middle), rejections);
     }
   }
 
