@@ -2,8 +2,8 @@
  * Records and batches: the data that moves through a pipeline.
  *
  * A record is a plain object. Records move in batches made of parallel arrays, so no per-record
- * wrapper is allocated on the hot path: `records[i]`, `times[i]`, `keys?.[i]` and `offsets?.[i]`
- * describe the same record.
+ * wrapper is allocated on the hot path: `records[i]`, `times[i]`, `keys?.[i]`, `offsets?.[i]` and
+ * `watermarks?.[i]` describe the same record.
  */
 
 /** One record: a plain JSON-like object. */
@@ -33,6 +33,18 @@ export interface Batch<T = Row> {
    * serializing the record again: the same value, spelled as the source spelled it.
    */
   texts?: (string | undefined)[];
+  /**
+   * The watermark that stood before each record (non-decreasing within the batch): what the
+   * stream's event-time progress was when the record arrived, after the records before it. An
+   * operator that compares times with the watermark (windows, dedupe, timers) first advances to
+   * `watermarks[i]` — firing what became due, as if the watermark had arrived on its own — and
+   * only then decides record `i`, so its lateness and the state it meets do not depend on how the
+   * input was cut into batches. Absent: the watermark did not move during the batch (each record
+   * meets the receiving operator's current watermark). Operators that pass records on keep each
+   * record's entry; records an operator emits while handling record `i` carry the watermark it
+   * had advanced to, and records it emits while advancing carry the watermark before the advance.
+   */
+  watermarks?: number[];
 }
 
 /** An empty batch with the same origin as `like`. */
@@ -43,12 +55,13 @@ export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
   if (like.partition !== undefined) out.partition = like.partition;
   if (like.offsets) out.offsets = [];
   if (like.texts) out.texts = [];
+  if (like.watermarks) out.watermarks = [];
   return out;
 }
 
 /**
- * Appends record `i` of `from` (its time, key and offset) to `to`, with `record` as its value;
- * its text goes along only when `record` is the very record it was decoded as.
+ * Appends record `i` of `from` (its time, key, offset and watermark) to `to`, with `record` as its
+ * value; its text goes along only when `record` is the very record it was decoded as.
  */
 export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, record: T): void {
   to.records.push(record);
@@ -56,6 +69,7 @@ export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, recor
   if (to.keys) to.keys.push(from.keys![i]);
   if (to.offsets) to.offsets.push(from.offsets![i]);
   if (to.texts) to.texts.push(record === from.records[i] ? from.texts![i] : undefined);
+  if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
 
 /**

@@ -19,12 +19,17 @@ const time = Type.Union([Type.Literal('event'), Type.Literal('processing')], {
   description: 'Measure the horizon in event time (entries expire with the watermark) or processing time.',
   default: 'event',
 });
+const onLate = Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
+  description:
+    'Where records at or behind the watermark go (event time): the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late). Such a record cannot be judged: the entry it might duplicate may already be forgotten.',
+  default: 'late_output',
+});
 
 export const dedupeStep = defineStep({
   type: 'dedupe',
   summary: 'Drops records whose key was already seen within a time horizon.',
   description:
-    'Keeps the first record per key; later records of the same key with a time before first + `within` are dropped and counted as filtered. Without `key`, the key of an upstream `key_by` is used. A record whose key expression fails goes to the dead-letter output.',
+    'Keeps the first record per key; later records of the same key with a time before first + `within` are dropped and counted as filtered. Without `key`, the key of an upstream `key_by` is used. A record whose key expression fails goes to the dead-letter output. In event time, a record whose time is at or behind the watermark it arrived under is late and goes where `on_late` says.',
   config: Type.Object(
     {
       key: Type.Optional(
@@ -36,15 +41,16 @@ export const dedupeStep = defineStep({
       ),
       within,
       time,
+      on_late: onLate,
     },
     { additionalProperties: false },
   ),
   example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
   create(cfg, step) {
     const options = { stepId: step.id, within: parseDuration(cfg.within, 'within'), time: cfg.time };
-    if (!cfg.key) return createDedupeOperator(options);
-    const keyFn = compileKey(cfg.key, step);
-    return createDedupeOperator({ ...options, keyFn });
+    const keyFn = cfg.key ? compileKey(cfg.key, step) : undefined;
+    const operator = createDedupeOperator(keyFn ? { ...options, keyFn } : options);
+    return Object.assign(operator, { onLate: cfg.on_late });
   },
 });
 
@@ -52,14 +58,15 @@ export const dedupeFnStep = defineStep({
   type: 'dedupe_fn',
   summary:
     'Drops records whose key, computed by a TypeScript function, was seen within a horizon (TypeScript API only).',
-  config: Type.Object({ within, time }, { additionalProperties: false }),
+  config: Type.Object({ within, time, on_late: onLate }, { additionalProperties: false }),
   create(cfg, step) {
     const fn = stepFunction<(r: Record<string, unknown>) => unknown>(step);
-    return createDedupeOperator({
+    const operator = createDedupeOperator({
       stepId: step.id,
       within: parseDuration(cfg.within, 'within'),
       time: cfg.time,
       keyFn: (r) => encodeKeyValue(fn(r)),
     });
+    return Object.assign(operator, { onLate: cfg.on_late });
   },
 });

@@ -17,7 +17,11 @@ class Collect implements Output {
   deadLetter(batch: Batch, index: number, error: SluiceError): void {
     this.dead.push({ record: batch.records[index], error });
   }
-  late(): void {}
+  /** Late records as `key@time`. */
+  lateRecords: string[] = [];
+  late(batch: Batch, index: number): void {
+    this.lateRecords.push(`${batch.records[index].id}@${batch.times[index]}`);
+  }
   filtered(count: number): void {
     this.dropped += count;
   }
@@ -68,32 +72,45 @@ describe('dedupe operator', () => {
     assert.equal(out.dropped, 3);
   });
 
-  it('forgets an entry once the watermark reaches its horizon', () => {
+  it('sends a record at or behind the watermark to the late output, whatever its key', () => {
     const op = dedupe();
     const out = new Collect();
     op.processBatch(batch('a@0', 'b@5'), out);
     op.onWatermark?.(9, out);
-    op.processBatch(batch('a@3'), out);
-    assert.deepEqual(out.kept(), ['a@0', 'b@5']);
-    op.onWatermark?.(10, out);
-    op.processBatch(batch('a@3', 'b@6'), out);
-    assert.deepEqual(out.kept(), ['a@0', 'b@5', 'a@3']);
-    assert.equal(out.dropped, 2);
+    op.processBatch(batch('a@3', 'c@9', 'c@10', 'b@12'), out);
+    assert.deepEqual(out.kept(), ['a@0', 'b@5', 'c@10']);
+    assert.deepEqual(out.lateRecords, ['a@3', 'c@9']);
+    assert.equal(out.dropped, 1);
   });
 
-  it('expires by the horizon exactly, however coarse the sweep', () => {
+  it('decides by the watermark before each record when the batch carries them', () => {
+    const op = dedupe();
+    const out = new Collect();
+    // e1@0, x@100, e1@30 within 10, bound 0: e1@30 arrives behind watermark 99 and is late.
+    const late = { ...batch('e1@0', 'x@100', 'e1@30'), watermarks: [-Infinity, -1, 99] };
+    op.processBatch(late, out);
+    assert.deepEqual(out.kept(), ['e1@0', 'x@100']);
+    assert.deepEqual(out.lateRecords, ['e1@30']);
+  });
+
+  it('forgets entries once the watermark passes their horizon; the coarse sweep changes no result', () => {
     const op = dedupe({ within: 1000 });
     const out = new Collect();
+    const keys = (o: Operator) => {
+      const { state } = (o.snapshot?.() ?? {}) as { state?: Map<string, Map<string, number>> };
+      return [...(state?.get('first-seen')?.keys() ?? [])].sort();
+    };
     op.processBatch(batch('a@0', 'b@1'), out);
+    op.onWatermark?.(999, out);
+    assert.deepEqual(keys(op), ['a', 'b']);
     op.onWatermark?.(1000, out);
-    op.processBatch(batch('a@500', 'b@500'), out);
-    assert.deepEqual(out.kept(), ['a@0', 'b@1', 'a@500']);
     const restored = dedupe({ within: 1000 }, context(deserialize(serialize(op.snapshot?.()))));
-    restored.processBatch(batch('a@600', 'b@600'), out);
-    assert.deepEqual(out.kept(), ['a@0', 'b@1', 'a@500']);
-    restored.onWatermark?.(1001, out);
-    restored.processBatch(batch('b@700'), out);
-    assert.deepEqual(out.kept(), ['a@0', 'b@1', 'a@500', 'b@700']);
+    // Whether or not a's bucket was swept yet, a record after the watermark decides the same.
+    restored.processBatch(batch('b@1000', 'a@1001', 'b@1001'), out);
+    assert.deepEqual(out.kept(), ['a@0', 'b@1', 'a@1001', 'b@1001']);
+    assert.deepEqual(out.lateRecords, ['b@1000']);
+    restored.onWatermark?.(3000, out);
+    assert.deepEqual(keys(restored), [], 'every entry expired and was swept');
   });
 
   it('passes the input batch through when nothing is dropped, and keeps offsets otherwise', () => {

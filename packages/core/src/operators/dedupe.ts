@@ -43,8 +43,10 @@ const SWEEPS_PER_HORIZON = 16;
  * becomes the key's entry. Other records are duplicates: dropped and counted with
  * `out.filtered(n)`. With `time: 'event'` the time is the record's event time, so a record earlier
  * than the kept one (out of order) is a duplicate too, and an entry is forgotten once the watermark
- * reaches its time + `within` — after that no record that is not late can be its duplicate; a late
- * one is kept. With `time: 'processing'` the time is the clock at the batch and entries are
+ * reaches its time + `within` — after that no record that is not late can be its duplicate. A late
+ * record (event time ≤ the watermark it met, see `Batch.watermarks`) goes to `out.late`: the entry
+ * that would make it a duplicate may have been forgotten, so keeping or dropping it would depend
+ * on timing. With `time: 'processing'` the time is the clock at the batch and entries are
  * forgotten once the clock reaches their time + `within`. Kept records leave unchanged, in input
  * order. Throws CONFIG_INVALID for a bad option or a batch with no key; a throwing `keyFn`
  * dead-letters the record as USER_FUNCTION_FAILED.
@@ -130,11 +132,16 @@ class DedupeOperator implements Operator {
     const seen = this.#seen;
     const expiry = this.#expiry;
     const within = this.#within;
-    const watermark = processing ? Number.NEGATIVE_INFINITY : this.#watermark;
+    const watermarks = processing ? undefined : batch.watermarks;
+    let watermark = processing ? Number.NEGATIVE_INFINITY : this.#watermark;
     let kept: Batch | null = null;
     let dropped = 0;
     for (let i = 0; i < n; i++) {
       const record = records[i];
+      if (watermarks !== undefined && watermarks[i] > watermark) {
+        watermark = watermarks[i];
+        this.#watermark = watermark;
+      }
       let key: string;
       if (keyFn) {
         try {
@@ -148,8 +155,15 @@ class DedupeOperator implements Operator {
         key = keys![i];
       }
       const time = processing ? now : times[i];
+      if (time <= watermark) {
+        // Its duplicates may have been forgotten already: a decision now would depend on when.
+        kept ??= keptBefore(batch, i);
+        out.late(batch, i, this.#lateReason(time, watermark));
+        continue;
+      }
       const first = seen.get(key);
-      if (first === undefined || time >= first + within || first + within <= watermark) {
+      // An entry the watermark has expired cannot matter here: time > watermark ≥ first + within.
+      if (first === undefined || time >= first + within) {
         seen.set(key, time);
         expiry.add(time + within, key);
         if (kept) pushFrom(kept, batch, i, record);
@@ -164,9 +178,10 @@ class DedupeOperator implements Operator {
   }
 
   onWatermark(watermark: number): void {
-    if (this.#processingTime || watermark <= this.#watermark) return;
-    this.#watermark = watermark;
-    this.#expire(watermark);
+    if (this.#processingTime) return;
+    // processBatch may have moved the watermark already (per record) without sweeping.
+    if (watermark > this.#watermark) this.#watermark = watermark;
+    this.#expire(this.#watermark);
   }
 
   onProcessingTime(now: number): void {
@@ -189,6 +204,10 @@ class DedupeOperator implements Operator {
     }
   }
 
+  #lateReason(time: number, watermark: number): string {
+    return `record time ${time} is not after the watermark ${watermark}: records of its key that it duplicates may already be forgotten`;
+  }
+
   #keyFailure(err: unknown): SluiceError {
     const message = err instanceof Error ? err.message : String(err);
     return new SluiceError('USER_FUNCTION_FAILED', `the dedupe key function threw: ${message}`, {
@@ -206,5 +225,6 @@ function keptBefore(batch: Batch, end: number): Batch {
   if (batch.partition !== undefined) out.partition = batch.partition;
   if (batch.offsets) out.offsets = batch.offsets.slice(0, end);
   if (batch.texts) out.texts = batch.texts.slice(0, end);
+  if (batch.watermarks) out.watermarks = batch.watermarks.slice(0, end);
   return out;
 }

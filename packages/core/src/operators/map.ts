@@ -80,6 +80,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
   if (batch.keys) out.keys = new Array(keep);
   if (batch.offsets) out.offsets = new Array(keep);
   if (batch.texts) out.texts = new Array(keep);
+  if (batch.watermarks) out.watermarks = new Array(keep);
   let s = 0;
   let j = 0;
   for (let i = 0; i < records.length; i++) {
@@ -92,6 +93,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     if (out.keys) out.keys[j] = batch.keys![i];
     if (out.offsets) out.offsets[j] = batch.offsets![i];
     if (out.texts) out.texts[j] = records[i] === batch.records[i] ? batch.texts![i] : undefined;
+    if (out.watermarks) out.watermarks[j] = batch.watermarks![i];
     j++;
   }
   return out;

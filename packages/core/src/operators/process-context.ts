@@ -50,6 +50,10 @@ export class MutableProcessContext<S, O> implements ProcessContext<S, O> {
   records: O[] = [];
   times: number[] = [];
   keys: string[] = [];
+  /** The watermark before each emitted record (`Batch.watermarks`). */
+  watermarks: number[] = [];
+  /** The watermark what is emitted now carries: the one before the timers that are firing. */
+  emitWatermark = Number.NEGATIVE_INFINITY;
   /** Collected only while processing a batch that carries offsets. */
   offsets: Offset[] | undefined;
   readonly #values: KeyedMap<S>;
@@ -82,6 +86,7 @@ export class MutableProcessContext<S, O> implements ProcessContext<S, O> {
     this.records.push(record);
     this.times.push(time === undefined ? this.timestamp : time);
     this.keys.push(this.key);
+    this.watermarks.push(this.emitWatermark);
     if (this.offsets) this.offsets.push(this.offset);
   }
 
@@ -106,17 +111,24 @@ export class MutableProcessContext<S, O> implements ProcessContext<S, O> {
     this.records.length = length;
     this.times.length = length;
     this.keys.length = length;
+    this.watermarks.length = length;
     if (this.offsets) this.offsets.length = length;
   }
 
   /** Hands over what was emitted as a batch (or null when nothing was) and starts a new one. */
   take(): Batch<O> | null {
     if (this.records.length === 0) return null;
-    const batch: Batch<O> = { records: this.records, times: this.times, keys: this.keys };
+    const batch: Batch<O> = {
+      records: this.records,
+      times: this.times,
+      keys: this.keys,
+      watermarks: this.watermarks,
+    };
     if (this.offsets) batch.offsets = this.offsets;
     this.records = [];
     this.times = [];
     this.keys = [];
+    this.watermarks = [];
     this.offsets = undefined;
     return batch;
   }

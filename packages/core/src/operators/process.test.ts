@@ -106,6 +106,7 @@ describe('process operator', () => {
       records: [{ user: 7 }, { echo: '7' }],
       times: [5, 105],
       keys: ['7', '7'],
+      watermarks: [-Infinity, -Infinity],
       offsets: [42, 42],
       source: 's',
       partition: '0',

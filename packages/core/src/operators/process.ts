@@ -76,6 +76,7 @@ class ProcessOperator<I, S, O> implements Operator {
     }
     this.#ctx = this.#context(ctx.clock);
     this.#ctx.watermark = ctx.watermark();
+    this.#ctx.emitWatermark = this.#ctx.watermark;
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -91,10 +92,13 @@ class ProcessOperator<I, S, O> implements Operator {
     const records = batch.records as unknown as I[];
     const times = batch.times;
     const offsets = batch.offsets;
+    const watermarks = batch.watermarks;
     const fn = this.#fn;
     const ctx = this.#ctx;
     if (offsets) ctx.offsets = [];
     for (let i = 0; i < n; i++) {
+      // Timers the watermark before this record made due fire before the record is seen.
+      if (watermarks !== undefined && watermarks[i] > ctx.watermark) this.#advance(watermarks[i], out);
       const record = records[i];
       const mark = ctx.records.length;
       try {
@@ -116,13 +120,27 @@ class ProcessOperator<I, S, O> implements Operator {
   }
 
   onWatermark(watermark: number, out: Output): void {
+    this.#advance(Math.max(watermark, this.#ctx.watermark), out);
+    const emitted = this.#ctx.take();
+    if (emitted) out.emit(emitted as unknown as Batch);
+  }
+
+  /**
+   * Moves event time to `watermark` and fires the event-time timers it made due; what they emit
+   * carries the watermark before the advance, and what is emitted afterwards the new one.
+   */
+  #advance(watermark: number, out: Output): void {
     const ctx = this.#ctx;
-    if (watermark > ctx.watermark) ctx.watermark = watermark;
-    this.#fire(this.#timers.event, 'event', ctx.watermark, out);
+    ctx.emitWatermark = ctx.watermark;
+    ctx.watermark = watermark;
+    this.#fire(this.#timers.event, 'event', watermark, out);
+    ctx.emitWatermark = watermark;
   }
 
   onProcessingTime(now: number, out: Output): void {
     this.#fire(this.#timers.processing, 'processing', now, out);
+    const emitted = this.#ctx.take();
+    if (emitted) out.emit(emitted as unknown as Batch);
   }
 
   snapshot(): ProcessSnapshot {
@@ -149,8 +167,6 @@ class ProcessOperator<I, S, O> implements Operator {
         );
       }
     }
-    const emitted = ctx.take();
-    if (emitted) out.emit(emitted as unknown as Batch);
   }
 
   #context(clock: Clock): MutableProcessContext<S, O> {

@@ -292,6 +292,7 @@ export class Job {
       this.#watermarks.observe(`${src.id}/${p}`, Number.NEGATIVE_INFINITY, now, wmId);
     };
     const batchSize = this.plan.settings.batchSize;
+    const watched = this.#graph.watchedSources.has(src.id);
     let attempt = 0;
     while (!this.#stopping && !this.#failure) {
       let batch: SourceBatch | null;
@@ -334,11 +335,16 @@ export class Job {
         const { batch: ingested, maxTime } = src.ingest(partition, batch, now, (l) =>
           this.#outputs.deadLetter(l),
         );
-        // An empty read brought no record: it must not keep a quiet partition from going idle.
-        if (batch.records.length > 0 || batch.failures?.length) {
-          const id = batch.partition === undefined ? wmId : `${src.id}/${partition}`;
-          this.#watermarks.observe(id, maxTime, now, wmId);
+        const id = batch.partition === undefined ? wmId : `${src.id}/${partition}`;
+        // Lateness is decided per record, against the watermark as it stood after the records
+        // before it: the batch carries that watermark for each record.
+        if (ingested && watched) {
+          const watermarks = this.#watermarks.before(id, ingested.times, now, wmId);
+          if (watermarks) ingested.watermarks = watermarks;
         }
+        // An empty read brought no record: it must not keep a quiet partition from going idle.
+        if (batch.records.length > 0 || batch.failures?.length)
+          this.#watermarks.observe(id, maxTime, now, wmId);
         if (ingested) {
           const targets = this.#graph.sourceTargets.get(src.id)!;
           for (const node of targets.nodes) node.push(ingested);

@@ -17,6 +17,11 @@ export interface OperatorGraph {
   readonly order: readonly Node[];
   /** Steps and sinks that read each source directly (sinks are added when opened). */
   readonly sourceTargets: ReadonlyMap<string, { nodes: Node[]; sinks: SinkRunner[] }>;
+  /**
+   * Sources with an operator downstream that follows the watermark (has `onWatermark`): their
+   * batches carry the watermark before each record (`Batch.watermarks`); others need not.
+   */
+  readonly watchedSources: ReadonlySet<string>;
 }
 
 /**
@@ -58,5 +63,20 @@ export function buildOperatorGraph(
       else sourceTargets.get(input)!.nodes.push(node);
     }
   }
-  return { nodes, order: ordered, sourceTargets };
+  const watchedSources = new Set<string>();
+  for (const [source, targets] of sourceTargets) {
+    const seen = new Set<Node>();
+    const stack = [...targets.nodes];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (seen.has(node)) continue;
+      seen.add(node);
+      if (node.operator.onWatermark) {
+        watchedSources.add(source);
+        break;
+      }
+      stack.push(...node.steps);
+    }
+  }
+  return { nodes, order: ordered, sourceTargets, watchedSources };
 }

@@ -49,6 +49,44 @@ export class WatermarkTracker {
     if (maxTime > p.maxTime) p.maxTime = maxTime;
   }
 
+  /**
+   * The pipeline watermark before each record of a batch partition `id` read at `now`, whose
+   * event times are `times` in order: the watermark `advance(now)` would give after the records
+   * before it, had each been observed alone. Undefined when it stays at the current watermark
+   * for every record. Call it before `observe` takes the batch in; a partition not seen yet is
+   * taken as a new one like `observe` would add it (modelled on `like`).
+   */
+  before(id: string, times: readonly number[], now: number, like?: string): number[] | undefined {
+    const base = this.#current;
+    const own = this.#partitions.get(id);
+    const model = own ?? (like === undefined ? undefined : this.#partitions.get(like));
+    const bound = model?.bound ?? 0;
+    // The other partitions' minimum caps what this one can move the watermark to.
+    let cap = END_OF_TIME;
+    for (const [other, p] of this.#partitions) {
+      if (other === id || p.ended || now - p.lastActive >= p.idleTimeout) continue;
+      const wm = p.maxTime - p.bound - 1;
+      if (wm < cap) cap = wm;
+    }
+    if (cap <= base) return undefined;
+    let max = own?.maxTime ?? START_OF_TIME;
+    let out: number[] | undefined;
+    const n = times.length;
+    for (let i = 0; i < n; i++) {
+      let wm = max - bound - 1;
+      if (wm > cap) wm = cap;
+      if (wm < base) wm = base;
+      if (out !== undefined) out[i] = wm;
+      else if (wm !== base) {
+        out = new Array<number>(n).fill(base, 0, i);
+        out[i] = wm;
+      }
+      const t = times[i];
+      if (t > max) max = t;
+    }
+    return out;
+  }
+
   /** Forgets a partition (revoked from a multiplexing reader): it no longer holds the watermark back. */
   remove(id: string): void {
     this.#partitions.delete(id);

@@ -44,6 +44,12 @@ export class ResultEmitter {
   keyField = false;
   /** Whether result batches carry `keys` (the input was keyed). */
   keyed = false;
+  /**
+   * The watermark that stands before the results added from now on (`Batch.watermarks`): the
+   * operator's watermark before the advance that fires them, or the one a record that updated a
+   * fired window met. Undefined: the results carry none (processing time).
+   */
+  watermark: number | undefined;
 
   constructor(layout: ResultLayout) {
     this.#layout = layout;
@@ -78,11 +84,13 @@ export class ResultEmitter {
     if (batch === undefined) {
       batch = { records: [], times: [] };
       if (this.keyed) batch.keys = [];
+      if (this.watermark !== undefined) batch.watermarks = [];
       this.#batch = batch;
     }
     batch.records.push(record);
     batch.times.push(end - 1);
     if (batch.keys) batch.keys.push(String(key));
+    if (batch.watermarks) batch.watermarks.push(this.watermark!);
     if (batch.records.length >= RESULT_BATCH_SIZE) this.flush();
   }
 

@@ -102,8 +102,9 @@ function reference(spec: WindowSpec, lateness: number, steps: readonly Step[]) {
   };
   for (const step of steps) {
     if (step.kind === 'batch') {
-      const updated: [number, string][] = [];
       for (const { k, v, t } of step.rows) {
+        // Each record that changes fired windows re-fires them at once, in end order.
+        const updated: number[] = [];
         const live = windowsContaining(spec, t).filter(([, end]) => end - 1 + lateness > w);
         if (live.length === 0) late.push(t);
         for (const [start, end] of live) {
@@ -111,11 +112,11 @@ function reference(spec: WindowSpec, lateness: number, steps: readonly Step[]) {
           const win = windows.get(end)!;
           if (!win.groups.has(k)) win.groups.set(k, []);
           win.groups.get(k)!.push(v);
-          if (win.fired && !updated.some(([e, key]) => e === end && key === k)) updated.push([end, k]);
+          if (win.fired) updated.push(end);
         }
+        updated.sort((a, b) => a - b);
+        for (const end of updated) emitted.push(result(end, k));
       }
-      updated.sort((a, b) => a[0] - b[0]);
-      for (const [end, key] of updated) emitted.push(result(end, key));
     } else if (step.w > w) {
       w = step.w;
       for (const end of [...windows.keys()].sort((a, b) => a - b)) {

@@ -156,11 +156,15 @@ function planFields(fields: readonly OutputField[]): FieldPlan {
  * Event time: a record with time t goes to every window containing t. A window [start, end)
  * fires when the watermark reaches end − 1, once per (key, window), in end order. Its state is
  * kept until the watermark reaches end − 1 + allowedLateness; a record arriving in that time
- * updates it, and the updated result is emitted again at the end of that batch (Flink's
+ * updates it, and the updated result is emitted again right after that record (Flink's
  * allowed-lateness semantics: each later result supersedes the earlier one for the same key and
  * window). A record none of whose windows is within that bound goes to `out.late`; a record some
  * of whose windows are too old goes to the others only. Sessions merge first and are then
  * judged by the merged session. `onWatermark(Infinity)` fires every open window exactly once.
+ * When the batch carries `watermarks`, the operator advances to `watermarks[i]` (firing what
+ * became due) before it takes record i, so lateness, firing and merging are what they would be
+ * with one record per batch: results do not depend on how the input was batched. Results carry
+ * the watermark that stood before they fired.
  *
  * Processing time: records take `ctx.clock.now()` at arrival (one reading per batch); windows
  * fire in `onProcessingTime(now)` once now ≥ end, and every open window fires at `close`. No
@@ -252,6 +256,7 @@ class WindowAggregate implements Operator {
     this.#keyFn = config.keyFn;
     this.#fieldKey = fieldGroupKey(keyFields);
     this.#processing = config.time === 'processing';
+    if (!this.#processing) this.#emitter.watermark = this.#progress;
     this.#syncEmitter();
   }
 
@@ -291,6 +296,7 @@ class WindowAggregate implements Operator {
       throw toSluiceError(err, 'CHECKPOINT_INCOMPATIBLE', { step });
     }
     this.#progress = saved.progress ?? Number.NEGATIVE_INFINITY;
+    if (!this.#processing) this.#emitter.watermark = this.#progress;
     this.#keyedInput = saved.keyedInput === true;
     this.#syncEmitter();
   }
@@ -307,13 +313,16 @@ class WindowAggregate implements Operator {
     }
     const processing = this.#processing;
     const now = processing ? this.#clock.now() : 0;
-    const progress = processing ? Number.NEGATIVE_INFINITY : this.#progress;
+    const watermarks = processing ? undefined : batch.watermarks;
     const store = this.#store;
+    const emitter = this.#emitter.to(out);
     const args = this.#args;
     const values = this.#values;
     const keyFn = this.#keyFn;
     const fieldKey = this.#fieldKey;
     for (let i = 0; i < n; i++) {
+      // Fire what the watermark before this record made due, then decide the record against it.
+      if (watermarks !== undefined && watermarks[i] > this.#progress) this.#advance(watermarks[i]);
       const record = records[i];
       const time = processing ? now : times[i];
       if (!Number.isFinite(time)) {
@@ -328,10 +337,12 @@ class WindowAggregate implements Operator {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
         continue;
       }
+      const progress = processing ? Number.NEGATIVE_INFINITY : this.#progress;
       if (!store.add(key, record, time, values, progress)) out.late(batch, i, this.#lateReason(time));
+      // A late record that changed a fired window re-fires it at once (Flink's allowed lateness).
+      else if (!processing) store.flushUpdates(emitter);
     }
-    store.flushUpdates(this.#emitter.to(out));
-    this.#emitter.flush();
+    emitter.flush();
   }
 
   #invalidTime(time: unknown): SluiceError {
@@ -348,9 +359,21 @@ class WindowAggregate implements Operator {
 
   onWatermark(watermark: number, out: Output): void {
     if (this.#processing || !(watermark > this.#progress)) return;
-    this.#progress = watermark;
-    this.#store.advance(watermark, this.#emitter.to(out));
+    this.#emitter.to(out);
+    this.#advance(watermark);
     this.#emitter.flush();
+  }
+
+  /**
+   * Moves event time to `watermark`, adding the windows it makes due to the emitter: they carry
+   * the watermark before the advance, and what follows (updates of fired windows by the next
+   * records) carries the new one.
+   */
+  #advance(watermark: number): void {
+    this.#emitter.watermark = this.#progress;
+    this.#progress = watermark;
+    this.#store.advance(watermark, this.#emitter);
+    this.#emitter.watermark = watermark;
   }
 
   onProcessingTime(now: number, out: Output): void {
