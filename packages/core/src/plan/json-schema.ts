@@ -5,6 +5,7 @@
 import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
 import { isRecord } from './config-path.ts';
+import { withDefaultsOptional } from './json-schema-defaults.ts';
 import {
   eventTimeSchema,
   idPattern,
@@ -22,7 +23,9 @@ type Kind = ComponentSpec['kind'];
  * sources, steps, sinks, `dead_letter` and `late_output` are unions discriminated by `type`
  * (an `if`/`then` per registered type, so an editor checks only the matching component's
  * options), built from the registry's component schemas with each spec's summary and
- * description; plus `settings` and `event_time`. A plain JSON value: serialize it as it is.
+ * description; plus `settings` and `event_time`. An option the loader fills with its default is
+ * never required (`withDefaultsOptional`), so the schema accepts what the loader accepts. A plain
+ * JSON value: serialize it as it is.
  */
 export function pipelineJsonSchema(registry: Registry): object {
   const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
@@ -68,8 +71,8 @@ export function pipelineJsonSchema(registry: Registry): object {
     required: ['name', 'sources', 'sinks'],
     properties: sections,
     definitions: {
-      settings: clone(settingsSchema),
-      event_time: clone(eventTimeSchema),
+      settings: withDefaultsOptional(settingsSchema),
+      event_time: withDefaultsOptional(eventTimeSchema),
       source: union(registry, 'source', { event_time: ref('event_time') }, []),
       step: union(
         registry,
@@ -112,7 +115,7 @@ function union(registry: Registry, kind: Kind, extra: Json, extraRequired: strin
 }
 
 function branch(spec: ComponentSpec, extra: Json, extraRequired: string[]): Json {
-  const config = clone(spec.config);
+  const config = withDefaultsOptional(spec.config);
   const description = spec.description ? `${spec.summary}\n\n${spec.description}` : spec.summary;
   const own: Json = { type: { const: spec.type, description: spec.summary }, ...extra };
   const required = ['type', ...extraRequired];
