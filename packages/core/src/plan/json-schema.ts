@@ -10,8 +10,10 @@ import {
   eventTimeSchema,
   idPattern,
   type pipelineKeys,
+  pipelineSections,
   settingsSchema,
   sinkInputSchema,
+  stepIdDescription,
   stepInputSchema,
 } from './json-schema-sections.ts';
 
@@ -29,46 +31,38 @@ type Kind = ComponentSpec['kind'];
  */
 export function pipelineJsonSchema(registry: Registry): object {
   const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  const about = (key: (typeof pipelineKeys)[number]) => ({ description: pipelineSections[key].description });
   const sections: { [key in (typeof pipelineKeys)[number]]: Json } = {
-    name: { type: 'string', minLength: 1, description: 'Name of the pipeline.' },
-    settings: ref('settings'),
+    name: { type: 'string', minLength: 1, ...about('name') },
+    settings: { allOf: [ref('settings')], ...about('settings') },
     sources: {
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: idPattern },
       additionalProperties: ref('source'),
-      description: 'Sources by id. The id names the source in inputs and its offsets in checkpoints.',
+      ...about('sources'),
     },
-    steps: {
-      type: 'array',
-      items: ref('step'),
-      description: 'Steps in order; each reads the previous step unless it names an `input`.',
-    },
+    steps: { type: 'array', items: ref('step'), ...about('steps') },
     sinks: {
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: idPattern },
       additionalProperties: ref('sink'),
-      description: 'Sinks by id; each writes the last step unless it names an `input`.',
+      ...about('sinks'),
     },
-    dead_letter: {
-      description:
-        'Where records that fail (decode, validation, expressions, sink rejections) go, with the reason.',
-      allOf: [ref('output')],
-    },
-    late_output: {
-      description:
-        'Where records that arrive after their window closed go, for steps with `on_late: late_output`.',
-      allOf: [ref('output')],
-    },
+    dead_letter: { allOf: [ref('output')], ...about('dead_letter') },
+    late_output: { allOf: [ref('output')], ...about('late_output') },
   };
+  const required = Object.entries(pipelineSections)
+    .filter(([, section]) => section.required)
+    .map(([key]) => key);
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'Sluice pipeline',
     description: 'A Sluice streaming pipeline: sources, steps and sinks.',
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'sources', 'sinks'],
+    required,
     properties: sections,
     definitions: {
       settings: withDefaultsOptional(settingsSchema),
@@ -78,7 +72,7 @@ export function pipelineJsonSchema(registry: Registry): object {
         registry,
         'step',
         {
-          id: { type: 'string', pattern: idPattern, description: 'Stable id: names the step and its state.' },
+          id: { type: 'string', pattern: idPattern, description: stepIdDescription },
           input: clone(stepInputSchema),
         },
         ['id'],
