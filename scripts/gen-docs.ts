@@ -13,6 +13,8 @@ import {
   aggregateDocs,
   builtins,
   describeComponent,
+  describeExpressions,
+  describePipelineFile,
   errorCodes,
   functionDocs,
   type Plugin,
@@ -108,7 +110,9 @@ const outputs: [string, string][] = [
   ...connectors.map((c): [string, string] => [`docs/reference/${c.plugin.name}.md`, connectorPage(c)]),
   ['docs/reference/components.md', componentsPage()],
   ['docs/reference/errors.md', errorsPage()],
+  ['docs/reference/expressions.md', header + describeExpressions()],
   ['docs/reference/functions.md', functionsPage()],
+  ['docs/reference/pipeline.md', header + describePipelineFile()],
   ['schemas/pipeline.schema.json', JSON.stringify(pipelineJsonSchema(registry), null, 2) + '\n'],
 ];
 
