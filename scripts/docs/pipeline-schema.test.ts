@@ -56,6 +56,28 @@ describe('schemas/pipeline.schema.json', () => {
     });
   }
 
+  test('requires no option that has a default (a default Ajv never applies is a spec mistake)', () => {
+    const contradictions: string[] = [];
+    const visit = (node: unknown, path: string) => {
+      if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${path}/${i}`));
+      if (typeof node !== 'object' || node === null) return;
+      const { required, properties } = node as { required?: unknown; properties?: { [k: string]: unknown } };
+      if (Array.isArray(required) && properties) {
+        for (const name of required) {
+          const property = properties[name] as { default?: unknown } | undefined;
+          if (property?.default !== undefined) contradictions.push(`${path}/properties/${name}`);
+        }
+      }
+      for (const [key, value] of Object.entries(node)) visit(value, `${path}/${key}`);
+    };
+    visit(schema, '#');
+    assert.deepEqual(
+      contradictions,
+      [],
+      'these options have a default the loader never applies (inside anyOf/oneOf): move the default out of the union, or drop it',
+    );
+  });
+
   /** Variants of the quickstart, each a mistake a user makes, or a valid change. */
   const variants: [name: string, valid: boolean, text: string][] = [
     ['the quickstart', true, quickstart],
