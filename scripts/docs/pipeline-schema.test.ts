@@ -59,7 +59,6 @@ describe('schemas/pipeline.schema.json', () => {
   test('requires no option that has a default (a default Ajv never applies is a spec mistake)', () => {
     const contradictions: string[] = [];
     const visit = (node: unknown, path: string) => {
-      if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${path}/${i}`));
       if (typeof node !== 'object' || node === null) return;
       const { required, properties } = node as { required?: unknown; properties?: { [k: string]: unknown } };
       if (Array.isArray(required) && properties) {
