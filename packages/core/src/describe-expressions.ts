@@ -168,7 +168,7 @@ export function describeExpressions(): string {
   const lines = [
     '# Expressions',
     '',
-    'Filters (`filter.where`), computed fields (`map.fields`), keys (`key_by`, `dedupe`, `aggregate`), aggregate fields and arguments, and `event_time.expression` are SQL scalar expressions. Each is parsed and type-checked once when the pipeline starts and compiled to a function; a mistake in one fails `sluice validate` with its column. Functions are listed in [functions.md](functions.md).',
+    'Filters (`filter.where`), computed fields (`map.fields`), the keys of `key_by` and `dedupe`, aggregate fields and their arguments, and `event_time.expression` are SQL scalar expressions. Each is parsed and type-checked once when the pipeline starts and compiled to a function; a mistake in one fails `sluice validate` with its column. Functions are listed in [functions.md](functions.md).',
     '',
     'The tables below are computed from the parser and the compiler: *grouped as* shows how an expression groups (every compound operand in parentheses, names quoted only where needed, strings in single quotes), *reads* the record fields it reads, and *on the sample record* what it gives for this record (or the error that sends the record to dead letters):',
     '',

@@ -12,7 +12,6 @@ import {
   pipelineSections,
   settingsSchema,
   sinkInputSchema,
-  stepIdDescription,
   stepInputSchema,
 } from './plan/json-schema-sections.ts';
 
@@ -118,7 +117,7 @@ export function describePipelineFile(): string {
     '',
     '## Ids and inputs',
     '',
-    `Sources and sinks are maps from id to component; a step has an \`id\` key. Every id matches \`${idPattern}\` and is unique in the file. A step's \`id\`: ${stepIdDescription}`,
+    `Sources and sinks are maps from id to component; a step has an \`id\` key. Every id matches \`${idPattern}\` and is unique in the file; it names the component in inputs, metrics and checkpoints, so keep it stable.`,
     '',
     '| key | of | description |',
     '|---|---|---|',
