@@ -3,6 +3,7 @@
  * generated pages under docs/reference.
  */
 
+import { withDefaultsOptional } from './plan/json-schema-defaults.ts';
 import type { ComponentSpec } from './spec.ts';
 
 interface SchemaNode {
@@ -21,7 +22,27 @@ interface SchemaNode {
   secret?: boolean;
 }
 
+/** One option row: path, type, required, default, description. */
+type Row = [string, string, string, string, string];
+
+/** The forms of a union of objects told apart by one property holding a constant (`type`). */
+interface Forms {
+  readonly tag: string;
+  readonly forms: readonly { readonly name: string; readonly node: SchemaNode }[];
+}
+
+function formsOf(node: SchemaNode): Forms | undefined {
+  const alts = node.anyOf ?? node.oneOf;
+  if (!alts || alts.length < 2 || !alts.every((a) => a.properties !== undefined)) return undefined;
+  const tag = Object.keys(alts[0].properties ?? {}).find((key) =>
+    alts.every((a) => typeof a.properties?.[key]?.const === 'string'),
+  );
+  if (tag === undefined) return undefined;
+  return { tag, forms: alts.map((a) => ({ name: String(a.properties?.[tag]?.const), node: a })) };
+}
+
 function typeName(node: SchemaNode): string {
+  if (formsOf(node)) return 'object';
   const alts = node.anyOf ?? node.oneOf;
   if (alts) {
     if (alts.every((a) => a.const !== undefined))
@@ -38,17 +59,77 @@ function typeName(node: SchemaNode): string {
   return Array.isArray(node.type) ? node.type.join(' \\| ') : (node.type ?? 'any');
 }
 
-/** Option rows of an object schema, nested objects flattened as `a.b`. */
-function rows(node: SchemaNode, prefix: string, out: string[][]): void {
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+function row(path: string, child: SchemaNode, required: boolean, prefix = ''): Row {
+  const dflt = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
+  const secret = child.secret ? ' *(secret: redacted in logs)*' : '';
+  const desc = `${prefix}${cell(child.description ?? '')}${secret}`;
+  return [`\`${path}\``, typeName(child), required ? 'yes' : '', dflt, desc];
+}
+
+/**
+ * Option rows of an object schema. Nested objects are flattened as `a.b`, objects in arrays as
+ * `a[].b`; a union of objects told apart by `type` gets a row for `type` and one per option of
+ * its forms, each saying which forms take it.
+ */
+function rows(node: SchemaNode, prefix: string, out: Row[]): void {
   const required = new Set(node.required ?? []);
   for (const [name, child] of Object.entries(node.properties ?? {})) {
     const path = prefix ? `${prefix}.${name}` : name;
-    const dflt = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
-    const req = required.has(name) && child.default === undefined ? 'yes' : '';
-    const desc = `${(child.description ?? '').replaceAll('|', '\\|').replaceAll('\n', ' ')}${child.secret ? ' *(secret: redacted in logs)*' : ''}`;
-    out.push([`\`${path}\``, typeName(child), req, dflt, desc]);
-    if (child.type === 'object' && child.properties) rows(child, path, out);
+    out.push(row(path, child, required.has(name)));
+    nested(child, path, out);
   }
+}
+
+function nested(child: SchemaNode, path: string, out: Row[]): void {
+  const forms = formsOf(child);
+  if (forms) formRows(forms, path, out);
+  else if (child.properties) rows(child, path, out);
+  else if (child.type === 'array' && child.items?.properties) rows(child.items, `${path}[]`, out);
+}
+
+function formRows(union: Forms, path: string, out: Row[]): void {
+  const tagNode: SchemaNode = {
+    ...union.forms[0].node.properties?.[union.tag],
+    const: undefined,
+    anyOf: union.forms.map((f) => ({ const: f.name })),
+  };
+  tagNode.description ??= `Which form of \`${path}\`; the rows below name the forms that take each option.`;
+  out.push(row(`${path}.${union.tag}`, tagNode, true));
+  const merged = new Map<string, { row: Row; forms: string[]; child: SchemaNode }>();
+  for (const form of union.forms) {
+    const required = new Set(form.node.required ?? []);
+    for (const [name, child] of Object.entries(form.node.properties ?? {})) {
+      if (name === union.tag) continue;
+      const r = row(`${path}.${name}`, child, required.has(name));
+      const key = JSON.stringify(r);
+      const seen = merged.get(key);
+      if (seen) seen.forms.push(form.name);
+      else merged.set(key, { row: r, forms: [form.name], child });
+    }
+  }
+  for (const { row: r, forms, child } of merged.values()) {
+    const which = forms.map((f) => `\`${f}\``).join(', ');
+    out.push([r[0], r[1], r[2], r[3], `${which}: ${r[4]}`]);
+    nested(child, r[0].slice(1, -1), out);
+  }
+}
+
+/**
+ * The Markdown table of the options of an object schema (a component's config, `settings`,
+ * `event_time`): option path, type, whether it is required, default, description; '' when it
+ * has no options. An option the loader fills with its default is not required.
+ */
+export function optionsTable(schema: object): string {
+  const table: Row[] = [];
+  rows(withDefaultsOptional(schema) as SchemaNode, '', table);
+  if (table.length === 0) return '';
+  const lines = ['| option | type | required | default | description |', '|---|---|---|---|---|'];
+  for (const r of table) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
 }
 
 /** The Markdown reference of one component. */
@@ -56,15 +137,8 @@ export function describeComponent(spec: ComponentSpec): string {
   const lines: string[] = [`## \`${spec.type}\` (${spec.kind})`, '', spec.summary, ''];
   if (spec.description) lines.push(spec.description, '');
   if (spec.kind === 'sink') lines.push(`Delivery: ${spec.delivery}.`, '');
-  const table: string[][] = [];
-  rows(spec.config as SchemaNode, '', table);
-  if (table.length > 0) {
-    lines.push('| option | type | required | default | description |', '|---|---|---|---|---|');
-    for (const r of table) lines.push(`| ${r.join(' | ')} |`);
-    lines.push('');
-  } else {
-    lines.push('No options.', '');
-  }
+  const table = optionsTable(spec.config);
+  lines.push(table === '' ? 'No options.' : table, '');
   if (spec.example) lines.push('Example:', '', '```yaml', spec.example.trimEnd(), '```', '');
   return lines.join('\n');
 }

@@ -72,6 +72,8 @@ export {
   sleep,
 } from './connectors/backoff.ts';
 export { describeComponent } from './describe.ts';
+export { describeExpressions } from './describe-expressions.ts';
+export { describePipelineFile } from './describe-pipeline.ts';
 export {
   ConfigErrors,
   type ErrorCode,

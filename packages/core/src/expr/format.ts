@@ -30,6 +30,11 @@ const CAST_NAMES: { readonly [target in CastTarget]: string } = {
   timestamp: 'TIMESTAMP',
 };
 
+/** The SQL type name a cast target is written with. */
+export function castTargetName(target: CastTarget): string {
+  return CAST_NAMES[target];
+}
+
 const BARE_NAME = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
 
 function precedence(e: Expr): number {

@@ -26,6 +26,9 @@ const CAST_TYPES: { readonly [name: string]: CastTarget } = {
   TIMESTAMP: 'timestamp',
 };
 
+/** The type names CAST and `::` accept. */
+export const castTypeNames: readonly string[] = Object.keys(CAST_TYPES);
+
 const NUMBER_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 /**

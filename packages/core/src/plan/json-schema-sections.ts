@@ -19,6 +19,49 @@ export const pipelineKeys = [
   'late_output',
 ] as const;
 
+/**
+ * What each top-level key of a pipeline file holds, and whether a file must have it: the editor
+ * schema and the reference page (`describePipelineFile`) both say it from here.
+ */
+export const pipelineSections: {
+  readonly [key in (typeof pipelineKeys)[number]]: {
+    readonly required: boolean;
+    readonly description: string;
+  };
+} = {
+  name: {
+    required: true,
+    description:
+      'Name of the pipeline. Its checkpoints are kept under `<settings.checkpoint.dir>/<name>/`, so two pipelines with one checkpoint folder need different names.',
+  },
+  settings: { required: false, description: 'Pipeline-wide settings; every one has a default.' },
+  sources: {
+    required: true,
+    description: 'Sources by id. The id names the source in inputs and its offsets in checkpoints.',
+  },
+  steps: {
+    required: false,
+    description: 'Steps in order; each reads the previous step unless it names an `input`.',
+  },
+  sinks: {
+    required: true,
+    description: 'Sinks by id; each writes the last step unless it names an `input`.',
+  },
+  dead_letter: {
+    required: false,
+    description:
+      'A sink of any type for records that fail (decode, event time, validation, expressions, sink rejections), each wrapped with the step, error code and reason. Without it the first few are logged and the rest dropped (still counted).',
+  },
+  late_output: {
+    required: false,
+    description:
+      'A sink of any type for late records — behind the watermark when they arrive, e.g. after their window closed (an `aggregate` with `on_late: late_output`, the default) — written as they were read. Without it late records go to `dead_letter` with code LATE_RECORD.',
+  },
+};
+
+/** Description of a step's `id`. */
+export const stepIdDescription = 'Stable id: names the step in inputs, metrics and its state in checkpoints.';
+
 /** Keys of a source, step or sink that are not part of the component's own config. */
 export const reservedComponentKeys = ['type', 'id', 'input', 'event_time'] as const;
 
@@ -67,7 +110,7 @@ export const eventTimeSchema = Type.Object(
     additionalProperties: false,
     oneOf: [{ required: ['field'] }, { required: ['expression'] }],
     description:
-      'Where the event time of each record comes from; without it the source uses processing time.',
+      'Where the event time of each record comes from: exactly one of `field` and `expression`. Without `event_time` the source uses processing time (when the record was read). A record whose time is missing or invalid goes to dead letters (EVENT_TIME_INVALID).',
   },
 );
 
@@ -87,7 +130,8 @@ export const settingsSchema = Type.Object(
             Type.String({
               minLength: 1,
               default: defaultSettings.checkpoint.dir,
-              description: "Checkpoint directory, relative to the pipeline file's folder.",
+              description:
+                "Folder of checkpoints, relative to the pipeline file's folder; a pipeline's checkpoints go to `<dir>/<name>/`.",
             }),
           ),
           keep: Type.Optional(

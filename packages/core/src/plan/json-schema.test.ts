@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
+import { Type } from 'typebox';
 import { parse } from 'yaml';
 import { Registry } from '../registry.ts';
+import { defineSink, defineSource, defineStep } from '../spec.ts';
 import { testRegistry } from '../yaml/test-registry.ts';
+import { validateConfig } from './config.ts';
 import { pipelineJsonSchema } from './json-schema.ts';
 
 const schema = pipelineJsonSchema(testRegistry());
@@ -101,6 +104,91 @@ sinks:
     ]);
     assert.equal(json.definitions.settings.properties.checkpoint.properties.interval.default, '10s');
     assert.equal(json.definitions.settings.properties.batch_size.default, 1024);
+  });
+
+  test('does not require an option the loader fills with its default', () => {
+    // Specs write defaulted options without Type.Optional (Ajv's useDefaults fills them, so the
+    // static type has them): the editor schema must still let a file leave them out.
+    const window = Type.Union([
+      Type.Object(
+        { type: Type.Literal('tumbling'), size: Type.String(), offset: Type.String({ default: '0s' }) },
+        { additionalProperties: false },
+      ),
+      Type.Object({ type: Type.Literal('session'), gap: Type.String() }, { additionalProperties: false }),
+    ]);
+    const reader = Type.Object(
+      {
+        path: Type.String(),
+        mode: Type.Union([Type.Literal('once'), Type.Literal('follow')], { default: 'once' }),
+        limits: Type.Object(
+          { depth: Type.Integer({ default: 64 }), bytes: Type.Integer() },
+          { additionalProperties: false, default: {} },
+        ),
+        columns: Type.Array(Type.Object({ name: Type.String(), type: Type.String({ default: 'string' }) }), {
+          default: [],
+        }),
+      },
+      { additionalProperties: false },
+    );
+    const nothing = () => ({ open: async () => [] });
+    const registry = new Registry([
+      {
+        name: 'defaults',
+        components: [
+          defineSource({ type: 'reader', summary: 'Reads.', config: reader, create: nothing }),
+          defineStep({
+            type: 'windowed',
+            summary: 'Windows.',
+            config: Type.Object(
+              { window: window, on_late: Type.String({ default: 'late_output' }) },
+              { additionalProperties: false },
+            ),
+            create: () => ({ processBatch() {} }),
+          }),
+          defineSink({
+            type: 'writer',
+            summary: 'Writes.',
+            delivery: 'at-least-once',
+            config: Type.Object(
+              { path: Type.String(), format: Type.String({ default: 'json' }) },
+              { additionalProperties: false },
+            ),
+            create: () => ({ open: async () => {}, write: async () => undefined, close: async () => {} }),
+          }),
+        ],
+      },
+    ]);
+    const editor = new Ajv({ allErrors: true, strict: false }).compile(pipelineJsonSchema(registry));
+    const file = parse(`name: p
+sources:
+  in: { type: reader, path: a, limits: { bytes: 10 }, columns: [{ name: c }] }
+steps:
+  - { id: w, type: windowed, window: { type: session, gap: 1m } }
+sinks:
+  out: { type: writer, path: b }
+dead_letter: { type: writer, path: c }
+`);
+    assert.equal(editor(file), true, JSON.stringify(editor.errors, null, 2));
+    // The loader agrees: each config is valid on its own, defaults filled in.
+    const { type: _, ...options } = file.sources.in;
+    assert.deepEqual(validateConfig(reader, options), {
+      ok: true,
+      value: {
+        path: 'a',
+        mode: 'once',
+        limits: { bytes: 10, depth: 64 },
+        columns: [{ name: 'c', type: 'string' }],
+      },
+    });
+    // A default inside one form of a union is not applied by Ajv, so that option stays required.
+    const tumbling = parse(
+      'name: p\nsources: { in: { type: reader, path: a, limits: { bytes: 1 } } }\nsteps: [{ id: w, type: windowed, window: { type: tumbling, size: 1m } }]\nsinks: { out: { type: writer, path: b } }\n',
+    );
+    assert.equal(editor(tumbling), false);
+    assert.ok(
+      (editor.errors ?? []).some((e) => e.message === "must have required property 'offset'"),
+      JSON.stringify(editor.errors),
+    );
   });
 
   test('an empty registry still gives a valid schema that accepts no component', () => {

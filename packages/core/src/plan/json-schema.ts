@@ -5,12 +5,15 @@
 import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
 import { isRecord } from './config-path.ts';
+import { withDefaultsOptional } from './json-schema-defaults.ts';
 import {
   eventTimeSchema,
   idPattern,
   type pipelineKeys,
+  pipelineSections,
   settingsSchema,
   sinkInputSchema,
+  stepIdDescription,
   stepInputSchema,
 } from './json-schema-sections.ts';
 
@@ -22,60 +25,54 @@ type Kind = ComponentSpec['kind'];
  * sources, steps, sinks, `dead_letter` and `late_output` are unions discriminated by `type`
  * (an `if`/`then` per registered type, so an editor checks only the matching component's
  * options), built from the registry's component schemas with each spec's summary and
- * description; plus `settings` and `event_time`. A plain JSON value: serialize it as it is.
+ * description; plus `settings` and `event_time`. An option the loader fills with its default is
+ * never required (`withDefaultsOptional`), so the schema accepts what the loader accepts. A plain
+ * JSON value: serialize it as it is.
  */
 export function pipelineJsonSchema(registry: Registry): object {
   const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+  const about = (key: (typeof pipelineKeys)[number]) => ({ description: pipelineSections[key].description });
   const sections: { [key in (typeof pipelineKeys)[number]]: Json } = {
-    name: { type: 'string', minLength: 1, description: 'Name of the pipeline.' },
-    settings: ref('settings'),
+    name: { type: 'string', minLength: 1, ...about('name') },
+    settings: { allOf: [ref('settings')], ...about('settings') },
     sources: {
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: idPattern },
       additionalProperties: ref('source'),
-      description: 'Sources by id. The id names the source in inputs and its offsets in checkpoints.',
+      ...about('sources'),
     },
-    steps: {
-      type: 'array',
-      items: ref('step'),
-      description: 'Steps in order; each reads the previous step unless it names an `input`.',
-    },
+    steps: { type: 'array', items: ref('step'), ...about('steps') },
     sinks: {
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: idPattern },
       additionalProperties: ref('sink'),
-      description: 'Sinks by id; each writes the last step unless it names an `input`.',
+      ...about('sinks'),
     },
-    dead_letter: {
-      description:
-        'Where records that fail (decode, validation, expressions, sink rejections) go, with the reason.',
-      allOf: [ref('output')],
-    },
-    late_output: {
-      description:
-        'Where records that arrive after their window closed go, for steps with `on_late: late_output`.',
-      allOf: [ref('output')],
-    },
+    dead_letter: { allOf: [ref('output')], ...about('dead_letter') },
+    late_output: { allOf: [ref('output')], ...about('late_output') },
   };
+  const required = Object.entries(pipelineSections)
+    .filter(([, section]) => section.required)
+    .map(([key]) => key);
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'Sluice pipeline',
     description: 'A Sluice streaming pipeline: sources, steps and sinks.',
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'sources', 'sinks'],
+    required,
     properties: sections,
     definitions: {
-      settings: clone(settingsSchema),
-      event_time: clone(eventTimeSchema),
+      settings: withDefaultsOptional(settingsSchema),
+      event_time: withDefaultsOptional(eventTimeSchema),
       source: union(registry, 'source', { event_time: ref('event_time') }, []),
       step: union(
         registry,
         'step',
         {
-          id: { type: 'string', pattern: idPattern, description: 'Stable id: names the step and its state.' },
+          id: { type: 'string', pattern: idPattern, description: stepIdDescription },
           input: clone(stepInputSchema),
         },
         ['id'],
@@ -112,7 +109,7 @@ function union(registry: Registry, kind: Kind, extra: Json, extraRequired: strin
 }
 
 function branch(spec: ComponentSpec, extra: Json, extraRequired: string[]): Json {
-  const config = clone(spec.config);
+  const config = withDefaultsOptional(spec.config);
   const description = spec.description ? `${spec.summary}\n\n${spec.description}` : spec.summary;
   const own: Json = { type: { const: spec.type, description: spec.summary }, ...extra };
   const required = ['type', ...extraRequired];
