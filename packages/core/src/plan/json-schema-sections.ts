@@ -55,7 +55,7 @@ export const pipelineSections: {
   late_output: {
     required: false,
     description:
-      'A sink of any type for late records — behind the watermark when they arrive, e.g. after their window closed (an `aggregate` with `on_late: late_output`, the default) — written as they were read. Without it late records go to `dead_letter` with code LATE_RECORD.',
+      'A sink of any type for late records — behind the watermark when they arrive, e.g. after their window closed or at or behind it in a `dedupe` (steps with `on_late: late_output`, the default) — written as they were read. Without it late records go to `dead_letter` with code LATE_RECORD.',
   },
 };
 
