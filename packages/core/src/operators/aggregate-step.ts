@@ -76,7 +76,7 @@ const config = Type.Object(
     key: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'Fields to group by; they appear in each result. Default: the key of an upstream key_by, or one global group.',
+          'Fields to group by, named as in expressions (`region`; `"user id"` for a name that is not an identifier); they appear in each result under their names. A record without one of them goes to the dead-letter output (a field that is null is a group of its own). To group by a computed value, compute it in a `map` step first. Default: the key of an upstream key_by, or one global group.',
         examples: [['region']],
       }),
     ),
@@ -234,6 +234,37 @@ export function compileAggregateFields(
   });
 }
 
+/**
+ * Reads the `key` entries as field names: each must parse as an expression that is one field,
+ * plain (`region`) or quoted (`"user id"`). Throws PLAN_TYPE_ERROR for an expression, which a
+ * result could not name, saying to compute it in a `map` step first, and EXPR_SYNTAX for text that
+ * does not parse.
+ */
+export function keyFieldNames(key: readonly string[], step: string): string[] {
+  return key.map((text, i) => {
+    const path = `key[${i}]`;
+    let expr: Expr;
+    try {
+      expr = parseExpression(text);
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      throw new SluiceError(
+        err.code,
+        `'${text}' is not a field name (${err.message}); write a name that is not a plain identifier in double quotes, e.g. "user id"`,
+        { step, path },
+      );
+    }
+    if (expr.kind !== 'field') {
+      throw new SluiceError(
+        'PLAN_TYPE_ERROR',
+        `'${text}' is an expression, but a key entry must be a field name (its value becomes the result field of that name); compute it in a map step before this one, e.g. fields: { ${text.replace(/\W+/g, '_').replace(/^_|_$/g, '') || 'group'}: ${text} }, and group by that field`,
+        { step, path },
+      );
+    }
+    return expr.name;
+  });
+}
+
 export const aggregateStep = defineStep({
   type: 'aggregate',
   summary: 'Aggregates records per key and window (tumbling, hopping, session, cumulative).',
@@ -243,10 +274,11 @@ export const aggregateStep = defineStep({
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
   create(cfg, step) {
+    const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.id);
     const fields = compileAggregateFields(cfg.fields, {
       step: step.id,
       clock: step.clock,
-      keyFields: cfg.key ?? [],
+      keyFields: keyFields ?? [],
     });
     if (fields.length === 0) {
       throw new SluiceError('CONFIG_INVALID', 'aggregate needs at least one entry in `fields`', {
@@ -258,7 +290,7 @@ export const aggregateStep = defineStep({
       stepId: step.id,
       window: windowSpec(cfg.window),
       time: cfg.time,
-      ...(cfg.key ? { keyFields: cfg.key } : {}),
+      ...(keyFields ? { keyFields } : {}),
       fields,
       allowedLateness: parseDuration(cfg.allowed_lateness, 'allowed_lateness'),
     });

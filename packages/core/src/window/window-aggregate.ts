@@ -173,8 +173,8 @@ function planFields(fields: readonly OutputField[]): FieldPlan {
  * `snapshot()` returns live references to the state (like the memory state backend): the runtime
  * must serialize it before the next call.
  *
- * A record without a finite event time, or whose key or argument function throws, goes to the
- * dead-letter output. Throws CONFIG_INVALID for an invalid window spec, lateness or duplicate
+ * A record without a finite event time, without one of `keyFields` (whatever it is grouped by),
+ * or whose key or argument function throws, goes to the dead-letter output. Throws CONFIG_INVALID for an invalid window spec, lateness or duplicate
  * output fields; `open` throws CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
  */
 export function createWindowAggregate(config: WindowAggregateConfig): Operator {
@@ -322,7 +322,9 @@ class WindowAggregate implements Operator {
       }
       let key: GroupKey;
       try {
-        key = keyFn !== undefined ? keyFn(record) : keys !== undefined ? keys[i] : fieldKey(record);
+        key = fieldKey(record);
+        if (keyFn !== undefined) key = keyFn(record);
+        else if (keys !== undefined) key = keys[i];
         for (let j = 0; j < args.length; j++) values[j] = args[j](record);
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
