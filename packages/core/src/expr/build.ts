@@ -13,7 +13,9 @@ import { cachedLikeMatcher, cachedRegex, likeTest } from './regex.ts';
 import {
   argError,
   arithError,
+  arithRange,
   bool,
+  callRange,
   compareError,
   divZero,
   greatest,
@@ -34,7 +36,9 @@ import type { Expr } from './types.ts';
 const helpers = {
   argError,
   arithError,
+  arithRange,
   bool,
+  callRange,
   compareError,
   divZero,
   greatest,
