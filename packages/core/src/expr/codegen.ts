@@ -85,9 +85,13 @@ export class Codegen {
   readonly #folded = new Map<Expr, { value: unknown } | undefined>();
   readonly #foldable = new Map<Expr, boolean>();
 
-  constructor(checked: Checked, fold: Folder | undefined) {
+  /** Whether every field the record lacks reads as NULL (not only under IS NULL, coalesce, …). */
+  readonly missingAsNull: boolean;
+
+  constructor(checked: Checked, fold: Folder | undefined, missingAsNull = false) {
     this.checked = checked;
     this.fold = fold;
+    this.missingAsNull = missingAsNull;
   }
 
   /** A fresh local temporary. */
@@ -210,6 +214,7 @@ export class Codegen {
 
   /** Code for `e`. With `missingAsNull`, a missing field reads as NULL instead of throwing. */
   gen(e: Expr, missingAsNull = false): string {
+    missingAsNull ||= this.missingAsNull;
     if (e.kind !== 'literal') {
       const c = this.constValue(e);
       if (c !== undefined) return this.valueSource(c.value);

@@ -174,8 +174,10 @@ function planFields(fields: readonly OutputField[]): FieldPlan {
  * must serialize it before the next call.
  *
  * A record without a finite event time, without one of `keyFields` (whatever it is grouped by),
- * or whose key or argument function throws, goes to the dead-letter output. Throws CONFIG_INVALID for an invalid window spec, lateness or duplicate
- * output fields; `open` throws CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
+ * whose key or argument function throws, or that an aggregate function's `check` refuses (a sum
+ * it would overflow) goes to the dead-letter output and into no window. Throws CONFIG_INVALID for
+ * an invalid window spec, lateness or duplicate output fields; `open` throws
+ * CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
  */
 export function createWindowAggregate(config: WindowAggregateConfig): Operator {
   validate(config);
@@ -326,11 +328,10 @@ class WindowAggregate implements Operator {
         if (keyFn !== undefined) key = keyFn(record);
         else if (keys !== undefined) key = keys[i];
         for (let j = 0; j < args.length; j++) values[j] = args[j](record);
+        if (!store.add(key, record, time, values, progress)) out.late(batch, i, this.#lateReason(time));
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
-        continue;
       }
-      if (!store.add(key, record, time, values, progress)) out.late(batch, i, this.#lateReason(time));
     }
     store.flushUpdates(this.#emitter.to(out));
     this.#emitter.flush();
