@@ -80,6 +80,17 @@ describe('numbers in expressions', () => {
     assert.equal(compileExpression('round(x, 2)').evaluate({ x: 1e308 }), 1e308);
   });
 
+  it('an interval whose milliseconds leave the range is a syntax error', () => {
+    for (const text of ["INTERVAL '1e305' DAY", 'INTERVAL 1e305 DAY']) {
+      assert.throws(
+        () => compileExpression(text),
+        (err: unknown) =>
+          err instanceof SluiceError && err.code === 'EXPR_SYNTAX' && /too large/.test(err.message),
+        text,
+      );
+    }
+  });
+
   it('a constant expression that overflows fails on the record, like division by zero', () => {
     fails('1e308 * 10', {}, 'NUMBER_OUT_OF_RANGE');
   });
