@@ -47,6 +47,12 @@ export const errorCodes = {
     summary: 'An expression failed on a record (wrong type, bad cast, …).',
   },
   EXPR_DIVISION_BY_ZERO: { kind: 'user', retryable: false, summary: 'An expression divided by zero.' },
+  NUMBER_OUT_OF_RANGE: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'A number left the range of a double (beyond ±1.8e308, or NaN): a cast, an arithmetic result, a non-finite value reaching an aggregate, or a sum that would overflow. The record goes to dead letters.',
+  },
   EXPR_MISSING_FIELD: {
     kind: 'user',
     retryable: false,

@@ -3,14 +3,36 @@
  */
 
 /**
+ * The values an aggregate takes besides NULL:
+ * - `number`: finite numbers (sum, avg, percentile);
+ * - `ordered`: finite numbers or strings, one kind per group (min, max);
+ * - `any`: any value except a non-finite number (count, first, last, distinct counts).
+ *
+ * Callers check values against it before `add` (the `aggregate` step dead-letters a record whose
+ * value does not fit); `add` skips what does not fit rather than throwing.
+ */
+export type AggregateInput = 'number' | 'ordered' | 'any';
+
+/**
  * Folds values into an accumulator and reads a result from it.
  *
  * Accumulators are structured-cloneable plain data (numbers, strings, arrays, plain objects, Maps,
  * Sets, typed arrays; never class instances) because they go into checkpoints through
  * `v8.serialize`. NULL and undefined values leave the accumulator unchanged, except for `count(*)`.
+ *
+ * A record goes into every accumulator it belongs to or into none: before adding a value to any
+ * accumulator, a caller calls `check` on each (and `checkMerge` before merging), which throws when
+ * the value would make that accumulator fail — a sum beyond the range of a double, a string into a
+ * min of numbers. `check` always passes on a fresh accumulator.
  */
 export interface AggregateFunction<A = unknown> {
+  /**
+   * The function's name, as it appears in checkpointed state descriptions: two functions with the
+   * same name keep accumulators of the same layout.
+   */
   readonly name: string;
+  /** The values `add` takes besides NULL. */
+  readonly input: AggregateInput;
   /** Returns a fresh, empty accumulator. */
   create(): A;
   /** Adds one value and returns the accumulator to keep, which may be `acc` itself, modified. */
@@ -23,6 +45,13 @@ export interface AggregateFunction<A = unknown> {
   merge(a: A, b: A): A;
   /** Reads the current result; the accumulator stays usable. Empty input gives null (count: 0). */
   result(acc: A): unknown;
+  /**
+   * Throws a SluiceError when adding `value` (non-null, of the `input` kind) to `acc` would make
+   * the accumulator fail; changes nothing. Absent when every such value can be added.
+   */
+  check?(acc: A, value: unknown): void;
+  /** Throws a SluiceError when merging `b` into `a` would make the accumulator fail; changes nothing. */
+  checkMerge?(a: A, b: A): void;
 }
 
 /** How an aggregate call is written: `count(*)`, `count(DISTINCT x)`, `percentile(x, 0.99)`. */
@@ -35,17 +64,16 @@ export interface AggregateOptions {
   params?: readonly unknown[];
 }
 
+/** The range of a double, for messages. */
+export const DOUBLE_RANGE = 'the range of a double (about ±1.8e308)';
+
 /**
- * Reads a value as a number for the numeric aggregates, or NaN when it is not numeric.
- *
- * Numbers are taken as they are, bigints and numeric strings are converted; NULL, booleans,
- * objects and non-numeric strings give NaN, which the aggregates ignore like NULL.
+ * Returns the value as a finite number for the numeric aggregates, or NaN when it is anything
+ * else (a string, a boolean, NULL, ±Infinity, NaN): `add` skips such values. The `aggregate` step
+ * has already refused them, so this only guards direct callers.
  */
 export function numericValue(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string') return value.trim() === '' ? Number.NaN : Number(value);
-  if (typeof value === 'bigint') return Number(value);
-  return Number.NaN;
+  return typeof value === 'number' && value - value === 0 ? value : Number.NaN;
 }
 
 /**

@@ -130,6 +130,7 @@ export function hllEstimate(sketch: HllSketch): number {
 /** `approx_count_distinct(x)`: HyperLogLog estimate of distinct non-null values (~0.8 % error). */
 export const approxCountDistinct: AggregateFunction<HllSketch> = {
   name: 'approx_count_distinct',
+  input: 'any',
   create: hllCreate,
   add: (acc, value) => (value === null || value === undefined ? acc : hllAdd(acc, value)),
   merge: hllMerge,

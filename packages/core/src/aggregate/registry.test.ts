@@ -37,12 +37,38 @@ describe('aggregate functions', () => {
     assert.equal(run('count', [], { distinct: true }), 0);
   });
 
-  it('sum, avg ignore NULL and non-numeric values and take numeric strings and bigints', () => {
-    assert.equal(run('sum', mixed), 31);
-    assert.equal(run('sum', ['2.5', 2n, true, {}, '', 'abc', Number.NaN]), 4.5);
+  it('sum and avg add finite numbers, skip NULL, and skip what the step would have refused', () => {
+    assert.equal(run('sum', [3, null, 1, undefined, 4]), 8);
+    assert.equal(run('sum', ['2.5', 2n, true, {}, '', 'abc', Number.NaN, Number.POSITIVE_INFINITY, 1]), 1);
     assert.equal(run('sum', [null, 'x']), null);
     assert.equal(run('avg', [1, 2, null, 6]), 3);
     assert.equal(run('avg', [null]), null);
+    for (const name of ['sum', 'avg', 'percentile_cont', 'percentile_disc', 'percentile'])
+      assert.equal(aggregateFunction(name, name.startsWith('p') ? { params: [0.5] } : {}).input, 'number');
+  });
+
+  it('sum and avg refuse, without changing anything, a value that would overflow them', () => {
+    for (const name of ['sum', 'avg']) {
+      const fn = aggregateFunction(name);
+      const acc = fold(fn, [1e308]);
+      const before = structuredClone(acc);
+      fn.check!(acc, -1e308);
+      assert.throws(
+        () => fn.check!(acc, 1e308),
+        (err: unknown) => err instanceof SluiceError && err.code === 'NUMBER_OUT_OF_RANGE',
+      );
+      assert.deepEqual(acc, before);
+      fn.check!(fn.create(), 1.7e308);
+      assert.throws(() => fn.checkMerge!(fold(fn, [1e308]), fold(fn, [1e308])), SluiceError);
+      fn.checkMerge!(fold(fn, [1e308]), fold(fn, [-1e308]));
+    }
+    const distinct = aggregateFunction('sum', { distinct: true });
+    const acc = fold(distinct, [1e308]);
+    distinct.check!(acc, 1e308);
+    assert.throws(() => distinct.check!(acc, 9e307), SluiceError);
+    assert.throws(() => distinct.checkMerge!(fold(distinct, [1e308]), fold(distinct, [9e307])), SluiceError);
+    distinct.checkMerge!(fold(distinct, [1e308]), fold(distinct, [1e308, -9e307]));
+    assert.equal(distinct.result(acc), 1e308);
   });
 
   it('sum and avg DISTINCT see each value once', () => {
@@ -50,15 +76,26 @@ describe('aggregate functions', () => {
     assert.equal(run('avg', [1, 1, 1, 4], { distinct: true }), 2.5);
   });
 
-  it('min and max order numbers and strings, numbers first', () => {
-    assert.equal(run('min', mixed), 1);
+  it('min and max order numbers or strings, one kind per group', () => {
+    assert.equal(run('min', [3, null, 1, undefined, 4]), 1);
     assert.equal(run('max', [3, 9, 2]), 9);
     assert.equal(run('min', ['pear', 'apple', 'fig']), 'apple');
     assert.equal(run('max', ['pear', 'apple', 'fig']), 'pear');
-    assert.equal(run('max', [5, 'a', 7]), 'a');
-    assert.equal(run('min', [5, 'a', 7]), 5);
     assert.equal(run('min', [null, Number.NaN, true]), null);
     assert.equal(run('max', [1, 2], { distinct: true }), 2);
+    for (const name of ['min', 'max']) {
+      const fn = aggregateFunction(name);
+      assert.equal(fn.input, 'ordered');
+      fn.check!(fold(fn, [5]), 7);
+      fn.check!(fn.create(), 'a');
+      assert.throws(
+        () => fn.check!(fold(fn, [5]), 'a'),
+        (err: unknown) =>
+          err instanceof SluiceError && err.code === 'EXPR_EVAL' && /holds numbers/.test(err.message),
+      );
+      assert.throws(() => fn.checkMerge!(fold(fn, ['a']), fold(fn, [5])), SluiceError);
+      assert.equal(fn.result(fn.add(fold(fn, [5]), 'a')), 5, `${name}: add skips another kind`);
+    }
   });
 
   it('first and last take the first and last non-null value', () => {
@@ -68,10 +105,14 @@ describe('aggregate functions', () => {
     assert.equal(run('last', [undefined]), null);
   });
 
-  it('percentile reads a quantile', () => {
-    const values = Array.from({ length: 101 }, (_, i) => i);
-    const p50 = run('percentile', values, { params: [0.5] }) as number;
-    assert.ok(Math.abs(p50 - 50) <= 0.5, `p50 ${p50}`);
+  it('percentile is percentile_cont; percentile_disc picks a value', () => {
+    const values = [4, 1, null, 3, 2];
+    assert.equal(run('percentile', values, { params: [0.95] }), 3.8499999999999996);
+    assert.equal(run('percentile_cont', values, { params: [0.95] }), 3.8499999999999996);
+    assert.equal(run('percentile_disc', values, { params: [0.95] }), 4);
+    assert.equal(run('percentile_disc', values, { params: [0] }), 1);
+    assert.equal(run('percentile_cont', values, { params: [1] }), 4);
+    assert.equal(run('percentile', [1, 1, 2, 3], { params: [0.5], distinct: true }), 2);
     assert.equal(run('percentile', [null], { params: [0.5] }), null);
   });
 
@@ -95,6 +136,7 @@ describe('aggregate functions', () => {
       ['last', {}],
       ['approx_count_distinct', {}],
       ['percentile', { params: [0.9] }],
+      ['percentile_disc', { params: [0.9] }],
       ['percentile', { params: [0.5], distinct: true }],
     ];
     for (const [name, options] of calls) {
@@ -109,6 +151,7 @@ describe('aggregate functions', () => {
     const values = Array.from({ length: 2000 }, (_, i) => i % 900);
     for (const [name, options] of [
       ['count', { distinct: true }],
+      ['sum', { distinct: true }],
       ['avg', {}],
       ['approx_count_distinct', {}],
       ['percentile', { params: [0.99] }],
@@ -127,8 +170,9 @@ describe('aggregate functions', () => {
       ['count', { star: true, distinct: true }],
       ['first', { distinct: true }],
       ['percentile', {}],
-      ['percentile', { params: [1] }],
-      ['percentile', { params: [0] }],
+      ['percentile', { params: [1.5] }],
+      ['percentile_cont', { params: [-0.1] }],
+      ['percentile_disc', { params: [Number.NaN] }],
       ['percentile', { params: ['0.5'] }],
       ['sum', { params: [1] }],
     ];
@@ -153,11 +197,13 @@ describe('aggregate functions', () => {
       'last',
       'approx_count_distinct',
       'percentile',
+      'percentile_cont',
+      'percentile_disc',
     ]);
     for (const d of aggregateDocs) {
       assert.ok(d.signature.startsWith(d.name));
       assert.ok(d.summary.length > 10);
-      aggregateFunction(d.name, d.name === 'percentile' ? { params: [0.5] } : {});
+      aggregateFunction(d.name, d.name.startsWith('percentile') ? { params: [0.5] } : {});
     }
   });
 });

@@ -7,7 +7,7 @@ import type { AggregateFunction, AggregateOptions } from './aggregate-function.t
 import { avg, countStar, countValues, first, last, max, min, sum } from './basic-aggregates.ts';
 import { countDistinct, distinctOf } from './distinct.ts';
 import { approxCountDistinct } from './hyperloglog.ts';
-import { percentile } from './quantile-sketch.ts';
+import { percentile, QUANTILE_EXACT_LIMIT } from './quantile-sketch.ts';
 
 interface AggregateDefinition {
   readonly name: string;
@@ -20,12 +20,32 @@ interface AggregateDefinition {
   build(options: AggregateOptions): AggregateFunction;
 }
 
+/** The number rule every numeric aggregate states, written once for the reference. */
+const NUMBERS =
+  'Takes finite numbers: NULL or a missing field is skipped (the record still counts for the other aggregates); text, a boolean or an object is an error for the record (dead letter; convert text with CAST(x AS DOUBLE)), and so is ±Infinity or NaN';
+
+const PERCENTILE_ACCURACY = {
+  cont: `Exact (PostgreSQL's answer) while the group has at most ${QUANTILE_EXACT_LIMIT} values; beyond, from a mergeable sketch (DDSketch): each of the two values it interpolates between is within 1 % relative error (so the answer is within 1 % when they have one sign), and the smallest and largest values are exact.`,
+  disc: `Exact (PostgreSQL's answer) while the group has at most ${QUANTILE_EXACT_LIMIT} values; beyond, from a mergeable sketch (DDSketch) within 1 % relative error, the smallest and largest values exact.`,
+};
+
+function percentileDefinition(name: string, summary: string, kind: 'cont' | 'disc'): AggregateDefinition {
+  return {
+    name,
+    signature: `${name}([DISTINCT] x, q)`,
+    summary: `${summary} ${PERCENTILE_ACCURACY[kind]} ${NUMBERS}.`,
+    params: 1,
+    distinct: 'set',
+    build: (o) => percentile(o.params![0] as number, kind),
+  };
+}
+
 const definitions: readonly AggregateDefinition[] = [
   {
     name: 'count',
     signature: 'count(*) | count(x) | count(DISTINCT x)',
     summary:
-      'count(*) counts records; count(x) counts non-null values; count(DISTINCT x) counts distinct non-null values exactly.',
+      'count(*) counts records; count(x) counts non-null values (a missing field counts as NULL); count(DISTINCT x) counts distinct non-null values exactly. Takes any value but ±Infinity and NaN.',
     params: 0,
     distinct: 'set',
     build: (o) => (o.star ? countStar : o.distinct ? countDistinct : countValues),
@@ -33,7 +53,7 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'sum',
     signature: 'sum([DISTINCT] x)',
-    summary: 'Sum of numeric values; NULL when there are none. Non-numeric values are ignored like NULL.',
+    summary: `Sum of the values; NULL when there are none. ${NUMBERS}; a value that would take the sum beyond the range of a double (about ±1.8e308) is an error for its record, and the sum keeps its value.`,
     params: 0,
     distinct: 'set',
     build: () => sum,
@@ -41,7 +61,7 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'avg',
     signature: 'avg([DISTINCT] x)',
-    summary: 'Arithmetic mean of numeric values; NULL when there are none.',
+    summary: `Arithmetic mean of the values; NULL when there are none. ${NUMBERS}; so is a value that would take the sum beyond the range of a double.`,
     params: 0,
     distinct: 'set',
     build: () => avg,
@@ -49,7 +69,8 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'min',
     signature: 'min(x)',
-    summary: 'Smallest number or string (every number sorts before every string); NULL when there are none.',
+    summary:
+      "Smallest value; NULL when there are none. Takes finite numbers or strings, one kind per group: a value of another kind than the group's first (a string such as '7' among numbers), a boolean or an object is an error for its record (dead letter; give the values one kind with CAST). NULL or a missing field is skipped.",
     params: 0,
     distinct: 'same',
     build: () => min,
@@ -57,7 +78,7 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'max',
     signature: 'max(x)',
-    summary: 'Largest number or string (every string sorts after every number); NULL when there are none.',
+    summary: 'Largest value; NULL when there are none. Takes values as min does.',
     params: 0,
     distinct: 'same',
     build: () => max,
@@ -65,7 +86,7 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'first',
     signature: 'first(x)',
-    summary: 'First non-null value in arrival order.',
+    summary: 'First non-null value in arrival order. Takes any value but ±Infinity and NaN.',
     params: 0,
     distinct: 'invalid',
     build: () => first,
@@ -73,7 +94,7 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'last',
     signature: 'last(x)',
-    summary: 'Last non-null value in arrival order.',
+    summary: 'Last non-null value in arrival order. Takes any value but ±Infinity and NaN.',
     params: 0,
     distinct: 'invalid',
     build: () => last,
@@ -82,20 +103,26 @@ const definitions: readonly AggregateDefinition[] = [
     name: 'approx_count_distinct',
     signature: 'approx_count_distinct(x)',
     summary:
-      'Approximate number of distinct non-null values (HyperLogLog, precision 14: about 0.8 % standard error, at most 16 KiB per group).',
+      'Approximate number of distinct non-null values (HyperLogLog, precision 14: about 0.8 % standard error, at most 16 KiB per group). Takes any value but ±Infinity and NaN.',
     params: 0,
     distinct: 'same',
     build: () => approxCountDistinct,
   },
-  {
-    name: 'percentile',
-    signature: 'percentile([DISTINCT] x, p)',
-    summary:
-      'Approximate p-quantile of numeric values, 0 < p < 1: the value of rank floor(p·(n−1)) within 1 % relative error (DDSketch).',
-    params: 1,
-    distinct: 'set',
-    build: (o) => percentile(o.params![0] as number),
-  },
+  percentileDefinition(
+    'percentile',
+    'The q-quantile, 0 ≤ q ≤ 1, interpolated: the same as percentile_cont(x, q).',
+    'cont',
+  ),
+  percentileDefinition(
+    'percentile_cont',
+    "The q-quantile, 0 ≤ q ≤ 1, as PostgreSQL's percentile_cont: over the n values in ascending order, linear interpolation between the values of rank ⌊q·(n−1)⌋ and ⌈q·(n−1)⌉ (0-based); p95 of 1, 2, 3, 4 is 3.85.",
+    'cont',
+  ),
+  percentileDefinition(
+    'percentile_disc',
+    "The q-quantile, 0 ≤ q ≤ 1, as PostgreSQL's percentile_disc: the first value (ascending) whose cumulative fraction of the n values reaches q, i.e. of rank ⌈q·n⌉−1 (0-based); p95 of 1, 2, 3, 4 is 4.",
+    'disc',
+  ),
 ];
 
 const byName = new Map(definitions.map((d) => [d.name, d]));
@@ -112,8 +139,8 @@ function invalid(message: string): SluiceError {
 /**
  * Returns the aggregate function `name` (case-insensitive) for the call form in `options`.
  * Throws CONFIG_INVALID for an unknown name, `*` on anything but count, DISTINCT where it has no
- * meaning (`first`, `last`, `count(DISTINCT *)`), or wrong params (percentile needs one number
- * strictly between 0 and 1; the others take none).
+ * meaning (`first`, `last`, `count(DISTINCT *)`), or wrong params (the percentiles need one number
+ * from 0 to 1; the others take none).
  */
 export function aggregateFunction(name: string, options: AggregateOptions = {}): AggregateFunction {
   const def = byName.get(name.toLowerCase());
@@ -132,16 +159,19 @@ export function aggregateFunction(name: string, options: AggregateOptions = {}):
       `${def.name} takes ${def.params === 0 ? 'no arguments besides the value' : `${def.params} argument(s) besides the value`}; got ${params.length}: write ${def.signature}`,
     );
   }
-  if (def.name === 'percentile') {
-    const p = params[0];
-    if (typeof p !== 'number' || !(p > 0 && p < 1)) {
-      throw invalid(`percentile fraction must be a number strictly between 0 and 1, got ${String(p)}`);
+  if (def.params === 1) {
+    const q = params[0];
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
+      throw invalid(
+        `the fraction of ${def.name}(x, q) must be a number from 0 to 1, e.g. 0.95 for the 95th percentile; got ${String(q)}`,
+      );
     }
   }
   if (options.distinct && def.distinct === 'invalid') {
     throw invalid(`${def.name}(DISTINCT x) is not valid: ${def.name} depends on arrival order`);
   }
   const fn = def.build(options);
-  if (options.distinct && def.distinct === 'set' && def.name !== 'count') return distinctOf(fn);
+  if (options.distinct && def.distinct === 'set' && def.name !== 'count')
+    return distinctOf(fn) as AggregateFunction;
   return fn;
 }

@@ -40,18 +40,22 @@ export function approxCountDistinct<F extends string>(field: F): Agg<F, number> 
   return agg(`approx_count_distinct(${quoteIdent(field)})`);
 }
 
+/** Sum of a numeric field; a record whose value is not a finite number is a dead letter. */
 export function sum<F extends string>(field: F): Agg<F, number> {
   return agg(`sum(${quoteIdent(field)})`);
 }
 
+/** Mean of a numeric field; a record whose value is not a finite number is a dead letter. */
 export function avg<F extends string>(field: F): Agg<F, number> {
   return agg(`avg(${quoteIdent(field)})`);
 }
 
+/** Smallest value: numbers or strings, one kind per group. */
 export function min<F extends string>(field: F): Agg<F, number> {
   return agg(`min(${quoteIdent(field)})`);
 }
 
+/** Largest value: numbers or strings, one kind per group. */
 export function max<F extends string>(field: F): Agg<F, number> {
   return agg(`max(${quoteIdent(field)})`);
 }
@@ -66,7 +70,24 @@ export function last<F extends string>(field: F): Agg<F, unknown> {
   return agg(`last(${quoteIdent(field)})`);
 }
 
-/** Approximate `p`-quantile (0 < p < 1) with 1% relative accuracy, from a mergeable sketch. */
+/**
+ * The `p`-quantile (0 ≤ p ≤ 1) of a numeric field, interpolated as PostgreSQL's `percentile_cont`
+ * (same as {@link percentileCont}): exact up to 256 values per group, then within 1 % relative
+ * error from a mergeable sketch.
+ */
 export function percentile<F extends string>(field: F, p: number): Agg<F, number> {
   return agg(`percentile(${quoteIdent(field)}, ${p})`);
+}
+
+/** PostgreSQL's `percentile_cont`: the interpolated `p`-quantile (0 ≤ p ≤ 1), as {@link percentile}. */
+export function percentileCont<F extends string>(field: F, p: number): Agg<F, number> {
+  return agg(`percentile_cont(${quoteIdent(field)}, ${p})`);
+}
+
+/**
+ * PostgreSQL's `percentile_disc`: the first value (ascending) whose cumulative fraction reaches
+ * `p` (0 ≤ p ≤ 1); exact up to 256 values per group, then within 1 % relative error.
+ */
+export function percentileDisc<F extends string>(field: F, p: number): Agg<F, number> {
+  return agg(`percentile_disc(${quoteIdent(field)}, ${p})`);
 }

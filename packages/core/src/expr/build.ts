@@ -13,7 +13,9 @@ import { cachedLikeMatcher, cachedRegex, likeTest } from './regex.ts';
 import {
   argError,
   arithError,
+  arithRange,
   bool,
+  callRange,
   compareError,
   divZero,
   greatest,
@@ -34,7 +36,9 @@ import type { Expr } from './types.ts';
 const helpers = {
   argError,
   arithError,
+  arithRange,
   bool,
+  callRange,
   compareError,
   divZero,
   greatest,
@@ -82,10 +86,13 @@ export interface Generated {
   readonly impls: readonly FunctionImpl[];
 }
 
-/** Generates the source of the evaluator of `checked.root`; with `fold`, constant subtrees are folded. */
-export function generate(checked: Checked, mode: BuildMode, fold: boolean): Generated {
+/**
+ * Generates the source of the evaluator of `checked.root`; with `fold`, constant subtrees are
+ * folded; with `missingAsNull`, a field the record lacks reads as NULL everywhere.
+ */
+export function generate(checked: Checked, mode: BuildMode, fold: boolean, missingAsNull = false): Generated {
   const folder: Folder | undefined = fold ? (e) => foldConstant(checked, e) : undefined;
-  const g = new Codegen(checked, folder);
+  const g = new Codegen(checked, folder, missingAsNull);
   const code = g.gen(checked.root);
   let body: string;
   if (mode === 'value') {
@@ -141,6 +148,8 @@ export interface BuildContext {
   readonly step?: string;
   readonly path?: string;
   readonly clock: Clock;
+  /** A field the record lacks reads as NULL instead of throwing EXPR_MISSING_FIELD. */
+  readonly missingAsNull?: boolean;
 }
 
 /** Builds the evaluator of `checked.root`. Its errors carry `context.step` and `context.path`. */
@@ -159,5 +168,5 @@ export function buildEvaluator(
     const code = err instanceof RangeError ? 'EXPR_EVAL' : 'INTERNAL';
     return new SluiceError(code, `the expression failed: ${message}`, { step, path, cause: err });
   };
-  return instantiate(generate(checked, mode, true), rethrow, context.clock);
+  return instantiate(generate(checked, mode, true, context.missingAsNull === true), rethrow, context.clock);
 }

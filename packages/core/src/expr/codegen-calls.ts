@@ -133,6 +133,7 @@ function regexArgument(
   return `$regex(${JSON.stringify(fn)}, ${p}, ${f}, ${global})`;
 }
 
+/** A strict call; a number-returning function that gives ±Infinity or NaN throws NUMBER_OUT_OF_RANGE. */
 function strictCall(g: Codegen, spec: FunctionSpec, e: CallExpr): string {
   const ops = e.args.map((a) => g.operand(a));
   const setups = ops.map((o) => o.setup);
@@ -147,7 +148,11 @@ function strictCall(g: Codegen, spec: FunctionSpec, e: CallExpr): string {
     else if (kind !== 'flags') args.push(argument(g, e.name, kind, o, i + 1, e.args[i]));
   });
   if (spec.impl === undefined) return failAt('INTERNAL', e.start, `${spec.name}() has no implementation`);
-  const call = `${g.impl(spec.impl)}(${args.join(', ')})`;
+  let call = `${g.impl(spec.impl)}(${args.join(', ')})`;
+  if (spec.returns === 'number') {
+    const t = g.temp();
+    call = `((${t} = ${call}) === null || ${t} - ${t} === 0 ? ${t} : $callRange(${JSON.stringify(spec.name)}, ${t}))`;
+  }
   return seq(setups, g.nullGuard(ops, call));
 }
 

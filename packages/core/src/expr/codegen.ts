@@ -85,9 +85,13 @@ export class Codegen {
   readonly #folded = new Map<Expr, { value: unknown } | undefined>();
   readonly #foldable = new Map<Expr, boolean>();
 
-  constructor(checked: Checked, fold: Folder | undefined) {
+  /** Whether every field the record lacks reads as NULL (not only under IS NULL, coalesce, …). */
+  readonly missingAsNull: boolean;
+
+  constructor(checked: Checked, fold: Folder | undefined, missingAsNull = false) {
     this.checked = checked;
     this.fold = fold;
+    this.missingAsNull = missingAsNull;
   }
 
   /** A fresh local temporary. */
@@ -210,6 +214,7 @@ export class Codegen {
 
   /** Code for `e`. With `missingAsNull`, a missing field reads as NULL instead of throwing. */
   gen(e: Expr, missingAsNull = false): string {
+    missingAsNull ||= this.missingAsNull;
     if (e.kind !== 'literal') {
       const c = this.constValue(e);
       if (c !== undefined) return this.valueSource(c.value);
@@ -274,7 +279,11 @@ export class Codegen {
     return name in Object.prototype ? `$own(${object}, ${key})` : `${object}[${key}]`;
   }
 
-  /** Code for arithmetic, comparison, `||`, AND and OR (the last two short-circuit from the left). */
+  /**
+   * Code for arithmetic, comparison, `||`, AND and OR (the last two short-circuit from the left).
+   * Arithmetic that gives ±Infinity or NaN throws NUMBER_OUT_OF_RANGE (`x - x === 0` holds for
+   * exactly the finite numbers).
+   */
   binary(e: Expr & { kind: 'binary' }): string {
     const column = e.start + 1;
     if (e.op === 'and' || e.op === 'or') {
@@ -298,7 +307,9 @@ export class Codegen {
       body = this.compare(e.op, l, r, column);
     } else {
       const fail = `$arithError(${JSON.stringify(e.op)}, ${l.ref}, ${r.ref}, ${column})`;
-      body = `${l.ref} ${e.op} ${r.ref}`;
+      const t = this.temp();
+      const range = `$arithRange(${JSON.stringify(e.op)}, ${l.ref}, ${r.ref}, ${t}, ${column})`;
+      body = `((${t} = ${l.ref} ${e.op} ${r.ref}) - ${t} === 0 ? ${t} : ${range})`;
       if ((e.op === '/' || e.op === '%') && !(r.constant && r.value !== 0)) {
         body = `(${r.ref} === 0 ? $divZero(${JSON.stringify(e.op)}, ${e.right.start + 1}) : ${body})`;
       }

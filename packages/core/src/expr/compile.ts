@@ -24,6 +24,11 @@ export interface CompileOptions {
   fieldTypes?: { readonly [field: string]: ExprType };
   /** What now() reads; defaults to `Date.now`. */
   clock?: { now(): number };
+  /**
+   * Read a field the record lacks as NULL anywhere in the expression, instead of throwing
+   * EXPR_MISSING_FIELD (aggregate arguments: a missing value is NULL for that aggregate, as in SQL).
+   */
+  missingAsNull?: boolean;
 }
 
 /** A compiled expression. */
@@ -70,6 +75,7 @@ function build(checked: Checked, mode: BuildMode, options: CompileOptions): (rec
     step: options.step,
     path: options.path,
     clock: options.clock ?? systemClock,
+    missingAsNull: options.missingAsNull === true,
   });
 }
 

@@ -2,10 +2,11 @@
  * CAST conversions and the conversion functions (hash, to_json).
  */
 
+import { SluiceError } from '../errors.ts';
 import { timestampOf } from './civil.ts';
 import { describeValue, evalError } from './failure.ts';
 import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
-import { text } from './runtime.ts';
+import { nonFiniteReason, text } from './runtime.ts';
 import type { CastTarget, ExprType } from './types.ts';
 
 const NUMERIC_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
@@ -35,23 +36,33 @@ function cannot(value: unknown, target: CastTarget, hint = ''): never {
 }
 
 function toNumber(value: unknown, target: CastTarget): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string') {
-    return NUMERIC_TEXT.test(value) ? Number(value) : cannot(value, target, '; the text is not a number');
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string') {
+    n = NUMERIC_TEXT.test(value) ? Number(value) : cannot(value, target, '; the text is not a number');
+  } else if (typeof value === 'boolean') return value ? 1 : 0;
+  else return cannot(value, target);
+  if (n - n !== 0) {
+    throw new SluiceError(
+      'NUMBER_OUT_OF_RANGE',
+      `cannot cast ${describeValue(value)} to ${castNames[target]}: it is ${nonFiniteReason(n)}`,
+    );
   }
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  return cannot(value, target);
+  return n;
 }
 
-/** CAST(x AS DOUBLE): numbers as they are, numeric text parsed, booleans as 1 or 0. */
+/**
+ * CAST(x AS DOUBLE): numbers as they are, decimal text (`12`, `-1.5e3`, surrounding spaces) parsed,
+ * booleans as 1 or 0. Other text (`0x10`, `Infinity`, ``) is EXPR_EVAL; a value beyond the range of
+ * a double (`'1e400'`) or a non-finite number is NUMBER_OUT_OF_RANGE.
+ */
 export function castDouble(value: unknown): number {
   return toNumber(value, 'double');
 }
 
-/** CAST(x AS BIGINT): as DOUBLE, then rounded half away from zero; infinities are errors. */
+/** CAST(x AS BIGINT): as DOUBLE, then rounded half away from zero. */
 export function castInteger(value: unknown): number {
   const n = toNumber(value, 'integer');
-  if (!Number.isFinite(n)) return cannot(value, 'integer');
   return n < 0 ? -Math.round(-n) : Math.round(n);
 }
 
@@ -141,7 +152,7 @@ export const castDoc: FunctionDoc = {
   category: 'conversion',
   signature: 'CAST(x AS type), x::type',
   summary:
-    'Converts `x` to INT/INTEGER/BIGINT (rounded), DOUBLE/FLOAT/REAL/DECIMAL/NUMERIC, VARCHAR/STRING/TEXT, BOOLEAN or TIMESTAMP (from ISO-8601 text or epoch ms). Text that does not convert is an error.',
+    "Converts `x` to INT/INTEGER/BIGINT (rounded), DOUBLE/FLOAT/REAL/DECIMAL/NUMERIC, VARCHAR/STRING/TEXT, BOOLEAN or TIMESTAMP (from ISO-8601 text or epoch ms). To a number, text must be decimal (`12`, `-1.5e3`; not `0x10`, `Infinity` or ``) and booleans are 1 or 0. Text that does not convert is an error (EXPR_EVAL), and so is a number beyond the range of a double such as `'1e400'` (NUMBER_OUT_OF_RANGE): the record goes to dead letters. This is the only way text becomes a number: arithmetic and numeric aggregates never convert it.",
 };
 
 /** The conversion functions. */

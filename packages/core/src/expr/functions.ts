@@ -40,7 +40,8 @@ export function callableNames(): Iterable<string> {
 
 /**
  * Whether `e` is a call of an aggregate function (count, sum, avg, min, max, first, last,
- * approx_count_distinct, percentile). Only the node itself is inspected, not its arguments.
+ * approx_count_distinct, percentile, percentile_cont, percentile_disc). Only the node itself is
+ * inspected, not its arguments.
  */
 export function isAggregateCall(e: Expr): boolean {
   return e.kind === 'call' && aggregateNames.has(e.name);

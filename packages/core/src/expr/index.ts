@@ -12,6 +12,8 @@
  * - Values are never coerced implicitly: `+` and friends need numbers, comparisons need two values
  *   of one kind; a mismatch known at compile time is PLAN_TYPE_ERROR, otherwise EXPR_EVAL on the
  *   record. A string literal compared with a field typed `timestamp` is read as ISO-8601.
+ * - Numbers are finite doubles: a cast, an operator or a function that would give ±Infinity or
+ *   NaN throws NUMBER_OUT_OF_RANGE (`1e308 * 10`, `CAST('1e400' AS DOUBLE)`, `exp(1000)`).
  * - Timestamps are epoch milliseconds in UTC; ISO-8601 text without an offset is UTC.
  * - LIKE's default escape character is a backslash (`ESCAPE ''` disables it); regular
  *   expressions use JavaScript syntax.

@@ -66,6 +66,12 @@ export function parseInterval(stream: TokenStream, intervalTok: Token): LiteralE
     if (typeof parsed === 'string') fail(valueTok.start, parsed);
     value = parsed;
   }
+  if (!Number.isFinite(value)) {
+    fail(
+      valueTok.start,
+      `INTERVAL '${valueTok.text}' is too large: its milliseconds exceed the range of a double`,
+    );
+  }
   return { kind: 'literal', value, start: intervalTok.start, end };
 }
 

@@ -63,6 +63,30 @@ export function arithError(op: string, left: unknown, right: unknown, column: nu
   return evalError(`at column ${column}: operator ${op} needs numbers, got ${describeValue(bad)}${hint}`);
 }
 
+/** The range of a double, for messages. */
+export const DOUBLE_RANGE = 'the range of a double (about ±1.8e308)';
+
+/** Why a non-finite number is not a value: `Infinity, beyond the range…` or `NaN (not a number)`. */
+export function nonFiniteReason(value: number): string {
+  return Number.isNaN(value) ? 'NaN (not a number)' : `${value}, beyond ${DOUBLE_RANGE}`;
+}
+
+/** Throws NUMBER_OUT_OF_RANGE: `left op right` gave ±Infinity or NaN. */
+export function arithRange(op: string, left: number, right: number, result: number, column: number): never {
+  throw new SluiceError(
+    'NUMBER_OUT_OF_RANGE',
+    `at column ${column}: ${left} ${op} ${right} gives ${nonFiniteReason(result)}; check the values, or scale them down before the operation`,
+  );
+}
+
+/** Throws NUMBER_OUT_OF_RANGE: function `fn` gave ±Infinity or NaN. */
+export function callRange(fn: string, result: number): never {
+  throw new SluiceError(
+    'NUMBER_OUT_OF_RANGE',
+    `${fn}() gives ${nonFiniteReason(result)}; check its arguments, or scale them down`,
+  );
+}
+
 /** Throws EXPR_DIVISION_BY_ZERO for `/`, `%` or mod(); `column` 0 means unknown. */
 export function divZero(op: string, column: number): never {
   throw new SluiceError(

@@ -112,7 +112,10 @@ describe('aggregate step: expressions over aggregate calls', () => {
   it('keeps the declared fields in their order, without the hidden aggregates', () => {
     const results = run(
       { n: 'count(*)', avg2: 'round(avg(v), 2)', total: 'sum(v)', double: '2 * sum(v)' },
-      [{ v: 1 }, { v: 2 }],
+      [
+        { k: null, v: 1 },
+        { k: null, v: 2 },
+      ],
       [1, 2],
       ['k'],
     );
@@ -211,7 +214,7 @@ describe('aggregate step: expressions over aggregate calls', () => {
   });
 
   it('hidden aggregate names never clash with key fields', () => {
-    const results = run({ n: 'count(*) + 0' }, [{ $agg0: 'x' }], [1], ['$agg0']);
+    const results = run({ n: 'count(*) + 0' }, [{ $agg0: 'x' }], [1], ['"$agg0"']);
     assert.deepEqual(results, [{ $agg0: 'x', window_start: 0, window_end: 10, n: 1 }]);
   });
 

@@ -9,11 +9,8 @@
  */
 
 import Type, { type Static } from 'typebox';
-import { aggregateFunction } from '../aggregate/index.ts';
 import { SluiceError } from '../errors.ts';
 import {
-  type CallExpr,
-  childrenOf,
   compileExpression,
   type Expr,
   formatExpression,
@@ -31,6 +28,7 @@ import {
   type OutputField,
 } from '../window/window-aggregate.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
+import { compileAggregateCall, findAggregateCall } from './aggregate-call.ts';
 
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
 
@@ -76,7 +74,7 @@ const config = Type.Object(
     key: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'Fields to group by; they appear in each result. Default: the key of an upstream key_by, or one global group.',
+          'Fields to group by, named as in expressions (`region`; `"user id"` for a name that is not an identifier); they appear in each result under their names. A record without one of them goes to the dead-letter output (a field that is null is a group of its own). To group by a computed value, compute it in a `map` step first. Default: the key of an upstream key_by, or one global group.',
         examples: [['region']],
       }),
     ),
@@ -88,7 +86,7 @@ const config = Type.Object(
     }),
     fields: Type.Record(Type.String(), Type.String(), {
       description:
-        'Results to compute: name → aggregate call, e.g. `count(*)`, `sum(amount)`, `avg(amount)`, `min`, `max`, `first`, `last`, `count(DISTINCT user)`, `approx_count_distinct(user)`, `percentile(amount, 0.95)`; or an SQL expression over aggregate calls, the `key` fields and `window_start`/`window_end`, e.g. `round(sum(amount) / count(*), 2)`.',
+        'Results to compute: name → aggregate call, e.g. `count(*)`, `sum(amount)`, `avg(amount)`, `min`, `max`, `first`, `last`, `count(DISTINCT user)`, `approx_count_distinct(user)`, `percentile(amount, 0.95)` (= `percentile_cont`), `percentile_disc(amount, 0.95)`; or an SQL expression over aggregate calls, the `key` fields and `window_start`/`window_end`, e.g. `round(sum(amount) / count(*), 2)`.',
     }),
     allowed_lateness: Type.String({
       description:
@@ -125,55 +123,6 @@ interface FieldOptions {
   clock: Clock;
 }
 
-/** Compiles `sum(amount * 2)` into an aggregate function and its argument reader. */
-function compileAggregateCall(
-  name: string,
-  call: CallExpr,
-  options: FieldOptions & { path: string },
-): AggregateField {
-  const { step, path } = options;
-  for (const a of call.args) {
-    const inner = findAggregateCall(a);
-    if (inner !== undefined) {
-      throw new SluiceError(
-        'PLAN_TYPE_ERROR',
-        `${formatExpression(inner)} is inside another aggregate call, ${call.name}(); aggregate calls cannot be nested`,
-        { step, path },
-      );
-    }
-  }
-  const params = call.args.slice(1).map((a, i) => {
-    const c = compileExpression(a, { step, path });
-    if (c.fields.length > 0) {
-      throw new SluiceError('PLAN_TYPE_ERROR', `argument ${i + 2} of ${call.name}() must be a constant`, {
-        step,
-        path,
-      });
-    }
-    return c.evaluate({});
-  });
-  let fn: ReturnType<typeof aggregateFunction>;
-  try {
-    fn = aggregateFunction(call.name, { distinct: call.distinct, star: call.star, params });
-  } catch (err) {
-    if (err instanceof SluiceError) throw new SluiceError(err.code, err.message, { step, path });
-    throw err;
-  }
-  if (call.star || call.args.length === 0) return { name, fn };
-  const arg = compileExpression(call.args[0], { step, path, clock: options.clock }).evaluate;
-  return { name, fn, arg };
-}
-
-/** The first aggregate call in `e` (pre-order), if any. */
-function findAggregateCall(e: Expr): CallExpr | undefined {
-  if (e.kind === 'call' && isAggregateCall(e)) return e;
-  for (const child of childrenOf(e)) {
-    const found = findAggregateCall(child);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 /**
  * Compiles the `fields` of an aggregate step into its output fields, in their order.
  *
@@ -198,7 +147,7 @@ export function compileAggregateFields(
     const path = `fields.${name}`;
     const expr = parseExpression(text);
     if (expr.kind === 'call' && isAggregateCall(expr))
-      return compileAggregateCall(name, expr, { ...options, path });
+      return compileAggregateCall(name, expr, { step, clock: options.clock, field: name });
     if (findAggregateCall(expr) === undefined) {
       throw new SluiceError(
         'PLAN_TYPE_ERROR',
@@ -212,7 +161,7 @@ export function compileAggregateFields(
         const call = formatExpression(e);
         let a = hidden.get(call);
         if (a === undefined) {
-          a = compileAggregateCall(`${prefix}${hidden.size}`, e, { ...options, path });
+          a = compileAggregateCall(`${prefix}${hidden.size}`, e, { step, clock: options.clock, field: name });
           hidden.set(call, a);
         }
         if (!aggregates.includes(a)) aggregates.push(a);
@@ -234,19 +183,51 @@ export function compileAggregateFields(
   });
 }
 
+/**
+ * Reads the `key` entries as field names: each must parse as an expression that is one field,
+ * plain (`region`) or quoted (`"user id"`). Throws PLAN_TYPE_ERROR for an expression, which a
+ * result could not name, saying to compute it in a `map` step first, and EXPR_SYNTAX for text that
+ * does not parse.
+ */
+export function keyFieldNames(key: readonly string[], step: string): string[] {
+  return key.map((text, i) => {
+    const path = `key[${i}]`;
+    let expr: Expr;
+    try {
+      expr = parseExpression(text);
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      throw new SluiceError(
+        err.code,
+        `'${text}' is not a field name (${err.message}); write a name that is not a plain identifier in double quotes, e.g. "user id"`,
+        { step, path },
+      );
+    }
+    if (expr.kind !== 'field') {
+      throw new SluiceError(
+        'PLAN_TYPE_ERROR',
+        `'${text}' is an expression, but a key entry must be a field name (its value becomes the result field of that name); compute it in a map step before this one, e.g. fields: { ${text.replace(/\W+/g, '_').replace(/^_|_$/g, '') || 'group'}: ${text} }, and group by that field`,
+        { step, path },
+      );
+    }
+    return expr.name;
+  });
+}
+
 export const aggregateStep = defineStep({
   type: 'aggregate',
   summary: 'Aggregates records per key and window (tumbling, hopping, session, cumulative).',
   description:
-    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).',
+    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
   create(cfg, step) {
+    const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.id);
     const fields = compileAggregateFields(cfg.fields, {
       step: step.id,
       clock: step.clock,
-      keyFields: cfg.key ?? [],
+      keyFields: keyFields ?? [],
     });
     if (fields.length === 0) {
       throw new SluiceError('CONFIG_INVALID', 'aggregate needs at least one entry in `fields`', {
@@ -258,7 +239,7 @@ export const aggregateStep = defineStep({
       stepId: step.id,
       window: windowSpec(cfg.window),
       time: cfg.time,
-      ...(cfg.key ? { keyFields: cfg.key } : {}),
+      ...(keyFields ? { keyFields } : {}),
       fields,
       allowedLateness: parseDuration(cfg.allowed_lateness, 'allowed_lateness'),
     });

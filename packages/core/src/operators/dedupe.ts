@@ -209,6 +209,12 @@ class DedupeOperator implements Operator {
   }
 
   #keyFailure(err: unknown): SluiceError {
+    // An expression key fails with its own code (a missing field, a bad cast): keep it.
+    if (err instanceof SluiceError) {
+      return err.step !== undefined
+        ? err
+        : new SluiceError(err.code, err.message, { step: this.#stepId, path: err.path, cause: err });
+    }
     const message = err instanceof Error ? err.message : String(err);
     return new SluiceError('USER_FUNCTION_FAILED', `the dedupe key function threw: ${message}`, {
       step: this.#stepId,

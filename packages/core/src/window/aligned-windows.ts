@@ -11,7 +11,14 @@ import type { Row } from '../record.ts';
 import type { GroupKey } from './group-key.ts';
 import type { ResultEmitter } from './result-emitter.ts';
 import type { WindowAssigner } from './window-assigner.ts';
-import { createAccumulators, type Group, type StoreSettings, type WindowStore } from './window-store.ts';
+import {
+  checkAdd,
+  checkedFunctions,
+  createAccumulators,
+  type Group,
+  type StoreSettings,
+  type WindowStore,
+} from './window-store.ts';
 
 /** One window and the groups in it; plain data, checkpointed as it is. */
 interface WindowState {
@@ -46,10 +53,12 @@ export class AlignedWindowStore implements WindowStore {
   readonly #windowEnds: Float64Array;
   #updates: Update[] = [];
   readonly #updated = new Set<Group>();
+  readonly #checked: number[];
 
   constructor(assigner: WindowAssigner, settings: StoreSettings) {
     this.#assigner = assigner;
     this.#settings = settings;
+    this.#checked = checkedFunctions(settings.functions);
     this.#starts = new Float64Array(assigner.maxWindows);
     this.#windowEnds = new Float64Array(assigner.maxWindows);
   }
@@ -57,6 +66,15 @@ export class AlignedWindowStore implements WindowStore {
   add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean {
     const { functions, allowedLateness } = this.#settings;
     const count = this.#assigner.assign(time, this.#starts, this.#windowEnds);
+    const checked = this.#checked;
+    if (checked.length > 0) {
+      for (let w = 0; w < count; w++) {
+        const end = this.#windowEnds[w];
+        if (end - 1 + allowedLateness <= progress) continue;
+        const group = (end === this.#cachedEnd ? this.#cached : this.#windows.get(end))?.groups.get(key);
+        if (group !== undefined) checkAdd(functions, checked, group.accumulators, values);
+      }
+    }
     let accepted = false;
     for (let w = 0; w < count; w++) {
       const end = this.#windowEnds[w];

@@ -17,7 +17,13 @@ import type { Row } from '../record.ts';
 import { type DueEntry, DueQueue } from './due-queue.ts';
 import type { GroupKey } from './group-key.ts';
 import type { ResultEmitter } from './result-emitter.ts';
-import { createAccumulators, type StoreSettings, type WindowStore } from './window-store.ts';
+import {
+  checkAdd,
+  checkedFunctions,
+  createAccumulators,
+  type StoreSettings,
+  type WindowStore,
+} from './window-store.ts';
 
 /** Checkpoint form of one session. */
 interface SessionState {
@@ -51,10 +57,36 @@ export class SessionWindowStore implements WindowStore {
   #queue = new DueQueue<Session>();
   #nextSeq = 0;
   #updates: Session[] = [];
+  readonly #checked: number[];
 
   constructor(gap: number, settings: StoreSettings) {
     this.#gap = gap;
     this.#settings = settings;
+    this.#checked = checkedFunctions(settings.functions);
+  }
+
+  /**
+   * Throws when the functions refuse to merge sessions `first` … `last` of `list` (a copy of
+   * their accumulators is merged to find out) or to add `values` to the result; changes nothing.
+   */
+  #check(list: readonly Session[], first: number, last: number, values: readonly unknown[]): void {
+    const { functions } = this.#settings;
+    if (last === first) {
+      checkAdd(functions, this.#checked, list[first].accumulators, values);
+      return;
+    }
+    const merged = list[first].accumulators.slice();
+    for (let j = 0; j < functions.length; j++) {
+      const fn = functions[j];
+      if (fn.check === undefined && fn.checkMerge === undefined) continue;
+      merged[j] = structuredClone(merged[j]);
+      for (let i = first + 1; i <= last; i++) {
+        const other = list[i].accumulators[j];
+        fn.checkMerge?.(merged[j], other);
+        merged[j] = fn.merge(merged[j], structuredClone(other));
+      }
+    }
+    checkAdd(functions, this.#checked, merged, values);
   }
 
   #due(session: Session): number {
@@ -101,6 +133,7 @@ export class SessionWindowStore implements WindowStore {
       }
       this.#queue.push(session);
     } else {
+      this.#check(list!, first, last, values);
       session = list![first];
       if (time < session.start) session.start = time;
       const mergedEnd = Math.max(end, list![last].end);

@@ -193,7 +193,7 @@ describe('window aggregate: tumbling, event time', () => {
     assert.deepEqual(out.take(), [{ region: 'EU', window_start: 0, window_end: 10, n: 2, total: 3 }]);
   });
 
-  it('keeps 1, "1", true and null (or missing) apart as single-field keys; groups by several fields', () => {
+  it('keeps 1, "1", true and null apart as single-field keys; groups by several fields; a record without a key field is a dead letter', () => {
     const op = tumbling();
     const out = new CollectingOutput();
     open(op);
@@ -221,9 +221,13 @@ describe('window aggregate: tumbling, event time', () => {
         [1, 2],
         ['1', 1],
         [true, 1],
-        [null, 2],
+        [null, 1],
         [{ a: 1 }, 2],
       ],
+    );
+    assert.deepEqual(
+      out.dead.splice(0).map((d) => [d.record, d.error.code]),
+      [[{}, 'EXPR_MISSING_FIELD']],
     );
     const multi = tumbling({ keyFields: ['a', 'b'] });
     open(multi);
@@ -241,8 +245,12 @@ describe('window aggregate: tumbling, event time', () => {
       [
         [1, 'x', 2],
         ['1', 'x', 1],
-        [1, null, 2],
+        [1, null, 1],
       ],
+    );
+    assert.deepEqual(
+      out.dead.map((d) => [d.record, d.error.code]),
+      [[{ a: 1 }, 'EXPR_MISSING_FIELD']],
     );
   });
 

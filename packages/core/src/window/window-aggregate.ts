@@ -177,9 +177,11 @@ function planFields(fields: readonly OutputField[]): FieldPlan {
  * `snapshot()` returns live references to the state (like the memory state backend): the runtime
  * must serialize it before the next call.
  *
- * A record without a finite event time, or whose key or argument function throws, goes to the
- * dead-letter output. Throws CONFIG_INVALID for an invalid window spec, lateness or duplicate
- * output fields; `open` throws CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
+ * A record without a finite event time, without one of `keyFields` (whatever it is grouped by),
+ * whose key or argument function throws, or that an aggregate function's `check` refuses (a sum
+ * it would overflow) goes to the dead-letter output and into no window. Throws CONFIG_INVALID for
+ * an invalid window spec, lateness or duplicate output fields; `open` throws
+ * CHECKPOINT_INCOMPATIBLE for state of a differently configured step.
  */
 export function createWindowAggregate(config: WindowAggregateConfig): Operator {
   validate(config);
@@ -330,17 +332,22 @@ class WindowAggregate implements Operator {
         continue;
       }
       let key: GroupKey;
+      const progress = processing ? Number.NEGATIVE_INFINITY : this.#progress;
       try {
-        key = keyFn !== undefined ? keyFn(record) : keys !== undefined ? keys[i] : fieldKey(record);
+        key = fieldKey(record);
+        if (keyFn !== undefined) key = keyFn(record);
+        else if (keys !== undefined) key = keys[i];
         for (let j = 0; j < args.length; j++) values[j] = args[j](record);
+        if (!store.add(key, record, time, values, progress)) {
+          out.late(batch, i, this.#lateReason(time));
+          continue;
+        }
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
         continue;
       }
-      const progress = processing ? Number.NEGATIVE_INFINITY : this.#progress;
-      if (!store.add(key, record, time, values, progress)) out.late(batch, i, this.#lateReason(time));
       // A late record that changed a fired window re-fires it at once (Flink's allowed lateness).
-      else if (!processing) store.flushUpdates(emitter);
+      if (!processing) store.flushUpdates(emitter);
     }
     emitter.flush();
   }

@@ -35,7 +35,8 @@ export interface WindowStore {
    * Adds a record (its argument `values`, one per field) to every window containing `time` that
    * still has state or may get it; returns false when all of them are past allowed lateness
    * (the record is late). A window already due that takes the record is re-emitted by the next
-   * `flushUpdates`.
+   * `flushUpdates`. Throws, having changed nothing, when an aggregate function's `check` (or
+   * `checkMerge`, for sessions the record would merge) refuses the record for one of them.
    */
   add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean;
   /** Emits every window that became due, in end order, once; drops state past allowed lateness. */
@@ -46,6 +47,32 @@ export interface WindowStore {
   snapshot(): unknown;
   /** Loads what `snapshot` returned. */
   restore(state: unknown): void;
+}
+
+/** Indexes of the functions that can refuse a value (they have `check`), for {@link checkAdd}. */
+export function checkedFunctions(functions: readonly AggregateFunction[]): number[] {
+  const checked: number[] = [];
+  for (let j = 0; j < functions.length; j++) if (functions[j].check !== undefined) checked.push(j);
+  return checked;
+}
+
+/**
+ * Throws the error of the first of the `checked` functions that refuses to add its value to its
+ * accumulator in `accumulators`; changes nothing. A store calls it for every group a record goes
+ * to before adding the record to any, so a refused record (a dead letter) counts nowhere. Fresh
+ * accumulators take every value, so groups a record would create need no check.
+ */
+export function checkAdd(
+  functions: readonly AggregateFunction[],
+  checked: readonly number[],
+  accumulators: readonly unknown[],
+  values: readonly unknown[],
+): void {
+  for (let c = 0; c < checked.length; c++) {
+    const j = checked[c];
+    const value = values[j];
+    if (value !== null && value !== undefined) functions[j].check!(accumulators[j], value);
+  }
 }
 
 /** Fresh accumulators for every field. */
