@@ -170,7 +170,10 @@ sinks:
 
 describe('dedupe step: key', () => {
   it('a record without the key field is a dead letter, not a key of its own', () => {
-    const op = dedupeStep.create({ key: ['ID'], within: '1m', time: 'event', on_late: 'late_output' }, { ...stepInfo, id: 'dd' });
+    const op = dedupeStep.create(
+      { key: ['ID'], within: '1m', time: 'event', on_late: 'late_output' },
+      { ...stepInfo, id: 'dd' },
+    );
     op.open?.({ stepId: 'dd', restored: undefined, clock: new ManualClock(0), watermark: () => 0 });
     const out = new CollectingOutput();
     op.processBatch(batchOf([{ id: 1 }, { id: 2 }], [1, 2]), out);
