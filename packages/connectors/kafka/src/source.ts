@@ -33,7 +33,7 @@ function restoredPosition(restored: unknown, step: string): KafkaPosition {
 function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
   let settings: ReturnType<typeof sourceSettings>;
   try {
-    settings = sourceSettings(config);
+    settings = sourceSettings(config, { id: ctx.id, pipeline: ctx.pipeline, baseDir: ctx.baseDir });
   } catch (err) {
     if (err instanceof SluiceError)
       throw new SluiceError(err.code, err.message, { step: ctx.id, path: err.path });
@@ -42,6 +42,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
   const restored = restoredPosition(ctx.restored[READER_ID], ctx.id);
   const client = new GroupConsumer(clientOptions(config, ctx.baseDir, ctx.id), {
     groupId: settings.groupId,
+    groupInstanceId: settings.groupInstanceId,
     sessionTimeoutMs: settings.sessionTimeoutMs,
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     rebalanceTimeoutMs: Math.max(settings.sessionTimeoutMs, 30_000),
