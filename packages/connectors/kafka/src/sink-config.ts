@@ -90,7 +90,7 @@ export const kafkaSinkConfig = Type.Object(
       default: 'event_time',
       description:
         'The message timestamp: `event_time` — the record’s event time (what windows and ' +
-        'watermarks used; an aggregate’s result carries its window’s time), as Flink’s Kafka sink and ' +
+        'watermarks used; for a window’s result, its end − 1 ms), as Flink’s Kafka sink and ' +
         'Kafka Streams write it by default; `now` — the time of writing; or an SQL expression over the ' +
         'record giving epoch milliseconds or ISO-8601 text (NULL: the time of writing; a record on which ' +
         'it fails, or whose value is no time, goes to the dead-letter output; write `"now"` or ' +
