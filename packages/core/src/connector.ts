@@ -76,6 +76,12 @@ export interface SourceReader {
 export interface SourceContext {
   /** Source id in the pipeline. */
   readonly id: string;
+  /**
+   * Name of the pipeline the source belongs to; with `id` it names durable external identities
+   * (e.g. a Kafka consumer's static group membership) that must stay the same across restarts.
+   * Absent when a source is used outside a job.
+   */
+  readonly pipeline?: string;
   /** Positions from the checkpoint being restored, by partition id. */
   readonly restored: { readonly [partition: string]: unknown };
   readonly clock: Clock;

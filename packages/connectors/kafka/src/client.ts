@@ -7,6 +7,7 @@
  * library's bigints stay inside this file.
  */
 
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
   type BaseOptions,
   Consumer,
@@ -14,6 +15,7 @@ import {
   type GroupAssignment,
   protocolErrorsCodesById,
 } from '@platformatic/kafka';
+import { kafkaErrorName } from './client-errors.ts';
 import { FETCH_VERSIONS, type FetchConnection, fetchRaw } from './fetch-request.ts';
 import { apiVersion, connectionTo } from './library-internals.ts';
 import type { AbortedTransaction } from './record-batches.ts';
@@ -60,6 +62,8 @@ export interface FetchedPartition extends TopicPartition {
 /** Options of a consumer that joins a group and never commits by itself. */
 export interface GroupConsumerOptions {
   groupId: string;
+  /** Static membership (KIP-345): the member's `group.instance.id`; undefined for a dynamic member. */
+  groupInstanceId: string | undefined;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
@@ -72,6 +76,18 @@ export interface GroupConsumerOptions {
 const toBig = (n: number) => BigInt(n);
 
 /**
+ * The `error` channel of the library's heartbeat tracing channel (`plt:kafka:consumer:heartbeat`,
+ * see its docs/diagnostic.md; Node names a tracing channel's parts `tracing:<name>:<event>`): it
+ * carries a failed heartbeat's client and error before the library acts on the error.
+ */
+const HEARTBEAT_FAILED = 'tracing:plt:kafka:consumer:heartbeat:error';
+
+interface HeartbeatContext {
+  client?: unknown;
+  error?: unknown;
+}
+
+/**
  * A group member that fetches explicitly: it joins the group (the library heartbeats and
  * rejoins), reports assignments, and fetches, looks up and commits offsets only when asked.
  */
@@ -79,8 +95,15 @@ export class GroupConsumer {
   readonly #consumer: Consumer;
   readonly #options: GroupConsumerOptions;
   #topics: string[] = [];
-  #onAssign: ((assigned: TopicPartition[]) => void) | undefined;
+  #onAssign: ((assigned: TopicPartition[], generation: number) => void) | undefined;
   #onError: ((err: Error) => void) | undefined;
+  #onFenced: (() => void) | undefined;
+  readonly #heartbeatFailed = (message: unknown) => {
+    const context = message as HeartbeatContext;
+    if (context.client === this.#consumer && kafkaErrorName(context.error) === 'FENCED_INSTANCE_ID') {
+      this.#fenced();
+    }
+  };
 
   constructor(base: BaseOptions, options: GroupConsumerOptions) {
     this.#options = options;
@@ -98,15 +121,42 @@ export class GroupConsumer {
       maxBytesPerPartition: options.partitionMaxBytes,
       autocreateTopics: false,
     };
+    if (options.groupInstanceId !== undefined) {
+      consumerOptions.groupInstanceId = options.groupInstanceId;
+      subscribe(HEARTBEAT_FAILED, this.#heartbeatFailed);
+    }
     this.#consumer = new Consumer(consumerOptions);
     // Unhandled 'error' events would crash the process; a failed background rejoin lands here.
     this.#consumer.on('error', (err: Error) => this.#onError?.(err));
-    this.#consumer.on('consumer:group:join', (payload) => this.#onAssign?.(flatten(payload.assignments)));
+    this.#consumer.on('consumer:group:join', (payload) =>
+      this.#onAssign?.(flatten(payload.assignments), payload.generationId ?? -1),
+    );
   }
 
-  /** Called with the complete new assignment after every (re)join. */
-  onAssign(listener: (assigned: TopicPartition[]) => void): void {
+  /** Called with the complete new assignment and the group generation after every (re)join. */
+  onAssign(listener: (assigned: TopicPartition[], generation: number) => void): void {
     this.#onAssign = listener;
+  }
+
+  /**
+   * Called when another process joined with this member's `group.instance.id` and the broker
+   * fenced this one. The member has then stopped: the library would rejoin — fencing the other
+   * process in turn, back and forth — so it is made to leave instead.
+   */
+  onFenced(listener: () => void): void {
+    this.#onFenced = listener;
+  }
+
+  /**
+   * A heartbeat was answered FENCED_INSTANCE_ID. Runs before the library handles the answer:
+   * leaving the group here (synchronously, it marks the membership inactive) turns the rejoin the
+   * library would start into a no-op. The LeaveGroup it sends names the fenced member id, which
+   * the group no longer has, so the member that took the id over stays.
+   */
+  #fenced(): void {
+    unsubscribe(HEARTBEAT_FAILED, this.#heartbeatFailed);
+    this.#consumer.leaveGroup(true, () => {});
+    this.#onFenced?.();
   }
 
   /** Called when the library fails in the background (e.g. a rejoin after a broker restart). */
@@ -314,8 +364,13 @@ export class GroupConsumer {
     });
   }
 
-  /** Leaves the group and closes every connection. */
+  /**
+   * Leaves the group and closes every connection. The LeaveGroup names the member id, which
+   * Kafka accepts from a static member as from a dynamic one: the group rebalances at once and
+   * the other members take this one's partitions.
+   */
   async close(): Promise<void> {
+    unsubscribe(HEARTBEAT_FAILED, this.#heartbeatFailed);
     await this.#consumer.close(true);
   }
 }

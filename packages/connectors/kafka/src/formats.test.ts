@@ -185,6 +185,7 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     client_id: 'sluice',
     topics: ['a', 'a', 'b'],
     group_id: 'g',
+    static_membership: true,
     start: 'earliest',
     format: 'json' as const,
     include_metadata: true,
@@ -196,13 +197,14 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     partition_fetch_max_bytes: 1 << 20,
     max_buffered_records: 20_000,
   };
-  const s = sourceSettings(base);
+  const where = { id: 'in', pipeline: 'p', baseDir: '/srv/p' };
+  const s = sourceSettings(base, where);
   assert.deepEqual(s.topics, ['a', 'b']);
   assert.equal(s.sessionTimeoutMs, 10_000);
   assert.equal(s.maxWaitMs, 500);
   assert.equal(s.readCommitted, true);
   assert.throws(
-    () => sourceSettings({ ...base, heartbeat_interval: '20s' }),
+    () => sourceSettings({ ...base, heartbeat_interval: '20s' }, where),
     /heartbeat_interval must be shorter/,
   );
 });

@@ -20,6 +20,11 @@ export interface TopicInfo {
   /** How far a timestamp may be ahead of / behind the broker's clock (ms). */
   maxAheadMs: number;
   maxBehindMs: number;
+  /**
+   * How long the broker keeps a record, counted from its timestamp (`retention.ms`); undefined
+   * when time does not delete records (`-1`, or a `cleanup.policy` without `delete`).
+   */
+  retentionMs: number | undefined;
 }
 
 /** Topic configs the sink reads, with Kafka's defaults for when they cannot be read. */
@@ -29,6 +34,7 @@ const TOPIC_DEFAULTS = {
   'message.timestamp.type': 'CreateTime',
   'message.timestamp.after.max.ms': '3600000',
   'message.timestamp.before.max.ms': '9223372036854775807',
+  'retention.ms': '604800000',
 };
 
 /** Whether `err` is the library's report of a topic that does not exist. */
@@ -68,13 +74,16 @@ export async function describeTopic(settings: ProducerSettings, topic: string): 
       const n = Number(values[name]);
       return Number.isFinite(n) ? n : Number(TOPIC_DEFAULTS[name]);
     };
+    const policies = values['cleanup.policy'].split(',').map((p) => p.trim());
+    const retention = number('retention.ms');
     return {
       partitions,
       maxMessageBytes: number('max.message.bytes'),
-      compacted: values['cleanup.policy'].split(',').some((p) => p.trim() === 'compact'),
+      compacted: policies.includes('compact'),
       createTime: values['message.timestamp.type'] === 'CreateTime',
       maxAheadMs: number('message.timestamp.after.max.ms'),
       maxBehindMs: number('message.timestamp.before.max.ms'),
+      retentionMs: policies.includes('delete') && retention >= 0 ? retention : undefined,
     };
   } finally {
     await admin.close();

@@ -85,13 +85,21 @@ export const kafkaSinkConfig = Type.Object(
         'message goes to the next partition, key or not.',
       examples: ['round_robin'],
     }),
-    timestamp: Type.Enum(['event_time', 'now'], {
+    timestamp: Type.String({
+      minLength: 1,
       default: 'event_time',
       description:
-        'The message timestamp: the record’s event time (what windows and watermarks used), or ' +
-        'the time of writing. A topic with `message.timestamp.type=LogAppendTime` overrides both; ' +
-        'time-based retention counts from these timestamps, so old event times age out early.',
-      examples: ['now'],
+        'The message timestamp: `event_time` — the record’s event time (what windows and ' +
+        'watermarks used; for a window’s result, its end − 1 ms), as Flink’s Kafka sink and ' +
+        'Kafka Streams write it by default; `now` — the time of writing; or an SQL expression over the ' +
+        'record giving epoch milliseconds or ISO-8601 text (NULL: the time of writing; a record on which ' +
+        'it fails, or whose value is no time, goes to the dead-letter output; write `"now"` or ' +
+        '`"event_time"` to read fields of those names). A topic with ' +
+        '`message.timestamp.type=LogAppendTime` stamps records itself and ignores this. Time-based ' +
+        'retention counts from these timestamps: records stamped longer ago than the topic’s ' +
+        '`retention.ms` are deleted soon after they are written — replaying old data with event ' +
+        'times does that, and the sink warns once when it happens (see the description).',
+      examples: ['now', 'coalesce(updated_at, created_at)'],
     }),
     delivery: Type.Enum(['at_least_once', 'exactly_once'], {
       default: 'at_least_once',

@@ -21,6 +21,7 @@ const topic: TopicInfo = {
   createTime: true,
   maxAheadMs: 3_600_000,
   maxBehindMs: Number.MAX_SAFE_INTEGER,
+  retentionMs: 7 * 24 * 3_600_000,
 };
 
 const text = (b: Buffer | string | undefined) => (typeof b === 'string' ? b : b?.toString('utf8'));
@@ -192,6 +193,88 @@ describe('record encoder', () => {
     assert.match(String(reasons[2][1]), /outside what topic 't' accepts/);
     assert.match(String(reasons[3][1]), /before 1970/);
     assert.ok(batch.sizes.every((s) => s + BATCH_OVERHEAD <= 1000));
+  });
+
+  test('timestamp: an expression per record; NULL is the time of writing; a failure rejects the record', () => {
+    const enc = new RecordEncoder(config({ timestamp: 'coalesce(created, ts + 1000)' }), 'out');
+    enc.topicInfo = topic;
+    const now = Date.parse('2025-06-01T12:00:00Z');
+    const batch = enc.encode(
+      [
+        { ts: now - 5000 },
+        { created: '2025-06-01T11:00:00Z' },
+        { created: null, ts: null },
+        { created: 'yesterday' },
+        { other: 1 },
+        { created: true },
+      ],
+      [0, 0, 0, 0, 0, 0],
+      now,
+    );
+    assert.deepEqual(batch.indexes, [0, 1, 2]);
+    assert.deepEqual(
+      batch.messages.map((m) => m.timestamp),
+      [now - 4000, now - 3_600_000, undefined],
+    );
+    const reasons = batch.rejections!.map((r) => [r.index, r.message]);
+    assert.deepEqual(
+      reasons.map(([i]) => i),
+      [3, 4, 5],
+    );
+    assert.match(String(reasons[0][1]), /^timestamp: 'yesterday' is not a time/);
+    assert.match(String(reasons[1][1]), /^timestamp: .*\bts\b/);
+    assert.match(String(reasons[2][1]), /^timestamp: true is not a time/);
+  });
+
+  test('timestamp: event_time and now are keywords; an expression that cannot give a time is refused', () => {
+    const now = Date.now();
+    const stamp = (timestamp: string) => {
+      const enc = new RecordEncoder(config({ timestamp }), 'out');
+      return enc.encode([{ event_time: 5, now: 6 }], [now - 1], now).messages[0].timestamp;
+    };
+    assert.equal(stamp('event_time'), now - 1);
+    assert.equal(stamp('now'), undefined, 'the time of writing');
+    assert.equal(stamp('"event_time"'), 5, 'a quoted name reads the field');
+    assert.throws(() => new RecordEncoder(config({ timestamp: 'a = 1' }), 'out'), {
+      code: 'CONFIG_INVALID',
+      path: 'timestamp',
+      message: /boolean/,
+    });
+    assert.throws(() => new RecordEncoder(config({ timestamp: 'ts +' }), 'out'), { path: 'timestamp' });
+  });
+
+  test('timestamps older than the topic’s retention are reported once; not fresh ones, nor under LogAppendTime', () => {
+    const now = Date.now();
+    const hour = 3_600_000;
+    const expiredWrites = (info: TopicInfo, times: number[][], timestamp = 'event_time') => {
+      const enc = new RecordEncoder(config({ timestamp }), 'out');
+      enc.topicInfo = info;
+      const seen: number[] = [];
+      enc.onExpired = (t) => seen.push(t);
+      for (const batch of times) {
+        enc.encode(
+          batch.map(() => ({ ts: now - 3 * hour })),
+          batch,
+          now,
+        );
+      }
+      return seen;
+    };
+    const day = { ...topic, retentionMs: 24 * hour };
+    assert.deepEqual(expiredWrites(day, [[now - hour, now - 2 * hour]]), [], 'fresh');
+    assert.deepEqual(
+      expiredWrites(day, [[now - hour, now - 30 * hour, now - 40 * hour], [now - 50 * hour]]),
+      [now - 30 * hour],
+      'the first expired timestamp, once',
+    );
+    assert.deepEqual(expiredWrites({ ...day, retentionMs: 2 * hour }, [[now]], 'ts'), [now - 3 * hour]);
+    assert.deepEqual(expiredWrites(day, [[now - 30 * hour]], 'now'), []);
+    assert.deepEqual(expiredWrites({ ...day, createTime: false }, [[now - 30 * hour]]), [], 'LogAppendTime');
+    assert.deepEqual(
+      expiredWrites({ ...day, retentionMs: undefined }, [[now - 30 * hour]]),
+      [],
+      'kept for ever',
+    );
   });
 
   test('a record that cannot be JSON is rejected', () => {

@@ -4,7 +4,7 @@
  * before it can fail a whole request (or poison a transaction).
  */
 
-import { compileExpression, type Row, type SinkRejection } from '@sluice/core';
+import { compileExpression, type Row, type SinkRejection, SluiceError, toEpochMillis } from '@sluice/core';
 import { METADATA_FIELD } from './formats.ts';
 import { utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
@@ -64,21 +64,47 @@ interface HeaderExpr {
   readonly expr: CompiledExpression;
 }
 
+/**
+ * Where a message's timestamp comes from (`timestamp`): the record's event time, the time of
+ * writing (no timestamp: the batch's), or an expression over the record.
+ */
+type TimestampSource =
+  | { readonly kind: 'event_time' }
+  | { readonly kind: 'now' }
+  | { readonly kind: 'expression'; readonly expr: CompiledExpression };
+
+/** `timestamp` parsed; CONFIG_INVALID or the compile error (path `timestamp`) when it is not usable. */
+function timestampSource(text: string, step: string | undefined): TimestampSource {
+  const keyword = text.trim();
+  if (keyword === 'event_time' || keyword === 'now') return { kind: keyword };
+  const expr = compileExpression(text, { step, path: 'timestamp' });
+  if (expr.type === 'boolean') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `timestamp: '${text}' gives a boolean, not a time; write event_time, now, or an expression giving ` +
+        'epoch milliseconds or ISO-8601 text',
+      { step, path: 'timestamp' },
+    );
+  }
+  return { kind: 'expression', expr };
+}
+
 /** Encodes written records into messages for one topic. */
 export class RecordEncoder {
   readonly #topic: string;
   readonly #format: KafkaSinkConfig['format'];
-  readonly #eventTime: boolean;
+  readonly #timestamp: TimestampSource;
   readonly #key: CompiledExpression | undefined;
   readonly #headers: readonly HeaderExpr[];
   #info: TopicInfo | undefined;
   #schema: SinkSchema | undefined;
+  #onExpired: ((timestamp: number, retentionMs: number) => void) | undefined;
 
   /** Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`. */
   constructor(config: KafkaSinkConfig, step: string | undefined) {
     this.#topic = config.topic;
     this.#format = config.format;
-    this.#eventTime = config.timestamp === 'event_time';
+    this.#timestamp = timestampSource(config.timestamp, step);
     this.#key = config.key === undefined ? undefined : compileExpression(config.key, { step, path: 'key' });
     this.#headers = Object.entries(config.headers).map(([name, text]) => ({
       name: Buffer.from(name),
@@ -95,6 +121,15 @@ export class RecordEncoder {
   /** Formats `avro` and `json_schema`: the registered schema values are written with (`open`). */
   set schema(schema: SinkSchema) {
     this.#schema = schema;
+  }
+
+  /**
+   * Called once, with the first timestamp written that is older than the topic's `retention.ms`
+   * (a record the broker deletes soon after it is written). Never called when the topic keeps
+   * records for ever or stamps them itself (`LogAppendTime`), nor for timestamps of writing.
+   */
+  set onExpired(listener: (timestamp: number, retentionMs: number) => void) {
+    this.#onExpired = listener;
   }
 
   /**
@@ -121,8 +156,14 @@ export class RecordEncoder {
     };
     const info = this.#info;
     const maxBytes = info === undefined ? Number.POSITIVE_INFINITY : info.maxMessageBytes - BATCH_OVERHEAD;
-    /** The topic's timestamp window, when the broker checks the event times written. */
-    const window = info?.createTime && this.#eventTime ? info : undefined;
+    const stamps = this.#timestamp;
+    /** The topic's timestamp window, when the broker checks the timestamps written. */
+    const window = info?.createTime && stamps.kind !== 'now' ? info : undefined;
+    /** Timestamps before this are past the topic's retention (-∞: nothing to report). */
+    let expiredBefore =
+      window?.retentionMs !== undefined && this.#onExpired !== undefined
+        ? now - window.retentionMs
+        : Number.NEGATIVE_INFINITY;
     const keyExpr = this.#key;
     const headerExprs = this.#headers;
     const json = this.#format === 'json';
@@ -203,26 +244,50 @@ export class RecordEncoder {
         headerBytes += header.name.length + bytes.length + HEADER_OVERHEAD;
       }
       if (failed) continue;
+      let t: number | undefined;
+      if (stamps.kind === 'event_time') {
+        if (Number.isFinite(times[i])) t = times[i];
+      } else if (stamps.kind === 'expression') {
+        let v: unknown;
+        try {
+          v = stamps.expr.evaluate(record);
+        } catch (err) {
+          reject(i, `timestamp: ${(err as Error).message}`);
+          continue;
+        }
+        if (v !== null && v !== undefined) {
+          t = toEpochMillis(v);
+          if (!Number.isFinite(t)) {
+            reject(
+              i,
+              `timestamp: ${typeof v === 'string' ? `'${v}'` : describeValue(v)} is not a time ` +
+                '(epoch milliseconds or ISO-8601 text)',
+            );
+            continue;
+          }
+        }
+      }
       let timestamp: number | undefined;
-      if (this.#eventTime) {
-        const t = times[i];
-        if (Number.isFinite(t)) {
-          if (t < 0) {
-            reject(
-              i,
-              `event time ${t} is before 1970; Kafka timestamps cannot be negative (use timestamp: now)`,
-            );
-            continue;
-          }
-          if (window !== undefined && (t > now + window.maxAheadMs || t < now - window.maxBehindMs)) {
-            reject(
-              i,
-              `event time ${new Date(t).toISOString()} is outside what topic '${this.#topic}' accepts ` +
-                `(message.timestamp.before.max.ms / after.max.ms around the current time; or use timestamp: now)`,
-            );
-            continue;
-          }
-          timestamp = Math.floor(t);
+      if (t !== undefined) {
+        const what = stamps.kind === 'event_time' ? 'event time' : 'timestamp';
+        if (t < 0) {
+          reject(i, `${what} ${t} is before 1970; Kafka timestamps cannot be negative (use timestamp: now)`);
+          continue;
+        }
+        if (window !== undefined && (t > now + window.maxAheadMs || t < now - window.maxBehindMs)) {
+          reject(
+            i,
+            `${what} ${new Date(t).toISOString()} is outside what topic '${this.#topic}' accepts ` +
+              `(message.timestamp.before.max.ms / after.max.ms around the current time; or use timestamp: now)`,
+          );
+          continue;
+        }
+        timestamp = Math.floor(t);
+        if (timestamp < expiredBefore) {
+          const report = this.#onExpired!;
+          this.#onExpired = undefined;
+          expiredBefore = Number.NEGATIVE_INFINITY;
+          report(timestamp, window!.retentionMs!);
         }
       }
       if (key === undefined && info?.compacted) {
@@ -255,6 +320,12 @@ export class RecordEncoder {
 function withoutMetadata(record: Row): Row {
   const { [METADATA_FIELD]: _metadata, ...rest } = record;
   return rest;
+}
+
+/** A value for a message: `true`, `12`, `an object`. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'object' && v !== null) return describe(v);
+  return String(v);
 }
 
 function describe(v: unknown): string {

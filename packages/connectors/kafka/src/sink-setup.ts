@@ -142,6 +142,19 @@ export async function setUpSink(
     throw sinkError({ step, secrets }, `cannot read the metadata of topic '${config.topic}'`, err);
   }
   encoder.topicInfo = topic;
+  encoder.onExpired = (timestamp, retentionMs) =>
+    ctx.log.warn(
+      'kafka sink: writing records stamped longer ago than the topic keeps records; ' +
+        'the broker deletes them soon after they are written',
+      {
+        sink: step,
+        topic: config.topic,
+        timestamp: new Date(timestamp).toISOString(),
+        timestamp_option: config.timestamp,
+        retention_ms: retentionMs,
+        fix: 'stamp records with the time of writing (timestamp: now), or raise the topic’s retention.ms',
+      },
+    );
   const setup: SinkSetup = {
     step,
     log: ctx.log,

@@ -2,11 +2,16 @@
  * Config schema of the `kafka` source, and its parsing into reader settings.
  */
 
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseDuration, SluiceError, type Static, Type, toEpochMillis } from '@sluice/core';
 import { connectionFields } from './connection.ts';
 import type { ValueFormat } from './formats.ts';
 import type { RegistrySettings } from './schema-registry.ts';
 import { registrySettings, schemaRegistryOptions } from './schema-registry-config.ts';
+
+/** What Kafka accepts as a `group.instance.id`. */
+const GROUP_INSTANCE_ID = '^[A-Za-z0-9._-]{1,249}$';
 
 /** Config schema of the `kafka` source. */
 export const kafkaSourceConfig = Type.Object(
@@ -26,6 +31,31 @@ export const kafkaSourceConfig = Type.Object(
         'to it after each durable checkpoint.',
       examples: ['sluice-orders'],
     }),
+    static_membership: Type.Boolean({
+      default: true,
+      description:
+        'Join the group as a static member (KIP-345) named by `group_instance_id`: a worker ' +
+        'restarted after a crash takes its partitions back at once, without a rebalance, instead ' +
+        'of waiting for the group to expire the dead member (`session_timeout`). A clean stop ' +
+        'leaves the group, so its partitions move to the other workers at once. `false`: a ' +
+        'dynamic member, as Kafka consumers are by default.',
+      examples: [false],
+    }),
+    group_instance_id: Type.Optional(
+      Type.String({
+        pattern: GROUP_INSTANCE_ID,
+        description:
+          'With `static_membership`: this worker’s name in the group. It must stay the same across ' +
+          'restarts of one worker and differ between workers of one group: when a second process ' +
+          'joins with the same id, the broker fences the first, which stops with CONFIG_INVALID. ' +
+          'Default: `sluice-<pipeline>-<source id>-<host name>-<folder>`, where `<folder>` is a hash ' +
+          'of the pipeline file’s folder — so workers on different machines, or in different folders ' +
+          'of one machine, differ; set it when several workers share a host name and folder (e.g. ' +
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a pipeline file's ${VAR} reference, shown as such
+          '`orders-${WORKER}`). Letters, digits, `.`, `_` and `-`, at most 249.',
+        examples: ['orders-worker-1'],
+      }),
+    ),
     start: Type.String({
       default: 'earliest',
       description:
@@ -123,6 +153,8 @@ export function parseStart(value: string): StartPolicy {
 export interface SourceSettings {
   readonly topics: readonly string[];
   readonly groupId: string;
+  /** The static member's `group.instance.id`; undefined for a dynamic member. */
+  readonly groupInstanceId: string | undefined;
   readonly start: StartPolicy;
   readonly format: ValueFormat;
   /** Set for the registry formats (`avro`, `json_schema`). */
@@ -137,7 +169,34 @@ export interface SourceSettings {
   readonly maxBuffered: number;
 }
 
-export function sourceSettings(config: KafkaSourceConfig): SourceSettings {
+/** Where a source runs: what the default `group_instance_id` is derived from. */
+export interface SourceIdentity {
+  /** Source id in the pipeline. */
+  readonly id: string;
+  readonly pipeline: string | undefined;
+  /** The pipeline file's folder. */
+  readonly baseDir: string;
+  /** The machine's host name (`os.hostname()` when not given). */
+  readonly host?: string;
+}
+
+/**
+ * The `group_instance_id` used when none is configured: the pipeline, the source, the host name
+ * and a hash of the pipeline file's folder — the same for every restart of one worker, different
+ * for workers on other machines or in other folders. Characters Kafka does not accept become `_`.
+ */
+export function defaultGroupInstanceId(identity: SourceIdentity): string {
+  const folder = createHash('sha256').update(identity.baseDir).digest('hex').slice(0, 8);
+  const parts = ['sluice', identity.pipeline, identity.id, identity.host ?? hostname(), folder];
+  const id = parts
+    .filter((p) => p !== undefined && p !== '')
+    .join('-')
+    .replace(/[^A-Za-z0-9._-]/g, '_');
+  // Kafka's limit is 249 characters: keep the end, where the host and the folder hash are.
+  return id.length > 249 ? id.slice(id.length - 249) : id;
+}
+
+export function sourceSettings(config: KafkaSourceConfig, identity: SourceIdentity): SourceSettings {
   const sessionTimeoutMs = parseDuration(config.session_timeout, 'session_timeout');
   const heartbeatIntervalMs = parseDuration(config.heartbeat_interval, 'heartbeat_interval');
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
@@ -145,9 +204,19 @@ export function sourceSettings(config: KafkaSourceConfig): SourceSettings {
       path: 'heartbeat_interval',
     });
   }
+  if (!config.static_membership && config.group_instance_id !== undefined) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'group_instance_id names a static member, but static_membership is false; remove one of them',
+      { path: 'group_instance_id' },
+    );
+  }
   return {
     topics: [...new Set(config.topics)],
     groupId: config.group_id,
+    groupInstanceId: config.static_membership
+      ? (config.group_instance_id ?? defaultGroupInstanceId(identity))
+      : undefined,
     start: parseStart(config.start),
     format: config.format as ValueFormat,
     schemaRegistry: registrySettings(config, 'reads schemas from'),

@@ -105,8 +105,9 @@ export class KafkaReader implements SourceReader {
       });
     }
     this.#decodeOptions = { format, includeMetadata, schemas: this.#schemas };
-    this.#client.onAssign((assigned) => this.#assign(assigned));
+    this.#client.onAssign((assigned, generation) => this.#assign(assigned, generation));
     this.#client.onError((err) => this.#backgroundError(err));
+    this.#client.onFenced(() => this.#fenced());
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
@@ -218,7 +219,7 @@ export class KafkaReader implements SourceReader {
   }
 
   /** A new assignment (after every join): drop revoked partitions, queue new ones for a start. */
-  #assign(assigned: readonly TopicPartition[]): void {
+  #assign(assigned: readonly TopicPartition[], generation: number): void {
     const keys = new Set<string>();
     const added: string[] = [];
     const revoked: string[] = [];
@@ -259,6 +260,8 @@ export class KafkaReader implements SourceReader {
         added,
         revoked,
         assigned: [...this.#parts.keys()],
+        generation,
+        group_instance_id: this.#o.settings.groupInstanceId ?? null,
       });
     }
     this.#fetchWanted.notify();
@@ -291,6 +294,20 @@ export class KafkaReader implements SourceReader {
         this.#dataReady.notify();
       },
     );
+  }
+
+  /** Another process joined with this member's `group_instance_id`: it has the partitions now. */
+  #fenced(): void {
+    if (this.#closed) return;
+    const { groupId, groupInstanceId } = this.#o.settings;
+    this.#fatal ??= new SluiceError(
+      'CONFIG_INVALID',
+      `another consumer joined group '${groupId}' with group_instance_id '${groupInstanceId}' and the ` +
+        'broker fenced this one (FENCED_INSTANCE_ID); two running workers must not share an instance ' +
+        'id: give each its own `group_instance_id`',
+      { step: this.#o.step, path: 'group_instance_id' },
+    );
+    this.#dataReady.notify();
   }
 
   #backgroundError(err: Error): void {

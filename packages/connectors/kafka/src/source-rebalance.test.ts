@@ -107,14 +107,23 @@ describe('kafka source: rebalance', { skip: !available }, () => {
     })();
 
     const logA = capturingLogger();
-    const a = new Driver(await openKafkaReader(config, { log: logA }), logA, 250);
+    // Two workers: each its own static member of the group.
+    const a = new Driver(
+      await openKafkaReader({ ...config, group_instance_id: 'a' }, { log: logA }),
+      logA,
+      250,
+    );
     await waitFor(
       'reader A to own every partition and read',
       () => a.partitions().size === partitions && a.records.length > 500,
     );
 
     const logB = capturingLogger();
-    const b = new Driver(await openKafkaReader(config, { log: logB }), logB, 250);
+    const b = new Driver(
+      await openKafkaReader({ ...config, group_instance_id: 'b' }, { log: logB }),
+      logB,
+      250,
+    );
     await waitFor(
       'the group to split the partitions',
       () => b.partitions().size > 0 && a.partitions().size < partitions,

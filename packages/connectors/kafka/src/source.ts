@@ -33,7 +33,7 @@ function restoredPosition(restored: unknown, step: string): KafkaPosition {
 function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
   let settings: ReturnType<typeof sourceSettings>;
   try {
-    settings = sourceSettings(config);
+    settings = sourceSettings(config, { id: ctx.id, pipeline: ctx.pipeline, baseDir: ctx.baseDir });
   } catch (err) {
     if (err instanceof SluiceError)
       throw new SluiceError(err.code, err.message, { step: ctx.id, path: err.path });
@@ -42,6 +42,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
   const restored = restoredPosition(ctx.restored[READER_ID], ctx.id);
   const client = new GroupConsumer(clientOptions(config, ctx.baseDir, ctx.id), {
     groupId: settings.groupId,
+    groupInstanceId: settings.groupInstanceId,
     sessionTimeoutMs: settings.sessionTimeoutMs,
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     rebalanceTimeoutMs: Math.max(settings.sessionTimeoutMs, 30_000),
@@ -85,6 +86,15 @@ export const kafkaSource = defineSource({
     'new owner from the group’s committed offset, which never passes a durable checkpoint; a',
     'partition assigned again starts from the committed offset, never from a stale in-memory one.',
     'Delivery is at-least-once: records read after the last checkpoint may be read again.',
+    '',
+    'The source is a static member of its group (KIP-345) unless `static_membership: false`: it',
+    'joins under `group_instance_id`, so a worker restarted after a crash gets its partitions back',
+    'at once, without a rebalance, instead of waiting for the group to drop the dead member after',
+    '`session_timeout`. A worker that crashes and does not come back holds its partitions for',
+    '`session_timeout`, as a dynamic member does. A clean stop (SIGINT/SIGTERM, end of input, a',
+    'failed job) leaves the group, so the other workers take its partitions at once. Two running',
+    'workers must not share an instance id: the broker fences the older one, which stops with',
+    'CONFIG_INVALID naming `group_instance_id`.',
     '',
     'With `include_metadata` each record gets `_kafka: { topic, partition, offset, timestamp, key,',
     'headers }` (key and header values as UTF-8 text). A value that does not decode (malformed',

@@ -187,6 +187,7 @@ export class Job {
         .create(src.config as never)
         .open({
           id: src.id,
+          pipeline: plan.name,
           restored: positions,
           clock: this.#clock,
           baseDir: plan.baseDir,
