@@ -8,7 +8,7 @@
  */
 
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { decodeCheckpoint } from './checkpoint-format.ts';
 import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
@@ -31,6 +31,31 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   readonly dir: string;
   readonly keep: number;
   #dirReady = false;
+
+  /**
+   * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
+   * Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of `root`
+   * (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint root,
+   * whatever its name.
+   */
+  static forPipeline(
+    root: string,
+    name: string,
+    options: DirectoryCheckpointStoreOptions = {},
+  ): DirectoryCheckpointStore {
+    const base = resolve(root);
+    const dir = resolve(base, name);
+    const rel = relative(base, dir);
+    if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
+          'give the pipeline a name made of letters, digits, _, - and .',
+        { path: 'name' },
+      );
+    }
+    return new DirectoryCheckpointStore(dir, options);
+  }
 
   /** Throws CONFIG_INVALID when `keep` is not a positive integer. */
   constructor(dir: string, options: DirectoryCheckpointStoreOptions = {}) {

@@ -139,7 +139,7 @@ export class Job {
     const { plan } = this;
     const { registry } = this.#options;
     const { checkpoint } = plan.settings;
-    this.#store = new DirectoryCheckpointStore(resolve(plan.baseDir, checkpoint.dir, plan.name), {
+    this.#store = DirectoryCheckpointStore.forPipeline(resolve(plan.baseDir, checkpoint.dir), plan.name, {
       keep: checkpoint.keep,
     });
     const restored = await this.#restore(this.#store);
