@@ -89,6 +89,13 @@ export const errorCodes = {
     summary: 'A source could not be reached; the read is retried with backoff.',
   },
   IO_ERROR: { kind: 'external', retryable: true, summary: 'A file-system operation failed.' },
+  PATH_UNUSABLE: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'A configured path cannot hold Sluice’s files: its folder cannot be created or written there (a virtual ' +
+      'file system such as /proc, a read-only disk, a file in the way, no permission).',
+  },
   CHECKPOINT_CORRUPT: {
     kind: 'external',
     retryable: false,

@@ -17,6 +17,11 @@ export interface LatestCheckpoint {
 /** A durable home for encoded checkpoints. One writer at a time. */
 export interface CheckpointStore {
   /**
+   * Makes the store ready to write (creates its folder), so that a job fails at its start rather
+   * than at its first checkpoint. Rejects with PATH_UNUSABLE when the folder cannot be created.
+   */
+  prepare(): Promise<void>;
+  /**
    * Durably stores an encoded checkpoint, then prunes to the newest `keep`. Resolves only once the
    * checkpoint survives a crash or power loss; only then may sources commit upstream. Ids increase
    * within one history of a job; writing an id lower than ones already stored starts a new history

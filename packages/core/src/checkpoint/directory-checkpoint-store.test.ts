@@ -146,7 +146,7 @@ describe('DirectoryCheckpointStore', () => {
     await new DirectoryCheckpointStore(fresh()).clear();
   });
 
-  it('rejects with IO_ERROR when the directory cannot be created', async () => {
+  it('rejects with PATH_UNUSABLE when the directory cannot be created', async () => {
     const blocker = join(root, `case-${n++}`);
     await mkdir(blocker, { recursive: true });
     await writeFile(join(blocker, 'file'), 'x');
@@ -154,8 +154,9 @@ describe('DirectoryCheckpointStore', () => {
     await assert.rejects(store.write(1, encodeCheckpoint(data(1))), (err: unknown) => {
       return (
         err instanceof SluiceError &&
-        err.code === 'IO_ERROR' &&
-        /could not write checkpoint/.test(err.message)
+        err.code === 'PATH_UNUSABLE' &&
+        err.path === 'settings.checkpoint.dir' &&
+        /file' is a file, not a folder/.test(err.message)
       );
     });
   });

@@ -7,8 +7,9 @@
  * next write.
  */
 
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { ensureDir } from '../connectors/ensure-dir.ts';
 import { SluiceError } from '../errors.ts';
 import { decodeCheckpoint } from './checkpoint-format.ts';
 import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
@@ -67,6 +68,10 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
     this.dir = dir;
     this.keep = keep;
+  }
+
+  async prepare(): Promise<void> {
+    await this.#ensureDir();
   }
 
   async write(id: number, bytes: Uint8Array): Promise<void> {
@@ -153,8 +158,8 @@ export class DirectoryCheckpointStore implements CheckpointStore {
 
   async #ensureDir(): Promise<void> {
     if (this.#dirReady) return;
-    const created = await mkdir(this.dir, { recursive: true });
-    if (created !== undefined) await syncDir(dirname(this.dir));
+    const created = await ensureDir(this.dir, { path: 'settings.checkpoint.dir' });
+    if (created !== undefined) await syncDir(dirname(created));
     this.#dirReady = true;
   }
 

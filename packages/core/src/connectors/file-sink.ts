@@ -3,13 +3,14 @@
  * FileSink model: hidden in-progress parts, published by rename when a checkpoint completes).
  */
 
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { parseDuration } from '../time.ts';
+import { ensureDir, unusableFolder } from './ensure-dir.ts';
 import { checkState, type FileSinkConfig, type FileSinkState, fileSinkConfig } from './file-sink-config.ts';
 import { exists, finalizePart, PartNames, syncDir } from './file-sink-parts.ts';
 import { createEncoder, type RecordEncoder } from './format-encode.ts';
@@ -61,8 +62,8 @@ class FileSink implements Sink {
     this.#ctx = ctx;
     const names = new PartNames(resolve(ctx.baseDir, this.#config.path), this.#config.roll !== undefined);
     this.#names = names;
+    await ensureDir(names.dir, { path: 'path', step: ctx.id });
     await this.#io('prepare the output folder of', names.dir, async () => {
-      await mkdir(names.dir, { recursive: true });
       const files = await readdir(names.dir);
       if (ctx.restored === undefined || ctx.restored === null) await this.#startFresh(files);
       else await this.#restore(checkState(ctx.restored, ctx.id), files);
@@ -164,7 +165,13 @@ class FileSink implements Sink {
     const now = this.#ctx!.clock.now();
     const name = names.part(this.#nextSeq, now);
     if (names.rolling) this.#nextSeq++;
-    const fh = await this.#io('create', names.hidden(name), () => open(names.path(names.hidden(name)), 'w'));
+    const fh = await this.#io('create', names.hidden(name), async () => {
+      try {
+        return await open(names.path(names.hidden(name)), 'w');
+      } catch (err) {
+        throw unusableFolder(err, names.dir, { path: 'path', step: this.#ctx!.id }) ?? err;
+      }
+    });
     const header = this.#encoder.header();
     this.#part = { name, fh, length: 0, bytes: Buffer.byteLength(header), records: 0, openedAt: now };
     this.#opened = true;

@@ -142,6 +142,7 @@ export class Job {
     this.#store = DirectoryCheckpointStore.forPipeline(resolve(plan.baseDir, checkpoint.dir), plan.name, {
       keep: checkpoint.keep,
     });
+    await this.#store.prepare();
     const restored = await this.#restore(this.#store);
     for (const node of this.#graph.order) {
       node.operator.open?.({
