@@ -188,6 +188,37 @@ describe('file sink', () => {
     assert.deepEqual(all, range(0, 60));
   });
 
+  it('abort publishes nothing a completed checkpoint does not cover', async () => {
+    const dir = await freshDir();
+    const options = { path: 'p.jsonl', roll: { max_bytes: 100 } };
+    const sink = await openSink(dir, options);
+    await write(sink, rows(0, 20));
+    await sink.prepareCommit?.(1);
+    await sink.commit?.(1);
+    const committed = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+    await write(sink, rows(20, 40));
+    const state = (await sink.prepareCommit?.(2)) as FileSinkState;
+    assert.ok(state.pending.length > 0, 'checkpoint 2 prepared parts');
+    await write(sink, rows(40, 60));
+    await sink.abort?.();
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => !f.startsWith('.')).sort(),
+      committed,
+      'only the parts of checkpoint 1 are published',
+    );
+    await assert.rejects(write(sink, rows(60, 61)), { code: 'SINK_UNAVAILABLE' });
+
+    const plain = await freshDir();
+    await writeFile(join(plain, 'r.jsonl'), 'earlier\n');
+    const unrolled = await openSink(plain, { path: 'r.jsonl' });
+    await unrolled.abort?.();
+    assert.equal(
+      await readFile(join(plain, 'r.jsonl'), 'utf8'),
+      'earlier\n',
+      'the earlier file is left alone',
+    );
+  });
+
   it('rolls by time and keeps numbering parts after existing ones', async () => {
     const dir = await freshDir();
     await writeFile(join(dir, 'p-20200101000000-000007.jsonl'), '');

@@ -47,6 +47,7 @@ class FileSink implements Sink {
   #opened = false;
   #dirDirty = false;
   #closed = false;
+  #aborted = false;
 
   constructor(config: FileSinkConfig) {
     this.#config = config;
@@ -155,12 +156,39 @@ class FileSink implements Sink {
     await this.#publish(publish);
   }
 
+  /**
+   * Publishes nothing: the in-progress part and the parts finished or prepared since the last
+   * completed checkpoint keep their hidden names. The next `open` publishes the parts of a
+   * durable checkpoint, cuts the in-progress part back to its checkpointed length and deletes
+   * the rest, so the replay writes those records exactly once.
+   */
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#aborted = true;
+    const part = this.#part;
+    this.#part = null;
+    this.#buffer = [];
+    this.#bufferedChars = 0;
+    if (part !== null) await part.fh.close().catch(() => {});
+    const pending = this.#finished.length + [...this.#prepared.values()].reduce((n, p) => n + p.length, 0);
+    if (part !== null || pending > 0) {
+      this.#ctx?.log.info('the job failed: output after the last checkpoint stays unpublished', {
+        sink: this.#ctx.id,
+        in_progress: part?.name ?? null,
+        unpublished_parts: pending,
+      });
+    }
+  }
+
   #dueByTime(): boolean {
     const part = this.#part;
     return part !== null && part.records > 0 && this.#ctx!.clock.now() - part.openedAt >= this.#intervalMs;
   }
 
   async #openPart(): Promise<void> {
+    if (this.#aborted)
+      throw new SluiceError('SINK_UNAVAILABLE', 'the file sink was aborted', { step: this.#ctx?.id });
     const names = this.#names!;
     const now = this.#ctx!.clock.now();
     const name = names.part(this.#nextSeq, now);
@@ -331,7 +359,9 @@ export const fileSink = defineSink({
     '',
     'A job stopped gracefully (SIGINT, SIGTERM) publishes its in-progress part. When it restarts, a',
     'rolled part stays as published and a new one is started; the one file of a sink without `roll`',
-    'is taken back under its in-progress name and continued.',
+    'is taken back under its in-progress name and continued. A job that fails (another sink fails,',
+    'a source stops) publishes nothing its last completed checkpoint does not cover: the restart',
+    'replays those records into the same hidden parts.',
     '',
     'CSV output starts every part with a header row made of the fields of the first record; a',
     'record with a field outside it goes to the dead-letter output.',

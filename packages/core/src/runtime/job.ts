@@ -481,9 +481,18 @@ export class Job {
     for (const src of this.#sources) for (const r of src.readers) await r.close();
   }
 
+  /**
+   * After a failure (or a failed start): closes readers and aborts sinks, so that nothing a
+   * completed checkpoint does not cover is published (`Sink.abort`; `close` for a sink without).
+   */
   async #closeQuietly(): Promise<void> {
     for (const src of this.#sources) for (const r of src.readers) await r.close().catch(() => {});
-    for (const runner of this.#allRunners()) await runner.sink.close().catch(() => {});
+    for (const runner of this.#allRunners()) {
+      const { sink } = runner;
+      await (sink.abort ? sink.abort() : sink.close()).catch((err: unknown) =>
+        this.#log.warn('a sink failed to abort', { sink: runner.id, error: String(err) }),
+      );
+    }
   }
 
   #fail(error: SluiceError): void {
