@@ -99,7 +99,9 @@ export const errorCodes = {
   CHECKPOINT_CORRUPT: {
     kind: 'external',
     retryable: false,
-    summary: 'A checkpoint file failed its checksum; an older checkpoint is used.',
+    summary:
+      'A checkpoint file cannot be read (checksum, truncation); it is moved aside and an older one is used. ' +
+      'When none can be read the job does not start: restore a good copy, or run with --from-scratch.',
   },
   CHECKPOINT_INCOMPATIBLE: {
     kind: 'user',

@@ -31,10 +31,20 @@ export interface CheckpointStore {
   write(id: number, bytes: Uint8Array): Promise<void>;
   /**
    * The newest checkpoint that decodes, plus the newer ones skipped as corrupt (newest first).
-   * Resolves undefined when there is none. Rejects with IO_ERROR when a file exists but cannot be
-   * read (permissions, I/O failure): falling back silently would lose state that may be intact.
+   * Resolves undefined when none is stored. Rejects with CHECKPOINT_CORRUPT, naming each file
+   * and why, when checkpoints are stored but none decodes: starting over silently would lose
+   * their state. Rejects with IO_ERROR when a file exists but cannot be read (permissions, I/O
+   * failure): falling back silently would lose state that may be intact.
    */
   latest(): Promise<LatestCheckpoint | undefined>;
+  /** Every stored checkpoint that does not decode, newest first, with the reason. */
+  unreadable(): Promise<{ file: string; reason: string }[]>;
+  /**
+   * Moves an unreadable checkpoint (from `latest().skipped` or `unreadable()`) out of the way,
+   * keeping it for inspection where neither `latest`, pruning nor `clear` touch it; resolves
+   * with where it went. Rejects with IO_ERROR when it cannot be moved.
+   */
+  setAside(file: string): Promise<string>;
   /** Stored checkpoint files, newest first. */
   list(): Promise<string[]>;
   /** Removes every stored checkpoint (and leftover temporary file). */

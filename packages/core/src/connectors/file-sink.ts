@@ -4,7 +4,7 @@
  */
 
 import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
@@ -14,6 +14,9 @@ import { ensureDir, unusableFolder } from './ensure-dir.ts';
 import { checkState, type FileSinkConfig, type FileSinkState, fileSinkConfig } from './file-sink-config.ts';
 import { exists, finalizePart, PartNames, syncDir } from './file-sink-parts.ts';
 import { createEncoder, type RecordEncoder } from './format-encode.ts';
+
+/** Folder beside the parts where parts published by a lost checkpoint are moved. */
+const QUARANTINE_DIR = '.quarantine';
 
 /** Buffered text is written to the file once it passes this many characters. */
 const FLUSH_CHARS = 1 << 20;
@@ -272,6 +275,7 @@ class FileSink implements Sink {
       if (!(await finalizePart(names, name)))
         log.error('a finished part is missing; its records are lost', { part: name });
     }
+    await this.#setAsideLater(state, files);
     const keep = new Set(state.pending.map((name) => names.hidden(name)));
     if (state.inProgress !== null) keep.add(names.hidden(state.inProgress.path));
     for (const file of files) {
@@ -282,6 +286,37 @@ class FileSink implements Sink {
       });
     }
     if (state.inProgress !== null) await this.#reopen(state.inProgress.path, state.inProgress.length);
+  }
+
+  /**
+   * Moves aside the published parts numbered from the checkpoint's `nextSeq` on: parts opened
+   * after the restored checkpoint, which only a later checkpoint (lost since: unreadable, so an
+   * older one is restored) can have published. Their records are replayed into new parts, so
+   * leaving them would write those records twice. They go to the `.quarantine` folder beside
+   * the parts, kept for inspection.
+   */
+  async #setAsideLater(state: FileSinkState, files: string[]): Promise<void> {
+    const names = this.#names!;
+    const later = files.filter(
+      (file) => (names.seqOf(file) ?? -1) >= state.nextSeq && !state.pending.includes(file),
+    );
+    if (later.length === 0) return;
+    const aside = names.path(QUARANTINE_DIR);
+    await ensureDir(aside, { path: 'path', step: this.#ctx!.id });
+    for (const file of later.sort()) {
+      let target = join(aside, file);
+      for (let n = 1; await exists(target); n++) target = join(aside, `${file}.${n}`);
+      await rename(names.path(file), target);
+      this.#ctx!.log.warn(
+        'moved aside a part published after the restored checkpoint; the replay writes its records again',
+        {
+          sink: this.#ctx!.id,
+          part: names.path(file),
+          to: target,
+        },
+      );
+    }
+    await syncDir(aside);
   }
 
   /** Reopens the checkpointed in-progress part, cut back to its checkpointed length. */

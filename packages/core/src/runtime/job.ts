@@ -208,13 +208,14 @@ export class Job {
 
   async #restore(store: DirectoryCheckpointStore): Promise<CheckpointData | undefined> {
     if (this.#options.fromScratch) {
+      for (const s of await store.unreadable()) await this.#setAside(store, s);
       this.#log.info('starting from scratch: existing checkpoints are ignored');
       return undefined;
     }
+    // Rejects when checkpoints exist but none can be read: starting over would lose them silently.
     const latest = await store.latest();
     if (!latest) return undefined;
-    for (const s of latest.skipped)
-      this.#log.warn('skipping corrupt checkpoint', { file: s.file, reason: s.reason });
+    for (const s of latest.skipped) await this.#setAside(store, s);
     const data = latest.data;
     if (data.pipeline !== this.plan.name) {
       throw new SluiceError(
@@ -232,8 +233,27 @@ export class Job {
     }
     this.#checkpointId = data.id;
     this.#watermarks.restore(data.watermark);
+    if (latest.skipped.length > 0) {
+      this.#log.warn(
+        'restoring an older checkpoint: sinks take back what the unreadable ones published, and the replay writes it again',
+        { checkpoint: latest.file, id: data.id, unreadable: latest.skipped.length },
+      );
+    }
     this.#log.info('restored checkpoint', { checkpoint: latest.file, id: data.id });
     return data;
+  }
+
+  /** Moves an unreadable checkpoint aside (never deleted: it is the evidence), saying so. */
+  async #setAside(
+    store: DirectoryCheckpointStore,
+    unreadable: { file: string; reason: string },
+  ): Promise<void> {
+    const to = await store.setAside(unreadable.file);
+    this.#log.warn('an unreadable checkpoint was moved aside', {
+      file: unreadable.file,
+      to,
+      reason: unreadable.reason,
+    });
   }
 
   /** Runs until every bounded source ends (status `completed`) or the job is stopped. */
