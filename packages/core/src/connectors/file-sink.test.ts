@@ -252,6 +252,46 @@ describe('file sink', () => {
     assert.deepEqual(all, range(0, 60), 'every record once');
   });
 
+  it('restored with another path, finishes the checkpointed output where it was and writes the rest to the new path', async () => {
+    const dir = await freshDir();
+    for (const roll of [undefined, { max_bytes: 100 }]) {
+      const old = roll ? 'old/p.jsonl' : 'old.jsonl';
+      const now = roll ? 'new/p.jsonl' : 'new.jsonl';
+      const first = await openSink(dir, { path: old, ...(roll ? { roll } : {}) });
+      await write(first, rows(0, 30));
+      const state = (await first.prepareCommit?.(1)) as FileSinkState;
+      await write(first, rows(30, 40));
+      // crash before commit(1); the pipeline now writes to another path
+      const second = await openSink(
+        dir,
+        { path: now, ...(roll ? { roll } : {}) },
+        JSON.parse(JSON.stringify(state)),
+      );
+      await write(second, rows(30, 60));
+      await second.close();
+      const ids = async (folder: string, match: (f: string) => boolean) => {
+        const out: unknown[] = [];
+        for (const f of (await readdir(folder)).filter(match).sort())
+          out.push(...(await readJsonLines(join(folder, f))).map((r) => r.n));
+        return out;
+      };
+      const visible = (f: string) => !f.startsWith('.');
+      const [oldIds, newIds] = roll
+        ? [await ids(join(dir, 'old'), visible), await ids(join(dir, 'new'), visible)]
+        : [await ids(dir, (f) => f === 'old.jsonl'), await ids(dir, (f) => f === 'new.jsonl')];
+      assert.deepEqual(oldIds, range(0, 30), `${old}: the records of the checkpoint, published`);
+      assert.deepEqual(newIds, range(30, 60), `${now}: the replayed records`);
+      const hidden = roll
+        ? [...(await readdir(join(dir, 'old'))), ...(await readdir(join(dir, 'new')))]
+        : await readdir(dir);
+      assert.deepEqual(
+        hidden.filter((f) => f.startsWith('.')),
+        [],
+        'no in-progress file is left',
+      );
+    }
+  });
+
   it('rolls by time and keeps numbering parts after existing ones', async () => {
     const dir = await freshDir();
     await writeFile(join(dir, 'p-20200101000000-000007.jsonl'), '');

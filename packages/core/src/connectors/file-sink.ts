@@ -3,7 +3,7 @@
  * FileSink model: hidden in-progress parts, published by rename when a checkpoint completes).
  */
 
-import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
@@ -69,8 +69,16 @@ class FileSink implements Sink {
     await ensureDir(names.dir, { path: 'path', step: ctx.id });
     await this.#io('prepare the output folder of', names.dir, async () => {
       const files = await readdir(names.dir);
-      if (ctx.restored === undefined || ctx.restored === null) await this.#startFresh(files);
-      else await this.#restore(checkState(ctx.restored, ctx.id), files);
+      const state =
+        ctx.restored === undefined || ctx.restored === null ? undefined : checkState(ctx.restored, ctx.id);
+      if (state === undefined) {
+        await this.#startFresh(files);
+      } else if (state.target !== undefined && state.target !== names.path(names.target)) {
+        await this.#finishElsewhere(state);
+        await this.#startFresh(files);
+      } else {
+        await this.#restore(state, files);
+      }
       await syncDir(names.dir);
     });
   }
@@ -126,6 +134,7 @@ class FileSink implements Sink {
       this.#finished = [];
     }
     const state: FileSinkState = {
+      target: this.#names!.path(this.#names!.target),
       inProgress: part === null ? null : { path: part.name, length: part.length },
       pending: [...this.#prepared.values()].flat(),
       nextSeq: this.#nextSeq,
@@ -295,8 +304,7 @@ class FileSink implements Sink {
    * leaving them would write those records twice. They go to the `.quarantine` folder beside
    * the parts, kept for inspection.
    */
-  async #setAsideLater(state: FileSinkState, files: string[]): Promise<void> {
-    const names = this.#names!;
+  async #setAsideLater(state: FileSinkState, files: string[], names = this.#names!): Promise<void> {
     const later = files.filter(
       (file) => (names.seqOf(file) ?? -1) >= state.nextSeq && !state.pending.includes(file),
     );
@@ -317,6 +325,64 @@ class FileSink implements Sink {
       );
     }
     await syncDir(aside);
+  }
+
+  /**
+   * The configured path changed since the checkpoint: finishes the checkpointed output at the
+   * old path — publishes its pending parts and its in-progress part cut to the checkpointed
+   * length, deletes later in-progress files, moves aside parts a lost checkpoint published — so
+   * the records up to the checkpoint stay there and the replay writes the rest to the new path.
+   */
+  async #finishElsewhere(state: FileSinkState): Promise<void> {
+    const log = this.#ctx!.log;
+    const old = new PartNames(state.target!, this.#names!.rolling);
+    let files: string[];
+    try {
+      files = await readdir(old.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      log.error('the checkpointed output folder is gone; its unpublished records are lost', {
+        folder: old.dir,
+      });
+      return;
+    }
+    await this.#setAsideLater(state, files, old);
+    for (const name of state.pending) {
+      if (!(await finalizePart(old, name)))
+        log.error('a finished part is missing; its records are lost', { part: old.path(name) });
+    }
+    const part = state.inProgress;
+    if (part !== null) {
+      const hidden = old.path(old.hidden(part.path));
+      const final = old.path(part.path);
+      const at = (await exists(hidden)) ? hidden : (await exists(final)) ? final : undefined;
+      if (at === undefined) {
+        log.error('the checkpointed in-progress part is missing; its records are lost', { part: hidden });
+      } else {
+        const { size } = await stat(at);
+        if (size < part.length)
+          log.error('the in-progress part is shorter than checkpointed; records are lost', { part: at });
+        if (size > part.length) await truncate(at, part.length);
+        if (at === hidden) await rename(hidden, final);
+      }
+    }
+    const keep = new Set(state.pending.map((name) => old.hidden(name)));
+    for (const file of files) {
+      if (old.isHidden(file) && !keep.has(file) && file !== old.hidden(part?.path ?? '')) {
+        await unlink(old.path(file)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+      }
+    }
+    await syncDir(old.dir);
+    log.warn(
+      "the sink's path changed since the checkpoint: its output up to the checkpoint stays at the old path",
+      {
+        sink: this.#ctx!.id,
+        from: state.target,
+        to: this.#names!.path(this.#names!.target),
+      },
+    );
   }
 
   /** Reopens the checkpointed in-progress part, cut back to its checkpointed length. */
