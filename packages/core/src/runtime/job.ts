@@ -9,7 +9,16 @@
  */
 
 import { resolve } from 'node:path';
-import { type CheckpointData, DirectoryCheckpointStore, encodeCheckpoint } from '../checkpoint/index.ts';
+import {
+  type CheckpointData,
+  DirectoryCheckpointStore,
+  encodeCheckpoint,
+  fingerprintChanges,
+  fingerprintOf,
+  type LatestCheckpoint,
+  missingComponents,
+  type PipelineFingerprint,
+} from '../checkpoint/index.ts';
 import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
@@ -65,6 +74,8 @@ export class Job {
   readonly #sinkAbort = new AbortController();
   readonly #watermarks = new WatermarkTracker();
   #store: DirectoryCheckpointStore | undefined;
+  /** What this job's checkpoints belong to; checked on restore, written into each checkpoint. */
+  readonly #fingerprint: PipelineFingerprint;
   #checkpointId = 0;
   #lastCheckpointAt: number | undefined;
   #lastCheckpointId: number | undefined;
@@ -89,6 +100,11 @@ export class Job {
       this.#outputs,
       this.#clock,
       options.functions ?? new Map(),
+    );
+    this.#fingerprint = fingerprintOf(
+      plan,
+      options.registry,
+      (id) => this.#graph.nodes.get(id)?.operator.snapshot !== undefined,
     );
   }
 
@@ -227,10 +243,7 @@ export class Job {
       this.#log.info('the previous run completed; starting from scratch', { checkpoint: latest.file });
       return undefined;
     }
-    for (const id of Object.keys(data.operators)) {
-      if (!this.#graph.nodes.has(id))
-        this.#log.warn('checkpoint has state for a step that no longer exists', { step: id });
-    }
+    this.#checkFingerprint(latest);
     this.#checkpointId = data.id;
     this.#watermarks.restore(data.watermark);
     if (latest.skipped.length > 0) {
@@ -241,6 +254,33 @@ export class Job {
     }
     this.#log.info('restored checkpoint', { checkpoint: latest.file, id: data.id });
     return data;
+  }
+
+  /**
+   * Refuses (CHECKPOINT_INCOMPATIBLE) a checkpoint taken by a pipeline whose sources or stateful
+   * steps differ from this one's (see `checkpoint/fingerprint.ts` for the rule).
+   */
+  #checkFingerprint(latest: LatestCheckpoint): void {
+    const { data } = latest;
+    let changes: string[];
+    if (data.fingerprint === undefined) {
+      this.#log.warn(
+        'the checkpoint has no fingerprint (written by an older Sluice): only its ids are checked',
+        {
+          checkpoint: latest.file,
+        },
+      );
+      changes = missingComponents(data, this.#fingerprint);
+    } else {
+      changes = fingerprintChanges(data.fingerprint, this.#fingerprint);
+    }
+    if (changes.length === 0) return;
+    throw new SluiceError(
+      'CHECKPOINT_INCOMPATIBLE',
+      `checkpoint ${latest.file} was taken by a different pipeline: ${changes.join('; ')}. Its positions and ` +
+        'state do not fit this pipeline. Run with --from-scratch to start over (output is written again), ' +
+        'or give this pipeline a checkpoint folder of its own (settings.checkpoint.dir) or another name',
+    );
   }
 
   /** Moves an unreadable checkpoint aside (never deleted: it is the evidence), saying so. */
@@ -473,6 +513,7 @@ export class Job {
         sinks,
         counters,
         partitionTimes: this.#watermarks.maxTimes(),
+        fingerprint: this.#fingerprint,
       });
     } finally {
       this.#paused = false;
