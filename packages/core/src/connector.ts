@@ -139,8 +139,23 @@ export interface Sink {
   prepareCommit?(checkpointId: number): Promise<unknown>;
   /** The checkpoint is durable: publish what `prepareCommit` prepared. */
   commit?(checkpointId: number): Promise<void>;
-  /** End of input or shutdown: flush and finalize everything. */
+  /**
+   * A clean end: every bounded input ended, or a graceful stop after its final checkpoint.
+   * Flush and publish everything written, then release resources. Called once, after every
+   * `write` has settled; never after `abort`.
+   */
   close(): Promise<void>;
+  /**
+   * The job failed, or could not start: release resources without publishing anything a
+   * completed checkpoint does not cover. What was written since the last `commit` (an open
+   * transaction, an in-progress file, parts prepared for a checkpoint that may not be durable)
+   * stays unpublished: discarded now, or left for the next `open` to finish or undo from its
+   * `restored` state. Called instead of `close`, at most once, possibly while a `write` is still
+   * running (the sink's signal is aborted first); it should not throw. A sink without `abort`
+   * is closed with `close()` on failure too, so a sink whose `close` publishes pending output
+   * must implement it.
+   */
+  abort?(): Promise<void>;
 }
 
 /** Structured log sink handed to connectors. Never pass secrets in `fields`. */

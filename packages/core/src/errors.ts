@@ -95,10 +95,19 @@ export const errorCodes = {
     summary: 'A source could not be reached; the read is retried with backoff.',
   },
   IO_ERROR: { kind: 'external', retryable: true, summary: 'A file-system operation failed.' },
+  PATH_UNUSABLE: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'A configured path cannot hold Sluice’s files: its folder cannot be created or written there (a virtual ' +
+      'file system such as /proc, a read-only disk, a file in the way, no permission).',
+  },
   CHECKPOINT_CORRUPT: {
     kind: 'external',
     retryable: false,
-    summary: 'A checkpoint file failed its checksum; an older checkpoint is used.',
+    summary:
+      'A checkpoint file cannot be read (checksum, truncation); it is moved aside and an older one is used. ' +
+      'When none can be read the job does not start: restore a good copy, or run with --from-scratch.',
   },
   CHECKPOINT_INCOMPATIBLE: {
     kind: 'user',

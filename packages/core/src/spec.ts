@@ -26,6 +26,12 @@ interface SpecBase<S extends TSchema> {
 
 export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly kind: 'source';
+  /**
+   * The options that decide which data the source reads (a file path; a topic and group): a
+   * checkpoint's positions of this source hold only while they are unchanged, so a job refuses a
+   * checkpoint taken with other values. Absent: every option counts.
+   */
+  readonly identity?: readonly (keyof Static<S> & string)[];
   /** Whether the input ends by itself (a file read once, a counted generator). */
   bounded?(config: Static<S>): boolean;
   create(config: Static<S>): Source;
@@ -39,6 +45,12 @@ export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {
 
 export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly kind: 'step';
+  /**
+   * For a step whose operator keeps state: the options that shape that state (key, window,
+   * aggregate fields), so a job refuses a checkpoint whose state was built with other values.
+   * Absent: every option counts. Steps without state are never compared.
+   */
+  readonly state?: readonly (keyof Static<S> & string)[];
   create(config: Static<S>, step: StepInfo): Operator;
 }
 

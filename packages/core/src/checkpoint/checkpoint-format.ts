@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
+import type { PipelineFingerprint } from './fingerprint.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -43,6 +44,11 @@ export interface CheckpointData {
    * job's watermark does not wait for every partition to read again.
    */
   partitionTimes?: { [partition: string]: number };
+  /**
+   * What the checkpoint belongs to: sources and stateful steps with digests of their options
+   * (see `fingerprint.ts`). Absent in checkpoints written before fingerprints.
+   */
+  fingerprint?: PipelineFingerprint;
 }
 
 /** First bytes of every checkpoint file. */
@@ -146,6 +152,9 @@ function shapeProblem(data: unknown): string | undefined {
   if (data.counters !== undefined && !isRecord(data.counters)) return 'counters is not an object';
   if (data.partitionTimes !== undefined && !isRecord(data.partitionTimes))
     return 'partitionTimes is not an object';
+  const fp = data.fingerprint;
+  if (fp !== undefined && !(isRecord(fp) && isRecord(fp.sources) && isRecord(fp.steps)))
+    return 'fingerprint is not a fingerprint';
   return undefined;
 }
 

@@ -17,6 +17,11 @@ export interface LatestCheckpoint {
 /** A durable home for encoded checkpoints. One writer at a time. */
 export interface CheckpointStore {
   /**
+   * Makes the store ready to write (creates its folder), so that a job fails at its start rather
+   * than at its first checkpoint. Rejects with PATH_UNUSABLE when the folder cannot be created.
+   */
+  prepare(): Promise<void>;
+  /**
    * Durably stores an encoded checkpoint, then prunes to the newest `keep`. Resolves only once the
    * checkpoint survives a crash or power loss; only then may sources commit upstream. Ids increase
    * within one history of a job; writing an id lower than ones already stored starts a new history
@@ -26,10 +31,20 @@ export interface CheckpointStore {
   write(id: number, bytes: Uint8Array): Promise<void>;
   /**
    * The newest checkpoint that decodes, plus the newer ones skipped as corrupt (newest first).
-   * Resolves undefined when there is none. Rejects with IO_ERROR when a file exists but cannot be
-   * read (permissions, I/O failure): falling back silently would lose state that may be intact.
+   * Resolves undefined when none is stored. Rejects with CHECKPOINT_CORRUPT, naming each file
+   * and why, when checkpoints are stored but none decodes: starting over silently would lose
+   * their state. Rejects with IO_ERROR when a file exists but cannot be read (permissions, I/O
+   * failure): falling back silently would lose state that may be intact.
    */
   latest(): Promise<LatestCheckpoint | undefined>;
+  /** Every stored checkpoint that does not decode, newest first, with the reason. */
+  unreadable(): Promise<{ file: string; reason: string }[]>;
+  /**
+   * Moves an unreadable checkpoint (from `latest().skipped` or `unreadable()`) out of the way,
+   * keeping it for inspection where neither `latest`, pruning nor `clear` touch it; resolves
+   * with where it went. Rejects with IO_ERROR when it cannot be moved.
+   */
+  setAside(file: string): Promise<string>;
   /** Stored checkpoint files, newest first. */
   list(): Promise<string[]>;
   /** Removes every stored checkpoint (and leftover temporary file). */

@@ -86,8 +86,52 @@ describe('DirectoryCheckpointStore', () => {
       [checkpointFileName(3), checkpointFileName(2)],
     );
     assert.match(latest!.skipped[0].reason, /truncated/);
+  });
+
+  it('rejects with CHECKPOINT_CORRUPT naming every file when none can be read, and keeps them', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir);
+    for (const id of [1, 2]) await store.write(id, encodeCheckpoint(data(id)));
+    await truncate(join(dir, checkpointFileName(2)), 100);
     await truncate(join(dir, checkpointFileName(1)), 10);
-    assert.equal(await store.latest(), undefined);
+    await assert.rejects(store.latest(), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'CHECKPOINT_CORRUPT');
+      assert.match(
+        err.message,
+        new RegExp(`${checkpointFileName(2)}.*truncated.*${checkpointFileName(1)}`, 's'),
+      );
+      assert.match(err.message, /--from-scratch/);
+      return true;
+    });
+    assert.deepEqual((await readdir(dir)).sort(), [checkpointFileName(1), checkpointFileName(2)]);
+    assert.deepEqual(
+      (await store.unreadable()).map((u) => basename(u.file)),
+      [checkpointFileName(2), checkpointFileName(1)],
+    );
+  });
+
+  it('moves an unreadable checkpoint aside, where neither restores nor pruning touch it', async () => {
+    const dir = fresh();
+    const store = new DirectoryCheckpointStore(dir, { keep: 2 });
+    for (const id of [1, 2]) await store.write(id, encodeCheckpoint(data(id)));
+    await truncate(join(dir, checkpointFileName(2)), 30);
+    const latest = await store.latest();
+    assert.equal(latest?.data.id, 1);
+    const moved = await store.setAside(latest!.skipped[0].file);
+    assert.equal(moved, join(dir, 'corrupt', checkpointFileName(2)));
+    assert.equal((await readFile(moved)).length, 30);
+    assert.deepEqual(await store.unreadable(), []);
+    for (const id of [2, 3]) await store.write(id, encodeCheckpoint(data(id)));
+    await store.write(1, encodeCheckpoint(data(1)));
+    await store.clear();
+    assert.deepEqual(await readdir(dir), ['corrupt']);
+    assert.deepEqual(await readdir(join(dir, 'corrupt')), [checkpointFileName(2)]);
+    // Setting aside a second file of the same name keeps both.
+    await store.write(2, encodeCheckpoint(data(2)));
+    const again = await store.setAside(join(dir, checkpointFileName(2)));
+    assert.notEqual(again, moved);
+    assert.equal((await readdir(join(dir, 'corrupt'))).length, 2);
   });
 
   it('skips a checkpoint whose contents do not match its name', async () => {
@@ -146,7 +190,7 @@ describe('DirectoryCheckpointStore', () => {
     await new DirectoryCheckpointStore(fresh()).clear();
   });
 
-  it('rejects with IO_ERROR when the directory cannot be created', async () => {
+  it('rejects with PATH_UNUSABLE when the directory cannot be created', async () => {
     const blocker = join(root, `case-${n++}`);
     await mkdir(blocker, { recursive: true });
     await writeFile(join(blocker, 'file'), 'x');
@@ -154,8 +198,9 @@ describe('DirectoryCheckpointStore', () => {
     await assert.rejects(store.write(1, encodeCheckpoint(data(1))), (err: unknown) => {
       return (
         err instanceof SluiceError &&
-        err.code === 'IO_ERROR' &&
-        /could not write checkpoint/.test(err.message)
+        err.code === 'PATH_UNUSABLE' &&
+        err.path === 'settings.checkpoint.dir' &&
+        /file' is a file, not a folder/.test(err.message)
       );
     });
   });

@@ -7,14 +7,17 @@
  * next write.
  */
 
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { ensureDir } from '../connectors/ensure-dir.ts';
 import { SluiceError } from '../errors.ts';
-import { decodeCheckpoint } from './checkpoint-format.ts';
+import { type CheckpointData, decodeCheckpoint } from './checkpoint-format.ts';
 import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
 
 const CHECKPOINT_NAME = /^chk-(\d{20})\.ckpt$/;
 const TEMP_NAME = /^chk-\d{20}\.ckpt\.tmp$/;
+/** Sub-folder unreadable checkpoints are moved to (`setAside`); nothing else touches it. */
+const CORRUPT_DIR = 'corrupt';
 
 /** File name of checkpoint `id`, e.g. `chk-00000000000000000042.ckpt`. */
 export function checkpointFileName(id: number): string {
@@ -32,6 +35,31 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   readonly keep: number;
   #dirReady = false;
 
+  /**
+   * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
+   * Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of `root`
+   * (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint root,
+   * whatever its name.
+   */
+  static forPipeline(
+    root: string,
+    name: string,
+    options: DirectoryCheckpointStoreOptions = {},
+  ): DirectoryCheckpointStore {
+    const base = resolve(root);
+    const dir = resolve(base, name);
+    const rel = relative(base, dir);
+    if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
+          'give the pipeline a name made of letters, digits, _, - and .',
+        { path: 'name' },
+      );
+    }
+    return new DirectoryCheckpointStore(dir, options);
+  }
+
   /** Throws CONFIG_INVALID when `keep` is not a positive integer. */
   constructor(dir: string, options: DirectoryCheckpointStoreOptions = {}) {
     const keep = options.keep ?? 3;
@@ -42,6 +70,10 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
     this.dir = dir;
     this.keep = keep;
+  }
+
+  async prepare(): Promise<void> {
+    await this.#ensureDir();
   }
 
   async write(id: number, bytes: Uint8Array): Promise<void> {
@@ -72,31 +104,71 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   async latest(): Promise<LatestCheckpoint | undefined> {
     const skipped: { file: string; reason: string }[] = [];
     for (const name of await this.#names()) {
-      const file = join(this.dir, name);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (err) {
-        if (errno(err) === 'ENOENT') continue;
-        throw ioError(`could not read checkpoint ${file}`, err);
-      }
-      try {
-        const data = decodeCheckpoint(bytes, file);
-        const named = idOf(name);
-        if (data.id !== named) {
-          skipped.push({ file, reason: `${file} holds checkpoint ${data.id}, but its name says ${named}` });
-          continue;
-        }
-        return { data, file, skipped };
-      } catch (err) {
-        if (err instanceof SluiceError && err.code === 'CHECKPOINT_CORRUPT') {
-          skipped.push({ file, reason: err.message });
-          continue;
-        }
-        throw err;
-      }
+      const read = await this.#read(name);
+      if (read === undefined) continue;
+      if ('reason' in read) skipped.push(read);
+      else return { ...read, skipped };
     }
-    return undefined;
+    if (skipped.length === 0) return undefined;
+    const list = skipped.map((s) => s.reason).join('; ');
+    throw new SluiceError(
+      'CHECKPOINT_CORRUPT',
+      `none of the ${skipped.length} checkpoint(s) in ${this.dir} can be read (${list}). The job does not ` +
+        'start rather than lose their state silently: put back a good copy of one, or run with ' +
+        `--from-scratch to start over (the unreadable files are then moved to ${join(this.dir, CORRUPT_DIR)})`,
+    );
+  }
+
+  async unreadable(): Promise<{ file: string; reason: string }[]> {
+    const found: { file: string; reason: string }[] = [];
+    for (const name of await this.#names()) {
+      const read = await this.#read(name);
+      if (read !== undefined && 'reason' in read) found.push(read);
+    }
+    return found;
+  }
+
+  async setAside(file: string): Promise<string> {
+    const name = basename(file);
+    if (!CHECKPOINT_NAME.test(name) || resolve(dirname(file)) !== resolve(this.dir)) {
+      throw new SluiceError('INTERNAL', `${file} is not a checkpoint of the store in ${this.dir}`);
+    }
+    const aside = join(this.dir, CORRUPT_DIR);
+    try {
+      await ensureDir(aside, { path: 'settings.checkpoint.dir' });
+      let target = join(aside, name);
+      for (let n = 1; await exists(target); n++) target = join(aside, `${name}.${n}`);
+      await rename(file, target);
+      await syncDir(this.dir);
+      return target;
+    } catch (err) {
+      throw ioError(`could not move the unreadable checkpoint ${file} to ${aside}`, err);
+    }
+  }
+
+  /** Reads and decodes one checkpoint: its data, why it cannot be used, or undefined when it vanished. */
+  async #read(
+    name: string,
+  ): Promise<{ data: CheckpointData; file: string } | { file: string; reason: string } | undefined> {
+    const file = join(this.dir, name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw ioError(`could not read checkpoint ${file}`, err);
+    }
+    try {
+      const data = decodeCheckpoint(bytes, file);
+      const named = idOf(name);
+      if (data.id !== named)
+        return { file, reason: `${file} holds checkpoint ${data.id}, but its name says ${named}` };
+      return { data, file };
+    } catch (err) {
+      if (err instanceof SluiceError && err.code === 'CHECKPOINT_CORRUPT')
+        return { file, reason: err.message };
+      throw err;
+    }
   }
 
   async list(): Promise<string[]> {
@@ -128,8 +200,8 @@ export class DirectoryCheckpointStore implements CheckpointStore {
 
   async #ensureDir(): Promise<void> {
     if (this.#dirReady) return;
-    const created = await mkdir(this.dir, { recursive: true });
-    if (created !== undefined) await syncDir(dirname(this.dir));
+    const created = await ensureDir(this.dir, { path: 'settings.checkpoint.dir' });
+    if (created !== undefined) await syncDir(dirname(created));
     this.#dirReady = true;
   }
 
@@ -180,6 +252,16 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     } catch (err) {
       throw ioError(`could not remove checkpoint ${file}`, err);
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false;
+    throw err;
   }
 }
 

@@ -16,3 +16,10 @@ export {
   DirectoryCheckpointStore,
   type DirectoryCheckpointStoreOptions,
 } from './directory-checkpoint-store.ts';
+export {
+  type ComponentPrint,
+  fingerprintChanges,
+  fingerprintOf,
+  missingComponents,
+  type PipelineFingerprint,
+} from './fingerprint.ts';

@@ -3,7 +3,7 @@
  * live) and the state `prepareCommit` returns, checked when it is restored.
  */
 
-import { basename } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
 import { encodeFields } from './format-options.ts';
@@ -55,11 +55,13 @@ export const fileSinkConfig = Type.Object(
 export type FileSinkConfig = Static<typeof fileSinkConfig>;
 
 /**
- * What the `file` sink checkpoints (`prepareCommit`): the part being written and its durable
- * length, the finished parts not yet published, the next part number and the CSV columns. File
- * names are relative to the target's folder.
+ * What the `file` sink checkpoints (`prepareCommit`): the target, the part being written and its
+ * durable length, the finished parts not yet published, the next part number and the CSV
+ * columns. File names are relative to the target's folder.
  */
 export interface FileSinkState {
+  /** Absolute path of the configured target when the checkpoint was taken (absent before it was recorded). */
+  target?: string;
   inProgress: { path: string; length: number } | null;
   pending: string[];
   nextSeq: number;
@@ -76,7 +78,9 @@ export function checkState(restored: unknown, step: string): FileSinkState {
     s.pending.every(isName) &&
     Number.isSafeInteger(s.nextSeq) &&
     (part === null || (isName(part?.path) && Number.isSafeInteger(part?.length) && part!.length >= 0)) &&
-    (s.columns === undefined || (Array.isArray(s.columns) && s.columns.every((c) => typeof c === 'string')));
+    (s.columns === undefined ||
+      (Array.isArray(s.columns) && s.columns.every((c) => typeof c === 'string'))) &&
+    (s.target === undefined || (typeof s.target === 'string' && isAbsolute(s.target)));
   if (!ok) {
     throw new SluiceError(
       'CHECKPOINT_INCOMPATIBLE',

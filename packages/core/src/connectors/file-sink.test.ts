@@ -188,6 +188,110 @@ describe('file sink', () => {
     assert.deepEqual(all, range(0, 60));
   });
 
+  it('abort publishes nothing a completed checkpoint does not cover', async () => {
+    const dir = await freshDir();
+    const options = { path: 'p.jsonl', roll: { max_bytes: 100 } };
+    const sink = await openSink(dir, options);
+    await write(sink, rows(0, 20));
+    await sink.prepareCommit?.(1);
+    await sink.commit?.(1);
+    const committed = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+    await write(sink, rows(20, 40));
+    const state = (await sink.prepareCommit?.(2)) as FileSinkState;
+    assert.ok(state.pending.length > 0, 'checkpoint 2 prepared parts');
+    await write(sink, rows(40, 60));
+    await sink.abort?.();
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => !f.startsWith('.')).sort(),
+      committed,
+      'only the parts of checkpoint 1 are published',
+    );
+    await assert.rejects(write(sink, rows(60, 61)), { code: 'SINK_UNAVAILABLE' });
+
+    const plain = await freshDir();
+    await writeFile(join(plain, 'r.jsonl'), 'earlier\n');
+    const unrolled = await openSink(plain, { path: 'r.jsonl' });
+    await unrolled.abort?.();
+    assert.equal(
+      await readFile(join(plain, 'r.jsonl'), 'utf8'),
+      'earlier\n',
+      'the earlier file is left alone',
+    );
+  });
+
+  it('restored from an older checkpoint, moves aside the parts a later, lost one published', async () => {
+    const dir = await freshDir();
+    const options = { path: 'p.jsonl', roll: { max_bytes: 100 } };
+    const first = await openSink(dir, options);
+    await write(first, rows(0, 30));
+    const older = (await first.prepareCommit?.(1)) as FileSinkState;
+    await first.commit?.(1);
+    const publishedByOlder = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+    await write(first, rows(30, 60));
+    await first.prepareCommit?.(2);
+    await first.commit?.(2);
+    const publishedByLost = (await readdir(dir)).filter(
+      (f) => !f.startsWith('.') && !publishedByOlder.includes(f),
+    );
+    assert.ok(publishedByLost.length > 0, 'checkpoint 2 published parts');
+    // crash; checkpoint 2 turns out unreadable and the job restores checkpoint 1
+
+    const restored = await openSink(dir, options, older);
+    const visible = (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+    assert.deepEqual(visible, [...new Set([...publishedByOlder, ...older.pending])].sort());
+    const aside = (await readdir(join(dir, '.quarantine'))).sort();
+    // The part in progress at checkpoint 1 is taken back and cut instead.
+    const taken = [...older.pending, older.inProgress?.path];
+    assert.deepEqual(aside, publishedByLost.filter((f) => !taken.includes(f)).sort());
+    assert.ok(aside.length > 0);
+    await write(restored, rows(30, 60));
+    await restored.close();
+    const all: unknown[] = [];
+    for (const part of (await readdir(dir)).filter((f) => !f.startsWith('.')).sort())
+      all.push(...(await readJsonLines(join(dir, part))).map((r) => r.n));
+    assert.deepEqual(all, range(0, 60), 'every record once');
+  });
+
+  it('restored with another path, finishes the checkpointed output where it was and writes the rest to the new path', async () => {
+    const dir = await freshDir();
+    for (const roll of [undefined, { max_bytes: 100 }]) {
+      const old = roll ? 'old/p.jsonl' : 'old.jsonl';
+      const now = roll ? 'new/p.jsonl' : 'new.jsonl';
+      const first = await openSink(dir, { path: old, ...(roll ? { roll } : {}) });
+      await write(first, rows(0, 30));
+      const state = (await first.prepareCommit?.(1)) as FileSinkState;
+      await write(first, rows(30, 40));
+      // crash before commit(1); the pipeline now writes to another path
+      const second = await openSink(
+        dir,
+        { path: now, ...(roll ? { roll } : {}) },
+        JSON.parse(JSON.stringify(state)),
+      );
+      await write(second, rows(30, 60));
+      await second.close();
+      const ids = async (folder: string, match: (f: string) => boolean) => {
+        const out: unknown[] = [];
+        for (const f of (await readdir(folder)).filter(match).sort())
+          out.push(...(await readJsonLines(join(folder, f))).map((r) => r.n));
+        return out;
+      };
+      const visible = (f: string) => !f.startsWith('.');
+      const [oldIds, newIds] = roll
+        ? [await ids(join(dir, 'old'), visible), await ids(join(dir, 'new'), visible)]
+        : [await ids(dir, (f) => f === 'old.jsonl'), await ids(dir, (f) => f === 'new.jsonl')];
+      assert.deepEqual(oldIds, range(0, 30), `${old}: the records of the checkpoint, published`);
+      assert.deepEqual(newIds, range(30, 60), `${now}: the replayed records`);
+      const hidden = roll
+        ? [...(await readdir(join(dir, 'old'))), ...(await readdir(join(dir, 'new')))]
+        : await readdir(dir);
+      assert.deepEqual(
+        hidden.filter((f) => f.startsWith('.')),
+        [],
+        'no in-progress file is left',
+      );
+    }
+  });
+
   it('rolls by time and keeps numbering parts after existing ones', async () => {
     const dir = await freshDir();
     await writeFile(join(dir, 'p-20200101000000-000007.jsonl'), '');

@@ -3,16 +3,20 @@
  * FileSink model: hidden in-progress parts, published by rename when a checkpoint completes).
  */
 
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { type FileHandle, open, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { parseDuration } from '../time.ts';
+import { ensureDir, unusableFolder } from './ensure-dir.ts';
 import { checkState, type FileSinkConfig, type FileSinkState, fileSinkConfig } from './file-sink-config.ts';
 import { exists, finalizePart, PartNames, syncDir } from './file-sink-parts.ts';
 import { createEncoder, type RecordEncoder } from './format-encode.ts';
+
+/** Folder beside the parts where parts published by a lost checkpoint are moved. */
+const QUARANTINE_DIR = '.quarantine';
 
 /** Buffered text is written to the file once it passes this many characters. */
 const FLUSH_CHARS = 1 << 20;
@@ -46,6 +50,7 @@ class FileSink implements Sink {
   #opened = false;
   #dirDirty = false;
   #closed = false;
+  #aborted = false;
 
   constructor(config: FileSinkConfig) {
     this.#config = config;
@@ -61,11 +66,19 @@ class FileSink implements Sink {
     this.#ctx = ctx;
     const names = new PartNames(resolve(ctx.baseDir, this.#config.path), this.#config.roll !== undefined);
     this.#names = names;
+    await ensureDir(names.dir, { path: 'path', step: ctx.id });
     await this.#io('prepare the output folder of', names.dir, async () => {
-      await mkdir(names.dir, { recursive: true });
       const files = await readdir(names.dir);
-      if (ctx.restored === undefined || ctx.restored === null) await this.#startFresh(files);
-      else await this.#restore(checkState(ctx.restored, ctx.id), files);
+      const state =
+        ctx.restored === undefined || ctx.restored === null ? undefined : checkState(ctx.restored, ctx.id);
+      if (state === undefined) {
+        await this.#startFresh(files);
+      } else if (state.target !== undefined && state.target !== names.path(names.target)) {
+        await this.#finishElsewhere(state);
+        await this.#startFresh(files);
+      } else {
+        await this.#restore(state, files);
+      }
       await syncDir(names.dir);
     });
   }
@@ -121,6 +134,7 @@ class FileSink implements Sink {
       this.#finished = [];
     }
     const state: FileSinkState = {
+      target: this.#names!.path(this.#names!.target),
       inProgress: part === null ? null : { path: part.name, length: part.length },
       pending: [...this.#prepared.values()].flat(),
       nextSeq: this.#nextSeq,
@@ -154,17 +168,50 @@ class FileSink implements Sink {
     await this.#publish(publish);
   }
 
+  /**
+   * Publishes nothing: the in-progress part and the parts finished or prepared since the last
+   * completed checkpoint keep their hidden names. The next `open` publishes the parts of a
+   * durable checkpoint, cuts the in-progress part back to its checkpointed length and deletes
+   * the rest, so the replay writes those records exactly once.
+   */
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#aborted = true;
+    const part = this.#part;
+    this.#part = null;
+    this.#buffer = [];
+    this.#bufferedChars = 0;
+    if (part !== null) await part.fh.close().catch(() => {});
+    const pending = this.#finished.length + [...this.#prepared.values()].reduce((n, p) => n + p.length, 0);
+    if (part !== null || pending > 0) {
+      this.#ctx?.log.info('the job failed: output after the last checkpoint stays unpublished', {
+        sink: this.#ctx.id,
+        in_progress: part?.name ?? null,
+        unpublished_parts: pending,
+      });
+    }
+  }
+
   #dueByTime(): boolean {
     const part = this.#part;
     return part !== null && part.records > 0 && this.#ctx!.clock.now() - part.openedAt >= this.#intervalMs;
   }
 
   async #openPart(): Promise<void> {
+    if (this.#aborted)
+      throw new SluiceError('SINK_UNAVAILABLE', 'the file sink was aborted', { step: this.#ctx?.id });
     const names = this.#names!;
     const now = this.#ctx!.clock.now();
     const name = names.part(this.#nextSeq, now);
     if (names.rolling) this.#nextSeq++;
-    const fh = await this.#io('create', names.hidden(name), () => open(names.path(names.hidden(name)), 'w'));
+    const fh = await this.#io('create', names.hidden(name), async () => {
+      try {
+        return await open(names.path(names.hidden(name)), 'w');
+      } catch (err) {
+        throw unusableFolder(err, names.dir, { path: 'path', step: this.#ctx!.id }) ?? err;
+      }
+    });
     const header = this.#encoder.header();
     this.#part = { name, fh, length: 0, bytes: Buffer.byteLength(header), records: 0, openedAt: now };
     this.#opened = true;
@@ -237,6 +284,7 @@ class FileSink implements Sink {
       if (!(await finalizePart(names, name)))
         log.error('a finished part is missing; its records are lost', { part: name });
     }
+    await this.#setAsideLater(state, files);
     const keep = new Set(state.pending.map((name) => names.hidden(name)));
     if (state.inProgress !== null) keep.add(names.hidden(state.inProgress.path));
     for (const file of files) {
@@ -247,6 +295,94 @@ class FileSink implements Sink {
       });
     }
     if (state.inProgress !== null) await this.#reopen(state.inProgress.path, state.inProgress.length);
+  }
+
+  /**
+   * Moves aside the published parts numbered from the checkpoint's `nextSeq` on: parts opened
+   * after the restored checkpoint, which only a later checkpoint (lost since: unreadable, so an
+   * older one is restored) can have published. Their records are replayed into new parts, so
+   * leaving them would write those records twice. They go to the `.quarantine` folder beside
+   * the parts, kept for inspection.
+   */
+  async #setAsideLater(state: FileSinkState, files: string[], names = this.#names!): Promise<void> {
+    const later = files.filter(
+      (file) => (names.seqOf(file) ?? -1) >= state.nextSeq && !state.pending.includes(file),
+    );
+    if (later.length === 0) return;
+    const aside = names.path(QUARANTINE_DIR);
+    await ensureDir(aside, { path: 'path', step: this.#ctx!.id });
+    for (const file of later.sort()) {
+      let target = join(aside, file);
+      for (let n = 1; await exists(target); n++) target = join(aside, `${file}.${n}`);
+      await rename(names.path(file), target);
+      this.#ctx!.log.warn(
+        'moved aside a part published after the restored checkpoint; the replay writes its records again',
+        {
+          sink: this.#ctx!.id,
+          part: names.path(file),
+          to: target,
+        },
+      );
+    }
+    await syncDir(aside);
+  }
+
+  /**
+   * The configured path changed since the checkpoint: finishes the checkpointed output at the
+   * old path — publishes its pending parts and its in-progress part cut to the checkpointed
+   * length, deletes later in-progress files, moves aside parts a lost checkpoint published — so
+   * the records up to the checkpoint stay there and the replay writes the rest to the new path.
+   */
+  async #finishElsewhere(state: FileSinkState): Promise<void> {
+    const log = this.#ctx!.log;
+    const old = new PartNames(state.target!, this.#names!.rolling);
+    let files: string[];
+    try {
+      files = await readdir(old.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      log.error('the checkpointed output folder is gone; its unpublished records are lost', {
+        folder: old.dir,
+      });
+      return;
+    }
+    await this.#setAsideLater(state, files, old);
+    for (const name of state.pending) {
+      if (!(await finalizePart(old, name)))
+        log.error('a finished part is missing; its records are lost', { part: old.path(name) });
+    }
+    const part = state.inProgress;
+    if (part !== null) {
+      const hidden = old.path(old.hidden(part.path));
+      const final = old.path(part.path);
+      const at = (await exists(hidden)) ? hidden : (await exists(final)) ? final : undefined;
+      if (at === undefined) {
+        log.error('the checkpointed in-progress part is missing; its records are lost', { part: hidden });
+      } else {
+        const { size } = await stat(at);
+        if (size < part.length)
+          log.error('the in-progress part is shorter than checkpointed; records are lost', { part: at });
+        if (size > part.length) await truncate(at, part.length);
+        if (at === hidden) await rename(hidden, final);
+      }
+    }
+    const keep = new Set(state.pending.map((name) => old.hidden(name)));
+    for (const file of files) {
+      if (old.isHidden(file) && !keep.has(file) && file !== old.hidden(part?.path ?? '')) {
+        await unlink(old.path(file)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+      }
+    }
+    await syncDir(old.dir);
+    log.warn(
+      "the sink's path changed since the checkpoint: its output up to the checkpoint stays at the old path",
+      {
+        sink: this.#ctx!.id,
+        from: state.target,
+        to: this.#names!.path(this.#names!.target),
+      },
+    );
   }
 
   /** Reopens the checkpointed in-progress part, cut back to its checkpointed length. */
@@ -324,7 +460,13 @@ export const fileSink = defineSink({
     '',
     'A job stopped gracefully (SIGINT, SIGTERM) publishes its in-progress part. When it restarts, a',
     'rolled part stays as published and a new one is started; the one file of a sink without `roll`',
-    'is taken back under its in-progress name and continued.',
+    'is taken back under its in-progress name and continued. A job that fails (another sink fails,',
+    'a source stops) publishes nothing its last completed checkpoint does not cover: the restart',
+    'replays those records into the same hidden parts. Restored from an older checkpoint because',
+    'the newer ones are unreadable, the sink moves the parts those published (numbered from the',
+    "restored checkpoint's next part on) into `.quarantine/` beside the parts and logs each. When",
+    '`path` changed since the checkpoint, the output up to it is published at the old path and the',
+    'rest goes to the new one.',
     '',
     'CSV output starts every part with a header row made of the fields of the first record; a',
     'record with a field outside it goes to the dead-letter output.',

@@ -141,6 +141,7 @@ class FileSource implements Source {
 /** The `file` source spec. */
 export const fileSource = defineSource({
   type: 'file',
+  identity: ['path'],
   summary: 'Reads JSON lines, CSV or text from local files, once or followed like `tail -F`.',
   description: [
     'Each file matched by `path` is one partition, named by its absolute path; its position is',

@@ -131,6 +131,10 @@ function restoredNext(
 /** The `generate` source spec. */
 export const generateSource = defineSource({
   type: 'generate',
+  // Every option shapes the records but how many there are and how fast they come.
+  identity: (Object.keys(generateConfig.properties) as (keyof typeof generateConfig.properties)[]).filter(
+    (option) => option !== 'count' && option !== 'rate',
+  ),
   summary: 'Generates synthetic orders, clicks or sensor readings, deterministically from a seed.',
   description: [
     'Produces records from a template, each a pure function of the seed and its index, so a run is',

@@ -150,6 +150,8 @@ class StreamReader implements SourceReader {
 /** The `stdin` source spec. */
 export const stdinSource = defineSource({
   type: 'stdin',
+  // Whatever is piped in: no option names the data, and no position is kept.
+  identity: [],
   summary: 'Reads JSON lines, CSV or text from standard input until it ends.',
   description: [
     'One partition, `stdin`, read until end of input (so the source is bounded). Records are',

@@ -11,11 +11,22 @@ import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
 import { validateConfig } from './config.ts';
 import { componentPath, locate } from './locate.ts';
+import { pipelineNameProblem } from './pipeline-name.ts';
 import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from './plan.ts';
 
-/** Adds the file location to an error that names a step and a path inside its config. */
+/** Pipeline-level paths an error without a step may point to. */
+const PLAN_PATH = /^(?:name|settings(?:\..+)?)$/;
+
+/**
+ * Adds the file location to an error that names a step and a path inside its config, or, with
+ * no step, a pipeline-level path (`name`, `settings.checkpoint.dir`).
+ */
 export function withLocation(plan: Plan, err: SluiceError): SluiceError {
-  if (err.file !== undefined || err.step === undefined) return err;
+  if (err.file !== undefined) return err;
+  if (err.step === undefined) {
+    const loc = err.path !== undefined && PLAN_PATH.test(err.path) ? locate(plan, err.path) : undefined;
+    return loc ? new SluiceError(err.code, err.message, { ...loc, path: err.path, cause: err.cause }) : err;
+  }
   const special =
     err.step === '$dead_letter' ? 'dead_letter' : err.step === '$late_output' ? 'late_output' : undefined;
   const base = special ?? componentPath(plan, err.step);
@@ -59,13 +70,16 @@ export function topologicalOrder(
 interface Problem {
   code: SluiceError['code'];
   message: string;
-  step: string;
+  /** Absent for a problem of the pipeline itself (its `name`). */
+  step?: string;
   path: string;
 }
 
 /** Checks a plan and returns it with every config validated and defaulted; throws on problems. */
 export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const problems: Problem[] = [];
+  const badName = pipelineNameProblem(plan.name);
+  if (badName !== undefined) problems.push({ code: 'CONFIG_INVALID', message: badName, path: 'name' });
   const ids = new Set<string>();
   const claim = (id: string, what: string) => {
     if (ids.has(id))

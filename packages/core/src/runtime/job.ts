@@ -9,7 +9,16 @@
  */
 
 import { resolve } from 'node:path';
-import { type CheckpointData, DirectoryCheckpointStore, encodeCheckpoint } from '../checkpoint/index.ts';
+import {
+  type CheckpointData,
+  DirectoryCheckpointStore,
+  encodeCheckpoint,
+  fingerprintChanges,
+  fingerprintOf,
+  type LatestCheckpoint,
+  missingComponents,
+  type PipelineFingerprint,
+} from '../checkpoint/index.ts';
 import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
@@ -65,6 +74,8 @@ export class Job {
   readonly #sinkAbort = new AbortController();
   readonly #watermarks = new WatermarkTracker();
   #store: DirectoryCheckpointStore | undefined;
+  /** What this job's checkpoints belong to; checked on restore, written into each checkpoint. */
+  readonly #fingerprint: PipelineFingerprint;
   #checkpointId = 0;
   #lastCheckpointAt: number | undefined;
   #lastCheckpointId: number | undefined;
@@ -89,6 +100,11 @@ export class Job {
       this.#outputs,
       this.#clock,
       options.functions ?? new Map(),
+    );
+    this.#fingerprint = fingerprintOf(
+      plan,
+      options.registry,
+      (id) => this.#graph.nodes.get(id)?.operator.snapshot !== undefined,
     );
   }
 
@@ -139,9 +155,10 @@ export class Job {
     const { plan } = this;
     const { registry } = this.#options;
     const { checkpoint } = plan.settings;
-    this.#store = new DirectoryCheckpointStore(resolve(plan.baseDir, checkpoint.dir, plan.name), {
+    this.#store = DirectoryCheckpointStore.forPipeline(resolve(plan.baseDir, checkpoint.dir), plan.name, {
       keep: checkpoint.keep,
     });
+    await this.#store.prepare();
     const restored = await this.#restore(this.#store);
     for (const node of this.#graph.order) {
       node.operator.open?.({
@@ -208,13 +225,14 @@ export class Job {
 
   async #restore(store: DirectoryCheckpointStore): Promise<CheckpointData | undefined> {
     if (this.#options.fromScratch) {
+      for (const s of await store.unreadable()) await this.#setAside(store, s);
       this.#log.info('starting from scratch: existing checkpoints are ignored');
       return undefined;
     }
+    // Rejects when checkpoints exist but none can be read: starting over would lose them silently.
     const latest = await store.latest();
     if (!latest) return undefined;
-    for (const s of latest.skipped)
-      this.#log.warn('skipping corrupt checkpoint', { file: s.file, reason: s.reason });
+    for (const s of latest.skipped) await this.#setAside(store, s);
     const data = latest.data;
     if (data.pipeline !== this.plan.name) {
       throw new SluiceError(
@@ -226,14 +244,57 @@ export class Job {
       this.#log.info('the previous run completed; starting from scratch', { checkpoint: latest.file });
       return undefined;
     }
-    for (const id of Object.keys(data.operators)) {
-      if (!this.#graph.nodes.has(id))
-        this.#log.warn('checkpoint has state for a step that no longer exists', { step: id });
-    }
+    this.#checkFingerprint(latest);
     this.#checkpointId = data.id;
     this.#watermarks.restore(data.watermark);
+    if (latest.skipped.length > 0) {
+      this.#log.warn(
+        'restoring an older checkpoint: sinks take back what the unreadable ones published, and the replay writes it again',
+        { checkpoint: latest.file, id: data.id, unreadable: latest.skipped.length },
+      );
+    }
     this.#log.info('restored checkpoint', { checkpoint: latest.file, id: data.id });
     return data;
+  }
+
+  /**
+   * Refuses (CHECKPOINT_INCOMPATIBLE) a checkpoint taken by a pipeline whose sources or stateful
+   * steps differ from this one's (see `checkpoint/fingerprint.ts` for the rule).
+   */
+  #checkFingerprint(latest: LatestCheckpoint): void {
+    const { data } = latest;
+    let changes: string[];
+    if (data.fingerprint === undefined) {
+      this.#log.warn(
+        'the checkpoint has no fingerprint (written by an older Sluice): only its ids are checked',
+        {
+          checkpoint: latest.file,
+        },
+      );
+      changes = missingComponents(data, this.#fingerprint);
+    } else {
+      changes = fingerprintChanges(data.fingerprint, this.#fingerprint);
+    }
+    if (changes.length === 0) return;
+    throw new SluiceError(
+      'CHECKPOINT_INCOMPATIBLE',
+      `checkpoint ${latest.file} was taken by a different pipeline: ${changes.join('; ')}. Its positions and ` +
+        'state do not fit this pipeline. Run with --from-scratch to start over (output is written again), ' +
+        'or give this pipeline a checkpoint folder of its own (settings.checkpoint.dir) or another name',
+    );
+  }
+
+  /** Moves an unreadable checkpoint aside (never deleted: it is the evidence), saying so. */
+  async #setAside(
+    store: DirectoryCheckpointStore,
+    unreadable: { file: string; reason: string },
+  ): Promise<void> {
+    const to = await store.setAside(unreadable.file);
+    this.#log.warn('an unreadable checkpoint was moved aside', {
+      file: unreadable.file,
+      to,
+      reason: unreadable.reason,
+    });
   }
 
   /** Runs until every bounded source ends (status `completed`) or the job is stopped. */
@@ -459,6 +520,7 @@ export class Job {
         sinks,
         counters,
         partitionTimes: this.#watermarks.maxTimes(),
+        fingerprint: this.#fingerprint,
       });
     } finally {
       this.#paused = false;
@@ -487,9 +549,18 @@ export class Job {
     for (const src of this.#sources) for (const r of src.readers) await r.close();
   }
 
+  /**
+   * After a failure (or a failed start): closes readers and aborts sinks, so that nothing a
+   * completed checkpoint does not cover is published (`Sink.abort`; `close` for a sink without).
+   */
   async #closeQuietly(): Promise<void> {
     for (const src of this.#sources) for (const r of src.readers) await r.close().catch(() => {});
-    for (const runner of this.#allRunners()) await runner.sink.close().catch(() => {});
+    for (const runner of this.#allRunners()) {
+      const { sink } = runner;
+      await (sink.abort ? sink.abort() : sink.close()).catch((err: unknown) =>
+        this.#log.warn('a sink failed to abort', { sink: runner.id, error: String(err) }),
+      );
+    }
   }
 
   #fail(error: SluiceError): void {
