@@ -23,6 +23,8 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   let job: Job;
   try {
     const { plan, functions, registry } = await loadWithPlugins(file);
+    // Checks every component before any is opened, so that a bad option is reported at its line.
+    await Job.validate(plan, { registry, functions });
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
     log.info('pipeline started', { pipeline: plan.name, file });
   } catch (err) {
