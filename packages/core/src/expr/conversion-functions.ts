@@ -37,7 +37,15 @@ function cannot(value: unknown, target: CastTarget, hint = ''): never {
 function toNumber(value: unknown, target: CastTarget): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') {
-    return NUMERIC_TEXT.test(value) ? Number(value) : cannot(value, target, '; the text is not a number');
+    if (NUMERIC_TEXT.test(value)) return Number(value);
+    const empty = value.trim() === '';
+    return cannot(
+      value,
+      target,
+      empty
+        ? `; empty text is not a number — write CAST(nullif(x, '') AS ${castNames[target]}) to make it NULL`
+        : '; the text is not a number',
+    );
   }
   if (typeof value === 'boolean') return value ? 1 : 0;
   return cannot(value, target);
