@@ -214,10 +214,19 @@ describe('sluice describe', { concurrency: 2 }, () => {
     assert.equal(r.stderr, '');
   });
 
-  it('rejects an unknown type, exit 1', async (t) => {
-    const r = await runCli(['describe', 'kafkaa'], await tempDir(t));
-    assert.equal(r.code, 1);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /no component 'kafkaa'; run `sluice describe` for the list/);
+  it('rejects an unknown type, exit 1, suggesting the closest', async (t) => {
+    const dir = await tempDir(t);
+    const [typo, far] = await Promise.all([
+      runCli(['describe', 'agregate'], dir),
+      runCli(['describe', 'zzz'], dir),
+    ]);
+    assert.equal(typo.code, 1);
+    assert.equal(typo.stdout, '');
+    assert.equal(
+      typo.stderr,
+      "sluice: no component 'agregate' — did you mean 'aggregate'? Run `sluice describe` for the list\n",
+    );
+    assert.equal(far.code, 1);
+    assert.match(far.stderr, /no component 'zzz'; run `sluice describe` for the list/);
   });
 });

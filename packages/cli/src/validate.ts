@@ -2,7 +2,7 @@
  * `sluice validate` and `sluice describe`.
  */
 
-import { type ComponentSpec, describeComponent, Job } from '@sluice/core';
+import { type ComponentSpec, describeComponent, didYouMean, Job } from '@sluice/core';
 import { explain } from './explain.ts';
 import { installedRegistry, loadWithPlugins } from './plugins.ts';
 
@@ -41,7 +41,15 @@ export async function describeCommand(type: string | undefined): Promise<number>
   }
   const matches = all.filter((s) => s.type === type);
   if (matches.length === 0) {
-    process.stderr.write(`sluice: no component '${type}'; run \`sluice describe\` for the list\n`);
+    const guess = didYouMean(
+      type,
+      all.map((s) => s.type),
+    );
+    process.stderr.write(
+      guess
+        ? `sluice: no component '${type}' — did you mean '${guess}'? Run \`sluice describe\` for the list\n`
+        : `sluice: no component '${type}'; run \`sluice describe\` for the list\n`,
+    );
     return 1;
   }
   for (const spec of matches) process.stdout.write(`${describeComponent(spec)}\n`);
