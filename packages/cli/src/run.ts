@@ -6,7 +6,7 @@ import { createLogger, Job, type LogLevel } from '@sluice/core';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
-import { reportProgress } from './status.ts';
+import { reportProgress, StatusLine } from './status.ts';
 
 const levels = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 
@@ -19,7 +19,9 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   const tty = process.stderr.isTTY === true;
   const format =
     opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
-  const log = createLogger({ level: opts.logLevel as LogLevel, format });
+  const status = tty && opts.status ? new StatusLine((s) => process.stderr.write(s)) : undefined;
+  const write = status ? (line: string) => status.print(line) : undefined;
+  const log = createLogger({ level: opts.logLevel as LogLevel, format, ...(write ? { write } : {}) });
   let job: Job;
   try {
     const { plan, functions, registry } = await loadWithPlugins(file);
@@ -45,11 +47,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const progress = reportProgress(() => job.metrics(), {
-    tty: tty && opts.status,
-    log,
-    write: (s) => process.stderr.write(s),
-  });
+  const progress = reportProgress(() => job.metrics(), { log, ...(status ? { status } : {}) });
   try {
     const result = await job.run();
     progress.stop();
