@@ -30,11 +30,14 @@ program
 
 program
   .command('validate')
-  .description('Check a pipeline file without running it.')
+  .description(
+    'Check a pipeline file without running it: options, expressions, schemas; a .ts pipeline is also type-checked with the TypeScript compiler of its project.',
+  )
   .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
-  .action(async (file: string) => {
+  .option('--no-type-check', 'do not type-check a .ts pipeline (no TypeScript compiler needed)')
+  .action(async (file: string, opts: { typeCheck: boolean }) => {
     endQuietlyWhenStdoutCloses();
-    process.exitCode = await validateCommand(file);
+    process.exitCode = await validateCommand(file, { typeCheck: opts.typeCheck });
   });
 
 program
