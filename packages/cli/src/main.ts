@@ -3,7 +3,8 @@
  * `sluice`: run, validate and describe pipelines.
  *
  * Exit codes: 0 success (including a graceful stop on SIGINT/SIGTERM), 1 pipeline or runtime
- * error (explained in one paragraph on stderr), 2 usage error, 130 a second interrupt.
+ * error (explained in one paragraph on stderr), 2 usage error, 3 more dead letters than
+ * `--max-dead-letters` allows, 130 a second interrupt.
  */
 
 import { Command, CommanderError } from 'commander';
@@ -24,6 +25,17 @@ program
   .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
   .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
   .option('--no-status', 'no live status line on a terminal')
+  .option(
+    '--max-dead-letters <limit>',
+    'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
+  )
+  .addHelpText(
+    'after',
+    `
+A run in which every record read became a dead letter ends with a warning (exit 0 unless
+--max-dead-letters says otherwise). Exit codes: 0 done or stopped by Ctrl-C/SIGTERM, 1 error,
+2 usage error, 3 dead-letter limit crossed, 130 second interrupt.`,
+  )
   .action(async (file: string, opts: RunOptionsRaw) => {
     process.exitCode = await runCommand(file, opts);
   });
@@ -65,6 +77,7 @@ export interface RunOptionsRaw {
   logLevel: string;
   logFormat?: string;
   status: boolean;
+  maxDeadLetters?: string;
 }
 
 try {

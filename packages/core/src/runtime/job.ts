@@ -287,6 +287,15 @@ export class Job {
     this.#abort.abort();
   }
 
+  /**
+   * Fails the job from outside (e.g. a dead-letter limit): reading stops at once, no final
+   * checkpoint is taken, output after the last checkpoint is aborted, and `run()` rejects with
+   * `error`. A restart resumes from the last checkpoint. Does nothing once the job has failed.
+   */
+  fail(error: SluiceError): void {
+    this.#fail(error);
+  }
+
   async #readLoop(src: SourceRuntime, reader: SourceReader): Promise<void> {
     const wmId = `${src.id}/${reader.partition}`;
     const subPartitions = new Set<string>();
