@@ -9,7 +9,7 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, test } from 'node:test';
 import { SluiceError } from '@sluice/core';
-import { repoRoot, runCli, tempDir } from './cli-test-support.ts';
+import { Cli, repoRoot, runCli, tempDir, waitUntil } from './cli-test-support.ts';
 import { findCompiler, noCompilerError, parseDiagnostics } from './typecheck.ts';
 
 const pipelineTs = (field: string) => `import { fileSink, generate, pipeline } from '@sluice/core';
@@ -97,6 +97,18 @@ describe('sluice validate of a TypeScript pipeline', { concurrency: 1 }, () => {
       'no temporary config or build info is left',
     );
   });
+});
+
+test('Ctrl-C during the check leaves no temporary config behind: exit 130', async (t) => {
+  const dir = await project(t);
+  await writeFile(join(dir, 'pipeline.ts'), pipelineTs('region'));
+  const cli = new Cli(['validate', 'pipeline.ts'], { cwd: dir, limitMs });
+  const temporary = async () => (await readdir(dir)).some((name) => name.startsWith('.sluice-typecheck-'));
+  await waitUntil(temporary, limitMs, 'the temporary config', cli);
+  cli.kill('SIGINT');
+  const r = await cli.exited;
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(await temporary(), false);
 });
 
 describe('finding a compiler', () => {

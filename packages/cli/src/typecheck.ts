@@ -10,7 +10,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -98,7 +98,8 @@ function defaultOptions(pipelineDir: string): { [option: string]: unknown } {
 /**
  * Type-checks `file` with `compiler`: returns the type errors (at most 20, then one saying how
  * many more), each PLAN_TYPE_ERROR at its file, line and column. Writes a temporary config
- * beside the project's tsconfig.json (or beside the pipeline) and removes it. Throws
+ * beside the project's tsconfig.json (or beside the pipeline) and removes it, also on SIGINT or
+ * SIGTERM (then exits 130 or 143). Throws
  * PIPELINE_LOAD when the compiler cannot run.
  */
 export async function typeCheck(file: string, compiler: Compiler): Promise<SluiceError[]> {
@@ -120,11 +121,20 @@ export async function typeCheck(file: string, compiler: Compiler): Promise<Sluic
     include: [],
     compilerOptions,
   };
-  await writeFile(config, `${JSON.stringify(content, null, 2)}\n`);
+  // Ctrl-C during the check must not leave the temporary config in the user's project.
+  const interrupted = (signal: NodeJS.Signals) => {
+    rmSync(config, { force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let output: { code: number | null; stdout: string; stderr: string };
   try {
+    await writeFile(config, `${JSON.stringify(content, null, 2)}\n`);
     output = await run(process.execPath, [compiler.tsc, '-p', config, '--pretty', 'false'], dir);
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await rm(config, { force: true });
   }
   const errors = parseDiagnostics(output.stdout, dir, config);
