@@ -3,7 +3,8 @@
  * `sluice`: run, validate and describe pipelines.
  *
  * Exit codes: 0 success (including a graceful stop on SIGINT/SIGTERM), 1 pipeline or runtime
- * error (explained in one paragraph on stderr), 2 usage error, 130 a second interrupt.
+ * error (explained in one paragraph on stderr), 2 usage error, 3 more dead letters than
+ * `--max-dead-letters` allows, 130 a second interrupt.
  */
 
 import { Command, CommanderError } from 'commander';
@@ -24,17 +25,31 @@ program
   .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
   .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
   .option('--no-status', 'no live status line on a terminal')
+  .option(
+    '--max-dead-letters <limit>',
+    'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
+  )
+  .addHelpText(
+    'after',
+    `
+A run in which every record read became a dead letter ends with a warning (exit 0 unless
+--max-dead-letters says otherwise). Exit codes: 0 done or stopped by Ctrl-C/SIGTERM, 1 error,
+2 usage error, 3 dead-letter limit crossed, 130 second interrupt.`,
+  )
   .action(async (file: string, opts: RunOptionsRaw) => {
     process.exitCode = await runCommand(file, opts);
   });
 
 program
   .command('validate')
-  .description('Check a pipeline file without running it.')
+  .description(
+    'Check a pipeline file without running it: options, expressions, schemas; a .ts pipeline is also type-checked with the TypeScript compiler of its project.',
+  )
   .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
-  .action(async (file: string) => {
+  .option('--no-type-check', 'do not type-check a .ts pipeline (no TypeScript compiler needed)')
+  .action(async (file: string, opts: { typeCheck: boolean }) => {
     endQuietlyWhenStdoutCloses();
-    process.exitCode = await validateCommand(file);
+    process.exitCode = await validateCommand(file, { typeCheck: opts.typeCheck });
   });
 
 program
@@ -62,6 +77,7 @@ export interface RunOptionsRaw {
   logLevel: string;
   logFormat?: string;
   status: boolean;
+  maxDeadLetters?: string;
 }
 
 try {

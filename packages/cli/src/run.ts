@@ -1,12 +1,20 @@
 /**
- * `sluice run`: load, start, report progress, stop gracefully on SIGINT/SIGTERM.
+ * `sluice run`: load, start, report progress, stop gracefully on SIGINT/SIGTERM, and fail the run
+ * when it produces more dead letters than `--max-dead-letters` allows.
  */
 
-import { createLogger, Job, type LogLevel } from '@sluice/core';
+import { createLogger, Job, type LogLevel, SluiceError } from '@sluice/core';
+import {
+  allDeadWarning,
+  type DeadLetterLimit,
+  deadLetterLimitExit,
+  limitCrossed,
+  parseDeadLetterLimit,
+} from './dead-letters.ts';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
-import { reportProgress } from './status.ts';
+import { reportProgress, StatusLine } from './status.ts';
 
 const levels = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 
@@ -16,13 +24,27 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     process.stderr.write(`sluice: --log-level must be one of ${[...levels].join(', ')}\n`);
     return 2;
   }
+  let limit: DeadLetterLimit | undefined;
+  if (opts.maxDeadLetters !== undefined) {
+    limit = parseDeadLetterLimit(opts.maxDeadLetters);
+    if (limit === undefined) {
+      process.stderr.write(
+        `sluice: --max-dead-letters must be a count (0 fails on any dead letter) or a percentage of the records read such as 5%, got '${opts.maxDeadLetters}'\n`,
+      );
+      return 2;
+    }
+  }
   const tty = process.stderr.isTTY === true;
   const format =
     opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
-  const log = createLogger({ level: opts.logLevel as LogLevel, format });
+  const status = tty && opts.status ? new StatusLine((s) => process.stderr.write(s)) : undefined;
+  const write = status ? (line: string) => status.print(line) : undefined;
+  const log = createLogger({ level: opts.logLevel as LogLevel, format, ...(write ? { write } : {}) });
   let job: Job;
   try {
     const { plan, functions, registry } = await loadWithPlugins(file);
+    // Checks every component before any is opened, so that a bad option is reported at its line.
+    await Job.validate(plan, { registry, functions });
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
     log.info('pipeline started', { pipeline: plan.name, file });
   } catch (err) {
@@ -43,13 +65,20 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const progress = reportProgress(() => job.metrics(), {
-    tty: tty && opts.status,
-    log,
-    write: (s) => process.stderr.write(s),
-  });
+  const progress = reportProgress(() => job.metrics(), { log, ...(status ? { status } : {}) });
+  let failedByLimit = false;
+  const watch =
+    limit && 'count' in limit
+      ? setInterval(() => {
+          const crossed = limitCrossed(limit, job.metrics(), false);
+          if (crossed === undefined) return;
+          failedByLimit = true;
+          job.fail(crossed);
+        }, 100)
+      : undefined;
   try {
     const result = await job.run();
+    clearInterval(watch);
     progress.stop();
     const m = result.metrics;
     log.info(result.status === 'completed' ? 'pipeline completed' : 'pipeline stopped', {
@@ -62,11 +91,21 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
       sinks: m.sinks,
       outputs: m.outputs,
     });
+    const crossed = limit && limitCrossed(limit, m, true);
+    if (crossed) {
+      process.stderr.write(explain(crossed, file));
+      return deadLetterLimitExit;
+    }
+    const warning = allDeadWarning(m, file);
+    if (warning) log.warn(warning, { records_in: m.recordsIn, dead_letters: m.deadLetters });
     return 0;
   } catch (err) {
+    clearInterval(watch);
     progress.stop();
     process.stderr.write(explain(err, file));
-    return 1;
+    return failedByLimit && err instanceof SluiceError && err.code === 'DEAD_LETTER_LIMIT'
+      ? deadLetterLimitExit
+      : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -9,6 +9,43 @@ export interface ProgressReporter {
   stop(): void;
 }
 
+const clearLine = '\r\x1b[2K';
+
+/**
+ * The live status line at the bottom of a terminal. Log lines go through `print`, which clears
+ * the status line, writes the log line and draws the status line again below it, so that the two
+ * never share a line.
+ */
+export class StatusLine {
+  readonly #write: (s: string) => void;
+  #shown = '';
+
+  constructor(write: (s: string) => void) {
+    this.#write = write;
+  }
+
+  /** Replaces the status line with `text` (one line, no newline). */
+  show(text: string): void {
+    this.#shown = text;
+    this.#write(`${clearLine}${text}`);
+  }
+
+  /** Writes `line` and a newline above the status line. */
+  print(line: string): void {
+    if (this.#shown === '') {
+      this.#write(`${line}\n`);
+      return;
+    }
+    this.#write(`${clearLine}${line}\n${this.#shown}`);
+  }
+
+  /** Removes the status line. */
+  clear(): void {
+    if (this.#shown !== '') this.#write(clearLine);
+    this.#shown = '';
+  }
+}
+
 function rate(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
@@ -30,14 +67,19 @@ function lag(m: JobMetrics, now: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
-/** Starts reporting `metrics()` on the terminal (`tty`) or as log lines. */
+/**
+ * Starts reporting `metrics()` on the status line (`status`, on a terminal) or, without one, as
+ * log lines: every second on the status line, every ten seconds as log lines, unless `everyMs`
+ * says otherwise. `stop()` ends the reports and clears the status line.
+ */
 export function reportProgress(
   metrics: () => JobMetrics,
-  options: { tty: boolean; log: Logger; write: (s: string) => void },
+  options: { status?: StatusLine; log: Logger; everyMs?: number },
 ): ProgressReporter {
+  const { status } = options;
   let last = metrics();
   let lastAt = Date.now();
-  const every = options.tty ? 1000 : 10_000;
+  const every = options.everyMs ?? (status ? 1000 : 10_000);
   const timer = setInterval(() => {
     const m = metrics();
     const now = Date.now();
@@ -45,9 +87,9 @@ export function reportProgress(
     const inRate = (m.recordsIn - last.recordsIn) / secs;
     const outRate = (m.recordsOut - last.recordsOut) / secs;
     const checkpoint = m.lastCheckpointAt === undefined ? 'none' : ago(now - m.lastCheckpointAt);
-    if (options.tty) {
-      options.write(
-        `\r\x1b[2K in ${rate(inRate)}/s  out ${rate(outRate)}/s  total ${rate(m.recordsIn)}  dead ${m.deadLetters}  late ${m.late}  wm lag ${lag(m, now)}  checkpoint ${checkpoint}`,
+    if (status) {
+      status.show(
+        ` in ${rate(inRate)}/s  out ${rate(outRate)}/s  total ${rate(m.recordsIn)}  dead ${m.deadLetters}  late ${m.late}  wm lag ${lag(m, now)}  checkpoint ${checkpoint}`,
       );
     } else {
       options.log.info('progress', {
@@ -69,7 +111,7 @@ export function reportProgress(
   return {
     stop() {
       clearInterval(timer);
-      if (options.tty) options.write('\r\x1b[2K');
+      status?.clear();
     },
   };
 }

@@ -79,6 +79,37 @@ const broken = [
     code: 'PLAN_MISSING_INPUT',
     message: /no source or step has id 'inptu'/,
   },
+  {
+    name: 'a window that is not a map',
+    text: pipeline(`  - id: per-minute
+    type: aggregate
+    window: 1m
+    fields: { n: count(*) }`),
+    at: '1m',
+    code: 'CONFIG_INVALID',
+    message:
+      /steps\[0\]\.window: must be a map with a 'type' \(tumbling, hopping, session or cumulative\) and its options, e\.g\. \{ type: tumbling, size: 1m \}; got the string '1m'/,
+  },
+  {
+    name: 'a window size that is no duration',
+    text: pipeline(`  - id: per-minute
+    type: aggregate
+    window: { type: tumbling, size: 1 minute }
+    fields: { n: count(*) }`),
+    at: '1 minute',
+    code: 'CONFIG_INVALID',
+    message: /step 'per-minute', window\.size: '1 minute' is not a duration; write a number with a unit/,
+  },
+  {
+    name: 'a window size of zero, its path said once',
+    text: pipeline(`  - id: per-minute
+    type: aggregate
+    window: { type: tumbling, size: 0s }
+    fields: { n: count(*) }`),
+    at: '0s',
+    code: 'CONFIG_INVALID',
+    message: /step 'per-minute', window\.size: must be a positive duration such as 1m or 500ms, got 0 ms \(/,
+  },
 ];
 
 describe('sluice validate', { concurrency: 2 }, () => {
@@ -183,10 +214,19 @@ describe('sluice describe', { concurrency: 2 }, () => {
     assert.equal(r.stderr, '');
   });
 
-  it('rejects an unknown type, exit 1', async (t) => {
-    const r = await runCli(['describe', 'kafkaa'], await tempDir(t));
-    assert.equal(r.code, 1);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /no component 'kafkaa'; run `sluice describe` for the list/);
+  it('rejects an unknown type, exit 1, suggesting the closest', async (t) => {
+    const dir = await tempDir(t);
+    const [typo, far] = await Promise.all([
+      runCli(['describe', 'agregate'], dir),
+      runCli(['describe', 'zzz'], dir),
+    ]);
+    assert.equal(typo.code, 1);
+    assert.equal(typo.stdout, '');
+    assert.equal(
+      typo.stderr,
+      "sluice: no component 'agregate' — did you mean 'aggregate'? Run `sluice describe` for the list\n",
+    );
+    assert.equal(far.code, 1);
+    assert.match(far.stderr, /no component 'zzz'; run `sluice describe` for the list/);
   });
 });

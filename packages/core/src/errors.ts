@@ -78,6 +78,12 @@ export const errorCodes = {
     retryable: false,
     summary: 'A record arrived after the watermark passed its window and allowed lateness.',
   },
+  DEAD_LETTER_LIMIT: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'More records became dead letters than the run allows (`sluice run --max-dead-letters`); the run fails.',
+  },
   USER_FUNCTION_FAILED: {
     kind: 'user',
     retryable: false,

@@ -88,6 +88,7 @@ export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';
+export { didYouMean } from './plan/config-suggest.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
 export { locate } from './plan/locate.ts';
 export type { EventTimeConfig, PipelineSettings, Plan, PlanSink, PlanSource, PlanStep } from './plan/plan.ts';

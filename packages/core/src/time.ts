@@ -19,7 +19,9 @@ const units: { [unit: string]: number } = {
 export function parseDuration(value: string | number, path = 'duration'): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return value;
-    throw new SluiceError('CONFIG_INVALID', `${path}: ${value} is not a valid duration`, { path });
+    throw new SluiceError('CONFIG_INVALID', `${value} is not a duration; give zero or more milliseconds`, {
+      path,
+    });
   }
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text);

@@ -57,6 +57,30 @@ test('record types flow through the steps: misspelt fields do not compile', () =
   assert.ok(valid);
 });
 
+test('select keeps the named fields, typed as the pick of them; compute is the YAML map', () => {
+  const orders = pipeline('sel').from('orders', memory<Order>({ channel: 'c' }));
+  const slim = orders.select('slim', ['region', 'amount']);
+  slim.map('ok', (r) => r.region.length + r.amount);
+  // @ts-expect-error — `ts` was not selected.
+  slim.map('bad', (r) => r.ts);
+  // @ts-expect-error — `regoin` is not a field of Order.
+  orders.select('typo', ['regoin']);
+  orders.compute('usd', { usd: 'amount * 1.1' }, { select: ['region'] });
+  const { plan } = orders.pipeline.build('/base');
+  assert.deepEqual(
+    plan.steps.filter((s) => s.id === 'slim' || s.id === 'usd'),
+    [
+      { id: 'slim', type: 'map', inputs: ['orders'], config: { select: ['region', 'amount'] } },
+      {
+        id: 'usd',
+        type: 'map',
+        inputs: ['orders'],
+        config: { fields: { usd: 'amount * 1.1' }, select: ['region'] },
+      },
+    ],
+  );
+});
+
 test('a TypeScript pipeline runs: map, keyBy, window, aggregate with typed results', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-api-'));
   const channel = memoryChannel('api-run');

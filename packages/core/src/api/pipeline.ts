@@ -173,9 +173,24 @@ export class Stream<T> {
     return this.add(id, 'map_fn', {}, fn);
   }
 
-  /** Computes fields from SQL expressions (as the YAML `map` step). */
-  select(id: string, fields: { [name: string]: string }, drop: string[] = []): Stream<Row> {
-    return this.add(id, 'map', { fields, drop });
+  /**
+   * Keeps only the named fields, in this order (the YAML `map` step with `select`). A record
+   * without one of them goes to dead letters.
+   */
+  select<K extends keyof T & string>(id: string, fields: readonly K[]): Stream<Pick<T, K>> {
+    return this.add(id, 'map', { select: [...fields] });
+  }
+
+  /**
+   * Computes fields from SQL expressions (the YAML `map` step): each is added to the record, or,
+   * with `select`, to the selected input fields only; `drop` removes fields.
+   */
+  compute(
+    id: string,
+    fields: { [name: string]: string },
+    options: { drop?: string[]; select?: string[] } = {},
+  ): Stream<Row> {
+    return this.add(id, 'map', { fields, ...options });
   }
 
   /** Keeps records for which the function returns true, or an SQL condition holds. */

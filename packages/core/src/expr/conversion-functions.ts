@@ -39,7 +39,17 @@ function toNumber(value: unknown, target: CastTarget): number {
   let n: number;
   if (typeof value === 'number') n = value;
   else if (typeof value === 'string') {
-    n = NUMERIC_TEXT.test(value) ? Number(value) : cannot(value, target, '; the text is not a number');
+    if (NUMERIC_TEXT.test(value)) n = Number(value);
+    else {
+      const empty = value.trim() === '';
+      return cannot(
+        value,
+        target,
+        empty
+          ? `; empty text is not a number — write CAST(nullif(x, '') AS ${castNames[target]}) to make it NULL`
+          : '; the text is not a number',
+      );
+    }
   } else if (typeof value === 'boolean') return value ? 1 : 0;
   else return cannot(value, target);
   if (n - n !== 0) {

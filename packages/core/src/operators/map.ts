@@ -1,5 +1,6 @@
 /**
- * `map`: computes fields from SQL expressions and adds them to each record.
+ * `map`: computes fields from SQL expressions and adds them to each record, or, with `select`,
+ * builds each record from the input fields it names and the computed fields only (a projection).
  */
 
 import Type from 'typebox';
@@ -19,17 +20,24 @@ const config = Type.Object(
       description: 'Top-level fields to remove from the output record.',
       default: [],
     }),
+    select: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description:
+          'Keep only these top-level input fields, in this order, followed by the computed `fields`; every other input field is left out, so a field added to the input later does not flow through. A record without a selected field goes to dead letters (EXPR_MISSING_FIELD); a NULL value is kept. `[]` keeps the computed fields only. Without `select` every input field is kept. Not with `drop`; a name cannot be both selected and computed.',
+        examples: [['order_id', 'region']],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
 export const mapStep = defineStep({
   type: 'map',
-  summary: 'Computes fields from SQL expressions.',
+  summary: 'Computes fields from SQL expressions; keeps only the fields named in `select`.',
   description:
-    'Each output record is the input record with `fields` computed and `drop` removed. A record on which an expression fails (missing field, division by zero, bad cast) goes to the dead-letter output with the expression and the reason.',
+    'Each output record is the input record with `fields` computed and `drop` removed; with `select`, it holds only the selected input fields and the computed ones. Every expression sees the input record. A record on which an expression fails (missing field, division by zero, bad cast), or that lacks a selected field, goes to the dead-letter output with the expression and the reason.',
   config,
-  example: 'type: map\nfields:\n  region: upper(region)\n  amount_usd: amount * 1.1\ndrop: [internal_note]',
+  example: 'type: map\nselect: [order_id, ts]\nfields:\n  region: upper(region)\n  amount_usd: amount * 1.1',
   create(cfg, step) {
     const names = Object.keys(cfg.fields);
     const exprs = names.map((name) =>
@@ -37,11 +45,16 @@ export const mapStep = defineStep({
     );
     const evals = exprs.map((e) => e.evaluate);
     const drop = cfg.drop;
-    if (names.length === 0 && drop.length === 0) {
-      throw new SluiceError('CONFIG_INVALID', 'map needs at least one entry in `fields` or `drop`', {
-        step: step.id,
-        path: 'fields',
-      });
+    const select = cfg.select === undefined ? undefined : checkSelect(cfg.select, names, drop, step.id);
+    if (select === undefined && names.length === 0 && drop.length === 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'map needs at least one entry in `fields`, `drop` or `select`',
+        {
+          step: step.id,
+          path: 'fields',
+        },
+      );
     }
     return {
       processBatch(batch: Batch, out) {
@@ -51,7 +64,17 @@ export const mapStep = defineStep({
         const failed: number[] = [];
         for (let i = 0; i < n; i++) {
           const r = input[i];
-          const o: Row = { ...r };
+          let o: Row;
+          if (select === undefined) o = { ...r };
+          else {
+            o = {};
+            const missing = pick(r, select, o);
+            if (missing >= 0) {
+              failed.push(i);
+              out.deadLetter(batch, i, missingSelected(select[missing], missing, step.id));
+              continue;
+            }
+          }
           try {
             for (let f = 0; f < evals.length; f++) o[names[f]] = evals[f](r);
           } catch (err) {
@@ -69,6 +92,50 @@ export const mapStep = defineStep({
     };
   },
 });
+
+/**
+ * Checks `select` against the rest of the config: not with `drop`, no name twice, no name also
+ * computed, and something to output. Throws CONFIG_INVALID at the offending path.
+ */
+function checkSelect(select: string[], computed: string[], drop: string[], stepId: string): string[] {
+  const fail = (path: string, message: string): never => {
+    throw new SluiceError('CONFIG_INVALID', message, { step: stepId, path });
+  };
+  if (drop.length > 0)
+    fail(
+      'drop',
+      'select keeps only the fields it names; drop is not needed with it — remove drop, or leave the field out of select',
+    );
+  for (const [i, name] of select.entries()) {
+    if (select.indexOf(name) < i) fail(`select[${i}]`, `select lists '${name}' twice`);
+    if (computed.includes(name))
+      fail(
+        `select[${i}]`,
+        `'${name}' is both selected and computed; a computed field is always kept, so remove it from select`,
+      );
+  }
+  if (select.length === 0 && computed.length === 0)
+    fail('select', 'select: [] keeps no input field and fields computes none: every record would be empty');
+  return select;
+}
+
+/** Copies the fields named by `select` from `record` into `into`; the index of the first missing one, or -1. */
+function pick(record: Row, select: readonly string[], into: Row): number {
+  for (let k = 0; k < select.length; k++) {
+    const name = select[k];
+    if (!Object.hasOwn(record, name)) return k;
+    into[name] = record[name];
+  }
+  return -1;
+}
+
+function missingSelected(name: string, index: number, stepId: string): SluiceError {
+  return new SluiceError(
+    'EXPR_MISSING_FIELD',
+    `field '${name}' is missing from the record; check the name (field names are case-sensitive), or to keep records without it move it from select to fields as ${name}: coalesce(${name}, NULL)`,
+    { step: stepId, path: `select[${index}]` },
+  );
+}
 
 /**
  * The batch with `records` as values, minus the positions in `skip` (ascending). A record keeps

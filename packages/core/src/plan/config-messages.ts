@@ -35,9 +35,15 @@ function foldUnions(errors: readonly ErrorObject[], data: unknown): ErrorObject[
     const branches = Array.isArray(error.schema) ? (error.schema as SchemaNode[]) : [];
     const prefix = `${error.schemaPath}/`;
     const value = valueAtPointer(error.instancePath, data);
-    const fitting = branches.flatMap((branch, i) => (typeFits(branch, value) ? [i] : []));
-    const titled = isRecord(error.parentSchema) && typeof error.parentSchema.title === 'string';
-    const single = fitting.length === 1 && !titled && !isLiteral(branches[fitting[0]]) ? fitting[0] : -1;
+    const tag = discriminator(branches);
+    let single: number;
+    if (tag !== undefined && isRecord(value)) {
+      single = tag.values.indexOf(value[tag.key]);
+    } else {
+      const fitting = branches.flatMap((branch, i) => (typeFits(branch, value) ? [i] : []));
+      const titled = isRecord(error.parentSchema) && typeof error.parentSchema.title === 'string';
+      single = fitting.length === 1 && !titled && !isLiteral(branches[fitting[0]]) ? fitting[0] : -1;
+    }
     for (const other of errors) {
       if (!other.schemaPath.startsWith(prefix)) continue;
       if (single >= 0 && other.schemaPath.startsWith(`${prefix}${single}/`)) continue;
@@ -74,7 +80,7 @@ function toIssue(error: ErrorObject, data: unknown): ConfigIssue {
       return { path, message: `must be ${typeNames(params.type)}` };
     case 'anyOf':
     case 'oneOf':
-      return { path, message: unionMessage(error, parent) };
+      return unionIssue(error, parent, path, valueAtPointer(error.instancePath, data));
     case 'pattern':
       return { path, message: `must match the pattern ${String(params.pattern)}` };
     case 'format':
@@ -101,8 +107,90 @@ function toIssue(error: ErrorObject, data: unknown): ConfigIssue {
   }
 }
 
-function unionMessage(error: ErrorObject, parent: SchemaNode): string {
+/**
+ * A union of maps told apart by one property (`type: tumbling | hopping | …`): the problem is the
+ * value not being a map, or its tag being missing or unknown. (A known tag keeps the errors of its
+ * branch, see `foldUnions`.)
+ */
+function unionIssue(error: ErrorObject, parent: SchemaNode, path: string, value: unknown): ConfigIssue {
   const branches = Array.isArray(error.schema) ? (error.schema as SchemaNode[]) : [];
+  const tag = discriminator(branches);
+  if (tag === undefined) return { path, message: unionMessage(branches, parent) };
+  const names = tag.values.map(show);
+  if (!isRecord(value)) {
+    const example = exampleOf(branches[0], tag.key);
+    return {
+      path,
+      message: `must be a map with a '${tag.key}' (${orList(names)}) and its options${example ? `, e.g. ${example}` : ''}; got ${describeValue(value)}`,
+    };
+  }
+  if (value[tag.key] === undefined) {
+    return { path, message: `missing required option '${tag.key}': one of ${names.join(', ')}` };
+  }
+  const given = value[tag.key];
+  const guess = typeof given === 'string' ? didYouMean(given, names) : undefined;
+  return {
+    path: joinPath(path, tag.key),
+    message: `must be one of: ${names.join(', ')}${guess ? ` — did you mean '${guess}'?` : ''}`,
+  };
+}
+
+/**
+ * The property every branch of a union requires with a literal value of its own (the `type` of
+ * a window), and those values in branch order; undefined when the branches have none.
+ */
+function discriminator(branches: readonly SchemaNode[]): { key: string; values: unknown[] } | undefined {
+  const [first] = branches;
+  if (branches.length < 2 || !isRecord(first?.properties)) return undefined;
+  for (const key of Object.keys(first.properties)) {
+    const values: unknown[] = [];
+    for (const branch of branches) {
+      const property = isRecord(branch.properties) ? branch.properties[key] : undefined;
+      const required = Array.isArray(branch.required) && branch.required.includes(key);
+      const literal = isRecord(property) && isLiteral(property) ? literalValues(property) : [];
+      if (!required || literal.length !== 1) break;
+      values.push(literal[0]);
+    }
+    if (values.length === branches.length && new Set(values).size === values.length) return { key, values };
+  }
+  return undefined;
+}
+
+/** `{ type: tumbling, size: 1m }` from a branch's tag and the examples of its required options. */
+function exampleOf(branch: SchemaNode | undefined, tagKey: string): string | undefined {
+  if (branch === undefined || !isRecord(branch.properties) || !Array.isArray(branch.required))
+    return undefined;
+  const parts: string[] = [];
+  for (const key of branch.required) {
+    const property = branch.properties[String(key)];
+    if (!isRecord(property)) return undefined;
+    const sample =
+      key === tagKey
+        ? literalValues(property)[0]
+        : Array.isArray(property.examples)
+          ? property.examples[0]
+          : property.default;
+    if (sample === undefined) return undefined;
+    parts.push(`${String(key)}: ${show(sample)}`);
+  }
+  return `{ ${parts.join(', ')} }`;
+}
+
+/** `the string '1m'`, `the number 5`, `a list`: what was written instead of a map. */
+function describeValue(value: unknown): string {
+  const type = typeOf(value);
+  if (type === 'string') return `the string '${String(value)}'`;
+  if (type === 'integer' || type === 'number') return `the number ${String(value)}`;
+  if (type === 'boolean') return String(value);
+  if (type === 'null') return 'nothing';
+  return typeWords[type] ?? type;
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+function unionMessage(branches: readonly SchemaNode[], parent: SchemaNode): string {
   const literals = branches.flatMap(literalValues);
   if (literals.length > 0 && branches.every(isLiteral))
     return `must be one of: ${literals.map(show).join(', ')}`;
@@ -116,7 +204,7 @@ function unionMessage(error: ErrorObject, parent: SchemaNode): string {
     const examples = Array.isArray(parent.examples) ? ` such as ${parent.examples.map(show).join(', ')}` : '';
     return `must be a ${parent.title}${examples}`;
   }
-  return `must be ${branches.map(describeBranch).join(' or ')}`;
+  return `must be ${[...new Set(branches.map(describeBranch))].join(' or ')}`;
 }
 
 function describeBranch(branch: SchemaNode): string {

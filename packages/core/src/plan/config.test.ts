@@ -99,6 +99,74 @@ describe('validateConfig', () => {
     ]);
   });
 
+  describe('a union of maps told apart by a type', () => {
+    const schema = Type.Object({
+      window: Type.Union([
+        Type.Object(
+          { type: Type.Literal('tumbling'), size: Type.String({ examples: ['1m'] }) },
+          { additionalProperties: false },
+        ),
+        Type.Object(
+          {
+            type: Type.Literal('hopping'),
+            size: Type.String({ examples: ['1m'] }),
+            slide: Type.String({ examples: ['10s'] }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Object({ type: Type.Literal('session'), gap: Type.String() }, { additionalProperties: false }),
+      ]),
+    });
+    const issues = (window: unknown) => {
+      const result = validateConfig(schema, { window });
+      assert.ok(!result.ok);
+      return result.issues;
+    };
+
+    test('a value that is no map says what the map needs, with an example', () => {
+      assert.deepEqual(issues('1m'), [
+        {
+          path: 'window',
+          message:
+            "must be a map with a 'type' (tumbling, hopping or session) and its options, e.g. { type: tumbling, size: 1m }; got the string '1m'",
+        },
+      ]);
+    });
+
+    test('a map of a known type reports that type’s problems only', () => {
+      assert.deepEqual(issues({ type: 'hopping', size: '1m' }), [
+        { path: 'window', message: "missing required option 'slide'" },
+      ]);
+      assert.deepEqual(issues({ type: 'tumbling', size: '1m', slide: '1m' }), [
+        { path: 'window.slide', message: "unknown option 'slide'; known options: type, size", onKey: true },
+      ]);
+    });
+
+    test('a misspelt or missing type is named with the choices', () => {
+      assert.deepEqual(issues({ type: 'tumblin', size: '1m' }), [
+        {
+          path: 'window.type',
+          message: "must be one of: tumbling, hopping, session — did you mean 'tumbling'?",
+        },
+      ]);
+      assert.deepEqual(issues({ size: '1m' }), [
+        { path: 'window', message: "missing required option 'type': one of tumbling, hopping, session" },
+      ]);
+    });
+  });
+
+  test('a union never repeats a description', () => {
+    const schema = Type.Object({
+      at: Type.Union([
+        Type.Object({ a: Type.String() }, { additionalProperties: false }),
+        Type.Object({ b: Type.String() }, { additionalProperties: false }),
+      ]),
+    });
+    const result = validateConfig(schema, { at: 1 });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.issues, [{ path: 'at', message: 'must be a map' }]);
+  });
+
   test('formats are checked', () => {
     const result = validateConfig(Type.Object({ url: Type.String({ format: 'uri' }) }), { url: 'not a url' });
     assert.ok(!result.ok);

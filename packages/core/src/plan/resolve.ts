@@ -37,6 +37,20 @@ export function withLocation(plan: Plan, err: SluiceError): SluiceError {
 }
 
 /**
+ * Runs `create` (a component factory) and gives any SluiceError it throws without a step the id
+ * `id`, so that `withLocation` can point at the option in the pipeline file.
+ */
+export function inComponent<T>(id: string, create: () => T): T {
+  try {
+    return create();
+  } catch (err) {
+    if (!(err instanceof SluiceError) || err.step !== undefined) throw err;
+    const { file, line, column, path, cause } = err;
+    throw new SluiceError(err.code, err.message, { file, line, column, path, step: id, cause });
+  }
+}
+
+/**
  * Orders step ids so every step comes after its inputs; throws the ids on a cycle.
  * `inputs` maps a step id to the step ids it reads (sources left out).
  */

@@ -17,7 +17,10 @@ export interface FailureRouter {
   late(stepId: string, policy: LatePolicy | undefined, record: Row, time: number, letter: DeadLetter): void;
 }
 
-/** Turns record `i` of a batch into a dead letter. */
+/**
+ * Turns record `i` of a batch into a dead letter. Its message starts with the config path of the
+ * expression that failed when the error names one (`fields.amount: cannot cast …`).
+ */
 export function deadLetterOf(
   batch: Batch,
   i: number,
@@ -28,7 +31,7 @@ export function deadLetterOf(
   const letter: DeadLetter = {
     step: stepId,
     code: error.code,
-    message: error.message,
+    message: error.path ? `${error.path}: ${error.message}` : error.message,
     payload: batch.records[i],
     failedAt: now,
   };

@@ -23,7 +23,7 @@ import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Plan, PlanOutput } from '../plan/plan.ts';
-import { resolvePlan, withLocation } from '../plan/resolve.ts';
+import { inComponent, resolvePlan, withLocation } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import { type Clock, END_OF_TIME, systemClock } from '../time.ts';
 import { timeAssigner } from './event-time.ts';
@@ -136,10 +136,17 @@ export class Job {
     try {
       new Job(resolved, options);
       for (const src of resolved.sources) {
-        options.registry.source(src.type)!.create(src.config as never);
+        inComponent(src.id, () => options.registry.source(src.type)!.create(src.config as never));
         timeAssigner(src.id, src.eventTime, systemClock);
       }
-      for (const s of resolved.sinks) options.registry.sink(s.type)!.create(s.config as never);
+      for (const s of resolved.sinks)
+        inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never));
+      const outputs = [
+        [DEAD_LETTER, resolved.deadLetter],
+        [LATE_OUTPUT, resolved.lateOutput],
+      ] as const;
+      for (const [id, o] of outputs)
+        if (o) inComponent(id, () => options.registry.sink(o.type)!.create(o.config as never));
     } catch (err) {
       throw err instanceof SluiceError ? withLocation(resolved, err) : err;
     }
@@ -340,6 +347,15 @@ export class Job {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#abort.abort();
+  }
+
+  /**
+   * Fails the job from outside (e.g. a dead-letter limit): reading stops at once, no final
+   * checkpoint is taken, output after the last checkpoint is aborted, and `run()` rejects with
+   * `error`. A restart resumes from the last checkpoint. Does nothing once the job has failed.
+   */
+  fail(error: SluiceError): void {
+    this.#fail(error);
   }
 
   async #readLoop(src: SourceRuntime, reader: SourceReader): Promise<void> {

@@ -3,8 +3,8 @@
  * pipeline built with the fluent API.
  */
 
-import { dirname, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Registry } from '../registry.ts';
@@ -36,10 +36,13 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
     try {
       mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
     } catch (err) {
-      throw new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${(err as Error).message}`, {
-        file,
-        cause: err,
-      });
+      throw (
+        syntaxError(err) ??
+        new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${(err as Error).message}`, {
+          file,
+          cause: err,
+        })
+      );
     }
     if (!isBuildable(mod.default)) {
       throw new SluiceError(
@@ -52,5 +55,30 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
   }
   throw new SluiceError('PIPELINE_LOAD', `${file}: expected a .yaml, .yml, .ts or .js pipeline file`, {
     file,
+  });
+}
+
+/**
+ * A syntax error of a module (the pipeline or one it imports) as PIPELINE_LOAD at its file, line
+ * and column, read from the first lines of the stack Node gives it (`/x.ts:2` or `file:///x.ts:2`, source
+ * lines, carets under the column); undefined for any other error.
+ */
+function syntaxError(err: unknown): SluiceError | undefined {
+  if (!(err instanceof SyntaxError) || typeof err.stack !== 'string') return undefined;
+  const [where, ...snippet] = err.stack.split('\n');
+  const at = /^(.+):(\d+)$/.exec(where ?? '');
+  if (at === null || !(at[1].startsWith('file://') || isAbsolute(at[1]))) return undefined;
+  const carets = snippet.slice(0, 5).find((line) => /^\s*\^+\s*$/.test(line));
+  const caret = carets?.indexOf('^') ?? -1;
+  const code = (err as { code?: unknown }).code;
+  const hint =
+    code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX'
+      ? '; Node runs .ts pipelines by erasing their types, so write erasable syntax only (no enum, namespace or parameter properties)'
+      : '';
+  return new SluiceError('PIPELINE_LOAD', `syntax error: ${err.message}${hint}`, {
+    file: at[1].startsWith('file://') ? fileURLToPath(at[1]) : at[1],
+    line: Number(at[2]),
+    ...(caret >= 0 ? { column: caret + 1 } : {}),
+    cause: err,
   });
 }

@@ -5,7 +5,7 @@
 
 import type { StepInfo } from '../operator.ts';
 import type { Plan } from '../plan/plan.ts';
-import { topologicalOrder } from '../plan/resolve.ts';
+import { inComponent, topologicalOrder } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import type { Clock } from '../time.ts';
 import { type FailureRouter, Node } from './graph.ts';
@@ -47,7 +47,7 @@ export function buildOperatorGraph(
   for (const id of order) {
     const step = byId.get(id)!;
     const info: StepInfo = { id, baseDir: plan.baseDir, clock, functions };
-    const operator = registry.step(step.type)!.create(step.config as never, info);
+    const operator = inComponent(id, () => registry.step(step.type)!.create(step.config as never, info));
     // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
     const node = new Node(id, operator, failures, now, functions.has(id));
     nodes.set(id, node);

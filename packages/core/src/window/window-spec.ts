@@ -25,13 +25,16 @@ export type WindowSpec =
 export const MAX_WINDOWS_PER_RECORD = 10_000;
 
 function fail(path: string, message: string): never {
-  throw new SluiceError('CONFIG_INVALID', `${path}: ${message}`, { path });
+  throw new SluiceError('CONFIG_INVALID', message, { path });
 }
 
 function length(spec: object, field: string, path: string): number {
   const value = (spec as { [field: string]: unknown })[field];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    fail(`${path}.${field}`, `must be a positive whole number of milliseconds, got ${String(value)}`);
+    fail(
+      `${path}.${field}`,
+      `must be a positive duration such as 1m or 500ms, got ${typeof value === 'number' ? `${value} ms` : String(value)}`,
+    );
   }
   return value;
 }

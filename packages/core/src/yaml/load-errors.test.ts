@@ -86,6 +86,69 @@ describe('YAML problems', () => {
   });
 });
 
+describe('YAML that splits a value', () => {
+  const step = (fields: string) =>
+    `name: p\nsources:\n  gen: { type: generator }\nsteps:\n  - id: m\n    type: map\n    fields: ${fields}\n${tail}`;
+
+  test('a comma inside an expression in a flow map says to quote it or use block style', () => {
+    fails(step('{ total: round(sum(t), 1), n: x }'), {
+      code: 'CONFIG_PARSE',
+      line: 7,
+      column: 22,
+      path: 'steps[0].fields.total',
+      message:
+        'YAML split \'round(sum(t), 1)\' at its comma: inside { … } a comma separates entries. Quote the expression — total: "round(sum(t), 1)" — or write the map in block style, one entry per line',
+    });
+  });
+
+  test('a quoted comma inside a flow-map expression is caught too', () => {
+    fails(step("{ n: concat(a, ', ', b) }"), {
+      code: 'CONFIG_PARSE',
+      line: 7,
+      column: 18,
+      path: 'steps[0].fields.n',
+      message: /^YAML split 'concat\(a, ', ', b\)' at its comma: .* n: "concat\(a, ', ', b\)"/,
+    });
+  });
+
+  test('a comma inside an expression in a flow list', () => {
+    fails(
+      'name: p\nsources:\n  gen: { type: generator }\nsteps:\n  - { id: v, type: validate, schema: [upper(k), round(x, 1)] }\n' +
+        tail,
+      {
+        code: 'CONFIG_PARSE',
+        line: 5,
+        column: 49,
+        path: 'steps[0].schema[1]',
+        message:
+          'YAML split \'round(x, 1)\' at its comma: inside [ … ] a comma separates entries. Quote the expression — "round(x, 1)" — or write the list in block style, one item per line',
+      },
+    );
+  });
+
+  test('block style and quoted expressions are fine', () => {
+    const ok = (text: string) => parsePipelineYaml(text, file, { registry, env: {} });
+    ok(step('{ total: "round(sum(t), 1)", n: x }'));
+    ok(step("\n      total: round(sum(t), 1)\n      label: concat(a, ', ', b)"));
+  });
+
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} references on purpose.
+  test('${VAR} in a flow map says to quote the value', () => {
+    fails(
+      `name: p\nsources:\n  gen: { type: generator }\nsinks:\n  out: { type: file, path: \${OUT}/x.jsonl }\n`,
+      {
+        code: 'CONFIG_PARSE',
+        line: 5,
+        column: 28,
+        path: 'sinks.out.path',
+        message:
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} references on purpose.
+          'YAML reads the { of ${OUT} as the start of a map: inside { … } or [ … ] a value with ${VAR} must be quoted — write "${OUT}/x.jsonl" (variables are still replaced in double quotes), or put the option on its own line',
+      },
+    );
+  });
+});
+
 describe('pipeline problems', () => {
   test('an unknown top-level key suggests the right one', () => {
     fails('name: p\nsources:\n  gen: { type: generator }\nstep: []\n' + tail, {

@@ -4,8 +4,21 @@
  * and `<<` merge keys.
  */
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { joinPath } from '../plan/config-path.ts';
+import { findSplitValue, splitValueMessage, variableInFlowHint } from './flow-hints.ts';
 import { type Env, interpolate, retype } from './interpolate.ts';
 import type { IssueList, Position } from './issues.ts';
 
@@ -42,10 +55,17 @@ export function readYaml(text: string, env: Env, issues: IssueList): YamlTree | 
   };
   const [syntax] = doc.errors;
   if (syntax !== undefined) {
-    issues.add('CONFIG_PARSE', pathAtOffset(doc.contents, syntax.pos[0]), syntax.message, at(syntax.pos[0]));
+    const hint = variableInFlowHint(text, syntax.pos[0]);
+    const offset = hint?.start ?? syntax.pos[0];
+    issues.add(
+      'CONFIG_PARSE',
+      pathAtOffset(doc.contents, offset),
+      hint?.message ?? syntax.message,
+      at(offset),
+    );
     return undefined;
   }
-  const reader = new Reader(doc, at, env, issues);
+  const reader = new Reader(doc, text, at, env, issues);
   const value = reader.read(doc.contents, '', { line: 1, column: 1 });
   return { value, values: reader.values, keys: reader.keys, broken: reader.broken };
 }
@@ -57,14 +77,16 @@ class Reader {
   keys = new Map<string, Position>();
   readonly broken = new Set<string>();
   readonly #doc: Doc;
+  readonly #text: string;
   readonly #at: (offset: number) => Position;
   readonly #env: Env;
   readonly #issues: IssueList;
   readonly #expanding = new Set<unknown>();
   #budget = maxNodes;
 
-  constructor(doc: Doc, at: (offset: number) => Position, env: Env, issues: IssueList) {
+  constructor(doc: Doc, text: string, at: (offset: number) => Position, env: Env, issues: IssueList) {
     this.#doc = doc;
+    this.#text = text;
     this.#at = at;
     this.#env = env;
     this.#issues = issues;
@@ -84,9 +106,24 @@ class Reader {
     if (this.#budget <= 0) return null;
     if (isAlias(node)) return this.#alias(node, path, here);
     if (isScalar(node)) return this.#scalar(node, path, here);
+    if ((isMap(node) || isSeq(node)) && this.#split(node, path)) return null;
     if (isMap(node)) return this.#map(node.items, path, here);
     if (isSeq(node)) return node.items.map((item, i) => this.read(item, joinPath(path, i), here));
     return null;
+  }
+
+  /** Reports a flow map or list in which YAML split an expression at a comma; true if it did. */
+  #split(node: YAMLMap | YAMLSeq, path: string): boolean {
+    const split = findSplitValue(node);
+    if (split === undefined) return false;
+    const item = node.items[split.index];
+    const key = isMap(node) && isPair(item) && isScalar(item.key) ? String(item.key.value) : undefined;
+    const at = split.isKey || key === undefined ? path : joinPath(path, key);
+    const itemPath = isMap(node) ? at : joinPath(path, split.index);
+    const message = splitValueMessage(this.#text, split, split.isKey ? undefined : key, isMap(node));
+    this.#fail(itemPath, message, this.#at(split.start));
+    this.broken.add(path);
+    return true;
   }
 
   #alias(node: Node & { source: string; resolve(doc: Doc): unknown }, path: string, here: Position): unknown {
