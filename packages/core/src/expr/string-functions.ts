@@ -5,7 +5,7 @@
 import { charCount, charLength, charSlice } from './chars.ts';
 import { evalError } from './failure.ts';
 import type { FunctionSpec } from './function-spec.ts';
-import { jsReplacement } from './regex.ts';
+import { jsReplacement, type UserRegex } from './regex.ts';
 
 const MAX_PAD = 10_000_000;
 
@@ -237,11 +237,11 @@ export const stringFunctions: readonly FunctionSpec[] = [
     category: 'string',
     signature: 'regexp_like(s, pattern[, flags])',
     summary:
-      'Whether `s` contains a match of the JavaScript regular expression `pattern`. Flags: i (ignore case), m (multi-line), s (dot matches newline).',
+      'Whether `s` contains a match of the regular expression `pattern` (RE2 syntax, matched in linear time). Flags: i (ignore case), m (multi-line), s (dot matches newline).',
     params: ['string', 'regex', 'flags'],
     required: 2,
     returns: 'boolean',
-    impl: (s: string, re: RegExp) => re.test(s),
+    impl: (s: string, re: UserRegex) => re.re.test(s),
   },
   {
     name: 'regexp_replace',
@@ -253,7 +253,12 @@ export const stringFunctions: readonly FunctionSpec[] = [
     required: 3,
     returns: 'string',
     globalFlag: true,
-    impl: (s: string, re: RegExp, replacement: string) => s.replace(re, jsReplacement(replacement)),
+    impl: (s: string, re: UserRegex, replacement: string) => {
+      const m = re.re.matcher(s);
+      return re.global
+        ? m.replaceAll(jsReplacement(replacement))
+        : m.replaceFirst(jsReplacement(replacement));
+    },
   },
   {
     name: 'regexp_extract',
@@ -263,8 +268,8 @@ export const stringFunctions: readonly FunctionSpec[] = [
     params: ['string', 'regex', 'integer'],
     required: 2,
     returns: 'string',
-    impl: (s: string, re: RegExp, group?: number) => {
-      const m = re.exec(s);
+    impl: (s: string, re: UserRegex, group?: number) => {
+      const m: (string | undefined)[] | null = re.re.exec(s);
       if (m === null) return null;
       const g = group ?? 0;
       if (g < 0 || g >= m.length) {
