@@ -93,6 +93,33 @@ export function jsonOverflowPath(text: string, value: unknown): string | undefin
   return undefined;
 }
 
+/**
+ * Returns why `value`, just parsed from JSON `text`, must not become a record — nesting deeper
+ * than `maxDepth`, or a number beyond the range of a double, which `JSON.parse` turned into
+ * Infinity — or undefined. For decoders that parse themselves (the Kafka source).
+ */
+export function jsonValueProblem(text: string, value: unknown, maxDepth: number): string | undefined {
+  const deepAt = jsonTooDeepAt(text, maxDepth);
+  if (deepAt >= 0) {
+    return (
+      `nested deeper than max_depth (${maxDepth}) at character ${deepAt + 1}; ` +
+      `raise the source's max_depth (at most ${MAX_MAX_DEPTH}) if such records are expected`
+    );
+  }
+  if (typeof value === 'number') {
+    return Number.isFinite(value)
+      ? undefined
+      : 'the number is out of range (beyond ±1.8e308 it would become Infinity)';
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const path = jsonOverflowPath(text, value);
+  if (path === undefined) return undefined;
+  return (
+    `the number at ${path} is out of range (beyond ±1.8e308 it would become Infinity); ` +
+    'send it as a string to keep its digits'
+  );
+}
+
 /** Outcome of `parseJsonText`: a value, or why the text is not one. */
 export interface JsonOutcome {
   value: unknown;
@@ -101,9 +128,9 @@ export interface JsonOutcome {
 
 /**
  * Parses JSON text into `outcome` (reused, so the hot path allocates nothing more than
- * `JSON.parse` does): `error` says why a text is refused — a syntax error, nesting deeper than
- * `maxDepth`, or a number beyond the range of a double, which `JSON.parse` would turn into
- * Infinity. The text is parsed first (V8's parser does not recurse, so depth cannot hurt it).
+ * `JSON.parse` does): `error` says why a text is refused — a syntax error, or what
+ * `jsonValueProblem` finds. The text is parsed first (V8's parser does not recurse, so depth
+ * cannot hurt it).
  */
 export function parseJsonText(text: string, maxDepth: number, outcome: JsonOutcome): void {
   outcome.value = undefined;
@@ -115,26 +142,9 @@ export function parseJsonText(text: string, maxDepth: number, outcome: JsonOutco
     outcome.error = `invalid JSON: ${(err as Error).message}`;
     return;
   }
-  const deepAt = jsonTooDeepAt(text, maxDepth);
-  if (deepAt >= 0) {
-    outcome.error =
-      `nested deeper than max_depth (${maxDepth}) at character ${deepAt + 1}; ` +
-      `raise the source's max_depth (at most ${MAX_MAX_DEPTH}) if such records are expected`;
-    return;
-  }
-  if (typeof v === 'object' && v !== null) {
-    const path = jsonOverflowPath(text, v);
-    if (path !== undefined) {
-      outcome.error =
-        `the number at ${path} is out of range (beyond ±1.8e308 it would become Infinity); ` +
-        'send it as a string to keep its digits';
-      return;
-    }
-  } else if (typeof v === 'number' && !Number.isFinite(v)) {
-    outcome.error = 'the number is out of range (beyond ±1.8e308 it would become Infinity)';
-    return;
-  }
-  outcome.value = v;
+  const problem = jsonValueProblem(text, v, maxDepth);
+  if (problem === undefined) outcome.value = v;
+  else outcome.error = problem;
 }
 
 /**
