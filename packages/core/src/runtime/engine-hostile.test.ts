@@ -9,8 +9,12 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
+import { sinkOf, sourceOf } from '../api/components.ts';
+import { pipeline } from '../api/pipeline.ts';
 import { DirectoryCheckpointStore } from '../checkpoint/index.ts';
+import { SluiceError } from '../errors.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
+import { memorySink, memorySource } from '../testing/memory.ts';
 import { assertAccounting, Harness, planFrom, testRegistry } from './engine-test-support.ts';
 import { Job } from './job.ts';
 
@@ -156,4 +160,28 @@ dead_letter: { type: file, path: ./out/dead.jsonl }
   assert.match(String(letters[0].message), /payload written as JSON text/);
   assert.equal(letters[1].payload, '{"k":"big","v":"10"}');
   assert.deepEqual(await readLines(join(dir, 'out/results.jsonl')), [{ k: 'ok', v: 1 }]);
+});
+
+test('state a checkpoint cannot store fails the job naming the step and the path', async () => {
+  const dir = await h.dir();
+  const channel = memoryChannel('hostile-state');
+  channel.push('p0', { k: 'a', ts: 1 }, { k: 'b', ts: 2 }).end();
+  const { plan, functions } = pipeline('hostile-state', { checkpoint: { dir } })
+    .from('in', sourceOf(memorySource)<{ k: string; ts: number }>({ channel: 'hostile-state' }))
+    .keyBy('by-k', (r) => r.k)
+    .process<{ seen: number; onDone?: () => void }, { k: string }>('remember', {
+      processRecord(r, ctx) {
+        ctx.setState(r.k === 'b' ? { seen: 1, onDone: () => undefined } : { seen: 1 });
+      },
+    })
+    .to('out', sinkOf(memorySink)({ store: 'hostile-state-out' }))
+    .build(dir);
+  const job = await Job.create(plan, { registry, functions });
+  await assert.rejects(h.run(job), (err: unknown) => {
+    assert.ok(err instanceof SluiceError, String(err));
+    assert.equal(err.code, 'CHECKPOINT_STATE_INVALID');
+    assert.equal(err.step, 'remember');
+    assert.match(err.message, /operators\.remember\..*\.onDone: it is a function/);
+    return true;
+  });
 });
