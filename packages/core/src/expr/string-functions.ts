@@ -237,7 +237,7 @@ export const stringFunctions: readonly FunctionSpec[] = [
     category: 'string',
     signature: 'regexp_like(s, pattern[, flags])',
     summary:
-      'Whether `s` contains a match of the regular expression `pattern` (RE2 syntax, matched in linear time). Flags: i (ignore case), m (multi-line), s (dot matches newline).',
+      'Whether `s` contains a match of the regular expression `pattern`. Patterns of every regexp_* function use RE2 syntax and match in time linear in `s`, whatever the pattern: no backreferences or lookaround; `\\x{e9}` for a code point; `\\s` is ASCII whitespace; `.` matches one code point. Flags: i (ignore case), m (multi-line), s (dot matches newline).',
     params: ['string', 'regex', 'flags'],
     required: 2,
     returns: 'boolean',
@@ -248,7 +248,7 @@ export const stringFunctions: readonly FunctionSpec[] = [
     category: 'string',
     signature: 'regexp_replace(s, pattern, replacement[, flags])',
     summary:
-      'Replaces the first match of `pattern` in `s` (every match with flag g). In `replacement`, \\1…\\9 insert groups and \\0 the whole match.',
+      'Replaces the first match of `pattern` (RE2) in `s` (every match with flag g). In `replacement`, \\1…\\9 insert groups and \\0 the whole match.',
     params: ['string', 'regex', 'string', 'flags'],
     required: 3,
     returns: 'string',
@@ -264,7 +264,8 @@ export const stringFunctions: readonly FunctionSpec[] = [
     name: 'regexp_extract',
     category: 'string',
     signature: 'regexp_extract(s, pattern[, group])',
-    summary: 'The first match of `pattern` in `s`, or its group number `group`; NULL when nothing matches.',
+    summary:
+      'The first match of `pattern` (RE2) in `s`, or its group number `group`; NULL when nothing matches.',
     params: ['string', 'regex', 'integer'],
     required: 2,
     returns: 'string',
