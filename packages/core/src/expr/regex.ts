@@ -78,7 +78,11 @@ export function likeMatcher(
   let source = '';
   for (const p of parts) source += p.wildcard === '%' ? '.*' : p.wildcard === '_' ? '.' : RE2JS.quote(p.text);
   const flags = RE2JS.DOTALL | (caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
-  return { kind: 'regex', regex: RE2JS.compile(source, flags) };
+  try {
+    return { kind: 'regex', regex: RE2JS.compile(source, flags) };
+  } catch (err) {
+    return `LIKE pattern of ${pattern.length} characters cannot be compiled: ${re2Detail(err)}`;
+  }
 }
 
 /** Whether `value` matches a LIKE matcher. */
