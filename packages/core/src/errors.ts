@@ -120,6 +120,12 @@ export const errorCodes = {
     retryable: false,
     summary: 'A checkpoint does not match the pipeline (a stateful step changed); use --from-scratch.',
   },
+  CHECKPOINT_STATE_INVALID: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'An operator’s state holds a value a checkpoint cannot store (a function, a symbol, nesting deeper than the stack allows).',
+  },
   PIPELINE_LOAD: { kind: 'user', retryable: false, summary: 'A pipeline module could not be loaded.' },
   INTERNAL: { kind: 'internal', retryable: false, summary: 'A Sluice bug: please report it with the log.' },
 } as const satisfies { [code: string]: CodeInfo };

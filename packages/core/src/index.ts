@@ -71,6 +71,17 @@ export {
   retryPolicy,
   sleep,
 } from './connectors/backoff.ts';
+export { inputLimitFields } from './connectors/format-options.ts';
+export {
+  DEFAULT_INPUT_LIMITS,
+  DEFAULT_MAX_DEPTH,
+  type InputLimits,
+  type InvalidUtf8,
+  invalidUtf8At,
+  jsonValueProblem,
+  MAX_MAX_DEPTH,
+  utf8Problem,
+} from './connectors/input-guards.ts';
 export { describeComponent } from './describe.ts';
 export { describeExpressions } from './describe-expressions.ts';
 export { describePipelineFile } from './describe-pipeline.ts';
@@ -99,6 +110,7 @@ export { Registry } from './registry.ts';
 export { Job, type JobOptions, type JobResult } from './runtime/job.ts';
 export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
+export { safeJsonText } from './safe-json.ts';
 export {
   type ComponentSpec,
   type Delivery,

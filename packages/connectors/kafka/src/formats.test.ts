@@ -196,6 +196,8 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     fetch_max_bytes: 1 << 24,
     partition_fetch_max_bytes: 1 << 20,
     max_buffered_records: 20_000,
+    max_depth: 1000,
+    invalid_utf8: 'dead_letter' as const,
   };
   const where = { id: 'in', pipeline: 'p', baseDir: '/srv/p' };
   const s = sourceSettings(base, where);
@@ -207,4 +209,39 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     () => sourceSettings({ ...base, heartbeat_interval: '20s' }, where),
     /heartbeat_interval must be shorter/,
   );
+});
+
+test('json and string: values too deep, out of range or not UTF-8 are failures; the rest go on', () => {
+  const deep = `{"a":${'['.repeat(2000)}${']'.repeat(2000)}}`;
+  const bytes = batch(0, [
+    { value: '{"a":1}' },
+    { value: deep },
+    { value: '{"a":1e400}' },
+    { value: '{"a":"~~"}' },
+  ]);
+  bytes.set([0xff, 0xfe], bytes.indexOf('~~'));
+  const d = decode('t', 0, bytes, 0, json);
+  assert.deepEqual(
+    d.records.map((r) => r.a),
+    [1],
+  );
+  assert.deepEqual(
+    d.failures.map((f) => [f.offset, f.message.match(/max_depth|out of range|invalid UTF-8/)?.[0]]),
+    [
+      [1, 'max_depth'],
+      [2, 'out of range'],
+      [3, 'invalid UTF-8'],
+    ],
+  );
+  assert.equal(
+    d.failures[2].payload,
+    Buffer.from([...Buffer.from('{"a":"'), 0xff, 0xfe, 0x22, 0x7d]).toString('base64'),
+  );
+  const text = batch(0, [{ value: '~~' }]);
+  text.set([0xff, 0xfe], text.indexOf('~~'));
+  const limits = { maxDepth: 1000, invalidUtf8: 'replace' as const };
+  assert.equal(decode('t', 0, text, 0, { format: 'string', includeMetadata: false }).failures.length, 1);
+  assert.deepEqual(decode('t', 0, text, 0, { format: 'string', includeMetadata: false, limits }).records, [
+    { value: '\uFFFD\uFFFD' },
+  ]);
 });

@@ -7,7 +7,14 @@
  * metadata is included).
  */
 
-import type { DecodeFailure, Row } from '@sluice/core';
+import {
+  DEFAULT_INPUT_LIMITS,
+  type DecodeFailure,
+  type InputLimits,
+  jsonValueProblem,
+  type Row,
+  utf8Problem,
+} from '@sluice/core';
 import { forEachRecord, type RecordVisitor, readHeaders, type ScannedBatches } from './record-batches.ts';
 import { type ValueDecoder, WIRE_HEADER, wireSchemaId } from './schema-decoders.ts';
 
@@ -41,6 +48,8 @@ export interface DecodeOptions {
   readonly includeMetadata: boolean;
   /** The schemas of the registry formats (`avro`, `json_schema`); required for them. */
   readonly schemas?: SchemaLookup;
+  /** `json` and `string`: JSON depth and what invalid UTF-8 becomes (DEFAULT_INPUT_LIMITS when absent). */
+  readonly limits?: InputLimits;
 }
 
 /** Records of one partition decoded from some batches of a fetch. Arrays are parallel. */
@@ -86,6 +95,7 @@ export function decodeBatches(
   let n = 0;
   const failures: (DecodeFailure & { offset: number })[] = [];
   const { format, includeMetadata, schemas } = options;
+  const { maxDepth, invalidUtf8 } = options.limits ?? DEFAULT_INPUT_LIMITS;
   // Texts must parse to their records: not when the source adds `_kafka` to them.
   const texts: (string | undefined)[] | undefined =
     format === 'json' && !includeMetadata ? new Array(capacity) : undefined;
@@ -115,6 +125,11 @@ export function decodeBatches(
         fail(offset, '', 'has no value (a tombstone), not a JSON object');
         return;
       }
+      const notUtf8 = utf8Problem(buf, valueStart, valueEnd, invalidUtf8);
+      if (notUtf8 !== undefined) {
+        fail(offset, buf.toString('base64', valueStart, valueEnd), notUtf8);
+        return;
+      }
       const raw = buf.toString('utf8', valueStart, valueEnd);
       let parsed: unknown;
       try {
@@ -126,6 +141,11 @@ export function decodeBatches(
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
         const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
         fail(offset, raw, `is ${kind}, not a JSON object`);
+        return;
+      }
+      const problem = jsonValueProblem(raw, parsed, maxDepth);
+      if (problem !== undefined) {
+        fail(offset, raw, problem);
         return;
       }
       row = parsed as Row;
@@ -171,6 +191,11 @@ export function decodeBatches(
         return;
       }
     } else if (format === 'string') {
+      const notUtf8 = valueStart < 0 ? undefined : utf8Problem(buf, valueStart, valueEnd, invalidUtf8);
+      if (notUtf8 !== undefined) {
+        fail(offset, buf.toString('base64', valueStart, valueEnd), notUtf8);
+        return;
+      }
       row = { value: valueStart < 0 ? null : buf.toString('utf8', valueStart, valueEnd) };
     } else {
       row = { value: valueStart < 0 ? null : buf.toString('base64', valueStart, valueEnd) };

@@ -4,7 +4,15 @@
 
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { parseDuration, SluiceError, type Static, Type, toEpochMillis } from '@sluice/core';
+import {
+  type InputLimits,
+  inputLimitFields,
+  parseDuration,
+  SluiceError,
+  type Static,
+  Type,
+  toEpochMillis,
+} from '@sluice/core';
 import { connectionFields } from './connection.ts';
 import type { ValueFormat } from './formats.ts';
 import type { RegistrySettings } from './schema-registry.ts';
@@ -76,6 +84,7 @@ export const kafkaSourceConfig = Type.Object(
       examples: ['avro'],
     }),
     schema_registry: Type.Optional(schemaRegistryOptions),
+    ...inputLimitFields,
     include_metadata: Type.Boolean({
       default: true,
       description:
@@ -160,6 +169,8 @@ export interface SourceSettings {
   /** Set for the registry formats (`avro`, `json_schema`). */
   readonly schemaRegistry: RegistrySettings | undefined;
   readonly includeMetadata: boolean;
+  /** `json` and `string`: JSON depth and what invalid UTF-8 becomes. */
+  readonly limits: InputLimits;
   readonly readCommitted: boolean;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
@@ -221,6 +232,7 @@ export function sourceSettings(config: KafkaSourceConfig, identity: SourceIdenti
     format: config.format as ValueFormat,
     schemaRegistry: registrySettings(config, 'reads schemas from'),
     includeMetadata: config.include_metadata,
+    limits: { maxDepth: config.max_depth, invalidUtf8: config.invalid_utf8 },
     readCommitted: config.isolation_level === 'read_committed',
     sessionTimeoutMs,
     heartbeatIntervalMs,

@@ -96,7 +96,7 @@ export class KafkaReader implements SourceReader {
     this.#o = options;
     this.#client = options.client;
     this.#restored = new Map(Object.entries(options.restored));
-    const { format, includeMetadata, schemaRegistry } = options.settings;
+    const { format, includeMetadata, schemaRegistry, limits } = options.settings;
     if (schemaRegistry && (format === 'avro' || format === 'json_schema')) {
       this.#schemas = new SchemaResolver(schemaRegistry, schemaCompiler(format), {
         log: options.log,
@@ -104,7 +104,7 @@ export class KafkaReader implements SourceReader {
         secrets: options.secrets,
       });
     }
-    this.#decodeOptions = { format, includeMetadata, schemas: this.#schemas };
+    this.#decodeOptions = { format, includeMetadata, schemas: this.#schemas, limits };
     this.#client.onAssign((assigned, generation) => this.#assign(assigned, generation));
     this.#client.onError((err) => this.#backgroundError(err));
     this.#client.onFenced(() => this.#fenced());

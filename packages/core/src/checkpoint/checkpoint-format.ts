@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import type { PipelineFingerprint } from './fingerprint.ts';
+import { findUnstorable, formatStatePath } from './state-path.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -63,8 +64,10 @@ const CHECKSUM_OFFSET = 24;
 /**
  * Serializes and frames a checkpoint. Synchronous, so live operator state (Maps the operators keep
  * mutating) is captured exactly as it is at the call; the returned bytes own no shared memory.
- * Throws INTERNAL naming the part of the checkpoint (`operators.<stepId>`, …) that holds a value
- * the structured-clone format cannot carry (a function, a symbol, a WeakMap, a Promise).
+ * Throws CHECKPOINT_STATE_INVALID naming the step and the path of a value the structured-clone
+ * format cannot carry (a function, a symbol, a WeakMap, a Promise, or nesting deeper than the
+ * serializer's stack allows) — `operators.agg.groups.get("k").first.a…`; INTERNAL when no such
+ * value is found.
  */
 export function encodeCheckpoint(data: CheckpointData): Uint8Array {
   let payload: Buffer;
@@ -158,7 +161,7 @@ function shapeProblem(data: unknown): string | undefined {
   return undefined;
 }
 
-/** Finds the part of `data` that cannot be serialized, for a message that names the step. */
+/** Finds the value in `data` that cannot be serialized, for a message naming its step and path. */
 function unserializable(data: CheckpointData, err: unknown): SluiceError {
   const reason = err instanceof Error ? err.message : String(err);
   const parts = [
@@ -168,16 +171,17 @@ function unserializable(data: CheckpointData, err: unknown): SluiceError {
   ] as const;
   for (const [part, entries] of parts) {
     for (const id of Object.keys(entries ?? {})) {
-      try {
-        serialize(entries[id]);
-      } catch {
-        return new SluiceError(
-          'INTERNAL',
-          `checkpoint ${part}.${id} holds a value that cannot be stored (${reason}); ` +
-            'state must be structured-cloneable: plain objects, arrays, Maps, Sets, typed arrays, primitives',
-          { step: id, path: `${part}.${id}`, cause: err },
-        );
-      }
+      const found = findUnstorable(entries[id]);
+      if (found === undefined) continue;
+      const path = `${part}.${id}${formatStatePath(found.segments)}`;
+      return new SluiceError(
+        'CHECKPOINT_STATE_INVALID',
+        `the checkpoint cannot store ${path}: it is ${found.reason} (${reason}). State must be plain ` +
+          'data — objects, arrays, Maps, Sets, typed arrays, primitives — nested at most about 2,500 ' +
+          'levels. Records read by sources are kept within max_depth, so a TypeScript function built ' +
+          'it (into state, or into a record it emitted): keep such values plain and shallower',
+        { step: id, cause: err },
+      );
     }
   }
   return new SluiceError('INTERNAL', `checkpoint cannot be serialized: ${reason}`, { cause: err });

@@ -8,6 +8,7 @@ import { csvRecordEnd, parseCsvFields } from './csv.ts';
 import type { DecodeOutput, RecordDecoder } from './format-decode.ts';
 import { isBom } from './format-lines.ts';
 import type { DecodeOptions } from './format-options.ts';
+import { type InvalidUtf8, invalidUtf8At, invalidUtf8Message } from './input-guards.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -15,13 +16,16 @@ const EMPTY = Buffer.alloc(0);
  * Decodes CSV rows into records. With `header`, the first row of the stream names the fields and
  * every later row must have as many fields; without it fields are `column0`, `column1`, … A row
  * that does not parse or has the wrong field count becomes a failure; offsets are the byte
- * offset of the row's first byte.
+ * offset of the row's first byte. Rows are checked for UTF-8 a buffer at a time (`isUtf8` over
+ * everything pending, one row at a time only once that fails); a row with invalid bytes, or an
+ * inferred number beyond the range of a double (`1e400`), is a failure too.
  */
 export class CsvDecoder implements RecordDecoder {
   readonly #header: boolean;
   readonly #delimiter: string;
   readonly #delimiterByte: number;
   readonly #infer: boolean;
+  readonly #invalidUtf8: InvalidUtf8;
   readonly #fields: unknown[] = [];
   readonly #generated: string[] = [];
   #columns: string[] | undefined;
@@ -30,12 +34,15 @@ export class CsvDecoder implements RecordDecoder {
   /** Stream offset of `#bytes[0]`. */
   #base = 0;
   #atStart = true;
+  /** `#bytes` before this index are known to be valid UTF-8. */
+  #validTo = 0;
 
   constructor(options: DecodeOptions) {
     this.#header = options.header;
     this.#delimiter = options.delimiter;
     this.#delimiterByte = options.delimiter.charCodeAt(0);
     this.#infer = options.infer_types;
+    this.#invalidUtf8 = options.invalid_utf8 ?? 'dead_letter';
   }
 
   get offset(): number {
@@ -60,6 +67,7 @@ export class CsvDecoder implements RecordDecoder {
       this.#bytes = Buffer.concat([this.#bytes.subarray(this.#pos), chunk]);
     }
     this.#pos = 0;
+    this.#validTo = 0;
   }
 
   reset(offset: number, columns?: readonly string[]): void {
@@ -67,6 +75,7 @@ export class CsvDecoder implements RecordDecoder {
     this.#pos = 0;
     this.#base = offset;
     this.#atStart = offset === 0;
+    this.#validTo = 0;
     this.#columns = columns === undefined ? undefined : [...columns];
   }
 
@@ -96,8 +105,18 @@ export class CsvDecoder implements RecordDecoder {
       if (textEnd > start && bytes[textEnd - 1] === 0x0a) textEnd--;
       if (textEnd > start && bytes[textEnd - 1] === 0x0d) textEnd--;
       if (textEnd === start) continue;
-      const text = bytes.toString('utf8', start, textEnd);
       const offset = this.#base + start;
+      const bad = this.#invalidAt(bytes, start, textEnd, len);
+      if (bad >= 0) {
+        out.failures.push({
+          payload: bytes.toString('base64', start, textEnd),
+          message: invalidUtf8Message(bad - start),
+          offset,
+        });
+        n++;
+        continue;
+      }
+      const text = bytes.toString('utf8', start, textEnd);
       const readingHeader = this.#header && this.#columns === undefined;
       const error = parseCsvFields(text, this.#delimiter, this.#infer && !readingHeader, fields);
       if (error !== undefined) {
@@ -123,6 +142,16 @@ export class CsvDecoder implements RecordDecoder {
         n++;
         continue;
       }
+      const huge = this.#infer ? fields.findIndex((f) => typeof f === 'number' && !Number.isFinite(f)) : -1;
+      if (huge >= 0) {
+        out.failures.push({
+          payload: text,
+          message: `bad CSV row: field '${names[huge]}' is a number out of range (beyond ±1.8e308 it would become Infinity); quote it to keep it as text`,
+          offset,
+        });
+        n++;
+        continue;
+      }
       const row: Row = {};
       for (let i = 0; i < fields.length; i++) row[names[i]] = fields[i];
       out.records.push(row);
@@ -132,9 +161,38 @@ export class CsvDecoder implements RecordDecoder {
     return n;
   }
 
+  /**
+   * Index of the first invalid UTF-8 byte of the row `bytes[start, end)`, or -1. The first row
+   * past `#validTo` checks everything up to `len` in one `isUtf8` call (less a multi-byte
+   * sequence cut at the end of the buffer: its rest is still to come) and moves `#validTo` to
+   * the first bad byte or that end, so each byte is checked about once.
+   */
+  #invalidAt(bytes: Buffer, start: number, end: number, len: number): number {
+    if (this.#invalidUtf8 === 'replace' || end <= this.#validTo) return -1;
+    const whole = cutSequenceStart(bytes, start, len);
+    const bad = invalidUtf8At(bytes, start, whole);
+    this.#validTo = bad < 0 ? whole : bad;
+    if (end <= this.#validTo) return -1;
+    return invalidUtf8At(bytes, start, end);
+  }
+
   #generatedNames(count: number): string[] {
     const names = this.#generated;
     while (names.length < count) names.push(`column${names.length}`);
     return names;
   }
+}
+
+/**
+ * Where a multi-byte UTF-8 sequence cut by the end of `bytes[start, len)` begins (`len` when the
+ * range ends on a whole character): at most the last three bytes are looked at.
+ */
+function cutSequenceStart(bytes: Uint8Array, start: number, len: number): number {
+  for (let i = len - 1; i >= start && i >= len - 3; i--) {
+    const c = bytes[i];
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return len - i < need ? i : len;
+  }
+  return len;
 }

@@ -8,6 +8,7 @@ import type { Row } from '../record.ts';
 import { CsvDecoder } from './csv-decode.ts';
 import { LineDecoder } from './format-lines.ts';
 import type { DecodeOptions } from './format-options.ts';
+import { DEFAULT_MAX_DEPTH } from './input-guards.ts';
 
 /** Where a decoder puts its output; the arrays are appended to. */
 export interface DecodeOutput {
@@ -54,5 +55,9 @@ export function sourceBatchOf(out: DecodeOutput): SourceBatch {
 
 /** Creates the decoder for `options.format`. */
 export function createDecoder(options: DecodeOptions): RecordDecoder {
-  return options.format === 'csv' ? new CsvDecoder(options) : new LineDecoder(options.format === 'json');
+  if (options.format === 'csv') return new CsvDecoder(options);
+  return new LineDecoder(options.format === 'json', {
+    maxDepth: options.max_depth ?? DEFAULT_MAX_DEPTH,
+    invalidUtf8: options.invalid_utf8 ?? 'dead_letter',
+  });
 }

@@ -2,8 +2,16 @@
  * The line decoder: JSON Lines or plain text lines, split fast with exact byte offsets.
  */
 
+import { isUtf8 } from 'node:buffer';
 import type { Row } from '../record.ts';
 import type { DecodeOutput, RecordDecoder } from './format-decode.ts';
+import {
+  type InputLimits,
+  invalidUtf8At,
+  invalidUtf8Message,
+  type JsonOutcome,
+  parseJsonText,
+} from './input-guards.ts';
 
 /** Whether `bytes` at `at` hold the UTF-8 byte-order mark. */
 export function isBom(bytes: Uint8Array, at: number): boolean {
@@ -12,25 +20,18 @@ export function isBom(bytes: Uint8Array, at: number): boolean {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Outcome of parsing one JSON line, set by `parseJsonLine`. */
-interface JsonOutcome {
-  value: Row | undefined;
-  error: string | undefined;
-}
-
-function parseJsonLine(line: string, outcome: JsonOutcome): void {
-  outcome.value = undefined;
-  outcome.error = undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (err) {
-    if (line.trim() !== '') outcome.error = `invalid JSON: ${(err as Error).message}`;
+/** Parses one JSON line into `outcome`: an object, or an error (none for a blank line). */
+function parseJsonLine(line: string, maxDepth: number, outcome: JsonOutcome): void {
+  parseJsonText(line, maxDepth, outcome);
+  if (outcome.error !== undefined) {
+    if (line.trim() === '') outcome.error = undefined;
     return;
   }
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) outcome.value = v as Row;
-  else
+  const v = outcome.value;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    outcome.value = undefined;
     outcome.error = `a JSON line must hold an object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`;
+  }
 }
 
 /**
@@ -39,10 +40,14 @@ function parseJsonLine(line: string, outcome: JsonOutcome): void {
  * `indexOf`. In a pure-ASCII region character and byte offsets agree; in any other region the
  * byte offset of each line is found by stepping through the bytes' `\n`s in step with the
  * text's (a UTF-8 decoder never swallows a `\n`, even after invalid bytes), so offsets stay exact.
+ * Each region is checked with `isUtf8`; only in a region that fails is each line checked, and
+ * a line with invalid bytes is a failure (payload: its bytes in base64) unless `invalidUtf8` is
+ * `replace`. JSON lines go through `parseJsonText` (depth and number range).
  */
 export class LineDecoder implements RecordDecoder {
   readonly columns = undefined;
   readonly #json: boolean;
+  readonly #limits: InputLimits;
   readonly #outcome: JsonOutcome = { value: undefined, error: undefined };
   /** Bytes after the current region, not yet scanned for lines. */
   #chunks: Buffer[] = [];
@@ -54,6 +59,8 @@ export class LineDecoder implements RecordDecoder {
   #text = '';
   /** Whether the region is pure ASCII: one char per byte. */
   #ascii = true;
+  /** Whether the region is valid UTF-8 (or invalid bytes are to be replaced). */
+  #valid = true;
   /** Index in `#region` where `#text` starts (3 after a byte-order mark). */
   #textStart = 0;
   /** Next char of `#text` to decode. */
@@ -64,8 +71,9 @@ export class LineDecoder implements RecordDecoder {
   #base = 0;
   #atStart = true;
 
-  constructor(json: boolean) {
+  constructor(json: boolean, limits: InputLimits) {
     this.#json = json;
+    this.#limits = limits;
   }
 
   get offset(): number {
@@ -143,7 +151,9 @@ export class LineDecoder implements RecordDecoder {
     this.#pos = start;
     this.#textPos = 0;
     this.#text = region.toString('utf8', start);
-    this.#ascii = this.#text.length === region.length - start;
+    this.#valid =
+      this.#limits.invalidUtf8 === 'replace' || isUtf8(start === 0 ? region : region.subarray(start));
+    this.#ascii = this.#valid && this.#text.length === region.length - start;
     return true;
   }
 
@@ -155,6 +165,8 @@ export class LineDecoder implements RecordDecoder {
     const ascii = this.#ascii;
     const shift = this.#textStart;
     const json = this.#json;
+    const valid = this.#valid;
+    const maxDepth = this.#limits.maxDepth;
     const outcome = this.#outcome;
     const { records, offsets, failures, texts } = out;
     let offset = this.#base + this.#pos;
@@ -165,16 +177,31 @@ export class LineDecoder implements RecordDecoder {
       let e = text.indexOf('\n', p);
       if (e < 0) e = len;
       const le = e > p && text.charCodeAt(e - 1) === 0x0d ? e - 1 : e;
-      if (le > p) {
+      let bad = -1;
+      let lineEnd = 0;
+      if (!valid && le > p) {
+        const nl = region.indexOf(0x0a, b);
+        lineEnd = nl < 0 ? regionEnd : nl;
+        if (lineEnd > b && region[lineEnd - 1] === 0x0d) lineEnd--;
+        bad = invalidUtf8At(region, b, lineEnd);
+      }
+      if (bad >= 0) {
+        failures.push({
+          payload: region.toString('base64', b, lineEnd),
+          message: invalidUtf8Message(bad - b),
+          offset,
+        });
+        n++;
+      } else if (le > p) {
         const line = text.slice(p, le);
         if (!json) {
           records.push({ line });
           offsets.push(offset);
           n++;
         } else {
-          parseJsonLine(line, outcome);
+          parseJsonLine(line, maxDepth, outcome);
           if (outcome.value !== undefined) {
-            records.push(outcome.value);
+            records.push(outcome.value as Row);
             offsets.push(offset);
             if (texts) texts.push(line);
             n++;

@@ -4,6 +4,7 @@
  */
 
 import Type from 'typebox';
+import { DEFAULT_MAX_DEPTH, MAX_MAX_DEPTH } from './input-guards.ts';
 
 const delimiter = () =>
   Type.String({
@@ -13,14 +14,40 @@ const delimiter = () =>
     examples: [';', '\t'],
   });
 
-/** Schema properties of a source that decodes records: the format and its CSV options. */
+/**
+ * Schema properties of every source that decodes text: the deepest nesting a JSON record may
+ * have, and what becomes of bytes that are not UTF-8.
+ */
+export const inputLimitFields = {
+  max_depth: Type.Integer({
+    minimum: 1,
+    maximum: MAX_MAX_DEPTH,
+    default: DEFAULT_MAX_DEPTH,
+    description:
+      'JSON: the deepest nesting of arrays and objects a record may have (the record itself is ' +
+      `level 1). A deeper record is a dead letter. At most ${MAX_MAX_DEPTH}: deeper values would ` +
+      'overflow the stack when written or checkpointed.',
+    examples: [64],
+  }),
+  invalid_utf8: Type.Enum(['dead_letter', 'replace'], {
+    default: 'dead_letter',
+    description:
+      'What becomes of a record whose bytes are not valid UTF-8: `dead_letter` (its bytes in ' +
+      'base64, with the offset of the first bad byte) or `replace` (each bad sequence read as ' +
+      'U+FFFD).',
+    examples: ['replace'],
+  }),
+};
+
+/** Schema properties of a source that decodes records: the format, its CSV options and input limits. */
 export const decodeFields = {
   format: Type.Enum(['json', 'csv', 'text'], {
     default: 'json',
     description:
       'How bytes become records: `json` — one JSON object per line (JSON Lines); `csv` — RFC 4180 ' +
       'rows, a quoted field may span lines; `text` — each line is a record `{ line }`. Empty lines ' +
-      'are skipped, `\\r\\n` line ends and a UTF-8 byte-order mark are accepted.',
+      'are skipped, `\\r\\n` line ends and a UTF-8 byte-order mark are accepted. A JSON number ' +
+      'beyond the range of a double (`1e400`) makes its record a dead letter.',
     examples: ['csv'],
   }),
   header: Type.Boolean({
@@ -38,6 +65,7 @@ export const decodeFields = {
       'booleans (`007`, integers beyond 2^53 and quoted fields stay text). Off: every field is text.',
     examples: [false],
   }),
+  ...inputLimitFields,
 };
 
 /** Schema properties of a sink that encodes records: the format and its CSV options. */
@@ -60,6 +88,10 @@ export interface DecodeOptions {
   readonly header: boolean;
   readonly delimiter: string;
   readonly infer_types: boolean;
+  /** JSON: deepest nesting of a record; DEFAULT_MAX_DEPTH when absent. */
+  readonly max_depth?: number;
+  /** Bytes that are not UTF-8: a dead letter (when absent) or U+FFFD. */
+  readonly invalid_utf8?: 'dead_letter' | 'replace';
 }
 
 /** Encoding options with defaults applied. */

@@ -3,10 +3,23 @@
  * into records and per-record failures.
  */
 
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { DecodeFailure } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
+import { safeJsonText } from '../safe-json.ts';
+import {
+  DEFAULT_INPUT_LIMITS,
+  type InputLimits,
+  invalidUtf8At,
+  invalidUtf8Message,
+  type JsonOutcome,
+  jsonOverflowPath,
+  jsonTooDeepAt,
+  jsonValueProblem,
+  parseJsonText,
+} from './input-guards.ts';
 
 const byteUnits: { [unit: string]: number } = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
@@ -70,30 +83,92 @@ const isObject = (value: unknown): value is Row =>
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** Whether `value` nests arrays and objects deeper than `limit` (itself level 1); no recursion. */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** NDJSON lines, each parsed with the input limits; `prefix` numbers the line in messages. */
+function decodeLine(
+  line: string,
+  number: number,
+  limits: InputLimits,
+  outcome: JsonOutcome,
+  out: DecodedBody,
+): void {
+  if (line.trim() === '') return;
+  parseJsonText(line, limits.maxDepth, outcome);
+  if (outcome.error !== undefined)
+    out.failures.push({ payload: line, message: `line ${number}: ${outcome.error}` });
+  else if (isObject(outcome.value)) out.records.push(outcome.value);
+  else out.failures.push({ payload: line, message: `line ${number}: not a JSON object` });
+}
+
+/** NDJSON from bytes that are not all UTF-8: each line with invalid bytes is a failure alone. */
+function decodeNdjsonBytes(body: Buffer, limits: InputLimits, outcome: JsonOutcome, out: DecodedBody): void {
+  let start = 0;
+  for (let number = 1; start <= body.length; number++) {
+    const nl = body.indexOf(0x0a, start);
+    const next = nl < 0 ? body.length + 1 : nl + 1;
+    let end = nl < 0 ? body.length : nl;
+    if (end > start && body[end - 1] === 0x0d) end--;
+    const bad = invalidUtf8At(body, start, end);
+    if (bad >= 0) {
+      out.failures.push({
+        payload: body.toString('base64', start, end),
+        message: `line ${number}: ${invalidUtf8Message(bad - start)}`,
+      });
+    } else {
+      decodeLine(body.toString('utf8', start, end), number, limits, outcome, out);
+    }
+    start = next;
+  }
+}
+
 /**
- * Decodes a body. JSON: one object is one record, an array gives one record per element, and an
- * element that is not an object is a failure. NDJSON: one record per non-blank line, and a line
- * that is not a JSON object is a failure. Throws DECODE_FAILED when a JSON body does not parse or
- * is neither an object nor an array.
+ * Decodes a body (bytes, or text already decoded). JSON: one object is one record, an array
+ * gives one record per element, and an element that is not an object is a failure. NDJSON: one
+ * record per non-blank line, and a line that is not a JSON object is a failure. The input limits
+ * hold per record: a record nested deeper than `maxDepth` or holding a number beyond a double is
+ * a failure, and so is an NDJSON line that is not UTF-8 (with `invalidUtf8: dead_letter`).
+ * Throws DECODE_FAILED when a JSON body does not parse, is not UTF-8 (the whole body is one
+ * document, so the request is refused) or is neither an object nor an array.
  */
-export function decodeBody(text: string, format: BodyFormat): DecodedBody {
-  const records: Row[] = [];
-  const failures: DecodeFailure[] = [];
+export function decodeBody(
+  body: string | Buffer,
+  format: BodyFormat,
+  limits: InputLimits = DEFAULT_INPUT_LIMITS,
+): DecodedBody {
+  const out: DecodedBody = { records: [], failures: [] };
+  const outcome: JsonOutcome = { value: undefined, error: undefined };
+  const strict = typeof body !== 'string' && limits.invalidUtf8 === 'dead_letter' && !isUtf8(body);
   if (format === 'ndjson') {
-    const lines = text.split('\n');
+    if (strict) {
+      decodeNdjsonBytes(body, limits, outcome, out);
+      return out;
+    }
+    const lines = (typeof body === 'string' ? body : body.toString('utf8')).split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-      if (line.trim() === '') continue;
-      try {
-        const value: unknown = JSON.parse(line);
-        if (isObject(value)) records.push(value);
-        else failures.push({ payload: line, message: `line ${i + 1}: not a JSON object` });
-      } catch (err) {
-        failures.push({ payload: line, message: `line ${i + 1}: ${messageOf(err)}` });
-      }
+      decodeLine(line, i + 1, limits, outcome, out);
     }
-    return { records, failures };
+    return out;
   }
+  if (strict) {
+    const at = invalidUtf8At(body, 0, body.length);
+    throw new SluiceError(
+      'DECODE_FAILED',
+      `body is not valid UTF-8 (byte ${at}); send UTF-8, or set invalid_utf8: replace on the source to read such bytes as U+FFFD`,
+    );
+  }
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -105,15 +180,32 @@ export function decodeBody(text: string, format: BodyFormat): DecodedBody {
     );
   }
   if (isObject(value)) {
-    records.push(value);
+    const problem = jsonValueProblem(text, value, limits.maxDepth);
+    if (problem === undefined) out.records.push(value);
+    else out.failures.push({ payload: text, message: problem });
   } else if (Array.isArray(value)) {
+    const deep = jsonTooDeepAt(text, limits.maxDepth + 1) >= 0;
+    const huge = jsonOverflowPath(text, value) !== undefined;
     for (let i = 0; i < value.length; i++) {
       const element: unknown = value[i];
-      if (isObject(element)) records.push(element);
-      else failures.push({ payload: JSON.stringify(element), message: `element ${i}: not a JSON object` });
+      let problem: string | undefined;
+      if (!isObject(element)) problem = 'not a JSON object';
+      else if (deep && deeperThan(element, limits.maxDepth))
+        problem = `nested deeper than max_depth (${limits.maxDepth})`;
+      else if (huge) {
+        const path = jsonOverflowPath(text, element);
+        if (path !== undefined)
+          problem = `the number at ${path} is out of range (beyond ±1.8e308 it would become Infinity)`;
+      }
+      if (problem === undefined) out.records.push(element as Row);
+      else
+        out.failures.push({
+          payload: safeJsonText(element, 1 << 20).text,
+          message: `element ${i}: ${problem}`,
+        });
     }
   } else {
     throw new SluiceError('DECODE_FAILED', 'body must be a JSON object or an array of objects');
   }
-  return { records, failures };
+  return out;
 }

@@ -82,6 +82,28 @@ describe('http_server source', () => {
     assert.equal(reader.position(), 4);
   });
 
+  it('holds records to max_depth and invalid_utf8 (records in a request, bodies as a whole)', async () => {
+    const { reader } = await start({ max_depth: 2 });
+    const ndjson = Buffer.concat([
+      Buffer.from('{"a":[1]}\n{"a":[[1]]}\n{"a":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}\n'),
+    ]);
+    let res = await fetch(reader.url, {
+      method: 'POST',
+      body: ndjson,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    assert.deepEqual([res.status, await res.json()], [202, { accepted: 1, failed: 2 }]);
+    const batch = await reader.read(10, never);
+    assert.deepEqual(batch.records, [{ a: [1] }]);
+    assert.match(batch.failures?.[0].message ?? '', /^line 2: nested deeper than max_depth \(2\)/);
+    assert.match(batch.failures?.[1].message ?? '', /^line 3: invalid UTF-8/);
+    res = await fetch(reader.url, { method: 'POST', body: Buffer.from([0x7b, 0xff, 0x7d]) });
+    assert.equal(res.status, 400);
+    assert.match(String(((await res.json()) as { error: string }).error), /not valid UTF-8/);
+  });
+
   it('answers 400 to a body that is not JSON or not an object or array, accepting nothing', async () => {
     const { reader } = await start();
     for (const body of ['{"a":', '42', '']) {

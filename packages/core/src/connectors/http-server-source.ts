@@ -12,6 +12,7 @@ import { SluiceError } from '../errors.ts';
 import type { Offset, Row } from '../record.ts';
 import { defineSource } from '../spec.ts';
 import type { Clock } from '../time.ts';
+import { inputLimitFields } from './format-options.ts';
 import { decodeBody, formatOfContentType, parseByteSize, readBody } from './http-body.ts';
 
 /** A read with nothing queued returns an empty batch after this long. */
@@ -64,6 +65,7 @@ export const httpServerConfig = Type.Object(
         'when the Content-Type is `application/x-ndjson`, `application/jsonl` or alike, else JSON.',
       examples: ['ndjson'],
     }),
+    ...inputLimitFields,
   },
   { additionalProperties: false },
 );
@@ -178,7 +180,10 @@ export class HttpServerReader implements SourceReader {
       this.#config.format === 'auto' ? formatOfContentType(req.headers['content-type']) : this.#config.format;
     let decoded: ReturnType<typeof decodeBody>;
     try {
-      decoded = decodeBody(body.toString('utf8'), format);
+      decoded = decodeBody(body, format, {
+        maxDepth: this.#config.max_depth,
+        invalidUtf8: this.#config.invalid_utf8,
+      });
     } catch (err) {
       return sendJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
     }
@@ -312,7 +317,10 @@ export const httpServerSource = defineSource({
     '- **202** `{"accepted": n, "failed": m}` once the records are in the queue. Each NDJSON line (or',
     '  array element) that is not a JSON object does not fail the request: it goes to the',
     '  dead-letter output (counted in `failed`) and the other records are accepted.',
-    '- **400** when a JSON body does not parse or is not an object or array; nothing is accepted.',
+    '- **400** when a JSON body does not parse, is not UTF-8 (with `invalid_utf8: dead_letter`) or is',
+    '  not an object or array; nothing is accepted. A record nested deeper than `max_depth`, holding',
+    '  a number beyond a double (`1e400`), or an NDJSON line that is not UTF-8 goes to the',
+    '  dead-letter output like a line that is not an object.',
     '- **401** when `token` is set and the request lacks `Authorization: Bearer <token>` (compared in',
     '  constant time).',
     '- **413** when the body is larger than `max_body`, or holds more records than `queue_records`.',

@@ -19,7 +19,7 @@ export interface FunctionDoc {
  * `number`, `string`, `boolean` by `typeof`; `integer` a whole number; `timestamp` epoch ms or
  * ISO-8601 text, passed on as epoch ms; `unit` a string, passed on lower-cased; `scalar` a
  * number, string or boolean; `any` any non-null value; `regex` pattern text, passed on as a
- * compiled RegExp built with the `flags` argument, which is not passed on.
+ * compiled `UserRegex` (RE2) built with the `flags` argument, which is not passed on.
  */
 export type ParamKind =
   | 'number'

@@ -1,17 +1,21 @@
 /**
- * LIKE patterns and the regular expressions of the regexp_* functions: translation, validation
- * and bounded caches for patterns that are only known per record.
+ * LIKE patterns and the regular expressions of the regexp_* functions and JSON Schema `pattern`s:
+ * translation, validation and bounded caches for patterns that are only known per record.
+ *
+ * Every user pattern runs on RE2 (the `re2js` port), never on V8's backtracking engine: matching
+ * takes time linear in the input whatever the pattern, so no record or config can freeze the
+ * process (`(a+)+$` on a long run of `a`s is answered at once).
  */
 
+import { RE2JS } from 're2js';
 import { evalError } from './failure.ts';
 
-const SPECIAL = /[\\^$.*+?()[\]{}|/]/;
 const CACHE_LIMIT = 256;
 
-/** How a LIKE pattern is matched: by a string method when it allows, else by a RegExp. */
+/** How a LIKE pattern is matched: by a string method when it allows, else by an RE2 program. */
 export type LikeMatcher =
   | { readonly kind: 'equals' | 'prefix' | 'suffix' | 'contains'; readonly text: string }
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  | { readonly kind: 'regex'; readonly regex: RE2JS };
 
 interface LikePart {
   readonly wildcard: '%' | '_' | null;
@@ -47,12 +51,6 @@ function likeParts(pattern: string, escapeChar: string): LikePart[] | string {
   return parts;
 }
 
-function escapeRegex(text: string): string {
-  let out = '';
-  for (const c of text) out += SPECIAL.test(c) ? `\\${c}` : c;
-  return out;
-}
-
 /**
  * Builds the matcher for a LIKE (or, with `caseInsensitive`, ILIKE) pattern: `%` matches any run
  * of characters, `_` exactly one, and `escapeChar` makes the next character literal. Returns a
@@ -77,9 +75,14 @@ export function likeMatcher(
       if (percents === 2 && parts[1].wildcard === null) return { kind: 'contains', text };
     }
   }
-  let source = '^';
-  for (const p of parts) source += p.wildcard === '%' ? '.*' : p.wildcard === '_' ? '.' : escapeRegex(p.text);
-  return { kind: 'regex', regex: new RegExp(`${source}$`, caseInsensitive ? 'isu' : 'su') };
+  let source = '';
+  for (const p of parts) source += p.wildcard === '%' ? '.*' : p.wildcard === '_' ? '.' : RE2JS.quote(p.text);
+  const flags = RE2JS.DOTALL | (caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
+  try {
+    return { kind: 'regex', regex: RE2JS.compile(source, flags) };
+  } catch (err) {
+    return `LIKE pattern of ${pattern.length} characters cannot be compiled: ${re2Detail(err)}`;
+  }
 }
 
 /** Whether `value` matches a LIKE matcher. */
@@ -94,7 +97,7 @@ export function likeTest(m: LikeMatcher, value: string): boolean {
     case 'contains':
       return value.includes(m.text);
     default:
-      return m.regex.test(value);
+      return m.regex.testExact(value);
   }
 }
 
@@ -123,47 +126,76 @@ export function cachedLikeMatcher(
   return m;
 }
 
+/** A compiled regexp_* pattern: an RE2 program, and whether to replace every match (flag `g`). */
+export interface UserRegex {
+  readonly re: RE2JS;
+  readonly global: boolean;
+}
+
+const RE2_NOTE = 'patterns use RE2 syntax: no backreferences, lookahead or lookbehind';
+
+function re2Detail(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/^error parsing regexp: /, '');
+}
+
 /**
- * Compiles a regexp_* pattern with SQL-style flags (`i`, `m`, `s`, and `g` when `allowGlobal`).
- * Returns a message instead when the pattern or the flags are invalid.
+ * Compiles a regexp_* pattern (RE2 syntax) with SQL-style flags (`i`, `m`, `s`, and `g` when
+ * `allowGlobal`). Returns a message instead when the pattern or the flags are invalid.
  */
 export function compileRegex(
   fn: string,
   pattern: string,
   flags: string,
   allowGlobal: boolean,
-): RegExp | string {
+): UserRegex | string {
+  let bits = 0;
+  let global = false;
   for (const f of flags) {
-    if (f !== 'i' && f !== 'm' && f !== 's' && !(f === 'g' && allowGlobal)) {
+    if (f === 'i') bits |= RE2JS.CASE_INSENSITIVE;
+    else if (f === 'm') bits |= RE2JS.MULTILINE;
+    else if (f === 's') bits |= RE2JS.DOTALL;
+    else if (f === 'g' && allowGlobal) global = true;
+    else
       return `${fn}(): unknown flag '${f}'; use ${allowGlobal ? 'g (replace all), ' : ''}i (ignore case), m (multi-line) or s (dot matches newline)`;
-    }
   }
   try {
-    return new RegExp(pattern, [...new Set(flags)].join(''));
+    return { re: RE2JS.compile(pattern, bits), global };
   } catch (err) {
-    return `${fn}(): invalid regular expression '${pattern}': ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
+    return `${fn}(): invalid regular expression '${pattern}': ${re2Detail(err)} (${RE2_NOTE})`;
   }
 }
 
-const regexCache = new Map<string, Map<string, RegExp>>();
+const regexCache = new Map<string, UserRegex>();
 
 /** `compileRegex` for a pattern known only per record, cached; throws EXPR_EVAL when invalid. */
-export function cachedRegex(fn: string, pattern: string, flags: string, allowGlobal: boolean): RegExp {
-  let byPattern = regexCache.get(flags);
-  if (byPattern === undefined) {
-    byPattern = new Map();
-    regexCache.set(flags, byPattern);
-  }
-  let re = byPattern.get(pattern);
-  if (re === undefined || (re.global && !allowGlobal)) {
+export function cachedRegex(fn: string, pattern: string, flags: string, allowGlobal: boolean): UserRegex {
+  const key = `${allowGlobal ? 'g' : ''}${flags}/${pattern}`;
+  let re = regexCache.get(key);
+  if (re === undefined) {
     const built = compileRegex(fn, pattern, flags, allowGlobal);
     if (typeof built === 'string') return evalError(built);
-    if (byPattern.size >= CACHE_LIMIT) byPattern.clear();
-    byPattern.set(pattern, built);
+    if (regexCache.size >= CACHE_LIMIT) regexCache.clear();
+    regexCache.set(key, built);
     re = built;
   }
   return re;
 }
+
+/**
+ * Ajv's `code.regExp` engine: JSON Schema `pattern` and `patternProperties` compiled to RE2, so
+ * a schema's pattern matches in linear time. Throws, naming the pattern, when RE2 cannot run it;
+ * Ajv then refuses the schema.
+ */
+export const re2RegExpEngine = Object.assign(
+  (pattern: string, _unicode: string): RE2JS => {
+    try {
+      return RE2JS.compile(pattern);
+    } catch (err) {
+      throw new Error(`JSON Schema pattern '${pattern}' cannot run on RE2: ${re2Detail(err)} (${RE2_NOTE})`);
+    }
+  },
+  { code: 're2RegExpEngine' },
+);
 
 const replacementCache = new Map<string, string>();
 

@@ -5,7 +5,7 @@
 import { charCount, charLength, charSlice } from './chars.ts';
 import { evalError } from './failure.ts';
 import type { FunctionSpec } from './function-spec.ts';
-import { jsReplacement } from './regex.ts';
+import { jsReplacement, type UserRegex } from './regex.ts';
 
 const MAX_PAD = 10_000_000;
 
@@ -237,34 +237,40 @@ export const stringFunctions: readonly FunctionSpec[] = [
     category: 'string',
     signature: 'regexp_like(s, pattern[, flags])',
     summary:
-      'Whether `s` contains a match of the JavaScript regular expression `pattern`. Flags: i (ignore case), m (multi-line), s (dot matches newline).',
+      'Whether `s` contains a match of the regular expression `pattern`. Patterns of every regexp_* function use RE2 syntax and match in time linear in `s`, whatever the pattern: no backreferences or lookaround; `\\x{e9}` for a code point; `\\s` is ASCII whitespace; `.` matches one code point. Flags: i (ignore case), m (multi-line), s (dot matches newline).',
     params: ['string', 'regex', 'flags'],
     required: 2,
     returns: 'boolean',
-    impl: (s: string, re: RegExp) => re.test(s),
+    impl: (s: string, re: UserRegex) => re.re.test(s),
   },
   {
     name: 'regexp_replace',
     category: 'string',
     signature: 'regexp_replace(s, pattern, replacement[, flags])',
     summary:
-      'Replaces the first match of `pattern` in `s` (every match with flag g). In `replacement`, \\1…\\9 insert groups and \\0 the whole match.',
+      'Replaces the first match of `pattern` (RE2) in `s` (every match with flag g). In `replacement`, \\1…\\9 insert groups and \\0 the whole match.',
     params: ['string', 'regex', 'string', 'flags'],
     required: 3,
     returns: 'string',
     globalFlag: true,
-    impl: (s: string, re: RegExp, replacement: string) => s.replace(re, jsReplacement(replacement)),
+    impl: (s: string, re: UserRegex, replacement: string) => {
+      const m = re.re.matcher(s);
+      return re.global
+        ? m.replaceAll(jsReplacement(replacement))
+        : m.replaceFirst(jsReplacement(replacement));
+    },
   },
   {
     name: 'regexp_extract',
     category: 'string',
     signature: 'regexp_extract(s, pattern[, group])',
-    summary: 'The first match of `pattern` in `s`, or its group number `group`; NULL when nothing matches.',
+    summary:
+      'The first match of `pattern` (RE2) in `s`, or its group number `group`; NULL when nothing matches.',
     params: ['string', 'regex', 'integer'],
     required: 2,
     returns: 'string',
-    impl: (s: string, re: RegExp, group?: number) => {
-      const m = re.exec(s);
+    impl: (s: string, re: UserRegex, group?: number) => {
+      const m: (string | undefined)[] | null = re.re.exec(s);
       if (m === null) return null;
       const g = group ?? 0;
       if (g < 0 || g >= m.length) {

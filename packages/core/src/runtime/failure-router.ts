@@ -5,6 +5,7 @@
 import type { Logger, SinkRejection } from '../connector.ts';
 import type { LatePolicy } from '../operator.ts';
 import type { DeadLetter, Row } from '../record.ts';
+import { safeJsonText } from '../safe-json.ts';
 import type { Clock } from '../time.ts';
 import type { FailureRouter } from './graph.ts';
 import type { SinkRunner } from './sink-runner.ts';
@@ -13,6 +14,34 @@ import type { SinkRunner } from './sink-runner.ts';
 export const DEAD_LETTER = '$dead_letter';
 /** Id of the late output in checkpoints and metrics. */
 export const LATE_OUTPUT = '$late_output';
+
+/** Longest text a payload JSON cannot hold is written as. */
+export const MAX_PAYLOAD_TEXT = 1 << 20;
+
+/**
+ * Makes a dead letter writable whatever its payload holds: a payload `JSON.stringify` cannot
+ * write (nested deeper than the stack allows, a bigint, a cycle) becomes its JSON text, written
+ * without recursion and cut at MAX_PAYLOAD_TEXT characters, and the message says so. Strings and
+ * other scalars, the common case, are not looked at.
+ */
+export function writableLetter(letter: DeadLetter): DeadLetter {
+  const payload = letter.payload;
+  if (typeof payload !== 'object' || payload === null) return letter;
+  let reason: string;
+  try {
+    JSON.stringify(payload);
+    return letter;
+  } catch (err) {
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  const { text, truncated } = safeJsonText(payload, MAX_PAYLOAD_TEXT);
+  const note = truncated ? `cut at ${MAX_PAYLOAD_TEXT} characters` : 'complete';
+  return {
+    ...letter,
+    payload: text,
+    message: `${letter.message} [payload written as JSON text (${note}): ${reason}]`,
+  };
+}
 
 /** Routes dead letters and late records to the job's outputs (set once they are open). */
 export class OutputRouter implements FailureRouter {
@@ -27,10 +56,14 @@ export class OutputRouter implements FailureRouter {
     this.#clock = clock;
   }
 
-  /** Queues a dead letter; without a dead-letter output, logs the first few and drops them. */
+  /**
+   * Queues a dead letter; without a dead-letter output, logs the first few and drops them. No
+   * payload can make the write fail (see `writableLetter`).
+   */
   deadLetter(letter: DeadLetter): void {
     if (this.deadLetters) {
-      this.deadLetters.enqueue([letter as unknown as Row], [letter.eventTime ?? letter.failedAt]);
+      const writable = writableLetter(letter);
+      this.deadLetters.enqueue([writable as unknown as Row], [letter.eventTime ?? letter.failedAt]);
     } else if (this.#unlogged++ < 10) {
       this.#log.warn('dead letter (configure dead_letter to keep them)', {
         step: letter.step,
@@ -59,8 +92,13 @@ export class OutputRouter implements FailureRouter {
         failedAt: now,
       };
       if (Number.isFinite(times[r.index])) letter.eventTime = times[r.index];
-      if (sinkId === DEAD_LETTER) this.#log.error('the dead-letter sink rejected a record', { letter });
-      else this.deadLetter(letter);
+      if (sinkId === DEAD_LETTER) {
+        this.#log.error('the dead-letter sink rejected a record', {
+          step: letter.step,
+          reason: r.message,
+          payload: safeJsonText(letter.payload, 1000).text,
+        });
+      } else this.deadLetter(letter);
     }
   }
 }
