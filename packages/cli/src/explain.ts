@@ -2,7 +2,7 @@
  * Turns an error into the one paragraph `sluice` prints before exiting non-zero.
  */
 
-import { errorCodes, SluiceError } from '@sluice/core';
+import { errorCodes, redactUrlCredentials, SluiceError } from '@sluice/core';
 
 /** One paragraph: where, what, and what to do about it. */
 export function explain(err: unknown, file: string): string {
@@ -17,6 +17,6 @@ export function explain(err: unknown, file: string): string {
     const where = err.file ? '' : `${file}: `;
     return `sluice: ${where}${err.describe()}\n${hint}\n`;
   }
-  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const message = redactUrlCredentials(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return `sluice: ${file}: unexpected error (INTERNAL): ${message}\nThis is a Sluice bug; please report it with this message.\n`;
 }

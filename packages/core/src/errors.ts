@@ -6,6 +6,8 @@
  * happened and how to fix it; `step` and `path` name the place in the pipeline.
  */
 
+import { redactUrlCredentials } from './url-credentials.ts';
+
 export type ErrorKind = 'user' | 'external' | 'internal';
 
 interface CodeInfo {
@@ -132,8 +134,9 @@ export class SluiceError extends Error {
   readonly line: number | undefined;
   readonly column: number | undefined;
 
+  /** Credentials in URLs in `message` are replaced by `***` (see `redactUrlCredentials`). */
   constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactUrlCredentials(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.step = options.step;
     this.path = options.path;

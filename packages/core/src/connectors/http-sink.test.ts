@@ -6,6 +6,7 @@ import { Value } from 'typebox/value';
 import { parse } from 'yaml';
 import { type Sink, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
+import { createLogger } from '../log.ts';
 import type { Row } from '../record.ts';
 import { systemClock } from '../time.ts';
 import { type HttpServerConfig, HttpServerReader, httpServerSource } from './http-server-source.ts';
@@ -51,7 +52,11 @@ async function serve(reply: (received: Received, n: number) => Reply) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/in`, received, close };
 }
 
-async function openSink(url: string, options: Partial<HttpSinkConfig> = {}): Promise<Sink> {
+async function openSink(
+  url: string,
+  options: Partial<HttpSinkConfig> = {},
+  log = silentLogger,
+): Promise<Sink> {
   const config = Value.Default(httpSink.config, {
     url,
     ...options,
@@ -59,7 +64,7 @@ async function openSink(url: string, options: Partial<HttpSinkConfig> = {}): Pro
   });
   assert.ok(Value.Check(httpSink.config, config));
   const sink = httpSink.create(config as HttpSinkConfig);
-  const ctx = { id: 'out', restored: undefined, clock: systemClock, baseDir: '.', log: silentLogger };
+  const ctx = { id: 'out', restored: undefined, clock: systemClock, baseDir: '.', log };
   await sink.open({ ...ctx, signal: new AbortController().signal });
   return sink;
 }
@@ -205,6 +210,34 @@ describe('http sink', () => {
       retry: { max_attempts: 2, initial_backoff: '1ms', max_backoff: '1ms' },
     });
     await assert.rejects(sink.write(rows(1), []), unavailable(/after 2 attempts: .*ECONNREFUSED/));
+  });
+
+  it('sends URL credentials as Basic auth and never shows them in warnings or errors', async () => {
+    const server = await serve(() => ({ status: 503, body: 'down' }));
+    const lines: string[] = [];
+    const log = createLogger({ write: (line) => lines.push(line) });
+    const url = server.url.replace('http://', 'http://admin:s3cr%40t@');
+    const sink = await openSink(
+      url,
+      { retry: { max_attempts: 2, initial_backoff: '1ms', max_backoff: '1ms' } },
+      log,
+    );
+    let message = '';
+    await assert.rejects(sink.write(rows(1), []), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      message = err.describe();
+      return true;
+    });
+    assert.equal(server.received.length, 2);
+    assert.equal(
+      server.received[0].headers.authorization,
+      `Basic ${Buffer.from('admin:s3cr@t').toString('base64')}`,
+    );
+    assert.match(message, /HTTP 503: down/);
+    assert.match(lines.join('\n'), /http sink retrying/);
+    for (const text of [message, ...lines]) {
+      assert.doesNotMatch(text, /s3cr/, text);
+    }
   });
 
   it('has a spec example that matches its schema', () => {
