@@ -254,6 +254,67 @@ sinks:
     );
   });
 
+  test('a lone reference stays the text of the variable where the option takes text, and in every secret', () => {
+    const pipeline = `name: \${NAME}
+settings:
+  batch_size: \${BATCH}
+sources:
+  gen:
+    type: generator
+    count: \${COUNT}
+    token: \${TOKEN}
+steps:
+  - id: m
+    type: map
+    fields:
+      a: \${EXPR}
+sinks:
+  out:
+    type: http
+    url: https://x.test/in
+    port: \${PORT}
+    auth:
+      user: \${USER}
+      password: \${PASSWORD}
+    headers:
+      x-api-key: \${KEY}
+`;
+    for (const secret of ['12345678', 'true', '0x1F', '1e3', 'null', '007', '~', '.inf']) {
+      const plan = load(pipeline, {
+        NAME: '2024',
+        BATCH: '64',
+        COUNT: '7',
+        TOKEN: secret,
+        EXPR: '5',
+        PORT: '8443',
+        USER: 'false',
+        PASSWORD: secret,
+        KEY: secret,
+      });
+      assert.equal(plan.name, '2024');
+      assert.equal(plan.settings.batchSize, 64);
+      assert.deepEqual(plan.sources[0].config, { count: 7, token: secret }, secret);
+      assert.deepEqual(plan.steps[0].config, { fields: { a: '5' } });
+      assert.deepEqual(plan.sinks[0].config, {
+        url: 'https://x.test/in',
+        port: 8443,
+        auth: { user: 'false', password: secret },
+        headers: { 'x-api-key': secret },
+      });
+    }
+  });
+
+  test('a lone reference that is not the type the option takes is still refused', () => {
+    assert.throws(
+      () =>
+        load(
+          'name: p\nsources:\n  g:\n    type: generator\n    count: ${COUNT}\nsinks: { o: { type: file, path: o } }\n',
+          { COUNT: 'many' },
+        ),
+      (err: SluiceError) => err.code === 'CONFIG_INVALID' && err.path === 'sources.g.count',
+    );
+  });
+
   test('defaults to process.env', () => {
     process.env.SLUICE_TEST_COUNT = '4';
     try {

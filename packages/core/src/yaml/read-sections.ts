@@ -8,12 +8,16 @@ import { joinPath } from '../plan/config-path.ts';
 import { eventTimeSchema, settingsSchema } from '../plan/json-schema-sections.ts';
 import { defaultSettings, type EventTimeConfig, type PipelineSettings } from '../plan/plan.ts';
 import { parseDuration } from '../time.ts';
-import { type BuildContext, report, reportConfigIssues } from './build-context.ts';
+import { type BuildContext, report, reportConfigIssues, variablesUnder } from './build-context.ts';
 
 /** Reads `settings` (absent or empty: the defaults), durations in milliseconds. */
 export function readSettings(ctx: BuildContext, raw: unknown): PipelineSettings {
   if (raw === undefined || raw === null) return defaultSettings;
-  const result = validateConfig<Static<typeof settingsSchema>>(settingsSchema, raw);
+  const result = validateConfig<Static<typeof settingsSchema>>(
+    settingsSchema,
+    raw,
+    variablesUnder(ctx, 'settings'),
+  );
   if (!result.ok) {
     reportConfigIssues(ctx, 'settings', result.issues);
     return defaultSettings;
@@ -41,7 +45,11 @@ export function readEventTime(
   step: string,
 ): EventTimeConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const result = validateConfig<Static<typeof eventTimeSchema>>(eventTimeSchema, raw);
+  const result = validateConfig<Static<typeof eventTimeSchema>>(
+    eventTimeSchema,
+    raw,
+    variablesUnder(ctx, path),
+  );
   if (!result.ok) {
     reportConfigIssues(ctx, path, result.issues, step);
     return undefined;
