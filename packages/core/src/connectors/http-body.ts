@@ -8,22 +8,6 @@ import type { DecodeFailure } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 
-const byteUnits: { [unit: string]: number } = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/**
- * Parses a size such as `512kb`, `1mb`, `2gb` or `100b` (units of 1024; a bare number is bytes).
- * Throws CONFIG_INVALID naming `path` when the text is not a size.
- */
-export function parseByteSize(value: string | number, path = 'size'): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(value).trim());
-  if (!match) {
-    throw new SluiceError('CONFIG_INVALID', `'${value}' is not a size; write e.g. 512kb, 1mb or 100b`, {
-      path,
-    });
-  }
-  return Math.floor(Number(match[1]) * byteUnits[(match[2] ?? 'b').toLowerCase()]);
-}
-
 /**
  * Reads a request body of at most `limit` bytes. Resolves with undefined as soon as the body
  * passes the limit, discarding the rest of it.

@@ -7,12 +7,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Type, { type Static } from 'typebox';
+import { parseByteSize } from '../byte-size.ts';
 import type { DecodeFailure, Logger, SourceBatch, SourceContext, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Offset, Row } from '../record.ts';
 import { defineSource } from '../spec.ts';
 import type { Clock } from '../time.ts';
-import { decodeBody, formatOfContentType, parseByteSize, readBody } from './http-body.ts';
+import { decodeBody, formatOfContentType, readBody } from './http-body.ts';
 
 /** A read with nothing queued returns an empty batch after this long. */
 const IDLE_MS = 200;

@@ -164,7 +164,8 @@ export class Job {
         signal: this.#sinkAbort.signal,
         log: this.#log,
       });
-      return new SinkRunner(id, sink, plan.settings.sinkQueueRecords, (records, times, rejections) =>
+      const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
+      return new SinkRunner(id, sink, capacity, (records, times, rejections) =>
         this.#outputs.rejected(id, records, times, rejections),
       );
     };

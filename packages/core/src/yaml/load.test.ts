@@ -76,6 +76,7 @@ describe('parsePipelineYaml', () => {
         batchSize: 1024,
         idleTimeout: 5000,
         sinkQueueRecords: defaultSettings.sinkQueueRecords,
+        sinkQueueBytes: defaultSettings.sinkQueueBytes,
       },
       baseDir: resolve('pipelines'),
     });
@@ -131,7 +132,7 @@ sinks:
   test('partial settings merge over the defaults', () => {
     const plan = load(`
 name: p
-settings: { checkpoint: { interval: 1m30s }, sink_queue_records: 10 }
+settings: { checkpoint: { interval: 1m30s }, sink_queue_records: 10, sink_queue_bytes: 2mb }
 sources: { gen: { type: generator } }
 sinks: { out: { type: file, path: o } }
 `);
@@ -139,6 +140,7 @@ sinks: { out: { type: file, path: o } }
       ...defaultSettings,
       checkpoint: { ...defaultSettings.checkpoint, interval: 90_000 },
       sinkQueueRecords: 10,
+      sinkQueueBytes: 2 * 1024 ** 2,
     });
   });
 

@@ -3,6 +3,7 @@
  */
 
 import type { Static } from 'typebox';
+import { parseByteSize } from '../byte-size.ts';
 import { validateConfig } from '../plan/config.ts';
 import { joinPath } from '../plan/config-path.ts';
 import { eventTimeSchema, settingsSchema } from '../plan/json-schema-sections.ts';
@@ -34,6 +35,8 @@ export function readSettings(ctx: BuildContext, raw: unknown): PipelineSettings 
     batchSize: s.batch_size ?? base.batchSize,
     idleTimeout: duration(ctx, s.idle_timeout, 'settings.idle_timeout') ?? base.idleTimeout,
     sinkQueueRecords: s.sink_queue_records ?? base.sinkQueueRecords,
+    sinkQueueBytes:
+      s.sink_queue_bytes === undefined ? base.sinkQueueBytes : parseByteSize(s.sink_queue_bytes),
   };
 }
 
