@@ -101,6 +101,12 @@ export const errorCodes = {
     retryable: false,
     summary: 'A checkpoint does not match the pipeline (a stateful step changed); use --from-scratch.',
   },
+  WAL_FAILED: {
+    kind: 'external',
+    retryable: false,
+    summary:
+      'A source’s write-ahead log could not be written, synced or read back; the job stops rather than acknowledge what it might lose.',
+  },
   PIPELINE_LOAD: { kind: 'user', retryable: false, summary: 'A pipeline module could not be loaded.' },
   INTERNAL: { kind: 'internal', retryable: false, summary: 'A Sluice bug: please report it with the log.' },
 } as const satisfies { [code: string]: CodeInfo };
