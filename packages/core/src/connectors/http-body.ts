@@ -8,27 +8,48 @@ import type { DecodeFailure } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 
+/** How reading a body ended. */
+export type BodyRead =
+  | { readonly status: 'ok'; readonly body: Buffer }
+  /** Larger than the limit; the rest of it was discarded. */
+  | { readonly status: 'too-large' }
+  /** `take` refused more bytes; the rest of it was discarded. */
+  | { readonly status: 'busy' }
+  /** The client went away before the body ended. */
+  | { readonly status: 'aborted' };
+
 /**
- * Reads a request body of at most `limit` bytes. Resolves with undefined as soon as the body
- * passes the limit, discarding the rest of it.
+ * Reads a request body of at most `limit` bytes, asking `take` for room for each piece as it
+ * arrives (`take(n)` false: no room). Stops reading as soon as either refuses; never rejects.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  take: (bytes: number) => boolean,
+): Promise<BodyRead> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (result: BodyRead) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      if (result.status !== 'ok' && result.status !== 'aborted') req.resume();
+      resolve(result);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      req.resume();
-      resolve(undefined);
+      if (size > limit) return finish({ status: 'too-large' });
+      if (!take(chunk.length)) return finish({ status: 'busy' });
+      chunks.push(chunk);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => finish({ status: 'ok', body: Buffer.concat(chunks, size) }));
+    req.on('error', () => finish({ status: 'aborted' }));
+    req.on('close', () =>
+      finish(req.complete ? { status: 'ok', body: Buffer.concat(chunks, size) } : { status: 'aborted' }),
+    );
   });
 }
 
@@ -45,6 +66,8 @@ export function formatOfContentType(contentType: string | undefined): BodyFormat
 /** What a body decodes to. */
 export interface DecodedBody {
   records: Row[];
+  /** NDJSON: the line each record was parsed from (see `SourceBatch.texts`); JSON: absent. */
+  texts?: string[];
   /** Lines or array elements that are not JSON objects, for the dead-letter output. */
   failures: DecodeFailure[];
 }
@@ -64,19 +87,22 @@ export function decodeBody(text: string, format: BodyFormat): DecodedBody {
   const records: Row[] = [];
   const failures: DecodeFailure[] = [];
   if (format === 'ndjson') {
+    const texts: string[] = [];
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
       if (line.trim() === '') continue;
       try {
         const value: unknown = JSON.parse(line);
-        if (isObject(value)) records.push(value);
-        else failures.push({ payload: line, message: `line ${i + 1}: not a JSON object` });
+        if (isObject(value)) {
+          records.push(value);
+          texts.push(line);
+        } else failures.push({ payload: line, message: `line ${i + 1}: not a JSON object` });
       } catch (err) {
         failures.push({ payload: line, message: `line ${i + 1}: ${messageOf(err)}` });
       }
     }
-    return { records, failures };
+    return { records, texts, failures };
   }
   let value: unknown;
   try {
