@@ -11,11 +11,16 @@ import type { DecodeOptions } from './format-options.ts';
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bytes of an over-long record its dead letter keeps as payload. */
+const LONG_RECORD_HEAD = 1024;
+
 /**
  * Decodes CSV rows into records. With `header`, the first row of the stream names the fields and
  * every later row must have as many fields; without it fields are `column0`, `column1`, … A row
  * that does not parse or has the wrong field count becomes a failure; offsets are the byte
- * offset of the row's first byte.
+ * offset of the row's first byte. A record longer than `maxLine` bytes is a failure holding its
+ * first kilobyte; one still incomplete past `maxLine` is dropped as it arrives until it ends, with
+ * `offset` at its start meanwhile.
  */
 export class CsvDecoder implements RecordDecoder {
   readonly #header: boolean;
@@ -30,16 +35,22 @@ export class CsvDecoder implements RecordDecoder {
   /** Stream offset of `#bytes[0]`. */
   #base = 0;
   #atStart = true;
+  readonly #maxLine: number;
+  readonly #maxLineText: string;
+  /** An over-long record being skipped: its start, first bytes and the scanner's state. */
+  #longRecord: { offset: number; head: Buffer; scan: { state: number } } | undefined;
 
-  constructor(options: DecodeOptions) {
+  constructor(options: DecodeOptions, maxLine = Number.POSITIVE_INFINITY, maxLineText = String(maxLine)) {
     this.#header = options.header;
     this.#delimiter = options.delimiter;
     this.#delimiterByte = options.delimiter.charCodeAt(0);
     this.#infer = options.infer_types;
+    this.#maxLine = maxLine;
+    this.#maxLineText = maxLineText;
   }
 
   get offset(): number {
-    return this.#base + this.#pos;
+    return this.#longRecord?.offset ?? this.#base + this.#pos;
   }
 
   get pending(): number {
@@ -67,6 +78,7 @@ export class CsvDecoder implements RecordDecoder {
     this.#pos = 0;
     this.#base = offset;
     this.#atStart = offset === 0;
+    this.#longRecord = undefined;
     this.#columns = columns === undefined ? undefined : [...columns];
   }
 
@@ -89,8 +101,40 @@ export class CsvDecoder implements RecordDecoder {
         }
       }
       const start = this.#pos;
+      const long = this.#longRecord;
+      if (long !== undefined) {
+        const end = csvRecordEnd(bytes, start, len, this.#delimiterByte, final, long.scan);
+        if (end < 0) {
+          this.#drop();
+          break;
+        }
+        this.#pos = end;
+        this.#longRecord = undefined;
+        out.failures.push(this.#longFailure(long.head, this.#base + end - long.offset, long.offset));
+        n++;
+        continue;
+      }
       const end = csvRecordEnd(bytes, start, len, this.#delimiterByte, final);
-      if (end < 0) break;
+      if (end < 0) {
+        if (len - start <= this.#maxLine) break;
+        const scan = { state: 0 };
+        csvRecordEnd(bytes, start, len, this.#delimiterByte, false, scan);
+        this.#longRecord = {
+          offset: this.#base + start,
+          head: Buffer.from(bytes.subarray(start, start + LONG_RECORD_HEAD)),
+          scan,
+        };
+        this.#drop();
+        break;
+      }
+      if (end - start > this.#maxLine) {
+        this.#pos = end;
+        out.failures.push(
+          this.#longFailure(bytes.subarray(start, start + LONG_RECORD_HEAD), end - start, this.#base + start),
+        );
+        n++;
+        continue;
+      }
       this.#pos = end;
       let textEnd = end;
       if (textEnd > start && bytes[textEnd - 1] === 0x0a) textEnd--;
@@ -130,6 +174,21 @@ export class CsvDecoder implements RecordDecoder {
       n++;
     }
     return n;
+  }
+
+  /** Drops every pending byte (of a record being skipped). */
+  #drop(): void {
+    this.#base += this.#bytes.length;
+    this.#bytes = EMPTY;
+    this.#pos = 0;
+  }
+
+  #longFailure(head: Uint8Array, bytes: number, offset: number) {
+    return {
+      payload: `${Buffer.from(head).toString('utf8')}…`,
+      message: `a CSV record of ${bytes} bytes, longer than max_line (${this.#maxLineText}); skipped`,
+      offset,
+    };
   }
 
   #generatedNames(count: number): string[] {

@@ -3,11 +3,12 @@
  * exact byte offset of every record, shared by the `file` and `stdin` sources.
  */
 
+import { parseByteSize } from '../byte-size.ts';
 import type { DecodeFailure, SourceBatch } from '../connector.ts';
 import type { Row } from '../record.ts';
 import { CsvDecoder } from './csv-decode.ts';
 import { LineDecoder } from './format-lines.ts';
-import type { DecodeOptions } from './format-options.ts';
+import { DEFAULT_MAX_LINE, type DecodeOptions } from './format-options.ts';
 
 /** Where a decoder puts its output; the arrays are appended to. */
 export interface DecodeOutput {
@@ -52,7 +53,11 @@ export function sourceBatchOf(out: DecodeOutput): SourceBatch {
   return batch;
 }
 
-/** Creates the decoder for `options.format`. */
+/** Creates the decoder for `options.format`; throws CONFIG_INVALID on a bad `max_line`. */
 export function createDecoder(options: DecodeOptions): RecordDecoder {
-  return options.format === 'csv' ? new CsvDecoder(options) : new LineDecoder(options.format === 'json');
+  const text = options.max_line ?? DEFAULT_MAX_LINE;
+  const maxLine = parseByteSize(text, 'max_line');
+  return options.format === 'csv'
+    ? new CsvDecoder(options, maxLine, text)
+    : new LineDecoder(options.format === 'json', maxLine, text);
 }

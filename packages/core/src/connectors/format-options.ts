@@ -4,6 +4,10 @@
  */
 
 import Type from 'typebox';
+import { byteSizePattern } from '../byte-size.ts';
+
+/** The longest line (or CSV record) a decoder takes when `max_line` is not given. */
+export const DEFAULT_MAX_LINE = '1mb';
 
 const delimiter = () =>
   Type.String({
@@ -38,6 +42,14 @@ export const decodeFields = {
       'booleans (`007`, integers beyond 2^53 and quoted fields stay text). Off: every field is text.',
     examples: [false],
   }),
+  max_line: Type.String({
+    pattern: byteSizePattern,
+    default: DEFAULT_MAX_LINE,
+    description:
+      'Longest line (`json`, `text`) or CSV record, in bytes (e.g. `256kb`). A longer one becomes a dead ' +
+      'letter holding its first kilobyte; it is skipped without being read into memory whole.',
+    examples: ['16mb'],
+  }),
 };
 
 /** Schema properties of a sink that encodes records: the format and its CSV options. */
@@ -60,6 +72,8 @@ export interface DecodeOptions {
   readonly header: boolean;
   readonly delimiter: string;
   readonly infer_types: boolean;
+  /** Default `DEFAULT_MAX_LINE`. */
+  readonly max_line?: string;
 }
 
 /** Encoding options with defaults applied. */
