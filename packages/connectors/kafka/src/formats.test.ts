@@ -195,12 +195,14 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     fetch_max_bytes: 1 << 24,
     partition_fetch_max_bytes: 1 << 20,
     max_buffered_records: 20_000,
+    max_buffered_bytes: 1 << 26,
   };
   const s = sourceSettings(base);
   assert.deepEqual(s.topics, ['a', 'b']);
   assert.equal(s.sessionTimeoutMs, 10_000);
   assert.equal(s.maxWaitMs, 500);
   assert.equal(s.readCommitted, true);
+  assert.equal(s.maxBufferedBytes, 1 << 26);
   assert.throws(
     () => sourceSettings({ ...base, heartbeat_interval: '20s' }),
     /heartbeat_interval must be shorter/,
