@@ -14,11 +14,20 @@
  * to the pipeline before the final checkpoint.
  */
 
-import type { DecodeFailure, Logger, SourceBatch, SourceContext, SourceReader } from '../connector.ts';
+import type { Logger, SourceBatch, SourceContext, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Offset, Row } from '../record.ts';
 import type { Clock } from '../time.ts';
-import { type BodyFormat, decodeBody } from './http-body.ts';
+import {
+  type BatchParts,
+  batchOf,
+  type Chunk,
+  chunkOfFrame,
+  frameHeader,
+  type HttpWalPosition,
+  isWalPosition,
+  newParts,
+  positionText,
+} from './http-server-chunks.ts';
 import type { HttpServerSettings } from './http-server-config.ts';
 import {
   IngestEndpoint,
@@ -26,67 +35,10 @@ import {
   IngestRefusal,
   type IngestRequest,
 } from './http-server-endpoint.ts';
-import { comparePositions, type WalFrame, type WalPosition, type WriteAheadLog } from './write-ahead-log.ts';
+import { comparePositions, type WalFrame, type WriteAheadLog } from './write-ahead-log.ts';
 
 /** A read with nothing queued returns an empty batch after this long. */
 const IDLE_MS = 200;
-
-/** Position with `ack: wal`: the log frame being read, and how many of its records were handed. */
-export interface HttpWalPosition extends WalPosition {
-  readonly record: number;
-}
-
-/** Whether a restored position is a log position (not the record count of the other modes). */
-export function isWalPosition(value: unknown): value is HttpWalPosition {
-  const p = value as Partial<HttpWalPosition> | null;
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    Number.isSafeInteger(p.segment) &&
-    Number.isSafeInteger(p.offset) &&
-    Number.isSafeInteger(p.record)
-  );
-}
-
-/** The records of one request (or one replayed log frame), handed out in order. */
-interface Chunk {
-  readonly records: Row[];
-  readonly texts: readonly string[] | undefined;
-  /** Decode failures; handed with the first records of the chunk, then emptied. */
-  failures: DecodeFailure[];
-  readonly receivedAt: number;
-  /** Whether it counts in the queue's bounds (a request; not a replayed frame). */
-  readonly queued: boolean;
-  /** Bytes it holds in the queue's budget. */
-  readonly bytes: number;
-  /** Records handed so far. */
-  next: number;
-  /** Whether it may be handed (`wal`: once its frame is durable). */
-  ready: boolean;
-  /** `wal`: where its frame starts, and where the next one does. */
-  frame?: { readonly position: WalPosition; readonly next: WalPosition };
-  /** `checkpoint`: answers the request once a checkpoint covers the chunk. */
-  delivered?: { resolve: () => void; reject: (err: unknown) => void };
-}
-
-/** One frame's payload: format (1 byte: 0 JSON, 1 NDJSON), receive time (f64 LE), the body. */
-const FRAME_HEADER = 9;
-
-function frameHeader(format: BodyFormat, receivedAt: number): Buffer {
-  const header = Buffer.allocUnsafe(FRAME_HEADER);
-  header.writeUInt8(format === 'ndjson' ? 1 : 0, 0);
-  header.writeDoubleLE(receivedAt, 1);
-  return header;
-}
-
-/** What a batch is built in while chunks are taken from. */
-interface BatchParts {
-  records: Row[];
-  offsets: Offset[];
-  times: number[];
-  texts: (string | undefined)[] | undefined;
-  failures: DecodeFailure[];
-}
 
 export class HttpServerReader implements SourceReader, IngestQueue {
   readonly partition = 'http';
@@ -274,32 +226,7 @@ export class HttpServerReader implements SourceReader, IngestQueue {
   }
 
   #chunkOfFrame(frame: WalFrame): Chunk {
-    const { payload } = frame;
-    const format: BodyFormat = payload.readUInt8(0) === 1 ? 'ndjson' : 'json';
-    let decoded: ReturnType<typeof decodeBody>;
-    try {
-      decoded = decodeBody(payload.toString('utf8', FRAME_HEADER), format);
-    } catch (err) {
-      throw new SluiceError(
-        'WAL_FAILED',
-        `a frame of the write-ahead log at ${positionText(frame.position)} does not decode`,
-        {
-          step: this.#ctx.id,
-          cause: err,
-        },
-      );
-    }
-    const chunk: Chunk = {
-      records: decoded.records,
-      texts: decoded.texts,
-      failures: decoded.failures,
-      receivedAt: payload.readDoubleLE(1),
-      queued: false,
-      bytes: 0,
-      next: 0,
-      ready: true,
-      frame: { position: frame.position, next: frame.next },
-    };
+    const chunk = chunkOfFrame(frame, this.#ctx.id);
     // The frame the checkpoint stopped inside: its failures and first records were handed before.
     if (this.#skip > 0 && comparePositions(frame.position, this.#position) === 0) {
       chunk.failures = [];
@@ -415,20 +342,4 @@ export class HttpServerReader implements SourceReader, IngestQueue {
     await this.#replay?.return(undefined);
     await this.#wal?.close();
   }
-}
-
-function newParts(): BatchParts {
-  return { records: [], offsets: [], times: [], texts: undefined, failures: [] };
-}
-
-function batchOf(parts: BatchParts): SourceBatch {
-  const batch: SourceBatch = { records: parts.records, offsets: parts.offsets, times: parts.times };
-  if (parts.texts !== undefined) batch.texts = parts.texts;
-  if (parts.failures.length > 0) batch.failures = parts.failures;
-  return batch;
-}
-
-/** A log position as an offset text: `segment:byte`. */
-function positionText(p: WalPosition): string {
-  return `${p.segment}:${p.offset}`;
 }

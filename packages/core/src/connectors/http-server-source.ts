@@ -8,12 +8,14 @@ import { resolve } from 'node:path';
 import type { SourceContext, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { defineSource } from '../spec.ts';
+import { isWalPosition } from './http-server-chunks.ts';
 import { type HttpServerConfig, httpServerConfig, httpServerSettings } from './http-server-config.ts';
-import { HttpServerReader, isWalPosition } from './http-server-reader.ts';
+import { HttpServerReader } from './http-server-reader.ts';
 import { hasFrames, WriteAheadLog } from './write-ahead-log.ts';
 
+export type { HttpWalPosition } from './http-server-chunks.ts';
 export { type HttpServerConfig, httpServerConfig } from './http-server-config.ts';
-export { HttpServerReader, type HttpWalPosition } from './http-server-reader.ts';
+export { HttpServerReader } from './http-server-reader.ts';
 
 /** The folder of the write-ahead log: `wal_dir`, else the job's state folder of the source. */
 function walDir(config: HttpServerConfig, ctx: SourceContext): string | undefined {
