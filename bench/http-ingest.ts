@@ -94,7 +94,7 @@ async function measure(mode: string, dir: string): Promise<Run> {
     join(dir, 'pipeline.yaml'),
     `
 name: ingest-${mode}
-settings: { checkpoint: { interval: 10s, dir: ./.sluice } }
+settings: { checkpoint: { interval: 10s, dir: ./.sluice }, batch_size: 8192 }
 sources:
   in: { type: http_server, port: ${port}, ack: ${mode}, queue_records: 100000, queue_bytes: 64mb }
 sinks:

@@ -107,6 +107,15 @@ describe('http_server ack: wal', () => {
     ]);
   });
 
+  it('replays the whole log when the checkpoint points past its end (a replaced folder)', async () => {
+    const first = await start({ ack: 'wal' });
+    await post(first.reader.url, '{"a":1}');
+    const restored = { http: { segment: 7, offset: 4096, record: 0 } };
+    const again = await start({ ack: 'wal' }, { walDir: first.walDir, restored });
+    assert.deepEqual((await readAll(again.reader, 1)).records, [{ a: 1 }]);
+    assert.ok(again.logs.some(([level, message]) => level === 'warn' && message.includes('past the end')));
+  });
+
   it('an earlier ack: wal log refuses to start in another mode', async () => {
     const first = await start({ ack: 'wal' });
     await post(first.reader.url, '{"a":1}');
@@ -132,6 +141,15 @@ describe('http_server ack: checkpoint', () => {
     await reader.commit(1);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(answered, undefined, 'a checkpoint that covers only part of the request does not answer it');
+    await reader.commit(reader.position());
+    assert.equal((await request).status, 202);
+  });
+
+  it('does not count the wait for the checkpoint against request_timeout', async () => {
+    const { reader } = await start({ ack: 'checkpoint', header_timeout: '100ms', request_timeout: '200ms' });
+    const request = post(reader.url, '{"a":1}');
+    await readAll(reader, 1);
+    await new Promise((r) => setTimeout(r, 600));
     await reader.commit(reader.position());
     assert.equal((await request).status, 202);
   });

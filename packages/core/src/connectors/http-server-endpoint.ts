@@ -154,6 +154,8 @@ export class IngestEndpoint {
     }
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
     if (declared > maxBody) return this.#tooLarge(req, res);
+    // A full queue refuses before the body is read and decoded: overload costs little.
+    if (!this.#queue.hasRoomFor(1)) return this.#busy(req, res, 'records');
 
     // Bytes are reserved before they are read, so bodies being received count against
     // queue_bytes too: a declared length at once, a chunked body piece by piece.
@@ -245,8 +247,11 @@ export class IngestEndpoint {
     error: string,
     headers: { [k: string]: string } = {},
   ) {
+    // An unread body is not parsed: the connection closes, except after a 429 for a body declared
+    // within max_body, which is read and dropped so the client keeps its connection for the retry.
     if (!req.complete) {
-      headers.connection = 'close';
+      const bounded = Number(req.headers['content-length']) <= this.#settings.maxBody;
+      if (status !== 429 || !bounded) headers.connection = 'close';
       req.resume();
     }
     if (status === 503 || status === 429) headers['retry-after'] = '1';

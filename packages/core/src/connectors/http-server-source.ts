@@ -11,7 +11,7 @@ import { defineSource } from '../spec.ts';
 import { isWalPosition } from './http-server-chunks.ts';
 import { type HttpServerConfig, httpServerConfig, httpServerSettings } from './http-server-config.ts';
 import { HttpServerReader } from './http-server-reader.ts';
-import { hasFrames, WriteAheadLog } from './write-ahead-log.ts';
+import { comparePositions, hasFrames, WriteAheadLog } from './write-ahead-log.ts';
 
 export type { HttpWalPosition } from './http-server-chunks.ts';
 export { type HttpServerConfig, httpServerConfig } from './http-server-config.ts';
@@ -53,7 +53,18 @@ async function openReader(config: HttpServerConfig, ctx: SourceContext): Promise
         source: ctx.id,
       });
     }
-    const start = isWalPosition(restored) ? restored : { ...wal.start, record: 0 };
+    let start = isWalPosition(restored) ? restored : { ...wal.start, record: 0 };
+    if (comparePositions(start, wal.end) > 0) {
+      ctx.log.warn(
+        'http_server: the checkpoint points past the end of the write-ahead log (was it replaced?); replaying the whole log',
+        {
+          source: ctx.id,
+          position: start,
+          end: wal.end,
+        },
+      );
+      start = { ...wal.start, record: 0 };
+    }
     reader = new HttpServerReader(settings, ctx, wal, start);
   } else {
     if (dir !== undefined && (await hasFrames(dir))) {
