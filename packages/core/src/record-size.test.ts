@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { recordBytes } from './record-size.ts';
+import { batchBytes, recordBytes } from './record-size.ts';
 
 test('a record with a text counts the text', () => {
   assert.equal(recordBytes({ a: 1 }, '{ "a": 1.0 }'), 12);
@@ -27,4 +27,17 @@ test('a record nested deeper than the walk counts a flat rate below it', () => {
     deep = next;
   }
   assert.ok(recordBytes(root) < 1000);
+});
+
+test('a batch counts the texts it has, and estimates a batch without texts from a sample', () => {
+  const records = Array.from({ length: 1000 }, (_, i) => ({ i, name: `record-${i}` }));
+  assert.equal(batchBytes(records.slice(0, 2), ['{"i":0}', undefined]), 7 + recordBytes(records[1]));
+  let exact = 0;
+  for (const r of records) exact += recordBytes(r);
+  const sampled = batchBytes(records);
+  assert.ok(Math.abs(sampled - exact) < exact * 0.05, `${sampled} for ${exact}`);
+  assert.equal(
+    batchBytes(records.slice(0, 10)),
+    records.slice(0, 10).reduce((n, r) => n + recordBytes(r), 0),
+  );
 });

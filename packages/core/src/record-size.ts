@@ -4,6 +4,9 @@
 
 import type { Row } from './record.ts';
 
+/** Records of a batch without texts whose size is estimated; the others count their average. */
+const SAMPLE = 16;
+
 /** Depth below which nested values are not walked but counted at a flat rate. */
 const MAX_DEPTH = 16;
 const DEEP_VALUE_BYTES = 64;
@@ -17,6 +20,32 @@ const DEEP_VALUE_BYTES = 64;
  */
 export function recordBytes(record: Row, text?: string): number {
   return text === undefined ? estimate(record, 0) : text.length;
+}
+
+/**
+ * Bytes a batch of records counts for: the sum of `recordBytes` over records that have a text,
+ * and for a batch without texts an estimate from at most 16 of its records, evenly spread, times
+ * the number of records — a sample, so that bounding a queue costs O(1) per batch, not a walk
+ * over every record (records of one batch come from one step and are usually alike).
+ */
+export function batchBytes(records: readonly Row[], texts?: readonly (string | undefined)[]): number {
+  const n = records.length;
+  if (texts !== undefined) {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const text = texts[i];
+      bytes += text === undefined ? estimate(records[i], 0) : text.length;
+    }
+    return bytes;
+  }
+  if (n <= SAMPLE) {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += estimate(records[i], 0);
+    return bytes;
+  }
+  let sampled = 0;
+  for (let k = 0; k < SAMPLE; k++) sampled += estimate(records[Math.floor((k * n) / SAMPLE)], 0);
+  return Math.round((sampled / SAMPLE) * n);
 }
 
 function estimate(value: unknown, depth: number): number {

@@ -67,7 +67,7 @@ export interface PipelineSettings {
   readonly idleTimeout: number;
   /** Records a sink may have queued before sources pause (backpressure). */
   readonly sinkQueueRecords: number;
-  /** Bytes (estimated, see `recordBytes`) a sink may have queued before sources pause. */
+  /** Bytes (estimated, see `batchBytes`) a sink may have queued before sources pause. */
   readonly sinkQueueBytes: number;
 }
 

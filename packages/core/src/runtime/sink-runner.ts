@@ -3,14 +3,14 @@
  *
  * Operators hand records over synchronously with `enqueue`; one write loop sends them to the
  * sink in order, coalescing queued chunks into larger writes. The queue is bounded in records and
- * in bytes (`recordBytes`); the bound is what makes a slow sink slow the sources: the job awaits
+ * in bytes (`batchBytes`); the bound is what makes a slow sink slow the sources: the job awaits
  * `belowCapacity()` before reading more.
  */
 
 import type { Sink, SinkRejection } from '../connector.ts';
 import { toSluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
-import { recordBytes } from '../record-size.ts';
+import { batchBytes } from '../record-size.ts';
 
 /** Called with the records a sink rejected for good. */
 export type RejectionHandler = (records: Row[], times: number[], rejections: SinkRejection[]) => void;
@@ -56,8 +56,7 @@ export class SinkRunner {
   enqueue(records: Row[], times: number[], texts?: readonly (string | undefined)[]): void {
     if (this.#failure !== undefined) throw this.#failure;
     if (records.length === 0) return;
-    let bytes = 0;
-    for (let i = 0; i < records.length; i++) bytes += recordBytes(records[i], texts?.[i]);
+    const bytes = batchBytes(records, texts);
     this.#records.push(records);
     this.#times.push(times);
     this.#texts.push(texts);
@@ -71,7 +70,7 @@ export class SinkRunner {
     return this.#queued;
   }
 
-  /** Estimated bytes of the queued records (see `recordBytes`). */
+  /** Estimated bytes of the queued records (see `batchBytes`). */
   get queuedBytes(): number {
     return this.#queuedBytes;
   }
