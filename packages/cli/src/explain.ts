@@ -2,7 +2,7 @@
  * Turns an error into the one paragraph `sluice` prints before exiting non-zero.
  */
 
-import { errorCodes, SluiceError } from '@sluice/core';
+import { errorCodes, redactUrlCredentials, SluiceError } from '@sluice/core';
 
 /** Advice for file-system errors, by errno code. */
 const fileSystemAdvice: { readonly [code: string]: string } = {
@@ -47,6 +47,6 @@ export function explain(err: unknown, file: string): string {
     const where = err.file ? '' : `${file}: `;
     return `sluice: ${where}${err.describe()}\n${advice(err)}\n`;
   }
-  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const message = redactUrlCredentials(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return `sluice: ${file}: unexpected error (INTERNAL): ${message}\nThis is a Sluice bug; please report it with this message.\n`;
 }

@@ -69,6 +69,13 @@ export interface SourceReader {
   position(): unknown;
   /** Called once a checkpoint containing `position` is durable; commit upstream here. */
   commit?(position: unknown): Promise<void>;
+  /**
+   * For a reader that holds input it has acknowledged (an ingest endpoint): called once when the
+   * job stops gracefully. It stops taking new input; its reads then return what it holds and
+   * `null` once it holds nothing, so the final checkpoint covers everything it acknowledged. A
+   * reader without it is simply not read again.
+   */
+  drain?(): void;
   close(): Promise<void>;
 }
 
@@ -89,6 +96,19 @@ export interface SourceContext {
   readonly baseDir: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /**
+   * A folder inside the job's checkpoint folder for this source's own durable state (a
+   * write-ahead log): `<checkpoint dir>/<pipeline>/sources/<source id>`, not created yet. Absent
+   * when the source is opened outside a job.
+   */
+  readonly stateDir?: string;
+  /** How many completed checkpoints the job keeps: a restore may fall back to the oldest. */
+  readonly keepCheckpoints?: number;
+  /**
+   * Asks the job for a checkpoint soon (after the batch being read is pushed), for a source
+   * that answers its clients only once a checkpoint covers their records.
+   */
+  readonly requestCheckpoint?: () => void;
 }
 
 export interface Source {

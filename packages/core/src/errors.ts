@@ -6,6 +6,8 @@
  * happened and how to fix it; `step` and `path` name the place in the pipeline.
  */
 
+import { redactUrlCredentials } from './url-credentials.ts';
+
 export type ErrorKind = 'user' | 'external' | 'internal';
 
 interface CodeInfo {
@@ -126,6 +128,12 @@ export const errorCodes = {
     summary:
       'An operator’s state holds a value a checkpoint cannot store (a function, a symbol, nesting deeper than the stack allows).',
   },
+  WAL_FAILED: {
+    kind: 'external',
+    retryable: false,
+    summary:
+      'A source’s write-ahead log could not be written, synced or read back; the job stops rather than acknowledge what it might lose.',
+  },
   PIPELINE_LOAD: { kind: 'user', retryable: false, summary: 'A pipeline module could not be loaded.' },
   INTERNAL: { kind: 'internal', retryable: false, summary: 'A Sluice bug: please report it with the log.' },
 } as const satisfies { [code: string]: CodeInfo };
@@ -159,8 +167,9 @@ export class SluiceError extends Error {
   readonly line: number | undefined;
   readonly column: number | undefined;
 
+  /** Credentials in URLs in `message` are replaced by `***` (see `redactUrlCredentials`). */
   constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactUrlCredentials(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.step = options.step;
     this.path = options.path;

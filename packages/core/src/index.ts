@@ -131,4 +131,5 @@ export {
   systemClock,
   toEpochMillis,
 } from './time.ts';
+export { redactUrlCredentials } from './url-credentials.ts';
 export { loadPipelineFile, parsePipelineYaml } from './yaml/index.ts';

@@ -3,6 +3,7 @@
  */
 
 import type { Logger } from './connector.ts';
+import { redactUrlCredentials } from './url-credentials.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const rank: { [L in LogLevel]: number } = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -16,10 +17,14 @@ export interface LoggerOptions {
   base?: { [k: string]: unknown };
 }
 
-/** Creates a logger writing one line per message. */
+/**
+ * Creates a logger writing one line per message. Credentials in URLs anywhere in a line (message,
+ * fields, errors) are replaced by `***` before it is written.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const min = rank[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const output = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = (line: string) => output(redactUrlCredentials(line));
   const base = options.base ?? {};
   const json = options.format !== 'text';
   const line = (level: LogLevel, message: string, fields?: { [k: string]: unknown }) => {

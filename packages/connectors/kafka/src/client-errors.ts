@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BaseOptions } from '@platformatic/kafka';
-import { SluiceError } from '@sluice/core';
+import { redactUrlCredentials, SluiceError } from '@sluice/core';
 import type { SaslOptions, TlsOptions } from './connection.ts';
 
 /** The connection fields of a Kafka component (see `connection.ts`). */
@@ -68,9 +68,9 @@ export function connectionSecrets(config: ConnectionConfig): string[] {
   return secrets;
 }
 
-/** `message` with every secret replaced by `***`. */
+/** `message` with every secret, and the credentials of every URL, replaced by `***`. */
 export function scrub(message: string, secrets: readonly string[]): string {
-  let out = message;
+  let out = redactUrlCredentials(message);
   for (const s of secrets) if (s.length > 0) out = out.split(s).join('***');
   return out;
 }

@@ -198,6 +198,7 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
     max_buffered_records: 20_000,
     max_depth: 1000,
     invalid_utf8: 'dead_letter' as const,
+    max_buffered_bytes: 1 << 26,
   };
   const where = { id: 'in', pipeline: 'p', baseDir: '/srv/p' };
   const s = sourceSettings(base, where);
@@ -205,6 +206,7 @@ test('settings: durations parsed; heartbeat must be shorter than the session tim
   assert.equal(s.sessionTimeoutMs, 10_000);
   assert.equal(s.maxWaitMs, 500);
   assert.equal(s.readCommitted, true);
+  assert.equal(s.maxBufferedBytes, 1 << 26);
   assert.throws(
     () => sourceSettings({ ...base, heartbeat_interval: '20s' }, where),
     /heartbeat_interval must be shorter/,

@@ -59,6 +59,7 @@ export class FetchBuffer {
   readonly #decode: ChunkDecoder;
   #queue: QueuedChunk[] = [];
   #size = 0;
+  #bytes = 0;
 
   constructor(decode: ChunkDecoder) {
     this.#decode = decode;
@@ -67,6 +68,11 @@ export class FetchBuffer {
   /** Records (counted from the batch headers until decoded) waiting to be returned. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Bytes of the fetched record batches held (until their chunk is all handed out or dropped). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Queues a fetched partition (possibly without records: it still moves the position when reached). */
@@ -83,14 +89,17 @@ export class FetchBuffer {
       end: from,
     });
     this.#size += fetched.count;
+    this.#bytes += fetched.bytes.length;
   }
 
   /** Forgets everything fetched for these partitions (revoked). */
   drop(keys: ReadonlySet<string>): void {
     const kept: QueuedChunk[] = [];
     for (const c of this.#queue) {
-      if (keys.has(c.state.key)) this.#size -= remaining(c);
-      else kept.push(c);
+      if (keys.has(c.state.key)) {
+        this.#size -= remaining(c);
+        this.#bytes -= c.fetched.bytes.length;
+      } else kept.push(c);
     }
     this.#queue = kept;
   }
@@ -113,6 +122,7 @@ export class FetchBuffer {
       if (!current(st)) {
         this.#queue.shift();
         this.#size -= remaining(c);
+        this.#bytes -= c.fetched.bytes.length;
         continue;
       }
       let d = c.data;
@@ -123,6 +133,7 @@ export class FetchBuffer {
           // Everything returned: the position moves past what the fetch covered.
           if (c.fetched.next > st.returned) st.returned = c.fetched.next;
           this.#queue.shift();
+          this.#bytes -= c.fetched.bytes.length;
           continue;
         }
         let last = c.batch;

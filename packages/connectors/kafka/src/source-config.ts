@@ -126,6 +126,14 @@ export const kafkaSourceConfig = Type.Object(
       description: 'Upper bound of one partition in a fetch response, in bytes.',
       examples: [262_144],
     }),
+    max_buffered_bytes: Type.Integer({
+      minimum: 1024,
+      default: 67_108_864,
+      description:
+        'Bytes of fetched record batches held ahead of the pipeline; fetching pauses above it, as above ' +
+        '`max_buffered_records` (whichever is reached first).',
+      examples: [16_777_216],
+    }),
     max_buffered_records: Type.Integer({
       minimum: 1,
       default: 20_000,
@@ -178,6 +186,7 @@ export interface SourceSettings {
   readonly maxBytes: number;
   readonly partitionMaxBytes: number;
   readonly maxBuffered: number;
+  readonly maxBufferedBytes: number;
 }
 
 /** Where a source runs: what the default `group_instance_id` is derived from. */
@@ -240,5 +249,6 @@ export function sourceSettings(config: KafkaSourceConfig, identity: SourceIdenti
     maxBytes: config.fetch_max_bytes,
     partitionMaxBytes: config.partition_fetch_max_bytes,
     maxBuffered: config.max_buffered_records,
+    maxBufferedBytes: config.max_buffered_bytes,
   };
 }

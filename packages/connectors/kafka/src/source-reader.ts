@@ -340,7 +340,7 @@ export class KafkaReader implements SourceReader {
         if (this.#unresolved.size > 0) await this.#resolveStarts();
         if (this.#outOfRange.size > 0) await this.#resetOutOfRange();
         const targets: PartitionState[] = [];
-        if (this.#buffer.size < this.#o.settings.maxBuffered) {
+        if (this.#roomToFetch()) {
           for (const st of this.#parts.values()) if (Number.isFinite(st.fetchAt)) targets.push(st);
         }
         if (targets.length === 0) {
@@ -521,8 +521,14 @@ export class KafkaReader implements SourceReader {
     }
     if (!batch) return undefined;
     this.#attachChanges(batch);
-    if (this.#buffer.size < this.#o.settings.maxBuffered) this.#fetchWanted.notify();
+    if (this.#roomToFetch()) this.#fetchWanted.notify();
     return batch;
+  }
+
+  /** Whether the buffer is below both of its bounds, in records and in bytes. */
+  #roomToFetch(): boolean {
+    const { maxBuffered, maxBufferedBytes } = this.#o.settings;
+    return this.#buffer.size < maxBuffered && this.#buffer.bytes < maxBufferedBytes;
   }
 
   /** Reports the partitions revoked and assigned since the last batch. */

@@ -12,13 +12,18 @@ import { type InvalidUtf8, invalidUtf8At, invalidUtf8Message } from './input-gua
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bytes of an over-long record its dead letter keeps as payload. */
+const LONG_RECORD_HEAD = 1024;
+
 /**
  * Decodes CSV rows into records. With `header`, the first row of the stream names the fields and
  * every later row must have as many fields; without it fields are `column0`, `column1`, … A row
  * that does not parse or has the wrong field count becomes a failure; offsets are the byte
  * offset of the row's first byte. Rows are checked for UTF-8 a buffer at a time (`isUtf8` over
  * everything pending, one row at a time only once that fails); a row with invalid bytes, or an
- * inferred number beyond the range of a double (`1e400`), is a failure too.
+ * inferred number beyond the range of a double (`1e400`), is a failure too. A record longer than
+ * `maxLine` bytes is a failure holding its first kilobyte; one still incomplete past `maxLine` is
+ * dropped as it arrives until it ends, with `offset` at its start meanwhile.
  */
 export class CsvDecoder implements RecordDecoder {
   readonly #header: boolean;
@@ -36,17 +41,23 @@ export class CsvDecoder implements RecordDecoder {
   #atStart = true;
   /** `#bytes` before this index are known to be valid UTF-8. */
   #validTo = 0;
+  readonly #maxLine: number;
+  readonly #maxLineText: string;
+  /** An over-long record being skipped: its start, first bytes and the scanner's state. */
+  #longRecord: { offset: number; head: Buffer; scan: { state: number } } | undefined;
 
-  constructor(options: DecodeOptions) {
+  constructor(options: DecodeOptions, maxLine = Number.POSITIVE_INFINITY, maxLineText = String(maxLine)) {
     this.#header = options.header;
     this.#delimiter = options.delimiter;
     this.#delimiterByte = options.delimiter.charCodeAt(0);
     this.#infer = options.infer_types;
     this.#invalidUtf8 = options.invalid_utf8 ?? 'dead_letter';
+    this.#maxLine = maxLine;
+    this.#maxLineText = maxLineText;
   }
 
   get offset(): number {
-    return this.#base + this.#pos;
+    return this.#longRecord?.offset ?? this.#base + this.#pos;
   }
 
   get pending(): number {
@@ -76,6 +87,7 @@ export class CsvDecoder implements RecordDecoder {
     this.#base = offset;
     this.#atStart = offset === 0;
     this.#validTo = 0;
+    this.#longRecord = undefined;
     this.#columns = columns === undefined ? undefined : [...columns];
   }
 
@@ -98,8 +110,40 @@ export class CsvDecoder implements RecordDecoder {
         }
       }
       const start = this.#pos;
+      const long = this.#longRecord;
+      if (long !== undefined) {
+        const end = csvRecordEnd(bytes, start, len, this.#delimiterByte, final, long.scan);
+        if (end < 0) {
+          this.#drop();
+          break;
+        }
+        this.#pos = end;
+        this.#longRecord = undefined;
+        out.failures.push(this.#longFailure(long.head, this.#base + end - long.offset, long.offset));
+        n++;
+        continue;
+      }
       const end = csvRecordEnd(bytes, start, len, this.#delimiterByte, final);
-      if (end < 0) break;
+      if (end < 0) {
+        if (len - start <= this.#maxLine) break;
+        const scan = { state: 0 };
+        csvRecordEnd(bytes, start, len, this.#delimiterByte, false, scan);
+        this.#longRecord = {
+          offset: this.#base + start,
+          head: Buffer.from(bytes.subarray(start, start + LONG_RECORD_HEAD)),
+          scan,
+        };
+        this.#drop();
+        break;
+      }
+      if (end - start > this.#maxLine) {
+        this.#pos = end;
+        out.failures.push(
+          this.#longFailure(bytes.subarray(start, start + LONG_RECORD_HEAD), end - start, this.#base + start),
+        );
+        n++;
+        continue;
+      }
       this.#pos = end;
       let textEnd = end;
       if (textEnd > start && bytes[textEnd - 1] === 0x0a) textEnd--;
@@ -174,6 +218,22 @@ export class CsvDecoder implements RecordDecoder {
     this.#validTo = bad < 0 ? whole : bad;
     if (end <= this.#validTo) return -1;
     return invalidUtf8At(bytes, start, end);
+  }
+
+  /** Drops every pending byte (of a record being skipped). */
+  #drop(): void {
+    this.#base += this.#bytes.length;
+    this.#bytes = EMPTY;
+    this.#pos = 0;
+    this.#validTo = 0;
+  }
+
+  #longFailure(head: Uint8Array, bytes: number, offset: number) {
+    return {
+      payload: `${Buffer.from(head).toString('utf8')}…`,
+      message: `a CSV record of ${bytes} bytes, longer than max_line (${this.#maxLineText}); skipped`,
+      offset,
+    };
   }
 
   #generatedNames(count: number): string[] {

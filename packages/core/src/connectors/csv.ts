@@ -22,6 +22,9 @@ const AFTER_QUOTE = 3;
  * when the record does not end before `end` (more bytes are needed). With `final`, the bytes up to
  * `end` are the last ones and the record ends there. Quotes, the delimiter and line breaks are
  * ASCII, never part of a multi-byte UTF-8 sequence, so scanning bytes is exact.
+ *
+ * `scan`, when given, carries the scanner's state across calls, for a record read in pieces that
+ * are not kept: the scan starts in `scan.state` (0 at a record's start) and leaves its state there.
  */
 export function csvRecordEnd(
   bytes: Uint8Array,
@@ -29,8 +32,9 @@ export function csvRecordEnd(
   end: number,
   delimiter: number,
   final: boolean,
+  scan?: { state: number },
 ): number {
-  let state = FIELD_START;
+  let state = scan?.state ?? FIELD_START;
   for (let i = start; i < end; i++) {
     const b = bytes[i];
     switch (state) {
@@ -53,6 +57,7 @@ export function csvRecordEnd(
         else if (b !== CR) state = UNQUOTED;
     }
   }
+  if (scan) scan.state = state;
   return final ? end : -1;
 }
 

@@ -312,3 +312,22 @@ describe('file source, follow', () => {
     await reader.close();
   });
 });
+
+describe('file source, max_line', () => {
+  it('makes a line longer than max_line a dead letter and reads on', async () => {
+    const dir = await freshDir();
+    const long = JSON.stringify({ pad: 'x'.repeat(3 * 1024 * 1024) });
+    await writeFile(join(dir, 'a.jsonl'), `${lines(0, 2)}${long}\n${lines(2, 4)}`);
+    const [reader] = await openSource(dir, { path: 'a.jsonl', max_line: '1mb' });
+    const { records, batches } = await drain(reader);
+    assert.deepEqual(ns(records), [0, 1, 2, 3]);
+    const failures = batches.flatMap((b) => b.failures ?? []);
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0].offset, lines(0, 2).length);
+    assert.match(
+      failures[0].message,
+      new RegExp(`a line of ${long.length} bytes, longer than max_line \\(1mb\\)`),
+    );
+    assert.ok(failures[0].payload.length < 2000);
+  });
+});

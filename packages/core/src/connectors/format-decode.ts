@@ -3,11 +3,12 @@
  * exact byte offset of every record, shared by the `file` and `stdin` sources.
  */
 
+import { parseByteSize } from '../byte-size.ts';
 import type { DecodeFailure, SourceBatch } from '../connector.ts';
 import type { Row } from '../record.ts';
 import { CsvDecoder } from './csv-decode.ts';
 import { LineDecoder } from './format-lines.ts';
-import type { DecodeOptions } from './format-options.ts';
+import { DEFAULT_MAX_LINE, type DecodeOptions } from './format-options.ts';
 import { DEFAULT_MAX_DEPTH } from './input-guards.ts';
 
 /** Where a decoder puts its output; the arrays are appended to. */
@@ -53,11 +54,14 @@ export function sourceBatchOf(out: DecodeOutput): SourceBatch {
   return batch;
 }
 
-/** Creates the decoder for `options.format`. */
+/** Creates the decoder for `options.format`; throws CONFIG_INVALID on a bad `max_line`. */
 export function createDecoder(options: DecodeOptions): RecordDecoder {
-  if (options.format === 'csv') return new CsvDecoder(options);
-  return new LineDecoder(options.format === 'json', {
+  const text = options.max_line ?? DEFAULT_MAX_LINE;
+  const maxLine = parseByteSize(text, 'max_line');
+  if (options.format === 'csv') return new CsvDecoder(options, maxLine, text);
+  const limits = {
     maxDepth: options.max_depth ?? DEFAULT_MAX_DEPTH,
-    invalidUtf8: options.invalid_utf8 ?? 'dead_letter',
-  });
+    invalidUtf8: options.invalid_utf8 ?? ('dead_letter' as const),
+  };
+  return new LineDecoder(options.format === 'json', limits, maxLine, text);
 }

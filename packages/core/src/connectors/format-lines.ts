@@ -20,6 +20,9 @@ export function isBom(bytes: Uint8Array, at: number): boolean {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bytes of an over-long line its dead letter keeps as payload. */
+const LONG_LINE_HEAD = 1024;
+
 /** Parses one JSON line into `outcome`: an object, or an error (none for a blank line). */
 function parseJsonLine(line: string, maxDepth: number, outcome: JsonOutcome): void {
   parseJsonText(line, maxDepth, outcome);
@@ -43,6 +46,10 @@ function parseJsonLine(line: string, maxDepth: number, outcome: JsonOutcome): vo
  * Each region is checked with `isUtf8`; only in a region that fails is each line checked, and
  * a line with invalid bytes is a failure (payload: its bytes in base64) unless `invalidUtf8` is
  * `replace`. JSON lines go through `parseJsonText` (depth and number range).
+ *
+ * A line longer than `maxLine` bytes is a failure holding its first kilobyte. Bytes of a line
+ * still without its `\n` past `maxLine` are dropped as they arrive until the `\n` comes; meanwhile
+ * `offset` stays at the line's start, so a checkpoint taken then resumes before it.
  */
 export class LineDecoder implements RecordDecoder {
   readonly columns = undefined;
@@ -70,14 +77,26 @@ export class LineDecoder implements RecordDecoder {
   /** Stream offset of `#region[0]`. */
   #base = 0;
   #atStart = true;
+  readonly #maxLine: number;
+  /** `max_line` as configured, for messages. */
+  readonly #maxLineText: string;
+  /** An over-long line being skipped: where it starts and its first bytes. */
+  #longLine: { offset: number; head: Buffer } | undefined;
 
-  constructor(json: boolean, limits: InputLimits) {
+  constructor(
+    json: boolean,
+    limits: InputLimits,
+    maxLine = Number.POSITIVE_INFINITY,
+    maxLineText = String(maxLine),
+  ) {
     this.#json = json;
     this.#limits = limits;
+    this.#maxLine = maxLine;
+    this.#maxLineText = maxLineText;
   }
 
   get offset(): number {
-    return this.#base + this.#pos;
+    return this.#longLine?.offset ?? this.#base + this.#pos;
   }
 
   get pending(): number {
@@ -101,6 +120,7 @@ export class LineDecoder implements RecordDecoder {
     this.#pos = 0;
     this.#base = offset;
     this.#atStart = offset === 0;
+    this.#longLine = undefined;
   }
 
   newOutput(): DecodeOutput {
@@ -112,10 +132,81 @@ export class LineDecoder implements RecordDecoder {
   decode(out: DecodeOutput, max: number, final: boolean): number {
     let n = 0;
     while (n < max) {
-      if (this.#pos >= this.#region.length && !this.#nextRegion(final)) break;
+      if (this.#pos >= this.#region.length) {
+        if (this.#longLine !== undefined) {
+          if (!this.#skipLongLine(out, final)) break;
+          n++;
+          continue;
+        }
+        if (!this.#nextRegion(final)) {
+          if (this.#chunkBytes <= this.#maxLine) break;
+          this.#beginLongLine();
+          continue;
+        }
+      }
       n += this.#decodeRegion(out, max - n);
     }
     return n;
+  }
+
+  /** The pending bytes (a line without its `\n`) passed `maxLine`: keep its head, drop the rest. */
+  #beginLongLine(): void {
+    let start = this.#base + this.#region.length;
+    const head = Buffer.concat(this.#chunks).subarray(0, LONG_LINE_HEAD + 3);
+    let headStart = 0;
+    if (this.#atStart) {
+      this.#atStart = false;
+      if (isBom(head, 0)) headStart = 3;
+    }
+    this.#longLine = {
+      offset: start + headStart,
+      head: Buffer.from(head.subarray(headStart, headStart + LONG_LINE_HEAD)),
+    };
+    start += this.#chunkBytes;
+    this.#base = start;
+    this.#region = EMPTY;
+    this.#text = '';
+    this.#textStart = 0;
+    this.#textPos = 0;
+    this.#pos = 0;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#scanned = 0;
+  }
+
+  /**
+   * Drops pending bytes up to the `\n` that ends the long line; once found (or at the end of the
+   * input) adds its failure and returns true.
+   */
+  #skipLongLine(out: DecodeOutput, final: boolean): boolean {
+    const line = this.#longLine!;
+    let dropped = 0;
+    let k = 0;
+    let found = false;
+    for (; k < this.#chunks.length; k++) {
+      const nl = this.#chunks[k].indexOf(0x0a);
+      if (nl >= 0) {
+        dropped += nl + 1;
+        const rest = this.#chunks[k].subarray(nl + 1);
+        this.#chunks = rest.length > 0 ? [rest, ...this.#chunks.slice(k + 1)] : this.#chunks.slice(k + 1);
+        found = true;
+        break;
+      }
+      dropped += this.#chunks[k].length;
+    }
+    if (!found) this.#chunks = [];
+    this.#base += dropped;
+    this.#chunkBytes -= dropped;
+    this.#scanned = 0;
+    if (!found && !final) return false;
+    const length = this.#base - line.offset - (found ? 1 : 0);
+    out.failures.push({
+      payload: `${line.head.toString('utf8')}…`,
+      message: `a line of ${length} bytes, longer than max_line (${this.#maxLineText}); skipped`,
+      offset: line.offset,
+    });
+    this.#longLine = undefined;
+    return true;
   }
 
   /** Makes the complete lines among the pushed bytes the current region; false when there are none. */
@@ -185,7 +276,14 @@ export class LineDecoder implements RecordDecoder {
         if (lineEnd > b && region[lineEnd - 1] === 0x0d) lineEnd--;
         bad = invalidUtf8At(region, b, lineEnd);
       }
-      if (bad >= 0) {
+      if (le > p && this.#tooLong(text, p, le, ascii)) {
+        failures.push({
+          payload: `${text.slice(p, p + LONG_LINE_HEAD)}…`,
+          message: `a line of ${Buffer.byteLength(text.slice(p, le))} bytes, longer than max_line (${this.#maxLineText}); skipped`,
+          offset,
+        });
+        n++;
+      } else if (bad >= 0) {
         failures.push({
           payload: region.toString('base64', b, lineEnd),
           message: invalidUtf8Message(bad - b),
@@ -223,5 +321,13 @@ export class LineDecoder implements RecordDecoder {
     this.#textPos = Math.min(p, len);
     this.#pos = Math.min(b, regionEnd);
     return n;
+  }
+
+  /** Whether the line `text[from, to)` is longer than `maxLine` bytes. */
+  #tooLong(text: string, from: number, to: number, ascii: boolean): boolean {
+    const chars = to - from;
+    if (chars > this.#maxLine) return true;
+    if (ascii || chars * 3 <= this.#maxLine) return false;
+    return Buffer.byteLength(text.slice(from, to)) > this.#maxLine;
   }
 }

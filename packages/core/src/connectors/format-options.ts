@@ -4,7 +4,11 @@
  */
 
 import Type from 'typebox';
+import { byteSizePattern } from '../byte-size.ts';
 import { DEFAULT_MAX_DEPTH, MAX_MAX_DEPTH } from './input-guards.ts';
+
+/** The longest line (or CSV record) a decoder takes when `max_line` is not given. */
+export const DEFAULT_MAX_LINE = '1mb';
 
 const delimiter = () =>
   Type.String({
@@ -66,6 +70,14 @@ export const decodeFields = {
     examples: [false],
   }),
   ...inputLimitFields,
+  max_line: Type.String({
+    pattern: byteSizePattern,
+    default: DEFAULT_MAX_LINE,
+    description:
+      'Longest line (`json`, `text`) or CSV record, in bytes (e.g. `256kb`). A longer one becomes a dead ' +
+      'letter holding its first kilobyte; it is skipped without being read into memory whole.',
+    examples: ['16mb'],
+  }),
 };
 
 /** Schema properties of a sink that encodes records: the format and its CSV options. */
@@ -92,6 +104,8 @@ export interface DecodeOptions {
   readonly max_depth?: number;
   /** Bytes that are not UTF-8: a dead letter (when absent) or U+FFFD. */
   readonly invalid_utf8?: 'dead_letter' | 'replace';
+  /** Default `DEFAULT_MAX_LINE`. */
+  readonly max_line?: string;
 }
 
 /** Encoding options with defaults applied. */

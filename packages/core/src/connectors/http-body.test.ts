@@ -1,22 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError } from '../errors.ts';
-import { decodeBody, formatOfContentType, parseByteSize } from './http-body.ts';
+import { decodeBody, formatOfContentType } from './http-body.ts';
 
 describe('http bodies', () => {
-  it('parses sizes in units of 1024', () => {
-    assert.equal(parseByteSize('1mb'), 1_048_576);
-    assert.equal(parseByteSize('512KB'), 524_288);
-    assert.equal(parseByteSize('1.5kb'), 1536);
-    assert.equal(parseByteSize('100'), 100);
-    assert.equal(parseByteSize(2048), 2048);
-    assert.throws(
-      () => parseByteSize('big', 'max_body'),
-      (err: unknown) =>
-        err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === 'max_body',
-    );
-  });
-
   it('picks NDJSON for the NDJSON and JSON Lines content types only', () => {
     for (const type of ['application/x-ndjson', 'application/ndjson; charset=utf-8', 'application/jsonl']) {
       assert.equal(formatOfContentType(type), 'ndjson', type);

@@ -21,43 +21,48 @@ import {
   parseJsonText,
 } from './input-guards.ts';
 
-const byteUnits: { [unit: string]: number } = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+/** How reading a body ended. */
+export type BodyRead =
+  | { readonly status: 'ok'; readonly body: Buffer }
+  /** Larger than the limit; the rest of it was discarded. */
+  | { readonly status: 'too-large' }
+  /** `take` refused more bytes; the rest of it was discarded. */
+  | { readonly status: 'busy' }
+  /** The client went away before the body ended. */
+  | { readonly status: 'aborted' };
 
 /**
- * Parses a size such as `512kb`, `1mb`, `2gb` or `100b` (units of 1024; a bare number is bytes).
- * Throws CONFIG_INVALID naming `path` when the text is not a size.
+ * Reads a request body of at most `limit` bytes, asking `take` for room for each piece as it
+ * arrives (`take(n)` false: no room). Stops reading as soon as either refuses; never rejects.
  */
-export function parseByteSize(value: string | number, path = 'size'): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(value).trim());
-  if (!match) {
-    throw new SluiceError('CONFIG_INVALID', `'${value}' is not a size; write e.g. 512kb, 1mb or 100b`, {
-      path,
-    });
-  }
-  return Math.floor(Number(match[1]) * byteUnits[(match[2] ?? 'b').toLowerCase()]);
-}
-
-/**
- * Reads a request body of at most `limit` bytes. Resolves with undefined as soon as the body
- * passes the limit, discarding the rest of it.
- */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  take: (bytes: number) => boolean,
+): Promise<BodyRead> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (result: BodyRead) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      if (result.status !== 'ok' && result.status !== 'aborted') req.resume();
+      resolve(result);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      req.resume();
-      resolve(undefined);
+      if (size > limit) return finish({ status: 'too-large' });
+      if (!take(chunk.length)) return finish({ status: 'busy' });
+      chunks.push(chunk);
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => finish({ status: 'ok', body: Buffer.concat(chunks, size) }));
+    req.on('error', () => finish({ status: 'aborted' }));
+    req.on('close', () =>
+      finish(req.complete ? { status: 'ok', body: Buffer.concat(chunks, size) } : { status: 'aborted' }),
+    );
   });
 }
 
@@ -74,6 +79,8 @@ export function formatOfContentType(contentType: string | undefined): BodyFormat
 /** What a body decodes to. */
 export interface DecodedBody {
   records: Row[];
+  /** NDJSON: the line each record was parsed from (see `SourceBatch.texts`); JSON: absent. */
+  texts?: string[];
   /** Lines or array elements that are not JSON objects, for the dead-letter output. */
   failures: DecodeFailure[];
 }
@@ -107,8 +114,10 @@ function decodeLine(
   parseJsonText(line, limits.maxDepth, outcome);
   if (outcome.error !== undefined)
     out.failures.push({ payload: line, message: `line ${number}: ${outcome.error}` });
-  else if (isObject(outcome.value)) out.records.push(outcome.value);
-  else out.failures.push({ payload: line, message: `line ${number}: not a JSON object` });
+  else if (isObject(outcome.value)) {
+    out.records.push(outcome.value);
+    out.texts?.push(line);
+  } else out.failures.push({ payload: line, message: `line ${number}: not a JSON object` });
 }
 
 /** NDJSON from bytes that are not all UTF-8: each line with invalid bytes is a failure alone. */
@@ -150,6 +159,7 @@ export function decodeBody(
   const outcome: JsonOutcome = { value: undefined, error: undefined };
   const strict = typeof body !== 'string' && limits.invalidUtf8 === 'dead_letter' && !isUtf8(body);
   if (format === 'ndjson') {
+    out.texts = [];
     if (strict) {
       decodeNdjsonBytes(body, limits, outcome, out);
       return out;

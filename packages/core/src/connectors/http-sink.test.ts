@@ -6,6 +6,7 @@ import { Value } from 'typebox/value';
 import { parse } from 'yaml';
 import { type Sink, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
+import { createLogger } from '../log.ts';
 import type { Row } from '../record.ts';
 import { systemClock } from '../time.ts';
 import { type HttpServerConfig, HttpServerReader, httpServerSource } from './http-server-source.ts';
@@ -51,7 +52,11 @@ async function serve(reply: (received: Received, n: number) => Reply) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/in`, received, close };
 }
 
-async function openSink(url: string, options: Partial<HttpSinkConfig> = {}): Promise<Sink> {
+async function openSink(
+  url: string,
+  options: Partial<HttpSinkConfig> = {},
+  log = silentLogger,
+): Promise<Sink> {
   const config = Value.Default(httpSink.config, {
     url,
     ...options,
@@ -59,7 +64,7 @@ async function openSink(url: string, options: Partial<HttpSinkConfig> = {}): Pro
   });
   assert.ok(Value.Check(httpSink.config, config));
   const sink = httpSink.create(config as HttpSinkConfig);
-  const ctx = { id: 'out', restored: undefined, clock: systemClock, baseDir: '.', log: silentLogger };
+  const ctx = { id: 'out', restored: undefined, clock: systemClock, baseDir: '.', log };
   await sink.open({ ...ctx, signal: new AbortController().signal });
   return sink;
 }
@@ -207,6 +212,34 @@ describe('http sink', () => {
     await assert.rejects(sink.write(rows(1), []), unavailable(/after 2 attempts: .*ECONNREFUSED/));
   });
 
+  it('sends URL credentials as Basic auth and never shows them in warnings or errors', async () => {
+    const server = await serve(() => ({ status: 503, body: 'down' }));
+    const lines: string[] = [];
+    const log = createLogger({ write: (line) => lines.push(line) });
+    const url = server.url.replace('http://', 'http://admin:s3cr%40t@');
+    const sink = await openSink(
+      url,
+      { retry: { max_attempts: 2, initial_backoff: '1ms', max_backoff: '1ms' } },
+      log,
+    );
+    let message = '';
+    await assert.rejects(sink.write(rows(1), []), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      message = err.describe();
+      return true;
+    });
+    assert.equal(server.received.length, 2);
+    assert.equal(
+      server.received[0].headers.authorization,
+      `Basic ${Buffer.from('admin:s3cr@t').toString('base64')}`,
+    );
+    assert.match(message, /HTTP 503: down/);
+    assert.match(lines.join('\n'), /http sink retrying/);
+    for (const text of [message, ...lines]) {
+      assert.doesNotMatch(text, /s3cr/, text);
+    }
+  });
+
   it('has a spec example that matches its schema', () => {
     const { type, ...options } = parse(httpSink.example ?? '') as { type: string };
     assert.equal(type, httpSink.type);
@@ -231,7 +264,11 @@ describe('http sink', () => {
   });
 
   it('delivers into an http_server source end to end', async () => {
-    const config = Value.Default(httpServerSource.config, { port: 0, queue_records: 50 }) as HttpServerConfig;
+    const config = Value.Default(httpServerSource.config, {
+      port: 0,
+      queue_records: 50,
+      ack: 'memory',
+    }) as HttpServerConfig;
     const [reader] = await httpServerSource.create(config).open({
       id: 'in',
       restored: {},
@@ -245,7 +282,8 @@ describe('http sink', () => {
     const sink = await openSink(reader.url, { format: 'ndjson', batch_size: 40 });
     const reading = (async () => {
       const got: Row[] = [];
-      while (got.length < 200) got.push(...(await reader.read(25, new AbortController().signal)).records);
+      while (got.length < 200)
+        got.push(...((await reader.read(25, new AbortController().signal))?.records ?? []));
       return got;
     })();
     assert.equal(await sink.write(rows(200), []), undefined);

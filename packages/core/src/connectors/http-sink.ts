@@ -17,7 +17,9 @@ export const httpSinkConfig = Type.Object(
   {
     url: Type.String({
       pattern: '^https?://',
-      description: 'Endpoint the records are sent to (http or https).',
+      description:
+        'Endpoint the records are sent to (http or https). Credentials in it (`https://user:password@host/`) ' +
+        'are sent as Basic authentication and shown as `***` in logs and errors.',
       examples: ['https://collector.example.com/v1/records'],
     }),
     method: Type.Enum(['POST', 'PUT', 'PATCH'], {
@@ -150,6 +152,15 @@ class HttpSink implements Sink {
     this.#headers = new Headers({
       'content-type': config.format === 'json' ? 'application/json' : 'application/x-ndjson',
     });
+    // fetch refuses a URL with credentials (and would echo them in its error): they become a
+    // Basic Authorization header, which an `authorization` in `headers` overrides.
+    if (this.#url.username !== '' || this.#url.password !== '') {
+      const user = decodeUserinfo(this.#url.username);
+      const password = decodeUserinfo(this.#url.password);
+      this.#headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+      this.#url.username = '';
+      this.#url.password = '';
+    }
     for (const [name, value] of Object.entries(config.headers)) {
       try {
         this.#headers.set(name, value);
@@ -285,6 +296,15 @@ class HttpSink implements Sink {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A percent-encoded URL username or password as text (as written when it does not decode). */
+function decodeUserinfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The code of a fetch network failure (`ECONNREFUSED`, …), in parentheses. */

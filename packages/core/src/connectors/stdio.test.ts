@@ -48,7 +48,10 @@ describe('stdin source', () => {
     assert.deepEqual(records, [{ n: 1 }, { n: 2 }, { n: 3 }]);
     assert.equal(reader.position(), 4, 'three records and one failure read');
     assert.equal(await reader.read(10, never), null);
-    assert.equal(stdinSource.bounded?.({ ...json, max_depth: 1000, invalid_utf8: 'dead_letter' }), true);
+    assert.equal(
+      stdinSource.bounded?.({ ...json, max_depth: 1000, invalid_utf8: 'dead_letter', max_line: '1mb' }),
+      true,
+    );
   });
 
   it('returns an empty batch while the input is quiet, then continues', async () => {

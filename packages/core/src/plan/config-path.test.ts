@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { concatPath, joinPath, parentPath, pointerToPath } from './config-path.ts';
+import { concatPath, joinPath, parentPath, pointerToPath, splitPath } from './config-path.ts';
 
 test('joinPath builds dotted paths with brackets for indexes and odd keys', () => {
   assert.equal(joinPath('', 'sources'), 'sources');
@@ -37,4 +37,14 @@ test('pointerToPath tells indexes from digit keys by the data', () => {
   assert.equal(pointerToPath('/list/0/a', data), 'list[0].a');
   assert.equal(pointerToPath('/map/0/a~1b', data), 'map["0"]["a/b"]');
   assert.equal(pointerToPath('', data), '');
+});
+
+test('splitPath gives back the keys and indexes joinPath joined', () => {
+  const keys: (string | number)[] = ['sinks', 'out', 'headers', 'x-api-key', 'list', 2, 'x.y "z"', '0'];
+  let path = '';
+  for (const key of keys) path = joinPath(path, key);
+  assert.deepEqual(splitPath(path), keys);
+  assert.deepEqual(splitPath(''), []);
+  assert.equal(splitPath('.a'), undefined);
+  assert.equal(splitPath('a..b'), undefined);
 });

@@ -16,6 +16,26 @@ export function joinPath(parent: string, key: string | number): string {
   return `${parent}[${JSON.stringify(key)}]`;
 }
 
+const segment = /^(?:\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\])/;
+
+/**
+ * The keys (strings) and indexes (numbers) of a path built by `joinPath`, in order: the inverse
+ * of joining them. Undefined when the text is not such a path.
+ */
+export function splitPath(path: string): (string | number)[] | undefined {
+  const out: (string | number)[] = [];
+  let rest = path;
+  while (rest !== '') {
+    const match = segment.exec(rest);
+    if (!match || (out.length === 0 && rest.startsWith('.'))) return undefined;
+    if (match[1] !== undefined) out.push(match[1]);
+    else if (match[2] !== undefined) out.push(Number(match[2]));
+    else out.push(JSON.parse(match[3]) as string);
+    rest = rest.slice(match[0].length);
+  }
+  return out;
+}
+
 /** Appends a relative path (as built by `joinPath` from the root) to `parent`. */
 export function concatPath(parent: string, relative: string): string {
   if (relative === '') return parent;

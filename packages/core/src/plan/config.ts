@@ -7,7 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { SluiceError } from '../errors.ts';
 import { issuesFromAjv } from './config-messages.ts';
-import { isRecord, joinPath } from './config-path.ts';
+import { isRecord, joinPath, splitPath } from './config-path.ts';
 
 /** One problem with a config value. */
 export interface ConfigIssue {
@@ -28,17 +28,69 @@ const validators = new WeakMap<object, ValidateFunction>();
  * issues with readable messages ("must be one of: json, csv", "unknown option 'formt' — did you
  * mean 'format'?", "missing required option 'path'").
  *
+ * `variables` (relative path → text) names the values that came from a lone `${VAR}` and were
+ * read as YAML reads a plain scalar (`12345678` a number, `true` a boolean): a secret option, and
+ * an option that refuses that type but takes the text, gets the variable's text instead, so a
+ * numeric-looking password stays a string while `port: ${PORT}` stays a number.
+ *
  * `value` is not modified: defaults go into a copy. `undefined` is validated as `{}`. Compiled
  * validators are cached per schema object. Throws INTERNAL when the schema itself is invalid.
  */
 export function validateConfig<T>(
   schema: object,
   value: unknown,
+  variables?: ReadonlyMap<string, string>,
 ): { ok: true; value: T } | { ok: false; issues: ConfigIssue[] } {
   const validate = validatorFor(schema);
-  const copy = cloneData(value === undefined ? {} : value);
-  if (validate(copy)) return { ok: true, value: copy as T };
-  return { ok: false, issues: issuesFromAjv(validate.errors ?? [], copy) };
+  const source = value === undefined ? {} : value;
+  const attempt = (asText: ReadonlySet<string>) => {
+    const copy = cloneData(source);
+    for (const path of asText) setAtPath(copy, path, variables!.get(path)!);
+    return validate(copy)
+      ? { ok: true as const, value: copy as T }
+      : { ok: false as const, issues: issuesFromAjv(validate.errors ?? [], copy) };
+  };
+  if (variables === undefined || variables.size === 0) return attempt(new Set());
+  const secret = [...variables.keys()].filter((path) => isSecretAt(schema, path));
+  const first = attempt(new Set(secret));
+  if (first.ok) return first;
+  const refused = first.issues.map((i) => i.path).filter((p) => variables.has(p) && !secret.includes(p));
+  if (refused.length === 0) return first;
+  const second = attempt(new Set([...secret, ...refused]));
+  if (second.ok) return second;
+  // Keep the text only where it was taken; elsewhere the first reading's message is the clearer one.
+  const stillRefused = new Set(second.issues.map((i) => i.path));
+  return attempt(new Set([...secret, ...refused.filter((p) => !stillRefused.has(p))]));
+}
+
+/** Whether the schema marks the value at `path` (a relative config path) `secret`. */
+function isSecretAt(schema: object, path: string): boolean {
+  const keys = splitPath(path);
+  if (keys === undefined) return false;
+  let nodes = flatten([schema]);
+  for (const key of keys) {
+    const children =
+      typeof key === 'number'
+        ? nodes.flatMap((n) =>
+            Array.isArray(n.items) ? [n.items[key]] : n.items === undefined ? [] : [n.items],
+          )
+        : childSchemas(nodes, key);
+    nodes = flatten(children);
+  }
+  return nodes.some((n) => n.secret === true);
+}
+
+/** Sets the value at a relative config path inside plain data, when the path leads there. */
+function setAtPath(data: unknown, path: string, value: unknown): void {
+  const keys = splitPath(path);
+  if (keys === undefined || keys.length === 0) return;
+  let node: unknown = data;
+  for (const key of keys.slice(0, -1)) {
+    node = isRecord(node) || Array.isArray(node) ? (node as { [k: string]: unknown })[key] : undefined;
+  }
+  const last = keys[keys.length - 1];
+  if (Array.isArray(node) && typeof last === 'number') node[last] = value;
+  else if (isRecord(node) && typeof last === 'string' && Object.hasOwn(node, last)) setOwn(node, last, value);
 }
 
 function validatorFor(schema: object): ValidateFunction {

@@ -5,6 +5,7 @@
  */
 
 import { Type } from 'typebox';
+import { byteSizePattern, formatByteSize } from '../byte-size.ts';
 import { formatDuration } from '../time.ts';
 import { defaultSettings } from './plan.ts';
 
@@ -163,6 +164,15 @@ export const settingsSchema = Type.Object(
         minimum: 1,
         default: defaultSettings.sinkQueueRecords,
         description: 'Records a sink may have queued before sources pause (backpressure).',
+      }),
+    ),
+    sink_queue_bytes: Type.Optional(
+      Type.String({
+        pattern: byteSizePattern,
+        default: formatByteSize(defaultSettings.sinkQueueBytes),
+        description:
+          'Bytes a sink may have queued before sources pause (e.g. `64mb`): a record counts the length ' +
+          'of the text it was read from, else an estimate of its JSON size.',
       }),
     ),
   },

@@ -67,6 +67,8 @@ export interface PipelineSettings {
   readonly idleTimeout: number;
   /** Records a sink may have queued before sources pause (backpressure). */
   readonly sinkQueueRecords: number;
+  /** Bytes (estimated, see `batchBytes`) a sink may have queued before sources pause. */
+  readonly sinkQueueBytes: number;
 }
 
 export interface Plan {
@@ -89,4 +91,5 @@ export const defaultSettings: PipelineSettings = {
   batchSize: 1024,
   idleTimeout: 5_000,
   sinkQueueRecords: 16_384,
+  sinkQueueBytes: 64 * 1024 ** 2,
 };

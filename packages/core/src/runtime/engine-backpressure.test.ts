@@ -182,3 +182,36 @@ sinks:
   );
   assert.equal(result.metrics.lastCheckpointId, 1);
 });
+
+test('a sink queue is bounded in bytes as well as in records', async () => {
+  const dir = await h.dir();
+  const gate = new Gate();
+  gates.set('bytes', gate);
+  const plan = planFrom(
+    `
+name: backpressure-bytes
+settings: { checkpoint: { interval: 0, dir: ./ckpt }, sink_queue_records: 10000, sink_queue_bytes: 8kb, batch_size: 2 }
+sources:
+  in: { type: memory, channel: backpressure-bytes }
+sinks:
+  out: { type: gated, gate: bytes }
+`,
+    dir,
+    registry,
+  );
+  const channel = memoryChannel('backpressure-bytes', ['p0']);
+  const records = Array.from({ length: 60 }, (_, x) => ({ x, pad: 'x'.repeat(1000) }));
+  channel.push('p0', ...records);
+  const job = await Job.create(plan, { registry, tickInterval: 5 });
+  const running = h.run(job);
+  await waitFor('the first write to start', () => gate.writesStarted === 1);
+  await sleep(150);
+  // About 1 kB a record: the queue is full past 8 records; one more batch of 2 may land on it.
+  const readWhileShut = job.metrics().recordsIn;
+  assert.ok(readWhileShut >= 8 && readWhileShut <= 11, `${readWhileShut} records read`);
+  gate.open();
+  await waitFor('every record written', () => gate.written.length === records.length);
+  channel.end();
+  assert.equal((await running).status, 'completed');
+  assert.deepEqual(gate.written, records);
+});

@@ -8,7 +8,7 @@
  * the snapshot durably, and only then lets sinks and sources commit.
  */
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type CheckpointData,
   DirectoryCheckpointStore,
@@ -81,6 +81,8 @@ export class Job {
   #lastCheckpointId: number | undefined;
   #checkpointing: Promise<void> | undefined;
   #nextCheckpointAt = Number.POSITIVE_INFINITY;
+  /** A source asked for a checkpoint while one ran: take another right after it. */
+  #checkpointAgain = false;
   #paused = false;
   #resume: (() => void) | undefined;
   #resumed: Promise<void> = Promise.resolve();
@@ -188,7 +190,8 @@ export class Job {
         signal: this.#sinkAbort.signal,
         log: this.#log,
       });
-      return new SinkRunner(id, sink, plan.settings.sinkQueueRecords, (records, times, rejections) =>
+      const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
+      return new SinkRunner(id, sink, capacity, (records, times, rejections) =>
         this.#outputs.rejected(id, records, times, rejections),
       );
     };
@@ -217,6 +220,9 @@ export class Job {
           baseDir: plan.baseDir,
           signal: this.#abort.signal,
           log: this.#log,
+          stateDir: join(this.#store!.dir, 'sources', src.id),
+          keepCheckpoints: checkpoint.keep,
+          requestCheckpoint: () => this.#requestCheckpoint(),
         });
       const bound = src.eventTime?.maxOutOfOrderness ?? 0;
       const idle = src.eventTime?.idleTimeout ?? plan.settings.idleTimeout;
@@ -372,13 +378,20 @@ export class Job {
     const batchSize = this.plan.settings.batchSize;
     const watched = this.#graph.watchedSources.has(src.id);
     let attempt = 0;
-    while (!this.#stopping && !this.#failure) {
+    // On a graceful stop a reader that holds acknowledged input is read until it is empty.
+    let draining = false;
+    while (!this.#failure) {
+      if (this.#stopping && !draining) {
+        if (!reader.drain) break;
+        reader.drain();
+        draining = true;
+      }
       let batch: SourceBatch | null;
       try {
         batch = await reader.read(batchSize, this.#abort.signal);
         attempt = 0;
       } catch (err) {
-        if (this.#stopping) break;
+        if (this.#stopping && !draining) break;
         const e = toSluiceError(err, 'SOURCE_UNAVAILABLE', { step: src.id });
         if (!e.retryable) {
           this.#fail(e);
@@ -396,6 +409,8 @@ export class Job {
       if (this.#paused) await this.#resumed;
       if (batch === null) {
         src.positions[reader.partition] = reader.position();
+        // Drained for a stop, not ended: the partition must not let the watermark run to +∞.
+        if (draining) break;
         this.#watermarks.end(wmId);
         for (const p of subPartitions) this.#watermarks.end(`${src.id}/${p}`);
         break;
@@ -482,6 +497,12 @@ export class Job {
     return !this.#checkpointing && !this.#stopping && this.#clock.now() >= this.#nextCheckpointAt;
   }
 
+  /** A source asked for a checkpoint: the next batch boundary takes one (or right after the one running). */
+  #requestCheckpoint(): void {
+    if (this.#checkpointing) this.#checkpointAgain = true;
+    else this.#nextCheckpointAt = Math.min(this.#nextCheckpointAt, this.#clock.now());
+  }
+
   #startCheckpoint(): void {
     this.#checkpoint(false).catch((err) => this.#fail(toSluiceError(err, 'IO_ERROR')));
   }
@@ -498,6 +519,10 @@ export class Job {
       this.#checkpointing = undefined;
       const interval = this.plan.settings.checkpoint.interval;
       if (interval > 0) this.#nextCheckpointAt = this.#clock.now() + interval;
+      if (this.#checkpointAgain) {
+        this.#checkpointAgain = false;
+        this.#nextCheckpointAt = this.#clock.now();
+      }
     });
     this.#checkpointing = p;
     return p;

@@ -25,7 +25,7 @@ function recordingSink() {
 
 test('chunks queued behind a write are joined into one, each record keeping its text or none', async () => {
   const { sink, writes, release } = recordingSink();
-  const runner = new SinkRunner('out', sink, 64, () => {});
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
   const r = (n: number): Row => ({ n });
   runner.enqueue([r(0)], [0], ['t0']);
   // The first write is under way: these wait, and go out together.
@@ -46,7 +46,7 @@ test('chunks queued behind a write are joined into one, each record keeping its 
 
 test('chunks without texts are joined without any', async () => {
   const { sink, writes, release } = recordingSink();
-  const runner = new SinkRunner('out', sink, 64, () => {});
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
   runner.enqueue([{ a: 1 }], [0]);
   runner.enqueue([{ a: 2 }], [0]);
   runner.enqueue([{ a: 3 }], [0]);

@@ -2,28 +2,40 @@
  * Runs one sink: a bounded queue in front of its asynchronous `write`.
  *
  * Operators hand records over synchronously with `enqueue`; one write loop sends them to the
- * sink in order, coalescing queued chunks into larger writes. The queue bound is what makes a
- * slow sink slow the sources: the job awaits `belowCapacity()` before reading more.
+ * sink in order, coalescing queued chunks into larger writes. The queue is bounded in records and
+ * in bytes (`batchBytes`); the bound is what makes a slow sink slow the sources: the job awaits
+ * `belowCapacity()` before reading more.
  */
 
 import type { Sink, SinkRejection } from '../connector.ts';
 import { toSluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
+import { batchBytes } from '../record-size.ts';
 
 /** Called with the records a sink rejected for good. */
 export type RejectionHandler = (records: Row[], times: number[], rejections: SinkRejection[]) => void;
+
+/** How much a sink queue may hold before the sources wait. */
+export interface QueueCapacity {
+  readonly records: number;
+  readonly bytes: number;
+}
 
 export class SinkRunner {
   readonly id: string;
   readonly sink: Sink;
   readonly #capacity: number;
+  readonly #capacityBytes: number;
   readonly #maxWrite: number;
   readonly #onReject: RejectionHandler;
   #records: Row[][] = [];
   #times: number[][] = [];
   /** The texts of each queued chunk (see `Batch.texts`), undefined for a chunk without. */
   #texts: (readonly (string | undefined)[] | undefined)[] = [];
+  /** The bytes of each queued chunk. */
+  #bytes: number[] = [];
   #queued = 0;
+  #queuedBytes = 0;
   #loop: Promise<void> | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
@@ -31,11 +43,12 @@ export class SinkRunner {
   written = 0;
   rejected = 0;
 
-  constructor(id: string, sink: Sink, capacity: number, onReject: RejectionHandler) {
+  constructor(id: string, sink: Sink, capacity: QueueCapacity, onReject: RejectionHandler) {
     this.id = id;
     this.sink = sink;
-    this.#capacity = capacity;
-    this.#maxWrite = Math.max(1024, capacity >> 2);
+    this.#capacity = capacity.records;
+    this.#capacityBytes = capacity.bytes;
+    this.#maxWrite = Math.max(1024, capacity.records >> 2);
     this.#onReject = onReject;
   }
 
@@ -43,10 +56,13 @@ export class SinkRunner {
   enqueue(records: Row[], times: number[], texts?: readonly (string | undefined)[]): void {
     if (this.#failure !== undefined) throw this.#failure;
     if (records.length === 0) return;
+    const bytes = batchBytes(records, texts);
     this.#records.push(records);
     this.#times.push(times);
     this.#texts.push(texts);
+    this.#bytes.push(bytes);
     this.#queued += records.length;
+    this.#queuedBytes += bytes;
     this.#loop ??= this.#run();
   }
 
@@ -54,13 +70,18 @@ export class SinkRunner {
     return this.#queued;
   }
 
+  /** Estimated bytes of the queued records (see `batchBytes`). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   get full(): boolean {
-    return this.#queued >= this.#capacity;
+    return this.#queued >= this.#capacity || this.#queuedBytes >= this.#capacityBytes;
   }
 
   /** Resolves once the queue is below capacity (immediately if it is). Rejects if the sink failed. */
   belowCapacity(): Promise<void> {
-    return this.#wait(() => this.#queued < this.#capacity);
+    return this.#wait(() => !this.full);
   }
 
   /** Resolves once everything queued has been written. Rejects if the sink failed. */
@@ -93,10 +114,12 @@ export class SinkRunner {
         let records: Row[];
         let times: number[];
         let texts: readonly (string | undefined)[] | undefined;
+        let bytes = 0;
         if (this.#records.length === 1 || this.#records[0].length >= this.#maxWrite) {
           records = this.#records.shift()!;
           times = this.#times.shift()!;
           texts = this.#texts.shift();
+          bytes = this.#bytes.shift()!;
         } else {
           // Join the chunks that fit in one write into arrays sized for them.
           let chunks = 0;
@@ -115,6 +138,7 @@ export class SinkRunner {
             const r = this.#records.shift()!;
             const t = this.#times.shift()!;
             const x = this.#texts.shift();
+            bytes += this.#bytes.shift()!;
             for (let i = 0; i < r.length; i++, at++) {
               records[at] = r[i];
               times[at] = t[i];
@@ -125,6 +149,7 @@ export class SinkRunner {
         }
         const rejections = await this.sink.write(records, times, texts);
         this.#queued -= records.length;
+        this.#queuedBytes -= bytes;
         if (rejections && rejections.length > 0) {
           this.rejected += rejections.length;
           this.written += records.length - rejections.length;

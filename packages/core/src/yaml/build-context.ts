@@ -38,6 +38,20 @@ export function isBroken(ctx: BuildContext, path: string): boolean {
   return false;
 }
 
+/**
+ * The values under `prefix` that came from a lone `${VAR}` (see `YamlTree.variables`), by path
+ * relative to it, for `validateConfig`.
+ */
+export function variablesUnder(ctx: BuildContext, prefix: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [path, text] of ctx.tree.variables) {
+    if (prefix === '') out.set(path, text);
+    else if (path.startsWith(`${prefix}.`)) out.set(path.slice(prefix.length + 1), text);
+    else if (path.startsWith(`${prefix}[`)) out.set(path.slice(prefix.length), text);
+  }
+  return out;
+}
+
 /** Adds a problem located at the value at `path`, unless that value could not be read at all. */
 export function report(
   ctx: BuildContext,

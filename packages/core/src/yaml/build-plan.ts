@@ -79,7 +79,9 @@ export function buildPlan(ctx: BuildContext, baseDir: string): Plan | undefined 
   };
 }
 
-function readName(ctx: BuildContext, value: unknown): string {
+function readName(ctx: BuildContext, raw: unknown): string {
+  // A name given as a lone `${VAR}` is the variable's text, even when it looks like a number.
+  const value = ctx.tree.variables.get('name') ?? raw;
   if (value === undefined) report(ctx, 'CONFIG_INVALID', '', "missing 'name': give the pipeline a name");
   else if (typeof value !== 'string' || value.trim() === '') {
     report(ctx, 'CONFIG_INVALID', 'name', 'must be a non-empty string');

@@ -76,6 +76,7 @@ describe('parsePipelineYaml', () => {
         batchSize: 1024,
         idleTimeout: 5000,
         sinkQueueRecords: defaultSettings.sinkQueueRecords,
+        sinkQueueBytes: defaultSettings.sinkQueueBytes,
       },
       baseDir: resolve('pipelines'),
     });
@@ -131,7 +132,7 @@ sinks:
   test('partial settings merge over the defaults', () => {
     const plan = load(`
 name: p
-settings: { checkpoint: { interval: 1m30s }, sink_queue_records: 10 }
+settings: { checkpoint: { interval: 1m30s }, sink_queue_records: 10, sink_queue_bytes: 2mb }
 sources: { gen: { type: generator } }
 sinks: { out: { type: file, path: o } }
 `);
@@ -139,6 +140,7 @@ sinks: { out: { type: file, path: o } }
       ...defaultSettings,
       checkpoint: { ...defaultSettings.checkpoint, interval: 90_000 },
       sinkQueueRecords: 10,
+      sinkQueueBytes: 2 * 1024 ** 2,
     });
   });
 
@@ -251,6 +253,67 @@ sinks:
         assert.match(err.message, /environment variable 'HOST' is not set/);
         return true;
       },
+    );
+  });
+
+  test('a lone reference stays the text of the variable where the option takes text, and in every secret', () => {
+    const pipeline = `name: \${NAME}
+settings:
+  batch_size: \${BATCH}
+sources:
+  gen:
+    type: generator
+    count: \${COUNT}
+    token: \${TOKEN}
+steps:
+  - id: m
+    type: map
+    fields:
+      a: \${EXPR}
+sinks:
+  out:
+    type: http
+    url: https://x.test/in
+    port: \${PORT}
+    auth:
+      user: \${USER}
+      password: \${PASSWORD}
+    headers:
+      x-api-key: \${KEY}
+`;
+    for (const secret of ['12345678', 'true', '0x1F', '1e3', 'null', '007', '~', '.inf']) {
+      const plan = load(pipeline, {
+        NAME: '2024',
+        BATCH: '64',
+        COUNT: '7',
+        TOKEN: secret,
+        EXPR: '5',
+        PORT: '8443',
+        USER: 'false',
+        PASSWORD: secret,
+        KEY: secret,
+      });
+      assert.equal(plan.name, '2024');
+      assert.equal(plan.settings.batchSize, 64);
+      assert.deepEqual(plan.sources[0].config, { count: 7, token: secret }, secret);
+      assert.deepEqual(plan.steps[0].config, { fields: { a: '5' } });
+      assert.deepEqual(plan.sinks[0].config, {
+        url: 'https://x.test/in',
+        port: 8443,
+        auth: { user: 'false', password: secret },
+        headers: { 'x-api-key': secret },
+      });
+    }
+  });
+
+  test('a lone reference that is not the type the option takes is still refused', () => {
+    assert.throws(
+      () =>
+        load(
+          'name: p\nsources:\n  g:\n    type: generator\n    count: ${COUNT}\nsinks: { o: { type: file, path: o } }\n',
+          { COUNT: 'many' },
+        ),
+      (err: SluiceError) => err.code === 'CONFIG_INVALID' && err.path === 'sources.g.count',
     );
   });
 

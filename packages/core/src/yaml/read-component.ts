@@ -8,7 +8,7 @@ import { isRecord, joinPath } from '../plan/config-path.ts';
 import { didYouMean } from '../plan/config-suggest.ts';
 import { reservedComponentKeys } from '../plan/json-schema-sections.ts';
 import type { ComponentSpec } from '../spec.ts';
-import { type BuildContext, report, reportConfigIssues, reportKey } from './build-context.ts';
+import { type BuildContext, report, reportConfigIssues, reportKey, variablesUnder } from './build-context.ts';
 
 type Kind = ComponentSpec['kind'];
 
@@ -59,7 +59,7 @@ export function readComponent(
       Object.defineProperty(config, key, { value, enumerable: true, writable: true, configurable: true });
     }
   }
-  const result = validateConfig(spec.config, config);
+  const result = validateConfig(spec.config, config, variablesUnder(ctx, path));
   if (result.ok) return { type, config: result.value, raw };
   reportConfigIssues(ctx, path, result.issues, id);
   return { type, config, raw };

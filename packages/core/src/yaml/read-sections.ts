@@ -3,17 +3,22 @@
  */
 
 import type { Static } from 'typebox';
+import { parseByteSize } from '../byte-size.ts';
 import { validateConfig } from '../plan/config.ts';
 import { joinPath } from '../plan/config-path.ts';
 import { eventTimeSchema, settingsSchema } from '../plan/json-schema-sections.ts';
 import { defaultSettings, type EventTimeConfig, type PipelineSettings } from '../plan/plan.ts';
 import { parseDuration } from '../time.ts';
-import { type BuildContext, report, reportConfigIssues } from './build-context.ts';
+import { type BuildContext, report, reportConfigIssues, variablesUnder } from './build-context.ts';
 
 /** Reads `settings` (absent or empty: the defaults), durations in milliseconds. */
 export function readSettings(ctx: BuildContext, raw: unknown): PipelineSettings {
   if (raw === undefined || raw === null) return defaultSettings;
-  const result = validateConfig<Static<typeof settingsSchema>>(settingsSchema, raw);
+  const result = validateConfig<Static<typeof settingsSchema>>(
+    settingsSchema,
+    raw,
+    variablesUnder(ctx, 'settings'),
+  );
   if (!result.ok) {
     reportConfigIssues(ctx, 'settings', result.issues);
     return defaultSettings;
@@ -30,6 +35,8 @@ export function readSettings(ctx: BuildContext, raw: unknown): PipelineSettings 
     batchSize: s.batch_size ?? base.batchSize,
     idleTimeout: duration(ctx, s.idle_timeout, 'settings.idle_timeout') ?? base.idleTimeout,
     sinkQueueRecords: s.sink_queue_records ?? base.sinkQueueRecords,
+    sinkQueueBytes:
+      s.sink_queue_bytes === undefined ? base.sinkQueueBytes : parseByteSize(s.sink_queue_bytes),
   };
 }
 
@@ -41,7 +48,11 @@ export function readEventTime(
   step: string,
 ): EventTimeConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const result = validateConfig<Static<typeof eventTimeSchema>>(eventTimeSchema, raw);
+  const result = validateConfig<Static<typeof eventTimeSchema>>(
+    eventTimeSchema,
+    raw,
+    variablesUnder(ctx, path),
+  );
   if (!result.ok) {
     reportConfigIssues(ctx, path, result.issues, step);
     return undefined;

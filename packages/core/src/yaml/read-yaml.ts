@@ -31,6 +31,12 @@ export interface YamlTree {
   readonly keys: Map<string, Position>;
   /** Paths whose value could not be read (already reported); later checks skip them. */
   readonly broken: Set<string>;
+  /**
+   * Values that were a lone `${VAR}` in a plain scalar and read as a number, boolean or null
+   * (`8080`, `true`): the variable's text, by path. Validation gives an option that takes text
+   * (and every secret) this text instead (see `validateConfig`).
+   */
+  readonly variables: Map<string, string>;
 }
 
 /** Most values a file may expand to through aliases (guards against "billion laughs" files). */
@@ -67,7 +73,13 @@ export function readYaml(text: string, env: Env, issues: IssueList): YamlTree | 
   }
   const reader = new Reader(doc, text, at, env, issues);
   const value = reader.read(doc.contents, '', { line: 1, column: 1 });
-  return { value, values: reader.values, keys: reader.keys, broken: reader.broken };
+  return {
+    value,
+    values: reader.values,
+    keys: reader.keys,
+    broken: reader.broken,
+    variables: reader.variables,
+  };
 }
 
 type Doc = ReturnType<typeof parseDocument>;
@@ -75,6 +87,7 @@ type Doc = ReturnType<typeof parseDocument>;
 class Reader {
   values = new Map<string, Position>();
   keys = new Map<string, Position>();
+  variables = new Map<string, string>();
   readonly broken = new Set<string>();
   readonly #doc: Doc;
   readonly #text: string;
@@ -147,7 +160,10 @@ class Reader {
       this.#fail(path, result.message, here, 'CONFIG_INVALID');
       return node.value;
     }
-    return result.whole && node.type === Scalar.PLAIN && !node.tag ? retype(result.value) : result.value;
+    if (!result.whole || node.type !== Scalar.PLAIN || node.tag) return result.value;
+    const value = retype(result.value);
+    if (typeof value !== 'string') this.variables.set(path, result.value);
+    return value;
   }
 
   /** Reports a value that cannot be read and marks its path broken; returns null as its value. */
@@ -200,13 +216,15 @@ class Reader {
   #merge(out: { [key: string]: unknown }, merge: unknown, path: string, here: Position): void {
     const sources = isSeq(merge) ? merge.items : [merge];
     for (const source of sources) {
-      const saved = { values: this.values, keys: this.keys };
+      const saved = { values: this.values, keys: this.keys, variables: this.variables };
       this.values = new Map();
       this.keys = new Map();
+      this.variables = new Map();
       const merged = this.read(source, path, here);
-      const scratch = { values: this.values, keys: this.keys };
+      const scratch = { values: this.values, keys: this.keys, variables: this.variables };
       this.values = saved.values;
       this.keys = saved.keys;
+      this.variables = saved.variables;
       if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) {
         if (isAlias(source) && source.resolve(this.#doc) === undefined) continue;
         this.#issues.add('CONFIG_PARSE', path, "a '<<' merge key needs a map or an alias of one", here);
@@ -218,6 +236,7 @@ class Reader {
         const child = joinPath(path, key);
         copyUnder(scratch.values, this.values, child);
         copyUnder(scratch.keys, this.keys, child);
+        copyUnder(scratch.variables, this.variables, child);
       }
     }
   }
@@ -238,7 +257,7 @@ function isMergeKey(key: unknown): boolean {
   return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<';
 }
 
-function copyUnder(from: Map<string, Position>, to: Map<string, Position>, prefix: string): void {
+function copyUnder<T>(from: Map<string, T>, to: Map<string, T>, prefix: string): void {
   for (const [path, position] of from) {
     if (path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`))
       to.set(path, position);
