@@ -53,6 +53,7 @@ export class AlignedWindowStore implements WindowStore {
   readonly #windowEnds: Float64Array;
   #updates: Update[] = [];
   readonly #updated = new Set<Group>();
+  #nextDue = Number.NEGATIVE_INFINITY;
   readonly #checked: number[];
 
   constructor(assigner: WindowAssigner, settings: StoreSettings) {
@@ -67,6 +68,7 @@ export class AlignedWindowStore implements WindowStore {
     const { functions, allowedLateness } = this.#settings;
     const count = this.#assigner.assign(time, this.#starts, this.#windowEnds);
     const checked = this.#checked;
+    if (count === 1) return this.#addToOne(key, record, values, progress);
     if (checked.length > 0) {
       for (let w = 0; w < count; w++) {
         const end = this.#windowEnds[w];
@@ -100,12 +102,39 @@ export class AlignedWindowStore implements WindowStore {
     return accepted;
   }
 
+  /**
+   * `add` for a record in exactly one window (tumbling windows): one lookup of its group, the
+   * checks of the functions that can refuse a value, then the additions.
+   */
+  #addToOne(key: GroupKey, record: Row, values: readonly unknown[], progress: number): boolean {
+    const { functions, allowedLateness } = this.#settings;
+    const end = this.#windowEnds[0];
+    if (end - 1 + allowedLateness <= progress) return false;
+    const window = end === this.#cachedEnd ? this.#cached! : this.#window(this.#starts[0], end, progress);
+    let group = window.groups.get(key);
+    if (group === undefined) {
+      group = { keyValues: this.#settings.keyValuesOf(record), accumulators: createAccumulators(functions) };
+      window.groups.set(key, group);
+    } else if (this.#checked.length > 0) {
+      checkAdd(functions, this.#checked, group.accumulators, values);
+    }
+    const accumulators = group.accumulators;
+    for (let j = 0; j < functions.length; j++) accumulators[j] = functions[j].add(accumulators[j], values[j]);
+    if (window.fired && !this.#updated.has(group)) {
+      this.#updated.add(group);
+      this.#updates.push({ window, key, group });
+    }
+    return true;
+  }
+
   /** The window ending at `end`, created when missing (already fired when it is already due). */
   #window(start: number, end: number, progress: number): WindowState {
     let window = this.#windows.get(end);
     if (window === undefined) {
       window = { start, end, fired: end - 1 <= progress, groups: new Map() };
       this.#windows.set(end, window);
+      const due = window.fired ? end - 1 + this.#settings.allowedLateness : end - 1;
+      if (due < this.#nextDue) this.#nextDue = due;
       const ends = this.#ends;
       if (ends.length === 0 || end > ends[ends.length - 1]) {
         ends.push(end);
@@ -146,6 +175,26 @@ export class AlignedWindowStore implements WindowStore {
       this.#cachedEnd = Number.NaN;
       this.#cached = undefined;
     }
+    // Next: the first window not fired yet, or the first fired one's end of allowed lateness.
+    let next = Number.POSITIVE_INFINITY;
+    if (ends.length > 0) {
+      next = ends[0] - 1 + lateness;
+      for (let i = 0; i < ends.length; i++) {
+        if (ends[i] - 1 > progress) {
+          if (ends[i] - 1 < next) next = ends[i] - 1;
+          break;
+        }
+      }
+    }
+    this.#nextDue = next;
+  }
+
+  get nextDue(): number {
+    return this.#nextDue;
+  }
+
+  get hasUpdates(): boolean {
+    return this.#updates.length > 0;
   }
 
   flushUpdates(emitter: ResultEmitter): void {
@@ -171,6 +220,8 @@ export class AlignedWindowStore implements WindowStore {
     this.#ends = [];
     this.#cachedEnd = Number.NaN;
     this.#cached = undefined;
+    // Unknown until the next advance computes it: advance at the first chance.
+    this.#nextDue = Number.NEGATIVE_INFINITY;
     for (const window of windows as WindowState[]) {
       this.#windows.set(window.end, window);
       this.#ends.push(window.end);

@@ -182,6 +182,14 @@ export class SessionWindowStore implements WindowStore {
     }
   }
 
+  get nextDue(): number {
+    return this.#queue.peek()?.queuedDue ?? Number.POSITIVE_INFINITY;
+  }
+
+  get hasUpdates(): boolean {
+    return this.#updates.length > 0;
+  }
+
   flushUpdates(emitter: ResultEmitter): void {
     if (this.#updates.length === 0) return;
     const updates = [...new Set(this.#updates)].sort((a, b) => a.end - b.end || a.seq - b.seq);

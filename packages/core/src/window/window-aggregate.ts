@@ -347,7 +347,10 @@ class WindowAggregate implements Operator {
         continue;
       }
       // A late record that changed a fired window re-fires it at once (Flink's allowed lateness).
-      if (!processing) store.flushUpdates(emitter);
+      if (store.hasUpdates) {
+        emitter.watermark = this.#progress;
+        store.flushUpdates(emitter);
+      }
     }
     emitter.flush();
   }
@@ -377,10 +380,13 @@ class WindowAggregate implements Operator {
    * records) carries the new one.
    */
   #advance(watermark: number): void {
+    if (watermark < this.#store.nextDue) {
+      this.#progress = watermark;
+      return;
+    }
     this.#emitter.watermark = this.#progress;
     this.#progress = watermark;
     this.#store.advance(watermark, this.#emitter);
-    this.#emitter.watermark = watermark;
   }
 
   onProcessingTime(now: number, out: Output): void {

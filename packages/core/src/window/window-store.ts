@@ -41,6 +41,14 @@ export interface WindowStore {
   add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean;
   /** Emits every window that became due, in end order, once; drops state past allowed lateness. */
   advance(progress: number, emitter: ResultEmitter): void;
+  /**
+   * A progress below which `advance` has nothing to do (no window to fire or drop): the caller
+   * may move its progress up to just below it without calling `advance`. May be lower than the
+   * exact bound, never higher.
+   */
+  readonly nextDue: number;
+  /** Whether fired windows took records since the last `flushUpdates`. */
+  readonly hasUpdates: boolean;
   /** Emits the updated results of due windows that took records since the last flush. */
   flushUpdates(emitter: ResultEmitter): void;
   /** The state as structured-cloneable data (live references: serialize before the next call). */
