@@ -36,7 +36,12 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
     try {
       mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
     } catch (err) {
-      throw new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${(err as Error).message}`, {
+      const message = (err as Error).message;
+      // `npm init` writes "type": "commonjs", where Node reads a .ts/.js file as CommonJS.
+      const hint = /import statement outside a module|Unexpected token 'export'/.test(message)
+        ? `; ${file} is an ES module: set "type": "module" in the package.json of its project, or name it ${ext === '.ts' ? '.mts' : '.mjs'}`
+        : '';
+      throw new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${message}${hint}`, {
         file,
         cause: err,
       });
