@@ -1,6 +1,7 @@
 /**
  * Loading TypeScript pipeline modules: errors that stop a module from loading point at the file,
- * line and column.
+ * line and column, and a pipeline in a CommonJS project (what `npm init` makes) says how to make it
+ * an ES module.
  */
 
 import assert from 'node:assert/strict';
@@ -60,5 +61,19 @@ describe('loadPipeline of a TypeScript file', () => {
       { file: err.file, line: err.line, column: err.column },
       { file: join(dir, 'helper.ts'), line: 1, column: 18 },
     );
+  });
+
+  test('a .ts pipeline in a "type": "commonjs" project fails with how to make it an ES module', async () => {
+    const dir = await h.dir();
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'p', type: 'commonjs' }));
+    const file = join(dir, 'pipeline.ts');
+    await writeFile(file, "import { pipeline } from '@sluice/core';\nexport default pipeline('p');\n");
+    await assert.rejects(loadPipeline(file, registry), (err) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'PIPELINE_LOAD');
+      assert.match(err.message, /Cannot use import statement outside a module/);
+      assert.match(err.message, /set "type": "module" in the package\.json of its project, or name it \.mts/);
+      return true;
+    });
   });
 });

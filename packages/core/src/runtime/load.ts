@@ -36,9 +36,14 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
     try {
       mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
     } catch (err) {
+      const message = (err as Error).message;
+      // `npm init` writes "type": "commonjs", where Node reads a .ts/.js file as CommonJS.
+      const hint = /import statement outside a module|Unexpected token 'export'/.test(message)
+        ? `; ${file} is an ES module: set "type": "module" in the package.json of its project, or name it ${ext === '.ts' ? '.mts' : '.mjs'}`
+        : '';
       throw (
-        syntaxError(err) ??
-        new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${(err as Error).message}`, {
+        syntaxError(err, hint) ??
+        new SluiceError('PIPELINE_LOAD', `cannot load ${file}: ${message}${hint}`, {
           file,
           cause: err,
         })
@@ -61,9 +66,10 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
 /**
  * A syntax error of a module (the pipeline or one it imports) as PIPELINE_LOAD at its file, line
  * and column, read from the first lines of the stack Node gives it (`/x.ts:2` or `file:///x.ts:2`, source
- * lines, carets under the column); undefined for any other error.
+ * lines, carets under the column), with `extra` at the end of the message; undefined for any
+ * other error.
  */
-function syntaxError(err: unknown): SluiceError | undefined {
+function syntaxError(err: unknown, extra = ''): SluiceError | undefined {
   if (!(err instanceof SyntaxError) || typeof err.stack !== 'string') return undefined;
   const [where, ...snippet] = err.stack.split('\n');
   const at = /^(.+):(\d+)$/.exec(where ?? '');
@@ -75,7 +81,7 @@ function syntaxError(err: unknown): SluiceError | undefined {
     code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX'
       ? '; Node runs .ts pipelines by erasing their types, so write erasable syntax only (no enum, namespace or parameter properties)'
       : '';
-  return new SluiceError('PIPELINE_LOAD', `syntax error: ${err.message}${hint}`, {
+  return new SluiceError('PIPELINE_LOAD', `syntax error: ${err.message}${hint}${extra}`, {
     file: at[1].startsWith('file://') ? fileURLToPath(at[1]) : at[1],
     line: Number(at[2]),
     ...(caret >= 0 ? { column: caret + 1 } : {}),
