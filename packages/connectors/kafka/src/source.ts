@@ -67,6 +67,8 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
 /** The `kafka` source spec. */
 export const kafkaSource = defineSource({
   type: 'kafka',
+  // Offsets belong to these topics and this group; brokers, start and tuning may change.
+  identity: ['topics', 'group_id'],
   summary: 'Reads Kafka topics as a consumer-group member, with offsets kept in Sluice checkpoints.',
   description: [
     'Joins the consumer group `group_id` and reads the partitions Kafka assigns it; several',

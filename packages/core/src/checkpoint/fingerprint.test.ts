@@ -1,17 +1,28 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import Type from 'typebox';
 import { builtins } from '../builtins.ts';
 import type { Plan } from '../plan/plan.ts';
 import { defaultSettings } from '../plan/plan.ts';
 import { Registry } from '../registry.ts';
+import { defineSource } from '../spec.ts';
 import { fingerprintChanges, fingerprintOf } from './fingerprint.ts';
 
-const registry = new Registry([builtins]);
+/** A source whose spec declares no identity: every option counts. */
+const probe = defineSource({
+  type: 'probe',
+  summary: 'A source of this test only.',
+  config: Type.Object({}, { additionalProperties: true }),
+  create() {
+    throw new Error('not run');
+  },
+});
+const registry = new Registry([builtins, { name: 'probe', components: [probe] }]);
 
 function plan(sourceConfig: object, stepConfig: object): Plan {
   return {
     name: 'p',
-    sources: [{ id: 'in', type: 'http_server', config: sourceConfig }],
+    sources: [{ id: 'in', type: 'probe', config: sourceConfig }],
     steps: [{ id: 'agg', type: 'aggregate', inputs: ['in'], config: stepConfig }],
     sinks: [],
     settings: defaultSettings,
@@ -46,10 +57,10 @@ describe('fingerprints', () => {
     );
     const removed = fingerprintOf(plan({ port: 1 }, { key: ['k'], window: 1 }), registry, () => true);
     assert.deepEqual(fingerprintChanges(saved, removed), [
-      "source 'in' (http_server): option 'extra' changed since the checkpoint",
+      "source 'in' (probe): option 'extra' changed since the checkpoint",
     ]);
     const declared = {
-      sources: { in: { type: 'http_server', options: { port: removed.sources.in.options.port } } },
+      sources: { in: { type: 'probe', options: { port: removed.sources.in.options.port } } },
       steps: removed.steps,
     };
     assert.deepEqual(fingerprintChanges(saved, declared), []);
@@ -59,11 +70,11 @@ describe('fingerprints', () => {
       () => true,
     );
     assert.deepEqual(fingerprintChanges(saved, changed), [
-      "source 'in' (http_server): option 'port' changed since the checkpoint",
+      "source 'in' (probe): option 'port' changed since the checkpoint",
       "step 'agg' (aggregate): option 'window' changed since the checkpoint",
     ]);
     assert.deepEqual(fingerprintChanges(saved, { sources: {}, steps: {} }), [
-      "source 'in' (http_server) is no longer in the pipeline, but the checkpoint holds its positions",
+      "source 'in' (probe) is no longer in the pipeline, but the checkpoint holds its positions",
       "step 'agg' (aggregate) is no longer in the pipeline or keeps no state, but the checkpoint holds its state",
     ]);
   });

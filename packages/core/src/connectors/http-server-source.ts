@@ -90,6 +90,9 @@ async function openReader(config: HttpServerConfig, ctx: SourceContext): Promise
 /** The `http_server` source spec. */
 export const httpServerSource = defineSource({
   type: 'http_server',
+  // The position is a place in the write-ahead log (or a record count without one): the log's
+  // place and whether there is one decide what it means; the address, limits and token may change.
+  identity: ['ack', 'wal_dir'],
   summary: 'Receives records POSTed as JSON or NDJSON to an HTTP ingest endpoint.',
   description: [
     'Listens on `host:port` and accepts `POST <path>` with a body of one JSON object, a JSON array',

@@ -45,6 +45,8 @@ export const dedupeStep = defineStep({
     },
     { additionalProperties: false },
   ),
+  // Where late records go does not shape the state.
+  state: ['key', 'within', 'time'],
   example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
   create(cfg, step) {
     const options = { stepId: step.id, within: parseDuration(cfg.within, 'within'), time: cfg.time };
