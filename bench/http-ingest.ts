@@ -34,7 +34,7 @@ const threads = Number(args.threads);
 const perRequest = Number(args.records);
 const modes = args.modes.split(',').map((m) => m.trim());
 
-const cliMain = resolve(import.meta.dirname, '../packages/cli/src/main.ts');
+const cliMain = resolve(import.meta.dirname, '../packages/cli/bin/sluice.cjs');
 const ticks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 try {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const examples = dirname(fileURLToPath(import.meta.url));
 const root = dirname(examples);
-const cli = join(root, 'packages/cli/src/main.ts');
+const cli = join(root, 'packages/cli/bin/sluice.cjs');
 
 for (const name of readdirSync(examples, { withFileTypes: true })) {
   if (!name.isDirectory()) continue;

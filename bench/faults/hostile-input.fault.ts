@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deliveryFigures, type FaultFigures, type FaultScale, type FaultScenario } from './scenario.ts';
 
-const cliMain = resolve(import.meta.dirname, '../../packages/cli/src/main.ts');
+const cliMain = resolve(import.meta.dirname, '../../packages/cli/bin/sluice.cjs');
 
 /** The kinds of bad record, each a dead letter for its own reason. */
 export const BAD_KINDS = ['deep', 'huge', 'utf8', 'regex'] as const;

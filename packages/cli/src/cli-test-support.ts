@@ -13,8 +13,8 @@ import type { TestContext } from 'node:test';
 
 /** The repository root. */
 export const repoRoot = resolve(import.meta.dirname, '../../..');
-/** The CLI entry point, run with the Node that runs the tests. */
-export const cliMain = resolve(import.meta.dirname, 'main.ts');
+/** The `sluice` command as users run it (the bin: Node version check, compile cache, then the CLI). */
+export const cliMain = resolve(import.meta.dirname, '../bin/sluice.cjs');
 
 /** How a CLI process ended, with everything it printed. */
 export interface CliResult {

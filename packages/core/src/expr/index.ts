@@ -25,6 +25,7 @@ export {
   compileExpression,
   compilePredicate,
 } from './compile.ts';
+export { describeValue } from './failure.ts';
 export { formatExpression } from './format.ts';
 export type { FunctionDoc } from './function-spec.ts';
 export { functionDocs, isAggregateCall } from './functions.ts';

@@ -15,6 +15,7 @@ import {
   type CallExpr,
   childrenOf,
   compileExpression,
+  describeValue,
   type Expr,
   formatExpression,
   isAggregateCall,
@@ -39,23 +40,6 @@ export function findAggregateCall(e: Expr): CallExpr | undefined {
     if (found !== undefined) return found;
   }
   return undefined;
-}
-
-const MAX_PREVIEW = 40;
-
-function describeValue(value: unknown): string {
-  const kind = Array.isArray(value) ? 'array' : typeof value;
-  let text: string;
-  if (typeof value === 'string') text = `'${value}'`;
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
-  if (text.length > MAX_PREVIEW) text = `${text.slice(0, MAX_PREVIEW - 1)}…`;
-  return `${kind} ${text}`;
 }
 
 /** Builds the messages of one call's refusals. */
