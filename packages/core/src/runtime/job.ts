@@ -33,7 +33,7 @@ import type { JobMetrics } from './metrics.ts';
 import { buildOperatorGraph, type OperatorGraph } from './operator-graph.ts';
 import { SinkRunner } from './sink-runner.ts';
 import { SourceRuntime } from './source-runtime.ts';
-import { WatermarkTracker } from './watermarks.ts';
+import { type PartitionSettings, WatermarkTracker } from './watermarks.ts';
 
 export interface JobOptions {
   registry: Registry;
@@ -73,6 +73,10 @@ export class Job {
   /** The sinks' signal: aborted when the job fails, not on a graceful stop (sinks must drain). */
   readonly #sinkAbort = new AbortController();
   readonly #watermarks = new WatermarkTracker();
+  /** Each source's bound and idle timeout, for the partitions its readers announce. */
+  readonly #partitionSettings = new Map<string, PartitionSettings>();
+  /** Greatest event time of each partition at the restored checkpoint. */
+  #restoredTimes: { [partition: string]: number } = {};
   #store: DirectoryCheckpointStore | undefined;
   /** What this job's checkpoints belong to; checked on restore, written into each checkpoint. */
   readonly #fingerprint: PipelineFingerprint;
@@ -169,6 +173,7 @@ export class Job {
     });
     await this.#store.prepare();
     const restored = await this.#restore(this.#store);
+    this.#restoredTimes = restored?.partitionTimes ?? {};
     for (const node of this.#graph.order) {
       node.operator.open?.({
         stepId: node.id,
@@ -224,11 +229,14 @@ export class Job {
           keepCheckpoints: checkpoint.keep,
           requestCheckpoint: () => this.#requestCheckpoint(),
         });
-      const bound = src.eventTime?.maxOutOfOrderness ?? 0;
-      const idle = src.eventTime?.idleTimeout ?? plan.settings.idleTimeout;
+      const settings: PartitionSettings = {
+        bound: src.eventTime?.maxOutOfOrderness ?? 0,
+        idleTimeout: src.eventTime?.idleTimeout ?? plan.settings.idleTimeout,
+      };
+      this.#partitionSettings.set(src.id, settings);
       for (const r of readers) {
         const id = `${src.id}/${r.partition}`;
-        this.#watermarks.add(id, bound, idle, now, restored?.partitionTimes?.[id]);
+        this.#watermarks.add(id, settings, now, this.#restoredTimes[id]);
       }
       this.#sources.push(new SourceRuntime(src, readers, positions, this.#clock));
     }
@@ -369,11 +377,16 @@ export class Job {
     const subPartitions = new Set<string>();
     // A multiplexing reader: its own placeholder gives way to the partitions it reads, each of
     // which holds the watermark back from then on until it reads records or goes idle.
+    // Each is added with its source's bound and idle timeout, and the greatest event time it had
+    // at the restored checkpoint, so that it judges its records as it would have without a restart.
+    const settings = this.#partitionSettings.get(src.id)!;
     const track = (p: string, now: number) => {
       if (subPartitions.has(p)) return;
       if (subPartitions.size === 0) this.#watermarks.remove(wmId);
       subPartitions.add(p);
-      this.#watermarks.observe(`${src.id}/${p}`, Number.NEGATIVE_INFINITY, now, wmId);
+      const id = `${src.id}/${p}`;
+      if (!this.#watermarks.has(id)) this.#watermarks.add(id, settings, now, this.#restoredTimes[id]);
+      else this.#watermarks.observe(id, Number.NEGATIVE_INFINITY, now);
     };
     const batchSize = this.plan.settings.batchSize;
     const watched = this.#graph.watchedSources.has(src.id);
@@ -432,12 +445,11 @@ export class Job {
         // Lateness is decided per record, against the watermark as it stood after the records
         // before it: the batch carries that watermark for each record.
         if (ingested && watched) {
-          const watermarks = this.#watermarks.before(id, ingested.times, now, wmId);
+          const watermarks = this.#watermarks.before(id, ingested.times, now);
           if (watermarks) ingested.watermarks = watermarks;
         }
         // An empty read brought no record: it must not keep a quiet partition from going idle.
-        if (batch.records.length > 0 || batch.failures?.length)
-          this.#watermarks.observe(id, maxTime, now, wmId);
+        if (batch.records.length > 0 || batch.failures?.length) this.#watermarks.observe(id, maxTime, now);
         if (ingested) {
           const targets = this.#graph.sourceTargets.get(src.id)!;
           for (const node of targets.nodes) node.push(ingested);

@@ -8,7 +8,16 @@
  * reads again; an ended partition counts as +∞.
  */
 
+import { SluiceError } from '../errors.ts';
 import { END_OF_TIME, START_OF_TIME } from '../time.ts';
+
+/** How a source's partitions make their watermarks (from its `event_time`). */
+export interface PartitionSettings {
+  /** Bounded out-of-orderness, ms. */
+  readonly bound: number;
+  /** A partition with no record for this long stops holding the watermark back, ms. */
+  readonly idleTimeout: number;
+}
 
 interface PartitionClock {
   maxTime: number;
@@ -22,45 +31,49 @@ export class WatermarkTracker {
   readonly #partitions = new Map<string, PartitionClock>();
   #current = START_OF_TIME;
 
-  /** Registers a partition (`source/partition`) before it reads. */
-  add(id: string, bound: number, idleTimeout: number, now: number, restoredMax = START_OF_TIME): void {
-    this.#partitions.set(id, { maxTime: restoredMax, bound, idleTimeout, lastActive: now, ended: false });
+  /**
+   * Registers a partition (`source/partition`) before it reads: a reader's own at open, or one a
+   * multiplexing reader was assigned, with its greatest event time from the checkpoint restored.
+   */
+  add(id: string, settings: PartitionSettings, now: number, restoredMax = START_OF_TIME): void {
+    this.#partitions.set(id, {
+      maxTime: restoredMax,
+      bound: settings.bound,
+      idleTimeout: settings.idleTimeout,
+      lastActive: now,
+      ended: false,
+    });
   }
 
-  /**
-   * Notes that a partition read records whose greatest event time is `maxTime` (or none: -∞).
-   * A partition seen for the first time (one a multiplexing reader was just assigned) is added
-   * with the bound and idle timeout of the partition `like`.
-   */
-  observe(id: string, maxTime: number, now: number, like?: string): void {
-    let p = this.#partitions.get(id);
-    if (!p) {
-      const model = like === undefined ? undefined : this.#partitions.get(like);
-      p = {
-        maxTime: START_OF_TIME,
-        bound: model?.bound ?? 0,
-        idleTimeout: model?.idleTimeout ?? 5000,
-        lastActive: now,
-        ended: false,
-      };
-      this.#partitions.set(id, p);
-    }
+  /** Whether partition `id` is registered. */
+  has(id: string): boolean {
+    return this.#partitions.has(id);
+  }
+
+  /** Notes that registered partition `id` read records whose greatest event time is `maxTime` (or none: -∞). */
+  observe(id: string, maxTime: number, now: number): void {
+    const p = this.#partition(id);
     p.lastActive = now;
     if (maxTime > p.maxTime) p.maxTime = maxTime;
+  }
+
+  #partition(id: string): PartitionClock {
+    const p = this.#partitions.get(id);
+    if (p === undefined)
+      throw new SluiceError('INTERNAL', `watermarks of partition '${id}' read before it was added`);
+    return p;
   }
 
   /**
    * The pipeline watermark before each record of a batch partition `id` read at `now`, whose
    * event times are `times` in order: the watermark `advance(now)` would give after the records
    * before it, had each been observed alone. Undefined when it stays at the current watermark
-   * for every record. Call it before `observe` takes the batch in; a partition not seen yet is
-   * taken as a new one like `observe` would add it (modelled on `like`).
+   * for every record. Call it before `observe` takes the batch in.
    */
-  before(id: string, times: readonly number[], now: number, like?: string): number[] | undefined {
+  before(id: string, times: readonly number[], now: number): number[] | undefined {
     const base = this.#current;
-    const own = this.#partitions.get(id);
-    const model = own ?? (like === undefined ? undefined : this.#partitions.get(like));
-    const bound = model?.bound ?? 0;
+    const own = this.#partition(id);
+    const bound = own.bound;
     // The other partitions' minimum caps what this one can move the watermark to.
     let cap = END_OF_TIME;
     for (const [other, p] of this.#partitions) {
@@ -69,7 +82,7 @@ export class WatermarkTracker {
       if (wm < cap) cap = wm;
     }
     if (cap <= base) return undefined;
-    let max = own?.maxTime ?? START_OF_TIME;
+    let max = own.maxTime;
     let out: number[] | undefined;
     const n = times.length;
     for (let i = 0; i < n; i++) {
