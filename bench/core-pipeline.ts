@@ -7,7 +7,7 @@
  * warm-up) and the median is reported as records per CPU-second (user + system time of this
  * process) and as the engine/baseline ratio.
  *
- *   npm run bench -- [--records 2000000] [--keys 10000] [--runs 5] [--json]
+ *   npm run bench -- [--records 2000000] [--keys 10000] [--runs 5] [--only stateless|windowed] [--json]
  */
 
 import { cpus } from 'node:os';
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const RECORDS = Number(args.records);
@@ -193,7 +194,13 @@ async function scenario(name: string, windowed: boolean): Promise<Row> {
   };
 }
 
-const rows = [await scenario('stateless', false), await scenario('windowed', true)];
+const rows: Row[] = [];
+for (const [name, windowed] of [
+  ['stateless', false],
+  ['windowed', true],
+] as const) {
+  if (args.only === undefined || args.only === name) rows.push(await scenario(name, windowed));
+}
 const env = {
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
