@@ -150,4 +150,23 @@ sinks:
     failingOpen.delete(name);
     assert.equal(await readFile(join(dir, 'records.jsonl'), 'utf8'), '{"earlier":true}\n');
   });
+
+  test('fails as soon as a sink has failed, even with no more input', async () => {
+    const dir = await h.dir();
+    const name = 'idle-after-failure';
+    const channel = memoryChannel(name, ['p0']);
+    const plan = planFrom(yaml(name), dir, registry);
+    failing.add(name);
+    const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
+    const running = h.run(job);
+    // One record reaches the failing sink; then the source stays quiet and no checkpoint is due.
+    channel.push('p0', ...rows(0, 1));
+    await assert.rejects(running, (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'SINK_UNAVAILABLE');
+      assert.match(err.message, /the sink is down/);
+      return true;
+    });
+    failing.delete(name);
+  });
 });

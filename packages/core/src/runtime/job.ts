@@ -495,6 +495,13 @@ export class Job {
 
   #tick(): void {
     if (this.#paused || this.#failure) return;
+    // A sink that failed while no input arrives would otherwise wait for the next checkpoint.
+    for (const runner of this.#allRunners()) {
+      if (runner.failure !== undefined) {
+        this.#fail(toSluiceError(runner.failure, 'SINK_UNAVAILABLE', { step: runner.id }));
+        return;
+      }
+    }
     try {
       const now = this.#clock.now();
       this.#maybeAdvanceWatermark();

@@ -70,6 +70,11 @@ export class SinkRunner {
     return this.#queued;
   }
 
+  /** Why the sink failed (its write threw), or undefined while it works. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
   /** Estimated bytes of the queued records (see `batchBytes`). */
   get queuedBytes(): number {
     return this.#queuedBytes;
