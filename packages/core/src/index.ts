@@ -75,6 +75,7 @@ export { inputLimitFields } from './connectors/format-options.ts';
 export {
   DEFAULT_INPUT_LIMITS,
   DEFAULT_MAX_DEPTH,
+  decodedUtf8Problem,
   type InputLimits,
   type InvalidUtf8,
   invalidUtf8At,

@@ -10,10 +10,10 @@
 import {
   DEFAULT_INPUT_LIMITS,
   type DecodeFailure,
+  decodedUtf8Problem,
   type InputLimits,
   jsonValueProblem,
   type Row,
-  utf8Problem,
 } from '@sluice/core';
 import { forEachRecord, type RecordVisitor, readHeaders, type ScannedBatches } from './record-batches.ts';
 import { type ValueDecoder, WIRE_HEADER, wireSchemaId } from './schema-decoders.ts';
@@ -125,12 +125,12 @@ export function decodeBatches(
         fail(offset, '', 'has no value (a tombstone), not a JSON object');
         return;
       }
-      const notUtf8 = utf8Problem(buf, valueStart, valueEnd, invalidUtf8);
+      const raw = buf.toString('utf8', valueStart, valueEnd);
+      const notUtf8 = decodedUtf8Problem(raw, buf, valueStart, valueEnd, invalidUtf8);
       if (notUtf8 !== undefined) {
         fail(offset, buf.toString('base64', valueStart, valueEnd), notUtf8);
         return;
       }
-      const raw = buf.toString('utf8', valueStart, valueEnd);
       let parsed: unknown;
       try {
         parsed = JSON.parse(raw);
@@ -191,12 +191,14 @@ export function decodeBatches(
         return;
       }
     } else if (format === 'string') {
-      const notUtf8 = valueStart < 0 ? undefined : utf8Problem(buf, valueStart, valueEnd, invalidUtf8);
+      const value = valueStart < 0 ? null : buf.toString('utf8', valueStart, valueEnd);
+      const notUtf8 =
+        value === null ? undefined : decodedUtf8Problem(value, buf, valueStart, valueEnd, invalidUtf8);
       if (notUtf8 !== undefined) {
         fail(offset, buf.toString('base64', valueStart, valueEnd), notUtf8);
         return;
       }
-      row = { value: valueStart < 0 ? null : buf.toString('utf8', valueStart, valueEnd) };
+      row = { value };
     } else {
       row = { value: valueStart < 0 ? null : buf.toString('base64', valueStart, valueEnd) };
     }

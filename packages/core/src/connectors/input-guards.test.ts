@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createDecoder, type DecodeOutput } from './format-decode.ts';
 import type { DecodeOptions } from './format-options.ts';
 import {
+  decodedUtf8Problem,
   invalidUtf8At,
   type JsonOutcome,
   jsonOverflowPath,
@@ -69,6 +70,29 @@ describe('invalidUtf8At', () => {
     assert.equal(at([0x61, 0xc0, 0xaf]), 1, 'overlong');
     assert.equal(at([0xed, 0xa0, 0x80]), 0, 'surrogate');
     assert.equal(at([0x61, 0xe2, 0x82]), 1, 'cut');
+  });
+});
+
+describe('decodedUtf8Problem', () => {
+  const check = (bytes: Buffer, mode: 'dead_letter' | 'replace' = 'dead_letter') =>
+    decodedUtf8Problem(bytes.toString('utf8'), bytes, 0, bytes.length, mode);
+  it('finds every invalid sequence Node decoded to U+FFFD, with its byte', () => {
+    for (const bytes of [
+      [0x61, 0xff],
+      [0x61, 0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0x61, 0xe2, 0x82],
+      [0xf4, 0x90, 0x80, 0x80],
+    ]) {
+      const at = invalidUtf8At(Buffer.from(bytes), 0, bytes.length);
+      assert.ok(at >= 0);
+      assert.match(check(Buffer.from(bytes)) ?? '', new RegExp(`at byte ${at} `));
+    }
+  });
+  it('accepts valid text, a real U+FFFD included, and anything under replace', () => {
+    assert.equal(check(Buffer.from('aé😀')), undefined);
+    assert.equal(check(Buffer.from('a\uFFFDb')), undefined);
+    assert.equal(check(Buffer.from([0x61, 0xff]), 'replace'), undefined);
   });
 });
 

@@ -223,3 +223,20 @@ export function utf8Problem(
   const at = invalidUtf8At(bytes, start, end);
   return at < 0 ? undefined : invalidUtf8Message(at - start);
 }
+
+/**
+ * `utf8Problem` for bytes already decoded into `text` by Node's UTF-8 decoder, which puts U+FFFD
+ * in place of every invalid sequence: text without U+FFFD came from valid UTF-8, so only text
+ * holding one (a replacement, or a real U+FFFD) has its bytes checked. A decoder reading one value
+ * at a time saves a view and a validation pass per value (about 45 ns of a 185-byte record).
+ */
+export function decodedUtf8Problem(
+  text: string,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  invalidUtf8: InvalidUtf8,
+): string | undefined {
+  if (invalidUtf8 === 'replace' || !text.includes('\uFFFD')) return undefined;
+  return utf8Problem(bytes, start, end, invalidUtf8);
+}
