@@ -124,9 +124,11 @@ export const flatMapStep = defineStep({
 function truncate(batch: Batch, length: number): void {
   batch.records.length = length;
   batch.times.length = length;
+  if (batch.kinds) batch.kinds.length = length;
   if (batch.keys) batch.keys.length = length;
   if (batch.offsets) batch.offsets.length = length;
   if (batch.texts) batch.texts.length = length;
+  if (batch.watermarks) batch.watermarks.length = length;
 }
 
 export const keyByFnStep = defineStep({

@@ -138,12 +138,14 @@ function missingSelected(name: string, index: number, stepId: string): SluiceErr
 }
 
 /**
- * The batch with `records` as values, minus the positions in `skip` (ascending). A record keeps
- * its text only if it is the record of `batch` at its position.
+ * The batch with `records` as values, minus the positions in `skip` (ascending); each kept record
+ * keeps its time, kind, key, offset and watermark. A record keeps its text only if it is the
+ * record of `batch` at its position.
  */
 export function without(batch: Batch, records: Row[], skip: number[]): Batch {
   const keep = records.length - skip.length;
   const out: Batch = { ...batch, records: new Array(keep), times: new Array(keep) };
+  if (batch.kinds) out.kinds = new Array(keep);
   if (batch.keys) out.keys = new Array(keep);
   if (batch.offsets) out.offsets = new Array(keep);
   if (batch.texts) out.texts = new Array(keep);
@@ -157,6 +159,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     }
     out.records[j] = records[i];
     out.times[j] = batch.times[i];
+    if (out.kinds) out.kinds[j] = batch.kinds![i];
     if (out.keys) out.keys[j] = batch.keys![i];
     if (out.offsets) out.offsets[j] = batch.offsets![i];
     if (out.texts) out.texts[j] = records[i] === batch.records[i] ? batch.texts![i] : undefined;
