@@ -114,14 +114,19 @@ export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
 export { safeJsonText } from './safe-json.ts';
 export {
+  CHANGELOG_MODES,
+  type ChangelogMode,
   type ComponentSpec,
   type Delivery,
   defineSink,
   defineSource,
   defineStep,
+  PER_RECORD_CHANGELOG,
   type Plugin,
+  type SinkChangelog,
   type SinkSpec,
   type SourceSpec,
+  type StepChangelog,
   type StepSpec,
 } from './spec.ts';
 export { type KeyedMap, MemoryStateBackend, type StateBackend } from './state.ts';

@@ -7,7 +7,7 @@ import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 const config = Type.Object(
   {
@@ -33,6 +33,7 @@ const config = Type.Object(
 
 export const mapStep = defineStep({
   type: 'map',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Computes fields from SQL expressions; keeps only the fields named in `select`.',
   description:
     'Each output record is the input record with `fields` computed and `drop` removed; with `select`, it holds only the selected input fields and the computed ones. Every expression sees the input record. A record on which an expression fails (missing field, division by zero, bad cast), or that lacks a selected field, goes to the dead-letter output with the expression and the reason.',
