@@ -260,6 +260,15 @@ export const aggregateStep = defineStep({
       });
     }
     if (cfg.window === undefined) {
+      // Options that only mean something for windows are refused rather than ignored.
+      if (cfg.time !== 'event' || parseDuration(cfg.allowed_lateness, 'allowed_lateness') !== 0) {
+        const path = cfg.time !== 'event' ? 'time' : 'allowed_lateness';
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `\`${path}\` is for windows, and this aggregate has none: it updates each key's result as records arrive; remove \`${path}\`, or add a \`window\``,
+          { step: step.id, path },
+        );
+      }
       const updating = createUpdatingAggregate({
         stepId: step.id,
         ...(keyFields ? { keyFields } : {}),

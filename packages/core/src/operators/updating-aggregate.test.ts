@@ -336,3 +336,20 @@ describe('aggregate without a window in a plan', () => {
     }
   });
 });
+
+test('window options without a window are refused, not ignored', () => {
+  const create = (extra: { time?: 'processing'; allowed_lateness?: string }) =>
+    aggregateStep.create(
+      { time: 'event', fields: { n: 'count(*)' }, allowed_lateness: '0s', on_late: 'late_output', ...extra },
+      { id: 'totals', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+    );
+  for (const [extra, path] of [
+    [{ time: 'processing' }, 'time'],
+    [{ allowed_lateness: '5s' }, 'allowed_lateness'],
+  ] as const) {
+    assert.throws(
+      () => create(extra),
+      (err: unknown) => err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === path,
+    );
+  }
+});

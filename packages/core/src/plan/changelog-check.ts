@@ -94,7 +94,7 @@ export function checkChangelogs(plan: Plan, registry: Registry): ChangelogProble
   }
   const takers = registry
     .all()
-    .filter((s) => s.kind === 'sink' && s.changelog !== undefined)
+    .filter((s) => s.kind === 'sink' && s.changelog !== undefined && s.changelog.hint !== '')
     .map((s) => s.type);
   for (const sink of plan.sinks) {
     const stream = streams.get(sink.input) ?? APPEND;
