@@ -32,6 +32,12 @@ export const errorCodes = {
   },
   PLAN_DUPLICATE_ID: { kind: 'user', retryable: false, summary: 'Two sources, steps or sinks share an id.' },
   PLAN_CYCLE: { kind: 'user', retryable: false, summary: 'The steps of a pipeline form a cycle.' },
+  PLAN_CHANGELOG_MISMATCH: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'An updating stream (updates and deletes) feeds a step or sink that takes only appends; the message says which modes would take it.',
+  },
   PLAN_TYPE_ERROR: {
     kind: 'user',
     retryable: false,

@@ -188,7 +188,7 @@ export class Job {
     }
 
     const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
-      const sink = registry.sink(output.type)!.create(output.config as never);
+      const sink = inComponent(id, () => registry.sink(output.type)!.create(output.config as never));
       await sink.open({
         id,
         pipeline: plan.name,
