@@ -37,16 +37,14 @@ async function readWithFileSource(path: string): Promise<Row[]> {
   const checked = validateConfig(spec.config, { path, format: 'json' });
   assert.ok(checked.ok, JSON.stringify(checked));
   const signal = new AbortController().signal;
-  const readers = await spec
-    .create(checked.value)
-    .open({
-      id: 'in',
-      restored: {},
-      clock: { now: () => Date.now() },
-      baseDir: '.',
-      signal,
-      log: silentLogger,
-    });
+  const readers = await spec.create(checked.value).open({
+    id: 'in',
+    restored: {},
+    clock: { now: () => Date.now() },
+    baseDir: '.',
+    signal,
+    log: silentLogger,
+  });
   const records: Row[] = [];
   for (const reader of readers) {
     for (let batch = await reader.read(1000, signal); batch; batch = await reader.read(1000, signal)) {
