@@ -8,6 +8,7 @@ import { fileSource } from './connectors/file-source.ts';
 import { generateSource } from './connectors/generate-source.ts';
 import { httpServerSource } from './connectors/http-server-source.ts';
 import { httpSink } from './connectors/http-sink.ts';
+import { nexmarkSource } from './connectors/nexmark-source.ts';
 import { stdoutSink } from './connectors/stdio-sink.ts';
 import { stdinSource } from './connectors/stdio-source.ts';
 import { aggregateStep } from './operators/aggregate-step.ts';
@@ -25,6 +26,7 @@ export const builtins: Plugin = {
   name: 'builtins',
   components: [
     generateSource,
+    nexmarkSource,
     fileSource,
     stdinSource,
     httpServerSource,

@@ -83,6 +83,10 @@ export {
   MAX_MAX_DEPTH,
   utf8Problem,
 } from './connectors/input-guards.ts';
+export { type NexmarkConfig, nexmarkConfig, nexmarkSettings } from './connectors/nexmark-config.ts';
+export { NexmarkGenerator, type NexmarkSettings } from './connectors/nexmark-generator.ts';
+export type { NexmarkAuction, NexmarkBid, NexmarkEvent, NexmarkPerson } from './connectors/nexmark-model.ts';
+export { type NexmarkPosition, nexmarkSource } from './connectors/nexmark-source.ts';
 export { describeComponent } from './describe.ts';
 export { describeExpressions } from './describe-expressions.ts';
 export { describePipelineFile } from './describe-pipeline.ts';
