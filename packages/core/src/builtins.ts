@@ -18,6 +18,7 @@ import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/f
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
 import { processStep } from './operators/process-step.ts';
+import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
 import type { Plugin } from './spec.ts';
@@ -37,6 +38,7 @@ export const builtins: Plugin = {
     unionStep,
     dedupeStep,
     aggregateStep,
+    topNStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,
