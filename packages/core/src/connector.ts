@@ -7,7 +7,7 @@
  * checkpoint: `prepareCommit` makes its writes durable-but-pending, `commit` publishes them.
  */
 
-import type { Offset, Row } from './record.ts';
+import type { Offset, Row, RowKind } from './record.ts';
 import type { Clock } from './time.ts';
 
 /** A record the source could not decode. It goes to the dead-letter output. */
@@ -146,11 +146,15 @@ export interface Sink {
    * the records it rejected for good. Rejects on transient failures after its own retries.
    * `texts`, when given, holds for some records the JSON text the record was read as (it parses
    * to the record): a sink writing JSON may write it as it is rather than serialize the record.
+   * `kinds`, when given, holds each record's row kind (see `Batch.kinds`; absent: all inserts).
+   * Only a sink whose spec declares a `changelog` for its config is given updating records; an
+   * UPDATE_BEFORE and the UPDATE_AFTER that follows it in its batch reach the same `write`.
    */
   write(
     records: Row[],
     times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined>;
   /**
    * At a checkpoint: make everything written so far durable (flush, fsync, pre-commit a

@@ -32,6 +32,12 @@ export const errorCodes = {
   },
   PLAN_DUPLICATE_ID: { kind: 'user', retryable: false, summary: 'Two sources, steps or sinks share an id.' },
   PLAN_CYCLE: { kind: 'user', retryable: false, summary: 'The steps of a pipeline form a cycle.' },
+  PLAN_CHANGELOG_MISMATCH: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'An updating stream (updates and deletes) feeds a step or sink that takes only appends; the message says which modes would take it.',
+  },
   PLAN_TYPE_ERROR: {
     kind: 'user',
     retryable: false,
@@ -109,6 +115,12 @@ export const errorCodes = {
     summary:
       'A configured path cannot hold Sluice’s files: its folder cannot be created or written there (a virtual ' +
       'file system such as /proc, a read-only disk, a file in the way, no permission).',
+  },
+  CHECKPOINT_LOCKED: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'Another running job holds the checkpoint folder (its LOCK file names the pid and host): two jobs sharing one folder would overwrite each other’s state.',
   },
   CHECKPOINT_CORRUPT: {
     kind: 'external',

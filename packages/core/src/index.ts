@@ -110,21 +110,27 @@ export { locate } from './plan/locate.ts';
 export type { EventTimeConfig, PipelineSettings, Plan, PlanSink, PlanSource, PlanStep } from './plan/plan.ts';
 export { defaultSettings } from './plan/plan.ts';
 export { resolvePlan } from './plan/resolve.ts';
-export type { Batch, DeadLetter, Offset, Row } from './record.ts';
+export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
+export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';
 export { Registry } from './registry.ts';
 export { Job, type JobOptions, type JobResult } from './runtime/job.ts';
 export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
 export { safeJsonText } from './safe-json.ts';
 export {
+  CHANGELOG_MODES,
+  type ChangelogMode,
   type ComponentSpec,
   type Delivery,
   defineSink,
   defineSource,
   defineStep,
+  PER_RECORD_CHANGELOG,
   type Plugin,
+  type SinkChangelog,
   type SinkSpec,
   type SourceSpec,
+  type StepChangelog,
   type StepSpec,
 } from './spec.ts';
 export { type KeyedMap, MemoryStateBackend, type StateBackend } from './state.ts';

@@ -2,12 +2,30 @@
  * Records and batches: the data that moves through a pipeline.
  *
  * A record is a plain object. Records move in batches made of parallel arrays, so no per-record
- * wrapper is allocated on the hot path: `records[i]`, `times[i]`, `keys?.[i]`, `offsets?.[i]` and
- * `watermarks?.[i]` describe the same record.
+ * wrapper is allocated on the hot path: `records[i]`, `times[i]`, `kinds?.[i]`, `keys?.[i]`,
+ * `offsets?.[i]` and `watermarks?.[i]` describe the same record.
  */
 
 /** One record: a plain JSON-like object. */
 export type Row = { [field: string]: unknown };
+
+/**
+ * What a record does to the table a changelog describes: {@link INSERT} adds a row,
+ * {@link UPDATE_BEFORE} retracts the row an update replaces, {@link UPDATE_AFTER} adds the row
+ * that replaces it, {@link DELETE} removes a row. Stored in `Batch.kinds`.
+ */
+export type RowKind = 0 | 1 | 2 | 3;
+/** The record adds a row (the kind of every record of an append-only stream). */
+export const INSERT = 0;
+/** The record is the old row of an update: it retracts that row. Followed by its UPDATE_AFTER. */
+export const UPDATE_BEFORE = 1;
+/** The record is the new row of an update. */
+export const UPDATE_AFTER = 2;
+/** The record removes a row. */
+export const DELETE = 3;
+
+/** The name of a row kind, for messages and changelog formats. */
+export const ROW_KIND_NAMES = ['insert', 'update_before', 'update_after', 'delete'] as const;
 
 /** A resumable position inside a source partition (a byte offset, a sequence number, …). */
 export type Offset = number | string;
@@ -18,6 +36,13 @@ export interface Batch<T = Row> {
   records: T[];
   /** Event time of each record, epoch milliseconds. */
   times: number[];
+  /**
+   * The kind of each record ({@link RowKind}) when the stream is a changelog. Absent: every
+   * record is an INSERT — append-only streams carry no array and pay nothing. Steps that pass
+   * records on keep each record's entry (`pushFrom`, `without`); a step that takes only appends
+   * never sees the array, because the plan check refuses an updating input into it.
+   */
+  kinds?: RowKind[];
   /** Key of each record, set by `key_by` and kept by operators that keep records one to one. */
   keys?: string[];
   /** Id of the source the records came from, when they come straight from one. */
@@ -50,6 +75,7 @@ export interface Batch<T = Row> {
 /** An empty batch with the same origin as `like`. */
 export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
   const out: Batch<T> = { records: [], times: [] };
+  if (like.kinds) out.kinds = [];
   if (like.keys) out.keys = [];
   if (like.source !== undefined) out.source = like.source;
   if (like.partition !== undefined) out.partition = like.partition;
@@ -60,16 +86,22 @@ export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
 }
 
 /**
- * Appends record `i` of `from` (its time, key, offset and watermark) to `to`, with `record` as its
+ * Appends record `i` of `from` (its time, kind, key, offset and watermark) to `to`, with `record` as its
  * value; its text goes along only when `record` is the very record it was decoded as.
  */
 export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, record: T): void {
   to.records.push(record);
   to.times.push(from.times[i]);
+  if (to.kinds) to.kinds.push(from.kinds![i]);
   if (to.keys) to.keys.push(from.keys![i]);
   if (to.offsets) to.offsets.push(from.offsets![i]);
   if (to.texts) to.texts.push(record === from.records[i] ? from.texts![i] : undefined);
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
+}
+
+/** The kind of record `i` of `batch`: INSERT when the batch carries no kinds. */
+export function kindAt(batch: Batch<unknown>, i: number): RowKind {
+  return batch.kinds === undefined ? INSERT : batch.kinds[i];
 }
 
 /**

@@ -12,6 +12,51 @@ import type { Operator, StepInfo } from './operator.ts';
 
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
 
+/**
+ * What a stream is, as a changelog: `append` — inserts only; `upsert` — inserts, updates and
+ * deletes of rows identified by a key, each update given by its new row alone; `retract` —
+ * inserts, deletes and updates given as an UPDATE_BEFORE of the old row followed by an
+ * UPDATE_AFTER of the new one, so that a consumer can fold it without knowing a key.
+ */
+export type ChangelogMode = 'append' | 'upsert' | 'retract';
+
+/** Changelog modes from the least to the most updating: a stream's mode is the last of its inputs'. */
+export const CHANGELOG_MODES: readonly ChangelogMode[] = ['append', 'upsert', 'retract'];
+
+/** What a step takes and gives as a changelog, for the plan check. */
+export interface StepChangelog {
+  /** The modes of input the step takes; a step that takes only `['append']` never sees `Batch.kinds`. */
+  readonly consumes: readonly ChangelogMode[];
+  /** The mode of its output, or `input`: the mode of its input (the most updating of its inputs). */
+  readonly produces: ChangelogMode | 'input';
+  /**
+   * Why the output updates, and how to make it append-only, when `produces` is an updating mode:
+   * the plan check's message quotes it ("a result per key changes with every record; give it a
+   * window to emit each result once").
+   */
+  readonly reason?: string;
+}
+
+/**
+ * The changelog of a step that handles each record on its own (map, filter, validate, key_by,
+ * union, the TypeScript function steps): it takes appends and retract streams and gives what it
+ * takes, each output record with the kind of the record it came from. Not upsert streams: a
+ * filter that drops the one update of a key, or a map that rewrites the key, would leave the
+ * key's earlier row standing downstream, where a retract stream's UPDATE_BEFORE retracts it.
+ */
+export const PER_RECORD_CHANGELOG: StepChangelog = { consumes: ['append', 'retract'], produces: 'input' };
+
+/** What a sink takes as a changelog, for the plan check. */
+export interface SinkChangelog<C = unknown> {
+  /** The modes of input the sink takes with this (validated) config. */
+  consumes(config: C): readonly ChangelogMode[];
+  /**
+   * How to make the sink take an updating stream, for the plan check's message when its config
+   * takes only appends: e.g. "set `changelog: debezium`, or `changelog: upsert` with `key`".
+   */
+  readonly hint: string;
+}
+
 interface SpecBase<S extends TSchema> {
   /** Lowercase snake_case name used as `type:` in pipelines. */
   readonly type: string;
@@ -40,6 +85,8 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
 export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly kind: 'sink';
   readonly delivery: Delivery;
+  /** Absent: the sink takes only appends (the plan check refuses an updating input). */
+  readonly changelog?: SinkChangelog<Static<S>>;
   create(config: Static<S>): Sink;
 }
 
@@ -51,6 +98,11 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * Absent: every option counts. Steps without state are never compared.
    */
   readonly state?: readonly (keyof Static<S> & string)[];
+  /**
+   * What the step takes and gives as a changelog with this (validated) config. Absent: it takes
+   * only appends and gives appends.
+   */
+  changelog?(config: Static<S>): StepChangelog;
   create(config: Static<S>, step: StepInfo): Operator;
 }
 

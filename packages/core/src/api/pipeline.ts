@@ -245,6 +245,23 @@ export class KeyedStream<T, K> extends Stream<T> {
     return new WindowedStream<T, K>(this, window);
   }
 
+  /**
+   * Computes aggregates per key without a window: each key's result is updated with every record
+   * of the key, and the step emits the changes as a retract changelog (the first result as an
+   * insert, then update-before/update-after pairs; see the `aggregate` step). Only steps and sinks
+   * that take updates may follow it: record-by-record steps and sinks with `changelog` set.
+   */
+  aggregate<A extends { [name: string]: Agg<keyof T & string, unknown> }>(
+    id: string,
+    aggregates: A,
+  ): Stream<KeyedResult<K, A>> {
+    const fields: { [name: string]: string } = {};
+    for (const [name, a] of Object.entries(aggregates)) fields[name] = a.expression;
+    this.pipeline.claim(id);
+    this.pipeline.steps.push({ id, type: 'aggregate', inputs: [this.id], config: { fields } });
+    return new Stream(this.pipeline, id);
+  }
+
   /** Runs a keyed function with per-key state and timers (the lowest-level step). */
   process<S, O>(id: string, fn: ProcessFunction<T, S, O>): Stream<O> {
     return this.add(id, 'process', {}, fn);
@@ -252,6 +269,9 @@ export class KeyedStream<T, K> extends Stream<T> {
 }
 
 type AggResults<A> = { [N in keyof A]: A[N] extends Agg<string, infer R> ? R : never };
+
+/** The result record of an aggregate without a window: one per key, updated as records arrive. */
+export type KeyedResult<K, A> = { key: K } & AggResults<A>;
 
 /** The result record of a windowed aggregate. */
 export type WindowResult<K, A> = { key: K; window_start: number; window_end: number } & AggResults<A>;

@@ -9,10 +9,12 @@
 
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { Logger } from '../connector.ts';
 import { ensureDir } from '../connectors/ensure-dir.ts';
 import { SluiceError } from '../errors.ts';
 import { type CheckpointData, decodeCheckpoint } from './checkpoint-format.ts';
 import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
+import { acquireDirLock, type DirLock } from './dir-lock.ts';
 
 const CHECKPOINT_NAME = /^chk-(\d{20})\.ckpt$/;
 const TEMP_NAME = /^chk-\d{20}\.ckpt\.tmp$/;
@@ -27,13 +29,17 @@ export function checkpointFileName(id: number): string {
 export interface DirectoryCheckpointStoreOptions {
   /** How many checkpoints to keep; older ones are removed after each write. Default 3. */
   keep?: number;
+  /** Where a stale lock taken over is reported. */
+  log?: Logger;
 }
 
 /** Keeps checkpoints as files in `dir`, which is created on the first write. */
 export class DirectoryCheckpointStore implements CheckpointStore {
   readonly dir: string;
   readonly keep: number;
+  readonly #log: Logger | undefined;
   #dirReady = false;
+  #lock: DirLock | undefined;
 
   /**
    * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
@@ -70,10 +76,19 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
     this.dir = dir;
     this.keep = keep;
+    this.#log = options.log;
   }
 
+  /** Creates the folder and takes its `LOCK` file (see dir-lock.ts). */
   async prepare(): Promise<void> {
     await this.#ensureDir();
+    this.#lock ??= await acquireDirLock(this.dir, this.#log);
+  }
+
+  async close(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
   }
 
   async write(id: number, bytes: Uint8Array): Promise<void> {

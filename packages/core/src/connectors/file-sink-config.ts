@@ -6,6 +6,7 @@
 import { basename, isAbsolute } from 'node:path';
 import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
+import { changelogFields } from './changelog-format.ts';
 import { encodeFields } from './format-options.ts';
 
 /** Config schema of the `file` sink. */
@@ -19,6 +20,7 @@ export const fileSinkConfig = Type.Object(
       examples: ['./out/results.jsonl'],
     }),
     ...encodeFields,
+    ...changelogFields,
     roll: Type.Optional(
       Type.Object(
         {

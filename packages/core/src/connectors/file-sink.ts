@@ -7,9 +7,17 @@ import { type FileHandle, open, readdir, rename, stat, truncate, unlink } from '
 import { join, resolve } from 'node:path';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
+import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { parseDuration } from '../time.ts';
+import {
+  type ChangelogOptions,
+  changelogEntries,
+  changelogSinkSupport,
+  checkChangelogOptions,
+  encodeEntry,
+  rejectEntry,
+} from './changelog-format.ts';
 import { ensureDir, unusableFolder } from './ensure-dir.ts';
 import { checkState, type FileSinkConfig, type FileSinkState, fileSinkConfig } from './file-sink-config.ts';
 import { exists, finalizePart, PartNames, syncDir } from './file-sink-parts.ts';
@@ -39,6 +47,8 @@ class FileSink implements Sink {
   #ctx: SinkContext | undefined;
   #names: PartNames | undefined;
   #encoder: RecordEncoder;
+  /** The changelog format; absent: records are written as they are (inserts only). */
+  readonly #changelog: ChangelogOptions | undefined;
   #part: Part | null = null;
   #buffer: string[] = [];
   #bufferedChars = 0;
@@ -60,6 +70,8 @@ class FileSink implements Sink {
         ? Number.POSITIVE_INFINITY
         : parseDuration(config.roll.interval, 'roll.interval');
     this.#encoder = createEncoder(config);
+    checkChangelogOptions(config);
+    this.#changelog = config.changelog === undefined ? undefined : config;
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -87,18 +99,26 @@ class FileSink implements Sink {
     records: Row[],
     _times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined> {
     let rejections: SinkRejection[] | undefined;
     if (this.#dueByTime()) await this.#roll();
     const encoder = this.#encoder;
     const sized = this.#maxBytes !== Number.POSITIVE_INFINITY;
-    for (let i = 0; i < records.length; i++) {
+    const entries =
+      this.#changelog === undefined ? undefined : changelogEntries(this.#changelog, records, kinds, texts);
+    const n = entries === undefined ? records.length : entries.length;
+    for (let i = 0; i < n; i++) {
       let line: string;
       try {
-        line = encoder.encode(records[i], texts?.[i]);
+        line =
+          entries === undefined
+            ? encoder.encode(records[i], texts?.[i])
+            : encodeEntry((row, text) => encoder.encode(row, text), entries[i]);
       } catch (err) {
         rejections ??= [];
-        rejections.push({ index: i, message: (err as Error).message });
+        if (entries === undefined) rejections.push({ index: i, message: (err as Error).message });
+        else rejectEntry(rejections, entries[i], (err as Error).message);
         continue;
       }
       if (this.#part === null) await this.#openPart();
@@ -441,6 +461,7 @@ export const fileSink = defineSink({
   type: 'file',
   summary: 'Writes JSON lines or CSV to local files, exactly once with checkpoints.',
   delivery: 'exactly-once',
+  changelog: changelogSinkSupport,
   description: [
     'Records are appended to a hidden in-progress part, `.<name>.inprogress`, beside its final',
     'name; a part becomes visible under its final name by an atomic rename. At a checkpoint the',

@@ -6,8 +6,17 @@ import type { Writable } from 'node:stream';
 import Type, { type Static } from 'typebox';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
+import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
+import {
+  type ChangelogOptions,
+  changelogEntries,
+  changelogFields,
+  changelogSinkSupport,
+  checkChangelogOptions,
+  encodeEntry,
+  rejectEntry,
+} from './changelog-format.ts';
 import { createEncoder, type RecordEncoder } from './format-encode.ts';
 import { type EncodeOptions, encodeFields } from './format-options.ts';
 
@@ -15,7 +24,10 @@ import { type EncodeOptions, encodeFields } from './format-options.ts';
 const CHUNK_CHARS = 1 << 20;
 
 /** Config schema of the `stdout` sink. */
-export const stdoutSinkConfig = Type.Object({ ...encodeFields }, { additionalProperties: false });
+export const stdoutSinkConfig = Type.Object(
+  { ...encodeFields, ...changelogFields },
+  { additionalProperties: false },
+);
 
 /** Options of the `stdout` sink, defaults applied. */
 export type StdoutSinkConfig = Static<typeof stdoutSinkConfig>;
@@ -29,6 +41,8 @@ export type StdoutSinkConfig = Static<typeof stdoutSinkConfig>;
 export class StreamSink implements Sink {
   readonly #output: Writable;
   readonly #encoder: RecordEncoder;
+  /** The changelog format; absent: records are written as they are (inserts only). */
+  readonly #changelog: ChangelogOptions | undefined;
   #step: string | undefined;
   #headerWritten = false;
   #error: Error | null = null;
@@ -36,9 +50,11 @@ export class StreamSink implements Sink {
     this.#error = err;
   };
 
-  constructor(options: EncodeOptions, output: Writable = process.stdout) {
+  constructor(options: EncodeOptions & ChangelogOptions, output: Writable = process.stdout) {
     this.#output = output;
     this.#encoder = createEncoder(options);
+    checkChangelogOptions(options);
+    this.#changelog = options.changelog === undefined ? undefined : options;
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -50,17 +66,25 @@ export class StreamSink implements Sink {
     records: Row[],
     _times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined> {
     let rejections: SinkRejection[] | undefined;
     const encoder = this.#encoder;
     let text = '';
-    for (let i = 0; i < records.length; i++) {
+    const entries =
+      this.#changelog === undefined ? undefined : changelogEntries(this.#changelog, records, kinds, texts);
+    const n = entries === undefined ? records.length : entries.length;
+    for (let i = 0; i < n; i++) {
       let line: string;
       try {
-        line = encoder.encode(records[i], texts?.[i]);
+        line =
+          entries === undefined
+            ? encoder.encode(records[i], texts?.[i])
+            : encodeEntry((row, text) => encoder.encode(row, text), entries[i]);
       } catch (err) {
         rejections ??= [];
-        rejections.push({ index: i, message: (err as Error).message });
+        if (entries === undefined) rejections.push({ index: i, message: (err as Error).message });
+        else rejectEntry(rejections, entries[i], (err as Error).message);
         continue;
       }
       if (!this.#headerWritten) {
@@ -135,6 +159,7 @@ export const stdoutSink = defineSink({
   type: 'stdout',
   summary: 'Writes JSON lines or CSV to standard output.',
   delivery: 'at-least-once',
+  changelog: changelogSinkSupport,
   description: [
     'Each batch is written in large pieces, waiting for the output to drain when it is slow (a',
     'pipe to a slow reader slows the pipeline instead of buffering without limit). A checkpoint',

@@ -29,6 +29,7 @@ import {
 } from '../window/window-aggregate.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import { compileAggregateCall, findAggregateCall } from './aggregate-call.ts';
+import { createUpdatingAggregate } from './updating-aggregate.ts';
 
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
 
@@ -66,7 +67,10 @@ const windowConfig = Type.Union(
       { additionalProperties: false },
     ),
   ],
-  { description: 'The window: tumbling, hopping, session or cumulative.' },
+  {
+    description:
+      'The window: tumbling, hopping, session or cumulative. Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it.',
+  },
 );
 
 const config = Type.Object(
@@ -78,10 +82,10 @@ const config = Type.Object(
         examples: [['region']],
       }),
     ),
-    window: windowConfig,
+    window: Type.Optional(windowConfig),
     time: Type.Union([Type.Literal('event'), Type.Literal('processing')], {
       description:
-        'Window by event time (fired by the watermark) or by processing time (fired by the clock).',
+        'Window by event time (fired by the watermark) or by processing time (fired by the clock). Not used without a window.',
       default: 'event',
     }),
     fields: Type.Record(Type.String(), Type.String(), {
@@ -90,7 +94,7 @@ const config = Type.Object(
     }),
     allowed_lateness: Type.String({
       description:
-        'How long after a window fired it still takes late records; each one re-fires the window with the updated result.',
+        'How long after a window fired it still takes late records; each one re-fires the window with the updated result. Not used without a window (no record is late).',
       default: '0s',
     }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
@@ -121,6 +125,8 @@ function windowSpec(w: Static<typeof windowConfig>): WindowSpec {
 interface FieldOptions {
   step: string;
   clock: Clock;
+  /** Whether results have `window_start` and `window_end` for expressions to read (default true). */
+  windowBounds?: boolean;
 }
 
 /**
@@ -130,7 +136,8 @@ interface FieldOptions {
  * becomes a {@link DerivedField}: each aggregate call in it is compiled like a bare one into a
  * hidden aggregate (one per distinct call text, shared between fields) and replaced by a
  * reference to its result under a `$agg<n>` name that no key field uses. Outside aggregate calls
- * the expression may read only `keyFields`, `window_start` and `window_end`. Throws
+ * the expression may read only `keyFields`, `window_start` and `window_end` (not the bounds when
+ * `windowBounds` is false). Throws
  * PLAN_TYPE_ERROR for an expression without an aggregate call, a nested aggregate call or another
  * field read outside one, and the compile errors of the expressions.
  */
@@ -139,7 +146,8 @@ export function compileAggregateFields(
   options: FieldOptions & { keyFields: readonly string[] },
 ): OutputField[] {
   const { step, keyFields } = options;
-  const readable = new Set([...keyFields, 'window_start', 'window_end']);
+  const bounds = options.windowBounds === false ? [] : ['window_start', 'window_end'];
+  const readable = new Set([...keyFields, ...bounds]);
   let prefix = '$agg';
   while (keyFields.some((k) => k.startsWith(prefix))) prefix = `$${prefix}`;
   const hidden = new Map<string, AggregateField>();
@@ -168,9 +176,12 @@ export function compileAggregateFields(
         return { kind: 'field', name: a.name, start: e.start, end: e.end };
       }
       if (e.kind === 'field' && !readable.has(e.name)) {
+        const bound = (e.name === 'window_start' || e.name === 'window_end') && bounds.length === 0;
         throw new SluiceError(
           'PLAN_TYPE_ERROR',
-          `'${text}' reads field '${e.name}' outside an aggregate call; wrap it in an aggregate such as first(${formatExpression(e)}), or add it to \`key\``,
+          bound
+            ? `'${text}' reads '${e.name}', but the step has no window; add a \`window\`, or leave the bound out`
+            : `'${text}' reads field '${e.name}' outside an aggregate call; wrap it in an aggregate such as first(${formatExpression(e)}), or add it to \`key\``,
           { step, path },
         );
       }
@@ -218,9 +229,19 @@ export const aggregateStep = defineStep({
   type: 'aggregate',
   // allowed_lateness and on_late change what happens next, not what the state holds.
   state: ['key', 'window', 'time', 'fields'],
-  summary: 'Aggregates records per key and window (tumbling, hopping, session, cumulative).',
+  summary:
+    'Aggregates records per key and window (tumbling, hopping, session, cumulative), or per key as an updating result.',
+  changelog: (cfg) =>
+    cfg.window === undefined
+      ? {
+          consumes: ['append'],
+          produces: 'retract',
+          reason:
+            'an aggregate without a window updates the result of a key with every record of the key; give it a `window` to emit each result once',
+        }
+      : { consumes: ['append'], produces: 'append' },
   description:
-    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
+    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nWithout a `window`, the step keeps one result per key — the key fields and the aggregate fields, no window bounds — and emits it as a changelog (retract mode): the first result of a key as an insert; when a record changes it, an update-before holding the old result followed by an update-after holding the new one (a record that leaves it unchanged emits nothing). Each change takes the event time of the record that caused it. The state of every key is kept for the life of the job and goes into checkpoints; no record is late. Only steps and sinks that take updates may follow: record-by-record steps (`map`, `filter`, …) and sinks with a `changelog` option.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
@@ -230,12 +251,21 @@ export const aggregateStep = defineStep({
       step: step.id,
       clock: step.clock,
       keyFields: keyFields ?? [],
+      windowBounds: cfg.window !== undefined,
     });
     if (fields.length === 0) {
       throw new SluiceError('CONFIG_INVALID', 'aggregate needs at least one entry in `fields`', {
         step: step.id,
         path: 'fields',
       });
+    }
+    if (cfg.window === undefined) {
+      const updating = createUpdatingAggregate({
+        stepId: step.id,
+        ...(keyFields ? { keyFields } : {}),
+        fields,
+      });
+      return Object.assign(updating, { absorbs: true as const });
     }
     const operator = createWindowAggregate({
       stepId: step.id,

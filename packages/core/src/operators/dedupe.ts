@@ -226,6 +226,7 @@ class DedupeOperator implements Operator {
 /** A batch holding records 0..end-1 of `batch`, all of which were kept. */
 function keptBefore(batch: Batch, end: number): Batch {
   const out: Batch = { records: batch.records.slice(0, end), times: batch.times.slice(0, end) };
+  if (batch.kinds) out.kinds = batch.kinds.slice(0, end);
   if (batch.keys) out.keys = batch.keys.slice(0, end);
   if (batch.source !== undefined) out.source = batch.source;
   if (batch.partition !== undefined) out.partition = batch.partition;

@@ -6,7 +6,7 @@ import Type from 'typebox';
 import { toSluiceError } from '../errors.ts';
 import { compilePredicate } from '../expr/index.ts';
 import { type Batch, emptyBatchLike, pushFrom } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 const config = Type.Object(
   {
@@ -21,6 +21,7 @@ const config = Type.Object(
 
 export const filterStep = defineStep({
   type: 'filter',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Keeps the records for which a SQL condition holds.',
   description:
     'A record on which the condition fails to evaluate (missing field, bad type) goes to the dead-letter output; one for which it is false or NULL is counted as filtered.',

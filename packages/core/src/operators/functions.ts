@@ -9,7 +9,7 @@ import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { StepInfo } from '../operator.ts';
 import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { encodeKeyValue } from './key.ts';
 import { keyingOperator } from './key-by.ts';
 import { without } from './map.ts';
@@ -40,6 +40,7 @@ export function userError(step: string, err: unknown): SluiceError {
 
 export const mapFnStep = defineStep({
   type: 'map_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Transforms each record with a TypeScript function (TypeScript API only).',
   config: noOptions,
   create(_cfg, step) {
@@ -65,6 +66,7 @@ export const mapFnStep = defineStep({
 
 export const filterFnStep = defineStep({
   type: 'filter_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Keeps the records for which a TypeScript function returns true (TypeScript API only).',
   config: noOptions,
   create(_cfg, step) {
@@ -93,6 +95,7 @@ export const filterFnStep = defineStep({
 
 export const flatMapStep = defineStep({
   type: 'flat_map',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Turns each record into zero or more records with a TypeScript function (TypeScript API only).',
   description:
     'Records it turns into nothing are counted as filtered. Output records keep the input record’s time and key.',
@@ -124,13 +127,16 @@ export const flatMapStep = defineStep({
 function truncate(batch: Batch, length: number): void {
   batch.records.length = length;
   batch.times.length = length;
+  if (batch.kinds) batch.kinds.length = length;
   if (batch.keys) batch.keys.length = length;
   if (batch.offsets) batch.offsets.length = length;
   if (batch.texts) batch.texts.length = length;
+  if (batch.watermarks) batch.watermarks.length = length;
 }
 
 export const keyByFnStep = defineStep({
   type: 'key_by_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Groups records by a key computed by a TypeScript function (TypeScript API only).',
   config: noOptions,
   create(_cfg, step) {

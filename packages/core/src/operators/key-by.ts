@@ -9,7 +9,7 @@ import { toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import type { Operator, StepInfo } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
 import { without } from './map.ts';
 
@@ -69,6 +69,7 @@ export function keyingOperator(
 
 export const keyByStep = defineStep({
   type: 'key_by',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Groups records by a key for the keyed steps after it.',
   description:
     'Records keep their values; the key travels beside them. A record whose key expression fails goes to the dead-letter output.',

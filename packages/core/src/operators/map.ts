@@ -7,7 +7,7 @@ import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 const config = Type.Object(
   {
@@ -33,6 +33,7 @@ const config = Type.Object(
 
 export const mapStep = defineStep({
   type: 'map',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Computes fields from SQL expressions; keeps only the fields named in `select`.',
   description:
     'Each output record is the input record with `fields` computed and `drop` removed; with `select`, it holds only the selected input fields and the computed ones. Every expression sees the input record. A record on which an expression fails (missing field, division by zero, bad cast), or that lacks a selected field, goes to the dead-letter output with the expression and the reason.',
@@ -138,12 +139,14 @@ function missingSelected(name: string, index: number, stepId: string): SluiceErr
 }
 
 /**
- * The batch with `records` as values, minus the positions in `skip` (ascending). A record keeps
- * its text only if it is the record of `batch` at its position.
+ * The batch with `records` as values, minus the positions in `skip` (ascending); each kept record
+ * keeps its time, kind, key, offset and watermark. A record keeps its text only if it is the
+ * record of `batch` at its position.
  */
 export function without(batch: Batch, records: Row[], skip: number[]): Batch {
   const keep = records.length - skip.length;
   const out: Batch = { ...batch, records: new Array(keep), times: new Array(keep) };
+  if (batch.kinds) out.kinds = new Array(keep);
   if (batch.keys) out.keys = new Array(keep);
   if (batch.offsets) out.offsets = new Array(keep);
   if (batch.texts) out.texts = new Array(keep);
@@ -157,6 +160,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     }
     out.records[j] = records[i];
     out.times[j] = batch.times[i];
+    if (out.kinds) out.kinds[j] = batch.kinds![i];
     if (out.keys) out.keys[j] = batch.keys![i];
     if (out.offsets) out.offsets[j] = batch.offsets![i];
     if (out.texts) out.texts[j] = records[i] === batch.records[i] ? batch.texts![i] : undefined;

@@ -3,10 +3,11 @@
  */
 
 import Type from 'typebox';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 export const unionStep = defineStep({
   type: 'union',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Merges several inputs into one stream.',
   description:
     'Name the inputs with `input: [a, b]`. Records keep their event time; the watermark after a union is the minimum of its inputs’.',

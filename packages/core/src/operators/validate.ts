@@ -10,7 +10,7 @@ import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import { re2RegExpEngine } from '../expr/regex.ts';
 import { type Batch, emptyBatchLike, pushFrom } from '../record.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 const config = Type.Object(
   {
@@ -76,6 +76,7 @@ function loadSchema(schema: string | object, baseDir: string, stepId: string): o
 
 export const validateStep = defineStep({
   type: 'validate',
+  changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Checks records against a JSON Schema.',
   description:
     'Valid records pass unchanged. An invalid record goes to the dead-letter output with every violation listed (`/amount must be number; / is missing required field region`). Validation uses Ajv with all formats of ajv-formats; values are never coerced. `pattern` and `patternProperties` are matched by RE2, in time linear in the value (no backreferences or lookaround; a schema whose pattern RE2 cannot run is refused when the pipeline starts).',

@@ -1,14 +1,16 @@
 /**
  * Plan resolution: the checks every plan passes before it runs, whatever front end made it.
  *
- * Ids are unique, inputs exist, types are registered, steps form no cycle, and every config
- * validates against its component spec (defaults applied). Problems are reported together, each
+ * Ids are unique, inputs exist, types are registered, steps form no cycle, every config
+ * validates against its component spec (defaults applied), and every step and sink takes the
+ * changelog mode of its input (`changelog-check.ts`). Problems are reported together, each
  * pointing to the file, line and column the plan came from when it has `locations`.
  */
 
 import { ConfigErrors, SluiceError } from '../errors.ts';
 import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
+import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
@@ -181,8 +183,7 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
       });
     }
   }
-  if (problems.length > 0) throw problemsError(plan, problems);
-  return {
+  const resolved: Plan = {
     ...plan,
     sources,
     steps,
@@ -190,6 +191,12 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     ...(deadLetter ? { deadLetter } : {}),
     ...(lateOutput ? { lateOutput } : {}),
   };
+  if (problems.length === 0) {
+    for (const p of checkChangelogs(resolved, registry))
+      problems.push({ code: 'PLAN_CHANGELOG_MISMATCH', ...p });
+  }
+  if (problems.length > 0) throw problemsError(plan, problems);
+  return resolved;
 }
 
 function problemsError(plan: Plan, problems: Problem[]): SluiceError {

@@ -81,7 +81,7 @@ export class Node implements Output {
     else this.counters.out += n;
     for (let s = 0; s < this.steps.length; s++) this.steps[s].push(batch);
     for (let s = 0; s < this.sinks.length; s++)
-      this.sinks[s].enqueue(batch.records, batch.times, batch.texts);
+      this.sinks[s].enqueue(batch.records, batch.times, batch.texts, batch.kinds);
   }
 
   deadLetter(batch: Batch, index: number, error: SluiceError): void {

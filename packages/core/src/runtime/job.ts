@@ -78,6 +78,8 @@ export class Job {
   /** Greatest event time of each partition at the restored checkpoint. */
   #restoredTimes: { [partition: string]: number } = {};
   #store: DirectoryCheckpointStore | undefined;
+  /** Set by the first `run()` or `discard()`: a job runs once. */
+  #ran = false;
   /** What this job's checkpoints belong to; checked on restore, written into each checkpoint. */
   readonly #fingerprint: PipelineFingerprint;
   #checkpointId = 0;
@@ -170,6 +172,7 @@ export class Job {
     const { checkpoint } = plan.settings;
     this.#store = DirectoryCheckpointStore.forPipeline(resolve(plan.baseDir, checkpoint.dir), plan.name, {
       keep: checkpoint.keep,
+      log: this.#log,
     });
     await this.#store.prepare();
     const restored = await this.#restore(this.#store);
@@ -185,7 +188,7 @@ export class Job {
     }
 
     const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
-      const sink = registry.sink(output.type)!.create(output.config as never);
+      const sink = inComponent(id, () => registry.sink(output.type)!.create(output.config as never));
       await sink.open({
         id,
         pipeline: plan.name,
@@ -320,6 +323,8 @@ export class Job {
 
   /** Runs until every bounded source ends (status `completed`) or the job is stopped. */
   async run(): Promise<JobResult> {
+    if (this.#ran) throw new SluiceError('INTERNAL', 'a job runs once: create another to run again');
+    this.#ran = true;
     const onAbort = () => this.stop();
     this.#options.signal?.addEventListener('abort', onAbort, { once: true });
     const interval = this.plan.settings.checkpoint.interval;
@@ -354,6 +359,17 @@ export class Job {
       this.#options.signal?.removeEventListener('abort', onAbort);
     }
     return { status, metrics: this.metrics() };
+  }
+
+  /**
+   * Gives back what `create` opened, for a job that will not run: closes its readers, aborts its
+   * sinks (publishing nothing) and releases the checkpoint folder's lock. A job that runs does
+   * this itself when it ends; stop a running job with `stop()`.
+   */
+  async discard(): Promise<void> {
+    if (this.#ran) throw new SluiceError('INTERNAL', 'discard() is for a job that has not run; use stop()');
+    this.#ran = true;
+    await this.#closeQuietly();
   }
 
   /** Stops reading, then drains, checkpoints and closes; `run()` resolves with status `stopped`. */
@@ -602,11 +618,15 @@ export class Job {
   }
 
   async #close(): Promise<void> {
-    for (const runner of this.#allRunners()) {
-      await runner.drain();
-      await runner.sink.close();
+    try {
+      for (const runner of this.#allRunners()) {
+        await runner.drain();
+        await runner.sink.close();
+      }
+      for (const src of this.#sources) for (const r of src.readers) await r.close();
+    } finally {
+      await this.#store?.close();
     }
-    for (const src of this.#sources) for (const r of src.readers) await r.close();
   }
 
   /**
@@ -621,6 +641,7 @@ export class Job {
         this.#log.warn('a sink failed to abort', { sink: runner.id, error: String(err) }),
       );
     }
+    await this.#store?.close().catch(() => {});
   }
 
   #fail(error: SluiceError): void {

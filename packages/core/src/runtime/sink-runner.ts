@@ -9,7 +9,7 @@
 
 import type { Sink, SinkRejection } from '../connector.ts';
 import { toSluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
+import { INSERT, type Row, type RowKind } from '../record.ts';
 import { batchBytes } from '../record-size.ts';
 
 /** Called with the records a sink rejected for good. */
@@ -32,6 +32,8 @@ export class SinkRunner {
   #times: number[][] = [];
   /** The texts of each queued chunk (see `Batch.texts`), undefined for a chunk without. */
   #texts: (readonly (string | undefined)[] | undefined)[] = [];
+  /** The row kinds of each queued chunk (see `Batch.kinds`), undefined for an append-only chunk. */
+  #kinds: (readonly RowKind[] | undefined)[] = [];
   /** The bytes of each queued chunk. */
   #bytes: number[] = [];
   #queued = 0;
@@ -52,14 +54,24 @@ export class SinkRunner {
     this.#onReject = onReject;
   }
 
-  /** Queues records for writing; never blocks. Throws the sink's failure once it has failed. */
-  enqueue(records: Row[], times: number[], texts?: readonly (string | undefined)[]): void {
+  /**
+   * Queues records (with their texts and row kinds, when the batch has them) for writing; never
+   * blocks. Throws the sink's failure once it has failed. A chunk is never split between writes,
+   * so an UPDATE_BEFORE and its UPDATE_AFTER enqueued together reach one `write`.
+   */
+  enqueue(
+    records: Row[],
+    times: number[],
+    texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
+  ): void {
     if (this.#failure !== undefined) throw this.#failure;
     if (records.length === 0) return;
     const bytes = batchBytes(records, texts);
     this.#records.push(records);
     this.#times.push(times);
     this.#texts.push(texts);
+    this.#kinds.push(kinds);
     this.#bytes.push(bytes);
     this.#queued += records.length;
     this.#queuedBytes += bytes;
@@ -119,40 +131,48 @@ export class SinkRunner {
         let records: Row[];
         let times: number[];
         let texts: readonly (string | undefined)[] | undefined;
+        let kinds: readonly RowKind[] | undefined;
         let bytes = 0;
         if (this.#records.length === 1 || this.#records[0].length >= this.#maxWrite) {
           records = this.#records.shift()!;
           times = this.#times.shift()!;
           texts = this.#texts.shift();
+          kinds = this.#kinds.shift();
           bytes = this.#bytes.shift()!;
         } else {
           // Join the chunks that fit in one write into arrays sized for them.
           let chunks = 0;
           let total = 0;
           let withTexts = false;
+          let withKinds = false;
           while (chunks < this.#records.length && total < this.#maxWrite) {
             total += this.#records[chunks].length;
             withTexts ||= this.#texts[chunks] !== undefined;
+            withKinds ||= this.#kinds[chunks] !== undefined;
             chunks++;
           }
           records = new Array(total);
           times = new Array(total);
           const joined: (string | undefined)[] | undefined = withTexts ? new Array(total) : undefined;
+          const joinedKinds: RowKind[] | undefined = withKinds ? new Array(total) : undefined;
           let at = 0;
           for (let c = 0; c < chunks; c++) {
             const r = this.#records.shift()!;
             const t = this.#times.shift()!;
             const x = this.#texts.shift();
+            const k = this.#kinds.shift();
             bytes += this.#bytes.shift()!;
             for (let i = 0; i < r.length; i++, at++) {
               records[at] = r[i];
               times[at] = t[i];
               if (joined) joined[at] = x?.[i];
+              if (joinedKinds) joinedKinds[at] = k === undefined ? INSERT : k[i];
             }
           }
           texts = joined;
+          kinds = joinedKinds;
         }
-        const rejections = await this.sink.write(records, times, texts);
+        const rejections = await this.sink.write(records, times, texts, kinds);
         this.#queued -= records.length;
         this.#queuedBytes -= bytes;
         if (rejections && rejections.length > 0) {

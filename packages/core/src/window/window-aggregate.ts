@@ -44,7 +44,8 @@ export interface DerivedField {
 /** An output field: one aggregate's result, or an expression over aggregate results. */
 export type OutputField = AggregateField | DerivedField;
 
-function isDerived(field: OutputField): field is DerivedField {
+/** Whether an output field is an expression over aggregate results. */
+export function isDerived(field: OutputField): field is DerivedField {
   return 'evaluate' in field;
 }
 
@@ -124,13 +125,17 @@ function validate(config: WindowAggregateConfig): void {
 }
 
 /** Where each output comes from: the aggregates to keep, and per output an index into them or an expression. */
-interface FieldPlan {
+export interface FieldPlan {
   aggregates: AggregateField[];
   /** Present when some output is derived. */
   derived?: { outputs: (number | DerivedField)[]; inputs: [string, number][] };
 }
 
-function planFields(fields: readonly OutputField[]): FieldPlan {
+/**
+ * The accumulators to keep for `fields` (each aggregate once, shared between derived fields that
+ * read the same name) and where each output comes from.
+ */
+export function planFields(fields: readonly OutputField[]): FieldPlan {
   const aggregates: AggregateField[] = [];
   const inputs = new Map<string, number>();
   let derived = false;
