@@ -17,6 +17,7 @@ import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
+import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
@@ -37,6 +38,7 @@ export const builtins: Plugin = {
     unionStep,
     dedupeStep,
     aggregateStep,
+    patternStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,
