@@ -73,10 +73,18 @@ export class Matcher {
     this.#collectEntry(0);
   }
 
+  /** The stages a match may begin with, in the order `#enter` prefers them. */
   #collectEntry(k: number): void {
     if (k === this.stages.length) return;
-    this.#entry.push(k);
-    if (this.stages[k].min === 0) this.#collectEntry(k + 1);
+    const s = this.stages[k];
+    if (s.min > 0) this.#entry.push(k);
+    else if (s.greedy) {
+      this.#entry.push(k);
+      this.#collectEntry(k + 1);
+    } else {
+      this.#collectEntry(k + 1);
+      this.#entry.push(k);
+    }
   }
 
   #test(stage: number, record: Readonly<Record<string, unknown>>, match: MatchData | null): boolean {
