@@ -17,6 +17,7 @@ import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
+import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
@@ -39,6 +40,7 @@ export const builtins: Plugin = {
     dedupeStep,
     aggregateStep,
     topNStep,
+    patternStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,
