@@ -192,7 +192,7 @@ async function crashAndRecover(
 describe('SIGKILL three times mid-stream over Kafka', { skip: !available, concurrency: true }, () => {
   test('at-least-once sink: every input record is in the output, duplicates allowed', async (t) => {
     const { output } = await crashAndRecover(t, 'at_least_once');
-    const read = await consoleConsume(output, { maxMessages: RECORDS * 3, idleMs: 5_000 });
+    const read = await consoleConsume(output, { maxMessages: RECORDS * 3, idleMs: 5_000, atLeast: RECORDS });
     const counts = countIds(read);
     const missing: number[] = [];
     for (let id = 0; id < RECORDS; id++) if (!counts.has(id)) missing.push(id);
@@ -204,7 +204,12 @@ describe('SIGKILL three times mid-stream over Kafka', { skip: !available, concur
   test('exactly-once sink: a read_committed consumer sees every input record once', async (t) => {
     const { output, transactions } = await crashAndRecover(t, 'exactly_once');
     const [committed, ends] = await Promise.all([
-      consoleConsume(output, { maxMessages: RECORDS * 3, idleMs: 5_000, isolation: 'read_committed' }),
+      consoleConsume(output, {
+        maxMessages: RECORDS * 3,
+        idleMs: 5_000,
+        isolation: 'read_committed',
+        atLeast: RECORDS,
+      }),
       endOffsets([output]),
     ]);
     const counts = countIds(committed);

@@ -206,7 +206,11 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   await consoleProduce(input, lines);
 
   // Where each input landed, as an independent client sees it.
-  const produced = await consoleConsume(input, { maxMessages: lines.length, idleMs: 10_000 });
+  const produced = await consoleConsume(input, {
+    maxMessages: lines.length,
+    idleMs: 10_000,
+    atLeast: lines.length,
+  });
   assert.equal(produced.length, lines.length, 'the console consumer reads back every input');
   const closingPartitions = new Set(
     produced
@@ -240,9 +244,9 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   for (const r of results) assert.equal(r.key, JSON.parse(r.value!).sensor, 'message key = sensor');
 
   // The dead letters: each bad input once, with its reason and Kafka coordinates.
-  const letters = (await consoleConsume(deadTopic, { maxMessages: bad.length, idleMs: 10_000 })).map(
-    (r) => ({ key: r.key, ...JSON.parse(r.value!) }) as Record<string, unknown>,
-  );
+  const letters = (
+    await consoleConsume(deadTopic, { maxMessages: bad.length, idleMs: 10_000, atLeast: bad.length })
+  ).map((r) => ({ key: r.key, ...JSON.parse(r.value!) }) as Record<string, unknown>);
   const badAt = bad.map((b) => {
     const at = produced.filter((r) => r.value === b.value);
     assert.equal(at.length, 1, `bad input ${b.value} was produced once`);

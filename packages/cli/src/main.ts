@@ -8,6 +8,7 @@
  */
 
 import { Command, CommanderError } from 'commander';
+import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
 import { runCommand } from './run.ts';
 import { describeCommand, validateCommand } from './validate.ts';
 
@@ -59,6 +60,44 @@ program
   .action(async (type: string | undefined) => {
     endQuietlyWhenStdoutCloses();
     process.exitCode = await describeCommand(type);
+  });
+
+program
+  .command('nexmark')
+  .description(
+    'Write Nexmark benchmark events (persons, auctions, bids) as JSON lines to a file or stdout, or to a Kafka topic.',
+  )
+  .requiredOption('--events <count>', 'how many events to write (event numbers 0 to count - 1)')
+  .option(
+    '--events-per-second <n>',
+    `event-time density: events per second of event time (default ${nexmarkDefault('events_per_second')})`,
+  )
+  .option(
+    '--base-time <time>',
+    `event time of event 0: ISO-8601 or epoch ms (default ${nexmarkDefault('base_time')})`,
+  )
+  .option('--seed <n>', `seed of the random values (default ${nexmarkDefault('seed')})`)
+  .option(
+    '-o, --output <file>',
+    'JSON-lines file to write, - for stdout (the default without --kafka-brokers)',
+  )
+  .option(
+    '--kafka-brokers <list>',
+    'comma-separated Kafka bootstrap brokers, e.g. 127.0.0.1:9092 (with --topic)',
+  )
+  .option('--topic <name>', 'Kafka topic to write the events to (with --kafka-brokers)')
+  .addHelpText(
+    'after',
+    `
+Each line (or Kafka message value) is one event in the reference suite's form:
+{"event_type":0|1|2,"person":{...}|null,"auction":{...}|null,"bid":{...}|null}
+The events are those of the \`nexmark\` source with the same options (see sluice describe
+nexmark): the same seed gives the same events. Read them back with the \`file\` source
+(format json) or the \`kafka\` source. Exit codes: 0 done, 1 error, 2 usage error.`,
+  )
+  .action(async (opts: NexmarkOptionsRaw) => {
+    endQuietlyWhenStdoutCloses();
+    process.exitCode = await nexmarkCommand(opts);
   });
 
 /**

@@ -8,6 +8,7 @@ import { fileSource } from './connectors/file-source.ts';
 import { generateSource } from './connectors/generate-source.ts';
 import { httpServerSource } from './connectors/http-server-source.ts';
 import { httpSink } from './connectors/http-sink.ts';
+import { nexmarkSource } from './connectors/nexmark-source.ts';
 import { stdoutSink } from './connectors/stdio-sink.ts';
 import { stdinSource } from './connectors/stdio-source.ts';
 import { aggregateStep } from './operators/aggregate-step.ts';
@@ -16,7 +17,9 @@ import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
+import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
+import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
 import type { Plugin } from './spec.ts';
@@ -25,6 +28,7 @@ export const builtins: Plugin = {
   name: 'builtins',
   components: [
     generateSource,
+    nexmarkSource,
     fileSource,
     stdinSource,
     httpServerSource,
@@ -35,6 +39,8 @@ export const builtins: Plugin = {
     unionStep,
     dedupeStep,
     aggregateStep,
+    topNStep,
+    patternStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,

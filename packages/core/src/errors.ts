@@ -116,6 +116,12 @@ export const errorCodes = {
       'A configured path cannot hold Sluice’s files: its folder cannot be created or written there (a virtual ' +
       'file system such as /proc, a read-only disk, a file in the way, no permission).',
   },
+  CHECKPOINT_LOCKED: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'Another running job holds the checkpoint folder (its LOCK file names the pid and host): two jobs sharing one folder would overwrite each other’s state.',
+  },
   CHECKPOINT_CORRUPT: {
     kind: 'external',
     retryable: false,

@@ -85,6 +85,7 @@ sinks:
       const read = await consoleConsume(output, {
         isolation: 'read_committed',
         maxMessages: KEPT.length,
+        atLeast: KEPT.length,
       });
       assert.deepEqual(
         read.map((r) => r.value),

@@ -86,8 +86,18 @@ describe('kafka sink in a job (real broker)', { skip: !available }, () => {
     assert.ok(metrics.deadLetters > 0 && metrics.sinks.out.rejected > 0);
     assert.equal(written + metrics.deadLetters, 3000);
     const [records, letters] = await Promise.all([
-      consoleConsume(out, { isolation: 'read_committed', maxMessages: written, idleMs: 10_000 }),
-      consoleConsume(dlq, { isolation: 'read_committed', maxMessages: metrics.deadLetters, idleMs: 10_000 }),
+      consoleConsume(out, {
+        isolation: 'read_committed',
+        maxMessages: written,
+        idleMs: 10_000,
+        atLeast: written,
+      }),
+      consoleConsume(dlq, {
+        isolation: 'read_committed',
+        maxMessages: metrics.deadLetters,
+        idleMs: 10_000,
+        atLeast: metrics.deadLetters,
+      }),
     ]);
     const dead = letters.map((m) => JSON.parse(m.value!) as DeadLetterValue);
     assert.equal(dead.length, metrics.deadLetters);
@@ -114,8 +124,8 @@ describe('kafka sink in a job (real broker)', { skip: !available }, () => {
     const metrics = await run({ out, dlq, delivery: 'exactly_once', key: 'customer_id' });
     assert.ok(metrics.lastCheckpointId! > 2, 'several checkpoints, so several transactions');
     const [records, letters] = await Promise.all([
-      consoleConsume(out, { isolation: 'read_committed', idleMs: 6000 }),
-      consoleConsume(dlq, { isolation: 'read_committed', idleMs: 6000 }),
+      consoleConsume(out, { isolation: 'read_committed', idleMs: 6000, atLeast: metrics.sinks.out.written }),
+      consoleConsume(dlq, { isolation: 'read_committed', idleMs: 6000, atLeast: metrics.deadLetters }),
     ]);
     assert.equal(records.length, metrics.sinks.out.written);
     assert.equal(letters.length, metrics.deadLetters);

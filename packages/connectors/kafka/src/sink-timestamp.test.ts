@@ -77,7 +77,12 @@ describe('kafka sink: message timestamps (real broker)', { skip: !available }, (
     );
     assert.match(results[2].rejected[0].message, /^timestamp: 'not a time' is not a time/);
 
-    const read = await consoleConsume(`${prefix}-.*`, { include: true, maxMessages: 11, idleMs: 10_000 });
+    const read = await consoleConsume(`${prefix}-.*`, {
+      include: true,
+      maxMessages: 11,
+      idleMs: 10_000,
+      atLeast: 11,
+    });
     assert.equal(read.length, 11);
     const stamps = (mode: string) =>
       read

@@ -74,7 +74,14 @@ describe('kafka sink, exactly once (real broker)', { skip: !available }, () => {
     assert.deepEqual(ids(raw), range(0, 50), 'yet written and acknowledged');
     await first.commit!(1);
     assert.deepEqual(
-      ids(await consoleConsume(topic, { isolation: 'read_committed', maxMessages: 50, idleMs: 10_000 })),
+      ids(
+        await consoleConsume(topic, {
+          isolation: 'read_committed',
+          maxMessages: 50,
+          idleMs: 10_000,
+          atLeast: 50,
+        }),
+      ),
       range(0, 50),
     );
 
@@ -110,8 +117,8 @@ describe('kafka sink, exactly once (real broker)', { skip: !available }, () => {
     await third.close();
 
     const [committed, everything] = await Promise.all([
-      consoleConsume(topic, { isolation: 'read_committed', idleMs: 6000 }),
-      consoleConsume(topic, { isolation: 'read_uncommitted', idleMs: 6000 }),
+      consoleConsume(topic, { isolation: 'read_committed', idleMs: 6000, atLeast: 140 }),
+      consoleConsume(topic, { isolation: 'read_uncommitted', idleMs: 6000, atLeast: 140 }),
     ]);
     assert.deepEqual(ids(committed), range(0, 140), 'read_committed: every record exactly once');
     assert.equal(
@@ -137,8 +144,8 @@ describe('kafka sink, exactly once (real broker)', { skip: !available }, () => {
     await write(sink, records('B', 10, 20));
     await sink.close();
     const [committed, everything] = await Promise.all([
-      consoleConsume(topic, { isolation: 'read_committed', idleMs: 6000 }),
-      consoleConsume(topic, { isolation: 'read_uncommitted', idleMs: 6000 }),
+      consoleConsume(topic, { isolation: 'read_committed', idleMs: 6000, atLeast: 10 }),
+      consoleConsume(topic, { isolation: 'read_uncommitted', idleMs: 6000, atLeast: 20 }),
     ]);
     assert.deepEqual(ids(committed), range(0, 10));
     assert.equal(everything.length, 20);

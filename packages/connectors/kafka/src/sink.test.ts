@@ -45,7 +45,7 @@ describe('kafka sink, at least once (real broker)', () => {
     assert.deepEqual(rejected, [301]);
 
     const [written] = await Promise.all([
-      consoleConsume(out, { isolation: 'read_committed', maxMessages: 301, idleMs: 10_000 }),
+      consoleConsume(out, { isolation: 'read_committed', maxMessages: 301, idleMs: 10_000, atLeast: 301 }),
       consoleProduce(
         java,
         users.map((u) => ({ key: u, value: 'x' })),
@@ -73,6 +73,7 @@ describe('kafka sink, at least once (real broker)', () => {
       isolation: 'read_uncommitted',
       maxMessages: 30,
       idleMs: 10_000,
+      atLeast: 30,
     });
     assert.equal(javaPlacement.length, 30);
     for (const m of javaPlacement)

@@ -62,7 +62,7 @@ describe('kafka source: console-produced topic', { skip: !available }, () => {
       });
     }
     await consoleProduce(name, records);
-    independent = await consoleConsume(name, { maxMessages: lines });
+    independent = await consoleConsume(name, { maxMessages: lines, atLeast: lines });
     const reader = await openKafkaReader({ topics: [name], group_id: uniqueName('g') });
     try {
       got = await readUntil(reader, (c) => c.records.length + c.failures.length >= lines);

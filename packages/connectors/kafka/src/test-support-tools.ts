@@ -132,6 +132,11 @@ const CONSUMED_LINE =
  * once none came for `idleMs` (default 10 s); it is killed a minute after that. With
  * `read_committed` it returns only records of committed transactions. Rejects when the consumer
  * fails or is killed.
+ *
+ * The consumer's idle clock also runs while the JVM starts and joins its group, which on a loaded
+ * machine can outlast `idleMs`: it then stops having read nothing. With `atLeast`, a read that
+ * returns fewer records is repeated (from the beginning, twice at most, each time with three
+ * times the idle time), so a slow start is not mistaken for missing records.
  */
 export async function consoleConsume(
   topic: string,
@@ -140,9 +145,27 @@ export async function consoleConsume(
     maxMessages?: number;
     idleMs?: number;
     include?: boolean;
+    atLeast?: number;
   } = {},
 ): Promise<ConsumedRecord[]> {
-  const idleMs = options.idleMs ?? 10_000;
+  let idleMs = options.idleMs ?? 10_000;
+  for (let attempt = 1; ; attempt++) {
+    const read = await consoleConsumeOnce(topic, { ...options, idleMs });
+    if (options.atLeast === undefined || read.length >= options.atLeast || attempt === 3) return read;
+    idleMs *= 3;
+  }
+}
+
+async function consoleConsumeOnce(
+  topic: string,
+  options: {
+    isolation?: 'read_committed' | 'read_uncommitted';
+    maxMessages?: number;
+    idleMs: number;
+    include?: boolean;
+  },
+): Promise<ConsumedRecord[]> {
+  const { idleMs } = options;
   const args = [
     '--bootstrap-server',
     KAFKA_BROKER,

@@ -14,13 +14,16 @@ export interface LatestCheckpoint {
   skipped: { file: string; reason: string }[];
 }
 
-/** A durable home for encoded checkpoints. One writer at a time. */
+/** A durable home for encoded checkpoints. One writer at a time, which the store enforces. */
 export interface CheckpointStore {
   /**
-   * Makes the store ready to write (creates its folder), so that a job fails at its start rather
-   * than at its first checkpoint. Rejects with PATH_UNUSABLE when the folder cannot be created.
+   * Makes the store ready to write (creates its folder) and takes its writer lock, so that a job
+   * fails at its start rather than at its first checkpoint. Rejects with PATH_UNUSABLE when the
+   * folder cannot be created, CHECKPOINT_LOCKED when another running job holds the store.
    */
   prepare(): Promise<void>;
+  /** Gives up the writer lock taken by `prepare` (nothing when none was taken). */
+  close(): Promise<void>;
   /**
    * Durably stores an encoded checkpoint, then prunes to the newest `keep`. Resolves only once the
    * checkpoint survives a crash or power loss; only then may sources commit upstream. Ids increase

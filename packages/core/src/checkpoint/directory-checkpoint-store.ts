@@ -9,10 +9,12 @@
 
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { Logger } from '../connector.ts';
 import { ensureDir } from '../connectors/ensure-dir.ts';
 import { SluiceError } from '../errors.ts';
 import { type CheckpointData, decodeCheckpoint } from './checkpoint-format.ts';
 import type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
+import { acquireDirLock, type DirLock } from './dir-lock.ts';
 
 const CHECKPOINT_NAME = /^chk-(\d{20})\.ckpt$/;
 const TEMP_NAME = /^chk-\d{20}\.ckpt\.tmp$/;
@@ -24,40 +26,52 @@ export function checkpointFileName(id: number): string {
   return `chk-${String(id).padStart(20, '0')}.ckpt`;
 }
 
+/**
+ * The checkpoint folder of pipeline `name` under the checkpoint root `root`: `<root>/<name>`,
+ * absolute. Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of
+ * `root` (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint
+ * root, whatever its name.
+ */
+export function pipelineCheckpointDir(root: string, name: string): string {
+  const base = resolve(root);
+  const dir = resolve(base, name);
+  const rel = relative(base, dir);
+  if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
+        'give the pipeline a name made of letters, digits, _, - and .',
+      { path: 'name' },
+    );
+  }
+  return dir;
+}
+
 export interface DirectoryCheckpointStoreOptions {
   /** How many checkpoints to keep; older ones are removed after each write. Default 3. */
   keep?: number;
+  /** Where a stale lock taken over is reported. */
+  log?: Logger;
 }
 
 /** Keeps checkpoints as files in `dir`, which is created on the first write. */
 export class DirectoryCheckpointStore implements CheckpointStore {
   readonly dir: string;
   readonly keep: number;
+  readonly #log: Logger | undefined;
   #dirReady = false;
+  #lock: DirLock | undefined;
 
   /**
    * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
-   * Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of `root`
-   * (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint root,
-   * whatever its name.
+   * Throws CONFIG_INVALID as `pipelineCheckpointDir` does.
    */
   static forPipeline(
     root: string,
     name: string,
     options: DirectoryCheckpointStoreOptions = {},
   ): DirectoryCheckpointStore {
-    const base = resolve(root);
-    const dir = resolve(base, name);
-    const rel = relative(base, dir);
-    if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
-          'give the pipeline a name made of letters, digits, _, - and .',
-        { path: 'name' },
-      );
-    }
-    return new DirectoryCheckpointStore(dir, options);
+    return new DirectoryCheckpointStore(pipelineCheckpointDir(root, name), options);
   }
 
   /** Throws CONFIG_INVALID when `keep` is not a positive integer. */
@@ -70,10 +84,19 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
     this.dir = dir;
     this.keep = keep;
+    this.#log = options.log;
   }
 
+  /** Creates the folder and takes its `LOCK` file (see dir-lock.ts). */
   async prepare(): Promise<void> {
     await this.#ensureDir();
+    this.#lock ??= await acquireDirLock(this.dir, this.#log);
+  }
+
+  async close(): Promise<void> {
+    const lock = this.#lock;
+    this.#lock = undefined;
+    await lock?.release();
   }
 
   async write(id: number, bytes: Uint8Array): Promise<void> {

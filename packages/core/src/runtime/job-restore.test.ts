@@ -97,6 +97,7 @@ describe('unreadable checkpoints', () => {
     );
     assert.equal(log.lines.filter((l) => l.message.includes('moved aside')).length, 4);
     await fresh.checkpoint();
+    await fresh.discard();
     assert.deepEqual(await readdir(ckpt), ['chk-00000000000000000001.ckpt', 'corrupt']);
   });
 

@@ -1,0 +1,292 @@
+/**
+ * Compiles a `pattern` step's stages, conditions and measures into the form the matcher runs.
+ *
+ * Conditions and measures are SQL expressions. Besides the fields of a record they may name
+ * stages: `A` (or `last(A)`) is the last record matched to stage A so far, `first(A)` the first,
+ * `count(A)` how many; `match_start()` and `match_end()` are the event times of the first and
+ * the last record of the (partial) match. Those calls are rewritten into reads of reserved field
+ * names before the expression compiler sees them, so one compiler serves every front end.
+ */
+
+import { SluiceError } from '../errors.ts';
+import {
+  compileExpression,
+  compilePredicate,
+  type Expr,
+  mapChildren,
+  parseExpression,
+} from '../expr/index.ts';
+import type { Row } from '../record.ts';
+import type { Clock } from '../time.ts';
+
+/** One stage as written in the step's options. */
+export interface StageConfig {
+  readonly name: string;
+  readonly where: string;
+  readonly quantifier?: string;
+  readonly contiguity?: 'strict' | 'relaxed';
+}
+
+/** The matched records of a (partial) match, immutable once built and shared between threads. */
+export interface MatchData {
+  /** Position (feed order) of the first record. */
+  readonly start: number;
+  readonly startTime: number;
+  /** Position and time of the last record. */
+  readonly endPos: number;
+  readonly endTime: number;
+  /** Per stage s: `rows[2s]` its first record, `rows[2s + 1]` its last (null when none). */
+  readonly rows: (Row | null)[];
+  /** Per stage s: `marks[3s]` first position, `marks[3s + 1]` last position, `marks[3s + 2]` count. */
+  readonly marks: number[];
+}
+
+/** A stage ready to run. */
+export interface Stage {
+  readonly name: string;
+  readonly min: number;
+  /** Infinity when unbounded. */
+  readonly max: number;
+  readonly greedy: boolean;
+  /** Strict: the element must be the very next record of the key; relaxed: records that fail the condition are skipped. */
+  readonly strict: boolean;
+  /** The condition on `record`, with `match` the records taken before it (null at the start of a match). */
+  readonly test: (record: Row, match: MatchData | null) => boolean;
+}
+
+/** A measure: an output field computed from a match. */
+export interface Measure {
+  readonly name: string;
+  readonly text: string;
+  readonly evaluate: (match: MatchData) => unknown;
+}
+
+const QUANTIFIER = /^(?:\{(\d+)\}|\{(\d+),(\d*)\}|([+*?]))(\?)?$/;
+
+/** Reads a quantifier (`{3}`, `{2,4}`, `{2,}`, `+`, `*`, `?`, each with a trailing `?` for reluctant). */
+export function parseQuantifier(
+  text: string | undefined,
+  where: { step: string; path: string },
+): { min: number; max: number; greedy: boolean } {
+  if (text === undefined || text === '') return { min: 1, max: 1, greedy: true };
+  const m = QUANTIFIER.exec(text.trim());
+  if (!m) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `'${text}' is not a quantifier; write {n}, {n,m}, {n,}, +, * or ?, and add a ? for the reluctant form (+?)`,
+      where,
+    );
+  }
+  let min: number;
+  let max: number;
+  if (m[1] !== undefined) {
+    min = Number(m[1]);
+    max = min;
+  } else if (m[2] !== undefined) {
+    min = Number(m[2]);
+    max = m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
+  } else if (m[4] === '+') {
+    min = 1;
+    max = Number.POSITIVE_INFINITY;
+  } else if (m[4] === '*') {
+    min = 0;
+    max = Number.POSITIVE_INFINITY;
+  } else {
+    min = 0;
+    max = 1;
+  }
+  if (max < 1 || min > max) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `quantifier '${text}' matches no records or has its bounds the wrong way round; the upper bound must be at least 1 and the lower`,
+      where,
+    );
+  }
+  return { min, max, greedy: m[5] === undefined };
+}
+
+/** What an expression reads of the match, collected while rewriting it. */
+interface References {
+  /** Reserved names set on the view: `A`, `first(A)`, `count(A)`, `match_start()`, `match_end()`. */
+  readonly names: Set<string>;
+}
+
+function rootField(e: Expr): string | undefined {
+  let node = e;
+  while (node.kind === 'member' || node.kind === 'index') node = node.object;
+  return node.kind === 'field' ? node.name : undefined;
+}
+
+function replaceRoot(e: Expr, name: string): Expr {
+  if (e.kind === 'member' || e.kind === 'index') return { ...e, object: replaceRoot(e.object, name) };
+  return { kind: 'field', name, start: e.start, end: e.end };
+}
+
+/**
+ * Rewrites stage references of `source` into reads of reserved fields and returns the tree.
+ * Throws CONFIG_INVALID for `first`, `last` or `count` applied to something other than a stage.
+ */
+function rewrite(
+  source: string,
+  stages: readonly string[],
+  refs: References,
+  where: { step: string; path: string },
+): Expr {
+  const stageSet = new Set(stages);
+  const visit = (e: Expr): Expr => {
+    if (e.kind === 'call') {
+      if ((e.name === 'match_start' || e.name === 'match_end') && e.args.length === 0) {
+        const name = `${e.name}()`;
+        refs.names.add(name);
+        return { kind: 'field', name, start: e.start, end: e.end };
+      }
+      if (e.name === 'first' || e.name === 'last' || e.name === 'count') {
+        const arg = e.args[0];
+        const root = arg === undefined ? undefined : rootField(arg);
+        if (e.args.length !== 1 || e.star || e.distinct || root === undefined || !stageSet.has(root)) {
+          throw new SluiceError(
+            'CONFIG_INVALID',
+            `${e.name}() in a pattern takes a stage or a stage's field, e.g. ${e.name === 'count' ? 'count(A)' : `${e.name}(A.price)`}; the stages are ${stages.join(', ')}`,
+            where,
+          );
+        }
+        if (e.name === 'count') {
+          if (arg.kind !== 'field') {
+            throw new SluiceError('CONFIG_INVALID', `count() takes a stage name, e.g. count(${root})`, where);
+          }
+          const name = `count(${root})`;
+          refs.names.add(name);
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
+        const name = e.name === 'first' ? `first(${root})` : root;
+        refs.names.add(name);
+        return replaceRoot(arg, name);
+      }
+    }
+    if (e.kind === 'field' && stageSet.has(e.name)) {
+      refs.names.add(e.name);
+      return e;
+    }
+    return mapChildren(e, visit);
+  };
+  try {
+    return visit(parseExpression(source));
+  } catch (err) {
+    if (err instanceof SluiceError && err.step === undefined) {
+      throw new SluiceError(err.code, err.message, { ...where, cause: err.cause });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Builds a function giving the object an expression reads: `record`'s fields, with the stage
+ * references the expression uses set on top (`Object.create(record)`: the record is not copied).
+ */
+function viewBuilder(
+  stages: readonly string[],
+  names: ReadonlySet<string>,
+): (record: Row, match: MatchData | null) => Row {
+  const setters: ((view: Row, match: MatchData | null) => void)[] = [];
+  for (const name of names) {
+    if (name === 'match_start()') setters.push((v, m) => (v[name] = m === null ? null : m.startTime));
+    else if (name === 'match_end()') setters.push((v, m) => (v[name] = m === null ? null : m.endTime));
+    else if (name.startsWith('first(')) {
+      const s = stages.indexOf(name.slice(6, -1));
+      setters.push((v, m) => (v[name] = m === null ? null : m.rows[2 * s]));
+    } else if (name.startsWith('count(')) {
+      const s = stages.indexOf(name.slice(6, -1));
+      setters.push((v, m) => (v[name] = m === null ? 0 : m.marks[3 * s + 2]));
+    } else {
+      const s = stages.indexOf(name);
+      setters.push((v, m) => (v[name] = m === null ? null : m.rows[2 * s + 1]));
+    }
+  }
+  return (record, match) => {
+    const view = Object.create(record) as Row;
+    for (let i = 0; i < setters.length; i++) setters[i](view, match);
+    return view;
+  };
+}
+
+/** Compiles the stages of a pattern. Throws CONFIG_INVALID or an expression error naming the stage. */
+export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): Stage[] {
+  if (configs.length === 0)
+    throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
+  const names = configs.map((c) => c.name);
+  names.forEach((name, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `stage name '${name}' must be an identifier (letters, digits, _)`,
+        {
+          step,
+          path: `stages[${i}].name`,
+        },
+      );
+    }
+    if (names.indexOf(name) !== i) {
+      throw new SluiceError('CONFIG_INVALID', `stage name '${name}' is used twice`, {
+        step,
+        path: `stages[${i}].name`,
+      });
+    }
+  });
+  const stages = configs.map((c, i): Stage => {
+    const path = `stages[${i}]`;
+    const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
+    const refs: References = { names: new Set() };
+    const tree = rewrite(c.where, names, refs, { step, path: `${path}.where` });
+    const predicate = compilePredicate(tree, { step, path: `${path}.where`, clock, missingAsNull: true });
+    let test: Stage['test'];
+    if (refs.names.size === 0) test = (record) => predicate(record);
+    else {
+      const view = viewBuilder(names, refs.names);
+      test = (record, match) => predicate(view(record, match));
+    }
+    return { name: c.name, ...q, strict: (c.contiguity ?? 'strict') === 'strict', test };
+  });
+  if (stages.every((s) => s.min === 0)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'every stage is optional, so the pattern would match no records at all; make at least one stage required',
+      { step, path: 'stages' },
+    );
+  }
+  return stages;
+}
+
+/**
+ * Compiles the measures. Unqualified fields read the last record of the match (as in SQL's
+ * MATCH_RECOGNIZE); a missing field reads as NULL.
+ */
+export function compileMeasures(
+  measures: { readonly [name: string]: string },
+  stages: readonly string[],
+  step: string,
+  clock: Clock,
+): Measure[] {
+  const out: Measure[] = [];
+  for (const [name, text] of Object.entries(measures)) {
+    const where = { step, path: `measures.${name}` };
+    const refs: References = { names: new Set() };
+    const tree = rewrite(text, stages, refs, where);
+    const compiled = compileExpression(tree, { ...where, clock, missingAsNull: true });
+    const view = viewBuilder(stages, refs.names);
+    out.push({
+      name,
+      text,
+      evaluate: (match) => compiled.evaluate(view(lastRecord(match), match)),
+    });
+  }
+  return out;
+}
+
+/** The last record of a match: the last record of the stage holding the highest position. */
+export function lastRecord(match: MatchData): Row {
+  const marks = match.marks;
+  for (let s = 0; s < marks.length / 3; s++) {
+    if (marks[3 * s + 2] > 0 && marks[3 * s + 1] === match.endPos) return match.rows[2 * s + 1]!;
+  }
+  return {};
+}

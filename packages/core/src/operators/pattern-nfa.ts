@@ -1,0 +1,286 @@
+/**
+ * The pattern matcher of one key: a Pike-style NFA simulation whose threads carry the records
+ * they matched, kept in priority order so that the preferred match of each start is the one a
+ * backtracking matcher (SQL's MATCH_RECOGNIZE) would find first.
+ *
+ * A thread waits for the next element of one stage. On each record, in event-time order, every
+ * thread either takes the record (the stage's condition holds: it then branches into the
+ * choices its quantifiers allow, greedy ones preferring to take more, reluctant ones to move
+ * on), skips it (relaxed contiguity: the condition failed), or dies (strict contiguity). Every
+ * record may also start a match. A thread reaching the end of the pattern accepts: with a skip
+ * strategy other than `no_skip` it cuts the threads of its start that rank below it, and the
+ * match is final once no thread of its start or an earlier one remains. `within` kills threads
+ * whose first record is that long before the current time.
+ */
+
+import type { MatchData, Stage } from './pattern-compile.ts';
+
+/** After-match skip strategies (Flink's AfterMatchSkipStrategy, SQL's AFTER MATCH SKIP). */
+export type SkipStrategy = 'no_skip' | 'to_next_row' | 'past_last_row' | 'to_first' | 'to_last';
+
+/** A partial match waiting for an element of `stage`, which already holds `count` records. */
+export interface Thread {
+  readonly stage: number;
+  readonly count: number;
+  readonly match: MatchData;
+}
+
+/** A complete match, or a partial match that ran out of time. */
+export interface Result {
+  readonly kind: 'match' | 'timeout';
+  readonly match: MatchData;
+}
+
+/** The state of one key: part of checkpoints. */
+export interface KeyState {
+  /** Live partial matches, by start (position of the first record), then by priority. */
+  threads: Thread[];
+  /** Results not yet final, by start (skip strategies other than `no_skip`). */
+  results: Result[];
+  /** Starts that emitted a match and still have threads (`no_skip`: such starts do not time out). */
+  emitted: number[];
+  /** The `within` deadline scheduled for the key, or -1. */
+  deadline: number;
+}
+
+/** A fresh key state. */
+export function newKeyState(): KeyState {
+  return { threads: [], results: [], emitted: [], deadline: -1 };
+}
+
+/** Runs a compiled pattern over the keys' records; results collect in `ready`. */
+export class Matcher {
+  readonly stages: readonly Stage[];
+  readonly #skip: SkipStrategy;
+  readonly #skipStage: number;
+  /** Bound in ms from the first record of a match, or Infinity. */
+  readonly within: number;
+  /** Stages whose condition the first record of a match is tested against, in priority order. */
+  readonly #entry: number[] = [];
+  /** Results that became final, in order; the caller drains it. */
+  readonly ready: Result[] = [];
+  /** The first error a condition threw on the current record, if any (the record is then a dead letter). */
+  failure: unknown;
+  #next: Thread[] = [];
+  #cut = -1;
+  #ks: KeyState = newKeyState();
+
+  constructor(stages: readonly Stage[], skip: SkipStrategy, skipStage: number, within: number) {
+    this.stages = stages;
+    this.#skip = skip;
+    this.#skipStage = skipStage;
+    this.within = within;
+    this.#collectEntry(0);
+  }
+
+  /** The stages a match may begin with, in the order `#enter` prefers them. */
+  #collectEntry(k: number): void {
+    if (k === this.stages.length) return;
+    const s = this.stages[k];
+    if (s.min > 0) this.#entry.push(k);
+    else if (s.greedy) {
+      this.#entry.push(k);
+      this.#collectEntry(k + 1);
+    } else {
+      this.#collectEntry(k + 1);
+      this.#entry.push(k);
+    }
+  }
+
+  #test(stage: number, record: Readonly<Record<string, unknown>>, match: MatchData | null): boolean {
+    try {
+      return this.stages[stage].test(record, match);
+    } catch (err) {
+      this.failure ??= err;
+      return false;
+    }
+  }
+
+  /** Feeds the key's next record in event-time order (`pos` grows with every record fed). */
+  feed(ks: KeyState, record: Readonly<Record<string, unknown>>, time: number, pos: number): void {
+    this.#ks = ks;
+    const old = ks.threads;
+    const next: Thread[] = [];
+    this.#next = next;
+    this.#cut = -1;
+    for (let i = 0; i < old.length; i++) {
+      const th = old[i];
+      if (th.match.start === this.#cut) continue;
+      if (this.#test(th.stage, record, th.match)) {
+        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, this.stages.length));
+      } else if (!this.stages[th.stage].strict) {
+        next.push(th);
+      }
+    }
+    const entry = this.#entry;
+    for (let i = 0; i < entry.length && this.#cut !== pos; i++) {
+      const k = entry[i];
+      if (this.#test(k, record, null))
+        this.#after(k, 1, take(null, k, record, time, pos, this.stages.length));
+    }
+    ks.threads = next;
+    this.#settle(ks);
+  }
+
+  /** Kills the threads whose first record is `within` or more before `time`; they time out. */
+  expire(ks: KeyState, time: number): void {
+    const threads = ks.threads;
+    let i = 0;
+    while (i < threads.length && threads[i].match.startTime + this.within <= time) i++;
+    if (i === 0) return;
+    ks.threads = threads.slice(i);
+    let last = -1;
+    for (let t = 0; t < i; t++) {
+      const match = threads[t].match;
+      if (match.start === last) continue;
+      last = match.start;
+      // The first thread of a start ranks highest: it is the partial match reported.
+      if (this.#skip === 'no_skip') {
+        if (!ks.emitted.includes(match.start)) this.ready.push({ kind: 'timeout', match });
+      } else if (!ks.results.some((r) => r.match.start === match.start)) {
+        insertResult(ks.results, { kind: 'timeout', match });
+      }
+    }
+    this.#settle(ks);
+  }
+
+  /** End of input: no record follows, so partial matches end (without timing out) and pending matches are final. */
+  end(ks: KeyState): void {
+    ks.threads = [];
+    this.#settle(ks);
+  }
+
+  #after(stage: number, count: number, match: MatchData): void {
+    const s = this.stages[stage];
+    const loop = count < s.max;
+    const exit = count >= s.min;
+    if (s.greedy) {
+      if (loop) this.#expect(stage, count, match);
+      if (exit) this.#enter(stage + 1, match);
+    } else {
+      if (exit) this.#enter(stage + 1, match);
+      if (loop) this.#expect(stage, count, match);
+    }
+  }
+
+  #enter(stage: number, match: MatchData): void {
+    if (stage === this.stages.length) {
+      this.#accept(match);
+      return;
+    }
+    const s = this.stages[stage];
+    if (s.min > 0) this.#expect(stage, 0, match);
+    else if (s.greedy) {
+      this.#expect(stage, 0, match);
+      this.#enter(stage + 1, match);
+    } else {
+      this.#enter(stage + 1, match);
+      this.#expect(stage, 0, match);
+    }
+  }
+
+  #expect(stage: number, count: number, match: MatchData): void {
+    if (this.#cut !== match.start) this.#next.push({ stage, count, match });
+  }
+
+  #accept(match: MatchData): void {
+    if (this.#cut === match.start) return;
+    const ks = this.#ks;
+    if (this.#skip === 'no_skip') {
+      this.ready.push({ kind: 'match', match });
+      if (!ks.emitted.includes(match.start)) ks.emitted.push(match.start);
+      return;
+    }
+    // Every thread of this start still to come ranks lower: none can give a preferred match.
+    this.#cut = match.start;
+    const results = ks.results;
+    const at = results.findIndex((r) => r.match.start === match.start);
+    if (at >= 0) results[at] = { kind: 'match', match };
+    else insertResult(results, { kind: 'match', match });
+  }
+
+  /** Moves results that can no longer be bettered to `ready`, applying the skip strategy. */
+  #settle(ks: KeyState): void {
+    if (this.#skip === 'no_skip') {
+      if (ks.emitted.length > 0) {
+        const first = ks.threads.length > 0 ? ks.threads[0].match.start : Number.POSITIVE_INFINITY;
+        ks.emitted = ks.emitted.filter((s) => s >= first);
+      }
+      return;
+    }
+    while (ks.results.length > 0) {
+      const result = ks.results[0];
+      if (ks.threads.length > 0 && ks.threads[0].match.start <= result.match.start) return;
+      ks.results.shift();
+      this.ready.push(result);
+      if (result.kind === 'match') {
+        const resume = this.#resumeAt(result.match);
+        ks.threads = ks.threads.filter((t) => t.match.start >= resume);
+        ks.results = ks.results.filter((r) => r.match.start >= resume);
+      }
+    }
+  }
+
+  /** The position matching resumes at after `match`: starts before it are dropped. */
+  #resumeAt(match: MatchData): number {
+    let at: number;
+    const s = this.#skipStage;
+    switch (this.#skip) {
+      case 'past_last_row':
+        at = match.endPos + 1;
+        break;
+      case 'to_first':
+        at = match.marks[3 * s + 2] > 0 ? match.marks[3 * s] : match.start + 1;
+        break;
+      case 'to_last':
+        at = match.marks[3 * s + 2] > 0 ? match.marks[3 * s + 1] : match.start + 1;
+        break;
+      default:
+        at = match.start + 1;
+    }
+    // Resuming at the match's own start would find it again.
+    return Math.max(at, match.start + 1);
+  }
+}
+
+function insertResult(results: Result[], result: Result): void {
+  let i = results.length;
+  while (i > 0 && results[i - 1].match.start > result.match.start) i--;
+  results.splice(i, 0, result);
+}
+
+/** A new match: `prev` (or nothing) with `record` taken into `stage`. */
+function take(
+  prev: MatchData | null,
+  stage: number,
+  record: Readonly<Record<string, unknown>>,
+  time: number,
+  pos: number,
+  stages: number,
+): MatchData {
+  let rows: (Record<string, unknown> | null)[];
+  let marks: number[];
+  if (prev === null) {
+    rows = new Array<Record<string, unknown> | null>(2 * stages).fill(null);
+    marks = new Array<number>(3 * stages).fill(0);
+  } else {
+    rows = prev.rows.slice();
+    marks = prev.marks.slice();
+  }
+  const r = record as Record<string, unknown>;
+  if (marks[3 * stage + 2] === 0) {
+    rows[2 * stage] = r;
+    marks[3 * stage] = pos;
+  }
+  rows[2 * stage + 1] = r;
+  marks[3 * stage + 1] = pos;
+  marks[3 * stage + 2]++;
+  return {
+    start: prev === null ? pos : prev.start,
+    startTime: prev === null ? time : prev.startTime,
+    endPos: pos,
+    endTime: time,
+    rows,
+    marks,
+  };
+}

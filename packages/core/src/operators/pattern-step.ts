@@ -1,0 +1,167 @@
+/**
+ * The `pattern` step: finds sequences of records per key (complex event processing).
+ */
+
+import Type from 'typebox';
+import { SluiceError } from '../errors.ts';
+import { parseExpression } from '../expr/index.ts';
+import { defineStep } from '../spec.ts';
+import { parseDuration } from '../time.ts';
+import { compileKey } from './key-by.ts';
+import { createPatternOperator } from './pattern.ts';
+import { compileMeasures, compileStages } from './pattern-compile.ts';
+
+const stage = Type.Object(
+  {
+    name: Type.String({
+      description:
+        'The stage name (an identifier). Conditions and measures refer to its records as `A` (the last one), `first(A)`, `last(A)` and `count(A)`.',
+      examples: ['A'],
+    }),
+    where: Type.String({
+      description:
+        'SQL condition a record must meet to be taken into this stage. Plain fields are the current record’s (a missing one reads as NULL); a stage name reads the records matched before this one (NULL when none), e.g. `price > A.price`, `price > first(B.price)`, `count(B) < 3`.',
+      examples: ["action = 'login_failed'"],
+    }),
+    quantifier: Type.Optional(
+      Type.String({
+        description:
+          'How many records the stage takes: `{n}`, `{n,m}`, `{n,}`, `+` (one or more), `*` (zero or more), `?` (optional); greedy (as many as the pattern allows), or reluctant with a trailing `?` (`+?`, `{2,5}?`: as few). Default: exactly one.',
+        examples: ['{3,}'],
+      }),
+    ),
+    contiguity: Type.Optional(
+      Type.Union([Type.Literal('strict'), Type.Literal('relaxed')], {
+        description:
+          'How this stage’s records follow the record before them: `strict` — the very next record of the key (Flink `next`); `relaxed` — records that fail this stage’s condition in between are skipped (Flink `followedBy`). Applies between the records of a repeated stage too.',
+        default: 'strict',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const config = Type.Object(
+  {
+    key: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        description:
+          'Fields forming the key; each becomes an output field (from the match’s first record). Default: the key of an upstream `key_by`.',
+        examples: [['user']],
+      }),
+    ),
+    stages: Type.Array(stage, { minItems: 1, description: 'The stages, in the order their records come.' }),
+    within: Type.Optional(
+      Type.String({
+        description:
+          'A match’s records lie less than this long after its first record; a partial match that has run out of time ends (it times out). Bounds the state kept per key.',
+        examples: ['10m'],
+      }),
+    ),
+    skip: Type.Union(
+      [
+        Type.Literal('past_last_row'),
+        Type.Literal('to_next_row'),
+        Type.Literal('to_first'),
+        Type.Literal('to_last'),
+        Type.Literal('no_skip'),
+      ],
+      {
+        description:
+          'Where matching resumes after a match: `past_last_row` — after its last record (no two matches share a record); `to_next_row` — at the record after its first (one match per start record); `to_first` / `to_last` — at the first / last record of stage `skip_to`; `no_skip` — every match of every start record, each way the stages can take the records.',
+        default: 'past_last_row',
+      },
+    ),
+    skip_to: Type.Optional(Type.String({ description: 'The stage `skip: to_first` or `to_last` names.' })),
+    measures: Type.Record(Type.String(), Type.String(), {
+      description:
+        'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `count(B)`, `match_start()`, `match_end()`; a plain field reads the match’s last record.',
+      default: {},
+      examples: [{ first_price: 'first(A.price)', rises: 'count(B)' }],
+    }),
+    timeouts: Type.Union([Type.Literal('drop'), Type.Literal('emit')], {
+      description:
+        'Partial matches that run out of time (`within`): `drop` (counted as filtered), or `emit` them as output records with `match: timeout` (complete matches then have `match: complete`).',
+      default: 'drop',
+    }),
+    on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
+      description:
+        'Where records at or behind the watermark go: the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late). Records after them in event time were already matched.',
+      default: 'late_output',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const patternStep = defineStep({
+  type: 'pattern',
+  summary: 'Finds sequences of records per key that match a pattern of stages (complex event processing).',
+  description:
+    'Records of each key are matched in event-time order once the watermark passes them; each match gives one output record with the key fields, `match_start`, `match_end` and the measures. Conditions that fail to evaluate make the record a dead letter (it matches nothing). Takes and gives append-only streams.',
+  config,
+  changelog: () => ({ consumes: ['append'], produces: 'append' }),
+  state: ['key', 'stages', 'within', 'skip', 'skip_to'],
+  example: [
+    'type: pattern',
+    'key: [user]',
+    'stages:',
+    '  - name: fail',
+    "    where: action = 'login_failed'",
+    "    quantifier: '{3,}'",
+    '  - name: ok',
+    "    where: action = 'login_ok'",
+    'within: 5m',
+    'measures:',
+    '  failures: count(fail)',
+    '  first_failure: first(fail.ts)',
+  ].join('\n'),
+  create(cfg, step) {
+    const stages = compileStages(cfg.stages, step.id, step.clock);
+    const names = stages.map((s) => s.name);
+    let skipStage: number | undefined;
+    if (cfg.skip === 'to_first' || cfg.skip === 'to_last') {
+      skipStage = cfg.skip_to === undefined ? -1 : names.indexOf(cfg.skip_to);
+      if (skipStage < 0) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `skip: ${cfg.skip} needs skip_to naming a stage (${names.join(', ')})`,
+          { step: step.id, path: 'skip_to' },
+        );
+      }
+    } else if (cfg.skip_to !== undefined) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `skip_to applies only to skip: to_first or to_last, not ${cfg.skip}`,
+        {
+          step: step.id,
+          path: 'skip_to',
+        },
+      );
+    }
+    const keyFields = cfg.key?.map((text, i) => {
+      const e = parseExpression(text);
+      if (e.kind !== 'field') {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `a pattern key is a field name, not an expression ('${text}'): compute it in a map or use key_by first`,
+          { step: step.id, path: `key[${i}]` },
+        );
+      }
+      return e.name;
+    });
+    return Object.assign(
+      createPatternOperator({
+        stepId: step.id,
+        stages,
+        measures: compileMeasures(cfg.measures, names, step.id, step.clock),
+        ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!, step) } : {}),
+        within: cfg.within === undefined ? Number.POSITIVE_INFINITY : parseDuration(cfg.within, 'within'),
+        skip: cfg.skip,
+        ...(skipStage !== undefined ? { skipStage } : {}),
+        timeouts: cfg.timeouts,
+      }),
+      { onLate: cfg.on_late },
+    );
+  },
+});

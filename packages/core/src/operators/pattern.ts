@@ -1,0 +1,376 @@
+/**
+ * `pattern`: complex event processing over a keyed stream in event-time order.
+ *
+ * Records wait in a buffer until the watermark passes them; then they are fed to the matcher of
+ * their key sorted by event time (ties by arrival), so results do not depend on batch sizes or on
+ * arrival order within the watermark's bound. `within` deadlines are events on the same time
+ * line: before a record at time t, every deadline ≤ t is handled, so a partial match ends (and
+ * times out) at the same point of the output whatever the steps the watermark took.
+ */
+
+import type { Logger } from '../connector.ts';
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { Operator, OperatorContext, Output } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
+import type { MatchData, Measure, Stage } from './pattern-compile.ts';
+import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
+import { TimerHeap } from './timer-heap.ts';
+
+export interface PatternOptions {
+  stepId: string;
+  stages: readonly Stage[];
+  measures: readonly Measure[];
+  /** Output fields holding the key, read from the first record of the match (aggregate-style). */
+  keyFields?: readonly string[];
+  /** Computes each record's key; without it the batch's keys (from an upstream `key_by`) are used. */
+  keyFn?: (record: Row) => string;
+  /** ms from the first record of a match; Infinity for no bound. */
+  within: number;
+  skip: SkipStrategy;
+  /** Index of the stage `to_first` / `to_last` skip to. */
+  skipStage?: number;
+  /** `emit`: timed-out partial matches are output records with `match: 'timeout'`; `drop`: counted as filtered. */
+  timeouts: 'emit' | 'drop';
+}
+
+/** The checkpoint format's name: part of the on-disk format, changed with any change of shape. */
+export const PATTERN_STATE_FORMAT = 'pattern-nfa/v1';
+
+interface PatternSnapshot {
+  format: typeof PATTERN_STATE_FORMAT;
+  watermark: number;
+  /** Next arrival sequence number and next feed position. */
+  seq: number;
+  pos: number;
+  /** Records waiting for the watermark, in no particular order. */
+  pending: { records: Row[]; times: number[]; seqs: number[]; keys: string[] };
+  keys: Map<string, KeyState>;
+}
+
+/**
+ * Builds a pattern operator. Output records hold the key fields, `match_start` and `match_end`
+ * (event times of the first and last record of the match), the measures, and with
+ * `timeouts: 'emit'` a `match` field (`complete` or `timeout`). An output record's event time is
+ * when the result became known: the time of the record (or `within` deadline) that decided it.
+ */
+export function createPatternOperator(options: PatternOptions): Operator {
+  return new PatternOperator(options);
+}
+
+class PatternOperator implements Operator {
+  readonly absorbs = true;
+  readonly #o: PatternOptions;
+  readonly #matcher: Matcher;
+  #log: Logger | undefined;
+  #watermark = Number.NEGATIVE_INFINITY;
+  #seq = 0;
+  #pos = 0;
+  readonly #pending = new RecordHeap();
+  #keys = new Map<string, KeyState>();
+  readonly #deadlines = new TimerHeap();
+  #scratch: KeyState = newKeyState();
+  readonly #warned = new Set<string>();
+  #out: Batch | null = null;
+
+  constructor(options: PatternOptions) {
+    this.#o = options;
+    this.#matcher = new Matcher(options.stages, options.skip, options.skipStage ?? 0, options.within);
+  }
+
+  open(ctx: OperatorContext): void {
+    this.#log = ctx.log;
+    this.#watermark = ctx.watermark();
+    if (ctx.restored === undefined) return;
+    const s = ctx.restored as Partial<PatternSnapshot> | null;
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      s.format !== PATTERN_STATE_FORMAT ||
+      !(s.keys instanceof Map)
+    ) {
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `the checkpoint's state for step '${this.#o.stepId}' is not a pattern step's state (${PATTERN_STATE_FORMAT}); ` +
+          'the step changed since the checkpoint was taken: restart with --from-scratch',
+        { step: this.#o.stepId },
+      );
+    }
+    if (s.watermark! > this.#watermark) this.#watermark = s.watermark!;
+    this.#seq = s.seq!;
+    this.#pos = s.pos!;
+    const p = s.pending!;
+    for (let i = 0; i < p.records.length; i++)
+      this.#pending.push(p.times[i], p.seqs[i], p.records[i], p.keys[i]);
+    this.#keys = s.keys;
+    for (const [key, ks] of this.#keys) if (ks.deadline >= 0) this.#deadlines.push(ks.deadline, key);
+  }
+
+  processBatch(batch: Batch, out: Output): void {
+    const n = batch.records.length;
+    const keyFn = this.#o.keyFn;
+    const keys = batch.keys;
+    if (!keyFn && !keys) {
+      throw new SluiceError('CONFIG_INVALID', 'pattern needs a key: put key_by before it or set a key', {
+        step: this.#o.stepId,
+      });
+    }
+    const records = batch.records;
+    const times = batch.times;
+    const watermarks = batch.watermarks;
+    for (let i = 0; i < n; i++) {
+      if (watermarks !== undefined && watermarks[i] > this.#watermark) this.#advance(watermarks[i], out);
+      let key: string;
+      if (keyFn) {
+        try {
+          key = keyFn(records[i]);
+        } catch (err) {
+          out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#o.stepId }));
+          continue;
+        }
+      } else key = keys![i];
+      const time = times[i];
+      if (time <= this.#watermark) {
+        out.late(
+          batch,
+          i,
+          `record time ${time} is not after the watermark ${this.#watermark}: the records after it in event time were already matched`,
+        );
+        continue;
+      }
+      this.#pending.push(time, this.#seq++, records[i], key);
+    }
+  }
+
+  onWatermark(watermark: number, out: Output): void {
+    if (watermark > this.#watermark) this.#advance(watermark, out);
+  }
+
+  snapshot(): PatternSnapshot {
+    const p = this.#pending;
+    return {
+      format: PATTERN_STATE_FORMAT,
+      watermark: this.#watermark,
+      seq: this.#seq,
+      pos: this.#pos,
+      pending: {
+        records: p.records.slice(),
+        times: p.times.slice(),
+        seqs: p.seqs.slice(),
+        keys: p.keys.slice(),
+      },
+      keys: this.#keys,
+    };
+  }
+
+  /** Moves the watermark to `watermark`: feeds every record and deadline at or before it, in time order. */
+  #advance(watermark: number, out: Output): void {
+    const before = this.#watermark;
+    this.#watermark = watermark;
+    const pending = this.#pending;
+    const deadlines = this.#deadlines;
+    for (;;) {
+      const hasRecord = pending.size > 0 && pending.topTime <= watermark;
+      const hasDeadline = deadlines.size > 0 && deadlines.topTime <= watermark;
+      if (!hasRecord && !hasDeadline) break;
+      if (hasDeadline && (!hasRecord || deadlines.topTime <= pending.topTime)) {
+        const time = deadlines.topTime;
+        const key = deadlines.topKey;
+        deadlines.pop();
+        const ks = this.#keys.get(key);
+        if (ks === undefined || ks.deadline !== time) continue;
+        ks.deadline = -1;
+        this.#matcher.expire(ks, time);
+        this.#after(key, ks, time, before, out);
+      } else {
+        const time = pending.topTime;
+        const key = pending.topKey;
+        const record = pending.topRecord;
+        pending.pop();
+        this.#feed(key, record, time, before, out);
+      }
+    }
+    if (watermark === Number.POSITIVE_INFINITY) {
+      for (const [key, ks] of this.#keys) {
+        this.#matcher.end(ks);
+        this.#after(key, ks, Number.NaN, before, out);
+      }
+    }
+    if (this.#out !== null) {
+      out.emit(this.#out);
+      this.#out = null;
+    }
+  }
+
+  #feed(key: string, record: Row, time: number, before: number, out: Output): void {
+    const matcher = this.#matcher;
+    let ks = this.#keys.get(key);
+    const fresh = ks === undefined;
+    if (ks === undefined) ks = this.#scratch;
+    matcher.failure = undefined;
+    matcher.feed(ks, record, time, this.#pos++);
+    if (matcher.failure !== undefined) {
+      const batch: Batch = { records: [record], times: [time], keys: [key] };
+      out.deadLetter(batch, 0, toSluiceError(matcher.failure, 'EXPR_EVAL', { step: this.#o.stepId }));
+    }
+    if (fresh) {
+      if (ks.threads.length === 0 && ks.results.length === 0 && matcher.ready.length === 0) return;
+      this.#keys.set(key, ks);
+      this.#scratch = newKeyState();
+    }
+    this.#after(key, ks, time, before, out);
+  }
+
+  /** Emits what became final for `key`, schedules its next deadline, frees its state when empty. */
+  #after(key: string, ks: KeyState, now: number, before: number, out: Output): void {
+    const ready = this.#matcher.ready;
+    if (ready.length > 0) {
+      for (let i = 0; i < ready.length; i++) this.#result(key, ready[i], now, before, out);
+      ready.length = 0;
+    }
+    if (ks.threads.length === 0 && ks.results.length === 0) {
+      this.#keys.delete(key);
+      return;
+    }
+    const within = this.#matcher.within;
+    if (within !== Number.POSITIVE_INFINITY && ks.threads.length > 0) {
+      const due = ks.threads[0].match.startTime + within;
+      if (ks.deadline !== due) {
+        ks.deadline = due;
+        this.#deadlines.push(due, key);
+      }
+    }
+  }
+
+  #result(key: string, result: Result, now: number, before: number, out: Output): void {
+    const o = this.#o;
+    const timeout = result.kind === 'timeout';
+    if (timeout && o.timeouts === 'drop') {
+      out.filtered(1);
+      return;
+    }
+    const match = result.match;
+    const row: Row = {};
+    const keyFields = o.keyFields;
+    if (keyFields) {
+      const first = firstRecord(match);
+      for (const f of keyFields) row[f] = first[f] ?? null;
+    }
+    row.match_start = match.startTime;
+    row.match_end = match.endTime;
+    for (const m of o.measures) {
+      let value: unknown;
+      try {
+        value = m.evaluate(match);
+      } catch (err) {
+        value = null;
+        this.#warn(m, err);
+      }
+      row[m.name] = value === undefined ? null : value;
+    }
+    if (o.timeouts === 'emit') row.match = timeout ? 'timeout' : 'complete';
+    // At end of input no record decides: the result is known once the last watermark has passed.
+    const time = Number.isNaN(now) ? Math.max(match.endTime, before + 1) : now;
+    let batch = this.#out;
+    if (batch === null) {
+      batch = { records: [], times: [], keys: [], watermarks: [] };
+      this.#out = batch;
+    }
+    batch.records.push(row);
+    batch.times.push(time);
+    batch.keys!.push(key);
+    batch.watermarks!.push(before);
+  }
+
+  #warn(measure: Measure, err: unknown): void {
+    if (this.#warned.has(measure.name)) return;
+    this.#warned.add(measure.name);
+    const message = err instanceof Error ? err.message : String(err);
+    this.#log?.warn(`pattern measure '${measure.name}' (${measure.text}) failed, so it is NULL: ${message}`, {
+      step: this.#o.stepId,
+    });
+  }
+}
+
+function firstRecord(match: MatchData): Row {
+  const marks = match.marks;
+  for (let s = 0; s < marks.length / 3; s++) {
+    if (marks[3 * s + 2] > 0 && marks[3 * s] === match.start) return match.rows[2 * s]!;
+  }
+  return {};
+}
+
+/** A min-heap of buffered records by (time, arrival), in parallel arrays: nothing allocated per record. */
+class RecordHeap {
+  times: number[] = [];
+  seqs: number[] = [];
+  records: Row[] = [];
+  keys: string[] = [];
+
+  get size(): number {
+    return this.times.length;
+  }
+  get topTime(): number {
+    return this.times[0];
+  }
+  get topKey(): string {
+    return this.keys[0];
+  }
+  get topRecord(): Row {
+    return this.records[0];
+  }
+
+  push(time: number, seq: number, record: Row, key: string): void {
+    let i = this.times.length;
+    this.times.push(time);
+    this.seqs.push(seq);
+    this.records.push(record);
+    this.keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(i, parent)) break;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const last = this.times.length - 1;
+    this.#swap(0, last);
+    this.times.pop();
+    this.seqs.pop();
+    this.records.pop();
+    this.keys.pop();
+    const n = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.#less(r, l) ? r : l;
+      if (!this.#less(c, i)) break;
+      this.#swap(i, c);
+      i = c;
+    }
+  }
+
+  #less(a: number, b: number): boolean {
+    const ta = this.times[a];
+    const tb = this.times[b];
+    return ta < tb || (ta === tb && this.seqs[a] < this.seqs[b]);
+  }
+
+  #swap(a: number, b: number): void {
+    const t = this.times[a];
+    this.times[a] = this.times[b];
+    this.times[b] = t;
+    const s = this.seqs[a];
+    this.seqs[a] = this.seqs[b];
+    this.seqs[b] = s;
+    const r = this.records[a];
+    this.records[a] = this.records[b];
+    this.records[b] = r;
+    const k = this.keys[a];
+    this.keys[a] = this.keys[b];
+    this.keys[b] = k;
+  }
+}
