@@ -102,6 +102,15 @@ function toIssue(error: ErrorObject, data: unknown): ConfigIssue {
     case 'maxItems':
     case 'maxProperties':
       return { path, message: `must have at most ${params.limit} entries` };
+    case 'not': {
+      // `not: { required: [a, b] }`: options that exclude each other.
+      const excluded =
+        isRecord(error.schema) && Array.isArray(error.schema.required) ? error.schema.required : [];
+      if (excluded.length > 1) {
+        return { path, message: `set at most one of ${excluded.map((r) => `'${String(r)}'`).join(', ')}` };
+      }
+      return { path, message: error.message ?? 'is invalid' };
+    }
     default:
       return { path, message: error.message ?? 'is invalid' };
   }

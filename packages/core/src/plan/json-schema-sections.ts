@@ -109,9 +109,9 @@ export const eventTimeSchema = Type.Object(
   },
   {
     additionalProperties: false,
-    oneOf: [{ required: ['field'] }, { required: ['expression'] }],
+    not: { required: ['field', 'expression'] },
     description:
-      'Where the event time of each record comes from: exactly one of `field` and `expression`. Without `event_time` the source uses processing time (when the record was read). A record whose time is missing or invalid goes to dead letters (EVENT_TIME_INVALID).',
+      'Where the event time of each record comes from: `field` or `expression` (not both); with neither, the times the source gives its records (a Kafka message timestamp, a Nexmark event’s dateTime), so that `max_out_of_orderness` and `idle_timeout` can be set for them. Without `event_time` a source uses its own times where it has them and processing time (when the record was read) elsewhere, with no out-of-orderness. A record whose time is missing or invalid goes to dead letters (EVENT_TIME_INVALID).',
   },
 );
 

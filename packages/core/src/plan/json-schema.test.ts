@@ -73,7 +73,7 @@ sourcs: {}
 settings: { batch_size: 0, checkpoint: { interval: soon } }
 sources:
   "bad id": { type: generator }
-  g: { type: generator, event_time: { max_out_of_orderness: 1s } }
+  g: { type: generator, event_time: { field: a, expression: b } }
 steps:
   - type: filter
     where: x
@@ -85,7 +85,7 @@ sinks:
       '/settings/batch_size must be >= 1',
       '/settings/checkpoint/interval must match pattern "^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$"',
       '/sources property name must be valid',
-      "/sources/g/event_time must have required property 'field'",
+      '/sources/g/event_time must NOT be valid',
       "/steps/0 must have required property 'id'",
       '/sinks/o must NOT have additional properties',
     ]) {

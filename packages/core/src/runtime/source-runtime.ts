@@ -112,10 +112,13 @@ export class SourceRuntime implements SourceCounters {
   }
 
   #timeError(r: Row): SluiceError {
-    const field = this.plan.eventTime?.field;
+    const eventTime = this.plan.eventTime;
+    const field = eventTime?.field;
     const message = field
       ? `event-time field '${field}' is ${JSON.stringify(r[field]) ?? 'missing'}, not epoch milliseconds or ISO-8601 text`
-      : 'the event-time expression did not give a timestamp';
+      : eventTime?.expression !== undefined
+        ? 'the event-time expression did not give a timestamp'
+        : `source '${this.plan.id}' (${this.plan.type}) gave this record no time of its own; set event_time.field or event_time.expression`;
     return new SluiceError('EVENT_TIME_INVALID', message, { step: this.plan.id });
   }
 }

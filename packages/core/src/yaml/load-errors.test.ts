@@ -375,7 +375,7 @@ describe('config problems', () => {
     );
   });
 
-  test('event_time needs exactly one of field and expression', () => {
+  test('event_time takes field or expression, not both', () => {
     fails(
       'name: p\nsources:\n  gen:\n    type: generator\n    event_time: { field: ts, expression: x }\n' + tail,
       {
@@ -383,7 +383,7 @@ describe('config problems', () => {
         line: 5,
         column: 17,
         path: 'sources.gen.event_time',
-        message: "set exactly one of 'field', 'expression'",
+        message: "set at most one of 'field', 'expression'",
       },
     );
   });
