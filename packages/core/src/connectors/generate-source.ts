@@ -8,15 +8,10 @@ import { SluiceError } from '../errors.ts';
 import type { Offset, Row } from '../record.ts';
 import { defineSource } from '../spec.ts';
 import type { Clock } from '../time.ts';
-import { sleep } from './backoff.ts';
 import { type GeneratorSettings, generateConfig, generatorSettings } from './generate-config.ts';
 import { RecordGenerator } from './generate-record.ts';
+import { RateLimit } from './rate-limit.ts';
 import { templates } from './templates.ts';
-
-/** How long a rate-limited read waits for records to become due before returning an empty batch. */
-const IDLE_MS = 200;
-/** A rate-limited partition returns at most this many batches per second (it waits to fill them). */
-const BATCHES_PER_SECOND = 100;
 
 /** Position of a `generate` partition: the index of the next record it produces. */
 export interface GeneratePosition {
@@ -39,11 +34,9 @@ class GenerateReader implements SourceReader {
   readonly #generator: RecordGenerator;
   readonly #stride: number;
   readonly #end: number;
-  readonly #rate: number;
-  readonly #clock: Clock;
+  /** Paces the partition at `rate`; undefined for no limit. */
+  readonly #limit: RateLimit | undefined;
   #next: number;
-  #rateStart = Number.NaN;
-  #rateSent = 0;
 
   constructor(partition: string, first: number, options: ReaderOptions) {
     this.partition = partition;
@@ -51,14 +44,13 @@ class GenerateReader implements SourceReader {
     this.#next = first;
     this.#stride = options.partitions;
     this.#end = options.count;
-    this.#rate = options.rate;
-    this.#clock = options.clock;
+    this.#limit = options.rate > 0 ? new RateLimit(options.rate, options.clock) : undefined;
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#next >= this.#end) return null;
     let n = Math.min(max, Math.ceil((this.#end - this.#next) / this.#stride));
-    if (this.#rate > 0) n = await this.#allowance(n, signal);
+    if (this.#limit !== undefined) n = await this.#limit.allowance(n, signal);
     const generator = this.#generator;
     const records: Row[] = [];
     const times: number[] = [];
@@ -72,29 +64,6 @@ class GenerateReader implements SourceReader {
     }
     this.#next = index;
     return { records, times, offsets };
-  }
-
-  /** Waits until enough of `wanted` records are due at the rate; fewer (maybe 0) after ~IDLE_MS or on abort. */
-  async #allowance(wanted: number, signal: AbortSignal): Promise<number> {
-    const perMs = this.#rate / 1000;
-    const burst = Math.max(1, Math.ceil(this.#rate));
-    const enough = Math.min(wanted, Math.max(1, Math.floor(this.#rate / BATCHES_PER_SECOND)));
-    let waited = 0;
-    for (;;) {
-      const now = this.#clock.now();
-      if (Number.isNaN(this.#rateStart)) this.#rateStart = now;
-      const due = Math.floor((now - this.#rateStart) * perMs) + 1;
-      if (due - this.#rateSent > burst) this.#rateSent = due - burst;
-      const allowed = Math.max(0, Math.min(wanted, due - this.#rateSent));
-      if (allowed >= enough || waited >= IDLE_MS || signal.aborted) {
-        this.#rateSent += allowed;
-        return allowed;
-      }
-      const dueAt = this.#rateStart + (this.#rateSent + enough - 1) / perMs;
-      const wait = Math.max(1, Math.min(Math.ceil(dueAt - now), IDLE_MS - waited));
-      waited += wait;
-      await sleep(wait, signal);
-    }
   }
 
   position(): GeneratePosition {
