@@ -230,6 +230,43 @@ describe('pattern step', () => {
     assert.equal(snapshot.keys.size, 0);
   });
 
+  it('within keeps the state bounded on unbounded input', () => {
+    const stages: Stages = [
+      { name: 'A', where: is('a') },
+      { name: 'B', where: is('b'), quantifier: '+', contiguity: 'relaxed' },
+      { name: 'C', where: is('c'), contiguity: 'relaxed' },
+    ];
+    const op = buildPattern({ stages, within: '50ms', timeouts: 'emit' });
+    const out = sinkOutput();
+    const letters = ['a', 'b', 'x', 'a', 'b', 'b', 'x', 'c', 'a', 'x'];
+    const sizes: number[] = [];
+    for (let round = 0; round < 200; round++) {
+      const records = [];
+      const times = [];
+      const keys = [];
+      for (let i = 0; i < 500; i++) {
+        const n = round * 500 + i;
+        // 50 keys; letters cycle per key with a stride so that matches, timeouts and dead ends mix.
+        records.push({ v: letters[(n * 7 + Math.floor(n / 50)) % letters.length] });
+        times.push(n);
+        keys.push(`k${n % 50}`);
+      }
+      op.processBatch({ records, times, keys }, out);
+      op.onWatermark?.(round * 500 + 499 - 10, out);
+      const snap = op.snapshot?.() as {
+        keys: Map<string, { threads: unknown[] }>;
+        pending: { times: number[] };
+      };
+      let threads = 0;
+      for (const ks of snap.keys.values()) threads += ks.threads.length;
+      sizes.push(threads + snap.pending.times.length);
+    }
+    const early = Math.max(...sizes.slice(10, 100));
+    const late = Math.max(...sizes.slice(100));
+    assert.ok(late <= early, `state grew: ${early} then ${late}`);
+    assert.ok(late < 2000, `state too large: ${late}`);
+  });
+
   it('a condition that fails on a record makes it a dead letter; it matches nothing', () => {
     const stages: Stages = [
       { name: 'A', where: 'n / d > 1' },
