@@ -115,6 +115,22 @@ describe('pattern step', () => {
     assert.equal(result.out[1].row.match_start, 20);
     const dropped = runPattern({ stages, within: '10ms' }, records(input));
     assert.equal(dropped.filtered, 2);
+    // A start that times out is reported before a later start's match decided after its deadline.
+    const overlap = (skip: PatternConfig['skip']) =>
+      runPattern(
+        { stages, within: '10ms', timeouts: 'emit', skip, measures: stageMeasures(['A', 'B']) },
+        records('a1@0 a2@8 b1@12 a3@30'),
+      ).out.map((o) => `${describeMatch(o.row, ['A', 'B'])}@${o.time}`);
+    assert.deepEqual(overlap('past_last_row'), ['timeout A:a1@10', 'A:a2 B:b1@12', 'timeout A:a3@40']);
+    assert.deepEqual(overlap('no_skip'), ['timeout A:a1@10', 'A:a2 B:b1@12', 'timeout A:a3@40']);
+    // A start whose match skipped a later partial match: the later one is not reported.
+    assert.deepEqual(
+      runPattern(
+        { stages, within: '10ms', timeouts: 'emit', measures: stageMeasures(['A', 'B']) },
+        records('a1@0 a2@2 b1@5'),
+      ).out.map((o) => describeMatch(o.row, ['A', 'B'])),
+      ['A:a1 B:b1'],
+    );
   });
 
   it('skip strategies: past last row, to next row, to first / last stage, no skip', () => {
