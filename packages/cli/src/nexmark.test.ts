@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -74,6 +74,43 @@ test('writes JSON lines that the file source reads back as the same records', as
   assert.equal(lines[2], JSON.stringify(want[2]), 'reference form: event_type, person, auction, bid');
   assert.match(lines[0], /^\{"event_type":0,"person":\{"id":1000,.*\},"auction":null,"bid":null\}$/);
   assert.deepEqual(await readWithFileSource(file), want);
+
+  // In a pipeline, with the event time the source's reference page gives for read-back events.
+  await writeFile(
+    join(dir, 'pipeline.yaml'),
+    `
+name: nexmark-readback
+settings: { checkpoint: { interval: 0s, dir: ./checkpoints } }
+sources:
+  in:
+    type: file
+    path: ./events.jsonl
+    format: json
+    event_time: { expression: "coalesce(bid.dateTime, auction.dateTime, person.dateTime)", max_out_of_orderness: 4s }
+steps:
+  - id: per-second
+    type: aggregate
+    window: { type: tumbling, size: 1s }
+    fields: { events: count(*), bids: count(bid) }
+sinks:
+  out: { type: file, path: ./windows.jsonl, format: json }
+`,
+  );
+  const run = await new Cli(['run', 'pipeline.yaml', '--log-format', 'json'], { cwd: dir }).exited;
+  assert.equal(run.code, 0, run.stderr);
+  const windows = (await readFile(join(dir, 'windows.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { window_start: number; events: number; bids: number });
+  // 1000 events per second of event time: 3 windows of 1000 events, 920 of them bids.
+  assert.deepEqual(
+    windows.map((w) => [w.window_start - Date.UTC(2026, 0, 1), w.events, w.bids]),
+    [
+      [0, 1000, 920],
+      [1000, 1000, 920],
+      [2000, 1000, 920],
+    ],
+  );
 });
 
 test('writes to stdout by default, the same events as the source with the same options', async (t) => {

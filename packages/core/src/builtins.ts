@@ -19,6 +19,7 @@ import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
+import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
 import type { Plugin } from './spec.ts';
@@ -38,6 +39,7 @@ export const builtins: Plugin = {
     unionStep,
     dedupeStep,
     aggregateStep,
+    topNStep,
     patternStep,
     mapFnStep,
     filterFnStep,

@@ -136,7 +136,17 @@ export function optionsTable(schema: object): string {
 export function describeComponent(spec: ComponentSpec): string {
   const lines: string[] = [`## \`${spec.type}\` (${spec.kind})`, '', spec.summary, ''];
   if (spec.description) lines.push(spec.description, '');
-  if (spec.kind === 'sink') lines.push(`Delivery: ${spec.delivery}.`, '');
+  if (spec.kind === 'sink') {
+    lines.push(`Delivery: ${spec.delivery}.`, '');
+    lines.push(
+      spec.changelog === undefined
+        ? 'Changelog: inserts only; a pipeline that gives it updates (e.g. an `aggregate` without a window) is refused.'
+        : spec.changelog.hint === ''
+          ? 'Changelog: takes inserts, updates and deletes.'
+          : `Changelog: inserts only unless configured for updates: ${spec.changelog.hint}.`,
+      '',
+    );
+  }
   const table = optionsTable(spec.config);
   lines.push(table === '' ? 'No options.' : table, '');
   if (spec.example) lines.push('Example:', '', '```yaml', spec.example.trimEnd(), '```', '');

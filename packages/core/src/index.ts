@@ -50,7 +50,12 @@ export {
   type WindowResult,
 } from './api/pipeline.ts';
 export { builtins } from './builtins.ts';
-export { type CheckpointData, DirectoryCheckpointStore } from './checkpoint/index.ts';
+export {
+  type CheckpointData,
+  type CheckpointStore,
+  DirectoryCheckpointStore,
+  type LatestCheckpoint,
+} from './checkpoint/index.ts';
 export type {
   DecodeFailure,
   Logger,
@@ -114,7 +119,13 @@ export { resolvePlan } from './plan/resolve.ts';
 export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
 export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';
 export { Registry } from './registry.ts';
-export { Job, type JobOptions, type JobResult } from './runtime/job.ts';
+export {
+  type CheckpointStoreContext,
+  Job,
+  type JobOptions,
+  type JobResult,
+  localCheckpointStore,
+} from './runtime/job.ts';
 export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
 export { safeJsonText } from './safe-json.ts';

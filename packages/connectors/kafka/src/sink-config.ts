@@ -28,6 +28,19 @@ export const kafkaSinkConfig = Type.Object(
         examples: ['customer_id', "region || '/' || CAST(store AS VARCHAR)"],
       }),
     ),
+    changelog: Type.Optional(
+      Type.Enum(['upsert'], {
+        description:
+          'Write an updating stream (e.g. an `aggregate` without a window) as an upsert changelog, the ' +
+          'form Kafka Streams tables, ksqlDB tables and Flink’s `upsert-kafka` read: each insert or ' +
+          'update is a message holding the new row under its `key` (required); a delete, or a retracted ' +
+          'row that no update of the same key replaces, is a tombstone (the key, no value); an ' +
+          'update-before followed by the update-after of its key is written as the update-after only. ' +
+          'Use a compacted topic to keep the latest row per key. Absent: the sink takes only inserts, and ' +
+          'a pipeline that sends it an updating stream is refused.',
+        examples: ['upsert'],
+      }),
+    ),
     headers: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), {
       default: {},
       description:

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { murmur2 as libraryMurmur2 } from '@platformatic/kafka';
-import { validateConfig } from '@sluice/core';
+import { DELETE, INSERT, type RowKind, UPDATE_AFTER, UPDATE_BEFORE, validateConfig } from '@sluice/core';
 import { murmur2, murmur2Text, partitioner } from './producer-partitioner.ts';
 import type { TopicInfo } from './producer-topic.ts';
+import { kafkaSink } from './sink.ts';
 import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
 import { BATCH_OVERHEAD, bytesOf, chunkEnds, RecordEncoder } from './sink-encode.ts';
 
@@ -282,6 +283,63 @@ describe('record encoder', () => {
     const batch = enc.encode([{ n: 1n }], [0], 0);
     assert.equal(batch.messages.length, 0);
     assert.match(batch.rejections![0].message, /cannot be written as JSON/);
+  });
+
+  test('changelog: upsert — rows under their key, tombstones for deletes, no message for a replaced update-before', () => {
+    const enc = new RecordEncoder(config({ key: 'region', changelog: 'upsert' }), 'out');
+    enc.topicInfo = topic;
+    const rows = [
+      { region: 'eu', n: 1 }, // insert
+      { region: 'eu', n: 1 }, // update-before, replaced by the next
+      { region: 'eu', n: 2 }, // update-after
+      { region: 'us', n: 5 }, // update-before with no update-after: retracted
+      { region: 'ap', n: 3 }, // delete
+      { region: null, n: 0 }, // delete without a key: rejected
+      { region: 'us', n: 6 }, // update-after of another key than the update-before before it
+    ];
+    const kinds: RowKind[] = [
+      INSERT,
+      UPDATE_BEFORE,
+      UPDATE_AFTER,
+      UPDATE_BEFORE,
+      DELETE,
+      DELETE,
+      UPDATE_AFTER,
+    ];
+    const batch = enc.encode(
+      rows,
+      rows.map(() => 1000),
+      1000,
+      undefined,
+      kinds,
+    );
+    assert.deepEqual(
+      batch.messages.map((m) => [m.key, text(m.value) ?? null]),
+      [
+        ['eu', '{"region":"eu","n":1}'],
+        ['eu', '{"region":"eu","n":2}'],
+        ['us', null],
+        ['ap', null],
+        ['us', '{"region":"us","n":6}'],
+      ],
+    );
+    assert.deepEqual(batch.indexes, [0, 2, 3, 4, 6]);
+    assert.deepEqual(
+      batch.rejections?.map((r) => r.index),
+      [5],
+    );
+    assert.match(batch.rejections![0].message, /tombstone/);
+  });
+
+  test('changelog: upsert without a key is refused when the sink is created; without changelog, kinds are not read', () => {
+    assert.throws(() => kafkaSink.create(config({ changelog: 'upsert' })), {
+      code: 'CONFIG_INVALID',
+      path: 'key',
+    });
+    const plain = new RecordEncoder(config({ key: 'region' }), 'out');
+    plain.topicInfo = topic;
+    const batch = plain.encode([{ region: 'eu' }], [0], 0, undefined, [DELETE]);
+    assert.equal(text(batch.messages[0].value), '{"region":"eu"}');
   });
 
   test('a bad expression fails when the config is checked', () => {

@@ -4,7 +4,17 @@
  * before it can fail a whole request (or poison a transaction).
  */
 
-import { compileExpression, type Row, type SinkRejection, SluiceError, toEpochMillis } from '@sluice/core';
+import {
+  compileExpression,
+  DELETE,
+  type Row,
+  type RowKind,
+  type SinkRejection,
+  SluiceError,
+  toEpochMillis,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '@sluice/core';
 import { METADATA_FIELD } from './formats.ts';
 import { utf8Length } from './producer-batch.ts';
 import type { ProducerRecord } from './producer-settings.ts';
@@ -96,12 +106,18 @@ export class RecordEncoder {
   readonly #timestamp: TimestampSource;
   readonly #key: CompiledExpression | undefined;
   readonly #headers: readonly HeaderExpr[];
+  /** `changelog: upsert`: deletes and retractions become tombstones of their key. */
+  readonly #upsert: boolean;
   #info: TopicInfo | undefined;
   #schema: SinkSchema | undefined;
   #onExpired: ((timestamp: number, retentionMs: number) => void) | undefined;
 
-  /** Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`. */
+  /**
+   * Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`.
+   * (The sink's `create` has refused `changelog: upsert` without a `key`.)
+   */
   constructor(config: KafkaSinkConfig, step: string | undefined) {
+    this.#upsert = config.changelog === 'upsert';
     this.#topic = config.topic;
     this.#format = config.format;
     this.#timestamp = timestampSource(config.timestamp, step);
@@ -136,12 +152,19 @@ export class RecordEncoder {
    * Encodes records; `times` are their event times, `now` the wall-clock time in ms. With format
    * json, a record with a text (see `Sink.write`) is written as that text; the registry formats
    * ignore texts and need `schema` set. A record that does not fit the schema is rejected.
+   *
+   * With `changelog: upsert`, `kinds` (absent: all inserts) decide what each record becomes: an
+   * insert or update-after is written as usual; a delete, or an update-before that the next
+   * record does not replace under the same key, becomes a tombstone (the key, no value); an
+   * update-before followed by the update-after of its key becomes no message at all (the
+   * update-after overwrites it). A tombstone needs a key: one whose key is NULL is rejected.
    */
   encode(
     records: readonly Row[],
     times: readonly number[],
     now: number,
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): EncodedBatch {
     const n = records.length;
     // Sized for every record, trimmed by the rejections at the end.
@@ -171,12 +194,26 @@ export class RecordEncoder {
     if (schema === undefined && (this.#format === 'avro' || this.#format === 'json_schema')) {
       throw new Error(`format ${this.#format} writes nothing before its schema is registered`);
     }
+    const changes = this.#upsert ? kinds : undefined;
     for (let i = 0; i < n; i++) {
       const record = records[i];
+      let tombstone = false;
+      if (changes !== undefined) {
+        const kind = changes[i];
+        if (
+          kind === UPDATE_BEFORE &&
+          changes[i + 1] === UPDATE_AFTER &&
+          this.#sameKey(record, records[i + 1])
+        )
+          continue;
+        tombstone = kind === UPDATE_BEFORE || kind === DELETE;
+      }
       // Text is written as UTF-8 straight into the record batch (no Buffer per record).
       let value: string | Buffer | undefined;
       let valueBytes = 0;
-      if (schema !== undefined) {
+      if (tombstone) {
+        // No value: Kafka's tombstone, which compaction and upsert readers take as a delete.
+      } else if (schema !== undefined) {
         try {
           value = schema.encode(
             record[METADATA_FIELD] === undefined ? record : withoutMetadata(record),
@@ -290,6 +327,10 @@ export class RecordEncoder {
           report(timestamp, window!.retentionMs!);
         }
       }
+      if (tombstone && key === undefined) {
+        reject(i, 'key: NULL, but a delete is written as a tombstone of its key (changelog: upsert)');
+        continue;
+      }
       if (key === undefined && info?.compacted) {
         reject(i, `topic '${this.#topic}' is compacted and a message needs a key, but the key is NULL`);
         continue;
@@ -314,6 +355,16 @@ export class RecordEncoder {
       sizes.length = m;
     }
     return { messages, indexes, sizes, rejections };
+  }
+
+  /** Whether two records have the same message key (false when either key expression fails). */
+  #sameKey(a: Row, b: Row): boolean {
+    const expr = this.#key!;
+    try {
+      return textOf(expr.evaluate(a)) === textOf(expr.evaluate(b));
+    } catch {
+      return false;
+    }
   }
 }
 

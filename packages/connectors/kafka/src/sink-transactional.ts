@@ -4,7 +4,7 @@
  * two-phase commit of Flink's Kafka sink).
  */
 
-import type { Row, Sink, SinkContext, SinkRejection } from '@sluice/core';
+import type { Row, RowKind, Sink, SinkContext, SinkRejection } from '@sluice/core';
 import { SluiceError } from '@sluice/core';
 import { describeKafkaError } from './client-errors.ts';
 import { KafkaProducer } from './producer.ts';
@@ -78,12 +78,13 @@ export class TransactionalKafkaSink implements Sink {
     records: Row[],
     times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined> {
     this.#check();
     if (this.#committed !== undefined) await this.#committed.promise;
     const setup = this.#setup!;
     const producer = this.#producer!;
-    const batch = setup.encoder.encode(records, times, Date.now(), texts);
+    const batch = setup.encoder.encode(records, times, Date.now(), texts, kinds);
     const { messages } = batch;
     if (messages.length === 0) return batch.rejections;
     if (this.#open === undefined) {

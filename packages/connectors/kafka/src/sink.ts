@@ -4,7 +4,15 @@
  * checkpoints (`sink-transactional.ts`).
  */
 
-import { defineSink, type Row, type Sink, type SinkContext, type SinkRejection } from '@sluice/core';
+import {
+  defineSink,
+  type Row,
+  type RowKind,
+  type Sink,
+  type SinkContext,
+  type SinkRejection,
+  SluiceError,
+} from '@sluice/core';
 import { KafkaProducer } from './producer.ts';
 import { ProduceError } from './producer-errors.ts';
 import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
@@ -47,9 +55,10 @@ class KafkaSink implements Sink {
     records: Row[],
     times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined> {
     const setup = this.#setup!;
-    const batch = setup.encoder.encode(records, times, Date.now(), texts);
+    const batch = setup.encoder.encode(records, times, Date.now(), texts, kinds);
     const n = batch.messages.length;
     if (n === 0) return batch.rejections;
     const rejections = batch.rejections ?? [];
@@ -130,6 +139,11 @@ export const kafkaSink = defineSink({
     '(SINK_REJECTED); the others are written. Keyed messages are placed like the Java client places',
     'them (murmur2), so one key always lands in one partition.',
     '',
+    'An updating stream (an `aggregate` without a window) is written with `changelog: upsert`: each',
+    'row under its `key`, a tombstone (the key, no value) for a delete or a retraction that no update',
+    'of the key replaces, the form a compacted topic, a Kafka Streams or ksqlDB table and Flink’s',
+    '`upsert-kafka` connector read. Without it, such a pipeline is refused before it starts.',
+    '',
     'Each message carries a timestamp (`timestamp`): by default the record’s event time, as Flink’s',
     'Kafka sink and Kafka Streams write it; `now` writes the time of writing; an SQL expression picks',
     'it per record. Kafka deletes records by these timestamps: replaying data whose event times are',
@@ -198,6 +212,18 @@ export const kafkaSink = defineSink({
     'delivery: exactly_once',
   ].join('\n'),
   config: kafkaSinkConfig,
-  create: (config) =>
-    config.delivery === 'exactly_once' ? new TransactionalKafkaSink(config) : new KafkaSink(config),
+  changelog: {
+    consumes: (config) => (config.changelog === 'upsert' ? ['append', 'upsert', 'retract'] : ['append']),
+    hint: 'set `changelog: upsert` with a `key` expression (each row under its key, a tombstone for a delete)',
+  },
+  create: (config) => {
+    if (config.changelog === 'upsert' && config.key === undefined) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'changelog: upsert needs `key`, the expression giving the primary key each row and tombstone is written under, e.g. key: region',
+        { path: 'key' },
+      );
+    }
+    return config.delivery === 'exactly_once' ? new TransactionalKafkaSink(config) : new KafkaSink(config);
+  },
 });

@@ -26,6 +26,27 @@ export function checkpointFileName(id: number): string {
   return `chk-${String(id).padStart(20, '0')}.ckpt`;
 }
 
+/**
+ * The checkpoint folder of pipeline `name` under the checkpoint root `root`: `<root>/<name>`,
+ * absolute. Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of
+ * `root` (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint
+ * root, whatever its name.
+ */
+export function pipelineCheckpointDir(root: string, name: string): string {
+  const base = resolve(root);
+  const dir = resolve(base, name);
+  const rel = relative(base, dir);
+  if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
+        'give the pipeline a name made of letters, digits, _, - and .',
+      { path: 'name' },
+    );
+  }
+  return dir;
+}
+
 export interface DirectoryCheckpointStoreOptions {
   /** How many checkpoints to keep; older ones are removed after each write. Default 3. */
   keep?: number;
@@ -43,27 +64,14 @@ export class DirectoryCheckpointStore implements CheckpointStore {
 
   /**
    * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
-   * Throws CONFIG_INVALID (path `name`) when that folder would not be a direct child of `root`
-   * (`..`, a separator, an absolute name): a pipeline never writes outside the checkpoint root,
-   * whatever its name.
+   * Throws CONFIG_INVALID as `pipelineCheckpointDir` does.
    */
   static forPipeline(
     root: string,
     name: string,
     options: DirectoryCheckpointStoreOptions = {},
   ): DirectoryCheckpointStore {
-    const base = resolve(root);
-    const dir = resolve(base, name);
-    const rel = relative(base, dir);
-    if (name === '' || rel !== name || rel === '..' || rel.includes(sep) || isAbsolute(rel)) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `pipeline name '${name}' would put its checkpoints outside the checkpoint folder ${base}; ` +
-          'give the pipeline a name made of letters, digits, _, - and .',
-        { path: 'name' },
-      );
-    }
-    return new DirectoryCheckpointStore(dir, options);
+    return new DirectoryCheckpointStore(pipelineCheckpointDir(root, name), options);
   }
 
   /** Throws CONFIG_INVALID when `keep` is not a positive integer. */

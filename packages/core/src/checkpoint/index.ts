@@ -15,6 +15,7 @@ export {
   checkpointFileName,
   DirectoryCheckpointStore,
   type DirectoryCheckpointStoreOptions,
+  pipelineCheckpointDir,
 } from './directory-checkpoint-store.ts';
 export {
   type ComponentPrint,

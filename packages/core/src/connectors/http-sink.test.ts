@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { type Sink, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import type { Row } from '../record.ts';
+import { DELETE, INSERT, type Row, type RowKind, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { systemClock } from '../time.ts';
 import { type HttpServerConfig, HttpServerReader, httpServerSource } from './http-server-source.ts';
 import { type HttpSinkConfig, httpSink } from './http-sink.ts';
@@ -105,6 +105,59 @@ describe('http sink', () => {
       ['{"i":0}\n{"i":1}\n', '{"i":2}\n'],
     );
     assert.equal(server.received[3].headers['content-type'], 'application/x-ndjson');
+  });
+
+  it('sends changelogs: debezium envelopes and upserts, an update as one object rejected as a pair', async () => {
+    const changes: Row[] = [
+      { region: 'eu', n: 1 },
+      { region: 'eu', n: 1 },
+      { region: 'eu', n: 2 },
+      { region: 'us', n: 4 },
+      { n: 9 },
+    ];
+    const kinds: RowKind[] = [INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE, INSERT];
+    // The server refuses any request holding n = 2: the update pair is what it refuses.
+    const server = await serve((r) =>
+      r.body.includes('"n":2') ? { status: 422, body: 'no 2' } : { status: 200 },
+    );
+    const debezium = await openSink(server.url, { changelog: 'debezium' });
+    assert.deepEqual(
+      (await debezium.write(changes, [], undefined, kinds))?.map((r) => r.index),
+      [1, 2],
+      'both records of the refused update',
+    );
+    const delivered = server.received.filter((r) => !r.body.includes('"n":2'));
+    assert.deepEqual(
+      delivered.flatMap((r) => JSON.parse(r.body) as Row[]),
+      [
+        { before: null, after: { region: 'eu', n: 1 }, op: 'c' },
+        { before: { region: 'us', n: 4 }, after: null, op: 'd' },
+        { before: null, after: { n: 9 }, op: 'c' },
+      ],
+    );
+
+    const all = await serve(() => ({ status: 200 }));
+    const upsert = await openSink(all.url, { changelog: 'upsert', key: ['region'], format: 'ndjson' });
+    const rejected = await upsert.write(changes, [], undefined, kinds);
+    assert.deepEqual(
+      rejected?.map((r) => r.index),
+      [4],
+    );
+    assert.match(rejected![0].message, /no key field 'region'/);
+    assert.equal(
+      all.received[0].body,
+      '{"region":"eu","n":1}\n{"region":"eu","n":2}\n{"region":"us","__deleted":true}\n',
+    );
+    assert.throws(
+      () =>
+        httpSink.create(
+          Value.Default(httpSink.config, { url: all.url, changelog: 'upsert' }) as HttpSinkConfig,
+        ),
+      {
+        code: 'CONFIG_INVALID',
+        path: 'key',
+      },
+    );
   });
 
   it('retries transient failures (503, 408) and then succeeds', async () => {

@@ -6,10 +6,18 @@
 import Type, { type Static } from 'typebox';
 import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
+import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { formatDuration, parseDuration } from '../time.ts';
 import { type RetryPolicy, retry, retryConfig, retryPolicy } from './backoff.ts';
+import {
+  type ChangelogOptions,
+  changelogEntries,
+  changelogFields,
+  changelogSinkSupport,
+  checkChangelogOptions,
+  encodeEntry,
+} from './changelog-format.ts';
 import { jsonLine } from './format-encode.ts';
 
 /** Config schema of the `http` sink. */
@@ -54,6 +62,7 @@ export const httpSinkConfig = Type.Object(
       description: 'Longest wait for a response (a duration); then the attempt counts as failed.',
       examples: ['30s'],
     }),
+    ...changelogFields,
     retry: retryConfig,
   },
   { additionalProperties: false },
@@ -123,6 +132,8 @@ class HttpSink implements Sink {
   readonly #timeout: number;
   readonly #policy: RetryPolicy;
   readonly #headers: Headers;
+  /** The changelog format; absent: records are sent as they are (inserts only). */
+  readonly #changelog: ChangelogOptions | undefined;
   #ctx: SinkContext | undefined;
 
   constructor(config: HttpSinkConfig) {
@@ -134,6 +145,10 @@ class HttpSink implements Sink {
     }
     this.#target = `${config.method} ${this.#url.origin}${this.#url.pathname}`;
     this.#timeout = parseDuration(config.timeout, 'timeout');
+    // Both formats are JSON, so every changelog fits either.
+    const changelog = { changelog: config.changelog, key: config.key };
+    checkChangelogOptions(changelog);
+    this.#changelog = config.changelog === undefined ? undefined : changelog;
     const policy = retryPolicy(config.retry);
     this.#policy = {
       ...policy,
@@ -180,37 +195,57 @@ class HttpSink implements Sink {
     records: Row[],
     _times: number[],
     texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
   ): Promise<SinkRejection[] | undefined> {
     const rejections: SinkRejection[] = [];
-    // Each record's JSON once (its text when it has one), reused if a rejected request is split;
-    // a record that is not JSON (a bigint, a cycle) is rejected on its own.
+    // Each line's JSON once (a record's text when it has one), reused if a rejected request is
+    // split; a line that cannot be written (not JSON, no upsert key) is rejected on its own.
+    // A changelog line may stand for two records (an update's before and after): `indexes` holds
+    // the first, `counts` how many.
     const lines: string[] = [];
     const indexes: number[] = [];
-    for (let i = 0; i < records.length; i++) {
-      try {
-        lines.push(jsonLine(records[i], texts?.[i]));
-        indexes.push(i);
-      } catch (err) {
-        rejections.push({
-          index: i,
-          message: `the record cannot be written as JSON: ${(err as Error).message}`,
-        });
+    const counts: number[] = [];
+    const changelog = this.#changelog;
+    if (changelog === undefined) {
+      for (let i = 0; i < records.length; i++) {
+        try {
+          lines.push(jsonLine(records[i], texts?.[i]));
+          indexes.push(i);
+          counts.push(1);
+        } catch (err) {
+          rejections.push({
+            index: i,
+            message: `the record cannot be written as JSON: ${(err as Error).message}`,
+          });
+        }
+      }
+    } else {
+      for (const entry of changelogEntries(changelog, records, kinds, texts)) {
+        try {
+          lines.push(encodeEntry(jsonLine, entry));
+          indexes.push(entry.first);
+          counts.push(entry.count);
+        } catch (err) {
+          for (let i = entry.first; i < entry.first + entry.count; i++)
+            rejections.push({ index: i, message: (err as Error).message });
+        }
       }
     }
     const size = this.#config.batch_size;
     for (let from = 0; from < lines.length; from += size) {
-      await this.#deliver(lines, indexes, from, Math.min(from + size, lines.length), rejections);
+      await this.#deliver(lines, indexes, counts, from, Math.min(from + size, lines.length), rejections);
     }
     return rejections.length > 0 ? rejections : undefined;
   }
 
   /**
-   * Sends lines [from, to) (`indexes`: their records' positions in the write); a rejected request
-   * is split in halves until single records remain.
+   * Sends lines [from, to) (line k stands for the `counts[k]` records of the write from
+   * `indexes[k]`); a rejected request is split in halves until single lines remain.
    */
   async #deliver(
     lines: string[],
     indexes: readonly number[],
+    counts: readonly number[],
     from: number,
     to: number,
     rejections: SinkRejection[],
@@ -218,12 +253,13 @@ class HttpSink implements Sink {
     const rejected = await this.#send(lines.slice(from, to));
     if (rejected === undefined) return;
     if (to - from === 1) {
-      rejections.push({ index: indexes[from], message: rejected });
+      for (let i = indexes[from]; i < indexes[from] + counts[from]; i++)
+        rejections.push({ index: i, message: rejected });
       return;
     }
     const middle = from + Math.ceil((to - from) / 2);
-    await this.#deliver(lines, indexes, from, middle, rejections);
-    await this.#deliver(lines, indexes, middle, to, rejections);
+    await this.#deliver(lines, indexes, counts, from, middle, rejections);
+    await this.#deliver(lines, indexes, counts, middle, to, rejections);
   }
 
   /**
@@ -334,6 +370,11 @@ export const httpSink = defineSink({
     '  nothing about the records (wrong URL, credentials or format): the write fails at once with',
     '  SINK_UNAVAILABLE, and no record is dead-lettered.',
     '',
+    'An updating stream (an `aggregate` without a window) is sent as a changelog with `changelog:`',
+    '`debezium` (one `{"before", "after", "op"}` object per change) or `upsert` with `key` (the row,',
+    'or its key fields with `"__deleted": true` for a delete), in either format; an update’s two',
+    'records travel as one object, and are rejected together.',
+    '',
     'Delivery is at-least-once: a request that timed out or whose response was lost is sent again,',
     'so the endpoint should be idempotent (e.g. deduplicate on a record id) when duplicates matter.',
     'Header values are secrets: they never appear in logs or errors.',
@@ -349,6 +390,7 @@ export const httpSink = defineSink({
     '  max_attempts: 5',
   ].join('\n'),
   delivery: 'at-least-once',
+  changelog: changelogSinkSupport,
   config: httpSinkConfig,
   create: (config) => new HttpSink(config),
 });

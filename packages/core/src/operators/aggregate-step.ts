@@ -8,7 +8,7 @@
  * evaluated on their results when the window fires.
  */
 
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import {
   compileExpression,
@@ -27,50 +27,46 @@ import {
   type DerivedField,
   type OutputField,
 } from '../window/window-aggregate.ts';
+import { type WindowLength, windowKind, windowKindNames, windowKinds } from '../window/window-kinds.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import { compileAggregateCall, findAggregateCall } from './aggregate-call.ts';
 import { createUpdatingAggregate } from './updating-aggregate.ts';
 
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
 
-const windowConfig = Type.Union(
-  [
-    Type.Object(
-      {
-        type: Type.Literal('tumbling'),
-        size: duration('Window length.'),
-        offset: Type.Optional(duration('Shift of window starts from the epoch, e.g. for time zones.')),
-      },
-      { additionalProperties: false },
+/** A window as the YAML gives it: the kind's lengths as durations. */
+type WindowConfig = {
+  [K in WindowSpec['type']]: { type: K } & {
+    [F in keyof Omit<Extract<WindowSpec, { type: K }>, 'type'>]: string;
+  };
+}[WindowSpec['type']];
+
+/**
+ * One schema per window kind, from the table that also validates and assigns them (typed by
+ * hand: TypeBox cannot follow a schema built from a table).
+ */
+const windowConfig = Type.Unsafe<WindowConfig>(
+  Type.Union(
+    Object.entries(windowKinds).map(([type, kind]) =>
+      Type.Object(
+        {
+          type: Type.Literal(type),
+          ...Object.fromEntries(
+            Object.entries<WindowLength>(kind.lengths).map(([field, length]) => [
+              field,
+              length.optional ? Type.Optional(duration(length.description)) : duration(length.description),
+            ]),
+          ),
+        },
+        { additionalProperties: false },
+      ),
     ),
-    Type.Object(
-      {
-        type: Type.Literal('hopping'),
-        size: duration('Window length.'),
-        slide: duration('Distance between starts.'),
-      },
-      { additionalProperties: false },
-    ),
-    Type.Object(
-      {
-        type: Type.Literal('session'),
-        gap: duration('A session closes after this long without a record of its key.'),
-      },
-      { additionalProperties: false },
-    ),
-    Type.Object(
-      {
-        type: Type.Literal('cumulative'),
-        size: duration('Length of the period the windows grow over.'),
-        step: duration('Growth step: a window [start, start + n·step) fires for each n.'),
-      },
-      { additionalProperties: false },
-    ),
-  ],
-  {
-    description:
-      'The window: tumbling, hopping, session or cumulative. Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it.',
-  },
+    {
+      description:
+        `The window: ${windowKindNames()}. ` +
+        'Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it.',
+    },
+  ),
 );
 
 const config = Type.Object(
@@ -106,20 +102,18 @@ const config = Type.Object(
   { additionalProperties: false },
 );
 
-function windowSpec(w: Static<typeof windowConfig>): WindowSpec {
-  const d = (v: string, f: string) => parseDuration(v, `window.${f}`);
-  switch (w.type) {
-    case 'tumbling':
-      return w.offset === undefined
-        ? { type: 'tumbling', size: d(w.size, 'size') }
-        : { type: 'tumbling', size: d(w.size, 'size'), offset: d(w.offset, 'offset') };
-    case 'hopping':
-      return { type: 'hopping', size: d(w.size, 'size'), slide: d(w.slide, 'slide') };
-    case 'session':
-      return { type: 'session', gap: d(w.gap, 'gap') };
-    case 'cumulative':
-      return { type: 'cumulative', size: d(w.size, 'size'), step: d(w.step, 'step') };
+/**
+ * The window spec of a window config: its lengths parsed as durations, in the order the kind
+ * lists them. The spec is checked by the window aggregate (`validateWindowSpec`).
+ */
+function windowSpec(w: WindowConfig): WindowSpec {
+  const spec: { [field: string]: unknown } = { type: w.type };
+  const lengths: { readonly [field: string]: string | undefined } = w;
+  for (const field of Object.keys(windowKind(w.type)?.lengths ?? {})) {
+    const value = lengths[field];
+    if (typeof value === 'string') spec[field] = parseDuration(value, `window.${field}`);
   }
+  return spec as unknown as WindowSpec;
 }
 
 interface FieldOptions {

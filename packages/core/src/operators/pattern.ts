@@ -34,7 +34,7 @@ export interface PatternOptions {
 }
 
 /** The checkpoint format's name: part of the on-disk format, changed with any change of shape. */
-export const PATTERN_STATE_FORMAT = 'pattern-nfa/v1';
+export const PATTERN_STATE_FORMAT = 'sluice.pattern.v1';
 
 interface PatternSnapshot {
   format: typeof PATTERN_STATE_FORMAT;

@@ -5,6 +5,9 @@
  */
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { count, sum } from '../api/aggregates.ts';
 import { sinkOf, sourceOf } from '../api/components.ts';
@@ -24,7 +27,8 @@ import {
   UPDATE_BEFORE,
 } from '../record.ts';
 import { Registry } from '../registry.ts';
-import { testing } from '../testing/index.ts';
+import { Job } from '../runtime/job.ts';
+import { memoryChannel, memorySinkStore, testing } from '../testing/index.ts';
 import { memorySink, memorySource } from '../testing/memory.ts';
 import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
@@ -296,5 +300,39 @@ describe('aggregate without a window in a plan', () => {
           err.message,
         ),
     );
+  });
+
+  test('the TypeScript API runs it into a memory sink that takes changelogs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-updating-'));
+    try {
+      const channel = memoryChannel('updating-api');
+      const store = memorySinkStore('updating-api-out');
+      const { plan, functions } = pipeline('updating-api', { checkpoint: { dir } })
+        .from('orders', memory<{ region: string; amount: number }>({ channel: 'updating-api' }))
+        .keyBy('by-region', (o) => o.region)
+        .aggregate('totals', { n: count(), total: sum('amount') })
+        .to('out', collect({ store: 'updating-api-out', changelog: true }))
+        .build();
+      channel.push(
+        'p0',
+        { region: 'eu', amount: 5 },
+        { region: 'us', amount: 1 },
+        { region: 'eu', amount: 2 },
+      );
+      channel.end();
+      const job = await Job.create(plan, { registry, functions });
+      assert.equal((await job.run()).status, 'completed');
+      assert.deepEqual(
+        store.written.map((w) => [w.record, w.kind]),
+        [
+          [{ key: 'eu', n: 1, total: 5 }, INSERT],
+          [{ key: 'us', n: 1, total: 1 }, INSERT],
+          [{ key: 'eu', n: 1, total: 5 }, UPDATE_BEFORE],
+          [{ key: 'eu', n: 2, total: 7 }, UPDATE_AFTER],
+        ],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

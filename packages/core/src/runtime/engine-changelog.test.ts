@@ -117,6 +117,26 @@ describe('changelog sinks', () => {
     });
   }
 
+  test('a filter after the aggregate keeps the changelog foldable: a retraction whose update it drops deletes', async () => {
+    const dir = await h.dir();
+    const name = 'changelog-filtered';
+    const channel = memoryChannel(name, ['p0']);
+    const records = input(300);
+    channel.push('p0', ...records);
+    channel.end();
+    const text = yaml(name, 7)
+      .replace('sinks:', '  - id: even\n    type: filter\n    where: orders % 2 = 0\nsinks:')
+      .replace('input: totals', 'input: even');
+    const job = await Job.create(planFrom(text, dir, registry), { registry });
+    assert.equal((await h.run(job)).status, 'completed');
+    const upserts = await lines(dir, 'upserts.jsonl');
+    assert.ok(upserts.some((r) => r.__deleted === true));
+    const even = new Map([...expected(records)].filter(([, row]) => (row.orders as number) % 2 === 0));
+    assert.ok(even.size > 0 && even.size < 9);
+    assert.deepEqual(foldUpserts(upserts), even);
+    assert.deepEqual(foldDebezium(await lines(dir, 'changes.jsonl')), even);
+  });
+
   test('restored from a checkpoint mid-stream, the files fold into the same table', async () => {
     const dir = await h.dir();
     const name = 'changelog-restore';

@@ -30,6 +30,43 @@ interface PartitionClock {
 export class WatermarkTracker {
   readonly #partitions = new Map<string, PartitionClock>();
   #current = START_OF_TIME;
+  /** Each source's bound and idle timeout, for the partitions its readers announce. */
+  readonly #sources = new Map<string, PartitionSettings>();
+  /** Greatest event time of each partition at the restored checkpoint. */
+  #restoredTimes: { readonly [id: string]: number } = {};
+
+  /**
+   * Takes up a restored checkpoint: the pipeline watermark, and each partition's greatest event
+   * time, which a partition registered later by `addPartition` starts from, so that it judges its
+   * records as it would have without a restart.
+   */
+  restoreFrom(watermark: number, maxTimes: { readonly [id: string]: number } | undefined): void {
+    this.#current = watermark;
+    this.#restoredTimes = maxTimes ?? {};
+  }
+
+  /** Records how the partitions of source `source` make their watermarks. */
+  addSource(source: string, settings: PartitionSettings): void {
+    this.#sources.set(source, settings);
+  }
+
+  /**
+   * Registers partition `<source>/<partition>` of a source given to `addSource`, with the greatest
+   * event time it had at the restored checkpoint, and returns its id. A partition already
+   * registered (announced again by a multiplexing reader) is marked active instead.
+   */
+  addPartition(source: string, partition: string, now: number): string {
+    const id = `${source}/${partition}`;
+    if (this.#partitions.has(id)) {
+      this.observe(id, Number.NEGATIVE_INFINITY, now);
+      return id;
+    }
+    const settings = this.#sources.get(source);
+    if (settings === undefined)
+      throw new SluiceError('INTERNAL', `watermarks of source '${source}' read before it was added`);
+    this.add(id, settings, now, this.#restoredTimes[id]);
+    return id;
+  }
 
   /**
    * Registers a partition (`source/partition`) before it reads: a reader's own at open, or one a

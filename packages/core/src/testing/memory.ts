@@ -9,8 +9,8 @@
 import Type from 'typebox';
 import type { Sink, SinkContext, SourceBatch, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
-import { defineSink, defineSource, type Plugin } from '../spec.ts';
+import { INSERT, type Row, type RowKind } from '../record.ts';
+import { CHANGELOG_MODES, defineSink, defineSource, type Plugin } from '../spec.ts';
 
 type Entry =
   | { kind: 'records'; records: Row[]; texts?: string[] }
@@ -109,7 +109,8 @@ export class MemorySinkStore {
   prepared = new Map<number, Row[]>();
   closed = false;
   /** Every record `write` was given, with the text given along with it (see `Sink.write`). */
-  written: { record: Row; text: string | undefined }[] = [];
+  /** Every record written, with its text and, when the sink takes changelogs, its row kind. */
+  written: { record: Row; text: string | undefined; kind?: RowKind }[] = [];
   /** Everything visible to a reader: committed records, plus the rest once the sink closed. */
   get records(): Row[] {
     return this.committed;
@@ -202,8 +203,10 @@ export const memorySource = defineSource({
 
 class StoreSink implements Sink {
   readonly #store: MemorySinkStore;
-  constructor(store: MemorySinkStore) {
+  readonly #changelog: boolean;
+  constructor(store: MemorySinkStore, changelog: boolean) {
     this.#store = store;
+    this.#changelog = changelog;
   }
   async open(ctx: SinkContext): Promise<void> {
     // A restart discards whatever was written after the restored checkpoint was prepared.
@@ -218,10 +221,20 @@ class StoreSink implements Sink {
     this.#store.prepared.clear();
     this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
   }
-  async write(records: Row[], _times: number[], texts?: readonly (string | undefined)[]): Promise<undefined> {
+  async write(
+    records: Row[],
+    _times: number[],
+    texts?: readonly (string | undefined)[],
+    kinds?: readonly RowKind[],
+  ): Promise<undefined> {
     for (let i = 0; i < records.length; i++) {
       this.#store.pending.push(records[i]);
-      this.#store.written.push({ record: records[i], text: texts?.[i] });
+      const text = texts?.[i];
+      this.#store.written.push(
+        this.#changelog
+          ? { record: records[i], text, kind: kinds?.[i] ?? INSERT }
+          : { record: records[i], text },
+      );
     }
     return undefined;
   }
@@ -249,11 +262,22 @@ export const memorySink = defineSink({
   summary: 'Collects records in a named in-memory store, committed at checkpoints (testing only).',
   delivery: 'exactly-once',
   config: Type.Object(
-    { store: Type.String({ description: 'Name given to memorySinkStore().' }) },
+    {
+      store: Type.String({ description: 'Name given to memorySinkStore().' }),
+      changelog: Type.Boolean({
+        default: false,
+        description:
+          'Take updating streams, keeping each record’s row kind in `written` (committed records have none).',
+      }),
+    },
     { additionalProperties: false },
   ),
+  changelog: {
+    consumes: (config) => (config.changelog ? CHANGELOG_MODES : ['append']),
+    hint: 'set `changelog: true`',
+  },
   create(config) {
-    return new StoreSink(memorySinkStore(config.store));
+    return new StoreSink(memorySinkStore(config.store), config.changelog);
   },
 });
 

@@ -1,11 +1,12 @@
 /**
- * Window specs: which windows a record belongs to, and their validation.
+ * Window specs: which windows a record belongs to, and their validation (each kind's own checks
+ * are in `window-kinds.ts`).
  *
  * Windows are half-open intervals [start, end) of epoch milliseconds, aligned to the epoch (plus
  * `offset` for tumbling windows). Every length is a whole, positive number of milliseconds.
  */
 
-import { SluiceError } from '../errors.ts';
+import { failWindow, windowKind, windowKindNames } from './window-kinds.ts';
 
 /** The kinds of window, with their lengths in milliseconds. */
 export type WindowSpec =
@@ -21,23 +22,7 @@ export type WindowSpec =
    */
   | { type: 'cumulative'; size: number; step: number };
 
-/** Most windows one record may fall into (hopping size/slide, cumulative size/step). */
-export const MAX_WINDOWS_PER_RECORD = 10_000;
-
-function fail(path: string, message: string): never {
-  throw new SluiceError('CONFIG_INVALID', message, { path });
-}
-
-function length(spec: object, field: string, path: string): number {
-  const value = (spec as { [field: string]: unknown })[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    fail(
-      `${path}.${field}`,
-      `must be a positive duration such as 1m or 500ms, got ${typeof value === 'number' ? `${value} ms` : String(value)}`,
-    );
-  }
-  return value;
-}
+export { MAX_WINDOWS_PER_RECORD } from './window-kinds.ts';
 
 /**
  * Checks a window spec and returns it in normal form (a tumbling `offset` reduced into
@@ -46,45 +31,24 @@ function length(spec: object, field: string, path: string): number {
  * `step`, or a record would fall into more than {@link MAX_WINDOWS_PER_RECORD} windows.
  */
 export function validateWindowSpec(spec: WindowSpec, path = 'window'): WindowSpec {
-  if (typeof spec !== 'object' || spec === null) fail(path, 'must be an object with a type');
-  switch (spec.type) {
-    case 'tumbling': {
-      const size = length(spec, 'size', path);
-      const offset = spec.offset ?? 0;
-      if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) {
-        fail(`${path}.offset`, `must be a whole number of milliseconds, got ${String(offset)}`);
-      }
-      return { type: 'tumbling', size, offset: ((offset % size) + size) % size };
-    }
-    case 'hopping': {
-      const size = length(spec, 'size', path);
-      const slide = length(spec, 'slide', path);
-      if (slide > size) {
-        fail(
-          `${path}.slide`,
-          `slide ${slide} is longer than size ${size}: records between windows would be lost`,
-        );
-      }
-      if (Math.ceil(size / slide) > MAX_WINDOWS_PER_RECORD) {
-        fail(`${path}.slide`, `size/slide is over ${MAX_WINDOWS_PER_RECORD} windows per record`);
-      }
-      return { type: 'hopping', size, slide };
-    }
-    case 'session':
-      return { type: 'session', gap: length(spec, 'gap', path) };
-    case 'cumulative': {
-      const size = length(spec, 'size', path);
-      const step = length(spec, 'step', path);
-      if (size % step !== 0) fail(`${path}.size`, `size ${size} is not a multiple of step ${step}`);
-      if (size / step > MAX_WINDOWS_PER_RECORD) {
-        fail(`${path}.step`, `size/step is over ${MAX_WINDOWS_PER_RECORD} windows per record`);
-      }
-      return { type: 'cumulative', size, step };
-    }
-    default:
-      return fail(
-        `${path}.type`,
-        `unknown window type '${String((spec as { type?: unknown }).type)}'; use tumbling, hopping, session or cumulative`,
-      );
+  if (typeof spec !== 'object' || spec === null) failWindow(path, 'must be an object with a type');
+  const kind = windowKind((spec as { type?: unknown }).type);
+  if (kind === undefined) {
+    return failWindow(
+      `${path}.type`,
+      `unknown window type '${String((spec as { type?: unknown }).type)}'; use ${windowKindNames()}`,
+    );
   }
+  const fields = spec as unknown as { readonly [field: string]: unknown };
+  for (const [field, length] of Object.entries(kind.lengths)) {
+    if (length.optional) continue;
+    const value = fields[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      failWindow(
+        `${path}.${field}`,
+        `must be a positive duration such as 1m or 500ms, got ${typeof value === 'number' ? `${value} ms` : String(value)}`,
+      );
+    }
+  }
+  return kind.normalize(spec, path);
 }

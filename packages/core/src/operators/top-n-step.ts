@@ -1,0 +1,73 @@
+/**
+ * The `top_n` step (YAML): the first `n` records per key by an order, as an updating result.
+ */
+
+import Type from 'typebox';
+import { SluiceError } from '../errors.ts';
+import { compileExpression } from '../expr/index.ts';
+import { defineStep } from '../spec.ts';
+import { compileKey } from './key-by.ts';
+import { createTopN, type OrderTerm } from './top-n.ts';
+
+const ORDER_TERM = /^(.*?)(?:\s+(asc|desc))?\s*$/is;
+
+export const topNStep = defineStep({
+  type: 'top_n',
+  summary: 'Keeps the first n records per key by an order, emitting the changes as the top list changes.',
+  description:
+    'Records are ranked per key (`key`, else the key of an upstream `key_by`, else the whole stream) by `order_by`: each term an SQL expression, ascending unless followed by `DESC`; NULL ranks last in either direction; of two records equal on every term, the one that arrived first ranks first. Numbers compare as numbers, text by code units, booleans false before true; a record whose term gives an object, NaN, or a kind of value other than the kept rows of its key give goes to the dead-letter output.\n\nThe output is a changelog (retract mode) of the top list of each key, as `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) <= n` gives in Flink SQL: a record that ranks within the first `n` is an insert; the record it pushes out, a delete. With `rank_field`, each row also carries its rank (1 = first), and every row whose rank moves is updated (an update-before with the old rank followed by an update-after with the new one) — more output, as in Flink when the rank number is selected. A record that does not make the first `n` is counted as filtered. Each change takes the event time of the record that caused it. The input must be append-only; each key keeps at most `n` records, for the life of the job. Only steps and sinks that take updates may follow: record-by-record steps and sinks with a `changelog` option.',
+  config: Type.Object(
+    {
+      key: Type.Optional(
+        Type.Array(Type.String(), {
+          minItems: 1,
+          description:
+            'SQL expressions the records are partitioned by (usually field names). Default: the key_by key, or one list for the whole stream.',
+          examples: [['category']],
+        }),
+      ),
+      order_by: Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'The order: SQL expressions, each optionally followed by ASC (the default) or DESC.',
+        examples: [['price DESC', 'ts']],
+      }),
+      n: Type.Integer({ minimum: 1, description: 'How many records to keep per key.', examples: [3] }),
+      rank_field: Type.Optional(
+        Type.String({
+          minLength: 1,
+          description:
+            'A field to write each record’s rank into (1 = first); rows whose rank changes are updated.',
+          examples: ['rank'],
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  state: ['key', 'order_by', 'n', 'rank_field'],
+  changelog: () => ({
+    consumes: ['append'],
+    produces: 'retract',
+    reason: 'a top list changes as records arrive: a record entering it pushes another out',
+  }),
+  example: 'type: top_n\nkey: [category]\norder_by: [price DESC]\nn: 3',
+  create(cfg, step) {
+    const orderBy: OrderTerm[] = cfg.order_by.map((text, i) => {
+      const [, expr, direction] = ORDER_TERM.exec(text)!;
+      if (expr.trim() === '') {
+        throw new SluiceError('CONFIG_INVALID', `order_by term '${text}' has no expression`, {
+          step: step.id,
+          path: `order_by[${i}]`,
+        });
+      }
+      const compiled = compileExpression(expr, { step: step.id, path: `order_by[${i}]`, clock: step.clock });
+      return { text, value: compiled.evaluate, descending: direction?.toLowerCase() === 'desc' };
+    });
+    return createTopN({
+      stepId: step.id,
+      ...(cfg.key ? { keyFn: compileKey(cfg.key, step) } : {}),
+      orderBy,
+      n: cfg.n,
+      ...(cfg.rank_field ? { rankField: cfg.rank_field } : {}),
+    });
+  },
+});

@@ -1,0 +1,252 @@
+/**
+ * `top_n`: the first `n` records per key by an order, kept up to date as records arrive, emitted
+ * as a retract changelog — what `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) <= n` gives in
+ * Flink SQL and ksqlDB's TOPK, as rows rather than an array.
+ */
+
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { Operator, OperatorContext, Output } from '../operator.ts';
+import {
+  type Batch,
+  DELETE,
+  INSERT,
+  type Row,
+  type RowKind,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '../record.ts';
+
+/** One `order_by` term. */
+export interface OrderTerm {
+  /** The expression as written, for messages. */
+  readonly text: string;
+  readonly value: (record: Row) => unknown;
+  readonly descending: boolean;
+}
+
+export interface TopNOptions {
+  /** The step id; names the state in checkpoints and appears in errors. */
+  readonly stepId: string;
+  /** The partition key of a record; absent: the batch's `key_by` keys, else one partition. */
+  readonly keyFn?: (record: Row) => string;
+  readonly orderBy: readonly OrderTerm[];
+  readonly n: number;
+  /** A field to write each row's rank (1 = first) into; rows whose rank changes are updated. */
+  readonly rankField?: string;
+}
+
+/** A record in the top list of its key. */
+interface Ranked {
+  row: Row;
+  /** Its `order_by` values (null for NULL). */
+  sort: (number | string | boolean | null)[];
+}
+
+const SNAPSHOT_FORMAT = 'sluice.top_n.v1';
+
+interface TopNSnapshot {
+  format: typeof SNAPSHOT_FORMAT;
+  /** What the state was built for: a restore refuses state of a different step. */
+  shape: string;
+  keyedInput: boolean;
+  lists: Map<string, Ranked[]>;
+}
+
+const GLOBAL = '';
+
+/**
+ * Builds a top-n operator.
+ *
+ * Records are taken in input order. A record ranks before another when its first `order_by`
+ * value does (ascending, or descending when the term says so), then its second, and so on; NULL
+ * ranks after every value in either direction; of two records equal on every term the earlier
+ * ranks first. Numbers compare as numbers, text by UTF-16 code units, booleans false before true;
+ * a record whose term is of another kind than the rows it is compared with (text against a
+ * number), an object, or NaN goes to the dead-letter output.
+ *
+ * A record that ranks within the first `n` of its key is emitted as an INSERT; the record it
+ * pushes out of the first `n`, if any, as a DELETE; with `rankField`, every record whose rank it
+ * moves by one as an UPDATE_BEFORE (old rank) followed at once by an UPDATE_AFTER (new rank). A
+ * record that does not make the first `n` is counted as filtered. Emitted records take the event
+ * time of the record that caused the change. The input must be append-only: a row never leaves
+ * except by being pushed out, so a row pushed out can never come back, and each key keeps at most
+ * `n` rows. The state is kept for the life of the job (no time-to-live yet).
+ */
+export function createTopN(options: TopNOptions): Operator {
+  return new TopN(options);
+}
+
+class TopN implements Operator {
+  readonly absorbs = true;
+  readonly #options: TopNOptions;
+  readonly #shape: string;
+  #lists = new Map<string, Ranked[]>();
+  #keyedInput = false;
+
+  constructor(options: TopNOptions) {
+    const { n, stepId } = options;
+    if (!Number.isSafeInteger(n) || n < 1) {
+      throw new SluiceError('CONFIG_INVALID', `top_n 'n' must be a positive integer, got ${n}`, {
+        step: stepId,
+        path: 'n',
+      });
+    }
+    if (options.orderBy.length === 0) {
+      throw new SluiceError('CONFIG_INVALID', 'top_n needs at least one order_by term', {
+        step: stepId,
+        path: 'order_by',
+      });
+    }
+    this.#options = options;
+    this.#shape = JSON.stringify({
+      key: options.keyFn !== undefined,
+      orderBy: options.orderBy.map((t) => [t.text, t.descending]),
+      n,
+      rankField: options.rankField ?? null,
+    });
+  }
+
+  open(ctx: OperatorContext): void {
+    if (ctx.restored === undefined) return;
+    const saved = ctx.restored as Partial<TopNSnapshot> | null;
+    const step = this.#options.stepId;
+    if (saved?.format !== SNAPSHOT_FORMAT || saved.shape !== this.#shape || !(saved.lists instanceof Map)) {
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `the checkpointed state of top_n step '${step}' was made with a different key, order, n or rank field; restart with --from-scratch to drop it`,
+        { step },
+      );
+    }
+    this.#lists = saved.lists;
+    this.#keyedInput = saved.keyedInput === true;
+  }
+
+  processBatch(batch: Batch, out: Output): void {
+    const { records } = batch;
+    const count = records.length;
+    const keys = batch.keys;
+    if (keys !== undefined) this.#keyedInput = true;
+    const { keyFn, n, rankField, stepId } = this.#options;
+    let result = this.#newBatch(batch);
+    let filtered = 0;
+    for (let i = 0; i < count; i++) {
+      const record = records[i];
+      let key: string;
+      let sort: Ranked['sort'];
+      let list: Ranked[];
+      let at: number;
+      try {
+        key = keyFn !== undefined ? keyFn(record) : keys !== undefined ? keys[i] : GLOBAL;
+        sort = this.#sortValues(record);
+        list = this.#lists.get(key) ?? [];
+        at = this.#position(list, sort);
+      } catch (err) {
+        out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: stepId }));
+        continue;
+      }
+      if (at >= n) {
+        filtered++;
+        continue;
+      }
+      if (list.length === 0) this.#lists.set(key, list);
+      const entry: Ranked = { row: record, sort };
+      list.splice(at, 0, entry);
+      const push = (kind: RowKind, ranked: Ranked, rank: number) => {
+        const row = rankField === undefined ? ranked.row : { ...ranked.row, [rankField]: rank };
+        result.records.push(row);
+        result.times.push(batch.times[i]);
+        result.kinds.push(kind);
+        if (result.keys) result.keys.push(key);
+        if (result.watermarks) result.watermarks.push(batch.watermarks![i]);
+      };
+      // The row pushed out (at index n now) leaves under the rank it was emitted with.
+      if (list.length > n) push(DELETE, list.pop()!, n);
+      if (rankField !== undefined) {
+        for (let j = list.length - 1; j > at; j--) {
+          push(UPDATE_BEFORE, list[j], j);
+          push(UPDATE_AFTER, list[j], j + 1);
+        }
+      }
+      push(INSERT, entry, at + 1);
+      if (result.records.length >= 1024) {
+        out.emit(result);
+        result = this.#newBatch(batch);
+      }
+    }
+    if (filtered > 0) out.filtered(filtered);
+    if (result.records.length > 0) out.emit(result);
+  }
+
+  #newBatch(like: Batch): Batch & { kinds: RowKind[] } {
+    const batch: Batch & { kinds: RowKind[] } = { records: [], times: [], kinds: [] };
+    if (this.#keyedInput && this.#options.keyFn === undefined) batch.keys = [];
+    if (like.watermarks) batch.watermarks = [];
+    return batch;
+  }
+
+  /** The record's `order_by` values; throws for a value that cannot be ordered. */
+  #sortValues(record: Row): Ranked['sort'] {
+    const terms = this.#options.orderBy;
+    const sort: Ranked['sort'] = new Array(terms.length);
+    for (let t = 0; t < terms.length; t++) {
+      const v = terms[t].value(record);
+      if (v === null || v === undefined) sort[t] = null;
+      else if (typeof v === 'string' || typeof v === 'boolean') sort[t] = v;
+      else if (typeof v === 'number' && !Number.isNaN(v)) sort[t] = v;
+      else {
+        throw new SluiceError(
+          'EXPR_EVAL',
+          `order_by '${terms[t].text}' is ${typeof v === 'number' ? 'NaN' : `a ${typeof v}`}; it must give a number, text or a boolean`,
+          { path: 'order_by' },
+        );
+      }
+    }
+    return sort;
+  }
+
+  /**
+   * Where a row with `sort` goes in `list`: after every row ranking before it or equal to it, so
+   * of two equal rows the earlier keeps the better rank.
+   */
+  #position(list: readonly Ranked[], sort: Ranked['sort']): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#compare(sort, list[mid].sort) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** < 0 when `a` ranks before `b`, > 0 after, 0 when equal on every term. */
+  #compare(a: Ranked['sort'], b: Ranked['sort']): number {
+    const terms = this.#options.orderBy;
+    for (let t = 0; t < terms.length; t++) {
+      const x = a[t];
+      const y = b[t];
+      if (x === y) continue;
+      if (x === null) return 1;
+      if (y === null) return -1;
+      if (typeof x !== typeof y) {
+        throw new SluiceError(
+          'EXPR_EVAL',
+          `order_by '${terms[t].text}' gives ${typeof x === 'string' ? 'text' : `a ${typeof x}`} here and ${typeof y === 'string' ? 'text' : `a ${typeof y}`} in a kept row of the same key; one term must give one kind of value (CAST it)`,
+          { path: 'order_by' },
+        );
+      }
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      if (c !== 0) return terms[t].descending ? -c : c;
+    }
+    return 0;
+  }
+
+  snapshot(): TopNSnapshot {
+    return {
+      format: SNAPSHOT_FORMAT,
+      shape: this.#shape,
+      keyedInput: this.#keyedInput,
+      lists: this.#lists,
+    };
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Source driving for a job: opening the sources, and one asynchronous read loop per reader.
+ *
+ * Each batch a loop reads gets its event times (`SourceRuntime.ingest`), feeds the partition's
+ * watermark, and is pushed synchronously through the operator graph into the sinks' bounded
+ * queues; the loop then waits while any sink queue is full (backpressure). A multiplexing
+ * reader announces the partitions it reads (`SourceBatch.partition`, `assigned`, `revoked`),
+ * each of which gets a watermark of its own.
+ */
+
+import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
+import { type SluiceError, toSluiceError } from '../errors.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { DeadLetter } from '../record.ts';
+import type { Registry } from '../registry.ts';
+import type { Clock } from '../time.ts';
+import type { OperatorGraph } from './operator-graph.ts';
+import type { SinkRunner } from './sink-runner.ts';
+import { SourceRuntime } from './source-runtime.ts';
+import type { WatermarkTracker } from './watermarks.ts';
+
+/** What the read loops need from the rest of the job. */
+export interface SourceDriverHooks {
+  /** Set while a checkpoint holds the loops at a batch boundary; `resumed` resolves when it lets go. */
+  readonly gate: { readonly paused: boolean; readonly resumed: Promise<void> };
+  /** Sink queues a loop waits on when full. */
+  runners(): Iterable<SinkRunner>;
+  /** After each batch is pushed: advance the watermark, maybe start a checkpoint. */
+  afterBatch(): void;
+  deadLetter(letter: DeadLetter): void;
+  /** Fails the job: every loop stops at its next boundary. */
+  fail(error: SluiceError): void;
+  /** Whether the job has failed. */
+  failed(): boolean;
+  /** Whether the job is stopping gracefully. */
+  stopping(): boolean;
+}
+
+/** Where and how a job's sources are opened (see `SourceContext`). */
+export interface SourceOpenOptions {
+  registry: Registry;
+  /** Restored positions by source id, then partition. */
+  restored: { readonly [source: string]: { readonly [partition: string]: unknown } } | undefined;
+  /** Folder for the local state of source `id` (write-ahead logs). */
+  stateDir(id: string): string;
+  keepCheckpoints: number;
+  /** Aborted to stop the readers. */
+  signal: AbortSignal;
+  requestCheckpoint(): void;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Opens a job's sources and runs their read loops. */
+export class SourceDriver {
+  readonly sources: SourceRuntime[] = [];
+  readonly #plan: Plan;
+  readonly #graph: OperatorGraph;
+  readonly #watermarks: WatermarkTracker;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #hooks: SourceDriverHooks;
+  #signal: AbortSignal | undefined;
+
+  constructor(
+    plan: Plan,
+    graph: OperatorGraph,
+    watermarks: WatermarkTracker,
+    clock: Clock,
+    log: Logger,
+    hooks: SourceDriverHooks,
+  ) {
+    this.#plan = plan;
+    this.#graph = graph;
+    this.#watermarks = watermarks;
+    this.#clock = clock;
+    this.#log = log;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Opens every source of the plan from its restored positions and registers the watermark of
+   * each reader's partition. Call it last when opening a job: once open, sources may start
+   * buffering input. Readers opened before a failure are in `sources`, for closing.
+   */
+  async open(options: SourceOpenOptions): Promise<void> {
+    const plan = this.#plan;
+    this.#signal = options.signal;
+    const now = this.#clock.now();
+    for (const src of plan.sources) {
+      const positions = { ...(options.restored?.[src.id] ?? {}) };
+      const readers = await options.registry
+        .source(src.type)!
+        .create(src.config as never)
+        .open({
+          id: src.id,
+          pipeline: plan.name,
+          restored: positions,
+          clock: this.#clock,
+          baseDir: plan.baseDir,
+          signal: options.signal,
+          log: this.#log,
+          stateDir: options.stateDir(src.id),
+          keepCheckpoints: options.keepCheckpoints,
+          requestCheckpoint: options.requestCheckpoint,
+        });
+      this.#watermarks.addSource(src.id, {
+        bound: src.eventTime?.maxOutOfOrderness ?? 0,
+        idleTimeout: src.eventTime?.idleTimeout ?? plan.settings.idleTimeout,
+      });
+      for (const r of readers) this.#watermarks.addPartition(src.id, r.partition, now);
+      this.sources.push(new SourceRuntime(src, readers, positions, this.#clock));
+    }
+  }
+
+  /** Runs one read loop per reader until each ends, is stopped, or the job fails. */
+  async run(): Promise<void> {
+    const loops: Promise<void>[] = [];
+    for (const src of this.sources) for (const r of src.readers) loops.push(this.#readLoop(src, r));
+    await Promise.all(loops);
+  }
+
+  async #readLoop(src: SourceRuntime, reader: SourceReader): Promise<void> {
+    const hooks = this.#hooks;
+    const watermarks = this.#watermarks;
+    const signal = this.#signal!;
+    const wmId = `${src.id}/${reader.partition}`;
+    // A multiplexing reader: its own placeholder gives way to the partitions it reads, each of
+    // which holds the watermark back from then on until it reads records or goes idle.
+    const subPartitions = new Set<string>();
+    const track = (p: string, now: number) => {
+      if (subPartitions.has(p)) return;
+      if (subPartitions.size === 0) watermarks.remove(wmId);
+      subPartitions.add(p);
+      watermarks.addPartition(src.id, p, now);
+    };
+    const batchSize = this.#plan.settings.batchSize;
+    const watched = this.#graph.watchedSources.has(src.id);
+    const targets = this.#graph.sourceTargets.get(src.id)!;
+    const deadLetter = (letter: DeadLetter) => hooks.deadLetter(letter);
+    let attempt = 0;
+    // On a graceful stop a reader that holds acknowledged input is read until it is empty.
+    let draining = false;
+    while (!hooks.failed()) {
+      if (hooks.stopping() && !draining) {
+        if (!reader.drain) break;
+        reader.drain();
+        draining = true;
+      }
+      let batch: SourceBatch | null;
+      try {
+        batch = await reader.read(batchSize, signal);
+        attempt = 0;
+      } catch (err) {
+        if (hooks.stopping() && !draining) break;
+        const e = toSluiceError(err, 'SOURCE_UNAVAILABLE', { step: src.id });
+        if (!e.retryable) {
+          hooks.fail(e);
+          break;
+        }
+        const delay = Math.min(30_000, 200 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+        this.#log.warn('source read failed; retrying', {
+          source: src.id,
+          partition: reader.partition,
+          delay,
+        });
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      if (hooks.gate.paused) await hooks.gate.resumed;
+      if (batch === null) {
+        src.positions[reader.partition] = reader.position();
+        // Drained for a stop, not ended: the partition must not let the watermark run to +∞.
+        if (draining) break;
+        watermarks.end(wmId);
+        for (const p of subPartitions) watermarks.end(`${src.id}/${p}`);
+        break;
+      }
+      const position = reader.position();
+      try {
+        const now = this.#clock.now();
+        for (const p of batch.revoked ?? []) {
+          subPartitions.delete(p);
+          watermarks.remove(`${src.id}/${p}`);
+        }
+        for (const p of batch.assigned ?? []) track(p, now);
+        if (batch.partition !== undefined) track(batch.partition, now);
+        const partition = batch.partition ?? reader.partition;
+        const { batch: ingested, maxTime } = src.ingest(partition, batch, now, deadLetter);
+        const id = batch.partition === undefined ? wmId : `${src.id}/${partition}`;
+        // Lateness is decided per record, against the watermark as it stood after the records
+        // before it: the batch carries that watermark for each record.
+        if (ingested && watched) {
+          const before = watermarks.before(id, ingested.times, now);
+          if (before) ingested.watermarks = before;
+        }
+        // An empty read brought no record: it must not keep a quiet partition from going idle.
+        if (batch.records.length > 0 || batch.failures?.length) watermarks.observe(id, maxTime, now);
+        if (ingested) {
+          for (const node of targets.nodes) node.push(ingested);
+          for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times, ingested.texts);
+        }
+      } catch (err) {
+        hooks.fail(toSluiceError(err, 'INTERNAL'));
+        break;
+      }
+      src.positions[reader.partition] = position;
+      hooks.afterBatch();
+      try {
+        await this.#backpressure();
+        // A source whose reads resolve at once would otherwise starve timers and other sources.
+        await yieldToEventLoop();
+      } catch (err) {
+        hooks.fail(toSluiceError(err));
+        break;
+      }
+    }
+  }
+
+  /** Waits while any sink queue is full: a slow sink slows the source. */
+  async #backpressure(): Promise<void> {
+    for (const runner of this.#hooks.runners()) if (runner.full) await runner.belowCapacity();
+  }
+
+  /** Closes every reader: the first failure rejects, or, `quietly`, failures are ignored. */
+  async close(quietly: boolean): Promise<void> {
+    for (const src of this.sources) {
+      for (const r of src.readers) {
+        if (quietly) await r.close().catch(() => {});
+        else await r.close();
+      }
+    }
+  }
+}
