@@ -34,6 +34,7 @@ export {
   sinkOf,
   sourceOf,
 } from './api/components.ts';
+export { begin, Pattern, type PatternOptions, type PatternStage } from './api/pattern.ts';
 export {
   cumulative,
   hopping,

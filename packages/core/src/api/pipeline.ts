@@ -23,6 +23,7 @@ import type { Row } from '../record.ts';
 import { parseDuration } from '../time.ts';
 import type { Agg } from './aggregates.ts';
 import type { SinkDefinition, SourceDefinition } from './components.ts';
+import { type Pattern, type PatternOptions, patternConfig } from './pattern.ts';
 
 /** A window description for `.window(...)`. */
 export interface WindowDefinition {
@@ -217,6 +218,15 @@ export class Stream<T> {
   /** Drops records whose key was seen within `within` (event time) before. */
   dedupe(id: string, key: (record: T) => string | number, within: string): Stream<T> {
     return this.add(id, 'dedupe_fn', { within }, key);
+  }
+
+  /**
+   * Finds sequences of records that match `pattern` (the `pattern` step), per key — `options.key`
+   * or the key of an upstream `keyBy` — in event-time order. Each match gives one record with the
+   * key fields, `match_start`, `match_end` and the measures.
+   */
+  pattern(id: string, pattern: Pattern, options: PatternOptions = {}): Stream<Row> {
+    return this.add(id, 'pattern', patternConfig(pattern, options));
   }
 
   /** Groups records by a key computed by a function. */

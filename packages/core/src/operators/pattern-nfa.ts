@@ -61,7 +61,8 @@ export class Matcher {
   readonly ready: Result[] = [];
   /** The first error a condition threw on the current record, if any (the record is then a dead letter). */
   failure: unknown;
-  #next: Thread[] = [];
+  /** The threads after the current record; allocated only when there is one. */
+  #next: Thread[] | null = null;
   #cut = -1;
   #ks: KeyState = newKeyState();
 
@@ -100,8 +101,7 @@ export class Matcher {
   feed(ks: KeyState, record: Readonly<Record<string, unknown>>, time: number, pos: number): void {
     this.#ks = ks;
     const old = ks.threads;
-    const next: Thread[] = [];
-    this.#next = next;
+    this.#next = null;
     this.#cut = -1;
     for (let i = 0; i < old.length; i++) {
       const th = old[i];
@@ -109,7 +109,7 @@ export class Matcher {
       if (this.#test(th.stage, record, th.match)) {
         this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, this.stages.length));
       } else if (!this.stages[th.stage].strict) {
-        next.push(th);
+        this.#push(th);
       }
     }
     const entry = this.#entry;
@@ -118,7 +118,7 @@ export class Matcher {
       if (this.#test(k, record, null))
         this.#after(k, 1, take(null, k, record, time, pos, this.stages.length));
     }
-    ks.threads = next;
+    ks.threads = this.#next ?? NO_THREADS;
     this.#settle(ks);
   }
 
@@ -180,7 +180,12 @@ export class Matcher {
   }
 
   #expect(stage: number, count: number, match: MatchData): void {
-    if (this.#cut !== match.start) this.#next.push({ stage, count, match });
+    if (this.#cut !== match.start) this.#push({ stage, count, match });
+  }
+
+  #push(thread: Thread): void {
+    if (this.#next === null) this.#next = [thread];
+    else this.#next.push(thread);
   }
 
   #accept(match: MatchData): void {
@@ -242,6 +247,9 @@ export class Matcher {
     return Math.max(at, match.start + 1);
   }
 }
+
+/** The threads of a key with none: shared, since thread lists are replaced, never changed in place. */
+const NO_THREADS: Thread[] = [];
 
 function insertResult(results: Result[], result: Result): void {
   let i = results.length;

@@ -139,6 +139,13 @@ export const patternStep = defineStep({
         },
       );
     }
+    const within = cfg.within === undefined ? Number.POSITIVE_INFINITY : parseDuration(cfg.within, 'within');
+    if (!(within > 0)) {
+      throw new SluiceError('CONFIG_INVALID', `within must be longer than zero, got '${cfg.within}'`, {
+        step: step.id,
+        path: 'within',
+      });
+    }
     const keyFields = cfg.key?.map((text, i) => {
       const e = parseExpression(text);
       if (e.kind !== 'field') {
@@ -156,7 +163,7 @@ export const patternStep = defineStep({
         stages,
         measures: compileMeasures(cfg.measures, names, step.id, step.clock),
         ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!, step) } : {}),
-        within: cfg.within === undefined ? Number.POSITIVE_INFINITY : parseDuration(cfg.within, 'within'),
+        within,
         skip: cfg.skip,
         ...(skipStage !== undefined ? { skipStage } : {}),
         timeouts: cfg.timeouts,

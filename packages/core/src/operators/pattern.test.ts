@@ -115,6 +115,22 @@ describe('pattern step', () => {
     assert.equal(result.out[1].row.match_start, 20);
     const dropped = runPattern({ stages, within: '10ms' }, records(input));
     assert.equal(dropped.filtered, 2);
+    // A start that times out is reported before a later start's match decided after its deadline.
+    const overlap = (skip: PatternConfig['skip']) =>
+      runPattern(
+        { stages, within: '10ms', timeouts: 'emit', skip, measures: stageMeasures(['A', 'B']) },
+        records('a1@0 a2@8 b1@12 a3@30'),
+      ).out.map((o) => `${describeMatch(o.row, ['A', 'B'])}@${o.time}`);
+    assert.deepEqual(overlap('past_last_row'), ['timeout A:a1@10', 'A:a2 B:b1@12', 'timeout A:a3@40']);
+    assert.deepEqual(overlap('no_skip'), ['timeout A:a1@10', 'A:a2 B:b1@12', 'timeout A:a3@40']);
+    // A start whose match skipped a later partial match: the later one is not reported.
+    assert.deepEqual(
+      runPattern(
+        { stages, within: '10ms', timeouts: 'emit', measures: stageMeasures(['A', 'B']) },
+        records('a1@0 a2@2 b1@5'),
+      ).out.map((o) => describeMatch(o.row, ['A', 'B'])),
+      ['A:a1 B:b1'],
+    );
   });
 
   it('skip strategies: past last row, to next row, to first / last stage, no skip', () => {
@@ -230,6 +246,43 @@ describe('pattern step', () => {
     assert.equal(snapshot.keys.size, 0);
   });
 
+  it('within keeps the state bounded on unbounded input', () => {
+    const stages: Stages = [
+      { name: 'A', where: is('a') },
+      { name: 'B', where: is('b'), quantifier: '+', contiguity: 'relaxed' },
+      { name: 'C', where: is('c'), contiguity: 'relaxed' },
+    ];
+    const op = buildPattern({ stages, within: '50ms', timeouts: 'emit' });
+    const out = sinkOutput();
+    const letters = ['a', 'b', 'x', 'a', 'b', 'b', 'x', 'c', 'a', 'x'];
+    const sizes: number[] = [];
+    for (let round = 0; round < 200; round++) {
+      const records = [];
+      const times = [];
+      const keys = [];
+      for (let i = 0; i < 500; i++) {
+        const n = round * 500 + i;
+        // 50 keys; letters cycle per key with a stride so that matches, timeouts and dead ends mix.
+        records.push({ v: letters[(n * 7 + Math.floor(n / 50)) % letters.length] });
+        times.push(n);
+        keys.push(`k${n % 50}`);
+      }
+      op.processBatch({ records, times, keys }, out);
+      op.onWatermark?.(round * 500 + 499 - 10, out);
+      const snap = op.snapshot?.() as {
+        keys: Map<string, { threads: unknown[] }>;
+        pending: { times: number[] };
+      };
+      let threads = 0;
+      for (const ks of snap.keys.values()) threads += ks.threads.length;
+      sizes.push(threads + snap.pending.times.length);
+    }
+    const early = Math.max(...sizes.slice(10, 100));
+    const late = Math.max(...sizes.slice(100));
+    assert.ok(late <= early, `state grew: ${early} then ${late}`);
+    assert.ok(late < 2000, `state too large: ${late}`);
+  });
+
   it('a condition that fails on a record makes it a dead letter; it matches nothing', () => {
     const stages: Stages = [
       { name: 'A', where: 'n / d > 1' },
@@ -268,6 +321,7 @@ describe('pattern step', () => {
     );
     bad({ stages: [{ name: 'A', where: 'count(Z) > 1' }] }, 'stages[0].where');
     bad({ stages: [{ name: 'A', where: 'true' }], skip: 'to_first' }, 'skip_to');
+    bad({ stages: [{ name: 'A', where: 'true' }], within: '0s' }, 'within');
     bad({ stages: [{ name: 'A', where: 'true' }], key: ['lower(u)'] }, 'key[0]');
     bad({ stages: [{ name: 'A', where: 'true' }], measures: { x: 'first(y)' } }, 'measures.x');
   });

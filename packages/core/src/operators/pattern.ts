@@ -12,6 +12,7 @@ import type { Logger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { RecordBuffer } from './pattern-buffer.ts';
 import type { MatchData, Measure, Stage } from './pattern-compile.ts';
 import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
 import { TimerHeap } from './timer-heap.ts';
@@ -34,7 +35,7 @@ export interface PatternOptions {
 }
 
 /** The checkpoint format's name: part of the on-disk format, changed with any change of shape. */
-export const PATTERN_STATE_FORMAT = 'pattern-nfa/v1';
+export const PATTERN_STATE_FORMAT = 'sluice.pattern.v1';
 
 interface PatternSnapshot {
   format: typeof PATTERN_STATE_FORMAT;
@@ -65,7 +66,7 @@ class PatternOperator implements Operator {
   #watermark = Number.NEGATIVE_INFINITY;
   #seq = 0;
   #pos = 0;
-  readonly #pending = new RecordHeap();
+  readonly #pending = new RecordBuffer();
   #keys = new Map<string, KeyState>();
   readonly #deadlines = new TimerHeap();
   #scratch: KeyState = newKeyState();
@@ -99,8 +100,8 @@ class PatternOperator implements Operator {
     this.#seq = s.seq!;
     this.#pos = s.pos!;
     const p = s.pending!;
-    for (let i = 0; i < p.records.length; i++)
-      this.#pending.push(p.times[i], p.seqs[i], p.records[i], p.keys[i]);
+    const order = p.times.map((_, i) => i).sort((a, b) => p.times[a] - p.times[b] || p.seqs[a] - p.seqs[b]);
+    for (const i of order) this.#pending.push(p.times[i], p.seqs[i], p.records[i], p.keys[i]);
     this.#keys = s.keys;
     for (const [key, ks] of this.#keys) if (ks.deadline >= 0) this.#deadlines.push(ks.deadline, key);
   }
@@ -146,18 +147,12 @@ class PatternOperator implements Operator {
   }
 
   snapshot(): PatternSnapshot {
-    const p = this.#pending;
     return {
       format: PATTERN_STATE_FORMAT,
       watermark: this.#watermark,
       seq: this.#seq,
       pos: this.#pos,
-      pending: {
-        records: p.records.slice(),
-        times: p.times.slice(),
-        seqs: p.seqs.slice(),
-        keys: p.keys.slice(),
-      },
+      pending: this.#pending.entries(),
       keys: this.#keys,
     };
   }
@@ -169,7 +164,7 @@ class PatternOperator implements Operator {
     const pending = this.#pending;
     const deadlines = this.#deadlines;
     for (;;) {
-      const hasRecord = pending.size > 0 && pending.topTime <= watermark;
+      const hasRecord = pending.top() && pending.topTime <= watermark;
       const hasDeadline = deadlines.size > 0 && deadlines.topTime <= watermark;
       if (!hasRecord && !hasDeadline) break;
       if (hasDeadline && (!hasRecord || deadlines.topTime <= pending.topTime)) {
@@ -297,80 +292,4 @@ function firstRecord(match: MatchData): Row {
     if (marks[3 * s + 2] > 0 && marks[3 * s] === match.start) return match.rows[2 * s]!;
   }
   return {};
-}
-
-/** A min-heap of buffered records by (time, arrival), in parallel arrays: nothing allocated per record. */
-class RecordHeap {
-  times: number[] = [];
-  seqs: number[] = [];
-  records: Row[] = [];
-  keys: string[] = [];
-
-  get size(): number {
-    return this.times.length;
-  }
-  get topTime(): number {
-    return this.times[0];
-  }
-  get topKey(): string {
-    return this.keys[0];
-  }
-  get topRecord(): Row {
-    return this.records[0];
-  }
-
-  push(time: number, seq: number, record: Row, key: string): void {
-    let i = this.times.length;
-    this.times.push(time);
-    this.seqs.push(seq);
-    this.records.push(record);
-    this.keys.push(key);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(i, parent)) break;
-      this.#swap(i, parent);
-      i = parent;
-    }
-  }
-
-  pop(): void {
-    const last = this.times.length - 1;
-    this.#swap(0, last);
-    this.times.pop();
-    this.seqs.pop();
-    this.records.pop();
-    this.keys.pop();
-    const n = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.#less(r, l) ? r : l;
-      if (!this.#less(c, i)) break;
-      this.#swap(i, c);
-      i = c;
-    }
-  }
-
-  #less(a: number, b: number): boolean {
-    const ta = this.times[a];
-    const tb = this.times[b];
-    return ta < tb || (ta === tb && this.seqs[a] < this.seqs[b]);
-  }
-
-  #swap(a: number, b: number): void {
-    const t = this.times[a];
-    this.times[a] = this.times[b];
-    this.times[b] = t;
-    const s = this.seqs[a];
-    this.seqs[a] = this.seqs[b];
-    this.seqs[b] = s;
-    const r = this.records[a];
-    this.records[a] = this.records[b];
-    this.records[b] = r;
-    const k = this.keys[a];
-    this.keys[a] = this.keys[b];
-    this.keys[b] = k;
-  }
 }
