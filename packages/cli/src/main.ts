@@ -7,6 +7,7 @@
  * `--max-dead-letters` allows, 130 a second interrupt.
  */
 
+import { pipelineFileExtensions } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
 import { runCommand } from './run.ts';
@@ -21,7 +22,7 @@ const program = new Command()
 program
   .command('run')
   .description('Run a pipeline (.yaml or .ts) until its input ends or it is stopped with Ctrl-C.')
-  .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
+  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}`)
   .option('--from-scratch', 'ignore existing checkpoints and start every source from its beginning')
   .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
   .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
@@ -46,7 +47,7 @@ program
   .description(
     'Check a pipeline file without running it: options, expressions, schemas; a .ts pipeline is also type-checked with the TypeScript compiler of its project.',
   )
-  .argument('<pipeline>', 'pipeline file: .yaml, .yml or .ts')
+  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}`)
   .option('--no-type-check', 'do not type-check a .ts pipeline (no TypeScript compiler needed)')
   .action(async (file: string, opts: { typeCheck: boolean }) => {
     endQuietlyWhenStdoutCloses();

@@ -5,21 +5,17 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
 import {
   builtins,
   type LoadedPipeline,
   loadPipeline,
   type Plugin,
+  pipelineFileKind,
   Registry,
   SluiceError,
 } from '@sluice/core';
 import { parse } from 'yaml';
-
-/** Component types provided by connector packages, by package. */
-const connectorPackages: { readonly [pkg: string]: readonly string[] } = {
-  '@sluice/kafka': ['kafka'],
-};
+import { connectorCatalogue } from './connector-catalogue.ts';
 
 /** Every `type:` value in a YAML pipeline (sources, steps, sinks, dead_letter, late_output). */
 export function typesInYaml(text: string): Set<string> {
@@ -43,7 +39,7 @@ export function typesInYaml(text: string): Set<string> {
 }
 
 /** Imports a connector package and returns its plugin; says what to install when it is missing. */
-async function loadPlugin(pkg: string, needed: readonly string[]): Promise<Plugin> {
+export async function loadPlugin(pkg: string, needed: readonly string[]): Promise<Plugin> {
   let mod: { [name: string]: unknown };
   try {
     mod = (await import(pkg)) as { [name: string]: unknown };
@@ -65,7 +61,7 @@ async function loadPlugin(pkg: string, needed: readonly string[]): Promise<Plugi
 export async function registryFor(types: Iterable<string>): Promise<Registry> {
   const registry = new Registry([builtins]);
   const wanted = new Set(types);
-  for (const [pkg, provided] of Object.entries(connectorPackages)) {
+  for (const { pkg, types: provided } of connectorCatalogue) {
     const needed = provided.filter((t) => wanted.has(t));
     if (needed.length > 0) registry.register(await loadPlugin(pkg, needed));
   }
@@ -74,8 +70,7 @@ export async function registryFor(types: Iterable<string>): Promise<Registry> {
 
 /** Loads a pipeline file with a registry holding the connector packages it names. */
 export async function loadWithPlugins(file: string): Promise<LoadedPipeline & { registry: Registry }> {
-  const ext = extname(file).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
+  if (pipelineFileKind(file) === 'yaml') {
     const text = await readFile(file, 'utf8').catch(() => '');
     const registry = await registryFor(typesInYaml(text));
     return { ...(await loadPipeline(file, registry)), registry };
@@ -96,7 +91,7 @@ export async function loadWithPlugins(file: string): Promise<LoadedPipeline & { 
 /** The built-ins plus every connector package that is installed (for `sluice describe`). */
 export async function installedRegistry(): Promise<Registry> {
   const registry = new Registry([builtins]);
-  for (const [pkg, types] of Object.entries(connectorPackages)) {
+  for (const { pkg, types } of connectorCatalogue) {
     const plugin = await loadPlugin(pkg, types).catch(() => undefined);
     if (plugin) registry.register(plugin);
   }

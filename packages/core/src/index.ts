@@ -126,7 +126,13 @@ export {
   type JobResult,
   localCheckpointStore,
 } from './runtime/job.ts';
-export { type LoadedPipeline, loadPipeline } from './runtime/load.ts';
+export {
+  type LoadedPipeline,
+  loadPipeline,
+  pipelineFileExtensions,
+  pipelineFileKind,
+  pipelineFileKinds,
+} from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
 export { safeJsonText } from './safe-json.ts';
 export {

@@ -1,15 +1,18 @@
 /**
  * The `dedupe` step (YAML) and `dedupe_fn` (TypeScript API): drop records whose key was seen
- * within a time horizon.
+ * within a time horizon. Both run one dedupe operator (dedupe.ts), keyed by expressions or by a
+ * function.
  */
 
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
+import type { Operator } from '../operator.ts';
+import type { Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { createDedupeOperator } from './dedupe.ts';
-import { stepFunction } from './functions.ts';
 import { encodeKeyValue } from './key.ts';
 import { compileKey } from './key-by.ts';
+import { stepFunction } from './step-function.ts';
 
 const within = Type.String({
   description: 'Horizon: a record is a duplicate when its key was kept less than this long before it.',
@@ -49,10 +52,7 @@ export const dedupeStep = defineStep({
   state: ['key', 'within', 'time'],
   example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
   create(cfg, step) {
-    const options = { stepId: step.id, within: parseDuration(cfg.within, 'within'), time: cfg.time };
-    const keyFn = cfg.key ? compileKey(cfg.key, step) : undefined;
-    const operator = createDedupeOperator(keyFn ? { ...options, keyFn } : options);
-    return Object.assign(operator, { onLate: cfg.on_late });
+    return dedupeOperator(cfg, step.id, cfg.key ? compileKey(cfg.key, step) : undefined);
   },
 });
 
@@ -62,13 +62,21 @@ export const dedupeFnStep = defineStep({
     'Drops records whose key, computed by a TypeScript function, was seen within a horizon (TypeScript API only).',
   config: Type.Object({ within, time, on_late: onLate }, { additionalProperties: false }),
   create(cfg, step) {
-    const fn = stepFunction<(r: Record<string, unknown>) => unknown>(step);
-    const operator = createDedupeOperator({
-      stepId: step.id,
-      within: parseDuration(cfg.within, 'within'),
-      time: cfg.time,
-      keyFn: (r) => encodeKeyValue(fn(r)),
-    });
-    return Object.assign(operator, { onLate: cfg.on_late });
+    const fn = stepFunction<(r: Row) => unknown>(step);
+    return dedupeOperator(cfg, step.id, (r) => encodeKeyValue(fn(r)));
   },
 });
+
+/**
+ * The dedupe operator of both steps: keyed by `keyFn` (a compiled key or the user's function),
+ * or, without one, by the key of an upstream key_by.
+ */
+function dedupeOperator(
+  cfg: { within: string; time: 'event' | 'processing'; on_late: Static<typeof onLate> },
+  stepId: string,
+  keyFn: ((record: Row) => string) | undefined,
+): Operator {
+  const options = { stepId, within: parseDuration(cfg.within, 'within'), time: cfg.time };
+  const operator = createDedupeOperator(keyFn ? { ...options, keyFn } : options);
+  return Object.assign(operator, { onLate: cfg.on_late });
+}

@@ -1,12 +1,15 @@
 /**
- * `filter`: keeps the records for which a SQL condition is true.
+ * `filter`: keeps the records for which a SQL condition is true; `filter_fn`: those for which a
+ * TypeScript function returns true. Both run `filterOperator`.
  */
 
 import Type from 'typebox';
-import { toSluiceError } from '../errors.ts';
+import { type SluiceError, toSluiceError } from '../errors.ts';
 import { compilePredicate } from '../expr/index.ts';
-import { type Batch, emptyBatchLike, pushFrom } from '../record.ts';
+import type { Operator } from '../operator.ts';
+import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
+import { stepFunction, userError } from './step-function.ts';
 
 const config = Type.Object(
   {
@@ -29,25 +32,48 @@ export const filterStep = defineStep({
   example: "type: filter\nwhere: amount > 0 AND region <> 'test'",
   create(cfg, step) {
     const test = compilePredicate(cfg.where, { step: step.id, path: 'where', clock: step.clock });
-    return {
-      processBatch(batch: Batch, out) {
-        const records = batch.records;
-        const kept = emptyBatchLike(batch);
-        let dropped = 0;
-        for (let i = 0; i < records.length; i++) {
-          let pass: boolean;
-          try {
-            pass = test(records[i]);
-          } catch (err) {
-            out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
-            continue;
-          }
-          if (pass) pushFrom(kept, batch, i, records[i]);
-          else dropped++;
-        }
-        if (dropped > 0) out.filtered(dropped);
-        out.emit(kept);
-      },
-    };
+    return filterOperator(test, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
   },
 });
+
+export const filterFnStep = defineStep({
+  type: 'filter_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
+  summary: 'Keeps the records for which a TypeScript function returns true (TypeScript API only).',
+  config: Type.Object({}, { additionalProperties: false }),
+  create(_cfg, step) {
+    const fn = stepFunction<(r: Row) => boolean>(step);
+    return filterOperator(fn, (err) => userError(step.id, err));
+  },
+});
+
+/**
+ * The filter operator, of both `filter` (a condition) and `filter_fn` (a function): keeps the
+ * records for which `test` returns true and counts the others as filtered. A record on which it
+ * throws goes to the dead-letter output with the error `onError` makes of what was thrown.
+ */
+export function filterOperator(
+  test: (record: Row) => boolean,
+  onError: (err: unknown) => SluiceError,
+): Operator {
+  return {
+    processBatch(batch: Batch, out) {
+      const records = batch.records;
+      const kept = emptyBatchLike(batch);
+      let dropped = 0;
+      for (let i = 0; i < records.length; i++) {
+        let pass: boolean;
+        try {
+          pass = test(records[i]);
+        } catch (err) {
+          out.deadLetter(batch, i, onError(err));
+          continue;
+        }
+        if (pass) pushFrom(kept, batch, i, records[i]);
+        else dropped++;
+      }
+      if (dropped > 0) out.filtered(dropped);
+      out.emit(kept);
+    },
+  };
+}

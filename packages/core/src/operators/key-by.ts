@@ -1,6 +1,6 @@
 /**
  * `key_by`: assigns each record a key, which later keyed steps (aggregate, dedupe, process)
- * group by.
+ * group by; `key_by_fn`: the key a TypeScript function computes. Both run `keyingOperator`.
  */
 
 import Type from 'typebox';
@@ -12,6 +12,7 @@ import type { Batch, Row } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
 import { without } from './map.ts';
+import { stepFunction, userError } from './step-function.ts';
 
 const config = Type.Object(
   {
@@ -78,5 +79,19 @@ export const keyByStep = defineStep({
   create(cfg, step) {
     const keyOf = compileKey(cfg.key, step);
     return keyingOperator(keyOf, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
+  },
+});
+
+export const keyByFnStep = defineStep({
+  type: 'key_by_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
+  summary: 'Groups records by a key computed by a TypeScript function (TypeScript API only).',
+  config: Type.Object({}, { additionalProperties: false }),
+  create(_cfg, step) {
+    const fn = stepFunction<(r: Row) => unknown>(step);
+    return keyingOperator(
+      (r) => encodeKeyValue(fn(r)),
+      (err) => userError(step.id, err),
+    );
   },
 });

@@ -1,13 +1,16 @@
 /**
  * `map`: computes fields from SQL expressions and adds them to each record, or, with `select`,
- * builds each record from the input fields it names and the computed fields only (a projection).
+ * builds each record from the input fields it names and the computed fields only (a projection);
+ * `map_fn`: each record is what a TypeScript function returns. Both run `mapOperator`.
  */
 
 import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
+import type { Operator } from '../operator.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
+import { stepFunction, userError } from './step-function.ts';
 
 const config = Type.Object(
   {
@@ -57,42 +60,63 @@ export const mapStep = defineStep({
         },
       );
     }
-    return {
-      processBatch(batch: Batch, out) {
-        const input = batch.records;
-        const n = input.length;
-        const records: Row[] = new Array(n);
-        const failed: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const r = input[i];
-          let o: Row;
-          if (select === undefined) o = { ...r };
-          else {
-            o = {};
-            const missing = pick(r, select, o);
-            if (missing >= 0) {
-              failed.push(i);
-              out.deadLetter(batch, i, missingSelected(select[missing], missing, step.id));
-              continue;
-            }
-          }
-          try {
-            for (let f = 0; f < evals.length; f++) o[names[f]] = evals[f](r);
-          } catch (err) {
-            failed.push(i);
-            out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
-            continue;
-          }
-          for (let d = 0; d < drop.length; d++) delete o[drop[d]];
-          records[i] = o;
-        }
-        // Every record is a new object: no text describes it.
-        const changed = withoutTexts(batch);
-        out.emit(failed.length > 0 ? without(changed, records, failed) : { ...changed, records });
-      },
+    const transform = (r: Row): Row => {
+      let o: Row;
+      if (select === undefined) o = { ...r };
+      else {
+        o = {};
+        const missing = pick(r, select, o);
+        if (missing >= 0) throw missingSelected(select[missing], missing, step.id);
+      }
+      for (let f = 0; f < evals.length; f++) o[names[f]] = evals[f](r);
+      for (let d = 0; d < drop.length; d++) delete o[drop[d]];
+      return o;
     };
+    return mapOperator(transform, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
   },
 });
+
+export const mapFnStep = defineStep({
+  type: 'map_fn',
+  changelog: () => PER_RECORD_CHANGELOG,
+  summary: 'Transforms each record with a TypeScript function (TypeScript API only).',
+  config: Type.Object({}, { additionalProperties: false }),
+  create(_cfg, step) {
+    const fn = stepFunction<(r: Row) => Row>(step);
+    return mapOperator(fn, (err) => userError(step.id, err));
+  },
+});
+
+/**
+ * The map operator, of both `map` (expressions) and `map_fn` (a function): replaces each record
+ * with what `transform` returns. A record on which it throws goes to the dead-letter output with
+ * the error `onError` makes of what was thrown. Output records carry no texts: each may be a new
+ * object, or the input changed in place.
+ */
+export function mapOperator(
+  transform: (record: Row) => Row,
+  onError: (err: unknown) => SluiceError,
+): Operator {
+  return {
+    processBatch(batch: Batch, out) {
+      const input = batch.records;
+      const n = input.length;
+      const records: Row[] = new Array(n);
+      const failed: number[] = [];
+      for (let i = 0; i < n; i++) {
+        try {
+          records[i] = transform(input[i]);
+        } catch (err) {
+          failed.push(i);
+          out.deadLetter(batch, i, onError(err));
+        }
+      }
+      // Every record is a new object: no text describes it.
+      const changed = withoutTexts(batch);
+      out.emit(failed.length > 0 ? without(changed, records, failed) : { ...changed, records });
+    },
+  };
+}
 
 /**
  * Checks `select` against the rest of the config: not with `drop`, no name twice, no name also

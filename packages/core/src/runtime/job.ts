@@ -19,7 +19,7 @@ import {
 import type { Logger } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
-import type { Plan, PlanOutput } from '../plan/plan.ts';
+import type { Plan } from '../plan/plan.ts';
 import { inComponent, resolvePlan, withLocation } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import { type Clock, END_OF_TIME, systemClock } from '../time.ts';
@@ -27,9 +27,9 @@ import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
 import { timeAssigner } from './event-time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, OutputRouter } from './failure-router.ts';
 import { type Counted, flattenCounters, restoreCounters, sumCounters } from './job-counters.ts';
+import { JobSinks } from './job-sinks.ts';
 import type { JobMetrics } from './metrics.ts';
 import { buildOperatorGraph, type OperatorGraph } from './operator-graph.ts';
-import { SinkRunner } from './sink-runner.ts';
 import { SourceDriver } from './source-driver.ts';
 import { WatermarkTracker } from './watermarks.ts';
 
@@ -82,7 +82,7 @@ export class Job {
   readonly #log: Logger;
   readonly #graph: OperatorGraph;
   readonly #outputs: OutputRouter;
-  readonly #sinks: SinkRunner[] = [];
+  readonly #sinks: JobSinks;
   readonly #abort = new AbortController();
   /** The sinks' signal: aborted when the job fails, not on a graceful stop (sinks must drain). */
   readonly #sinkAbort = new AbortController();
@@ -101,6 +101,7 @@ export class Job {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
     this.#outputs = new OutputRouter(this.#log, this.#clock);
+    this.#sinks = new JobSinks(this.#outputs);
     this.#graph = buildOperatorGraph(
       plan,
       options.registry,
@@ -129,14 +130,14 @@ export class Job {
         get sources() {
           return sources.sources;
         },
-        runners: () => this.#allRunners(),
+        runners: () => this.#sinks.runners(),
         counters: () => flattenCounters(this.#counted),
         watermarks: this.#watermarks,
       },
     );
     const sources = new SourceDriver(plan, this.#graph, this.#watermarks, this.#clock, this.#log, {
       gate: this.#checkpoints,
-      runners: () => this.#allRunners(),
+      runners: () => this.#sinks.runners(),
       afterBatch: () => {
         this.#maybeAdvanceWatermark();
         this.#checkpoints.startIfDue(this.#stopping);
@@ -194,8 +195,13 @@ export class Job {
   }
 
   get #counted(): Counted {
-    const outputs = [this.#outputs.deadLetters, this.#outputs.lateOutput].filter((r) => r !== undefined);
-    return { sources: this.#sources.sources, nodes: this.#graph.order, sinks: this.#sinks, outputs };
+    const sinks = this.#sinks;
+    return {
+      sources: this.#sources.sources,
+      nodes: this.#graph.order,
+      sinks: sinks.sinks,
+      outputs: sinks.outputs,
+    };
   }
 
   /** Restores the newest checkpoint, then opens operators, sinks and (last) sources. */
@@ -217,31 +223,13 @@ export class Job {
       });
     }
 
-    const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
-      const sink = inComponent(id, () => registry.sink(output.type)!.create(output.config as never));
-      await sink.open({
-        id,
-        pipeline: plan.name,
-        restored: restored?.sinks[id],
-        clock: this.#clock,
-        baseDir: plan.baseDir,
-        signal: this.#sinkAbort.signal,
-        log: this.#log,
-      });
-      const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
-      return new SinkRunner(id, sink, capacity, (records, times, rejections) =>
-        this.#outputs.rejected(id, records, times, rejections),
-      );
-    };
-    if (plan.deadLetter) this.#outputs.deadLetters = await openSink(DEAD_LETTER, plan.deadLetter);
-    if (plan.lateOutput) this.#outputs.lateOutput = await openSink(LATE_OUTPUT, plan.lateOutput);
-    for (const s of plan.sinks) {
-      const runner = await openSink(s.id, s);
-      this.#sinks.push(runner);
-      const node = this.#graph.nodes.get(s.input);
-      if (node) node.sinks.push(runner);
-      else this.#graph.sourceTargets.get(s.input)!.sinks.push(runner);
-    }
+    await this.#sinks.open(plan, this.#graph, {
+      registry,
+      restored: restored?.sinks,
+      clock: this.#clock,
+      log: this.#log,
+      signal: this.#sinkAbort.signal,
+    });
 
     // Sources last: once open, they may start buffering input.
     await this.#sources.open({
@@ -335,17 +323,10 @@ export class Job {
     for (const node of this.#graph.order) node.operator.onWatermark?.(wm, node);
   }
 
-  /** Sinks first, then the late output, then dead letters: the order they are drained in. */
-  *#allRunners(): Iterable<SinkRunner> {
-    yield* this.#sinks;
-    if (this.#outputs.lateOutput) yield this.#outputs.lateOutput;
-    if (this.#outputs.deadLetters) yield this.#outputs.deadLetters;
-  }
-
   #tick(): void {
     if (this.#checkpoints.paused || this.#failure) return;
     // A sink that failed while no input arrives would otherwise wait for the next checkpoint.
-    for (const runner of this.#allRunners()) {
+    for (const runner of this.#sinks.runners()) {
       if (runner.failure !== undefined) {
         this.#fail(toSluiceError(runner.failure, 'SINK_UNAVAILABLE', { step: runner.id }));
         return;
@@ -363,10 +344,7 @@ export class Job {
 
   async #close(): Promise<void> {
     try {
-      for (const runner of this.#allRunners()) {
-        await runner.drain();
-        await runner.sink.close();
-      }
+      await this.#sinks.close();
       await this.#sources.close(false);
     } finally {
       await this.#checkpoints.close();
@@ -379,12 +357,7 @@ export class Job {
    */
   async #closeQuietly(): Promise<void> {
     await this.#sources.close(true);
-    for (const runner of this.#allRunners()) {
-      const { sink } = runner;
-      await (sink.abort ? sink.abort() : sink.close()).catch((err: unknown) =>
-        this.#log.warn('a sink failed to abort', { sink: runner.id, error: String(err) }),
-      );
-    }
+    await this.#sinks.abort(this.#log);
     await this.#checkpoints.close().catch(() => {});
   }
 

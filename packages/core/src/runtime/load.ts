@@ -24,14 +24,41 @@ function isBuildable(value: unknown): value is Buildable {
   return typeof value === 'object' && value !== null && typeof (value as Buildable).build === 'function';
 }
 
-/** Loads `file` (`.yaml`/`.yml`, or `.ts`/`.js`/`.mjs` with a default-exported pipeline). */
+/**
+ * What a pipeline file holds, by extension: YAML, or a module (TypeScript or JavaScript) whose
+ * default export is a pipeline built with the fluent API. Every extension-based decision about
+ * pipeline files reads this table.
+ */
+export const pipelineFileKinds: { readonly [ext: string]: 'yaml' | 'module' } = {
+  '.yaml': 'yaml',
+  '.yml': 'yaml',
+  '.ts': 'module',
+  '.mts': 'module',
+  '.js': 'module',
+  '.mjs': 'module',
+};
+
+/** What pipeline file `file` holds, by its extension (any case); undefined for another extension. */
+export function pipelineFileKind(file: string): 'yaml' | 'module' | undefined {
+  const ext = extname(file).toLowerCase();
+  return Object.hasOwn(pipelineFileKinds, ext) ? pipelineFileKinds[ext] : undefined;
+}
+
+/** The pipeline file extensions as a phrase: `.yaml, .yml, .ts, .mts, .js or .mjs`. */
+export function pipelineFileExtensions(): string {
+  const exts = Object.keys(pipelineFileKinds);
+  return `${exts.slice(0, -1).join(', ')} or ${exts[exts.length - 1]}`;
+}
+
+/** Loads `file`: see `pipelineFileKinds`. */
 export async function loadPipeline(file: string, registry: Registry): Promise<LoadedPipeline> {
   const path = resolve(file);
   const ext = extname(path).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') {
+  const kind = pipelineFileKind(path);
+  if (kind === 'yaml') {
     return { plan: await loadPipelineFile(path, { registry }), functions: new Map() };
   }
-  if (ext === '.ts' || ext === '.js' || ext === '.mjs' || ext === '.mts') {
+  if (kind === 'module') {
     let mod: { default?: unknown };
     try {
       mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
@@ -58,7 +85,7 @@ export async function loadPipeline(file: string, registry: Registry): Promise<Lo
     }
     return mod.default.build(dirname(path));
   }
-  throw new SluiceError('PIPELINE_LOAD', `${file}: expected a .yaml, .yml, .ts or .js pipeline file`, {
+  throw new SluiceError('PIPELINE_LOAD', `${file}: expected a ${pipelineFileExtensions()} pipeline file`, {
     file,
   });
 }

@@ -1,0 +1,20 @@
+/**
+ * The connector packages of this repository, listed once: the CLI loads one when a pipeline
+ * names one of its types, `sluice describe` lists what is installed, and the docs generator
+ * writes a reference page for each. The docs generator fails when a package's plugin provides
+ * other types than listed here, so the list cannot drift from the packages.
+ */
+
+/** One connector package. */
+export interface ConnectorPackage {
+  /** Its npm name, as imported. */
+  readonly pkg: string;
+  /** The title of its reference page. */
+  readonly title: string;
+  /** The component types its plugin provides, known without importing it. */
+  readonly types: readonly string[];
+}
+
+export const connectorCatalogue: readonly ConnectorPackage[] = [
+  { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
+];

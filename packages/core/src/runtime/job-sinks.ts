@@ -1,0 +1,99 @@
+/**
+ * A job's sinks: opening each behind its bounded queue (`SinkRunner`), wiring it to the step or
+ * source it reads, and closing them all — drained and closed on success, aborted on failure.
+ */
+
+import type { CheckpointData } from '../checkpoint/index.ts';
+import type { Logger } from '../connector.ts';
+import type { Plan, PlanOutput } from '../plan/plan.ts';
+import { inComponent } from '../plan/resolve.ts';
+import type { Registry } from '../registry.ts';
+import type { Clock } from '../time.ts';
+import { DEAD_LETTER, LATE_OUTPUT, type OutputRouter } from './failure-router.ts';
+import type { OperatorGraph } from './operator-graph.ts';
+import { SinkRunner } from './sink-runner.ts';
+
+/** What sinks are opened with (see `SinkContext`). */
+export interface SinkOpenOptions {
+  registry: Registry;
+  restored: CheckpointData['sinks'] | undefined;
+  clock: Clock;
+  log: Logger;
+  /** Aborted when the job fails, not on a graceful stop (sinks must drain). */
+  signal: AbortSignal;
+}
+
+/** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
+export class JobSinks {
+  readonly sinks: SinkRunner[] = [];
+  readonly #outputs: OutputRouter;
+
+  constructor(outputs: OutputRouter) {
+    this.#outputs = outputs;
+  }
+
+  /** The dead-letter and late outputs that exist. */
+  get outputs(): SinkRunner[] {
+    return [this.#outputs.deadLetters, this.#outputs.lateOutput].filter((r) => r !== undefined);
+  }
+
+  /**
+   * Opens the dead-letter and late outputs, then every sink, wiring each to the step or source
+   * it reads in `graph`. Sinks opened before a failure are kept, for `abort`.
+   */
+  async open(plan: Plan, graph: OperatorGraph, options: SinkOpenOptions): Promise<void> {
+    const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
+      const sink = inComponent(id, () => options.registry.sink(output.type)!.create(output.config as never));
+      await sink.open({
+        id,
+        pipeline: plan.name,
+        restored: options.restored?.[id],
+        clock: options.clock,
+        baseDir: plan.baseDir,
+        signal: options.signal,
+        log: options.log,
+      });
+      const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
+      return new SinkRunner(id, sink, capacity, (records, times, rejections) =>
+        this.#outputs.rejected(id, records, times, rejections),
+      );
+    };
+    if (plan.deadLetter) this.#outputs.deadLetters = await openSink(DEAD_LETTER, plan.deadLetter);
+    if (plan.lateOutput) this.#outputs.lateOutput = await openSink(LATE_OUTPUT, plan.lateOutput);
+    for (const s of plan.sinks) {
+      const runner = await openSink(s.id, s);
+      this.sinks.push(runner);
+      const node = graph.nodes.get(s.input);
+      if (node) node.sinks.push(runner);
+      else graph.sourceTargets.get(s.input)!.sinks.push(runner);
+    }
+  }
+
+  /** Sinks first, then the late output, then dead letters: the order they are drained in. */
+  *runners(): Iterable<SinkRunner> {
+    yield* this.sinks;
+    if (this.#outputs.lateOutput) yield this.#outputs.lateOutput;
+    if (this.#outputs.deadLetters) yield this.#outputs.deadLetters;
+  }
+
+  /** Drains and closes every sink, in drain order; the first failure rejects. */
+  async close(): Promise<void> {
+    for (const runner of this.runners()) {
+      await runner.drain();
+      await runner.sink.close();
+    }
+  }
+
+  /**
+   * After a failure: aborts every sink (`Sink.abort`; `close` for a sink without), so that
+   * nothing a completed checkpoint does not cover is published. Failures are logged.
+   */
+  async abort(log: Logger): Promise<void> {
+    for (const runner of this.runners()) {
+      const { sink } = runner;
+      await (sink.abort ? sink.abort() : sink.close()).catch((err: unknown) =>
+        log.warn('a sink failed to abort', { sink: runner.id, error: String(err) }),
+      );
+    }
+  }
+}
