@@ -288,17 +288,19 @@ class Writer {
       const map = v as Map<unknown, unknown>;
       this.ensure(6);
       this.head(T_MAP, map.size);
-      for (const [key, value] of map) {
+      map.forEach((value, key) => {
         this.value(key, depth);
         this.value(value, depth);
-      }
+      });
       return;
     }
     if (proto === Set.prototype) {
       const set = v as Set<unknown>;
       this.ensure(6);
       this.head(T_SET, set.size);
-      for (const value of set) this.value(value, depth);
+      set.forEach((value) => {
+        this.value(value, depth);
+      });
       return;
     }
     if (proto === Date.prototype) {
@@ -472,12 +474,6 @@ class Reader {
       this.need(n, 'a string');
       const start = this.pos;
       this.pos += n;
-      if (n <= 16) {
-        const u8 = this.u8;
-        let s = '';
-        for (let i = start; i < start + n; i++) s += String.fromCharCode(u8[i]);
-        return s;
-      }
       return this.buf.toString('latin1', start, this.pos);
     }
     if (tag === T_UTF8) {
