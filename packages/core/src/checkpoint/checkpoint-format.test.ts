@@ -1,12 +1,30 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { serialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import {
+  CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_HEADER_BYTES,
   type CheckpointData,
   decodeCheckpoint,
   encodeCheckpoint,
 } from './checkpoint-format.ts';
+import { goldenCheckpoint } from './test-support.ts';
+
+const testdata = new URL('./testdata/', import.meta.url);
+
+/** Frames `payload` as a checkpoint of `version` with a valid checksum, as an encoder would. */
+function frame(version: number, payload: Uint8Array): Uint8Array {
+  const out = Buffer.alloc(CHECKPOINT_HEADER_BYTES + payload.length);
+  out.write('SLUICECK', 0, 'latin1');
+  out.writeUInt32LE(version, 8);
+  out.writeBigUInt64LE(BigInt(payload.length), 16);
+  out.set(payload, CHECKPOINT_HEADER_BYTES);
+  createHash('sha256').update(out.subarray(0, 24)).update(payload).digest().copy(out, 24);
+  return out;
+}
 
 function sample(id = 7): CheckpointData {
   return {
@@ -75,8 +93,8 @@ describe('checkpoint format', () => {
     magic[0] = 0x78;
     assertCorrupt(() => decodeCheckpoint(magic), /not a Sluice checkpoint/);
     const version = bytes.slice();
-    version[8] = 2;
-    assertCorrupt(() => decodeCheckpoint(version), /format version 2; this Sluice reads version 1/);
+    version[8] = 3;
+    assertCorrupt(() => decodeCheckpoint(version), /format version 3; this Sluice reads versions 1 and 2/);
   });
 
   it('decodes from a view into a larger buffer', () => {
@@ -100,5 +118,53 @@ describe('checkpoint format', () => {
     const bytes = encodeCheckpoint(sample());
     assert.equal(Buffer.from(bytes.subarray(0, 8)).toString('latin1'), 'SLUICECK');
     assert.ok(bytes.length > CHECKPOINT_HEADER_BYTES);
+  });
+
+  it('writes version 2, byte for byte as the golden file', () => {
+    assert.equal(CHECKPOINT_FORMAT_VERSION, 2);
+    const golden = readFileSync(new URL('checkpoint-v2.ckpt', testdata));
+    const bytes = encodeCheckpoint(goldenCheckpoint());
+    assert.ok(
+      Buffer.from(bytes).equals(golden),
+      'the encoding changed: if on purpose, raise the format version, keep reading this one, and add a golden file',
+    );
+    assert.deepStrictEqual(decodeCheckpoint(golden), goldenCheckpoint());
+  });
+
+  it('reads version-1 files (v8.serialize payloads) written before version 2', () => {
+    const v1 = readFileSync(new URL('checkpoint-v1.ckpt', testdata));
+    assert.equal(v1.readUInt32LE(8), 1);
+    assert.deepStrictEqual(decodeCheckpoint(v1, 'chk-42.ckpt'), goldenCheckpoint());
+    assert.deepStrictEqual(decodeCheckpoint(frame(1, serialize(sample()))), sample());
+  });
+
+  it('names the file when a version-2 payload is malformed under a valid checksum', () => {
+    const payload = encodeCheckpoint(sample()).subarray(CHECKPOINT_HEADER_BYTES);
+    const cases: [Uint8Array, RegExp][] = [
+      [payload.subarray(0, payload.length - 4), /needs \d+ bytes but only \d+ remain/],
+      [Uint8Array.of(0x11, 1, 0x08, 1, 0x61, 0xee), /unknown tag 0xee at payload byte 5/],
+      [Uint8Array.of(0x11, 0xff, 0xff, 0x03), /an object of 65535 items is longer than the remaining bytes/],
+      [Uint8Array.of(0x10, 0), /does not hold a checkpoint: the payload is not an object/],
+    ];
+    for (const [bad, message] of cases) {
+      assertCorrupt(() => decodeCheckpoint(frame(2, bad), 'chk-9.ckpt'), /chk-9\.ckpt/);
+      assertCorrupt(() => decodeCheckpoint(frame(2, bad), 'chk-9.ckpt'), message);
+    }
+  });
+
+  it('refuses a class instance in state with the step and the path', () => {
+    class Session {
+      start = 1;
+    }
+    const data = sample();
+    data.operators.sessions = new Map([['k', { open: [new Session()] }]]);
+    assert.throws(
+      () => encodeCheckpoint(data),
+      (err: unknown) =>
+        err instanceof SluiceError &&
+        err.code === 'CHECKPOINT_STATE_INVALID' &&
+        err.step === 'sessions' &&
+        /operators\.sessions\.get\("k"\)\.open\[0\].*an instance of Session/s.test(err.message),
+    );
   });
 });

@@ -6,21 +6,26 @@
  * | offset | size | field |
  * |---|---|---|
  * | 0  | 8  | magic `SLUICECK` (ASCII) |
- * | 8  | 4  | format version, uint32 little-endian (currently 1) |
+ * | 8  | 4  | format version, uint32 little-endian (2; 1 is still read) |
  * | 12 | 4  | flags, uint32 little-endian (0; reserved) |
  * | 16 | 8  | payload length in bytes, uint64 little-endian |
  * | 24 | 32 | SHA-256 of header bytes 0–23 followed by the payload |
  *
- * The payload is `v8.serialize(data)` (the structured-clone wire format), so Maps, Sets, typed
- * arrays, `±Infinity`, `NaN` and `undefined` survive the round trip; class instances come back as
- * plain objects. V8 reads payloads written by older Node versions, not newer ones.
+ * Version 2 (written since December 2026): the payload is the {@link CheckpointData} object in
+ * Sluice's own value encoding, specified in `value-codec.ts` and `docs/ARCHITECTURE.md` — tagged,
+ * little-endian, UTF-8 strings — so any Node version reads what any other wrote.
+ *
+ * Version 1 (read only): the payload is `v8.serialize(data)`, V8's structured-clone wire format,
+ * which a V8 reads only when it is as new as the writer's; kept so that checkpoints taken before
+ * the upgrade restore after it.
  */
 
 import { createHash } from 'node:crypto';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import type { PipelineFingerprint } from './fingerprint.ts';
-import { findUnstorable, formatStatePath } from './state-path.ts';
+import { DEPTH_LIMIT, findUnstorable, formatStatePath } from './state-path.ts';
+import { decodeValue, encodeValue, UnstorableValueError } from './value-codec.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -54,34 +59,43 @@ export interface CheckpointData {
 
 /** First bytes of every checkpoint file. */
 const MAGIC = Buffer.from('SLUICECK', 'latin1');
-/** The format version this code writes and reads. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/** The format version this code writes; it also reads {@link V8_FORMAT_VERSION}. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+/** The version whose payload is `v8.serialize` output, read so older checkpoints still restore. */
+const V8_FORMAT_VERSION = 1;
 /** Size of the fixed header before the payload. */
 export const CHECKPOINT_HEADER_BYTES = 56;
 const HASHED_HEADER_BYTES = 24;
 const CHECKSUM_OFFSET = 24;
+/**
+ * Container levels the codec goes through: the checkpoint object and its part (`operators`) above
+ * the DEPTH_LIMIT levels a step's state may use, and one more so that the path finder, not the
+ * codec, reports the level too deep.
+ */
+const CODEC_DEPTH = DEPTH_LIMIT + 3;
 
 /**
- * Serializes and frames a checkpoint. Synchronous, so live operator state (Maps the operators keep
- * mutating) is captured exactly as it is at the call; the returned bytes own no shared memory.
- * Throws CHECKPOINT_STATE_INVALID naming the step and the path of a value the structured-clone
- * format cannot carry (a function, a symbol, a WeakMap, a Promise, or nesting deeper than the
- * serializer's stack allows) — `operators.agg.groups.get("k").first.a…`; INTERNAL when no such
- * value is found.
+ * Encodes and frames a checkpoint (format version 2). Synchronous, so live operator state (Maps
+ * the operators keep mutating) is captured exactly as it is at the call; the returned bytes own no
+ * shared memory. Throws CHECKPOINT_STATE_INVALID naming the step and the path of a value the
+ * format cannot carry (a function, a symbol, a class instance, a cycle or nesting deeper than
+ * DEPTH_LIMIT levels) — `operators.agg.groups.get("k").first.a…`; INTERNAL when no such value is
+ * found in a step's state.
  */
 export function encodeCheckpoint(data: CheckpointData): Uint8Array {
-  let payload: Buffer;
+  let encoded: ReturnType<typeof encodeValue>;
   try {
-    payload = serialize(data);
+    encoded = encodeValue(data, CHECKPOINT_HEADER_BYTES, CODEC_DEPTH);
   } catch (err) {
-    throw unserializable(data, err);
+    if (err instanceof UnstorableValueError || err instanceof RangeError) throw unserializable(data, err);
+    throw err;
   }
-  const out = Buffer.allocUnsafe(CHECKPOINT_HEADER_BYTES + payload.length);
+  const out = encoded.bytes;
+  const payload = out.subarray(CHECKPOINT_HEADER_BYTES);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(CHECKPOINT_FORMAT_VERSION, 8);
   out.writeUInt32LE(0, 12);
   out.writeBigUInt64LE(BigInt(payload.length), 16);
-  payload.copy(out, CHECKPOINT_HEADER_BYTES);
   checksum(out, payload).copy(out, CHECKSUM_OFFSET);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
@@ -104,9 +118,10 @@ export function decodeCheckpoint(bytes: Uint8Array, file?: string): CheckpointDa
     throw corrupt(`${where} is not a Sluice checkpoint (wrong magic bytes)`);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_FORMAT_VERSION) {
+  if (version !== CHECKPOINT_FORMAT_VERSION && version !== V8_FORMAT_VERSION) {
     throw corrupt(
-      `${where} has format version ${version}; this Sluice reads version ${CHECKPOINT_FORMAT_VERSION}`,
+      `${where} has format version ${version}; this Sluice reads versions ${V8_FORMAT_VERSION} and ` +
+        `${CHECKPOINT_FORMAT_VERSION} (a newer Sluice wrote it: run that version, or start --from-scratch)`,
     );
   }
   const declared = buf.readBigUInt64LE(16);
@@ -121,9 +136,9 @@ export function decodeCheckpoint(bytes: Uint8Array, file?: string): CheckpointDa
   }
   let data: unknown;
   try {
-    data = deserialize(payload);
+    data = version === V8_FORMAT_VERSION ? deserialize(payload) : decodeValue(payload, CODEC_DEPTH);
   } catch (err) {
-    throw corrupt(`${where} has a payload that cannot be deserialized: ${(err as Error).message}`, err);
+    throw corrupt(`${where} has a payload that cannot be decoded: ${(err as Error).message}`, err);
   }
   const problem = shapeProblem(data);
   if (problem) throw corrupt(`${where} does not hold a checkpoint: ${problem}`);
@@ -161,7 +176,7 @@ function shapeProblem(data: unknown): string | undefined {
   return undefined;
 }
 
-/** Finds the value in `data` that cannot be serialized, for a message naming its step and path. */
+/** Finds the value in `data` that cannot be encoded, for a message naming its step and path. */
 function unserializable(data: CheckpointData, err: unknown): SluiceError {
   const reason = err instanceof Error ? err.message : String(err);
   const parts = [
@@ -176,13 +191,14 @@ function unserializable(data: CheckpointData, err: unknown): SluiceError {
       const path = `${part}.${id}${formatStatePath(found.segments)}`;
       return new SluiceError(
         'CHECKPOINT_STATE_INVALID',
-        `the checkpoint cannot store ${path}: it is ${found.reason} (${reason}). State must be plain ` +
-          'data — objects, arrays, Maps, Sets, typed arrays, primitives — nested at most about 2,500 ' +
-          'levels. Records read by sources are kept within max_depth, so a TypeScript function built ' +
-          'it (into state, or into a record it emitted): keep such values plain and shallower',
+        `the checkpoint cannot store ${path}: it is ${found.reason}. State must be plain data — ` +
+          'objects, arrays, Maps, Sets, Dates, typed arrays, Buffers, primitives — without cycles and ' +
+          `nested at most ${DEPTH_LIMIT} levels. Records read by sources are kept within max_depth, so ` +
+          'a TypeScript function built it (into state, or into a record it emitted): keep such values ' +
+          'plain and shallower',
         { step: id, cause: err },
       );
     }
   }
-  return new SluiceError('INTERNAL', `checkpoint cannot be serialized: ${reason}`, { cause: err });
+  return new SluiceError('INTERNAL', `checkpoint cannot be encoded: ${reason}`, { cause: err });
 }

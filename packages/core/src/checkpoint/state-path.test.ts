@@ -51,4 +51,24 @@ describe('a state value a checkpoint cannot store', () => {
   it('state that can be stored still encodes', () => {
     assert.ok(encodeCheckpoint(data({ agg: { groups: new Map([['k', { first: deep(500) }]]) } })).length > 0);
   });
+
+  it('a cycle: the path ends at the reference back', () => {
+    const node: { next?: unknown; n: number } = { n: 1 };
+    node.next = { n: 2, back: [node] };
+    assertRefused({ list: { head: node } }, 'list', /operators\.list\.head\.next\.back\[0\].*a cycle/s);
+  });
+
+  it('a value reachable twice is no cycle', () => {
+    const shared = { n: 1 };
+    assert.ok(encodeCheckpoint(data({ twice: { a: shared, b: [shared, shared] } })).length > 0);
+  });
+
+  it('a symbol and a class instance: named as such', () => {
+    assertRefused({ s: { tag: Symbol('x') } }, 's', /operators\.s\.tag.*a symbol/s);
+    assertRefused(
+      { u: { urls: new Set([new URL('http://x')]) } },
+      'u',
+      /operators\.u\.urls\.values\(\)\[0\].*an instance of URL/s,
+    );
+  });
 });

@@ -1,14 +1,15 @@
 /**
- * Finds the value in a checkpoint part that `v8.serialize` cannot store, and where it is, so a
- * failed checkpoint names the step and the path instead of only "could not clone".
+ * Finds the value in a checkpoint part that the checkpoint codec cannot store, and where it is, so
+ * a failed checkpoint names the step and the path instead of only "cannot encode".
  */
 
+import { unstorableReason } from './value-codec.ts';
+
 /**
- * Nesting deeper than this is reported as the cause. Decoders keep records within `max_depth`
- * (at most 2000), and the structured-clone serializer recurses, running out of stack a little
- * beyond 3000 levels.
+ * Container levels a step's state may nest. Decoders keep records within `max_depth` (at most
+ * 2000); the codec recurses, a few stack frames per level, far from the stack's end at this depth.
  */
-const DEPTH_LIMIT = 2500;
+export const DEPTH_LIMIT = 2500;
 /** Path segments shown before the rest is summarized. */
 const SHOWN_SEGMENTS = 12;
 
@@ -20,54 +21,59 @@ export interface UnstorableValue {
   reason: string;
 }
 
-const NOT_CLONEABLE: readonly [new (...args: never[]) => object, string][] = [
-  [WeakMap, 'a WeakMap'],
-  [WeakSet, 'a WeakSet'],
-  [Promise, 'a Promise'],
-  [WeakRef, 'a WeakRef'],
-];
+interface Visit {
+  value: unknown;
+  segments: string[];
+  /** The enclosing visit, to recognize a reference back to an ancestor. */
+  parent: Visit | undefined;
+}
 
 function propertyStep(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
+function isAncestor(value: object, visit: Visit | undefined): boolean {
+  for (let v = visit; v !== undefined; v = v.parent) if (v.value === value) return true;
+  return false;
+}
+
 /**
- * Walks `root` without recursion, depth first, and returns the first value the structured-clone
- * format cannot carry (a function, a symbol, a WeakMap, a WeakSet, a Promise or a WeakRef) or
- * the first that nests deeper than the serializer's stack allows; undefined when none is found.
+ * Walks `root` without recursion, depth first in the order the codec writes, and returns the
+ * first value the codec refuses (see `unstorableReason`: a function, a symbol, a class instance),
+ * the first reference back to an enclosing value (a cycle), or the first container nested deeper
+ * than DEPTH_LIMIT levels; undefined when none is found. A value reachable twice is walked twice,
+ * as the codec writes it twice.
  */
 export function findUnstorable(root: unknown): UnstorableValue | undefined {
-  const stack: { value: unknown; segments: string[] }[] = [{ value: root, segments: [] }];
-  const seen = new Set<object>();
+  const stack: Visit[] = [{ value: root, segments: [], parent: undefined }];
   while (stack.length > 0) {
-    const { value, segments } = stack.pop() as { value: unknown; segments: string[] };
-    if (typeof value === 'function') return { segments, reason: 'a function' };
-    if (typeof value === 'symbol') return { segments, reason: 'a symbol' };
-    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
-    seen.add(value);
-    for (const [type, name] of NOT_CLONEABLE) if (value instanceof type) return { segments, reason: name };
+    const visit = stack.pop() as Visit;
+    const { value, segments } = visit;
+    const reason = unstorableReason(value);
+    if (reason !== undefined) return { segments, reason };
+    if (typeof value !== 'object' || value === null) continue;
+    if (isAncestor(value, visit.parent))
+      return { segments, reason: 'a reference back to a value that contains it (a cycle)' };
     if (segments.length > DEPTH_LIMIT)
       return { segments, reason: `nested deeper than ${DEPTH_LIMIT} levels` };
-    const children: { value: unknown; segments: string[] }[] = [];
+    const children: Visit[] = [];
+    const child = (v: unknown, step: string): void => {
+      children.push({ value: v, segments: [...segments, step], parent: visit });
+    };
     if (value instanceof Map) {
       for (const [k, v] of value) {
         const key = typeof k === 'string' || typeof k === 'number' ? JSON.stringify(k) : '…';
-        children.push({ value: k, segments: [...segments, `.keys()[${key}]`] });
-        children.push({ value: v, segments: [...segments, `.get(${key})`] });
+        child(k, `.keys()[${key}]`);
+        child(v, `.get(${key})`);
       }
     } else if (value instanceof Set) {
       let i = 0;
-      for (const v of value) children.push({ value: v, segments: [...segments, `.values()[${i++}]`] });
+      for (const v of value) child(v, `.values()[${i++}]`);
     } else if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++)
-        children.push({ value: value[i], segments: [...segments, `[${i}]`] });
+      for (let i = 0; i < value.length; i++) child(value[i], `[${i}]`);
     } else if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !(value instanceof Date)) {
-      for (const key of Object.keys(value)) {
-        children.push({
-          value: (value as { [k: string]: unknown })[key],
-          segments: [...segments, propertyStep(key)],
-        });
-      }
+      for (const key of Object.keys(value))
+        child((value as { [k: string]: unknown })[key], propertyStep(key));
     }
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
