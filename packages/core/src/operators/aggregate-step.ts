@@ -231,7 +231,9 @@ export function keyFieldNames(key: readonly string[], step: string): string[] {
 
 export const aggregateStep = defineStep({
   type: 'aggregate',
-  // allowed_lateness and on_late change what happens next, not what the state holds.
+  // allowed_lateness and on_late change what happens next, not what the state holds: with lateness
+  // fired groups also keep the result they emitted, and without it no fired group is kept, so
+  // state restores across a change of either.
   state: ['key', 'window', 'time', 'fields'],
   summary:
     'Aggregates records per key and window (tumbling, hopping, session, cumulative), or per key as an updating result.',

@@ -121,7 +121,7 @@ export class ResultEmitter {
    * INSERT of the new result when `previous` is undefined, nothing when it equals `previous`, and
    * otherwise an UPDATE_BEFORE of `previous` followed by an UPDATE_AFTER of the new result in the
    * same batch. Each record takes its own `window_end − 1` as event time. Returns the new result:
-   * what the next change retracts.
+   * what the next change retracts. In append mode it emits the new result alone.
    */
   change(
     key: GroupKey,
@@ -132,6 +132,8 @@ export class ResultEmitter {
     previous: Row | undefined,
     retracted?: readonly Row[],
   ): Row {
+    // Append mode (state restored into a step whose allowed lateness became 0): the new result only.
+    if (!this.changelog) return this.add(key, keyValues, start, end, accumulators);
     if (retracted !== undefined) {
       for (const row of retracted) {
         this.#push(row, DELETE, key, endOf(row) - 1);

@@ -236,6 +236,21 @@ describe('window aggregate with allowed lateness: batching and restore', () => {
     ]);
   });
 
+  it('state of a step with lateness restores into one without: its output stays append-only', () => {
+    const first = operator({ type: 'session', gap: 10 }, 50);
+    const out = new CollectingOutput();
+    open(first);
+    first.processBatch(batchOf([{ k: 'a', v: 1 }], [0]), out);
+    first.onWatermark!(20, out);
+    assert.deepEqual(changes(out), [['+I', 'a', 0, 10, 1, 1]]);
+    const second = operator({ type: 'session', gap: 10 }, 0);
+    open(second, roundTrip(first.snapshot!()));
+    second.processBatch(batchOf([{ k: 'a', v: 2 }], [5]), out);
+    second.onWatermark!(Number.POSITIVE_INFINITY, out);
+    assert.ok(out.batches.every((b) => b.kinds === undefined || b === out.batches[0]));
+    assert.deepEqual(changes(out), [['+I', 'a', 0, 15, 2, 3]]);
+  });
+
   it('reads v1 state without allowed lateness and refuses it with lateness', () => {
     const plain = operator({ type: 'tumbling', size: 10 }, 0);
     open(plain);
