@@ -194,7 +194,7 @@ export class SessionWindowStore implements WindowStore {
       return;
     }
     s.emitted = emitter.change(s.key, s.keyValues, s.start, s.end, s.accumulators, s.emitted, s.retracted);
-    s.retracted = undefined;
+    if (s.retracted !== undefined) s.retracted = undefined;
   }
 
   advance(progress: number, emitter: ResultEmitter): void {
