@@ -297,7 +297,12 @@ export class WindowedStream<T, K> {
     this.#window = window;
   }
 
-  /** Keeps windows open for late records this long after they fire (each late record re-fires). */
+  /**
+   * Keeps windows open for late records this long after they fire. Above 0 the aggregate emits a
+   * retract changelog: a late record that changes a fired result emits an update-before of the
+   * earlier result and an update-after of the new one, so the stream must go to a sink with a
+   * `changelog` option (the plan check refuses an append-only one).
+   */
   allowedLateness(duration: string): this {
     this.#allowedLateness = duration;
     return this;

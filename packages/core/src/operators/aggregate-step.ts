@@ -90,7 +90,7 @@ const config = Type.Object(
     }),
     allowed_lateness: Type.String({
       description:
-        'How long after a window fired it still takes late records; each one re-fires the window with the updated result. Not used without a window (no record is late).',
+        'How long after an event-time window fired it still takes late records. Above 0 the step emits a changelog (retract mode): each result first as an insert, then a late record that changes it as an update-before of the earlier result followed by an update-after of the new one (a late record that leaves it unchanged emits nothing), so only steps and sinks that take updates may follow — a sink needs its `changelog` option. For sessions, a late record that merges fired sessions deletes their results when the merged session fires. Each fired result is kept in memory (and checkpoints) until its lateness ends. Not used without a window or in processing time (no record is late).',
       default: '0s',
     }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
@@ -114,6 +114,16 @@ function windowSpec(w: WindowConfig): WindowSpec {
     if (typeof value === 'string') spec[field] = parseDuration(value, `window.${field}`);
   }
   return spec as unknown as WindowSpec;
+}
+
+/** The allowed lateness in ms; 0 for a duration that does not parse (`create` reports it). */
+function latenessOf(text: string | undefined): number {
+  if (text === undefined) return 0;
+  try {
+    return parseDuration(text, 'allowed_lateness');
+  } catch {
+    return 0;
+  }
 }
 
 interface FieldOptions {
@@ -221,21 +231,32 @@ export function keyFieldNames(key: readonly string[], step: string): string[] {
 
 export const aggregateStep = defineStep({
   type: 'aggregate',
-  // allowed_lateness and on_late change what happens next, not what the state holds.
+  // allowed_lateness and on_late change what happens next, not what the state holds: with lateness
+  // fired groups also keep the result they emitted, and without it no fired group is kept, so
+  // state restores across a change of either.
   state: ['key', 'window', 'time', 'fields'],
   summary:
     'Aggregates records per key and window (tumbling, hopping, session, cumulative), or per key as an updating result.',
-  changelog: (cfg) =>
-    cfg.window === undefined
-      ? {
-          consumes: ['append'],
-          produces: 'retract',
-          reason:
-            'an aggregate without a window updates the result of a key with every record of the key; give it a `window` to emit each result once',
-        }
-      : { consumes: ['append'], produces: 'append' },
+  changelog: (cfg) => {
+    if (cfg.window === undefined) {
+      return {
+        consumes: ['append'],
+        produces: 'retract',
+        reason:
+          'an aggregate without a window updates the result of a key with every record of the key; give it a `window` to emit each result once',
+      };
+    }
+    if (cfg.time !== 'processing' && latenessOf(cfg.allowed_lateness) > 0) {
+      return {
+        consumes: ['append'],
+        produces: 'retract',
+        reason: `with \`allowed_lateness: ${cfg.allowed_lateness}\`, a late record updates the result of a window that already fired (an update-before of the earlier result, then an update-after of the new one); write the results to a sink with a \`changelog\` option, or set \`allowed_lateness: 0s\` to emit each window once and send late records to \`on_late\``,
+      };
+    }
+    return { consumes: ['append'], produces: 'append' };
+  },
   description:
-    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. At the end of a bounded input every open window fires.\n\nWithout a `window`, the step keeps one result per key — the key fields and the aggregate fields, no window bounds — and emits it as a changelog (retract mode): the first result of a key as an insert; when a record changes it, an update-before holding the old result followed by an update-after holding the new one (a record that leaves it unchanged emits nothing). Each change takes the event time of the record that caused it. The state of every key is kept for the life of the job and goes into checkpoints; no record is late. Only steps and sinks that take updates may follow: record-by-record steps (`map`, `filter`, …) and sinks with a `changelog` option.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
+    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. With an `allowed_lateness` above 0, a late record within it updates the result that already fired, and the step emits a retract changelog (see `allowed_lateness`). At the end of a bounded input every open window fires.\n\nWithout a `window`, the step keeps one result per key — the key fields and the aggregate fields, no window bounds — and emits it as a changelog (retract mode): the first result of a key as an insert; when a record changes it, an update-before holding the old result followed by an update-after holding the new one (a record that leaves it unchanged emits nothing). Each change takes the event time of the record that caused it. The state of every key is kept for the life of the job and goes into checkpoints; no record is late. Only steps and sinks that take updates may follow: record-by-record steps (`map`, `filter`, …) and sinks with a `changelog` option.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',

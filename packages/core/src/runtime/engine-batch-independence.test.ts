@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import type { Row } from '../record.ts';
+import { INSERT, type Row, type RowKind, UPDATE_BEFORE } from '../record.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
 import {
   assertAccounting,
@@ -69,7 +69,7 @@ const windowCases: Case[] = [
   },
   {
     name: 'tumbling, allowed lateness',
-    step: 'type: aggregate\n    key: [k]\n    window: { type: tumbling, size: 10s }\n    allowed_lateness: 30s',
+    step: 'type: aggregate\n    key: [k]\n    window: { type: tumbling, size: 10s }\n    allowed_lateness: 158s',
   },
   {
     name: 'hopping',
@@ -81,7 +81,7 @@ const windowCases: Case[] = [
   },
   {
     name: 'session, allowed lateness',
-    step: 'type: aggregate\n    key: [k]\n    window: { type: session, gap: 3s }\n    allowed_lateness: 20s',
+    step: 'type: aggregate\n    key: [k]\n    window: { type: session, gap: 3s }\n    allowed_lateness: 158s',
   },
   {
     name: 'cumulative',
@@ -98,6 +98,8 @@ let runs = 0;
 
 interface Outputs {
   out: Row[];
+  /** The row kind of each record written to `out` (with allowed lateness, a retract changelog). */
+  kinds: RowKind[];
   late: Row[];
   dead: Row[];
 }
@@ -119,7 +121,7 @@ steps:
   - id: stateful
     ${step}
 sinks:
-  out: { type: memory, store: ${name}-out }
+  out: { type: memory, store: ${name}-out, changelog: true }
 late_output: { type: memory, store: ${name}-late }
 dead_letter: { type: memory, store: ${name}-dead }
 `;
@@ -128,6 +130,7 @@ dead_letter: { type: memory, store: ${name}-dead }
 function outputsOf(name: string): Outputs {
   return {
     out: memorySinkStore(`${name}-out`).committed,
+    kinds: memorySinkStore(`${name}-out`).written.map((w) => w.kind ?? INSERT),
     late: memorySinkStore(`${name}-late`).committed,
     dead: memorySinkStore(`${name}-dead`).committed.map(letter),
   };
@@ -168,11 +171,16 @@ describe('results do not depend on the batch size', () => {
     test(`${c.name}: batch sizes 1, 7 and 1024 give the same outputs in the same order`, async () => {
       const one = await run(c.step, records, 1);
       assert.ok(one.out.length > 20, 'results');
-      assert.ok(one.late.length > 10, 'late records');
+      assert.ok(one.late.length > 10, `late records (${one.late.length})`);
       assert.ok(one.dead.length > 3, 'dead letters');
+      const updates = one.kinds.filter((k) => k === UPDATE_BEFORE).length;
+      if (c.name.includes('allowed lateness'))
+        assert.ok(updates > 5, `late firings update results (${updates})`);
+      else assert.equal(updates, 0, 'no updates without allowed lateness');
       for (const size of [7, 1024]) {
         const other = await run(c.step, records, size);
         assert.deepEqual(other.out, one.out, `results with batch size ${size}`);
+        assert.deepEqual(other.kinds, one.kinds, `row kinds with batch size ${size}`);
         assert.deepEqual(other.late, one.late, `late output with batch size ${size}`);
         assert.deepEqual(other.dead, one.dead, `dead letters with batch size ${size}`);
       }

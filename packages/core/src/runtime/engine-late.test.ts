@@ -2,12 +2,12 @@
  * Engine semantics: records too late for their window go where `on_late` says — the late output,
  * the dead letters (code LATE_RECORD, with the step, payload, event time and source
  * coordinates), or nowhere (counted in `metrics.late` only); within `allowed_lateness` a late
- * record re-fires its window with the updated result.
+ * record updates its window's fired result (a retract changelog: the sink needs `changelog`).
  */
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import type { Row } from '../record.ts';
+import { INSERT, type Row, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
 import { assertAccounting, Harness, planFrom, testRegistry, waitFor } from './engine-test-support.ts';
 import { Job } from './job.ts';
@@ -48,7 +48,7 @@ steps:
     window: { type: tumbling, size: 100ms }
     fields: { n: count(*), total: sum(v) }${onLate}${lateness}
 sinks:
-  out: { type: memory, store: ${name}-out }
+  out: { type: memory, store: ${name}-out${c.allowedLateness ? ', changelog: true' : ''} }
 ${c.lateOutput ? `late_output: { type: memory, store: ${name}-late }` : ''}
 ${c.deadLetter ? `dead_letter: { type: memory, store: ${name}-dead }` : ''}
 `,
@@ -71,6 +71,7 @@ ${c.deadLetter ? `dead_letter: { type: memory, store: ${name}-dead }` : ''}
   return {
     result,
     out: memorySinkStore(`${name}-out`).committed,
+    written: memorySinkStore(`${name}-out`).written,
     late: memorySinkStore(`${name}-late`).committed,
     dead: memorySinkStore(`${name}-dead`).committed,
     now: clock.now(),
@@ -155,7 +156,7 @@ describe('late records', () => {
     assert.equal(r.result.metrics.steps.agg.out, 3);
   });
 
-  test('allowed_lateness: a late record within it re-fires the window; after it, it is late', async () => {
+  test('allowed_lateness: a late record within it updates the fired result; after it, it is late', async () => {
     const r = await runLate(
       { onLate: 'late_output', allowedLateness: '200ms', lateOutput: true, deadLetter: true },
       [
@@ -168,17 +169,28 @@ describe('late records', () => {
         [{ k: 'a', ts: 299, v: 64 }],
       ],
     );
-    assert.deepEqual(r.out, [
-      { k: 'a', window_start: 0, window_end: 100, n: 2, total: 3 },
-      { k: 'a', window_start: 0, window_end: 100, n: 3, total: 11 },
-      { k: 'a', window_start: 200, window_end: 300, n: 1, total: 4 },
-      { k: 'a', window_start: 200, window_end: 300, n: 2, total: 68 },
-      { k: 'a', window_start: 400, window_end: 500, n: 1, total: 16 },
-    ]);
+    // A retract changelog: each late change retracts the result the window emitted before.
+    const changes = [
+      [INSERT, { k: 'a', window_start: 0, window_end: 100, n: 2, total: 3 }],
+      [UPDATE_BEFORE, { k: 'a', window_start: 0, window_end: 100, n: 2, total: 3 }],
+      [UPDATE_AFTER, { k: 'a', window_start: 0, window_end: 100, n: 3, total: 11 }],
+      [INSERT, { k: 'a', window_start: 200, window_end: 300, n: 1, total: 4 }],
+      [UPDATE_BEFORE, { k: 'a', window_start: 200, window_end: 300, n: 1, total: 4 }],
+      [UPDATE_AFTER, { k: 'a', window_start: 200, window_end: 300, n: 2, total: 68 }],
+      [INSERT, { k: 'a', window_start: 400, window_end: 500, n: 1, total: 16 }],
+    ] as const;
+    assert.deepEqual(
+      r.out,
+      changes.map(([, row]) => row),
+    );
+    assert.deepEqual(
+      r.written.map((w) => [w.kind, w.record]),
+      changes,
+    );
     assert.deepEqual(r.late, [{ k: 'a', ts: 60, v: 32 }]);
     assert.deepEqual(r.dead, []);
     assert.equal(r.result.metrics.late, 1);
     assert.equal(r.result.metrics.steps.agg.out, 6);
-    assert.equal(r.result.metrics.steps.agg.results, 5);
+    assert.equal(r.result.metrics.steps.agg.results, 7);
   });
 });

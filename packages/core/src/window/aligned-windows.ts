@@ -24,7 +24,7 @@ import {
 interface WindowState {
   start: number;
   end: number;
-  /** Whether the window's result has been emitted (it is then re-emitted when it changes). */
+  /** Whether the window's results have been emitted (a change is then emitted as an update). */
   fired: boolean;
   groups: Map<GroupKey, Group>;
 }
@@ -156,12 +156,19 @@ export class AlignedWindowStore implements WindowStore {
 
   advance(progress: number, emitter: ResultEmitter): void {
     const ends = this.#ends;
+    const retain = this.#settings.allowedLateness > 0;
     for (let i = 0; i < ends.length && ends[i] - 1 <= progress; i++) {
       const window = this.#windows.get(ends[i])!;
       if (window.fired) continue;
       window.fired = true;
-      for (const [key, group] of window.groups) {
-        emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+      if (retain) {
+        for (const [key, group] of window.groups) {
+          group.emitted = emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+        }
+      } else {
+        for (const [key, group] of window.groups) {
+          emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+        }
       }
     }
     const lateness = this.#settings.allowedLateness;
@@ -201,7 +208,14 @@ export class AlignedWindowStore implements WindowStore {
     if (this.#updates.length === 0) return;
     const updates = this.#updates.sort((a, b) => a.window.end - b.window.end);
     for (const { window, key, group } of updates) {
-      emitter.add(key, group.keyValues, window.start, window.end, group.accumulators);
+      group.emitted = emitter.change(
+        key,
+        group.keyValues,
+        window.start,
+        window.end,
+        group.accumulators,
+        group.emitted,
+      );
     }
     this.#updates = [];
     this.#updated.clear();

@@ -5,7 +5,15 @@
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import type { Output } from '../operator.ts';
 import { decodeKey } from '../operators/key.ts';
-import type { Batch, Row } from '../record.ts';
+import {
+  type Batch,
+  DELETE,
+  INSERT,
+  type Row,
+  type RowKind,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '../record.ts';
 import type { GroupKey } from './group-key.ts';
 
 /** Most result records in one emitted batch. */
@@ -30,9 +38,39 @@ export interface ResultLayout {
   };
 }
 
+/** JSON text that also spells bigints, for comparing object values. */
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** The `window_end` of a result record emitted earlier. */
+function endOf(row: Row): number {
+  return row.window_end as number;
+}
+
+/**
+ * Whether two result records of one layout hold the same values (objects, e.g. from `first`,
+ * compared as JSON text).
+ */
+export function sameResult(a: Row, b: Row): boolean {
+  for (const name in a) {
+    const x = a[name];
+    const y = b[name];
+    if (Object.is(x, y)) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (jsonText(x) !== jsonText(y)) return false;
+  }
+  return true;
+}
+
 /**
  * Collects `{ ...key fields, [key], window_start, window_end, ...results }` records with event time
  * `window_end − 1` and emits them in batches of at most {@link RESULT_BATCH_SIZE}.
+ *
+ * Append mode (the default): every result is a plain record and batches carry no `kinds`. Changelog
+ * mode (`changelog = true`, for windows with allowed lateness): batches carry `kinds`; a first
+ * result is an INSERT and {@link ResultEmitter.change} emits a later one as an UPDATE_BEFORE of the
+ * result emitted before and an UPDATE_AFTER of the new one, never split between two batches.
  */
 export class ResultEmitter {
   readonly #layout: ResultLayout;
@@ -50,6 +88,8 @@ export class ResultEmitter {
    * fired window met. Undefined: the results carry none (processing time).
    */
   watermark: number | undefined;
+  /** Whether batches carry `kinds` (the step emits a retract changelog). */
+  changelog = false;
 
   constructor(layout: ResultLayout) {
     this.#layout = layout;
@@ -61,14 +101,67 @@ export class ResultEmitter {
     return this;
   }
 
-  /** Adds the result of one key in one window. */
+  /** Adds the result of one key in one window (an INSERT in changelog mode); returns the record. */
   add(
     key: GroupKey,
     keyValues: readonly unknown[] | null,
     start: number,
     end: number,
     accumulators: unknown[],
-  ) {
+  ): Row {
+    const record = this.result(key, keyValues, start, end, accumulators);
+    this.#push(record, INSERT, key, end - 1);
+    if (this.#batch!.records.length >= RESULT_BATCH_SIZE) this.flush();
+    return record;
+  }
+
+  /**
+   * Emits the result of one key in one window that replaces earlier results (changelog mode):
+   * first a DELETE of each of `retracted` (results of sessions merged into this one), then an
+   * INSERT of the new result when `previous` is undefined, nothing when it equals `previous`, and
+   * otherwise an UPDATE_BEFORE of `previous` followed by an UPDATE_AFTER of the new result in the
+   * same batch. Each record takes its own `window_end − 1` as event time. Returns the new result:
+   * what the next change retracts. In append mode it emits the new result alone.
+   */
+  change(
+    key: GroupKey,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+    previous: Row | undefined,
+    retracted?: readonly Row[],
+  ): Row {
+    // Append mode (state restored into a step whose allowed lateness became 0): the new result only.
+    if (!this.changelog) return this.add(key, keyValues, start, end, accumulators);
+    if (retracted !== undefined) {
+      for (const row of retracted) {
+        this.#push(row, DELETE, key, endOf(row) - 1);
+        if (this.#batch!.records.length >= RESULT_BATCH_SIZE) this.flush();
+      }
+    }
+    const record = this.result(key, keyValues, start, end, accumulators);
+    if (previous === undefined) {
+      this.#push(record, INSERT, key, end - 1);
+    } else if (sameResult(previous, record)) {
+      return previous;
+    } else {
+      if (this.#batch !== undefined && this.#batch.records.length + 2 > RESULT_BATCH_SIZE) this.flush();
+      this.#push(previous, UPDATE_BEFORE, key, endOf(previous) - 1);
+      this.#push(record, UPDATE_AFTER, key, end - 1);
+    }
+    if (this.#batch!.records.length >= RESULT_BATCH_SIZE) this.flush();
+    return record;
+  }
+
+  /** Builds the result record of one key in one window without emitting it. */
+  result(
+    key: GroupKey,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+  ): Row {
     const { keyFields, names, functions } = this.#layout;
     const record: Row = {};
     if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
@@ -80,18 +173,23 @@ export class ResultEmitter {
     } else {
       this.#derive(record, keyValues, start, end, accumulators);
     }
+    return record;
+  }
+
+  #push(record: Row, kind: RowKind, key: GroupKey, time: number): void {
     let batch = this.#batch;
     if (batch === undefined) {
       batch = { records: [], times: [] };
       if (this.keyed) batch.keys = [];
       if (this.watermark !== undefined) batch.watermarks = [];
+      if (this.changelog) batch.kinds = [];
       this.#batch = batch;
     }
     batch.records.push(record);
-    batch.times.push(end - 1);
+    batch.times.push(time);
     if (batch.keys) batch.keys.push(String(key));
     if (batch.watermarks) batch.watermarks.push(this.watermark!);
-    if (batch.records.length >= RESULT_BATCH_SIZE) this.flush();
+    if (batch.kinds) batch.kinds.push(kind);
   }
 
   #derive(

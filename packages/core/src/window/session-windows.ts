@@ -30,12 +30,23 @@ interface SessionState {
   key: GroupKey;
   start: number;
   end: number;
-  /** Whether the current result has been emitted (it is then re-emitted when it changes). */
+  /** Whether the current result has been emitted (a change is then emitted at once). */
   fired: boolean;
   /** Creation order, the tie-break between sessions with the same end. */
   seq: number;
   keyValues: readonly unknown[] | null;
   accumulators: unknown[];
+  /**
+   * With allowed lateness: the result last emitted for this session, which its next firing
+   * updates (UPDATE_BEFORE/UPDATE_AFTER). Kept while the session lives, also while it waits to
+   * fire again after a late record made it grow beyond the watermark.
+   */
+  emitted?: Row;
+  /**
+   * With allowed lateness: the emitted results of sessions merged into this one, deleted
+   * (DELETE) when this one next fires.
+   */
+  retracted?: Row[] | undefined;
 }
 
 interface Session extends SessionState, DueEntry {
@@ -58,10 +69,13 @@ export class SessionWindowStore implements WindowStore {
   #nextSeq = 0;
   #updates: Session[] = [];
   readonly #checked: number[];
+  /** Whether sessions keep what they emitted (allowed lateness > 0). */
+  readonly #retain: boolean;
 
   constructor(gap: number, settings: StoreSettings) {
     this.#gap = gap;
     this.#settings = settings;
+    this.#retain = settings.allowedLateness > 0;
     this.#checked = checkedFunctions(settings.functions);
   }
 
@@ -144,6 +158,7 @@ export class SessionWindowStore implements WindowStore {
           for (let j = 0; j < functions.length; j++) {
             session.accumulators[j] = functions[j].merge(session.accumulators[j], other.accumulators[j]);
           }
+          if (other.emitted !== undefined || other.retracted !== undefined) this.#absorb(session, other);
           this.#queue.remove(other);
         }
         list!.splice(first + 1, last - first);
@@ -161,6 +176,27 @@ export class SessionWindowStore implements WindowStore {
     return true;
   }
 
+  /** Moves what `other` emitted into the results `session` deletes when it next fires. */
+  #absorb(session: Session, other: Session): void {
+    const retracted = session.retracted ?? [];
+    if (other.retracted !== undefined) retracted.push(...other.retracted);
+    if (other.emitted !== undefined) retracted.push(other.emitted);
+    session.retracted = retracted;
+  }
+
+  /**
+   * Emits the session's result: as an INSERT the first time (without allowed lateness, always),
+   * else as a change of what it and the sessions merged into it emitted before.
+   */
+  #fire(s: Session, emitter: ResultEmitter): void {
+    if (!this.#retain) {
+      emitter.add(s.key, s.keyValues, s.start, s.end, s.accumulators);
+      return;
+    }
+    s.emitted = emitter.change(s.key, s.keyValues, s.start, s.end, s.accumulators, s.emitted, s.retracted);
+    if (s.retracted !== undefined) s.retracted = undefined;
+  }
+
   advance(progress: number, emitter: ResultEmitter): void {
     const queue = this.#queue;
     for (let s = queue.peek(); s !== undefined && s.queuedDue <= progress; s = queue.peek()) {
@@ -170,7 +206,7 @@ export class SessionWindowStore implements WindowStore {
         queue.update(s);
       } else if (!s.fired) {
         s.fired = true;
-        emitter.add(s.key, s.keyValues, s.start, s.end, s.accumulators);
+        this.#fire(s, emitter);
         s.queuedDue = this.#due(s);
         queue.update(s);
       } else {
@@ -195,7 +231,7 @@ export class SessionWindowStore implements WindowStore {
     const updates = [...new Set(this.#updates)].sort((a, b) => a.end - b.end || a.seq - b.seq);
     this.#updates = [];
     for (const s of updates) {
-      if (s.heapIndex >= 0 && s.fired) emitter.add(s.key, s.keyValues, s.start, s.end, s.accumulators);
+      if (s.heapIndex >= 0 && s.fired) this.#fire(s, emitter);
     }
   }
 
@@ -203,7 +239,7 @@ export class SessionWindowStore implements WindowStore {
     const sessions: SessionState[] = [];
     for (const list of this.#byKey.values()) {
       for (const s of list) {
-        sessions.push({
+        const saved: SessionState = {
           key: s.key,
           start: s.start,
           end: s.end,
@@ -211,7 +247,10 @@ export class SessionWindowStore implements WindowStore {
           seq: s.seq,
           keyValues: s.keyValues,
           accumulators: s.accumulators,
-        });
+        };
+        if (s.emitted !== undefined) saved.emitted = s.emitted;
+        if (s.retracted !== undefined) saved.retracted = s.retracted;
+        sessions.push(saved);
       }
     }
     return { sessions, nextSeq: this.#nextSeq };

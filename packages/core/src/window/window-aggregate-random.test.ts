@@ -2,8 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Operator } from '../operator.ts';
 import type { Row } from '../record.ts';
+import { DELETE, UPDATE_BEFORE } from '../record.ts';
 import { seededRandom as random } from '../testing/random.ts';
-import { agg, batchOf, CollectingOutput, countStar, open, roundTrip } from './test-support.ts';
+import {
+  agg,
+  batchOf,
+  CollectingOutput,
+  countStar,
+  foldChangelog,
+  open,
+  roundTrip,
+  windowId,
+} from './test-support.ts';
 import { createWindowAggregate } from './window-aggregate.ts';
 import type { WindowSpec } from './window-spec.ts';
 
@@ -83,10 +93,27 @@ function windowsContaining(spec: WindowSpec, t: number): [number, number][] {
   return found;
 }
 
-/** A naive model of aligned windows: all values kept, results folded when emitted. */
+/**
+ * A naive model of aligned windows: all values kept, results folded when emitted; a first result
+ * is an insert (+I), a late change an update-before (-U) of the last result and an update-after (+U).
+ */
 function reference(spec: WindowSpec, lateness: number, steps: readonly Step[]) {
   const windows = new Map<number, { start: number; fired: boolean; groups: Map<string, number[]> }>();
   const emitted: Row[] = [];
+  const kinds: string[] = [];
+  const last = new Map<string, Row>();
+  const emit = (end: number, key: string) => {
+    const r = result(end, key);
+    const before = last.get(`${end}/${key}`);
+    if (before !== undefined) {
+      kinds.push('-U', '+U');
+      emitted.push(before, r);
+    } else {
+      kinds.push('+I');
+      emitted.push(r);
+    }
+    last.set(`${end}/${key}`, r);
+  };
   const late: number[] = [];
   let w = Number.NEGATIVE_INFINITY;
   const result = (end: number, key: string) => {
@@ -115,7 +142,7 @@ function reference(spec: WindowSpec, lateness: number, steps: readonly Step[]) {
           if (win.fired) updated.push(end);
         }
         updated.sort((a, b) => a - b);
-        for (const end of updated) emitted.push(result(end, k));
+        for (const end of updated) emit(end, k);
       }
     } else if (step.w > w) {
       w = step.w;
@@ -123,13 +150,13 @@ function reference(spec: WindowSpec, lateness: number, steps: readonly Step[]) {
         const win = windows.get(end)!;
         if (end - 1 <= w && !win.fired) {
           win.fired = true;
-          for (const key of win.groups.keys()) emitted.push(result(end, key));
+          for (const key of win.groups.keys()) emit(end, key);
         }
         if (end - 1 + lateness <= w) windows.delete(end);
       }
     }
   }
-  return { emitted, late };
+  return { emitted, kinds, late };
 }
 
 const aligned: WindowSpec[] = [
@@ -159,8 +186,8 @@ describe('window aggregate: against a naive model', () => {
             expected.emitted.map((r) => (r.window_end as number) - 1),
           );
           assert.deepEqual(
-            out.take().map(({ p90: _, ...r }) => r),
-            expected.emitted,
+            out.changes().map(([kind, { p90: _, ...r }]) => [kind, r]),
+            expected.emitted.map((r, i) => [expected.kinds[i], r]),
           );
         }
       });
@@ -227,6 +254,134 @@ describe('window aggregate: against a naive model', () => {
         expected.sort(order),
       );
     }
+  });
+});
+
+/** The watermark that stands before the records of batch `step`: the greatest one before it. */
+function watermarkOf(steps: readonly Step[], step: Step): number {
+  let w = Number.NEGATIVE_INFINITY;
+  for (const s of steps) {
+    if (s === step) break;
+    if (s.kind === 'watermark' && s.w > w) w = s.w;
+  }
+  return w;
+}
+
+/** The folded changelog without the percentile, as a table (key, window) → result. */
+function folded(out: CollectingOutput): Map<string, Row> {
+  const table = new Map<string, Row>();
+  for (const [id, { p90: _, ...r }] of foldChangelog(out.emitted)) table.set(id, r);
+  return table;
+}
+
+describe('window aggregate with allowed lateness: the folded changelog is the final table', () => {
+  for (const spec of aligned) {
+    for (const lateness of [7, 40]) {
+      it(`${JSON.stringify(spec)}, allowed lateness ${lateness}: equals a plain loop over the input`, () => {
+        let updates = 0;
+        for (let seed = 1; seed <= 5; seed++) {
+          const steps = scenario(seed * 17 + lateness, 150, 12);
+          const out = new CollectingOutput();
+          const op = operator(spec, lateness);
+          open(op);
+          run(op, steps, out);
+          updates += out.emitted.filter((e) => e.kind === UPDATE_BEFORE).length;
+          // Each record goes to each of its windows whose end − 1 + lateness is past the watermark
+          // before it; it is late when it goes to none.
+          type Result = { k: string; window_start: number; window_end: number; n: number; total: number };
+          const expected = new Map<string, Result>();
+          const late: number[] = [];
+          let watermark = Number.NEGATIVE_INFINITY;
+          for (const step of steps) {
+            if (step.kind === 'watermark') {
+              watermark = Math.max(watermark, step.w);
+              continue;
+            }
+            for (const { k, v, t } of step.rows) {
+              const live = windowsContaining(spec, t).filter(([, end]) => end - 1 + lateness > watermark);
+              if (live.length === 0) late.push(t);
+              for (const [start, end] of live) {
+                const row = { k, window_start: start, window_end: end, n: 0, total: 0 };
+                const id = windowId(row);
+                const r = expected.get(id) ?? row;
+                r.n += 1;
+                r.total += v;
+                expected.set(id, r);
+              }
+            }
+          }
+          assert.deepEqual(
+            out.lateRecords.map((l) => l.time),
+            late,
+          );
+          assert.deepEqual(new Map([...folded(out)].sort()), new Map([...expected].sort()), `seed ${seed}`);
+        }
+        assert.ok(updates > 0, 'late firings updated results');
+      });
+    }
+  }
+
+  it('sessions: equals a naive model of merging sessions, with merges deleting results', () => {
+    let deletes = 0;
+    let updates = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const gap = 4 + seed;
+      const lateness = 10 * seed;
+      const steps = scenario(seed * 13, 200, 12);
+      const out = new CollectingOutput();
+      const op = operator({ type: 'session', gap }, lateness);
+      open(op);
+      run(op, steps, out);
+      deletes += out.emitted.filter((e) => e.kind === DELETE).length;
+      updates += out.emitted.filter((e) => e.kind === UPDATE_BEFORE).length;
+      // A naive model: per key a list of sessions, merged by each record that overlaps them; a
+      // session's state is dropped (its result final) once the watermark passes end − 1 + lateness,
+      // and a record is late when it overlaps no live session and its own window [t, t + gap) is
+      // past that bound.
+      const live = new Map<string, { start: number; end: number; n: number; total: number }[]>();
+      const expected = new Map<string, Row>();
+      const late: number[] = [];
+      const finish = (k: string, x: { start: number; end: number; n: number; total: number }) => {
+        const row = { k, window_start: x.start, window_end: x.end, n: x.n, total: x.total };
+        expected.set(windowId(row), row);
+      };
+      for (const step of steps) {
+        if (step.kind === 'watermark') {
+          for (const [k, list] of live) {
+            for (const x of list.filter((x) => x.end - 1 + lateness <= step.w)) finish(k, x);
+            live.set(
+              k,
+              list.filter((x) => x.end - 1 + lateness > step.w),
+            );
+          }
+          continue;
+        }
+        for (const { k, v, t } of step.rows) {
+          const list = live.get(k) ?? [];
+          const overlapping = list.filter((x) => x.start < t + gap && x.end > t);
+          if (overlapping.length === 0 && t + gap - 1 + lateness <= watermarkOf(steps, step)) {
+            late.push(t);
+            continue;
+          }
+          const merged = { start: t, end: t + gap, n: 1, total: v };
+          for (const x of overlapping) {
+            merged.start = Math.min(merged.start, x.start);
+            merged.end = Math.max(merged.end, x.end);
+            merged.n += x.n;
+            merged.total += x.total;
+          }
+          live.set(k, [...list.filter((x) => !overlapping.includes(x)), merged]);
+        }
+      }
+      for (const [k, list] of live) for (const x of list) finish(k, x);
+      assert.deepEqual(
+        out.lateRecords.map((l) => l.time),
+        late,
+      );
+      assert.deepEqual(new Map([...folded(out)].sort()), new Map([...expected].sort()), `seed ${seed}`);
+    }
+    assert.ok(deletes > 0, `merges deleted results (${deletes})`);
+    assert.ok(updates > 0, `late firings updated results (${updates})`);
   });
 });
 

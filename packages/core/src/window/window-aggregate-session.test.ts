@@ -26,6 +26,9 @@ function feed(op: ReturnType<typeof sessions>, out: CollectingOutput, rows: [str
 
 const short = (r: { [f: string]: unknown }) => [r.k, r.window_start, r.window_end, r.n];
 
+/** The changes emitted since the last call, as [kind, key, start, end, n]. */
+const changes = (out: CollectingOutput) => out.changes().map(([kind, r]) => [kind, ...short(r)]);
+
 describe('window aggregate: sessions', () => {
   it('groups records closer than gap, per key, ending at last time + gap', () => {
     const op = sessions(10);
@@ -168,7 +171,7 @@ describe('window aggregate: sessions', () => {
     ]);
   });
 
-  it('with allowed lateness, re-fires updated sessions, re-opens extended ones, and fires late new ones', () => {
+  it('with allowed lateness, updates fired sessions, re-opens extended ones, and inserts late new ones', () => {
     const op = sessions(10, 20);
     const out = new CollectingOutput();
     open(op);
@@ -177,18 +180,28 @@ describe('window aggregate: sessions', () => {
       ['a', 4],
     ]);
     op.onWatermark!(14, out);
-    assert.deepEqual(out.take().map(short), [['a', 0, 14, 2]]);
+    assert.deepEqual(changes(out), [['+I', 'a', 0, 14, 2]]);
     feed(op, out, [['a', 3]]);
-    assert.deepEqual(out.take().map(short), [['a', 0, 14, 3]]);
+    assert.deepEqual(changes(out), [
+      ['-U', 'a', 0, 14, 2],
+      ['+U', 'a', 0, 14, 3],
+    ]);
+    // The session now ends past the watermark: its change waits until the watermark passes it.
     feed(op, out, [['a', 12]]);
-    assert.deepEqual(out.take(), []);
+    assert.deepEqual(changes(out), []);
     op.onWatermark!(21, out);
-    assert.deepEqual(out.take().map(short), [['a', 0, 22, 4]]);
+    assert.deepEqual(changes(out), [
+      ['-U', 'a', 0, 14, 3],
+      ['+U', 'a', 0, 22, 4],
+    ]);
     feed(op, out, [['c', 5]]);
-    assert.deepEqual(out.take().map(short), [['c', 5, 15, 1]]);
+    assert.deepEqual(changes(out), [['+I', 'c', 5, 15, 1]]);
     op.onWatermark!(40, out);
     feed(op, out, [['a', 5]]);
-    assert.deepEqual(out.take().map(short), [['a', 0, 22, 5]]);
+    assert.deepEqual(changes(out), [
+      ['-U', 'a', 0, 22, 4],
+      ['+U', 'a', 0, 22, 5],
+    ]);
     op.onWatermark!(41, out);
     feed(op, out, [['a', 5]]);
     assert.equal(out.lateRecords.length, 1);
@@ -196,7 +209,7 @@ describe('window aggregate: sessions', () => {
     assert.deepEqual(out.take(), []);
   });
 
-  it('re-fires a fired session merged with an open one once the watermark passes the merged end', () => {
+  it('updates a fired session merged with an open one once the watermark passes the merged end', () => {
     const op = sessions(10, 100);
     const out = new CollectingOutput();
     open(op);
@@ -205,12 +218,78 @@ describe('window aggregate: sessions', () => {
       ['a', 18],
     ]);
     op.onWatermark!(15, out);
-    assert.deepEqual(out.take().map(short), [['a', 0, 10, 1]]);
+    assert.deepEqual(changes(out), [['+I', 'a', 0, 10, 1]]);
     feed(op, out, [['a', 9]]);
     assert.deepEqual(out.take(), []);
     op.onWatermark!(26, out);
     assert.deepEqual(out.take(), []);
     op.onWatermark!(27, out);
-    assert.deepEqual(out.take().map(short), [['a', 0, 28, 3]]);
+    assert.deepEqual(changes(out), [
+      ['-U', 'a', 0, 10, 1],
+      ['+U', 'a', 0, 28, 3],
+    ]);
+  });
+
+  it('a late record merging fired sessions deletes those that disappear and updates the earliest', () => {
+    const op = sessions(10, 100);
+    const out = new CollectingOutput();
+    open(op);
+    feed(op, out, [
+      ['a', 0],
+      ['a', 12],
+      ['a', 24],
+      ['b', 1],
+    ]);
+    op.onWatermark!(40, out);
+    assert.deepEqual(changes(out), [
+      ['+I', 'a', 0, 10, 1],
+      ['+I', 'b', 1, 11, 1],
+      ['+I', 'a', 12, 22, 1],
+      ['+I', 'a', 24, 34, 1],
+    ]);
+    // 9 bridges [0, 10) and [12, 22); 20 then bridges the result and [24, 34).
+    feed(op, out, [
+      ['a', 9],
+      ['a', 20],
+    ]);
+    assert.deepEqual(changes(out), [
+      ['-D', 'a', 12, 22, 1],
+      ['-U', 'a', 0, 10, 1],
+      ['+U', 'a', 0, 22, 3],
+      ['-D', 'a', 24, 34, 1],
+      ['-U', 'a', 0, 22, 3],
+      ['+U', 'a', 0, 34, 5],
+    ]);
+    op.onWatermark!(Number.POSITIVE_INFINITY, out);
+    assert.deepEqual(out.take(), []);
+  });
+
+  it('a late record merging a fired session into one it extended past the watermark changes both when it fires', () => {
+    const op = sessions(10, 100);
+    const out = new CollectingOutput();
+    open(op);
+    feed(op, out, [
+      ['a', 0],
+      ['a', 12],
+    ]);
+    op.onWatermark!(25, out);
+    assert.deepEqual(changes(out), [
+      ['+I', 'a', 0, 10, 1],
+      ['+I', 'a', 12, 22, 1],
+    ]);
+    // 20 makes [12, 22) end at 30, past the watermark: no change yet. 9 then merges [0, 10) into it.
+    feed(op, out, [
+      ['a', 20],
+      ['a', 9],
+    ]);
+    assert.deepEqual(changes(out), []);
+    op.onWatermark!(28, out);
+    assert.deepEqual(changes(out), []);
+    op.onWatermark!(29, out);
+    assert.deepEqual(changes(out), [
+      ['-D', 'a', 12, 22, 1],
+      ['-U', 'a', 0, 10, 1],
+      ['+U', 'a', 0, 30, 4],
+    ]);
   });
 });

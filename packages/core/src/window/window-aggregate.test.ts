@@ -101,7 +101,7 @@ describe('window aggregate: tumbling, event time', () => {
     assert.deepEqual(out.take(), [{ k: 'a', window_start: 10, window_end: 20, n: 3, total: 8 }]);
   });
 
-  it('with allowed lateness, keeps fired state and re-fires the updated result at each late record', () => {
+  it('with allowed lateness, keeps fired state and emits each late change as an update of the fired result', () => {
     const op = tumbling({ allowedLateness: 10 });
     const out = new CollectingOutput();
     open(op);
@@ -116,7 +116,10 @@ describe('window aggregate: tumbling, event time', () => {
       out,
     );
     op.onWatermark!(9, out);
-    assert.equal(out.take().length, 2);
+    assert.deepEqual(out.changes(), [
+      ['+I', { k: 'a', window_start: 0, window_end: 10, n: 1, total: 1 }],
+      ['+I', { k: 'b', window_start: 0, window_end: 10, n: 1, total: 1 }],
+    ]);
     op.processBatch(
       batchOf(
         [
@@ -130,21 +133,62 @@ describe('window aggregate: tumbling, event time', () => {
     );
     assert.deepEqual(
       out.emitted.map((e) => e.time),
-      [9, 9, 9],
+      [9, 9, 9, 9, 9],
     );
-    // As with one record per batch: each late record's update, in arrival order.
-    assert.deepEqual(out.take(), [
-      { k: 'a', window_start: 0, window_end: 10, n: 2, total: 6 },
-      { k: 'a', window_start: 0, window_end: 10, n: 3, total: 12 },
-      { k: 'c', window_start: 0, window_end: 10, n: 1, total: 7 },
+    // As with one record per batch: each late record's change, in arrival order; a key first
+    // seen late is an insert.
+    assert.deepEqual(out.changes(), [
+      ['-U', { k: 'a', window_start: 0, window_end: 10, n: 1, total: 1 }],
+      ['+U', { k: 'a', window_start: 0, window_end: 10, n: 2, total: 6 }],
+      ['-U', { k: 'a', window_start: 0, window_end: 10, n: 2, total: 6 }],
+      ['+U', { k: 'a', window_start: 0, window_end: 10, n: 3, total: 12 }],
+      ['+I', { k: 'c', window_start: 0, window_end: 10, n: 1, total: 7 }],
     ]);
     op.onWatermark!(18, out);
     op.processBatch(batchOf([{ k: 'b', v: 2 }], [9]), out);
-    assert.deepEqual(out.take(), [{ k: 'b', window_start: 0, window_end: 10, n: 2, total: 3 }]);
+    assert.deepEqual(out.changes(), [
+      ['-U', { k: 'b', window_start: 0, window_end: 10, n: 1, total: 1 }],
+      ['+U', { k: 'b', window_start: 0, window_end: 10, n: 2, total: 3 }],
+    ]);
     op.onWatermark!(19, out);
     op.processBatch(batchOf([{ k: 'b', v: 3 }], [9]), out);
     assert.deepEqual(out.take(), []);
     assert.equal(out.lateRecords.length, 1);
+  });
+
+  it('with allowed lateness, a late record that leaves the result unchanged emits nothing', () => {
+    const op = tumbling({ allowedLateness: 10, fields: [agg('top', 'max', 'v')] });
+    const out = new CollectingOutput();
+    open(op);
+    op.processBatch(batchOf([{ k: 'a', v: 5 }], [2]), out);
+    op.onWatermark!(9, out);
+    assert.deepEqual(out.changes(), [['+I', { k: 'a', window_start: 0, window_end: 10, top: 5 }]]);
+    op.processBatch(
+      batchOf(
+        [
+          { k: 'a', v: 3 },
+          { k: 'a', v: 5 },
+        ],
+        [4, 1],
+      ),
+      out,
+    );
+    assert.deepEqual(out.changes(), []);
+    op.processBatch(batchOf([{ k: 'a', v: 8 }], [4]), out);
+    assert.deepEqual(out.changes(), [
+      ['-U', { k: 'a', window_start: 0, window_end: 10, top: 5 }],
+      ['+U', { k: 'a', window_start: 0, window_end: 10, top: 8 }],
+    ]);
+  });
+
+  it('without allowed lateness, batches carry no kinds (append-only)', () => {
+    const op = tumbling();
+    const out = new CollectingOutput();
+    open(op);
+    op.processBatch(batchOf([{ k: 'a', v: 5 }], [2]), out);
+    op.onWatermark!(Number.POSITIVE_INFINITY, out);
+    assert.equal(out.batches.length, 1);
+    assert.equal(out.batches[0].kinds, undefined);
   });
 
   it('fires a window first created by a late record within lateness at the end of its batch', () => {

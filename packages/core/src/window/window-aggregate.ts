@@ -69,11 +69,16 @@ export interface WindowAggregateConfig {
   allowedLateness: number;
 }
 
-/** Checkpoint format of the operator; bump the version when the layout changes. */
-const SNAPSHOT_FORMAT = 'sluice.window_aggregate.v1';
+/**
+ * Checkpoint format of the operator; bump the version when the layout changes. v2 added the
+ * results emitted by fired windows (kept with allowed lateness, to retract them on a late firing).
+ */
+const SNAPSHOT_FORMAT = 'sluice.window_aggregate.v2';
+/** The format before v2: the same layout without emitted results, so readable without lateness. */
+const SNAPSHOT_FORMAT_V1 = 'sluice.window_aggregate.v1';
 
 interface WindowAggregateSnapshot {
-  format: typeof SNAPSHOT_FORMAT;
+  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
   /** What the state was built for: a restore refuses state of a different step. */
   shape: string;
   /** Event time: the last watermark; processing time: the last `now − 1`. */
@@ -160,12 +165,24 @@ export function planFields(fields: readonly OutputField[]): FieldPlan {
  *
  * Event time: a record with time t goes to every window containing t. A window [start, end)
  * fires when the watermark reaches end − 1, once per (key, window), in end order. Its state is
- * kept until the watermark reaches end − 1 + allowedLateness; a record arriving in that time
- * updates it, and the updated result is emitted again right after that record (Flink's
- * allowed-lateness semantics: each later result supersedes the earlier one for the same key and
- * window). A record none of whose windows is within that bound goes to `out.late`; a record some
- * of whose windows are too old goes to the others only. Sessions merge first and are then
- * judged by the merged session. `onWatermark(Infinity)` fires every open window exactly once.
+ * kept until the watermark reaches end − 1 + allowedLateness. A record none of whose windows is
+ * within that bound goes to `out.late`; a record some of whose windows are too old goes to the
+ * others only. Sessions merge first and are then judged by the merged session.
+ * `onWatermark(Infinity)` fires every open window exactly once.
+ *
+ * Without allowed lateness the output is append-only. With it (event time, allowedLateness > 0)
+ * the output is a retract changelog (`Batch.kinds`): a first firing is an INSERT, and a late
+ * record that changes a fired result emits, right after that record, an UPDATE_BEFORE of the
+ * result emitted before and at once an UPDATE_AFTER of the new one (in one batch); a late record
+ * that leaves the result unchanged emits nothing. Sessions: a late record that merges sessions
+ * moves the emitted results of the sessions that disappear into the merge (all but the earliest)
+ * to the merged one, which deletes them (DELETE) when it fires, then emits its own result as an
+ * INSERT, or as an update of its own earlier result when it had fired; a session that a late
+ * record made end beyond the watermark fires that change when the watermark passes its new end.
+ * Folding the changelog by (key, window_start, window_end) gives exactly the final windows. To
+ * retract, the operator keeps each fired group's emitted result until its allowed lateness ends
+ * (one result record per fired (key, window): memory and checkpoint size grow with the number of
+ * windows fired within the allowed lateness).
  * When the batch carries `watermarks`, the operator advances to `watermarks[i]` (firing what
  * became due) before it takes record i, so lateness, firing and merging are what they would be
  * with one record per batch: results do not depend on how the input was batched. Results carry
@@ -263,6 +280,7 @@ class WindowAggregate implements Operator {
     this.#keyFn = config.keyFn;
     this.#fieldKey = fieldGroupKey(keyFields);
     this.#processing = config.time === 'processing';
+    this.#emitter.changelog = settings.allowedLateness > 0;
     if (!this.#processing) this.#emitter.watermark = this.#progress;
     this.#syncEmitter();
   }
@@ -290,7 +308,17 @@ class WindowAggregate implements Operator {
     if (ctx.restored === undefined) return;
     const saved = ctx.restored as Partial<WindowAggregateSnapshot> | null;
     const step = this.#config.stepId;
-    if (saved?.format !== SNAPSHOT_FORMAT || saved.shape !== this.#shape) {
+    if (saved?.format === SNAPSHOT_FORMAT_V1 && this.#emitter.changelog) {
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `the checkpointed state of window step '${step}' was written by an older Sluice that did not keep the results of fired windows, which a late firing with allowed_lateness now retracts; restart with --from-scratch to drop it, or finish the job with the older version first`,
+        { step },
+      );
+    }
+    if (
+      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
+      saved.shape !== this.#shape
+    ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
         `the checkpointed state of window step '${step}' was made by a different window, time mode, key or aggregate list; restart with --from-scratch to drop it`,
@@ -351,7 +379,7 @@ class WindowAggregate implements Operator {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
         continue;
       }
-      // A late record that changed a fired window re-fires it at once (Flink's allowed lateness).
+      // A late record that changed a fired window updates its result at once.
       if (store.hasUpdates) {
         emitter.watermark = this.#progress;
         store.flushUpdates(emitter);

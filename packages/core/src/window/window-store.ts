@@ -13,12 +13,21 @@ export interface Group {
   keyValues: readonly unknown[] | null;
   /** One accumulator per aggregate field, in field order. */
   accumulators: unknown[];
+  /**
+   * The result last emitted for the group, kept from its first firing until its allowed lateness
+   * ends when that is more than 0 (what a late firing retracts); absent otherwise.
+   */
+  emitted?: Row;
 }
 
 /** What a store needs to know of the step. */
 export interface StoreSettings {
   readonly functions: readonly AggregateFunction[];
-  /** Milliseconds a fired window keeps its state and accepts late records. */
+  /**
+   * Milliseconds a fired window keeps its state and accepts late records. When more than 0 the
+   * store keeps each fired group's emitted result and emits late firings as changes of it
+   * ({@link ResultEmitter.change}).
+   */
   readonly allowedLateness: number;
   /** The key-field values of a group's first record. */
   keyValuesOf(record: Row): readonly unknown[] | null;
@@ -39,7 +48,10 @@ export interface WindowStore {
    * `checkMerge`, for sessions the record would merge) refuses the record for one of them.
    */
   add(key: GroupKey, record: Row, time: number, values: readonly unknown[], progress: number): boolean;
-  /** Emits every window that became due, in end order, once; drops state past allowed lateness. */
+  /**
+   * Emits every window that became due, in end order, once (a session that grew after it fired
+   * fires again as a change); drops state past allowed lateness.
+   */
   advance(progress: number, emitter: ResultEmitter): void;
   /**
    * A progress below which `advance` has nothing to do (no window to fire or drop): the caller
@@ -49,7 +61,10 @@ export interface WindowStore {
   readonly nextDue: number;
   /** Whether fired windows took records since the last `flushUpdates`. */
   readonly hasUpdates: boolean;
-  /** Emits the updated results of due windows that took records since the last flush. */
+  /**
+   * Emits the updated results of due windows that took records since the last flush, each as a
+   * change of the result emitted before ({@link ResultEmitter.change}): nothing when unchanged.
+   */
   flushUpdates(emitter: ResultEmitter): void;
   /** The state as structured-cloneable data (live references: serialize before the next call). */
   snapshot(): unknown;
