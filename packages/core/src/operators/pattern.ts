@@ -108,6 +108,7 @@ class PatternOperator implements Operator {
 
   processBatch(batch: Batch, out: Output): void {
     const n = batch.records.length;
+    if (n === 0) return;
     const keyFn = this.#o.keyFn;
     const keys = batch.keys;
     if (!keyFn && !keys) {
