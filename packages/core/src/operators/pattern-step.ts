@@ -82,7 +82,7 @@ const config = Type.Object(
     }),
     timeouts: Type.Union([Type.Literal('drop'), Type.Literal('emit')], {
       description:
-        'Partial matches that run out of time (`within`): `drop` (counted as filtered), or `emit` them as output records with `match: timeout` (complete matches then have `match: complete`).',
+        'Partial matches that run out of time (`within`): `drop` them, or `emit` them as output records with `match: timeout` (complete matches then have `match: complete`).',
       default: 'drop',
     }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {

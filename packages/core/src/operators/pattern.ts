@@ -30,7 +30,7 @@ export interface PatternOptions {
   skip: SkipStrategy;
   /** Index of the stage `to_first` / `to_last` skip to. */
   skipStage?: number;
-  /** `emit`: timed-out partial matches are output records with `match: 'timeout'`; `drop`: counted as filtered. */
+  /** `emit`: timed-out partial matches are output records with `match: 'timeout'`; `drop`: not output. */
   timeouts: 'emit' | 'drop';
 }
 
@@ -176,7 +176,7 @@ class PatternOperator implements Operator {
         if (ks === undefined || ks.deadline !== time) continue;
         ks.deadline = -1;
         this.#matcher.expire(ks, time);
-        this.#after(key, ks, time, before, out);
+        this.#after(key, ks, time, before);
       } else {
         const time = pending.topTime;
         const key = pending.topKey;
@@ -188,7 +188,7 @@ class PatternOperator implements Operator {
     if (watermark === Number.POSITIVE_INFINITY) {
       for (const [key, ks] of this.#keys) {
         this.#matcher.end(ks);
-        this.#after(key, ks, Number.NaN, before, out);
+        this.#after(key, ks, Number.NaN, before);
       }
     }
     if (this.#out !== null) {
@@ -213,14 +213,14 @@ class PatternOperator implements Operator {
       this.#keys.set(key, ks);
       this.#scratch = newKeyState();
     }
-    this.#after(key, ks, time, before, out);
+    this.#after(key, ks, time, before);
   }
 
   /** Emits what became final for `key`, schedules its next deadline, frees its state when empty. */
-  #after(key: string, ks: KeyState, now: number, before: number, out: Output): void {
+  #after(key: string, ks: KeyState, now: number, before: number): void {
     const ready = this.#matcher.ready;
     if (ready.length > 0) {
-      for (let i = 0; i < ready.length; i++) this.#result(key, ready[i], now, before, out);
+      for (let i = 0; i < ready.length; i++) this.#result(key, ready[i], now, before);
       ready.length = 0;
     }
     if (ks.threads.length === 0 && ks.results.length === 0) {
@@ -237,13 +237,13 @@ class PatternOperator implements Operator {
     }
   }
 
-  #result(key: string, result: Result, now: number, before: number, out: Output): void {
+  #result(key: string, result: Result, now: number, before: number): void {
     const o = this.#o;
     const timeout = result.kind === 'timeout';
-    if (timeout && o.timeouts === 'drop') {
-      out.filtered(1);
-      return;
-    }
+    // A dropped timeout is no input record: the records of its partial match were taken in
+    // (the step absorbs), so it is not counted as filtered, which would break in = out +
+    // filtered + dead + late.
+    if (timeout && o.timeouts === 'drop') return;
     const match = result.match;
     const row: Row = {};
     const keyFields = o.keyFields;
