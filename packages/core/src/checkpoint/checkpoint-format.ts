@@ -25,7 +25,7 @@ import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import type { PipelineFingerprint } from './fingerprint.ts';
 import { DEPTH_LIMIT, findUnstorable, formatStatePath } from './state-path.ts';
-import { decodeValue, encodeValue, UnstorableValueError } from './value-codec.ts';
+import { decodeValue, encodeValue } from './value-codec.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -87,8 +87,8 @@ export function encodeCheckpoint(data: CheckpointData): Uint8Array {
   try {
     encoded = encodeValue(data, CHECKPOINT_HEADER_BYTES, CODEC_DEPTH);
   } catch (err) {
-    if (err instanceof UnstorableValueError || err instanceof RangeError) throw unserializable(data, err);
-    throw err;
+    // UnstorableValueError, a stack overflow, or a getter that threw: find and name the value.
+    throw unserializable(data, err);
   }
   const out = encoded.bytes;
   const payload = out.subarray(CHECKPOINT_HEADER_BYTES);
@@ -186,7 +186,12 @@ function unserializable(data: CheckpointData, err: unknown): SluiceError {
   ] as const;
   for (const [part, entries] of parts) {
     for (const id of Object.keys(entries ?? {})) {
-      const found = findUnstorable(entries[id]);
+      let found: ReturnType<typeof findUnstorable>;
+      try {
+        found = findUnstorable(entries[id]);
+      } catch {
+        found = undefined; // the walk met what the encoder met (a throwing getter): INTERNAL below
+      }
       if (found === undefined) continue;
       const path = `${part}.${id}${formatStatePath(found.segments)}`;
       return new SluiceError(

@@ -71,4 +71,16 @@ describe('a state value a checkpoint cannot store', () => {
       /operators\.u\.urls\.values\(\)\[0\].*an instance of URL/s,
     );
   });
+
+  it('a getter that throws: the checkpoint fails as INTERNAL with the cause, not a raw error', () => {
+    const state = {
+      get broken(): number {
+        throw new Error('boom');
+      },
+    };
+    assert.throws(
+      () => encodeCheckpoint(data({ g: state })),
+      (err: unknown) => err instanceof SluiceError && err.code === 'INTERNAL' && /boom/.test(err.message),
+    );
+  });
 });
