@@ -56,8 +56,9 @@ export interface Operator {
   /** Processing time advanced to `now` (called about every 100 ms). */
   onProcessingTime?(now: number, out: Output): void;
   /**
-   * Returns the operator's state for a checkpoint: a structured-cloneable value (plain objects,
-   * arrays, Maps, Sets, typed arrays). Called at a batch boundary; must not do I/O.
+   * Returns the operator's state for a checkpoint: plain data the checkpoint format carries
+   * (plain objects, arrays, Maps, Sets, Dates, typed arrays, bigints; no class instances, no
+   * cycles: `checkpoint/value-codec.ts`). Called at a batch boundary; must not do I/O.
    */
   snapshot?(): unknown;
   onCheckpointComplete?(checkpointId: number): void;

@@ -6,7 +6,7 @@
  * implement the same interface. State names are part of the checkpoint format: never rename one.
  */
 
-/** One named map of keyed state. Values must be structured-cloneable. */
+/** One named map of keyed state. Values must be plain data the checkpoint format carries (see `Operator.snapshot`). */
 export interface KeyedMap<V> {
   get(key: string): V | undefined;
   set(key: string, value: V): void;
@@ -20,7 +20,7 @@ export interface KeyedMap<V> {
 export interface StateBackend {
   /** The map called `name`, restored from the last checkpoint when there is one. */
   map<V>(name: string): KeyedMap<V>;
-  /** All maps, as a structured-cloneable value for a checkpoint. */
+  /** All maps, as plain data for a checkpoint. */
   snapshot(): unknown;
 }
 

@@ -16,9 +16,8 @@ export type AggregateInput = 'number' | 'ordered' | 'any';
 /**
  * Folds values into an accumulator and reads a result from it.
  *
- * Accumulators are structured-cloneable plain data (numbers, strings, arrays, plain objects, Maps,
- * Sets, typed arrays; never class instances) because they go into checkpoints through
- * `v8.serialize`. NULL and undefined values leave the accumulator unchanged, except for `count(*)`.
+ * Accumulators are plain data (numbers, strings, arrays, plain objects, Maps, Sets, typed arrays;
+ * never class instances) because they go into checkpoints (`checkpoint/value-codec.ts`). NULL and undefined values leave the accumulator unchanged, except for `count(*)`.
  *
  * A record goes into every accumulator it belongs to or into none: before adding a value to any
  * accumulator, a caller calls `check` on each (and `checkMerge` before merging), which throws when

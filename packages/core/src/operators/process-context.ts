@@ -23,7 +23,7 @@ export interface ProcessContext<S, O> {
   processingTime(): number;
   /** This key's state, or undefined when none is set. */
   state(): S | undefined;
-  /** Replaces this key's state. The value must be structured-cloneable (it is checkpointed). */
+  /** Replaces this key's state. The value must be plain data, no class instances (it is checkpointed). */
   setState(value: S): void;
   clearState(): void;
   /** Emits a record keyed by the current key, at `time` (default: `timestamp`). */
