@@ -19,6 +19,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
+import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ function yaml(windowed: boolean): string {
     : '';
   return `
 name: bench-${windowed ? 'windowed' : 'stateless'}
-settings: { checkpoint: { interval: 0s, dir: /tmp/sluice-bench }, batch_size: 1024 }
+settings: { checkpoint: { interval: 0s, dir: ${SCRATCH_DIR} }, batch_size: 1024 }
 sources:
   orders:
     type: generate
@@ -93,7 +94,7 @@ function measure(run: () => Promise<number> | number): Promise<Measurement> {
 }
 
 async function engine(windowed: boolean): Promise<number> {
-  const plan = parsePipelineYaml(yaml(windowed), '/tmp/sluice-bench/pipeline.yaml', { registry });
+  const plan = parsePipelineYaml(yaml(windowed), `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const job = await Job.create(plan, { registry, fromScratch: true });
   const result = await job.run();
   return result.metrics.sinks.out.written;

@@ -40,6 +40,7 @@ import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
+import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = '127.0.0.1:9092';
 const VARIANTS = ['bare', 'bare+json', 'sluice', 'sluice+map', 'sluice+poison'] as const;
@@ -180,7 +181,7 @@ async function sluiceJob(job: ChildJob): Promise<Measurement> {
   const registry = new Registry([builtins, kafka]);
   const yaml = `
 name: bench-kafka-${process.pid}
-settings: { checkpoint: { interval: 5s, dir: /tmp/sluice-bench-kafka } }
+settings: { checkpoint: { interval: 5s, dir: ${SCRATCH_DIR} } }
 sources:
   in:
     type: kafka
@@ -198,7 +199,7 @@ ${job.variant === 'sluice+map' ? 'steps:\n  - id: cents\n    type: map\n    fiel
     key: user
 ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: ${job.deadLetters.topic} }` : ''}
 `;
-  const plan = parsePipelineYaml(yaml, '/tmp/sluice-bench-kafka/pipeline.yaml', { registry });
+  const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const log = createLogger({ level: 'warn', format: 'text' });
   const running = await Job.create(plan, { registry, fromScratch: true, log });
   const done = running.run();

@@ -30,6 +30,7 @@ import {
   Registry,
   validateConfig,
 } from '@sluice/core';
+import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -104,7 +105,7 @@ const steps: { readonly [q in Query]: string } = {
 function yaml(q: Query): string {
   return `
 name: bench-nexmark-${q}
-settings: { checkpoint: { interval: 0s, dir: /tmp/sluice-bench-nexmark }, batch_size: 1024 }
+settings: { checkpoint: { interval: 0s, dir: ${SCRATCH_DIR} }, batch_size: 1024 }
 sources:
   events:
     type: nexmark
@@ -118,7 +119,7 @@ sinks:
 }
 
 async function engine(q: Query): Promise<number> {
-  const plan = parsePipelineYaml(yaml(q), '/tmp/sluice-bench-nexmark/pipeline.yaml', { registry });
+  const plan = parsePipelineYaml(yaml(q), `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const job = await Job.create(plan, { registry, fromScratch: true });
   const result = await job.run();
   return result.metrics.sinks.out.written;

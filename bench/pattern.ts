@@ -21,6 +21,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
+import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +47,7 @@ const generatorConfig = {
 
 const yaml = `
 name: bench-pattern
-settings: { checkpoint: { interval: 0s, dir: /tmp/sluice-bench }, batch_size: 1024 }
+settings: { checkpoint: { interval: 0s, dir: ${SCRATCH_DIR} }, batch_size: 1024 }
 sources:
   clicks:
     type: generate
@@ -86,7 +87,7 @@ async function measure(run: () => Promise<number> | number): Promise<Measurement
 }
 
 async function engine(): Promise<number> {
-  const plan = parsePipelineYaml(yaml, '/tmp/sluice-bench/pipeline.yaml', { registry });
+  const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const job = await Job.create(plan, { registry, fromScratch: true });
   const result = await job.run();
   return result.metrics.sinks.out.written;
