@@ -9,7 +9,7 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, INSERT, type Row, type RowKind, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
-import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
+import { RESULT_BATCH_SIZE, sameResult } from '../window/result-emitter.ts';
 import { isDerived, type OutputField, planFields } from '../window/window-aggregate.ts';
 import { checkAdd, checkedFunctions, createAccumulators } from '../window/window-store.ts';
 import { decodeKey } from './key.ts';
@@ -49,23 +49,6 @@ interface UpdatingAggregateSnapshot {
   /** Whether input batches carried `key_by` keys (results then carry them too). */
   keyedInput: boolean;
   keys: Map<GroupKey, KeyState>;
-}
-
-/** JSON text that also spells bigints, for comparing object values. */
-function jsonText(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-}
-
-/** Whether two results hold the same values (objects, e.g. from `first`, compared as JSON). */
-function sameResult(a: Row, b: Row): boolean {
-  for (const name in a) {
-    const x = a[name];
-    const y = b[name];
-    if (Object.is(x, y)) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-    if (jsonText(x) !== jsonText(y)) return false;
-  }
-  return true;
 }
 
 /**
