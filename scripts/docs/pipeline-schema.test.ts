@@ -109,11 +109,19 @@ dead_letter: { type: stdout }
     ['an unknown top-level key', false, `${quickstart}sink: {}\n`],
     ['a bad settings value', false, quickstart.replace('interval: 2s', 'interval: soon')],
     [
-      'event_time with neither field nor expression',
-      false,
+      'event_time with neither field nor expression (the source’s own times)',
+      true,
       quickstart.replace(
         '{ field: ts, max_out_of_orderness: 5s }\n  manual',
         '{ max_out_of_orderness: 5s }\n  manual',
+      ),
+    ],
+    [
+      'event_time with both field and expression',
+      false,
+      quickstart.replace(
+        '{ field: ts, max_out_of_orderness: 5s }\n  manual',
+        '{ field: ts, expression: ts, max_out_of_orderness: 5s }\n  manual',
       ),
     ],
     ['a step without id', false, quickstart.replace('id: orders\n    type: union', 'type: union')],
