@@ -69,8 +69,9 @@ describe('describePipelineFile', () => {
         assert.ok(Object.hasOwn(letter, f.name), `'${f.name}' missing from ${JSON.stringify(letter)}`);
     }
     const written = new Set(letters.flatMap((l) => Object.keys(l)));
+    // `kind` appears only for changes of an updating stream (engine-changelog.test.ts checks it).
     for (const f of deadLetterFields) {
-      if (f.name !== 'eventTime')
+      if (f.name !== 'eventTime' && f.name !== 'kind')
         assert.ok(written.has(f.name), `'${f.name}' is documented but never written`);
     }
   });

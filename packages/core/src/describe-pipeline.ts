@@ -44,6 +44,12 @@ export const deadLetterFields: readonly DeadLetterFieldDoc[] = [
     description: 'Position of the record in its partition (a byte offset, a Kafka offset, an index).',
   },
   { name: 'eventTime', always: false, description: 'Event time of the record, epoch ms, when known.' },
+  {
+    name: 'kind',
+    always: false,
+    description:
+      'When the record was a change of an updating stream: `update_before`, `update_after` or `delete` (absent for an insert).',
+  },
   { name: 'failedAt', always: true, description: 'When it failed: processing time, epoch ms.' },
 ];
 

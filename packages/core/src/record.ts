@@ -99,6 +99,11 @@ export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, recor
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
 
+/** The name of a row kind other than INSERT, as dead letters spell it. */
+export function changeKindName(kind: RowKind): Exclude<(typeof ROW_KIND_NAMES)[number], 'insert'> {
+  return kind === UPDATE_BEFORE ? 'update_before' : kind === UPDATE_AFTER ? 'update_after' : 'delete';
+}
+
 /** The kind of record `i` of `batch`: INSERT when the batch carries no kinds. */
 export function kindAt(batch: Batch<unknown>, i: number): RowKind {
   return batch.kinds === undefined ? INSERT : batch.kinds[i];
@@ -128,6 +133,11 @@ export interface DeadLetter {
   offset?: Offset;
   /** Event time of the record when known, epoch ms. */
   eventTime?: number;
+  /**
+   * The record's row kind when it was a change of an updating stream (`update_before`,
+   * `update_after`, `delete`); absent for an insert, as every record of an append-only stream is.
+   */
+  kind?: Exclude<(typeof ROW_KIND_NAMES)[number], 'insert'>;
   /** Processing time when it failed, epoch ms. */
   failedAt: number;
 }

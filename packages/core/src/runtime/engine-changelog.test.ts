@@ -204,3 +204,49 @@ describe('changelog sinks', () => {
     });
   });
 });
+
+test('dead letters of an updating stream say which change failed, from a step and from a sink', async () => {
+  const dir = await h.dir();
+  const name = 'changelog-dead-kinds';
+  const channel = memoryChannel(name, ['p0']);
+  channel.push('p0', ...[1, 2, 3].map((i) => ({ ts: 1000 + i, region: 'eu', amount: i })), {
+    ts: 2000,
+    region: 'us',
+    amount: 1,
+  });
+  channel.end();
+  const text = `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt } }
+sources:
+  in: { type: memory, channel: ${name}, event_time: { field: ts } }
+dead_letter: { type: file, path: ./out/dead.jsonl }
+steps:
+  - id: totals
+    type: aggregate
+    key: [region]
+    fields: { orders: count(*) }
+  - id: ratio
+    type: map
+    fields: { per_other: 10 / (orders - 2) }
+sinks:
+  table: { type: file, path: ./out/table.jsonl, changelog: upsert, key: [missing] }
+`;
+  const job = await Job.create(planFrom(text, dir, registry), { registry });
+  assert.equal((await h.run(job)).status, 'completed');
+  const dead = await lines(dir, 'dead.jsonl');
+  const brief = dead.map((d) => [d.step, d.kind ?? 'insert', (d.payload as Row).orders]);
+  // orders = 2 divides by zero in `ratio`: its update-after (2) and, later, its update-before (2).
+  assert.deepEqual(
+    brief.filter(([step]) => step === 'ratio'),
+    [
+      ['ratio', 'update_after', 2],
+      ['ratio', 'update_before', 2],
+    ],
+  );
+  // Every other change reaches the sink, which rejects each (no `missing` key field).
+  assert.deepEqual(
+    brief.filter(([step]) => step === 'table').map(([, kind, orders]) => `${kind}:${orders}`),
+    ['insert:1', 'update_before:1', 'update_after:3', 'insert:1'],
+  );
+});

@@ -4,7 +4,7 @@
 
 import type { Logger, SinkRejection } from '../connector.ts';
 import type { LatePolicy } from '../operator.ts';
-import type { DeadLetter, Row } from '../record.ts';
+import { changeKindName, type DeadLetter, INSERT, type Row, type RowKind } from '../record.ts';
 import { safeJsonText } from '../safe-json.ts';
 import type { Clock } from '../time.ts';
 import type { FailureRouter } from './graph.ts';
@@ -81,7 +81,13 @@ export class OutputRouter implements FailureRouter {
   }
 
   /** Turns a sink's permanent rejections into dead letters. */
-  rejected(sinkId: string, records: Row[], times: number[], rejections: SinkRejection[]): void {
+  rejected(
+    sinkId: string,
+    records: Row[],
+    times: number[],
+    rejections: SinkRejection[],
+    kinds?: readonly RowKind[],
+  ): void {
     const now = this.#clock.now();
     for (const r of rejections) {
       const letter: DeadLetter = {
@@ -92,6 +98,8 @@ export class OutputRouter implements FailureRouter {
         failedAt: now,
       };
       if (Number.isFinite(times[r.index])) letter.eventTime = times[r.index];
+      const kind = kinds?.[r.index];
+      if (kind !== undefined && kind !== INSERT) letter.kind = changeKindName(kind);
       if (sinkId === DEAD_LETTER) {
         this.#log.error('the dead-letter sink rejected a record', {
           step: letter.step,

@@ -7,7 +7,7 @@
 
 import { SluiceError } from '../errors.ts';
 import type { LatePolicy, Operator, Output } from '../operator.ts';
-import { type Batch, type DeadLetter, type Row, withoutTexts } from '../record.ts';
+import { type Batch, changeKindName, type DeadLetter, INSERT, type Row, withoutTexts } from '../record.ts';
 import { newStepCounters, type StepCounters } from './metrics.ts';
 import type { SinkRunner } from './sink-runner.ts';
 
@@ -40,6 +40,8 @@ export function deadLetterOf(
   if (batch.offsets) letter.offset = batch.offsets[i];
   const t = batch.times[i];
   if (Number.isFinite(t)) letter.eventTime = t;
+  const kind = batch.kinds?.[i];
+  if (kind !== undefined && kind !== INSERT) letter.kind = changeKindName(kind);
   return letter;
 }
 

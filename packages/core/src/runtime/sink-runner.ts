@@ -13,7 +13,12 @@ import { INSERT, type Row, type RowKind } from '../record.ts';
 import { batchBytes } from '../record-size.ts';
 
 /** Called with the records a sink rejected for good. */
-export type RejectionHandler = (records: Row[], times: number[], rejections: SinkRejection[]) => void;
+export type RejectionHandler = (
+  records: Row[],
+  times: number[],
+  rejections: SinkRejection[],
+  kinds: readonly RowKind[] | undefined,
+) => void;
 
 /** How much a sink queue may hold before the sources wait. */
 export interface QueueCapacity {
@@ -178,7 +183,7 @@ export class SinkRunner {
         if (rejections && rejections.length > 0) {
           this.rejected += rejections.length;
           this.written += records.length - rejections.length;
-          this.#onReject(records, times, rejections);
+          this.#onReject(records, times, rejections, kinds);
         } else {
           this.written += records.length;
         }
