@@ -3,99 +3,12 @@
  * resumable, with optional rate limit and injected faults.
  */
 
-import type { SourceBatch, SourceContext, SourceReader } from '../connector.ts';
-import { SluiceError } from '../errors.ts';
-import type { Offset, Row } from '../record.ts';
+import type { SourceContext, SourceReader } from '../connector.ts';
 import { defineSource } from '../spec.ts';
-import type { Clock } from '../time.ts';
-import { type GeneratorSettings, generateConfig, generatorSettings } from './generate-config.ts';
+import { generateConfig, generatorSettings } from './generate-config.ts';
 import { RecordGenerator } from './generate-record.ts';
-import { RateLimit } from './rate-limit.ts';
+import { openIndexedReaders } from './indexed-source.ts';
 import { templates } from './templates.ts';
-
-/** Position of a `generate` partition: the index of the next record it produces. */
-export interface GeneratePosition {
-  next: number;
-}
-
-interface ReaderOptions {
-  readonly settings: GeneratorSettings;
-  readonly partitions: number;
-  /** Total records over all partitions; Infinity when unbounded. */
-  readonly count: number;
-  /** Records per second of this partition; 0 for no limit. */
-  readonly rate: number;
-  readonly clock: Clock;
-}
-
-/** Reads one partition: records `p`, `p + partitions`, `p + 2 × partitions`, … below `count`. */
-class GenerateReader implements SourceReader {
-  readonly partition: string;
-  readonly #generator: RecordGenerator;
-  readonly #stride: number;
-  readonly #end: number;
-  /** Paces the partition at `rate`; undefined for no limit. */
-  readonly #limit: RateLimit | undefined;
-  #next: number;
-
-  constructor(partition: string, first: number, options: ReaderOptions) {
-    this.partition = partition;
-    this.#generator = new RecordGenerator(options.settings);
-    this.#next = first;
-    this.#stride = options.partitions;
-    this.#end = options.count;
-    this.#limit = options.rate > 0 ? new RateLimit(options.rate, options.clock) : undefined;
-  }
-
-  async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
-    if (this.#next >= this.#end) return null;
-    let n = Math.min(max, Math.ceil((this.#end - this.#next) / this.#stride));
-    if (this.#limit !== undefined) n = await this.#limit.allowance(n, signal);
-    const generator = this.#generator;
-    const records: Row[] = [];
-    const times: number[] = [];
-    const offsets: Offset[] = [];
-    let index = this.#next;
-    for (let i = 0; i < n; i++) {
-      records.push(generator.record(index));
-      times.push(generator.time);
-      offsets.push(index);
-      index += this.#stride;
-    }
-    this.#next = index;
-    return { records, times, offsets };
-  }
-
-  position(): GeneratePosition {
-    return { next: this.#next };
-  }
-
-  async close(): Promise<void> {}
-}
-
-function restoredNext(
-  restored: unknown,
-  partition: number,
-  partitions: number,
-  id: string,
-): number | undefined {
-  if (restored === undefined) return undefined;
-  const next = (restored as Partial<GeneratePosition> | null)?.next;
-  if (
-    typeof next !== 'number' ||
-    !Number.isSafeInteger(next) ||
-    next < 0 ||
-    next % partitions !== partition
-  ) {
-    throw new SluiceError(
-      'CHECKPOINT_INCOMPATIBLE',
-      `position ${JSON.stringify(restored)} of partition p${partition} does not fit ${partitions} ` +
-        'partition(s); was `partitions` changed? Restart with --from-scratch',
-      { step: id },
-    );
-  }
-  return next;
-}
 
 /** The `generate` source spec. */
 export const generateSource = defineSource({
@@ -141,18 +54,15 @@ export const generateSource = defineSource({
   create(config) {
     const settings = generatorSettings(config);
     const partitions = config.partitions;
-    const count = config.count ?? Number.POSITIVE_INFINITY;
-    const rate = (config.rate ?? 0) / partitions;
+    const options = {
+      partitions,
+      end: config.count ?? Number.POSITIVE_INFINITY,
+      rate: (config.rate ?? 0) / partitions,
+      generator: () => new RecordGenerator(settings),
+    };
     return {
       async open(ctx: SourceContext): Promise<SourceReader[]> {
-        const options: ReaderOptions = { settings, partitions, count, rate, clock: ctx.clock };
-        const readers: SourceReader[] = [];
-        for (let p = 0; p < partitions; p++) {
-          const id = `p${p}`;
-          const first = restoredNext(ctx.restored[id], p, partitions, ctx.id) ?? p;
-          readers.push(new GenerateReader(id, first, options));
-        }
-        return readers;
+        return openIndexedReaders(ctx, options);
       },
     };
   },

@@ -151,6 +151,11 @@ export class NexmarkGenerator {
     return eventTime(this.#baseTime, this.#delayUs, n);
   }
 
+  /** `event(n)`, as the indexed source reader asks for records. */
+  record(n: number): NexmarkEvent {
+    return this.event(n);
+  }
+
   /** Event number `n` (0-based, a safe integer); its event time is left in `time`. */
   event(n: number): NexmarkEvent {
     const rng = this.#rng;

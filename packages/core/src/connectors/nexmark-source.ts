@@ -3,99 +3,14 @@
  * splittable into partitions and resumable from an event number.
  */
 
-import type { SourceBatch, SourceContext, SourceReader } from '../connector.ts';
-import { SluiceError } from '../errors.ts';
-import type { Offset, Row } from '../record.ts';
+import type { SourceContext, SourceReader } from '../connector.ts';
 import { defineSource } from '../spec.ts';
+import { type IndexedPosition, openIndexedReaders } from './indexed-source.ts';
 import { nexmarkConfig, nexmarkSettings } from './nexmark-config.ts';
-import { NexmarkGenerator, type NexmarkSettings } from './nexmark-generator.ts';
-import { RateLimit } from './rate-limit.ts';
+import { NexmarkGenerator } from './nexmark-generator.ts';
 
 /** Position of a `nexmark` partition: the number of the next event it produces. */
-export interface NexmarkPosition {
-  next: number;
-}
-
-/** Reads one partition: events `p`, `p + partitions`, `p + 2 × partitions`, … below `end`. */
-export class NexmarkReader implements SourceReader {
-  readonly partition: string;
-  readonly #generator: NexmarkGenerator;
-  readonly #stride: number;
-  readonly #end: number;
-  readonly #limit: RateLimit | undefined;
-  #next: number;
-
-  /**
-   * @param first number of the first event to produce (`p` from the start, or a restored `next`)
-   * @param stride the number of partitions
-   * @param end total events over all partitions (Infinity: unbounded)
-   */
-  constructor(
-    partition: string,
-    settings: NexmarkSettings,
-    first: number,
-    stride: number,
-    end: number,
-    limit?: RateLimit,
-  ) {
-    this.partition = partition;
-    this.#generator = new NexmarkGenerator(settings);
-    this.#next = first;
-    this.#stride = stride;
-    this.#end = end;
-    this.#limit = limit;
-  }
-
-  async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
-    if (this.#next >= this.#end) return null;
-    let n = Math.min(max, Math.ceil((this.#end - this.#next) / this.#stride));
-    if (this.#limit !== undefined) n = await this.#limit.allowance(n, signal);
-    const generator = this.#generator;
-    const stride = this.#stride;
-    const records: Row[] = new Array(n);
-    const times: number[] = new Array(n);
-    const offsets: Offset[] = new Array(n);
-    let e = this.#next;
-    for (let i = 0; i < n; i++) {
-      records[i] = generator.event(e);
-      times[i] = generator.time;
-      offsets[i] = e;
-      e += stride;
-    }
-    this.#next = e;
-    return { records, times, offsets };
-  }
-
-  position(): NexmarkPosition {
-    return { next: this.#next };
-  }
-
-  async close(): Promise<void> {}
-}
-
-function restoredNext(
-  restored: unknown,
-  partition: number,
-  partitions: number,
-  id: string,
-): number | undefined {
-  if (restored === undefined) return undefined;
-  const next = (restored as Partial<NexmarkPosition> | null)?.next;
-  if (
-    typeof next !== 'number' ||
-    !Number.isSafeInteger(next) ||
-    next < 0 ||
-    next % partitions !== partition
-  ) {
-    throw new SluiceError(
-      'CHECKPOINT_INCOMPATIBLE',
-      `position ${JSON.stringify(restored)} of partition p${partition} does not fit ${partitions} ` +
-        'partition(s); was `partitions` changed? Restart with --from-scratch',
-      { step: id },
-    );
-  }
-  return next;
-}
+export type NexmarkPosition = IndexedPosition;
 
 /** The `nexmark` source spec. */
 export const nexmarkSource = defineSource({
@@ -154,18 +69,15 @@ export const nexmarkSource = defineSource({
   create(config) {
     const settings = nexmarkSettings(config);
     const partitions = config.partitions;
-    const end = config.events ?? Number.POSITIVE_INFINITY;
-    const rate = config.rate === undefined ? 0 : config.rate / partitions;
+    const options = {
+      partitions,
+      end: config.events ?? Number.POSITIVE_INFINITY,
+      rate: config.rate === undefined ? 0 : config.rate / partitions,
+      generator: () => new NexmarkGenerator(settings),
+    };
     return {
       async open(ctx: SourceContext): Promise<SourceReader[]> {
-        const readers: SourceReader[] = [];
-        for (let p = 0; p < partitions; p++) {
-          const id = `p${p}`;
-          const first = restoredNext(ctx.restored[id], p, partitions, ctx.id) ?? p;
-          const limit = rate > 0 ? new RateLimit(rate, ctx.clock) : undefined;
-          readers.push(new NexmarkReader(id, settings, first, partitions, end, limit));
-        }
-        return readers;
+        return openIndexedReaders(ctx, options);
       },
     };
   },
