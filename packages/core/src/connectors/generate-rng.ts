@@ -9,7 +9,7 @@
 const TWO_POW_32 = 4294967296;
 
 /** MurmurHash3's 32-bit finalizer: a bijection on 32-bit integers with full avalanche. */
-function fmix32(value: number): number {
+export function fmix32(value: number): number {
   let h = value | 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

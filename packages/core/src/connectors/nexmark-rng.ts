@@ -9,18 +9,9 @@
  * happens when a generator with a 32-bit state and an additive step is reseeded per event.
  */
 
-const TWO_POW_32 = 4294967296;
+import { fmix32 } from './generate-rng.ts';
 
-/** MurmurHash3's 32-bit finalizer: a bijection on 32-bit integers with full avalanche. */
-export function fmix32(value: number): number {
-  let h = value | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
-}
+const TWO_POW_32 = 4294967296;
 
 /** Folds a safe integer (a seed, up to 2^53 in magnitude) into 32 bits. */
 function fold(value: number): number {
