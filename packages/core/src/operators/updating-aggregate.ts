@@ -9,10 +9,24 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, INSERT, type Row, type RowKind, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
-import { RESULT_BATCH_SIZE, sameResult } from '../window/result-emitter.ts';
-import { isDerived, type OutputField, planFields } from '../window/window-aggregate.ts';
+import {
+  derivedFieldWarner,
+  RESULT_BATCH_SIZE,
+  ResultBuilder,
+  sameResult,
+} from '../window/result-emitter.ts';
+import {
+  checkOutputFields,
+  keyValuesOf,
+  type OutputField,
+  planFields,
+  resultLayout,
+} from '../window/window-aggregate.ts';
+
+/** An aggregate without a window has no reserved output names (no window bounds). */
+const NO_RESERVED_FIELDS: ReadonlySet<string> = new Set();
+
 import { checkAdd, checkedFunctions, createAccumulators } from '../window/window-store.ts';
-import { decodeKey } from './key.ts';
 
 /** Validated configuration of one updating-aggregate step. */
 export interface UpdatingAggregateConfig {
@@ -85,61 +99,39 @@ class UpdatingAggregate implements Operator {
   readonly #checked: number[];
   readonly #args: ((record: Row) => unknown)[];
   readonly #values: unknown[];
-  /** Per output field: the index of its accumulator, or the expression computing it. */
-  readonly #outputs: (number | ((context: Row) => unknown))[];
-  /** The accumulators derived expressions read, by name; empty without derived fields. */
-  readonly #inputs: [string, number][];
-  readonly #names: string[];
-  readonly #keyFields: readonly string[];
+  readonly #results: ResultBuilder;
+  readonly #keyValuesOf: (record: Row) => unknown[] | null;
   readonly #fieldKey: (record: Row) => GroupKey;
   #keys = new Map<GroupKey, KeyState>();
   #keyedInput = false;
   #log: Logger = silentLogger;
-  readonly #warned = new Set<string>();
-  /** Reused for every derived result: key fields and the aggregate results read. */
-  readonly #context: Row = {};
 
   constructor(config: UpdatingAggregateConfig) {
+    checkOutputFields(config, NO_RESERVED_FIELDS);
     this.#config = config;
     const keyFields = config.keyFields ?? [];
-    this.#keyFields = keyFields;
     const plan = planFields(config.fields);
     this.#functions = plan.aggregates.map((f) => f.fn);
     this.#checked = checkedFunctions(this.#functions);
     this.#args = plan.aggregates.map((f) => f.arg ?? (() => undefined));
     this.#values = new Array(plan.aggregates.length);
-    this.#names = config.fields.map((f) => f.name);
-    this.#outputs = plan.derived
-      ? plan.derived.outputs.map((o) => (typeof o === 'number' ? o : o.evaluate))
-      : config.fields.map((_, j) => j);
-    this.#inputs = plan.derived ? plan.derived.inputs : [];
+    this.#results = new ResultBuilder(
+      resultLayout(
+        keyFields,
+        config.fields,
+        plan,
+        false,
+        derivedFieldWarner(config.stepId, () => this.#log),
+      ),
+    );
+    this.#results.keyField = config.keyFn !== undefined;
+    this.#keyValuesOf = keyValuesOf(keyFields);
     this.#fieldKey = fieldGroupKey(keyFields);
     this.#shape = JSON.stringify({
       keyFields,
       keyFn: config.keyFn !== undefined,
       fields: plan.aggregates.map((f) => [f.name, f.fn.name]),
     });
-    const used = new Set<string>();
-    for (const name of [...keyFields, ...(config.keyFn ? ['key'] : []), ...this.#names]) {
-      if (used.has(name)) {
-        throw new SluiceError('CONFIG_INVALID', `output field '${name}' is produced twice; rename one`, {
-          step: config.stepId,
-          path: 'fields',
-        });
-      }
-      used.add(name);
-    }
-    for (const field of config.fields) {
-      if (!isDerived(field)) continue;
-      for (const a of field.aggregates) {
-        if (keyFields.includes(a.name)) {
-          throw new SluiceError('CONFIG_INVALID', `'${a.name}' is a key field; choose another name`, {
-            step: config.stepId,
-            path: 'fields',
-          });
-        }
-      }
-    }
   }
 
   open(ctx: OperatorContext): void {
@@ -155,7 +147,7 @@ class UpdatingAggregate implements Operator {
       );
     }
     this.#keys = saved.keys;
-    this.#keyedInput = saved.keyedInput === true;
+    if (saved.keyedInput === true) this.#keyInput();
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -163,7 +155,7 @@ class UpdatingAggregate implements Operator {
     const n = records.length;
     if (n === 0) return;
     const keys = batch.keys;
-    if (keys !== undefined) this.#keyedInput = true;
+    if (keys !== undefined && !this.#keyedInput) this.#keyInput();
     const functions = this.#functions;
     const checked = this.#checked;
     const args = this.#args;
@@ -191,7 +183,7 @@ class UpdatingAggregate implements Operator {
       for (let j = 0; j < functions.length; j++)
         accumulators[j] = functions[j].add(accumulators[j], values[j]);
       const keyValues = entry === undefined ? this.#keyValuesOf(record) : entry.keyValues;
-      const next = this.#result(key, keyValues, accumulators);
+      const next = this.#results.result(key, keyValues, 0, 0, accumulators);
       if (entry === undefined) {
         state.set(key, { keyValues, accumulators, result: next });
         this.#push(result, batch, i, INSERT, next, key);
@@ -223,54 +215,10 @@ class UpdatingAggregate implements Operator {
     if (to.watermarks) to.watermarks.push(from.watermarks![i]);
   }
 
-  #keyValuesOf(record: Row): unknown[] | null {
-    const keyFields = this.#keyFields;
-    if (keyFields.length === 0) return null;
-    const values = new Array<unknown>(keyFields.length);
-    for (let j = 0; j < keyFields.length; j++) values[j] = record[keyFields[j]] ?? null;
-    return values;
-  }
-
-  #result(key: GroupKey, keyValues: readonly unknown[] | null, accumulators: readonly unknown[]): Row {
-    const keyFields = this.#keyFields;
-    const names = this.#names;
-    const outputs = this.#outputs;
-    const functions = this.#functions;
-    const record: Row = {};
-    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
-    if (this.#config.keyFn !== undefined || (this.#keyedInput && keyFields.length === 0))
-      record.key = typeof key === 'string' ? decodeKey(key) : key;
-    const inputs = this.#inputs;
-    if (inputs.length > 0) {
-      const context = this.#context;
-      if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) context[keyFields[j]] = keyValues[j];
-      for (const [name, a] of inputs) context[name] = functions[a].result(accumulators[a]);
-    }
-    for (let j = 0; j < names.length; j++) {
-      const output = outputs[j];
-      if (typeof output === 'number') {
-        record[names[j]] = functions[output].result(accumulators[output]);
-        continue;
-      }
-      try {
-        record[names[j]] = output(this.#context);
-      } catch (err) {
-        record[names[j]] = null;
-        this.#derivedFailed(names[j], err);
-      }
-    }
-    return record;
-  }
-
-  #derivedFailed(field: string, err: unknown): void {
-    if (this.#warned.has(field)) return;
-    this.#warned.add(field);
-    const step = this.#config.stepId;
-    const reason = err instanceof Error ? err.message : String(err);
-    this.#log.warn(
-      `step '${step}': field '${field}' is NULL in a result because its expression failed: ${reason} (later failures of this field are not logged)`,
-      { step, field, reason },
-    );
+  /** The input is keyed by an upstream `key_by`: results carry its key (in `key` without key fields). */
+  #keyInput(): void {
+    this.#keyedInput = true;
+    this.#results.keyField = this.#config.keyFn !== undefined || (this.#config.keyFields ?? []).length === 0;
   }
 
   snapshot(): UpdatingAggregateSnapshot {

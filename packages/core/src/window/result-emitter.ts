@@ -3,6 +3,7 @@
  */
 
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import type { Logger } from '../connector.ts';
 import type { Output } from '../operator.ts';
 import { decodeKey } from '../operators/key.ts';
 import {
@@ -27,6 +28,8 @@ export interface ResultLayout {
   readonly names: readonly string[];
   /** The aggregate functions, one per accumulator. Without `derived`, result field j is function j's result. */
   readonly functions: readonly AggregateFunction[];
+  /** Whether results hold `window_start` and `window_end` (false for an aggregate without a window). */
+  readonly windowed: boolean;
   /** Present when some result field is an expression over aggregate results. */
   readonly derived?: {
     /** Per result field: the index of its accumulator, or the expression computing it from the context. */
@@ -64,6 +67,97 @@ export function sameResult(a: Row, b: Row): boolean {
 }
 
 /**
+ * Builds result records `{ ...key fields, [key], [window_start, window_end], ...results }` from a
+ * group's accumulators: the shared part of the window aggregate and the aggregate without a window.
+ */
+export class ResultBuilder {
+  readonly #layout: ResultLayout;
+  /** Reused for every derived result: key fields, window bounds and the aggregate results read. */
+  readonly #context: Row = {};
+  /** Whether results carry the group key in a `key` field. */
+  keyField = false;
+
+  constructor(layout: ResultLayout) {
+    this.#layout = layout;
+  }
+
+  /**
+   * Builds the result record of one key (in one window, when the layout is windowed; `start` and
+   * `end` are ignored otherwise).
+   */
+  result(
+    key: GroupKey,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+  ): Row {
+    const { keyFields, names, functions } = this.#layout;
+    const record: Row = {};
+    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
+    if (this.keyField) record.key = typeof key === 'string' ? decodeKey(key) : key;
+    if (this.#layout.windowed) {
+      record.window_start = start;
+      record.window_end = end;
+    }
+    if (this.#layout.derived === undefined) {
+      for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
+    } else {
+      this.#derive(record, keyValues, start, end, accumulators);
+    }
+    return record;
+  }
+
+  #derive(
+    record: Row,
+    keyValues: readonly unknown[] | null,
+    start: number,
+    end: number,
+    accumulators: unknown[],
+  ): void {
+    const { keyFields, names, functions, derived } = this.#layout;
+    const { outputs, inputs, onError } = derived!;
+    const context = this.#context;
+    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) context[keyFields[j]] = keyValues[j];
+    if (this.#layout.windowed) {
+      context.window_start = start;
+      context.window_end = end;
+    }
+    for (const [name, i] of inputs) context[name] = functions[i].result(accumulators[i]);
+    for (let j = 0; j < names.length; j++) {
+      const output = outputs[j];
+      if (typeof output === 'number') {
+        record[names[j]] = functions[output].result(accumulators[output]);
+        continue;
+      }
+      try {
+        record[names[j]] = output(context);
+      } catch (err) {
+        record[names[j]] = null;
+        onError(names[j], err);
+      }
+    }
+  }
+}
+
+/**
+ * Warns once per field, through `log()`, that a derived field's expression failed and the field is
+ * NULL in a result.
+ */
+export function derivedFieldWarner(stepId: string, log: () => Logger): (field: string, err: unknown) => void {
+  const warned = new Set<string>();
+  return (field, err) => {
+    if (warned.has(field)) return;
+    warned.add(field);
+    const reason = err instanceof Error ? err.message : String(err);
+    log().warn(
+      `step '${stepId}': field '${field}' is NULL in a result because its expression failed: ${reason} (later failures of this field are not logged)`,
+      { step: stepId, field, reason },
+    );
+  };
+}
+
+/**
  * Collects `{ ...key fields, [key], window_start, window_end, ...results }` records with event time
  * `window_end − 1` and emits them in batches of at most {@link RESULT_BATCH_SIZE}.
  *
@@ -72,14 +166,9 @@ export function sameResult(a: Row, b: Row): boolean {
  * result is an INSERT and {@link ResultEmitter.change} emits a later one as an UPDATE_BEFORE of the
  * result emitted before and an UPDATE_AFTER of the new one, never split between two batches.
  */
-export class ResultEmitter {
-  readonly #layout: ResultLayout;
-  /** Reused for every derived result: key fields, window bounds and the aggregate results read. */
-  readonly #context: Row = {};
+export class ResultEmitter extends ResultBuilder {
   #out: Output | undefined;
   #batch: Batch | undefined;
-  /** Whether results carry the group key in a `key` field. */
-  keyField = false;
   /** Whether result batches carry `keys` (the input was keyed). */
   keyed = false;
   /**
@@ -90,10 +179,6 @@ export class ResultEmitter {
   watermark: number | undefined;
   /** Whether batches carry `kinds` (the step emits a retract changelog). */
   changelog = false;
-
-  constructor(layout: ResultLayout) {
-    this.#layout = layout;
-  }
 
   /** Directs the following results to `out`; returns the emitter. */
   to(out: Output): this {
@@ -154,28 +239,6 @@ export class ResultEmitter {
     return record;
   }
 
-  /** Builds the result record of one key in one window without emitting it. */
-  result(
-    key: GroupKey,
-    keyValues: readonly unknown[] | null,
-    start: number,
-    end: number,
-    accumulators: unknown[],
-  ): Row {
-    const { keyFields, names, functions } = this.#layout;
-    const record: Row = {};
-    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) record[keyFields[j]] = keyValues[j];
-    if (this.keyField) record.key = typeof key === 'string' ? decodeKey(key) : key;
-    record.window_start = start;
-    record.window_end = end;
-    if (this.#layout.derived === undefined) {
-      for (let j = 0; j < names.length; j++) record[names[j]] = functions[j].result(accumulators[j]);
-    } else {
-      this.#derive(record, keyValues, start, end, accumulators);
-    }
-    return record;
-  }
-
   #push(record: Row, kind: RowKind, key: GroupKey, time: number): void {
     let batch = this.#batch;
     if (batch === undefined) {
@@ -190,35 +253,6 @@ export class ResultEmitter {
     if (batch.keys) batch.keys.push(String(key));
     if (batch.watermarks) batch.watermarks.push(this.watermark!);
     if (batch.kinds) batch.kinds.push(kind);
-  }
-
-  #derive(
-    record: Row,
-    keyValues: readonly unknown[] | null,
-    start: number,
-    end: number,
-    accumulators: unknown[],
-  ): void {
-    const { keyFields, names, functions, derived } = this.#layout;
-    const { outputs, inputs, onError } = derived!;
-    const context = this.#context;
-    if (keyValues !== null) for (let j = 0; j < keyFields.length; j++) context[keyFields[j]] = keyValues[j];
-    context.window_start = start;
-    context.window_end = end;
-    for (const [name, i] of inputs) context[name] = functions[i].result(accumulators[i]);
-    for (let j = 0; j < names.length; j++) {
-      const output = outputs[j];
-      if (typeof output === 'number') {
-        record[names[j]] = functions[output].result(accumulators[output]);
-        continue;
-      }
-      try {
-        record[names[j]] = output(context);
-      } catch (err) {
-        record[names[j]] = null;
-        onError(names[j], err);
-      }
-    }
   }
 
   /** Emits the records collected so far. */

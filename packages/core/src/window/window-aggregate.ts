@@ -11,7 +11,7 @@ import type { Batch, Row } from '../record.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { AlignedWindowStore } from './aligned-windows.ts';
 import { fieldGroupKey, type GroupKey } from './group-key.ts';
-import { ResultEmitter } from './result-emitter.ts';
+import { derivedFieldWarner, ResultEmitter, type ResultLayout } from './result-emitter.ts';
 import { SessionWindowStore } from './session-windows.ts';
 import { createWindowAssigner } from './window-assigner.ts';
 import type { WindowSpec } from './window-spec.ts';
@@ -101,10 +101,30 @@ function validate(config: WindowAggregateConfig): void {
   if (!(Number.isFinite(config.allowedLateness) && config.allowedLateness >= 0)) {
     fail('allowed_lateness', `must be a duration of 0 or more, got ${String(config.allowedLateness)}`);
   }
+  checkOutputFields(config, RESERVED);
+}
+
+/**
+ * Throws CONFIG_INVALID when an output field is empty, named twice (key fields, `key`, fields) or
+ * takes a `reserved` name (the window bounds), or a derived field's aggregate is named like a key
+ * field or a reserved name. Shared by the aggregates with and without a window.
+ */
+export function checkOutputFields(
+  config: {
+    readonly stepId: string;
+    readonly keyFields?: readonly string[];
+    readonly keyFn?: unknown;
+    readonly fields: readonly OutputField[];
+  },
+  reserved: ReadonlySet<string>,
+): void {
+  const fail = (path: string, message: string): never => {
+    throw new SluiceError('CONFIG_INVALID', `${path}: ${message}`, { step: config.stepId, path });
+  };
   const used = new Map<string, string>();
   const claim = (name: string, path: string) => {
     if (typeof name !== 'string' || name === '') fail(path, 'a field name must be a non-empty string');
-    if (RESERVED.has(name)) fail(path, `'${name}' is reserved for the window bounds; choose another name`);
+    if (reserved.has(name)) fail(path, `'${name}' is reserved for the window bounds; choose another name`);
     const other = used.get(name);
     if (other !== undefined) fail(path, `output field '${name}' is also produced by ${other}; rename one`);
     used.set(name, path);
@@ -113,7 +133,7 @@ function validate(config: WindowAggregateConfig): void {
   for (let i = 0; i < keyFields.length; i++) claim(keyFields[i], `key_fields[${i}]`);
   if (config.keyFn) claim('key', 'key');
   for (let i = 0; i < config.fields.length; i++) claim(config.fields[i].name, `fields[${i}].name`);
-  const context = new Set([...keyFields, ...RESERVED]);
+  const context = new Set([...keyFields, ...reserved]);
   for (let i = 0; i < config.fields.length; i++) {
     const field = config.fields[i];
     if (!isDerived(field)) continue;
@@ -122,11 +142,48 @@ function validate(config: WindowAggregateConfig): void {
       if (context.has(name)) {
         fail(
           `fields[${i}].aggregates[${j}].name`,
-          `'${name}' is a key field or window bound; choose another name`,
+          reserved.size > 0
+            ? `'${name}' is a key field or window bound; choose another name`
+            : `'${name}' is a key field; choose another name`,
         );
       }
     }
   }
+}
+
+/** The values of `keyFields` in a record (NULL for a missing one), or null without key fields. */
+export function keyValuesOf(keyFields: readonly string[]): (record: Row) => unknown[] | null {
+  if (keyFields.length === 0) return () => null;
+  return (record) => {
+    const values = new Array<unknown>(keyFields.length);
+    for (let j = 0; j < keyFields.length; j++) values[j] = record[keyFields[j]] ?? null;
+    return values;
+  };
+}
+
+/** How the results of `fields` planned as `plan` are laid out; `onError` hears of failing derived fields. */
+export function resultLayout(
+  keyFields: readonly string[],
+  fields: readonly OutputField[],
+  plan: FieldPlan,
+  windowed: boolean,
+  onError: (field: string, error: unknown) => void,
+): ResultLayout {
+  return {
+    keyFields,
+    names: fields.map((f) => f.name),
+    functions: plan.aggregates.map((f) => f.fn),
+    windowed,
+    ...(plan.derived
+      ? {
+          derived: {
+            outputs: plan.derived.outputs.map((o) => (typeof o === 'number' ? o : o.evaluate)),
+            inputs: plan.derived.inputs,
+            onError,
+          },
+        }
+      : {}),
+  };
 }
 
 /** Where each output comes from: the aggregates to keep, and per output an index into them or an expression. */
@@ -225,7 +282,6 @@ class WindowAggregate implements Operator {
   #progress = Number.NEGATIVE_INFINITY;
   #keyedInput = false;
   #log: Logger = silentLogger;
-  readonly #warned = new Set<string>();
 
   constructor(config: WindowAggregateConfig) {
     this.#config = config;
@@ -248,33 +304,21 @@ class WindowAggregate implements Operator {
     const settings = {
       functions,
       allowedLateness: config.time === 'event' ? config.allowedLateness : 0,
-      keyValuesOf:
-        keyFields.length === 0
-          ? () => null
-          : (record: Row) => {
-              const values = new Array<unknown>(keyFields.length);
-              for (let j = 0; j < keyFields.length; j++) values[j] = record[keyFields[j]] ?? null;
-              return values;
-            },
+      keyValuesOf: keyValuesOf(keyFields),
     };
     this.#store =
       assigner.spec.type === 'session'
         ? new SessionWindowStore(assigner.spec.gap, settings)
         : new AlignedWindowStore(assigner, settings);
-    this.#emitter = new ResultEmitter({
-      keyFields,
-      names: config.fields.map((f) => f.name),
-      functions,
-      ...(plan.derived
-        ? {
-            derived: {
-              outputs: plan.derived.outputs.map((o) => (typeof o === 'number' ? o : o.evaluate)),
-              inputs: plan.derived.inputs,
-              onError: (field: string, err: unknown) => this.#derivedFailed(field, err),
-            },
-          }
-        : {}),
-    });
+    this.#emitter = new ResultEmitter(
+      resultLayout(
+        keyFields,
+        config.fields,
+        plan,
+        true,
+        derivedFieldWarner(config.stepId, () => this.#log),
+      ),
+    );
     this.#args = plan.aggregates.map((f) => f.arg ?? (() => undefined));
     this.#values = new Array(plan.aggregates.length);
     this.#keyFn = config.keyFn;
@@ -289,17 +333,6 @@ class WindowAggregate implements Operator {
     this.#emitter.keyField =
       this.#keyFn !== undefined || (this.#keyedInput && (this.#config.keyFields ?? []).length === 0);
     this.#emitter.keyed = this.#keyedInput;
-  }
-
-  #derivedFailed(field: string, err: unknown): void {
-    if (this.#warned.has(field)) return;
-    this.#warned.add(field);
-    const step = this.#config.stepId;
-    const reason = err instanceof Error ? err.message : String(err);
-    this.#log.warn(
-      `step '${step}': field '${field}' is NULL in a result because its expression failed: ${reason} (later failures of this field are not logged)`,
-      { step, field, reason },
-    );
   }
 
   open(ctx: OperatorContext): void {
