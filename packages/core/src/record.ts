@@ -99,6 +99,36 @@ export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, recor
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
 
+/** A batch of changes an operator builds: it always carries `kinds`. */
+export type ChangeBatch = Batch & { kinds: RowKind[] };
+
+/** An empty change batch: with `keys` when `keyed`, with `watermarks` when `like` has them. */
+export function emptyChangeBatch(like: Batch<unknown>, keyed: boolean): ChangeBatch {
+  const batch: ChangeBatch = { records: [], times: [], kinds: [] };
+  if (keyed) batch.keys = [];
+  if (like.watermarks) batch.watermarks = [];
+  return batch;
+}
+
+/**
+ * Adds `record` to `to` as a change of `kind` caused by record `i` of `from`: it takes that
+ * record's time and watermark, and `key` when `to` carries keys.
+ */
+export function pushChange(
+  to: ChangeBatch,
+  from: Batch<unknown>,
+  i: number,
+  kind: RowKind,
+  record: Row,
+  key: string,
+): void {
+  to.records.push(record);
+  to.times.push(from.times[i]);
+  to.kinds.push(kind);
+  if (to.keys) to.keys.push(key);
+  if (to.watermarks) to.watermarks.push(from.watermarks![i]);
+}
+
 /** The name of a row kind other than INSERT, as dead letters spell it. */
 export function changeKindName(kind: RowKind): Exclude<(typeof ROW_KIND_NAMES)[number], 'insert'> {
   return kind === UPDATE_BEFORE ? 'update_before' : kind === UPDATE_AFTER ? 'update_after' : 'delete';

@@ -8,13 +8,17 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import {
   type Batch,
+  type ChangeBatch,
   DELETE,
+  emptyChangeBatch,
   INSERT,
+  pushChange,
   type Row,
   type RowKind,
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
 
 /** One `order_by` term. */
 export interface OrderTerm {
@@ -127,7 +131,7 @@ class TopN implements Operator {
     const keys = batch.keys;
     if (keys !== undefined) this.#keyedInput = true;
     const { keyFn, n, rankField, stepId } = this.#options;
-    let result = this.#newBatch(batch);
+    let result = emptyChangeBatch(batch, this.#keyedInput && keyFn === undefined);
     let filtered = 0;
     for (let i = 0; i < count; i++) {
       const record = records[i];
@@ -151,37 +155,43 @@ class TopN implements Operator {
       if (list.length === 0) this.#lists.set(key, list);
       const entry: Ranked = { row: record, sort };
       list.splice(at, 0, entry);
-      const push = (kind: RowKind, ranked: Ranked, rank: number) => {
-        const row = rankField === undefined ? ranked.row : { ...ranked.row, [rankField]: rank };
-        result.records.push(row);
-        result.times.push(batch.times[i]);
-        result.kinds.push(kind);
-        if (result.keys) result.keys.push(key);
-        if (result.watermarks) result.watermarks.push(batch.watermarks![i]);
-      };
       // The row pushed out (at index n now) leaves under the rank it was emitted with.
-      if (list.length > n) push(DELETE, list.pop()!, n);
+      if (list.length > n) this.#push(result, batch, i, DELETE, list.pop()!, n, key);
       if (rankField !== undefined) {
         for (let j = list.length - 1; j > at; j--) {
-          push(UPDATE_BEFORE, list[j], j);
-          push(UPDATE_AFTER, list[j], j + 1);
+          this.#push(result, batch, i, UPDATE_BEFORE, list[j], j, key);
+          this.#push(result, batch, i, UPDATE_AFTER, list[j], j + 1, key);
         }
       }
-      push(INSERT, entry, at + 1);
-      if (result.records.length >= 1024) {
+      this.#push(result, batch, i, INSERT, entry, at + 1, key);
+      if (result.records.length >= RESULT_BATCH_SIZE) {
         out.emit(result);
-        result = this.#newBatch(batch);
+        result = emptyChangeBatch(batch, this.#keyedInput && keyFn === undefined);
       }
     }
     if (filtered > 0) out.filtered(filtered);
     if (result.records.length > 0) out.emit(result);
   }
 
-  #newBatch(like: Batch): Batch & { kinds: RowKind[] } {
-    const batch: Batch & { kinds: RowKind[] } = { records: [], times: [], kinds: [] };
-    if (this.#keyedInput && this.#options.keyFn === undefined) batch.keys = [];
-    if (like.watermarks) batch.watermarks = [];
-    return batch;
+  /** Emits `ranked` as a change of `kind`, with its rank when the step writes ranks. */
+  #push(
+    to: ChangeBatch,
+    from: Batch,
+    i: number,
+    kind: RowKind,
+    ranked: Ranked,
+    rank: number,
+    key: string,
+  ): void {
+    const rankField = this.#options.rankField;
+    pushChange(
+      to,
+      from,
+      i,
+      kind,
+      rankField === undefined ? ranked.row : { ...ranked.row, [rankField]: rank },
+      key,
+    );
   }
 
   /** The record's `order_by` values; throws for a value that cannot be ordered. */

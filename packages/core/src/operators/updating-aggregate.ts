@@ -7,7 +7,15 @@ import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
-import { type Batch, INSERT, type Row, type RowKind, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
+import {
+  type Batch,
+  emptyChangeBatch,
+  INSERT,
+  pushChange,
+  type Row,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '../record.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
 import {
   derivedFieldWarner,
@@ -162,7 +170,7 @@ class UpdatingAggregate implements Operator {
     const values = this.#values;
     const keyFn = this.#config.keyFn;
     const state = this.#keys;
-    let result = this.#newBatch(batch);
+    let result = emptyChangeBatch(batch, this.#keyedInput);
     for (let i = 0; i < n; i++) {
       const record = records[i];
       let key: GroupKey;
@@ -186,33 +194,18 @@ class UpdatingAggregate implements Operator {
       const next = this.#results.result(key, keyValues, 0, 0, accumulators);
       if (entry === undefined) {
         state.set(key, { keyValues, accumulators, result: next });
-        this.#push(result, batch, i, INSERT, next, key);
+        pushChange(result, batch, i, INSERT, next, String(key));
       } else if (!sameResult(entry.result, next)) {
-        this.#push(result, batch, i, UPDATE_BEFORE, entry.result, key);
-        this.#push(result, batch, i, UPDATE_AFTER, next, key);
+        pushChange(result, batch, i, UPDATE_BEFORE, entry.result, String(key));
+        pushChange(result, batch, i, UPDATE_AFTER, next, String(key));
         entry.result = next;
       }
       if (result.records.length >= RESULT_BATCH_SIZE) {
         out.emit(result);
-        result = this.#newBatch(batch);
+        result = emptyChangeBatch(batch, this.#keyedInput);
       }
     }
     if (result.records.length > 0) out.emit(result);
-  }
-
-  #newBatch(like: Batch): Batch & { kinds: RowKind[] } {
-    const batch: Batch & { kinds: RowKind[] } = { records: [], times: [], kinds: [] };
-    if (this.#keyedInput) batch.keys = [];
-    if (like.watermarks) batch.watermarks = [];
-    return batch;
-  }
-
-  #push(to: Batch & { kinds: RowKind[] }, from: Batch, i: number, kind: RowKind, record: Row, key: GroupKey) {
-    to.records.push(record);
-    to.times.push(from.times[i]);
-    to.kinds.push(kind);
-    if (to.keys) to.keys.push(String(key));
-    if (to.watermarks) to.watermarks.push(from.watermarks![i]);
   }
 
   /** The input is keyed by an upstream `key_by`: results carry its key (in `key` without key fields). */
