@@ -29,6 +29,7 @@ import {
   encodeCheckpoint,
 } from '../packages/core/src/checkpoint/index.ts';
 import { decodeValue, encodeValue } from '../packages/core/src/checkpoint/value-codec.ts';
+import { median } from './measure.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,11 +84,6 @@ function checkpointOf(operators: { [id: string]: unknown }): CheckpointData {
     operators,
     sinks: { out: { path: 'out/part-1.jsonl', length: 1 << 20, nextSeq: 2 } },
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** CPU milliseconds (user + system) of `fn`: steadier than wall time on a shared machine. */

@@ -19,6 +19,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
+import { type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -75,22 +76,6 @@ steps:
 sinks:
   out: { type: discard }
 `;
-}
-
-interface Measurement {
-  cpuMs: number;
-  wallMs: number;
-  /** Records that left the last step, a check that both sides did the same work. */
-  output: number;
-}
-
-function measure(run: () => Promise<number> | number): Promise<Measurement> {
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  return Promise.resolve(run()).then((output) => {
-    const cpu = process.cpuUsage(cpu0);
-    return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0, output };
-  });
 }
 
 async function engine(windowed: boolean): Promise<number> {
@@ -154,11 +139,6 @@ function baseline(windowed: boolean): number {
   }
   fire(Number.POSITIVE_INFINITY);
   return output;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 interface Row {

@@ -40,6 +40,7 @@ import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
+import { median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = '127.0.0.1:9092';
@@ -312,11 +313,6 @@ async function fill(topic: string, records: number, poisoned = false): Promise<n
   }
   await producer.close();
   return bytes / records;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function orchestrate(): Promise<void> {

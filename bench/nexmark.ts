@@ -30,6 +30,7 @@ import {
   Registry,
   validateConfig,
 } from '@sluice/core';
+import { type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -202,25 +203,6 @@ function baseline(q: Query | 'generator'): number {
     }
   }
   return output;
-}
-
-interface Measurement {
-  cpuMs: number;
-  wallMs: number;
-  output: number;
-}
-
-async function measure(run: () => Promise<number> | number): Promise<Measurement> {
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  const output = await run();
-  const cpu = process.cpuUsage(cpu0);
-  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0, output };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 interface Result {

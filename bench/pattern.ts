@@ -21,6 +21,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
+import { type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -70,21 +71,6 @@ steps:
 sinks:
   out: { type: discard }
 `;
-
-interface Measurement {
-  cpuMs: number;
-  wallMs: number;
-  /** Matches found, a check that both sides did the same work. */
-  output: number;
-}
-
-async function measure(run: () => Promise<number> | number): Promise<Measurement> {
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  const output = await run();
-  const cpu = process.cpuUsage(cpu0);
-  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0, output };
-}
 
 async function engine(): Promise<number> {
   const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
@@ -144,11 +130,6 @@ function baseline(): number {
     }
   }
   return output;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 await engine();

@@ -8,6 +8,8 @@
  * so the report and CI measure the same code.
  */
 
+export { median } from '../measure.ts';
+
 /** What one run of a scenario measured. */
 export interface FaultFigures {
   /** What was done, one line: "http_server, kill -9 ×3 under load, group commit". */
@@ -63,12 +65,4 @@ export function deliveryFigures(
   let duplicates = 0;
   for (const n of seen.values()) if (n > 1) duplicates += n - 1;
   return { acknowledged: acked, distinct, duplicates, lost };
-}
-
-/** The median of `values` (NaN when empty). */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
