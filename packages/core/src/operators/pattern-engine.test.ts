@@ -13,8 +13,8 @@ import {
   assertSameMultiset,
   Harness,
   planFrom,
+  runCrashedAndRestored,
   testRegistry,
-  waitFor,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
@@ -132,23 +132,10 @@ describe('pattern through the engine', () => {
     const name = `pattern-engine-${++runs}`;
     const channel = memoryChannel(name, ['p0']);
     const plan = planFrom(pipeline(name, 7), await h.dir(), registry);
-    const clock = new ManualClock(0);
-    const first = await Job.create(plan, { registry, clock, tickInterval: 5 });
-    const running = h.run(first);
-    const half = 350;
-    channel.push('p0', ...records.slice(0, half));
-    await waitFor('the first half read', () => first.metrics().recordsIn === half);
-    await first.checkpoint();
-    channel.push('p0', ...records.slice(half, half + 100));
-    await waitFor('more records read', () => first.metrics().recordsIn === half + 100);
-    channel.crash('p0');
-    await assert.rejects(running, /simulated crash/);
-
-    const second = await Job.create(plan, { registry, clock, tickInterval: 5 });
-    const resumed = h.run(second);
-    channel.push('p0', ...records.slice(half + 100));
-    channel.end();
-    const result = await resumed;
+    const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
+      checkpointAt: 350,
+      crashAt: 450,
+    });
     assert.equal(result.status, 'completed');
     assertAccounting(result.metrics);
     const got = outputsOf(name);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
-import { Harness, planFrom, testRegistry, waitFor } from '../runtime/engine-test-support.ts';
+import { Harness, planFrom, runCrashedAndRestored, testRegistry } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
-import { ManualClock, memoryChannel } from '../testing/index.ts';
+import { memoryChannel } from '../testing/index.ts';
 import { seededRandom } from '../testing/random.ts';
 
 const registry = testRegistry();
@@ -185,21 +185,11 @@ describe('top_n', () => {
     const channel = memoryChannel(name, ['p0']);
     const records = input(900);
     const plan = planFrom(yaml(name, { batch: 50, rank: true }), dir, registry);
-    const clock = new ManualClock(0);
-    const job = await Job.create(plan, { registry, clock });
-    const running = h.run(job);
-    channel.push('p0', ...records.slice(0, 400));
-    await waitFor('400 records read', () => job.metrics().recordsIn === 400);
-    await job.checkpoint();
-    channel.push('p0', ...records.slice(400, 600));
-    await waitFor('600 records read', () => job.metrics().recordsIn === 600);
-    channel.crash('p0');
-    await assert.rejects(running, /simulated crash/);
-    const again = await Job.create(plan, { registry, clock });
-    const done = h.run(again);
-    channel.push('p0', ...records.slice(600));
-    channel.end();
-    assert.equal((await done).status, 'completed');
+    const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
+      checkpointAt: 400,
+      crashAt: 600,
+    });
+    assert.equal(result.status, 'completed');
     const changes = await lines(dir, 'changes.jsonl');
     const uninterrupted = await run(records, { batch: 50, rank: true });
     assert.deepEqual(changes, uninterrupted.changes, 'the same changelog as a run without a crash');

@@ -17,8 +17,8 @@ import {
   assertSameMultiset,
   Harness,
   planFrom,
+  runCrashedAndRestored,
   testRegistry,
-  waitFor,
 } from './engine-test-support.ts';
 import { Job } from './job.ts';
 
@@ -308,23 +308,10 @@ describe('late decisions survive a restart', () => {
       const name = `batches-${++runs}`;
       const channel = memoryChannel(name, ['p0']);
       const plan = planFrom(pipeline(name, 7, c.step), await h.dir(), registry);
-      const clock = new ManualClock(0);
-      const first = await Job.create(plan, { registry, clock, tickInterval: 5 });
-      const running = h.run(first);
-      const half = 350;
-      channel.push('p0', ...records.slice(0, half));
-      await waitFor('the first half read', () => first.metrics().recordsIn === half);
-      await first.checkpoint();
-      channel.push('p0', ...records.slice(half, half + 100));
-      await waitFor('more records read', () => first.metrics().recordsIn === half + 100);
-      channel.crash('p0');
-      await assert.rejects(running, /simulated crash/);
-
-      const second = await Job.create(plan, { registry, clock, tickInterval: 5 });
-      const resumed = h.run(second);
-      channel.push('p0', ...records.slice(half + 100));
-      channel.end();
-      const result = await resumed;
+      const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
+        checkpointAt: 350,
+        crashAt: 450,
+      });
       assert.equal(result.status, 'completed');
       assert.equal(result.metrics.recordsIn, records.length);
       assertAccounting(result.metrics);

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
-import { ManualClock, memoryChannel } from '../testing/index.ts';
+import { memoryChannel } from '../testing/index.ts';
 import { seededRandom } from '../testing/random.ts';
-import { Harness, planFrom, testRegistry, waitFor } from './engine-test-support.ts';
+import { Harness, planFrom, runCrashedAndRestored, testRegistry } from './engine-test-support.ts';
 import { Job } from './job.ts';
 
 const registry = testRegistry();
@@ -143,23 +143,12 @@ describe('changelog sinks', () => {
     const channel = memoryChannel(name, ['p0']);
     const records = input(600);
     const plan = planFrom(yaml(name, 50), dir, registry);
-    const clock = new ManualClock(0);
-    const job = await Job.create(plan, { registry, clock });
-    const running = h.run(job);
-    channel.push('p0', ...records.slice(0, 250));
-    await waitFor('250 records read', () => job.metrics().recordsIn === 250);
-    await job.checkpoint();
-    channel.push('p0', ...records.slice(250, 400));
-    await waitFor('400 records read', () => job.metrics().recordsIn === 400);
-    channel.crash('p0');
-    await assert.rejects(running, /simulated crash/);
-
-    const again = await Job.create(plan, { registry, clock });
-    assert.equal(again.metrics().recordsIn, 250, 'restored the checkpoint');
-    const done = h.run(again);
-    channel.push('p0', ...records.slice(400));
-    channel.end();
-    assert.equal((await done).status, 'completed');
+    const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
+      checkpointAt: 250,
+      crashAt: 400,
+      onRestored: (again) => assert.equal(again.metrics().recordsIn, 250, 'restored the checkpoint'),
+    });
+    assert.equal(result.status, 'completed');
     const upserts = await lines(dir, 'upserts.jsonl');
     assert.equal(upserts.length, 600, 'each record’s change written once');
     assert.deepEqual(foldUpserts(upserts), expected(records));

@@ -14,8 +14,10 @@ import type { Row } from '../record.ts';
 import { Registry } from '../registry.ts';
 import type { Plugin } from '../spec.ts';
 import { testing } from '../testing/index.ts';
+import type { MemoryChannel } from '../testing/memory.ts';
+import { ManualClock } from '../time.ts';
 import { parsePipelineYaml } from '../yaml/index.ts';
-import type { Job, JobResult } from './job.ts';
+import { Job, type JobResult } from './job.ts';
 import type { JobMetrics } from './metrics.ts';
 
 /** The built-ins, the testing plugin and any extra test plugins. */
@@ -62,6 +64,39 @@ export class Harness {
     this.#running.length = 0;
     for (const cleanup of this.#cleanups.splice(0)) await cleanup();
   }
+}
+
+/**
+ * Runs `plan`, whose one source reads memory channel `channel` (partition `p0`), over `records`
+ * with a crash: a checkpoint once `checkpointAt` records are read, a simulated crash of the
+ * source once `crashAt` are, then a new job restored from that checkpoint reads the rest to the
+ * end. `onRestored` sees the restored job before it runs. Resolves with the restored run's result.
+ */
+export async function runCrashedAndRestored(
+  h: Harness,
+  registry: Registry,
+  plan: Plan,
+  channel: MemoryChannel,
+  records: readonly Row[],
+  at: { checkpointAt: number; crashAt: number; onRestored?: (job: Job) => void },
+): Promise<JobResult> {
+  const clock = new ManualClock(0);
+  const first = await Job.create(plan, { registry, clock, tickInterval: 5 });
+  const running = h.run(first);
+  channel.push('p0', ...records.slice(0, at.checkpointAt));
+  await waitFor(`${at.checkpointAt} records read`, () => first.metrics().recordsIn === at.checkpointAt);
+  await first.checkpoint();
+  channel.push('p0', ...records.slice(at.checkpointAt, at.crashAt));
+  await waitFor(`${at.crashAt} records read`, () => first.metrics().recordsIn === at.crashAt);
+  channel.crash('p0');
+  await assert.rejects(running, /simulated crash/);
+
+  const second = await Job.create(plan, { registry, clock, tickInterval: 5 });
+  at.onRestored?.(second);
+  const resumed = h.run(second);
+  channel.push('p0', ...records.slice(at.crashAt));
+  channel.end();
+  return resumed;
 }
 
 /** Resolves once `cond()` holds; rejects after `timeoutMs` naming `what`. */
