@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../testing/random.ts';
 import { goldenCheckpoint } from './test-support.ts';
 import {
   decodeValue,
@@ -19,18 +20,6 @@ function roundTrip(value: unknown): unknown {
 
 function bytesOf(value: unknown): number[] {
   return [...encodeValue(value, 0, DEPTH).bytes];
-}
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CHARS = [
@@ -144,7 +133,7 @@ function randomValue(next: () => number, depth: number): unknown {
 describe('value codec', () => {
   it('round-trips random values of every supported type (seeded)', () => {
     for (let seed = 1; seed <= 400; seed++) {
-      const value = randomValue(random(seed), 6);
+      const value = randomValue(seededRandom(seed), 6);
       assert.deepStrictEqual(roundTrip(value), value, `seed ${seed}`);
     }
   });
@@ -153,7 +142,7 @@ describe('value codec', () => {
     for (const n of NUMBERS) assert.ok(Object.is(roundTrip(n), n), String(n));
     const back = roundTrip(new Float64Array([-0, Number.NaN, Number.NEGATIVE_INFINITY])) as Float64Array;
     assert.ok(Object.is(back[0], -0) && Number.isNaN(back[1]) && back[2] === Number.NEGATIVE_INFINITY);
-    const next = random(7);
+    const next = seededRandom(7);
     const view = new DataView(new ArrayBuffer(8));
     for (let i = 0; i < 1000; i++) {
       view.setUint32(0, Math.floor(next() * 2 ** 32));
