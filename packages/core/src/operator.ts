@@ -31,7 +31,10 @@ export interface OperatorContext {
   readonly restored: unknown;
   /** Processing time. */
   readonly clock: Clock;
-  /** Current pipeline watermark (epoch ms; -Infinity before the first one). */
+  /**
+   * This step's watermark: the minimum over the sources upstream of it that are not idle (epoch
+   * ms; -Infinity before the first one).
+   */
   watermark(): number;
   /** The job's logger, for warnings about results (not per record); absent means silent. */
   readonly log?: Logger;
@@ -50,8 +53,17 @@ export interface Operator {
   /** True when the operator consumes records into results (aggregates), for record accounting. */
   readonly absorbs?: boolean;
   open?(ctx: OperatorContext): void;
-  processBatch(batch: Batch, out: Output): void;
-  /** The pipeline watermark advanced to `watermark`. Fire event-time timers and windows here. */
+  /**
+   * Handles a batch that arrived on input `input`: its index in the step's `input` list (0 for a
+   * step with one input). A step with several inputs (a union, a join) is called for each as
+   * its batches come, in no order between inputs but in order within each. The runtime always
+   * passes it; a caller that leaves it out (a unit test of a one-input step) means input 0.
+   */
+  processBatch(batch: Batch, out: Output, input?: number): void;
+  /**
+   * This step's watermark advanced to `watermark` (the minimum over its sources that are not
+   * idle). Fire event-time timers and windows here.
+   */
   onWatermark?(watermark: number, out: Output): void;
   /** Processing time advanced to `now` (called about every 100 ms). */
   onProcessingTime?(now: number, out: Output): void;

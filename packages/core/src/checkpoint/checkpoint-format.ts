@@ -51,6 +51,13 @@ export interface CheckpointData {
    */
   partitionTimes?: { [partition: string]: number };
   /**
+   * Each source's watermark and each step's (the minimum over the sources upstream of it that
+   * were not idle). Absent in checkpoints written before steps had watermarks of their own:
+   * every source and step then restarts from `watermark`.
+   */
+  sourceWatermarks?: { [sourceId: string]: number };
+  stepWatermarks?: { [stepId: string]: number };
+  /**
    * What the checkpoint belongs to: sources and stateful steps with digests of their options
    * (see `fingerprint.ts`). Absent in checkpoints written before fingerprints.
    */
@@ -170,6 +177,11 @@ function shapeProblem(data: unknown): string | undefined {
   if (data.counters !== undefined && !isRecord(data.counters)) return 'counters is not an object';
   if (data.partitionTimes !== undefined && !isRecord(data.partitionTimes))
     return 'partitionTimes is not an object';
+  for (const part of ['sourceWatermarks', 'stepWatermarks'] as const) {
+    const value = data[part];
+    if (value !== undefined && !(isRecord(value) && Object.values(value).every((v) => typeof v === 'number')))
+      return `${part} is not an object of numbers`;
+  }
   const fp = data.fingerprint;
   if (fp !== undefined && !(isRecord(fp) && isRecord(fp.sources) && isRecord(fp.steps)))
     return 'fingerprint is not a fingerprint';

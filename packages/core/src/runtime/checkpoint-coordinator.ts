@@ -109,7 +109,12 @@ export class CheckpointCoordinator {
     this.#store = store;
     await store.prepare();
     const restored = await this.#restore(store);
-    if (restored) this.#parts.watermarks.restoreFrom(restored.watermark, restored.partitionTimes);
+    if (restored)
+      this.#parts.watermarks.restoreFrom(
+        restored.watermark,
+        restored.partitionTimes,
+        restored.sourceWatermarks,
+      );
     return restored;
   }
 
@@ -256,6 +261,8 @@ export class CheckpointCoordinator {
         sinks,
         counters,
         partitionTimes: parts.watermarks.maxTimes(),
+        sourceWatermarks: parts.watermarks.sourceWatermarks(),
+        stepWatermarks: Object.fromEntries(parts.nodes.map((n) => [n.id, n.watermark])),
         fingerprint: this.#options.fingerprint,
       });
     } finally {

@@ -93,12 +93,14 @@ describe('WatermarkTracker', () => {
   test('a partition added with the greatest time it had restored judges as before the restart', () => {
     const settings = { bound: 5_000, idleTimeout: 60_000 };
     const whole = new WatermarkTracker();
-    whole.add('s/a', settings, 0);
+    whole.addSource('s', settings);
+    whole.addPartition('s', 'a', 0);
     whole.observe('s/a', 20_000, 0);
     whole.advance(0);
     const restored = new WatermarkTracker();
-    restored.restore(whole.current);
-    restored.add('s/a', settings, 0, whole.maxTimes()['s/a']);
+    restored.restoreFrom(whole.current, whole.maxTimes(), whole.sourceWatermarks());
+    restored.addSource('s', settings);
+    restored.addPartition('s', 'a', 0);
     const times = [12_000, 21_000, 30_000];
     assert.deepEqual(restored.before('s/a', times, 0), whole.before('s/a', times, 0));
     assert.deepEqual(whole.before('s/a', times, 0), [14_999, 14_999, 15_999]);

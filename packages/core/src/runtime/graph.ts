@@ -3,13 +3,18 @@
  *
  * Pushing a batch into a node runs its operator and, synchronously, everything downstream of it
  * up to the sinks' queues: this is the fused synchronous chain between asynchronous edges.
+ *
+ * Each node has a watermark of its own: the minimum over the sources upstream of it that are not
+ * idle, so a quiet or slow branch holds back only the steps that depend on it.
  */
 
 import { SluiceError } from '../errors.ts';
 import type { LatePolicy, Operator, Output } from '../operator.ts';
 import { type Batch, changeKindName, type DeadLetter, INSERT, type Row, withoutTexts } from '../record.ts';
+import { START_OF_TIME } from '../time.ts';
 import { newStepCounters, type StepCounters } from './metrics.ts';
 import type { SinkRunner } from './sink-runner.ts';
+import type { SourceWatermarks } from './watermarks.ts';
 
 /** Receives dead letters and late records from every node. */
 export interface FailureRouter {
@@ -45,35 +50,131 @@ export function deadLetterOf(
   return letter;
 }
 
+/** A step reading a node's output, on input `port` (its index in the step's `input` list). */
+export interface Edge {
+  readonly node: Node;
+  readonly port: number;
+}
+
 /** Where a node's output goes: further steps and sink queues. */
 export class Node implements Output {
   readonly id: string;
   readonly operator: Operator;
   readonly counters: StepCounters = newStepCounters();
-  readonly steps: Node[] = [];
+  readonly steps: Edge[] = [];
   readonly sinks: SinkRunner[] = [];
+  /** The sources upstream of this step: its watermark is their minimum. */
+  readonly sources: readonly string[];
+  /**
+   * For each input port, the sources upstream of this step but not of that input: the
+   * watermarks a batch arriving there carries do not account for them yet (see `push`).
+   */
+  readonly #unseen: readonly (readonly string[])[];
+  readonly #clocks: SourceWatermarks;
+  /** This step's watermark: what its operator was last advanced to by `advanceWatermark`. */
+  #watermark = START_OF_TIME;
   readonly #failures: FailureRouter;
   readonly #now: () => number;
   /** The step runs the user's functions, which might change a record in place. */
   readonly #userCode: boolean;
 
-  constructor(id: string, operator: Operator, failures: FailureRouter, now: () => number, userCode = false) {
+  constructor(
+    id: string,
+    operator: Operator,
+    wiring: {
+      readonly sources: readonly string[];
+      readonly unseen: readonly (readonly string[])[];
+      readonly clocks: SourceWatermarks;
+    },
+    failures: FailureRouter,
+    now: () => number,
+    userCode = false,
+  ) {
     this.id = id;
     this.operator = operator;
+    this.sources = wiring.sources;
+    this.#unseen = wiring.unseen;
+    this.#clocks = wiring.clocks;
     this.#failures = failures;
     this.#now = now;
     this.#userCode = userCode;
   }
 
+  get watermark(): number {
+    return this.#watermark;
+  }
+
+  /** Sets the watermark a restored checkpoint recorded, before the operator opens. */
+  restoreWatermark(watermark: number): void {
+    this.#watermark = watermark;
+  }
+
   /**
-   * Runs the operator on a batch; everything it emits flows on before this returns. A step
-   * running the user's functions gets the batch without its texts: after it, no text can be
-   * trusted to be its record's.
+   * Recomputes the watermark from the sources upstream and, when it advanced, tells the
+   * operator. A step whose every source is idle keeps its watermark.
    */
-  push(batch: Batch): void {
+  advanceWatermark(): void {
+    const min = this.#minOver(this.sources);
+    if (min === undefined || !(min > this.#watermark)) return;
+    this.#watermark = min;
+    this.operator.onWatermark?.(min, this);
+  }
+
+  /** To +∞ at the end of input. */
+  finishWatermark(watermark: number): void {
+    if (!(watermark > this.#watermark)) return;
+    this.#watermark = watermark;
+    this.operator.onWatermark?.(watermark, this);
+  }
+
+  /** The minimum watermark over the given sources that are not idle; undefined when all are. */
+  #minOver(sources: readonly string[]): number | undefined {
+    let min: number | undefined;
+    const clocks = this.#clocks;
+    for (let i = 0; i < sources.length; i++) {
+      if (clocks.isIdle(sources[i])) continue;
+      const wm = clocks.watermarkOf(sources[i]);
+      if (min === undefined || wm < min) min = wm;
+    }
+    return min;
+  }
+
+  /**
+   * Runs the operator on a batch that arrived on input `port`; everything it emits flows on
+   * before this returns. A step running the user's functions gets the batch without its texts:
+   * after it, no text can be trusted to be its record's.
+   *
+   * The watermarks a batch carries (`Batch.watermarks`) are its upstream's: where this step has
+   * sources that input has not, each is capped by their minimum, and never below this step's
+   * own watermark, so the step meets each record at the watermark it would have had then.
+   */
+  push(batch: Batch, port = 0): void {
     if (batch.records.length === 0) return;
     this.counters.in += batch.records.length;
-    this.operator.processBatch(this.#userCode ? withoutTexts(batch) : batch, this);
+    const unseen = this.#unseen[port];
+    if (batch.watermarks !== undefined && unseen !== undefined && unseen.length > 0)
+      batch = this.#capWatermarks(batch, unseen);
+    this.operator.processBatch(this.#userCode ? withoutTexts(batch) : batch, this, port);
+  }
+
+  #capWatermarks(batch: Batch, unseen: readonly string[]): Batch {
+    const cap = this.#minOver(unseen);
+    const from = batch.watermarks!;
+    const n = from.length;
+    if (cap === undefined || from[n - 1] <= cap) return batch;
+    const floor = this.#watermark;
+    const capped = new Array<number>(n);
+    let moves = false;
+    for (let i = 0; i < n; i++) {
+      const wm = Math.max(floor, Math.min(from[i], cap));
+      capped[i] = wm;
+      if (wm !== floor) moves = true;
+    }
+    if (!moves) {
+      const { watermarks: _, ...rest } = batch;
+      return rest;
+    }
+    return { ...batch, watermarks: capped };
   }
 
   emit(batch: Batch): void {
@@ -81,7 +182,7 @@ export class Node implements Output {
     if (n === 0) return;
     if (this.operator.absorbs) this.counters.results += n;
     else this.counters.out += n;
-    for (let s = 0; s < this.steps.length; s++) this.steps[s].push(batch);
+    for (let s = 0; s < this.steps.length; s++) this.steps[s].node.push(batch, this.steps[s].port);
     for (let s = 0; s < this.sinks.length; s++)
       this.sinks[s].enqueue(batch.records, batch.times, batch.texts, batch.kinds);
   }

@@ -108,6 +108,7 @@ export class Job {
       this.#outputs,
       this.#clock,
       options.functions ?? new Map(),
+      this.#watermarks,
     );
     const fingerprint = fingerprintOf(
       plan,
@@ -214,11 +215,12 @@ export class Job {
     const store = makeStore({ dir, pipeline: plan.name, keep: checkpoint.keep, log: this.#log });
     const restored = await this.#checkpoints.open(store);
     for (const node of this.#graph.order) {
+      if (restored) node.restoreWatermark(restored.stepWatermarks?.[node.id] ?? restored.watermark);
       node.operator.open?.({
         stepId: node.id,
         restored: restored?.operators[node.id],
         clock: this.#clock,
-        watermark: () => this.#watermarks.current,
+        watermark: () => node.watermark,
         log: this.#log,
       });
     }
@@ -260,7 +262,7 @@ export class Job {
       await this.#checkpoints.inProgress;
       if (!this.#stopping && this.#watermarks.allEnded) {
         this.#watermarks.restore(END_OF_TIME);
-        this.#advanceWatermarkTo(END_OF_TIME);
+        for (const node of this.#graph.order) node.finishWatermark(END_OF_TIME);
         for (const node of this.#graph.order) node.operator.close?.(node);
         await this.#checkpoints.take(true);
         status = 'completed';
@@ -313,14 +315,13 @@ export class Job {
     return this.#checkpoints.take(false);
   }
 
+  /**
+   * Moves each step to the watermark of its sources, in topological order: what a window emits
+   * reaches downstream before their own call.
+   */
   #maybeAdvanceWatermark(): void {
-    const wm = this.#watermarks.advance(this.#clock.now());
-    if (wm !== undefined) this.#advanceWatermarkTo(wm);
-  }
-
-  /** Operators in topological order: what a window emits reaches downstream before their own call. */
-  #advanceWatermarkTo(wm: number): void {
-    for (const node of this.#graph.order) node.operator.onWatermark?.(wm, node);
+    if (!this.#watermarks.advance(this.#clock.now())) return;
+    for (const node of this.#graph.order) node.advanceWatermark();
   }
 
   #tick(): void {

@@ -8,15 +8,16 @@ import type { Plan } from '../plan/plan.ts';
 import { inComponent, topologicalOrder } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import type { Clock } from '../time.ts';
-import { type FailureRouter, Node } from './graph.ts';
+import { type Edge, type FailureRouter, Node } from './graph.ts';
 import type { SinkRunner } from './sink-runner.ts';
+import type { SourceWatermarks } from './watermarks.ts';
 
 export interface OperatorGraph {
   readonly nodes: ReadonlyMap<string, Node>;
   /** Every node after its inputs: the order watermarks travel in. */
   readonly order: readonly Node[];
   /** Steps and sinks that read each source directly (sinks are added when opened). */
-  readonly sourceTargets: ReadonlyMap<string, { nodes: Node[]; sinks: SinkRunner[] }>;
+  readonly sourceTargets: ReadonlyMap<string, { nodes: Edge[]; sinks: SinkRunner[] }>;
   /**
    * Sources with an operator downstream that follows the watermark (has `onWatermark`): their
    * batches carry the watermark before each record (`Batch.watermarks`); others need not.
@@ -25,9 +26,10 @@ export interface OperatorGraph {
 }
 
 /**
- * Creates every step's operator and wires the nodes. The plan must have passed `resolvePlan`
- * (types registered, inputs exist, no cycle). Operator factories throw on bad step configs
- * (an expression that does not compile, a schema that does not load).
+ * Creates every step's operator and wires the nodes, each reading the watermarks of the sources
+ * upstream of it from `clocks`. The plan must have passed `resolvePlan` (types registered,
+ * inputs exist, no cycle). Operator factories throw on bad step configs (an expression that
+ * does not compile, a schema that does not load).
  */
 export function buildOperatorGraph(
   plan: Plan,
@@ -35,6 +37,7 @@ export function buildOperatorGraph(
   failures: FailureRouter,
   clock: Clock,
   functions: ReadonlyMap<string, unknown>,
+  clocks: SourceWatermarks,
 ): OperatorGraph {
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
   const order = topologicalOrder(
@@ -44,29 +47,36 @@ export function buildOperatorGraph(
   const nodes = new Map<string, Node>();
   const ordered: Node[] = [];
   const now = () => clock.now();
+  // The sources upstream of each step and of each of its inputs, in the plan's order.
+  const upstream = new Map<string, readonly string[]>();
+  for (const src of plan.sources) upstream.set(src.id, [src.id]);
   for (const id of order) {
     const step = byId.get(id)!;
+    const inputSources = step.inputs.map((input) => upstream.get(input)!);
+    const sources = [...new Set(inputSources.flat())].sort();
+    upstream.set(id, sources);
+    const unseen = inputSources.map((seen) => sources.filter((s) => !seen.includes(s)));
     const info: StepInfo = { id, baseDir: plan.baseDir, clock, functions };
     const operator = inComponent(id, () => registry.step(step.type)!.create(step.config as never, info));
     // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
-    const node = new Node(id, operator, failures, now, functions.has(id));
+    const node = new Node(id, operator, { sources, unseen, clocks }, failures, now, functions.has(id));
     nodes.set(id, node);
     ordered.push(node);
   }
-  const sourceTargets = new Map<string, { nodes: Node[]; sinks: SinkRunner[] }>();
+  const sourceTargets = new Map<string, { nodes: Edge[]; sinks: SinkRunner[] }>();
   for (const src of plan.sources) sourceTargets.set(src.id, { nodes: [], sinks: [] });
   for (const step of plan.steps) {
     const node = nodes.get(step.id)!;
-    for (const input of step.inputs) {
-      const upstream = nodes.get(input);
-      if (upstream) upstream.steps.push(node);
-      else sourceTargets.get(input)!.nodes.push(node);
-    }
+    step.inputs.forEach((input, port) => {
+      const from = nodes.get(input);
+      if (from) from.steps.push({ node, port });
+      else sourceTargets.get(input)!.nodes.push({ node, port });
+    });
   }
   const watchedSources = new Set<string>();
   for (const [source, targets] of sourceTargets) {
     const seen = new Set<Node>();
-    const stack = [...targets.nodes];
+    const stack = targets.nodes.map((e) => e.node);
     while (stack.length > 0) {
       const node = stack.pop()!;
       if (seen.has(node)) continue;
@@ -75,7 +85,7 @@ export function buildOperatorGraph(
         watchedSources.add(source);
         break;
       }
-      stack.push(...node.steps);
+      for (const e of node.steps) stack.push(e.node);
     }
   }
   return { nodes, order: ordered, sourceTargets, watchedSources };

@@ -199,7 +199,7 @@ export class SourceDriver {
         // An empty read brought no record: it must not keep a quiet partition from going idle.
         if (batch.records.length > 0 || batch.failures?.length) watermarks.observe(id, maxTime, now);
         if (ingested) {
-          for (const node of targets.nodes) node.push(ingested);
+          for (const e of targets.nodes) e.node.push(ingested, e.port);
           for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times, ingested.texts);
         }
       } catch (err) {

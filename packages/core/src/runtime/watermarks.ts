@@ -1,11 +1,15 @@
 /**
- * Per-partition watermarks and the pipeline watermark.
+ * Per-partition watermarks, each source's watermark, and the pipeline watermark.
  *
  * Each source partition tracks the highest event time it has seen; its watermark trails that by
  * the source's bounded out-of-orderness (Flink convention: `max − bound − 1`, so a record with
- * time ≤ watermark is late). The pipeline watermark is the minimum over active partitions. A
+ * time ≤ watermark is late). A source's watermark is the minimum over its active partitions; a
  * partition that has read nothing for its idle timeout stops holding the minimum back until it
- * reads again; an ended partition counts as +∞.
+ * reads again, and an ended partition counts as +∞. A source none of whose partitions is active
+ * (and not all ended) is idle: it holds back no step (see `Node.watermark`).
+ *
+ * The pipeline watermark — the minimum over sources that are not idle — is what metrics and
+ * checkpoints report; steps follow the watermark of the sources upstream of them alone.
  */
 
 import { SluiceError } from '../errors.ts';
@@ -20,6 +24,7 @@ export interface PartitionSettings {
 }
 
 interface PartitionClock {
+  readonly source: string;
   maxTime: number;
   bound: number;
   idleTimeout: number;
@@ -27,11 +32,30 @@ interface PartitionClock {
   ended: boolean;
 }
 
-export class WatermarkTracker {
+/** A source's watermark as of the last `advance`. */
+interface SourceClock {
+  readonly settings: PartitionSettings;
+  current: number;
+  /** No partition of the source is active, and not all have ended. */
+  idle: boolean;
+}
+
+/** What a step needs to know of the sources upstream of it (see `Node`). */
+export interface SourceWatermarks {
+  /** Source `id`'s watermark as of the last advance. */
+  watermarkOf(source: string): number;
+  /** Whether source `id` was idle at the last advance: it holds nothing back. */
+  isIdle(source: string): boolean;
+}
+
+export class WatermarkTracker implements SourceWatermarks {
   readonly #partitions = new Map<string, PartitionClock>();
+  /** The pipeline watermark: the minimum over sources that are not idle. */
   #current = START_OF_TIME;
-  /** Each source's bound and idle timeout, for the partitions its readers announce. */
-  readonly #sources = new Map<string, PartitionSettings>();
+  /** Each source's settings, for the partitions its readers announce, and its watermark. */
+  readonly #sources = new Map<string, SourceClock>();
+  /** Each source's watermark at the restored checkpoint. */
+  #restoredSources: { readonly [id: string]: number } = {};
   /** Greatest event time of each partition at the restored checkpoint. */
   #restoredTimes: { readonly [id: string]: number } = {};
 
@@ -40,14 +64,41 @@ export class WatermarkTracker {
    * time, which a partition registered later by `addPartition` starts from, so that it judges its
    * records as it would have without a restart.
    */
-  restoreFrom(watermark: number, maxTimes: { readonly [id: string]: number } | undefined): void {
+  restoreFrom(
+    watermark: number,
+    maxTimes: { readonly [id: string]: number } | undefined,
+    sourceWatermarks?: { readonly [id: string]: number },
+  ): void {
     this.#current = watermark;
     this.#restoredTimes = maxTimes ?? {};
+    // Checkpoints written before sources had watermarks of their own: every source had the pipeline's.
+    this.#restoredSources = sourceWatermarks ?? {};
+    for (const [id, clock] of this.#sources) clock.current = this.#restoredSources[id] ?? watermark;
   }
 
   /** Records how the partitions of source `source` make their watermarks. */
   addSource(source: string, settings: PartitionSettings): void {
-    this.#sources.set(source, settings);
+    this.#sources.set(source, {
+      settings,
+      current: this.#restoredSources[source] ?? this.#current,
+      idle: false,
+    });
+  }
+
+  /** Source `source`'s watermark as of the last `advance` (-∞ for a source never added). */
+  watermarkOf(source: string): number {
+    return this.#sources.get(source)?.current ?? START_OF_TIME;
+  }
+
+  isIdle(source: string): boolean {
+    return this.#sources.get(source)?.idle ?? false;
+  }
+
+  /** Each source's watermark, for checkpoints. */
+  sourceWatermarks(): { [id: string]: number } {
+    const out: { [id: string]: number } = {};
+    for (const [id, clock] of this.#sources) out[id] = clock.current;
+    return out;
   }
 
   /**
@@ -61,25 +112,19 @@ export class WatermarkTracker {
       this.observe(id, Number.NEGATIVE_INFINITY, now);
       return id;
     }
-    const settings = this.#sources.get(source);
-    if (settings === undefined)
+    const clock = this.#sources.get(source);
+    if (clock === undefined)
       throw new SluiceError('INTERNAL', `watermarks of source '${source}' read before it was added`);
-    this.add(id, settings, now, this.#restoredTimes[id]);
-    return id;
-  }
-
-  /**
-   * Registers a partition (`source/partition`) before it reads: a reader's own at open, or one a
-   * multiplexing reader was assigned, with its greatest event time from the checkpoint restored.
-   */
-  add(id: string, settings: PartitionSettings, now: number, restoredMax = START_OF_TIME): void {
+    const { settings } = clock;
     this.#partitions.set(id, {
-      maxTime: restoredMax,
+      source,
+      maxTime: this.#restoredTimes[id] ?? START_OF_TIME,
       bound: settings.bound,
       idleTimeout: settings.idleTimeout,
       lastActive: now,
       ended: false,
     });
+    return id;
   }
 
   /** Whether partition `id` is registered. */
@@ -102,19 +147,19 @@ export class WatermarkTracker {
   }
 
   /**
-   * The pipeline watermark before each record of a batch partition `id` read at `now`, whose
-   * event times are `times` in order: the watermark `advance(now)` would give after the records
-   * before it, had each been observed alone. Undefined when it stays at the current watermark
-   * for every record. Call it before `observe` takes the batch in.
+   * The source's watermark before each record of a batch partition `id` read at `now`, whose
+   * event times are `times` in order: the watermark `advance(now)` would give its source after
+   * the records before it, had each been observed alone. Undefined when it stays at the source's
+   * current watermark for every record. Call it before `observe` takes the batch in.
    */
   before(id: string, times: readonly number[], now: number): number[] | undefined {
-    const base = this.#current;
     const own = this.#partition(id);
+    const base = this.#sources.get(own.source)!.current;
     const bound = own.bound;
-    // The other partitions' minimum caps what this one can move the watermark to.
+    // The minimum of the source's other partitions caps what this one can move the watermark to.
     let cap = END_OF_TIME;
     for (const [other, p] of this.#partitions) {
-      if (other === id || p.ended || now - p.lastActive >= p.idleTimeout) continue;
+      if (other === id || p.source !== own.source || p.ended || now - p.lastActive >= p.idleTimeout) continue;
       const wm = p.maxTime - p.bound - 1;
       if (wm < cap) cap = wm;
     }
@@ -155,9 +200,10 @@ export class WatermarkTracker {
     return out;
   }
 
-  /** Sets the pipeline watermark: after a restart, or to +∞ at the end of input. */
+  /** Sets the pipeline watermark and every source's: to +∞ at the end of input. */
   restore(watermark: number): void {
     this.#current = watermark;
+    for (const clock of this.#sources.values()) clock.current = watermark;
   }
 
   get current(): number {
@@ -171,24 +217,48 @@ export class WatermarkTracker {
   }
 
   /**
-   * Recomputes the pipeline watermark at processing time `now` and returns it when it advanced,
-   * or undefined when it did not. The watermark never moves backwards.
+   * Recomputes each source's watermark, and the pipeline's, at processing time `now`; returns
+   * whether any source's advanced or went idle or active. A watermark never moves backwards. A source whose partitions
+   * have all ended moves to +∞: what depends on it alone is complete.
    */
-  advance(now: number): number | undefined {
+  advance(now: number): boolean {
+    let advanced = false;
+    for (const [id, clock] of this.#sources) {
+      let min = END_OF_TIME;
+      let active = 0;
+      let registered = 0;
+      let ended = 0;
+      for (const p of this.#partitions.values()) {
+        if (p.source !== id) continue;
+        registered++;
+        if (p.ended) {
+          ended++;
+          continue;
+        }
+        if (now - p.lastActive >= p.idleTimeout) continue;
+        active++;
+        const wm = p.maxTime - p.bound - 1;
+        if (wm < min) min = wm;
+      }
+      // A source with no partition (all revoked from a multiplexing reader) waits, idle.
+      const idle = active === 0 && (registered === 0 || ended < registered);
+      if (idle !== clock.idle) {
+        clock.idle = idle;
+        advanced = true;
+      }
+      if (!idle && min > clock.current) {
+        clock.current = min;
+        advanced = true;
+      }
+    }
     let min = END_OF_TIME;
-    let active = 0;
-    for (const p of this.#partitions.values()) {
-      if (p.ended) continue;
-      if (now - p.lastActive >= p.idleTimeout) continue;
-      active++;
-      const wm = p.maxTime - p.bound - 1;
-      if (wm < min) min = wm;
+    let live = 0;
+    for (const clock of this.#sources.values()) {
+      if (clock.idle) continue;
+      live++;
+      if (clock.current < min) min = clock.current;
     }
-    if (active === 0 && !this.allEnded) return undefined;
-    if (min > this.#current) {
-      this.#current = min;
-      return min;
-    }
-    return undefined;
+    if (live > 0 && min > this.#current) this.#current = min;
+    return advanced;
   }
 }
