@@ -15,6 +15,7 @@ import { aggregateStep } from './operators/aggregate-step.ts';
 import { dedupeFnStep, dedupeStep } from './operators/dedupe-step.ts';
 import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
+import { joinStep } from './operators/join-step.ts';
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
 import { patternStep } from './operators/pattern-step.ts';
@@ -41,6 +42,7 @@ export const builtins: Plugin = {
     aggregateStep,
     topNStep,
     patternStep,
+    joinStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,

@@ -81,6 +81,8 @@ export interface Operator {
 /** What a step factory knows of its place in the plan. */
 export interface StepInfo {
   readonly id: string;
+  /** The ids of the step's inputs in port order (`input` in the plan); absent in unit tests of one-input steps. */
+  readonly inputs?: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
   /** Processing time, for expressions calling now(). */

@@ -99,6 +99,22 @@ export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, recor
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
 
+/** Records `from` to `to` (exclusive) of a batch, with every per-record array sliced alike. */
+export function sliceBatch<T>(batch: Batch<T>, from: number, to: number): Batch<T> {
+  if (from === 0 && to === batch.records.length) return batch;
+  const out: Batch<T> = {
+    ...batch,
+    records: batch.records.slice(from, to),
+    times: batch.times.slice(from, to),
+  };
+  if (batch.kinds) out.kinds = batch.kinds.slice(from, to);
+  if (batch.keys) out.keys = batch.keys.slice(from, to);
+  if (batch.offsets) out.offsets = batch.offsets.slice(from, to);
+  if (batch.texts) out.texts = batch.texts.slice(from, to);
+  if (batch.watermarks) out.watermarks = batch.watermarks.slice(from, to);
+  return out;
+}
+
 /** A batch of changes an operator builds: it always carries `kinds`. */
 export type ChangeBatch = Batch & { kinds: RowKind[] };
 

@@ -35,7 +35,7 @@ import { createUpdatingAggregate } from './updating-aggregate.ts';
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
 
 /** A window as the YAML gives it: the kind's lengths as durations. */
-type WindowConfig = {
+export type WindowConfig = {
   [K in WindowSpec['type']]: { type: K } & {
     [F in keyof Omit<Extract<WindowSpec, { type: K }>, 'type'>]: string;
   };
@@ -45,7 +45,7 @@ type WindowConfig = {
  * One schema per window kind, from the table that also validates and assigns them (typed by
  * hand: TypeBox cannot follow a schema built from a table).
  */
-const windowConfig = Type.Unsafe<WindowConfig>(
+export const windowConfig = Type.Unsafe<WindowConfig>(
   Type.Union(
     Object.entries(windowKinds).map(([type, kind]) =>
       Type.Object(
@@ -106,7 +106,7 @@ const config = Type.Object(
  * The window spec of a window config: its lengths parsed as durations, in the order the kind
  * lists them. The spec is checked by the window aggregate (`validateWindowSpec`).
  */
-function windowSpec(w: WindowConfig): WindowSpec {
+export function windowSpec(w: WindowConfig): WindowSpec {
   const spec: { [field: string]: unknown } = { type: w.type };
   const lengths: { readonly [field: string]: string | undefined } = w;
   for (const field of Object.keys(windowKind(w.type)?.lengths ?? {})) {

@@ -6,11 +6,27 @@
  *
  * Each node has a watermark of its own: the minimum over the sources upstream of it that are not
  * idle, so a quiet or slow branch holds back only the steps that depend on it.
+ *
+ * A step that reads two branches of one source (a diamond: a source split by filters and joined
+ * again) gets each source batch's records in two portions, one per branch, one after the other.
+ * Taken in that order, the first portion would move the step's watermark past records of the
+ * second that came earlier in the source, making them late only because of how the input was
+ * cut into batches. So such a step holds the portions that carry per-record watermarks until the
+ * source batch has gone through the graph (`OperatorGraph.flush`) and takes them merged by
+ * watermark: no record meets a watermark later than the one it carries.
  */
 
 import { SluiceError } from '../errors.ts';
 import type { LatePolicy, Operator, Output } from '../operator.ts';
-import { type Batch, changeKindName, type DeadLetter, INSERT, type Row, withoutTexts } from '../record.ts';
+import {
+  type Batch,
+  changeKindName,
+  type DeadLetter,
+  INSERT,
+  type Row,
+  sliceBatch,
+  withoutTexts,
+} from '../record.ts';
 import { START_OF_TIME } from '../time.ts';
 import { newStepCounters, type StepCounters } from './metrics.ts';
 import type { SinkRunner } from './sink-runner.ts';
@@ -73,6 +89,10 @@ export class Node implements Output {
   readonly #clocks: SourceWatermarks;
   /** This step's watermark: what its operator was last advanced to by `advanceWatermark`. */
   #watermark = START_OF_TIME;
+  /** Whether two of its inputs share a source (see the file comment); then `#held` is used. */
+  readonly merges: boolean;
+  /** Portions of the current source batch, with their ports, in arrival order. */
+  #held: { batch: Batch; port: number }[] = [];
   readonly #failures: FailureRouter;
   readonly #now: () => number;
   /** The step runs the user's functions, which might change a record in place. */
@@ -85,6 +105,8 @@ export class Node implements Output {
       readonly sources: readonly string[];
       readonly unseen: readonly (readonly string[])[];
       readonly clocks: SourceWatermarks;
+      /** Two of its inputs share a source. */
+      readonly merges: boolean;
     },
     failures: FailureRouter,
     now: () => number,
@@ -95,6 +117,7 @@ export class Node implements Output {
     this.sources = wiring.sources;
     this.#unseen = wiring.unseen;
     this.#clocks = wiring.clocks;
+    this.merges = wiring.merges;
     this.#failures = failures;
     this.#now = now;
     this.#userCode = userCode;
@@ -114,6 +137,7 @@ export class Node implements Output {
    * operator. A step whose every source is idle keeps its watermark.
    */
   advanceWatermark(): void {
+    this.flush();
     const min = this.#minOver(this.sources);
     if (min === undefined || !(min > this.#watermark)) return;
     this.#watermark = min;
@@ -122,6 +146,7 @@ export class Node implements Output {
 
   /** To +∞ at the end of input. */
   finishWatermark(watermark: number): void {
+    this.flush();
     if (!(watermark > this.#watermark)) return;
     this.#watermark = watermark;
     this.operator.onWatermark?.(watermark, this);
@@ -154,7 +179,58 @@ export class Node implements Output {
     const unseen = this.#unseen[port];
     if (batch.watermarks !== undefined && unseen !== undefined && unseen.length > 0)
       batch = this.#capWatermarks(batch, unseen);
+    if (this.merges && batch.watermarks !== undefined) this.#held.push({ batch, port });
+    else this.#process(batch, port);
+  }
+
+  #process(batch: Batch, port: number): void {
     this.operator.processBatch(this.#userCode ? withoutTexts(batch) : batch, this, port);
+  }
+
+  /**
+   * Takes the portions held since the last flush, merged by the watermark each record carries:
+   * runs of records of one portion go to the operator together, and of records with equal
+   * watermarks, the portion that arrived first goes first.
+   */
+  flush(): void {
+    const held = this.#held;
+    if (held.length === 0) return;
+    this.#held = [];
+    if (held.length === 1) {
+      this.#process(held[0].batch, held[0].port);
+      return;
+    }
+    const next = new Array<number>(held.length).fill(0);
+    for (;;) {
+      // The portion whose next record carries the lowest watermark (the earliest on a tie).
+      let p = -1;
+      let lowest = Number.POSITIVE_INFINITY;
+      for (let q = 0; q < held.length; q++) {
+        const wms = held[q].batch.watermarks!;
+        if (next[q] < wms.length && (p === -1 || wms[next[q]] < lowest)) {
+          p = q;
+          lowest = wms[next[q]];
+        }
+      }
+      if (p === -1) return;
+      // Its records up to the next one another portion must go before.
+      let bound = Number.POSITIVE_INFINITY;
+      let earlierWins = false;
+      for (let q = 0; q < held.length; q++) {
+        if (q === p || next[q] >= held[q].batch.records.length) continue;
+        const wm = held[q].batch.watermarks![next[q]];
+        if (wm < bound || (wm === bound && q < p)) {
+          bound = wm;
+          earlierWins = q < p;
+        }
+      }
+      const { batch, port } = held[p];
+      const wms = batch.watermarks!;
+      let end = next[p];
+      while (end < wms.length && (wms[end] < bound || (wms[end] === bound && !earlierWins))) end++;
+      this.#process(sliceBatch(batch, next[p], end), port);
+      next[p] = end;
+    }
   }
 
   #capWatermarks(batch: Batch, unseen: readonly string[]): Batch {

@@ -23,6 +23,11 @@ export interface OperatorGraph {
    * batches carry the watermark before each record (`Batch.watermarks`); others need not.
    */
   readonly watchedSources: ReadonlySet<string>;
+  /**
+   * Lets the steps that read two branches of one source take what they held of the batch just
+   * pushed (see `Node.flush`), in topological order. Call it after each source batch.
+   */
+  flush(): void;
 }
 
 /**
@@ -56,10 +61,20 @@ export function buildOperatorGraph(
     const sources = [...new Set(inputSources.flat())].sort();
     upstream.set(id, sources);
     const unseen = inputSources.map((seen) => sources.filter((s) => !seen.includes(s)));
-    const info: StepInfo = { id, baseDir: plan.baseDir, clock, functions };
+    const merges = inputSources.some((a, i) =>
+      inputSources.some((b, j) => j > i && a.some((s) => b.includes(s))),
+    );
+    const info: StepInfo = { id, inputs: step.inputs, baseDir: plan.baseDir, clock, functions };
     const operator = inComponent(id, () => registry.step(step.type)!.create(step.config as never, info));
     // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
-    const node = new Node(id, operator, { sources, unseen, clocks }, failures, now, functions.has(id));
+    const node = new Node(
+      id,
+      operator,
+      { sources, unseen, clocks, merges },
+      failures,
+      now,
+      functions.has(id),
+    );
     nodes.set(id, node);
     ordered.push(node);
   }
@@ -88,5 +103,9 @@ export function buildOperatorGraph(
       for (const e of node.steps) stack.push(e.node);
     }
   }
-  return { nodes, order: ordered, sourceTargets, watchedSources };
+  const merging = ordered.filter((n) => n.merges);
+  const flush = () => {
+    for (let i = 0; i < merging.length; i++) merging[i].flush();
+  };
+  return { nodes, order: ordered, sourceTargets, watchedSources, flush };
 }

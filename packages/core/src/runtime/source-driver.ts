@@ -200,6 +200,7 @@ export class SourceDriver {
         if (batch.records.length > 0 || batch.failures?.length) watermarks.observe(id, maxTime, now);
         if (ingested) {
           for (const e of targets.nodes) e.node.push(ingested, e.port);
+          this.#graph.flush();
           for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times, ingested.texts);
         }
       } catch (err) {

@@ -1,0 +1,262 @@
+/**
+ * The interval join: joins a left record at time t with the right records of the same key whose
+ * times lie in [t + lower, t + upper] (Flink's `intervalJoin(...).between(lower, upper)`; in SQL,
+ * `r.time BETWEEN l.time + lower AND l.time + upper`).
+ *
+ * Each side keeps its records per key until the watermark shows that no record of the other side
+ * can still match them: a left record at t until the watermark reaches t + upper, a right record
+ * at s until it reaches s − lower. So state stays bounded by the interval, whatever the length of
+ * the input. A pair is emitted as soon as its second record arrives, at the later of the two
+ * times. Outer joins emit a record that found no match, with NULL for the other side, when it
+ * leaves the state, at the later of its own time and that bound (so that it is on time for the
+ * steps after the join). Records at or behind the watermark are late, as in Flink.
+ *
+ * Results are appends, independent of batching: the operator advances to each record's
+ * watermark (`Batch.watermarks`) before taking it, and expires entries in (time, key) order.
+ */
+
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { Operator, OperatorContext, Output } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
+import type { JoinCondition } from './join-condition.ts';
+import { TimerHeap } from './timer-heap.ts';
+
+/** Which unmatched records an outer join keeps, padded with NULL for the other side. */
+export type JoinKind = 'inner' | 'left' | 'right' | 'full';
+
+export interface IntervalJoinOptions {
+  readonly stepId: string;
+  readonly condition: JoinCondition;
+  /** Builds an output row from a pair; absent: the pair itself. */
+  readonly output: ((pair: Row) => Row) | undefined;
+  readonly kind: JoinKind;
+  /** Bounds of right time − left time, ms, inclusive; lower ≤ upper. */
+  readonly lower: number;
+  readonly upper: number;
+}
+
+const SIDES = [0, 1] as const;
+
+/** A record kept for matching. */
+interface Entry {
+  readonly row: Row;
+  readonly time: number;
+  /** When no record of the other side can match it any more (the watermark reaching this). */
+  readonly expires: number;
+  matched: boolean;
+}
+
+/** One side's state: its records per key, in arrival order, and their expiry times. */
+class JoinSide {
+  readonly byKey = new Map<string, Entry[]>();
+  readonly expiry = new TimerHeap();
+  size = 0;
+
+  add(key: string, entry: Entry): void {
+    const list = this.byKey.get(key);
+    if (list === undefined) this.byKey.set(key, [entry]);
+    else list.push(entry);
+    this.expiry.push(entry.expires, key);
+    this.size++;
+  }
+}
+
+/** Checkpointed form: per side, `[key, [row, time, matched][]]` pairs, and the watermark. */
+interface IntervalJoinSnapshot {
+  version: 1;
+  watermark: number;
+  left: [string, [Row, number, boolean][]][];
+  right: [string, [Row, number, boolean][]][];
+}
+
+export class IntervalJoinOperator implements Operator {
+  readonly absorbs = true;
+  readonly #options: IntervalJoinOptions;
+  readonly #sides: readonly [JoinSide, JoinSide] = [new JoinSide(), new JoinSide()];
+  /** Whether each side's unmatched records are emitted (outer join). */
+  readonly #keepUnmatched: readonly [boolean, boolean];
+  #watermark = Number.NEGATIVE_INFINITY;
+
+  constructor(options: IntervalJoinOptions) {
+    const { lower, upper, stepId } = options;
+    if (!(lower <= upper)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `between: the lower bound (${lower} ms) is after the upper bound (${upper} ms); write [lower, upper] with lower ≤ upper`,
+        { step: stepId, path: 'between' },
+      );
+    }
+    this.#options = options;
+    const { kind } = options;
+    this.#keepUnmatched = [kind === 'left' || kind === 'full', kind === 'right' || kind === 'full'];
+  }
+
+  /** Records kept per side, for tests of state cleanup. */
+  get stateSize(): { left: number; right: number } {
+    return { left: this.#sides[0].size, right: this.#sides[1].size };
+  }
+
+  open(ctx: OperatorContext): void {
+    this.#watermark = ctx.watermark();
+    if (ctx.restored === undefined) return;
+    const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      s.version !== 1 ||
+      typeof s.watermark !== 'number' ||
+      !Array.isArray(s.left) ||
+      !Array.isArray(s.right)
+    ) {
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `the checkpoint's state for step '${this.#options.stepId}' is not an interval join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
+        { step: this.#options.stepId },
+      );
+    }
+    if (s.watermark > this.#watermark) this.#watermark = s.watermark;
+    for (const [side, saved] of [
+      [0, s.left],
+      [1, s.right],
+    ] as const) {
+      for (const [key, entries] of saved) {
+        for (const [row, time, matched] of entries)
+          this.#sides[side].add(key, { row, time, expires: this.#expiresAt(side, time), matched });
+      }
+    }
+  }
+
+  /** Left records wait for right records up to t + upper; right ones for left ones from s − lower. */
+  #expiresAt(side: 0 | 1, time: number): number {
+    return side === 0 ? time + this.#options.upper : time - this.#options.lower;
+  }
+
+  processBatch(batch: Batch, out: Output, input = 0): void {
+    const side: 0 | 1 = input === 0 ? 0 : 1;
+    const { condition } = this.#options;
+    const keyOf = side === 0 ? condition.leftKey : condition.rightKey;
+    const records = batch.records;
+    const times = batch.times;
+    const watermarks = batch.watermarks;
+    const results: Batch = { records: [], times: [] };
+    for (let i = 0; i < records.length; i++) {
+      if (watermarks !== undefined && watermarks[i] > this.#watermark) this.#advance(watermarks[i], results);
+      const time = times[i];
+      if (!(time > this.#watermark)) {
+        this.#flush(results, out);
+        out.late(
+          batch,
+          i,
+          `record time ${time} is at or behind the watermark ${this.#watermark}: no record of the other side can be joined with it any more`,
+        );
+        continue;
+      }
+      const row = records[i];
+      const mark = results.records.length;
+      try {
+        const key = keyOf(row);
+        const entry: Entry = { row, time, expires: this.#expiresAt(side, time), matched: false };
+        if (key !== undefined) this.#match(side, key, entry, results);
+        if (entry.expires > this.#watermark && key !== undefined) this.#sides[side].add(key, entry);
+        else if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
+      } catch (err) {
+        // The record's pairs so far are withdrawn: it goes to the dead letters as a whole.
+        results.records.length = mark;
+        results.times.length = mark;
+        this.#flush(results, out);
+        out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#options.stepId }));
+      }
+    }
+    this.#flush(results, out);
+  }
+
+  /** Emits the pairs `entry` makes with the other side's records of `key` inside the interval. */
+  #match(side: 0 | 1, key: string, entry: Entry, results: Batch): void {
+    const others = this.#sides[1 - side].byKey.get(key);
+    if (others === undefined) return;
+    const { lower, upper, condition } = this.#options;
+    // For a left record at t: right times in [t + lower, t + upper]; for a right one at s: left
+    // times in [s − upper, s − lower].
+    const from = side === 0 ? entry.time + lower : entry.time - upper;
+    const to = side === 0 ? entry.time + upper : entry.time - lower;
+    for (let j = 0; j < others.length; j++) {
+      const other = others[j];
+      if (other.time < from || other.time > to) continue;
+      const pair = side === 0 ? this.#pair(entry.row, other.row) : this.#pair(other.row, entry.row);
+      if (condition.residual !== undefined && !condition.residual(pair)) continue;
+      const row = this.#options.output === undefined ? pair : this.#options.output(pair);
+      entry.matched = true;
+      other.matched = true;
+      results.records.push(row);
+      results.times.push(Math.max(entry.time, other.time));
+    }
+  }
+
+  #pair(left: Row | null, right: Row | null): Row {
+    const pair: Row = {};
+    pair[this.#options.condition.left] = left;
+    pair[this.#options.condition.right] = right;
+    return pair;
+  }
+
+  #emitUnmatched(side: 0 | 1, entry: Entry, results: Batch): void {
+    const pair = side === 0 ? this.#pair(entry.row, null) : this.#pair(null, entry.row);
+    results.records.push(this.#options.output === undefined ? pair : this.#options.output(pair));
+    results.times.push(Math.max(entry.expires, entry.time));
+  }
+
+  onWatermark(watermark: number, out: Output): void {
+    if (!(watermark > this.#watermark)) return;
+    const results: Batch = { records: [], times: [] };
+    this.#advance(watermark, results);
+    this.#flush(results, out);
+  }
+
+  /**
+   * Moves to `watermark`, dropping the records no record of the other side can match any more,
+   * in (expiry, key) order, and emitting those an outer join keeps that never matched.
+   */
+  #advance(watermark: number, results: Batch): void {
+    this.#watermark = watermark;
+    for (const side of SIDES) {
+      const state = this.#sides[side];
+      const heap = state.expiry;
+      while (heap.size > 0 && heap.topTime <= watermark) {
+        const due = heap.topTime;
+        const key = heap.topKey;
+        heap.pop();
+        const list = state.byKey.get(key);
+        if (list === undefined) continue;
+        let kept = 0;
+        for (let j = 0; j < list.length; j++) {
+          const entry = list[j];
+          if (entry.expires <= due) {
+            state.size--;
+            if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
+          } else list[kept++] = entry;
+        }
+        if (kept === 0) state.byKey.delete(key);
+        else list.length = kept;
+      }
+    }
+  }
+
+  #flush(results: Batch, out: Output): void {
+    if (results.records.length === 0) return;
+    out.emit({ records: results.records.splice(0), times: results.times.splice(0) });
+  }
+
+  snapshot(): IntervalJoinSnapshot {
+    const save = (side: JoinSide): [string, [Row, number, boolean][]][] =>
+      [...side.byKey].map(([key, list]) => [
+        key,
+        list.map((e): [Row, number, boolean] => [e.row, e.time, e.matched]),
+      ]);
+    return {
+      version: 1,
+      watermark: this.#watermark,
+      left: save(this.#sides[0]),
+      right: save(this.#sides[1]),
+    };
+  }
+}

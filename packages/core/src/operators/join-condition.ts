@@ -1,0 +1,192 @@
+/**
+ * What every join shares: the `on` condition split into the keys each side is looked up by and
+ * the rest of the condition, and the output row built from a matched pair.
+ *
+ * Expressions in a join name the records of its two inputs by the inputs' ids: with
+ * `input: [bids, auctions]`, `bids.auction = auctions.id`. The equalities between one side and
+ * the other that `on` is a conjunction of become the join key (each side's values, evaluated on
+ * that side's record alone); whatever else `on` says is checked on each pair the key matches.
+ * As in SQL, a NULL key value matches nothing.
+ */
+
+import { SluiceError } from '../errors.ts';
+import {
+  compileExpression,
+  compilePredicate,
+  type Expr,
+  mapChildren,
+  parseExpression,
+} from '../expr/index.ts';
+import type { StepInfo } from '../operator.ts';
+import type { Row } from '../record.ts';
+import { encodeKey } from './key.ts';
+
+/** Which input a part of the condition reads. */
+type Side = 'left' | 'right';
+
+/** A compiled `on` condition. */
+export interface JoinCondition {
+  /** The ids of the two inputs: how expressions name their records. */
+  readonly left: string;
+  readonly right: string;
+  /** The join key of a left record; undefined when a key value is NULL (it matches nothing). */
+  readonly leftKey: (record: Row) => string | undefined;
+  readonly rightKey: (record: Row) => string | undefined;
+  /** The rest of the condition on a pair (`{ [left]: l, [right]: r }`); undefined when none. */
+  readonly residual: ((pair: Row) => boolean) | undefined;
+}
+
+/** The inputs of a join step: exactly two, with different ids. */
+export function joinInputs(step: StepInfo): { left: string; right: string } {
+  const inputs = step.inputs ?? [];
+  if (inputs.length !== 2 || inputs[0] === inputs[1]) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `a join reads two different inputs, its left and its right: write input: [left, right] (it has ${inputs.length === 0 ? 'none' : inputs.map((i) => `'${i}'`).join(', ')})`,
+      { step: step.id, path: 'input' },
+    );
+  }
+  return { left: inputs[0], right: inputs[1] };
+}
+
+function conjuncts(e: Expr, out: Expr[]): Expr[] {
+  if (e.kind === 'binary' && e.op === 'and') {
+    conjuncts(e.left, out);
+    conjuncts(e.right, out);
+  } else out.push(e);
+  return out;
+}
+
+/** The inputs an expression reads: `bids.x` reads bids; a bare field that names no input, neither. */
+function sidesOf(e: Expr, names: { left: string; right: string }, found: Set<Side>): Set<Side> {
+  if (e.kind === 'field') {
+    if (e.name === names.left) found.add('left');
+    else if (e.name === names.right) found.add('right');
+    return found;
+  }
+  mapChildren(e, (child) => {
+    sidesOf(child, names, found);
+    return child;
+  });
+  return found;
+}
+
+/** `bids.auction` → `auction`: the expression as it reads one side's record directly. */
+function onOneSide(e: Expr, input: string): Expr {
+  if (e.kind === 'member' && e.object.kind === 'field' && e.object.name === input)
+    return { kind: 'field', name: e.name, start: e.start, end: e.end };
+  if (e.kind === 'field' && e.name === input) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `a join key reads a field of '${input}' (${input}.field), not the whole record`,
+    );
+  }
+  return mapChildren(e, (child) => onOneSide(child, input));
+}
+
+function keyOf(parts: readonly ((record: Row) => unknown)[]): (record: Row) => string | undefined {
+  if (parts.length === 1) {
+    const only = parts[0];
+    return (r) => {
+      const v = only(r);
+      return v === null || v === undefined ? undefined : encodeKey([v]);
+    };
+  }
+  const values: unknown[] = new Array(parts.length);
+  return (r) => {
+    for (let p = 0; p < parts.length; p++) {
+      const v = parts[p](r);
+      if (v === null || v === undefined) return undefined;
+      values[p] = v;
+    }
+    return encodeKey(values);
+  };
+}
+
+/**
+ * Compiles `on` for a join of `left` and `right`. At least one conjunct must be an equality
+ * between an expression of the left record and one of the right (`requireKey`: the joins keep
+ * state per key; a join without one would compare every pair).
+ */
+export function compileJoinCondition(
+  text: string,
+  names: { left: string; right: string },
+  step: StepInfo,
+): JoinCondition {
+  const where = { step: step.id, path: 'on' };
+  const located = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof SluiceError && err.path === undefined) {
+        throw new SluiceError(err.code, err.message, { ...where, cause: err });
+      }
+      throw err;
+    }
+  };
+  const root = located(() => parseExpression(text));
+  const leftParts: Expr[] = [];
+  const rightParts: Expr[] = [];
+  const rest: Expr[] = [];
+  for (const c of conjuncts(root, [])) {
+    if (c.kind === 'binary' && c.op === '=') {
+      const a = sidesOf(c.left, names, new Set());
+      const b = sidesOf(c.right, names, new Set());
+      if (a.size === 1 && b.size === 1 && !a.has([...b][0])) {
+        const [l, r] = a.has('left') ? [c.left, c.right] : [c.right, c.left];
+        leftParts.push(located(() => onOneSide(l, names.left)));
+        rightParts.push(located(() => onOneSide(r, names.right)));
+        continue;
+      }
+    }
+    rest.push(c);
+  }
+  if (leftParts.length === 0) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `'${text}' has no equality between a field of '${names.left}' and one of '${names.right}'; a join matches records by key, e.g. ${names.left}.id = ${names.right}.id (other conditions may follow with AND)`,
+      where,
+    );
+  }
+  const compile = (e: Expr) => compileExpression(e, { ...where, clock: step.clock }).evaluate;
+  let residual: ((pair: Row) => boolean) | undefined;
+  if (rest.length > 0) {
+    const joined = rest.reduce(
+      (acc, e): Expr => ({ kind: 'binary', op: 'and', left: acc, right: e, start: acc.start, end: e.end }),
+    );
+    residual = compilePredicate(joined, { ...where, clock: step.clock });
+  }
+  return {
+    left: names.left,
+    right: names.right,
+    leftKey: keyOf(leftParts.map(compile)),
+    rightKey: keyOf(rightParts.map(compile)),
+    residual,
+  };
+}
+
+/**
+ * Builds output rows from pairs: with `fields`, each an SQL expression over the pair (and the
+ * window bounds of a window join); without, the pair itself (`{ bids: {...}, auctions: {...} }`,
+ * NULL for the missing side of an outer join's unmatched row).
+ */
+export function compileJoinOutput(
+  fields: { readonly [name: string]: string } | undefined,
+  step: StepInfo,
+): ((pair: Row) => Row) | undefined {
+  if (fields === undefined) return undefined;
+  const names = Object.keys(fields);
+  const evaluators = names.map(
+    (name) =>
+      compileExpression(fields[name], {
+        step: step.id,
+        path: `fields.${name}`,
+        clock: step.clock,
+      }).evaluate,
+  );
+  return (pair) => {
+    const row: Row = {};
+    for (let f = 0; f < names.length; f++) row[names[f]] = evaluators[f](pair);
+    return row;
+  };
+}

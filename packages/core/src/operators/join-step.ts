@@ -1,0 +1,113 @@
+/**
+ * The `join` step (YAML): joins the records of two inputs by key — within a time interval of each
+ * other, or in the same window.
+ */
+
+import Type from 'typebox';
+import { SluiceError } from '../errors.ts';
+import type { StepInfo } from '../operator.ts';
+import { defineStep } from '../spec.ts';
+import { parseDuration } from '../time.ts';
+import { type WindowConfig, windowConfig, windowSpec } from './aggregate-step.ts';
+import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
+import { compileJoinCondition, compileJoinOutput, joinInputs } from './join-condition.ts';
+
+const config = Type.Object(
+  {
+    on: Type.String({
+      minLength: 1,
+      description:
+        'The join condition, an SQL expression naming each input’s record by the input’s id: at least one equality between a field of the left and one of the right (`bids.auction = auctions.id`), then any other condition on the pair with AND. The equalities form the join key; as in SQL, a NULL key matches nothing.',
+      examples: ['bids.auction = auctions.id'],
+    }),
+    kind: Type.Union(
+      [Type.Literal('inner'), Type.Literal('left'), Type.Literal('right'), Type.Literal('full')],
+      {
+        description:
+          'Which records appear without a match: `inner` — none; `left` / `right` — those of that input, with NULL for the other; `full` — those of both. An unmatched record is emitted once no record of the other side can match it any more.',
+        default: 'inner',
+      },
+    ),
+    between: Type.Optional(
+      Type.Tuple([Type.String(), Type.String()], {
+        description:
+          'An interval join: a right record joins a left record at time t when its time lies in [t + lower, t + upper] (both inclusive; durations, negative with a leading `-`), as Flink’s `between(lower, upper)`. State per side is kept until the watermark shows no record of the other side can still match.',
+        examples: [['-10s', '5s']],
+      }),
+    ),
+    window: Type.Optional(
+      Type.Unsafe<WindowConfig>({
+        ...windowConfig,
+        description:
+          'A window join: records of the two inputs join when they fall in the same window (tumbling, hopping or cumulate) and have the same key; each window’s pairs are emitted when the watermark passes its end.',
+      }),
+    ),
+    fields: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'Output fields: name → SQL expression over the pair, reading each side as `<input id>.<field>` (NULL for the missing side of an unmatched record), and `window_start` / `window_end` in a window join. Default: the pair itself, `{ <left id>: {…}, <right id>: {…} }`.',
+        examples: [{ auction: 'bids.auction', price: 'bids.price', seller: 'auctions.seller' }],
+      }),
+    ),
+    on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
+      description:
+        'Where records at or behind the watermark go (they can no longer be joined): the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late).',
+      default: 'late_output',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** A signed duration: `-10s`, `5s`, `0s`. */
+function signedDuration(text: string, path: string): number {
+  const trimmed = text.trim();
+  return trimmed.startsWith('-') ? -parseDuration(trimmed.slice(1), path) : parseDuration(trimmed, path);
+}
+
+function inStep<T>(step: StepInfo, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof SluiceError && err.step === undefined)
+      throw new SluiceError(err.code, err.message, { step: step.id, path: err.path, cause: err });
+    throw err;
+  }
+}
+
+export const joinStep = defineStep({
+  type: 'join',
+  summary:
+    'Joins the records of two inputs by key, within a time interval of each other or in the same window.',
+  description:
+    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join or `window` for a window join (one of the two). Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\nRecords at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says. The output is append-only; it depends only on the input, not on how it was cut into batches.',
+  config,
+  state: ['on', 'kind', 'between', 'window'],
+  example: 'type: join\ninput: [bids, auctions]\non: bids.auction = auctions.id\nbetween: [0s, 10s]',
+  create(cfg, step) {
+    const names = joinInputs(step);
+    const condition = compileJoinCondition(cfg.on, names, step);
+    const output = compileJoinOutput(cfg.fields, step);
+    const kind: JoinKind = cfg.kind;
+    if (cfg.between !== undefined && cfg.window !== undefined) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'set `between` (an interval join) or `window` (a window join), not both',
+        { step: step.id, path: 'window' },
+      );
+    }
+    if (cfg.between !== undefined) {
+      const [lower, upper] = inStep(step, () => [
+        signedDuration(cfg.between![0], 'between[0]'),
+        signedDuration(cfg.between![1], 'between[1]'),
+      ]);
+      const operator = new IntervalJoinOperator({ stepId: step.id, condition, output, kind, lower, upper });
+      return Object.assign(operator, { onLate: cfg.on_late });
+    }
+    if (cfg.window !== undefined) windowSpec(cfg.window);
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'a join needs `between` (an interval join: how far apart in time two records may be) or `window` (a window join)',
+      { step: step.id, path: 'between' },
+    );
+  },
+});
