@@ -9,127 +9,50 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import type { Row } from '../record.ts';
 import {
-  assertAccounting,
   assertSameMultiset,
   canonical,
   Harness,
   planFrom,
   runCrashedAndRestored,
-  testRegistry,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
-import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
+import { ManualClock, memoryChannel } from '../testing/index.ts';
 import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
-import { compileJoinCondition } from './join-condition.ts';
+import { compileJoinCondition, PairOutput } from './join-condition.ts';
+import {
+  bidsAndAuctions,
+  joinOutputsOf,
+  joinPipeline,
+  keyFails,
+  nextName,
+  registry,
+  runJoin,
+  watermarksBefore,
+} from './join-test-support.ts';
 
-const registry = testRegistry();
 const h = new Harness();
 afterEach(() => h.stopAll());
 
-const BOUND = 2_000;
 const LOWER = -3_000;
 const UPPER = 4_000;
 
-/**
- * Bids and auctions over a few minutes, one partition: mostly in order, some up to 1.5 s out of
- * order, one in twenty-five 30 s behind (late), a few with a NULL key, and a few whose key fails
- * (dead letters): without the key field, or with an object there, which `auction + 0` refuses.
- */
-function input(seed: number, n = 900): Row[] {
-  let x = seed;
-  const next = () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
-  const out: Row[] = [];
-  let t = 1_700_000_000_000;
-  for (let i = 0; i < n; i++) {
-    t += Math.floor(next() * 400);
-    const roll = next();
-    const ts = roll < 0.04 ? t - 30_000 : roll < 0.3 ? t - Math.floor(next() * 1_500) : t;
-    const key = Math.floor(next() * 12);
-    const r: Row =
-      next() < 0.25
-        ? { type: 'auction', id: key, seller: `s${i}`, ts }
-        : { type: 'bid', auction: key, price: i, ts };
-    const odd = next();
-    const field = r.type === 'bid' ? 'auction' : 'id';
-    if (odd < 0.02) r[field] = null;
-    else if (odd < 0.03) r[field] = { nested: true };
-    else if (odd < 0.035) delete r[field];
-    out.push(r);
-  }
-  return out;
-}
+const JOIN = `between: [${LOWER}ms, ${UPPER}ms]
+fields: { price: bids.price, auction: bids.auction, seller: auctions.seller, bid_ts: bids.ts, auction_ts: auctions.ts }`;
 
-function pipeline(name: string, kind: JoinKind, batchSize: number): string {
-  return `
-name: ${name}
-settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: ${batchSize} }
-sources:
-  events: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: ${BOUND}ms } }
-steps:
-  - { id: bids, type: filter, input: events, where: "type = 'bid'" }
-  - { id: auctions, type: filter, input: events, where: "type = 'auction'" }
-  - id: joined
-    type: join
-    input: [bids, auctions]
-    kind: ${kind}
-    on: bids.auction + 0 = auctions.id + 0
-    between: [${LOWER}ms, ${UPPER}ms]
-    fields: { price: bids.price, auction: bids.auction, seller: auctions.seller, bid_ts: bids.ts, auction_ts: auctions.ts }
-sinks:
-  out: { type: memory, store: ${name}-out, input: joined }
-late_output: { type: memory, store: ${name}-late }
-dead_letter: { type: memory, store: ${name}-dead }
-`;
-}
-
-let runs = 0;
-
-interface Outputs {
-  out: Row[];
-  late: Row[];
-  dead: Row[];
-}
-
-async function run(kind: JoinKind, records: readonly Row[], batchSize: number): Promise<Outputs> {
-  const name = `ijoin-${++runs}`;
-  const channel = memoryChannel(name, ['p0']);
-  const plan = planFrom(pipeline(name, kind, batchSize), await h.dir(), registry);
-  const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
-  const running = h.run(job);
-  channel.push('p0', ...records);
-  channel.end();
-  const result = await running;
-  assert.equal(result.status, 'completed');
-  assertAccounting(result.metrics);
-  return outputsOf(name);
-}
-
-function outputsOf(name: string): Outputs {
-  return {
-    out: memorySinkStore(`${name}-out`).committed,
-    late: memorySinkStore(`${name}-late`).committed,
-    dead: memorySinkStore(`${name}-dead`).committed.map(({ failedAt: _, ...rest }) => rest),
-  };
-}
+const run = (kind: JoinKind, records: readonly Row[], batchSize: number) =>
+  runJoin(h, `kind: ${kind}\n${JOIN}`, records, batchSize);
 
 /** The join computed apart from the engine: the watermark each record met, then every pair. */
 function expected(records: readonly Row[], kind: JoinKind): { out: Row[]; late: Row[] } {
-  let max = Number.NEGATIVE_INFINITY;
+  const wms = watermarksBefore(records);
   const late: Row[] = [];
   const bids: Row[] = [];
   const auctions: Row[] = [];
-  for (const r of records) {
-    const wm = max - BOUND - 1;
-    const t = r.ts as number;
-    if (t > max) max = t;
-    const key = r.type === 'bid' ? r.auction : r.id;
-    if (key === undefined || (typeof key === 'object' && key !== null)) continue; // a dead letter
-    if (t <= wm) late.push(r);
+  records.forEach((r, i) => {
+    if (keyFails(r)) return;
+    if ((r.ts as number) <= wms[i]) late.push(r);
     else (r.type === 'bid' ? bids : auctions).push(r);
-  }
+  });
   const out: Row[] = [];
   const row = (b: Row | null, a: Row | null): Row => ({
     price: b?.price ?? null,
@@ -157,7 +80,7 @@ function expected(records: readonly Row[], kind: JoinKind): { out: Row[]; late: 
 }
 
 describe('interval join', () => {
-  const records = input(7);
+  const records = bidsAndAuctions(7);
   for (const kind of ['inner', 'left', 'right', 'full'] as const) {
     test(`${kind}: matches an independent computation, the same with batch sizes 1, 7 and 1024`, async () => {
       const want = expected(records, kind);
@@ -185,15 +108,15 @@ describe('interval join', () => {
   }
 
   test('a run crashed mid-join and restored from its checkpoint gives the same pairs', async () => {
-    const name = `ijoin-${++runs}`;
+    const name = nextName('ijoin');
     const channel = memoryChannel(name, ['p0']);
-    const plan = planFrom(pipeline(name, 'full', 64), await h.dir(), registry);
+    const plan = planFrom(joinPipeline(name, `kind: full\n${JOIN}`, 64), await h.dir(), registry);
     const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
       checkpointAt: 400,
       crashAt: 600,
     });
     assert.equal(result.status, 'completed');
-    const got = outputsOf(name);
+    const got = joinOutputsOf(name);
     const want = expected(records, 'full');
     assertSameMultiset(got.out, want.out, 'pairs after the restore');
     assertSameMultiset(got.late, want.late, 'late records after the restore');
@@ -201,18 +124,18 @@ describe('interval join', () => {
 });
 
 describe('interval join state', () => {
-  const condition = compileJoinCondition(
-    'l.k = r.k',
-    { left: 'l', right: 'r' },
-    { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+  const step = { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() };
+  const pairs = new PairOutput(
+    compileJoinCondition('l.k = r.k', { left: 'l', right: 'r' }, step),
+    undefined,
+    step,
   );
   const discard = { emit() {}, deadLetter() {}, late() {}, filtered() {} };
 
   test('stays bounded by the interval over a long input', () => {
     const op = new IntervalJoinOperator({
       stepId: 'j',
-      condition,
-      output: undefined,
+      pairs,
       kind: 'full',
       lower: -1000,
       upper: 1000,

@@ -18,7 +18,7 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import type { JoinCondition } from './join-condition.ts';
+import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 /** Which unmatched records an outer join keeps, padded with NULL for the other side. */
@@ -26,9 +26,8 @@ export type JoinKind = 'inner' | 'left' | 'right' | 'full';
 
 export interface IntervalJoinOptions {
   readonly stepId: string;
-  readonly condition: JoinCondition;
-  /** Builds an output row from a pair; absent: the pair itself. */
-  readonly output: ((pair: Row) => Row) | undefined;
+  /** The keys, the rest of the condition and the output row. */
+  readonly pairs: PairOutput;
   readonly kind: JoinKind;
   /** Bounds of right time − left time, ms, inclusive; lower ≤ upper. */
   readonly lower: number;
@@ -97,6 +96,7 @@ export class IntervalJoinOperator implements Operator {
   }
 
   open(ctx: OperatorContext): void {
+    this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
     if (ctx.restored === undefined) return;
     const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
@@ -133,12 +133,12 @@ export class IntervalJoinOperator implements Operator {
 
   processBatch(batch: Batch, out: Output, input = 0): void {
     const side: 0 | 1 = input === 0 ? 0 : 1;
-    const { condition } = this.#options;
+    const { condition } = this.#options.pairs;
     const keyOf = side === 0 ? condition.leftKey : condition.rightKey;
     const records = batch.records;
     const times = batch.times;
     const watermarks = batch.watermarks;
-    const results: Batch = { records: [], times: [] };
+    const results = newResults(watermarks !== undefined);
     for (let i = 0; i < records.length; i++) {
       if (watermarks !== undefined && watermarks[i] > this.#watermark) this.#advance(watermarks[i], results);
       const time = times[i];
@@ -152,29 +152,27 @@ export class IntervalJoinOperator implements Operator {
         continue;
       }
       const row = records[i];
-      const mark = results.records.length;
+      let key: string | undefined;
       try {
-        const key = keyOf(row);
-        const entry: Entry = { row, time, expires: this.#expiresAt(side, time), matched: false };
-        if (key !== undefined) this.#match(side, key, entry, results);
-        if (entry.expires > this.#watermark && key !== undefined) this.#sides[side].add(key, entry);
-        else if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
+        key = keyOf(row);
       } catch (err) {
-        // The record's pairs so far are withdrawn: it goes to the dead letters as a whole.
-        results.records.length = mark;
-        results.times.length = mark;
         this.#flush(results, out);
         out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#options.stepId }));
+        continue;
       }
+      const entry: Entry = { row, time, expires: this.#expiresAt(side, time), matched: false };
+      if (key !== undefined) this.#match(side, key, entry, results);
+      if (key !== undefined && entry.expires > this.#watermark) this.#sides[side].add(key, entry);
+      else if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
     }
     this.#flush(results, out);
   }
 
   /** Emits the pairs `entry` makes with the other side's records of `key` inside the interval. */
-  #match(side: 0 | 1, key: string, entry: Entry, results: Batch): void {
+  #match(side: 0 | 1, key: string, entry: Entry, results: Results): void {
     const others = this.#sides[1 - side].byKey.get(key);
     if (others === undefined) return;
-    const { lower, upper, condition } = this.#options;
+    const { lower, upper, pairs } = this.#options;
     // For a left record at t: right times in [t + lower, t + upper]; for a right one at s: left
     // times in [s − upper, s − lower].
     const from = side === 0 ? entry.time + lower : entry.time - upper;
@@ -182,32 +180,24 @@ export class IntervalJoinOperator implements Operator {
     for (let j = 0; j < others.length; j++) {
       const other = others[j];
       if (other.time < from || other.time > to) continue;
-      const pair = side === 0 ? this.#pair(entry.row, other.row) : this.#pair(other.row, entry.row);
-      if (condition.residual !== undefined && !condition.residual(pair)) continue;
-      const row = this.#options.output === undefined ? pair : this.#options.output(pair);
+      const pair = side === 0 ? pairs.pair(entry.row, other.row) : pairs.pair(other.row, entry.row);
+      if (!pairs.matches(pair)) continue;
       entry.matched = true;
       other.matched = true;
-      results.records.push(row);
-      results.times.push(Math.max(entry.time, other.time));
+      pushResult(results, pairs.row(pair), Math.max(entry.time, other.time), this.#watermark);
     }
   }
 
-  #pair(left: Row | null, right: Row | null): Row {
-    const pair: Row = {};
-    pair[this.#options.condition.left] = left;
-    pair[this.#options.condition.right] = right;
-    return pair;
-  }
-
-  #emitUnmatched(side: 0 | 1, entry: Entry, results: Batch): void {
-    const pair = side === 0 ? this.#pair(entry.row, null) : this.#pair(null, entry.row);
-    results.records.push(this.#options.output === undefined ? pair : this.#options.output(pair));
-    results.times.push(Math.max(entry.expires, entry.time));
+  /** An outer join's row for a record that found no match, emitted with the watermark before it left. */
+  #emitUnmatched(side: 0 | 1, entry: Entry, results: Results, watermark = this.#watermark): void {
+    const { pairs } = this.#options;
+    const pair = side === 0 ? pairs.pair(entry.row, null) : pairs.pair(null, entry.row);
+    pushResult(results, pairs.row(pair), Math.max(entry.expires, entry.time), watermark);
   }
 
   onWatermark(watermark: number, out: Output): void {
     if (!(watermark > this.#watermark)) return;
-    const results: Batch = { records: [], times: [] };
+    const results = newResults(false);
     this.#advance(watermark, results);
     this.#flush(results, out);
   }
@@ -216,7 +206,8 @@ export class IntervalJoinOperator implements Operator {
    * Moves to `watermark`, dropping the records no record of the other side can match any more,
    * in (expiry, key) order, and emitting those an outer join keeps that never matched.
    */
-  #advance(watermark: number, results: Batch): void {
+  #advance(watermark: number, results: Results): void {
+    const before = this.#watermark;
     this.#watermark = watermark;
     for (const side of SIDES) {
       const state = this.#sides[side];
@@ -232,7 +223,8 @@ export class IntervalJoinOperator implements Operator {
           const entry = list[j];
           if (entry.expires <= due) {
             state.size--;
-            if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
+            if (!entry.matched && this.#keepUnmatched[side])
+              this.#emitUnmatched(side, entry, results, before);
           } else list[kept++] = entry;
         }
         if (kept === 0) state.byKey.delete(key);
@@ -241,9 +233,8 @@ export class IntervalJoinOperator implements Operator {
     }
   }
 
-  #flush(results: Batch, out: Output): void {
-    if (results.records.length === 0) return;
-    out.emit({ records: results.records.splice(0), times: results.times.splice(0) });
+  #flush(results: Results, out: Output): void {
+    flushResults(results, out);
   }
 
   snapshot(): IntervalJoinSnapshot {

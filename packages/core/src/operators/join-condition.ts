@@ -9,6 +9,7 @@
  * As in SQL, a NULL key value matches nothing.
  */
 
+import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import {
   compileExpression,
@@ -17,8 +18,8 @@ import {
   mapChildren,
   parseExpression,
 } from '../expr/index.ts';
-import type { StepInfo } from '../operator.ts';
-import type { Row } from '../record.ts';
+import type { Output, StepInfo } from '../operator.ts';
+import type { Batch, Row } from '../record.ts';
 import { encodeKey } from './key.ts';
 
 /** Which input a part of the condition reads. */
@@ -166,27 +167,123 @@ export function compileJoinCondition(
 }
 
 /**
- * Builds output rows from pairs: with `fields`, each an SQL expression over the pair (and the
- * window bounds of a window join); without, the pair itself (`{ bids: {...}, auctions: {...} }`,
- * NULL for the missing side of an outer join's unmatched row).
+ * What a join does with a pair of records: checks the rest of the `on` condition and builds the
+ * output row — with `fields`, each an SQL expression over the pair (and the window bounds of a
+ * window join); without, the pair itself (`{ bids: {...}, auctions: {...} }`, NULL for the
+ * missing side of an outer join's unmatched row).
+ *
+ * A pair is not an input record, so a failure here cannot go to the dead letters (whose count
+ * belongs to the accounting of input records): a condition that fails counts as not met and a
+ * field that fails is NULL, as in an aggregate's derived fields, with one warning per expression.
  */
-export function compileJoinOutput(
-  fields: { readonly [name: string]: string } | undefined,
-  step: StepInfo,
-): ((pair: Row) => Row) | undefined {
-  if (fields === undefined) return undefined;
-  const names = Object.keys(fields);
-  const evaluators = names.map(
-    (name) =>
-      compileExpression(fields[name], {
-        step: step.id,
-        path: `fields.${name}`,
-        clock: step.clock,
-      }).evaluate,
-  );
-  return (pair) => {
+export class PairOutput {
+  readonly #stepId: string;
+  readonly #condition: JoinCondition;
+  readonly #names: readonly string[];
+  readonly #fields: readonly ((pair: Row) => unknown)[] | undefined;
+  readonly #warned = new Set<string>();
+  #log: Logger = silentLogger;
+
+  constructor(
+    condition: JoinCondition,
+    fields: { readonly [name: string]: string } | undefined,
+    step: StepInfo,
+  ) {
+    this.#stepId = step.id;
+    this.#condition = condition;
+    this.#names = fields === undefined ? [] : Object.keys(fields);
+    this.#fields =
+      fields === undefined
+        ? undefined
+        : this.#names.map(
+            (name) =>
+              compileExpression(fields[name], { step: step.id, path: `fields.${name}`, clock: step.clock })
+                .evaluate,
+          );
+  }
+
+  /** Where warnings about failing expressions go (the operator's context). */
+  open(log: Logger | undefined): void {
+    this.#log = log ?? silentLogger;
+  }
+
+  /** The keys: how each side's records are looked up. */
+  get condition(): JoinCondition {
+    return this.#condition;
+  }
+
+  /** A pair object for `left` and `right` (either may be null). */
+  pair(left: Row | null, right: Row | null): Row {
+    const pair: Row = {};
+    pair[this.#condition.left] = left;
+    pair[this.#condition.right] = right;
+    return pair;
+  }
+
+  /** Whether the pair meets the rest of the `on` condition (always, when there is none). */
+  matches(pair: Row): boolean {
+    const residual = this.#condition.residual;
+    if (residual === undefined) return true;
+    try {
+      return residual(pair);
+    } catch (err) {
+      this.#warn('on', 'the pair counts as not matching', err);
+      return false;
+    }
+  }
+
+  /** The output row of a pair. */
+  row(pair: Row): Row {
+    const fields = this.#fields;
+    if (fields === undefined) return pair;
+    const names = this.#names;
     const row: Row = {};
-    for (let f = 0; f < names.length; f++) row[names[f]] = evaluators[f](pair);
+    for (let f = 0; f < names.length; f++) {
+      try {
+        row[names[f]] = fields[f](pair);
+      } catch (err) {
+        row[names[f]] = null;
+        this.#warn(`fields.${names[f]}`, 'it is NULL in the result', err);
+      }
+    }
     return row;
-  };
+  }
+
+  #warn(path: string, outcome: string, err: unknown): void {
+    if (this.#warned.has(path)) return;
+    this.#warned.add(path);
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#log.warn(
+      `step '${this.#stepId}': ${path} failed on a pair, so ${outcome}: ${reason} (later failures of ${path} are not logged)`,
+      { step: this.#stepId, path, reason },
+    );
+  }
+}
+
+/**
+ * Results a join collects for one emit, with the watermark that stood before each when its input
+ * carried per-record watermarks (see `Batch.watermarks`).
+ */
+export interface Results {
+  readonly records: Row[];
+  readonly times: number[];
+  readonly watermarks: number[] | undefined;
+}
+
+export function newResults(withWatermarks: boolean): Results {
+  return { records: [], times: [], watermarks: withWatermarks ? [] : undefined };
+}
+
+export function pushResult(results: Results, row: Row, time: number, watermark: number): void {
+  results.records.push(row);
+  results.times.push(time);
+  results.watermarks?.push(watermark);
+}
+
+/** Emits what was collected, if anything, and empties `results`. */
+export function flushResults(results: Results, out: Output): void {
+  if (results.records.length === 0) return;
+  const batch: Batch = { records: results.records.splice(0), times: results.times.splice(0) };
+  if (results.watermarks !== undefined) batch.watermarks = results.watermarks.splice(0);
+  out.emit(batch);
 }

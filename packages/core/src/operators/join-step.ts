@@ -10,7 +10,8 @@ import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { type WindowConfig, windowConfig, windowSpec } from './aggregate-step.ts';
 import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
-import { compileJoinCondition, compileJoinOutput, joinInputs } from './join-condition.ts';
+import { compileJoinCondition, joinInputs, PairOutput } from './join-condition.ts';
+import { WindowJoinOperator } from './window-join.ts';
 
 const config = Type.Object(
   {
@@ -79,14 +80,13 @@ export const joinStep = defineStep({
   summary:
     'Joins the records of two inputs by key, within a time interval of each other or in the same window.',
   description:
-    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join or `window` for a window join (one of the two). Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\nRecords at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says. The output is append-only; it depends only on the input, not on how it was cut into batches.',
+    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join or `window` for a window join (one of the two). Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\n**Window join** (`window`: tumbling, hopping or cumulative): a left and a right record with the same key join when they fall into the same window, as Flink SQL’s window join. A window’s pairs are emitted when the watermark passes its end, with the window’s bounds (`window_start`, `window_end`; in the default output too) and `window_end - 1` as their event time; then, for an outer join, the records of the kept side(s) that found no partner in that window. Windows fire in end order, and within one, left records in order of arrival, so results come in one order for one input. Only the open windows’ records are kept.\n\nA condition after the key that fails on a pair counts as not met, and a field that fails is NULL in that result, with one warning per expression (a pair is not an input record, so it cannot go to the dead letters). A key that fails sends its record to the dead letters.\n\nRecords at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says. The output is append-only; it depends only on the input, not on how it was cut into batches.',
   config,
   state: ['on', 'kind', 'between', 'window'],
   example: 'type: join\ninput: [bids, auctions]\non: bids.auction = auctions.id\nbetween: [0s, 10s]',
   create(cfg, step) {
     const names = joinInputs(step);
-    const condition = compileJoinCondition(cfg.on, names, step);
-    const output = compileJoinOutput(cfg.fields, step);
+    const pairs = new PairOutput(compileJoinCondition(cfg.on, names, step), cfg.fields, step);
     const kind: JoinKind = cfg.kind;
     if (cfg.between !== undefined && cfg.window !== undefined) {
       throw new SluiceError(
@@ -100,10 +100,14 @@ export const joinStep = defineStep({
         signedDuration(cfg.between![0], 'between[0]'),
         signedDuration(cfg.between![1], 'between[1]'),
       ]);
-      const operator = new IntervalJoinOperator({ stepId: step.id, condition, output, kind, lower, upper });
+      const operator = new IntervalJoinOperator({ stepId: step.id, pairs, kind, lower, upper });
       return Object.assign(operator, { onLate: cfg.on_late });
     }
-    if (cfg.window !== undefined) windowSpec(cfg.window);
+    if (cfg.window !== undefined) {
+      const window = inStep(step, () => windowSpec(cfg.window!));
+      const operator = new WindowJoinOperator({ stepId: step.id, pairs, kind, window });
+      return Object.assign(operator, { onLate: cfg.on_late });
+    }
     throw new SluiceError(
       'CONFIG_INVALID',
       'a join needs `between` (an interval join: how far apart in time two records may be) or `window` (a window join)',
