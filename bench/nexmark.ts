@@ -5,7 +5,13 @@
  *   `event_type = 2` and a map projecting the bid's fields;
  * - q2 (selection): `SELECT auction, price FROM bid WHERE auction % 123 = 0`;
  * - q5's first stage (hot items): bids per auction in hopping windows of 10 s every 2 s (the
- *   query goes on to keep each window's busiest auctions, which needs a join not built yet).
+ *   query goes on to keep each window's busiest auctions);
+ * - q7 (highest bid): the highest price of each 10 s tumbling window, then an interval join of
+ *   the bids with those maxima to find the bids that carry them (Flink's q7 joins on price with
+ *   `B.dateTime BETWEEN B1.dateTime - INTERVAL '10' SECOND AND B1.dateTime`);
+ * - q8 (monitor new users): a window join of the persons and the auctions of each 10 s tumbling
+ *   window on `person.id = auction.seller` (Flink's q8 first groups each side by id / seller and
+ *   window; here each (person, auction) pair is a result).
  *
  * Each runs through the real engine (Job: source read loop, fused operators, sink queue, no
  * checkpoints) into `discard`, beside a hand-written loop over the same generator doing the same
@@ -14,7 +20,7 @@
  * and the median is reported as events per CPU-second (user + system time of this process), as
  * the engine/baseline ratio, and as events per second of wall-clock time.
  *
- *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5] [--json]
+ *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5|q7|q8] [--json]
  */
 
 import { cpus, loadavg } from 'node:os';
@@ -56,7 +62,10 @@ const checked = validateConfig<NexmarkConfig>(nexmarkConfig, {
 if (!checked.ok) throw new Error(`bad options: ${JSON.stringify(checked.issues)}`);
 const settings = nexmarkSettings(checked.value);
 
-type Query = 'q0' | 'q2' | 'q5';
+type Query = 'q0' | 'q2' | 'q5' | 'q7' | 'q8';
+
+/** q7's and q8's tumbling window. */
+const WINDOW = 10_000;
 
 /** q5's hopping window: 10 s long, a new one every 2 s. */
 const Q5_SIZE = 10_000;
@@ -101,6 +110,43 @@ const steps: { readonly [q in Query]: string } = {
     window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
     fields:
       bids: count(*)`,
+  q7: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: maxima
+    type: aggregate
+    input: bids
+    window: { type: tumbling, size: ${WINDOW}ms }
+    fields:
+      maxprice: max(bid.price)
+  - id: q7
+    type: join
+    input: [bids, maxima]
+    on: bids.bid.price = maxima.maxprice
+    between: [0ms, ${WINDOW - 1}ms]
+    fields:
+      auction: bids.bid.auction
+      price: bids.bid.price
+      bidder: bids.bid.bidder
+      dateTime: bids.bid.dateTime`,
+  q8: `
+  - id: persons
+    type: filter
+    where: event_type = 0
+  - id: auctions
+    type: filter
+    input: events
+    where: event_type = 1
+  - id: q8
+    type: join
+    input: [persons, auctions]
+    on: persons.person.id = auctions.auction.seller
+    window: { type: tumbling, size: ${WINDOW}ms }
+    fields:
+      id: persons.person.id
+      name: persons.person.name
+      starttime: window_start`,
 };
 
 function yaml(q: Query): string {
@@ -174,9 +220,100 @@ function q5Baseline(): number {
   return output;
 }
 
+/**
+ * q7 by hand: each tumbling window's bids and highest price; when the event time passes a
+ * window's end, the bids of that window at that price.
+ */
+function q7Baseline(): number {
+  const generator = new NexmarkGenerator(settings);
+  const windows = new Map<
+    number,
+    { max: number; bids: { auction: number; price: number; bidder: number; dateTime: number }[] }
+  >();
+  let output = 0;
+  const fire = (time: number) => {
+    for (const [end, w] of windows) {
+      if (end > time) continue;
+      for (const b of w.bids) {
+        if (b.price !== w.max) continue;
+        outputs[0] = { auction: b.auction, price: b.price, bidder: b.bidder, dateTime: b.dateTime };
+        output++;
+      }
+      windows.delete(end);
+    }
+  };
+  let fired = Number.NEGATIVE_INFINITY;
+  for (let n = 0; n < EVENTS; n++) {
+    const event = generator.event(n);
+    const bid = event.bid;
+    if (event.event_type !== 2 || bid === null) continue;
+    const time = generator.time;
+    const end = time - (time % WINDOW) + WINDOW;
+    let w = windows.get(end);
+    if (w === undefined) {
+      w = { max: Number.NEGATIVE_INFINITY, bids: [] };
+      windows.set(end, w);
+    }
+    if (bid.price > w.max) w.max = bid.price;
+    w.bids.push(bid);
+    if ((n & 1023) === 1023 && time > fired) {
+      fired = time;
+      fire(time);
+    }
+  }
+  fire(Number.POSITIVE_INFINITY);
+  return output;
+}
+
+/** q8 by hand: each tumbling window's persons and auctions by seller, paired when it ends. */
+function q8Baseline(): number {
+  const generator = new NexmarkGenerator(settings);
+  const windows = new Map<
+    number,
+    { persons: { id: number; name: string }[]; sellers: Map<number, number> }
+  >();
+  let output = 0;
+  const fire = (time: number) => {
+    for (const [end, w] of windows) {
+      if (end > time) continue;
+      for (const p of w.persons) {
+        const auctions = w.sellers.get(p.id) ?? 0;
+        for (let a = 0; a < auctions; a++) {
+          outputs[0] = { id: p.id, name: p.name, starttime: end - WINDOW };
+          output++;
+        }
+      }
+      windows.delete(end);
+    }
+  };
+  let fired = Number.NEGATIVE_INFINITY;
+  for (let n = 0; n < EVENTS; n++) {
+    const event = generator.event(n);
+    if (event.event_type === 2) continue;
+    const time = generator.time;
+    const end = time - (time % WINDOW) + WINDOW;
+    let w = windows.get(end);
+    if (w === undefined) {
+      w = { persons: [], sellers: new Map() };
+      windows.set(end, w);
+    }
+    if (event.person !== null) w.persons.push(event.person);
+    else if (event.auction !== null)
+      w.sellers.set(event.auction.seller, (w.sellers.get(event.auction.seller) ?? 0) + 1);
+    if ((n & 1023) === 1023 && time > fired) {
+      fired = time;
+      fire(time);
+    }
+  }
+  fire(Number.POSITIVE_INFINITY);
+  return output;
+}
+
 /** The same work as a plain loop over the same generator. */
 function baseline(q: Query | 'generator'): number {
   if (q === 'q5') return q5Baseline();
+  if (q === 'q7') return q7Baseline();
+  if (q === 'q8') return q8Baseline();
   const generator = new NexmarkGenerator(settings);
   let output = 0;
   for (let n = 0; n < EVENTS; n++) {
@@ -242,7 +379,7 @@ async function query(q: Query): Promise<Result> {
 
 const load = [loadavg()[0]];
 const results: Result[] = [];
-for (const q of ['q0', 'q2', 'q5'] as const) {
+for (const q of ['q0', 'q2', 'q5', 'q7', 'q8'] as const) {
   if (args.only === undefined || args.only === q) results.push(await query(q));
 }
 baseline('generator');

@@ -45,18 +45,56 @@ interface Entry {
   matched: boolean;
 }
 
-/** One side's state: its records per key, in arrival order, and their expiry times. */
+/**
+ * A key's records on one side, sorted by time (arrival order among equal times) from `head` on:
+ * the records before `head` have left. Their expiry is their time plus a constant of the side, so
+ * the expired ones are always a prefix, and a match is a binary search for a time range.
+ */
+interface KeyRecords {
+  entries: Entry[];
+  head: number;
+}
+
+/** First index in [head, length) whose time is ≥ `time` (with `after`: > `time`). */
+function search(list: KeyRecords, time: number, after: boolean): number {
+  const entries = list.entries;
+  let lo = list.head;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const t = entries[mid].time;
+    if (t < time || (after && t === time)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One side's state: its records per key, and a heap holding, for each key, when its first record
+ * expires — one entry per key, so expiring costs O(log keys) per key and nothing per record.
+ */
 class JoinSide {
-  readonly byKey = new Map<string, Entry[]>();
+  readonly byKey = new Map<string, KeyRecords>();
   readonly expiry = new TimerHeap();
   size = 0;
 
   add(key: string, entry: Entry): void {
-    const list = this.byKey.get(key);
-    if (list === undefined) this.byKey.set(key, [entry]);
-    else list.push(entry);
-    this.expiry.push(entry.expires, key);
     this.size++;
+    const list = this.byKey.get(key);
+    if (list === undefined) {
+      this.byKey.set(key, { entries: [entry], head: 0 });
+      this.expiry.push(entry.expires, key);
+      return;
+    }
+    const entries = list.entries;
+    if (entries[entries.length - 1].time <= entry.time) {
+      entries.push(entry);
+      return;
+    }
+    // Out of order: into its place by time; a new first record expires before the key's entry.
+    const at = search(list, entry.time, true);
+    entries.splice(at, 0, entry);
+    if (at === list.head) this.expiry.push(entry.expires, key);
   }
 }
 
@@ -172,14 +210,15 @@ export class IntervalJoinOperator implements Operator {
   #match(side: 0 | 1, key: string, entry: Entry, results: Results): void {
     const others = this.#sides[1 - side].byKey.get(key);
     if (others === undefined) return;
+    const entries = others.entries;
     const { lower, upper, pairs } = this.#options;
     // For a left record at t: right times in [t + lower, t + upper]; for a right one at s: left
     // times in [s − upper, s − lower].
     const from = side === 0 ? entry.time + lower : entry.time - upper;
     const to = side === 0 ? entry.time + upper : entry.time - lower;
-    for (let j = 0; j < others.length; j++) {
-      const other = others[j];
-      if (other.time < from || other.time > to) continue;
+    for (let j = search(others, from, false); j < entries.length; j++) {
+      const other = entries[j];
+      if (other.time > to) break;
       const pair = side === 0 ? pairs.pair(entry.row, other.row) : pairs.pair(other.row, entry.row);
       if (!pairs.matches(pair)) continue;
       entry.matched = true;
@@ -217,18 +256,25 @@ export class IntervalJoinOperator implements Operator {
         const key = heap.topKey;
         heap.pop();
         const list = state.byKey.get(key);
-        if (list === undefined) continue;
-        let kept = 0;
-        for (let j = 0; j < list.length; j++) {
-          const entry = list[j];
-          if (entry.expires <= due) {
-            state.size--;
-            if (!entry.matched && this.#keepUnmatched[side])
-              this.#emitUnmatched(side, entry, results, before);
-          } else list[kept++] = entry;
+        // A stale entry: the key's first record changed since (left, or one came before it).
+        if (list === undefined || list.entries[list.head].expires !== due) continue;
+        const entries = list.entries;
+        let head = list.head;
+        while (head < entries.length && entries[head].expires <= watermark) {
+          const entry = entries[head++];
+          state.size--;
+          if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results, before);
         }
-        if (kept === 0) state.byKey.delete(key);
-        else list.length = kept;
+        if (head === entries.length) {
+          state.byKey.delete(key);
+          continue;
+        }
+        if (head > 16 && head * 2 > entries.length) {
+          entries.splice(0, head);
+          head = 0;
+        }
+        list.head = head;
+        heap.push(entries[head].expires, key);
       }
     }
   }
@@ -241,7 +287,7 @@ export class IntervalJoinOperator implements Operator {
     const save = (side: JoinSide): [string, [Row, number, boolean][]][] =>
       [...side.byKey].map(([key, list]) => [
         key,
-        list.map((e): [Row, number, boolean] => [e.row, e.time, e.matched]),
+        list.entries.slice(list.head).map((e): [Row, number, boolean] => [e.row, e.time, e.matched]),
       ]);
     return {
       version: 1,
