@@ -276,6 +276,21 @@ export class KeyedStream<T, K> extends Stream<T> {
     return new Stream(this.pipeline, id);
   }
 
+  /**
+   * Keeps the first or the last record per key (the `deduplicate` step). `keep: 'first'` gives
+   * each key's first record once (append-only; in event time when the watermark reaches it);
+   * `keep: 'last'` an updating stream of each key's latest record (an insert, then
+   * update-before/update-after pairs), which only steps and sinks that take updates may follow.
+   * `time` orders by event time (default) or arrival; `ttl` forgets a key whose state was not
+   * written for that long (processing time).
+   */
+  deduplicate(
+    id: string,
+    options: { keep: 'first' | 'last'; time?: 'event' | 'processing'; ttl?: string },
+  ): Stream<T> {
+    return this.add(id, 'deduplicate', { ...options });
+  }
+
   /** Runs a keyed function with per-key state and timers (the lowest-level step). */
   process<S, O>(id: string, fn: ProcessFunction<T, S, O>): Stream<O> {
     return this.add(id, 'process', {}, fn);
