@@ -21,6 +21,7 @@ import {
   planFrom,
   runCrashedAndRestored,
   testRegistry,
+  waitFor,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { memoryChannel } from '../testing/index.ts';
@@ -254,6 +255,35 @@ describe('deduplicate in a job', () => {
       assertSameMultiset(fold(whole.changes), expected(records, mode).rows);
     });
   }
+
+  test('with a ttl, the job clock forgets a key: its next record is emitted again', async () => {
+    const dir = await h.dir();
+    const name = `dedup-${channels++}`;
+    const channel = memoryChannel(name, ['p0']);
+    const text = yaml(name, 10, MODES[0]).replace('time: processing', 'time: processing\n    ttl: 1s');
+    const clock = new ManualClock(0);
+    const job = await Job.create(planFrom(text, dir, registry), { registry, clock, tickInterval: 5 });
+    const running = h.run(job);
+    const step = (n: number) => waitFor(`${n} records read`, () => job.metrics().recordsIn === n);
+    channel.push('p0', { i: 0, order: 'a', ts: 1 });
+    await step(1);
+    clock.set(999);
+    channel.push('p0', { i: 1, order: 'a', ts: 2 });
+    await step(2);
+    clock.set(1000);
+    channel.push('p0', { i: 2, order: 'a', ts: 3 }, { i: 3, order: 'a', ts: 4 });
+    channel.end();
+    const result = await running;
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(
+      (await lines(dir, 'changes.jsonl')).map((c) => [c.op, (c.after as Row).i]),
+      [
+        ['c', 0],
+        ['c', 2],
+      ],
+    );
+    assert.equal(result.metrics.filtered, 2);
+  });
 
   test('keep last into an append-only sink is refused; keep first is not', async () => {
     const dir = await h.dir();

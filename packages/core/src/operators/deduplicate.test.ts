@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { SluiceError } from '../errors.ts';
 import type { Operator } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
 import { CollectingOutput, roundTrip } from '../window/test-support.ts';
 import { createDeduplicate, type DeduplicateOptions } from './deduplicate.ts';
@@ -204,6 +205,61 @@ describe('deduplicate with a state time-to-live', () => {
       }
       assert.ok(Math.max(...sizes) <= 1000, `at most 1000 live keys, saw ${Math.max(...sizes)}`);
       assert.deepEqual(new Set(sizes.slice(20)), new Set([1000]));
+    });
+  }
+
+  for (const keep of ['first', 'last'] as const) {
+    test(`keep ${keep} with a ttl: batch sizes 1, 7 and 1024 give the same output, folding into a plain loop's table`, () => {
+      // The clock moves once per 7 × 1024 records, so every batching meets the same clock.
+      const block = 7 * 1024;
+      const clockAt = (s: number) => Math.floor(s / block) * 1000;
+      const random = seededRandom(12);
+      const records: Row[] = Array.from({ length: 30_000 }, (_, i) => {
+        // Ids 0–29 always, ids 30–59 only in even blocks: the ttl forgets them in between.
+        const quiet = Math.floor(i / block) % 2 === 1 || random() < 0.5;
+        return { id: `k${quiet ? Math.floor(random() * 30) : 30 + Math.floor(random() * 30)}`, v: i };
+      });
+      const runs = [1, 7, 1024].map((size) => {
+        const clock = new ManualClock(0);
+        const op = dedup({ keep, time: 'processing', ttl: 1500 }, clock);
+        const out = new CollectingOutput();
+        for (let s = 0; s < records.length; s += size) {
+          clock.set(clockAt(s));
+          op.onProcessingTime?.(clock.now(), out);
+          const part = records.slice(s, s + size);
+          op.processBatch({ records: part, times: part.map(() => 0) }, out);
+        }
+        return out.emitted.map((e) => [e.kind, e.record]);
+      });
+      assert.deepEqual(runs[1], runs[0]);
+      assert.deepEqual(runs[2], runs[0]);
+      // The plain loop: a key starts afresh when its state was last written ttl or more before.
+      const written = new Map<unknown, number>();
+      const table: Row[] = [];
+      const last = new Map<unknown, number>();
+      records.forEach((r, i) => {
+        const now = clockAt(i - (i % block));
+        const at = written.get(r.id);
+        const fresh = at === undefined || at + 1500 <= now;
+        if (keep === 'first') {
+          if (fresh) {
+            written.set(r.id, now);
+            table.push(r);
+          }
+          return;
+        }
+        if (fresh) last.set(r.id, table.push(r) - 1);
+        else table[last.get(r.id)!] = r;
+        written.set(r.id, now);
+      });
+      const folded = new Map<string, number>();
+      for (const [kind, record] of runs[0]) {
+        const text = JSON.stringify(record);
+        folded.set(text, (folded.get(text) ?? 0) + (kind === 1 ? -1 : 1));
+      }
+      const rows = [...folded].flatMap(([text, n]) => Array<string>(n).fill(text)).sort();
+      assert.deepEqual(rows, table.map((r) => JSON.stringify(r)).sort());
+      assert.ok(table.length > 60 + 30, `quiet keys start afresh (${table.length} rows)`);
     });
   }
 
