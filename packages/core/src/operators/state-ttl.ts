@@ -12,7 +12,8 @@ import { parseDuration } from '../time.ts';
  *
  * A Map keeps insertion order, and a write moves its key to the end (delete, then set), so the
  * keys whose time is up are always at the front: `expire` looks at no key it does not forget but
- * one. Times come from the job clock made monotone (`now`), so a clock stepping back cannot break
+ * one. A key written again at the same time stays where it is, so a batch (one clock reading)
+ * moves each key at most once. Times come from the job clock made monotone (`now`), so a clock stepping back cannot break
  * that order; it only makes keys live a little longer.
  */
 export class StateTtl<K> {
@@ -34,7 +35,10 @@ export class StateTtl<K> {
   /** Records that the state of `key` was written at `now` (a value from {@link now}). */
   touch(key: K, now: number): void {
     const written = this.#written;
-    if (written.size > 0) written.delete(key);
+    const at = written.get(key);
+    // Written at `now` already: it is in the last run of keys, which all share the latest time.
+    if (at === now) return;
+    if (at !== undefined) written.delete(key);
     written.set(key, now);
   }
 
