@@ -13,6 +13,7 @@ import { stdoutSink } from './connectors/stdio-sink.ts';
 import { stdinSource } from './connectors/stdio-source.ts';
 import { aggregateStep } from './operators/aggregate-step.ts';
 import { dedupeFnStep, dedupeStep } from './operators/dedupe-step.ts';
+import { deduplicateStep } from './operators/deduplicate-step.ts';
 import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { joinStep } from './operators/join-step.ts';
@@ -39,6 +40,7 @@ export const builtins: Plugin = {
     keyByStep,
     unionStep,
     dedupeStep,
+    deduplicateStep,
     aggregateStep,
     topNStep,
     patternStep,

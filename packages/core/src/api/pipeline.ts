@@ -259,17 +259,36 @@ export class KeyedStream<T, K> extends Stream<T> {
    * Computes aggregates per key without a window: each key's result is updated with every record
    * of the key, and the step emits the changes as a retract changelog (the first result as an
    * insert, then update-before/update-after pairs; see the `aggregate` step). Only steps and sinks
-   * that take updates may follow it: record-by-record steps and sinks with `changelog` set.
+   * that take updates may follow it: record-by-record steps and sinks with `changelog` set. With
+   * `options.ttl`, a key no record was added to for that long (processing time) is forgotten, and
+   * its next record starts a new result.
    */
   aggregate<A extends { [name: string]: Agg<keyof T & string, unknown> }>(
     id: string,
     aggregates: A,
+    options: { ttl?: string } = {},
   ): Stream<KeyedResult<K, A>> {
     const fields: { [name: string]: string } = {};
     for (const [name, a] of Object.entries(aggregates)) fields[name] = a.expression;
     this.pipeline.claim(id);
-    this.pipeline.steps.push({ id, type: 'aggregate', inputs: [this.id], config: { fields } });
+    const config = options.ttl === undefined ? { fields } : { fields, ttl: options.ttl };
+    this.pipeline.steps.push({ id, type: 'aggregate', inputs: [this.id], config });
     return new Stream(this.pipeline, id);
+  }
+
+  /**
+   * Keeps the first or the last record per key (the `deduplicate` step). `keep: 'first'` gives
+   * each key's first record once (append-only; in event time when the watermark reaches it);
+   * `keep: 'last'` an updating stream of each key's latest record (an insert, then
+   * update-before/update-after pairs), which only steps and sinks that take updates may follow.
+   * `time` orders by event time (default) or arrival; `ttl` forgets a key whose state was not
+   * written for that long (processing time).
+   */
+  deduplicate(
+    id: string,
+    options: { keep: 'first' | 'last'; time?: 'event' | 'processing'; ttl?: string },
+  ): Stream<T> {
+    return this.add(id, 'deduplicate', { ...options });
   }
 
   /** Runs a keyed function with per-key state and timers (the lowest-level step). */

@@ -30,6 +30,7 @@ import {
 import { type WindowLength, windowKind, windowKindNames, windowKinds } from '../window/window-kinds.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import { compileAggregateCall, findAggregateCall } from './aggregate-call.ts';
+import { parseTtl, ttlDescription } from './state-ttl.ts';
 import { createUpdatingAggregate } from './updating-aggregate.ts';
 
 const duration = (description: string) => Type.String({ description, examples: ['1m'] });
@@ -98,6 +99,14 @@ const config = Type.Object(
         'Where records too late for every window go: the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late).',
       default: 'late_output',
     }),
+    ttl: Type.Optional(
+      Type.String({
+        description: `Only without a window. ${ttlDescription(
+          'Each record added to a key writes its state. A forgotten key emits nothing; its next record starts afresh, with an insert of a result over that record alone, while the result emitted before stays downstream (an upsert sink keyed by the key replaces it).',
+        )}`,
+        examples: ['1h'],
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -231,9 +240,9 @@ export function keyFieldNames(key: readonly string[], step: string): string[] {
 
 export const aggregateStep = defineStep({
   type: 'aggregate',
-  // allowed_lateness and on_late change what happens next, not what the state holds: with lateness
-  // fired groups also keep the result they emitted, and without it no fired group is kept, so
-  // state restores across a change of either.
+  // allowed_lateness, on_late and ttl change what happens next, not what the state holds: with
+  // lateness fired groups also keep the result they emitted, and without it no fired group is
+  // kept, so state restores across a change of any of them.
   state: ['key', 'window', 'time', 'fields'],
   summary:
     'Aggregates records per key and window (tumbling, hopping, session, cumulative), or per key as an updating result.',
@@ -256,7 +265,7 @@ export const aggregateStep = defineStep({
     return { consumes: ['append'], produces: 'append' };
   },
   description:
-    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. With an `allowed_lateness` above 0, a late record within it updates the result that already fired, and the step emits a retract changelog (see `allowed_lateness`). At the end of a bounded input every open window fires.\n\nWithout a `window`, the step keeps one result per key — the key fields and the aggregate fields, no window bounds — and emits it as a changelog (retract mode): the first result of a key as an insert; when a record changes it, an update-before holding the old result followed by an update-after holding the new one (a record that leaves it unchanged emits nothing). Each change takes the event time of the record that caused it. The state of every key is kept for the life of the job and goes into checkpoints; no record is late. Only steps and sinks that take updates may follow: record-by-record steps (`map`, `filter`, …) and sinks with a `changelog` option.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
+    'Each result holds the key fields, `window_start` and `window_end` (epoch ms, half-open) and the aggregate fields; its event time is `window_end - 1`. An event-time window fires once, when the watermark passes its end; records arriving after that (beyond `allowed_lateness`) go where `on_late` says. With an `allowed_lateness` above 0, a late record within it updates the result that already fired, and the step emits a retract changelog (see `allowed_lateness`). At the end of a bounded input every open window fires.\n\nWithout a `window`, the step keeps one result per key — the key fields and the aggregate fields, no window bounds — and emits it as a changelog (retract mode): the first result of a key as an insert; when a record changes it, an update-before holding the old result followed by an update-after holding the new one (a record that leaves it unchanged emits nothing). Each change takes the event time of the record that caused it. The state of every key goes into checkpoints and is kept for the life of the job, or until `ttl` forgets it; no record is late. Only steps and sinks that take updates may follow: record-by-record steps (`map`, `filter`, …) and sinks with a `changelog` option.\n\nA field may be an expression over aggregate calls, such as `round(sum(amount), 2)` or `max(price) - min(price)`; outside its aggregate calls it may read only the `key` fields, `window_start` and `window_end` (wrap any other field in an aggregate such as `first(x)`), and aggregate calls cannot be nested. When such an expression fails for a result, e.g. by dividing by zero, that field is NULL in the result (like Spark SQL without ANSI mode) and the step logs one warning per field: a result is not an input record, so it cannot go to dead letters, whose count belongs to the step’s accounting of input records (in = out + filtered + dead + late).\n\nArgument values follow one rule, the same as in `map` and `filter`: a missing field or NULL is NULL — that aggregate skips it and the record still counts for the others (`count(y)` does not count a record without `y`, `count(*)` does). A value of the wrong type for the aggregate — text, a boolean or an object where a number is needed (`sum`, `avg`, the percentiles), or a boolean or object for `min`/`max`, which take numbers or strings but one kind per group — is never converted or ignored: the record goes to the dead-letter output with a message naming the step, the field, the call and the fix (`sum(CAST(amount AS DOUBLE))`), and counts in none of the step’s aggregates. So does ±Infinity or NaN (NUMBER_OUT_OF_RANGE), and a value that would take a `sum` or `avg` beyond the range of a double (about ±1.8e308): the sum keeps its value without that record, so one value never turns a result into NULL.',
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
@@ -274,6 +283,14 @@ export const aggregateStep = defineStep({
         path: 'fields',
       });
     }
+    const ttl = parseTtl(cfg.ttl, step.id);
+    if (cfg.window !== undefined && ttl !== undefined) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        '`ttl` is for an aggregate without a window; a windowed aggregate drops each window once the watermark passes it: remove `ttl`',
+        { step: step.id, path: 'ttl' },
+      );
+    }
     if (cfg.window === undefined) {
       // Options that only mean something for windows are refused rather than ignored.
       if (cfg.time !== 'event' || parseDuration(cfg.allowed_lateness, 'allowed_lateness') !== 0) {
@@ -288,6 +305,7 @@ export const aggregateStep = defineStep({
         stepId: step.id,
         ...(keyFields ? { keyFields } : {}),
         fields,
+        ...(ttl !== undefined ? { ttl } : {}),
       });
       return Object.assign(updating, { absorbs: true as const });
     }

@@ -32,7 +32,7 @@ export const dedupeStep = defineStep({
   type: 'dedupe',
   summary: 'Drops records whose key was already seen within a time horizon.',
   description:
-    'Keeps the first record per key; later records of the same key with a time before first + `within` are dropped and counted as filtered. Without `key`, the key of an upstream `key_by` is used. A record whose key expression fails goes to the dead-letter output. In event time, a record whose time is at or behind the watermark it arrived under is late and goes where `on_late` says.',
+    'Keeps the first record per key; later records of the same key with a time before first + `within` are dropped and counted as filtered. Without `key`, the key of an upstream `key_by` is used. A record whose key expression fails goes to the dead-letter output. In event time, a record whose time is at or behind the watermark it arrived under is late and goes where `on_late` says. To keep the first or the last row per key for as long as the key lives (Flink SQL’s deduplication), use `deduplicate`.',
   config: Type.Object(
     {
       key: Type.Optional(

@@ -7,6 +7,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import { defineStep } from '../spec.ts';
 import { compileKey } from './key-by.ts';
+import { parseTtl, ttlDescription } from './state-ttl.ts';
 import { createTopN, type OrderTerm } from './top-n.ts';
 
 const ORDER_TERM = /^(.*?)(?:\s+(asc|desc))?\s*$/is;
@@ -15,7 +16,7 @@ export const topNStep = defineStep({
   type: 'top_n',
   summary: 'Keeps the first n records per key by an order, emitting the changes as the top list changes.',
   description:
-    'Records are ranked per key (`key`, else the key of an upstream `key_by`, else the whole stream) by `order_by`: each term an SQL expression, ascending unless followed by `DESC`; NULL ranks last in either direction; of two records equal on every term, the one that arrived first ranks first. Numbers compare as numbers, text by code units, booleans false before true; a record whose term gives an object, NaN, or a kind of value other than the kept rows of its key give goes to the dead-letter output.\n\nThe output is a changelog (retract mode) of the top list of each key, as `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) <= n` gives in Flink SQL: a record that ranks within the first `n` is an insert; the record it pushes out, a delete. With `rank_field`, each row also carries its rank (1 = first), and every row whose rank moves is updated (an update-before with the old rank followed by an update-after with the new one) — more output, as in Flink when the rank number is selected. A record that does not make the first `n` is counted as filtered. Each change takes the event time of the record that caused it. The input must be append-only; each key keeps at most `n` records, for the life of the job. Only steps and sinks that take updates may follow: record-by-record steps and sinks with a `changelog` option.',
+    'Records are ranked per key (`key`, else the key of an upstream `key_by`, else the whole stream) by `order_by`: each term an SQL expression, ascending unless followed by `DESC`; NULL ranks last in either direction; of two records equal on every term, the one that arrived first ranks first. Numbers compare as numbers, text by code units, booleans false before true; a record whose term gives an object, NaN, or a kind of value other than the kept rows of its key give goes to the dead-letter output.\n\nThe output is a changelog (retract mode) of the top list of each key, as `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) <= n` gives in Flink SQL: a record that ranks within the first `n` is an insert; the record it pushes out, a delete. With `rank_field`, each row also carries its rank (1 = first), and every row whose rank moves is updated (an update-before with the old rank followed by an update-after with the new one) — more output, as in Flink when the rank number is selected. A record that does not make the first `n` is counted as filtered. Each change takes the event time of the record that caused it. The input must be append-only; each key keeps at most `n` records, for the life of the job or until `ttl` forgets the key. Only steps and sinks that take updates may follow: record-by-record steps and sinks with a `changelog` option.',
   config: Type.Object(
     {
       key: Type.Optional(
@@ -40,9 +41,18 @@ export const topNStep = defineStep({
           examples: ['rank'],
         }),
       ),
+      ttl: Type.Optional(
+        Type.String({
+          description: ttlDescription(
+            'A record entering a key’s list writes its state; one that does not make the first `n` leaves it as it was. A forgotten key emits nothing; its next record starts a new list, entering at rank 1, while the rows emitted before stay downstream.',
+          ),
+          examples: ['1h'],
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
+  // ttl changes when a list is forgotten, not what it holds: state restores across a change of it.
   state: ['key', 'order_by', 'n', 'rank_field'],
   changelog: () => ({
     consumes: ['append'],
@@ -68,6 +78,7 @@ export const topNStep = defineStep({
       orderBy,
       n: cfg.n,
       ...(cfg.rank_field ? { rankField: cfg.rank_field } : {}),
+      ...(cfg.ttl !== undefined ? { ttl: parseTtl(cfg.ttl, step.id) } : {}),
     });
   },
 });

@@ -9,11 +9,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { SluiceError } from '../errors.ts';
-import type { Row } from '../record.ts';
+import type { Operator } from '../operator.ts';
+import { DELETE, INSERT, type Row, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { Harness, planFrom, runCrashedAndRestored, testRegistry } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { memoryChannel } from '../testing/index.ts';
 import { seededRandom } from '../testing/random.ts';
+import { ManualClock } from '../time.ts';
+import { CollectingOutput, roundTrip } from '../window/test-support.ts';
+import { createTopN } from './top-n.ts';
 
 const registry = testRegistry();
 const h = new Harness();
@@ -211,5 +215,185 @@ describe('top_n', () => {
       assert.deepEqual([err.code, err.step, err.path], ['EXPR_SYNTAX', 'top', 'order_by[0]']);
       return true;
     });
+  });
+});
+
+describe('top_n with a state time-to-live', () => {
+  const BLOCK = 7 * 1024;
+  const clockAt = (s: number) => 1_000_000 + Math.floor(s / BLOCK) * 1000;
+
+  function topN(ttl: number | undefined, n = 2): Operator {
+    return createTopN({
+      stepId: 'top',
+      keyFn: (r) => String(r.category),
+      orderBy: [{ text: 'price DESC', value: (r) => r.price, descending: true }],
+      n,
+      ...(ttl !== undefined ? { ttl } : {}),
+    });
+  }
+
+  function openAt(op: Operator, clock: ManualClock, restored?: unknown): void {
+    op.open?.({ stepId: 'top', restored, clock, watermark: () => Number.NEGATIVE_INFINITY });
+  }
+
+  const listsOf = (op: Operator) => (op.snapshot!() as { lists: Map<string, unknown> }).lists;
+
+  /** Runs `records` (from position `from`) in batches of `size`, the clock moving per block, a tick before each batch. */
+  function runTimed(
+    op: Operator,
+    records: Row[],
+    size: number,
+    clock: ManualClock,
+    from = 0,
+  ): CollectingOutput {
+    const out = new CollectingOutput();
+    for (let s = 0; s < records.length; s += size) {
+      const part = records.slice(s, s + size);
+      clock.set(clockAt(from + s));
+      op.onProcessingTime?.(clock.now(), out);
+      op.processBatch({ records: part, times: part.map((_, k) => from + s + k) }, out);
+    }
+    return out;
+  }
+
+  /** Categories c10–c19 appear only in even blocks of the clock, so the ttl forgets them. */
+  function quietInput(seed: number, count = 30_000): Row[] {
+    const random = seededRandom(seed);
+    return Array.from({ length: count }, (_, i) => {
+      const block = Math.floor(i / BLOCK);
+      const c =
+        random() < 0.5 || block % 2 === 1 ? Math.floor(random() * 10) : 10 + Math.floor(random() * 10);
+      return { i, category: `c${c}`, price: Math.floor(random() * 1000) };
+    });
+  }
+
+  /** The table a folded changelog gives, computed apart: the top 2 of each (category, segment between ttl gaps). */
+  function expectedWithTtl(records: readonly Row[], ttl: number, n = 2): string[] {
+    const segments: Row[][] = [];
+    const current = new Map<unknown, { rows: Row[]; written: number }>();
+    records.forEach((r, i) => {
+      const now = clockAt(i - (i % BLOCK));
+      let s = current.get(r.category);
+      if (s === undefined || s.written + ttl <= now) {
+        s = { rows: [], written: now };
+        segments.push(s.rows);
+        current.set(r.category, s);
+      }
+      // Only a record entering the top list writes the key's state.
+      const enters = s.rows.filter((x) => (x.price as number) >= (r.price as number)).length < n;
+      s.rows.push(r);
+      if (enters) s.written = now;
+    });
+    return segments
+      .flatMap((rows) =>
+        [...rows]
+          .sort((a, b) => (b.price as number) - (a.price as number) || (a.i as number) - (b.i as number))
+          .slice(0, n),
+      )
+      .map((r) => JSON.stringify(r))
+      .sort();
+  }
+
+  /** Folds a retract changelog of CollectingOutput into the multiset of rows, as sorted JSON texts. */
+  function foldOut(out: CollectingOutput): string[] {
+    return fold(
+      out.emitted.map((e) => ({
+        before: e.kind === UPDATE_BEFORE || e.kind === DELETE ? e.record : null,
+        after: e.kind === INSERT || e.kind === UPDATE_AFTER ? e.record : null,
+      })),
+    );
+  }
+
+  test('a key whose list no record entered for the ttl is forgotten; its next record starts a new list', () => {
+    const clock = new ManualClock(0);
+    const op = topN(10_000);
+    openAt(op, clock);
+    const out = new CollectingOutput();
+    op.processBatch(
+      {
+        records: [
+          { category: 'a', price: 5 },
+          { category: 'a', price: 7 },
+        ],
+        times: [1, 2],
+      },
+      out,
+    );
+    clock.set(9000);
+    // Does not make the top 2: the list is not written.
+    op.processBatch({ records: [{ category: 'a', price: 1 }], times: [3] }, out);
+    clock.set(10_000);
+    op.onProcessingTime?.(clock.now(), out);
+    assert.equal(listsOf(op).size, 0);
+    op.processBatch({ records: [{ category: 'a', price: 2 }], times: [4] }, out);
+    assert.deepEqual(out.changes(), [
+      ['+I', { category: 'a', price: 5 }],
+      ['+I', { category: 'a', price: 7 }],
+      ['+I', { category: 'a', price: 2 }],
+    ]);
+    assert.equal(out.filteredCount, 1);
+  });
+
+  test('batch sizes 1, 7 and 1024 give the same changelog; it folds into an independent computation', () => {
+    const records = quietInput(3);
+    const runs = [1, 7, 1024].map((size) => {
+      const clock = new ManualClock(0);
+      const op = topN(1500);
+      openAt(op, clock);
+      return runTimed(op, records, size, clock);
+    });
+    const logs = runs.map((out) => out.emitted.map((e) => [e.kind, e.time, e.record]));
+    assert.deepEqual(logs[1], logs[0]);
+    assert.deepEqual(logs[2], logs[0]);
+    assert.deepEqual(foldOut(runs[0]), expectedWithTtl(records, 1500));
+  });
+
+  test('restored mid-stream, the ttl bookkeeping goes on as if it had not stopped; v1 state is read', () => {
+    const records = quietInput(4);
+    const whole = topN(1500);
+    openAt(whole, new ManualClock(0));
+    const uninterrupted = runTimed(whole, records, 7, new ManualClock(0)).emitted;
+
+    const cut = 2 * BLOCK + 7 * 33;
+    const clock = new ManualClock(0);
+    const first = topN(1500);
+    openAt(first, clock);
+    const before = runTimed(first, records.slice(0, cut), 7, clock).emitted;
+    const saved = roundTrip(first.snapshot!()) as { format: string; written?: unknown };
+    assert.equal(saved.format, 'sluice.top_n.v2');
+    const second = topN(1500);
+    openAt(second, clock, saved);
+    const after = runTimed(second, records.slice(cut), 7, clock, cut).emitted;
+    assert.deepEqual([...before, ...after], uninterrupted);
+
+    // What version 1 wrote: the same without `written`. Its keys live ttl from the restore.
+    const { written: _, ...rest } = saved;
+    const old = topN(10_000);
+    const later = new ManualClock(5_000_000);
+    openAt(old, later, { ...rest, format: 'sluice.top_n.v1' });
+    assert.equal(listsOf(old).size, 20);
+    later.set(5_009_999);
+    old.onProcessingTime?.(later.now(), new CollectingOutput());
+    assert.equal(listsOf(old).size, 20);
+    later.set(5_010_000);
+    old.onProcessingTime?.(later.now(), new CollectingOutput());
+    assert.equal(listsOf(old).size, 0);
+  });
+
+  test('live keys stay flat over an unbounded stream of distinct keys', () => {
+    const clock = new ManualClock(0);
+    const op = topN(10_000);
+    openAt(op, clock);
+    const sizes: number[] = [];
+    for (let second = 0; second < 300; second++) {
+      clock.set(second * 1000);
+      const out = new CollectingOutput();
+      op.onProcessingTime?.(clock.now(), out);
+      const records = Array.from({ length: 100 }, (_, j) => ({ category: `k${second * 100 + j}`, price: j }));
+      op.processBatch({ records, times: records.map(() => second) }, out);
+      sizes.push(listsOf(op).size);
+    }
+    assert.ok(Math.max(...sizes) <= 1000, `at most 1000 live keys, saw ${Math.max(...sizes)}`);
+    assert.deepEqual(new Set(sizes.slice(20)), new Set([1000]));
   });
 });

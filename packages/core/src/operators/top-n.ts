@@ -18,7 +18,9 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
+import { StateTtl } from './state-ttl.ts';
 
 /** One `order_by` term. */
 export interface OrderTerm {
@@ -37,6 +39,11 @@ export interface TopNOptions {
   readonly n: number;
   /** A field to write each row's rank (1 = first) into; rows whose rank changes are updated. */
   readonly rankField?: string;
+  /**
+   * State time-to-live in ms of processing time: a key whose list no record entered for this
+   * long is forgotten. Absent: lists are kept for the life of the job.
+   */
+  readonly ttl?: number;
 }
 
 /** A record in the top list of its key. */
@@ -46,14 +53,18 @@ interface Ranked {
   sort: (number | string | boolean | null)[];
 }
 
-const SNAPSHOT_FORMAT = 'sluice.top_n.v1';
+/** v2 added `written`; v1 state (without it) is still read, its keys living `ttl` from the restore. */
+const SNAPSHOT_FORMAT = 'sluice.top_n.v2';
+const SNAPSHOT_FORMAT_V1 = 'sluice.top_n.v1';
 
 interface TopNSnapshot {
-  format: typeof SNAPSHOT_FORMAT;
+  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
   /** What the state was built for: a restore refuses state of a different step. */
   shape: string;
   keyedInput: boolean;
   lists: Map<string, Ranked[]>;
+  /** With a ttl: processing time a record last entered each key's list, oldest first (v2; null without a ttl). */
+  written?: Map<string, number> | null;
 }
 
 const GLOBAL = '';
@@ -74,7 +85,10 @@ const GLOBAL = '';
  * record that does not make the first `n` is counted as filtered. Emitted records take the event
  * time of the record that caused the change. The input must be append-only: a row never leaves
  * except by being pushed out, so a row pushed out can never come back, and each key keeps at most
- * `n` rows. The state is kept for the life of the job (no time-to-live yet).
+ * `n` rows. The lists are kept for the life of the job; with `ttl`, a key whose list no record
+ * entered for `ttl` ms of processing time (the job clock, checked at each batch and each
+ * processing-time tick) is forgotten without emitting anything: its next record starts a new list,
+ * entering at rank 1, while the rows emitted before stay downstream (as in Flink).
  */
 export function createTopN(options: TopNOptions): Operator {
   return new TopN(options);
@@ -86,6 +100,8 @@ class TopN implements Operator {
   readonly #shape: string;
   #lists = new Map<string, Ranked[]>();
   #keyedInput = false;
+  readonly #ttl: StateTtl<string> | undefined;
+  #clock: Clock = systemClock;
 
   constructor(options: TopNOptions) {
     const { n, stepId } = options;
@@ -108,13 +124,19 @@ class TopN implements Operator {
       n,
       rankField: options.rankField ?? null,
     });
+    if (options.ttl !== undefined) this.#ttl = new StateTtl(options.ttl);
   }
 
   open(ctx: OperatorContext): void {
+    this.#clock = ctx.clock;
     if (ctx.restored === undefined) return;
     const saved = ctx.restored as Partial<TopNSnapshot> | null;
     const step = this.#options.stepId;
-    if (saved?.format !== SNAPSHOT_FORMAT || saved.shape !== this.#shape || !(saved.lists instanceof Map)) {
+    if (
+      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
+      saved.shape !== this.#shape ||
+      !(saved.lists instanceof Map)
+    ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
         `the checkpointed state of top_n step '${step}' was made with a different key, order, n or rank field; restart with --from-scratch to drop it`,
@@ -123,6 +145,8 @@ class TopN implements Operator {
     }
     this.#lists = saved.lists;
     this.#keyedInput = saved.keyedInput === true;
+    const written = saved.written instanceof Map ? saved.written : undefined;
+    this.#ttl?.restore(written, this.#lists.keys(), this.#ttl.now(ctx.clock.now()));
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -131,6 +155,9 @@ class TopN implements Operator {
     const keys = batch.keys;
     if (keys !== undefined) this.#keyedInput = true;
     const { keyFn, n, rankField, stepId } = this.#options;
+    const ttl = this.#ttl;
+    const now = ttl === undefined ? 0 : ttl.now(this.#clock.now());
+    if (ttl !== undefined) this.#expire(now);
     let result = emptyChangeBatch(batch, this.#keyedInput && keyFn === undefined);
     let filtered = 0;
     for (let i = 0; i < count; i++) {
@@ -153,6 +180,7 @@ class TopN implements Operator {
         continue;
       }
       if (list.length === 0) this.#lists.set(key, list);
+      if (ttl !== undefined) ttl.touch(key, now);
       const entry: Ranked = { row: record, sort };
       list.splice(at, 0, entry);
       // The row pushed out (at index n now) leaves under the rank it was emitted with.
@@ -251,12 +279,23 @@ class TopN implements Operator {
     return 0;
   }
 
+  onProcessingTime(now: number): void {
+    if (this.#ttl !== undefined) this.#expire(this.#ttl.now(now));
+  }
+
+  /** Forgets the lists whose time-to-live is up at `now`. */
+  #expire(now: number): void {
+    const lists = this.#lists;
+    this.#ttl!.expire(now, (key) => lists.delete(key));
+  }
+
   snapshot(): TopNSnapshot {
     return {
       format: SNAPSHOT_FORMAT,
       shape: this.#shape,
       keyedInput: this.#keyedInput,
       lists: this.#lists,
+      written: this.#ttl?.snapshot() ?? null,
     };
   }
 }

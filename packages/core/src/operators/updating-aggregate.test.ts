@@ -302,6 +302,19 @@ describe('aggregate without a window in a plan', () => {
     );
   });
 
+  test('the TypeScript API passes a ttl, which the plan validates', () => {
+    const build = (ttl: string) =>
+      pipeline('totals')
+        .from('orders', memory<{ region: string; amount: number }>({ channel: 'c' }))
+        .keyBy('by-region', (o) => o.region)
+        .aggregate('totals', { n: count() }, { ttl })
+        .to('out', collect({ store: 's', changelog: true }))
+        .build().plan;
+    const plan = build('1h');
+    assert.deepEqual(plan.steps[1].config, { fields: { n: 'count(*)' }, ttl: '1h' });
+    resolvePlan(plan, registry);
+  });
+
   test('the TypeScript API runs it into a memory sink that takes changelogs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-updating-'));
     try {
@@ -352,4 +365,224 @@ test('window options without a window are refused, not ignored', () => {
       (err: unknown) => err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === path,
     );
   }
+});
+
+describe('aggregate without a window, with a state time-to-live', () => {
+  /** Records per block of the clock: a multiple of 7 and 1024, so batches of 1, 7 and 1024 meet the same clock. */
+  const BLOCK = 7 * 1024;
+
+  function ttlStep(ttl: string, fields: { [name: string]: string } = FIELDS): Operator {
+    return aggregateStep.create(
+      { key: ['region'], time: 'event', fields, allowed_lateness: '0s', on_late: 'late_output', ttl },
+      { id: 'totals', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+    );
+  }
+
+  function openAt(op: Operator, clock: ManualClock, restored?: unknown): void {
+    op.open?.({ stepId: 'totals', restored, clock, watermark: () => Number.NEGATIVE_INFINITY });
+  }
+
+  /** Processing time of the batch starting at record `s`: one second per block of records. */
+  const clockAt = (s: number) => 1_000_000 + Math.floor(s / BLOCK) * 1000;
+
+  /** Runs `records` (from input position `from`) in batches of `size`, the clock moving per block, a tick before each batch. */
+  function runTimed(
+    op: Operator,
+    records: Row[],
+    size: number,
+    clock: ManualClock,
+    from = 0,
+  ): CollectingOutput {
+    const out = new CollectingOutput();
+    batches(records, size, from).forEach((b, j) => {
+      clock.set(clockAt(from + j * size));
+      op.onProcessingTime?.(clock.now(), out);
+      op.processBatch(b, out);
+    });
+    return out;
+  }
+
+  /** Input with regions that go quiet: region r<n> is silent in some blocks, so the ttl forgets it. */
+  function quietInput(seed: number, count = 40_000): Row[] {
+    const random = seededRandom(seed);
+    return Array.from({ length: count }, (_, i) => {
+      const block = Math.floor(i / BLOCK);
+      // Regions 0–9 always; regions 10–19 only in even blocks.
+      const region =
+        random() < 0.5 || block % 2 === 1 ? Math.floor(random() * 10) : 10 + Math.floor(random() * 10);
+      const roll = random();
+      const amount = roll < 0.05 ? null : roll < 0.07 ? 'x' : Math.floor(random() * 2000) - 500;
+      return { id: i, region: `r${region}`, amount };
+    });
+  }
+
+  /**
+   * The table a folded changelog gives, computed apart: per region, a new segment whenever the
+   * region was last written at least `ttl` before the clock of the record; each segment's final
+   * result is one row (the forgotten results are never retracted).
+   */
+  function expectedWithTtl(records: readonly Row[], ttl: number): Map<string, number> {
+    const segments: Row[][] = [];
+    const current = new Map<string, { rows: Row[]; written: number }>();
+    records.forEach((r, i) => {
+      if (typeof r.amount === 'string') return;
+      const now = clockAt(i - (i % BLOCK));
+      const region = r.region as string;
+      let s = current.get(region);
+      if (s === undefined || s.written + ttl <= now) {
+        s = { rows: [], written: now };
+        segments.push(s.rows);
+        current.set(region, s);
+      }
+      s.rows.push(r);
+      s.written = now;
+    });
+    const table = new Map<string, number>();
+    for (const rows of segments) {
+      for (const [row, n] of expectedTable(rows)) table.set(row, (table.get(row) ?? 0) + n);
+    }
+    return table;
+  }
+
+  test('a key not written for the ttl is forgotten; its next record starts afresh with an insert', () => {
+    const clock = new ManualClock(0);
+    const op = ttlStep('10s', { n: 'count(*)' });
+    openAt(op, clock);
+    const out = new CollectingOutput();
+    op.processBatch({ records: [{ region: 'a' }, { region: 'b' }], times: [1, 2] }, out);
+    clock.set(6000);
+    op.processBatch({ records: [{ region: 'b' }], times: [3] }, out);
+    clock.set(9999);
+    op.onProcessingTime?.(clock.now(), out);
+    op.processBatch({ records: [{ region: 'a' }], times: [4] }, out);
+    clock.set(19_999);
+    op.onProcessingTime?.(clock.now(), out);
+    assert.equal((op.snapshot!() as { keys: Map<unknown, unknown> }).keys.size, 0, 'both keys forgotten');
+    op.processBatch({ records: [{ region: 'a' }, { region: 'a' }], times: [5, 6] }, out);
+    assert.deepEqual(out.changes(), [
+      ['+I', { region: 'a', n: 1 }],
+      ['+I', { region: 'b', n: 1 }],
+      ['-U', { region: 'b', n: 1 }],
+      ['+U', { region: 'b', n: 2 }],
+      ['-U', { region: 'a', n: 1 }],
+      ['+U', { region: 'a', n: 2 }],
+      ['+I', { region: 'a', n: 1 }],
+      ['-U', { region: 'a', n: 1 }],
+      ['+U', { region: 'a', n: 2 }],
+    ]);
+  });
+
+  test('batch sizes 1, 7 and 1024 give the same changelog; it folds into an independent computation', () => {
+    const records = quietInput(5);
+    const runs = [1, 7, 1024].map((size) => {
+      const op = ttlStep('1500ms');
+      const clock = new ManualClock(0);
+      openAt(op, clock);
+      const out = runTimed(op, records, size, clock);
+      return { log: changes(out), dead: out.dead.map((d) => [d.record.id, d.error.code]) };
+    });
+    assert.deepEqual(runs[1], runs[0]);
+    assert.deepEqual(runs[2], runs[0]);
+    const inserts = runs[0].log.filter(([, kind]) => kind === INSERT).length;
+    assert.ok(inserts > 20 + 10, `quiet regions start afresh (${inserts} inserts)`);
+    assert.deepEqual(fold(runs[0].log), expectedWithTtl(records, 1500));
+  });
+
+  test('restored from a checkpoint mid-stream, the ttl bookkeeping goes on as if it had not stopped', () => {
+    const records = quietInput(9);
+    const clock = new ManualClock(0);
+    const whole = ttlStep('1500ms');
+    openAt(whole, clock);
+    const uninterrupted = changes(runTimed(whole, records, 7, clock));
+
+    const cut = 3 * BLOCK + 7 * 100;
+    const first = ttlStep('1500ms');
+    const clock2 = new ManualClock(0);
+    openAt(first, clock2);
+    const before = changes(runTimed(first, records.slice(0, cut), 7, clock2));
+    const saved = roundTrip(first.snapshot!());
+    const second = ttlStep('1500ms');
+    openAt(second, clock2, saved);
+    const after = changes(runTimed(second, records.slice(cut), 7, clock2, cut));
+    assert.deepEqual([...before, ...after], uninterrupted);
+  });
+
+  test('live keys stay flat over an unbounded stream of distinct keys', () => {
+    const clock = new ManualClock(0);
+    const op = ttlStep('10s', { n: 'count(*)' });
+    openAt(op, clock);
+    const out = new CollectingOutput();
+    const sizes: number[] = [];
+    for (let second = 0; second < 300; second++) {
+      clock.set(second * 1000);
+      op.onProcessingTime?.(clock.now(), out);
+      const records = Array.from({ length: 100 }, (_, j) => ({ region: `k${second * 100 + j}` }));
+      op.processBatch({ records, times: records.map(() => second) }, out);
+      out.batches.length = 0;
+      out.emitted.length = 0;
+      sizes.push((op.snapshot!() as { keys: Map<unknown, unknown> }).keys.size);
+    }
+    // 30,000 distinct keys went through; at most the last 10 seconds' worth are alive.
+    assert.ok(Math.max(...sizes) <= 1000, `at most 1000 live keys, saw ${Math.max(...sizes)}`);
+    assert.deepEqual(new Set(sizes.slice(20)), new Set([1000]));
+  });
+
+  test('state of snapshot version 1 (no ttl bookkeeping) is read; its keys live ttl from the restore', () => {
+    const plain = step({ n: 'count(*)' });
+    open(plain);
+    run([{ region: 'a' }, { region: 'b' }], 2, plain);
+    const v2 = roundTrip(plain.snapshot!()) as { format: string; written?: unknown };
+    assert.equal(v2.format, 'sluice.updating_aggregate.v2');
+    // What version 1 wrote: the same without `written`.
+    const { written: _, ...rest } = v2;
+    const v1 = { ...rest, format: 'sluice.updating_aggregate.v1' };
+    const clock = new ManualClock(50_000);
+    const op = ttlStep('10s', { n: 'count(*)' });
+    openAt(op, clock, v1);
+    const out = new CollectingOutput();
+    op.processBatch({ records: [{ region: 'a' }], times: [7] }, out);
+    assert.deepEqual(out.changes(), [
+      ['-U', { region: 'a', n: 1 }],
+      ['+U', { region: 'a', n: 2 }],
+    ]);
+    clock.set(59_999);
+    op.onProcessingTime?.(clock.now(), out);
+    op.processBatch({ records: [{ region: 'b' }], times: [8] }, out);
+    assert.deepEqual(out.changes(), [
+      ['-U', { region: 'b', n: 1 }],
+      ['+U', { region: 'b', n: 2 }],
+    ]);
+    clock.set(69_998);
+    op.onProcessingTime?.(clock.now(), out);
+    op.processBatch({ records: [{ region: 'a' }, { region: 'b' }], times: [9, 10] }, out);
+    assert.deepEqual(out.changes(), [
+      ['+I', { region: 'a', n: 1 }],
+      ['-U', { region: 'b', n: 2 }],
+      ['+U', { region: 'b', n: 3 }],
+    ]);
+  });
+
+  test('ttl is refused with a window, and must be a positive duration', () => {
+    const create = (extra: object) =>
+      aggregateStep.create(
+        {
+          time: 'event',
+          fields: { n: 'count(*)' },
+          allowed_lateness: '0s',
+          on_late: 'late_output',
+          ...extra,
+        },
+        { id: 'totals', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+      );
+    for (const extra of [
+      { ttl: '1h', window: { type: 'tumbling', size: '1m' } },
+      { ttl: '0s' },
+      { ttl: 'soon' },
+    ]) {
+      assert.throws(
+        () => create(extra),
+        (err: unknown) => err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === 'ttl',
+      );
+    }
+  });
 });

@@ -16,6 +16,7 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import { type Clock, systemClock } from '../time.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
 import {
   derivedFieldWarner,
@@ -30,6 +31,7 @@ import {
   planFields,
   resultLayout,
 } from '../window/window-aggregate.ts';
+import { StateTtl } from './state-ttl.ts';
 
 /** An aggregate without a window has no reserved output names (no window bounds). */
 const NO_RESERVED_FIELDS: ReadonlySet<string> = new Set();
@@ -49,6 +51,11 @@ export interface UpdatingAggregateConfig {
   keyFn?: (record: Row) => string;
   /** Output fields, in the order of the result record. */
   fields: readonly OutputField[];
+  /**
+   * State time-to-live in ms of processing time: a key no record was added to for this long is
+   * forgotten. Absent: keys are kept for the life of the job.
+   */
+  ttl?: number;
 }
 
 /** The state of one key: plain data, checkpointed as it is. */
@@ -61,16 +68,22 @@ interface KeyState {
   result: Row;
 }
 
-/** Checkpoint format of the operator; bump the version when the layout changes. */
-const SNAPSHOT_FORMAT = 'sluice.updating_aggregate.v1';
+/**
+ * Checkpoint format of the operator; bump the version when the layout changes. v2 added
+ * `written`; v1 state (without it) is still read, its keys living `ttl` from the restore.
+ */
+const SNAPSHOT_FORMAT = 'sluice.updating_aggregate.v2';
+const SNAPSHOT_FORMAT_V1 = 'sluice.updating_aggregate.v1';
 
 interface UpdatingAggregateSnapshot {
-  format: typeof SNAPSHOT_FORMAT;
+  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
   /** What the state was built for: a restore refuses state of a different step. */
   shape: string;
   /** Whether input batches carried `key_by` keys (results then carry them too). */
   keyedInput: boolean;
   keys: Map<GroupKey, KeyState>;
+  /** With a ttl: processing time each key was last written, oldest first (v2; null without a ttl). */
+  written?: Map<GroupKey, number> | null;
 }
 
 /**
@@ -86,8 +99,11 @@ interface UpdatingAggregateSnapshot {
  * the record that changed the result, and its batch key when the input is keyed. So the output is
  * a function of the input alone, whatever its batching.
  *
- * No record is late: the step keeps every key's state for the life of the job (it has no
- * time-to-live yet). A record without one of `keyFields`, whose key or argument function throws,
+ * No record is late. Without `ttl` the step keeps every key's state for the life of the job; with
+ * it, a key no record was added to for `ttl` ms of processing time (the job clock, checked at each
+ * batch and each processing-time tick) is forgotten without emitting anything, and its next record
+ * starts afresh: an INSERT of a result over that record alone, while the key's earlier result
+ * stays downstream (as in Flink). A record without one of `keyFields`, whose key or argument function throws,
  * or that an aggregate function's `check` refuses goes to the dead-letter output and changes
  * nothing. A derived field whose expression throws is NULL in that result, with one warning per
  * field through `ctx.log`.
@@ -113,6 +129,8 @@ class UpdatingAggregate implements Operator {
   #keys = new Map<GroupKey, KeyState>();
   #keyedInput = false;
   #log: Logger = silentLogger;
+  readonly #ttl: StateTtl<GroupKey> | undefined;
+  #clock: Clock = systemClock;
 
   constructor(config: UpdatingAggregateConfig) {
     checkOutputFields(config, NO_RESERVED_FIELDS);
@@ -140,14 +158,20 @@ class UpdatingAggregate implements Operator {
       keyFn: config.keyFn !== undefined,
       fields: plan.aggregates.map((f) => [f.name, f.fn.name]),
     });
+    if (config.ttl !== undefined) this.#ttl = new StateTtl(config.ttl);
   }
 
   open(ctx: OperatorContext): void {
     this.#log = ctx.log ?? silentLogger;
+    this.#clock = ctx.clock;
     if (ctx.restored === undefined) return;
     const saved = ctx.restored as Partial<UpdatingAggregateSnapshot> | null;
     const step = this.#config.stepId;
-    if (saved?.format !== SNAPSHOT_FORMAT || saved.shape !== this.#shape || !(saved.keys instanceof Map)) {
+    if (
+      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
+      saved.shape !== this.#shape ||
+      !(saved.keys instanceof Map)
+    ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
         `the checkpointed state of aggregate step '${step}' was made by a different key or aggregate list, or with a window; restart with --from-scratch to drop it`,
@@ -156,6 +180,8 @@ class UpdatingAggregate implements Operator {
     }
     this.#keys = saved.keys;
     if (saved.keyedInput === true) this.#keyInput();
+    const written = saved.written instanceof Map ? saved.written : undefined;
+    this.#ttl?.restore(written, this.#keys.keys(), this.#ttl.now(ctx.clock.now()));
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -170,6 +196,9 @@ class UpdatingAggregate implements Operator {
     const values = this.#values;
     const keyFn = this.#config.keyFn;
     const state = this.#keys;
+    const ttl = this.#ttl;
+    const now = ttl === undefined ? 0 : ttl.now(this.#clock.now());
+    if (ttl !== undefined) this.#expire(now);
     let result = emptyChangeBatch(batch, this.#keyedInput);
     for (let i = 0; i < n; i++) {
       const record = records[i];
@@ -200,6 +229,7 @@ class UpdatingAggregate implements Operator {
         pushChange(result, batch, i, UPDATE_AFTER, next, String(key));
         entry.result = next;
       }
+      if (ttl !== undefined) ttl.touch(key, now);
       if (result.records.length >= RESULT_BATCH_SIZE) {
         out.emit(result);
         result = emptyChangeBatch(batch, this.#keyedInput);
@@ -214,7 +244,23 @@ class UpdatingAggregate implements Operator {
     this.#results.keyField = this.#config.keyFn !== undefined || (this.#config.keyFields ?? []).length === 0;
   }
 
+  onProcessingTime(now: number): void {
+    if (this.#ttl !== undefined) this.#expire(this.#ttl.now(now));
+  }
+
+  /** Forgets the keys whose time-to-live is up at `now`. */
+  #expire(now: number): void {
+    const keys = this.#keys;
+    this.#ttl!.expire(now, (key) => keys.delete(key));
+  }
+
   snapshot(): UpdatingAggregateSnapshot {
-    return { format: SNAPSHOT_FORMAT, shape: this.#shape, keyedInput: this.#keyedInput, keys: this.#keys };
+    return {
+      format: SNAPSHOT_FORMAT,
+      shape: this.#shape,
+      keyedInput: this.#keyedInput,
+      keys: this.#keys,
+      written: this.#ttl?.snapshot() ?? null,
+    };
   }
 }
