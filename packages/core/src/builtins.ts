@@ -19,6 +19,7 @@ import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/f
 import { joinStep } from './operators/join-step.ts';
 import { keyByStep } from './operators/key-by.ts';
 import { mapStep } from './operators/map.ts';
+import { mapAsyncStep } from './operators/map-async.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { topNStep } from './operators/top-n-step.ts';
@@ -45,6 +46,7 @@ export const builtins: Plugin = {
     topNStep,
     patternStep,
     joinStep,
+    mapAsyncStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,

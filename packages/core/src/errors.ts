@@ -97,6 +97,12 @@ export const errorCodes = {
     retryable: false,
     summary: 'A TypeScript function given to a step threw on a record.',
   },
+  ASYNC_TIMEOUT: {
+    kind: 'external',
+    retryable: true,
+    summary:
+      'An asynchronous call of a step (`map_async`, a lookup) did not finish in time; it is retried, then the record goes to the dead letters.',
+  },
   SINK_REJECTED: { kind: 'external', retryable: false, summary: 'A sink permanently rejected a record.' },
   SINK_UNAVAILABLE: {
     kind: 'external',

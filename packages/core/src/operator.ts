@@ -2,8 +2,10 @@
  * The operator contract: the runtime implementation of a step.
  *
  * Operators are synchronous. The runtime calls them on one event loop, batch by batch, and
- * fuses every operator between two asynchronous edges (sources, sinks) into one chain. An
- * operator never awaits; whatever it emits goes to `out` before the call returns.
+ * fuses every operator between two asynchronous edges (sources, asynchronous steps, sinks) into
+ * one chain. An operator never awaits; whatever it emits goes to `out` before the call returns —
+ * except an asynchronous one (`Operator.async`), which emits when its work finishes and which
+ * the runtime drains, waits on and holds watermarks back for.
  */
 
 import type { Logger } from './connector.ts';
@@ -38,6 +40,36 @@ export interface OperatorContext {
   watermark(): number;
   /** The job's logger, for warnings about results (not per record); absent means silent. */
   readonly log?: Logger;
+  /**
+   * Fails the job: for an asynchronous operator whose work failed outside any record (the
+   * runtime catches what a synchronous operator throws).
+   */
+  fail?(error: SluiceError): void;
+  /**
+   * An asynchronous operator emitted outside a call from the runtime: the runtime lets the steps
+   * after it catch up (watermarks held back for what was in flight, steps merging branches).
+   */
+  asyncEmitted?(): void;
+}
+
+/**
+ * What the runtime needs of an operator whose work finishes later (`Operator.async`; see
+ * `operators/async-stage.ts`): it emits through the `out` of `processBatch` when results are
+ * ready, and the runtime waits on it.
+ */
+export interface AsyncBoundary {
+  /** Whether it takes no more input until some finishes: the sources wait (backpressure). */
+  readonly full: boolean;
+  belowCapacity(): Promise<void>;
+  /** Resolves once everything taken so far has been emitted (before checkpoints, at the end of input). */
+  drain(): Promise<void>;
+  /**
+   * The watermark of the oldest input still in flight (+∞ when none): the steps after it stay at
+   * or below it, so that what it emits later is not late for having been slow.
+   */
+  readonly heldWatermark: number;
+  /** Drops what is in flight and emits nothing more (the job failed). */
+  cancel(): void;
 }
 
 /**
@@ -52,6 +84,8 @@ export interface Operator {
   readonly onLate?: LatePolicy;
   /** True when the operator consumes records into results (aggregates), for record accounting. */
   readonly absorbs?: boolean;
+  /** Present when the operator works asynchronously: what the runtime waits on. */
+  readonly async?: AsyncBoundary;
   open?(ctx: OperatorContext): void;
   /**
    * Handles a batch that arrived on input `input`: its index in the step's `input` list (0 for a

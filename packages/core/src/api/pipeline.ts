@@ -175,6 +175,27 @@ export class Stream<T> {
   }
 
   /**
+   * Transforms each record with an asynchronous function (the `map_async` step): a lookup or a
+   * model scored elsewhere. Resolve to null or undefined to drop the record. At most
+   * `concurrency` calls run at once and `capacity` batches are in flight (the sources wait
+   * beyond); results come in input order unless `ordered: false`; a call is bounded by `timeout`
+   * and retried `retries` times when it times out or throws a transient error.
+   */
+  mapAsync<O>(
+    id: string,
+    fn: (record: T, signal: AbortSignal) => Promise<O | null | undefined>,
+    options: {
+      concurrency?: number;
+      capacity?: number;
+      ordered?: boolean;
+      timeout?: string;
+      retries?: number;
+    } = {},
+  ): Stream<O> {
+    return this.add(id, 'map_async', { ...options }, fn);
+  }
+
+  /**
    * Keeps only the named fields, in this order (the YAML `map` step with `select`). A record
    * without one of them goes to dead letters.
    */

@@ -236,6 +236,8 @@ export class CheckpointCoordinator {
     });
     let bytes: Uint8Array;
     try {
+      // Asynchronous steps first, in topological order: what they emit goes on to the sinks.
+      for (const node of parts.nodes) await node.operator.async?.drain();
       // Sinks before the outputs: draining a sink may dead-letter its rejections.
       for (const runner of parts.runners()) await runner.drain();
       const sinks: CheckpointData['sinks'] = {};

@@ -91,6 +91,7 @@ export class Node implements Output {
   #watermark = START_OF_TIME;
   /** Whether two of its inputs share a source (see the file comment); then `#held` is used. */
   readonly merges: boolean;
+  readonly #holds: readonly Node[];
   /** Portions of the current source batch, with their ports, in arrival order. */
   #held: { batch: Batch; port: number }[] = [];
   readonly #failures: FailureRouter;
@@ -107,6 +108,8 @@ export class Node implements Output {
       readonly clocks: SourceWatermarks;
       /** Two of its inputs share a source. */
       readonly merges: boolean;
+      /** The asynchronous steps upstream of it: its watermark stays at or below what they hold back. */
+      readonly holds: readonly Node[];
     },
     failures: FailureRouter,
     now: () => number,
@@ -118,6 +121,7 @@ export class Node implements Output {
     this.#unseen = wiring.unseen;
     this.#clocks = wiring.clocks;
     this.merges = wiring.merges;
+    this.#holds = wiring.holds;
     this.#failures = failures;
     this.#now = now;
     this.#userCode = userCode;
@@ -138,8 +142,13 @@ export class Node implements Output {
    */
   advanceWatermark(): void {
     this.flush();
-    const min = this.#minOver(this.sources);
-    if (min === undefined || !(min > this.#watermark)) return;
+    let min = this.#minOver(this.sources);
+    if (min === undefined) return;
+    for (let h = 0; h < this.#holds.length; h++) {
+      const held = this.#holds[h].operator.async!.heldWatermark;
+      if (held < min) min = held;
+    }
+    if (!(min > this.#watermark)) return;
     this.#watermark = min;
     this.operator.onWatermark?.(min, this);
   }

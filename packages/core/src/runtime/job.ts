@@ -222,6 +222,8 @@ export class Job {
         clock: this.#clock,
         watermark: () => node.watermark,
         log: this.#log,
+        fail: (error) => this.#fail(error),
+        asyncEmitted: () => this.#afterAsyncEmit(),
       });
     }
 
@@ -257,6 +259,8 @@ export class Job {
     let status: JobResult['status'];
     try {
       await this.#sources.run();
+      if (this.#failure) throw this.#failure;
+      await this.#drainAsync();
       if (this.#failure) throw this.#failure;
       clearInterval(tick);
       await this.#checkpoints.inProgress;
@@ -317,11 +321,28 @@ export class Job {
 
   /**
    * Moves each step to the watermark of its sources, in topological order: what a window emits
-   * reaches downstream before their own call.
+   * reaches downstream before their own call. `force`: also when no source's moved (an
+   * asynchronous step let go of what held the steps after it back).
    */
-  #maybeAdvanceWatermark(): void {
-    if (!this.#watermarks.advance(this.#clock.now())) return;
+  #maybeAdvanceWatermark(force = false): void {
+    if (!this.#watermarks.advance(this.#clock.now()) && !force) return;
     for (const node of this.#graph.order) node.advanceWatermark();
+  }
+
+  /** After an asynchronous step emitted on its own: the steps after it catch up. */
+  #afterAsyncEmit(): void {
+    if (this.#failure) return;
+    try {
+      this.#graph.flush();
+      this.#maybeAdvanceWatermark(true);
+    } catch (err) {
+      this.#fail(toSluiceError(err));
+    }
+  }
+
+  /** Waits until the asynchronous steps have emitted everything, in topological order. */
+  async #drainAsync(): Promise<void> {
+    for (const node of this.#graph.asyncNodes) await node.operator.async!.drain();
   }
 
   #tick(): void {
@@ -357,6 +378,7 @@ export class Job {
    * completed checkpoint does not cover is published (`Sink.abort`; `close` for a sink without).
    */
   async #closeQuietly(): Promise<void> {
+    for (const node of this.#graph.asyncNodes) node.operator.async!.cancel();
     await this.#sources.close(true);
     await this.#sinks.abort(this.#log);
     await this.#checkpoints.close().catch(() => {});

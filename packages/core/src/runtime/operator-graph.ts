@@ -28,6 +28,8 @@ export interface OperatorGraph {
    * pushed (see `Node.flush`), in topological order. Call it after each source batch.
    */
   flush(): void;
+  /** The asynchronous steps, in topological order. */
+  readonly asyncNodes: readonly Node[];
 }
 
 /**
@@ -54,6 +56,7 @@ export function buildOperatorGraph(
   const now = () => clock.now();
   // The sources upstream of each step and of each of its inputs, in the plan's order.
   const upstream = new Map<string, readonly string[]>();
+  const holdsOf = new Map<string, readonly Node[]>();
   for (const src of plan.sources) upstream.set(src.id, [src.id]);
   for (const id of order) {
     const step = byId.get(id)!;
@@ -61,6 +64,16 @@ export function buildOperatorGraph(
     const sources = [...new Set(inputSources.flat())].sort();
     upstream.set(id, sources);
     const unseen = inputSources.map((seen) => sources.filter((s) => !seen.includes(s)));
+    // Asynchronous steps upstream: the inputs that are, and what holds the inputs back.
+    const holds = [
+      ...new Set(
+        step.inputs.flatMap((input) => {
+          const from = nodes.get(input);
+          if (from === undefined) return [];
+          return from.operator.async !== undefined ? [from, ...holdsOf.get(input)!] : holdsOf.get(input)!;
+        }),
+      ),
+    ];
     const merges = inputSources.some((a, i) =>
       inputSources.some((b, j) => j > i && a.some((s) => b.includes(s))),
     );
@@ -70,12 +83,13 @@ export function buildOperatorGraph(
     const node = new Node(
       id,
       operator,
-      { sources, unseen, clocks, merges },
+      { sources, unseen, clocks, merges, holds },
       failures,
       now,
       functions.has(id),
     );
     nodes.set(id, node);
+    holdsOf.set(id, holds);
     ordered.push(node);
   }
   const sourceTargets = new Map<string, { nodes: Edge[]; sinks: SinkRunner[] }>();
@@ -107,5 +121,6 @@ export function buildOperatorGraph(
   const flush = () => {
     for (let i = 0; i < merging.length; i++) merging[i].flush();
   };
-  return { nodes, order: ordered, sourceTargets, watchedSources, flush };
+  const asyncNodes = ordered.filter((n) => n.operator.async !== undefined);
+  return { nodes, order: ordered, sourceTargets, watchedSources, flush, asyncNodes };
 }

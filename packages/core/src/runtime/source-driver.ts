@@ -220,8 +220,12 @@ export class SourceDriver {
     }
   }
 
-  /** Waits while any sink queue is full: a slow sink slows the source. */
+  /** Waits while any sink queue or asynchronous step is full: a slow one slows the source. */
   async #backpressure(): Promise<void> {
+    for (const node of this.#graph.asyncNodes) {
+      const boundary = node.operator.async!;
+      if (boundary.full) await boundary.belowCapacity();
+    }
     for (const runner of this.#hooks.runners()) if (runner.full) await runner.belowCapacity();
   }
 
