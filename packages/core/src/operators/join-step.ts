@@ -11,6 +11,7 @@ import { parseDuration } from '../time.ts';
 import { type WindowConfig, windowConfig, windowSpec } from './aggregate-step.ts';
 import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
 import { compileJoinCondition, joinInputs, PairOutput } from './join-condition.ts';
+import { TemporalJoinOperator } from './temporal-join.ts';
 import { WindowJoinOperator } from './window-join.ts';
 
 const config = Type.Object(
@@ -34,6 +35,12 @@ const config = Type.Object(
         description:
           'An interval join: a right record joins a left record at time t when its time lies in [t + lower, t + upper] (both inclusive; durations, negative with a leading `-`), as Flink’s `between(lower, upper)`. State per side is kept until the watermark shows no record of the other side can still match.',
         examples: [['-10s', '5s']],
+      }),
+    ),
+    temporal: Type.Optional(
+      Type.Boolean({
+        description:
+          'A temporal join: each left record joins the version of the right row (by the key in `on`) valid at the left record’s event time, as Flink SQL’s `FOR SYSTEM_TIME AS OF`. The right input is a versioned table: each record a new version of its key’s row, an update-before or delete in a changelog the end of it. Kinds `inner` and `left`.',
       }),
     ),
     window: Type.Optional(
@@ -80,20 +87,38 @@ export const joinStep = defineStep({
   summary:
     'Joins the records of two inputs by key, within a time interval of each other or in the same window.',
   description:
-    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join or `window` for a window join (one of the two). Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\n**Window join** (`window`: tumbling, hopping or cumulative): a left and a right record with the same key join when they fall into the same window, as Flink SQL’s window join. A window’s pairs are emitted when the watermark passes its end, with the window’s bounds (`window_start`, `window_end`; in the default output too) and `window_end - 1` as their event time; then, for an outer join, the records of the kept side(s) that found no partner in that window. Windows fire in end order, and within one, left records in order of arrival, so results come in one order for one input. Only the open windows’ records are kept.\n\nA condition after the key that fails on a pair counts as not met, and a field that fails is NULL in that result, with one warning per expression (a pair is not an input record, so it cannot go to the dead letters). A key that fails sends its record to the dead letters.\n\nRecords at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says. The output is append-only; it depends only on the input, not on how it was cut into batches.',
+    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join, `window` for a window join or `temporal: true` for a temporal join (one of the three). Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\n**Window join** (`window`: tumbling, hopping or cumulative): a left and a right record with the same key join when they fall into the same window, as Flink SQL’s window join. A window’s pairs are emitted when the watermark passes its end, with the window’s bounds (`window_start`, `window_end`; in the default output too) and `window_end - 1` as their event time; then, for an outer join, the records of the kept side(s) that found no partner in that window. Windows fire in end order, and within one, left records in order of arrival, so results come in one order for one input. Only the open windows’ records are kept.\n\n**Temporal join** (`temporal: true`): each left record joins the version of the right row, by key, valid at its event time (Flink SQL’s `FOR SYSTEM_TIME AS OF`): the latest right record of its key at or before that time (of equal times, the last to arrive), unless an update-before or delete of a changelog ended it. A left record waits until the watermark reaches its time — by then every version up to it has arrived — and is emitted then, at its own time; with `kind: left`, also without a version (NULL for the right). The left input must be append-only; the right may be a changelog (e.g. an `aggregate` without window). A right record at or behind the watermark is late: left records at its time have been joined already. Per key, only the versions newer than the watermark and the latest one before it are kept.\n\nA condition after the key that fails on a pair counts as not met, and a field that fails is NULL in that result, with one warning per expression (a pair is not an input record, so it cannot go to the dead letters). A key that fails sends its record to the dead letters.\n\nRecords at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says. The output is append-only; it depends only on the input, not on how it was cut into batches.',
   config,
-  state: ['on', 'kind', 'between', 'window'],
+  state: ['on', 'kind', 'between', 'window', 'temporal'],
+  changelog: (cfg) =>
+    cfg.temporal === true
+      ? { consumes: ['append', 'upsert', 'retract'], produces: 'append' }
+      : { consumes: ['append'], produces: 'append' },
   example: 'type: join\ninput: [bids, auctions]\non: bids.auction = auctions.id\nbetween: [0s, 10s]',
   create(cfg, step) {
     const names = joinInputs(step);
     const pairs = new PairOutput(compileJoinCondition(cfg.on, names, step), cfg.fields, step);
     const kind: JoinKind = cfg.kind;
-    if (cfg.between !== undefined && cfg.window !== undefined) {
+    const modes = (['between', 'window', 'temporal'] as const).filter(
+      (m) => cfg[m] !== undefined && cfg[m] !== false,
+    );
+    if (modes.length > 1) {
       throw new SluiceError(
         'CONFIG_INVALID',
-        'set `between` (an interval join) or `window` (a window join), not both',
-        { step: step.id, path: 'window' },
+        `set one of \`between\` (an interval join), \`window\` (a window join) and \`temporal\` (a temporal join), not ${modes.map((m) => `\`${m}\``).join(' and ')}`,
+        { step: step.id, path: modes[1] },
       );
+    }
+    if (cfg.temporal === true) {
+      if (kind === 'right' || kind === 'full') {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `a temporal join keeps the left records only: kind \`inner\` or \`left\`, not \`${kind}\``,
+          { step: step.id, path: 'kind' },
+        );
+      }
+      const operator = new TemporalJoinOperator({ stepId: step.id, pairs, keepUnmatched: kind === 'left' });
+      return Object.assign(operator, { onLate: cfg.on_late });
     }
     if (cfg.between !== undefined) {
       const [lower, upper] = inStep(step, () => [
@@ -110,7 +135,7 @@ export const joinStep = defineStep({
     }
     throw new SluiceError(
       'CONFIG_INVALID',
-      'a join needs `between` (an interval join: how far apart in time two records may be) or `window` (a window join)',
+      'a join needs `between` (an interval join: how far apart in time two records may be), `window` (a window join) or `temporal: true` (a temporal join)',
       { step: step.id, path: 'between' },
     );
   },
