@@ -6,6 +6,7 @@
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { StepInfo } from '../operator.ts';
+import { objectField, type Schema, UNKNOWN_SCHEMA } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { type WindowConfig, windowConfig, windowSpec } from './aggregate-step.ts';
@@ -95,6 +96,23 @@ export const joinStep = defineStep({
       ? { consumes: ['append', 'upsert', 'retract'], produces: 'append' }
       : { consumes: ['append'], produces: 'append' },
   example: 'type: join\ninput: [bids, auctions]\non: bids.auction = auctions.id\nbetween: [0s, 10s]',
+  schema(cfg, inputs, ctx) {
+    if (ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1]) return UNKNOWN_SCHEMA;
+    const kind = cfg.kind;
+    const fields = [
+      objectField(ctx.inputs[0], inputs[0], kind === 'right' || kind === 'full'),
+      objectField(ctx.inputs[1], inputs[1], kind !== 'inner'),
+    ];
+    if (cfg.window !== undefined)
+      fields.push({ name: 'window_start', type: 'number' }, { name: 'window_end', type: 'number' });
+    const pair: Schema = { fields, open: false };
+    ctx.check(cfg.on, 'on', pair, 'predicate');
+    if (cfg.fields === undefined) return pair;
+    return {
+      fields: Object.entries(cfg.fields).map(([name, text]) => ctx.field(name, text, `fields.${name}`, pair)),
+      open: false,
+    };
+  },
   create(cfg, step) {
     const names = joinInputs(step);
     const pairs = new PairOutput(compileJoinCondition(cfg.on, names, step), cfg.fields, step);
