@@ -18,7 +18,9 @@ import {
   Harness,
   planFrom,
   runCrashedAndRestored,
+  sleep,
   testRegistry,
+  waitFor,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
@@ -365,6 +367,45 @@ dead_letter: { type: memory, store: ${name}-dead }
 
 // ---------------------------------------------------------------------------------------------
 // The plan: changelog modes and configuration errors.
+
+describe('regular join ttl in a job', () => {
+  test('the job clock forgets a key: a row that waited longer than the ttl no longer joins', async () => {
+    const results: number[] = [];
+    for (const wait of [500, 1_500]) {
+      const name = `rjoin-${++runs}`;
+      const yaml = `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt } }
+sources:
+  orders: { type: memory, channel: ${name}-orders }
+  customers: { type: memory, channel: ${name}-customers }
+steps:
+  - { id: joined, type: join, input: [orders, customers], on: orders.c = customers.id, ttl: 1s }
+sinks:
+  out: { type: memory, store: ${name}-out, input: joined }
+`;
+      const orders = memoryChannel(`${name}-orders`, ['p0']);
+      const customers = memoryChannel(`${name}-customers`, ['p0']);
+      const clock = new ManualClock(1_000_000);
+      const job = await Job.create(planFrom(yaml, await h.dir(), registry), {
+        registry,
+        clock,
+        tickInterval: 5,
+      });
+      const running = h.run(job);
+      orders.push('p0', { c: 1, n: 'kept a while' });
+      await waitFor('the order read', () => job.metrics().recordsIn === 1);
+      clock.advance(wait);
+      await sleep(30); // a few processing-time ticks at the new time
+      customers.push('p0', { id: 1 });
+      orders.end();
+      customers.end();
+      assert.equal((await running).status, 'completed');
+      results.push(memorySinkStore(`${name}-out`).committed.length);
+    }
+    assert.deepEqual(results, [1, 0], 'joined within the ttl, forgotten after it');
+  });
+});
 
 describe('regular join in the plan check', () => {
   const plan = (dir: string, join: string, sink = '') =>
