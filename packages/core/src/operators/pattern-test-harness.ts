@@ -143,3 +143,26 @@ export function describeMatch(row: Row, names: readonly string[]): string {
   const text = parts.join(' ');
   return row.match === 'timeout' ? `timeout ${text}` : text;
 }
+
+/** Records `id@time` of key `key`; the id's letter is the field `v`, its digits the field `n`. */
+export function records(text: string, key = 'k'): Input[] {
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((item) => {
+      const [id, t] = item.split('@');
+      return { key, t: Number(t), id, v: id[0], n: Number(id.slice(1)) };
+    });
+}
+
+/** Matches found over `text`, described per stage. */
+export function matches(
+  stages: PatternConfig['stages'],
+  text: string | Input[],
+  cfg: Partial<PatternConfig> = {},
+): string[] {
+  const names = stages.map((s) => s.name);
+  const inputs = typeof text === 'string' ? records(text) : text;
+  const result = runPattern({ stages, measures: stageMeasures(names), ...cfg }, inputs);
+  return result.out.map((o) => describeMatch(o.row, names));
+}

@@ -5,31 +5,14 @@ import {
   buildPattern,
   describeMatch,
   type Input,
+  matches,
   type PatternConfig,
+  records,
   runPattern,
   stageMeasures,
 } from './pattern-test-harness.ts';
 
 type Stages = PatternConfig['stages'];
-
-/** Records `id@time` of key `k`; the id's letter is the field `v`, its digits the field `n`. */
-function records(text: string, key = 'k'): Input[] {
-  return text
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((item) => {
-      const [id, t] = item.split('@');
-      return { key, t: Number(t), id, v: id[0], n: Number(id.slice(1)) };
-    });
-}
-
-/** Matches found over `text`, described per stage. */
-function matches(stages: Stages, text: string | Input[], cfg: Partial<PatternConfig> = {}): string[] {
-  const names = stages.map((s) => s.name);
-  const inputs = typeof text === 'string' ? records(text) : text;
-  const result = runPattern({ stages, measures: stageMeasures(names), ...cfg }, inputs);
-  return result.out.map((o) => describeMatch(o.row, names));
-}
 
 const is = (v: string) => `v = '${v}'`;
 
