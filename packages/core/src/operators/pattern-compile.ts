@@ -24,7 +24,9 @@ export interface StageConfig {
   readonly name: string;
   readonly where: string;
   readonly quantifier?: string;
-  readonly contiguity?: 'strict' | 'relaxed';
+  readonly contiguity?: 'strict' | 'relaxed' | 'any';
+  /** A negative stage: no record meeting `where` may come here (Flink `notNext` / `notFollowedBy`). */
+  readonly absent?: boolean;
 }
 
 /** The matched records of a (partial) match, immutable once built and shared between threads. */
@@ -50,8 +52,35 @@ export interface Stage {
   readonly greedy: boolean;
   /** Strict: the element must be the very next record of the key; relaxed: records that fail the condition are skipped. */
   readonly strict: boolean;
+  /** Relaxed, and a record that meets the condition may be skipped too (Flink `followedByAny`): each later one branches. */
+  readonly any: boolean;
   /** The condition on `record`, with `match` the records taken before it (null at the start of a match). */
   readonly test: (record: Row, match: MatchData | null) => boolean;
+}
+
+/**
+ * A negative (absent) stage: between two positive stages, or at the end, a record meeting its
+ * condition ends the partial match.
+ */
+export interface Absence {
+  readonly name: string;
+  /** Strict (Flink `notNext`): only the record right after the last one taken is tested; otherwise every record until the next stage takes one (`notFollowedBy`). */
+  readonly next: boolean;
+  /** The condition, with `match` the records taken so far. */
+  readonly test: (record: Row, match: MatchData) => boolean;
+}
+
+/** The stages of a pattern, as the matcher runs them. */
+export interface CompiledStages {
+  /** The positive stages: those that take records. Stage indices elsewhere (marks, `skip_to`) count only these. */
+  readonly stages: Stage[];
+  /**
+   * Negative stages by gap: `absent[g]` lie between positive stages g − 1 and g (`absent[stages.length]`:
+   * after the last). `absent[0]` is always empty: a pattern does not begin with one.
+   */
+  readonly absent: Absence[][];
+  /** Position in the step's `stages` list of each positive stage (for error paths). */
+  readonly paths: number[];
 }
 
 /** A measure: an output field computed from a match. */
@@ -131,8 +160,18 @@ function rewrite(
   stages: readonly string[],
   refs: References,
   where: { step: string; path: string },
+  absent: readonly string[] = [],
 ): Expr {
   const stageSet = new Set(stages);
+  const refuseAbsent = (name: string | undefined): void => {
+    if (name !== undefined && absent.includes(name)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `stage '${name}' is an absent (negative) stage and takes no records, so nothing can refer to it; refer to the stages that take records (${stages.join(', ')})`,
+        where,
+      );
+    }
+  };
   const visit = (e: Expr): Expr => {
     if (e.kind === 'call') {
       if ((e.name === 'match_start' || e.name === 'match_end') && e.args.length === 0) {
@@ -143,6 +182,7 @@ function rewrite(
       if (e.name === 'first' || e.name === 'last' || e.name === 'count') {
         const arg = e.args[0];
         const root = arg === undefined ? undefined : rootField(arg);
+        refuseAbsent(root);
         if (e.args.length !== 1 || e.star || e.distinct || root === undefined || !stageSet.has(root)) {
           throw new SluiceError(
             'CONFIG_INVALID',
@@ -163,9 +203,12 @@ function rewrite(
         return replaceRoot(arg, name);
       }
     }
-    if (e.kind === 'field' && stageSet.has(e.name)) {
-      refs.names.add(e.name);
-      return e;
+    if (e.kind === 'field') {
+      refuseAbsent(e.name);
+      if (stageSet.has(e.name)) {
+        refs.names.add(e.name);
+        return e;
+      }
     }
     return mapChildren(e, visit);
   };
@@ -209,8 +252,13 @@ function viewBuilder(
   };
 }
 
-/** Compiles the stages of a pattern. Throws CONFIG_INVALID or an expression error naming the stage. */
-export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): Stage[] {
+/**
+ * Compiles the stages of a pattern: the positive ones, and the absent ones by the gap they guard.
+ * Throws CONFIG_INVALID (naming the stage's path) for a pattern Flink would refuse too: one that
+ * begins with an absent stage, an absent stage with a quantifier or `any` contiguity or right
+ * after an optional stage, or only optional positive stages. An expression error names the stage.
+ */
+export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
   const names = configs.map((c) => c.name);
@@ -232,19 +280,33 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       });
     }
   });
-  const stages = configs.map((c, i): Stage => {
+  const positive = configs.filter((c) => c.absent !== true).map((c) => c.name);
+  const negative = configs.filter((c) => c.absent === true).map((c) => c.name);
+  const stages: Stage[] = [];
+  const paths: number[] = [];
+  const absent: Absence[][] = [[]];
+  let previousOptional = false;
+  configs.forEach((c, i) => {
     const path = `stages[${i}]`;
-    const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
     const refs: References = { names: new Set() };
-    const tree = rewrite(c.where, names, refs, { step, path: `${path}.where` });
+    const tree = rewrite(c.where, positive, refs, { step, path: `${path}.where` }, negative);
     const predicate = compilePredicate(tree, { step, path: `${path}.where`, clock, missingAsNull: true });
-    let test: Stage['test'];
-    if (refs.names.size === 0) test = (record) => predicate(record);
-    else {
-      const view = viewBuilder(names, refs.names);
-      test = (record, match) => predicate(view(record, match));
+    const view = refs.names.size === 0 ? null : viewBuilder(positive, refs.names);
+    const test =
+      view === null
+        ? (record: Row) => predicate(record)
+        : (record: Row, match: MatchData | null) => predicate(view(record, match));
+    const contiguity = c.contiguity ?? 'strict';
+    if (c.absent === true) {
+      refuseAbsent(c, i, previousOptional, step);
+      absent[stages.length].push({ name: c.name, next: contiguity === 'strict', test });
+      return;
     }
-    return { name: c.name, ...q, strict: (c.contiguity ?? 'strict') === 'strict', test };
+    const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
+    previousOptional = q.min === 0;
+    stages.push({ name: c.name, ...q, strict: contiguity === 'strict', any: contiguity === 'any', test });
+    paths.push(i);
+    absent.push([]);
   });
   if (stages.every((s) => s.min === 0)) {
     throw new SluiceError(
@@ -253,24 +315,58 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       { step, path: 'stages' },
     );
   }
-  return stages;
+  return { stages, absent, paths };
+}
+
+/** Refuses an absent stage where Flink CEP refuses `notNext` / `notFollowedBy` too. */
+function refuseAbsent(c: StageConfig, i: number, previousOptional: boolean, step: string): void {
+  const path = `stages[${i}]`;
+  if (i === 0) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${c.name}' is absent, but a pattern cannot begin with an absent stage: a match begins at its first record; put a stage that takes records before it`,
+      { step, path: `${path}.absent` },
+    );
+  }
+  if (c.quantifier !== undefined && c.quantifier !== '') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' cannot have a quantifier: it takes no records (remove quantifier '${c.quantifier}')`,
+      { step, path: `${path}.quantifier` },
+    );
+  }
+  if (c.contiguity === 'any') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' takes contiguity strict (no matching record right after the previous stage, Flink notNext) or relaxed (none until the next stage, Flink notFollowedBy), not any`,
+      { step, path: `${path}.contiguity` },
+    );
+  }
+  if (previousOptional) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' follows an optional stage; as in Flink CEP, an optional path to an absent stage is not supported: write two patterns, one with the optional stage required and one without it`,
+      { step, path },
+    );
+  }
 }
 
 /**
  * Compiles the measures. Unqualified fields read the last record of the match (as in SQL's
- * MATCH_RECOGNIZE); a missing field reads as NULL.
+ * MATCH_RECOGNIZE); a missing field reads as NULL. Naming an `absent` stage is CONFIG_INVALID.
  */
 export function compileMeasures(
   measures: { readonly [name: string]: string },
   stages: readonly string[],
   step: string,
   clock: Clock,
+  absent: readonly string[] = [],
 ): Measure[] {
   const out: Measure[] = [];
   for (const [name, text] of Object.entries(measures)) {
     const where = { step, path: `measures.${name}` };
     const refs: References = { names: new Set() };
-    const tree = rewrite(text, stages, refs, where);
+    const tree = rewrite(text, stages, refs, where, absent);
     const compiled = compileExpression(tree, { ...where, clock, missingAsNull: true });
     const view = viewBuilder(stages, refs.names);
     out.push({
