@@ -79,8 +79,6 @@ export interface CompiledStages {
    * after the last). `absent[0]` is always empty: a pattern does not begin with one.
    */
   readonly absent: Absence[][];
-  /** Position in the step's `stages` list of each positive stage (for error paths). */
-  readonly paths: number[];
 }
 
 /** A measure: an output field computed from a match. */
@@ -283,7 +281,6 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
   const positive = configs.filter((c) => c.absent !== true).map((c) => c.name);
   const negative = configs.filter((c) => c.absent === true).map((c) => c.name);
   const stages: Stage[] = [];
-  const paths: number[] = [];
   const absent: Absence[][] = [[]];
   let previousOptional = false;
   configs.forEach((c, i) => {
@@ -305,7 +302,6 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
     const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
     previousOptional = q.min === 0;
     stages.push({ name: c.name, ...q, strict: contiguity === 'strict', any: contiguity === 'any', test });
-    paths.push(i);
     absent.push([]);
   });
   if (stages.every((s) => s.min === 0)) {
@@ -315,7 +311,7 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       { step, path: 'stages' },
     );
   }
-  return { stages, absent, paths };
+  return { stages, absent };
 }
 
 /** Refuses an absent stage where Flink CEP refuses `notNext` / `notFollowedBy` too. */

@@ -77,6 +77,8 @@ export class Matcher {
   /** Per gap, the guard of a thread that just crossed it, and of one that has seen a record since; undefined when none is left to check. */
   readonly #fresh: (Guard | undefined)[] = [];
   readonly #stale: (Guard | undefined)[] = [];
+  /** Whether the pattern has absent stages: without, threads never carry a guard. */
+  readonly #guarded: boolean;
   readonly #skip: SkipStrategy;
   readonly #skipStage: number;
   /** Bound in ms from the first record of a match, or Infinity. */
@@ -101,6 +103,7 @@ export class Matcher {
   ) {
     this.stages = stages;
     this.#absent = absent;
+    this.#guarded = absent.some((list) => list.length > 0);
     for (let gap = 0; gap <= stages.length; gap++) {
       const list = absent[gap] ?? [];
       this.#fresh.push(list.length > 0 ? { gap, next: true } : undefined);
@@ -169,7 +172,7 @@ export class Matcher {
     for (let i = 0; i < old.length; i++) {
       const th = old[i];
       if (th.match.start === this.#cut) continue;
-      const guard = th.guard;
+      const guard = this.#guarded ? th.guard : undefined;
       if (guard !== undefined) {
         if (this.#forbids(guard, record, th.match)) continue;
         if (th.stage === end) {
@@ -252,7 +255,7 @@ export class Matcher {
     const exit = count >= s.min;
     // Leaving the stage crosses the absent stages after it (the same whichever optional stages
     // follow are skipped: none may come right after an optional stage).
-    const guard = exit ? this.#fresh[stage + 1] : undefined;
+    const guard = exit && this.#guarded ? this.#fresh[stage + 1] : undefined;
     if (s.greedy) {
       if (loop) this.#expect(stage, count, match, undefined);
       if (exit) this.#enter(stage + 1, match, guard);
