@@ -27,6 +27,8 @@ export interface StageConfig {
   readonly contiguity?: 'strict' | 'relaxed' | 'any';
   /** A negative stage: no record meeting `where` may come here (Flink `notNext` / `notFollowedBy`). */
   readonly absent?: boolean;
+  /** An alternative to the stage before it (SQL `(B | C)`). */
+  readonly alternative?: boolean;
 }
 
 /** The matched records of a (partial) match, immutable once built and shared between threads. */
@@ -56,6 +58,12 @@ export interface Stage {
   readonly any: boolean;
   /** The condition on `record`, with `match` the records taken before it (null at the start of a match). */
   readonly test: (record: Row, match: MatchData | null) => boolean;
+  /**
+   * The last stage of its alternation (SQL `(B | C)`: the stages from the first alternative to
+   * this index are one choice); its own index when it has no alternatives. The stage after the
+   * choice is `lastAlternative + 1`.
+   */
+  readonly lastAlternative: number;
 }
 
 /**
@@ -280,7 +288,8 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
   });
   const positive = configs.filter((c) => c.absent !== true).map((c) => c.name);
   const negative = configs.filter((c) => c.absent === true).map((c) => c.name);
-  const stages: Stage[] = [];
+  const stages: Omit<Stage, 'lastAlternative'>[] = [];
+  const alternative: boolean[] = [];
   const absent: Absence[][] = [[]];
   let previousOptional = false;
   configs.forEach((c, i) => {
@@ -295,15 +304,27 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
         : (record: Row, match: MatchData | null) => predicate(view(record, match));
     const contiguity = c.contiguity ?? 'strict';
     if (c.absent === true) {
+      if (c.alternative === true) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `stage '${c.name}' cannot be both absent and an alternative: an alternation chooses among stages that take records`,
+          { step, path: `${path}.alternative` },
+        );
+      }
       refuseAbsent(c, i, previousOptional, step);
       absent[stages.length].push({ name: c.name, next: contiguity === 'strict', test });
       return;
     }
     const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
+    if (c.alternative === true) refuseAlternative(configs, i, q.min, previousOptional, step);
     previousOptional = q.min === 0;
     stages.push({ name: c.name, ...q, strict: contiguity === 'strict', any: contiguity === 'any', test });
+    alternative.push(c.alternative === true);
     absent.push([]);
   });
+  const last: number[] = [];
+  for (let k = stages.length - 1; k >= 0; k--) last[k] = alternative[k + 1] === true ? last[k + 1] : k;
+  const compiled = stages.map((d, k): Stage => ({ ...d, lastAlternative: last[k] }));
   if (stages.every((s) => s.min === 0)) {
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -311,7 +332,38 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       { step, path: 'stages' },
     );
   }
-  return { stages, absent };
+  return { stages: compiled, absent };
+}
+
+/**
+ * Refuses an alternative that does not directly follow a stage taking records, or an optional
+ * one in an alternation: a choice among stages that may take nothing would have several empty
+ * ways through it (SQL writes that as an optional group, `(B | C)?`, which is not supported).
+ */
+function refuseAlternative(
+  configs: readonly StageConfig[],
+  i: number,
+  min: number,
+  previousOptional: boolean,
+  step: string,
+): void {
+  const c = configs[i];
+  const path = `stages[${i}]`;
+  if (i === 0 || configs[i - 1].absent === true) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${c.name}' is an alternative, so it must come right after the stage it is an alternative to, one that takes records`,
+      { step, path: `${path}.alternative` },
+    );
+  }
+  if (min === 0 || previousOptional) {
+    const at = min === 0 ? i : i - 1;
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${configs[at].name}' is optional in an alternation; the stages of an alternation must each take at least one record (an optional group, (B | C)?, is not supported)`,
+      { step, path: `stages[${at}].quantifier` },
+    );
+  }
 }
 
 /** Refuses an absent stage where Flink CEP refuses `notNext` / `notFollowedBy` too. */

@@ -3,7 +3,7 @@
  * batch sizes 1, 7 and 1024 give the same outputs, late records and (per step) dead letters in
  * the same order, and a run crashed and restored from a checkpoint taken mid-pattern gives what
  * an uninterrupted run gives — for a pattern with quantifiers and relaxed contiguity, and one
- * with absent stages (notNext, notFollowedBy at the end) and any contiguity.
+ * with absent stages (notNext, notFollowedBy at the end), any contiguity and an alternation.
  */
 
 import assert from 'node:assert/strict';
@@ -57,17 +57,18 @@ const STEPS = {
     within: 20s
     timeouts: emit
     measures: { a: first(A.id), b_first: first(B.id), b_last: last(B.id), bs: count(B), c: C.id }`,
-  absent: `type: pattern
+  extended: `type: pattern
     key: [k]
     stages:
       - { name: A, where: "12 / (v - 3) > 2" }
       - { name: N, where: "v = 0", absent: true }
       - { name: B, where: "v >= 8", contiguity: any }
+      - { name: E, where: "v = 1", contiguity: relaxed, alternative: true }
       - { name: C, where: "v < A.v", contiguity: relaxed }
       - { name: M, where: "v = 11", contiguity: relaxed, absent: true }
     within: 20s
     timeouts: emit
-    measures: { a: first(A.id), b: B.id, c: C.id }`,
+    measures: { a: first(A.id), b: B.id, e: E.id, c: C.id }`,
 };
 type StepKind = keyof typeof STEPS;
 

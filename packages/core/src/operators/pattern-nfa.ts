@@ -12,6 +12,9 @@
  * match is final once no thread of its start or an earlier one remains. `within` kills threads
  * whose first record is that long before the current time.
  *
+ * An alternation (SQL `(B | C)`) is a run of stages entered together, the earlier ranked higher;
+ * the stage after it follows each of them.
+ *
  * Absent stages (Flink `notNext`, `notFollowedBy`) are no states of their own: a thread that has
  * just left a positive stage carries a guard naming the gap it crossed, and dies on a record that
  * meets one of the gap's conditions — a `notNext` one only on the first record after the last one
@@ -119,7 +122,9 @@ export class Matcher {
   #collectEntry(k: number): void {
     if (k === this.stages.length) return;
     const s = this.stages[k];
-    if (s.min > 0) this.#entry.push(k);
+    if (s.lastAlternative !== k) {
+      for (let a = k; a <= s.lastAlternative; a++) this.#entry.push(a);
+    } else if (s.min > 0) this.#entry.push(k);
     else if (s.greedy) {
       this.#entry.push(k);
       this.#collectEntry(k + 1);
@@ -253,14 +258,15 @@ export class Matcher {
     const s = this.stages[stage];
     const loop = count < s.max;
     const exit = count >= s.min;
-    // Leaving the stage crosses the absent stages after it (the same whichever optional stages
-    // follow are skipped: none may come right after an optional stage).
-    const guard = exit && this.#guarded ? this.#fresh[stage + 1] : undefined;
+    // Leaving the stage (and its alternation) crosses the absent stages after it (the same
+    // whichever optional stages follow are skipped: none may come right after an optional stage).
+    const following = s.lastAlternative + 1;
+    const guard = exit && this.#guarded ? this.#fresh[following] : undefined;
     if (s.greedy) {
       if (loop) this.#expect(stage, count, match, undefined);
-      if (exit) this.#enter(stage + 1, match, guard);
+      if (exit) this.#enter(following, match, guard);
     } else {
-      if (exit) this.#enter(stage + 1, match, guard);
+      if (exit) this.#enter(following, match, guard);
       if (loop) this.#expect(stage, count, match, undefined);
     }
   }
@@ -272,7 +278,10 @@ export class Matcher {
       return;
     }
     const s = this.stages[stage];
-    if (s.min > 0) this.#expect(stage, 0, match, guard);
+    if (s.lastAlternative !== stage) {
+      // An alternation: each of its stages, the earlier preferred (all take at least one record).
+      for (let a = stage; a <= s.lastAlternative; a++) this.#expect(a, 0, match, guard);
+    } else if (s.min > 0) this.#expect(stage, 0, match, guard);
     else if (s.greedy) {
       this.#expect(stage, 0, match, guard);
       this.#enter(stage + 1, match, guard);

@@ -50,6 +50,8 @@ const CONDITIONS: Condition[] = [
 ];
 
 const QUANTIFIERS = ['', '', '+', '*', '?', '{2}', '{1,3}', '{2,}', '+?', '*?', '??', '{1,3}?'];
+/** The quantifiers of stages in an alternation: each takes at least one record. */
+const REQUIRED = ['', '', '+', '{2}', '{1,3}', '{2,}', '+?', '{1,3}?'];
 
 interface StageSpec {
   name: string;
@@ -59,6 +61,8 @@ interface StageSpec {
   greedy: boolean;
   contiguity: 'strict' | 'relaxed' | 'any';
   absent: boolean;
+  /** An alternative to the stage before it: `(S1 | S2)`. */
+  alternative: boolean;
 }
 
 function quantifier(q: string): { min: number; max: number; greedy: boolean } {
@@ -110,10 +114,16 @@ function* matchesFrom(
       }
     }
   }
+  // The stage after the alternation stage k is part of (k + 1 when it has none).
+  const following = (k: number) => {
+    let j = k + 1;
+    while (j < n && stages[j].alternative) j++;
+    return j;
+  };
   function* after(k: number, c: number, i: number, taken: [number, Rec][]): Generator<[number, Rec][]> {
     const st = stages[k];
     const more = c < st.max ? () => element(k, c, i, taken, []) : null;
-    const done = c >= st.min ? () => enter(k + 1, i, taken, []) : null;
+    const done = c >= st.min ? () => enter(following(k), i, taken, []) : null;
     for (const option of st.greedy ? [more, done] : [done, more]) if (option) yield* option();
   }
   function* enter(
@@ -138,6 +148,11 @@ function* matchesFrom(
     const st = stages[k];
     if (st.absent) {
       yield* enter(k + 1, i, taken, [...pending, st]);
+      return;
+    }
+    if (following(k) > k + 1) {
+      // An alternation: each stage of it in turn (each takes at least one record).
+      for (let a = k; a < following(k); a++) yield* element(a, 0, i, taken, pending);
       return;
     }
     if (st.min > 0) {
@@ -240,7 +255,21 @@ function randomCase(seed: number) {
         ...quantifier(q),
         contiguity,
         absent: false,
+        alternative: false,
       });
+      // Alternatives to it (S1 | S2 | …): all of them required.
+      for (let n = 0; n < 2 && stages[stages.length - 1].min > 0 && rnd() < 0.25; n++) {
+        const alt = pick(REQUIRED);
+        quantifiers.push(alt);
+        stages.push({
+          name: `S${stages.length}`,
+          cond: pick(CONDITIONS),
+          ...quantifier(alt),
+          contiguity: pick(CONTIGUITIES),
+          absent: false,
+          alternative: true,
+        });
+      }
     }
     // And at the end.
     if (stages[stages.length - 1].min > 0) addAbsent();
@@ -287,6 +316,7 @@ function randomCase(seed: number) {
       ...(quantifiers[k] ? { quantifier: quantifiers[k] } : {}),
       contiguity: s.contiguity,
       ...(s.absent ? { absent: true } : {}),
+      ...(s.alternative ? { alternative: true } : {}),
     })),
     measures: stageMeasures(positive.map((s) => s.name)),
     skip,
@@ -307,7 +337,16 @@ function absentCanEnd(stages: StageSpec[]): boolean {
 
 function absentStage(index: number, cond: Condition, strict: boolean): StageSpec {
   const contiguity = strict ? 'strict' : 'relaxed';
-  return { name: `S${index}`, cond, min: 1, max: 1, greedy: true, contiguity, absent: true };
+  return {
+    name: `S${index}`,
+    cond,
+    min: 1,
+    max: 1,
+    greedy: true,
+    contiguity,
+    absent: true,
+    alternative: false,
+  };
 }
 
 describe('pattern step against a brute-force oracle', () => {

@@ -50,6 +50,13 @@ const stage = Type.Object(
         default: false,
       }),
     ),
+    alternative: Type.Optional(
+      Type.Boolean({
+        description:
+          'This stage is an alternative to the stage before it (SQL `PATTERN (A (B | C) D)`: B, then C with `alternative: true`; chain more for `(B | C | E)`): a match takes records into one of them, the earlier preferred when both could, and continues with the stage after the last alternative. Each keeps its own condition, quantifier and contiguity, but must take at least one record (no `?`, `*`, `{0,n}`), and none may be absent.',
+        default: false,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
