@@ -57,7 +57,26 @@ test('the pattern builder writes absent stages (notNext, notFollowedBy) and any 
     { name: 'payment', where: "type = 'payment'", contiguity: 'relaxed', absent: true },
   ]);
   assert.throws(() => begin('A').where('true').notNext('N').where('true').optional(), /absent/);
+  assert.throws(() => begin('A').where('true').notNext('N').where('true').or('B'), /absent/);
   assert.throws(() => begin('A').where('true').notFollowedBy('N').where('true').times(2), /absent/);
+});
+
+test('the pattern builder writes alternations (or)', () => {
+  const p = begin('A')
+    .where("v = 'a'")
+    .followedBy('B')
+    .where("v = 'b'")
+    .oneOrMore()
+    .or('C')
+    .where("v = 'c'")
+    .next('D')
+    .where("v = 'd'");
+  assert.deepEqual(p.stages(), [
+    { name: 'A', where: "v = 'a'", contiguity: 'strict' },
+    { name: 'B', where: "v = 'b'", quantifier: '+', contiguity: 'relaxed' },
+    { name: 'C', where: "v = 'c'", contiguity: 'relaxed', alternative: true },
+    { name: 'D', where: "v = 'd'", contiguity: 'strict' },
+  ]);
 });
 
 test('a TypeScript pipeline with a pattern runs through a job', async () => {

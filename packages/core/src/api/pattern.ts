@@ -16,6 +16,8 @@ export interface PatternStage {
   readonly contiguity: PatternContiguity;
   /** A negative stage (`notNext`, `notFollowedBy`): set only when true. */
   readonly absent?: true;
+  /** An alternative to the stage before it (`or`): set only when true. */
+  readonly alternative?: true;
 }
 
 interface Draft {
@@ -26,6 +28,7 @@ interface Draft {
   greedy: boolean;
   contiguity: PatternContiguity;
   absent: boolean;
+  alternative: boolean;
 }
 
 /**
@@ -62,8 +65,17 @@ export class Pattern {
     return this.#last(change);
   }
 
-  #add(name: string, contiguity: PatternContiguity, absent = false): Pattern {
-    const stage: Draft = { name, conditions: [], min: 1, max: 1, greedy: true, contiguity, absent };
+  #add(name: string, contiguity: PatternContiguity, absent = false, alternative = false): Pattern {
+    const stage: Draft = {
+      name,
+      conditions: [],
+      min: 1,
+      max: 1,
+      greedy: true,
+      contiguity,
+      absent,
+      alternative,
+    };
     return new Pattern([...this.#stages, stage], this.#within);
   }
 
@@ -88,6 +100,23 @@ export class Pattern {
    */
   followedByAny(name: string): Pattern {
     return this.#add(name, 'any');
+  }
+
+  /**
+   * A stage that is an alternative to the last one (SQL `PATTERN (A (B | C) D)` is
+   * `begin('A')….next('B')….or('C')….next('D')…`): a match takes records into one of them, the
+   * earlier preferred, and the next stage follows either. It starts with the last stage's
+   * contiguity; every stage of an alternation must take at least one record.
+   */
+  or(name: string): Pattern {
+    const last = this.#stages[this.#stages.length - 1];
+    if (last.absent) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `or('${name}') needs a stage that takes records before it; '${last.name}' is absent (notNext / notFollowedBy)`,
+      );
+    }
+    return this.#add(name, last.contiguity, false, true);
   }
 
   /**
@@ -166,6 +195,7 @@ export class Pattern {
         ...(quantifier ? { quantifier } : {}),
         contiguity: d.contiguity,
         ...(d.absent ? { absent: true as const } : {}),
+        ...(d.alternative ? { alternative: true as const } : {}),
       };
     });
   }
@@ -188,7 +218,18 @@ function quantifierText(d: Draft): string {
 /** Starts a pattern with its first stage. */
 export function begin(name: string): Pattern {
   return new Pattern(
-    [{ name, conditions: [], min: 1, max: 1, greedy: true, contiguity: 'strict', absent: false }],
+    [
+      {
+        name,
+        conditions: [],
+        min: 1,
+        max: 1,
+        greedy: true,
+        contiguity: 'strict',
+        absent: false,
+        alternative: false,
+      },
+    ],
     undefined,
   );
 }
