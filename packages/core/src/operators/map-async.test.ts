@@ -158,11 +158,18 @@ describe('mapAsync', () => {
 
   test('unordered: every result arrives, in the order the batches finish', async () => {
     const records = readings(120);
+    // The first batch (ids 0–9) finishes only once the third (ids 20–29) has: whatever the
+    // machine's load, it is overtaken.
+    let thirdDone: () => void = () => {};
+    const third = new Promise<void>((resolve) => {
+      thirdDone = resolve;
+    });
     const { name, result } = await runWith(records, 10, (s) =>
       s.mapAsync(
         'any-order',
         async (r) => {
-          await delay(r.id < 10 ? 30 : 0);
+          if (r.id < 10) await third;
+          else if (r.id === 29) setTimeout(thirdDone, 5);
           return r;
         },
         { ordered: false, capacity: 4 },

@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
+import type { FieldSchema, RecordSchema } from '../expr/index.ts';
 import { re2RegExpEngine } from '../expr/regex.ts';
 import { type Batch, emptyBatchLike, pushFrom } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
@@ -82,6 +83,7 @@ export const validateStep = defineStep({
     'Valid records pass unchanged. An invalid record goes to the dead-letter output with every violation listed (`/amount must be number; / is missing required field region`). Validation uses Ajv with all formats of ajv-formats; values are never coerced. `pattern` and `patternProperties` are matched by RE2, in time linear in the value (no backreferences or lookaround; a schema whose pattern RE2 cannot run is refused when the pipeline starts).',
   config,
   example: 'type: validate\nschema: ./order.schema.json',
+  schema: (cfg, _inputs, ctx) => recordSchemaOf(loadSchema(cfg.schema, ctx.baseDir, ctx.step)),
   create(cfg, step) {
     const schema = loadSchema(cfg.schema, step.baseDir, step.id);
     let check: ValidateFunction;
@@ -112,3 +114,46 @@ export const validateStep = defineStep({
     };
   },
 });
+
+/** The JSON Schema keywords that make a schema more than its `type` and `properties` say. */
+const COMBINATORS = ['$ref', 'allOf', 'anyOf', 'oneOf', 'not', 'if', 'patternProperties'];
+
+/**
+ * What records that pass a JSON Schema look like, for the plan's checks (`plan/schema.ts`): an
+ * object's `properties` are its fields (nullable unless `required` and not allowing null), closed
+ * only with `additionalProperties: false`, nested objects likewise; a schema combining others
+ * (`$ref`, `allOf`, …) or not describing an object gives an unknown shape.
+ */
+export function recordSchemaOf(json: unknown): RecordSchema {
+  const unknownShape: RecordSchema = { fields: [], open: true };
+  if (typeof json !== 'object' || json === null) return unknownShape;
+  const s = json as { [k: string]: unknown };
+  if (COMBINATORS.some((k) => k in s)) return unknownShape;
+  const types = Array.isArray(s.type) ? s.type : [s.type];
+  if (!types.includes('object') || typeof s.properties !== 'object' || s.properties === null)
+    return unknownShape;
+  const required = new Set(Array.isArray(s.required) ? s.required.filter((r) => typeof r === 'string') : []);
+  const fields: FieldSchema[] = Object.entries(s.properties as { [k: string]: unknown }).map(([name, p]) => {
+    const prop = typeof p === 'object' && p !== null ? (p as { [k: string]: unknown }) : {};
+    const ptypes = (Array.isArray(prop.type) ? prop.type : [prop.type]).filter((t) => t !== 'null');
+    const nullable = !required.has(name) || (Array.isArray(prop.type) && prop.type.includes('null'));
+    const combined = COMBINATORS.some((k) => k in prop);
+    if (combined || ptypes.length !== 1) return { name, type: 'any', nullable: true };
+    switch (ptypes[0]) {
+      case 'string':
+        return { name, type: 'string', nullable };
+      case 'number':
+      case 'integer':
+        return { name, type: 'number', nullable };
+      case 'boolean':
+        return { name, type: 'boolean', nullable };
+      case 'array':
+        return { name, type: 'array', nullable };
+      case 'object':
+        return { name, type: 'object', schema: recordSchemaOf(prop), nullable };
+      default:
+        return { name, type: 'any', nullable: true };
+    }
+  });
+  return { fields, open: s.additionalProperties !== false };
+}

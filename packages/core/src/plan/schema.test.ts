@@ -116,6 +116,34 @@ describe('schemas through a plan', () => {
     assert.deepEqual(names(plan.schemas?.persons), names(plan.schemas?.events));
   });
 
+  test('a validate step gives its JSON Schema’s shape: closed with additionalProperties false', () => {
+    const closed =
+      '{ type: object, required: [amount, region], properties: { amount: { type: number }, region: { type: string } }, additionalProperties: false }';
+    assert.throws(
+      () =>
+        resolve(
+          `  - { id: valid, type: validate, schema: ${closed} }\n  - { id: big, type: filter, where: amout > 100 }`,
+          'type: file, path: in.jsonl',
+        ),
+      /the record has no field 'amout'; did you mean 'amount'\?/,
+    );
+    const open = '{ type: object, properties: { amount: { type: number }, region: { type: string } } }';
+    assert.throws(
+      () =>
+        resolve(
+          `  - { id: valid, type: validate, schema: ${open} }\n  - { id: t, type: aggregate, key: [other], fields: { s: sum(region) } }`,
+          'type: file, path: in.jsonl',
+        ),
+      /sum\(\) needs numbers, but region is a string/,
+    );
+    const plan = resolve(
+      `  - { id: valid, type: validate, schema: ${open} }\n  - { id: f, type: filter, where: other > 1 }`,
+      'type: file, path: in.jsonl',
+    );
+    assert.deepEqual(names(plan.schemas?.f), ['amount:number', 'region:string']);
+    assert.equal(plan.schemas?.f.open, true);
+  });
+
   test('records of unknown shape are never refused', () => {
     const plan = resolve(
       `  - { id: f, type: filter, where: "anything.at.all > 1" }

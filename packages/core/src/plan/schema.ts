@@ -39,6 +39,8 @@ export interface SchemaContext {
   readonly step: string;
   /** The ids of its inputs, in port order. */
   readonly inputs: readonly string[];
+  /** Folder relative paths in the config resolve against. */
+  readonly baseDir: string;
   /**
    * Type-checks expression `text` (at config `path`) against `schema` and returns its type;
    * throws PLAN_TYPE_ERROR (or EXPR_SYNTAX …) located at the step and path. A `predicate` must
@@ -143,6 +145,7 @@ export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
     const ctx: SchemaContext = {
       step: id,
       inputs: step.inputs,
+      baseDir: plan.baseDir,
       check,
       field(name, text, path, schema) {
         const type = check(text, path, schema);
