@@ -3,11 +3,11 @@
  * `concurrency`, `capacity`, `ordered`, `timeout`, `retries` — and `AsyncCalls`, which runs each
  * call under them: at most `concurrency` at once, each bounded by `timeout` (ASYNC_TIMEOUT), a
  * call that timed out or threw a transient `SluiceError` tried again after a capped, jittered
- * backoff (`retry` of `connectors/backoff.ts`), the slot freed while it waits.
+ * backoff (`backoffDelay` of `connectors/backoff.ts`), the slot freed while it waits.
  */
 
 import Type from 'typebox';
-import { retry } from '../connectors/backoff.ts';
+import { backoffDelay, sleep } from '../connectors/backoff.ts';
 import { SluiceError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../time.ts';
 
@@ -18,14 +18,14 @@ const MAX_BACKOFF = 5_000;
 
 /**
  * The options of an asynchronous step, as TypeBox properties to spread into its config. `call`
- * names what one call is, for the descriptions ("call of the function", "request").
+ * and `calls` name what one call is, for the descriptions ("call of the function").
  */
-export function asyncCallFields(call: string) {
+export function asyncCallFields(call: string, calls: string) {
   return {
     concurrency: Type.Integer({
       minimum: 1,
       default: 32,
-      description: `Most ${call}s running at once, over all batches in flight.`,
+      description: `Most ${calls} running at once, over all batches in flight.`,
     }),
     capacity: Type.Integer({
       minimum: 1,
@@ -107,12 +107,30 @@ export class AsyncCalls {
    * its timeout or when `signal` aborts, and fails with ASYNC_TIMEOUT when it has not settled in
    * time. A failure that is not a retryable SluiceError, the last failure, or an abort rejects.
    */
-  run<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
-    return retry(
-      () => this.#limiter.run(() => this.#once(call, signal)),
-      { maxAttempts: this.#attempts, initialBackoff: FIRST_BACKOFF, maxBackoff: MAX_BACKOFF },
-      signal,
-    );
+  async run<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(call, signal);
+      } catch (err) {
+        if (!this.mayRetry(err, attempt, signal)) throw err;
+        await this.pause(attempt, signal);
+      }
+    }
+  }
+
+  /** One attempt of `call`: in a free slot, failing with ASYNC_TIMEOUT after the timeout. */
+  attempt<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.#limiter.run(() => this.#once(call, signal));
+  }
+
+  /** Whether a call whose attempt number `attempt` (1-based) failed with `err` is tried again. */
+  mayRetry(err: unknown, attempt: number, signal: AbortSignal): boolean {
+    return err instanceof SluiceError && err.retryable && attempt < this.#attempts && !signal.aborted;
+  }
+
+  /** Waits before the attempt after number `attempt` (capped, jittered); resolves early on abort. */
+  async pause(attempt: number, signal: AbortSignal): Promise<void> {
+    await sleep(backoffDelay(attempt, FIRST_BACKOFF, MAX_BACKOFF), signal);
   }
 
   /** One attempt, failing with ASYNC_TIMEOUT after the timeout (the attempt's signal is then aborted). */

@@ -18,7 +18,9 @@ import { stepFunction, userError } from './step-function.ts';
 /** The function: the new record, or null/undefined to drop the record (counted as filtered). */
 export type AsyncMapFunction = (record: Row, signal: AbortSignal) => Promise<Row | null | undefined>;
 
-const config = Type.Object(asyncCallFields('call of the function'), { additionalProperties: false });
+const config = Type.Object(asyncCallFields('call of the function', 'calls of the function'), {
+  additionalProperties: false,
+});
 
 export const mapAsyncStep = defineStep({
   type: 'map_async',
