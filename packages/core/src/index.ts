@@ -106,6 +106,7 @@ export {
 } from './errors.ts';
 export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
+export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
@@ -140,9 +141,11 @@ export {
   type ChangelogMode,
   type ComponentSpec,
   type Delivery,
+  defineLookup,
   defineSink,
   defineSource,
   defineStep,
+  type LookupSpec,
   PER_RECORD_CHANGELOG,
   type Plugin,
   type SinkChangelog,

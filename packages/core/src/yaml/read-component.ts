@@ -100,6 +100,7 @@ function readType(ctx: BuildContext, place: ComponentPlace, value: unknown): str
 function lookup(ctx: BuildContext, kind: Kind, type: string): ComponentSpec | undefined {
   if (kind === 'source') return ctx.registry.source(type);
   if (kind === 'step') return ctx.registry.step(type);
+  if (kind === 'lookup') return ctx.registry.lookup(type);
   return ctx.registry.sink(type);
 }
 
