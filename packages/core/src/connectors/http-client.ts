@@ -68,9 +68,14 @@ export async function snippetOf(res: Response): Promise<string> {
   return size > SNIPPET_BYTES ? `${text}…` : text;
 }
 
-/** Why a fetch failed without a response: its message and the network code (`ECONNREFUSED`, …). */
+/**
+ * Why a fetch failed without a response: its message and the network code (`ECONNREFUSED`, …),
+ * or, for a cause without a code, the cause's message (`fetch failed (bad port)`).
+ */
 export function networkReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error ? err.cause : undefined;
-  const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
-  return `${err instanceof Error ? err.message : String(err)}${typeof code === 'string' ? ` (${code})` : ''}`;
+  if (!(cause instanceof Error)) return message;
+  const code = 'code' in cause ? cause.code : undefined;
+  return `${message} (${typeof code === 'string' ? code : cause.message})`;
 }
