@@ -25,7 +25,8 @@ export type LookupKey = readonly unknown[];
 
 /**
  * What a lookup answers for one key:
- * - a `Row` — the table's row for the key (a new object the step may keep and pass on);
+ * - a `Row` — the table's row for the key. The step and the steps after it never change it, so
+ *   a lookup may hand out the same object again (the `file` lookup hands out its own rows);
  * - `null` — the table has no row for it: a miss, which the step's `on_miss` decides about
  *   (and which its cache keeps, like a row);
  * - a `SluiceError` — this key failed and the others did not. A retryable code
@@ -74,6 +75,9 @@ export interface Lookup {
    * when the job stops: stop waiting then. Must not keep or change `keys`.
    */
   get(keys: readonly LookupKey[], signal: AbortSignal): Promise<LookupAnswer[]>;
-  /** Releases connections and timers; called once, after the last `get` has settled or been abandoned. */
+  /**
+   * Releases connections and timers; called once when the job ends, after `open` (also after
+   * one that rejected) and after the last `get` has settled or been abandoned. Should not throw.
+   */
   close?(): Promise<void>;
 }

@@ -114,8 +114,21 @@ class HttpLookup implements Lookup {
       const message = `GET ${target}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`;
       return new SluiceError(isTransient(res.status) ? 'LOOKUP_UNAVAILABLE' : 'LOOKUP_FAILED', message);
     }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return new SluiceError(
+        'LOOKUP_UNAVAILABLE',
+        `GET ${target}: the response broke off: ${networkReason(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
     const outcome: JsonOutcome = { value: undefined, error: undefined };
-    parseJsonText(await res.text(), DEFAULT_MAX_DEPTH, outcome);
+    parseJsonText(text, DEFAULT_MAX_DEPTH, outcome);
     const row = outcome.value;
     if (outcome.error !== undefined || typeof row !== 'object' || row === null || Array.isArray(row)) {
       const why = outcome.error ?? 'it is no JSON object';

@@ -64,9 +64,11 @@ export class LookupJoin {
   readonly #inFlight = new Map<string, Pending>();
   #clock: Clock | undefined;
   #opened = false;
+  readonly #scratch: unknown[];
 
   constructor(options: LookupJoinOptions) {
     this.#o = options;
+    this.#scratch = new Array(options.keyParts.length);
   }
 
   /** Opens the lookup (the job is opening). */
@@ -127,7 +129,7 @@ export class LookupJoin {
       else {
         const running = this.#inFlight.get(key);
         if (running !== undefined) answers.set(key, running.answer);
-        else wanted.set(key, values);
+        else wanted.set(key, values.slice());
       }
     }
     if (wanted.size > 0) this.#ask(wanted, answers, signal);
@@ -169,10 +171,13 @@ export class LookupJoin {
     return { batch: without(batch, out, skip), failed, filtered };
   };
 
-  /** The key's values, or undefined when one is NULL (it matches nothing). */
+  /**
+   * The key's values in a scratch array reused for every record (copy it to keep it), or
+   * undefined when one is NULL (it matches nothing).
+   */
   #keyValues(record: Row): unknown[] | undefined {
     const parts = this.#o.keyParts;
-    const values: unknown[] = new Array(parts.length);
+    const values = this.#scratch;
     for (let p = 0; p < parts.length; p++) {
       const v = parts[p](record);
       if (v === null || v === undefined) return undefined;

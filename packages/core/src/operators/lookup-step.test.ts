@@ -154,6 +154,8 @@ describe('lookup (http)', () => {
       );
       assert.equal(o.id, i, 'in input order');
     }
+    const unquoted = await run(step('on_miss: null'), input);
+    assert.deepEqual(unquoted.out, r.out, 'YAML null means the policy null');
   });
 
   test('on_miss: drop counts misses as filtered; dead_letter sends them to the dead letters', async () => {
