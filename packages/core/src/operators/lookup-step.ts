@@ -31,6 +31,8 @@ const config = Type.Object(
       },
       {
         additionalProperties: true,
+        // The pipeline's editor schema offers the registered lookup types here (`json-schema.ts`).
+        lookup: true,
         description:
           'The lookup table: `type` names a lookup type (see Lookups below), the other keys are that type’s options.',
         examples: [{ type: 'http', url: 'https://crm.example.com/customers/{key}' }],
