@@ -24,6 +24,7 @@ import {
 import { Job, type JobResult } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
 import { memorySink, memorySource } from '../testing/memory.ts';
+import { parsePipelineYaml } from '../yaml/index.ts';
 import { CustomerApi } from './lookup-test-support.ts';
 
 const registry = testRegistry();
@@ -367,20 +368,58 @@ as: customer_row
 
   test('a configuration error names the option inside table', async () => {
     const dir = await h.dir();
-    const plan = planFrom(
+    // A plan from another front end (the TypeScript API) is checked by the step's factory.
+    const good = planFrom(
       yamlOf(
         'lookup-bad',
-        'type: lookup\ntable: { type: http, url: "http://127.0.0.1:1/customers/{key}", methd: GET }\nkey: customer',
+        'type: lookup\ntable: { type: http, url: "http://127.0.0.1:9/customers/{key}" }\nkey: customer',
         4,
       ),
       dir,
       registry,
     );
-    await assert.rejects(Job.create(plan, { registry }), (err: Error & { path?: string; line?: number }) => {
+    const config = good.steps[0].config as { table: object };
+    const plan = {
+      ...good,
+      steps: [{ ...good.steps[0], config: { ...config, table: { ...config.table, methd: 'GET' } } }],
+    };
+    await assert.rejects(Job.create(plan, { registry }), (err: Error & { path?: string; step?: string }) => {
+      assert.equal(err.step, 'enrich');
       assert.equal(err.path, 'table.methd');
       assert.match(err.message, /unknown option 'methd'/);
-      assert.equal(typeof err.line, 'number');
       return true;
+    });
+    // The loader checks the table's options too, every problem with its line, and keeps a
+    // secret given as a lone ${VAR} as text even when it reads as a number.
+    const yaml = yamlOf(
+      'lookup-bad4',
+      'type: lookup\ntable:\n  type: http\n  url: "http://127.0.0.1:9/customers/{key}"\n  methd: GET\n  headrs: {}\nkey: customer',
+      4,
+    );
+    assert.throws(
+      () => parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry, env: {} }),
+      (err: Error) => {
+        assert.match(err.message, /pipeline\.yaml:13:7: steps\[0\]\.table\.methd: unknown option 'methd'/);
+        assert.match(
+          err.message,
+          /pipeline\.yaml:14:7: steps\[0\]\.table\.headrs: unknown option 'headrs' — did you mean 'headers'\?/,
+        );
+        return true;
+      },
+    );
+    const secret = parsePipelineYaml(
+      yamlOf(
+        'lookup-secret',
+        `type: lookup\ntable:\n  type: http\n  url: "${api.url}"\n  headers:\n    authorization: \${TOKEN}\nkey: customer`,
+        4,
+      ),
+      join(dir, 'pipeline.yaml'),
+      { registry, env: { TOKEN: '12345' } },
+    );
+    assert.deepEqual((secret.steps[0].config as { table: unknown }).table, {
+      type: 'http',
+      url: api.url,
+      headers: { authorization: '12345' },
     });
     const missing = planFrom(
       yamlOf(
