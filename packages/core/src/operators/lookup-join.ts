@@ -108,7 +108,7 @@ export class LookupJoin {
     const n = records.length;
     // Each record's encoded key (undefined: a NULL key, a miss without a call) or its failure.
     const keyOf: (string | undefined)[] = new Array(n);
-    const failed: { index: number; error: SluiceError }[] = [];
+    const keyFailed: { index: number; error: SluiceError }[] = [];
     const answers = new Map<string, LookupAnswer | Promise<LookupAnswer>>();
     const wanted = new Map<string, LookupKey>();
     const now = this.#now();
@@ -117,7 +117,7 @@ export class LookupJoin {
       try {
         values = this.#keyValues(records[i]);
       } catch (err) {
-        failed.push({ index: i, error: toSluiceError(err, 'EXPR_EVAL', { step: o.stepId }) });
+        keyFailed.push({ index: i, error: toSluiceError(err, 'EXPR_EVAL', { step: o.stepId }) });
         continue;
       }
       if (values === undefined) continue;
@@ -136,35 +136,35 @@ export class LookupJoin {
     const answered = new Map<string, LookupAnswer>();
     for (const [key, answer] of answers) answered.set(key, answer instanceof Promise ? await answer : answer);
 
+    // Dead letters in input order: the key failures, merged with what the answers decide.
+    const failed: { index: number; error: SluiceError }[] = [];
     const out: Row[] = new Array(n);
     const skip: number[] = [];
     let filtered = 0;
     let f = 0;
     for (let i = 0; i < n; i++) {
-      if (f < failed.length && failed[f].index === i) {
+      if (f < keyFailed.length && keyFailed[f].index === i) {
+        failed.push(keyFailed[f++]);
         skip.push(i);
-        f++;
         continue;
       }
       const key = keyOf[i];
       const answer = key === undefined ? null : (answered.get(key) ?? null);
       if (answer instanceof SluiceError) {
-        failed.splice(f++, 0, { index: i, error: answer });
+        failed.push({ index: i, error: answer });
         skip.push(i);
         continue;
       }
       if (answer === null && o.onMiss !== 'null') {
         skip.push(i);
         if (o.onMiss === 'drop') filtered++;
-        else {
-          failed.splice(f++, 0, { index: i, error: this.#missError(records[i], key === undefined) });
-        }
+        else failed.push({ index: i, error: this.#missError(records[i], key === undefined) });
         continue;
       }
       try {
         out[i] = o.output(records[i], answer);
       } catch (err) {
-        failed.splice(f++, 0, { index: i, error: toSluiceError(err, 'EXPR_EVAL', { step: o.stepId }) });
+        failed.push({ index: i, error: toSluiceError(err, 'EXPR_EVAL', { step: o.stepId }) });
         skip.push(i);
       }
     }

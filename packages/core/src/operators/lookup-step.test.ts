@@ -186,6 +186,27 @@ describe('lookup (http)', () => {
     assert.deepEqual(r.out[5], { order: 5, who: null, tier: -1 });
   });
 
+  test('a key or a field that fails on a record sends that record to the dead letters', async () => {
+    const badKey = await run(
+      `
+type: lookup
+table: { type: http, url: "${api.url}" }
+key: "CASE WHEN id = 3 THEN 1 / (id - 3) ELSE customer END"
+`,
+      orders(8),
+    );
+    assert.deepEqual(
+      badKey.dead.map((d) => [(d.payload as Order).id, d.code]),
+      [[3, 'EXPR_DIVISION_BY_ZERO']],
+    );
+    const badField = await run(step('fields: { x: "1 / (orders.id - 4)" }'), orders(8));
+    assert.deepEqual(
+      badField.dead.map((d) => [(d.payload as Order).id, d.code]),
+      [[4, 'EXPR_DIVISION_BY_ZERO']],
+    );
+    assert.equal(badField.out.length, 7);
+  });
+
   test('the cache: each distinct key is asked for once, and batch sizes 1, 7 and 1024 give the same results', async () => {
     const input = orders(500);
     const distinct = new Set(input.map((o) => o.customer).filter((c) => c !== null)).size;
