@@ -38,7 +38,13 @@ export {
   sinkOf,
   sourceOf,
 } from './api/components.ts';
-export { begin, Pattern, type PatternOptions, type PatternStage } from './api/pattern.ts';
+export {
+  begin,
+  Pattern,
+  type PatternContiguity,
+  type PatternOptions,
+  type PatternStage,
+} from './api/pattern.ts';
 export {
   cumulative,
   hopping,

@@ -10,6 +10,7 @@ import type { Static, TSchema } from 'typebox';
 import type { Sink, Source } from './connector.ts';
 import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
+import type { Schema, SchemaContext } from './plan/schema.ts';
 
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
 
@@ -80,6 +81,8 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly identity?: readonly (keyof Static<S> & string)[];
   /** Whether the input ends by itself (a file read once, a counted generator). */
   bounded?(config: Static<S>): boolean;
+  /** What its records look like, where known (see `plan/schema.ts`). Absent: unknown. */
+  schema?(config: Static<S>): Schema;
   create(config: Static<S>): Source;
 }
 
@@ -104,6 +107,12 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * only appends and gives appends.
    */
   changelog?(config: Static<S>): StepChangelog;
+  /**
+   * The schema of the step's output from its inputs' schemas (in port order), checking its
+   * expressions against them with `ctx.check` (see `plan/schema.ts`). Absent: the output's
+   * shape is unknown, and nothing is checked before the job runs.
+   */
+  schema?(config: Static<S>, inputs: readonly Schema[], ctx: SchemaContext): Schema;
   create(config: Static<S>, step: StepInfo): Operator;
 }
 

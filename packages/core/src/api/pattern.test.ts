@@ -39,6 +39,46 @@ test('the pattern builder writes the stages, quantifiers and contiguity of the p
   assert.throws(() => begin('A').stages(), /no condition/);
 });
 
+test('the pattern builder writes absent stages (notNext, notFollowedBy) and any contiguity (followedByAny)', () => {
+  const p = begin('order')
+    .where("type = 'order'")
+    .notNext('cancel')
+    .where("type = 'cancel'")
+    .followedByAny('item')
+    .where("type = 'item'")
+    .oneOrMore()
+    .notFollowedBy('payment')
+    .where("type = 'payment'")
+    .within('15m');
+  assert.deepEqual(p.stages(), [
+    { name: 'order', where: "type = 'order'", contiguity: 'strict' },
+    { name: 'cancel', where: "type = 'cancel'", contiguity: 'strict', absent: true },
+    { name: 'item', where: "type = 'item'", quantifier: '+', contiguity: 'any' },
+    { name: 'payment', where: "type = 'payment'", contiguity: 'relaxed', absent: true },
+  ]);
+  assert.throws(() => begin('A').where('true').notNext('N').where('true').optional(), /absent/);
+  assert.throws(() => begin('A').where('true').notNext('N').where('true').or('B'), /absent/);
+  assert.throws(() => begin('A').where('true').notFollowedBy('N').where('true').times(2), /absent/);
+});
+
+test('the pattern builder writes alternations (or)', () => {
+  const p = begin('A')
+    .where("v = 'a'")
+    .followedBy('B')
+    .where("v = 'b'")
+    .oneOrMore()
+    .or('C')
+    .where("v = 'c'")
+    .next('D')
+    .where("v = 'd'");
+  assert.deepEqual(p.stages(), [
+    { name: 'A', where: "v = 'a'", contiguity: 'strict' },
+    { name: 'B', where: "v = 'b'", quantifier: '+', contiguity: 'relaxed' },
+    { name: 'C', where: "v = 'c'", contiguity: 'relaxed', alternative: true },
+    { name: 'D', where: "v = 'd'", contiguity: 'strict' },
+  ]);
+});
+
 test('a TypeScript pipeline with a pattern runs through a job', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-api-pattern-'));
   const channel = memoryChannel('api-pattern');
@@ -78,4 +118,37 @@ test('a TypeScript pipeline with a pattern runs through a job', async () => {
   assert.deepEqual(store.committed, [
     { user: 'a', match_start: 1000, match_end: 4000, failures: 3, first_fail: 1000 },
   ]);
+});
+
+test('a TypeScript pipeline with notFollowedBy at the end outputs the match once within has passed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-api-pattern-absent-'));
+  const channel = memoryChannel('api-pattern-absent');
+  const store = memorySinkStore('api-pattern-absent-out');
+  interface Order {
+    id: string;
+    type: string;
+    ts: number;
+  }
+  channel.push(
+    'p0',
+    { id: 'o1', type: 'order', ts: 1000 },
+    { id: 'o2', type: 'order', ts: 1500 },
+    { id: 'o1', type: 'payment', ts: 30_000 },
+    { id: 'o2', type: 'item', ts: 40_000 },
+    { id: 'o2', type: 'payment', ts: 90_000 },
+  );
+  channel.end();
+  const { plan, functions } = pipeline('api-pattern-absent', { checkpoint: { dir } })
+    .from('orders', memory<Order>({ channel: 'api-pattern-absent', eventTime: { field: 'ts' } }))
+    .pattern(
+      'unpaid',
+      begin('order').where("type = 'order'").notFollowedBy('payment').where("type = 'payment'").within('1m'),
+      { key: ['id'], measures: { ordered: 'first(order.ts)' } },
+    )
+    .to('out', collect({ store: 'api-pattern-absent-out' }))
+    .build(dir);
+  const job = await Job.create(plan, { registry: new Registry([builtins, testing]), functions });
+  const result = await job.run();
+  assert.equal(result.status, 'completed');
+  assert.deepEqual(store.committed, [{ id: 'o2', match_start: 1500, match_end: 1500, ordered: 1500 }]);
 });

@@ -5,12 +5,19 @@
 
 import { SluiceError } from '../errors.ts';
 
+/** How a stage's records follow the record before them (the `pattern` step's `contiguity`). */
+export type PatternContiguity = 'strict' | 'relaxed' | 'any';
+
 /** One stage as the `pattern` step takes it. */
 export interface PatternStage {
   readonly name: string;
   readonly where: string;
   readonly quantifier?: string;
-  readonly contiguity: 'strict' | 'relaxed';
+  readonly contiguity: PatternContiguity;
+  /** A negative stage (`notNext`, `notFollowedBy`): set only when true. */
+  readonly absent?: true;
+  /** An alternative to the stage before it (`or`): set only when true. */
+  readonly alternative?: true;
 }
 
 interface Draft {
@@ -19,12 +26,15 @@ interface Draft {
   min: number;
   max: number;
   greedy: boolean;
-  contiguity: 'strict' | 'relaxed';
+  contiguity: PatternContiguity;
+  absent: boolean;
+  alternative: boolean;
 }
 
 /**
  * A pattern under construction. Each method returns a new pattern, so a prefix can be shared.
- * Quantifier methods (`times`, `oneOrMore`, `optional`, `reluctant`) apply to the last stage.
+ * Quantifier methods (`times`, `oneOrMore`, `optional`, `reluctant`) apply to the last stage,
+ * which must take records (not one added by `notNext` or `notFollowedBy`).
  */
 export class Pattern {
   readonly #stages: readonly Draft[];
@@ -43,8 +53,29 @@ export class Pattern {
     return new Pattern(stages, this.#within);
   }
 
-  #add(name: string, contiguity: 'strict' | 'relaxed'): Pattern {
-    const stage: Draft = { name, conditions: [], min: 1, max: 1, greedy: true, contiguity };
+  /** Changes the quantifier of the last stage, which must take records. */
+  #quantify(method: string, change: (d: Draft) => Partial<Draft>): Pattern {
+    const last = this.#stages[this.#stages.length - 1];
+    if (last.absent) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `${method} applies to a stage that takes records; '${last.name}' is absent (notNext / notFollowedBy) and takes none`,
+      );
+    }
+    return this.#last(change);
+  }
+
+  #add(name: string, contiguity: PatternContiguity, absent = false, alternative = false): Pattern {
+    const stage: Draft = {
+      name,
+      conditions: [],
+      min: 1,
+      max: 1,
+      greedy: true,
+      contiguity,
+      absent,
+      alternative,
+    };
     return new Pattern([...this.#stages, stage], this.#within);
   }
 
@@ -63,19 +94,62 @@ export class Pattern {
     return this.#add(name, 'relaxed');
   }
 
+  /**
+   * A stage whose records may follow the previous one's after any records (Flink's
+   * `followedByAny`): every later record meeting its condition is taken by a branch of its own.
+   */
+  followedByAny(name: string): Pattern {
+    return this.#add(name, 'any');
+  }
+
+  /**
+   * A stage that is an alternative to the last one (SQL `PATTERN (A (B | C) D)` is
+   * `begin('A')….next('B')….or('C')….next('D')…`): a match takes records into one of them, the
+   * earlier preferred, and the next stage follows either. It starts with the last stage's
+   * contiguity; every stage of an alternation must take at least one record.
+   */
+  or(name: string): Pattern {
+    const last = this.#stages[this.#stages.length - 1];
+    if (last.absent) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `or('${name}') needs a stage that takes records before it; '${last.name}' is absent (notNext / notFollowedBy)`,
+      );
+    }
+    return this.#add(name, last.contiguity, false, true);
+  }
+
+  /**
+   * An absent stage: the record right after the previous stage's last one must not meet its
+   * condition (Flink's `notNext`). It cannot begin a pattern, take a quantifier or follow an
+   * optional stage.
+   */
+  notNext(name: string): Pattern {
+    return this.#add(name, 'strict', true);
+  }
+
+  /**
+   * An absent stage: no record between the previous stage's last one and the next stage's first
+   * may meet its condition (Flink's `notFollowedBy`). At the end of a pattern it needs
+   * {@link Pattern.within}: the match is output once that much time has passed without one.
+   */
+  notFollowedBy(name: string): Pattern {
+    return this.#add(name, 'relaxed', true);
+  }
+
   /** The last stage takes exactly `n` records, or from `n` to `m`. */
   times(n: number, m: number = n): Pattern {
     if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < Math.max(1, n)) {
       throw new SluiceError('CONFIG_INVALID', `times(${n}, ${m}): give whole numbers with 1 ≤ m and n ≤ m`);
     }
-    return this.#last(() => ({ min: n, max: m }));
+    return this.#quantify('times()', () => ({ min: n, max: m }));
   }
 
   /** The last stage takes `n` records or more. */
   timesOrMore(n: number): Pattern {
     if (!Number.isInteger(n) || n < 0)
       throw new SluiceError('CONFIG_INVALID', `timesOrMore(${n}): give a whole number`);
-    return this.#last(() => ({ min: n, max: Number.POSITIVE_INFINITY }));
+    return this.#quantify('timesOrMore()', () => ({ min: n, max: Number.POSITIVE_INFINITY }));
   }
 
   /** The last stage takes one record or more. */
@@ -85,12 +159,12 @@ export class Pattern {
 
   /** The last stage may take no record at all. */
   optional(): Pattern {
-    return this.#last(() => ({ min: 0 }));
+    return this.#quantify('optional()', () => ({ min: 0 }));
   }
 
   /** The last stage's quantifier takes as few records as the pattern allows (the default is as many). */
   reluctant(): Pattern {
-    return this.#last(() => ({ greedy: false }));
+    return this.#quantify('reluctant()', () => ({ greedy: false }));
   }
 
   /** A match's records lie less than `duration` (e.g. `'10m'`) after its first record. */
@@ -115,7 +189,14 @@ export class Pattern {
       const where =
         d.conditions.length === 1 ? d.conditions[0] : d.conditions.map((c) => `(${c})`).join(' AND ');
       const quantifier = quantifierText(d);
-      return { name: d.name, where, ...(quantifier ? { quantifier } : {}), contiguity: d.contiguity };
+      return {
+        name: d.name,
+        where,
+        ...(quantifier ? { quantifier } : {}),
+        contiguity: d.contiguity,
+        ...(d.absent ? { absent: true as const } : {}),
+        ...(d.alternative ? { alternative: true as const } : {}),
+      };
     });
   }
 }
@@ -137,7 +218,18 @@ function quantifierText(d: Draft): string {
 /** Starts a pattern with its first stage. */
 export function begin(name: string): Pattern {
   return new Pattern(
-    [{ name, conditions: [], min: 1, max: 1, greedy: true, contiguity: 'strict' }],
+    [
+      {
+        name,
+        conditions: [],
+        min: 1,
+        max: 1,
+        greedy: true,
+        contiguity: 'strict',
+        absent: false,
+        alternative: false,
+      },
+    ],
     undefined,
   );
 }

@@ -91,6 +91,24 @@ function lookupConfig(options: LookupOptions): object {
   return config;
 }
 
+/** Options of `Stream.join` (see the `join` step). */
+export interface JoinOptions {
+  /** SQL condition over `<left id>.<field>` and `<right id>.<field>`: at least one equality. */
+  on: string;
+  kind?: 'inner' | 'left' | 'right' | 'full';
+  /** An interval join: right time − left time within [lower, upper], e.g. `['-10s', '5s']`. */
+  between?: [string, string];
+  /** A window join over tumbling, hopping or cumulative event-time windows. */
+  window?: WindowDefinition;
+  /** A temporal join: each left record with the right row's version valid at its time. */
+  temporal?: boolean;
+  /** A regular join: forget a side's key not written for this long (processing time). */
+  ttl?: string;
+  /** Output fields: name → SQL expression over the pair. */
+  fields?: { [name: string]: string };
+  onLate?: 'late_output' | 'dead_letter' | 'drop';
+}
+
 /** Pipeline-wide options of the TypeScript API. */
 export interface PipelineOptions {
   checkpoint?: Partial<Omit<CheckpointSettings, 'interval'>> & { interval?: string | number };
@@ -308,6 +326,26 @@ export class Stream<T> {
   /** Merges this stream with others of the same record type. */
   union(id: string, ...others: Stream<T>[]): Stream<T> {
     return this.add(id, 'union', {}, undefined, [this.id, ...others.map((o) => o.id)]);
+  }
+
+  /**
+   * Joins this stream (the left input) with `right` (the `join` step): `on` names each side's
+   * record by its stream's id (`bids.auction = auctions.id`). With `between` an interval join,
+   * with `window` a window join, with `temporal` a temporal join (the version of the right row
+   * valid at each left record's time), else a regular join of the two as tables, whose output is
+   * a changelog. Without `fields` each output record is the pair `{ <left id>, <right id> }`.
+   */
+  join(id: string, right: Stream<unknown>, options: JoinOptions): Stream<Row> {
+    const { window, onLate, ...rest } = options;
+    const config: { [key: string]: unknown } = { ...rest };
+    if (onLate !== undefined) config.on_late = onLate;
+    if (window !== undefined) config.window = { type: window.type, ...window.options };
+    if (window !== undefined && window.time !== 'event')
+      throw new SluiceError('CONFIG_INVALID', 'a window join takes event-time windows', {
+        step: id,
+        path: 'window',
+      });
+    return this.add(id, 'join', config, undefined, [this.id, right.id]);
   }
 
   /** Writes the records to a sink. Returns the pipeline, so more can be added. */

@@ -4,6 +4,7 @@
  * function of the event number (and the random stream of that event).
  */
 
+import type { RecordSchema } from '../expr/index.ts';
 import type { NexmarkRng } from './nexmark-rng.ts';
 
 /** A person registering to buy or sell (`event_type` 0). */
@@ -51,6 +52,54 @@ export type NexmarkEvent = {
   auction: NexmarkAuction | null;
   bid: NexmarkBid | null;
 };
+
+/** The schema of a Nexmark event, for the plan's checks (`plan/schema.ts`): every field known. */
+export const NEXMARK_SCHEMA: RecordSchema = (() => {
+  const closed = (fields: [string, 'number' | 'string'][]): RecordSchema => ({
+    fields: fields.map(([name, type]) => ({ name, type })),
+    open: false,
+  });
+  const person = closed([
+    ['id', 'number'],
+    ['name', 'string'],
+    ['emailAddress', 'string'],
+    ['creditCard', 'string'],
+    ['city', 'string'],
+    ['state', 'string'],
+    ['dateTime', 'number'],
+    ['extra', 'string'],
+  ]);
+  const auction = closed([
+    ['id', 'number'],
+    ['itemName', 'string'],
+    ['description', 'string'],
+    ['initialBid', 'number'],
+    ['reserve', 'number'],
+    ['dateTime', 'number'],
+    ['expires', 'number'],
+    ['seller', 'number'],
+    ['category', 'number'],
+    ['extra', 'string'],
+  ]);
+  const bid = closed([
+    ['auction', 'number'],
+    ['bidder', 'number'],
+    ['price', 'number'],
+    ['channel', 'string'],
+    ['url', 'string'],
+    ['dateTime', 'number'],
+    ['extra', 'string'],
+  ]);
+  return {
+    fields: [
+      { name: 'event_type', type: 'number' },
+      { name: 'person', type: 'object', schema: person, nullable: true },
+      { name: 'auction', type: 'object', schema: auction, nullable: true },
+      { name: 'bid', type: 'object', schema: bid, nullable: true },
+    ],
+    open: false,
+  };
+})();
 
 export const PERSON = 0;
 export const AUCTION = 1;

@@ -8,6 +8,7 @@ import { defineSource } from '../spec.ts';
 import { type IndexedPosition, openIndexedReaders } from './indexed-source.ts';
 import { nexmarkConfig, nexmarkSettings } from './nexmark-config.ts';
 import { NexmarkGenerator } from './nexmark-generator.ts';
+import { NEXMARK_SCHEMA } from './nexmark-model.ts';
 
 /** Position of a `nexmark` partition: the number of the next event it produces. */
 export type NexmarkPosition = IndexedPosition;
@@ -66,6 +67,7 @@ export const nexmarkSource = defineSource({
   example: ['type: nexmark', 'events: 10000000', 'events_per_second: 100000', 'partitions: 2'].join('\n'),
   config: nexmarkConfig,
   bounded: (config) => config.events !== undefined,
+  schema: () => NEXMARK_SCHEMA,
   create(config) {
     const settings = nexmarkSettings(config);
     const partitions = config.partitions;

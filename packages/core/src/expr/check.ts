@@ -12,7 +12,7 @@ import { aggregateNames, callableNames, lookupFunction } from './functions.ts';
 import { compileRegex } from './regex.ts';
 import { closest } from './suggest.ts';
 import { comparable, family, isNumeric, unify } from './type-rules.ts';
-import type { CallExpr, CastExpr, Expr, ExprType } from './types.ts';
+import type { CallExpr, CastExpr, Expr, ExprType, FieldSchema, RecordSchema } from './types.ts';
 
 /**
  * What the checker knows of a node: `type` is its static type; `runtime` is the type its non-null
@@ -48,14 +48,43 @@ const NUMBER: NodeInfo = { type: 'number', runtime: 'number' };
 const STRING: NodeInfo = { type: 'string', runtime: 'string' };
 const UNKNOWN: NodeInfo = { type: 'any', runtime: 'any' };
 
+/** Where the fields of a schema come from, for messages: `the record`, `bid`. */
+function fieldOf(schema: RecordSchema, name: string, where: string, node: Expr): FieldSchema | undefined {
+  for (const f of schema.fields) if (f.name === name) return f;
+  if (schema.open) return undefined;
+  const names = schema.fields.map((f) => f.name);
+  const guess = closest(name, names);
+  return typeError(
+    node,
+    `${where} has no field '${name}'${guess === undefined ? '' : `; did you mean '${guess}'?`} (its fields: ${names.join(', ')})`,
+  );
+}
+
+/** The expression type a field reads as. */
+function typeOfField(f: FieldSchema | undefined): ExprType {
+  if (f === undefined || f.type === 'object' || f.type === 'array') return 'any';
+  return f.type;
+}
+
 class Checker {
   readonly fieldTypes: { readonly [field: string]: ExprType };
+  readonly schema: RecordSchema | undefined;
   readonly info = new Map<Expr, NodeInfo>();
   readonly fields: string[] = [];
   readonly timestampLiterals = new Map<Expr, number>();
+  /** Nodes that read an object whose schema is known. */
+  readonly objects = new Map<Expr, RecordSchema>();
 
-  constructor(fieldTypes: { readonly [field: string]: ExprType }) {
+  constructor(fieldTypes: { readonly [field: string]: ExprType }, schema: RecordSchema | undefined) {
     this.fieldTypes = fieldTypes;
+    this.schema = schema;
+  }
+
+  /** The field `name` of `schema` read at `node`: its type, remembering a nested object's schema. */
+  readField(node: Expr, schema: RecordSchema, name: string, where: string): ExprType {
+    const f = fieldOf(schema, name, where, node);
+    if (f?.type === 'object' && f.schema !== undefined) this.objects.set(node, f.schema);
+    return typeOfField(f);
   }
 
   check(e: Expr): NodeInfo {
@@ -117,6 +146,8 @@ class Checker {
       }
       case 'field': {
         if (!this.fields.includes(e.name)) this.fields.push(e.name);
+        if (this.schema !== undefined)
+          return { type: this.readField(e, this.schema, e.name, 'the record'), runtime: 'any' };
         const t = Object.hasOwn(this.fieldTypes, e.name) ? this.fieldTypes[e.name] : 'any';
         return { type: t, runtime: 'any' };
       }
@@ -126,6 +157,9 @@ class Checker {
         if (family(t) !== undefined) {
           typeError(e, `${formatExpression(e.object)} is ${withArticle(t)}, so it has no fields or elements`);
         }
+        const nested = this.objects.get(e.object);
+        if (e.kind === 'member' && nested !== undefined)
+          return { type: this.readField(e, nested, e.name, formatExpression(e.object)), runtime: 'any' };
         if (e.kind === 'index') {
           const ti = this.check(e.index).type;
           if (ti === 'boolean')
@@ -348,14 +382,17 @@ class Checker {
 }
 
 /**
- * Type-checks `root` against the known top-level field types. Throws PLAN_TYPE_ERROR for a
- * mismatch that no record could fix, EXPR_UNKNOWN_FUNCTION for an unknown function.
+ * Type-checks `root` against the known top-level field types, or against the records' schema
+ * when given: then a field a closed schema does not have, at any depth, is a PLAN_TYPE_ERROR
+ * naming the fields it has. Throws PLAN_TYPE_ERROR for a mismatch that no record could fix,
+ * EXPR_UNKNOWN_FUNCTION for an unknown function.
  */
 export function checkExpression(
   root: Expr,
   fieldTypes: { readonly [field: string]: ExprType } = {},
+  schema?: RecordSchema,
 ): Checked {
-  const checker = new Checker(fieldTypes);
+  const checker = new Checker(fieldTypes, schema);
   checker.check(root);
   return {
     root,

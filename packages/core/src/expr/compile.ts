@@ -9,7 +9,7 @@ import { type Checked, checkExpression } from './check.ts';
 import { failAt, withArticle } from './failure.ts';
 import { formatExpression } from './format.ts';
 import { parseExpression } from './parser.ts';
-import type { Expr, ExprType } from './types.ts';
+import type { Expr, ExprType, RecordSchema } from './types.ts';
 
 /** How an expression is compiled and where its errors point. */
 export interface CompileOptions {
@@ -22,6 +22,11 @@ export interface CompileOptions {
    * are still checked at runtime: a wrong value fails that record with EXPR_EVAL.
    */
   fieldTypes?: { readonly [field: string]: ExprType };
+  /**
+   * What the records look like, where known: with a closed schema, naming a field it does not
+   * have (at any depth) is a PLAN_TYPE_ERROR at compile time. Supersedes `fieldTypes`.
+   */
+  schema?: RecordSchema;
   /** What now() reads; defaults to `Date.now`. */
   clock?: { now(): number };
   /**
@@ -67,7 +72,7 @@ function located<T>(options: CompileOptions, run: () => T): T {
 function prepare(source: string | Expr, options: CompileOptions): [string, Checked] {
   const root = typeof source === 'string' ? parseExpression(source) : source;
   const text = typeof source === 'string' ? source : formatExpression(source);
-  return [text, checkExpression(root, options.fieldTypes)];
+  return [text, checkExpression(root, options.fieldTypes, options.schema)];
 }
 
 function build(checked: Checked, mode: BuildMode, options: CompileOptions): (record: Row) => unknown {

@@ -42,12 +42,14 @@ export type {
   Expr,
   ExprType,
   FieldExpr,
+  FieldSchema,
   IndexExpr,
   InExpr,
   IsExpr,
   LikeExpr,
   LiteralExpr,
   MemberExpr,
+  RecordSchema,
   UnaryExpr,
 } from './types.ts';
 export { childrenOf, mapChildren } from './walk.ts';

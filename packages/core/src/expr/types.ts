@@ -8,6 +8,27 @@
 /** Static type of an expression; `timestamp` is epoch milliseconds at runtime, `any` means unknown. */
 export type ExprType = 'number' | 'string' | 'boolean' | 'timestamp' | 'null' | 'any';
 
+/**
+ * What the records an expression reads look like, where known: their fields and, for a nested
+ * object, its own. A closed schema lists every field a record may have, so an expression naming
+ * another is an error before the pipeline runs; an open one lists some (the others read as any).
+ */
+export interface RecordSchema {
+  readonly fields: readonly FieldSchema[];
+  /** Records may hold fields not listed, of unknown types. */
+  readonly open: boolean;
+}
+
+/** One field of a record schema. */
+export interface FieldSchema {
+  readonly name: string;
+  /** A scalar's expression type, or `object` (described by `schema` when known) or `array`. */
+  readonly type: ExprType | 'object' | 'array';
+  readonly schema?: RecordSchema;
+  /** The field may be NULL (or absent from a record). */
+  readonly nullable?: boolean;
+}
+
 /** What a CAST converts to; each SQL type name maps to one of these. */
 export type CastTarget = 'integer' | 'double' | 'string' | 'boolean' | 'timestamp';
 

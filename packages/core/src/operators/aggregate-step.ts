@@ -18,6 +18,7 @@ import {
   mapChildren,
   parseExpression,
 } from '../expr/index.ts';
+import type { FieldSchema, Schema, SchemaContext } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import type { Clock } from '../time.ts';
 import { parseDuration } from '../time.ts';
@@ -269,6 +270,18 @@ export const aggregateStep = defineStep({
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
+  schema(cfg, [input], ctx) {
+    const keyFields = cfg.key === undefined ? [] : keyFieldNames(cfg.key, ctx.step);
+    const fields: FieldSchema[] = keyFields.map((name, i) =>
+      ctx.field(name, cfg.key![i], `key[${i}]`, input),
+    );
+    if (cfg.window !== undefined)
+      fields.push({ name: 'window_start', type: 'number' }, { name: 'window_end', type: 'number' });
+    for (const [name, text] of Object.entries(cfg.fields))
+      fields.push(aggregateFieldSchema(name, text, input, ctx));
+    // Keyed by an upstream key_by instead of `key`, a result also holds that key.
+    return { fields, open: cfg.key === undefined };
+  },
   create(cfg, step) {
     const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.id);
     const fields = compileAggregateFields(cfg.fields, {
@@ -320,3 +333,37 @@ export const aggregateStep = defineStep({
     return Object.assign(operator, { onLate: cfg.on_late, absorbs: true as const });
   },
 });
+
+/**
+ * The type of an aggregate field, checking the arguments of its aggregate calls against the
+ * input's schema: counts, sums, averages and percentiles are numbers; min, max, first and last
+ * have their argument's type; an expression over calls is of unknown type.
+ */
+function aggregateFieldSchema(name: string, text: string, input: Schema, ctx: SchemaContext): FieldSchema {
+  const path = `fields.${name}`;
+  const expr = parseExpression(text);
+  let result: FieldSchema = { name, type: 'any', nullable: true };
+  const visit = (e: Expr, top: boolean): Expr => {
+    if (e.kind === 'call' && isAggregateCall(e)) {
+      const types = e.args.map((a) => ctx.check(formatExpression(a), path, input));
+      const fn = e.name.toLowerCase();
+      const numeric = fn === 'sum' || fn === 'avg' || fn.startsWith('percentile');
+      if (numeric && (types[0] === 'string' || types[0] === 'boolean')) {
+        const arg = formatExpression(e.args[0]);
+        throw new SluiceError(
+          'PLAN_TYPE_ERROR',
+          `${fn}() needs numbers, but ${arg} is ${types[0] === 'string' ? 'a string' : 'a boolean'}${types[0] === 'string' ? `; convert it with ${fn}(CAST(${arg} AS DOUBLE))` : ''}`,
+          { step: ctx.step, path },
+        );
+      }
+      if (top) {
+        const same = fn === 'min' || fn === 'max' || fn === 'first' || fn === 'last';
+        result = { name, type: same ? (types[0] ?? 'any') : 'number', nullable: true };
+      }
+      return e;
+    }
+    return mapChildren(e, (child) => visit(child, false));
+  };
+  visit(expr, true);
+  return result;
+}

@@ -51,6 +51,10 @@ export const dedupeStep = defineStep({
   // Where late records go does not shape the state.
   state: ['key', 'within', 'time'],
   example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
+  schema(cfg, [input], ctx) {
+    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    return input;
+  },
   create(cfg, step) {
     return dedupeOperator(cfg, step.id, cfg.key ? compileKey(cfg.key, step) : undefined);
   },

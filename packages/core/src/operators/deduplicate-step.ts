@@ -64,6 +64,10 @@ export const deduplicateStep = defineStep({
         }
       : { consumes: ['append'], produces: 'append' },
   example: 'type: deduplicate\nkey: [order_id]\nkeep: last\ntime: event\nttl: 1h',
+  schema(cfg, [input], ctx) {
+    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    return input;
+  },
   create(cfg, step) {
     const ttl = parseTtl(cfg.ttl, step.id);
     const operator = createDeduplicate({

@@ -30,6 +30,10 @@ export const filterStep = defineStep({
     'A record on which the condition fails to evaluate (missing field, bad type) goes to the dead-letter output; one for which it is false or NULL is counted as filtered.',
   config,
   example: "type: filter\nwhere: amount > 0 AND region <> 'test'",
+  schema(cfg, [input], ctx) {
+    ctx.check(cfg.where, 'where', input, 'predicate');
+    return input;
+  },
   create(cfg, step) {
     const test = compilePredicate(cfg.where, { step: step.id, path: 'where', clock: step.clock });
     return filterOperator(test, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
@@ -41,6 +45,7 @@ export const filterFnStep = defineStep({
   changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Keeps the records for which a TypeScript function returns true (TypeScript API only).',
   config: Type.Object({}, { additionalProperties: false }),
+  schema: (_cfg, [input]) => input,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => boolean>(step);
     return filterOperator(fn, (err) => userError(step.id, err));

@@ -212,6 +212,14 @@ export class PairOutput {
     return this.#condition;
   }
 
+  /**
+   * Whether output rows are built from `fields`: then `row` reads the pair without keeping it, so a
+   * join may pass one reused pair object; without, the pair itself is the row.
+   */
+  get hasFields(): boolean {
+    return this.#fields !== undefined;
+  }
+
   /** A pair object for `left` and `right` (either may be null). */
   pair(left: Row | null, right: Row | null): Row {
     const pair: Row = {};

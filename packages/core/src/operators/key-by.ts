@@ -76,6 +76,10 @@ export const keyByStep = defineStep({
     'Records keep their values; the key travels beside them. A record whose key expression fails goes to the dead-letter output.',
   config,
   example: 'type: key_by\nkey: [region]',
+  schema(cfg, [input], ctx) {
+    for (const [i, text] of cfg.key.entries()) ctx.check(text, `key[${i}]`, input);
+    return input;
+  },
   create(cfg, step) {
     const keyOf = compileKey(cfg.key, step);
     return keyingOperator(keyOf, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
@@ -87,6 +91,7 @@ export const keyByFnStep = defineStep({
   changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Groups records by a key computed by a TypeScript function (TypeScript API only).',
   config: Type.Object({}, { additionalProperties: false }),
+  schema: (_cfg, [input]) => input,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
     return keyingOperator(

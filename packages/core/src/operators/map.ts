@@ -8,6 +8,7 @@ import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import type { Operator } from '../operator.ts';
+import { withFields } from '../plan/schema.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { stepFunction, userError } from './step-function.ts';
@@ -42,6 +43,20 @@ export const mapStep = defineStep({
     'Each output record is the input record with `fields` computed and `drop` removed; with `select`, it holds only the selected input fields and the computed ones. Every expression sees the input record. A record on which an expression fails (missing field, division by zero, bad cast), or that lacks a selected field, goes to the dead-letter output with the expression and the reason.',
   config,
   example: 'type: map\nselect: [order_id, ts]\nfields:\n  region: upper(region)\n  amount_usd: amount * 1.1',
+  schema(cfg, [input], ctx) {
+    const computed = Object.entries(cfg.fields).map(([name, text]) =>
+      ctx.field(name, text, `fields.${name}`, input),
+    );
+    if (cfg.select === undefined) {
+      const kept = input.fields.filter((f) => !cfg.drop.includes(f.name));
+      return withFields(
+        { fields: kept, open: input.open },
+        computed.filter((f) => !cfg.drop.includes(f.name)),
+      );
+    }
+    const selected = cfg.select.map((name, i) => ctx.field(name, quoteField(name), `select[${i}]`, input));
+    return withFields({ fields: selected, open: false }, computed);
+  },
   create(cfg, step) {
     const names = Object.keys(cfg.fields);
     const exprs = names.map((name) =>
@@ -192,4 +207,9 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     j++;
   }
   return out;
+}
+
+/** A field name as an expression reads it: bare when it is an identifier, else quoted. */
+export function quoteField(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

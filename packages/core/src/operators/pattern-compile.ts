@@ -1,30 +1,27 @@
 /**
- * Compiles a `pattern` step's stages, conditions and measures into the form the matcher runs.
- *
- * Conditions and measures are SQL expressions. Besides the fields of a record they may name
- * stages: `A` (or `last(A)`) is the last record matched to stage A so far, `first(A)` the first,
- * `count(A)` how many; `match_start()` and `match_end()` are the event times of the first and
- * the last record of the (partial) match. Those calls are rewritten into reads of reserved field
- * names before the expression compiler sees them, so one compiler serves every front end.
+ * Compiles a `pattern` step's stages, conditions and measures into the form the matcher runs:
+ * positive stages with their quantifiers, contiguity and alternations, absent stages by the gap
+ * they guard, and the checks that refuse patterns the matcher cannot run (naming the config
+ * path). Conditions and measures are SQL expressions whose stage references
+ * `pattern-references.ts` rewrites.
  */
 
 import { SluiceError } from '../errors.ts';
-import {
-  compileExpression,
-  compilePredicate,
-  type Expr,
-  mapChildren,
-  parseExpression,
-} from '../expr/index.ts';
+import { compileExpression, compilePredicate } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { Clock } from '../time.ts';
+import { type References, rewrite, viewBuilder } from './pattern-references.ts';
 
 /** One stage as written in the step's options. */
 export interface StageConfig {
   readonly name: string;
   readonly where: string;
   readonly quantifier?: string;
-  readonly contiguity?: 'strict' | 'relaxed';
+  readonly contiguity?: 'strict' | 'relaxed' | 'any';
+  /** A negative stage: no record meeting `where` may come here (Flink `notNext` / `notFollowedBy`). */
+  readonly absent?: boolean;
+  /** An alternative to the stage before it (SQL `(B | C)`). */
+  readonly alternative?: boolean;
 }
 
 /** The matched records of a (partial) match, immutable once built and shared between threads. */
@@ -50,8 +47,39 @@ export interface Stage {
   readonly greedy: boolean;
   /** Strict: the element must be the very next record of the key; relaxed: records that fail the condition are skipped. */
   readonly strict: boolean;
+  /** Relaxed, and a record that meets the condition may be skipped too (Flink `followedByAny`): each later one branches. */
+  readonly any: boolean;
   /** The condition on `record`, with `match` the records taken before it (null at the start of a match). */
   readonly test: (record: Row, match: MatchData | null) => boolean;
+  /**
+   * The last stage of its alternation (SQL `(B | C)`: the stages from the first alternative to
+   * this index are one choice); its own index when it has no alternatives. The stage after the
+   * choice is `lastAlternative + 1`.
+   */
+  readonly lastAlternative: number;
+}
+
+/**
+ * A negative (absent) stage: between two positive stages, or at the end, a record meeting its
+ * condition ends the partial match.
+ */
+export interface Absence {
+  readonly name: string;
+  /** Strict (Flink `notNext`): only the record right after the last one taken is tested; otherwise every record until the next stage takes one (`notFollowedBy`). */
+  readonly next: boolean;
+  /** The condition, with `match` the records taken so far. */
+  readonly test: (record: Row, match: MatchData) => boolean;
+}
+
+/** The stages of a pattern, as the matcher runs them. */
+export interface CompiledStages {
+  /** The positive stages: those that take records. Stage indices elsewhere (marks, `skip_to`) count only these. */
+  readonly stages: Stage[];
+  /**
+   * Negative stages by gap: `absent[g]` lie between positive stages g − 1 and g (`absent[stages.length]`:
+   * after the last). `absent[0]` is always empty: a pattern does not begin with one.
+   */
+  readonly absent: Absence[][];
 }
 
 /** A measure: an output field computed from a match. */
@@ -105,112 +133,13 @@ export function parseQuantifier(
   return { min, max, greedy: m[5] === undefined };
 }
 
-/** What an expression reads of the match, collected while rewriting it. */
-interface References {
-  /** Reserved names set on the view: `A`, `first(A)`, `count(A)`, `match_start()`, `match_end()`. */
-  readonly names: Set<string>;
-}
-
-function rootField(e: Expr): string | undefined {
-  let node = e;
-  while (node.kind === 'member' || node.kind === 'index') node = node.object;
-  return node.kind === 'field' ? node.name : undefined;
-}
-
-function replaceRoot(e: Expr, name: string): Expr {
-  if (e.kind === 'member' || e.kind === 'index') return { ...e, object: replaceRoot(e.object, name) };
-  return { kind: 'field', name, start: e.start, end: e.end };
-}
-
 /**
- * Rewrites stage references of `source` into reads of reserved fields and returns the tree.
- * Throws CONFIG_INVALID for `first`, `last` or `count` applied to something other than a stage.
+ * Compiles the stages of a pattern: the positive ones, and the absent ones by the gap they guard.
+ * Throws CONFIG_INVALID (naming the stage's path) for a pattern Flink would refuse too: one that
+ * begins with an absent stage, an absent stage with a quantifier or `any` contiguity or right
+ * after an optional stage, or only optional positive stages. An expression error names the stage.
  */
-function rewrite(
-  source: string,
-  stages: readonly string[],
-  refs: References,
-  where: { step: string; path: string },
-): Expr {
-  const stageSet = new Set(stages);
-  const visit = (e: Expr): Expr => {
-    if (e.kind === 'call') {
-      if ((e.name === 'match_start' || e.name === 'match_end') && e.args.length === 0) {
-        const name = `${e.name}()`;
-        refs.names.add(name);
-        return { kind: 'field', name, start: e.start, end: e.end };
-      }
-      if (e.name === 'first' || e.name === 'last' || e.name === 'count') {
-        const arg = e.args[0];
-        const root = arg === undefined ? undefined : rootField(arg);
-        if (e.args.length !== 1 || e.star || e.distinct || root === undefined || !stageSet.has(root)) {
-          throw new SluiceError(
-            'CONFIG_INVALID',
-            `${e.name}() in a pattern takes a stage or a stage's field, e.g. ${e.name === 'count' ? 'count(A)' : `${e.name}(A.price)`}; the stages are ${stages.join(', ')}`,
-            where,
-          );
-        }
-        if (e.name === 'count') {
-          if (arg.kind !== 'field') {
-            throw new SluiceError('CONFIG_INVALID', `count() takes a stage name, e.g. count(${root})`, where);
-          }
-          const name = `count(${root})`;
-          refs.names.add(name);
-          return { kind: 'field', name, start: e.start, end: e.end };
-        }
-        const name = e.name === 'first' ? `first(${root})` : root;
-        refs.names.add(name);
-        return replaceRoot(arg, name);
-      }
-    }
-    if (e.kind === 'field' && stageSet.has(e.name)) {
-      refs.names.add(e.name);
-      return e;
-    }
-    return mapChildren(e, visit);
-  };
-  try {
-    return visit(parseExpression(source));
-  } catch (err) {
-    if (err instanceof SluiceError && err.step === undefined) {
-      throw new SluiceError(err.code, err.message, { ...where, cause: err.cause });
-    }
-    throw err;
-  }
-}
-
-/**
- * Builds a function giving the object an expression reads: `record`'s fields, with the stage
- * references the expression uses set on top (`Object.create(record)`: the record is not copied).
- */
-function viewBuilder(
-  stages: readonly string[],
-  names: ReadonlySet<string>,
-): (record: Row, match: MatchData | null) => Row {
-  const setters: ((view: Row, match: MatchData | null) => void)[] = [];
-  for (const name of names) {
-    if (name === 'match_start()') setters.push((v, m) => (v[name] = m === null ? null : m.startTime));
-    else if (name === 'match_end()') setters.push((v, m) => (v[name] = m === null ? null : m.endTime));
-    else if (name.startsWith('first(')) {
-      const s = stages.indexOf(name.slice(6, -1));
-      setters.push((v, m) => (v[name] = m === null ? null : m.rows[2 * s]));
-    } else if (name.startsWith('count(')) {
-      const s = stages.indexOf(name.slice(6, -1));
-      setters.push((v, m) => (v[name] = m === null ? 0 : m.marks[3 * s + 2]));
-    } else {
-      const s = stages.indexOf(name);
-      setters.push((v, m) => (v[name] = m === null ? null : m.rows[2 * s + 1]));
-    }
-  }
-  return (record, match) => {
-    const view = Object.create(record) as Row;
-    for (let i = 0; i < setters.length; i++) setters[i](view, match);
-    return view;
-  };
-}
-
-/** Compiles the stages of a pattern. Throws CONFIG_INVALID or an expression error naming the stage. */
-export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): Stage[] {
+export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
   const names = configs.map((c) => c.name);
@@ -232,20 +161,45 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       });
     }
   });
-  const stages = configs.map((c, i): Stage => {
+  const positive = configs.filter((c) => c.absent !== true).map((c) => c.name);
+  const negative = configs.filter((c) => c.absent === true).map((c) => c.name);
+  const stages: Omit<Stage, 'lastAlternative'>[] = [];
+  const alternative: boolean[] = [];
+  const absent: Absence[][] = [[]];
+  let previousOptional = false;
+  configs.forEach((c, i) => {
     const path = `stages[${i}]`;
-    const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
     const refs: References = { names: new Set() };
-    const tree = rewrite(c.where, names, refs, { step, path: `${path}.where` });
+    const tree = rewrite(c.where, positive, refs, { step, path: `${path}.where` }, negative);
     const predicate = compilePredicate(tree, { step, path: `${path}.where`, clock, missingAsNull: true });
-    let test: Stage['test'];
-    if (refs.names.size === 0) test = (record) => predicate(record);
-    else {
-      const view = viewBuilder(names, refs.names);
-      test = (record, match) => predicate(view(record, match));
+    const view = refs.names.size === 0 ? null : viewBuilder(positive, refs.names);
+    const test =
+      view === null
+        ? (record: Row) => predicate(record)
+        : (record: Row, match: MatchData | null) => predicate(view(record, match));
+    const contiguity = c.contiguity ?? 'strict';
+    if (c.absent === true) {
+      if (c.alternative === true) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `stage '${c.name}' cannot be both absent and an alternative: an alternation chooses among stages that take records`,
+          { step, path: `${path}.alternative` },
+        );
+      }
+      refuseAbsent(c, i, previousOptional, step);
+      absent[stages.length].push({ name: c.name, next: contiguity === 'strict', test });
+      return;
     }
-    return { name: c.name, ...q, strict: (c.contiguity ?? 'strict') === 'strict', test };
+    const q = parseQuantifier(c.quantifier, { step, path: `${path}.quantifier` });
+    if (c.alternative === true) refuseAlternative(configs, i, q.min, previousOptional, step);
+    previousOptional = q.min === 0;
+    stages.push({ name: c.name, ...q, strict: contiguity === 'strict', any: contiguity === 'any', test });
+    alternative.push(c.alternative === true);
+    absent.push([]);
   });
+  const last: number[] = [];
+  for (let k = stages.length - 1; k >= 0; k--) last[k] = alternative[k + 1] === true ? last[k + 1] : k;
+  const compiled = stages.map((d, k): Stage => ({ ...d, lastAlternative: last[k] }));
   if (stages.every((s) => s.min === 0)) {
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -253,24 +207,89 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
       { step, path: 'stages' },
     );
   }
-  return stages;
+  return { stages: compiled, absent };
+}
+
+/**
+ * Refuses an alternative that does not directly follow a stage taking records, or an optional
+ * one in an alternation: a choice among stages that may take nothing would have several empty
+ * ways through it (SQL writes that as an optional group, `(B | C)?`, which is not supported).
+ */
+function refuseAlternative(
+  configs: readonly StageConfig[],
+  i: number,
+  min: number,
+  previousOptional: boolean,
+  step: string,
+): void {
+  const c = configs[i];
+  const path = `stages[${i}]`;
+  if (i === 0 || configs[i - 1].absent === true) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${c.name}' is an alternative, so it must come right after the stage it is an alternative to, one that takes records`,
+      { step, path: `${path}.alternative` },
+    );
+  }
+  if (min === 0 || previousOptional) {
+    const at = min === 0 ? i : i - 1;
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${configs[at].name}' is optional in an alternation; the stages of an alternation must each take at least one record (an optional group, (B | C)?, is not supported)`,
+      { step, path: `stages[${at}].quantifier` },
+    );
+  }
+}
+
+/** Refuses an absent stage where Flink CEP refuses `notNext` / `notFollowedBy` too. */
+function refuseAbsent(c: StageConfig, i: number, previousOptional: boolean, step: string): void {
+  const path = `stages[${i}]`;
+  if (i === 0) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `stage '${c.name}' is absent, but a pattern cannot begin with an absent stage: a match begins at its first record; put a stage that takes records before it`,
+      { step, path: `${path}.absent` },
+    );
+  }
+  if (c.quantifier !== undefined && c.quantifier !== '') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' cannot have a quantifier: it takes no records (remove quantifier '${c.quantifier}')`,
+      { step, path: `${path}.quantifier` },
+    );
+  }
+  if (c.contiguity === 'any') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' takes contiguity strict (no matching record right after the previous stage, Flink notNext) or relaxed (none until the next stage, Flink notFollowedBy), not any`,
+      { step, path: `${path}.contiguity` },
+    );
+  }
+  if (previousOptional) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `absent stage '${c.name}' follows an optional stage; as in Flink CEP, an optional path to an absent stage is not supported: write two patterns, one with the optional stage required and one without it`,
+      { step, path },
+    );
+  }
 }
 
 /**
  * Compiles the measures. Unqualified fields read the last record of the match (as in SQL's
- * MATCH_RECOGNIZE); a missing field reads as NULL.
+ * MATCH_RECOGNIZE); a missing field reads as NULL. Naming an `absent` stage is CONFIG_INVALID.
  */
 export function compileMeasures(
   measures: { readonly [name: string]: string },
   stages: readonly string[],
   step: string,
   clock: Clock,
+  absent: readonly string[] = [],
 ): Measure[] {
   const out: Measure[] = [];
   for (const [name, text] of Object.entries(measures)) {
     const where = { step, path: `measures.${name}` };
     const refs: References = { names: new Set() };
-    const tree = rewrite(text, stages, refs, where);
+    const tree = rewrite(text, stages, refs, where, absent);
     const compiled = compileExpression(tree, { ...where, clock, missingAsNull: true });
     const view = viewBuilder(stages, refs.names);
     out.push({

@@ -1,8 +1,9 @@
 /**
  * The pattern step through the real engine (Job, memory source, late output, dead letters):
  * batch sizes 1, 7 and 1024 give the same outputs, late records and (per step) dead letters in
- * the same order, and a run crashed and
- * restored from a checkpoint taken mid-pattern gives what an uninterrupted run gives.
+ * the same order, and a run crashed and restored from a checkpoint taken mid-pattern gives what
+ * an uninterrupted run gives — for a pattern with quantifiers and relaxed contiguity, and one
+ * with absent stages (notNext, notFollowedBy at the end), any contiguity and an alternation.
  */
 
 import assert from 'node:assert/strict';
@@ -46,7 +47,8 @@ function input(seed: number, n = 700): Row[] {
 }
 
 // Stage A fails on v = 3 (division by zero): such records are dead letters of the step.
-const STEP = `type: pattern
+const STEPS = {
+  relaxed: `type: pattern
     key: [k]
     stages:
       - { name: A, where: "12 / (v - 3) > 2" }
@@ -54,11 +56,25 @@ const STEP = `type: pattern
       - { name: C, where: "v < A.v", contiguity: relaxed }
     within: 20s
     timeouts: emit
-    measures: { a: first(A.id), b_first: first(B.id), b_last: last(B.id), bs: count(B), c: C.id }`;
+    measures: { a: first(A.id), b_first: first(B.id), b_last: last(B.id), bs: count(B), c: C.id }`,
+  extended: `type: pattern
+    key: [k]
+    stages:
+      - { name: A, where: "12 / (v - 3) > 2" }
+      - { name: N, where: "v = 0", absent: true }
+      - { name: B, where: "v >= 8", contiguity: any }
+      - { name: E, where: "v = 1", contiguity: relaxed, alternative: true }
+      - { name: C, where: "v < A.v", contiguity: relaxed }
+      - { name: M, where: "v = 11", contiguity: relaxed, absent: true }
+    within: 20s
+    timeouts: emit
+    measures: { a: first(A.id), b: B.id, e: E.id, c: C.id }`,
+};
+type StepKind = keyof typeof STEPS;
 
 let runs = 0;
 
-function pipeline(name: string, batchSize: number): string {
+function pipeline(name: string, batchSize: number, kind: StepKind): string {
   return `
 name: ${name}
 settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: ${batchSize} }
@@ -66,7 +82,7 @@ sources:
   in: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: 5s } }
 steps:
   - id: funnel
-    ${STEP}
+    ${STEPS[kind]}
 sinks:
   out: { type: memory, store: ${name}-out }
 late_output: { type: memory, store: ${name}-late }
@@ -82,10 +98,10 @@ function outputsOf(name: string) {
   };
 }
 
-async function run(records: Row[], batchSize: number) {
+async function run(records: Row[], batchSize: number, kind: StepKind) {
   const name = `pattern-engine-${++runs}`;
   const channel = memoryChannel(name, ['p0']);
-  const plan = planFrom(pipeline(name, batchSize), await h.dir(), registry);
+  const plan = planFrom(pipeline(name, batchSize, kind), await h.dir(), registry);
   const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
   const running = h.run(job);
   channel.push('p0', ...records);
@@ -96,52 +112,54 @@ async function run(records: Row[], batchSize: number) {
   return outputsOf(name);
 }
 
-describe('pattern through the engine', () => {
-  test('batch sizes 1, 7 and 1024 give the same outputs in the same order', async () => {
-    const records = input(42);
-    const one = await run(records, 1);
-    assert.ok(one.out.filter((r) => r.match === 'complete').length > 10, 'matches');
-    assert.ok(
-      one.out.some((r) => r.match === 'timeout'),
-      'timeouts',
-    );
-    assert.ok(one.late.length > 10, 'late records');
-    assert.ok(
-      one.dead.some((d) => d.code === 'EXPR_DIVISION_BY_ZERO'),
-      'dead letters of the step',
-    );
-    for (const size of [7, 1024]) {
-      const other = await run(records, size);
-      assert.deepEqual(other.out, one.out, `results with batch size ${size}`);
-      assert.deepEqual(other.late, one.late, `late output with batch size ${size}`);
-      // Each step's dead letters in the same order: the source's and the step's interleave by
-      // batch, since the step decides a record only once the watermark passes it.
-      for (const step of ['in', 'funnel']) {
-        assert.deepEqual(
-          other.dead.filter((d) => d.step === step),
-          one.dead.filter((d) => d.step === step),
-          `dead letters of ${step} with batch size ${size}`,
-        );
+for (const kind of Object.keys(STEPS) as StepKind[]) {
+  describe(`pattern through the engine (${kind})`, () => {
+    test('batch sizes 1, 7 and 1024 give the same outputs in the same order', async () => {
+      const records = input(42);
+      const one = await run(records, 1, kind);
+      assert.ok(one.out.filter((r) => r.match === 'complete').length > 10, 'matches');
+      assert.ok(
+        one.out.some((r) => r.match === 'timeout'),
+        'timeouts',
+      );
+      assert.ok(one.late.length > 10, 'late records');
+      assert.ok(
+        one.dead.some((d) => d.code === 'EXPR_DIVISION_BY_ZERO'),
+        'dead letters of the step',
+      );
+      for (const size of [7, 1024]) {
+        const other = await run(records, size, kind);
+        assert.deepEqual(other.out, one.out, `results with batch size ${size}`);
+        assert.deepEqual(other.late, one.late, `late output with batch size ${size}`);
+        // Each step's dead letters in the same order: the source's and the step's interleave by
+        // batch, since the step decides a record only once the watermark passes it.
+        for (const step of ['in', 'funnel']) {
+          assert.deepEqual(
+            other.dead.filter((d) => d.step === step),
+            one.dead.filter((d) => d.step === step),
+            `dead letters of ${step} with batch size ${size}`,
+          );
+        }
       }
-    }
-  });
-
-  test('a run crashed and restored from a checkpoint taken mid-pattern gives the same results', async () => {
-    const records = input(7);
-    const whole = await run(records, 7);
-    const name = `pattern-engine-${++runs}`;
-    const channel = memoryChannel(name, ['p0']);
-    const plan = planFrom(pipeline(name, 7), await h.dir(), registry);
-    const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
-      checkpointAt: 350,
-      crashAt: 450,
     });
-    assert.equal(result.status, 'completed');
-    assertAccounting(result.metrics);
-    const got = outputsOf(name);
-    assertSameMultiset(got.out, whole.out, 'results');
-    assertSameMultiset(got.late, whole.late, 'late output');
-    const noOffset = ({ offset: _, ...rest }: Row) => rest;
-    assertSameMultiset(got.dead.map(noOffset), whole.dead.map(noOffset), 'dead letters');
+
+    test('a run crashed and restored from a checkpoint taken mid-pattern gives the same results', async () => {
+      const records = input(7);
+      const whole = await run(records, 7, kind);
+      const name = `pattern-engine-${++runs}`;
+      const channel = memoryChannel(name, ['p0']);
+      const plan = planFrom(pipeline(name, 7, kind), await h.dir(), registry);
+      const result = await runCrashedAndRestored(h, registry, plan, channel, records, {
+        checkpointAt: 350,
+        crashAt: 450,
+      });
+      assert.equal(result.status, 'completed');
+      assertAccounting(result.metrics);
+      const got = outputsOf(name);
+      assertSameMultiset(got.out, whole.out, 'results');
+      assertSameMultiset(got.late, whole.late, 'late output');
+      const noOffset = ({ offset: _, ...rest }: Row) => rest;
+      assertSameMultiset(got.dead.map(noOffset), whole.dead.map(noOffset), 'dead letters');
+    });
   });
-});
+}

@@ -11,18 +11,42 @@
  * strategy other than `no_skip` it cuts the threads of its start that rank below it, and the
  * match is final once no thread of its start or an earlier one remains. `within` kills threads
  * whose first record is that long before the current time.
+ *
+ * An alternation (SQL `(B | C)`) is a run of stages entered together, the earlier ranked higher;
+ * the stage after it follows each of them.
+ *
+ * Absent stages (Flink `notNext`, `notFollowedBy`) are no states of their own: a thread that has
+ * just left a positive stage carries a guard naming the gap it crossed, and dies on a record that
+ * meets one of the gap's conditions — a `notNext` one only on the first record after the last one
+ * taken, a `notFollowedBy` one until the next stage takes a record. A guarded thread past the last
+ * stage waits at the end: for the next record (`notNext`) or for `within` (`notFollowedBy`).
  */
 
-import type { MatchData, Stage } from './pattern-compile.ts';
+import type { Absence, MatchData, Stage } from './pattern-compile.ts';
 
 /** After-match skip strategies (Flink's AfterMatchSkipStrategy, SQL's AFTER MATCH SKIP). */
 export type SkipStrategy = 'no_skip' | 'to_next_row' | 'past_last_row' | 'to_first' | 'to_last';
 
-/** A partial match waiting for an element of `stage`, which already holds `count` records. */
+/**
+ * A partial match waiting for an element of `stage`, which already holds `count` records;
+ * `stage` is the number of stages when it waits past the last one (only with a guard).
+ */
 export interface Thread {
   readonly stage: number;
   readonly count: number;
   readonly match: MatchData;
+  /** The absent stages still to check; absent when none (always so in patterns without any). */
+  readonly guard?: Guard;
+}
+
+/**
+ * The absent stages a thread crossed since the last record it took: those of gap `gap` (between
+ * positive stages gap − 1 and gap), all of them while `next` (no record seen since), afterwards
+ * only the `notFollowedBy` ones. Part of checkpoints.
+ */
+export interface Guard {
+  readonly gap: number;
+  readonly next: boolean;
 }
 
 /** A complete match, or a partial match that ran out of time. */
@@ -51,6 +75,13 @@ export function newKeyState(): KeyState {
 /** Runs a compiled pattern over the keys' records; results collect in `ready`. */
 export class Matcher {
   readonly stages: readonly Stage[];
+  /** Absent stages by gap (see {@link CompiledStages}). */
+  readonly #absent: readonly (readonly Absence[])[];
+  /** Per gap, the guard of a thread that just crossed it, and of one that has seen a record since; undefined when none is left to check. */
+  readonly #fresh: (Guard | undefined)[] = [];
+  readonly #stale: (Guard | undefined)[] = [];
+  /** Whether the pattern has absent stages: without, threads never carry a guard. */
+  readonly #guarded: boolean;
   readonly #skip: SkipStrategy;
   readonly #skipStage: number;
   /** Bound in ms from the first record of a match, or Infinity. */
@@ -66,8 +97,21 @@ export class Matcher {
   #cut = -1;
   #ks: KeyState = newKeyState();
 
-  constructor(stages: readonly Stage[], skip: SkipStrategy, skipStage: number, within: number) {
+  constructor(
+    stages: readonly Stage[],
+    skip: SkipStrategy,
+    skipStage: number,
+    within: number,
+    absent: readonly (readonly Absence[])[] = [],
+  ) {
     this.stages = stages;
+    this.#absent = absent;
+    this.#guarded = absent.some((list) => list.length > 0);
+    for (let gap = 0; gap <= stages.length; gap++) {
+      const list = absent[gap] ?? [];
+      this.#fresh.push(list.length > 0 ? { gap, next: true } : undefined);
+      this.#stale.push(list.some((a) => !a.next) ? { gap, next: false } : undefined);
+    }
     this.#skip = skip;
     this.#skipStage = skipStage;
     this.within = within;
@@ -78,7 +122,9 @@ export class Matcher {
   #collectEntry(k: number): void {
     if (k === this.stages.length) return;
     const s = this.stages[k];
-    if (s.min > 0) this.#entry.push(k);
+    if (s.lastAlternative !== k) {
+      for (let a = k; a <= s.lastAlternative; a++) this.#entry.push(a);
+    } else if (s.min > 0) this.#entry.push(k);
     else if (s.greedy) {
       this.#entry.push(k);
       this.#collectEntry(k + 1);
@@ -86,6 +132,30 @@ export class Matcher {
       this.#collectEntry(k + 1);
       this.#entry.push(k);
     }
+  }
+
+  /** Whether `record` meets a condition of the absent stages `guard` still checks: the thread then dies. */
+  #forbids(guard: Guard, record: Readonly<Record<string, unknown>>, match: MatchData): boolean {
+    const list = this.#absent[guard.gap];
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      if (a.next && !guard.next) continue;
+      try {
+        if (a.test(record, match)) return true;
+      } catch (err) {
+        this.failure ??= err;
+      }
+    }
+    return false;
+  }
+
+  /** `th` after a record it let pass: a `notNext` guard is spent. */
+  #skipped(th: Thread): Thread {
+    const guard = th.guard;
+    if (guard === undefined || !guard.next) return th;
+    const stale = this.#stale[guard.gap];
+    const { stage, count, match } = th;
+    return stale === undefined ? { stage, count, match } : { stage, count, match, guard: stale };
   }
 
   #test(stage: number, record: Readonly<Record<string, unknown>>, match: MatchData | null): boolean {
@@ -103,20 +173,32 @@ export class Matcher {
     const old = ks.threads;
     this.#next = null;
     this.#cut = -1;
+    const end = this.stages.length;
     for (let i = 0; i < old.length; i++) {
       const th = old[i];
       if (th.match.start === this.#cut) continue;
+      const guard = this.#guarded ? th.guard : undefined;
+      if (guard !== undefined) {
+        if (this.#forbids(guard, record, th.match)) continue;
+        if (th.stage === end) {
+          // Past the last stage: the record after the match was not a forbidden one.
+          if (this.#stale[guard.gap] === undefined) this.#accept(th.match);
+          else this.#push(this.#skipped(th));
+          continue;
+        }
+      }
+      const stage = this.stages[th.stage];
       if (this.#test(th.stage, record, th.match)) {
-        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, this.stages.length));
-      } else if (!this.stages[th.stage].strict) {
-        this.#push(th);
+        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, end));
+        if (stage.any && th.match.start !== this.#cut) this.#push(this.#skipped(th));
+      } else if (!stage.strict) {
+        this.#push(guard === undefined ? th : this.#skipped(th));
       }
     }
     const entry = this.#entry;
     for (let i = 0; i < entry.length && this.#cut !== pos; i++) {
       const k = entry[i];
-      if (this.#test(k, record, null))
-        this.#after(k, 1, take(null, k, record, time, pos, this.stages.length));
+      if (this.#test(k, record, null)) this.#after(k, 1, take(null, k, record, time, pos, end));
     }
     ks.threads = this.#next ?? NO_THREADS;
     this.#settle(ks);
@@ -129,17 +211,39 @@ export class Matcher {
     while (i < threads.length && threads[i].match.startTime + this.within <= time) i++;
     if (i === 0) return;
     ks.threads = threads.slice(i);
-    let last = -1;
-    for (let t = 0; t < i; t++) {
-      const match = threads[t].match;
-      if (match.start === last) continue;
-      last = match.start;
-      // The first thread of a start ranks highest: it is the partial match reported.
-      if (this.#skip === 'no_skip') {
-        if (!ks.emitted.includes(match.start)) this.ready.push({ kind: 'timeout', match });
-      } else if (!ks.results.some((r) => r.match.start === match.start)) {
-        insertResult(ks.results, { kind: 'timeout', match });
+    // The threads of a start are adjacent and expire together (they share its first record).
+    for (let t = 0; t < i; ) {
+      const start = threads[t].match.start;
+      let to = t + 1;
+      while (to < i && threads[to].match.start === start) to++;
+      // A thread waiting past the last stage for `within` (notFollowedBy) has its match now.
+      let matched = false;
+      for (let u = t; u < to; u++) {
+        const th = threads[u];
+        if (th.stage !== this.stages.length || th.guard === undefined) continue;
+        if (this.#stale[th.guard.gap] === undefined) continue;
+        matched = true;
+        if (this.#skip === 'no_skip') {
+          this.ready.push({ kind: 'match', match: th.match });
+          if (!ks.emitted.includes(start)) ks.emitted.push(start);
+          continue;
+        }
+        // It outranks any match of its start found before: threads ranked below that were cut.
+        const at = ks.results.findIndex((r) => r.match.start === start);
+        if (at >= 0) ks.results[at] = { kind: 'match', match: th.match };
+        else insertResult(ks.results, { kind: 'match', match: th.match });
+        break;
       }
+      // Otherwise the first thread of the start ranks highest: it is the partial match reported.
+      if (!matched) {
+        const match = threads[t].match;
+        if (this.#skip === 'no_skip') {
+          if (!ks.emitted.includes(start)) this.ready.push({ kind: 'timeout', match });
+        } else if (!ks.results.some((r) => r.match.start === start)) {
+          insertResult(ks.results, { kind: 'timeout', match });
+        }
+      }
+      t = to;
     }
     this.#settle(ks);
   }
@@ -154,33 +258,42 @@ export class Matcher {
     const s = this.stages[stage];
     const loop = count < s.max;
     const exit = count >= s.min;
+    // Leaving the stage (and its alternation) crosses the absent stages after it (the same
+    // whichever optional stages follow are skipped: none may come right after an optional stage).
+    const following = s.lastAlternative + 1;
+    const guard = exit && this.#guarded ? this.#fresh[following] : undefined;
     if (s.greedy) {
-      if (loop) this.#expect(stage, count, match);
-      if (exit) this.#enter(stage + 1, match);
+      if (loop) this.#expect(stage, count, match, undefined);
+      if (exit) this.#enter(following, match, guard);
     } else {
-      if (exit) this.#enter(stage + 1, match);
-      if (loop) this.#expect(stage, count, match);
+      if (exit) this.#enter(following, match, guard);
+      if (loop) this.#expect(stage, count, match, undefined);
     }
   }
 
-  #enter(stage: number, match: MatchData): void {
+  #enter(stage: number, match: MatchData, guard: Guard | undefined): void {
     if (stage === this.stages.length) {
-      this.#accept(match);
+      if (guard === undefined) this.#accept(match);
+      else this.#expect(stage, 0, match, guard);
       return;
     }
     const s = this.stages[stage];
-    if (s.min > 0) this.#expect(stage, 0, match);
+    if (s.lastAlternative !== stage) {
+      // An alternation: each of its stages, the earlier preferred (all take at least one record).
+      for (let a = stage; a <= s.lastAlternative; a++) this.#expect(a, 0, match, guard);
+    } else if (s.min > 0) this.#expect(stage, 0, match, guard);
     else if (s.greedy) {
-      this.#expect(stage, 0, match);
-      this.#enter(stage + 1, match);
+      this.#expect(stage, 0, match, guard);
+      this.#enter(stage + 1, match, guard);
     } else {
-      this.#enter(stage + 1, match);
-      this.#expect(stage, 0, match);
+      this.#enter(stage + 1, match, guard);
+      this.#expect(stage, 0, match, guard);
     }
   }
 
-  #expect(stage: number, count: number, match: MatchData): void {
-    if (this.#cut !== match.start) this.#push({ stage, count, match });
+  #expect(stage: number, count: number, match: MatchData, guard: Guard | undefined): void {
+    if (this.#cut === match.start) return;
+    this.#push(guard === undefined ? { stage, count, match } : { stage, count, match, guard });
   }
 
   #push(thread: Thread): void {

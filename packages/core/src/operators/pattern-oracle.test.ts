@@ -2,7 +2,9 @@
  * The pattern step against an independent oracle: a brute-force backtracking matcher written
  * plainly here, enumerating per key, in event-time order, the matches of each start record in
  * the order of preference (greedy quantifiers try one more record first, reluctant ones one
- * fewer), under the same skip strategy. Random patterns over random inputs; the same inputs also
+ * fewer; with `any` contiguity an earlier record before a later one), under the same skip
+ * strategy. Absent stages are checked on the records between the stages around them, as Flink
+ * CEP's `notNext` and `notFollowedBy` are. Random patterns over random inputs; the same inputs also
  * run in batches of 1, 7 and 1024 and through a checkpoint taken mid-pattern, which must all give
  * identical output, late records and dead letters.
  */
@@ -48,6 +50,8 @@ const CONDITIONS: Condition[] = [
 ];
 
 const QUANTIFIERS = ['', '', '+', '*', '?', '{2}', '{1,3}', '{2,}', '+?', '*?', '??', '{1,3}?'];
+/** The quantifiers of stages in an alternation: each takes at least one record. */
+const REQUIRED = ['', '', '+', '{2}', '{1,3}', '{2,}', '+?', '{1,3}?'];
 
 interface StageSpec {
   name: string;
@@ -55,7 +59,10 @@ interface StageSpec {
   min: number;
   max: number;
   greedy: boolean;
-  strict: boolean;
+  contiguity: 'strict' | 'relaxed' | 'any';
+  absent: boolean;
+  /** An alternative to the stage before it: `(S1 | S2)`. */
+  alternative: boolean;
 }
 
 function quantifier(q: string): { min: number; max: number; greedy: boolean } {
@@ -82,39 +89,81 @@ function* matchesFrom(
 ): Generator<[number, Rec][]> {
   const startTime = recs[s].t;
   const n = stages.length;
+  const inTime = (x: number) => recs[x].t - startTime < within;
+  // Whether recs[x] meets an absent stage crossed since the last record taken (at first - 1):
+  // a strict one (notNext) only when it is the very next record.
+  const forbidden = (x: number, first: number, pending: StageSpec[], taken: [number, Rec][]) =>
+    pending.some((p) => (p.contiguity !== 'strict' || x === first) && p.cond.js(recs[x], taken));
   // Take the next record of stage k (which holds c records) at or after index i.
-  function* element(k: number, c: number, i: number, taken: [number, Rec][]): Generator<[number, Rec][]> {
-    for (let x = i; x < recs.length; x++) {
-      if (recs[x].t - startTime >= within) return;
+  function* element(
+    k: number,
+    c: number,
+    i: number,
+    taken: [number, Rec][],
+    pending: StageSpec[],
+  ): Generator<[number, Rec][]> {
+    for (let x = i; x < recs.length && inTime(x); x++) {
+      if (forbidden(x, i, pending, taken)) return;
       if (stages[k].cond.js(recs[x], taken)) {
         yield* after(k, c + 1, x + 1, [...taken, [k, recs[x]]]);
+        // A match starts at its first record; only `any` tries a later record after this one.
+        if (taken.length === 0 || stages[k].contiguity !== 'any') return;
+      } else if (taken.length === 0 || stages[k].contiguity === 'strict') {
+        // Strict contiguity allows no record in between.
         return;
       }
-      // A match starts at its first record; strict contiguity allows no record in between.
-      if (taken.length === 0 || stages[k].strict) return;
     }
   }
+  // The stage after the alternation stage k is part of (k + 1 when it has none).
+  const following = (k: number) => {
+    let j = k + 1;
+    while (j < n && stages[j].alternative) j++;
+    return j;
+  };
   function* after(k: number, c: number, i: number, taken: [number, Rec][]): Generator<[number, Rec][]> {
     const st = stages[k];
-    const more = c < st.max ? () => element(k, c, i, taken) : null;
-    const done = c >= st.min ? () => enter(k + 1, i, taken) : null;
+    const more = c < st.max ? () => element(k, c, i, taken, []) : null;
+    const done = c >= st.min ? () => enter(following(k), i, taken, []) : null;
     for (const option of st.greedy ? [more, done] : [done, more]) if (option) yield* option();
   }
-  function* enter(k: number, i: number, taken: [number, Rec][]): Generator<[number, Rec][]> {
+  function* enter(
+    k: number,
+    i: number,
+    taken: [number, Rec][],
+    pending: StageSpec[],
+  ): Generator<[number, Rec][]> {
     if (k === n) {
-      yield taken;
+      if (pending.some((p) => p.contiguity !== 'strict')) {
+        // notFollowedBy at the end: no forbidden record until `within` has passed.
+        for (let x = i; x < recs.length && inTime(x); x++) if (forbidden(x, i, pending, taken)) return;
+        yield taken;
+      } else if (pending.length === 0) {
+        yield taken;
+      } else if (i < recs.length && inTime(i) && !forbidden(i, i, pending, taken)) {
+        // notNext at the end: the next record comes in time and is not a forbidden one.
+        yield taken;
+      }
       return;
     }
     const st = stages[k];
-    if (st.min > 0) {
-      yield* element(k, 0, i, taken);
+    if (st.absent) {
+      yield* enter(k + 1, i, taken, [...pending, st]);
       return;
     }
-    const take = () => element(k, 0, i, taken);
-    const pass = () => enter(k + 1, i, taken);
+    if (following(k) > k + 1) {
+      // An alternation: each stage of it in turn (each takes at least one record).
+      for (let a = k; a < following(k); a++) yield* element(a, 0, i, taken, pending);
+      return;
+    }
+    if (st.min > 0) {
+      yield* element(k, 0, i, taken, pending);
+      return;
+    }
+    const take = () => element(k, 0, i, taken, pending);
+    const pass = () => enter(k + 1, i, taken, pending);
     for (const option of st.greedy ? [take, pass] : [pass, take]) yield* option();
   }
-  yield* enter(0, s, []);
+  yield* enter(0, s, [], []);
 }
 
 function describePath(path: [number, Rec][], stages: StageSpec[]): string {
@@ -177,20 +226,55 @@ function oracle(
   return result;
 }
 
+const CONTIGUITIES = ['strict', 'strict', 'relaxed', 'relaxed', 'any'] as const;
+
 function randomCase(seed: number) {
   const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const count = 1 + Math.floor(rnd() * 3);
   let stages: StageSpec[] = [];
   let quantifiers: string[] = [];
+  const addAbsent = () => {
+    for (let n = 0; n < 2 && rnd() < 0.3; n++) {
+      stages.push(absentStage(stages.length, pick(CONDITIONS), rnd() < 0.5));
+      quantifiers.push('');
+    }
+  };
   do {
+    stages = [];
     quantifiers = [];
-    stages = Array.from({ length: count }, (_, k) => {
+    for (let k = 0; k < count; k++) {
+      // Absent stages (notNext / notFollowedBy, one or two) before this one, after a required stage.
+      if (k > 0 && stages[stages.length - 1].min > 0) addAbsent();
       const q = pick(QUANTIFIERS);
       quantifiers.push(q);
-      return { name: `S${k}`, cond: pick(CONDITIONS), ...quantifier(q), strict: rnd() < 0.5 };
-    });
-  } while (stages.every((s) => s.min === 0));
+      const contiguity = pick(CONTIGUITIES);
+      stages.push({
+        name: `S${stages.length}`,
+        cond: pick(CONDITIONS),
+        ...quantifier(q),
+        contiguity,
+        absent: false,
+        alternative: false,
+      });
+      // Alternatives to it (S1 | S2 | …): all of them required.
+      for (let n = 0; n < 2 && stages[stages.length - 1].min > 0 && rnd() < 0.25; n++) {
+        const alt = pick(REQUIRED);
+        quantifiers.push(alt);
+        stages.push({
+          name: `S${stages.length}`,
+          cond: pick(CONDITIONS),
+          ...quantifier(alt),
+          contiguity: pick(CONTIGUITIES),
+          absent: false,
+          alternative: true,
+        });
+      }
+    }
+    // And at the end.
+    if (stages[stages.length - 1].min > 0) addAbsent();
+  } while (stages.every((s) => s.absent || s.min === 0));
+  const positive = stages.filter((s) => !s.absent);
   const skip = pick([
     'past_last_row',
     'past_last_row',
@@ -199,9 +283,17 @@ function randomCase(seed: number) {
     'to_last',
     'no_skip',
   ] as const);
-  const skipStage = Math.floor(rnd() * count);
-  // no_skip enumerates every path: keep matches short so the oracle stays small.
-  const within = skip === 'no_skip' ? 3 + Math.floor(rnd() * 4) : pick([Number.POSITIVE_INFINITY, 5, 12]);
+  const skipTo = pick(positive).name;
+  const skipStage = stages.findIndex((s) => s.name === skipTo);
+  // no_skip and `any` enumerate many paths: keep matches short so the oracle stays small; a
+  // notFollowedBy at the end needs a within.
+  const bounded = skip === 'no_skip' || stages.some((s) => s.contiguity === 'any') || absentCanEnd(stages);
+  const within =
+    skip === 'no_skip'
+      ? 3 + Math.floor(rnd() * 4)
+      : bounded
+        ? pick([5, 12])
+        : pick([Number.POSITIVE_INFINITY, 5, 12]);
   const bound = pick([0, 2, 4]);
   const size = 10 + Math.floor(rnd() * 40);
   const inputs: Input[] = [];
@@ -222,14 +314,39 @@ function randomCase(seed: number) {
       name: s.name,
       where: s.cond.sql,
       ...(quantifiers[k] ? { quantifier: quantifiers[k] } : {}),
-      contiguity: s.strict ? 'strict' : 'relaxed',
+      contiguity: s.contiguity,
+      ...(s.absent ? { absent: true } : {}),
+      ...(s.alternative ? { alternative: true } : {}),
     })),
-    measures: stageMeasures(stages.map((s) => s.name)),
+    measures: stageMeasures(positive.map((s) => s.name)),
     skip,
-    ...(skip === 'to_first' || skip === 'to_last' ? { skip_to: `S${skipStage}` } : {}),
+    ...(skip === 'to_first' || skip === 'to_last' ? { skip_to: skipTo } : {}),
     ...(within !== Number.POSITIVE_INFINITY ? { within: `${within}ms` } : {}),
   };
-  return { stages, skip, skipStage, within, bound, inputs, cfg };
+  return { stages, positive, skip, skipStage, within, bound, inputs, cfg };
+}
+
+/** Whether a notFollowedBy can end the pattern: only optional stages follow it. */
+function absentCanEnd(stages: StageSpec[]): boolean {
+  for (let k = stages.length - 1; k >= 0; k--) {
+    if (stages[k].absent && stages[k].contiguity === 'relaxed') return true;
+    if (!stages[k].absent && stages[k].min > 0) return false;
+  }
+  return false;
+}
+
+function absentStage(index: number, cond: Condition, strict: boolean): StageSpec {
+  const contiguity = strict ? 'strict' : 'relaxed';
+  return {
+    name: `S${index}`,
+    cond,
+    min: 1,
+    max: 1,
+    greedy: true,
+    contiguity,
+    absent: true,
+    alternative: false,
+  };
 }
 
 describe('pattern step against a brute-force oracle', () => {
@@ -239,7 +356,7 @@ describe('pattern step against a brute-force oracle', () => {
     for (let seed = 1; seed <= seeds; seed++) {
       const c = randomCase(seed);
       const run = runPattern(c.cfg, c.inputs, { bound: c.bound });
-      const names = c.stages.map((s) => s.name);
+      const names = c.positive.map((s) => s.name);
       const got = new Map<string, string[]>();
       for (const o of run.out) {
         const list = got.get(o.key) ?? [];

@@ -9,7 +9,13 @@ import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { compileKey } from './key-by.ts';
 import { createPatternOperator } from './pattern.ts';
-import { compileMeasures, compileStages } from './pattern-compile.ts';
+import {
+  type Absence,
+  compileMeasures,
+  compileStages,
+  type Stage,
+  type StageConfig,
+} from './pattern-compile.ts';
 
 const stage = Type.Object(
   {
@@ -31,10 +37,24 @@ const stage = Type.Object(
       }),
     ),
     contiguity: Type.Optional(
-      Type.Union([Type.Literal('strict'), Type.Literal('relaxed')], {
+      Type.Union([Type.Literal('strict'), Type.Literal('relaxed'), Type.Literal('any')], {
         description:
-          'How this stage’s records follow the record before them: `strict` — the very next record of the key (Flink `next`); `relaxed` — records that fail this stage’s condition in between are skipped (Flink `followedBy`). Applies between the records of a repeated stage too.',
+          'How this stage’s records follow the record before them: `strict` — the very next record of the key (Flink `next`); `relaxed` — records that fail this stage’s condition in between are skipped, and the first that meets it is taken (Flink `followedBy`); `any` — every later record that meets it is taken by a branch of its own, while another branch skips it (Flink `followedByAny`; with `skip: no_skip` each branch can give a match). Applies between the records of a repeated stage too (`any` there is Flink’s `allowCombinations()`). An `absent` stage takes `strict` or `relaxed`.',
         default: 'strict',
+      }),
+    ),
+    absent: Type.Optional(
+      Type.Boolean({
+        description:
+          'A negative stage: it takes no records, and a record meeting `where` here ends the partial match. With `strict` contiguity the record right after the previous stage’s last one must not meet it (Flink `notNext`); with `relaxed`, no record between the previous stage’s last one and the next stage’s first (Flink `notFollowedBy`; a record meeting both is forbidden). It cannot begin the pattern, take a quantifier, or follow an optional stage. At the end of the pattern (or followed by optional stages only) a `relaxed` one needs `within`, and the match is output when `within` has passed without such a record; a `strict` one there waits for the next record of the key. Conditions may refer to earlier stages; nothing can refer to it.',
+        default: false,
+      }),
+    ),
+    alternative: Type.Optional(
+      Type.Boolean({
+        description:
+          'This stage is an alternative to the stage before it (SQL `PATTERN (A (B | C) D)`: B, then C with `alternative: true`; chain more for `(B | C | E)`): a match takes records into one of them, the earlier preferred when both could, and continues with the stage after the last alternative. Each keeps its own condition, quantifier and contiguity, but must take at least one record (no `?`, `*`, `{0,n}`), and none may be absent.',
+        default: false,
       }),
     ),
   },
@@ -73,7 +93,11 @@ const config = Type.Object(
         default: 'past_last_row',
       },
     ),
-    skip_to: Type.Optional(Type.String({ description: 'The stage `skip: to_first` or `to_last` names.' })),
+    skip_to: Type.Optional(
+      Type.String({
+        description: 'The stage `skip: to_first` or `to_last` names (one that takes records, not `absent`).',
+      }),
+    ),
     measures: Type.Record(Type.String(), Type.String(), {
       description:
         'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `count(B)`, `match_start()`, `match_end()`; a plain field reads the match’s last record.',
@@ -117,7 +141,7 @@ export const patternStep = defineStep({
     '  first_failure: first(fail.ts)',
   ].join('\n'),
   create(cfg, step) {
-    const stages = compileStages(cfg.stages, step.id, step.clock);
+    const { stages, absent } = compileStages(cfg.stages, step.id, step.clock);
     const names = stages.map((s) => s.name);
     let skipStage: number | undefined;
     if (cfg.skip === 'to_first' || cfg.skip === 'to_last') {
@@ -125,7 +149,7 @@ export const patternStep = defineStep({
       if (skipStage < 0) {
         throw new SluiceError(
           'CONFIG_INVALID',
-          `skip: ${cfg.skip} needs skip_to naming a stage (${names.join(', ')})`,
+          `skip: ${cfg.skip} needs skip_to naming a stage that takes records (${names.join(', ')})`,
           { step: step.id, path: 'skip_to' },
         );
       }
@@ -146,6 +170,7 @@ export const patternStep = defineStep({
         path: 'within',
       });
     }
+    if (within === Number.POSITIVE_INFINITY) refuseEndlessAbsence(cfg.stages, stages, absent, step.id);
     const keyFields = cfg.key?.map((text, i) => {
       const e = parseExpression(text);
       if (e.kind !== 'field') {
@@ -161,7 +186,14 @@ export const patternStep = defineStep({
       createPatternOperator({
         stepId: step.id,
         stages,
-        measures: compileMeasures(cfg.measures, names, step.id, step.clock),
+        absent,
+        measures: compileMeasures(
+          cfg.measures,
+          names,
+          step.id,
+          step.clock,
+          cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
+        ),
         ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!, step) } : {}),
         within,
         skip: cfg.skip,
@@ -172,3 +204,28 @@ export const patternStep = defineStep({
     );
   },
 });
+
+/**
+ * Refuses, as Flink CEP does, a `notFollowedBy` (relaxed absent stage) that can end the pattern —
+ * last, or followed by optional stages only — when there is no `within`: such a match is
+ * confirmed only when `within` has passed without a forbidden record.
+ */
+function refuseEndlessAbsence(
+  configs: readonly StageConfig[],
+  stages: readonly Stage[],
+  absent: readonly (readonly Absence[])[],
+  stepId: string,
+): void {
+  for (let gap = stages.length; gap >= 0; gap--) {
+    const relaxed = absent[gap].find((a) => !a.next);
+    if (relaxed !== undefined) {
+      const i = configs.findIndex((c) => c.name === relaxed.name);
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `stage '${relaxed.name}' (stages[${i}]) is absent with relaxed contiguity (notFollowedBy) and can end the pattern (no required stage follows it); as in Flink CEP that needs within, since only within passing without such a record confirms the match. Set within, or make a stage after it required`,
+        { step: stepId, path: `stages[${i}]` },
+      );
+    }
+    if (gap === 0 || stages[gap - 1].min > 0) return;
+  }
+}

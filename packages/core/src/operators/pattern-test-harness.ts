@@ -82,17 +82,17 @@ export function watermarksOf(inputs: readonly Input[], bound: number): number[] 
 /**
  * Runs `inputs` in batches of `batchSize`. With `restartAt`, the operator is snapshotted after
  * that many records (v8 serialization, as a checkpoint stores it), dropped, and a new one
- * restored from the snapshot takes the rest.
+ * restored from the snapshot takes the rest. With `restored`, the run starts from that snapshot.
  */
 export function runPattern(
   cfg: Partial<PatternConfig> & Pick<PatternConfig, 'stages'>,
   inputs: readonly Input[],
-  options: { batchSize?: number; bound?: number; restartAt?: number } = {},
+  options: { batchSize?: number; bound?: number; restartAt?: number; restored?: unknown } = {},
 ): RunResult {
   const batchSize = options.batchSize ?? 1024;
   const wms = watermarksOf(inputs, options.bound ?? 0);
   const out = new Collect();
-  let op = buildPattern(cfg);
+  let op = buildPattern(cfg, options.restored);
   let max = Number.NEGATIVE_INFINITY;
   for (let from = 0; from < inputs.length; from += batchSize) {
     let to = Math.min(inputs.length, from + batchSize);
@@ -142,4 +142,27 @@ export function describeMatch(row: Row, names: readonly string[]): string {
   }
   const text = parts.join(' ');
   return row.match === 'timeout' ? `timeout ${text}` : text;
+}
+
+/** Records `id@time` of key `key`; the id's letter is the field `v`, its digits the field `n`. */
+export function records(text: string, key = 'k'): Input[] {
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((item) => {
+      const [id, t] = item.split('@');
+      return { key, t: Number(t), id, v: id[0], n: Number(id.slice(1)) };
+    });
+}
+
+/** Matches found over `text`, described per stage (absent stages take no records: left out). */
+export function matches(
+  stages: PatternConfig['stages'],
+  text: string | Input[],
+  cfg: Partial<PatternConfig> = {},
+): string[] {
+  const names = stages.filter((s) => s.absent !== true).map((s) => s.name);
+  const inputs = typeof text === 'string' ? records(text) : text;
+  const result = runPattern({ stages, measures: stageMeasures(names), ...cfg }, inputs);
+  return result.out.map((o) => describeMatch(o.row, names));
 }

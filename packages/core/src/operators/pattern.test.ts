@@ -1,35 +1,20 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import {
   buildPattern,
   describeMatch,
   type Input,
+  matches,
   type PatternConfig,
+  records,
   runPattern,
   stageMeasures,
 } from './pattern-test-harness.ts';
 
 type Stages = PatternConfig['stages'];
-
-/** Records `id@time` of key `k`; the id's letter is the field `v`, its digits the field `n`. */
-function records(text: string, key = 'k'): Input[] {
-  return text
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((item) => {
-      const [id, t] = item.split('@');
-      return { key, t: Number(t), id, v: id[0], n: Number(id.slice(1)) };
-    });
-}
-
-/** Matches found over `text`, described per stage. */
-function matches(stages: Stages, text: string | Input[], cfg: Partial<PatternConfig> = {}): string[] {
-  const names = stages.map((s) => s.name);
-  const inputs = typeof text === 'string' ? records(text) : text;
-  const result = runPattern({ stages, measures: stageMeasures(names), ...cfg }, inputs);
-  return result.out.map((o) => describeMatch(o.row, names));
-}
 
 const is = (v: string) => `v = '${v}'`;
 
@@ -299,6 +284,42 @@ describe('pattern step', () => {
     assert.deepEqual(
       r.out.map((o) => describeMatch(o.row, ['A', 'B'])),
       ['A:a2 B:b1'],
+    );
+  });
+
+  it('restores a snapshot written before absent stages and any contiguity (sluice.pattern.v1)', () => {
+    // testdata/pattern-v1.snapshot: this pattern's state after r1..r5 at watermark 5, written
+    // (v8.serialize) by the matcher before threads could carry a guard.
+    const cfg = {
+      stages: [
+        { name: 'A', where: is('a'), quantifier: '+', contiguity: 'strict' as const },
+        { name: 'B', where: is('b'), contiguity: 'relaxed' as const },
+      ],
+      within: '100ms',
+      measures: stageMeasures(['A', 'B']),
+      timeouts: 'emit' as const,
+    };
+    const before: Input[] = [
+      { key: 'x', t: 1, id: 'r1', v: 'a' },
+      { key: 'y', t: 2, id: 'r2', v: 'a' },
+      { key: 'x', t: 3, id: 'r3', v: 'a' },
+      { key: 'x', t: 4, id: 'r4', v: 'c' },
+      { key: 'y', t: 9, id: 'r5', v: 'c' },
+    ];
+    const after: Input[] = [
+      { key: 'x', t: 10, id: 'r6', v: 'b' },
+      { key: 'y', t: 12, id: 'r7', v: 'a' },
+      { key: 'x', t: 13, id: 'r8', v: 'a' },
+      { key: 'y', t: 14, id: 'r9', v: 'b' },
+      { key: 'x', t: 300, id: 'r10', v: 'c' },
+    ];
+    const snapshot = deserialize(readFileSync(new URL('./testdata/pattern-v1.snapshot', import.meta.url)));
+    assert.equal(snapshot.format, 'sluice.pattern.v1');
+    const restored = runPattern(cfg, after, { restored: snapshot });
+    assert.deepEqual(restored, runPattern(cfg, [...before, ...after]));
+    assert.deepEqual(
+      restored.out.map((o) => `${o.key} ${describeMatch(o.row, ['A', 'B'])}`),
+      ['x A:r1..r3(2) B:r6', 'y A:r2 B:r9', 'x timeout A:r8'],
     );
   });
 

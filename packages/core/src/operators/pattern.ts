@@ -13,13 +13,16 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
 import { RecordBuffer } from './pattern-buffer.ts';
-import type { MatchData, Measure, Stage } from './pattern-compile.ts';
+import type { Absence, MatchData, Measure, Stage } from './pattern-compile.ts';
 import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 export interface PatternOptions {
   stepId: string;
+  /** The positive stages. */
   stages: readonly Stage[];
+  /** Absent stages by gap (`CompiledStages.absent`); none by default. */
+  absent?: readonly (readonly Absence[])[];
   measures: readonly Measure[];
   /** Output fields holding the key, read from the first record of the match (aggregate-style). */
   keyFields?: readonly string[];
@@ -34,7 +37,12 @@ export interface PatternOptions {
   timeouts: 'emit' | 'drop';
 }
 
-/** The checkpoint format's name: part of the on-disk format, changed with any change of shape. */
+/**
+ * The checkpoint format's name: part of the on-disk format, changed with any change of shape an
+ * earlier reader would misread. A thread's optional `guard` (absent stages) kept the name: only a
+ * pattern with absent stages writes one, and no earlier version accepts such a pattern, while
+ * snapshots written before it are read unchanged (`pattern.test.ts` restores one).
+ */
 export const PATTERN_STATE_FORMAT = 'sluice.pattern.v1';
 
 interface PatternSnapshot {
@@ -75,7 +83,13 @@ class PatternOperator implements Operator {
 
   constructor(options: PatternOptions) {
     this.#o = options;
-    this.#matcher = new Matcher(options.stages, options.skip, options.skipStage ?? 0, options.within);
+    this.#matcher = new Matcher(
+      options.stages,
+      options.skip,
+      options.skipStage ?? 0,
+      options.within,
+      options.absent,
+    );
   }
 
   open(ctx: OperatorContext): void {

@@ -5,6 +5,7 @@
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
+import { withFields } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { compileKey } from './key-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
@@ -60,6 +61,16 @@ export const topNStep = defineStep({
     reason: 'a top list changes as records arrive: a record entering it pushes another out',
   }),
   example: 'type: top_n\nkey: [category]\norder_by: [price DESC]\nn: 3',
+  schema(cfg, [input], ctx) {
+    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    cfg.order_by.forEach((text, i) => {
+      const [, expr] = ORDER_TERM.exec(text)!;
+      if (expr.trim() !== '') ctx.check(expr, `order_by[${i}]`, input);
+    });
+    return cfg.rank_field === undefined
+      ? input
+      : withFields(input, [{ name: cfg.rank_field, type: 'number' }]);
+  },
   create(cfg, step) {
     const orderBy: OrderTerm[] = cfg.order_by.map((text, i) => {
       const [, expr, direction] = ORDER_TERM.exec(text)!;

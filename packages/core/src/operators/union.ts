@@ -3,6 +3,7 @@
  */
 
 import Type from 'typebox';
+import { unionSchema } from '../plan/schema.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 
 export const unionStep = defineStep({
@@ -12,6 +13,7 @@ export const unionStep = defineStep({
   description:
     'Name the inputs with `input: [a, b]`. Records keep their event time; the watermark after a union is the minimum of its inputs’.',
   config: Type.Object({}, { additionalProperties: false }),
+  schema: (_cfg, inputs) => unionSchema(inputs),
   example: 'type: union\ninput: [web_orders, store_orders]',
   create() {
     return {

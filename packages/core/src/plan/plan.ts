@@ -7,6 +7,7 @@
  */
 
 import type { ErrorLocation } from '../errors.ts';
+import type { RecordSchema } from '../expr/index.ts';
 
 /** How a source assigns event time and watermarks. */
 export interface EventTimeConfig {
@@ -73,6 +74,11 @@ export interface PipelineSettings {
 
 export interface Plan {
   readonly name: string;
+  /**
+   * What the records of each source and step look like, where known: set by `resolvePlan`,
+   * which checks every step's expressions against them (see `schema.ts`).
+   */
+  readonly schemas?: { readonly [id: string]: RecordSchema };
   readonly sources: readonly PlanSource[];
   readonly steps: readonly PlanStep[];
   readonly sinks: readonly PlanSink[];

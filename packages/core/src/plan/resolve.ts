@@ -15,6 +15,7 @@ import { validateConfig } from './config.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
 import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from './plan.ts';
+import { inferSchemas } from './schema.ts';
 
 /** Pipeline-level paths an error without a step may point to. */
 const PLAN_PATH = /^(?:name|settings(?:\..+)?)$/;
@@ -196,7 +197,11 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
       problems.push({ code: 'PLAN_CHANGELOG_MISMATCH', ...p });
   }
   if (problems.length > 0) throw problemsError(plan, problems);
-  return resolved;
+  const { schemas, problems: typeProblems } = inferSchemas(resolved, registry);
+  for (const p of typeProblems)
+    problems.push({ code: p.error.code, message: p.error.message, step: p.step, path: p.path });
+  if (problems.length > 0) throw problemsError(plan, problems);
+  return { ...resolved, schemas };
 }
 
 function problemsError(plan: Plan, problems: Problem[]): SluiceError {

@@ -1,0 +1,162 @@
+/**
+ * Schemas: what the records of each source and step look like, where known, and the gate that
+ * works them out through a plan, checking every step's expressions against its input's schema
+ * before anything runs.
+ *
+ * A source may declare the schema of its records (the `nexmark` source does); a step declares how
+ * its output's schema follows from its inputs' (`StepSpec.schema`), checking its expressions on
+ * the way; a step that declares nothing gives records of unknown shape (an open, empty schema),
+ * and so does a source. A closed schema lists every field a record may have: an expression
+ * naming another — `bid.pricee` — is a PLAN_TYPE_ERROR at its line, with the fields there are,
+ * instead of a dead letter per record at run time. Types flow the same way, so `sum(name)` over
+ * a text field is refused before the job starts.
+ */
+
+import { SluiceError } from '../errors.ts';
+import {
+  compileExpression,
+  compilePredicate,
+  type Expr,
+  type ExprType,
+  type FieldSchema,
+  parseExpression,
+  type RecordSchema,
+} from '../expr/index.ts';
+import type { Registry } from '../registry.ts';
+import type { Plan } from './plan.ts';
+import { topologicalOrder } from './resolve.ts';
+
+/** What a stream's records look like, where known (see `RecordSchema`). */
+export type Schema = RecordSchema;
+export type { FieldSchema };
+
+/** Records of unknown shape: no field known, any allowed. */
+export const UNKNOWN_SCHEMA: Schema = Object.freeze({ fields: Object.freeze([]), open: true });
+
+/** What a step's `schema` rule gets besides its config and its inputs' schemas. */
+export interface SchemaContext {
+  /** The step's id. */
+  readonly step: string;
+  /** The ids of its inputs, in port order. */
+  readonly inputs: readonly string[];
+  /**
+   * Type-checks expression `text` (at config `path`) against `schema` and returns its type;
+   * throws PLAN_TYPE_ERROR (or EXPR_SYNTAX …) located at the step and path. A `predicate` must
+   * be boolean.
+   */
+  check(text: string, path: string, schema: Schema, mode?: 'value' | 'predicate'): ExprType;
+  /**
+   * The field an expression computes, named `name`: checked as by `check`, and when the
+   * expression only reads a field (`bid`, `bid.price`), that field's schema, nested objects and all.
+   */
+  field(name: string, text: string, path: string, schema: Schema): FieldSchema;
+}
+
+/** A schema with `fields` (replacing any of the same name) added. */
+export function withFields(schema: Schema, fields: readonly FieldSchema[]): Schema {
+  const names = new Set(fields.map((f) => f.name));
+  return { fields: [...schema.fields.filter((f) => !names.has(f.name)), ...fields], open: schema.open };
+}
+
+/** A field of a schema, or undefined. */
+export function fieldNamed(schema: Schema, name: string): FieldSchema | undefined {
+  return schema.fields.find((f) => f.name === name);
+}
+
+/** An object field holding records of `schema`. */
+export function objectField(name: string, schema: Schema, nullable = false): FieldSchema {
+  return { name, type: 'object', schema, nullable };
+}
+
+/** The schema records of several inputs share (a union): fields all have, types merged; open unless all are closed alike. */
+export function unionSchema(schemas: readonly Schema[]): Schema {
+  if (schemas.length === 0) return UNKNOWN_SCHEMA;
+  const [first, ...rest] = schemas;
+  let open = first.open;
+  const fields: FieldSchema[] = [];
+  for (const f of first.fields) {
+    let merged: FieldSchema | undefined = f;
+    for (const other of rest) {
+      const g = fieldNamed(other, f.name);
+      if (g === undefined) {
+        merged = undefined;
+        break;
+      }
+      if (g.type !== merged.type || g.schema !== merged.schema)
+        merged = { name: f.name, type: g.type === merged.type ? g.type : 'any', nullable: true };
+    }
+    if (merged !== undefined) fields.push(merged);
+    else open = true;
+  }
+  for (const other of rest)
+    if (other.open || other.fields.some((g) => fieldNamed(first, g.name) === undefined)) open = true;
+  return { fields, open };
+}
+
+/** The field an expression reads when it is nothing but a field path (`bid.price`), if known. */
+function readsField(e: Expr, schema: Schema): FieldSchema | undefined {
+  if (e.kind === 'field') return fieldNamed(schema, e.name);
+  if (e.kind === 'member') {
+    const object = readsField(e.object, schema);
+    return object?.schema === undefined ? undefined : fieldNamed(object.schema, e.name);
+  }
+  return undefined;
+}
+
+/** The schema of every source and step of a resolved plan, or the problems found on the way. */
+export interface SchemaResult {
+  readonly schemas: { readonly [id: string]: Schema };
+  readonly problems: readonly { readonly step: string; readonly path: string; readonly error: SluiceError }[];
+}
+
+/**
+ * Works out the schema of every source and step of `plan` (configs validated, inputs existing,
+ * no cycle), checking each step's expressions against its inputs' schemas. A step whose rule
+ * fails gets an unknown schema, so one mistake is reported once, not again downstream.
+ */
+export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
+  const schemas: { [id: string]: Schema } = {};
+  const problems: { step: string; path: string; error: SluiceError }[] = [];
+  for (const source of plan.sources)
+    schemas[source.id] = registry.source(source.type)?.schema?.(source.config as never) ?? UNKNOWN_SCHEMA;
+  const byId = new Map(plan.steps.map((s) => [s.id, s]));
+  const order = topologicalOrder(
+    plan.steps.map((s) => s.id),
+    new Map(plan.steps.map((s) => [s.id, s.inputs])),
+  );
+  for (const id of order) {
+    const step = byId.get(id)!;
+    const spec = registry.step(step.type);
+    const inputs = step.inputs.map((input) => schemas[input] ?? UNKNOWN_SCHEMA);
+    if (spec?.schema === undefined) {
+      schemas[id] = UNKNOWN_SCHEMA;
+      continue;
+    }
+    const check: SchemaContext['check'] = (text, path, schema, mode = 'value') => {
+      const options = { step: id, path, schema };
+      if (mode === 'predicate') {
+        compilePredicate(text, options);
+        return 'boolean';
+      }
+      return compileExpression(text, options).type;
+    };
+    const ctx: SchemaContext = {
+      step: id,
+      inputs: step.inputs,
+      check,
+      field(name, text, path, schema) {
+        const type = check(text, path, schema);
+        const read = readsField(parseExpression(text), schema);
+        return read === undefined ? { name, type, nullable: true } : { ...read, name };
+      },
+    };
+    try {
+      schemas[id] = spec.schema(step.config as never, inputs, ctx);
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      problems.push({ step: id, path: err.path ?? '', error: err });
+      schemas[id] = UNKNOWN_SCHEMA;
+    }
+  }
+  return { schemas, problems };
+}
