@@ -89,7 +89,9 @@ test('a changed file is loaded again; one that does not load leaves the old rows
     { id: 1, v: 'new' },
     { id: 2, v: 'added' },
   ]);
-  await writeFile(file, '{"id":1,"v":"broken"\n');
+  // Renamed over, as the docs advise: a file rewritten in place can be read while it is empty.
+  await writeFile(join(d, 'next'), '{"id":1,"v":"broken"\n');
+  await rename(join(d, 'next'), file);
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await lookup.get([[1]], signal), [{ id: 1, v: 'new' }]);
 });
