@@ -12,6 +12,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { httpTable } from '../api/builtin-components.ts';
 import { sinkOf, sourceOf } from '../api/components.ts';
 import { pipeline } from '../api/pipeline.ts';
+import { resolvePlan } from '../plan/resolve.ts';
 import type { Row } from '../record.ts';
 import {
   assertAccounting,
@@ -469,6 +470,62 @@ as: customer_row
     await assert.rejects(
       Job.create(unknown, { registry }),
       /unknown lookup type 'redis'; known lookup types: file, http/,
+    );
+  });
+});
+
+describe('lookup (typed plan)', () => {
+  const nexmarkPlan = (step: string) =>
+    planFrom(
+      `
+name: typed
+sources:
+  events: { type: nexmark, events: 10 }
+steps:
+  - id: enrich
+    input: events
+${step
+  .trim()
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+  - id: after
+    type: filter
+    input: enrich
+    where: seller.name IS NOT NULL
+sinks:
+  out: { type: discard, input: after }
+`,
+      '/tmp',
+      registry,
+    );
+
+  test('keys and fields are checked against the input schema before the job runs; the row is of unknown shape', () => {
+    const table = 'table: { type: http, url: "http://127.0.0.1:9/sellers/{key}" }';
+    assert.doesNotThrow(() =>
+      resolvePlan(nexmarkPlan(`type: lookup\n${table}\nkey: auction.seller\nas: seller`), registry),
+    );
+    assert.throws(
+      () => resolvePlan(nexmarkPlan(`type: lookup\n${table}\nkey: auction.sellerr\nas: seller`), registry),
+      (err: Error & { code?: string; path?: string }) => {
+        assert.equal(err.code, 'PLAN_TYPE_ERROR');
+        assert.equal(err.path, 'key');
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        resolvePlan(
+          nexmarkPlan(
+            `type: lookup\n${table}\nkey: auction.seller\nas: seller\nfields: { id: events.auction.idd, seller: seller }`,
+          ),
+          registry,
+        ),
+      (err: Error & { code?: string; path?: string }) => {
+        assert.equal(err.code, 'PLAN_TYPE_ERROR');
+        assert.equal(err.path, 'fields.id');
+        return true;
+      },
     );
   });
 });

@@ -12,6 +12,7 @@ import { compileExpression } from '../expr/index.ts';
 import type { LookupKey } from '../lookup.ts';
 import type { StepInfo } from '../operator.ts';
 import { validateConfig } from '../plan/config.ts';
+import { objectField, type Schema, UNKNOWN_SCHEMA, withFields } from '../plan/schema.ts';
 import type { Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
@@ -171,6 +172,20 @@ export const lookupStep = defineStep({
     '  ttl: 10m',
   ].join('\n'),
   config,
+  schema(cfg, [input], ctx) {
+    const keys = typeof cfg.key === 'string' ? [cfg.key] : cfg.key;
+    keys.forEach((text, i) => {
+      ctx.check(text, typeof cfg.key === 'string' ? 'key' : `key[${i}]`, input);
+    });
+    // The row's fields are the table's, unknown to the plan (a lookup type may declare them later).
+    const row = objectField(cfg.as ?? ctx.step, UNKNOWN_SCHEMA, true);
+    if (cfg.fields === undefined) return withFields(input, [row]);
+    const pair: Schema = { fields: [objectField(ctx.inputs[0], input), row], open: false };
+    return {
+      fields: Object.entries(cfg.fields).map(([name, text]) => ctx.field(name, text, `fields.${name}`, pair)),
+      open: false,
+    };
+  },
   create(cfg, step) {
     const inputs = step.inputs ?? [];
     const input = inputs[0] ?? 'input';
