@@ -12,6 +12,7 @@ import type { Logger } from './connector.ts';
 import type { SluiceError } from './errors.ts';
 import type { Batch } from './record.ts';
 import type { LookupSpec } from './spec.ts';
+import type { StateBackend } from './state.ts';
 import type { Clock } from './time.ts';
 
 /** Where an operator sends what it produces. */
@@ -41,6 +42,13 @@ export interface OperatorContext {
   watermark(): number;
   /** The job's logger, for warnings about results (not per record); absent means silent. */
   readonly log?: Logger;
+  /**
+   * The step's keyed state: named maps from key to plain data, restored from the checkpoint and
+   * snapshotted by the runtime, grouped by key group so that state can follow its partitions to
+   * another worker (`runtime/keyed-state.ts`). An operator keeps in its own `snapshot` only what
+   * is not per key (its watermark). Absent outside a job (unit tests of an operator).
+   */
+  readonly state?: StateBackend;
   /**
    * Fails the job: for an asynchronous operator whose work failed outside any record (the
    * runtime catches what a synchronous operator throws).

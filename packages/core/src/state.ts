@@ -24,6 +24,20 @@ export interface StateBackend {
   snapshot(): unknown;
 }
 
+/**
+ * Copies the maps a `MemoryStateBackend` snapshot holds (an operator's own snapshot, before the
+ * runtime held keyed state) into `backend`. Returns false when `restored` is not such a snapshot.
+ */
+export function restoreMaps(restored: unknown, backend: StateBackend): boolean {
+  if (!(restored instanceof Map)) return false;
+  for (const [name, entries] of restored as Map<string, Map<string, unknown>>) {
+    if (!(entries instanceof Map)) return false;
+    const m = backend.map<unknown>(name);
+    for (const [k, v] of entries) m.set(k, v);
+  }
+  return true;
+}
+
 /** Keyed state held in JS Maps. */
 export class MemoryStateBackend implements StateBackend {
   readonly #maps = new Map<string, Map<string, unknown>>();

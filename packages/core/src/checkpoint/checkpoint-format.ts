@@ -41,6 +41,12 @@ export interface CheckpointData {
   sources: { [sourceId: string]: { [partition: string]: unknown } };
   /** What each operator's `snapshot()` returned, by step id. */
   operators: { [stepId: string]: unknown };
+  /**
+   * The keyed state the runtime holds for each step (`OperatorContext.state`), by step id, its
+   * entries grouped by key group (`runtime/keyed-state.ts`). Absent in older checkpoints, whose
+   * operators kept their keyed state in their own snapshots.
+   */
+  keyedState?: { [stepId: string]: unknown };
   /** Pending state of each sink (e.g. a pre-committed transaction), by sink id. */
   sinks: { [sinkId: string]: unknown };
   /** Job counters (records in, out, dead, late, …) so totals survive restarts. */
@@ -175,6 +181,7 @@ function shapeProblem(data: unknown): string | undefined {
     if (!isRecord(data[part])) return `${part} is not an object`;
   }
   if (data.counters !== undefined && !isRecord(data.counters)) return 'counters is not an object';
+  if (data.keyedState !== undefined && !isRecord(data.keyedState)) return 'keyedState is not an object';
   if (data.partitionTimes !== undefined && !isRecord(data.partitionTimes))
     return 'partitionTimes is not an object';
   for (const part of ['sourceWatermarks', 'stepWatermarks'] as const) {
@@ -194,6 +201,7 @@ function unserializable(data: CheckpointData, err: unknown): SluiceError {
   const parts = [
     ['sources', data.sources],
     ['operators', data.operators],
+    ['keyedState', data.keyedState ?? {}],
     ['sinks', data.sinks],
   ] as const;
   for (const [part, entries] of parts) {

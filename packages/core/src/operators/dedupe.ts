@@ -11,7 +11,7 @@
 import { SluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, pushFrom, type Row } from '../record.ts';
-import { type KeyedMap, MemoryStateBackend } from '../state.ts';
+import { type KeyedMap, MemoryStateBackend, restoreMaps, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { TimerWheel } from './timer-wheel.ts';
 
@@ -28,9 +28,13 @@ export interface DedupeOptions {
 
 /** Checkpointed form: the `first-seen` map (key → time of the record that was kept) and the watermark. */
 interface DedupeSnapshot {
-  version: 1;
+  /**
+   * 2: the `first-seen` map is the runtime's keyed state (`OperatorContext.state`), so `state`
+   * is present only outside a job; 1 (older checkpoints): the map is in `state`.
+   */
+  version: 1 | 2;
   watermark: number;
-  state: unknown;
+  state?: unknown;
 }
 
 /** Expiry buckets per horizon: entries are swept at most `within / SWEEPS_PER_HORIZON` late. */
@@ -61,7 +65,9 @@ class DedupeOperator implements Operator {
   readonly #within: number;
   readonly #processingTime: boolean;
   #clock: Clock = systemClock;
-  #backend = new MemoryStateBackend();
+  #backend: StateBackend = new MemoryStateBackend();
+  /** Whether the state lives here (no runtime holds it): then it goes into `snapshot`. */
+  #ownState = true;
   #seen: KeyedMap<number> = this.#backend.map<number>('first-seen');
   readonly #expiry: TimerWheel;
   #watermark = Number.NEGATIVE_INFINITY;
@@ -91,14 +97,17 @@ class DedupeOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
     this.#watermark = ctx.watermark();
+    this.#backend = ctx.state ?? new MemoryStateBackend();
+    this.#ownState = ctx.state === undefined;
+    this.#seen = this.#backend.map<number>('first-seen');
     if (ctx.restored === undefined) return;
     const snapshot = ctx.restored as Partial<DedupeSnapshot> | null;
     if (
       typeof snapshot !== 'object' ||
       snapshot === null ||
-      snapshot.version !== 1 ||
+      (snapshot.version !== 1 && snapshot.version !== 2) ||
       typeof snapshot.watermark !== 'number' ||
-      !(snapshot.state instanceof Map)
+      (snapshot.state === undefined ? snapshot.version !== 2 : !restoreMaps(snapshot.state, this.#backend))
     ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
@@ -107,8 +116,6 @@ class DedupeOperator implements Operator {
         { step: this.#stepId },
       );
     }
-    this.#backend = new MemoryStateBackend(snapshot.state);
-    this.#seen = this.#backend.map<number>('first-seen');
     if (snapshot.watermark > this.#watermark) this.#watermark = snapshot.watermark;
     this.#expiry.clear();
     for (const [key, first] of this.#seen.entries()) this.#expiry.add(first + this.#within, key);
@@ -189,7 +196,9 @@ class DedupeOperator implements Operator {
   }
 
   snapshot(): DedupeSnapshot {
-    return { version: 1, watermark: this.#watermark, state: this.#backend.snapshot() };
+    const snapshot: DedupeSnapshot = { version: 2, watermark: this.#watermark };
+    if (this.#ownState) snapshot.state = this.#backend.snapshot();
+    return snapshot;
   }
 
   /** Removes the entries in due buckets whose horizon ends at or before `bound`. */

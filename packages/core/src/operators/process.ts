@@ -7,7 +7,7 @@
 import { SluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch } from '../record.ts';
-import { MemoryStateBackend } from '../state.ts';
+import { MemoryStateBackend, restoreMaps, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { MutableProcessContext, type ProcessContext } from './process-context.ts';
 import { TimerService } from './timer-service.ts';
@@ -31,9 +31,14 @@ export interface ProcessOperatorOptions<I, S, O> {
 }
 
 /** Checkpointed form of a process operator: its state maps (`value`, `event-timers`, `processing-timers`). */
+/**
+ * Checkpointed form. Version 2: the keyed state (values, timers) is the runtime's
+ * (`OperatorContext.state`), so nothing else; `state` only outside a job, where there is no
+ * runtime to hold it. Version 1 (older checkpoints) held the maps in `state`.
+ */
 interface ProcessSnapshot {
-  version: 1;
-  state: unknown;
+  version: 1 | 2;
+  state?: unknown;
 }
 
 /**
@@ -58,7 +63,9 @@ class ProcessOperator<I, S, O> implements Operator {
   readonly #stepId: string;
   readonly #fn: ProcessFunction<I, S, O>;
   readonly #keyFn: ((record: I) => string) | undefined;
-  #backend = new MemoryStateBackend();
+  #backend: StateBackend = new MemoryStateBackend();
+  /** Whether the state lives here (no runtime holds it): then it goes into `snapshot`. */
+  #ownState = true;
   #timers = new TimerService(this.#backend);
   #ctx: MutableProcessContext<S, O>;
 
@@ -70,10 +77,10 @@ class ProcessOperator<I, S, O> implements Operator {
   }
 
   open(ctx: OperatorContext): void {
-    if (ctx.restored !== undefined) {
-      this.#backend = new MemoryStateBackend(this.#restoredState(ctx.restored));
-      this.#timers = new TimerService(this.#backend);
-    }
+    this.#backend = ctx.state ?? new MemoryStateBackend();
+    this.#ownState = ctx.state === undefined;
+    if (ctx.restored !== undefined) this.#restore(ctx.restored);
+    this.#timers = new TimerService(this.#backend);
     this.#ctx = this.#context(ctx.clock);
     this.#ctx.watermark = ctx.watermark();
     this.#ctx.emitWatermark = this.#ctx.watermark;
@@ -144,7 +151,7 @@ class ProcessOperator<I, S, O> implements Operator {
   }
 
   snapshot(): ProcessSnapshot {
-    return { version: 1, state: this.#backend.snapshot() };
+    return this.#ownState ? { version: 2, state: this.#backend.snapshot() } : { version: 2 };
   }
 
   #fire(queue: TimerService['event'], domain: 'event' | 'processing', bound: number, out: Output): void {
@@ -185,14 +192,15 @@ class ProcessOperator<I, S, O> implements Operator {
     });
   }
 
-  #restoredState(restored: unknown): unknown {
+  /** Takes up a checkpointed snapshot: version 1's maps (or version 2's, outside a job) go into the state. */
+  #restore(restored: unknown): void {
     const snapshot = restored as Partial<ProcessSnapshot> | null;
-    if (
-      typeof snapshot !== 'object' ||
-      snapshot === null ||
-      snapshot.version !== 1 ||
-      !(snapshot.state instanceof Map)
-    ) {
+    const ok =
+      typeof snapshot === 'object' &&
+      snapshot !== null &&
+      (snapshot.version === 1 || snapshot.version === 2) &&
+      (snapshot.state === undefined ? snapshot.version === 2 : restoreMaps(snapshot.state, this.#backend));
+    if (!ok) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
         `the checkpoint's state for step '${this.#stepId}' is not a process step's state; ` +
@@ -200,6 +208,5 @@ class ProcessOperator<I, S, O> implements Operator {
         { step: this.#stepId },
       );
     }
-    return snapshot.state;
   }
 }

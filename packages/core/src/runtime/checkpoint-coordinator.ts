@@ -245,8 +245,10 @@ export class CheckpointCoordinator {
         if (runner.sink.prepareCommit) sinks[runner.id] = await runner.sink.prepareCommit(id);
       }
       const operators: CheckpointData['operators'] = {};
+      const keyedState: NonNullable<CheckpointData['keyedState']> = {};
       for (const node of parts.nodes) {
         if (node.operator.snapshot) operators[node.id] = node.operator.snapshot();
+        if (node.keyedState?.used) keyedState[node.id] = node.keyedState.snapshot();
       }
       const sources: CheckpointData['sources'] = {};
       for (const src of parts.sources) sources[src.id] = { ...src.positions };
@@ -260,6 +262,7 @@ export class CheckpointCoordinator {
         watermark: parts.watermarks.current,
         sources,
         operators,
+        keyedState,
         sinks,
         counters,
         partitionTimes: parts.watermarks.maxTimes(),

@@ -181,7 +181,7 @@ test('state a checkpoint cannot store fails the job naming the step and the path
     assert.ok(err instanceof SluiceError, String(err));
     assert.equal(err.code, 'CHECKPOINT_STATE_INVALID');
     assert.equal(err.step, 'remember');
-    assert.match(err.message, /operators\.remember\..*\.onDone: it is a function/);
+    assert.match(err.message, /keyedState\.remember\.maps\.value.*\.onDone: it is a function/);
     return true;
   });
 });

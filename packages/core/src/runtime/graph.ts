@@ -28,6 +28,7 @@ import {
   withoutTexts,
 } from '../record.ts';
 import { START_OF_TIME } from '../time.ts';
+import type { KeyedStateStore } from './keyed-state.ts';
 import { newStepCounters, type StepCounters } from './metrics.ts';
 import type { SinkRunner } from './sink-runner.ts';
 import type { SourceWatermarks } from './watermarks.ts';
@@ -92,6 +93,8 @@ export class Node implements Output {
   /** Whether two of its inputs share a source (see the file comment); then `#held` is used. */
   readonly merges: boolean;
   readonly #holds: readonly Node[];
+  /** The operator's keyed state (`OperatorContext.state`), set when the job opens it. */
+  keyedState: KeyedStateStore | undefined;
   /** Portions of the current source batch, with their ports, in arrival order. */
   #held: { batch: Batch; port: number }[] = [];
   readonly #failures: FailureRouter;

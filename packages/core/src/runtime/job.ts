@@ -28,6 +28,7 @@ import { timeAssigner } from './event-time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, OutputRouter } from './failure-router.ts';
 import { type Counted, flattenCounters, restoreCounters, sumCounters } from './job-counters.ts';
 import { JobSinks } from './job-sinks.ts';
+import { KeyedStateStore } from './keyed-state.ts';
 import type { JobMetrics } from './metrics.ts';
 import { buildOperatorGraph, type OperatorGraph } from './operator-graph.ts';
 import { SourceDriver } from './source-driver.ts';
@@ -216,7 +217,10 @@ export class Job {
     const restored = await this.#checkpoints.open(store);
     for (const node of this.#graph.order) {
       if (restored) node.restoreWatermark(restored.stepWatermarks?.[node.id] ?? restored.watermark);
+      const state = new KeyedStateStore(node.id, restored?.keyedState?.[node.id]);
+      node.keyedState = state;
       node.operator.open?.({
+        state,
         stepId: node.id,
         restored: restored?.operators[node.id],
         clock: this.#clock,
