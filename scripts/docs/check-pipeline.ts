@@ -135,7 +135,10 @@ export class PipelineChecker {
 }
 
 /** A minimal pipeline around one component's options: generated input, discarded output. */
-export function asPipeline(options: { [key: string]: unknown }, kind: 'source' | 'step' | 'sink'): object {
+export function asPipeline(
+  options: { [key: string]: unknown },
+  kind: 'source' | 'step' | 'sink' | 'lookup',
+): object {
   const inputs =
     typeof options.input === 'string' ? [options.input] : Array.isArray(options.input) ? options.input : [];
   const sources = Object.fromEntries(
@@ -152,6 +155,14 @@ export function asPipeline(options: { [key: string]: unknown }, kind: 'source' |
       return { name: 'documented', sources, steps: [{ id: 'documented', ...options }], sinks: discard };
     case 'sink':
       return { name: 'documented', sources, sinks: { documented: options } };
+    case 'lookup': {
+      // The table of a `lookup` step whose key has as many values as the table's `key` lists
+      // (one unless it is a list).
+      const keys = Array.isArray(options.key) ? options.key.length : 1;
+      const key = Array.from({ length: keys }, (_, i) => `customer_id + ${i}`);
+      const step = { id: 'documented', type: 'lookup', input: 'in', table: options, key };
+      return { name: 'documented', sources, steps: [step], sinks: discard };
+    }
   }
 }
 

@@ -22,12 +22,12 @@ export interface YamlBlock {
   readonly text: string;
   readonly marker: BlockMarker;
   /** The component a `## \`type\` (kind)` heading above the block documents, if any. */
-  readonly component?: { readonly type: string; readonly kind: 'source' | 'step' | 'sink' };
+  readonly component?: { readonly type: string; readonly kind: 'source' | 'step' | 'sink' | 'lookup' };
 }
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/;
 const MARKER = /^\s*<!--\s*yaml:\s*([\w-]+)\s*-->\s*$/;
-const COMPONENT_HEADING = /^#{1,6}\s+`(\w+)`\s+\((source|step|sink)\)/;
+const COMPONENT_HEADING = /^#{1,6}\s+`(\w+)`\s+\((source|step|sink|lookup)\)/;
 const HEADING = /^#{1,6}\s/;
 
 /**
@@ -51,7 +51,7 @@ export function yamlBlocks(markdown: string, file: string): YamlBlock[] {
     }
     if (HEADING.test(line)) {
       const c = COMPONENT_HEADING.exec(line);
-      component = c ? { type: c[1], kind: c[2] as 'source' | 'step' | 'sink' } : undefined;
+      component = c ? { type: c[1], kind: c[2] as 'source' | 'step' | 'sink' | 'lookup' } : undefined;
     }
     const fence = FENCE.exec(line);
     if (!fence) {

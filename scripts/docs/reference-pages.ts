@@ -44,11 +44,11 @@ function componentsPage(): string {
   const parts = [
     header,
     '# Components\n\n',
-    'Every source, step and sink built into `@sluice/core`, with its options. `sluice describe <type>` prints the same. ',
+    'Every source, step, sink and lookup table (the `table` of a `lookup` step) built into `@sluice/core`, with its options. `sluice describe <type>` prints the same. ',
     `Connector packages have pages of their own: ${connectors.map((c) => `[${c.title}](${c.plugin.name}.md)`).join(', ')}. `,
     'The sections of the pipeline file itself (`settings`, `event_time`, `dead_letter`, `late_output`) are described in [pipeline.md](pipeline.md), the expression language in [expressions.md](expressions.md).\n\n',
   ];
-  for (const kind of ['source', 'step', 'sink'] as const) {
+  for (const kind of ['source', 'step', 'sink', 'lookup'] as const) {
     const specs = builtins.components
       .filter((s) => s.kind === kind)
       .sort((a, b) => a.type.localeCompare(b.type));

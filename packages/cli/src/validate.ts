@@ -51,6 +51,7 @@ export async function describeCommand(type: string | undefined): Promise<number>
       ['Sources', 'source'],
       ['Steps', 'step'],
       ['Sinks', 'sink'],
+      ['Lookups (the `table` of a `lookup` step)', 'lookup'],
     ];
     for (const [title, kind] of groups) {
       process.stdout.write(`${title}:\n`);

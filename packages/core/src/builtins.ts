@@ -3,9 +3,11 @@
  */
 
 import { discardSink } from './connectors/discard-sink.ts';
+import { fileLookup } from './connectors/file-lookup.ts';
 import { fileSink } from './connectors/file-sink.ts';
 import { fileSource } from './connectors/file-source.ts';
 import { generateSource } from './connectors/generate-source.ts';
+import { httpLookup } from './connectors/http-lookup.ts';
 import { httpServerSource } from './connectors/http-server-source.ts';
 import { httpSink } from './connectors/http-sink.ts';
 import { nexmarkSource } from './connectors/nexmark-source.ts';
@@ -18,6 +20,7 @@ import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { joinStep } from './operators/join-step.ts';
 import { keyByStep } from './operators/key-by.ts';
+import { lookupStep } from './operators/lookup-step.ts';
 import { mapStep } from './operators/map.ts';
 import { mapAsyncStep } from './operators/map-async.ts';
 import { patternStep } from './operators/pattern-step.ts';
@@ -47,6 +50,7 @@ export const builtins: Plugin = {
     patternStep,
     joinStep,
     mapAsyncStep,
+    lookupStep,
     mapFnStep,
     filterFnStep,
     flatMapStep,
@@ -57,5 +61,7 @@ export const builtins: Plugin = {
     stdoutSink,
     httpSink,
     discardSink,
+    fileLookup,
+    httpLookup,
   ],
 };

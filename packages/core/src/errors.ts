@@ -114,6 +114,24 @@ export const errorCodes = {
     retryable: true,
     summary: 'A source could not be reached; the read is retried with backoff.',
   },
+  LOOKUP_UNAVAILABLE: {
+    kind: 'external',
+    retryable: true,
+    summary:
+      'A lookup table could not answer (connection refused, an HTTP 5xx, 408 or 429); the `lookup` step asks again with backoff, up to its `retries`, then the record goes to the dead letters.',
+  },
+  LOOKUP_FAILED: {
+    kind: 'external',
+    retryable: false,
+    summary:
+      'A lookup table refused a key for good (an HTTP 4xx other than 404, a body that is no JSON object); the record goes to the dead letters with the table’s reason.',
+  },
+  LOOKUP_MISS: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'A lookup table has no row for the record’s key (or the key is NULL), and the `lookup` step’s `on_miss` is `dead_letter`.',
+  },
   IO_ERROR: { kind: 'external', retryable: true, summary: 'A file-system operation failed.' },
   PATH_UNUSABLE: {
     kind: 'user',

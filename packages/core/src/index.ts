@@ -20,15 +20,19 @@ export {
   discard,
   file,
   fileSink,
+  fileTable,
   generate,
   httpServer,
   httpSink,
+  httpTable,
   stdin,
   stdout,
 } from './api/builtin-components.ts';
 export {
   type ComponentOptions,
   type EventTimeOptions,
+  type LookupDefinition,
+  lookupOf,
   type SinkDefinition,
   type SourceDefinition,
   sinkOf,
@@ -45,6 +49,7 @@ export {
   cumulative,
   hopping,
   KeyedStream,
+  type LookupOptions,
   PipelineBuilder,
   type PipelineOptions,
   pipeline,
@@ -112,6 +117,7 @@ export {
 } from './errors.ts';
 export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
+export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
@@ -146,9 +152,11 @@ export {
   type ChangelogMode,
   type ComponentSpec,
   type Delivery,
+  defineLookup,
   defineSink,
   defineSource,
   defineStep,
+  type LookupSpec,
   PER_RECORD_CHANGELOG,
   type Plugin,
   type SinkChangelog,

@@ -11,6 +11,7 @@
 import type { Logger } from './connector.ts';
 import type { SluiceError } from './errors.ts';
 import type { Batch } from './record.ts';
+import type { LookupSpec } from './spec.ts';
 import type { StateBackend } from './state.ts';
 import type { Clock } from './time.ts';
 
@@ -78,6 +79,16 @@ export interface AsyncBoundary {
   readonly heldWatermark: number;
   /** Drops what is in flight and emits nothing more (the job failed). */
   cancel(): void;
+  /**
+   * Opens what the work needs (a lookup table's connection, a file loaded into memory), once,
+   * after `Operator.open` and before any batch; a rejection fails the job's start.
+   */
+  acquire?(): Promise<void>;
+  /**
+   * Closes it, once, when the job ends — after the last drain, or after `cancel` on a failure —
+   * and after a failed start. Should not throw.
+   */
+  release?(): Promise<void>;
 }
 
 /**
@@ -131,6 +142,10 @@ export interface StepInfo {
   readonly clock: Clock;
   /** Functions given by the TypeScript API, by step id (YAML plans have none). */
   readonly functions: ReadonlyMap<string, unknown>;
+  /** The registered lookup types, for a step that reads a lookup table; absent in unit tests that need none. */
+  readonly lookup?: (type: string) => LookupSpec | undefined;
+  /** The registered lookup types' names, for messages. */
+  readonly lookupTypes?: () => readonly string[];
 }
 
 /** Where a step sends its late records. */

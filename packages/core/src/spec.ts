@@ -1,5 +1,5 @@
 /**
- * Component specs: one declaration per source, sink and step type.
+ * Component specs: one declaration per source, sink, step and lookup type.
  *
  * A spec's TypeBox schema is the single source of its options: it validates YAML and TS configs
  * (with defaults applied), generates the reference page and the pipeline JSON Schema, answers
@@ -8,6 +8,7 @@
 
 import type { Static, TSchema } from 'typebox';
 import type { Sink, Source } from './connector.ts';
+import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
 import type { Schema, SchemaContext } from './plan/schema.ts';
 
@@ -115,7 +116,16 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   create(config: Static<S>, step: StepInfo): Operator;
 }
 
-export type ComponentSpec = SourceSpec | SinkSpec | StepSpec;
+/**
+ * A lookup type: a table the `lookup` step reads rows from by key (`table: { type: http, … }`).
+ * `create` checks the config and builds the lookup without I/O; `Lookup.open` does the I/O.
+ */
+export interface LookupSpec<S extends TSchema = TSchema> extends SpecBase<S> {
+  readonly kind: 'lookup';
+  create(config: Static<S>, info: LookupInfo): Lookup;
+}
+
+export type ComponentSpec = SourceSpec | SinkSpec | StepSpec | LookupSpec;
 
 /** Declares a source type. */
 export function defineSource<S extends TSchema>(spec: Omit<SourceSpec<S>, 'kind'>): SourceSpec<S> {
@@ -130,6 +140,11 @@ export function defineSink<S extends TSchema>(spec: Omit<SinkSpec<S>, 'kind'>): 
 /** Declares a step type. */
 export function defineStep<S extends TSchema>(spec: Omit<StepSpec<S>, 'kind'>): StepSpec<S> {
   return { ...spec, kind: 'step' };
+}
+
+/** Declares a lookup type. */
+export function defineLookup<S extends TSchema>(spec: Omit<LookupSpec<S>, 'kind'>): LookupSpec<S> {
+  return { ...spec, kind: 'lookup' };
 }
 
 /** A plugin: a named set of component specs, registered explicitly with the runtime. */

@@ -1,5 +1,5 @@
 /**
- * Typed helpers for the built-in sources and sinks in the TypeScript API.
+ * Typed helpers for the built-in sources, sinks and lookup tables in the TypeScript API.
  *
  * ```ts
  * pipeline('x').from('orders', file({ path: './orders.jsonl', eventTime: { field: 'ts' } }))
@@ -7,14 +7,16 @@
  */
 
 import { discardSink } from '../connectors/discard-sink.ts';
+import { fileLookup } from '../connectors/file-lookup.ts';
 import { fileSink as fileSinkSpec } from '../connectors/file-sink.ts';
 import { fileSource } from '../connectors/file-source.ts';
 import { generateSource } from '../connectors/generate-source.ts';
+import { httpLookup } from '../connectors/http-lookup.ts';
 import { httpServerSource } from '../connectors/http-server-source.ts';
 import { httpSink as httpSinkSpec } from '../connectors/http-sink.ts';
 import { stdoutSink } from '../connectors/stdio-sink.ts';
 import { stdinSource } from '../connectors/stdio-source.ts';
-import { sinkOf, sourceOf } from './components.ts';
+import { lookupOf, sinkOf, sourceOf } from './components.ts';
 
 /** Seeded synthetic records (orders, clicks, sensor readings). */
 export const generate = sourceOf(generateSource);
@@ -31,3 +33,8 @@ export const stdout = sinkOf(stdoutSink);
 export const httpSink = sinkOf(httpSinkSpec);
 /** Drops everything (benchmarks). */
 export const discard = sinkOf(discardSink);
+
+/** A JSON Lines or CSV file held in memory, for `.lookup(...)`. */
+export const fileTable = lookupOf(fileLookup);
+/** An HTTP API asked for each key's row (one GET per key), for `.lookup(...)`. */
+export const httpTable = lookupOf(httpLookup);

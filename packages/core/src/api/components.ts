@@ -1,5 +1,6 @@
 /**
- * Sources and sinks in the TypeScript API: `file({...})`, `fileSink({...})`, … .
+ * Sources, sinks and lookup tables in the TypeScript API: `file({...})`, `fileSink({...})`,
+ * `httpTable({...})`, … .
  *
  * A definition is the component type plus its config, exactly as a YAML pipeline would give it;
  * the config is validated against the component's spec when the job starts.
@@ -8,7 +9,7 @@
 import type { Static, TSchema } from 'typebox';
 import type { EventTimeConfig } from '../plan/plan.ts';
 import type { Row } from '../record.ts';
-import type { SinkSpec, SourceSpec } from '../spec.ts';
+import type { LookupSpec, SinkSpec, SourceSpec } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 
 /** How a TypeScript source assigns event time. */
@@ -60,4 +61,16 @@ export function sourceOf<S extends TSchema>(spec: SourceSpec<S>) {
 /** Makes a typed sink helper from a sink spec. */
 export function sinkOf<S extends TSchema>(spec: SinkSpec<S>) {
   return (options: ComponentOptions<S>): SinkDefinition => ({ type: spec.type, config: options });
+}
+
+/** A lookup table for `.lookup(...)`: a lookup type and its config. */
+export interface LookupDefinition {
+  readonly type: string;
+  /** Its options (the lookup type's config; defaults may be left out). */
+  readonly config: { readonly [option: string]: unknown };
+}
+
+/** Makes a typed lookup-table helper from a lookup spec: `const httpTable = lookupOf(httpLookup)`. */
+export function lookupOf<S extends TSchema>(spec: LookupSpec<S>) {
+  return (options: ComponentOptions<S>): LookupDefinition => ({ type: spec.type, config: options });
 }

@@ -22,7 +22,7 @@ import {
 import type { Row } from '../record.ts';
 import { parseDuration } from '../time.ts';
 import type { Agg } from './aggregates.ts';
-import type { SinkDefinition, SourceDefinition } from './components.ts';
+import type { LookupDefinition, SinkDefinition, SourceDefinition } from './components.ts';
 import { type Pattern, type PatternOptions, patternConfig } from './pattern.ts';
 
 /** A window description for `.window(...)`. */
@@ -50,6 +50,45 @@ export function session(gap: string): WindowDefinition {
 
 export function cumulative(size: string, step: string): WindowDefinition {
   return { type: 'cumulative', options: { size, step }, time: 'event' };
+}
+
+/** Options of `.lookup(...)`: the `lookup` step's, in camelCase. */
+export interface LookupOptions {
+  /** The table: `fileTable({...})`, `httpTable({...})`, or a connector package's. */
+  readonly table: LookupDefinition;
+  /** SQL expression(s) over the input record: the key the table is asked for. */
+  readonly key: string | readonly string[];
+  /** The name of the looked-up row (default: the step id). */
+  readonly as?: string;
+  /** Output fields: SQL expressions over `<input id>.<field>` and `<as>.<field>`. */
+  readonly fields?: { readonly [name: string]: string };
+  /** A record without a row: emitted with NULL (default), dropped, or a dead letter. */
+  readonly onMiss?: 'null' | 'drop' | 'dead_letter';
+  readonly cache?: { readonly ttl?: string; readonly missTtl?: string; readonly maxEntries?: number };
+  readonly concurrency?: number;
+  readonly capacity?: number;
+  readonly ordered?: boolean;
+  readonly timeout?: string;
+  readonly retries?: number;
+}
+
+/** The `lookup` step's config from the TypeScript API's options. */
+function lookupConfig(options: LookupOptions): object {
+  const { table, key, onMiss, cache, ...rest } = options;
+  const config: { [option: string]: unknown } = {
+    ...rest,
+    table: { ...table.config, type: table.type },
+    key: typeof key === 'string' ? key : [...key],
+  };
+  if (onMiss !== undefined) config.on_miss = onMiss;
+  if (cache !== undefined) {
+    const c: { [option: string]: unknown } = {};
+    if (cache.ttl !== undefined) c.ttl = cache.ttl;
+    if (cache.missTtl !== undefined) c.miss_ttl = cache.missTtl;
+    if (cache.maxEntries !== undefined) c.max_entries = cache.maxEntries;
+    config.cache = c;
+  }
+  return config;
 }
 
 /** Options of `Stream.join` (see the `join` step). */
@@ -211,6 +250,16 @@ export class Stream<T> {
     } = {},
   ): Stream<O> {
     return this.add(id, 'map_async', { ...options }, fn);
+  }
+
+  /**
+   * Enriches each record with the row a lookup table holds for its key (the `lookup` step, a
+   * lookup join): by default the record with the row added under `as` (the step id unless
+   * given), NULL when the table has none; or the `fields` computed from both. Runs on the
+   * asynchronous boundary like `mapAsync`, with a cache of answers.
+   */
+  lookup(id: string, options: LookupOptions): Stream<Row> {
+    return this.add(id, 'lookup', lookupConfig(options));
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   encodeEntry,
 } from './changelog-format.ts';
 import { jsonLine } from './format-encode.ts';
+import { networkReason, requestHeaders, snippetOf } from './http-client.ts';
 
 /** Config schema of the `http` sink. */
 export const httpSinkConfig = Type.Object(
@@ -77,8 +78,6 @@ const isTransient = (status: number) => status === 408 || status === 429 || stat
 /** Statuses that describe the endpoint or the credentials, not the records: no record is to blame. */
 const endpointStatuses = new Set([401, 403, 404, 405, 406, 407, 410, 415]);
 
-const SNIPPET_BYTES = 500;
-
 /** What a failed response said; the `cause` of the SINK_UNAVAILABLE it leads to. */
 class HttpFailure extends Error {
   readonly status: number;
@@ -102,26 +101,6 @@ function retryAfterOf(header: string | null, now: number): number | undefined {
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** The first bytes of a response body as text, for error messages; the rest is discarded. */
-async function snippetOf(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < SNIPPET_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  const text = Buffer.concat(chunks).toString('utf8', 0, Math.min(size, SNIPPET_BYTES)).trim();
-  return size > SNIPPET_BYTES ? `${text}…` : text;
 }
 
 class HttpSink implements Sink {
@@ -164,27 +143,9 @@ class HttpSink implements Sink {
           error: err instanceof Error ? err.message : String(err),
         }),
     };
-    this.#headers = new Headers({
+    this.#headers = requestHeaders(this.#url, config.headers, {
       'content-type': config.format === 'json' ? 'application/json' : 'application/x-ndjson',
     });
-    // fetch refuses a URL with credentials (and would echo them in its error): they become a
-    // Basic Authorization header, which an `authorization` in `headers` overrides.
-    if (this.#url.username !== '' || this.#url.password !== '') {
-      const user = decodeUserinfo(this.#url.username);
-      const password = decodeUserinfo(this.#url.password);
-      this.#headers.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
-      this.#url.username = '';
-      this.#url.password = '';
-    }
-    for (const [name, value] of Object.entries(config.headers)) {
-      try {
-        this.#headers.set(name, value);
-      } catch {
-        throw new SluiceError('CONFIG_INVALID', `header '${name}' has an invalid name or value`, {
-          path: `headers.${name}`,
-        });
-      }
-    }
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -326,28 +287,12 @@ class HttpSink implements Sink {
       const timedOut = err instanceof Error && err.name === 'TimeoutError';
       const reason = timedOut
         ? `no response within ${formatDuration(this.#timeout)} (timeout)`
-        : `${err instanceof Error ? err.message : err}${causeOf(err)}`;
+        : networkReason(err);
       throw new SluiceError('SINK_UNAVAILABLE', reason, { step: ctx.id, cause: err });
     }
   }
 
   async close(): Promise<void> {}
-}
-
-/** A percent-encoded URL username or password as text (as written when it does not decode). */
-function decodeUserinfo(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** The code of a fetch network failure (`ECONNREFUSED`, …), in parentheses. */
-function causeOf(err: unknown): string {
-  const cause = err instanceof Error ? err.cause : undefined;
-  const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
-  return typeof code === 'string' ? ` (${code})` : '';
 }
 
 /** The `http` sink spec. */

@@ -39,6 +39,13 @@ export interface AsyncStageOptions {
   /** Emit results in input order (default) or as they finish. */
   readonly ordered: boolean;
   readonly work: AsyncWork;
+  /**
+   * Opens what the work needs, when the job opens (see `AsyncBoundary.acquire`); `signal` aborts
+   * when the job stops or fails. Called after `open`, so `ctx` is the operator's context.
+   */
+  readonly acquire?: (ctx: OperatorContext, signal: AbortSignal) => Promise<void>;
+  /** Closes it when the job ends; called at most once, and only after `acquire` was. */
+  readonly release?: () => Promise<void>;
 }
 
 interface InFlight {
@@ -58,6 +65,9 @@ export class AsyncStage implements Operator, AsyncBoundary {
   #out: Output | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
+  /** Whether `acquire` ran (then `release` is due), and whether `release` did. */
+  #acquired = false;
+  #released = false;
 
   constructor(options: AsyncStageOptions) {
     if (!Number.isSafeInteger(options.capacity) || options.capacity < 1) {
@@ -174,6 +184,24 @@ export class AsyncStage implements Operator, AsyncBoundary {
   /** Batches still in flight. */
   get inFlight(): number {
     return this.#inFlight.length;
+  }
+
+  async acquire(): Promise<void> {
+    const acquire = this.#options.acquire;
+    if (acquire === undefined || this.#acquired) return;
+    if (this.#ctx === undefined) {
+      throw new SluiceError('INTERNAL', 'an asynchronous step was acquired before it was opened', {
+        step: this.#options.stepId,
+      });
+    }
+    this.#acquired = true;
+    await acquire(this.#ctx, this.#abort.signal);
+  }
+
+  async release(): Promise<void> {
+    if (!this.#acquired || this.#released) return;
+    this.#released = true;
+    await this.#options.release?.();
   }
 
   cancel(): void {

@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import { Type } from 'typebox';
 import { parse } from 'yaml';
+import { builtins } from '../builtins.ts';
 import { Registry } from '../registry.ts';
 import { defineSink, defineSource, defineStep } from '../spec.ts';
 import { testRegistry } from '../yaml/test-registry.ts';
@@ -189,6 +190,31 @@ dead_letter: { type: writer, path: c }
       (editor.errors ?? []).some((e) => e.message === "must have required property 'offset'"),
       JSON.stringify(editor.errors),
     );
+  });
+
+  test("a lookup step's table is checked as the lookup type it names", () => {
+    const registry = new Registry([builtins]);
+    const check = ajv.compile(pipelineJsonSchema(registry));
+    const file = (table: string) =>
+      parse(`name: p
+sources: { in: { type: generate, template: orders } }
+steps:
+  - id: enrich
+    type: lookup
+    input: in
+    key: customer_id
+    table: ${table}
+sinks: { out: { type: discard, input: enrich } }
+`);
+    assert.equal(
+      check(file('{ type: http, url: "https://crm.example.com/c/{key}" }')),
+      true,
+      ajv.errorsText(check.errors),
+    );
+    assert.equal(check(file('{ type: file, path: ./c.jsonl, key: id, reload_interval: 1m }')), true);
+    assert.equal(check(file('{ type: http, url: "https://crm.example.com/c/{key}", methd: GET }')), false);
+    assert.equal(check(file('{ type: redis }')), false);
+    assert.equal(check(file('{ type: file, key: id }')), false, 'path is required');
   });
 
   test('an empty registry still gives a valid schema that accepts no component', () => {

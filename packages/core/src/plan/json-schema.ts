@@ -25,7 +25,8 @@ type Kind = ComponentSpec['kind'];
  * sources, steps, sinks, `dead_letter` and `late_output` are unions discriminated by `type`
  * (an `if`/`then` per registered type, so an editor checks only the matching component's
  * options), built from the registry's component schemas with each spec's summary and
- * description; plus `settings` and `event_time`. An option the loader fills with its default is
+ * description — a step option marked `lookup: true` takes the same union of the lookup types —;
+ * plus `settings` and `event_time`. An option the loader fills with its default is
  * never required (`withDefaultsOptional`), so the schema accepts what the loader accepts. A plain
  * JSON value: serialize it as it is.
  */
@@ -102,14 +103,23 @@ function union(registry: Registry, kind: Kind, extra: Json, extraRequired: strin
     out.allOf = specs.map((spec) => ({
       if: { properties: { type: { const: spec.type } }, required: ['type'] },
       // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword, not a promise.
-      then: branch(spec, extra, extraRequired),
+      then: branch(registry, spec, extra, extraRequired),
     }));
   }
   return out;
 }
 
-function branch(spec: ComponentSpec, extra: Json, extraRequired: string[]): Json {
+function branch(registry: Registry, spec: ComponentSpec, extra: Json, extraRequired: string[]): Json {
   const config = withDefaultsOptional(spec.config);
+  if (isRecord(config.properties)) {
+    // An option marked `lookup: true` (the `table` of a `lookup` step) holds a lookup table's
+    // config: in the editor schema, the union of the registered lookup types.
+    for (const [name, option] of Object.entries(config.properties)) {
+      if (isRecord(option) && option.lookup === true) {
+        config.properties[name] = { description: option.description, ...union(registry, 'lookup', {}, []) };
+      }
+    }
+  }
   const description = spec.description ? `${spec.summary}\n\n${spec.description}` : spec.summary;
   const own: Json = { type: { const: spec.type, description: spec.summary }, ...extra };
   const required = ['type', ...extraRequired];

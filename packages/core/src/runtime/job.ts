@@ -230,6 +230,7 @@ export class Job {
         asyncEmitted: () => this.#afterAsyncEmit(),
       });
     }
+    for (const node of this.#graph.asyncNodes) await node.operator.async!.acquire?.();
 
     await this.#sinks.open(plan, this.#graph, {
       registry,
@@ -372,9 +373,15 @@ export class Job {
     try {
       await this.#sinks.close();
       await this.#sources.close(false);
+      await this.#releaseAsync();
     } finally {
       await this.#checkpoints.close();
     }
+  }
+
+  /** Closes what the asynchronous steps opened (lookup tables), each once. */
+  async #releaseAsync(): Promise<void> {
+    for (const node of this.#graph.asyncNodes) await node.operator.async!.release?.().catch(() => {});
   }
 
   /**
@@ -385,6 +392,7 @@ export class Job {
     for (const node of this.#graph.asyncNodes) node.operator.async!.cancel();
     await this.#sources.close(true);
     await this.#sinks.abort(this.#log);
+    await this.#releaseAsync();
     await this.#checkpoints.close().catch(() => {});
   }
 

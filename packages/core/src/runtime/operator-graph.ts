@@ -77,7 +77,15 @@ export function buildOperatorGraph(
     const merges = inputSources.some((a, i) =>
       inputSources.some((b, j) => j > i && a.some((s) => b.includes(s))),
     );
-    const info: StepInfo = { id, inputs: step.inputs, baseDir: plan.baseDir, clock, functions };
+    const info: StepInfo = {
+      id,
+      inputs: step.inputs,
+      baseDir: plan.baseDir,
+      clock,
+      functions,
+      lookup: (type) => registry.lookup(type),
+      lookupTypes: () => registry.types('lookup'),
+    };
     const operator = inComponent(id, () => registry.step(step.type)!.create(step.config as never, info));
     // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
     const node = new Node(

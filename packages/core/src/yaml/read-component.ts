@@ -60,9 +60,48 @@ export function readComponent(
     }
   }
   const result = validateConfig(spec.config, config, variablesUnder(ctx, path));
-  if (result.ok) return { type, config: result.value, raw };
-  reportConfigIssues(ctx, path, result.issues, id);
-  return { type, config, raw };
+  if (!result.ok) {
+    reportConfigIssues(ctx, path, result.issues, id);
+    return { type, config, raw };
+  }
+  return { type, config: readLookups(ctx, place, spec, result.value), raw };
+}
+
+/**
+ * A step's options marked `lookup: true` (a `lookup` step's `table`) validated as the lookup type
+ * they name, here rather than only in the step's factory, so that every problem is reported with
+ * its line, and a secret inside (a header) given as a lone `${VAR}` stays text.
+ */
+function readLookups(
+  ctx: BuildContext,
+  place: ComponentPlace,
+  spec: ComponentSpec,
+  config: unknown,
+): unknown {
+  const schema: unknown = spec.config;
+  const options = isRecord(schema) ? schema.properties : undefined;
+  if (spec.kind !== 'step' || !isRecord(config) || !isRecord(options)) return config;
+  let out = config;
+  for (const [name, option] of Object.entries(options)) {
+    const table = config[name];
+    if (!isRecord(option) || option.lookup !== true || !isRecord(table) || typeof table.type !== 'string')
+      continue;
+    const lookupSpec = ctx.registry.lookup(table.type);
+    if (lookupSpec === undefined) continue; // the factory names the known types
+    const path = joinPath(place.path, name);
+    const { type, ...rest } = table;
+    const result = validateConfig<{ [option: string]: unknown }>(
+      lookupSpec.config,
+      rest,
+      variablesUnder(ctx, path),
+    );
+    if (!result.ok) {
+      reportConfigIssues(ctx, path, result.issues, place.id);
+      continue;
+    }
+    out = { ...out, [name]: { type, ...result.value } };
+  }
+  return out;
 }
 
 function readType(ctx: BuildContext, place: ComponentPlace, value: unknown): string | undefined {
@@ -100,6 +139,7 @@ function readType(ctx: BuildContext, place: ComponentPlace, value: unknown): str
 function lookup(ctx: BuildContext, kind: Kind, type: string): ComponentSpec | undefined {
   if (kind === 'source') return ctx.registry.source(type);
   if (kind === 'step') return ctx.registry.step(type);
+  if (kind === 'lookup') return ctx.registry.lookup(type);
   return ctx.registry.sink(type);
 }
 
