@@ -15,25 +15,35 @@
  *
  * Each runs through the real engine (Job: source read loop, fused operators, sink queue, no
  * checkpoints) into `discard`, beside a hand-written loop over the same generator doing the same
- * work in the same process — the baseline. A third row, the generator alone, shows what making
+ * work in the same process — the baseline. With `--api ts`, q0, q2, q5 and q8 are built with the
+ * TypeScript API instead, their filters, projections and keys written as TypeScript functions
+ * (`filter_fn`, `map_fn`, `key_by_fn`) where the YAML has SQL expressions. A third row, the generator alone, shows what making
  * the events costs. Each is measured `--runs` times (default 5, after one warm-up), alternating,
  * and the median is reported as events per CPU-second (user + system time of this process), as
  * the engine/baseline ratio, and as events per second of wall-clock time.
  *
- *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5|q7|q8] [--json]
+ *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5|q7|q8] [--api yaml|ts] [--json]
  */
 
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   builtins,
+  count,
+  discard,
+  hopping,
   Job,
   type NexmarkConfig,
+  type NexmarkEvent,
   NexmarkGenerator,
+  nexmark,
   nexmarkConfig,
   nexmarkSettings,
+  type Plan,
   parsePipelineYaml,
+  pipeline,
   Registry,
+  tumbling,
   validateConfig,
 } from '@sluice/core';
 import { type Measurement, measure, median } from './measure.ts';
@@ -46,8 +56,10 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
+    api: { type: 'string', default: 'yaml' },
   },
 });
+if (args.api !== 'yaml' && args.api !== 'ts') throw new Error(`--api is yaml or ts, not ${args.api}`);
 const EVENTS = Number(args.events);
 const EVENTS_PER_SECOND = Number(args['events-per-second']);
 const RUNS = Number(args.runs);
@@ -165,9 +177,75 @@ sinks:
 `;
 }
 
+/** q0, q2, q5 and q8 in the TypeScript API, with functions where the YAML has expressions. */
+function typescript(q: Query): { plan: Plan; functions: ReadonlyMap<string, unknown> } {
+  const p = pipeline(`bench-nexmark-ts-${q}`, {
+    checkpoint: { interval: '0s', dir: SCRATCH_DIR },
+    batchSize: 1024,
+  });
+  const events = p.from(
+    'events',
+    nexmark<NexmarkEvent>({ events: EVENTS, events_per_second: EVENTS_PER_SECOND, seed: SEED }),
+  );
+  const out = discard({});
+  switch (q) {
+    case 'q0':
+      events
+        .filter('bids', (e) => e.event_type === 2)
+        .map('q0', (e) => {
+          const b = e.bid!;
+          return {
+            auction: b.auction,
+            bidder: b.bidder,
+            price: b.price,
+            dateTime: b.dateTime,
+            extra: b.extra,
+          };
+        })
+        .to('out', out);
+      break;
+    case 'q2':
+      events
+        .filter('bids', (e) => e.event_type === 2 && e.bid!.auction % 123 === 0)
+        .map('q2', (e) => ({ auction: e.bid!.auction, price: e.bid!.price }))
+        .to('out', out);
+      break;
+    case 'q5':
+      events
+        .filter('bids', (e) => e.event_type === 2)
+        .map('auction', (e) => ({ auction: e.bid!.auction }))
+        .keyBy('by-auction', (b) => b.auction)
+        .window(hopping(`${Q5_SIZE}ms`, `${Q5_SLIDE}ms`))
+        .aggregate('q5', { bids: count() })
+        .to('out', out);
+      break;
+    case 'q8': {
+      const persons = events.filter('persons', (e) => e.event_type === 0);
+      const auctions = events.filter('auctions', (e) => e.event_type === 1);
+      persons
+        .join('q8', auctions, {
+          on: 'persons.person.id = auctions.auction.seller',
+          window: tumbling(`${WINDOW}ms`),
+          fields: { id: 'persons.person.id', name: 'persons.person.name', starttime: 'window_start' },
+        })
+        .to('out', out);
+      break;
+    }
+    default:
+      throw new Error(`${q} has no TypeScript variant`);
+  }
+  return p.build(SCRATCH_DIR);
+}
+
 async function engine(q: Query): Promise<number> {
-  const plan = parsePipelineYaml(yaml(q), `${SCRATCH_DIR}/pipeline.yaml`, { registry });
-  const job = await Job.create(plan, { registry, fromScratch: true });
+  const { plan, functions } =
+    args.api === 'ts'
+      ? typescript(q)
+      : {
+          plan: parsePipelineYaml(yaml(q), `${SCRATCH_DIR}/pipeline.yaml`, { registry }),
+          functions: new Map(),
+        };
+  const job = await Job.create(plan, { registry, functions, fromScratch: true });
   const result = await job.run();
   return result.metrics.sinks.out.written;
 }
@@ -379,7 +457,9 @@ async function query(q: Query): Promise<Result> {
 
 const load = [loadavg()[0]];
 const results: Result[] = [];
-for (const q of ['q0', 'q2', 'q5', 'q7', 'q8'] as const) {
+const queries =
+  args.api === 'ts' ? (['q0', 'q2', 'q5', 'q8'] as const) : (['q0', 'q2', 'q5', 'q7', 'q8'] as const);
+for (const q of queries) {
   if (args.only === undefined || args.only === q) results.push(await query(q));
 }
 baseline('generator');
@@ -395,6 +475,7 @@ const env = {
   events: EVENTS,
   events_per_second: EVENTS_PER_SECOND,
   source: 'in-process generator (nexmark source), 1 partition',
+  api: args.api,
   runs: RUNS,
   load_average: load,
 };
@@ -403,7 +484,7 @@ if (args.json) {
 } else {
   const k = (n: number) => `${(n / 1000).toFixed(0)}k`;
   process.stdout.write(
-    `Sluice Nexmark benchmark — Node ${env.node}, ${env.cpu} (${env.cores} cores), ${EVENTS} events, ` +
+    `Sluice Nexmark benchmark (${args.api === 'ts' ? 'TypeScript API' : 'YAML'}) — Node ${env.node}, ${env.cpu} (${env.cores} cores), ${EVENTS} events, ` +
       `${EVENTS_PER_SECOND} events/s of event time, median of ${RUNS} runs, load ${load.map((l) => l.toFixed(1)).join(' → ')}\n\n`,
   );
   process.stdout.write(

@@ -25,6 +25,7 @@ export {
   httpServer,
   httpSink,
   httpTable,
+  nexmark,
   stdin,
   stdout,
 } from './api/builtin-components.ts';

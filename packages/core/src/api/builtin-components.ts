@@ -14,6 +14,7 @@ import { generateSource } from '../connectors/generate-source.ts';
 import { httpLookup } from '../connectors/http-lookup.ts';
 import { httpServerSource } from '../connectors/http-server-source.ts';
 import { httpSink as httpSinkSpec } from '../connectors/http-sink.ts';
+import { nexmarkSource } from '../connectors/nexmark-source.ts';
 import { stdoutSink } from '../connectors/stdio-sink.ts';
 import { stdinSource } from '../connectors/stdio-source.ts';
 import { lookupOf, sinkOf, sourceOf } from './components.ts';
@@ -23,6 +24,8 @@ export const generate = sourceOf(generateSource);
 /** JSON lines, CSV or text files, read once or followed. */
 export const file = sourceOf(fileSource);
 export const stdin = sourceOf(stdinSource);
+/** The Nexmark benchmark stream of persons, auctions and bids (records: `NexmarkEvent`). */
+export const nexmark = sourceOf(nexmarkSource);
 /** An HTTP endpoint accepting POSTed JSON or NDJSON. */
 export const httpServer = sourceOf(httpServerSource);
 
