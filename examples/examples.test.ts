@@ -1,7 +1,7 @@
 /**
  * Every example in examples/ runs: each folder's pipeline is copied to a scratch folder inside
  * the repository (so `@sluice/core` resolves), run with the CLI, and must exit 0 and write
- * its results.
+ * its results, which `checks` looks at per example.
  */
 
 import assert from 'node:assert/strict';
@@ -12,6 +12,35 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const examples = dirname(fileURLToPath(import.meta.url));
+
+/** The result lines of `out/<file>` in a finished example's folder. */
+function results(scratch: string, file: string): { [field: string]: unknown }[] {
+  const lines = readFileSync(join(scratch, 'out', file), 'utf8')
+    .trim()
+    .split('\n');
+  assert.ok(lines.length > 0 && lines[0] !== '', `no results in out/${file}`);
+  return lines.map((line) => JSON.parse(line) as { [field: string]: unknown });
+}
+
+/** Per-region one-minute windows, as the quickstart and the TypeScript example write. */
+function perRegion(scratch: string): void {
+  for (const r of results(scratch, 'per-region.jsonl'))
+    assert.equal(Number(r.window_end) - Number(r.window_start), 60_000);
+}
+
+/** What each example must have written. */
+const checks: { readonly [example: string]: (scratch: string) => void } = {
+  quickstart: perRegion,
+  typescript: perRegion,
+  'nexmark-joins': (scratch) => {
+    for (const r of results(scratch, 'new-sellers.jsonl')) {
+      assert.equal(typeof r.person, 'number');
+      assert.equal(Number(r.window_start) % 10_000, 0);
+    }
+    const perCategory = results(scratch, 'per-category.jsonl');
+    assert.ok(perCategory.some((r) => r.category !== null && Number(r.bids) > 0));
+  },
+};
 const root = dirname(examples);
 const cli = join(root, 'packages/cli/bin/sluice.cjs');
 
@@ -34,14 +63,9 @@ for (const name of readdirSync(examples, { withFileTypes: true })) {
       });
       assert.equal(run.status, 0, `sluice run ${name.name}/${file} failed:\n${run.stderr}`);
       assert.match(run.stderr, /pipeline completed/);
-      const results = readFileSync(join(scratch, 'out', 'per-region.jsonl'), 'utf8')
-        .trim()
-        .split('\n');
-      assert.ok(results.length > 0, 'no results written');
-      for (const line of results) {
-        const r = JSON.parse(line) as { window_start: number; window_end: number };
-        assert.equal(r.window_end - r.window_start, 60_000);
-      }
+      const check = checks[name.name];
+      assert.ok(check, `examples.test.ts has no check for example ${name.name}: add one`);
+      check(scratch);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
