@@ -38,21 +38,26 @@ export interface SourceBatch {
   failures?: DecodeFailure[];
   /**
    * For a reader that multiplexes several upstream partitions (a Kafka consumer): the partition
-   * these records come from. Each such partition has its own watermark; `position()` still
-   * covers them all.
+   * these records come from, announced before with `SourceContext.partitionsAssigned`. Each such
+   * partition has its own watermark; `position()` still covers them all.
    */
   partition?: string;
-  /** Upstream partitions this reader no longer reads (revoked in a rebalance). */
-  revoked?: readonly string[];
-  /**
-   * Upstream partitions newly given to this reader (assigned in a rebalance), reported before
-   * any of their records. Until such a partition reads records or goes idle, it holds the
-   * watermark back, so the records of a partition read later are not late.
-   */
-  assigned?: readonly string[];
 }
 
-/** A resumable reader of one source partition. */
+/**
+ * A resumable reader of one source partition.
+ *
+ * Acknowledgements: a reader whose system wants each message acknowledged (AMQP delivery tags,
+ * MQTT packet ids, JetStream or Redis stream ids) keeps what it has handed out but not yet
+ * acknowledged, in order, beside the position it belongs to. It acknowledges nothing when `read`
+ * returns nor at `position()`; it acknowledges in `commit(position)`, everything up to that
+ * position and nothing after it, because only then is a checkpoint that covers those records
+ * durable: a crash before it replays them (from the system's redelivery or from the restored
+ * position), a crash after it does not. A reader whose window of unacknowledged messages is about
+ * to fill (a broker's prefetch or max-ack-pending) calls `SourceContext.requestCheckpoint` rather
+ * than stall until the next periodic checkpoint; what it still cannot take it leaves upstream
+ * (backpressure), never acknowledges early, and never drops.
+ */
 export interface SourceReader {
   /** Stable partition id (a file path, a Kafka `topic/partition`, …); names its position. */
   readonly partition: string;
@@ -64,10 +69,17 @@ export interface SourceReader {
   read(max: number, signal: AbortSignal): Promise<SourceBatch | null>;
   /**
    * The position just after the last record returned by `read`: JSON-serializable, cheap, no I/O.
-   * Passed back to `open` as `restored` after a restart.
+   * Passed back to `open` as `restored` after a restart. The runtime takes it after each `read`,
+   * so it must describe exactly the records returned so far (not ones buffered or fetched ahead).
    */
   position(): unknown;
-  /** Called once a checkpoint containing `position` is durable; commit upstream here. */
+  /**
+   * Called once a checkpoint containing `position` (a value this reader's `position()` returned)
+   * is durable: commit offsets and acknowledge messages upstream up to it, here and nowhere else.
+   * Called in checkpoint order, possibly with a position older than the newest `read`; a reader
+   * must not acknowledge beyond it. A failure is best logged and left to the next checkpoint (the
+   * checkpoint holds the position); a rejection fails the job.
+   */
   commit?(position: unknown): Promise<void>;
   /**
    * For a reader that holds input it has acknowledged (an ingest endpoint): called once when the
@@ -105,10 +117,29 @@ export interface SourceContext {
   /** How many completed checkpoints the job keeps: a restore may fall back to the oldest. */
   readonly keepCheckpoints?: number;
   /**
-   * Asks the job for a checkpoint soon (after the batch being read is pushed), for a source
-   * that answers its clients only once a checkpoint covers their records.
+   * Asks the job for a checkpoint soon (after the batch being read is pushed): for a source that
+   * answers its clients only once a checkpoint covers their records, and for a reader whose
+   * window of unacknowledged messages is filling (see `SourceReader`), so that `commit` comes
+   * before the system stops delivering. Cheap to call often: requests coalesce into one
+   * checkpoint. Absent outside a job.
    */
   readonly requestCheckpoint?: () => void;
+  /**
+   * For a reader that multiplexes upstream partitions (a Kafka consumer): the system gave reader
+   * `reader` (its `partition` id) these partitions. Call it before `read` returns any of their
+   * records; the runtime registers each at once, and from then on it holds the source's watermark
+   * back until it reads records or goes idle, so the records of a partition read later are not
+   * late. Calling it again for a partition already assigned does nothing. Absent outside a job.
+   */
+  readonly partitionsAssigned?: (reader: string, partitions: readonly string[]) => void;
+  /**
+   * The system took these partitions from reader `reader` (a rebalance). The runtime drops their
+   * watermarks at once, so they stop holding the source back. The reader stops returning their
+   * records and leaves them out of later `position()`s and commits; a batch of one of them that
+   * `read` returned before still counts (its records were read), but does not bring its
+   * watermark back — only `partitionsAssigned` does. Absent outside a job.
+   */
+  readonly partitionsRevoked?: (reader: string, partitions: readonly string[]) => void;
 }
 
 export interface Source {
@@ -139,23 +170,49 @@ export interface SinkContext {
   readonly log: Logger;
 }
 
+/**
+ * What one `Sink.write` receives: records and what the runtime knows of each, in parallel
+ * arrays (`records[i]`, `times[i]`, `kinds?.[i]`, `keys?.[i]`, `texts?.[i]` describe one record).
+ * The arrays belong to the runtime: a sink reads them during `write` and must neither change
+ * them nor keep them past it (copy what it buffers). The object may be a pipeline `Batch` with
+ * more fields than these; a sink reads only these.
+ */
+export interface SinkBatch {
+  readonly records: readonly Row[];
+  /** Event time of each record, epoch ms. */
+  readonly times: readonly number[];
+  /**
+   * Each record's row kind (`RowKind`: INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE). Absent: all
+   * inserts. Present only for a sink whose spec's `changelog` accepts an updating stream for its
+   * config; an UPDATE_BEFORE and the UPDATE_AFTER that follows it are in the same batch.
+   */
+  readonly kinds?: readonly RowKind[];
+  /**
+   * The grouping key of each record when an upstream step grouped the stream (`key_by`, a keyed
+   * aggregate's results): the encoded key string that names its state. Read the value with
+   * `decodeKey(keys[i])` (one key value as itself, several as an array; see `operators/key.ts`).
+   * Absent: the stream is not grouped. A sink with a `key` option of its own computes that from
+   * the record instead: this is what the pipeline grouped by, offered for sinks that write by key.
+   */
+  readonly keys?: readonly string[];
+  /**
+   * For some records, the JSON text the record was read as (it parses to the record; `undefined`
+   * for the others): a sink writing JSON may write it as it is rather than serialize the record
+   * again (see `Batch.texts`).
+   */
+  readonly texts?: readonly (string | undefined)[];
+}
+
 export interface Sink {
   open(ctx: SinkContext): Promise<void>;
   /**
-   * Writes records (in order). Resolves when the sink has taken them (it may buffer); returns
-   * the records it rejected for good. Rejects on transient failures after its own retries.
-   * `texts`, when given, holds for some records the JSON text the record was read as (it parses
-   * to the record): a sink writing JSON may write it as it is rather than serialize the record.
-   * `kinds`, when given, holds each record's row kind (see `Batch.kinds`; absent: all inserts).
-   * Only a sink whose spec declares a `changelog` for its config is given updating records; an
-   * UPDATE_BEFORE and the UPDATE_AFTER that follows it in its batch reach the same `write`.
+   * Writes a batch (in order). Resolves when the sink has taken it (it may buffer until
+   * `prepareCommit`), with the records it refused for good — by index into `batch.records`, each
+   * with the reason; they go to the dead-letter output while the rest of the batch is written.
+   * Rejects on transient failures after its own retries: the job then fails and restarts from
+   * its last checkpoint. Never called concurrently with itself, `prepareCommit` or `commit`.
    */
-  write(
-    records: Row[],
-    times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined>;
+  write(batch: SinkBatch): Promise<SinkRejection[] | undefined>;
   /**
    * At a checkpoint: make everything written so far durable (flush, fsync, pre-commit a
    * transaction) and return the state needed to finish or undo it after a crash.

@@ -72,6 +72,7 @@ export type {
   DecodeFailure,
   Logger,
   Sink,
+  SinkBatch,
   SinkContext,
   SinkRejection,
   Source,
@@ -120,6 +121,7 @@ export { compileExpression, compilePredicate, functionDocs, parseExpression } fr
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
+export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';

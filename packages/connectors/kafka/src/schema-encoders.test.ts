@@ -143,14 +143,20 @@ describe('registry format encoders', () => {
       sinkConfig({ topic: 't', format: 'avro', schema: paymentText, schema_registry: { url: REGISTRY_URL } }),
       'out',
     );
-    assert.throws(() => enc.encode([paymentRow(0)], [0], 0), /before its schema is registered/);
+    assert.throws(
+      () => enc.encode({ records: [paymentRow(0)], times: [0] }, 0),
+      /before its schema is registered/,
+    );
     enc.schema = { id: 77, encode: avroEncoder(paymentText) };
     const records = [
       { ...paymentRow(0), _kafka: { topic: 'in', partition: 0, offset: 1 } },
       { ...paymentRow(1), qty: 'many' },
       paymentRow(2),
     ];
-    const batch = enc.encode(records, [0, 0, 0], Date.now(), ['{"ignored":true}', undefined, undefined]);
+    const batch = enc.encode(
+      { records, times: [0, 0, 0], texts: ['{"ignored":true}', undefined, undefined] },
+      Date.now(),
+    );
     assert.deepEqual(batch.indexes, [0, 2]);
     assert.deepEqual(
       batch.rejections?.map((r) => r.index),

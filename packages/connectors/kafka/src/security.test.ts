@@ -78,13 +78,7 @@ const rows = (from: number, to: number): Row[] =>
 async function writeAll(sink: Sink, records: Row[]): Promise<void> {
   for (let i = 0; i < records.length; i += 100) {
     const chunk = records.slice(i, i + 100);
-    assert.equal(
-      await sink.write(
-        chunk,
-        chunk.map(() => Date.now()),
-      ),
-      undefined,
-    );
+    assert.equal(await sink.write({ records: chunk, times: chunk.map(() => Date.now()) }), undefined);
   }
 }
 

@@ -87,7 +87,7 @@ async function sluice(topic: string, delivery: string): Promise<void> {
   await sink.open(sinkContext());
   let checkpoint = 0;
   for (let from = 0, n = 0; from < N; from += WRITE, n++) {
-    await sink.write(records.slice(from, from + WRITE), times.slice(from, from + WRITE));
+    await sink.write({ records: records.slice(from, from + WRITE), times: times.slice(from, from + WRITE) });
     // A checkpoint every 10 writes (about 40,000 records).
     if (delivery === 'exactly_once' && n % 10 === 9) {
       await sink.prepareCommit!(++checkpoint);

@@ -85,7 +85,7 @@ describe('record encoder', () => {
       { user: 'bob', amount: 2 },
     ];
     const texts = ['{ "user": "ann", "amount": 1.0 }', undefined];
-    const batch = enc.encode(records, [now, now], now, texts);
+    const batch = enc.encode({ records, times: [now, now], texts }, now);
     assert.equal(batch.rejections, undefined);
     const [a, b] = batch.messages;
     assert.equal(a.value, texts[0], 'spelling kept, metadata never in the text');
@@ -107,7 +107,7 @@ describe('record encoder', () => {
       { user: 42, region: 'us', n: 2.5 },
       { user: null, region: 'eu', n: 0 },
     ];
-    const batch = enc.encode(records, [now, now - 1, now - 2], now);
+    const batch = enc.encode({ records, times: [now, now - 1, now - 2] }, now);
     assert.equal(batch.rejections, undefined);
     assert.deepEqual(batch.indexes, [0, 1, 2]);
     const [a, b, c] = batch.messages;
@@ -139,8 +139,7 @@ describe('record encoder', () => {
   test('string format writes the value field; NULL is a tombstone; other values are rejected', () => {
     const enc = new RecordEncoder(config({ format: 'string', timestamp: 'now' }), 'out');
     const batch = enc.encode(
-      [{ value: 'hello' }, { value: null }, { value: 3 }, { other: 'x' }],
-      [0, 0, 0, 0],
+      { records: [{ value: 'hello' }, { value: null }, { value: 3 }, { other: 'x' }], times: [0, 0, 0, 0] },
       0,
     );
     assert.deepEqual(batch.indexes, [0, 1]);
@@ -162,8 +161,10 @@ describe('record encoder', () => {
     const enc = new RecordEncoder(config({ key: 'upper(name)', headers: { h: '10 / d' } }), 'out');
     const now = Date.now();
     const batch = enc.encode(
-      [{ name: 'a', d: 2 }, { name: 5, d: 1 }, { d: 1 }, { name: 'b', d: 0 }],
-      [now, now, now, now],
+      {
+        records: [{ name: 'a', d: 2 }, { name: 5, d: 1 }, { d: 1 }, { name: 'b', d: 0 }],
+        times: [now, now, now, now],
+      },
       now,
     );
     assert.deepEqual(batch.indexes, [0]);
@@ -182,8 +183,10 @@ describe('record encoder', () => {
     const now = Date.now();
     const big = 'x'.repeat(1000);
     const batch = enc.encode(
-      [{ k: 'a' }, { k: null }, { k: 'b', big }, { k: 'c' }, { k: 'd' }, { k: 'e' }],
-      [now, now, now, now + 4_000_000, -5, Number.NaN],
+      {
+        records: [{ k: 'a' }, { k: null }, { k: 'b', big }, { k: 'c' }, { k: 'd' }, { k: 'e' }],
+        times: [now, now, now, now + 4_000_000, -5, Number.NaN],
+      },
       now,
     );
     assert.deepEqual(batch.indexes, [0, 5]);
@@ -201,15 +204,17 @@ describe('record encoder', () => {
     enc.topicInfo = topic;
     const now = Date.parse('2025-06-01T12:00:00Z');
     const batch = enc.encode(
-      [
-        { ts: now - 5000 },
-        { created: '2025-06-01T11:00:00Z' },
-        { created: null, ts: null },
-        { created: 'yesterday' },
-        { other: 1 },
-        { created: true },
-      ],
-      [0, 0, 0, 0, 0, 0],
+      {
+        records: [
+          { ts: now - 5000 },
+          { created: '2025-06-01T11:00:00Z' },
+          { created: null, ts: null },
+          { created: 'yesterday' },
+          { other: 1 },
+          { created: true },
+        ],
+        times: [0, 0, 0, 0, 0, 0],
+      },
       now,
     );
     assert.deepEqual(batch.indexes, [0, 1, 2]);
@@ -231,7 +236,8 @@ describe('record encoder', () => {
     const now = Date.now();
     const stamp = (timestamp: string) => {
       const enc = new RecordEncoder(config({ timestamp }), 'out');
-      return enc.encode([{ event_time: 5, now: 6 }], [now - 1], now).messages[0].timestamp;
+      return enc.encode({ records: [{ event_time: 5, now: 6 }], times: [now - 1] }, now).messages[0]
+        .timestamp;
     };
     assert.equal(stamp('event_time'), now - 1);
     assert.equal(stamp('now'), undefined, 'the time of writing');
@@ -253,11 +259,7 @@ describe('record encoder', () => {
       const seen: number[] = [];
       enc.onExpired = (t) => seen.push(t);
       for (const batch of times) {
-        enc.encode(
-          batch.map(() => ({ ts: now - 3 * hour })),
-          batch,
-          now,
-        );
+        enc.encode({ records: batch.map(() => ({ ts: now - 3 * hour })), times: batch }, now);
       }
       return seen;
     };
@@ -280,7 +282,7 @@ describe('record encoder', () => {
 
   test('a record that cannot be JSON is rejected', () => {
     const enc = new RecordEncoder(config({}), 'out');
-    const batch = enc.encode([{ n: 1n }], [0], 0);
+    const batch = enc.encode({ records: [{ n: 1n }], times: [0] }, 0);
     assert.equal(batch.messages.length, 0);
     assert.match(batch.rejections![0].message, /cannot be written as JSON/);
   });
@@ -306,13 +308,7 @@ describe('record encoder', () => {
       DELETE,
       UPDATE_AFTER,
     ];
-    const batch = enc.encode(
-      rows,
-      rows.map(() => 1000),
-      1000,
-      undefined,
-      kinds,
-    );
+    const batch = enc.encode({ records: rows, times: rows.map(() => 1000), kinds }, 1000);
     assert.deepEqual(
       batch.messages.map((m) => [m.key, text(m.value) ?? null]),
       [
@@ -338,7 +334,7 @@ describe('record encoder', () => {
     });
     const plain = new RecordEncoder(config({ key: 'region' }), 'out');
     plain.topicInfo = topic;
-    const batch = plain.encode([{ region: 'eu' }], [0], 0, undefined, [DELETE]);
+    const batch = plain.encode({ records: [{ region: 'eu' }], times: [0], kinds: [DELETE] }, 0);
     assert.equal(text(batch.messages[0].value), '{"region":"eu"}');
   });
 

@@ -8,7 +8,7 @@ import {
   compileExpression,
   DELETE,
   type Row,
-  type RowKind,
+  type SinkBatch,
   type SinkRejection,
   SluiceError,
   toEpochMillis,
@@ -149,8 +149,8 @@ export class RecordEncoder {
   }
 
   /**
-   * Encodes records; `times` are their event times, `now` the wall-clock time in ms. With format
-   * json, a record with a text (see `Sink.write`) is written as that text; the registry formats
+   * Encodes a batch's records; its `times` are their event times, `now` the wall-clock time in
+   * ms. With format json, a record with a text (see `SinkBatch.texts`) is written as that text; the registry formats
    * ignore texts and need `schema` set. A record that does not fit the schema is rejected.
    *
    * With `changelog: upsert`, `kinds` (absent: all inserts) decide what each record becomes: an
@@ -159,13 +159,8 @@ export class RecordEncoder {
    * update-before followed by the update-after of its key becomes no message at all (the
    * update-after overwrites it). A tombstone needs a key: one whose key is NULL is rejected.
    */
-  encode(
-    records: readonly Row[],
-    times: readonly number[],
-    now: number,
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): EncodedBatch {
+  encode(batch: SinkBatch, now: number): EncodedBatch {
+    const { records, times, texts, kinds } = batch;
     const n = records.length;
     // Sized for every record, trimmed by the rejections at the end.
     const messages: ProducerRecord[] = new Array(n);

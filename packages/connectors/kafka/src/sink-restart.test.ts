@@ -33,13 +33,7 @@ const rows = (from: number, to: number): Row[] =>
   Array.from({ length: to - from }, (_, i) => ({ n: from + i, key: `k${(from + i) % 31}` }));
 
 async function write(sink: Sink, records: Row[]): Promise<void> {
-  assert.equal(
-    await sink.write(
-      records,
-      records.map(() => Date.now()),
-    ),
-    undefined,
-  );
+  assert.equal(await sink.write({ records, times: records.map(() => Date.now()) }), undefined);
 }
 
 describe('kafka sink: broker restart', { skip: !available }, () => {

@@ -101,10 +101,7 @@ async function writeAll(
   const sink = kafkaSink.create(sinkConfig({ schema_registry: { url: REGISTRY_URL }, ...config }));
   await sink.open(sinkContext({ pipeline: uniqueName('sr') }));
   try {
-    const rejections = await sink.write(
-      records,
-      records.map(() => Date.now()),
-    );
+    const rejections = await sink.write({ records, times: records.map(() => Date.now()) });
     if (sink.prepareCommit) {
       await sink.prepareCommit(1);
       await sink.commit!(1);
@@ -200,7 +197,7 @@ describe('kafka sink: registry formats (real broker and registry)', { skip: !ava
         sinkConfig({ topic, format: 'avro', schema, subject, schema_registry: { url: REGISTRY_URL } }),
       );
       await sink.open({ ...sinkContext({ log }), baseDir: dir });
-      assert.equal(await sink.write([paymentRow(ids.length)], [Date.now()]), undefined);
+      assert.equal(await sink.write({ records: [paymentRow(ids.length)], times: [Date.now()] }), undefined);
       await sink.close();
       const line = log.lines.find((l) => l.message === 'kafka sink: schema registered');
       ids.push(line?.fields?.schema_id as number);

@@ -40,7 +40,7 @@ async function write(
   const sink = kafkaSink.create(sinkConfig(options));
   await sink.open(sinkContext({ log }));
   try {
-    return { rejected: (await sink.write(records, times)) ?? [], log };
+    return { rejected: (await sink.write({ records, times })) ?? [], log };
   } finally {
     await sink.close();
   }
@@ -117,8 +117,8 @@ describe('kafka sink: message timestamps (real broker)', { skip: !available }, (
     const sink = kafkaSink.create(sinkConfig({ topic: hour }));
     await sink.open(sinkContext({ log }));
     try {
-      await sink.write(rows(3), [now - 60_000, now - 2 * HOUR, now - 3 * HOUR]);
-      await sink.write(rows(1), [now - 5 * HOUR]);
+      await sink.write({ records: rows(3), times: [now - 60_000, now - 2 * HOUR, now - 3 * HOUR] });
+      await sink.write({ records: rows(1), times: [now - 5 * HOUR] });
     } finally {
       await sink.close();
     }

@@ -29,7 +29,7 @@ function records(phase: string, from: number, to: number): { records: Row[]; tim
 }
 
 async function write(sink: Sink, batch: { records: Row[]; times: number[] }): Promise<void> {
-  assert.equal(await sink.write(batch.records, batch.times), undefined);
+  assert.equal(await sink.write({ records: batch.records, times: batch.times }), undefined);
 }
 
 const ids = (messages: { value: string | null }[]) =>
@@ -44,7 +44,7 @@ describe('kafka sink, exactly once (real broker)', { skip: !available }, () => {
     const marker = await topics.create('sink-eos-marker', 1);
     const markerSink = kafkaSink.create(sinkConfig({ topic: marker, format: 'string' }));
     await markerSink.open(sinkContext());
-    await markerSink.write([{ value: 'marker' }], [Date.now()]);
+    await markerSink.write({ records: [{ value: 'marker' }], times: [Date.now()] });
     await markerSink.close();
     const pipeline = uniqueName('eos');
     const config = sinkConfig({ topic, key: 'CAST(id AS VARCHAR)', delivery: 'exactly_once' });

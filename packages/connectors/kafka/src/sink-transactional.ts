@@ -4,7 +4,7 @@
  * two-phase commit of Flink's Kafka sink).
  */
 
-import type { Row, RowKind, Sink, SinkContext, SinkRejection } from '@sluice/core';
+import type { Sink, SinkBatch, SinkContext, SinkRejection } from '@sluice/core';
 import { SluiceError } from '@sluice/core';
 import { describeKafkaError } from './client-errors.ts';
 import { KafkaProducer } from './producer.ts';
@@ -74,17 +74,12 @@ export class TransactionalKafkaSink implements Sink {
     });
   }
 
-  async write(
-    records: Row[],
-    times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined> {
+  async write(input: SinkBatch): Promise<SinkRejection[] | undefined> {
     this.#check();
     if (this.#committed !== undefined) await this.#committed.promise;
     const setup = this.#setup!;
     const producer = this.#producer!;
-    const batch = setup.encoder.encode(records, times, Date.now(), texts, kinds);
+    const batch = setup.encoder.encode(input, Date.now());
     const { messages } = batch;
     if (messages.length === 0) return batch.rejections;
     if (this.#open === undefined) {

@@ -37,7 +37,10 @@ describe('kafka sink, at least once (real broker)', () => {
     const times = records.map((_, i) => base + i);
     const rejected: number[] = [];
     for (let from = 0; from < records.length; from += 100) {
-      const rejections = await sink.write(records.slice(from, from + 100), times.slice(from, from + 100));
+      const rejections = await sink.write({
+        records: records.slice(from, from + 100),
+        times: times.slice(from, from + 100),
+      });
       for (const r of rejections ?? []) rejected.push(from + r.index);
       if (from === 300) assert.match(rejections?.[0]?.message ?? '', /^key: .*user/);
     }
@@ -95,10 +98,7 @@ describe('kafka sink, at least once (real broker)', () => {
       records.push({
         value: i === 5 || i === 17 ? `big-${i}-${randomBytes(3000).toString('base64')}` : `small-${i}`,
       });
-    const rejections = await sink.write(
-      records,
-      records.map(() => Date.now()),
-    );
+    const rejections = await sink.write({ records, times: records.map(() => Date.now()) });
     await sink.close();
     assert.deepEqual(
       rejections?.map((r) => r.index).sort((a, b) => a - b),

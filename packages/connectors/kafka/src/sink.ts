@@ -6,9 +6,8 @@
 
 import {
   defineSink,
-  type Row,
-  type RowKind,
   type Sink,
+  type SinkBatch,
   type SinkContext,
   type SinkRejection,
   SluiceError,
@@ -51,14 +50,9 @@ class KafkaSink implements Sink {
     });
   }
 
-  async write(
-    records: Row[],
-    times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined> {
+  async write(input: SinkBatch): Promise<SinkRejection[] | undefined> {
     const setup = this.#setup!;
-    const batch = setup.encoder.encode(records, times, Date.now(), texts, kinds);
+    const batch = setup.encoder.encode(input, Date.now());
     const n = batch.messages.length;
     if (n === 0) return batch.rejections;
     const rejections = batch.rejections ?? [];

@@ -44,6 +44,10 @@ export interface KafkaReaderOptions {
   /** Offsets from the restored checkpoint, by `topic/partition`. */
   readonly restored: KafkaPosition;
   readonly now: () => number;
+  /** Tells the runtime of partitions assigned to this reader (`SourceContext.partitionsAssigned`). */
+  readonly partitionsAssigned?: (partitions: readonly string[]) => void;
+  /** Tells the runtime of partitions revoked from this reader (`SourceContext.partitionsRevoked`). */
+  readonly partitionsRevoked?: (partitions: readonly string[]) => void;
 }
 
 export class KafkaReader implements SourceReader {
@@ -80,9 +84,6 @@ export class KafkaReader implements SourceReader {
     this.#fetchSchemas(chunk.missing);
     return undefined;
   });
-  #revoked: string[] = [];
-  /** Partitions assigned since the last batch returned (reported so they hold the watermark). */
-  #assigned: string[] = [];
   #fatal: SluiceError | undefined;
   #started: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
@@ -128,11 +129,7 @@ export class KafkaReader implements SourceReader {
       if (this.#fatal) throw this.#fatal;
       const batch = this.#take(max);
       if (batch) return batch;
-      if (waited || signal.aborted || this.#closed) {
-        const empty: SourceBatch = { records: [] };
-        this.#attachChanges(empty);
-        return empty;
-      }
+      if (waited || signal.aborted || this.#closed) return { records: [] };
       await this.#dataReady.wait(IDLE_MS, signal);
       waited = true;
     }
@@ -218,7 +215,10 @@ export class KafkaReader implements SourceReader {
     this.#loop ??= this.#run();
   }
 
-  /** A new assignment (after every join): drop revoked partitions, queue new ones for a start. */
+  /**
+   * A new assignment (after every join): drop revoked partitions, queue new ones for a start, and
+   * tell the runtime — revocations first — before any record of a new partition is fetched.
+   */
   #assign(assigned: readonly TopicPartition[], generation: number): void {
     const keys = new Set<string>();
     const added: string[] = [];
@@ -238,9 +238,6 @@ export class KafkaReader implements SourceReader {
       this.#parts.set(key, st);
       this.#unresolved.add(st);
       added.push(key);
-      this.#assigned.push(key);
-      const i = this.#revoked.indexOf(key);
-      if (i >= 0) this.#revoked.splice(i, 1);
     }
     for (const [key, st] of this.#parts) {
       if (keys.has(key)) continue;
@@ -249,11 +246,12 @@ export class KafkaReader implements SourceReader {
       // Another member may commit it now: our last commit says nothing about the group's offset.
       this.#committed.delete(key);
       revoked.push(key);
-      this.#revoked.push(key);
-      const i = this.#assigned.indexOf(key);
-      if (i >= 0) this.#assigned.splice(i, 1);
     }
-    if (revoked.length > 0) this.#buffer.drop(new Set(revoked));
+    if (revoked.length > 0) {
+      this.#buffer.drop(new Set(revoked));
+      this.#o.partitionsRevoked?.(revoked);
+    }
+    if (added.length > 0) this.#o.partitionsAssigned?.(added);
     if (added.length > 0 || revoked.length > 0) {
       this.#o.log.info('kafka source: partitions assigned', {
         source: this.#o.step,
@@ -506,7 +504,7 @@ export class KafkaReader implements SourceReader {
     return undefined;
   }
 
-  /** The next batch from the buffer, with the revoked partitions not yet reported. */
+  /** The next batch from the buffer. */
   #take(max: number): SourceBatch | undefined {
     let batch: SourceBatch | undefined;
     try {
@@ -520,7 +518,6 @@ export class KafkaReader implements SourceReader {
       });
     }
     if (!batch) return undefined;
-    this.#attachChanges(batch);
     if (this.#roomToFetch()) this.#fetchWanted.notify();
     return batch;
   }
@@ -529,18 +526,6 @@ export class KafkaReader implements SourceReader {
   #roomToFetch(): boolean {
     const { maxBuffered, maxBufferedBytes } = this.#o.settings;
     return this.#buffer.size < maxBuffered && this.#buffer.bytes < maxBufferedBytes;
-  }
-
-  /** Reports the partitions revoked and assigned since the last batch. */
-  #attachChanges(batch: SourceBatch): void {
-    if (this.#revoked.length > 0) {
-      batch.revoked = this.#revoked;
-      this.#revoked = [];
-    }
-    if (this.#assigned.length > 0) {
-      batch.assigned = this.#assigned;
-      this.#assigned = [];
-    }
   }
 }
 

@@ -51,6 +51,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
     maxBytes: settings.maxBytes,
     partitionMaxBytes: settings.partitionMaxBytes,
   });
+  const { partitionsAssigned, partitionsRevoked } = ctx;
   return [
     new KafkaReader({
       step: ctx.id,
@@ -60,6 +61,8 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
       secrets: [...connectionSecrets(config), ...registrySecrets(config)],
       restored,
       now: () => ctx.clock.now(),
+      partitionsAssigned: partitionsAssigned && ((ps) => partitionsAssigned(READER_ID, ps)),
+      partitionsRevoked: partitionsRevoked && ((ps) => partitionsRevoked(READER_ID, ps)),
     }),
   ];
 }

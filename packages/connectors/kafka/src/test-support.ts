@@ -17,6 +17,7 @@ import {
   type Row,
   type SinkContext,
   type SourceBatch,
+  type SourceContext,
   type SourceReader,
   silentLogger,
   systemClock,
@@ -263,7 +264,10 @@ export function capturingLogger(): CapturingLogger {
 /** Opens the reader of a `kafka` source from a raw config (defaults applied as a pipeline would). */
 export async function openKafkaReader(
   config: { [k: string]: unknown },
-  options: { restored?: unknown; log?: Logger; id?: string } = {},
+  options: { restored?: unknown; log?: Logger; id?: string } & Pick<
+    SourceContext,
+    'partitionsAssigned' | 'partitionsRevoked'
+  > = {},
 ): Promise<SourceReader> {
   const checked = validateConfig<KafkaSourceConfig>(kafkaSource.config, {
     brokers: [KAFKA_BROKER],
@@ -279,6 +283,8 @@ export async function openKafkaReader(
     baseDir: process.cwd(),
     signal: new AbortController().signal,
     log: options.log ?? silentLogger,
+    partitionsAssigned: options.partitionsAssigned,
+    partitionsRevoked: options.partitionsRevoked,
   });
   return readers[0];
 }

@@ -111,12 +111,11 @@ describe('stdout sink with a changelog', () => {
       log: { debug() {}, info() {}, warn() {}, error() {} },
     });
     const bad = { k: 'a', v: 10n };
-    const rejections = await sink.write([a1, a1, bad, a1], [0, 1, 1, 2], undefined, [
-      INSERT,
-      UPDATE_BEFORE,
-      UPDATE_AFTER,
-      DELETE,
-    ]);
+    const rejections = await sink.write({
+      records: [a1, a1, bad, a1],
+      times: [0, 1, 1, 2],
+      kinds: [INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE],
+    });
     await sink.close();
     assert.deepEqual(
       rejections?.map((r) => r.index),

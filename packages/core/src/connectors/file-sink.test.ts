@@ -55,11 +55,7 @@ async function openSink(
 
 const rows = (from: number, to: number): Row[] =>
   Array.from({ length: to - from }, (_, k) => ({ n: from + k }));
-const write = (sink: Sink, records: Row[]) =>
-  sink.write(
-    records,
-    records.map(() => 0),
-  );
+const write = (sink: Sink, records: Row[]) => sink.write({ records, times: records.map(() => 0) });
 
 async function readJsonLines(path: string): Promise<Row[]> {
   const text = await readFile(path, 'utf8');
@@ -90,7 +86,7 @@ describe('file sink', () => {
     const sink = await openSink(dir, { path: 'r.jsonl' });
     const records = [{ a: 1 }, { b: 2 }, { c: 3 }, { d: 4 }];
     const texts = ['{ "a": 1.0 }', '{\n  "b": 2\n}', undefined, '{"d":4}\r'];
-    assert.equal(await sink.write(records, [0, 0, 0, 0], texts), undefined);
+    assert.equal(await sink.write({ records, times: [0, 0, 0, 0], texts }), undefined);
     await sink.close();
     assert.equal(await readFile(join(dir, 'r.jsonl'), 'utf8'), '{ "a": 1.0 }\n{"b":2}\n{"c":3}\n{"d":4}\n');
   });

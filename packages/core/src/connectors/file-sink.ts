@@ -5,9 +5,8 @@
 
 import { type FileHandle, open, readdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
+import type { Sink, SinkBatch, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import {
@@ -95,12 +94,8 @@ class FileSink implements Sink {
     });
   }
 
-  async write(
-    records: Row[],
-    _times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined> {
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const { records, texts, kinds } = batch;
     let rejections: SinkRejection[] | undefined;
     if (this.#dueByTime()) await this.#roll();
     const encoder = this.#encoder;

@@ -88,7 +88,7 @@ describe('http sink', () => {
       headers: { 'x-api-key': 'k1' },
       method: 'PUT',
     });
-    assert.equal(await sink.write(rows(1200), []), undefined);
+    assert.equal(await sink.write({ records: rows(1200), times: [] }), undefined);
     assert.deepEqual(
       server.received.map((r) => (JSON.parse(r.body) as Row[]).length),
       [500, 500, 200],
@@ -99,7 +99,7 @@ describe('http sink', () => {
     assert.equal(server.received[0].headers['x-api-key'], 'k1');
 
     const ndjson = await openSink(server.url, { format: 'ndjson', batch_size: 2 });
-    await ndjson.write(rows(3), []);
+    await ndjson.write({ records: rows(3), times: [] });
     assert.deepEqual(
       server.received.slice(3).map((r) => r.body),
       ['{"i":0}\n{"i":1}\n', '{"i":2}\n'],
@@ -122,7 +122,7 @@ describe('http sink', () => {
     );
     const debezium = await openSink(server.url, { changelog: 'debezium' });
     assert.deepEqual(
-      (await debezium.write(changes, [], undefined, kinds))?.map((r) => r.index),
+      (await debezium.write({ records: changes, times: [], kinds }))?.map((r) => r.index),
       [1, 2],
       'both records of the refused update',
     );
@@ -138,7 +138,7 @@ describe('http sink', () => {
 
     const all = await serve(() => ({ status: 200 }));
     const upsert = await openSink(all.url, { changelog: 'upsert', key: ['region'], format: 'ndjson' });
-    const rejected = await upsert.write(changes, [], undefined, kinds);
+    const rejected = await upsert.write({ records: changes, times: [], kinds });
     assert.deepEqual(
       rejected?.map((r) => r.index),
       [4],
@@ -163,7 +163,7 @@ describe('http sink', () => {
   it('retries transient failures (503, 408) and then succeeds', async () => {
     const server = await serve((_r, n) => ({ status: [503, 408, 200][n] ?? 200 }));
     const sink = await openSink(server.url);
-    assert.equal(await sink.write(rows(3), []), undefined);
+    assert.equal(await sink.write({ records: rows(3), times: [] }), undefined);
     assert.equal(server.received.length, 3);
     assert.equal(new Set(server.received.map((r) => r.body)).size, 1);
   });
@@ -174,7 +174,7 @@ describe('http sink', () => {
     );
     const sink = await openSink(server.url);
     const started = performance.now();
-    await sink.write(rows(1), []);
+    await sink.write({ records: rows(1), times: [] });
     const elapsed = performance.now() - started;
     assert.equal(server.received.length, 2);
     assert.ok(elapsed >= 990 && elapsed < 3000, `waited ${elapsed} ms`);
@@ -185,7 +185,7 @@ describe('http sink', () => {
     const sink = await openSink(server.url, { format: 'ndjson' });
     const records: Row[] = [{ a: 1 }, { b: 2 }, { c: 10n }, { d: 4 }];
     const texts = ['{ "a": 1.0 }', '{\n "b": 2 }', undefined, undefined];
-    const rejections = await sink.write(records, [], texts);
+    const rejections = await sink.write({ records, times: [], texts });
     assert.deepEqual(
       rejections?.map((r) => [r.index, r.message]),
       [[2, 'the record cannot be written as JSON: Do not know how to serialize a BigInt']],
@@ -196,7 +196,7 @@ describe('http sink', () => {
       ['{ "a": 1.0 }\n{"b":2}\n{"d":4}\n'],
     );
     const json = await openSink(server.url);
-    await json.write(records.slice(0, 2), [], texts.slice(0, 2));
+    await json.write({ records: records.slice(0, 2), times: [], texts: texts.slice(0, 2) });
     assert.equal(server.received[1].body, '[{ "a": 1.0 },{"b":2}]');
   });
 
@@ -210,7 +210,7 @@ describe('http sink', () => {
       return { status: 200 };
     });
     const sink = await openSink(server.url, { batch_size: 8 });
-    const rejections = await sink.write(rows(8, [5]), []);
+    const rejections = await sink.write({ records: rows(8, [5]), times: [] });
     assert.deepEqual(rejections, [{ index: 5, message: 'HTTP 422: {"error":"record 5 has no amount"}' }]);
     assert.deepEqual(
       delivered.sort((a, b) => a - b),
@@ -219,7 +219,7 @@ describe('http sink', () => {
     assert.ok(server.received.length <= 7, `${server.received.length} requests`);
 
     delivered.length = 0;
-    const twice = await sink.write(rows(20, [1, 13, 14]), []);
+    const twice = await sink.write({ records: rows(20, [1, 13, 14]), times: [] });
     assert.deepEqual(
       twice?.map((r) => r.index),
       [1, 13, 14],
@@ -232,7 +232,10 @@ describe('http sink', () => {
     const sink = await openSink(server.url, {
       retry: { max_attempts: 3, initial_backoff: '1ms', max_backoff: '5ms' },
     });
-    await assert.rejects(sink.write(rows(2), []), unavailable(/after 3 attempts: HTTP 503: maintenance/));
+    await assert.rejects(
+      sink.write({ records: rows(2), times: [] }),
+      unavailable(/after 3 attempts: HTTP 503: maintenance/),
+    );
     assert.equal(server.received.length, 3);
   });
 
@@ -243,7 +246,10 @@ describe('http sink', () => {
       retry: { max_attempts: 2, initial_backoff: '1ms', max_backoff: '1ms' },
     });
     const started = performance.now();
-    await assert.rejects(sink.write(rows(1), []), unavailable(/no response within 100ms \(timeout\)/));
+    await assert.rejects(
+      sink.write({ records: rows(1), times: [] }),
+      unavailable(/no response within 100ms \(timeout\)/),
+    );
     const elapsed = performance.now() - started;
     assert.equal(server.received.length, 2);
     assert.ok(elapsed >= 190 && elapsed < 2000, `took ${elapsed} ms`);
@@ -252,7 +258,10 @@ describe('http sink', () => {
   it('fails at once, dead-lettering nothing, when the endpoint refuses any request (401)', async () => {
     const server = await serve(() => ({ status: 401, body: 'bad token' }));
     const sink = await openSink(server.url);
-    await assert.rejects(sink.write(rows(4), []), unavailable(/HTTP 401: bad token.*check url/));
+    await assert.rejects(
+      sink.write({ records: rows(4), times: [] }),
+      unavailable(/HTTP 401: bad token.*check url/),
+    );
     assert.equal(server.received.length, 1);
   });
 
@@ -262,7 +271,10 @@ describe('http sink', () => {
     const sink = await openSink(server.url, {
       retry: { max_attempts: 2, initial_backoff: '1ms', max_backoff: '1ms' },
     });
-    await assert.rejects(sink.write(rows(1), []), unavailable(/after 2 attempts: .*ECONNREFUSED/));
+    await assert.rejects(
+      sink.write({ records: rows(1), times: [] }),
+      unavailable(/after 2 attempts: .*ECONNREFUSED/),
+    );
   });
 
   it('sends URL credentials as Basic auth and never shows them in warnings or errors', async () => {
@@ -276,7 +288,7 @@ describe('http sink', () => {
       log,
     );
     let message = '';
-    await assert.rejects(sink.write(rows(1), []), (err: unknown) => {
+    await assert.rejects(sink.write({ records: rows(1), times: [] }), (err: unknown) => {
       assert.ok(err instanceof SluiceError);
       message = err.describe();
       return true;
@@ -339,7 +351,7 @@ describe('http sink', () => {
         got.push(...((await reader.read(25, new AbortController().signal))?.records ?? []));
       return got;
     })();
-    assert.equal(await sink.write(rows(200), []), undefined);
+    assert.equal(await sink.write({ records: rows(200), times: [] }), undefined);
     assert.deepEqual(await reading, rows(200));
   });
 });

@@ -4,9 +4,8 @@
  */
 
 import Type, { type Static } from 'typebox';
-import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
+import type { Sink, SinkBatch, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import { formatDuration, parseDuration } from '../time.ts';
 import { type RetryPolicy, retry, retryConfig, retryPolicy } from './backoff.ts';
@@ -152,12 +151,8 @@ class HttpSink implements Sink {
     this.#ctx = ctx;
   }
 
-  async write(
-    records: Row[],
-    _times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined> {
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const { records, texts, kinds } = batch;
     const rejections: SinkRejection[] = [];
     // Each line's JSON once (a record's text when it has one), reused if a rejected request is
     // split; a line that cannot be written (not JSON, no upsert key) is rejected on its own.

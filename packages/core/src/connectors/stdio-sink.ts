@@ -4,9 +4,8 @@
 
 import type { Writable } from 'node:stream';
 import Type, { type Static } from 'typebox';
-import type { Sink, SinkContext, SinkRejection } from '../connector.ts';
+import type { Sink, SinkBatch, SinkContext, SinkRejection } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import type { Row, RowKind } from '../record.ts';
 import { defineSink } from '../spec.ts';
 import {
   type ChangelogOptions,
@@ -62,12 +61,8 @@ export class StreamSink implements Sink {
     this.#output.on('error', this.#onError);
   }
 
-  async write(
-    records: Row[],
-    _times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<SinkRejection[] | undefined> {
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const { records, texts, kinds } = batch;
     let rejections: SinkRejection[] | undefined;
     const encoder = this.#encoder;
     let text = '';

@@ -91,10 +91,7 @@ describe('stdout sink', () => {
     await sink.open(sinkContext);
     for (let b = 0; b < 5; b++) {
       const records = Array.from({ length: 20 }, (_, k) => ({ n: b * 20 + k }));
-      await sink.write(
-        records,
-        records.map(() => 0),
-      );
+      await sink.write({ records, times: records.map(() => 0) });
       assert.ok(slow.writableLength <= 64 * 40, 'the sink does not run ahead of the stream');
     }
     await sink.prepareCommit?.(1);
@@ -116,8 +113,8 @@ describe('stdout sink', () => {
     out.on('data', (c: Buffer) => chunks.push(c.toString()));
     const sink = new StreamSink({ format: 'csv', delimiter: ',' }, out);
     await sink.open(sinkContext);
-    await sink.write([{ a: 1, b: 'x,y' }], [0]);
-    await sink.write([{ a: 2, b: 'z' }], [0]);
+    await sink.write({ records: [{ a: 1, b: 'x,y' }], times: [0] });
+    await sink.write({ records: [{ a: 2, b: 'z' }], times: [0] });
     await sink.close();
     assert.equal(chunks.join(''), 'a,b\n1,"x,y"\n2,z\n');
   });
@@ -141,7 +138,7 @@ describe('stdin to stdout in a real process', () => {
           "const [reader] = await stdinSource.create({ format: 'csv', header: true, delimiter: ',', infer_types: true }).open({ id: 'in', ...base });",
           "const sink = stdoutSink.create({ format: 'json', delimiter: ',' });",
           "await sink.open({ id: 'out', ...base, restored: undefined });",
-          'for (let b = await reader.read(1000, signal); b; b = await reader.read(1000, signal)) await sink.write(b.records, []);',
+          'for (let b = await reader.read(1000, signal); b; b = await reader.read(1000, signal)) await sink.write({ records: b.records, times: [] });',
           'await sink.close();',
         ].join('\n'),
       );

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import Type from 'typebox';
-import type { SinkContext } from '../connector.ts';
+import type { SinkBatch, SinkContext } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { defineSink, type Plugin } from '../spec.ts';
@@ -63,7 +63,7 @@ const gatedSink = defineSink({
       async open(ctx: SinkContext) {
         signal = ctx.signal;
       },
-      async write(records: Row[]) {
+      async write({ records }: SinkBatch) {
         gate.writesStarted++;
         await (config.abortable ? Promise.race([gate.pass(), aborted()]) : gate.pass());
         gate.written.push(...records);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import Type from 'typebox';
-import type { SourceBatch, SourceReader } from '../connector.ts';
+import type { SourceBatch, SourceContext, SourceReader } from '../connector.ts';
 import type { Row } from '../record.ts';
 import { defineSource } from '../spec.ts';
 import { ManualClock, memorySinkStore } from '../testing/index.ts';
@@ -15,8 +15,12 @@ import { assertAccounting, Harness, planFrom, testRegistry } from './engine-test
 import { Job } from './job.ts';
 import { WatermarkTracker } from './watermarks.ts';
 
-/** Batches the `mux` source's one reader returns, in order, each from one upstream partition. */
-const script: SourceBatch[] = [];
+/**
+ * What the `mux` source's one reader does, in order: return a batch of one upstream partition, or
+ * report partitions assigned or revoked through its context before its next batch.
+ */
+type Step = SourceBatch | { assign: string[] } | { revoke: string[] };
+const script: Step[] = [];
 let next = 0;
 
 const muxSource = defineSource({
@@ -25,11 +29,16 @@ const muxSource = defineSource({
   config: Type.Object({}, { additionalProperties: false }),
   create() {
     return {
-      async open() {
+      async open(ctx: SourceContext) {
         const reader: SourceReader = {
           partition: 'all',
           async read() {
-            if (next < script.length) return script[next++];
+            while (next < script.length) {
+              const step = script[next++];
+              if ('assign' in step) ctx.partitionsAssigned?.('all', step.assign);
+              else if ('revoke' in step) ctx.partitionsRevoked?.('all', step.revoke);
+              else return step;
+            }
             return null;
           },
           position: () => next,
@@ -52,7 +61,7 @@ describe('a multiplexing reader', () => {
     script.length = 0;
     next = 0;
     script.push(
-      { records: [], assigned: ['a', 'b'] },
+      { assign: ['a', 'b'] },
       { records: rows(10_000, 20_000), partition: 'a' },
       { records: rows(30_000), partition: 'b' },
       // 4 s behind a's greatest time: within the 5 s bound, so not late.
@@ -84,6 +93,52 @@ late_output: { type: memory, store: mux-late }
         [10_000, 2],
         [20_000, 2],
         [30_000, 1],
+      ],
+    );
+  });
+
+  test('a revoked partition stops holding the watermark back, and a batch of it read before still counts', async () => {
+    script.length = 0;
+    next = 0;
+    script.push(
+      { assign: ['a', 'b'] },
+      { records: rows(10_000), partition: 'a' },
+      { records: rows(12_000), partition: 'b' },
+      { revoke: ['b'] },
+      // b no longer holds the watermark at 7 s: a alone moves it to 35 s.
+      { records: rows(40_000), partition: 'a' },
+      // A batch of b that the reader returned before the revocation: pushed, not re-registered.
+      { records: rows(13_000), partition: 'b' },
+      // Behind the watermark of a alone: late (b, were it still there, would hold it at 7 s).
+      { records: rows(20_000), partition: 'a' },
+    );
+    const plan = planFrom(
+      `
+name: mux-revoke
+settings: { checkpoint: { interval: 0, dir: ./ckpt } }
+sources:
+  in: { type: mux, event_time: { field: ts, max_out_of_orderness: 5s } }
+steps:
+  - { id: agg, type: aggregate, key: [k], window: { type: tumbling, size: 10s }, fields: { n: count(*) } }
+sinks:
+  out: { type: memory, store: mux-revoke-out }
+late_output: { type: memory, store: mux-revoke-late }
+`,
+      await h.dir(),
+      registry,
+    );
+    const result = await h.run(await Job.create(plan, { registry, clock: new ManualClock(0) }));
+    assert.equal(result.status, 'completed');
+    assertAccounting(result.metrics, 'agg');
+    assert.deepEqual(
+      memorySinkStore('mux-revoke-late').committed.map((r) => r.ts),
+      [13_000, 20_000],
+    );
+    assert.deepEqual(
+      memorySinkStore('mux-revoke-out').committed.map((r) => [r.window_start, r.n]),
+      [
+        [10_000, 2],
+        [40_000, 1],
       ],
     );
   });

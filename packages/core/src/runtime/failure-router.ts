@@ -2,9 +2,9 @@
  * Where failed and late records go: the dead-letter and late-output sinks of a job.
  */
 
-import type { Logger, SinkRejection } from '../connector.ts';
+import type { Logger, SinkBatch, SinkRejection } from '../connector.ts';
 import type { LatePolicy } from '../operator.ts';
-import { changeKindName, type DeadLetter, INSERT, type Row, type RowKind } from '../record.ts';
+import { changeKindName, type DeadLetter, INSERT, type Row } from '../record.ts';
 import { safeJsonText } from '../safe-json.ts';
 import type { Clock } from '../time.ts';
 import type { FailureRouter } from './graph.ts';
@@ -63,7 +63,10 @@ export class OutputRouter implements FailureRouter {
   deadLetter(letter: DeadLetter): void {
     if (this.deadLetters) {
       const writable = writableLetter(letter);
-      this.deadLetters.enqueue([writable as unknown as Row], [letter.eventTime ?? letter.failedAt]);
+      this.deadLetters.enqueue({
+        records: [writable as unknown as Row],
+        times: [letter.eventTime ?? letter.failedAt],
+      });
     } else if (this.#unlogged++ < 10) {
       this.#log.warn('dead letter (configure dead_letter to keep them)', {
         step: letter.step,
@@ -76,19 +79,15 @@ export class OutputRouter implements FailureRouter {
   late(_stepId: string, policy: LatePolicy | undefined, record: Row, time: number, letter: DeadLetter): void {
     const where = policy ?? (this.lateOutput ? 'late_output' : 'dead_letter');
     if (where === 'drop') return;
-    if (where === 'late_output' && this.lateOutput) this.lateOutput.enqueue([record], [time]);
+    if (where === 'late_output' && this.lateOutput)
+      this.lateOutput.enqueue({ records: [record], times: [time] });
     else this.deadLetter(letter);
   }
 
   /** Turns a sink's permanent rejections into dead letters. */
-  rejected(
-    sinkId: string,
-    records: Row[],
-    times: number[],
-    rejections: SinkRejection[],
-    kinds?: readonly RowKind[],
-  ): void {
+  rejected(sinkId: string, batch: SinkBatch, rejections: SinkRejection[]): void {
     const now = this.#clock.now();
+    const { records, times, kinds } = batch;
     for (const r of rejections) {
       const letter: DeadLetter = {
         step: sinkId,

@@ -271,8 +271,7 @@ export class Node implements Output {
     if (this.operator.absorbs) this.counters.results += n;
     else this.counters.out += n;
     for (let s = 0; s < this.steps.length; s++) this.steps[s].node.push(batch, this.steps[s].port);
-    for (let s = 0; s < this.sinks.length; s++)
-      this.sinks[s].enqueue(batch.records, batch.times, batch.texts, batch.kinds);
+    for (let s = 0; s < this.sinks.length; s++) this.sinks[s].enqueue(batch);
   }
 
   deadLetter(batch: Batch, index: number, error: SluiceError): void {

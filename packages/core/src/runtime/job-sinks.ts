@@ -54,8 +54,8 @@ export class JobSinks {
         log: options.log,
       });
       const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
-      return new SinkRunner(id, sink, capacity, (records, times, rejections, kinds) =>
-        this.#outputs.rejected(id, records, times, rejections, kinds),
+      return new SinkRunner(id, sink, capacity, (batch, rejections) =>
+        this.#outputs.rejected(id, batch, rejections),
       );
     };
     if (plan.deadLetter) this.#outputs.deadLetters = await openSink(DEAD_LETTER, plan.deadLetter);

@@ -13,7 +13,7 @@ function recordingSink() {
   });
   const sink: Sink = {
     async open() {},
-    async write(records, _times, texts) {
+    async write({ records, texts }) {
       writes.push({ records: [...records], texts: texts && [...texts] });
       if (writes.length === 1) await held;
       return undefined;
@@ -27,11 +27,11 @@ test('chunks queued behind a write are joined into one, each record keeping its 
   const { sink, writes, release } = recordingSink();
   const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
   const r = (n: number): Row => ({ n });
-  runner.enqueue([r(0)], [0], ['t0']);
+  runner.enqueue({ records: [r(0)], times: [0], texts: ['t0'] });
   // The first write is under way: these wait, and go out together.
-  runner.enqueue([r(1), r(2)], [0, 0]);
-  runner.enqueue([r(3), r(4)], [0, 0], ['t3', undefined]);
-  runner.enqueue([r(5)], [0]);
+  runner.enqueue({ records: [r(1), r(2)], times: [0, 0] });
+  runner.enqueue({ records: [r(3), r(4)], times: [0, 0], texts: ['t3', undefined] });
+  runner.enqueue({ records: [r(5)], times: [0] });
   release();
   await runner.drain();
   assert.equal(writes.length, 2);
@@ -47,9 +47,9 @@ test('chunks queued behind a write are joined into one, each record keeping its 
 test('chunks without texts are joined without any', async () => {
   const { sink, writes, release } = recordingSink();
   const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
-  runner.enqueue([{ a: 1 }], [0]);
-  runner.enqueue([{ a: 2 }], [0]);
-  runner.enqueue([{ a: 3 }], [0]);
+  runner.enqueue({ records: [{ a: 1 }], times: [0] });
+  runner.enqueue({ records: [{ a: 2 }], times: [0] });
+  runner.enqueue({ records: [{ a: 3 }], times: [0] });
   release();
   await runner.drain();
   assert.deepEqual(

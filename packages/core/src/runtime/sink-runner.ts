@@ -7,24 +7,28 @@
  * `belowCapacity()` before reading more.
  */
 
-import type { Sink, SinkRejection } from '../connector.ts';
+import type { Sink, SinkBatch, SinkRejection } from '../connector.ts';
 import { toSluiceError } from '../errors.ts';
 import { INSERT, type Row, type RowKind } from '../record.ts';
 import { batchBytes } from '../record-size.ts';
 
-/** Called with the records a sink rejected for good. */
-export type RejectionHandler = (
-  records: Row[],
-  times: number[],
-  rejections: SinkRejection[],
-  kinds: readonly RowKind[] | undefined,
-) => void;
+/** Called with a batch the sink wrote and the records of it that the sink rejected for good. */
+export type RejectionHandler = (batch: SinkBatch, rejections: SinkRejection[]) => void;
 
 /** How much a sink queue may hold before the sources wait. */
 export interface QueueCapacity {
   readonly records: number;
   readonly bytes: number;
 }
+
+/** One enqueued batch and its estimated bytes. */
+interface Chunk {
+  readonly batch: SinkBatch;
+  readonly bytes: number;
+}
+
+/** When the consumed front of the queue is this long (and half of it), it is cut off. */
+const COMPACT_AT = 1024;
 
 export class SinkRunner {
   readonly id: string;
@@ -33,14 +37,9 @@ export class SinkRunner {
   readonly #capacityBytes: number;
   readonly #maxWrite: number;
   readonly #onReject: RejectionHandler;
-  #records: Row[][] = [];
-  #times: number[][] = [];
-  /** The texts of each queued chunk (see `Batch.texts`), undefined for a chunk without. */
-  #texts: (readonly (string | undefined)[] | undefined)[] = [];
-  /** The row kinds of each queued chunk (see `Batch.kinds`), undefined for an append-only chunk. */
-  #kinds: (readonly RowKind[] | undefined)[] = [];
-  /** The bytes of each queued chunk. */
-  #bytes: number[] = [];
+  /** Queued chunks from `#head` on (the ones before it are written). */
+  #chunks: Chunk[] = [];
+  #head = 0;
   #queued = 0;
   #queuedBytes = 0;
   #loop: Promise<void> | undefined;
@@ -60,25 +59,18 @@ export class SinkRunner {
   }
 
   /**
-   * Queues records (with their texts and row kinds, when the batch has them) for writing; never
-   * blocks. Throws the sink's failure once it has failed. A chunk is never split between writes,
-   * so an UPDATE_BEFORE and its UPDATE_AFTER enqueued together reach one `write`.
+   * Queues a batch (its records with their times, and kinds, keys and texts when it has them)
+   * for writing; never blocks, never copies: the batch's arrays must not change afterwards.
+   * Throws the sink's failure once it has failed. A batch is never split between writes, so an
+   * UPDATE_BEFORE and its UPDATE_AFTER enqueued together reach one `write`.
    */
-  enqueue(
-    records: Row[],
-    times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): void {
+  enqueue(batch: SinkBatch): void {
     if (this.#failure !== undefined) throw this.#failure;
-    if (records.length === 0) return;
-    const bytes = batchBytes(records, texts);
-    this.#records.push(records);
-    this.#times.push(times);
-    this.#texts.push(texts);
-    this.#kinds.push(kinds);
-    this.#bytes.push(bytes);
-    this.#queued += records.length;
+    const n = batch.records.length;
+    if (n === 0) return;
+    const bytes = batchBytes(batch.records, batch.texts);
+    this.#chunks.push({ batch, bytes });
+    this.#queued += n;
     this.#queuedBytes += bytes;
     this.#loop ??= this.#run();
   }
@@ -133,59 +125,17 @@ export class SinkRunner {
   async #run(): Promise<void> {
     try {
       while (this.#queued > 0) {
-        let records: Row[];
-        let times: number[];
-        let texts: readonly (string | undefined)[] | undefined;
-        let kinds: readonly RowKind[] | undefined;
-        let bytes = 0;
-        if (this.#records.length === 1 || this.#records[0].length >= this.#maxWrite) {
-          records = this.#records.shift()!;
-          times = this.#times.shift()!;
-          texts = this.#texts.shift();
-          kinds = this.#kinds.shift();
-          bytes = this.#bytes.shift()!;
-        } else {
-          // Join the chunks that fit in one write into arrays sized for them.
-          let chunks = 0;
-          let total = 0;
-          let withTexts = false;
-          let withKinds = false;
-          while (chunks < this.#records.length && total < this.#maxWrite) {
-            total += this.#records[chunks].length;
-            withTexts ||= this.#texts[chunks] !== undefined;
-            withKinds ||= this.#kinds[chunks] !== undefined;
-            chunks++;
-          }
-          records = new Array(total);
-          times = new Array(total);
-          const joined: (string | undefined)[] | undefined = withTexts ? new Array(total) : undefined;
-          const joinedKinds: RowKind[] | undefined = withKinds ? new Array(total) : undefined;
-          let at = 0;
-          for (let c = 0; c < chunks; c++) {
-            const r = this.#records.shift()!;
-            const t = this.#times.shift()!;
-            const x = this.#texts.shift();
-            const k = this.#kinds.shift();
-            bytes += this.#bytes.shift()!;
-            for (let i = 0; i < r.length; i++, at++) {
-              records[at] = r[i];
-              times[at] = t[i];
-              if (joined) joined[at] = x?.[i];
-              if (joinedKinds) joinedKinds[at] = k === undefined ? INSERT : k[i];
-            }
-          }
-          texts = joined;
-          kinds = joinedKinds;
-        }
-        const rejections = await this.sink.write(records, times, texts, kinds);
-        this.#queued -= records.length;
+        const { batch, bytes } = this.#take();
+        const rejections = await this.sink.write(batch);
+        const n = batch.records.length;
+        this.#queued -= n;
         this.#queuedBytes -= bytes;
         if (rejections && rejections.length > 0) {
           this.rejected += rejections.length;
-          this.written += records.length - rejections.length;
-          this.#onReject(records, times, rejections, kinds);
+          this.written += n - rejections.length;
+          this.#onReject(batch, rejections);
         } else {
-          this.written += records.length;
+          this.written += n;
         }
         this.#wake();
       }
@@ -196,4 +146,75 @@ export class SinkRunner {
       this.#wake();
     }
   }
+
+  /**
+   * Takes the next write off the queue: the first chunk as it is when it is alone or large
+   * enough, else the chunks that fit in one write joined into arrays sized for them.
+   */
+  #take(): Chunk {
+    const chunks = this.#chunks;
+    const first = chunks[this.#head];
+    let end = this.#head + 1;
+    if (first.batch.records.length < this.#maxWrite) {
+      let total = first.batch.records.length;
+      while (end < chunks.length && total < this.#maxWrite) total += chunks[end++].batch.records.length;
+    }
+    const taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
+    for (let c = this.#head; c < end; c++) chunks[c] = EMPTY;
+    this.#head = end;
+    if (end === chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (end >= COMPACT_AT && end * 2 >= chunks.length) {
+      this.#chunks = chunks.slice(end);
+      this.#head = 0;
+    }
+    return taken;
+  }
+}
+
+/** Stands in for a written chunk in the queue until the front is cut off. */
+const EMPTY: Chunk = { batch: { records: [], times: [] }, bytes: 0 };
+
+/** Chunks [from, to) as one write: their arrays joined, kinds and texts only when some have them. */
+function join(chunks: readonly Chunk[], from: number, to: number): Chunk {
+  let total = 0;
+  let withTexts = false;
+  let withKinds = false;
+  let withKeys = true;
+  for (let c = from; c < to; c++) {
+    const b = chunks[c].batch;
+    total += b.records.length;
+    withTexts ||= b.texts !== undefined;
+    withKinds ||= b.kinds !== undefined;
+    withKeys &&= b.keys !== undefined;
+  }
+  const records: Row[] = new Array(total);
+  const times: number[] = new Array(total);
+  const texts: (string | undefined)[] | undefined = withTexts ? new Array(total) : undefined;
+  const kinds: RowKind[] | undefined = withKinds ? new Array(total) : undefined;
+  const keys: string[] | undefined = withKeys ? new Array(total) : undefined;
+  let bytes = 0;
+  let at = 0;
+  for (let c = from; c < to; c++) {
+    const { batch: b } = chunks[c];
+    bytes += chunks[c].bytes;
+    const r = b.records;
+    const t = b.times;
+    const x = b.texts;
+    const k = b.kinds;
+    const y = b.keys;
+    for (let i = 0; i < r.length; i++, at++) {
+      records[at] = r[i];
+      times[at] = t[i];
+      if (texts) texts[at] = x?.[i];
+      if (kinds) kinds[at] = k === undefined ? INSERT : k[i];
+      if (keys) keys[at] = y![i];
+    }
+  }
+  const batch: { -readonly [K in keyof SinkBatch]: SinkBatch[K] } = { records, times };
+  if (texts) batch.texts = texts;
+  if (kinds) batch.kinds = kinds;
+  if (keys) batch.keys = keys;
+  return { batch, bytes };
 }

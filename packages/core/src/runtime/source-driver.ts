@@ -4,8 +4,9 @@
  * Each batch a loop reads gets its event times (`SourceRuntime.ingest`), feeds the partition's
  * watermark, and is pushed synchronously through the operator graph into the sinks' bounded
  * queues; the loop then waits while any sink queue is full (backpressure). A multiplexing
- * reader announces the partitions it reads (`SourceBatch.partition`, `assigned`, `revoked`),
- * each of which gets a watermark of its own.
+ * reader announces the partitions it reads through its context (`partitionsAssigned`,
+ * `partitionsRevoked`) and names each batch's (`SourceBatch.partition`); each gets a watermark
+ * of its own (`ReaderPartitions`).
  */
 
 import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
@@ -53,6 +54,70 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * The upstream partitions one multiplexing reader reads, each a watermark partition
+ * `<source>/<partition>`. Until the first is assigned, the reader's own partition id stands in
+ * for them (registered by `SourceDriver.open`). Assignments and revocations apply when the reader
+ * reports them, so an assigned partition holds the watermark back before any of its records is
+ * pushed, and a revoked one stops at once.
+ */
+class ReaderPartitions {
+  readonly #source: string;
+  readonly #own: string;
+  readonly #watermarks: WatermarkTracker;
+  /** Whether the reader's own id is registered as its watermark partition. */
+  placeholder = false;
+  readonly #assigned = new Set<string>();
+  /** Revoked and not assigned again: a batch of one of them is pushed without its watermark. */
+  readonly #revoked = new Set<string>();
+
+  constructor(source: string, reader: string, watermarks: WatermarkTracker) {
+    this.#source = source;
+    this.#own = `${source}/${reader}`;
+    this.#watermarks = watermarks;
+  }
+
+  get multiplexed(): boolean {
+    return this.#assigned.size > 0 || this.#revoked.size > 0;
+  }
+
+  assigned(partitions: readonly string[], now: number): void {
+    for (const p of partitions) {
+      this.#revoked.delete(p);
+      if (this.#assigned.has(p)) continue;
+      if (this.placeholder) {
+        this.#watermarks.remove(this.#own);
+        this.placeholder = false;
+      }
+      this.#assigned.add(p);
+      this.#watermarks.addPartition(this.#source, p, now);
+    }
+  }
+
+  revoked(partitions: readonly string[]): void {
+    for (const p of partitions) {
+      if (this.#assigned.delete(p)) this.#watermarks.remove(`${this.#source}/${p}`);
+      this.#revoked.add(p);
+    }
+  }
+
+  /**
+   * The watermark partition of a batch of upstream partition `p`: registered first when the
+   * reader never announced it; undefined when it was revoked since (no watermark to feed).
+   */
+  of(p: string, now: number): string | undefined {
+    if (this.#revoked.has(p)) return undefined;
+    this.assigned([p], now);
+    return `${this.#source}/${p}`;
+  }
+
+  /** End of input: every partition of the reader stops holding the watermark back. */
+  end(): void {
+    if (this.placeholder) this.#watermarks.end(this.#own);
+    for (const p of this.#assigned) this.#watermarks.end(`${this.#source}/${p}`);
+  }
+}
+
 /** Opens a job's sources and runs their read loops. */
 export class SourceDriver {
   readonly sources: SourceRuntime[] = [];
@@ -62,6 +127,8 @@ export class SourceDriver {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #hooks: SourceDriverHooks;
+  /** The partitions of each reader, by source id and then reader partition id. */
+  readonly #partitions = new Map<string, Map<string, ReaderPartitions>>();
   #signal: AbortSignal | undefined;
 
   constructor(
@@ -91,6 +158,20 @@ export class SourceDriver {
     const now = this.#clock.now();
     for (const src of plan.sources) {
       const positions = { ...(options.restored?.[src.id] ?? {}) };
+      this.#watermarks.addSource(src.id, {
+        bound: src.eventTime?.maxOutOfOrderness ?? 0,
+        idleTimeout: src.eventTime?.idleTimeout ?? plan.settings.idleTimeout,
+      });
+      const byReader = new Map<string, ReaderPartitions>();
+      this.#partitions.set(src.id, byReader);
+      const partitionsOf = (reader: string) => {
+        let rp = byReader.get(reader);
+        if (!rp) {
+          rp = new ReaderPartitions(src.id, reader, this.#watermarks);
+          byReader.set(reader, rp);
+        }
+        return rp;
+      };
       const readers = await options.registry
         .source(src.type)!
         .create(src.config as never)
@@ -105,12 +186,16 @@ export class SourceDriver {
           stateDir: options.stateDir(src.id),
           keepCheckpoints: options.keepCheckpoints,
           requestCheckpoint: options.requestCheckpoint,
+          partitionsAssigned: (reader, partitions) =>
+            partitionsOf(reader).assigned(partitions, this.#clock.now()),
+          partitionsRevoked: (reader, partitions) => partitionsOf(reader).revoked(partitions),
         });
-      this.#watermarks.addSource(src.id, {
-        bound: src.eventTime?.maxOutOfOrderness ?? 0,
-        idleTimeout: src.eventTime?.idleTimeout ?? plan.settings.idleTimeout,
-      });
-      for (const r of readers) this.#watermarks.addPartition(src.id, r.partition, now);
+      for (const r of readers) {
+        const rp = partitionsOf(r.partition);
+        if (rp.multiplexed) continue;
+        this.#watermarks.addPartition(src.id, r.partition, now);
+        rp.placeholder = true;
+      }
       this.sources.push(new SourceRuntime(src, readers, positions, this.#clock));
     }
   }
@@ -127,15 +212,7 @@ export class SourceDriver {
     const watermarks = this.#watermarks;
     const signal = this.#signal!;
     const wmId = `${src.id}/${reader.partition}`;
-    // A multiplexing reader: its own placeholder gives way to the partitions it reads, each of
-    // which holds the watermark back from then on until it reads records or goes idle.
-    const subPartitions = new Set<string>();
-    const track = (p: string, now: number) => {
-      if (subPartitions.has(p)) return;
-      if (subPartitions.size === 0) watermarks.remove(wmId);
-      subPartitions.add(p);
-      watermarks.addPartition(src.id, p, now);
-    };
+    const partitions = this.#partitions.get(src.id)!.get(reader.partition)!;
     const batchSize = this.#plan.settings.batchSize;
     const watched = this.#graph.watchedSources.has(src.id);
     const targets = this.#graph.sourceTargets.get(src.id)!;
@@ -174,34 +251,30 @@ export class SourceDriver {
         src.positions[reader.partition] = reader.position();
         // Drained for a stop, not ended: the partition must not let the watermark run to +∞.
         if (draining) break;
-        watermarks.end(wmId);
-        for (const p of subPartitions) watermarks.end(`${src.id}/${p}`);
+        partitions.end();
         break;
       }
       const position = reader.position();
       try {
         const now = this.#clock.now();
-        for (const p of batch.revoked ?? []) {
-          subPartitions.delete(p);
-          watermarks.remove(`${src.id}/${p}`);
-        }
-        for (const p of batch.assigned ?? []) track(p, now);
-        if (batch.partition !== undefined) track(batch.partition, now);
         const partition = batch.partition ?? reader.partition;
+        // Undefined for a batch of a partition revoked since it was read: its records count, its
+        // watermark is gone.
+        const id = batch.partition === undefined ? wmId : partitions.of(partition, now);
         const { batch: ingested, maxTime } = src.ingest(partition, batch, now, deadLetter);
-        const id = batch.partition === undefined ? wmId : `${src.id}/${partition}`;
         // Lateness is decided per record, against the watermark as it stood after the records
         // before it: the batch carries that watermark for each record.
-        if (ingested && watched) {
+        if (ingested && watched && id !== undefined) {
           const before = watermarks.before(id, ingested.times, now);
           if (before) ingested.watermarks = before;
         }
         // An empty read brought no record: it must not keep a quiet partition from going idle.
-        if (batch.records.length > 0 || batch.failures?.length) watermarks.observe(id, maxTime, now);
+        if (id !== undefined && (batch.records.length > 0 || batch.failures?.length))
+          watermarks.observe(id, maxTime, now);
         if (ingested) {
           for (const e of targets.nodes) e.node.push(ingested, e.port);
           this.#graph.flush();
-          for (const sink of targets.sinks) sink.enqueue(ingested.records, ingested.times, ingested.texts);
+          for (const sink of targets.sinks) sink.enqueue(ingested);
         }
       } catch (err) {
         hooks.fail(toSluiceError(err, 'INTERNAL'));

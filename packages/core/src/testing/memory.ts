@@ -7,7 +7,7 @@
  */
 
 import Type from 'typebox';
-import type { Sink, SinkContext, SourceBatch, SourceReader } from '../connector.ts';
+import type { Sink, SinkBatch, SinkContext, SourceBatch, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { INSERT, type Row, type RowKind } from '../record.ts';
 import { CHANGELOG_MODES, defineSink, defineSource, type Plugin } from '../spec.ts';
@@ -221,12 +221,8 @@ class StoreSink implements Sink {
     this.#store.prepared.clear();
     this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
   }
-  async write(
-    records: Row[],
-    _times: number[],
-    texts?: readonly (string | undefined)[],
-    kinds?: readonly RowKind[],
-  ): Promise<undefined> {
+  async write(batch: SinkBatch): Promise<undefined> {
+    const { records, texts, kinds } = batch;
     for (let i = 0; i < records.length; i++) {
       this.#store.pending.push(records[i]);
       const text = texts?.[i];
