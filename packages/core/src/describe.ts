@@ -4,7 +4,7 @@
  */
 
 import { withDefaultsOptional } from './plan/json-schema-defaults.ts';
-import type { ComponentSpec } from './spec.ts';
+import { type ComponentSpec, DELIVERY_MEANINGS, type DeliveryGuarantee } from './spec.ts';
 
 interface SchemaNode {
   type?: string | string[];
@@ -136,8 +136,9 @@ export function optionsTable(schema: object): string {
 export function describeComponent(spec: ComponentSpec): string {
   const lines: string[] = [`## \`${spec.type}\` (${spec.kind})`, '', spec.summary, ''];
   if (spec.description) lines.push(spec.description, '');
+  if (spec.kind === 'source' || spec.kind === 'sink')
+    lines.push(describeDelivery(spec.kind, spec.delivery), '');
   if (spec.kind === 'sink') {
-    lines.push(`Delivery: ${spec.delivery}.`, '');
     lines.push(
       spec.changelog === undefined
         ? 'Changelog: inserts only; a pipeline that gives it updates (e.g. an `aggregate` without a window) is refused.'
@@ -150,5 +151,15 @@ export function describeComponent(spec: ComponentSpec): string {
   const table = optionsTable(spec.config);
   lines.push(table === '' ? 'No options.' : table, '');
   if (spec.example) lines.push('Example:', '', '```yaml', spec.example.trimEnd(), '```', '');
+  return lines.join('\n');
+}
+
+/** The reference line of a source's or sink's delivery guarantee, with what it means. */
+export function describeDelivery(kind: 'source' | 'sink', guarantee: DeliveryGuarantee): string {
+  const meanings = DELIVERY_MEANINGS[kind];
+  if (typeof guarantee === 'string') return `Delivery: ${guarantee} — ${meanings[guarantee]}.`;
+  const values = Object.entries(guarantee.values);
+  const lines = [`Delivery, by \`${guarantee.option}\`:`, ''];
+  for (const [value, delivery] of values) lines.push(`- \`${value}\`: ${delivery} — ${meanings[delivery]}.`);
   return lines.join('\n');
 }

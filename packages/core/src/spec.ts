@@ -12,7 +12,53 @@ import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
 import type { Schema, SchemaContext } from './plan/schema.ts';
 
+/**
+ * A delivery guarantee, as a source or sink states it for itself (what it means for each is in
+ * {@link DELIVERY_MEANINGS}; a pipeline's end-to-end guarantee is the weaker of its source's and
+ * its sink's). Each connector's description says what it means for that system.
+ */
 export type Delivery = 'at-most-once' | 'at-least-once' | 'exactly-once';
+
+/** What each guarantee promises, for sources and for sinks; the reference pages quote it. */
+export const DELIVERY_MEANINGS: {
+  readonly source: { readonly [D in Delivery]: string };
+  readonly sink: { readonly [D in Delivery]: string };
+} = {
+  source: {
+    'exactly-once':
+      'a restart resumes exactly at the positions of the checkpoint it restores: no record is lost, none is read twice',
+    'at-least-once':
+      'nothing acknowledged upstream is lost; records read after the last checkpoint may be read again',
+    'at-most-once': 'records read after the last checkpoint may be lost in a crash; none is read twice',
+  },
+  sink: {
+    'exactly-once':
+      'what a completed checkpoint covers is written once, and nothing else is published after a failure: a restart writes each record exactly once',
+    'at-least-once':
+      'what a completed checkpoint covers is written; records written after it may be written again after a restart',
+    'at-most-once': 'records written after the last checkpoint may be lost in a crash; none is written twice',
+  },
+};
+
+/**
+ * A connector's guarantee: one for every config, or chosen by the value of one option (the
+ * `kafka` sink's `delivery`, the `http_server` source's `ack`), every value of which `values`
+ * lists.
+ */
+export type DeliveryGuarantee<C = unknown> =
+  | Delivery
+  | { readonly option: keyof C & string; readonly values: { readonly [value: string]: Delivery } };
+
+/** The guarantee a source or sink gives with `config` (validated, defaults applied). */
+export function deliveryOf<C>(guarantee: DeliveryGuarantee<C>, config: C): Delivery {
+  if (typeof guarantee === 'string') return guarantee;
+  const value = String((config as { [option: string]: unknown })[guarantee.option]);
+  const delivery = guarantee.values[value];
+  if (delivery === undefined) {
+    throw new Error(`the delivery guarantee names no value '${value}' of option '${guarantee.option}'`);
+  }
+  return delivery;
+}
 
 /**
  * What a stream is, as a changelog: `append` — inserts only; `upsert` — inserts, updates and
@@ -79,6 +125,11 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * checkpoint taken with other values. Absent: every option counts.
    */
   readonly identity?: readonly (keyof Static<S> & string)[];
+  /**
+   * What a restart from a checkpoint guarantees about the records read (see {@link Delivery}); the
+   * description says what it means for this system.
+   */
+  readonly delivery: DeliveryGuarantee<Static<S>>;
   /** Whether the input ends by itself (a file read once, a counted generator). */
   bounded?(config: Static<S>): boolean;
   /** What its records look like, where known (see `plan/schema.ts`). Absent: unknown. */
@@ -88,7 +139,11 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
 
 export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly kind: 'sink';
-  readonly delivery: Delivery;
+  /**
+   * What a restart from a checkpoint guarantees about the records written (see {@link Delivery});
+   * the description says what it means for this system.
+   */
+  readonly delivery: DeliveryGuarantee<Static<S>>;
   /** Absent: the sink takes only appends (the plan check refuses an updating input). */
   readonly changelog?: SinkChangelog<Static<S>>;
   create(config: Static<S>): Sink;

@@ -122,7 +122,7 @@ class KafkaSink implements Sink {
 export const kafkaSink = defineSink({
   type: 'kafka',
   summary: 'Writes records to a Kafka topic, at-least-once or exactly-once with transactions.',
-  delivery: 'exactly-once',
+  delivery: { option: 'delivery', values: { at_least_once: 'at-least-once', exactly_once: 'exactly-once' } },
   description: [
     'Each record becomes one message of `topic`: its value is the record as JSON (`format: json`),',
     'the text of its `value` field (`format: string`), or the record in the Confluent wire format',

@@ -70,6 +70,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
 /** The `kafka` source spec. */
 export const kafkaSource = defineSource({
   type: 'kafka',
+  delivery: 'at-least-once',
   // Offsets belong to these topics and this group; brokers, start and tuning may change.
   identity: ['topics', 'group_id'],
   summary: 'Reads Kafka topics as a consumer-group member, with offsets kept in Sluice checkpoints.',
@@ -90,7 +91,10 @@ export const kafkaSource = defineSource({
     'A rebalance loses nothing: a revoked partition’s unread records are dropped and re-read by its',
     'new owner from the group’s committed offset, which never passes a durable checkpoint; a',
     'partition assigned again starts from the committed offset, never from a stale in-memory one.',
-    'Delivery is at-least-once: records read after the last checkpoint may be read again.',
+    'Delivery is at-least-once. A restart from a checkpoint resumes each partition exactly at its',
+    'checkpointed offset, so a lone worker reads nothing twice; but a partition that moves to another',
+    'worker in a rebalance restarts at the group’s committed offset, so records the previous owner',
+    'read after its last checkpoint are read again.',
     '',
     'The source is a static member of its group (KIP-345) unless `static_membership: false`: it',
     'joins under `group_instance_id`, so a worker restarted after a crash gets its partitions back',

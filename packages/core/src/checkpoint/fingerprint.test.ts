@@ -11,6 +11,7 @@ import { fingerprintChanges, fingerprintOf } from './fingerprint.ts';
 /** A source whose spec declares no identity: every option counts. */
 const probe = defineSource({
   type: 'probe',
+  delivery: 'exactly-once',
   summary: 'A source of this test only.',
   config: Type.Object({}, { additionalProperties: true }),
   create() {

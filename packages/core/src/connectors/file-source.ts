@@ -141,13 +141,15 @@ class FileSource implements Source {
 /** The `file` source spec. */
 export const fileSource = defineSource({
   type: 'file',
+  delivery: 'exactly-once',
   identity: ['path'],
   summary: 'Reads JSON lines, CSV or text from local files, once or followed like `tail -F`.',
   description: [
     'Each file matched by `path` is one partition, named by its absolute path; its position is',
     '`{ offset, inode }`: the byte offset just after the last record read and the file’s inode. A',
-    'restarted job resumes each file exactly there; a file whose inode changed, or that is now',
-    'shorter than the offset, is read from its start again (with a warning).',
+    'restarted job resumes each file exactly there (delivery is exactly-once: nothing is lost or',
+    'read twice); a file whose inode changed, or that is now shorter than the offset, is a new file',
+    'and is read from its start (with a warning).',
     '',
     'Records are decoded by `format`; the offset of a record (in dead letters) is the byte offset',
     'of its first byte. A line or row that does not decode goes to the dead-letter output with its',

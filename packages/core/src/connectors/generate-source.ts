@@ -13,6 +13,7 @@ import { templates } from './templates.ts';
 /** The `generate` source spec. */
 export const generateSource = defineSource({
   type: 'generate',
+  delivery: 'exactly-once',
   // Every option shapes the records but how many there are and how fast they come.
   identity: (Object.keys(generateConfig.properties) as (keyof typeof generateConfig.properties)[]).filter(
     (option) => option !== 'count' && option !== 'rate',

@@ -90,6 +90,10 @@ async function openReader(config: HttpServerConfig, ctx: SourceContext): Promise
 /** The `http_server` source spec. */
 export const httpServerSource = defineSource({
   type: 'http_server',
+  delivery: {
+    option: 'ack',
+    values: { wal: 'at-least-once', checkpoint: 'at-least-once', memory: 'at-most-once' },
+  },
   // The position is a place in the write-ahead log (or a record count without one): the log's
   // place and whether there is one decide what it means; the address, limits and token may change.
   identity: ['ack', 'wal_dir'],

@@ -16,6 +16,7 @@ export type NexmarkPosition = IndexedPosition;
 /** The `nexmark` source spec. */
 export const nexmarkSource = defineSource({
   type: 'nexmark',
+  delivery: 'exactly-once',
   // Every option decides the events but how many there are and how fast they come.
   identity: ['events_per_second', 'base_time', 'seed', 'partitions'],
   summary:

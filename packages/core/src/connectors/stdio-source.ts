@@ -150,6 +150,7 @@ class StreamReader implements SourceReader {
 /** The `stdin` source spec. */
 export const stdinSource = defineSource({
   type: 'stdin',
+  delivery: 'at-most-once',
   // Whatever is piped in: no option names the data, and no position is kept.
   identity: [],
   summary: 'Reads JSON lines, CSV or text from standard input until it ends.',
@@ -159,7 +160,8 @@ export const stdinSource = defineSource({
     '(in dead letters) is the byte offset of its first byte in the input.',
     '',
     'The position is the number of records read. It cannot be resumed: input read before a',
-    'restart is gone, so a restarted job reads its new standard input from the start.',
+    'restart is gone, so a restarted job reads its new standard input from the start. Delivery is',
+    'therefore at-most-once: what was read after the last checkpoint is lost in a crash.',
   ].join('\n'),
   config: stdinSourceConfig,
   example: ['type: stdin', 'format: csv', 'delimiter: ";"'].join('\n'),

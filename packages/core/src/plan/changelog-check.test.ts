@@ -29,6 +29,7 @@ function registry(): Registry {
       components: [
         defineSource({
           type: 'gen',
+          delivery: 'exactly-once',
           summary: 'Generates.',
           config: none,
           create: () => ({ open: async () => [] }),

@@ -136,7 +136,13 @@ sinks:
       {
         name: 'defaults',
         components: [
-          defineSource({ type: 'reader', summary: 'Reads.', config: reader, create: nothing }),
+          defineSource({
+            type: 'reader',
+            delivery: 'exactly-once',
+            summary: 'Reads.',
+            config: reader,
+            create: nothing,
+          }),
           defineStep({
             type: 'windowed',
             summary: 'Windows.',

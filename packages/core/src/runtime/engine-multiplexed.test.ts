@@ -25,6 +25,7 @@ let next = 0;
 
 const muxSource = defineSource({
   type: 'mux',
+  delivery: 'exactly-once',
   summary: 'One reader over partitions a and b, scripted by the test.',
   config: Type.Object({}, { additionalProperties: false }),
   create() {

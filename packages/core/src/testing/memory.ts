@@ -185,6 +185,10 @@ class ChannelReader implements SourceReader {
 export const memorySource = defineSource({
   type: 'memory',
   summary: 'Reads records a test pushes into a named in-memory channel (testing only).',
+  description:
+    'Each partition resumes at the entry and record of its checkpointed position: a restart reads ' +
+    'exactly what came after it.',
+  delivery: 'exactly-once',
   config: Type.Object(
     { channel: Type.String({ description: 'Name given to memoryChannel().' }) },
     { additionalProperties: false },

@@ -26,6 +26,7 @@ export function testRegistry(): Registry {
       components: [
         defineSource({
           type: 'file',
+          delivery: 'exactly-once',
           summary: 'Reads a file.',
           config: Type.Object(
             { path: Type.String({ description: 'File to read.' }), format },
@@ -35,6 +36,7 @@ export function testRegistry(): Registry {
         }),
         defineSource({
           type: 'generator',
+          delivery: 'exactly-once',
           summary: 'Generates records.',
           description: 'Counts from zero.',
           config: Type.Object(
