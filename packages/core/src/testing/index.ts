@@ -1,8 +1,10 @@
 /**
- * Helpers for testing pipelines: in-memory source and sink, and a manual clock.
+ * Helpers for testing pipelines and connectors: in-memory source and sink, a manual clock, and
+ * the conformance suites every sink and source runs against its real system.
  */
 
 export { ManualClock } from '../time.ts';
+export { foldChangelogRows, foldChanges } from './conformance-support.ts';
 export {
   MemoryChannel,
   MemorySinkStore,
@@ -13,3 +15,5 @@ export {
   testing,
 } from './memory.ts';
 export { seededRandom } from './random.ts';
+export { type SinkConformance, type SinkTarget, sinkConformance } from './sink-conformance.ts';
+export { type SourceConformance, type SourceInput, sourceConformance } from './source-conformance.ts';

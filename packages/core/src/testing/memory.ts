@@ -260,6 +260,10 @@ class StoreSink implements Sink {
 export const memorySink = defineSink({
   type: 'memory',
   summary: 'Collects records in a named in-memory store, committed at checkpoints (testing only).',
+  description:
+    'Written records stay pending until the checkpoint that covers them completes; a restart ' +
+    'drops what was written after the restored checkpoint and commits what it prepared, so each ' +
+    'record is committed exactly once.',
   delivery: 'exactly-once',
   config: Type.Object(
     {
