@@ -1,10 +1,30 @@
 /**
- * The connector contract: how sources read and sinks write.
+ * The connector contract (version 2): how sources read and sinks write.
  *
- * A source splits into partitions, each read by one `SourceReader`. Readers return batches, hand
- * their position to checkpoints without I/O, and commit upstream only when told a checkpoint
- * covering that position is durable. A sink writes batches and, when it can, takes part in the
- * checkpoint: `prepareCommit` makes its writes durable-but-pending, `commit` publishes them.
+ * Sources. A source opens one `SourceReader` per partition (a file, a generator split). Readers
+ * return batches (`SourceBatch`: records, and for each its offset, source time and JSON text;
+ * inputs that did not decode as `failures`, which become dead letters and count as records in),
+ * hand their position to checkpoints without I/O (`position()`), and commit upstream — offsets,
+ * message acknowledgements — only in `commit(position)`, which the runtime calls once a
+ * checkpoint holding that position is durable. A reader that must acknowledge each message keeps
+ * its pending acknowledgements itself and asks for an early checkpoint (`requestCheckpoint`) when
+ * its window of unacknowledged messages fills. A reader that multiplexes upstream partitions
+ * (a Kafka consumer) reports them through its context as the system assigns and revokes them
+ * (`partitionsAssigned`, `partitionsRevoked`), names each batch's partition, and gets one
+ * watermark per partition.
+ *
+ * Sinks. A sink writes batches (`write(batch)`, a `SinkBatch`: records, event times, row kinds of
+ * a changelog, the keys of an upstream `key_by`, JSON texts) and returns the records it refuses
+ * for good (dead letters, with the reason); it throws only on failures its own retries could not
+ * fix. When it can, it takes part in the checkpoint: `prepareCommit` makes its writes
+ * durable-but-pending and returns what a restart needs to finish or undo them, `commit`
+ * publishes them once the checkpoint is durable, `abort` (a failed job) publishes nothing the
+ * last completed checkpoint does not cover.
+ *
+ * Guarantees. Each source and sink spec declares its delivery guarantee (`SourceSpec.delivery`,
+ * `SinkSpec.delivery`; `spec.ts`), and the conformance suites of `@sluice/core/testing`
+ * (`sinkConformance`, `sourceConformance`) hold every connector to this contract and to the
+ * guarantee it declares, against its real system.
  */
 
 import type { Offset, Row, RowKind } from './record.ts';
