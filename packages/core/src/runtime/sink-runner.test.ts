@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Sink } from '../connector.ts';
-import type { Row } from '../record.ts';
+import type { Sink, SinkBatch } from '../connector.ts';
+import { INSERT, type Row, UPDATE_AFTER } from '../record.ts';
 import { SinkRunner } from './sink-runner.ts';
 
 /** A sink that records what each write was given; the first write waits for `release()`. */
@@ -59,4 +59,54 @@ test('chunks without texts are joined without any', async () => {
       [2, undefined],
     ],
   );
+});
+
+test('a long queue is written in order, its front cut off as it goes (head index, no shift per chunk)', async () => {
+  const { sink, writes, release } = recordingSink();
+  const runner = new SinkRunner('out', sink, { records: 1 << 20, bytes: 1 << 30 }, () => {});
+  const n = 5000;
+  for (let i = 0; i < n; i++) runner.enqueue({ records: [{ n: i }], times: [i] });
+  release();
+  await runner.drain();
+  const seen = writes.flatMap((w) => w.records.map((r) => r.n));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: n }, (_, i) => i),
+  );
+  assert.equal(runner.written, n);
+  assert.equal(runner.queued, 0);
+  // Later chunks still go through the emptied queue.
+  runner.enqueue({ records: [{ n }], times: [n] });
+  await runner.drain();
+  assert.equal(writes.at(-1)?.records[0].n, n);
+});
+
+test('joined chunks carry keys only when every chunk has them, and kinds filled in with inserts', async () => {
+  const batches: SinkBatch[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const sink: Sink = {
+    async open() {},
+    async write(batch) {
+      batches.push(batch);
+      if (batches.length === 1) await held;
+      return undefined;
+    },
+    async close() {},
+  };
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
+  runner.enqueue({ records: [{ a: 0 }], times: [0] });
+  runner.enqueue({ records: [{ a: 1 }], times: [1], keys: ['k1'], kinds: [UPDATE_AFTER] });
+  runner.enqueue({ records: [{ a: 2 }], times: [2], keys: ['k2'] });
+  runner.enqueue({ records: [{ a: 3 }], times: [3] });
+  release();
+  await runner.drain();
+  runner.enqueue({ records: [{ a: 4 }], times: [4], keys: ['k4'] });
+  await runner.drain();
+  assert.deepEqual(batches[1].keys, undefined, 'a chunk without keys: the joined write has none');
+  assert.deepEqual(batches[1].kinds, [UPDATE_AFTER, INSERT, INSERT]);
+  assert.deepEqual(batches[1].times, [1, 2, 3]);
+  assert.deepEqual(batches[2].keys, ['k4'], 'a chunk written alone is the batch as enqueued');
 });
