@@ -20,7 +20,7 @@ import {
 } from '../expr/index.ts';
 import type { Output, StepInfo } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { encodeKey } from './key.ts';
+import { encodeKey, encodeKeyValue } from './key.ts';
 
 /** Which input a part of the condition reads. */
 type Side = 'left' | 'right';
@@ -90,7 +90,7 @@ function keyOf(parts: readonly ((record: Row) => unknown)[]): (record: Row) => s
     const only = parts[0];
     return (r) => {
       const v = only(r);
-      return v === null || v === undefined ? undefined : encodeKey([v]);
+      return v === null || v === undefined ? undefined : encodeKeyValue(v);
     };
   }
   const values: unknown[] = new Array(parts.length);
