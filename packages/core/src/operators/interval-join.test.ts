@@ -101,8 +101,9 @@ describe('interval join', () => {
           one.out.map(canonical).sort(),
           `pairs, batch size ${size}`,
         );
-        assert.deepEqual(other.late, one.late, `late records, batch size ${size}`);
-        assert.deepEqual(other.dead, one.dead, `dead letters, batch size ${size}`);
+        // Late records and dead letters of the two branches may interleave differently (see ARCHITECTURE, Diamonds).
+        assertSameMultiset(other.late, one.late, `late records, batch size ${size}`);
+        assertSameMultiset(other.dead, one.dead, `dead letters, batch size ${size}`);
       }
     });
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Row } from '../record.ts';
 import { assertAccounting, type Harness, planFrom, testRegistry } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
-import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
+import { ManualClock, memoryChannel, memorySinkStore, seededRandom } from '../testing/index.ts';
 
 export const registry = testRegistry();
 
@@ -21,11 +21,7 @@ export const BOUND = 2_000;
  * (dead letters): without the key field, or with an object there, which `auction + 0` refuses.
  */
 export function bidsAndAuctions(seed: number, n = 900): Row[] {
-  let x = seed;
-  const next = () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
+  const next = seededRandom(seed);
   const out: Row[] = [];
   let t = 1_700_000_000_000;
   for (let i = 0; i < n; i++) {

@@ -15,7 +15,7 @@ import {
   runCrashedAndRestored,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
-import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
+import { ManualClock, memoryChannel, memorySinkStore, seededRandom } from '../testing/index.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
 import { BOUND, joinOutputsOf, nextName, registry, watermarksBefore } from './join-test-support.ts';
 import { TemporalJoinOperator } from './temporal-join.ts';
@@ -27,11 +27,7 @@ const CURRENCIES = ['EUR', 'GBP', 'JPY', 'CHF'];
 
 /** Rates (one in six records) and orders over a few minutes: some out of order, some late. */
 function ordersAndRates(seed: number, n = 900): Row[] {
-  let x = seed;
-  const next = () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
+  const next = seededRandom(seed);
   const out: Row[] = [];
   let t = 1_700_000_000_000;
   for (let i = 0; i < n; i++) {
@@ -123,7 +119,8 @@ describe('temporal join', () => {
         const other = await run(kind, records, size);
         // Results come in (time, arrival) order as the watermark passes them.
         assert.deepEqual(other.out, one.out, `results, batch size ${size}`);
-        assert.deepEqual(other.late, one.late, `late records, batch size ${size}`);
+        // Late records and dead letters of the two branches may interleave differently (see ARCHITECTURE, Diamonds).
+        assertSameMultiset(other.late, one.late, `late records, batch size ${size}`);
       }
     });
   }

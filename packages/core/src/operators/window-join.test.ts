@@ -133,8 +133,9 @@ describe('window join', () => {
           const other = await runJoin(h, join, records, size);
           // Windows fire in end order, each in one order: the results come in the same order.
           assert.deepEqual(other.out, one.out, `pairs, batch size ${size}`);
-          assert.deepEqual(other.late, one.late, `late records, batch size ${size}`);
-          assert.deepEqual(other.dead, one.dead, `dead letters, batch size ${size}`);
+          // Late records and dead letters of the two branches may interleave differently (see ARCHITECTURE, Diamonds).
+          assertSameMultiset(other.late, one.late, `late records, batch size ${size}`);
+          assertSameMultiset(other.dead, one.dead, `dead letters, batch size ${size}`);
         }
       });
     }
