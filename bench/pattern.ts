@@ -9,12 +9,26 @@
  * `--runs` times after one warm-up, alternating; medians are reported as records per CPU-second
  * (user + system time of this process).
  *
- *   node bench/pattern.ts [--records 1000000] [--keys 1000] [--runs 5] [--json]
+ * With `--api ts` the same pipeline is built with the TypeScript API's pattern builder
+ * (`begin('search').where(…).followedBy('cart')…`), which must make the same plan's operator.
+ *
+ *   node bench/pattern.ts [--records 1000000] [--keys 1000] [--runs 5] [--api yaml|ts] [--json]
  */
 
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { builtins, Job, parsePipelineYaml, Registry, validateConfig } from '@sluice/core';
+import {
+  begin,
+  builtins,
+  discard,
+  generate,
+  Job,
+  type Plan,
+  parsePipelineYaml,
+  pipeline,
+  Registry,
+  validateConfig,
+} from '@sluice/core';
 import {
   type GenerateConfig,
   generateConfig,
@@ -30,8 +44,10 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    api: { type: 'string', default: 'yaml' },
   },
 });
+if (args.api !== 'yaml' && args.api !== 'ts') throw new Error(`--api is yaml or ts, not ${args.api}`);
 const RECORDS = Number(args.records);
 const KEYS = Number(args.keys);
 const RUNS = Number(args.runs);
@@ -72,8 +88,28 @@ sinks:
   out: { type: discard }
 `;
 
+/** The same pipeline in the TypeScript API. */
+function typescript(): Plan {
+  return pipeline('bench-pattern-ts', { checkpoint: { interval: '0s', dir: SCRATCH_DIR }, batchSize: 1024 })
+    .from('clicks', generate({ ...generatorConfig, eventTime: { field: 'ts', maxOutOfOrderness: '1s' } }))
+    .pattern(
+      'funnel',
+      begin('search')
+        .where("page = '/search'")
+        .followedBy('cart')
+        .where("page = '/cart'")
+        .followedBy('checkout')
+        .where("page = '/checkout'")
+        .within(`${WITHIN}ms`),
+      { key: ['user_id'], measures: { searched: 'first(search.ts)', paid: 'last(checkout.ts)' } },
+    )
+    .to('out', discard({}))
+    .build(SCRATCH_DIR).plan;
+}
+
 async function engine(): Promise<number> {
-  const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
+  const plan =
+    args.api === 'ts' ? typescript() : parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const job = await Job.create(plan, { registry, fromScratch: true });
   const result = await job.run();
   return result.metrics.sinks.out.written;
@@ -152,6 +188,7 @@ const row = {
 };
 const env = {
   node: process.version,
+  api: args.api,
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
   records: RECORDS,
@@ -170,6 +207,6 @@ if (args.json) {
   );
   process.stdout.write('|---|---|---|---|---|---|\n');
   process.stdout.write(
-    `| funnel (3 stages, within 1m) | ${k(row.engineRate)} | ${k(row.baselineRate)} | ${(row.engineRate / row.baselineRate).toFixed(2)} | ${k(row.engineWallRate)} | ${row.matches} |\n`,
+    `| funnel (3 stages, within 1m)${args.api === 'ts' ? ', TypeScript API' : ''} | ${k(row.engineRate)} | ${k(row.baselineRate)} | ${(row.engineRate / row.baselineRate).toFixed(2)} | ${k(row.engineWallRate)} | ${row.matches} |\n`,
   );
 }
