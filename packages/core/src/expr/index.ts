@@ -26,7 +26,7 @@ export {
   compilePredicate,
 } from './compile.ts';
 export { describeValue } from './failure.ts';
-export { formatExpression } from './format.ts';
+export { formatExpression, formatName } from './format.ts';
 export type { FunctionDoc } from './function-spec.ts';
 export { functionDocs, isAggregateCall } from './functions.ts';
 export { parseExpression } from './parser.ts';

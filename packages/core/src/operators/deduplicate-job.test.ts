@@ -22,6 +22,7 @@ import {
   runCrashedAndRestored,
   testRegistry,
   waitFor,
+  watermarksBefore,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { memoryChannel } from '../testing/index.ts';
@@ -139,16 +140,6 @@ function fold(changes: readonly Row[]): Row[] {
   return [...rows].flatMap(([text, n]) => Array<Row>(n).fill(JSON.parse(text) as Row));
 }
 
-/** The watermark each record met, apart from the engine: the greatest valid time before it minus the bound minus 1. */
-function watermarksBefore(records: readonly Row[]): number[] {
-  let max = Number.NEGATIVE_INFINITY;
-  return records.map((r) => {
-    const before = max - BOUND - 1;
-    if (typeof r.ts === 'number' && r.ts > max) max = r.ts;
-    return before;
-  });
-}
-
 /** What each mode should give, by a plain loop over the input: the rows, and the late records. */
 function expected(records: readonly Row[], mode: Mode): { rows: Row[]; late: Row[] } {
   const valid = records.filter((r) => typeof r.ts === 'number');
@@ -165,7 +156,7 @@ function expected(records: readonly Row[], mode: Mode): { rows: Row[]; late: Row
     return { rows: [...byKey.values()], late: [] };
   }
   // Keep first by event time: a candidate per key, emitted once the watermark reaches it.
-  const wms = watermarksBefore(records);
+  const wms = watermarksBefore(records, BOUND);
   const emitted = new Set<unknown>();
   const rows: Row[] = [];
   const late: Row[] = [];

@@ -14,12 +14,14 @@ import {
   Harness,
   planFrom,
   runCrashedAndRestored,
+  watermarksBefore,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
 import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
 import {
+  BOUND,
   bidsAndAuctions,
   joinOutputsOf,
   joinPipeline,
@@ -27,7 +29,6 @@ import {
   nextName,
   registry,
   runJoin,
-  watermarksBefore,
 } from './join-test-support.ts';
 
 const h = new Harness();
@@ -44,7 +45,7 @@ const run = (kind: JoinKind, records: readonly Row[], batchSize: number) =>
 
 /** The join computed apart from the engine: the watermark each record met, then every pair. */
 function expected(records: readonly Row[], kind: JoinKind): { out: Row[]; late: Row[] } {
-  const wms = watermarksBefore(records);
+  const wms = watermarksBefore(records, BOUND);
   const late: Row[] = [];
   const bids: Row[] = [];
   const auctions: Row[] = [];

@@ -1,7 +1,6 @@
 /**
  * What the join tests share: a stream of bids and auctions from one source, split by two filters
- * and joined again (the Nexmark shape), run as a pipeline with a chosen join, and the watermark
- * each record met, computed apart from the engine.
+ * and joined again (the Nexmark shape), run as a pipeline with a chosen join.
  */
 
 import assert from 'node:assert/strict';
@@ -47,16 +46,6 @@ export function bidsAndAuctions(seed: number, n = 900): Row[] {
 export function keyFails(r: Row): boolean {
   const key = r.type === 'bid' ? r.auction : r.id;
   return key === undefined || (typeof key === 'object' && key !== null);
-}
-
-/** The watermark each record met: the greatest time before it minus the bound minus 1. */
-export function watermarksBefore(records: readonly Row[]): number[] {
-  let max = Number.NEGATIVE_INFINITY;
-  return records.map((r) => {
-    const wm = max - BOUND - 1;
-    if ((r.ts as number) > max) max = r.ts as number;
-    return wm;
-  });
 }
 
 /** A pipeline joining bids (left) and auctions (right) with `join` (the step's options, YAML lines). */

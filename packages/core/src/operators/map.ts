@@ -6,7 +6,7 @@
 
 import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
-import { compileExpression } from '../expr/index.ts';
+import { compileExpression, formatName } from '../expr/index.ts';
 import type { Operator } from '../operator.ts';
 import { withFields } from '../plan/schema.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
@@ -54,7 +54,7 @@ export const mapStep = defineStep({
         computed.filter((f) => !cfg.drop.includes(f.name)),
       );
     }
-    const selected = cfg.select.map((name, i) => ctx.field(name, quoteField(name), `select[${i}]`, input));
+    const selected = cfg.select.map((name, i) => ctx.field(name, formatName(name), `select[${i}]`, input));
     return withFields({ fields: selected, open: false }, computed);
   },
   create(cfg, step) {
@@ -207,9 +207,4 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     j++;
   }
   return out;
-}
-
-/** A field name as an expression reads it: bare when it is an identifier, else quoted. */
-export function quoteField(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

@@ -13,11 +13,12 @@ import {
   Harness,
   planFrom,
   runCrashedAndRestored,
+  watermarksBefore,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore, seededRandom } from '../testing/index.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
-import { BOUND, joinOutputsOf, nextName, registry, watermarksBefore } from './join-test-support.ts';
+import { BOUND, joinOutputsOf, nextName, registry } from './join-test-support.ts';
 import { TemporalJoinOperator } from './temporal-join.ts';
 
 const h = new Harness();
@@ -84,7 +85,7 @@ async function run(kind: 'inner' | 'left', records: readonly Row[], batchSize: n
 
 /** The join computed apart from the engine: per order, the latest rate in time at or before it. */
 function expected(records: readonly Row[], kind: 'inner' | 'left'): { out: Row[]; late: Row[] } {
-  const wms = watermarksBefore(records);
+  const wms = watermarksBefore(records, BOUND);
   const late: Row[] = [];
   const rates: Row[] = [];
   const orders: Row[] = [];

@@ -192,7 +192,9 @@ export class TemporalJoinOperator implements Operator {
     const waiting = this.#waiting;
     const { pairs, keepUnmatched } = this.#options;
     let head = this.#head;
-    const touched = new Set<string>();
+    // Allocated only when a record is joined: most advances (one per record that moves the
+    // watermark) join none.
+    let touched: Set<string> | undefined;
     while (head < waiting.length && waiting[head].time <= watermark) {
       const { row, time, key } = waiting[head++];
       let version: Version | undefined;
@@ -201,6 +203,7 @@ export class TemporalJoinOperator implements Operator {
         if (list !== undefined) {
           const at = upperBound(list, time) - 1;
           if (at >= 0) version = list[at];
+          touched ??= new Set();
           touched.add(key);
         }
       }
@@ -224,7 +227,7 @@ export class TemporalJoinOperator implements Operator {
     // Every left record still waiting is later than the watermark: of each key's versions at or
     // before it, only the latest can still be needed. Pruned where a left record looked, and
     // where a version is added: a key's versions are those newer than the watermark, plus one.
-    for (const key of touched) this.#prune(key);
+    if (touched !== undefined) for (const key of touched) this.#prune(key);
   }
 
   /** Drops the versions of `key` older than its latest one at or before the watermark. */

@@ -13,12 +13,14 @@ import {
   Harness,
   planFrom,
   runCrashedAndRestored,
+  watermarksBefore,
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
 import type { JoinKind } from './interval-join.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
 import {
+  BOUND,
   bidsAndAuctions,
   joinOutputsOf,
   joinPipeline,
@@ -26,7 +28,6 @@ import {
   nextName,
   registry,
   runJoin,
-  watermarksBefore,
 } from './join-test-support.ts';
 import { WindowJoinOperator } from './window-join.ts';
 
@@ -73,7 +74,7 @@ const windowCases: { name: string; yaml: string; windows: Windows }[] = [
 
 /** The window join computed apart from the engine. */
 function expected(records: readonly Row[], kind: JoinKind, windows: Windows): { out: Row[]; late: Row[] } {
-  const wms = watermarksBefore(records);
+  const wms = watermarksBefore(records, BOUND);
   const late: Row[] = [];
   const byWindow = new Map<string, { start: number; end: number; bids: Row[]; auctions: Row[] }>();
   records.forEach((r, i) => {

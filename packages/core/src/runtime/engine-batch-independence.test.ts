@@ -19,6 +19,7 @@ import {
   planFrom,
   runCrashedAndRestored,
   testRegistry,
+  watermarksBefore,
 } from './engine-test-support.ts';
 import { Job } from './job.ts';
 
@@ -152,19 +153,6 @@ async function run(step: string, records: Row[], batchSize: number): Promise<Out
   return outputsOf(name);
 }
 
-/**
- * The watermark each record met, computed apart from the engine: the greatest valid time before
- * it (records dropped later by a filter included) minus the bound minus 1.
- */
-function watermarksBefore(records: Row[]): number[] {
-  let max = Number.NEGATIVE_INFINITY;
-  return records.map((r) => {
-    const before = max - BOUND - 1;
-    if (typeof r.ts === 'number' && r.ts > max) max = r.ts;
-    return before;
-  });
-}
-
 describe('results do not depend on the batch size', () => {
   const records = input(42);
   for (const c of [...windowCases, dedupeCase]) {
@@ -189,7 +177,7 @@ describe('results do not depend on the batch size', () => {
 
   test('tumbling windows: the late records and the results match an independent computation', async () => {
     const size = 10_000;
-    const wms = watermarksBefore(records);
+    const wms = watermarksBefore(records, BOUND);
     const late: Row[] = [];
     const sums = new Map<string, Row>();
     records.forEach((r, i) => {
@@ -217,7 +205,7 @@ describe('results do not depend on the batch size', () => {
 
   test('dedupe: late duplicates are late, and kept records match an independent computation', async () => {
     const within = 60_000;
-    const wms = watermarksBefore(records);
+    const wms = watermarksBefore(records, BOUND);
     const kept: Row[] = [];
     const late: Row[] = [];
     const first = new Map<unknown, number>();
@@ -289,7 +277,7 @@ dead_letter: { type: file, path: ./out/dead.jsonl }
         await Promise.all(['results', 'late'].map((f) => readFile(join(dir, `out/${f}.jsonl`), 'utf8'))),
       );
     }
-    const wms = watermarksBefore(records);
+    const wms = watermarksBefore(records, BOUND);
     const late = records.filter(
       (r, i) => typeof r.ts === 'number' && r.ts - (r.ts % 60_000) + 60_000 - 1 <= wms[i],
     );

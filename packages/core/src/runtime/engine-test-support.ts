@@ -99,6 +99,19 @@ export async function runCrashedAndRestored(
   return resumed;
 }
 
+/**
+ * The watermark each record of one partition met, computed apart from the engine: the greatest
+ * valid time (`ts`) before it minus the source's bounded out-of-orderness `bound`, minus 1.
+ */
+export function watermarksBefore(records: readonly Row[], bound: number): number[] {
+  let max = Number.NEGATIVE_INFINITY;
+  return records.map((r) => {
+    const before = max - bound - 1;
+    if (typeof r.ts === 'number' && r.ts > max) max = r.ts;
+    return before;
+  });
+}
+
 /** Resolves once `cond()` holds; rejects after `timeoutMs` naming `what`. */
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
