@@ -208,8 +208,7 @@ export class RegularJoinOperator implements Operator {
         out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#options.stepId }));
         continue;
       }
-      if (kind === INSERT || kind === UPDATE_AFTER) this.#accumulate(side, key, batch, i, kind, changes);
-      else this.#retract(side, key, batch, i, kind, changes);
+      this.#apply(side, key, batch, i, kind, kind === INSERT || kind === UPDATE_AFTER, changes);
       // An update-before's changes stay in one batch with its update-after's.
       if (changes.records.length >= RESULT_BATCH_SIZE && kind !== UPDATE_BEFORE) {
         out.emit(changes);
@@ -287,20 +286,27 @@ export class RegularJoinOperator implements Operator {
     return side === 0 ? this.#row(row, other) : this.#row(other, row);
   }
 
-  /** Record `i` (insert or update-after) joins the other side's rows of `key` and is kept. */
-  #accumulate(
+  /**
+   * Record `i` joins the other side's rows of `key` and is kept (`adding`: an insert or
+   * update-after), or leaves the state and retracts the pairs it made (an update-before or
+   * delete). For an outer side, a row's first match deletes its NULL-padded row just before the
+   * pair, and its last match going inserts the padded row again just after.
+   */
+  #apply(
     side: Side,
     key: string | undefined,
     batch: Batch,
     i: number,
     kind: RowKind,
+    adding: boolean,
     changes: Changes,
   ): void {
     const row = batch.records[i];
     const inputOuter = this.#outer[side];
+    const alone = adding ? INSERT : DELETE;
     if (key === undefined) {
       // A NULL key matches nothing (SQL); such a row needs no state.
-      if (inputOuter) this.#push(changes, batch, i, INSERT, this.#pair(side, row, null));
+      if (inputOuter) this.#push(changes, batch, i, alone, this.#pair(side, row, null));
       return;
     }
     const otherSide: Side = side === 0 ? 1 : 0;
@@ -309,21 +315,30 @@ export class RegularJoinOperator implements Operator {
     const indexed = this.#residual;
     const otherOuter = this.#outer[otherSide];
     if (hits === 0) {
-      if (inputOuter) this.#push(changes, batch, i, INSERT, this.#pair(side, row, null));
+      if (inputOuter) this.#push(changes, batch, i, alone, this.#pair(side, row, null));
     } else {
       const rows = others!.rows;
       const matches = others!.matches;
-      const pairKind = this.#inner ? kind : INSERT;
+      const pairKind = this.#inner ? kind : alone;
       for (let h = 0; h < hits; h++) {
         const j = indexed ? this.#hits[h] : h;
         const other = rows[j];
-        if (otherOuter) {
+        if (adding && otherOuter) {
           if (matches![j] === 0) this.#push(changes, batch, i, DELETE, this.#pair(otherSide, other, null));
           matches![j]++;
         }
         this.#push(changes, batch, i, pairKind, this.#pair(side, row, other));
+        // A retraction of a row that was never kept (forgotten by the ttl) finds counts at 0.
+        if (!adding && otherOuter && matches![j] > 0) {
+          if (matches![j] === 1) this.#push(changes, batch, i, INSERT, this.#pair(otherSide, other, null));
+          matches![j]--;
+        }
       }
       if (otherOuter) this.#touch(otherSide, key);
+    }
+    if (!adding) {
+      this.#remove(side, key, row);
+      return;
     }
     const state = this.#sides[side];
     const mine = state.get(key);
@@ -333,47 +348,6 @@ export class RegularJoinOperator implements Operator {
       if (mine.matches !== null) mine.matches.push(hits);
     }
     this.#touch(side, key);
-  }
-
-  /** Record `i` (update-before or delete) leaves the state and retracts the pairs it made. */
-  #retract(
-    side: Side,
-    key: string | undefined,
-    batch: Batch,
-    i: number,
-    kind: RowKind,
-    changes: Changes,
-  ): void {
-    const row = batch.records[i];
-    const inputOuter = this.#outer[side];
-    if (key === undefined) {
-      if (inputOuter) this.#push(changes, batch, i, DELETE, this.#pair(side, row, null));
-      return;
-    }
-    const otherSide: Side = side === 0 ? 1 : 0;
-    const others = this.#sides[otherSide].get(key);
-    const hits = this.#match(side, row, others);
-    const indexed = this.#residual;
-    const otherOuter = this.#outer[otherSide];
-    if (hits === 0) {
-      if (inputOuter) this.#push(changes, batch, i, DELETE, this.#pair(side, row, null));
-    } else {
-      const rows = others!.rows;
-      const matches = others!.matches;
-      const pairKind = this.#inner ? kind : DELETE;
-      for (let h = 0; h < hits; h++) {
-        const j = indexed ? this.#hits[h] : h;
-        const other = rows[j];
-        this.#push(changes, batch, i, pairKind, this.#pair(side, row, other));
-        // A retraction of a row that was never kept (forgotten by the ttl) finds counts at 0.
-        if (otherOuter && matches![j] > 0) {
-          if (matches![j] === 1) this.#push(changes, batch, i, INSERT, this.#pair(otherSide, other, null));
-          matches![j]--;
-        }
-      }
-      if (otherOuter) this.#touch(otherSide, key);
-    }
-    this.#remove(side, key, row);
   }
 
   /** Removes one row equal to `row` from `side`'s rows of `key` (the latest such), if any. */
