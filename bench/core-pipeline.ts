@@ -19,7 +19,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
-import { type Measurement, measure, median } from './measure.ts';
+import { type Comparison, compare } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -141,38 +141,19 @@ function baseline(windowed: boolean): number {
   return output;
 }
 
-interface Row {
+interface Row extends Comparison {
   scenario: string;
-  engineRate: number;
-  baselineRate: number;
-  ratio: number;
-  engineWallRate: number;
-  output: number;
 }
 
 async function scenario(name: string, windowed: boolean): Promise<Row> {
-  await engine(windowed);
-  baseline(windowed);
-  const e: Measurement[] = [];
-  const b: Measurement[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    // Alternate so drift in machine load hits both sides alike.
-    e.push(await measure(() => engine(windowed)));
-    b.push(await measure(() => baseline(windowed)));
-  }
-  if (e[0].output !== b[0].output) {
-    throw new Error(`${name}: engine emitted ${e[0].output} records, baseline ${b[0].output}`);
-  }
-  const engineRate = median(e.map((m) => RECORDS / (m.cpuMs / 1000)));
-  const baselineRate = median(b.map((m) => RECORDS / (m.cpuMs / 1000)));
-  return {
-    scenario: name,
-    engineRate,
-    baselineRate,
-    ratio: engineRate / baselineRate,
-    engineWallRate: median(e.map((m) => RECORDS / (m.wallMs / 1000))),
-    output: e[0].output,
-  };
+  const c = await compare(
+    name,
+    RECORDS,
+    RUNS,
+    () => engine(windowed),
+    () => baseline(windowed),
+  );
+  return { scenario: name, ...c };
 }
 
 const rows: Row[] = [];

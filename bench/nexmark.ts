@@ -46,7 +46,7 @@ import {
   tumbling,
   validateConfig,
 } from '@sluice/core';
-import { type Measurement, measure, median } from './measure.ts';
+import { type Comparison, compare, type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -420,39 +420,19 @@ function baseline(q: Query | 'generator'): number {
   return output;
 }
 
-interface Result {
+interface Result extends Comparison {
   query: string;
-  engineRate: number;
-  baselineRate: number;
-  ratio: number;
-  engineWallRate: number;
-  output: number;
 }
 
-const perCpuSecond = (m: Measurement) => EVENTS / (m.cpuMs / 1000);
-
 async function query(q: Query): Promise<Result> {
-  await engine(q);
-  baseline(q);
-  const e: Measurement[] = [];
-  const b: Measurement[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    // Alternate so drift in machine load hits both sides alike.
-    e.push(await measure(() => engine(q)));
-    b.push(await measure(() => baseline(q)));
-  }
-  if (e[0].output !== b[0].output)
-    throw new Error(`${q}: engine emitted ${e[0].output}, baseline ${b[0].output}`);
-  const engineRate = median(e.map(perCpuSecond));
-  const baselineRate = median(b.map(perCpuSecond));
-  return {
-    query: q,
-    engineRate,
-    baselineRate,
-    ratio: engineRate / baselineRate,
-    engineWallRate: median(e.map((m) => EVENTS / (m.wallMs / 1000))),
-    output: e[0].output,
-  };
+  const c = await compare(
+    q,
+    EVENTS,
+    RUNS,
+    () => engine(q),
+    () => baseline(q),
+  );
+  return { query: q, ...c };
 }
 
 const load = [loadavg()[0]];
@@ -465,7 +445,7 @@ for (const q of queries) {
 baseline('generator');
 const generatorRuns: Measurement[] = [];
 for (let i = 0; i < RUNS; i++) generatorRuns.push(await measure(() => baseline('generator')));
-const generatorRate = median(generatorRuns.map(perCpuSecond));
+const generatorRate = median(generatorRuns.map((m) => EVENTS / (m.cpuMs / 1000)));
 load.push(loadavg()[0]);
 
 const env = {

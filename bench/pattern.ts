@@ -35,7 +35,7 @@ import {
   generatorSettings,
 } from '../packages/core/src/connectors/generate-config.ts';
 import { RecordGenerator } from '../packages/core/src/connectors/generate-record.ts';
-import { type Measurement, measure, median } from './measure.ts';
+import { compare } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -168,23 +168,12 @@ function baseline(): number {
   return output;
 }
 
-await engine();
-baseline();
-const e: Measurement[] = [];
-const b: Measurement[] = [];
-for (let i = 0; i < RUNS; i++) {
-  // Alternate so drift in machine load hits both sides alike.
-  e.push(await measure(engine));
-  b.push(await measure(baseline));
-}
-if (e[0].output !== b[0].output) {
-  throw new Error(`the engine found ${e[0].output} matches, the baseline loop ${b[0].output}`);
-}
+const c = await compare('the funnel', RECORDS, RUNS, engine, baseline);
 const row = {
-  engineRate: median(e.map((m) => RECORDS / (m.cpuMs / 1000))),
-  baselineRate: median(b.map((m) => RECORDS / (m.cpuMs / 1000))),
-  engineWallRate: median(e.map((m) => RECORDS / (m.wallMs / 1000))),
-  matches: e[0].output,
+  engineRate: c.engineRate,
+  baselineRate: c.baselineRate,
+  engineWallRate: c.engineWallRate,
+  matches: c.output,
 };
 const env = {
   node: process.version,

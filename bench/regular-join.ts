@@ -32,7 +32,7 @@ import {
   Registry,
   validateConfig,
 } from '@sluice/core';
-import { type Measurement, measure, median } from './measure.ts';
+import { type Comparison, compare } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -217,41 +217,20 @@ function baseline(q: Query): number {
   return output;
 }
 
-interface Result {
+interface Result extends Comparison {
   query: string;
-  engineRate: number;
-  baselineRate: number;
-  ratio: number;
-  engineWallRate: number;
   joinInput: number;
-  output: number;
 }
 
-const perCpuSecond = (m: Measurement) => EVENTS / (m.cpuMs / 1000);
-
 async function query(q: Query): Promise<Result> {
-  await engine(q);
-  baseline(q);
-  const e: Measurement[] = [];
-  const b: Measurement[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    // Alternate so drift in machine load hits both sides alike.
-    e.push(await measure(() => engine(q)));
-    b.push(await measure(() => baseline(q)));
-  }
-  if (e[0].output !== b[0].output)
-    throw new Error(`${q}: the engine emitted ${e[0].output} rows, the baseline loop ${b[0].output}`);
-  const engineRate = median(e.map(perCpuSecond));
-  const baselineRate = median(b.map(perCpuSecond));
-  return {
-    query: q,
-    engineRate,
-    baselineRate,
-    ratio: engineRate / baselineRate,
-    engineWallRate: median(e.map((m) => EVENTS / (m.wallMs / 1000))),
-    joinInput,
-    output: e[0].output,
-  };
+  const c = await compare(
+    q,
+    EVENTS,
+    RUNS,
+    () => engine(q),
+    () => baseline(q),
+  );
+  return { query: q, ...c, joinInput };
 }
 
 const load = [loadavg()[0]];
