@@ -181,7 +181,7 @@ export class IntervalJoinOperator implements Operator {
       if (watermarks !== undefined && watermarks[i] > this.#watermark) this.#advance(watermarks[i], results);
       const time = times[i];
       if (!(time > this.#watermark)) {
-        this.#flush(results, out);
+        flushResults(results, out);
         out.late(
           batch,
           i,
@@ -194,7 +194,7 @@ export class IntervalJoinOperator implements Operator {
       try {
         key = keyOf(row);
       } catch (err) {
-        this.#flush(results, out);
+        flushResults(results, out);
         out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#options.stepId }));
         continue;
       }
@@ -203,7 +203,7 @@ export class IntervalJoinOperator implements Operator {
       if (key !== undefined && entry.expires > this.#watermark) this.#sides[side].add(key, entry);
       else if (!entry.matched && this.#keepUnmatched[side]) this.#emitUnmatched(side, entry, results);
     }
-    this.#flush(results, out);
+    flushResults(results, out);
   }
 
   /** Emits the pairs `entry` makes with the other side's records of `key` inside the interval. */
@@ -238,7 +238,7 @@ export class IntervalJoinOperator implements Operator {
     if (!(watermark > this.#watermark)) return;
     const results = newResults(false);
     this.#advance(watermark, results);
-    this.#flush(results, out);
+    flushResults(results, out);
   }
 
   /**
@@ -277,10 +277,6 @@ export class IntervalJoinOperator implements Operator {
         heap.push(entries[head].expires, key);
       }
     }
-  }
-
-  #flush(results: Results, out: Output): void {
-    flushResults(results, out);
   }
 
   snapshot(): IntervalJoinSnapshot {

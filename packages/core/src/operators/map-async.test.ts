@@ -103,6 +103,27 @@ describe('mapAsync', () => {
     assert.ok(most <= 8 && most > 1, `calls at once: ${most}`);
   });
 
+  test('batch sizes 1, 7 and 1024 give the same results, dead letters and filtered records', async () => {
+    const records = readings(300);
+    const outcomes = [];
+    for (const size of [1, 7, 1024]) {
+      const { name, result } = await runWith(records, size, (s) =>
+        s.mapAsync('enrich', async (r) => {
+          await delay(r.id % 3);
+          if (r.id % 17 === 0) throw new Error(`no customer ${r.id}`);
+          return r.id % 11 === 0 ? null : { ...r, doubled: r.id * 2 };
+        }),
+      );
+      assert.equal(result.status, 'completed');
+      assertAccounting(result.metrics);
+      const steps = result.metrics.steps.enrich;
+      outcomes.push({ out: memorySinkStore(name).committed, dead: steps.dead, filtered: steps.filtered });
+    }
+    assert.ok(outcomes[0].dead > 10 && outcomes[0].filtered > 10);
+    assert.deepEqual(outcomes[1], outcomes[0], 'batch size 7');
+    assert.deepEqual(outcomes[2], outcomes[0], 'batch size 1024');
+  });
+
   test('a window after a slow step gets every record on time, as after a synchronous one', async () => {
     const records = readings(200);
     const windowed = (async: boolean) =>

@@ -138,7 +138,7 @@ export class WindowJoinOperator implements Operator {
       try {
         key = keyOf(row);
       } catch (err) {
-        this.#flush(results, out);
+        flushResults(results, out);
         out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: this.#options.stepId }));
         continue;
       }
@@ -158,7 +158,7 @@ export class WindowJoinOperator implements Operator {
         }
       }
       if (!kept) {
-        this.#flush(results, out);
+        flushResults(results, out);
         out.late(
           batch,
           i,
@@ -166,7 +166,7 @@ export class WindowJoinOperator implements Operator {
         );
       }
     }
-    this.#flush(results, out);
+    flushResults(results, out);
   }
 
   #window(start: number, end: number): OpenWindow {
@@ -183,7 +183,7 @@ export class WindowJoinOperator implements Operator {
     if (!(watermark > this.#watermark)) return;
     const results = newResults(false);
     this.#advance(watermark, results);
-    this.#flush(results, out);
+    flushResults(results, out);
   }
 
   /** Moves to `watermark`, firing the windows it closes in end order; their results carry the watermark before. */
@@ -243,10 +243,6 @@ export class WindowJoinOperator implements Operator {
 
   #push(results: Results, pair: Row, time: number, watermark: number): void {
     pushResult(results, this.#options.pairs.row(pair), time, watermark);
-  }
-
-  #flush(results: Results, out: Output): void {
-    flushResults(results, out);
   }
 
   snapshot(): WindowJoinSnapshot {
