@@ -227,7 +227,12 @@ test('kafka → validate → window aggregate → kafka through `sluice run`', {
   try {
     await cli.waitForLog('pipeline started', 30_000);
     // Blocks until every expected result is there: the closing records fire every data window.
-    results = await consoleConsume(output, { maxMessages: expected.length, idleMs: 45_000 });
+    // `atLeast`: a console consumer slow to join its group is read again, not taken for no results.
+    results = await consoleConsume(output, {
+      maxMessages: expected.length,
+      idleMs: 45_000,
+      atLeast: expected.length,
+    });
   } finally {
     cli.kill('SIGTERM');
   }
