@@ -171,7 +171,7 @@ export {
   type StepChangelog,
   type StepSpec,
 } from './spec.ts';
-export { type KeyedMap, MemoryStateBackend, type StateBackend } from './state.ts';
+export { type KeyedMap, type KeyedView, MemoryStateBackend, type StateBackend } from './state.ts';
 export {
   type Clock,
   formatDuration,

@@ -15,7 +15,7 @@ import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts
 import { memorySink, memorySource } from '../testing/memory.ts';
 import { Harness, testRegistry, waitFor } from './engine-test-support.ts';
 import { Job } from './job.ts';
-import { KEY_GROUPS, KeyedStateStore, keyGroupOf } from './keyed-state.ts';
+import { KEY_GROUPS, KeyedStateStore, keyGroupOf, keyGroupOfKey } from './keyed-state.ts';
 
 const registry = testRegistry();
 const h = new Harness();
@@ -39,11 +39,52 @@ describe('key groups', () => {
     const snapshot = decodeValue(bytes.subarray(start), 100) as ReturnType<KeyedStateStore['snapshot']>;
     assert.equal(snapshot.keyGroups, KEY_GROUPS);
     for (const [group, entries] of Object.entries(snapshot.maps.counts))
-      for (const [key] of entries) assert.equal(keyGroupOf(key), Number(group));
+      for (const [key] of entries) assert.equal(keyGroupOfKey(key), Number(group));
     const restored = new KeyedStateStore('s', snapshot);
     assert.deepEqual(new Map(restored.map<number>('counts').entries()), new Map(counts.entries()));
     assert.equal(restored.map('empty').size, 0);
     assert.throws(() => new KeyedStateStore('s', { keyGroups: 64, maps: {} }), /not in 128 key groups/);
+  });
+
+  test('a view of an operator’s own structures is snapshotted by key group; its keys keep their type', () => {
+    const roundTrip = (store: KeyedStateStore) => {
+      const { bytes, start } = encodeValue(store.snapshot(), 0, 100);
+      return decodeValue(bytes.subarray(start), 100);
+    };
+    // An operator's own state: per key, a time-ordered list.
+    const own = new Map<string | number | null, number[]>([
+      ['a', [1, 2]],
+      [7, [3]],
+      ['7', [4]],
+      [null, [5, 6]],
+    ]);
+    const store = new KeyedStateStore('s');
+    store.keyed('lists', { entries: () => own.entries(), restore: () => assert.fail('nothing to restore') });
+    const snapshot = roundTrip(store);
+    assert.equal(keyGroupOfKey(7), keyGroupOf('7'));
+    const back = new Map<unknown, number[]>();
+    new KeyedStateStore('s', snapshot).keyed<unknown, number[]>('lists', {
+      entries: () => back.entries(),
+      restore: (key, list) => back.set(key, list),
+    });
+    assert.deepEqual(back, own);
+    assert.throws(() => store.map('lists'), /asked twice for keyed state 'lists'/);
+  });
+
+  test('a store restores only the key groups it owns and keeps the others as they were', () => {
+    const store = new KeyedStateStore('s');
+    const counts = store.map<number>('counts');
+    for (let i = 0; i < 200; i++) counts.set(`k${i}`, i);
+    const snapshot = store.snapshot();
+    const even = (g: number) => g % 2 === 0;
+    const part = new KeyedStateStore('s', snapshot, even);
+    const mine = part.map<number>('counts');
+    assert.ok(mine.size > 0 && mine.size < 200);
+    for (const [k] of mine.entries()) assert.ok(even(keyGroupOf(k)));
+    mine.set('k0', -1);
+    const again = new KeyedStateStore('s', part.snapshot()).map<number>('counts');
+    assert.equal(again.size, 200);
+    assert.equal(again.get('k0'), keyGroupOf('k0') % 2 === 0 ? -1 : 0);
   });
 });
 
