@@ -5,6 +5,7 @@
 import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
 import { parseDuration } from '../time.ts';
+import { HttpFailure } from './http-client.ts';
 
 /**
  * The delay before retrying after failed attempt number `attempt` (1-based): a uniformly random
@@ -32,6 +33,14 @@ export interface RetryPolicy {
 }
 
 const defaultRetryable = (err: unknown) => err instanceof SluiceError && err.retryable;
+
+/**
+ * The least delay a failure asks for before the next attempt, in ms: the `Retry-After` of the
+ * HTTP response behind it (its cause), if any.
+ */
+export function requestedDelay(err: unknown): number | undefined {
+  return err instanceof SluiceError && err.cause instanceof HttpFailure ? err.cause.retryAfter : undefined;
+}
 
 /**
  * Resolves after `ms` milliseconds with true, or as soon as `signal` aborts with false. Keeps

@@ -1,12 +1,43 @@
 /**
  * What the HTTP connectors share (the `http` sink, the `http` lookup): request headers with the
  * URL's credentials moved into Basic authentication, the start of a response body for messages,
- * and a readable reason for a network failure.
+ * a readable reason for a network failure, and what a failed response says about retrying.
  */
 
 import { SluiceError } from '../errors.ts';
 
 const SNIPPET_BYTES = 500;
+
+/** Whether a response status may pass on another attempt: 408, 429 and 5xx. */
+export const isTransientStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+
+/**
+ * What a failed response said: the `cause` of the SluiceError it leads to, read by the retries
+ * (`retryAfter` of `connectors/backoff.ts` finds its delay).
+ */
+export class HttpFailure extends Error {
+  readonly status: number;
+  /** Whether another attempt may succeed. */
+  readonly transient: boolean;
+  /** Delay asked for by `Retry-After`, in ms. */
+  readonly retryAfter: number | undefined;
+
+  constructor(status: number, text: string, retryAfter: number | undefined) {
+    super(`HTTP ${status}${text ? `: ${text}` : ''}`);
+    this.status = status;
+    this.transient = isTransientStatus(status);
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** Reads `Retry-After` (seconds or an HTTP date) as milliseconds from now. */
+export function retryAfterOf(header: string | null, now: number): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 /**
  * The headers of every request to `url`: `base`, then Basic authentication from credentials in

@@ -7,7 +7,7 @@ import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { Lookup, LookupAnswer, LookupKey } from '../lookup.ts';
 import { defineLookup } from '../spec.ts';
-import { networkReason, requestHeaders, snippetOf } from './http-client.ts';
+import { HttpFailure, networkReason, requestHeaders, retryAfterOf, snippetOf } from './http-client.ts';
 import { DEFAULT_MAX_DEPTH, type JsonOutcome, parseJsonText } from './input-guards.ts';
 
 const config = Type.Object(
@@ -37,7 +37,6 @@ const config = Type.Object(
 type HttpLookupConfig = Static<typeof config>;
 
 /** Statuses that mean "try again later". */
-const isTransient = (status: number) => status === 408 || status === 429 || status >= 500;
 
 /** `{key}` / `{key2}` as written in a query, and as the URL parser escapes it in a path. */
 const PLACEHOLDER = /\{key(\d*)\}|%7Bkey(\d*)%7D/gi;
@@ -111,8 +110,16 @@ class HttpLookup implements Lookup {
     }
     if (!res.ok) {
       const reason = await snippetOf(res);
-      const message = `GET ${target}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`;
-      return new SluiceError(isTransient(res.status) ? 'LOOKUP_UNAVAILABLE' : 'LOOKUP_FAILED', message);
+      const failure = new HttpFailure(
+        res.status,
+        reason,
+        retryAfterOf(res.headers.get('retry-after'), Date.now()),
+      );
+      const message = `GET ${target}: ${failure.message}`;
+      // The failure as cause carries its Retry-After to the step's retries.
+      return new SluiceError(failure.transient ? 'LOOKUP_UNAVAILABLE' : 'LOOKUP_FAILED', message, {
+        cause: failure,
+      });
     }
     let text: string;
     try {
@@ -152,7 +159,7 @@ export const httpLookup = defineLookup({
     '',
     '- **2xx** — the body, a JSON object, is the row (anything else is LOOKUP_FAILED).',
     '- **404** — the API has no row for the key: a miss, which the step’s `on_miss` decides about (and which its cache keeps for `miss_ttl`).',
-    '- **408, 429, 5xx, and no response** (connection refused or reset, the step’s `timeout`) — transient (LOOKUP_UNAVAILABLE): the step asks again, up to its `retries`, after a capped, jittered backoff.',
+    '- **408, 429, 5xx, and no response** (connection refused or reset, the step’s `timeout`) — transient (LOOKUP_UNAVAILABLE): the step asks again, up to its `retries`, after a capped, jittered backoff — or, when the response has a `Retry-After`, at least as long as it asks.',
     '- **Any other 4xx** (400, 401, 403, 422, …) — the API refuses the key for good (LOOKUP_FAILED): the records with that key go to the dead letters with the status and the first 500 bytes of the body.',
     '',
     'Each request is one call of the step: its `concurrency` bounds the requests at once, its `timeout` each request. Header values and credentials in the URL are secrets: messages show the URL’s origin and path only.',

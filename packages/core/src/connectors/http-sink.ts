@@ -8,7 +8,7 @@ import type { Sink, SinkBatch, SinkContext, SinkRejection } from '../connector.t
 import { SluiceError } from '../errors.ts';
 import { defineSink } from '../spec.ts';
 import { formatDuration, parseDuration } from '../time.ts';
-import { type RetryPolicy, retry, retryConfig, retryPolicy } from './backoff.ts';
+import { type RetryPolicy, requestedDelay, retry, retryConfig, retryPolicy } from './backoff.ts';
 import {
   type ChangelogOptions,
   changelogEntries,
@@ -18,7 +18,7 @@ import {
   encodeEntry,
 } from './changelog-format.ts';
 import { jsonLine } from './format-encode.ts';
-import { networkReason, requestHeaders, snippetOf } from './http-client.ts';
+import { HttpFailure, networkReason, requestHeaders, retryAfterOf, snippetOf } from './http-client.ts';
 
 /** Config schema of the `http` sink. */
 export const httpSinkConfig = Type.Object(
@@ -72,35 +72,8 @@ export const httpSinkConfig = Type.Object(
 export type HttpSinkConfig = Static<typeof httpSinkConfig>;
 
 /** Statuses that mean "try again later". */
-const isTransient = (status: number) => status === 408 || status === 429 || status >= 500;
-
 /** Statuses that describe the endpoint or the credentials, not the records: no record is to blame. */
 const endpointStatuses = new Set([401, 403, 404, 405, 406, 407, 410, 415]);
-
-/** What a failed response said; the `cause` of the SINK_UNAVAILABLE it leads to. */
-class HttpFailure extends Error {
-  readonly status: number;
-  /** Whether another attempt may succeed. */
-  readonly transient: boolean;
-  /** Delay asked for by `Retry-After`, in ms. */
-  readonly retryAfter: number | undefined;
-
-  constructor(status: number, text: string, retryAfter: number | undefined) {
-    super(`HTTP ${status}${text ? `: ${text}` : ''}`);
-    this.status = status;
-    this.transient = isTransient(status);
-    this.retryAfter = retryAfter;
-  }
-}
-
-/** Reads `Retry-After` (seconds or an HTTP date) as milliseconds from now. */
-function retryAfterOf(header: string | null, now: number): number | undefined {
-  if (header === null) return undefined;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 class HttpSink implements Sink {
   readonly #config: HttpSinkConfig;
@@ -132,8 +105,7 @@ class HttpSink implements Sink {
       ...policy,
       isRetryable: (err) =>
         err instanceof SluiceError && (!(err.cause instanceof HttpFailure) || err.cause.transient),
-      retryAfter: (err) =>
-        err instanceof SluiceError && err.cause instanceof HttpFailure ? err.cause.retryAfter : undefined,
+      retryAfter: requestedDelay,
       onRetry: (err, attempt, delay) =>
         this.#ctx?.log.warn('http sink retrying', {
           target: this.#target,

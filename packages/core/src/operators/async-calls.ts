@@ -7,7 +7,7 @@
  */
 
 import Type from 'typebox';
-import { backoffDelay, sleep } from '../connectors/backoff.ts';
+import { backoffDelay, requestedDelay, sleep } from '../connectors/backoff.ts';
 import { SluiceError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../time.ts';
 
@@ -113,7 +113,7 @@ export class AsyncCalls {
         return await this.attempt(call, signal);
       } catch (err) {
         if (!this.mayRetry(err, attempt, signal)) throw err;
-        await this.pause(attempt, signal);
+        await this.pause(attempt, signal, requestedDelay(err));
       }
     }
   }
@@ -128,9 +128,13 @@ export class AsyncCalls {
     return err instanceof SluiceError && err.retryable && attempt < this.#attempts && !signal.aborted;
   }
 
-  /** Waits before the attempt after number `attempt` (capped, jittered); resolves early on abort. */
-  async pause(attempt: number, signal: AbortSignal): Promise<void> {
-    await sleep(backoffDelay(attempt, FIRST_BACKOFF, MAX_BACKOFF), signal);
+  /**
+   * Waits before the attempt after number `attempt`: capped and jittered, but at least
+   * `requested` ms (what the failure asked for: an HTTP `Retry-After`, see `requestedDelay`);
+   * resolves early on abort.
+   */
+  async pause(attempt: number, signal: AbortSignal, requested = 0): Promise<void> {
+    await sleep(Math.max(backoffDelay(attempt, FIRST_BACKOFF, MAX_BACKOFF), requested), signal);
   }
 
   /** One attempt, failing with ASYNC_TIMEOUT after the timeout (the attempt's signal is then aborted). */

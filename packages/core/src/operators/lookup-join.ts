@@ -10,6 +10,7 @@
  */
 
 import { silentLogger } from '../connector.ts';
+import { requestedDelay } from '../connectors/backoff.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Lookup, LookupAnswer, LookupKey } from '../lookup.ts';
 import type { OperatorContext } from '../operator.ts';
@@ -245,18 +246,20 @@ export class LookupJoin {
         );
       }
       const again: string[] = [];
+      let requested = 0;
       const now = this.#now();
       for (let j = 0; j < remaining.length; j++) {
         const key = remaining[j];
         const answer = answers[j];
         if (answer instanceof SluiceError && o.calls.mayRetry(answer, attempt, signal)) {
           again.push(key);
+          requested = Math.max(requested, requestedDelay(answer) ?? 0);
           continue;
         }
         this.#settle(key, asked[j], answer, now);
       }
       remaining = again;
-      if (remaining.length > 0) await o.calls.pause(attempt, signal);
+      if (remaining.length > 0) await o.calls.pause(attempt, signal, requested);
     }
   }
 

@@ -274,6 +274,23 @@ key: "CASE WHEN id = 3 THEN 1 / (id - 3) ELSE customer END"
     assert.equal(api.requests.get('slow'), 2);
   });
 
+  test('a retry waits at least what the server’s Retry-After asks for', async () => {
+    api.set('busy', { status: 429, times: 1, retryAfter: 1, row: { id: 'busy', name: 'Busy', tier: 1 } });
+    const asked: number[] = [];
+    api.onRequest = (id) => {
+      if (id === 'busy') asked.push(performance.now());
+    };
+    try {
+      const r = await run(step('retries: 2'), [{ id: 0, customer: 'busy', ts: 0 }]);
+      assert.deepEqual(r.out[0]?.customer_row, { id: 'busy', name: 'Busy', tier: 1 });
+      assert.equal(asked.length, 2);
+      // The backoff alone would wait at most 100 ms before the first retry.
+      assert.ok(asked[1] - asked[0] >= 950, `asked again after ${Math.round(asked[1] - asked[0])} ms`);
+    } finally {
+      api.onRequest = undefined;
+    }
+  });
+
   test('a crash and restore mid-stream loses and repeats nothing', async () => {
     const input = orders(300);
     const name = `lookup-${++runs}`;

@@ -11,8 +11,13 @@ import type { AddressInfo } from 'node:net';
 export type Behaviour =
   | { readonly row: { readonly [field: string]: unknown }; readonly delay?: number }
   | { readonly status: number; readonly body?: string }
-  /** Fails with `status` for the first `times` requests, then answers `row`. */
-  | { readonly status: number; readonly times: number; readonly row: { readonly [field: string]: unknown } }
+  /** Fails with `status` (and a `Retry-After` of `retryAfter` seconds) for the first `times` requests, then answers `row`. */
+  | {
+      readonly status: number;
+      readonly times: number;
+      readonly row: { readonly [field: string]: unknown };
+      readonly retryAfter?: number;
+    }
   | { readonly hang: true };
 
 export class CustomerApi {
@@ -44,7 +49,10 @@ export class CustomerApi {
       const answer = () => {
         if (b === undefined) res.writeHead(404).end('no such customer');
         else if ('hang' in b) return;
-        else if ('times' in b && n <= b.times) res.writeHead(b.status).end('try later');
+        else if ('times' in b && n <= b.times)
+          res
+            .writeHead(b.status, b.retryAfter === undefined ? {} : { 'retry-after': String(b.retryAfter) })
+            .end('try later');
         else if ('row' in b) {
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(b.row));
         } else res.writeHead(b.status).end(b.body ?? '');
