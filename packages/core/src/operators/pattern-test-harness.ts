@@ -24,6 +24,8 @@ export interface Input {
 /** What a run gave: output records (with `@time` and key), late records and dead letters (by id). */
 export interface RunResult {
   out: { key: string; time: number; row: Row }[];
+  /** What went to the side output `timeouts`. */
+  timeouts: { key: string; time: number; row: Row }[];
   late: string[];
   dead: string[];
   filtered: number;
@@ -52,10 +54,16 @@ export function buildPattern(
 }
 
 class Collect implements Output {
-  readonly result: RunResult = { out: [], late: [], dead: [], filtered: 0 };
+  readonly result: RunResult = { out: [], timeouts: [], late: [], dead: [], filtered: 0 };
   emit(batch: Batch): void {
     batch.records.forEach((row, i) => {
       this.result.out.push({ key: batch.keys![i], time: batch.times[i], row });
+    });
+  }
+  emitTo(port: string, batch: Batch): void {
+    if (port !== 'timeouts') throw new Error(`no side output '${port}'`);
+    batch.records.forEach((row, i) => {
+      this.result.timeouts.push({ key: batch.keys![i], time: batch.times[i], row });
     });
   }
   deadLetter(batch: Batch, index: number, error: SluiceError): void {

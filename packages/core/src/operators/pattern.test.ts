@@ -269,6 +269,34 @@ describe('pattern step', () => {
     assert.ok(late < 2000, `state too large: ${late}`);
   });
 
+  it('timeouts: side_output sends what emit marks as timeouts to the side output, for batch sizes 1, 7, 1024', () => {
+    const stages: Stages = [
+      { name: 'A', where: is('a') },
+      { name: 'B', where: is('b'), quantifier: '+', contiguity: 'relaxed' },
+      { name: 'C', where: is('c'), contiguity: 'relaxed' },
+    ];
+    const letters = ['a', 'b', 'x', 'a', 'b', 'b', 'x', 'c', 'a', 'x'];
+    const inputs: Input[] = Array.from({ length: 3_000 }, (_, n) => ({
+      key: `k${n % 13}`,
+      // Out of order within the bound.
+      t: n + ((n * 37) % 11),
+      id: `r${n}`,
+      v: letters[(n * 7 + Math.floor(n / 13)) % letters.length],
+    }));
+    const cfg = { stages, within: '60ms', measures: stageMeasures(['A', 'B', 'C']) };
+    const emitted = runPattern({ ...cfg, timeouts: 'emit' }, inputs, { bound: 11, batchSize: 7 });
+    const strip = ({ row: { match: _, ...row }, ...o }: (typeof emitted.out)[number]) => ({ ...o, row });
+    const complete = emitted.out.filter((o) => o.row.match === 'complete').map(strip);
+    const timeouts = emitted.out.filter((o) => o.row.match === 'timeout').map(strip);
+    assert.ok(complete.length > 50 && timeouts.length > 50, `${complete.length} / ${timeouts.length}`);
+    for (const batchSize of [1, 7, 1024]) {
+      const side = runPattern({ ...cfg, timeouts: 'side_output' }, inputs, { bound: 11, batchSize });
+      assert.deepEqual(side.out, complete, `complete matches, batch size ${batchSize}`);
+      assert.deepEqual(side.timeouts, timeouts, `timeouts, batch size ${batchSize}`);
+      assert.deepEqual([side.late, side.dead], [emitted.late, emitted.dead]);
+    }
+  });
+
   it('a condition that fails on a record makes it a dead letter; it matches nothing', () => {
     const stages: Stages = [
       { name: 'A', where: 'n / d > 1' },

@@ -33,9 +33,15 @@ export interface PatternOptions {
   skip: SkipStrategy;
   /** Index of the stage `to_first` / `to_last` skip to. */
   skipStage?: number;
-  /** `emit`: timed-out partial matches are output records with `match: 'timeout'`; `drop`: not output. */
-  timeouts: 'emit' | 'drop';
+  /**
+   * Timed-out partial matches: `side_output` — records on the side output `timeouts` (see
+   * {@link TIMEOUTS_PORT}); `emit` — output records with `match: 'timeout'`; `drop` — not output.
+   */
+  timeouts: 'emit' | 'drop' | 'side_output';
 }
+
+/** The side output timed-out partial matches go to with `timeouts: 'side_output'`. */
+export const TIMEOUTS_PORT = 'timeouts';
 
 /**
  * The checkpoint format's name: part of the on-disk format, changed with any change of shape an
@@ -59,7 +65,9 @@ interface PatternSnapshot {
 /**
  * Builds a pattern operator. Output records hold the key fields, `match_start` and `match_end`
  * (event times of the first and last record of the match), the measures, and with
- * `timeouts: 'emit'` a `match` field (`complete` or `timeout`). An output record's event time is
+ * `timeouts: 'emit'` a `match` field (`complete` or `timeout`); with `timeouts: 'side_output'`
+ * timed-out partial matches, the same but without `match`, go to the side output `timeouts`
+ * (after the batch of complete matches the same watermark made final). An output record's event time is
  * when the result became known: the time of the record (or `within` deadline) that decided it.
  */
 export function createPatternOperator(options: PatternOptions): Operator {
@@ -80,6 +88,8 @@ class PatternOperator implements Operator {
   #scratch: KeyState = newKeyState();
   readonly #warned = new Set<string>();
   #out: Batch | null = null;
+  /** Timed-out partial matches for the side output, emitted after `#out`. */
+  #side: Batch | null = null;
 
   constructor(options: PatternOptions) {
     this.#o = options;
@@ -209,6 +219,15 @@ class PatternOperator implements Operator {
       out.emit(this.#out);
       this.#out = null;
     }
+    if (this.#side !== null) {
+      const side = this.#side;
+      this.#side = null;
+      if (out.emitTo === undefined)
+        throw new SluiceError('INTERNAL', 'the pattern step was given an output without side outputs', {
+          step: this.#o.stepId,
+        });
+      out.emitTo(TIMEOUTS_PORT, side);
+    }
   }
 
   #feed(key: string, record: Row, time: number, before: number, out: Output): void {
@@ -280,10 +299,12 @@ class PatternOperator implements Operator {
     if (o.timeouts === 'emit') row.match = timeout ? 'timeout' : 'complete';
     // At end of input no record decides: the result is known once the last watermark has passed.
     const time = Number.isNaN(now) ? Math.max(match.endTime, before + 1) : now;
-    let batch = this.#out;
+    const side = timeout && o.timeouts === 'side_output';
+    let batch = side ? this.#side : this.#out;
     if (batch === null) {
       batch = { records: [], times: [], keys: [], watermarks: [] };
-      this.#out = batch;
+      if (side) this.#side = batch;
+      else this.#out = batch;
     }
     batch.records.push(row);
     batch.times.push(time);
