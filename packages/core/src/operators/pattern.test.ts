@@ -228,8 +228,8 @@ describe('pattern step', () => {
     const op = buildPattern({ stages, within: '1h' });
     op.processBatch({ records: [{ v: 'a' }, { v: 'b' }], times: [1, 2], keys: ['x', 'x'] }, sinkOutput());
     op.onWatermark?.(5, sinkOutput());
-    const snapshot = op.snapshot?.() as { keys: Map<string, unknown> };
-    assert.equal(snapshot.keys.size, 0);
+    const snapshot = op.snapshot?.() as { entries: unknown[] };
+    assert.equal(snapshot.entries.length, 0);
   });
 
   it('within keeps the state bounded on unbounded input', () => {
@@ -256,12 +256,15 @@ describe('pattern step', () => {
       op.processBatch({ records, times, keys }, out);
       op.onWatermark?.(round * 500 + 499 - 10, out);
       const snap = op.snapshot?.() as {
-        keys: Map<string, { threads: unknown[] }>;
-        pending: { times: number[] };
+        entries: [string, { state?: { threads: unknown[] }; pending?: { times: number[] } }][];
       };
       let threads = 0;
-      for (const ks of snap.keys.values()) threads += ks.threads.length;
-      sizes.push(threads + snap.pending.times.length);
+      let pending = 0;
+      for (const [, e] of snap.entries) {
+        threads += e.state?.threads.length ?? 0;
+        pending += e.pending?.times.length ?? 0;
+      }
+      sizes.push(threads + pending);
     }
     const early = Math.max(...sizes.slice(10, 100));
     const late = Math.max(...sizes.slice(100));
