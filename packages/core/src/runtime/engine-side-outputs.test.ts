@@ -169,6 +169,56 @@ describe('side outputs through the engine', () => {
     }
   });
 
+  test('a step reading a step’s main and side output (a diamond) meets each record at its own watermark', async () => {
+    // union(split, split.rest) → window: the same windows and late records as the window right
+    // after the source, for every batch size: the union merges the two portions by watermark.
+    const text = (name: string, batchSize: number, diamond: boolean) => `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: ${batchSize} }
+sources:
+  in: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: 5s } }
+steps:
+${
+  diamond
+    ? `  - id: split
+    type: split
+    below: 4
+  - id: both
+    type: union
+    input: [split, split.rest]
+`
+    : ''
+}  - id: counts
+    type: aggregate
+    key: [k]
+    window: { type: tumbling, size: 10s }
+    fields: { n: count(*), ids: sum(id) }
+sinks:
+  out: { type: memory, store: ${name}-counts }
+late_output: { type: memory, store: ${name}-late }
+`;
+    const records = input(23);
+    const go = async (batchSize: number, diamond: boolean) => {
+      const name = `side-outputs-${++runs}`;
+      const channel = memoryChannel(name, ['p0']);
+      const plan = planFrom(text(name, batchSize, diamond), await h.dir(), registry);
+      const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
+      const running = h.run(job);
+      channel.push('p0', ...records);
+      channel.end();
+      const result = await running;
+      assertAccounting(result.metrics);
+      return storesOf(name);
+    };
+    const direct = await go(1, false);
+    assert.ok(direct.late.length > 5);
+    for (const size of [1, 7, 1024]) {
+      const got = await go(size, true);
+      assertSameMultiset(got.counts, direct.counts, `windows with batch size ${size}`);
+      assertSameMultiset(got.late, direct.late, `late records with batch size ${size}`);
+    }
+  });
+
   test('a side output nobody reads is dropped and counted', async () => {
     const records = input(5, 200);
     const r = await runSplit(records, 7, false);
