@@ -142,7 +142,10 @@ export interface Operator {
 /** What a step factory knows of its place in the plan. */
 export interface StepInfo {
   readonly id: string;
-  /** The ids of the step's inputs in port order (`input` in the plan); absent in unit tests of one-input steps. */
+  /**
+   * What the step reads in port order (`input` in the plan): ids, or `<step>.<port>` for a side
+   * output; absent in unit tests of one-input steps.
+   */
   readonly inputs?: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;

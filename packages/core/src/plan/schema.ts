@@ -38,7 +38,7 @@ export const UNKNOWN_SCHEMA: Schema = Object.freeze({ fields: Object.freeze([]),
 export interface SchemaContext {
   /** The step's id. */
   readonly step: string;
-  /** The ids of its inputs, in port order. */
+  /** What it reads, in port order: ids, or `<step>.<port>` for a side output. */
   readonly inputs: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
