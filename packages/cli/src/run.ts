@@ -85,6 +85,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
       records_in: m.recordsIn,
       records_out: m.recordsOut,
       filtered: m.filtered,
+      unread_side_outputs: m.unread,
       dead_letters: m.deadLetters,
       late: m.late,
       last_checkpoint: m.lastCheckpointId ?? null,

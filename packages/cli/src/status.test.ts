@@ -14,6 +14,7 @@ const metrics: JobMetrics = {
   deadLetters: 1,
   late: 0,
   filtered: 5,
+  unread: 0,
   watermark: Number.NEGATIVE_INFINITY,
   lastCheckpointAt: undefined,
   lastCheckpointId: undefined,

@@ -148,6 +148,11 @@ export function describeComponent(spec: ComponentSpec): string {
       '',
     );
   }
+  if (spec.kind === 'step' && spec.sideOutputs !== undefined && spec.sideOutputs.length > 0) {
+    lines.push('Side outputs (a step or sink reads one as `input: <step id>.<port>`):', '');
+    for (const o of spec.sideOutputs) lines.push(`- \`${o.name}\`: ${o.description}.`);
+    lines.push('');
+  }
   const table = optionsTable(spec.config);
   lines.push(table === '' ? 'No options.' : table, '');
   if (spec.example) lines.push('Example:', '', '```yaml', spec.example.trimEnd(), '```', '');

@@ -19,6 +19,14 @@ import type { Clock } from './time.ts';
 export interface Output {
   /** Sends a batch downstream. The operator must not touch the batch afterwards. */
   emit(batch: Batch): void;
+  /**
+   * Sends a batch to the side output `port`, one the step's spec declares for its config
+   * (`StepSpec.outputs`); the runtime throws INTERNAL for any other. The batch is counted as the
+   * step's output like one given to `emit`, and dropped (counted as `unread`) when no step or
+   * sink reads the port. Optional so that collectors standing for one stream (unit tests) need
+   * not implement it; the runtime's output always does.
+   */
+  emitTo?(port: string, batch: Batch): void;
   /** Sends record `index` of `batch` to the dead-letter output with the reason. */
   deadLetter(batch: Batch, index: number, error: SluiceError): void;
   /** Sends record `index` of `batch` to the late output (or drops it, as the step is configured). */
@@ -134,7 +142,10 @@ export interface Operator {
 /** What a step factory knows of its place in the plan. */
 export interface StepInfo {
   readonly id: string;
-  /** The ids of the step's inputs in port order (`input` in the plan); absent in unit tests of one-input steps. */
+  /**
+   * What the step reads in port order (`input` in the plan): ids, or `<step>.<port>` for a side
+   * output; absent in unit tests of one-input steps.
+   */
   readonly inputs?: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;

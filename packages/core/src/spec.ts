@@ -168,7 +168,45 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * shape is unknown, and nothing is checked before the job runs.
    */
   schema?(config: Static<S>, inputs: readonly Schema[], ctx: SchemaContext): Schema;
+  /**
+   * Every named side output the step can have, beside its main output: the ports its operator
+   * may emit to with `Output.emitTo`, which a step or sink reads as `input: <step id>.<port>`.
+   * The reference pages and `sluice describe` list them. Absent: the main output only.
+   */
+  readonly sideOutputs?: readonly SideOutput[];
+  /**
+   * The names of the side outputs the step has with this (validated) config, of those
+   * `sideOutputs` lists (the `pattern` step has `timeouts` only with `timeouts: side_output`).
+   * Absent: all of them.
+   */
+  outputs?(config: Static<S>): readonly string[];
   create(config: Static<S>, step: StepInfo): Operator;
+}
+
+/**
+ * A named side output of a step (Flink's `OutputTag`): a stream of its own beside the main
+ * output, with its own changelog mode and schema, read by `<step id>.<port>`.
+ */
+export interface SideOutput {
+  /** The port name: a lowercase identifier (`timeouts`), unique among the step's side outputs. */
+  readonly name: string;
+  /** What the port carries, for `sluice describe`, the reference pages and plan errors. */
+  readonly description: string;
+  /** Its changelog mode, or `input`: the mode of the step's input. Default: `append`. */
+  readonly produces?: ChangelogMode | 'input';
+  /**
+   * Its records' schema, given the step's inputs' schemas and the schema of its main output
+   * (computed first). Absent: unknown.
+   */
+  schema?(inputs: readonly Schema[], main: Schema): Schema;
+}
+
+/** The side outputs a step of `spec` has with `config` (validated, defaults applied). */
+export function sideOutputsOf(spec: StepSpec | undefined, config: unknown): readonly SideOutput[] {
+  const all = spec?.sideOutputs ?? [];
+  if (all.length === 0 || spec?.outputs === undefined) return all;
+  const names = spec.outputs(config as never);
+  return all.filter((o) => names.includes(o.name));
 }
 
 /**

@@ -243,7 +243,12 @@ export interface PatternOptions {
   skip?: 'past_last_row' | 'to_next_row' | 'to_first' | 'to_last' | 'no_skip';
   /** The stage `skip: 'to_first' | 'to_last'` names. */
   skipTo?: string;
-  timeouts?: 'drop' | 'emit';
+  /**
+   * Timed-out partial matches: dropped (default); on the side output `timeouts`
+   * (`'side_output'`; read it with `.side('timeouts')`); or in the main output with
+   * `match: 'timeout'` (`'emit'`).
+   */
+  timeouts?: 'drop' | 'side_output' | 'emit';
   onLate?: 'late_output' | 'dead_letter' | 'drop';
 }
 

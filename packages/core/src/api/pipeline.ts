@@ -348,6 +348,24 @@ export class Stream<T> {
     return this.add(id, 'join', config, undefined, [this.id, right.id]);
   }
 
+  /**
+   * The records this step sends to its side output `port` (`<id>.<port>` in the plan; the
+   * `pattern` step's `timeouts` with `timeouts: 'side_output'`), as a stream of its own that
+   * steps and sinks read like any other. Resolving the plan refuses a port the step does not
+   * have with its config. Records are of unknown shape to the compiler: give the type.
+   */
+  side<O = Row>(port: string): Stream<O> {
+    if (this.id.includes('.'))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `'${this.id}' is a side output; it has no side outputs of its own`,
+        {
+          step: this.id,
+        },
+      );
+    return new Stream<O>(this.pipeline, `${this.id}.${port}`);
+  }
+
   /** Writes the records to a sink. Returns the pipeline, so more can be added. */
   to(id: string, sink: SinkDefinition): PipelineBuilder {
     this.pipeline.claim(id);

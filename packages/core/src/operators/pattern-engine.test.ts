@@ -112,6 +112,70 @@ async function run(records: Row[], batchSize: number, kind: StepKind) {
   return outputsOf(name);
 }
 
+/** The `relaxed` funnel with its timeouts on the side output, read by a sink and by a step. */
+function sidePipeline(name: string, batchSize: number): string {
+  return `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: ${batchSize} }
+sources:
+  in: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: 5s } }
+steps:
+  - id: funnel
+    ${STEPS.relaxed.replace('timeouts: emit', 'timeouts: side_output')}
+  - id: stalled
+    input: funnel.timeouts
+    type: map
+    fields: { stalled: "true" }
+sinks:
+  out: { type: memory, store: ${name}-out, input: funnel }
+  timeouts: { type: memory, store: ${name}-timeouts, input: funnel.timeouts }
+  marked: { type: memory, store: ${name}-stalled, input: stalled }
+late_output: { type: memory, store: ${name}-late }
+dead_letter: { type: memory, store: ${name}-dead }
+`;
+}
+
+describe('pattern timeouts to the side output through the engine', () => {
+  test('batch sizes 1, 7 and 1024 give what timeouts: emit gives, split by match', async () => {
+    const records = input(42);
+    const emitted = await run(records, 7, 'relaxed');
+    const strip = ({ match: _, ...rest }: Row) => rest;
+    const complete = emitted.out.filter((r) => r.match === 'complete').map(strip);
+    const timedOut = emitted.out.filter((r) => r.match === 'timeout').map(strip);
+    assert.ok(complete.length > 10 && timedOut.length > 0, `${complete.length} / ${timedOut.length}`);
+    for (const size of [1, 7, 1024]) {
+      const name = `pattern-engine-${++runs}`;
+      const channel = memoryChannel(name, ['p0']);
+      const plan = planFrom(sidePipeline(name, size), await h.dir(), registry);
+      const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
+      const running = h.run(job);
+      channel.push('p0', ...records);
+      channel.end();
+      const result = await running;
+      assert.equal(result.status, 'completed');
+      assertAccounting(result.metrics);
+      const got = outputsOf(name);
+      assert.deepEqual(got.out, complete, `complete matches with batch size ${size}`);
+      assert.deepEqual(
+        memorySinkStore(`${name}-timeouts`).committed,
+        timedOut,
+        `timeouts, batch size ${size}`,
+      );
+      assert.deepEqual(
+        memorySinkStore(`${name}-stalled`).committed,
+        timedOut.map((r) => ({ ...r, stalled: true })),
+        `the step reading the timeouts, batch size ${size}`,
+      );
+      assert.deepEqual(got.late, emitted.late, `late output with batch size ${size}`);
+      const c = result.metrics.steps.funnel;
+      assert.deepEqual(
+        [c.results, c.side, c.unread],
+        [complete.length + timedOut.length, timedOut.length, 0],
+      );
+    }
+  });
+});
+
 for (const kind of Object.keys(STEPS) as StepKind[]) {
   describe(`pattern through the engine (${kind})`, () => {
     test('batch sizes 1, 7 and 1024 give the same outputs in the same order', async () => {

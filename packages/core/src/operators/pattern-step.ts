@@ -104,9 +104,9 @@ const config = Type.Object(
       default: {},
       examples: [{ first_price: 'first(A.price)', rises: 'count(B)' }],
     }),
-    timeouts: Type.Union([Type.Literal('drop'), Type.Literal('emit')], {
+    timeouts: Type.Union([Type.Literal('drop'), Type.Literal('side_output'), Type.Literal('emit')], {
       description:
-        'Partial matches that run out of time (`within`): `drop` them, or `emit` them as output records with `match: timeout` (complete matches then have `match: complete`).',
+        'Partial matches that run out of time (`within`): `drop` them; send them to the side output `timeouts`, which a step or sink reads as `input: <step id>.timeouts` (records as the main output’s: key fields, `match_start`, `match_end` and the measures over the records taken); or `emit` them into the main output with `match: timeout` (complete matches then have `match: complete`; kept for pipelines written before side outputs).',
       default: 'drop',
     }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
@@ -125,6 +125,15 @@ export const patternStep = defineStep({
     'Records of each key are matched in event-time order once the watermark passes them; each match gives one output record with the key fields, `match_start`, `match_end` and the measures. Conditions that fail to evaluate make the record a dead letter (it matches nothing). Takes and gives append-only streams.',
   config,
   changelog: () => ({ consumes: ['append'], produces: 'append' }),
+  sideOutputs: [
+    {
+      name: 'timeouts',
+      description:
+        'with `timeouts: side_output`, the partial matches that ran out of time (`within`): key fields, `match_start`, `match_end` and the measures over the records taken; append-only',
+      schema: (_inputs, main) => main,
+    },
+  ],
+  outputs: (cfg) => (cfg.timeouts === 'side_output' ? ['timeouts'] : []),
   state: ['key', 'stages', 'within', 'skip', 'skip_to'],
   example: [
     'type: pattern',

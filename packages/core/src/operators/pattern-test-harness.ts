@@ -6,9 +6,12 @@
 
 import { deserialize, serialize } from 'node:v8';
 import type { Static } from 'typebox';
+import { decodeValue, encodeValue } from '../checkpoint/value-codec.ts';
 import type { SluiceError } from '../errors.ts';
 import type { Operator, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { KeyedStateStore } from '../runtime/keyed-state.ts';
+import type { StateBackend } from '../state.ts';
 import { ManualClock } from '../time.ts';
 import { patternStep } from './pattern-step.ts';
 
@@ -24,15 +27,21 @@ export interface Input {
 /** What a run gave: output records (with `@time` and key), late records and dead letters (by id). */
 export interface RunResult {
   out: { key: string; time: number; row: Row }[];
+  /** What went to the side output `timeouts`. */
+  timeouts: { key: string; time: number; row: Row }[];
   late: string[];
   dead: string[];
   filtered: number;
 }
 
-/** Builds the operator from options, filling the defaults the config schema would. */
+/**
+ * Builds the operator from options, filling the defaults the config schema would. With `state`
+ * it keeps its keyed state there, as in a job; without, in its own snapshot.
+ */
 export function buildPattern(
   cfg: Partial<PatternConfig> & Pick<PatternConfig, 'stages'>,
   restored?: unknown,
+  state?: StateBackend,
 ): Operator {
   const full: PatternConfig = {
     skip: 'past_last_row',
@@ -47,15 +56,28 @@ export function buildPattern(
     clock: new ManualClock(),
     functions: new Map(),
   });
-  op.open?.({ stepId: 'p', restored, clock: new ManualClock(), watermark: () => Number.NEGATIVE_INFINITY });
+  op.open?.({
+    stepId: 'p',
+    restored,
+    clock: new ManualClock(),
+    watermark: () => Number.NEGATIVE_INFINITY,
+    ...(state ? { state } : {}),
+  });
   return op;
 }
 
-class Collect implements Output {
-  readonly result: RunResult = { out: [], late: [], dead: [], filtered: 0 };
+/** An Output that keeps what it is given, as a {@link RunResult}. */
+export class Collect implements Output {
+  readonly result: RunResult = { out: [], timeouts: [], late: [], dead: [], filtered: 0 };
   emit(batch: Batch): void {
     batch.records.forEach((row, i) => {
       this.result.out.push({ key: batch.keys![i], time: batch.times[i], row });
+    });
+  }
+  emitTo(port: string, batch: Batch): void {
+    if (port !== 'timeouts') throw new Error(`no side output '${port}'`);
+    batch.records.forEach((row, i) => {
+      this.result.timeouts.push({ key: batch.keys![i], time: batch.times[i], row });
     });
   }
   deadLetter(batch: Batch, index: number, error: SluiceError): void {
@@ -79,20 +101,46 @@ export function watermarksOf(inputs: readonly Input[], bound: number): number[] 
   });
 }
 
+/** What a checkpoint holds of a pattern operator: its snapshot and, in a job, its keyed state. */
+export interface PatternCheckpoint {
+  readonly operator: unknown;
+  readonly keyed?: unknown;
+}
+
+/** A value through the checkpoint format's encoding and back. */
+export function throughCodec(value: unknown): unknown {
+  const { bytes, start } = encodeValue(value, 0, 2500);
+  return decodeValue(bytes.subarray(start), 2500);
+}
+
 /**
  * Runs `inputs` in batches of `batchSize`. With `restartAt`, the operator is snapshotted after
- * that many records (v8 serialization, as a checkpoint stores it), dropped, and a new one
- * restored from the snapshot takes the rest. With `restored`, the run starts from that snapshot.
+ * that many records, dropped, and a new one restored from the snapshot takes the rest: v8
+ * serialization of its own snapshot, or with `keyed`, as in a job — its keyed state in a
+ * `KeyedStateStore`, both through the checkpoint codec, restored into a new store. With
+ * `restored`, the run starts from that snapshot (with `keyed`, from that checkpoint).
  */
 export function runPattern(
   cfg: Partial<PatternConfig> & Pick<PatternConfig, 'stages'>,
   inputs: readonly Input[],
-  options: { batchSize?: number; bound?: number; restartAt?: number; restored?: unknown } = {},
+  options: {
+    batchSize?: number;
+    bound?: number;
+    restartAt?: number;
+    restored?: unknown;
+    keyed?: boolean;
+  } = {},
 ): RunResult {
   const batchSize = options.batchSize ?? 1024;
   const wms = watermarksOf(inputs, options.bound ?? 0);
   const out = new Collect();
-  let op = buildPattern(cfg, options.restored);
+  const build = (restored: unknown) => {
+    if (!options.keyed) return { op: buildPattern(cfg, restored), store: undefined };
+    const c = restored as PatternCheckpoint | undefined;
+    const store = new KeyedStateStore('p', c?.keyed);
+    return { op: buildPattern(cfg, c?.operator, store), store };
+  };
+  let { op, store } = build(options.restored);
   let max = Number.NEGATIVE_INFINITY;
   for (let from = 0; from < inputs.length; from += batchSize) {
     let to = Math.min(inputs.length, from + batchSize);
@@ -109,8 +157,10 @@ export function runPattern(
     for (const r of slice) if (r.t > max) max = r.t;
     op.onWatermark?.(max - (options.bound ?? 0), out);
     if (to === options.restartAt) {
-      const snapshot = deserialize(serialize(op.snapshot?.()));
-      op = buildPattern(cfg, snapshot);
+      const snapshot: unknown = store
+        ? throughCodec({ operator: op.snapshot?.(), keyed: store.snapshot() })
+        : deserialize(serialize(op.snapshot?.()));
+      ({ op, store } = build(snapshot));
     }
     from = to - batchSize;
   }

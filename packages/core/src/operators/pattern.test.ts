@@ -228,8 +228,8 @@ describe('pattern step', () => {
     const op = buildPattern({ stages, within: '1h' });
     op.processBatch({ records: [{ v: 'a' }, { v: 'b' }], times: [1, 2], keys: ['x', 'x'] }, sinkOutput());
     op.onWatermark?.(5, sinkOutput());
-    const snapshot = op.snapshot?.() as { keys: Map<string, unknown> };
-    assert.equal(snapshot.keys.size, 0);
+    const snapshot = op.snapshot?.() as { entries: unknown[] };
+    assert.equal(snapshot.entries.length, 0);
   });
 
   it('within keeps the state bounded on unbounded input', () => {
@@ -256,17 +256,48 @@ describe('pattern step', () => {
       op.processBatch({ records, times, keys }, out);
       op.onWatermark?.(round * 500 + 499 - 10, out);
       const snap = op.snapshot?.() as {
-        keys: Map<string, { threads: unknown[] }>;
-        pending: { times: number[] };
+        entries: [string, { state?: { threads: unknown[] }; pending?: { times: number[] } }][];
       };
       let threads = 0;
-      for (const ks of snap.keys.values()) threads += ks.threads.length;
-      sizes.push(threads + snap.pending.times.length);
+      let pending = 0;
+      for (const [, e] of snap.entries) {
+        threads += e.state?.threads.length ?? 0;
+        pending += e.pending?.times.length ?? 0;
+      }
+      sizes.push(threads + pending);
     }
     const early = Math.max(...sizes.slice(10, 100));
     const late = Math.max(...sizes.slice(100));
     assert.ok(late <= early, `state grew: ${early} then ${late}`);
     assert.ok(late < 2000, `state too large: ${late}`);
+  });
+
+  it('timeouts: side_output sends what emit marks as timeouts to the side output, for batch sizes 1, 7, 1024', () => {
+    const stages: Stages = [
+      { name: 'A', where: is('a') },
+      { name: 'B', where: is('b'), quantifier: '+', contiguity: 'relaxed' },
+      { name: 'C', where: is('c'), contiguity: 'relaxed' },
+    ];
+    const letters = ['a', 'b', 'x', 'a', 'b', 'b', 'x', 'c', 'a', 'x'];
+    const inputs: Input[] = Array.from({ length: 3_000 }, (_, n) => ({
+      key: `k${n % 13}`,
+      // Out of order within the bound.
+      t: n + ((n * 37) % 11),
+      id: `r${n}`,
+      v: letters[(n * 7 + Math.floor(n / 13)) % letters.length],
+    }));
+    const cfg = { stages, within: '60ms', measures: stageMeasures(['A', 'B', 'C']) };
+    const emitted = runPattern({ ...cfg, timeouts: 'emit' }, inputs, { bound: 11, batchSize: 7 });
+    const strip = ({ row: { match: _, ...row }, ...o }: (typeof emitted.out)[number]) => ({ ...o, row });
+    const complete = emitted.out.filter((o) => o.row.match === 'complete').map(strip);
+    const timeouts = emitted.out.filter((o) => o.row.match === 'timeout').map(strip);
+    assert.ok(complete.length > 50 && timeouts.length > 50, `${complete.length} / ${timeouts.length}`);
+    for (const batchSize of [1, 7, 1024]) {
+      const side = runPattern({ ...cfg, timeouts: 'side_output' }, inputs, { bound: 11, batchSize });
+      assert.deepEqual(side.out, complete, `complete matches, batch size ${batchSize}`);
+      assert.deepEqual(side.timeouts, timeouts, `timeouts, batch size ${batchSize}`);
+      assert.deepEqual([side.late, side.dead], [emitted.late, emitted.dead]);
+    }
   });
 
   it('a condition that fails on a record makes it a dead letter; it matches nothing', () => {

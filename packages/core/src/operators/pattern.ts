@@ -33,17 +33,49 @@ export interface PatternOptions {
   skip: SkipStrategy;
   /** Index of the stage `to_first` / `to_last` skip to. */
   skipStage?: number;
-  /** `emit`: timed-out partial matches are output records with `match: 'timeout'`; `drop`: not output. */
-  timeouts: 'emit' | 'drop';
+  /**
+   * Timed-out partial matches: `side_output` — records on the side output `timeouts` (see
+   * {@link TIMEOUTS_PORT}); `emit` — output records with `match: 'timeout'`; `drop` — not output.
+   */
+  timeouts: 'emit' | 'drop' | 'side_output';
 }
+
+/** The side output timed-out partial matches go to with `timeouts: 'side_output'`. */
+export const TIMEOUTS_PORT = 'timeouts';
 
 /**
  * The checkpoint format's name: part of the on-disk format, changed with any change of shape an
- * earlier reader would misread. A thread's optional `guard` (absent stages) kept the name: only a
- * pattern with absent stages writes one, and no earlier version accepts such a pattern, while
- * snapshots written before it are read unchanged (`pattern.test.ts` restores one).
+ * earlier reader would misread.
+ *
+ * v2: the per-key state — threads, pending results, the records waiting for the watermark — is a
+ * keyed view of the runtime's (`PATTERN_KEYED_STATE`), snapshotted by key group; the operator's
+ * own snapshot keeps the watermark and its two counters (and, outside a job, the view's entries).
+ *
+ * v1 (still read): everything in the operator's snapshot. A thread's optional `guard` (absent
+ * stages) kept that name: only a pattern with absent stages writes one, and no earlier version
+ * accepts such a pattern, while snapshots written before it are read unchanged.
  */
-export const PATTERN_STATE_FORMAT = 'sluice.pattern.v1';
+export const PATTERN_STATE_FORMAT = 'sluice.pattern.v2';
+const PATTERN_STATE_V1 = 'sluice.pattern.v1';
+
+/** The name of the keyed view holding each key's state: part of the checkpoint format. */
+export const PATTERN_KEYED_STATE = 'pattern-keys';
+
+/** Records waiting for the watermark, in parallel arrays, in no particular order. */
+interface Pending {
+  records: Row[];
+  times: number[];
+  seqs: number[];
+}
+
+/**
+ * One key's state in a checkpoint: its matcher state (absent when it has no partial match or
+ * pending result) and its records waiting for the watermark (absent when none).
+ */
+export interface PatternKeyEntry {
+  state?: KeyState;
+  pending?: Pending;
+}
 
 interface PatternSnapshot {
   format: typeof PATTERN_STATE_FORMAT;
@@ -51,15 +83,26 @@ interface PatternSnapshot {
   /** Next arrival sequence number and next feed position. */
   seq: number;
   pos: number;
-  /** Records waiting for the watermark, in no particular order. */
-  pending: { records: Row[]; times: number[]; seqs: number[]; keys: string[] };
+  /** The keyed view's entries, only when no runtime holds them (an operator outside a job). */
+  entries?: [string, PatternKeyEntry][];
+}
+
+/** v1: the whole state in the operator's snapshot. */
+interface PatternSnapshotV1 {
+  format: typeof PATTERN_STATE_V1;
+  watermark: number;
+  seq: number;
+  pos: number;
+  pending: Pending & { keys: string[] };
   keys: Map<string, KeyState>;
 }
 
 /**
  * Builds a pattern operator. Output records hold the key fields, `match_start` and `match_end`
  * (event times of the first and last record of the match), the measures, and with
- * `timeouts: 'emit'` a `match` field (`complete` or `timeout`). An output record's event time is
+ * `timeouts: 'emit'` a `match` field (`complete` or `timeout`); with `timeouts: 'side_output'`
+ * timed-out partial matches, the same but without `match`, go to the side output `timeouts`
+ * (after the batch of complete matches the same watermark made final). An output record's event time is
  * when the result became known: the time of the record (or `within` deadline) that decided it.
  */
 export function createPatternOperator(options: PatternOptions): Operator {
@@ -75,11 +118,15 @@ class PatternOperator implements Operator {
   #seq = 0;
   #pos = 0;
   readonly #pending = new RecordBuffer();
-  #keys = new Map<string, KeyState>();
+  readonly #keys = new Map<string, KeyState>();
+  /** Whether no runtime holds the keyed state (outside a job): then `snapshot` carries it. */
+  #ownState = true;
   readonly #deadlines = new TimerHeap();
   #scratch: KeyState = newKeyState();
   readonly #warned = new Set<string>();
   #out: Batch | null = null;
+  /** Timed-out partial matches for the side output, emitted after `#out`. */
+  #side: Batch | null = null;
 
   constructor(options: PatternOptions) {
     this.#o = options;
@@ -95,29 +142,85 @@ class PatternOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#log = ctx.log;
     this.#watermark = ctx.watermark();
-    if (ctx.restored === undefined) return;
-    const s = ctx.restored as Partial<PatternSnapshot> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      s.format !== PATTERN_STATE_FORMAT ||
-      !(s.keys instanceof Map)
-    ) {
-      throw new SluiceError(
-        'CHECKPOINT_INCOMPATIBLE',
-        `the checkpoint's state for step '${this.#o.stepId}' is not a pattern step's state (${PATTERN_STATE_FORMAT}); ` +
-          'the step changed since the checkpoint was taken: restart with --from-scratch',
-        { step: this.#o.stepId },
-      );
+    this.#ownState = ctx.state === undefined;
+    // Restored entries, in no order: pending records are re-sorted once all have come.
+    const pending: Pending & { keys: string[] } = { records: [], times: [], seqs: [], keys: [] };
+    const restore = (key: string, entry: PatternKeyEntry) => {
+      if (entry.state !== undefined) this.#keys.set(key, entry.state);
+      const p = entry.pending;
+      if (p === undefined) return;
+      for (let i = 0; i < p.times.length; i++) {
+        pending.records.push(p.records[i]);
+        pending.times.push(p.times[i]);
+        pending.seqs.push(p.seqs[i]);
+        pending.keys.push(key);
+      }
+    };
+    ctx.state?.keyed<string, PatternKeyEntry>(PATTERN_KEYED_STATE, {
+      entries: () => this.#entries(),
+      restore,
+    });
+    if (ctx.restored !== undefined) {
+      const s = ctx.restored as Partial<PatternSnapshot> | Partial<PatternSnapshotV1> | null;
+      if (typeof s === 'object' && s !== null && s.format === PATTERN_STATE_FORMAT) {
+        for (const [key, entry] of s.entries ?? []) restore(key, entry);
+      } else if (
+        typeof s === 'object' &&
+        s !== null &&
+        s.format === PATTERN_STATE_V1 &&
+        s.keys instanceof Map
+      ) {
+        // v1 held everything itself: its keys and pending records now go where v2 keeps them.
+        for (const [key, ks] of s.keys) this.#keys.set(key, ks);
+        const p = s.pending!;
+        for (let i = 0; i < p.times.length; i++) {
+          pending.records.push(p.records[i]);
+          pending.times.push(p.times[i]);
+          pending.seqs.push(p.seqs[i]);
+          pending.keys.push(p.keys[i]);
+        }
+      } else {
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `the checkpoint's state for step '${this.#o.stepId}' is not a pattern step's state (${PATTERN_STATE_FORMAT} or ${PATTERN_STATE_V1}); ` +
+            'the step changed since the checkpoint was taken: restart with --from-scratch',
+          { step: this.#o.stepId },
+        );
+      }
+      if (s.watermark! > this.#watermark) this.#watermark = s.watermark!;
+      this.#seq = s.seq!;
+      this.#pos = s.pos!;
     }
-    if (s.watermark! > this.#watermark) this.#watermark = s.watermark!;
-    this.#seq = s.seq!;
-    this.#pos = s.pos!;
-    const p = s.pending!;
-    const order = p.times.map((_, i) => i).sort((a, b) => p.times[a] - p.times[b] || p.seqs[a] - p.seqs[b]);
-    for (const i of order) this.#pending.push(p.times[i], p.seqs[i], p.records[i], p.keys[i]);
-    this.#keys = s.keys;
+    const order = pending.times
+      .map((_, i) => i)
+      .sort((a, b) => pending.times[a] - pending.times[b] || pending.seqs[a] - pending.seqs[b]);
+    for (const i of order)
+      this.#pending.push(pending.times[i], pending.seqs[i], pending.records[i], pending.keys[i]);
     for (const [key, ks] of this.#keys) if (ks.deadline >= 0) this.#deadlines.push(ks.deadline, key);
+  }
+
+  /** One entry per key with a partial match, a pending result or a record waiting: the keyed view. */
+  #entries(): Map<string, PatternKeyEntry> {
+    const entries = new Map<string, PatternKeyEntry>();
+    for (const [key, state] of this.#keys) entries.set(key, { state });
+    const p = this.#pending.entries();
+    for (let i = 0; i < p.times.length; i++) {
+      const key = p.keys[i];
+      let entry = entries.get(key);
+      if (entry === undefined) {
+        entry = {};
+        entries.set(key, entry);
+      }
+      let mine = entry.pending;
+      if (mine === undefined) {
+        mine = { records: [], times: [], seqs: [] };
+        entry.pending = mine;
+      }
+      mine.records.push(p.records[i]);
+      mine.times.push(p.times[i]);
+      mine.seqs.push(p.seqs[i]);
+    }
+    return entries;
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -162,14 +265,14 @@ class PatternOperator implements Operator {
   }
 
   snapshot(): PatternSnapshot {
-    return {
+    const snapshot: PatternSnapshot = {
       format: PATTERN_STATE_FORMAT,
       watermark: this.#watermark,
       seq: this.#seq,
       pos: this.#pos,
-      pending: this.#pending.entries(),
-      keys: this.#keys,
     };
+    if (this.#ownState) snapshot.entries = [...this.#entries()];
+    return snapshot;
   }
 
   /** Moves the watermark to `watermark`: feeds every record and deadline at or before it, in time order. */
@@ -208,6 +311,15 @@ class PatternOperator implements Operator {
     if (this.#out !== null) {
       out.emit(this.#out);
       this.#out = null;
+    }
+    if (this.#side !== null) {
+      const side = this.#side;
+      this.#side = null;
+      if (out.emitTo === undefined)
+        throw new SluiceError('INTERNAL', 'the pattern step was given an output without side outputs', {
+          step: this.#o.stepId,
+        });
+      out.emitTo(TIMEOUTS_PORT, side);
     }
   }
 
@@ -280,10 +392,12 @@ class PatternOperator implements Operator {
     if (o.timeouts === 'emit') row.match = timeout ? 'timeout' : 'complete';
     // At end of input no record decides: the result is known once the last watermark has passed.
     const time = Number.isNaN(now) ? Math.max(match.endTime, before + 1) : now;
-    let batch = this.#out;
+    const side = timeout && o.timeouts === 'side_output';
+    let batch = side ? this.#side : this.#out;
     if (batch === null) {
       batch = { records: [], times: [], keys: [], watermarks: [] };
-      this.#out = batch;
+      if (side) this.#side = batch;
+      else this.#out = batch;
     }
     batch.records.push(row);
     batch.times.push(time);

@@ -5,11 +5,12 @@
  * produces (`StepSpec.changelog`; absent: appends in, appends out); each sink the modes it
  * consumes (`SinkSpec.changelog`; absent: appends only). The check follows the modes through the
  * plan in topological order and refuses an updating stream into a step or sink that does not take
- * it, naming the step that made the stream updating and what would take it.
+ * it, naming the step that made the stream updating and what would take it. A side output
+ * (`<step>.<port>`) is a stream of its own, of the mode its port declares (`SideOutput.produces`).
  */
 
 import type { Registry } from '../registry.ts';
-import { CHANGELOG_MODES, type ChangelogMode, type StepChangelog } from '../spec.ts';
+import { CHANGELOG_MODES, type ChangelogMode, type StepChangelog, sideOutputsOf } from '../spec.ts';
 import type { Plan } from './plan.ts';
 import { topologicalOrder } from './resolve.ts';
 
@@ -84,13 +85,16 @@ export function checkChangelogs(plan: Plan, registry: Registry): ChangelogProble
       // Report each refused connection once: what follows is judged as if this step were fine.
       stream = APPEND;
     }
-    const produces = declared.produces === 'input' ? stream.mode : declared.produces;
-    if (produces === 'append') streams.set(id, APPEND);
-    else if (declared.produces === 'input') streams.set(id, stream);
-    else {
-      const origin = { id, type: step.type, ...(declared.reason ? { reason: declared.reason } : {}) };
-      streams.set(id, { mode: produces, origin });
-    }
+    const spec = registry.step(step.type);
+    const modeOf = (produces: ChangelogMode | 'input', reason?: string): StreamMode => {
+      if (produces === 'input') return stream;
+      if (produces === 'append') return APPEND;
+      return { mode: produces, origin: { id, type: step.type, ...(reason ? { reason } : {}) } };
+    };
+    streams.set(id, modeOf(declared.produces, declared.reason));
+    // Each side output is a stream of its own, with the mode its port declares.
+    for (const port of sideOutputsOf(spec, step.config))
+      streams.set(`${id}.${port.name}`, modeOf(port.produces ?? 'append'));
   }
   const takers = registry
     .all()

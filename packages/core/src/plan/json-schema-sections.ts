@@ -69,6 +69,12 @@ export const reservedComponentKeys = ['type', 'id', 'input', 'event_time'] as co
 /** Pattern of source, step and sink ids: they name state in checkpoints, so they stay plain. */
 export const idPattern = '^[A-Za-z_][A-Za-z0-9_-]*$';
 
+/**
+ * Pattern of an `input`: an id, or `<step id>.<port>` for a side output of a step (ids hold no
+ * dots, so the dot is unambiguous).
+ */
+export const inputPattern = '^[A-Za-z_][A-Za-z0-9_-]*(?:\\.[A-Za-z_][A-Za-z0-9_]*)?$';
+
 /** Pattern of the text durations `parseDuration` accepts. */
 export const durationPattern = '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$';
 
@@ -182,18 +188,18 @@ export const settingsSchema = Type.Object(
 /** `input` of a step: one id or a list of ids. */
 export const stepInputSchema = Type.Union(
   [
-    Type.String({ pattern: idPattern }),
-    Type.Array(Type.String({ pattern: idPattern }), { minItems: 1, uniqueItems: true }),
+    Type.String({ pattern: inputPattern }),
+    Type.Array(Type.String({ pattern: inputPattern }), { minItems: 1, uniqueItems: true }),
   ],
   {
     description:
-      'Id of the source or step (or a list of them) this step reads; default: the previous step, or the only source.',
+      'Id of the source or step (or a list of them) this step reads, or `<step id>.<port>` for a side output of a step (`detect.timeouts`); default: the previous step, or the only source.',
   },
 );
 
 /** `input` of a sink: one id. */
 export const sinkInputSchema = Type.String({
-  pattern: idPattern,
+  pattern: inputPattern,
   description:
-    'Id of the source or step whose output this sink writes; default: the last step, or the only source.',
+    'Id of the source or step whose output this sink writes, or `<step id>.<port>` for a side output of a step; default: the last step, or the only source.',
 });

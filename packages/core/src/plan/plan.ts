@@ -29,19 +29,38 @@ export interface PlanSource {
   readonly eventTime?: EventTimeConfig;
 }
 
+/**
+ * What a step or sink reads: a source's or step's id for its (main) output, or
+ * `<step id>.<port>` for a side output of a step (`detect.timeouts`). Ids hold no dots, so the
+ * first dot separates the two.
+ */
+export type StreamRef = string;
+
+/** The step (or source) id and the side-output port a {@link StreamRef} names. */
+export function parseStreamRef(ref: StreamRef): { readonly id: string; readonly port?: string } {
+  const dot = ref.indexOf('.');
+  return dot < 0 ? { id: ref } : { id: ref.slice(0, dot), port: ref.slice(dot + 1) };
+}
+
+/** The id of the source or step a {@link StreamRef} reads from. */
+export function refId(ref: StreamRef): string {
+  const dot = ref.indexOf('.');
+  return dot < 0 ? ref : ref.slice(0, dot);
+}
+
 export interface PlanStep {
   readonly id: string;
   readonly type: string;
-  /** Ids of the sources or steps this step reads. */
-  readonly inputs: readonly string[];
+  /** What this step reads, in port order: sources' or steps' ids, or side outputs (`<step>.<port>`). */
+  readonly inputs: readonly StreamRef[];
   readonly config: unknown;
 }
 
 export interface PlanSink {
   readonly id: string;
   readonly type: string;
-  /** Id of the source or step whose output the sink writes. */
-  readonly input: string;
+  /** Id of the source or step whose output the sink writes, or a side output (`<step>.<port>`). */
+  readonly input: StreamRef;
   readonly config: unknown;
 }
 
@@ -76,7 +95,8 @@ export interface Plan {
   readonly name: string;
   /**
    * What the records of each source and step look like, where known: set by `resolvePlan`,
-   * which checks every step's expressions against them (see `schema.ts`).
+   * which checks every step's expressions against them (see `schema.ts`). A side output's is
+   * under its reference (`detect.timeouts`).
    */
   readonly schemas?: { readonly [id: string]: RecordSchema };
   readonly sources: readonly PlanSource[];

@@ -9,12 +9,21 @@
 
 import { ConfigErrors, SluiceError } from '../errors.ts';
 import type { Registry } from '../registry.ts';
-import type { ComponentSpec } from '../spec.ts';
+import { type ComponentSpec, sideOutputsOf } from '../spec.ts';
 import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
+import { didYouMean } from './config-suggest.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
-import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from './plan.ts';
+import {
+  type Plan,
+  type PlanOutput,
+  type PlanSink,
+  type PlanSource,
+  type PlanStep,
+  parseStreamRef,
+  refId,
+} from './plan.ts';
 import { inferSchemas } from './schema.ts';
 
 /** Pipeline-level paths an error without a step may point to. */
@@ -55,7 +64,8 @@ export function inComponent<T>(id: string, create: () => T): T {
 
 /**
  * Orders step ids so every step comes after its inputs; throws the ids on a cycle.
- * `inputs` maps a step id to the step ids it reads (sources left out).
+ * `inputs` maps a step id to what it reads (ids, or side outputs `<step>.<port>`; sources are
+ * left out).
  */
 export function topologicalOrder(
   ids: readonly string[],
@@ -68,7 +78,8 @@ export function topologicalOrder(
     if (s === 2) return undefined;
     if (s === 1) return [...path.slice(path.indexOf(id)), id];
     state.set(id, 1);
-    for (const input of inputs.get(id) ?? []) {
+    for (const ref of inputs.get(id) ?? []) {
+      const input = refId(ref);
       if (!inputs.has(input)) continue;
       const cycle = visit(input, [...path, id]);
       if (cycle) return cycle;
@@ -141,7 +152,8 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
   );
   const steps: PlanStep[] = plan.steps.map((s) => {
     for (const input of s.inputs) {
-      if (!ids.has(input) || plan.sinks.some((k) => k.id === input)) {
+      const from = refId(input);
+      if (!ids.has(from) || plan.sinks.some((k) => k.id === from)) {
         problems.push({
           code: 'PLAN_MISSING_INPUT',
           message: `reads '${input}', which is no source or step`,
@@ -153,7 +165,7 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     return check(s.id, s, registry.step(s.type), 'step', s.type);
   });
   const sinks: PlanSink[] = plan.sinks.map((s) => {
-    if (!ids.has(s.input)) {
+    if (!ids.has(refId(s.input))) {
       problems.push({
         code: 'PLAN_MISSING_INPUT',
         message: `reads '${s.input}', which is no source or step`,
@@ -163,6 +175,7 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     }
     return check(s.id, s, registry.sink(s.type), 'sink', s.type);
   });
+  if (problems.length === 0) problems.push(...checkPorts(steps, sinks, registry));
   const output = (id: string, o: PlanOutput | undefined) =>
     o ? check(id, o, registry.sink(o.type), 'sink', o.type) : undefined;
   const deadLetter = output('$dead_letter', plan.deadLetter);
@@ -202,6 +215,43 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     problems.push({ code: p.error.code, message: p.error.message, step: p.step, path: p.path });
   if (problems.length > 0) throw problemsError(plan, problems);
   return { ...resolved, schemas };
+}
+
+/**
+ * Refuses a side-output reference (`<step>.<port>`) to a port the step does not declare for its
+ * config (`StepSpec.outputs`), or to a source, naming the ports there are.
+ */
+function checkPorts(steps: readonly PlanStep[], sinks: readonly PlanSink[], registry: Registry): Problem[] {
+  const problems: Problem[] = [];
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const refuse = (reader: string, path: string, ref: string) => {
+    const { id, port } = parseStreamRef(ref);
+    if (port === undefined) return;
+    const step = byId.get(id);
+    let message: string;
+    if (step === undefined) {
+      message = `reads '${ref}', but '${id}' is a source: a source has no side outputs; read '${id}'`;
+    } else {
+      const spec = registry.step(step.type);
+      const ports = sideOutputsOf(spec, step.config).map((o) => o.name);
+      if (ports.includes(port)) return;
+      const guess = didYouMean(port, ports);
+      const known =
+        ports.length === 0
+          ? `has no side outputs${(spec?.sideOutputs ?? []).length > 0 ? ` with this config (it can have ${spec!.sideOutputs!.map((o) => `'${o.name}': ${o.description}`).join('; ')})` : ''}`
+          : `has the side outputs ${ports.map((p) => `'${id}.${p}'`).join(', ')}`;
+      message = `reads '${ref}', but step '${id}' (${step.type}) ${known}${guess ? ` — did you mean '${id}.${guess}'?` : ''}`;
+    }
+    problems.push({ code: 'PLAN_MISSING_INPUT', message, step: reader, path });
+  };
+  for (const s of steps) {
+    const many = s.inputs.length > 1;
+    s.inputs.forEach((ref, i) => {
+      refuse(s.id, many ? `input[${i}]` : 'input', ref);
+    });
+  }
+  for (const s of sinks) refuse(s.id, 'input', s.input);
+  return problems;
 }
 
 function problemsError(plan: Plan, problems: Problem[]): SluiceError {

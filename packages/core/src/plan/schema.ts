@@ -23,6 +23,7 @@ import {
   type RecordSchema,
 } from '../expr/index.ts';
 import type { Registry } from '../registry.ts';
+import { sideOutputsOf } from '../spec.ts';
 import type { Plan } from './plan.ts';
 import { topologicalOrder } from './resolve.ts';
 
@@ -37,7 +38,7 @@ export const UNKNOWN_SCHEMA: Schema = Object.freeze({ fields: Object.freeze([]),
 export interface SchemaContext {
   /** The step's id. */
   readonly step: string;
-  /** The ids of its inputs, in port order. */
+  /** What it reads, in port order: ids, or `<step>.<port>` for a side output. */
   readonly inputs: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
@@ -105,7 +106,10 @@ function readsField(e: Expr, schema: Schema): FieldSchema | undefined {
   return undefined;
 }
 
-/** The schema of every source and step of a resolved plan, or the problems found on the way. */
+/**
+ * The schema of every source and step of a resolved plan — and of each side output, under its
+ * reference `<step>.<port>` — or the problems found on the way.
+ */
 export interface SchemaResult {
   readonly schemas: { readonly [id: string]: Schema };
   readonly problems: readonly { readonly step: string; readonly path: string; readonly error: SluiceError }[];
@@ -130,8 +134,14 @@ export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
     const step = byId.get(id)!;
     const spec = registry.step(step.type);
     const inputs = step.inputs.map((input) => schemas[input] ?? UNKNOWN_SCHEMA);
+    // Side outputs are streams of their own, under `<id>.<port>`, after the main output.
+    const sides = () => {
+      for (const port of sideOutputsOf(spec, step.config))
+        schemas[`${id}.${port.name}`] = port.schema?.(inputs, schemas[id]) ?? UNKNOWN_SCHEMA;
+    };
     if (spec?.schema === undefined) {
       schemas[id] = UNKNOWN_SCHEMA;
+      sides();
       continue;
     }
     const check: SchemaContext['check'] = (text, path, schema, mode = 'value') => {
@@ -160,6 +170,7 @@ export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
       problems.push({ step: id, path: err.path ?? '', error: err });
       schemas[id] = UNKNOWN_SCHEMA;
     }
+    sides();
   }
   return { schemas, problems };
 }

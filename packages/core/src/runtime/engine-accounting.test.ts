@@ -90,10 +90,46 @@ dead_letter: { type: file, path: ./out/dead.jsonl }
   );
   assertAccounting(m, 'agg');
   assert.deepEqual(m.sources.orders, { in: lines.length, dead: 3 });
-  assert.deepEqual(m.steps.valid, { in: 10, out: 8, filtered: 0, dead: 2, late: 0, results: 0 });
-  assert.deepEqual(m.steps.priced, { in: 8, out: 5, filtered: 0, dead: 3, late: 0, results: 0 });
-  assert.deepEqual(m.steps.big, { in: 5, out: 4, filtered: 1, dead: 0, late: 0, results: 0 });
-  assert.deepEqual(m.steps.agg, { in: 4, out: 3, filtered: 0, dead: 0, late: 1, results: 3 });
+  assert.deepEqual(m.steps.valid, {
+    in: 10,
+    out: 8,
+    filtered: 0,
+    dead: 2,
+    late: 0,
+    results: 0,
+    side: 0,
+    unread: 0,
+  });
+  assert.deepEqual(m.steps.priced, {
+    in: 8,
+    out: 5,
+    filtered: 0,
+    dead: 3,
+    late: 0,
+    results: 0,
+    side: 0,
+    unread: 0,
+  });
+  assert.deepEqual(m.steps.big, {
+    in: 5,
+    out: 4,
+    filtered: 1,
+    dead: 0,
+    late: 0,
+    results: 0,
+    side: 0,
+    unread: 0,
+  });
+  assert.deepEqual(m.steps.agg, {
+    in: 4,
+    out: 3,
+    filtered: 0,
+    dead: 0,
+    late: 1,
+    results: 3,
+    side: 0,
+    unread: 0,
+  });
 
   const results = (await readFile(join(dir, 'out/results.jsonl'), 'utf8'))
     .trim()

@@ -73,13 +73,26 @@ export interface Edge {
   readonly port: number;
 }
 
+/** The readers of one output of a node: steps (on their input ports) and sink queues. */
+export interface Readers {
+  readonly steps: Edge[];
+  readonly sinks: SinkRunner[];
+}
+
 /** Where a node's output goes: further steps and sink queues. */
 export class Node implements Output {
   readonly id: string;
   readonly operator: Operator;
   readonly counters: StepCounters = newStepCounters();
+  /** The readers of the main output. */
   readonly steps: Edge[] = [];
   readonly sinks: SinkRunner[] = [];
+  /**
+   * The readers of each side output the step's spec declares (`StepSpec.outputs`), by port:
+   * `input: <id>.<port>` in the plan. A port nobody reads has none, and what is emitted to it is
+   * dropped and counted (`unread`).
+   */
+  readonly ports: ReadonlyMap<string, Readers>;
   /** The sources upstream of this step: its watermark is their minimum. */
   readonly sources: readonly string[];
   /**
@@ -113,6 +126,8 @@ export class Node implements Output {
       readonly merges: boolean;
       /** The asynchronous steps upstream of it: its watermark stays at or below what they hold back. */
       readonly holds: readonly Node[];
+      /** The names of its side outputs. */
+      readonly ports?: readonly string[];
     },
     failures: FailureRouter,
     now: () => number,
@@ -125,6 +140,7 @@ export class Node implements Output {
     this.#clocks = wiring.clocks;
     this.merges = wiring.merges;
     this.#holds = wiring.holds;
+    this.ports = new Map((wiring.ports ?? []).map((port) => [port, { steps: [], sinks: [] }]));
     this.#failures = failures;
     this.#now = now;
     this.#userCode = userCode;
@@ -272,6 +288,41 @@ export class Node implements Output {
     else this.counters.out += n;
     for (let s = 0; s < this.steps.length; s++) this.steps[s].node.push(batch, this.steps[s].port);
     for (let s = 0; s < this.sinks.length; s++) this.sinks[s].enqueue(batch);
+  }
+
+  /**
+   * Sends a batch to side output `port`: counted as the step's output (`out`, or `results` for
+   * a step that absorbs) and in `side`; with no reader, dropped and counted in `unread`.
+   */
+  emitTo(port: string, batch: Batch): void {
+    const readers = this.ports.get(port);
+    if (readers === undefined) {
+      const known = [...this.ports.keys()];
+      throw new SluiceError(
+        'INTERNAL',
+        `step '${this.id}' emitted to side output '${port}', which its spec does not declare for its config (${known.length > 0 ? `its side outputs: ${known.join(', ')}` : 'it declares none'})`,
+        { step: this.id },
+      );
+    }
+    const n = batch.records.length;
+    if (n === 0) return;
+    if (this.operator.absorbs) this.counters.results += n;
+    else this.counters.out += n;
+    this.counters.side += n;
+    const { steps, sinks } = readers;
+    if (steps.length === 0 && sinks.length === 0) {
+      this.counters.unread += n;
+      return;
+    }
+    for (let s = 0; s < steps.length; s++) steps[s].node.push(batch, steps[s].port);
+    for (let s = 0; s < sinks.length; s++) sinks[s].enqueue(batch);
+  }
+
+  /** The steps reading any of its outputs, main or side. */
+  readers(): Edge[] {
+    const all = [...this.steps];
+    for (const r of this.ports.values()) all.push(...r.steps);
+    return all;
   }
 
   deadLetter(batch: Batch, index: number, error: SluiceError): void {

@@ -65,7 +65,16 @@ export function sumCounters(
   job: Counted,
 ): Pick<
   JobMetrics,
-  'recordsIn' | 'recordsOut' | 'deadLetters' | 'late' | 'filtered' | 'sources' | 'steps' | 'sinks' | 'outputs'
+  | 'recordsIn'
+  | 'recordsOut'
+  | 'deadLetters'
+  | 'late'
+  | 'filtered'
+  | 'unread'
+  | 'sources'
+  | 'steps'
+  | 'sinks'
+  | 'outputs'
 > {
   const sources: JobMetrics['sources'] = {};
   let recordsIn = 0;
@@ -78,12 +87,14 @@ export function sumCounters(
   const steps: JobMetrics['steps'] = {};
   let late = 0;
   let filtered = 0;
+  let unread = 0;
   for (const node of job.nodes) {
     const c = node.snapshotCounters();
     steps[node.id] = c;
     deadLetters += c.dead;
     late += c.late;
     filtered += c.filtered;
+    unread += c.unread;
   }
   const sinks: JobMetrics['sinks'] = {};
   let recordsOut = 0;
@@ -95,5 +106,5 @@ export function sumCounters(
   const outputs: JobMetrics['outputs'] = {};
   for (const runner of job.outputs)
     outputs[runner.id] = { written: runner.written, rejected: runner.rejected };
-  return { recordsIn, recordsOut, deadLetters, late, filtered, sources, steps, sinks, outputs };
+  return { recordsIn, recordsOut, deadLetters, late, filtered, unread, sources, steps, sinks, outputs };
 }

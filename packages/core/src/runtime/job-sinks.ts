@@ -5,7 +5,7 @@
 
 import type { CheckpointData } from '../checkpoint/index.ts';
 import type { Logger } from '../connector.ts';
-import type { Plan, PlanOutput } from '../plan/plan.ts';
+import { type Plan, type PlanOutput, parseStreamRef } from '../plan/plan.ts';
 import { inComponent } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import type { Clock } from '../time.ts';
@@ -63,9 +63,11 @@ export class JobSinks {
     for (const s of plan.sinks) {
       const runner = await openSink(s.id, s);
       this.sinks.push(runner);
-      const node = graph.nodes.get(s.input);
-      if (node) node.sinks.push(runner);
-      else graph.sourceTargets.get(s.input)!.sinks.push(runner);
+      const input = parseStreamRef(s.input);
+      const node = graph.nodes.get(input.id);
+      if (node === undefined) graph.sourceTargets.get(input.id)!.sinks.push(runner);
+      else if (input.port === undefined) node.sinks.push(runner);
+      else node.ports.get(input.port)!.sinks.push(runner);
     }
   }
 

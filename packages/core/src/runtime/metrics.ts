@@ -3,7 +3,9 @@
  *
  * The accounting identity the tests hold the engine to: for every step,
  * `in = out + filtered + dead + late` (for steps that absorb records into results, such as
- * aggregates, `out` counts the records absorbed, and `results` what they emitted).
+ * aggregates, `out` counts the records absorbed, and `results` what they emitted). Records a
+ * step sends to a side output are part of its `out` (or `results`), like those of its main
+ * output; `side` says how many, and `unread` how many of those went to a port nobody reads.
  */
 
 export interface StepCounters {
@@ -14,6 +16,13 @@ export interface StepCounters {
   late: number;
   /** Records emitted by a step that absorbs its input (window results). */
   results: number;
+  /**
+   * Of the records the step emitted (`out`, or `results` when it absorbs), those it sent to its
+   * side outputs (`Output.emitTo`).
+   */
+  side: number;
+  /** Of `side`, those sent to a side output no step or sink reads: dropped. */
+  unread: number;
 }
 
 export interface SinkCounters {
@@ -29,6 +38,8 @@ export interface JobMetrics {
   deadLetters: number;
   late: number;
   filtered: number;
+  /** Records steps sent to side outputs that no step or sink reads (dropped; see `StepCounters.unread`). */
+  unread: number;
   /** Pipeline watermark (epoch ms; -Infinity before the first). */
   watermark: number;
   /** Processing time of the last completed checkpoint, or undefined. */
@@ -46,5 +57,5 @@ export interface JobMetrics {
 }
 
 export function newStepCounters(): StepCounters {
-  return { in: 0, out: 0, filtered: 0, dead: 0, late: 0, results: 0 };
+  return { in: 0, out: 0, filtered: 0, dead: 0, late: 0, results: 0, side: 0, unread: 0 };
 }

@@ -4,9 +4,10 @@
  */
 
 import type { StepInfo } from '../operator.ts';
-import type { Plan } from '../plan/plan.ts';
+import { type Plan, parseStreamRef, refId } from '../plan/plan.ts';
 import { inComponent, topologicalOrder } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
+import { sideOutputsOf } from '../spec.ts';
 import type { Clock } from '../time.ts';
 import { type Edge, type FailureRouter, Node } from './graph.ts';
 import type { SinkRunner } from './sink-runner.ts';
@@ -60,14 +61,16 @@ export function buildOperatorGraph(
   for (const src of plan.sources) upstream.set(src.id, [src.id]);
   for (const id of order) {
     const step = byId.get(id)!;
-    const inputSources = step.inputs.map((input) => upstream.get(input)!);
+    // A side output's readers have the producing step's sources, hence its watermark.
+    const inputSources = step.inputs.map((input) => upstream.get(refId(input))!);
     const sources = [...new Set(inputSources.flat())].sort();
     upstream.set(id, sources);
     const unseen = inputSources.map((seen) => sources.filter((s) => !seen.includes(s)));
     // Asynchronous steps upstream: the inputs that are, and what holds the inputs back.
     const holds = [
       ...new Set(
-        step.inputs.flatMap((input) => {
+        step.inputs.flatMap((ref) => {
+          const input = refId(ref);
           const from = nodes.get(input);
           if (from === undefined) return [];
           return from.operator.async !== undefined ? [from, ...holdsOf.get(input)!] : holdsOf.get(input)!;
@@ -86,12 +89,14 @@ export function buildOperatorGraph(
       lookup: (type) => registry.lookup(type),
       lookupTypes: () => registry.types('lookup'),
     };
-    const operator = inComponent(id, () => registry.step(step.type)!.create(step.config as never, info));
+    const spec = registry.step(step.type)!;
+    const operator = inComponent(id, () => spec.create(step.config as never, info));
+    const ports = sideOutputsOf(spec, step.config).map((p) => p.name);
     // Steps given TypeScript functions (map_fn, process, …) are the ones `functions` names.
     const node = new Node(
       id,
       operator,
-      { sources, unseen, clocks, merges, holds },
+      { sources, unseen, clocks, merges, holds, ports },
       failures,
       now,
       functions.has(id),
@@ -104,10 +109,12 @@ export function buildOperatorGraph(
   for (const src of plan.sources) sourceTargets.set(src.id, { nodes: [], sinks: [] });
   for (const step of plan.steps) {
     const node = nodes.get(step.id)!;
-    step.inputs.forEach((input, port) => {
-      const from = nodes.get(input);
-      if (from) from.steps.push({ node, port });
-      else sourceTargets.get(input)!.nodes.push({ node, port });
+    step.inputs.forEach((ref, port) => {
+      const input = parseStreamRef(ref);
+      const from = nodes.get(input.id);
+      if (from === undefined) sourceTargets.get(input.id)!.nodes.push({ node, port });
+      else if (input.port === undefined) from.steps.push({ node, port });
+      else from.ports.get(input.port)!.steps.push({ node, port });
     });
   }
   const watchedSources = new Set<string>();
@@ -122,7 +129,7 @@ export function buildOperatorGraph(
         watchedSources.add(source);
         break;
       }
-      for (const e of node.steps) stack.push(e.node);
+      for (const e of node.readers()) stack.push(e.node);
     }
   }
   const merging = ordered.filter((n) => n.merges);

@@ -6,7 +6,14 @@
 import { isRecord, joinPath } from '../plan/config-path.ts';
 import { didYouMean } from '../plan/config-suggest.ts';
 import { idPattern, pipelineKeys } from '../plan/json-schema-sections.ts';
-import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from '../plan/plan.ts';
+import {
+  type Plan,
+  type PlanOutput,
+  type PlanSink,
+  type PlanSource,
+  type PlanStep,
+  parseStreamRef,
+} from '../plan/plan.ts';
 import { at, atKey, type BuildContext, report, reportKey } from './build-context.ts';
 import type { Position } from './issues.ts';
 import { readComponent } from './read-component.ts';
@@ -28,6 +35,7 @@ interface PendingStep {
 }
 
 const idRule = new RegExp(idPattern);
+const portRule = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Builds the plan of the file in `ctx.tree`; undefined when its top level is unusable. */
 export function buildPlan(ctx: BuildContext, baseDir: string): Plan | undefined {
@@ -242,11 +250,23 @@ function readInputs(
 
 function checkInput(
   ctx: BuildContext,
-  id: string,
+  input: string,
   path: string,
   declared: ReadonlyMap<string, Declared>,
   step: string | undefined,
 ): boolean {
+  // `<step>.<port>` reads a side output: the step is checked here, the port by resolvePlan.
+  const { id, port } = parseStreamRef(input);
+  if (port !== undefined && !portRule.test(port)) {
+    report(
+      ctx,
+      'PLAN_MISSING_INPUT',
+      path,
+      `'${input}' is no id, nor a side output '<step>.<port>' (a port holds only letters, digits and '_')`,
+      step,
+    );
+    return false;
+  }
   const found = declared.get(id);
   if (found !== undefined && found.kind !== 'sink') return true;
   let message: string;
