@@ -54,7 +54,7 @@ import {
   tumbling,
   validateConfig,
 } from '@sluice/core';
-import { memorySinkStore, testing } from '@sluice/core/testing';
+import { memorySinkStore, rowText, testing } from '@sluice/core/testing';
 import { type Comparison, compare, type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
@@ -542,7 +542,7 @@ async function checkSameResults(q: 'q5count' | 'q5'): Promise<void> {
   const text = (rows: readonly Row[]) =>
     rows
       .map(({ key, ...r }) => (key === undefined || 'auction' in r ? r : { auction: key, ...r }))
-      .map((r) => JSON.stringify(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))))
+      .map(rowText)
       .sort();
   const e = text(engineRows);
   const b = text(baselineRows);
