@@ -4,8 +4,12 @@
  * - q0 (pass-through): `SELECT auction, bidder, price, dateTime, extra FROM bid` — a filter on
  *   `event_type = 2` and a map projecting the bid's fields;
  * - q2 (selection): `SELECT auction, price FROM bid WHERE auction % 123 = 0`;
- * - q5's first stage (hot items): bids per auction in hopping windows of 10 s every 2 s (the
- *   query goes on to keep each window's busiest auctions);
+ * - q5count, q5's first stage: bids per auction in hopping windows of 10 s every 2 s;
+ * - q5 (hot items): the same counts, then each window's highest count (a 2 s tumbling window over
+ *   the counts, which holds exactly one hopping window's results, since each carries
+ *   `window_end − 1` as its event time), then a window join of the counts with those maxima on
+ *   `window_end` and `bids = maxbids`: every auction with the window's highest count (all of
+ *   them on a tie, as Flink's q5 SQL gives);
  * - q7 (highest bid): the highest price of each 10 s tumbling window, then an interval join of
  *   the bids with those maxima to find the bids that carry them (Flink's q7 joins on price with
  *   `B.dateTime BETWEEN B1.dateTime - INTERVAL '10' SECOND AND B1.dateTime`);
@@ -15,14 +19,15 @@
  *
  * Each runs through the real engine (Job: source read loop, fused operators, sink queue, no
  * checkpoints) into `discard`, beside a hand-written loop over the same generator doing the same
- * work in the same process — the baseline. With `--api ts`, q0, q2, q5 and q8 are built with the
- * TypeScript API instead, their filters, projections and keys written as TypeScript functions
+ * work in the same process — the baseline. Before timing q5count and q5, one run of each side
+ * collects its records, and the two must be equal as multisets (the other queries compare output
+ * counts). With `--api ts`, q0, q2, q5count, q5 and q8 are built with the TypeScript API instead, their filters, projections and keys written as TypeScript functions
  * (`filter_fn`, `map_fn`, `key_by_fn`) where the YAML has SQL expressions. A third row, the generator alone, shows what making
  * the events costs. Each is measured `--runs` times (default 5, after one warm-up), alternating,
  * and the median is reported as events per CPU-second (user + system time of this process), as
  * the engine/baseline ratio, and as events per second of wall-clock time.
  *
- *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5|q7|q8] [--api yaml|ts] [--json]
+ *   npm run bench:nexmark -- [--events 2000000] [--events-per-second 100000] [--runs 5] [--only q0|q2|q5count|q5|q7|q8] [--api yaml|ts] [--json]
  */
 
 import { cpus, loadavg } from 'node:os';
@@ -33,6 +38,7 @@ import {
   discard,
   hopping,
   Job,
+  max,
   type NexmarkConfig,
   type NexmarkEvent,
   NexmarkGenerator,
@@ -43,9 +49,12 @@ import {
   parsePipelineYaml,
   pipeline,
   Registry,
+  type Row,
+  type SinkDefinition,
   tumbling,
   validateConfig,
 } from '@sluice/core';
+import { memorySinkStore, rowText, testing } from '@sluice/core/testing';
 import { type Comparison, compare, type Measurement, measure, median } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
@@ -64,7 +73,7 @@ const EVENTS = Number(args.events);
 const EVENTS_PER_SECOND = Number(args['events-per-second']);
 const RUNS = Number(args.runs);
 const SEED = 1;
-const registry = new Registry([builtins]);
+const registry = new Registry([builtins, testing]);
 
 const checked = validateConfig<NexmarkConfig>(nexmarkConfig, {
   events: EVENTS,
@@ -74,7 +83,7 @@ const checked = validateConfig<NexmarkConfig>(nexmarkConfig, {
 if (!checked.ok) throw new Error(`bad options: ${JSON.stringify(checked.issues)}`);
 const settings = nexmarkSettings(checked.value);
 
-type Query = 'q0' | 'q2' | 'q5' | 'q7' | 'q8';
+type Query = 'q0' | 'q2' | 'q5count' | 'q5' | 'q7' | 'q8';
 
 /** q7's and q8's tumbling window. */
 const WINDOW = 10_000;
@@ -107,6 +116,21 @@ const steps: { readonly [q in Query]: string } = {
     fields:
       auction: bid.auction
       price: bid.price`,
+  q5count: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: auction
+    type: map
+    select: []
+    fields:
+      auction: bid.auction
+  - id: q5count
+    type: aggregate
+    key: [auction]
+    window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
+    fields:
+      bids: count(*)`,
   q5: `
   - id: bids
     type: filter
@@ -116,12 +140,28 @@ const steps: { readonly [q in Query]: string } = {
     select: []
     fields:
       auction: bid.auction
-  - id: q5
+  - id: counts
     type: aggregate
     key: [auction]
     window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
     fields:
-      bids: count(*)`,
+      bids: count(*)
+  - id: maxima
+    type: aggregate
+    input: counts
+    window: { type: tumbling, size: ${Q5_SLIDE}ms }
+    fields:
+      maxbids: max(bids)
+  - id: q5
+    type: join
+    input: [counts, maxima]
+    on: counts.window_end = maxima.window_end AND counts.bids = maxima.maxbids
+    window: { type: tumbling, size: ${Q5_SLIDE}ms }
+    fields:
+      auction: counts.auction
+      bids: counts.bids
+      window_start: counts.window_start
+      window_end: counts.window_end`,
   q7: `
   - id: bids
     type: filter
@@ -161,7 +201,7 @@ const steps: { readonly [q in Query]: string } = {
       starttime: window_start`,
 };
 
-function yaml(q: Query): string {
+function yaml(q: Query, out: SinkDefinition): string {
   return `
 name: bench-nexmark-${q}
 settings: { checkpoint: { interval: 0s, dir: ${SCRATCH_DIR} }, batch_size: 1024 }
@@ -173,12 +213,15 @@ sources:
     seed: ${SEED}
 steps:${steps[q]}
 sinks:
-  out: { type: discard }
+  out: ${JSON.stringify({ type: out.type, ...(out.config as object) })}
 `;
 }
 
-/** q0, q2, q5 and q8 in the TypeScript API, with functions where the YAML has expressions. */
-function typescript(q: Query): { plan: Plan; functions: ReadonlyMap<string, unknown> } {
+/**
+ * q0, q2, q5count, q5 and q8 in the TypeScript API, with functions where the YAML has
+ * expressions; `out` is the sink (discard, or a memory store to check the results).
+ */
+function typescript(q: Query, out: SinkDefinition): { plan: Plan; functions: ReadonlyMap<string, unknown> } {
   const p = pipeline(`bench-nexmark-ts-${q}`, {
     checkpoint: { interval: '0s', dir: SCRATCH_DIR },
     batchSize: 1024,
@@ -187,7 +230,6 @@ function typescript(q: Query): { plan: Plan; functions: ReadonlyMap<string, unkn
     'events',
     nexmark<NexmarkEvent>({ events: EVENTS, events_per_second: EVENTS_PER_SECOND, seed: SEED }),
   );
-  const out = discard({});
   switch (q) {
     case 'q0':
       events
@@ -210,15 +252,40 @@ function typescript(q: Query): { plan: Plan; functions: ReadonlyMap<string, unkn
         .map('q2', (e) => ({ auction: e.bid!.auction, price: e.bid!.price }))
         .to('out', out);
       break;
-    case 'q5':
+    case 'q5count':
       events
         .filter('bids', (e) => e.event_type === 2)
         .map('auction', (e) => ({ auction: e.bid!.auction }))
         .keyBy('by-auction', (b) => b.auction)
         .window(hopping(`${Q5_SIZE}ms`, `${Q5_SLIDE}ms`))
-        .aggregate('q5', { bids: count() })
+        .aggregate('q5count', { bids: count() })
         .to('out', out);
       break;
+    case 'q5': {
+      const counts = events
+        .filter('bids', (e) => e.event_type === 2)
+        .map('auction', (e) => ({ auction: e.bid!.auction }))
+        .keyBy('by-auction', (b) => b.auction)
+        .window(hopping(`${Q5_SIZE}ms`, `${Q5_SLIDE}ms`))
+        .aggregate('counts', { bids: count() });
+      const maxima = counts
+        .keyBy('by-window', (c) => c.window_end)
+        .window(tumbling(`${Q5_SLIDE}ms`))
+        .aggregate('maxima', { maxbids: max('bids') });
+      counts
+        .join('q5', maxima, {
+          on: 'counts.window_end = maxima.window_end AND counts.bids = maxima.maxbids',
+          window: tumbling(`${Q5_SLIDE}ms`),
+          fields: {
+            auction: 'counts.key',
+            bids: 'counts.bids',
+            window_start: 'counts.window_start',
+            window_end: 'counts.window_end',
+          },
+        })
+        .to('out', out);
+      break;
+    }
     case 'q8': {
       const persons = events.filter('persons', (e) => e.event_type === 0);
       const auctions = events.filter('auctions', (e) => e.event_type === 1);
@@ -237,12 +304,17 @@ function typescript(q: Query): { plan: Plan; functions: ReadonlyMap<string, unkn
   return p.build(SCRATCH_DIR);
 }
 
-async function engine(q: Query): Promise<number> {
+/**
+ * Runs query `q` through the engine into `discard`, or, given `store`, into that memory sink
+ * store (to read its records). Returns the number of records written.
+ */
+async function engine(q: Query, store?: string): Promise<number> {
+  const sink: SinkDefinition = store === undefined ? discard({}) : { type: 'memory', config: { store } };
   const { plan, functions } =
     args.api === 'ts'
-      ? typescript(q)
+      ? typescript(q, sink)
       : {
-          plan: parsePipelineYaml(yaml(q), `${SCRATCH_DIR}/pipeline.yaml`, { registry }),
+          plan: parsePipelineYaml(yaml(q, sink), `${SCRATCH_DIR}/pipeline.yaml`, { registry }),
           functions: new Map(),
         };
   const job = await Job.create(plan, { registry, functions, fromScratch: true });
@@ -254,21 +326,18 @@ async function engine(q: Query): Promise<number> {
 const outputs: unknown[] = [undefined];
 
 /**
- * q5's counting stage by hand: bids per auction in every 10 s window starting each 2 s, a window
- * fired (one record per auction) once the event time passes its end, as the engine's watermark
- * does with no out-of-orderness.
+ * q5's windows by hand: bids per auction in every 10 s window starting each 2 s, a window handed
+ * to `fire` (which returns how many records it output) once the event time passes its end, as the
+ * engine's watermark does with no out-of-orderness.
  */
-function q5Baseline(): number {
+function hoppingCounts(fire: (end: number, counts: Map<number, number>) => number): number {
   const generator = new NexmarkGenerator(settings);
   const windows = new Map<number, Map<number, number>>();
   let output = 0;
-  const fire = (time: number) => {
+  const fireUpTo = (time: number) => {
     for (const [end, counts] of windows) {
       if (end > time) continue;
-      for (const [auction, bids] of counts) {
-        outputs[0] = { auction, window_start: end - Q5_SIZE, window_end: end, bids };
-        output++;
-      }
+      output += fire(end, counts);
       windows.delete(end);
     }
   };
@@ -291,11 +360,43 @@ function q5Baseline(): number {
     }
     if ((n & 1023) === 1023 && time > fired) {
       fired = time;
-      fire(time);
+      fireUpTo(time);
     }
   }
-  fire(Number.POSITIVE_INFINITY);
+  fireUpTo(Number.POSITIVE_INFINITY);
   return output;
+}
+
+/** q5's counting stage by hand: one record per auction and window. Given `rows`, keeps them there. */
+function q5countBaseline(rows?: Row[]): number {
+  return hoppingCounts((end, counts) => {
+    for (const [auction, bids] of counts) {
+      const row = { auction, window_start: end - Q5_SIZE, window_end: end, bids };
+      outputs[0] = row;
+      rows?.push(row);
+    }
+    return counts.size;
+  });
+}
+
+/**
+ * q5 by hand: when a window fires, its highest count, then every auction with that count (all
+ * of them on a tie). Given `rows`, keeps them there.
+ */
+function q5Baseline(rows?: Row[]): number {
+  return hoppingCounts((end, counts) => {
+    let max = 0;
+    for (const bids of counts.values()) if (bids > max) max = bids;
+    let output = 0;
+    for (const [auction, bids] of counts) {
+      if (bids !== max) continue;
+      const row = { auction, bids, window_start: end - Q5_SIZE, window_end: end };
+      outputs[0] = row;
+      rows?.push(row);
+      output++;
+    }
+    return output;
+  });
 }
 
 /**
@@ -389,6 +490,7 @@ function q8Baseline(): number {
 
 /** The same work as a plain loop over the same generator. */
 function baseline(q: Query | 'generator'): number {
+  if (q === 'q5count') return q5countBaseline();
   if (q === 'q5') return q5Baseline();
   if (q === 'q7') return q7Baseline();
   if (q === 'q8') return q8Baseline();
@@ -424,7 +526,33 @@ interface Result extends Comparison {
   query: string;
 }
 
+/**
+ * Runs the engine once into a memory store and the baseline once collecting its rows, and throws
+ * unless they output the same records (as multisets): the timing compares equal work.
+ */
+async function checkSameResults(q: 'q5count' | 'q5'): Promise<void> {
+  const store = `bench-nexmark-${q}-check`;
+  memorySinkStore(store).written = [];
+  await engine(q, store);
+  const engineRows = memorySinkStore(store).written.map(({ record }) => record);
+  const baselineRows: Row[] = [];
+  if (q === 'q5') q5Baseline(baselineRows);
+  else q5countBaseline(baselineRows);
+  // The TypeScript API's windowed aggregate names its key `key` (the `keyBy` function's value).
+  const text = (rows: readonly Row[]) =>
+    rows
+      .map(({ key, ...r }) => (key === undefined || 'auction' in r ? r : { auction: key, ...r }))
+      .map(rowText)
+      .sort();
+  const e = text(engineRows);
+  const b = text(baselineRows);
+  memorySinkStore(store).written = [];
+  if (e.length !== b.length || e.some((row, i) => row !== b[i]))
+    throw new Error(`${q}: the engine's ${e.length} records differ from the baseline loop's ${b.length}`);
+}
+
 async function query(q: Query): Promise<Result> {
+  if (q === 'q5' || q === 'q5count') await checkSameResults(q);
   const c = await compare(
     q,
     EVENTS,
@@ -438,7 +566,9 @@ async function query(q: Query): Promise<Result> {
 const load = [loadavg()[0]];
 const results: Result[] = [];
 const queries =
-  args.api === 'ts' ? (['q0', 'q2', 'q5', 'q8'] as const) : (['q0', 'q2', 'q5', 'q7', 'q8'] as const);
+  args.api === 'ts'
+    ? (['q0', 'q2', 'q5count', 'q5', 'q8'] as const)
+    : (['q0', 'q2', 'q5count', 'q5', 'q7', 'q8'] as const);
 for (const q of queries) {
   if (args.only === undefined || args.only === q) results.push(await query(q));
 }

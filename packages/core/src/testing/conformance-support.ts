@@ -141,6 +141,41 @@ export function foldChanges(records: readonly Row[], kinds: readonly RowKind[], 
   return [...table.values()];
 }
 
+/** A row as JSON text with its fields in name order (nested objects too), naming it by value. */
+export function rowText(row: Row): string {
+  return JSON.stringify(row, (_name, value: unknown) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
+}
+
+/**
+ * Folds a changelog without a key — an append or retract stream, as a memory sink with
+ * `changelog: true` keeps it in `written` — into the table it describes, a multiset of rows: an
+ * INSERT or UPDATE_AFTER (or a record without a kind) adds its row, an UPDATE_BEFORE or DELETE
+ * removes one row equal to it (field order aside). Throws when a change removes a row the table
+ * does not hold. Returns the table's rows as {@link rowText} strings, sorted, for `deepEqual`.
+ */
+export function foldChangelog(log: readonly { readonly record: Row; readonly kind?: RowKind }[]): string[] {
+  const table = new Map<string, number>();
+  for (const { record, kind } of log) {
+    const text = rowText(record);
+    const n = table.get(text) ?? 0;
+    if (kind !== UPDATE_BEFORE && kind !== DELETE) {
+      table.set(text, n + 1);
+      continue;
+    }
+    if (n === 0)
+      throw new Error(`a ${kind === DELETE ? 'delete' : 'update-before'} of a row not in the table: ${text}`);
+    if (n === 1) table.delete(text);
+    else table.set(text, n - 1);
+  }
+  const rows: string[] = [];
+  for (const [text, n] of table) for (let i = 0; i < n; i++) rows.push(text);
+  return rows.sort();
+}
+
 /** Rows sorted by their `id` field (numbers), for comparisons that ignore order. */
 export function byId(rows: readonly Row[]): Row[] {
   return [...rows].sort((a, b) => Number(a.id) - Number(b.id));

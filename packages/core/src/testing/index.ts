@@ -4,7 +4,7 @@
  */
 
 export { ManualClock } from '../time.ts';
-export { foldChangelogRows, foldChanges } from './conformance-support.ts';
+export { foldChangelog, foldChangelogRows, foldChanges, rowText } from './conformance-support.ts';
 export {
   MemoryChannel,
   MemorySinkStore,
