@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SluiceError } from '../errors.ts';
 import type { Operator } from '../operator.ts';
-import type { Batch, Row } from '../record.ts';
+import { type Batch, INSERT, type Row, UPDATE_AFTER, UPDATE_BEFORE } from '../record.ts';
 import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
 import { CollectingOutput, roundTrip } from '../window/test-support.ts';
 import { createDeduplicate, type DeduplicateOptions } from './deduplicate.ts';
+import { assertRestores, type KeyedScenario, resume, runStraight } from './keyed-restore-test-support.ts';
 
 type Options = Omit<DeduplicateOptions, 'stepId' | 'keyFn'>;
 
@@ -46,13 +47,10 @@ function changes(out: CollectingOutput): string[] {
     );
 }
 
+/** Keys with state, in the keyed state an operator opened without the runtime's keeps in its snapshot. */
 const liveKeys = (op: Operator) => {
-  const s = op.snapshot!() as {
-    kept: Map<string, unknown>;
-    emitted: Set<string>;
-    pending: Map<string, unknown>;
-  };
-  return s.kept.size + s.emitted.size + s.pending.size;
+  const keyed = (op.snapshot!() as { keyed: Map<string, unknown[]> }).keyed;
+  return ['kept', 'emitted', 'pending'].reduce((n, name) => n + (keyed.get(name)?.length ?? 0), 0);
 };
 
 describe('deduplicate, keep first', () => {
@@ -300,4 +298,146 @@ test('state of another keep, time or key is refused on restore', () => {
     () => dedup({ keep: 'last', time: 'processing' }, new ManualClock(0), saved),
     (err: unknown) => err instanceof SluiceError && err.code === 'CHECKPOINT_INCOMPATIBLE',
   );
+});
+
+describe('deduplicate on the runtime’s keyed state', () => {
+  const BLOCK = 7 * 1024;
+  const make = (options: Options) => () =>
+    createDeduplicate({ stepId: 'd', keyFn: (r) => String(r.k), ...options });
+
+  /** Times mostly ascending with jitter, the watermark 150 behind the latest (some records late). */
+  function scenario(options: Options, count: number, keys: number): KeyedScenario {
+    const random = seededRandom(5);
+    const times: number[] = [];
+    const watermarks: number[] = [];
+    let latest = Number.NEGATIVE_INFINITY;
+    const records = Array.from({ length: count }, (_, i) => {
+      watermarks.push(latest - 150);
+      const time = i * 10 + Math.floor(random() * 200) - 100;
+      times.push(time);
+      latest = Math.max(latest, time);
+      // Keys k0–k9 everywhere, the rest only in even blocks of the clock (a ttl forgets them).
+      const quiet = Math.floor(i / BLOCK) % 2 === 1;
+      const k = random() < 0.5 || quiet ? Math.floor(random() * 10) : Math.floor(random() * keys);
+      return { i, k: `k${k}`, v: Math.floor(random() * 3) };
+    });
+    return {
+      make: make(options),
+      records,
+      times,
+      watermarks,
+      block: BLOCK,
+      clockAt: (i) => 1_000_000 + Math.floor(i / BLOCK) * 1000,
+      keyOf: (r) => String(r.k),
+    };
+  }
+
+  const modes: Options[] = [
+    { keep: 'first', time: 'processing' },
+    { keep: 'first', time: 'event' },
+    { keep: 'last', time: 'processing' },
+    { keep: 'last', time: 'event' },
+  ];
+  for (const mode of modes) {
+    test(`keep ${mode.keep} by ${mode.time} time: checkpointed mid-stream and restored, whole or split by key group, it goes on as if it had not stopped`, () => {
+      // Many keys, so keep first still emits after the checkpoint.
+      assertRestores(scenario(mode, 3000, 2000), [1003]);
+      assertRestores(scenario({ ...mode, ttl: 1500 }, 3 * BLOCK, 40), [BLOCK + 7 * 99]);
+    });
+  }
+
+  const rowsOf = (items: [string, number, number][]) => ({
+    records: items.map(([k, v]) => ({ k, v })),
+    times: items.map((item) => item[2]),
+  });
+
+  test('a snapshot of version 1 (keep first by event time), which held the keys’ state, is restored into the keyed state', () => {
+    // What v1 snapshotted after the first five records: a and b emitted, c waiting.
+    const v1 = {
+      format: 'sluice.deduplicate.v1',
+      shape: '{"key":true,"keep":"first","time":"event"}',
+      keyedInput: false,
+      watermark: 10,
+      kept: new Map(),
+      pending: new Map([['c', { row: { k: 'c', v: 4 }, time: 20 }]]),
+      emitted: new Set(['a', 'b']),
+      written: null,
+    };
+    const s: KeyedScenario = {
+      make: make({ keep: 'first', time: 'event' }),
+      ...rowsOf([
+        ['a', 1, 5],
+        ['b', 2, 7],
+        ['a', 3, 3],
+        ['c', 4, 20],
+        ['b', 5, 30],
+        ['c', 6, 15],
+        ['d', 7, 40],
+        ['a', 8, 50],
+      ]),
+      watermarks: [0, 0, 0, 0, 10, 10, 12, 25],
+      block: 1,
+      keyOf: (r) => String(r.k),
+    };
+    const straight = runStraight(s, 1);
+    const after = resume(s, { operator: v1, keyed: undefined }, 5, 1);
+    assert.deepEqual(
+      after.emitted.map((e) => [e.record, e.time]),
+      [
+        [{ k: 'c', v: 6 }, 15],
+        [{ k: 'd', v: 7 }, 40],
+      ],
+    );
+    assert.deepEqual(after.emitted, straight.emitted.slice(-2));
+    assert.equal(after.filtered, 2);
+  });
+
+  test('a snapshot of version 1 (keep last with a ttl) is restored into the keyed state; its keys live as long as they would have', () => {
+    const v1 = {
+      format: 'sluice.deduplicate.v1',
+      shape: '{"key":true,"keep":"last","time":"processing"}',
+      keyedInput: false,
+      watermark: Number.NEGATIVE_INFINITY,
+      kept: new Map([
+        ['a', { row: { k: 'a', v: 3 }, time: 0 }],
+        ['b', { row: { k: 'b', v: 2 }, time: 0 }],
+        ['c', { row: { k: 'c', v: 1 }, time: 0 }],
+      ]),
+      pending: new Map(),
+      emitted: new Set(),
+      written: new Map([
+        ['b', 1000],
+        ['a', 1500],
+        ['c', 1500],
+      ]),
+    };
+    const clocks = [1000, 1000, 1500, 1500, 2200, 2200, 2200];
+    const s: KeyedScenario = {
+      make: make({ keep: 'last', time: 'processing', ttl: 1000 }),
+      ...rowsOf([
+        ['a', 1, 0],
+        ['b', 2, 0],
+        ['a', 3, 0],
+        ['c', 1, 0],
+        ['b', 5, 0],
+        ['a', 4, 0],
+        ['c', 1, 0],
+      ]),
+      block: 1,
+      clockAt: (i) => clocks[i],
+      keyOf: (r) => String(r.k),
+    };
+    const straight = runStraight(s, 1);
+    const after = resume(s, { operator: v1, keyed: undefined, now: 1500 }, 4, 1);
+    // b was last written at 1000: forgotten at 2000, so b5 is an insert.
+    assert.deepEqual(
+      after.emitted.map((e) => [e.kind, e.record]),
+      [
+        [INSERT, { k: 'b', v: 5 }],
+        [UPDATE_BEFORE, { k: 'a', v: 3 }],
+        [UPDATE_AFTER, { k: 'a', v: 4 }],
+      ],
+    );
+    assert.deepEqual(after.emitted, straight.emitted.slice(-3));
+  });
 });

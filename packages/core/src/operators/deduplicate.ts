@@ -23,9 +23,11 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import type { KeyedMap, StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE, sameResult } from '../window/result-emitter.ts';
-import { StateTtl } from './state-ttl.ts';
+import { OwnState } from './own-state.ts';
+import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 export interface DeduplicateOptions {
@@ -47,11 +49,29 @@ interface Kept {
   time: number;
 }
 
-const SNAPSHOT_FORMAT = 'sluice.deduplicate.v1';
+/**
+ * v2: the keys' state is keyed state (`OperatorContext.state`), snapshotted by key group — maps
+ * `kept` (keep last: each key's row), `pending` (keep first in event time: each key's earliest
+ * row, waiting for the watermark) and `emitted` (keep first: the keys whose first row was
+ * emitted, each `true`), and with a ttl the view `written` of each key's last write. v1 held them
+ * in the operator's snapshot; it is still read.
+ */
+const SNAPSHOT_FORMAT = 'sluice.deduplicate.v2';
+const SNAPSHOT_FORMAT_V1 = 'sluice.deduplicate.v1';
 
 interface DeduplicateSnapshot {
   format: typeof SNAPSHOT_FORMAT;
   /** What the state was built for: a restore refuses state of a different step. */
+  shape: string;
+  keyedInput: boolean;
+  watermark: number;
+  /** The keyed state, when no runtime holds it (an operator opened without `OperatorContext.state`). */
+  keyed?: unknown;
+}
+
+/** The operator's snapshot in v1: all of its state. */
+interface DeduplicateSnapshotV1 {
+  format: typeof SNAPSHOT_FORMAT_V1;
   shape: string;
   keyedInput: boolean;
   watermark: number;
@@ -107,9 +127,11 @@ class Deduplicate implements Operator {
   #clock: Clock = systemClock;
   #keyedInput = false;
   #watermark = Number.NEGATIVE_INFINITY;
-  #kept = new Map<string, Kept>();
-  #pending = new Map<string, Kept>();
-  #emitted = new Set<string>();
+  /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
+  #own: OwnState | undefined;
+  #kept!: KeyedMap<Kept>;
+  #pending!: KeyedMap<Kept>;
+  #emitted!: KeyedMap<true>;
   /** Due times of the candidates (stale entries are skipped when popped). */
   readonly #due = new TimerHeap();
 
@@ -132,20 +154,40 @@ class Deduplicate implements Operator {
     this.#event = time === 'event';
     this.#shape = JSON.stringify({ key: options.keyFn !== undefined, keep, time });
     if (options.ttl !== undefined) this.#ttl = new StateTtl(options.ttl);
+    this.#attach(undefined);
+  }
+
+  /** Takes its keyed state from `state`, or keeps it itself (restored from `own`) without one. */
+  #attach(state: StateBackend | undefined, own?: unknown): void {
+    this.#own = state === undefined ? new OwnState(own) : undefined;
+    const backend = state ?? this.#own!;
+    this.#kept = backend.map<Kept>('kept');
+    this.#pending = backend.map<Kept>('pending');
+    this.#emitted = backend.map<true>('emitted');
+    registerTtl(backend, this.#ttl);
   }
 
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
     this.#watermark = ctx.watermark();
-    if (ctx.restored === undefined) return;
-    const saved = ctx.restored as Partial<DeduplicateSnapshot> | null;
+    const saved = ctx.restored as
+      | Partial<DeduplicateSnapshot>
+      | Partial<DeduplicateSnapshotV1>
+      | null
+      | undefined;
+    if (saved === undefined) {
+      this.#attach(ctx.state);
+      return;
+    }
     const step = this.#options.stepId;
+    const v1 = saved?.format === SNAPSHOT_FORMAT_V1;
     if (
-      saved?.format !== SNAPSHOT_FORMAT ||
+      (saved?.format !== SNAPSHOT_FORMAT && !v1) ||
       saved.shape !== this.#shape ||
-      !(saved.kept instanceof Map) ||
-      !(saved.pending instanceof Map) ||
-      !(saved.emitted instanceof Set) ||
+      (v1 &&
+        (!(saved.kept instanceof Map) ||
+          !(saved.pending instanceof Map) ||
+          !(saved.emitted instanceof Set))) ||
       typeof saved.watermark !== 'number'
     ) {
       throw new SluiceError(
@@ -154,20 +196,28 @@ class Deduplicate implements Operator {
         { step },
       );
     }
-    this.#kept = saved.kept;
-    this.#pending = saved.pending;
-    this.#emitted = saved.emitted;
+    this.#attach(ctx.state, v1 ? undefined : (saved as Partial<DeduplicateSnapshot>).keyed);
+    let written: Map<string, number> | undefined;
+    if (v1) {
+      // Version 1 held the keys' state itself: it moves into the keyed state.
+      const old = saved as DeduplicateSnapshotV1;
+      for (const [key, row] of old.kept) this.#kept.set(key, row);
+      for (const [key, row] of old.pending) this.#pending.set(key, row);
+      for (const key of old.emitted) this.#emitted.set(key, true);
+      if (old.written instanceof Map) written = old.written;
+    }
     this.#keyedInput = saved.keyedInput === true;
     if (saved.watermark > this.#watermark) this.#watermark = saved.watermark;
     const times: number[] = [];
     const keys: string[] = [];
-    for (const [key, candidate] of this.#pending) {
+    for (const [key, candidate] of this.#pending.entries()) {
       times.push(candidate.time);
       keys.push(key);
     }
     this.#due.rebuild(times, keys);
-    const written = saved.written instanceof Map ? saved.written : undefined;
-    const live = this.#options.keep === 'last' ? this.#kept.keys() : this.#emitted.values();
+    const live = keysOf<string>(
+      this.#options.keep === 'last' ? this.#kept.entries() : this.#emitted.entries(),
+    );
     this.#ttl?.restore(written, live, this.#ttl.now(ctx.clock.now()));
   }
 
@@ -224,7 +274,7 @@ class Deduplicate implements Operator {
         filtered++;
         continue;
       }
-      emitted.add(key);
+      emitted.set(key, true);
       if (ttl !== undefined) ttl.touch(key, now);
       pushFrom(kept, batch, i, batch.records[i]);
     }
@@ -302,7 +352,7 @@ class Deduplicate implements Operator {
       const candidate = pending.get(key);
       if (candidate === undefined || candidate.time !== time) continue;
       pending.delete(key);
-      this.#emitted.add(key);
+      this.#emitted.set(key, true);
       if (this.#ttl !== undefined) this.#ttl.touch(key, now);
       if (batch === null) {
         batch = { records: [], times: [], watermarks: [] };
@@ -373,16 +423,14 @@ class Deduplicate implements Operator {
   }
 
   snapshot(): DeduplicateSnapshot {
-    return {
+    const snapshot: DeduplicateSnapshot = {
       format: SNAPSHOT_FORMAT,
       shape: this.#shape,
       keyedInput: this.#keyedInput,
       watermark: this.#watermark,
-      kept: this.#kept,
-      pending: this.#pending,
-      emitted: this.#emitted,
-      written: this.#ttl?.snapshot() ?? null,
     };
+    if (this.#own !== undefined) snapshot.keyed = this.#own.snapshot();
+    return snapshot;
   }
 }
 

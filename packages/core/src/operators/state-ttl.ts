@@ -5,7 +5,11 @@
  */
 
 import { SluiceError } from '../errors.ts';
+import type { KeyedView, StateBackend } from '../state.ts';
 import { parseDuration } from '../time.ts';
+
+/** The name of the keyed view holding each key's last write (the same in every step that has a ttl). */
+export const WRITTEN_STATE = 'written';
 
 /**
  * The last write of each key, in write order.
@@ -14,12 +18,15 @@ import { parseDuration } from '../time.ts';
  * keys whose time is up are always at the front: `expire` looks at no key it does not forget but
  * one. A key written again at the same time stays where it is, so a batch (one clock reading)
  * moves each key at most once. Times come from the job clock made monotone (`now`), so a clock stepping back cannot break
- * that order; it only makes keys live a little longer.
+ * that order; it only makes keys live a little longer. A checkpoint holds the times by key (the
+ * keyed view {@link register} adds) and hands them back in no order: {@link restore} re-sorts them.
  */
 export class StateTtl<K> {
   /** The time-to-live in ms (> 0). */
   readonly ttl: number;
   #written = new Map<K, number>();
+  /** Times handed back by the keyed view, until {@link restore} puts them in order. */
+  #restored = new Map<K, number>();
   #now = Number.NEGATIVE_INFINITY;
 
   constructor(ttl: number) {
@@ -65,6 +72,19 @@ export class StateTtl<K> {
     return this.#written.size;
   }
 
+  /**
+   * The keyed view of the last writes (see {@link registerTtl}): one entry per tracked key; what
+   * it takes back waits for {@link restore}.
+   */
+  view(): KeyedView<K, number> {
+    return {
+      entries: () => this.#written.entries(),
+      restore: (key, at) => {
+        if (typeof at === 'number') this.#restored.set(key, at);
+      },
+    };
+  }
+
   /** The last write of each tracked key, for a checkpoint (a live reference: serialize it before the next call). */
   snapshot(): Map<K, number> {
     return this.#written;
@@ -72,21 +92,40 @@ export class StateTtl<K> {
 
   /**
    * Restores the bookkeeping of `keys`, the keys in the restored state: each takes its time from
-   * `saved` (a {@link snapshot}), or `now` when it has none — state from a checkpoint written
-   * without a time-to-live, or by an older snapshot version, lives `ttl` from the restore.
+   * `saved` (a {@link snapshot}, in an operator snapshot of an older format), else from what the
+   * keyed view took back, else `now` — state from a checkpoint written without a time-to-live, or
+   * by an older snapshot version, lives `ttl` from the restore. Call it once the state is restored.
    */
   restore(saved: Map<K, number> | undefined, keys: Iterable<K>, now: number): void {
     const entries: [K, number][] = [];
+    const viewed = this.#restored;
     for (const key of keys) {
-      const at = saved?.get(key);
+      const at = saved?.get(key) ?? viewed.get(key);
       entries.push([key, typeof at === 'number' ? at : now]);
     }
     entries.sort((a, b) => a[1] - b[1]);
+    this.#restored = new Map();
     this.#written = new Map(entries);
     const last = entries.length > 0 ? entries[entries.length - 1][1] : Number.NEGATIVE_INFINITY;
     if (last > this.#now) this.#now = last;
   }
 }
+
+/**
+ * Registers in `state` the keyed view {@link WRITTEN_STATE} of `ttl`'s times (its times restored
+ * go to `ttl.restore`), or, for a step without a ttl, an empty one: times a checkpoint holds from
+ * when the step had a ttl are then dropped rather than carried from checkpoint to checkpoint.
+ */
+export function registerTtl<K>(state: StateBackend, ttl: StateTtl<K> | undefined): void {
+  state.keyed<K, number>(WRITTEN_STATE, ttl === undefined ? NO_TIMES : ttl.view());
+}
+
+/** The keys of `entries` (of a keyed map), for {@link StateTtl.restore}. */
+export function* keysOf<K>(entries: Iterable<readonly [K, unknown]>): Iterable<K> {
+  for (const [key] of entries) yield key;
+}
+
+const NO_TIMES: KeyedView<never, number> = { entries: () => [], restore: () => {} };
 
 /**
  * The `ttl` option of a step as ms, or undefined without one. Throws CONFIG_INVALID for a duration

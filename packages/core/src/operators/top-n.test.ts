@@ -17,6 +17,7 @@ import { memoryChannel } from '../testing/index.ts';
 import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
 import { CollectingOutput, roundTrip } from '../window/test-support.ts';
+import { assertRestores, type KeyedScenario, resume, runStraight } from './keyed-restore-test-support.ts';
 import { createTopN } from './top-n.ts';
 
 const registry = testRegistry();
@@ -236,7 +237,9 @@ describe('top_n with a state time-to-live', () => {
     op.open?.({ stepId: 'top', restored, clock, watermark: () => Number.NEGATIVE_INFINITY });
   }
 
-  const listsOf = (op: Operator) => (op.snapshot!() as { lists: Map<string, unknown> }).lists;
+  /** The lists an operator opened without the runtime's keyed state keeps in its snapshot. */
+  const listsOf = (op: Operator) =>
+    new Map((op.snapshot!() as { keyed: Map<string, [string, unknown][]> }).keyed.get('lists'));
 
   /** Runs `records` (from position `from`) in batches of `size`, the clock moving per block, a tick before each batch. */
   function runTimed(
@@ -359,18 +362,18 @@ describe('top_n with a state time-to-live', () => {
     const first = topN(1500);
     openAt(first, clock);
     const before = runTimed(first, records.slice(0, cut), 7, clock).emitted;
-    const saved = roundTrip(first.snapshot!()) as { format: string; written?: unknown };
-    assert.equal(saved.format, 'sluice.top_n.v2');
+    const saved = roundTrip(first.snapshot!()) as { format: string; shape: string };
+    assert.equal(saved.format, 'sluice.top_n.v3');
     const second = topN(1500);
     openAt(second, clock, saved);
     const after = runTimed(second, records.slice(cut), 7, clock, cut).emitted;
     assert.deepEqual([...before, ...after], uninterrupted);
 
-    // What version 1 wrote: the same without `written`. Its keys live ttl from the restore.
-    const { written: _, ...rest } = saved;
+    // What version 1 wrote: the lists in the operator's snapshot, without `written`. Its keys live ttl from the restore.
+    const v1 = { format: 'sluice.top_n.v1', shape: saved.shape, keyedInput: false, lists: listsOf(first) };
     const old = topN(10_000);
     const later = new ManualClock(5_000_000);
-    openAt(old, later, { ...rest, format: 'sluice.top_n.v1' });
+    openAt(old, later, v1);
     assert.equal(listsOf(old).size, 20);
     later.set(5_009_999);
     old.onProcessingTime?.(later.now(), new CollectingOutput());
@@ -395,5 +398,109 @@ describe('top_n with a state time-to-live', () => {
     }
     assert.ok(Math.max(...sizes) <= 1000, `at most 1000 live keys, saw ${Math.max(...sizes)}`);
     assert.deepEqual(new Set(sizes.slice(20)), new Set([1000]));
+  });
+});
+
+describe('top_n on the runtime’s keyed state', () => {
+  const BLOCK = 7 * 1024;
+  const make = (ttl?: number) => () =>
+    createTopN({
+      stepId: 't',
+      keyFn: (r) => String(r.k),
+      orderBy: [{ text: 'v DESC', value: (r) => r.v, descending: true }],
+      n: 2,
+      rankField: 'rank',
+      ...(ttl !== undefined ? { ttl } : {}),
+    });
+
+  /** Keys k10–k29 appear only in even blocks of the clock, so a ttl forgets them. */
+  function scenario(ttl?: number): KeyedScenario {
+    const random = seededRandom(11);
+    const records = Array.from({ length: 3 * BLOCK }, (_, i) => {
+      const quiet = Math.floor(i / BLOCK) % 2 === 1;
+      const k = random() < 0.5 || quiet ? Math.floor(random() * 10) : 10 + Math.floor(random() * 20);
+      return { i, k: `k${k}`, v: Math.floor(random() * 1000) };
+    });
+    return {
+      make: make(ttl),
+      records,
+      times: records.map((_, i) => i),
+      block: BLOCK,
+      clockAt: (i) => 1_000_000 + Math.floor(i / BLOCK) * 1000,
+      keyOf: (r) => String(r.k),
+    };
+  }
+
+  test('checkpointed mid-stream and restored, whole or split by key group, it goes on as if it had not stopped', () => {
+    for (const ttl of [undefined, 1500]) {
+      const straight = assertRestores(scenario(ttl), [BLOCK + 7 * 99]);
+      assert.ok(straight.filtered > 0 && straight.emitted.length > 100);
+    }
+  });
+
+  test('a snapshot of version 2, which held the lists and their times, is restored into the keyed state', () => {
+    // What the v2 operator snapshotted after the first six records (a1 b2 a3 c3 at 1000, a2 b1 at 1500).
+    const v2 = {
+      format: 'sluice.top_n.v2',
+      shape: '{"key":true,"orderBy":[["v DESC",true]],"n":2,"rankField":"rank"}',
+      keyedInput: false,
+      lists: new Map([
+        [
+          'a',
+          [
+            { row: { k: 'a', v: 3 }, sort: [3] },
+            { row: { k: 'a', v: 2 }, sort: [2] },
+          ],
+        ],
+        [
+          'b',
+          [
+            { row: { k: 'b', v: 2 }, sort: [2] },
+            { row: { k: 'b', v: 1 }, sort: [1] },
+          ],
+        ],
+        ['c', [{ row: { k: 'c', v: 3 }, sort: [3] }]],
+      ]),
+      written: new Map([
+        ['c', 1000],
+        ['a', 1500],
+        ['b', 1500],
+      ]),
+    };
+    const rows: [string, number][] = [
+      ['a', 1],
+      ['b', 2],
+      ['a', 3],
+      ['c', 3],
+      ['a', 2],
+      ['b', 1],
+      ['c', 5],
+      ['a', 1],
+      ['b', 9],
+    ];
+    const clocks = [1000, 1000, 1000, 1000, 1500, 1500, 2200, 2200, 2200];
+    const s: KeyedScenario = {
+      make: make(1000),
+      records: rows.map(([k, v]) => ({ k, v })),
+      times: rows.map(() => 0),
+      block: 1,
+      clockAt: (i) => clocks[i],
+      keyOf: (r) => String(r.k),
+    };
+    const straight = runStraight(s, 1);
+    const after = resume(s, { operator: v2, keyed: undefined, now: 1500 }, 6, 1);
+    assert.deepEqual(after.emitted, straight.emitted.slice(-after.emitted.length));
+    // c was last written at 1000: forgotten at 2000, c5 starts a new list; a1 does not make a's top 2.
+    assert.deepEqual(
+      after.emitted.map((e) => [e.kind, e.record]),
+      [
+        [INSERT, { k: 'c', v: 5, rank: 1 }],
+        [DELETE, { k: 'b', v: 1, rank: 2 }],
+        [UPDATE_BEFORE, { k: 'b', v: 2, rank: 1 }],
+        [UPDATE_AFTER, { k: 'b', v: 2, rank: 2 }],
+        [INSERT, { k: 'b', v: 9, rank: 1 }],
+      ],
+    );
+    assert.equal(after.filtered, 1);
   });
 });

@@ -18,9 +18,11 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import type { KeyedMap, StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
-import { StateTtl } from './state-ttl.ts';
+import { OwnState } from './own-state.ts';
+import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
 
 /** One `order_by` term. */
 export interface OrderTerm {
@@ -53,13 +55,30 @@ interface Ranked {
   sort: (number | string | boolean | null)[];
 }
 
-/** v2 added `written`; v1 state (without it) is still read, its keys living `ttl` from the restore. */
-const SNAPSHOT_FORMAT = 'sluice.top_n.v2';
+/**
+ * v3: the lists (map `lists`) and the times of the ttl (view `written`) are keyed state
+ * (`OperatorContext.state`), snapshotted by key group. v2 and v1 held them in the operator's
+ * snapshot; v1 had no `written`, its keys live `ttl` from the restore. Both are still read.
+ */
+const SNAPSHOT_FORMAT = 'sluice.top_n.v3';
+const SNAPSHOT_FORMAT_V2 = 'sluice.top_n.v2';
 const SNAPSHOT_FORMAT_V1 = 'sluice.top_n.v1';
 
+/** The name of the keyed map of each key's list (part of the checkpoint format). */
+const LISTS_STATE = 'lists';
+
 interface TopNSnapshot {
-  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
+  format: typeof SNAPSHOT_FORMAT;
   /** What the state was built for: a restore refuses state of a different step. */
+  shape: string;
+  keyedInput: boolean;
+  /** The keyed state, when no runtime holds it (an operator opened without `OperatorContext.state`). */
+  keyed?: unknown;
+}
+
+/** The operator's snapshot before v3: all of its state. */
+interface TopNSnapshotV2 {
+  format: typeof SNAPSHOT_FORMAT_V2 | typeof SNAPSHOT_FORMAT_V1;
   shape: string;
   keyedInput: boolean;
   lists: Map<string, Ranked[]>;
@@ -98,7 +117,9 @@ class TopN implements Operator {
   readonly absorbs = true;
   readonly #options: TopNOptions;
   readonly #shape: string;
-  #lists = new Map<string, Ranked[]>();
+  /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
+  #own: OwnState | undefined;
+  #lists!: KeyedMap<Ranked[]>;
   #keyedInput = false;
   readonly #ttl: StateTtl<string> | undefined;
   #clock: Clock = systemClock;
@@ -125,17 +146,27 @@ class TopN implements Operator {
       rankField: options.rankField ?? null,
     });
     if (options.ttl !== undefined) this.#ttl = new StateTtl(options.ttl);
+    this.#attach(undefined);
+  }
+
+  /** Takes its keyed state from `state`, or keeps it itself (restored from `own`) without one. */
+  #attach(state: StateBackend | undefined, own?: unknown): void {
+    this.#own = state === undefined ? new OwnState(own) : undefined;
+    const backend = state ?? this.#own!;
+    this.#lists = backend.map<Ranked[]>(LISTS_STATE);
+    registerTtl(backend, this.#ttl);
   }
 
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
-    if (ctx.restored === undefined) return;
-    const saved = ctx.restored as Partial<TopNSnapshot> | null;
+    const saved = ctx.restored as Partial<TopNSnapshot> | Partial<TopNSnapshotV2> | null | undefined;
     const step = this.#options.stepId;
+    const legacy = saved?.format === SNAPSHOT_FORMAT_V2 || saved?.format === SNAPSHOT_FORMAT_V1;
     if (
-      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
-      saved.shape !== this.#shape ||
-      !(saved.lists instanceof Map)
+      saved !== undefined &&
+      ((saved?.format !== SNAPSHOT_FORMAT && !legacy) ||
+        saved.shape !== this.#shape ||
+        (legacy && !(saved.lists instanceof Map)))
     ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
@@ -143,10 +174,17 @@ class TopN implements Operator {
         { step },
       );
     }
-    this.#lists = saved.lists;
+    this.#attach(ctx.state, legacy ? undefined : (saved as Partial<TopNSnapshot> | undefined)?.keyed);
+    if (saved === undefined) return;
     this.#keyedInput = saved.keyedInput === true;
-    const written = saved.written instanceof Map ? saved.written : undefined;
-    this.#ttl?.restore(written, this.#lists.keys(), this.#ttl.now(ctx.clock.now()));
+    let written: Map<string, number> | undefined;
+    if (legacy) {
+      // Before v3 the lists were the operator's: they move into the keyed state.
+      const old = saved as TopNSnapshotV2;
+      for (const [key, list] of old.lists) this.#lists.set(key, list);
+      if (old.written instanceof Map) written = old.written;
+    }
+    this.#ttl?.restore(written, keysOf(this.#lists.entries()), this.#ttl.now(ctx.clock.now()));
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -290,12 +328,12 @@ class TopN implements Operator {
   }
 
   snapshot(): TopNSnapshot {
-    return {
+    const snapshot: TopNSnapshot = {
       format: SNAPSHOT_FORMAT,
       shape: this.#shape,
       keyedInput: this.#keyedInput,
-      lists: this.#lists,
-      written: this.#ttl?.snapshot() ?? null,
     };
+    if (this.#own !== undefined) snapshot.keyed = this.#own.snapshot();
+    return snapshot;
   }
 }

@@ -32,8 +32,10 @@ import { memoryChannel, memorySinkStore, testing } from '../testing/index.ts';
 import { memorySink, memorySource } from '../testing/memory.ts';
 import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
-import { CollectingOutput, roundTrip } from '../window/test-support.ts';
+import { agg, CollectingOutput, countStar, roundTrip } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
+import { assertRestores, type KeyedScenario, resume, runStraight } from './keyed-restore-test-support.ts';
+import { createUpdatingAggregate } from './updating-aggregate.ts';
 
 const FIELDS = {
   n: 'count(*)',
@@ -382,6 +384,10 @@ describe('aggregate without a window, with a state time-to-live', () => {
     op.open?.({ stepId: 'totals', restored, clock, watermark: () => Number.NEGATIVE_INFINITY });
   }
 
+  /** The keys' state an operator opened without the runtime's keyed state keeps in its snapshot. */
+  const liveKeys = (op: Operator) =>
+    new Map((op.snapshot!() as { keyed: Map<string, [unknown, unknown][]> }).keyed.get('keys'));
+
   /** Processing time of the batch starting at record `s`: one second per block of records. */
   const clockAt = (s: number) => 1_000_000 + Math.floor(s / BLOCK) * 1000;
 
@@ -457,7 +463,7 @@ describe('aggregate without a window, with a state time-to-live', () => {
     op.processBatch({ records: [{ region: 'a' }], times: [4] }, out);
     clock.set(19_999);
     op.onProcessingTime?.(clock.now(), out);
-    assert.equal((op.snapshot!() as { keys: Map<unknown, unknown> }).keys.size, 0, 'both keys forgotten');
+    assert.equal(liveKeys(op).size, 0, 'both keys forgotten');
     op.processBatch({ records: [{ region: 'a' }, { region: 'a' }], times: [5, 6] }, out);
     assert.deepEqual(out.changes(), [
       ['+I', { region: 'a', n: 1 }],
@@ -520,7 +526,7 @@ describe('aggregate without a window, with a state time-to-live', () => {
       op.processBatch({ records, times: records.map(() => second) }, out);
       out.batches.length = 0;
       out.emitted.length = 0;
-      sizes.push((op.snapshot!() as { keys: Map<unknown, unknown> }).keys.size);
+      sizes.push(liveKeys(op).size);
     }
     // 30,000 distinct keys went through; at most the last 10 seconds' worth are alive.
     assert.ok(Math.max(...sizes) <= 1000, `at most 1000 live keys, saw ${Math.max(...sizes)}`);
@@ -531,11 +537,15 @@ describe('aggregate without a window, with a state time-to-live', () => {
     const plain = step({ n: 'count(*)' });
     open(plain);
     run([{ region: 'a' }, { region: 'b' }], 2, plain);
-    const v2 = roundTrip(plain.snapshot!()) as { format: string; written?: unknown };
-    assert.equal(v2.format, 'sluice.updating_aggregate.v2');
-    // What version 1 wrote: the same without `written`.
-    const { written: _, ...rest } = v2;
-    const v1 = { ...rest, format: 'sluice.updating_aggregate.v1' };
+    const v3 = roundTrip(plain.snapshot!()) as { format: string; shape: string };
+    assert.equal(v3.format, 'sluice.updating_aggregate.v3');
+    // What version 1 wrote: the keys' state in the operator's snapshot, without `written`.
+    const v1 = {
+      format: 'sluice.updating_aggregate.v1',
+      shape: v3.shape,
+      keyedInput: false,
+      keys: liveKeys(plain),
+    };
     const clock = new ManualClock(50_000);
     const op = ttlStep('10s', { n: 'count(*)' });
     openAt(op, clock, v1);
@@ -584,5 +594,106 @@ describe('aggregate without a window, with a state time-to-live', () => {
         (err: unknown) => err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === 'ttl',
       );
     }
+  });
+});
+
+describe('aggregate without a window on the runtime’s keyed state', () => {
+  const BLOCK = 7 * 1024;
+  const make = (ttl?: number) => () =>
+    createUpdatingAggregate({
+      stepId: 'u',
+      keyFields: ['k'],
+      fields: [countStar('n'), agg('total', 'sum', 'v'), agg('hi', 'max', 'v')],
+      ...(ttl !== undefined ? { ttl } : {}),
+    });
+
+  /** Group keys of several types (text, numbers, booleans, NULL); some only in even blocks of the clock. */
+  function scenario(ttl?: number, count = 3 * BLOCK): KeyedScenario {
+    const random = seededRandom(13);
+    const kinds = [(n: number) => `r${n}`, (n: number) => n, (n: number) => n % 2 === 0, () => null];
+    const records = Array.from({ length: count }, (_, i) => {
+      const quiet = Math.floor(i / BLOCK) % 2 === 1;
+      const n = random() < 0.5 || quiet ? Math.floor(random() * 10) : 10 + Math.floor(random() * 30);
+      const k = kinds[Math.floor(random() * kinds.length)](n);
+      return { i, k, v: random() < 0.03 ? 'x' : Math.floor(random() * 100) };
+    });
+    return {
+      make: make(ttl),
+      records,
+      times: records.map((_, i) => i),
+      block: BLOCK,
+      clockAt: (i) => 1_000_000 + Math.floor(i / BLOCK) * 1000,
+      keyOf: (r) => r.k,
+    };
+  }
+
+  test('checkpointed mid-stream and restored, whole or split by key group, it goes on as if it had not stopped', () => {
+    for (const s of [scenario(undefined, 3000), scenario(1500)]) {
+      const straight = assertRestores(s, [s.records.length === 3000 ? 1003 : BLOCK + 7 * 99]);
+      assert.ok(straight.dead.length > 0 && straight.emitted.length > 1000);
+    }
+  });
+
+  test('a snapshot of version 2, which held the keys’ state and times, is restored into the keyed state', () => {
+    // What v2 snapshotted after a1 b2 7:3 at 1000 and a4 null:1 at 1500.
+    const result = (k: unknown, n: number, total: number) => ({ k, n, total });
+    const v2 = {
+      format: 'sluice.updating_aggregate.v2',
+      shape: '{"keyFields":["k"],"keyFn":false,"fields":[["n","count"],["total","sum"]]}',
+      keyedInput: false,
+      keys: new Map<unknown, unknown>([
+        ['a', { keyValues: ['a'], accumulators: [2, 5], result: result('a', 2, 5) }],
+        ['b', { keyValues: ['b'], accumulators: [1, 2], result: result('b', 1, 2) }],
+        [7, { keyValues: [7], accumulators: [1, 3], result: result(7, 1, 3) }],
+        [null, { keyValues: [null], accumulators: [1, 1], result: result(null, 1, 1) }],
+      ]),
+      written: new Map<unknown, number>([
+        ['b', 1000],
+        [7, 1000],
+        ['a', 1500],
+        [null, 1500],
+      ]),
+    };
+    const rows: [unknown, number][] = [
+      ['a', 1],
+      ['b', 2],
+      [7, 3],
+      ['a', 4],
+      [null, 1],
+      ['b', 5],
+      [7, 1],
+      ['a', 1],
+      [null, 2],
+    ];
+    const clocks = [1000, 1000, 1000, 1500, 1500, 2200, 2200, 2200, 2200];
+    const s: KeyedScenario = {
+      make: () =>
+        createUpdatingAggregate({
+          stepId: 'u',
+          keyFields: ['k'],
+          fields: [countStar('n'), agg('total', 'sum', 'v')],
+          ttl: 1000,
+        }),
+      records: rows.map(([k, v]) => ({ k, v })),
+      times: rows.map(() => 0),
+      block: 1,
+      clockAt: (i) => clocks[i],
+      keyOf: (r) => r.k,
+    };
+    const straight = runStraight(s, 1);
+    const after = resume(s, { operator: v2, keyed: undefined, now: 1500 }, 5, 1);
+    // b and 7 were last written at 1000: forgotten at 2000, they start afresh.
+    assert.deepEqual(
+      after.emitted.map((e) => [e.kind, e.record]),
+      [
+        [INSERT, result('b', 1, 5)],
+        [INSERT, result(7, 1, 1)],
+        [UPDATE_BEFORE, result('a', 2, 5)],
+        [UPDATE_AFTER, result('a', 3, 6)],
+        [UPDATE_BEFORE, result(null, 1, 1)],
+        [UPDATE_AFTER, result(null, 2, 3)],
+      ],
+    );
+    assert.deepEqual(after.emitted, straight.emitted.slice(-6));
   });
 });

@@ -16,6 +16,7 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
+import type { StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
 import {
@@ -31,7 +32,8 @@ import {
   planFields,
   resultLayout,
 } from '../window/window-aggregate.ts';
-import { StateTtl } from './state-ttl.ts';
+import { OwnState } from './own-state.ts';
+import { registerTtl, StateTtl } from './state-ttl.ts';
 
 /** An aggregate without a window has no reserved output names (no window bounds). */
 const NO_RESERVED_FIELDS: ReadonlySet<string> = new Set();
@@ -69,17 +71,33 @@ interface KeyState {
 }
 
 /**
- * Checkpoint format of the operator; bump the version when the layout changes. v2 added
- * `written`; v1 state (without it) is still read, its keys living `ttl` from the restore.
+ * Checkpoint format of the operator; bump the version when the layout changes. v3: each key's
+ * state is keyed state (`OperatorContext.state`), snapshotted by key group — the view `keys`
+ * (group key → {@link KeyState}; keys keep their type) and with a ttl the view `written`. v2 and
+ * v1 held them in the operator's snapshot (v1 without `written`: its keys live `ttl` from the
+ * restore); both are still read.
  */
-const SNAPSHOT_FORMAT = 'sluice.updating_aggregate.v2';
+const SNAPSHOT_FORMAT = 'sluice.updating_aggregate.v3';
+const SNAPSHOT_FORMAT_V2 = 'sluice.updating_aggregate.v2';
 const SNAPSHOT_FORMAT_V1 = 'sluice.updating_aggregate.v1';
 
+/** The name of the keyed view of the keys' state (part of the checkpoint format). */
+const KEYS_STATE = 'keys';
+
 interface UpdatingAggregateSnapshot {
-  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
+  format: typeof SNAPSHOT_FORMAT;
   /** What the state was built for: a restore refuses state of a different step. */
   shape: string;
   /** Whether input batches carried `key_by` keys (results then carry them too). */
+  keyedInput: boolean;
+  /** The keyed state, when no runtime holds it (an operator opened without `OperatorContext.state`). */
+  keyed?: unknown;
+}
+
+/** The operator's snapshot before v3: all of its state. */
+interface UpdatingAggregateSnapshotV2 {
+  format: typeof SNAPSHOT_FORMAT_V2 | typeof SNAPSHOT_FORMAT_V1;
+  shape: string;
   keyedInput: boolean;
   keys: Map<GroupKey, KeyState>;
   /** With a ttl: processing time each key was last written, oldest first (v2; null without a ttl). */
@@ -126,7 +144,9 @@ class UpdatingAggregate implements Operator {
   readonly #results: ResultBuilder;
   readonly #keyValuesOf: (record: Row) => unknown[] | null;
   readonly #fieldKey: (record: Row) => GroupKey;
-  #keys = new Map<GroupKey, KeyState>();
+  readonly #keys = new Map<GroupKey, KeyState>();
+  /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
+  #own: OwnState | undefined;
   #keyedInput = false;
   #log: Logger = silentLogger;
   readonly #ttl: StateTtl<GroupKey> | undefined;
@@ -159,18 +179,40 @@ class UpdatingAggregate implements Operator {
       fields: plan.aggregates.map((f) => [f.name, f.fn.name]),
     });
     if (config.ttl !== undefined) this.#ttl = new StateTtl(config.ttl);
+    this.#attach(undefined);
+  }
+
+  /** Hands its keyed state to `state`, or keeps it itself (restored from `own`) without one. */
+  #attach(state: StateBackend | undefined, own?: unknown): void {
+    this.#own = state === undefined ? new OwnState(own) : undefined;
+    const backend = state ?? this.#own!;
+    const keys = this.#keys;
+    keys.clear();
+    backend.keyed<GroupKey, KeyState>(KEYS_STATE, {
+      entries: () => keys.entries(),
+      restore: (key, entry) => keys.set(key, entry),
+    });
+    registerTtl(backend, this.#ttl);
   }
 
   open(ctx: OperatorContext): void {
     this.#log = ctx.log ?? silentLogger;
     this.#clock = ctx.clock;
-    if (ctx.restored === undefined) return;
-    const saved = ctx.restored as Partial<UpdatingAggregateSnapshot> | null;
+    const saved = ctx.restored as
+      | Partial<UpdatingAggregateSnapshot>
+      | Partial<UpdatingAggregateSnapshotV2>
+      | null
+      | undefined;
+    if (saved === undefined) {
+      this.#attach(ctx.state);
+      return;
+    }
     const step = this.#config.stepId;
+    const legacy = saved?.format === SNAPSHOT_FORMAT_V2 || saved?.format === SNAPSHOT_FORMAT_V1;
     if (
-      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
+      (saved?.format !== SNAPSHOT_FORMAT && !legacy) ||
       saved.shape !== this.#shape ||
-      !(saved.keys instanceof Map)
+      (legacy && !(saved.keys instanceof Map))
     ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
@@ -178,9 +220,15 @@ class UpdatingAggregate implements Operator {
         { step },
       );
     }
-    this.#keys = saved.keys;
+    this.#attach(ctx.state, legacy ? undefined : (saved as Partial<UpdatingAggregateSnapshot>).keyed);
+    let written: Map<GroupKey, number> | undefined;
+    if (legacy) {
+      // Before v3 the keys' state was the operator's: the view now hands it to the keyed state.
+      const old = saved as UpdatingAggregateSnapshotV2;
+      for (const [key, entry] of old.keys) this.#keys.set(key, entry);
+      if (old.written instanceof Map) written = old.written;
+    }
     if (saved.keyedInput === true) this.#keyInput();
-    const written = saved.written instanceof Map ? saved.written : undefined;
     this.#ttl?.restore(written, this.#keys.keys(), this.#ttl.now(ctx.clock.now()));
   }
 
@@ -255,12 +303,12 @@ class UpdatingAggregate implements Operator {
   }
 
   snapshot(): UpdatingAggregateSnapshot {
-    return {
+    const snapshot: UpdatingAggregateSnapshot = {
       format: SNAPSHOT_FORMAT,
       shape: this.#shape,
       keyedInput: this.#keyedInput,
-      keys: this.#keys,
-      written: this.#ttl?.snapshot() ?? null,
     };
+    if (this.#own !== undefined) snapshot.keyed = this.#own.snapshot();
+    return snapshot;
   }
 }

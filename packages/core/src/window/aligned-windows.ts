@@ -3,10 +3,12 @@
  *
  * A window is known by its end (its start follows from the spec), so the state is a Map from
  * window end to the window's groups, plus the ends in ascending order. Consecutive records
- * mostly hit the same window, so the last window looked up is cached.
+ * mostly hit the same window, so the last window looked up is cached. The keyed state the
+ * runtime checkpoints is per key ({@link AlignedWindowStore.entries}): each key's groups, with
+ * their windows, are gathered at a checkpoint, and the windows rebuilt from them at a restore —
+ * both off the path of records.
  */
 
-import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import type { GroupKey } from './group-key.ts';
 import type { ResultEmitter } from './result-emitter.ts';
@@ -16,6 +18,8 @@ import {
   checkedFunctions,
   createAccumulators,
   type Group,
+  notWindowState,
+  readNextSeq,
   type StoreSettings,
   type WindowStore,
 } from './window-store.ts';
@@ -29,9 +33,17 @@ interface WindowState {
   groups: Map<GroupKey, Group>;
 }
 
-/** Checkpoint form: the windows in ascending end order. */
-interface AlignedSnapshot {
-  windows: WindowState[];
+/** Checkpoint form before the state was keyed (snapshot format v1, v2): the windows in ascending end order. */
+interface AlignedSnapshotV2 {
+  windows: (Omit<WindowState, 'groups'> & { groups: Map<GroupKey, Omit<Group, 'seq'>> })[];
+}
+
+/** One key's group in one window: a key's entry in the keyed state is a list of these, by end. */
+interface KeyWindow {
+  start: number;
+  end: number;
+  fired: boolean;
+  group: Group;
 }
 
 interface Update {
@@ -55,6 +67,7 @@ export class AlignedWindowStore implements WindowStore {
   readonly #updated = new Set<Group>();
   #nextDue = Number.NEGATIVE_INFINITY;
   readonly #checked: number[];
+  #nextSeq = 0;
 
   constructor(assigner: WindowAssigner, settings: StoreSettings) {
     this.#assigner = assigner;
@@ -86,6 +99,7 @@ export class AlignedWindowStore implements WindowStore {
       let group = window.groups.get(key);
       if (group === undefined) {
         group = {
+          seq: this.#nextSeq++,
           keyValues: this.#settings.keyValuesOf(record),
           accumulators: createAccumulators(functions),
         };
@@ -113,7 +127,11 @@ export class AlignedWindowStore implements WindowStore {
     const window = end === this.#cachedEnd ? this.#cached! : this.#window(this.#starts[0], end, progress);
     let group = window.groups.get(key);
     if (group === undefined) {
-      group = { keyValues: this.#settings.keyValuesOf(record), accumulators: createAccumulators(functions) };
+      group = {
+        seq: this.#nextSeq++,
+        keyValues: this.#settings.keyValuesOf(record),
+        accumulators: createAccumulators(functions),
+      };
       window.groups.set(key, group);
     } else if (this.#checked.length > 0) {
       checkAdd(functions, this.#checked, group.accumulators, values);
@@ -221,25 +239,64 @@ export class AlignedWindowStore implements WindowStore {
     this.#updated.clear();
   }
 
-  snapshot(): AlignedSnapshot {
-    return { windows: this.#ends.map((end) => this.#windows.get(end)!) };
+  entries(): Iterable<readonly [GroupKey, KeyWindow[]]> {
+    const byKey = new Map<GroupKey, KeyWindow[]>();
+    for (const end of this.#ends) {
+      const { start, fired, groups } = this.#windows.get(end)!;
+      for (const [key, group] of groups) {
+        const window: KeyWindow = { start, end, fired, group };
+        const list = byKey.get(key);
+        if (list === undefined) byKey.set(key, [window]);
+        else list.push(window);
+      }
+    }
+    return byKey.entries();
   }
 
-  restore(state: unknown): void {
-    const windows = (state as Partial<AlignedSnapshot> | null)?.windows;
-    if (!Array.isArray(windows)) {
-      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', 'window state is not the state of aligned windows');
+  restoreKey(key: GroupKey, entry: unknown): void {
+    if (!Array.isArray(entry)) notWindowState('aligned windows');
+    for (const { start, end, fired, group } of entry as KeyWindow[]) {
+      if (typeof end !== 'number' || typeof group?.seq !== 'number') notWindowState('aligned windows');
+      let window = this.#windows.get(end);
+      if (window === undefined) {
+        window = { start, end, fired, groups: new Map() };
+        this.#windows.set(end, window);
+      }
+      window.groups.set(key, group);
     }
-    this.#windows.clear();
-    this.#ends = [];
+  }
+
+  rebuild(): void {
+    this.#ends = [...this.#windows.keys()].sort((a, b) => a - b);
+    for (const window of this.#windows.values())
+      window.groups = new Map([...window.groups].sort((a, b) => a[1].seq - b[1].seq));
     this.#cachedEnd = Number.NaN;
     this.#cached = undefined;
     // Unknown until the next advance computes it: advance at the first chance.
     this.#nextDue = Number.NEGATIVE_INFINITY;
-    for (const window of windows as WindowState[]) {
-      this.#windows.set(window.end, window);
-      this.#ends.push(window.end);
+  }
+
+  snapshot(): { nextSeq: number } {
+    return { nextSeq: this.#nextSeq };
+  }
+
+  restore(state: unknown): void {
+    this.#nextSeq = readNextSeq(state, 'aligned windows');
+  }
+
+  restoreLegacy(state: unknown): void {
+    const windows = (state as Partial<AlignedSnapshotV2> | null)?.windows;
+    if (!Array.isArray(windows)) notWindowState('aligned windows');
+    this.#windows.clear();
+    // Groups take their window's order, which is the order they fire in.
+    for (const window of windows) {
+      const groups = new Map<GroupKey, Group>();
+      for (const [key, group] of window.groups) groups.set(key, { ...group, seq: this.#nextSeq++ });
+      this.#windows.set(window.end, { ...window, groups });
     }
-    this.#ends.sort((a, b) => a - b);
+    this.#ends = [...this.#windows.keys()].sort((a, b) => a - b);
+    this.#cachedEnd = Number.NaN;
+    this.#cached = undefined;
+    this.#nextDue = Number.NEGATIVE_INFINITY;
   }
 }

@@ -9,10 +9,10 @@
  * and end − 1 + allowedLateness after, when its state is dropped. A session that grows is not
  * re-queued: when its old due time comes up it is put back with the new one, so in-order input
  * costs no queue work per record. The queue order is total, so a restored store fires sessions in
- * the same order as one that never stopped.
+ * the same order as one that never stopped. The keyed state the runtime checkpoints is each key's
+ * sessions ({@link SessionWindowStore.entries}); a restore queues them again.
  */
 
-import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { type DueEntry, DueQueue } from './due-queue.ts';
 import type { GroupKey } from './group-key.ts';
@@ -21,13 +21,14 @@ import {
   checkAdd,
   checkedFunctions,
   createAccumulators,
+  notWindowState,
+  readNextSeq,
   type StoreSettings,
   type WindowStore,
 } from './window-store.ts';
 
-/** Checkpoint form of one session. */
+/** Checkpoint form of one session (a key's entry in the keyed state is a list of these, by start). */
 interface SessionState {
-  key: GroupKey;
   start: number;
   end: number;
   /** Whether the current result has been emitted (a change is then emitted at once). */
@@ -54,9 +55,9 @@ interface Session extends SessionState, DueEntry {
   readonly seq: number;
 }
 
-/** Checkpoint form of the store. */
-interface SessionSnapshot {
-  sessions: SessionState[];
+/** Checkpoint form of the store before its state was keyed (snapshot format v1, v2). */
+interface SessionSnapshotV2 {
+  sessions: (SessionState & { key: GroupKey })[];
   nextSeq: number;
 }
 
@@ -235,12 +236,11 @@ export class SessionWindowStore implements WindowStore {
     }
   }
 
-  snapshot(): SessionSnapshot {
-    const sessions: SessionState[] = [];
-    for (const list of this.#byKey.values()) {
+  *entries(): Iterable<readonly [GroupKey, SessionState[]]> {
+    for (const [key, list] of this.#byKey) {
+      const sessions: SessionState[] = [];
       for (const s of list) {
         const saved: SessionState = {
-          key: s.key,
           start: s.start,
           end: s.end,
           fired: s.fired,
@@ -252,29 +252,44 @@ export class SessionWindowStore implements WindowStore {
         if (s.retracted !== undefined) saved.retracted = s.retracted;
         sessions.push(saved);
       }
+      yield [key, sessions];
     }
-    return { sessions, nextSeq: this.#nextSeq };
+  }
+
+  restoreKey(key: GroupKey, entry: unknown): void {
+    if (!Array.isArray(entry)) notWindowState('session windows');
+    for (const saved of entry as SessionState[]) this.#restoreSession(key, saved);
+  }
+
+  #restoreSession(key: GroupKey, saved: SessionState): void {
+    if (typeof saved?.end !== 'number' || typeof saved.seq !== 'number') notWindowState('session windows');
+    const session: Session = { ...saved, key, queuedDue: 0, heapIndex: -1 };
+    session.queuedDue = this.#due(session);
+    let list = this.#byKey.get(key);
+    if (list === undefined) {
+      list = [];
+      this.#byKey.set(key, list);
+    }
+    list.push(session);
+    this.#queue.push(session);
+  }
+
+  rebuild(): void {
+    // Each key's sessions came back as one list, sorted by start, and went into the queue.
+  }
+
+  snapshot(): { nextSeq: number } {
+    return { nextSeq: this.#nextSeq };
   }
 
   restore(state: unknown): void {
-    const snapshot = state as Partial<SessionSnapshot> | null;
-    if (!Array.isArray(snapshot?.sessions) || typeof snapshot.nextSeq !== 'number') {
-      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', 'window state is not the state of session windows');
-    }
-    this.#byKey.clear();
-    this.#queue = new DueQueue();
-    this.#updates = [];
-    this.#nextSeq = snapshot.nextSeq;
-    for (const saved of snapshot.sessions) {
-      const session: Session = { ...saved, queuedDue: 0, heapIndex: -1 };
-      session.queuedDue = this.#due(session);
-      let list = this.#byKey.get(session.key);
-      if (list === undefined) {
-        list = [];
-        this.#byKey.set(session.key, list);
-      }
-      list.push(session);
-      this.#queue.push(session);
-    }
+    this.#nextSeq = readNextSeq(state, 'session windows');
+  }
+
+  restoreLegacy(state: unknown): void {
+    const snapshot = state as Partial<SessionSnapshotV2> | null;
+    if (!Array.isArray(snapshot?.sessions)) notWindowState('session windows');
+    this.#nextSeq = readNextSeq(snapshot, 'session windows');
+    for (const { key, ...saved } of snapshot.sessions) this.#restoreSession(key, saved);
   }
 }

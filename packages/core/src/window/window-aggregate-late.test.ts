@@ -226,7 +226,7 @@ describe('window aggregate with allowed lateness: batching and restore', () => {
     first.onWatermark!(20, out);
     assert.deepEqual(changes(out), [['+I', 'a', 0, 10, 1, 1]]);
     const saved = roundTrip(first.snapshot!()) as { format: string };
-    assert.equal(saved.format, 'sluice.window_aggregate.v2');
+    assert.equal(saved.format, 'sluice.window_aggregate.v3');
     const second = operator({ type: 'tumbling', size: 10 }, 50);
     open(second, saved);
     second.processBatch(batchOf([{ k: 'a', v: 5 }], [3]), out);
@@ -252,10 +252,24 @@ describe('window aggregate with allowed lateness: batching and restore', () => {
   });
 
   it('reads v1 state without allowed lateness and refuses it with lateness', () => {
-    const plain = operator({ type: 'tumbling', size: 10 }, 0);
-    open(plain);
-    plain.processBatch(batchOf([{ k: 'a', v: 1 }], [2]), new CollectingOutput());
-    const v1 = { ...(roundTrip(plain.snapshot!()) as object), format: 'sluice.window_aggregate.v1' };
+    // What v1 snapshotted after { k: 'a', v: 1 } at 2.
+    const v1 = {
+      format: 'sluice.window_aggregate.v1',
+      shape:
+        '{"window":{"type":"tumbling","size":10,"offset":0},"time":"event","keyFields":["k"],"fields":[["n","count"],["total","sum"]]}',
+      progress: Number.NEGATIVE_INFINITY,
+      keyedInput: false,
+      store: {
+        windows: [
+          {
+            start: 0,
+            end: 10,
+            fired: false,
+            groups: new Map([['a', { keyValues: ['a'], accumulators: [1, 1] }]]),
+          },
+        ],
+      },
+    };
     const restored = operator({ type: 'tumbling', size: 10 }, 0);
     open(restored, v1);
     const out = new CollectingOutput();

@@ -7,7 +7,9 @@ import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
+import { OwnState } from '../operators/own-state.ts';
 import type { Batch, Row } from '../record.ts';
+import type { StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { AlignedWindowStore } from './aligned-windows.ts';
 import { fieldGroupKey, type GroupKey } from './group-key.ts';
@@ -70,22 +72,33 @@ export interface WindowAggregateConfig {
 }
 
 /**
- * Checkpoint format of the operator; bump the version when the layout changes. v2 added the
- * results emitted by fired windows (kept with allowed lateness, to retract them on a late firing).
+ * Checkpoint format of the operator; bump the version when the layout changes. v3: the windows'
+ * state is keyed state (`OperatorContext.state`), snapshotted by key group — the view `windows`,
+ * one entry per group key holding its windows (aligned) or sessions, each with its accumulators
+ * and the result it emitted — and `store` keeps only what is not per key. v2 held the whole store
+ * in `store`; it added the results emitted by fired windows (kept with allowed lateness, to
+ * retract them on a late firing).
  */
-const SNAPSHOT_FORMAT = 'sluice.window_aggregate.v2';
+const SNAPSHOT_FORMAT = 'sluice.window_aggregate.v3';
+const SNAPSHOT_FORMAT_V2 = 'sluice.window_aggregate.v2';
 /** The format before v2: the same layout without emitted results, so readable without lateness. */
 const SNAPSHOT_FORMAT_V1 = 'sluice.window_aggregate.v1';
 
+/** The name of the keyed view of the windows' state (part of the checkpoint format). */
+const WINDOWS_STATE = 'windows';
+
 interface WindowAggregateSnapshot {
-  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
+  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V2 | typeof SNAPSHOT_FORMAT_V1;
   /** What the state was built for: a restore refuses state of a different step. */
   shape: string;
   /** Event time: the last watermark; processing time: the last `now − 1`. */
   progress: number;
   /** Whether input batches carried `key_by` keys (results then carry them too). */
   keyedInput: boolean;
+  /** v3: what the store keeps that is not per key; v1, v2: the whole store. */
   store: unknown;
+  /** v3: the keyed state, when no runtime holds it (an operator opened without `OperatorContext.state`). */
+  keyed?: unknown;
 }
 
 const RESERVED = new Set(['window_start', 'window_end']);
@@ -253,8 +266,9 @@ export function planFields(fields: readonly OutputField[]): FieldPlan {
  * A derived field (an expression over aggregate results) whose expression throws for a result is
  * NULL in it; the first such failure of each field is logged as a warning through `ctx.log`.
  *
- * `snapshot()` returns live references to the state (like the memory state backend): the runtime
- * must serialize it before the next call.
+ * The windows' state is keyed state by group key (`OperatorContext.state`; without one, the
+ * operator keeps it in its own snapshot). `snapshot()` and the keyed state's entries are live
+ * references to the state: the runtime must serialize them before the next call.
  *
  * A record without a finite event time, without one of `keyFields` (whatever it is grouped by),
  * whose key or argument function throws, or that an aggregate function's `check` refuses (a sum
@@ -282,6 +296,8 @@ class WindowAggregate implements Operator {
   #progress = Number.NEGATIVE_INFINITY;
   #keyedInput = false;
   #log: Logger = silentLogger;
+  /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
+  #own: OwnState | undefined;
 
   constructor(config: WindowAggregateConfig) {
     this.#config = config;
@@ -327,6 +343,17 @@ class WindowAggregate implements Operator {
     this.#emitter.changelog = settings.allowedLateness > 0;
     if (!this.#processing) this.#emitter.watermark = this.#progress;
     this.#syncEmitter();
+    this.#attach(undefined);
+  }
+
+  /** Hands the windows' state to `state`, or keeps it itself (restored from `own`) without one. */
+  #attach(state: StateBackend | undefined, own?: unknown): void {
+    this.#own = state === undefined ? new OwnState(own) : undefined;
+    const store = this.#store;
+    (state ?? this.#own!).keyed<GroupKey, unknown>(WINDOWS_STATE, {
+      entries: () => store.entries(),
+      restore: (key, entry) => store.restoreKey(key, entry),
+    });
   }
 
   #syncEmitter(): void {
@@ -338,7 +365,10 @@ class WindowAggregate implements Operator {
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
     this.#log = ctx.log ?? silentLogger;
-    if (ctx.restored === undefined) return;
+    if (ctx.restored === undefined) {
+      this.#attach(ctx.state);
+      return;
+    }
     const saved = ctx.restored as Partial<WindowAggregateSnapshot> | null;
     const step = this.#config.stepId;
     if (saved?.format === SNAPSHOT_FORMAT_V1 && this.#emitter.changelog) {
@@ -348,10 +378,8 @@ class WindowAggregate implements Operator {
         { step },
       );
     }
-    if (
-      (saved?.format !== SNAPSHOT_FORMAT && saved?.format !== SNAPSHOT_FORMAT_V1) ||
-      saved.shape !== this.#shape
-    ) {
+    const legacy = saved?.format === SNAPSHOT_FORMAT_V2 || saved?.format === SNAPSHOT_FORMAT_V1;
+    if ((saved?.format !== SNAPSHOT_FORMAT && !legacy) || saved.shape !== this.#shape) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
         `the checkpointed state of window step '${step}' was made by a different window, time mode, key or aggregate list; restart with --from-scratch to drop it`,
@@ -359,7 +387,15 @@ class WindowAggregate implements Operator {
       );
     }
     try {
-      this.#store.restore(saved.store);
+      if (legacy) {
+        // Before v3 the store held every key's windows: they move into the keyed state.
+        this.#attach(ctx.state);
+        this.#store.restoreLegacy(saved.store);
+      } else {
+        this.#store.restore(saved.store);
+        this.#attach(ctx.state, saved.keyed);
+        this.#store.rebuild();
+      }
     } catch (err) {
       throw toSluiceError(err, 'CHECKPOINT_INCOMPATIBLE', { step });
     }
@@ -463,13 +499,15 @@ class WindowAggregate implements Operator {
   }
 
   snapshot(): WindowAggregateSnapshot {
-    return {
+    const snapshot: WindowAggregateSnapshot = {
       format: SNAPSHOT_FORMAT,
       shape: this.#shape,
       progress: this.#progress,
       keyedInput: this.#keyedInput,
       store: this.#store.snapshot(),
     };
+    if (this.#own !== undefined) snapshot.keyed = this.#own.snapshot();
+    return snapshot;
   }
 
   close(out: Output): void {

@@ -3,12 +3,18 @@
  */
 
 import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
+import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import type { GroupKey } from './group-key.ts';
 import type { ResultEmitter } from './result-emitter.ts';
 
 /** The accumulators of one key in one window. Plain data: it goes into checkpoints as it is. */
 export interface Group {
+  /**
+   * Creation order among the store's groups: a restore, which gets keys back in no order, puts
+   * each window's groups back in this order, so that they fire in the order they would have.
+   */
+  seq: number;
   /** Values of the step's key fields, from the group's first record; null without key fields. */
   keyValues: readonly unknown[] | null;
   /** One accumulator per aggregate field, in field order. */
@@ -66,10 +72,35 @@ export interface WindowStore {
    * change of the result emitted before ({@link ResultEmitter.change}): nothing when unchanged.
    */
   flushUpdates(emitter: ResultEmitter): void;
-  /** The state as structured-cloneable data (live references: serialize before the next call). */
+  /**
+   * Each group key's state — its windows, or its sessions — as plain data for the keyed state
+   * (live references: serialize before the next call).
+   */
+  entries(): Iterable<readonly [GroupKey, unknown]>;
+  /** Takes back one key's state as `entries` gave it, in no order among keys; then {@link rebuild}. */
+  restoreKey(key: GroupKey, entry: unknown): void;
+  /** Rebuilds the indexes (window order, due-queue) once every restored key is back. */
+  rebuild(): void;
+  /** What is not per key (the sequence that orders windows' groups and sessions), as plain data. */
   snapshot(): unknown;
   /** Loads what `snapshot` returned. */
   restore(state: unknown): void;
+  /**
+   * Loads the whole state as snapshotted before it was keyed state (window-aggregate snapshot
+   * format v1 and v2), instead of `restoreKey`, `rebuild` and `restore`.
+   */
+  restoreLegacy(state: unknown): void;
+}
+
+/** Throws CHECKPOINT_INCOMPATIBLE, saying what the checkpoint did not hold. */
+export function notWindowState(what: string): never {
+  throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `window state is not the state of ${what}`);
+}
+
+/** What {@link WindowStore.snapshot} returns: the next sequence number. */
+export function readNextSeq(state: unknown, what: string): number {
+  const nextSeq = (state as { nextSeq?: unknown } | null)?.nextSeq;
+  return typeof nextSeq === 'number' ? nextSeq : notWindowState(what);
 }
 
 /** Indexes of the functions that can refuse a value (they have `check`), for {@link checkAdd}. */
