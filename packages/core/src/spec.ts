@@ -105,6 +105,20 @@ export interface SinkChangelog<C = unknown> {
   readonly hint: string;
 }
 
+/**
+ * A config option holding an SQL expression: its text, or its text and how a syntax error in it
+ * is worded (a `key` entry that must be a field name says so).
+ */
+export type ExpressionOption =
+  | string
+  | { readonly text: string; readonly syntaxMessage: (message: string) => string };
+
+/**
+ * The options of a config that hold SQL expressions, by config path as errors name them: `where`,
+ * `fields.total`, `key[0]`, `order_by[1]`, `stages[2].where`.
+ */
+export type ExpressionOptions = { readonly [path: string]: ExpressionOption };
+
 interface SpecBase<S extends TSchema> {
   /** Lowercase snake_case name used as `type:` in pipelines. */
   readonly type: string;
@@ -162,6 +176,14 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * only appends and gives appends.
    */
   changelog?(config: Static<S>): StepChangelog;
+  /**
+   * The options of this (validated) config that hold SQL expressions — the one list of them.
+   * Plan resolution parses each once, reports a syntax error at its path before any operator
+   * exists, and puts the trees in the plan (`PlanStep.expressions`), where `schema`
+   * (`ctx.expression`, `ctx.check`) and `create` (`step.expression`) read them: neither parses
+   * text. Absent: the step has no expressions.
+   */
+  expressions?(config: Static<S>): ExpressionOptions;
   /**
    * The schema of the step's output from its inputs' schemas (in port order), checking its
    * expressions against them with `ctx.check` (see `plan/schema.ts`). Absent: the output's

@@ -11,6 +11,7 @@ import type { Operator, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
 import { ManualClock } from '../time.ts';
 import { patternStep } from './pattern-step.ts';
+import { createStep } from './step-test-support.ts';
 
 export type PatternConfig = Static<typeof patternStep.config>;
 
@@ -41,7 +42,7 @@ export function buildPattern(
     on_late: 'late_output',
     ...cfg,
   };
-  const op = patternStep.create(full, {
+  const op = createStep(patternStep, full, {
     id: 'p',
     baseDir: '.',
     clock: new ManualClock(),

@@ -7,7 +7,16 @@
  */
 
 import type { ErrorLocation } from '../errors.ts';
-import type { RecordSchema } from '../expr/index.ts';
+import type { Expr, RecordSchema } from '../expr/index.ts';
+
+/**
+ * The parsed SQL expressions of a source, step or sink, by config path (`where`, `fields.total`,
+ * `key[0]`, `event_time.expression`): set by `resolvePlan`, which parses each expression once, so
+ * that front ends type-check before running and the runtime compiles trees, never text. Plain data
+ * (JSON: no class instances, functions or non-finite numbers), so a plan with them can be stored,
+ * sent and compared.
+ */
+export type PlanExpressions = { readonly [path: string]: Expr };
 
 /** How a source assigns event time and watermarks. */
 export interface EventTimeConfig {
@@ -27,6 +36,8 @@ export interface PlanSource {
   readonly config: unknown;
   /** Absent: processing time (the time the record was read). */
   readonly eventTime?: EventTimeConfig;
+  /** `event_time.expression` parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 export interface PlanStep {
@@ -35,6 +46,8 @@ export interface PlanStep {
   /** Ids of the sources or steps this step reads. */
   readonly inputs: readonly string[];
   readonly config: unknown;
+  /** The expressions its spec declares (`StepSpec.expressions`), parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 export interface PlanSink {

@@ -12,6 +12,7 @@ import type { Registry } from '../registry.ts';
 import type { ComponentSpec } from '../spec.ts';
 import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
+import { parsePlanExpressions } from './expressions.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
 import type { Plan, PlanOutput, PlanSink, PlanSource, PlanStep } from './plan.ts';
@@ -197,11 +198,18 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
       problems.push({ code: 'PLAN_CHANGELOG_MISMATCH', ...p });
   }
   if (problems.length > 0) throw problemsError(plan, problems);
-  const { schemas, problems: typeProblems } = inferSchemas(resolved, registry);
+  // Every expression is parsed here, once; the schema rules and the operator factories read the trees.
+  const parsed = parsePlanExpressions(resolved, registry);
+  const unparsed = new Set<string>();
+  for (const err of parsed.errors) {
+    problems.push({ code: err.code, message: err.message, step: err.step, path: err.path ?? '' });
+    if (err.step !== undefined) unparsed.add(err.step);
+  }
+  const { schemas, problems: typeProblems } = inferSchemas(parsed.plan, registry, unparsed);
   for (const p of typeProblems)
     problems.push({ code: p.error.code, message: p.error.message, step: p.step, path: p.path });
   if (problems.length > 0) throw problemsError(plan, problems);
-  return { ...resolved, schemas };
+  return { ...parsed.plan, schemas };
 }
 
 function problemsError(plan: Plan, problems: Problem[]): SluiceError {

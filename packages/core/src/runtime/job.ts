@@ -181,7 +181,7 @@ export class Job {
       new Job(resolved, options);
       for (const src of resolved.sources) {
         inComponent(src.id, () => options.registry.source(src.type)!.create(src.config as never));
-        timeAssigner(src.id, src.eventTime, systemClock);
+        timeAssigner(src, systemClock);
       }
       for (const s of resolved.sinks)
         inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never));
