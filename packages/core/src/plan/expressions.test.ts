@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import Type from 'typebox';
 import { pipeline } from '../api/pipeline.ts';
 import { builtins } from '../builtins.ts';
 import { ConfigErrors, SluiceError } from '../errors.ts';
@@ -14,12 +15,27 @@ import { compileExpression, compilePredicate, type Expr } from '../expr/index.ts
 import { parseCount } from '../expr/parser.ts';
 import { Registry } from '../registry.ts';
 import { Job } from '../runtime/job.ts';
+import { defineSink } from '../spec.ts';
 import { testing } from '../testing/index.ts';
 import { parsePipelineYaml } from '../yaml/load.ts';
 import type { Plan, PlanExpressions } from './plan.ts';
 import { resolvePlan } from './resolve.ts';
 
-const registry = new Registry([builtins, testing]);
+/** A sink with an expression (as the Kafka sink's key): it compiles the tree its factory is given. */
+const keyedSink = defineSink({
+  type: 'keyed',
+  summary: 'Computes a key per record and drops the record.',
+  delivery: 'at-most-once',
+  config: Type.Object({ key: Type.String() }, { additionalProperties: false }),
+  expressions: (config) => ({ key: config.key }),
+  create(_config, sink) {
+    assert.ok(sink !== undefined, 'a job passes the sink its trees');
+    compileExpression(sink.expression('key'), { step: sink.id, path: 'key' });
+    return { async open() {}, async write() {}, async close() {} };
+  },
+});
+
+const registry = new Registry([builtins, testing, { name: 'keyed', components: [keyedSink] }]);
 
 /** Every step with expressions, the event-time expression of a source, one pipeline. */
 const EVERY_KIND = `name: ast
@@ -65,13 +81,17 @@ steps:
     key: customer
     fields: { name: l.name, amount: f.amount }
 sinks:
-  out: { type: discard, input: m }
+  out: { type: keyed, input: m, key: "upper(r)" }
+dead_letter: { type: keyed, key: error.code }
 `;
 
 const load = (text: string): Plan => parsePipelineYaml(text, '/tmp/ast/pipeline.yaml', { registry });
 
 function expressionsOf(plan: Plan): { [id: string]: PlanExpressions | undefined } {
-  return Object.fromEntries([...plan.sources, ...plan.steps].map((c) => [c.id, c.expressions]));
+  return {
+    ...Object.fromEntries([...plan.sources, ...plan.steps, ...plan.sinks].map((c) => [c.id, c.expressions])),
+    $dead_letter: plan.deadLetter?.expressions,
+  };
 }
 
 const count = (plan: Plan) =>
@@ -105,6 +125,8 @@ describe('the plan carries parsed expressions', () => {
       p: ['key[0]', 'stages[0].where', 'stages[1].where', 'measures.first_amount', 'measures.rises'],
       j: ['on', 'fields.id'],
       l: ['key', 'fields.name', 'fields.amount'],
+      out: ['key'],
+      $dead_letter: ['key'],
     });
     // An order_by term's tree is its expression without the direction.
     assert.deepEqual(plan.steps.find((s) => s.id === 't')?.expressions?.['order_by[0]'], {
@@ -118,9 +140,9 @@ describe('the plan carries parsed expressions', () => {
   test('validating a job parses each expression exactly once: at the gate, none when operators are built', async () => {
     const plan = load(EVERY_KIND);
     const expressions = count(resolvePlan(plan, registry));
-    assert.equal(expressions, 24);
+    assert.equal(expressions, 26);
     const before = parseCount();
-    // Resolution, then every operator, source time assigner and sink created as a job creates them.
+    // Resolution, then every operator, source time assigner, sink and output created as a job creates them.
     await Job.validate(plan, { registry, functions: new Map() });
     assert.equal(parseCount() - before, expressions);
   });

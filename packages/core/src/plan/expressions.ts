@@ -8,8 +8,8 @@
 import { SluiceError } from '../errors.ts';
 import { type Expr, parseExpression } from '../expr/index.ts';
 import type { Registry } from '../registry.ts';
-import type { ExpressionOptions } from '../spec.ts';
-import type { Plan, PlanExpressions, PlanSource, PlanStep } from './plan.ts';
+import type { ExpressionOptions, SinkInfo } from '../spec.ts';
+import type { Plan, PlanExpressions, PlanOutput, PlanSource, PlanStep } from './plan.ts';
 
 /** Config path of a source's event-time expression. */
 export const EVENT_TIME_EXPRESSION = 'event_time.expression';
@@ -56,6 +56,11 @@ export function expressionAt(trees: PlanExpressions | undefined, id: string, pat
   return tree;
 }
 
+/** What a sink's factory gets in a job: its id and its parsed expressions. */
+export function sinkInfo(id: string, sink: PlanOutput): SinkInfo {
+  return { id, expression: (path) => expressionAt(sink.expressions, id, path) };
+}
+
 /** The problems of parsing a plan's expressions, and the plan with the trees. */
 export interface PlanParse {
   readonly plan: Plan;
@@ -63,28 +68,43 @@ export interface PlanParse {
 }
 
 /**
- * Parses the expressions of every step (those its spec declares) and every source's event-time
- * expression of `plan` (configs validated, types registered), once each, and returns the plan
- * carrying them with every syntax error, each at its component and path. A step with an error
- * keeps the trees that parsed.
+ * Parses the expressions of every step and sink (those its spec declares) and every source's
+ * event-time expression of `plan` (configs validated, types registered), once each, and returns
+ * the plan carrying them with every syntax error, each at its component and path. A component
+ * with an error keeps the trees that parsed.
  */
 export function parsePlanExpressions(plan: Plan, registry: Registry): PlanParse {
   const errors: SluiceError[] = [];
-  const sources = plan.sources.map((source): PlanSource => {
-    const { expressions: _, ...rest } = source;
-    const text = source.eventTime?.expression;
-    if (text === undefined) return rest;
-    const parsed = parseExpressionOptions({ [EVENT_TIME_EXPRESSION]: text }, source.id);
+  const parse = (options: ExpressionOptions, id: string): PlanExpressions => {
+    const parsed = parseExpressionOptions(options, id);
     errors.push(...parsed.errors);
-    return { ...rest, expressions: parsed.trees };
+    return parsed.trees;
+  };
+  const sources = plan.sources.map((source): PlanSource => {
+    const text = source.eventTime?.expression;
+    if (text === undefined) return source;
+    return { ...source, expressions: parse({ [EVENT_TIME_EXPRESSION]: text }, source.id) };
   });
   const steps = plan.steps.map((step): PlanStep => {
-    const { expressions: _, ...rest } = step;
     const declare = registry.step(step.type)?.expressions;
-    if (declare === undefined) return rest;
-    const parsed = parseExpressionOptions(declare(step.config), step.id);
-    errors.push(...parsed.errors);
-    return { ...rest, expressions: parsed.trees };
+    return declare === undefined ? step : { ...step, expressions: parse(declare(step.config), step.id) };
   });
-  return { plan: { ...plan, sources, steps }, errors };
+  const output = <T extends PlanOutput>(id: string, sink: T): T => {
+    const declare = registry.sink(sink.type)?.expressions;
+    return declare === undefined ? sink : { ...sink, expressions: parse(declare(sink.config), id) };
+  };
+  const sinks = plan.sinks.map((sink) => output(sink.id, sink));
+  const deadLetter = plan.deadLetter && output('$dead_letter', plan.deadLetter);
+  const lateOutput = plan.lateOutput && output('$late_output', plan.lateOutput);
+  return {
+    plan: {
+      ...plan,
+      sources,
+      steps,
+      sinks,
+      ...(deadLetter ? { deadLetter } : {}),
+      ...(lateOutput ? { lateOutput } : {}),
+    },
+    errors,
+  };
 }

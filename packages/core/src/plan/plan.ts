@@ -56,12 +56,16 @@ export interface PlanSink {
   /** Id of the source or step whose output the sink writes. */
   readonly input: string;
   readonly config: unknown;
+  /** The expressions its spec declares (`SinkSpec.expressions`), parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 /** A sink-like output that is not fed by a step: dead letters or late records. */
 export interface PlanOutput {
   readonly type: string;
   readonly config: unknown;
+  /** As {@link PlanSink.expressions}. */
+  readonly expressions?: PlanExpressions;
 }
 
 export interface CheckpointSettings {

@@ -2,9 +2,11 @@
  * Plan resolution: the checks every plan passes before it runs, whatever front end made it.
  *
  * Ids are unique, inputs exist, types are registered, steps form no cycle, every config
- * validates against its component spec (defaults applied), and every step and sink takes the
- * changelog mode of its input (`changelog-check.ts`). Problems are reported together, each
- * pointing to the file, line and column the plan came from when it has `locations`.
+ * validates against its component spec (defaults applied), every step and sink takes the
+ * changelog mode of its input (`changelog-check.ts`), every expression parses (once: the plan
+ * carries the trees, `expressions.ts`) and type-checks against its input's schema (`schema.ts`).
+ * Problems are reported together, each pointing to the file, line and column the plan came from
+ * when it has `locations`.
  */
 
 import { ConfigErrors, SluiceError } from '../errors.ts';
@@ -93,7 +95,10 @@ interface Problem {
   path: string;
 }
 
-/** Checks a plan and returns it with every config validated and defaulted; throws on problems. */
+/**
+ * Checks a plan and returns it with every config validated and defaulted, its expressions parsed
+ * (`PlanStep.expressions`, …) and its schemas (`Plan.schemas`); throws on problems.
+ */
 export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const problems: Problem[] = [];
   const badName = pipelineNameProblem(plan.name);
