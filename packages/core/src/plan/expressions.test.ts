@@ -285,6 +285,27 @@ sinks: { out: { type: discard } }
     );
   });
 
+  test('a type error inside an aggregate call points at its column in the option’s text', () => {
+    assert.throws(
+      () =>
+        resolvePlan(
+          load(`name: typed
+sources: { events: { type: nexmark, events: 10 } }
+steps:
+  - { id: a, type: aggregate, window: { type: tumbling, size: 1m }, fields: { n: "round(sum(bid.pricee), 2)" } }
+sinks: { out: { type: discard } }
+`),
+          registry,
+        ),
+      (err: unknown) =>
+        err instanceof SluiceError &&
+        err.code === 'PLAN_TYPE_ERROR' &&
+        err.path === 'fields.n' &&
+        err.line === 4 &&
+        /^at column 11: bid has no field 'pricee'/.test(err.message),
+    );
+  });
+
   test('a TypeScript pipeline goes through the same gate: its expressions are parsed and checked before it runs', () => {
     const built = (where: string) =>
       pipeline('ts')
