@@ -54,6 +54,7 @@ export const mapStep = defineStep({
         computed.filter((f) => !cfg.drop.includes(f.name)),
       );
     }
+    // A selected name is no expression to parse: its tree is the field it reads, as written by formatName.
     const selected = cfg.select.map((name, i) =>
       ctx.field(name, `select[${i}]`, input, { kind: 'field', name, start: 0, end: formatName(name).length }),
     );

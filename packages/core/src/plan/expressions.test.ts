@@ -306,6 +306,39 @@ sinks: { out: { type: discard } }
     );
   });
 
+  test('a sink’s expressions and a source’s event time are type-checked against the records they read', () => {
+    assert.throws(
+      () =>
+        resolvePlan(
+          load(`name: typed
+sources:
+  events: { type: nexmark, events: 10, event_time: { expression: bid.dateTme } }
+steps:
+  - { id: bids, type: filter, where: event_type = 2 }
+sinks: { out: { type: keyed, key: "upper(bid.channel) || bid.urll" } }
+`),
+          registry,
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigErrors);
+        assert.deepEqual(
+          err.errors.map((e) => [e.code, e.step, e.path, e.line, e.message.replace(/;.*/, '')]),
+          [
+            [
+              'PLAN_TYPE_ERROR',
+              'events',
+              'event_time.expression',
+              3,
+              "at column 1: bid has no field 'dateTme'",
+            ],
+            ['PLAN_TYPE_ERROR', 'out', 'key', 6, "at column 23: bid has no field 'urll'"],
+          ],
+        );
+        return true;
+      },
+    );
+  });
+
   test('a TypeScript pipeline goes through the same gate: its expressions are parsed and checked before it runs', () => {
     const built = (where: string) =>
       pipeline('ts')

@@ -23,7 +23,7 @@ import {
 } from '../expr/index.ts';
 import type { Registry } from '../registry.ts';
 import { expressionAt } from './expressions.ts';
-import type { Plan } from './plan.ts';
+import type { Plan, PlanExpressions } from './plan.ts';
 import { topologicalOrder } from './resolve.ts';
 
 /** What a stream's records look like, where known (see `RecordSchema`). */
@@ -116,7 +116,8 @@ export interface SchemaResult {
 /**
  * Works out the schema of every source and step of `plan` (configs validated, inputs existing,
  * no cycle, expressions parsed: `parsePlanExpressions`), checking each step's expressions
- * against its inputs' schemas. A step whose rule fails, or one of `unparsed` (an expression of it
+ * against its inputs' schemas, a source's event-time expression against its records' and a
+ * sink's expressions against its input's (dead-letter and late outputs' against none). A step whose rule fails, or one of `unparsed` (an expression of it
  * did not parse, already reported), gets an unknown schema, so one mistake is reported once, not
  * again downstream.
  */
@@ -171,5 +172,21 @@ export function inferSchemas(
       schemas[id] = UNKNOWN_SCHEMA;
     }
   }
+  // A source's event-time expression reads its records; a sink's expressions, its input's.
+  const checkAll = (id: string, trees: PlanExpressions | undefined, schema: Schema) => {
+    if (unparsed.has(id)) return;
+    for (const [path, tree] of Object.entries(trees ?? {})) {
+      try {
+        compileExpression(tree, { step: id, path, schema });
+      } catch (err) {
+        if (!(err instanceof SluiceError)) throw err;
+        problems.push({ step: id, path, error: err });
+      }
+    }
+  };
+  for (const source of plan.sources) checkAll(source.id, source.expressions, schemas[source.id]);
+  for (const sink of plan.sinks) checkAll(sink.id, sink.expressions, schemas[sink.input] ?? UNKNOWN_SCHEMA);
+  checkAll('$dead_letter', plan.deadLetter?.expressions, UNKNOWN_SCHEMA);
+  checkAll('$late_output', plan.lateOutput?.expressions, UNKNOWN_SCHEMA);
   return { schemas, problems };
 }
