@@ -117,6 +117,7 @@ export {
   SluiceError,
   toSluiceError,
 } from './errors.ts';
+export type { Expr } from './expr/index.ts';
 export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
@@ -128,7 +129,15 @@ export { redact, secretPaths, validateConfig } from './plan/config.ts';
 export { didYouMean } from './plan/config-suggest.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
 export { locate } from './plan/locate.ts';
-export type { EventTimeConfig, PipelineSettings, Plan, PlanSink, PlanSource, PlanStep } from './plan/plan.ts';
+export type {
+  EventTimeConfig,
+  PipelineSettings,
+  Plan,
+  PlanExpressions,
+  PlanSink,
+  PlanSource,
+  PlanStep,
+} from './plan/plan.ts';
 export { defaultSettings } from './plan/plan.ts';
 export { resolvePlan } from './plan/resolve.ts';
 export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
@@ -162,10 +171,13 @@ export {
   defineSource,
   defineStep,
   deliveryOf,
+  type ExpressionOption,
+  type ExpressionOptions,
   type LookupSpec,
   PER_RECORD_CHANGELOG,
   type Plugin,
   type SinkChangelog,
+  type SinkInfo,
   type SinkSpec,
   type SourceSpec,
   type StepChangelog,

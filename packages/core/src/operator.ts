@@ -10,6 +10,7 @@
 
 import type { Logger } from './connector.ts';
 import type { SluiceError } from './errors.ts';
+import type { Expr } from './expr/types.ts';
 import type { Batch } from './record.ts';
 import type { LookupSpec } from './spec.ts';
 import type { StateBackend } from './state.ts';
@@ -151,6 +152,12 @@ export interface StepInfo {
   readonly baseDir: string;
   /** Processing time, for expressions calling now(). */
   readonly clock: Clock;
+  /**
+   * The tree of the expression at config `path`, one the spec's `expressions` declares, as plan
+   * resolution parsed it: a factory compiles it (`compileExpression` takes trees) and never
+   * parses the config's text. Throws INTERNAL for a path the spec does not declare.
+   */
+  expression(path: string): Expr;
   /** Functions given by the TypeScript API, by step id (YAML plans have none). */
   readonly functions: ReadonlyMap<string, unknown>;
   /** The registered lookup types, for a step that reads a lookup table; absent in unit tests that need none. */

@@ -8,6 +8,7 @@
 
 import type { Static, TSchema } from 'typebox';
 import type { Sink, Source } from './connector.ts';
+import type { Expr } from './expr/types.ts';
 import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
 import type { Schema, SchemaContext } from './plan/schema.ts';
@@ -105,6 +106,20 @@ export interface SinkChangelog<C = unknown> {
   readonly hint: string;
 }
 
+/**
+ * A config option holding an SQL expression: its text, or its text and how a syntax error in it
+ * is worded (a `key` entry that must be a field name says so).
+ */
+export type ExpressionOption =
+  | string
+  | { readonly text: string; readonly syntaxMessage: (message: string) => string };
+
+/**
+ * The options of a config that hold SQL expressions, by config path as errors name them: `where`,
+ * `fields.total`, `key[0]`, `order_by[1]`, `stages[2].where`.
+ */
+export type ExpressionOptions = { readonly [path: string]: ExpressionOption };
+
 interface SpecBase<S extends TSchema> {
   /** Lowercase snake_case name used as `type:` in pipelines. */
   readonly type: string;
@@ -137,6 +152,17 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   create(config: Static<S>): Source;
 }
 
+/** What a sink factory knows of its place in the plan. */
+export interface SinkInfo {
+  /** The sink's id (`$dead_letter` / `$late_output` for those outputs). */
+  readonly id: string;
+  /**
+   * The tree of the expression at config `path`, one the spec's `expressions` declares, as plan
+   * resolution parsed it. Throws INTERNAL for a path the spec does not declare.
+   */
+  expression(path: string): Expr;
+}
+
 export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly kind: 'sink';
   /**
@@ -146,7 +172,17 @@ export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   readonly delivery: DeliveryGuarantee<Static<S>>;
   /** Absent: the sink takes only appends (the plan check refuses an updating input). */
   readonly changelog?: SinkChangelog<Static<S>>;
-  create(config: Static<S>): Sink;
+  /**
+   * The options of this (validated) config that hold SQL expressions (a Kafka message's key), as
+   * for steps (`StepSpec.expressions`): plan resolution parses each once and `create` gets the
+   * trees through `sink.expression`.
+   */
+  expressions?(config: Static<S>): ExpressionOptions;
+  /**
+   * Builds the sink without I/O. A job always passes `sink`; a sink with `expressions` compiles
+   * the trees it gives, and parses its config's text only when called without it (outside a job).
+   */
+  create(config: Static<S>, sink?: SinkInfo): Sink;
 }
 
 export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
@@ -162,6 +198,14 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * only appends and gives appends.
    */
   changelog?(config: Static<S>): StepChangelog;
+  /**
+   * The options of this (validated) config that hold SQL expressions — the one list of them.
+   * Plan resolution parses each once, reports a syntax error at its path before any operator
+   * exists, and puts the trees in the plan (`PlanStep.expressions`), where `schema`
+   * (`ctx.expression`, `ctx.check`) and `create` (`step.expression`) read them: neither parses
+   * text. Absent: the step has no expressions.
+   */
+  expressions?(config: Static<S>): ExpressionOptions;
   /**
    * The schema of the step's output from its inputs' schemas (in port order), checking its
    * expressions against them with `ctx.check` (see `plan/schema.ts`). Absent: the output's

@@ -7,8 +7,10 @@
 import {
   compileExpression,
   DELETE,
+  type Expr,
   type Row,
   type SinkBatch,
+  type SinkInfo,
   type SinkRejection,
   SluiceError,
   toEpochMillis,
@@ -83,11 +85,33 @@ type TimestampSource =
   | { readonly kind: 'now' }
   | { readonly kind: 'expression'; readonly expr: CompiledExpression };
 
-/** `timestamp` parsed; CONFIG_INVALID or the compile error (path `timestamp`) when it is not usable. */
-function timestampSource(text: string, step: string | undefined): TimestampSource {
+/** Whether `timestamp` names a time rather than holding an expression. */
+export function timestampKeyword(text: string): 'event_time' | 'now' | undefined {
   const keyword = text.trim();
-  if (keyword === 'event_time' || keyword === 'now') return { kind: keyword };
-  const expr = compileExpression(text, { step, path: 'timestamp' });
+  return keyword === 'event_time' || keyword === 'now' ? keyword : undefined;
+}
+
+/**
+ * The options of a sink config that hold SQL expressions (`kafkaSink.expressions`): `key`, each
+ * header, and `timestamp` unless it is a keyword.
+ */
+export function sinkExpressions(config: KafkaSinkConfig): { [path: string]: string } {
+  const options: { [path: string]: string } = {};
+  if (config.key !== undefined) options.key = config.key;
+  for (const [name, text] of Object.entries(config.headers)) options[`headers.${name}`] = text;
+  if (timestampKeyword(config.timestamp) === undefined) options.timestamp = config.timestamp;
+  return options;
+}
+
+/** `timestamp` compiled; CONFIG_INVALID or the compile error (path `timestamp`) when it is not usable. */
+function timestampSource(
+  text: string,
+  step: string | undefined,
+  source: (path: string, text: string) => string | Expr,
+): TimestampSource {
+  const keyword = timestampKeyword(text);
+  if (keyword !== undefined) return { kind: keyword };
+  const expr = compileExpression(source('timestamp', text), { step, path: 'timestamp' });
   if (expr.type === 'boolean') {
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -113,19 +137,25 @@ export class RecordEncoder {
   #onExpired: ((timestamp: number, retentionMs: number) => void) | undefined;
 
   /**
-   * Compiles the expressions; throws their compile errors (EXPR_SYNTAX, …) with `step` and `path`.
-   * (The sink's `create` has refused `changelog: upsert` without a `key`.)
+   * Compiles the expressions — in a job the trees `sink` gives (the plan's, parsed once at its
+   * resolution), else the config's text; throws their compile errors (EXPR_SYNTAX, …) with `step`
+   * and `path`. (The sink's `create` has refused `changelog: upsert` without a `key`.)
    */
-  constructor(config: KafkaSinkConfig, step: string | undefined) {
+  constructor(config: KafkaSinkConfig, step: string | undefined, sink?: SinkInfo) {
+    const source = (path: string, text: string): string | Expr =>
+      sink === undefined ? text : sink.expression(path);
     this.#upsert = config.changelog === 'upsert';
     this.#topic = config.topic;
     this.#format = config.format;
-    this.#timestamp = timestampSource(config.timestamp, step);
-    this.#key = config.key === undefined ? undefined : compileExpression(config.key, { step, path: 'key' });
+    this.#timestamp = timestampSource(config.timestamp, step, source);
+    this.#key =
+      config.key === undefined
+        ? undefined
+        : compileExpression(source('key', config.key), { step, path: 'key' });
     this.#headers = Object.entries(config.headers).map(([name, text]) => ({
       name: Buffer.from(name),
       label: name,
-      expr: compileExpression(text, { step, path: `headers.${name}` }),
+      expr: compileExpression(source(`headers.${name}`, text), { step, path: `headers.${name}` }),
     }));
   }
 

@@ -4,7 +4,7 @@
  * commit of a transaction a crashed predecessor prepared.
  */
 
-import { type Logger, retryPolicy, type SinkContext, SluiceError } from '@sluice/core';
+import { type Logger, retryPolicy, type SinkContext, type SinkInfo, SluiceError } from '@sluice/core';
 import { clientOptions, connectionSecrets, describeKafkaError, permanentFailure } from './client-errors.ts';
 import { failureKind } from './producer-errors.ts';
 import { commitPrepared } from './producer-recovery.ts';
@@ -78,11 +78,11 @@ export interface CheckedConfig {
  * Checks a config when the sink is created (so `sluice validate` catches bad expressions,
  * durations and inline schemas); throws CONFIG_INVALID or the expression's compile error.
  */
-export function checkConfig(config: KafkaSinkConfig): CheckedConfig {
+export function checkConfig(config: KafkaSinkConfig, sink?: SinkInfo): CheckedConfig {
   return {
     ...sinkDurations(config),
     schema: checkSinkSchema(config),
-    encoder: new RecordEncoder(config, undefined),
+    encoder: new RecordEncoder(config, undefined, sink),
   };
 }
 

@@ -4,7 +4,7 @@
  * two-phase commit of Flink's Kafka sink).
  */
 
-import type { Sink, SinkBatch, SinkContext, SinkRejection } from '@sluice/core';
+import type { Sink, SinkBatch, SinkContext, SinkInfo, SinkRejection } from '@sluice/core';
 import { SluiceError } from '@sluice/core';
 import { describeKafkaError } from './client-errors.ts';
 import { KafkaProducer } from './producer.ts';
@@ -39,9 +39,9 @@ export class TransactionalKafkaSink implements Sink {
   #broken: SluiceError | undefined;
   #closed = false;
 
-  constructor(config: KafkaSinkConfig) {
+  constructor(config: KafkaSinkConfig, sink?: SinkInfo) {
     this.#config = config;
-    this.#checked = checkConfig(config);
+    this.#checked = checkConfig(config, sink);
   }
 
   async open(ctx: SinkContext): Promise<void> {

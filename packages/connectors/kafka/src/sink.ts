@@ -9,13 +9,14 @@ import {
   type Sink,
   type SinkBatch,
   type SinkContext,
+  type SinkInfo,
   type SinkRejection,
   SluiceError,
 } from '@sluice/core';
 import { KafkaProducer } from './producer.ts';
 import { ProduceError } from './producer-errors.ts';
 import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
-import { chunkEnds, type EncodedBatch } from './sink-encode.ts';
+import { chunkEnds, type EncodedBatch, sinkExpressions } from './sink-encode.ts';
 import { type CheckedConfig, checkConfig, type SinkSetup, setUpSink, sinkError } from './sink-setup.ts';
 import { TransactionalKafkaSink } from './sink-transactional.ts';
 
@@ -26,9 +27,9 @@ class KafkaSink implements Sink {
   #setup: SinkSetup | undefined;
   #producer: KafkaProducer | undefined;
 
-  constructor(config: KafkaSinkConfig) {
+  constructor(config: KafkaSinkConfig, sink?: SinkInfo) {
     this.#config = config;
-    this.#checked = checkConfig(config);
+    this.#checked = checkConfig(config, sink);
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -210,7 +211,8 @@ export const kafkaSink = defineSink({
     consumes: (config) => (config.changelog === 'upsert' ? ['append', 'upsert', 'retract'] : ['append']),
     hint: 'set `changelog: upsert` with a `key` expression (each row under its key, a tombstone for a delete)',
   },
-  create: (config) => {
+  expressions: sinkExpressions,
+  create: (config, sink) => {
     if (config.changelog === 'upsert' && config.key === undefined) {
       throw new SluiceError(
         'CONFIG_INVALID',
@@ -218,6 +220,8 @@ export const kafkaSink = defineSink({
         { path: 'key' },
       );
     }
-    return config.delivery === 'exactly_once' ? new TransactionalKafkaSink(config) : new KafkaSink(config);
+    return config.delivery === 'exactly_once'
+      ? new TransactionalKafkaSink(config, sink)
+      : new KafkaSink(config, sink);
   },
 });

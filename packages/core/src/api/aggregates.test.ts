@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseExpression } from '../expr/index.ts';
 import { compileAggregateFields } from '../operators/aggregate-step.ts';
 import { ManualClock } from '../testing/index.ts';
 import { percentile, percentileCont, percentileDisc } from './aggregates.ts';
@@ -15,7 +16,12 @@ test('percentile helpers write the calls of PostgreSQL’s two definitions', () 
     cont: 'percentile_cont("amount", 0.95)',
     disc: 'percentile_disc("amount", 0.95)',
   });
-  const compiled = compileAggregateFields(fields, { step: 's', clock: new ManualClock(0), keyFields: [] });
+  const compiled = compileAggregateFields(fields, {
+    step: 's',
+    clock: new ManualClock(0),
+    keyFields: [],
+    expression: (path) => parseExpression(fields[path.slice('fields.'.length) as keyof typeof fields]),
+  });
   const results = compiled.map((f) => {
     if (!('fn' in f) || !f.arg) return assert.fail('a single aggregate call');
     let acc = f.fn.create();

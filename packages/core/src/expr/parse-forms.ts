@@ -72,7 +72,8 @@ export function parseInterval(stream: TokenStream, intervalTok: Token): LiteralE
       `INTERVAL '${valueTok.text}' is too large: its milliseconds exceed the range of a double`,
     );
   }
-  return { kind: 'literal', value, start: intervalTok.start, end };
+  // '-0 seconds' is 0: a tree is plain data, and JSON has no -0.
+  return { kind: 'literal', value: value === 0 ? 0 : value, start: intervalTok.start, end };
 }
 
 /** Parses a SQL type name (and DOUBLE PRECISION); returns its cast target and end offset. */

@@ -327,12 +327,23 @@ class Parser extends TokenStream {
   }
 }
 
+let parses = 0;
+
+/**
+ * How many times `parseExpression` has run in this process: lets tests prove that a job compiles
+ * the trees its plan carries and parses no expression text after plan resolution.
+ */
+export function parseCount(): number {
+  return parses;
+}
+
 /**
  * Parses SQL expression text into a syntax tree with source offsets on every node.
  * Throws EXPR_SYNTAX whose message starts with the 1-based column, e.g.
  * `at column 7: expected ')' to close the '(' at column 3, found the end of the expression`.
  */
 export function parseExpression(text: string): Expr {
+  parses++;
   let root: Expr;
   try {
     root = new Parser(text).parseAll();

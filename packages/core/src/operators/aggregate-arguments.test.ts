@@ -16,6 +16,7 @@ import type { Row } from '../record.ts';
 import { ManualClock } from '../testing/index.ts';
 import { batchOf, CollectingOutput } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
+import { createStep } from './step-test-support.ts';
 
 type Window =
   | { type: 'tumbling'; size: string }
@@ -26,7 +27,8 @@ function step(
   fields: { [name: string]: string },
   window: Window = { type: 'tumbling', size: '10ms' },
 ): Operator {
-  const op = aggregateStep.create(
+  const op = createStep(
+    aggregateStep,
     { window, time: 'event', fields, allowed_lateness: '0s', on_late: 'late_output' },
     { id: 'agg', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
   );

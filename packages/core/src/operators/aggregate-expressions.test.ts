@@ -15,6 +15,7 @@ import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore } from '../testing/index.ts';
 import { batchOf, CollectingOutput, roundTrip } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
+import { createStep } from './step-test-support.ts';
 
 /** A logger that keeps its warnings. */
 function recordingLogger(): Logger & { warnings: { message: string; fields?: { [k: string]: unknown } }[] } {
@@ -30,7 +31,8 @@ function recordingLogger(): Logger & { warnings: { message: string; fields?: { [
 
 /** Creates an aggregate step `agg` over tumbling 10 ms event-time windows. */
 function step(fields: { [name: string]: string }, key?: string[]): Operator {
-  return aggregateStep.create(
+  return createStep(
+    aggregateStep,
     {
       ...(key ? { key } : {}),
       window: { type: 'tumbling', size: '10ms' },

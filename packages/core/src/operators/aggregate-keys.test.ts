@@ -15,11 +15,13 @@ import { ManualClock } from '../testing/index.ts';
 import { batchOf, CollectingOutput } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
 import { dedupeStep } from './dedupe-step.ts';
+import { createStep } from './step-test-support.ts';
 
 const stepInfo = { id: 'agg', baseDir: '.', clock: new ManualClock(0), functions: new Map() };
 
 function aggregate(key: string[], fields: { [name: string]: string } = { n: 'count(*)' }): Operator {
-  const op = aggregateStep.create(
+  const op = createStep(
+    aggregateStep,
     {
       key,
       window: { type: 'tumbling', size: '10ms' },
@@ -170,7 +172,8 @@ sinks:
 
 describe('dedupe step: key', () => {
   it('a record without the key field is a dead letter, not a key of its own', () => {
-    const op = dedupeStep.create(
+    const op = createStep(
+      dedupeStep,
       { key: ['ID'], within: '1m', time: 'event', on_late: 'late_output' },
       { ...stepInfo, id: 'dd' },
     );

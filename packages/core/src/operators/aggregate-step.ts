@@ -16,10 +16,9 @@ import {
   formatExpression,
   isAggregateCall,
   mapChildren,
-  parseExpression,
 } from '../expr/index.ts';
 import type { FieldSchema, Schema, SchemaContext } from '../plan/schema.ts';
-import { defineStep } from '../spec.ts';
+import { defineStep, type ExpressionOptions } from '../spec.ts';
 import type { Clock } from '../time.ts';
 import { parseDuration } from '../time.ts';
 import {
@@ -139,6 +138,8 @@ function latenessOf(text: string | undefined): number {
 interface FieldOptions {
   step: string;
   clock: Clock;
+  /** The parsed expression at a config path (`fields.<name>`): `StepInfo.expression`. */
+  expression: (path: string) => Expr;
   /** Whether results have `window_start` and `window_end` for expressions to read (default true). */
   windowBounds?: boolean;
 }
@@ -167,7 +168,7 @@ export function compileAggregateFields(
   const hidden = new Map<string, AggregateField>();
   return Object.entries(fields).map(([name, text]): OutputField => {
     const path = `fields.${name}`;
-    const expr = parseExpression(text);
+    const expr = options.expression(path);
     if (expr.kind === 'call' && isAggregateCall(expr))
       return compileAggregateCall(name, expr, { step, clock: options.clock, field: name });
     if (findAggregateCall(expr) === undefined) {
@@ -209,25 +210,39 @@ export function compileAggregateFields(
 }
 
 /**
- * Reads the `key` entries as field names: each must parse as an expression that is one field,
- * plain (`region`) or quoted (`"user id"`). Throws PLAN_TYPE_ERROR for an expression, which a
- * result could not name, saying to compute it in a `map` step first, and EXPR_SYNTAX for text that
- * does not parse.
+ * The options of an aggregate config that hold expressions: the `key` entries, each a field name
+ * in expression syntax (a syntax error there says how to quote a name), and the `fields`.
  */
-export function keyFieldNames(key: readonly string[], step: string): string[] {
+function aggregateExpressions(cfg: {
+  key?: string[];
+  fields: { [name: string]: string };
+}): ExpressionOptions {
+  const options: { [path: string]: ExpressionOptions[string] } = {};
+  for (const [i, text] of (cfg.key ?? []).entries()) {
+    options[`key[${i}]`] = {
+      text,
+      syntaxMessage: (message) =>
+        `'${text}' is not a field name (${message}); write a name that is not a plain identifier in double quotes, e.g. "user id"`,
+    };
+  }
+  for (const [name, text] of Object.entries(cfg.fields)) options[`fields.${name}`] = text;
+  return options;
+}
+
+/**
+ * Reads the `key` entries as field names: each must be an expression that is one field, plain
+ * (`region`) or quoted (`"user id"`); `expression` gives the parsed entry at a config path
+ * (`key[i]`). Throws PLAN_TYPE_ERROR for an expression, which a result could not name, saying to
+ * compute it in a `map` step first.
+ */
+export function keyFieldNames(
+  key: readonly string[],
+  expression: (path: string) => Expr,
+  step: string,
+): string[] {
   return key.map((text, i) => {
     const path = `key[${i}]`;
-    let expr: Expr;
-    try {
-      expr = parseExpression(text);
-    } catch (err) {
-      if (!(err instanceof SluiceError)) throw err;
-      throw new SluiceError(
-        err.code,
-        `'${text}' is not a field name (${err.message}); write a name that is not a plain identifier in double quotes, e.g. "user id"`,
-        { step, path },
-      );
-    }
+    const expr = expression(path);
     if (expr.kind !== 'field') {
       throw new SluiceError(
         'PLAN_TYPE_ERROR',
@@ -270,23 +285,22 @@ export const aggregateStep = defineStep({
   config,
   example:
     'type: aggregate\nkey: [region]\nwindow: { type: tumbling, size: 1m }\nfields:\n  orders: count(*)\n  revenue: sum(amount)\n  avg_amount: round(sum(amount) / count(*), 2)\n  p95_amount: percentile(amount, 0.95)',
+  expressions: aggregateExpressions,
   schema(cfg, [input], ctx) {
-    const keyFields = cfg.key === undefined ? [] : keyFieldNames(cfg.key, ctx.step);
-    const fields: FieldSchema[] = keyFields.map((name, i) =>
-      ctx.field(name, cfg.key![i], `key[${i}]`, input),
-    );
+    const keyFields = cfg.key === undefined ? [] : keyFieldNames(cfg.key, ctx.expression, ctx.step);
+    const fields: FieldSchema[] = keyFields.map((name, i) => ctx.field(name, `key[${i}]`, input));
     if (cfg.window !== undefined)
       fields.push({ name: 'window_start', type: 'number' }, { name: 'window_end', type: 'number' });
-    for (const [name, text] of Object.entries(cfg.fields))
-      fields.push(aggregateFieldSchema(name, text, input, ctx));
+    for (const name of Object.keys(cfg.fields)) fields.push(aggregateFieldSchema(name, input, ctx));
     // Keyed by an upstream key_by instead of `key`, a result also holds that key.
     return { fields, open: cfg.key === undefined };
   },
   create(cfg, step) {
-    const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.id);
+    const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.expression, step.id);
     const fields = compileAggregateFields(cfg.fields, {
       step: step.id,
       clock: step.clock,
+      expression: step.expression,
       keyFields: keyFields ?? [],
       windowBounds: cfg.window !== undefined,
     });
@@ -339,13 +353,13 @@ export const aggregateStep = defineStep({
  * input's schema: counts, sums, averages and percentiles are numbers; min, max, first and last
  * have their argument's type; an expression over calls is of unknown type.
  */
-function aggregateFieldSchema(name: string, text: string, input: Schema, ctx: SchemaContext): FieldSchema {
+function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaContext): FieldSchema {
   const path = `fields.${name}`;
-  const expr = parseExpression(text);
+  const expr = ctx.expression(path);
   let result: FieldSchema = { name, type: 'any', nullable: true };
   const visit = (e: Expr, top: boolean): Expr => {
     if (e.kind === 'call' && isAggregateCall(e)) {
-      const types = e.args.map((a) => ctx.check(formatExpression(a), path, input));
+      const types = e.args.map((a) => ctx.check(path, input, 'value', a));
       const fn = e.name.toLowerCase();
       const numeric = fn === 'sum' || fn === 'avg' || fn.startsWith('percentile');
       if (numeric && (types[0] === 'string' || types[0] === 'boolean')) {

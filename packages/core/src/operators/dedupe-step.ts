@@ -11,7 +11,7 @@ import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { createDedupeOperator } from './dedupe.ts';
 import { encodeKeyValue } from './key.ts';
-import { compileKey } from './key-by.ts';
+import { compileKey, keyExpressions } from './key-by.ts';
 import { stepFunction } from './step-function.ts';
 
 const within = Type.String({
@@ -51,12 +51,13 @@ export const dedupeStep = defineStep({
   // Where late records go does not shape the state.
   state: ['key', 'within', 'time'],
   example: 'type: dedupe\nkey: [order_id]\nwithin: 10m',
+  expressions: (cfg) => keyExpressions(cfg.key),
   schema(cfg, [input], ctx) {
-    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
     return input;
   },
   create(cfg, step) {
-    return dedupeOperator(cfg, step.id, cfg.key ? compileKey(cfg.key, step) : undefined);
+    return dedupeOperator(cfg, step.id, cfg.key ? compileKey(cfg.key.length, step) : undefined);
   },
 });
 

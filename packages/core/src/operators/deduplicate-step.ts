@@ -5,7 +5,7 @@
 import Type from 'typebox';
 import { defineStep } from '../spec.ts';
 import { createDeduplicate } from './deduplicate.ts';
-import { compileKey } from './key-by.ts';
+import { compileKey, keyExpressions } from './key-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
 
 export const deduplicateStep = defineStep({
@@ -64,15 +64,16 @@ export const deduplicateStep = defineStep({
         }
       : { consumes: ['append'], produces: 'append' },
   example: 'type: deduplicate\nkey: [order_id]\nkeep: last\ntime: event\nttl: 1h',
+  expressions: (cfg) => keyExpressions(cfg.key),
   schema(cfg, [input], ctx) {
-    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
     return input;
   },
   create(cfg, step) {
     const ttl = parseTtl(cfg.ttl, step.id);
     const operator = createDeduplicate({
       stepId: step.id,
-      ...(cfg.key ? { keyFn: compileKey(cfg.key, step) } : {}),
+      ...(cfg.key ? { keyFn: compileKey(cfg.key.length, step) } : {}),
       keep: cfg.keep,
       time: cfg.time,
       ...(ttl !== undefined ? { ttl } : {}),

@@ -30,12 +30,17 @@ export const filterStep = defineStep({
     'A record on which the condition fails to evaluate (missing field, bad type) goes to the dead-letter output; one for which it is false or NULL is counted as filtered.',
   config,
   example: "type: filter\nwhere: amount > 0 AND region <> 'test'",
-  schema(cfg, [input], ctx) {
-    ctx.check(cfg.where, 'where', input, 'predicate');
+  expressions: (cfg) => ({ where: cfg.where }),
+  schema(_cfg, [input], ctx) {
+    ctx.check('where', input, 'predicate');
     return input;
   },
-  create(cfg, step) {
-    const test = compilePredicate(cfg.where, { step: step.id, path: 'where', clock: step.clock });
+  create(_cfg, step) {
+    const test = compilePredicate(step.expression('where'), {
+      step: step.id,
+      path: 'where',
+      clock: step.clock,
+    });
     return filterOperator(test, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
   },
 });

@@ -30,6 +30,7 @@ import {
   registry,
   runJoin,
 } from './join-test-support.ts';
+import { withExpressions } from './step-test-support.ts';
 
 const h = new Harness();
 afterEach(() => h.stopAll());
@@ -126,7 +127,10 @@ describe('interval join', () => {
 });
 
 describe('interval join state', () => {
-  const step = { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() };
+  const step = withExpressions(
+    { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+    { on: 'l.k = r.k' },
+  );
   const pairs = new PairOutput(
     compileJoinCondition('l.k = r.k', { left: 'l', right: 'r' }, step),
     undefined,

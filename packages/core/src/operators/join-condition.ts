@@ -11,13 +11,7 @@
 
 import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
-import {
-  compileExpression,
-  compilePredicate,
-  type Expr,
-  mapChildren,
-  parseExpression,
-} from '../expr/index.ts';
+import { compileExpression, compilePredicate, type Expr, mapChildren } from '../expr/index.ts';
 import type { Output, StepInfo } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
@@ -105,9 +99,10 @@ function keyOf(parts: readonly ((record: Row) => unknown)[]): (record: Row) => s
 }
 
 /**
- * Compiles `on` for a join of `left` and `right`. At least one conjunct must be an equality
- * between an expression of the left record and one of the right (`requireKey`: the joins keep
- * state per key; a join without one would compare every pair).
+ * Compiles `on` for a join of `left` and `right`: the tree at `step.expression('on')`, whose text
+ * `text` messages quote. At least one conjunct must be an equality between an expression of the
+ * left record and one of the right (`requireKey`: the joins keep state per key; a join without
+ * one would compare every pair).
  */
 export function compileJoinCondition(
   text: string,
@@ -125,7 +120,7 @@ export function compileJoinCondition(
       throw err;
     }
   };
-  const root = located(() => parseExpression(text));
+  const root = step.expression('on');
   const leftParts: Expr[] = [];
   const rightParts: Expr[] = [];
   const rest: Expr[] = [];
@@ -197,8 +192,11 @@ export class PairOutput {
         ? undefined
         : this.#names.map(
             (name) =>
-              compileExpression(fields[name], { step: step.id, path: `fields.${name}`, clock: step.clock })
-                .evaluate,
+              compileExpression(step.expression(`fields.${name}`), {
+                step: step.id,
+                path: `fields.${name}`,
+                clock: step.clock,
+              }).evaluate,
           );
   }
 

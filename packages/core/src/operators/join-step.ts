@@ -114,6 +114,10 @@ export const joinStep = defineStep({
         ? regularJoinChangelog(cfg.kind)
         : { consumes: ['append'], produces: 'append' },
   example: 'type: join\ninput: [bids, auctions]\non: bids.auction = auctions.id\nbetween: [0s, 10s]',
+  expressions: (cfg) => ({
+    on: cfg.on,
+    ...Object.fromEntries(Object.entries(cfg.fields ?? {}).map(([name, text]) => [`fields.${name}`, text])),
+  }),
   schema(cfg, inputs, ctx) {
     if (ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1]) return UNKNOWN_SCHEMA;
     const kind = cfg.kind;
@@ -124,10 +128,10 @@ export const joinStep = defineStep({
     if (cfg.window !== undefined)
       fields.push({ name: 'window_start', type: 'number' }, { name: 'window_end', type: 'number' });
     const pair: Schema = { fields, open: false };
-    ctx.check(cfg.on, 'on', pair, 'predicate');
+    ctx.check('on', pair, 'predicate');
     if (cfg.fields === undefined) return pair;
     return {
-      fields: Object.entries(cfg.fields).map(([name, text]) => ctx.field(name, text, `fields.${name}`, pair)),
+      fields: Object.keys(cfg.fields).map((name) => ctx.field(name, `fields.${name}`, pair)),
       open: false,
     };
   },

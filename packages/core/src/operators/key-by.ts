@@ -25,10 +25,21 @@ const config = Type.Object(
   { additionalProperties: false },
 );
 
-/** Compiles key expressions (`key[i]` in the step config) into one function giving the encoded key. */
-export function compileKey(texts: readonly string[], step: StepInfo): (record: Row) => string {
-  const parts = texts.map(
-    (text, i) => compileExpression(text, { step: step.id, path: `key[${i}]`, clock: step.clock }).evaluate,
+/** The `key[i]` options of a step's config, for its spec's `expressions`. */
+export function keyExpressions(texts: readonly string[] | undefined): { [path: string]: string } {
+  return Object.fromEntries((texts ?? []).map((text, i) => [`key[${i}]`, text]));
+}
+
+/**
+ * Compiles the `count` key expressions (`key[i]` in the step config, declared with
+ * `keyExpressions`) into one function giving the encoded key.
+ */
+export function compileKey(count: number, step: StepInfo): (record: Row) => string {
+  const parts = Array.from(
+    { length: count },
+    (_, i) =>
+      compileExpression(step.expression(`key[${i}]`), { step: step.id, path: `key[${i}]`, clock: step.clock })
+        .evaluate,
   );
   if (parts.length === 1) {
     const only = parts[0];
@@ -76,12 +87,13 @@ export const keyByStep = defineStep({
     'Records keep their values; the key travels beside them. A record whose key expression fails goes to the dead-letter output.',
   config,
   example: 'type: key_by\nkey: [region]',
+  expressions: (cfg) => keyExpressions(cfg.key),
   schema(cfg, [input], ctx) {
-    for (const [i, text] of cfg.key.entries()) ctx.check(text, `key[${i}]`, input);
+    for (const i of cfg.key.keys()) ctx.check(`key[${i}]`, input);
     return input;
   },
   create(cfg, step) {
-    const keyOf = compileKey(cfg.key, step);
+    const keyOf = compileKey(cfg.key.length, step);
     return keyingOperator(keyOf, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
   },
 });

@@ -18,6 +18,7 @@ import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { AsyncCalls, asyncCallFields } from './async-calls.ts';
 import { AsyncStage } from './async-stage.ts';
+import { keyExpressions } from './key-by.ts';
 import { LookupCache } from './lookup-cache.ts';
 import { LookupJoin } from './lookup-join.ts';
 
@@ -172,17 +173,21 @@ export const lookupStep = defineStep({
     '  ttl: 10m',
   ].join('\n'),
   config,
+  expressions: (cfg) => ({
+    ...(typeof cfg.key === 'string' ? { key: cfg.key } : keyExpressions(cfg.key)),
+    ...Object.fromEntries(Object.entries(cfg.fields ?? {}).map(([name, text]) => [`fields.${name}`, text])),
+  }),
   schema(cfg, [input], ctx) {
     const keys = typeof cfg.key === 'string' ? [cfg.key] : cfg.key;
-    keys.forEach((text, i) => {
-      ctx.check(text, typeof cfg.key === 'string' ? 'key' : `key[${i}]`, input);
+    keys.forEach((_, i) => {
+      ctx.check(typeof cfg.key === 'string' ? 'key' : `key[${i}]`, input);
     });
     // The row's fields are the table's, unknown to the plan (a lookup type may declare them later).
     const row = objectField(cfg.as ?? ctx.step, UNKNOWN_SCHEMA, true);
     if (cfg.fields === undefined) return withFields(input, [row]);
     const pair: Schema = { fields: [objectField(ctx.inputs[0], input), row], open: false };
     return {
-      fields: Object.entries(cfg.fields).map(([name, text]) => ctx.field(name, text, `fields.${name}`, pair)),
+      fields: Object.keys(cfg.fields).map((name) => ctx.field(name, `fields.${name}`, pair)),
       open: false,
     };
   },
@@ -204,14 +209,10 @@ export const lookupStep = defineStep({
       );
     }
     const keyTexts = typeof cfg.key === 'string' ? [cfg.key] : cfg.key;
-    const keyParts = keyTexts.map(
-      (text, i) =>
-        compileExpression(text, {
-          step: step.id,
-          path: typeof cfg.key === 'string' ? 'key' : `key[${i}]`,
-          clock: step.clock,
-        }).evaluate,
-    );
+    const keyParts = keyTexts.map((_, i) => {
+      const path = typeof cfg.key === 'string' ? 'key' : `key[${i}]`;
+      return compileExpression(step.expression(path), { step: step.id, path, clock: step.clock }).evaluate;
+    });
     const lookup = createLookup(cfg.table, keyTexts.length, step);
     const ttl = parseDuration(cfg.cache.ttl, 'cache.ttl');
     const missTtl =
@@ -228,8 +229,11 @@ export const lookupStep = defineStep({
       const names = Object.keys(fields);
       const compiled = names.map(
         (field) =>
-          compileExpression(fields[field], { step: step.id, path: `fields.${field}`, clock: step.clock })
-            .evaluate,
+          compileExpression(step.expression(`fields.${field}`), {
+            step: step.id,
+            path: `fields.${field}`,
+            clock: step.clock,
+          }).evaluate,
       );
       output = (record, row) => {
         const pair: Row = {};

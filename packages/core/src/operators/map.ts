@@ -43,10 +43,10 @@ export const mapStep = defineStep({
     'Each output record is the input record with `fields` computed and `drop` removed; with `select`, it holds only the selected input fields and the computed ones. Every expression sees the input record. A record on which an expression fails (missing field, division by zero, bad cast), or that lacks a selected field, goes to the dead-letter output with the expression and the reason.',
   config,
   example: 'type: map\nselect: [order_id, ts]\nfields:\n  region: upper(region)\n  amount_usd: amount * 1.1',
+  expressions: (cfg) =>
+    Object.fromEntries(Object.entries(cfg.fields).map(([name, text]) => [`fields.${name}`, text])),
   schema(cfg, [input], ctx) {
-    const computed = Object.entries(cfg.fields).map(([name, text]) =>
-      ctx.field(name, text, `fields.${name}`, input),
-    );
+    const computed = Object.keys(cfg.fields).map((name) => ctx.field(name, `fields.${name}`, input));
     if (cfg.select === undefined) {
       const kept = input.fields.filter((f) => !cfg.drop.includes(f.name));
       return withFields(
@@ -54,13 +54,20 @@ export const mapStep = defineStep({
         computed.filter((f) => !cfg.drop.includes(f.name)),
       );
     }
-    const selected = cfg.select.map((name, i) => ctx.field(name, formatName(name), `select[${i}]`, input));
+    // A selected name is no expression to parse: its tree is the field it reads, as written by formatName.
+    const selected = cfg.select.map((name, i) =>
+      ctx.field(name, `select[${i}]`, input, { kind: 'field', name, start: 0, end: formatName(name).length }),
+    );
     return withFields({ fields: selected, open: false }, computed);
   },
   create(cfg, step) {
     const names = Object.keys(cfg.fields);
     const exprs = names.map((name) =>
-      compileExpression(cfg.fields[name], { step: step.id, path: `fields.${name}`, clock: step.clock }),
+      compileExpression(step.expression(`fields.${name}`), {
+        step: step.id,
+        path: `fields.${name}`,
+        clock: step.clock,
+      }),
     );
     const evals = exprs.map((e) => e.evaluate);
     const drop = cfg.drop;

@@ -7,7 +7,7 @@
  */
 
 import { SluiceError } from '../errors.ts';
-import { compileExpression, compilePredicate } from '../expr/index.ts';
+import { compileExpression, compilePredicate, type Expr } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { Clock } from '../time.ts';
 import { type References, rewrite, viewBuilder } from './pattern-references.ts';
@@ -139,7 +139,12 @@ export function parseQuantifier(
  * begins with an absent stage, an absent stage with a quantifier or `any` contiguity or right
  * after an optional stage, or only optional positive stages. An expression error names the stage.
  */
-export function compileStages(configs: readonly StageConfig[], step: string, clock: Clock): CompiledStages {
+export function compileStages(
+  configs: readonly StageConfig[],
+  step: string,
+  clock: Clock,
+  expression: (path: string) => Expr,
+): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
   const names = configs.map((c) => c.name);
@@ -170,7 +175,13 @@ export function compileStages(configs: readonly StageConfig[], step: string, clo
   configs.forEach((c, i) => {
     const path = `stages[${i}]`;
     const refs: References = { names: new Set() };
-    const tree = rewrite(c.where, positive, refs, { step, path: `${path}.where` }, negative);
+    const tree = rewrite(
+      expression(`${path}.where`),
+      positive,
+      refs,
+      { step, path: `${path}.where` },
+      negative,
+    );
     const predicate = compilePredicate(tree, { step, path: `${path}.where`, clock, missingAsNull: true });
     const view = refs.names.size === 0 ? null : viewBuilder(positive, refs.names);
     const test =
@@ -283,13 +294,14 @@ export function compileMeasures(
   stages: readonly string[],
   step: string,
   clock: Clock,
+  expression: (path: string) => Expr,
   absent: readonly string[] = [],
 ): Measure[] {
   const out: Measure[] = [];
   for (const [name, text] of Object.entries(measures)) {
     const where = { step, path: `measures.${name}` };
     const refs: References = { names: new Set() };
-    const tree = rewrite(text, stages, refs, where, absent);
+    const tree = rewrite(expression(where.path), stages, refs, where, absent);
     const compiled = compileExpression(tree, { ...where, clock, missingAsNull: true });
     const view = viewBuilder(stages, refs.names);
     out.push({

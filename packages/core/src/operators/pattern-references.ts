@@ -8,7 +8,7 @@
  */
 
 import { SluiceError } from '../errors.ts';
-import { type Expr, mapChildren, parseExpression } from '../expr/index.ts';
+import { type Expr, mapChildren } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { MatchData } from './pattern-compile.ts';
 
@@ -30,12 +30,13 @@ function replaceRoot(e: Expr, name: string): Expr {
 }
 
 /**
- * Rewrites stage references of `source` into reads of reserved fields and returns the tree.
+ * Rewrites stage references of the parsed expression `source` into reads of reserved fields and
+ * returns the new tree.
  * Throws CONFIG_INVALID for `first`, `last` or `count` applied to something other than a stage,
  * and for a reference to one of the `absent` stages (they take no records).
  */
 export function rewrite(
-  source: string,
+  source: Expr,
   stages: readonly string[],
   refs: References,
   where: { step: string; path: string },
@@ -92,7 +93,7 @@ export function rewrite(
     return mapChildren(e, visit);
   };
   try {
-    return visit(parseExpression(source));
+    return visit(source);
   } catch (err) {
     if (err instanceof SluiceError && err.step === undefined) {
       throw new SluiceError(err.code, err.message, { ...where, cause: err.cause });

@@ -4,10 +4,9 @@
 
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
-import { parseExpression } from '../expr/index.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
-import { compileKey } from './key-by.ts';
+import { compileKey, keyExpressions } from './key-by.ts';
 import { createPatternOperator } from './pattern.ts';
 import {
   type Absence,
@@ -149,8 +148,13 @@ export const patternStep = defineStep({
     '  failures: count(fail)',
     '  first_failure: first(fail.ts)',
   ].join('\n'),
+  expressions: (cfg) => ({
+    ...keyExpressions(cfg.key),
+    ...Object.fromEntries(cfg.stages.map((s, i) => [`stages[${i}].where`, s.where])),
+    ...Object.fromEntries(Object.entries(cfg.measures).map(([name, text]) => [`measures.${name}`, text])),
+  }),
   create(cfg, step) {
-    const { stages, absent } = compileStages(cfg.stages, step.id, step.clock);
+    const { stages, absent } = compileStages(cfg.stages, step.id, step.clock, step.expression);
     const names = stages.map((s) => s.name);
     let skipStage: number | undefined;
     if (cfg.skip === 'to_first' || cfg.skip === 'to_last') {
@@ -181,7 +185,7 @@ export const patternStep = defineStep({
     }
     if (within === Number.POSITIVE_INFINITY) refuseEndlessAbsence(cfg.stages, stages, absent, step.id);
     const keyFields = cfg.key?.map((text, i) => {
-      const e = parseExpression(text);
+      const e = step.expression(`key[${i}]`);
       if (e.kind !== 'field') {
         throw new SluiceError(
           'CONFIG_INVALID',
@@ -201,9 +205,10 @@ export const patternStep = defineStep({
           names,
           step.id,
           step.clock,
+          step.expression,
           cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
         ),
-        ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!, step) } : {}),
+        ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!.length, step) } : {}),
         within,
         skip: cfg.skip,
         ...(skipStage !== undefined ? { skipStage } : {}),

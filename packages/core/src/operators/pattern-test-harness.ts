@@ -14,6 +14,7 @@ import { KeyedStateStore } from '../runtime/keyed-state.ts';
 import type { StateBackend } from '../state.ts';
 import { ManualClock } from '../time.ts';
 import { patternStep } from './pattern-step.ts';
+import { createStep } from './step-test-support.ts';
 
 export type PatternConfig = Static<typeof patternStep.config>;
 
@@ -50,7 +51,7 @@ export function buildPattern(
     on_late: 'late_output',
     ...cfg,
   };
-  const op = patternStep.create(full, {
+  const op = createStep(patternStep, full, {
     id: 'p',
     baseDir: '.',
     clock: new ManualClock(),

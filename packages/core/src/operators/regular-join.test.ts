@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeValue, encodeValue } from '../checkpoint/value-codec.ts';
 import { SluiceError } from '../errors.ts';
-import type { Output, StepInfo } from '../operator.ts';
+import type { Output } from '../operator.ts';
 import {
   type Batch,
   DELETE,
@@ -25,11 +25,12 @@ import { CollectingOutput } from '../window/test-support.ts';
 import type { JoinKind } from './interval-join.ts';
 import { joinStep } from './join-step.ts';
 import { RegularJoinOperator } from './regular-join.ts';
+import { createStep, type TestStepInfo } from './step-test-support.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The operator alone: the kinds of its changes.
 
-function stepInfo(clock = new ManualClock(0)): StepInfo {
+function stepInfo(clock = new ManualClock(0)): TestStepInfo {
   return { id: 'j', inputs: ['l', 'r'], baseDir: '.', clock, functions: new Map() };
 }
 
@@ -39,7 +40,8 @@ function operator(
   clock = new ManualClock(0),
   restored?: unknown,
 ): RegularJoinOperator {
-  const op = joinStep.create(
+  const op = createStep(
+    joinStep,
     { on: extra.on ?? 'l.k = r.k', kind, on_late: 'late_output', fields: extra.fields, ttl: extra.ttl },
     stepInfo(clock),
   );
@@ -193,7 +195,8 @@ describe('regular join: the changes of each record, as Flink emits them', () => 
     const warnings: string[] = [];
     const log = { debug() {}, info() {}, error() {}, warn: (message: string) => warnings.push(message) };
     const clock = new ManualClock(0);
-    const op = joinStep.create(
+    const op = createStep(
+      joinStep,
       { on: 'l.k + 0 = r.k + 0', kind: 'full', on_late: 'late_output', fields: { s: 'r.x + l.y' } },
       stepInfo(clock),
     );

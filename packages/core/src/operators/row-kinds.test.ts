@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SluiceError } from '../errors.ts';
-import type { Operator, Output, StepInfo } from '../operator.ts';
+import type { Operator, Output } from '../operator.ts';
 import {
   type Batch,
   DELETE,
@@ -25,6 +25,7 @@ import { filterStep } from './filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './functions.ts';
 import { keyByStep } from './key-by.ts';
 import { mapStep } from './map.ts';
+import { createStep, type TestStepInfo } from './step-test-support.ts';
 import { unionStep } from './union.ts';
 import { validateStep } from './validate.ts';
 
@@ -47,13 +48,13 @@ function collector(): Output & Collected {
 }
 
 function create(spec: StepSpec, config: unknown, fn?: unknown): Operator {
-  const info: StepInfo = {
+  const info: TestStepInfo = {
     id: 's',
     baseDir: '.',
     clock: systemClock,
     functions: new Map(fn === undefined ? [] : [['s', fn]]),
   };
-  return spec.create(config as never, info);
+  return createStep(spec, config, info);
 }
 
 /** Records n = 0..5 with kinds insert, update_before, update_after, delete, insert, delete. */

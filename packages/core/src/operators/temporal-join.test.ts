@@ -19,6 +19,7 @@ import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore, seededRandom } from '../testing/index.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
 import { BOUND, joinOutputsOf, nextName, registry } from './join-test-support.ts';
+import { withExpressions } from './step-test-support.ts';
 import { TemporalJoinOperator } from './temporal-join.ts';
 
 const h = new Harness();
@@ -183,7 +184,10 @@ sinks:
 });
 
 describe('temporal join state', () => {
-  const step = { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() };
+  const step = withExpressions(
+    { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+    { on: 'o.k = r.k' },
+  );
   const pairs = new PairOutput(
     compileJoinCondition('o.k = r.k', { left: 'o', right: 'r' }, step),
     undefined,

@@ -7,7 +7,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import { withFields } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
-import { compileKey } from './key-by.ts';
+import { compileKey, keyExpressions } from './key-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
 import { createTopN, type OrderTerm } from './top-n.ts';
 
@@ -61,11 +61,20 @@ export const topNStep = defineStep({
     reason: 'a top list changes as records arrive: a record entering it pushes another out',
   }),
   example: 'type: top_n\nkey: [category]\norder_by: [price DESC]\nn: 3',
+  // An order_by term's expression is its text without the direction; an empty one is refused by `create`.
+  expressions: (cfg) => ({
+    ...keyExpressions(cfg.key),
+    ...Object.fromEntries(
+      cfg.order_by
+        .map((text, i) => [`order_by[${i}]`, ORDER_TERM.exec(text)![1]])
+        .filter(([, expr]) => expr.trim() !== ''),
+    ),
+  }),
   schema(cfg, [input], ctx) {
-    for (const [i, text] of (cfg.key ?? []).entries()) ctx.check(text, `key[${i}]`, input);
+    for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
     cfg.order_by.forEach((text, i) => {
       const [, expr] = ORDER_TERM.exec(text)!;
-      if (expr.trim() !== '') ctx.check(expr, `order_by[${i}]`, input);
+      if (expr.trim() !== '') ctx.check(`order_by[${i}]`, input);
     });
     return cfg.rank_field === undefined
       ? input
@@ -80,12 +89,13 @@ export const topNStep = defineStep({
           path: `order_by[${i}]`,
         });
       }
-      const compiled = compileExpression(expr, { step: step.id, path: `order_by[${i}]`, clock: step.clock });
+      const path = `order_by[${i}]`;
+      const compiled = compileExpression(step.expression(path), { step: step.id, path, clock: step.clock });
       return { text, value: compiled.evaluate, descending: direction?.toLowerCase() === 'desc' };
     });
     return createTopN({
       stepId: step.id,
-      ...(cfg.key ? { keyFn: compileKey(cfg.key, step) } : {}),
+      ...(cfg.key ? { keyFn: compileKey(cfg.key.length, step) } : {}),
       orderBy,
       n: cfg.n,
       ...(cfg.rank_field ? { rankField: cfg.rank_field } : {}),

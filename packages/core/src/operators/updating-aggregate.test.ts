@@ -35,6 +35,7 @@ import { ManualClock } from '../time.ts';
 import { agg, CollectingOutput, countStar, roundTrip } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
 import { assertRestores, type KeyedScenario, resume, runStraight } from './keyed-restore-test-support.ts';
+import { createStep } from './step-test-support.ts';
 import { createUpdatingAggregate } from './updating-aggregate.ts';
 
 const FIELDS = {
@@ -45,7 +46,8 @@ const FIELDS = {
 };
 
 function step(fields: { [name: string]: string } = FIELDS, key: string[] | null = ['region']): Operator {
-  return aggregateStep.create(
+  return createStep(
+    aggregateStep,
     {
       ...(key !== null ? { key } : {}),
       time: 'event',
@@ -224,7 +226,8 @@ describe('aggregate without a window', () => {
       () => open(other, saved),
       (err: unknown) => err instanceof SluiceError && err.code === 'CHECKPOINT_INCOMPATIBLE',
     );
-    const windowed = aggregateStep.create(
+    const windowed = createStep(
+      aggregateStep,
       {
         key: ['region'],
         window: { type: 'tumbling', size: '1s' },
@@ -354,7 +357,8 @@ describe('aggregate without a window in a plan', () => {
 
 test('window options without a window are refused, not ignored', () => {
   const create = (extra: { time?: 'processing'; allowed_lateness?: string }) =>
-    aggregateStep.create(
+    createStep(
+      aggregateStep,
       { time: 'event', fields: { n: 'count(*)' }, allowed_lateness: '0s', on_late: 'late_output', ...extra },
       { id: 'totals', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
     );
@@ -374,7 +378,8 @@ describe('aggregate without a window, with a state time-to-live', () => {
   const BLOCK = 7 * 1024;
 
   function ttlStep(ttl: string, fields: { [name: string]: string } = FIELDS): Operator {
-    return aggregateStep.create(
+    return createStep(
+      aggregateStep,
       { key: ['region'], time: 'event', fields, allowed_lateness: '0s', on_late: 'late_output', ttl },
       { id: 'totals', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
     );
@@ -574,7 +579,8 @@ describe('aggregate without a window, with a state time-to-live', () => {
 
   test('ttl is refused with a window, and must be a positive duration', () => {
     const create = (extra: object) =>
-      aggregateStep.create(
+      createStep(
+        aggregateStep,
         {
           time: 'event',
           fields: { n: 'count(*)' },

@@ -29,6 +29,7 @@ import {
   registry,
   runJoin,
 } from './join-test-support.ts';
+import { withExpressions } from './step-test-support.ts';
 import { WindowJoinOperator } from './window-join.ts';
 
 const h = new Harness();
@@ -186,7 +187,10 @@ describe('window join', () => {
   });
 
   test('keeps only the open windows’ records over a long input', () => {
-    const step = { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() };
+    const step = withExpressions(
+      { id: 'j', baseDir: '.', clock: new ManualClock(0), functions: new Map() },
+      { on: 'l.k = r.k' },
+    );
     const pairs = new PairOutput(
       compileJoinCondition('l.k = r.k', { left: 'l', right: 'r' }, step),
       undefined,

@@ -7,7 +7,16 @@
  */
 
 import type { ErrorLocation } from '../errors.ts';
-import type { RecordSchema } from '../expr/index.ts';
+import type { Expr, RecordSchema } from '../expr/index.ts';
+
+/**
+ * The parsed SQL expressions of a source, step or sink, by config path (`where`, `fields.total`,
+ * `key[0]`, `event_time.expression`): set by `resolvePlan`, which parses each expression once, so
+ * that front ends type-check before running and the runtime compiles trees, never text. Plain data
+ * (JSON: no class instances, functions or non-finite numbers), so a plan with them can be stored,
+ * sent and compared.
+ */
+export type PlanExpressions = { readonly [path: string]: Expr };
 
 /** How a source assigns event time and watermarks. */
 export interface EventTimeConfig {
@@ -27,6 +36,8 @@ export interface PlanSource {
   readonly config: unknown;
   /** Absent: processing time (the time the record was read). */
   readonly eventTime?: EventTimeConfig;
+  /** `event_time.expression` parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 /**
@@ -54,6 +65,8 @@ export interface PlanStep {
   /** What this step reads, in port order: sources' or steps' ids, or side outputs (`<step>.<port>`). */
   readonly inputs: readonly StreamRef[];
   readonly config: unknown;
+  /** The expressions its spec declares (`StepSpec.expressions`), parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 export interface PlanSink {
@@ -62,12 +75,16 @@ export interface PlanSink {
   /** Id of the source or step whose output the sink writes, or a side output (`<step>.<port>`). */
   readonly input: StreamRef;
   readonly config: unknown;
+  /** The expressions its spec declares (`SinkSpec.expressions`), parsed (see {@link PlanExpressions}). */
+  readonly expressions?: PlanExpressions;
 }
 
 /** A sink-like output that is not fed by a step: dead letters or late records. */
 export interface PlanOutput {
   readonly type: string;
   readonly config: unknown;
+  /** As {@link PlanSink.expressions}. */
+  readonly expressions?: PlanExpressions;
 }
 
 export interface CheckpointSettings {

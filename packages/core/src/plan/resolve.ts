@@ -2,9 +2,11 @@
  * Plan resolution: the checks every plan passes before it runs, whatever front end made it.
  *
  * Ids are unique, inputs exist, types are registered, steps form no cycle, every config
- * validates against its component spec (defaults applied), and every step and sink takes the
- * changelog mode of its input (`changelog-check.ts`). Problems are reported together, each
- * pointing to the file, line and column the plan came from when it has `locations`.
+ * validates against its component spec (defaults applied), every step and sink takes the
+ * changelog mode of its input (`changelog-check.ts`), every expression parses (once: the plan
+ * carries the trees, `expressions.ts`) and type-checks against its input's schema (`schema.ts`).
+ * Problems are reported together, each pointing to the file, line and column the plan came from
+ * when it has `locations`.
  */
 
 import { ConfigErrors, SluiceError } from '../errors.ts';
@@ -13,6 +15,7 @@ import { type ComponentSpec, sideOutputsOf } from '../spec.ts';
 import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
 import { didYouMean } from './config-suggest.ts';
+import { parsePlanExpressions } from './expressions.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
 import {
@@ -103,7 +106,10 @@ interface Problem {
   path: string;
 }
 
-/** Checks a plan and returns it with every config validated and defaulted; throws on problems. */
+/**
+ * Checks a plan and returns it with every config validated and defaulted, its expressions parsed
+ * (`PlanStep.expressions`, …) and its schemas (`Plan.schemas`); throws on problems.
+ */
 export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const problems: Problem[] = [];
   const badName = pipelineNameProblem(plan.name);
@@ -210,11 +216,18 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
       problems.push({ code: 'PLAN_CHANGELOG_MISMATCH', ...p });
   }
   if (problems.length > 0) throw problemsError(plan, problems);
-  const { schemas, problems: typeProblems } = inferSchemas(resolved, registry);
+  // Every expression is parsed here, once; the schema rules and the operator factories read the trees.
+  const parsed = parsePlanExpressions(resolved, registry);
+  const unparsed = new Set<string>();
+  for (const err of parsed.errors) {
+    problems.push({ code: err.code, message: err.message, step: err.step, path: err.path ?? '' });
+    if (err.step !== undefined) unparsed.add(err.step);
+  }
+  const { schemas, problems: typeProblems } = inferSchemas(parsed.plan, registry, unparsed);
   for (const p of typeProblems)
     problems.push({ code: p.error.code, message: p.error.message, step: p.step, path: p.path });
   if (problems.length > 0) throw problemsError(plan, problems);
-  return { ...resolved, schemas };
+  return { ...parsed.plan, schemas };
 }
 
 /**

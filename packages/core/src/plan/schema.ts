@@ -19,12 +19,12 @@ import {
   type Expr,
   type ExprType,
   type FieldSchema,
-  parseExpression,
   type RecordSchema,
 } from '../expr/index.ts';
 import type { Registry } from '../registry.ts';
 import { sideOutputsOf } from '../spec.ts';
-import type { Plan } from './plan.ts';
+import { expressionAt } from './expressions.ts';
+import type { Plan, PlanExpressions } from './plan.ts';
 import { topologicalOrder } from './resolve.ts';
 
 /** What a stream's records look like, where known (see `RecordSchema`). */
@@ -42,17 +42,19 @@ export interface SchemaContext {
   readonly inputs: readonly string[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
+  /** The tree of the expression at config `path`, one the spec's `expressions` declares. */
+  expression(path: string): Expr;
   /**
-   * Type-checks expression `text` (at config `path`) against `schema` and returns its type;
-   * throws PLAN_TYPE_ERROR (or EXPR_SYNTAX …) located at the step and path. A `predicate` must
-   * be boolean.
+   * Type-checks the expression at config `path` — or `tree`, a part of it or one the rule built,
+   * reported at that path — against `schema` and returns its type; throws PLAN_TYPE_ERROR (or
+   * EXPR_UNKNOWN_FUNCTION …) located at the step and path. A `predicate` must be boolean.
    */
-  check(text: string, path: string, schema: Schema, mode?: 'value' | 'predicate'): ExprType;
+  check(path: string, schema: Schema, mode?: 'value' | 'predicate', tree?: Expr): ExprType;
   /**
    * The field an expression computes, named `name`: checked as by `check`, and when the
    * expression only reads a field (`bid`, `bid.price`), that field's schema, nested objects and all.
    */
-  field(name: string, text: string, path: string, schema: Schema): FieldSchema;
+  field(name: string, path: string, schema: Schema, tree?: Expr): FieldSchema;
 }
 
 /** A schema with `fields` (replacing any of the same name) added. */
@@ -117,10 +119,17 @@ export interface SchemaResult {
 
 /**
  * Works out the schema of every source and step of `plan` (configs validated, inputs existing,
- * no cycle), checking each step's expressions against its inputs' schemas. A step whose rule
- * fails gets an unknown schema, so one mistake is reported once, not again downstream.
+ * no cycle, expressions parsed: `parsePlanExpressions`), checking each step's expressions
+ * against its inputs' schemas, a source's event-time expression against its records' and a
+ * sink's expressions against its input's (dead-letter and late outputs' against none). A step whose rule fails, or one of `unparsed` (an expression of it
+ * did not parse, already reported), gets an unknown schema, so one mistake is reported once, not
+ * again downstream.
  */
-export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
+export function inferSchemas(
+  plan: Plan,
+  registry: Registry,
+  unparsed: ReadonlySet<string> = new Set(),
+): SchemaResult {
   const schemas: { [id: string]: Schema } = {};
   const problems: { step: string; path: string; error: SluiceError }[] = [];
   for (const source of plan.sources)
@@ -139,27 +148,29 @@ export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
       for (const port of sideOutputsOf(spec, step.config))
         schemas[`${id}.${port.name}`] = port.schema?.(inputs, schemas[id]) ?? UNKNOWN_SCHEMA;
     };
-    if (spec?.schema === undefined) {
+    if (spec?.schema === undefined || unparsed.has(id)) {
       schemas[id] = UNKNOWN_SCHEMA;
       sides();
       continue;
     }
-    const check: SchemaContext['check'] = (text, path, schema, mode = 'value') => {
+    const expression = (path: string) => expressionAt(step.expressions, id, path);
+    const check: SchemaContext['check'] = (path, schema, mode = 'value', tree = expression(path)) => {
       const options = { step: id, path, schema };
       if (mode === 'predicate') {
-        compilePredicate(text, options);
+        compilePredicate(tree, options);
         return 'boolean';
       }
-      return compileExpression(text, options).type;
+      return compileExpression(tree, options).type;
     };
     const ctx: SchemaContext = {
       step: id,
       inputs: step.inputs,
       baseDir: plan.baseDir,
+      expression,
       check,
-      field(name, text, path, schema) {
-        const type = check(text, path, schema);
-        const read = readsField(parseExpression(text), schema);
+      field(name, path, schema, tree = expression(path)) {
+        const type = check(path, schema, 'value', tree);
+        const read = readsField(tree, schema);
         return read === undefined ? { name, type, nullable: true } : { ...read, name };
       },
     };
@@ -172,5 +183,21 @@ export function inferSchemas(plan: Plan, registry: Registry): SchemaResult {
     }
     sides();
   }
+  // A source's event-time expression reads its records; a sink's expressions, its input's.
+  const checkAll = (id: string, trees: PlanExpressions | undefined, schema: Schema) => {
+    if (unparsed.has(id)) return;
+    for (const [path, tree] of Object.entries(trees ?? {})) {
+      try {
+        compileExpression(tree, { step: id, path, schema });
+      } catch (err) {
+        if (!(err instanceof SluiceError)) throw err;
+        problems.push({ step: id, path, error: err });
+      }
+    }
+  };
+  for (const source of plan.sources) checkAll(source.id, source.expressions, schemas[source.id]);
+  for (const sink of plan.sinks) checkAll(sink.id, sink.expressions, schemas[sink.input] ?? UNKNOWN_SCHEMA);
+  checkAll('$dead_letter', plan.deadLetter?.expressions, UNKNOWN_SCHEMA);
+  checkAll('$late_output', plan.lateOutput?.expressions, UNKNOWN_SCHEMA);
   return { schemas, problems };
 }

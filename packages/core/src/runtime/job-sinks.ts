@@ -5,6 +5,7 @@
 
 import type { CheckpointData } from '../checkpoint/index.ts';
 import type { Logger } from '../connector.ts';
+import { sinkInfo } from '../plan/expressions.ts';
 import { type Plan, type PlanOutput, parseStreamRef } from '../plan/plan.ts';
 import { inComponent } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
@@ -43,7 +44,9 @@ export class JobSinks {
    */
   async open(plan: Plan, graph: OperatorGraph, options: SinkOpenOptions): Promise<void> {
     const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
-      const sink = inComponent(id, () => options.registry.sink(output.type)!.create(output.config as never));
+      const sink = inComponent(id, () =>
+        options.registry.sink(output.type)!.create(output.config as never, sinkInfo(id, output)),
+      );
       await sink.open({
         id,
         pipeline: plan.name,

@@ -19,6 +19,7 @@ import {
 import type { Logger } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
+import { sinkInfo } from '../plan/expressions.ts';
 import type { Plan } from '../plan/plan.ts';
 import { inComponent, resolvePlan, withLocation } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
@@ -181,16 +182,17 @@ export class Job {
       new Job(resolved, options);
       for (const src of resolved.sources) {
         inComponent(src.id, () => options.registry.source(src.type)!.create(src.config as never));
-        timeAssigner(src.id, src.eventTime, systemClock);
+        timeAssigner(src, systemClock);
       }
       for (const s of resolved.sinks)
-        inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never));
+        inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never, sinkInfo(s.id, s)));
       const outputs = [
         [DEAD_LETTER, resolved.deadLetter],
         [LATE_OUTPUT, resolved.lateOutput],
       ] as const;
       for (const [id, o] of outputs)
-        if (o) inComponent(id, () => options.registry.sink(o.type)!.create(o.config as never));
+        if (o)
+          inComponent(id, () => options.registry.sink(o.type)!.create(o.config as never, sinkInfo(id, o)));
     } catch (err) {
       throw err instanceof SluiceError ? withLocation(resolved, err) : err;
     }

@@ -4,6 +4,7 @@
  */
 
 import type { StepInfo } from '../operator.ts';
+import { expressionAt } from '../plan/expressions.ts';
 import { type Plan, parseStreamRef, refId } from '../plan/plan.ts';
 import { inComponent, topologicalOrder } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
@@ -36,8 +37,9 @@ export interface OperatorGraph {
 /**
  * Creates every step's operator and wires the nodes, each reading the watermarks of the sources
  * upstream of it from `clocks`. The plan must have passed `resolvePlan` (types registered,
- * inputs exist, no cycle). Operator factories throw on bad step configs (an expression that
- * does not compile, a schema that does not load).
+ * inputs exist, no cycle, expressions parsed: factories compile the plan's trees). Operator
+ * factories throw on bad step configs (an expression that does not type-check, a schema that does
+ * not load).
  */
 export function buildOperatorGraph(
   plan: Plan,
@@ -85,6 +87,7 @@ export function buildOperatorGraph(
       inputs: step.inputs,
       baseDir: plan.baseDir,
       clock,
+      expression: (path) => expressionAt(step.expressions, id, path),
       functions,
       lookup: (type) => registry.lookup(type),
       lookupTypes: () => registry.types('lookup'),

@@ -29,7 +29,7 @@ export class SourceRuntime implements SourceCounters {
     this.plan = plan;
     this.readers = readers;
     this.positions = positions;
-    this.#assign = timeAssigner(plan.id, plan.eventTime, clock);
+    this.#assign = timeAssigner(plan, clock);
   }
 
   get id(): string {
