@@ -207,6 +207,8 @@ export class RegularJoinOperator implements Operator {
       if (s.format === SNAPSHOT_FORMAT_V1) this.#restoreV1(s.left!, s.right!, s.written);
     }
     if (this.#ttl !== undefined) this.#restoreTtl(ctx.clock.now());
+    // Writes are not timed without a ttl: times kept from a run with one would be stale if a ttl came back.
+    else for (const [, entry] of this.#keys.entries()) entry[2] = entry[3] = null;
   }
 
   /** Moves the state of a version-1 snapshot (each side's rows by key, their last writes) into `rows`. */
