@@ -205,8 +205,8 @@ export class WindowJoinOperator implements Operator {
     for (const [start, end, left, right, leftAt, rightAt] of windows) {
       const open = this.#window(start, end);
       if (key === null) {
-        if (left !== null) open.unkeyed[0].push(...left);
-        if (right !== null) open.unkeyed[1].push(...right);
+        if (left !== null) for (const row of left) open.unkeyed[0].push(row);
+        if (right !== null) for (const row of right) open.unkeyed[1].push(row);
         continue;
       }
       let restoring = this.#restoring.get(end);
