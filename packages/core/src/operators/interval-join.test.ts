@@ -2,10 +2,13 @@
  * The interval join, run as a pipeline: one source of bids and auctions split by two filters and
  * joined again (the Nexmark shape). Checked against an independent computation of the same input
  * — which pairs exist, which records are late — for every join kind and batch sizes 1, 7 and
- * 1024; across a crash and restore; with bounded state over a long input; and its errors.
+ * 1024; across a crash and restore; with bounded state over a long input; and its errors. Alone:
+ * its keyed state checkpointed by key group, restored whole or split between two workers, and
+ * a checkpoint of snapshot version 1 restored.
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import type { Row } from '../record.ts';
 import {
@@ -20,6 +23,12 @@ import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
 import { IntervalJoinOperator, type JoinKind } from './interval-join.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
+import {
+  checkOlderFormat,
+  checkRestore,
+  joinInputsOf,
+  type RestoreCase,
+} from './join-restore-test-support.ts';
 import {
   BOUND,
   bidsAndAuctions,
@@ -194,6 +203,34 @@ sinks:
     await assert.rejects(
       Job.validate(plan('on: bids.a > auctions.id, between: [0s, 5s]'), { registry }),
       /no equality between a field of 'bids' and one of 'auctions'/,
+    );
+  });
+});
+
+describe('interval join keyed state', () => {
+  const records = bidsAndAuctions(7);
+  for (const kind of ['inner', 'full'] as const) {
+    test(`${kind}: a checkpoint restored into one store, or split by key group between two, gives the same results, batch sizes 1, 7 and 1024`, () => {
+      const c: RestoreCase = {
+        options: { kind, between: [`${LOWER}ms`, `${UPPER}ms`] },
+        inputs: joinInputsOf(records),
+        at: 450,
+      };
+      const runs = [1, 7, 1024].map((size) => checkRestore(c, size));
+      assert.ok(runs[0].after.out.length > 150, `results after the checkpoint (${runs[0].after.out.length})`);
+      assert.ok(runs[0].after.lateRecords.length > 5, 'late records after the checkpoint');
+      for (const run of runs.slice(1)) {
+        assert.deepEqual(run.whole.out, runs[0].whole.out, 'the same results whatever the batch size');
+        assert.deepEqual(run.whole.lateRecords, runs[0].whole.lateRecords);
+        assert.deepEqual(run.whole.dead, runs[0].whole.dead);
+      }
+    });
+  }
+
+  test('restores a checkpoint of snapshot version 1 (per side, every key’s records) and goes on as before', () => {
+    checkOlderFormat(
+      'interval',
+      readFileSync(new URL('./testdata/interval-join-v1.snapshot', import.meta.url)),
     );
   });
 });

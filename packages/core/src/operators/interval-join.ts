@@ -13,12 +13,17 @@
  *
  * Results are appends, independent of batching: the operator advances to each record's
  * watermark (`Batch.watermarks`) before taking it, and expires entries in (time, key) order.
+ *
+ * The records are keyed state the runtime checkpoints by key group: one entry per key with both
+ * sides' records (the view `records`); a restore hands back those of the groups this worker owns,
+ * in no order, and the per-key lists and the expiry heaps are rebuilt from them.
  */
 
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 /** Which unmatched records an outer join keeps, padded with NULL for the other side. */
@@ -98,13 +103,19 @@ class JoinSide {
   }
 }
 
-/** Checkpointed form: per side, `[key, [row, time, matched][]]` pairs, and the watermark. */
-interface IntervalJoinSnapshot {
-  version: 1;
-  watermark: number;
-  left: [string, [Row, number, boolean][]][];
-  right: [string, [Row, number, boolean][]][];
-}
+/** A key's records on one side as checkpointed: `[row, time, matched]` in time order. */
+type SavedRecords = [Row, number, boolean][];
+
+/** A key's state in the runtime's keyed state (the view `records`): each side's records, null for none. */
+type SavedKey = [left: SavedRecords | null, right: SavedRecords | null];
+
+/**
+ * Checkpointed form. 2: the records are the runtime's keyed state, one entry per key (`records`),
+ * so `records` is here only outside a job; 1 (older checkpoints): per side, `[key, records]`.
+ */
+type IntervalJoinSnapshot =
+  | { version: 2; watermark: number; records?: SavedEntries<string, SavedKey> }
+  | { version: 1; watermark: number; left: [string, SavedRecords][]; right: [string, SavedRecords][] };
 
 export class IntervalJoinOperator implements Operator {
   readonly absorbs = true;
@@ -113,6 +124,14 @@ export class IntervalJoinOperator implements Operator {
   /** Whether each side's unmatched records are emitted (outer join). */
   readonly #keepUnmatched: readonly [boolean, boolean];
   #watermark = Number.NEGATIVE_INFINITY;
+  /** Both sides' records of each key, as the runtime checkpoints them. */
+  readonly #keyed = new JoinKeyedState<string, SavedKey>('records', {
+    entries: () => this.#savedKeys(),
+    restore: (key, [left, right]) => {
+      if (left !== null) this.#restoreRecords(0, key, left);
+      if (right !== null) this.#restoreRecords(1, key, right);
+    },
+  });
 
   constructor(options: IntervalJoinOptions) {
     const { lower, upper, stepId } = options;
@@ -136,15 +155,16 @@ export class IntervalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
+    this.#keyed.open(ctx.state);
     if (ctx.restored === undefined) return;
     const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
     if (
       typeof s !== 'object' ||
       s === null ||
-      s.version !== 1 ||
       typeof s.watermark !== 'number' ||
-      !Array.isArray(s.left) ||
-      !Array.isArray(s.right)
+      !(s.version === 2
+        ? this.#keyed.restoreSaved(s.records)
+        : s.version === 1 && Array.isArray(s.left) && Array.isArray(s.right))
     ) {
       throw new SluiceError(
         'CHECKPOINT_INCOMPATIBLE',
@@ -153,15 +173,26 @@ export class IntervalJoinOperator implements Operator {
       );
     }
     if (s.watermark > this.#watermark) this.#watermark = s.watermark;
-    for (const [side, saved] of [
-      [0, s.left],
-      [1, s.right],
-    ] as const) {
-      for (const [key, entries] of saved) {
-        for (const [row, time, matched] of entries)
-          this.#sides[side].add(key, { row, time, expires: this.#expiresAt(side, time), matched });
-      }
+    if (s.version === 1) {
+      for (const [key, saved] of s.left ?? []) this.#restoreRecords(0, key, saved);
+      for (const [key, saved] of s.right ?? []) this.#restoreRecords(1, key, saved);
     }
+  }
+
+  /** Takes back a key's records of one side, saved in time order. */
+  #restoreRecords(side: 0 | 1, key: string, saved: SavedRecords): void {
+    for (const [row, time, matched] of saved)
+      this.#sides[side].add(key, { row, time, expires: this.#expiresAt(side, time), matched });
+  }
+
+  /** Each key's records of both sides, for the runtime's keyed state. */
+  *#savedKeys(): Iterable<readonly [string, SavedKey]> {
+    const [left, right] = this.#sides;
+    for (const [key, list] of left.byKey) {
+      const other = right.byKey.get(key);
+      yield [key, [savedRecords(list), other === undefined ? null : savedRecords(other)]];
+    }
+    for (const [key, list] of right.byKey) if (!left.byKey.has(key)) yield [key, [null, savedRecords(list)]];
   }
 
   /** Left records wait for right records up to t + upper; right ones for left ones from s − lower. */
@@ -280,16 +311,17 @@ export class IntervalJoinOperator implements Operator {
   }
 
   snapshot(): IntervalJoinSnapshot {
-    const save = (side: JoinSide): [string, [Row, number, boolean][]][] =>
-      [...side.byKey].map(([key, list]) => [
-        key,
-        list.entries.slice(list.head).map((e): [Row, number, boolean] => [e.row, e.time, e.matched]),
-      ]);
-    return {
-      version: 1,
-      watermark: this.#watermark,
-      left: save(this.#sides[0]),
-      right: save(this.#sides[1]),
-    };
+    const records = this.#keyed.saved();
+    return records === undefined
+      ? { version: 2, watermark: this.#watermark }
+      : { version: 2, watermark: this.#watermark, records };
   }
+}
+
+function savedRecords(list: KeyRecords): SavedRecords {
+  const saved: SavedRecords = [];
+  const entries = list.entries;
+  for (let i = list.head; i < entries.length; i++)
+    saved.push([entries[i].row, entries[i].time, entries[i].matched]);
+  return saved;
 }

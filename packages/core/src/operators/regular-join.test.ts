@@ -2,10 +2,13 @@
  * The regular join operator (a `join` with neither `between` nor `window`) alone: the changes of
  * each record, with the kinds Flink's streaming join emits; what fails; its state
  * time-to-live over endless keys with a manual clock; and its snapshot through the checkpoint
- * encoding and back. Run as pipelines: `regular-join-pipeline.test.ts`.
+ * encoding and back; its keyed state checkpointed by key group, restored whole or split between
+ * two workers, and a checkpoint of the version-1 format restored. Run as pipelines:
+ * `regular-join-pipeline.test.ts`.
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { decodeValue, encodeValue } from '../checkpoint/value-codec.ts';
 import { SluiceError } from '../errors.ts';
@@ -23,6 +26,16 @@ import { ManualClock } from '../testing/index.ts';
 import { seededRandom } from '../testing/random.ts';
 import { CollectingOutput } from '../window/test-support.ts';
 import type { JoinKind } from './interval-join.ts';
+import {
+  changelogInputs,
+  checkOlderFormat,
+  checkpoint,
+  checkRestore,
+  feed,
+  JoinOutput,
+  openJoin,
+  type RestoreCase,
+} from './join-restore-test-support.ts';
 import { joinStep } from './join-step.ts';
 import { RegularJoinOperator } from './regular-join.ts';
 import { createStep, type TestStepInfo } from './step-test-support.ts';
@@ -403,6 +416,57 @@ describe('regular join state', () => {
     assert.throws(
       () => operator('inner', {}, new ManualClock(0), restored),
       (err: unknown) => err instanceof SluiceError && err.code === 'CHECKPOINT_INCOMPATIBLE',
+    );
+  });
+});
+
+describe('regular join keyed state', () => {
+  const cases: [string, RestoreCase][] = [
+    ['left, ttl 1s', { options: { kind: 'left', ttl: '1s' }, inputs: changelogInputs(17, 900), at: 450 }],
+    ['full', { options: { kind: 'full' }, inputs: changelogInputs(19, 900), at: 450 }],
+    ['inner', { options: { kind: 'inner' }, inputs: changelogInputs(23, 900), at: 450 }],
+  ];
+  for (const [name, c] of cases) {
+    test(`${name}: a checkpoint restored into one store, or split by key group between two, gives the same changes, batch sizes 1, 7 and 1024`, () => {
+      const runs = [1, 7, 1024].map((size) => checkRestore(c, size));
+      const retractions = runs[0].after.out.filter(([kind]) => kind !== INSERT).length;
+      assert.ok(retractions > 30, `retractions after the checkpoint (${retractions})`);
+      for (const run of runs.slice(1)) {
+        assert.deepEqual(run.whole.out, runs[0].whole.out, 'the same changes whatever the batch size');
+        assert.deepEqual(run.whole.dead, runs[0].whole.dead);
+      }
+    });
+  }
+
+  test('a worker restores the rows of the key groups it owns only', () => {
+    const { options, inputs, at } = cases[1][1];
+    const join = openJoin(options);
+    feed(join, inputs.slice(0, at), 7, new JoinOutput());
+    const saved = checkpoint(join);
+    const all = (join.op as RegularJoinOperator).stateSize;
+    const halves = [0, 1].map((half) => {
+      const worker = openJoin(options, saved, (group) => group % 2 === half);
+      return (worker.op as RegularJoinOperator).stateSize;
+    });
+    assert.ok(
+      halves.every((h) => h.leftKeys > 0 && h.leftKeys < all.leftKeys),
+      'each has some of the keys',
+    );
+    assert.deepEqual(
+      {
+        left: halves[0].left + halves[1].left,
+        right: halves[0].right + halves[1].right,
+        leftKeys: halves[0].leftKeys + halves[1].leftKeys,
+        rightKeys: halves[0].rightKeys + halves[1].rightKeys,
+      },
+      all,
+    );
+  });
+
+  test('restores a checkpoint of the version-1 format (each side’s rows and last writes) and goes on as before', () => {
+    checkOlderFormat(
+      'regular',
+      readFileSync(new URL('./testdata/regular-join-v1.snapshot', import.meta.url)),
     );
   });
 });

@@ -15,6 +15,10 @@
  * Work per record is the rows of its key on the other side (and, for a retraction, the rows of its
  * key on its own side, to find the one it removes). Pairs come per key in arrival order, so the
  * output for one input record is deterministic and, per input, independent of batching.
+ *
+ * The state is the runtime's keyed map `rows`: one entry per join key with both sides' rows (and,
+ * with a ttl, when each side's were last written), checkpointed by key group; each side's order
+ * of last writes, which the ttl forgets from, is rebuilt from those times at a restore.
  */
 
 import { isDeepStrictEqual } from 'node:util';
@@ -30,6 +34,7 @@ import {
   UPDATE_BEFORE,
 } from '../record.ts';
 import type { StepChangelog } from '../spec.ts';
+import { type KeyedMap, MemoryStateBackend, restoreMaps, type StateBackend } from '../state.ts';
 import type { Clock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
 import type { JoinKind } from './interval-join.ts';
@@ -72,18 +77,36 @@ interface KeyRows {
 }
 
 type Side = 0 | 1;
-type SideState = Map<string, KeyRows>;
 
-const SNAPSHOT_FORMAT = 'sluice.regular_join.v1';
+/**
+ * Both sides' state of one join key, an entry of the runtime's keyed map `rows`: each side's
+ * rows (null: none), and with a ttl, the processing time each side's rows were last written
+ * (null: not known — kept without a ttl, or none).
+ */
+type KeyState = [
+  left: KeyRows | null,
+  right: KeyRows | null,
+  leftWritten: number | null,
+  rightWritten: number | null,
+];
 
-interface RegularJoinSnapshot {
-  format: typeof SNAPSHOT_FORMAT;
-  kind: JoinKind;
-  left: SideState;
-  right: SideState;
-  /** With a ttl: per side, the processing time each key was last written, oldest first; else null. */
-  written: [Map<string, number>, Map<string, number>] | null;
-}
+const SNAPSHOT_FORMAT = 'sluice.regular_join.v2';
+const SNAPSHOT_FORMAT_V1 = 'sluice.regular_join.v1';
+
+/**
+ * Checkpointed form. v2: the rows are the runtime's keyed state (`rows`), so `state` is here only
+ * outside a job; v1 (older checkpoints): each side's rows by key, and with a ttl each key's last
+ * write per side.
+ */
+type RegularJoinSnapshot =
+  | { format: typeof SNAPSHOT_FORMAT; kind: JoinKind; state?: unknown }
+  | {
+      format: typeof SNAPSHOT_FORMAT_V1;
+      kind: JoinKind;
+      left: Map<string, KeyRows>;
+      right: Map<string, KeyRows>;
+      written: [Map<string, number>, Map<string, number>] | null;
+    };
 
 /** Output changes under construction; `kinds` only when some change may not be an insert. */
 interface Changes {
@@ -116,7 +139,11 @@ export class RegularJoinOperator implements Operator {
   readonly #outer: readonly [boolean, boolean];
   /** With a ttl: when each side's keys were last written. */
   readonly #ttl: readonly [StateTtl<string>, StateTtl<string>] | undefined;
-  #sides: [SideState, SideState] = [new Map(), new Map()];
+  #backend: StateBackend = new MemoryStateBackend();
+  /** Whether the state lives here (no runtime holds it): then it goes into `snapshot`. */
+  #ownState = true;
+  /** Both sides' rows by join key. */
+  #keys: KeyedMap<KeyState> = this.#backend.map<KeyState>('rows');
   /** The pair the residual and the `fields` read; reused, never emitted. */
   readonly #probe: Row = {};
   /** Indexes of the other side's rows that pass the residual, for the record at hand. */
@@ -142,49 +169,89 @@ export class RegularJoinOperator implements Operator {
 
   /** Rows kept per side and keys per side, for tests of state size. */
   get stateSize(): { left: number; right: number; leftKeys: number; rightKeys: number } {
-    const rows = (side: SideState) => {
-      let n = 0;
-      for (const entry of side.values()) n += entry.rows.length;
-      return n;
-    };
-    return {
-      left: rows(this.#sides[0]),
-      right: rows(this.#sides[1]),
-      leftKeys: this.#sides[0].size,
-      rightKeys: this.#sides[1].size,
-    };
+    const size = { left: 0, right: 0, leftKeys: 0, rightKeys: 0 };
+    for (const [, [left, right]] of this.#keys.entries()) {
+      if (left !== null) {
+        size.left += left.rows.length;
+        size.leftKeys++;
+      }
+      if (right !== null) {
+        size.right += right.rows.length;
+        size.rightKeys++;
+      }
+    }
+    return size;
   }
 
   open(ctx: OperatorContext): void {
     this.#clock = ctx.clock;
     this.#pairs.open(ctx.log);
-    if (ctx.restored === undefined) return;
-    const s = ctx.restored as Partial<RegularJoinSnapshot> | null;
-    const step = this.#options.stepId;
-    if (
-      s?.format !== SNAPSHOT_FORMAT ||
-      s.kind !== this.#options.kind ||
-      !(s.left instanceof Map) ||
-      !(s.right instanceof Map)
-    ) {
-      throw new SluiceError(
-        'CHECKPOINT_INCOMPATIBLE',
-        `the checkpoint's state for step '${step}' is not the state of a ${this.#options.kind} regular join; the step changed since the checkpoint was taken: restart with --from-scratch`,
-        { step },
-      );
-    }
-    this.#sides = [s.left, s.right];
-    const ttl = this.#ttl;
-    if (ttl !== undefined) {
-      // State kept without a ttl has no write times: its keys live `ttl` from the restore.
-      const written = Array.isArray(s.written) ? s.written : undefined;
-      for (const side of [0, 1] as const) {
-        const saved = written?.[side];
-        ttl[side].restore(
-          saved instanceof Map ? saved : undefined,
-          this.#sides[side].keys(),
-          ttl[side].now(ctx.clock.now()),
+    this.#backend = ctx.state ?? new MemoryStateBackend();
+    this.#ownState = ctx.state === undefined;
+    this.#keys = this.#backend.map<KeyState>('rows');
+    if (ctx.restored !== undefined) {
+      const s = ctx.restored as Partial<RegularJoinSnapshot> | null;
+      const step = this.#options.stepId;
+      if (
+        s?.kind !== this.#options.kind ||
+        !(s.format === SNAPSHOT_FORMAT
+          ? s.state === undefined || restoreMaps(s.state, this.#backend)
+          : s.format === SNAPSHOT_FORMAT_V1 && s.left instanceof Map && s.right instanceof Map)
+      ) {
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `the checkpoint's state for step '${step}' is not the state of a ${this.#options.kind} regular join; the step changed since the checkpoint was taken: restart with --from-scratch`,
+          { step },
         );
+      }
+      if (s.format === SNAPSHOT_FORMAT_V1) this.#restoreV1(s.left!, s.right!, s.written);
+    }
+    if (this.#ttl !== undefined) this.#restoreTtl(ctx.clock.now());
+    // Writes are not timed without a ttl: times kept from a run with one would be stale if a ttl came back.
+    else for (const [, entry] of this.#keys.entries()) entry[2] = entry[3] = null;
+  }
+
+  /** Moves the state of a version-1 snapshot (each side's rows by key, their last writes) into `rows`. */
+  #restoreV1(
+    left: Map<string, KeyRows>,
+    right: Map<string, KeyRows>,
+    written: [Map<string, number>, Map<string, number>] | null | undefined,
+  ): void {
+    const keys = this.#keys;
+    const at = (side: Side, key: string): number | null => {
+      const time =
+        Array.isArray(written) && written[side] instanceof Map ? written[side].get(key) : undefined;
+      return typeof time === 'number' ? time : null;
+    };
+    for (const [key, rows] of left) keys.set(key, [rows, null, at(0, key), null]);
+    for (const [key, rows] of right) {
+      const entry = keys.get(key);
+      if (entry === undefined) keys.set(key, [null, rows, null, at(1, key)]);
+      else {
+        entry[1] = rows;
+        entry[3] = at(1, key);
+      }
+    }
+  }
+
+  /**
+   * Rebuilds each side's write order (oldest first) from the restored keys' write times. A key
+   * whose time is not known (kept without a ttl) lives `ttl` from the restore, at `clockNow`.
+   */
+  #restoreTtl(clockNow: number): void {
+    const ttl = this.#ttl!;
+    for (const side of [0, 1] as const) {
+      const now = ttl[side].now(clockNow);
+      const written: [string, number][] = [];
+      for (const [key, entry] of this.#keys.entries()) {
+        if (entry[side] === null) continue;
+        const at = entry[2 + side];
+        written.push([key, typeof at === 'number' ? at : now]);
+      }
+      written.sort((a, b) => a[1] - b[1]);
+      for (const [key, at] of written) {
+        ttl[side].now(at);
+        ttl[side].touch(key, at);
       }
     }
   }
@@ -223,14 +290,9 @@ export class RegularJoinOperator implements Operator {
   }
 
   snapshot(): RegularJoinSnapshot {
-    const ttl = this.#ttl;
-    return {
-      format: SNAPSHOT_FORMAT,
-      kind: this.#options.kind,
-      left: this.#sides[0],
-      right: this.#sides[1],
-      written: ttl === undefined ? null : [ttl[0].snapshot(), ttl[1].snapshot()],
-    };
+    const snapshot: RegularJoinSnapshot = { format: SNAPSHOT_FORMAT, kind: this.#options.kind };
+    if (this.#ownState) snapshot.state = this.#backend.snapshot();
+    return snapshot;
   }
 
   /** An empty output batch for the changes `batch` causes. */
@@ -310,7 +372,9 @@ export class RegularJoinOperator implements Operator {
       return;
     }
     const otherSide: Side = side === 0 ? 1 : 0;
-    const others = this.#sides[otherSide].get(key);
+    const keys = this.#keys;
+    let entry = keys.get(key);
+    const others = entry?.[otherSide] ?? undefined;
     const hits = this.#match(side, row, others);
     const indexed = this.#residual;
     const otherOuter = this.#outer[otherSide];
@@ -334,27 +398,31 @@ export class RegularJoinOperator implements Operator {
           matches![j]--;
         }
       }
-      if (otherOuter) this.#touch(otherSide, key);
+      if (otherOuter) this.#touch(otherSide, key, entry!);
     }
     if (!adding) {
-      this.#remove(side, key, row);
+      if (entry !== undefined) this.#remove(side, key, entry, row);
       return;
     }
-    const state = this.#sides[side];
-    const mine = state.get(key);
-    if (mine === undefined) state.set(key, { rows: [row], matches: inputOuter ? [hits] : null });
-    else {
-      mine.rows.push(row);
-      if (mine.matches !== null) mine.matches.push(hits);
+    if (entry === undefined) {
+      const rows: KeyRows = { rows: [row], matches: inputOuter ? [hits] : null };
+      entry = side === 0 ? [rows, null, null, null] : [null, rows, null, null];
+      keys.set(key, entry);
+    } else {
+      const mine = entry[side];
+      if (mine === null) entry[side] = { rows: [row], matches: inputOuter ? [hits] : null };
+      else {
+        mine.rows.push(row);
+        if (mine.matches !== null) mine.matches.push(hits);
+      }
     }
-    this.#touch(side, key);
+    this.#touch(side, key, entry);
   }
 
   /** Removes one row equal to `row` from `side`'s rows of `key` (the latest such), if any. */
-  #remove(side: Side, key: string, row: Row): void {
-    const state = this.#sides[side];
-    const mine = state.get(key);
-    if (mine === undefined) return;
+  #remove(side: Side, key: string, entry: KeyState, row: Row): void {
+    const mine = entry[side];
+    if (mine === null) return;
     const rows = mine.rows;
     let at = rows.lastIndexOf(row);
     if (at < 0) {
@@ -367,18 +435,28 @@ export class RegularJoinOperator implements Operator {
       if (at < 0) return;
     }
     if (rows.length === 1) {
-      state.delete(key);
+      this.#forget(side, key, entry);
       this.#ttl?.[side].remove(key);
       return;
     }
     rows.splice(at, 1);
     mine.matches?.splice(at, 1);
-    this.#touch(side, key);
+    this.#touch(side, key, entry);
+  }
+
+  /** Drops `side`'s rows of `key`, and the key's entry when the other side has none either. */
+  #forget(side: Side, key: string, entry: KeyState): void {
+    entry[side] = null;
+    entry[2 + side] = null;
+    if (entry[side === 0 ? 1 : 0] === null) this.#keys.delete(key);
   }
 
   /** Notes that `side`'s state of `key` was written now (with a ttl). */
-  #touch(side: Side, key: string): void {
-    this.#ttl?.[side].touch(key, this.#now);
+  #touch(side: Side, key: string, entry: KeyState): void {
+    const ttl = this.#ttl;
+    if (ttl === undefined) return;
+    ttl[side].touch(key, this.#now);
+    entry[2 + side] = this.#now;
   }
 
   /** Forgets the keys of each side not written for `ttl` at processing time `clockNow`. */
@@ -386,8 +464,11 @@ export class RegularJoinOperator implements Operator {
     const ttl = this.#ttl!;
     const now = Math.max(ttl[0].now(clockNow), ttl[1].now(clockNow));
     this.#now = now;
-    const [left, right] = this.#sides;
-    ttl[0].expire(now, (key) => left.delete(key));
-    ttl[1].expire(now, (key) => right.delete(key));
+    const keys = this.#keys;
+    for (const side of [0, 1] as const)
+      ttl[side].expire(now, (key) => {
+        const entry = keys.get(key);
+        if (entry !== undefined) this.#forget(side, key, entry);
+      });
   }
 }

@@ -2,10 +2,13 @@
  * The temporal join: orders joined with the currency rate valid at each order's time, from one
  * source split in two (the shape of Flink's versioned-table example), checked against an
  * independent computation for inner and left joins with batch sizes 1, 7 and 1024; an updating
- * right input; deletions ending a version; bounded state; and a crash and restore.
+ * right input; deletions ending a version; bounded state; and a crash and restore. Alone, on
+ * bids and auctions: its keyed state checkpointed by key group, restored whole or split between
+ * two workers, and a checkpoint of snapshot version 1 restored.
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { DELETE, INSERT, type Row } from '../record.ts';
 import {
@@ -18,7 +21,14 @@ import {
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel, memorySinkStore, seededRandom } from '../testing/index.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
-import { BOUND, joinOutputsOf, nextName, registry } from './join-test-support.ts';
+import {
+  changelogInputs,
+  checkOlderFormat,
+  checkRestore,
+  joinInputsOf,
+  type RestoreCase,
+} from './join-restore-test-support.ts';
+import { BOUND, bidsAndAuctions, joinOutputsOf, nextName, registry } from './join-test-support.ts';
 import { withExpressions } from './step-test-support.ts';
 import { TemporalJoinOperator } from './temporal-join.ts';
 
@@ -260,5 +270,37 @@ describe('temporal join state', () => {
       most = Math.max(most, waiting + versions);
     }
     assert.ok(most <= 40, `at most ${most} records kept`);
+  });
+});
+
+describe('temporal join keyed state', () => {
+  const cases: [string, RestoreCase][] = [
+    [
+      'left',
+      { options: { kind: 'left', temporal: true }, inputs: joinInputsOf(bidsAndAuctions(13)), at: 450 },
+    ],
+    [
+      'inner, deletes ending versions (and refused on the left)',
+      { options: { kind: 'inner', temporal: true }, inputs: changelogInputs(13, 900), at: 450 },
+    ],
+  ];
+  for (const [name, c] of cases) {
+    test(`${name}: a checkpoint restored into one store, or split by key group between two, gives the same results, batch sizes 1, 7 and 1024`, () => {
+      const runs = [1, 7, 1024].map((size) => checkRestore(c, size));
+      assert.ok(runs[0].after.out.length > 150, `results after the checkpoint (${runs[0].after.out.length})`);
+      assert.ok(runs[0].after.lateRecords.length > 5, 'late records after the checkpoint');
+      for (const run of runs.slice(1)) {
+        assert.deepEqual(run.whole.out, runs[0].whole.out, 'the same results whatever the batch size');
+        assert.deepEqual(run.whole.lateRecords, runs[0].whole.lateRecords);
+        assert.deepEqual(run.whole.dead, runs[0].whole.dead);
+      }
+    });
+  }
+
+  test('restores a checkpoint of snapshot version 1 (all waiting records and versions) and goes on as before', () => {
+    checkOlderFormat(
+      'temporal',
+      readFileSync(new URL('./testdata/temporal-join-v1.snapshot', import.meta.url)),
+    );
   });
 });

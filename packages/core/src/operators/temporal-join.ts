@@ -14,12 +14,18 @@
  * Records at or behind the watermark are late: a left one could no longer wait, and a right
  * version would change results already emitted. State: the waiting left records, and per key the
  * versions newer than the watermark plus the latest one at or before it.
+ *
+ * That state is keyed state the runtime checkpoints by key group: one entry per key with its
+ * waiting records (and where each stands among all of them) and its versions (the view `table`;
+ * the left records whose key is NULL under the key null). A restore hands back those of the
+ * groups this worker owns, in no order, and puts the waiting records back in order.
  */
 
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, DELETE, INSERT, type Row, UPDATE_BEFORE } from '../record.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 
 export interface TemporalJoinOptions {
   readonly stepId: string;
@@ -41,13 +47,25 @@ interface Waiting {
   readonly key: string | undefined;
 }
 
-/** Checkpointed form. */
-interface TemporalJoinSnapshot {
-  version: 1;
-  watermark: number;
-  waiting: [Row, number, string | null][];
-  versions: [string, [Row | null, number][]][];
-}
+/**
+ * A key's state as checkpointed: its waiting left records `[row, time, place]` (place: where it
+ * stands among all the waiting records, the order they are joined in) and its versions.
+ */
+type SavedKey = [waiting: [Row, number, number][], versions: [Row | null, number][]];
+
+/**
+ * Checkpointed form. 2: the waiting records and the versions are the runtime's keyed state, one
+ * entry per key (the view `table`; key null: the left records whose key is NULL), so `table` is
+ * here only outside a job; 1 (older checkpoints): all of them.
+ */
+type TemporalJoinSnapshot =
+  | { version: 2; watermark: number; table?: SavedEntries<string | null, SavedKey> }
+  | {
+      version: 1;
+      watermark: number;
+      waiting: [Row, number, string | null][];
+      versions: [string, [Row | null, number][]][];
+    };
 
 /** First index in `list` whose time is > `time` (arrival order kept among equal times). */
 function upperBound<T extends { readonly time: number }>(list: readonly T[], time: number, from = 0): number {
@@ -70,6 +88,21 @@ export class TemporalJoinOperator implements Operator {
   /** Each key's versions by time. */
   readonly #versions = new Map<string, Version[]>();
   #watermark = Number.NEGATIVE_INFINITY;
+  /** Each key's waiting records and versions, as the runtime checkpoints them. */
+  readonly #keyed = new JoinKeyedState<string | null, SavedKey>('table', {
+    entries: () => this.#savedKeys(),
+    restore: (key, [waiting, versions]) => {
+      for (const [row, time, place] of waiting)
+        this.#restoring.push([place, { row, time, key: key ?? undefined }]);
+      if (versions.length > 0 && key !== null)
+        this.#versions.set(
+          key,
+          versions.map(([row, time]) => ({ row, time })),
+        );
+    },
+  });
+  /** Waiting records restored, with their places, until they are put in that order. */
+  #restoring: [number, Waiting][] = [];
 
   constructor(options: TemporalJoinOptions) {
     this.#options = options;
@@ -85,29 +118,61 @@ export class TemporalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    if (ctx.restored === undefined) return;
-    const s = ctx.restored as Partial<TemporalJoinSnapshot> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      s.version !== 1 ||
-      typeof s.watermark !== 'number' ||
-      !Array.isArray(s.waiting) ||
-      !Array.isArray(s.versions)
-    ) {
-      throw new SluiceError(
-        'CHECKPOINT_INCOMPATIBLE',
-        `the checkpoint's state for step '${this.#options.stepId}' is not a temporal join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
-        { step: this.#options.stepId },
-      );
+    this.#keyed.open(ctx.state);
+    if (ctx.restored !== undefined) {
+      const s = ctx.restored as Partial<TemporalJoinSnapshot> | null;
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.watermark !== 'number' ||
+        !(s.version === 2
+          ? this.#keyed.restoreSaved(s.table)
+          : s.version === 1 && Array.isArray(s.waiting) && Array.isArray(s.versions))
+      ) {
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `the checkpoint's state for step '${this.#options.stepId}' is not a temporal join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
+          { step: this.#options.stepId },
+        );
+      }
+      if (s.watermark > this.#watermark) this.#watermark = s.watermark;
+      if (s.version === 1) {
+        this.#waiting = (s.waiting ?? []).map(([row, time, key]) => ({ row, time, key: key ?? undefined }));
+        for (const [key, list] of s.versions ?? [])
+          this.#versions.set(
+            key,
+            list.map(([row, time]) => ({ row, time })),
+          );
+      }
     }
-    if (s.watermark > this.#watermark) this.#watermark = s.watermark;
-    this.#waiting = s.waiting.map(([row, time, key]) => ({ row, time, key: key ?? undefined }));
-    for (const [key, list] of s.versions)
-      this.#versions.set(
-        key,
-        list.map(([row, time]) => ({ row, time })),
-      );
+    // Restored keys' waiting records, in no order: back in the order they are joined in.
+    if (this.#restoring.length > 0) {
+      this.#restoring.sort((a, b) => a[0] - b[0]);
+      this.#waiting = this.#restoring.map(([, w]) => w);
+      this.#head = 0;
+      this.#restoring = [];
+    }
+  }
+
+  /** Each key's waiting records and versions, for the runtime's keyed state. */
+  #savedKeys(): Iterable<readonly [string | null, SavedKey]> {
+    const byKey = new Map<string | null, SavedKey>();
+    const waiting = this.#waiting;
+    const head = this.#head;
+    for (let i = head; i < waiting.length; i++) {
+      const { row, time, key } = waiting[i];
+      const k = key ?? null;
+      const saved = byKey.get(k);
+      if (saved === undefined) byKey.set(k, [[[row, time, i - head]], []]);
+      else saved[0].push([row, time, i - head]);
+    }
+    for (const [key, list] of this.#versions) {
+      const versions = list.map((v): [Row | null, number] => [v.row, v.time]);
+      const saved = byKey.get(key);
+      if (saved === undefined) byKey.set(key, [[], versions]);
+      else saved[1] = versions;
+    }
+    return byKey;
   }
 
   processBatch(batch: Batch, out: Output, input = 0): void {
@@ -241,16 +306,9 @@ export class TemporalJoinOperator implements Operator {
   }
 
   snapshot(): TemporalJoinSnapshot {
-    return {
-      version: 1,
-      watermark: this.#watermark,
-      waiting: this.#waiting
-        .slice(this.#head)
-        .map((w): [Row, number, string | null] => [w.row, w.time, w.key ?? null]),
-      versions: [...this.#versions].map(([key, list]) => [
-        key,
-        list.map((v): [Row | null, number] => [v.row, v.time]),
-      ]),
-    };
+    const table = this.#keyed.saved();
+    return table === undefined
+      ? { version: 2, watermark: this.#watermark }
+      : { version: 2, watermark: this.#watermark, table };
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import type { Row } from '../record.ts';
 import {
@@ -17,8 +18,15 @@ import {
 } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
+import type { WindowConfig } from './aggregate-step.ts';
 import type { JoinKind } from './interval-join.ts';
 import { compileJoinCondition, PairOutput } from './join-condition.ts';
+import {
+  checkOlderFormat,
+  checkRestore,
+  joinInputsOf,
+  type RestoreCase,
+} from './join-restore-test-support.ts';
 import {
   BOUND,
   bidsAndAuctions,
@@ -218,5 +226,35 @@ describe('window join', () => {
     assert.ok(most <= 101, `at most ${most} records kept`);
     op.onWatermark(Number.POSITIVE_INFINITY, discard);
     assert.equal(op.stateSize, 0);
+  });
+});
+
+describe('window join keyed state', () => {
+  const records = bidsAndAuctions(11);
+  const windowConfigs: { [name: string]: WindowConfig } = {
+    tumbling: { type: 'tumbling', size: '10s' },
+    hopping: { type: 'hopping', size: '10s', slide: '5s' },
+    cumulative: { type: 'cumulative', size: '20s', step: '5s' },
+  };
+  for (const c of windowCases) {
+    test(`${c.name}: a checkpoint restored into one store, or split by key group between two, gives the same results, batch sizes 1, 7 and 1024`, () => {
+      const restore: RestoreCase = {
+        options: { kind: 'full', window: windowConfigs[c.name] },
+        inputs: joinInputsOf(records),
+        at: 450,
+      };
+      const runs = [1, 7, 1024].map((size) => checkRestore(restore, size));
+      assert.ok(runs[0].after.out.length > 150, `results after the checkpoint (${runs[0].after.out.length})`);
+      assert.ok(runs[0].after.lateRecords.length > 5, 'late records after the checkpoint');
+      for (const run of runs.slice(1)) {
+        assert.deepEqual(run.whole.out, runs[0].whole.out, 'the same results whatever the batch size');
+        assert.deepEqual(run.whole.lateRecords, runs[0].whole.lateRecords);
+        assert.deepEqual(run.whole.dead, runs[0].whole.dead);
+      }
+    });
+  }
+
+  test('restores a checkpoint of snapshot version 1 (the open windows with all their rows) and goes on as before', () => {
+    checkOlderFormat('window', readFileSync(new URL('./testdata/window-join-v1.snapshot', import.meta.url)));
   });
 });

@@ -9,6 +9,11 @@
  * A record none of whose windows is still open is late. Windows fire in end order; within one,
  * left keys in order of first arrival, rows in arrival order — so results depend on the input
  * alone. State is the open windows' records: bounded by the window size, not the input length.
+ *
+ * The records are keyed state the runtime checkpoints by key group: one entry per key with its
+ * rows in each open window and where it came among the window's keys (the view `windows`; the
+ * rows whose key is NULL under the key null). A restore hands back those of the groups this
+ * worker owns, in no order, and puts each window's keys back in the order they came.
  */
 
 import { SluiceError, toSluiceError } from '../errors.ts';
@@ -18,6 +23,7 @@ import { createWindowAssigner, type WindowAssigner } from '../window/window-assi
 import type { WindowSpec } from '../window/window-spec.ts';
 import type { JoinKind } from './interval-join.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 export interface WindowJoinOptions {
@@ -37,19 +43,42 @@ interface OpenWindow {
 }
 
 type SavedSide = [string, Row[]][];
-/** Checkpointed form: the open windows and the watermark. */
-interface WindowJoinSnapshot {
-  version: 1;
-  watermark: number;
-  windows: [
-    start: number,
-    end: number,
-    left: SavedSide,
-    right: SavedSide,
-    unkeyedLeft: Row[],
-    unkeyedRight: Row[],
-  ][];
-}
+
+/**
+ * A key's rows in one open window, as checkpointed: the window, each side's rows (null for none)
+ * and where the key came on each side among the window's keys (the order a window fires in).
+ */
+type SavedWindow = [
+  start: number,
+  end: number,
+  left: Row[] | null,
+  right: Row[] | null,
+  leftAt: number,
+  rightAt: number,
+];
+
+/**
+ * Checkpointed form. 2: the open windows' rows are the runtime's keyed state, one entry per key
+ * (the view `windows`; key null: the rows whose key is NULL), so `windows` is here only outside a
+ * job; 1 (older checkpoints): the open windows with all their rows.
+ */
+type WindowJoinSnapshot =
+  | { version: 2; watermark: number; windows?: SavedEntries<string | null, SavedWindow[]> }
+  | {
+      version: 1;
+      watermark: number;
+      windows: [
+        start: number,
+        end: number,
+        left: SavedSide,
+        right: SavedSide,
+        unkeyedLeft: Row[],
+        unkeyedRight: Row[],
+      ][];
+    };
+
+/** A restored window's keys of each side with where they came, until they are put in that order. */
+type Restoring = [[number, string, Row[]][], [number, string, Row[]][]];
 
 export class WindowJoinOperator implements Operator {
   readonly absorbs = true;
@@ -63,6 +92,13 @@ export class WindowJoinOperator implements Operator {
   readonly #due = new TimerHeap();
   readonly #keepUnmatched: readonly [boolean, boolean];
   #watermark = Number.NEGATIVE_INFINITY;
+  /** Each key's rows in the open windows, as the runtime checkpoints them. */
+  readonly #keyed = new JoinKeyedState<string | null, SavedWindow[]>('windows', {
+    entries: () => this.#savedKeys(),
+    restore: (key, windows) => this.#restoreKey(key, windows),
+  });
+  /** The keys restored into each window (by end), while restoring. */
+  readonly #restoring = new Map<number, Restoring>();
 
   constructor(options: WindowJoinOptions) {
     const assigner = createWindowAssigner(options.window);
@@ -94,30 +130,92 @@ export class WindowJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    if (ctx.restored === undefined) return;
-    const s = ctx.restored as Partial<WindowJoinSnapshot> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      s.version !== 1 ||
-      typeof s.watermark !== 'number' ||
-      !Array.isArray(s.windows)
-    ) {
-      throw new SluiceError(
-        'CHECKPOINT_INCOMPATIBLE',
-        `the checkpoint's state for step '${this.#options.stepId}' is not a window join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
-        { step: this.#options.stepId },
-      );
+    this.#keyed.open(ctx.state);
+    if (ctx.restored !== undefined) {
+      const s = ctx.restored as Partial<WindowJoinSnapshot> | null;
+      if (
+        typeof s !== 'object' ||
+        s === null ||
+        typeof s.watermark !== 'number' ||
+        !(s.version === 2 ? this.#keyed.restoreSaved(s.windows) : s.version === 1 && Array.isArray(s.windows))
+      ) {
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `the checkpoint's state for step '${this.#options.stepId}' is not a window join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
+          { step: this.#options.stepId },
+        );
+      }
+      if (s.watermark > this.#watermark) this.#watermark = s.watermark;
+      if (s.version === 1) {
+        for (const [start, end, left, right, unkeyedLeft, unkeyedRight] of s.windows ?? []) {
+          this.#windows.set(end, {
+            start,
+            end,
+            sides: [new Map(left), new Map(right)],
+            unkeyed: [unkeyedLeft, unkeyedRight],
+          });
+          this.#due.push(end, '');
+        }
+      }
     }
-    if (s.watermark > this.#watermark) this.#watermark = s.watermark;
-    for (const [start, end, left, right, unkeyedLeft, unkeyedRight] of s.windows) {
-      this.#windows.set(end, {
-        start,
-        end,
-        sides: [new Map(left), new Map(right)],
-        unkeyed: [unkeyedLeft, unkeyedRight],
-      });
-      this.#due.push(end, '');
+    // Restored keys, in no order: into each window in the order they came.
+    for (const [end, sides] of this.#restoring) {
+      const open = this.#windows.get(end)!;
+      for (const side of [0, 1] as const) {
+        sides[side].sort((a, b) => a[0] - b[0]);
+        for (const [, key, rows] of sides[side]) open.sides[side].set(key, rows);
+      }
+    }
+    this.#restoring.clear();
+  }
+
+  /** Each key's rows in the open windows, for the runtime's keyed state. */
+  #savedKeys(): Iterable<readonly [string | null, SavedWindow[]]> {
+    const byKey = new Map<string | null, SavedWindow[]>();
+    // This window's entry of `key`: the last of its list, as windows are taken one after another.
+    const entry = (w: OpenWindow, key: string | null): SavedWindow => {
+      let list = byKey.get(key);
+      if (list === undefined) {
+        list = [];
+        byKey.set(key, list);
+      }
+      let saved = list[list.length - 1];
+      if (saved === undefined || saved[1] !== w.end) {
+        saved = [w.start, w.end, null, null, 0, 0];
+        list.push(saved);
+      }
+      return saved;
+    };
+    for (const w of this.#windows.values()) {
+      for (const side of [0, 1] as const) {
+        let at = 0;
+        for (const [key, rows] of w.sides[side]) {
+          const saved = entry(w, key);
+          saved[2 + side] = rows;
+          saved[4 + side] = at++;
+        }
+        if (w.unkeyed[side].length > 0) entry(w, null)[2 + side] = w.unkeyed[side];
+      }
+    }
+    return byKey;
+  }
+
+  /** Takes back a key's rows in the open windows (key null: rows whose key is NULL). */
+  #restoreKey(key: string | null, windows: SavedWindow[]): void {
+    for (const [start, end, left, right, leftAt, rightAt] of windows) {
+      const open = this.#window(start, end);
+      if (key === null) {
+        if (left !== null) for (const row of left) open.unkeyed[0].push(row);
+        if (right !== null) for (const row of right) open.unkeyed[1].push(row);
+        continue;
+      }
+      let restoring = this.#restoring.get(end);
+      if (restoring === undefined) {
+        restoring = [[], []];
+        this.#restoring.set(end, restoring);
+      }
+      if (left !== null) restoring[0].push([leftAt, key, left]);
+      if (right !== null) restoring[1].push([rightAt, key, right]);
     }
   }
 
@@ -246,9 +344,9 @@ export class WindowJoinOperator implements Operator {
   }
 
   snapshot(): WindowJoinSnapshot {
-    const windows: WindowJoinSnapshot['windows'] = [];
-    for (const w of this.#windows.values())
-      windows.push([w.start, w.end, [...w.sides[0]], [...w.sides[1]], [...w.unkeyed[0]], [...w.unkeyed[1]]]);
-    return { version: 1, watermark: this.#watermark, windows };
+    const windows = this.#keyed.saved();
+    return windows === undefined
+      ? { version: 2, watermark: this.#watermark }
+      : { version: 2, watermark: this.#watermark, windows };
   }
 }
