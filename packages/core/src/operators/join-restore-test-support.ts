@@ -16,6 +16,7 @@ import { KeyedStateStore, type KeyGroupFilter, keyGroupOfKey } from '../runtime/
 import { ManualClock, seededRandom } from '../testing/index.ts';
 import { joinStep } from './join-step.ts';
 import { BOUND, bidsAndAuctions } from './join-test-support.ts';
+import { createStep } from './step-test-support.ts';
 
 /**
  * One input record of a join: its port (0 left, 1 right), row, event time, kind, the watermark it
@@ -97,7 +98,7 @@ export function openJoin(
   clock = new ManualClock(0),
 ): OpenJoin {
   const cfg: JoinConfig = { on: ON, kind: 'inner', on_late: 'late_output', ...options };
-  const op = joinStep.create(cfg, { ...JOIN_STEP, clock });
+  const op = createStep(joinStep, cfg, { ...JOIN_STEP, clock });
   const state = new KeyedStateStore(
     JOIN_STEP.id,
     owns === false ? undefined : saved?.keyed(),
