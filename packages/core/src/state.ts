@@ -66,31 +66,45 @@ export function restoreMaps(restored: unknown, backend: StateBackend): boolean {
   return true;
 }
 
-/** Keyed state held in JS Maps. */
+/**
+ * Keyed state an operator holds itself when no runtime does — opened without
+ * `OperatorContext.state`, as in an operator's unit test: maps and views in JS Maps, snapshotted
+ * whole (not by key group) for the operator to put in its own snapshot and to give back to the
+ * constructor. In a job the runtime's `KeyedStateStore` stands in its place.
+ */
 export class MemoryStateBackend implements StateBackend {
   readonly #maps = new Map<string, Map<string, unknown>>();
+  readonly #views = new Map<string, KeyedView<unknown, unknown>>();
+  readonly #restored: ReadonlyMap<string, Map<unknown, unknown>> | undefined;
 
-  /** Starts empty, or from what `snapshot()` returned. */
+  /** Starts empty, or from what `snapshot()` returned (anything else counts as empty). */
   constructor(restored?: unknown) {
-    if (restored instanceof Map) {
-      for (const [name, entries] of restored as Map<string, Map<string, unknown>>)
-        this.#maps.set(name, entries);
-    }
+    if (restored instanceof Map) this.#restored = restored as ReadonlyMap<string, Map<unknown, unknown>>;
   }
 
   map<V>(name: string): KeyedMap<V> {
     let m = this.#maps.get(name);
     if (!m) {
-      m = new Map();
+      const restored = this.#restored?.get(name);
+      m = restored instanceof Map ? (restored as Map<string, unknown>) : new Map();
       this.#maps.set(name, m);
     }
     return m as Map<string, V>;
   }
 
-  /** Keeps nothing: this backend takes no part in checkpoints, so a view has nothing to restore. */
-  keyed<K, E>(_name: string, _view: KeyedView<K, E>): void {}
+  keyed<K, E>(name: string, view: KeyedView<K, E>): void {
+    this.#views.set(name, view as KeyedView<unknown, unknown>);
+    const restored = this.#restored?.get(name);
+    if (restored instanceof Map) for (const [k, e] of restored) view.restore(k as K, e as E);
+  }
 
-  snapshot(): unknown {
-    return this.#maps;
+  /** Each map and view by name, a view's entries as a Map (live values: encode before the next call). */
+  snapshot(): Map<string, Map<unknown, unknown>> {
+    const snapshot = new Map<string, Map<unknown, unknown>>();
+    // What was restored but not asked for again is kept.
+    for (const [name, entries] of this.#restored ?? []) snapshot.set(name, entries);
+    for (const [name, m] of this.#maps) snapshot.set(name, m);
+    for (const [name, view] of this.#views) snapshot.set(name, new Map(view.entries()));
+    return snapshot;
   }
 }

@@ -49,8 +49,8 @@ function changes(out: CollectingOutput): string[] {
 
 /** Keys with state, in the keyed state an operator opened without the runtime's keeps in its snapshot. */
 const liveKeys = (op: Operator) => {
-  const keyed = (op.snapshot!() as { keyed: Map<string, unknown[]> }).keyed;
-  return ['kept', 'emitted', 'pending'].reduce((n, name) => n + (keyed.get(name)?.length ?? 0), 0);
+  const keyed = (op.snapshot!() as { keyed: Map<string, Map<unknown, unknown>> }).keyed;
+  return ['kept', 'emitted', 'pending'].reduce((n, name) => n + (keyed.get(name)?.size ?? 0), 0);
 };
 
 describe('deduplicate, keep first', () => {

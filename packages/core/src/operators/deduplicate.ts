@@ -23,10 +23,9 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
-import type { KeyedMap, StateBackend } from '../state.ts';
+import { type KeyedMap, MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE, sameResult } from '../window/result-emitter.ts';
-import { OwnState } from './own-state.ts';
 import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
 import { TimerHeap } from './timer-heap.ts';
 
@@ -128,7 +127,7 @@ class Deduplicate implements Operator {
   #keyedInput = false;
   #watermark = Number.NEGATIVE_INFINITY;
   /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
-  #own: OwnState | undefined;
+  #own: MemoryStateBackend | undefined;
   #kept!: KeyedMap<Kept>;
   #pending!: KeyedMap<Kept>;
   #emitted!: KeyedMap<true>;
@@ -159,7 +158,7 @@ class Deduplicate implements Operator {
 
   /** Takes its keyed state from `state`, or keeps it itself (restored from `own`) without one. */
   #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new OwnState(own) : undefined;
+    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
     const backend = state ?? this.#own!;
     this.#kept = backend.map<Kept>('kept');
     this.#pending = backend.map<Kept>('pending');

@@ -22,8 +22,8 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { type KeyedView, MemoryStateBackend } from '../state.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
-import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 /** Which unmatched records an outer join keeps, padded with NULL for the other side. */
@@ -114,7 +114,7 @@ type SavedKey = [left: SavedRecords | null, right: SavedRecords | null];
  * so `records` is here only outside a job; 1 (older checkpoints): per side, `[key, records]`.
  */
 type IntervalJoinSnapshot =
-  | { version: 2; watermark: number; records?: SavedEntries<string, SavedKey> }
+  | { version: 2; watermark: number; keyed?: Map<string, Map<unknown, unknown>> }
   | { version: 1; watermark: number; left: [string, SavedRecords][]; right: [string, SavedRecords][] };
 
 export class IntervalJoinOperator implements Operator {
@@ -125,13 +125,15 @@ export class IntervalJoinOperator implements Operator {
   readonly #keepUnmatched: readonly [boolean, boolean];
   #watermark = Number.NEGATIVE_INFINITY;
   /** Both sides' records of each key, as the runtime checkpoints them. */
-  readonly #keyed = new JoinKeyedState<string, SavedKey>('records', {
+  readonly #keyed: KeyedView<string, SavedKey> = {
     entries: () => this.#savedKeys(),
     restore: (key, [left, right]) => {
       if (left !== null) this.#restoreRecords(0, key, left);
       if (right !== null) this.#restoreRecords(1, key, right);
     },
-  });
+  };
+  /** Outside a job (no `OperatorContext.state`): the keyed state, kept in the operator's own snapshot. */
+  #own: MemoryStateBackend | undefined;
 
   constructor(options: IntervalJoinOptions) {
     const { lower, upper, stepId } = options;
@@ -155,7 +157,11 @@ export class IntervalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#keyed.open(ctx.state);
+    this.#own =
+      ctx.state === undefined
+        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
+        : undefined;
+    (ctx.state ?? this.#own!).keyed('records', this.#keyed);
     if (ctx.restored === undefined) return;
     const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
     if (
@@ -163,7 +169,7 @@ export class IntervalJoinOperator implements Operator {
       s === null ||
       typeof s.watermark !== 'number' ||
       !(s.version === 2
-        ? this.#keyed.restoreSaved(s.records)
+        ? s.keyed === undefined || s.keyed instanceof Map
         : s.version === 1 && Array.isArray(s.left) && Array.isArray(s.right))
     ) {
       throw new SluiceError(
@@ -311,10 +317,10 @@ export class IntervalJoinOperator implements Operator {
   }
 
   snapshot(): IntervalJoinSnapshot {
-    const records = this.#keyed.saved();
-    return records === undefined
+    const keyed = this.#own?.snapshot();
+    return keyed === undefined
       ? { version: 2, watermark: this.#watermark }
-      : { version: 2, watermark: this.#watermark, records };
+      : { version: 2, watermark: this.#watermark, keyed };
   }
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
+import { PATTERN_KEYED_STATE } from './pattern.ts';
 import {
   buildPattern,
   describeMatch,
@@ -228,8 +229,8 @@ describe('pattern step', () => {
     const op = buildPattern({ stages, within: '1h' });
     op.processBatch({ records: [{ v: 'a' }, { v: 'b' }], times: [1, 2], keys: ['x', 'x'] }, sinkOutput());
     op.onWatermark?.(5, sinkOutput());
-    const snapshot = op.snapshot?.() as { entries: unknown[] };
-    assert.equal(snapshot.entries.length, 0);
+    const snapshot = op.snapshot?.() as { keyed: Map<string, Map<string, unknown>> };
+    assert.equal(snapshot.keyed.get(PATTERN_KEYED_STATE)?.size, 0);
   });
 
   it('within keeps the state bounded on unbounded input', () => {
@@ -256,11 +257,11 @@ describe('pattern step', () => {
       op.processBatch({ records, times, keys }, out);
       op.onWatermark?.(round * 500 + 499 - 10, out);
       const snap = op.snapshot?.() as {
-        entries: [string, { state?: { threads: unknown[] }; pending?: { times: number[] } }][];
+        keyed: Map<string, Map<string, { state?: { threads: unknown[] }; pending?: { times: number[] } }>>;
       };
       let threads = 0;
       let pending = 0;
-      for (const [, e] of snap.entries) {
+      for (const e of snap.keyed.get(PATTERN_KEYED_STATE)?.values() ?? []) {
         threads += e.state?.threads.length ?? 0;
         pending += e.pending?.times.length ?? 0;
       }

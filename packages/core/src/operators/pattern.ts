@@ -12,6 +12,7 @@ import type { Logger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { MemoryStateBackend } from '../state.ts';
 import { RecordBuffer } from './pattern-buffer.ts';
 import type { Absence, MatchData, Measure, Stage } from './pattern-compile.ts';
 import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
@@ -49,7 +50,7 @@ export const TIMEOUTS_PORT = 'timeouts';
  *
  * v2: the per-key state — threads, pending results, the records waiting for the watermark — is a
  * keyed view of the runtime's (`PATTERN_KEYED_STATE`), snapshotted by key group; the operator's
- * own snapshot keeps the watermark and its two counters (and, outside a job, the view's entries).
+ * own snapshot keeps the watermark and its two counters (and, outside a job, its `MemoryStateBackend`'s snapshot).
  *
  * v1 (still read): everything in the operator's snapshot. A thread's optional `guard` (absent
  * stages) kept that name: only a pattern with absent stages writes one, and no earlier version
@@ -83,8 +84,8 @@ interface PatternSnapshot {
   /** Next arrival sequence number and next feed position. */
   seq: number;
   pos: number;
-  /** The keyed view's entries, only when no runtime holds them (an operator outside a job). */
-  entries?: [string, PatternKeyEntry][];
+  /** The keyed state, only when no runtime holds it (an operator outside a job). */
+  keyed?: Map<string, Map<unknown, unknown>>;
 }
 
 /** v1: the whole state in the operator's snapshot. */
@@ -119,8 +120,8 @@ class PatternOperator implements Operator {
   #pos = 0;
   readonly #pending = new RecordBuffer();
   readonly #keys = new Map<string, KeyState>();
-  /** Whether no runtime holds the keyed state (outside a job): then `snapshot` carries it. */
-  #ownState = true;
+  /** Outside a job (no `OperatorContext.state`): the keyed state, which `snapshot` then carries. */
+  #own: MemoryStateBackend | undefined;
   readonly #deadlines = new TimerHeap();
   #scratch: KeyState = newKeyState();
   readonly #warned = new Set<string>();
@@ -142,7 +143,6 @@ class PatternOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#log = ctx.log;
     this.#watermark = ctx.watermark();
-    this.#ownState = ctx.state === undefined;
     // Restored entries, in no order: pending records are re-sorted once all have come.
     const pending: Pending & { keys: string[] } = { records: [], times: [], seqs: [], keys: [] };
     const restore = (key: string, entry: PatternKeyEntry) => {
@@ -156,14 +156,18 @@ class PatternOperator implements Operator {
         pending.keys.push(key);
       }
     };
-    ctx.state?.keyed<string, PatternKeyEntry>(PATTERN_KEYED_STATE, {
+    this.#own =
+      ctx.state === undefined
+        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
+        : undefined;
+    (ctx.state ?? this.#own!).keyed<string, PatternKeyEntry>(PATTERN_KEYED_STATE, {
       entries: () => this.#entries(),
       restore,
     });
     if (ctx.restored !== undefined) {
       const s = ctx.restored as Partial<PatternSnapshot> | Partial<PatternSnapshotV1> | null;
       if (typeof s === 'object' && s !== null && s.format === PATTERN_STATE_FORMAT) {
-        for (const [key, entry] of s.entries ?? []) restore(key, entry);
+        // The keyed state came back through the view above.
       } else if (
         typeof s === 'object' &&
         s !== null &&
@@ -271,7 +275,8 @@ class PatternOperator implements Operator {
       seq: this.#seq,
       pos: this.#pos,
     };
-    if (this.#ownState) snapshot.entries = [...this.#entries()];
+    const keyed = this.#own?.snapshot();
+    if (keyed !== undefined) snapshot.keyed = keyed;
     return snapshot;
   }
 

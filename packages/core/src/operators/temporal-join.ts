@@ -24,8 +24,8 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, DELETE, INSERT, type Row, UPDATE_BEFORE } from '../record.ts';
+import { type KeyedView, MemoryStateBackend } from '../state.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
-import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 
 export interface TemporalJoinOptions {
   readonly stepId: string;
@@ -59,7 +59,7 @@ type SavedKey = [waiting: [Row, number, number][], versions: [Row | null, number
  * here only outside a job; 1 (older checkpoints): all of them.
  */
 type TemporalJoinSnapshot =
-  | { version: 2; watermark: number; table?: SavedEntries<string | null, SavedKey> }
+  | { version: 2; watermark: number; keyed?: Map<string, Map<unknown, unknown>> }
   | {
       version: 1;
       watermark: number;
@@ -89,7 +89,7 @@ export class TemporalJoinOperator implements Operator {
   readonly #versions = new Map<string, Version[]>();
   #watermark = Number.NEGATIVE_INFINITY;
   /** Each key's waiting records and versions, as the runtime checkpoints them. */
-  readonly #keyed = new JoinKeyedState<string | null, SavedKey>('table', {
+  readonly #keyed: KeyedView<string | null, SavedKey> = {
     entries: () => this.#savedKeys(),
     restore: (key, [waiting, versions]) => {
       for (const [row, time, place] of waiting)
@@ -100,7 +100,9 @@ export class TemporalJoinOperator implements Operator {
           versions.map(([row, time]) => ({ row, time })),
         );
     },
-  });
+  };
+  /** Outside a job (no `OperatorContext.state`): the keyed state, kept in the operator's own snapshot. */
+  #own: MemoryStateBackend | undefined;
   /** Waiting records restored, with their places, until they are put in that order. */
   #restoring: [number, Waiting][] = [];
 
@@ -118,7 +120,11 @@ export class TemporalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#keyed.open(ctx.state);
+    this.#own =
+      ctx.state === undefined
+        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
+        : undefined;
+    (ctx.state ?? this.#own!).keyed('table', this.#keyed);
     if (ctx.restored !== undefined) {
       const s = ctx.restored as Partial<TemporalJoinSnapshot> | null;
       if (
@@ -126,7 +132,7 @@ export class TemporalJoinOperator implements Operator {
         s === null ||
         typeof s.watermark !== 'number' ||
         !(s.version === 2
-          ? this.#keyed.restoreSaved(s.table)
+          ? s.keyed === undefined || s.keyed instanceof Map
           : s.version === 1 && Array.isArray(s.waiting) && Array.isArray(s.versions))
       ) {
         throw new SluiceError(
@@ -306,9 +312,9 @@ export class TemporalJoinOperator implements Operator {
   }
 
   snapshot(): TemporalJoinSnapshot {
-    const table = this.#keyed.saved();
-    return table === undefined
+    const keyed = this.#own?.snapshot();
+    return keyed === undefined
       ? { version: 2, watermark: this.#watermark }
-      : { version: 2, watermark: this.#watermark, table };
+      : { version: 2, watermark: this.#watermark, keyed };
   }
 }

@@ -239,7 +239,7 @@ describe('top_n with a state time-to-live', () => {
 
   /** The lists an operator opened without the runtime's keyed state keeps in its snapshot. */
   const listsOf = (op: Operator) =>
-    new Map((op.snapshot!() as { keyed: Map<string, [string, unknown][]> }).keyed.get('lists'));
+    new Map((op.snapshot!() as { keyed: Map<string, Map<string, unknown>> }).keyed.get('lists'));
 
   /** Runs `records` (from position `from`) in batches of `size`, the clock moving per block, a tick before each batch. */
   function runTimed(

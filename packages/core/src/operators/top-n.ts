@@ -18,10 +18,9 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
-import type { KeyedMap, StateBackend } from '../state.ts';
+import { type KeyedMap, MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
-import { OwnState } from './own-state.ts';
 import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
 
 /** One `order_by` term. */
@@ -118,7 +117,7 @@ class TopN implements Operator {
   readonly #options: TopNOptions;
   readonly #shape: string;
   /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
-  #own: OwnState | undefined;
+  #own: MemoryStateBackend | undefined;
   #lists!: KeyedMap<Ranked[]>;
   #keyedInput = false;
   readonly #ttl: StateTtl<string> | undefined;
@@ -151,7 +150,7 @@ class TopN implements Operator {
 
   /** Takes its keyed state from `state`, or keeps it itself (restored from `own`) without one. */
   #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new OwnState(own) : undefined;
+    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
     const backend = state ?? this.#own!;
     this.#lists = backend.map<Ranked[]>(LISTS_STATE);
     registerTtl(backend, this.#ttl);

@@ -391,7 +391,7 @@ describe('aggregate without a window, with a state time-to-live', () => {
 
   /** The keys' state an operator opened without the runtime's keyed state keeps in its snapshot. */
   const liveKeys = (op: Operator) =>
-    new Map((op.snapshot!() as { keyed: Map<string, [unknown, unknown][]> }).keyed.get('keys'));
+    new Map((op.snapshot!() as { keyed: Map<string, Map<unknown, unknown>> }).keyed.get('keys'));
 
   /** Processing time of the batch starting at record `s`: one second per block of records. */
   const clockAt = (s: number) => 1_000_000 + Math.floor(s / BLOCK) * 1000;

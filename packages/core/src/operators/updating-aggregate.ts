@@ -16,7 +16,7 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
-import type { StateBackend } from '../state.ts';
+import { MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
 import {
@@ -32,7 +32,6 @@ import {
   planFields,
   resultLayout,
 } from '../window/window-aggregate.ts';
-import { OwnState } from './own-state.ts';
 import { registerTtl, StateTtl } from './state-ttl.ts';
 
 /** An aggregate without a window has no reserved output names (no window bounds). */
@@ -146,7 +145,7 @@ class UpdatingAggregate implements Operator {
   readonly #fieldKey: (record: Row) => GroupKey;
   readonly #keys = new Map<GroupKey, KeyState>();
   /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
-  #own: OwnState | undefined;
+  #own: MemoryStateBackend | undefined;
   #keyedInput = false;
   #log: Logger = silentLogger;
   readonly #ttl: StateTtl<GroupKey> | undefined;
@@ -184,7 +183,7 @@ class UpdatingAggregate implements Operator {
 
   /** Hands its keyed state to `state`, or keeps it itself (restored from `own`) without one. */
   #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new OwnState(own) : undefined;
+    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
     const backend = state ?? this.#own!;
     const keys = this.#keys;
     keys.clear();

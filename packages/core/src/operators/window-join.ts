@@ -19,11 +19,11 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
+import { type KeyedView, MemoryStateBackend } from '../state.ts';
 import { createWindowAssigner, type WindowAssigner } from '../window/window-assigner.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import type { JoinKind } from './interval-join.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
-import { JoinKeyedState, type SavedEntries } from './join-state.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 export interface WindowJoinOptions {
@@ -63,7 +63,7 @@ type SavedWindow = [
  * job; 1 (older checkpoints): the open windows with all their rows.
  */
 type WindowJoinSnapshot =
-  | { version: 2; watermark: number; windows?: SavedEntries<string | null, SavedWindow[]> }
+  | { version: 2; watermark: number; keyed?: Map<string, Map<unknown, unknown>> }
   | {
       version: 1;
       watermark: number;
@@ -93,10 +93,12 @@ export class WindowJoinOperator implements Operator {
   readonly #keepUnmatched: readonly [boolean, boolean];
   #watermark = Number.NEGATIVE_INFINITY;
   /** Each key's rows in the open windows, as the runtime checkpoints them. */
-  readonly #keyed = new JoinKeyedState<string | null, SavedWindow[]>('windows', {
+  readonly #keyed: KeyedView<string | null, SavedWindow[]> = {
     entries: () => this.#savedKeys(),
     restore: (key, windows) => this.#restoreKey(key, windows),
-  });
+  };
+  /** Outside a job (no `OperatorContext.state`): the keyed state, kept in the operator's own snapshot. */
+  #own: MemoryStateBackend | undefined;
   /** The keys restored into each window (by end), while restoring. */
   readonly #restoring = new Map<number, Restoring>();
 
@@ -130,14 +132,20 @@ export class WindowJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#keyed.open(ctx.state);
+    this.#own =
+      ctx.state === undefined
+        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
+        : undefined;
+    (ctx.state ?? this.#own!).keyed('windows', this.#keyed);
     if (ctx.restored !== undefined) {
       const s = ctx.restored as Partial<WindowJoinSnapshot> | null;
       if (
         typeof s !== 'object' ||
         s === null ||
         typeof s.watermark !== 'number' ||
-        !(s.version === 2 ? this.#keyed.restoreSaved(s.windows) : s.version === 1 && Array.isArray(s.windows))
+        !(s.version === 2
+          ? s.keyed === undefined || s.keyed instanceof Map
+          : s.version === 1 && Array.isArray(s.windows))
       ) {
         throw new SluiceError(
           'CHECKPOINT_INCOMPATIBLE',
@@ -344,9 +352,9 @@ export class WindowJoinOperator implements Operator {
   }
 
   snapshot(): WindowJoinSnapshot {
-    const windows = this.#keyed.saved();
-    return windows === undefined
+    const keyed = this.#own?.snapshot();
+    return keyed === undefined
       ? { version: 2, watermark: this.#watermark }
-      : { version: 2, watermark: this.#watermark, windows };
+      : { version: 2, watermark: this.#watermark, keyed };
   }
 }

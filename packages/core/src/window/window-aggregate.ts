@@ -7,9 +7,8 @@ import type { AggregateFunction } from '../aggregate/aggregate-function.ts';
 import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
-import { OwnState } from '../operators/own-state.ts';
 import type { Batch, Row } from '../record.ts';
-import type { StateBackend } from '../state.ts';
+import { MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { AlignedWindowStore } from './aligned-windows.ts';
 import { fieldGroupKey, type GroupKey } from './group-key.ts';
@@ -297,7 +296,7 @@ class WindowAggregate implements Operator {
   #keyedInput = false;
   #log: Logger = silentLogger;
   /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
-  #own: OwnState | undefined;
+  #own: MemoryStateBackend | undefined;
 
   constructor(config: WindowAggregateConfig) {
     this.#config = config;
@@ -348,7 +347,7 @@ class WindowAggregate implements Operator {
 
   /** Hands the windows' state to `state`, or keeps it itself (restored from `own`) without one. */
   #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new OwnState(own) : undefined;
+    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
     const store = this.#store;
     (state ?? this.#own!).keyed<GroupKey, unknown>(WINDOWS_STATE, {
       entries: () => store.entries(),
