@@ -48,6 +48,10 @@ export interface ChangelogOptions {
 export const changelogSinkSupport: SinkChangelog<ChangelogOptions> = {
   consumes: (config) => (config.changelog === undefined ? ['append'] : CHANGELOG_MODES),
   hint: 'set `changelog: debezium` (one {"before", "after", "op"} line per change), or `changelog: upsert` with `key: [fields]` (the row, or a delete marker for its key)',
+  upsertKey: (config) =>
+    config.changelog === 'upsert' && config.key !== undefined
+      ? { path: 'key', fields: config.key }
+      : undefined,
 };
 
 /** Throws CONFIG_INVALID for a changelog with CSV, `upsert` without `key`, or `key` without `upsert`. */
