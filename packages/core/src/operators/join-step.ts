@@ -3,7 +3,7 @@
  * other, or in the same window.
  */
 
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
 import type { Expr } from '../expr/index.ts';
 import type { StepInfo } from '../operator.ts';
@@ -229,18 +229,7 @@ function joinFields(on: Expr, inputs: readonly string[]): [string[], string[]] {
  * field as it is (`auction: bids.auction`); the default pair nests both records, and nested
  * fields cannot be an upsert key. The other joins are append-only: none is given.
  */
-function joinKey(
-  cfg: {
-    on: string;
-    kind: 'inner' | 'left' | 'right' | 'full';
-    between?: unknown;
-    window?: unknown;
-    temporal?: boolean;
-    fields?: { [name: string]: string };
-  },
-  inputs: readonly StreamKey[],
-  ctx: KeyContext,
-): StreamKey {
+function joinKey(cfg: Static<typeof config>, inputs: readonly StreamKey[], ctx: KeyContext): StreamKey {
   const partition = { kind: 'none' } as const;
   const regular = cfg.between === undefined && cfg.window === undefined && cfg.temporal !== true;
   if (!regular || cfg.fields === undefined || ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1])

@@ -333,6 +333,20 @@ describe('upsert sinks', () => {
     assert.match(err.message, /identified by \[region, window_start, window_end\]/);
   });
 
+  test('top_n, deduplicate and a regular join are checked by the keys their rows have', () => {
+    const sink = (input: string, key: string) =>
+      `sinks:\n  out: { type: stdout, input: ${input}, changelog: upsert, key: [${key}] }\n`;
+    const ranked = `${head}steps:\n  - { id: top, type: top_n, input: orders, key: [region], order_by: [amount DESC], n: 3, rank_field: rank }\n`;
+    resolve(ranked + sink('top', 'region, rank'));
+    assert.match(refused(ranked + sink('top', 'region')).message, /identified by \[region, rank\]/);
+    const last = `${head}steps:\n  - { id: latest, type: deduplicate, input: orders, key: [customer_id], keep: last }\n`;
+    resolve(last + sink('latest', 'customer_id'));
+    assert.match(refused(last + sink('latest', 'region')).message, /set `key: \[customer_id\]`/);
+    const joined = `${head}steps:\n  - { id: totals, type: aggregate, input: orders, key: [customer_id], fields: { spent: 'sum(amount)' } }\n  - id: j\n    type: join\n    input: [extra, totals]\n    on: extra.customer_id = totals.customer_id\n    kind: right\n    fields: { customer: totals.customer_id, amount: extra.amount }\n`;
+    // The left side (a source) has no known key, so neither has the join's output: accepted.
+    resolve(joined + sink('j', 'amount'));
+  });
+
   test('TypeScript: a keyBy function groups the aggregate, whose results name it in `key`', () => {
     const build = (key: string[]) => {
       const p = pipeline('ts-keys');

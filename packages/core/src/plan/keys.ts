@@ -22,7 +22,7 @@ import { childrenOf, type Expr, formatExpression, formatName } from '../expr/ind
 import type { Registry } from '../registry.ts';
 import { sideOutputsOf } from '../spec.ts';
 import { expressionAt } from './expressions.ts';
-import type { Plan } from './plan.ts';
+import type { Plan, PlanSink } from './plan.ts';
 import { topologicalOrder } from './resolve.ts';
 import { type Schema, UNKNOWN_SCHEMA } from './schema.ts';
 
@@ -210,7 +210,7 @@ export function inferKeys(
   const problems: KeyProblem[] = [];
   for (const sink of plan.sinks) {
     if (unparsed.has(sink.id) || !updating(sink.input)) continue;
-    const problem = checkUpsertSink(plan, registry, sink.id, keys[sink.input] ?? UNKNOWN_KEY);
+    const problem = checkUpsertSink(sink, registry, keys[sink.input] ?? UNKNOWN_KEY);
     if (problem !== undefined) problems.push(problem);
   }
   return { keys, problems };
@@ -223,8 +223,8 @@ export function inferKeys(
  * changelog, whose update-before deletes the old row under its own key (Flink, likewise, needs no
  * upsert materializer when the sink's primary key contains the input's upsert key).
  */
-function checkUpsertSink(plan: Plan, registry: Registry, id: string, key: StreamKey): KeyProblem | undefined {
-  const sink = plan.sinks.find((s) => s.id === id)!;
+function checkUpsertSink(sink: PlanSink, registry: Registry, key: StreamKey): KeyProblem | undefined {
+  const id = sink.id;
   const upsert = registry.sink(sink.type)?.changelog?.upsertKey?.(sink.config as never);
   if (upsert === undefined || key.unique === undefined || key.unique.length === 0) return undefined;
   let written: readonly string[];
