@@ -38,6 +38,12 @@ export const errorCodes = {
     summary:
       'An updating stream (updates and deletes) feeds a step or sink that takes only appends; the message says which modes would take it.',
   },
+  PLAN_KEY_MISMATCH: {
+    kind: 'user',
+    retryable: false,
+    summary:
+      'A sink upserts an updating stream by a key that does not identify its rows; the message names the key that does.',
+  },
   PLAN_TYPE_ERROR: {
     kind: 'user',
     retryable: false,

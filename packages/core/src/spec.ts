@@ -11,6 +11,7 @@ import type { Sink, Source } from './connector.ts';
 import type { Expr } from './expr/types.ts';
 import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
+import type { KeyContext, StreamKey } from './plan/keys.ts';
 import type { Schema, SchemaContext } from './plan/schema.ts';
 
 /**
@@ -104,6 +105,23 @@ export interface SinkChangelog<C = unknown> {
    * takes only appends: e.g. "set `changelog: debezium`, or `changelog: upsert` with `key`".
    */
   readonly hint: string;
+  /**
+   * The key this (validated) config upserts rows by, when it writes an updating stream as an
+   * upsert changelog; absent or undefined: it does not. The plan check refuses it when it does
+   * not cover the unique key of the stream it is given (`plan/keys.ts`).
+   */
+  upsertKey?(config: C): SinkUpsertKey | undefined;
+}
+
+/** The key an upsert sink writes rows under: field names, or an expression over the record. */
+export interface SinkUpsertKey {
+  /** The config path of the option (`key`): where the plan check points. */
+  readonly path: string;
+  /**
+   * The field names the option lists (`key: [region]`). Absent: the option is an SQL expression
+   * the spec's `expressions` declares at `path`, and the fields it reads are the key.
+   */
+  readonly fields?: readonly string[];
 }
 
 /**
@@ -213,6 +231,13 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    */
   schema?(config: Static<S>, inputs: readonly Schema[], ctx: SchemaContext): Schema;
   /**
+   * The keys of the step's output — its partition key and its unique keys — from its inputs'
+   * (in port order), run after the schemas are known (see `plan/keys.ts`). Plain data; a rule
+   * that throws a SluiceError leaves the key unknown. Absent: unknown, so nothing downstream is
+   * refused on a guess.
+   */
+  key?(config: Static<S>, inputs: readonly StreamKey[], ctx: KeyContext): StreamKey;
+  /**
    * Every named side output the step can have, beside its main output: the ports its operator
    * may emit to with `Output.emitTo`, which a step or sink reads as `input: <step id>.<port>`.
    * The reference pages and `sluice describe` list them. Absent: the main output only.
@@ -243,6 +268,8 @@ export interface SideOutput {
    * (computed first). Absent: unknown.
    */
   schema?(inputs: readonly Schema[], main: Schema): Schema;
+  /** Its keys, given the step's inputs' keys and its main output's (computed first). Absent: unknown. */
+  key?(inputs: readonly StreamKey[], main: StreamKey): StreamKey;
 }
 
 /** The side outputs a step of `spec` has with `config` (validated, defaults applied). */

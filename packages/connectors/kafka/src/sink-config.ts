@@ -36,7 +36,9 @@ export const kafkaSinkConfig = Type.Object(
           'update is a message holding the new row under its `key` (required); a delete, or a retracted ' +
           'row that no update of the same key replaces, is a tombstone (the key, no value); an ' +
           'update-before followed by the update-after of its key is written as the update-after only. ' +
-          'Use a compacted topic to keep the latest row per key. Absent: the sink takes only inserts, and ' +
+          'Use a compacted topic to keep the latest row per key. When the input’s key is known (an ' +
+          '`aggregate` without a window: its `key`), `key` must read every field of it, or the pipeline is ' +
+          'refused (PLAN_KEY_MISMATCH). Absent: the sink takes only inserts, and ' +
           'a pipeline that sends it an updating stream is refused.',
         examples: ['upsert'],
       }),

@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
+import { builtins, Job, parsePipelineYaml, Registry, resolvePlan, SluiceError } from '@sluice/core';
 import { kafkaSink } from './sink.ts';
 import { consoleConsume, KAFKA_BROKER, kafkaAvailable, Topics, uniqueName } from './test-support.ts';
 
@@ -126,4 +126,40 @@ sinks:
     assert.match(err.message, /totals/);
     return true;
   });
+});
+
+test('an upsert key expression that leaves out a field of the stream’s key is refused at `key`', () => {
+  const yaml = (key: string) => `
+name: keyed
+sources:
+  orders: { type: stdin }
+steps:
+  - { id: totals, type: aggregate, input: orders, key: [region, store], fields: { orders: 'count(*)' } }
+sinks:
+  out:
+    type: kafka
+    input: totals
+    brokers: ['${KAFKA_BROKER}']
+    topic: t
+    changelog: upsert
+    key: ${key}
+`;
+  const resolve = (key: string) =>
+    resolvePlan(parsePipelineYaml(yaml(key), '/nowhere/pipeline.yaml', { registry }), registry);
+  assert.throws(
+    () => resolve('region'),
+    (err: unknown) => {
+      assert.ok(err instanceof SluiceError, String(err));
+      assert.equal(err.code, 'PLAN_KEY_MISMATCH');
+      assert.deepEqual([err.step, err.path, err.line], ['out', 'key', 14]);
+      assert.match(
+        err.message,
+        /^sink 'out' \(kafka\) upserts rows by `key: region` \(which reads \[region\]\), but its input 'totals' is an updating stream whose rows are identified by \[region, store\]: rows that differ only in \[store\]/,
+      );
+      assert.match(err.message, /make `key` an expression of \[region, store\]/);
+      return true;
+    },
+  );
+  // An expression of every field of the key is taken as it is: it may well tell them apart.
+  assert.deepEqual(resolve(`"region || '/' || store"`).keys?.totals?.unique, [['region', 'store']]);
 });

@@ -210,6 +210,8 @@ export const kafkaSink = defineSink({
   changelog: {
     consumes: (config) => (config.changelog === 'upsert' ? ['append', 'upsert', 'retract'] : ['append']),
     hint: 'set `changelog: upsert` with a `key` expression (each row under its key, a tombstone for a delete)',
+    upsertKey: (config) =>
+      config.changelog === 'upsert' && config.key !== undefined ? { path: 'key' } : undefined,
   },
   expressions: sinkExpressions,
   create: (config, sink) => {

@@ -31,7 +31,9 @@ export const changelogFields = {
       minItems: 1,
       description:
         'With `changelog: upsert`: the fields that identify a row (its primary key), written in delete markers. ' +
-        'A record without one of them is rejected (dead letter).',
+        'A record without one of them is rejected (dead letter). When the input is an updating stream whose key ' +
+        'is known (an `aggregate` without a window: its `key`), they must include it, or the pipeline is refused ' +
+        '(PLAN_KEY_MISMATCH): rows that differ in a field left out would overwrite and delete each other.',
       examples: [['region']],
     }),
   ),
@@ -48,6 +50,10 @@ export interface ChangelogOptions {
 export const changelogSinkSupport: SinkChangelog<ChangelogOptions> = {
   consumes: (config) => (config.changelog === undefined ? ['append'] : CHANGELOG_MODES),
   hint: 'set `changelog: debezium` (one {"before", "after", "op"} line per change), or `changelog: upsert` with `key: [fields]` (the row, or a delete marker for its key)',
+  upsertKey: (config) =>
+    config.changelog === 'upsert' && config.key !== undefined
+      ? { path: 'key', fields: config.key }
+      : undefined,
 };
 
 /** Throws CONFIG_INVALID for a changelog with CSV, `upsert` without `key`, or `key` without `upsert`. */

@@ -17,6 +17,7 @@ import {
   isAggregateCall,
   mapChildren,
 } from '../expr/index.ts';
+import { describePartition, type KeyContext, type StreamKey } from '../plan/keys.ts';
 import type { FieldSchema, Schema, SchemaContext } from '../plan/schema.ts';
 import { defineStep, type ExpressionOptions } from '../spec.ts';
 import type { Clock } from '../time.ts';
@@ -295,6 +296,7 @@ export const aggregateStep = defineStep({
     // Keyed by an upstream key_by instead of `key`, a result also holds that key.
     return { fields, open: cfg.key === undefined };
   },
+  key: aggregateKey,
   create(cfg, step) {
     const keyFields = cfg.key === undefined ? undefined : keyFieldNames(cfg.key, step.expression, step.id);
     const fields = compileAggregateFields(cfg.fields, {
@@ -380,4 +382,41 @@ function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaContext): 
   };
   visit(expr, true);
   return result;
+}
+
+/**
+ * The keys of an aggregate's results. A result is identified by its group and, with a window, its
+ * bounds: every update-before/update-after pair (no window, or a late firing) and every delete (a
+ * merged session) names the result of one group and window. The operators group by the upstream
+ * `key_by` key when the input has one — before `key` — and by `key` otherwise, so:
+ * - unkeyed input: the `key` fields (none: one group), plus `window_start`, `window_end`;
+ * - keyed input, no `key`: the `key` field the results carry, plus the bounds;
+ * - keyed by fields all among `key`: those fields, plus the bounds;
+ * - keyed otherwise: no field of the result identifies its group (only the batch key does).
+ * Results of keyed input keep the input's key beside them.
+ */
+function aggregateKey(
+  cfg: { key?: string[]; window?: WindowConfig },
+  [input]: readonly StreamKey[],
+  ctx: KeyContext,
+): StreamKey {
+  const keyFields = cfg.key === undefined ? [] : keyFieldNames(cfg.key, ctx.expression, ctx.step);
+  const bounds = cfg.window === undefined ? [] : ['window_start', 'window_end'];
+  const p = input.partition;
+  if (p === undefined) return {};
+  if (p.kind === 'none') return { partition: p, unique: [[...keyFields, ...bounds]] };
+  if (keyFields.length === 0) {
+    return {
+      partition: { kind: 'opaque', why: `${describePartition(p)} of its input, in field \`key\`` },
+      unique: [['key', ...bounds]],
+    };
+  }
+  if (p.kind === 'fields' && p.fields.every((f) => keyFields.includes(f)))
+    return { partition: p, unique: [[...p.fields, ...bounds]] };
+  return {
+    partition:
+      p.kind === 'opaque'
+        ? p
+        : { kind: 'opaque', why: `${describePartition(p)} of its input, not its \`key\`` },
+  };
 }

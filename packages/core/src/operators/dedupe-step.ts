@@ -56,6 +56,9 @@ export const dedupeStep = defineStep({
     for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
     return input;
   },
+  // Records pass or are dropped, with their keys: a repeat after the horizon passes again, so
+  // the key is not unique.
+  key: (_cfg, [input]) => input,
   create(cfg, step) {
     return dedupeOperator(cfg, step.id, cfg.key ? compileKey(cfg.key.length, step) : undefined);
   },
@@ -66,6 +69,7 @@ export const dedupeFnStep = defineStep({
   summary:
     'Drops records whose key, computed by a TypeScript function, was seen within a horizon (TypeScript API only).',
   config: Type.Object({ within, time, on_late: onLate }, { additionalProperties: false }),
+  key: (_cfg, [input]) => input,
   create(cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
     return dedupeOperator(cfg, step.id, (r) => encodeKeyValue(fn(r)));

@@ -5,7 +5,7 @@
 import Type from 'typebox';
 import { defineStep } from '../spec.ts';
 import { createDeduplicate } from './deduplicate.ts';
-import { compileKey, keyExpressions } from './key-by.ts';
+import { compileKey, keyExpressions, keyOwn, rankedBy } from './key-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
 
 export const deduplicateStep = defineStep({
@@ -68,6 +68,17 @@ export const deduplicateStep = defineStep({
   schema(cfg, [input], ctx) {
     for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
     return input;
+  },
+  // Each key has one row: the first (an insert) or the latest (an update-before of the row it
+  // replaces, then an update-after). Its rows are input records, so the input's unique keys hold too.
+  key(cfg, [input], ctx) {
+    const own = cfg.key === undefined ? undefined : keyOwn(cfg.key, ctx.expression);
+    const { partition, by } = rankedBy(own, input);
+    if (by === undefined) return {};
+    const unique = [...(input.unique ?? [])];
+    if (by.kind === 'fields') unique.push([...by.fields]);
+    else if (by.kind === 'none') unique.push([]);
+    return partition === undefined ? { unique } : { partition, unique };
   },
   create(cfg, step) {
     const ttl = parseTtl(cfg.ttl, step.id);

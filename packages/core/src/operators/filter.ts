@@ -35,6 +35,7 @@ export const filterStep = defineStep({
     ctx.check('where', input, 'predicate');
     return input;
   },
+  key: (_cfg, [input]) => input,
   create(_cfg, step) {
     const test = compilePredicate(step.expression('where'), {
       step: step.id,
@@ -51,6 +52,7 @@ export const filterFnStep = defineStep({
   summary: 'Keeps the records for which a TypeScript function returns true (TypeScript API only).',
   config: Type.Object({}, { additionalProperties: false }),
   schema: (_cfg, [input]) => input,
+  key: (_cfg, [input]) => input,
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => boolean>(step);
     return filterOperator(fn, (err) => userError(step.id, err));

@@ -3,9 +3,11 @@
  * other, or in the same window.
  */
 
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { SluiceError } from '../errors.ts';
+import type { Expr } from '../expr/index.ts';
 import type { StepInfo } from '../operator.ts';
+import type { KeyContext, StreamKey } from '../plan/keys.ts';
 import { objectField, type Schema, UNKNOWN_SCHEMA } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
@@ -135,6 +137,7 @@ export const joinStep = defineStep({
       open: false,
     };
   },
+  key: joinKey,
   create(cfg, step) {
     const names = joinInputs(step);
     const pairs = new PairOutput(compileJoinCondition(cfg.on, names, step), cfg.fields, step);
@@ -185,3 +188,72 @@ export const joinStep = defineStep({
     return Object.assign(operator, { onLate: cfg.on_late });
   },
 });
+
+/** A field of one input of a join: `0` left, `1` right. */
+type SideField = readonly [side: 0 | 1, field: string];
+
+/** `bids.auction` → the field `auction` of `bids`; undefined for any other expression. */
+function sideField(e: Expr, inputs: readonly string[]): SideField | undefined {
+  if (e.kind !== 'member' || e.object.kind !== 'field') return undefined;
+  const side = inputs.indexOf(e.object.name);
+  return side === 0 || side === 1 ? [side, e.name] : undefined;
+}
+
+/** The fields of each side the equalities of `on` join on, where they are plain fields. */
+function joinFields(on: Expr, inputs: readonly string[]): [string[], string[]] {
+  const fields: [string[], string[]] = [[], []];
+  const visit = (e: Expr) => {
+    if (e.kind === 'binary' && e.op === 'and') {
+      visit(e.left);
+      visit(e.right);
+    } else if (e.kind === 'binary' && e.op === '=') {
+      const a = sideField(e.left, inputs);
+      const b = sideField(e.right, inputs);
+      if (a !== undefined && b !== undefined && a[0] !== b[0]) {
+        fields[a[0]].push(a[1]);
+        fields[b[0]].push(b[1]);
+      }
+    }
+  };
+  visit(on);
+  return fields;
+}
+
+/**
+ * The keys of a join's output. No join's output carries a `key_by` key. Only the regular join
+ * is an updating stream; its rows are pairs (or rows padded with NULL), and as Flink's planner
+ * derives upsert keys: when one side is unique on the fields it joins on, each row of the other
+ * side has one partner, so the other side's unique key identifies the pairs (for an outer side,
+ * only that side's own key, which padding leaves in place); otherwise a key of each side
+ * together does. The key must reach the output: with `fields`, as fields that read one side's
+ * field as it is (`auction: bids.auction`); the default pair nests both records, and nested
+ * fields cannot be an upsert key. The other joins are append-only: none is given.
+ */
+function joinKey(cfg: Static<typeof config>, inputs: readonly StreamKey[], ctx: KeyContext): StreamKey {
+  const partition = { kind: 'none' } as const;
+  const regular = cfg.between === undefined && cfg.window === undefined && cfg.temporal !== true;
+  if (!regular || cfg.fields === undefined || ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1])
+    return { partition };
+  const [left, right] = [inputs[0].unique, inputs[1].unique];
+  if (left === undefined || right === undefined) return { partition };
+  const on = joinFields(ctx.expression('on'), ctx.inputs);
+  const uniqueOnJoin = (side: 0 | 1) => [left, right][side].some((k) => k.every((f) => on[side].includes(f)));
+  const tag = (side: 0 | 1, keys: readonly (readonly string[])[]) =>
+    keys.map((k) => k.map((f): SideField => [side, f]));
+  const kind = cfg.kind;
+  let keys: SideField[][] = [];
+  // A row of `side` keeps its own key in every output row it is in, padded or not.
+  if (uniqueOnJoin(1) && kind !== 'right' && kind !== 'full') keys.push(...tag(0, left));
+  if (uniqueOnJoin(0) && kind !== 'left' && kind !== 'full') keys.push(...tag(1, right));
+  if (keys.length === 0) keys = tag(0, left).flatMap((l) => tag(1, right).map((r) => [...l, ...r]));
+  // Each side field as an output field that reads it unchanged.
+  const names = new Map<string, string>();
+  for (const name of Object.keys(cfg.fields)) {
+    const read = sideField(ctx.expression(`fields.${name}`), ctx.inputs);
+    if (read !== undefined && !names.has(read.join('.'))) names.set(read.join('.'), name);
+  }
+  const unique = keys
+    .map((k) => k.map((f) => names.get(f.join('.'))))
+    .filter((k): k is string[] => k.every((f) => f !== undefined));
+  return { partition, unique };
+}

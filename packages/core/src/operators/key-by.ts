@@ -6,8 +6,9 @@
 import Type from 'typebox';
 import type { SluiceError } from '../errors.ts';
 import { toSluiceError } from '../errors.ts';
-import { compileExpression } from '../expr/index.ts';
+import { compileExpression, type Expr } from '../expr/index.ts';
 import type { Operator, StepInfo } from '../operator.ts';
+import { type PartitionKey, partitionByExpressions, type StreamKey } from '../plan/keys.ts';
 import type { Batch, Row } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
@@ -92,6 +93,9 @@ export const keyByStep = defineStep({
     for (const i of cfg.key.keys()) ctx.check(`key[${i}]`, input);
     return input;
   },
+  // Partitioning makes nothing unique: the records, and so their unique keys, stay as they are.
+  key: (cfg, [input], ctx) =>
+    withUnique(partitionByExpressions(cfg.key.map((_, i) => ctx.expression(`key[${i}]`))), input),
   create(cfg, step) {
     const keyOf = compileKey(cfg.key.length, step);
     return keyingOperator(keyOf, (err) => toSluiceError(err, 'EXPR_EVAL', { step: step.id }));
@@ -104,6 +108,7 @@ export const keyByFnStep = defineStep({
   summary: 'Groups records by a key computed by a TypeScript function (TypeScript API only).',
   config: Type.Object({}, { additionalProperties: false }),
   schema: (_cfg, [input]) => input,
+  key: (_cfg, [input]) => withUnique({ kind: 'opaque', why: 'a TypeScript function' }, input),
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => unknown>(step);
     return keyingOperator(
@@ -112,3 +117,26 @@ export const keyByFnStep = defineStep({
     );
   },
 });
+
+/** A stream partitioned by `partition`, with the unique keys of `input`. */
+function withUnique(partition: StreamKey['partition'], input: StreamKey): StreamKey {
+  return input.unique === undefined ? { partition } : { partition, unique: input.unique };
+}
+
+/** The partition key a step's own `key` entries give. */
+export function keyOwn(key: readonly string[], expression: (path: string) => Expr): PartitionKey {
+  return partitionByExpressions(key.map((_, i) => expression(`key[${i}]`)));
+}
+
+/**
+ * What a step that partitions by its `key`, else by the upstream `key_by` key, else not at all
+ * (top_n, deduplicate) groups by (`by`; undefined: unknown), and the partition key of its output:
+ * the upstream key when no `key` replaces it, else none (results carry no batch keys then).
+ */
+export function rankedBy(
+  own: PartitionKey | undefined,
+  input: StreamKey,
+): { readonly by: PartitionKey | undefined; readonly partition: PartitionKey | undefined } {
+  if (own === undefined) return { by: input.partition, partition: input.partition };
+  return { by: own, partition: { kind: 'none' } };
+}

@@ -8,6 +8,7 @@ import Type from 'typebox';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { compileExpression, formatName } from '../expr/index.ts';
 import type { Operator } from '../operator.ts';
+import { keepFields } from '../plan/keys.ts';
 import { withFields } from '../plan/schema.ts';
 import { type Batch, type Row, withoutTexts } from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
@@ -60,6 +61,16 @@ export const mapStep = defineStep({
     );
     return withFields({ fields: selected, open: false }, computed);
   },
+  // A key survives when every field it is made of passes through unchanged, by name.
+  key(cfg, [input], ctx) {
+    const select = cfg.select;
+    const computed = Object.keys(cfg.fields);
+    const kept =
+      select === undefined
+        ? (f: string) => !computed.includes(f) && !cfg.drop.includes(f)
+        : (f: string) => select.includes(f);
+    return keepFields(input, kept, ctx.step);
+  },
   create(cfg, step) {
     const names = Object.keys(cfg.fields);
     const exprs = names.map((name) =>
@@ -103,6 +114,8 @@ export const mapFnStep = defineStep({
   changelog: () => PER_RECORD_CHANGELOG,
   summary: 'Transforms each record with a TypeScript function (TypeScript API only).',
   config: Type.Object({}, { additionalProperties: false }),
+  // The function may change any field; records keep their `key_by` key beside them.
+  key: (_cfg, [input], ctx) => keepFields(input, () => false, ctx.step),
   create(_cfg, step) {
     const fn = stepFunction<(r: Row) => Row>(step);
     return mapOperator(fn, (err) => userError(step.id, err));

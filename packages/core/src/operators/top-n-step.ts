@@ -7,7 +7,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression } from '../expr/index.ts';
 import { withFields } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
-import { compileKey, keyExpressions } from './key-by.ts';
+import { compileKey, keyExpressions, keyOwn, rankedBy } from './key-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
 import { createTopN, type OrderTerm } from './top-n.ts';
 
@@ -79,6 +79,22 @@ export const topNStep = defineStep({
     return cfg.rank_field === undefined
       ? input
       : withFields(input, [{ name: cfg.rank_field, type: 'number' }]);
+  },
+  key(cfg, [input], ctx) {
+    const own = cfg.key === undefined ? undefined : keyOwn(cfg.key, ctx.expression);
+    const { partition, by } = rankedBy(own, input);
+    if (by === undefined) return {};
+    // The rows are input records (append-only), so the input's unique keys still hold, unless
+    // the rank overwrites one of their fields. A list's rows are identified by its key and rank;
+    // a list of one row by its key alone.
+    const rank = cfg.rank_field;
+    const unique = (input.unique ?? []).filter((k) => rank === undefined || !k.includes(rank));
+    const fields = by.kind === 'fields' ? by.fields : by.kind === 'none' ? [] : undefined;
+    if (fields !== undefined) {
+      if (rank !== undefined) unique.push([...fields, rank]);
+      else if (cfg.n === 1) unique.push([...fields]);
+    }
+    return partition === undefined ? { unique } : { partition, unique };
   },
   create(cfg, step) {
     const orderBy: OrderTerm[] = cfg.order_by.map((text, i) => {

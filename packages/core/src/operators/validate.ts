@@ -84,6 +84,7 @@ export const validateStep = defineStep({
   config,
   example: 'type: validate\nschema: ./order.schema.json',
   schema: (cfg, _inputs, ctx) => recordSchemaOf(loadSchema(cfg.schema, ctx.baseDir, ctx.step)),
+  key: (_cfg, [input]) => input,
   create(cfg, step) {
     const schema = loadSchema(cfg.schema, step.baseDir, step.id);
     let check: ValidateFunction;

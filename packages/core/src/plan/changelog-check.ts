@@ -53,9 +53,14 @@ function describeStream(input: string, stream: StreamMode): string {
 
 /**
  * Returns the connections that refuse their input's changelog mode. `plan` must have passed
- * resolution (types registered, configs validated, inputs exist, no cycle).
+ * resolution (types registered, configs validated, inputs exist, no cycle). `modes`, when given,
+ * receives the mode of every stream (sources, steps, side outputs by `<step>.<port>`).
  */
-export function checkChangelogs(plan: Plan, registry: Registry): ChangelogProblem[] {
+export function checkChangelogs(
+  plan: Plan,
+  registry: Registry,
+  modes?: Map<string, ChangelogMode>,
+): ChangelogProblem[] {
   const problems: ChangelogProblem[] = [];
   const streams = new Map<string, StreamMode>();
   for (const source of plan.sources) streams.set(source.id, APPEND);
@@ -96,6 +101,7 @@ export function checkChangelogs(plan: Plan, registry: Registry): ChangelogProble
     for (const port of sideOutputsOf(spec, step.config))
       streams.set(`${id}.${port.name}`, modeOf(port.produces ?? 'append'));
   }
+  if (modes !== undefined) for (const [ref, stream] of streams) modes.set(ref, stream.mode);
   const takers = registry
     .all()
     .filter((s) => s.kind === 'sink' && s.changelog !== undefined && s.changelog.hint !== '')

@@ -8,6 +8,7 @@
 
 import type { ErrorLocation } from '../errors.ts';
 import type { Expr, RecordSchema } from '../expr/index.ts';
+import type { StreamKey } from './keys.ts';
 
 /**
  * The parsed SQL expressions of a source, step or sink, by config path (`where`, `fields.total`,
@@ -116,6 +117,13 @@ export interface Plan {
    * under its reference (`detect.timeouts`).
    */
   readonly schemas?: { readonly [id: string]: RecordSchema };
+  /**
+   * What each source, step and side output (`detect.timeouts`) is keyed by, where known: its
+   * partition key (what keyed state groups by) and its unique keys (the fields that identify a
+   * row of an updating stream). Set by `resolvePlan`, which checks upsert sinks against them
+   * (see `keys.ts`).
+   */
+  readonly keys?: { readonly [ref: string]: StreamKey };
   readonly sources: readonly PlanSource[];
   readonly steps: readonly PlanStep[];
   readonly sinks: readonly PlanSink[];

@@ -4,18 +4,21 @@
  * Ids are unique, inputs exist, types are registered, steps form no cycle, every config
  * validates against its component spec (defaults applied), every step and sink takes the
  * changelog mode of its input (`changelog-check.ts`), every expression parses (once: the plan
- * carries the trees, `expressions.ts`) and type-checks against its input's schema (`schema.ts`).
+ * carries the trees, `expressions.ts`) and type-checks against its input's schema (`schema.ts`),
+ * and every upsert sink writes an updating stream under the key that identifies its rows
+ * (`keys.ts`; the plan carries each stream's key).
  * Problems are reported together, each pointing to the file, line and column the plan came from
  * when it has `locations`.
  */
 
 import { ConfigErrors, SluiceError } from '../errors.ts';
 import type { Registry } from '../registry.ts';
-import { type ComponentSpec, sideOutputsOf } from '../spec.ts';
+import { type ChangelogMode, type ComponentSpec, sideOutputsOf } from '../spec.ts';
 import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
 import { didYouMean } from './config-suggest.ts';
 import { parsePlanExpressions } from './expressions.ts';
+import { inferKeys } from './keys.ts';
 import { componentPath, locate } from './locate.ts';
 import { pipelineNameProblem } from './pipeline-name.ts';
 import {
@@ -108,7 +111,8 @@ interface Problem {
 
 /**
  * Checks a plan and returns it with every config validated and defaulted, its expressions parsed
- * (`PlanStep.expressions`, …) and its schemas (`Plan.schemas`); throws on problems.
+ * (`PlanStep.expressions`, …), its schemas (`Plan.schemas`) and its keys (`Plan.keys`); throws
+ * on problems.
  */
 export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const problems: Problem[] = [];
@@ -211,8 +215,9 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     ...(deadLetter ? { deadLetter } : {}),
     ...(lateOutput ? { lateOutput } : {}),
   };
+  const modes = new Map<string, ChangelogMode>();
   if (problems.length === 0) {
-    for (const p of checkChangelogs(resolved, registry))
+    for (const p of checkChangelogs(resolved, registry, modes))
       problems.push({ code: 'PLAN_CHANGELOG_MISMATCH', ...p });
   }
   if (problems.length > 0) throw problemsError(plan, problems);
@@ -224,10 +229,16 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
     if (err.step !== undefined) unparsed.add(err.step);
   }
   const { schemas, problems: typeProblems } = inferSchemas(parsed.plan, registry, unparsed);
-  for (const p of typeProblems)
+  for (const p of typeProblems) {
     problems.push({ code: p.error.code, message: p.error.message, step: p.step, path: p.path });
+    unparsed.add(p.step);
+  }
+  const typed: Plan = { ...parsed.plan, schemas };
+  const updating = (ref: string) => (modes.get(ref) ?? 'append') !== 'append';
+  const { keys, problems: keyProblems } = inferKeys(typed, registry, updating, unparsed);
+  for (const p of keyProblems) problems.push({ code: 'PLAN_KEY_MISMATCH', ...p });
   if (problems.length > 0) throw problemsError(plan, problems);
-  return { ...parsed.plan, schemas };
+  return { ...typed, keys };
 }
 
 /**

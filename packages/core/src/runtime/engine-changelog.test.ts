@@ -219,7 +219,7 @@ steps:
     type: map
     fields: { per_other: 10 / (orders - 2) }
 sinks:
-  table: { type: file, path: ./out/table.jsonl, changelog: upsert, key: [missing] }
+  table: { type: file, path: ./out/table.jsonl, changelog: upsert, key: [region, missing] }
 `;
   const job = await Job.create(planFrom(text, dir, registry), { registry });
   assert.equal((await h.run(job)).status, 'completed');
@@ -233,7 +233,8 @@ sinks:
       ['ratio', 'update_before', 2],
     ],
   );
-  // Every other change reaches the sink, which rejects each (no `missing` key field).
+  // Every other change reaches the sink, which rejects each (no `missing` key field; the key
+  // includes the stream's, [region], so the plan check lets it through).
   assert.deepEqual(
     brief.filter(([step]) => step === 'table').map(([, kind, orders]) => `${kind}:${orders}`),
     ['insert:1', 'update_before:1', 'update_after:3', 'insert:1'],
