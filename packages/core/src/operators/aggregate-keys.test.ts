@@ -103,6 +103,27 @@ describe('aggregate step: key', () => {
     assert.equal(out.dead[0].error.code, 'EXPR_MISSING_FIELD');
   });
 
+  it('key fields regroup an input keyed by an upstream key_by (by store, counted by region)', () => {
+    const records = [
+      { store: 's1', region: 'eu' },
+      { store: 's2', region: 'eu' },
+      { store: 's3', region: 'us' },
+      { store: 's1', region: 'eu' },
+    ];
+    const out = run(aggregate(['region']), records, ['s1', 's2', 's3', 's1']);
+    assert.deepEqual(
+      out.take().sort((a, b) => String(a.region).localeCompare(String(b.region))),
+      [
+        { region: 'eu', window_start: 0, window_end: 10, n: 3 },
+        { region: 'us', window_start: 0, window_end: 10, n: 1 },
+      ],
+    );
+    assert.ok(
+      out.batches.every((b) => b.keys === undefined),
+      'the results are no longer keyed by store',
+    );
+  });
+
   it('a field that objects inherit is missing unless the record has it', () => {
     const out = run(aggregate(['constructor']), [{ constructor: 'x' }, {}]);
     assert.deepEqual(out.take(), [{ constructor: 'x', window_start: 0, window_end: 10, n: 1 }]);

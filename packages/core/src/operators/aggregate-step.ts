@@ -76,7 +76,7 @@ const config = Type.Object(
     key: Type.Optional(
       Type.Array(Type.String(), {
         description:
-          'Fields to group by, named as in expressions (`region`; `"user id"` for a name that is not an identifier); they appear in each result under their names. A record without one of them goes to the dead-letter output (a field that is null is a group of its own). To group by a computed value, compute it in a `map` step first. Default: the key of an upstream key_by, or one global group.',
+          'Fields to group by, named as in expressions (`region`; `"user id"` for a name that is not an identifier); they appear in each result under their names. A record without one of them goes to the dead-letter output (a field that is null is a group of its own). To group by a computed value, compute it in a `map` step first. Given, they group the records even after a key_by (a regroup, as SQL `GROUP BY`). Default: the key of an upstream key_by, or one global group.',
         examples: [['region']],
       }),
     ),
@@ -387,13 +387,14 @@ function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaContext): 
 /**
  * The keys of an aggregate's results. A result is identified by its group and, with a window, its
  * bounds: every update-before/update-after pair (no window, or a late firing) and every delete (a
- * merged session) names the result of one group and window. The operators group by the upstream
- * `key_by` key when the input has one — before `key` — and by `key` otherwise, so:
- * - unkeyed input: the `key` fields (none: one group), plus `window_start`, `window_end`;
- * - keyed input, no `key`: the `key` field the results carry, plus the bounds;
- * - keyed by fields all among `key`: those fields, plus the bounds;
- * - keyed otherwise: no field of the result identifies its group (only the batch key does).
- * Results of keyed input keep the input's key beside them.
+ * merged session) names the result of one group and window. The operators group by the `key`
+ * fields when there are some (regrouping a keyed input), else by the upstream `key_by` key when
+ * the input has one, else into one group, so:
+ * - `key` fields: those fields, plus `window_start`, `window_end`; the results are not
+ *   partitioned (they carry no batch keys);
+ * - no `key`, keyed input: the `key` field the results carry, plus the bounds; the results keep
+ *   the input's key beside them;
+ * - no `key`, unkeyed input: one group, told apart by its bounds only.
  */
 function aggregateKey(
   cfg: { key?: string[]; window?: WindowConfig },
@@ -402,21 +403,15 @@ function aggregateKey(
 ): StreamKey {
   const keyFields = cfg.key === undefined ? [] : keyFieldNames(cfg.key, ctx.expression, ctx.step);
   const bounds = cfg.window === undefined ? [] : ['window_start', 'window_end'];
+  if (keyFields.length > 0) return { partition: { kind: 'none' }, unique: [[...keyFields, ...bounds]] };
   const p = input.partition;
   if (p === undefined) return {};
-  if (p.kind === 'none') return { partition: p, unique: [[...keyFields, ...bounds]] };
-  if (keyFields.length === 0) {
-    return {
-      partition: { kind: 'opaque', why: `${describePartition(p)} of its input, in field \`key\`` },
-      unique: [['key', ...bounds]],
-    };
-  }
-  if (p.kind === 'fields' && p.fields.every((f) => keyFields.includes(f)))
-    return { partition: p, unique: [[...p.fields, ...bounds]] };
+  if (p.kind === 'none') return { partition: p, unique: [bounds] };
   return {
     partition:
       p.kind === 'opaque'
         ? p
-        : { kind: 'opaque', why: `${describePartition(p)} of its input, not its \`key\`` },
+        : { kind: 'opaque', why: `${describePartition(p)} of its input, in field \`key\`` },
+    unique: [['key', ...bounds]],
   };
 }

@@ -257,6 +257,23 @@ describe('aggregate without a window', () => {
     assert.deepEqual(out.batches[0].keys, ['x', 'x', 'x']);
   });
 
+  test('key fields regroup an input keyed by an upstream key_by', () => {
+    const op = step({ n: 'count(*)' });
+    open(op);
+    const out = new CollectingOutput();
+    const records = [
+      { store: 's1', region: 'eu' },
+      { store: 's2', region: 'eu' },
+    ];
+    op.processBatch({ records, times: [5, 6], keys: ['s1', 's2'] }, out);
+    assert.deepEqual(changes(out), [
+      [{ region: 'eu', n: 1 }, INSERT, 5],
+      [{ region: 'eu', n: 1 }, UPDATE_BEFORE, 6],
+      [{ region: 'eu', n: 2 }, UPDATE_AFTER, 6],
+    ]);
+    assert.equal(out.batches[0].keys, undefined, 'no longer keyed by store');
+  });
+
   test('without key: one global result', () => {
     const op = step({ n: 'count(*)' }, null);
     open(op);

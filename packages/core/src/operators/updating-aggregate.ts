@@ -106,7 +106,7 @@ interface UpdatingAggregateSnapshotV2 {
 /**
  * Builds the updating-aggregate operator.
  *
- * Grouping key, by priority: `keyFn`, the batch's `key_by` keys, `keyFields`, else one global
+ * Grouping key, by priority: `keyFn`, `keyFields`, the batch's `key_by` keys, else one global
  * group. Each result is `{ ...keyFields, key?, ...fields }` (`key` as in the window aggregate).
  * For every record, in input order, the operator adds the record to its key's accumulators and
  * computes the key's result: the first result of a key is emitted as an INSERT; a result that
@@ -143,6 +143,8 @@ class UpdatingAggregate implements Operator {
   readonly #results: ResultBuilder;
   readonly #keyValuesOf: (record: Row) => unknown[] | null;
   readonly #fieldKey: (record: Row) => GroupKey;
+  /** Whether the step has `key` fields, which group it whatever keys the input carries. */
+  readonly #byFields: boolean;
   readonly #keys = new Map<GroupKey, KeyState>();
   /** The keyed state when no runtime holds it; it then goes into `snapshot`. */
   #own: MemoryStateBackend | undefined;
@@ -172,6 +174,7 @@ class UpdatingAggregate implements Operator {
     this.#results.keyField = config.keyFn !== undefined;
     this.#keyValuesOf = keyValuesOf(keyFields);
     this.#fieldKey = fieldGroupKey(keyFields);
+    this.#byFields = keyFields.length > 0;
     this.#shape = JSON.stringify({
       keyFields,
       keyFn: config.keyFn !== undefined,
@@ -235,7 +238,8 @@ class UpdatingAggregate implements Operator {
     const records = batch.records;
     const n = records.length;
     if (n === 0) return;
-    const keys = batch.keys;
+    // `key` fields regroup the records: an upstream key_by's keys only group when there are none.
+    const keys = this.#byFields ? undefined : batch.keys;
     if (keys !== undefined && !this.#keyedInput) this.#keyInput();
     const functions = this.#functions;
     const checked = this.#checked;

@@ -227,10 +227,11 @@ export function planFields(fields: readonly OutputField[]): FieldPlan {
 /**
  * Builds the window-aggregate operator.
  *
- * Grouping key, by priority: `keyFn`, the batch's `key_by` keys, `keyFields`, else one global
- * group. Each result record is `{ ...keyFields, key?, window_start, window_end, ...results }` with
- * event time `window_end − 1`; `key` holds the grouping key when it comes from `keyFn`, or from
- * batch keys without `keyFields`. Results of keyed input carry the group key in `batch.keys`.
+ * Grouping key, by priority: `keyFn`, `keyFields` (which regroup a keyed input), the batch's
+ * `key_by` keys, else one global group. Each result record is `{ ...keyFields, key?,
+ * window_start, window_end, ...results }` with event time `window_end − 1`; `key` holds the
+ * grouping key when it comes from `keyFn`, or from batch keys without `keyFields`. Results
+ * grouped by batch keys carry the group key in `batch.keys`.
  *
  * Event time: a record with time t goes to every window containing t. A window [start, end)
  * fires when the watermark reaches end − 1, once per (key, window), in end order. Its state is
@@ -290,6 +291,8 @@ class WindowAggregate implements Operator {
   readonly #values: unknown[];
   readonly #keyFn: ((record: Row) => GroupKey) | undefined;
   readonly #fieldKey: (record: Row) => GroupKey;
+  /** Whether the step has `key` fields, which group it whatever keys the input carries. */
+  readonly #byFields: boolean;
   readonly #processing: boolean;
   #clock: Clock = systemClock;
   #progress = Number.NEGATIVE_INFINITY;
@@ -338,6 +341,7 @@ class WindowAggregate implements Operator {
     this.#values = new Array(plan.aggregates.length);
     this.#keyFn = config.keyFn;
     this.#fieldKey = fieldGroupKey(keyFields);
+    this.#byFields = keyFields.length > 0;
     this.#processing = config.time === 'processing';
     this.#emitter.changelog = settings.allowedLateness > 0;
     if (!this.#processing) this.#emitter.watermark = this.#progress;
@@ -409,7 +413,8 @@ class WindowAggregate implements Operator {
     const n = records.length;
     if (n === 0) return;
     const times = batch.times;
-    const keys = batch.keys;
+    // `key` fields regroup the records: an upstream key_by's keys only group when there are none.
+    const keys = this.#byFields ? undefined : batch.keys;
     if (keys !== undefined && !this.#keyedInput) {
       this.#keyedInput = true;
       this.#syncEmitter();
