@@ -13,6 +13,7 @@ import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { compileExpression, compilePredicate, type Expr, mapChildren } from '../expr/index.ts';
 import type { Output, StepInfo } from '../operator.ts';
+import { inputName } from '../plan/plan.ts';
 import type { Batch, Row } from '../record.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
 
@@ -31,8 +32,15 @@ export interface JoinCondition {
   readonly residual: ((pair: Row) => boolean) | undefined;
 }
 
-/** The inputs of a join step: exactly two, with different ids. */
-export function joinInputs(step: StepInfo): { left: string; right: string } {
+/**
+ * The names by which a join's expressions read its two inputs (`inputName`: an id, or a side
+ * output's port). Throws CONFIG_INVALID (path `input`) unless there are two inputs read by two
+ * different names.
+ */
+export function joinInputs(step: { readonly id: string; readonly inputs?: readonly string[] }): {
+  left: string;
+  right: string;
+} {
   const inputs = step.inputs ?? [];
   if (inputs.length !== 2 || inputs[0] === inputs[1]) {
     throw new SluiceError(
@@ -41,7 +49,15 @@ export function joinInputs(step: StepInfo): { left: string; right: string } {
       { step: step.id, path: 'input' },
     );
   }
-  return { left: inputs[0], right: inputs[1] };
+  const [left, right] = inputs.map(inputName);
+  if (left === right) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `both inputs of the join are read as '${left}' in its expressions ('${inputs[0]}' and '${inputs[1]}'; a side output is read by its port name): put a map step before one of them, so that it has an id of its own`,
+      { step: step.id, path: 'input' },
+    );
+  }
+  return { left, right };
 }
 
 function conjuncts(e: Expr, out: Expr[]): Expr[] {

@@ -8,6 +8,7 @@ import { SluiceError } from '../errors.ts';
 import type { Expr } from '../expr/index.ts';
 import type { StepInfo } from '../operator.ts';
 import type { KeyContext, StreamKey } from '../plan/keys.ts';
+import { inputName } from '../plan/plan.ts';
 import { objectField, type Schema, UNKNOWN_SCHEMA } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
@@ -104,7 +105,7 @@ export const joinStep = defineStep({
   summary:
     'Joins the records of two inputs by key: as two tables (a changelog), within a time interval of each other, in the same window, or as of the left record’s time.',
   description:
-    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>`. Set `between` for an interval join, `window` for a window join, `temporal: true` for a temporal join, or none of them for a regular join. Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\n**Window join** (`window`: tumbling, hopping or cumulative): a left and a right record with the same key join when they fall into the same window, as Flink SQL’s window join. A window’s pairs are emitted when the watermark passes its end, with the window’s bounds (`window_start`, `window_end`; in the default output too) and `window_end - 1` as their event time; then, for an outer join, the records of the kept side(s) that found no partner in that window. Windows fire in end order, and within one, left records in order of arrival, so results come in one order for one input. Only the open windows’ records are kept.\n\n**Temporal join** (`temporal: true`): each left record joins the version of the right row, by key, valid at its event time (Flink SQL’s `FOR SYSTEM_TIME AS OF`): the latest right record of its key at or before that time (of equal times, the last to arrive), unless an update-before or delete of a changelog ended it. A left record waits until the watermark reaches its time — by then every version up to it has arrived — and is emitted then, at its own time; with `kind: left`, also without a version (NULL for the right). The left input must be append-only; the right may be a changelog (e.g. an `aggregate` without window). A right record at or behind the watermark is late: left records at its time have been joined already. Per key, only the versions newer than the watermark and the latest one before it are kept.\n\nA condition after the key that fails on a pair counts as not met, and a field that fails is NULL in that result, with one warning per expression (a pair is not an input record, so it cannot go to the dead letters). A key that fails sends its record to the dead letters.\n\nIn the interval, window and temporal joins, records at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says; their output is append-only and depends only on the input, not on how it was cut into batches.' +
+    'Name the two inputs with `input: [left, right]`; expressions read their records as `<input id>.<field>` (a side output `<step>.<port>` as `<port>.<field>`). Set `between` for an interval join, `window` for a window join, `temporal: true` for a temporal join, or none of them for a regular join. Each pair is a record of the output: by default `{ <left id>: {…}, <right id>: {…} }`, or the `fields` you compute from it.\n\n**Interval join** (`between: [lower, upper]`): a left record at time t and a right record at time s with the same key join when t + lower ≤ s ≤ t + upper. A pair is emitted as soon as its second record arrives, with the later of the two times as its event time. Each record is kept until the watermark passes the last time a record of the other side could match it, so memory is bounded by the interval, not by the length of the input. An unmatched record of an outer join is emitted then, with NULL for the other side and, as its event time, the later of its own time and that bound (so that it is on time for windows after the join).\n\n**Window join** (`window`: tumbling, hopping or cumulative): a left and a right record with the same key join when they fall into the same window, as Flink SQL’s window join. A window’s pairs are emitted when the watermark passes its end, with the window’s bounds (`window_start`, `window_end`; in the default output too) and `window_end - 1` as their event time; then, for an outer join, the records of the kept side(s) that found no partner in that window. Windows fire in end order, and within one, left records in order of arrival, so results come in one order for one input. Only the open windows’ records are kept.\n\n**Temporal join** (`temporal: true`): each left record joins the version of the right row, by key, valid at its event time (Flink SQL’s `FOR SYSTEM_TIME AS OF`): the latest right record of its key at or before that time (of equal times, the last to arrive), unless an update-before or delete of a changelog ended it. A left record waits until the watermark reaches its time — by then every version up to it has arrived — and is emitted then, at its own time; with `kind: left`, also without a version (NULL for the right). The left input must be append-only; the right may be a changelog (e.g. an `aggregate` without window). A right record at or behind the watermark is late: left records at its time have been joined already. Per key, only the versions newer than the watermark and the latest one before it are kept.\n\nA condition after the key that fails on a pair counts as not met, and a field that fails is NULL in that result, with one warning per expression (a pair is not an input record, so it cannot go to the dead letters). A key that fails sends its record to the dead letters.\n\nIn the interval, window and temporal joins, records at or behind the step’s watermark are late (the other side’s records they could have joined may be gone) and go where `on_late` says; their output is append-only and depends only on the input, not on how it was cut into batches.' +
     REGULAR_JOIN_DESCRIPTION,
   config,
   // ttl changes when a key is forgotten, not what the state holds: state restores across a change of it.
@@ -121,11 +122,12 @@ export const joinStep = defineStep({
     ...Object.fromEntries(Object.entries(cfg.fields ?? {}).map(([name, text]) => [`fields.${name}`, text])),
   }),
   schema(cfg, inputs, ctx) {
-    if (ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1]) return UNKNOWN_SCHEMA;
+    const { left, right } = joinInputs({ id: ctx.step, inputs: ctx.inputs });
+    const names = [left, right];
     const kind = cfg.kind;
     const fields = [
-      objectField(ctx.inputs[0], inputs[0], kind === 'right' || kind === 'full'),
-      objectField(ctx.inputs[1], inputs[1], kind !== 'inner'),
+      objectField(names[0], inputs[0], kind === 'right' || kind === 'full'),
+      objectField(names[1], inputs[1], kind !== 'inner'),
     ];
     if (cfg.window !== undefined)
       fields.push({ name: 'window_start', type: 'number' }, { name: 'window_end', type: 'number' });
@@ -232,11 +234,12 @@ function joinFields(on: Expr, inputs: readonly string[]): [string[], string[]] {
 function joinKey(cfg: Static<typeof config>, inputs: readonly StreamKey[], ctx: KeyContext): StreamKey {
   const partition = { kind: 'none' } as const;
   const regular = cfg.between === undefined && cfg.window === undefined && cfg.temporal !== true;
-  if (!regular || cfg.fields === undefined || ctx.inputs.length !== 2 || ctx.inputs[0] === ctx.inputs[1])
+  const sides = ctx.inputs.map(inputName);
+  if (!regular || cfg.fields === undefined || sides.length !== 2 || sides[0] === sides[1])
     return { partition };
   const [left, right] = [inputs[0].unique, inputs[1].unique];
   if (left === undefined || right === undefined) return { partition };
-  const on = joinFields(ctx.expression('on'), ctx.inputs);
+  const on = joinFields(ctx.expression('on'), sides);
   const uniqueOnJoin = (side: 0 | 1) => [left, right][side].some((k) => k.every((f) => on[side].includes(f)));
   const tag = (side: 0 | 1, keys: readonly (readonly string[])[]) =>
     keys.map((k) => k.map((f): SideField => [side, f]));
@@ -249,7 +252,7 @@ function joinKey(cfg: Static<typeof config>, inputs: readonly StreamKey[], ctx: 
   // Each side field as an output field that reads it unchanged.
   const names = new Map<string, string>();
   for (const name of Object.keys(cfg.fields)) {
-    const read = sideField(ctx.expression(`fields.${name}`), ctx.inputs);
+    const read = sideField(ctx.expression(`fields.${name}`), sides);
     if (read !== undefined && !names.has(read.join('.'))) names.set(read.join('.'), name);
   }
   const unique = keys

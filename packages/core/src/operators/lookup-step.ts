@@ -12,6 +12,7 @@ import { compileExpression } from '../expr/index.ts';
 import type { LookupKey } from '../lookup.ts';
 import type { StepInfo } from '../operator.ts';
 import { validateConfig } from '../plan/config.ts';
+import { inputName } from '../plan/plan.ts';
 import { objectField, type Schema, UNKNOWN_SCHEMA, withFields } from '../plan/schema.ts';
 import type { Row } from '../record.ts';
 import { defineStep } from '../spec.ts';
@@ -185,7 +186,7 @@ export const lookupStep = defineStep({
     // The row's fields are the table's, unknown to the plan (a lookup type may declare them later).
     const row = objectField(cfg.as ?? ctx.step, UNKNOWN_SCHEMA, true);
     if (cfg.fields === undefined) return withFields(input, [row]);
-    const pair: Schema = { fields: [objectField(ctx.inputs[0], input), row], open: false };
+    const pair: Schema = { fields: [objectField(inputName(ctx.inputs[0]), input), row], open: false };
     return {
       fields: Object.keys(cfg.fields).map((name) => ctx.field(name, `fields.${name}`, pair)),
       open: false,
@@ -193,7 +194,7 @@ export const lookupStep = defineStep({
   },
   create(cfg, step) {
     const inputs = step.inputs ?? [];
-    const input = inputs[0] ?? 'input';
+    const input = inputName(inputs[0] ?? 'input');
     if (inputs.length > 1) {
       throw new SluiceError('CONFIG_INVALID', `a lookup reads one input (it has ${inputs.length})`, {
         step: step.id,

@@ -54,6 +54,16 @@ export function parseStreamRef(ref: StreamRef): { readonly id: string; readonly 
   return dot < 0 ? { id: ref } : { id: ref.slice(0, dot), port: ref.slice(dot + 1) };
 }
 
+/**
+ * The name by which the expressions of a step that names its inputs (a join, a lookup) read an
+ * input's records: its id, or for a side output its port (`timeouts.user` for
+ * `detect.timeouts`).
+ */
+export function inputName(ref: StreamRef): string {
+  const dot = ref.indexOf('.');
+  return dot < 0 ? ref : ref.slice(dot + 1);
+}
+
 /** The id of the source or step a {@link StreamRef} reads from. */
 export function refId(ref: StreamRef): string {
   const dot = ref.indexOf('.');

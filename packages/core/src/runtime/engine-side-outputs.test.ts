@@ -219,6 +219,66 @@ late_output: { type: memory, store: ${name}-late }
     }
   });
 
+  test('a join reads a side output by its port name', async () => {
+    const name = `side-outputs-${++runs}`;
+    const channel = memoryChannel(name, ['p0']);
+    const yaml = `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: 7 }
+sources:
+  in: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: 0s } }
+steps:
+  - { id: split, type: split, below: 4 }
+  - id: pairs
+    type: join
+    input: [split, split.rest]
+    on: split.k = rest.k
+    window: { type: tumbling, size: 10s }
+    fields: { k: split.k, low: split.v, high: rest.v }
+sinks:
+  out: { type: memory, store: ${name}-pairs, input: pairs }
+`;
+    const plan = planFrom(yaml, await h.dir(), registry);
+    const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5 });
+    const running = h.run(job);
+    // In time order, so that none is late: the pairs are those of each window and key.
+    const records: Row[] = input(11, 300).map((r, i) => ({ ...r, ts: 1_700_000_000_000 + i * 250 }));
+    channel.push('p0', ...records);
+    channel.end();
+    assert.equal((await running).status, 'completed');
+    const expected: Row[] = [];
+    for (const a of records)
+      for (const b of records)
+        if (
+          a.k === b.k &&
+          Number(a.v) < 4 &&
+          Number(b.v) >= 4 &&
+          Math.floor(Number(a.ts) / 10_000) === Math.floor(Number(b.ts) / 10_000)
+        )
+          expected.push({ k: a.k, low: a.v, high: b.v });
+    const got = memorySinkStore(`${name}-pairs`).committed.map((r) => ({ k: r.k, low: r.low, high: r.high }));
+    assertSameMultiset(got, expected, 'pairs');
+    assert.ok(expected.length > 50);
+  });
+
+  test('a join of two inputs read by one name is refused, saying how to rename one', () => {
+    const yaml = `
+name: clash
+sources:
+  in: { type: memory, channel: clash }
+steps:
+  - { id: split, type: split, below: 4 }
+  - { id: rest, type: filter, input: in, where: 'v > 0' }
+  - { id: j, type: join, input: [rest, split.rest], on: rest.k = rest.k, window: { type: tumbling, size: 10s } }
+sinks:
+  out: { type: memory, store: clash, input: j }
+`;
+    assert.throws(
+      () => resolvePlan(planFrom(yaml, '/tmp', registry), registry),
+      /both inputs of the join are read as 'rest'.*put a map step before one of them/,
+    );
+  });
+
   test('a side output nobody reads is dropped and counted', async () => {
     const records = input(5, 200);
     const r = await runSplit(records, 7, false);
