@@ -9,7 +9,7 @@ import type { Expr } from '../expr/index.ts';
 import type { StepInfo } from '../operator.ts';
 import type { KeyContext, StreamKey } from '../plan/keys.ts';
 import { inputName } from '../plan/plan.ts';
-import { objectField, type Schema, UNKNOWN_SCHEMA } from '../plan/schema.ts';
+import { objectField, type Schema } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { type WindowConfig, windowConfig, windowSpec } from './aggregate-step.ts';
