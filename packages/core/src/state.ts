@@ -108,3 +108,17 @@ export class MemoryStateBackend implements StateBackend {
     return snapshot;
   }
 }
+
+/**
+ * Where an operator keeps its keyed state: in `state`, the runtime's (`OperatorContext.state`),
+ * or — opened outside a job, with none — in a `MemoryStateBackend` of its own, restored from
+ * `saved` (what its snapshot kept under `keyed`) and returned as `own` for its next snapshot.
+ */
+export function keyedBackend(
+  state: StateBackend | undefined,
+  saved?: unknown,
+): { readonly backend: StateBackend; readonly own: MemoryStateBackend | undefined } {
+  if (state !== undefined) return { backend: state, own: undefined };
+  const own = new MemoryStateBackend(saved);
+  return { backend: own, own };
+}

@@ -22,7 +22,7 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { type KeyedView, MemoryStateBackend } from '../state.ts';
+import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
 import { TimerHeap } from './timer-heap.ts';
 
@@ -157,11 +157,12 @@ export class IntervalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#own =
-      ctx.state === undefined
-        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
-        : undefined;
-    (ctx.state ?? this.#own!).keyed('records', this.#keyed);
+    const { backend, own } = keyedBackend(
+      ctx.state,
+      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    );
+    this.#own = own;
+    backend.keyed('records', this.#keyed);
     if (ctx.restored === undefined) return;
     const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
     if (

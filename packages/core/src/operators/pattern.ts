@@ -12,7 +12,7 @@ import type { Logger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { MemoryStateBackend } from '../state.ts';
+import { keyedBackend, type MemoryStateBackend } from '../state.ts';
 import { RecordBuffer } from './pattern-buffer.ts';
 import type { Absence, MatchData, Measure, Stage } from './pattern-compile.ts';
 import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
@@ -156,11 +156,12 @@ class PatternOperator implements Operator {
         pending.keys.push(key);
       }
     };
-    this.#own =
-      ctx.state === undefined
-        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
-        : undefined;
-    (ctx.state ?? this.#own!).keyed<string, PatternKeyEntry>(PATTERN_KEYED_STATE, {
+    const { backend, own } = keyedBackend(
+      ctx.state,
+      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    );
+    this.#own = own;
+    backend.keyed<string, PatternKeyEntry>(PATTERN_KEYED_STATE, {
       entries: () => this.#entries(),
       restore,
     });

@@ -24,7 +24,7 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, DELETE, INSERT, type Row, UPDATE_BEFORE } from '../record.ts';
-import { type KeyedView, MemoryStateBackend } from '../state.ts';
+import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
 import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
 
 export interface TemporalJoinOptions {
@@ -120,11 +120,12 @@ export class TemporalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#own =
-      ctx.state === undefined
-        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
-        : undefined;
-    (ctx.state ?? this.#own!).keyed('table', this.#keyed);
+    const { backend, own } = keyedBackend(
+      ctx.state,
+      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    );
+    this.#own = own;
+    backend.keyed('table', this.#keyed);
     if (ctx.restored !== undefined) {
       const s = ctx.restored as Partial<TemporalJoinSnapshot> | null;
       if (

@@ -18,7 +18,7 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
-import { type KeyedMap, MemoryStateBackend, type StateBackend } from '../state.ts';
+import { type KeyedMap, keyedBackend, type MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
 import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
@@ -149,9 +149,9 @@ class TopN implements Operator {
   }
 
   /** Takes its keyed state from `state`, or keeps it itself (restored from `own`) without one. */
-  #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
-    const backend = state ?? this.#own!;
+  #attach(state: StateBackend | undefined, saved?: unknown): void {
+    const { backend, own } = keyedBackend(state, saved);
+    this.#own = own;
     this.#lists = backend.map<Ranked[]>(LISTS_STATE);
     registerTtl(backend, this.#ttl);
   }

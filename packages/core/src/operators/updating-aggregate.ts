@@ -16,7 +16,7 @@ import {
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '../record.ts';
-import { MemoryStateBackend, type StateBackend } from '../state.ts';
+import { keyedBackend, type MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { fieldGroupKey, type GroupKey } from '../window/group-key.ts';
 import {
@@ -185,9 +185,9 @@ class UpdatingAggregate implements Operator {
   }
 
   /** Hands its keyed state to `state`, or keeps it itself (restored from `own`) without one. */
-  #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
-    const backend = state ?? this.#own!;
+  #attach(state: StateBackend | undefined, saved?: unknown): void {
+    const { backend, own } = keyedBackend(state, saved);
+    this.#own = own;
     const keys = this.#keys;
     keys.clear();
     backend.keyed<GroupKey, KeyState>(KEYS_STATE, {

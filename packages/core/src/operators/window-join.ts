@@ -19,7 +19,7 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { type KeyedView, MemoryStateBackend } from '../state.ts';
+import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
 import { createWindowAssigner, type WindowAssigner } from '../window/window-assigner.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import type { JoinKind } from './interval-join.ts';
@@ -132,11 +132,12 @@ export class WindowJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    this.#own =
-      ctx.state === undefined
-        ? new MemoryStateBackend((ctx.restored as { keyed?: unknown } | undefined)?.keyed)
-        : undefined;
-    (ctx.state ?? this.#own!).keyed('windows', this.#keyed);
+    const { backend, own } = keyedBackend(
+      ctx.state,
+      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    );
+    this.#own = own;
+    backend.keyed('windows', this.#keyed);
     if (ctx.restored !== undefined) {
       const s = ctx.restored as Partial<WindowJoinSnapshot> | null;
       if (

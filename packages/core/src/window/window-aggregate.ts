@@ -8,7 +8,7 @@ import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { MemoryStateBackend, type StateBackend } from '../state.ts';
+import { keyedBackend, type MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { AlignedWindowStore } from './aligned-windows.ts';
 import { fieldGroupKey, type GroupKey } from './group-key.ts';
@@ -350,10 +350,11 @@ class WindowAggregate implements Operator {
   }
 
   /** Hands the windows' state to `state`, or keeps it itself (restored from `own`) without one. */
-  #attach(state: StateBackend | undefined, own?: unknown): void {
-    this.#own = state === undefined ? new MemoryStateBackend(own) : undefined;
+  #attach(state: StateBackend | undefined, saved?: unknown): void {
+    const { backend, own } = keyedBackend(state, saved);
+    this.#own = own;
     const store = this.#store;
-    (state ?? this.#own!).keyed<GroupKey, unknown>(WINDOWS_STATE, {
+    backend.keyed<GroupKey, unknown>(WINDOWS_STATE, {
       entries: () => store.entries(),
       restore: (key, entry) => store.restoreKey(key, entry),
     });
