@@ -15,6 +15,7 @@ import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
 import { reportProgress, StatusLine } from './status.ts';
+import { filteredSummary } from './summary.ts';
 
 const levels = new Set(['debug', 'info', 'warn', 'error', 'silent']);
 
@@ -84,7 +85,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     log.info(result.status === 'completed' ? 'pipeline completed' : 'pipeline stopped', {
       records_in: m.recordsIn,
       records_out: m.recordsOut,
-      filtered: m.filtered,
+      filtered: filteredSummary(job.plan, m),
       unread_side_outputs: m.unread,
       dead_letters: m.deadLetters,
       late: m.late,
