@@ -52,6 +52,14 @@ export interface Batch<T = Row> {
   /** Position of each record inside its source partition, for dead letters. */
   offsets?: Offset[];
   /**
+   * Where each record stands in its source's input: a counter the runtime assigns per source,
+   * only for a source whose records reach a step by two branches (a diamond). That step takes the
+   * branches' portions of a source batch in this order (`Node.flush`), so which record it meets
+   * first does not depend on how the input was cut into batches. Steps that pass records on keep
+   * each record's entry (the helpers here do); records a step builds carry none.
+   */
+  seqs?: number[];
+  /**
    * The JSON text each record was decoded from, while the record is still that object: a
    * source decoding JSON may give it, and steps keep an entry only for a record they pass on
    * as it is (`undefined` for one they build). A sink writing JSON writes the text instead of
@@ -80,6 +88,7 @@ export function emptyBatchLike<T = Row>(like: Batch<unknown>): Batch<T> {
   if (like.source !== undefined) out.source = like.source;
   if (like.partition !== undefined) out.partition = like.partition;
   if (like.offsets) out.offsets = [];
+  if (like.seqs) out.seqs = [];
   if (like.texts) out.texts = [];
   if (like.watermarks) out.watermarks = [];
   return out;
@@ -95,6 +104,7 @@ export function pushFrom<T>(to: Batch<T>, from: Batch<unknown>, i: number, recor
   if (to.kinds) to.kinds.push(from.kinds![i]);
   if (to.keys) to.keys.push(from.keys![i]);
   if (to.offsets) to.offsets.push(from.offsets![i]);
+  if (to.seqs) to.seqs.push(from.seqs![i]);
   if (to.texts) to.texts.push(record === from.records[i] ? from.texts![i] : undefined);
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
@@ -110,6 +120,7 @@ export function sliceBatch<T>(batch: Batch<T>, from: number, to: number): Batch<
   if (batch.kinds) out.kinds = batch.kinds.slice(from, to);
   if (batch.keys) out.keys = batch.keys.slice(from, to);
   if (batch.offsets) out.offsets = batch.offsets.slice(from, to);
+  if (batch.seqs) out.seqs = batch.seqs.slice(from, to);
   if (batch.texts) out.texts = batch.texts.slice(from, to);
   if (batch.watermarks) out.watermarks = batch.watermarks.slice(from, to);
   return out;

@@ -10,7 +10,7 @@
 
 import { SluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
-import { type Batch, pushFrom, type Row } from '../record.ts';
+import { type Batch, pushFrom, type Row, sliceBatch } from '../record.ts';
 import { type KeyedMap, MemoryStateBackend, restoreMaps, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { TimerWheel } from './timer-wheel.ts';
@@ -154,7 +154,7 @@ class DedupeOperator implements Operator {
         try {
           key = keyFn(record);
         } catch (err) {
-          kept ??= keptBefore(batch, i);
+          kept ??= sliceBatch(batch, 0, i);
           out.deadLetter(batch, i, this.#keyFailure(err));
           continue;
         }
@@ -164,7 +164,7 @@ class DedupeOperator implements Operator {
       const time = processing ? now : times[i];
       if (time <= watermark) {
         // Its duplicates may have been forgotten already: a decision now would depend on when.
-        kept ??= keptBefore(batch, i);
+        kept ??= sliceBatch(batch, 0, i);
         out.late(batch, i, this.#lateReason(time, watermark));
         continue;
       }
@@ -175,7 +175,7 @@ class DedupeOperator implements Operator {
         expiry.add(time + within, key);
         if (kept) pushFrom(kept, batch, i, record);
       } else {
-        kept ??= keptBefore(batch, i);
+        kept ??= sliceBatch(batch, 0, i);
         dropped++;
       }
     }
@@ -230,17 +230,4 @@ class DedupeOperator implements Operator {
       cause: err,
     });
   }
-}
-
-/** A batch holding records 0..end-1 of `batch`, all of which were kept. */
-function keptBefore(batch: Batch, end: number): Batch {
-  const out: Batch = { records: batch.records.slice(0, end), times: batch.times.slice(0, end) };
-  if (batch.kinds) out.kinds = batch.kinds.slice(0, end);
-  if (batch.keys) out.keys = batch.keys.slice(0, end);
-  if (batch.source !== undefined) out.source = batch.source;
-  if (batch.partition !== undefined) out.partition = batch.partition;
-  if (batch.offsets) out.offsets = batch.offsets.slice(0, end);
-  if (batch.texts) out.texts = batch.texts.slice(0, end);
-  if (batch.watermarks) out.watermarks = batch.watermarks.slice(0, end);
-  return out;
 }

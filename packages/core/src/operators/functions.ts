@@ -55,6 +55,7 @@ function truncate(batch: Batch, length: number): void {
   if (batch.kinds) batch.kinds.length = length;
   if (batch.keys) batch.keys.length = length;
   if (batch.offsets) batch.offsets.length = length;
+  if (batch.seqs) batch.seqs.length = length;
   if (batch.texts) batch.texts.length = length;
   if (batch.watermarks) batch.watermarks.length = length;
 }

@@ -199,7 +199,7 @@ function missingSelected(name: string, index: number, stepId: string): SluiceErr
 
 /**
  * The batch with `records` as values, minus the positions in `skip` (ascending); each kept record
- * keeps its time, kind, key, offset and watermark. A record keeps its text only if it is the
+ * keeps its time, kind, key, offset, seq and watermark. A record keeps its text only if it is the
  * record of `batch` at its position.
  */
 export function without(batch: Batch, records: Row[], skip: number[]): Batch {
@@ -208,6 +208,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
   if (batch.kinds) out.kinds = new Array(keep);
   if (batch.keys) out.keys = new Array(keep);
   if (batch.offsets) out.offsets = new Array(keep);
+  if (batch.seqs) out.seqs = new Array(keep);
   if (batch.texts) out.texts = new Array(keep);
   if (batch.watermarks) out.watermarks = new Array(keep);
   let s = 0;
@@ -222,6 +223,7 @@ export function without(batch: Batch, records: Row[], skip: number[]): Batch {
     if (out.kinds) out.kinds[j] = batch.kinds![i];
     if (out.keys) out.keys[j] = batch.keys![i];
     if (out.offsets) out.offsets[j] = batch.offsets![i];
+    if (out.seqs) out.seqs[j] = batch.seqs![i];
     if (out.texts) out.texts[j] = records[i] === batch.records[i] ? batch.texts![i] : undefined;
     if (out.watermarks) out.watermarks[j] = batch.watermarks![i];
     j++;

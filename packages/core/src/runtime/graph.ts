@@ -11,8 +11,9 @@
  * again) gets each source batch's records in two portions, one per branch, one after the other.
  * Taken in that order, the first portion would move the step's watermark past records of the
  * second that came earlier in the source, making them late only because of how the input was
- * cut into batches. So such a step holds the portions that carry per-record watermarks until the
- * source batch has gone through the graph (`OperatorGraph.flush`) and takes them merged by
+ * cut into batches. So such a step holds the portions until the source batch has gone through
+ * the graph (`OperatorGraph.flush`) and takes them in the source's order (`Batch.seqs`), or,
+ * where a portion's records were built by a step and carry no place in the source, merged by
  * watermark: no record meets a watermark later than the one it carries.
  */
 
@@ -207,7 +208,8 @@ export class Node implements Output {
     const unseen = this.#unseen[port];
     if (batch.watermarks !== undefined && unseen !== undefined && unseen.length > 0)
       batch = this.#capWatermarks(batch, unseen);
-    if (this.merges && batch.watermarks !== undefined) this.#held.push({ batch, port });
+    if (this.merges && (batch.seqs !== undefined || batch.watermarks !== undefined))
+      this.#held.push({ batch, port });
     else this.#process(batch, port);
   }
 
@@ -216,9 +218,11 @@ export class Node implements Output {
   }
 
   /**
-   * Takes the portions held since the last flush, merged by the watermark each record carries:
-   * runs of records of one portion go to the operator together, and of records with equal
-   * watermarks, the portion that arrived first goes first.
+   * Takes the portions held since the last flush in their records' order in the source
+   * (`Batch.seqs`) when every portion carries it — the order one record at a time would give —
+   * else merged by the watermark each record carries: runs of records of one portion go to the
+   * operator together, and of records with equal watermarks, the portion that arrived first goes
+   * first.
    */
   flush(): void {
     const held = this.#held;
@@ -226,6 +230,10 @@ export class Node implements Output {
     this.#held = [];
     if (held.length === 1) {
       this.#process(held[0].batch, held[0].port);
+      return;
+    }
+    if (held.every((h) => h.batch.seqs !== undefined)) {
+      this.#mergeBySeq(held);
       return;
     }
     const next = new Array<number>(held.length).fill(0);
@@ -256,6 +264,33 @@ export class Node implements Output {
       const wms = batch.watermarks!;
       let end = next[p];
       while (end < wms.length && (wms[end] < bound || (wms[end] === bound && !earlierWins))) end++;
+      this.#process(sliceBatch(batch, next[p], end), port);
+      next[p] = end;
+    }
+  }
+
+  /** Takes `held` (every portion with `seqs`, each ascending) in ascending seq, a run at a time. */
+  #mergeBySeq(held: readonly { batch: Batch; port: number }[]): void {
+    const next = new Array<number>(held.length).fill(0);
+    for (;;) {
+      let p = -1;
+      let lowest = Number.POSITIVE_INFINITY;
+      let bound = Number.POSITIVE_INFINITY;
+      for (let q = 0; q < held.length; q++) {
+        const seqs = held[q].batch.seqs!;
+        if (next[q] >= seqs.length) continue;
+        const seq = seqs[next[q]];
+        if (seq < lowest) {
+          bound = lowest;
+          lowest = seq;
+          p = q;
+        } else if (seq < bound) bound = seq;
+      }
+      if (p === -1) return;
+      const { batch, port } = held[p];
+      const seqs = batch.seqs!;
+      let end = next[p] + 1;
+      while (end < seqs.length && seqs[end] < bound) end++;
       this.#process(sliceBatch(batch, next[p], end), port);
       next[p] = end;
     }

@@ -26,6 +26,12 @@ export interface OperatorGraph {
    */
   readonly watchedSources: ReadonlySet<string>;
   /**
+   * Sources whose records reach some step by two of its inputs (a diamond): their batches carry
+   * each record's place in the source's input (`Batch.seqs`), the order that step merges the
+   * branches in.
+   */
+  readonly sequencedSources: ReadonlySet<string>;
+  /**
    * Lets the steps that read two branches of one source take what they held of the batch just
    * pushed (see `Node.flush`), in topological order. Call it after each source batch.
    */
@@ -60,6 +66,7 @@ export function buildOperatorGraph(
   // The sources upstream of each step and of each of its inputs, in the plan's order.
   const upstream = new Map<string, readonly string[]>();
   const holdsOf = new Map<string, readonly Node[]>();
+  const sequencedSources = new Set<string>();
   for (const src of plan.sources) upstream.set(src.id, [src.id]);
   for (const id of order) {
     const step = byId.get(id)!;
@@ -82,6 +89,8 @@ export function buildOperatorGraph(
     const merges = inputSources.some((a, i) =>
       inputSources.some((b, j) => j > i && a.some((s) => b.includes(s))),
     );
+    for (const s of sources)
+      if (inputSources.filter((seen) => seen.includes(s)).length > 1) sequencedSources.add(s);
     const info: StepInfo = {
       id,
       inputs: step.inputs,
@@ -140,5 +149,5 @@ export function buildOperatorGraph(
     for (let i = 0; i < merging.length; i++) merging[i].flush();
   };
   const asyncNodes = ordered.filter((n) => n.operator.async !== undefined);
-  return { nodes, order: ordered, sourceTargets, watchedSources, flush, asyncNodes };
+  return { nodes, order: ordered, sourceTargets, watchedSources, sequencedSources, flush, asyncNodes };
 }

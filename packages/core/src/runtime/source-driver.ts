@@ -215,6 +215,7 @@ export class SourceDriver {
     const partitions = this.#partitions.get(src.id)!.get(reader.partition)!;
     const batchSize = this.#plan.settings.batchSize;
     const watched = this.#graph.watchedSources.has(src.id);
+    const sequenced = this.#graph.sequencedSources.has(src.id);
     const targets = this.#graph.sourceTargets.get(src.id)!;
     const deadLetter = (letter: DeadLetter) => hooks.deadLetter(letter);
     let attempt = 0;
@@ -268,6 +269,8 @@ export class SourceDriver {
           const before = watermarks.before(id, ingested.times, now);
           if (before) ingested.watermarks = before;
         }
+        // A step merging two branches of this source takes their records in this order.
+        if (ingested && sequenced) ingested.seqs = src.sequence(ingested.records.length);
         // An empty read brought no record: it must not keep a quiet partition from going idle.
         if (id !== undefined && (batch.records.length > 0 || batch.failures?.length))
           watermarks.observe(id, maxTime, now);

@@ -19,6 +19,8 @@ export class SourceRuntime implements SourceCounters {
   in = 0;
   dead = 0;
   readonly #assign: TimeAssigner;
+  /** The next record's place in this source's input (`Batch.seqs`); restarts at 0 with the job. */
+  #seq = 0;
 
   constructor(
     plan: PlanSource,
@@ -34,6 +36,13 @@ export class SourceRuntime implements SourceCounters {
 
   get id(): string {
     return this.plan.id;
+  }
+
+  /** The places of the next `n` records in this source's input (`Batch.seqs`). */
+  sequence(n: number): number[] {
+    const seqs = new Array<number>(n);
+    for (let i = 0; i < n; i++) seqs[i] = this.#seq++;
+    return seqs;
   }
 
   /**
