@@ -46,6 +46,11 @@ export interface GoldenCase {
   readonly skip: ReadonlyMap<string, string>;
   /** The input records, in source order; each has its event time in `ts`. */
   readonly input: readonly Row[];
+  /**
+   * Processing-time steps (`{"$clock": ms}` lines of `input.jsonl`): once the records before
+   * index i are read and processed, the job's clock is set to the value at i.
+   */
+  readonly clock: ReadonlyMap<number, number>;
 }
 
 /** The runs every case goes through. */
@@ -115,7 +120,16 @@ export async function loadCase(name: string): Promise<GoldenCase> {
       skip.set(run, why);
     }
   }
-  const input = parseLines(await readFile(join(dir, 'input.jsonl'), 'utf8'), `${name}/input.jsonl`) as Row[];
+  const input: Row[] = [];
+  const clock = new Map<number, number>();
+  for (const line of parseLines(await readFile(join(dir, 'input.jsonl'), 'utf8'), `${name}/input.jsonl`)) {
+    if (typeof line !== 'object' || line === null || Array.isArray(line))
+      fail(name, 'input lines are objects');
+    const { $clock } = line as { $clock?: unknown };
+    if ($clock === undefined) input.push(line as Row);
+    else if (typeof $clock === 'number') clock.set(input.length, $clock);
+    else fail(name, '`$clock` is a processing time in ms');
+  }
   const restoreAfter = c.restore_after ?? Math.floor(input.length / 2);
   if (typeof restoreAfter !== 'number' || restoreAfter < 1 || restoreAfter >= input.length)
     fail(name, `\`restore_after\` must be between 1 and ${input.length - 1}`);
@@ -133,6 +147,7 @@ export async function loadCase(name: string): Promise<GoldenCase> {
     restoreAfter,
     skip,
     input,
+    clock,
   };
 }
 
@@ -224,8 +239,8 @@ let runs = 0;
 /**
  * Runs case `c` to the end of its input. `batch`: with that batch size, uninterrupted; `crash`:
  * with batch size 7, a checkpoint after `restoreAfter` records, then the records up to halfway
- * through the rest read and lost in a simulated crash, then a job restored from the checkpoint
- * reads them again and the rest.
+ * through the rest (or to the next clock step) read and lost in a simulated crash, then a job
+ * restored from the checkpoint reads them again and the rest.
  */
 export async function runCase(h: Harness, c: GoldenCase, run: RunName): Promise<RunOutput> {
   const id = `golden-${++runs}`;
@@ -234,26 +249,43 @@ export async function runCase(h: Harness, c: GoldenCase, run: RunName): Promise<
   const channel = memoryChannel(id);
   const clock = new ManualClock(0);
   const records = c.input.map((r) => structuredClone(r));
+  const create = () => Job.create(plan, { registry, clock, tickInterval: 5 });
+  /** Feeds records [from, to) to `job`, setting the clock where the input says, each once every record before it is processed. */
+  const feed = async (job: Job, from: number, to: number) => {
+    let at = from;
+    for (const [i, ms] of [...c.clock].sort(([a], [b]) => a - b)) {
+      if (i < from || i >= to) continue;
+      channel.push('p0', ...records.slice(at, i));
+      await waitFor(`${i} records read`, () => job.metrics().recordsIn === i);
+      await job.checkpoint(); // its barrier follows every record read so far through the steps
+      clock.set(ms);
+      at = i;
+    }
+    channel.push('p0', ...records.slice(at, to));
+  };
   let running: Promise<unknown>;
   if (run !== 'crash and restore') {
-    running = h.run(await Job.create(plan, { registry, clock, tickInterval: 5 }));
-    channel.push('p0', ...records);
+    const job = await create();
+    running = h.run(job);
+    await feed(job, 0, records.length);
     channel.end();
   } else {
     const k = c.restoreAfter;
-    const crashAt = k + Math.ceil((records.length - k) / 2);
-    const first = await Job.create(plan, { registry, clock, tickInterval: 5 });
+    // The records read again after the restore must meet the clock they met before the crash.
+    const nextStep = Math.min(...[...c.clock.keys()].filter((i) => i > k));
+    const crashAt = Math.min(k + Math.ceil((records.length - k) / 2), nextStep);
+    const first = await create();
     const crashed = h.run(first);
-    channel.push('p0', ...records.slice(0, k));
+    await feed(first, 0, k);
     await waitFor(`${k} records read`, () => first.metrics().recordsIn === k);
     await first.checkpoint();
-    channel.push('p0', ...records.slice(k, crashAt));
+    await feed(first, k, crashAt);
     await waitFor(`${crashAt} records read`, () => first.metrics().recordsIn === crashAt);
     channel.crash('p0');
     await assert.rejects(crashed, /simulated crash/);
-    const second = await Job.create(plan, { registry, clock, tickInterval: 5 });
+    const second = await create();
     running = h.run(second);
-    channel.push('p0', ...records.slice(crashAt));
+    await feed(second, crashAt, records.length);
     channel.end();
   }
   const result = (await running) as { status: string };
