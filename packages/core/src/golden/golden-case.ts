@@ -20,7 +20,7 @@ export const registry = testRegistry(golden);
 /** Where the cases are: one folder per case, grouped by operator. */
 export const CASES_DIR = join(import.meta.dirname, 'cases');
 
-/** The outputs every case has; side outputs (`<step>.<port>`) come on top. */
+/** The outputs every case has; the streams a case lists in `outputs` come on top. */
 export const MAIN_PARTS = ['out', 'late', 'dead'] as const;
 
 /** A case as `case.yaml` declares it. */
@@ -36,8 +36,11 @@ export interface GoldenCase {
   readonly steps: unknown[];
   /** The step whose main output is `out`. */
   readonly output: string;
-  /** Side outputs read into files of their own, as `<step>.<port>`. */
-  readonly sideOutputs: readonly string[];
+  /**
+   * Further streams, each written to a file of its own (`<ref>.jsonl`): a side output
+   * (`<step>.<port>`, such as a pattern's `detect.timeouts`) or another step's main output.
+   */
+  readonly outputs: readonly string[];
   /** Parts compared as multisets: the engine defines no order there across batch sizes. */
   readonly multiset: ReadonlySet<string>;
   /** The crash-and-restore run takes its checkpoint after this many records. */
@@ -87,7 +90,7 @@ export async function loadCase(name: string): Promise<GoldenCase> {
     'max_out_of_orderness',
     'steps',
     'output',
-    'side_outputs',
+    'outputs',
     'multiset',
     'restore_after',
     'skip',
@@ -103,10 +106,10 @@ export async function loadCase(name: string): Promise<GoldenCase> {
       fail(name, `\`${what}\` is a list of names`);
     return v;
   };
-  const sideOutputs = strings(c.side_outputs, 'side_outputs');
+  const outputs = strings(c.outputs, 'outputs');
   const multiset = strings(c.multiset, 'multiset');
   for (const part of multiset)
-    if (!(MAIN_PARTS as readonly string[]).includes(part) && !sideOutputs.includes(part))
+    if (!(MAIN_PARTS as readonly string[]).includes(part) && !outputs.includes(part))
       fail(name, `\`multiset\` names '${part}', which is not an output of the case`);
   const skip = new Map<string, string>();
   if (typeof c.skip === 'string') skip.set('all', c.skip);
@@ -142,7 +145,7 @@ export async function loadCase(name: string): Promise<GoldenCase> {
     maxOutOfOrderness: ooo,
     steps: c.steps,
     output: c.output,
-    sideOutputs,
+    outputs,
     multiset: new Set(multiset),
     restoreAfter,
     skip,
@@ -166,9 +169,9 @@ export function parseLines(text: string, where: string): unknown[] {
     });
 }
 
-/** The names of a case's expected files: the main parts, then its side outputs. */
+/** The names of a case's expected files: the main parts, then its further outputs. */
 export function partsOf(c: GoldenCase): string[] {
-  return [...MAIN_PARTS, ...c.sideOutputs];
+  return [...MAIN_PARTS, ...c.outputs];
 }
 
 /** A value as JSON with every object's keys sorted: field order is not part of a result. */
@@ -215,8 +218,8 @@ export type RunOutput = Map<string, string[]>;
 /** The full pipeline of a case, as YAML (JSON is YAML): the harness's source and sinks around its steps. */
 function pipelineOf(c: GoldenCase, id: string, batchSize: number, checkpointDir: string): string {
   const sinks: Record<string, unknown> = { out: { type: 'golden', store: `${id}/out`, input: c.output } };
-  c.sideOutputs.forEach((ref, i) => {
-    sinks[`side_${i}`] = { type: 'golden', store: `${id}/${ref}`, input: ref };
+  c.outputs.forEach((ref, i) => {
+    sinks[`also_${i}`] = { type: 'golden', store: `${id}/${ref}`, input: ref };
   });
   return JSON.stringify({
     name: id,
@@ -300,7 +303,7 @@ export async function runCase(h: Harness, c: GoldenCase, run: RunName): Promise<
   take('out', changeLine);
   take('late', lateLine);
   take('dead', deadLine);
-  for (const ref of c.sideOutputs) take(ref, changeLine);
+  for (const ref of c.outputs) take(ref, changeLine);
   return out;
 }
 

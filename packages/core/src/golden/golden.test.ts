@@ -2,7 +2,7 @@
  * Golden files for the operators: every case under `cases/<operator>/<case>/` runs through a real
  * `Job` with batch sizes 1, 7 and 1024, and once more crashed and restored from a checkpoint taken
  * mid-input; each run's main output (a changelog: kind, event time, record), late output, dead
- * letters and side outputs must equal the case's expected `.jsonl` files exactly (a part the case
+ * letters and further outputs (side outputs, other steps) must equal the case's expected `.jsonl` files exactly (a part the case
  * lists under `multiset` is compared as a multiset: the engine defines no order there).
  *
  * Update mode: `GOLDEN_UPDATE=1 node --test packages/core/src/golden/golden.test.ts` (or `npm run
