@@ -19,6 +19,10 @@ const base: GoldenCase = {
   clock: new Map(),
 };
 
+const A = '{"n":1}';
+const B = '{"n":2}';
+const T = '{"t":1}';
+
 const output = (out: string[], side: string[] = []): RunOutput =>
   new Map([
     ['out', out],
@@ -28,23 +32,34 @@ const output = (out: string[], side: string[] = []): RunOutput =>
   ]);
 
 test('a reordered or changed line fails; the same lines pass', () => {
-  const expected = output(['a', 'b'], ['t']);
-  assertOutput(base, 'batch 1', output(['a', 'b'], ['t']), expected);
+  const expected = output([A, B], [T]);
+  assertOutput(base, 'batch 1', output([A, B], [T]), expected);
+  assert.throws(() => assertOutput(base, 'batch 7', output([B, A], [T]), expected), /out\.jsonl differs/);
   assert.throws(
-    () => assertOutput(base, 'batch 7', output(['b', 'a'], ['t']), expected),
-    /out\.jsonl differs/,
+    () => assertOutput(base, 'batch 7', output([A, B], []), expected),
+    /x\.timeouts\.jsonl differs/,
   );
   assert.throws(
-    () => assertOutput(base, 'batch 7', output(['a', 'b'], []), expected),
-    /x\.timeouts\.jsonl differs/,
+    () => assertOutput(base, 'batch 7', output([A, '{"n":3}'], [T]), expected),
+    /out\.jsonl differs/,
   );
 });
 
 test('a part listed under multiset ignores order, but not a missing or extra line', () => {
   const c = { ...base, multiset: new Set(['out']) };
-  const expected = output(['a', 'b', 'b']);
-  assertOutput(c, 'batch 1024', output(['b', 'a', 'b']), expected);
-  assert.throws(() => assertOutput(c, 'batch 1024', output(['a', 'b']), expected), /compared as a multiset/);
+  const expected = output([A, B, B]);
+  assertOutput(c, 'batch 1024', output([B, A, B]), expected);
+  assert.throws(() => assertOutput(c, 'batch 1024', output([A, B]), expected), /compared as a multiset/);
+});
+
+test('field order and spacing within a line do not matter', () => {
+  const expected = output(['{"kind":"+I","time":1,"record":{"a":1,"b":2}}']);
+  assertOutput(
+    base,
+    'batch 1',
+    output(['{ "record": {"b": 2, "a": 1}, "time": 1, "kind": "+I" }']),
+    expected,
+  );
 });
 
 test('sortedJson sorts keys at every depth, so field order is not part of a result', () => {
