@@ -238,6 +238,9 @@ function pipelineOf(c: GoldenCase, id: string, batchSize: number, checkpointDir:
   });
 }
 
+/** How long a run waits for the source to read what was pushed: generous, the machine is shared. */
+const WAIT_MS = 15_000;
+
 let runs = 0;
 
 /**
@@ -260,7 +263,7 @@ export async function runCase(h: Harness, c: GoldenCase, run: RunName): Promise<
     for (const [i, ms] of [...c.clock].sort(([a], [b]) => a - b)) {
       if (i < from || i >= to) continue;
       channel.push('p0', ...records.slice(at, i));
-      await waitFor(`${i} records read`, () => job.metrics().recordsIn === i);
+      await waitFor(`${i} records read`, () => job.metrics().recordsIn === i, WAIT_MS);
       await job.checkpoint(); // its barrier follows every record read so far through the steps
       clock.set(ms);
       at = i;
@@ -281,10 +284,10 @@ export async function runCase(h: Harness, c: GoldenCase, run: RunName): Promise<
     const first = await create();
     const crashed = h.run(first);
     await feed(first, 0, k);
-    await waitFor(`${k} records read`, () => first.metrics().recordsIn === k);
+    await waitFor(`${k} records read`, () => first.metrics().recordsIn === k, WAIT_MS);
     await first.checkpoint();
     await feed(first, k, crashAt);
-    await waitFor(`${crashAt} records read`, () => first.metrics().recordsIn === crashAt);
+    await waitFor(`${crashAt} records read`, () => first.metrics().recordsIn === crashAt, WAIT_MS);
     channel.crash('p0');
     await assert.rejects(crashed, /simulated crash/);
     const second = await create();
