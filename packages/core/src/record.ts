@@ -56,7 +56,8 @@ export interface Batch<T = Row> {
    * only for a source whose records reach a step by two branches (a diamond). That step takes the
    * branches' portions of a source batch in this order (`Node.flush`), so which record it meets
    * first does not depend on how the input was cut into batches. Steps that pass records on keep
-   * each record's entry (the helpers here do); records a step builds carry none.
+   * each record's entry (the helpers here do), and a change a step emits for record i takes its
+   * entry (`pushChange`); records a step builds otherwise (window results) carry none.
    */
   seqs?: number[];
   /**
@@ -129,17 +130,18 @@ export function sliceBatch<T>(batch: Batch<T>, from: number, to: number): Batch<
 /** A batch of changes an operator builds: it always carries `kinds`. */
 export type ChangeBatch = Batch & { kinds: RowKind[] };
 
-/** An empty change batch: with `keys` when `keyed`, with `watermarks` when `like` has them. */
+/** An empty change batch: with `keys` when `keyed`, with `seqs` and `watermarks` when `like` has them. */
 export function emptyChangeBatch(like: Batch<unknown>, keyed: boolean): ChangeBatch {
   const batch: ChangeBatch = { records: [], times: [], kinds: [] };
   if (keyed) batch.keys = [];
+  if (like.seqs) batch.seqs = [];
   if (like.watermarks) batch.watermarks = [];
   return batch;
 }
 
 /**
  * Adds `record` to `to` as a change of `kind` caused by record `i` of `from`: it takes that
- * record's time and watermark, and `key` when `to` carries keys.
+ * record's time, place in the source and watermark, and `key` when `to` carries keys.
  */
 export function pushChange(
   to: ChangeBatch,
@@ -153,6 +155,7 @@ export function pushChange(
   to.times.push(from.times[i]);
   to.kinds.push(kind);
   if (to.keys) to.keys.push(key);
+  if (to.seqs) to.seqs.push(from.seqs![i]);
   if (to.watermarks) to.watermarks.push(from.watermarks![i]);
 }
 
