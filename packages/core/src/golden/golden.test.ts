@@ -25,7 +25,7 @@ import {
   readExpected,
   runCase,
   writeExpected,
-} from './golden-case.ts';
+} from './golden-test-case.ts';
 
 const UPDATE = process.env.GOLDEN_UPDATE === '1';
 const h = new Harness();

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertOutput, type GoldenCase, type RunOutput, sortedJson } from './golden-case.ts';
+import { assertOutput, type GoldenCase, type RunOutput, sortedJson } from './golden-test-case.ts';
 
 const base: GoldenCase = {
   name: 'test/case',

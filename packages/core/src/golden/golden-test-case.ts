@@ -13,7 +13,7 @@ import type { Row, RowKind } from '../record.ts';
 import { type Harness, planFrom, testRegistry, waitFor } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
 import { ManualClock, memoryChannel } from '../testing/index.ts';
-import { dropGoldenStore, type GoldenChange, golden, goldenStore } from './golden-sink.ts';
+import { dropGoldenStore, type GoldenChange, golden, goldenStore } from './golden-test-sink.ts';
 
 export const registry = testRegistry(golden);
 
