@@ -55,8 +55,10 @@ export class TokenStream {
   readonly tokens: Token[];
   pos = 0;
 
-  constructor(text: string) {
-    this.tokens = tokenize(text);
+  /** Tokenizes `text`, or takes tokens that `tokenize` made (the stream starts at `pos`). */
+  constructor(text: string | Token[], pos = 0) {
+    this.tokens = typeof text === 'string' ? tokenize(text) : text;
+    this.pos = pos;
   }
 
   /** The token `ahead` positions on, or the end token. */
