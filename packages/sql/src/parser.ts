@@ -94,7 +94,7 @@ class ScriptParser extends TokenStream {
   notYet(t: Token, what: string): never {
     return this.fail(
       t.start,
-      `${what} ${what.endsWith('s') && !what.includes(' ') ? 'are' : 'is'} not supported by Sluice SQL yet; this version plans ${SUPPORTED} with projections, WHERE, and GROUP BY over TUMBLE and HOP windows or without a window`,
+      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, and GROUP BY over TUMBLE and HOP windows or without a window`,
     );
   }
 

@@ -142,7 +142,7 @@ export function tokenize(text: string, options: TokenizeOptions = {}): Token[] {
       i += 2;
       continue;
     }
-    if (MISTAKES[two] !== undefined) failAt('EXPR_SYNTAX', start, MISTAKES[two]);
+    if (two.length === 2 && MISTAKES[two] !== undefined) failAt('EXPR_SYNTAX', start, MISTAKES[two]);
     if (ONE_CHAR_OPS.has(c) || (c === ';' && options.statements === true)) {
       tokens.push(token('op', c, start, i + 1));
       i++;
