@@ -8,7 +8,6 @@
 
 import { basename, dirname, extname, resolve } from 'node:path';
 import {
-  childrenOf,
   componentPath,
   defaultSettings,
   didYouMean,
@@ -16,7 +15,6 @@ import {
   type Expr,
   formatDuration,
   formatName,
-  isAggregateCall,
   type Plan,
   type PlanSink,
   type PlanSource,
@@ -26,6 +24,7 @@ import {
 import type { CreateTable, Insert, Name, Select, Statement, TableOption } from './ast.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
+import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
 
 /** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
 interface Relation {
@@ -37,30 +36,8 @@ interface Relation {
   readonly fromSource: boolean;
 }
 
-/** One column of a query's output: its name and either the input column it copies or the expression. */
-interface OutputColumn {
-  readonly name: string;
-  readonly copies?: string;
-  readonly text: string;
-  readonly start: number;
-}
-
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const WINDOW_COLUMNS = ['window_start', 'window_end'];
-
-/** Whether `e` holds an aggregate call. */
-function hasAggregate(e: Expr): boolean {
-  if (isAggregateCall(e)) return true;
-  return childrenOf(e).some(hasAggregate);
-}
-
-/** The field references of `e` outside aggregate calls (`inside` false) or everywhere. */
-function fieldsOf(e: Expr, out: Expr[] = [], outsideAggregates = false): Expr[] {
-  if (e.kind === 'field') out.push(e);
-  if (outsideAggregates && isAggregateCall(e)) return out;
-  for (const c of childrenOf(e)) fieldsOf(c, out, outsideAggregates);
-  return out;
-}
 
 class Planner {
   readonly #registry: Registry;
@@ -341,24 +318,10 @@ class Planner {
 
   /** A `map` that gives exactly the columns `output`, in order. */
   project(output: readonly OutputColumn[], id: string, input: string): string {
-    const firstComputed = output.findIndex((c) => c.copies !== c.name);
-    const copiedFirst = firstComputed < 0 ? output : output.slice(0, firstComputed);
-    const inOrder = output.slice(copiedFirst.length).every((c) => c.copies !== c.name);
-    const select = inOrder ? copiedFirst : [];
-    const computed = inOrder ? output.slice(copiedFirst.length) : output;
-    const fields: { [name: string]: string } = {};
-    for (const c of computed) fields[c.name] = c.copies !== undefined ? formatName(c.copies) : c.text;
-    this.#steps.push({
-      id,
-      type: 'map',
-      inputs: [input],
-      config: { select: select.map((c) => c.name), fields },
-    });
+    const { config, paths } = projection(output);
+    this.#steps.push({ id, type: 'map', inputs: [input], config });
     this.locate(id, '', output[0]?.start ?? 0);
-    select.forEach((c, i) => {
-      this.locate(id, `select[${i}]`, c.start);
-    });
-    for (const c of computed) this.locate(id, `fields.${c.name}`, c.start);
+    for (const [path, offset] of paths) this.locate(id, path, offset);
     return id;
   }
 
