@@ -123,6 +123,7 @@ export {
   childrenOf,
   compileExpression,
   compilePredicate,
+  describeToken,
   formatName,
   functionDocs,
   isAggregateCall,

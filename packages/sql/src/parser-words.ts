@@ -2,7 +2,7 @@
  * The words the statement parser treats specially, and how it names tokens in messages.
  */
 
-import type { Token } from '@sluice/core';
+import { describeToken, type Token } from '@sluice/core';
 
 /** Words that end a select item or a FROM item, so that they are never read as an alias. */
 export const CLAUSE_WORDS = new Set([
@@ -45,14 +45,5 @@ export const SUPPORTED =
 
 /** How a token reads in a message. */
 export function describe(t: Token): string {
-  switch (t.kind) {
-    case 'end':
-      return 'the end of the script';
-    case 'string':
-      return `string '${t.text}'`;
-    case 'quoted':
-      return `"${t.text}"`;
-    default:
-      return `'${t.text}'`;
-  }
+  return describeToken(t, 'the end of the script');
 }

@@ -31,7 +31,7 @@ export type { FunctionDoc } from './function-spec.ts';
 export { functionDocs, isAggregateCall } from './functions.ts';
 export { type Token, type TokenizeOptions, tokenize } from './lexer.ts';
 export { parseExpression, parseExpressionFrom } from './parser.ts';
-export { isReservedWord, TokenStream } from './token-stream.ts';
+export { describe as describeToken, isReservedWord, TokenStream } from './token-stream.ts';
 export type {
   BetweenExpr,
   BinaryExpr,
