@@ -38,6 +38,8 @@ interface Relation {
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const WINDOW_COLUMNS = ['window_start', 'window_end'];
+/** Flink's time attribute of a window result: its last millisecond. */
+const WINDOW_TIME = 'window_time';
 
 class Planner {
   readonly #registry: Registry;
@@ -236,7 +238,7 @@ class Planner {
           `HOP's size (${formatDuration(window.size)}) must be a whole multiple of its slide (${formatDuration(window.slide)})`,
         );
     }
-    const columns = window ? [...input.columns, ...WINDOW_COLUMNS] : input.columns;
+    const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
     if (q.where) {
       this.checkColumns(q.where.expr, input.columns, where);
@@ -343,14 +345,14 @@ class Planner {
           g.expr.start,
           'GROUP BY takes columns; to group by a computed value, compute it in a view first',
         );
-      if (WINDOW_COLUMNS.includes(g.expr.name)) groupWindow.add(g.expr.name);
+      if (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME) groupWindow.add(g.expr.name);
       else {
         this.locate(step, `key[${keys.length}]`, g.expr.start);
         keys.push(g.expr.name);
       }
     });
     const window = q.from.kind === 'window' ? q.from : undefined;
-    if (window && groupWindow.size < 2)
+    if (window && !WINDOW_COLUMNS.every((c) => groupWindow.has(c)))
       this.fail(
         q.groupBy?.[0]?.expr.start ?? q.start,
         'a window aggregation groups by window_start and window_end: add both to GROUP BY',
@@ -364,8 +366,19 @@ class Planner {
         output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
         continue;
       }
+      if (windowed && e.kind === 'field' && e.name === WINDOW_TIME) {
+        // window_time is window_end - 1 ms, the event time the aggregate gives each result;
+        // the projection after the aggregate computes it.
+        output.push({ name: item.alias?.text ?? WINDOW_TIME, text: 'window_end - 1', start: e.start });
+        continue;
+      }
       for (const f of fieldsOf(e, [], true))
-        if (f.kind === 'field' && !passing.includes(f.name))
+        if (f.kind === 'field' && f.name === WINDOW_TIME)
+          this.fail(
+            f.start,
+            'window_time can be selected as a column of its own only (it is window_end - 1)',
+          );
+        else if (f.kind === 'field' && !passing.includes(f.name))
           this.fail(
             f.start,
             `column '${f.name}' is neither in GROUP BY nor inside an aggregate such as first(${f.name})`,

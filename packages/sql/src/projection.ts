@@ -27,20 +27,18 @@ export function fieldsOf(e: Expr, out: Expr[] = [], outsideAggregates = false): 
 }
 
 /**
- * The config of a `map` step giving exactly the columns `output`, in order: the columns copied
- * under their own names first as `select` (when they come first), the others as `fields`
- * (a copy under a new name reads the old one); and the config path of each column with its
- * offset in the script.
+ * The config of a `map` step giving exactly the columns `output`, in order: the leading columns
+ * copied under their own names as `select`, every later one as `fields` (a copy reads the column
+ * it copies), since a map writes its selected fields first and then its computed ones; and the
+ * config path of each column with its offset in the script.
  */
 export function projection(output: readonly OutputColumn[]): {
   config: { select: string[]; fields: { [name: string]: string } };
   paths: [string, number][];
 } {
   const firstComputed = output.findIndex((c) => c.copies !== c.name);
-  const copiedFirst = firstComputed < 0 ? output : output.slice(0, firstComputed);
-  const inOrder = output.slice(copiedFirst.length).every((c) => c.copies !== c.name);
-  const select = inOrder ? copiedFirst : [];
-  const computed = inOrder ? output.slice(copiedFirst.length) : output;
+  const select = firstComputed < 0 ? output : output.slice(0, firstComputed);
+  const computed = output.slice(select.length);
   const fields: { [name: string]: string } = {};
   for (const c of computed) fields[c.name] = c.copies !== undefined ? formatName(c.copies) : c.text;
   const paths: [string, number][] = [
