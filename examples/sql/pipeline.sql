@@ -6,6 +6,9 @@
 -- The WITH options of a table are the options of its connector's source or sink
 -- (`sluice describe generate`, `sluice describe file`); WATERMARK FOR gives the event time.
 
+SET 'pipeline.name' = 'sql-orders';
+SET 'execution.checkpointing.interval' = '2s';
+
 CREATE TABLE orders (
   order_id STRING,
   customer_id STRING,

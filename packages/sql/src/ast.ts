@@ -55,7 +55,17 @@ export interface Insert {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | Insert;
+/** `SET 'key' = 'value'`: a pipeline setting (see `settings.ts`). */
+export interface SetStatement {
+  readonly kind: 'set';
+  readonly key: string;
+  readonly value: string;
+  /** Offset of the value. */
+  readonly valueStart: number;
+  readonly start: number;
+}
+
+export type Statement = CreateTable | CreateView | Insert | SetStatement;
 
 /** `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))` or `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`. */
 export interface WindowTable {

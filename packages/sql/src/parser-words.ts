@@ -41,7 +41,7 @@ export const NOT_YET: { readonly [word: string]: string } = {
 };
 
 export const SUPPORTED =
-  'CREATE TABLE, CREATE [TEMPORARY] VIEW, INSERT INTO … SELECT and EXECUTE STATEMENT SET BEGIN … END';
+  "CREATE TABLE, CREATE [TEMPORARY] VIEW, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END and SET 'key' = 'value'";
 
 /** How a token reads in a message. */
 export function describe(t: Token): string {

@@ -17,6 +17,7 @@ import type {
   Name,
   Select,
   SelectItem,
+  SetStatement,
   Statement,
   TableOption,
   Watermark,
@@ -95,6 +96,8 @@ class ScriptParser extends TokenStream {
           return [this.insert()];
         case 'EXECUTE':
           return this.statementSet();
+        case 'SET':
+          return [this.set()];
         case 'SELECT':
           return this.fail(
             t.start,
@@ -103,6 +106,24 @@ class ScriptParser extends TokenStream {
       }
     }
     return this.fail(t.start, `expected a statement (${SUPPORTED}), found ${describe(t)}`);
+  }
+
+  set(): SetStatement {
+    const start = this.expectKeyword('SET', 'to start the statement').start;
+    const key = this.next();
+    if (key.kind !== 'string')
+      this.fail(
+        key.start,
+        `expected a setting name in single quotes, e.g. SET 'pipeline.name' = 'orders', found ${describe(key)}`,
+      );
+    this.expect('=', `after SET '${key.text}'`);
+    const value = this.next();
+    if (value.kind !== 'string' && value.kind !== 'number')
+      this.fail(
+        value.start,
+        `expected the value of '${key.text}' in single quotes, found ${describe(value)}`,
+      );
+    return { kind: 'set', key: key.text, value: value.text, valueStart: value.start, start };
   }
 
   statementSet(): Insert[] {

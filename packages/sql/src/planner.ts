@@ -9,7 +9,6 @@
 import { basename, dirname, extname, resolve } from 'node:path';
 import {
   componentPath,
-  defaultSettings,
   didYouMean,
   type ErrorLocation,
   type Expr,
@@ -21,10 +20,11 @@ import {
   type PlanStep,
   type Registry,
 } from '@sluice/core';
-import type { CreateTable, Insert, Name, Select, Statement, TableOption } from './ast.ts';
+import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
 import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
+import { applySettings } from './settings.ts';
 
 /** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
 interface Relation {
@@ -67,6 +67,7 @@ class Planner {
 
   plan(statements: readonly Statement[], file: string): Plan {
     for (const s of statements) {
+      if (s.kind === 'set') continue;
       if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_view') {
         this.claimName(s.name);
@@ -77,12 +78,14 @@ class Planner {
       const at = statements.length > 0 ? statements[statements.length - 1].start : 0;
       this.fail(at, 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …');
     }
+    const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
+    const { name, settings } = applySettings(sets, basename(file, extname(file)), this.#positions);
     const plan: Plan = {
-      name: basename(file, extname(file)),
+      name,
       sources: [...this.#sources.values()],
       steps: this.#steps,
       sinks: this.#sinks,
-      settings: defaultSettings,
+      settings,
       baseDir: resolve(dirname(file)),
     };
     const locations: { [path: string]: ErrorLocation } = {};
