@@ -268,7 +268,7 @@ class Planner {
     let outputRef = ref;
     let copiesFrom: readonly string[];
     if (aggregating) {
-      const planned = this.aggregate(q, id, ref, window !== undefined);
+      const planned = this.aggregate(q, id, ref, window !== undefined, target);
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
@@ -276,10 +276,10 @@ class Planner {
       output =
         q.items === undefined
           ? input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }))
-          : q.items.map((item) => ({
+          : q.items.map((item, i) => ({
               name:
                 item.alias?.text ??
-                (item.expr.kind === 'field' ? item.expr.name : this.needsAlias(item.expr)),
+                (item.expr.kind === 'field' ? item.expr.name : this.nameOf(item.expr, i, target)),
               ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
               text: item.text,
               start: item.expr.start,
@@ -317,8 +317,13 @@ class Planner {
     };
   }
 
-  needsAlias(e: Expr): never {
-    return this.fail(e.start, 'name this column with AS, e.g. price * 2 AS doubled');
+  /**
+   * The name of an unnamed computed column: in an INSERT, the target column at its position (as
+   * Flink writes columns by position); elsewhere (a view) it needs AS.
+   */
+  nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string {
+    const name = target?.columns[position];
+    return name ?? this.fail(e.start, 'name this column with AS, e.g. price * 2 AS doubled');
   }
 
   /** A `map` that gives exactly the columns `output`, in order. */
@@ -336,6 +341,7 @@ class Planner {
     id: string,
     input: string,
     windowed: boolean,
+    target: { columns: readonly string[] } | undefined,
   ): { ref: string; output: OutputColumn[]; columns: string[] } {
     if (q.items === undefined)
       return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
@@ -363,7 +369,7 @@ class Planner {
     const passing = [...keys, ...(windowed ? WINDOW_COLUMNS : [])];
     const fields: { [name: string]: string } = {};
     const output: OutputColumn[] = [];
-    for (const item of q.items) {
+    for (const [position, item] of q.items.entries()) {
       const e = item.expr;
       if (e.kind === 'field' && passing.includes(e.name)) {
         output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
@@ -386,7 +392,7 @@ class Planner {
             f.start,
             `column '${f.name}' is neither in GROUP BY nor inside an aggregate such as first(${f.name})`,
           );
-      const name = item.alias?.text ?? this.needsAlias(e);
+      const name = item.alias?.text ?? this.nameOf(e, position, target);
       if (passing.includes(name) || Object.hasOwn(fields, name))
         this.fail(
           item.alias?.start ?? e.start,
