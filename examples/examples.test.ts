@@ -32,6 +32,11 @@ function perRegion(scratch: string): void {
 const checks: { readonly [example: string]: (scratch: string) => void } = {
   quickstart: perRegion,
   typescript: perRegion,
+  sql: (scratch) => {
+    perRegion(scratch);
+    for (const r of results(scratch, 'large-orders.jsonl'))
+      assert.ok(Number(r.amount_usd) > 450 * 1.1 - 0.01);
+  },
   'nexmark-joins': (scratch) => {
     for (const r of results(scratch, 'new-sellers.jsonl')) {
       assert.equal(typeof r.person, 'number');
@@ -47,7 +52,7 @@ const cli = join(root, 'packages/cli/bin/sluice.cjs');
 for (const name of readdirSync(examples, { withFileTypes: true })) {
   if (!name.isDirectory()) continue;
   const folder = join(examples, name.name);
-  const file = ['pipeline.yaml', 'pipeline.ts'].find((f) => existsSync(join(folder, f)));
+  const file = ['pipeline.yaml', 'pipeline.ts', 'pipeline.sql'].find((f) => existsSync(join(folder, f)));
   if (!file) continue;
   test(`example ${name.name} runs and writes its results`, () => {
     mkdirSync(join(root, '.cache'), { recursive: true });

@@ -33,7 +33,7 @@ const root = join(import.meta.dirname, '..');
  * packages on (`SLUICE_INSTALL_TEST_NODE=/path/to/node22/bin/node`).
  */
 const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
-const workspaces = ['packages/core', 'packages/connectors/kafka', 'packages/cli'];
+const workspaces = ['packages/core', 'packages/connectors/kafka', 'packages/cli', 'packages/sql'];
 /** The TypeScript the repository pins; the user's project installs the same from the npm cache. */
 const typescriptVersion = (
   JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8')) as { version: string }
@@ -128,6 +128,16 @@ steps:
 sinks:
   results: { type: file, path: ./out/yaml.jsonl }
 dead_letter: { type: file, path: ./out/yaml-dead-letters.jsonl }
+`;
+
+const sqlPipeline = `CREATE TABLE orders (ts BIGINT, region STRING, amount DOUBLE, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'file', 'path' = './orders.jsonl', 'format' = 'json');
+CREATE TABLE results (region STRING, window_start BIGINT, window_end BIGINT, orders BIGINT, revenue DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/sql.jsonl');
+INSERT INTO results
+SELECT region, window_start, window_end, count(*) AS orders, sum(amount) AS revenue
+FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY region, window_start, window_end;
 `;
 
 const tsPipeline = `import { count, file, fileSink, pipeline, sum, Type, tumbling } from '@sluice/core';
@@ -230,6 +240,7 @@ describe('the packed packages, installed into an empty project', () => {
       )}\n`,
       'orders.jsonl': `${orders.map((o) => JSON.stringify(o)).join('\n')}\nnot json\n`,
       'pipeline.yaml': yamlPipeline,
+      'pipeline.sql': sqlPipeline,
       'pipeline.ts': tsPipeline,
       'embed.ts': embedding,
       'kafka.yaml': kafkaPipeline,
@@ -237,7 +248,11 @@ describe('the packed packages, installed into an empty project', () => {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(project, name), text);
     const install = ['install', '--prefer-offline', '--no-audit', '--no-fund'];
     timed('install', () =>
-      run('npm', [...install, tarball('core'), tarball('cli'), `typescript@${typescriptVersion}`], project),
+      run(
+        'npm',
+        [...install, tarball('core'), tarball('sql'), tarball('cli'), `typescript@${typescriptVersion}`],
+        project,
+      ),
     );
   });
 
@@ -249,7 +264,7 @@ describe('the packed packages, installed into an empty project', () => {
     t.diagnostic(
       `set-up: ${timings.join(', ')}; the project runs on Node ${run(userNode, ['--version'], project).stdout.trim()}`,
     );
-    for (const name of ['core', 'cli']) {
+    for (const name of ['core', 'sql', 'cli']) {
       const dir = join(project, 'node_modules/@sluice', name);
       const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) =>
         f.split('\\').join('/'),
@@ -287,6 +302,15 @@ describe('the packed packages, installed into an empty project', () => {
       { region: 'us', window_start: 0, window_end: 60_000, orders: 1, revenue: 5 },
     ]);
     assert.equal(jsonLines(join(project, 'out/yaml-dead-letters.jsonl')).length, 1);
+  });
+
+  test('run a SQL script of the project with `npx sluice run`, which loads the installed @sluice/sql', () => {
+    npx(['sluice', 'run', 'pipeline.sql', '--log-format', 'json']);
+    assert.deepEqual(jsonLines(join(project, 'out/sql.jsonl')), [
+      { region: 'eu', window_start: 0, window_end: 60_000, orders: 1, revenue: 10 },
+      { region: 'eu', window_start: 60_000, window_end: 120_000, orders: 2, revenue: 8 },
+      { region: 'us', window_start: 0, window_end: 60_000, orders: 1, revenue: 5 },
+    ]);
   });
 
   test('run a TypeScript pipeline of the project, which imports the installed @sluice/core', () => {

@@ -21,8 +21,10 @@ const program = new Command()
 
 program
   .command('run')
-  .description('Run a pipeline (.yaml or .ts) until its input ends or it is stopped with Ctrl-C.')
-  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}`)
+  .description(
+    'Run a pipeline (.yaml, .ts or a .sql script) until its input ends or it is stopped with Ctrl-C.',
+  )
+  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
   .option('--from-scratch', 'ignore existing checkpoints and start every source from its beginning')
   .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
   .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
@@ -47,7 +49,7 @@ program
   .description(
     'Check a pipeline file without running it: options, expressions, schemas; a .ts pipeline is also type-checked with the TypeScript compiler of its project.',
   )
-  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}`)
+  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
   .option('--no-type-check', 'do not type-check a .ts pipeline (no TypeScript compiler needed)')
   .action(async (file: string, opts: { typeCheck: boolean }) => {
     endQuietlyWhenStdoutCloses();

@@ -5,6 +5,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
 import {
   builtins,
   type LoadedPipeline,
@@ -14,6 +15,7 @@ import {
   Registry,
   SluiceError,
 } from '@sluice/core';
+import { compileSql, connectorTypesInSql, readScript } from '@sluice/sql';
 import { parse } from 'yaml';
 import { connectorCatalogue } from './connector-catalogue.ts';
 
@@ -68,8 +70,18 @@ export async function registryFor(types: Iterable<string>): Promise<Registry> {
   return registry;
 }
 
+/** Whether `file` is a SQL script (`.sql`), which `@sluice/sql` compiles to a plan. */
+export function isSqlScript(file: string): boolean {
+  return extname(file).toLowerCase() === '.sql';
+}
+
 /** Loads a pipeline file with a registry holding the connector packages it names. */
 export async function loadWithPlugins(file: string): Promise<LoadedPipeline & { registry: Registry }> {
+  if (isSqlScript(file)) {
+    const text = await readScript(file);
+    const registry = await registryFor(connectorTypesInSql(text, file));
+    return { plan: compileSql(text, resolve(file), { registry }), functions: new Map(), registry };
+  }
   if (pipelineFileKind(file) === 'yaml') {
     const text = await readFile(file, 'utf8').catch(() => '');
     const registry = await registryFor(typesInYaml(text));

@@ -113,12 +113,25 @@ export {
   ConfigErrors,
   type ErrorCode,
   type ErrorKind,
+  type ErrorLocation,
   errorCodes,
   SluiceError,
   toSluiceError,
 } from './errors.ts';
-export type { Expr } from './expr/index.ts';
-export { compileExpression, compilePredicate, functionDocs, parseExpression } from './expr/index.ts';
+export type { Expr, Token, TokenizeOptions } from './expr/index.ts';
+export {
+  childrenOf,
+  compileExpression,
+  compilePredicate,
+  describeToken,
+  formatName,
+  functionDocs,
+  isAggregateCall,
+  parseExpression,
+  parseExpressionFrom,
+  TokenStream,
+  tokenize,
+} from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
@@ -128,7 +141,7 @@ export { createRecordValidator, describeSchemaErrors } from './operators/validat
 export { redact, secretPaths, validateConfig } from './plan/config.ts';
 export { didYouMean } from './plan/config-suggest.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
-export { locate } from './plan/locate.ts';
+export { componentPath, locate } from './plan/locate.ts';
 export type {
   EventTimeConfig,
   PipelineSettings,

@@ -29,7 +29,9 @@ export { describeValue } from './failure.ts';
 export { formatExpression, formatName } from './format.ts';
 export type { FunctionDoc } from './function-spec.ts';
 export { functionDocs, isAggregateCall } from './functions.ts';
-export { parseExpression } from './parser.ts';
+export { type Token, type TokenizeOptions, tokenize } from './lexer.ts';
+export { parseExpression, parseExpressionFrom } from './parser.ts';
+export { describe as describeToken, isReservedWord, TokenStream } from './token-stream.ts';
 export type {
   BetweenExpr,
   BinaryExpr,

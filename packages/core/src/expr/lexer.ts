@@ -65,8 +65,17 @@ function readQuoted(text: string, start: number, quote: string): [string, number
   }
 }
 
+/** How {@link tokenize} reads text that holds more than one expression. */
+export interface TokenizeOptions {
+  /**
+   * Read `;` as an operator token (it ends a statement in a SQL script) instead of refusing it;
+   * the statement parser of `@sluice/sql` sets it.
+   */
+  readonly statements?: boolean;
+}
+
 /** Tokenizes `text`; the last token has kind `end`. Throws EXPR_SYNTAX at the first bad character. */
-export function tokenize(text: string): Token[] {
+export function tokenize(text: string, options: TokenizeOptions = {}): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < text.length) {
@@ -133,8 +142,8 @@ export function tokenize(text: string): Token[] {
       i += 2;
       continue;
     }
-    if (MISTAKES[two] !== undefined) failAt('EXPR_SYNTAX', start, MISTAKES[two]);
-    if (ONE_CHAR_OPS.has(c)) {
+    if (two.length === 2 && MISTAKES[two] !== undefined) failAt('EXPR_SYNTAX', start, MISTAKES[two]);
+    if (ONE_CHAR_OPS.has(c) || (c === ';' && options.statements === true)) {
       tokens.push(token('op', c, start, i + 1));
       i++;
       continue;

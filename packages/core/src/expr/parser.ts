@@ -327,6 +327,29 @@ class Parser extends TokenStream {
   }
 }
 
+/**
+ * Parses one expression from `tokens` (made by `tokenize`) starting at token `pos`, and returns it
+ * with the position of the first token after it: for a statement parser (SQL) that embeds
+ * expressions, so that they parse exactly as in YAML. Offsets in the tree and in EXPR_SYNTAX
+ * messages (`at column N`, N = offset + 1) are offsets into the text the tokens came from.
+ */
+export function parseExpressionFrom(
+  tokens: Token[],
+  pos: number,
+): { readonly expr: Expr; readonly pos: number } {
+  parses++;
+  const parser = new Parser(tokens, pos);
+  let expr: Expr;
+  try {
+    expr = parser.expression();
+  } catch (err) {
+    if (err instanceof RangeError) fail(tokens[pos]?.start ?? 0, TOO_DEEP);
+    throw err;
+  }
+  if (depthOf(expr) > MAX_DEPTH) fail(expr.start, TOO_DEEP);
+  return { expr, pos: parser.pos };
+}
+
 let parses = 0;
 
 /**

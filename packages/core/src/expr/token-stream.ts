@@ -31,11 +31,11 @@ export function isReservedWord(word: string): boolean {
   return RESERVED.has(word.toUpperCase());
 }
 
-/** How a token reads in an error message. */
-export function describe(t: Token): string {
+/** How a token reads in an error message; `end` names the end of the text (of a SQL script, say). */
+export function describe(t: Token, end = 'the end of the expression'): string {
   switch (t.kind) {
     case 'end':
-      return 'the end of the expression';
+      return end;
     case 'string':
       return `string '${t.text}'`;
     case 'quoted':
@@ -55,8 +55,10 @@ export class TokenStream {
   readonly tokens: Token[];
   pos = 0;
 
-  constructor(text: string) {
-    this.tokens = tokenize(text);
+  /** Tokenizes `text`, or takes tokens that `tokenize` made (the stream starts at `pos`). */
+  constructor(text: string | Token[], pos = 0) {
+    this.tokens = typeof text === 'string' ? tokenize(text) : text;
+    this.pos = pos;
   }
 
   /** The token `ahead` positions on, or the end token. */

@@ -1,0 +1,104 @@
+/**
+ * The statements of a SQL script, as the parser reads them. Every node keeps the offset where it
+ * starts in the script, so that the planner's errors point at it.
+ */
+
+import type { Expr } from '@sluice/core';
+
+/** A table, view or column name as written, with its offset. */
+export interface Name {
+  readonly text: string;
+  readonly start: number;
+}
+
+/** One `'key' = value` of a `WITH (...)` clause. */
+export interface TableOption {
+  readonly key: string;
+  readonly value: string | number | boolean;
+  /** Offset of the key. */
+  readonly start: number;
+}
+
+export interface ColumnDef {
+  readonly name: Name;
+  /** The type as written (`BIGINT`, `TIMESTAMP(3)`); checked, not yet enforced on records. */
+  readonly type: string;
+}
+
+/** `WATERMARK FOR col AS col - INTERVAL 'n' unit`: event time from `col`, `delay` ms out of order. */
+export interface Watermark {
+  readonly column: Name;
+  readonly delay: number;
+  readonly start: number;
+}
+
+export interface CreateTable {
+  readonly kind: 'create_table';
+  readonly name: Name;
+  readonly columns: readonly ColumnDef[];
+  readonly watermark?: Watermark;
+  readonly options: readonly TableOption[];
+  readonly start: number;
+}
+
+export interface CreateView {
+  readonly kind: 'create_view';
+  readonly name: Name;
+  readonly query: Select;
+  readonly start: number;
+}
+
+export interface Insert {
+  readonly kind: 'insert';
+  readonly sink: Name;
+  readonly query: Select;
+  readonly start: number;
+}
+
+/** `SET 'key' = 'value'`: a pipeline setting (see `settings.ts`). */
+export interface SetStatement {
+  readonly kind: 'set';
+  readonly key: string;
+  readonly value: string;
+  /** Offset of the value. */
+  readonly valueStart: number;
+  readonly start: number;
+}
+
+export type Statement = CreateTable | CreateView | Insert | SetStatement;
+
+/** `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))` or `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`. */
+export interface WindowTable {
+  readonly kind: 'window';
+  readonly type: 'tumbling' | 'hopping';
+  readonly table: Name;
+  readonly timeColumn: Name;
+  /** Window length in ms. */
+  readonly size: number;
+  /** Hop in ms (hopping only). */
+  readonly slide?: number;
+  readonly start: number;
+}
+
+export interface TableRef {
+  readonly kind: 'table';
+  readonly name: Name;
+}
+
+export type FromItem = TableRef | WindowTable;
+
+/** One item of a select list: an expression with its alias, and its text as written. */
+export interface SelectItem {
+  readonly expr: Expr;
+  readonly text: string;
+  readonly alias?: Name;
+}
+
+export interface Select {
+  /** Undefined for `SELECT *`. */
+  readonly items?: readonly SelectItem[];
+  readonly from: FromItem;
+  readonly where?: { readonly expr: Expr; readonly text: string };
+  readonly groupBy?: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly start: number;
+}

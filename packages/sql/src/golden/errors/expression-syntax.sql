@@ -1,0 +1,4 @@
+CREATE TABLE bids (auction BIGINT, price DOUBLE, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
+CREATE TABLE out_t (auction BIGINT, n BIGINT) WITH ('connector' = 'file', 'path' = './out.jsonl');
+INSERT INTO out_t SELECT auction, (price * 2 AS n FROM bids;

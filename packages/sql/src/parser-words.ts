@@ -1,0 +1,49 @@
+/**
+ * The words the statement parser treats specially, and how it names tokens in messages.
+ */
+
+import { describeToken, type Token } from '@sluice/core';
+
+/** Words that end a select item or a FROM item, so that they are never read as an alias. */
+export const CLAUSE_WORDS = new Set([
+  'FROM',
+  'WHERE',
+  'GROUP',
+  'HAVING',
+  'ORDER',
+  'LIMIT',
+  'UNION',
+  'JOIN',
+  'LEFT',
+  'RIGHT',
+  'FULL',
+  'INNER',
+  'CROSS',
+  'ON',
+  'WINDOW',
+  'END',
+]);
+
+/** Flink SQL this front end does not plan yet, by the word that starts it in a query. */
+export const NOT_YET: { readonly [word: string]: string } = {
+  HAVING: 'HAVING',
+  ORDER: 'ORDER BY',
+  LIMIT: 'LIMIT',
+  UNION: 'UNION',
+  JOIN: 'joins',
+  LEFT: 'joins',
+  RIGHT: 'joins',
+  FULL: 'joins',
+  INNER: 'joins',
+  CROSS: 'joins',
+  WINDOW: 'named windows',
+  MATCH_RECOGNIZE: 'MATCH_RECOGNIZE',
+};
+
+export const SUPPORTED =
+  "CREATE TABLE, CREATE [TEMPORARY] VIEW, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END and SET 'key' = 'value'";
+
+/** How a token reads in a message. */
+export function describe(t: Token): string {
+  return describeToken(t, 'the end of the script');
+}

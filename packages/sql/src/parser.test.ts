@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SluiceError } from '@sluice/core';
+import { parseScript } from './parser.ts';
+import { Positions } from './position.ts';
+
+const parse = (text: string) => parseScript(text, new Positions(text, 'q.sql'));
+
+/** The error `text` fails with, as `file:line:column: message (CODE)`. */
+function failure(text: string): string {
+  try {
+    parse(text);
+  } catch (err) {
+    assert.ok(err instanceof SluiceError, String(err));
+    return err.describe();
+  }
+  throw new Error('the script parsed');
+}
+
+const table = "CREATE TABLE t (a BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'file', 'path' = 'x')";
+
+test('a script ends with or without a last semicolon, and comments are skipped', () => {
+  const body = `-- a comment\n${table};\n/* more */ INSERT INTO t SELECT a, ts FROM t`;
+  assert.equal(parse(body).length, 2);
+  assert.equal(parse(`${body};`).length, 2);
+});
+
+test('CREATE TABLE reads columns with their types, the watermark and the options', () => {
+  const [s] = parse(
+    "CREATE TABLE bids (id BIGINT, price DECIMAL(10, 2), tags ARRAY<STRING>, ts TIMESTAMP(3),\n WATERMARK FOR ts AS ts - INTERVAL '1.5' SECOND) WITH ('connector' = 'file', 'max_depth' = 10, 'header' = TRUE)",
+  );
+  assert.equal(s.kind, 'create_table');
+  if (s.kind !== 'create_table') return;
+  assert.deepEqual(
+    s.columns.map((c) => [c.name.text, c.type]),
+    [
+      ['id', 'BIGINT'],
+      ['price', 'DECIMAL(10, 2)'],
+      ['tags', 'ARRAY<STRING>'],
+      ['ts', 'TIMESTAMP(3)'],
+    ],
+  );
+  assert.equal(s.watermark?.delay, 1500);
+  assert.deepEqual(
+    s.options.map((o) => [o.key, o.value]),
+    [
+      ['connector', 'file'],
+      ['max_depth', 10],
+      ['header', true],
+    ],
+  );
+});
+
+test('TUMBLE and HOP read their sizes as milliseconds, HOP slide first as in Flink', () => {
+  const text =
+    "INSERT INTO o SELECT count(*) AS n FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE)) GROUP BY window_start, window_end";
+  const [s] = parse(text);
+  assert.equal(s.kind, 'insert');
+  if (s.kind !== 'insert') return;
+  assert.deepEqual(s.query.from, {
+    kind: 'window',
+    type: 'hopping',
+    table: { text: 't', start: text.indexOf('TABLE t') + 6 },
+    timeColumn: { text: 'ts', start: text.indexOf('(ts)') + 1 },
+    size: 60_000,
+    slide: 5000,
+    start: text.indexOf('TABLE('),
+  });
+  assert.deepEqual(
+    s.query.groupBy?.map((g) => g.text),
+    ['window_start', 'window_end'],
+  );
+});
+
+test('EXECUTE STATEMENT SET gives its inserts in order', () => {
+  const statements = parse(
+    'EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT * FROM t; INSERT INTO b SELECT x AS y FROM t; END;',
+  );
+  assert.deepEqual(
+    statements.map((s) => (s.kind === 'insert' ? s.sink.text : s.kind)),
+    ['a', 'b'],
+  );
+});
+
+test('syntax errors carry the line and column of the token', () => {
+  assert.equal(
+    failure(`${table};\nINSERT INTO t\nSELECT a\n  WHERE a > 1`),
+    "q.sql:4:3: expected FROM after the select list, found 'WHERE' (CONFIG_PARSE)",
+  );
+  assert.equal(
+    failure(`${table};\nINSERT INTO t SELECT a == 1 AS b FROM t`),
+    "q.sql:2:24: '==' is not an operator; use '=' to compare (CONFIG_PARSE)",
+  );
+  assert.equal(
+    failure("CREATE TABLE t (a INT, WATERMARK FOR a AS a + 1) WITH ('connector' = 'file')"),
+    "q.sql:1:43: the watermark must be the column or the column minus an interval: write WATERMARK FOR a AS a - INTERVAL 'n' SECOND (the largest lateness the source allows), or AS a for none (CONFIG_PARSE)",
+  );
+  assert.equal(
+    failure('SELECT 1'),
+    'q.sql:1:1: a SELECT on its own has nowhere to go: write INSERT INTO <table> SELECT …, with the table created WITH a sink connector (CONFIG_PARSE)',
+  );
+});
+
+test('Flink SQL not planned yet is named where it appears, not reported as a syntax error', () => {
+  const cases: [string, string][] = [
+    [
+      'INSERT INTO o SELECT * FROM a JOIN b ON a.x = b.x',
+      'q.sql:1:31: not supported by Sluice SQL yet: joins',
+    ],
+    [
+      "INSERT INTO o SELECT count(*) AS n FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY window_start, window_end",
+      'q.sql:1:47: not supported by Sluice SQL yet: SESSION windows',
+    ],
+    [
+      'INSERT INTO o SELECT DISTINCT a FROM t',
+      'q.sql:1:22: not supported by Sluice SQL yet: SELECT DISTINCT',
+    ],
+    ['INSERT INTO o SELECT a FROM t ORDER BY a', 'q.sql:1:31: not supported by Sluice SQL yet: ORDER BY'],
+    [
+      'INSERT INTO o SELECT a FROM (SELECT a FROM t)',
+      'q.sql:1:29: not supported by Sluice SQL yet: subqueries in FROM',
+    ],
+    [
+      "CREATE TABLE t (a INT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'file')",
+      'q.sql:1:24: not supported by Sluice SQL yet: PRIMARY KEY',
+    ],
+    [
+      'INSERT INTO o SELECT row_number() OVER (ORDER BY a) AS r FROM t',
+      'q.sql:1:35: not supported by Sluice SQL yet: OVER windows',
+    ],
+  ];
+  for (const [text, expected] of cases)
+    assert.ok(failure(text).startsWith(expected), `${text}\n→ ${failure(text)}`);
+});

@@ -1,0 +1,417 @@
+/**
+ * The statement parser: a recursive-descent parser over the tokens of the expression lexer, which
+ * hands every scalar expression to the expression parser (`parseExpressionFrom`), so that a SQL
+ * expression parses exactly as the same expression in a YAML pipeline.
+ *
+ * It reads the statements this front end plans (see `ast.ts`) and names the Flink SQL it does not
+ * plan yet where it meets it, rather than failing on it as a syntax error.
+ */
+
+import { type Expr, parseExpressionFrom, type Token, TokenStream, tokenize } from '@sluice/core';
+import type {
+  ColumnDef,
+  CreateTable,
+  CreateView,
+  FromItem,
+  Insert,
+  Name,
+  Select,
+  SelectItem,
+  SetStatement,
+  Statement,
+  TableOption,
+  Watermark,
+} from './ast.ts';
+import { CLAUSE_WORDS, describe, NOT_YET, SUPPORTED } from './parser-words.ts';
+import type { Positions } from './position.ts';
+
+class ScriptParser extends TokenStream {
+  readonly #text: string;
+  readonly #positions: Positions;
+
+  constructor(text: string, positions: Positions) {
+    super(tokenize(text, { statements: true }));
+    this.#text = text;
+    this.#positions = positions;
+  }
+
+  /** Throws CONFIG_PARSE at `offset`. */
+  fail(offset: number, message: string): never {
+    throw this.#positions.error('CONFIG_PARSE', offset, message);
+  }
+
+  notYet(t: Token, what: string): never {
+    return this.fail(
+      t.start,
+      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, and GROUP BY over TUMBLE and HOP windows or without a window`,
+    );
+  }
+
+  expect(op: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'op' || t.text !== op) this.fail(t.start, `expected '${op}' ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+
+  expectKeyword(word: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'word' || t.upper !== word)
+      this.fail(t.start, `expected ${word} ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+
+  name(what: string): Name {
+    const t = this.peek();
+    if (t.kind !== 'word' && t.kind !== 'quoted')
+      this.fail(t.start, `expected ${what}, found ${describe(t)}`);
+    this.pos++;
+    return { text: t.text, start: t.start };
+  }
+
+  expression(): { expr: Expr; text: string } {
+    const { expr, pos } = parseExpressionFrom(this.tokens, this.pos);
+    this.pos = pos;
+    return { expr, text: this.#text.slice(expr.start, expr.end) };
+  }
+
+  script(): Statement[] {
+    const statements: Statement[] = [];
+    for (;;) {
+      while (this.isOp(';')) this.pos++;
+      if (this.peek().kind === 'end') return statements;
+      statements.push(...this.statement());
+      const t = this.peek();
+      if (t.kind !== 'end' && !this.isOp(';'))
+        this.fail(t.start, `expected ';' after the statement, found ${describe(t)}`);
+    }
+  }
+
+  statement(): Statement[] {
+    const t = this.peek();
+    if (t.kind === 'word') {
+      switch (t.upper) {
+        case 'CREATE':
+          return [this.create()];
+        case 'INSERT':
+          return [this.insert()];
+        case 'EXECUTE':
+          return this.statementSet();
+        case 'SET':
+          return [this.set()];
+        case 'SELECT':
+          return this.fail(
+            t.start,
+            'a SELECT on its own has nowhere to go: write INSERT INTO <table> SELECT …, with the table created WITH a sink connector',
+          );
+      }
+    }
+    return this.fail(t.start, `expected a statement (${SUPPORTED}), found ${describe(t)}`);
+  }
+
+  set(): SetStatement {
+    const start = this.expectKeyword('SET', 'to start the statement').start;
+    const key = this.next();
+    if (key.kind !== 'string')
+      this.fail(
+        key.start,
+        `expected a setting name in single quotes, e.g. SET 'pipeline.name' = 'orders', found ${describe(key)}`,
+      );
+    this.expect('=', `after SET '${key.text}'`);
+    const value = this.next();
+    if (value.kind !== 'string' && value.kind !== 'number')
+      this.fail(
+        value.start,
+        `expected the value of '${key.text}' in single quotes, found ${describe(value)}`,
+      );
+    return { kind: 'set', key: key.text, value: value.text, valueStart: value.start, start };
+  }
+
+  statementSet(): Insert[] {
+    this.expectKeyword('EXECUTE', 'to start a statement set');
+    this.expectKeyword('STATEMENT', 'in EXECUTE STATEMENT SET');
+    this.expectKeyword('SET', 'in EXECUTE STATEMENT SET');
+    this.expectKeyword('BEGIN', 'after EXECUTE STATEMENT SET');
+    const inserts: Insert[] = [];
+    for (;;) {
+      while (this.isOp(';')) this.pos++;
+      if (this.acceptWord('END')) break;
+      if (!this.isWord('INSERT'))
+        this.fail(
+          this.peek().start,
+          `expected INSERT INTO or END in the statement set, found ${describe(this.peek())}`,
+        );
+      inserts.push(this.insert());
+    }
+    return inserts;
+  }
+
+  create(): Statement {
+    const start = this.expectKeyword('CREATE', 'to start the statement').start;
+    const t = this.peek();
+    if (this.acceptWord('TABLE')) return this.createTable(start);
+    this.acceptWord('TEMPORARY');
+    if (this.acceptWord('VIEW')) return this.createView(start);
+    return this.fail(t.start, `expected TABLE or VIEW after CREATE, found ${describe(t)}`);
+  }
+
+  createTable(start: number): CreateTable {
+    const name = this.name('a table name after CREATE TABLE');
+    const open = this.expect('(', `and the columns of table '${name.text}'`);
+    const columns: ColumnDef[] = [];
+    let watermark: Watermark | undefined;
+    for (;;) {
+      const t = this.peek();
+      if (this.isWord('WATERMARK')) {
+        if (watermark !== undefined) this.fail(t.start, `table '${name.text}' has two WATERMARK clauses`);
+        watermark = this.watermark();
+      } else if (this.isWord('PRIMARY') || this.isWord('CONSTRAINT')) {
+        this.notYet(t, 'PRIMARY KEY');
+      } else {
+        columns.push(this.column());
+      }
+      if (this.isOp(',')) {
+        this.pos++;
+        continue;
+      }
+      this.expect(')', `to close the columns of table '${name.text}' opened at ${this.where(open.start)}`);
+      break;
+    }
+    if (columns.length === 0) this.fail(open.start, `table '${name.text}' declares no column`);
+    this.expectKeyword(
+      'WITH',
+      `and its connector options, e.g. WITH ('connector' = 'file', 'path' = './in.jsonl') after the columns of table '${name.text}'`,
+    );
+    return {
+      kind: 'create_table',
+      name,
+      columns,
+      ...(watermark ? { watermark } : {}),
+      options: this.options(),
+      start,
+    };
+  }
+
+  where(offset: number): string {
+    const { line, column } = this.#positions.at(offset);
+    return `line ${line}, column ${column}`;
+  }
+
+  column(): ColumnDef {
+    const name = this.name('a column name');
+    if (this.isWord('AS')) this.notYet(this.peek(), 'computed columns');
+    if (this.isWord('METADATA')) this.notYet(this.peek(), 'METADATA columns');
+    const first = this.peek();
+    if (first.kind !== 'word')
+      this.fail(first.start, `expected the type of column '${name.text}', found ${describe(first)}`);
+    let depth = 0;
+    let end = first.end;
+    while (this.peek().kind !== 'end') {
+      const t = this.peek();
+      if (t.kind === 'op' && (t.text === '(' || t.text === '<')) depth++;
+      else if (t.kind === 'op' && (t.text === ')' || t.text === '>')) {
+        if (depth === 0) break;
+        depth--;
+      } else if (t.kind === 'op' && t.text === ',' && depth === 0) break;
+      end = t.end;
+      this.pos++;
+    }
+    return { name, type: this.#text.slice(first.start, end) };
+  }
+
+  watermark(): Watermark {
+    const start = this.expectKeyword('WATERMARK', 'to start the watermark').start;
+    this.expectKeyword('FOR', 'after WATERMARK');
+    const column = this.name('the event-time column after WATERMARK FOR');
+    this.expectKeyword('AS', `and the watermark expression after WATERMARK FOR ${column.text}`);
+    const { expr } = this.expression();
+    const shape = `write WATERMARK FOR ${column.text} AS ${column.text} - INTERVAL 'n' SECOND (the largest lateness the source allows), or AS ${column.text} for none`;
+    if (expr.kind === 'field' && expr.name === column.text) return { column, delay: 0, start };
+    if (
+      expr.kind === 'binary' &&
+      expr.op === '-' &&
+      expr.left.kind === 'field' &&
+      expr.left.name === column.text &&
+      expr.right.kind === 'literal' &&
+      typeof expr.right.value === 'number' &&
+      this.tokens.find((t) => t.start === expr.right.start)?.upper === 'INTERVAL'
+    ) {
+      if (expr.right.value < 0)
+        this.fail(expr.right.start, `the watermark delay cannot be negative; ${shape}`);
+      return { column, delay: expr.right.value, start };
+    }
+    return this.fail(
+      expr.start,
+      `the watermark must be the column or the column minus an interval: ${shape}`,
+    );
+  }
+
+  options(): TableOption[] {
+    const open = this.expect('(', "after WITH, e.g. WITH ('connector' = 'file', 'path' = './in.jsonl')");
+    const options: TableOption[] = [];
+    while (!this.isOp(')')) {
+      if (options.length > 0) this.expect(',', 'between options');
+      const key = this.next();
+      if (key.kind !== 'string')
+        this.fail(key.start, `expected an option name in single quotes, e.g. 'path', found ${describe(key)}`);
+      this.expect('=', `after option '${key.text}'`);
+      const v = this.next();
+      let value: string | number | boolean;
+      if (v.kind === 'string') value = v.text;
+      else if (v.kind === 'number') value = v.value;
+      else if (v.kind === 'word' && (v.upper === 'TRUE' || v.upper === 'FALSE')) value = v.upper === 'TRUE';
+      else if (v.kind === 'op' && v.text === '-' && this.peek().kind === 'number') value = -this.next().value;
+      else
+        return this.fail(
+          v.start,
+          `expected the value of option '${key.text}' (a string in single quotes), found ${describe(v)}`,
+        );
+      if (options.some((o) => o.key === key.text))
+        this.fail(key.start, `option '${key.text}' is given twice`);
+      options.push({ key: key.text, value, start: key.start });
+    }
+    this.expect(')', `to close the options opened at ${this.where(open.start)}`);
+    return options;
+  }
+
+  createView(start: number): CreateView {
+    const name = this.name('a view name after CREATE VIEW');
+    this.expectKeyword('AS', `and a query after CREATE VIEW ${name.text}`);
+    return { kind: 'create_view', name, query: this.select(), start };
+  }
+
+  insert(): Insert {
+    const start = this.expectKeyword('INSERT', 'to start the statement').start;
+    this.expectKeyword('INTO', 'after INSERT');
+    const sink = this.name('a table name after INSERT INTO');
+    if (this.isOp('(')) this.notYet(this.peek(), 'a column list after INSERT INTO');
+    return { kind: 'insert', sink, query: this.select(), start };
+  }
+
+  select(): Select {
+    const start = this.expectKeyword('SELECT', 'to start the query').start;
+    if (this.isWord('DISTINCT')) this.notYet(this.peek(), 'SELECT DISTINCT');
+    this.acceptWord('ALL');
+    let items: SelectItem[] | undefined;
+    if (this.isOp('*')) this.pos++;
+    else {
+      items = [];
+      do {
+        if (items.length > 0) this.pos++;
+        const { expr, text } = this.expression();
+        if (this.isWord('OVER')) this.notYet(this.peek(), 'OVER windows');
+        let alias: Name | undefined;
+        if (this.acceptWord('AS')) alias = this.name('a column name after AS');
+        else if (
+          (this.peek().kind === 'word' && !CLAUSE_WORDS.has(this.peek().upper)) ||
+          this.peek().kind === 'quoted'
+        )
+          alias = this.name('a column name');
+        items.push({ expr, text, ...(alias ? { alias } : {}) });
+      } while (this.isOp(','));
+    }
+    this.expectKeyword('FROM', 'after the select list');
+    const from = this.from();
+    const t = this.peek();
+    if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    if (this.isOp(',')) this.notYet(t, 'joins');
+    const where = this.acceptWord('WHERE') ? this.expression() : undefined;
+    let groupBy: { expr: Expr; text: string }[] | undefined;
+    if (this.acceptWord('GROUP')) {
+      this.expectKeyword('BY', 'after GROUP');
+      groupBy = [this.expression()];
+      while (this.isOp(',')) {
+        this.pos++;
+        groupBy.push(this.expression());
+      }
+    }
+    const after = this.peek();
+    if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
+    return {
+      ...(items ? { items } : {}),
+      from,
+      ...(where ? { where } : {}),
+      ...(groupBy ? { groupBy } : {}),
+      start,
+    };
+  }
+
+  from(): FromItem {
+    const t = this.peek();
+    if (this.isOp('(')) this.notYet(t, 'subqueries in FROM');
+    if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
+    if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
+    const name = this.name('a table or view name after FROM');
+    const alias = this.peek();
+    if (
+      this.isWord('AS') ||
+      (alias.kind === 'word' && !CLAUSE_WORDS.has(alias.upper) && NOT_YET[alias.upper] === undefined)
+    )
+      this.notYet(alias, 'table aliases');
+    if (this.isWord('FOR')) this.notYet(alias, 'temporal joins (FOR SYSTEM_TIME AS OF)');
+    return { kind: 'table', name };
+  }
+
+  windowTable(): FromItem {
+    const start = this.expectKeyword('TABLE', 'before a window function').start;
+    this.expect('(', 'after TABLE');
+    const fn = this.peek();
+    if (fn.kind !== 'word') this.fail(fn.start, `expected TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
+    if (fn.upper === 'SESSION' || fn.upper === 'CUMULATE') this.notYet(fn, `${fn.upper} windows`);
+    if (fn.upper !== 'TUMBLE' && fn.upper !== 'HOP')
+      this.fail(fn.start, `expected the window function TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
+    this.pos++;
+    const call = `${fn.upper}(TABLE t, DESCRIPTOR(time_column), ${fn.upper === 'HOP' ? 'slide, size' : 'size'})`;
+    this.expect('(', `after ${fn.upper}: ${call}`);
+    this.expectKeyword('TABLE', `before the table name: ${call}`);
+    const table = this.name(`a table or view name: ${call}`);
+    this.expect(',', `after the table: ${call}`);
+    this.expectKeyword('DESCRIPTOR', `for the time column: ${call}`);
+    this.expect('(', 'after DESCRIPTOR');
+    const timeColumn = this.name('the time column in DESCRIPTOR(…)');
+    this.expect(')', 'to close DESCRIPTOR(…)');
+    this.expect(',', `after DESCRIPTOR(${timeColumn.text}): ${call}`);
+    const first = this.interval(fn.upper === 'HOP' ? 'the slide' : 'the size');
+    let size = first;
+    let slide: number | undefined;
+    if (fn.upper === 'HOP') {
+      this.expect(',', `after the slide: ${call}`);
+      slide = first;
+      size = this.interval('the size');
+    }
+    if (this.isOp(',')) this.notYet(this.peek(), 'window offsets');
+    this.expect(')', `to close ${fn.upper}(…)`);
+    this.expect(')', 'to close TABLE(…)');
+    return {
+      kind: 'window',
+      type: fn.upper === 'TUMBLE' ? 'tumbling' : 'hopping',
+      table,
+      timeColumn,
+      size,
+      ...(slide !== undefined ? { slide } : {}),
+      start,
+    };
+  }
+
+  /** An `INTERVAL 'n' unit`, in ms. */
+  interval(what: string): number {
+    const t = this.peek();
+    if (!this.isWord('INTERVAL'))
+      this.fail(t.start, `expected ${what} as an interval, e.g. INTERVAL '10' SECOND, found ${describe(t)}`);
+    const { expr } = this.expression();
+    if (expr.kind !== 'literal' || typeof expr.value !== 'number' || expr.value <= 0)
+      this.fail(t.start, `${what} must be a positive interval, e.g. INTERVAL '10' SECOND`);
+    return expr.value;
+  }
+}
+
+/**
+ * Parses a SQL script into its statements. Throws CONFIG_PARSE with the file, line and column of
+ * the first syntax error.
+ */
+export function parseScript(text: string, positions: Positions): Statement[] {
+  try {
+    return new ScriptParser(text, positions).script();
+  } catch (err) {
+    throw positions.relocate(err);
+  }
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SluiceError } from '@sluice/core';
+import { compileSql } from './index.ts';
+import { registry } from './test-support.ts';
+
+const tables = `CREATE TABLE t (a BIGINT, b DOUBLE) WITH ('connector' = 'file', 'path' = './in.jsonl');
+CREATE TABLE o (x BIGINT, y DOUBLE) WITH ('connector' = 'file', 'path' = './out.jsonl');
+`;
+
+test('an unnamed computed column of an INSERT takes the target column at its position, as in Flink', () => {
+  const plan = compileSql(`${tables}INSERT INTO o SELECT a, b * 2 FROM t;`, 'q.sql', { registry });
+  assert.deepEqual(plan.steps[0].config, { select: [], fields: { x: 'a', y: 'b * 2' } });
+  const grouped = compileSql(`${tables}INSERT INTO o SELECT a, sum(b) FROM t GROUP BY a;`, 'q.sql', {
+    registry,
+  });
+  assert.deepEqual(grouped.steps[0].config, { key: ['a'], fields: { y: 'sum(b)' } });
+  assert.equal(grouped.steps.length, 2, 'a map renames the key a to x');
+});
+
+test('a view has no target columns, so an unnamed computed column needs AS', () => {
+  assert.throws(
+    () =>
+      compileSql(`${tables}CREATE VIEW v AS SELECT a + 1 FROM t;\nINSERT INTO o SELECT * FROM v;`, 'q.sql', {
+        registry,
+      }),
+    (err: unknown) =>
+      err instanceof SluiceError &&
+      err.describe() === 'q.sql:3:25: name this column with AS, e.g. price * 2 AS doubled (CONFIG_INVALID)',
+  );
+});
+
+test('a table both read and written is a source and a sink with ids of their own', () => {
+  const plan = compileSql(
+    "CREATE TABLE t (a BIGINT) WITH ('connector' = 'file', 'path' = './t.jsonl');\nINSERT INTO t SELECT a FROM t WHERE a > 1;",
+    'q.sql',
+    { registry },
+  );
+  assert.deepEqual([plan.sources[0].id, plan.sinks[0].id, plan.sinks[0].input], ['t', 't-sink', 't-select']);
+});

@@ -1,0 +1,431 @@
+/**
+ * The planner: statements in, the plan YAML would produce out — sources and sinks from
+ * `CREATE TABLE`, and for each `INSERT INTO` the same steps a YAML pipeline would write (`filter`
+ * for WHERE, `aggregate` for GROUP BY, `map` for a projection), with each expression as written in
+ * the script and `Plan.locations` pointing each config path at its line and column, so that the
+ * checks of `resolvePlan` (configs, types, changelogs, keys) report positions in the script.
+ */
+
+import { basename, dirname, extname, resolve } from 'node:path';
+import {
+  componentPath,
+  didYouMean,
+  type ErrorLocation,
+  type Expr,
+  formatDuration,
+  formatName,
+  type Plan,
+  type PlanSink,
+  type PlanSource,
+  type PlanStep,
+  type Registry,
+} from '@sluice/core';
+import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
+import { configFromOptions } from './options.ts';
+import type { Positions } from './position.ts';
+import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
+import { applySettings } from './settings.ts';
+
+/** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
+interface Relation {
+  readonly ref: string;
+  readonly columns: readonly string[];
+  /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
+  readonly timeColumn?: string;
+  /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
+  readonly fromSource: boolean;
+}
+
+const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const WINDOW_COLUMNS = ['window_start', 'window_end'];
+/** Flink's time attribute of a window result: its last millisecond. */
+const WINDOW_TIME = 'window_time';
+
+class Planner {
+  readonly #registry: Registry;
+  readonly #positions: Positions;
+  readonly #tables = new Map<string, CreateTable>();
+  readonly #views = new Map<string, { select: Select; relation?: Relation; name: Name }>();
+  readonly #sources = new Map<string, PlanSource>();
+  readonly #steps: PlanStep[] = [];
+  readonly #sinks: PlanSink[] = [];
+  /** Config paths relative to a component, with the offset they came from. */
+  readonly #locations: { id: string; path: string; offset: number }[] = [];
+
+  constructor(registry: Registry, positions: Positions) {
+    this.#registry = registry;
+    this.#positions = positions;
+  }
+
+  fail(offset: number, message: string): never {
+    throw this.#positions.error('CONFIG_INVALID', offset, message);
+  }
+
+  locate(id: string, path: string, offset: number): void {
+    this.#locations.push({ id, path, offset });
+  }
+
+  plan(statements: readonly Statement[], file: string): Plan {
+    for (const s of statements) {
+      if (s.kind === 'set') continue;
+      if (s.kind === 'create_table') this.createTable(s);
+      else if (s.kind === 'create_view') {
+        this.claimName(s.name);
+        this.#views.set(s.name.text, { select: s.query, name: s.name });
+      } else this.insert(s);
+    }
+    if (this.#sinks.length === 0) {
+      const at = statements.length > 0 ? statements[statements.length - 1].start : 0;
+      this.fail(at, 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …');
+    }
+    const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
+    const { name, settings } = applySettings(sets, basename(file, extname(file)), this.#positions);
+    const plan: Plan = {
+      name,
+      sources: [...this.#sources.values()],
+      steps: this.#steps,
+      sinks: this.#sinks,
+      settings,
+      baseDir: resolve(dirname(file)),
+    };
+    const locations: { [path: string]: ErrorLocation } = {};
+    for (const { id, path, offset } of this.#locations) {
+      const full = componentPath(plan, id, path);
+      if (full !== undefined && !Object.hasOwn(locations, full)) locations[full] = this.#positions.at(offset);
+    }
+    return { ...plan, locations };
+  }
+
+  claimName(name: Name): void {
+    if (this.#tables.has(name.text) || this.#views.has(name.text))
+      this.fail(name.start, `'${name.text}' is already a table or view`);
+    if (!ID.test(name.text))
+      this.fail(
+        name.start,
+        `'${name.text}' cannot name a table or view: it names a source, sink or step of the plan, so it must start with a letter or '_' and hold only letters, digits, '_' and '-'`,
+      );
+  }
+
+  createTable(t: CreateTable): void {
+    this.claimName(t.name);
+    const seen = new Set<string>();
+    for (const c of t.columns) {
+      if (seen.has(c.name.text)) this.fail(c.name.start, `column '${c.name.text}' is declared twice`);
+      seen.add(c.name.text);
+    }
+    if (t.watermark && !seen.has(t.watermark.column.text))
+      this.fail(
+        t.watermark.column.start,
+        this.unknown('column', t.watermark.column.text, [...seen], `table '${t.name.text}'`),
+      );
+    if (!t.options.some((o) => o.key === 'connector'))
+      this.fail(
+        t.name.start,
+        `table '${t.name.text}' names no connector: add 'connector' = '<type>' to its WITH options (${this.#registry.types('source').join(', ')} to read; ${this.#registry.types('sink').join(', ')} to write)`,
+      );
+    this.#tables.set(t.name.text, t);
+  }
+
+  unknown(what: string, name: string, known: readonly string[], where: string): string {
+    const guess = didYouMean(name, [...known]);
+    return `${where} has no ${what} '${name}'${guess ? ` — did you mean '${guess}'?` : ''}; it has ${known.length > 0 ? known.map((k) => `'${k}'`).join(', ') : 'none'}`;
+  }
+
+  /** The connector option of a table, its type, and the rest of its options. */
+  connector(t: CreateTable): { type: string; at: TableOption; rest: TableOption[] } {
+    const at = t.options.find((o) => o.key === 'connector') as TableOption;
+    return { type: String(at.value), at, rest: t.options.filter((o) => o !== at) };
+  }
+
+  /** The source of table `name`, made on its first read. */
+  source(t: CreateTable): Relation {
+    const id = t.name.text;
+    const columns = t.columns.map((c) => c.name.text);
+    const timeColumn = t.watermark?.column.text;
+    if (!this.#sources.has(id)) {
+      const { type, at, rest } = this.connector(t);
+      const { config, placed } = configFromOptions(rest, this.#registry.source(type)?.config);
+      this.locate(id, 'type', at.start);
+      for (const p of placed) this.locate(id, p.path, p.option.start);
+      const source: PlanSource = {
+        id,
+        type,
+        config,
+        ...(t.watermark
+          ? { eventTime: { field: t.watermark.column.text, maxOutOfOrderness: t.watermark.delay } }
+          : {}),
+      };
+      if (t.watermark) this.locate(id, 'event_time', t.watermark.start);
+      this.locate(id, '', t.name.start);
+      this.#sources.set(id, source);
+    }
+    return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
+  }
+
+  /** What FROM `name` reads: a table's source, or a view's planned query. */
+  relation(name: Name): Relation {
+    const table = this.#tables.get(name.text);
+    if (table) return this.source(table);
+    const view = this.#views.get(name.text);
+    if (view) {
+      if (view.relation === undefined) {
+        // Planned on first use; a view that reads itself would recurse, so mark it first.
+        view.relation = { ref: '', columns: [], fromSource: false };
+        view.relation = this.query(view.select, view.name.text);
+      } else if (view.relation.ref === '') this.fail(name.start, `view '${name.text}' reads itself`);
+      return view.relation;
+    }
+    return this.fail(
+      name.start,
+      this.unknown('table or view', name.text, [...this.#tables.keys(), ...this.#views.keys()], 'the script'),
+    );
+  }
+
+  insert(s: Insert): void {
+    const table = this.#tables.get(s.sink.text);
+    if (table === undefined) {
+      if (this.#views.has(s.sink.text))
+        this.fail(
+          s.sink.start,
+          `'${s.sink.text}' is a view; INSERT INTO needs a table created WITH a sink connector`,
+        );
+      this.fail(s.sink.start, this.unknown('table', s.sink.text, [...this.#tables.keys()], 'the script'));
+    }
+    if (this.#sinks.some((k) => k.id === table.name.text || k.id === `${table.name.text}-sink`))
+      this.fail(
+        s.start,
+        `INSERT INTO ${s.sink.text} appears twice; writing several queries into one table (a union) is not supported by Sluice SQL yet`,
+      );
+    const columns = table.columns.map((c) => c.name.text);
+    const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
+    // A table both read and written is a source and a sink; ids are unique in a plan.
+    const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
+    const { type, at, rest } = this.connector(table);
+    const { config, placed } = configFromOptions(rest, this.#registry.sink(type)?.config);
+    this.#sinks.push({ id, type, input: relation.ref, config });
+    this.locate(id, '', s.start);
+    this.locate(id, 'type', at.start);
+    for (const p of placed) this.locate(id, p.path, p.option.start);
+  }
+
+  /** Checks that every field `e` reads is one of `columns`. */
+  checkColumns(e: Expr, columns: readonly string[], where: string): void {
+    for (const f of fieldsOf(e)) {
+      if (f.kind === 'field' && !columns.includes(f.name))
+        this.fail(f.start, this.unknown('column', f.name, columns, where));
+    }
+  }
+
+  /**
+   * Plans a query: its steps are named `<id>-where`, `<id>-aggregate` and `<id>-select`. With
+   * `target` (an INSERT), the output takes the target table's column names, by position.
+   */
+  query(q: Select, id: string, target?: { columns: readonly string[]; table: Name }): Relation {
+    const window = q.from.kind === 'window' ? q.from : undefined;
+    const input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
+    const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
+    if (window) {
+      if (input.timeColumn === undefined)
+        this.fail(
+          window.start,
+          `${window.type === 'tumbling' ? 'TUMBLE' : 'HOP'} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+        );
+      if (window.timeColumn.text !== input.timeColumn)
+        this.fail(
+          window.timeColumn.start,
+          `windows follow the event time of ${where}, which comes from '${input.timeColumn}' (its WATERMARK FOR): write DESCRIPTOR(${input.timeColumn})`,
+        );
+      if (window.slide !== undefined && window.size % window.slide !== 0)
+        this.fail(
+          window.start,
+          `HOP's size (${formatDuration(window.size)}) must be a whole multiple of its slide (${formatDuration(window.slide)})`,
+        );
+    }
+    const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
+    let ref = input.ref;
+    if (q.where) {
+      this.checkColumns(q.where.expr, input.columns, where);
+      if (hasAggregate(q.where.expr))
+        this.fail(
+          q.where.expr.start,
+          'WHERE cannot hold an aggregate (HAVING, which filters results, is not supported yet)',
+        );
+      const step = `${id}-where`;
+      this.#steps.push({ id: step, type: 'filter', inputs: [ref], config: { where: q.where.text } });
+      this.locate(step, '', q.where.expr.start);
+      this.locate(step, 'where', q.where.expr.start);
+      ref = step;
+    }
+    for (const item of q.items ?? []) this.checkColumns(item.expr, columns, where);
+    for (const g of q.groupBy ?? []) this.checkColumns(g.expr, columns, where);
+    const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
+    if (window && !aggregating)
+      this.fail(
+        window.start,
+        'a window table function needs GROUP BY window_start, window_end (window aggregation); other uses are not supported yet',
+      );
+    let output: OutputColumn[];
+    let outputRef = ref;
+    let copiesFrom: readonly string[];
+    if (aggregating) {
+      const planned = this.aggregate(q, id, ref, window !== undefined, target);
+      output = planned.output;
+      outputRef = planned.ref;
+      copiesFrom = planned.columns;
+    } else {
+      output =
+        q.items === undefined
+          ? input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }))
+          : q.items.map((item, i) => ({
+              name:
+                item.alias?.text ??
+                (item.expr.kind === 'field' ? item.expr.name : this.nameOf(item.expr, i, target)),
+              ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
+              text: item.text,
+              start: item.expr.start,
+            }));
+      copiesFrom = input.columns;
+    }
+    if (target) {
+      if (output.length !== target.columns.length)
+        this.fail(
+          q.start,
+          `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
+        );
+      output = output.map((c, i) => ({ ...c, name: target.columns[i] }));
+    }
+    const names = new Set<string>();
+    for (const c of output) {
+      if (names.has(c.name))
+        this.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
+      names.add(c.name);
+    }
+    const timeColumn =
+      !aggregating && input.timeColumn !== undefined
+        ? output.find((c) => c.copies === input.timeColumn && c.name === input.timeColumn)?.name
+        : undefined;
+    const unchanged =
+      output.length === copiesFrom.length &&
+      output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
+      !(input.fromSource && !aggregating);
+    if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
+    return {
+      ref: outputRef,
+      columns: output.map((c) => c.name),
+      ...(timeColumn ? { timeColumn } : {}),
+      fromSource: false,
+    };
+  }
+
+  /**
+   * The name of an unnamed computed column: in an INSERT, the target column at its position (as
+   * Flink writes columns by position); elsewhere (a view) it needs AS.
+   */
+  nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string {
+    const name = target?.columns[position];
+    return name ?? this.fail(e.start, 'name this column with AS, e.g. price * 2 AS doubled');
+  }
+
+  /** A `map` that gives exactly the columns `output`, in order. */
+  project(output: readonly OutputColumn[], id: string, input: string): string {
+    const { config, paths } = projection(output);
+    this.#steps.push({ id, type: 'map', inputs: [input], config });
+    this.locate(id, '', output[0]?.start ?? 0);
+    for (const [path, offset] of paths) this.locate(id, path, offset);
+    return id;
+  }
+
+  /** The `aggregate` step of a GROUP BY; returns its output columns as the SELECT names them. */
+  aggregate(
+    q: Select,
+    id: string,
+    input: string,
+    windowed: boolean,
+    target: { columns: readonly string[] } | undefined,
+  ): { ref: string; output: OutputColumn[]; columns: string[] } {
+    if (q.items === undefined)
+      return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
+    const keys: string[] = [];
+    const groupWindow = new Set<string>();
+    const step = `${id}-aggregate`;
+    (q.groupBy ?? []).forEach((g) => {
+      if (g.expr.kind !== 'field')
+        this.fail(
+          g.expr.start,
+          'GROUP BY takes columns; to group by a computed value, compute it in a view first',
+        );
+      if (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME) groupWindow.add(g.expr.name);
+      else {
+        this.locate(step, `key[${keys.length}]`, g.expr.start);
+        keys.push(g.expr.name);
+      }
+    });
+    const window = q.from.kind === 'window' ? q.from : undefined;
+    if (window && !WINDOW_COLUMNS.every((c) => groupWindow.has(c)))
+      this.fail(
+        q.groupBy?.[0]?.expr.start ?? q.start,
+        'a window aggregation groups by window_start and window_end: add both to GROUP BY',
+      );
+    const passing = [...keys, ...(windowed ? WINDOW_COLUMNS : [])];
+    const fields: { [name: string]: string } = {};
+    const output: OutputColumn[] = [];
+    for (const [position, item] of q.items.entries()) {
+      const e = item.expr;
+      if (e.kind === 'field' && passing.includes(e.name)) {
+        output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
+        continue;
+      }
+      if (windowed && e.kind === 'field' && e.name === WINDOW_TIME) {
+        // window_time is window_end - 1 ms, the event time the aggregate gives each result;
+        // the projection after the aggregate computes it.
+        output.push({ name: item.alias?.text ?? WINDOW_TIME, text: 'window_end - 1', start: e.start });
+        continue;
+      }
+      for (const f of fieldsOf(e, [], true))
+        if (f.kind === 'field' && f.name === WINDOW_TIME)
+          this.fail(
+            f.start,
+            'window_time can be selected as a column of its own only (it is window_end - 1)',
+          );
+        else if (f.kind === 'field' && !passing.includes(f.name))
+          this.fail(
+            f.start,
+            `column '${f.name}' is neither in GROUP BY nor inside an aggregate such as first(${f.name})`,
+          );
+      const name = item.alias?.text ?? this.nameOf(e, position, target);
+      if (passing.includes(name) || Object.hasOwn(fields, name))
+        this.fail(
+          item.alias?.start ?? e.start,
+          `the query gives two columns named '${name}'; rename one with AS`,
+        );
+      fields[name] = item.text;
+      this.locate(step, `fields.${name}`, e.start);
+      output.push({ name, copies: name, text: formatName(name), start: e.start });
+    }
+    const config: { [key: string]: unknown } = { ...(keys.length > 0 ? { key: keys } : {}), fields };
+    if (window) {
+      config.window =
+        window.type === 'tumbling'
+          ? { type: 'tumbling', size: formatDuration(window.size) }
+          : {
+              type: 'hopping',
+              size: formatDuration(window.size),
+              slide: formatDuration(window.slide ?? window.size),
+            };
+      this.locate(step, 'window', window.start);
+    }
+    this.#steps.push({ id: step, type: 'aggregate', inputs: [input], config });
+    this.locate(step, '', q.start);
+    return { ref: step, output, columns: [...passing, ...Object.keys(fields)] };
+  }
+}
+
+/** Plans parsed statements; see the file comment. */
+export function planStatements(
+  statements: readonly Statement[],
+  file: string,
+  registry: Registry,
+  positions: Positions,
+): Plan {
+  return new Planner(registry, positions).plan(statements, file);
+}

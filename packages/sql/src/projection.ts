@@ -1,0 +1,49 @@
+/**
+ * What a query's output is made of, and the `map` config that gives exactly its columns.
+ */
+
+import { childrenOf, type Expr, formatName, isAggregateCall } from '@sluice/core';
+
+/** One column of a query's output: its name and either the input column it copies or the expression. */
+export interface OutputColumn {
+  readonly name: string;
+  readonly copies?: string;
+  readonly text: string;
+  readonly start: number;
+}
+
+/** Whether `e` holds an aggregate call. */
+export function hasAggregate(e: Expr): boolean {
+  if (isAggregateCall(e)) return true;
+  return childrenOf(e).some(hasAggregate);
+}
+
+/** The field references of `e` outside aggregate calls (`inside` false) or everywhere. */
+export function fieldsOf(e: Expr, out: Expr[] = [], outsideAggregates = false): Expr[] {
+  if (e.kind === 'field') out.push(e);
+  if (outsideAggregates && isAggregateCall(e)) return out;
+  for (const c of childrenOf(e)) fieldsOf(c, out, outsideAggregates);
+  return out;
+}
+
+/**
+ * The config of a `map` step giving exactly the columns `output`, in order: the leading columns
+ * copied under their own names as `select`, every later one as `fields` (a copy reads the column
+ * it copies), since a map writes its selected fields first and then its computed ones; and the
+ * config path of each column with its offset in the script.
+ */
+export function projection(output: readonly OutputColumn[]): {
+  config: { select: string[]; fields: { [name: string]: string } };
+  paths: [string, number][];
+} {
+  const firstComputed = output.findIndex((c) => c.copies !== c.name);
+  const select = firstComputed < 0 ? output : output.slice(0, firstComputed);
+  const computed = output.slice(select.length);
+  const fields: { [name: string]: string } = {};
+  for (const c of computed) fields[c.name] = c.copies !== undefined ? formatName(c.copies) : c.text;
+  const paths: [string, number][] = [
+    ...select.map((c, i): [string, number] => [`select[${i}]`, c.start]),
+    ...computed.map((c): [string, number] => [`fields.${c.name}`, c.start]),
+  ];
+  return { config: { select: select.map((c) => c.name), fields }, paths };
+}
