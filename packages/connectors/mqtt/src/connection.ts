@@ -1,0 +1,69 @@
+/**
+ * Connecting to the broker for the `mqtt` source and sink: client options from the config, and
+ * failures worded with the URL's credentials hidden.
+ */
+
+import { parseDuration, redactUrlCredentials, SluiceError } from '@sluice/core';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+/** The connection options both the source and the sink have (see `connectionFields`). */
+export interface ConnectionConfig {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly connect_timeout: string;
+}
+
+/** A foreign error's message with credentials hidden. */
+export function describeError(err: unknown): string {
+  return redactUrlCredentials(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Connects a client and resolves once the broker accepted it (CONNACK). Rejects with
+ * SOURCE_UNAVAILABLE / SINK_UNAVAILABLE (`code`) when the broker cannot be reached or refuses
+ * within `connect_timeout`; the client is then closed. After that the client reconnects by itself
+ * (every `reconnectPeriod` ms) when the connection drops.
+ */
+export async function connectClient(
+  config: ConnectionConfig,
+  options: IClientOptions,
+  ctx: { code: 'SOURCE_UNAVAILABLE' | 'SINK_UNAVAILABLE'; step: string },
+): Promise<MqttClient> {
+  const timeout = parseDuration(config.connect_timeout, 'connect_timeout');
+  const client = mqtt.connect(config.url, {
+    protocolVersion: 5,
+    connectTimeout: timeout,
+    reconnectPeriod: 1000,
+    ...(config.username === undefined ? {} : { username: config.username }),
+    ...(config.password === undefined ? {} : { password: config.password }),
+    ...options,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no answer within ${config.connect_timeout}`)),
+        timeout,
+      );
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onConnect = () => done();
+      const onError = (err: Error) => done(err);
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    });
+  } catch (err) {
+    client.end(true);
+    throw new SluiceError(
+      ctx.code,
+      `cannot connect to the MQTT broker at ${config.url}: ${describeError(err)}`,
+      { step: ctx.step, path: 'url', cause: err },
+    );
+  }
+  return client;
+}
