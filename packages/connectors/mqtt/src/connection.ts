@@ -23,12 +23,14 @@ export function describeError(err: unknown): string {
  * Connects a client and resolves once the broker accepted it (CONNACK). Rejects with
  * SOURCE_UNAVAILABLE / SINK_UNAVAILABLE (`code`) when the broker cannot be reached or refuses
  * within `connect_timeout`; the client is then closed. After that the client reconnects by itself
- * (every `reconnectPeriod` ms) when the connection drops.
+ * (every `reconnectPeriod` ms) when the connection drops. `setup` is called with the client before it
+ * receives anything.
  */
 export async function connectClient(
   config: ConnectionConfig,
   options: IClientOptions,
   ctx: { code: 'SOURCE_UNAVAILABLE' | 'SINK_UNAVAILABLE'; step: string },
+  setup?: (client: MqttClient) => void,
 ): Promise<MqttClient> {
   const timeout = parseDuration(config.connect_timeout, 'connect_timeout');
   const client = mqtt.connect(config.url, {
@@ -39,6 +41,7 @@ export async function connectClient(
     ...(config.password === undefined ? {} : { password: config.password }),
     ...options,
   });
+  setup?.(client);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

@@ -83,8 +83,11 @@ export class MqttReader implements SourceReader {
   readonly #buffered = new Set<number>();
   /** Messages a restored, durable checkpoint covers: acknowledged when redelivered. */
   readonly #covered = new Map<number, string>();
-  /** Whether the socket is paused because the buffer is full (QoS 0 floods). */
-  #paused = false;
+  /**
+   * The connection's packet handling held while the buffer is full: the `mqtt` package reads no
+   * further packet until these are called, so the socket, and then the broker, wait (backpressure).
+   */
+  #held: (() => void)[] = [];
   /** Covered messages redelivered before `attach`: acknowledged once it is. */
   #lateAcks: IPublishPacket[] = [];
   #wake: (() => void) | undefined;
@@ -97,6 +100,16 @@ export class MqttReader implements SourceReader {
     this.#ctx = ctx;
     this.#log = ctx.log;
     if (isMqttPosition(restored)) for (const [id, digest] of restored.unacked) this.#covered.set(id, digest);
+  }
+
+  /** Messages received and not read yet: what the source buffers. */
+  get buffered(): number {
+    return this.#buffer.length - this.#bufferHead;
+  }
+
+  /** Messages read and not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.#unacked.size;
   }
 
   /** Attaches the connected client; messages arriving before this are taken through `take`. */
@@ -138,11 +151,16 @@ export class MqttReader implements SourceReader {
       this.#buffered.add(id);
     }
     this.#buffer.push({ packet, digest });
-    if (!this.#paused && this.#buffer.length - this.#bufferHead >= this.#settings.window) {
-      this.#paused = true;
-      this.#client?.stream.pause();
-    }
     this.#wakeUp();
+  }
+
+  /**
+   * Calls `next` (which lets the connection handle its next packet) now, or once reads have
+   * drained the buffer below half the window when it is full.
+   */
+  whenRoom(next: () => void): void {
+    if (this.#closed || this.buffered < this.#settings.window) next();
+    else this.#held.push(next);
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
@@ -224,6 +242,7 @@ export class MqttReader implements SourceReader {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeUp();
+    this.#release();
     const client = this.#client;
     if (client === undefined) return;
     // Nothing unacknowledged is acknowledged here: the broker keeps it for the next session.
@@ -236,7 +255,7 @@ export class MqttReader implements SourceReader {
     });
   }
 
-  /** Drops read entries from the front of the buffer, and resumes a paused socket. */
+  /** Drops read entries from the front of the buffer; lets the connection go on when there is room. */
   #compact(): void {
     if (this.#bufferHead === this.#buffer.length) {
       this.#buffer = [];
@@ -245,10 +264,13 @@ export class MqttReader implements SourceReader {
       this.#buffer = this.#buffer.slice(this.#bufferHead);
       this.#bufferHead = 0;
     }
-    if (this.#paused && (this.#buffer.length - this.#bufferHead) * 2 < this.#settings.window) {
-      this.#paused = false;
-      this.#client?.stream.resume();
-    }
+    if (this.#held.length > 0 && this.buffered * 2 < this.#settings.window) this.#release();
+  }
+
+  #release(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const next of held) next();
   }
 
   #wakeUp(): void {

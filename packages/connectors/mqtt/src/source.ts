@@ -44,18 +44,25 @@ async function open(config: MqttSourceConfig, ctx: SourceContext): Promise<Sourc
       properties: { sessionExpiryInterval: sessionExpiry, receiveMaximum: config.receive_maximum },
       customHandleAcks: (_topic: string, _payload: Buffer, packet: IPublishPacket, answer) => {
         reader.take(packet);
-        answer(DEFERRED);
+        reader.whenRoom(() => answer(DEFERRED));
       },
       resubscribe: true,
     },
     { code: 'SOURCE_UNAVAILABLE', step: ctx.id },
+    (client) => {
+      // QoS 0 messages: taken here; the connection handles its next packet once there is room.
+      client.on('message', (_topic, _payload, packet) => {
+        // QoS 1/2 messages come through `customHandleAcks`; a QoS 2 one comes here again at PUBREL.
+        if (packet.qos === 0) reader.take(packet);
+      });
+      client.handleMessage = (packet, done) => {
+        if (packet.qos === 0) reader.whenRoom(() => done());
+        else done();
+      };
+    },
   );
   checkInternals(client);
   reader.attach(client);
-  client.on('message', (_topic, _payload, packet) => {
-    // QoS 1/2 messages come through `customHandleAcks`; a QoS 2 one comes here again at PUBREL.
-    if (packet.qos === 0) reader.take(packet);
-  });
   client.on('error', (err) => {
     if (err === DEFERRED) return;
     ctx.log.warn('mqtt: connection error; reconnecting', { source: ctx.id, error: describeError(err) });
