@@ -28,7 +28,7 @@ async function readAtLeast(reader: MqttReader, count: number, ms = 5000): Promis
   return out;
 }
 
-const ids = (records: Row[]) => records.map((r) => Number(r.id)).sort((a, b) => a - b);
+const idsOf = (records: Row[]) => records.map((r) => Number(r.id)).sort((a, b) => a - b);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 const payloads = (from: number, to: number) => range(from, to).map((id) => JSON.stringify({ id }));
 
@@ -41,7 +41,7 @@ describe('mqtt source', { skip: !available }, () => {
       const first = await openMqttReader(options);
       await publish(topic, payloads(0, 10));
       const got = await readAtLeast(first, 10);
-      assert.deepEqual(ids(got.records), range(0, 10));
+      assert.deepEqual(idsOf(got.records), range(0, 10));
       await first.commit(first.position());
       await first.close();
       // Stopped: the broker queues these in the session.
@@ -50,7 +50,7 @@ describe('mqtt source', { skip: !available }, () => {
       try {
         const after = await readAtLeast(second, 15);
         await readAtLeast(second, 1, 300);
-        assert.deepEqual(ids(after.records), range(10, 25), 'each once, none of the committed ones');
+        assert.deepEqual(idsOf(after.records), range(10, 25), 'each once, none of the committed ones');
       } finally {
         await second.close();
       }
@@ -82,7 +82,7 @@ describe('mqtt source', { skip: !available }, () => {
       try {
         const again = await readAtLeast(second, 10);
         await readAtLeast(second, 1, 300);
-        assert.deepEqual(ids(again.records), range(20, 30), 'only what no checkpoint covers comes again');
+        assert.deepEqual(idsOf(again.records), range(20, 30), 'only what no checkpoint covers comes again');
         await second.commit(second.position());
       } finally {
         await second.close();
@@ -132,7 +132,7 @@ describe('mqtt source', { skip: !available }, () => {
         all = [...all, ...more.records];
       }
       assert.ok(most <= 20, `held ${most} messages at most`);
-      assert.deepEqual(ids(all), range(0, count), 'each once, none lost');
+      assert.deepEqual(idsOf(all), range(0, count), 'each once, none lost');
       await reader.commit(reader.position());
     } finally {
       await reader.close();
@@ -184,11 +184,45 @@ describe('mqtt source', { skip: !available }, () => {
     try {
       await publish(topic, payloads(0, 30), { qos: 0 });
       const got = await readAtLeast(reader, 30);
-      assert.deepEqual(ids(got.records), range(0, 30));
+      assert.deepEqual(idsOf(got.records), range(0, 30));
       assert.deepEqual(reader.position(), { unacked: [] }, 'nothing waits for an acknowledgement');
     } finally {
       await reader.close();
       await dropSession(client_id);
+    }
+  });
+
+  test('a shared subscription splits the messages between two workers, each once', async () => {
+    const topic = uniqueName('shared/in');
+    const group = uniqueName('group');
+    const ids = [uniqueName('worker-a'), uniqueName('worker-b')];
+    const readers = await Promise.all(
+      ids.map((client_id) => openMqttReader({ topics: [`$share/${group}/${topic}`], client_id, qos: 1 })),
+    );
+    try {
+      await publish(topic, payloads(0, 100));
+      const got: Row[][] = [[], []];
+      const deadline = Date.now() + 5000;
+      while (got[0].length + got[1].length < 100 && Date.now() < deadline) {
+        for (let i = 0; i < 2; i++) {
+          const batch = await readers[i].read(64, signal);
+          got[i].push(...(batch?.records ?? []));
+          await readers[i].commit(readers[i].position());
+        }
+      }
+      assert.ok(
+        got[0].length > 0 && got[1].length > 0,
+        `both workers get some (${got[0].length}, ${got[1].length})`,
+      );
+      assert.deepEqual(idsOf(got.flat()), range(0, 100), 'each message to one worker');
+      assert.equal(
+        got[0][0]?._mqtt && (got[0][0]._mqtt as { topic: string }).topic,
+        topic,
+        'the topic published to',
+      );
+    } finally {
+      for (const r of readers) await r.close();
+      for (const id of ids) await dropSession(id);
     }
   });
 });
