@@ -3,8 +3,12 @@
  * failures worded with the URL's credentials hidden.
  */
 
-import { parseDuration, redactUrlCredentials, SluiceError } from '@sluice/core';
+import { backoffDelay, parseDuration, redactUrlCredentials, SluiceError } from '@sluice/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+/** First wait before reconnecting, ms; it grows with each failed attempt up to `RECONNECT_MAX`. */
+const RECONNECT_FIRST = 500;
+const RECONNECT_MAX = 30_000;
 
 /** The connection options both the source and the sink have (see `connectionFields`). */
 export interface ConnectionConfig {
@@ -23,7 +27,8 @@ export function describeError(err: unknown): string {
  * Connects a client and resolves once the broker accepted it (CONNACK). Rejects with
  * SOURCE_UNAVAILABLE / SINK_UNAVAILABLE (`code`) when the broker cannot be reached or refuses
  * within `connect_timeout`; the client is then closed. After that the client reconnects by itself
- * (every `reconnectPeriod` ms) when the connection drops. `setup` is called with the client before it
+ * when the connection drops, waiting longer after each failed attempt (capped exponential backoff
+ * with jitter, 0.5 s to 30 s). `setup` is called with the client before it
  * receives anything.
  */
 export async function connectClient(
@@ -36,12 +41,26 @@ export async function connectClient(
   const client = mqtt.connect(config.url, {
     protocolVersion: 5,
     connectTimeout: timeout,
-    reconnectPeriod: 1000,
+    reconnectPeriod: RECONNECT_FIRST,
     ...(config.username === undefined ? {} : { username: config.username }),
     ...(config.password === undefined ? {} : { password: config.password }),
     ...options,
   });
   setup?.(client);
+  // The client reconnects by itself every `reconnectPeriod` ms; make that a capped exponential
+  // backoff with jitter: each attempt lengthens the wait before the next, a connection resets it.
+  let attempt = 0;
+  client.on('reconnect', () => {
+    attempt++;
+    client.options.reconnectPeriod = Math.max(
+      RECONNECT_FIRST,
+      backoffDelay(attempt + 1, RECONNECT_FIRST, RECONNECT_MAX),
+    );
+  });
+  client.on('connect', () => {
+    attempt = 0;
+    client.options.reconnectPeriod = RECONNECT_FIRST;
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

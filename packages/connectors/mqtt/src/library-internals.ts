@@ -11,6 +11,7 @@
  * received messages (which answers the broker's PUBREL with PUBCOMP).
  */
 
+import { SluiceError } from '@sluice/core';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 
 /** The answer to `customHandleAcks` that acknowledges nothing and lets the connection go on. */
@@ -30,7 +31,11 @@ function internals(client: MqttClient): ClientInternals {
     typeof c._trackIncomingQoS2Publish !== 'function' ||
     typeof c.incomingStore?.put !== 'function'
   ) {
-    throw new Error('this version of the mqtt package has no _sendPacket/incomingStore: pin mqtt 5.x');
+    throw new SluiceError(
+      'INTERNAL',
+      'the installed mqtt package lacks the internals @sluice/mqtt acknowledges through ' +
+        '(_sendPacket, _trackIncomingQoS2Publish, incomingStore): install the mqtt 5.x that @sluice/mqtt depends on',
+    );
   }
   return c as ClientInternals;
 }

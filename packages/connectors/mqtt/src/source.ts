@@ -21,9 +21,12 @@ export function defaultClientId(ctx: Pick<SourceContext, 'id' | 'pipeline'>): st
   return `sluice-${ctx.pipeline ?? 'embedded'}-${ctx.id}`.slice(0, 128);
 }
 
-async function open(config: MqttSourceConfig, ctx: SourceContext): Promise<SourceReader[]> {
+async function open(
+  config: MqttSourceConfig,
+  sessionExpiry: number,
+  ctx: SourceContext,
+): Promise<SourceReader[]> {
   const clientId = config.client_id ?? defaultClientId(ctx);
-  const sessionExpiry = Math.floor(parseDuration(config.session_expiry, 'session_expiry') / 1000);
   const reader = new MqttReader(
     {
       partition: 'mqtt',
@@ -61,7 +64,12 @@ async function open(config: MqttSourceConfig, ctx: SourceContext): Promise<Sourc
       };
     },
   );
-  checkInternals(client);
+  try {
+    checkInternals(client);
+  } catch (err) {
+    client.end(true);
+    throw err;
+  }
   reader.attach(client);
   client.on('error', (err) => {
     if (err === DEFERRED) return;
@@ -95,8 +103,9 @@ export const mqttSource = defineSource({
   type: 'mqtt',
   summary:
     'Subscribes to MQTT topics with a persistent session, acknowledging messages after the checkpoint.',
-  // The session (client id) and the subscriptions decide what the broker delivers.
-  identity: ['url', 'topics', 'client_id'],
+  // The session (client id) and the subscriptions decide what the broker delivers; the URL may
+  // change (new credentials, another address of the same broker).
+  identity: ['topics', 'client_id'],
   delivery: { option: 'qos', values: { '0': 'at-most-once', '1': 'at-least-once', '2': 'at-least-once' } },
   description: [
     'Connects with MQTT 5 under `client_id` with a persistent session (`clean: false`, session',
@@ -119,8 +128,10 @@ export const mqttSource = defineSource({
     'checkpoint like the others. With `metadata` each record gets `_mqtt: { topic, qos, retain,',
     'user_properties }`. The batch times are the times messages were read; set the pipeline’s',
     '`event_time` to take the time from a field. Several workers share the work with a shared',
-    'subscription (`$share/<group>/<filter>`), each with its own `client_id`. The client reconnects',
-    'by itself (every second) when the connection drops; the broker then resends what is unacknowledged.',
+    'subscription (`$share/<group>/<filter>`), each with its own `client_id`. When the connection',
+    'drops the client reconnects by itself with capped exponential backoff (0.5 s to 30 s, with',
+    'jitter); the broker then resends what is unacknowledged, and what was read already is not read',
+    'again.',
   ].join('\n'),
   example: [
     'type: mqtt',
@@ -131,9 +142,12 @@ export const mqttSource = defineSource({
   ].join('\n'),
   config: mqttSourceConfig,
   create(config) {
+    // Checked here, so that a bad duration fails before anything connects.
+    const sessionExpiry = Math.floor(parseDuration(config.session_expiry, 'session_expiry') / 1000);
+    parseDuration(config.connect_timeout, 'connect_timeout');
     return {
       open(ctx: SourceContext): Promise<SourceReader[]> {
-        return open(config, ctx);
+        return open(config, sessionExpiry, ctx);
       },
     };
   },
