@@ -225,4 +225,27 @@ describe('mqtt source', { skip: !available }, () => {
       for (const id of ids) await dropSession(id);
     }
   });
+
+  test('a restart with more queued messages than its window opens and reads them all', async () => {
+    const topic = uniqueName('queued/in');
+    const client_id = uniqueName('queued');
+    try {
+      await (await openMqttReader({ topics: [topic], client_id, qos: 1 })).close();
+      await publish(topic, payloads(0, 300));
+      // The broker sends the queued messages before the SUBACK; they fill the window at once.
+      const reader = await openMqttReader({ topics: [topic], client_id, qos: 1, receive_maximum: 20 });
+      try {
+        const all: Row[] = [];
+        for (let round = 0; all.length < 300 && round < 100; round++) {
+          all.push(...(await readAtLeast(reader, 300 - all.length, 200)).records);
+          await reader.commit(reader.position());
+        }
+        assert.deepEqual(idsOf(all), range(0, 300));
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await dropSession(client_id);
+    }
+  });
 });

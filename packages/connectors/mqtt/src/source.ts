@@ -76,25 +76,26 @@ async function open(
     ctx.log.warn('mqtt: connection error; reconnecting', { source: ctx.id, error: describeError(err) });
   });
   client.on('offline', () => ctx.log.warn('mqtt: broker connection lost; reconnecting', { source: ctx.id }));
-  try {
-    const subscriptions: ISubscriptionMap = {};
-    // rh 1: retained messages only when the subscription is new, not on every restart.
-    for (const topic of config.topics) subscriptions[topic] = { qos: config.qos, rh: 1 };
-    const granted = await client.subscribeAsync(subscriptions);
-    const refused = granted.filter((g) => g.qos > 2);
-    if (refused.length > 0) {
-      throw new Error(
-        `the broker refused the subscription to ${refused.map((g) => `'${g.topic}'`).join(', ')}`,
-      );
-    }
-  } catch (err) {
-    await reader.close();
-    throw new SluiceError('CONFIG_INVALID', `mqtt: ${describeError(err)}`, {
-      step: ctx.id,
-      path: 'topics',
-      cause: err,
-    });
-  }
+  // Not awaited: a session the broker kept sends its queued messages before the SUBACK, and when
+  // they fill the buffer the connection waits for reads, which start only once `open` returns.
+  // A refused subscription fails the reader's next read.
+  const subscriptions: ISubscriptionMap = {};
+  // rh 1: retained messages only when the subscription is new, not on every restart.
+  for (const topic of config.topics) subscriptions[topic] = { qos: config.qos, rh: 1 };
+  client.subscribe(subscriptions, (err, granted) => {
+    const refused = (granted ?? []).filter((g) => g.qos > 2);
+    if (err === null && refused.length === 0) return;
+    const why =
+      err ??
+      new Error(`the broker refused the subscription to ${refused.map((g) => `'${g.topic}'`).join(', ')}`);
+    reader.fail(
+      new SluiceError('CONFIG_INVALID', `mqtt: ${describeError(why)}`, {
+        step: ctx.id,
+        path: 'topics',
+        cause: why,
+      }),
+    );
+  });
   return [reader];
 }
 
