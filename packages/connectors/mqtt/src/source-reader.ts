@@ -93,6 +93,7 @@ export class MqttReader implements SourceReader {
   #wake: (() => void) | undefined;
   #closed = false;
   #failure: Error | undefined;
+  readonly #subscribed = Promise.withResolvers<void>();
 
   constructor(settings: ReaderSettings, ctx: SourceContext, restored: unknown) {
     this.partition = settings.partition;
@@ -117,6 +118,20 @@ export class MqttReader implements SourceReader {
     this.#client = client;
     for (const packet of this.#lateAcks) sendAck(client, packet);
     this.#lateAcks = [];
+  }
+
+  /**
+   * Resolves once the broker answered the subscription (granted or refused: a refusal fails the
+   * next read). `open` does not wait for it (see `source.ts`); tests that publish right after
+   * opening a new session do.
+   */
+  get subscribed(): Promise<void> {
+    return this.#subscribed.promise;
+  }
+
+  /** The broker answered the subscription. */
+  subscriptionAnswered(): void {
+    this.#subscribed.resolve();
   }
 
   /** Records a connection failure that `read` reports. */

@@ -233,7 +233,10 @@ describe('mqtt source', { skip: !available }, () => {
       await (await openMqttReader({ topics: [topic], client_id, qos: 1 })).close();
       await publish(topic, payloads(0, 300));
       // The broker sends the queued messages before the SUBACK; they fill the window at once.
-      const reader = await openMqttReader({ topics: [topic], client_id, qos: 1, receive_maximum: 20 });
+      const reader = await openMqttReader(
+        { topics: [topic], client_id, qos: 1, receive_maximum: 20 },
+        { early: true },
+      );
       try {
         const all: Row[] = [];
         for (let round = 0; all.length < 300 && round < 100; round++) {
@@ -245,6 +248,23 @@ describe('mqtt source', { skip: !available }, () => {
         await reader.close();
       }
     } finally {
+      await dropSession(client_id);
+    }
+  });
+
+  test('a topic filter the subscription refuses fails the read with CONFIG_INVALID', async () => {
+    const client_id = uniqueName('refused');
+    const reader = await openMqttReader({ topics: ['bad/#/filter'], client_id, qos: 1 });
+    try {
+      await assert.rejects(
+        async () => {
+          for (let i = 0; i < 20; i++) await reader.read(10, signal);
+        },
+        (err: Error & { code?: string; path?: string }) =>
+          err.code === 'CONFIG_INVALID' && err.path === 'topics' && /bad\/#\/filter|topic/i.test(err.message),
+      );
+    } finally {
+      await reader.close();
       await dropSession(client_id);
     }
   });

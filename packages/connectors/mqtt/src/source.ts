@@ -83,6 +83,7 @@ async function open(
   // rh 1: retained messages only when the subscription is new, not on every restart.
   for (const topic of config.topics) subscriptions[topic] = { qos: config.qos, rh: 1 };
   client.subscribe(subscriptions, (err, granted) => {
+    reader.subscriptionAnswered();
     const refused = (granted ?? []).filter((g) => g.qos > 2);
     if (err === null && refused.length === 0) return;
     const why =

@@ -115,11 +115,18 @@ export async function dropSession(clientId: string): Promise<void> {
 
 /**
  * Opens the `mqtt` source's reader outside a job with `options` (defaults applied; `url` is the
- * test broker), resuming from `restored` when given.
+ * test broker), resuming from `restored` when given, and waits until the broker answered its
+ * subscription (so that what is published next reaches it), unless `early`.
  */
 export async function openMqttReader(
   options: { [k: string]: unknown },
-  extra: { restored?: unknown; log?: Logger; requestCheckpoint?: () => void } = {},
+  extra: {
+    restored?: unknown;
+    log?: Logger;
+    requestCheckpoint?: () => void;
+    /** Resolve before the broker answered the subscription (default: after). */
+    early?: boolean;
+  } = {},
 ): Promise<MqttReader> {
   const checked = validateConfig<MqttSourceConfig>(mqttSource.config, { url: MQTT_URL, ...options });
   if (!checked.ok) throw new Error(`invalid mqtt config: ${JSON.stringify(checked.issues)}`);
@@ -134,7 +141,9 @@ export async function openMqttReader(
     log: extra.log ?? silentLogger,
     requestCheckpoint: extra.requestCheckpoint,
   });
-  return readers[0] as MqttReader;
+  const reader = readers[0] as MqttReader;
+  if (!extra.early) await reader.subscribed;
+  return reader;
 }
 /**
  * Registers the source conformance suite for subscriptions at `qos`. One call per test file: the
