@@ -141,11 +141,11 @@ class MqttSink implements Sink {
           continue;
         }
         const problem = topicProblem(value);
-        if (problem !== undefined) {
+        if (problem !== undefined || typeof value !== 'string') {
           rejections.push({ index: i, message: `topic_expression ${problem}` });
           continue;
         }
-        topic = value as string;
+        topic = value;
       }
       let payload = texts?.[i];
       if (payload === undefined) {
@@ -156,7 +156,7 @@ class MqttSink implements Sink {
           continue;
         }
       }
-      messages.push({ index: i, topic: topic as string, payload });
+      if (topic !== undefined) messages.push({ index: i, topic, payload });
     }
     const policy: RetryPolicy = {
       ...this.#policy,
