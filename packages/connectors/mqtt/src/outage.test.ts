@@ -155,4 +155,41 @@ describe('mqtt through a broker outage', { skip: !available }, () => {
       await proxy.down();
     }
   });
+
+  test('a sink write the broker does not acknowledge within ack_timeout fails at once, not retried', async () => {
+    const proxy = new BrokerProxy();
+    await proxy.up();
+    const topic = uniqueName('outage/timeout');
+    const checked = validateConfig<MqttSinkConfig>(mqttSink.config, {
+      url: proxy.url,
+      topic,
+      ack_timeout: '400ms',
+    });
+    if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
+    const sink = mqttSink.create(checked.value);
+    await sink.open({
+      id: 'out',
+      restored: undefined,
+      clock: systemClock,
+      baseDir: process.cwd(),
+      signal,
+      log: silentLogger,
+    });
+    try {
+      await proxy.down();
+      const started = Date.now();
+      await assert.rejects(
+        sink.write({ records: [{ id: 1 }], times: [0] }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'SINK_UNAVAILABLE');
+          assert.match(err.message, /did not acknowledge 1 message\(s\) within 400ms/);
+          return true;
+        },
+      );
+      assert.ok(Date.now() - started < 3000, 'no retries after the timeout');
+    } finally {
+      await sink.abort?.();
+      await proxy.down();
+    }
+  });
 });

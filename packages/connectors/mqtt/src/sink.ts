@@ -43,6 +43,13 @@ function topicProblem(topic: unknown): string | undefined {
   return undefined;
 }
 
+/** No acknowledgement within `ack_timeout`: fails the job rather than being retried. */
+class AckTimeout extends SluiceError {
+  constructor(message: string, step: string) {
+    super('SINK_UNAVAILABLE', message, { step });
+  }
+}
+
 /** A publish failure the broker decided (an MQTT 5 reason code of 0x80 or more): not retried. */
 function refusedCode(err: Error): number | undefined {
   const code = (err as { code?: unknown }).code;
@@ -160,7 +167,9 @@ class MqttSink implements Sink {
     }
     const policy: RetryPolicy = {
       ...this.#policy,
-      isRetryable: () => true,
+      // The client resends unacknowledged messages across reconnects by itself: a write that
+      // timed out is not published again, it fails the job.
+      isRetryable: (err) => !(err instanceof AckTimeout),
       onRetry: (err, attempt, delay) =>
         this.#log?.warn('mqtt: publish failed; retrying', {
           sink: this.#step,
@@ -206,10 +215,9 @@ class MqttSink implements Sink {
       let next = 0;
       const timer = setTimeout(() => {
         reject(
-          new SluiceError(
-            'SINK_UNAVAILABLE',
+          new AckTimeout(
             `the MQTT broker did not acknowledge ${open} message(s) within ${this.#config.ack_timeout}`,
-            { step: this.#step },
+            this.#step,
           ),
         );
       }, this.#ackTimeout);
