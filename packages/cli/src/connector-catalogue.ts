@@ -17,4 +17,5 @@ export interface ConnectorPackage {
 
 export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
+  { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
 ];

@@ -1,0 +1,20 @@
+/**
+ * @sluice/postgres: the PostgreSQL sink, registered explicitly:
+ *
+ * ```ts
+ * const registry = new Registry([builtins, postgres]);
+ * ```
+ *
+ * The `sluice` CLI loads this package by itself when a pipeline names `type: postgres`.
+ */
+
+import { type Plugin, sinkOf } from '@sluice/core';
+import { postgresSink } from './sink.ts';
+
+export { postgresSink };
+
+/** The PostgreSQL plugin: the sink of `type: postgres`. */
+export const postgres: Plugin = { name: 'postgres', components: [postgresSink] };
+
+/** TypeScript API helper: `.to('totals', toPostgres({ url, table: 'totals', mode: 'upsert', key: ['region'] }))`. */
+export const toPostgres = sinkOf(postgresSink);
