@@ -222,7 +222,7 @@ class PostgresSink implements Sink {
         ctx?.signal,
       );
     } catch (err) {
-      if (failureKind(err) === 'record') throw err;
+      if (failureKind(err) === 'record' || err instanceof TableProblem) throw err;
       throw this.#fatal(err, what);
     }
   }
@@ -281,9 +281,9 @@ export const postgresSink = defineSink({
   description: [
     'Each record becomes a row of `table`, each column taken from the record field of the same',
     'name (a missing field is NULL; fields without a column are not written). Values are sent as',
-    'text and the server converts them to the column types: strings, numbers, booleans, dates;',
-    'an array into an array column as an array literal, any other object or array as JSON (for',
-    '`json`/`jsonb` columns).',
+    'text and the server converts them to the column types: strings as they are (into a `json`',
+    'column a string must be JSON text), numbers, booleans, dates; an array into an array column',
+    'as an array literal, any other object or array as JSON (for `json`/`jsonb` columns).',
     '',
     '- `mode: append` writes each write’s records with `COPY … FROM STDIN`, `batch_size` rows per',
     '  statement, in order.',

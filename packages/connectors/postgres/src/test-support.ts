@@ -113,11 +113,20 @@ export function sinkConfig(options: { readonly [option: string]: unknown }): Pos
   return result.value;
 }
 
-/** An opened `postgres` sink with `options`. */
+const opened = new Set<Sink>();
+
+/** An opened `postgres` sink with `options`; `abortSinks` releases it if a test does not. */
 export async function openSink(options: { readonly [option: string]: unknown }, log?: Logger): Promise<Sink> {
   const sink = postgresSink.create(sinkConfig(options));
+  opened.add(sink);
   await sink.open(sinkContext(log));
   return sink;
+}
+
+/** Aborts every sink `openSink` opened (closing one twice does nothing), so a failed test leaves no connection. */
+export async function abortSinks(): Promise<void> {
+  for (const sink of opened) await sink.abort?.();
+  opened.clear();
 }
 
 /** A batch of `records`, with row kinds when given. */
