@@ -1,5 +1,5 @@
 /**
- * @sluice/postgres: the PostgreSQL sink, registered explicitly:
+ * @sluice/postgres: the PostgreSQL sink and lookup table, registered explicitly:
  *
  * ```ts
  * const registry = new Registry([builtins, postgres]);
@@ -9,12 +9,13 @@
  */
 
 import { type Plugin, sinkOf } from '@sluice/core';
+import { postgresLookup } from './lookup.ts';
 import { postgresSink } from './sink.ts';
 
-export { postgresSink };
+export { postgresLookup, postgresSink };
 
-/** The PostgreSQL plugin: the sink of `type: postgres`. */
-export const postgres: Plugin = { name: 'postgres', components: [postgresSink] };
+/** The PostgreSQL plugin: the sink and the lookup table of `type: postgres`. */
+export const postgres: Plugin = { name: 'postgres', components: [postgresSink, postgresLookup] };
 
 /** TypeScript API helper: `.to('totals', toPostgres({ url, table: 'totals', mode: 'upsert', key: ['region'] }))`. */
 export const toPostgres = sinkOf(postgresSink);
