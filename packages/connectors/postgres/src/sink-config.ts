@@ -45,6 +45,11 @@ export const postgresSinkConfig = Type.Object(
       description:
         'Create the table from `columns` (with `key` as its primary key) when it does not exist. The sink contract gives a sink no schema of its input, so the column types come from `columns`.',
     }),
+    delivery: Type.Union([Type.Literal('at_least_once'), Type.Literal('exactly_once')], {
+      default: 'at_least_once',
+      description:
+        '`at_least_once`: each statement commits when it completes; a restart writes again what came after the last checkpoint. `exactly_once`: the writes between two checkpoints are one transaction, prepared at the checkpoint (`PREPARE TRANSACTION`) and committed once it is durable, so readers see each record once; needs a server with `max_prepared_transactions` > 0 and one worker per pipeline, and rows appear only at checkpoints.',
+    }),
     batch_size: Type.Integer({
       minimum: 1,
       maximum: 100_000,

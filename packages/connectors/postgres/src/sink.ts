@@ -22,6 +22,14 @@ import {
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { failureKind, serverReason, sinkError } from './pg-errors.ts';
+import {
+  checkPreparedAllowed,
+  finishPrepared,
+  gidPrefix,
+  type PreparedState,
+  prepareTransaction,
+  recoverPrepared,
+} from './prepared.ts';
 import { checkSinkConfig, type PostgresSinkConfig, postgresSinkConfig } from './sink-config.ts';
 import { Statements } from './statements.ts';
 import { createTableSql, TableProblem, tableColumns } from './table.ts';
@@ -47,11 +55,22 @@ class PostgresSink implements Sink {
   #client: pg.Client | undefined;
   #statements: Statements | undefined;
   #records: readonly Row[] = [];
+  /** `delivery: exactly_once`: the prefix of this sink's prepared transactions' ids. */
+  #gids: string | undefined;
+  /** Whether the write connection has a transaction open (exactly_once). */
+  #inTransaction = false;
+  /** The connection broke with a transaction open: its writes are gone, so no retry may hide that. */
+  #lost = false;
+  /** Transactions prepared at checkpoints and not yet committed, oldest first. */
+  #prepared: { checkpoint: number; gid: string }[] = [];
 
   constructor(config: PostgresSinkConfig) {
     checkSinkConfig(config);
     this.#config = config;
-    this.#policy = { ...retryPolicy(config.retry), isRetryable: (err) => failureKind(err) === 'transient' };
+    this.#policy = {
+      ...retryPolicy(config.retry),
+      isRetryable: (err) => failureKind(err) === 'transient' && !this.#lost,
+    };
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -63,6 +82,16 @@ class PostgresSink implements Sink {
         if (config.create_table) await client.query(createTableSql(config));
         return tableColumns(client, config);
       });
+      if (config.delivery === 'exactly_once') {
+        const prefix = gidPrefix(ctx.pipeline ?? 'sluice', ctx.id);
+        const recovered = await this.#attempt('recover prepared transactions', async (client) => {
+          await checkPreparedAllowed(client, ctx.id);
+          return recoverPrepared(client, prefix, ctx.restored);
+        });
+        this.#gids = prefix;
+        if (recovered.committed + recovered.rolledBack > 0)
+          ctx.log.info('postgres sink: finished the transactions a restart found prepared', recovered);
+      }
       this.#statements = new Statements(config.table, columns, config.key);
     } catch (err) {
       await this.#drop();
@@ -94,12 +123,55 @@ class PostgresSink implements Sink {
     return rejected.sort((a, b) => a.index - b.index);
   }
 
-  async close(): Promise<void> {
-    await this.#drop();
+  /**
+   * exactly_once: prepares the transaction of the writes since the last checkpoint under an id
+   * naming this checkpoint, and returns the ids prepared and not yet committed — what a restart
+   * from this checkpoint commits. at_least_once: every statement is committed already.
+   */
+  async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
+    if (this.#gids === undefined) return undefined;
+    if (this.#inTransaction) {
+      const gid = `${this.#gids}${checkpointId}`;
+      await this.#once('prepare the checkpoint’s transaction', (client) => prepareTransaction(client, gid));
+      this.#inTransaction = false;
+      this.#prepared.push({ checkpoint: checkpointId, gid });
+    }
+    return { prepared: this.#prepared.map((p) => p.gid) };
   }
 
+  /** exactly_once: commits the transactions prepared up to this (durable) checkpoint. */
+  async commit(checkpointId: number): Promise<void> {
+    if (this.#gids === undefined) return;
+    while (this.#prepared.length > 0 && this.#prepared[0].checkpoint <= checkpointId) {
+      const { gid } = this.#prepared[0];
+      // COMMIT PREPARED cannot run inside a transaction, and writes may have opened one since the checkpoint.
+      await this.#control('commit the checkpoint’s transaction', (client) =>
+        finishPrepared(client, gid, 'COMMIT'),
+      );
+      this.#prepared.shift();
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.#gids !== undefined) {
+        // A clean end publishes everything: the open transaction, and any prepared one not yet committed.
+        if (this.#inTransaction)
+          await this.#once('commit the last writes', (client) => client.query('COMMIT'));
+        this.#inTransaction = false;
+        await this.commit(Number.MAX_SAFE_INTEGER);
+      }
+    } finally {
+      await this.#drop();
+      await this.#dropControl();
+    }
+  }
+
+  /** Ends the connections: an open transaction rolls back; prepared ones stay for the next open. */
   async abort(): Promise<void> {
+    this.#inTransaction = false;
     await this.#drop();
+    await this.#dropControl();
   }
 
   /** Appends every record by COPY, `batch_size` rows a statement, in order. */
@@ -177,7 +249,9 @@ class PostgresSink implements Sink {
    */
   async #bisect(statement: Statement, indexes: readonly number[], rejected: SinkRejection[], what: string) {
     try {
-      await this.#attempt(what, (client) => statement(client, indexes));
+      await this.#attempt(what, (client) =>
+        this.#gids === undefined ? statement(client, indexes) : this.#guarded(client, statement, indexes),
+      );
     } catch (err) {
       if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#fatal(err, what);
       if (indexes.length === 1) {
@@ -188,6 +262,70 @@ class PostgresSink implements Sink {
       await this.#bisect(statement, indexes.slice(0, mid), rejected, what);
       await this.#bisect(statement, indexes.slice(mid), rejected, what);
     }
+  }
+
+  /**
+   * exactly_once: runs `statement` inside the checkpoint's transaction (opened by the first
+   * statement after a checkpoint), behind a savepoint, so that a refused row undoes only this
+   * statement and the bisection can go on in the same transaction.
+   */
+  async #guarded(client: pg.Client, statement: Statement, indexes: readonly number[]): Promise<void> {
+    if (!this.#inTransaction) {
+      await client.query('BEGIN');
+      this.#inTransaction = true;
+    }
+    await client.query('SAVEPOINT sluice_write');
+    try {
+      await statement(client, indexes);
+    } catch (err) {
+      if (failureKind(err) === 'record') await client.query('ROLLBACK TO SAVEPOINT sluice_write');
+      throw err;
+    }
+    await client.query('RELEASE SAVEPOINT sluice_write');
+  }
+
+  /** Runs `fn` once on the write connection: a failure is final (a transaction there would be lost anyway). */
+  async #once<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.#connected());
+    } catch (err) {
+      await this.#drop();
+      throw this.#fatal(err, what);
+    }
+  }
+
+  /** Runs `fn` on the control connection (no transaction ever open there), retrying outages. */
+  async #control(what: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
+    const policy: RetryPolicy = {
+      ...retryPolicy(this.#config.retry),
+      isRetryable: (e) => failureKind(e) === 'transient',
+    };
+    try {
+      await retry(
+        async () => {
+          this.#controlClient ??= this.#newClient();
+          const client = await this.#controlClient;
+          try {
+            await fn(client);
+          } catch (err) {
+            if (failureKind(err) === 'transient') await this.#dropControl();
+            throw err;
+          }
+        },
+        policy,
+        this.#ctx?.signal,
+      );
+    } catch (err) {
+      throw this.#fatal(err, what);
+    }
+  }
+
+  #controlClient: Promise<pg.Client> | undefined;
+
+  async #dropControl(): Promise<void> {
+    const client = this.#controlClient;
+    this.#controlClient = undefined;
+    await client?.then((c) => c.end()).catch(() => {});
   }
 
   /**
@@ -214,7 +352,11 @@ class PostgresSink implements Sink {
           try {
             return await fn(client);
           } catch (err) {
-            if (failureKind(err) === 'transient') await this.#drop();
+            if (failureKind(err) === 'transient') {
+              if (this.#inTransaction) this.#lost = true;
+              this.#inTransaction = false;
+              await this.#drop();
+            }
             throw err;
           }
         },
@@ -233,6 +375,13 @@ class PostgresSink implements Sink {
 
   async #connected(): Promise<pg.Client> {
     if (this.#client) return this.#client;
+    const client = await this.#newClient();
+    this.#client = client;
+    return client;
+  }
+
+  /** A connected client whose loss between statements is logged (the next statement then fails). */
+  async #newClient(): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.#config.url,
       connectionTimeoutMillis: this.#config.connect_timeout,
@@ -241,7 +390,11 @@ class PostgresSink implements Sink {
     // A connection that breaks between statements emits 'error'; the next statement then fails and reconnects.
     client.on('error', (err) => {
       this.#log?.warn('postgres sink: connection lost', { reason: serverReason(err) });
-      if (this.#client === client) this.#client = undefined;
+      if (this.#client === client) {
+        this.#client = undefined;
+        if (this.#inTransaction) this.#lost = true;
+        this.#inTransaction = false;
+      }
     });
     try {
       await client.connect();
@@ -249,7 +402,6 @@ class PostgresSink implements Sink {
       await client.end().catch(() => {});
       throw err;
     }
-    this.#client = client;
     return client;
   }
 
@@ -308,11 +460,23 @@ export const postgresSink = defineSink({
     '- **Setup errors** — no such table, column or database, authentication, permissions: the sink',
     '  fails at once with CONFIG_INVALID and the server’s message.',
     '',
-    'Delivery is at-least-once in both modes: every statement is committed when it completes, so',
-    'records written after the last completed checkpoint are written again after a restart. In',
-    '`mode: upsert` a replay rewrites the same rows, so the table converges to the same content',
-    '(idempotent writes); in `mode: append` it adds the replayed rows again. The URL is a secret:',
-    'it never appears in logs or errors.',
+    '`delivery: at_least_once` (the default) commits every statement when it completes, so records',
+    'written after the last completed checkpoint are written again after a restart: in',
+    '`mode: upsert` a replay rewrites the same rows and the table converges to the same content',
+    '(idempotent writes); in `mode: append` it adds the replayed rows again.',
+    '',
+    '`delivery: exactly_once` writes everything between two checkpoints in one transaction, with a',
+    'savepoint around each statement so that refused rows are still found and dead-lettered. At the',
+    "checkpoint the sink prepares it (`PREPARE TRANSACTION 'sluice/<pipeline>/<sink>/<checkpoint>'`)",
+    'and commits it (`COMMIT PREPARED`, on a second connection) once the checkpoint is durable; a',
+    'restart commits what its checkpoint prepared and rolls back what later checkpoints prepared,',
+    'so each record is published once. Rows appear only at checkpoints. The server must allow',
+    'prepared transactions (`max_prepared_transactions` > 0; the sink refuses to start and says so',
+    'otherwise), and only one worker may run the pipeline: a restart rolls back every prepared',
+    'transaction of its pipeline and sink id. A connection lost with a transaction open fails the',
+    'write at once (its rows are gone) and the job restarts from its last checkpoint.',
+    '',
+    'The URL is a secret: it never appears in logs or errors.',
   ].join('\n'),
   example: [
     'type: postgres',
@@ -325,7 +489,7 @@ export const postgresSink = defineSink({
     '  region: text',
     '  revenue: double precision',
   ].join('\n'),
-  delivery: 'at-least-once',
+  delivery: { option: 'delivery', values: { at_least_once: 'at-least-once', exactly_once: 'exactly-once' } },
   changelog: {
     consumes: (config) => (config.mode === 'upsert' ? ['append', 'upsert', 'retract'] : ['append']),
     hint: 'set `mode: upsert` with `key` (the columns of the table’s primary key)',

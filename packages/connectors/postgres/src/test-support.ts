@@ -52,6 +52,27 @@ export async function postgresMissing(): Promise<string | undefined> {
 }
 
 /**
+ * Why `delivery: exactly_once` cannot be tested on the server (it does not allow prepared
+ * transactions), or undefined when it can. Not a failure under CI: the server's setting needs a
+ * restart to change (`scripts/services.sh` sets it for the next start).
+ */
+export async function preparedUnavailable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    const shown = await client.query<{ max_prepared_transactions: string }>('SHOW max_prepared_transactions');
+    const max = Number(shown.rows[0]?.max_prepared_transactions ?? 0);
+    return max > 0
+      ? undefined
+      : 'the server has max_prepared_transactions = 0 (it allows no PREPARE TRANSACTION)';
+  } catch (err) {
+    return `postgres not reachable (${err instanceof Error ? err.message : String(err)})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
  * A schema of its own on the test server, and a client to look at it with: every table a test
  * makes lives in it, and `drop()` removes it with them.
  */
