@@ -7,7 +7,7 @@
 import { after } from 'node:test';
 import type { Row } from '@sluice/core';
 import { sinkConformance } from '@sluice/core/testing';
-import { postgresSink } from './sink.ts';
+import { postgresSink } from './sink-spec.ts';
 import { PG_URL, postgresMissing, preparedUnavailable, REPO_ROOT, TestSchema } from './test-support.ts';
 
 const skip = (await postgresMissing()) ?? false;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { type Sink, SluiceError } from '@sluice/core';
-import { postgresSink } from './sink.ts';
+import { postgresSink } from './sink-spec.ts';
 import {
   batchOf,
   keptLines,

@@ -10,7 +10,7 @@
 
 import { type Plugin, sinkOf } from '@sluice/core';
 import { postgresLookup } from './lookup.ts';
-import { postgresSink } from './sink.ts';
+import { postgresSink } from './sink-spec.ts';
 
 export { postgresLookup, postgresSink };
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DELETE, INSERT, type Row, SluiceError, UPDATE_AFTER, UPDATE_BEFORE } from '@sluice/core';
-import { postgresSink } from './sink.ts';
+import { postgresSink } from './sink-spec.ts';
 import {
   abortSinks,
   batchOf,

@@ -16,8 +16,8 @@ import {
   validateConfig,
 } from '@sluice/core';
 import pg from 'pg';
-import { postgresSink } from './sink.ts';
 import type { PostgresSinkConfig } from './sink-config.ts';
+import { postgresSink } from './sink-spec.ts';
 
 /** The test server's URL; `SLUICE_PG_URL` overrides it. */
 export const PG_URL = process.env.SLUICE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
