@@ -111,6 +111,7 @@ export class PostgresSink implements Sink {
   }
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    this.#checkNotLost();
     const rejected: SinkRejection[] = [];
     this.#records = batch.records;
     try {
@@ -130,6 +131,7 @@ export class PostgresSink implements Sink {
    */
   async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
     if (this.#gids === undefined) return undefined;
+    this.#checkNotLost();
     if (this.#inTransaction) {
       const gid = `${this.#gids}${checkpointId}`;
       await this.#once('prepare the checkpoint’s transaction', (client) => prepareTransaction(client, gid));
@@ -156,6 +158,7 @@ export class PostgresSink implements Sink {
     try {
       if (this.#gids !== undefined) {
         // A clean end publishes everything: the open transaction, and any prepared one not yet committed.
+        this.#checkNotLost();
         if (this.#inTransaction)
           await this.#once('commit the last writes', (client) => client.query('COMMIT'));
         this.#inTransaction = false;
@@ -282,6 +285,20 @@ export class PostgresSink implements Sink {
       throw err;
     }
     await client.query('RELEASE SAVEPOINT sluice_write');
+  }
+
+  /**
+   * exactly_once: fails once the connection broke with a transaction open (found by a statement
+   * or by the client's error event between writes): the writes since the last checkpoint are
+   * gone, and only a restart from that checkpoint writes them again.
+   */
+  #checkNotLost(): void {
+    if (!this.#lost) return;
+    throw new SluiceError(
+      'SINK_UNAVAILABLE',
+      `postgres sink: the connection to ${this.#config.table}'s server broke with a transaction open; its writes since the last checkpoint are lost, so the job restarts from that checkpoint`,
+      { step: this.#ctx?.id },
+    );
   }
 
   /** Runs `fn` once on the write connection: a failure is final (a transaction there would be lost anyway). */
