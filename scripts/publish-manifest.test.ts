@@ -12,7 +12,12 @@ import { isUnpublishedSource, type Manifest, publishManifest } from './publish-m
 const root = join(import.meta.dirname, '..');
 const manifestOf = (dir: string) =>
   JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Manifest;
-const packages = ['packages/core', 'packages/connectors/kafka', 'packages/cli', 'packages/connectors/postgres'];
+const packages = [
+  'packages/core',
+  'packages/connectors/kafka',
+  'packages/cli',
+  'packages/connectors/postgres',
+];
 
 const repoManifest: Manifest = {
   name: '@example/pkg',
