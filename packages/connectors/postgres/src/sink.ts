@@ -306,6 +306,9 @@ export class PostgresSink implements Sink {
     try {
       return await fn(await this.#connected());
     } catch (err) {
+      // A failed PREPARE or COMMIT ends the transaction: its writes are gone.
+      if (this.#inTransaction) this.#lost = true;
+      this.#inTransaction = false;
       await this.#drop();
       throw this.#fatal(err, what);
     }
