@@ -38,7 +38,7 @@ export async function postgresMissing(): Promise<string | undefined> {
       await client.query('SELECT 1');
       return undefined;
     } catch (err) {
-      return `postgres not reachable at 127.0.0.1:5432 (${err instanceof Error ? err.message : String(err)})`;
+      return `postgres not reachable at ${new URL(PG_URL).host} (${err instanceof Error ? err.message : String(err)})`;
     } finally {
       await client.end().catch(() => {});
     }
