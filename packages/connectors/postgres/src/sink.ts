@@ -106,7 +106,8 @@ export class PostgresSink implements Sink {
       at: endpointOf(config.url),
       table: config.table,
       mode: config.mode,
-      columns: this.#statements.copy,
+      delivery: config.delivery,
+      statement: config.mode === 'append' ? this.#statements.copy : 'INSERT … ON CONFLICT / DELETE',
     });
   }
 
