@@ -33,7 +33,13 @@ const root = join(import.meta.dirname, '..');
  * packages on (`SLUICE_INSTALL_TEST_NODE=/path/to/node22/bin/node`).
  */
 const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
-const workspaces = ['packages/core', 'packages/connectors/kafka', 'packages/cli', 'packages/sql'];
+const workspaces = [
+  'packages/core',
+  'packages/connectors/kafka',
+  'packages/connectors/postgres',
+  'packages/cli',
+  'packages/sql',
+];
 /** The TypeScript the repository pins; the user's project installs the same from the npm cache. */
 const typescriptVersion = (
   JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8')) as { version: string }

@@ -12,7 +12,13 @@ import { isUnpublishedSource, type Manifest, publishManifest } from './publish-m
 const root = join(import.meta.dirname, '..');
 const manifestOf = (dir: string) =>
   JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Manifest;
-const packages = ['packages/core', 'packages/connectors/kafka', 'packages/cli', 'packages/sql'];
+const packages = [
+  'packages/core',
+  'packages/connectors/kafka',
+  'packages/cli',
+  'packages/sql',
+  'packages/connectors/postgres',
+];
 
 const repoManifest: Manifest = {
   name: '@example/pkg',

@@ -207,6 +207,35 @@ debian_up() {
   fi
 }
 
+# PostgreSQL settings the connectors' tests need, in a conf.d file of their own: prepared
+# transactions for the postgres sink's `delivery: exactly_once` (PREPARE TRANSACTION). Written
+# only when its content differs (idempotent); takes effect at the server's next start, so a
+# running server with another value is reported, never restarted here.
+PG_SLUICE_CONF='max_prepared_transactions = 20'
+postgres_configure() {
+  local v dir file
+  v="$(pg_version)"; [[ -n "$v" ]] || return 0
+  dir="${PG_CONF_DIR:-/etc/postgresql/$v/main/conf.d}"
+  file="$dir/91-sluice.conf"
+  if [[ "$(cat "$file" 2>/dev/null)" != "$PG_SLUICE_CONF" ]]; then
+    if mkdir -p "$dir" 2>/dev/null && printf '%s\n' "$PG_SLUICE_CONF" >"$file.tmp.$$" 2>/dev/null; then
+      mv "$file.tmp.$$" "$file" && note "postgres: wrote $file ($PG_SLUICE_CONF)"
+    else
+      rm -f "$file.tmp.$$"
+      note "postgres: cannot write $file; set $PG_SLUICE_CONF in the server's configuration by hand"
+    fi
+  fi
+  if port_open 5432 && command -v psql >/dev/null 2>&1; then
+    local now
+    now="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_prepared_transactions' 2>/dev/null || true)"
+    if [[ -n "$now" && "$now" == 0 ]]; then
+      note "postgres: the running server has max_prepared_transactions = 0; it applies $file at its next start" \
+        "(npm run services -- down postgres && npm run services -- up postgres); until then the postgres" \
+        "sink's exactly_once tests skip"
+    fi
+  fi
+}
+
 debian_down() {
   local s="$1" port out
   port="$(svc_port "$s")"
@@ -759,6 +788,7 @@ main() {
           down:kafka) kafka_down || rc=1 ;;
           status:kafka) kafka_status || rc=1 ;;
           *:schema-registry) bash "$ROOT/scripts/schema-registry.sh" "$cmd" || rc=1 ;;
+          up:postgres) postgres_configure; debian_up "$s" || rc=1 ;;
           up:*) debian_up "$s" || rc=1 ;;
           down:*) debian_down "$s" || rc=1 ;;
           status:*)

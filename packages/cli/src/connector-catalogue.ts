@@ -18,4 +18,5 @@ export interface ConnectorPackage {
 export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
+  { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
 ];

@@ -1,0 +1,72 @@
+/**
+ * The core's sink conformance suite run by the `postgres` sink with both delivery guarantees
+ * against the real server: skipped with a reason when it is not reachable, a failure under
+ * CI=true. `exactly_once` is skipped, saying why, on a server without prepared transactions.
+ */
+
+import { after } from 'node:test';
+import type { Row } from '@sluice/core';
+import { sinkConformance } from '@sluice/core/testing';
+import { postgresSink } from './sink-spec.ts';
+import { PG_URL, postgresMissing, preparedUnavailable, REPO_ROOT, TestSchema } from './test-support.ts';
+
+const skip = (await postgresMissing()) ?? false;
+const schema = new TestSchema();
+after(() => schema.drop());
+
+const noPrepared = skip ? undefined : await preparedUnavailable();
+
+for (const delivery of ['at_least_once', 'exactly_once'] as const) {
+  sinkConformance({
+    spec: postgresSink,
+    label: `postgres ${delivery}`,
+    skip: skip || (delivery === 'exactly_once' && noPrepared) || false,
+    baseDir: REPO_ROOT,
+    changelog: true,
+    // `name` is NOT NULL: the server refuses the record, naming the column.
+    refused: { record: { id: 1000, amount: 1 }, reason: /null value in column "name"/ },
+    async target({ changelog }) {
+      const table = schema.table(changelog ? 'changes' : 'append');
+      if (changelog) {
+        // The sink creates this one: `create_table` with the declared columns and the key.
+        const options = {
+          url: PG_URL,
+          table,
+          mode: 'upsert',
+          key: ['id'],
+          create_table: true,
+          columns: { id: 'integer', value: 'text' },
+          delivery,
+        };
+        return { options, read: () => schema.query<Row>(`SELECT id, value FROM ${table} ORDER BY id`) };
+      }
+      // `seq` records the order of the writes; the sink leaves it to its default, as it writes only `columns`.
+      await schema.query(
+        `CREATE TABLE ${table} (seq bigserial PRIMARY KEY, id integer, name text NOT NULL, amount double precision, tags text[])`,
+      );
+      const options = {
+        url: PG_URL,
+        table,
+        columns: { id: 'integer', name: 'text', amount: 'double precision', tags: 'text[]' },
+        delivery,
+      };
+      return {
+        options,
+        read: () => schema.query<Row>(`SELECT id, name, amount, tags FROM ${table} ORDER BY seq`),
+      };
+    },
+    async secret() {
+      // The server uses trust authentication, so a wrong password passes: a database that does not exist fails at open.
+      const secret = `wrong-${process.pid}-do-not-leak`;
+      return {
+        secret,
+        options: {
+          url: `postgres://sluice:${secret}@127.0.0.1:5432/sluice_no_such_database_${process.pid}`,
+          table: 'anything',
+          delivery,
+          retry: { max_attempts: 1 },
+        },
+      };
+    },
+  });
+}

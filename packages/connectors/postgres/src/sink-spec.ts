@@ -1,0 +1,81 @@
+/**
+ * The `postgres` sink's spec: its options, guarantee, changelog support and reference text.
+ */
+
+import { defineSink } from '@sluice/core';
+import { PostgresSink } from './sink.ts';
+import { postgresSinkConfig } from './sink-config.ts';
+
+/** The `postgres` sink spec. */
+export const postgresSink = defineSink({
+  type: 'postgres',
+  summary: 'Writes records to a PostgreSQL table: appends by COPY, or upserts and deletes rows by key.',
+  description: [
+    'Each record becomes a row of `table`, each column taken from the record field of the same',
+    'name (a missing field is NULL; fields without a column are not written). Values are sent as',
+    'text and the server converts them to the column types: strings as they are (into a `json`',
+    'column a string must be JSON text), numbers, booleans, dates; an array into an array column',
+    'as an array literal, any other object or array as JSON (for `json`/`jsonb` columns).',
+    '',
+    '- `mode: append` writes each write’s records with `COPY … FROM STDIN`, `batch_size` rows per',
+    '  statement, in order.',
+    '- `mode: upsert` takes changelogs (an `aggregate` without a window, a join): inserts and',
+    '  updates by `INSERT … ON CONFLICT (key) DO UPDATE`, deletes and the old row of an update by',
+    '  `DELETE … WHERE key IN (…)`. Within a write, the changes of one key fold to its last, so',
+    '  the table ends as applying them in order would (an UPDATE_BEFORE/UPDATE_AFTER pair, a',
+    '  delete then an insert of the same key). `key` must be the columns of the table’s primary',
+    '  key or of another unique index; the sink checks it when it opens.',
+    '',
+    '`create_table: true` creates the table from `columns` (with `key` as its primary key) when it',
+    'does not exist: a sink is not given the schema of its input, so the types are declared.',
+    '',
+    '- **Refused records** — a row the server refuses for good (SQLSTATE class 22: wrong type, too',
+    '  long, out of range; class 23: NOT NULL, unique, check, foreign key): the statement is',
+    '  retried in halves until that row is found; it goes to the dead-letter output with the',
+    '  server’s reason (SINK_REJECTED), the others are written.',
+    '- **Transient failures** — connection refused or reset, the server shutting down or out of',
+    '  connections, a serialization failure or deadlock: the statement is retried on a new',
+    '  connection with capped exponential backoff and full jitter (`retry`); after',
+    '  `retry.max_attempts` the write fails with SINK_UNAVAILABLE.',
+    '- **Setup errors** — no such table, column or database, authentication, permissions: the sink',
+    '  fails at once with CONFIG_INVALID and the server’s message.',
+    '',
+    '`delivery: at_least_once` (the default) commits every statement when it completes, so records',
+    'written after the last completed checkpoint are written again after a restart: in',
+    '`mode: upsert` a replay rewrites the same rows and the table converges to the same content',
+    '(idempotent writes); in `mode: append` it adds the replayed rows again.',
+    '',
+    '`delivery: exactly_once` writes everything between two checkpoints in one transaction, with a',
+    'savepoint around each statement so that refused rows are still found and dead-lettered. At the',
+    "checkpoint the sink prepares it (`PREPARE TRANSACTION 'sluice/<pipeline>/<sink>/<checkpoint>'`)",
+    'and commits it (`COMMIT PREPARED`, on a second connection) once the checkpoint is durable; a',
+    'restart commits what its checkpoint prepared and rolls back what later checkpoints prepared,',
+    'so each record is published once. Rows appear only at checkpoints. The server must allow',
+    'prepared transactions (`max_prepared_transactions` > 0; the sink refuses to start and says so',
+    'otherwise), and only one worker may run the pipeline: a restart rolls back every prepared',
+    'transaction of its pipeline and sink id. A connection lost with a transaction open fails the',
+    'write at once (its rows are gone) and the job restarts from its last checkpoint.',
+    '',
+    'The URL is a secret: it never appears in logs or errors.',
+  ].join('\n'),
+  example: [
+    'type: postgres',
+    'url: postgres://sluice:change-me@127.0.0.1:5432/analytics',
+    'table: revenue_by_region',
+    'mode: upsert',
+    'key: [region]',
+    'create_table: true',
+    'columns:',
+    '  region: text',
+    '  revenue: double precision',
+  ].join('\n'),
+  delivery: { option: 'delivery', values: { at_least_once: 'at-least-once', exactly_once: 'exactly-once' } },
+  changelog: {
+    consumes: (config) => (config.mode === 'upsert' ? ['append', 'upsert', 'retract'] : ['append']),
+    hint: 'set `mode: upsert` with `key` (the columns of the table’s primary key)',
+    upsertKey: (config) =>
+      config.mode === 'upsert' && config.key ? { path: 'key', fields: config.key } : undefined,
+  },
+  config: postgresSinkConfig,
+  create: (config) => new PostgresSink(config),
+});

@@ -1,0 +1,448 @@
+/**
+ * The `postgres` sink: appends by COPY, or upserts and deletes rows by key from a changelog;
+ * records the server refuses go to the dead letters with its reason, outages are retried.
+ */
+
+import { finished } from 'node:stream/promises';
+import {
+  DELETE,
+  type Logger,
+  type RetryPolicy,
+  type Row,
+  retry,
+  retryPolicy,
+  type Sink,
+  type SinkBatch,
+  type SinkContext,
+  type SinkRejection,
+  SluiceError,
+  UPDATE_BEFORE,
+} from '@sluice/core';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { failureKind, serverReason, sinkError } from './pg-errors.ts';
+import {
+  checkPreparedAllowed,
+  finishPrepared,
+  gidPrefix,
+  type PreparedState,
+  prepareTransaction,
+  recoverPrepared,
+} from './prepared.ts';
+import { checkSinkConfig, type PostgresSinkConfig } from './sink-config.ts';
+import { Statements } from './statements.ts';
+import { createTableSql, TableProblem, tableColumns } from './table.ts';
+
+/** Where a URL points, without its credentials: for log lines. */
+function endpointOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return '(unparsed url)';
+  }
+}
+
+/** A statement over the records at some indexes of the batch being written. */
+type Statement = (client: pg.Client, indexes: readonly number[]) => Promise<void>;
+
+/** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
+export class PostgresSink implements Sink {
+  readonly #config: PostgresSinkConfig;
+  readonly #policy: RetryPolicy;
+  #ctx: SinkContext | undefined;
+  #log: Logger | undefined;
+  #client: pg.Client | undefined;
+  #statements: Statements | undefined;
+  #records: readonly Row[] = [];
+  /** `delivery: exactly_once`: the prefix of this sink's prepared transactions' ids. */
+  #gids: string | undefined;
+  /** Whether the write connection has a transaction open (exactly_once). */
+  #inTransaction = false;
+  /** The connection broke with a transaction open: its writes are gone, so no retry may hide that. */
+  #lost = false;
+  /** Transactions prepared at checkpoints and not yet committed, oldest first. */
+  #prepared: { checkpoint: number; gid: string }[] = [];
+
+  constructor(config: PostgresSinkConfig) {
+    checkSinkConfig(config);
+    this.#config = config;
+    this.#policy = {
+      ...retryPolicy(config.retry),
+      isRetryable: (err) => failureKind(err) === 'transient' && !this.#lost,
+    };
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#log = ctx.log;
+    const config = this.#config;
+    try {
+      const columns = await this.#attempt('open the table', async (client) => {
+        if (config.create_table) await client.query(createTableSql(config));
+        return tableColumns(client, config);
+      });
+      if (config.delivery === 'exactly_once') {
+        const prefix = gidPrefix(ctx.pipeline ?? 'sluice', ctx.id);
+        const recovered = await this.#attempt('recover prepared transactions', async (client) => {
+          await checkPreparedAllowed(client, ctx.id);
+          return recoverPrepared(client, prefix, ctx.restored);
+        });
+        this.#gids = prefix;
+        if (recovered.committed + recovered.rolledBack > 0)
+          ctx.log.info('postgres sink: finished the transactions a restart found prepared', recovered);
+      }
+      this.#statements = new Statements(config.table, columns, config.key);
+    } catch (err) {
+      await this.#drop();
+      if (err instanceof TableProblem)
+        throw new SluiceError('CONFIG_INVALID', `postgres sink: ${err.message}`, {
+          step: ctx.id,
+          path: err.path,
+        });
+      throw err;
+    }
+    ctx.log.info('postgres sink: writing', {
+      at: endpointOf(config.url),
+      table: config.table,
+      mode: config.mode,
+      delivery: config.delivery,
+      statement: config.mode === 'append' ? this.#statements.copy : 'INSERT … ON CONFLICT / DELETE',
+    });
+  }
+
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    this.#checkNotLost();
+    const rejected: SinkRejection[] = [];
+    this.#records = batch.records;
+    try {
+      if (this.#config.mode === 'append') await this.#append(batch, rejected);
+      else await this.#changes(batch, rejected);
+    } finally {
+      this.#records = [];
+    }
+    if (rejected.length === 0) return undefined;
+    return rejected.sort((a, b) => a.index - b.index);
+  }
+
+  /**
+   * exactly_once: prepares the transaction of the writes since the last checkpoint under an id
+   * naming this checkpoint, and returns the ids prepared and not yet committed — what a restart
+   * from this checkpoint commits. at_least_once: every statement is committed already.
+   */
+  async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
+    if (this.#gids === undefined) return undefined;
+    this.#checkNotLost();
+    if (this.#inTransaction) {
+      const gid = `${this.#gids}${checkpointId}`;
+      await this.#once('prepare the checkpoint’s transaction', (client) => prepareTransaction(client, gid));
+      this.#inTransaction = false;
+      this.#prepared.push({ checkpoint: checkpointId, gid });
+    }
+    return { prepared: this.#prepared.map((p) => p.gid) };
+  }
+
+  /** exactly_once: commits the transactions prepared up to this (durable) checkpoint. */
+  async commit(checkpointId: number): Promise<void> {
+    if (this.#gids === undefined) return;
+    while (this.#prepared.length > 0 && this.#prepared[0].checkpoint <= checkpointId) {
+      const { gid } = this.#prepared[0];
+      // COMMIT PREPARED cannot run inside a transaction, and writes may have opened one since the checkpoint.
+      await this.#control('commit the checkpoint’s transaction', (client) =>
+        finishPrepared(client, gid, 'COMMIT'),
+      );
+      this.#prepared.shift();
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.#gids !== undefined) {
+        // A clean end publishes everything: the open transaction, and any prepared one not yet committed.
+        this.#checkNotLost();
+        if (this.#inTransaction)
+          await this.#once('commit the last writes', (client) => client.query('COMMIT'));
+        this.#inTransaction = false;
+        await this.commit(Number.MAX_SAFE_INTEGER);
+      }
+    } finally {
+      await this.#drop();
+      await this.#dropControl();
+    }
+  }
+
+  /** Ends the connections: an open transaction rolls back; prepared ones stay for the next open. */
+  async abort(): Promise<void> {
+    this.#inTransaction = false;
+    await this.#drop();
+    await this.#dropControl();
+  }
+
+  /** Appends every record by COPY, `batch_size` rows a statement, in order. */
+  async #append(batch: SinkBatch, rejected: SinkRejection[]): Promise<void> {
+    const statements = this.#need();
+    const copy: Statement = async (client, indexes) => {
+      const stream = client.query(copyFrom(statements.copy));
+      stream.end(statements.copyText(this.#records, indexes));
+      await finished(stream);
+    };
+    const all = batch.records.map((_r, i) => i);
+    for (const chunk of chunks(all, this.#config.batch_size))
+      await this.#bisect(copy, chunk, rejected, 'append');
+  }
+
+  /**
+   * Applies a changelog batch: the changes of each key fold to its last (an UPDATE_BEFORE and its
+   * UPDATE_AFTER become the upsert of the new row; a DELETE or a lone UPDATE_BEFORE removes the
+   * row), so the keys are distinct and one DELETE and one INSERT … ON CONFLICT per chunk leave
+   * the table as applying the changes in order would. When a key's last change is refused, its
+   * earlier changes in the batch are applied one by one, in order.
+   */
+  async #changes(batch: SinkBatch, rejected: SinkRejection[]): Promise<void> {
+    const statements = this.#need();
+    const { records, kinds } = batch;
+    const removes = (i: number) => kinds !== undefined && (kinds[i] === DELETE || kinds[i] === UPDATE_BEFORE);
+    const last = new Map<string, number>();
+    let earlier: Map<string, number[]> | undefined;
+    for (let i = 0; i < records.length; i++) {
+      const key = statements.keyText(records[i]);
+      const before = last.get(key);
+      if (before !== undefined) {
+        earlier ??= new Map();
+        const list = earlier.get(key);
+        if (list) list.push(before);
+        else earlier.set(key, [before]);
+      }
+      last.set(key, i);
+    }
+    const deletes: number[] = [];
+    const upserts: number[] = [];
+    for (const i of last.values()) (removes(i) ? deletes : upserts).push(i);
+    const del = this.#changeStatement(statements, true);
+    const ins = this.#changeStatement(statements, false);
+    const size = this.#config.batch_size;
+    const found: SinkRejection[] = [];
+    for (const chunk of chunks(deletes, Math.min(size, statements.deleteLimit)))
+      await this.#bisect(del, chunk, found, 'delete');
+    for (const chunk of chunks(upserts, Math.min(size, statements.insertLimit)))
+      await this.#bisect(ins, chunk, found, 'upsert');
+    rejected.push(...found);
+    if (earlier === undefined) return;
+    for (const r of found) {
+      const previous = earlier.get(statements.keyText(records[r.index]));
+      if (previous === undefined) continue;
+      for (const i of previous)
+        await this.#bisect(removes(i) ? del : ins, [i], rejected, removes(i) ? 'delete' : 'upsert');
+    }
+  }
+
+  #changeStatement(statements: Statements, remove: boolean): Statement {
+    return async (client, indexes) => {
+      const { text, values } = remove
+        ? statements.delete(this.#records, indexes)
+        : statements.upsert(this.#records, indexes);
+      await client.query(text, values);
+    };
+  }
+
+  /**
+   * Runs `statement` over `indexes`; when the server refuses a record of them, tries each half
+   * (each statement is atomic, so a refused one wrote nothing) until the refused records are
+   * found one by one, each rejected with the server's reason: k refused records among n cost
+   * about 2k·log2(n) statements more.
+   */
+  async #bisect(statement: Statement, indexes: readonly number[], rejected: SinkRejection[], what: string) {
+    try {
+      await this.#attempt(what, (client) =>
+        this.#gids === undefined ? statement(client, indexes) : this.#guarded(client, statement, indexes),
+      );
+    } catch (err) {
+      if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#fatal(err, what);
+      if (indexes.length === 1) {
+        rejected.push({ index: indexes[0], message: `postgres refused the row: ${serverReason(err)}` });
+        return;
+      }
+      const mid = indexes.length >> 1;
+      await this.#bisect(statement, indexes.slice(0, mid), rejected, what);
+      await this.#bisect(statement, indexes.slice(mid), rejected, what);
+    }
+  }
+
+  /**
+   * exactly_once: runs `statement` inside the checkpoint's transaction (opened by the first
+   * statement after a checkpoint), behind a savepoint, so that a refused row undoes only this
+   * statement and the bisection can go on in the same transaction.
+   */
+  async #guarded(client: pg.Client, statement: Statement, indexes: readonly number[]): Promise<void> {
+    if (!this.#inTransaction) {
+      await client.query('BEGIN');
+      this.#inTransaction = true;
+    }
+    await client.query('SAVEPOINT sluice_write');
+    try {
+      await statement(client, indexes);
+    } catch (err) {
+      if (failureKind(err) === 'record') await client.query('ROLLBACK TO SAVEPOINT sluice_write');
+      throw err;
+    }
+    await client.query('RELEASE SAVEPOINT sluice_write');
+  }
+
+  /**
+   * exactly_once: fails once the connection broke with a transaction open (found by a statement
+   * or by the client's error event between writes): the writes since the last checkpoint are
+   * gone, and only a restart from that checkpoint writes them again.
+   */
+  #checkNotLost(): void {
+    if (!this.#lost) return;
+    throw new SluiceError(
+      'SINK_UNAVAILABLE',
+      `postgres sink: the connection to ${this.#config.table}'s server broke with a transaction open; its writes since the last checkpoint are lost, so the job restarts from that checkpoint`,
+      { step: this.#ctx?.id },
+    );
+  }
+
+  /** Runs `fn` once on the write connection: a failure is final (a transaction there would be lost anyway). */
+  async #once<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.#connected());
+    } catch (err) {
+      // A failed PREPARE or COMMIT ends the transaction: its writes are gone.
+      if (this.#inTransaction) this.#lost = true;
+      this.#inTransaction = false;
+      await this.#drop();
+      throw this.#fatal(err, what);
+    }
+  }
+
+  /** Runs `fn` on the control connection (no transaction ever open there), retrying outages. */
+  async #control(what: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
+    const policy: RetryPolicy = {
+      ...retryPolicy(this.#config.retry),
+      isRetryable: (e) => failureKind(e) === 'transient',
+    };
+    try {
+      await retry(
+        async () => {
+          this.#controlClient ??= this.#newClient();
+          const client = await this.#controlClient;
+          try {
+            await fn(client);
+          } catch (err) {
+            if (failureKind(err) === 'transient') await this.#dropControl();
+            throw err;
+          }
+        },
+        policy,
+        this.#ctx?.signal,
+      );
+    } catch (err) {
+      throw this.#fatal(err, what);
+    }
+  }
+
+  #controlClient: Promise<pg.Client> | undefined;
+
+  async #dropControl(): Promise<void> {
+    const client = this.#controlClient;
+    this.#controlClient = undefined;
+    await client?.then((c) => c.end()).catch(() => {});
+  }
+
+  /**
+   * Runs `fn` on a connected client, retrying transient failures (connecting again each time)
+   * with capped backoff and jitter. Rejects with a record or setup failure as the server gave it,
+   * and with SINK_UNAVAILABLE once the retries are spent.
+   */
+  async #attempt<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const ctx = this.#ctx;
+    const policy: RetryPolicy = {
+      ...this.#policy,
+      onRetry: (err, attempt, delay) =>
+        this.#log?.warn('postgres sink: retrying', {
+          what,
+          attempt,
+          delay_ms: delay,
+          reason: serverReason(err),
+        }),
+    };
+    try {
+      return await retry(
+        async () => {
+          const client = await this.#connected();
+          try {
+            return await fn(client);
+          } catch (err) {
+            if (failureKind(err) === 'transient') {
+              if (this.#inTransaction) this.#lost = true;
+              this.#inTransaction = false;
+              await this.#drop();
+            }
+            throw err;
+          }
+        },
+        policy,
+        ctx?.signal,
+      );
+    } catch (err) {
+      if (failureKind(err) === 'record' || err instanceof TableProblem) throw err;
+      throw this.#fatal(err, what);
+    }
+  }
+
+  #fatal(err: unknown, what: string): SluiceError {
+    return sinkError(err, this.#ctx?.id ?? 'postgres', `${what} into ${this.#config.table}`);
+  }
+
+  async #connected(): Promise<pg.Client> {
+    if (this.#client) return this.#client;
+    const client = await this.#newClient();
+    this.#client = client;
+    return client;
+  }
+
+  /** A connected client whose loss between statements is logged (the next statement then fails). */
+  async #newClient(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.#config.url,
+      connectionTimeoutMillis: this.#config.connect_timeout,
+      application_name: `sluice ${this.#ctx?.id ?? 'sink'}`,
+    });
+    // A connection that breaks between statements emits 'error'; the next statement then fails and reconnects.
+    client.on('error', (err) => {
+      this.#log?.warn('postgres sink: connection lost', { reason: serverReason(err) });
+      if (this.#client === client) {
+        this.#client = undefined;
+        if (this.#inTransaction) this.#lost = true;
+        this.#inTransaction = false;
+      }
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return client;
+  }
+
+  async #drop(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => {});
+  }
+
+  #need(): Statements {
+    if (!this.#statements) throw new SluiceError('INTERNAL', 'postgres sink: write before open');
+    return this.#statements;
+  }
+}
+
+/** `indexes` in runs of at most `size`. */
+function* chunks(indexes: readonly number[], size: number): Generator<readonly number[]> {
+  if (indexes.length <= size) {
+    if (indexes.length > 0) yield indexes;
+    return;
+  }
+  for (let from = 0; from < indexes.length; from += size) yield indexes.slice(from, from + size);
+}

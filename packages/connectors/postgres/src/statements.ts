@@ -1,0 +1,106 @@
+/**
+ * The statements a `postgres` sink sends for a run of records: the COPY text of an append, the
+ * `INSERT … ON CONFLICT` of upserts and the `DELETE` of removed keys, each over the records at
+ * some indexes of a batch.
+ */
+
+import type { Row } from '@sluice/core';
+import { columnText, copyField, quoteIdent, quoteTable } from './encode.ts';
+import type { Column } from './table.ts';
+
+/** PostgreSQL's limit on the parameters of one statement. */
+const MAX_PARAMETERS = 65_535;
+
+/** The statements of one table and column list, built once when the sink opens. */
+export class Statements {
+  readonly copy: string;
+  readonly #columns: readonly Column[];
+  readonly #key: readonly Column[];
+  readonly #table: string;
+  readonly #columnList: string;
+  readonly #conflict: string;
+
+  constructor(table: string, columns: readonly Column[], key: readonly string[] | undefined) {
+    this.#columns = columns;
+    this.#table = quoteTable(table);
+    this.#columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
+    this.copy = `COPY ${this.#table} (${this.#columnList}) FROM STDIN`;
+    this.#key = (key ?? []).map((k) => {
+      const column = columns.find((c) => c.name === k);
+      if (!column) throw new Error(`key column '${k}' is not written`);
+      return column;
+    });
+    const keyList = this.#key.map((c) => quoteIdent(c.name)).join(', ');
+    const updated = columns.filter((c) => !this.#key.includes(c));
+    this.#conflict =
+      updated.length === 0
+        ? `ON CONFLICT (${keyList}) DO NOTHING`
+        : `ON CONFLICT (${keyList}) DO UPDATE SET ${updated.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')}`;
+  }
+
+  /** Most records one INSERT may carry within the parameter limit. */
+  get insertLimit(): number {
+    return Math.max(1, Math.floor(MAX_PARAMETERS / this.#columns.length));
+  }
+
+  /** Most keys one DELETE may carry within the parameter limit. */
+  get deleteLimit(): number {
+    return Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, this.#key.length)));
+  }
+
+  /** COPY's text format for the records at `indexes`: one line each, fields tab-separated. */
+  copyText(records: readonly Row[], indexes: readonly number[]): string {
+    const columns = this.#columns;
+    let text = '';
+    for (const i of indexes) {
+      const record = records[i];
+      for (let c = 0; c < columns.length; c++) {
+        if (c > 0) text += '\t';
+        text += copyField(columnText(record[columns[c].name], columns[c].shape));
+      }
+      text += '\n';
+    }
+    return text;
+  }
+
+  /** The text of a record's key, equal for two records exactly when their key columns are. */
+  keyText(record: Row): string {
+    return JSON.stringify(this.#key.map((c) => columnText(record[c.name], c.shape)));
+  }
+
+  /** `INSERT … ON CONFLICT (key) DO UPDATE` of the records at `indexes` (distinct keys). */
+  upsert(records: readonly Row[], indexes: readonly number[]): { text: string; values: (string | null)[] } {
+    const columns = this.#columns;
+    const values: (string | null)[] = [];
+    const tuples: string[] = [];
+    for (const i of indexes) {
+      const record = records[i];
+      const slots: string[] = [];
+      for (const c of columns) {
+        values.push(columnText(record[c.name], c.shape));
+        slots.push(`$${values.length}`);
+      }
+      tuples.push(`(${slots.join(', ')})`);
+    }
+    const text = `INSERT INTO ${this.#table} (${this.#columnList}) VALUES ${tuples.join(', ')} ${this.#conflict}`;
+    return { text, values };
+  }
+
+  /** `DELETE` of the rows whose keys the records at `indexes` hold. */
+  delete(records: readonly Row[], indexes: readonly number[]): { text: string; values: (string | null)[] } {
+    const key = this.#key;
+    const values: (string | null)[] = [];
+    const tuples: string[] = [];
+    for (const i of indexes) {
+      const slots: string[] = [];
+      for (const c of key) {
+        values.push(columnText(records[i][c.name], c.shape));
+        slots.push(`$${values.length}`);
+      }
+      tuples.push(key.length === 1 ? slots[0] : `(${slots.join(', ')})`);
+    }
+    const target =
+      key.length === 1 ? quoteIdent(key[0].name) : `(${key.map((c) => quoteIdent(c.name)).join(', ')})`;
+    return { text: `DELETE FROM ${this.#table} WHERE ${target} IN (${tuples.join(', ')})`, values };
+  }
+}
