@@ -209,8 +209,9 @@ debian_up() {
 
 # PostgreSQL settings the connectors' tests need, in a conf.d file of their own: prepared
 # transactions for the postgres sink's `delivery: exactly_once` (PREPARE TRANSACTION). Written
-# only when its content differs (idempotent); takes effect at the server's next start, so a
-# running server with another value is reported, never restarted here.
+# only when its content differs (idempotent). The setting takes effect at the server's start, so
+# a running server that still has max_prepared_transactions = 0 is restarted once here (as `up`
+# restarts a Kafka broker whose configuration changed): run `up` before the tests, not beside them.
 PG_SLUICE_CONF='max_prepared_transactions = 20'
 postgres_configure() {
   local v dir file
@@ -229,9 +230,13 @@ postgres_configure() {
     local now
     now="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_prepared_transactions' 2>/dev/null || true)"
     if [[ -n "$now" && "$now" == 0 ]]; then
-      note "postgres: the running server has max_prepared_transactions = 0; it applies $file at its next start" \
-        "(npm run services -- down postgres && npm run services -- up postgres); until then the postgres" \
-        "sink's exactly_once tests skip"
+      if [[ "$(cat "$file" 2>/dev/null)" == "$PG_SLUICE_CONF" ]]; then
+        note "postgres: the running server has max_prepared_transactions = 0; restarting it to apply $file"
+        debian_down postgres || true
+      else
+        note "postgres: the running server has max_prepared_transactions = 0 and $file could not be written;" \
+          "the postgres sink's exactly_once tests skip"
+      fi
     fi
   fi
 }
