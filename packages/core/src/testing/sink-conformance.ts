@@ -113,6 +113,12 @@ function jsonOf(record: Row): string | undefined {
   }
 }
 
+/**
+ * Runs so far in this process, across every call: names of pipelines and memory stores stay
+ * unique when one file runs a suite twice (the `postgres` sink in both `delivery` modes).
+ */
+let runs = 0;
+
 /** Registers the sink conformance tests for `adapter`. */
 export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>): void {
   const { spec } = adapter;
@@ -134,8 +140,7 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
   }
   const create = (config: Static<S>, target: SinkTarget): Sink =>
     adapter.create ? adapter.create(config, target) : spec.create(config);
-  let run = 0;
-  const pipeline = () => `conformance-${spec.type}-${process.pid}-${Date.now().toString(36)}-${run++}`;
+  const pipeline = () => `conformance-${spec.type}-${process.pid}-${Date.now().toString(36)}-${runs++}`;
   async function opened(
     config: Static<S>,
     target: SinkTarget,

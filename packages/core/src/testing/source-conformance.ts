@@ -90,6 +90,12 @@ interface Read {
   ended: boolean;
 }
 
+/**
+ * Runs so far in this process, across every call: names of pipelines and memory stores stay
+ * unique when one file runs a suite twice (the `mqtt` source at QoS 1 and 2).
+ */
+let runs = 0;
+
 /** Registers the source conformance tests for `adapter`. */
 export function sourceConformance<S extends TSchema>(adapter: SourceConformance<S>): void {
   const { spec } = adapter;
@@ -97,8 +103,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
   const name = `source conformance: ${adapter.label ?? spec.type}`;
   const create = (config: Static<S>, input: SourceInput): Source =>
     adapter.create ? adapter.create(config, input) : spec.create(config);
-  let run = 0;
-  const pipeline = () => `conformance-${spec.type}-${process.pid}-${Date.now().toString(36)}-${run++}`;
+  const pipeline = () => `conformance-${spec.type}-${process.pid}-${Date.now().toString(36)}-${runs++}`;
 
   async function withInput(run: (input: SourceInput, config: Static<S>) => Promise<void>): Promise<void> {
     const input = await adapter.input();
@@ -294,7 +299,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
         }
         // Through a job: dead letters with the reason, counted in the source's records in.
         const dir = await mkdtemp(join(tmpdir(), 'sluice-conformance-'));
-        const store = `conformance-${spec.type}-${process.pid}-${run++}`;
+        const store = `conformance-${spec.type}-${process.pid}-${runs++}`;
         // The spec under its own type, creating the source the adapter's way (its config type is
         // the spec's: the registry validates options with the spec's schema before `create`).
         const underTest = { ...spec, type: 'under_test', create: (c: Static<S>) => create(c, input) };
