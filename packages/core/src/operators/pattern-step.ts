@@ -121,7 +121,7 @@ export const patternStep = defineStep({
   type: 'pattern',
   summary: 'Finds sequences of records per key that match a pattern of stages (complex event processing).',
   description:
-    'Records of each key are matched in event-time order once the watermark passes them; each match gives one output record with the key fields, `match_start`, `match_end` and the measures. Conditions that fail to evaluate make the record a dead letter (it matches nothing). Takes and gives append-only streams.',
+    'Records of each key are matched in event-time order once the watermark passes them; each match gives one output record with the key fields, `match_start`, `match_end` and the measures. An output record’s event time is when its result became known: the time of the record that completed the match, or its `within` deadline (its first record’s time plus `within`) for a partial match that timed out and for a match a trailing `absent` stage let through. At the end of a bounded input the watermark passes every deadline, so those are output then, each at its deadline. With `contiguity: any` and `skip: no_skip`, a match is output as soon as it completes, while other branches from the same start record may still be running. Conditions that fail to evaluate make the record a dead letter (it matches nothing). Takes and gives append-only streams.',
   config,
   changelog: () => ({ consumes: ['append'], produces: 'append' }),
   sideOutputs: [
