@@ -48,7 +48,7 @@ export const postgresSinkConfig = Type.Object(
     delivery: Type.Union([Type.Literal('at_least_once'), Type.Literal('exactly_once')], {
       default: 'at_least_once',
       description:
-        '`at_least_once`: each statement commits when it completes; a restart writes again what came after the last checkpoint. `exactly_once`: the writes between two checkpoints are one transaction, prepared at the checkpoint (`PREPARE TRANSACTION`) and committed once it is durable, so readers see each record once; needs a server with `max_prepared_transactions` > 0 and one worker per pipeline, and rows appear only at checkpoints.',
+        '`at_least_once`: upserts and deletes commit each statement when it completes, appends at each checkpoint, every 8 MiB or 1 s, and at the end; a restart writes again what came after the last checkpoint. `exactly_once`: the writes between two checkpoints are one transaction, prepared at the checkpoint (`PREPARE TRANSACTION`) and committed once it is durable, so readers see each record once; needs a server with `max_prepared_transactions` > 0 and one worker per pipeline, and rows appear only at checkpoints.',
     }),
     batch_size: Type.Integer({
       minimum: 1,

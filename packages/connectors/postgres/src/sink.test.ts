@@ -186,6 +186,47 @@ describe('postgres sink', { skip }, () => {
     }
   });
 
+  test('at_least_once append: writes share one transaction, committed at the checkpoint; a refused row keeps the earlier writes', async () => {
+    const table = schema.table();
+    await schema.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, code varchar(3) NOT NULL)`);
+    const ids = async () =>
+      (await schema.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`)).map((r) => r.id);
+    const sink = await openSink({ url: PG_URL, table });
+    assert.equal(
+      await sink.write(
+        batchOf([
+          { id: 1, code: 'a' },
+          { id: 2, code: 'b' },
+        ]),
+      ),
+      undefined,
+    );
+    assert.deepEqual(await ids(), [], 'not committed before the checkpoint');
+    const rejected = await sink.write(
+      batchOf([
+        { id: 3, code: 'c' },
+        { id: 4, code: 'too long' },
+        { id: 5, code: 'e' },
+      ]),
+    );
+    assert.deepEqual(
+      rejected?.map((r) => r.index),
+      [1],
+    );
+    assert.match(rejected?.[0].message ?? '', /value too long for type character varying\(3\)/);
+    assert.deepEqual(
+      await ids(),
+      [1, 2, 3, 5],
+      'the refusal committed the earlier writes and the rest of its own',
+    );
+    await sink.write(batchOf([{ id: 6, code: 'f' }]));
+    assert.equal(await sink.prepareCommit?.(1), undefined);
+    assert.deepEqual(await ids(), [1, 2, 3, 5, 6], 'committed at the checkpoint');
+    await sink.write(batchOf([{ id: 7, code: 'g' }]));
+    await sink.abort?.();
+    assert.deepEqual(await ids(), [1, 2, 3, 5, 6], 'abort rolls back what no checkpoint covers');
+  });
+
   test('upsert: when a key’s last change is refused, its earlier changes in the batch still apply', async () => {
     const table = schema.table();
     await schema.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, v varchar(3))`);

@@ -46,6 +46,14 @@ function endpointOf(url: string): string {
 /** A statement over the records at some indexes of the batch being written. */
 type Statement = (client: pg.Client, indexes: readonly number[]) => Promise<void>;
 
+/**
+ * `at_least_once` appends: the open transaction is committed once it holds this much COPY text
+ * (the most its replay buffer holds) …
+ */
+const OPEN_BYTES = 8 * 1024 * 1024;
+/** … or, at the end of a write, once it has been open this long (ms). */
+const OPEN_MS = 1000;
+
 /** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
 export class PostgresSink implements Sink {
   readonly #config: PostgresSinkConfig;
@@ -63,6 +71,14 @@ export class PostgresSink implements Sink {
   #lost = false;
   /** Transactions prepared at checkpoints and not yet committed, oldest first. */
   #prepared: { checkpoint: number; gid: string }[] = [];
+  /**
+   * `at_least_once` appends: the COPY text of the rows written into the open transaction and not
+   * yet committed, in order — what a new connection writes again when the old one broke.
+   */
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  /** When the open transaction of `at_least_once` appends began (performance.now()). */
+  #openedAt = 0;
 
   constructor(config: PostgresSinkConfig) {
     checkSinkConfig(config);
@@ -121,17 +137,30 @@ export class PostgresSink implements Sink {
     } finally {
       this.#records = [];
     }
+    if (
+      this.#pending.length > 0 &&
+      (this.#pendingBytes >= OPEN_BYTES || performance.now() - this.#openedAt >= OPEN_MS)
+    )
+      await this.#commitPending();
     if (rejected.length === 0) return undefined;
     return rejected.sort((a, b) => a.index - b.index);
+  }
+
+  /** `at_least_once` appends keep one transaction open across writes (see `#appendOpen`). */
+  get #keepsOpen(): boolean {
+    return this.#config.mode === 'append' && this.#gids === undefined;
   }
 
   /**
    * exactly_once: prepares the transaction of the writes since the last checkpoint under an id
    * naming this checkpoint, and returns the ids prepared and not yet committed — what a restart
-   * from this checkpoint commits. at_least_once: every statement is committed already.
+   * from this checkpoint commits. at_least_once: commits the appends' open transaction.
    */
   async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
-    if (this.#gids === undefined) return undefined;
+    if (this.#gids === undefined) {
+      await this.#commitPending();
+      return undefined;
+    }
     this.#checkNotLost();
     if (this.#inTransaction) {
       const gid = `${this.#gids}${checkpointId}`;
@@ -164,7 +193,7 @@ export class PostgresSink implements Sink {
           await this.#once('commit the last writes', (client) => client.query('COMMIT'));
         this.#inTransaction = false;
         await this.commit(Number.MAX_SAFE_INTEGER);
-      }
+      } else await this.#commitPending();
     } finally {
       await this.#drop();
       await this.#dropControl();
@@ -174,6 +203,8 @@ export class PostgresSink implements Sink {
   /** Ends the connections: an open transaction rolls back; prepared ones stay for the next open. */
   async abort(): Promise<void> {
     this.#inTransaction = false;
+    this.#pending = [];
+    this.#pendingBytes = 0;
     await this.#drop();
     await this.#dropControl();
   }
@@ -181,14 +212,77 @@ export class PostgresSink implements Sink {
   /** Appends every record by COPY, `batch_size` rows a statement, in order. */
   async #append(batch: SinkBatch, rejected: SinkRejection[]): Promise<void> {
     const statements = this.#need();
-    const copy: Statement = async (client, indexes) => {
-      const stream = client.query(copyFrom(statements.copy));
-      stream.end(statements.copyText(this.#records, indexes));
-      await finished(stream);
-    };
+    const copy: Statement = (client, indexes) =>
+      copyInto(client, statements.copy, statements.copyText(this.#records, indexes));
     const all = batch.records.map((_r, i) => i);
-    for (const chunk of chunks(all, this.#config.batch_size))
-      await this.#bisect(copy, chunk, rejected, 'append');
+    for (const chunk of chunks(all, this.#config.batch_size)) {
+      if (this.#keepsOpen) await this.#appendOpen(copy, chunk, rejected);
+      else await this.#bisect(copy, chunk, rejected, 'append');
+    }
+  }
+
+  /**
+   * at_least_once: appends `indexes` by one COPY inside the transaction kept open across writes
+   * (a commit per write costs a WAL flush each; see docs/benchmarks.md), keeping its text until
+   * the commit: a connection that breaks loses the open transaction, and the next statement
+   * writes the kept rows again on a new one, so a resolved write is never lost. When the server
+   * refuses a row, the failed COPY aborted the transaction: it is rolled back, the kept rows are
+   * written again and committed, and the chunk is bisected one committed statement at a time.
+   */
+  async #appendOpen(copy: Statement, indexes: readonly number[], rejected: SinkRejection[]): Promise<void> {
+    const statements = this.#need();
+    try {
+      await this.#attempt('append', async (client) => {
+        await this.#begin(client);
+        const text = statements.copyText(this.#records, indexes);
+        try {
+          await copyInto(client, statements.copy, text);
+        } catch (err) {
+          if (failureKind(err) === 'record') {
+            this.#inTransaction = false;
+            await client.query('ROLLBACK');
+          }
+          throw err;
+        }
+        this.#pending.push(text);
+        this.#pendingBytes += text.length;
+      });
+    } catch (err) {
+      if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#fatal(err, 'append');
+      await this.#commitPending();
+      await this.#bisect(copy, indexes, rejected, 'append');
+    }
+  }
+
+  /** at_least_once appends: opens the transaction, writing again the rows a broken connection lost. */
+  async #begin(client: pg.Client): Promise<void> {
+    if (this.#inTransaction) return;
+    await client.query('BEGIN');
+    this.#inTransaction = true;
+    this.#openedAt = performance.now();
+    if (this.#pending.length === 0) return;
+    try {
+      await copyInto(client, this.#need().copy, this.#pending.join(''));
+    } catch (err) {
+      if (failureKind(err) !== 'record') throw err;
+      throw new SluiceError(
+        'SINK_UNAVAILABLE',
+        `postgres sink: writing again into ${this.#config.table} the rows a broken connection lost, the server refused one (${serverReason(err)}); the job restarts from its last checkpoint`,
+        { step: this.#ctx?.id, cause: err },
+      );
+    }
+  }
+
+  /** at_least_once appends: commits the open transaction (on a new connection, after a break, with its rows written again). */
+  async #commitPending(): Promise<void> {
+    if (this.#pending.length === 0 && !this.#inTransaction) return;
+    await this.#attempt('commit the appended rows', async (client) => {
+      await this.#begin(client);
+      await client.query('COMMIT');
+      this.#inTransaction = false;
+    });
+    this.#pending = [];
+    this.#pendingBytes = 0;
   }
 
   /**
@@ -308,8 +402,7 @@ export class PostgresSink implements Sink {
       return await fn(await this.#connected());
     } catch (err) {
       // A failed PREPARE or COMMIT ends the transaction: its writes are gone.
-      if (this.#inTransaction) this.#lost = true;
-      this.#inTransaction = false;
+      this.#broken();
       await this.#drop();
       throw this.#fatal(err, what);
     }
@@ -374,8 +467,7 @@ export class PostgresSink implements Sink {
             return await fn(client);
           } catch (err) {
             if (failureKind(err) === 'transient') {
-              if (this.#inTransaction) this.#lost = true;
-              this.#inTransaction = false;
+              this.#broken();
               await this.#drop();
             }
             throw err;
@@ -388,6 +480,15 @@ export class PostgresSink implements Sink {
       if (failureKind(err) === 'record' || err instanceof TableProblem) throw err;
       throw this.#fatal(err, what);
     }
+  }
+
+  /**
+   * The write connection broke, or a statement ended its transaction: an open exactly_once
+   * transaction is lost for good; at_least_once appends write their kept rows again.
+   */
+  #broken(): void {
+    if (this.#inTransaction && this.#gids !== undefined) this.#lost = true;
+    this.#inTransaction = false;
   }
 
   #fatal(err: unknown, what: string): SluiceError {
@@ -413,8 +514,7 @@ export class PostgresSink implements Sink {
       this.#log?.warn('postgres sink: connection lost', { reason: serverReason(err) });
       if (this.#client === client) {
         this.#client = undefined;
-        if (this.#inTransaction) this.#lost = true;
-        this.#inTransaction = false;
+        this.#broken();
       }
     });
     try {
@@ -436,6 +536,13 @@ export class PostgresSink implements Sink {
     if (!this.#statements) throw new SluiceError('INTERNAL', 'postgres sink: write before open');
     return this.#statements;
   }
+}
+
+/** Runs one `COPY … FROM STDIN` of `text`. */
+async function copyInto(client: pg.Client, statement: string, text: string): Promise<void> {
+  const stream = client.query(copyFrom(statement));
+  stream.end(text);
+  await finished(stream);
 }
 
 /** `indexes` in runs of at most `size`. */
