@@ -21,6 +21,11 @@ const bids = [
   { auction: 1, price: 5, bidder: 'ann', ts: 21_000 },
 ];
 
+const auctions = [
+  { id: 1, seller: 'dora', opened: 2000 },
+  { id: 2, seller: 'eli', opened: 5000 },
+];
+
 const table = `CREATE TABLE bids (
   auction BIGINT, price DOUBLE, bidder STRING, ts BIGINT,
   WATERMARK FOR ts AS ts - INTERVAL '2' SECOND
@@ -44,6 +49,7 @@ async function bothWays(sql: string, yaml: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-sql-same-'));
   try {
     writeFileSync(join(dir, 'bids.jsonl'), `${bids.map((b) => JSON.stringify(b)).join('\n')}\n`);
+    writeFileSync(join(dir, 'auctions.jsonl'), `${auctions.map((a) => JSON.stringify(a)).join('\n')}\n`);
     const fromSql = resolveSql(sql, join(dir, 'query.sql'));
     const fromYaml = resolvePlan(parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry }), registry);
     assert.deepEqual(meaning(fromSql), meaning(fromYaml));
@@ -113,6 +119,77 @@ steps:
       cents: price * 100
 sinks:
   big: { type: file, path: ./out/big.jsonl }
+`,
+  );
+});
+
+const auctionsTable = `CREATE TABLE auctions (id BIGINT, seller STRING, opened BIGINT,
+  WATERMARK FOR opened AS opened - INTERVAL '1' SECOND
+) WITH ('connector' = 'file', 'path' = './auctions.jsonl', 'format' = 'json');
+`;
+const auctionsSource = `  auctions:
+    type: file
+    path: ./auctions.jsonl
+    format: json
+    event_time: { field: opened, max_out_of_orderness: 1s }
+`;
+
+test('an interval join in SQL is the join step with `between` YAML writes', async () => {
+  await bothWays(
+    `${table}${auctionsTable}
+CREATE TABLE early (auction BIGINT, bidder STRING, seller STRING)
+WITH ('connector' = 'file', 'path' = './out/early.jsonl');
+INSERT INTO early
+SELECT b.auction, bidder, a.seller
+FROM bids b JOIN auctions AS a
+  ON a.id = b.auction AND b.ts BETWEEN a.opened - INTERVAL '2' SECOND AND a.opened + INTERVAL '10' SECOND;`,
+    `name: same
+${source}${auctionsSource}
+steps:
+  - id: early-join
+    type: join
+    input: [bids, auctions]
+    on: auctions.id = bids.auction
+    between: [-10s, 2s]
+    fields:
+      auction: bids.auction
+      bidder: bids.bidder
+      seller: auctions.seller
+sinks:
+  early: { type: file, path: ./out/early.jsonl }
+`,
+  );
+});
+
+test('a LEFT JOIN with WHERE in SQL is the regular join, filter and map YAML writes', async () => {
+  await bothWays(
+    `${table}${auctionsTable}
+CREATE TABLE sold (auction BIGINT, price DOUBLE, seller STRING)
+WITH ('connector' = 'file', 'path' = './out/sold.jsonl', 'changelog' = 'debezium');
+INSERT INTO sold
+SELECT b.auction, price, a.seller
+FROM bids AS b LEFT OUTER JOIN auctions a ON b.auction = a.id
+WHERE b.price >= 10;`,
+    `name: same
+${source}${auctionsSource}
+steps:
+  - id: sold-join
+    type: join
+    input: [bids, auctions]
+    on: bids.auction = auctions.id
+    kind: left
+  - id: sold-where
+    type: filter
+    where: bids.price >= 10
+  - id: sold-select
+    type: map
+    select: []
+    fields:
+      auction: bids.auction
+      price: bids.price
+      seller: auctions.seller
+sinks:
+  sold: { type: file, path: ./out/sold.jsonl, changelog: debezium }
 `,
   );
 });
