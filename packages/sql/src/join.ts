@@ -249,7 +249,7 @@ export function planJoin(
   if (q.groupBy !== undefined || q.items.some((i) => hasAggregate(i.expr)))
     p.fail(
       q.start,
-      'aggregating a join in one query is not supported by Sluice SQL yet: the join and the aggregate are separate queries',
+      'aggregating a join in one query is not supported by Sluice SQL yet: make the join a view (CREATE VIEW j AS SELECT … FROM … JOIN …) and GROUP BY over the view',
     );
   const output: OutputColumn[] = q.items.map((item, i) => {
     const read = scope.column(item.expr);

@@ -1,5 +1,7 @@
 -- An interval join: a bid joins the auction it names when it comes at most 2 seconds before
--- the auction opens and at most 10 seconds after. State is bounded by the interval.
+-- the auction opens and at most 10 seconds after. State is bounded by the interval. A pair is
+-- written when its second record arrives; the bids come in auction order, so the output order
+-- does not depend on which file is read first.
 CREATE TABLE bids (auction BIGINT, price DOUBLE, bidder STRING, ts BIGINT,
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
 WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
