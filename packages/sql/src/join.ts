@@ -6,8 +6,16 @@
  * by its id (`b.price` → `bids.price`).
  */
 
-import { childrenOf, type Expr, formatDuration, formatName, type PlanStep } from '@sluice/core';
+import {
+  childrenOf,
+  type Expr,
+  formatDuration,
+  formatName,
+  type PlanStep,
+  type SinkSpec,
+} from '@sluice/core';
 import type { JoinTable, Name, Select, TableRef } from './ast.ts';
+import type { Positions } from './position.ts';
 import { hasAggregate, type OutputColumn } from './projection.ts';
 
 /** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
@@ -341,4 +349,31 @@ function intervalOf(
   if (low.offset > high.offset) p.fail(c.start, 'the lower bound of the interval is above its upper bound');
   // Right at s joins left at t when t + lower ≤ s ≤ t + upper; with the sides swapped, negate.
   return operand.side === 1 ? [low.offset, high.offset] : [-high.offset, -low.offset];
+}
+
+/**
+ * Refuses, in SQL's words, a regular outer join written into table `table` whose sink (of spec
+ * `spec`, with `config` and no `changelog` option) takes only appends; the plan check would
+ * refuse it too, in YAML's.
+ */
+export function refuseAppendOnly(
+  spec: SinkSpec | undefined,
+  positions: Positions,
+  updating: { reason: string; offset: number },
+  table: string,
+  config: { [key: string]: unknown },
+): void {
+  // An unknown connector is the plan check's to report.
+  if (spec === undefined || (spec.changelog?.consumes(config) ?? ['append']).includes('retract')) return;
+  const hint = spec.changelog?.hint
+    .replaceAll('[fields]', '<columns>')
+    .replace(/`(\w+): ([^`]+)`/g, "'$1' = '$2'");
+  const fix = hint
+    ? `have table '${table}' write the changes: in its WITH options, ${hint}`
+    : `write into a table whose connector can write changes (a '${spec.type}' sink cannot)`;
+  throw positions.error(
+    'PLAN_CHANGELOG_MISMATCH',
+    updating.offset,
+    `${updating.reason}; table '${table}' (${spec.type}) takes only appends. Make it an interval join with a BETWEEN on the two event times in ON (b.t BETWEEN a.t - INTERVAL '1' MINUTE AND a.t + INTERVAL '1' MINUTE), use an inner JOIN, or ${fix}`,
+  );
 }

@@ -21,7 +21,7 @@ import {
   type Registry,
 } from '@sluice/core';
 import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
-import { type JoinPlanner, planJoin, type Relation } from './join.ts';
+import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
 import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
@@ -198,37 +198,17 @@ class Planner implements JoinPlanner {
     const { type, at, rest } = this.connector(table);
     const { config, placed } = configFromOptions(rest, this.#registry.sink(type)?.config);
     if (relation.updating && !Object.hasOwn(config, 'changelog'))
-      this.appendOnly(relation.updating, table, type, config);
+      refuseAppendOnly(
+        this.#registry.sink(type),
+        this.#positions,
+        relation.updating,
+        table.name.text,
+        config,
+      );
     this.#sinks.push({ id, type, input: relation.ref, config });
     this.locate(id, '', s.start);
     this.locate(id, 'type', at.start);
     for (const p of placed) this.locate(id, p.path, p.option.start);
-  }
-
-  /**
-   * Refuses, in SQL's words, an updating query written into a table whose sink (without a
-   * `changelog` option) takes only appends; the plan check would refuse it too, in YAML's.
-   */
-  appendOnly(
-    updating: { reason: string; offset: number },
-    table: CreateTable,
-    type: string,
-    config: { [key: string]: unknown },
-  ): void {
-    const spec = this.#registry.sink(type);
-    const consumes = spec?.changelog?.consumes(config) ?? ['append'];
-    if (consumes.includes('retract')) return;
-    const hint = spec?.changelog?.hint
-      .replaceAll('[fields]', '<columns>')
-      .replace(/`(\w+): ([^`]+)`/g, "'$1' = '$2'");
-    const fix = hint
-      ? `have table '${table.name.text}' write the changes: in its WITH options, ${hint}`
-      : `write into a table whose connector can write changes (a '${type}' sink cannot)`;
-    throw this.#positions.error(
-      'PLAN_CHANGELOG_MISMATCH',
-      updating.offset,
-      `${updating.reason}; table '${table.name.text}' (${type}) takes only appends. Make it an interval join with a BETWEEN on the two event times in ON (b.t BETWEEN a.t - INTERVAL '1' MINUTE AND a.t + INTERVAL '1' MINUTE), use an inner JOIN, or ${fix}`,
-    );
   }
 
   /** Checks that every field `e` reads is one of `columns`. */
