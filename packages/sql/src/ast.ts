@@ -83,9 +83,28 @@ export interface WindowTable {
 export interface TableRef {
   readonly kind: 'table';
   readonly name: Name;
+  /** `FROM bids AS b` or `FROM bids b`. */
+  readonly alias?: Name;
 }
 
-export type FromItem = TableRef | WindowTable;
+/**
+ * `left [INNER|LEFT|RIGHT|FULL] JOIN right [FOR SYSTEM_TIME AS OF time] ON condition`; the
+ * planner tells an interval join (a BETWEEN on the event times in ON), a temporal join (FOR
+ * SYSTEM_TIME AS OF) and a regular join apart.
+ */
+export interface JoinTable {
+  readonly kind: 'join';
+  readonly type: 'inner' | 'left' | 'right' | 'full';
+  readonly left: TableRef;
+  readonly right: TableRef;
+  readonly on: { readonly expr: Expr; readonly text: string };
+  /** The `AS OF` expression of `FOR SYSTEM_TIME AS OF`. */
+  readonly asOf?: Expr;
+  /** Offset of the join's first word. */
+  readonly start: number;
+}
+
+export type FromItem = TableRef | WindowTable | JoinTable;
 
 /** One item of a select list: an expression with its alias, and its text as written. */
 export interface SelectItem {

@@ -30,12 +30,7 @@ export const NOT_YET: { readonly [word: string]: string } = {
   ORDER: 'ORDER BY',
   LIMIT: 'LIMIT',
   UNION: 'UNION',
-  JOIN: 'joins',
-  LEFT: 'joins',
-  RIGHT: 'joins',
-  FULL: 'joins',
-  INNER: 'joins',
-  CROSS: 'joins',
+  CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
   WINDOW: 'named windows',
   MATCH_RECOGNIZE: 'MATCH_RECOGNIZE',
 };

@@ -101,11 +101,30 @@ test('syntax errors carry the line and column of the token', () => {
   );
 });
 
+test('a join reads its kind, the aliases of both tables, ON and FOR SYSTEM_TIME AS OF', () => {
+  const [insert] = parse(
+    'INSERT INTO o SELECT b.x FROM bids AS b LEFT OUTER JOIN rates FOR SYSTEM_TIME AS OF b.ts r ON b.c = r.c',
+  );
+  assert.equal(insert.kind, 'insert');
+  const from = insert.kind === 'insert' ? insert.query.from : undefined;
+  assert.equal(from?.kind, 'join');
+  if (from?.kind !== 'join') return;
+  assert.equal(from.type, 'left');
+  assert.deepEqual([from.left.name.text, from.left.alias?.text], ['bids', 'b']);
+  assert.deepEqual([from.right.name.text, from.right.alias?.text], ['rates', 'r']);
+  assert.equal(from.on.text, 'b.c = r.c');
+  assert.equal(from.asOf?.kind, 'member');
+});
+
 test('Flink SQL not planned yet is named where it appears, not reported as a syntax error', () => {
   const cases: [string, string][] = [
     [
-      'INSERT INTO o SELECT * FROM a JOIN b ON a.x = b.x',
-      'q.sql:1:31: not supported by Sluice SQL yet: joins',
+      'INSERT INTO o SELECT a.x FROM a JOIN b ON a.x = b.x JOIN c ON b.x = c.x',
+      'q.sql:1:53: not supported by Sluice SQL yet: joins of more than two tables',
+    ],
+    [
+      'INSERT INTO o SELECT a.x FROM a CROSS JOIN b',
+      'q.sql:1:33: not supported by Sluice SQL yet: CROSS JOIN',
     ],
     [
       "INSERT INTO o SELECT count(*) AS n FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY window_start, window_end",

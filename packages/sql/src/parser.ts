@@ -14,12 +14,14 @@ import type {
   CreateView,
   FromItem,
   Insert,
+  JoinTable,
   Name,
   Select,
   SelectItem,
   SetStatement,
   Statement,
   TableOption,
+  TableRef,
   Watermark,
 } from './ast.ts';
 import { CLAUSE_WORDS, describe, NOT_YET, SUPPORTED } from './parser-words.ts';
@@ -43,7 +45,7 @@ class ScriptParser extends TokenStream {
   notYet(t: Token, what: string): never {
     return this.fail(
       t.start,
-      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, and GROUP BY over TUMBLE and HOP windows or without a window`,
+      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, GROUP BY over TUMBLE and HOP windows or without a window, and joins of two tables (interval, regular and temporal)`,
     );
   }
 
@@ -313,7 +315,7 @@ class ScriptParser extends TokenStream {
     const from = this.from();
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
-    if (this.isOp(',')) this.notYet(t, 'joins');
+    if (this.isOp(',')) this.notYet(t, 'comma joins (write JOIN … ON a.k = b.k)');
     const where = this.acceptWord('WHERE') ? this.expression() : undefined;
     let groupBy: { expr: Expr; text: string }[] | undefined;
     if (this.acceptWord('GROUP')) {
@@ -340,15 +342,77 @@ class ScriptParser extends TokenStream {
     if (this.isOp('(')) this.notYet(t, 'subqueries in FROM');
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
-    const name = this.name('a table or view name after FROM');
-    const alias = this.peek();
+    const left = this.tableRef('a table or view name after FROM');
+    if (this.isWord('FOR'))
+      this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
+    const join = this.peek();
+    const type = this.joinType();
+    if (type === undefined) return left;
+    const rightName = this.name('a table or view name after JOIN');
+    const early = this.alias();
+    let asOf: Expr | undefined;
+    if (this.isWord('FOR')) {
+      const at = this.next();
+      if (early !== undefined)
+        this.fail(at.start, 'write the alias after FOR SYSTEM_TIME AS OF …, as Flink does');
+      this.expectKeyword('SYSTEM_TIME', 'after FOR: FOR SYSTEM_TIME AS OF <left table>.<time column>');
+      this.expectKeyword('AS', 'in FOR SYSTEM_TIME AS OF');
+      this.expectKeyword('OF', 'in FOR SYSTEM_TIME AS OF');
+      asOf = this.expression().expr;
+    }
+    const alias = early ?? this.alias();
+    const right: TableRef = { kind: 'table', name: rightName, ...(alias ? { alias } : {}) };
+    this.expectKeyword('ON', `and the join condition after JOIN ${right.name.text}, e.g. ON a.id = b.id`);
+    const on = this.expression();
+    const next = this.peek();
+    if (this.joinType() !== undefined || this.isOp(','))
+      this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
+    return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
+  }
+
+  /** A table name and its optional alias. */
+  tableRef(what: string): TableRef {
+    const name = this.name(what);
+    const alias = this.alias();
+    return { kind: 'table', name, ...(alias ? { alias } : {}) };
+  }
+
+  /** `AS alias`, or a bare alias word that starts no clause. */
+  alias(): Name | undefined {
+    if (this.acceptWord('AS')) return this.name('a table alias after AS');
+    const t = this.peek();
     if (
-      this.isWord('AS') ||
-      (alias.kind === 'word' && !CLAUSE_WORDS.has(alias.upper) && NOT_YET[alias.upper] === undefined)
+      t.kind === 'word' &&
+      !CLAUSE_WORDS.has(t.upper) &&
+      t.upper !== 'FOR' &&
+      NOT_YET[t.upper] === undefined
     )
-      this.notYet(alias, 'table aliases');
-    if (this.isWord('FOR')) this.notYet(alias, 'temporal joins (FOR SYSTEM_TIME AS OF)');
-    return { kind: 'table', name };
+      return this.name('a table alias');
+    return undefined;
+  }
+
+  /** Consumes `[INNER|LEFT|RIGHT|FULL] [OUTER] JOIN` and says which; undefined when none is next. */
+  joinType(): JoinTable['type'] | undefined {
+    const t = this.peek();
+    if (t.kind !== 'word') return undefined;
+    if (t.upper === 'CROSS') this.notYet(t, 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)');
+    const type =
+      t.upper === 'JOIN' || t.upper === 'INNER'
+        ? 'inner'
+        : t.upper === 'LEFT'
+          ? 'left'
+          : t.upper === 'RIGHT'
+            ? 'right'
+            : t.upper === 'FULL'
+              ? 'full'
+              : undefined;
+    if (type === undefined) return undefined;
+    if (t.upper !== 'JOIN') {
+      this.pos++;
+      if (type !== 'inner') this.acceptWord('OUTER');
+    }
+    this.expectKeyword('JOIN', `after ${t.upper}`);
+    return type;
   }
 
   windowTable(): FromItem {

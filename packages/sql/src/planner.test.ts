@@ -38,3 +38,41 @@ test('a table both read and written is a source and a sink with ids of their own
   );
   assert.deepEqual([plan.sources[0].id, plan.sinks[0].id, plan.sinks[0].input], ['t', 't-sink', 't-select']);
 });
+
+const timed = `CREATE TABLE l (k BIGINT, v STRING, t BIGINT, WATERMARK FOR t AS t - INTERVAL '1' SECOND)
+WITH ('connector' = 'file', 'path' = './l.jsonl');
+CREATE TABLE r (k BIGINT, w STRING, s BIGINT, WATERMARK FOR s AS s - INTERVAL '1' SECOND)
+WITH ('connector' = 'file', 'path' = './r.jsonl');
+CREATE TABLE out_t (v STRING, w STRING) WITH ('connector' = 'file', 'path' = './out.jsonl');
+`;
+
+function joinConfig(on: string): unknown {
+  const plan = compileSql(`${timed}INSERT INTO out_t SELECT v, w FROM l JOIN r ON ${on};`, 'q.sql', {
+    registry,
+  });
+  return plan.steps[0].config;
+}
+
+test("an interval join's BETWEEN gives `between` for the right input's time, whichever side it is written on", () => {
+  // The right record's time relative to the left's: s ∈ [t - 1s, t + 5s] either way round.
+  const expected = {
+    on: 'l.k = r.k',
+    between: ['-1s', '5s'],
+    fields: { v: 'l.v', w: 'r.w' },
+  };
+  assert.deepEqual(
+    joinConfig("r.s BETWEEN l.t - INTERVAL '1' SECOND AND l.t + INTERVAL '5' SECOND AND l.k = r.k"),
+    expected,
+  );
+  assert.deepEqual(
+    joinConfig("l.k = r.k AND l.t BETWEEN r.s - INTERVAL '5' SECOND AND r.s + INTERVAL '1' SECOND"),
+    expected,
+  );
+});
+
+test('conditions of ON other than the key and the interval stay in `on`, an OR in parentheses', () => {
+  assert.deepEqual(joinConfig("l.k = r.k AND (l.v = 'a' OR r.w = 'b')"), {
+    on: "l.k = r.k AND (l.v = 'a' OR r.w = 'b')",
+    fields: { v: 'l.v', w: 'r.w' },
+  });
+});

@@ -21,27 +21,18 @@ import {
   type Registry,
 } from '@sluice/core';
 import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
+import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
 import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
 import { applySettings } from './settings.ts';
-
-/** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
-interface Relation {
-  readonly ref: string;
-  readonly columns: readonly string[];
-  /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
-  readonly timeColumn?: string;
-  /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
-  readonly fromSource: boolean;
-}
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const WINDOW_COLUMNS = ['window_start', 'window_end'];
 /** Flink's time attribute of a window result: its last millisecond. */
 const WINDOW_TIME = 'window_time';
 
-class Planner {
+class Planner implements JoinPlanner {
   readonly #registry: Registry;
   readonly #positions: Positions;
   readonly #tables = new Map<string, CreateTable>();
@@ -59,6 +50,10 @@ class Planner {
 
   fail(offset: number, message: string): never {
     throw this.#positions.error('CONFIG_INVALID', offset, message);
+  }
+
+  addStep(step: PlanStep): void {
+    this.#steps.push(step);
   }
 
   locate(id: string, path: string, offset: number): void {
@@ -202,6 +197,14 @@ class Planner {
     const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
     const { type, at, rest } = this.connector(table);
     const { config, placed } = configFromOptions(rest, this.#registry.sink(type)?.config);
+    if (relation.updating && !Object.hasOwn(config, 'changelog'))
+      refuseAppendOnly(
+        this.#registry.sink(type),
+        this.#positions,
+        relation.updating,
+        table.name.text,
+        config,
+      );
     this.#sinks.push({ id, type, input: relation.ref, config });
     this.locate(id, '', s.start);
     this.locate(id, 'type', at.start);
@@ -221,6 +224,7 @@ class Planner {
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
   query(q: Select, id: string, target?: { columns: readonly string[]; table: Name }): Relation {
+    if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
     const window = q.from.kind === 'window' ? q.from : undefined;
     const input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;

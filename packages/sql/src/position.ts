@@ -7,10 +7,13 @@ import { type ErrorCode, type ErrorLocation, SluiceError } from '@sluice/core';
 /** Maps offsets of one script to 1-based lines and columns. */
 export class Positions {
   readonly file: string;
+  /** The script, so that an expression's text can be cut from it. */
+  readonly text: string;
   readonly #lineStarts: number[] = [0];
 
   constructor(text: string, file: string) {
     this.file = file;
+    this.text = text;
     for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.#lineStarts.push(i + 1);
   }
 

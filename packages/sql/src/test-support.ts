@@ -3,6 +3,7 @@
  * what its file sinks wrote, and summarize a plan in a few stable lines.
  */
 
+import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtins, Job, type Plan, Registry, resolvePlan, SluiceError } from '@sluice/core';
@@ -59,4 +60,23 @@ export function errorOf(text: string, file: string): string {
     throw err;
   }
   throw new Error(`${file} compiled without an error`);
+}
+
+/** The rows each Debezium changelog leaves in its table, sorted. */
+export function finalTables(written: { [file: string]: string[] }): { [file: string]: string[] } {
+  const tables: { [file: string]: string[] } = {};
+  for (const [file, lines] of Object.entries(written)) {
+    const rows: string[] = [];
+    for (const line of lines) {
+      const change = JSON.parse(line) as { before: unknown; after: unknown };
+      if (change.before !== null) {
+        const at = rows.indexOf(JSON.stringify(change.before));
+        assert.ok(at >= 0, `${file}: a change removes a row the table does not hold: ${line}`);
+        rows.splice(at, 1);
+      }
+      if (change.after !== null) rows.push(JSON.stringify(change.after));
+    }
+    tables[file] = rows.sort();
+  }
+  return tables;
 }

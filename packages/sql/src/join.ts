@@ -1,0 +1,379 @@
+/**
+ * Plans `FROM a JOIN b ON …` as the `join` step YAML would write: a BETWEEN on the two event
+ * times in ON makes an interval join (`between`), `FOR SYSTEM_TIME AS OF` a temporal join
+ * (`temporal: true`), and anything else the regular join, whose output is a changelog. Table
+ * aliases and columns, qualified or not, are rewritten to the step's names: each input's record
+ * by its id (`b.price` → `bids.price`).
+ */
+
+import {
+  childrenOf,
+  type Expr,
+  formatDuration,
+  formatName,
+  type PlanStep,
+  type SinkSpec,
+} from '@sluice/core';
+import type { JoinTable, Name, Select, TableRef } from './ast.ts';
+import type { Positions } from './position.ts';
+import { hasAggregate, type OutputColumn } from './projection.ts';
+
+/** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
+export interface Relation {
+  readonly ref: string;
+  readonly columns: readonly string[];
+  /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
+  readonly timeColumn?: string;
+  /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
+  readonly fromSource: boolean;
+  /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
+  readonly updating?: { readonly reason: string; readonly offset: number };
+}
+
+/** The planner's services a join uses. */
+export interface JoinPlanner {
+  fail(offset: number, message: string): never;
+  locate(id: string, path: string, offset: number): void;
+  relation(name: Name): Relation;
+  unknown(what: string, name: string, known: readonly string[], where: string): string;
+  addStep(step: PlanStep): void;
+  project(output: readonly OutputColumn[], id: string, input: string): string;
+  nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string;
+}
+
+/** One input of the join: the relation, and the name the query calls it by (its alias or table). */
+interface Side {
+  readonly relation: Relation;
+  readonly qualifier: string;
+  readonly table: string;
+}
+
+/** A column of one side, as a reference resolves to. */
+interface SideColumn {
+  readonly side: 0 | 1;
+  readonly column: string;
+}
+
+const EXAMPLE = "b.t BETWEEN a.t - INTERVAL '5' SECOND AND a.t + INTERVAL '10' SECOND";
+
+class JoinScope {
+  readonly #p: JoinPlanner;
+  readonly sides: readonly [Side, Side];
+  readonly #source: string;
+
+  constructor(p: JoinPlanner, sides: readonly [Side, Side], source: string) {
+    this.#p = p;
+    this.sides = sides;
+    this.#source = source;
+  }
+
+  describeSides(): string {
+    return this.sides
+      .map((s) => (s.qualifier === s.table ? `'${s.table}'` : `'${s.qualifier}' (${s.table})`))
+      .join(' and ');
+  }
+
+  /** The side column a reference reads, or undefined when `e` is no column reference. */
+  column(e: Expr): SideColumn | undefined {
+    if (e.kind === 'member' && e.object.kind === 'field') {
+      const qualifier = e.object.name;
+      const side = this.sides.findIndex((s) => s.qualifier === qualifier);
+      if (side === 0 || side === 1) {
+        const columns = this.sides[side].relation.columns;
+        if (!columns.includes(e.name))
+          this.#p.fail(
+            e.start,
+            this.#p.unknown('column', e.name, columns, `'${qualifier}' (${this.sides[side].table})`),
+          );
+        return { side, column: e.name };
+      }
+      if (this.unqualifiedSide(e.object.name, e.start) === undefined)
+        this.#p.fail(e.start, `FROM has no table '${qualifier}'; it has ${this.describeSides()}`);
+      return undefined;
+    }
+    if (e.kind !== 'field') return undefined;
+    const side = this.unqualifiedSide(e.name, e.start);
+    if (side === undefined) {
+      const all = [...new Set(this.sides.flatMap((s) => s.relation.columns))];
+      return this.#p.fail(
+        e.start,
+        this.#p.unknown('column', e.name, all, `the join of ${this.describeSides()}`),
+      );
+    }
+    return { side, column: e.name };
+  }
+
+  /** The side that alone has column `name`; fails when both have it. */
+  unqualifiedSide(name: string, offset: number): 0 | 1 | undefined {
+    const has = this.sides.map((s) => s.relation.columns.includes(name));
+    if (has[0] && has[1])
+      return this.#p.fail(
+        offset,
+        `column '${name}' is in both ${this.describeSides()}: write ${this.sides[0].qualifier}.${name} or ${this.sides[1].qualifier}.${name}`,
+      );
+    return has[0] ? 0 : has[1] ? 1 : undefined;
+  }
+
+  /** `e` as the join step reads it: every column as `<input id>.<column>`. */
+  rewrite(e: Expr): string {
+    const splices: { start: number; end: number; text: string }[] = [];
+    const visit = (x: Expr) => {
+      const c = this.column(x);
+      if (c !== undefined) {
+        const ref = formatName(this.sides[c.side].relation.ref);
+        splices.push({ start: x.start, end: x.end, text: `${ref}.${formatName(c.column)}` });
+        return;
+      }
+      for (const child of childrenOf(x)) visit(child);
+    };
+    visit(e);
+    let out = '';
+    let at = e.start;
+    for (const s of splices.sort((a, b) => a.start - b.start)) {
+      out += this.#source.slice(at, s.start) + s.text;
+      at = s.end;
+    }
+    return out + this.#source.slice(at, e.end);
+  }
+}
+
+/** The conjuncts of an AND chain. */
+function conjuncts(e: Expr): Expr[] {
+  return e.kind === 'binary' && e.op === 'and' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
+}
+
+/** `x`, `x + INTERVAL …` or `x - INTERVAL …`: the reference and the offset in ms. */
+function shifted(e: Expr): { base: Expr; offset: number } | undefined {
+  if (e.kind === 'binary' && (e.op === '+' || e.op === '-') && e.right.kind === 'literal') {
+    const v = e.right.value;
+    if (typeof v !== 'number') return undefined;
+    return { base: e.left, offset: e.op === '+' ? v : -v };
+  }
+  return { base: e, offset: 0 };
+}
+
+function signed(ms: number): string {
+  return ms < 0 ? `-${formatDuration(-ms)}` : formatDuration(ms);
+}
+
+/**
+ * Plans a query whose FROM is a join; its steps are `<id>-join`, and with WHERE `<id>-where` and
+ * `<id>-select` after it. With `target`, the output takes the target table's column names.
+ */
+export function planJoin(
+  p: JoinPlanner,
+  q: Select,
+  join: JoinTable,
+  id: string,
+  source: string,
+  target?: { columns: readonly string[]; table: Name },
+): Relation {
+  const side = (t: TableRef): Side => ({
+    relation: p.relation(t.name),
+    qualifier: t.alias?.text ?? t.name.text,
+    table: t.name.text,
+  });
+  const sides: [Side, Side] = [side(join.left), side(join.right)];
+  if (sides[0].relation.ref === sides[1].relation.ref)
+    p.fail(
+      join.right.name.start,
+      `joining '${join.right.name.text}' with itself is not supported by Sluice SQL yet: the join step names its inputs by id`,
+    );
+  if (sides[0].qualifier === sides[1].qualifier)
+    p.fail(
+      join.right.name.start,
+      `both tables are called '${sides[0].qualifier}': give one an alias, e.g. ${join.right.name.text} AS r`,
+    );
+  const scope = new JoinScope(p, sides, source);
+  const step = `${id}-join`;
+  const config: { [key: string]: unknown } = {};
+
+  // ON: the equalities between the sides are the key; a BETWEEN on the event times the interval.
+  const kept: Expr[] = [];
+  let keyed = false;
+  let between: [number, number] | undefined;
+  for (const c of conjuncts(join.on.expr)) {
+    if (c.kind === 'binary' && c.op === '=') {
+      const [l, r] = [scope.column(c.left), scope.column(c.right)];
+      if (l !== undefined && r !== undefined && l.side !== r.side) keyed = true;
+    }
+    if (c.kind === 'between' && !c.negated) {
+      const interval = intervalOf(p, scope, c);
+      if (interval !== undefined) {
+        if (between !== undefined) p.fail(c.start, 'an interval join takes one BETWEEN on the event times');
+        between = interval;
+        p.locate(step, 'between', c.start);
+        continue;
+      }
+    }
+    kept.push(c);
+  }
+  if (!keyed)
+    p.fail(
+      join.on.expr.start,
+      `a join needs an equality between a column of each table in ON, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (joins without one, such as cross joins, are not supported)`,
+    );
+  config.on = kept
+    .map((c) => (c.kind === 'binary' && c.op === 'or' ? `(${scope.rewrite(c)})` : scope.rewrite(c)))
+    .join(' AND ');
+  p.locate(step, 'on', join.on.expr.start);
+  if (join.type !== 'inner') {
+    config.kind = join.type;
+    p.locate(step, 'kind', join.start);
+  }
+  if (between !== undefined) config.between = between.map(signed);
+  if (join.asOf !== undefined) {
+    if (between !== undefined)
+      p.fail(
+        join.asOf.start,
+        'a join is temporal (FOR SYSTEM_TIME AS OF) or an interval join (BETWEEN on the event times), not both',
+      );
+    const left = sides[0];
+    const at = scope.column(join.asOf);
+    if (left.relation.timeColumn === undefined)
+      p.fail(
+        join.asOf.start,
+        `a temporal join needs event time on '${left.table}': declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+      );
+    if (at === undefined || at.side !== 0 || at.column !== left.relation.timeColumn)
+      p.fail(
+        join.asOf.start,
+        `a temporal join looks up the version valid at the left record's event time: write FOR SYSTEM_TIME AS OF ${left.qualifier}.${left.relation.timeColumn}`,
+      );
+    if (join.type === 'right' || join.type === 'full')
+      p.fail(
+        join.start,
+        `a temporal join keeps the left records only: write JOIN or LEFT JOIN, not ${join.type.toUpperCase()} JOIN`,
+      );
+    config.temporal = true;
+    p.locate(step, 'temporal', join.asOf.start);
+  }
+
+  if (q.items === undefined)
+    return p.fail(
+      q.start,
+      `SELECT * over a join is not supported yet: list the columns, e.g. SELECT ${sides[0].qualifier}.id, …`,
+    );
+  if (q.groupBy !== undefined || q.items.some((i) => hasAggregate(i.expr)))
+    p.fail(
+      q.start,
+      'aggregating a join in one query is not supported by Sluice SQL yet: make the join a view (CREATE VIEW j AS SELECT … FROM … JOIN …) and GROUP BY over the view',
+    );
+  const output: OutputColumn[] = q.items.map((item, i) => {
+    const read = scope.column(item.expr);
+    const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
+    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
+  });
+  if (target && output.length !== target.columns.length)
+    p.fail(
+      q.start,
+      `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
+    );
+  const names = new Set<string>();
+  for (const c of output) {
+    if (names.has(c.name))
+      p.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
+    names.add(c.name);
+  }
+  const fields = Object.fromEntries(output.map((c) => [c.name, c.text]));
+  const inputs = sides.map((s) => s.relation.ref);
+  const updating =
+    between === undefined && join.asOf === undefined && join.type !== 'inner'
+      ? {
+          offset: join.start,
+          reason: `${join.type.toUpperCase()} JOIN without a condition on the event times is a regular join, whose result is a changelog: a row ${join.type === 'full' ? 'of either table' : `of '${sides[join.type === 'left' ? 0 : 1].qualifier}'`} without a match is written at once, padded with NULL, and deleted when its first match arrives`,
+        }
+      : undefined;
+  const made = updating ? { updating } : {};
+  p.locate(step, '', join.start);
+  if (q.where === undefined) {
+    for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
+    p.addStep({ id: step, type: 'join', inputs, config: { ...config, fields } });
+    return { ref: step, columns: output.map((c) => c.name), fromSource: false, ...made };
+  }
+  // WHERE filters the joined pairs (each side under its input id), then the projection.
+  if (hasAggregate(q.where.expr)) p.fail(q.where.expr.start, 'WHERE cannot hold an aggregate');
+  p.addStep({ id: step, type: 'join', inputs, config });
+  const where = `${id}-where`;
+  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: scope.rewrite(q.where.expr) } });
+  p.locate(where, '', q.where.expr.start);
+  p.locate(where, 'where', q.where.expr.start);
+  const select = `${id}-select`;
+  p.addStep({ id: select, type: 'map', inputs: [where], config: { select: [], fields } });
+  p.locate(select, '', output[0]?.start ?? q.start);
+  for (const c of output) p.locate(select, `fields.${c.name}`, c.start);
+  return { ref: select, columns: output.map((c) => c.name), fromSource: false, ...made };
+}
+
+/**
+ * The `between` of an interval join, from `r.t BETWEEN l.t + lower AND l.t + upper` (or with the
+ * sides swapped) on the two event-time columns; undefined for a BETWEEN that does not compare the
+ * two sides, which stays a condition of ON.
+ */
+function intervalOf(
+  p: JoinPlanner,
+  scope: JoinScope,
+  c: Extract<Expr, { kind: 'between' }>,
+): [number, number] | undefined {
+  const operand = scope.column(c.operand);
+  const low = shifted(c.low);
+  const high = shifted(c.high);
+  const lowBase = low && scope.column(low.base);
+  const highBase = high && scope.column(high.base);
+  const sidesIn = new Set([operand?.side, lowBase?.side, highBase?.side].filter((s) => s !== undefined));
+  if (sidesIn.size < 2) return undefined;
+  if (
+    operand === undefined ||
+    low === undefined ||
+    high === undefined ||
+    lowBase === undefined ||
+    highBase === undefined ||
+    lowBase.side === operand.side ||
+    highBase.side !== lowBase.side ||
+    highBase.column !== lowBase.column
+  )
+    p.fail(c.start, `an interval join's condition compares the event times of the two tables: ${EXAMPLE}`);
+  for (const col of [operand, lowBase]) {
+    const s = scope.sides[col.side];
+    if (s.relation.timeColumn === undefined)
+      p.fail(
+        c.start,
+        `an interval join needs event time on both tables, and '${s.table}' has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+      );
+    if (col.column !== s.relation.timeColumn)
+      p.fail(
+        c.start,
+        `an interval join compares event times, and that of '${s.qualifier}' comes from '${s.relation.timeColumn}' (its WATERMARK FOR): write ${s.qualifier}.${s.relation.timeColumn}`,
+      );
+  }
+  if (low.offset > high.offset) p.fail(c.start, 'the lower bound of the interval is above its upper bound');
+  // Right at s joins left at t when t + lower ≤ s ≤ t + upper; with the sides swapped, negate.
+  return operand.side === 1 ? [low.offset, high.offset] : [-high.offset, -low.offset];
+}
+
+/**
+ * Refuses, in SQL's words, a regular outer join written into table `table` whose sink (of spec
+ * `spec`, with `config` and no `changelog` option) takes only appends; the plan check would
+ * refuse it too, in YAML's.
+ */
+export function refuseAppendOnly(
+  spec: SinkSpec | undefined,
+  positions: Positions,
+  updating: { reason: string; offset: number },
+  table: string,
+  config: { [key: string]: unknown },
+): void {
+  // An unknown connector is the plan check's to report.
+  if (spec === undefined || (spec.changelog?.consumes(config) ?? ['append']).includes('retract')) return;
+  const hint = spec.changelog?.hint
+    .replaceAll('[fields]', '<columns>')
+    .replace(/`(\w+): ([^`]+)`/g, "'$1' = '$2'");
+  const fix = hint
+    ? `have table '${table}' write the changes: in its WITH options, ${hint}`
+    : `write into a table whose connector can write changes (a '${spec.type}' sink cannot)`;
+  throw positions.error(
+    'PLAN_CHANGELOG_MISMATCH',
+    updating.offset,
+    `${updating.reason}; table '${table}' (${spec.type}) takes only appends. Make it an interval join with a BETWEEN on the two event times in ON (b.t BETWEEN a.t - INTERVAL '1' MINUTE AND a.t + INTERVAL '1' MINUTE), use an inner JOIN, or ${fix}`,
+  );
+}
