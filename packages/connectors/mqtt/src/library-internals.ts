@@ -8,7 +8,9 @@
  * the source answers at once with `DEFERRED`, an error the package treats as "send nothing, go on"
  * (it emits it as an `error` event, which the source ignores), and sends the acknowledgement itself
  * later with `sendAck`, through the package's own packet writer and, for QoS 2, its store of
- * received messages (which answers the broker's PUBREL with PUBCOMP).
+ * received messages (which answers the broker's PUBREL with PUBCOMP). The package is pinned to
+ * one minor version (`~5.16` in package.json) for these internals: move the pin only with this
+ * file's checks and the package's tests passing against the new version.
  */
 
 import { SluiceError } from '@sluice/core';
