@@ -1,0 +1,330 @@
+/**
+ * MQTT source: the `mqtt` source → discard at steady state, beside MQTT.js's own subscribe loop
+ * on the same messages at the same QoS (issue 13: Sluice at least 70% of the bare client loop in
+ * records per CPU-second).
+ *
+ * Each consumer runs in its own Node process (so that one's JIT and heap do not colour
+ * another's) and is measured by its own CPU time (user + system):
+ *
+ * - `bare` — an MQTT.js client subscribed to the topic, counting messages (MQTT.js acknowledges
+ *   each QoS 1 message as its handler returns): the ceiling;
+ * - `bare+json` — the same loop, parsing every payload as JSON: the work the source does with
+ *   `format: json`, written by hand;
+ * - `sluice` — a Sluice job: `mqtt` source (format json, persistent session, acknowledgements
+ *   held until the checkpoint covering them completes, early checkpoints every half
+ *   `receive_maximum`) → `discard`.
+ *
+ * Every consumer subscribes, gets one warm-up message (so its connection and subscription are
+ * up, and the job running), and only then does this process publish the measured messages to
+ * it, at the same QoS, from its own MQTT.js client; the consumer's clock runs from the warm-up
+ * message to the last measured one. The programs alternate within each run so that drift in
+ * machine load hits all alike; the median of `--runs` is reported. Needs Mosquitto on
+ * 127.0.0.1:1883.
+ *
+ *   node bench/mqtt.ts [--records 100000] [--runs 3] [--qos 1] [--json]
+ */
+
+import { spawn } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
+import { mqtt as mqttConnector } from '@sluice/mqtt';
+import mqtt from 'mqtt';
+import { median } from './measure.ts';
+import { SCRATCH_DIR } from './scratch-dir.ts';
+
+const BROKER = 'mqtt://127.0.0.1:1883';
+/**
+ * How far the publisher may run ahead of what the consumer has read. Mosquitto drops QoS 1
+ * messages for a client beyond its in-flight window and `max_queued_messages` (1,000 by
+ * default), so the consumer reports its count (`AT n`, every REPORT_EVERY messages in the bare
+ * loop, at each 20 ms poll of the job's metrics) and the publisher keeps within this lead.
+ */
+const LEAD = 800;
+const REPORT_EVERY = 100;
+const VARIANTS = ['bare', 'bare+json', 'sluice'] as const;
+type Variant = (typeof VARIANTS)[number];
+type Qos = 0 | 1 | 2;
+
+/** What a child reports. */
+interface Measurement {
+  cpuMs: number;
+  wallMs: number;
+  records: number;
+}
+
+interface ChildJob {
+  variant: Variant;
+  topic: string;
+  /** Measured messages (the warm-up one comes before them). */
+  records: number;
+  qos: Qos;
+}
+
+// ------------------------------------------------------------------------------------------------
+// children
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1000;
+}
+
+/** Tells the orchestrator a step was reached (a line on stdout). */
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** MQTT.js's own subscribe loop. */
+async function bareLoop(job: ChildJob, parse: boolean): Promise<Measurement> {
+  const client = await mqtt.connectAsync(BROKER, { protocolVersion: 5, reconnectPeriod: 0 });
+  let seen = 0;
+  let keys = 0;
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
+  const { promise, resolve } = Promise.withResolvers<Measurement>();
+  client.on('message', (_topic, payload) => {
+    if (parse) keys += Object.keys(JSON.parse(payload.toString('utf8')) as object).length;
+    seen++;
+    if (seen % REPORT_EVERY === 1) say(`AT ${seen}`);
+    if (seen === 1) {
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+      say('READY');
+    } else if (seen === job.records + 1) {
+      resolve({ cpuMs: cpuMsSince(cpu0), wallMs: performance.now() - t0, records: seen - 1 });
+    }
+  });
+  await client.subscribeAsync(job.topic, { qos: job.qos });
+  say('SUBSCRIBED');
+  const m = await promise;
+  await client.endAsync();
+  if (parse && keys === 0) throw new Error('no payload parsed');
+  return m;
+}
+
+/** The Sluice job, stopped (drain, final checkpoint) once every message has been read. */
+async function sluiceJob(job: ChildJob): Promise<Measurement> {
+  const clientId = `sluice-bench-${process.pid}-${Date.now()}`;
+  // The job's persistent session, created before the job starts, so that the warm-up message
+  // is queued for it even if it is published before the source has connected.
+  const session = await mqtt.connectAsync(BROKER, {
+    clientId,
+    clean: false,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 60 },
+    reconnectPeriod: 0,
+  });
+  await session.subscribeAsync(job.topic, { qos: job.qos });
+  await session.endAsync();
+  const registry = new Registry([builtins, mqttConnector]);
+  const yaml = `
+name: bench-mqtt-${process.pid}
+settings: { checkpoint: { interval: 5s, dir: ${SCRATCH_DIR} } }
+sources:
+  in:
+    type: mqtt
+    url: ${BROKER}
+    topics: ['${job.topic}']
+    qos: ${job.qos}
+    client_id: ${clientId}
+    session_expiry: 1m
+    format: json
+sinks:
+  out: { type: discard }
+`;
+  const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
+  const log = createLogger({ level: 'warn', format: 'text' });
+  const running = await Job.create(plan, { registry, fromScratch: true, log });
+  const done = running.run();
+  say('SUBSCRIBED');
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
+  let started = false;
+  let progress = { read: -1, at: performance.now() };
+  for (;;) {
+    const read = running.metrics().sources.in?.in ?? 0;
+    if (read !== progress.read) {
+      progress = { read, at: performance.now() };
+      say(`AT ${read}`);
+    } else if (performance.now() - progress.at > 60_000)
+      throw new Error(`no progress for 60 s at ${read} of ${job.records + 1} read`);
+    if (!started && read >= 1) {
+      started = true;
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+      say('READY');
+    }
+    if (read >= job.records + 1) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const cpuMs = cpuMsSince(cpu0);
+  const wallMs = performance.now() - t0;
+  running.stop();
+  const result = await done;
+  const read = result.metrics.sources.in?.in ?? 0;
+  if (read !== job.records + 1 || result.metrics.deadLetters !== 0)
+    throw new Error(`read ${read} (${result.metrics.deadLetters} dead letters), expected ${job.records + 1}`);
+  // End the persistent session.
+  const end = await mqtt.connectAsync(BROKER, {
+    clientId,
+    clean: true,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  await end.endAsync();
+  return { cpuMs, wallMs, records: read - 1 };
+}
+
+async function child(job: ChildJob): Promise<void> {
+  const m =
+    job.variant === 'sluice' ? await sluiceJob(job) : await bareLoop(job, job.variant === 'bare+json');
+  say(`RESULT ${JSON.stringify(m)}`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// orchestrator
+
+/** One reading of about 200 bytes of JSON, deterministic in `i`. */
+function payload(i: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      device: `sensor-${(i * 7919) % 1_000}`,
+      temperature: Math.round(((i * 7.31) % 40) * 100) / 100,
+      humidity: Math.round(((i * 3.17) % 100) * 100) / 100,
+      ts: 1_767_225_600_000 + i,
+      site: ['north', 'south', 'east', 'west'][i % 4],
+      firmware: '2.4.1',
+      note: 'lorem ipsum dolor sit amet, consectetur adipiscing',
+    }),
+  );
+}
+
+/**
+ * Publishes `messages` to `topic` in chunks, each once the consumer (`consumed()`) is within
+ * LEAD of what was published.
+ */
+async function publishAll(
+  client: mqtt.MqttClient,
+  topic: string,
+  messages: readonly Buffer[],
+  qos: Qos,
+  consumed: () => number,
+): Promise<void> {
+  const chunk = 200;
+  for (let i = 0; i < messages.length; i += chunk) {
+    while (i + 1 - consumed() > LEAD - chunk) await new Promise((r) => setTimeout(r, 2));
+    await Promise.all(messages.slice(i, i + chunk).map((m) => client.publishAsync(topic, m, { qos })));
+  }
+}
+
+/** Runs one consumer child, feeding it when it is ready. */
+function runChild(
+  job: ChildJob,
+  publisher: mqtt.MqttClient,
+  messages: readonly Buffer[],
+): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    /** Messages the consumer has read, the warm-up one included. */
+    let consumed = 0;
+    const fail = (e: unknown) => {
+      c.kill('SIGKILL');
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    c.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const before = out;
+      out += d;
+      if (!before.includes('SUBSCRIBED') && out.includes('SUBSCRIBED'))
+        publisher.publishAsync(job.topic, JSON.stringify({ warm_up: true }), { qos: job.qos }).catch(fail);
+      for (const m of d.matchAll(/^AT (\d+)$/gm)) consumed = Math.max(consumed, Number(m[1]));
+      if (!before.includes('READY') && out.includes('READY'))
+        publishAll(publisher, job.topic, messages, job.qos, () => consumed).catch(fail);
+    });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 600_000);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line)
+        reject(new Error(`${job.variant} failed (exit ${code}):\n${err.slice(-3000)}${out.slice(-1000)}`));
+      else resolve(JSON.parse(line.slice(7)) as Measurement);
+    });
+  });
+}
+
+async function orchestrate(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      records: { type: 'string', default: '100000' },
+      runs: { type: 'string', default: '3' },
+      qos: { type: 'string', default: '1' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const records = Number(values.records);
+  const runs = Number(values.runs);
+  const qos = Number(values.qos);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error('--qos must be 0, 1 or 2');
+  const messages = Array.from({ length: records }, (_, i) => payload(i));
+  const publisher = await mqtt.connectAsync(BROKER, { protocolVersion: 5, reconnectPeriod: 0 });
+  const rates = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
+  const walls = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
+  const load0 = loadavg()[0];
+  for (let r = 0; r < runs; r++)
+    for (const variant of VARIANTS) {
+      const topic = `sluice-bench/${process.pid}/${r}/${variant.replace('+', '-')}`;
+      const m = await runChild({ variant, topic, records, qos }, publisher, messages);
+      if (m.records !== records) throw new Error(`${variant} read ${m.records} of ${records}`);
+      rates.get(variant)?.push(records / (m.cpuMs / 1000));
+      walls.get(variant)?.push(records / (m.wallMs / 1000));
+    }
+  await publisher.endAsync();
+  const result = {
+    records,
+    runs,
+    qos,
+    payload_bytes: Math.round(messages.reduce((n, m) => n + m.length, 0) / records),
+    node: process.version,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    load: [load0, loadavg()[0]].map((l) => l.toFixed(1)).join(' → '),
+    variants: VARIANTS.map((v) => ({
+      variant: v,
+      rec_per_cpu_s: Math.round(median(rates.get(v) ?? [])),
+      rec_per_s_wall: Math.round(median(walls.get(v) ?? [])),
+    })),
+  };
+  const bare = result.variants[0]?.rec_per_cpu_s ?? Number.NaN;
+  const bareJson = result.variants[1]?.rec_per_cpu_s ?? Number.NaN;
+  const sluice = result.variants[2]?.rec_per_cpu_s ?? Number.NaN;
+  if (values.json) {
+    say(
+      JSON.stringify({
+        ...result,
+        sluice_over_bare: sluice / bare,
+        sluice_over_bare_json: sluice / bareJson,
+      }),
+    );
+    return;
+  }
+  say(
+    `mqtt source, ${records} messages of ~${result.payload_bytes} B, QoS ${qos}, median of ${runs}; ${result.node}, ${result.cpus}, load ${result.load}`,
+  );
+  for (const v of result.variants)
+    say(
+      `  ${v.variant.padEnd(10)} ${String(v.rec_per_cpu_s).padStart(9)} rec/CPU-s  ${String(v.rec_per_s_wall).padStart(9)} rec/s wall`,
+    );
+  say(
+    `  sluice / bare: ${(sluice / bare).toFixed(2)}; sluice / bare+json: ${(sluice / bareJson).toFixed(2)}`,
+  );
+}
+
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) await child(JSON.parse(process.argv[childIndex + 1] ?? '{}') as ChildJob);
+else await orchestrate();
