@@ -12,7 +12,7 @@
 import type { Registry } from '../registry.ts';
 import { CHANGELOG_MODES, type ChangelogMode, type StepChangelog, sideOutputsOf } from '../spec.ts';
 import type { Plan } from './plan.ts';
-import { topologicalOrder } from './resolve.ts';
+import { stepsInOrder } from './resolve.ts';
 
 /** One refused connection: a PLAN_CHANGELOG_MISMATCH of `step` at `path` in its config. */
 export interface ChangelogProblem {
@@ -64,13 +64,8 @@ export function checkChangelogs(
   const problems: ChangelogProblem[] = [];
   const streams = new Map<string, StreamMode>();
   for (const source of plan.sources) streams.set(source.id, APPEND);
-  const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  const order = topologicalOrder(
-    plan.steps.map((s) => s.id),
-    new Map(plan.steps.map((s) => [s.id, s.inputs])),
-  );
-  for (const id of order) {
-    const step = byId.get(id)!;
+  for (const step of stepsInOrder(plan.steps)) {
+    const id = step.id;
     const declared = registry.step(step.type)?.changelog?.(step.config as never) ?? APPEND_ONLY;
     let input = step.inputs[0];
     let stream = APPEND;

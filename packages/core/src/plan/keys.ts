@@ -23,7 +23,7 @@ import type { Registry } from '../registry.ts';
 import { sideOutputsOf } from '../spec.ts';
 import { expressionAt } from './expressions.ts';
 import type { Plan, PlanSink } from './plan.ts';
-import { topologicalOrder } from './resolve.ts';
+import { stepsInOrder } from './resolve.ts';
 import { type Schema, UNKNOWN_SCHEMA } from './schema.ts';
 
 /**
@@ -178,13 +178,8 @@ export function inferKeys(
   const schemas = plan.schemas ?? {};
   // Sources give records without `key_by` keys; whether a field of theirs is unique, none says.
   for (const source of plan.sources) keys[source.id] = NO_KEY;
-  const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  const order = topologicalOrder(
-    plan.steps.map((s) => s.id),
-    new Map(plan.steps.map((s) => [s.id, s.inputs])),
-  );
-  for (const id of order) {
-    const step = byId.get(id)!;
+  for (const step of stepsInOrder(plan.steps)) {
+    const id = step.id;
     const spec = registry.step(step.type);
     const inputs = step.inputs.map((ref) => keys[ref] ?? UNKNOWN_KEY);
     let key = UNKNOWN_KEY;

@@ -101,6 +101,21 @@ export function topologicalOrder(
   return order;
 }
 
+/**
+ * The steps of a plan with every step after the steps it reads (its inputs' order otherwise):
+ * the order schemas, keys and changelog modes are worked out in and watermarks travel in.
+ * Throws the ids of a cycle, as {@link topologicalOrder} does.
+ */
+export function stepsInOrder<S extends { readonly id: string; readonly inputs: readonly string[] }>(
+  steps: readonly S[],
+): S[] {
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  return topologicalOrder(
+    steps.map((s) => s.id),
+    new Map(steps.map((s) => [s.id, s.inputs])),
+  ).map((id) => byId.get(id)!);
+}
+
 interface Problem {
   code: SluiceError['code'];
   message: string;
@@ -193,10 +208,7 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
 
   if (problems.length === 0) {
     try {
-      topologicalOrder(
-        plan.steps.map((s) => s.id),
-        new Map(plan.steps.map((s) => [s.id, s.inputs])),
-      );
+      stepsInOrder(plan.steps);
     } catch (cycle) {
       const ids = cycle as string[];
       problems.push({

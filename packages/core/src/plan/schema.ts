@@ -25,7 +25,7 @@ import type { Registry } from '../registry.ts';
 import { sideOutputsOf } from '../spec.ts';
 import { expressionAt } from './expressions.ts';
 import type { Plan, PlanExpressions } from './plan.ts';
-import { topologicalOrder } from './resolve.ts';
+import { stepsInOrder } from './resolve.ts';
 
 /** What a stream's records look like, where known (see `RecordSchema`). */
 export type Schema = RecordSchema;
@@ -134,13 +134,8 @@ export function inferSchemas(
   const problems: { step: string; path: string; error: SluiceError }[] = [];
   for (const source of plan.sources)
     schemas[source.id] = registry.source(source.type)?.schema?.(source.config as never) ?? UNKNOWN_SCHEMA;
-  const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  const order = topologicalOrder(
-    plan.steps.map((s) => s.id),
-    new Map(plan.steps.map((s) => [s.id, s.inputs])),
-  );
-  for (const id of order) {
-    const step = byId.get(id)!;
+  for (const step of stepsInOrder(plan.steps)) {
+    const id = step.id;
     const spec = registry.step(step.type);
     const inputs = step.inputs.map((input) => schemas[input] ?? UNKNOWN_SCHEMA);
     // Side outputs are streams of their own, under `<id>.<port>`, after the main output.

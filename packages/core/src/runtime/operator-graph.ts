@@ -6,7 +6,7 @@
 import type { StepInfo } from '../operator.ts';
 import { expressionAt } from '../plan/expressions.ts';
 import { type Plan, parseStreamRef, refId } from '../plan/plan.ts';
-import { inComponent, topologicalOrder } from '../plan/resolve.ts';
+import { inComponent, stepsInOrder } from '../plan/resolve.ts';
 import type { Registry } from '../registry.ts';
 import { sideOutputsOf } from '../spec.ts';
 import type { Clock } from '../time.ts';
@@ -55,11 +55,6 @@ export function buildOperatorGraph(
   functions: ReadonlyMap<string, unknown>,
   clocks: SourceWatermarks,
 ): OperatorGraph {
-  const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  const order = topologicalOrder(
-    plan.steps.map((s) => s.id),
-    new Map(plan.steps.map((s) => [s.id, s.inputs])),
-  );
   const nodes = new Map<string, Node>();
   const ordered: Node[] = [];
   const now = () => clock.now();
@@ -68,8 +63,8 @@ export function buildOperatorGraph(
   const holdsOf = new Map<string, readonly Node[]>();
   const sequencedSources = new Set<string>();
   for (const src of plan.sources) upstream.set(src.id, [src.id]);
-  for (const id of order) {
-    const step = byId.get(id)!;
+  for (const step of stepsInOrder(plan.steps)) {
+    const id = step.id;
     // A side output's readers have the producing step's sources, hence its watermark.
     const inputSources = step.inputs.map((input) => upstream.get(refId(input))!);
     const sources = [...new Set(inputSources.flat())].sort();
