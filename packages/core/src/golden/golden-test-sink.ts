@@ -8,6 +8,7 @@ import Type from 'typebox';
 import type { Sink, SinkBatch, SinkContext } from '../connector.ts';
 import { INSERT, type Row, type RowKind } from '../record.ts';
 import { CHANGELOG_MODES, defineSink, type Plugin } from '../spec.ts';
+import { commitStore, prepareStore, reopenStore, type TransactionalStore } from '../testing/memory.ts';
 
 /** One committed change: its row kind, the record and its event time. */
 export interface GoldenChange {
@@ -17,7 +18,7 @@ export interface GoldenChange {
 }
 
 /** What a `golden` sink named `name` holds: committed changes, and those written since. */
-export class GoldenStore {
+export class GoldenStore implements TransactionalStore<GoldenChange> {
   committed: GoldenChange[] = [];
   pending: GoldenChange[] = [];
   /** Pending changes per prepared checkpoint id. */
@@ -47,16 +48,7 @@ class GoldenSink implements Sink {
     this.#store = store;
   }
   async open(ctx: SinkContext): Promise<void> {
-    // A restart discards what was written after the restored checkpoint was prepared.
-    this.#store.pending = [];
-    const restored = ctx.restored as { committed: number; id: number } | undefined;
-    if (!restored) {
-      this.#store.prepared.clear();
-      return;
-    }
-    await this.commit(restored.id);
-    this.#store.prepared.clear();
-    this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
+    reopenStore(this.#store, ctx.restored);
   }
   async write(batch: SinkBatch): Promise<undefined> {
     for (let i = 0; i < batch.records.length; i++)
@@ -68,18 +60,10 @@ class GoldenSink implements Sink {
     return undefined;
   }
   async prepareCommit(checkpointId: number): Promise<unknown> {
-    this.#store.prepared.set(checkpointId, this.#store.pending);
-    this.#store.pending = [];
-    let total = this.#store.committed.length;
-    for (const rows of this.#store.prepared.values()) total += rows.length;
-    return { committed: total, id: checkpointId };
+    return prepareStore(this.#store, checkpointId);
   }
   async commit(checkpointId: number): Promise<void> {
-    for (const [id, rows] of this.#store.prepared) {
-      if (id > checkpointId) break;
-      for (const r of rows) this.#store.committed.push(r);
-      this.#store.prepared.delete(id);
-    }
+    commitStore(this.#store, checkpointId);
   }
   async close(): Promise<void> {
     for (const rows of this.#store.prepared.values()) for (const r of rows) this.#store.committed.push(r);

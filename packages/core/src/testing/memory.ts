@@ -102,13 +102,12 @@ export function memoryChannel(name: string, partitions: readonly string[] = ['p0
 }
 
 /** What a `memory` sink named `name` holds: committed records, and those written since. */
-export class MemorySinkStore {
+export class MemorySinkStore implements TransactionalStore<Row> {
   committed: Row[] = [];
   pending: Row[] = [];
   /** Pending records per prepared checkpoint id. */
   prepared = new Map<number, Row[]>();
   closed = false;
-  /** Every record `write` was given, with the text given along with it (see `Sink.write`). */
   /** Every record written, with its text and, when the sink takes changelogs, its row kind. */
   written: { record: Row; text: string | undefined; kind?: RowKind }[] = [];
   /** Everything visible to a reader: committed records, plus the rest once the sink closed. */
@@ -205,6 +204,54 @@ export const memorySource = defineSource({
   },
 });
 
+/**
+ * The records of a transactional in-memory sink (the `memory` sink's, the golden harness's):
+ * written ones stay `pending` until a checkpoint prepares them, and are `committed` once it
+ * completes.
+ */
+export interface TransactionalStore<T> {
+  committed: T[];
+  pending: T[];
+  /** Pending records per prepared checkpoint id, in id order. */
+  readonly prepared: Map<number, T[]>;
+}
+
+/**
+ * Opens `store` for a sink restored from `restored` (what `prepareStore` returned, or undefined
+ * on a fresh start): drops what was written after that checkpoint was prepared, commits what it
+ * prepared, and forgets later preparations — so each record is committed exactly once.
+ */
+export function reopenStore<T>(store: TransactionalStore<T>, restored: unknown): void {
+  store.pending = [];
+  const r = restored as { committed: number; id: number } | undefined;
+  if (r !== undefined) {
+    commitStore(store, r.id);
+    store.committed.length = Math.min(store.committed.length, r.committed);
+  }
+  store.prepared.clear();
+}
+
+/** Prepares what is pending for checkpoint `checkpointId`; returns the sink's state for it. */
+export function prepareStore<T>(
+  store: TransactionalStore<T>,
+  checkpointId: number,
+): { committed: number; id: number } {
+  store.prepared.set(checkpointId, store.pending);
+  store.pending = [];
+  let total = store.committed.length;
+  for (const rows of store.prepared.values()) total += rows.length;
+  return { committed: total, id: checkpointId };
+}
+
+/** Commits what checkpoints up to `checkpointId` prepared. */
+export function commitStore<T>(store: TransactionalStore<T>, checkpointId: number): void {
+  for (const [id, rows] of store.prepared) {
+    if (id > checkpointId) break;
+    for (const r of rows) store.committed.push(r);
+    store.prepared.delete(id);
+  }
+}
+
 class StoreSink implements Sink {
   readonly #store: MemorySinkStore;
   readonly #changelog: boolean;
@@ -213,17 +260,8 @@ class StoreSink implements Sink {
     this.#changelog = changelog;
   }
   async open(ctx: SinkContext): Promise<void> {
-    // A restart discards whatever was written after the restored checkpoint was prepared.
-    this.#store.pending = [];
     this.#store.closed = false;
-    const restored = ctx.restored as { committed: number; id: number } | undefined;
-    if (!restored) {
-      this.#store.prepared.clear();
-      return;
-    }
-    await this.commit(restored.id);
-    this.#store.prepared.clear();
-    this.#store.committed.length = Math.min(this.#store.committed.length, restored.committed);
+    reopenStore(this.#store, ctx.restored);
   }
   async write(batch: SinkBatch): Promise<undefined> {
     const { records, texts, kinds } = batch;
@@ -239,18 +277,10 @@ class StoreSink implements Sink {
     return undefined;
   }
   async prepareCommit(checkpointId: number): Promise<unknown> {
-    this.#store.prepared.set(checkpointId, this.#store.pending);
-    this.#store.pending = [];
-    let total = this.#store.committed.length;
-    for (const rows of this.#store.prepared.values()) total += rows.length;
-    return { committed: total, id: checkpointId };
+    return prepareStore(this.#store, checkpointId);
   }
   async commit(checkpointId: number): Promise<void> {
-    for (const [id, rows] of this.#store.prepared) {
-      if (id > checkpointId) break;
-      for (const r of rows) this.#store.committed.push(r);
-      this.#store.prepared.delete(id);
-    }
+    commitStore(this.#store, checkpointId);
   }
   async close(): Promise<void> {
     this.#store.closed = true;
