@@ -22,8 +22,15 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
-import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import type { KeyedView, MemoryStateBackend } from '../state.ts';
+import {
+  flushResults,
+  newResults,
+  openJoinState,
+  type PairOutput,
+  pushResult,
+  type Results,
+} from './join-condition.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 /** Which unmatched records an outer join keeps, padded with NULL for the other side. */
@@ -157,28 +164,17 @@ export class IntervalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    const { backend, own } = keyedBackend(
-      ctx.state,
-      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    const { own, saved: s } = openJoinState(
+      ctx,
+      this.#options.stepId,
+      'an interval join',
+      'records',
+      this.#keyed,
+      (x: Partial<Extract<IntervalJoinSnapshot, { version: 1 }>>) =>
+        Array.isArray(x.left) && Array.isArray(x.right),
     );
     this.#own = own;
-    backend.keyed('records', this.#keyed);
-    if (ctx.restored === undefined) return;
-    const s = ctx.restored as Partial<IntervalJoinSnapshot> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      typeof s.watermark !== 'number' ||
-      !(s.version === 2
-        ? s.keyed === undefined || s.keyed instanceof Map
-        : s.version === 1 && Array.isArray(s.left) && Array.isArray(s.right))
-    ) {
-      throw new SluiceError(
-        'CHECKPOINT_INCOMPATIBLE',
-        `the checkpoint's state for step '${this.#options.stepId}' is not an interval join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
-        { step: this.#options.stepId },
-      );
-    }
+    if (s === undefined) return;
     if (s.watermark > this.#watermark) this.#watermark = s.watermark;
     if (s.version === 1) {
       for (const [key, saved] of s.left ?? []) this.#restoreRecords(0, key, saved);

@@ -12,9 +12,10 @@
 import { type Logger, silentLogger } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { compileExpression, compilePredicate, type Expr, mapChildren } from '../expr/index.ts';
-import type { Output, StepInfo } from '../operator.ts';
+import type { OperatorContext, Output, StepInfo } from '../operator.ts';
 import { inputName } from '../plan/plan.ts';
 import type { Batch, Row } from '../record.ts';
+import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
 import { encodeKey, encodeKeyValue } from './key.ts';
 
 /** Which input a part of the condition reads. */
@@ -308,4 +309,47 @@ export function flushResults(results: Results, out: Output): void {
   const batch: Batch = { records: results.records.splice(0), times: results.times.splice(0) };
   if (results.watermarks !== undefined) batch.watermarks = results.watermarks.splice(0);
   out.emit(batch);
+}
+
+/** The own snapshot of a time-bounded join: version 2 keeps its watermark (and, outside a job, its keyed state). */
+interface JoinSnapshotBase {
+  readonly version: number;
+  readonly watermark: number;
+  readonly keyed?: unknown;
+}
+
+/**
+ * Opens a time-bounded join's keyed state and reads its own snapshot: registers `view` as keyed
+ * state `name` with the runtime (or, outside a job, with a backend of its own restored from the
+ * snapshot's `keyed`, returned as `own` for the next snapshot), and returns the snapshot, undefined
+ * on a fresh start. A snapshot without a numeric watermark, of version 2 whose `keyed` is no Map,
+ * or of version 1 that `isV1` refuses, is CHECKPOINT_INCOMPATIBLE, naming the join as `what`.
+ */
+export function openJoinState<S extends JoinSnapshotBase, K, E>(
+  ctx: OperatorContext,
+  stepId: string,
+  what: string,
+  name: string,
+  view: KeyedView<K, E>,
+  isV1: (snapshot: Partial<Extract<S, { version: 1 }>>) => boolean,
+): { readonly own: MemoryStateBackend | undefined; readonly saved: S | undefined } {
+  const s = ctx.restored as Partial<S> | null | undefined;
+  const { backend, own } = keyedBackend(ctx.state, s?.keyed);
+  backend.keyed(name, view);
+  if (s === undefined) return { own, saved: undefined };
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.watermark !== 'number' ||
+    !(s.version === 2
+      ? s.keyed === undefined || s.keyed instanceof Map
+      : s.version === 1 && isV1(s as Partial<Extract<S, { version: 1 }>>))
+  ) {
+    throw new SluiceError(
+      'CHECKPOINT_INCOMPATIBLE',
+      `the checkpoint's state for step '${stepId}' is not ${what}'s state; the step changed since the checkpoint was taken: restart with --from-scratch`,
+      { step: stepId },
+    );
+  }
+  return { own, saved: s as S };
 }

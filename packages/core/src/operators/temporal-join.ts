@@ -24,8 +24,15 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import { type Batch, DELETE, INSERT, type Row, UPDATE_BEFORE } from '../record.ts';
-import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
-import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import type { KeyedView, MemoryStateBackend } from '../state.ts';
+import {
+  flushResults,
+  newResults,
+  openJoinState,
+  type PairOutput,
+  pushResult,
+  type Results,
+} from './join-condition.ts';
 
 export interface TemporalJoinOptions {
   readonly stepId: string;
@@ -120,28 +127,17 @@ export class TemporalJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    const { backend, own } = keyedBackend(
-      ctx.state,
-      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    const { own, saved: s } = openJoinState(
+      ctx,
+      this.#options.stepId,
+      'a temporal join',
+      'table',
+      this.#keyed,
+      (x: Partial<Extract<TemporalJoinSnapshot, { version: 1 }>>) =>
+        Array.isArray(x.waiting) && Array.isArray(x.versions),
     );
     this.#own = own;
-    backend.keyed('table', this.#keyed);
-    if (ctx.restored !== undefined) {
-      const s = ctx.restored as Partial<TemporalJoinSnapshot> | null;
-      if (
-        typeof s !== 'object' ||
-        s === null ||
-        typeof s.watermark !== 'number' ||
-        !(s.version === 2
-          ? s.keyed === undefined || s.keyed instanceof Map
-          : s.version === 1 && Array.isArray(s.waiting) && Array.isArray(s.versions))
-      ) {
-        throw new SluiceError(
-          'CHECKPOINT_INCOMPATIBLE',
-          `the checkpoint's state for step '${this.#options.stepId}' is not a temporal join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
-          { step: this.#options.stepId },
-        );
-      }
+    if (s !== undefined) {
       if (s.watermark > this.#watermark) this.#watermark = s.watermark;
       if (s.version === 1) {
         this.#waiting = (s.waiting ?? []).map(([row, time, key]) => ({ row, time, key: key ?? undefined }));

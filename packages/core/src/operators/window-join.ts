@@ -19,11 +19,18 @@
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
-import { type KeyedView, keyedBackend, type MemoryStateBackend } from '../state.ts';
+import type { KeyedView, MemoryStateBackend } from '../state.ts';
 import { createWindowAssigner, type WindowAssigner } from '../window/window-assigner.ts';
 import type { WindowSpec } from '../window/window-spec.ts';
 import type { JoinKind } from './interval-join.ts';
-import { flushResults, newResults, type PairOutput, pushResult, type Results } from './join-condition.ts';
+import {
+  flushResults,
+  newResults,
+  openJoinState,
+  type PairOutput,
+  pushResult,
+  type Results,
+} from './join-condition.ts';
 import { TimerHeap } from './timer-heap.ts';
 
 export interface WindowJoinOptions {
@@ -132,28 +139,16 @@ export class WindowJoinOperator implements Operator {
   open(ctx: OperatorContext): void {
     this.#options.pairs.open(ctx.log);
     this.#watermark = ctx.watermark();
-    const { backend, own } = keyedBackend(
-      ctx.state,
-      (ctx.restored as { keyed?: unknown } | undefined)?.keyed,
+    const { own, saved: s } = openJoinState(
+      ctx,
+      this.#options.stepId,
+      'a window join',
+      'windows',
+      this.#keyed,
+      (x: Partial<Extract<WindowJoinSnapshot, { version: 1 }>>) => Array.isArray(x.windows),
     );
     this.#own = own;
-    backend.keyed('windows', this.#keyed);
-    if (ctx.restored !== undefined) {
-      const s = ctx.restored as Partial<WindowJoinSnapshot> | null;
-      if (
-        typeof s !== 'object' ||
-        s === null ||
-        typeof s.watermark !== 'number' ||
-        !(s.version === 2
-          ? s.keyed === undefined || s.keyed instanceof Map
-          : s.version === 1 && Array.isArray(s.windows))
-      ) {
-        throw new SluiceError(
-          'CHECKPOINT_INCOMPATIBLE',
-          `the checkpoint's state for step '${this.#options.stepId}' is not a window join's state; the step changed since the checkpoint was taken: restart with --from-scratch`,
-          { step: this.#options.stepId },
-        );
-      }
+    if (s !== undefined) {
       if (s.watermark > this.#watermark) this.#watermark = s.watermark;
       if (s.version === 1) {
         for (const [start, end, left, right, unkeyedLeft, unkeyedRight] of s.windows ?? []) {
