@@ -31,7 +31,6 @@
  * included (`DIR/sluice.heapprofile`; summarize it the same way, with `--records N`).
  */
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, totalmem } from 'node:os';
@@ -40,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
-import { median } from './measure.ts';
+import { median, runChild as runChildProcess } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = '127.0.0.1:9092';
@@ -252,27 +251,7 @@ async function child(job: ChildJob): Promise<void> {
 // orchestrator
 
 function runChild(job: ChildJob): Promise<Measurement> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => {
-      out += d;
-    });
-    c.stderr.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 600_000);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!line)
-        reject(new Error(`${job.variant} failed (exit ${code}):\n${err.slice(-3000)}${out.slice(-1000)}`));
-      else resolve(JSON.parse(line.slice(7)) as Measurement);
-    });
-  });
+  return runChildProcess<Measurement>(import.meta.filename, job);
 }
 
 /** One order of about 200 bytes of JSON, deterministic in `i`. */

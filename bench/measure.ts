@@ -1,6 +1,9 @@
 /**
- * What the benchmarks share: timing a run in CPU and wall time, and the median of runs.
+ * What the benchmarks share: timing a run in CPU and wall time, the median of runs, and running
+ * a program measured in a process of its own.
  */
+
+import { spawn } from 'node:child_process';
 
 /** One run: CPU milliseconds of this process (user + system), wall milliseconds, and its output. */
 export interface Measurement {
@@ -72,4 +75,44 @@ export async function compare(
     engineWallRate: median(e.map((m) => records / (m.wallMs / 1000))),
     output: e[0].output,
   };
+}
+
+/**
+ * Runs `file` again as a child process with `--child <job as JSON>`, so that each program
+ * measured has a Node process (JIT, heap) of its own, and resolves with what it prints on a line
+ * `RESULT <json>`. `onOutput` sees the child's standard output as it comes (all of it so far, and
+ * the new piece) and may `fail` the run, which kills the child. A child still running after ten
+ * minutes is killed.
+ */
+export function runChild<M>(
+  file: string,
+  job: { readonly variant: string },
+  onOutput?: (out: string, chunk: string, fail: (err: unknown) => void) => void,
+): Promise<M> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [file, '--child', JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const fail = (e: unknown) => {
+      c.kill('SIGKILL');
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    c.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      onOutput?.(out, d, fail);
+    });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 600_000);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line)
+        reject(new Error(`${job.variant} failed (exit ${code}):\n${err.slice(-3000)}${out.slice(-1000)}`));
+      else resolve(JSON.parse(line.slice(7)) as M);
+    });
+  });
 }

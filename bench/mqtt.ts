@@ -24,13 +24,12 @@
  *   node bench/mqtt.ts [--records 100000] [--runs 3] [--qos 1] [--json]
  */
 
-import { spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { mqtt as mqttConnector } from '@sluice/mqtt';
 import mqtt from 'mqtt';
-import { median } from './measure.ts';
+import { median, runChild as runChildProcess } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = 'mqtt://127.0.0.1:1883';
@@ -223,38 +222,15 @@ function runChild(
   publisher: mqtt.MqttClient,
   messages: readonly Buffer[],
 ): Promise<Measurement> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(job)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    /** Messages the consumer has read, the warm-up one included. */
-    let consumed = 0;
-    const fail = (e: unknown) => {
-      c.kill('SIGKILL');
-      reject(e instanceof Error ? e : new Error(String(e)));
-    };
-    c.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const before = out;
-      out += d;
-      if (!before.includes('SUBSCRIBED') && out.includes('SUBSCRIBED'))
-        publisher.publishAsync(job.topic, JSON.stringify({ warm_up: true }), { qos: job.qos }).catch(fail);
-      for (const m of d.matchAll(/^AT (\d+)$/gm)) consumed = Math.max(consumed, Number(m[1]));
-      if (!before.includes('READY') && out.includes('READY'))
-        publishAll(publisher, job.topic, messages, job.qos, () => consumed).catch(fail);
-    });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 600_000);
-    c.on('close', (code) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!line)
-        reject(new Error(`${job.variant} failed (exit ${code}):\n${err.slice(-3000)}${out.slice(-1000)}`));
-      else resolve(JSON.parse(line.slice(7)) as Measurement);
-    });
+  /** Messages the consumer has read, the warm-up one included. */
+  let consumed = 0;
+  return runChildProcess<Measurement>(import.meta.filename, job, (out, chunk, fail) => {
+    const before = out.slice(0, out.length - chunk.length);
+    if (!before.includes('SUBSCRIBED') && out.includes('SUBSCRIBED'))
+      publisher.publishAsync(job.topic, JSON.stringify({ warm_up: true }), { qos: job.qos }).catch(fail);
+    for (const m of chunk.matchAll(/^AT (\d+)$/gm)) consumed = Math.max(consumed, Number(m[1]));
+    if (!before.includes('READY') && out.includes('READY'))
+      publishAll(publisher, job.topic, messages, job.qos, () => consumed).catch(fail);
   });
 }
 
