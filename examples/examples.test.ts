@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { reportMissingService } from '@sluice/core/testing';
 import mqtt from 'mqtt';
 import pg from 'pg';
 
@@ -302,7 +303,7 @@ for (const name of readdirSync(examples, { withFileTypes: true })) {
   test(`example ${name.name} runs and writes its results`, async (t) => {
     const why = await missing[name.name]?.();
     if (why !== undefined) {
-      if (process.env.CI === 'true') throw new Error(`${why} (CI=true: a missing service is a failure)`);
+      reportMissingService(why);
       return t.skip(why);
     }
     mkdirSync(join(root, '.cache'), { recursive: true });

@@ -9,7 +9,6 @@
  * it changes with the tests that use it.
  */
 
-import { connect } from 'node:net';
 import { Admin, ConfigResourceTypes, Producer } from '@platformatic/kafka';
 import {
   type DecodeFailure,
@@ -23,6 +22,7 @@ import {
   systemClock,
   validateConfig,
 } from '@sluice/core';
+import { portOpen, reportMissingService } from '@sluice/core/testing';
 import { type KafkaSinkConfig, kafkaSinkConfig } from './sink-config.ts';
 import { kafkaSource } from './source.ts';
 import type { KafkaSourceConfig } from './source-config.ts';
@@ -42,30 +42,7 @@ export {
   services,
   type ToolResult,
 } from './test-support-tools.ts';
-
-/**
- * Reports that a service the tests need is not there: prints `skipped: <message>` — or, under
- * CI (`CI=true`), throws, so the test file fails instead of skipping.
- */
-export function reportMissingService(message: string): void {
-  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing service is a failure)`);
-  console.log(`skipped: ${message}`);
-}
-
-/** Whether something accepts TCP connections at `host:port` (false after 2 s without an answer). */
-export function portOpen(address: string): Promise<boolean> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: Number(port) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(2_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+export { portOpen, reportMissingService };
 
 let reachable: Promise<boolean> | undefined;
 

@@ -7,14 +7,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { describe, test } from 'node:test';
 import { type Row, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import { OutageProxy } from '@sluice/core/testing';
 import { mqttSink } from './sink.ts';
 import type { MqttSinkConfig } from './sink-config.ts';
 import {
   Collector,
   dropSession,
+  MQTT_HOST,
   mqttAvailable,
   openMqttReader,
   publish,
@@ -25,42 +26,6 @@ const available = await mqttAvailable();
 const signal = new AbortController().signal;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A TCP proxy to Mosquitto that can go down (dropping its connections) and come back. */
-class BrokerProxy {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-
-  async up(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = tcpConnect({ host: '127.0.0.1', port: 1883 });
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address !== null && typeof address === 'object') this.port = address.port;
-    this.#server = server;
-  }
-
-  async down(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
-  }
-}
-
 const payloads = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => JSON.stringify({ id: from + i }));
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -68,11 +33,11 @@ const idsOf = (records: Row[]) => records.map((r) => Number(r.id)).sort((a, b) =
 
 describe('mqtt through a broker outage', { skip: !available }, () => {
   test('the source reconnects and loses nothing; what it read before is not read again', async () => {
-    const proxy = new BrokerProxy();
+    const proxy = new OutageProxy(MQTT_HOST);
     await proxy.up();
     const topic = uniqueName('outage/in');
     const client_id = uniqueName('outage');
-    const options = { url: proxy.url, topics: [topic], client_id, qos: 1 };
+    const options = { url: `mqtt://${proxy.address}`, topics: [topic], client_id, qos: 1 };
     const reader = await openMqttReader(options);
     try {
       await publish(topic, payloads(0, 20));
@@ -114,11 +79,15 @@ describe('mqtt through a broker outage', { skip: !available }, () => {
   });
 
   test('a sink write during an outage resolves once the broker is back and has every message', async () => {
-    const proxy = new BrokerProxy();
+    const proxy = new OutageProxy(MQTT_HOST);
     await proxy.up();
     const topic = uniqueName('outage/out');
     const collector = await Collector.open(topic);
-    const checked = validateConfig<MqttSinkConfig>(mqttSink.config, { url: proxy.url, topic, qos: 1 });
+    const checked = validateConfig<MqttSinkConfig>(mqttSink.config, {
+      url: `mqtt://${proxy.address}`,
+      topic,
+      qos: 1,
+    });
     if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
     const sink = mqttSink.create(checked.value);
     await sink.open({
@@ -157,11 +126,11 @@ describe('mqtt through a broker outage', { skip: !available }, () => {
   });
 
   test('a sink write the broker does not acknowledge within ack_timeout fails at once, not retried', async () => {
-    const proxy = new BrokerProxy();
+    const proxy = new OutageProxy(MQTT_HOST);
     await proxy.up();
     const topic = uniqueName('outage/timeout');
     const checked = validateConfig<MqttSinkConfig>(mqttSink.config, {
-      url: proxy.url,
+      url: `mqtt://${proxy.address}`,
       topic,
       ack_timeout: '400ms',
     });

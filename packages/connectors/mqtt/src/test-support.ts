@@ -4,10 +4,9 @@
  * that collects what the sink publishes. Not a public API.
  */
 
-import { connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Logger, type Row, silentLogger, systemClock, validateConfig } from '@sluice/core';
-import { sourceConformance } from '@sluice/core/testing';
+import { serviceAvailable, sourceConformance } from '@sluice/core/testing';
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { mqttSource } from './source.ts';
 import type { MqttSourceConfig } from './source-config.ts';
@@ -21,25 +20,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
  * Whether Mosquitto accepts connections. When it does not: prints "skipped: …" and returns false,
  * or under CI (`CI=true`) throws, so the test file fails instead of skipping.
  */
-export async function mqttAvailable(): Promise<boolean> {
-  const [host, port] = MQTT_HOST.split(':');
-  const ok = await new Promise<boolean>((resolve) => {
-    const socket = tcpConnect({ host, port: Number(port) });
-    const timer = setTimeout(() => finish(false), 2000);
-    function finish(result: boolean) {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(result);
-    }
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
-  });
-  if (!ok) {
-    const message = `mosquitto not reachable at ${MQTT_HOST} (bash scripts/services.sh status mosquitto)`;
-    if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing service is a failure)`);
-    console.log(`skipped: ${message}`);
-  }
-  return ok;
+export function mqttAvailable(): Promise<boolean> {
+  return serviceAvailable('mosquitto', MQTT_HOST, 'bash scripts/services.sh status mosquitto');
 }
 
 let counter = 0;

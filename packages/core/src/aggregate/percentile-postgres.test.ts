@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { seededRandom as random } from '../testing/random.ts';
+import { reportMissingService } from '../testing/services.ts';
 import { aggregateFunction } from './registry.ts';
 
 const QUANTILES = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1];
@@ -30,8 +31,7 @@ function reachable(): boolean {
   const probe = psql('select 1;');
   if (probe.ok) return true;
   const message = `postgresql not reachable at 127.0.0.1:5432 through psql (${probe.err.trim().split('\n')[0]})`;
-  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: a missing service is a failure)`);
-  console.log(`skipped: ${message}`);
+  reportMissingService(message);
   return false;
 }
 

@@ -15,5 +15,6 @@ export {
   testing,
 } from './memory.ts';
 export { seededRandom } from './random.ts';
+export { OutageProxy, portOpen, reportMissingService, serviceAvailable } from './services.ts';
 export { type SinkConformance, type SinkTarget, sinkConformance } from './sink-conformance.ts';
 export { type SourceConformance, type SourceInput, sourceConformance } from './source-conformance.ts';
