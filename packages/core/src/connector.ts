@@ -54,6 +54,11 @@ export interface SourceBatch {
    * (see `Batch.texts`).
    */
   texts?: (string | undefined)[];
+  /**
+   * The kind of each record (`RowKind`), for a source whose spec declares a changelog
+   * (`SourceSpec.changelog`); absent: every record is an INSERT.
+   */
+  kinds?: RowKind[];
   /** Inputs that could not be decoded; they count as records in. */
   failures?: DecodeFailure[];
   /**

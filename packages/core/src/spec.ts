@@ -96,6 +96,19 @@ export interface StepChangelog {
  */
 export const PER_RECORD_CHANGELOG: StepChangelog = { consumes: ['append', 'retract'], produces: 'input' };
 
+/**
+ * What a source that reads a table's changes (database CDC, a compacted topic) gives as a
+ * changelog: its records carry kinds (`SourceBatch.kinds`).
+ */
+export interface SourceChangelog {
+  /** The mode of its records: `upsert` or `retract` (a source of appends declares none). */
+  readonly mode: Exclude<ChangelogMode, 'append'>;
+  /** The fields that identify a row of the table (its primary key): the stream's unique key. */
+  readonly key: readonly string[];
+  /** Why the stream updates, for the plan check's messages ("it reads the changes of table orders"). */
+  readonly reason: string;
+}
+
 /** What a sink takes as a changelog, for the plan check. */
 export interface SinkChangelog<C = unknown> {
   /** The modes of input the sink takes with this (validated) config. */
@@ -167,6 +180,11 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
   bounded?(config: Static<S>): boolean;
   /** What its records look like, where known (see `plan/schema.ts`). Absent: unknown. */
   schema?(config: Static<S>): Schema;
+  /**
+   * The changelog its records form with this (validated) config, when they are a table's changes
+   * rather than appends; absent or undefined: appends.
+   */
+  changelog?(config: Static<S>): SourceChangelog | undefined;
   create(config: Static<S>): Source;
 }
 

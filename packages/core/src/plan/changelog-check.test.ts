@@ -19,7 +19,7 @@ const noSink = () => ({ open: async () => {}, write: async () => undefined, clos
 const passThrough = () => ({ processBatch() {} });
 
 /**
- * `gen` source; steps `totals` (gives a retract stream), `keep` (record by record), `once` (appends
+ * `gen` source, `cdc` source of a table's changes (keyed by `id`); steps `totals` (gives a retract stream), `keep` (record by record), `once` (appends
  * only); sinks `plain` (appends only) and `log` (takes changes when `changes: true`).
  */
 function registry(): Registry {
@@ -32,6 +32,14 @@ function registry(): Registry {
           delivery: 'exactly-once',
           summary: 'Generates.',
           config: none,
+          create: () => ({ open: async () => [] }),
+        }),
+        defineSource({
+          type: 'cdc',
+          delivery: 'exactly-once',
+          summary: "Reads a table's changes.",
+          config: Type.Object({ mode: Type.Union([Type.Literal('upsert'), Type.Literal('retract')]) }),
+          changelog: (c) => ({ mode: c.mode, key: ['id'], reason: 'it reads the changes of table t' }),
           create: () => ({ open: async () => [] }),
         }),
         defineStep({
@@ -168,5 +176,20 @@ describe('changelog check', () => {
   test('the built-in discard sink takes every changelog', () => {
     const discard = new Registry([builtins]).sink('discard')!;
     assert.deepEqual(discard.changelog?.consumes({}), ['append', 'upsert', 'retract']);
+  });
+
+  test("a source of a table's changes is an updating stream keyed by its primary key", () => {
+    const plan = resolve(
+      'name: p\nsources:\n  in: { type: cdc, mode: retract }\nsteps:\n  - { id: k, type: keep }\nsinks:\n  out: { type: log, changes: true }\n',
+    );
+    assert.deepEqual(plan.keys?.in?.unique, [['id']]);
+    const err = refused(
+      'name: p\nsources:\n  in: { type: cdc, mode: upsert }\nsteps:\n  - { id: k, type: keep }\nsinks:\n  out: { type: log, changes: true }\n',
+    );
+    assert.equal(err.step, 'k');
+    assert.equal(
+      err.message,
+      "step 'k' (keep) takes appends and retract streams, but its input 'in' is a upsert changelog — it has updates and deletes, not only inserts — because source 'in' (cdc) emits one: it reads the changes of table t; read it with steps that take upsert streams",
+    );
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The changelog check: every step and sink takes the changelog mode of its input.
  *
- * Sources give appends. Each step declares, for its config, the modes it consumes and the mode it
+ * Sources give appends, but those that read a table's changes (`SourceSpec.changelog`). Each step declares, for its config, the modes it consumes and the mode it
  * produces (`StepSpec.changelog`; absent: appends in, appends out); each sink the modes it
  * consumes (`SinkSpec.changelog`; absent: appends only). The check follows the modes through the
  * plan in topological order and refuses an updating stream into a step or sink that does not take
@@ -24,8 +24,13 @@ export interface ChangelogProblem {
 /** The mode of one step's output, and the step that first made it updating. */
 interface StreamMode {
   readonly mode: ChangelogMode;
-  /** The step whose output first had this mode; absent for appends. */
-  readonly origin?: { readonly id: string; readonly type: string; readonly reason?: string };
+  /** The step (or source) whose output first had this mode; absent for appends. */
+  readonly origin?: {
+    readonly id: string;
+    readonly type: string;
+    readonly reason?: string;
+    readonly source?: true;
+  };
 }
 
 const APPEND: StreamMode = { mode: 'append' };
@@ -46,9 +51,10 @@ function describeModes(modes: readonly ChangelogMode[]): string {
 
 function describeStream(input: string, stream: StreamMode): string {
   const origin = stream.origin!;
-  const made = origin.id === input ? '' : ` (made updating by step '${origin.id}')`;
+  const what = origin.source ? 'source' : 'step';
+  const made = origin.id === input ? '' : ` (made updating by ${what} '${origin.id}')`;
   const why = origin.reason ? `: ${origin.reason}` : '';
-  return `its input '${input}'${made} is a ${stream.mode} changelog — it has updates and deletes, not only inserts — because step '${origin.id}' (${origin.type}) emits one${why}`;
+  return `its input '${input}'${made} is a ${stream.mode} changelog — it has updates and deletes, not only inserts — because ${what} '${origin.id}' (${origin.type}) emits one${why}`;
 }
 
 /**
@@ -63,7 +69,18 @@ export function checkChangelogs(
 ): ChangelogProblem[] {
   const problems: ChangelogProblem[] = [];
   const streams = new Map<string, StreamMode>();
-  for (const source of plan.sources) streams.set(source.id, APPEND);
+  for (const source of plan.sources) {
+    const changelog = registry.source(source.type)?.changelog?.(source.config as never);
+    streams.set(
+      source.id,
+      changelog === undefined
+        ? APPEND
+        : {
+            mode: changelog.mode,
+            origin: { id: source.id, type: source.type, reason: changelog.reason, source: true },
+          },
+    );
+  }
   for (const step of stepsInOrder(plan.steps)) {
     const id = step.id;
     const declared = registry.step(step.type)?.changelog?.(step.config as never) ?? APPEND_ONLY;
@@ -80,7 +97,11 @@ export function checkChangelogs(
       problems.push({
         step: id,
         path: 'input',
-        message: `step '${id}' (${step.type}) takes ${describeModes(declared.consumes)}, but ${describeStream(input, stream)}; put '${id}' before '${stream.origin!.id}', or make '${stream.origin!.id}' emit appends`,
+        message: `step '${id}' (${step.type}) takes ${describeModes(declared.consumes)}, but ${describeStream(input, stream)}; ${
+          stream.origin!.source
+            ? `read it with steps that take ${stream.mode} streams`
+            : `put '${id}' before '${stream.origin!.id}', or make '${stream.origin!.id}' emit appends`
+        }`,
       });
       // Report each refused connection once: what follows is judged as if this step were fine.
       stream = APPEND;

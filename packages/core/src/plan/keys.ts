@@ -13,7 +13,8 @@
  *
  * Each step declares how its output's keys follow from its inputs' (`StepSpec.key`); steps that
  * handle each record on its own keep what passes through them unchanged. A source's records are
- * not partitioned and have no known unique key; a step without a rule gives an unknown key — and
+ * not partitioned and have no known unique key, but a source of a table's changes declares its
+ * primary key; a step without a rule gives an unknown key — and
  * an unknown key is never used to refuse a plan.
  */
 
@@ -176,8 +177,13 @@ export function inferKeys(
 ): KeyResult {
   const keys: { [ref: string]: StreamKey } = {};
   const schemas = plan.schemas ?? {};
-  // Sources give records without `key_by` keys; whether a field of theirs is unique, none says.
-  for (const source of plan.sources) keys[source.id] = NO_KEY;
+  // Sources give records without `key_by` keys; whether a field of theirs is unique, only a
+  // source of a table's changes says (its primary key).
+  for (const source of plan.sources) {
+    const changelog = registry.source(source.type)?.changelog?.(source.config as never);
+    keys[source.id] =
+      changelog === undefined ? NO_KEY : { partition: NO_KEY.partition, unique: [changelog.key] };
+  }
   for (const step of stepsInOrder(plan.steps)) {
     const id = step.id;
     const spec = registry.step(step.type);

@@ -116,6 +116,7 @@ export class SourceRuntime implements SourceCounters {
     if (failed === undefined) {
       if (offsets) batch.offsets = offsets;
       if (texts) batch.texts = texts;
+      if (input.kinds) batch.kinds = input.kinds;
     }
     return { batch, maxTime };
   }
@@ -140,10 +141,11 @@ function withoutFailed(
   source: string,
   partition: string,
 ): Batch {
-  const { records, offsets, texts } = input;
+  const { records, offsets, texts, kinds } = input;
   const batch: Batch = { records: [], times: [], source, partition };
   if (offsets) batch.offsets = [];
   if (texts) batch.texts = [];
+  if (kinds) batch.kinds = [];
   let f = 0;
   for (let i = 0; i < records.length; i++) {
     if (f < failed.length && failed[f] === i) {
@@ -154,6 +156,7 @@ function withoutFailed(
     batch.times.push(times[i]);
     if (offsets) batch.offsets!.push(offsets[i]);
     if (texts) batch.texts!.push(texts[i]);
+    if (kinds) batch.kinds!.push(kinds[i]);
   }
   return batch;
 }
