@@ -208,11 +208,12 @@ debian_up() {
 }
 
 # PostgreSQL settings the connectors' tests need, in a conf.d file of their own: prepared
-# transactions for the postgres sink's `delivery: exactly_once` (PREPARE TRANSACTION). Written
-# only when its content differs (idempotent). The setting takes effect at the server's start, so
-# a running server that still has max_prepared_transactions = 0 is restarted once here (as `up`
-# restarts a Kafka broker whose configuration changed): run `up` before the tests, not beside them.
-PG_SLUICE_CONF='max_prepared_transactions = 20'
+# transactions for the postgres sink's `delivery: exactly_once` (PREPARE TRANSACTION), and logical
+# decoding for the postgres CDC source (`wal_level = logical`). Written only when its content
+# differs (idempotent). Both take effect at the server's start, so a running server that lacks
+# either is restarted once here (as `up` restarts a Kafka broker whose configuration changed): run
+# `up` before the tests, not beside them.
+PG_SLUICE_CONF=$'max_prepared_transactions = 20\nwal_level = logical'
 postgres_configure() {
   local v dir file
   v="$(pg_version)"; [[ -n "$v" ]] || return 0
@@ -220,22 +221,23 @@ postgres_configure() {
   file="$dir/91-sluice.conf"
   if [[ "$(cat "$file" 2>/dev/null)" != "$PG_SLUICE_CONF" ]]; then
     if mkdir -p "$dir" 2>/dev/null && printf '%s\n' "$PG_SLUICE_CONF" >"$file.tmp.$$" 2>/dev/null; then
-      mv "$file.tmp.$$" "$file" && note "postgres: wrote $file ($PG_SLUICE_CONF)"
+      mv "$file.tmp.$$" "$file" && note "postgres: wrote $file (${PG_SLUICE_CONF//$'\n'/, })"
     else
       rm -f "$file.tmp.$$"
-      note "postgres: cannot write $file; set $PG_SLUICE_CONF in the server's configuration by hand"
+      note "postgres: cannot write $file; set ${PG_SLUICE_CONF//$'\n'/, } in the server's configuration by hand"
     fi
   fi
   if port_open 5432 && command -v psql >/dev/null 2>&1; then
-    local now
-    now="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_prepared_transactions' 2>/dev/null || true)"
-    if [[ -n "$now" && "$now" == 0 ]]; then
+    local prepared wal
+    prepared="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_prepared_transactions' 2>/dev/null || true)"
+    wal="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW wal_level' 2>/dev/null || true)"
+    if [[ -n "$prepared" && ( "$prepared" == 0 || "$wal" != logical ) ]]; then
       if [[ "$(cat "$file" 2>/dev/null)" == "$PG_SLUICE_CONF" ]]; then
-        note "postgres: the running server has max_prepared_transactions = 0; restarting it to apply $file"
+        note "postgres: the running server has max_prepared_transactions = $prepared, wal_level = $wal; restarting it to apply $file"
         debian_down postgres || true
       else
-        note "postgres: the running server has max_prepared_transactions = 0 and $file could not be written;" \
-          "the postgres sink's exactly_once tests skip"
+        note "postgres: the running server has max_prepared_transactions = $prepared, wal_level = $wal and $file" \
+          "could not be written; the postgres sink's exactly_once tests and the CDC source's tests skip"
       fi
     fi
   fi
