@@ -120,6 +120,12 @@ export const errorCodes = {
     retryable: true,
     summary: 'A source could not be reached; the read is retried with backoff.',
   },
+  SOURCE_POSITION_LOST: {
+    kind: 'external',
+    retryable: false,
+    summary:
+      'A source cannot resume where its checkpoint says (a replication slot was dropped): reading on would lose the changes in between, so the job stops; start again with --from-scratch to read from a new snapshot.',
+  },
   LOOKUP_UNAVAILABLE: {
     kind: 'external',
     retryable: true,

@@ -16,6 +16,7 @@ import pg from 'pg';
 import Type, { type Static } from 'typebox';
 import { columnText, quoteIdent, quoteTable } from './encode.ts';
 import { failureKind, serverReason } from './pg-errors.ts';
+import { recordTypes } from './values.ts';
 
 const config = Type.Object(
   {
@@ -70,12 +71,6 @@ export type PostgresLookupConfig = Static<typeof config>;
 /** The column the query adds: which requested key a row answers. */
 const ORDINAL = '__sluice_key';
 
-/** 64-bit integers as numbers when exact, else as bigints (`pg` gives strings). */
-function parseInt8(text: string): number | bigint {
-  const n = Number(text);
-  return Number.isSafeInteger(n) ? n : BigInt(text);
-}
-
 class PostgresLookup implements Lookup {
   readonly maxKeys: number;
   readonly #config: PostgresLookupConfig;
@@ -97,18 +92,12 @@ class PostgresLookup implements Lookup {
   async open(ctx: LookupContext): Promise<void> {
     this.#id = ctx.id;
     const cfg = this.#config;
-    const types: pg.CustomTypesConfig = {
-      getTypeParser: (oid, format) =>
-        oid === pg.types.builtins.INT8 && format !== 'binary'
-          ? parseInt8
-          : pg.types.getTypeParser(oid, format),
-    };
     const pool = new pg.Pool({
       connectionString: cfg.url,
       max: cfg.max_connections,
       connectionTimeoutMillis: cfg.connect_timeout,
       application_name: `sluice ${ctx.id}`,
-      types,
+      types: recordTypes,
     });
     // An idle connection the server drops is removed from the pool; the next query opens another.
     pool.on('error', (err) =>
