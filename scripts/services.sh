@@ -209,11 +209,12 @@ debian_up() {
 
 # PostgreSQL settings the connectors' tests need, in a conf.d file of their own: prepared
 # transactions for the postgres sink's `delivery: exactly_once` (PREPARE TRANSACTION), and logical
-# decoding for the postgres CDC source (`wal_level = logical`). Written only when its content
+# decoding for the postgres CDC source (`wal_level = logical`, and room for the replication slots
+# of test files that run side by side). Written only when its content
 # differs (idempotent). Both take effect at the server's start, so a running server that lacks
 # either is restarted once here (as `up` restarts a Kafka broker whose configuration changed): run
 # `up` before the tests, not beside them.
-PG_SLUICE_CONF=$'max_prepared_transactions = 20\nwal_level = logical'
+PG_SLUICE_CONF=$'max_prepared_transactions = 20\nwal_level = logical\nmax_replication_slots = 64\nmax_wal_senders = 64'
 postgres_configure() {
   local v dir file
   v="$(pg_version)"; [[ -n "$v" ]] || return 0
@@ -228,12 +229,13 @@ postgres_configure() {
     fi
   fi
   if port_open 5432 && command -v psql >/dev/null 2>&1; then
-    local prepared wal
+    local prepared wal slots
     prepared="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_prepared_transactions' 2>/dev/null || true)"
     wal="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW wal_level' 2>/dev/null || true)"
-    if [[ -n "$prepared" && ( "$prepared" == 0 || "$wal" != logical ) ]]; then
+    slots="$(psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SHOW max_replication_slots' 2>/dev/null || true)"
+    if [[ -n "$prepared" && ( "$prepared" == 0 || "$wal" != logical || "$slots" -lt 64 ) ]]; then
       if [[ "$(cat "$file" 2>/dev/null)" == "$PG_SLUICE_CONF" ]]; then
-        note "postgres: the running server has max_prepared_transactions = $prepared, wal_level = $wal; restarting it to apply $file"
+        note "postgres: the running server has max_prepared_transactions = $prepared, wal_level = $wal, max_replication_slots = $slots; restarting it to apply $file"
         debian_down postgres || true
       else
         note "postgres: the running server has max_prepared_transactions = $prepared, wal_level = $wal and $file" \
