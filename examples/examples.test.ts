@@ -22,7 +22,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { reportMissingService } from '@sluice/core/testing';
+import { portOpen, reportMissingService } from '@sluice/core/testing';
+import { consoleConsume, createTopic, deleteTopics } from '@sluice/kafka/testing';
 import mqtt from 'mqtt';
 import pg from 'pg';
 
@@ -88,7 +89,15 @@ async function pgMissing(): Promise<string | undefined> {
 const missing: { readonly [example: string]: () => Promise<string | undefined> } = {
   'orders-to-postgres': pgMissing,
   'sensors-mqtt': async () => (await pgMissing()) ?? (await mqttMissing()),
+  'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
 };
+
+/** Why the Kafka broker cannot be reached, or undefined. */
+async function kafkaMissing(): Promise<string | undefined> {
+  return (await portOpen('127.0.0.1:9092'))
+    ? undefined
+    : 'kafka not reachable at 127.0.0.1:9092 (scripts/services.sh up kafka)';
+}
 
 /**
  * An example whose source never ends (an MQTT subscription). Its function in `live` rewrites
@@ -259,9 +268,118 @@ async function sensorsMqtt(scratch: string, file: string): Promise<LiveRun> {
   };
 }
 
+/**
+ * orders-cdc-kafka: creates this run's two tables with their first rows; once the pipeline
+ * streams both (its slots are in use), changes both — a customer's tier, an order's amount, an
+ * order deleted, one added, and last one transaction over both tables — and waits until both
+ * slots have confirmed that last transaction, which they do only once a checkpoint covering it
+ * is durable, when the sink has written what came of it. The topic, folded by key, must then equal
+ * the join PostgreSQL computes over the final tables.
+ */
+async function ordersCdcKafka(scratch: string, file: string): Promise<LiveRun> {
+  const run = `${process.pid}_${Date.now().toString(36)}`;
+  const customers = `sluice_example_customers_${run}`;
+  const orders = `sluice_example_orders_${run}`;
+  const slots = [`sluice_example_cdc_orders_${run}`, `sluice_example_cdc_customers_${run}`];
+  const topic = `sluice-example-orders-enriched-${run}`;
+  const path = join(scratch, file);
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8')
+      .replaceAll('sluice_example_customers', customers)
+      .replaceAll('sluice_example_orders', orders)
+      .replaceAll('sluice_example_cdc_orders', slots[0])
+      .replaceAll('sluice_example_cdc_customers', slots[1])
+      .replaceAll('sluice-example-orders-enriched', topic),
+  );
+  await createTopic(topic, 3, { 'cleanup.policy': 'compact' });
+  await pgRows(`CREATE TABLE ${customers} (id int PRIMARY KEY, name text, tier text);
+    CREATE TABLE ${orders} (id int PRIMARY KEY, customer_id int, amount double precision);
+    ALTER TABLE ${customers} REPLICA IDENTITY FULL;
+    ALTER TABLE ${orders} REPLICA IDENTITY FULL;
+    INSERT INTO ${customers} SELECT i, 'customer ' || i, CASE WHEN i % 3 = 0 THEN 'gold' ELSE 'basic' END FROM generate_series(1, 10) i;
+    INSERT INTO ${orders} SELECT i, i % 12 + 1, i * 1.5 FROM generate_series(1, 60) i;`);
+
+  /** The LSN before the last transaction: a slot past it has confirmed that transaction. */
+  let before: string | undefined;
+  const slotRows = () =>
+    pgRows(
+      `SELECT slot_name, active, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name IN ('${slots.join("','")}')`,
+    );
+  const expected = async () =>
+    (
+      await pgRows(
+        `SELECT o.id AS order_id, o.amount, c.name AS customer, c.tier FROM ${orders} o JOIN ${customers} c ON o.customer_id = c.id ORDER BY o.id`,
+      )
+    ).map((r) => JSON.stringify(r));
+  return {
+    done: async () => {
+      const found = await slotRows();
+      if (before === undefined) {
+        // Both sources stream once both slots are in use: change the tables now.
+        if (found.length < 2 || !found.every((s) => s.active === true)) return false;
+        await pgRows(`UPDATE ${customers} SET tier = 'platinum' WHERE id = 3;
+          UPDATE ${orders} SET amount = amount * 10 WHERE id % 7 = 0;
+          DELETE FROM ${orders} WHERE id IN (5, 6);
+          INSERT INTO ${orders} VALUES (100, 2, 99.5);`);
+        before = String((await pgRows('SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn);
+        await pgRows(`BEGIN; UPDATE ${customers} SET name = 'renamed' WHERE id = 2;
+          INSERT INTO ${orders} VALUES (101, 2, 1.25); COMMIT;`);
+        return false;
+      }
+      const passed = await pgRows(
+        `SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name IN ('${slots.join("','")}') AND confirmed_flush_lsn > '${before}'::pg_lsn`,
+      );
+      return passed[0].n === 2;
+    },
+    check: async () => {
+      const table = new Map<string, string>();
+      for (const m of await consoleConsume(topic, { idleMs: 5_000, atLeast: 1 })) {
+        if (m.key === null) continue;
+        if (m.value === null) table.delete(m.key);
+        else table.set(m.key, m.value);
+      }
+      const got = [...table.entries()]
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, value]) => {
+          const row = JSON.parse(value) as { [field: string]: unknown };
+          return JSON.stringify({
+            order_id: row.order_id,
+            amount: row.amount,
+            customer: row.customer,
+            tier: row.tier,
+          });
+        });
+      assert.deepEqual(got, await expected(), 'the topic, folded by key, is the join over the final tables');
+    },
+    cleanup: async () => {
+      for (const slot of slots) {
+        await pgRows(
+          `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}' AND active_pid IS NOT NULL`,
+        ).catch(() => {});
+        for (let i = 0; i < 20; i++) {
+          const gone = await pgRows(
+            `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${slot}' AND NOT active`,
+          ).catch(() => []);
+          if (
+            gone.length > 0 ||
+            (await pgRows(`SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}'`)).length === 0
+          )
+            break;
+          await sleep(100);
+        }
+        await pgRows(`DROP PUBLICATION IF EXISTS ${slot}`).catch(() => {});
+      }
+      await pgRows(`DROP TABLE IF EXISTS ${orders}, ${customers}`).catch(() => {});
+      await deleteTopics(topic);
+    },
+  };
+}
+
 /** Examples that run until stopped, and how each is driven (see LiveRun). */
 const live: { readonly [example: string]: (scratch: string, file: string) => Promise<LiveRun> } = {
   'sensors-mqtt': sensorsMqtt,
+  'orders-cdc-kafka': ordersCdcKafka,
 };
 
 /** What each example must have written. */
