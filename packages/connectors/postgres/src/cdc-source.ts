@@ -28,12 +28,12 @@ export const postgresSource = defineSource({
     key: config.key,
     reason: `it reads the changes of table ${config.table}`,
   }),
-  example: `sources:
-  orders:
-    type: postgres
-    url: \${PG_URL}
-    table: public.orders
-    key: [id]`,
+  example: [
+    'type: postgres',
+    'url: postgres://sluice:change-me@127.0.0.1:5432/shop',
+    'table: public.orders',
+    'key: [id]',
+  ].join('\n'),
   create: (config) => {
     checkCdcConfig(config);
     return { open: (ctx) => open(config, ctx) };
