@@ -12,7 +12,7 @@ import type { Logger } from './connector.ts';
 import type { SluiceError } from './errors.ts';
 import type { Expr } from './expr/types.ts';
 import type { Batch } from './record.ts';
-import type { LookupSpec } from './spec.ts';
+import type { ChangelogMode, LookupSpec } from './spec.ts';
 import type { StateBackend } from './state.ts';
 import type { Clock } from './time.ts';
 
@@ -148,6 +148,11 @@ export interface StepInfo {
    * output; absent in unit tests of one-input steps.
    */
   readonly inputs?: readonly string[];
+  /**
+   * The changelog mode of each input, in `inputs` order (see `Plan.modes`); absent in unit tests
+   * that build an operator outside a plan, where every input is append-only.
+   */
+  readonly inputModes?: readonly ChangelogMode[];
   /** Folder relative paths in the config resolve against. */
   readonly baseDir: string;
   /** Processing time, for expressions calling now(). */

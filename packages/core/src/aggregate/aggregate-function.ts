@@ -42,6 +42,14 @@ export interface AggregateFunction<A = unknown> {
    * order-sensitive functions (`first`, `last`), `a` holds the earlier values.
    */
   merge(a: A, b: A): A;
+  /**
+   * Takes back one value `add` took before (an UPDATE_BEFORE or DELETE of an updating input) and
+   * returns the accumulator to keep. Absent for functions that cannot (min, max, first, last,
+   * distinct counts, sketches): an aggregate over a retract stream is refused unless every one of
+   * its functions has it. The caller resets an accumulator none of whose values remain, so a
+   * function need not tell an empty accumulator from one holding values that cancel out.
+   */
+  retract?(acc: A, value: unknown): A;
   /** Reads the current result; the accumulator stays usable. Empty input gives null (count: 0). */
   result(acc: A): unknown;
   /**

@@ -2,7 +2,8 @@
  * The exact aggregates: count, sum, avg, min, max, first and last.
  *
  * Accumulators are numbers or small arrays so a group costs little memory and `add` allocates
- * nothing. Sums stay finite: `check` refuses a value that would take one beyond the range of a
+ * nothing. count, sum and avg can take a value back (`retract`), for aggregates over updating
+ * inputs. Sums stay finite: `check` refuses a value that would take one beyond the range of a
  * double, and min/max refuse a value of another kind than the group's.
  */
 
@@ -15,6 +16,7 @@ export const countStar: AggregateFunction<number> = {
   input: 'any',
   create: () => 0,
   add: (acc) => acc + 1,
+  retract: (acc) => acc - 1,
   merge: (a, b) => a + b,
   result: (acc) => acc,
 };
@@ -25,6 +27,7 @@ export const countValues: AggregateFunction<number> = {
   input: 'any',
   create: () => 0,
   add: (acc, value) => (value === null || value === undefined ? acc : acc + 1),
+  retract: (acc, value) => (value === null || value === undefined ? acc : acc - 1),
   merge: (a, b) => a + b,
   result: (acc) => acc,
 };
@@ -49,6 +52,11 @@ export const sum: AggregateFunction<number | null> = {
     if (Number.isNaN(x)) return acc;
     return acc === null ? x : acc + x;
   },
+  retract(acc, value) {
+    const x = numericValue(value);
+    if (Number.isNaN(x)) return acc;
+    return acc === null ? -x : acc - x;
+  },
   merge: (a, b) => (a === null ? b : b === null ? a : a + b),
   result: (acc) => acc,
   check(acc, value) {
@@ -69,6 +77,13 @@ export const avg: AggregateFunction<[number, number]> = {
     if (Number.isNaN(x)) return acc;
     acc[0] += x;
     acc[1] += 1;
+    return acc;
+  },
+  retract(acc, value) {
+    const x = numericValue(value);
+    if (Number.isNaN(x)) return acc;
+    acc[0] -= x;
+    acc[1] -= 1;
     return acc;
   },
   merge(a, b) {

@@ -10,12 +10,16 @@
 
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
+import { aggregateFunction } from '../aggregate/registry.ts';
 import {
+  type CallExpr,
+  childrenOf,
   compileExpression,
   type Expr,
   formatExpression,
   isAggregateCall,
   mapChildren,
+  parseExpression,
 } from '../expr/index.ts';
 import { describePartition, type KeyContext, type StreamKey } from '../plan/keys.ts';
 import type { FieldSchema, Schema, SchemaContext } from '../plan/schema.ts';
@@ -66,7 +70,7 @@ export const windowConfig = Type.Unsafe<WindowConfig>(
     {
       description:
         `The window: ${windowKindNames()}. ` +
-        'Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it.',
+        'Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it. Without a window it also reads a retract stream (a table’s changes) when every aggregate is `count`, `sum` or `avg`: an update-before or delete takes its row back, and a key left with no row is deleted.',
     },
   ),
 );
@@ -211,6 +215,27 @@ export function compileAggregateFields(
 }
 
 /**
+ * Whether every aggregate call of `fields` can take a value back (`AggregateFunction.retract`:
+ * count, sum, avg), so that an aggregate without a window can read a retract stream. Fields that
+ * do not parse count as not: their error is reported where they are compiled.
+ */
+function retractable(fields: { readonly [field: string]: string }): boolean {
+  const calls: CallExpr[] = [];
+  const collect = (e: Expr): void => {
+    if (e.kind === 'call' && isAggregateCall(e)) calls.push(e);
+    else for (const child of childrenOf(e)) collect(child);
+  };
+  try {
+    for (const text of Object.values(fields)) collect(parseExpression(text));
+    return calls.every(
+      (c) => aggregateFunction(c.name, { distinct: c.distinct, star: c.star }).retract !== undefined,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The options of an aggregate config that hold expressions: the `key` entries, each a field name
  * in expression syntax (a syntax error there says how to quote a name), and the `fields`.
  */
@@ -266,7 +291,7 @@ export const aggregateStep = defineStep({
   changelog: (cfg) => {
     if (cfg.window === undefined) {
       return {
-        consumes: ['append'],
+        consumes: retractable(cfg.fields) ? ['append', 'retract'] : ['append'],
         produces: 'retract',
         reason:
           'an aggregate without a window updates the result of a key with every record of the key; give it a `window` to emit each result once',
@@ -335,6 +360,7 @@ export const aggregateStep = defineStep({
         ...(keyFields ? { keyFields } : {}),
         fields,
         ...(ttl !== undefined ? { ttl } : {}),
+        ...(step.inputModes?.includes('retract') ? { retract: true } : {}),
       });
       return Object.assign(updating, { absorbs: true as const });
     }

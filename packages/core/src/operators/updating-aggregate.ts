@@ -9,6 +9,7 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import {
   type Batch,
+  DELETE,
   emptyChangeBatch,
   INSERT,
   pushChange,
@@ -57,6 +58,11 @@ export interface UpdatingAggregateConfig {
    * forgotten. Absent: keys are kept for the life of the job.
    */
   ttl?: number;
+  /**
+   * The input is a retract stream: an UPDATE_BEFORE or DELETE takes its row back out of its key's
+   * accumulators (each function must have `retract`), and a key left with no row is deleted.
+   */
+  retract?: boolean;
 }
 
 /** The state of one key: plain data, checkpointed as it is. */
@@ -67,6 +73,10 @@ interface KeyState {
   accumulators: unknown[];
   /** The result last emitted for the key: what the next UPDATE_BEFORE retracts. */
   result: Row;
+  /** With `retract`: the rows the key holds (added minus taken back). */
+  rows?: number;
+  /** With `retract`: per aggregate, the non-null values it holds; at 0 it starts afresh. */
+  held?: number[];
 }
 
 /**
@@ -139,6 +149,8 @@ class UpdatingAggregate implements Operator {
   readonly #functions: AggregateFunction[];
   readonly #checked: number[];
   readonly #args: ((record: Row) => unknown)[];
+  /** Per aggregate, whether it takes no argument (count(*)): it counts every row, NULL or not. */
+  readonly #star: boolean[];
   readonly #values: unknown[];
   readonly #results: ResultBuilder;
   readonly #keyValuesOf: (record: Row) => unknown[] | null;
@@ -152,6 +164,9 @@ class UpdatingAggregate implements Operator {
   #log: Logger = silentLogger;
   readonly #ttl: StateTtl<GroupKey> | undefined;
   #clock: Clock = systemClock;
+  readonly #retract: boolean;
+  /** Whether a retraction of a key the step does not hold was logged (once per job). */
+  #warnedUnknown = false;
 
   constructor(config: UpdatingAggregateConfig) {
     checkOutputFields(config, NO_RESERVED_FIELDS);
@@ -161,6 +176,7 @@ class UpdatingAggregate implements Operator {
     this.#functions = plan.aggregates.map((f) => f.fn);
     this.#checked = checkedFunctions(this.#functions);
     this.#args = plan.aggregates.map((f) => f.arg ?? (() => undefined));
+    this.#star = plan.aggregates.map((f) => f.arg === undefined);
     this.#values = new Array(plan.aggregates.length);
     this.#results = new ResultBuilder(
       resultLayout(
@@ -179,7 +195,19 @@ class UpdatingAggregate implements Operator {
       keyFields,
       keyFn: config.keyFn !== undefined,
       fields: plan.aggregates.map((f) => [f.name, f.fn.name]),
+      // Only with retract, so that the shape of the states checkpointed before it is unchanged.
+      ...(config.retract ? { retract: true } : {}),
     });
+    this.#retract = config.retract === true;
+    if (this.#retract) {
+      const fixed = plan.aggregates.find((f) => f.fn.retract === undefined);
+      if (fixed !== undefined)
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `aggregate step '${config.stepId}' reads an updating stream, so each of its aggregates must be able to take a value back; ${fixed.fn.name} (field '${fixed.name}') cannot: use count, sum or avg`,
+          { step: config.stepId, path: 'fields' },
+        );
+    }
     if (config.ttl !== undefined) this.#ttl = new StateTtl(config.ttl);
     this.#attach(undefined);
   }
@@ -251,8 +279,10 @@ class UpdatingAggregate implements Operator {
     const now = ttl === undefined ? 0 : ttl.now(this.#clock.now());
     if (ttl !== undefined) this.#expire(now);
     let result = emptyChangeBatch(batch, this.#keyedInput);
+    const kinds = this.#retract ? batch.kinds : undefined;
     for (let i = 0; i < n; i++) {
       const record = records[i];
+      const takeBack = kinds !== undefined && (kinds[i] === UPDATE_BEFORE || kinds[i] === DELETE);
       let key: GroupKey;
       let entry: KeyState | undefined;
       try {
@@ -261,19 +291,46 @@ class UpdatingAggregate implements Operator {
         else if (keys !== undefined) key = keys[i];
         for (let j = 0; j < args.length; j++) values[j] = args[j](record);
         entry = state.get(key);
-        if (entry !== undefined && checked.length > 0)
+        if (!takeBack && entry !== undefined && checked.length > 0)
           checkAdd(functions, checked, entry.accumulators, values);
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
         continue;
       }
+      if (takeBack) {
+        if (entry === undefined) {
+          this.#unknownRetraction();
+          continue;
+        }
+        if (this.#takeBack(entry, values)) {
+          state.delete(key);
+          this.#ttl?.remove(key);
+          pushChange(result, batch, i, DELETE, entry.result, String(key));
+        } else {
+          const next = this.#results.result(key, entry.keyValues, 0, 0, entry.accumulators);
+          if (!sameResult(entry.result, next)) {
+            pushChange(result, batch, i, UPDATE_BEFORE, entry.result, String(key));
+            pushChange(result, batch, i, UPDATE_AFTER, next, String(key));
+            entry.result = next;
+          }
+          if (ttl !== undefined) ttl.touch(key, now);
+        }
+        if (result.records.length >= RESULT_BATCH_SIZE) {
+          out.emit(result);
+          result = emptyChangeBatch(batch, this.#keyedInput);
+        }
+        continue;
+      }
       const accumulators = entry === undefined ? createAccumulators(functions) : entry.accumulators;
       for (let j = 0; j < functions.length; j++)
         accumulators[j] = functions[j].add(accumulators[j], values[j]);
+      if (this.#retract) this.#count(entry, values);
       const keyValues = entry === undefined ? this.#keyValuesOf(record) : entry.keyValues;
       const next = this.#results.result(key, keyValues, 0, 0, accumulators);
       if (entry === undefined) {
-        state.set(key, { keyValues, accumulators, result: next });
+        const created: KeyState = { keyValues, accumulators, result: next };
+        if (this.#retract) this.#count(created, values, true);
+        state.set(key, created);
         pushChange(result, batch, i, INSERT, next, String(key));
       } else if (!sameResult(entry.result, next)) {
         pushChange(result, batch, i, UPDATE_BEFORE, entry.result, String(key));
@@ -287,6 +344,56 @@ class UpdatingAggregate implements Operator {
       }
     }
     if (result.records.length > 0) out.emit(result);
+  }
+
+  /**
+   * Counts one added row into `entry` (with `retract`): its rows, and per aggregate whether the
+   * row gave it a value. `fresh`: the entry was just made from this row.
+   */
+  #count(entry: KeyState | undefined, values: readonly unknown[], fresh = false): void {
+    if (entry === undefined) return;
+    if (fresh || entry.held === undefined) {
+      entry.rows = 0;
+      entry.held = new Array(values.length).fill(0);
+    }
+    entry.rows = (entry.rows ?? 0) + 1;
+    const held = entry.held!;
+    for (let j = 0; j < values.length; j++) if (this.#holds(j, values[j])) held[j]++;
+  }
+
+  /** Whether aggregate `j` takes `value` (count(*) takes every row; the others non-null values). */
+  #holds(j: number, value: unknown): boolean {
+    return (value !== null && value !== undefined) || this.#star[j];
+  }
+
+  /**
+   * Takes one row back out of `entry`'s accumulators; an aggregate left with no value starts
+   * afresh (so a sum of nothing is NULL again). Returns whether the key is left with no row.
+   */
+  #takeBack(entry: KeyState, values: readonly unknown[]): boolean {
+    const functions = this.#functions;
+    const held = entry.held ?? new Array(values.length).fill(0);
+    entry.held = held;
+    for (let j = 0; j < functions.length; j++) {
+      if (!this.#holds(j, values[j])) continue;
+      entry.accumulators[j] = functions[j].retract!(entry.accumulators[j], values[j]);
+      held[j]--;
+      if (held[j] <= 0) {
+        held[j] = 0;
+        entry.accumulators[j] = functions[j].create();
+      }
+    }
+    entry.rows = (entry.rows ?? 1) - 1;
+    return entry.rows <= 0;
+  }
+
+  /** A retraction of a key the step holds no row of: nothing to take back (as Flink, it is ignored). */
+  #unknownRetraction(): void {
+    if (this.#warnedUnknown) return;
+    this.#warnedUnknown = true;
+    this.#log.warn(
+      `aggregate step '${this.#config.stepId}' got an update-before or delete of a key it holds no row of (its state expired by ttl, or its input began mid-stream); ignored, and not reported again`,
+    );
   }
 
   /** The input is keyed by an upstream `key_by`: results carry its key (in `key` without key fields). */

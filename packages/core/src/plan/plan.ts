@@ -8,6 +8,7 @@
 
 import type { ErrorLocation } from '../errors.ts';
 import type { Expr, RecordSchema } from '../expr/index.ts';
+import type { ChangelogMode } from '../spec.ts';
 import type { StreamKey } from './keys.ts';
 
 /**
@@ -134,6 +135,11 @@ export interface Plan {
    * (see `keys.ts`).
    */
   readonly keys?: { readonly [ref: string]: StreamKey };
+  /**
+   * The changelog mode of each source, step and side output that is not append-only (absent:
+   * appends). Set by `resolvePlan`'s changelog check (see `changelog-check.ts`).
+   */
+  readonly modes?: { readonly [ref: string]: ChangelogMode };
   readonly sources: readonly PlanSource[];
   readonly steps: readonly PlanStep[];
   readonly sinks: readonly PlanSink[];

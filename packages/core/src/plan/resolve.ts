@@ -250,7 +250,9 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
   const { keys, problems: keyProblems } = inferKeys(typed, registry, updating, unparsed);
   for (const p of keyProblems) problems.push({ code: 'PLAN_KEY_MISMATCH', ...p });
   if (problems.length > 0) throw problemsError(plan, problems);
-  return { ...typed, keys };
+  const updatingModes: { [ref: string]: ChangelogMode } = {};
+  for (const [ref, mode] of modes) if (mode !== 'append') updatingModes[ref] = mode;
+  return Object.keys(updatingModes).length > 0 ? { ...typed, keys, modes: updatingModes } : { ...typed, keys };
 }
 
 /**

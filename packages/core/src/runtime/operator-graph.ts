@@ -89,6 +89,7 @@ export function buildOperatorGraph(
     const info: StepInfo = {
       id,
       inputs: step.inputs,
+      inputModes: step.inputs.map((ref) => plan.modes?.[ref] ?? 'append'),
       baseDir: plan.baseDir,
       clock,
       expression: (path) => expressionAt(step.expressions, id, path),
