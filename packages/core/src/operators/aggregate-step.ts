@@ -9,8 +9,8 @@
  */
 
 import Type from 'typebox';
-import { SluiceError } from '../errors.ts';
 import { aggregateFunction } from '../aggregate/registry.ts';
+import { SluiceError } from '../errors.ts';
 import {
   type CallExpr,
   childrenOf,

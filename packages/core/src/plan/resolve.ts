@@ -252,7 +252,9 @@ export function resolvePlan(plan: Plan, registry: Registry): Plan {
   if (problems.length > 0) throw problemsError(plan, problems);
   const updatingModes: { [ref: string]: ChangelogMode } = {};
   for (const [ref, mode] of modes) if (mode !== 'append') updatingModes[ref] = mode;
-  return Object.keys(updatingModes).length > 0 ? { ...typed, keys, modes: updatingModes } : { ...typed, keys };
+  return Object.keys(updatingModes).length > 0
+    ? { ...typed, keys, modes: updatingModes }
+    : { ...typed, keys };
 }
 
 /**
