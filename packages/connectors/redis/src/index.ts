@@ -9,12 +9,13 @@
  */
 
 import { type Plugin, sinkOf } from '@sluice/core';
+import { redisLookup } from './lookup.ts';
 import { redisSink } from './sink-spec.ts';
 
-export { redisSink };
+export { redisLookup, redisSink };
 
-/** The Redis plugin: sink of `type: redis`. */
-export const redis: Plugin = { name: 'redis', components: [redisSink] };
+/** The Redis plugin: sink and lookup table of `type: redis`. */
+export const redis: Plugin = { name: 'redis', components: [redisSink, redisLookup] };
 
 /** TypeScript API helper: `.to('scores', toRedis({ mode: 'sorted_set', key: 'board', score_field: 'points' }))`. */
 export const toRedis = sinkOf(redisSink);
