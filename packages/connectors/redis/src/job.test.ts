@@ -129,3 +129,52 @@ sinks:
     );
   });
 });
+
+describe('redis stream source in a job', { skip: !available }, () => {
+  test('stream → stream: acknowledged after the checkpoints; a restarted job reads only what came after, each entry once', async () => {
+    const r = client as TestClient;
+    const input = `${prefix}:in`;
+    const output = `${prefix}:out`;
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-redis-stream-job-'));
+    dirs.push(dir);
+    const yaml = `
+name: redis-stream-job-${process.pid}
+settings:
+  batch_size: 16
+  checkpoint: { interval: 50ms, dir: ./checkpoints }
+sources:
+  orders: { type: redis, url: "${REDIS_URL}", stream: "${input}", group: g, consumer: w, start: "0", format: json }
+steps:
+  - { id: big, type: filter, input: orders, where: "amount >= 5" }
+sinks:
+  out: { type: redis, input: big, url: "${REDIS_URL}", mode: stream, key: "${output}", fields: [id, amount] }
+`;
+    const runUntil = async (recordsIn: number) => {
+      const plan = parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry });
+      const job = await Job.create(plan, { registry });
+      const done = job.run();
+      const deadline = Date.now() + 15_000;
+      while (job.metrics().recordsIn < recordsIn && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 25));
+      job.stop();
+      return done;
+    };
+    const add = async (from: number, to: number) => {
+      for (let i = from; i < to; i++)
+        await r.xAdd(input, '*', { data: JSON.stringify({ id: i, amount: i % 10 }) });
+    };
+    await add(0, 100);
+    assert.equal((await runUntil(100)).status, 'stopped');
+    const pending = async () => Number(((await r.sendCommand(['XPENDING', input, 'g'])) as [number])[0]);
+    assert.equal(await pending(), 0, 'the final checkpoint acknowledged every entry');
+    await add(100, 150);
+    // The job's counts continue from its checkpoint: 150 records in over both runs.
+    const second = await runUntil(150);
+    assert.equal(second.status, 'stopped');
+    assert.equal(second.metrics.sources.orders?.in, 150);
+    assert.equal(await pending(), 0);
+    const written = (await r.xRange(output, '-', '+')).map((e) => Number(e.message.id));
+    const expected = Array.from({ length: 150 }, (_v, i) => i).filter((i) => i % 10 >= 5);
+    assert.deepEqual(written, expected, 'each entry once, in order');
+  });
+});
