@@ -100,7 +100,7 @@ export async function connect(
   try {
     await client.connect();
   } catch (err) {
-    client.destroy();
+    destroy(client);
     const kind = failureKind(err);
     throw new SluiceError(
       kind === 'setup' ? 'CONFIG_INVALID' : what.code,
@@ -118,6 +118,11 @@ export async function disconnect(client: RedisClient | undefined): Promise<void>
   try {
     if (client.isOpen) await client.close();
   } catch {
-    client.destroy();
+    destroy(client);
   }
+}
+
+/** Drops a client's connection at once; a client that is closed already is left as it is. */
+export function destroy(client: { isOpen: boolean; destroy(): void } | undefined): void {
+  if (client?.isOpen) client.destroy();
 }

@@ -5,7 +5,7 @@
  */
 
 import type { DecodeFailure, Logger, Row, SourceBatch, SourceContext, SourceReader } from '@sluice/core';
-import type { RedisClient } from './connection.ts';
+import { destroy, type RedisClient } from './connection.ts';
 import { decodeJson } from './decode.ts';
 
 const IDLE_MS = 200;
@@ -112,7 +112,7 @@ export class PubSubReader implements SourceReader {
     try {
       if (client?.isOpen) await client.close();
     } catch {
-      client?.destroy();
+      destroy(client);
     }
   }
 

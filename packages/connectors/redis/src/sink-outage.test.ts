@@ -100,4 +100,36 @@ describe('redis sink through an outage', { skip: !available }, () => {
       await proxy.down();
     }
   });
+
+  test('a server that cannot be reached fails the open with SINK_UNAVAILABLE after the retries, naming no secret', async () => {
+    const proxy = new OutageProxy(REDIS_HOST);
+    await proxy.up();
+    await proxy.down(); // a port on which nothing listens now
+    const secret = `pw-${process.pid}-do-not-leak`;
+    const log = keptLog();
+    try {
+      await assert.rejects(
+        openSink(
+          {
+            url: `redis://:${secret}@${proxy.address}`,
+            mode: 'hash',
+            key: `${prefix}:{id}`,
+            retry: { initial_backoff: '10ms', max_backoff: '20ms', max_attempts: 3 },
+          },
+          log,
+        ),
+        (err: unknown) => {
+          assert.ok(err instanceof SluiceError);
+          assert.equal(err.code, 'SINK_UNAVAILABLE');
+          assert.match(err.message, /cannot connect to Redis at 127\.0\.0\.1:\d+/);
+          assert.ok(!err.message.includes(secret));
+          return true;
+        },
+      );
+      assert.equal(log.lines.filter((l) => /retrying/.test(l.message)).length, 2, 'two retries logged');
+      assert.ok(!JSON.stringify(log.lines).includes(secret), 'no secret in the logs');
+    } finally {
+      await proxy.down();
+    }
+  });
 });

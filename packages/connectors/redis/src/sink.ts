@@ -19,6 +19,7 @@ import { batchCommands, type Command } from './commands.ts';
 import {
   connect,
   describeError,
+  destroy,
   disconnect,
   endpointOf,
   failureKind,
@@ -144,6 +145,6 @@ export class RedisSink implements Sink {
   async abort(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    client?.destroy();
+    destroy(client);
   }
 }

@@ -4,7 +4,7 @@
  */
 
 import { defineSource, retry, SluiceError, type SourceContext, type SourceReader } from '@sluice/core';
-import { connect, describeError, endpointOf, failureKind, type RedisClient } from './connection.ts';
+import { connect, describeError, destroy, endpointOf, failureKind, type RedisClient } from './connection.ts';
 import { PubSubReader } from './pubsub-reader.ts';
 import { checkSourceConfig, type RedisSourceConfig, redisSourceConfig } from './source-config.ts';
 import { StreamReader } from './stream-reader.ts';
@@ -73,7 +73,7 @@ async function openStream(
     await ensureGroup(reads, config, ctx);
     acks = await client(config, ctx, 'acks');
   } catch (err) {
-    reads.destroy();
+    destroy(reads);
     throw err;
   }
   const consumer = config.consumer ?? defaultConsumer(ctx);
@@ -115,7 +115,7 @@ async function openPubSub(
   try {
     await reader.subscribe(subscriber, config.channels ?? []);
   } catch (err) {
-    subscriber.destroy();
+    destroy(subscriber);
     throw new SluiceError(
       'SOURCE_UNAVAILABLE',
       `redis: cannot subscribe: ${describeError(err, config.url)}`,

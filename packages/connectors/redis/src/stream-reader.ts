@@ -19,7 +19,7 @@
 
 import type { DecodeFailure, Logger, Row, SourceBatch, SourceContext, SourceReader } from '@sluice/core';
 import { SluiceError } from '@sluice/core';
-import { describeError, failureKind, type RedisClient } from './connection.ts';
+import { describeError, destroy, failureKind, type RedisClient } from './connection.ts';
 import { decodeEntry, entryTime } from './decode.ts';
 
 /** A read with nothing new waits this long (`BLOCK`) before it returns an empty batch. */
@@ -321,7 +321,7 @@ export class StreamReader implements SourceReader {
       try {
         if (client.isOpen) await client.close();
       } catch {
-        client.destroy();
+        destroy(client);
       }
     }
   }
