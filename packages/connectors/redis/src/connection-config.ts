@@ -18,4 +18,12 @@ export const connectionFields = {
     description: 'How long one connection attempt may take before it counts as failed.',
     examples: ['2s'],
   }),
+  reply_timeout: Type.String({
+    default: '30s',
+    description:
+      'How long the connection may wait for data from the server while it expects some before it ' +
+      'counts as lost (and is opened again; the commands waiting fail as transient). An idle ' +
+      'connection is kept alive with a PING every third of this. At least 1s.',
+    examples: ['5s'],
+  }),
 };

@@ -57,13 +57,14 @@ export function endpointOf(url: string): string {
 export interface ConnectOptions {
   url: string;
   connect_timeout: string;
+  reply_timeout: string;
 }
 
 /**
  * Opens a client and waits until it is ready. The first connection is tried once (the caller
  * retries it under its policy); once open, the client reconnects by itself after a lost
- * connection, waiting up to 2 s between attempts. Commands sent while it is disconnected fail at
- * once (no offline queue): the caller's retries decide how long to wait. Rejects with a
+ * connection, waiting up to 2 s between attempts, and after `reply_timeout` without an expected
+ * reply. Commands sent while it is disconnected fail at once (no offline queue): the caller's retries decide how long to wait. Rejects with a
  * SluiceError of `code` (CONFIG_INVALID for credentials) that names no secret.
  */
 export async function connect(
@@ -76,12 +77,17 @@ export async function connect(
   log: Logger,
 ): Promise<RedisClient> {
   let open = false;
+  // A server that accepts commands and never answers: the socket times out, the waiting commands
+  // fail (transient), and the client connects again; PINGs keep an idle connection from timing out.
+  const replyTimeout = Math.max(1000, parseDuration(config.reply_timeout, 'reply_timeout'));
   const client = createClient({
     url: config.url,
     name: what.name.replace(/\s/g, '_'),
     disableOfflineQueue: true,
     disableClientInfo: true,
+    pingInterval: Math.floor(replyTimeout / 3),
     socket: {
+      socketTimeout: replyTimeout,
       connectTimeout: parseDuration(config.connect_timeout, 'connect_timeout'),
       reconnectStrategy: (retries) =>
         open ? Math.min(MAX_RECONNECT_DELAY, 50 * 2 ** Math.min(retries, 10)) : false,

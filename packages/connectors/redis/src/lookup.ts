@@ -9,6 +9,7 @@ import {
   type LookupAnswer,
   type LookupContext,
   type LookupKey,
+  parseDuration,
   type Row,
   retry,
   SluiceError,
@@ -100,6 +101,8 @@ class RedisLookup implements Lookup {
           path: 'value_field',
         },
       );
+    parseDuration(cfg.connect_timeout, 'connect_timeout');
+    parseDuration(cfg.reply_timeout, 'reply_timeout');
     this.#config = cfg;
     this.maxKeys = cfg.max_keys;
   }

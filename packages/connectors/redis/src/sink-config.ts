@@ -108,7 +108,7 @@ export interface SinkPlan {
   readonly ttl?: number;
 }
 
-/** Options each mode takes beside `url`, `connect_timeout`, `mode` and `retry`. */
+/** Options each mode takes beside the connection's, `mode` and `retry`. */
 const OPTIONS: { readonly [M in SinkMode]: readonly string[] } = {
   hash: ['key', 'fields'],
   string: ['key', 'value_field', 'ttl'],
@@ -134,6 +134,8 @@ export function sinkPlan(config: RedisSinkConfig, step?: string): SinkPlan {
       targetPath,
       `\`mode: ${mode}\` needs \`${targetPath}\`: a template such as '${mode === 'publish' ? 'alerts:{region}' : 'user:{user_id}'}'`,
     );
+  parseDuration(config.connect_timeout, 'connect_timeout');
+  parseDuration(config.reply_timeout, 'reply_timeout');
   if (mode === 'sorted_set' && config.score_field === undefined)
     fail('score_field', '`mode: sorted_set` needs `score_field`: the field holding each member’s score');
   return {

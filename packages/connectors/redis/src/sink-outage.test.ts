@@ -7,6 +7,8 @@
  */
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { SluiceError } from '@sluice/core';
 import { OutageProxy } from '@sluice/core/testing';
@@ -130,6 +132,39 @@ describe('redis sink through an outage', { skip: !available }, () => {
       assert.ok(!JSON.stringify(log.lines).includes(secret), 'no secret in the logs');
     } finally {
       await proxy.down();
+    }
+  });
+});
+
+describe('redis sink against a server that never answers', () => {
+  test('the open fails with SINK_UNAVAILABLE after reply_timeout, on each attempt', async () => {
+    // A TCP server that accepts connections and never answers: a hung Redis.
+    const sockets: Socket[] = [];
+    const server = createServer((s) => sockets.push(s)).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const started = performance.now();
+    try {
+      await assert.rejects(
+        openSink({
+          url: `redis://127.0.0.1:${port}`,
+          mode: 'hash',
+          key: 'k:{id}',
+          reply_timeout: '1s',
+          retry: { initial_backoff: '10ms', max_backoff: '20ms', max_attempts: 2 },
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof SluiceError);
+          assert.equal(err.code, 'SINK_UNAVAILABLE');
+          assert.match(err.message, /timeout/i);
+          return true;
+        },
+      );
+      const ms = performance.now() - started;
+      assert.ok(ms >= 1900 && ms < 10_000, `two attempts of about 1s each (${Math.round(ms)} ms)`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
     }
   });
 });

@@ -118,6 +118,7 @@ export function checkSourceConfig(config: RedisSourceConfig): {
       fail('format', '`format: fields` is for streams; pub/sub messages take `json` or `text`');
   }
   parseDuration(config.connect_timeout, 'connect_timeout');
+  parseDuration(config.reply_timeout, 'reply_timeout');
   return {
     claimIdle: parseDuration(config.claim_idle, 'claim_idle'),
     format: config.format ?? (config.mode === 'stream' ? 'fields' : 'json'),

@@ -244,7 +244,7 @@ describe('redis stream source', { skip: !available }, () => {
 });
 
 describe('redis pub/sub source', { skip: !available }, () => {
-  test('messages on subscribed channels and patterns become records; what is not JSON is a dead letter', async () => {
+  test('messages on subscribed channels and patterns become records; what is not JSON is a dead letter; an idle subscription stays open', async () => {
     const r = client as TestClient;
     const prefix = uniqueName('pubsub');
     const reader = await openSource({ mode: 'pubsub', channels: [`${prefix}:alerts`, `${prefix}:sensor:*`] });
@@ -261,8 +261,15 @@ describe('redis pub/sub source', { skip: !available }, () => {
     } finally {
       await reader.close();
     }
-    const text = await openSource({ mode: 'pubsub', channels: [`${prefix}:t`], format: 'text' });
+    const text = await openSource({
+      mode: 'pubsub',
+      channels: [`${prefix}:t`],
+      format: 'text',
+      reply_timeout: '1s',
+    });
     try {
+      // Idle for longer than reply_timeout: the PINGs keep the subscription open.
+      await sleep(2500);
       await r.publish(`${prefix}:t`, 'hello');
       assert.deepEqual((await readAtLeast(text, 1)).records, [{ channel: `${prefix}:t`, message: 'hello' }]);
     } finally {
