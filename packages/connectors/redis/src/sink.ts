@@ -68,20 +68,23 @@ export class RedisSink implements Sink {
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const { commands, refused } = batchCommands(batch, this.#plan, this.#config);
-    let pending = commands;
-    await retry(
-      async () => {
-        pending = await this.#send(pending, refused);
-        if (pending.length > 0)
-          throw new SluiceError(
-            'SINK_UNAVAILABLE',
-            `writing to Redis at ${endpointOf(this.#config.url)} failed; ${pending.length} command(s) not written`,
-            { step: this.#step },
-          );
-      },
-      this.#retrying('write failed'),
-      this.#signal,
-    );
+    // The first attempt outside `retry`: the usual write costs no retry state.
+    let pending = await this.#send(commands, refused);
+    if (pending.length > 0)
+      await retry(
+        async (attempt) => {
+          // Attempt 1 is the one above: its failure is reported, then the commands are sent again.
+          if (attempt > 1) pending = await this.#send(pending, refused);
+          if (pending.length > 0)
+            throw new SluiceError(
+              'SINK_UNAVAILABLE',
+              `writing to Redis at ${endpointOf(this.#config.url)} failed; ${pending.length} command(s) not written`,
+              { step: this.#step },
+            );
+        },
+        this.#retrying('write failed'),
+        this.#signal,
+      );
     if (refused.size === 0) return undefined;
     return [...refused].sort((a, b) => a[0] - b[0]).map(([index, message]) => ({ index, message }));
   }
