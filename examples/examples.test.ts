@@ -26,6 +26,7 @@ import { portOpen, reportMissingService } from '@sluice/core/testing';
 import { consoleConsume, createTopic, deleteTopics } from '@sluice/kafka/testing';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { createClient } from 'redis';
 
 const examples = dirname(fileURLToPath(import.meta.url));
 
@@ -82,12 +83,41 @@ async function pgMissing(): Promise<string | undefined> {
   }
 }
 
+/** The example's Redis (the shared one). */
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Runs `use` with a client of the example's Redis. */
+async function withRedis<T>(use: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+  const client = createClient({
+    url: REDIS_URL,
+    socket: { connectTimeout: 3_000, reconnectStrategy: false },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await use(client as ReturnType<typeof createClient>);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Why Redis cannot be reached, or undefined. */
+async function redisMissing(): Promise<string | undefined> {
+  try {
+    await withRedis((client) => client.ping());
+    return undefined;
+  } catch (err) {
+    return `redis not reachable at 127.0.0.1:6379 (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
 /**
  * Why an example that needs a service cannot run here, or undefined: outside CI its test is
  * skipped with the reason; under CI (`CI=true`) a missing service is a failure.
  */
 const missing: { readonly [example: string]: () => Promise<string | undefined> } = {
   'orders-to-postgres': pgMissing,
+  'leaderboard-redis': redisMissing,
   'sensors-mqtt': async () => (await pgMissing()) ?? (await mqttMissing()),
   'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
 };
@@ -409,6 +439,26 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
       5000,
     );
   },
+  // The sorted set ranks every region by its final revenue; the hashes' counts add up to 5,000.
+  // The keys are removed afterwards (the shared server keeps nothing of the example).
+  'leaderboard-redis': () =>
+    withRedis(async (client) => {
+      const board = await client.zRangeWithScores('sluice:example:revenue', 0, -1);
+      const keys = ['sluice:example:revenue', ...board.map((m) => `sluice:example:region:${m.value}`)];
+      try {
+        assert.ok(board.length > 1, 'a member per region');
+        let orders = 0;
+        for (const { value: region, score } of board) {
+          const totals = { ...(await client.hGetAll(`sluice:example:region:${region}`)) };
+          assert.equal(totals.region, region);
+          assert.equal(Number(totals.revenue), score, 'the same final revenue in both');
+          orders += Number(totals.orders);
+        }
+        assert.equal(orders, 5000);
+      } finally {
+        await client.del(keys);
+      }
+    }),
 };
 const root = dirname(examples);
 const cli = join(root, 'packages/cli/bin/sluice.cjs');

@@ -1,0 +1,29 @@
+/**
+ * The connection options every `redis` component shares.
+ */
+
+import { Type } from 'typebox';
+
+export const connectionFields = {
+  url: Type.String({
+    default: 'redis://127.0.0.1:6379',
+    secret: true,
+    description:
+      'Server URL, `redis://[[user]:password@]host:port[/database]` (`rediss://` for TLS). A secret: it ' +
+      'never appears in logs or errors.',
+    examples: ['redis://:change-me@127.0.0.1:6379/0'],
+  }),
+  connect_timeout: Type.String({
+    default: '10s',
+    description: 'How long one connection attempt may take before it counts as failed.',
+    examples: ['2s'],
+  }),
+  reply_timeout: Type.String({
+    default: '30s',
+    description:
+      'How long the connection may wait for data from the server while it expects some before it ' +
+      'counts as lost (and is opened again; the commands waiting fail as transient). An idle ' +
+      'connection is kept alive with a PING every third of this. At least 1s.',
+    examples: ['5s'],
+  }),
+};
