@@ -37,6 +37,7 @@ const workspaces = [
   'packages/core',
   'packages/connectors/kafka',
   'packages/connectors/postgres',
+  'packages/server',
   'packages/cli',
   'packages/sql',
 ];
