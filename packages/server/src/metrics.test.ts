@@ -60,7 +60,9 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
 const value = (samples: Sample[], name: string, labels: { [k: string]: string }) =>
   samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
-test('/metrics exposes per-step, per-sink, watermark lag and checkpoint series that match the job', async () => {
+test('/metrics exposes per-step, per-sink, watermark lag and checkpoint series that match the job', {
+  timeout: 60_000,
+}, async () => {
   const served = await startServed(pipeline, { tokens: { admin: 'a' } });
   try {
     const t0 = Math.floor((Date.now() - 60_000) / 5000) * 5000;

@@ -71,7 +71,9 @@ const getJson = async <K extends keyof Answers>(url: string, _answer: K): Promis
 const records = (n: number, t0: number) =>
   Array.from({ length: n }, (_, i) => ({ id: i, ts: t0 + i * 1000, amount: i % 5 === 4 ? 'many' : i }));
 
-test('the operations API reports status, totals, the step graph, checkpoints and dead letters of the running job', async () => {
+test('the operations API reports status, totals, the step graph, checkpoints and dead letters of the running job', {
+  timeout: 60_000,
+}, async () => {
   const served = await startServed(pipeline('ops-api'), {
     tokens: { admin: 'admin-secret' },
     rateIntervalMs: 50,

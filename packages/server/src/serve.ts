@@ -64,7 +64,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   const viewNames = job.plan.sinks
     .filter((s) => s.type === 'view')
     .map((s) => (s.config as { name?: string }).name ?? s.id);
-  const streams = new Set<() => void>();
+  const streams = new Set<{ end: () => void }>();
 
   const app = Fastify({
     bodyLimit: options.bodyLimit ?? 64 * 1024,
@@ -179,14 +179,16 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       if (start === undefined)
         return badRequest(reply, 'Last-Event-ID and from must be non-negative integer offsets');
       reply.hijack();
-      const end = streamChanges(table, req.raw, reply.raw, {
+      // Registered first: the stream may end (and unregister) before streamChanges returns.
+      const stream = { end: () => {} };
+      streams.add(stream);
+      stream.end = streamChanges(table, req.raw, reply.raw, {
         from: start,
         headers: reply.getHeaders() as OutgoingHttpHeaders,
         maxLagBytes: options.maxSubscriberLagBytes ?? 1024 ** 2,
         heartbeatMs: options.heartbeatMs ?? 15_000,
-        onClose: () => streams.delete(end),
+        onClose: () => streams.delete(stream),
       });
-      streams.add(end);
     },
   );
   app.get('/api/views/:name/:key', read, async (req: FastifyRequest<ViewParams>, reply) => {
@@ -214,7 +216,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     close() {
       closing ??= (async () => {
         rates.stop();
-        for (const end of [...streams]) end();
+        for (const stream of [...streams]) stream.end();
         await app.close();
         forgetViews(pipeline, viewNames);
       })();
