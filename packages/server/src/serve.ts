@@ -70,6 +70,8 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     logger: false,
     forceCloseConnections: true,
+    // Keys in lookup paths may be long (several key fields as a JSON array).
+    routerOptions: { maxParamLength: 4096 },
   });
 
   app.addHook('onRequest', async (req, reply) => {

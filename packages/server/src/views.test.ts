@@ -118,6 +118,13 @@ test('a view keeps the latest row per key: lookups, paginated scans, ETags and d
       assert.equal(d.step, 'latest');
       assert.match(d.message, /no scalar value for key field\(s\) 'sensor'/);
     }
+
+    // A long key, with characters that need escaping in a path, is found too.
+    const long = `${'ü/'.repeat(300)}end`;
+    await post(served.ingest!, [{ sensor: long, v: 1 }]);
+    await waitFor(() => (served.job.metrics().sinks.latest.written === input.length ? true : undefined));
+    const found = await json<RowAnswer>(await fetch(`${views}/sensors/${encodeURIComponent(long)}`));
+    assert.equal(found.row.sensor, long);
   } finally {
     await served.stop();
   }
