@@ -10,6 +10,7 @@ import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
 import { jobRegistry } from './metrics.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
 import { streamChanges } from './view-changes.ts';
+import { rowJson } from './view-table.ts';
 import { forgetViews, viewTable } from './views.ts';
 
 /** How `serve` listens and what it allows. */
@@ -162,7 +163,13 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       const etag = `W/"${table.offset}"`;
       if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
       const page = table.scan({ prefix: req.query.prefix, after: req.query.after, limit });
-      return reply.header('etag', etag).send({ view: table.name, offset: table.offset, ...page });
+      const next = page.next === undefined ? '' : `,"next":${JSON.stringify(page.next)}`;
+      return reply
+        .header('etag', etag)
+        .type('application/json; charset=utf-8')
+        .send(
+          `{"view":${JSON.stringify(table.name)},"offset":${table.offset},"rows":[${page.rows.map(rowJson).join(',')}]${next}}`,
+        );
     },
   );
   app.get(
@@ -203,7 +210,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
         .send({ error: 'KEY_NOT_FOUND', message: `view '${table.name}' has no row '${req.params.key}'` });
     const etag = `"${row.offset}"`;
     if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
-    return reply.header('etag', etag).send({ key: row.key, offset: row.offset, row: row.row });
+    return reply.header('etag', etag).type('application/json; charset=utf-8').send(rowJson(row));
   });
 
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });

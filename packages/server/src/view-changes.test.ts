@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { post, type SseEvent, SseReader, startServed, waitFor } from './test-support.ts';
-import type { ViewChange } from './view-table.ts';
 
 const pipeline = (name: string, changes: number) => `
 name: ${name}
@@ -18,6 +17,14 @@ sources:
 sinks:
   latest: { type: view, name: sensors, key: [sensor], changes: ${changes} }
 `;
+
+/** A change as the stream sends it. */
+interface ViewChange {
+  offset: number;
+  op: 'upsert' | 'delete';
+  key: string;
+  row?: unknown;
+}
 
 const change = (e: SseEvent): ViewChange => {
   assert.equal(e.event, 'change');

@@ -9,7 +9,7 @@
  */
 
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { ViewTable } from './view-table.ts';
+import { changeJson, type ViewTable } from './view-table.ts';
 
 export interface ChangeStreamOptions {
   /** The first offset to send. */
@@ -64,7 +64,7 @@ export function streamChanges(
     }
     if (changes.length === 0) return;
     let text = '';
-    for (const c of changes) text += `id: ${c.offset}\nevent: change\ndata: ${JSON.stringify(c)}\n\n`;
+    for (const c of changes) text += `id: ${c.offset}\nevent: change\ndata: ${changeJson(c)}\n\n`;
     next = changes[changes.length - 1].offset + 1;
     res.write(text);
     if (res.writableLength > options.maxLagBytes) {

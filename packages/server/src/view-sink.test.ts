@@ -55,8 +55,8 @@ test('the view sink applies upserts, moves and deletes by key, with offsets inde
   assert.deepEqual(
     [...whole.snapshot.rows].sort(),
     [
-      ['c', { k: 'c', v: 1 }, 5],
-      ['d', { k: 'd', v: 4 }, 7],
+      ['c', '{"k":"c","v":1}', 5],
+      ['d', '{"k":"d","v":4}', 7],
     ].sort(),
   );
   assert.deepEqual(

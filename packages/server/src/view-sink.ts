@@ -84,7 +84,7 @@ class ViewSink implements Sink {
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const table = this.#table!;
-    const { records, kinds } = batch;
+    const { records, kinds, texts } = batch;
     const fields = this.#config.key;
     const rejections: SinkRejection[] = [];
     for (let i = 0; i < records.length; i++) {
@@ -102,7 +102,7 @@ class ViewSink implements Sink {
         if (kinds?.[i + 1] === UPDATE_AFTER && keyText(records[i + 1], fields) === key) continue;
         table.delete(key);
       } else if (kind === DELETE) table.delete(key);
-      else table.upsert(key, records[i]);
+      else table.upsert(key, texts?.[i] ?? JSON.stringify(records[i]));
     }
     table.notify();
     return rejections.length > 0 ? rejections : undefined;

@@ -8,28 +8,42 @@
  * checkpoint by the `view` sink, so a restarted job serves the same view at the same offset.
  */
 
-/** One change of a view, as subscribers receive it. */
+/** One change of a view. */
 export interface ViewChange {
   readonly offset: number;
   readonly op: 'upsert' | 'delete';
   /** The key as text (see `keyText`). */
   readonly key: string;
-  /** The new row (absent for a delete). */
-  readonly row?: unknown;
+  /** The new row as JSON text (absent for a delete). */
+  readonly json?: string;
 }
 
-/** A row of a view, with the offset of the change that wrote it (its version, for ETags). */
+/**
+ * A row of a view as JSON text (rows are kept as text: a copy the runtime cannot change, written
+ * to responses as it is), with the offset of the change that wrote it (its version, for ETags).
+ */
 export interface ViewRow {
   readonly key: string;
-  readonly row: unknown;
+  readonly json: string;
   readonly offset: number;
 }
 
-/** What a view's snapshot in a checkpoint holds: its offset and its rows. */
+/** What a view's snapshot in a checkpoint holds: its offset and its rows (as JSON text). */
 export interface ViewSnapshot {
   readonly version: 1;
   readonly offset: number;
-  readonly rows: readonly (readonly [key: string, row: unknown, offset: number])[];
+  readonly rows: readonly (readonly [key: string, json: string, offset: number])[];
+}
+
+/** A change as the JSON object subscribers receive: `{ offset, op, key, row? }`. */
+export function changeJson(c: ViewChange): string {
+  const head = `{"offset":${c.offset},"op":"${c.op}","key":${JSON.stringify(c.key)}`;
+  return c.json === undefined ? `${head}}` : `${head},"row":${c.json}}`;
+}
+
+/** A row as the JSON object lookups and scans answer: `{ key, offset, row }`. */
+export function rowJson(r: ViewRow): string {
+  return `{"key":${JSON.stringify(r.key)},"offset":${r.offset},"row":${r.json}}`;
 }
 
 /**
@@ -55,7 +69,7 @@ export class ViewTable {
   readonly name: string;
   readonly keyFields: readonly string[];
   readonly ringSize: number;
-  readonly #rows = new Map<string, { row: unknown; offset: number }>();
+  readonly #rows = new Map<string, { json: string; offset: number }>();
   /** The last changes, oldest first; `#ring[0].offset === #offset - #ring.length + 1`. */
   #ring: ViewChange[] = [];
   #offset = 0;
@@ -83,12 +97,12 @@ export class ViewTable {
     return this.#ring.length === 0 ? this.#offset + 1 : this.#ring[0].offset;
   }
 
-  /** Sets the row of `key`; records the change. */
-  upsert(key: string, row: unknown): void {
+  /** Sets the row of `key` (as JSON text); records the change. */
+  upsert(key: string, json: string): void {
     const offset = ++this.#offset;
     if (!this.#rows.has(key)) this.#sorted = undefined;
-    this.#rows.set(key, { row, offset });
-    this.#record({ offset, op: 'upsert', key, row });
+    this.#rows.set(key, { json, offset });
+    this.#record({ offset, op: 'upsert', key, json });
   }
 
   /** Removes the row of `key`; records the change (even when there was none, so offsets stay a function of the input). */
@@ -117,7 +131,7 @@ export class ViewTable {
   /** The row of `key`, or undefined. */
   get(key: string): ViewRow | undefined {
     const entry = this.#rows.get(key);
-    return entry && { key, row: entry.row, offset: entry.offset };
+    return entry && { key, json: entry.json, offset: entry.offset };
   }
 
   /**
@@ -153,15 +167,15 @@ export class ViewTable {
 
   /** The rows and offset, for a checkpoint. */
   snapshot(): ViewSnapshot {
-    const rows: [string, unknown, number][] = [];
-    for (const [key, e] of this.#rows) rows.push([key, e.row, e.offset]);
+    const rows: [string, string, number][] = [];
+    for (const [key, e] of this.#rows) rows.push([key, e.json, e.offset]);
     return { version: 1, offset: this.#offset, rows };
   }
 
   /** Replaces the rows and offset with a snapshot's; the change ring starts empty. */
   restore(snapshot: ViewSnapshot): void {
     this.#rows.clear();
-    for (const [key, row, offset] of snapshot.rows) this.#rows.set(key, { row, offset });
+    for (const [key, json, offset] of snapshot.rows) this.#rows.set(key, { json, offset });
     this.#offset = snapshot.offset;
     this.#ring = [];
     this.#sorted = undefined;
