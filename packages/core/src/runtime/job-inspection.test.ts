@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { builtins } from '../builtins.ts';
+import { SluiceError } from '../errors.ts';
 import { Registry } from '../registry.ts';
 import { parsePipelineYaml } from '../yaml/index.ts';
 import { Job } from './job.ts';
@@ -60,6 +61,21 @@ test('a job reports its status, checkpoint history, recent dead letters and step
     assert.ok(dead.length > 0);
     assert.ok(dead.every((d) => d.step === 'priced' && d.message.length > 0));
     assert.equal(job.stepWatermarks().priced, Number.POSITIVE_INFINITY);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a job that fails reports status failed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-inspect-'));
+  try {
+    const registry = new Registry([builtins]);
+    const plan = parsePipelineYaml(pipeline(dir), join(dir, 'p.yaml'), { registry });
+    const job = await Job.create(plan, { registry, fromScratch: true });
+    const running = job.run();
+    job.fail(new SluiceError('DEAD_LETTER_LIMIT', 'too many dead letters'));
+    await assert.rejects(running, /too many dead letters/);
+    assert.equal(job.status, 'failed');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -288,6 +288,7 @@ export class Job {
       }
       await this.#close();
     } catch (err) {
+      this.#failure ??= toSluiceError(err); // so that `status` says 'failed'
       this.#abort.abort();
       this.#sinkAbort.abort();
       await this.#closeQuietly();
