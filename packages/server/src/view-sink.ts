@@ -35,12 +35,14 @@ export const viewSinkConfig = Type.Object(
         examples: ['totals'],
       }),
     ),
-    key: Type.Array(Type.String(), {
-      minItems: 1,
-      description:
-        'The fields that identify a row: the latest row per value of these is kept. For an updating input it must cover the unique key the plan knows for it.',
-      examples: [['region']],
-    }),
+    key: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        description:
+          'The fields that identify a row: the latest row per value of these is kept. Default: the unique key the plan knows for the input (an aggregate’s `key` fields, with `window_start` and `window_end` for a windowed one); required when it knows none (append streams). For an updating input it must cover that unique key.',
+        examples: [['region']],
+      }),
+    ),
     changes: Type.Integer({
       minimum: 1,
       default: 10_000,
@@ -57,15 +59,17 @@ export type ViewSinkConfig = Static<typeof viewSinkConfig>;
 
 class ViewSink implements Sink {
   readonly #config: ViewSinkConfig;
+  readonly #key: readonly string[];
   #table: ViewTable | undefined;
 
-  constructor(config: ViewSinkConfig) {
+  constructor(config: ViewSinkConfig, key: readonly string[]) {
     this.#config = config;
+    this.#key = key;
   }
 
   async open(ctx: SinkContext): Promise<void> {
     const name = this.#config.name ?? ctx.id;
-    const table = new ViewTable(name, this.#config.key, this.#config.changes);
+    const table = new ViewTable(name, this.#key, this.#config.changes);
     const restored = ctx.restored as ViewSnapshot | undefined;
     if (restored !== undefined) {
       if (restored.version !== 1)
@@ -85,7 +89,7 @@ class ViewSink implements Sink {
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const table = this.#table!;
     const { records, kinds, texts } = batch;
-    const fields = this.#config.key;
+    const fields = this.#key;
     const rejections: SinkRejection[] = [];
     for (let i = 0; i < records.length; i++) {
       const key = keyText(records[i], fields);
@@ -129,11 +133,21 @@ export const viewSink = defineSink({
   changelog: {
     consumes: () => CHANGELOG_MODES,
     hint: '',
-    upsertKey: (config) => ({ path: 'key', fields: config.key }),
+    upsertKey: (config) => (config.key === undefined ? undefined : { path: 'key', fields: config.key }),
   },
   config: viewSinkConfig,
   example: 'type: view\nname: totals\nkey: [region]',
-  create(config) {
-    return new ViewSink(config);
+  create(config, info) {
+    // The shortest unique key the plan knows: an aggregate's key fields (and window bounds); [] for
+    // a stream of at most one row (a global aggregate), whose one row is keyed `[]`.
+    const known = info?.inputKey?.unique?.toSorted((a, b) => a.length - b.length)[0];
+    const key = config.key ?? known;
+    if (key === undefined)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'the view needs `key`: the plan knows no unique key for its input (set the fields that identify a row, e.g. `key: [id]`)',
+        { path: 'key' },
+      );
+    return new ViewSink(config, key);
   },
 });

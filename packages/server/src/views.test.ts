@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { builtins, parsePipelineYaml, Registry, resolvePlan } from '@sluice/core';
+import { builtins, Job, parsePipelineYaml, Registry, resolvePlan } from '@sluice/core';
 import { server } from './index.ts';
 import { post, startServed, waitFor } from './test-support.ts';
 
@@ -130,7 +130,7 @@ test('a view keeps the latest row per key: lookups, paginated scans, ETags and d
   }
 });
 
-const totalsPipeline = (key: string) => `
+const totalsPipeline = (key: string | undefined) => `
 name: views-totals
 settings: { checkpoint: { interval: 0s, dir: \${dir} } }
 sources:
@@ -141,7 +141,7 @@ steps:
     key: [region]
     fields: { orders: count(*), amount: sum(amount) }
 sinks:
-  by_region: { type: view, key: ${key} }
+  by_region: { type: view${key === undefined ? '' : `, key: ${key}`} }
 `;
 
 test('a view of an updating stream holds each key’s latest result, and a restart serves the same view', {
@@ -189,6 +189,45 @@ test('a view of an updating stream holds each key’s latest result, and a resta
   } finally {
     await again.stop();
   }
+});
+
+test('a view of an updating stream takes the unique key the plan knows; an append stream needs one', {
+  timeout: 60_000,
+}, async () => {
+  const served = await startServed(totalsPipeline(undefined));
+  try {
+    const { views } = await json<{ views: { name: string; key: string[] }[] }>(
+      await fetch(`${served.server.url}/api/views`),
+    );
+    assert.deepEqual(
+      views.map((v) => [v.name, v.key]),
+      [['by_region', ['region']]],
+    );
+    await post(served.ingest!, [
+      { region: 'eu', amount: 2 },
+      { region: 'eu', amount: 3 },
+    ]);
+    const eu = await waitFor(async () => {
+      const res = await fetch(`${served.server.url}/api/views/by_region/eu`);
+      const body =
+        res.status === 200 ? ((await res.json()) as RowAnswer) : (await res.arrayBuffer(), undefined);
+      return body?.offset === 2 ? body : undefined;
+    });
+    assert.deepEqual(eu.row, { region: 'eu', orders: 2, amount: 5 });
+  } finally {
+    await served.stop();
+  }
+
+  const registry = new Registry([builtins, server]);
+  const plan = parsePipelineYaml(
+    appendPipeline('views-nokey').replace('key: [sensor]', 'changes: 10').replaceAll('${dir}', '/tmp/unused'),
+    '/tmp/unused/p.yaml',
+    { registry },
+  );
+  await assert.rejects(
+    Job.validate(plan, { registry }),
+    (err: Error & { code?: string }) => err.code === 'CONFIG_INVALID' && /needs `key`/.test(err.message),
+  );
 });
 
 test('a view whose key leaves out the unique key of its updating input is refused by the plan check', {

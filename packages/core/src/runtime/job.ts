@@ -190,7 +190,11 @@ export class Job {
         timeAssigner(src, systemClock);
       }
       for (const s of resolved.sinks)
-        inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never, sinkInfo(s.id, s)));
+        inComponent(s.id, () =>
+          options.registry
+            .sink(s.type)!
+            .create(s.config as never, sinkInfo(s.id, s, resolved.keys?.[s.input])),
+        );
       const outputs = [
         [DEAD_LETTER, resolved.deadLetter],
         [LATE_OUTPUT, resolved.lateOutput],
