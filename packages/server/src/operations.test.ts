@@ -114,6 +114,7 @@ test('the operations API reports status, totals, the step graph, checkpoints and
     assert.equal(byId.big.counters.out, expectedOut);
     assert.equal(byId.big.counters.filtered, input.length - expectedDead - expectedOut);
     assert.equal(byId.priced.watermark, job.watermark);
+    assert.equal(byId.in.watermark, job.watermark, 'the one source holds the pipeline watermark');
     assert.equal(typeof byId.priced.watermarkLagMs, 'number');
     await waitFor(async () => {
       const s = await getJson(`${api}/steps`, 'steps');

@@ -72,6 +72,7 @@ export function jobInfo(job: Job, startedAt: number, now: number) {
 export function stepGraph(job: Job, rates: RateSampler, now: number) {
   const m = job.metrics();
   const watermarks = job.stepWatermarks();
+  const sourceWatermarks = job.sourceWatermarks();
   const plan = job.plan;
   const sources = plan.sources.map((s) => ({
     id: s.id,
@@ -83,9 +84,9 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
       inPerSec: rates.rate((x) => x.sources[s.id]?.in),
       outPerSec: rates.rate((x) => outOfSource(x, s.id)),
     },
+    ...watermarkOf(sourceWatermarks[s.id], now),
   }));
   const steps = plan.steps.map((s) => {
-    const wm = watermarks[s.id];
     return {
       id: s.id,
       kind: 'step' as const,
@@ -97,8 +98,7 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
         outPerSec: rates.rate((x) => x.steps[s.id]?.out),
         resultsPerSec: rates.rate((x) => x.steps[s.id]?.results),
       },
-      watermark: finite(wm),
-      watermarkLagMs: wm !== undefined && Number.isFinite(wm) ? now - wm : null,
+      ...watermarkOf(watermarks[s.id], now),
     };
   });
   const sinks = plan.sinks.map((s) => ({
@@ -113,6 +113,12 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
     },
   }));
   return { pipeline: plan.name, nodes: [...sources, ...steps, ...sinks] };
+}
+
+/** A watermark and how far it trails `now`; both null when there is none (before the first, after the end). */
+function watermarkOf(wm: number | undefined, now: number) {
+  const known = wm !== undefined && Number.isFinite(wm);
+  return { watermark: known ? wm : null, watermarkLagMs: known ? now - wm : null };
 }
 
 /** What a source passed on: what it read less what failed to decode or carried no valid time. */

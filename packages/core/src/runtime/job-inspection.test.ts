@@ -61,6 +61,7 @@ test('a job reports its status, checkpoint history, recent dead letters and step
     assert.ok(dead.length > 0);
     assert.ok(dead.every((d) => d.step === 'priced' && d.message.length > 0));
     assert.equal(job.stepWatermarks().priced, Number.POSITIVE_INFINITY);
+    assert.equal(job.sourceWatermarks().numbers, Number.POSITIVE_INFINITY, 'an ended source');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -333,6 +333,11 @@ export class Job {
     return out;
   }
 
+  /** Each source's current watermark: the minimum over its active partitions (as `stepWatermarks`). */
+  sourceWatermarks(): { [id: string]: number } {
+    return this.#watermarks.sourceWatermarks();
+  }
+
   /**
    * Gives back what `create` opened, for a job that will not run: closes its readers, aborts its
    * sinks (publishing nothing) and releases the checkpoint folder's lock. A job that runs does
