@@ -9,7 +9,7 @@ import { post, startServed, waitFor } from './test-support.ts';
 
 const pipeline = `
 name: metrics-scrape
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in:
     type: http_server

@@ -10,7 +10,7 @@ import { post, startServed, waitFor } from './test-support.ts';
 
 const pipeline = (name: string) => `
 name: ${name}
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in:
     type: http_server

@@ -19,7 +19,7 @@ const installed = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).st
 
 const pipeline = `
 name: prom-scrape
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in: { type: http_server, port: 0, path: /ingest, ack: memory }
 steps:
@@ -86,7 +86,7 @@ test('Prometheus scrapes /metrics and answers queries with the job’s counters'
     const api = `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(query)}`;
     const value = await waitFor(async () => {
       const res = await fetch(api).catch(() => undefined);
-      if (!res || res.status !== 200) return undefined;
+      if (res?.status !== 200) return undefined;
       const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
       return body.data.result[0]?.value[1];
     }, 60_000).catch((err) => {

@@ -25,7 +25,7 @@ export interface Served {
 }
 
 /**
- * Runs the pipeline `yaml` (its `${dir}` replaced by a fresh temporary folder, for checkpoints)
+ * Runs the pipeline `yaml` (its `{{dir}}` replaced by a fresh temporary folder, for checkpoints)
  * with a server over it. `dir` reuses a folder (a restart).
  */
 export async function startServed(
@@ -35,9 +35,13 @@ export async function startServed(
 ): Promise<Served> {
   const dir = more.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-server-')));
   const registry = new Registry([builtins, serverPlugin]);
-  const plan = parsePipelineYaml(yaml.replaceAll('${dir}', JSON.stringify(dir)), join(dir, 'pipeline.yaml'), {
-    registry,
-  });
+  const plan = parsePipelineYaml(
+    yaml.replaceAll('{{dir}}', JSON.stringify(dir)),
+    join(dir, 'pipeline.yaml'),
+    {
+      registry,
+    },
+  );
   let ingest: string | undefined;
   const log: Logger = {
     debug() {},

@@ -11,7 +11,7 @@ import { post, type SseEvent, SseReader, startServed, waitFor } from './test-sup
 
 const pipeline = (name: string, changes: number) => `
 name: ${name}
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in: { type: http_server, port: 0, path: /ingest, ack: memory, max_body: 8mb }
 sinks:

@@ -12,7 +12,7 @@ import { post, startServed, waitFor } from './test-support.ts';
 
 const appendPipeline = (name: string) => `
 name: ${name}
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in: { type: http_server, port: 0, path: /ingest, ack: memory }
 sinks:
@@ -132,7 +132,7 @@ test('a view keeps the latest row per key: lookups, paginated scans, ETags and d
 
 const totalsPipeline = (key: string | undefined) => `
 name: views-totals
-settings: { checkpoint: { interval: 0s, dir: \${dir} } }
+settings: { checkpoint: { interval: 0s, dir: {{dir}} } }
 sources:
   in: { type: http_server, port: 0, path: /ingest, ack: memory }
 steps:
@@ -161,10 +161,12 @@ test('a view of an updating stream holds each key’s latest result, and a resta
     const views = `${served.server.url}/api/views`;
     const eu = await waitFor(async () => {
       const res = await fetch(`${views}/by_region/eu`);
-      const body =
-        res.status === 200 ? ((await res.json()) as { row: { orders: number; amount: number } }) : undefined;
-      if (res.bodyUsed === false) await res.arrayBuffer();
-      return body?.row.orders === 3 ? body : undefined;
+      if (res.status !== 200) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      const body = (await res.json()) as { row: { orders: number; amount: number } };
+      return body.row.orders === 3 ? body : undefined;
     });
     assert.deepEqual(eu.row, { region: 'eu', orders: 3, amount: 20 });
     before = await json<ScanAnswer>(await fetch(`${views}/by_region`));
@@ -209,9 +211,12 @@ test('a view of an updating stream takes the unique key the plan knows; an appen
     ]);
     const eu = await waitFor(async () => {
       const res = await fetch(`${served.server.url}/api/views/by_region/eu`);
-      const body =
-        res.status === 200 ? ((await res.json()) as RowAnswer) : (await res.arrayBuffer(), undefined);
-      return body?.offset === 2 ? body : undefined;
+      if (res.status !== 200) {
+        await res.arrayBuffer();
+        return undefined;
+      }
+      const body = (await res.json()) as RowAnswer;
+      return body.offset === 2 ? body : undefined;
     });
     assert.deepEqual(eu.row, { region: 'eu', orders: 2, amount: 5 });
   } finally {
@@ -220,7 +225,9 @@ test('a view of an updating stream takes the unique key the plan knows; an appen
 
   const registry = new Registry([builtins, server]);
   const plan = parsePipelineYaml(
-    appendPipeline('views-nokey').replace('key: [sensor]', 'changes: 10').replaceAll('${dir}', '/tmp/unused'),
+    appendPipeline('views-nokey')
+      .replace('key: [sensor]', 'changes: 10')
+      .replaceAll('{{dir}}', '/tmp/unused'),
     '/tmp/unused/p.yaml',
     { registry },
   );
@@ -234,7 +241,7 @@ test('a view whose key leaves out the unique key of its updating input is refuse
   timeout: 60_000,
 }, () => {
   const registry = new Registry([builtins, server]);
-  const yaml = totalsPipeline('[amount]').replaceAll('${dir}', '/tmp/unused');
+  const yaml = totalsPipeline('[amount]').replaceAll('{{dir}}', '/tmp/unused');
   const plan = parsePipelineYaml(yaml, '/tmp/unused/p.yaml', { registry });
   assert.throws(
     () => resolvePlan(plan, registry),
