@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Cli, runCli, tempDir } from './cli-test-support.ts';
@@ -78,4 +79,19 @@ test('sluice run --serve refuses an address that is not [host:]port', async (t) 
   const result = await runCli(['run', 'p.yaml', '--serve', 'nowhere'], dir);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--serve must be a port or host:port/);
+});
+
+test('sluice run --serve on a port in use fails at start, saying so', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), pipeline);
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = taken.address() as AddressInfo;
+    const result = await runCli(['run', 'p.yaml', '--serve', String(port)], dir);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /EADDRINUSE|in use/);
+  } finally {
+    taken.close();
+  }
 });
