@@ -213,7 +213,13 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     return reply.header('etag', etag).type('application/json; charset=utf-8').send(rowJson(row));
   });
 
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (err) {
+    rates.stop();
+    await app.close().catch(() => {});
+    throw err;
+  }
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
