@@ -95,3 +95,35 @@ test('sluice run --serve on a port in use fails at start, saying so', async (t) 
     taken.close();
   }
 });
+
+test('sluice run --serve takes its tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), pipeline);
+  process.env.SLUICE_READ_TOKEN = 'cli-reader';
+  process.env.SLUICE_ADMIN_TOKEN = 'cli-admin';
+  let cli: Cli;
+  try {
+    cli = new Cli(['run', 'p.yaml', '--serve', '0', '--log-format', 'json'], { cwd: dir });
+  } finally {
+    delete process.env.SLUICE_READ_TOKEN;
+    delete process.env.SLUICE_ADMIN_TOKEN;
+  }
+  await cli.waitForLog('pipeline started');
+  const url = String(logFields(cli.stderr, 'serving').url);
+  const anonymous = await fetch(`${url}/api/job`);
+  assert.equal(anonymous.status, 401);
+  await anonymous.arrayBuffer();
+  const reader = await fetch(`${url}/api/job`, { headers: { authorization: 'Bearer cli-reader' } });
+  assert.equal(reader.status, 200);
+  await reader.arrayBuffer();
+  // The admin token stops the run as SIGTERM would.
+  const stop = await fetch(`${url}/api/job/stop`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer cli-admin' },
+  });
+  assert.equal(stop.status, 202);
+  await stop.arrayBuffer();
+  const result = await cli.exited;
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /cli-reader|cli-admin/, 'tokens are never logged');
+});
