@@ -38,6 +38,7 @@ const workspaces = [
   'packages/connectors/kafka',
   'packages/connectors/postgres',
   'packages/connectors/redis',
+  'packages/server',
   'packages/cli',
   'packages/sql',
 ];

@@ -19,6 +19,7 @@ const packages = [
   'packages/sql',
   'packages/connectors/postgres',
   'packages/connectors/redis',
+  'packages/server',
 ];
 
 const repoManifest: Manifest = {

@@ -20,4 +20,5 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
+  { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
 ];

@@ -30,6 +30,10 @@ program
   .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
   .option('--no-status', 'no live status line on a terminal')
   .option(
+    '--serve <[host:]port>',
+    "serve the operations API, /metrics and the pipeline's views over HTTP (needs @sluice/server; host default 127.0.0.1; tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN)",
+  )
+  .option(
     '--max-dead-letters <limit>',
     'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
   )
@@ -120,6 +124,7 @@ export interface RunOptionsRaw {
   logFormat?: string;
   status: boolean;
   maxDeadLetters?: string;
+  serve?: string;
 }
 
 try {

@@ -14,6 +14,7 @@ import {
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
+import { parseServeAddress, type Served, startServer } from './serve-option.ts';
 import { reportProgress, StatusLine } from './status.ts';
 import { filteredSummary } from './summary.ts';
 
@@ -35,6 +36,13 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
       return 2;
     }
   }
+  const address = opts.serve === undefined ? undefined : parseServeAddress(opts.serve);
+  if (opts.serve !== undefined && address === undefined) {
+    process.stderr.write(
+      `sluice: --serve must be a port or host:port such as 8080 or 0.0.0.0:8080, got '${opts.serve}'\n`,
+    );
+    return 2;
+  }
   const tty = process.stderr.isTTY === true;
   const format =
     opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
@@ -42,11 +50,21 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   const write = status ? (line: string) => status.print(line) : undefined;
   const log = createLogger({ level: opts.logLevel as LogLevel, format, ...(write ? { write } : {}) });
   let job: Job;
+  let served: Served | undefined;
   try {
     const { plan, functions, registry } = await loadWithPlugins(file);
     // Checks every component before any is opened, so that a bad option is reported at its line.
     await Job.validate(plan, { registry, functions });
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
+    if (address) {
+      try {
+        served = await startServer(job, address, process.env);
+      } catch (err) {
+        await job.discard();
+        throw err;
+      }
+      log.info('serving', { url: served.url });
+    }
     log.info('pipeline started', { pipeline: plan.name, file });
   } catch (err) {
     process.stderr.write(explain(err, file));
@@ -111,5 +129,6 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await served?.close();
   }
 }

@@ -156,11 +156,13 @@ export { resolvePlan } from './plan/resolve.ts';
 export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
 export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';
 export { Registry } from './registry.ts';
+export type { CheckpointSummary } from './runtime/checkpoint-coordinator.ts';
 export {
   type CheckpointStoreContext,
   Job,
   type JobOptions,
   type JobResult,
+  type JobStatus,
   localCheckpointStore,
 } from './runtime/job.ts';
 export {

@@ -197,6 +197,11 @@ export interface SinkInfo {
    * resolution parsed it. Throws INTERNAL for a path the spec does not declare.
    */
   expression(path: string): Expr;
+  /**
+   * What the plan knows of the key of the stream the sink reads (`Plan.keys[input]`): its
+   * partition key and unique keys. Absent for the dead-letter and late outputs, and when unknown.
+   */
+  readonly inputKey?: StreamKey;
 }
 
 export interface SinkSpec<S extends TSchema = TSchema> extends SpecBase<S> {

@@ -9,6 +9,7 @@ import { SluiceError } from '../errors.ts';
 import { type Expr, parseExpression } from '../expr/index.ts';
 import type { Registry } from '../registry.ts';
 import type { ExpressionOptions, SinkInfo } from '../spec.ts';
+import type { StreamKey } from './keys.ts';
 import type { Plan, PlanExpressions, PlanOutput, PlanSource, PlanStep } from './plan.ts';
 
 /** Config path of a source's event-time expression. */
@@ -57,8 +58,12 @@ export function expressionAt(trees: PlanExpressions | undefined, id: string, pat
 }
 
 /** What a sink's factory gets in a job: its id and its parsed expressions. */
-export function sinkInfo(id: string, sink: PlanOutput): SinkInfo {
-  return { id, expression: (path) => expressionAt(sink.expressions, id, path) };
+export function sinkInfo(id: string, sink: PlanOutput, inputKey?: StreamKey): SinkInfo {
+  return {
+    id,
+    expression: (path) => expressionAt(sink.expressions, id, path),
+    ...(inputKey ? { inputKey } : {}),
+  };
 }
 
 /** The problems of parsing a plan's expressions, and the plan with the trees. */

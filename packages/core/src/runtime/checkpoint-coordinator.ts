@@ -53,6 +53,23 @@ export interface CheckpointCoordinatorOptions {
   fail(error: SluiceError): void;
 }
 
+/** One completed checkpoint, as `Job.checkpointHistory()` reports it. */
+export interface CheckpointSummary {
+  id: number;
+  /** Processing time it started and completed at, epoch ms. */
+  startedAt: number;
+  completedAt: number;
+  /** `completedAt - startedAt`: snapshot, write and commits. */
+  durationMs: number;
+  /** Size of the encoded checkpoint. */
+  bytes: number;
+  /** The final checkpoint of a job whose bounded sources all ended. */
+  completed: boolean;
+}
+
+/** How many completed checkpoints `history` keeps. */
+const HISTORY = 50;
+
 /** Restores a job's checkpoint and takes its checkpoints, one at a time. */
 export class CheckpointCoordinator {
   readonly #options: CheckpointCoordinatorOptions;
@@ -65,6 +82,7 @@ export class CheckpointCoordinator {
   #nextCheckpointAt = Number.POSITIVE_INFINITY;
   /** A source asked for a checkpoint while one ran: take another right after it. */
   #checkpointAgain = false;
+  readonly #history: CheckpointSummary[] = [];
   #paused = false;
   #resume: (() => void) | undefined;
   #resumed: Promise<void> = Promise.resolve();
@@ -91,6 +109,11 @@ export class CheckpointCoordinator {
 
   get lastCheckpointId(): number | undefined {
     return this.#lastCheckpointId;
+  }
+
+  /** The last completed checkpoints (at most 50), oldest first. */
+  get history(): readonly CheckpointSummary[] {
+    return this.#history;
   }
 
   /** The checkpoint in progress, if any. */
@@ -230,6 +253,7 @@ export class CheckpointCoordinator {
     const parts = this.#parts;
     const { clock, log } = this.#options;
     const id = ++this.#checkpointId;
+    const startedAt = clock.now();
     this.#paused = true;
     this.#resumed = new Promise((r) => {
       this.#resume = r;
@@ -286,6 +310,16 @@ export class CheckpointCoordinator {
     for (const node of parts.nodes) node.operator.onCheckpointComplete?.(id);
     this.#lastCheckpointAt = clock.now();
     this.#lastCheckpointId = id;
+    const completedAt = this.#lastCheckpointAt;
+    this.#history.push({
+      id,
+      startedAt,
+      completedAt,
+      durationMs: completedAt - startedAt,
+      bytes: bytes.length,
+      completed,
+    });
+    if (this.#history.length > HISTORY) this.#history.shift();
     log.debug('checkpoint complete', { id, bytes: bytes.length });
   }
 

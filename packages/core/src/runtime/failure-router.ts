@@ -44,12 +44,17 @@ export function writableLetter(letter: DeadLetter): DeadLetter {
 }
 
 /** Routes dead letters and late records to the job's outputs (set once they are open). */
+/** How many dead letters an `OutputRouter` keeps in memory for inspection. */
+export const RECENT_DEAD_LETTERS = 100;
+
 export class OutputRouter implements FailureRouter {
   deadLetters: SinkRunner | undefined;
   lateOutput: SinkRunner | undefined;
   readonly #log: Logger;
   readonly #clock: Clock;
   #unlogged = 0;
+  /** Recent dead letters, oldest first (the last `RECENT_DEAD_LETTERS` at least), for `Job.recentDeadLetters()`. */
+  readonly recent: DeadLetter[] = [];
 
   constructor(log: Logger, clock: Clock) {
     this.#log = log;
@@ -61,6 +66,8 @@ export class OutputRouter implements FailureRouter {
    * payload can make the write fail (see `writableLetter`).
    */
   deadLetter(letter: DeadLetter): void {
+    this.recent.push(letter);
+    if (this.recent.length >= 2 * RECENT_DEAD_LETTERS) this.recent.splice(0, RECENT_DEAD_LETTERS);
     if (this.deadLetters) {
       const writable = writableLetter(letter);
       this.deadLetters.enqueue({

@@ -43,9 +43,10 @@ export class JobSinks {
    * it reads in `graph`. Sinks opened before a failure are kept, for `abort`.
    */
   async open(plan: Plan, graph: OperatorGraph, options: SinkOpenOptions): Promise<void> {
-    const openSink = async (id: string, output: PlanOutput): Promise<SinkRunner> => {
+    const openSink = async (id: string, output: PlanOutput, input?: string): Promise<SinkRunner> => {
+      const info = sinkInfo(id, output, input === undefined ? undefined : plan.keys?.[input]);
       const sink = inComponent(id, () =>
-        options.registry.sink(output.type)!.create(output.config as never, sinkInfo(id, output)),
+        options.registry.sink(output.type)!.create(output.config as never, info),
       );
       await sink.open({
         id,
@@ -64,7 +65,7 @@ export class JobSinks {
     if (plan.deadLetter) this.#outputs.deadLetters = await openSink(DEAD_LETTER, plan.deadLetter);
     if (plan.lateOutput) this.#outputs.lateOutput = await openSink(LATE_OUTPUT, plan.lateOutput);
     for (const s of plan.sinks) {
-      const runner = await openSink(s.id, s);
+      const runner = await openSink(s.id, s, s.input);
       this.sinks.push(runner);
       const input = parseStreamRef(s.input);
       const node = graph.nodes.get(input.id);

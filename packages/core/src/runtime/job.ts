@@ -22,11 +22,12 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import { sinkInfo } from '../plan/expressions.ts';
 import type { Plan } from '../plan/plan.ts';
 import { inComponent, resolvePlan, withLocation } from '../plan/resolve.ts';
+import type { DeadLetter } from '../record.ts';
 import type { Registry } from '../registry.ts';
 import { type Clock, END_OF_TIME, systemClock } from '../time.ts';
-import { CheckpointCoordinator } from './checkpoint-coordinator.ts';
+import { CheckpointCoordinator, type CheckpointSummary } from './checkpoint-coordinator.ts';
 import { timeAssigner } from './event-time.ts';
-import { DEAD_LETTER, LATE_OUTPUT, OutputRouter } from './failure-router.ts';
+import { DEAD_LETTER, LATE_OUTPUT, OutputRouter, RECENT_DEAD_LETTERS } from './failure-router.ts';
 import { type Counted, flattenCounters, restoreCounters, sumCounters } from './job-counters.ts';
 import { JobSinks } from './job-sinks.ts';
 import { KeyedStateStore } from './keyed-state.ts';
@@ -76,6 +77,9 @@ export interface JobResult {
   metrics: JobMetrics;
 }
 
+/** Where a job is in its life, as `Job.status` reports it. */
+export type JobStatus = 'created' | 'running' | 'stopping' | 'completed' | 'stopped' | 'failed';
+
 /** A pipeline plan turned into a runnable job. */
 export class Job {
   readonly plan: Plan;
@@ -95,6 +99,7 @@ export class Job {
   #ran = false;
   #stopping = false;
   #failure: SluiceError | undefined;
+  #ended: 'completed' | 'stopped' | undefined;
 
   /** Builds the operator graph; throws on a step whose config does not compile. */
   private constructor(plan: Plan, options: JobOptions) {
@@ -185,7 +190,11 @@ export class Job {
         timeAssigner(src, systemClock);
       }
       for (const s of resolved.sinks)
-        inComponent(s.id, () => options.registry.sink(s.type)!.create(s.config as never, sinkInfo(s.id, s)));
+        inComponent(s.id, () =>
+          options.registry
+            .sink(s.type)!
+            .create(s.config as never, sinkInfo(s.id, s, resolved.keys?.[s.input])),
+        );
       const outputs = [
         [DEAD_LETTER, resolved.deadLetter],
         [LATE_OUTPUT, resolved.lateOutput],
@@ -283,6 +292,7 @@ export class Job {
       }
       await this.#close();
     } catch (err) {
+      this.#failure ??= toSluiceError(err); // so that `status` says 'failed'
       this.#abort.abort();
       this.#sinkAbort.abort();
       await this.#closeQuietly();
@@ -291,7 +301,41 @@ export class Job {
       clearInterval(tick);
       this.#options.signal?.removeEventListener('abort', onAbort);
     }
+    this.#ended = status;
     return { status, metrics: this.metrics() };
+  }
+
+  /** Where the job is: created, running, stopping (draining after `stop()`), or how it ended. */
+  get status(): JobStatus {
+    if (this.#failure) return 'failed';
+    if (this.#ended) return this.#ended;
+    if (this.#stopping) return 'stopping';
+    return this.#ran ? 'running' : 'created';
+  }
+
+  /** The last completed checkpoints (at most 50), oldest first, with their durations and sizes. */
+  checkpointHistory(): readonly CheckpointSummary[] {
+    return this.#checkpoints.history;
+  }
+
+  /**
+   * The last dead letters (at most 100) of this run, oldest first, whether or not a
+   * `dead_letter` output is configured: what went wrong recently, for operations tools.
+   */
+  recentDeadLetters(): readonly DeadLetter[] {
+    return this.#outputs.recent.slice(-RECENT_DEAD_LETTERS);
+  }
+
+  /** Each step's current watermark (epoch ms; -Infinity before its first, +Infinity at the end). */
+  stepWatermarks(): { [id: string]: number } {
+    const out: { [id: string]: number } = {};
+    for (const node of this.#graph.order) out[node.id] = node.watermark;
+    return out;
+  }
+
+  /** Each source's current watermark: the minimum over its active partitions (as `stepWatermarks`). */
+  sourceWatermarks(): { [id: string]: number } {
+    return this.#watermarks.sourceWatermarks();
   }
 
   /**

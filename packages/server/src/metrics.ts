@@ -1,0 +1,152 @@
+/**
+ * `GET /metrics`: a job's counters in the Prometheus text format, from a `prom-client` registry
+ * of the server's own (never the global one, so two servers in one process do not mix).
+ *
+ * Counters and gauges are read from `Job.metrics()` when scraped; the checkpoint duration
+ * histogram observes each completed checkpoint once, from `Job.checkpointHistory()`, at each
+ * scrape and at each rate sample.
+ */
+
+import type { Job } from '@sluice/core';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The Prometheus registry of one served job, and the hook that keeps its histogram current. */
+export interface JobRegistry {
+  readonly registry: Registry;
+  /** Observes the checkpoints completed since the last call. */
+  observeCheckpoints(): void;
+}
+
+/** Builds the registry of `job`'s metrics, every series labelled with its pipeline. */
+export function jobRegistry(job: Job, now: () => number): JobRegistry {
+  const registry = new Registry();
+  const pipeline = job.plan.name;
+  registry.setDefaultLabels({ pipeline });
+
+  const stepCounter = (name: string, help: string, pick: (c: { [k: string]: number }) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['step'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [step, c] of Object.entries(job.metrics().steps))
+          this.inc({ step }, pick(c as unknown as { [k: string]: number }));
+      },
+    });
+  stepCounter('sluice_step_records_in_total', 'Records a step took in.', (c) => c.in);
+  stepCounter(
+    'sluice_step_records_out_total',
+    'Records a step passed on (for an aggregate: absorbed into results).',
+    (c) => c.out,
+  );
+  stepCounter(
+    'sluice_step_results_total',
+    'Records an aggregating step emitted as results.',
+    (c) => c.results,
+  );
+  stepCounter(
+    'sluice_step_records_dead_total',
+    'Records a step sent to the dead-letter output.',
+    (c) => c.dead,
+  );
+  stepCounter('sluice_step_records_late_total', 'Records a step found late.', (c) => c.late);
+  stepCounter(
+    'sluice_step_records_filtered_total',
+    'Records a step dropped on purpose (filters, dedupe).',
+    (c) => c.filtered,
+  );
+
+  new Counter({
+    name: 'sluice_source_records_in_total',
+    help: 'Records read from a source, including those that failed to decode.',
+    labelNames: ['source'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(job.metrics().sources)) this.inc({ source }, c.in);
+    },
+  });
+  new Counter({
+    name: 'sluice_source_records_dead_total',
+    help: 'Records of a source that became dead letters before the first step (decode, event time).',
+    labelNames: ['source'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(job.metrics().sources)) this.inc({ source }, c.dead);
+    },
+  });
+  const sinkCounter = (name: string, help: string, pick: 'written' | 'rejected') =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['sink'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const m = job.metrics();
+        for (const [sink, c] of [...Object.entries(m.sinks), ...Object.entries(m.outputs)])
+          this.inc({ sink }, c[pick]);
+      },
+    });
+  sinkCounter(
+    'sluice_sink_records_written_total',
+    'Records a sink (or the dead-letter or late output) wrote.',
+    'written',
+  );
+  sinkCounter(
+    'sluice_sink_records_rejected_total',
+    'Records a sink refused for good (sent to the dead-letter output).',
+    'rejected',
+  );
+
+  new Gauge({
+    name: 'sluice_watermark_lag_seconds',
+    help: 'How far a step’s watermark trails the wall clock (absent before its first watermark and after the end of input).',
+    labelNames: ['step'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const t = now();
+      for (const [step, wm] of Object.entries(job.stepWatermarks()))
+        if (Number.isFinite(wm)) this.set({ step }, (t - wm) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'sluice_pipeline_watermark_seconds',
+    help: 'The pipeline watermark (the minimum over active sources), as a Unix time.',
+    registers: [registry],
+    collect() {
+      const wm = job.metrics().watermark;
+      if (Number.isFinite(wm)) this.set(wm / 1000);
+      else this.reset();
+    },
+  });
+  new Gauge({
+    name: 'sluice_last_checkpoint_id',
+    help: 'Id of the last completed checkpoint (0 before the first).',
+    registers: [registry],
+    collect() {
+      this.set(job.metrics().lastCheckpointId ?? 0);
+    },
+  });
+
+  let seen = 0;
+  const observeCheckpoints = () => {
+    for (const c of job.checkpointHistory()) {
+      if (c.id <= seen) continue;
+      durations.observe(c.durationMs / 1000);
+      seen = c.id;
+    }
+  };
+  const durations = new Histogram({
+    name: 'sluice_checkpoint_duration_seconds',
+    help: 'How long checkpoints took: snapshot, write and commits.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+    collect: observeCheckpoints,
+  });
+  return { registry, observeCheckpoints };
+}

@@ -1,0 +1,265 @@
+/**
+ * `serve(job, options)`: an HTTP server attached to a running job — the operations API, the
+ * Prometheus endpoint and the job's views (see README.md for the routes).
+ */
+
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Job } from '@sluice/core';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
+import { jobRegistry } from './metrics.ts';
+import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
+import { streamChanges } from './view-changes.ts';
+import { rowJson } from './view-table.ts';
+import { forgetViews, viewTable } from './views.ts';
+
+/** How `serve` listens and what it allows. */
+export interface ServeOptions {
+  /** Interface to listen on. Default `127.0.0.1`: loopback only. */
+  host?: string;
+  /** Port; 0 (the default) picks a free one (see `SluiceServer.port`). */
+  port?: number;
+  /** Bearer tokens per route group (see `auth.ts`); default none: read routes open, admin routes off. */
+  tokens?: ServerTokens;
+  /** Largest request body accepted, in bytes (413 above). Default 64 KiB. */
+  bodyLimit?: number;
+  /** Origins allowed to call the API from a browser. Default none: no CORS headers at all. */
+  corsOrigins?: readonly string[];
+  /** A change subscriber further behind than this many bytes is disconnected. Default 1 MiB. */
+  maxSubscriberLagBytes?: number;
+  /** Milliseconds between the samples rates are computed from. Default 1000. */
+  rateIntervalMs?: number;
+  /** Milliseconds between keep-alive comments on change streams. Default 15000. */
+  heartbeatMs?: number;
+  /** Wall clock, for uptime and watermark lag. */
+  now?: () => number;
+}
+
+/** A running server; `close()` it when the job ends. */
+export interface SluiceServer {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port` */
+  readonly url: string;
+  /** Ends change streams and stops listening; resolves when every connection is closed. */
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    group?: RouteGroup;
+  }
+}
+
+const JSON_LIMIT_MAX = 1000;
+
+/** Starts an HTTP server over `job` (created, running or ended); see `ServeOptions` for defaults. */
+export async function serve(job: Job, options: ServeOptions = {}): Promise<SluiceServer> {
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const tokens = options.tokens ?? {};
+  const cors = new Set(options.corsOrigins ?? []);
+  const rates = new RateSampler(job, now, options.rateIntervalMs ?? 1000);
+  const metrics = jobRegistry(job, now);
+  const pipeline = job.plan.name;
+  const viewNames = job.plan.sinks
+    .filter((s) => s.type === 'view')
+    .map((s) => (s.config as { name?: string }).name ?? s.id);
+  const streams = new Set<{ end: () => void }>();
+
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    logger: false,
+    forceCloseConnections: true,
+    // Keys in lookup paths may be long (several key fields as a JSON array).
+    routerOptions: { maxParamLength: 4096 },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && (cors.has(origin) || cors.has('*'))) {
+      reply.header('access-control-allow-origin', cors.has('*') ? '*' : origin);
+      reply.header('vary', 'Origin');
+      reply.header(
+        'access-control-allow-headers',
+        'authorization, content-type, last-event-id, if-none-match',
+      );
+      reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
+      reply.header('access-control-expose-headers', 'etag');
+      if (req.method === 'OPTIONS') return reply.code(204).send();
+    }
+    const group = req.routeOptions.config?.group;
+    if (group === undefined) return;
+    const no = denied(tokens, group, req.headers.authorization);
+    if (no) {
+      if (no.status === 401) reply.header('www-authenticate', 'Bearer');
+      return reply
+        .code(no.status)
+        .send({ error: no.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: no.message });
+    }
+  });
+
+  const read = { config: { group: 'read' as const } };
+  const admin = { config: { group: 'admin' as const } };
+
+  app.get('/api/job', read, async () => jobInfo(job, startedAt, now()));
+  app.get('/api/steps', read, async () => stepGraph(job, rates, now()));
+  app.get('/api/checkpoints', read, async () => checkpoints(job));
+  app.get(
+    '/api/dead-letters',
+    read,
+    async (req: FastifyRequest<{ Querystring: { limit?: string } }>, reply) => {
+      const limit = parseLimit(req.query.limit, 100);
+      if (limit === undefined) return badRequest(reply, 'limit must be an integer from 1 to 1000');
+      return deadLetters(job, limit);
+    },
+  );
+  app.get('/metrics', read, async (_req, reply) => {
+    metrics.observeCheckpoints();
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  app.post('/api/job/stop', admin, async (_req, reply) => {
+    job.stop();
+    return reply.code(202).send({ status: job.status });
+  });
+  app.post('/api/checkpoints', admin, async (_req, reply) => {
+    if (job.status !== 'running')
+      return reply.code(409).send({ error: 'NOT_RUNNING', message: `the job is ${job.status}` });
+    await job.checkpoint();
+    return { checkpoint: job.checkpointHistory().at(-1) ?? null };
+  });
+
+  type ViewParams = { Params: { name: string; key?: string } };
+  const tableOf = (req: FastifyRequest<ViewParams>, reply: FastifyReply) => {
+    const { name } = req.params;
+    const table = viewNames.includes(name) ? viewTable(pipeline, name) : undefined;
+    if (!table)
+      reply.code(404).send({
+        error: 'VIEW_NOT_FOUND',
+        message: `no view '${name}' in pipeline '${pipeline}'; views: ${viewNames.join(', ') || 'none'}`,
+      });
+    return table;
+  };
+
+  app.get('/api/views', read, async () => ({
+    views: viewNames.map((name) => {
+      const t = viewTable(pipeline, name);
+      return { name, key: t?.keyFields ?? null, rows: t?.size ?? 0, offset: t?.offset ?? 0 };
+    }),
+  }));
+  app.get(
+    '/api/views/:name',
+    read,
+    async (
+      req: FastifyRequest<ViewParams & { Querystring: { prefix?: string; after?: string; limit?: string } }>,
+      reply,
+    ) => {
+      const table = tableOf(req, reply);
+      if (!table) return reply;
+      const limit = parseLimit(req.query.limit, 100);
+      if (limit === undefined)
+        return badRequest(reply, `limit must be an integer from 1 to ${JSON_LIMIT_MAX}`);
+      const etag = `W/"${table.offset}"`;
+      if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
+      const page = table.scan({ prefix: req.query.prefix, after: req.query.after, limit });
+      const next = page.next === undefined ? '' : `,"next":${JSON.stringify(page.next)}`;
+      return reply
+        .header('etag', etag)
+        .type('application/json; charset=utf-8')
+        .send(
+          `{"view":${JSON.stringify(table.name)},"offset":${table.offset},"rows":[${page.rows.map(rowJson).join(',')}]${next}}`,
+        );
+    },
+  );
+  app.get(
+    '/api/views/:name/changes',
+    read,
+    async (req: FastifyRequest<ViewParams & { Querystring: { from?: string } }>, reply) => {
+      const table = tableOf(req, reply);
+      if (!table) return reply;
+      const lastId = req.headers['last-event-id'];
+      const start =
+        typeof lastId === 'string' && lastId !== ''
+          ? parseOffset(lastId, 1)
+          : req.query.from !== undefined
+            ? parseOffset(req.query.from, 0)
+            : table.offset + 1;
+      if (start === undefined)
+        return badRequest(reply, 'Last-Event-ID and from must be non-negative integer offsets');
+      reply.hijack();
+      // Registered first: the stream may end (and unregister) before streamChanges returns.
+      const stream = { end: () => {} };
+      streams.add(stream);
+      stream.end = streamChanges(table, req.raw, reply.raw, {
+        from: start,
+        headers: reply.getHeaders() as OutgoingHttpHeaders,
+        maxLagBytes: options.maxSubscriberLagBytes ?? 1024 ** 2,
+        heartbeatMs: options.heartbeatMs ?? 15_000,
+        onClose: () => streams.delete(stream),
+      });
+    },
+  );
+  app.get('/api/views/:name/:key', read, async (req: FastifyRequest<ViewParams>, reply) => {
+    const table = tableOf(req, reply);
+    if (!table) return reply;
+    const row = table.get(req.params.key ?? '');
+    if (!row)
+      return reply
+        .code(404)
+        .send({ error: 'KEY_NOT_FOUND', message: `view '${table.name}' has no row '${req.params.key}'` });
+    const etag = `"${row.offset}"`;
+    if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
+    return reply.header('etag', etag).type('application/json; charset=utf-8').send(rowJson(row));
+  });
+
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (err) {
+    rates.stop();
+    await app.close().catch(() => {});
+    throw err;
+  }
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    host: address.address,
+    port: address.port,
+    url: `http://${host}:${address.port}`,
+    close() {
+      closing ??= (async () => {
+        rates.stop();
+        for (const stream of [...streams]) stream.end();
+        await app.close();
+        forgetViews(pipeline, viewNames);
+      })();
+      return closing;
+    },
+  };
+}
+
+function badRequest(reply: FastifyReply, message: string) {
+  return reply.code(400).send({ error: 'BAD_REQUEST', message });
+}
+
+function parseLimit(text: string | undefined, fallback: number): number | undefined {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= JSON_LIMIT_MAX ? n : undefined;
+}
+
+/** An offset from text; `plus` is added (a Last-Event-ID names the last change seen, not the next). */
+function parseOffset(text: string, plus: number): number | undefined {
+  if (!/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text) + plus;
+}
+
+/** Whether `If-None-Match` names `etag` (weakly compared, as RFC 9110 says for GET). */
+function notModified(req: FastifyRequest, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (header === undefined) return false;
+  const bare = etag.replace(/^W\//, '');
+  return header === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}

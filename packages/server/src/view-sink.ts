@@ -1,0 +1,153 @@
+/**
+ * `view` sink: keeps the latest row per key of its input in memory, for `serve` to answer point
+ * lookups, scans and change subscriptions (`/api/views/<name>`).
+ *
+ * An append stream upserts each record by its `key`; an updating stream (an aggregate's results)
+ * upserts update-afters and inserts and deletes deletes and update-befores by that key, which the
+ * plan check requires to cover the stream's unique key. The rows and offset are the sink's
+ * checkpoint state (`prepareCommit`), so a restarted job serves the view as of its checkpoint and
+ * replays the rest: offsets and rows are a function of the input, not of restarts.
+ */
+
+import {
+  CHANGELOG_MODES,
+  DELETE,
+  defineSink,
+  type Sink,
+  type SinkBatch,
+  type SinkContext,
+  type SinkRejection,
+  SluiceError,
+  type Static,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '@sluice/core';
+import Type from 'typebox';
+import { keyText, type ViewSnapshot, ViewTable } from './view-table.ts';
+import { registerView } from './views.ts';
+
+export const viewSinkConfig = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'The name the view is served under (`/api/views/<name>`). Default: the sink id.',
+        examples: ['totals'],
+      }),
+    ),
+    key: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        description:
+          'The fields that identify a row: the latest row per value of these is kept. Default: the unique key the plan knows for the input (an aggregate’s `key` fields, with `window_start` and `window_end` for a windowed one); required when it knows none (append streams). For an updating input it must cover that unique key.',
+        examples: [['region']],
+      }),
+    ),
+    changes: Type.Integer({
+      minimum: 1,
+      default: 10_000,
+      description:
+        'How many recent changes are kept for subscribers that resume (`Last-Event-ID`); one asking for an older offset is told to read the view again.',
+      examples: [10_000],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** Options of the `view` sink, defaults applied. */
+export type ViewSinkConfig = Static<typeof viewSinkConfig>;
+
+class ViewSink implements Sink {
+  readonly #config: ViewSinkConfig;
+  readonly #key: readonly string[];
+  #table: ViewTable | undefined;
+
+  constructor(config: ViewSinkConfig, key: readonly string[]) {
+    this.#config = config;
+    this.#key = key;
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    const name = this.#config.name ?? ctx.id;
+    const table = new ViewTable(name, this.#key, this.#config.changes);
+    const restored = ctx.restored as ViewSnapshot | undefined;
+    if (restored !== undefined) {
+      if (restored.version !== 1)
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `view '${name}': unknown snapshot version ${restored.version}`,
+          {
+            step: ctx.id,
+          },
+        );
+      table.restore(restored);
+    }
+    this.#table = table;
+    registerView(ctx.pipeline ?? '', table);
+  }
+
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const table = this.#table!;
+    const { records, kinds, texts } = batch;
+    const fields = this.#key;
+    const rejections: SinkRejection[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const key = keyText(records[i], fields);
+      if (key === undefined) {
+        rejections.push({
+          index: i,
+          message: `view '${table.name}': the record has no scalar value for key field(s) ${fields.map((f) => `'${f}'`).join(', ')}`,
+        });
+        continue;
+      }
+      const kind = kinds?.[i];
+      if (kind === UPDATE_BEFORE) {
+        // The update-after right behind it replaces the row: one change, not a delete and an upsert.
+        if (kinds?.[i + 1] === UPDATE_AFTER && keyText(records[i + 1], fields) === key) continue;
+        table.delete(key);
+      } else if (kind === DELETE) table.delete(key);
+      else table.upsert(key, texts?.[i] ?? JSON.stringify(records[i]));
+    }
+    table.notify();
+    return rejections.length > 0 ? rejections : undefined;
+  }
+
+  async prepareCommit(): Promise<ViewSnapshot> {
+    return this.#table!.snapshot();
+  }
+
+  async close(): Promise<void> {}
+}
+
+export const viewSink = defineSink({
+  type: 'view',
+  summary: 'Keeps the latest row per key for the HTTP API: point lookups, scans and live changes.',
+  description: [
+    'Served by `sluice run --serve` (or `serve(job)` in code) under `/api/views/<name>`: `GET /api/views/<name>/<key>`',
+    'for one row, `GET /api/views/<name>?prefix=&after=&limit=` for pages of rows in key order, and',
+    '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`.',
+    'The rows live in memory and are part of each checkpoint, so a restarted pipeline serves the same view.',
+    'A record without a value for a key field is a dead letter.',
+  ].join(' '),
+  delivery: 'exactly-once',
+  changelog: {
+    consumes: () => CHANGELOG_MODES,
+    hint: '',
+    upsertKey: (config) => (config.key === undefined ? undefined : { path: 'key', fields: config.key }),
+  },
+  config: viewSinkConfig,
+  example: 'type: view\nname: totals\nkey: [region]',
+  create(config, info) {
+    // The shortest unique key the plan knows: an aggregate's key fields (and window bounds); [] for
+    // a stream of at most one row (a global aggregate), whose one row is keyed `[]`.
+    const known = info?.inputKey?.unique?.toSorted((a, b) => a.length - b.length)[0];
+    const key = config.key ?? known;
+    if (key === undefined)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'the view needs `key`: the plan knows no unique key for its input (set the fields that identify a row, e.g. `key: [id]`)',
+        { path: 'key' },
+      );
+    return new ViewSink(config, key);
+  },
+});

@@ -1,0 +1,194 @@
+/**
+ * A view: the latest row per key of a stream, with a numbered log of its changes.
+ *
+ * Every change (an upsert or a delete of one key) gets the next offset, so offsets are a function
+ * of the input alone: one per insert, update-after and delete, an update-before skipped when the
+ * update-after right behind it keeps the key. The last `ringSize` changes stay in memory for
+ * subscribers that resume (`changesFrom`); the rows themselves are snapshotted at each
+ * checkpoint by the `view` sink, so a restarted job serves the same view at the same offset.
+ */
+
+/** One change of a view. */
+export interface ViewChange {
+  readonly offset: number;
+  readonly op: 'upsert' | 'delete';
+  /** The key as text (see `keyText`). */
+  readonly key: string;
+  /** The new row as JSON text (absent for a delete). */
+  readonly json?: string;
+}
+
+/**
+ * A row of a view as JSON text (rows are kept as text: a copy the runtime cannot change, written
+ * to responses as it is), with the offset of the change that wrote it (its version, for ETags).
+ */
+export interface ViewRow {
+  readonly key: string;
+  readonly json: string;
+  readonly offset: number;
+}
+
+/** What a view's snapshot in a checkpoint holds: its offset and its rows (as JSON text). */
+export interface ViewSnapshot {
+  readonly version: 1;
+  readonly offset: number;
+  readonly rows: readonly (readonly [key: string, json: string, offset: number])[];
+}
+
+/** A change as the JSON object subscribers receive: `{ offset, op, key, row? }`. */
+export function changeJson(c: ViewChange): string {
+  const head = `{"offset":${c.offset},"op":"${c.op}","key":${JSON.stringify(c.key)}`;
+  return c.json === undefined ? `${head}}` : `${head},"row":${c.json}}`;
+}
+
+/** A row as the JSON object lookups and scans answer: `{ key, offset, row }`. */
+export function rowJson(r: ViewRow): string {
+  return `{"key":${JSON.stringify(r.key)},"offset":${r.offset},"row":${r.json}}`;
+}
+
+/**
+ * The key of a row as text: the value of a single key field as a string, or the JSON array of
+ * the values of several. `undefined` when a key field is missing or not a scalar.
+ */
+export function keyText(row: unknown, fields: readonly string[]): string | undefined {
+  if (typeof row !== 'object' || row === null) return undefined;
+  const values: unknown[] = [];
+  for (const f of fields) {
+    const v = (row as { [k: string]: unknown })[f];
+    if (v === undefined || v === null || (typeof v === 'object' && v !== null)) return undefined;
+    values.push(v);
+  }
+  return fields.length === 1 ? String(values[0]) : JSON.stringify(values);
+}
+
+/** Something told when a view has new changes. */
+export type ViewListener = () => void;
+
+/** The rows and the change log of one view. */
+export class ViewTable {
+  readonly name: string;
+  readonly keyFields: readonly string[];
+  readonly ringSize: number;
+  readonly #rows = new Map<string, { json: string; offset: number }>();
+  /** The last changes, oldest first; `#ring[0].offset === #offset - #ring.length + 1`. */
+  #ring: ViewChange[] = [];
+  #offset = 0;
+  #sorted: string[] | undefined;
+  readonly #listeners = new Set<ViewListener>();
+
+  constructor(name: string, keyFields: readonly string[], ringSize: number) {
+    this.name = name;
+    this.keyFields = keyFields;
+    this.ringSize = ringSize;
+  }
+
+  /** The offset of the last change (0 before the first). */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** How many rows the view holds. */
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  /** The oldest offset still in the change ring (`offset + 1` when the ring is empty). */
+  get oldestKept(): number {
+    return this.#ring.length === 0 ? this.#offset + 1 : this.#ring[0].offset;
+  }
+
+  /** Sets the row of `key` (as JSON text); records the change. */
+  upsert(key: string, json: string): void {
+    const offset = ++this.#offset;
+    if (!this.#rows.has(key)) this.#sorted = undefined;
+    this.#rows.set(key, { json, offset });
+    this.#record({ offset, op: 'upsert', key, json });
+  }
+
+  /** Removes the row of `key`; records the change (even when there was none, so offsets stay a function of the input). */
+  delete(key: string): void {
+    const offset = ++this.#offset;
+    if (this.#rows.delete(key)) this.#sorted = undefined;
+    this.#record({ offset, op: 'delete', key });
+  }
+
+  #record(change: ViewChange): void {
+    this.#ring.push(change);
+    if (this.#ring.length >= 2 * this.ringSize) this.#ring = this.#ring.slice(-this.ringSize);
+  }
+
+  /** Tells the listeners that changes were made (once per written batch). */
+  notify(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  /** Calls `listener` after each batch of changes until the returned function is called. */
+  subscribe(listener: ViewListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The row of `key`, or undefined. */
+  get(key: string): ViewRow | undefined {
+    const entry = this.#rows.get(key);
+    return entry && { key, json: entry.json, offset: entry.offset };
+  }
+
+  /**
+   * Rows in key order (by code unit) whose key starts with `prefix`, after the key `after`
+   * (exclusive), at most `limit`; `next` is the key to pass as `after` for the following page.
+   */
+  scan(options: { prefix?: string; after?: string; limit: number }): { rows: ViewRow[]; next?: string } {
+    this.#sorted ??= [...this.#rows.keys()].sort();
+    const keys = this.#sorted;
+    const prefix = options.prefix ?? '';
+    const start = options.after !== undefined && options.after >= prefix ? options.after : undefined;
+    let i = lowerBound(keys, start ?? prefix);
+    if (start !== undefined && keys[i] === start) i++;
+    const rows: ViewRow[] = [];
+    for (; i < keys.length && rows.length < options.limit; i++) {
+      const key = keys[i];
+      if (!key.startsWith(prefix)) break;
+      rows.push(this.get(key)!);
+    }
+    const more = i < keys.length && keys[i].startsWith(prefix);
+    return more && rows.length > 0 ? { rows, next: rows.at(-1)!.key } : { rows };
+  }
+
+  /**
+   * The changes from offset `from` (inclusive) on, or `undefined` when some of them are no longer
+   * kept (the subscriber must read the view again).
+   */
+  changesFrom(from: number): readonly ViewChange[] | undefined {
+    if (from > this.#offset) return [];
+    if (from < this.oldestKept) return undefined;
+    return this.#ring.slice(from - this.oldestKept);
+  }
+
+  /** The rows and offset, for a checkpoint. */
+  snapshot(): ViewSnapshot {
+    const rows: [string, string, number][] = [];
+    for (const [key, e] of this.#rows) rows.push([key, e.json, e.offset]);
+    return { version: 1, offset: this.#offset, rows };
+  }
+
+  /** Replaces the rows and offset with a snapshot's; the change ring starts empty. */
+  restore(snapshot: ViewSnapshot): void {
+    this.#rows.clear();
+    for (const [key, json, offset] of snapshot.rows) this.#rows.set(key, { json, offset });
+    this.#offset = snapshot.offset;
+    this.#ring = [];
+    this.#sorted = undefined;
+  }
+}
+
+function lowerBound(keys: readonly string[], target: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
