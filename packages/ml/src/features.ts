@@ -9,7 +9,7 @@
  * the model in checkpoints and exports.
  */
 
-import Type, { type Static } from 'typebox';
+import Type, { type TObject, type TSchema } from 'typebox';
 
 const missingNumeric = Type.Union([Type.Literal('dead_letter'), Type.Literal('zero'), Type.Literal('mean')], {
   description:
@@ -71,11 +71,26 @@ export const textFeature = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * `schema` with every option that has a default made optional: Ajv applies no defaults inside a
+ * union (a feature, a model), so a union's variants leave them optional and the code applies them
+ * (the schema's `default`s document them).
+ */
+export function defaultsOptional(schema: { properties: { [name: string]: TSchema } }): TObject {
+  const properties = Object.fromEntries(
+    Object.entries(schema.properties).map(([name, p]) => [name, 'default' in p ? Type.Optional(p) : p]),
+  );
+  return Type.Object(properties, { additionalProperties: false });
+}
+
 /** One feature of a spec, as a pipeline declares it. */
-export const featureSchema = Type.Union([numericFeature, oneHotFeature, hashedFeature, textFeature], {
-  description:
-    'One feature: `numeric: <field>`, `one_hot: <field>`, `hashed: <field>` (categorical, feature hashing) or `text: <field>` (hashed tokens).',
-});
+export const featureSchema = Type.Union(
+  [numericFeature, oneHotFeature, hashedFeature, textFeature].map(defaultsOptional),
+  {
+    description:
+      'One feature: `numeric: <field>`, `one_hot: <field>`, `hashed: <field>` (categorical, feature hashing) or `text: <field>` (hashed tokens).',
+  },
+);
 
 export const featuresSchema = Type.Array(featureSchema, {
   minItems: 1,
@@ -83,7 +98,12 @@ export const featuresSchema = Type.Array(featureSchema, {
   examples: [[{ numeric: 'amount' }, { one_hot: 'country', max_categories: 16 }, { text: 'merchant' }]],
 });
 
-export type FeatureConfig = Static<typeof featureSchema>;
+/** One feature as declared (options left out take their defaults). */
+export type FeatureConfig =
+  | { numeric: string; standardize?: boolean; missing?: 'dead_letter' | 'zero' | 'mean' }
+  | { one_hot: string; max_categories?: number; missing?: 'dead_letter' | 'indicator' }
+  | { hashed: string; buckets?: number; missing?: 'dead_letter' | 'indicator' }
+  | { text: string; buckets?: number; missing?: 'dead_letter' | 'indicator' };
 
 /** A feature config with every default applied (as config validation leaves it). */
 type Resolved =

@@ -3,10 +3,10 @@
  * record's label, encode its features, predict, learn, and go to and from plain JSON.
  */
 
-import { type Static, Type } from 'typebox';
-import { FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
+import { type TSchema, Type } from 'typebox';
+import { defaultsOptional, FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
 import { type EwmaJson, EwmaZScore, ewmaOptions } from './models/ewma.ts';
-import { LinearModel, type LinearModelJson, linearOptions } from './models/linear.ts';
+import { LinearModel, type LinearModelJson, type LinearOptions, linearOptions } from './models/linear.ts';
 import {
   GaussianNb,
   type GaussianNbJson,
@@ -16,9 +16,17 @@ import {
   multinomialNbOptions,
 } from './models/naive-bayes.ts';
 
+/**
+ * One variant of the `model` union: its `type` and its options, each optional — Ajv does not apply
+ * defaults inside a union, so the options' defaults are applied by the model's constructor (and
+ * the schema's `default`s document them).
+ */
 const withType = <T extends string>(type: T, description: string, options: { properties: object }) =>
   Type.Object(
-    { type: Type.Literal(type, { description }), ...(options.properties as { [k: string]: never }) },
+    {
+      type: Type.Literal(type, { description }),
+      ...defaultsOptional(options as { properties: { [name: string]: TSchema } }).properties,
+    },
     { additionalProperties: false },
   );
 
@@ -50,7 +58,12 @@ export const modelSchema = Type.Union(
   },
 );
 
-export type ModelConfig = Static<typeof modelSchema>;
+/** The `model:` option as declared (options left out take their defaults). */
+export type ModelConfig =
+  | ({ type: 'logistic_regression' | 'linear_regression' } & Partial<LinearOptions>)
+  | { type: 'gaussian_nb'; var_smoothing?: number }
+  | { type: 'multinomial_nb'; alpha?: number }
+  | { type: 'ewma_zscore'; alpha?: number; threshold?: number; warmup?: number };
 export type ModelType = ModelConfig['type'];
 
 type AnyModel = LinearModel | GaussianNb | MultinomialNb | EwmaZScore;

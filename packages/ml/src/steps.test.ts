@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Row } from '@sluice/core';
+import { FeatureSpec } from './features.ts';
+import { Learner, type ModelConfig } from './learner.ts';
+import { transactions } from './synthetic-test-data.ts';
+import { runSteps } from './test-support.ts';
+
+const FEATURES = [
+  { numeric: 'amount', standardize: true, missing: 'dead_letter' },
+  { numeric: 'hour', standardize: true, missing: 'dead_letter' },
+  { one_hot: 'country', max_categories: 6, missing: 'indicator' },
+  { text: 'merchant', buckets: 32, missing: 'indicator' },
+] as const;
+
+const FEATURES_YAML = `
+    features:
+      - { numeric: amount }
+      - { numeric: hour }
+      - { one_hot: country, max_categories: 6 }
+      - { text: merchant, buckets: 32 }`;
+
+/** Transactions with a few unusable records among them: what must become dead letters. */
+function input(n: number): Row[] {
+  const rows: Row[] = transactions(7, n);
+  rows[10] = { ...rows[10], amount: 'n/a' };
+  rows[20] = { ...rows[20], is_fraud: 'maybe' };
+  const { is_fraud: _, ...unlabelled } = rows[30];
+  rows[30] = unlabelled;
+  rows[40] = { ...rows[40], hour: null };
+  return rows;
+}
+
+/** The prequential loop written against the library directly: predict, then learn, per key. */
+function expected(rows: readonly Row[], model: ModelConfig, key?: string): Row[] {
+  const spec = new FeatureSpec(FEATURES as never);
+  const learners = new Map<string, Learner>();
+  const out: Row[] = [];
+  for (const row of rows) {
+    const k = key === undefined ? '' : JSON.stringify(row[key]);
+    if (![true, false, 0, 1].includes(row.is_fraud as never)) continue;
+    if (typeof row.amount !== 'number' || typeof row.hour !== 'number') continue;
+    let learner = learners.get(k);
+    if (!learner) {
+      learner = Learner.create(model, spec);
+      learners.set(k, learner);
+    }
+    const x = learner.encode(row, true);
+    const p = learner.predict(x);
+    out.push({ ...row, prediction: p.value, score: p.score });
+    learner.learn(x, row.is_fraud ? 1 : 0);
+  }
+  return out;
+}
+
+const LOGISTIC: ModelConfig = {
+  type: 'logistic_regression',
+  optimizer: 'adam',
+  learning_rate: 0.02,
+  l2: 0.0001,
+};
+
+const learnPredict = (key = '') => `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: logistic_regression, optimizer: adam, learning_rate: 0.02, l2: 0.0001 }
+    label: is_fraud${key}${FEATURES_YAML}`;
+
+describe('learn_predict', () => {
+  const rows = input(3000);
+
+  test('predicts each record before learning from it, as the library loop does, whatever the batch size', async () => {
+    const want = expected(rows, LOGISTIC);
+    for (const batch of [1, 7, 1024]) {
+      const { results, dead } = await runSteps(learnPredict(), rows, batch, undefined, 'scored');
+      assert.deepEqual(results, want, `batch size ${batch}`);
+      assert.equal(dead.length, 4, `batch size ${batch}: the four unusable records`);
+      const reasons = dead.map((d) => String(d.message));
+      assert.match(reasons[0], /'amount' holds "n\/a", not a finite number/);
+      assert.match(reasons[1], /'is_fraud' holds "maybe", not a binary label/);
+      assert.match(reasons[2], /'is_fraud' is missing/);
+      assert.match(reasons[3], /'hour' is missing/);
+    }
+  });
+
+  test('a run interrupted by a checkpoint, a crash and a restore predicts exactly as an uninterrupted one', async () => {
+    const straight = await runSteps(learnPredict(), rows, 64, undefined, 'scored');
+    const restored = await runSteps(
+      learnPredict(),
+      rows,
+      64,
+      { checkpointAt: 1100, crashAt: 1900 },
+      'scored',
+    );
+    assert.deepEqual(restored.results, straight.results);
+    assert.deepEqual(restored.dead, straight.dead);
+  });
+
+  test('with a key, each key has its own model', async () => {
+    const keyed = learnPredict('\n    key: [card]');
+    const { results } = await runSteps(keyed, rows, 100, undefined, 'scored');
+    assert.deepEqual(results, expected(rows, LOGISTIC, 'card'));
+    const restored = await runSteps(keyed, rows, 100, { checkpointAt: 700, crashAt: 2500 }, 'scored');
+    assert.deepEqual(restored.results, results);
+  });
+
+  test('learns as it goes: later predictions beat the base rate in log-loss', async () => {
+    const { results } = await runSteps(learnPredict(), input(6000), 1024, undefined, 'scored');
+    const late = results.slice(3000);
+    const logLoss = (p: (r: Row) => number) =>
+      -late.reduce((s, r) => s + Math.log(r.is_fraud ? p(r) : 1 - p(r)), 0) / late.length;
+    const rate = late.filter((r) => r.is_fraud).length / late.length;
+    const model = logLoss((r) => Number(r.score));
+    const baseRate = logLoss(() => rate);
+    assert.ok(
+      model < 0.9 * baseRate,
+      `log-loss ${model} vs ${baseRate} of the base rate (known in hindsight)`,
+    );
+  });
+});
+
+describe('learn and predict', () => {
+  const rows = input(2000);
+
+  test('learn emits a summary every N records; predict from its model file scores as the summary’s model', async () => {
+    const learn = `
+  - id: learner
+    type: learn
+    input: in
+    model: { type: gaussian_nb }
+    label: country
+    summary_every: 500
+    features:
+      - { numeric: amount }
+      - { numeric: hour }`;
+    const { results: summaries } = await runSteps(learn, rows, 7, undefined, 'learner');
+    assert.deepEqual(
+      summaries.map((s) => s.learned),
+      [500, 1000, 1500],
+      'the unusable records are not learned from',
+    );
+    const last = summaries.at(-1)!.model as never;
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-ml-model-'));
+    try {
+      const file = join(dir, 'model.json');
+      writeFileSync(file, JSON.stringify(last));
+      const predict = `
+  - id: scored
+    type: predict
+    input: in
+    model_file: ${file}
+    features:
+      - { numeric: amount }
+      - { numeric: hour }`;
+      const { results, dead } = await runSteps(predict, rows.slice(1500), 50, undefined, 'scored');
+      const learner = Learner.fromJSON(
+        last,
+        new FeatureSpec([
+          { numeric: 'amount', standardize: true, missing: 'dead_letter' },
+          { numeric: 'hour', standardize: true, missing: 'dead_letter' },
+        ]),
+      );
+      assert.equal(dead.length, 0);
+      assert.equal(results.length, 500);
+      for (const r of results) {
+        const p = learner.predict(learner.encode(r, false));
+        assert.equal(r.prediction, p.value);
+        assert.equal(r.score, p.score);
+      }
+      assert.ok(new Set(results.map((r) => r.prediction)).size > 1, 'predicts more than one class');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('predict takes the models of an upstream learn step from its second input', async () => {
+    const steps = `
+  - id: learner
+    type: learn
+    input: in
+    model: { type: linear_regression, learning_rate: 0.01 }
+    label: amount
+    summary_every: 1
+    features:
+      - { numeric: hour, standardize: false }
+  - id: scored
+    type: predict
+    input: [in, learner]
+    features:
+      - { numeric: hour, standardize: false }`;
+    const clean = rows.filter((r) => typeof r.amount === 'number' && typeof r.hour === 'number');
+    const { results } = await runSteps(steps, clean, 1, undefined, 'scored');
+    assert.equal(results.length, clean.length);
+    assert.ok(
+      results.some((r) => typeof r.prediction === 'number'),
+      'predictions once a model arrived',
+    );
+    assert.ok(
+      results.every((r) => r.prediction === null || typeof r.prediction === 'number'),
+      'a number or, before the first model, null',
+    );
+  });
+
+  test('a supervised model without a label is refused with the config path', async () => {
+    const steps = `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: logistic_regression }
+    features: [{ numeric: amount }]`;
+    await assert.rejects(runSteps(steps, [], 1, undefined, 'scored'), /learns from a label: set 'label'/);
+  });
+});
+
+describe('ewma_zscore in learn_predict', () => {
+  test('flags the spikes of a steady series, without a label', async () => {
+    const rows: Row[] = Array.from({ length: 400 }, (_, i) => ({
+      ts: 1_000 * i,
+      value: i % 97 === 96 ? 80 : 10 + Math.sin(i),
+    }));
+    const steps = `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: ewma_zscore, alpha: 0.05, threshold: 4, warmup: 20 }
+    features: [{ numeric: value, standardize: false }]`;
+    const { results } = await runSteps(steps, rows, 7, undefined, 'scored');
+    const flagged = results.filter((r) => r.prediction === true).map((r) => Number(r.ts) / 1_000);
+    assert.deepEqual(flagged, [96, 193, 290, 387]);
+  });
+});

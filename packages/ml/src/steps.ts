@@ -1,0 +1,166 @@
+/**
+ * The `learn`, `predict` and `learn_predict` steps: one spec each over the model operator, sharing
+ * the options that declare the model and its features once.
+ */
+
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
+import Type from 'typebox';
+import { FeatureSpec, featuresSchema } from './features.ts';
+import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { type ModelMode, ModelOperator } from './model-operator.ts';
+
+const label = Type.Optional(
+  Type.String({
+    description:
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
+    examples: ['is_fraud'],
+  }),
+);
+
+const key = Type.Optional(
+  Type.Array(Type.String(), {
+    minItems: 1,
+    description:
+      'Fields whose values pick the model: a model per key (per card, per device). Default: one model.',
+    examples: [['card_id']],
+  }),
+);
+
+const output = Type.String({
+  description:
+    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
+  default: 'prediction',
+});
+
+const score = Type.String({
+  description:
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the largest |z| (`ewma_zscore`). Linear regression writes none.',
+  default: 'score',
+});
+
+const shared = { model: modelSchema, features: featuresSchema, label, key };
+
+const MODEL_DESCRIPTION =
+  'The model and the feature spec are declared once in the step; the model’s state (weights, running moments, vocabularies) lives in the job’s checkpointed keyed state, so a restored job resumes learning exactly where its checkpoint stopped. Records are handled one by one in input order: results do not depend on batch sizes. A record with a missing or non-numeric feature or label goes to the dead-letter output with the reason and changes no model.';
+
+function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): void {
+  const model = cfg.model as ModelConfig;
+  if (supervised(model.type) && cfg.label === undefined)
+    throw new SluiceError('CONFIG_INVALID', `model '${model.type}' learns from a label: set 'label'`, {
+      step: stepId,
+      path: 'label',
+    });
+}
+
+function operator(
+  mode: ModelMode,
+  cfg: {
+    model: unknown;
+    features: unknown[];
+    label?: string;
+    key?: string[];
+    output?: string;
+    score?: string;
+    summary_every?: number;
+  },
+  step: StepInfo,
+  initial?: LearnerJson,
+): ModelOperator {
+  const features = new FeatureSpec(cfg.features as never);
+  return new ModelOperator({
+    stepId: step.id,
+    mode,
+    model: cfg.model as ModelConfig,
+    features,
+    label: cfg.label,
+    key: cfg.key,
+    output: cfg.output ?? 'prediction',
+    score: cfg.score ?? 'score',
+    summaryEvery: cfg.summary_every ?? 0,
+    initial,
+  });
+}
+
+export const learnPredictStep = defineStep({
+  type: 'learn_predict',
+  summary: 'Predicts each record with the current model, then learns from its label (prequential).',
+  description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
+  config: Type.Object({ ...shared, output, score }, { additionalProperties: false }),
+  state: ['model', 'features', 'label', 'key'],
+  example:
+    'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
+  create(cfg, step) {
+    checkLabel(step.id, cfg);
+    return operator('learn_predict', cfg, step);
+  },
+});
+
+export const learnStep = defineStep({
+  type: 'learn',
+  summary: 'Updates a model from each record and its label; emits model summaries, or nothing.',
+  description: `Emits nothing but, with \`summary_every: N\`, a summary after every N records a key's model learned: the key fields, \`learned\` (records learned) and \`model\` (the model and its feature state as JSON — what \`predict\` reads from a \`model_file\` or from its second input). ${MODEL_DESCRIPTION}`,
+  config: Type.Object(
+    {
+      ...shared,
+      summary_every: Type.Integer({
+        minimum: 0,
+        description: 'Emit a model summary every this many records learned per key; 0: never.',
+        default: 0,
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  state: ['model', 'features', 'label', 'key'],
+  example:
+    'type: learn\nmodel: { type: linear_regression, l2: 0.001 }\nfeatures: [{ numeric: distance_km }, { one_hot: vehicle }]\nlabel: minutes\nsummary_every: 10000',
+  create(cfg, step) {
+    checkLabel(step.id, cfg);
+    return operator('learn', cfg, step);
+  },
+});
+
+export const predictStep = defineStep({
+  type: 'predict',
+  summary: 'Adds a prediction field from a model loaded from a file or learned upstream.',
+  description:
+    'The model comes from `model_file` (the JSON of a `learn` step’s summary `model` field, or of `Learner.toJSON()`), or from the step’s second input: the summaries of an upstream `learn` step (`input: [records, learner]`), each replacing the model of its key as it arrives. Records of a key with no model yet get null predictions. Predicting never changes the model or its feature state. Which summary a record meets depends on how the two inputs interleave, which the engine does not order: for results that are a function of the input alone, use `learn_predict` or a `model_file`. A record with a missing or non-numeric feature goes to the dead-letter output with the reason.',
+  config: Type.Object(
+    {
+      features: featuresSchema,
+      key,
+      model_file: Type.Optional(
+        Type.String({
+          description: 'JSON file of a learned model (relative to the pipeline file).',
+          examples: ['./models/fraud.json'],
+        }),
+      ),
+      output,
+      score,
+    },
+    { additionalProperties: false },
+  ),
+  state: ['features', 'key'],
+  example:
+    'type: predict\nmodel_file: ./fraud-model.json\nfeatures: [{ numeric: amount }, { one_hot: country }]',
+  create(cfg, step) {
+    let initial: LearnerJson | undefined;
+    const features = new FeatureSpec(cfg.features as never);
+    if (cfg.model_file !== undefined) {
+      const path = isAbsolute(cfg.model_file) ? cfg.model_file : join(step.baseDir, cfg.model_file);
+      try {
+        initial = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
+        Learner.fromJSON(initial, features);
+      } catch (err) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `model_file '${cfg.model_file}' is not a model of these features: ${(err as Error).message}`,
+          { step: step.id, path: 'model_file', cause: err },
+        );
+      }
+    }
+    // The model type comes with each model; the operator never creates one in predict mode.
+    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, initial);
+  },
+});
