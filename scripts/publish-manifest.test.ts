@@ -18,6 +18,7 @@ const packages = [
   'packages/cli',
   'packages/sql',
   'packages/connectors/postgres',
+  'packages/ml',
 ];
 
 const repoManifest: Manifest = {

@@ -47,8 +47,11 @@ export interface ModelOperatorOptions {
   score: string;
   /** `learn`: emit a summary (key fields, records learned, the learner's JSON) every this many records per key; 0: never. */
   summaryEvery: number;
-  /** `predict`: the learner every key starts from (a model file), when given. */
-  initial?: LearnerJson;
+  /**
+   * `predict`: reads the learner every key starts from (a model file), once, when the operator
+   * opens (not when the step is built, so that validating a pipeline reads no file).
+   */
+  load?: () => LearnerJson;
 }
 
 /** The name of the keyed state: part of the checkpoint format, never rename it. */
@@ -73,6 +76,7 @@ export class ModelOperator implements Operator {
   /** Key fields' values per key, for summaries. */
   readonly #keyRows = new Map<string, Row>();
   #ownState: StateBackend | undefined;
+  #initial: LearnerJson | undefined;
   readonly absorbs: boolean;
 
   constructor(options: ModelOperatorOptions) {
@@ -81,6 +85,7 @@ export class ModelOperator implements Operator {
   }
 
   open(ctx: OperatorContext): void {
+    this.#initial = this.#o.load?.();
     const restored = ctx.restored as Partial<ModelSnapshot> | undefined | null;
     if (
       restored !== undefined &&
@@ -129,7 +134,7 @@ export class ModelOperator implements Operator {
     let learner = this.#learners.get(key);
     if (learner !== undefined) return learner;
     const o = this.#o;
-    if (o.initial !== undefined) learner = Learner.fromJSON(o.initial, o.features);
+    if (this.#initial !== undefined) learner = Learner.fromJSON(this.#initial, o.features);
     else if (o.mode === 'predict') return undefined;
     else learner = Learner.create(o.model, o.features);
     this.#learners.set(key, learner);

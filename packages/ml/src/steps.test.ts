@@ -205,6 +205,26 @@ describe('learn and predict', () => {
     );
   });
 
+  test('a model file that is not a model of the step’s features is refused with the config path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-ml-model-'));
+    try {
+      const file = join(dir, 'model.json');
+      writeFileSync(file, JSON.stringify({ model: { type: 'gaussian_nb' }, features: { features: [] } }));
+      const steps = `
+  - id: scored
+    type: predict
+    input: in
+    model_file: ${file}
+    features: [{ numeric: amount }]`;
+      await assert.rejects(
+        runSteps(steps, [], 1, undefined, 'scored'),
+        /model_file '.*' is not a model of these features/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a supervised model without a label is refused with the config path', async () => {
     const steps = `
   - id: scored

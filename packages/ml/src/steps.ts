@@ -66,7 +66,7 @@ function operator(
     summary_every?: number;
   },
   step: StepInfo,
-  initial?: LearnerJson,
+  load?: () => LearnerJson,
 ): ModelOperator {
   const features = new FeatureSpec(cfg.features as never);
   return new ModelOperator({
@@ -79,7 +79,7 @@ function operator(
     output: cfg.output ?? 'prediction',
     score: cfg.score ?? 'score',
     summaryEvery: cfg.summary_every ?? 0,
-    initial,
+    load,
   });
 }
 
@@ -145,22 +145,25 @@ export const predictStep = defineStep({
   example:
     'type: predict\nmodel_file: ./fraud-model.json\nfeatures: [{ numeric: amount }, { one_hot: country }]',
   create(cfg, step) {
-    let initial: LearnerJson | undefined;
-    const features = new FeatureSpec(cfg.features as never);
-    if (cfg.model_file !== undefined) {
-      const path = isAbsolute(cfg.model_file) ? cfg.model_file : join(step.baseDir, cfg.model_file);
-      try {
-        initial = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
-        Learner.fromJSON(initial, features);
-      } catch (err) {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `model_file '${cfg.model_file}' is not a model of these features: ${(err as Error).message}`,
-          { step: step.id, path: 'model_file', cause: err },
-        );
-      }
-    }
+    const file = cfg.model_file;
+    const load =
+      file === undefined
+        ? undefined
+        : () => {
+            const path = isAbsolute(file) ? file : join(step.baseDir, file);
+            try {
+              const json = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
+              Learner.fromJSON(json, new FeatureSpec(cfg.features as never));
+              return json;
+            } catch (err) {
+              throw new SluiceError(
+                'CONFIG_INVALID',
+                `model_file '${file}' is not a model of these features: ${(err as Error).message}`,
+                { step: step.id, path: 'model_file', cause: err },
+              );
+            }
+          };
     // The model type comes with each model; the operator never creates one in predict mode.
-    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, initial);
+    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, load);
   },
 });
