@@ -180,7 +180,11 @@ export class ModelOperator implements Operator {
       }
       if (predict) {
         const p = learner === undefined ? { value: null, score: null } : learner.predict(x);
-        const result: Row = { ...record, [o.output]: p.value };
+        // A plain spread clones the record's shape (V8's fast path) and the added fields keep one
+        // hidden class for records of one shape; a spread with a computed key in the same
+        // literal builds a dictionary-mode object per record (several times slower).
+        const result: Row = { ...record };
+        result[o.output] = p.value;
         if (p.score !== null || learner?.type !== 'linear_regression') result[o.score] = p.score;
         records.push(result);
         times.push(batch.times[i]);
