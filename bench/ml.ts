@@ -56,6 +56,7 @@ const MODELS: { name: string; config: ModelConfig; data?: Float64Array[] }[] = [
   { name: 'linear_regression (sgd)', config: { type: 'linear_regression', learning_rate: 0.01 } },
   { name: 'gaussian_nb', config: { type: 'gaussian_nb' } },
   { name: 'multinomial_nb', config: { type: 'multinomial_nb' }, data: counts },
+  { name: 'streaming_kmeans (k = 8)', config: { type: 'streaming_kmeans', k: 8 } },
   { name: 'ewma_zscore', config: { type: 'ewma_zscore' } },
 ];
 

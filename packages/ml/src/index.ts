@@ -16,6 +16,7 @@ export { type FeatureConfig, FeatureSpec, type FeatureState, stableHash } from '
 export { Learner, type LearnerJson, type ModelConfig, type ModelJson, type Prediction } from './learner.ts';
 export { logLoss, regressionErrors, rocAuc } from './metrics.ts';
 export { EwmaZScore } from './models/ewma.ts';
+export { StreamingKMeans } from './models/kmeans.ts';
 export { LinearModel } from './models/linear.ts';
 export { GaussianNb, MultinomialNb } from './models/naive-bayes.ts';
 export { evaluateStep, learnPredictStep, learnStep, predictStep };

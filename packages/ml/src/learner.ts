@@ -6,6 +6,7 @@
 import { type TSchema, Type } from 'typebox';
 import { defaultsOptional, FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
 import { type EwmaJson, EwmaZScore, ewmaOptions } from './models/ewma.ts';
+import { type KMeansJson, kmeansOptions, StreamingKMeans } from './models/kmeans.ts';
 import { LinearModel, type LinearModelJson, type LinearOptions, linearOptions } from './models/linear.ts';
 import {
   GaussianNb,
@@ -21,10 +22,13 @@ import {
  * defaults inside a union, so the options' defaults are applied by the model's constructor (and
  * the schema's `default`s document them).
  */
-const withType = <T extends string>(type: T, description: string, options: { properties: object }) =>
+const TYPE_DESCRIPTION =
+  'The model: `logistic_regression` (binary; label true/false or 1/0), `linear_regression` (label a number), `gaussian_nb` or `multinomial_nb` (label a class; multinomial over non-negative counts), `streaming_kmeans` or `ewma_zscore` (unsupervised, no label).';
+
+const withType = <T extends string>(type: T, options: { properties: object }) =>
   Type.Object(
     {
-      type: Type.Literal(type, { description }),
+      type: Type.Literal(type, { description: TYPE_DESCRIPTION }),
       ...defaultsOptional(options as { properties: { [name: string]: TSchema } }).properties,
     },
     { additionalProperties: false },
@@ -33,23 +37,12 @@ const withType = <T extends string>(type: T, description: string, options: { pro
 /** The `model:` option of the steps: a model type and its options. */
 export const modelSchema = Type.Union(
   [
-    withType(
-      'logistic_regression',
-      'Binary logistic regression; the label is true/false or 1/0.',
-      linearOptions,
-    ),
-    withType('linear_regression', 'Linear regression; the label is a number.', linearOptions),
-    withType(
-      'gaussian_nb',
-      'Gaussian naive Bayes; the label is a class (text, number or boolean).',
-      gaussianNbOptions,
-    ),
-    withType(
-      'multinomial_nb',
-      'Multinomial naive Bayes over non-negative counts (hashed text tokens); the label is a class.',
-      multinomialNbOptions,
-    ),
-    withType('ewma_zscore', 'EWMA z-score anomaly detector; unsupervised, no label.', ewmaOptions),
+    withType('logistic_regression', linearOptions),
+    withType('linear_regression', linearOptions),
+    withType('gaussian_nb', gaussianNbOptions),
+    withType('multinomial_nb', multinomialNbOptions),
+    withType('streaming_kmeans', kmeansOptions),
+    withType('ewma_zscore', ewmaOptions),
   ],
   {
     description:
@@ -63,11 +56,12 @@ export type ModelConfig =
   | ({ type: 'logistic_regression' | 'linear_regression' } & Partial<LinearOptions>)
   | { type: 'gaussian_nb'; var_smoothing?: number }
   | { type: 'multinomial_nb'; alpha?: number }
+  | { type: 'streaming_kmeans'; k?: number; decay?: number }
   | { type: 'ewma_zscore'; alpha?: number; threshold?: number; warmup?: number };
 export type ModelType = ModelConfig['type'];
 
-type AnyModel = LinearModel | GaussianNb | MultinomialNb | EwmaZScore;
-export type ModelJson = LinearModelJson | GaussianNbJson | MultinomialNbJson | EwmaJson;
+type AnyModel = LinearModel | GaussianNb | MultinomialNb | EwmaZScore | StreamingKMeans;
+export type ModelJson = LinearModelJson | GaussianNbJson | MultinomialNbJson | EwmaJson | KMeansJson;
 
 /** The JSON form of a learner: its model and the state of its features. */
 export interface LearnerJson {
@@ -89,7 +83,7 @@ export class RecordRefused extends Error {
 
 /** Whether the model type needs a label. */
 export function supervised(type: ModelType): boolean {
-  return type !== 'ewma_zscore';
+  return type !== 'ewma_zscore' && type !== 'streaming_kmeans';
 }
 
 /**
@@ -123,9 +117,9 @@ export function labelOf(type: ModelType, field: string, record: { [field: string
 
 /** What a model says of a record: the prediction and, where the model has one, a score. */
 export interface Prediction {
-  /** Logistic: the predicted class (p ≥ 0.5); linear: the estimate; NB: the class; EWMA: anomaly. */
+  /** Logistic: the class (p ≥ 0.5); linear: the estimate; NB: the class; k-means: the cluster; EWMA: anomaly. */
   value: boolean | number | string | null;
-  /** Logistic: P(y = 1); NB: the predicted class's posterior; EWMA: the largest |z|; linear: none. */
+  /** Logistic: P(y = 1); NB: the class's posterior; k-means: the distance to its center; EWMA: the largest |z|; linear: none. */
   score: number | null;
 }
 
@@ -141,6 +135,8 @@ function createModel(config: ModelConfig, width: number): AnyModel {
       return new MultinomialNb(width, options);
     case 'ewma_zscore':
       return new EwmaZScore(width, options);
+    case 'streaming_kmeans':
+      return new StreamingKMeans(width, options);
   }
 }
 
@@ -155,6 +151,8 @@ function modelFromJson(json: ModelJson, width: number): AnyModel {
       return MultinomialNb.fromJSON(json, width);
     case 'ewma_zscore':
       return EwmaZScore.fromJSON(json, width);
+    case 'streaming_kmeans':
+      return StreamingKMeans.fromJSON(json, width);
     default:
       throw new Error(`unknown model type ${JSON.stringify((json as { type?: unknown })?.type)}`);
   }
@@ -226,6 +224,12 @@ export class Learner {
       const { score, anomaly } = model.predict(x);
       return { value: anomaly, score };
     }
+    if (model instanceof StreamingKMeans) {
+      const assignment = model.predict(x);
+      return assignment === undefined
+        ? { value: null, score: null }
+        : { value: assignment.cluster, score: assignment.distance };
+    }
     const prediction = model.predict(x);
     if (prediction === undefined) return { value: null, score: null };
     return { value: prediction.label, score: prediction.probabilities.get(prediction.label) ?? null };
@@ -235,7 +239,7 @@ export class Learner {
   learn(x: Float64Array, label: Label): void {
     const model = this.model;
     if (model instanceof LinearModel) model.learn(x, label as number);
-    else if (model instanceof EwmaZScore) model.learn(x);
+    else if (model instanceof EwmaZScore || model instanceof StreamingKMeans) model.learn(x);
     else model.learn(x, String(label));
     this.learned++;
   }

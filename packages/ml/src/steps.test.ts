@@ -253,3 +253,28 @@ describe('ewma_zscore in learn_predict', () => {
     assert.deepEqual(flagged, [96, 193, 290, 387]);
   });
 });
+
+describe('streaming_kmeans in learn_predict', () => {
+  test('assigns each record the cluster the library would, the same after a crash and a restore', async () => {
+    const rows = input(2000).filter((r) => typeof r.amount === 'number' && typeof r.hour === 'number');
+    const steps = `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: streaming_kmeans, k: 4 }
+    features: [{ numeric: amount }, { numeric: hour }]`;
+    const straight = await runSteps(steps, rows, 7, undefined, 'scored');
+    const spec = new FeatureSpec([{ numeric: 'amount' }, { numeric: 'hour' }]);
+    const learner = Learner.create({ type: 'streaming_kmeans', k: 4 }, spec);
+    const want = rows.map((r) => {
+      const x = learner.encode(r, true);
+      const p = learner.predict(x);
+      learner.learn(x, 0);
+      return { ...r, prediction: p.value, score: p.score };
+    });
+    assert.deepEqual(straight.results, want);
+    assert.deepEqual(new Set(want.slice(100).map((r) => r.prediction)), new Set([0, 1, 2, 3]));
+    const restored = await runSteps(steps, rows, 7, { checkpointAt: 600, crashAt: 1400 }, 'scored');
+    assert.deepEqual(restored.results, straight.results);
+  });
+});

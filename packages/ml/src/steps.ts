@@ -14,7 +14,7 @@ import { type ModelMode, ModelOperator } from './model-operator.ts';
 const label = Type.Optional(
   Type.String({
     description:
-      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `streaming_kmeans` and `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
     examples: ['is_fraud'],
   }),
 );
@@ -30,13 +30,13 @@ const key = Type.Optional(
 
 const output = Type.String({
   description:
-    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
+    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
   default: 'prediction',
 });
 
 const score = Type.String({
   description:
-    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the largest |z| (`ewma_zscore`). Linear regression writes none.',
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`). Linear regression writes none.',
   default: 'score',
 });
 
