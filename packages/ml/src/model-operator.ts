@@ -77,6 +77,8 @@ export class ModelOperator implements Operator {
   readonly #keyRows = new Map<string, Row>();
   #ownState: StateBackend | undefined;
   #initial: LearnerJson | undefined;
+  /** A learner that never learns, for checking features when a key has no model (predict). */
+  #scratch: Learner | undefined;
   readonly absorbs: boolean;
 
   constructor(options: ModelOperatorOptions) {
@@ -166,9 +168,9 @@ export class ModelOperator implements Operator {
       const learner = this.#learner(key, record);
       try {
         if (needsLabel) label = labelOf(o.model.type, o.label!, record);
-        if (learner === undefined) {
-          x = new Float64Array(0);
-        } else x = learner.encode(record, learn);
+        // With no model yet (predict), the features are still checked, so that whether a record
+        // is a dead letter does not depend on when a model arrived.
+        x = learner === undefined ? this.#check(record) : learner.encode(record, learn);
       } catch (err) {
         if (!(err instanceof RecordRefused)) throw err;
         out.deadLetter(
@@ -200,6 +202,12 @@ export class ModelOperator implements Operator {
     }
     if (records.length > 0) out.emit(this.#like(batch, keep, records, times));
     if (summaries.length > 0) out.emit({ records: summaries, times: summaryTimes });
+  }
+
+  /** Checks `record`'s features against the spec (throws {@link RecordRefused}), learning nothing. */
+  #check(record: Row): Float64Array {
+    this.#scratch ??= Learner.create({ type: 'ewma_zscore' }, this.#o.features);
+    return this.#scratch.encode(record, false);
   }
 
   /** A batch of `records` standing for records `keep` of `batch` (their keys, offsets and watermarks). */

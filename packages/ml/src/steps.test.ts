@@ -193,8 +193,13 @@ describe('learn and predict', () => {
     features:
       - { numeric: hour, standardize: false }`;
     const clean = rows.filter((r) => typeof r.amount === 'number' && typeof r.hour === 'number');
-    const { results } = await runSteps(steps, clean, 1, undefined, 'scored');
-    assert.equal(results.length, clean.length);
+    // The first record has no hour: refused by predict though no model has arrived yet.
+    const { hour: _, ...noHour } = clean[0];
+    const { results, dead } = await runSteps(steps, [noHour, ...clean.slice(1)], 1, undefined, 'scored');
+    assert.equal(results.length, clean.length - 1);
+    assert.equal(dead.length, 2, 'the learner and the predictor each refuse it');
+    assert.deepEqual(dead.map((d) => d.step).sort(), ['learner', 'scored']);
+    for (const d of dead) assert.match(String(d.message), /'hour' is missing/);
     assert.ok(
       results.some((r) => typeof r.prediction === 'number'),
       'predictions once a model arrived',
