@@ -230,6 +230,28 @@ describe('learn and predict', () => {
     }
   });
 
+  test('a misspelt model option or type is refused at load, with a suggestion or the types there are', async () => {
+    const steps = (model: string) => `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: ${model}
+    label: is_fraud
+    features: [{ numeric: amount }]`;
+    await assert.rejects(
+      runSteps(steps('{ type: logistic_regression, learning_rat: 0.1 }'), [], 1, undefined, 'scored'),
+      (err: Error & { path?: string }) =>
+        /unknown option 'learning_rat' — did you mean 'learning_rate'\?/.test(err.message) &&
+        /model\.learning_rat$/.test(String(err.path)),
+    );
+    await assert.rejects(
+      runSteps(steps('{ type: logistic }'), [], 1, undefined, 'scored'),
+      (err: Error & { path?: string }) =>
+        /must be one of: logistic_regression, linear_regression, gaussian_nb/.test(err.message) &&
+        /model\.type$/.test(String(err.path)),
+    );
+  });
+
   test('a supervised model without a label is refused with the config path', async () => {
     const steps = `
   - id: scored
