@@ -9,94 +9,114 @@
  * the model in checkpoints and exports.
  */
 
-import Type, { type TObject, type TSchema } from 'typebox';
+import Type from 'typebox';
 
-const missingNumeric = Type.Union([Type.Literal('dead_letter'), Type.Literal('zero'), Type.Literal('mean')], {
-  description:
-    'What a missing (absent or null) value does: the record goes to the dead-letter output; or the feature is 0; or it is the running mean (0 once standardized). A value that is present but not a finite number always goes to the dead-letter output.',
-  default: 'dead_letter',
-});
-
-const missingCategory = Type.Union([Type.Literal('dead_letter'), Type.Literal('indicator')], {
-  description:
-    'What a missing (absent, null or empty) value does: the record goes to the dead-letter output, or it counts as a category of its own (`indicator`).',
-  default: 'indicator',
-});
-
-export const numericFeature = Type.Object(
-  {
-    numeric: Type.String({ description: 'The field holding a number.', examples: ['amount'] }),
-    standardize: Type.Boolean({
-      description: 'Subtract the running mean and divide by the running standard deviation (Welford).',
-      default: true,
-    }),
-    missing: missingNumeric,
-  },
-  { additionalProperties: false },
-);
-
-export const oneHotFeature = Type.Object(
-  {
-    one_hot: Type.String({ description: 'The field holding a category (a string, number or boolean).' }),
-    max_categories: Type.Integer({
-      minimum: 1,
-      maximum: 10_000,
-      description:
-        'Vocabulary size: the first categories seen while learning get a column each; later ones share the `other` column.',
-      default: 32,
-    }),
-    missing: missingCategory,
-  },
-  { additionalProperties: false },
-);
-
-export const hashedFeature = Type.Object(
-  {
-    hashed: Type.String({ description: 'The field holding a category, hashed into `buckets` columns.' }),
-    buckets: Type.Integer({ minimum: 1, maximum: 1 << 20, description: 'Number of columns.', default: 64 }),
-    missing: missingCategory,
-  },
-  { additionalProperties: false },
-);
-
-export const textFeature = Type.Object(
-  {
-    text: Type.String({
-      description:
-        'The field holding text: lower-cased, split into tokens of letters and digits, each token counted in its hashed column.',
-    }),
-    buckets: Type.Integer({ minimum: 1, maximum: 1 << 20, description: 'Number of columns.', default: 256 }),
-    missing: missingCategory,
-  },
-  { additionalProperties: false },
-);
+const KINDS = ['numeric', 'one_hot', 'hashed', 'text'] as const;
 
 /**
- * `schema` with every option that has a default made optional: Ajv applies no defaults inside a
- * union (a feature, a model), so a union's variants leave them optional and the code applies them
- * (the schema's `default`s document them).
+ * One feature of a spec, as a pipeline declares it: one object with every kind's options rather
+ * than a union of four, so that a misspelt key gets the validator's "did you mean" (a union only
+ * says that no variant matched). The spec checks that exactly one kind is named and that each
+ * option fits it (`FeatureSpec`, `featureProblem`). Defaults differ by kind, so the schema gives
+ * none: the descriptions state them and `resolve` applies them.
  */
-export function defaultsOptional(schema: { properties: { [name: string]: TSchema } }): TObject {
-  const properties = Object.fromEntries(
-    Object.entries(schema.properties).map(([name, p]) => [name, 'default' in p ? Type.Optional(p) : p]),
-  );
-  return Type.Object(properties, { additionalProperties: false });
-}
-
-/** One feature of a spec, as a pipeline declares it. */
-export const featureSchema = Type.Union(
-  [numericFeature, oneHotFeature, hashedFeature, textFeature].map(defaultsOptional),
+export const featureSchema = Type.Object(
   {
-    description:
-      'One feature: `numeric: <field>`, `one_hot: <field>`, `hashed: <field>` (categorical, feature hashing) or `text: <field>` (hashed tokens).',
+    numeric: Type.Optional(
+      Type.String({ description: 'A numeric feature: the field holding a number.', examples: ['amount'] }),
+    ),
+    one_hot: Type.Optional(
+      Type.String({
+        description:
+          'A one-hot feature: the field holding a category (text, number or boolean); a column per category, up to `max_categories`, then `other`.',
+      }),
+    ),
+    hashed: Type.Optional(
+      Type.String({ description: 'A hashed categorical feature: the field, hashed into `buckets` columns.' }),
+    ),
+    text: Type.Optional(
+      Type.String({
+        description:
+          'A text feature: the field holding text, lower-cased and split into tokens of letters and digits, each token counted in its hashed column (of `buckets`).',
+      }),
+    ),
+    standardize: Type.Optional(
+      Type.Boolean({
+        description:
+          '`numeric` only: subtract the running mean and divide by the running standard deviation (Welford). Default true.',
+      }),
+    ),
+    max_categories: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        description:
+          '`one_hot` only: vocabulary size — the first categories seen while learning get a column each; later ones share the `other` column. Default 32.',
+      }),
+    ),
+    buckets: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1 << 20,
+        description: '`hashed` and `text`: number of columns. Default 64 (`hashed`), 256 (`text`).',
+      }),
+    ),
+    missing: Type.Optional(
+      Type.Union(
+        [Type.Literal('dead_letter'), Type.Literal('zero'), Type.Literal('mean'), Type.Literal('indicator')],
+        {
+          description:
+            'What a missing (absent or null; empty text for categories) value does. `numeric`: `dead_letter` (the record goes to the dead-letter output; default), `zero`, or `mean` (the running mean: 0 once standardized). Categories and text: `dead_letter`, or `indicator` (a column of its own; default). A value present but of the wrong type always goes to the dead-letter output.',
+        },
+      ),
+    ),
   },
+  { additionalProperties: false },
 );
 
 export const featuresSchema = Type.Array(featureSchema, {
   minItems: 1,
-  description: 'The features, in column order: the same spec is used to learn and to predict.',
+  description:
+    'The features, in column order, each `{ numeric | one_hot | hashed | text: <field>, …options }`: the same spec is used to learn and to predict.',
   examples: [[{ numeric: 'amount' }, { one_hot: 'country', max_categories: 16 }, { text: 'merchant' }]],
 });
+
+/** Options each kind takes besides its field. */
+const OPTIONS: { readonly [K in (typeof KINDS)[number]]: readonly string[] } = {
+  numeric: ['standardize', 'missing'],
+  one_hot: ['max_categories', 'missing'],
+  hashed: ['buckets', 'missing'],
+  text: ['buckets', 'missing'],
+};
+
+/**
+ * What is wrong with a feature's config, as `[option, message]`, or undefined: it must name
+ * exactly one kind, and take only that kind's options and missing-value policies.
+ */
+export function featureProblem(config: { [option: string]: unknown }): [string, string] | undefined {
+  const kinds = KINDS.filter((k) => config[k] !== undefined);
+  if (kinds.length !== 1)
+    return [
+      '',
+      kinds.length === 0
+        ? `a feature names its kind and field: one of ${KINDS.map((k) => `'${k}: <field>'`).join(', ')}`
+        : `a feature has one kind; this one names ${kinds.map((k) => `'${k}'`).join(' and ')}`,
+    ];
+  const kind = kinds[0];
+  for (const option of Object.keys(config))
+    if (option !== kind && !OPTIONS[kind].includes(option))
+      return [
+        option,
+        `'${option}' is not an option of a ${kind} feature (it takes ${OPTIONS[kind].join(', ')})`,
+      ];
+  const missing = config.missing;
+  if (kind === 'numeric' ? missing === 'indicator' : missing === 'zero' || missing === 'mean')
+    return [
+      'missing',
+      `missing: ${String(missing)} does not apply to a ${kind} feature (it takes ${kind === 'numeric' ? 'dead_letter, zero, mean' : 'dead_letter, indicator'})`,
+    ];
+  return undefined;
+}
 
 /** One feature as declared (options left out take their defaults). */
 export type FeatureConfig =
@@ -162,6 +182,8 @@ export function tokens(text: string): string[] {
 
 function resolve(config: FeatureConfig): Resolved {
   const c = config as { [k: string]: unknown };
+  const problem = featureProblem(c);
+  if (problem !== undefined) throw new Error(problem[1]);
   if (typeof c.numeric === 'string')
     return {
       kind: 'numeric',

@@ -4,7 +4,7 @@
  */
 
 import { type TSchema, Type } from 'typebox';
-import { defaultsOptional, FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
+import { FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
 import { type EwmaJson, EwmaZScore, ewmaOptions } from './models/ewma.ts';
 import { type KMeansJson, kmeansOptions, StreamingKMeans } from './models/kmeans.ts';
 import { LinearModel, type LinearModelJson, type LinearOptions, linearOptions } from './models/linear.ts';
@@ -22,6 +22,17 @@ import {
  * defaults inside a union, so the options' defaults are applied by the model's constructor (and
  * the schema's `default`s document them).
  */
+/**
+ * The properties of `schema` with every option that has a default made optional: Ajv applies no
+ * defaults inside a union, so a variant leaves them optional and the model's constructor applies
+ * them (the schema's `default`s document them).
+ */
+function defaultsOptional(schema: { properties: { [name: string]: TSchema } }): { [name: string]: TSchema } {
+  return Object.fromEntries(
+    Object.entries(schema.properties).map(([name, p]) => [name, 'default' in p ? Type.Optional(p) : p]),
+  );
+}
+
 const TYPE_DESCRIPTION =
   'The model: `logistic_regression` (binary; label true/false or 1/0), `linear_regression` (label a number), `gaussian_nb` or `multinomial_nb` (label a class; multinomial over non-negative counts), `streaming_kmeans` or `ewma_zscore` (unsupervised, no label).';
 
@@ -29,7 +40,7 @@ const withType = <T extends string>(type: T, options: { properties: object }) =>
   Type.Object(
     {
       type: Type.Literal(type, { description: TYPE_DESCRIPTION }),
-      ...defaultsOptional(options as { properties: { [name: string]: TSchema } }).properties,
+      ...defaultsOptional(options as { properties: { [name: string]: TSchema } }),
     },
     { additionalProperties: false },
   );

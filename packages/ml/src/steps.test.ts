@@ -252,6 +252,38 @@ describe('learn and predict', () => {
     );
   });
 
+  test('a feature with a misspelt kind, no kind, or another kind’s option is refused with its path', async () => {
+    const steps = (feature: string) => `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: logistic_regression }
+    label: is_fraud
+    features: [{ numeric: hour }, ${feature}]`;
+    const refused = async (feature: string, path: string, message: RegExp) =>
+      assert.rejects(
+        runSteps(steps(feature), [], 1, undefined, 'scored'),
+        (err: Error & { path?: string }) => message.test(err.message) && String(err.path).endsWith(path),
+      );
+    await refused(
+      '{ numerc: amount }',
+      'features[1].numerc',
+      /unknown option 'numerc' — did you mean 'numeric'\?/,
+    );
+    await refused('{ buckets: 8 }', 'features[1]', /names its kind and field: one of 'numeric: <field>'/);
+    await refused('{ numeric: amount, text: merchant }', 'features[1]', /names 'numeric' and 'text'/);
+    await refused(
+      '{ numeric: amount, buckets: 8 }',
+      'features[1].buckets',
+      /not an option of a numeric feature/,
+    );
+    await refused(
+      '{ text: merchant, missing: mean }',
+      'features[1].missing',
+      /does not apply to a text feature/,
+    );
+  });
+
   test('a supervised model without a label is refused with the config path', async () => {
     const steps = `
   - id: scored

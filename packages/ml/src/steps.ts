@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
-import { FeatureSpec, featuresSchema } from './features.ts';
+import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
 import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
 import { type ModelMode, ModelOperator } from './model-operator.ts';
 
@@ -54,6 +54,19 @@ function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): vo
     });
 }
 
+/** The step's feature spec; throws CONFIG_INVALID at the path of a feature that names no kind, two, or another kind's option. */
+function featureSpec(stepId: string, features: readonly unknown[]): FeatureSpec {
+  features.forEach((feature, i) => {
+    const problem = featureProblem(feature as { [option: string]: unknown });
+    if (problem !== undefined)
+      throw new SluiceError('CONFIG_INVALID', problem[1], {
+        step: stepId,
+        path: problem[0] === '' ? `features[${i}]` : `features[${i}].${problem[0]}`,
+      });
+  });
+  return new FeatureSpec(features as FeatureConfig[]);
+}
+
 function operator(
   mode: ModelMode,
   cfg: {
@@ -68,7 +81,7 @@ function operator(
   step: StepInfo,
   load?: () => LearnerJson,
 ): ModelOperator {
-  const features = new FeatureSpec(cfg.features as never);
+  const features = featureSpec(step.id, cfg.features);
   return new ModelOperator({
     stepId: step.id,
     mode,
@@ -153,7 +166,7 @@ export const predictStep = defineStep({
             const path = isAbsolute(file) ? file : join(step.baseDir, file);
             try {
               const json = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
-              Learner.fromJSON(json, new FeatureSpec(cfg.features as never));
+              Learner.fromJSON(json, new FeatureSpec(cfg.features as FeatureConfig[]));
               return json;
             } catch (err) {
               throw new SluiceError(
