@@ -48,8 +48,9 @@ export interface ModelOperatorOptions {
   /** `learn`: emit a summary (key fields, records learned, the learner's JSON) every this many records per key; 0: never. */
   summaryEvery: number;
   /**
-   * `predict`: reads the learner every key starts from (a model file), once, when the operator
-   * opens (not when the step is built, so that validating a pipeline reads no file).
+   * `predict`: reads the learner of the keys that have no model of their own (a model file),
+   * once, when the operator opens (not when the step is built, so that validating a pipeline
+   * reads no file).
    */
   load?: () => LearnerJson;
 }
@@ -76,7 +77,8 @@ export class ModelOperator implements Operator {
   /** Key fields' values per key, for summaries. */
   readonly #keyRows = new Map<string, Row>();
   #ownState: StateBackend | undefined;
-  #initial: LearnerJson | undefined;
+  /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
+  #initial: Learner | undefined;
   /** A learner that never learns, for checking features when a key has no model (predict). */
   #scratch: Learner | undefined;
   readonly absorbs: boolean;
@@ -87,7 +89,8 @@ export class ModelOperator implements Operator {
   }
 
   open(ctx: OperatorContext): void {
-    this.#initial = this.#o.load?.();
+    const initial = this.#o.load?.();
+    if (initial !== undefined) this.#initial = Learner.fromJSON(initial, this.#o.features);
     const restored = ctx.restored as Partial<ModelSnapshot> | undefined | null;
     if (
       restored !== undefined &&
@@ -136,9 +139,10 @@ export class ModelOperator implements Operator {
     let learner = this.#learners.get(key);
     if (learner !== undefined) return learner;
     const o = this.#o;
-    if (this.#initial !== undefined) learner = Learner.fromJSON(this.#initial, o.features);
-    else if (o.mode === 'predict') return undefined;
-    else learner = Learner.create(o.model, o.features);
+    // predict never changes a learner: every key without a model of its own shares the file's,
+    // which stays out of the keyed state (the file is read again at a restore).
+    if (o.mode === 'predict') return this.#initial;
+    learner = Learner.create(o.model, o.features);
     this.#learners.set(key, learner);
     if (o.key !== undefined)
       this.#keyRows.set(key, Object.fromEntries(o.key.map((f) => [f, record[f] ?? null])));
