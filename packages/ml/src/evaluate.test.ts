@@ -123,3 +123,39 @@ describe('evaluate', () => {
     }
   });
 });
+
+describe('evaluate with a key', () => {
+  test('emits a result per key and window, with the key fields, in the order keys first appear', async () => {
+    const rows = transactions(5, 2500);
+    const keyed = `${scored}
+  - id: metrics
+    type: evaluate
+    input: scored
+    label: is_fraud
+    key: [country]
+    window: 1m`;
+    const { results: predictions } = await runSteps(scored, rows, 1024, undefined, 'scored');
+    const groups = new Map<string, Row[]>();
+    for (const r of predictions) {
+      const start = Math.floor(Number(r.ts) / MINUTE) * MINUTE;
+      const id = `${start}|${r.country}`;
+      groups.set(id, [...(groups.get(id) ?? []), r]);
+    }
+    for (const batch of [7, 1024]) {
+      const { results } = await runSteps(keyed, rows, batch, undefined, 'metrics');
+      assert.equal(results.length, groups.size);
+      assert.deepEqual(
+        results.map((r) => `${r.window_start}|${r.country}`),
+        [...groups.keys()],
+      );
+      for (const r of results) {
+        const rs = groups.get(`${r.window_start}|${r.country}`)!;
+        assert.equal(r.records, rs.length);
+        assert.equal(r.accuracy, rs.filter((x) => x.prediction === x.is_fraud).length / rs.length);
+      }
+    }
+    const restored = await runSteps(keyed, rows, 64, { checkpointAt: 900, crashAt: 1700 }, 'metrics');
+    const straight = await runSteps(keyed, rows, 64, undefined, 'metrics');
+    assert.deepEqual(restored.results, straight.results);
+  });
+});

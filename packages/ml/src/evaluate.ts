@@ -24,6 +24,8 @@ import Type from 'typebox';
 import { logLoss, regressionErrors, rocAuc } from './metrics.ts';
 
 interface WindowData {
+  /** The key fields' values (with `key`). */
+  key?: Row;
   labels: number[];
   /** Classification: 1 when the prediction was right; regression: the prediction. */
   predictions: number[];
@@ -31,11 +33,11 @@ interface WindowData {
   scores: number[];
 }
 
-/** Checkpointed form: the watermark and the open windows (start → data). */
+/** Checkpointed form: the watermark and the open windows (start → key text → data). */
 interface EvaluateSnapshot {
   version: 1;
   watermark: number;
-  windows: [number, WindowData][];
+  windows: [number, [string, WindowData][]][];
 }
 
 interface EvaluateOptions {
@@ -45,6 +47,7 @@ interface EvaluateOptions {
   prediction: string;
   score: string;
   size: number;
+  key?: readonly string[];
 }
 
 /** A 0/1 label from true/false or 1/0; undefined for anything else. */
@@ -58,7 +61,8 @@ class EvaluateOperator implements Operator {
   readonly absorbs = true;
   readonly #o: EvaluateOptions;
   #watermark = Number.NEGATIVE_INFINITY;
-  readonly #windows = new Map<number, WindowData>();
+  /** Open windows by start, each holding a group per key (one, `""`, without `key`). */
+  readonly #windows = new Map<number, Map<string, WindowData>>();
 
   constructor(options: EvaluateOptions) {
     this.#o = options;
@@ -75,7 +79,7 @@ class EvaluateOperator implements Operator {
         { step: this.#o.stepId },
       );
     if (typeof s.watermark === 'number' && s.watermark > this.#watermark) this.#watermark = s.watermark;
-    for (const [start, data] of s.windows) this.#windows.set(start, data);
+    for (const [start, groups] of s.windows) this.#windows.set(start, new Map(groups));
   }
 
   processBatch(batch: Batch, out: Output): void {
@@ -126,10 +130,19 @@ class EvaluateOperator implements Operator {
         const s = record[o.score];
         if (b !== undefined && typeof s === 'number' && Number.isFinite(s)) score = s;
       }
-      let data = this.#windows.get(start);
+      let groups = this.#windows.get(start);
+      if (groups === undefined) {
+        groups = new Map();
+        this.#windows.set(start, groups);
+      }
+      const keyFields = o.key;
+      const keyText = keyFields === undefined ? '' : JSON.stringify(keyFields.map((f) => record[f] ?? null));
+      let data = groups.get(keyText);
       if (data === undefined) {
         data = { labels: [], predictions: [], scores: [] };
-        this.#windows.set(start, data);
+        if (keyFields !== undefined)
+          data.key = Object.fromEntries(keyFields.map((f) => [f, record[f] ?? null]));
+        groups.set(keyText, data);
       }
       data.labels.push(label);
       data.predictions.push(predicted);
@@ -155,15 +168,23 @@ class EvaluateOperator implements Operator {
     const records: Row[] = [];
     const times: number[] = [];
     for (const start of due) {
-      records.push(this.#result(start, this.#windows.get(start)!));
-      times.push(start + this.#o.size - 1);
+      // Groups in the order their keys first appeared in the window: a function of the input.
+      for (const data of this.#windows.get(start)!.values()) {
+        records.push(this.#result(start, data));
+        times.push(start + this.#o.size - 1);
+      }
       this.#windows.delete(start);
     }
     out.emit({ records, times });
   }
 
   #result(start: number, data: WindowData): Row {
-    const row: Row = { window_start: start, window_end: start + this.#o.size, records: data.labels.length };
+    const row: Row = {
+      ...data.key,
+      window_start: start,
+      window_end: start + this.#o.size,
+      records: data.labels.length,
+    };
     if (this.#o.task === 'regression') return { ...row, ...regressionErrors(data.labels, data.predictions) };
     row.accuracy = data.predictions.reduce((a, b) => a + b, 0) / data.predictions.length;
     // Log-loss and AUC over the records with a 0/1 label and a probability.
@@ -180,7 +201,11 @@ class EvaluateOperator implements Operator {
   }
 
   snapshot(): EvaluateSnapshot {
-    return { version: 1, watermark: this.#watermark, windows: [...this.#windows] };
+    return {
+      version: 1,
+      watermark: this.#watermark,
+      windows: [...this.#windows].map(([start, groups]) => [start, [...groups]]),
+    };
   }
 }
 
@@ -188,7 +213,7 @@ export const evaluateStep = defineStep({
   type: 'evaluate',
   summary: 'Measures predictions against labels per tumbling event-time window (prequential evaluation).',
   description:
-    'Reads the records a `learn_predict` step wrote and emits one record per window once the watermark passes its end: `window_start`, `window_end`, `records` (those with a prediction; records the model could not yet predict are skipped) and, for `classification`, `accuracy`, `log_loss` and `auc` (exact ROC AUC over the window’s scores; log-loss and AUC need 0/1 or true/false labels and a probability in `score`, else they are null; AUC is null for a window with one class) or, for `regression`, `mae` and `rmse`. A record whose window already fired is late. A record without a usable label goes to the dead-letter output. The window’s records are kept until it fires (exact AUC needs them all).',
+    'Reads the records a `learn_predict` step wrote and emits one record per window (per key and window with `key`, carrying the key fields) once the watermark passes its end: `window_start`, `window_end`, `records` (those with a prediction; records the model could not yet predict are skipped) and, for `classification`, `accuracy`, `log_loss` and `auc` (exact ROC AUC over the window’s scores; log-loss and AUC need 0/1 or true/false labels and a probability in `score`, else they are null; AUC is null for a window with one class) or, for `regression`, `mae` and `rmse`. A record whose window already fired is late. A record without a usable label goes to the dead-letter output. The window’s records are kept until it fires (exact AUC needs them all).',
   config: Type.Object(
     {
       task: Type.Union([Type.Literal('classification'), Type.Literal('regression')], {
@@ -199,6 +224,14 @@ export const evaluateStep = defineStep({
       prediction: Type.String({ description: 'The field holding the prediction.', default: 'prediction' }),
       score: Type.String({ description: 'The field holding P(label = 1).', default: 'score' }),
       window: Type.String({ description: 'Tumbling window size (a duration).', examples: ['1m'] }),
+      key: Type.Optional(
+        Type.Array(Type.String(), {
+          minItems: 1,
+          description:
+            'Fields to measure apart (per card, per model key): a result per key and window, with the key fields. Default: one result per window.',
+          examples: [['country']],
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -211,6 +244,7 @@ export const evaluateStep = defineStep({
       prediction: cfg.prediction ?? 'prediction',
       score: cfg.score ?? 'score',
       size: parseDuration(cfg.window, 'window'),
+      key: cfg.key,
     });
   },
 });
