@@ -81,6 +81,19 @@ describe('evaluate', () => {
     }
   });
 
+  test('a record whose window has fired is late, not counted', async () => {
+    const data: Row[] = rows.slice(0, 2000).map((r) => ({ ...r }));
+    // Three minutes behind the records before it: its window fired long ago.
+    data[1500] = { ...data[1500], ts: Number(data[1500].ts) - 180_000 };
+    const { results, dead } = await runSteps(evaluated, data, 100, undefined, 'metrics');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].code, 'LATE_RECORD');
+    assert.equal(
+      results.reduce((n, m) => n + Number(m.records), 0),
+      data.length - 1,
+    );
+  });
+
   test('gives the same windows after a checkpoint, a crash and a restore', async () => {
     const straight = await runSteps(evaluated, rows, 50, undefined, 'metrics');
     const restored = await runSteps(evaluated, rows, 50, { checkpointAt: 1234, crashAt: 2345 }, 'metrics');
