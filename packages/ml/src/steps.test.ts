@@ -337,3 +337,40 @@ describe('streaming_kmeans in learn_predict', () => {
     assert.deepEqual(restored.results, straight.results);
   });
 });
+
+describe('multinomial_nb in learn_predict', () => {
+  test('classifies by hashed merchant words as the library does; negative features are dead letters', async () => {
+    const rows = input(1500).filter((r) => typeof r.is_fraud === 'boolean');
+    const steps = `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: multinomial_nb, alpha: 0.5 }
+    label: is_fraud
+    features: [{ text: merchant, buckets: 16 }]`;
+    const { results } = await runSteps(steps, rows, 7, undefined, 'scored');
+    const learner = Learner.create(
+      { type: 'multinomial_nb', alpha: 0.5 },
+      new FeatureSpec([{ text: 'merchant', buckets: 16 }]),
+    );
+    const want = rows.map((r) => {
+      const x = learner.encode(r, true);
+      const p = learner.predict(x);
+      learner.learn(x, String(r.is_fraud));
+      return { ...r, prediction: p.value, score: p.score };
+    });
+    assert.deepEqual(results, want);
+    assert.ok(results.some((r) => r.prediction === 'true') && results.some((r) => r.prediction === 'false'));
+
+    const negative = `
+  - id: scored
+    type: learn_predict
+    input: in
+    model: { type: multinomial_nb }
+    label: is_fraud
+    features: [{ numeric: hour, standardize: false }]`;
+    const { dead } = await runSteps(negative, [{ ts: 1, hour: -3, is_fraud: true }], 1, undefined, 'scored');
+    assert.equal(dead.length, 1);
+    assert.match(String(dead[0].message), /non-negative features/);
+  });
+});
