@@ -172,3 +172,28 @@ describe('evaluate with a key', () => {
     assert.deepEqual(restored.results, straight.results);
   });
 });
+
+describe('schemas', () => {
+  test('a misspelt metric after evaluate is a plan error; the scored fields are typed downstream', async () => {
+    const misspelt = `${evaluated}
+  - id: good
+    type: filter
+    input: metrics
+    where: acuracy > 0.5`;
+    await assert.rejects(
+      runSteps(misspelt, [], 1, undefined, 'good'),
+      (err: Error & { code?: string }) => err.code === 'PLAN_TYPE_ERROR' && /acuracy/.test(err.message),
+    );
+    const typed = `${scored}
+  - id: flagged
+    type: filter
+    input: scored
+    where: prediction AND score > 0.2`;
+    const rows = transactions(3, 1500);
+    const { results } = await runSteps(typed, rows, 100, undefined, 'flagged');
+    const { results: all } = await runSteps(scored, rows, 100, undefined, 'scored');
+    const expected = all.filter((r) => r.prediction === true && Number(r.score) > 0.2);
+    assert.ok(expected.length > 0, 'some records flagged');
+    assert.deepEqual(results, expected);
+  });
+});

@@ -236,6 +236,21 @@ export const evaluateStep = defineStep({
     { additionalProperties: false },
   ),
   example: 'type: evaluate\nlabel: is_fraud\nwindow: 1m',
+  // A closed schema: a misspelt metric downstream (`acuracy`) is a plan error, not a null.
+  schema(cfg, [input]) {
+    const keyFields = (cfg.key ?? []).map(
+      (name) => input.fields.find((f) => f.name === name) ?? { name, type: 'any' as const, nullable: true },
+    );
+    const number = (name: string, nullable = false) => ({ name, type: 'number' as const, nullable });
+    const metrics =
+      cfg.task === 'regression'
+        ? [number('mae'), number('rmse')]
+        : [number('accuracy'), number('log_loss', true), number('auc', true)];
+    return {
+      fields: [...keyFields, number('window_start'), number('window_end'), number('records'), ...metrics],
+      open: false,
+    };
+  },
   create(cfg, step) {
     return new EvaluateOperator({
       stepId: step.id,

@@ -45,6 +45,43 @@ const shared = { model: modelSchema, features: featuresSchema, label, key };
 const MODEL_DESCRIPTION =
   'The model and the feature spec are declared once in the step; the model’s state (weights, running moments, vocabularies) lives in the job’s checkpointed keyed state, so a restored job resumes learning exactly where its checkpoint stopped. Records are handled one by one in input order: results do not depend on batch sizes. A record with a missing or non-numeric feature or label goes to the dead-letter output with the reason and changes no model.';
 
+/** The type of the prediction field of a model type (`any` when the model comes from a file). */
+function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'number' | 'string' | 'any' {
+  switch (type) {
+    case 'logistic_regression':
+    case 'ewma_zscore':
+      return 'boolean';
+    case 'linear_regression':
+    case 'streaming_kmeans':
+      return 'number';
+    case 'gaussian_nb':
+    case 'multinomial_nb':
+      return 'string';
+    default:
+      return 'any';
+  }
+}
+
+/**
+ * The schema of a scoring step's output: its input's fields, then the prediction and (but for
+ * linear regression) the score, both nullable (null before a model can predict).
+ */
+function scoredSchema<F extends { readonly name: string }>(
+  input: { readonly fields: readonly F[]; readonly open: boolean },
+  cfg: { output?: string; score?: string },
+  type: ModelConfig['type'] | undefined,
+) {
+  const output = cfg.output ?? 'prediction';
+  const score = cfg.score ?? 'score';
+  const added = [{ name: output, type: predictionType(type), nullable: true } as const];
+  const withScore =
+    type === 'linear_regression'
+      ? added
+      : [...added, { name: score, type: 'number', nullable: true } as const];
+  const names = new Set(withScore.map((f) => f.name));
+  return { fields: [...input.fields.filter((f) => !names.has(f.name)), ...withScore], open: input.open };
+}
+
 function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): void {
   const model = cfg.model as ModelConfig;
   if (supervised(model.type) && cfg.label === undefined)
@@ -102,6 +139,7 @@ export const learnPredictStep = defineStep({
   description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
   config: Type.Object({ ...shared, output, score }, { additionalProperties: false }),
   state: ['model', 'features', 'label', 'key'],
+  schema: (cfg, [input]) => scoredSchema(input, cfg, (cfg.model as ModelConfig).type),
   example:
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
