@@ -429,6 +429,28 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
     const perCategory = results(scratch, 'per-category.jsonl');
     assert.ok(perCategory.some((r) => r.category !== null && Number(r.bids) > 0));
   },
+  // Every transaction but the three malformed ones is scored and counted in one one-minute
+  // window; the model learns (AUC well above chance after the first minute); the three are dead
+  // letters, each with its reason.
+  'fraud-scoring': (scratch) => {
+    const metrics = results(scratch, 'metrics.jsonl');
+    assert.ok(metrics.length >= 5, 'a window per minute');
+    for (const m of metrics) {
+      assert.equal(Number(m.window_end) - Number(m.window_start), 60_000);
+      assert.ok(Number(m.accuracy) >= 0 && Number(m.accuracy) <= 1);
+    }
+    assert.equal(
+      metrics.reduce((n, m) => n + Number(m.records), 0),
+      results(scratch, 'scored.jsonl').length,
+    );
+    const later = metrics.slice(1);
+    assert.ok(later.reduce((n, m) => n + Number(m.auc), 0) / later.length > 0.7, 'AUC above 0.7');
+    const dead = results(scratch, 'dead-letters.jsonl').map((d) => String(d.message));
+    assert.equal(dead.length, 3);
+    assert.match(dead[0], /'amount' holds "n\/a", not a finite number/);
+    assert.match(dead[1], /'is_fraud' holds "unknown", not a binary label/);
+    assert.match(dead[2], /'hour' is missing/);
+  },
   // One row per region, updated in place: the counts add up to the 5,000 generated orders.
   'orders-to-postgres': async () => {
     const rows = await pgRows('SELECT region, orders::int AS orders FROM sluice_example_revenue_by_region');

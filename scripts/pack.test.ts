@@ -39,6 +39,7 @@ const workspaces = [
   'packages/connectors/postgres',
   'packages/connectors/redis',
   'packages/server',
+  'packages/ml',
   'packages/cli',
   'packages/sql',
 ];

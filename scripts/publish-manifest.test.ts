@@ -20,6 +20,7 @@ const packages = [
   'packages/connectors/postgres',
   'packages/connectors/redis',
   'packages/server',
+  'packages/ml',
 ];
 
 const repoManifest: Manifest = {

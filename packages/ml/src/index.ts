@@ -1,0 +1,28 @@
+/**
+ * @sluice/ml: online machine learning on the stream, registered explicitly:
+ *
+ * ```ts
+ * const registry = new Registry([builtins, ml]);
+ * ```
+ *
+ * The `sluice` CLI loads this package by itself when a pipeline names one of its step types.
+ */
+
+import type { Plugin } from '@sluice/core';
+import { evaluateStep } from './evaluate.ts';
+import { learnPredictStep, learnStep, predictStep } from './steps.ts';
+
+export { type FeatureConfig, FeatureSpec, type FeatureState, stableHash } from './features.ts';
+export { Learner, type LearnerJson, type ModelConfig, type ModelJson, type Prediction } from './learner.ts';
+export { logLoss, regressionErrors, rocAuc } from './metrics.ts';
+export { EwmaZScore } from './models/ewma.ts';
+export { StreamingKMeans } from './models/kmeans.ts';
+export { LinearModel } from './models/linear.ts';
+export { GaussianNb, MultinomialNb } from './models/naive-bayes.ts';
+export { evaluateStep, learnPredictStep, learnStep, predictStep };
+
+/** The ML plugin: the `learn`, `predict`, `learn_predict` and `evaluate` steps. */
+export const ml: Plugin = {
+  name: 'ml',
+  components: [learnStep, predictStep, learnPredictStep, evaluateStep],
+};

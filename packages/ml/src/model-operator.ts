@@ -1,0 +1,267 @@
+/**
+ * The operator of the `learn`, `predict` and `learn_predict` steps: one learner (model + feature
+ * state) per key, kept in the job's keyed state, so a restored job resumes learning exactly where
+ * the checkpoint left it.
+ *
+ * Each record is handled alone, in input order, so results depend on the input only — not on how
+ * it was cut into batches. A record whose label or features the model cannot use goes to the
+ * dead-letter output with the reason and changes no state.
+ */
+
+import {
+  type Batch,
+  MemoryStateBackend,
+  type Operator,
+  type OperatorContext,
+  type Output,
+  type Row,
+  SluiceError,
+  type StateBackend,
+} from '@sluice/core';
+import type { FeatureSpec } from './features.ts';
+import {
+  type Label,
+  Learner,
+  type LearnerJson,
+  labelOf,
+  type ModelConfig,
+  RecordRefused,
+  supervised,
+} from './learner.ts';
+
+/** What the operator does with each record. */
+export type ModelMode = 'learn' | 'predict' | 'learn_predict';
+
+export interface ModelOperatorOptions {
+  stepId: string;
+  mode: ModelMode;
+  model: ModelConfig;
+  features: FeatureSpec;
+  /** The label field; required to learn with a supervised model. */
+  label?: string;
+  /** Fields whose values pick the learner (a model per key); absent: one learner. */
+  key?: readonly string[];
+  /** Field the prediction is written to. */
+  output: string;
+  /** Field the score is written to. */
+  score: string;
+  /** `learn`: emit a summary (key fields, records learned, the learner's JSON) every this many records per key; 0: never. */
+  summaryEvery: number;
+  /**
+   * `predict`: reads the learner of the keys that have no model of their own (a model file),
+   * once, when the operator opens (not when the step is built, so that validating a pipeline
+   * reads no file).
+   */
+  load?: () => LearnerJson;
+}
+
+/** The name of the keyed state: part of the checkpoint format, never rename it. */
+const LEARNERS = 'learners';
+
+/** Checkpointed form outside a job (unit tests); in a job the runtime snapshots the keyed state. */
+interface ModelSnapshot {
+  version: 1;
+  state?: unknown;
+}
+
+/** The text of a record's key: the JSON of its key fields' values (missing ones as null). */
+function keyText(key: readonly string[] | undefined, record: Row): string {
+  if (key === undefined) return '';
+  if (key.length === 1) return JSON.stringify(record[key[0]] ?? null);
+  return JSON.stringify(key.map((f) => record[f] ?? null));
+}
+
+export class ModelOperator implements Operator {
+  readonly #o: ModelOperatorOptions;
+  readonly #learners = new Map<string, Learner>();
+  /** Key fields' values per key, for summaries. */
+  readonly #keyRows = new Map<string, Row>();
+  #ownState: StateBackend | undefined;
+  /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
+  #initial: Learner | undefined;
+  /** A learner that never learns, for checking features when a key has no model (predict). */
+  #scratch: Learner | undefined;
+  readonly absorbs: boolean;
+
+  constructor(options: ModelOperatorOptions) {
+    this.#o = options;
+    this.absorbs = options.mode === 'learn';
+  }
+
+  open(ctx: OperatorContext): void {
+    const initial = this.#o.load?.();
+    if (initial !== undefined) this.#initial = Learner.fromJSON(initial, this.#o.features);
+    const restored = ctx.restored as Partial<ModelSnapshot> | undefined | null;
+    if (
+      restored !== undefined &&
+      (typeof restored !== 'object' || restored === null || restored.version !== 1)
+    )
+      throw this.#incompatible();
+    let backend = ctx.state;
+    if (backend === undefined) {
+      // Outside a job: hold the keyed state here and put it in the snapshot.
+      backend = new MemoryStateBackend(restored?.state);
+      this.#ownState = backend;
+    }
+    backend.keyed<string, LearnerJson & { learned: number; key?: Row }>(LEARNERS, {
+      entries: () => this.#entries(),
+      restore: (key, entry) => {
+        try {
+          this.#learners.set(key, Learner.fromJSON(entry, this.#o.features));
+          if (entry.key !== undefined) this.#keyRows.set(key, entry.key);
+        } catch {
+          throw this.#incompatible();
+        }
+      },
+    });
+  }
+
+  *#entries(): Iterable<readonly [string, LearnerJson & { learned: number; key?: Row }]> {
+    for (const [key, learner] of this.#learners) {
+      const entry: LearnerJson & { learned: number; key?: Row } = learner.toJSON();
+      const row = this.#keyRows.get(key);
+      if (row !== undefined) entry.key = row;
+      yield [key, entry];
+    }
+  }
+
+  #incompatible(): SluiceError {
+    return new SluiceError(
+      'CHECKPOINT_INCOMPATIBLE',
+      `the checkpoint's state for step '${this.#o.stepId}' is not this step's model state; ` +
+        'the step changed since the checkpoint was taken: restart with --from-scratch',
+      { step: this.#o.stepId },
+    );
+  }
+
+  /** The learner of `key`, created (from the model file, or empty) on first use. */
+  #learner(key: string, record: Row): Learner | undefined {
+    let learner = this.#learners.get(key);
+    if (learner !== undefined) return learner;
+    const o = this.#o;
+    // predict never changes a learner: every key without a model of its own shares the file's,
+    // which stays out of the keyed state (the file is read again at a restore).
+    if (o.mode === 'predict') return this.#initial;
+    learner = Learner.create(o.model, o.features);
+    this.#learners.set(key, learner);
+    if (o.key !== undefined)
+      this.#keyRows.set(key, Object.fromEntries(o.key.map((f) => [f, record[f] ?? null])));
+    return learner;
+  }
+
+  processBatch(batch: Batch, out: Output, input = 0): void {
+    if (input === 1) {
+      this.#takeModels(batch, out);
+      return;
+    }
+    const o = this.#o;
+    const learn = o.mode !== 'predict';
+    const predict = o.mode !== 'learn';
+    const needsLabel = learn && supervised(o.model.type);
+    const n = batch.records.length;
+    const records: Row[] = [];
+    const times: number[] = [];
+    const keep: number[] = [];
+    const summaries: Row[] = [];
+    const summaryTimes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const record = batch.records[i];
+      const key = keyText(o.key, record);
+      let label: Label = 0;
+      let x: Float64Array;
+      const learner = this.#learner(key, record);
+      try {
+        if (needsLabel) label = labelOf(o.model.type, o.label!, record);
+        // With no model yet (predict), the features are still checked, so that whether a record
+        // is a dead letter does not depend on when a model arrived.
+        x = learner === undefined ? this.#check(record) : learner.encode(record, learn);
+      } catch (err) {
+        if (!(err instanceof RecordRefused)) throw err;
+        out.deadLetter(
+          batch,
+          i,
+          new SluiceError('SCHEMA_VIOLATION', err.message, { step: o.stepId, path: err.field }),
+        );
+        continue;
+      }
+      if (predict) {
+        const p = learner === undefined ? { value: null, score: null } : learner.predict(x);
+        // A plain spread clones the record's shape (V8's fast path) and the added fields keep one
+        // hidden class for records of one shape; a spread with a computed key in the same
+        // literal builds a dictionary-mode object per record (several times slower).
+        const result: Row = { ...record };
+        result[o.output] = p.value;
+        if (p.score !== null || learner?.type !== 'linear_regression') result[o.score] = p.score;
+        records.push(result);
+        times.push(batch.times[i]);
+        keep.push(i);
+      }
+      if (learn && learner !== undefined) {
+        learner.learn(x, label);
+        if (o.summaryEvery > 0 && learner.learned % o.summaryEvery === 0) {
+          summaries.push(this.#summary(key, learner));
+          summaryTimes.push(batch.times[i]);
+        }
+      }
+    }
+    if (records.length > 0) out.emit(this.#like(batch, keep, records, times));
+    if (summaries.length > 0) out.emit({ records: summaries, times: summaryTimes });
+  }
+
+  /** Checks `record`'s features against the spec (throws {@link RecordRefused}), learning nothing. */
+  #check(record: Row): Float64Array {
+    this.#scratch ??= Learner.create({ type: 'ewma_zscore' }, this.#o.features);
+    return this.#scratch.encode(record, false);
+  }
+
+  /** A batch of `records` standing for records `keep` of `batch` (their keys, offsets and watermarks). */
+  #like(batch: Batch, keep: number[], records: Row[], times: number[]): Batch {
+    const result: Batch = { records, times };
+    if (batch.keys) result.keys = keep.map((i) => batch.keys![i]);
+    if (batch.offsets) result.offsets = keep.map((i) => batch.offsets![i]);
+    if (batch.seqs) result.seqs = keep.map((i) => batch.seqs![i]);
+    if (batch.watermarks) result.watermarks = keep.map((i) => batch.watermarks![i]);
+    if (batch.source !== undefined) result.source = batch.source;
+    if (batch.partition !== undefined) result.partition = batch.partition;
+    return result;
+  }
+
+  /** A model summary: the key fields, the records learned and the learner's JSON. */
+  #summary(key: string, learner: Learner): Row {
+    return { ...(this.#keyRows.get(key) ?? {}), learned: learner.learned, model: learner.toJSON() };
+  }
+
+  /** `predict`'s second input: model summaries of an upstream `learn`; each replaces its key's learner. */
+  #takeModels(batch: Batch, out: Output): void {
+    const o = this.#o;
+    for (let i = 0; i < batch.records.length; i++) {
+      const record = batch.records[i];
+      try {
+        const learner = Learner.fromJSON(record.model as LearnerJson, o.features);
+        const key = keyText(o.key, record);
+        this.#learners.set(key, learner);
+        if (o.key !== undefined)
+          this.#keyRows.set(key, Object.fromEntries(o.key.map((f) => [f, record[f] ?? null])));
+      } catch (err) {
+        out.deadLetter(
+          batch,
+          i,
+          new SluiceError(
+            'SCHEMA_VIOLATION',
+            `not a model summary of this step's features: ${(err as Error).message}`,
+            {
+              step: o.stepId,
+              path: 'model',
+            },
+          ),
+        );
+      }
+    }
+  }
+
+  snapshot(): ModelSnapshot {
+    const snapshot: ModelSnapshot = { version: 1 };
+    if (this.#ownState !== undefined) snapshot.state = this.#ownState.snapshot();
+    return snapshot;
+  }
+}

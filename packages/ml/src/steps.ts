@@ -1,0 +1,220 @@
+/**
+ * The `learn`, `predict` and `learn_predict` steps: one spec each over the model operator, sharing
+ * the options that declare the model and its features once.
+ */
+
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
+import Type from 'typebox';
+import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
+import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { type ModelMode, ModelOperator } from './model-operator.ts';
+
+const label = Type.Optional(
+  Type.String({
+    description:
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `streaming_kmeans` and `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
+    examples: ['is_fraud'],
+  }),
+);
+
+const key = Type.Optional(
+  Type.Array(Type.String(), {
+    minItems: 1,
+    description:
+      'Fields whose values pick the model: a model per key (per card, per device). Default: one model.',
+    examples: [['card_id']],
+  }),
+);
+
+const output = Type.String({
+  description:
+    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
+  default: 'prediction',
+});
+
+const score = Type.String({
+  description:
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`). Linear regression writes none.',
+  default: 'score',
+});
+
+const shared = { model: modelSchema, features: featuresSchema, label, key };
+
+const MODEL_DESCRIPTION =
+  'The model and the feature spec are declared once in the step; the model’s state (weights, running moments, vocabularies) lives in the job’s checkpointed keyed state, so a restored job resumes learning exactly where its checkpoint stopped. Records are handled one by one in input order: results do not depend on batch sizes. A record with a missing or non-numeric feature or label goes to the dead-letter output with the reason and changes no model.';
+
+/** The type of the prediction field of a model type (`any` when the model comes from a file). */
+function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'number' | 'string' | 'any' {
+  switch (type) {
+    case 'logistic_regression':
+    case 'ewma_zscore':
+      return 'boolean';
+    case 'linear_regression':
+    case 'streaming_kmeans':
+      return 'number';
+    case 'gaussian_nb':
+    case 'multinomial_nb':
+      return 'string';
+    default:
+      return 'any';
+  }
+}
+
+/**
+ * The schema of a scoring step's output: its input's fields, then the prediction and (but for
+ * linear regression) the score, both nullable (null before a model can predict).
+ */
+function scoredSchema<F extends { readonly name: string }>(
+  input: { readonly fields: readonly F[]; readonly open: boolean },
+  cfg: { output?: string; score?: string },
+  type: ModelConfig['type'] | undefined,
+) {
+  const output = cfg.output ?? 'prediction';
+  const score = cfg.score ?? 'score';
+  const added = [{ name: output, type: predictionType(type), nullable: true } as const];
+  const withScore =
+    type === 'linear_regression'
+      ? added
+      : [...added, { name: score, type: 'number', nullable: true } as const];
+  const names = new Set(withScore.map((f) => f.name));
+  return { fields: [...input.fields.filter((f) => !names.has(f.name)), ...withScore], open: input.open };
+}
+
+function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): void {
+  const model = cfg.model as ModelConfig;
+  if (supervised(model.type) && cfg.label === undefined)
+    throw new SluiceError('CONFIG_INVALID', `model '${model.type}' learns from a label: set 'label'`, {
+      step: stepId,
+      path: 'label',
+    });
+}
+
+/** The step's feature spec; throws CONFIG_INVALID at the path of a feature that names no kind, two, or another kind's option. */
+function featureSpec(stepId: string, features: readonly unknown[]): FeatureSpec {
+  features.forEach((feature, i) => {
+    const problem = featureProblem(feature as { [option: string]: unknown });
+    if (problem !== undefined)
+      throw new SluiceError('CONFIG_INVALID', problem[1], {
+        step: stepId,
+        path: problem[0] === '' ? `features[${i}]` : `features[${i}].${problem[0]}`,
+      });
+  });
+  return new FeatureSpec(features as FeatureConfig[]);
+}
+
+function operator(
+  mode: ModelMode,
+  cfg: {
+    model: unknown;
+    features: unknown[];
+    label?: string;
+    key?: string[];
+    output?: string;
+    score?: string;
+    summary_every?: number;
+  },
+  step: StepInfo,
+  load?: () => LearnerJson,
+): ModelOperator {
+  const features = featureSpec(step.id, cfg.features);
+  return new ModelOperator({
+    stepId: step.id,
+    mode,
+    model: cfg.model as ModelConfig,
+    features,
+    label: cfg.label,
+    key: cfg.key,
+    output: cfg.output ?? 'prediction',
+    score: cfg.score ?? 'score',
+    summaryEvery: cfg.summary_every ?? 0,
+    load,
+  });
+}
+
+export const learnPredictStep = defineStep({
+  type: 'learn_predict',
+  summary: 'Predicts each record with the current model, then learns from its label (prequential).',
+  description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
+  config: Type.Object({ ...shared, output, score }, { additionalProperties: false }),
+  state: ['model', 'features', 'label', 'key'],
+  schema: (cfg, [input]) => scoredSchema(input, cfg, (cfg.model as ModelConfig).type),
+  example:
+    'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
+  create(cfg, step) {
+    checkLabel(step.id, cfg);
+    return operator('learn_predict', cfg, step);
+  },
+});
+
+export const learnStep = defineStep({
+  type: 'learn',
+  summary: 'Updates a model from each record and its label; emits model summaries, or nothing.',
+  description: `Emits nothing but, with \`summary_every: N\`, a summary after every N records a key's model learned: the key fields, \`learned\` (records learned) and \`model\` (the model and its feature state as JSON — what \`predict\` reads from a \`model_file\` or from its second input). ${MODEL_DESCRIPTION}`,
+  config: Type.Object(
+    {
+      ...shared,
+      summary_every: Type.Integer({
+        minimum: 0,
+        description: 'Emit a model summary every this many records learned per key; 0: never.',
+        default: 0,
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  state: ['model', 'features', 'label', 'key'],
+  example:
+    'type: learn\nmodel: { type: linear_regression, l2: 0.001 }\nfeatures: [{ numeric: distance_km }, { one_hot: vehicle }]\nlabel: minutes\nsummary_every: 10000',
+  create(cfg, step) {
+    checkLabel(step.id, cfg);
+    return operator('learn', cfg, step);
+  },
+});
+
+export const predictStep = defineStep({
+  type: 'predict',
+  summary: 'Adds a prediction field from a model loaded from a file or learned upstream.',
+  description:
+    'The model comes from `model_file` (the JSON of a `learn` step’s summary `model` field, or of `Learner.toJSON()`), or from the step’s second input: the summaries of an upstream `learn` step (`input: [records, learner]`), each replacing the model of its key as it arrives. Records of a key with no model yet get null predictions. Predicting never changes the model or its feature state. Which summary a record meets depends on how the two inputs interleave, which the engine does not order: for results that are a function of the input alone, use `learn_predict` or a `model_file`. A record with a missing or non-numeric feature goes to the dead-letter output with the reason.',
+  config: Type.Object(
+    {
+      features: featuresSchema,
+      key,
+      model_file: Type.Optional(
+        Type.String({
+          description: 'JSON file of a learned model (relative to the pipeline file).',
+          examples: ['./models/fraud.json'],
+        }),
+      ),
+      output,
+      score,
+    },
+    { additionalProperties: false },
+  ),
+  state: ['features', 'key'],
+  example:
+    'type: predict\nmodel_file: ./fraud-model.json\nfeatures: [{ numeric: amount }, { one_hot: country }]',
+  create(cfg, step) {
+    const file = cfg.model_file;
+    const load =
+      file === undefined
+        ? undefined
+        : () => {
+            const path = isAbsolute(file) ? file : join(step.baseDir, file);
+            try {
+              const json = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
+              Learner.fromJSON(json, new FeatureSpec(cfg.features as FeatureConfig[]));
+              return json;
+            } catch (err) {
+              throw new SluiceError(
+                'CONFIG_INVALID',
+                `model_file '${file}' is not a model of these features: ${(err as Error).message}`,
+                { step: step.id, path: 'model_file', cause: err },
+              );
+            }
+          };
+    // The model type comes with each model; the operator never creates one in predict mode.
+    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, load);
+  },
+});
