@@ -18,5 +18,6 @@ export interface ConnectorPackage {
 export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
+  { pkg: '@sluice/nats', title: 'NATS JetStream', types: ['nats'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
 ];
