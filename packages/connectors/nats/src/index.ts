@@ -8,13 +8,15 @@
  * The `sluice` CLI loads this package by itself when a pipeline names `type: nats`.
  */
 
-import { type Plugin, sourceOf } from '@sluice/core';
+import { type Plugin, sinkOf, sourceOf } from '@sluice/core';
+import { natsSink } from './sink.ts';
 import { natsSource } from './source.ts';
 
-export { natsSource };
+export { natsSink, natsSource };
 
-/** The NATS plugin: source of `type: nats`. */
-export const nats: Plugin = { name: 'nats', components: [natsSource] };
+/** The NATS plugin: source and sink of `type: nats`. */
+export const nats: Plugin = { name: 'nats', components: [natsSource, natsSink] };
 
-/** TypeScript API helper: `.from('orders', natsStream({ stream: 'ORDERS' }))`. */
+/** TypeScript API helpers: `.from('orders', natsStream({ stream: 'ORDERS' }))`, `toNats({ subject })`. */
 export const natsStream = sourceOf(natsSource);
+export const toNats = sinkOf(natsSink);

@@ -2,7 +2,8 @@
  * A server outage mid-stream, made with a TCP proxy in front of the machine's NATS server (which
  * other sessions share, so it is never stopped): the proxy drops every connection and refuses new
  * ones for a while, then comes back on the same port. The source reconnects with backoff and loses
- * nothing, reading nothing twice that it read before.
+ * nothing, reading nothing twice that it read before; a sink write started during the outage
+ * resolves once the server is back, each message stored once.
  */
 
 import assert from 'node:assert/strict';
@@ -15,7 +16,9 @@ import {
   NATS_HOST,
   natsAvailable,
   openNatsReader,
+  openNatsSink,
   publish,
+  streamMessages,
   uniqueName,
 } from './test-support.ts';
 
@@ -73,6 +76,45 @@ describe('nats through a server outage', { skip: !available }, () => {
       assert.deepEqual(left, [], 'everything was acknowledged');
     } finally {
       await fresh.close();
+      await deleteStream(stream);
+    }
+  });
+
+  test('a sink write during an outage resolves once the server is back, each message stored once', async () => {
+    const proxy = new OutageProxy(NATS_HOST);
+    await proxy.up();
+    const stream = uniqueName('outage_out');
+    await createStream(stream, [`${stream}.>`]);
+    const sink = await openNatsSink({
+      servers: [`nats://${proxy.address}`],
+      subject: `${stream}.out`,
+      msg_id_expression: 'CAST(id AS TEXT)',
+      ack_timeout: '500ms',
+      retry: { max_attempts: 20, initial_backoff: '100ms', max_backoff: '1s' },
+    });
+    try {
+      await sink.write({ records: [{ id: -1 }], times: [0] });
+      await proxy.down();
+      const records = range(0, 10).map((id) => ({ id }));
+      let resolved = false;
+      const writing = sink.write({ records, times: records.map(() => 0) }).then((r) => {
+        resolved = true;
+        return r;
+      });
+      await sleep(1500);
+      assert.equal(resolved, false, 'the write waits for the server');
+      await proxy.up();
+      assert.equal(await writing, undefined, 'nothing refused');
+      const stored = (await streamMessages(stream)).map((m) => (JSON.parse(m.data) as { id: number }).id);
+      assert.deepEqual(
+        stored.sort((a, b) => a - b),
+        [-1, ...range(0, 10)],
+        'every message, once',
+      );
+      await sink.close();
+    } finally {
+      await sink.abort?.();
+      await proxy.down();
       await deleteStream(stream);
     }
   });

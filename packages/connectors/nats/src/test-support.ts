@@ -7,8 +7,10 @@
 import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as makeHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { type Logger, type Row, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import { type Logger, type Row, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
 import { serviceAvailable, sourceConformance } from '@sluice/core/testing';
+import { natsSink } from './sink.ts';
+import type { NatsSinkConfig } from './sink-config.ts';
 import { natsSource } from './source.ts';
 import type { NatsSourceConfig } from './source-config.ts';
 import type { NatsReader } from './source-reader.ts';
@@ -191,4 +193,23 @@ export function natsSourceConformance(skip: string | false): void {
       };
     },
   });
+}
+
+/** Opens the `nats` sink outside a job with `options` (defaults applied; `servers` the test server). */
+export async function openNatsSink(
+  options: { [k: string]: unknown },
+  log: Logger = silentLogger,
+): Promise<Sink> {
+  const checked = validateConfig<NatsSinkConfig>(natsSink.config, { servers: [NATS_URL], ...options });
+  if (!checked.ok) throw new Error(`invalid nats config: ${JSON.stringify(checked.issues)}`);
+  const sink = natsSink.create(checked.value);
+  await sink.open({
+    id: 'out',
+    restored: undefined,
+    clock: systemClock,
+    baseDir: process.cwd(),
+    signal: new AbortController().signal,
+    log,
+  });
+  return sink;
 }
