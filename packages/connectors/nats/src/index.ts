@@ -9,13 +9,14 @@
  */
 
 import { type Plugin, sinkOf, sourceOf } from '@sluice/core';
+import { natsLookup } from './lookup.ts';
 import { natsSink } from './sink.ts';
 import { natsSource } from './source.ts';
 
-export { natsSink, natsSource };
+export { natsLookup, natsSink, natsSource };
 
-/** The NATS plugin: source and sink of `type: nats`. */
-export const nats: Plugin = { name: 'nats', components: [natsSource, natsSink] };
+/** The NATS plugin: the source, the sink and the KV lookup table of `type: nats`. */
+export const nats: Plugin = { name: 'nats', components: [natsSource, natsSink, natsLookup] };
 
 /** TypeScript API helpers: `.from('orders', natsStream({ stream: 'ORDERS' }))`, `toNats({ subject })`. */
 export const natsStream = sourceOf(natsSource);
