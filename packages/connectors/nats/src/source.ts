@@ -118,13 +118,32 @@ async function open(config: NatsSourceConfig, ackWait: number, ctx: SourceContex
           path: 'durable',
         },
       );
+    const filters =
+      info.config.filter_subjects ?? (info.config.filter_subject ? [info.config.filter_subject] : []);
+    if (
+      config.subjects !== undefined &&
+      [...filters].sort().join(' ') !== [...config.subjects].sort().join(' ')
+    )
+      ctx.log.warn(
+        'nats: the existing consumer filters other subjects than `subjects`; it is used as it is',
+        {
+          source: ctx.id,
+          durable,
+          consumer_subjects: filters,
+          subjects: config.subjects,
+        },
+      );
     const consumerAckWait = info.config.ack_wait === undefined ? 30_000 : millis(info.config.ack_wait);
     const reader = new NatsReader(
       {
         partition: 'nats',
         payload: { format: config.format, maxDepth: config.max_depth, invalidUtf8: config.invalid_utf8 },
         metadata: config.metadata,
-        window: info.config.max_ack_pending ?? config.max_ack_pending,
+        // -1 on an existing consumer: no limit from the server; the option still paces checkpoints.
+        window:
+          info.config.max_ack_pending !== undefined && info.config.max_ack_pending > 0
+            ? info.config.max_ack_pending
+            : config.max_ack_pending,
         maxDeliver: info.config.max_deliver ?? -1,
         ackWait: consumerAckWait,
         pullBatch: config.pull_batch,
