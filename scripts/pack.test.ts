@@ -36,6 +36,7 @@ const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
 const workspaces = [
   'packages/core',
   'packages/connectors/kafka',
+  'packages/connectors/nats',
   'packages/connectors/postgres',
   'packages/cli',
   'packages/sql',
