@@ -23,7 +23,7 @@ import {
 } from '@sluice/core';
 import { memorySinkStore, testing } from '@sluice/core/testing';
 import { nats } from './index.ts';
-import { type NatsLookupConfig, natsLookup } from './lookup.ts';
+import { kvKey, type NatsLookupConfig, natsLookup } from './lookup.ts';
 import { NATS_URL, natsAvailable, uniqueName, withNats } from './test-support.ts';
 
 const available = await natsAvailable();
@@ -58,6 +58,17 @@ async function open(options: { [option: string]: unknown }): Promise<Lookup> {
   });
   return lookup;
 }
+
+test('a lookup key becomes the prefix and its values joined by dots, or a reason it cannot', () => {
+  assert.equal(kvKey('customer.', ['c1']), 'customer.c1');
+  assert.equal(kvKey('', ['eu', 42]), 'eu.42');
+  assert.equal(kvKey('', [42n, true]), '42.true');
+  assert.deepEqual(kvKey('', [{ a: 1 }]), { problem: 'a key value of type object is no KV key' });
+  assert.deepEqual(kvKey('', [new Date(0)]), { problem: 'a key value of type timestamp is no KV key' });
+  assert.match((kvKey('', ['a b']) as { problem: string }).problem, /'a b' is no valid KV key/);
+  assert.match((kvKey('x.', ['']) as { problem: string }).problem, /'x.' is no valid KV key/);
+  assert.match((kvKey('', ['a', '', 'b']) as { problem: string }).problem, /'a..b' is no valid KV key/);
+});
 
 describe('nats KV lookup', { skip: !available }, () => {
   after(async () => {

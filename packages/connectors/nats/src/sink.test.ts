@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Row } from '@sluice/core';
+import { subjectProblem } from './sink.ts';
 import {
   createStream,
   deleteStream,
@@ -29,6 +30,18 @@ async function freshStream(prefix: string, extra: { max_msg_size?: number } = {}
 const orders = (from: number, to: number): Row[] =>
   Array.from({ length: to - from }, (_, i) => ({ order_id: from + i, region: i % 2 === 0 ? 'eu' : 'us' }));
 const batchOf = (records: Row[]) => ({ records, times: records.map(() => 0) });
+
+test('a subject to publish to is plain text with non-empty tokens and no wildcard', () => {
+  assert.equal(subjectProblem('orders.eu.created'), undefined);
+  assert.equal(subjectProblem(null), 'gave NULL');
+  assert.equal(subjectProblem(42), 'gave a number, not text');
+  assert.equal(subjectProblem(''), 'gave an empty subject');
+  assert.match(subjectProblem('orders..eu') ?? '', /empty token/);
+  assert.match(subjectProblem('orders.') ?? '', /empty token/);
+  assert.match(subjectProblem('orders.*') ?? '', /wildcard/);
+  assert.match(subjectProblem('orders.>') ?? '', /wildcard/);
+  assert.match(subjectProblem('orders eu') ?? '', /white space/);
+});
 
 describe('nats sink', { skip: !available }, () => {
   after(async () => {

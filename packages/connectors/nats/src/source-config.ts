@@ -11,14 +11,14 @@ export const natsSourceConfig = Type.Object(
     ...connectionFields,
     stream: Type.String({
       minLength: 1,
-      pattern: '^[^.*>\\s]+$',
+      pattern: '^[^.*>/\\\\\\s]+$',
       description: 'JetStream stream to read.',
       examples: ['ORDERS'],
     }),
     durable: Type.Optional(
       Type.String({
         minLength: 1,
-        pattern: '^[^.*>\\s]+$',
+        pattern: '^[^.*>/\\\\\\s]+$',
         description:
           'Name of the durable pull consumer. The server keeps its position (what was acknowledged) ' +
           'across restarts, so it must stay the same; workers that share the work use the same one. ' +
@@ -32,7 +32,7 @@ export const natsSourceConfig = Type.Object(
         description:
           'Subjects the consumer reads (its filter subjects), with NATS wildcards (`*` one token, ' +
           '`>` the rest). Absent: every subject of the stream. With `create`, also the subjects of ' +
-          'the stream when it is created.',
+          'the stream when it is created. More than one needs nats-server 2.10 or later.',
         examples: [['orders.*.created', 'orders.eu.>']],
       }),
     ),

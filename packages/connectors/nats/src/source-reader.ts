@@ -80,6 +80,9 @@ interface Pending {
 
 export interface ReaderSettings {
   readonly partition: string;
+  /** The stream and the durable consumer read, for messages. */
+  readonly stream: string;
+  readonly durable: string;
   readonly payload: PayloadOptions;
   readonly metadata: boolean;
   /** The consumer's `max_ack_pending`: the window of unacknowledged messages. */
@@ -168,7 +171,15 @@ export class NatsReader implements SourceReader {
     let attempt = 0;
     while (!this.#closed) {
       try {
-        const messages = await consumer.consume({ max_messages: this.#settings.pullBatch });
+        // `bind`: after a reconnect the client pulls again at once. Without it, it first asks
+        // for the consumer's info and, when that fails once, waits its 30 s `expires` before
+        // trying again (seen in the outage test). A deleted consumer still ends the iterator
+        // (`abort_on_missing_resource`), which the catch below reports.
+        const messages = await consumer.consume({
+          max_messages: this.#settings.pullBatch,
+          bind: true,
+          abort_on_missing_resource: true,
+        });
         this.#messages = messages;
         if (this.#closed) messages.stop();
         for await (const m of messages) {
@@ -191,7 +202,7 @@ export class NatsReader implements SourceReader {
           this.fail(
             new SluiceError(
               'SOURCE_UNAVAILABLE',
-              `nats: the consumer was deleted from the stream: ${describeError(err)}`,
+              `nats: consumer '${this.#settings.durable}' was deleted from stream '${this.#settings.stream}': ${describeError(err)}`,
               { step: this.#ctx.id, path: 'durable', cause: err },
             ),
           );

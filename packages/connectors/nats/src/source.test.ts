@@ -92,6 +92,28 @@ describe('nats source', { skip: !available }, () => {
     await assert.rejects(openNatsReader({ stream, durable: 'nobody' }), /has no consumer 'nobody'/);
   });
 
+  test('a consumer deleted while the source reads fails its next read, naming the consumer', async () => {
+    const stream = await freshStream('deleted');
+    const reader = await openNatsReader({ stream, durable: 'doomed', create: true });
+    try {
+      await withNats(async (nc) => (await jetstreamManager(nc)).consumers.delete(stream, 'doomed'));
+      const signal = new AbortController().signal;
+      const deadline = Date.now() + 10_000;
+      let failure: unknown;
+      while (failure === undefined && Date.now() < deadline) {
+        try {
+          await reader.read(10, signal);
+        } catch (err) {
+          failure = err;
+        }
+      }
+      assert.ok(failure instanceof Error, 'a read failed');
+      assert.match(failure.message, new RegExp(`consumer 'doomed' was deleted from stream '${stream}'`));
+    } finally {
+      await reader.close();
+    }
+  });
+
   test('messages held for a checkpoint longer than ack_wait are not redelivered (working heartbeats)', async () => {
     const stream = await freshStream('ackwait');
     const reader = await openNatsReader({ stream, durable: 'slow', create: true, ack_wait: '1s' });

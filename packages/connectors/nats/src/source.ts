@@ -28,7 +28,7 @@ import { NatsReader } from './source-reader.ts';
 
 /** The durable name a source without `durable` uses: stable across restarts of its pipeline. */
 export function defaultDurable(ctx: Pick<SourceContext, 'id' | 'pipeline'>): string {
-  return `sluice-${ctx.pipeline ?? 'embedded'}-${ctx.id}`.replace(/[.*>\s]/g, '_');
+  return `sluice-${ctx.pipeline ?? 'embedded'}-${ctx.id}`.replace(/[.*>/\\\s]/g, '_');
 }
 
 /** Whether `err` is the JetStream API's answer `code`. */
@@ -137,6 +137,8 @@ async function open(config: NatsSourceConfig, ackWait: number, ctx: SourceContex
     const reader = new NatsReader(
       {
         partition: 'nats',
+        stream: config.stream,
+        durable,
         payload: { format: config.format, maxDepth: config.max_depth, invalidUtf8: config.invalid_utf8 },
         metadata: config.metadata,
         // -1 on an existing consumer: no limit from the server; the option still paces checkpoints.
@@ -159,6 +161,13 @@ async function open(config: NatsSourceConfig, ackWait: number, ctx: SourceContex
   } catch (err) {
     await closeNats(nc);
     if (err instanceof SluiceError) throw err;
+    // The server or the client refused the stream or consumer config: retrying will not help.
+    if (err instanceof JetStreamApiError || /requires server/.test(describeError(err)))
+      throw new SluiceError('CONFIG_INVALID', `nats: cannot open the consumer: ${describeError(err)}`, {
+        step: ctx.id,
+        path: 'subjects',
+        cause: err,
+      });
     throw new SluiceError('SOURCE_UNAVAILABLE', `nats: cannot open the consumer: ${describeError(err)}`, {
       step: ctx.id,
       path: 'stream',
