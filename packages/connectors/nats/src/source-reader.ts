@@ -366,8 +366,9 @@ export class NatsReader implements SourceReader {
   /**
    * Stops pulling. Messages delivered and not acknowledged are handed back (`nak`), so the server
    * delivers them again soon — to another worker, or to this source after a restart, where those
-   * the last checkpoint covers are skipped. (A pull request of this connection that the server
-   * still holds may take one of them, which then comes back after `ack_wait`.)
+   * the last checkpoint covers are skipped. The nak is delayed by `NAK_DELAY`: nats-server 2.9
+   * hands a message nak'd at once to a pull request of this connection that it still holds,
+   * where it would wait for `ack_wait` and use up one of its `max_deliver` deliveries.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
