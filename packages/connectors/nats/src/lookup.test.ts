@@ -21,10 +21,10 @@ import {
   systemClock,
   validateConfig,
 } from '@sluice/core';
-import { memorySinkStore, testing } from '@sluice/core/testing';
+import { memorySinkStore, OutageProxy, testing } from '@sluice/core/testing';
 import { nats } from './index.ts';
 import { kvKey, type NatsLookupConfig, natsLookup } from './lookup.ts';
-import { NATS_URL, natsAvailable, uniqueName, withNats } from './test-support.ts';
+import { NATS_HOST, NATS_URL, natsAvailable, uniqueName, withNats } from './test-support.ts';
 
 const available = await natsAvailable();
 const buckets: string[] = [];
@@ -119,6 +119,33 @@ describe('nats KV lookup', { skip: !available }, () => {
       assert.equal(err.path, 'bucket');
       return true;
     });
+  });
+
+  test('while the server cannot be reached a call fails as LOOKUP_UNAVAILABLE (retried by the step); then it answers again', async () => {
+    const bucket = await bucketWith({ k: '{"v":1}' });
+    const proxy = new OutageProxy(NATS_HOST);
+    await proxy.up();
+    try {
+      const lookup = await open({ servers: [`nats://${proxy.address}`], bucket });
+      assert.deepEqual(await lookup.get([['k']], signal), [{ v: 1 }]);
+      await proxy.down();
+      await assert.rejects(lookup.get([['k']], signal), (err: SluiceError) => {
+        assert.equal(err.code, 'LOOKUP_UNAVAILABLE');
+        return true;
+      });
+      await proxy.up();
+      const deadline = Date.now() + 45_000;
+      let answer: unknown;
+      while (answer === undefined && Date.now() < deadline) {
+        answer = await lookup.get([['k']], signal).then(
+          (a) => a[0],
+          () => undefined,
+        );
+      }
+      assert.deepEqual(answer, { v: 1 });
+    } finally {
+      await proxy.down();
+    }
   });
 
   test('a YAML pipeline enriches records with a lookup step on the bucket; misses dropped, bad values dead letters', async () => {
