@@ -36,6 +36,8 @@ const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
 const workspaces = [
   'packages/core',
   'packages/connectors/kafka',
+  'packages/connectors/mqtt',
+  'packages/connectors/nats',
   'packages/connectors/postgres',
   'packages/connectors/redis',
   'packages/server',

@@ -17,6 +17,8 @@ const packages = [
   'packages/connectors/kafka',
   'packages/cli',
   'packages/sql',
+  'packages/connectors/mqtt',
+  'packages/connectors/nats',
   'packages/connectors/postgres',
   'packages/connectors/redis',
   'packages/server',

@@ -19,6 +19,7 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
   { pkg: '@sluice/ml', title: 'Machine learning', types: ['learn', 'predict', 'learn_predict', 'evaluate'] },
+  { pkg: '@sluice/nats', title: 'NATS JetStream', types: ['nats'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
