@@ -118,15 +118,17 @@ export {
   SluiceError,
   toSluiceError,
 } from './errors.ts';
-export type { Expr, Token, TokenizeOptions } from './expr/index.ts';
+export type { CallExpr, Expr, Token, TokenizeOptions } from './expr/index.ts';
 export {
   childrenOf,
   compileExpression,
   compilePredicate,
   describeToken,
+  formatExpression,
   formatName,
   functionDocs,
   isAggregateCall,
+  mapChildren,
   parseExpression,
   parseExpressionFrom,
   TokenStream,

@@ -114,10 +114,13 @@ export interface SelectItem {
 }
 
 export interface Select {
+  /** `SELECT DISTINCT`. */
+  readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */
   readonly items?: readonly SelectItem[];
   readonly from: FromItem;
   readonly where?: { readonly expr: Expr; readonly text: string };
   readonly groupBy?: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly having?: { readonly expr: Expr; readonly text: string };
   readonly start: number;
 }

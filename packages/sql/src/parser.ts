@@ -7,7 +7,14 @@
  * plan yet where it meets it, rather than failing on it as a syntax error.
  */
 
-import { type Expr, parseExpressionFrom, type Token, TokenStream, tokenize } from '@sluice/core';
+import {
+  type Expr,
+  isAggregateCall,
+  parseExpressionFrom,
+  type Token,
+  TokenStream,
+  tokenize,
+} from '@sluice/core';
 import type {
   ColumnDef,
   CreateTable,
@@ -26,10 +33,13 @@ import type {
 } from './ast.ts';
 import { CLAUSE_WORDS, describe, NOT_YET, SUPPORTED } from './parser-words.ts';
 import type { Positions } from './position.ts';
+import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
 
 class ScriptParser extends TokenStream {
   readonly #text: string;
   readonly #positions: Positions;
+  /** Spans of the script that expressions' texts replace (see `rewrite.ts`). */
+  readonly #splices: Splice[] = [];
 
   constructor(text: string, positions: Positions) {
     super(tokenize(text, { statements: true }));
@@ -73,7 +83,30 @@ class ScriptParser extends TokenStream {
   expression(): { expr: Expr; text: string } {
     const { expr, pos } = parseExpressionFrom(this.tokens, this.pos);
     this.pos = pos;
-    return { expr, text: this.#text.slice(expr.start, expr.end) };
+    this.#splices.push(...renameAggregates(expr, (at, message) => this.fail(at, message)));
+    return { expr, text: this.textOf(expr.start, expr.end) };
+  }
+
+  /** The script's text from `start` to `end`, with the rewrites of `rewrite.ts` applied. */
+  textOf(start: number, end: number): string {
+    return spliced(this.#text, start, end, this.#splices);
+  }
+
+  /** A select item's expression, with an aggregate's `FILTER (WHERE …)` folded into its call. */
+  selectExpression(): { expr: Expr; text: string } {
+    const item = this.expression();
+    if (!(this.isWord('FILTER') && this.isOp('(', 1))) return item;
+    const at = this.next();
+    if (item.expr.kind !== 'call' || !isAggregateCall(item.expr))
+      this.fail(
+        at.start,
+        'FILTER (WHERE …) follows an aggregate call, e.g. count(*) FILTER (WHERE price > 10)',
+      );
+    const open = this.expect('(', 'after FILTER');
+    this.expectKeyword('WHERE', 'in FILTER (WHERE condition)');
+    const condition = this.expression();
+    this.expect(')', `to close the FILTER opened at ${this.where(open.start)}`);
+    return filteredCall(item.expr, condition, (from, to) => this.textOf(from, to));
   }
 
   script(): Statement[] {
@@ -291,15 +324,15 @@ class ScriptParser extends TokenStream {
 
   select(): Select {
     const start = this.expectKeyword('SELECT', 'to start the query').start;
-    if (this.isWord('DISTINCT')) this.notYet(this.peek(), 'SELECT DISTINCT');
-    this.acceptWord('ALL');
+    const distinct = this.acceptWord('DISTINCT');
+    if (!distinct) this.acceptWord('ALL');
     let items: SelectItem[] | undefined;
     if (this.isOp('*')) this.pos++;
     else {
       items = [];
       do {
         if (items.length > 0) this.pos++;
-        const { expr, text } = this.expression();
+        const { expr, text } = this.selectExpression();
         if (this.isWord('OVER')) this.notYet(this.peek(), 'OVER windows');
         let alias: Name | undefined;
         if (this.acceptWord('AS')) alias = this.name('a column name after AS');
@@ -326,13 +359,16 @@ class ScriptParser extends TokenStream {
         groupBy.push(this.expression());
       }
     }
+    const having = this.acceptWord('HAVING') ? this.expression() : undefined;
     const after = this.peek();
     if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
     return {
+      ...(distinct ? { distinct } : {}),
       ...(items ? { items } : {}),
       from,
       ...(where ? { where } : {}),
       ...(groupBy ? { groupBy } : {}),
+      ...(having ? { having } : {}),
       start,
     };
   }

@@ -13,7 +13,10 @@ import {
   type ErrorLocation,
   type Expr,
   formatDuration,
+  formatExpression,
   formatName,
+  isAggregateCall,
+  mapChildren,
   type Plan,
   type PlanSink,
   type PlanSource,
@@ -224,6 +227,11 @@ class Planner implements JoinPlanner {
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
   query(q: Select, id: string, target?: { columns: readonly string[]; table: Name }): Relation {
+    if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
+      this.fail(
+        q.having.expr.start,
+        'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
+      );
     if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
     const window = q.from.kind === 'window' ? q.from : undefined;
     const input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
@@ -252,7 +260,7 @@ class Planner implements JoinPlanner {
       if (hasAggregate(q.where.expr))
         this.fail(
           q.where.expr.start,
-          'WHERE cannot hold an aggregate (HAVING, which filters results, is not supported yet)',
+          'WHERE cannot hold an aggregate: filter the results of a GROUP BY with HAVING',
         );
       const step = `${id}-where`;
       this.#steps.push({ id: step, type: 'filter', inputs: [ref], config: { where: q.where.text } });
@@ -313,12 +321,37 @@ class Planner implements JoinPlanner {
       output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
       !(input.fromSource && !aggregating);
     if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
+    if (q.distinct)
+      outputRef = this.distinct(q, id, outputRef, output, input.updating ?? (aggregating && !window));
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
     };
+  }
+
+  /**
+   * `SELECT DISTINCT`: a `deduplicate` keeping the first row of each combination of all the
+   * columns, so a row passes the first time it occurs. Rows equal in every column are one row,
+   * so which of them arrives first does not matter, and processing time keeps the output
+   * append-only without waiting for a watermark.
+   */
+  distinct(q: Select, id: string, input: string, output: readonly OutputColumn[], updating: unknown): string {
+    if (updating)
+      this.fail(
+        q.start,
+        'SELECT DISTINCT over an updating result (a GROUP BY without a window, or a regular join) is not supported yet: its rows can be retracted',
+      );
+    const step = `${id}-distinct`;
+    this.#steps.push({
+      id: step,
+      type: 'deduplicate',
+      inputs: [input],
+      config: { key: output.map((c) => formatName(c.name)), keep: 'first', time: 'processing' },
+    });
+    this.locate(step, '', q.start);
+    return step;
   }
 
   /**
@@ -372,6 +405,8 @@ class Planner implements JoinPlanner {
       );
     const passing = [...keys, ...(windowed ? WINDOW_COLUMNS : [])];
     const fields: { [name: string]: string } = {};
+    /** The fields the select list computes, by their expression's canonical text. */
+    const computed = new Map<string, string>();
     const output: OutputColumn[] = [];
     for (const [position, item] of q.items.entries()) {
       const e = item.expr;
@@ -403,6 +438,7 @@ class Planner implements JoinPlanner {
           `the query gives two columns named '${name}'; rename one with AS`,
         );
       fields[name] = item.text;
+      computed.set(formatExpression(e), name);
       this.locate(step, `fields.${name}`, e.start);
       output.push({ name, copies: name, text: formatName(name), start: e.start });
     }
@@ -420,7 +456,47 @@ class Planner implements JoinPlanner {
     }
     this.#steps.push({ id: step, type: 'aggregate', inputs: [input], config });
     this.locate(step, '', q.start);
-    return { ref: step, output, columns: [...passing, ...Object.keys(fields)] };
+    const ref = q.having ? this.having(q.having.expr, id, step, passing, fields, computed) : step;
+    return { ref, output, columns: [...passing, ...Object.keys(fields)] };
+  }
+
+  /**
+   * HAVING: a `filter` after the aggregate. Each aggregate call of the condition is a field the
+   * select list computes already, or one the aggregate computes for it (named `_having_<n>`,
+   * dropped by the projection after); the filter reads those fields and the GROUP BY columns.
+   */
+  having(
+    condition: Expr,
+    id: string,
+    input: string,
+    passing: readonly string[],
+    fields: { [name: string]: string },
+    computed: ReadonlyMap<string, string>,
+  ): string {
+    for (const f of fieldsOf(condition, [], true))
+      if (f.kind === 'field' && !passing.includes(f.name))
+        this.fail(
+          f.start,
+          `HAVING reads column '${f.name}', which is neither in GROUP BY nor inside an aggregate such as max(${f.name})`,
+        );
+    const aggregate = `${id}-aggregate`;
+    let n = 0;
+    const replace = (e: Expr): Expr => {
+      if (!isAggregateCall(e)) return mapChildren(e, replace);
+      const same = computed.get(formatExpression(e));
+      if (same !== undefined) return { kind: 'field', name: same, start: e.start, end: e.end };
+      let name = `_having_${++n}`;
+      while (Object.hasOwn(fields, name) || passing.includes(name)) name = `_having_${++n}`;
+      fields[name] = formatExpression(e);
+      this.locate(aggregate, `fields.${name}`, e.start);
+      return { kind: 'field', name, start: e.start, end: e.end };
+    };
+    const where = formatExpression(replace(condition));
+    const step = `${id}-having`;
+    this.#steps.push({ id: step, type: 'filter', inputs: [input], config: { where } });
+    this.locate(step, '', condition.start);
+    this.locate(step, 'where', condition.start);
+    return step;
   }
 }
 
