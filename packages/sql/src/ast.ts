@@ -82,7 +82,10 @@ export interface WindowTable {
 
 export interface TableRef {
   readonly kind: 'table';
+  /** The table or view read; for a subquery, its alias (or a name the parser gives it). */
   readonly name: Name;
+  /** `FROM (SELECT …) AS s`: the subquery, planned as a view visible to this query only. */
+  readonly query?: Select;
   /** `FROM bids AS b` or `FROM bids b`. */
   readonly alias?: Name;
 }
@@ -113,7 +116,19 @@ export interface SelectItem {
   readonly alias?: Name;
 }
 
+/** `name AS (query)` of a `WITH` before a query: a view visible to that query only. */
+export interface CommonTable {
+  readonly name: Name;
+  readonly query: Select;
+}
+
+/**
+ * A query: one SELECT, or with `unionAll` the UNION ALL of it and those (their columns matched
+ * by position and named by the first), each reading the common tables of `with`.
+ */
 export interface Select {
+  readonly with?: readonly CommonTable[];
+  readonly unionAll?: readonly Select[];
   /** `SELECT DISTINCT`. */
   readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */

@@ -16,7 +16,7 @@ import {
 } from '@sluice/core';
 import type { JoinTable, Name, Select, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
-import { hasAggregate, type OutputColumn } from './projection.ts';
+import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
 
 /** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
 export interface Relation {
@@ -166,7 +166,7 @@ export function planJoin(
   join: JoinTable,
   id: string,
   source: string,
-  target?: { columns: readonly string[]; table: Name },
+  target?: Target,
 ): Relation {
   const side = (t: TableRef): Side => ({
     relation: p.relation(t.name),
@@ -265,10 +265,7 @@ export function planJoin(
     return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
   });
   if (target && output.length !== target.columns.length)
-    p.fail(
-      q.start,
-      `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
-    );
+    p.fail(q.start, columnCountMessage(output.length, target));
   const names = new Set<string>();
   for (const c of output) {
     if (names.has(c.name))

@@ -28,7 +28,6 @@ export const CLAUSE_WORDS = new Set([
 export const NOT_YET: { readonly [word: string]: string } = {
   ORDER: 'ORDER BY',
   LIMIT: 'LIMIT',
-  UNION: 'UNION',
   CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
   WINDOW: 'named windows',
   MATCH_RECOGNIZE: 'MATCH_RECOGNIZE',

@@ -133,8 +133,8 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
     ['INSERT INTO o SELECT a FROM t LIMIT 3', 'q.sql:1:31: not supported by Sluice SQL yet: LIMIT'],
     ['INSERT INTO o SELECT a FROM t ORDER BY a', 'q.sql:1:31: not supported by Sluice SQL yet: ORDER BY'],
     [
-      'INSERT INTO o SELECT a FROM (SELECT a FROM t)',
-      'q.sql:1:29: not supported by Sluice SQL yet: subqueries in FROM',
+      'INSERT INTO o SELECT a FROM t UNION SELECT a FROM u',
+      'q.sql:1:31: not supported by Sluice SQL yet: UNION without ALL',
     ],
     [
       "CREATE TABLE t (a INT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'file')",

@@ -17,6 +17,7 @@ import {
 } from '@sluice/core';
 import type {
   ColumnDef,
+  CommonTable,
   CreateTable,
   CreateView,
   FromItem,
@@ -40,6 +41,8 @@ class ScriptParser extends TokenStream {
   readonly #positions: Positions;
   /** Spans of the script that expressions' texts replace (see `rewrite.ts`). */
   readonly #splices: Splice[] = [];
+  /** How many subqueries without an alias the script has had, to name them. */
+  #subqueries = 0;
 
   constructor(text: string, positions: Positions) {
     super(tokenize(text, { statements: true }));
@@ -55,7 +58,7 @@ class ScriptParser extends TokenStream {
   notYet(t: Token, what: string): never {
     return this.fail(
       t.start,
-      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, GROUP BY over TUMBLE and HOP windows or without a window, and joins of two tables (interval, regular and temporal)`,
+      `not supported by Sluice SQL yet: ${what}; the README of @sluice/sql lists the SQL it plans`,
     );
   }
 
@@ -311,7 +314,7 @@ class ScriptParser extends TokenStream {
   createView(start: number): CreateView {
     const name = this.name('a view name after CREATE VIEW');
     this.expectKeyword('AS', `and a query after CREATE VIEW ${name.text}`);
-    return { kind: 'create_view', name, query: this.select(), start };
+    return { kind: 'create_view', name, query: this.query(), start };
   }
 
   insert(): Insert {
@@ -319,7 +322,48 @@ class ScriptParser extends TokenStream {
     this.expectKeyword('INTO', 'after INSERT');
     const sink = this.name('a table name after INSERT INTO');
     if (this.isOp('(')) this.notYet(this.peek(), 'a column list after INSERT INTO');
-    return { kind: 'insert', sink, query: this.select(), start };
+    return { kind: 'insert', sink, query: this.query(), start };
+  }
+
+  /** `[WITH name AS (query), …] select [UNION ALL select …]`. */
+  query(): Select {
+    const common: CommonTable[] = [];
+    if (this.acceptWord('WITH')) {
+      do {
+        if (common.length > 0) this.pos++;
+        const name = this.name('the name of a common table after WITH');
+        if (this.isOp('('))
+          this.notYet(this.peek(), 'column lists of a common table (name the columns with AS in its query)');
+        if (this.isWord('RECURSIVE') || name.text.toUpperCase() === 'RECURSIVE')
+          this.notYet(this.tokens[this.pos - 1], 'WITH RECURSIVE');
+        this.expectKeyword('AS', `after WITH ${name.text}: WITH ${name.text} AS (SELECT …)`);
+        const open = this.expect('(', `before the query of common table '${name.text}'`);
+        const query = this.query();
+        this.expect(')', `to close the query of '${name.text}' opened at ${this.where(open.start)}`);
+        if (common.some((c) => c.name.text === name.text))
+          this.fail(name.start, `WITH names '${name.text}' twice`);
+        common.push({ name, query });
+      } while (this.isOp(','));
+    }
+    const first = this.select();
+    const parts: Select[] = [];
+    while (this.isWord('UNION')) {
+      const union = this.next();
+      if (!this.acceptWord('ALL'))
+        this.notYet(union, 'UNION without ALL (write UNION ALL, or SELECT DISTINCT over a UNION ALL)');
+      if (this.isOp('(')) {
+        const open = this.next();
+        parts.push(this.query());
+        this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+      } else parts.push(this.select());
+    }
+    const t = this.peek();
+    if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    return {
+      ...first,
+      ...(common.length > 0 ? { with: common } : {}),
+      ...(parts.length > 0 ? { unionAll: parts } : {}),
+    };
   }
 
   select(): Select {
@@ -375,7 +419,6 @@ class ScriptParser extends TokenStream {
 
   from(): FromItem {
     const t = this.peek();
-    if (this.isOp('(')) this.notYet(t, 'subqueries in FROM');
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
     const left = this.tableRef('a table or view name after FROM');
@@ -384,6 +427,18 @@ class ScriptParser extends TokenStream {
     const join = this.peek();
     const type = this.joinType();
     if (type === undefined) return left;
+    if (this.isOp('(')) {
+      const right = this.tableRef('a table, view or subquery after JOIN');
+      this.expectKeyword(
+        'ON',
+        `and the join condition after JOIN (…) ${right.name.text}, e.g. ON a.id = b.id`,
+      );
+      const on = this.expression();
+      const next = this.peek();
+      if (this.joinType() !== undefined || this.isOp(','))
+        this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
+      return { kind: 'join', type, left, right, on, start: join.start };
+    }
     const rightName = this.name('a table or view name after JOIN');
     const early = this.alias();
     let asOf: Expr | undefined;
@@ -408,6 +463,14 @@ class ScriptParser extends TokenStream {
 
   /** A table name and its optional alias. */
   tableRef(what: string): TableRef {
+    if (this.isOp('(')) {
+      const open = this.next();
+      const query = this.query();
+      this.expect(')', `to close the subquery opened at ${this.where(open.start)}`);
+      const alias = this.alias();
+      const name = alias ?? { text: `subquery${++this.#subqueries}`, start: open.start };
+      return { kind: 'table', name, query };
+    }
     const name = this.name(what);
     const alias = this.alias();
     return { kind: 'table', name, ...(alias ? { alias } : {}) };

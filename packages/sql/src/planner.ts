@@ -27,7 +27,14 @@ import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableO
 import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
-import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
+import {
+  columnCountMessage,
+  fieldsOf,
+  hasAggregate,
+  type OutputColumn,
+  projection,
+  type Target,
+} from './projection.ts';
 import { applySettings } from './settings.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -35,11 +42,27 @@ const WINDOW_COLUMNS = ['window_start', 'window_end'];
 /** Flink's time attribute of a window result: its last millisecond. */
 const WINDOW_TIME = 'window_time';
 
+/** A view, common table or subquery: its query, and its relation once planned. */
+interface View {
+  readonly select: Select;
+  readonly name: Name;
+  /** The prefix of its steps' ids. */
+  readonly id: string;
+  /** The scopes its query sees (where it was written). */
+  readonly scopes: readonly Map<string, View>[];
+  relation?: Relation;
+}
+
 class Planner implements JoinPlanner {
   readonly #registry: Registry;
   readonly #positions: Positions;
   readonly #tables = new Map<string, CreateTable>();
-  readonly #views = new Map<string, { select: Select; relation?: Relation; name: Name }>();
+  readonly #views = new Map<string, View>();
+  /**
+   * The common tables and subqueries visible where the planner is, innermost last: each query
+   * with a WITH or a subquery in FROM opens one while it is planned.
+   */
+  #scopes: Map<string, View>[] = [];
   readonly #sources = new Map<string, PlanSource>();
   readonly #steps: PlanStep[] = [];
   readonly #sinks: PlanSink[] = [];
@@ -69,7 +92,7 @@ class Planner implements JoinPlanner {
       if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_view') {
         this.claimName(s.name);
-        this.#views.set(s.name.text, { select: s.query, name: s.name });
+        this.#views.set(s.name.text, { select: s.query, name: s.name, id: s.name.text, scopes: [] });
       } else this.insert(s);
     }
     if (this.#sinks.length === 0) {
@@ -162,20 +185,39 @@ class Planner implements JoinPlanner {
 
   /** What FROM `name` reads: a table's source, or a view's planned query. */
   relation(name: Name): Relation {
+    // A common table or subquery hides a table of its name, as in SQL.
     const table = this.#tables.get(name.text);
-    if (table) return this.source(table);
-    const view = this.#views.get(name.text);
+    const view = this.#scopes.findLast((s) => s.has(name.text))?.get(name.text) ?? this.#views.get(name.text);
     if (view) {
       if (view.relation === undefined) {
-        // Planned on first use; a view that reads itself would recurse, so mark it first.
+        // Planned on first use, in the scopes where it was written; a view that reads itself
+        // would recurse, so mark it first.
         view.relation = { ref: '', columns: [], fromSource: false };
-        view.relation = this.query(view.select, view.name.text);
+        const scopes = this.#scopes;
+        this.#scopes = [...view.scopes];
+        try {
+          view.relation = this.query(view.select, view.id);
+        } finally {
+          this.#scopes = scopes;
+        }
       } else if (view.relation.ref === '') this.fail(name.start, `view '${name.text}' reads itself`);
       return view.relation;
     }
+    if (table) return this.source(table);
     return this.fail(
       name.start,
-      this.unknown('table or view', name.text, [...this.#tables.keys(), ...this.#views.keys()], 'the script'),
+      this.unknown(
+        'table or view',
+        name.text,
+        [
+          ...new Set([
+            ...this.#scopes.flatMap((s) => [...s.keys()]),
+            ...this.#tables.keys(),
+            ...this.#views.keys(),
+          ]),
+        ],
+        'the script',
+      ),
     );
   }
 
@@ -192,7 +234,7 @@ class Planner implements JoinPlanner {
     if (this.#sinks.some((k) => k.id === table.name.text || k.id === `${table.name.text}-sink`))
       this.fail(
         s.start,
-        `INSERT INTO ${s.sink.text} appears twice; writing several queries into one table (a union) is not supported by Sluice SQL yet`,
+        `INSERT INTO ${s.sink.text} appears twice; to write several queries into one table, INSERT their UNION ALL`,
       );
     const columns = table.columns.map((c) => c.name.text);
     const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
@@ -226,7 +268,89 @@ class Planner implements JoinPlanner {
    * Plans a query: its steps are named `<id>-where`, `<id>-aggregate` and `<id>-select`. With
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
-  query(q: Select, id: string, target?: { columns: readonly string[]; table: Name }): Relation {
+  query(q: Select, id: string, target?: Target): Relation {
+    const local = new Map<string, View>();
+    const scopes = this.#scopes;
+    for (const c of q.with ?? []) {
+      this.checkLocalName(c.name, local);
+      local.set(c.name.text, {
+        select: c.query,
+        name: c.name,
+        id: `${id}-${c.name.text}`,
+        scopes: [...scopes, local],
+      });
+    }
+    const from =
+      q.from.kind === 'join' ? [q.from.left, q.from.right] : q.from.kind === 'table' ? [q.from] : [];
+    for (const ref of from)
+      if (ref.query !== undefined) {
+        this.checkLocalName(ref.name, local);
+        local.set(ref.name.text, {
+          select: ref.query,
+          name: ref.name,
+          id: `${id}-${ref.name.text}`,
+          scopes: [...scopes, local],
+        });
+      }
+    if (local.size === 0) return q.unionAll ? this.union(q, id, target) : this.select(q, id, target);
+    this.#scopes = [...scopes, local];
+    try {
+      return q.unionAll ? this.union(q, id, target) : this.select(q, id, target);
+    } finally {
+      this.#scopes = scopes;
+    }
+  }
+
+  /** Checks the name of a common table or subquery: unique in its query, and usable as an id. */
+  checkLocalName(name: Name, local: ReadonlyMap<string, View>): void {
+    if (local.has(name.text))
+      this.fail(name.start, `'${name.text}' names two common tables or subqueries of one query`);
+    if (!ID.test(name.text))
+      this.fail(
+        name.start,
+        `'${name.text}' cannot name a common table or subquery: it names steps of the plan, so it must start with a letter or '_' and hold only letters, digits, '_' and '-'`,
+      );
+  }
+
+  /**
+   * UNION ALL: each query planned on its own (as `<id>-union<n>`), the first with the INSERT's
+   * target if any and each later one with the first one's column names (by position, as an
+   * INSERT's), then merged by a `union` step.
+   */
+  union(q: Select, id: string, target: Target | undefined): Relation {
+    const { unionAll: _, with: __, ...first } = q;
+    const head = this.query(first, `${id}-union1`, target);
+    const columns = head.columns;
+    const planned = [
+      { relation: head },
+      ...(q.unionAll ?? []).map((part, i) => ({
+        relation: this.query(part, `${id}-union${i + 2}`, {
+          columns,
+          table: { text: '', start: q.start },
+          union: true,
+        }),
+      })),
+    ];
+    const inputs = planned.map(({ relation }) => relation.ref);
+    const step = `${id}-union`;
+    this.#steps.push({ id: step, type: 'union', inputs, config: {} });
+    this.locate(step, '', q.start);
+    const time = planned[0].relation.timeColumn;
+    const updating = planned.find((p) => p.relation.updating)?.relation.updating;
+    const relation: Relation = {
+      ref: step,
+      columns,
+      ...(time !== undefined && planned.every((p) => p.relation.timeColumn === time)
+        ? { timeColumn: time }
+        : {}),
+      fromSource: false,
+      ...(updating ? { updating } : {}),
+    };
+    return relation;
+  }
+
+  /** Plans one SELECT; see `query`. */
+  select(q: Select, id: string, target?: Target): Relation {
     if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
       this.fail(
         q.having.expr.start,
@@ -300,10 +424,7 @@ class Planner implements JoinPlanner {
     }
     if (target) {
       if (output.length !== target.columns.length)
-        this.fail(
-          q.start,
-          `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
-        );
+        this.fail(q.start, columnCountMessage(output.length, target));
       output = output.map((c, i) => ({ ...c, name: target.columns[i] }));
     }
     const names = new Set<string>();
