@@ -67,16 +67,23 @@ export interface SetStatement {
 
 export type Statement = CreateTable | CreateView | Insert | SetStatement;
 
-/** `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))` or `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`. */
+/**
+ * A window table function: `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))`,
+ * `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`,
+ * `TABLE(SESSION(TABLE t [PARTITION BY k, …], DESCRIPTOR(c), gap))` or
+ * `TABLE(CUMULATE(TABLE t, DESCRIPTOR(c), step, size))`.
+ */
 export interface WindowTable {
   readonly kind: 'window';
-  readonly type: 'tumbling' | 'hopping';
+  readonly type: 'tumbling' | 'hopping' | 'session' | 'cumulative';
   readonly table: Name;
   readonly timeColumn: Name;
-  /** Window length in ms. */
+  /** Window length in ms (the largest, for cumulative; the gap, for session). */
   readonly size: number;
-  /** Hop in ms (hopping only). */
+  /** Hop in ms (hopping), or growth step (cumulative). */
   readonly slide?: number;
+  /** SESSION's PARTITION BY columns. */
+  readonly partitionBy?: readonly Name[];
   readonly start: number;
 }
 

@@ -518,39 +518,66 @@ class ScriptParser extends TokenStream {
     const start = this.expectKeyword('TABLE', 'before a window function').start;
     this.expect('(', 'after TABLE');
     const fn = this.peek();
-    if (fn.kind !== 'word') this.fail(fn.start, `expected TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
-    if (fn.upper === 'SESSION' || fn.upper === 'CUMULATE') this.notYet(fn, `${fn.upper} windows`);
-    if (fn.upper !== 'TUMBLE' && fn.upper !== 'HOP')
-      this.fail(fn.start, `expected the window function TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
+    const kinds = { TUMBLE: 'tumbling', HOP: 'hopping', SESSION: 'session', CUMULATE: 'cumulative' } as const;
+    if (fn.kind !== 'word' || !Object.hasOwn(kinds, fn.upper))
+      this.fail(
+        fn.start,
+        `expected the window function TUMBLE, HOP, SESSION or CUMULATE after TABLE(, found ${describe(fn)}`,
+      );
+    const type = kinds[fn.upper as keyof typeof kinds];
     this.pos++;
-    const call = `${fn.upper}(TABLE t, DESCRIPTOR(time_column), ${fn.upper === 'HOP' ? 'slide, size' : 'size'})`;
+    const lengths = { TUMBLE: 'size', HOP: 'slide, size', SESSION: 'gap', CUMULATE: 'step, max_size' }[
+      fn.upper as keyof typeof kinds
+    ];
+    const partition = fn.upper === 'SESSION' ? ' [PARTITION BY key]' : '';
+    const call = `${fn.upper}(TABLE t${partition}, DESCRIPTOR(time_column), ${lengths})`;
     this.expect('(', `after ${fn.upper}: ${call}`);
     this.expectKeyword('TABLE', `before the table name: ${call}`);
     const table = this.name(`a table or view name: ${call}`);
+    const partitionBy: Name[] = [];
+    if (this.isWord('PARTITION')) {
+      const at = this.next();
+      if (type !== 'session') this.fail(at.start, `PARTITION BY belongs to SESSION windows; ${call}`);
+      this.expectKeyword('BY', 'after PARTITION');
+      do {
+        if (partitionBy.length > 0) this.pos++;
+        partitionBy.push(this.name('a column after PARTITION BY'));
+      } while (this.isOp(',') && !this.isWord('DESCRIPTOR', 1));
+    }
     this.expect(',', `after the table: ${call}`);
     this.expectKeyword('DESCRIPTOR', `for the time column: ${call}`);
     this.expect('(', 'after DESCRIPTOR');
     const timeColumn = this.name('the time column in DESCRIPTOR(…)');
     this.expect(')', 'to close DESCRIPTOR(…)');
     this.expect(',', `after DESCRIPTOR(${timeColumn.text}): ${call}`);
-    const first = this.interval(fn.upper === 'HOP' ? 'the slide' : 'the size');
+    const two = type === 'hopping' || type === 'cumulative';
+    const first = this.interval(
+      type === 'hopping'
+        ? 'the slide'
+        : type === 'cumulative'
+          ? 'the step'
+          : type === 'session'
+            ? 'the gap'
+            : 'the size',
+    );
     let size = first;
     let slide: number | undefined;
-    if (fn.upper === 'HOP') {
-      this.expect(',', `after the slide: ${call}`);
+    if (two) {
+      this.expect(',', `after the ${type === 'hopping' ? 'slide' : 'step'}: ${call}`);
       slide = first;
-      size = this.interval('the size');
+      size = this.interval(type === 'hopping' ? 'the size' : 'the max_size');
     }
     if (this.isOp(',')) this.notYet(this.peek(), 'window offsets');
     this.expect(')', `to close ${fn.upper}(…)`);
     this.expect(')', 'to close TABLE(…)');
     return {
       kind: 'window',
-      type: fn.upper === 'TUMBLE' ? 'tumbling' : 'hopping',
+      type,
       table,
       timeColumn,
       size,
       ...(slide !== undefined ? { slide } : {}),
+      ...(partitionBy.length > 0 ? { partitionBy } : {}),
       start,
     };
   }

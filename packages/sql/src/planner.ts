@@ -41,6 +41,13 @@ const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const WINDOW_COLUMNS = ['window_start', 'window_end'];
 /** Flink's time attribute of a window result: its last millisecond. */
 const WINDOW_TIME = 'window_time';
+/** The window table function of each window kind. */
+const WINDOW_FUNCTIONS = {
+  tumbling: 'TUMBLE',
+  hopping: 'HOP',
+  session: 'SESSION',
+  cumulative: 'CUMULATE',
+} as const;
 
 /** A view, common table or subquery: its query, and its relation once planned. */
 interface View {
@@ -364,7 +371,7 @@ class Planner implements JoinPlanner {
       if (input.timeColumn === undefined)
         this.fail(
           window.start,
-          `${window.type === 'tumbling' ? 'TUMBLE' : 'HOP'} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+          `${WINDOW_FUNCTIONS[window.type]} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
         );
       if (window.timeColumn.text !== input.timeColumn)
         this.fail(
@@ -374,8 +381,11 @@ class Planner implements JoinPlanner {
       if (window.slide !== undefined && window.size % window.slide !== 0)
         this.fail(
           window.start,
-          `HOP's size (${formatDuration(window.size)}) must be a whole multiple of its slide (${formatDuration(window.slide)})`,
+          `${WINDOW_FUNCTIONS[window.type]}'s ${window.type === 'hopping' ? 'size' : 'max_size'} (${formatDuration(window.size)}) must be a whole multiple of its ${window.type === 'hopping' ? 'slide' : 'step'} (${formatDuration(window.slide)})`,
         );
+      for (const c of window.partitionBy ?? [])
+        if (!input.columns.includes(c.text))
+          this.fail(c.start, this.unknown('column', c.text, input.columns, where));
     }
     const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
@@ -565,14 +575,32 @@ class Planner implements JoinPlanner {
     }
     const config: { [key: string]: unknown } = { ...(keys.length > 0 ? { key: keys } : {}), fields };
     if (window) {
+      if (window.type === 'session') {
+        // The engine keeps the sessions of each aggregate key, Flink those of each PARTITION BY
+        // key: the two agree when they are the same columns.
+        const partition = (window.partitionBy ?? []).map((c) => c.text);
+        if (partition.length !== keys.length || !partition.every((c) => keys.includes(c)))
+          this.fail(
+            q.groupBy?.[0]?.expr.start ?? q.start,
+            `a SESSION window aggregation groups by the session's PARTITION BY columns (${partition.length > 0 ? partition.join(', ') : 'none'}) and window_start, window_end; GROUP BY ${keys.length > 0 ? keys.join(', ') : 'no other column'} would split or merge the sessions`,
+          );
+      }
       config.window =
         window.type === 'tumbling'
           ? { type: 'tumbling', size: formatDuration(window.size) }
-          : {
-              type: 'hopping',
-              size: formatDuration(window.size),
-              slide: formatDuration(window.slide ?? window.size),
-            };
+          : window.type === 'hopping'
+            ? {
+                type: 'hopping',
+                size: formatDuration(window.size),
+                slide: formatDuration(window.slide ?? window.size),
+              }
+            : window.type === 'session'
+              ? { type: 'session', gap: formatDuration(window.size) }
+              : {
+                  type: 'cumulative',
+                  size: formatDuration(window.size),
+                  step: formatDuration(window.slide ?? window.size),
+                };
       this.locate(step, 'window', window.start);
     }
     this.#steps.push({ id: step, type: 'aggregate', inputs: [input], config });
