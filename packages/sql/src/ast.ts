@@ -116,11 +116,20 @@ export interface JoinTable {
 
 export type FromItem = TableRef | WindowTable | JoinTable;
 
+/** `OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)` after `ROW_NUMBER()`. */
+export interface Over {
+  readonly partitionBy: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly orderBy: readonly { readonly expr: Expr; readonly text: string; readonly descending: boolean }[];
+  readonly start: number;
+}
+
 /** One item of a select list: an expression with its alias, and its text as written. */
 export interface SelectItem {
   readonly expr: Expr;
   readonly text: string;
   readonly alias?: Name;
+  /** `ROW_NUMBER() OVER (…)`: planned only as Flink's top-N and deduplication patterns. */
+  readonly over?: Over;
 }
 
 /** `name AS (query)` of a `WITH` before a query: a view visible to that query only. */
@@ -140,6 +149,8 @@ export interface Select {
   readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */
   readonly items?: readonly SelectItem[];
+  /** `SELECT *, item, …`: `items` are the items after the `*`. */
+  readonly starWith?: boolean;
   readonly from: FromItem;
   readonly where?: { readonly expr: Expr; readonly text: string };
   readonly groupBy?: readonly { readonly expr: Expr; readonly text: string }[];

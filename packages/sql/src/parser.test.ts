@@ -141,8 +141,8 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
       'q.sql:1:24: not supported by Sluice SQL yet: PRIMARY KEY',
     ],
     [
-      'INSERT INTO o SELECT row_number() OVER (ORDER BY a) AS r FROM t',
-      'q.sql:1:35: not supported by Sluice SQL yet: OVER windows',
+      'INSERT INTO o SELECT sum(a) OVER (ORDER BY a) AS r FROM t',
+      'q.sql:1:29: not supported by Sluice SQL yet: OVER aggregates',
     ],
   ];
   for (const [text, expected] of cases)

@@ -24,6 +24,7 @@ import type {
   Insert,
   JoinTable,
   Name,
+  Over,
   Select,
   SelectItem,
   SetStatement,
@@ -371,13 +372,17 @@ class ScriptParser extends TokenStream {
     const distinct = this.acceptWord('DISTINCT');
     if (!distinct) this.acceptWord('ALL');
     let items: SelectItem[] | undefined;
-    if (this.isOp('*')) this.pos++;
-    else {
+    const star = this.isOp('*');
+    if (star) this.pos++;
+    const starWith = star && this.isOp(',');
+    if (starWith) this.pos++;
+    if (!star || starWith) {
       items = [];
       do {
         if (items.length > 0) this.pos++;
         const { expr, text } = this.selectExpression();
-        if (this.isWord('OVER')) this.notYet(this.peek(), 'OVER windows');
+        let over: Over | undefined;
+        if (this.isWord('OVER')) over = this.over(expr);
         let alias: Name | undefined;
         if (this.acceptWord('AS')) alias = this.name('a column name after AS');
         else if (
@@ -385,7 +390,7 @@ class ScriptParser extends TokenStream {
           this.peek().kind === 'quoted'
         )
           alias = this.name('a column name');
-        items.push({ expr, text, ...(alias ? { alias } : {}) });
+        items.push({ expr, text, ...(alias ? { alias } : {}), ...(over ? { over } : {}) });
       } while (this.isOp(','));
     }
     this.expectKeyword('FROM', 'after the select list');
@@ -409,6 +414,7 @@ class ScriptParser extends TokenStream {
     return {
       ...(distinct ? { distinct } : {}),
       ...(items ? { items } : {}),
+      ...(starWith ? { starWith } : {}),
       from,
       ...(where ? { where } : {}),
       ...(groupBy ? { groupBy } : {}),
@@ -459,6 +465,39 @@ class ScriptParser extends TokenStream {
     if (this.joinType() !== undefined || this.isOp(','))
       this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
     return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
+  }
+
+  /** `OVER (PARTITION BY … ORDER BY …)` after `ROW_NUMBER()`, the only function planned with OVER. */
+  over(fn: Expr): Over {
+    const start = this.expectKeyword('OVER', 'after the function').start;
+    if (fn.kind !== 'call' || fn.name !== 'row_number' || fn.args.length > 0 || fn.star)
+      this.notYet(
+        this.tokens.find((t) => t.start === start) as Token,
+        'OVER aggregates and ranking functions other than ROW_NUMBER() (top-N and deduplication)',
+      );
+    const open = this.expect('(', 'after OVER: OVER (PARTITION BY key ORDER BY column [ASC|DESC])');
+    const partitionBy: { expr: Expr; text: string }[] = [];
+    if (this.acceptWord('PARTITION')) {
+      this.expectKeyword('BY', 'after PARTITION');
+      do {
+        if (partitionBy.length > 0) this.pos++;
+        partitionBy.push(this.expression());
+      } while (this.isOp(','));
+    }
+    this.expectKeyword('ORDER', 'in OVER (…): ROW_NUMBER() needs ORDER BY');
+    this.expectKeyword('BY', 'after ORDER');
+    const orderBy: Over['orderBy'][number][] = [];
+    do {
+      if (orderBy.length > 0) this.pos++;
+      const term = this.expression();
+      const descending = this.acceptWord('DESC');
+      if (!descending) this.acceptWord('ASC');
+      if (this.isWord('NULLS')) this.notYet(this.peek(), 'NULLS FIRST/LAST (NULL ranks last)');
+      orderBy.push({ ...term, descending });
+    } while (this.isOp(','));
+    if (this.isWord('ROWS') || this.isWord('RANGE')) this.notYet(this.peek(), 'window frames in OVER');
+    this.expect(')', `to close the OVER opened at ${this.where(open.start)}`);
+    return { partitionBy, orderBy, start };
   }
 
   /** A table name and its optional alias. */

@@ -23,7 +23,17 @@ import {
   type PlanStep,
   type Registry,
 } from '@sluice/core';
-import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
+import type {
+  CreateTable,
+  Insert,
+  Name,
+  Over,
+  Select,
+  SetStatement,
+  Statement,
+  TableOption,
+  TableRef,
+} from './ast.ts';
 import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
@@ -358,6 +368,19 @@ class Planner implements JoinPlanner {
 
   /** Plans one SELECT; see `query`. */
   select(q: Select, id: string, target?: Target): Relation {
+    if (q.from.kind === 'table' && q.from.query?.items?.some((i) => i.over !== undefined))
+      return this.rank(q, q.from, id, target);
+    const over = q.items?.find((i) => i.over !== undefined);
+    if (over !== undefined)
+      this.fail(
+        over.expr.start,
+        `ROW_NUMBER() is planned as Flink plans it, for top-N and deduplication: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC) AS rn FROM t) WHERE rn <= N`,
+      );
+    if (q.starWith)
+      this.fail(
+        q.start,
+        'SELECT *, … is planned only with ROW_NUMBER() (top-N and deduplication): list the columns',
+      );
     if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
       this.fail(
         q.having.expr.start,
@@ -460,6 +483,159 @@ class Planner implements JoinPlanner {
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
     };
+  }
+
+  /**
+   * Flink's top-N and deduplication: `SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k
+   * ORDER BY o) AS rn FROM t) WHERE rn <= N`. Ordered by the event-time column or PROCTIME()
+   * alone, with `rn = 1` and the row number not selected, it is a `deduplicate` (ASC keeps the
+   * first row, DESC the last); otherwise a `top_n`, which writes the row number into `rn` when
+   * the outer query selects it (so rows whose rank moves are updated, as in Flink).
+   */
+  rank(outer: Select, ref: TableRef, id: string, target: Target | undefined): Relation {
+    const inner = ref.query as Select;
+    const items = inner.items ?? [];
+    const overs = items.filter((i) => i.over !== undefined);
+    if (overs.length > 1) this.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
+    const item = overs[0];
+    const over = item.over as Over;
+    if (item.alias === undefined)
+      this.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
+    const rn = item.alias.text;
+    if (inner.groupBy !== undefined || items.some((i) => hasAggregate(i.expr)) || inner.distinct)
+      this.fail(
+        inner.start,
+        'ROW_NUMBER() ranks the rows of a query without GROUP BY or DISTINCT: aggregate in a view or subquery first, and rank its rows',
+      );
+    const rest = items.filter((i) => i !== item);
+    const plain: Select = inner.starWith
+      ? (() => {
+          if (rest.length > 0)
+            this.fail(
+              rest[0].expr.start,
+              'with SELECT *, ROW_NUMBER() … list no other column: list them all instead of *',
+            );
+          const { items: _, starWith: __, ...others } = inner;
+          return others;
+        })()
+      : { ...inner, items: rest };
+    const input = this.query(plain, `${id}-${ref.name.text}`);
+    if (input.updating)
+      this.fail(
+        over.start,
+        `ROW_NUMBER() ranks an append-only stream, and this one is updating: ${input.updating.reason}`,
+      );
+    const where = `the query of ROW_NUMBER()`;
+    for (const p of over.partitionBy) this.checkColumns(p.expr, input.columns, where);
+    for (const o of over.orderBy)
+      if (!(o.expr.kind === 'call' && o.expr.name === 'proctime'))
+        this.checkColumns(o.expr, input.columns, where);
+    if (outer.where === undefined)
+      this.fail(
+        outer.start,
+        `ROW_NUMBER() is planned as top-N or deduplication: keep the first rows with WHERE ${rn} <= N (or ${rn} = 1)`,
+      );
+    const n = this.rowLimit(outer.where.expr, rn);
+    const selected =
+      outer.items === undefined ||
+      outer.items.some((i) => fieldsOf(i.expr).some((f) => f.kind === 'field' && f.name === rn));
+    const term = over.orderBy.length === 1 ? over.orderBy[0] : undefined;
+    const proctime = over.orderBy.find((o) => o.expr.kind === 'call' && o.expr.name === 'proctime');
+    const byTime =
+      term !== undefined &&
+      (term === proctime || (term.expr.kind === 'field' && term.expr.name === input.timeColumn));
+    const key = over.partitionBy.length > 0 ? { key: over.partitionBy.map((p) => p.text) } : {};
+    let step: string;
+    let columns = input.columns;
+    if (byTime && n === 1 && !selected) {
+      step = `${id}-deduplicate`;
+      const config = {
+        ...key,
+        keep: term.descending ? 'last' : 'first',
+        time: term === proctime ? 'processing' : 'event',
+      };
+      this.#steps.push({ id: step, type: 'deduplicate', inputs: [input.ref], config });
+    } else {
+      if (proctime !== undefined)
+        this.fail(
+          proctime.expr.start,
+          `ORDER BY PROCTIME() is planned for deduplication only: ORDER BY PROCTIME() alone, WHERE ${rn} = 1, and ${rn} not selected`,
+        );
+      step = `${id}-top-n`;
+      const config = {
+        ...key,
+        order_by: over.orderBy.map((o) => (o.descending ? `${o.text} DESC` : o.text)),
+        n,
+        ...(selected ? { rank_field: rn } : {}),
+      };
+      this.#steps.push({ id: step, type: 'top_n', inputs: [input.ref], config });
+      if (selected) {
+        // The step writes the rank last; the query has it where ROW_NUMBER() stands.
+        const at = inner.starWith ? input.columns.length : items.indexOf(item);
+        columns = [...input.columns.slice(0, at), rn, ...input.columns.slice(at)];
+        if (at < input.columns.length)
+          step = this.project(
+            columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: item.expr.start })),
+            `${id}-rank`,
+            step,
+          );
+      }
+    }
+    this.locate(step, '', over.start);
+    const ranked: View = {
+      select: inner,
+      name: ref.name,
+      id: step,
+      scopes: [],
+      relation: {
+        ref: step,
+        columns,
+        ...(input.timeColumn ? { timeColumn: input.timeColumn } : {}),
+        fromSource: false,
+      },
+    };
+    const scopes = this.#scopes;
+    this.#scopes = [...scopes, new Map([[ref.name.text, ranked]])];
+    try {
+      const { where: _, ...rest } = outer;
+      return this.select({ ...rest, from: { kind: 'table', name: ref.name } }, id, target);
+    } finally {
+      this.#scopes = scopes;
+    }
+  }
+
+  /** N of `rn <= N`, `rn < N + 1` or `rn = 1` (either side), the only filters of a row number planned. */
+  rowLimit(e: Expr, rn: string): number {
+    const shape = `write WHERE ${rn} <= N (top-N) or WHERE ${rn} = 1`;
+    if (e.kind === 'binary') {
+      const flipped: { [op: string]: string } = { '<=': '>=', '<': '>', '=': '=', '>=': '<=', '>': '<' };
+      const [op, column, bound] =
+        e.left.kind === 'field' && e.left.name === rn
+          ? [e.op, e.left, e.right]
+          : e.right.kind === 'field' && e.right.name === rn
+            ? [flipped[e.op], e.right, e.left]
+            : [undefined, undefined, undefined];
+      if (
+        column !== undefined &&
+        bound.kind === 'literal' &&
+        typeof bound.value === 'number' &&
+        Number.isInteger(bound.value)
+      ) {
+        const n =
+          op === '<='
+            ? bound.value
+            : op === '<'
+              ? bound.value - 1
+              : op === '=' && bound.value === 1
+                ? 1
+                : undefined;
+        if (n !== undefined && n >= 1) return n;
+      }
+    }
+    return this.fail(
+      e.start,
+      `the filter of a row number must keep its first rows: ${shape}, and filter other columns in a query around it`,
+    );
   }
 
   /**
