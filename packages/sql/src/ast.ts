@@ -65,7 +65,17 @@ export interface SetStatement {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | Insert | SetStatement;
+/**
+ * `EXPLAIN [PLAN FOR] INSERT …` or `EXPLAIN EXECUTE STATEMENT SET …`: its inserts are not run,
+ * but planned to print the plan they give (see `explain.ts`).
+ */
+export interface Explain {
+  readonly kind: 'explain';
+  readonly inserts: readonly Insert[];
+  readonly start: number;
+}
+
+export type Statement = CreateTable | CreateView | Insert | SetStatement | Explain;
 
 /**
  * A window table function: `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))`,

@@ -20,6 +20,7 @@ import type {
   CommonTable,
   CreateTable,
   CreateView,
+  Explain,
   FromItem,
   Insert,
   JoinTable,
@@ -33,7 +34,7 @@ import type {
   TableRef,
   Watermark,
 } from './ast.ts';
-import { CLAUSE_WORDS, describe, NOT_YET, SUPPORTED } from './parser-words.ts';
+import { CLAUSE_WORDS, describe, EXPLAIN_DETAILS, NOT_YET, SUPPORTED } from './parser-words.ts';
 import type { Positions } from './position.ts';
 import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
 
@@ -137,6 +138,8 @@ class ScriptParser extends TokenStream {
           return this.statementSet();
         case 'SET':
           return [this.set()];
+        case 'EXPLAIN':
+          return [this.explain()];
         case 'SELECT':
           return this.fail(
             t.start,
@@ -163,6 +166,29 @@ class ScriptParser extends TokenStream {
         `expected the value of '${key.text}' in single quotes, found ${describe(value)}`,
       );
     return { kind: 'set', key: key.text, value: value.text, valueStart: value.start, start };
+  }
+
+  /** `EXPLAIN [PLAN FOR | detail, …] INSERT …` or `… EXECUTE STATEMENT SET …`. */
+  explain(): Explain {
+    const start = this.expectKeyword('EXPLAIN', 'to start the statement').start;
+    if (this.acceptWord('PLAN')) this.expectKeyword('FOR', 'after EXPLAIN PLAN');
+    // Flink's details (CHANGELOG_MODE, ESTIMATED_COST, …) choose what it prints; this prints all it has.
+    while (this.peek().kind === 'word' && EXPLAIN_DETAILS.has(this.peek().upper)) {
+      this.pos++;
+      if (this.isOp(',')) this.pos++;
+    }
+    const t = this.peek();
+    if (this.isWord('INSERT')) return { kind: 'explain', inserts: [this.insert()], start };
+    if (this.isWord('EXECUTE')) return { kind: 'explain', inserts: this.statementSet(), start };
+    if (this.isWord('SELECT') || this.isWord('WITH'))
+      this.fail(
+        t.start,
+        'EXPLAIN a query with the table it writes into: EXPLAIN INSERT INTO <table> SELECT …',
+      );
+    return this.fail(
+      t.start,
+      `expected INSERT INTO or EXECUTE STATEMENT SET after EXPLAIN, found ${describe(t)}`,
+    );
   }
 
   statementSet(): Insert[] {

@@ -25,6 +25,7 @@ import {
 } from '@sluice/core';
 import type {
   CreateTable,
+  Explain,
   Insert,
   Name,
   Over,
@@ -103,9 +104,24 @@ class Planner implements JoinPlanner {
     this.#locations.push({ id, path, offset });
   }
 
-  plan(statements: readonly Statement[], file: string): Plan {
+  /**
+   * The plan of the script's INSERTs or, with `explained`, of its EXPLAINs' (whose sinks'
+   * ids it adds to `explained`, by statement).
+   */
+  plan(statements: readonly Statement[], file: string, explained?: Map<Explain, string[]>): Plan {
     for (const s of statements) {
       if (s.kind === 'set') continue;
+      if (s.kind === 'explain') {
+        if (explained === undefined) continue;
+        const before = this.#sinks.length;
+        for (const insert of s.inserts) this.insert(insert);
+        explained.set(
+          s,
+          this.#sinks.slice(before).map((k) => k.id),
+        );
+        continue;
+      }
+      if (s.kind === 'insert' && explained !== undefined) continue;
       if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_view') {
         this.claimName(s.name);
@@ -114,7 +130,12 @@ class Planner implements JoinPlanner {
     }
     if (this.#sinks.length === 0) {
       const at = statements.length > 0 ? statements[statements.length - 1].start : 0;
-      this.fail(at, 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …');
+      this.fail(
+        at,
+        statements.some((s) => s.kind === 'explain')
+          ? 'the script only explains: EXPLAIN prints a plan and runs nothing; add INSERT INTO <table> SELECT … FROM … to run a query'
+          : 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …',
+      );
     }
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
     const { name, settings } = applySettings(sets, basename(file, extname(file)), this.#positions);
@@ -831,6 +852,7 @@ export function planStatements(
   file: string,
   registry: Registry,
   positions: Positions,
+  explained?: Map<Explain, string[]>,
 ): Plan {
-  return new Planner(registry, positions).plan(statements, file);
+  return new Planner(registry, positions).plan(statements, file, explained);
 }
