@@ -13,29 +13,25 @@ import {
   type ErrorLocation,
   type Expr,
   formatDuration,
-  formatExpression,
   formatName,
-  isAggregateCall,
-  mapChildren,
   type Plan,
   type PlanSink,
   type PlanSource,
   type PlanStep,
   type Registry,
 } from '@sluice/core';
+import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
   CreateTable,
   Explain,
   Insert,
   Name,
-  Over,
   Select,
   SetStatement,
   Statement,
   TableOption,
-  TableRef,
 } from './ast.ts';
-import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
+import { planJoin, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
 import {
@@ -46,12 +42,11 @@ import {
   projection,
   type Target,
 } from './projection.ts';
+import type { QueryPlanner, Relation } from './query-planner.ts';
+import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const WINDOW_COLUMNS = ['window_start', 'window_end'];
-/** Flink's time attribute of a window result: its last millisecond. */
-const WINDOW_TIME = 'window_time';
 /** The window table function of each window kind. */
 const WINDOW_FUNCTIONS = {
   tumbling: 'TUMBLE',
@@ -71,7 +66,7 @@ interface View {
   relation?: Relation;
 }
 
-class Planner implements JoinPlanner {
+class Planner implements QueryPlanner {
   readonly #registry: Registry;
   readonly #positions: Positions;
   readonly #tables = new Map<string, CreateTable>();
@@ -294,6 +289,23 @@ class Planner implements JoinPlanner {
     for (const p of placed) this.locate(id, p.path, p.option.start);
   }
 
+  withRelation<T>(name: string, relation: Relation, plan: () => T): T {
+    const scopes = this.#scopes;
+    const view: View = {
+      select: { from: { kind: 'table', name: { text: name, start: 0 } }, start: 0 },
+      name: { text: name, start: 0 },
+      id: relation.ref,
+      scopes: [],
+      relation,
+    };
+    this.#scopes = [...scopes, new Map([[name, view]])];
+    try {
+      return plan();
+    } finally {
+      this.#scopes = scopes;
+    }
+  }
+
   /** Checks that every field `e` reads is one of `columns`. */
   checkColumns(e: Expr, columns: readonly string[], where: string): void {
     for (const f of fieldsOf(e)) {
@@ -390,7 +402,7 @@ class Planner implements JoinPlanner {
   /** Plans one SELECT; see `query`. */
   select(q: Select, id: string, target?: Target): Relation {
     if (q.from.kind === 'table' && q.from.query?.items?.some((i) => i.over !== undefined))
-      return this.rank(q, q.from, id, target);
+      return planRank(this, q, q.from, id, target);
     const over = q.items?.find((i) => i.over !== undefined);
     if (over !== undefined)
       this.fail(
@@ -458,7 +470,7 @@ class Planner implements JoinPlanner {
     let outputRef = ref;
     let copiesFrom: readonly string[];
     if (aggregating) {
-      const planned = this.aggregate(q, id, ref, window !== undefined, target);
+      const planned = planAggregate(this, q, id, ref, window !== undefined, target);
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
@@ -497,189 +509,13 @@ class Planner implements JoinPlanner {
       !(input.fromSource && !aggregating);
     if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
     if (q.distinct)
-      outputRef = this.distinct(q, id, outputRef, output, input.updating ?? (aggregating && !window));
+      outputRef = planDistinct(this, q, id, outputRef, output, input.updating ?? (aggregating && !window));
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
     };
-  }
-
-  /**
-   * Flink's top-N and deduplication: `SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k
-   * ORDER BY o) AS rn FROM t) WHERE rn <= N`. Ordered by the event-time column or PROCTIME()
-   * alone, with `rn = 1` and the row number not selected, it is a `deduplicate` (ASC keeps the
-   * first row, DESC the last); otherwise a `top_n`, which writes the row number into `rn` when
-   * the outer query selects it (so rows whose rank moves are updated, as in Flink).
-   */
-  rank(outer: Select, ref: TableRef, id: string, target: Target | undefined): Relation {
-    const inner = ref.query as Select;
-    const items = inner.items ?? [];
-    const overs = items.filter((i) => i.over !== undefined);
-    if (overs.length > 1) this.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
-    const item = overs[0];
-    const over = item.over as Over;
-    if (item.alias === undefined)
-      this.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
-    const rn = item.alias.text;
-    if (inner.groupBy !== undefined || items.some((i) => hasAggregate(i.expr)) || inner.distinct)
-      this.fail(
-        inner.start,
-        'ROW_NUMBER() ranks the rows of a query without GROUP BY or DISTINCT: aggregate in a view or subquery first, and rank its rows',
-      );
-    const rest = items.filter((i) => i !== item);
-    const plain: Select = inner.starWith
-      ? (() => {
-          if (rest.length > 0)
-            this.fail(
-              rest[0].expr.start,
-              'with SELECT *, ROW_NUMBER() … list no other column: list them all instead of *',
-            );
-          const { items: _, starWith: __, ...others } = inner;
-          return others;
-        })()
-      : { ...inner, items: rest };
-    const input = this.query(plain, `${id}-${ref.name.text}`);
-    if (input.updating)
-      this.fail(
-        over.start,
-        `ROW_NUMBER() ranks an append-only stream, and this one is updating: ${input.updating.reason}`,
-      );
-    const where = `the query of ROW_NUMBER()`;
-    for (const p of over.partitionBy) this.checkColumns(p.expr, input.columns, where);
-    for (const o of over.orderBy)
-      if (!(o.expr.kind === 'call' && o.expr.name === 'proctime'))
-        this.checkColumns(o.expr, input.columns, where);
-    if (outer.where === undefined)
-      this.fail(
-        outer.start,
-        `ROW_NUMBER() is planned as top-N or deduplication: keep the first rows with WHERE ${rn} <= N (or ${rn} = 1)`,
-      );
-    const n = this.rowLimit(outer.where.expr, rn);
-    const selected =
-      outer.items === undefined ||
-      outer.items.some((i) => fieldsOf(i.expr).some((f) => f.kind === 'field' && f.name === rn));
-    const term = over.orderBy.length === 1 ? over.orderBy[0] : undefined;
-    const proctime = over.orderBy.find((o) => o.expr.kind === 'call' && o.expr.name === 'proctime');
-    const byTime =
-      term !== undefined &&
-      (term === proctime || (term.expr.kind === 'field' && term.expr.name === input.timeColumn));
-    const key = over.partitionBy.length > 0 ? { key: over.partitionBy.map((p) => p.text) } : {};
-    let step: string;
-    let columns = input.columns;
-    if (byTime && n === 1 && !selected) {
-      step = `${id}-deduplicate`;
-      const config = {
-        ...key,
-        keep: term.descending ? 'last' : 'first',
-        time: term === proctime ? 'processing' : 'event',
-      };
-      this.#steps.push({ id: step, type: 'deduplicate', inputs: [input.ref], config });
-    } else {
-      if (proctime !== undefined)
-        this.fail(
-          proctime.expr.start,
-          `ORDER BY PROCTIME() is planned for deduplication only: ORDER BY PROCTIME() alone, WHERE ${rn} = 1, and ${rn} not selected`,
-        );
-      step = `${id}-top-n`;
-      const config = {
-        ...key,
-        order_by: over.orderBy.map((o) => (o.descending ? `${o.text} DESC` : o.text)),
-        n,
-        ...(selected ? { rank_field: rn } : {}),
-      };
-      this.#steps.push({ id: step, type: 'top_n', inputs: [input.ref], config });
-      if (selected) {
-        // The step writes the rank last; the query has it where ROW_NUMBER() stands.
-        const at = inner.starWith ? input.columns.length : items.indexOf(item);
-        columns = [...input.columns.slice(0, at), rn, ...input.columns.slice(at)];
-        if (at < input.columns.length)
-          step = this.project(
-            columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: item.expr.start })),
-            `${id}-rank`,
-            step,
-          );
-      }
-    }
-    this.locate(step, '', over.start);
-    const ranked: View = {
-      select: inner,
-      name: ref.name,
-      id: step,
-      scopes: [],
-      relation: {
-        ref: step,
-        columns,
-        ...(input.timeColumn ? { timeColumn: input.timeColumn } : {}),
-        fromSource: false,
-      },
-    };
-    const scopes = this.#scopes;
-    this.#scopes = [...scopes, new Map([[ref.name.text, ranked]])];
-    try {
-      const { where: _, ...rest } = outer;
-      return this.select({ ...rest, from: { kind: 'table', name: ref.name } }, id, target);
-    } finally {
-      this.#scopes = scopes;
-    }
-  }
-
-  /** N of `rn <= N`, `rn < N + 1` or `rn = 1` (either side), the only filters of a row number planned. */
-  rowLimit(e: Expr, rn: string): number {
-    const shape = `write WHERE ${rn} <= N (top-N) or WHERE ${rn} = 1`;
-    if (e.kind === 'binary') {
-      const flipped: { [op: string]: string } = { '<=': '>=', '<': '>', '=': '=', '>=': '<=', '>': '<' };
-      const [op, column, bound] =
-        e.left.kind === 'field' && e.left.name === rn
-          ? [e.op, e.left, e.right]
-          : e.right.kind === 'field' && e.right.name === rn
-            ? [flipped[e.op], e.right, e.left]
-            : [undefined, undefined, undefined];
-      if (
-        column !== undefined &&
-        bound.kind === 'literal' &&
-        typeof bound.value === 'number' &&
-        Number.isInteger(bound.value)
-      ) {
-        const n =
-          op === '<='
-            ? bound.value
-            : op === '<'
-              ? bound.value - 1
-              : op === '=' && bound.value === 1
-                ? 1
-                : undefined;
-        if (n !== undefined && n >= 1) return n;
-      }
-    }
-    return this.fail(
-      e.start,
-      `the filter of a row number must keep its first rows: ${shape}, and filter other columns in a query around it`,
-    );
-  }
-
-  /**
-   * `SELECT DISTINCT`: a `deduplicate` keeping the first row of each combination of all the
-   * columns, so a row passes the first time it occurs. Rows equal in every column are one row,
-   * so which of them arrives first does not matter, and processing time keeps the output
-   * append-only without waiting for a watermark.
-   */
-  distinct(q: Select, id: string, input: string, output: readonly OutputColumn[], updating: unknown): string {
-    if (updating)
-      this.fail(
-        q.start,
-        'SELECT DISTINCT over an updating result (a GROUP BY without a window, or a regular join) is not supported yet: its rows can be retracted',
-      );
-    const step = `${id}-distinct`;
-    this.#steps.push({
-      id: step,
-      type: 'deduplicate',
-      inputs: [input],
-      config: { key: output.map((c) => formatName(c.name)), keep: 'first', time: 'processing' },
-    });
-    this.locate(step, '', q.start);
-    return step;
   }
 
   /**
@@ -698,151 +534,6 @@ class Planner implements JoinPlanner {
     this.locate(id, '', output[0]?.start ?? 0);
     for (const [path, offset] of paths) this.locate(id, path, offset);
     return id;
-  }
-
-  /** The `aggregate` step of a GROUP BY; returns its output columns as the SELECT names them. */
-  aggregate(
-    q: Select,
-    id: string,
-    input: string,
-    windowed: boolean,
-    target: { columns: readonly string[] } | undefined,
-  ): { ref: string; output: OutputColumn[]; columns: string[] } {
-    if (q.items === undefined)
-      return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
-    const keys: string[] = [];
-    const groupWindow = new Set<string>();
-    const step = `${id}-aggregate`;
-    (q.groupBy ?? []).forEach((g) => {
-      if (g.expr.kind !== 'field')
-        this.fail(
-          g.expr.start,
-          'GROUP BY takes columns; to group by a computed value, compute it in a view first',
-        );
-      if (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME) groupWindow.add(g.expr.name);
-      else {
-        this.locate(step, `key[${keys.length}]`, g.expr.start);
-        keys.push(g.expr.name);
-      }
-    });
-    const window = q.from.kind === 'window' ? q.from : undefined;
-    if (window && !WINDOW_COLUMNS.every((c) => groupWindow.has(c)))
-      this.fail(
-        q.groupBy?.[0]?.expr.start ?? q.start,
-        'a window aggregation groups by window_start and window_end: add both to GROUP BY',
-      );
-    const passing = [...keys, ...(windowed ? WINDOW_COLUMNS : [])];
-    const fields: { [name: string]: string } = {};
-    /** The fields the select list computes, by their expression's canonical text. */
-    const computed = new Map<string, string>();
-    const output: OutputColumn[] = [];
-    for (const [position, item] of q.items.entries()) {
-      const e = item.expr;
-      if (e.kind === 'field' && passing.includes(e.name)) {
-        output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
-        continue;
-      }
-      if (windowed && e.kind === 'field' && e.name === WINDOW_TIME) {
-        // window_time is window_end - 1 ms, the event time the aggregate gives each result;
-        // the projection after the aggregate computes it.
-        output.push({ name: item.alias?.text ?? WINDOW_TIME, text: 'window_end - 1', start: e.start });
-        continue;
-      }
-      for (const f of fieldsOf(e, [], true))
-        if (f.kind === 'field' && f.name === WINDOW_TIME)
-          this.fail(
-            f.start,
-            'window_time can be selected as a column of its own only (it is window_end - 1)',
-          );
-        else if (f.kind === 'field' && !passing.includes(f.name))
-          this.fail(
-            f.start,
-            `column '${f.name}' is neither in GROUP BY nor inside an aggregate such as first(${f.name})`,
-          );
-      const name = item.alias?.text ?? this.nameOf(e, position, target);
-      if (passing.includes(name) || Object.hasOwn(fields, name))
-        this.fail(
-          item.alias?.start ?? e.start,
-          `the query gives two columns named '${name}'; rename one with AS`,
-        );
-      fields[name] = item.text;
-      computed.set(formatExpression(e), name);
-      this.locate(step, `fields.${name}`, e.start);
-      output.push({ name, copies: name, text: formatName(name), start: e.start });
-    }
-    const config: { [key: string]: unknown } = { ...(keys.length > 0 ? { key: keys } : {}), fields };
-    if (window) {
-      if (window.type === 'session') {
-        // The engine keeps the sessions of each aggregate key, Flink those of each PARTITION BY
-        // key: the two agree when they are the same columns.
-        const partition = (window.partitionBy ?? []).map((c) => c.text);
-        if (partition.length !== keys.length || !partition.every((c) => keys.includes(c)))
-          this.fail(
-            q.groupBy?.[0]?.expr.start ?? q.start,
-            `a SESSION window aggregation groups by the session's PARTITION BY columns (${partition.length > 0 ? partition.join(', ') : 'none'}) and window_start, window_end; GROUP BY ${keys.length > 0 ? keys.join(', ') : 'no other column'} would split or merge the sessions`,
-          );
-      }
-      config.window =
-        window.type === 'tumbling'
-          ? { type: 'tumbling', size: formatDuration(window.size) }
-          : window.type === 'hopping'
-            ? {
-                type: 'hopping',
-                size: formatDuration(window.size),
-                slide: formatDuration(window.slide ?? window.size),
-              }
-            : window.type === 'session'
-              ? { type: 'session', gap: formatDuration(window.size) }
-              : {
-                  type: 'cumulative',
-                  size: formatDuration(window.size),
-                  step: formatDuration(window.slide ?? window.size),
-                };
-      this.locate(step, 'window', window.start);
-    }
-    this.#steps.push({ id: step, type: 'aggregate', inputs: [input], config });
-    this.locate(step, '', q.start);
-    const ref = q.having ? this.having(q.having.expr, id, step, passing, fields, computed) : step;
-    return { ref, output, columns: [...passing, ...Object.keys(fields)] };
-  }
-
-  /**
-   * HAVING: a `filter` after the aggregate. Each aggregate call of the condition is a field the
-   * select list computes already, or one the aggregate computes for it (named `_having_<n>`,
-   * dropped by the projection after); the filter reads those fields and the GROUP BY columns.
-   */
-  having(
-    condition: Expr,
-    id: string,
-    input: string,
-    passing: readonly string[],
-    fields: { [name: string]: string },
-    computed: ReadonlyMap<string, string>,
-  ): string {
-    for (const f of fieldsOf(condition, [], true))
-      if (f.kind === 'field' && !passing.includes(f.name))
-        this.fail(
-          f.start,
-          `HAVING reads column '${f.name}', which is neither in GROUP BY nor inside an aggregate such as max(${f.name})`,
-        );
-    const aggregate = `${id}-aggregate`;
-    let n = 0;
-    const replace = (e: Expr): Expr => {
-      if (!isAggregateCall(e)) return mapChildren(e, replace);
-      const same = computed.get(formatExpression(e));
-      if (same !== undefined) return { kind: 'field', name: same, start: e.start, end: e.end };
-      let name = `_having_${++n}`;
-      while (Object.hasOwn(fields, name) || passing.includes(name)) name = `_having_${++n}`;
-      fields[name] = formatExpression(e);
-      this.locate(aggregate, `fields.${name}`, e.start);
-      return { kind: 'field', name, start: e.start, end: e.end };
-    };
-    const where = formatExpression(replace(condition));
-    const step = `${id}-having`;
-    this.#steps.push({ id: step, type: 'filter', inputs: [input], config: { where } });
-    this.locate(step, '', condition.start);
-    this.locate(step, 'where', condition.start);
-    return step;
   }
 }
 
