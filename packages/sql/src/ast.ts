@@ -21,8 +21,10 @@ export interface TableOption {
 
 export interface ColumnDef {
   readonly name: Name;
-  /** The type as written (`BIGINT`, `TIMESTAMP(3)`); checked, not yet enforced on records. */
+  /** The type as written (`BIGINT`, `TIMESTAMP(3)`); checked, not yet enforced on records. Empty for a computed column. */
   readonly type: string;
+  /** `name AS expression`: a computed column, worked out from the other columns of each record. */
+  readonly computed?: { readonly expr: Expr; readonly text: string };
 }
 
 /** `WATERMARK FOR col AS col - INTERVAL 'n' unit`: event time from `col`, `delay` ms out of order. */

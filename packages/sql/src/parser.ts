@@ -263,7 +263,11 @@ class ScriptParser extends TokenStream {
 
   column(): ColumnDef {
     const name = this.name('a column name');
-    if (this.isWord('AS')) this.notYet(this.peek(), 'computed columns');
+    if (this.acceptWord('AS')) {
+      const computed = this.expression();
+      if (this.isWord('COMMENT')) this.notYet(this.peek(), 'COMMENT');
+      return { name, type: '', computed };
+    }
     if (this.isWord('METADATA')) this.notYet(this.peek(), 'METADATA columns');
     const first = this.peek();
     if (first.kind !== 'word')

@@ -191,11 +191,19 @@ class Planner implements QueryPlanner {
     return { type: String(at.value), at, rest: t.options.filter((o) => o !== at) };
   }
 
-  /** The source of table `name`, made on its first read. */
+  /**
+   * The source of table `name`, made on its first read; with computed columns, the `map`
+   * (`<table>-columns`) after it that gives every declared column, in order.
+   */
   source(t: CreateTable): Relation {
     const id = t.name.text;
     const columns = t.columns.map((c) => c.name.text);
     const timeColumn = t.watermark?.column.text;
+    const computed = new Map(t.columns.flatMap((c) => (c.computed ? [[c.name.text, c.computed]] : [])));
+    const physical = t.columns.filter((c) => !c.computed).map((c) => c.name.text);
+    for (const c of computed.values())
+      this.checkColumns(c.expr, physical, `table '${id}' (a computed column reads its physical columns)`);
+    const timeExpression = timeColumn !== undefined ? computed.get(timeColumn) : undefined;
     if (!this.#sources.has(id)) {
       const { type, at, rest } = this.connector(t);
       const { config, placed } = configFromOptions(rest, this.#registry.source(type)?.config);
@@ -206,13 +214,34 @@ class Planner implements QueryPlanner {
         type,
         config,
         ...(t.watermark
-          ? { eventTime: { field: t.watermark.column.text, maxOutOfOrderness: t.watermark.delay } }
+          ? {
+              eventTime: timeExpression
+                ? { expression: timeExpression.text, maxOutOfOrderness: t.watermark.delay }
+                : { field: t.watermark.column.text, maxOutOfOrderness: t.watermark.delay },
+            }
           : {}),
       };
       if (t.watermark) this.locate(id, 'event_time', t.watermark.start);
       this.locate(id, '', t.name.start);
       this.#sources.set(id, source);
+      if (computed.size > 0)
+        this.project(
+          t.columns.map((c) =>
+            c.computed
+              ? { name: c.name.text, text: c.computed.text, start: c.computed.expr.start }
+              : {
+                  name: c.name.text,
+                  copies: c.name.text,
+                  text: formatName(c.name.text),
+                  start: c.name.start,
+                },
+          ),
+          `${id}-columns`,
+          id,
+        );
     }
+    if (computed.size > 0)
+      return { ref: `${id}-columns`, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: false };
     return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
   }
 
@@ -269,7 +298,8 @@ class Planner implements QueryPlanner {
         s.start,
         `INSERT INTO ${s.sink.text} appears twice; to write several queries into one table, INSERT their UNION ALL`,
       );
-    const columns = table.columns.map((c) => c.name.text);
+    // Computed columns are worked out when the table is read, not written (as in Flink).
+    const columns = table.columns.filter((c) => !c.computed).map((c) => c.name.text);
     const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
     // A table both read and written is a source and a sink; ids are unique in a plan.
     const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
