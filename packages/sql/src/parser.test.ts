@@ -148,3 +148,22 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
   for (const [text, expected] of cases)
     assert.ok(failure(text).startsWith(expected), `${text}\n→ ${failure(text)}`);
 });
+
+test('an expression keeps the parentheses around its first and last operands in its text', () => {
+  const [s] = parse('INSERT INTO o SELECT (a + 1) * 2 AS b FROM t WHERE x = 1 AND (y = 2 OR z = 3)');
+  assert.equal(s.kind, 'insert');
+  if (s.kind !== 'insert') return;
+  assert.equal(s.query.items?.[0].text, '(a + 1) * 2');
+  assert.equal(s.query.where?.text, 'x = 1 AND (y = 2 OR z = 3)');
+});
+
+test('FILTER (WHERE …) and FIRST_VALUE become the engine’s aggregate calls in the text', () => {
+  const [s] = parse(
+    'INSERT INTO o SELECT count(*) FILTER (WHERE p > 1) AS n, first_value(x) AS f, sum(DISTINCT q) FILTER (WHERE (p < 3)) AS s FROM t',
+  );
+  if (s.kind !== 'insert') return assert.fail('not an insert');
+  assert.deepEqual(
+    s.query.items?.map((i) => i.text),
+    ['count(CASE WHEN p > 1 THEN 1 END)', 'first(x)', 'sum(DISTINCT CASE WHEN (p < 3) THEN q END)'],
+  );
+});

@@ -86,8 +86,13 @@ class ScriptParser extends TokenStream {
   }
 
   expression(): { expr: Expr; text: string } {
+    const first = this.tokens[this.pos];
     const { expr, pos } = parseExpressionFrom(this.tokens, this.pos);
     this.pos = pos;
+    // The tree's span leaves out parentheses around its first or last operand (`(a OR b) AND c`);
+    // the text the plan holds, and the join's rewrite of it, take them in.
+    expr.start = Math.min(expr.start, first.start);
+    expr.end = Math.max(expr.end, this.tokens[pos - 1].end);
     this.#splices.push(...renameAggregates(expr, (at, message) => this.fail(at, message)));
     return { expr, text: this.textOf(expr.start, expr.end) };
   }

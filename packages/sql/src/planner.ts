@@ -550,10 +550,11 @@ class Planner implements QueryPlanner {
 
   /**
    * The name of an unnamed computed column: in an INSERT, the target column at its position (as
-   * Flink writes columns by position); elsewhere (a view) it needs AS.
+   * Flink writes columns by position); elsewhere a field of a ROW (`bid.price`) is named after
+   * the field (`price`), as in Flink, and anything else needs AS.
    */
   nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string {
-    const name = target?.columns[position];
+    const name = target?.columns[position] ?? (e.kind === 'member' ? e.name : undefined);
     return name ?? this.fail(e.start, 'name this column with AS, e.g. price * 2 AS doubled');
   }
 
