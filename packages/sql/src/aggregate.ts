@@ -115,6 +115,13 @@ export function planAggregate(
     p.locate(step, `fields.${name}`, e.start);
     output.push({ name, copies: name, text: formatName(name), start: e.start });
   }
+  // GROUP BY with no aggregate (the groups themselves, as Nexmark q8 asks): the step needs one
+  // field, so it counts the rows, and the projection after it drops the count.
+  if (Object.keys(fields).length === 0 && q.having === undefined) {
+    let name = '_rows';
+    while (passing.includes(name)) name = `_${name}`;
+    fields[name] = 'count(*)';
+  }
   const config: { [key: string]: unknown } = { ...(keys.length > 0 ? { key: keys } : {}), fields };
   if (window) {
     if (window.type === 'session') {

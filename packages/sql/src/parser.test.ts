@@ -167,3 +167,19 @@ test('FILTER (WHERE …) and FIRST_VALUE become the engine’s aggregate calls i
     ['count(CASE WHEN p > 1 THEN 1 END)', 'first(x)', 'sum(DISTINCT CASE WHEN (p < 3) THEN q END)'],
   );
 });
+
+test('a single-table query reads its qualified columns unqualified, and a ROW field stays a field', () => {
+  const [s] = parse(
+    'INSERT INTO o SELECT s.a, max(s.b) AS m, s.r.x AS x, bid.price FROM (SELECT a, b, r, bid FROM t) AS s WHERE s.a > 1 GROUP BY s.a',
+  );
+  if (s.kind !== 'insert') return assert.fail('not an insert');
+  assert.deepEqual(
+    s.query.items?.map((i) => i.text),
+    ['a', 'max(b)', 'r.x', 'bid.price'],
+  );
+  assert.equal(s.query.where?.text, 'a > 1');
+  assert.deepEqual(
+    s.query.groupBy?.map((g) => g.text),
+    ['a'],
+  );
+});

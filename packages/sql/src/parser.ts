@@ -9,7 +9,9 @@
 
 import {
   type Expr,
+  formatName,
   isAggregateCall,
+  mapChildren,
   parseExpressionFrom,
   type Token,
   TokenStream,
@@ -103,9 +105,10 @@ class ScriptParser extends TokenStream {
   }
 
   /** A select item's expression, with an aggregate's `FILTER (WHERE …)` folded into its call. */
-  selectExpression(): { expr: Expr; text: string } {
+  selectExpression(): { expr: Expr; text: string; again: () => string } {
     const item = this.expression();
-    if (!(this.isWord('FILTER') && this.isOp('(', 1))) return item;
+    if (!(this.isWord('FILTER') && this.isOp('(', 1)))
+      return { ...item, again: () => this.textOf(item.expr.start, item.expr.end) };
     const at = this.next();
     if (item.expr.kind !== 'call' || !isAggregateCall(item.expr))
       this.fail(
@@ -116,7 +119,75 @@ class ScriptParser extends TokenStream {
     this.expectKeyword('WHERE', 'in FILTER (WHERE condition)');
     const condition = this.expression();
     this.expect(')', `to close the FILTER opened at ${this.where(open.start)}`);
-    return filteredCall(item.expr, condition, (from, to) => this.textOf(from, to));
+    const call = item.expr;
+    const text = (from: number, to: number) => this.textOf(from, to);
+    const again = () =>
+      filteredCall(call, { expr: condition.expr, text: text(condition.expr.start, condition.expr.end) }, text)
+        .text;
+    return { ...filteredCall(call, condition, text), again };
+  }
+
+  /**
+   * A single-table query's expressions with `q.col` (q: the table's alias, or its name) read as
+   * `col`, as SQL reads a qualified column; a ROW column of another name (`bid.price` over a
+   * table with a `bid` column) stays a field access. The texts are made again with those spans
+   * replaced.
+   */
+  unqualify(parts: {
+    items?: SelectItem[];
+    again: (() => string)[];
+    where?: { expr: Expr; text: string };
+    groupBy?: { expr: Expr; text: string }[];
+    having?: { expr: Expr; text: string };
+    qualifier: string;
+  }): void {
+    const found: Splice[] = [];
+    const strip = (e: Expr): Expr => {
+      if (e.kind === 'member' && e.object.kind === 'field' && e.object.name === parts.qualifier) {
+        found.push({ start: e.start, end: e.end, text: formatName(e.name) });
+        return { kind: 'field', name: e.name, start: e.start, end: e.end };
+      }
+      return mapChildren(e, strip);
+    };
+    const term = <T extends { expr: Expr; text: string }>(t: T): T => ({ ...t, expr: strip(t.expr) });
+    const items = parts.items?.map((i) => ({
+      ...term(i),
+      ...(i.over
+        ? {
+            over: { ...i.over, partitionBy: i.over.partitionBy.map(term), orderBy: i.over.orderBy.map(term) },
+          }
+        : {}),
+    }));
+    const where = parts.where && term(parts.where);
+    const groupBy = parts.groupBy?.map(term);
+    const having = parts.having && term(parts.having);
+    if (found.length === 0) return;
+    this.#splices.push(...found);
+    const again = <T extends { expr: Expr; text: string }>(t: T): T => ({
+      ...t,
+      text: this.textOf(t.expr.start, t.expr.end),
+    });
+    if (parts.items && items)
+      parts.items.splice(
+        0,
+        parts.items.length,
+        ...items.map((i, n) => ({
+          ...i,
+          text: parts.again[n](),
+          ...(i.over
+            ? {
+                over: {
+                  ...i.over,
+                  partitionBy: i.over.partitionBy.map(again),
+                  orderBy: i.over.orderBy.map(again),
+                },
+              }
+            : {}),
+        })),
+      );
+    if (parts.where && where) Object.assign(parts.where, again(where));
+    if (parts.groupBy && groupBy) parts.groupBy.splice(0, parts.groupBy.length, ...groupBy.map(again));
+    if (parts.having && having) Object.assign(parts.having, again(having));
   }
 
   script(): Statement[] {
@@ -407,6 +478,7 @@ class ScriptParser extends TokenStream {
     const distinct = this.acceptWord('DISTINCT');
     if (!distinct) this.acceptWord('ALL');
     let items: SelectItem[] | undefined;
+    const again: (() => string)[] = [];
     const star = this.isOp('*');
     if (star) this.pos++;
     const starWith = star && this.isOp(',');
@@ -415,7 +487,8 @@ class ScriptParser extends TokenStream {
       items = [];
       do {
         if (items.length > 0) this.pos++;
-        const { expr, text } = this.selectExpression();
+        const { expr, text, again: made } = this.selectExpression();
+        again.push(made);
         let over: Over | undefined;
         if (this.isWord('OVER')) over = this.over(expr);
         let alias: Name | undefined;
@@ -444,6 +517,15 @@ class ScriptParser extends TokenStream {
       }
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
+    if (from.kind === 'table')
+      this.unqualify({
+        ...(items ? { items } : {}),
+        again,
+        ...(where ? { where } : {}),
+        ...(groupBy ? { groupBy } : {}),
+        ...(having ? { having } : {}),
+        qualifier: (from.alias ?? from.name).text,
+      });
     const after = this.peek();
     if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
     return {
