@@ -70,7 +70,10 @@ export function planAggregate(
         g.expr.start,
         'GROUP BY takes columns; to group by a computed value, compute it in a view first',
       );
-    if (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME) groupWindow.add(g.expr.name);
+    // Over a window table function its bounds are the window's; elsewhere (a view of window
+    // results) they are columns like any other.
+    if (windowed && (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME))
+      groupWindow.add(g.expr.name);
     else {
       p.locate(step, `key[${keys.length}]`, g.expr.start);
       keys.push(g.expr.name);
