@@ -431,8 +431,16 @@ class Planner implements QueryPlanner {
 
   /** Plans one SELECT; see `query`. */
   select(q: Select, id: string, target?: Target): Relation {
-    if (q.from.kind === 'table' && q.from.query?.items?.some((i) => i.over !== undefined))
-      return planRank(this, q, q.from, id, target);
+    if (q.from.kind === 'table') {
+      // ROW_NUMBER() in a subquery, or in a view or common table the query reads by name.
+      const from = q.from;
+      const name = from.name.text;
+      const scope = this.#scopes.findLast((s) => s.has(name));
+      const ranked =
+        from.query ?? (scope ?? (this.#tables.has(name) ? undefined : this.#views))?.get(name)?.select;
+      if (ranked?.items?.some((i) => i.over !== undefined))
+        return planRank(this, q, { ...from, query: ranked }, id, target);
+    }
     const over = q.items?.find((i) => i.over !== undefined);
     if (over !== undefined)
       this.fail(
