@@ -30,6 +30,7 @@ import type {
   SetStatement,
   Statement,
   TableOption,
+  WindowTable,
 } from './ast.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
@@ -458,8 +459,8 @@ class Planner implements QueryPlanner {
         'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
       );
     if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
-    const window = q.from.kind === 'window' ? q.from : undefined;
-    const input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
+    let window = q.from.kind === 'window' ? q.from : undefined;
+    let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
     if (window) {
       if (input.timeColumn === undefined)
@@ -481,6 +482,12 @@ class Planner implements QueryPlanner {
         if (!input.columns.includes(c.text))
           this.fail(c.start, this.unknown('column', c.text, input.columns, where));
     }
+    const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
+    if (window && !aggregating) {
+      // The window table function's rows themselves: each record with the bounds of each of its windows.
+      input = this.windowRows(window, input, id);
+      window = undefined;
+    }
     const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
     if (q.where) {
@@ -498,12 +505,6 @@ class Planner implements QueryPlanner {
     }
     for (const item of q.items ?? []) this.checkColumns(item.expr, columns, where);
     for (const g of q.groupBy ?? []) this.checkColumns(g.expr, columns, where);
-    const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
-    if (window && !aggregating)
-      this.fail(
-        window.start,
-        'a window table function needs GROUP BY window_start, window_end (window aggregation); other uses are not supported yet',
-      );
     let output: OutputColumn[];
     let outputRef = ref;
     let copiesFrom: readonly string[];
@@ -552,6 +553,76 @@ class Planner implements QueryPlanner {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
+      fromSource: false,
+    };
+  }
+
+  /**
+   * A window table function's rows without aggregation, as Flink gives them: each record once per
+   * window it falls in, with `window_start`, `window_end` and `window_time`. A TUMBLE is one
+   * `map`; a HOP of size/slide = k windows per record, k maps (the j-th window back) merged by a
+   * `union`; a CUMULATE of n steps, n maps each behind a `filter` keeping the records inside its
+   * window. SESSION rows need the sessions merged first, so they are refused.
+   */
+  windowRows(window: WindowTable, input: Relation, id: string): Relation {
+    if (window.type === 'session')
+      this.fail(
+        window.start,
+        'SESSION rows without aggregation are not supported yet: aggregate the sessions with GROUP BY window_start, window_end',
+      );
+    const t = `epoch_ms(${formatName(input.timeColumn as string)})`;
+    const floor = (length: number) => `${t} - mod(mod(${t}, ${length}) + ${length}, ${length})`;
+    const parts: { start: string; end: string; where?: string }[] = [];
+    if (window.type === 'tumbling')
+      parts.push({ start: floor(window.size), end: `${floor(window.size)} + ${window.size}` });
+    else if (window.type === 'hopping') {
+      const slide = window.slide as number;
+      for (let j = 0; j < window.size / slide; j++) {
+        const start = j === 0 ? floor(slide) : `${floor(slide)} - ${j * slide}`;
+        parts.push({ start, end: `${start} + ${window.size}` });
+      }
+    } else {
+      const step = window.slide as number;
+      for (let k = 1; k <= window.size / step; k++) {
+        const end = `${floor(window.size)} + ${k * step}`;
+        parts.push({ start: floor(window.size), end, where: `${t} < ${end}` });
+      }
+    }
+    const refs = parts.map((part, i) => {
+      const name = parts.length > 1 ? `${id}-window${i + 1}` : `${id}-window`;
+      let ref = input.ref;
+      if (part.where !== undefined) {
+        this.#steps.push({
+          id: `${name}-where`,
+          type: 'filter',
+          inputs: [ref],
+          config: { where: part.where },
+        });
+        this.locate(`${name}-where`, '', window.start);
+        ref = `${name}-where`;
+      }
+      const at = window.start;
+      return this.project(
+        [
+          ...input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: at })),
+          { name: 'window_start', text: part.start, start: at },
+          { name: 'window_end', text: part.end, start: at },
+          { name: WINDOW_TIME, text: `${part.end} - 1`, start: at },
+        ],
+        name,
+        ref,
+      );
+    });
+    let ref = refs[0];
+    if (refs.length > 1) {
+      ref = `${id}-window`;
+      this.#steps.push({ id: ref, type: 'union', inputs: refs, config: {} });
+      this.locate(ref, '', window.start);
+    }
+    return {
+      ref,
+      columns: [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME],
+      ...(input.timeColumn ? { timeColumn: input.timeColumn } : {}),
       fromSource: false,
     };
   }

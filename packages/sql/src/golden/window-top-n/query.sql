@@ -19,3 +19,14 @@ SELECT window_start, auction, bids FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY bids DESC, auction) AS rn
   FROM per_auction
 ) WHERE rn <= 1;
+
+-- The highest bid of each window, ranked over TUMBLE's rows themselves (Flink's window top-N on
+-- a window table function).
+CREATE TABLE top_bid (window_start BIGINT, auction BIGINT, price DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/top-bid.jsonl', 'changelog' = 'debezium');
+
+INSERT INTO top_bid
+SELECT window_start, auction, price FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn
+  FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+) WHERE rn <= 1;
