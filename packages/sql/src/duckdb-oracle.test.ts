@@ -1,6 +1,7 @@
 /**
  * The SQL this front end plans beyond one SELECT — HAVING, FILTER, COUNT(DISTINCT), DISTINCT,
- * WITH, UNION ALL, SESSION and CUMULATE windows, top-N and deduplication — against an independent
+ * WITH, UNION ALL, SESSION and CUMULATE windows, window table functions' rows, top-N (also per
+ * window) and deduplication — against an independent
  * oracle: 2,000 generated bids (out of order within the watermark's bound, in bursts that split
  * sessions) are run through one Sluice script, and the table each sink's output leaves (a
  * changelog folded, or the appended rows) must equal what DuckDB computes over the same file with
@@ -61,6 +62,10 @@ CREATE TABLE sessions (auction BIGINT, window_start BIGINT, window_end BIGINT, n
 WITH ('connector' = 'file', 'path' = './out/sessions.jsonl');
 CREATE TABLE running (window_start BIGINT, window_end BIGINT, n BIGINT, total BIGINT)
 WITH ('connector' = 'file', 'path' = './out/running.jsonl');
+CREATE TABLE hop_rows (seq BIGINT, window_start BIGINT, window_end BIGINT)
+WITH ('connector' = 'file', 'path' = './out/hop-rows.jsonl');
+CREATE TABLE window_top (window_start BIGINT, seq BIGINT, price BIGINT)
+WITH ('connector' = 'file', 'path' = './out/window-top.jsonl', 'changelog' = 'debezium');
 
 CREATE VIEW activity AS
 WITH cheap AS (SELECT auction, price, ts FROM bids WHERE price < 30)
@@ -100,6 +105,17 @@ INSERT INTO running
 SELECT window_start, window_end, COUNT(*) AS n, SUM(price) AS total
 FROM TABLE(CUMULATE(TABLE bids, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '20' SECOND))
 GROUP BY window_start, window_end;
+
+INSERT INTO hop_rows
+SELECT seq, window_start, window_end
+FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '15' SECOND))
+WHERE price > 95;
+
+INSERT INTO window_top
+SELECT window_start, seq, price FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC, seq) AS rn
+  FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+) WHERE rn <= 2;
 END;
 `;
 
@@ -132,10 +148,17 @@ const oracleQueries: { readonly [file: string]: string } = {
   'running.jsonl': `SELECT ws AS window_start, ws + k * 5000 AS window_end, COUNT(*) AS n, SUM(price) AS total
     FROM (SELECT *, ts - ts % 20000 AS ws FROM bids) AS b, range(1, 5) AS r(k)
     WHERE ts < ws + k * 5000 GROUP BY ws, k`,
+  // Each bid in the three 15 s windows, 5 s apart, that hold it.
+  'hop-rows.jsonl': `SELECT seq, ws AS window_start, ws + 15000 AS window_end
+    FROM (SELECT seq, ts - ts % 5000 - j * 5000 AS ws FROM bids, range(0, 3) AS r(j) WHERE price > 95)`,
+  'window-top.jsonl': `SELECT window_start, seq, price FROM (
+      SELECT ts - ts % 10000 AS window_start, seq, price,
+        ROW_NUMBER() OVER (PARTITION BY ts - ts % 10000 ORDER BY price DESC, seq) AS rn FROM bids)
+    WHERE rn <= 2`,
 };
 
 /** Files whose output is a Debezium changelog, compared by the table it leaves. */
-const CHANGELOGS = new Set(['spend.jsonl', 'top3.jsonl', 'latest.jsonl']);
+const CHANGELOGS = new Set(['spend.jsonl', 'top3.jsonl', 'latest.jsonl', 'window-top.jsonl']);
 
 let dir: string;
 let duck: DuckDBInstance;
