@@ -32,7 +32,7 @@ export function planDistinct(
   id: string,
   input: string,
   output: readonly OutputColumn[],
-  updating: unknown,
+  updating: boolean,
 ): string {
   if (updating)
     p.fail(

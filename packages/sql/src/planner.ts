@@ -548,7 +548,14 @@ class Planner implements QueryPlanner {
       !(input.fromSource && !aggregating);
     if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
     if (q.distinct)
-      outputRef = planDistinct(this, q, id, outputRef, output, input.updating ?? (aggregating && !window));
+      outputRef = planDistinct(
+        this,
+        q,
+        id,
+        outputRef,
+        output,
+        input.updating !== undefined || (aggregating && !window),
+      );
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
