@@ -183,3 +183,15 @@ test('a single-table query reads its qualified columns unqualified, and a ROW fi
     ['a'],
   );
 });
+
+test('the queries of a UNION ALL may be written in parentheses', () => {
+  const [s] = parse(
+    'INSERT INTO o (SELECT a FROM t WHERE a > 1) UNION ALL (SELECT b FROM u) UNION ALL SELECT c FROM v',
+  );
+  if (s.kind !== 'insert') return assert.fail('not an insert');
+  assert.equal(s.query.where?.text, 'a > 1');
+  assert.deepEqual(
+    s.query.unionAll?.map((q) => q.items?.[0].text),
+    ['b', 'c'],
+  );
+});

@@ -257,7 +257,9 @@ class ScriptParser extends QueryParser {
     const start = this.expectKeyword('INSERT', 'to start the statement').start;
     this.expectKeyword('INTO', 'after INSERT');
     const sink = this.name('a table name after INSERT INTO');
-    if (this.isOp('(')) this.notYet(this.peek(), 'a column list after INSERT INTO');
+    // `INSERT INTO t (SELECT …)` is a query in parentheses; `INSERT INTO t (a, b)` a column list.
+    if (this.isOp('(') && !this.isWord('SELECT', 1) && !this.isWord('WITH', 1) && !this.isOp('(', 1))
+      this.notYet(this.peek(), 'a column list after INSERT INTO');
     return { kind: 'insert', sink, query: this.query(), start };
   }
 }

@@ -196,8 +196,13 @@ export class QueryParser extends TokenStream {
         common.push({ name, query });
       } while (this.isOp(','));
     }
-    const first = this.select();
-    const parts: Select[] = [];
+    let first: Select;
+    if (this.isOp('(')) {
+      const open = this.next();
+      first = this.query();
+      this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+    } else first = this.select();
+    const parts: Select[] = [...(first.unionAll ?? [])];
     while (this.isWord('UNION')) {
       const union = this.next();
       if (!this.acceptWord('ALL'))
@@ -212,7 +217,7 @@ export class QueryParser extends TokenStream {
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
     return {
       ...first,
-      ...(common.length > 0 ? { with: common } : {}),
+      ...(common.length > 0 ? { with: [...(first.with ?? []), ...common] } : {}),
       ...(parts.length > 0 ? { unionAll: parts } : {}),
     };
   }
