@@ -56,7 +56,7 @@ function describeState(step: PlanStep, registry: Registry): string | undefined {
   if (config.ttl !== undefined)
     return `per key, forgotten ${String(config.ttl)} after it was last written (ttl)`;
   if (Object.hasOwn(properties, 'ttl'))
-    return 'per key, for the life of the job (a `ttl` would bound it; SQL does not set one yet)';
+    return "per key, for the life of the job (SET 'table.exec.state.ttl' bounds it)";
   return 'kept in checkpoints';
 }
 

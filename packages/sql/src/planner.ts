@@ -56,6 +56,26 @@ const WINDOW_FUNCTIONS = {
   cumulative: 'CUMULATE',
 } as const;
 
+/**
+ * Whether a step keeps the state of its keys for the life of the job unless given a `ttl`: an
+ * aggregate without a window, a top-N, a deduplication, a regular join (the other joins and the
+ * windows forget by the watermark).
+ */
+function keepsStateForever(step: PlanStep): boolean {
+  const c = step.config as { window?: unknown; between?: unknown; temporal?: unknown };
+  switch (step.type) {
+    case 'aggregate':
+      return c.window === undefined;
+    case 'top_n':
+    case 'deduplicate':
+      return true;
+    case 'join':
+      return c.between === undefined && c.window === undefined && c.temporal !== true;
+    default:
+      return false;
+  }
+}
+
 /** A view, common table or subquery: its query, and its relation once planned. */
 interface View {
   readonly select: Select;
@@ -134,7 +154,10 @@ class Planner implements QueryPlanner {
       );
     }
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
-    const { name, settings } = applySettings(sets, basename(file, extname(file)), this.#positions);
+    const { name, settings, stateTtl } = applySettings(sets, basename(file, extname(file)), this.#positions);
+    if (stateTtl !== undefined)
+      for (const step of this.#steps)
+        if (keepsStateForever(step)) (step.config as { ttl?: string }).ttl ??= stateTtl;
     const plan: Plan = {
       name,
       sources: [...this.#sources.values()],
