@@ -56,6 +56,13 @@ import {
 } from '@sluice/core';
 import { memorySinkStore, rowText, testing } from '@sluice/core/testing';
 import { type Comparison, compare, type Measurement, measure, median } from './measure.ts';
+import {
+  Q5_SIZE,
+  Q5_SLIDE,
+  type NexmarkQuery as Query,
+  nexmarkSteps as steps,
+  WINDOW,
+} from './nexmark-queries.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -82,124 +89,6 @@ const checked = validateConfig<NexmarkConfig>(nexmarkConfig, {
 });
 if (!checked.ok) throw new Error(`bad options: ${JSON.stringify(checked.issues)}`);
 const settings = nexmarkSettings(checked.value);
-
-type Query = 'q0' | 'q2' | 'q5count' | 'q5' | 'q7' | 'q8';
-
-/** q7's and q8's tumbling window. */
-const WINDOW = 10_000;
-
-/** q5's hopping window: 10 s long, a new one every 2 s. */
-const Q5_SIZE = 10_000;
-const Q5_SLIDE = 2_000;
-
-const steps: { readonly [q in Query]: string } = {
-  q0: `
-  - id: bids
-    type: filter
-    where: event_type = 2
-  - id: q0
-    type: map
-    select: []
-    fields:
-      auction: bid.auction
-      bidder: bid.bidder
-      price: bid.price
-      dateTime: bid.dateTime
-      extra: bid.extra`,
-  q2: `
-  - id: bids
-    type: filter
-    where: event_type = 2 AND bid.auction % 123 = 0
-  - id: q2
-    type: map
-    select: []
-    fields:
-      auction: bid.auction
-      price: bid.price`,
-  q5count: `
-  - id: bids
-    type: filter
-    where: event_type = 2
-  - id: auction
-    type: map
-    select: []
-    fields:
-      auction: bid.auction
-  - id: q5count
-    type: aggregate
-    key: [auction]
-    window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
-    fields:
-      bids: count(*)`,
-  q5: `
-  - id: bids
-    type: filter
-    where: event_type = 2
-  - id: auction
-    type: map
-    select: []
-    fields:
-      auction: bid.auction
-  - id: counts
-    type: aggregate
-    key: [auction]
-    window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
-    fields:
-      bids: count(*)
-  - id: maxima
-    type: aggregate
-    input: counts
-    window: { type: tumbling, size: ${Q5_SLIDE}ms }
-    fields:
-      maxbids: max(bids)
-  - id: q5
-    type: join
-    input: [counts, maxima]
-    on: counts.window_end = maxima.window_end AND counts.bids = maxima.maxbids
-    window: { type: tumbling, size: ${Q5_SLIDE}ms }
-    fields:
-      auction: counts.auction
-      bids: counts.bids
-      window_start: counts.window_start
-      window_end: counts.window_end`,
-  q7: `
-  - id: bids
-    type: filter
-    where: event_type = 2
-  - id: maxima
-    type: aggregate
-    input: bids
-    window: { type: tumbling, size: ${WINDOW}ms }
-    fields:
-      maxprice: max(bid.price)
-  - id: q7
-    type: join
-    input: [bids, maxima]
-    on: bids.bid.price = maxima.maxprice
-    between: [0ms, ${WINDOW - 1}ms]
-    fields:
-      auction: bids.bid.auction
-      price: bids.bid.price
-      bidder: bids.bid.bidder
-      dateTime: bids.bid.dateTime`,
-  q8: `
-  - id: persons
-    type: filter
-    where: event_type = 0
-  - id: auctions
-    type: filter
-    input: events
-    where: event_type = 1
-  - id: q8
-    type: join
-    input: [persons, auctions]
-    on: persons.person.id = auctions.auction.seller
-    window: { type: tumbling, size: ${WINDOW}ms }
-    fields:
-      id: persons.person.id
-      name: persons.person.name
-      starttime: window_start`,
-};
 
 function yaml(q: Query, out: SinkDefinition): string {
   return `

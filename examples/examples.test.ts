@@ -451,6 +451,25 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
     assert.match(dead[1], /'is_fraud' holds "unknown", not a binary label/);
     assert.match(dead[2], /'hour' is missing/);
   },
+  'nexmark-sql': (scratch) => {
+    const hot = results(scratch, 'hot-items.jsonl').map((c) => c.after as { [field: string]: unknown });
+    assert.ok(hot.some((r) => Number(r.num) > 0 && Number(r.window_end) % 2_000 === 0));
+    const top = new Map<unknown, number>();
+    for (const c of results(scratch, 'top-bids.jsonl')) {
+      const before = c.before as { auction: unknown } | null;
+      const after = c.after as { auction: unknown } | null;
+      if (before) top.set(before.auction, (top.get(before.auction) ?? 0) - 1);
+      if (after) top.set(after.auction, (top.get(after.auction) ?? 0) + 1);
+    }
+    assert.ok(
+      top.size > 0 && [...top.values()].every((n) => n >= 1 && n <= 3),
+      'three bids per auction at most',
+    );
+    for (const r of results(scratch, 'busy-channels.jsonl')) {
+      assert.ok(Number(r.bids) >= 20);
+      assert.ok(Number(r.bidders) <= Number(r.bids) && Number(r.big_bids) <= Number(r.bids));
+    }
+  },
   // One row per region, updated in place: the counts add up to the 5,000 generated orders.
   'orders-to-postgres': async () => {
     const rows = await pgRows('SELECT region, orders::int AS orders FROM sluice_example_revenue_by_region');

@@ -15,7 +15,7 @@ import {
   Registry,
   SluiceError,
 } from '@sluice/core';
-import { compileSql, connectorTypesInSql, readScript } from '@sluice/sql';
+import { compileSql, connectorTypesInSql, explainSql, readScript } from '@sluice/sql';
 import { parse } from 'yaml';
 import { connectorCatalogue } from './connector-catalogue.ts';
 
@@ -73,6 +73,17 @@ export async function registryFor(types: Iterable<string>): Promise<Registry> {
 /** Whether `file` is a SQL script (`.sql`), which `@sluice/sql` compiles to a plan. */
 export function isSqlScript(file: string): boolean {
   return extname(file).toLowerCase() === '.sql';
+}
+
+/**
+ * What the `EXPLAIN` statements of a SQL script print, and whether the script has nothing else to
+ * run; undefined for a pipeline file that is no SQL script, or a script without EXPLAIN.
+ */
+export async function explainScript(file: string): Promise<{ text: string; only: boolean } | undefined> {
+  if (!isSqlScript(file)) return undefined;
+  const text = await readScript(file);
+  const registry = await registryFor(connectorTypesInSql(text, file));
+  return explainSql(text, resolve(file), { registry });
 }
 
 /** Loads a pipeline file with a registry holding the connector packages it names. */

@@ -13,7 +13,7 @@ import {
 } from './dead-letters.ts';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
-import { loadWithPlugins } from './plugins.ts';
+import { explainScript, loadWithPlugins } from './plugins.ts';
 import { parseServeAddress, type Served, startServer } from './serve-option.ts';
 import { reportProgress, StatusLine } from './status.ts';
 import { filteredSummary } from './summary.ts';
@@ -52,6 +52,10 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   let job: Job;
   let served: Served | undefined;
   try {
+    // A SQL script's EXPLAINs print their plans; a script of nothing else runs nothing.
+    const shown = await explainScript(file);
+    if (shown !== undefined) process.stdout.write(shown.text);
+    if (shown?.only) return 0;
     const { plan, functions, registry } = await loadWithPlugins(file);
     // Checks every component before any is opened, so that a bad option is reported at its line.
     await Job.validate(plan, { registry, functions });

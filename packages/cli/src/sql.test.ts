@@ -4,6 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -71,4 +72,18 @@ test('sluice validate prints SQL errors with the file, line and column', async (
     invalid.stderr,
     /query\.sql:7:58: step 'orders', format: must be one of: json, csv, text \(CONFIG_INVALID\)/,
   );
+});
+
+test('sluice run prints the plan of an EXPLAIN and runs nothing when the script only explains', async (t) => {
+  const dir = await tempDir(t, 'sluice-sql-explain-');
+  await writeFile(join(dir, 'orders.jsonl'), `${orders.map((o) => JSON.stringify(o)).join('\n')}\n`);
+  const [head, tail] = script.split('INSERT INTO');
+  await writeFile(join(dir, 'query.sql'), `${head}${view}\nEXPLAIN INSERT INTO${tail}`);
+  const run = await runCli(['run', 'query.sql', '--no-status'], dir);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /== EXPLAIN INSERT INTO per_region \(line 14, column 1\) ==/);
+  assert.match(run.stdout, /step per_region-aggregate \(aggregate\) ← normalized-select → append-only/);
+  assert.match(run.stdout, /state: per key and window, dropped as each window fires/);
+  assert.doesNotMatch(run.stderr, /pipeline started/);
+  assert.equal(existsSync(join(dir, 'out/per-region.jsonl')), false, 'an EXPLAIN ran its query');
 });

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { type ComponentSpec, describeComponent, didYouMean, Job } from '@sluice/core';
 import { explain } from './explain.ts';
-import { installedRegistry, loadWithPlugins } from './plugins.ts';
+import { explainScript, installedRegistry, loadWithPlugins } from './plugins.ts';
 import { findCompiler, noCompilerError, typeCheck, typeErrors } from './typecheck.ts';
 
 /**
@@ -16,6 +16,9 @@ import { findCompiler, noCompilerError, typeCheck, typeErrors } from './typechec
 export async function validateCommand(file: string, options: { typeCheck: boolean }): Promise<number> {
   try {
     const checked = isTypeScript(file) ? await checkTypes(file, options.typeCheck) : '';
+    const shown = await explainScript(file);
+    if (shown !== undefined) process.stdout.write(shown.text);
+    if (shown?.only) return 0;
     const { plan, functions, registry } = await loadWithPlugins(file);
     await Job.validate(plan, { registry, functions });
     process.stdout.write(

@@ -118,15 +118,17 @@ export {
   SluiceError,
   toSluiceError,
 } from './errors.ts';
-export type { Expr, Token, TokenizeOptions } from './expr/index.ts';
+export type { CallExpr, Expr, Token, TokenizeOptions } from './expr/index.ts';
 export {
   childrenOf,
   compileExpression,
   compilePredicate,
   describeToken,
+  formatExpression,
   formatName,
   functionDocs,
   isAggregateCall,
+  mapChildren,
   parseExpression,
   parseExpressionFrom,
   TokenStream,
@@ -138,9 +140,11 @@ export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './
 export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
+export { checkChangelogs } from './plan/changelog-check.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';
 export { didYouMean } from './plan/config-suggest.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
+export { describePartition, type StreamKey } from './plan/keys.ts';
 export { componentPath, locate } from './plan/locate.ts';
 export type {
   EventTimeConfig,

@@ -21,8 +21,10 @@ export interface TableOption {
 
 export interface ColumnDef {
   readonly name: Name;
-  /** The type as written (`BIGINT`, `TIMESTAMP(3)`); checked, not yet enforced on records. */
+  /** The type as written (`BIGINT`, `TIMESTAMP(3)`); checked, not yet enforced on records. Empty for a computed column. */
   readonly type: string;
+  /** `name AS expression`: a computed column, worked out from the other columns of each record. */
+  readonly computed?: { readonly expr: Expr; readonly text: string };
 }
 
 /** `WATERMARK FOR col AS col - INTERVAL 'n' unit`: event time from `col`, `delay` ms out of order. */
@@ -65,24 +67,44 @@ export interface SetStatement {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | Insert | SetStatement;
+/**
+ * `EXPLAIN [PLAN FOR] INSERT …` or `EXPLAIN EXECUTE STATEMENT SET …`: its inserts are not run,
+ * but planned to print the plan they give (see `explain.ts`).
+ */
+export interface Explain {
+  readonly kind: 'explain';
+  readonly inserts: readonly Insert[];
+  readonly start: number;
+}
 
-/** `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))` or `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`. */
+export type Statement = CreateTable | CreateView | Insert | SetStatement | Explain;
+
+/**
+ * A window table function: `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))`,
+ * `TABLE(HOP(TABLE t, DESCRIPTOR(c), slide, size))`,
+ * `TABLE(SESSION(TABLE t [PARTITION BY k, …], DESCRIPTOR(c), gap))` or
+ * `TABLE(CUMULATE(TABLE t, DESCRIPTOR(c), step, size))`.
+ */
 export interface WindowTable {
   readonly kind: 'window';
-  readonly type: 'tumbling' | 'hopping';
+  readonly type: 'tumbling' | 'hopping' | 'session' | 'cumulative';
   readonly table: Name;
   readonly timeColumn: Name;
-  /** Window length in ms. */
+  /** Window length in ms (the largest, for cumulative; the gap, for session). */
   readonly size: number;
-  /** Hop in ms (hopping only). */
+  /** Hop in ms (hopping), or growth step (cumulative). */
   readonly slide?: number;
+  /** SESSION's PARTITION BY columns. */
+  readonly partitionBy?: readonly Name[];
   readonly start: number;
 }
 
 export interface TableRef {
   readonly kind: 'table';
+  /** The table or view read; for a subquery, its alias (or a name the parser gives it). */
   readonly name: Name;
+  /** `FROM (SELECT …) AS s`: the subquery, planned as a view visible to this query only. */
+  readonly query?: Select;
   /** `FROM bids AS b` or `FROM bids b`. */
   readonly alias?: Name;
 }
@@ -106,18 +128,44 @@ export interface JoinTable {
 
 export type FromItem = TableRef | WindowTable | JoinTable;
 
+/** `OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)` after `ROW_NUMBER()`. */
+export interface Over {
+  readonly partitionBy: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly orderBy: readonly { readonly expr: Expr; readonly text: string; readonly descending: boolean }[];
+  readonly start: number;
+}
+
 /** One item of a select list: an expression with its alias, and its text as written. */
 export interface SelectItem {
   readonly expr: Expr;
   readonly text: string;
   readonly alias?: Name;
+  /** `ROW_NUMBER() OVER (…)`: planned only as Flink's top-N and deduplication patterns. */
+  readonly over?: Over;
 }
 
+/** `name AS (query)` of a `WITH` before a query: a view visible to that query only. */
+export interface CommonTable {
+  readonly name: Name;
+  readonly query: Select;
+}
+
+/**
+ * A query: one SELECT, or with `unionAll` the UNION ALL of it and those (their columns matched
+ * by position and named by the first), each reading the common tables of `with`.
+ */
 export interface Select {
+  readonly with?: readonly CommonTable[];
+  readonly unionAll?: readonly Select[];
+  /** `SELECT DISTINCT`. */
+  readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */
   readonly items?: readonly SelectItem[];
+  /** `SELECT *, item, …`: `items` are the items after the `*`. */
+  readonly starWith?: boolean;
   readonly from: FromItem;
   readonly where?: { readonly expr: Expr; readonly text: string };
   readonly groupBy?: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly having?: { readonly expr: Expr; readonly text: string };
   readonly start: number;
 }

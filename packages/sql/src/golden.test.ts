@@ -7,7 +7,10 @@
  * query reads two sources into a regular join has `expected-final/` instead: the changelog it
  * writes depends on which source a key's records come from first, which the engine does not fix,
  * but the table the changelog (Debezium lines) leaves behind does not, so that table is compared,
- * its rows sorted.
+ * its rows sorted. A script with EXPLAIN statements has `explain.txt`, what they print; the
+ * sinks they name write nothing. A folder whose query merges two sources (UNION ALL) has `expected-sorted/`: the
+ * order in which a union interleaves its inputs is not fixed either, so the lines are compared
+ * sorted.
  */
 
 import assert from 'node:assert/strict';
@@ -24,7 +27,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { compileSql } from './index.ts';
+import { compileSql, explainSql } from './index.ts';
 import { errorOf, finalTables, outputs, planSummary, registry, resolveSql, runPlan } from './test-support.ts';
 
 const golden = join(import.meta.dirname, 'golden');
@@ -49,11 +52,18 @@ for (const entry of readdirSync(golden, { withFileTypes: true })) {
       const script = join(scratch, 'query.sql');
       const text = readFileSync(script, 'utf8');
       expectFile(join(folder, 'plan.txt'), planSummary(compileSql(text, script, { registry })));
+      const shown = explainSql(text, script, { registry });
+      if (shown !== undefined) expectFile(join(folder, 'explain.txt'), shown.text);
       await runPlan(resolveSql(text, script));
       const final = existsSync(join(folder, 'expected-final'));
-      const written = final ? finalTables(outputs(scratch)) : outputs(scratch);
+      const sorted = existsSync(join(folder, 'expected-sorted'));
+      const written = final
+        ? finalTables(outputs(scratch))
+        : sorted
+          ? Object.fromEntries(Object.entries(outputs(scratch)).map(([f, lines]) => [f, lines.sort()]))
+          : outputs(scratch);
       assert.ok(Object.keys(written).length > 0, 'the script wrote no output file');
-      const expected = join(folder, final ? 'expected-final' : 'expected');
+      const expected = join(folder, final ? 'expected-final' : sorted ? 'expected-sorted' : 'expected');
       if (update) mkdirSync(expected, { recursive: true });
       for (const [file, lines] of Object.entries(written))
         expectFile(join(expected, file), `${lines.join('\n')}\n`);

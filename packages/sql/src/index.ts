@@ -10,6 +10,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { type Plan, type Registry, SluiceError } from '@sluice/core';
+import type { Explain } from './ast.ts';
+import { explainPlan } from './explain.ts';
 import { parseScript } from './parser.ts';
 import { planStatements } from './planner.ts';
 import { Positions } from './position.ts';
@@ -33,6 +35,28 @@ export interface SqlOptions {
 export function compileSql(text: string, file: string, options: SqlOptions): Plan {
   const positions = new Positions(text, file);
   return planStatements(parseScript(text, positions), file, options.registry, positions);
+}
+
+/**
+ * The plans of a script's `EXPLAIN` statements in words (see `explain.ts`), or undefined when it
+ * has none; `only` tells whether the script has nothing but EXPLAINs to run. `compileSql` leaves
+ * the EXPLAINs out of the plan it runs. Throws what compiling and resolving the explained
+ * statements throw, with file, line and column.
+ */
+export function explainSql(
+  text: string,
+  file: string,
+  options: SqlOptions,
+): { readonly text: string; readonly only: boolean } | undefined {
+  const positions = new Positions(text, file);
+  const statements = parseScript(text, positions);
+  if (!statements.some((s) => s.kind === 'explain')) return undefined;
+  const explained = new Map<Explain, string[]>();
+  const plan = planStatements(statements, file, options.registry, positions, explained);
+  return {
+    text: explainPlan(plan, explained, options.registry, positions),
+    only: !statements.some((s) => s.kind === 'insert'),
+  };
 }
 
 /** Reads a SQL script and compiles it with `compileSql`; an unreadable file is CONFIG_PARSE. */

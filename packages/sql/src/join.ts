@@ -6,40 +6,13 @@
  * by its id (`b.price` → `bids.price`).
  */
 
-import {
-  childrenOf,
-  type Expr,
-  formatDuration,
-  formatName,
-  type PlanStep,
-  type SinkSpec,
-} from '@sluice/core';
-import type { JoinTable, Name, Select, TableRef } from './ast.ts';
+import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from '@sluice/core';
+import type { JoinTable, Select, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
-import { hasAggregate, type OutputColumn } from './projection.ts';
+import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
+import type { JoinPlanner, Relation } from './query-planner.ts';
 
-/** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
-export interface Relation {
-  readonly ref: string;
-  readonly columns: readonly string[];
-  /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
-  readonly timeColumn?: string;
-  /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
-  readonly fromSource: boolean;
-  /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
-  readonly updating?: { readonly reason: string; readonly offset: number };
-}
-
-/** The planner's services a join uses. */
-export interface JoinPlanner {
-  fail(offset: number, message: string): never;
-  locate(id: string, path: string, offset: number): void;
-  relation(name: Name): Relation;
-  unknown(what: string, name: string, known: readonly string[], where: string): string;
-  addStep(step: PlanStep): void;
-  project(output: readonly OutputColumn[], id: string, input: string): string;
-  nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string;
-}
+export type { JoinPlanner, Relation } from './query-planner.ts';
 
 /** One input of the join: the relation, and the name the query calls it by (its alias or table). */
 interface Side {
@@ -166,7 +139,7 @@ export function planJoin(
   join: JoinTable,
   id: string,
   source: string,
-  target?: { columns: readonly string[]; table: Name },
+  target?: Target,
 ): Relation {
   const side = (t: TableRef): Side => ({
     relation: p.relation(t.name),
@@ -265,10 +238,7 @@ export function planJoin(
     return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
   });
   if (target && output.length !== target.columns.length)
-    p.fail(
-      q.start,
-      `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
-    );
+    p.fail(q.start, columnCountMessage(output.length, target));
   const names = new Set<string>();
   for (const c of output) {
     if (names.has(c.name))

@@ -26,17 +26,23 @@ export const CLAUSE_WORDS = new Set([
 
 /** Flink SQL this front end does not plan yet, by the word that starts it in a query. */
 export const NOT_YET: { readonly [word: string]: string } = {
-  HAVING: 'HAVING',
   ORDER: 'ORDER BY',
   LIMIT: 'LIMIT',
-  UNION: 'UNION',
   CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
   WINDOW: 'named windows',
   MATCH_RECOGNIZE: 'MATCH_RECOGNIZE',
 };
 
 export const SUPPORTED =
-  "CREATE TABLE, CREATE [TEMPORARY] VIEW, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END and SET 'key' = 'value'";
+  "CREATE TABLE, CREATE [TEMPORARY] VIEW, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END, EXPLAIN and SET 'key' = 'value'";
+
+/** Flink's EXPLAIN details, accepted after EXPLAIN (the plan printed has all it knows). */
+export const EXPLAIN_DETAILS = new Set([
+  'ESTIMATED_COST',
+  'CHANGELOG_MODE',
+  'PLAN_ADVICE',
+  'JSON_EXECUTION_PLAN',
+]);
 
 /** How a token reads in a message. */
 export function describe(t: Token): string {

@@ -4,78 +4,26 @@
  * expression parses exactly as the same expression in a YAML pipeline.
  *
  * It reads the statements this front end plans (see `ast.ts`) and names the Flink SQL it does not
- * plan yet where it meets it, rather than failing on it as a syntax error.
+ * plan yet where it meets it, rather than failing on it as a syntax error. Queries are read by
+ * `query-parser.ts`, which this file's parser extends with the statements around them.
  */
 
-import { type Expr, parseExpressionFrom, type Token, TokenStream, tokenize } from '@sluice/core';
 import type {
   ColumnDef,
   CreateTable,
   CreateView,
-  FromItem,
+  Explain,
   Insert,
-  JoinTable,
-  Name,
-  Select,
-  SelectItem,
   SetStatement,
   Statement,
   TableOption,
-  TableRef,
   Watermark,
 } from './ast.ts';
-import { CLAUSE_WORDS, describe, NOT_YET, SUPPORTED } from './parser-words.ts';
+import { describe, EXPLAIN_DETAILS, SUPPORTED } from './parser-words.ts';
 import type { Positions } from './position.ts';
+import { QueryParser } from './query-parser.ts';
 
-class ScriptParser extends TokenStream {
-  readonly #text: string;
-  readonly #positions: Positions;
-
-  constructor(text: string, positions: Positions) {
-    super(tokenize(text, { statements: true }));
-    this.#text = text;
-    this.#positions = positions;
-  }
-
-  /** Throws CONFIG_PARSE at `offset`. */
-  fail(offset: number, message: string): never {
-    throw this.#positions.error('CONFIG_PARSE', offset, message);
-  }
-
-  notYet(t: Token, what: string): never {
-    return this.fail(
-      t.start,
-      `not supported by Sluice SQL yet: ${what}; this version plans ${SUPPORTED} with projections, WHERE, GROUP BY over TUMBLE and HOP windows or without a window, and joins of two tables (interval, regular and temporal)`,
-    );
-  }
-
-  expect(op: string, why: string): Token {
-    const t = this.peek();
-    if (t.kind !== 'op' || t.text !== op) this.fail(t.start, `expected '${op}' ${why}, found ${describe(t)}`);
-    return this.next();
-  }
-
-  expectKeyword(word: string, why: string): Token {
-    const t = this.peek();
-    if (t.kind !== 'word' || t.upper !== word)
-      this.fail(t.start, `expected ${word} ${why}, found ${describe(t)}`);
-    return this.next();
-  }
-
-  name(what: string): Name {
-    const t = this.peek();
-    if (t.kind !== 'word' && t.kind !== 'quoted')
-      this.fail(t.start, `expected ${what}, found ${describe(t)}`);
-    this.pos++;
-    return { text: t.text, start: t.start };
-  }
-
-  expression(): { expr: Expr; text: string } {
-    const { expr, pos } = parseExpressionFrom(this.tokens, this.pos);
-    this.pos = pos;
-    return { expr, text: this.#text.slice(expr.start, expr.end) };
-  }
-
+class ScriptParser extends QueryParser {
   script(): Statement[] {
     const statements: Statement[] = [];
     for (;;) {
@@ -100,6 +48,8 @@ class ScriptParser extends TokenStream {
           return this.statementSet();
         case 'SET':
           return [this.set()];
+        case 'EXPLAIN':
+          return [this.explain()];
         case 'SELECT':
           return this.fail(
             t.start,
@@ -126,6 +76,29 @@ class ScriptParser extends TokenStream {
         `expected the value of '${key.text}' in single quotes, found ${describe(value)}`,
       );
     return { kind: 'set', key: key.text, value: value.text, valueStart: value.start, start };
+  }
+
+  /** `EXPLAIN [PLAN FOR | detail, …] INSERT …` or `… EXECUTE STATEMENT SET …`. */
+  explain(): Explain {
+    const start = this.expectKeyword('EXPLAIN', 'to start the statement').start;
+    if (this.acceptWord('PLAN')) this.expectKeyword('FOR', 'after EXPLAIN PLAN');
+    // Flink's details (CHANGELOG_MODE, ESTIMATED_COST, …) choose what it prints; this prints all it has.
+    while (this.peek().kind === 'word' && EXPLAIN_DETAILS.has(this.peek().upper)) {
+      this.pos++;
+      if (this.isOp(',')) this.pos++;
+    }
+    const t = this.peek();
+    if (this.isWord('INSERT')) return { kind: 'explain', inserts: [this.insert()], start };
+    if (this.isWord('EXECUTE')) return { kind: 'explain', inserts: this.statementSet(), start };
+    if (this.isWord('SELECT') || this.isWord('WITH'))
+      this.fail(
+        t.start,
+        'EXPLAIN a query with the table it writes into: EXPLAIN INSERT INTO <table> SELECT …',
+      );
+    return this.fail(
+      t.start,
+      `expected INSERT INTO or EXECUTE STATEMENT SET after EXPLAIN, found ${describe(t)}`,
+    );
   }
 
   statementSet(): Insert[] {
@@ -193,14 +166,13 @@ class ScriptParser extends TokenStream {
     };
   }
 
-  where(offset: number): string {
-    const { line, column } = this.#positions.at(offset);
-    return `line ${line}, column ${column}`;
-  }
-
   column(): ColumnDef {
     const name = this.name('a column name');
-    if (this.isWord('AS')) this.notYet(this.peek(), 'computed columns');
+    if (this.acceptWord('AS')) {
+      const computed = this.expression();
+      if (this.isWord('COMMENT')) this.notYet(this.peek(), 'COMMENT');
+      return { name, type: '', computed };
+    }
     if (this.isWord('METADATA')) this.notYet(this.peek(), 'METADATA columns');
     const first = this.peek();
     if (first.kind !== 'word')
@@ -217,7 +189,7 @@ class ScriptParser extends TokenStream {
       end = t.end;
       this.pos++;
     }
-    return { name, type: this.#text.slice(first.start, end) };
+    return { name, type: this.source.slice(first.start, end) };
   }
 
   watermark(): Watermark {
@@ -278,193 +250,17 @@ class ScriptParser extends TokenStream {
   createView(start: number): CreateView {
     const name = this.name('a view name after CREATE VIEW');
     this.expectKeyword('AS', `and a query after CREATE VIEW ${name.text}`);
-    return { kind: 'create_view', name, query: this.select(), start };
+    return { kind: 'create_view', name, query: this.query(), start };
   }
 
   insert(): Insert {
     const start = this.expectKeyword('INSERT', 'to start the statement').start;
     this.expectKeyword('INTO', 'after INSERT');
     const sink = this.name('a table name after INSERT INTO');
-    if (this.isOp('(')) this.notYet(this.peek(), 'a column list after INSERT INTO');
-    return { kind: 'insert', sink, query: this.select(), start };
-  }
-
-  select(): Select {
-    const start = this.expectKeyword('SELECT', 'to start the query').start;
-    if (this.isWord('DISTINCT')) this.notYet(this.peek(), 'SELECT DISTINCT');
-    this.acceptWord('ALL');
-    let items: SelectItem[] | undefined;
-    if (this.isOp('*')) this.pos++;
-    else {
-      items = [];
-      do {
-        if (items.length > 0) this.pos++;
-        const { expr, text } = this.expression();
-        if (this.isWord('OVER')) this.notYet(this.peek(), 'OVER windows');
-        let alias: Name | undefined;
-        if (this.acceptWord('AS')) alias = this.name('a column name after AS');
-        else if (
-          (this.peek().kind === 'word' && !CLAUSE_WORDS.has(this.peek().upper)) ||
-          this.peek().kind === 'quoted'
-        )
-          alias = this.name('a column name');
-        items.push({ expr, text, ...(alias ? { alias } : {}) });
-      } while (this.isOp(','));
-    }
-    this.expectKeyword('FROM', 'after the select list');
-    const from = this.from();
-    const t = this.peek();
-    if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
-    if (this.isOp(',')) this.notYet(t, 'comma joins (write JOIN … ON a.k = b.k)');
-    const where = this.acceptWord('WHERE') ? this.expression() : undefined;
-    let groupBy: { expr: Expr; text: string }[] | undefined;
-    if (this.acceptWord('GROUP')) {
-      this.expectKeyword('BY', 'after GROUP');
-      groupBy = [this.expression()];
-      while (this.isOp(',')) {
-        this.pos++;
-        groupBy.push(this.expression());
-      }
-    }
-    const after = this.peek();
-    if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
-    return {
-      ...(items ? { items } : {}),
-      from,
-      ...(where ? { where } : {}),
-      ...(groupBy ? { groupBy } : {}),
-      start,
-    };
-  }
-
-  from(): FromItem {
-    const t = this.peek();
-    if (this.isOp('(')) this.notYet(t, 'subqueries in FROM');
-    if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
-    if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
-    const left = this.tableRef('a table or view name after FROM');
-    if (this.isWord('FOR'))
-      this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
-    const join = this.peek();
-    const type = this.joinType();
-    if (type === undefined) return left;
-    const rightName = this.name('a table or view name after JOIN');
-    const early = this.alias();
-    let asOf: Expr | undefined;
-    if (this.isWord('FOR')) {
-      const at = this.next();
-      if (early !== undefined)
-        this.fail(at.start, 'write the alias after FOR SYSTEM_TIME AS OF …, as Flink does');
-      this.expectKeyword('SYSTEM_TIME', 'after FOR: FOR SYSTEM_TIME AS OF <left table>.<time column>');
-      this.expectKeyword('AS', 'in FOR SYSTEM_TIME AS OF');
-      this.expectKeyword('OF', 'in FOR SYSTEM_TIME AS OF');
-      asOf = this.expression().expr;
-    }
-    const alias = early ?? this.alias();
-    const right: TableRef = { kind: 'table', name: rightName, ...(alias ? { alias } : {}) };
-    this.expectKeyword('ON', `and the join condition after JOIN ${right.name.text}, e.g. ON a.id = b.id`);
-    const on = this.expression();
-    const next = this.peek();
-    if (this.joinType() !== undefined || this.isOp(','))
-      this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
-    return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
-  }
-
-  /** A table name and its optional alias. */
-  tableRef(what: string): TableRef {
-    const name = this.name(what);
-    const alias = this.alias();
-    return { kind: 'table', name, ...(alias ? { alias } : {}) };
-  }
-
-  /** `AS alias`, or a bare alias word that starts no clause. */
-  alias(): Name | undefined {
-    if (this.acceptWord('AS')) return this.name('a table alias after AS');
-    const t = this.peek();
-    if (
-      t.kind === 'word' &&
-      !CLAUSE_WORDS.has(t.upper) &&
-      t.upper !== 'FOR' &&
-      NOT_YET[t.upper] === undefined
-    )
-      return this.name('a table alias');
-    return undefined;
-  }
-
-  /** Consumes `[INNER|LEFT|RIGHT|FULL] [OUTER] JOIN` and says which; undefined when none is next. */
-  joinType(): JoinTable['type'] | undefined {
-    const t = this.peek();
-    if (t.kind !== 'word') return undefined;
-    if (t.upper === 'CROSS') this.notYet(t, 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)');
-    const type =
-      t.upper === 'JOIN' || t.upper === 'INNER'
-        ? 'inner'
-        : t.upper === 'LEFT'
-          ? 'left'
-          : t.upper === 'RIGHT'
-            ? 'right'
-            : t.upper === 'FULL'
-              ? 'full'
-              : undefined;
-    if (type === undefined) return undefined;
-    if (t.upper !== 'JOIN') {
-      this.pos++;
-      if (type !== 'inner') this.acceptWord('OUTER');
-    }
-    this.expectKeyword('JOIN', `after ${t.upper}`);
-    return type;
-  }
-
-  windowTable(): FromItem {
-    const start = this.expectKeyword('TABLE', 'before a window function').start;
-    this.expect('(', 'after TABLE');
-    const fn = this.peek();
-    if (fn.kind !== 'word') this.fail(fn.start, `expected TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
-    if (fn.upper === 'SESSION' || fn.upper === 'CUMULATE') this.notYet(fn, `${fn.upper} windows`);
-    if (fn.upper !== 'TUMBLE' && fn.upper !== 'HOP')
-      this.fail(fn.start, `expected the window function TUMBLE or HOP after TABLE(, found ${describe(fn)}`);
-    this.pos++;
-    const call = `${fn.upper}(TABLE t, DESCRIPTOR(time_column), ${fn.upper === 'HOP' ? 'slide, size' : 'size'})`;
-    this.expect('(', `after ${fn.upper}: ${call}`);
-    this.expectKeyword('TABLE', `before the table name: ${call}`);
-    const table = this.name(`a table or view name: ${call}`);
-    this.expect(',', `after the table: ${call}`);
-    this.expectKeyword('DESCRIPTOR', `for the time column: ${call}`);
-    this.expect('(', 'after DESCRIPTOR');
-    const timeColumn = this.name('the time column in DESCRIPTOR(…)');
-    this.expect(')', 'to close DESCRIPTOR(…)');
-    this.expect(',', `after DESCRIPTOR(${timeColumn.text}): ${call}`);
-    const first = this.interval(fn.upper === 'HOP' ? 'the slide' : 'the size');
-    let size = first;
-    let slide: number | undefined;
-    if (fn.upper === 'HOP') {
-      this.expect(',', `after the slide: ${call}`);
-      slide = first;
-      size = this.interval('the size');
-    }
-    if (this.isOp(',')) this.notYet(this.peek(), 'window offsets');
-    this.expect(')', `to close ${fn.upper}(…)`);
-    this.expect(')', 'to close TABLE(…)');
-    return {
-      kind: 'window',
-      type: fn.upper === 'TUMBLE' ? 'tumbling' : 'hopping',
-      table,
-      timeColumn,
-      size,
-      ...(slide !== undefined ? { slide } : {}),
-      start,
-    };
-  }
-
-  /** An `INTERVAL 'n' unit`, in ms. */
-  interval(what: string): number {
-    const t = this.peek();
-    if (!this.isWord('INTERVAL'))
-      this.fail(t.start, `expected ${what} as an interval, e.g. INTERVAL '10' SECOND, found ${describe(t)}`);
-    const { expr } = this.expression();
-    if (expr.kind !== 'literal' || typeof expr.value !== 'number' || expr.value <= 0)
-      this.fail(t.start, `${what} must be a positive interval, e.g. INTERVAL '10' SECOND`);
-    return expr.value;
+    // `INSERT INTO t (SELECT …)` is a query in parentheses; `INSERT INTO t (a, b)` a column list.
+    if (this.isOp('(') && !this.isWord('SELECT', 1) && !this.isWord('WITH', 1) && !this.isOp('(', 1))
+      this.notYet(this.peek(), 'a column list after INSERT INTO');
+    return { kind: 'insert', sink, query: this.query(), start };
   }
 }
 

@@ -20,23 +20,83 @@ import {
   type PlanStep,
   type Registry,
 } from '@sluice/core';
-import type { CreateTable, Insert, Name, Select, SetStatement, Statement, TableOption } from './ast.ts';
-import { type JoinPlanner, planJoin, type Relation, refuseAppendOnly } from './join.ts';
+import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
+import type {
+  CreateTable,
+  Explain,
+  Insert,
+  Name,
+  Select,
+  SetStatement,
+  Statement,
+  TableOption,
+  WindowTable,
+} from './ast.ts';
+import { planJoin, refuseAppendOnly } from './join.ts';
 import { configFromOptions } from './options.ts';
 import type { Positions } from './position.ts';
-import { fieldsOf, hasAggregate, type OutputColumn, projection } from './projection.ts';
+import {
+  columnCountMessage,
+  fieldsOf,
+  hasAggregate,
+  type OutputColumn,
+  projection,
+  type Target,
+} from './projection.ts';
+import type { QueryPlanner, Relation } from './query-planner.ts';
+import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const WINDOW_COLUMNS = ['window_start', 'window_end'];
-/** Flink's time attribute of a window result: its last millisecond. */
-const WINDOW_TIME = 'window_time';
+/** The window table function of each window kind. */
+const WINDOW_FUNCTIONS = {
+  tumbling: 'TUMBLE',
+  hopping: 'HOP',
+  session: 'SESSION',
+  cumulative: 'CUMULATE',
+} as const;
 
-class Planner implements JoinPlanner {
+/**
+ * Whether a step keeps the state of its keys for the life of the job unless given a `ttl`: an
+ * aggregate without a window, a top-N, a deduplication, a regular join (the other joins and the
+ * windows forget by the watermark).
+ */
+function keepsStateForever(step: PlanStep): boolean {
+  const c = step.config as { window?: unknown; between?: unknown; temporal?: unknown };
+  switch (step.type) {
+    case 'aggregate':
+      return c.window === undefined;
+    case 'top_n':
+    case 'deduplicate':
+      return true;
+    case 'join':
+      return c.between === undefined && c.window === undefined && c.temporal !== true;
+    default:
+      return false;
+  }
+}
+
+/** A view, common table or subquery: its query, and its relation once planned. */
+interface View {
+  readonly select: Select;
+  readonly name: Name;
+  /** The prefix of its steps' ids. */
+  readonly id: string;
+  /** The scopes its query sees (where it was written). */
+  readonly scopes: readonly Map<string, View>[];
+  relation?: Relation;
+}
+
+class Planner implements QueryPlanner {
   readonly #registry: Registry;
   readonly #positions: Positions;
   readonly #tables = new Map<string, CreateTable>();
-  readonly #views = new Map<string, { select: Select; relation?: Relation; name: Name }>();
+  readonly #views = new Map<string, View>();
+  /**
+   * The common tables and subqueries visible where the planner is, innermost last: each query
+   * with a WITH or a subquery in FROM opens one while it is planned.
+   */
+  #scopes: Map<string, View>[] = [];
   readonly #sources = new Map<string, PlanSource>();
   readonly #steps: PlanStep[] = [];
   readonly #sinks: PlanSink[] = [];
@@ -60,21 +120,44 @@ class Planner implements JoinPlanner {
     this.#locations.push({ id, path, offset });
   }
 
-  plan(statements: readonly Statement[], file: string): Plan {
+  /**
+   * The plan of the script's INSERTs or, with `explained`, of its EXPLAINs' (whose sinks'
+   * ids it adds to `explained`, by statement).
+   */
+  plan(statements: readonly Statement[], file: string, explained?: Map<Explain, string[]>): Plan {
     for (const s of statements) {
       if (s.kind === 'set') continue;
+      if (s.kind === 'explain') {
+        if (explained === undefined) continue;
+        const before = this.#sinks.length;
+        for (const insert of s.inserts) this.insert(insert);
+        explained.set(
+          s,
+          this.#sinks.slice(before).map((k) => k.id),
+        );
+        continue;
+      }
+      if (s.kind === 'insert' && explained !== undefined) continue;
       if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_view') {
         this.claimName(s.name);
-        this.#views.set(s.name.text, { select: s.query, name: s.name });
+        this.#views.set(s.name.text, { select: s.query, name: s.name, id: s.name.text, scopes: [] });
       } else this.insert(s);
     }
     if (this.#sinks.length === 0) {
       const at = statements.length > 0 ? statements[statements.length - 1].start : 0;
-      this.fail(at, 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …');
+      this.fail(
+        at,
+        statements.some((s) => s.kind === 'explain')
+          ? 'the script only explains: EXPLAIN prints a plan and runs nothing; add INSERT INTO <table> SELECT … FROM … to run a query'
+          : 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …',
+      );
     }
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
-    const { name, settings } = applySettings(sets, basename(file, extname(file)), this.#positions);
+    const { name, settings, stateTtl } = applySettings(sets, basename(file, extname(file)), this.#positions);
+    if (stateTtl !== undefined)
+      for (const step of this.#steps)
+        if (keepsStateForever(step)) (step.config as { ttl?: string }).ttl ??= stateTtl;
     const plan: Plan = {
       name,
       sources: [...this.#sources.values()],
@@ -132,11 +215,19 @@ class Planner implements JoinPlanner {
     return { type: String(at.value), at, rest: t.options.filter((o) => o !== at) };
   }
 
-  /** The source of table `name`, made on its first read. */
+  /**
+   * The source of table `name`, made on its first read; with computed columns, the `map`
+   * (`<table>-columns`) after it that gives every declared column, in order.
+   */
   source(t: CreateTable): Relation {
     const id = t.name.text;
     const columns = t.columns.map((c) => c.name.text);
     const timeColumn = t.watermark?.column.text;
+    const computed = new Map(t.columns.flatMap((c) => (c.computed ? [[c.name.text, c.computed]] : [])));
+    const physical = t.columns.filter((c) => !c.computed).map((c) => c.name.text);
+    for (const c of computed.values())
+      this.checkColumns(c.expr, physical, `table '${id}' (a computed column reads its physical columns)`);
+    const timeExpression = timeColumn !== undefined ? computed.get(timeColumn) : undefined;
     if (!this.#sources.has(id)) {
       const { type, at, rest } = this.connector(t);
       const { config, placed } = configFromOptions(rest, this.#registry.source(type)?.config);
@@ -147,32 +238,72 @@ class Planner implements JoinPlanner {
         type,
         config,
         ...(t.watermark
-          ? { eventTime: { field: t.watermark.column.text, maxOutOfOrderness: t.watermark.delay } }
+          ? {
+              eventTime: timeExpression
+                ? { expression: timeExpression.text, maxOutOfOrderness: t.watermark.delay }
+                : { field: t.watermark.column.text, maxOutOfOrderness: t.watermark.delay },
+            }
           : {}),
       };
       if (t.watermark) this.locate(id, 'event_time', t.watermark.start);
       this.locate(id, '', t.name.start);
       this.#sources.set(id, source);
+      if (computed.size > 0)
+        this.project(
+          t.columns.map((c) =>
+            c.computed
+              ? { name: c.name.text, text: c.computed.text, start: c.computed.expr.start }
+              : {
+                  name: c.name.text,
+                  copies: c.name.text,
+                  text: formatName(c.name.text),
+                  start: c.name.start,
+                },
+          ),
+          `${id}-columns`,
+          id,
+        );
     }
+    if (computed.size > 0)
+      return { ref: `${id}-columns`, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: false };
     return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
   }
 
   /** What FROM `name` reads: a table's source, or a view's planned query. */
   relation(name: Name): Relation {
+    // A common table or subquery hides a table of its name, as in SQL.
     const table = this.#tables.get(name.text);
-    if (table) return this.source(table);
-    const view = this.#views.get(name.text);
+    const view = this.#scopes.findLast((s) => s.has(name.text))?.get(name.text) ?? this.#views.get(name.text);
     if (view) {
       if (view.relation === undefined) {
-        // Planned on first use; a view that reads itself would recurse, so mark it first.
+        // Planned on first use, in the scopes where it was written; a view that reads itself
+        // would recurse, so mark it first.
         view.relation = { ref: '', columns: [], fromSource: false };
-        view.relation = this.query(view.select, view.name.text);
+        const scopes = this.#scopes;
+        this.#scopes = [...view.scopes];
+        try {
+          view.relation = this.query(view.select, view.id);
+        } finally {
+          this.#scopes = scopes;
+        }
       } else if (view.relation.ref === '') this.fail(name.start, `view '${name.text}' reads itself`);
       return view.relation;
     }
+    if (table) return this.source(table);
     return this.fail(
       name.start,
-      this.unknown('table or view', name.text, [...this.#tables.keys(), ...this.#views.keys()], 'the script'),
+      this.unknown(
+        'table or view',
+        name.text,
+        [
+          ...new Set([
+            ...this.#scopes.flatMap((s) => [...s.keys()]),
+            ...this.#tables.keys(),
+            ...this.#views.keys(),
+          ]),
+        ],
+        'the script',
+      ),
     );
   }
 
@@ -189,9 +320,10 @@ class Planner implements JoinPlanner {
     if (this.#sinks.some((k) => k.id === table.name.text || k.id === `${table.name.text}-sink`))
       this.fail(
         s.start,
-        `INSERT INTO ${s.sink.text} appears twice; writing several queries into one table (a union) is not supported by Sluice SQL yet`,
+        `INSERT INTO ${s.sink.text} appears twice; to write several queries into one table, INSERT their UNION ALL`,
       );
-    const columns = table.columns.map((c) => c.name.text);
+    // Computed columns are worked out when the table is read, not written (as in Flink).
+    const columns = table.columns.filter((c) => !c.computed).map((c) => c.name.text);
     const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
     // A table both read and written is a source and a sink; ids are unique in a plan.
     const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
@@ -211,6 +343,23 @@ class Planner implements JoinPlanner {
     for (const p of placed) this.locate(id, p.path, p.option.start);
   }
 
+  withRelation<T>(name: string, relation: Relation, plan: () => T): T {
+    const scopes = this.#scopes;
+    const view: View = {
+      select: { from: { kind: 'table', name: { text: name, start: 0 } }, start: 0 },
+      name: { text: name, start: 0 },
+      id: relation.ref,
+      scopes: [],
+      relation,
+    };
+    this.#scopes = [...scopes, new Map([[name, view]])];
+    try {
+      return plan();
+    } finally {
+      this.#scopes = scopes;
+    }
+  }
+
   /** Checks that every field `e` reads is one of `columns`. */
   checkColumns(e: Expr, columns: readonly string[], where: string): void {
     for (const f of fieldsOf(e)) {
@@ -223,16 +372,124 @@ class Planner implements JoinPlanner {
    * Plans a query: its steps are named `<id>-where`, `<id>-aggregate` and `<id>-select`. With
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
-  query(q: Select, id: string, target?: { columns: readonly string[]; table: Name }): Relation {
+  query(q: Select, id: string, target?: Target): Relation {
+    const local = new Map<string, View>();
+    const scopes = this.#scopes;
+    for (const c of q.with ?? []) {
+      this.checkLocalName(c.name, local);
+      local.set(c.name.text, {
+        select: c.query,
+        name: c.name,
+        id: `${id}-${c.name.text}`,
+        scopes: [...scopes, local],
+      });
+    }
+    const from =
+      q.from.kind === 'join' ? [q.from.left, q.from.right] : q.from.kind === 'table' ? [q.from] : [];
+    for (const ref of from)
+      if (ref.query !== undefined) {
+        this.checkLocalName(ref.name, local);
+        local.set(ref.name.text, {
+          select: ref.query,
+          name: ref.name,
+          id: `${id}-${ref.name.text}`,
+          scopes: [...scopes, local],
+        });
+      }
+    if (local.size === 0) return q.unionAll ? this.union(q, id, target) : this.select(q, id, target);
+    this.#scopes = [...scopes, local];
+    try {
+      return q.unionAll ? this.union(q, id, target) : this.select(q, id, target);
+    } finally {
+      this.#scopes = scopes;
+    }
+  }
+
+  /** Checks the name of a common table or subquery: unique in its query, and usable as an id. */
+  checkLocalName(name: Name, local: ReadonlyMap<string, View>): void {
+    if (local.has(name.text))
+      this.fail(name.start, `'${name.text}' names two common tables or subqueries of one query`);
+    if (!ID.test(name.text))
+      this.fail(
+        name.start,
+        `'${name.text}' cannot name a common table or subquery: it names steps of the plan, so it must start with a letter or '_' and hold only letters, digits, '_' and '-'`,
+      );
+  }
+
+  /**
+   * UNION ALL: each query planned on its own (as `<id>-union<n>`), the first with the INSERT's
+   * target if any and each later one with the first one's column names (by position, as an
+   * INSERT's), then merged by a `union` step.
+   */
+  union(q: Select, id: string, target: Target | undefined): Relation {
+    const { unionAll: _, with: __, ...first } = q;
+    const head = this.query(first, `${id}-union1`, target);
+    const columns = head.columns;
+    const planned = [
+      { relation: head },
+      ...(q.unionAll ?? []).map((part, i) => ({
+        relation: this.query(part, `${id}-union${i + 2}`, {
+          columns,
+          table: { text: '', start: q.start },
+          union: true,
+        }),
+      })),
+    ];
+    const inputs = planned.map(({ relation }) => relation.ref);
+    const step = `${id}-union`;
+    this.#steps.push({ id: step, type: 'union', inputs, config: {} });
+    this.locate(step, '', q.start);
+    const time = planned[0].relation.timeColumn;
+    const updating = planned.find((p) => p.relation.updating)?.relation.updating;
+    const relation: Relation = {
+      ref: step,
+      columns,
+      ...(time !== undefined && planned.every((p) => p.relation.timeColumn === time)
+        ? { timeColumn: time }
+        : {}),
+      fromSource: false,
+      ...(updating ? { updating } : {}),
+    };
+    return relation;
+  }
+
+  /** Plans one SELECT; see `query`. */
+  select(q: Select, id: string, target?: Target): Relation {
+    if (q.from.kind === 'table') {
+      // ROW_NUMBER() in a subquery, or in a view or common table the query reads by name.
+      const from = q.from;
+      const name = from.name.text;
+      const scope = this.#scopes.findLast((s) => s.has(name));
+      const ranked =
+        from.query ?? (scope ?? (this.#tables.has(name) ? undefined : this.#views))?.get(name)?.select;
+      if (ranked?.items?.some((i) => i.over !== undefined))
+        return planRank(this, q, { ...from, query: ranked }, id, target);
+    }
+    const over = q.items?.find((i) => i.over !== undefined);
+    if (over !== undefined)
+      this.fail(
+        over.expr.start,
+        `ROW_NUMBER() is planned as Flink plans it, for top-N and deduplication: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC) AS rn FROM t) WHERE rn <= N`,
+      );
+    if (q.starWith)
+      this.fail(
+        q.start,
+        'SELECT *, … is planned only with ROW_NUMBER() (top-N and deduplication): list the columns',
+      );
+    if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
+      this.fail(
+        q.having.expr.start,
+        'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
+      );
     if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
-    const window = q.from.kind === 'window' ? q.from : undefined;
-    const input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
+    let window = q.from.kind === 'window' ? q.from : undefined;
+    let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
     if (window) {
       if (input.timeColumn === undefined)
         this.fail(
           window.start,
-          `${window.type === 'tumbling' ? 'TUMBLE' : 'HOP'} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+          `${WINDOW_FUNCTIONS[window.type]} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
         );
       if (window.timeColumn.text !== input.timeColumn)
         this.fail(
@@ -242,8 +499,17 @@ class Planner implements JoinPlanner {
       if (window.slide !== undefined && window.size % window.slide !== 0)
         this.fail(
           window.start,
-          `HOP's size (${formatDuration(window.size)}) must be a whole multiple of its slide (${formatDuration(window.slide)})`,
+          `${WINDOW_FUNCTIONS[window.type]}'s ${window.type === 'hopping' ? 'size' : 'max_size'} (${formatDuration(window.size)}) must be a whole multiple of its ${window.type === 'hopping' ? 'slide' : 'step'} (${formatDuration(window.slide)})`,
         );
+      for (const c of window.partitionBy ?? [])
+        if (!input.columns.includes(c.text))
+          this.fail(c.start, this.unknown('column', c.text, input.columns, where));
+    }
+    const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
+    if (window && !aggregating) {
+      // The window table function's rows themselves: each record with the bounds of each of its windows.
+      input = this.windowRows(window, input, id);
+      window = undefined;
     }
     const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
@@ -252,7 +518,7 @@ class Planner implements JoinPlanner {
       if (hasAggregate(q.where.expr))
         this.fail(
           q.where.expr.start,
-          'WHERE cannot hold an aggregate (HAVING, which filters results, is not supported yet)',
+          'WHERE cannot hold an aggregate: filter the results of a GROUP BY with HAVING',
         );
       const step = `${id}-where`;
       this.#steps.push({ id: step, type: 'filter', inputs: [ref], config: { where: q.where.text } });
@@ -262,17 +528,11 @@ class Planner implements JoinPlanner {
     }
     for (const item of q.items ?? []) this.checkColumns(item.expr, columns, where);
     for (const g of q.groupBy ?? []) this.checkColumns(g.expr, columns, where);
-    const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
-    if (window && !aggregating)
-      this.fail(
-        window.start,
-        'a window table function needs GROUP BY window_start, window_end (window aggregation); other uses are not supported yet',
-      );
     let output: OutputColumn[];
     let outputRef = ref;
     let copiesFrom: readonly string[];
     if (aggregating) {
-      const planned = this.aggregate(q, id, ref, window !== undefined, target);
+      const planned = planAggregate(this, q, id, ref, window !== undefined, target);
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
@@ -292,10 +552,7 @@ class Planner implements JoinPlanner {
     }
     if (target) {
       if (output.length !== target.columns.length)
-        this.fail(
-          q.start,
-          `the query gives ${output.length} column(s) but table '${target.table.text}' has ${target.columns.length} (${target.columns.join(', ')}); INSERT INTO writes them by position`,
-        );
+        this.fail(q.start, columnCountMessage(output.length, target));
       output = output.map((c, i) => ({ ...c, name: target.columns[i] }));
     }
     const names = new Set<string>();
@@ -313,6 +570,15 @@ class Planner implements JoinPlanner {
       output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
       !(input.fromSource && !aggregating);
     if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
+    if (q.distinct)
+      outputRef = planDistinct(
+        this,
+        q,
+        id,
+        outputRef,
+        output,
+        input.updating !== undefined || (aggregating && !window),
+      );
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
@@ -322,11 +588,82 @@ class Planner implements JoinPlanner {
   }
 
   /**
+   * A window table function's rows without aggregation, as Flink gives them: each record once per
+   * window it falls in, with `window_start`, `window_end` and `window_time`. A TUMBLE is one
+   * `map`; a HOP of size/slide = k windows per record, k maps (the j-th window back) merged by a
+   * `union`; a CUMULATE of n steps, n maps each behind a `filter` keeping the records inside its
+   * window. SESSION rows need the sessions merged first, so they are refused.
+   */
+  windowRows(window: WindowTable, input: Relation, id: string): Relation {
+    if (window.type === 'session')
+      this.fail(
+        window.start,
+        'SESSION rows without aggregation are not supported yet: aggregate the sessions with GROUP BY window_start, window_end',
+      );
+    const t = `epoch_ms(${formatName(input.timeColumn as string)})`;
+    const floor = (length: number) => `${t} - mod(mod(${t}, ${length}) + ${length}, ${length})`;
+    const parts: { start: string; end: string; where?: string }[] = [];
+    if (window.type === 'tumbling')
+      parts.push({ start: floor(window.size), end: `${floor(window.size)} + ${window.size}` });
+    else if (window.type === 'hopping') {
+      const slide = window.slide as number;
+      for (let j = 0; j < window.size / slide; j++) {
+        const start = j === 0 ? floor(slide) : `${floor(slide)} - ${j * slide}`;
+        parts.push({ start, end: `${start} + ${window.size}` });
+      }
+    } else {
+      const step = window.slide as number;
+      for (let k = 1; k <= window.size / step; k++) {
+        const end = `${floor(window.size)} + ${k * step}`;
+        parts.push({ start: floor(window.size), end, where: `${t} < ${end}` });
+      }
+    }
+    const refs = parts.map((part, i) => {
+      const name = parts.length > 1 ? `${id}-window${i + 1}` : `${id}-window`;
+      let ref = input.ref;
+      if (part.where !== undefined) {
+        this.#steps.push({
+          id: `${name}-where`,
+          type: 'filter',
+          inputs: [ref],
+          config: { where: part.where },
+        });
+        this.locate(`${name}-where`, '', window.start);
+        ref = `${name}-where`;
+      }
+      const at = window.start;
+      return this.project(
+        [
+          ...input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: at })),
+          { name: 'window_start', text: part.start, start: at },
+          { name: 'window_end', text: part.end, start: at },
+          { name: WINDOW_TIME, text: `${part.end} - 1`, start: at },
+        ],
+        name,
+        ref,
+      );
+    });
+    let ref = refs[0];
+    if (refs.length > 1) {
+      ref = `${id}-window`;
+      this.#steps.push({ id: ref, type: 'union', inputs: refs, config: {} });
+      this.locate(ref, '', window.start);
+    }
+    return {
+      ref,
+      columns: [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME],
+      ...(input.timeColumn ? { timeColumn: input.timeColumn } : {}),
+      fromSource: false,
+    };
+  }
+
+  /**
    * The name of an unnamed computed column: in an INSERT, the target column at its position (as
-   * Flink writes columns by position); elsewhere (a view) it needs AS.
+   * Flink writes columns by position); elsewhere a field of a ROW (`bid.price`) is named after
+   * the field (`price`), as in Flink, and anything else needs AS.
    */
   nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string {
-    const name = target?.columns[position];
+    const name = target?.columns[position] ?? (e.kind === 'member' ? e.name : undefined);
     return name ?? this.fail(e.start, 'name this column with AS, e.g. price * 2 AS doubled');
   }
 
@@ -338,90 +675,6 @@ class Planner implements JoinPlanner {
     for (const [path, offset] of paths) this.locate(id, path, offset);
     return id;
   }
-
-  /** The `aggregate` step of a GROUP BY; returns its output columns as the SELECT names them. */
-  aggregate(
-    q: Select,
-    id: string,
-    input: string,
-    windowed: boolean,
-    target: { columns: readonly string[] } | undefined,
-  ): { ref: string; output: OutputColumn[]; columns: string[] } {
-    if (q.items === undefined)
-      return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
-    const keys: string[] = [];
-    const groupWindow = new Set<string>();
-    const step = `${id}-aggregate`;
-    (q.groupBy ?? []).forEach((g) => {
-      if (g.expr.kind !== 'field')
-        this.fail(
-          g.expr.start,
-          'GROUP BY takes columns; to group by a computed value, compute it in a view first',
-        );
-      if (WINDOW_COLUMNS.includes(g.expr.name) || g.expr.name === WINDOW_TIME) groupWindow.add(g.expr.name);
-      else {
-        this.locate(step, `key[${keys.length}]`, g.expr.start);
-        keys.push(g.expr.name);
-      }
-    });
-    const window = q.from.kind === 'window' ? q.from : undefined;
-    if (window && !WINDOW_COLUMNS.every((c) => groupWindow.has(c)))
-      this.fail(
-        q.groupBy?.[0]?.expr.start ?? q.start,
-        'a window aggregation groups by window_start and window_end: add both to GROUP BY',
-      );
-    const passing = [...keys, ...(windowed ? WINDOW_COLUMNS : [])];
-    const fields: { [name: string]: string } = {};
-    const output: OutputColumn[] = [];
-    for (const [position, item] of q.items.entries()) {
-      const e = item.expr;
-      if (e.kind === 'field' && passing.includes(e.name)) {
-        output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
-        continue;
-      }
-      if (windowed && e.kind === 'field' && e.name === WINDOW_TIME) {
-        // window_time is window_end - 1 ms, the event time the aggregate gives each result;
-        // the projection after the aggregate computes it.
-        output.push({ name: item.alias?.text ?? WINDOW_TIME, text: 'window_end - 1', start: e.start });
-        continue;
-      }
-      for (const f of fieldsOf(e, [], true))
-        if (f.kind === 'field' && f.name === WINDOW_TIME)
-          this.fail(
-            f.start,
-            'window_time can be selected as a column of its own only (it is window_end - 1)',
-          );
-        else if (f.kind === 'field' && !passing.includes(f.name))
-          this.fail(
-            f.start,
-            `column '${f.name}' is neither in GROUP BY nor inside an aggregate such as first(${f.name})`,
-          );
-      const name = item.alias?.text ?? this.nameOf(e, position, target);
-      if (passing.includes(name) || Object.hasOwn(fields, name))
-        this.fail(
-          item.alias?.start ?? e.start,
-          `the query gives two columns named '${name}'; rename one with AS`,
-        );
-      fields[name] = item.text;
-      this.locate(step, `fields.${name}`, e.start);
-      output.push({ name, copies: name, text: formatName(name), start: e.start });
-    }
-    const config: { [key: string]: unknown } = { ...(keys.length > 0 ? { key: keys } : {}), fields };
-    if (window) {
-      config.window =
-        window.type === 'tumbling'
-          ? { type: 'tumbling', size: formatDuration(window.size) }
-          : {
-              type: 'hopping',
-              size: formatDuration(window.size),
-              slide: formatDuration(window.slide ?? window.size),
-            };
-      this.locate(step, 'window', window.start);
-    }
-    this.#steps.push({ id: step, type: 'aggregate', inputs: [input], config });
-    this.locate(step, '', q.start);
-    return { ref: step, output, columns: [...passing, ...Object.keys(fields)] };
-  }
 }
 
 /** Plans parsed statements; see the file comment. */
@@ -430,6 +683,7 @@ export function planStatements(
   file: string,
   registry: Registry,
   positions: Positions,
+  explained?: Map<Explain, string[]>,
 ): Plan {
-  return new Planner(registry, positions).plan(statements, file);
+  return new Planner(registry, positions).plan(statements, file, explained);
 }

@@ -207,3 +207,66 @@ sinks:
     'final',
   );
 });
+
+test('HAVING and an aggregate FILTER in SQL are the aggregate, filter and map YAML writes', async () => {
+  await bothWays(
+    `${table}
+CREATE TABLE spenders (bidder STRING, total DOUBLE, big BIGINT)
+WITH ('connector' = 'file', 'path' = './out/spenders.jsonl', 'changelog' = 'debezium');
+INSERT INTO spenders
+SELECT bidder, sum(price) AS total, count(*) FILTER (WHERE price >= 10) AS big
+FROM bids GROUP BY bidder HAVING count(*) >= 2;`,
+    `name: same
+${source}
+steps:
+  - id: spenders-aggregate
+    type: aggregate
+    key: [bidder]
+    fields:
+      total: sum(price)
+      big: count(CASE WHEN price >= 10 THEN 1 END)
+      _having_1: count(*)
+  - id: spenders-having
+    type: filter
+    where: _having_1 >= 2
+  - id: spenders-select
+    type: map
+    select: [bidder, total, big]
+    fields: {}
+sinks:
+  spenders: { type: file, path: ./out/spenders.jsonl, changelog: debezium }
+`,
+    'final',
+  );
+});
+
+test('ROW_NUMBER() top-N in SQL is the top_n step YAML writes', async () => {
+  await bothWays(
+    `${table}
+CREATE TABLE top2 (auction BIGINT, price DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/top2.jsonl', 'changelog' = 'debezium');
+INSERT INTO top2
+SELECT auction, price FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bids
+) WHERE rn <= 2;`,
+    `name: same
+${source}
+steps:
+  - id: top2-subquery1-select
+    type: map
+    select: [auction, price, bidder, ts]
+    fields: {}
+  - id: top2-top-n
+    type: top_n
+    key: [auction]
+    order_by: [price DESC]
+    n: 2
+  - id: top2-select
+    type: map
+    select: [auction, price]
+    fields: {}
+sinks:
+  top2: { type: file, path: ./out/top2.jsonl, changelog: debezium }
+`,
+  );
+});

@@ -7,9 +7,17 @@ import { defaultSettings, didYouMean, type PipelineSettings, parseDuration, Slui
 import type { SetStatement } from './ast.ts';
 import type { Positions } from './position.ts';
 
+/** What SET statements set: the pipeline's name and settings, and the state TTL of its steps. */
+export interface ScriptSettings {
+  name: string;
+  settings: PipelineSettings;
+  /** `table.exec.state.ttl`: the `ttl` of every step that would otherwise keep its state forever. */
+  stateTtl?: string;
+}
+
 interface Setting {
   readonly description: string;
-  apply(value: string, into: { name: string; settings: PipelineSettings }): void;
+  apply(value: string, into: ScriptSettings): void;
 }
 
 /** Every key SET takes. */
@@ -33,6 +41,15 @@ export const SET_KEYS: { readonly [key: string]: Setting } = {
       into.settings = { ...into.settings, checkpoint: { ...into.settings.checkpoint, dir: value } };
     },
   },
+  'table.exec.state.ttl': {
+    description:
+      "how long a step keeps the state of a key it has not written, for the steps that would keep it forever (GROUP BY without a window, ROW_NUMBER() top-N and deduplication, regular joins), e.g. '1 h'; 0 keeps it forever (the default)",
+    apply(value, into) {
+      const ttl = value.trim().replace(/\s+/g, '');
+      if (parseDuration(ttl, 'table.exec.state.ttl') === 0) delete into.stateTtl;
+      else into.stateTtl = ttl;
+    },
+  },
   'state.checkpoints.num-retained': {
     description: `completed checkpoints to keep (default ${defaultSettings.checkpoint.keep})`,
     apply(value, into) {
@@ -52,8 +69,8 @@ export function applySettings(
   statements: readonly SetStatement[],
   name: string,
   positions: Positions,
-): { name: string; settings: PipelineSettings } {
-  const into = { name, settings: defaultSettings };
+): ScriptSettings {
+  const into: ScriptSettings = { name, settings: defaultSettings };
   for (const s of statements) {
     const setting = Object.hasOwn(SET_KEYS, s.key) ? SET_KEYS[s.key] : undefined;
     if (setting === undefined) {

@@ -1,0 +1,128 @@
+/**
+ * Nexmark q0, q2, q5 (and its counting stage), q7 and q8 written as YAML steps, with their window
+ * lengths.
+ */
+
+/** The queries the benchmark runs in YAML. */
+export type NexmarkQuery = 'q0' | 'q2' | 'q5count' | 'q5' | 'q7' | 'q8';
+
+/** q7's and q8's tumbling window. */
+export const WINDOW = 10_000;
+
+/** q5's hopping window: 10 s long, a new one every 2 s. */
+export const Q5_SIZE = 10_000;
+export const Q5_SLIDE = 2_000;
+
+/**
+ * The steps of each query over the `nexmark` source `events`, as YAML (the last step's id is the
+ * query's); the benchmark runs them, and the SQL front end's Nexmark test checks its SQL versions
+ * of the queries against them.
+ */
+export const nexmarkSteps: { readonly [q in NexmarkQuery]: string } = {
+  q0: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: q0
+    type: map
+    select: []
+    fields:
+      auction: bid.auction
+      bidder: bid.bidder
+      price: bid.price
+      dateTime: bid.dateTime
+      extra: bid.extra`,
+  q2: `
+  - id: bids
+    type: filter
+    where: event_type = 2 AND bid.auction % 123 = 0
+  - id: q2
+    type: map
+    select: []
+    fields:
+      auction: bid.auction
+      price: bid.price`,
+  q5count: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: auction
+    type: map
+    select: []
+    fields:
+      auction: bid.auction
+  - id: q5count
+    type: aggregate
+    key: [auction]
+    window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
+    fields:
+      bids: count(*)`,
+  q5: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: auction
+    type: map
+    select: []
+    fields:
+      auction: bid.auction
+  - id: counts
+    type: aggregate
+    key: [auction]
+    window: { type: hopping, size: ${Q5_SIZE}ms, slide: ${Q5_SLIDE}ms }
+    fields:
+      bids: count(*)
+  - id: maxima
+    type: aggregate
+    input: counts
+    window: { type: tumbling, size: ${Q5_SLIDE}ms }
+    fields:
+      maxbids: max(bids)
+  - id: q5
+    type: join
+    input: [counts, maxima]
+    on: counts.window_end = maxima.window_end AND counts.bids = maxima.maxbids
+    window: { type: tumbling, size: ${Q5_SLIDE}ms }
+    fields:
+      auction: counts.auction
+      bids: counts.bids
+      window_start: counts.window_start
+      window_end: counts.window_end`,
+  q7: `
+  - id: bids
+    type: filter
+    where: event_type = 2
+  - id: maxima
+    type: aggregate
+    input: bids
+    window: { type: tumbling, size: ${WINDOW}ms }
+    fields:
+      maxprice: max(bid.price)
+  - id: q7
+    type: join
+    input: [bids, maxima]
+    on: bids.bid.price = maxima.maxprice
+    between: [0ms, ${WINDOW - 1}ms]
+    fields:
+      auction: bids.bid.auction
+      price: bids.bid.price
+      bidder: bids.bid.bidder
+      dateTime: bids.bid.dateTime`,
+  q8: `
+  - id: persons
+    type: filter
+    where: event_type = 0
+  - id: auctions
+    type: filter
+    input: events
+    where: event_type = 1
+  - id: q8
+    type: join
+    input: [persons, auctions]
+    on: persons.person.id = auctions.auction.seller
+    window: { type: tumbling, size: ${WINDOW}ms }
+    fields:
+      id: persons.person.id
+      name: persons.person.name
+      starttime: window_start`,
+};

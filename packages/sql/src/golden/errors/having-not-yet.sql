@@ -1,7 +1,0 @@
-CREATE TABLE bids (auction BIGINT, price DOUBLE, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
-WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
-CREATE TABLE out_t (auction BIGINT, n BIGINT) WITH ('connector' = 'file', 'path' = './out.jsonl');
-INSERT INTO out_t SELECT auction, count(*) AS n
-FROM bids
-GROUP BY auction
-HAVING count(*) > 1;

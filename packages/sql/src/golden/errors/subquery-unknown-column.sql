@@ -1,0 +1,5 @@
+CREATE TABLE bids (auction BIGINT, price DOUBLE, bidder STRING, ts BIGINT)
+WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
+CREATE TABLE out_t (auction BIGINT, n DOUBLE) WITH ('connector' = 'file', 'path' = './out.jsonl');
+INSERT INTO out_t
+SELECT s.auction, s.total FROM (SELECT auction, price AS total FROM bids) AS s WHERE price > 1;

@@ -1,0 +1,500 @@
+/**
+ * The query half of the statement parser: SELECT with its clauses (FROM, joins, window table
+ * functions, subqueries, WHERE, GROUP BY, HAVING, OVER), WITH and UNION ALL, and the helpers every
+ * statement uses (tokens, names, expressions and their texts, errors at line and column).
+ * `parser.ts` adds the statements around queries.
+ */
+
+import {
+  type Expr,
+  formatName,
+  isAggregateCall,
+  mapChildren,
+  parseExpressionFrom,
+  type Token,
+  TokenStream,
+  tokenize,
+} from '@sluice/core';
+import type { CommonTable, FromItem, JoinTable, Name, Over, Select, SelectItem, TableRef } from './ast.ts';
+import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
+import type { Positions } from './position.ts';
+import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
+
+/** Parses queries; see the file comment. */
+export class QueryParser extends TokenStream {
+  protected readonly source: string;
+  readonly #positions: Positions;
+  /** Spans of the script that expressions' texts replace (see `rewrite.ts`). */
+  readonly #splices: Splice[] = [];
+  /** How many subqueries without an alias the script has had, to name them. */
+  #subqueries = 0;
+
+  constructor(text: string, positions: Positions) {
+    super(tokenize(text, { statements: true }));
+    this.source = text;
+    this.#positions = positions;
+  }
+
+  /** Throws CONFIG_PARSE at `offset`. */
+  fail(offset: number, message: string): never {
+    throw this.#positions.error('CONFIG_PARSE', offset, message);
+  }
+
+  notYet(t: Token, what: string): never {
+    return this.fail(
+      t.start,
+      `not supported by Sluice SQL yet: ${what}; the README of @sluice/sql lists the SQL it plans`,
+    );
+  }
+
+  expect(op: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'op' || t.text !== op) this.fail(t.start, `expected '${op}' ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+
+  expectKeyword(word: string, why: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'word' || t.upper !== word)
+      this.fail(t.start, `expected ${word} ${why}, found ${describe(t)}`);
+    return this.next();
+  }
+
+  name(what: string): Name {
+    const t = this.peek();
+    if (t.kind !== 'word' && t.kind !== 'quoted')
+      this.fail(t.start, `expected ${what}, found ${describe(t)}`);
+    this.pos++;
+    return { text: t.text, start: t.start };
+  }
+
+  expression(): { expr: Expr; text: string } {
+    const first = this.tokens[this.pos];
+    const { expr, pos } = parseExpressionFrom(this.tokens, this.pos);
+    this.pos = pos;
+    // The tree's span leaves out parentheses around its first or last operand (`(a OR b) AND c`);
+    // the text the plan holds, and the join's rewrite of it, take them in.
+    expr.start = Math.min(expr.start, first.start);
+    expr.end = Math.max(expr.end, this.tokens[pos - 1].end);
+    this.#splices.push(...renameAggregates(expr, (at, message) => this.fail(at, message)));
+    return { expr, text: this.textOf(expr.start, expr.end) };
+  }
+
+  /** The script's text from `start` to `end`, with the rewrites of `rewrite.ts` applied. */
+  textOf(start: number, end: number): string {
+    return spliced(this.source, start, end, this.#splices);
+  }
+
+  /** A select item's expression, with an aggregate's `FILTER (WHERE …)` folded into its call. */
+  selectExpression(): { expr: Expr; text: string; again: () => string } {
+    const item = this.expression();
+    if (!(this.isWord('FILTER') && this.isOp('(', 1)))
+      return { ...item, again: () => this.textOf(item.expr.start, item.expr.end) };
+    const at = this.next();
+    if (item.expr.kind !== 'call' || !isAggregateCall(item.expr))
+      this.fail(
+        at.start,
+        'FILTER (WHERE …) follows an aggregate call, e.g. count(*) FILTER (WHERE price > 10)',
+      );
+    const open = this.expect('(', 'after FILTER');
+    this.expectKeyword('WHERE', 'in FILTER (WHERE condition)');
+    const condition = this.expression();
+    this.expect(')', `to close the FILTER opened at ${this.where(open.start)}`);
+    const call = item.expr;
+    const text = (from: number, to: number) => this.textOf(from, to);
+    const again = () =>
+      filteredCall(call, { expr: condition.expr, text: text(condition.expr.start, condition.expr.end) }, text)
+        .text;
+    return { ...filteredCall(call, condition, text), again };
+  }
+
+  /**
+   * A single-table query's expressions with `q.col` (q: the table's alias, or its name) read as
+   * `col`, as SQL reads a qualified column; a ROW column of another name (`bid.price` over a
+   * table with a `bid` column) stays a field access. The texts are made again with those spans
+   * replaced.
+   */
+  unqualify(parts: {
+    items?: SelectItem[];
+    again: (() => string)[];
+    where?: { expr: Expr; text: string };
+    groupBy?: { expr: Expr; text: string }[];
+    having?: { expr: Expr; text: string };
+    qualifier: string;
+  }): void {
+    const found: Splice[] = [];
+    const strip = (e: Expr): Expr => {
+      if (e.kind === 'member' && e.object.kind === 'field' && e.object.name === parts.qualifier) {
+        found.push({ start: e.start, end: e.end, text: formatName(e.name) });
+        return { kind: 'field', name: e.name, start: e.start, end: e.end };
+      }
+      return mapChildren(e, strip);
+    };
+    const term = <T extends { expr: Expr; text: string }>(t: T): T => ({ ...t, expr: strip(t.expr) });
+    const items = parts.items?.map((i) => ({
+      ...term(i),
+      ...(i.over
+        ? {
+            over: { ...i.over, partitionBy: i.over.partitionBy.map(term), orderBy: i.over.orderBy.map(term) },
+          }
+        : {}),
+    }));
+    const where = parts.where && term(parts.where);
+    const groupBy = parts.groupBy?.map(term);
+    const having = parts.having && term(parts.having);
+    if (found.length === 0) return;
+    this.#splices.push(...found);
+    const again = <T extends { expr: Expr; text: string }>(t: T): T => ({
+      ...t,
+      text: this.textOf(t.expr.start, t.expr.end),
+    });
+    if (parts.items && items)
+      parts.items.splice(
+        0,
+        parts.items.length,
+        ...items.map((i, n) => ({
+          ...i,
+          text: parts.again[n](),
+          ...(i.over
+            ? {
+                over: {
+                  ...i.over,
+                  partitionBy: i.over.partitionBy.map(again),
+                  orderBy: i.over.orderBy.map(again),
+                },
+              }
+            : {}),
+        })),
+      );
+    if (parts.where && where) Object.assign(parts.where, again(where));
+    if (parts.groupBy && groupBy) parts.groupBy.splice(0, parts.groupBy.length, ...groupBy.map(again));
+    if (parts.having && having) Object.assign(parts.having, again(having));
+  }
+
+  where(offset: number): string {
+    const { line, column } = this.#positions.at(offset);
+    return `line ${line}, column ${column}`;
+  }
+
+  /** `[WITH name AS (query), …] select [UNION ALL select …]`. */
+  query(): Select {
+    const common: CommonTable[] = [];
+    if (this.acceptWord('WITH')) {
+      do {
+        if (common.length > 0) this.pos++;
+        const name = this.name('the name of a common table after WITH');
+        if (this.isOp('('))
+          this.notYet(this.peek(), 'column lists of a common table (name the columns with AS in its query)');
+        if (this.isWord('RECURSIVE') || name.text.toUpperCase() === 'RECURSIVE')
+          this.notYet(this.tokens[this.pos - 1], 'WITH RECURSIVE');
+        this.expectKeyword('AS', `after WITH ${name.text}: WITH ${name.text} AS (SELECT …)`);
+        const open = this.expect('(', `before the query of common table '${name.text}'`);
+        const query = this.query();
+        this.expect(')', `to close the query of '${name.text}' opened at ${this.where(open.start)}`);
+        if (common.some((c) => c.name.text === name.text))
+          this.fail(name.start, `WITH names '${name.text}' twice`);
+        common.push({ name, query });
+      } while (this.isOp(','));
+    }
+    let first: Select;
+    if (this.isOp('(')) {
+      const open = this.next();
+      first = this.query();
+      this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+    } else first = this.select();
+    const parts: Select[] = [...(first.unionAll ?? [])];
+    while (this.isWord('UNION')) {
+      const union = this.next();
+      if (!this.acceptWord('ALL'))
+        this.notYet(union, 'UNION without ALL (write UNION ALL, or SELECT DISTINCT over a UNION ALL)');
+      if (this.isOp('(')) {
+        const open = this.next();
+        parts.push(this.query());
+        this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+      } else parts.push(this.select());
+    }
+    const t = this.peek();
+    if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    return {
+      ...first,
+      ...(common.length > 0 ? { with: [...(first.with ?? []), ...common] } : {}),
+      ...(parts.length > 0 ? { unionAll: parts } : {}),
+    };
+  }
+
+  select(): Select {
+    const start = this.expectKeyword('SELECT', 'to start the query').start;
+    const distinct = this.acceptWord('DISTINCT');
+    if (!distinct) this.acceptWord('ALL');
+    let items: SelectItem[] | undefined;
+    const again: (() => string)[] = [];
+    const star = this.isOp('*');
+    if (star) this.pos++;
+    const starWith = star && this.isOp(',');
+    if (starWith) this.pos++;
+    if (!star || starWith) {
+      items = [];
+      do {
+        if (items.length > 0) this.pos++;
+        const { expr, text, again: made } = this.selectExpression();
+        again.push(made);
+        let over: Over | undefined;
+        if (this.isWord('OVER')) over = this.over(expr);
+        let alias: Name | undefined;
+        if (this.acceptWord('AS')) alias = this.name('a column name after AS');
+        else if (
+          (this.peek().kind === 'word' && !CLAUSE_WORDS.has(this.peek().upper)) ||
+          this.peek().kind === 'quoted'
+        )
+          alias = this.name('a column name');
+        items.push({ expr, text, ...(alias ? { alias } : {}), ...(over ? { over } : {}) });
+      } while (this.isOp(','));
+    }
+    this.expectKeyword('FROM', 'after the select list');
+    const from = this.from();
+    const t = this.peek();
+    if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    if (this.isOp(',')) this.notYet(t, 'comma joins (write JOIN … ON a.k = b.k)');
+    const where = this.acceptWord('WHERE') ? this.expression() : undefined;
+    let groupBy: { expr: Expr; text: string }[] | undefined;
+    if (this.acceptWord('GROUP')) {
+      this.expectKeyword('BY', 'after GROUP');
+      groupBy = [this.expression()];
+      while (this.isOp(',')) {
+        this.pos++;
+        groupBy.push(this.expression());
+      }
+    }
+    const having = this.acceptWord('HAVING') ? this.expression() : undefined;
+    if (from.kind === 'table')
+      this.unqualify({
+        ...(items ? { items } : {}),
+        again,
+        ...(where ? { where } : {}),
+        ...(groupBy ? { groupBy } : {}),
+        ...(having ? { having } : {}),
+        qualifier: (from.alias ?? from.name).text,
+      });
+    const after = this.peek();
+    if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
+    return {
+      ...(distinct ? { distinct } : {}),
+      ...(items ? { items } : {}),
+      ...(starWith ? { starWith } : {}),
+      from,
+      ...(where ? { where } : {}),
+      ...(groupBy ? { groupBy } : {}),
+      ...(having ? { having } : {}),
+      start,
+    };
+  }
+
+  from(): FromItem {
+    const t = this.peek();
+    if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
+    if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
+    const left = this.tableRef('a table or view name after FROM');
+    if (this.isWord('FOR'))
+      this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
+    const join = this.peek();
+    const type = this.joinType();
+    if (type === undefined) return left;
+    if (this.isOp('(')) {
+      const right = this.tableRef('a table, view or subquery after JOIN');
+      this.expectKeyword(
+        'ON',
+        `and the join condition after JOIN (…) ${right.name.text}, e.g. ON a.id = b.id`,
+      );
+      const on = this.expression();
+      const next = this.peek();
+      if (this.joinType() !== undefined || this.isOp(','))
+        this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
+      return { kind: 'join', type, left, right, on, start: join.start };
+    }
+    const rightName = this.name('a table or view name after JOIN');
+    const early = this.alias();
+    let asOf: Expr | undefined;
+    if (this.isWord('FOR')) {
+      const at = this.next();
+      if (early !== undefined)
+        this.fail(at.start, 'write the alias after FOR SYSTEM_TIME AS OF …, as Flink does');
+      this.expectKeyword('SYSTEM_TIME', 'after FOR: FOR SYSTEM_TIME AS OF <left table>.<time column>');
+      this.expectKeyword('AS', 'in FOR SYSTEM_TIME AS OF');
+      this.expectKeyword('OF', 'in FOR SYSTEM_TIME AS OF');
+      asOf = this.expression().expr;
+    }
+    const alias = early ?? this.alias();
+    const right: TableRef = { kind: 'table', name: rightName, ...(alias ? { alias } : {}) };
+    this.expectKeyword('ON', `and the join condition after JOIN ${right.name.text}, e.g. ON a.id = b.id`);
+    const on = this.expression();
+    const next = this.peek();
+    if (this.joinType() !== undefined || this.isOp(','))
+      this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
+    return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
+  }
+
+  /** `OVER (PARTITION BY … ORDER BY …)` after `ROW_NUMBER()`, the only function planned with OVER. */
+  over(fn: Expr): Over {
+    const start = this.expectKeyword('OVER', 'after the function').start;
+    if (fn.kind !== 'call' || fn.name !== 'row_number' || fn.args.length > 0 || fn.star)
+      this.notYet(
+        this.tokens.find((t) => t.start === start) as Token,
+        'OVER aggregates and ranking functions other than ROW_NUMBER() (top-N and deduplication)',
+      );
+    const open = this.expect('(', 'after OVER: OVER (PARTITION BY key ORDER BY column [ASC|DESC])');
+    const partitionBy: { expr: Expr; text: string }[] = [];
+    if (this.acceptWord('PARTITION')) {
+      this.expectKeyword('BY', 'after PARTITION');
+      do {
+        if (partitionBy.length > 0) this.pos++;
+        partitionBy.push(this.expression());
+      } while (this.isOp(','));
+    }
+    this.expectKeyword('ORDER', 'in OVER (…): ROW_NUMBER() needs ORDER BY');
+    this.expectKeyword('BY', 'after ORDER');
+    const orderBy: Over['orderBy'][number][] = [];
+    do {
+      if (orderBy.length > 0) this.pos++;
+      const term = this.expression();
+      const descending = this.acceptWord('DESC');
+      if (!descending) this.acceptWord('ASC');
+      if (this.isWord('NULLS')) this.notYet(this.peek(), 'NULLS FIRST/LAST (NULL ranks last)');
+      orderBy.push({ ...term, descending });
+    } while (this.isOp(','));
+    if (this.isWord('ROWS') || this.isWord('RANGE')) this.notYet(this.peek(), 'window frames in OVER');
+    this.expect(')', `to close the OVER opened at ${this.where(open.start)}`);
+    return { partitionBy, orderBy, start };
+  }
+
+  /** A table name and its optional alias. */
+  tableRef(what: string): TableRef {
+    if (this.isOp('(')) {
+      const open = this.next();
+      const query = this.query();
+      this.expect(')', `to close the subquery opened at ${this.where(open.start)}`);
+      const alias = this.alias();
+      const name = alias ?? { text: `subquery${++this.#subqueries}`, start: open.start };
+      return { kind: 'table', name, query };
+    }
+    const name = this.name(what);
+    const alias = this.alias();
+    return { kind: 'table', name, ...(alias ? { alias } : {}) };
+  }
+
+  /** `AS alias`, or a bare alias word that starts no clause. */
+  alias(): Name | undefined {
+    if (this.acceptWord('AS')) return this.name('a table alias after AS');
+    const t = this.peek();
+    if (
+      t.kind === 'word' &&
+      !CLAUSE_WORDS.has(t.upper) &&
+      t.upper !== 'FOR' &&
+      NOT_YET[t.upper] === undefined
+    )
+      return this.name('a table alias');
+    return undefined;
+  }
+
+  /** Consumes `[INNER|LEFT|RIGHT|FULL] [OUTER] JOIN` and says which; undefined when none is next. */
+  joinType(): JoinTable['type'] | undefined {
+    const t = this.peek();
+    if (t.kind !== 'word') return undefined;
+    if (t.upper === 'CROSS') this.notYet(t, 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)');
+    const type =
+      t.upper === 'JOIN' || t.upper === 'INNER'
+        ? 'inner'
+        : t.upper === 'LEFT'
+          ? 'left'
+          : t.upper === 'RIGHT'
+            ? 'right'
+            : t.upper === 'FULL'
+              ? 'full'
+              : undefined;
+    if (type === undefined) return undefined;
+    if (t.upper !== 'JOIN') {
+      this.pos++;
+      if (type !== 'inner') this.acceptWord('OUTER');
+    }
+    this.expectKeyword('JOIN', `after ${t.upper}`);
+    return type;
+  }
+
+  windowTable(): FromItem {
+    const start = this.expectKeyword('TABLE', 'before a window function').start;
+    this.expect('(', 'after TABLE');
+    const fn = this.peek();
+    const kinds = { TUMBLE: 'tumbling', HOP: 'hopping', SESSION: 'session', CUMULATE: 'cumulative' } as const;
+    if (fn.kind !== 'word' || !Object.hasOwn(kinds, fn.upper))
+      this.fail(
+        fn.start,
+        `expected the window function TUMBLE, HOP, SESSION or CUMULATE after TABLE(, found ${describe(fn)}`,
+      );
+    const type = kinds[fn.upper as keyof typeof kinds];
+    this.pos++;
+    const lengths = { TUMBLE: 'size', HOP: 'slide, size', SESSION: 'gap', CUMULATE: 'step, max_size' }[
+      fn.upper as keyof typeof kinds
+    ];
+    const partition = fn.upper === 'SESSION' ? ' [PARTITION BY key]' : '';
+    const call = `${fn.upper}(TABLE t${partition}, DESCRIPTOR(time_column), ${lengths})`;
+    this.expect('(', `after ${fn.upper}: ${call}`);
+    this.expectKeyword('TABLE', `before the table name: ${call}`);
+    const table = this.name(`a table or view name: ${call}`);
+    const partitionBy: Name[] = [];
+    if (this.isWord('PARTITION')) {
+      const at = this.next();
+      if (type !== 'session') this.fail(at.start, `PARTITION BY belongs to SESSION windows; ${call}`);
+      this.expectKeyword('BY', 'after PARTITION');
+      do {
+        if (partitionBy.length > 0) this.pos++;
+        partitionBy.push(this.name('a column after PARTITION BY'));
+      } while (this.isOp(',') && !this.isWord('DESCRIPTOR', 1));
+    }
+    this.expect(',', `after the table: ${call}`);
+    this.expectKeyword('DESCRIPTOR', `for the time column: ${call}`);
+    this.expect('(', 'after DESCRIPTOR');
+    const timeColumn = this.name('the time column in DESCRIPTOR(…)');
+    this.expect(')', 'to close DESCRIPTOR(…)');
+    this.expect(',', `after DESCRIPTOR(${timeColumn.text}): ${call}`);
+    const two = type === 'hopping' || type === 'cumulative';
+    const first = this.interval(
+      type === 'hopping'
+        ? 'the slide'
+        : type === 'cumulative'
+          ? 'the step'
+          : type === 'session'
+            ? 'the gap'
+            : 'the size',
+    );
+    let size = first;
+    let slide: number | undefined;
+    if (two) {
+      this.expect(',', `after the ${type === 'hopping' ? 'slide' : 'step'}: ${call}`);
+      slide = first;
+      size = this.interval(type === 'hopping' ? 'the size' : 'the max_size');
+    }
+    if (this.isOp(',')) this.notYet(this.peek(), 'window offsets');
+    this.expect(')', `to close ${fn.upper}(…)`);
+    this.expect(')', 'to close TABLE(…)');
+    return {
+      kind: 'window',
+      type,
+      table,
+      timeColumn,
+      size,
+      ...(slide !== undefined ? { slide } : {}),
+      ...(partitionBy.length > 0 ? { partitionBy } : {}),
+      start,
+    };
+  }
+
+  /** An `INTERVAL 'n' unit`, in ms. */
+  interval(what: string): number {
+    const t = this.peek();
+    if (!this.isWord('INTERVAL'))
+      this.fail(t.start, `expected ${what} as an interval, e.g. INTERVAL '10' SECOND, found ${describe(t)}`);
+    const { expr } = this.expression();
+    if (expr.kind !== 'literal' || typeof expr.value !== 'number' || expr.value <= 0)
+      this.fail(t.start, `${what} must be a positive interval, e.g. INTERVAL '10' SECOND`);
+    return expr.value;
+  }
+}

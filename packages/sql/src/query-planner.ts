@@ -1,0 +1,43 @@
+/**
+ * The planner's services the files that plan one part of a query (joins, aggregates, ranks)
+ * call back into.
+ */
+
+import type { Expr, PlanStep } from '@sluice/core';
+import type { Name, Select } from './ast.ts';
+import type { OutputColumn, Target } from './projection.ts';
+
+/** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
+export interface Relation {
+  readonly ref: string;
+  readonly columns: readonly string[];
+  /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
+  readonly timeColumn?: string;
+  /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
+  readonly fromSource: boolean;
+  /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
+  readonly updating?: { readonly reason: string; readonly offset: number };
+}
+
+/** The planner's services a join uses. */
+export interface JoinPlanner {
+  fail(offset: number, message: string): never;
+  locate(id: string, path: string, offset: number): void;
+  relation(name: Name): Relation;
+  unknown(what: string, name: string, known: readonly string[], where: string): string;
+  addStep(step: PlanStep): void;
+  project(output: readonly OutputColumn[], id: string, input: string): string;
+  nameOf(e: Expr, position: number, target: { columns: readonly string[] } | undefined): string;
+}
+
+/** The planner's services the aggregate and rank planning use. */
+export interface QueryPlanner extends JoinPlanner {
+  /** Checks that every field `e` reads is one of `columns`. */
+  checkColumns(e: Expr, columns: readonly string[], where: string): void;
+  /** Plans a query (WITH, UNION ALL, one SELECT) into steps named after `id`. */
+  query(q: Select, id: string, target?: Target): Relation;
+  /** Plans one SELECT. */
+  select(q: Select, id: string, target?: Target): Relation;
+  /** Runs `plan` with FROM `name` reading `relation`. */
+  withRelation<T>(name: string, relation: Relation, plan: () => T): T;
+}

@@ -1,0 +1,157 @@
+/**
+ * Flink's ROW_NUMBER() patterns: top-N and deduplication over a subquery that numbers its rows,
+ * planned to the engine's `top_n` and `deduplicate` steps.
+ */
+
+import { type Expr, formatName } from '@sluice/core';
+import type { Over, Select, TableRef } from './ast.ts';
+import { fieldsOf, hasAggregate, type Target } from './projection.ts';
+import type { QueryPlanner, Relation } from './query-planner.ts';
+
+/**
+ * Flink's top-N and deduplication: `SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k
+ * ORDER BY o) AS rn FROM t) WHERE rn <= N`. Ordered by the event-time column or PROCTIME()
+ * alone, with `rn = 1` and the row number not selected, it is a `deduplicate` (ASC keeps the
+ * first row, DESC the last); otherwise a `top_n`, which writes the row number into `rn` when
+ * the outer query selects it (so rows whose rank moves are updated, as in Flink).
+ */
+export function planRank(
+  p: QueryPlanner,
+  outer: Select,
+  ref: TableRef,
+  id: string,
+  target: Target | undefined,
+): Relation {
+  const inner = ref.query as Select;
+  const items = inner.items ?? [];
+  const overs = items.filter((i) => i.over !== undefined);
+  if (overs.length > 1) p.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
+  const item = overs[0];
+  const over = item.over as Over;
+  if (item.alias === undefined)
+    p.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
+  const rn = item.alias.text;
+  if (inner.groupBy !== undefined || items.some((i) => hasAggregate(i.expr)) || inner.distinct)
+    p.fail(
+      inner.start,
+      'ROW_NUMBER() ranks the rows of a query without GROUP BY or DISTINCT: aggregate in a view or subquery first, and rank its rows',
+    );
+  const rest = items.filter((i) => i !== item);
+  const plain: Select = inner.starWith
+    ? (() => {
+        if (rest.length > 0)
+          p.fail(
+            rest[0].expr.start,
+            'with SELECT *, ROW_NUMBER() … list no other column: list them all instead of *',
+          );
+        const { items: _, starWith: __, ...others } = inner;
+        return others;
+      })()
+    : { ...inner, items: rest };
+  const input = p.query(plain, `${id}-${ref.name.text}`);
+  if (input.updating)
+    p.fail(
+      over.start,
+      `ROW_NUMBER() ranks an append-only stream, and this one is updating: ${input.updating.reason}`,
+    );
+  const where = `the query of ROW_NUMBER()`;
+  for (const k of over.partitionBy) p.checkColumns(k.expr, input.columns, where);
+  for (const o of over.orderBy)
+    if (!(o.expr.kind === 'call' && o.expr.name === 'proctime')) p.checkColumns(o.expr, input.columns, where);
+  if (outer.where === undefined)
+    p.fail(
+      outer.start,
+      `ROW_NUMBER() is planned as top-N or deduplication: keep the first rows with WHERE ${rn} <= N (or ${rn} = 1)`,
+    );
+  const n = rowLimit(p, outer.where.expr, rn);
+  const selected =
+    outer.items === undefined ||
+    outer.items.some((i) => fieldsOf(i.expr).some((f) => f.kind === 'field' && f.name === rn));
+  const term = over.orderBy.length === 1 ? over.orderBy[0] : undefined;
+  const proctime = over.orderBy.find((o) => o.expr.kind === 'call' && o.expr.name === 'proctime');
+  const byTime =
+    term !== undefined &&
+    (term === proctime || (term.expr.kind === 'field' && term.expr.name === input.timeColumn));
+  const key = over.partitionBy.length > 0 ? { key: over.partitionBy.map((p) => p.text) } : {};
+  let step: string;
+  let columns = input.columns;
+  if (byTime && n === 1 && !selected) {
+    step = `${id}-deduplicate`;
+    const config = {
+      ...key,
+      keep: term.descending ? 'last' : 'first',
+      time: term === proctime ? 'processing' : 'event',
+    };
+    p.addStep({ id: step, type: 'deduplicate', inputs: [input.ref], config });
+  } else {
+    if (proctime !== undefined)
+      p.fail(
+        proctime.expr.start,
+        `ORDER BY PROCTIME() is planned for deduplication only: ORDER BY PROCTIME() alone, WHERE ${rn} = 1, and ${rn} not selected`,
+      );
+    step = `${id}-top-n`;
+    const config = {
+      ...key,
+      order_by: over.orderBy.map((o) => (o.descending ? `${o.text} DESC` : o.text)),
+      n,
+      ...(selected ? { rank_field: rn } : {}),
+    };
+    p.addStep({ id: step, type: 'top_n', inputs: [input.ref], config });
+    if (selected) {
+      // The step writes the rank last; the query has it where ROW_NUMBER() stands.
+      const at = inner.starWith ? input.columns.length : items.indexOf(item);
+      columns = [...input.columns.slice(0, at), rn, ...input.columns.slice(at)];
+      if (at < input.columns.length)
+        step = p.project(
+          columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: item.expr.start })),
+          `${id}-rank`,
+          step,
+        );
+    }
+  }
+  p.locate(step, '', over.start);
+  const ranked: Relation = {
+    ref: step,
+    columns,
+    ...(input.timeColumn ? { timeColumn: input.timeColumn } : {}),
+    fromSource: false,
+  };
+  const { where: _, ...around } = outer;
+  return p.withRelation(ref.name.text, ranked, () =>
+    p.select({ ...around, from: { kind: 'table', name: ref.name } }, id, target),
+  );
+}
+
+/** N of `rn <= N`, `rn < N + 1` or `rn = 1` (either side), the only filters of a row number planned. */
+export function rowLimit(p: QueryPlanner, e: Expr, rn: string): number {
+  const shape = `write WHERE ${rn} <= N (top-N) or WHERE ${rn} = 1`;
+  if (e.kind === 'binary') {
+    const flipped: { [op: string]: string } = { '<=': '>=', '<': '>', '=': '=', '>=': '<=', '>': '<' };
+    const [op, column, bound] =
+      e.left.kind === 'field' && e.left.name === rn
+        ? [e.op, e.left, e.right]
+        : e.right.kind === 'field' && e.right.name === rn
+          ? [flipped[e.op], e.right, e.left]
+          : [undefined, undefined, undefined];
+    if (
+      column !== undefined &&
+      bound.kind === 'literal' &&
+      typeof bound.value === 'number' &&
+      Number.isInteger(bound.value)
+    ) {
+      const n =
+        op === '<='
+          ? bound.value
+          : op === '<'
+            ? bound.value - 1
+            : op === '=' && bound.value === 1
+              ? 1
+              : undefined;
+      if (n !== undefined && n >= 1) return n;
+    }
+  }
+  return p.fail(
+    e.start,
+    `the filter of a row number must keep its first rows: ${shape}, and filter other columns in a query around it`,
+  );
+}
