@@ -37,6 +37,7 @@ const workspaces = [
   'packages/core',
   'packages/connectors/kafka',
   'packages/connectors/postgres',
+  'packages/connectors/rabbitmq',
   'packages/cli',
   'packages/sql',
 ];

@@ -18,6 +18,7 @@ const packages = [
   'packages/cli',
   'packages/sql',
   'packages/connectors/postgres',
+  'packages/connectors/rabbitmq',
 ];
 
 const repoManifest: Manifest = {

@@ -19,4 +19,5 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
+  { pkg: '@sluice/rabbitmq', title: 'RabbitMQ', types: ['rabbitmq'] },
 ];
