@@ -198,6 +198,8 @@ export class RabbitmqReader implements SourceReader {
     let channel: Channel;
     try {
       channel = await connection.createChannel();
+      // A refusal closes the channel with an 'error' event: the awaited call below reports it.
+      channel.on('error', () => {});
       await this.#settings.declare?.(channel);
       await channel.prefetch(this.#settings.prefetch);
     } catch (err) {
