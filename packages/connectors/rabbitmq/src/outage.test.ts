@@ -61,7 +61,8 @@ describe('rabbitmq source through a broker outage', { skip: !available }, () => 
       for (let i = 0; i < 3; i++) after.push(...((await reader.read(64, signal))?.records ?? []));
       assert.deepEqual(idsOf(after), range(20, 40), 'the new messages once; the redelivered ones not again');
       assert.ok(reader.reconnects >= 1, 'the reader reconnected');
-      assert.equal(reader.redeliveries, 0, 'none of the messages read was read again');
+      // (Some of 20..39 may come flagged `redelivered`: the broker can hand them to the dying
+      // channel before it sees the connection gone. They were not read on it, so they count once.)
 
       // The commit made during the outage acknowledged 0..19 as they came again; this one the rest.
       await reader.commit(reader.position());

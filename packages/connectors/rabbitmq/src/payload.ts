@@ -59,6 +59,13 @@ function headerValue(value: unknown): unknown {
   return value === undefined ? null : value;
 }
 
+/** The headers as JSON; most messages have none, which costs nothing here. */
+function headersOf(headers: { [k: string]: unknown } | undefined): Row {
+  if (headers === undefined) return {};
+  for (const _ in headers) return headerValue(headers) as Row;
+  return {};
+}
+
 /**
  * What `_rabbitmq` holds: where the message was published (`exchange`, `routing_key`), whether
  * the broker delivered it before (`redelivered`), its headers, and its `message_id` and
@@ -71,7 +78,7 @@ export function metadataOf(msg: ConsumeMessage): Row {
     exchange: fields.exchange,
     routing_key: fields.routingKey,
     redelivered: fields.redelivered,
-    headers: properties.headers === undefined ? {} : (headerValue(properties.headers) as Row),
+    headers: headersOf(properties.headers),
     message_id: properties.messageId ?? null,
     // AMQP timestamps are whole seconds.
     timestamp: typeof timestamp === 'number' ? timestamp * 1000 : null,
