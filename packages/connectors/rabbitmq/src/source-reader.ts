@@ -23,7 +23,7 @@
  * or reconnected consumer starts just after it (`x-stream-offset`).
  */
 
-import { hash } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import {
   backoffDelay,
   type DecodeFailure,
@@ -41,9 +41,14 @@ import { decodeBody, METADATA_FIELD, metadataOf, type PayloadOptions } from './p
 /** A read with nothing buffered returns an empty batch after this long. */
 const IDLE_MS = 200;
 
-/** What `position()` returns for a queue: digests of the messages read and not acknowledged. */
+/**
+ * What `position()` returns for a queue: digests of the messages read and not acknowledged, and
+ * (for `commit`) which reader took it and how many messages it had read then.
+ */
 export interface QueuePosition {
   unacked: string[];
+  run?: string;
+  read?: number;
 }
 
 /** What `position()` returns for a stream: the offset of the last message read (-1: none yet). */
@@ -95,6 +100,8 @@ function digestOf(msg: ConsumeMessage): string {
 interface Pending {
   msg: ConsumeMessage;
   digest: string;
+  /** Its number in the reader's reads: a commit acknowledges only what its position had read. */
+  seq: number;
   /** Delivered after the pipeline read it on a channel that dropped: not read again. */
   rematched: boolean;
   acked: boolean;
@@ -136,10 +143,16 @@ export class RabbitmqReader implements SourceReader {
   /** Messages read and not acknowledged, in the order read, from `#pendingHead` on. */
   #pending: Pending[] = [];
   #pendingHead = 0;
-  /** Read on a dropped channel and not committed: not read again when redelivered. */
-  readonly #awaitRead = new Map<string, number>();
+  /**
+   * Read on a dropped channel and not committed, by digest (their read numbers, oldest first):
+   * not read again when redelivered.
+   */
+  readonly #awaitRead = new Map<string, number[]>();
   /** Covered by a durable checkpoint, not acknowledged: acknowledged when redelivered, not read. */
   readonly #awaitAck = new Map<string, number>();
+  /** This reader's id in its positions, and how many messages it has read. */
+  readonly #run = randomUUID();
+  #seq = 0;
   /** Streams: offset of the last message read, and the first offset wanted from the broker. */
   #offset = -1;
   /** Messages read with the `redelivered` flag: duplicates of a read before a crash or an outage. */
@@ -271,7 +284,10 @@ export class RabbitmqReader implements SourceReader {
     if (!this.#settings.stream) {
       for (let i = this.#pendingHead; i < this.#pending.length; i++) {
         const p = this.#pending[i] as Pending;
-        if (!p.acked) addTo(this.#awaitRead, p.digest);
+        if (p.acked) continue;
+        const seqs = this.#awaitRead.get(p.digest);
+        if (seqs) seqs.push(p.seq);
+        else this.#awaitRead.set(p.digest, [p.seq]);
       }
     }
     this.#pending = [];
@@ -332,8 +348,11 @@ export class RabbitmqReader implements SourceReader {
           session.channel.ack(msg);
           return;
         }
-        if (takeFrom(this.#awaitRead, digest)) {
-          this.#pending.push({ msg, digest, rematched: true, acked: false });
+        const seqs = this.#awaitRead.get(digest);
+        if (seqs !== undefined) {
+          const seq = seqs.shift() as number;
+          if (seqs.length === 0) this.#awaitRead.delete(digest);
+          this.#pending.push({ msg, digest, seq, rematched: true, acked: false });
           return;
         }
       }
@@ -369,7 +388,7 @@ export class RabbitmqReader implements SourceReader {
         const offset = msg.properties.headers?.['x-stream-offset'];
         if (typeof offset === 'number') this.#offset = offset;
       } else {
-        this.#pending.push({ msg, digest: digestOf(msg), rematched: false, acked: false });
+        this.#pending.push({ msg, digest: digestOf(msg), seq: ++this.#seq, rematched: false, acked: false });
       }
       if (msg.fields.redelivered) this.#redelivered++;
       const decoded = decodeBody(msg.content, options);
@@ -412,12 +431,12 @@ export class RabbitmqReader implements SourceReader {
     if (this.#settings.stream) return { offset: this.#offset };
     const unacked: string[] = [];
     expand(this.#awaitAck, unacked);
-    expand(this.#awaitRead, unacked);
+    for (const [digest, seqs] of this.#awaitRead) for (let i = 0; i < seqs.length; i++) unacked.push(digest);
     for (let i = this.#pendingHead; i < this.#pending.length; i++) {
       const p = this.#pending[i] as Pending;
       if (!p.acked) unacked.push(p.digest);
     }
-    return { unacked };
+    return { unacked, run: this.#run, read: this.#seq };
   }
 
   async commit(position: unknown): Promise<void> {
@@ -425,6 +444,9 @@ export class RabbitmqReader implements SourceReader {
     const wanted = new Map<string, number>();
     for (const digest of position.unacked) addTo(wanted, digest);
     let left = position.unacked.length;
+    // Messages read after the position are not acknowledged, even with a digest it lists (the
+    // same body). A position of another reader (not one a job hands back) has no such bound.
+    const bound = position.run === this.#run && typeof position.read === 'number' ? position.read : Infinity;
     const session = this.#session;
     const live = session?.live === true;
     // The longest run of read messages, from the oldest, acknowledged by one `multiple` ack: up to
@@ -434,7 +456,7 @@ export class RabbitmqReader implements SourceReader {
     for (let i = this.#pendingHead; i < this.#pending.length && left > 0; i++) {
       const p = this.#pending[i] as Pending;
       if (p.acked) continue;
-      if (!live || !takeFrom(wanted, p.digest)) {
+      if (p.seq > bound || !live || !takeFrom(wanted, p.digest)) {
         inPrefix = false;
         continue;
       }
@@ -449,7 +471,15 @@ export class RabbitmqReader implements SourceReader {
     if (prefix !== undefined && session?.live) session.channel.ack(prefix, true);
     // Read on a dropped channel: acknowledged when it comes again.
     for (const [digest, n] of wanted) {
-      for (let k = 0; k < n && takeFrom(this.#awaitRead, digest); k++) addTo(this.#awaitAck, digest);
+      const seqs = this.#awaitRead.get(digest);
+      if (seqs === undefined) continue;
+      let k = 0;
+      while (k < n && seqs.length > 0 && (seqs[0] as number) <= bound) {
+        seqs.shift();
+        addTo(this.#awaitAck, digest);
+        k++;
+      }
+      if (seqs.length === 0) this.#awaitRead.delete(digest);
     }
     while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]?.acked)
       this.#pendingHead++;
@@ -466,6 +496,12 @@ export class RabbitmqReader implements SourceReader {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeUp();
+    if (this.#redelivered > 0 || this.#reconnects > 0)
+      this.#log.info('rabbitmq: source closed', {
+        source: this.#ctx.id,
+        redelivered: this.#redelivered,
+        reconnects: this.#reconnects,
+      });
     const session = this.#session;
     this.#session = undefined;
     if (session === undefined || !session.live) return;

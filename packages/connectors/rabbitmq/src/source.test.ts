@@ -83,6 +83,29 @@ describe('rabbitmq source', { skip: !available }, () => {
     assert.equal(await broker.ready(queue), 0, 'every message acknowledged: checkpoint 2’s when redelivered');
   });
 
+  test('a commit acknowledges nothing read after its position, even a message with a body it lists', async () => {
+    const queue = await newQueue('same-body');
+    const body = JSON.stringify({ id: 'same' });
+    const first = await openRabbitmqReader({ queue });
+    await broker.send(queue, [body]);
+    assert.equal((await readAtLeast(first, 1)).records.length, 1);
+    const acknowledged = first.position();
+    await first.commit(acknowledged);
+    await first.close();
+    // Restored from a position whose commit ran before the crash: the message it lists is gone.
+    const second = await openRabbitmqReader({ queue }, { restored: acknowledged });
+    try {
+      const before = second.position();
+      await broker.send(queue, [body]);
+      assert.equal((await readAtLeast(second, 1)).records.length, 1, 'a new message, read');
+      await second.commit(before);
+      assert.equal(second.unacknowledged, 1, 'read after the position: left for a later commit');
+    } finally {
+      await second.close();
+    }
+    assert.equal(await broker.ready(queue), 1, 'returned to the queue, not lost');
+  });
+
   test('the prefetch holds the broker back until a commit; half of it read asks for a checkpoint', async () => {
     const queue = await newQueue('prefetch');
     let requested = 0;
