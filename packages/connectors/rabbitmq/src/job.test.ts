@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { builtins, Job, parsePipelineYaml, Registry, type Row } from '@sluice/core';
+import { builtins, Job, parsePipelineYaml, Registry, type Row, SluiceError } from '@sluice/core';
 import { memorySinkStore, testing } from '@sluice/core/testing';
 import { rabbitmq } from './index.ts';
 import { Broker, RABBITMQ_URL, rabbitmqAvailable, uniqueName } from './test-support.ts';
@@ -68,10 +68,10 @@ describe('rabbitmq in a job', { skip: !available }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-rabbitmq-job-'));
     dirs.push(dir);
     // The periodic interval is long: only the source's early checkpoints (every 10 records read)
-    // let the broker send more than the prefetch of 20.
+    // let the broker send more than the prefetch of 20 before it; the periodic one covers the tail.
     const yaml = `
 name: rabbitmq-job
-settings: { checkpoint: { interval: 1h, dir: ./ckpt } }
+settings: { checkpoint: { interval: 4s, dir: ./ckpt } }
 sources:
   in:
     type: rabbitmq
@@ -91,6 +91,11 @@ dead_letter: { type: memory, store: '${store}-dead' }
     const run1 = await start(yaml, dir);
     await broker.send(queue, bodies(0, 200));
     await broker.send(queue, ['{"id": 999, broken', JSON.stringify([998])]);
+    await waitFor(
+      '190 records committed by early checkpoints alone',
+      () => out.committed.length >= 190,
+      3500,
+    );
     await waitFor(
       'run 1 to commit its records',
       () => out.committed.length === 200 && dead.committed.length === 2,
@@ -127,6 +132,45 @@ dead_letter: { type: memory, store: '${store}-dead' }
     assert.match(letters[0]?.message ?? '', /is not valid JSON/);
     assert.match(letters[1]?.message ?? '', /is JSON an array, not an object/);
     assert.equal(await broker.ready(queue), 0, 'everything acknowledged, the dead letters too');
+  });
+
+  test('a job that fails mid-stream restarts from its checkpoint: with a transactional sink each record once', async () => {
+    const queue = uniqueName('job-crash');
+    queues.push(queue);
+    await broker.channel.assertQueue(queue, { durable: true });
+    const store = uniqueName('store');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-rabbitmq-job-'));
+    dirs.push(dir);
+    const yaml = `
+name: rabbitmq-crash
+settings: { checkpoint: { interval: 1s, dir: ./ckpt } }
+sources:
+  in: { type: rabbitmq, url: ${RABBITMQ_URL}, queue: ${queue}, prefetch: 20 }
+sinks:
+  out: { type: memory, store: '${store}' }
+`;
+    const out = memorySinkStore(store);
+    const run1 = await start(yaml, dir);
+    await broker.send(queue, bodies(0, 2000));
+    await waitFor('some checkpoints', () => out.committed.length >= 60);
+    // A failure: no final checkpoint; what was read after the last one is neither committed by
+    // the sink nor acknowledged to the broker.
+    run1.job.fail(new SluiceError('INTERNAL', 'test: the job fails'));
+    await assert.rejects(run1.done);
+    const committedBefore = out.committed.length;
+    assert.ok(committedBefore < 2000, `the failure came before the end (${committedBefore} committed)`);
+    await broker.send(queue, bodies(2000, 2060));
+    const run2 = await start(yaml, dir);
+    await waitFor('run 2 to commit the rest', () => out.committed.length >= 2060);
+    await sleep(300);
+    run2.job.stop();
+    await run2.done;
+    assert.deepEqual(
+      out.committed.map((r: Row) => Number(r.id)).sort((a, b) => a - b),
+      Array.from({ length: 2060 }, (_, i) => i),
+      'each record once: the source redelivered what the sink had not committed',
+    );
+    assert.equal(await broker.ready(queue), 0);
   });
 
   test('queue → exchange: the sink routes each record by the key its expression gives; unroutable ones are dead letters', async () => {
