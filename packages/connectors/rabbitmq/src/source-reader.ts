@@ -158,6 +158,8 @@ export class RabbitmqReader implements SourceReader {
   /** Messages read with the `redelivered` flag: duplicates of a read before a crash or an outage. */
   #redelivered = 0;
   #reconnects = 0;
+  /** An early checkpoint was asked for and no commit came since. */
+  #requested = false;
   #wake: (() => void) | undefined;
   #closed = false;
   #failure: Error | undefined;
@@ -418,7 +420,13 @@ export class RabbitmqReader implements SourceReader {
     if (stream) {
       // A stream keeps its messages: the acknowledgement only renews the prefetch credit.
       if (last !== undefined && session?.live) session.channel.ack(last, true);
-    } else if ((this.#pending.length - this.#pendingHead) * 2 >= this.#settings.prefetch) {
+    } else if (
+      !this.#requested &&
+      (this.#pending.length - this.#pendingHead) * 2 >= this.#settings.prefetch
+    ) {
+      // Once per commit: reads go on while the checkpoint is written, and a request then would
+      // make the job take another one straight after, covering only those few reads.
+      this.#requested = true;
       this.#ctx.requestCheckpoint?.();
     }
     const batch: SourceBatch = { records, times };
@@ -465,6 +473,7 @@ export class RabbitmqReader implements SourceReader {
   }
 
   async commit(position: unknown): Promise<void> {
+    this.#requested = false;
     if (this.#settings.stream || !isQueuePosition(position) || position.unacked.length === 0) return;
     const wanted = new Map<string, number>();
     for (const digest of position.unacked) addTo(wanted, digest);
