@@ -250,8 +250,17 @@ class RabbitmqSink implements Sink {
       let next = 0;
       let inFlight = 0;
       let waitingForDrain = false;
+      let finished = false;
+      const finish = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        session.channel.off('close', onClose);
+        if (err) reject(err);
+        else resolve(failed);
+      };
       const timer = setTimeout(() => {
-        reject(
+        finish(
           new ConfirmTimeout(
             `rabbitmq: the broker did not confirm ${open} message(s) within ${this.#config.confirm_timeout}`,
             this.#step,
@@ -278,21 +287,20 @@ class RabbitmqSink implements Sink {
           rejections.push({ index: f.message.index, message: f.returned });
         }
         inFlight--;
-        if (--open === 0) {
-          clearTimeout(timer);
-          resolve(failed);
-        } else send();
+        if (--open === 0) finish();
+        else send();
       };
       const send = () => {
-        while (next < messages.length && inFlight < window && !waitingForDrain) {
+        // A closed channel: what is left is not published here (no drain will come).
+        while (
+          next < messages.length &&
+          !finished &&
+          (!session.live || (inFlight < window && !waitingForDrain))
+        ) {
           const message = messages[next++] as Outgoing;
           if (!session.live) {
-            // The channel closed: this one is not published here.
             failed.push(message);
-            if (--open === 0) {
-              clearTimeout(timer);
-              resolve(failed);
-            }
+            if (--open === 0) finish();
             continue;
           }
           const f: InFlight = { message, confirmed: false };
@@ -321,6 +329,8 @@ class RabbitmqSink implements Sink {
           }
         }
       };
+      const onClose = () => send();
+      session.channel.on('close', onClose);
       send();
     });
   }

@@ -234,16 +234,11 @@ export class RabbitmqReader implements SourceReader {
         this.#settings.queue,
         (msg) => {
           if (msg === null) {
-            // The broker cancelled the consumer (the queue was deleted).
-            this.fail(
-              new SluiceError(
-                'SOURCE_UNAVAILABLE',
-                `rabbitmq: the broker cancelled the consumer of queue '${this.#settings.queue}'`,
-                {
-                  step: this.#ctx.id,
-                  path: 'queue',
-                },
-              ),
+            // The broker cancelled the consumer (the queue was deleted): open again, which fails
+            // the source (CONFIG_INVALID) if the queue is gone for good.
+            this.#lost(
+              session,
+              new Error(`the broker cancelled the consumer of queue '${this.#settings.queue}'`),
             );
             return;
           }

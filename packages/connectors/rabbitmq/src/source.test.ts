@@ -281,6 +281,28 @@ describe('rabbitmq source', { skip: !available }, () => {
     assert.deepEqual(dead, [JSON.stringify({ id: 'poison' })], 'the broker dead-lettered it');
   });
 
+  test('a queue deleted under the source fails its reads as a config error naming the queue', async () => {
+    const queue = await newQueue('deleted');
+    const reader = await openRabbitmqReader({ queue });
+    try {
+      await broker.deleteQueue(queue);
+      let failure: (Error & { code?: string }) | undefined;
+      const deadline = Date.now() + 8000;
+      while (failure === undefined && Date.now() < deadline) {
+        try {
+          await reader.read(64, signal);
+        } catch (err) {
+          failure = err as Error & { code?: string };
+        }
+      }
+      assert.equal(failure?.code, 'CONFIG_INVALID');
+      assert.match(failure?.message ?? '', new RegExp(`queue '${queue}'.*NOT_FOUND`));
+    } finally {
+      await reader.close();
+      await broker.channel.assertQueue(queue, { durable: true });
+    }
+  });
+
   test('a queue that does not exist fails the open as a config error naming the queue', async () => {
     const queue = uniqueName('missing');
     await assert.rejects(openRabbitmqReader({ queue }), (err: Error & { code?: string }) => {
