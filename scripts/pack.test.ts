@@ -42,6 +42,7 @@ const workspaces = [
   'packages/connectors/redis',
   'packages/server',
   'packages/ml',
+  'packages/connectors/rabbitmq',
   'packages/cli',
   'packages/sql',
 ];

@@ -23,6 +23,7 @@ const packages = [
   'packages/connectors/redis',
   'packages/server',
   'packages/ml',
+  'packages/connectors/rabbitmq',
 ];
 
 const repoManifest: Manifest = {

@@ -23,4 +23,5 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
+  { pkg: '@sluice/rabbitmq', title: 'RabbitMQ', types: ['rabbitmq'] },
 ];
