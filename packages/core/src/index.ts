@@ -102,6 +102,7 @@ export {
   MAX_MAX_DEPTH,
   utf8Problem,
 } from './connectors/input-guards.ts';
+export { type DecodedBody, decodeMessageBody, type MessageBodyOptions } from './connectors/message-body.ts';
 export { type NexmarkConfig, nexmarkConfig, nexmarkSettings } from './connectors/nexmark-config.ts';
 export { NexmarkGenerator, type NexmarkSettings } from './connectors/nexmark-generator.ts';
 export type { NexmarkAuction, NexmarkBid, NexmarkEvent, NexmarkPerson } from './connectors/nexmark-model.ts';

@@ -19,10 +19,19 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { DecodeFailure, Logger, Row, SourceBatch, SourceContext, SourceReader } from '@sluice/core';
+import {
+  type DecodeFailure,
+  decodeMessageBody,
+  type Logger,
+  type MessageBodyOptions,
+  type Row,
+  type SourceBatch,
+  type SourceContext,
+  type SourceReader,
+} from '@sluice/core';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { sendAck } from './library-internals.ts';
-import { decodePayload, METADATA_FIELD, type PayloadOptions, userProperties } from './payload.ts';
+import { METADATA_FIELD, userProperties } from './payload.ts';
 
 /** A read with nothing buffered returns an empty batch after this long. */
 const IDLE_MS = 200;
@@ -52,7 +61,7 @@ interface Pending {
 
 export interface ReaderSettings {
   readonly partition: string;
-  readonly payload: PayloadOptions;
+  readonly payload: MessageBodyOptions;
   readonly metadata: boolean;
   /** The receive maximum announced to the broker: the window of unacknowledged messages. */
   readonly window: number;
@@ -199,7 +208,7 @@ export class MqttReader implements SourceReader {
         this.#buffered.delete(packet.messageId);
         this.#unacked.set(packet.messageId, pending);
       }
-      const decoded = decodePayload(packet.payload, options);
+      const decoded = decodeMessageBody(packet.payload, options);
       if ('failure' in decoded) {
         decoded.failure.message = `message on topic '${packet.topic}' ${decoded.failure.message}`;
         failures.push(decoded.failure);

@@ -20,7 +20,9 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import {
   backoffDelay,
   type DecodeFailure,
+  decodeMessageBody,
   type Logger,
+  type MessageBodyOptions,
   type Offset,
   type Row,
   SluiceError,
@@ -29,7 +31,7 @@ import {
   type SourceReader,
 } from '@sluice/core';
 import { describeError } from './connection.ts';
-import { decodePayload, headersOf, METADATA_FIELD, type PayloadOptions } from './payload.ts';
+import { headersOf, METADATA_FIELD } from './payload.ts';
 
 /** A read with nothing buffered returns an empty batch after this long. */
 const IDLE_MS = 200;
@@ -83,7 +85,7 @@ export interface ReaderSettings {
   /** The stream and the durable consumer read, for messages. */
   readonly stream: string;
   readonly durable: string;
-  readonly payload: PayloadOptions;
+  readonly payload: MessageBodyOptions;
   readonly metadata: boolean;
   /** The consumer's `max_ack_pending`: the window of unacknowledged messages. */
   readonly window: number;
@@ -285,7 +287,7 @@ export class NatsReader implements SourceReader {
         });
         continue;
       }
-      const decoded = decodePayload(msg.data, options);
+      const decoded = decodeMessageBody(msg.data, options);
       if ('failure' in decoded) {
         decoded.failure.message = `message ${seq} on subject '${msg.subject}' ${decoded.failure.message}`;
         decoded.failure.offset = seq;

@@ -27,7 +27,9 @@ import { hash, randomUUID } from 'node:crypto';
 import {
   backoffDelay,
   type DecodeFailure,
+  decodeMessageBody,
   type Logger,
+  type MessageBodyOptions,
   type Row,
   SluiceError,
   type SourceBatch,
@@ -36,7 +38,7 @@ import {
 } from '@sluice/core';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { describeError, RECONNECT_FIRST, RECONNECT_MAX } from './connection.ts';
-import { decodeBody, METADATA_FIELD, metadataOf, type PayloadOptions } from './payload.ts';
+import { METADATA_FIELD, metadataOf } from './payload.ts';
 
 /** A read with nothing buffered returns an empty batch after this long. */
 const IDLE_MS = 200;
@@ -76,7 +78,7 @@ export type StreamStart = 'first' | 'last' | 'next' | number;
 export interface ReaderSettings {
   readonly partition: string;
   readonly queue: string;
-  readonly payload: PayloadOptions;
+  readonly payload: MessageBodyOptions;
   readonly metadata: boolean;
   readonly prefetch: number;
   /** For a stream: where to start without a restored position. Absent: a classic or quorum queue. */
@@ -388,7 +390,7 @@ export class RabbitmqReader implements SourceReader {
         this.#pending.push({ msg, digest: digestOf(msg), seq: ++this.#seq, rematched: false, acked: false });
       }
       if (msg.fields.redelivered) this.#redelivered++;
-      const decoded = decodeBody(msg.content, options);
+      const decoded = decodeMessageBody(msg.content, options);
       if ('failure' in decoded) {
         decoded.failure.message = `message from exchange '${msg.fields.exchange}' with routing key '${msg.fields.routingKey}' ${decoded.failure.message}`;
         failures.push(decoded.failure);
