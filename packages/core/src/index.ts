@@ -107,6 +107,7 @@ export { type NexmarkConfig, nexmarkConfig, nexmarkSettings } from './connectors
 export { NexmarkGenerator, type NexmarkSettings } from './connectors/nexmark-generator.ts';
 export type { NexmarkAuction, NexmarkBid, NexmarkEvent, NexmarkPerson } from './connectors/nexmark-model.ts';
 export { type NexmarkPosition, nexmarkSource } from './connectors/nexmark-source.ts';
+export { ReadWait } from './connectors/read-wait.ts';
 export { describeComponent } from './describe.ts';
 export { describeExpressions } from './describe-expressions.ts';
 export { describePipelineFile } from './describe-pipeline.ts';

@@ -24,6 +24,7 @@ import {
   decodeMessageBody,
   type Logger,
   type MessageBodyOptions,
+  ReadWait,
   type Row,
   type SourceBatch,
   type SourceContext,
@@ -99,7 +100,7 @@ export class MqttReader implements SourceReader {
   #held: (() => void)[] = [];
   /** Covered messages redelivered before `attach`: acknowledged once it is. */
   #lateAcks: IPublishPacket[] = [];
-  #wake: (() => void) | undefined;
+  readonly #waiting = new ReadWait(IDLE_MS);
   #closed = false;
   #failure: Error | undefined;
   readonly #subscribed = Promise.withResolvers<void>();
@@ -146,7 +147,7 @@ export class MqttReader implements SourceReader {
   /** Records a connection failure that `read` reports. */
   fail(err: Error): void {
     this.#failure = err;
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   /** Takes a message the broker sent (QoS 1/2 unacknowledged; QoS 0 needs none). */
@@ -175,7 +176,7 @@ export class MqttReader implements SourceReader {
       this.#buffered.add(id);
     }
     this.#buffer.push({ packet, digest });
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   /**
@@ -191,7 +192,7 @@ export class MqttReader implements SourceReader {
     if (this.#closed) return null;
     if (this.#failure) throw this.#failure;
     if (this.#buffer.length === this.#bufferHead) {
-      await this.#idle(signal);
+      await this.#waiting.until(signal);
       if (this.#failure) throw this.#failure;
     }
     const records: Row[] = [];
@@ -265,7 +266,7 @@ export class MqttReader implements SourceReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wakeUp();
+    this.#waiting.wake();
     this.#release();
     const client = this.#client;
     if (client === undefined) return;
@@ -295,25 +296,5 @@ export class MqttReader implements SourceReader {
     const held = this.#held;
     this.#held = [];
     for (const next of held) next();
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #idle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
   }
 }

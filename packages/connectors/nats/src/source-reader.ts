@@ -24,6 +24,7 @@ import {
   type Logger,
   type MessageBodyOptions,
   type Offset,
+  ReadWait,
   type Row,
   SluiceError,
   type SourceBatch,
@@ -117,7 +118,7 @@ export class NatsReader implements SourceReader {
   readonly #covered = new Set<number>();
   readonly #coveredWaiting = new Set<number>();
   #duplicates = 0;
-  #wake: (() => void) | undefined;
+  readonly #waiting = new ReadWait(IDLE_MS);
   #room: (() => void) | undefined;
   #closed = false;
   #failure: Error | undefined;
@@ -246,20 +247,20 @@ export class NatsReader implements SourceReader {
     const pending: Pending = { msg };
     this.#queued.set(seq, pending);
     this.#buffer.push(pending);
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   /** Records a failure that `read` reports. */
   fail(err: Error): void {
     this.#failure = err;
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#closed) return null;
     if (this.#failure) throw this.#failure;
     if (this.#buffer.length === this.#bufferHead) {
-      await this.#idle(signal);
+      await this.#waiting.until(signal);
       if (this.#failure) throw this.#failure;
     }
     const records: Row[] = [];
@@ -376,7 +377,7 @@ export class NatsReader implements SourceReader {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    this.#wakeUp();
+    this.#waiting.wake();
     this.#room?.();
     this.#messages?.stop();
     await this.#pumping;
@@ -409,25 +410,5 @@ export class NatsReader implements SourceReader {
       this.#room = undefined;
       room();
     }
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #idle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
   }
 }

@@ -35,6 +35,7 @@ import {
   type DecodeFailure,
   INSERT,
   type Logger,
+  ReadWait,
   type Row,
   type RowKind,
   SluiceError,
@@ -128,7 +129,7 @@ export class CdcReader implements SourceReader {
   /** Columns of the table that are 64-bit integers, from the stream's relation message. */
   #int8: string[] = [];
   #room: (() => void) | undefined;
-  #wake: (() => void) | undefined;
+  readonly #waiting = new ReadWait(IDLE_MS);
   #statusTimer: NodeJS.Timeout | undefined;
   #failure: SluiceError | undefined;
   #closed = false;
@@ -164,7 +165,7 @@ export class CdcReader implements SourceReader {
     if (this.#failure) throw this.#failure;
     if (this.#snapshot) return this.#readSnapshot(max);
     if (this.#ready.length === 0) {
-      await this.#idle(signal);
+      await this.#waiting.until(signal);
       if (this.#failure) throw this.#failure;
     }
     const records: Row[] = [];
@@ -225,7 +226,7 @@ export class CdcReader implements SourceReader {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#statusTimer);
-    this.#wakeUp();
+    this.#waiting.wake();
     this.#letIn();
     const snapshot = this.#snapshot;
     this.#snapshot = undefined;
@@ -432,7 +433,7 @@ export class CdcReader implements SourceReader {
     this.#received = end;
     this.#ready.push({ end, time: open.time, entries: open.entries });
     this.#buffered += open.entries.length;
-    this.#wakeUp();
+    this.#waiting.wake();
     if (this.#buffered >= this.#config.max_buffered) {
       // The pipeline asks for a checkpoint sooner, so that the slot can move on.
       this.#ctx.requestCheckpoint?.();
@@ -476,33 +477,13 @@ export class CdcReader implements SourceReader {
 
   #fail(err: SluiceError): void {
     this.#failure ??= err;
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   #letIn(): void {
     const room = this.#room;
     this.#room = undefined;
     room?.();
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #idle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
   }
 }
 

@@ -30,6 +30,7 @@ import {
   decodeMessageBody,
   type Logger,
   type MessageBodyOptions,
+  ReadWait,
   type Row,
   SluiceError,
   type SourceBatch,
@@ -162,7 +163,7 @@ export class RabbitmqReader implements SourceReader {
   #reconnects = 0;
   /** An early checkpoint was asked for and no commit came since. */
   #requested = false;
-  #wake: (() => void) | undefined;
+  readonly #waiting = new ReadWait(IDLE_MS);
   #closed = false;
   #failure: Error | undefined;
   #reconnecting: Promise<void> | undefined;
@@ -328,7 +329,7 @@ export class RabbitmqReader implements SourceReader {
   /** Records a failure that the next `read` reports. */
   fail(err: Error): void {
     this.#failure = err;
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   #take(session: Session, msg: ConsumeMessage): void {
@@ -361,14 +362,14 @@ export class RabbitmqReader implements SourceReader {
       this.#awaitRead.clear();
     }
     this.#buffer.push(msg);
-    this.#wakeUp();
+    this.#waiting.wake();
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#closed) return null;
     if (this.#failure) throw this.#failure;
     if (this.#buffer.length === this.#bufferHead) {
-      await this.#idle(signal);
+      await this.#waiting.until(signal);
       if (this.#failure) throw this.#failure;
     }
     const records: Row[] = [];
@@ -526,7 +527,7 @@ export class RabbitmqReader implements SourceReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wakeUp();
+    this.#waiting.wake();
     if (this.#redelivered > 0 || this.#reconnects > 0)
       this.#log.info('rabbitmq: source closed', {
         source: this.#ctx.id,
@@ -542,25 +543,5 @@ export class RabbitmqReader implements SourceReader {
     // close may overtake them.
     await session.channel.close().catch(() => {});
     await session.connection.close().catch(() => {});
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #idle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
   }
 }

@@ -4,7 +4,15 @@
  * published while it is disconnected, and those buffered at a crash, are lost.
  */
 
-import type { DecodeFailure, Logger, Row, SourceBatch, SourceContext, SourceReader } from '@sluice/core';
+import {
+  type DecodeFailure,
+  type Logger,
+  ReadWait,
+  type Row,
+  type SourceBatch,
+  type SourceContext,
+  type SourceReader,
+} from '@sluice/core';
 import { destroy, type RedisClient } from './connection.ts';
 import { decodeJson } from './decode.ts';
 
@@ -26,7 +34,7 @@ export class PubSubReader implements SourceReader {
   #buffer: Message[] = [];
   #head = 0;
   #dropped = 0;
-  #wake: (() => void) | undefined;
+  readonly #waiting = new ReadWait(IDLE_MS);
   #closed = false;
 
   constructor(settings: { format: 'json' | 'text'; maxDepth: number; capacity: number }, ctx: SourceContext) {
@@ -59,14 +67,12 @@ export class PubSubReader implements SourceReader {
       return;
     }
     this.#buffer.push({ channel, message });
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#waiting.wake();
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
     if (this.#closed) return null;
-    if (this.#head === this.#buffer.length) await this.#idle(signal);
+    if (this.#head === this.#buffer.length) await this.#waiting.until(signal);
     const records: Row[] = [];
     const texts: (string | undefined)[] = [];
     const failures: DecodeFailure[] = [];
@@ -106,7 +112,7 @@ export class PubSubReader implements SourceReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake?.();
+    this.#waiting.wake();
     const client = this.#client;
     this.#client = undefined;
     try {
@@ -114,19 +120,5 @@ export class PubSubReader implements SourceReader {
     } catch {
       destroy(client);
     }
-  }
-
-  #idle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
   }
 }

@@ -35,6 +35,7 @@ import {
   IngestRefusal,
   type IngestRequest,
 } from './http-server-endpoint.ts';
+import { ReadWait } from './read-wait.ts';
 import { comparePositions, type WalFrame, type WriteAheadLog } from './write-ahead-log.ts';
 
 /** A read with nothing queued returns an empty batch after this long. */
@@ -68,7 +69,7 @@ export class HttpServerReader implements SourceReader, IngestQueue {
   #draining = false;
   #closed = false;
   #failure: SluiceError | undefined;
-  #wake: (() => void) | undefined;
+  readonly #readWait = new ReadWait(IDLE_MS);
 
   constructor(
     settings: HttpServerSettings,
@@ -167,11 +168,11 @@ export class HttpServerReader implements SourceReader, IngestQueue {
         await appended.durable;
       } catch (err) {
         this.#failure ??= err instanceof SluiceError ? err : new SluiceError('WAL_FAILED', String(err));
-        this.#wake?.();
+        this.#readWait.wake();
         throw new IngestRefusal(503, 'the write-ahead log failed; the records were not taken');
       }
       chunk.ready = true;
-      this.#wake?.();
+      this.#readWait.wake();
       return;
     }
     const delivered =
@@ -180,7 +181,7 @@ export class HttpServerReader implements SourceReader, IngestQueue {
             chunk.delivered = { resolve, reject };
           })
         : undefined;
-    this.#wake?.();
+    this.#readWait.wake();
     return delivered;
   }
 
@@ -190,9 +191,9 @@ export class HttpServerReader implements SourceReader, IngestQueue {
     if (!this.#chunks[0]?.ready) {
       if (this.#draining) {
         if (this.#chunks.length === 0) return null;
-        await this.#idle(undefined);
+        await this.#readWait.until(undefined);
       } else if (!signal.aborted && !this.#closed) {
-        await this.#idle(signal);
+        await this.#readWait.until(signal);
       }
       if (this.#failure) throw this.#failure;
     }
@@ -268,21 +269,6 @@ export class HttpServerReader implements SourceReader, IngestQueue {
     return done;
   }
 
-  /** Resolves when records arrive or become durable, after IDLE_MS, or on abort. */
-  #idle(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, IDLE_MS);
-      signal?.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
-  }
-
   position(): HttpWalPosition | number {
     return this.#wal ? this.#position : this.#handed;
   }
@@ -312,7 +298,7 @@ export class HttpServerReader implements SourceReader, IngestQueue {
   /** The job stops: refuse new requests; reads hand what was accepted, then end. */
   drain(): void {
     this.#draining = true;
-    this.#wake?.();
+    this.#readWait.wake();
   }
 
   /**
@@ -322,7 +308,7 @@ export class HttpServerReader implements SourceReader, IngestQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake?.();
+    this.#readWait.wake();
     const refusal = new IngestRefusal(
       503,
       'the pipeline stopped before a checkpoint covered the records; send them again',
