@@ -17,15 +17,3 @@ export const recordTypes: pg.CustomTypesConfig = {
   getTypeParser: (oid, format) =>
     oid === pg.types.builtins.INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format),
 };
-
-/**
- * Makes a row parsed with `pg`'s default parsers (as logical replication's decoder does) what
- * `recordTypes` would have given: each 64-bit integer column (`int8Columns`) from text to a number
- * or bigint. Changes `row` in place.
- */
-export function fixInt8(row: { [column: string]: unknown }, int8Columns: readonly string[]): void {
-  for (const name of int8Columns) {
-    const v = row[name];
-    if (typeof v === 'string') row[name] = parseInt8(v);
-  }
-}
