@@ -76,6 +76,20 @@ describe('score (ONNX)', () => {
     assert.equal(outputs[0].length, 200);
   });
 
+  test('a checkpoint, a crash and a restore give the same output as a straight run', async () => {
+    const input = rows(26, 300);
+    const straight = await runSteps(scoreYaml(MODEL_A, 16), input, 20, undefined, 'scored');
+    const interrupted = await runSteps(
+      scoreYaml(MODEL_A, 16),
+      input,
+      20,
+      { checkpointAt: 120, crashAt: 200 },
+      'scored',
+    );
+    assert.equal(straight.results.length, 300);
+    assert.deepEqual(interrupted.results, straight.results);
+  });
+
   test('records with missing or non-numeric inputs go to the dead letters with the reason', async () => {
     const input = rows(23, 40);
     input[3] = { ...input[3], f2: 'abc' };
