@@ -355,17 +355,20 @@ class ScoreModel {
       const n = batch.records.length;
       const failed: { index: number; error: SluiceError }[] = [];
       const good: number[] = [];
-      // Every input's columns, record after record (only for records every input accepts).
+      // Every input's columns, record after record, for the records every input accepts: a
+      // refused record's partial row is overwritten by the next one.
       const columns = o.inputs.map((input) => ({
         input,
-        values: [] as number[],
+        values: new Float64Array(n * input.spec.width),
         state: input.spec.initialState(),
       }));
-      const row = o.inputs.map((input) => new Float64Array(input.spec.width));
       for (let i = 0; i < n; i++) {
         try {
-          for (let k = 0; k < columns.length; k++)
-            columns[k].input.spec.encode(batch.records[i], columns[k].state, row[k], false);
+          for (const { input, values, state } of columns) {
+            const width = input.spec.width;
+            const at = good.length * width;
+            input.spec.encode(batch.records[i], state, values.subarray(at, at + width), false);
+          }
         } catch (err) {
           if (!(err instanceof FeatureError)) throw err;
           failed.push({
@@ -374,7 +377,6 @@ class ScoreModel {
           });
           continue;
         }
-        for (let k = 0; k < columns.length; k++) for (const v of row[k]) columns[k].values.push(v);
         good.push(i);
       }
       const out: Batch = { records: [], times: [] };
@@ -390,7 +392,7 @@ class ScoreModel {
           const type = model.types.get(input.name)!;
           // Zero rows pad the run (their outputs are dropped): see PAD_ROWS.
           const data = type === 'float32' ? new Float32Array(rows * width) : new Float64Array(rows * width);
-          for (let v = start * width, at = 0; v < end * width; v++, at++) data[at] = values[v];
+          data.set(values.subarray(start * width, end * width));
           feeds[input.name] = new ort.Tensor(type, data, [rows, width]);
         }
         const results = await model.session.run(
