@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Job, type Logger, ManualClock, parsePipelineYaml, type Row } from '@sluice/core';
 import { memoryChannel, memorySinkStore } from '@sluice/core/testing';
+import { FeatureSpec } from './features.ts';
 import type { Learner } from './learner.ts';
 import { FIXTURES, TEST_MODELS } from './onnx-test-model.ts';
 import { modelVersion } from './score.ts';
@@ -88,6 +89,31 @@ describe('score (ONNX)', () => {
     );
     assert.equal(straight.results.length, 300);
     assert.deepEqual(interrupted.results, straight.results);
+  });
+
+  test('columns may be features: a hashed category feeds its buckets as the package encodes them', async () => {
+    const features = [
+      { numeric: 'f0', standardize: false },
+      { numeric: 'f1', standardize: false },
+      { hashed: 'shop', buckets: 2, missing: 'dead_letter' },
+    ] as const;
+    const input = rows(27, 120).map((r, i) => ({ ...r, shop: `s${i % 7}` }));
+    const yaml = scoreYaml(MODEL_A, 16).replace('[f0, f1, f2, f3]', JSON.stringify(features));
+    const { results, dead } = await runSteps(yaml, input, 30, undefined, 'scored');
+    assert.equal(dead.length, 0);
+    assert.equal(results.length, 120);
+    const spec = new FeatureSpec(features as never);
+    const own = learner('logistic-a');
+    const x = new Float64Array(spec.width);
+    const seen = new Set<number>();
+    for (const r of results) {
+      spec.encode(r, spec.initialState(), x, false);
+      const expected = own.predict(x).score!;
+      assert.ok(Math.abs((r.p as number) - expected) <= 1e-6, `record ${r.id}: ${r.p} vs ${expected}`);
+      seen.add(x[2]);
+    }
+    // Both buckets are used: the hashed columns really vary.
+    assert.deepEqual([...seen].sort(), [0, 1]);
   });
 
   test('records with missing or non-numeric inputs go to the dead letters with the reason', async () => {
