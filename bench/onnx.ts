@@ -2,7 +2,8 @@
  * ONNX scoring benchmark (`npm run bench:onnx`): records per second and per CPU-second of a
  * logistic regression over 20 features (trained by `@sluice/ml`, written as ONNX by the test-model
  * script) run by onnxruntime-node, one record per `session.run` against runs of many, both on the
- * session directly and as the `score` step in a whole job (memory source → score → discard).
+ * session directly and as the `score` step in a whole job (memory source → score → discard), on
+ * the event loop and on two worker threads. CPU-seconds count every thread of the process.
  *
  *   npm run bench:onnx -- [--records 100000] [--runs 3]
  */
@@ -58,7 +59,7 @@ async function sessionPass(session: ort.InferenceSession, size: number): Promise
 const registry = new Registry([builtins, testing, ml]);
 let jobRuns = 0;
 /** The `score` step in a job over N records: engine batches of 1024, model runs of `size`. */
-async function jobPass(size: number): Promise<number> {
+async function jobPass(size: number, workers = 0): Promise<number> {
   const name = `bench-onnx-${process.pid}-${++jobRuns}`;
   const plan = parsePipelineYaml(
     `
@@ -73,6 +74,7 @@ steps:
     inputs: { features: [${names.join(', ')}] }
     outputs: { probability: score }
     batch_size: ${size}
+    workers: ${workers}
 sinks: { out: { type: discard, input: scored } }
 `,
     join(dir, 'bench-onnx.yaml'),
@@ -95,6 +97,7 @@ try {
     ['`score` step in a job, batch_size: 1', () => jobPass(1)],
     ['`score` step in a job, batch_size: 256', () => jobPass(256)],
     ['`score` step in a job, batch_size: 1024', () => jobPass(1024)],
+    ['`score` step in a job, batch_size: 1024, workers: 2', () => jobPass(1024, 2)],
   ] as const) {
     const cpu: number[] = [];
     const wall: number[] = [];

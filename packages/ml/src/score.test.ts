@@ -77,6 +77,21 @@ describe('score (ONNX)', () => {
     assert.equal(outputs[0].length, 200);
   });
 
+  test('on worker threads (workers: 2) the output is the event-loop run’s', async () => {
+    const input = rows(28, 400);
+    const inline = await runSteps(scoreYaml(MODEL_A, 32), input, 50, undefined, 'scored');
+    const threaded = await runSteps(
+      scoreYaml(MODEL_A, 32, '\n    workers: 2'),
+      input,
+      50,
+      undefined,
+      'scored',
+    );
+    assert.equal(threaded.results.length, 400);
+    assert.deepEqual(threaded.results, inline.results);
+    assertScoredBy(threaded.results, 'logistic-a', MODEL_A);
+  });
+
   test('a checkpoint, a crash and a restore give the same output as a straight run', async () => {
     const input = rows(26, 300);
     const straight = await runSteps(scoreYaml(MODEL_A, 16), input, 20, undefined, 'scored');
@@ -167,83 +182,84 @@ describe('score (ONNX)', () => {
     );
   });
 
-  test('with watch, a changed model file is swapped in mid-stream; a misfit is refused; writing the old file back rolls back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-score-'));
-    const name = `score-watch-${process.pid}`;
-    const model = join(dir, 'model.onnx');
-    const replace = (from: string) => {
-      copyFileSync(from, join(dir, 'next.onnx'));
-      renameSync(join(dir, 'next.onnx'), model);
-    };
-    replace(MODEL_A);
-    const warnings: string[] = [];
-    const log: Logger = { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} };
-    try {
-      const yaml = `
+  for (const workers of [0, 2])
+    test(`with watch (workers: ${workers}), a changed model file is swapped in mid-stream; a misfit is refused; writing the old file back rolls back`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-score-'));
+      const name = `score-watch-${process.pid}-${workers}`;
+      const model = join(dir, 'model.onnx');
+      const replace = (from: string) => {
+        copyFileSync(from, join(dir, 'next.onnx'));
+        renameSync(join(dir, 'next.onnx'), model);
+      };
+      replace(MODEL_A);
+      const warnings: string[] = [];
+      const log: Logger = { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} };
+      try {
+        const yaml = `
 name: ${name}
 settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: 5 }
 sources:
   in: { type: memory, channel: ${name}, event_time: { field: ts, max_out_of_orderness: 0ms } }
-steps:${scoreYaml('./model.onnx', 4, '\n    watch: true')}
+steps:${scoreYaml('./model.onnx', 4, `\n    watch: true\n    workers: ${workers}`)}
 sinks:
   out: { type: memory, store: ${name}-out, input: scored }
 dead_letter: { type: memory, store: ${name}-dead }
 `;
-      const plan = parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry });
-      const channel = memoryChannel(name);
-      const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5, log });
-      const running = job.run();
-      const store = memorySinkStore(`${name}-out`);
-      const input = rows(25, 10_000);
-      let next = 0;
-      const written = () => store.written.map((w) => w.record);
-      /** Pushes records one at a time until one is scored by `version` (or 10 s pass). */
-      const until = async (version: string) => {
-        const deadline = Date.now() + 10_000;
-        for (;;) {
-          channel.push('p0', input[next++]);
-          while (written().length < next) await new Promise((r) => setTimeout(r, 5));
-          if (written().at(-1)!.model_version === version) return;
-          assert.ok(Date.now() < deadline, `no record scored by ${version}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      const [a, b] = [modelVersion(readFileSync(MODEL_A)), modelVersion(readFileSync(MODEL_B))];
-      channel.push('p0', ...input.slice(0, 20));
-      next = 20;
-      while (written().length < 20) await new Promise((r) => setTimeout(r, 5));
-      replace(MODEL_B);
-      await until(b);
-      const swappedAt = next;
-      replace(MODEL_3);
-      const refusedAt = next;
-      while (!warnings.some((w) => /refused/.test(w))) await new Promise((r) => setTimeout(r, 10));
-      channel.push('p0', ...input.slice(next, next + 10));
-      next += 10;
-      replace(MODEL_A);
-      await until(a);
-      const rolledBackAt = next;
-      channel.end();
-      await running;
-      const results = store.records;
-      assert.equal(results.length, next);
-      assert.deepEqual(
-        results.map((r) => r.id),
-        input.slice(0, next).map((r) => r.id),
-      );
-      // Each record carries the version that scored it, in runs: a, then b (the misfit changed nothing), then a again.
-      assert.ok(swappedAt > 20);
-      assertScoredBy(results.slice(0, 20), 'logistic-a', MODEL_A);
-      const firstB = results.findIndex((r) => r.model_version === b);
-      assertScoredBy(results.slice(0, firstB), 'logistic-a', MODEL_A);
-      assertScoredBy(results.slice(firstB, swappedAt), 'logistic-b', MODEL_B);
-      assertScoredBy(results.slice(swappedAt - 1, refusedAt + 10), 'logistic-b', MODEL_B);
-      const backToA = results.findIndex((r, i) => i > firstB && r.model_version === a);
-      assertScoredBy(results.slice(refusedAt, backToA), 'logistic-b', MODEL_B);
-      assertScoredBy(results.slice(backToA, rolledBackAt), 'logistic-a', MODEL_A);
-      assert.match(warnings.find((w) => /refused/.test(w))!, /has 3 columns/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+        const plan = parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry });
+        const channel = memoryChannel(name);
+        const job = await Job.create(plan, { registry, clock: new ManualClock(0), tickInterval: 5, log });
+        const running = job.run();
+        const store = memorySinkStore(`${name}-out`);
+        const input = rows(25, 10_000);
+        let next = 0;
+        const written = () => store.written.map((w) => w.record);
+        /** Pushes records one at a time until one is scored by `version` (or 10 s pass). */
+        const until = async (version: string) => {
+          const deadline = Date.now() + 10_000;
+          for (;;) {
+            channel.push('p0', input[next++]);
+            while (written().length < next) await new Promise((r) => setTimeout(r, 5));
+            if (written().at(-1)!.model_version === version) return;
+            assert.ok(Date.now() < deadline, `no record scored by ${version}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        };
+        const [a, b] = [modelVersion(readFileSync(MODEL_A)), modelVersion(readFileSync(MODEL_B))];
+        channel.push('p0', ...input.slice(0, 20));
+        next = 20;
+        while (written().length < 20) await new Promise((r) => setTimeout(r, 5));
+        replace(MODEL_B);
+        await until(b);
+        const swappedAt = next;
+        replace(MODEL_3);
+        const refusedAt = next;
+        while (!warnings.some((w) => /refused/.test(w))) await new Promise((r) => setTimeout(r, 10));
+        channel.push('p0', ...input.slice(next, next + 10));
+        next += 10;
+        replace(MODEL_A);
+        await until(a);
+        const rolledBackAt = next;
+        channel.end();
+        await running;
+        const results = store.records;
+        assert.equal(results.length, next);
+        assert.deepEqual(
+          results.map((r) => r.id),
+          input.slice(0, next).map((r) => r.id),
+        );
+        // Each record carries the version that scored it, in runs: a, then b (the misfit changed nothing), then a again.
+        assert.ok(swappedAt > 20);
+        assertScoredBy(results.slice(0, 20), 'logistic-a', MODEL_A);
+        const firstB = results.findIndex((r) => r.model_version === b);
+        assertScoredBy(results.slice(0, firstB), 'logistic-a', MODEL_A);
+        assertScoredBy(results.slice(firstB, swappedAt), 'logistic-b', MODEL_B);
+        assertScoredBy(results.slice(swappedAt - 1, refusedAt + 10), 'logistic-b', MODEL_B);
+        const backToA = results.findIndex((r, i) => i > firstB && r.model_version === a);
+        assertScoredBy(results.slice(refusedAt, backToA), 'logistic-b', MODEL_B);
+        assertScoredBy(results.slice(backToA, rolledBackAt), 'logistic-a', MODEL_A);
+        assert.match(warnings.find((w) => /refused/.test(w))!, /has 3 columns/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 });

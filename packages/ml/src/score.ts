@@ -10,7 +10,9 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import {
   type AsyncOutcome,
   AsyncStage,
@@ -24,6 +26,7 @@ import {
 import ort from 'onnxruntime-node';
 import Type from 'typebox';
 import { type FeatureConfig, FeatureError, FeatureSpec, featureProblem, featureSchema } from './features.ts';
+import type { WireTensor, WorkerReply, WorkerRequest } from './score-worker.ts';
 
 const config = Type.Object(
   {
@@ -76,6 +79,13 @@ const config = Type.Object(
       minimum: 1,
       default: 1,
       description: 'Threads onnxruntime uses within one run (`intraOpNumThreads`).',
+    }),
+    workers: Type.Integer({
+      minimum: 0,
+      maximum: 64,
+      default: 0,
+      description:
+        'Worker threads that run the model, each with its own session, taking runs in turn; 0: runs on the event-loop thread (onnxruntime-node runs a model synchronously there). Worth it for models slow enough to stall the job between batches.',
     }),
   },
   { additionalProperties: false },
@@ -195,6 +205,72 @@ interface ScoreOptions {
   readonly watch: boolean;
   readonly versionField: string;
   readonly threads: number;
+  readonly workers: number;
+}
+
+/** A request without its id: what {@link WorkerPool} sends. */
+type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+/** Worker threads running the model's sessions (`workers: N`), taking runs in turn. */
+class WorkerPool {
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  #id = 0;
+  #next = 0;
+
+  constructor(n: number, stepId: string) {
+    // score-worker.ts beside this file, or score-worker.js once built.
+    const url = new URL(`./score-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(url);
+      worker.on('message', (reply: WorkerReply) => {
+        const waiter = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        waiter?.resolve(reply);
+      });
+      worker.on('error', (err) => {
+        const error = new SluiceError('INTERNAL', `a score worker thread failed: ${err.message}`, {
+          step: stepId,
+          cause: err,
+        });
+        for (const waiter of this.#pending.values()) waiter.reject(error);
+        this.#pending.clear();
+      });
+      this.#workers.push(worker);
+    }
+  }
+
+  async #call(worker: Worker, request: Request, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    const id = ++this.#id;
+    const reply = new Promise<WorkerReply>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    worker.postMessage({ ...request, id }, transfer);
+    const answer = await reply;
+    if (!answer.ok) throw new Error(answer.error);
+    return answer;
+  }
+
+  async load(version: string, model: Uint8Array, threads: number): Promise<void> {
+    await Promise.all(this.#workers.map((w) => this.#call(w, { kind: 'load', version, model, threads })));
+  }
+
+  async release(version: string): Promise<void> {
+    await Promise.all(this.#workers.map((w) => this.#call(w, { kind: 'release', version })));
+  }
+
+  async run(
+    version: string,
+    feeds: { [name: string]: WireTensor },
+    fetches: string[],
+  ): Promise<{ [name: string]: WireTensor }> {
+    const worker = this.#workers[this.#next++ % this.#workers.length];
+    const transfer = Object.values(feeds).map((t) => (t.data as Float64Array).buffer as ArrayBuffer);
+    const reply = await this.#call(worker, { kind: 'run', version, feeds, fetches }, transfer);
+    return (reply as { outputs: { [name: string]: WireTensor } }).outputs;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
 }
 
 /** The model file, its session and watcher: everything the step's work shares across batches. */
@@ -210,6 +286,7 @@ class ScoreModel {
   #reloading: Promise<void> = Promise.resolve();
   #log: Logger | undefined;
   #closed = false;
+  #pool: WorkerPool | undefined;
 
   constructor(options: ScoreOptions) {
     this.#o = options;
@@ -218,6 +295,7 @@ class ScoreModel {
   /** Loads the model and checks its signature (a mismatch fails the job), then starts watching. */
   async open(log: Logger | undefined): Promise<void> {
     this.#log = log;
+    if (this.#o.workers > 0) this.#pool = new WorkerPool(this.#o.workers, this.#o.stepId);
     const result = await this.#load();
     if (typeof result === 'string')
       throw new SluiceError('CONFIG_INVALID', `model '${this.#o.file}' does not fit the step: ${result}`, {
@@ -274,6 +352,7 @@ class ScoreModel {
       await session.release();
       return types;
     }
+    await this.#pool?.load(version, data, this.#o.threads);
     return { session, version, types, users: 0, retired: false };
   }
 
@@ -303,7 +382,7 @@ class ScoreModel {
       return;
     }
     if (this.#closed) {
-      await result.session.release();
+      await this.#free(result);
       return;
     }
     if (this.#next !== undefined) await this.#retire(this.#next);
@@ -330,12 +409,17 @@ class ScoreModel {
 
   async done(model: Loaded): Promise<void> {
     model.users--;
-    if (model.retired && model.users === 0) await model.session.release();
+    if (model.retired && model.users === 0) await this.#free(model);
+  }
+
+  async #free(model: Loaded): Promise<void> {
+    await model.session.release();
+    if (!this.#closed) await this.#pool?.release(model.version);
   }
 
   async #retire(model: Loaded): Promise<void> {
     model.retired = true;
-    if (model.users === 0) await model.session.release();
+    if (model.users === 0) await this.#free(model);
   }
 
   async close(): Promise<void> {
@@ -345,6 +429,7 @@ class ScoreModel {
     await this.#reloading;
     for (const model of [this.#current, this.#next]) if (model !== undefined) await this.#retire(model);
     this.#current = this.#next = undefined;
+    await this.#pool?.close();
   }
 
   /** Scores `batch`: records whose features the spec refuses are dead letters. */
@@ -386,19 +471,23 @@ class ScoreModel {
       for (let start = 0; start < good.length; start += o.batchSize) {
         const end = Math.min(good.length, start + o.batchSize);
         const rows = Math.ceil((end - start) / PAD_ROWS) * PAD_ROWS;
-        const feeds: { [name: string]: ort.Tensor } = {};
+        const feeds: { [name: string]: ort.Tensor | WireTensor } = {};
         for (const { input, values } of columns) {
           const width = input.spec.width;
           const type = model.types.get(input.name)!;
           // Zero rows pad the run (their outputs are dropped): see PAD_ROWS.
           const data = type === 'float32' ? new Float32Array(rows * width) : new Float64Array(rows * width);
           data.set(values.subarray(start * width, end * width));
-          feeds[input.name] = new ort.Tensor(type, data, [rows, width]);
+          feeds[input.name] =
+            this.#pool === undefined
+              ? new ort.Tensor(type, data, [rows, width])
+              : { type, data, dims: [rows, width] };
         }
-        const results = await model.session.run(
-          feeds,
-          o.outputs.map(([tensor]) => tensor),
-        );
+        const fetches = o.outputs.map(([tensor]) => tensor);
+        const results: { [name: string]: { data: unknown; dims: readonly number[] } } =
+          this.#pool === undefined
+            ? await model.session.run(feeds as { [name: string]: ort.Tensor }, fetches)
+            : await this.#pool.run(model.version, feeds as { [name: string]: WireTensor }, fetches);
         const read = o.outputs.map(([tensor, field]) => {
           const t = results[tensor];
           const per = t.dims.length === 2 ? Number(t.dims[1]) : 1;
@@ -476,6 +565,7 @@ export const scoreStep = defineStep({
       watch: cfg.watch ?? false,
       versionField: cfg.version_field ?? 'model_version',
       threads: cfg.threads ?? 1,
+      workers: cfg.workers ?? 0,
     });
     return new AsyncStage({
       stepId: step.id,
