@@ -1,7 +1,8 @@
 /**
- * A worker thread of the `score` step (`workers: N`): holds onnxruntime sessions by model version
- * and runs them off the event loop. Messages: `load` (version, model bytes, threads), `run`
- * (version, feeds, fetches) and `release` (version); each answered with its `id`.
+ * A worker thread of the `score` step (`workers: N`): holds onnxruntime sessions by load key (the
+ * model version and a count of loads, so a rolled-back version is a new key) and runs them off the
+ * event loop. Messages: `load` (key as `version`, model bytes, threads), `run` (key, feeds,
+ * fetches) and `release` (key); each answered with its `id`.
  */
 
 import { parentPort } from 'node:worker_threads';

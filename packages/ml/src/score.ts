@@ -109,6 +109,8 @@ interface InputPlan {
 interface Loaded {
   readonly session: ort.InferenceSession;
   readonly version: string;
+  /** Names this load in the worker threads: unique, as a rolled-back version is loaded anew while the old one may still be in use. */
+  readonly key: string;
   readonly types: ReadonlyMap<string, 'float32' | 'float64'>;
   users: number;
   retired: boolean;
@@ -287,6 +289,7 @@ class ScoreModel {
   #log: Logger | undefined;
   #closed = false;
   #pool: WorkerPool | undefined;
+  #loads = 0;
 
   constructor(options: ScoreOptions) {
     this.#o = options;
@@ -352,8 +355,14 @@ class ScoreModel {
       await session.release();
       return types;
     }
-    await this.#pool?.load(version, data, this.#o.threads);
-    return { session, version, types, users: 0, retired: false };
+    const key = `${version}#${++this.#loads}`;
+    try {
+      await this.#pool?.load(key, data, this.#o.threads);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+    return { session, version, key, types, users: 0, retired: false };
   }
 
   async #reload(): Promise<void> {
@@ -400,7 +409,13 @@ class ScoreModel {
       const old = this.#current!;
       this.#current = this.#next;
       this.#next = undefined;
-      void this.#retire(old);
+      this.#retire(old).catch((err: unknown) =>
+        this.#log?.warn('releasing the replaced model failed', {
+          step: this.#o.stepId,
+          version: old.version,
+          error: (err as Error).message,
+        }),
+      );
     }
     const model = this.#current!;
     model.users++;
@@ -414,7 +429,7 @@ class ScoreModel {
 
   async #free(model: Loaded): Promise<void> {
     await model.session.release();
-    if (!this.#closed) await this.#pool?.release(model.version);
+    if (!this.#closed) await this.#pool?.release(model.key);
   }
 
   async #retire(model: Loaded): Promise<void> {
@@ -487,7 +502,7 @@ class ScoreModel {
         const results: { [name: string]: { data: unknown; dims: readonly number[] } } =
           this.#pool === undefined
             ? await model.session.run(feeds as { [name: string]: ort.Tensor }, fetches)
-            : await this.#pool.run(model.version, feeds as { [name: string]: WireTensor }, fetches);
+            : await this.#pool.run(model.key, feeds as { [name: string]: WireTensor }, fetches);
         const read = o.outputs.map(([tensor, field]) => {
           const t = results[tensor];
           const per = t.dims.length === 2 ? Number(t.dims[1]) : 1;
