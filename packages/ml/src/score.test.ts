@@ -48,6 +48,14 @@ function assertScoredBy(results: readonly Row[], name: keyof typeof TEST_MODELS,
   }
 }
 
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('score (ONNX)', () => {
   test('scores equal the package’s own logistic-regression predictions within 1e-6', async () => {
     const input = rows(21, 300);
@@ -218,7 +226,7 @@ dead_letter: { type: memory, store: ${name}-dead }
           const deadline = Date.now() + 10_000;
           for (;;) {
             channel.push('p0', input[next++]);
-            while (written().length < next) await new Promise((r) => setTimeout(r, 5));
+            await waitFor('the record scored', () => written().length >= next);
             if (written().at(-1)!.model_version === version) return;
             assert.ok(Date.now() < deadline, `no record scored by ${version}`);
             await new Promise((r) => setTimeout(r, 20));
@@ -227,13 +235,13 @@ dead_letter: { type: memory, store: ${name}-dead }
         const [a, b] = [modelVersion(readFileSync(MODEL_A)), modelVersion(readFileSync(MODEL_B))];
         channel.push('p0', ...input.slice(0, 20));
         next = 20;
-        while (written().length < 20) await new Promise((r) => setTimeout(r, 5));
+        await waitFor('the first 20 records', () => written().length >= 20);
         replace(MODEL_B);
         await until(b);
         const swappedAt = next;
         replace(MODEL_3);
         const refusedAt = next;
-        while (!warnings.some((w) => /refused/.test(w))) await new Promise((r) => setTimeout(r, 10));
+        await waitFor('the misfit refused', () => warnings.some((w) => /refused/.test(w)));
         channel.push('p0', ...input.slice(next, next + 10));
         next += 10;
         replace(MODEL_A);
