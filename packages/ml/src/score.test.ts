@@ -163,6 +163,11 @@ describe('score (ONNX)', () => {
       runSteps(scoreYaml(MODEL_3, 8), rows(24, 5), 5, undefined, 'scored'),
       /input 'features' has 3 columns \(shape \[N, 3\]\); the step declares 4/,
     );
+    // On worker threads too (and the threads end with the failed job).
+    await assert.rejects(
+      runSteps(scoreYaml(MODEL_3, 8, '\n    workers: 2'), rows(24, 5), 5, undefined, 'scored'),
+      /input 'features' has 3 columns/,
+    );
     await assert.rejects(
       runSteps(
         scoreYaml(MODEL_A, 8).replace('probability: p', 'prob: p'),
