@@ -18,7 +18,11 @@ export interface ConnectorPackage {
 export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
-  { pkg: '@sluice/ml', title: 'Machine learning', types: ['learn', 'predict', 'learn_predict', 'evaluate'] },
+  {
+    pkg: '@sluice/ml',
+    title: 'Machine learning',
+    types: ['learn', 'predict', 'learn_predict', 'evaluate', 'score'],
+  },
   { pkg: '@sluice/nats', title: 'NATS JetStream', types: ['nats'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },

@@ -139,6 +139,12 @@ export {
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
+export {
+  type AsyncOutcome,
+  AsyncStage,
+  type AsyncStageOptions,
+  type AsyncWork,
+} from './operators/async-stage.ts';
 export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';

@@ -10,6 +10,7 @@
 
 import type { Plugin } from '@sluice/core';
 import { evaluateStep } from './evaluate.ts';
+import { scoreStep } from './score.ts';
 import { learnPredictStep, learnStep, predictStep } from './steps.ts';
 
 export { type FeatureConfig, FeatureSpec, type FeatureState, stableHash } from './features.ts';
@@ -19,10 +20,10 @@ export { EwmaZScore } from './models/ewma.ts';
 export { StreamingKMeans } from './models/kmeans.ts';
 export { LinearModel } from './models/linear.ts';
 export { GaussianNb, MultinomialNb } from './models/naive-bayes.ts';
-export { evaluateStep, learnPredictStep, learnStep, predictStep };
+export { evaluateStep, learnPredictStep, learnStep, predictStep, scoreStep };
 
-/** The ML plugin: the `learn`, `predict`, `learn_predict` and `evaluate` steps. */
+/** The ML plugin: the `learn`, `predict`, `learn_predict`, `evaluate` and `score` (ONNX) steps. */
 export const ml: Plugin = {
   name: 'ml',
-  components: [learnStep, predictStep, learnPredictStep, evaluateStep],
+  components: [learnStep, predictStep, learnPredictStep, evaluateStep, scoreStep],
 };
