@@ -110,3 +110,39 @@ test('joined chunks carry keys only when every chunk has them, and kinds filled 
   assert.deepEqual(batches[1].times, [1, 2, 3]);
   assert.deepEqual(batches[2].keys, ['k4'], 'a chunk written alone is the batch as enqueued');
 });
+
+test('a commit runs between two writes: after the write in progress, before the next', async () => {
+  const events: string[] = [];
+  let writing = false;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const sink: Sink = {
+    async open() {},
+    async write({ records }) {
+      assert.ok(!writing, 'writes never overlap');
+      writing = true;
+      events.push(`write ${records.map((r) => r.n).join(',')}`);
+      if (events.length === 1) await held;
+      writing = false;
+      return undefined;
+    },
+    async commit(id) {
+      assert.ok(!writing, 'commit while a write is in progress');
+      events.push(`commit ${id}`);
+      await new Promise((r) => setTimeout(r, 5));
+      events.push(`committed ${id}`);
+    },
+    async close() {},
+  };
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
+  runner.enqueue({ records: [{ n: 0 }], times: [0] });
+  // The first write is held; the commit waits for it, and the next write waits for the commit.
+  const committed = runner.commit(1);
+  runner.enqueue({ records: [{ n: 1 }], times: [0] });
+  release();
+  await committed;
+  await runner.drain();
+  assert.deepEqual(events, ['write 0', 'commit 1', 'committed 1', 'write 1']);
+});

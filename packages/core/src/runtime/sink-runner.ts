@@ -43,6 +43,10 @@ export class SinkRunner {
   #queued = 0;
   #queuedBytes = 0;
   #loop: Promise<void> | undefined;
+  /** The sink's `write` in progress, if any. */
+  #writing: Promise<unknown> | undefined;
+  /** A `commit` of the sink in progress: the next write waits for it. */
+  #committing: Promise<void> | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
   /** Records the sink has accepted (written without rejection). */
@@ -103,6 +107,29 @@ export class SinkRunner {
     return this.#wait(() => this.#queued === 0 && this.#loop === undefined);
   }
 
+  /**
+   * Runs the sink's `commit(checkpointId)` between two of its writes — after the write in
+   * progress, before the next — as the sink contract promises (`write` is never called concurrently
+   * with `commit`): a checkpoint's commits run after the sources resumed, while records flow.
+   */
+  async commit(checkpointId: number): Promise<void> {
+    const commit = this.sink.commit;
+    if (commit === undefined) return;
+    while (this.#committing !== undefined) await this.#committing;
+    let release = () => {};
+    this.#committing = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      // A write that fails fails the job; the commit then does not matter.
+      await this.#writing?.catch(() => {});
+      await commit.call(this.sink, checkpointId);
+    } finally {
+      this.#committing = undefined;
+      release();
+    }
+  }
+
   #wait(done: () => boolean): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (done()) return Promise.resolve();
@@ -125,8 +152,12 @@ export class SinkRunner {
   async #run(): Promise<void> {
     try {
       while (this.#queued > 0) {
+        while (this.#committing !== undefined) await this.#committing;
         const { batch, bytes } = this.#take();
-        const rejections = await this.sink.write(batch);
+        const writing = this.sink.write(batch);
+        this.#writing = writing;
+        const rejections = await writing;
+        this.#writing = undefined;
         const n = batch.records.length;
         this.#queued -= n;
         this.#queuedBytes -= bytes;
