@@ -1,0 +1,477 @@
+/**
+ * The reader of the `http_poll` source: polls on a schedule, pages through each poll one page per
+ * read (so the pipeline's pace is the API's), and keeps in its position everything a restart
+ * needs — the validators, the incremental value, and the page being read with how many of its
+ * records were returned.
+ */
+
+import type { DecodeFailure, Logger, SourceBatch, SourceReader } from '../connector.ts';
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+import type { Clock } from '../time.ts';
+import { type RetryPolicy, requestedDelay, retry, sleep } from './backoff.ts';
+import { type CronSchedule, nextCronTime } from './cron.ts';
+import { HttpFailure, networkReason, retryAfterOf, snippetOf } from './http-client.ts';
+import type { HttpPollConfig } from './http-poll-config.ts';
+import { DEFAULT_MAX_DEPTH, type JsonOutcome, parseJsonText } from './input-guards.ts';
+
+/** How long a read waits for the next poll before it returns an empty batch (time moves on). */
+const IDLE_MS = 500;
+
+/** A value the incremental field can hold. */
+type Mark = string | number;
+
+/** The poll in progress: the page to read next (or being read) and what it has read of it. */
+interface PollState {
+  /** URL of the page, without credentials. */
+  href: string;
+  /** Records (and decode failures) of that page already returned. */
+  skip: number;
+  /** Pages of this poll before it. */
+  page: number;
+  /** Validators of the poll's first response, kept for the next poll once this one completes. */
+  etag?: string;
+  lastModified?: string;
+}
+
+/** The reader's position: JSON, what a restart resumes from. */
+export interface HttpPollPosition {
+  /** Greatest incremental value read so far. */
+  max?: Mark;
+  /** Validators of the last completed poll, sent with the next poll's first request. */
+  etag?: string;
+  lastModified?: string;
+  /** The poll in progress; absent between polls. */
+  poll?: PollState;
+}
+
+/** One fetched page, decoded: its entries (records and failures) in order, and the next page. */
+interface Page {
+  entries: ({ record: Row } | { failure: DecodeFailure })[];
+  next: string | undefined;
+}
+
+/** Everything the reader needs besides its position. */
+export interface HttpPollOptions {
+  readonly config: HttpPollConfig;
+  /** The URL without credentials. */
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly schedule: { readonly everyMs: number } | { readonly cron: CronSchedule };
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly step: string;
+}
+
+/** The URL for messages and logs: origin and path, never the query (it may hold an API key). */
+export function describeTarget(href: string): string {
+  const url = new URL(href);
+  return `${url.origin}${url.pathname}`;
+}
+
+/** The value at dotted `path` of `value`, or undefined. */
+function at(value: unknown, path: string): unknown {
+  let here = value;
+  for (const key of path.split('.')) {
+    if (typeof here !== 'object' || here === null || Array.isArray(here)) return undefined;
+    here = (here as { [k: string]: unknown })[key];
+  }
+  return here;
+}
+
+/** Whether mark `a` comes after `b`: numbers by value, anything else as text (ISO timestamps). */
+function after(a: Mark, b: Mark): boolean {
+  return typeof a === 'number' && typeof b === 'number' ? a > b : String(a) > String(b);
+}
+
+/**
+ * The URL of the `rel="next"` link of an RFC 8288 `Link` header, resolved against `base`;
+ * undefined when there is none.
+ */
+export function nextLink(header: string | null, base: string): string | undefined {
+  if (!header) return undefined;
+  for (const m of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]*?(?:="[^"]*")?)*)/g)) {
+    const params = m[2] ?? '';
+    for (const p of params.matchAll(/;\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]+))/gi)) {
+      const rels = (p[1] ?? p[2] ?? '').toLowerCase().split(/\s+/);
+      if (rels.includes('next')) return new URL(m[1] ?? '', base).href;
+    }
+  }
+  return undefined;
+}
+
+/** The `http_poll` reader (one partition, `poll`). */
+export class HttpPollReader implements SourceReader {
+  readonly partition = 'poll';
+  readonly #o: HttpPollOptions;
+  #state: HttpPollPosition;
+  /** The page being returned, while `#state.poll.skip` is inside it. */
+  #page: Page | undefined;
+  /** When the next poll starts (clock time); a poll resumed from a checkpoint starts at once. */
+  #nextAt: number;
+  #pollStarted = 0;
+  readonly #closing = new AbortController();
+
+  constructor(options: HttpPollOptions, restored: unknown) {
+    this.#o = options;
+    this.#state = restoredPosition(restored, options.url);
+    const now = options.clock.now();
+    this.#nextAt = 'cron' in options.schedule ? this.#cronAfter(now) : now;
+    this.#pollStarted = now;
+  }
+
+  position(): HttpPollPosition {
+    const { poll, ...rest } = this.#state;
+    return poll ? { ...rest, poll: { ...poll } } : { ...rest };
+  }
+
+  async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
+    const both = AbortSignal.any([signal, this.#closing.signal]);
+    for (;;) {
+      both.throwIfAborted();
+      const poll = this.#state.poll;
+      if (poll === undefined) {
+        const now = this.#o.clock.now();
+        if (now < this.#nextAt) {
+          await sleep(Math.min(this.#nextAt - now, IDLE_MS), both);
+          return { records: [] };
+        }
+        this.#startPoll(now);
+        continue;
+      }
+      if (this.#page === undefined) {
+        const page = await this.#fetch(poll, both);
+        if (page === undefined) {
+          this.#endPoll();
+          continue;
+        }
+        this.#page = page;
+      }
+      const batch = this.#take(this.#page, poll, max);
+      if (poll.skip >= this.#page.entries.length) this.#advance(this.#page, poll);
+      if (batch.records.length > 0 || (batch.failures?.length ?? 0) > 0) return batch;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort(new SluiceError('SOURCE_UNAVAILABLE', 'the source was closed'));
+  }
+
+  #cronAfter(now: number): number {
+    const schedule = this.#o.schedule as { cron: CronSchedule };
+    const next = nextCronTime(schedule.cron, now);
+    if (next === undefined) {
+      throw new SluiceError('CONFIG_INVALID', `cron '${this.#o.config.cron}' never fires`, {
+        step: this.#o.step,
+        path: 'cron',
+      });
+    }
+    return next;
+  }
+
+  #startPoll(now: number): void {
+    const url = new URL(this.#o.url.href);
+    const { incremental, pagination } = this.#o.config;
+    if (incremental && this.#state.max !== undefined)
+      url.searchParams.set(incremental.param, String(this.#state.max));
+    if (pagination?.type === 'page') {
+      url.searchParams.set(pagination.param, String(pagination.start));
+      if (pagination.size_param && pagination.size !== undefined)
+        url.searchParams.set(pagination.size_param, String(pagination.size));
+    }
+    this.#pollStarted = now;
+    this.#state = { ...this.#state, poll: { href: url.href, skip: 0, page: 0 } };
+  }
+
+  /** The poll has read its last page: its validators and incremental value hold from now on. */
+  #endPoll(): void {
+    const poll = this.#state.poll;
+    const { max } = this.#state;
+    this.#state = {};
+    if (max !== undefined) this.#state.max = max;
+    if (poll?.etag !== undefined) this.#state.etag = poll.etag;
+    if (poll?.lastModified !== undefined) this.#state.lastModified = poll.lastModified;
+    this.#page = undefined;
+    const now = this.#o.clock.now();
+    this.#nextAt =
+      'cron' in this.#o.schedule
+        ? this.#cronAfter(now)
+        : Math.max(now, this.#pollStarted + this.#o.schedule.everyMs);
+  }
+
+  /** Every entry of the page is returned: go on to its next page, or end the poll. */
+  #advance(page: Page, poll: PollState): void {
+    this.#page = undefined;
+    if (page.next === undefined) {
+      this.#endPoll();
+      return;
+    }
+    if (poll.page + 1 >= this.#o.config.max_pages) {
+      this.#o.log.warn(
+        'the poll read max_pages pages; it ends here, the next poll starts at the first page',
+        {
+          url: describeTarget(poll.href),
+          max_pages: this.#o.config.max_pages,
+        },
+      );
+      this.#endPoll();
+      return;
+    }
+    this.#state.poll = { ...poll, href: page.next, skip: 0, page: poll.page + 1 };
+  }
+
+  /** Up to `max` entries of `page` after `poll.skip`; moves `skip` and the incremental value on. */
+  #take(page: Page, poll: PollState, max: number): SourceBatch {
+    const records: Row[] = [];
+    const failures: DecodeFailure[] = [];
+    const field = this.#o.config.incremental?.field;
+    let taken = 0;
+    while (poll.skip < page.entries.length && taken < max) {
+      const entry = page.entries[poll.skip] as Page['entries'][number];
+      poll.skip++;
+      taken++;
+      if ('failure' in entry) {
+        failures.push(entry.failure);
+        continue;
+      }
+      records.push(entry.record);
+      if (field !== undefined) {
+        const mark = at(entry.record, field);
+        if ((typeof mark === 'number' && Number.isFinite(mark)) || typeof mark === 'string') {
+          if (this.#state.max === undefined || after(mark, this.#state.max)) this.#state.max = mark;
+        }
+      }
+    }
+    return failures.length > 0 ? { records, failures } : { records };
+  }
+
+  /** Fetches and decodes the page `poll` is on; undefined for a 304 (nothing changed). */
+  async #fetch(poll: PollState, signal: AbortSignal): Promise<Page | undefined> {
+    const { config } = this.#o;
+    const href = poll.href;
+    const target = `${config.method} ${describeTarget(href)}`;
+    const first = poll.page === 0 && poll.skip === 0;
+    const headers = new Headers(this.#o.headers);
+    if (first && this.#state.etag !== undefined) headers.set('if-none-match', this.#state.etag);
+    if (first && this.#state.lastModified !== undefined)
+      headers.set('if-modified-since', this.#state.lastModified);
+    const policy: RetryPolicy = {
+      ...this.#o.retry,
+      retryAfter: requestedDelay,
+      onRetry: (err, attempt, delay) =>
+        this.#o.log.warn('poll request failed; retrying', {
+          url: describeTarget(href),
+          attempt,
+          delay_ms: delay,
+          reason: err instanceof Error ? err.message : String(err),
+        }),
+    };
+    const response = await retry(
+      async () => {
+        const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+        let res: Response;
+        try {
+          res = await fetch(href, {
+            method: config.method,
+            headers,
+            body:
+              config.method === 'POST' && config.body !== undefined ? JSON.stringify(config.body) : undefined,
+            signal: AbortSignal.any([signal, timeout]),
+          });
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const why = timeout.aborted ? `no response within ${config.timeout}` : networkReason(err);
+          throw new SluiceError('SOURCE_UNAVAILABLE', `${target} failed: ${why}`, {
+            step: this.#o.step,
+            cause: err,
+          });
+        }
+        if (res.status === 304) {
+          await res.body?.cancel().catch(() => {});
+          return { res, text: undefined };
+        }
+        if (!res.ok) {
+          const failure = new HttpFailure(
+            res.status,
+            await snippetOf(res),
+            retryAfterOf(res.headers.get('retry-after'), Date.now()),
+          );
+          const fix =
+            res.status === 401 || res.status === 403 ? ' (check the credentials in headers or the url)' : '';
+          throw new SluiceError(
+            failure.transient ? 'SOURCE_UNAVAILABLE' : 'SOURCE_REFUSED',
+            `${target}: ${failure.message}${fix}`,
+            {
+              step: this.#o.step,
+              cause: failure,
+            },
+          );
+        }
+        try {
+          return { res, text: await res.text() };
+        } catch (err) {
+          if (signal.aborted) throw err;
+          const why = timeout.aborted ? `no full response within ${config.timeout}` : networkReason(err);
+          throw new SluiceError('SOURCE_UNAVAILABLE', `${target}: the response broke off: ${why}`, {
+            step: this.#o.step,
+            cause: err,
+          });
+        }
+      },
+      policy,
+      signal,
+    );
+    if (response.text === undefined) {
+      // Not modified: the validators sent still hold.
+      if (this.#state.etag !== undefined) poll.etag = this.#state.etag;
+      if (this.#state.lastModified !== undefined) poll.lastModified = this.#state.lastModified;
+      return undefined;
+    }
+    if (first) {
+      const etag = response.res.headers.get('etag');
+      const lastModified = response.res.headers.get('last-modified');
+      if (etag !== null) poll.etag = etag;
+      if (lastModified !== null) poll.lastModified = lastModified;
+    }
+    return this.#decode(response.text, response.res, poll, target);
+  }
+
+  #decode(text: string, res: Response, poll: PollState, target: string): Page {
+    const { config } = this.#o;
+    const entries: Page['entries'] = [];
+    const offset = (i: number) => `page ${poll.page} record ${i}`;
+    const push = (value: unknown, raw: string | undefined, i: number, problem?: string) => {
+      if (problem === undefined && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        entries.push({ record: value as Row });
+        return;
+      }
+      const kind = Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`;
+      entries.push({
+        failure: {
+          payload: raw ?? JSON.stringify(value),
+          message: problem ?? `the record is ${kind}, not a JSON object`,
+          offset: offset(i),
+        },
+      });
+    };
+    let body: unknown;
+    if (config.format === 'jsonl') {
+      let i = 0;
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        const outcome: JsonOutcome = { value: undefined, error: undefined };
+        parseJsonText(line, DEFAULT_MAX_DEPTH, outcome);
+        push(outcome.value, line, i++, outcome.error);
+      }
+    } else {
+      const outcome: JsonOutcome = { value: undefined, error: undefined };
+      parseJsonText(text, DEFAULT_MAX_DEPTH, outcome);
+      if (outcome.error !== undefined) {
+        throw new SluiceError(
+          'SOURCE_REFUSED',
+          `${target}: the response is not JSON (${outcome.error}): ${text.slice(0, 200)}`,
+          {
+            step: this.#o.step,
+            path: 'format',
+          },
+        );
+      }
+      body = outcome.value;
+      let list: unknown;
+      if (config.records !== undefined) {
+        list = at(body, config.records);
+        if (!Array.isArray(list)) {
+          throw new SluiceError(
+            'SOURCE_REFUSED',
+            `${target}: the response has no array at '${config.records}'`,
+            {
+              step: this.#o.step,
+              path: 'records',
+            },
+          );
+        }
+      } else {
+        list = Array.isArray(body) ? body : [body];
+      }
+      for (const [i, value] of (list as unknown[]).entries()) push(value, undefined, i);
+    }
+    return { entries, next: this.#nextPage(body, res, poll, entries.length, target) };
+  }
+
+  /** The URL of the page after `poll`'s, from the response; undefined when it is the last. */
+  #nextPage(
+    body: unknown,
+    res: Response,
+    poll: PollState,
+    count: number,
+    target: string,
+  ): string | undefined {
+    const pagination = this.#o.config.pagination;
+    if (pagination === undefined) return undefined;
+    if (pagination.type === 'link') {
+      const next = nextLink(res.headers.get('link'), poll.href);
+      if (next === undefined) return undefined;
+      if (new URL(next).origin !== this.#o.url.origin) {
+        throw new SluiceError(
+          'SOURCE_REFUSED',
+          `${target}: the next page is on another origin (${new URL(next).origin}); its credentials are not sent there`,
+          {
+            step: this.#o.step,
+            path: 'pagination',
+          },
+        );
+      }
+      return next;
+    }
+    if (pagination.type === 'cursor') {
+      const cursor = at(body, pagination.cursor_path);
+      if (cursor === undefined || cursor === null || cursor === '') return undefined;
+      if (typeof cursor !== 'string' && typeof cursor !== 'number') {
+        throw new SluiceError(
+          'SOURCE_REFUSED',
+          `${target}: the cursor at '${pagination.cursor_path}' is no string or number`,
+          {
+            step: this.#o.step,
+            path: 'pagination.cursor_path',
+          },
+        );
+      }
+      const url = new URL(poll.href);
+      url.searchParams.set(pagination.param, String(cursor));
+      return url.href;
+    }
+    if (count === 0 || (pagination.size !== undefined && count < pagination.size)) return undefined;
+    const url = new URL(poll.href);
+    const current = Number(url.searchParams.get(pagination.param) ?? pagination.start);
+    url.searchParams.set(pagination.param, String(current + 1));
+    return url.href;
+  }
+}
+
+/** A checkpointed position, checked; a fresh start for anything else. */
+function restoredPosition(restored: unknown, url: URL): HttpPollPosition {
+  if (typeof restored !== 'object' || restored === null) return {};
+  const r = restored as { [k: string]: unknown };
+  const out: HttpPollPosition = {};
+  if (typeof r.max === 'string' || typeof r.max === 'number') out.max = r.max;
+  if (typeof r.etag === 'string') out.etag = r.etag;
+  if (typeof r.lastModified === 'string') out.lastModified = r.lastModified;
+  const p = r.poll as { [k: string]: unknown } | undefined;
+  if (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.href === 'string' &&
+    URL.canParse(p.href) &&
+    new URL(p.href).origin === url.origin &&
+    Number.isInteger(p.skip) &&
+    Number.isInteger(p.page)
+  ) {
+    const poll: PollState = { href: p.href, skip: p.skip as number, page: p.page as number };
+    if (typeof p.etag === 'string') poll.etag = p.etag;
+    if (typeof p.lastModified === 'string') poll.lastModified = p.lastModified;
+    out.poll = poll;
+  }
+  return out;
+}
