@@ -6,6 +6,14 @@
 import Type, { type Static } from 'typebox';
 import { retryConfig } from './backoff.ts';
 
+// Validation applies no default inside a union of objects: the reader applies these.
+/** Query parameter of a cursor when `pagination.param` is absent. */
+export const DEFAULT_CURSOR_PARAM = 'cursor';
+/** Query parameter of a page number when `pagination.param` is absent. */
+export const DEFAULT_PAGE_PARAM = 'page';
+/** Number of the first page when `pagination.start` is absent. */
+export const DEFAULT_PAGE_START = 1;
+
 const linkPagination = Type.Object(
   {
     type: Type.Literal('link', {
@@ -24,12 +32,13 @@ const cursorPagination = Type.Object(
       description: 'Dotted path of the next cursor in the JSON body; null, absent or `""` ends the poll.',
       examples: ['meta.next_cursor'],
     }),
-    param: Type.String({
-      minLength: 1,
-      default: 'cursor',
-      description: 'Query parameter the cursor is sent in.',
-      examples: ['after'],
-    }),
+    param: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: `Query parameter the cursor is sent in; absent: \`${DEFAULT_CURSOR_PARAM}\`.`,
+        examples: ['after'],
+      }),
+    ),
   },
   { additionalProperties: false, description: 'Pages named by a cursor in the body.' },
 );
@@ -37,13 +46,19 @@ const cursorPagination = Type.Object(
 const pagePagination = Type.Object(
   {
     type: Type.Literal('page', { description: 'Numbered pages.' }),
-    param: Type.String({
-      minLength: 1,
-      default: 'page',
-      description: 'Query parameter of the page number.',
-      examples: ['p'],
-    }),
-    start: Type.Integer({ default: 1, description: 'Number of the first page.', examples: [0] }),
+    param: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: `Query parameter of the page number; absent: \`${DEFAULT_PAGE_PARAM}\`.`,
+        examples: ['p'],
+      }),
+    ),
+    start: Type.Optional(
+      Type.Integer({
+        description: `Number of the first page; absent: ${DEFAULT_PAGE_START}.`,
+        examples: [0],
+      }),
+    ),
     size_param: Type.Optional(
       Type.String({
         minLength: 1,

@@ -12,7 +12,12 @@ import type { Clock } from '../time.ts';
 import { type RetryPolicy, requestedDelay, retry, sleep } from './backoff.ts';
 import { type CronSchedule, nextCronTime } from './cron.ts';
 import { HttpFailure, networkReason, retryAfterOf, snippetOf } from './http-client.ts';
-import type { HttpPollConfig } from './http-poll-config.ts';
+import {
+  DEFAULT_CURSOR_PARAM,
+  DEFAULT_PAGE_PARAM,
+  DEFAULT_PAGE_START,
+  type HttpPollConfig,
+} from './http-poll-config.ts';
 import { DEFAULT_MAX_DEPTH, type JsonOutcome, parseJsonText } from './input-guards.ts';
 
 /** How long a read waits for the next poll before it returns an empty batch (time moves on). */
@@ -92,7 +97,7 @@ function after(a: Mark, b: Mark): boolean {
  */
 export function nextLink(header: string | null, base: string): string | undefined {
   if (!header) return undefined;
-  for (const m of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]*?(?:="[^"]*")?)*)/g)) {
+  for (const m of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,"]*(?:"[^"]*"[^;,"]*)*)*)/g)) {
     const params = m[2] ?? '';
     for (const p of params.matchAll(/;\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]+))/gi)) {
       const rels = (p[1] ?? p[2] ?? '').toLowerCase().split(/\s+/);
@@ -177,7 +182,10 @@ export class HttpPollReader implements SourceReader {
     if (incremental && this.#state.max !== undefined)
       url.searchParams.set(incremental.param, String(this.#state.max));
     if (pagination?.type === 'page') {
-      url.searchParams.set(pagination.param, String(pagination.start));
+      url.searchParams.set(
+        pagination.param ?? DEFAULT_PAGE_PARAM,
+        String(pagination.start ?? DEFAULT_PAGE_START),
+      );
       if (pagination.size_param && pagination.size !== undefined)
         url.searchParams.set(pagination.size_param, String(pagination.size));
     }
@@ -439,13 +447,14 @@ export class HttpPollReader implements SourceReader {
         );
       }
       const url = new URL(poll.href);
-      url.searchParams.set(pagination.param, String(cursor));
+      url.searchParams.set(pagination.param ?? DEFAULT_CURSOR_PARAM, String(cursor));
       return url.href;
     }
     if (count === 0 || (pagination.size !== undefined && count < pagination.size)) return undefined;
     const url = new URL(poll.href);
-    const current = Number(url.searchParams.get(pagination.param) ?? pagination.start);
-    url.searchParams.set(pagination.param, String(current + 1));
+    const param = pagination.param ?? DEFAULT_PAGE_PARAM;
+    const current = Number(url.searchParams.get(param) ?? pagination.start ?? DEFAULT_PAGE_START);
+    url.searchParams.set(param, String(current + 1));
     return url.href;
   }
 }

@@ -1,0 +1,597 @@
+/**
+ * The `http_poll` source against a real `node:http` API on loopback: each pagination kind,
+ * conditional requests, the incremental cursor, retries and permanent failures, secrets, and
+ * resuming mid-poll from a checkpointed position.
+ */
+
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { afterEach, describe, it } from 'node:test';
+import type { DecodeFailure, SourceReader } from '../connector.ts';
+import { SluiceError } from '../errors.ts';
+import type { Row } from '../record.ts';
+import { configOf, errorTexts, keptLogger } from '../testing/conformance-support.ts';
+import { ManualClock } from '../time.ts';
+import { type HttpPollConfig, httpPollConfig } from './http-poll-config.ts';
+import { nextLink } from './http-poll-reader.ts';
+import { httpPollSource } from './http-poll-source.ts';
+import {
+  type ApiReply,
+  type ApiRequest,
+  PagedList,
+  startApi,
+  type TestApi,
+} from './http-poll-test-support.ts';
+
+const apis: TestApi[] = [];
+afterEach(async () => {
+  for (const api of apis.splice(0)) await api.close();
+});
+
+async function api(handle: (req: ApiRequest) => ApiReply | Promise<ApiReply>): Promise<TestApi> {
+  const a = await startApi(handle);
+  apis.push(a);
+  return a;
+}
+
+/** Opens the source with `options`, a manual clock (polls happen when the test moves it) and a kept log. */
+async function open(
+  options: { [k: string]: unknown },
+  restored?: unknown,
+  clock = new ManualClock(Date.UTC(2026, 11, 7)),
+) {
+  const config = configOf<HttpPollConfig>(httpPollConfig, options);
+  const log = keptLogger();
+  const [reader] = await httpPollSource.create(config).open({
+    id: 'in',
+    restored: restored === undefined ? {} : { poll: restored },
+    clock,
+    baseDir: tmpdir(),
+    signal: new AbortController().signal,
+    log,
+  });
+  return { reader: reader as SourceReader, clock, log };
+}
+
+const signal = new AbortController().signal;
+
+/** Reads until a read returns an empty batch (the poll is over and the next is not due). */
+async function readPoll(
+  reader: SourceReader,
+  max = 64,
+): Promise<{ records: Row[]; failures: DecodeFailure[] }> {
+  const records: Row[] = [];
+  const failures: DecodeFailure[] = [];
+  for (;;) {
+    const batch = await reader.read(max, signal);
+    assert.ok(batch !== null, 'the source never ends');
+    if (batch.records.length === 0 && (batch.failures?.length ?? 0) === 0) return { records, failures };
+    records.push(...batch.records);
+    failures.push(...(batch.failures ?? []));
+  }
+}
+
+const rows = (from: number, to: number): Row[] =>
+  Array.from({ length: to - from }, (_, i) => ({ id: from + i }));
+const ids = (records: Row[]) => records.map((r) => r.id);
+const range = (from: number, to: number) => rows(from, to).map((r) => r.id);
+
+describe('http_poll pagination', () => {
+  it('page: reads numbered pages until a short one, then polls again after the interval', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 25));
+    const server = await api((req) => list.reply(req));
+    const { reader, clock } = await open({
+      url: `${server.url}/items`,
+      interval: '1m',
+      pagination: { type: 'page', param: 'page', start: 1, size_param: 'per_page', size: 10 },
+    });
+    const first = await readPoll(reader);
+    assert.deepEqual(ids(first.records), range(0, 25));
+    assert.deepEqual(
+      server.requests.map((r) => r.url.searchParams.get('page')),
+      ['1', '2', '3'],
+      'a short page is the last',
+    );
+    assert.equal(server.requests[0]?.url.searchParams.get('per_page'), '10');
+    assert.deepEqual((await readPoll(reader)).records, [], 'no poll before the interval');
+    assert.equal(server.requests.length, 3);
+    clock.advance(60_000);
+    assert.deepEqual(
+      ids((await readPoll(reader)).records),
+      range(0, 25),
+      'without incremental a poll reads all',
+    );
+    await reader.close();
+  });
+
+  it('page without a size: an empty page ends the poll', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 20));
+    const server = await api((req) => list.reply(req));
+    const { reader } = await open({ url: `${server.url}/items`, pagination: { type: 'page', start: 1 } });
+    assert.deepEqual(ids((await readPoll(reader)).records), range(0, 20));
+    assert.deepEqual(
+      server.requests.map((r) => r.url.searchParams.get('page')),
+      ['1', '2', '3'],
+    );
+    await reader.close();
+  });
+
+  it('cursor: sends the cursor the body names until it is null', async () => {
+    const all = rows(0, 23);
+    const server = await api((req) => {
+      const from = Number(req.url.searchParams.get('after') ?? 0);
+      const next = from + 10 < all.length ? String(from + 10) : null;
+      return { body: { data: { items: all.slice(from, from + 10) }, meta: { next_cursor: next } } };
+    });
+    const { reader } = await open({
+      url: `${server.url}/items?status=open`,
+      records: 'data.items',
+      pagination: { type: 'cursor', cursor_path: 'meta.next_cursor', param: 'after' },
+    });
+    assert.deepEqual(ids((await readPoll(reader)).records), range(0, 23));
+    assert.deepEqual(
+      server.requests.map((r) => r.url.searchParams.get('after')),
+      [null, '10', '20'],
+    );
+    assert.ok(
+      server.requests.every((r) => r.url.searchParams.get('status') === 'open'),
+      'the query is kept',
+    );
+    await reader.close();
+  });
+
+  it('link: follows rel="next" of the Link header, relative or absolute', async () => {
+    const all = rows(0, 12);
+    const server = await api((req) => {
+      const from = Number(req.url.searchParams.get('offset') ?? 0);
+      const headers: { [k: string]: string } = {};
+      if (from + 5 < all.length)
+        headers.link = `</items?offset=${from + 5}>; rel="next", </items?offset=0>; rel="first"`;
+      return { headers, body: all.slice(from, from + 5) };
+    });
+    const { reader } = await open({ url: `${server.url}/items`, pagination: { type: 'link' } });
+    assert.deepEqual(ids((await readPoll(reader)).records), range(0, 12));
+    assert.equal(server.requests.length, 3);
+    await reader.close();
+  });
+
+  it('parses Link headers as RFC 8288 writes them', () => {
+    const base = 'https://api.example.com/v1/items?page=1';
+    assert.equal(
+      nextLink('<https://api.example.com/v1/items?page=2>; rel="next", <…?page=9>; rel="last"', base),
+      'https://api.example.com/v1/items?page=2',
+    );
+    assert.equal(nextLink('</v1/items?page=3>; rel=next', base), 'https://api.example.com/v1/items?page=3');
+    assert.equal(
+      nextLink('<?page=4>; title="a, b"; rel="prev next"', base),
+      'https://api.example.com/v1/items?page=4',
+    );
+    assert.equal(nextLink('<?page=0>; rel="prev"', base), undefined);
+    assert.equal(nextLink(null, base), undefined);
+  });
+
+  it('max_pages bounds one poll, with a warning', async () => {
+    const server = await api((req) => {
+      const page = Number(req.url.searchParams.get('page'));
+      return { body: rows(page * 2, page * 2 + 2) };
+    });
+    const { reader, log } = await open({
+      url: `${server.url}/endless`,
+      pagination: { type: 'page', start: 0 },
+      max_pages: 3,
+    });
+    assert.deepEqual(ids((await readPoll(reader)).records), range(0, 6));
+    assert.equal(server.requests.length, 3);
+    assert.ok(log.lines.some((l) => l.level === 'warn' && /max_pages/.test(l.message)));
+    await reader.close();
+  });
+
+  it('fetches the next page only when the pipeline reads (backpressure)', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 30));
+    const server = await api((req) => list.reply(req));
+    const { reader } = await open({
+      url: `${server.url}/items`,
+      pagination: { type: 'page', size_param: 'per_page', size: 10 },
+    });
+    const batch = await reader.read(4, signal);
+    assert.deepEqual(ids(batch?.records ?? []), range(0, 4));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(server.requests.length, 1, 'one page fetched for the records read');
+    await reader.close();
+  });
+});
+
+describe('http_poll incremental polling', () => {
+  it('ETag: the next poll sends If-None-Match; a 304 reads nothing; a new ETag reads again', async () => {
+    let version = 1;
+    const server = await api((req) => {
+      const etag = `"v${version}"`;
+      if (req.headers['if-none-match'] === etag) return { status: 304, headers: { etag } };
+      return { headers: { etag }, body: rows(version * 10, version * 10 + 3) };
+    });
+    const { reader, clock } = await open({ url: `${server.url}/state`, interval: '10s' });
+    assert.deepEqual(ids((await readPoll(reader)).records), [10, 11, 12]);
+    clock.advance(10_000);
+    assert.deepEqual((await readPoll(reader)).records, []);
+    assert.equal(server.requests[1]?.headers['if-none-match'], '"v1"');
+    clock.advance(10_000);
+    assert.deepEqual((await readPoll(reader)).records, [], 'the validator survives a 304');
+    assert.equal(server.requests[2]?.headers['if-none-match'], '"v1"');
+    version = 2;
+    clock.advance(10_000);
+    assert.deepEqual(ids((await readPoll(reader)).records), [20, 21, 22]);
+    assert.equal((reader.position() as { etag?: string }).etag, '"v2"');
+    await reader.close();
+  });
+
+  it('Last-Modified: the next poll sends If-Modified-Since', async () => {
+    const modified = 'Mon, 07 Dec 2026 01:00:00 GMT';
+    const server = await api((req) =>
+      req.headers['if-modified-since'] === modified
+        ? { status: 304 }
+        : { headers: { 'last-modified': modified }, body: { id: 1, state: 'open' } },
+    );
+    const { reader, clock } = await open({ url: `${server.url}/one`, interval: '1s' });
+    assert.deepEqual(
+      (await readPoll(reader)).records,
+      [{ id: 1, state: 'open' }],
+      'an object body is one record',
+    );
+    clock.advance(1000);
+    assert.deepEqual((await readPoll(reader)).records, []);
+    assert.equal(server.requests[1]?.headers['if-modified-since'], modified);
+    await reader.close();
+  });
+
+  it('incremental: the greatest field seen is sent as the parameter of the next poll', async () => {
+    const all = [
+      { id: 1, updated_at: '2026-12-07T01:00:00Z' },
+      { id: 2, updated_at: '2026-12-07T01:05:00Z' },
+      { id: 3, updated_at: '2026-12-07T01:02:00Z' },
+    ];
+    const server = await api((req) => {
+      const since = req.url.searchParams.get('since');
+      return { body: { data: all.filter((r) => since === null || r.updated_at > since) } };
+    });
+    const { reader, clock } = await open({
+      url: `${server.url}/changes`,
+      records: 'data',
+      interval: '1m',
+      incremental: { field: 'updated_at', param: 'since' },
+    });
+    assert.deepEqual(ids((await readPoll(reader)).records), [1, 2, 3]);
+    clock.advance(60_000);
+    assert.deepEqual((await readPoll(reader)).records, []);
+    assert.equal(server.requests[1]?.url.searchParams.get('since'), '2026-12-07T01:05:00Z');
+    all.push({ id: 4, updated_at: '2026-12-07T01:10:00Z' });
+    clock.advance(60_000);
+    assert.deepEqual(ids((await readPoll(reader)).records), [4]);
+    await reader.close();
+  });
+
+  it('incremental with pages: every request of one poll sends the value from before the poll', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 15));
+    const server = await api((req) => list.reply(req));
+    const { reader, clock } = await open({
+      url: `${server.url}/items`,
+      interval: '1m',
+      pagination: { type: 'page', size_param: 'per_page', size: 10 },
+      incremental: { field: 'seq', param: 'since' },
+    });
+    assert.equal((await readPoll(reader)).records.length, 15);
+    list.add(rows(15, 27));
+    clock.advance(60_000);
+    assert.deepEqual(ids((await readPoll(reader)).records), range(15, 27));
+    const second = server.requests
+      .slice(2)
+      .map((r) => [r.url.searchParams.get('page'), r.url.searchParams.get('since')]);
+    assert.deepEqual(second, [
+      ['1', '15'],
+      ['2', '15'],
+    ]);
+    await reader.close();
+  });
+});
+
+describe('http_poll requests', () => {
+  it('POST sends the body as JSON, with the headers', async () => {
+    const server = await api(() => ({ body: [{ id: 1 }] }));
+    const { reader } = await open({
+      url: `${server.url}/search`,
+      method: 'POST',
+      body: { query: 'status:open', limit: 5 },
+      headers: { 'x-api-key': 'k-123' },
+    });
+    assert.deepEqual((await readPoll(reader)).records, [{ id: 1 }]);
+    const req = server.requests[0];
+    assert.equal(req?.method, 'POST');
+    assert.deepEqual(JSON.parse(req?.body ?? ''), { query: 'status:open', limit: 5 });
+    assert.equal(req?.headers['content-type'], 'application/json');
+    assert.equal(req?.headers['x-api-key'], 'k-123');
+    await reader.close();
+  });
+
+  it('jsonl: one record per line; a line that does not parse is a decode failure', async () => {
+    const server = await api(() => ({ body: '{"id":1}\n{"id":2\n\n{"id":3}\n' }));
+    const { reader } = await open({ url: `${server.url}/export`, format: 'jsonl' });
+    const got = await readPoll(reader);
+    assert.deepEqual(ids(got.records), [1, 3]);
+    assert.equal(got.failures.length, 1);
+    assert.equal(got.failures[0]?.payload, '{"id":2');
+    await reader.close();
+  });
+
+  it('an element that is not an object is a dead letter with its reason; the rest are read', async () => {
+    const server = await api(() => ({ body: [{ id: 1 }, 'oops', [2], null, { id: 5 }] }));
+    const { reader } = await open({ url: `${server.url}/mixed` });
+    const got = await readPoll(reader);
+    assert.deepEqual(ids(got.records), [1, 5]);
+    assert.deepEqual(
+      got.failures.map((f) => [f.payload, f.message]),
+      [
+        ['"oops"', 'the record is a string, not a JSON object'],
+        ['[2]', 'the record is an array, not a JSON object'],
+        ['null', 'the record is null, not a JSON object'],
+      ],
+    );
+    await reader.close();
+  });
+
+  it('gives the same records whatever the batch size', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 37));
+    const server = await api((req) => list.reply(req));
+    const results: unknown[][] = [];
+    for (const max of [1, 7, 10, 1000]) {
+      const { reader } = await open({
+        url: `${server.url}/items`,
+        pagination: { type: 'page', size_param: 'per_page', size: 10 },
+      });
+      results.push(ids((await readPoll(reader, max)).records));
+      await reader.close();
+    }
+    for (const r of results) assert.deepEqual(r, range(0, 37));
+  });
+});
+
+describe('http_poll failures', () => {
+  const retry = { max_attempts: 4, initial_backoff: '5ms', max_backoff: '20ms' };
+
+  for (const status of [429, 503]) {
+    it(`${status} waits at least as long as Retry-After asks`, async () => {
+      let calls = 0;
+      const server = await api(() =>
+        ++calls === 1 ? { status, headers: { 'retry-after': '1' }, body: 'busy' } : { body: [{ id: 1 }] },
+      );
+      const { reader, log } = await open({ url: `${server.url}/slow`, retry });
+      const started = Date.now();
+      assert.deepEqual((await readPoll(reader)).records, [{ id: 1 }]);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 950, `waited ${waited} ms`);
+      assert.ok(waited < 3000, `waited ${waited} ms`);
+      assert.ok(log.lines.some((l) => l.level === 'warn' && l.fields?.delay_ms === 1000));
+      await reader.close();
+    });
+  }
+
+  it('5xx, 408 and a dropped connection are retried with backoff, then read', async () => {
+    let calls = 0;
+    const server = await api((req) => {
+      calls++;
+      if (calls === 1) return { status: 500, body: 'boom' };
+      if (calls === 2) return { status: 408 };
+      if (calls === 3) {
+        // Drop the connection without an answer.
+        throw Object.assign(new Error('drop'), { drop: req });
+      }
+      return { body: [{ id: 7 }] };
+    });
+    const { reader, log } = await open({ url: `${server.url}/flaky`, retry });
+    assert.deepEqual((await readPoll(reader)).records, [{ id: 7 }]);
+    assert.equal(calls, 4);
+    assert.equal(log.lines.filter((l) => l.level === 'warn').length, 3);
+    await reader.close();
+  });
+
+  it('gives up after max_attempts with SOURCE_UNAVAILABLE', async () => {
+    const server = await api(() => ({ status: 502, body: 'bad gateway' }));
+    const { reader } = await open({ url: `${server.url}/down`, retry });
+    await assert.rejects(reader.read(10, signal), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'SOURCE_UNAVAILABLE');
+      assert.match(err.message, /GET http:\/\/127\.0\.0\.1:\d+\/down: HTTP 502: bad gateway/);
+      return true;
+    });
+    assert.equal(server.requests.length, 4);
+    await reader.close();
+  });
+
+  const permanent: [string, ApiReply, { [k: string]: unknown }, RegExp][] = [
+    ['401', { status: 401, body: 'no' }, {}, /HTTP 401: no \(check the credentials/],
+    ['403', { status: 403 }, {}, /HTTP 403/],
+    ['404', { status: 404, body: 'not found' }, {}, /HTTP 404: not found/],
+    ['a body that is not JSON', { body: '<html>oops</html>' }, {}, /the response is not JSON/],
+    [
+      'no array at records',
+      { body: { data: { total: 3 } } },
+      { records: 'data.items' },
+      /no array at 'data\.items'/,
+    ],
+  ];
+  for (const [what, reply, options, message] of permanent) {
+    it(`${what} fails at once with SOURCE_REFUSED naming the URL`, async () => {
+      const server = await api(() => reply);
+      const { reader } = await open({ url: `${server.url}/things`, retry, ...options });
+      await assert.rejects(reader.read(10, signal), (err: unknown) => {
+        assert.ok(err instanceof SluiceError);
+        assert.equal(err.code, 'SOURCE_REFUSED');
+        assert.equal(err.retryable, false);
+        assert.match(err.message, new RegExp(`GET ${server.url.replace(/\./g, '\\.')}/things`));
+        assert.match(err.message, message);
+        return true;
+      });
+      assert.equal(server.requests.length, 1, 'not retried');
+      await reader.close();
+    });
+  }
+
+  it('keeps header values, URL credentials and the query out of errors and logs', async () => {
+    let calls = 0;
+    const server = await api(() =>
+      ++calls < 3 ? { status: 500, body: 'retry me' } : { status: 403, body: 'denied' },
+    );
+    const url = server.url.replace('http://', 'http://robot:pa55word@');
+    const { reader, log } = await open({
+      url: `${url}/secret?api_key=KEY-42`,
+      headers: { authorization: 'Bearer TOKEN-99' },
+      retry,
+    });
+    const err = await reader.read(10, signal).then(
+      () => assert.fail('the read should fail'),
+      (e: unknown) => e,
+    );
+    const texts = [...errorTexts(err), ...log.lines.map((l) => JSON.stringify(l))].join('\n');
+    assert.match(texts, /\/secret/);
+    for (const secret of ['pa55word', 'robot', 'KEY-42', 'TOKEN-99'])
+      assert.ok(!texts.includes(secret), secret);
+    // The credentials did reach the API, as headers.
+    assert.equal(server.requests[0]?.headers.authorization, 'Bearer TOKEN-99');
+    assert.equal(server.requests[0]?.url.searchParams.get('api_key'), 'KEY-42');
+    await reader.close();
+  });
+
+  it('sends URL credentials as Basic authentication', async () => {
+    const server = await api(() => ({ body: [] }));
+    const { reader } = await open({ url: `${server.url.replace('http://', 'http://robot:pa55word@')}/x` });
+    await readPoll(reader);
+    assert.equal(
+      server.requests[0]?.headers.authorization,
+      `Basic ${Buffer.from('robot:pa55word').toString('base64')}`,
+    );
+    await reader.close();
+  });
+
+  it('refuses a next link to another origin', async () => {
+    const server = await api(() => ({
+      headers: { link: '<http://elsewhere.example/items?page=2>; rel="next"' },
+      body: [{ id: 1 }],
+    }));
+    const { reader } = await open({ url: `${server.url}/items`, pagination: { type: 'link' } });
+    await assert.rejects(reader.read(10, signal), /another origin/);
+    await reader.close();
+  });
+});
+
+describe('http_poll restarts', () => {
+  it('resumes an interrupted poll at the page and record it was on: nothing lost, nothing repeated', async () => {
+    const list = new PagedList();
+    list.add(rows(0, 45));
+    const server = await api((req) => list.reply(req));
+    const options = {
+      url: `${server.url}/items`,
+      pagination: { type: 'page', size_param: 'per_page', size: 10 },
+      incremental: { field: 'seq', param: 'since' },
+    };
+    // Checkpoints at several points: inside a page, at a page boundary, between polls.
+    for (const before of [3, 10, 17, 45]) {
+      const { reader } = await open(options);
+      const read: Row[] = [];
+      while (read.length < before) {
+        const batch = await reader.read(Math.min(4, before - read.length), signal);
+        read.push(...(batch?.records ?? []));
+      }
+      const checkpoint = JSON.parse(JSON.stringify(reader.position()));
+      // Read on past the checkpoint; then the process dies.
+      await reader.read(5, signal);
+      await reader.close();
+      const again = await open(options, checkpoint);
+      const rest = await readPoll(again.reader);
+      assert.deepEqual(
+        [...ids(read), ...ids(rest.records)],
+        range(0, 45),
+        `checkpoint after ${before} records`,
+      );
+      await again.reader.close();
+    }
+  });
+
+  it('keeps the validators and the incremental value across a restart', async () => {
+    let version = 1;
+    const server = await api((req) => {
+      if (req.headers['if-none-match'] === `"v${version}"`) return { status: 304 };
+      const since = Number(req.url.searchParams.get('since') ?? 0);
+      return { headers: { etag: `"v${version}"` }, body: rows(since + 1, since + 3) };
+    });
+    const options = { url: `${server.url}/x`, incremental: { field: 'id', param: 'since' } };
+    const first = await open(options);
+    assert.deepEqual(ids((await readPoll(first.reader)).records), [1, 2]);
+    const checkpoint = JSON.parse(JSON.stringify(first.reader.position()));
+    await first.reader.close();
+    assert.deepEqual(checkpoint, { max: 2, etag: '"v1"' });
+    const second = await open(options, checkpoint);
+    assert.deepEqual(
+      (await readPoll(second.reader)).records,
+      [],
+      'a restart between polls polls at once; 304',
+    );
+    assert.equal(server.requests[1]?.headers['if-none-match'], '"v1"');
+    assert.equal(server.requests[1]?.url.searchParams.get('since'), '2');
+    version = 2;
+    const third = await open(options, checkpoint);
+    assert.deepEqual(ids((await readPoll(third.reader)).records), [3, 4]);
+    await second.reader.close();
+    await third.reader.close();
+  });
+});
+
+describe('http_poll schedule', () => {
+  it('cron: the first poll waits for the next time the expression fires', async () => {
+    const server = await api(() => ({ body: [{ id: 1 }] }));
+    const clock = new ManualClock(Date.UTC(2026, 11, 7, 2, 7, 30));
+    const { reader } = await open({ url: `${server.url}/c`, cron: '*/15 * * * *' }, undefined, clock);
+    assert.deepEqual((await readPoll(reader)).records, []);
+    assert.equal(server.requests.length, 0);
+    clock.set(Date.UTC(2026, 11, 7, 2, 15));
+    assert.deepEqual((await readPoll(reader)).records, [{ id: 1 }]);
+    clock.set(Date.UTC(2026, 11, 7, 2, 29, 59));
+    assert.deepEqual((await readPoll(reader)).records, []);
+    clock.set(Date.UTC(2026, 11, 7, 2, 30));
+    assert.deepEqual((await readPoll(reader)).records, [{ id: 1 }]);
+    assert.equal(server.requests.length, 2);
+    await reader.close();
+  });
+
+  it('a read waiting for the next poll ends when the job stops', async () => {
+    const server = await api(() => ({ body: [] }));
+    const { reader } = await open({ url: `${server.url}/w`, interval: '1h' });
+    await readPoll(reader);
+    const stop = new AbortController();
+    const started = Date.now();
+    const pending = reader.read(10, stop.signal);
+    setTimeout(() => stop.abort(new Error('stopped')), 20);
+    await pending.catch(() => {});
+    assert.ok(Date.now() - started < 300, 'the wait was interrupted');
+    await reader.close();
+  });
+
+  it('rejects invalid schedules and option combinations as config errors', () => {
+    const bad = (options: { [k: string]: unknown }, path: string) =>
+      assert.throws(
+        () =>
+          httpPollSource.create(
+            configOf<HttpPollConfig>(httpPollConfig, { url: 'http://127.0.0.1:1/', ...options }),
+          ),
+        (err: unknown) => err instanceof SluiceError && err.code === 'CONFIG_INVALID' && err.path === path,
+      );
+    bad({ cron: '*/15 * * *' }, 'cron');
+    bad({ cron: '* * * * *', interval: '1m' }, 'cron');
+    bad({ interval: 'soon' }, 'interval');
+    bad({ body: { a: 1 } }, 'body');
+    bad({ format: 'jsonl', records: 'data' }, 'records');
+    bad({ format: 'jsonl', pagination: { type: 'cursor', cursor_path: 'next' } }, 'pagination.type');
+  });
+});
