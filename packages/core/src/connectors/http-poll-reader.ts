@@ -23,6 +23,9 @@ import { DEFAULT_MAX_DEPTH, type JsonOutcome, parseJsonText } from './input-guar
 /** How long a read waits for the next poll before it returns an empty batch (time moves on). */
 const IDLE_MS = 500;
 
+/** Redirects followed for one request (within the URL's origin). */
+const MAX_REDIRECTS = 5;
+
 /** A value the incremental field can hold. */
 type Mark = string | number;
 
@@ -280,21 +283,39 @@ export class HttpPollReader implements SourceReader {
       async () => {
         const timeout = AbortSignal.timeout(this.#o.timeoutMs);
         let res: Response;
-        try {
-          res = await fetch(href, {
-            method: config.method,
-            headers,
-            body:
-              config.method === 'POST' && config.body !== undefined ? JSON.stringify(config.body) : undefined,
-            signal: AbortSignal.any([signal, timeout]),
-          });
-        } catch (err) {
-          if (signal.aborted) throw err;
-          const why = timeout.aborted ? `no response within ${config.timeout}` : networkReason(err);
-          throw new SluiceError('SOURCE_UNAVAILABLE', `${target} failed: ${why}`, {
-            step: this.#o.step,
-            cause: err,
-          });
+        let url = href;
+        let method: string = config.method;
+        for (let hops = 0; ; hops++) {
+          try {
+            res = await fetch(url, {
+              method,
+              headers,
+              body: method === 'POST' && config.body !== undefined ? JSON.stringify(config.body) : undefined,
+              signal: AbortSignal.any([signal, timeout]),
+              // Redirects are followed here, within the origin: the headers are secrets.
+              redirect: 'manual',
+            });
+          } catch (err) {
+            if (signal.aborted) throw err;
+            const why = timeout.aborted ? `no response within ${config.timeout}` : networkReason(err);
+            throw new SluiceError('SOURCE_UNAVAILABLE', `${target} failed: ${why}`, {
+              step: this.#o.step,
+              cause: err,
+            });
+          }
+          const location = res.headers.get('location');
+          if (res.status < 300 || res.status >= 400 || res.status === 304 || location === null) break;
+          await res.body?.cancel().catch(() => {});
+          const next = new URL(location, url);
+          if (next.origin !== this.#o.url.origin || hops >= MAX_REDIRECTS) {
+            const why =
+              hops >= MAX_REDIRECTS
+                ? `more than ${MAX_REDIRECTS} redirects`
+                : `a redirect to another origin (${next.origin}), where the headers are not sent`;
+            throw new SluiceError('SOURCE_REFUSED', `${target}: ${why}`, { step: this.#o.step, path: 'url' });
+          }
+          url = next.href;
+          if (res.status === 303) method = 'GET';
         }
         if (res.status === 304) {
           await res.body?.cancel().catch(() => {});

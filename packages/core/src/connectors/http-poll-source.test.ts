@@ -475,6 +475,26 @@ describe('http_poll failures', () => {
     await reader.close();
   });
 
+  it('follows a redirect within the origin and refuses one to another origin', async () => {
+    const server = await api((req) => {
+      if (req.url.pathname === '/old') return { status: 301, headers: { location: '/new' } };
+      if (req.url.pathname === '/away') return { status: 302, headers: { location: 'http://localhost:9/x' } };
+      return { body: [{ id: 1, auth: req.headers['x-api-key'] }] };
+    });
+    const moved = await open({ url: `${server.url}/old`, headers: { 'x-api-key': 'k-1' } });
+    assert.deepEqual((await readPoll(moved.reader)).records, [{ id: 1, auth: 'k-1' }]);
+    await moved.reader.close();
+    const away = await open({ url: `${server.url}/away`, headers: { 'x-api-key': 'k-1' } });
+    await assert.rejects(away.reader.read(10, signal), (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'SOURCE_REFUSED');
+      assert.match(err.message, /redirect to another origin \(http:\/\/localhost:9\)/);
+      return true;
+    });
+    assert.equal(server.requests.filter((r) => r.url.pathname === '/x').length, 0);
+    await away.reader.close();
+  });
+
   it('refuses a next link to another origin', async () => {
     const server = await api(() => ({
       headers: { link: '<http://elsewhere.example/items?page=2>; rel="next"' },
