@@ -4,6 +4,7 @@
  */
 
 import Type, { type Static } from 'typebox';
+import { byteSizePattern } from '../byte-size.ts';
 import { retryConfig } from './backoff.ts';
 
 // Validation applies no default inside a union of objects: the reader applies these.
@@ -170,6 +171,13 @@ export const httpPollConfig = Type.Object(
         },
       ),
     ),
+    max_body: Type.String({
+      pattern: byteSizePattern,
+      default: '64mb',
+      description:
+        'Largest response body read (e.g. `512kb`, `64mb`): a page is held in memory while its records are read; a larger one fails the job (SOURCE_REFUSED).',
+      examples: ['256mb'],
+    }),
     timeout: Type.String({
       default: '30s',
       description: 'Limit on each request, the body included; a timeout is retried.',

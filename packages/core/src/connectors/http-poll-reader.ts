@@ -67,6 +67,8 @@ export interface HttpPollOptions {
   readonly headers: Headers;
   readonly schedule: { readonly everyMs: number } | { readonly cron: CronSchedule };
   readonly timeoutMs: number;
+  /** Largest response body read, in bytes. */
+  readonly maxBody: number;
   readonly retry: RetryPolicy;
   readonly clock: Clock;
   readonly log: Logger;
@@ -338,8 +340,9 @@ export class HttpPollReader implements SourceReader {
             },
           );
         }
+        let text: string | undefined;
         try {
-          return { res, text: await res.text() };
+          text = await boundedText(res, this.#o.maxBody);
         } catch (err) {
           if (signal.aborted) throw err;
           const why = timeout.aborted ? `no full response within ${config.timeout}` : networkReason(err);
@@ -348,6 +351,14 @@ export class HttpPollReader implements SourceReader {
             cause: err,
           });
         }
+        if (text === undefined) {
+          throw new SluiceError(
+            'SOURCE_REFUSED',
+            `${target}: the response is larger than max_body (${config.max_body}); raise it, or ask for smaller pages`,
+            { step: this.#o.step, path: 'max_body' },
+          );
+        }
+        return { res, text };
       },
       policy,
       signal,
@@ -478,6 +489,30 @@ export class HttpPollReader implements SourceReader {
     url.searchParams.set(param, String(current + 1));
     return url.href;
   }
+}
+
+/** The body of `res` as UTF-8 text; undefined (the rest discarded) when it passes `limit` bytes. */
+async function boundedText(res: Response, limit: number): Promise<string | undefined> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A checkpointed position, checked; a fresh start for anything else. */

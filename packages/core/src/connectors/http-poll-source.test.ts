@@ -416,6 +416,12 @@ describe('http_poll failures', () => {
     ['404', { status: 404, body: 'not found' }, {}, /HTTP 404: not found/],
     ['a body that is not JSON', { body: '<html>oops</html>' }, {}, /the response is not JSON/],
     [
+      'a body larger than max_body',
+      { body: rows(0, 200) },
+      { max_body: '1kb' },
+      /larger than max_body \(1kb\)/,
+    ],
+    [
       'no array at records',
       { body: { data: { total: 3 } } },
       { records: 'data.items' },

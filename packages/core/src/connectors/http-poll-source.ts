@@ -4,6 +4,7 @@
  * cursor).
  */
 
+import { parseByteSize } from '../byte-size.ts';
 import type { Source, SourceContext, SourceReader } from '../connector.ts';
 import { SluiceError } from '../errors.ts';
 import { defineSource } from '../spec.ts';
@@ -22,6 +23,7 @@ class HttpPollSource implements Source {
   readonly #headers: Headers;
   readonly #schedule: HttpPollOptions['schedule'];
   readonly #timeoutMs: number;
+  readonly #maxBody: number;
 
   /** Checks the options; throws CONFIG_INVALID naming the one that is wrong. */
   constructor(config: HttpPollConfig) {
@@ -67,6 +69,7 @@ class HttpPollSource implements Source {
         );
     }
     this.#timeoutMs = parseDuration(config.timeout, 'timeout');
+    this.#maxBody = parseByteSize(config.max_body, 'max_body');
     retryPolicy(config.retry);
   }
 
@@ -77,6 +80,7 @@ class HttpPollSource implements Source {
       headers: this.#headers,
       schedule: this.#schedule,
       timeoutMs: this.#timeoutMs,
+      maxBody: this.#maxBody,
       retry: retryPolicy(this.#config.retry),
       clock: ctx.clock,
       log: ctx.log,
@@ -121,7 +125,7 @@ export const httpPollSource = defineSource({
     'Failures. `429` and `503` wait at least as long as `Retry-After` asks; they, other 5xx, 408, timeouts',
     'and network failures are retried with capped, jittered backoff (`retry`), then fail the job',
     '(SOURCE_UNAVAILABLE). A permanent failure fails the job at once (SOURCE_REFUSED): any other 4xx',
-    '(401, 403, 404, …), a body that is not JSON, no array at `records`, a next page on another origin. An',
+    '(401, 403, 404, …), a body that is not JSON or larger than `max_body`, no array at `records`, a next page on another origin. An',
     'element of the records that is not a JSON object (or a jsonl line that does not parse) is a decode',
     'failure: it goes to the dead-letter output and counts as a record in; reading goes on. Messages and',
     'logs name the URL by its origin and path only: header values, URL credentials and the query (it may',
