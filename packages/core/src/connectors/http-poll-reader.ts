@@ -73,6 +73,8 @@ export interface HttpPollOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly step: string;
+  /** The job's stop signal: it ends a wait for the next poll, as the read's own signal does. */
+  readonly signal: AbortSignal;
 }
 
 /** The URL for messages and logs: origin and path, never the query (it may hold an API key). */
@@ -138,7 +140,7 @@ export class HttpPollReader implements SourceReader {
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
-    const both = AbortSignal.any([signal, this.#closing.signal]);
+    const both = AbortSignal.any([signal, this.#o.signal, this.#closing.signal]);
     for (;;) {
       both.throwIfAborted();
       const poll = this.#state.poll;

@@ -85,6 +85,7 @@ class HttpPollSource implements Source {
       clock: ctx.clock,
       log: ctx.log,
       step: ctx.id,
+      signal: ctx.signal,
     };
     return [new HttpPollReader(options, ctx.restored.poll)];
   }
