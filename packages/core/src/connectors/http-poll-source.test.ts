@@ -397,6 +397,20 @@ describe('http_poll failures', () => {
     await reader.close();
   });
 
+  it('a request without an answer within timeout is retried', async () => {
+    let calls = 0;
+    const server = await api(async () => {
+      if (++calls === 1) await new Promise((r) => setTimeout(r, 1000));
+      return { body: [{ id: calls }] };
+    });
+    const { reader, log } = await open({ url: `${server.url}/hang`, timeout: '100ms', retry });
+    const started = Date.now();
+    assert.deepEqual((await readPoll(reader)).records, [{ id: 2 }]);
+    assert.ok(Date.now() - started < 1000 + 500, 'the hanging request was not waited for');
+    assert.ok(log.lines.some((l) => /no response within 100ms/.test(String(l.fields?.reason))));
+    await reader.close();
+  });
+
   it('gives up after max_attempts with SOURCE_UNAVAILABLE', async () => {
     const server = await api(() => ({ status: 502, body: 'bad gateway' }));
     const { reader } = await open({ url: `${server.url}/down`, retry });
@@ -615,6 +629,7 @@ describe('http_poll schedule', () => {
       );
     bad({ cron: '*/15 * * *' }, 'cron');
     bad({ cron: '* * * * *', interval: '1m' }, 'cron');
+    bad({ cron: '0 0 31 2 *' }, 'cron');
     bad({ interval: 'soon' }, 'interval');
     bad({ body: { a: 1 } }, 'body');
     bad({ format: 'jsonl', records: 'data' }, 'records');

@@ -10,7 +10,7 @@ import { SluiceError } from '../errors.ts';
 import { defineSource } from '../spec.ts';
 import { parseDuration } from '../time.ts';
 import { retryPolicy } from './backoff.ts';
-import { parseCron } from './cron.ts';
+import { nextCronTime, parseCron } from './cron.ts';
 import { requestHeaders } from './http-client.ts';
 import { type HttpPollConfig, httpPollConfig } from './http-poll-config.ts';
 import { type HttpPollOptions, HttpPollReader } from './http-poll-reader.ts';
@@ -45,7 +45,10 @@ class HttpPollSource implements Source {
       throw new SluiceError('CONFIG_INVALID', 'a body is sent only with method: POST', { path: 'body' });
     }
     if (config.cron !== undefined) {
-      this.#schedule = { cron: parseCron(config.cron, 'cron') };
+      const cron = parseCron(config.cron, 'cron');
+      if (nextCronTime(cron, Date.now()) === undefined)
+        throw new SluiceError('CONFIG_INVALID', `cron '${config.cron}' never fires`, { path: 'cron' });
+      this.#schedule = { cron };
     } else {
       const everyMs = parseDuration(config.interval ?? DEFAULT_INTERVAL, 'interval');
       if (everyMs <= 0)
