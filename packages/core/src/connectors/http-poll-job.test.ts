@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { SluiceError } from '../errors.ts';
 import type { Row } from '../record.ts';
 import { Harness, planFrom, testRegistry, waitFor } from '../runtime/engine-test-support.ts';
 import { Job } from '../runtime/job.ts';
@@ -91,5 +92,31 @@ dead_letter: { type: file, path: ./dead.jsonl }
       resumed.every((r) => Number(r.url.searchParams.get('since')) >= 31),
       'the restarted job asks only for what is after the checkpoint',
     );
+  });
+
+  it('a permanent refusal fails the job with SOURCE_REFUSED naming the URL without its secrets', async () => {
+    server = await startApi(() => ({ status: 401, body: 'bad token' }));
+    const dir = await h.dir();
+    const url = `${server.url.replace('http://', 'http://robot:pa55word@')}/records?api_key=KEY-7`;
+    const yaml = `
+name: http-poll-refused
+settings: { checkpoint: { interval: 1h, dir: ./ckpt } }
+sources:
+  api: { type: http_poll, url: "${url}", headers: { x-token: TOKEN-8 } }
+sinks:
+  out: { type: file, path: ./out.jsonl }
+`;
+    const job = await Job.create(planFrom(yaml, dir, registry), { registry });
+    const err = await h.run(job).then(
+      () => assert.fail('the job should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SluiceError, String(err));
+    assert.equal(err.code, 'SOURCE_REFUSED');
+    assert.match(
+      err.message,
+      new RegExp(`GET ${server.url.replace(/\./g, '\\.')}/records: HTTP 401: bad token`),
+    );
+    for (const secret of ['pa55word', 'KEY-7', 'TOKEN-8']) assert.ok(!err.message.includes(secret), secret);
   });
 });
