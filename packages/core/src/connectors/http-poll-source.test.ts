@@ -380,20 +380,25 @@ describe('http_poll failures', () => {
 
   it('5xx, 408 and a dropped connection are retried with backoff, then read', async () => {
     let calls = 0;
-    const server = await api((req) => {
+    const server = await api(() => {
       calls++;
       if (calls === 1) return { status: 500, body: 'boom' };
       if (calls === 2) return { status: 408 };
-      if (calls === 3) {
-        // Drop the connection without an answer.
-        throw Object.assign(new Error('drop'), { drop: req });
-      }
+      if (calls === 3) return { drop: true };
       return { body: [{ id: 7 }] };
     });
     const { reader, log } = await open({ url: `${server.url}/flaky`, retry });
     assert.deepEqual((await readPoll(reader)).records, [{ id: 7 }]);
     assert.equal(calls, 4);
     assert.equal(log.lines.filter((l) => l.level === 'warn').length, 3);
+    const reasons = log.lines.map((l) => String(l.fields?.reason));
+    assert.match(reasons[0] ?? '', /HTTP 500: boom/);
+    assert.match(reasons[1] ?? '', /HTTP 408/);
+    assert.match(
+      reasons[2] ?? '',
+      /GET http:\/\/127\.0\.0\.1:\d+\/flaky failed: /,
+      'no response: a network failure',
+    );
     await reader.close();
   });
 

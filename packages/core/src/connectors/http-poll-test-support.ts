@@ -19,6 +19,8 @@ export interface ApiReply {
   readonly status?: number;
   readonly headers?: { readonly [name: string]: string };
   readonly body?: unknown;
+  /** Close the connection without an answer (a crashed server, a reset). */
+  readonly drop?: boolean;
 }
 
 export interface TestApi {
@@ -44,6 +46,10 @@ export async function startApi(handle: (req: ApiRequest) => ApiReply | Promise<A
       requests.push(request);
       try {
         const reply = await handle(request);
+        if (reply.drop) {
+          req.socket.destroy();
+          return;
+        }
         const body =
           reply.body === undefined
             ? ''
