@@ -13,7 +13,7 @@ import type { Row } from '../record.ts';
 import { configOf, errorTexts, keptLogger } from '../testing/conformance-support.ts';
 import { ManualClock } from '../time.ts';
 import { type HttpPollConfig, httpPollConfig } from './http-poll-config.ts';
-import { nextLink } from './http-poll-reader.ts';
+import { nextLink } from './http-poll-page.ts';
 import { httpPollSource } from './http-poll-source.ts';
 import {
   type ApiReply,
