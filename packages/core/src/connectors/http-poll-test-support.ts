@@ -1,10 +1,19 @@
 /**
  * A real `node:http` API for the `http_poll` tests, on a loopback port chosen by the system: each
- * request is kept, and answered by the test's handler.
+ * request is kept, and answered by the test's handler; and opening and reading the source as the
+ * tests do.
  */
 
+import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import type { DecodeFailure, SourceReader } from '../connector.ts';
+import type { Row } from '../record.ts';
+import { configOf, keptLogger } from '../testing/conformance-support.ts';
+import { ManualClock } from '../time.ts';
+import { type HttpPollConfig, httpPollConfig } from './http-poll-config.ts';
+import { httpPollSource } from './http-poll-source.ts';
 
 /** A request the API received. */
 export interface ApiRequest {
@@ -106,3 +115,61 @@ export class PagedList {
     return { body };
   }
 }
+
+const apis: TestApi[] = [];
+
+/** Closes every API `api()` started (in `afterEach`). */
+export async function closeApis(): Promise<void> {
+  for (const api of apis.splice(0)) await api.close();
+}
+
+/** Starts an API that `closeApis()` closes. */
+export async function api(handle: (req: ApiRequest) => ApiReply | Promise<ApiReply>): Promise<TestApi> {
+  const a = await startApi(handle);
+  apis.push(a);
+  return a;
+}
+
+/** Opens the source with `options`, a manual clock (polls happen when the test moves it) and a kept log. */
+export async function open(
+  options: { [k: string]: unknown },
+  restored?: unknown,
+  clock = new ManualClock(Date.UTC(2026, 11, 7)),
+) {
+  const config = configOf<HttpPollConfig>(httpPollConfig, options);
+  const log = keptLogger();
+  const [reader] = await httpPollSource.create(config).open({
+    id: 'in',
+    restored: restored === undefined ? {} : { poll: restored },
+    clock,
+    baseDir: tmpdir(),
+    signal: new AbortController().signal,
+    log,
+  });
+  return { reader: reader as SourceReader, clock, log };
+}
+
+/** A signal that never aborts, for reads. */
+export const signal = new AbortController().signal;
+
+/** Reads until a read returns an empty batch (the poll is over and the next is not due). */
+export async function readPoll(
+  reader: SourceReader,
+  max = 64,
+): Promise<{ records: Row[]; failures: DecodeFailure[] }> {
+  const records: Row[] = [];
+  const failures: DecodeFailure[] = [];
+  for (;;) {
+    const batch = await reader.read(max, signal);
+    assert.ok(batch !== null, 'the source never ends');
+    if (batch.records.length === 0 && (batch.failures?.length ?? 0) === 0) return { records, failures };
+    records.push(...batch.records);
+    failures.push(...(batch.failures ?? []));
+  }
+}
+
+/** Records `{ id }` from `from` to `to` - 1. */
+export const rows = (from: number, to: number): Row[] =>
+  Array.from({ length: to - from }, (_, i) => ({ id: from + i }));
+export const ids = (records: Row[]) => records.map((r) => r.id);
+export const range = (from: number, to: number) => rows(from, to).map((r) => r.id);
