@@ -8,6 +8,7 @@ import { fileSink } from './connectors/file-sink.ts';
 import { fileSource } from './connectors/file-source.ts';
 import { generateSource } from './connectors/generate-source.ts';
 import { httpLookup } from './connectors/http-lookup.ts';
+import { httpPollSource } from './connectors/http-poll-source.ts';
 import { httpServerSource } from './connectors/http-server-source.ts';
 import { httpSink } from './connectors/http-sink.ts';
 import { nexmarkSource } from './connectors/nexmark-source.ts';
@@ -38,6 +39,7 @@ export const builtins: Plugin = {
     fileSource,
     stdinSource,
     httpServerSource,
+    httpPollSource,
     mapStep,
     filterStep,
     validateStep,

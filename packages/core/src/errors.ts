@@ -120,6 +120,12 @@ export const errorCodes = {
     retryable: true,
     summary: 'A source could not be reached; the read is retried with backoff.',
   },
+  SOURCE_REFUSED: {
+    kind: 'external',
+    retryable: false,
+    summary:
+      'A source’s system refused for good what the source asked (an HTTP 401, 403 or 404, a response that is not the JSON expected); the job stops with the reason.',
+  },
   SOURCE_POSITION_LOST: {
     kind: 'external',
     retryable: false,
