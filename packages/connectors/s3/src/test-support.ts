@@ -15,8 +15,11 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { type Clock, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
 import { serviceAvailable } from '@sluice/core/testing';
 import { createClient } from './client-config.ts';
+import { s3Sink } from './sink.ts';
+import type { S3SinkConfig } from './sink-config.ts';
 
 export const S3_HOST = '127.0.0.1:9000';
 export const S3_ENDPOINT = `http://${S3_HOST}`;
@@ -137,4 +140,27 @@ export class TestBucket {
     await this.client.send(new DeleteBucketCommand({ Bucket: this.name }));
     this.client.destroy();
   }
+}
+
+/**
+ * Opens the `s3` sink outside a job with `options` (defaults applied; the test server's endpoint
+ * and credentials), as step `id` of `pipeline`, resuming from `restored` when given.
+ */
+export async function openS3Sink(
+  options: { [k: string]: unknown },
+  job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock },
+): Promise<Sink> {
+  const checked = validateConfig<S3SinkConfig>(s3Sink.config, { ...serverOptions, ...options });
+  if (!checked.ok) throw new Error(`invalid s3 config: ${JSON.stringify(checked.issues)}`);
+  const sink = s3Sink.create(checked.value);
+  await sink.open({
+    id: job.id ?? 'out',
+    pipeline: job.pipeline,
+    restored: job.restored,
+    clock: job.clock ?? systemClock,
+    baseDir: process.cwd(),
+    signal: new AbortController().signal,
+    log: silentLogger,
+  });
+  return sink;
 }
