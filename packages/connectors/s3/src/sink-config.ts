@@ -11,11 +11,24 @@ export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const s3SinkConfig = Type.Object(
   {
     ...clientFields,
-    format: Type.Literal('jsonl', {
+    format: Type.Union([Type.Literal('jsonl'), Type.Literal('parquet')], {
       default: 'jsonl',
-      description: 'Object format: `jsonl`, one record as JSON per line (objects named `*.jsonl`).',
-      examples: ['jsonl'],
+      description:
+        'Object format. `jsonl`: one record as JSON per line (`*.jsonl`), uploaded in parts as it grows. ' +
+        '`parquet`: a Parquet file per object (`*.parquet`; schema inferred from the object’s records: ' +
+        'nested objects as structs, arrays as lists, integers as INT64, other numbers as DOUBLE, a field ' +
+        'of mixed kinds as text; column statistics on), encoded when the object is finished, so the ' +
+        'records of an open object are held in memory up to `roll.max_bytes` of JSON.',
+      examples: ['parquet'],
     }),
+    compression: Type.Union(
+      [Type.Literal('zstd'), Type.Literal('snappy'), Type.Literal('gzip'), Type.Literal('none')],
+      {
+        default: 'zstd',
+        description: 'Compression codec of `parquet` objects (ignored for `jsonl`).',
+        examples: ['snappy'],
+      },
+    ),
     partition_by: Type.Optional(
       Type.Object(
         {

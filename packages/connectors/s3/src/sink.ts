@@ -28,6 +28,7 @@ import {
   SluiceError,
 } from '@sluice/core';
 import { createClient, credentialsProblem, describeError, isTransient, statusOf } from './client-config.ts';
+import { encodeParquet } from './parquet-encode.ts';
 import { compilePartitionPath, type PartitionPath, timeTemplateProblem } from './partition.ts';
 import { type PreparedUpload, type S3SinkConfig, type S3SinkState, s3SinkConfig } from './sink-config.ts';
 
@@ -38,6 +39,8 @@ interface OpenObject {
   parts: { n: number; etag: string }[];
   chunks: Buffer[];
   buffered: number;
+  /** For `parquet`: the JSON lines of the object's records, encoded when it is finished. */
+  lines: string[];
   bytes: number;
   openedAt: number;
 }
@@ -234,11 +237,16 @@ class S3Sink implements Sink {
         object = undefined;
       }
       if (object === undefined) object = await this.#start(partition, now);
-      const bytes = Buffer.from(`${line}\n`);
-      object.chunks.push(bytes);
-      object.buffered += bytes.length;
-      object.bytes += bytes.length;
-      if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
+      if (this.#config.format === 'parquet') {
+        object.lines.push(line);
+        object.bytes += Buffer.byteLength(line) + 1;
+      } else {
+        const bytes = Buffer.from(`${line}\n`);
+        object.chunks.push(bytes);
+        object.buffered += bytes.length;
+        object.bytes += bytes.length;
+        if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
+      }
       if (object.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
     }
     return rejections.length > 0 ? rejections : undefined;
@@ -247,13 +255,14 @@ class S3Sink implements Sink {
   async #start(partition: string, now: number): Promise<OpenObject> {
     const client = this.#clientOrThrow();
     const seq = String(this.#seq++).padStart(6, '0');
-    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}part-${this.#mark}-${this.#run}-${seq}.jsonl`;
+    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}part-${this.#mark}-${this.#run}-${seq}.${this.#config.format}`;
     const created = await this.#send(`starting the upload of ${key}`, () =>
       client.send(
         new CreateMultipartUploadCommand({
           Bucket: this.#config.bucket,
           Key: key,
-          ContentType: 'application/x-ndjson',
+          ContentType:
+            this.#config.format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
         }),
       ),
     );
@@ -267,6 +276,7 @@ class S3Sink implements Sink {
       parts: [],
       chunks: [],
       buffered: 0,
+      lines: [],
       bytes: 0,
       openedAt: now,
     };
@@ -307,9 +317,24 @@ class S3Sink implements Sink {
 
   /** Uploads the rest of `object` as its last part; it then waits for a checkpoint's commit. */
   async #finish(partition: string, object: OpenObject): Promise<void> {
-    await this.#uploadPart(object);
+    if (this.#config.format === 'parquet') await this.#uploadParquet(object);
+    else await this.#uploadPart(object);
     this.#open.delete(partition);
     this.#finished.push({ key: object.key, uploadId: object.uploadId, parts: object.parts });
+  }
+
+  /** Encodes the records of a `parquet` object and uploads the file in `part_bytes` parts. */
+  async #uploadParquet(object: OpenObject): Promise<void> {
+    const records = object.lines.map((line) => JSON.parse(line) as { [k: string]: unknown });
+    object.lines = [];
+    const file = encodeParquet(records, this.#config.compression);
+    const size = this.#config.part_bytes;
+    for (let at = 0; at < file.length; at += size) {
+      const part = Buffer.from(file.buffer, file.byteOffset + at, Math.min(size, file.length - at));
+      object.chunks = [part];
+      object.buffered = part.length;
+      await this.#uploadPart(object);
+    }
   }
 
   async #finishAll(): Promise<void> {
@@ -377,20 +402,22 @@ class S3Sink implements Sink {
 /** The `s3` sink spec. */
 export const s3Sink = defineSink({
   type: 's3',
-  summary: 'Writes records as JSON lines to S3-compatible object storage, partitioned, exactly-once.',
+  summary:
+    'Writes records as JSON lines or Parquet to S3-compatible object storage, partitioned, exactly-once.',
   delivery: 'exactly-once',
   description: [
     'Records are written as JSON lines (a record read as JSON that no step changed is written as the',
-    'text it was read from) to objects under `prefix`, in Hive-style folders from the event time and',
+    'text it was read from) or as Parquet (`format`, `compression`) to objects under `prefix`, in Hive-style folders from the event time and',
     'fields given in `partition_by` (`dt=2026-12-06/hour=13/region=EU/`). Each object is a multipart',
-    'upload whose parts (`part_bytes`, 5 MiB at least) are sent while it grows; it is finished when it',
+    'upload whose parts (`part_bytes`, 5 MiB at least) are sent while it grows (`jsonl`) or once it is',
+    'finished (`parquet`, encoded whole with parquet-wasm); it is finished when it',
     'reaches `roll.max_bytes`, when it has been open `roll.max_age`, and at every checkpoint.',
     '',
     'Exactly-once: a finished object is only *prepared* — its upload id and part ETags go into the',
     'checkpoint — and is completed (made visible) once the checkpoint is durable. After a crash the',
     'restart completes the uploads of the restored checkpoint and aborts every other upload this sink',
     'started (its keys carry a mark made from the pipeline name and the sink id), so each record is',
-    'published once. Objects are named `part-<mark>-<run>-<sequence>.jsonl` and sort in the order',
+    'published once. Objects are named `part-<mark>-<run>-<sequence>.<format>` and sort in the order',
     'written. Give the bucket a lifecycle rule that aborts incomplete multipart uploads after some',
     'days longer than a job may stay down, for uploads of a sink that never restarts.',
     '',
@@ -402,6 +429,7 @@ export const s3Sink = defineSink({
     'type: s3',
     'bucket: events',
     'prefix: orders/',
+    'format: parquet',
     'partition_by:',
     '  time: dt={yyyy-MM-dd}/hour={HH}',
     '  fields: [region]',
