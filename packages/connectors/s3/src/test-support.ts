@@ -16,6 +16,7 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type Clock, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
@@ -94,6 +95,11 @@ export class TestBucket {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return keys.sort();
+  }
+
+  /** Writes one object. */
+  async put(key: string, body: string | Uint8Array): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body }));
   }
 
   /** The bytes of one object. */

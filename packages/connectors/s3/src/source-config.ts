@@ -1,0 +1,40 @@
+/**
+ * The `s3` source's options, and its checkpointed position.
+ */
+
+import { decodeFields } from '@sluice/core';
+import { type Static, Type } from 'typebox';
+import { clientFields } from './client-config.ts';
+
+export const s3SourceConfig = Type.Object(
+  {
+    ...clientFields,
+    ...decodeFields,
+    follow: Type.Boolean({
+      default: true,
+      description:
+        'Keep listing the prefix for new objects (every `poll_interval`) after reading those there. ' +
+        'Off: read the objects there at the start, then end.',
+      examples: [false],
+    }),
+    poll_interval: Type.String({
+      default: '5s',
+      description: 'With `follow`: how long to wait before listing again when no new object was found.',
+      examples: ['30s'],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type S3SourceConfig = Static<typeof s3SourceConfig>;
+
+/**
+ * Where the `s3` source is: every object up to `done` (in key order) was read; of `key`, the bytes
+ * before `offset` (CSV: with the column names read from its header).
+ */
+export interface S3SourcePosition {
+  done: string | null;
+  key?: string;
+  offset?: number;
+  columns?: string[];
+}
