@@ -19,7 +19,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type Clock, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import { type Clock, type Logger, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
 import { serviceAvailable } from '@sluice/core/testing';
 import { createClient } from './client-config.ts';
 import { s3Sink } from './sink.ts';
@@ -208,7 +208,7 @@ export class TestBucket {
  */
 export async function openS3Sink(
   options: { [k: string]: unknown },
-  job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock },
+  job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock; log?: Logger },
 ): Promise<Sink> {
   const checked = validateConfig<S3SinkConfig>(s3Sink.config, { ...serverOptions, ...options });
   if (!checked.ok) throw new Error(`invalid s3 config: ${JSON.stringify(checked.issues)}`);
@@ -220,7 +220,7 @@ export async function openS3Sink(
     clock: job.clock ?? systemClock,
     baseDir: process.cwd(),
     signal: new AbortController().signal,
-    log: silentLogger,
+    log: job.log ?? silentLogger,
   });
   return sink;
 }
