@@ -10,6 +10,16 @@ export const s3SourceConfig = Type.Object(
   {
     ...clientFields,
     ...decodeFields,
+    format: Type.Enum(['json', 'csv', 'text', 'parquet'], {
+      default: 'json',
+      description:
+        'How an object becomes records: `json` — JSON Lines; `csv` — RFC 4180 rows; `text` — each line ' +
+        'a record `{ line }` (as the `file` source reads them); `parquet` — each row of a Parquet file ' +
+        '(structs as objects, lists as arrays, 64-bit integers as numbers, or as text beyond 2^53; ' +
+        'timestamps as epoch milliseconds). A Parquet object is decoded whole; one that is not Parquet ' +
+        'is a dead letter.',
+      examples: ['parquet'],
+    }),
     follow: Type.Boolean({
       default: true,
       description:
@@ -30,7 +40,8 @@ export type S3SourceConfig = Static<typeof s3SourceConfig>;
 
 /**
  * Where the `s3` source is: every object up to `done` (in key order) was read; of `key`, the bytes
- * before `offset` (CSV: with the column names read from its header).
+ * before `offset` (CSV: with the column names read from its header; Parquet: the rows before
+ * `offset`).
  */
 export interface S3SourcePosition {
   done: string | null;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Row, type SourceReader, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import { encodeParquet } from './parquet-encode.ts';
 import { s3Source } from './source.ts';
 import { type S3SourceConfig, s3SourceConfig } from './source-config.ts';
 import { s3Available, serverOptions, TestBucket } from './test-support.ts';
@@ -103,5 +104,38 @@ describe('s3 source', { skip }, () => {
     assert.deepEqual(await readN(reader, 1), [{ id: 3 }]);
     assert.deepEqual(reader.position(), { done: 'follow/002.jsonl' });
     await reader.close();
+  });
+
+  test('Parquet objects (as the sink writes them) are read row by row and resumed at a row', async () => {
+    const input = Array.from({ length: 25 }, (_, i) => ({
+      id: i,
+      amount: i * 1.5,
+      tags: Array.from({ length: i % 3 }, (_, j) => `t${j}`),
+      geo: { lat: i / 4, lon: null },
+      note: i % 4 === 0 ? null : `n${i}`,
+    }));
+    await bucket.put('pq/a.parquet', encodeParquet(input.slice(0, 20), 'zstd'));
+    await bucket.put('pq/b.parquet', encodeParquet(input.slice(20), 'snappy'));
+    await bucket.put('pq/c.parquet', 'not parquet');
+    const options = { bucket: bucket.name, prefix: 'pq/', format: 'parquet', follow: false };
+    const first = await openReader(options);
+    assert.deepEqual(await readN(first, 7, 7), input.slice(0, 7));
+    const position = JSON.parse(JSON.stringify(first.position()));
+    assert.deepEqual(position, { done: null, key: 'pq/a.parquet', offset: 7 });
+    await first.close();
+    const second = await openReader(options, position);
+    const signal = new AbortController().signal;
+    const rest: Row[] = [];
+    const failures: string[] = [];
+    for (;;) {
+      const batch = await second.read(6, signal);
+      if (batch === null) break;
+      rest.push(...batch.records);
+      for (const f of batch.failures ?? []) failures.push(f.message);
+    }
+    await second.close();
+    assert.deepEqual(rest, input.slice(7));
+    assert.equal(failures.length, 1);
+    assert.match(failures[0] ?? '', /not a Parquet file.*pq\/c\.parquet/);
   });
 });

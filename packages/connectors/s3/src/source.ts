@@ -22,12 +22,21 @@ import {
   sourceBatchOf,
 } from '@sluice/core';
 import { createClient, credentialsProblem, describeError, isTransient } from './client-config.ts';
+import { decodeParquet } from './parquet-decode.ts';
 import { type S3SourceConfig, type S3SourcePosition, s3SourceConfig } from './source-config.ts';
 
-/** The object being read: its key, its decoder, where in it the records returned so far end. */
-interface Current {
+/**
+ * The object being read: its key and its decoder (JSON lines, CSV, text), or its rows and the
+ * index of the next one to return (Parquet).
+ */
+type Current = { key: string; decoder: RecordDecoder } | ParquetObject;
+
+/** A Parquet object being read: its rows, the next to return, or why it could not be read. */
+interface ParquetObject {
   key: string;
-  decoder: RecordDecoder;
+  rows: { [k: string]: unknown }[];
+  next: number;
+  failure?: string;
 }
 
 export class S3Reader implements SourceReader {
@@ -103,12 +112,28 @@ export class S3Reader implements SourceReader {
 
   /** Opens `key` from the restored offset (or its start) and pushes its bytes into a new decoder. */
   async #open(key: string, signal: AbortSignal): Promise<Current> {
-    const decoder = createDecoder(this.#config);
     const resume = this.#resume?.key === key ? this.#resume : undefined;
     this.#resume = undefined;
+    const { format } = this.#config;
+    if (format === 'parquet') {
+      const bytes = await this.#get(key, 0, signal);
+      try {
+        return { key, rows: decodeParquet(bytes), next: resume?.offset ?? 0 };
+      } catch (err) {
+        return { key, rows: [], next: 0, failure: `not a Parquet file: ${describeError(err)}` };
+      }
+    }
+    const decoder = createDecoder({ ...this.#config, format });
     const offset = resume?.offset ?? 0;
     if (offset > 0) decoder.reset(offset, resume?.columns);
-    const body = await this.#send(
+    const body = await this.#get(key, offset, signal);
+    decoder.push(Buffer.from(body.buffer, body.byteOffset, body.length));
+    return { key, decoder };
+  }
+
+  /** The bytes of `key` from `offset` on. */
+  #get(key: string, offset: number, signal: AbortSignal): Promise<Uint8Array> {
+    return this.#send(
       `reading s3://${this.#config.bucket}/${key}`,
       async () => {
         const out = await this.#client.send(
@@ -123,8 +148,6 @@ export class S3Reader implements SourceReader {
       },
       signal,
     );
-    decoder.push(Buffer.from(body.buffer, body.byteOffset, body.length));
-    return { key, decoder };
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
@@ -139,6 +162,11 @@ export class S3Reader implements SourceReader {
         this.#current = await this.#open(key, signal);
       }
       const current = this.#current;
+      if ('rows' in current) {
+        const batch = this.#parquetBatch(current, max);
+        if (batch.records.length > 0 || batch.failures !== undefined) return batch;
+        continue;
+      }
       const out = current.decoder.newOutput();
       const n = current.decoder.decode(out, max, true);
       if (current.decoder.pending === 0) {
@@ -155,8 +183,30 @@ export class S3Reader implements SourceReader {
     }
   }
 
+  /** The next rows of a Parquet object (or its one failure); marks it done after its last. */
+  #parquetBatch(current: ParquetObject, max: number): SourceBatch {
+    const batch: SourceBatch = { records: [] };
+    if (current.failure !== undefined) {
+      batch.failures = [
+        { payload: current.key, message: `${current.failure} (object ${current.key})`, offset: 0 },
+      ];
+    } else {
+      const end = Math.min(current.rows.length, current.next + max);
+      batch.records = current.rows.slice(current.next, end) as SourceBatch['records'];
+      batch.offsets = batch.records.map((_, i) => current.next + i);
+      current.next = end;
+    }
+    if (current.failure !== undefined || current.next >= current.rows.length) {
+      this.#done = current.key;
+      this.#current = undefined;
+    }
+    return batch;
+  }
+
   position(): S3SourcePosition {
     const current = this.#current;
+    if (current !== undefined && 'rows' in current)
+      return { done: this.#done, key: current.key, offset: current.next };
     if (current !== undefined) {
       const position: S3SourcePosition = {
         done: this.#done,
@@ -191,13 +241,14 @@ export const s3Source = defineSource({
   delivery: 'exactly-once',
   description: [
     'Lists the objects under `prefix` in key order and reads each whole, one after another, decoding',
-    'it as JSON lines, CSV or text (`format`, as the `file` source does). With `follow` it lists again',
+    'it as JSON lines, CSV or text (`format`, as the `file` source does) or Parquet. With `follow` it lists again',
     'every `poll_interval` for objects after the last one read; otherwise it ends once it has read',
     'those there at the start. Objects must appear in key order — name them by time or sequence',
     '(as the `s3` sink does): an object whose key sorts before one already read is not read.',
     '',
-    'Its position is the key of the last object read whole and the byte offset reached in the',
-    'current one; a restart resumes there (a ranged GET), so delivery is exactly-once: nothing is',
+    'Its position is the key of the last object read whole and the byte offset (Parquet: the row)',
+    'reached in the current one; a restart resumes there (a ranged GET; a Parquet object is read again',
+    'and its rows before the position skipped), so delivery is exactly-once: nothing is',
     'lost or read twice. A line or row that does not decode goes to the dead-letter output with',
     'its object and offset. Requests that fail transiently are retried with capped backoff',
     '(`retry`); a refusal (wrong credentials, no such bucket) fails the job.',
