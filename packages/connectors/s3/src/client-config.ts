@@ -3,7 +3,7 @@
  */
 
 import { S3Client } from '@aws-sdk/client-s3';
-import { retryConfig } from '@sluice/core';
+import { retryConfig, SluiceError } from '@sluice/core';
 import { type Static, Type } from 'typebox';
 
 export const clientFields = {
@@ -103,6 +103,7 @@ export function statusOf(err: unknown): number | undefined {
  * not retried.
  */
 export function isTransient(err: unknown): boolean {
+  if (err instanceof SluiceError) return err.retryable;
   const status = statusOf(err);
   if (status === undefined) return !(err instanceof TypeError);
   return status >= 500 || status === 429 || status === 408;
