@@ -62,6 +62,7 @@ function valueText(value: unknown): string {
 
 /** Compiles `time` (a template, see `timeTemplateProblem`) and `fields` into a path function. */
 export function compilePartitionPath(time: string | undefined, fields: readonly string[]): PartitionPath {
+  if (time === undefined && fields.length === 0) return () => '';
   let cache = { minute: Number.NaN, text: '' };
   const timePart = (t: number): string => {
     if (time === undefined) return '';
