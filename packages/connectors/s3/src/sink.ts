@@ -37,7 +37,12 @@ interface OpenObject {
   key: string;
   uploadId: string;
   parts: { n: number; etag: string }[];
-  chunks: Buffer[];
+  /** JSON lines not uploaded yet (each with its newline), or the next Parquet part. */
+  chunks: (string | Buffer)[];
+  /**
+   * Length of `chunks` in UTF-16 code units (strings) or bytes (a Buffer): never more than their
+   * UTF-8 bytes, so a part sent at `part_bytes` of it holds at least that many bytes.
+   */
   buffered: number;
   /** For `parquet`: the JSON lines of the object's records, encoded when it is finished. */
   lines: string[];
@@ -241,10 +246,9 @@ class S3Sink implements Sink {
         object.lines.push(line);
         object.bytes += Buffer.byteLength(line) + 1;
       } else {
-        const bytes = Buffer.from(`${line}\n`);
-        object.chunks.push(bytes);
-        object.buffered += bytes.length;
-        object.bytes += bytes.length;
+        object.chunks.push(line, '\n');
+        object.buffered += line.length + 1;
+        object.bytes += line.length + 1;
         if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
       }
       if (object.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
@@ -288,7 +292,9 @@ class S3Sink implements Sink {
   async #uploadPart(object: OpenObject): Promise<void> {
     if (object.buffered === 0) return;
     const client = this.#clientOrThrow();
-    const body = Buffer.concat(object.chunks, object.buffered);
+    const [only] = object.chunks;
+    const body =
+      object.chunks.length === 1 && Buffer.isBuffer(only) ? only : Buffer.from(object.chunks.join(''));
     const n = object.parts.length + 1;
     const sent = await this.#send(`uploading part ${n} of ${object.key}`, () =>
       client.send(
