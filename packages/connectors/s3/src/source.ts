@@ -127,7 +127,7 @@ export class S3Reader implements SourceReader {
     const offset = resume?.offset ?? 0;
     if (offset > 0) decoder.reset(offset, resume?.columns);
     const body = await this.#get(key, offset, signal);
-    decoder.push(Buffer.from(body.buffer, body.byteOffset, body.length));
+    decoder.push(body);
     return { key, decoder };
   }
 
