@@ -40,6 +40,7 @@ const workspaces = [
   'packages/connectors/nats',
   'packages/connectors/postgres',
   'packages/connectors/redis',
+  'packages/connectors/s3',
   'packages/server',
   'packages/ml',
   'packages/connectors/rabbitmq',

@@ -21,6 +21,7 @@ const packages = [
   'packages/connectors/nats',
   'packages/connectors/postgres',
   'packages/connectors/redis',
+  'packages/connectors/s3',
   'packages/server',
   'packages/ml',
   'packages/connectors/rabbitmq',

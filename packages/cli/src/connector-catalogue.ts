@@ -26,6 +26,7 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/nats', title: 'NATS JetStream', types: ['nats'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
+  { pkg: '@sluice/s3', title: 'S3-compatible object storage', types: ['s3'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
   { pkg: '@sluice/rabbitmq', title: 'RabbitMQ', types: ['rabbitmq'] },
 ];

@@ -90,7 +90,13 @@ export {
   retryPolicy,
   sleep,
 } from './connectors/backoff.ts';
-export { inputLimitFields } from './connectors/format-options.ts';
+export {
+  createDecoder,
+  type DecodeOutput,
+  type RecordDecoder,
+  sourceBatchOf,
+} from './connectors/format-decode.ts';
+export { type DecodeOptions, decodeFields, inputLimitFields } from './connectors/format-options.ts';
 export {
   DEFAULT_INPUT_LIMITS,
   DEFAULT_MAX_DEPTH,

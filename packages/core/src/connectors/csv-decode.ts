@@ -68,8 +68,11 @@ export class CsvDecoder implements RecordDecoder {
     return this.#columns;
   }
 
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const chunk = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (this.#pos >= this.#bytes.length) {
       this.#base += this.#bytes.length;
       this.#bytes = chunk;

@@ -33,7 +33,7 @@ export interface RecordDecoder {
   /** CSV column names once known (from the header row or given to `reset`). */
   readonly columns: readonly string[] | undefined;
   /** Appends the next bytes of the stream. The decoder keeps `chunk`: do not reuse it. */
-  push(chunk: Buffer): void;
+  push(chunk: Uint8Array): void;
   /**
    * Decodes up to `max` entries (records plus failures) from the pending bytes and returns how
    * many it added. With `final`, the pending bytes are the end of the stream, so an unterminated

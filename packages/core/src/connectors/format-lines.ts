@@ -103,8 +103,11 @@ export class LineDecoder implements RecordDecoder {
     return this.#region.length - this.#pos + this.#chunkBytes;
   }
 
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const chunk = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#chunks.push(chunk);
     this.#chunkBytes += chunk.length;
   }

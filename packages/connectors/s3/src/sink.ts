@@ -1,0 +1,450 @@
+/**
+ * The `s3` sink: records as JSON lines in objects under a prefix, in Hive-style partition folders,
+ * each object a multipart upload that completes only once the checkpoint covering it is durable.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import {
+  defineSink,
+  type Logger,
+  parseDuration,
+  type RetryPolicy,
+  type Row,
+  retry,
+  retryPolicy,
+  type Sink,
+  type SinkBatch,
+  type SinkContext,
+  type SinkRejection,
+  SluiceError,
+} from '@sluice/core';
+import { createClient, credentialsProblem, describeError, isTransient, statusOf } from './client-config.ts';
+import { encodeParquet } from './parquet-encode.ts';
+import { compilePartitionPath, type PartitionPath, timeTemplateProblem } from './partition.ts';
+import { type PreparedUpload, type S3SinkConfig, type S3SinkState, s3SinkConfig } from './sink-config.ts';
+
+/** An object being written: its upload, the parts sent, the bytes not sent yet. */
+interface OpenObject {
+  key: string;
+  uploadId: string;
+  parts: { n: number; etag: string }[];
+  /** JSON lines not uploaded yet (each with its newline), or the next Parquet part. */
+  chunks: (string | Buffer)[];
+  /**
+   * Length of `chunks` in UTF-16 code units (strings) or bytes (a Buffer): never more than their
+   * UTF-8 bytes, so a part sent at `part_bytes` of it holds at least that many bytes.
+   */
+  buffered: number;
+  /** For `parquet`: the JSON lines of the object's records, encoded when it is finished. */
+  lines: string[];
+  bytes: number;
+  openedAt: number;
+}
+
+/**
+ * The mark in every object key this sink writes (`part-<mark>-…`): a hash of the pipeline and
+ * sink id, so that a restart finds its own unfinished uploads under the prefix and no other's.
+ */
+export function sinkMark(pipeline: string | undefined, id: string): string {
+  return createHash('sha256')
+    .update(`${pipeline ?? 'embedded'}\0${id}`)
+    .digest('hex')
+    .slice(0, 12);
+}
+
+class S3Sink implements Sink {
+  readonly #config: S3SinkConfig;
+  readonly #step: string;
+  readonly #path: PartitionPath;
+  readonly #maxAge: number;
+  readonly #policy: RetryPolicy;
+  #client: S3Client | undefined;
+  #ctx: SinkContext | undefined;
+  #log: Logger | undefined;
+  #mark = '';
+  /** This run's name part: objects sort by run, then by sequence. */
+  #run = '';
+  #seq = 0;
+  /** Objects being written, by partition path. */
+  readonly #open = new Map<string, OpenObject>();
+  /** Finished objects not yet part of a prepared checkpoint. */
+  #finished: PreparedUpload[] = [];
+  /** Prepared objects by the checkpoint that recorded them, completed at its `commit`. */
+  readonly #prepared = new Map<number, PreparedUpload[]>();
+
+  constructor(config: S3SinkConfig, step: string) {
+    this.#config = config;
+    this.#step = step;
+    const credentials = credentialsProblem(config);
+    if (credentials !== undefined)
+      throw new SluiceError('CONFIG_INVALID', credentials, { step, path: 'access_key_id' });
+    const time = config.partition_by?.time;
+    const problem = time === undefined ? undefined : timeTemplateProblem(time);
+    if (problem !== undefined)
+      throw new SluiceError('CONFIG_INVALID', `partition_by.time '${time}' ${problem}`, {
+        step,
+        path: 'partition_by.time',
+      });
+    this.#path = compilePartitionPath(time, config.partition_by?.fields ?? []);
+    this.#maxAge = parseDuration(config.roll.max_age, 'roll.max_age');
+    this.#policy = retryPolicy(config.retry);
+  }
+
+  /** Runs one S3 request with retries on transient failures; wraps the last failure. */
+  async #send<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const policy: RetryPolicy = {
+      ...this.#policy,
+      isRetryable: isTransient,
+      onRetry: (err, attempt, delay) =>
+        this.#log?.warn(`s3: ${what} failed; retrying`, {
+          sink: this.#step,
+          attempt,
+          delay,
+          error: describeError(err),
+        }),
+    };
+    try {
+      return await retry(fn, policy, this.#ctx?.signal);
+    } catch (err) {
+      if (this.#ctx?.signal.aborted) throw err;
+      throw new SluiceError('SINK_UNAVAILABLE', `s3: ${what} failed: ${describeError(err)}`, {
+        step: this.#step,
+        cause: err,
+      });
+    }
+  }
+
+  #clientOrThrow(): S3Client {
+    if (this.#client === undefined)
+      throw new SluiceError('INTERNAL', 's3 sink used before open or after close', { step: this.#step });
+    return this.#client;
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#log = ctx.log;
+    this.#client = createClient(this.#config);
+    this.#mark = sinkMark(ctx.pipeline, ctx.id);
+    this.#run = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
+    const restored = (ctx.restored as S3SinkState | undefined)?.uploads ?? [];
+    // The restored checkpoint is durable: its objects are published, whether or not its commit ran.
+    for (const upload of restored) await this.#complete(upload);
+    await this.#abortStrays(new Set(restored.map((u) => u.uploadId)));
+  }
+
+  /**
+   * Aborts the uploads under the prefix that this sink started (its mark in the key) and that
+   * `keep` does not name: objects of a run that failed before its checkpoint.
+   */
+  async #abortStrays(keep: Set<string>): Promise<void> {
+    const client = this.#clientOrThrow();
+    const { bucket, prefix } = this.#config;
+    const mine = new RegExp(`(^|/)part-${this.#mark}-[^/]*$`);
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.#send('listing unfinished uploads', () =>
+        client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        const { Key: key, UploadId: uploadId } = upload;
+        if (key === undefined || uploadId === undefined || keep.has(uploadId) || !mine.test(key)) continue;
+        await this.#abortUpload(key, uploadId);
+        this.#log?.info('s3: aborted an upload no checkpoint covers', { sink: this.#step, key });
+      }
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  async #abortUpload(key: string, uploadId: string): Promise<void> {
+    const client = this.#clientOrThrow();
+    await this.#send(`aborting the upload of ${key}`, async () => {
+      try {
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: uploadId }),
+        );
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+    });
+  }
+
+  /** Completes `upload`; one completed before (a commit that ran before a crash) is left as it is. */
+  async #complete(upload: PreparedUpload): Promise<void> {
+    const client = this.#clientOrThrow();
+    const { bucket } = this.#config;
+    await this.#send(`completing ${upload.key}`, async () => {
+      try {
+        await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: upload.key,
+            UploadId: upload.uploadId,
+            MultipartUpload: { Parts: upload.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+          }),
+        );
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+        // No such upload: completed already if the object is there; otherwise it is lost.
+        try {
+          await client.send(new HeadObjectCommand({ Bucket: bucket, Key: upload.key }));
+        } catch (head) {
+          if (statusOf(head) === 404)
+            throw new SluiceError(
+              'SINK_UNAVAILABLE',
+              `s3: the upload of ${upload.key} recorded in the checkpoint is gone and the object is not there ` +
+                '(aborted by a bucket lifecycle rule or by hand?)',
+              { step: this.#step, cause: err },
+            );
+          throw head;
+        }
+      }
+    });
+  }
+
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const rejections: SinkRejection[] = [];
+    const { records, times, texts } = batch;
+    const now = this.#ctx?.clock.now() ?? Date.now();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as Row;
+      let line = texts?.[i];
+      if (line === undefined) {
+        try {
+          line = JSON.stringify(record);
+        } catch (err) {
+          rejections.push({ index: i, message: `cannot be written as JSON: ${describeError(err)}` });
+          continue;
+        }
+      }
+      const partition = this.#path(record, times[i] as number);
+      let object = this.#open.get(partition);
+      if (object !== undefined && now - object.openedAt >= this.#maxAge) {
+        await this.#finish(partition, object);
+        object = undefined;
+      }
+      if (object === undefined) object = await this.#start(partition, now);
+      if (this.#config.format === 'parquet') {
+        object.lines.push(line);
+        object.bytes += Buffer.byteLength(line) + 1;
+      } else {
+        object.chunks.push(line, '\n');
+        object.buffered += line.length + 1;
+        object.bytes += line.length + 1;
+        if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
+      }
+      if (object.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
+    }
+    return rejections.length > 0 ? rejections : undefined;
+  }
+
+  async #start(partition: string, now: number): Promise<OpenObject> {
+    const client = this.#clientOrThrow();
+    const seq = String(this.#seq++).padStart(6, '0');
+    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}part-${this.#mark}-${this.#run}-${seq}.${this.#config.format}`;
+    const created = await this.#send(`starting the upload of ${key}`, () =>
+      client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.#config.bucket,
+          Key: key,
+          ContentType:
+            this.#config.format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
+        }),
+      ),
+    );
+    if (created.UploadId === undefined)
+      throw new SluiceError('SINK_UNAVAILABLE', `s3: the server gave no upload id for ${key}`, {
+        step: this.#step,
+      });
+    const object: OpenObject = {
+      key,
+      uploadId: created.UploadId,
+      parts: [],
+      chunks: [],
+      buffered: 0,
+      lines: [],
+      bytes: 0,
+      openedAt: now,
+    };
+    this.#open.set(partition, object);
+    return object;
+  }
+
+  /** Uploads the buffered bytes of `object` as its next part. */
+  async #uploadPart(object: OpenObject): Promise<void> {
+    if (object.buffered === 0) return;
+    const client = this.#clientOrThrow();
+    const [only] = object.chunks;
+    const body =
+      object.chunks.length === 1 && Buffer.isBuffer(only) ? only : Buffer.from(object.chunks.join(''));
+    const n = object.parts.length + 1;
+    const sent = await this.#send(`uploading part ${n} of ${object.key}`, () =>
+      client.send(
+        new UploadPartCommand({
+          Bucket: this.#config.bucket,
+          Key: object.key,
+          UploadId: object.uploadId,
+          PartNumber: n,
+          Body: body,
+          ContentLength: body.length,
+        }),
+      ),
+    );
+    if (sent.ETag === undefined)
+      throw new SluiceError(
+        'SINK_UNAVAILABLE',
+        `s3: the server gave no ETag for part ${n} of ${object.key}`,
+        {
+          step: this.#step,
+        },
+      );
+    object.parts.push({ n, etag: sent.ETag });
+    object.chunks = [];
+    object.buffered = 0;
+  }
+
+  /** Uploads the rest of `object` as its last part; it then waits for a checkpoint's commit. */
+  async #finish(partition: string, object: OpenObject): Promise<void> {
+    if (this.#config.format === 'parquet') await this.#uploadParquet(object);
+    else await this.#uploadPart(object);
+    this.#open.delete(partition);
+    this.#finished.push({ key: object.key, uploadId: object.uploadId, parts: object.parts });
+  }
+
+  /** Encodes the records of a `parquet` object and uploads the file in `part_bytes` parts. */
+  async #uploadParquet(object: OpenObject): Promise<void> {
+    const records = object.lines.map((line) => JSON.parse(line) as { [k: string]: unknown });
+    object.lines = [];
+    const file = encodeParquet(records, this.#config.compression);
+    const size = this.#config.part_bytes;
+    for (let at = 0; at < file.length; at += size) {
+      const part = Buffer.from(file.buffer, file.byteOffset + at, Math.min(size, file.length - at));
+      object.chunks = [part];
+      object.buffered = part.length;
+      await this.#uploadPart(object);
+    }
+  }
+
+  async #finishAll(): Promise<void> {
+    for (const [partition, object] of [...this.#open]) await this.#finish(partition, object);
+  }
+
+  async prepareCommit(checkpointId: number): Promise<S3SinkState> {
+    await this.#finishAll();
+    if (this.#finished.length > 0) {
+      this.#prepared.set(checkpointId, this.#finished);
+      this.#finished = [];
+    }
+    // Every prepared object not completed yet: a checkpoint whose commit never came is covered by this one.
+    const uploads = [...this.#prepared.values()].flat();
+    return { uploads };
+  }
+
+  async commit(checkpointId: number): Promise<void> {
+    for (const [id, uploads] of [...this.#prepared]) {
+      if (id > checkpointId) continue;
+      for (const upload of uploads) await this.#complete(upload);
+      this.#prepared.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#finishAll();
+    for (const upload of [...this.#prepared.values()].flat()) await this.#complete(upload);
+    for (const upload of this.#finished) await this.#complete(upload);
+    this.#prepared.clear();
+    this.#finished = [];
+    this.#client?.destroy();
+    this.#client = undefined;
+  }
+
+  async abort(): Promise<void> {
+    // Prepared objects stay: their checkpoint may be durable, and the next open completes them.
+    // What no checkpoint recorded is aborted now (best effort; the next open aborts what remains).
+    const strays = [
+      ...[...this.#open.values()].map((o) => ({ key: o.key, uploadId: o.uploadId })),
+      ...this.#finished,
+    ];
+    this.#open.clear();
+    this.#finished = [];
+    const client = this.#client;
+    if (client === undefined) return;
+    for (const { key, uploadId } of strays) {
+      try {
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.#config.bucket, Key: key, UploadId: uploadId }),
+        );
+      } catch (err) {
+        this.#log?.warn('s3: could not abort an upload; the next start aborts it', {
+          sink: this.#step,
+          key,
+          error: describeError(err),
+        });
+      }
+    }
+    client.destroy();
+    this.#client = undefined;
+  }
+}
+
+/** The `s3` sink spec. */
+export const s3Sink = defineSink({
+  type: 's3',
+  summary:
+    'Writes records as JSON lines or Parquet to S3-compatible object storage, partitioned, exactly-once.',
+  delivery: 'exactly-once',
+  description: [
+    'Records are written as JSON lines (a record read as JSON that no step changed is written as the',
+    'text it was read from) or as Parquet (`format`, `compression`) to objects under `prefix`, in Hive-style folders from the event time and',
+    'fields given in `partition_by` (`dt=2026-12-06/hour=13/region=EU/`). Each object is a multipart',
+    'upload whose parts (`part_bytes`, 5 MiB at least) are sent while it grows (`jsonl`) or once it is',
+    'finished (`parquet`, encoded whole with parquet-wasm); it is finished when it',
+    'reaches `roll.max_bytes`, when it has been open `roll.max_age`, and at every checkpoint.',
+    '',
+    'Exactly-once: a finished object is only *prepared* — its upload id and part ETags go into the',
+    'checkpoint — and is completed (made visible) once the checkpoint is durable. After a crash the',
+    'restart completes the uploads of the restored checkpoint and aborts every other upload this sink',
+    'started (its keys carry a mark made from the pipeline name and the sink id), so each record is',
+    'published once. Objects are named `part-<mark>-<run>-<sequence>.<format>` and sort in the order',
+    'written. Give the bucket a lifecycle rule that aborts incomplete multipart uploads after some',
+    'days longer than a job may stay down, for uploads of a sink that never restarts.',
+    '',
+    'A record that cannot be written as JSON goes to the dead-letter output. Requests that fail',
+    'transiently (no answer, 5xx, throttling) are retried with capped backoff (`retry`); a refusal',
+    '(wrong credentials, no such bucket) fails the job.',
+  ].join('\n'),
+  example: [
+    'type: s3',
+    'bucket: events',
+    'prefix: orders/',
+    'format: parquet',
+    'partition_by:',
+    '  time: dt={yyyy-MM-dd}/hour={HH}',
+    '  fields: [region]',
+    'roll:',
+    '  max_bytes: 67108864',
+    '  max_age: 5m',
+  ].join('\n'),
+  config: s3SinkConfig,
+  create(config, sink) {
+    return new S3Sink(config, sink?.id ?? 's3');
+  },
+});
