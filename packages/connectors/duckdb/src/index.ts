@@ -1,0 +1,20 @@
+/**
+ * @sluice/duckdb: the DuckDB sink, registered explicitly:
+ *
+ * ```ts
+ * const registry = new Registry([builtins, duckdb]);
+ * ```
+ *
+ * The `sluice` CLI loads this package by itself when a pipeline names `type: duckdb`.
+ */
+
+import { type Plugin, sinkOf } from '@sluice/core';
+import { duckdbSink } from './sink-spec.ts';
+
+export { duckdbSink };
+
+/** The DuckDB plugin: the sink of `type: duckdb`. */
+export const duckdb: Plugin = { name: 'duckdb', components: [duckdbSink] };
+
+/** TypeScript API helper: `.to('store', toDuckdb({ path: 'data.duckdb', table: 'orders' }))`. */
+export const toDuckdb = sinkOf(duckdbSink);

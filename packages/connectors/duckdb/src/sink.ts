@@ -1,0 +1,315 @@
+/**
+ * The `duckdb` sink: stages each write's changes in a table of the database file, and publishes
+ * the changes of a checkpoint into the target table, with the checkpoint's id, in one DuckDB
+ * transaction once the checkpoint is durable.
+ */
+
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  INSERT,
+  type Logger,
+  type RetryPolicy,
+  type Row,
+  retry,
+  retryPolicy,
+  type Sink,
+  type SinkBatch,
+  type SinkContext,
+  type SinkRejection,
+  SluiceError,
+} from '@sluice/core';
+import { databasePath, openDatabase } from './database.ts';
+import { failureKind, reasonOf } from './errors.ts';
+import { checkSinkConfig, type DuckdbSinkConfig } from './sink-config.ts';
+import { CHECKPOINTS_TABLE, type Column, literal, quote, Statements } from './statements.ts';
+
+/** What `prepareCommit` returns: the checkpoint whose staged changes a restart publishes. */
+export interface DuckdbSinkState {
+  readonly checkpoint: number;
+}
+
+/** Letters, digits and `_` of `text`, for a table name. */
+function sanitize(text: string): string {
+  return text.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+/** The `duckdb` sink (its spec, with what it does, is `duckdbSink` in `sink-spec.ts`). */
+export class DuckdbSink implements Sink {
+  readonly #config: DuckdbSinkConfig;
+  readonly #policy: RetryPolicy;
+  #ctx: SinkContext | undefined;
+  #log: Logger | undefined;
+  #instance: DuckDBInstance | undefined;
+  #conn: DuckDBConnection | undefined;
+  #statements: Statements | undefined;
+  /** This sink's row in the checkpoints table: `<pipeline>/<sink id>`. */
+  #name = '';
+  /** The sequence number of the next staged change. */
+  #seq = 0;
+  /** Checkpoints prepared (their changes marked) and not yet published, oldest first. */
+  #prepared: number[] = [];
+
+  constructor(config: DuckdbSinkConfig) {
+    checkSinkConfig(config);
+    this.#config = config;
+    this.#policy = { ...retryPolicy(config.retry), isRetryable: (err) => failureKind(err) === 'transient' };
+  }
+
+  /** The database this sink writes (for a query server sharing its instance). */
+  get instance(): DuckDBInstance | undefined {
+    return this.#instance;
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#log = ctx.log;
+    const config = this.#config;
+    const path = databasePath(config.path, ctx.baseDir);
+    this.#name = `${ctx.pipeline ?? 'sluice'}/${ctx.id}`;
+    try {
+      this.#instance = await this.#retry('open the database', () => openDatabase(path));
+      const conn = await this.#instance.connect();
+      this.#conn = conn;
+      if (config.create_table && config.columns) {
+        const cols = Object.entries(config.columns).map(([name, type]) => `${quote(name)} ${type}`);
+        if (config.key) cols.push(`PRIMARY KEY (${config.key.map(quote).join(', ')})`);
+        await conn.run(`CREATE TABLE IF NOT EXISTS ${quote(config.table)} (${cols.join(', ')})`);
+      }
+      const columns = await this.#columns(conn);
+      const stage = `_sluice_stage_${sanitize(config.table)}_${sanitize(this.#name)}`;
+      const statements = new Statements(config.table, stage, columns, config.key);
+      this.#statements = statements;
+      await conn.run(
+        `CREATE TABLE IF NOT EXISTS ${CHECKPOINTS_TABLE} (sink VARCHAR PRIMARY KEY, checkpoint BIGINT NOT NULL, published_at TIMESTAMP NOT NULL)`,
+      );
+      await conn.run(statements.createStage());
+      await this.#recover(ctx.restored as DuckdbSinkState | undefined);
+      const seq = await conn.runAndReadAll(
+        `SELECT coalesce(max(_sluice_seq) + 1, 0) AS n FROM ${statements.stage}`,
+      );
+      this.#seq = Number(seq.getRowObjectsJS()[0].n);
+    } catch (err) {
+      this.#drop();
+      if (err instanceof SluiceError) throw err;
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `duckdb sink: cannot open ${config.table} in ${config.path}: ${reasonOf(err)}`,
+        {
+          step: ctx.id,
+          path: 'table',
+          cause: err,
+        },
+      );
+    }
+    ctx.log.info('duckdb sink: writing', { path: config.path, table: config.table, mode: config.mode });
+  }
+
+  /**
+   * Stages the batch's changes, `batch_size` rows per INSERT (each statement commits on its own,
+   * so a refused one wrote nothing): a statement DuckDB refuses is retried in halves until the
+   * refused records are found, each rejected with DuckDB's reason.
+   */
+  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const rejected: SinkRejection[] = [];
+    const { records, kinds } = batch;
+    const seqs: number[] = new Array(records.length);
+    const all: number[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      all[i] = i;
+      seqs[i] = this.#seq + i;
+    }
+    this.#seq += records.length;
+    const size = this.#config.batch_size;
+    for (let from = 0; from < all.length; from += size) {
+      const chunk = all.slice(from, from + size);
+      await this.#bisect(records, chunk, seqs, kinds, rejected);
+    }
+    return rejected.length === 0 ? undefined : rejected;
+  }
+
+  /** Marks the changes staged since the last checkpoint as this checkpoint's; they stay unpublished. */
+  async prepareCommit(checkpointId: number): Promise<DuckdbSinkState> {
+    const statements = this.#need();
+    await this.#retry('mark the checkpoint’s changes', () =>
+      this.#connection().run(statements.mark(checkpointId)),
+    );
+    this.#prepared.push(checkpointId);
+    return { checkpoint: checkpointId };
+  }
+
+  /** The checkpoint is durable: publishes its changes (and any older prepared ones) in one transaction. */
+  async commit(checkpointId: number): Promise<void> {
+    if (!this.#prepared.some((c) => c <= checkpointId)) return;
+    await this.#publish(checkpointId, checkpointId);
+    this.#prepared = this.#prepared.filter((c) => c > checkpointId);
+  }
+
+  /** A clean end: publishes every staged change, then releases the connection. */
+  async close(): Promise<void> {
+    try {
+      if (this.#statements) await this.#publish(undefined, this.#prepared.at(-1));
+    } finally {
+      this.#drop();
+    }
+  }
+
+  /** Publishes nothing: staged changes stay for the next `open`, which publishes or drops them by its checkpoint. */
+  async abort(): Promise<void> {
+    this.#drop();
+  }
+
+  /**
+   * After a restart from checkpoint `restored`: publishes the changes staged up to it (prepared,
+   * not yet published when the job stopped), and drops those after it (the job writes them again).
+   */
+  async #recover(restored: DuckdbSinkState | undefined): Promise<void> {
+    const conn = this.#connection();
+    const statements = this.#need();
+    const published = await conn.runAndReadAll(
+      `SELECT checkpoint FROM ${CHECKPOINTS_TABLE} WHERE sink = ${literal(this.#name)}`,
+    );
+    const last = published.getRowObjectsJS()[0]?.checkpoint;
+    const restoredId = restored?.checkpoint;
+    if (last !== undefined && (restoredId === undefined || Number(last) > restoredId))
+      this.#log?.warn(
+        'duckdb sink: the table holds writes of a later checkpoint than the one restored; they will be written again',
+        {
+          published: Number(last),
+          restored: restoredId ?? null,
+        },
+      );
+    if (restoredId !== undefined) await this.#publish(restoredId, restoredId);
+    await conn.run(statements.discardAfter(restoredId));
+  }
+
+  /**
+   * Publishes the staged changes up to `upTo` (all when undefined) and records `marker` as this
+   * sink's published checkpoint, in one transaction; retried as a whole.
+   */
+  async #publish(upTo: number | undefined, marker: number | undefined): Promise<void> {
+    const statements = this.#need();
+    const what = 'publish the checkpoint’s changes';
+    await this.#retry(what, async () => {
+      const conn = this.#connection();
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        for (const sql of statements.publish(upTo)) await conn.run(sql);
+        if (marker !== undefined)
+          await conn.run(
+            `INSERT OR REPLACE INTO ${CHECKPOINTS_TABLE} VALUES (${literal(this.#name)}, ${marker}, now()::TIMESTAMP)`,
+          );
+        await conn.run('COMMIT');
+      } catch (err) {
+        await conn.run('ROLLBACK').catch(() => {});
+        // Staged values all cast; what DuckDB refuses now is the table's (a duplicate primary key of an append).
+        if (failureKind(err) === 'record')
+          throw new SluiceError(
+            'SINK_REJECTED',
+            `duckdb sink: could not ${what} into ${this.#config.table}: ${reasonOf(err)}`,
+            {
+              step: this.#ctx?.id,
+              cause: err,
+            },
+          );
+        throw err;
+      }
+    });
+  }
+
+  async #bisect(
+    records: readonly Row[],
+    indexes: readonly number[],
+    seqs: readonly number[],
+    kinds: SinkBatch['kinds'],
+    rejected: SinkRejection[],
+  ): Promise<void> {
+    const statements = this.#need();
+    try {
+      await this.#retry('stage the records', () =>
+        this.#connection().run(
+          statements.stageInsert(indexes.length),
+          statements.stageValues(
+            records,
+            indexes,
+            indexes.map((i) => seqs[i]),
+            indexes.map((i) => kinds?.[i] ?? INSERT),
+          ),
+        ),
+      );
+    } catch (err) {
+      if (failureKind(err) !== 'record') throw err;
+      if (indexes.length === 1) {
+        rejected.push({ index: indexes[0], message: `duckdb refused the row: ${reasonOf(err)}` });
+        return;
+      }
+      const mid = indexes.length >> 1;
+      await this.#bisect(records, indexes.slice(0, mid), seqs, kinds, rejected);
+      await this.#bisect(records, indexes.slice(mid), seqs, kinds, rejected);
+    }
+  }
+
+  /** The columns written: `columns` when declared (each must exist), else every column of the table. */
+  async #columns(conn: DuckDBConnection): Promise<Column[]> {
+    const config = this.#config;
+    const result = await conn.runAndReadAll(
+      `SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ${literal(config.table)} ORDER BY column_index`,
+    );
+    const found: Column[] = result.getRowObjectsJS().map((r) => ({
+      name: String(r.column_name),
+      type: String(r.data_type),
+      nullable: Boolean(r.is_nullable),
+    }));
+    if (found.length === 0)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `duckdb sink: no table ${config.table} in ${config.path}; create it, or set \`create_table: true\` with \`columns\``,
+        { step: this.#ctx?.id, path: 'table' },
+      );
+    if (config.columns === undefined) return found;
+    return Object.keys(config.columns).map((name) => {
+      const column = found.find((c) => c.name === name);
+      if (!column)
+        throw new SluiceError('CONFIG_INVALID', `duckdb sink: table ${config.table} has no column ${name}`, {
+          step: this.#ctx?.id,
+          path: `columns.${name}`,
+        });
+      return column;
+    });
+  }
+
+  /** Runs `fn`, retrying what may pass (a file locked by another process) with capped backoff and jitter. */
+  async #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const policy: RetryPolicy = {
+      ...this.#policy,
+      onRetry: (err, attempt, delay) =>
+        this.#log?.warn('duckdb sink: retrying', { what, attempt, delay_ms: delay, reason: reasonOf(err) }),
+    };
+    try {
+      return await retry(fn, policy, this.#ctx?.signal);
+    } catch (err) {
+      const kind = failureKind(err);
+      if (kind === 'record' || err instanceof SluiceError) throw err;
+      throw new SluiceError(
+        'SINK_UNAVAILABLE',
+        `duckdb sink: could not ${what} (${this.#config.table} in ${this.#config.path}): ${reasonOf(err)}`,
+        { step: this.#ctx?.id, cause: err },
+      );
+    }
+  }
+
+  #connection(): DuckDBConnection {
+    if (!this.#conn) throw new SluiceError('INTERNAL', 'duckdb sink: used before open or after close');
+    return this.#conn;
+  }
+
+  #need(): Statements {
+    if (!this.#statements) throw new SluiceError('INTERNAL', 'duckdb sink: write before open');
+    return this.#statements;
+  }
+
+  #drop(): void {
+    this.#conn?.closeSync();
+    this.#conn = undefined;
+    this.#statements = undefined;
+  }
+}
