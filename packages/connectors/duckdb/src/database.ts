@@ -5,7 +5,8 @@
  * file's lock.
  */
 
-import { isAbsolute, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 /** `path` resolved against `baseDir`, `:memory:` as it is. */
@@ -14,10 +15,12 @@ export function databasePath(path: string, baseDir: string): string {
   return resolve(baseDir, path);
 }
 
-/** The process's instance for `path`, opened read-write (creating the file when missing). */
+/** The process's instance for `path`, opened read-write (creating the file and its folder when missing). */
 export function openDatabase(path: string): Promise<DuckDBInstance> {
   // `:memory:` is not cached by name: each sink gets its own database.
-  return path === ':memory:' ? DuckDBInstance.create(path) : DuckDBInstance.fromCache(path);
+  if (path === ':memory:') return DuckDBInstance.create(path);
+  mkdirSync(dirname(path), { recursive: true });
+  return DuckDBInstance.fromCache(path);
 }
 
 /** A new instance of `path` opened read-only: for readers in another process than the writer. */

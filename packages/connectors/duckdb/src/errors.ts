@@ -12,8 +12,8 @@ export type FailureKind = 'record' | 'transient' | 'fatal';
 /** The classes of DuckDB errors a single value causes: it will never be written as it is. */
 const RECORD =
   /^(Conversion|Constraint|Invalid Input|Out of Range|Mismatch Type|Type Mismatch) Error|^Failed to cast/;
-/** A database file another process holds, or an I/O failure that may pass. */
-const TRANSIENT = /Could not set lock|Conflicting lock|^IO Error/;
+/** A database file another process holds (it may let go: a pipeline restarting). */
+const TRANSIENT = /Could not set lock|Conflicting lock/;
 
 export function failureKind(err: unknown): FailureKind {
   if (err instanceof SluiceError) return 'fatal';

@@ -18,3 +18,5 @@ export const duckdb: Plugin = { name: 'duckdb', components: [duckdbSink] };
 
 /** TypeScript API helper: `.to('store', toDuckdb({ path: 'data.duckdb', table: 'orders' }))`. */
 export const toDuckdb = sinkOf(duckdbSink);
+
+export { type QueryResult, queryDuckdb } from './query.ts';

@@ -52,6 +52,11 @@ export const duckdbSinkConfig = Type.Object(
       description:
         'Most rows per `INSERT` statement into the staging table; a larger write is sent as several statements, in order.',
     }),
+    serve_queries: Type.Boolean({
+      default: false,
+      description:
+        'Answer read-only SQL (`sluice query <pipeline> "<sql>"`) from the running pipeline’s own connection, on 127.0.0.1 at a port written to `query.json` in the sink’s state folder. DuckDB lets one process write a file, so without it the file cannot be queried while the pipeline runs.',
+    }),
     retry: retryConfig,
   },
   { additionalProperties: false },

@@ -20,6 +20,7 @@ import {
 } from '@sluice/core';
 import { databasePath, openDatabase } from './database.ts';
 import { failureKind, reasonOf } from './errors.ts';
+import { QueryServer } from './query.ts';
 import { checkSinkConfig, type DuckdbSinkConfig } from './sink-config.ts';
 import { CHECKPOINTS_TABLE, type Column, literal, quote, Statements } from './statements.ts';
 
@@ -48,6 +49,7 @@ export class DuckdbSink implements Sink {
   #seq = 0;
   /** Checkpoints prepared (their changes marked) and not yet published, oldest first. */
   #prepared: number[] = [];
+  #server: QueryServer | undefined;
 
   constructor(config: DuckdbSinkConfig) {
     checkSinkConfig(config);
@@ -101,6 +103,8 @@ export class DuckdbSink implements Sink {
         },
       );
     }
+    if (config.serve_queries && this.#instance && ctx.stateDir)
+      this.#server = await QueryServer.start(this.#instance, ctx.stateDir);
     ctx.log.info('duckdb sink: writing', { path: config.path, table: config.table, mode: config.mode });
   }
 
@@ -308,6 +312,8 @@ export class DuckdbSink implements Sink {
   }
 
   #drop(): void {
+    void this.#server?.close();
+    this.#server = undefined;
     this.#conn?.closeSync();
     this.#conn = undefined;
     this.#statements = undefined;
