@@ -243,13 +243,26 @@ export class DuckdbSink implements Sink {
     } catch (err) {
       if (failureKind(err) !== 'record') throw err;
       if (indexes.length === 1) {
-        rejected.push({ index: indexes[0], message: `duckdb refused the row: ${reasonOf(err)}` });
+        rejected.push({ index: indexes[0], message: this.#refusal(reasonOf(err)) });
         return;
       }
       const mid = indexes.length >> 1;
       await this.#bisect(records, indexes.slice(0, mid), seqs, kinds, rejected);
       await this.#bisect(records, indexes.slice(mid), seqs, kinds, rejected);
     }
+  }
+
+  /**
+   * The dead letter's reason: DuckDB's message, led for a NOT NULL column (checked on the staging
+   * table, where removals carry only their key) by the column's name.
+   */
+  #refusal(reason: string): string {
+    const column =
+      /CHECK constraint failed on table _sluice_stage_.* OR \("((?:[^"]|"")+)" IS NOT NULL\)/.exec(
+        reason,
+      )?.[1];
+    if (column === undefined) return `duckdb refused the row: ${reason}`;
+    return `duckdb refused the row: NOT NULL column "${column.replaceAll('""', '"')}" of ${this.#config.table} has no value (${reason})`;
   }
 
   /** The columns written: `columns` when declared (each must exist), else every column of the table. */
