@@ -45,13 +45,6 @@ export const duckdbSinkConfig = Type.Object(
       description:
         'Create the table from `columns` (with `key` as its primary key) when it does not exist. The sink contract gives a sink no schema of its input, so the column types are declared.',
     }),
-    batch_size: Type.Integer({
-      minimum: 1,
-      maximum: 10_000,
-      default: 500,
-      description:
-        'Most rows per `INSERT` statement into the staging table; a larger write is sent as several statements, in order.',
-    }),
     serve_queries: Type.Boolean({
       default: false,
       description:

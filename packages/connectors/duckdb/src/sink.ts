@@ -9,7 +9,6 @@ import {
   INSERT,
   type Logger,
   type RetryPolicy,
-  type Row,
   retry,
   retryPolicy,
   type Sink,
@@ -109,24 +108,45 @@ export class DuckdbSink implements Sink {
   }
 
   /**
-   * Stages the batch's changes, `batch_size` rows per INSERT (each statement commits on its own,
-   * so a refused one wrote nothing): a statement DuckDB refuses is retried in halves until the
-   * refused records are found, each rejected with DuckDB's reason.
+   * Stages the batch's changes through DuckDB's Appender, flushed (and committed) before it
+   * resolves. A record missing a NOT NULL value is not staged; one with a value DuckDB will not
+   * cast is staged as NULLs and deleted again by its sequence number; each is rejected with the
+   * reason, the rest of the batch is written.
    */
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    const statements = this.#need();
+    const conn = this.#connection();
     const rejected: SinkRejection[] = [];
+    const refusedSeqs: number[] = [];
     const { records, kinds } = batch;
-    const seqs: number[] = new Array(records.length);
-    const all: number[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      all[i] = i;
-      seqs[i] = this.#seq + i;
-    }
-    this.#seq += records.length;
-    const size = this.#config.batch_size;
-    for (let from = 0; from < all.length; from += size) {
-      const chunk = all.slice(from, from + size);
-      await this.#bisect(records, chunk, seqs, kinds, rejected);
+    try {
+      const appender = await conn.createAppender(statements.stageName);
+      try {
+        for (let i = 0; i < records.length; i++) {
+          const kind = kinds?.[i] ?? INSERT;
+          const missing = statements.missing(records[i], kind);
+          if (missing !== undefined) {
+            rejected.push({ index: i, message: `duckdb refused the row: ${missing}` });
+            continue;
+          }
+          const seq = this.#seq++;
+          const failure = statements.append(appender, records[i], seq, kind);
+          if (failure === undefined) continue;
+          rejected.push({ index: i, message: `duckdb refused the row: ${failure}` });
+          refusedSeqs.push(seq);
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      if (refusedSeqs.length > 0)
+        await conn.run(`DELETE FROM ${statements.stage} WHERE _sluice_seq IN (${refusedSeqs.join(', ')})`);
+    } catch (err) {
+      throw new SluiceError(
+        'SINK_UNAVAILABLE',
+        `duckdb sink: could not stage the records (${this.#config.table} in ${this.#config.path}): ${reasonOf(err)}`,
+        { step: this.#ctx?.id, cause: err },
+      );
     }
     return rejected.length === 0 ? undefined : rejected;
   }
@@ -218,51 +238,6 @@ export class DuckdbSink implements Sink {
         throw err;
       }
     });
-  }
-
-  async #bisect(
-    records: readonly Row[],
-    indexes: readonly number[],
-    seqs: readonly number[],
-    kinds: SinkBatch['kinds'],
-    rejected: SinkRejection[],
-  ): Promise<void> {
-    const statements = this.#need();
-    try {
-      await this.#retry('stage the records', () =>
-        this.#connection().run(
-          statements.stageInsert(indexes.length),
-          statements.stageValues(
-            records,
-            indexes,
-            indexes.map((i) => seqs[i]),
-            indexes.map((i) => kinds?.[i] ?? INSERT),
-          ),
-        ),
-      );
-    } catch (err) {
-      if (failureKind(err) !== 'record') throw err;
-      if (indexes.length === 1) {
-        rejected.push({ index: indexes[0], message: this.#refusal(reasonOf(err)) });
-        return;
-      }
-      const mid = indexes.length >> 1;
-      await this.#bisect(records, indexes.slice(0, mid), seqs, kinds, rejected);
-      await this.#bisect(records, indexes.slice(mid), seqs, kinds, rejected);
-    }
-  }
-
-  /**
-   * The dead letter's reason: DuckDB's message, led for a NOT NULL column (checked on the staging
-   * table, where removals carry only their key) by the column's name.
-   */
-  #refusal(reason: string): string {
-    const column =
-      /CHECK constraint failed on table _sluice_stage_.* OR \("((?:[^"]|"")+)" IS NOT NULL\)/.exec(
-        reason,
-      )?.[1];
-    if (column === undefined) return `duckdb refused the row: ${reason}`;
-    return `duckdb refused the row: NOT NULL column "${column.replaceAll('""', '"')}" of ${this.#config.table} has no value (${reason})`;
   }
 
   /** The columns written: `columns` when declared (each must exist), else every column of the table. */

@@ -3,7 +3,7 @@
  * not yet published), the table of published checkpoints, and the statements between them.
  */
 
-import { type DuckDBValue, listValue } from '@duckdb/node-api';
+import { type DuckDBAppender, type DuckDBValue, listValue } from '@duckdb/node-api';
 import { DELETE, type Row, UPDATE_BEFORE } from '@sluice/core';
 
 /** A column of the target table, as `duckdb_columns()` describes it. */
@@ -36,6 +36,8 @@ export class Statements {
   readonly #target: string;
   /** The staging table's quoted name. */
   readonly stage: string;
+  /** The staging table's name, for the Appender. */
+  readonly stageName: string;
   /** Whether each column is a DuckDB list (`T[]`), which takes a JS array as a list. */
   readonly #lists: readonly boolean[];
 
@@ -49,55 +51,63 @@ export class Statements {
     this.#key = key;
     this.#target = quote(table);
     this.stage = quote(stageName);
+    this.stageName = stageName;
     this.#lists = columns.map((c) => /\[\d*\]$/.test(c.type));
   }
 
   /**
-   * The staging table: the target's columns with its types, each NOT NULL column checked for
-   * every change but a removal (which carries only its key), then the write's sequence number,
-   * the change's row kind and the checkpoint it belongs to (NULL until `prepareCommit`).
+   * The staging table: the target's columns with its types (DuckDB casts each value as it is
+   * appended), without constraints (a removal carries only its key; NOT NULL is checked before
+   * appending), then the change's sequence number, its row kind and the checkpoint it belongs to
+   * (NULL until `prepareCommit`).
    */
   createStage(): string {
     const cols = this.#columns.map((c) => `${quote(c.name)} ${c.type}`);
-    const checks = this.#columns
-      .filter((c) => !c.nullable)
-      .map((c) => `CHECK (_sluice_kind IN ${REMOVES} OR ${quote(c.name)} IS NOT NULL)`);
     return `CREATE TABLE IF NOT EXISTS ${this.stage} (${[
       ...cols,
       '_sluice_seq BIGINT NOT NULL',
       '_sluice_kind TINYINT NOT NULL',
       '_sluice_checkpoint BIGINT',
-      ...checks,
     ].join(', ')})`;
   }
 
-  /** A multi-row INSERT of `rows` changes into the staging table. */
-  stageInsert(rows: number): string {
-    const width = this.#columns.length + 2;
-    const tuples: string[] = [];
-    for (let r = 0; r < rows; r++) {
-      const params: string[] = [];
-      for (let c = 1; c <= width; c++) params.push(`$${r * width + c}`);
-      tuples.push(`(${params.join(', ')}, NULL)`);
-    }
-    return `INSERT INTO ${this.stage} VALUES ${tuples.join(', ')}`;
+  /**
+   * Why `record` cannot be staged as a change of kind `kind`: the first NOT NULL column it has no
+   * value for (removals need only their key). Undefined when it can.
+   */
+  missing(record: Row, kind: number): string | undefined {
+    if (kind === UPDATE_BEFORE || kind === DELETE) return undefined;
+    for (const c of this.#columns)
+      if (!c.nullable && (record[c.name] === undefined || record[c.name] === null))
+        return `NOT NULL column "${c.name}" of ${this.#target} has no value`;
+    return undefined;
   }
 
-  /** The parameters of `stageInsert` for `records[indexes]`, with their sequence numbers and kinds. */
-  stageValues(
-    records: readonly Row[],
-    indexes: readonly number[],
-    seqs: readonly number[],
-    kinds: readonly number[],
-  ) {
-    const values: DuckDBValue[] = [];
-    for (let n = 0; n < indexes.length; n++) {
-      const record = records[indexes[n]];
-      for (let c = 0; c < this.#columns.length; c++)
-        values.push(toDuckdb(record[this.#columns[c].name], this.#lists[c]));
-      values.push(BigInt(seqs[n]), kinds[n]);
+  /**
+   * Appends `record` as one staging row. When DuckDB refuses a value (it does not cast to its
+   * column's type) the row is completed with NULLs and ended — the appender cannot drop a row
+   * begun — and DuckDB's reason is returned: the caller deletes the row by its `seq`.
+   */
+  append(appender: DuckDBAppender, record: Row, seq: number, kind: number): string | undefined {
+    const width = this.#columns.length;
+    let c = 0;
+    let failure: string | undefined;
+    try {
+      for (; c < width; c++) {
+        const value = toDuckdb(record[this.#columns[c].name], this.#lists[c]);
+        if (value === null) appender.appendNull();
+        else if (this.#lists[c]) appender.appendValue(value, appender.columnType(c));
+        else appender.appendValue(value);
+      }
+    } catch (err) {
+      failure = `column ${quote(this.#columns[c].name)}: ${err instanceof Error ? err.message : String(err)}`;
+      for (; c < width; c++) appender.appendNull();
     }
-    return values;
+    appender.appendBigInt(BigInt(seq));
+    appender.appendTinyInt(kind);
+    appender.appendNull();
+    appender.endRow();
+    return failure;
   }
 
   /** Marks the staged changes not yet in a checkpoint as belonging to `checkpoint`. */
