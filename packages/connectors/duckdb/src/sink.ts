@@ -113,7 +113,11 @@ export class DuckdbSink implements Sink {
    * cast is staged as NULLs and deleted again by its sequence number; each is rejected with the
    * reason, the rest of the batch is written.
    */
-  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+  write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    return this.#serial(() => this.#write(batch));
+  }
+
+  async #write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const statements = this.#need();
     const conn = this.#connection();
     const rejected: SinkRejection[] = [];
@@ -152,7 +156,11 @@ export class DuckdbSink implements Sink {
   }
 
   /** Marks the changes staged since the last checkpoint as this checkpoint's; they stay unpublished. */
-  async prepareCommit(checkpointId: number): Promise<DuckdbSinkState> {
+  prepareCommit(checkpointId: number): Promise<DuckdbSinkState> {
+    return this.#serial(() => this.#prepareCommit(checkpointId));
+  }
+
+  async #prepareCommit(checkpointId: number): Promise<DuckdbSinkState> {
     const statements = this.#need();
     await this.#retry('mark the checkpoint’s changes', () =>
       this.#connection().run(statements.mark(checkpointId)),
@@ -162,14 +170,22 @@ export class DuckdbSink implements Sink {
   }
 
   /** The checkpoint is durable: publishes its changes (and any older prepared ones) in one transaction. */
-  async commit(checkpointId: number): Promise<void> {
+  commit(checkpointId: number): Promise<void> {
+    return this.#serial(() => this.#commit(checkpointId));
+  }
+
+  async #commit(checkpointId: number): Promise<void> {
     if (!this.#prepared.some((c) => c <= checkpointId)) return;
     await this.#publish(checkpointId, checkpointId);
     this.#prepared = this.#prepared.filter((c) => c > checkpointId);
   }
 
   /** A clean end: publishes every staged change, then releases the connection. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return this.#serial(() => this.#close());
+  }
+
+  async #close(): Promise<void> {
     try {
       if (this.#statements) await this.#publish(undefined, this.#prepared.at(-1));
     } finally {
@@ -288,6 +304,18 @@ export class DuckdbSink implements Sink {
       );
     }
   }
+
+  /**
+   * Runs `fn` after every earlier call has settled: the runtime commits a durable checkpoint while
+   * writes go on, and one DuckDB connection runs one statement (or appender) at a time.
+   */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #queue: Promise<unknown> = Promise.resolve();
 
   #connection(): DuckDBConnection {
     if (!this.#conn) throw new SluiceError('INTERNAL', 'duckdb sink: used before open or after close');
