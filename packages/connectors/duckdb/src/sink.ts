@@ -4,7 +4,7 @@
  * transaction once the checkpoint is durable.
  */
 
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
   INSERT,
   type Logger,
@@ -49,6 +49,13 @@ export class DuckdbSink implements Sink {
   /** Checkpoints prepared (their changes marked) and not yet published, oldest first. */
   #prepared: number[] = [];
   #server: QueryServer | undefined;
+  /**
+   * The Appender of the staging table, open from the first write after a checkpoint to the next
+   * `prepareCommit` (a flush commits, so one per write would cost a commit per write).
+   */
+  #appender: DuckDBAppender | undefined;
+  /** Sequence numbers of staged rows whose value DuckDB refused: deleted at the next flush. */
+  #refusedSeqs: number[] = [];
 
   constructor(config: DuckdbSinkConfig) {
     checkSinkConfig(config);
@@ -108,10 +115,10 @@ export class DuckdbSink implements Sink {
   }
 
   /**
-   * Stages the batch's changes through DuckDB's Appender, flushed (and committed) before it
-   * resolves. A record missing a NOT NULL value is not staged; one with a value DuckDB will not
-   * cast is staged as NULLs and deleted again by its sequence number; each is rejected with the
-   * reason, the rest of the batch is written.
+   * Stages the batch's changes through DuckDB's Appender (flushed at the next checkpoint or the
+   * end). A record missing a NOT NULL value is not staged; one with a value DuckDB will not cast
+   * is staged as NULLs and deleted again by its sequence number at the flush; each is rejected
+   * with the reason, the rest of the batch is written.
    */
   write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     return this.#serial(() => this.#write(batch));
@@ -119,40 +126,59 @@ export class DuckdbSink implements Sink {
 
   async #write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const statements = this.#need();
-    const conn = this.#connection();
     const rejected: SinkRejection[] = [];
-    const refusedSeqs: number[] = [];
     const { records, kinds } = batch;
     try {
-      const appender = await conn.createAppender(statements.stageName);
-      try {
-        for (let i = 0; i < records.length; i++) {
-          const kind = kinds?.[i] ?? INSERT;
-          const missing = statements.missing(records[i], kind);
-          if (missing !== undefined) {
-            rejected.push({ index: i, message: `duckdb refused the row: ${missing}` });
-            continue;
-          }
-          const seq = this.#seq++;
-          const failure = statements.append(appender, records[i], seq, kind);
-          if (failure === undefined) continue;
-          rejected.push({ index: i, message: `duckdb refused the row: ${failure}` });
-          refusedSeqs.push(seq);
+      this.#appender ??= await this.#connection().createAppender(statements.stageName);
+      const appender = this.#appender;
+      for (let i = 0; i < records.length; i++) {
+        const kind = kinds?.[i] ?? INSERT;
+        const missing = statements.missing(records[i], kind);
+        if (missing !== undefined) {
+          rejected.push({ index: i, message: `duckdb refused the row: ${missing}` });
+          continue;
         }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
+        const seq = this.#seq++;
+        const failure = statements.append(appender, records[i], seq, kind);
+        if (failure === undefined) continue;
+        rejected.push({ index: i, message: `duckdb refused the row: ${failure}` });
+        this.#refusedSeqs.push(seq);
       }
-      if (refusedSeqs.length > 0)
-        await conn.run(`DELETE FROM ${statements.stage} WHERE _sluice_seq IN (${refusedSeqs.join(', ')})`);
     } catch (err) {
-      throw new SluiceError(
-        'SINK_UNAVAILABLE',
-        `duckdb sink: could not stage the records (${this.#config.table} in ${this.#config.path}): ${reasonOf(err)}`,
-        { step: this.#ctx?.id, cause: err },
-      );
+      throw this.#stageError(err);
     }
     return rejected.length === 0 ? undefined : rejected;
+  }
+
+  /**
+   * Flushes the Appender (its rows commit; they cast already, and the staging table has no
+   * constraints, so nothing is refused here) and deletes the rows of refused values.
+   */
+  async #flush(): Promise<void> {
+    const appender = this.#appender;
+    this.#appender = undefined;
+    try {
+      if (appender) {
+        appender.flushSync();
+        appender.closeSync();
+      }
+      if (this.#refusedSeqs.length > 0) {
+        await this.#connection().run(
+          `DELETE FROM ${this.#need().stage} WHERE _sluice_seq IN (${this.#refusedSeqs.join(', ')})`,
+        );
+        this.#refusedSeqs = [];
+      }
+    } catch (err) {
+      throw this.#stageError(err);
+    }
+  }
+
+  #stageError(err: unknown): SluiceError {
+    return new SluiceError(
+      'SINK_UNAVAILABLE',
+      `duckdb sink: could not stage the records (${this.#config.table} in ${this.#config.path}): ${reasonOf(err)}`,
+      { step: this.#ctx?.id, cause: err },
+    );
   }
 
   /** Marks the changes staged since the last checkpoint as this checkpoint's; they stay unpublished. */
@@ -162,6 +188,7 @@ export class DuckdbSink implements Sink {
 
   async #prepareCommit(checkpointId: number): Promise<DuckdbSinkState> {
     const statements = this.#need();
+    await this.#flush();
     await this.#retry('mark the checkpoint’s changes', () =>
       this.#connection().run(statements.mark(checkpointId)),
     );
@@ -187,7 +214,10 @@ export class DuckdbSink implements Sink {
 
   async #close(): Promise<void> {
     try {
-      if (this.#statements) await this.#publish(undefined, this.#prepared.at(-1));
+      if (this.#statements) {
+        await this.#flush();
+        await this.#publish(undefined, this.#prepared.at(-1));
+      }
     } finally {
       this.#drop();
     }
@@ -328,6 +358,13 @@ export class DuckdbSink implements Sink {
   }
 
   #drop(): void {
+    // Closing an Appender flushes it: what it holds is discarded first (a clean end flushed it already).
+    try {
+      this.#appender?.clear();
+      this.#appender?.closeSync();
+    } catch {}
+    this.#appender = undefined;
+    this.#refusedSeqs = [];
     void this.#server?.close();
     this.#server = undefined;
     this.#conn?.closeSync();

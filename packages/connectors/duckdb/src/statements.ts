@@ -40,6 +40,8 @@ export class Statements {
   readonly stageName: string;
   /** Whether each column is a DuckDB list (`T[]`), which takes a JS array as a list. */
   readonly #lists: readonly boolean[];
+  /** Each column's type when the Appender has a typed call for it (the common types), else undefined. */
+  readonly #fast: readonly (FastType | undefined)[];
 
   constructor(
     table: string,
@@ -53,6 +55,7 @@ export class Statements {
     this.stage = quote(stageName);
     this.stageName = stageName;
     this.#lists = columns.map((c) => /\[\d*\]$/.test(c.type));
+    this.#fast = columns.map((c) => FAST_TYPES[c.type]);
   }
 
   /**
@@ -94,6 +97,7 @@ export class Statements {
     let failure: string | undefined;
     try {
       for (; c < width; c++) {
+        if (appendFast(appender, this.#fast[c], record[this.#columns[c].name])) continue;
         const value = toDuckdb(record[this.#columns[c].name], this.#lists[c]);
         if (value === null) appender.appendNull();
         else if (this.#lists[c]) appender.appendValue(value, appender.columnType(c));
@@ -158,6 +162,51 @@ export class Statements {
     return checkpoint === undefined
       ? `DELETE FROM ${this.stage}`
       : `DELETE FROM ${this.stage} WHERE _sluice_checkpoint IS NULL OR _sluice_checkpoint > ${checkpoint}`;
+  }
+}
+
+type FastType = 'int' | 'bigint' | 'double' | 'varchar' | 'boolean';
+
+/** The column types whose values of the matching JavaScript type are appended by a typed call. */
+const FAST_TYPES: { readonly [type: string]: FastType } = {
+  INTEGER: 'int',
+  BIGINT: 'bigint',
+  DOUBLE: 'double',
+  VARCHAR: 'varchar',
+  BOOLEAN: 'boolean',
+};
+
+/**
+ * Appends `value` by the Appender's typed call for a column of type `fast` when the value is of
+ * the matching JavaScript type (no conversion to a DuckDB value and back); false otherwise, and
+ * the caller takes the generic path, which casts.
+ */
+function appendFast(appender: DuckDBAppender, fast: FastType | undefined, value: unknown): boolean {
+  switch (fast) {
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value > 2147483647 || value < -2147483648)
+        return false;
+      appender.appendInteger(value);
+      return true;
+    case 'bigint':
+      if (typeof value === 'bigint') appender.appendBigInt(value);
+      else if (Number.isSafeInteger(value)) appender.appendBigInt(BigInt(value as number));
+      else return false;
+      return true;
+    case 'double':
+      if (typeof value !== 'number') return false;
+      appender.appendDouble(value);
+      return true;
+    case 'varchar':
+      if (typeof value !== 'string') return false;
+      appender.appendVarchar(value);
+      return true;
+    case 'boolean':
+      if (typeof value !== 'boolean') return false;
+      appender.appendBoolean(value);
+      return true;
+    default:
+      return false;
   }
 }
 
