@@ -9,12 +9,13 @@
  */
 
 import { type Plugin, sinkOf } from '@sluice/core';
+import { duckdbLookup } from './lookup.ts';
 import { duckdbSink } from './sink-spec.ts';
 
-export { duckdbSink };
+export { duckdbLookup, duckdbSink };
 
-/** The DuckDB plugin: the sink of `type: duckdb`. */
-export const duckdb: Plugin = { name: 'duckdb', components: [duckdbSink] };
+/** The DuckDB plugin: the sink and the lookup of `type: duckdb`. */
+export const duckdb: Plugin = { name: 'duckdb', components: [duckdbSink, duckdbLookup] };
 
 /** TypeScript API helper: `.to('store', toDuckdb({ path: 'data.duckdb', table: 'orders' }))`. */
 export const toDuckdb = sinkOf(duckdbSink);
