@@ -141,3 +141,20 @@ test('upsert: a delete and a lone UPDATE_BEFORE remove rows by key; an update pa
     { k: 'd', v: 4 },
   ]);
 });
+
+test('a restart after the table gained a column stages and writes the new column', async () => {
+  const path = folder.file();
+  const first = sinkOf({ path, table: 'g', create_table: true, columns: { id: 'INTEGER' } });
+  await first.open(context());
+  await first.write(batchOf([{ id: 1 }]));
+  await first.close();
+  await queryFile(path, 'ALTER TABLE g ADD COLUMN note VARCHAR');
+  const second = sinkOf({ path, table: 'g' });
+  await second.open(context());
+  await second.write(batchOf([{ id: 2, note: 'new' }]));
+  await second.close();
+  assert.deepEqual(await queryFile(path, 'SELECT id, note FROM g ORDER BY id'), [
+    { id: 1, note: null },
+    { id: 2, note: 'new' },
+  ]);
+});

@@ -250,6 +250,9 @@ export class DuckdbSink implements Sink {
       );
     if (restoredId !== undefined) await this.#publish(restoredId, restoredId);
     await conn.run(statements.discardAfter(restoredId));
+    // The stage is empty now: made again, so it has the columns of this run's table (they may have changed).
+    await conn.run(`DROP TABLE ${statements.stage}`);
+    await conn.run(statements.createStage());
   }
 
   /**
