@@ -63,11 +63,6 @@ export class DuckdbSink implements Sink {
     this.#policy = { ...retryPolicy(config.retry), isRetryable: (err) => failureKind(err) === 'transient' };
   }
 
-  /** The database this sink writes (for a query server sharing its instance). */
-  get instance(): DuckDBInstance | undefined {
-    return this.#instance;
-  }
-
   async open(ctx: SinkContext): Promise<void> {
     this.#ctx = ctx;
     this.#log = ctx.log;
@@ -109,8 +104,10 @@ export class DuckdbSink implements Sink {
         },
       );
     }
-    if (config.serve_queries && this.#instance && ctx.stateDir)
-      this.#server = await QueryServer.start(this.#instance, ctx.stateDir);
+    if (config.serve_queries && this.#instance) {
+      if (ctx.stateDir) this.#server = await QueryServer.start(this.#instance, ctx.stateDir);
+      else ctx.log.warn('duckdb sink: serve_queries needs a job (a state folder); not serving queries');
+    }
     ctx.log.info('duckdb sink: writing', { path: config.path, table: config.table, mode: config.mode });
   }
 
