@@ -23,6 +23,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { portOpen, reportMissingService } from '@sluice/core/testing';
+import { queryFile } from '@sluice/duckdb/testing';
 import { consoleConsume, createTopic, deleteTopics } from '@sluice/kafka/testing';
 import mqtt from 'mqtt';
 import pg from 'pg';
@@ -475,6 +476,25 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
     const rows = await pgRows('SELECT region, orders::int AS orders FROM sluice_example_revenue_by_region');
     assert.ok(rows.length > 1, 'a row per region');
     assert.equal(new Set(rows.map((r) => r.region)).size, rows.length, 'one row per region');
+    assert.equal(
+      rows.reduce((n, r) => n + Number(r.orders), 0),
+      5000,
+    );
+  },
+  // One row per region and five-second window, upserted into the DuckDB file: no key twice, every
+  // window five seconds long, and the counts add up to the 5,000 generated orders.
+  'orders-to-duckdb': async (scratch) => {
+    const rows = await queryFile(
+      join(scratch, 'out/orders.duckdb'),
+      'SELECT region, window_start, window_end, orders, revenue FROM revenue_per_window',
+    );
+    assert.ok(rows.length > 8, 'several windows per region');
+    assert.equal(
+      new Set(rows.map((r) => `${r.region}/${r.window_start}`)).size,
+      rows.length,
+      'one row per key',
+    );
+    for (const r of rows) assert.equal(Number(r.window_end) - Number(r.window_start), 5_000);
     assert.equal(
       rows.reduce((n, r) => n + Number(r.orders), 0),
       5000,

@@ -35,6 +35,7 @@ const root = join(import.meta.dirname, '..');
 const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
 const workspaces = [
   'packages/core',
+  'packages/connectors/duckdb',
   'packages/connectors/kafka',
   'packages/connectors/mqtt',
   'packages/connectors/nats',

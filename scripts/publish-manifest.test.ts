@@ -17,6 +17,7 @@ const packages = [
   'packages/connectors/kafka',
   'packages/cli',
   'packages/sql',
+  'packages/connectors/duckdb',
   'packages/connectors/mqtt',
   'packages/connectors/nats',
   'packages/connectors/postgres',

@@ -16,6 +16,7 @@ export interface ConnectorPackage {
 }
 
 export const connectorCatalogue: readonly ConnectorPackage[] = [
+  { pkg: '@sluice/duckdb', title: 'DuckDB', types: ['duckdb'] },
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
   {

@@ -10,6 +10,7 @@
 import { pipelineFileExtensions } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
+import { queryCommand } from './query.ts';
 import { runCommand } from './run.ts';
 import { describeCommand, validateCommand } from './validate.ts';
 
@@ -67,6 +68,20 @@ program
   .action(async (type: string | undefined) => {
     endQuietlyWhenStdoutCloses();
     process.exitCode = await describeCommand(type);
+  });
+
+program
+  .command('query')
+  .description(
+    "Run read-only SQL over the DuckDB file a pipeline's duckdb sink writes: answered by the running pipeline when its sink sets serve_queries, else by the file opened read-only.",
+  )
+  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
+  .argument('<sql>', 'one SELECT statement')
+  .option('--sink <id>', 'the duckdb sink to query, when the pipeline has several')
+  .option('--json', 'print one JSON object per row instead of a table')
+  .action(async (file: string, sql: string, opts: { sink?: string; json?: boolean }) => {
+    endQuietlyWhenStdoutCloses();
+    process.exitCode = await queryCommand(file, sql, opts);
   });
 
 program

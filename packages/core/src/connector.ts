@@ -193,6 +193,12 @@ export interface SinkContext {
   readonly baseDir: string;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /**
+   * A folder inside the job's checkpoint folder for this sink's own files (a socket it serves
+   * queries on): `<checkpoint dir>/<pipeline>/sinks/<sink id>`, not created yet. Absent when the
+   * sink is opened outside a job.
+   */
+  readonly stateDir?: string;
 }
 
 /**

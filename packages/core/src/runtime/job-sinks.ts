@@ -22,6 +22,8 @@ export interface SinkOpenOptions {
   log: Logger;
   /** Aborted when the job fails, not on a graceful stop (sinks must drain). */
   signal: AbortSignal;
+  /** The folder of a sink's own files (see `SinkContext.stateDir`), by sink id. */
+  stateDir?: (id: string) => string;
 }
 
 /** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
@@ -56,6 +58,7 @@ export class JobSinks {
         baseDir: plan.baseDir,
         signal: options.signal,
         log: options.log,
+        stateDir: options.stateDir?.(id),
       });
       const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
       return new SinkRunner(id, sink, capacity, (batch, rejections) =>

@@ -249,6 +249,7 @@ export class Job {
       clock: this.#clock,
       log: this.#log,
       signal: this.#sinkAbort.signal,
+      stateDir: (id) => join(dir, 'sinks', id),
     });
 
     // Sources last: once open, they may start buffering input.
