@@ -141,7 +141,7 @@ export const httpPollSource = defineSource({
     'url: https://api.example.com/v1/orders',
     'headers:',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a pipeline file's ${VAR} reference, shown as such
-    '  authorization: Bearer ${API_TOKEN}',
+    '  authorization: Bearer ${API_TOKEN:-change-me}',
     'interval: 30s',
     'records: data',
     'pagination: { type: cursor, cursor_path: meta.next_cursor, param: cursor }',
