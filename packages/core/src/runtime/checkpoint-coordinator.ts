@@ -267,6 +267,8 @@ export class CheckpointCoordinator {
       const sinks: CheckpointData['sinks'] = {};
       for (const runner of parts.runners()) {
         if (runner.sink.prepareCommit) sinks[runner.id] = await runner.sink.prepareCommit(id);
+        // Records flow again before the commit: the sink's next write waits for it.
+        runner.holdWrites();
       }
       const operators: CheckpointData['operators'] = {};
       const keyedState: NonNullable<CheckpointData['keyedState']> = {};
@@ -294,14 +296,21 @@ export class CheckpointCoordinator {
         stepWatermarks: Object.fromEntries(parts.nodes.map((n) => [n.id, n.watermark])),
         fingerprint: this.#options.fingerprint,
       });
+    } catch (err) {
+      for (const runner of parts.runners()) runner.releaseWrites();
+      throw err;
     } finally {
       this.#paused = false;
       this.#resume?.();
     }
     const positions = parts.sources.map((s) => ({ ...s.positions }));
-    await this.#store!.write(id, bytes);
-    // Between two writes of each sink: records flow again while checkpoints commit.
-    for (const runner of parts.runners()) await runner.commit(id);
+    try {
+      await this.#store!.write(id, bytes);
+      for (const runner of parts.runners()) await runner.commit(id);
+    } finally {
+      // A checkpoint that failed before its commits lets the held writes go (the job fails).
+      for (const runner of parts.runners()) runner.releaseWrites();
+    }
     for (let i = 0; i < parts.sources.length; i++) {
       for (const r of parts.sources[i].readers) {
         const pos = positions[i][r.partition];

@@ -146,3 +146,32 @@ test('a commit runs between two writes: after the write in progress, before the 
   await runner.drain();
   assert.deepEqual(events, ['write 0', 'commit 1', 'committed 1', 'write 1']);
 });
+
+test('writes held at a checkpoint wait for its commit, then go on', async () => {
+  const events: string[] = [];
+  const sink: Sink = {
+    async open() {},
+    async write({ records }) {
+      events.push(`write ${records.map((r) => r.n).join(',')}`);
+      return undefined;
+    },
+    async commit(id) {
+      events.push(`commit ${id}`);
+    },
+    async close() {},
+  };
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
+  runner.holdWrites();
+  runner.enqueue({ records: [{ n: 1 }], times: [0] });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(events, [], 'held');
+  await runner.commit(7);
+  await runner.drain();
+  assert.deepEqual(events, ['commit 7', 'write 1']);
+  // A checkpoint that ends before its commit lets them go too.
+  runner.holdWrites();
+  runner.enqueue({ records: [{ n: 2 }], times: [0] });
+  runner.releaseWrites();
+  await runner.drain();
+  assert.deepEqual(events, ['commit 7', 'write 1', 'write 2']);
+});

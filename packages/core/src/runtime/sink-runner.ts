@@ -45,8 +45,9 @@ export class SinkRunner {
   #loop: Promise<void> | undefined;
   /** The sink's `write` in progress, if any. */
   #writing: Promise<unknown> | undefined;
-  /** A `commit` of the sink in progress: the next write waits for it. */
+  /** Writes held for a checkpoint's `commit` (`holdWrites`): the next write waits for it. */
   #committing: Promise<void> | undefined;
+  #release: (() => void) | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
   /** Records the sink has accepted (written without rejection). */
@@ -108,25 +109,42 @@ export class SinkRunner {
   }
 
   /**
+   * At a checkpoint, once the sink is drained and prepared: holds its next write until `commit`
+   * (or `releaseWrites`), so that the sink contract holds — `write` never runs beside `commit` —
+   * while the sources go on filling the queue. A sink without `commit` is not held.
+   */
+  holdWrites(): void {
+    if (this.sink.commit === undefined || this.#committing !== undefined) return;
+    this.#committing = new Promise<void>((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  /** Lets held writes go on (a checkpoint that ended before its commit). */
+  releaseWrites(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    this.#committing = undefined;
+    release?.();
+  }
+
+  /**
    * Runs the sink's `commit(checkpointId)` between two of its writes — after the write in
-   * progress, before the next — as the sink contract promises (`write` is never called concurrently
-   * with `commit`): a checkpoint's commits run after the sources resumed, while records flow.
+   * progress, if it was not held, and before the next — then lets writes go on.
    */
   async commit(checkpointId: number): Promise<void> {
     const commit = this.sink.commit;
     if (commit === undefined) return;
-    while (this.#committing !== undefined) await this.#committing;
-    let release = () => {};
-    this.#committing = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    if (this.#release === undefined) {
+      while (this.#committing !== undefined) await this.#committing;
+      this.holdWrites();
+    }
     try {
       // A write that fails fails the job; the commit then does not matter.
       await this.#writing?.catch(() => {});
       await commit.call(this.sink, checkpointId);
     } finally {
-      this.#committing = undefined;
-      release();
+      this.releaseWrites();
     }
   }
 
