@@ -26,6 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { workspaceDirs } from './workspaces.ts';
 
 const root = join(import.meta.dirname, '..');
 /**
@@ -33,21 +34,7 @@ const root = join(import.meta.dirname, '..');
  * packages on (`SLUICE_INSTALL_TEST_NODE=/path/to/node22/bin/node`).
  */
 const userNode = process.env.SLUICE_INSTALL_TEST_NODE || process.execPath;
-const workspaces = [
-  'packages/core',
-  'packages/connectors/duckdb',
-  'packages/connectors/kafka',
-  'packages/connectors/mqtt',
-  'packages/connectors/nats',
-  'packages/connectors/postgres',
-  'packages/connectors/redis',
-  'packages/connectors/s3',
-  'packages/server',
-  'packages/ml',
-  'packages/connectors/rabbitmq',
-  'packages/cli',
-  'packages/sql',
-];
+const workspaces = workspaceDirs(root);
 /** The TypeScript the repository pins; the user's project installs the same from the npm cache. */
 const typescriptVersion = (
   JSON.parse(readFileSync(join(root, 'node_modules/typescript/package.json'), 'utf8')) as { version: string }

@@ -8,25 +8,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isUnpublishedSource, type Manifest, publishManifest } from './publish-manifest.ts';
+import { workspaceDirs } from './workspaces.ts';
 
 const root = join(import.meta.dirname, '..');
 const manifestOf = (dir: string) =>
   JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as Manifest;
-const packages = [
-  'packages/core',
-  'packages/connectors/kafka',
-  'packages/cli',
-  'packages/sql',
-  'packages/connectors/duckdb',
-  'packages/connectors/mqtt',
-  'packages/connectors/nats',
-  'packages/connectors/postgres',
-  'packages/connectors/redis',
-  'packages/connectors/s3',
-  'packages/server',
-  'packages/ml',
-  'packages/connectors/rabbitmq',
-];
+const packages = workspaceDirs(root);
 
 const repoManifest: Manifest = {
   name: '@example/pkg',
@@ -90,11 +77,12 @@ test('tests, test support and benchmarks are not published', () => {
 });
 
 test('every workspace package states engines.node; the core and the CLI the same versions', () => {
-  const engines = packages.map((dir) => manifestOf(dir).engines?.node ?? '');
-  for (const [i, range] of engines.entries()) assert.ok(range, `${packages[i]}: no engines.node`);
-  assert.equal(engines[0], engines[2]);
+  const engines = new Map(packages.map((dir) => [dir, manifestOf(dir).engines?.node ?? '']));
+  for (const [dir, range] of engines) assert.ok(range, `${dir}: no engines.node`);
+  assert.equal(engines.get('packages/core'), engines.get('packages/cli'));
   // @sluice/kafka supports no Node 22 older than its Kafka client does.
   const oldest22 = (range: string) => Number(/\b22\.(\d+)\.\d+/.exec(range)?.[1]);
+  const kafka = engines.get('packages/connectors/kafka') ?? '';
   const client = manifestOf('node_modules/@platformatic/kafka').engines?.node ?? '';
-  assert.ok(oldest22(engines[1]) >= oldest22(client), `@sluice/kafka ${engines[1]}, its client ${client}`);
+  assert.ok(oldest22(kafka) >= oldest22(client), `@sluice/kafka ${kafka}, its client ${client}`);
 });
