@@ -4,6 +4,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import type { Job } from '@sluice/core';
 
 /** One run: CPU milliseconds of this process (user + system), wall milliseconds, and its output. */
 export interface Measurement {
@@ -115,4 +116,59 @@ export function runChild<M>(
       else resolve(JSON.parse(line.slice(7)) as M);
     });
   });
+}
+
+/** CPU milliseconds (user + system) this process spent since `start`. */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1000;
+}
+
+/** What a benchmark child measured: CPU and wall milliseconds over `records` records. */
+export interface ChildMeasurement {
+  cpuMs: number;
+  wallMs: number;
+  records: number;
+}
+
+/**
+ * Runs `job` until its source `in` has read `total` records, then stops it (drain, final
+ * checkpoint) and checks that it read exactly `total` with no dead letter. The clock runs from
+ * the first count that is not 0 (`onStart` hears of it), so `records` is what was read after it;
+ * `onProgress` hears each new count. Throws after 60 s without progress.
+ */
+export async function measureJobUntilRead(
+  job: Job,
+  total: number,
+  hooks: { onProgress?: (read: number) => void; onStart?: () => void } = {},
+): Promise<ChildMeasurement> {
+  const done = job.run();
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
+  let startedAt = -1;
+  let progress = { read: -1, at: performance.now() };
+  for (;;) {
+    const read = job.metrics().sources.in?.in ?? 0;
+    if (read !== progress.read) {
+      progress = { read, at: performance.now() };
+      hooks.onProgress?.(read);
+    } else if (performance.now() - progress.at > 60_000)
+      throw new Error(`no progress for 60 s at ${read} of ${total} read`);
+    if (startedAt < 0 && read >= 1) {
+      startedAt = read;
+      cpu0 = process.cpuUsage();
+      t0 = performance.now();
+      hooks.onStart?.();
+    }
+    if (read >= total) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const cpuMs = cpuMsSince(cpu0);
+  const wallMs = performance.now() - t0;
+  job.stop();
+  const result = await done;
+  const read = result.metrics.sources.in?.in ?? 0;
+  if (read !== total || result.metrics.deadLetters !== 0)
+    throw new Error(`read ${read} (${result.metrics.deadLetters} dead letters), expected ${total}`);
+  return { cpuMs, wallMs, records: read - startedAt };
 }

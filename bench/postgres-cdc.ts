@@ -26,7 +26,7 @@ import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluic
 import { postgres } from '@sluice/postgres';
 import pg from 'pg';
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
-import { median, runChild } from './measure.ts';
+import { cpuMsSince, measureJobUntilRead, median, runChild } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const URL = process.env.SLUICE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -45,11 +45,6 @@ interface ChildJob {
   slot: string;
   publication: string;
   records: number;
-}
-
-function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const c = process.cpuUsage(start);
-  return (c.user + c.system) / 1000;
 }
 
 function say(line: string): void {
@@ -109,32 +104,7 @@ sinks:
   const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const log = createLogger({ level: 'warn', format: 'text' });
   const running = await Job.create(plan, { registry, fromScratch: true, log });
-  const done = running.run();
-  let cpu0 = process.cpuUsage();
-  let t0 = performance.now();
-  let started = false;
-  let progress = { read: -1, at: performance.now() };
-  for (;;) {
-    const read = running.metrics().sources.in?.in ?? 0;
-    if (read !== progress.read) progress = { read, at: performance.now() };
-    else if (performance.now() - progress.at > 60_000)
-      throw new Error(`no progress for 60 s at ${read} of ${job.records} read`);
-    if (!started && read >= 1) {
-      started = true;
-      cpu0 = process.cpuUsage();
-      t0 = performance.now();
-    }
-    if (read >= job.records) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const cpuMs = cpuMsSince(cpu0);
-  const wallMs = performance.now() - t0;
-  running.stop();
-  const result = await done;
-  const read = result.metrics.sources.in?.in ?? 0;
-  if (read !== job.records || result.metrics.deadLetters !== 0)
-    throw new Error(`read ${read} (${result.metrics.deadLetters} dead letters), expected ${job.records}`);
-  return { cpuMs, wallMs, records: read - 1 };
+  return measureJobUntilRead(running, job.records);
 }
 
 async function child(job: ChildJob): Promise<void> {
@@ -181,7 +151,7 @@ async function orchestrate(): Promise<void> {
       for (const variant of VARIANTS) {
         const job: ChildJob = { variant, table, slot: `${table}_${r}_${variant}`, publication, records };
         const m = await runChild<Measurement>(import.meta.filename, job);
-        if (m.records !== records - 1) throw new Error(`${variant} read ${m.records + 1} of ${records}`);
+        if (m.records < records / 2) throw new Error(`${variant} measured ${m.records} of ${records}`);
         rates.get(variant)?.push(m.records / (m.cpuMs / 1000));
         walls.get(variant)?.push(m.records / (m.wallMs / 1000));
       }
