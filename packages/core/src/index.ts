@@ -144,6 +144,7 @@ export {
 } from './expr/index.ts';
 export { createLogger, type LoggerOptions, type LogLevel } from './log.ts';
 export type { Lookup, LookupAnswer, LookupContext, LookupInfo, LookupKey } from './lookup.ts';
+export { getOrBisectByKey } from './lookup.ts';
 export type { LatePolicy, Operator, OperatorContext, Output, StepInfo } from './operator.ts';
 export {
   type AsyncOutcome,

@@ -81,3 +81,32 @@ export interface Lookup {
    */
   close?(): Promise<void>;
 }
+
+/**
+ * Asks `get` for every key at once; when that fails for a reason one key's value can cause
+ * (`byKey(err)`: a value its column cannot take fails the whole query), asks for each key alone,
+ * so that the key at fault gets its own error (`toError`) and the others their answers. Any other
+ * failure is thrown as `toError` makes it. For lookups that answer a batch with one query.
+ */
+export async function getOrBisectByKey(
+  keys: readonly LookupKey[],
+  get: (keys: readonly LookupKey[]) => Promise<LookupAnswer[]>,
+  byKey: (err: unknown) => boolean,
+  toError: (err: unknown) => SluiceError,
+): Promise<LookupAnswer[]> {
+  try {
+    return await get(keys);
+  } catch (err) {
+    if (!byKey(err) || keys.length === 1) throw toError(err);
+    const answers: LookupAnswer[] = [];
+    for (const key of keys) {
+      try {
+        answers.push(...(await get([key])));
+      } catch (one) {
+        if (!byKey(one)) throw toError(one);
+        answers.push(toError(one));
+      }
+    }
+    return answers;
+  }
+}

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   defineLookup,
+  getOrBisectByKey,
   type Lookup,
   type LookupAnswer,
   type LookupContext,
@@ -122,23 +123,14 @@ class DuckdbLookup implements Lookup {
     this.#selected = (cfg.columns ?? [...typeOf.keys()]).map((c) => `t.${quote(c)}`).join(', ');
   }
 
-  async get(keys: readonly LookupKey[], signal: AbortSignal): Promise<LookupAnswer[]> {
-    try {
-      return await this.#get(keys, signal);
-    } catch (err) {
-      // A value the column's type cannot take fails the whole query: ask each key alone to find it.
-      if (failureKind(err) !== 'record' || keys.length === 1) throw this.#error(err, 'read');
-      const answers: LookupAnswer[] = [];
-      for (const key of keys) {
-        try {
-          answers.push(...(await this.#get([key], signal)));
-        } catch (one) {
-          if (failureKind(one) !== 'record') throw this.#error(one, 'read');
-          answers.push(this.#error(one, 'read'));
-        }
-      }
-      return answers;
-    }
+  get(keys: readonly LookupKey[], signal: AbortSignal): Promise<LookupAnswer[]> {
+    // A value the column's type cannot take fails the whole query: each key is then asked alone.
+    return getOrBisectByKey(
+      keys,
+      (some) => this.#get(some, signal),
+      (err) => failureKind(err) === 'record',
+      (err) => this.#error(err, 'read'),
+    );
   }
 
   /** One query: the keys as a VALUES list beside their positions, joined to the table on the key columns. */
