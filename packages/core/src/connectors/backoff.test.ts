@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SluiceError } from '../errors.ts';
-import { backoffDelay, type RetryPolicy, retry, sleep } from './backoff.ts';
+import {
+  backoffDelay,
+  MAX_REQUESTED_DELAY_MS,
+  type RetryPolicy,
+  requestedDelay,
+  retry,
+  sleep,
+} from './backoff.ts';
+import { HttpFailure, retryAfterOf } from './http-client.ts';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   maxAttempts: 4,
@@ -104,5 +112,23 @@ describe('retry', () => {
     assert.ok(performance.now() - started < 1000);
     assert.equal(await sleep(10_000, controller.signal), false);
     assert.equal(await sleep(1), true);
+  });
+});
+
+describe('requestedDelay', () => {
+  const asking = (header: string) =>
+    new SluiceError('SOURCE_UNAVAILABLE', 'busy', {
+      cause: new HttpFailure(503, 'busy', retryAfterOf(header, Date.parse('2026-01-01T00:00:00Z'))),
+    });
+
+  it('is what Retry-After asks, in seconds or as a date', () => {
+    assert.equal(requestedDelay(asking('7')), 7000);
+    assert.equal(requestedDelay(asking('Thu, 01 Jan 2026 00:01:00 GMT')), 60_000);
+    assert.equal(requestedDelay(new Error('no response behind it')), undefined);
+  });
+
+  it('is capped: a server asking for a year does not park the pipeline', () => {
+    assert.equal(requestedDelay(asking(String(365 * 24 * 3600))), MAX_REQUESTED_DELAY_MS);
+    assert.equal(requestedDelay(asking('Fri, 01 Jan 2027 00:00:00 GMT')), MAX_REQUESTED_DELAY_MS);
   });
 });

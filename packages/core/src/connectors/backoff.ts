@@ -35,11 +35,20 @@ export interface RetryPolicy {
 const defaultRetryable = (err: unknown) => err instanceof SluiceError && err.retryable;
 
 /**
+ * The longest wait a failure may ask for (`Retry-After`): a server that answers "come back in a
+ * year" (or a hostile one) must not park a pipeline; after this the request is tried again and
+ * asks again.
+ */
+export const MAX_REQUESTED_DELAY_MS = 10 * 60_000;
+
+/**
  * The least delay a failure asks for before the next attempt, in ms: the `Retry-After` of the
  * HTTP response behind it (its cause), if any.
  */
 export function requestedDelay(err: unknown): number | undefined {
-  return err instanceof SluiceError && err.cause instanceof HttpFailure ? err.cause.retryAfter : undefined;
+  const asked =
+    err instanceof SluiceError && err.cause instanceof HttpFailure ? err.cause.retryAfter : undefined;
+  return asked === undefined ? undefined : Math.min(asked, MAX_REQUESTED_DELAY_MS);
 }
 
 /**
@@ -80,7 +89,7 @@ export async function retry<T>(
       signal?.throwIfAborted();
       if (attempt >= policy.maxAttempts || !isRetryable(err)) throw err;
       const jittered = backoffDelay(attempt, policy.initialBackoff, policy.maxBackoff, policy.random);
-      const delay = Math.max(jittered, policy.retryAfter?.(err) ?? 0);
+      const delay = Math.max(jittered, Math.min(policy.retryAfter?.(err) ?? 0, MAX_REQUESTED_DELAY_MS));
       policy.onRetry?.(err, attempt, delay);
       if (!(await sleep(delay, signal))) signal?.throwIfAborted();
     }

@@ -93,7 +93,9 @@ export class HttpPollReader implements SourceReader {
 
   position(): HttpPollPosition {
     const { poll, ...rest } = this.#state;
-    return poll ? { ...rest, poll: { ...poll } } : { ...rest };
+    return poll
+      ? { ...rest, poll: { ...poll, href: withoutConfiguredQuery(poll.href, this.#o.url) } }
+      : { ...rest };
   }
 
   async read(max: number, signal: AbortSignal): Promise<SourceBatch | null> {
@@ -344,6 +346,32 @@ export class HttpPollReader implements SourceReader {
   }
 }
 
+/**
+ * A page URL as the checkpoint keeps it: without the query parameters it shares, name and value,
+ * with the configured `url`. Those often carry secrets (`?api_key=${KEY}`), and a checkpoint is a
+ * file anyone with the folder can read; the configuration gives them back on restore.
+ */
+export function withoutConfiguredQuery(href: string, configured: URL): string {
+  const page = new URL(href);
+  for (const [name, value] of configured.searchParams) {
+    if (page.searchParams.getAll(name).includes(value)) page.searchParams.delete(name, value);
+  }
+  return page.href;
+}
+
+/**
+ * The page URL a checkpoint's `href` stood for: the configured `url`'s query parameters added back
+ * where the name is absent. (A parameter the page link dropped comes back too: APIs take the
+ * parameters of the first request on later pages, so this is the safe side.)
+ */
+export function withConfiguredQuery(href: string, configured: URL): string {
+  const page = new URL(href);
+  for (const [name, value] of configured.searchParams) {
+    if (!page.searchParams.has(name)) page.searchParams.append(name, value);
+  }
+  return page.href;
+}
+
 /** A checkpointed position, checked; a fresh start for anything else. */
 function restoredPosition(restored: unknown, url: URL): HttpPollPosition {
   if (typeof restored !== 'object' || restored === null) return {};
@@ -362,7 +390,8 @@ function restoredPosition(restored: unknown, url: URL): HttpPollPosition {
     Number.isInteger(p.skip) &&
     Number.isInteger(p.page)
   ) {
-    const poll: PollState = { href: p.href, skip: p.skip as number, page: p.page as number };
+    const href = withConfiguredQuery(p.href, url);
+    const poll: PollState = { href, skip: p.skip as number, page: p.page as number };
     if (typeof p.etag === 'string') poll.etag = p.etag;
     if (typeof p.lastModified === 'string') poll.lastModified = p.lastModified;
     out.poll = poll;
