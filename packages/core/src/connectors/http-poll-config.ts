@@ -7,7 +7,8 @@ import Type, { type Static } from 'typebox';
 import { byteSizePattern } from '../byte-size.ts';
 import { retryConfig } from './backoff.ts';
 
-// Validation applies no default inside a union of objects: the reader applies these.
+// Validation applies these (the defaults of the pagination branch that matched); the types keep
+// them optional, so the reader falls back to the same constants.
 /** Query parameter of a cursor when `pagination.param` is absent. */
 export const DEFAULT_CURSOR_PARAM = 'cursor';
 /** Query parameter of a page number when `pagination.param` is absent. */
@@ -36,7 +37,8 @@ const cursorPagination = Type.Object(
     param: Type.Optional(
       Type.String({
         minLength: 1,
-        description: `Query parameter the cursor is sent in; absent: \`${DEFAULT_CURSOR_PARAM}\`.`,
+        default: DEFAULT_CURSOR_PARAM,
+        description: 'Query parameter the cursor is sent in.',
         examples: ['after'],
       }),
     ),
@@ -50,13 +52,15 @@ const pagePagination = Type.Object(
     param: Type.Optional(
       Type.String({
         minLength: 1,
-        description: `Query parameter of the page number; absent: \`${DEFAULT_PAGE_PARAM}\`.`,
+        default: DEFAULT_PAGE_PARAM,
+        description: 'Query parameter of the page number.',
         examples: ['p'],
       }),
     ),
     start: Type.Optional(
       Type.Integer({
-        description: `Number of the first page; absent: ${DEFAULT_PAGE_START}.`,
+        default: DEFAULT_PAGE_START,
+        description: 'Number of the first page.',
         examples: [0],
       }),
     ),

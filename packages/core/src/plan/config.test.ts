@@ -35,6 +35,44 @@ describe('validateConfig', () => {
     assert.deepEqual(input, { path: 'a.jsonl', retry: {} });
   });
 
+  test('applies the defaults of the union branch the value matched, at any depth', () => {
+    const page = Type.Object(
+      {
+        type: Type.Literal('page'),
+        param: Type.Optional(Type.String({ default: 'page' })),
+        start: Type.Optional(Type.Integer({ default: 1 })),
+      },
+      { additionalProperties: false },
+    );
+    const cursor = Type.Object(
+      { type: Type.Literal('cursor'), param: Type.Optional(Type.String({ default: 'cursor' })) },
+      { additionalProperties: false },
+    );
+    const schema = Type.Object({
+      pagination: Type.Optional(Type.Union([page, cursor])),
+      hops: Type.Optional(Type.Array(Type.Union([page, cursor]))),
+    });
+    const input = {
+      pagination: { type: 'cursor' },
+      hops: [
+        { type: 'page', start: 0 },
+        { type: 'cursor', param: 'c' },
+      ],
+    };
+    const result = validateConfig(schema, input);
+    assert.deepEqual(result, {
+      ok: true,
+      value: {
+        pagination: { type: 'cursor', param: 'cursor' },
+        hops: [
+          { type: 'page', param: 'page', start: 0 },
+          { type: 'cursor', param: 'c' },
+        ],
+      },
+    });
+    assert.deepEqual(input.pagination, { type: 'cursor' }, 'the input is left alone');
+  });
+
   test('an absent config is validated as an empty map', () => {
     const result = validateConfig(Type.Object({ n: Type.Optional(Type.Number({ default: 1 })) }), undefined);
     assert.deepEqual(result, { ok: true, value: { n: 1 } });

@@ -47,7 +47,7 @@ export function validateConfig<T>(
     const copy = cloneData(source);
     for (const path of asText) setAtPath(copy, path, variables!.get(path)!);
     return validate(copy)
-      ? { ok: true as const, value: copy as T }
+      ? { ok: true as const, value: withUnionDefaults(schema, copy) as T }
       : { ok: false as const, issues: issuesFromAjv(validate.errors ?? [], copy) };
   };
   if (variables === undefined || variables.size === 0) return attempt(new Set());
@@ -61,6 +61,43 @@ export function validateConfig<T>(
   // Keep the text only where it was taken; elsewhere the first reading's message is the clearer one.
   const stillRefused = new Set(second.issues.map((i) => i.path));
   return attempt(new Set([...secret, ...refused.filter((p) => !stillRefused.has(p))]));
+}
+
+/**
+ * `data` (valid against `node`) with the defaults of the union branches it matched applied. Ajv
+ * applies no default under `anyOf`/`oneOf` (it cannot know which branch will match before it
+ * has tried them), so a union of objects such as `pagination: {type: page} | {type: cursor}`
+ * would otherwise reach the component without its branch's defaults. Here each union takes the
+ * defaults of the first branch that accepts the value, checked by that branch's own validator on a
+ * copy, then the walk goes on inside it.
+ */
+function withUnionDefaults(node: unknown, data: unknown): unknown {
+  if (!isRecord(node)) return data;
+  let out = data;
+  for (const keyword of ['anyOf', 'oneOf'] as const) {
+    const branches = node[keyword];
+    if (!Array.isArray(branches)) continue;
+    for (const branch of branches) {
+      if (!isRecord(branch)) continue;
+      const copy = cloneData(out);
+      if (validatorFor(branch)(copy)) {
+        out = withUnionDefaults(branch, copy);
+        break;
+      }
+    }
+  }
+  if (Array.isArray(node.allOf)) for (const sub of node.allOf) out = withUnionDefaults(sub, out);
+  if (isRecord(out) && !Array.isArray(out)) {
+    const props = isRecord(node.properties) ? node.properties : {};
+    for (const [key, value] of Object.entries(out)) {
+      const sub = Object.hasOwn(props, key) ? props[key] : node.additionalProperties;
+      if (isRecord(sub)) setOwn(out, key, withUnionDefaults(sub, value));
+    }
+  } else if (Array.isArray(out) && isRecord(node.items)) {
+    const items = node.items;
+    out = out.map((item) => withUnionDefaults(items, item));
+  }
+  return out;
 }
 
 /** Whether the schema marks the value at `path` (a relative config path) `secret`. */
