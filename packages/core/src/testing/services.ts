@@ -40,6 +40,9 @@ export async function serviceAvailable(name: string, address: string, hint: stri
   return ok;
 }
 
+/** How long a connection's other side may take to flush and close after one side closed cleanly. */
+const LINGER_MS = 2000;
+
 /**
  * A TCP proxy in front of a shared server that can go down — dropping every connection and
  * refusing new ones — and come back on the same port: a server outage as a client sees it,
@@ -67,8 +70,17 @@ export class OutageProxy {
         s.on('error', () => {});
       }
       client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+      // One side closing ends the other. A clean close (FIN) lets what is still queued for the other
+      // side through first — a client's last acknowledgements before it disconnects must reach the
+      // server, as they would without the proxy; an error or `down()` drops the connection at once.
+      const follow = (closed: Socket, other: Socket) =>
+        closed.on('close', (hadError) => {
+          if (hadError || other.destroyed) return other.destroy();
+          other.end();
+          setTimeout(() => other.destroy(), LINGER_MS).unref();
+        });
+      follow(client, upstream);
+      follow(upstream, client);
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     const address = server.address();
