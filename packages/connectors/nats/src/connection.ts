@@ -7,9 +7,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ErrorCode } from '@sluice/core';
 import { backoffDelay, type Logger, parseDuration, redactUrlCredentials, SluiceError } from '@sluice/core';
 
-/** First wait before reconnecting, ms; it grows with each failed attempt up to `RECONNECT_MAX`. */
+/**
+ * First wait before reconnecting, ms; it grows with each failed attempt up to `RECONNECT_MAX`,
+ * kept short so that a pipeline resumes within seconds of the server's return (a connection
+ * attempt to a server that is down costs next to nothing).
+ */
 const RECONNECT_FIRST = 250;
-const RECONNECT_MAX = 30_000;
+const RECONNECT_MAX = 5_000;
 
 /** The connection options the source, the sink and the lookup have (see `connectionFields`). */
 export interface ConnectionConfig {
@@ -29,7 +33,7 @@ export function describeError(err: unknown): string {
  * Connects and resolves once a server accepted the connection. Rejects with `code` (an
  * `*_UNAVAILABLE` code) when no server answers within `connect_timeout`. After that the client
  * reconnects by itself for as long as it is open, waiting longer after each failed attempt
- * (capped exponential backoff with jitter, 0.25 s to 30 s; a connection resets it), and logs
+ * (capped exponential backoff with jitter, 0.25 s to 5 s; a connection resets it), and logs
  * each disconnect and reconnect.
  */
 export async function connectNats(

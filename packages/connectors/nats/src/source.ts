@@ -215,7 +215,7 @@ export const natsSource = defineSource({
     'sequence, delivered, headers }`. The batch times are the times the stream stored the messages',
     '(the same on every delivery); set the pipeline’s `event_time` to take the time from a field.',
     'When the connection drops the client reconnects by itself with capped exponential backoff',
-    '(0.25 s to 30 s, with jitter) and pulls again.',
+    '(0.25 s to 5 s, with jitter) and pulls again.',
   ].join('\n'),
   example: [
     'type: nats',
