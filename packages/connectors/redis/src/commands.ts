@@ -36,20 +36,52 @@ export function batchCommands(batch: SinkBatch, plan: SinkPlan, config: RedisSin
   const commands: Command[] = [];
   const refused = new Map<number, string>();
   const { records, kinds, texts } = batch;
+  /** The UPDATE_AFTER that replaces the hash its UPDATE_BEFORE held. */
+  let replaceAt = -1;
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as Row;
     const kind: RowKind = kinds?.[i] ?? INSERT;
     let built: Built;
     if (kind === UPDATE_BEFORE || kind === DELETE) {
       // An UPDATE_BEFORE whose UPDATE_AFTER writes the same key (and member) over it needs no
-      // removal, except in a hash, where the removal drops fields the new record no longer has.
+      // removal of its own; in a hash the new record then replaces the hash in one command.
       const next = kinds?.[i + 1] === UPDATE_AFTER ? (records[i + 1] as Row) : undefined;
       built = removal(record, next, plan);
-    } else built = write(record, texts?.[i], plan, config);
+      if (plan.mode === 'hash' && next !== undefined && sameKey(record, next, plan)) {
+        built = [];
+        replaceAt = i + 1;
+      }
+    } else if (i === replaceAt) built = replaceHash(record, plan, config);
+    else built = write(record, texts?.[i], plan, config);
     if ('problem' in built) refused.set(i, built.problem);
     else for (const args of built) commands.push({ index: i, args });
   }
   return { commands, refused };
+}
+
+/** Whether two records name the same key (both keys fill). */
+function sameKey(a: Row, b: Row, plan: SinkPlan): boolean {
+  const key = fillTemplate(plan.target, a);
+  return typeof key === 'string' && fillTemplate(plan.target, b) === key;
+}
+
+/**
+ * Replaces the whole hash at the key with the record's fields, atomically: a reader sees the old
+ * hash or the new one, never the key missing or a mix of the two (which `DEL` then `HSET` as two
+ * commands would show between them). One command, so its reply maps to its record like the rest.
+ */
+const REPLACE_HASH =
+  "redis.call('DEL', KEYS[1]); if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end";
+
+function replaceHash(record: Row, plan: SinkPlan, config: RedisSinkConfig): Built {
+  const key = fillTemplate(plan.target, record);
+  if (typeof key !== 'string') return key;
+  const args = ['EVAL', REPLACE_HASH, '1', key];
+  for (const name of config.fields ?? Object.keys(record)) {
+    const value = record[name];
+    if (value !== null && value !== undefined) args.push(name, fieldText(value));
+  }
+  return args.length > 4 ? [args] : { problem: 'the record has no field to write' };
 }
 
 function removal(record: Row, next: Row | undefined, plan: SinkPlan): Built {

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DELETE, INSERT, SluiceError, UPDATE_AFTER, UPDATE_BEFORE, validateConfig } from '@sluice/core';
-import type { RedisSinkConfig } from './sink-config.ts';
+import { batchCommands } from './commands.ts';
+import { type RedisSinkConfig, sinkPlan } from './sink-config.ts';
 import { redisSink } from './sink-spec.ts';
 import {
   batch,
@@ -105,6 +106,37 @@ describe('redis sink', { skip: !available }, () => {
       { ...(await r.hGetAll(`${p}:ap`)) },
       { region: 'ap', total: '8' },
       'the last upsert wins',
+    );
+  });
+
+  test('hash: an update replaces the hash in one command, so no reader sees the key missing', () => {
+    const config = validateConfig<RedisSinkConfig>(redisSink.config, { mode: 'hash', key: 'k:{region}' });
+    assert.ok(config.ok);
+    const plan = sinkPlan(config.value);
+    const { commands, refused } = batchCommands(
+      batch(
+        [
+          { region: 'eu', total: 1, extra: 'x' },
+          { region: 'eu', total: 3, extra: null },
+          { region: 'us', total: 5 },
+          { region: 'ap', total: 2 },
+        ],
+        [UPDATE_BEFORE, UPDATE_AFTER, UPDATE_BEFORE, UPDATE_AFTER],
+      ),
+      plan,
+      config.value,
+    );
+    assert.equal(refused.size, 0);
+    assert.deepEqual(
+      commands.map((c) =>
+        c.args[0] === 'EVAL' ? [c.index, 'EVAL', ...c.args.slice(3)] : [c.index, ...c.args],
+      ),
+      [
+        [1, 'EVAL', 'k:eu', 'region', 'eu', 'total', '3'],
+        [2, 'DEL', 'k:us'],
+        [3, 'HSET', 'k:ap', 'region', 'ap', 'total', '2'],
+      ],
+      'the old row of the same key is replaced atomically; an update that moves the key deletes the old one',
     );
   });
 
