@@ -9,12 +9,13 @@ import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
 import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
-import { type ModelMode, ModelOperator } from './model-operator.ts';
+import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
+import { type DriftConfig, driftSchema } from './models/drift.ts';
 
 const label = Type.Optional(
   Type.String({
     description:
-      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `streaming_kmeans` and `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
     examples: ['is_fraud'],
   }),
 );
@@ -30,13 +31,13 @@ const key = Type.Optional(
 
 const output = Type.String({
   description:
-    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
+    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
   default: 'prediction',
 });
 
 const score = Type.String({
   description:
-    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`). Linear regression writes none.',
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
   default: 'score',
 });
 
@@ -50,12 +51,14 @@ function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'num
   switch (type) {
     case 'logistic_regression':
     case 'ewma_zscore':
+    case 'half_space_trees':
       return 'boolean';
     case 'linear_regression':
     case 'streaming_kmeans':
       return 'number';
     case 'gaussian_nb':
     case 'multinomial_nb':
+    case 'hoeffding_tree':
       return 'string';
     default:
       return 'any';
@@ -114,6 +117,7 @@ function operator(
     output?: string;
     score?: string;
     summary_every?: number;
+    drift?: unknown;
   },
   step: StepInfo,
   load?: () => LearnerJson,
@@ -130,6 +134,7 @@ function operator(
     score: cfg.score ?? 'score',
     summaryEvery: cfg.summary_every ?? 0,
     load,
+    drift: cfg.drift as DriftConfig | undefined,
   });
 }
 
@@ -137,13 +142,30 @@ export const learnPredictStep = defineStep({
   type: 'learn_predict',
   summary: 'Predicts each record with the current model, then learns from its label (prequential).',
   description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
-  config: Type.Object({ ...shared, output, score }, { additionalProperties: false }),
-  state: ['model', 'features', 'label', 'key'],
+  config: Type.Object(
+    { ...shared, output, score, drift: Type.Optional(driftSchema) },
+    { additionalProperties: false },
+  ),
+  state: ['model', 'features', 'label', 'key', 'drift'],
   schema: (cfg, [input]) => scoredSchema(input, cfg, (cfg.model as ModelConfig).type),
+  sideOutputs: [
+    {
+      name: DRIFT_PORT,
+      description:
+        'with `drift`, a record per detected change: the key fields, `detector`, `learned` (records the model had learned), `drifts` (changes found for the key so far) and `action` (`reset` or `keep`); append-only',
+    },
+  ],
+  outputs: (cfg) => (cfg.drift === undefined ? [] : [DRIFT_PORT]),
   example:
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
     checkLabel(step.id, cfg);
+    if (cfg.drift !== undefined && !supervised((cfg.model as ModelConfig).type))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `drift detection watches the errors of a model that learns from a label; '${(cfg.model as ModelConfig).type}' has none`,
+        { step: step.id, path: 'drift' },
+      );
     return operator('learn_predict', cfg, step);
   },
 });
