@@ -5,8 +5,9 @@
 
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
+import { defineStep, parseDuration, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
+import { DelayedLabelOperator } from './delayed-labels.ts';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
 import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
 import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
@@ -138,15 +139,87 @@ function operator(
   });
 }
 
+/** `learn_predict` with `labels`: the features on input 0, their labels later on input 1. */
+function delayed(
+  cfg: {
+    model: unknown;
+    features: unknown[];
+    label?: string;
+    key?: string[];
+    output?: string;
+    score?: string;
+    drift?: unknown;
+  },
+  labels: { id: string; horizon: string },
+  step: StepInfo,
+): DelayedLabelOperator {
+  if (step.inputs !== undefined && step.inputs.length !== 2)
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'with `labels`, learn_predict reads two inputs: `input: [features, labels]`',
+      {
+        step: step.id,
+        path: 'input',
+      },
+    );
+  if (cfg.drift !== undefined)
+    throw new SluiceError('CONFIG_INVALID', 'drift detection with delayed labels is not supported yet', {
+      step: step.id,
+      path: 'drift',
+    });
+  if (!supervised((cfg.model as ModelConfig).type))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `model '${(cfg.model as ModelConfig).type}' learns from no label`,
+      {
+        step: step.id,
+        path: 'labels',
+      },
+    );
+  return new DelayedLabelOperator({
+    stepId: step.id,
+    model: cfg.model as ModelConfig,
+    features: featureSpec(step.id, cfg.features),
+    label: cfg.label!,
+    id: labels.id,
+    horizon: parseDuration(labels.horizon, 'labels.horizon'),
+    key: cfg.key,
+    output: cfg.output ?? 'prediction',
+    score: cfg.score ?? 'score',
+  });
+}
+
 export const learnPredictStep = defineStep({
   type: 'learn_predict',
   summary: 'Predicts each record with the current model, then learns from its label (prequential).',
   description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
   config: Type.Object(
-    { ...shared, output, score, drift: Type.Optional(driftSchema) },
+    {
+      ...shared,
+      output,
+      score,
+      drift: Type.Optional(driftSchema),
+      labels: Type.Optional(
+        Type.Object(
+          {
+            id: Type.String({ description: 'Field both inputs carry that pairs a label with its features.' }),
+            horizon: Type.String({
+              description:
+                'How long (event time) after its features a label is still learned from (a duration).',
+            }),
+          },
+          {
+            additionalProperties: false,
+            description:
+              'Labels that arrive later than their features, on the step’s second input (`input: [features, labels]`): each feature record is predicted and held under its `id`; a label record with that id (its `label` field) within `horizon` makes the key’s model learn from the held features. Both inputs are handled in event-time order as the watermark passes them (features first at equal times), so results depend on the input only. A label that matches no held features goes to the late output; a matched one is consumed (counted as filtered).',
+            examples: [{ id: 'txn_id', horizon: '1h' }],
+          },
+        ),
+      ),
+    },
     { additionalProperties: false },
   ),
-  state: ['model', 'features', 'label', 'key', 'drift'],
+  state: ['model', 'features', 'label', 'key', 'drift', 'labels'],
   schema: (cfg, [input]) => scoredSchema(input, cfg, (cfg.model as ModelConfig).type),
   sideOutputs: [
     {
@@ -160,6 +233,13 @@ export const learnPredictStep = defineStep({
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
     checkLabel(step.id, cfg);
+    if (cfg.labels !== undefined) return delayed(cfg, cfg.labels, step);
+    if (step.inputs !== undefined && step.inputs.length > 1)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'learn_predict reads a second input only with `labels` (the labels arriving later than their features)',
+        { step: step.id, path: 'input' },
+      );
     if (cfg.drift !== undefined && !supervised((cfg.model as ModelConfig).type))
       throw new SluiceError(
         'CONFIG_INVALID',
