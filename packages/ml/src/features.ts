@@ -126,6 +126,7 @@ export type FeatureConfig =
   | { text: string; buckets?: number; missing?: 'dead_letter' | 'indicator' };
 
 /** A feature config with every default applied (as config validation leaves it). */
+export type ResolvedFeature = Resolved;
 type Resolved =
   | { kind: 'numeric'; field: string; standardize: boolean; missing: 'dead_letter' | 'zero' | 'mean' }
   | { kind: 'one_hot'; field: string; max: number; missing: 'dead_letter' | 'indicator' }
@@ -250,6 +251,11 @@ export class FeatureSpec {
     }
     this.#offsets = offsets;
     this.width = width;
+  }
+
+  /** The features with their defaults applied, in order (for exports). */
+  get features(): readonly ResolvedFeature[] {
+    return this.#features;
   }
 
   /** The fields the spec reads, in order. */

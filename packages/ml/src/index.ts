@@ -13,10 +13,14 @@ import { evaluateStep } from './evaluate.ts';
 import { scoreStep } from './score.ts';
 import { learnPredictStep, learnStep, predictStep } from './steps.ts';
 
+export { ExportRefused, type OnnxExport, toOnnx } from './export.ts';
 export { type FeatureConfig, FeatureSpec, type FeatureState, stableHash } from './features.ts';
 export { Learner, type LearnerJson, type ModelConfig, type ModelJson, type Prediction } from './learner.ts';
 export { logLoss, regressionErrors, rocAuc } from './metrics.ts';
+export { Adwin, PageHinkley } from './models/drift.ts';
 export { EwmaZScore } from './models/ewma.ts';
+export { HoeffdingTree } from './models/hoeffding.ts';
+export { HalfSpaceTrees } from './models/hst.ts';
 export { StreamingKMeans } from './models/kmeans.ts';
 export { LinearModel } from './models/linear.ts';
 export { GaussianNb, MultinomialNb } from './models/naive-bayes.ts';

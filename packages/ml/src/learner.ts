@@ -6,6 +6,13 @@
 import { type TSchema, Type } from 'typebox';
 import { FeatureError, type FeatureSpec, type FeatureState } from './features.ts';
 import { type EwmaJson, EwmaZScore, ewmaOptions } from './models/ewma.ts';
+import {
+  type HoeffdingJson,
+  type HoeffdingOptions,
+  HoeffdingTree,
+  hoeffdingOptions,
+} from './models/hoeffding.ts';
+import { HalfSpaceTrees, type HstJson, type HstOptions, hstOptions } from './models/hst.ts';
 import { type KMeansJson, kmeansOptions, StreamingKMeans } from './models/kmeans.ts';
 import { LinearModel, type LinearModelJson, type LinearOptions, linearOptions } from './models/linear.ts';
 import {
@@ -34,7 +41,7 @@ function defaultsOptional(schema: { properties: { [name: string]: TSchema } }): 
 }
 
 const TYPE_DESCRIPTION =
-  'The model: `logistic_regression` (binary; label true/false or 1/0), `linear_regression` (label a number), `gaussian_nb` or `multinomial_nb` (label a class; multinomial over non-negative counts), `streaming_kmeans` or `ewma_zscore` (unsupervised, no label).';
+  'The model: `logistic_regression` (binary; label true/false or 1/0), `linear_regression` (label a number), `gaussian_nb`, `multinomial_nb` or `hoeffding_tree` (label a class; multinomial over non-negative counts), `streaming_kmeans`, `ewma_zscore` or `half_space_trees` (unsupervised, no label).';
 
 const withType = <T extends string>(type: T, options: { properties: object }) =>
   Type.Object(
@@ -54,6 +61,8 @@ export const modelSchema = Type.Union(
     withType('multinomial_nb', multinomialNbOptions),
     withType('streaming_kmeans', kmeansOptions),
     withType('ewma_zscore', ewmaOptions),
+    withType('hoeffding_tree', hoeffdingOptions),
+    withType('half_space_trees', hstOptions),
   ],
   {
     description:
@@ -68,11 +77,27 @@ export type ModelConfig =
   | { type: 'gaussian_nb'; var_smoothing?: number }
   | { type: 'multinomial_nb'; alpha?: number }
   | { type: 'streaming_kmeans'; k?: number; decay?: number }
-  | { type: 'ewma_zscore'; alpha?: number; threshold?: number; warmup?: number };
+  | { type: 'ewma_zscore'; alpha?: number; threshold?: number; warmup?: number }
+  | ({ type: 'hoeffding_tree' } & Partial<HoeffdingOptions>)
+  | ({ type: 'half_space_trees' } & Partial<HstOptions>);
 export type ModelType = ModelConfig['type'];
 
-type AnyModel = LinearModel | GaussianNb | MultinomialNb | EwmaZScore | StreamingKMeans;
-export type ModelJson = LinearModelJson | GaussianNbJson | MultinomialNbJson | EwmaJson | KMeansJson;
+type AnyModel =
+  | LinearModel
+  | GaussianNb
+  | MultinomialNb
+  | EwmaZScore
+  | StreamingKMeans
+  | HoeffdingTree
+  | HalfSpaceTrees;
+export type ModelJson =
+  | LinearModelJson
+  | GaussianNbJson
+  | MultinomialNbJson
+  | EwmaJson
+  | KMeansJson
+  | HoeffdingJson
+  | HstJson;
 
 /** The JSON form of a learner: its model and the state of its features. */
 export interface LearnerJson {
@@ -94,7 +119,7 @@ export class RecordRefused extends Error {
 
 /** Whether the model type needs a label. */
 export function supervised(type: ModelType): boolean {
-  return type !== 'ewma_zscore' && type !== 'streaming_kmeans';
+  return type !== 'ewma_zscore' && type !== 'streaming_kmeans' && type !== 'half_space_trees';
 }
 
 /**
@@ -128,9 +153,9 @@ export function labelOf(type: ModelType, field: string, record: { [field: string
 
 /** What a model says of a record: the prediction and, where the model has one, a score. */
 export interface Prediction {
-  /** Logistic: the class (p ≥ 0.5); linear: the estimate; NB: the class; k-means: the cluster; EWMA: anomaly. */
+  /** Logistic: the class (p ≥ 0.5); linear: the estimate; NB, Hoeffding tree: the class; k-means: the cluster; EWMA, HST: anomaly. */
   value: boolean | number | string | null;
-  /** Logistic: P(y = 1); NB: the class's posterior; k-means: the distance to its center; EWMA: the largest |z|; linear: none. */
+  /** Logistic: P(y = 1); NB: the class's posterior; tree: the class's share in its leaf; k-means: the distance to its center; EWMA: the largest |z|; HST: the anomaly score; linear: none. */
   score: number | null;
 }
 
@@ -148,6 +173,10 @@ function createModel(config: ModelConfig, width: number): AnyModel {
       return new EwmaZScore(width, options);
     case 'streaming_kmeans':
       return new StreamingKMeans(width, options);
+    case 'hoeffding_tree':
+      return new HoeffdingTree(width, options);
+    case 'half_space_trees':
+      return new HalfSpaceTrees(width, options);
   }
 }
 
@@ -164,6 +193,10 @@ function modelFromJson(json: ModelJson, width: number): AnyModel {
       return EwmaZScore.fromJSON(json, width);
     case 'streaming_kmeans':
       return StreamingKMeans.fromJSON(json, width);
+    case 'hoeffding_tree':
+      return HoeffdingTree.fromJSON(json, width);
+    case 'half_space_trees':
+      return HalfSpaceTrees.fromJSON(json, width);
     default:
       throw new Error(`unknown model type ${JSON.stringify((json as { type?: unknown })?.type)}`);
   }
@@ -235,6 +268,10 @@ export class Learner {
       const { score, anomaly } = model.predict(x);
       return { value: anomaly, score };
     }
+    if (model instanceof HalfSpaceTrees) {
+      const p = model.predict(x);
+      return p === undefined ? { value: null, score: null } : { value: p.anomaly, score: p.score };
+    }
     if (model instanceof StreamingKMeans) {
       const assignment = model.predict(x);
       return assignment === undefined
@@ -250,7 +287,12 @@ export class Learner {
   learn(x: Float64Array, label: Label): void {
     const model = this.model;
     if (model instanceof LinearModel) model.learn(x, label as number);
-    else if (model instanceof EwmaZScore || model instanceof StreamingKMeans) model.learn(x);
+    else if (
+      model instanceof EwmaZScore ||
+      model instanceof StreamingKMeans ||
+      model instanceof HalfSpaceTrees
+    )
+      model.learn(x);
     else model.learn(x, String(label));
     this.learned++;
   }

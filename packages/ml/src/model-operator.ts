@@ -28,6 +28,13 @@ import {
   RecordRefused,
   supervised,
 } from './learner.ts';
+import {
+  createDetector,
+  type DriftConfig,
+  type DriftDetector,
+  type DriftJson,
+  detectorFromJson,
+} from './models/drift.ts';
 
 /** What the operator does with each record. */
 export type ModelMode = 'learn' | 'predict' | 'learn_predict';
@@ -53,7 +60,15 @@ export interface ModelOperatorOptions {
    * reads no file).
    */
   load?: () => LearnerJson;
+  /** `learn_predict`: a drift detector per key on the error stream (drift records to the side output `drift`). */
+  drift?: DriftConfig;
 }
+
+/** The side output of drift records. */
+export const DRIFT_PORT = 'drift';
+
+/** A learner's entry in the keyed state: the learner, its key fields, its drift detector. */
+type LearnerEntry = LearnerJson & { learned: number; key?: Row; drift?: DriftJson; drifts?: number };
 
 /** The name of the keyed state: part of the checkpoint format, never rename it. */
 const LEARNERS = 'learners';
@@ -71,11 +86,26 @@ function keyText(key: readonly string[] | undefined, record: Row): string {
   return JSON.stringify(key.map((f) => record[f] ?? null));
 }
 
+/** The error of a prediction: 0/1 for a class, the absolute error for linear regression. */
+function errorOf(type: ModelConfig['type'], value: boolean | number | string, label: Label): number {
+  switch (type) {
+    case 'logistic_regression':
+      return value === (label === 1) ? 0 : 1;
+    case 'linear_regression':
+      return Math.abs((value as number) - (label as number));
+    default:
+      return String(value) === String(label) ? 0 : 1;
+  }
+}
+
 export class ModelOperator implements Operator {
   readonly #o: ModelOperatorOptions;
   readonly #learners = new Map<string, Learner>();
   /** Key fields' values per key, for summaries. */
   readonly #keyRows = new Map<string, Row>();
+  /** Drift detector and drifts found so far, per key. */
+  readonly #detectors = new Map<string, DriftDetector>();
+  readonly #drifts = new Map<string, number>();
   #ownState: StateBackend | undefined;
   /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
   #initial: Learner | undefined;
@@ -103,12 +133,14 @@ export class ModelOperator implements Operator {
       backend = new MemoryStateBackend(restored?.state);
       this.#ownState = backend;
     }
-    backend.keyed<string, LearnerJson & { learned: number; key?: Row }>(LEARNERS, {
+    backend.keyed<string, LearnerEntry>(LEARNERS, {
       entries: () => this.#entries(),
       restore: (key, entry) => {
         try {
           this.#learners.set(key, Learner.fromJSON(entry, this.#o.features));
           if (entry.key !== undefined) this.#keyRows.set(key, entry.key);
+          if (entry.drift !== undefined) this.#detectors.set(key, detectorFromJson(entry.drift));
+          if (entry.drifts !== undefined) this.#drifts.set(key, entry.drifts);
         } catch {
           throw this.#incompatible();
         }
@@ -116,11 +148,15 @@ export class ModelOperator implements Operator {
     });
   }
 
-  *#entries(): Iterable<readonly [string, LearnerJson & { learned: number; key?: Row }]> {
+  *#entries(): Iterable<readonly [string, LearnerEntry]> {
     for (const [key, learner] of this.#learners) {
-      const entry: LearnerJson & { learned: number; key?: Row } = learner.toJSON();
+      const entry: LearnerEntry = learner.toJSON();
       const row = this.#keyRows.get(key);
       if (row !== undefined) entry.key = row;
+      const detector = this.#detectors.get(key);
+      if (detector !== undefined) entry.drift = detector.toJSON();
+      const drifts = this.#drifts.get(key);
+      if (drifts !== undefined) entry.drifts = drifts;
       yield [key, entry];
     }
   }
@@ -164,12 +200,14 @@ export class ModelOperator implements Operator {
     const keep: number[] = [];
     const summaries: Row[] = [];
     const summaryTimes: number[] = [];
+    const drifts: Row[] = [];
+    const driftTimes: number[] = [];
     for (let i = 0; i < n; i++) {
       const record = batch.records[i];
       const key = keyText(o.key, record);
       let label: Label = 0;
       let x: Float64Array;
-      const learner = this.#learner(key, record);
+      let learner = this.#learner(key, record);
       try {
         if (needsLabel) label = labelOf(o.model.type, o.label!, record);
         // With no model yet (predict), the features are still checked, so that whether a record
@@ -184,8 +222,30 @@ export class ModelOperator implements Operator {
         );
         continue;
       }
+      let drifted = false;
       if (predict) {
         const p = learner === undefined ? { value: null, score: null } : learner.predict(x);
+        if (o.drift !== undefined && learner !== undefined && p.value !== null) {
+          const error = errorOf(learner.type, p.value, label);
+          let detector = this.#detectors.get(key);
+          if (detector === undefined) {
+            detector = createDetector(o.drift);
+            this.#detectors.set(key, detector);
+          }
+          if (detector.update(error)) {
+            drifted = true;
+            const count = (this.#drifts.get(key) ?? 0) + 1;
+            this.#drifts.set(key, count);
+            drifts.push({
+              ...(this.#keyRows.get(key) ?? {}),
+              detector: o.drift.detector,
+              learned: learner.learned,
+              drifts: count,
+              action: o.drift.on_drift ?? 'reset',
+            });
+            driftTimes.push(batch.times[i]);
+          }
+        }
         // A plain spread clones the record's shape (V8's fast path) and the added fields keep one
         // hidden class for records of one shape; a spread with a computed key in the same
         // literal builds a dictionary-mode object per record (several times slower).
@@ -195,6 +255,12 @@ export class ModelOperator implements Operator {
         records.push(result);
         times.push(batch.times[i]);
         keep.push(i);
+      }
+      if (drifted && (o.drift?.on_drift ?? 'reset') === 'reset') {
+        // A fresh model (and feature state) learns from this record on: encode it again for it.
+        learner = Learner.create(o.model, o.features);
+        this.#learners.set(key, learner);
+        x = learner.encode(record, true);
       }
       if (learn && learner !== undefined) {
         learner.learn(x, label);
@@ -206,6 +272,13 @@ export class ModelOperator implements Operator {
     }
     if (records.length > 0) out.emit(this.#like(batch, keep, records, times));
     if (summaries.length > 0) out.emit({ records: summaries, times: summaryTimes });
+    if (drifts.length > 0) {
+      if (out.emitTo === undefined)
+        throw new SluiceError('INTERNAL', 'the learn_predict step was given an output without side outputs', {
+          step: o.stepId,
+        });
+      out.emitTo(DRIFT_PORT, { records: drifts, times: driftTimes });
+    }
   }
 
   /** Checks `record`'s features against the spec (throws {@link RecordRefused}), learning nothing. */

@@ -5,16 +5,18 @@
 
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { defineStep, SluiceError, type StepInfo } from '@sluice/core';
+import { defineStep, parseDuration, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
+import { DelayedLabelOperator } from './delayed-labels.ts';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
 import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
-import { type ModelMode, ModelOperator } from './model-operator.ts';
+import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
+import { type DriftConfig, driftSchema } from './models/drift.ts';
 
 const label = Type.Optional(
   Type.String({
     description:
-      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes). Required by every model but `streaming_kmeans` and `ewma_zscore`. A record whose label is missing or unusable goes to the dead-letter output.',
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
     examples: ['is_fraud'],
   }),
 );
@@ -30,13 +32,13 @@ const key = Type.Optional(
 
 const output = Type.String({
   description:
-    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`). Null before the model has learned anything it can predict with.',
+    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
   default: 'prediction',
 });
 
 const score = Type.String({
   description:
-    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`). Linear regression writes none.',
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
   default: 'score',
 });
 
@@ -50,12 +52,14 @@ function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'num
   switch (type) {
     case 'logistic_regression':
     case 'ewma_zscore':
+    case 'half_space_trees':
       return 'boolean';
     case 'linear_regression':
     case 'streaming_kmeans':
       return 'number';
     case 'gaussian_nb':
     case 'multinomial_nb':
+    case 'hoeffding_tree':
       return 'string';
     default:
       return 'any';
@@ -114,6 +118,7 @@ function operator(
     output?: string;
     score?: string;
     summary_every?: number;
+    drift?: unknown;
   },
   step: StepInfo,
   load?: () => LearnerJson,
@@ -130,6 +135,57 @@ function operator(
     score: cfg.score ?? 'score',
     summaryEvery: cfg.summary_every ?? 0,
     load,
+    drift: cfg.drift as DriftConfig | undefined,
+  });
+}
+
+/** `learn_predict` with `labels`: the features on input 0, their labels later on input 1. */
+function delayed(
+  cfg: {
+    model: unknown;
+    features: unknown[];
+    label?: string;
+    key?: string[];
+    output?: string;
+    score?: string;
+    drift?: unknown;
+  },
+  labels: { id: string; horizon: string },
+  step: StepInfo,
+): DelayedLabelOperator {
+  if (step.inputs !== undefined && step.inputs.length !== 2)
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'with `labels`, learn_predict reads two inputs: `input: [features, labels]`',
+      {
+        step: step.id,
+        path: 'input',
+      },
+    );
+  if (cfg.drift !== undefined)
+    throw new SluiceError('CONFIG_INVALID', 'drift detection with delayed labels is not supported yet', {
+      step: step.id,
+      path: 'drift',
+    });
+  if (!supervised((cfg.model as ModelConfig).type))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `model '${(cfg.model as ModelConfig).type}' learns from no label`,
+      {
+        step: step.id,
+        path: 'labels',
+      },
+    );
+  return new DelayedLabelOperator({
+    stepId: step.id,
+    model: cfg.model as ModelConfig,
+    features: featureSpec(step.id, cfg.features),
+    label: cfg.label!,
+    id: labels.id,
+    horizon: parseDuration(labels.horizon, 'labels.horizon'),
+    key: cfg.key,
+    output: cfg.output ?? 'prediction',
+    score: cfg.score ?? 'score',
   });
 }
 
@@ -137,13 +193,59 @@ export const learnPredictStep = defineStep({
   type: 'learn_predict',
   summary: 'Predicts each record with the current model, then learns from its label (prequential).',
   description: `Test-then-train: each record first gets the prediction of the model as it stands (the \`output\` and \`score\` fields), then the model learns from its label — so every prediction is made on a record the model has not seen, and an \`evaluate\` step downstream measures how the online model does. With \`key\`, one model per key. ${MODEL_DESCRIPTION}`,
-  config: Type.Object({ ...shared, output, score }, { additionalProperties: false }),
-  state: ['model', 'features', 'label', 'key'],
+  config: Type.Object(
+    {
+      ...shared,
+      output,
+      score,
+      drift: Type.Optional(driftSchema),
+      labels: Type.Optional(
+        Type.Object(
+          {
+            id: Type.String({ description: 'Field both inputs carry that pairs a label with its features.' }),
+            horizon: Type.String({
+              description:
+                'How long (event time) after its features a label is still learned from (a duration).',
+            }),
+          },
+          {
+            additionalProperties: false,
+            description:
+              'Labels that arrive later than their features, on the step’s second input (`input: [features, labels]`): each feature record is predicted and held under its `id`; a label record with that id (its `label` field) within `horizon` makes the key’s model learn from the held features. Both inputs are handled in event-time order as the watermark passes them (features first at equal times), so results depend on the input only. A label that matches no held features goes to the late output; a matched one is consumed (counted as filtered).',
+            examples: [{ id: 'txn_id', horizon: '1h' }],
+          },
+        ),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  state: ['model', 'features', 'label', 'key', 'drift', 'labels'],
   schema: (cfg, [input]) => scoredSchema(input, cfg, (cfg.model as ModelConfig).type),
+  sideOutputs: [
+    {
+      name: DRIFT_PORT,
+      description:
+        'with `drift`, a record per detected change: the key fields, `detector`, `learned` (records the model had learned), `drifts` (changes found for the key so far) and `action` (`reset` or `keep`); append-only',
+    },
+  ],
+  outputs: (cfg) => (cfg.drift === undefined ? [] : [DRIFT_PORT]),
   example:
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
     checkLabel(step.id, cfg);
+    if (cfg.labels !== undefined) return delayed(cfg, cfg.labels, step);
+    if (step.inputs !== undefined && step.inputs.length > 1)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        'learn_predict reads a second input only with `labels` (the labels arriving later than their features)',
+        { step: step.id, path: 'input' },
+      );
+    if (cfg.drift !== undefined && !supervised((cfg.model as ModelConfig).type))
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `drift detection watches the errors of a model that learns from a label; '${(cfg.model as ModelConfig).type}' has none`,
+        { step: step.id, path: 'drift' },
+      );
     return operator('learn_predict', cfg, step);
   },
 });

@@ -93,3 +93,96 @@ dead_letter: { type: memory, store: ${name}-dead }
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Runs `steps` over two memory sources, `features` and `labels` (event time `ts`), in batches of
+ * `batch`; `order` says how the two are fed: all features first, all labels first, or
+ * alternating chunks of `batch`. With `checkpointAfter`, a checkpoint is taken once that many
+ * records of each source were read, then the job crashes (on the features' partition) once both
+ * are read up to `crashAfter` and a restored job reads the rest. Results read `result`; late
+ * records go to their own sink.
+ */
+export async function runTwoInputs(
+  steps: string,
+  features: readonly Row[],
+  labels: readonly Row[],
+  batch: number,
+  order: 'features-first' | 'labels-first' | 'interleaved',
+  interrupt?: Interruption,
+  result = 'result',
+): Promise<RunResult & { late: Row[] }> {
+  const name = `ml2-${process.pid}-${++runs}`;
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-ml-'));
+  try {
+    const yaml = `
+name: ${name}
+settings: { checkpoint: { interval: 0, dir: ./ckpt }, batch_size: ${batch} }
+sources:
+  features: { type: memory, channel: ${name}-f, event_time: { field: ts, max_out_of_orderness: 0ms } }
+  labels: { type: memory, channel: ${name}-l, event_time: { field: ts, max_out_of_orderness: 0ms } }
+steps:
+${steps}
+sinks:
+  out: { type: memory, store: ${name}-out, input: ${result} }
+late_output: { type: memory, store: ${name}-late }
+dead_letter: { type: memory, store: ${name}-dead }
+`;
+    const plan = parsePipelineYaml(yaml, join(dir, 'pipeline.yaml'), { registry });
+    const f = memoryChannel(`${name}-f`);
+    const l = memoryChannel(`${name}-l`);
+    const clock = new ManualClock(0);
+    const feed = (from: number, to: number, end: boolean) => {
+      const fs = features.slice(from, to);
+      const ls = labels.slice(from, to);
+      if (order === 'features-first') {
+        f.push('p0', ...fs);
+        l.push('p0', ...ls);
+      } else if (order === 'labels-first') {
+        l.push('p0', ...ls);
+        f.push('p0', ...fs);
+      } else
+        for (let i = 0; i < Math.max(fs.length, ls.length); i += batch) {
+          f.push('p0', ...fs.slice(i, i + batch));
+          l.push('p0', ...ls.slice(i, i + batch));
+        }
+      if (end) {
+        f.end();
+        l.end();
+      }
+    };
+    const total = (a: number) => Math.min(a, features.length) + Math.min(a, labels.length);
+    let resumed: Promise<unknown>;
+    if (interrupt === undefined) {
+      const job = await Job.create(plan, { registry, clock, tickInterval: 5 });
+      feed(0, Math.max(features.length, labels.length), true);
+      resumed = job.run();
+    } else {
+      const first = await Job.create(plan, { registry, clock, tickInterval: 5 });
+      const running = first.run();
+      feed(0, interrupt.checkpointAt, false);
+      await waitFor(
+        'the records before the checkpoint',
+        () => first.metrics().recordsIn === total(interrupt.checkpointAt),
+      );
+      await first.checkpoint();
+      feed(interrupt.checkpointAt, interrupt.crashAt, false);
+      await waitFor(
+        'the records before the crash',
+        () => first.metrics().recordsIn === total(interrupt.crashAt),
+      );
+      f.crash('p0');
+      await assert.rejects(running, /simulated crash/);
+      const second = await Job.create(plan, { registry, clock, tickInterval: 5 });
+      feed(interrupt.crashAt, Math.max(features.length, labels.length), true);
+      resumed = second.run();
+    }
+    await resumed;
+    return {
+      results: memorySinkStore(`${name}-out`).records,
+      dead: memorySinkStore(`${name}-dead`).records,
+      late: memorySinkStore(`${name}-late`).records,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
