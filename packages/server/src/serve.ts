@@ -4,9 +4,10 @@
  */
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Job } from '@sluice/core';
+import { type Job, SluiceError } from '@sluice/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { jobRegistry } from './metrics.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
 import { streamChanges } from './view-changes.ts';
@@ -123,12 +124,31 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     job.stop();
     return reply.code(202).send({ status: job.status });
   });
+  app.post('/api/dead-letters/replay', admin, async (req: FastifyRequest<{ Body: unknown }>, reply) => {
+    const ids = replayIds(req.body);
+    if (ids === undefined)
+      return badRequest(
+        reply,
+        'the body must be { "ids": [<dead letter id>, ...] } with 1 to 1000 integer ids',
+      );
+    if (job.status !== 'running')
+      return reply.code(409).send({ error: 'JOB_NOT_RUNNING', message: `the job is ${job.status}` });
+    try {
+      return job.replayDeadLetters(ids);
+    } catch (err) {
+      if (err instanceof SluiceError && err.code === 'JOB_NOT_RUNNING')
+        return reply.header('retry-after', '1').code(409).send({ error: err.code, message: err.message });
+      throw err;
+    }
+  });
   app.post('/api/checkpoints', admin, async (_req, reply) => {
     if (job.status !== 'running')
       return reply.code(409).send({ error: 'NOT_RUNNING', message: `the job is ${job.status}` });
     await job.checkpoint();
     return { checkpoint: job.checkpointHistory().at(-1) ?? null };
   });
+
+  dashboardRoutes(app);
 
   type ViewParams = { Params: { name: string; key?: string } };
   const tableOf = (req: FastifyRequest<ViewParams>, reply: FastifyReply) => {
@@ -238,6 +258,14 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       return closing;
     },
   };
+}
+
+/** The ids of a replay request's body, or undefined when it is not `{ ids: [integers] }`. */
+function replayIds(body: unknown): number[] | undefined {
+  if (typeof body !== 'object' || body === null || !('ids' in body)) return undefined;
+  const { ids } = body;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000) return undefined;
+  return ids.every((id) => Number.isSafeInteger(id) && id > 0) ? (ids as number[]) : undefined;
 }
 
 function badRequest(reply: FastifyReply, message: string) {
