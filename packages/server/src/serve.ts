@@ -4,6 +4,7 @@
  */
 
 import type { OutgoingHttpHeaders } from 'node:http';
+import websocket from '@fastify/websocket';
 import { type Job, SluiceError } from '@sluice/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
@@ -11,6 +12,7 @@ import { dashboardRoutes } from './dashboard.ts';
 import { jobRegistry } from './metrics.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
 import { streamChanges } from './view-changes.ts';
+import { streamChangesWs } from './view-changes-ws.ts';
 import { rowJson } from './view-table.ts';
 import { forgetViews, viewTable } from './views.ts';
 
@@ -53,6 +55,8 @@ declare module 'fastify' {
 }
 
 const JSON_LIMIT_MAX = 1000;
+/** The WebSocket change feed (it checks its token itself: see the route). */
+const WS_ROUTE = '/api/views/:name/ws';
 
 /** Starts an HTTP server over `job` (created, running or ended); see `ServeOptions` for defaults. */
 export async function serve(job: Job, options: ServeOptions = {}): Promise<SluiceServer> {
@@ -76,6 +80,9 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     routerOptions: { maxParamLength: 4096 },
   });
 
+  // Clients send nothing but control frames: a small message limit.
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (origin !== undefined && (cors.has(origin) || cors.has('*'))) {
@@ -90,7 +97,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       if (req.method === 'OPTIONS') return reply.code(204).send();
     }
     const group = req.routeOptions.config?.group;
-    if (group === undefined) return;
+    if (group === undefined || (req.ws && req.routeOptions.url === WS_ROUTE)) return;
     const no = denied(tokens, group, req.headers.authorization);
     if (no) {
       if (no.status === 401) reply.header('www-authenticate', 'Bearer');
@@ -214,6 +221,35 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       stream.end = streamChanges(table, req.raw, reply.raw, {
         from: start,
         headers: reply.getHeaders() as OutgoingHttpHeaders,
+        maxLagBytes: options.maxSubscriberLagBytes ?? 1024 ** 2,
+        heartbeatMs: options.heartbeatMs ?? 15_000,
+        onClose: () => streams.delete(stream),
+      });
+    },
+  );
+  // Checked after the upgrade, answered with a close frame: on Node 24 an HTTP answer to an
+  // upgrade request (from a hook or a route) never reaches the client (@fastify/websocket 11).
+  app.get(
+    WS_ROUTE,
+    { ...read, websocket: true },
+    (socket, req: FastifyRequest<ViewParams & { Querystring: { from?: string } }>) => {
+      const refuse = (code: number, error: string, message: string) => {
+        socket.send(JSON.stringify({ error, message }));
+        socket.close(code, error);
+      };
+      const no = denied(tokens, 'read', req.headers.authorization);
+      if (no) return refuse(4000 + no.status, no.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', no.message);
+      const { name } = req.params;
+      const table = viewNames.includes(name) ? viewTable(pipeline, name) : undefined;
+      if (!table)
+        return refuse(4404, 'VIEW_NOT_FOUND', `no view '${name}'; views: ${viewNames.join(', ') || 'none'}`);
+      const from = req.query.from === undefined ? table.offset + 1 : parseOffset(req.query.from, 0);
+      if (from === undefined)
+        return refuse(4400, 'BAD_REQUEST', 'from must be a non-negative integer offset');
+      const stream = { end: () => {} };
+      streams.add(stream);
+      stream.end = streamChangesWs(table, socket, {
+        from,
         maxLagBytes: options.maxSubscriberLagBytes ?? 1024 ** 2,
         heartbeatMs: options.heartbeatMs ?? 15_000,
         onClose: () => streams.delete(stream),
