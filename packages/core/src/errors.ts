@@ -188,6 +188,11 @@ export const errorCodes = {
     summary:
       'A source’s write-ahead log could not be written, synced or read back; the job stops rather than acknowledge what it might lose.',
   },
+  JOB_NOT_RUNNING: {
+    kind: 'user',
+    retryable: true,
+    summary: 'The job is not running (or is taking a checkpoint) and cannot do what was asked of it now.',
+  },
   PIPELINE_LOAD: { kind: 'user', retryable: false, summary: 'A pipeline module could not be loaded.' },
   INTERNAL: { kind: 'internal', retryable: false, summary: 'A Sluice bug: please report it with the log.' },
 } as const satisfies { [code: string]: CodeInfo };

@@ -176,6 +176,7 @@ export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
 export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';
 export { Registry } from './registry.ts';
 export type { CheckpointSummary } from './runtime/checkpoint-coordinator.ts';
+export type { NumberedDeadLetter, ReplayResult } from './runtime/dead-letter-replay.ts';
 export {
   type CheckpointStoreContext,
   Job,

@@ -101,6 +101,7 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
       ...watermarkOf(watermarks[s.id], now),
     };
   });
+  const queues = job.sinkQueues();
   const sinks = plan.sinks.map((s) => ({
     id: s.id,
     kind: 'sink' as const,
@@ -111,8 +112,18 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
       inPerSec: rates.rate((x) => x.sinks[s.id]?.written),
       outPerSec: rates.rate((x) => x.sinks[s.id]?.written),
     },
+    ...queueOf(queues[s.id]),
   }));
   return { pipeline: plan.name, nodes: [...sources, ...steps, ...sinks] };
+}
+
+/**
+ * A sink's queue: records waiting, how full it is (0 to 1), and whether it is full — then it holds
+ * the sources back (backpressure).
+ */
+function queueOf(q: { queued: number; fill: number } | undefined) {
+  const fill = q?.fill ?? 0;
+  return { queued: q?.queued ?? 0, queueFill: fill, backpressure: fill >= 1 };
 }
 
 /** A watermark and how far it trails `now`; both null when there is none (before the first, after the end). */
@@ -132,14 +143,17 @@ export function checkpoints(job: Job) {
   return { checkpoints: job.checkpointHistory().toReversed() };
 }
 
-/** `GET /api/dead-letters`: the newest first, at most `limit`. */
+/**
+ * `GET /api/dead-letters`: the newest first, at most `limit`, each with its number in this run
+ * (`id`, what replay takes).
+ */
 export function deadLetters(job: Job, limit: number) {
-  const letters = job.recentDeadLetters();
+  const letters = job.numberedDeadLetters();
   return {
     total: job.metrics().deadLetters,
     deadLetters: letters
       .slice(-limit)
       .toReversed()
-      .map((d) => ({ ...d, eventTime: finite(d.eventTime) ?? undefined })),
+      .map(({ id, letter }) => ({ id, ...letter, eventTime: finite(letter.eventTime) ?? undefined })),
   };
 }

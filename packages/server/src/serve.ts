@@ -4,12 +4,15 @@
  */
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Job } from '@sluice/core';
+import websocket from '@fastify/websocket';
+import { type Job, SluiceError } from '@sluice/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { jobRegistry } from './metrics.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
 import { streamChanges } from './view-changes.ts';
+import { streamChangesWs } from './view-changes-ws.ts';
 import { rowJson } from './view-table.ts';
 import { forgetViews, viewTable } from './views.ts';
 
@@ -52,6 +55,8 @@ declare module 'fastify' {
 }
 
 const JSON_LIMIT_MAX = 1000;
+/** The WebSocket change feed (it checks its token itself: see the route). */
+const WS_ROUTE = '/api/views/:name/ws';
 
 /** Starts an HTTP server over `job` (created, running or ended); see `ServeOptions` for defaults. */
 export async function serve(job: Job, options: ServeOptions = {}): Promise<SluiceServer> {
@@ -75,6 +80,9 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     routerOptions: { maxParamLength: 4096 },
   });
 
+  // Clients send nothing but control frames: a small message limit.
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (origin !== undefined && (cors.has(origin) || cors.has('*'))) {
@@ -89,7 +97,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       if (req.method === 'OPTIONS') return reply.code(204).send();
     }
     const group = req.routeOptions.config?.group;
-    if (group === undefined) return;
+    if (group === undefined || (req.ws && req.routeOptions.url === WS_ROUTE)) return;
     const no = denied(tokens, group, req.headers.authorization);
     if (no) {
       if (no.status === 401) reply.header('www-authenticate', 'Bearer');
@@ -123,12 +131,31 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     job.stop();
     return reply.code(202).send({ status: job.status });
   });
+  app.post('/api/dead-letters/replay', admin, async (req: FastifyRequest<{ Body: unknown }>, reply) => {
+    const ids = replayIds(req.body);
+    if (ids === undefined)
+      return badRequest(
+        reply,
+        'the body must be { "ids": [<dead letter id>, ...] } with 1 to 1000 integer ids',
+      );
+    if (job.status !== 'running')
+      return reply.code(409).send({ error: 'JOB_NOT_RUNNING', message: `the job is ${job.status}` });
+    try {
+      return job.replayDeadLetters(ids);
+    } catch (err) {
+      if (err instanceof SluiceError && err.code === 'JOB_NOT_RUNNING')
+        return reply.header('retry-after', '1').code(409).send({ error: err.code, message: err.message });
+      throw err;
+    }
+  });
   app.post('/api/checkpoints', admin, async (_req, reply) => {
     if (job.status !== 'running')
       return reply.code(409).send({ error: 'NOT_RUNNING', message: `the job is ${job.status}` });
     await job.checkpoint();
     return { checkpoint: job.checkpointHistory().at(-1) ?? null };
   });
+
+  dashboardRoutes(app);
 
   type ViewParams = { Params: { name: string; key?: string } };
   const tableOf = (req: FastifyRequest<ViewParams>, reply: FastifyReply) => {
@@ -200,6 +227,35 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       });
     },
   );
+  // Checked after the upgrade, answered with a close frame: on Node 24 an HTTP answer to an
+  // upgrade request (from a hook or a route) never reaches the client (@fastify/websocket 11).
+  app.get(
+    WS_ROUTE,
+    { ...read, websocket: true },
+    (socket, req: FastifyRequest<ViewParams & { Querystring: { from?: string } }>) => {
+      const refuse = (code: number, error: string, message: string) => {
+        socket.send(JSON.stringify({ error, message }));
+        socket.close(code, error);
+      };
+      const no = denied(tokens, 'read', req.headers.authorization);
+      if (no) return refuse(4000 + no.status, no.status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', no.message);
+      const { name } = req.params;
+      const table = viewNames.includes(name) ? viewTable(pipeline, name) : undefined;
+      if (!table)
+        return refuse(4404, 'VIEW_NOT_FOUND', `no view '${name}'; views: ${viewNames.join(', ') || 'none'}`);
+      const from = req.query.from === undefined ? table.offset + 1 : parseOffset(req.query.from, 0);
+      if (from === undefined)
+        return refuse(4400, 'BAD_REQUEST', 'from must be a non-negative integer offset');
+      const stream = { end: () => {} };
+      streams.add(stream);
+      stream.end = streamChangesWs(table, socket, {
+        from,
+        maxLagBytes: options.maxSubscriberLagBytes ?? 1024 ** 2,
+        heartbeatMs: options.heartbeatMs ?? 15_000,
+        onClose: () => streams.delete(stream),
+      });
+    },
+  );
   app.get('/api/views/:name/:key', read, async (req: FastifyRequest<ViewParams>, reply) => {
     const table = tableOf(req, reply);
     if (!table) return reply;
@@ -238,6 +294,14 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       return closing;
     },
   };
+}
+
+/** The ids of a replay request's body, or undefined when it is not `{ ids: [integers] }`. */
+function replayIds(body: unknown): number[] | undefined {
+  if (typeof body !== 'object' || body === null || !('ids' in body)) return undefined;
+  const { ids } = body;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000) return undefined;
+  return ids.every((id) => Number.isSafeInteger(id) && id > 0) ? (ids as number[]) : undefined;
 }
 
 function badRequest(reply: FastifyReply, message: string) {

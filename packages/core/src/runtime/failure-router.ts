@@ -55,6 +55,8 @@ export class OutputRouter implements FailureRouter {
   #unlogged = 0;
   /** Recent dead letters, oldest first (the last `RECENT_DEAD_LETTERS` at least), for `Job.recentDeadLetters()`. */
   readonly recent: DeadLetter[] = [];
+  /** Number of the first of `recent` in this run (the first dead letter of a run is 1). */
+  recentFirst = 1;
 
   constructor(log: Logger, clock: Clock) {
     this.#log = log;
@@ -67,7 +69,10 @@ export class OutputRouter implements FailureRouter {
    */
   deadLetter(letter: DeadLetter): void {
     this.recent.push(letter);
-    if (this.recent.length >= 2 * RECENT_DEAD_LETTERS) this.recent.splice(0, RECENT_DEAD_LETTERS);
+    if (this.recent.length >= 2 * RECENT_DEAD_LETTERS) {
+      this.recent.splice(0, RECENT_DEAD_LETTERS);
+      this.recentFirst += RECENT_DEAD_LETTERS;
+    }
     if (this.deadLetters) {
       const writable = writableLetter(letter);
       this.deadLetters.enqueue({

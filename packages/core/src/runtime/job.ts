@@ -26,6 +26,7 @@ import type { DeadLetter } from '../record.ts';
 import type { Registry } from '../registry.ts';
 import { type Clock, END_OF_TIME, systemClock } from '../time.ts';
 import { CheckpointCoordinator, type CheckpointSummary } from './checkpoint-coordinator.ts';
+import { type NumberedDeadLetter, type ReplayResult, replayDeadLetters } from './dead-letter-replay.ts';
 import { timeAssigner } from './event-time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, OutputRouter, RECENT_DEAD_LETTERS } from './failure-router.ts';
 import { type Counted, flattenCounters, restoreCounters, sumCounters } from './job-counters.ts';
@@ -100,6 +101,8 @@ export class Job {
   #stopping = false;
   #failure: SluiceError | undefined;
   #ended: 'completed' | 'stopped' | undefined;
+  /** Numbers of the dead letters replayed in this run. */
+  readonly #replayed = new Set<number>();
 
   /** Builds the operator graph; throws on a step whose config does not compile. */
   private constructor(plan: Plan, options: JobOptions) {
@@ -325,6 +328,57 @@ export class Job {
    */
   recentDeadLetters(): readonly DeadLetter[] {
     return this.#outputs.recent.slice(-RECENT_DEAD_LETTERS);
+  }
+
+  /** The last dead letters (at most 100) of this run, oldest first, each with its number in the run (from 1). */
+  numberedDeadLetters(): readonly NumberedDeadLetter[] {
+    const all = this.#outputs.recent;
+    const from = Math.max(0, all.length - RECENT_DEAD_LETTERS);
+    return all.slice(from).map((letter, i) => ({ id: this.#outputs.recentFirst + from + i, letter }));
+  }
+
+  /**
+   * Sends the payloads of the dead letters numbered `ids` (see `numberedDeadLetters`) back to the
+   * step or sink that rejected them, after the cause was fixed; each id at most once per run.
+   * Refuses (with a reason per id) late records, changes of updating streams, letters of sources
+   * (resend those upstream) and of steps with several inputs. Throws `NOT_RUNNING` unless the job
+   * runs, and while a checkpoint pauses the read loops. A replayed record counts as a step's
+   * input again; it is covered by the next checkpoint, not by a source offset.
+   */
+  replayDeadLetters(ids: readonly number[]): ReplayResult {
+    if (this.status !== 'running')
+      throw new SluiceError(
+        'JOB_NOT_RUNNING',
+        `the job is ${this.status}: dead letters replay into a running job`,
+      );
+    if (this.#checkpoints.paused)
+      throw new SluiceError('JOB_NOT_RUNNING', 'a checkpoint is being taken: replay again in a moment');
+    const sinks = new Map([...this.#sinks.sinks].map((r) => [r.id, r]));
+    const inputs = new Map(this.plan.steps.map((s) => [s.id, s.inputs.length]));
+    const replayedBefore = this.#replayed.size;
+    try {
+      return replayDeadLetters(
+        ids,
+        this.numberedDeadLetters(),
+        this.#replayed,
+        this.#graph,
+        sinks,
+        inputs,
+        this.#clock.now(),
+      );
+    } finally {
+      if (this.#replayed.size > replayedBefore) this.#maybeAdvanceWatermark(true);
+    }
+  }
+
+  /**
+   * How full each sink's queue is (0 to 1; 1 holds the sources back: backpressure), with the
+   * dead-letter and late outputs as `$dead_letter` and `$late_output`.
+   */
+  sinkQueues(): { [id: string]: { queued: number; fill: number } } {
+    const out: { [id: string]: { queued: number; fill: number } } = {};
+    for (const r of this.#sinks.runners()) out[r.id] = { queued: r.queued, fill: r.fill };
+    return out;
   }
 
   /** Each step's current watermark (epoch ms; -Infinity before its first, +Infinity at the end). */

@@ -94,6 +94,11 @@ export class SinkRunner {
     return this.#queuedBytes;
   }
 
+  /** How full the queue is, from 0 to 1: the larger of its records' and its bytes' share of capacity. */
+  get fill(): number {
+    return Math.min(1, Math.max(this.#queued / this.#capacity, this.#queuedBytes / this.#capacityBytes));
+  }
+
   get full(): boolean {
     return this.#queued >= this.#capacity || this.#queuedBytes >= this.#capacityBytes;
   }
