@@ -31,15 +31,12 @@
  * included (`DIR/sluice.heapprofile`; summarize it the same way, with `--records N`).
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { cpus, totalmem } from 'node:os';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { kafka } from '@sluice/kafka';
-import { median, runChild as runChildProcess } from './measure.ts';
+import { IntervalProfile, median, runChild as runChildProcess } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = '127.0.0.1:9092';
@@ -77,49 +74,6 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
   return (c.user + c.system) / 1000;
 }
 
-/**
- * A CPU profile of the measured interval only (`--cpu-prof` would also take in module loading
- * and connecting): started with the clock, written by `stop`.
- */
-class IntervalProfile {
-  readonly #session = new Session();
-  readonly #file: string | undefined;
-  readonly #heap: boolean;
-  #started: Promise<unknown> | undefined;
-
-  constructor(job: ChildJob) {
-    this.#heap = job.allocations === true;
-    const ext = this.#heap ? 'heapprofile' : 'cpuprofile';
-    this.#file = job.profileDir && `${job.profileDir}/${job.variant}.${ext}`;
-  }
-
-  start(): void {
-    if (this.#file === undefined || this.#started) return;
-    const s = this.#session;
-    s.connect();
-    this.#started = this.#heap
-      ? s.post('HeapProfiler.enable').then(() =>
-          s.post('HeapProfiler.startSampling', {
-            samplingInterval: 4096,
-            includeObjectsCollectedByMajorGC: true,
-            includeObjectsCollectedByMinorGC: true,
-          }),
-        )
-      : s.post('Profiler.enable').then(() => s.post('Profiler.start'));
-  }
-
-  async stop(): Promise<void> {
-    if (this.#file === undefined || this.#started === undefined) return;
-    await this.#started;
-    const { profile } = this.#heap
-      ? await this.#session.post('HeapProfiler.stopSampling')
-      : await this.#session.post('Profiler.stop');
-    this.#session.disconnect();
-    mkdirSync(dirname(this.#file), { recursive: true });
-    writeFileSync(this.#file, JSON.stringify(profile));
-  }
-}
-
 /** The library's consume stream into its producer, 4,096 records per send (as the sink's writes). */
 async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
   const consumer = new Consumer({
@@ -135,7 +89,7 @@ async function bareLoop(job: ChildJob, json: boolean): Promise<Measurement> {
     idempotent: true,
   });
   const stream = await consumer.consume({ topics: [job.input], mode: 'earliest', autocommit: false });
-  const profile = new IntervalProfile(job);
+  const profile = new IntervalProfile(job.profileDir, job.variant, job.allocations === true);
   let cpu0 = process.cpuUsage();
   let t0 = 0;
   let count = 0;
@@ -203,7 +157,7 @@ ${job.deadLetters ? `dead_letter: { type: kafka, brokers: ['${BROKER}'], topic: 
   const log = createLogger({ level: 'warn', format: 'text' });
   const running = await Job.create(plan, { registry, fromScratch: true, log });
   const done = running.run();
-  const profile = new IntervalProfile(job);
+  const profile = new IntervalProfile(job.profileDir, job.variant, job.allocations === true);
   // The clock starts when the first record has left the source.
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();

@@ -4,6 +4,9 @@
  */
 
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { dirname } from 'node:path';
 import type { Job } from '@sluice/core';
 
 /** One run: CPU milliseconds of this process (user + system), wall milliseconds, and its output. */
@@ -171,4 +174,48 @@ export async function measureJobUntilRead(
   if (read !== total || result.metrics.deadLetters !== 0)
     throw new Error(`read ${read} (${result.metrics.deadLetters} dead letters), expected ${total}`);
   return { cpuMs, wallMs, records: read - startedAt };
+}
+
+/**
+ * A CPU profile of the measured interval only (`--cpu-prof` would also take in module loading
+ * and connecting): started with the clock, written by `stop`.
+ */
+export class IntervalProfile {
+  readonly #session = new Session();
+  readonly #file: string | undefined;
+  readonly #heap: boolean;
+  #started: Promise<unknown> | undefined;
+
+  /** Writes `<dir>/<name>.cpuprofile` (or `.heapprofile`, `allocations`); nothing without `dir`. */
+  constructor(dir: string | undefined, name: string, allocations = false) {
+    this.#heap = allocations;
+    const ext = this.#heap ? 'heapprofile' : 'cpuprofile';
+    this.#file = dir && `${dir}/${name}.${ext}`;
+  }
+
+  start(): void {
+    if (this.#file === undefined || this.#started) return;
+    const s = this.#session;
+    s.connect();
+    this.#started = this.#heap
+      ? s.post('HeapProfiler.enable').then(() =>
+          s.post('HeapProfiler.startSampling', {
+            samplingInterval: 4096,
+            includeObjectsCollectedByMajorGC: true,
+            includeObjectsCollectedByMinorGC: true,
+          }),
+        )
+      : s.post('Profiler.enable').then(() => s.post('Profiler.start'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#file === undefined || this.#started === undefined) return;
+    await this.#started;
+    const { profile } = this.#heap
+      ? await this.#session.post('HeapProfiler.stopSampling')
+      : await this.#session.post('Profiler.stop');
+    this.#session.disconnect();
+    mkdirSync(dirname(this.#file), { recursive: true });
+    writeFileSync(this.#file, JSON.stringify(profile));
+  }
 }

@@ -20,7 +20,10 @@
  * counted. The programs alternate within each run so that drift in machine load hits all alike;
  * the median of `--runs` is reported. Needs RabbitMQ on 127.0.0.1:5672.
  *
- *   node bench/rabbitmq.ts [--records 100000] [--runs 3] [--prefetch 1000] [--json]
+ *   node bench/rabbitmq.ts [--records 100000] [--runs 3] [--prefetch 1000] [--json] [--profile DIR]
+ *
+ * `--profile DIR` writes a CPU profile of the sluice child's measured interval in the first run
+ * (`DIR/sluice.cpuprofile`; `node bench/profile-summary.ts DIR/sluice.cpuprofile`).
  */
 
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -28,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { builtins, createLogger, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { rabbitmq } from '@sluice/rabbitmq';
 import amqp from 'amqplib';
-import { cpuMsSince, measureJobUntilRead, median, runChild } from './measure.ts';
+import { cpuMsSince, IntervalProfile, measureJobUntilRead, median, runChild } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const BROKER = 'amqp://127.0.0.1:5672';
@@ -47,6 +50,8 @@ interface ChildJob {
   queue: string;
   records: number;
   prefetch: number;
+  /** Where to write a CPU profile of the sluice child's measured interval, if anywhere. */
+  profileDir?: string;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -109,7 +114,10 @@ sinks:
   const plan = parsePipelineYaml(yaml, `${SCRATCH_DIR}/pipeline.yaml`, { registry });
   const log = createLogger({ level: 'warn', format: 'text' });
   const running = await Job.create(plan, { registry, fromScratch: true, log });
-  return measureJobUntilRead(running, job.records);
+  const profile = new IntervalProfile(job.profileDir, job.variant);
+  const m = await measureJobUntilRead(running, job.records, { onStart: () => profile.start() });
+  await profile.stop();
+  return m;
 }
 
 async function child(job: ChildJob): Promise<void> {
@@ -152,6 +160,7 @@ async function orchestrate(): Promise<void> {
       runs: { type: 'string', default: '3' },
       prefetch: { type: 'string', default: '1000' },
       json: { type: 'boolean', default: false },
+      profile: { type: 'string' },
     },
   });
   const records = Number(values.records);
@@ -170,6 +179,7 @@ async function orchestrate(): Promise<void> {
         await fill(channel, queue, messages);
         try {
           const job: ChildJob = { variant, queue, records, prefetch };
+          if (values.profile !== undefined && r === 0) job.profileDir = values.profile;
           const m = await runChild<Measurement>(import.meta.filename, job);
           if (m.records < records / 2) throw new Error(`${variant} measured ${m.records} of ${records}`);
           rates.get(variant)?.push(m.records / (m.cpuMs / 1000));

@@ -113,7 +113,24 @@ export interface SourceReader {
    * reader without it is simply not read again.
    */
   drain?(): void;
+  /**
+   * How far this reader trails its system, for the job's metrics (`JobMetrics.sources[id].lag`):
+   * by upstream partition (a Kafka `topic/partition`, or the reader's own `partition` id), how
+   * many records (Kafka: high watermark − position) or bytes (a replication slot's WAL behind the
+   * server) are still to read. The runtime polls it every `JobOptions.lagInterval` while the job
+   * runs, never two at a time for one reader, and only for metrics: it never changes what is read.
+   * Resolves with undefined when the lag is not known yet; a rejection is logged and the last
+   * value kept. Optional: a reader of a system that cannot say (a push API) leaves it out.
+   */
+  lag?(signal: AbortSignal): Promise<SourceLag | undefined>;
   close(): Promise<void>;
+}
+
+/** What `SourceReader.lag` reports: the lag of each upstream partition, in `unit`. */
+export interface SourceLag {
+  /** `records`: messages still to read; `bytes`: log bytes still to read (a WAL). */
+  readonly unit: 'records' | 'bytes';
+  readonly partitions: { readonly [partition: string]: number };
 }
 
 /** What a source gets when the job starts. */

@@ -78,6 +78,7 @@ export type {
   Source,
   SourceBatch,
   SourceContext,
+  SourceLag,
   SourceReader,
 } from './connector.ts';
 export { silentLogger } from './connector.ts';
@@ -192,7 +193,7 @@ export {
   pipelineFileKind,
   pipelineFileKinds,
 } from './runtime/load.ts';
-export type { JobMetrics, SinkCounters, StepCounters } from './runtime/metrics.ts';
+export type { JobMetrics, SinkCounters, SourceMetrics, StepCounters } from './runtime/metrics.ts';
 export { safeJsonText } from './safe-json.ts';
 export {
   CHANGELOG_MODES,

@@ -102,6 +102,9 @@ test('/metrics exposes per-step, per-sink, watermark lag and checkpoint series t
     assert.equal(value(samples, 'sluice_step_records_late_total', agg), 2);
     assert.equal(value(samples, 'sluice_step_results_total', agg), 2);
     assert.equal(value(samples, 'sluice_source_records_in_total', { source: 'in' }), input.length);
+    // An ingest endpoint cannot say how far it trails: no lag series.
+    assert.equal(types.get('sluice_source_lag'), 'gauge');
+    assert.equal(samples.filter((s) => s.name === 'sluice_source_lag').length, 0);
     assert.equal(value(samples, 'sluice_sink_records_written_total', { sink: 'out' }), 2);
     assert.equal(value(samples, 'sluice_sink_records_rejected_total', { sink: 'out' }), 0);
 

@@ -78,6 +78,18 @@ export function jobRegistry(job: Job, now: () => number): JobRegistry {
       for (const [source, c] of Object.entries(job.metrics().sources)) this.inc({ source }, c.dead);
     },
   });
+  new Gauge({
+    name: 'sluice_source_lag',
+    help: 'How far a source trails its system, by upstream partition, in `unit`: records still to read (Kafka consumer lag) or WAL bytes not yet confirmed (PostgreSQL slot lag). Polled every few seconds; absent for sources that cannot say.',
+    labelNames: ['source', 'partition', 'unit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [source, c] of Object.entries(job.metrics().sources))
+        for (const [partition, lag] of Object.entries(c.lag ?? {}))
+          this.set({ source, partition, unit: c.lagUnit ?? 'records' }, lag);
+    },
+  });
   const sinkCounter = (name: string, help: string, pick: 'written' | 'rejected') =>
     new Counter({
       name,

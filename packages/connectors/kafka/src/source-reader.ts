@@ -11,7 +11,7 @@
  * the last durable checkpoint's offset this reader knows, else the `start` policy.
  */
 
-import type { Logger, SourceBatch, SourceReader } from '@sluice/core';
+import type { Logger, SourceBatch, SourceLag, SourceReader } from '@sluice/core';
 import { backoffDelay, SluiceError } from '@sluice/core';
 import type { FetchedPartition, FetchTarget, GroupConsumer, TopicPartition } from './client.ts';
 import { isPermanent, toSourceError } from './client-errors.ts';
@@ -166,6 +166,26 @@ export class KafkaReader implements SourceReader {
         error: e.message,
       });
     }
+  }
+
+  /**
+   * Consumer lag of every partition this member reads: the partition's end (its high watermark,
+   * from a ListOffsets request) less the position after the records returned so far. Undefined
+   * before the first partition's start is known.
+   */
+  async lag(): Promise<SourceLag | undefined> {
+    if (this.#closed) return undefined;
+    const parts = [...this.#parts.values()].filter((st) => Number.isFinite(st.returned));
+    if (parts.length === 0) return undefined;
+    const ends = await this.#client.offsetsAt(parts, 'latest');
+    const partitions: { [topicPartition: string]: number } = {};
+    for (const st of parts) {
+      const end = ends.get(st.key);
+      // Revoked while the request was out: no longer this member's.
+      if (end === undefined || this.#parts.get(st.key) !== st) continue;
+      partitions[st.key] = Math.max(0, end - st.returned);
+    }
+    return { unit: 'records', partitions };
   }
 
   async close(): Promise<void> {

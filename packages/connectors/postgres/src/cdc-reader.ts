@@ -41,11 +41,12 @@ import {
   SluiceError,
   type SourceBatch,
   type SourceContext,
+  type SourceLag,
   type SourceReader,
   UPDATE_AFTER,
   UPDATE_BEFORE,
 } from '@sluice/core';
-import type pg from 'pg';
+import pg from 'pg';
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import { type CdcSourceConfig, tableName } from './cdc-config.ts';
 import { columnText, quoteIdent, quoteTable } from './encode.ts';
@@ -134,6 +135,8 @@ export class CdcReader implements SourceReader {
   #room: (() => void) | undefined;
   readonly #waiting = new ReadWait(IDLE_MS);
   #statusTimer: NodeJS.Timeout | undefined;
+  /** The connection `lag` asks on, once opened. */
+  #lagClient: Promise<pg.Client> | undefined;
   #failure: SluiceError | undefined;
   #closed = false;
   /** Resolves when `close` begins: the stream loop stops waiting then. */
@@ -225,9 +228,64 @@ export class CdcReader implements SourceReader {
     this.#sendStatus();
   }
 
+  /**
+   * The slot's lag: the bytes of WAL between the server's current position and what the slot was
+   * last confirmed to have (`pg_current_wal_lsn() - confirmed_flush_lsn`), which the server keeps
+   * for this source. It grows with every change the pipeline has not checkpointed yet, of this
+   * table or any other. Asked on a connection of its own, opened at the first call.
+   */
+  async lag(): Promise<SourceLag | undefined> {
+    if (this.#closed) return undefined;
+    this.#lagClient ??= this.#openLagClient();
+    let client: pg.Client;
+    try {
+      client = await this.#lagClient;
+    } catch (err) {
+      this.#lagClient = undefined;
+      throw err;
+    }
+    try {
+      const { rows } = await client.query<{ lag: number | null }>(
+        'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1',
+        [this.#slot],
+      );
+      const lag = rows[0]?.lag;
+      if (lag === undefined || lag === null) return undefined;
+      return { unit: 'bytes', partitions: { [this.partition]: Math.max(0, lag) } };
+    } catch (err) {
+      // A broken connection is opened again at the next poll.
+      this.#lagClient = undefined;
+      await client.end().catch(() => {});
+      throw err;
+    }
+  }
+
+  async #openLagClient(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.#config.url,
+      connectionTimeoutMillis: this.#config.connect_timeout,
+      application_name: `sluice ${this.#ctx.id} lag`,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    if (this.#closed) {
+      await client.end().catch(() => {});
+      throw new Error('the reader closed');
+    }
+    return client;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const lagClient = this.#lagClient;
+    this.#lagClient = undefined;
+    await lagClient?.then((c) => c.end()).catch(() => {});
     clearInterval(this.#statusTimer);
     this.#waiting.wake();
     this.#letIn();

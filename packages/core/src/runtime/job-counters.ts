@@ -14,6 +14,8 @@ export interface SourceCounters {
   in: number;
   /** Records sent to dead letters at the source (decode or event-time failures). */
   dead: number;
+  /** The lag its readers last reported (see `SourceRuntime.lag`). */
+  lag?(): { lag: { [partition: string]: number }; unit: 'records' | 'bytes' } | undefined;
 }
 
 /** The counted parts of a job. */
@@ -80,7 +82,13 @@ export function sumCounters(
   let recordsIn = 0;
   let deadLetters = 0;
   for (const src of job.sources) {
-    sources[src.id] = { in: src.in, dead: src.dead };
+    const m: JobMetrics['sources'][string] = { in: src.in, dead: src.dead };
+    const lag = src.lag?.();
+    if (lag !== undefined) {
+      m.lag = lag.lag;
+      m.lagUnit = lag.unit;
+    }
+    sources[src.id] = m;
     recordsIn += src.in;
     deadLetters += src.dead;
   }

@@ -70,6 +70,12 @@ export interface JobOptions {
    * local state (write-ahead logs) stays under `ctx.dir` whatever the store.
    */
   checkpointStore?: (ctx: CheckpointStoreContext) => CheckpointStore;
+  /**
+   * Milliseconds between polls of the sources' lag (`SourceReader.lag`, reported in
+   * `JobMetrics.sources[id].lag`); 0 turns polling off. Default 5000: a lag request is a round
+   * trip to the system, so it is not asked for at every tick.
+   */
+  lagInterval?: number;
 }
 
 export interface JobResult {
@@ -276,6 +282,10 @@ export class Job {
     this.#options.signal?.addEventListener('abort', onAbort, { once: true });
     this.#checkpoints.schedule();
     const tick = setInterval(() => this.#tick(), this.#options.tickInterval ?? 100);
+    const lagInterval = this.#options.lagInterval ?? 5000;
+    const lagPoll =
+      lagInterval > 0 ? setInterval(() => void this.#sources.pollLag(), lagInterval) : undefined;
+    if (lagPoll !== undefined) void this.#sources.pollLag();
     let status: JobResult['status'];
     try {
       await this.#sources.run();
@@ -283,6 +293,7 @@ export class Job {
       await this.#drainAsync();
       if (this.#failure) throw this.#failure;
       clearInterval(tick);
+      clearInterval(lagPoll);
       await this.#checkpoints.inProgress;
       if (!this.#stopping && this.#watermarks.allEnded) {
         this.#watermarks.restore(END_OF_TIME);
@@ -303,6 +314,7 @@ export class Job {
       throw toSluiceError(err);
     } finally {
       clearInterval(tick);
+      clearInterval(lagPoll);
       this.#options.signal?.removeEventListener('abort', onAbort);
     }
     this.#ended = status;

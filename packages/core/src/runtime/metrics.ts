@@ -25,6 +25,18 @@ export interface StepCounters {
   unread: number;
 }
 
+/** A source's counters, and its lag when its readers report one (`SourceReader.lag`). */
+export interface SourceMetrics {
+  in: number;
+  dead: number;
+  /**
+   * The last lag its readers reported, by upstream partition, in `lagUnit`: records (Kafka) or
+   * bytes (a PostgreSQL replication slot). Absent until a reader reports one.
+   */
+  lag?: { [partition: string]: number };
+  lagUnit?: 'records' | 'bytes';
+}
+
 export interface SinkCounters {
   written: number;
   rejected: number;
@@ -45,7 +57,7 @@ export interface JobMetrics {
   /** Processing time of the last completed checkpoint, or undefined. */
   lastCheckpointAt: number | undefined;
   lastCheckpointId: number | undefined;
-  sources: { [id: string]: { in: number; dead: number } };
+  sources: { [id: string]: SourceMetrics };
   steps: { [id: string]: StepCounters };
   sinks: { [id: string]: SinkCounters };
   /**

@@ -130,6 +130,8 @@ export class SourceDriver {
   /** The partitions of each reader, by source id and then reader partition id. */
   readonly #partitions = new Map<string, Map<string, ReaderPartitions>>();
   #signal: AbortSignal | undefined;
+  /** Readers whose lag is being asked for. */
+  readonly #lagPolling = new Set<SourceReader>();
 
   constructor(
     plan: Plan,
@@ -294,6 +296,40 @@ export class SourceDriver {
         break;
       }
     }
+  }
+
+  /**
+   * Asks every reader that reports a lag (`SourceReader.lag`) for it, at most one request per
+   * reader at a time, and keeps the answers in its source (`SourceRuntime.lags`). A failure is
+   * logged at debug level; the last value stays.
+   */
+  async pollLag(): Promise<void> {
+    const signal = this.#signal;
+    if (signal === undefined || signal.aborted) return;
+    const polls: Promise<void>[] = [];
+    for (const src of this.sources) {
+      for (const reader of src.readers) {
+        if (reader.lag === undefined || this.#lagPolling.has(reader)) continue;
+        this.#lagPolling.add(reader);
+        polls.push(
+          reader
+            .lag(signal)
+            .then(
+              (lag) => {
+                if (lag !== undefined) src.lags.set(reader.partition, lag);
+              },
+              (err: unknown) =>
+                this.#log.debug('source lag unavailable', {
+                  source: src.id,
+                  partition: reader.partition,
+                  error: err instanceof Error ? err.message : String(err),
+                }),
+            )
+            .finally(() => this.#lagPolling.delete(reader)),
+        );
+      }
+    }
+    await Promise.all(polls);
   }
 
   /** Waits while any sink queue or asynchronous step is full: a slow one slows the source. */

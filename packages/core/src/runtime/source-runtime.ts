@@ -3,7 +3,7 @@
  * becomes a `Batch` with event times (records without a valid time become dead letters).
  */
 
-import type { SourceBatch, SourceReader } from '../connector.ts';
+import type { SourceBatch, SourceLag, SourceReader } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { PlanSource } from '../plan/plan.ts';
 import type { Batch, DeadLetter, Offset, Row } from '../record.ts';
@@ -18,6 +18,8 @@ export class SourceRuntime implements SourceCounters {
   readonly positions: { [partition: string]: unknown };
   in = 0;
   dead = 0;
+  /** The last lag each reader reported (`SourceReader.lag`), by reader partition id. */
+  readonly lags = new Map<string, SourceLag>();
   readonly #assign: TimeAssigner;
   /** The next record's place in this source's input (`Batch.seqs`); restarts at 0 with the job. */
   #seq = 0;
@@ -36,6 +38,20 @@ export class SourceRuntime implements SourceCounters {
 
   get id(): string {
     return this.plan.id;
+  }
+
+  /**
+   * The lag of every upstream partition its readers last reported, and its unit (the first
+   * reader's); undefined when none has.
+   */
+  lag(): { lag: { [partition: string]: number }; unit: SourceLag['unit'] } | undefined {
+    let unit: SourceLag['unit'] | undefined;
+    const lag: { [partition: string]: number } = {};
+    for (const l of this.lags.values()) {
+      unit ??= l.unit;
+      Object.assign(lag, l.partitions);
+    }
+    return unit === undefined ? undefined : { lag, unit };
   }
 
   /** The places of the next `n` records in this source's input (`Batch.seqs`). */
