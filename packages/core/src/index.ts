@@ -66,6 +66,8 @@ export {
   type CheckpointData,
   type CheckpointStore,
   DirectoryCheckpointStore,
+  decodeCheckpoint,
+  encodeCheckpoint,
   type LatestCheckpoint,
 } from './checkpoint/index.ts';
 export type {
@@ -79,6 +81,7 @@ export type {
   SourceBatch,
   SourceContext,
   SourceReader,
+  TaskIdentity,
 } from './connector.ts';
 export { silentLogger } from './connector.ts';
 export {
