@@ -13,6 +13,7 @@ import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmar
 import { queryCommand } from './query.ts';
 import { runCommand } from './run.ts';
 import { describeCommand, validateCommand } from './validate.ts';
+import { runWorkerCommand } from './worker.ts';
 
 const program = new Command()
   .name('sluice')
@@ -38,6 +39,18 @@ program
     '--max-dead-letters <limit>',
     'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
   )
+  .option(
+    '--worker-id <id>',
+    'run as one worker of a pipeline scaled out over Kafka: the workers with the same pipeline share its partitions (one task per partition number), each task checkpointing to the shared --checkpoint-store',
+  )
+  .option(
+    '--checkpoint-store <url>',
+    'with --worker-id: the shared checkpoint store, postgres://user@host:5432/db (default: $SLUICE_CHECKPOINT_STORE)',
+  )
+  .option(
+    '--lease <duration>',
+    "with --worker-id: how long a killed worker's tasks stay its own before another worker takes them over (default 10s)",
+  )
   .addHelpText(
     'after',
     `
@@ -46,7 +59,11 @@ A run in which every record read became a dead letter ends with a warning (exit 
 2 usage error, 3 dead-letter limit crossed, 130 second interrupt.`,
   )
   .action(async (file: string, opts: RunOptionsRaw) => {
-    process.exitCode = await runCommand(file, opts);
+    const { workerId } = opts;
+    process.exitCode =
+      workerId === undefined
+        ? await runCommand(file, opts)
+        : await runWorkerCommand(file, { ...opts, workerId });
   });
 
 program
@@ -140,6 +157,9 @@ export interface RunOptionsRaw {
   status: boolean;
   maxDeadLetters?: string;
   serve?: string;
+  workerId?: string;
+  checkpointStore?: string;
+  lease?: string;
 }
 
 try {

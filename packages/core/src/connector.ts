@@ -133,6 +133,12 @@ export interface SourceLag {
   readonly partitions: { readonly [partition: string]: number };
 }
 
+/** One task of a scaled-out pipeline: a whole instance of its graph over one partition number. */
+export interface TaskIdentity {
+  /** The partition number of the pipeline's (co-partitioned) source topics this task reads. */
+  readonly partition: number;
+}
+
 /** What a source gets when the job starts. */
 export interface SourceContext {
   /** Source id in the pipeline. */
@@ -156,6 +162,13 @@ export interface SourceContext {
    * when the source is opened outside a job.
    */
   readonly stateDir?: string;
+  /**
+   * Set when the job is one task of a scaled-out pipeline (see `JobOptions.task`): the upstream
+   * partition number this instance of the pipeline owns. A source that can be split by partition
+   * reads only that partition of each of its topics; a sink names per-task resources (a Kafka
+   * transactional id) after it. Absent in a single-process job.
+   */
+  readonly task?: TaskIdentity;
   /** How many completed checkpoints the job keeps: a restore may fall back to the oldest. */
   readonly keepCheckpoints?: number;
   /**
@@ -216,6 +229,13 @@ export interface SinkContext {
    * sink is opened outside a job.
    */
   readonly stateDir?: string;
+  /**
+   * Set when the job is one task of a scaled-out pipeline (see `JobOptions.task`): the upstream
+   * partition number this instance of the pipeline owns. A source that can be split by partition
+   * reads only that partition of each of its topics; a sink names per-task resources (a Kafka
+   * transactional id) after it. Absent in a single-process job.
+   */
+  readonly task?: TaskIdentity;
 }
 
 /**

@@ -66,6 +66,8 @@ export {
   type CheckpointData,
   type CheckpointStore,
   DirectoryCheckpointStore,
+  decodeCheckpoint,
+  encodeCheckpoint,
   type LatestCheckpoint,
 } from './checkpoint/index.ts';
 export type {
@@ -80,6 +82,7 @@ export type {
   SourceContext,
   SourceLag,
   SourceReader,
+  TaskIdentity,
 } from './connector.ts';
 export { silentLogger } from './connector.ts';
 export {

@@ -178,6 +178,27 @@ export class GroupConsumer {
     return missing;
   }
 
+  /** The number of partitions of each of `topics` (which must exist), by topic. */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    const md = await this.#consumer.metadata({
+      topics: [...topics],
+      autocreateTopics: false,
+      forceUpdate: true,
+    });
+    const out = new Map<string, number>();
+    for (const t of topics) out.set(t, md.topics.get(t)?.partitionsCount ?? 0);
+    return out;
+  }
+
+  /**
+   * Reads `topics` without joining the group (manual assignment): the partitions are the caller's,
+   * and the group is only asked for committed offsets. Call before fetching.
+   */
+  track(topics: readonly string[]): void {
+    this.#topics = [...topics];
+    for (const t of topics) this.#consumer.topics.track(t);
+  }
+
   /** Subscribes to `topics` and joins the group; resolves once this member has an assignment. */
   async join(topics: readonly string[]): Promise<void> {
     this.#topics = [...topics];

@@ -20,3 +20,5 @@ export const kafka: Plugin = { name: 'kafka', components: [kafkaSource, kafkaSin
 /** TypeScript API helpers: `.from('orders', kafkaTopic({ topics: ['orders'], group_id: 'g' }))`. */
 export const kafkaTopic = sourceOf(kafkaSource);
 export const toKafka = sinkOf(kafkaSink);
+
+export { KafkaWorker, type KafkaWorkerOptions, type TaskStoreContext } from './worker.ts';

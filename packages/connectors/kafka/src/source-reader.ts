@@ -44,6 +44,12 @@ export interface KafkaReaderOptions {
   /** Offsets from the restored checkpoint, by `topic/partition`. */
   readonly restored: KafkaPosition;
   readonly now: () => number;
+  /**
+   * Task mode (a scaled-out worker's task, `SourceContext.task`): read partition `task` of every
+   * topic, without joining the group and without committing to it (the offsets live in the task's
+   * checkpoints; the group belongs to the workers). Undefined: a group member.
+   */
+  readonly task?: number;
   /** Tells the runtime of partitions assigned to this reader (`SourceContext.partitionsAssigned`). */
   readonly partitionsAssigned?: (partitions: readonly string[]) => void;
   /** Tells the runtime of partitions revoked from this reader (`SourceContext.partitionsRevoked`). */
@@ -155,7 +161,7 @@ export class KafkaReader implements SourceReader {
       if (!st || this.#committed.get(key) === offset) continue;
       offsets.push({ topic: st.topic, partition: st.partition, offset, leaderEpoch: st.leaderEpoch });
     }
-    if (offsets.length === 0 || this.#closed || !this.#started) return;
+    if (offsets.length === 0 || this.#closed || !this.#started || this.#o.task !== undefined) return;
     try {
       await this.#client.commit(offsets);
       for (const o of offsets) this.#committed.set(`${o.topic}/${o.partition}`, o.offset);
@@ -231,8 +237,33 @@ export class KafkaReader implements SourceReader {
       }
     }
     if (this.#closed) return;
-    await this.#client.join(settings.topics);
+    const task = this.#o.task;
+    if (task === undefined) {
+      await this.#client.join(settings.topics);
+    } else {
+      await this.#assignTask(task);
+    }
     this.#loop ??= this.#run();
+  }
+
+  /** Task mode: partition `task` of every topic, which every topic must have. */
+  async #assignTask(task: number): Promise<void> {
+    const { settings, step } = this.#o;
+    const counts = await this.#client.partitionCounts(settings.topics);
+    const short = settings.topics.filter((t) => (counts.get(t) ?? 0) <= task);
+    if (short.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `task ${task} reads partition ${task} of every topic, but ${short.map((t) => `'${t}' has ${counts.get(t) ?? 0}`).join(', ')} ` +
+          'partitions; the topics of a scaled-out pipeline must have the same number of partitions',
+        { step, path: 'topics' },
+      );
+    }
+    this.#client.track(settings.topics);
+    this.#assign(
+      settings.topics.map((topic) => ({ topic, partition: task })),
+      -1,
+    );
   }
 
   /**

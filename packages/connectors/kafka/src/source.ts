@@ -61,6 +61,7 @@ function open(config: KafkaSourceConfig, ctx: SourceContext): SourceReader[] {
       secrets: [...connectionSecrets(config), ...registrySecrets(config)],
       restored,
       now: () => ctx.clock.now(),
+      ...(ctx.task ? { task: ctx.task.partition } : {}),
       partitionsAssigned: partitionsAssigned && ((ps) => partitionsAssigned(READER_ID, ps)),
       partitionsRevoked: partitionsRevoked && ((ps) => partitionsRevoked(READER_ID, ps)),
     }),

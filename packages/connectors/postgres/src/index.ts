@@ -26,3 +26,5 @@ export const toPostgres = sinkOf(postgresSink);
 
 /** TypeScript API helper: `p.source('orders', fromPostgres({ url, table: 'public.orders', key: ['id'] }))`. */
 export const fromPostgres = sourceOf(postgresSource);
+
+export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoint-store.ts';

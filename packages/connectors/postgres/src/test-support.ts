@@ -72,6 +72,20 @@ export async function preparedUnavailable(): Promise<string | undefined> {
   }
 }
 
+/** Runs one statement on the test server with a client of its own (for tests of other packages). */
+export async function pgQuery<R extends pg.QueryResultRow = Row>(
+  sql: string,
+  values?: unknown[],
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, values)).rows;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /**
  * A schema of its own on the test server, and a client to look at it with: every table a test
  * makes lives in it, and `drop()` removes it with them.

@@ -4,7 +4,7 @@
  */
 
 import type { CheckpointData } from '../checkpoint/index.ts';
-import type { Logger } from '../connector.ts';
+import type { Logger, TaskIdentity } from '../connector.ts';
 import { sinkInfo } from '../plan/expressions.ts';
 import { type Plan, type PlanOutput, parseStreamRef } from '../plan/plan.ts';
 import { inComponent } from '../plan/resolve.ts';
@@ -24,6 +24,8 @@ export interface SinkOpenOptions {
   signal: AbortSignal;
   /** The folder of a sink's own files (see `SinkContext.stateDir`), by sink id. */
   stateDir?: (id: string) => string;
+  /** The task this job is, in a scaled-out pipeline (`SinkContext.task`). */
+  task?: TaskIdentity;
 }
 
 /** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
@@ -59,6 +61,7 @@ export class JobSinks {
         signal: options.signal,
         log: options.log,
         stateDir: options.stateDir?.(id),
+        ...(options.task ? { task: options.task } : {}),
       });
       const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
       return new SinkRunner(id, sink, capacity, (batch, rejections) =>

@@ -16,7 +16,7 @@ import {
   fingerprintOf,
   pipelineCheckpointDir,
 } from '../checkpoint/index.ts';
-import type { Logger } from '../connector.ts';
+import type { Logger, TaskIdentity } from '../connector.ts';
 import { silentLogger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { sinkInfo } from '../plan/expressions.ts';
@@ -45,6 +45,8 @@ export interface CheckpointStoreContext {
   /** How many checkpoints to keep (`settings.checkpoint.keep`). */
   keep: number;
   log: Logger;
+  /** Set when the job is one task of a scaled-out pipeline (`JobOptions.task`). */
+  task?: TaskIdentity;
 }
 
 /** The default checkpoint store: files in the pipeline's local checkpoint folder, guarded by its LOCK. */
@@ -76,6 +78,14 @@ export interface JobOptions {
    * trip to the system, so it is not asked for at every tick.
    */
   lagInterval?: number;
+  /**
+   * Runs the job as one task of a scaled-out pipeline (a Kafka worker): sources read only this
+   * partition number of their topics, and sinks name per-task resources after it. Local source
+   * and sink state goes to `<checkpoint folder>/tasks/<partition>`, so that tasks of one pipeline
+   * can run side by side in one process. The checkpoint store should be the task's own
+   * (`CheckpointStoreContext.task`). Absent: the single-process job.
+   */
+  task?: TaskIdentity;
 }
 
 export interface JobResult {
@@ -231,9 +241,17 @@ export class Job {
     const { plan } = this;
     const { registry } = this.#options;
     const { checkpoint } = plan.settings;
-    const dir = pipelineCheckpointDir(resolve(plan.baseDir, checkpoint.dir), plan.name);
+    const { task } = this.#options;
+    const pipelineDir = pipelineCheckpointDir(resolve(plan.baseDir, checkpoint.dir), plan.name);
+    const dir = task ? join(pipelineDir, 'tasks', String(task.partition)) : pipelineDir;
     const makeStore = this.#options.checkpointStore ?? localCheckpointStore;
-    const store = makeStore({ dir, pipeline: plan.name, keep: checkpoint.keep, log: this.#log });
+    const store = makeStore({
+      dir,
+      pipeline: plan.name,
+      keep: checkpoint.keep,
+      log: this.#log,
+      ...(task ? { task } : {}),
+    });
     const restored = await this.#checkpoints.open(store);
     for (const node of this.#graph.order) {
       if (restored) node.restoreWatermark(restored.stepWatermarks?.[node.id] ?? restored.watermark);
@@ -259,6 +277,7 @@ export class Job {
       log: this.#log,
       signal: this.#sinkAbort.signal,
       stateDir: (id) => join(dir, 'sinks', id),
+      ...(task ? { task } : {}),
     });
 
     // Sources last: once open, they may start buffering input.
@@ -267,6 +286,7 @@ export class Job {
       restored: restored?.sources,
       stateDir: (id) => join(dir, 'sources', id),
       keepCheckpoints: checkpoint.keep,
+      ...(task ? { task } : {}),
       signal: this.#abort.signal,
       requestCheckpoint: () => this.#checkpoints.request(),
     });

@@ -9,7 +9,7 @@
  * of its own (`ReaderPartitions`).
  */
 
-import type { Logger, SourceBatch, SourceReader } from '../connector.ts';
+import type { Logger, SourceBatch, SourceReader, TaskIdentity } from '../connector.ts';
 import { type SluiceError, toSluiceError } from '../errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { DeadLetter } from '../record.ts';
@@ -45,6 +45,8 @@ export interface SourceOpenOptions {
   /** Folder for the local state of source `id` (write-ahead logs). */
   stateDir(id: string): string;
   keepCheckpoints: number;
+  /** The task this job is, in a scaled-out pipeline (`SourceContext.task`). */
+  task?: TaskIdentity;
   /** Aborted to stop the readers. */
   signal: AbortSignal;
   requestCheckpoint(): void;
@@ -187,6 +189,7 @@ export class SourceDriver {
           log: this.#log,
           stateDir: options.stateDir(src.id),
           keepCheckpoints: options.keepCheckpoints,
+          ...(options.task ? { task: options.task } : {}),
           requestCheckpoint: options.requestCheckpoint,
           partitionsAssigned: (reader, partitions) =>
             partitionsOf(reader).assigned(partitions, this.#clock.now()),

@@ -1,0 +1,308 @@
+/**
+ * A Kafka worker: one member of a scaled-out pipeline (the Kafka Streams task model).
+ *
+ * A *task* is one partition number across the pipeline's Kafka source topics: a whole instance of
+ * the pipeline's graph (a `Job` with `task`) that reads only that partition of each topic and
+ * checkpoints to its own place in a shared, fenced checkpoint store. Workers — processes started
+ * with the same pipeline and their own worker id — join the first source's consumer group,
+ * subscribed to the first topic only, so that Kafka's assignment of that topic's partitions is
+ * the assignment of tasks. On every new assignment the worker stops the tasks it lost (drain,
+ * final checkpoint made durable, store released) and starts the tasks it gained; a gained task's
+ * store waits until the previous owner released it (or its lease ran out, when that owner died),
+ * then fences it with a new epoch and restores its newest checkpoint. So a partition's state and
+ * offsets move with the partition, and a zombie cannot overwrite the new owner's checkpoints.
+ */
+
+import {
+  type CheckpointStore,
+  type CheckpointStoreContext,
+  Job,
+  type Logger,
+  type Plan,
+  type Registry,
+  resolvePlan,
+  SluiceError,
+  silentLogger,
+  type TaskIdentity,
+  toSluiceError,
+} from '@sluice/core';
+import { GroupConsumer } from './client.ts';
+import { clientOptions, isPermanent, toSourceError } from './client-errors.ts';
+import type { KafkaSourceConfig } from './source-config.ts';
+import { sourceSettings } from './source-config.ts';
+
+/** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
+export interface TaskStoreContext extends CheckpointStoreContext {
+  task: TaskIdentity;
+  /** Aborted when the task is revoked or the worker stops: a store waiting for its lease gives up. */
+  signal: AbortSignal;
+}
+
+export interface KafkaWorkerOptions {
+  registry: Registry;
+  /** This worker's name in the group: stable across its restarts, different from every other worker's. */
+  workerId: string;
+  /** Makes the shared, fenced store of one task (e.g. `PostgresCheckpointStore`). */
+  checkpointStore: (ctx: TaskStoreContext) => CheckpointStore;
+  functions?: ReadonlyMap<string, unknown>;
+  log?: Logger;
+  /** Aborting it stops the worker gracefully: every task drains, checkpoints and releases its state. */
+  signal?: AbortSignal;
+  /** Passed to each task's job (`JobOptions.tickInterval`). */
+  tickInterval?: number;
+}
+
+/** One task as the worker runs it. */
+interface TaskRun {
+  readonly partition: number;
+  job: Job | undefined;
+  /** Aborted when the task is to stop (revoked, worker stopping). */
+  readonly stop: AbortController;
+  /** Settles when the task's job has ended and its store is released. */
+  done: Promise<void>;
+}
+
+/** A worker id as Kafka accepts it inside a `group.instance.id`. */
+const WORKER_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** A scaled-out pipeline's worker: group membership, and the tasks of the partitions it owns. */
+export class KafkaWorker {
+  readonly plan: Plan;
+  readonly #options: KafkaWorkerOptions;
+  readonly #log: Logger;
+  readonly #client: GroupConsumer;
+  /** The topic whose partitions are the tasks (the first source's first topic). */
+  readonly #topic: string;
+  readonly #topics: readonly string[];
+  readonly #tasks = new Map<number, TaskRun>();
+  readonly #stopped = new AbortController();
+  #failure: SluiceError | undefined;
+  #wake: (() => void) | undefined;
+  #rejoin = false;
+
+  private constructor(plan: Plan, options: KafkaWorkerOptions, client: GroupConsumer, topics: string[]) {
+    this.plan = plan;
+    this.#options = options;
+    this.#log = options.log ?? silentLogger;
+    this.#client = client;
+    this.#topics = topics;
+    this.#topic = topics[0];
+    client.onAssign((assigned) => this.#assign(assigned.filter((tp) => tp.topic === this.#topic)));
+    client.onError((err) => this.#groupError(err));
+    client.onFenced(() =>
+      this.#fail(
+        new SluiceError(
+          'CONFIG_INVALID',
+          `another worker joined with worker id '${options.workerId}' and the broker fenced this one; ` +
+            'give each worker its own --worker-id',
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Checks that the pipeline can be scaled out (every source is `kafka`, one consumer group, topics
+   * with the same number of partitions) and prepares the group member. Throws CONFIG_INVALID.
+   */
+  static create(plan: Plan, options: KafkaWorkerOptions): KafkaWorker {
+    if (!WORKER_ID.test(options.workerId)) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `worker id '${options.workerId}': letters, digits, '.', '_' and '-' only, at most 100`,
+      );
+    }
+    const resolved = resolvePlan(plan, options.registry);
+    if (resolved.sources.length === 0) {
+      throw new SluiceError('CONFIG_INVALID', 'a worker needs a pipeline with kafka sources');
+    }
+    const configs: KafkaSourceConfig[] = [];
+    for (const src of resolved.sources) {
+      if (src.type !== 'kafka') {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `source '${src.id}' is of type '${src.type}': a pipeline scaled out over workers reads only kafka ` +
+            'sources (every task would read the whole of any other source)',
+          { step: src.id, path: 'type' },
+        );
+      }
+      // Checked against the kafka source's schema (defaults applied) by resolvePlan.
+      configs.push(src.config as KafkaSourceConfig);
+    }
+    const first = configs[0];
+    const other = configs.find((c) => c.group_id !== first.group_id);
+    if (other) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `the kafka sources of a scaled-out pipeline share one group_id (the workers' group); found '${first.group_id}' and '${other.group_id}'`,
+      );
+    }
+    const topics = [...new Set(configs.flatMap((c) => c.topics))];
+    const firstSource = resolved.sources[0];
+    const settings = sourceSettings(first, {
+      id: firstSource.id,
+      pipeline: resolved.name,
+      baseDir: resolved.baseDir,
+    });
+    const client = new GroupConsumer(clientOptions(first, resolved.baseDir, firstSource.id), {
+      groupId: settings.groupId,
+      groupInstanceId: `sluice-${resolved.name}-worker-${options.workerId}`.replace(/[^A-Za-z0-9._-]/g, '_'),
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      rebalanceTimeoutMs: Math.max(settings.sessionTimeoutMs, 30_000),
+      readCommitted: settings.readCommitted,
+      maxWaitMs: settings.maxWaitMs,
+      maxBytes: settings.maxBytes,
+      partitionMaxBytes: settings.partitionMaxBytes,
+    });
+    return new KafkaWorker(resolved, options, client, topics);
+  }
+
+  /** The partitions (tasks) this worker runs now, ascending. */
+  tasks(): number[] {
+    return [...this.#tasks.keys()].sort((a, b) => a - b);
+  }
+
+  /** Stops the worker gracefully; `run()` resolves once every task has released its state. */
+  stop(): void {
+    this.#stopped.abort();
+    this.#wake?.();
+  }
+
+  /**
+   * Joins the group and runs the assigned tasks until `stop()` (or the options' signal), then
+   * leaves the group and stops every task gracefully. Rejects when a task fails (other than by
+   * being fenced by a newer owner) or the group refuses the worker for good.
+   */
+  async run(): Promise<void> {
+    const onAbort = () => this.stop();
+    this.#options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (this.#options.signal?.aborted) this.stop();
+    try {
+      const missing = await this.#client.missingTopics(this.#topics);
+      if (missing.length > 0) {
+        throw new SluiceError('CONFIG_INVALID', `topics ${missing.join(', ')} do not exist`, {
+          path: 'topics',
+        });
+      }
+      const counts = await this.#client.partitionCounts(this.#topics);
+      const want = counts.get(this.#topic);
+      const uneven = this.#topics.filter((t) => counts.get(t) !== want);
+      if (uneven.length > 0) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `the topics of a scaled-out pipeline must have the same number of partitions (co-partitioned): ` +
+            this.#topics.map((t) => `'${t}' has ${counts.get(t)}`).join(', '),
+          { path: 'topics' },
+        );
+      }
+      await this.#client.join([this.#topic]);
+      this.#log.info('worker joined', { worker: this.#options.workerId, topic: this.#topic });
+      while (!this.#stopped.signal.aborted && !this.#failure) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          setTimeout(resolve, 500);
+        });
+        if (this.#rejoin && !this.#stopped.signal.aborted) {
+          this.#rejoin = false;
+          try {
+            if (!this.#client.active) await this.#client.join([this.#topic]);
+          } catch (err) {
+            this.#groupError(err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+      }
+    } finally {
+      this.#options.signal?.removeEventListener('abort', onAbort);
+      // Leave first: the others are assigned the partitions at once and wait for each release.
+      await this.#client
+        .close()
+        .catch((err: unknown) => this.#log.warn('worker: leaving the group failed', { error: String(err) }));
+      for (const t of this.#tasks.values()) this.#stopTask(t);
+      await Promise.all([...this.#tasks.values()].map((t) => t.done));
+    }
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** A new assignment: stop the tasks lost, start the tasks gained. */
+  #assign(assigned: readonly { partition: number }[]): void {
+    if (this.#stopped.signal.aborted) return;
+    const wanted = new Set(assigned.map((tp) => tp.partition));
+    for (const t of this.#tasks.values()) if (!wanted.has(t.partition)) this.#stopTask(t);
+    for (const p of wanted) {
+      const current = this.#tasks.get(p);
+      if (current && !current.stop.signal.aborted) continue;
+      this.#startTask(p, current?.done);
+    }
+    this.#log.info('worker: tasks assigned', {
+      worker: this.#options.workerId,
+      tasks: [...wanted].sort((a, b) => a - b),
+    });
+  }
+
+  #stopTask(t: TaskRun): void {
+    if (t.stop.signal.aborted) return;
+    t.stop.abort();
+    t.job?.stop();
+  }
+
+  /** Starts the task of `partition` once its previous run in this worker (`after`) has ended. */
+  #startTask(partition: number, after: Promise<void> | undefined): void {
+    const stop = new AbortController();
+    const run: TaskRun = { partition, job: undefined, stop, done: Promise.resolve() };
+    this.#tasks.set(partition, run);
+    const log = this.#log;
+    const task: TaskIdentity = { partition };
+    run.done = (async () => {
+      await after;
+      if (stop.signal.aborted) return;
+      const job = await Job.create(this.plan, {
+        registry: this.#options.registry,
+        log,
+        task,
+        ...(this.#options.functions ? { functions: this.#options.functions } : {}),
+        ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
+        checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
+      });
+      run.job = job;
+      if (stop.signal.aborted) job.stop();
+      log.info('worker: task started', { worker: this.#options.workerId, task: partition });
+      const result = await job.run();
+      log.info('worker: task stopped', {
+        worker: this.#options.workerId,
+        task: partition,
+        status: result.status,
+        last_checkpoint: result.metrics.lastCheckpointId ?? null,
+      });
+    })()
+      .catch((err: unknown) => {
+        const e = toSluiceError(err);
+        // Revoked while waiting for the previous owner to release the task: nothing was started.
+        if (stop.signal.aborted && run.job === undefined) return;
+        if (e.code === 'CHECKPOINT_LOCKED') {
+          // Fenced: a newer owner has the task; its state is theirs now.
+          log.warn('worker: task taken over by another worker', { task: partition, error: e.message });
+          return;
+        }
+        this.#fail(e);
+      })
+      .finally(() => {
+        if (this.#tasks.get(partition) === run) this.#tasks.delete(partition);
+      });
+  }
+
+  #groupError(err: Error): void {
+    if (this.#stopped.signal.aborted) return;
+    if (isPermanent(err)) {
+      this.#fail(toSourceError(err, 'worker group', this.plan.sources[0].id, []));
+      return;
+    }
+    this.#log.warn('worker: group membership lost; rejoining', { error: err.message });
+    this.#rejoin = true;
+    this.#wake?.();
+  }
+
+  #fail(error: SluiceError): void {
+    this.#failure ??= error;
+    this.#wake?.();
+  }
+}
