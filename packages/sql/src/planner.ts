@@ -32,6 +32,7 @@ import type {
   TableOption,
   WindowTable,
 } from './ast.ts';
+import { fuseSteps } from './fuse.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
 import type { Positions } from './position.ts';
@@ -153,6 +154,7 @@ class Planner implements QueryPlanner {
           : 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …',
       );
     }
+    fuseSteps(this.#steps, this.#sinks);
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
     const { name, settings, stateTtl } = applySettings(sets, basename(file, extname(file)), this.#positions);
     if (stateTtl !== undefined)
