@@ -148,6 +148,21 @@ export function describeComponent(spec: ComponentSpec): string {
       '',
     );
   }
+  if (spec.kind === 'source' && spec.metadata !== undefined) {
+    lines.push("Metadata a SQL table reads as `name TYPE METADATA [FROM 'key'] [VIRTUAL]` columns:", '');
+    for (const [key, m] of Object.entries(spec.metadata))
+      lines.push(`- \`${key}\`: ${m.description} (\`${m.expression}\`).`);
+    lines.push('');
+  }
+  if (spec.kind === 'sink' && spec.changelog?.primaryKey !== undefined) {
+    const options = Object.entries(spec.changelog.primaryKey(['k']))
+      .map(([option, value]) => `\`${option}: ${JSON.stringify(value)}\``)
+      .join(', ');
+    lines.push(
+      `SQL: a table written with \`PRIMARY KEY (k) NOT ENFORCED\` writes upserts under that key (it sets ${options}).`,
+      '',
+    );
+  }
   if (spec.kind === 'step' && spec.sideOutputs !== undefined && spec.sideOutputs.length > 0) {
     lines.push('Side outputs (a step or sink reads one as `input: <step id>.<port>`):', '');
     for (const o of spec.sideOutputs) lines.push(`- \`${o.name}\`: ${o.description}.`);

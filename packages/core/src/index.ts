@@ -218,6 +218,7 @@ export {
   type SinkChangelog,
   type SinkInfo,
   type SinkSpec,
+  type SourceMetadata,
   type SourceSpec,
   type StepChangelog,
   type StepSpec,

@@ -124,6 +124,13 @@ export interface SinkChangelog<C = unknown> {
    * not cover the unique key of the stream it is given (`plan/keys.ts`).
    */
   upsertKey?(config: C): SinkUpsertKey | undefined;
+  /**
+   * The options that make the sink write upserts under `fields`, a table's primary key (SQL's
+   * `PRIMARY KEY (…) NOT ENFORCED` on the table it writes); the SQL planner adds them to the
+   * table's own options and refuses a table that sets one of them to another value. Absent: the
+   * sink cannot take a primary key.
+   */
+  primaryKey?(fields: readonly string[]): { readonly [option: string]: unknown };
 }
 
 /** The key an upsert sink writes rows under: field names, or an expression over the record. */
@@ -185,7 +192,25 @@ export interface SourceSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * rather than appends; absent or undefined: appends.
    */
   changelog?(config: Static<S>): SourceChangelog | undefined;
+  /**
+   * The metadata of its records a SQL table reads as `METADATA [FROM 'key']` columns, by key
+   * (Kafka's `partition`, `offset`, `timestamp`, …). Absent: none.
+   */
+  readonly metadata?: { readonly [key: string]: SourceMetadata };
   create(config: Static<S>): Source;
+}
+
+/** One metadata value a source gives each record, for SQL's `METADATA` columns. */
+export interface SourceMetadata {
+  /** The SQL expression over the record that reads it (`_kafka.partition`). */
+  readonly expression: string;
+  /** What it holds, for the reference page and error messages. */
+  readonly description: string;
+  /**
+   * Options the source needs to give it (`include_metadata: true`): the SQL planner sets them
+   * when the table leaves them out, and refuses a table that sets them otherwise.
+   */
+  readonly requires?: { readonly [option: string]: unknown };
 }
 
 /** What a sink factory knows of its place in the plan. */

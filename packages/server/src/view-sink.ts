@@ -134,6 +134,7 @@ export const viewSink = defineSink({
     consumes: () => CHANGELOG_MODES,
     hint: '',
     upsertKey: (config) => (config.key === undefined ? undefined : { path: 'key', fields: config.key }),
+    primaryKey: (fields) => ({ key: [...fields] }),
   },
   config: viewSinkConfig,
   example: 'type: view\nname: totals\nkey: [region]',

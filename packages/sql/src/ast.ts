@@ -25,6 +25,18 @@ export interface ColumnDef {
   readonly type: string;
   /** `name AS expression`: a computed column, worked out from the other columns of each record. */
   readonly computed?: { readonly expr: Expr; readonly text: string };
+  /**
+   * `name TYPE METADATA [FROM 'key'] [VIRTUAL]`: a value the source gives each record (its
+   * spec's `metadata`), by `key` (the column name when FROM is left out). A VIRTUAL column is
+   * only read, never written.
+   */
+  readonly metadata?: { readonly key: string; readonly virtual: boolean; readonly start: number };
+}
+
+/** `PRIMARY KEY (col, …) NOT ENFORCED`, or `col TYPE PRIMARY KEY NOT ENFORCED`. */
+export interface PrimaryKey {
+  readonly columns: readonly Name[];
+  readonly start: number;
 }
 
 /** `WATERMARK FOR col AS col - INTERVAL 'n' unit`: event time from `col`, `delay` ms out of order. */
@@ -39,6 +51,7 @@ export interface CreateTable {
   readonly name: Name;
   readonly columns: readonly ColumnDef[];
   readonly watermark?: Watermark;
+  readonly primaryKey?: PrimaryKey;
   readonly options: readonly TableOption[];
   readonly start: number;
 }

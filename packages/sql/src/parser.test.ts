@@ -137,10 +137,6 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
       'q.sql:1:31: not supported by Sluice SQL yet: UNION without ALL',
     ],
     [
-      "CREATE TABLE t (a INT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'file')",
-      'q.sql:1:24: not supported by Sluice SQL yet: PRIMARY KEY',
-    ],
-    [
       'INSERT INTO o SELECT sum(a) OVER (ORDER BY a) AS r FROM t',
       'q.sql:1:29: not supported by Sluice SQL yet: OVER aggregates',
     ],
@@ -193,5 +189,50 @@ test('the queries of a UNION ALL may be written in parentheses', () => {
   assert.deepEqual(
     s.query.unionAll?.map((q) => q.items?.[0].text),
     ['b', 'c'],
+  );
+});
+
+test('PRIMARY KEY in its three forms, and METADATA columns with and without FROM and VIRTUAL', () => {
+  const tables = [
+    "CREATE TABLE t (a INT, b STRING NOT NULL, PRIMARY KEY (a, b) NOT ENFORCED) WITH ('connector' = 'file')",
+    "CREATE TABLE t (a INT, b STRING NOT NULL, CONSTRAINT pk PRIMARY KEY (a, b) NOT ENFORCED) WITH ('connector' = 'file')",
+  ];
+  for (const text of tables) {
+    const [s] = parse(text);
+    assert.ok(s.kind === 'create_table');
+    assert.deepEqual(
+      s.primaryKey?.columns.map((c) => c.text),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      s.columns.map((c) => c.type),
+      ['INT', 'STRING NOT NULL'],
+    );
+  }
+  const [s] = parse(
+    "CREATE TABLE t (a INT PRIMARY KEY NOT ENFORCED, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL, partition BIGINT METADATA) WITH ('connector' = 'kafka')",
+  );
+  assert.ok(s.kind === 'create_table');
+  assert.deepEqual(
+    s.primaryKey?.columns.map((c) => c.text),
+    ['a'],
+  );
+  assert.deepEqual(
+    s.columns.map((c) => [c.name.text, c.type, c.metadata?.key, c.metadata?.virtual]),
+    [
+      ['a', 'INT', undefined, undefined],
+      ['ts', 'TIMESTAMP_LTZ(3)', 'timestamp', true],
+      ['partition', 'BIGINT', 'partition', false],
+    ],
+  );
+  assert.equal(
+    failure("CREATE TABLE t (a INT, PRIMARY KEY (a)) WITH ('connector' = 'file')"),
+    "q.sql:1:39: expected NOT ENFORCED after the primary key, found ')': Sluice, as Flink, does not check that rows have unique keys, so a key must be declared NOT ENFORCED (CONFIG_PARSE)",
+  );
+  assert.match(
+    failure(
+      "CREATE TABLE t (a INT PRIMARY KEY NOT ENFORCED, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'file')",
+    ),
+    /^q\.sql:1:49: table 't' has two primary keys/,
   );
 });

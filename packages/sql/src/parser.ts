@@ -14,6 +14,8 @@ import type {
   CreateView,
   Explain,
   Insert,
+  Name,
+  PrimaryKey,
   SetStatement,
   Statement,
   TableOption,
@@ -22,6 +24,9 @@ import type {
 import { describe, EXPLAIN_DETAILS, SUPPORTED } from './parser-words.ts';
 import type { Positions } from './position.ts';
 import { QueryParser } from './query-parser.ts';
+
+/** Words that end a column's type: the clauses that may follow it. */
+const COLUMN_CLAUSES = new Set(['METADATA', 'PRIMARY', 'COMMENT', 'CONSTRAINT']);
 
 class ScriptParser extends QueryParser {
   script(): Statement[] {
@@ -134,15 +139,26 @@ class ScriptParser extends QueryParser {
     const open = this.expect('(', `and the columns of table '${name.text}'`);
     const columns: ColumnDef[] = [];
     let watermark: Watermark | undefined;
+    let primaryKey: PrimaryKey | undefined;
+    const setKey = (key: PrimaryKey) => {
+      if (primaryKey !== undefined)
+        this.fail(
+          key.start,
+          `table '${name.text}' has two primary keys; list every column in one PRIMARY KEY (…)`,
+        );
+      primaryKey = key;
+    };
     for (;;) {
       const t = this.peek();
       if (this.isWord('WATERMARK')) {
         if (watermark !== undefined) this.fail(t.start, `table '${name.text}' has two WATERMARK clauses`);
         watermark = this.watermark();
       } else if (this.isWord('PRIMARY') || this.isWord('CONSTRAINT')) {
-        this.notYet(t, 'PRIMARY KEY');
+        setKey(this.primaryKey());
       } else {
-        columns.push(this.column());
+        const column = this.column();
+        columns.push(column.def);
+        if (column.key !== undefined) setKey(column.key);
       }
       if (this.isOp(',')) {
         this.pos++;
@@ -161,26 +177,55 @@ class ScriptParser extends QueryParser {
       name,
       columns,
       ...(watermark ? { watermark } : {}),
+      ...(primaryKey ? { primaryKey } : {}),
       options: this.options(),
       start,
     };
   }
 
-  column(): ColumnDef {
+  /** `[CONSTRAINT name] PRIMARY KEY (col, …) NOT ENFORCED`. */
+  primaryKey(): PrimaryKey {
+    const start = this.peek().start;
+    if (this.acceptWord('CONSTRAINT')) this.name('a constraint name after CONSTRAINT');
+    this.expectKeyword('PRIMARY', 'after CONSTRAINT <name>');
+    this.expectKeyword('KEY', 'after PRIMARY');
+    const open = this.expect('(', 'and the key columns after PRIMARY KEY');
+    const columns: Name[] = [this.name('a column name in PRIMARY KEY (…)')];
+    while (this.isOp(',')) {
+      this.pos++;
+      columns.push(this.name('a column name in PRIMARY KEY (…)'));
+    }
+    this.expect(')', `to close the key columns opened at ${this.where(open.start)}`);
+    this.notEnforced();
+    return { columns, start };
+  }
+
+  /** `NOT ENFORCED` after a primary key: Sluice, as Flink, does not check that keys are unique. */
+  notEnforced(): void {
+    const t = this.peek();
+    if (!(this.isWord('NOT') && this.isWord('ENFORCED', 1)))
+      this.fail(
+        t.start,
+        `expected NOT ENFORCED after the primary key, found ${describe(t)}: Sluice, as Flink, does not check that rows have unique keys, so a key must be declared NOT ENFORCED`,
+      );
+    this.pos += 2;
+  }
+
+  column(): { def: ColumnDef; key?: PrimaryKey } {
     const name = this.name('a column name');
     if (this.acceptWord('AS')) {
       const computed = this.expression();
       if (this.isWord('COMMENT')) this.notYet(this.peek(), 'COMMENT');
-      return { name, type: '', computed };
+      return { def: { name, type: '', computed } };
     }
-    if (this.isWord('METADATA')) this.notYet(this.peek(), 'METADATA columns');
     const first = this.peek();
-    if (first.kind !== 'word')
+    if (first.kind !== 'word' || first.upper === 'METADATA' || first.upper === 'PRIMARY')
       this.fail(first.start, `expected the type of column '${name.text}', found ${describe(first)}`);
     let depth = 0;
     let end = first.end;
     while (this.peek().kind !== 'end') {
       const t = this.peek();
+      if (depth === 0 && t.kind === 'word' && COLUMN_CLAUSES.has(t.upper)) break;
       if (t.kind === 'op' && (t.text === '(' || t.text === '<')) depth++;
       else if (t.kind === 'op' && (t.text === ')' || t.text === '>')) {
         if (depth === 0) break;
@@ -189,7 +234,31 @@ class ScriptParser extends QueryParser {
       end = t.end;
       this.pos++;
     }
-    return { name, type: this.source.slice(first.start, end) };
+    const type = this.source.slice(first.start, end);
+    let metadata: ColumnDef['metadata'];
+    const at = this.peek();
+    if (this.acceptWord('METADATA')) {
+      let key = name.text;
+      if (this.acceptWord('FROM')) {
+        const k = this.next();
+        if (k.kind !== 'string')
+          this.fail(
+            k.start,
+            `expected the metadata key in single quotes after METADATA FROM, e.g. 'timestamp', found ${describe(k)}`,
+          );
+        key = k.text;
+      }
+      metadata = { key, virtual: this.acceptWord('VIRTUAL'), start: at.start };
+    }
+    let key: PrimaryKey | undefined;
+    const keyAt = this.peek();
+    if (this.acceptWord('PRIMARY')) {
+      this.expectKeyword('KEY', 'after PRIMARY');
+      this.notEnforced();
+      key = { columns: [name], start: keyAt.start };
+    }
+    if (this.isWord('COMMENT')) this.notYet(this.peek(), 'COMMENT');
+    return { def: { name, type, ...(metadata ? { metadata } : {}) }, ...(key ? { key } : {}) };
   }
 
   watermark(): Watermark {

@@ -32,8 +32,9 @@ import type {
   TableOption,
   WindowTable,
 } from './ast.ts';
+import { fuseSteps } from './fuse.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
-import { configFromOptions } from './options.ts';
+import { configFromOptions, type PlacedOption } from './options.ts';
 import type { Positions } from './position.ts';
 import {
   columnCountMessage,
@@ -153,6 +154,7 @@ class Planner implements QueryPlanner {
           : 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …',
       );
     }
+    fuseSteps(this.#steps, this.#sinks);
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
     const { name, settings, stateTtl } = applySettings(sets, basename(file, extname(file)), this.#positions);
     if (stateTtl !== undefined)
@@ -191,6 +193,19 @@ class Planner implements QueryPlanner {
       if (seen.has(c.name.text)) this.fail(c.name.start, `column '${c.name.text}' is declared twice`);
       seen.add(c.name.text);
     }
+    const key = new Set<string>();
+    for (const k of t.primaryKey?.columns ?? []) {
+      const column = t.columns.find((c) => c.name.text === k.text);
+      if (column === undefined)
+        this.fail(k.start, this.unknown('column', k.text, [...seen], `table '${t.name.text}'`));
+      if (column.computed || column.metadata)
+        this.fail(
+          k.start,
+          `the primary key of table '${t.name.text}' is made of physical columns; '${k.text}' is ${column.computed ? 'a computed' : 'a METADATA'} column`,
+        );
+      if (key.has(k.text)) this.fail(k.start, `column '${k.text}' is twice in the primary key`);
+      key.add(k.text);
+    }
     if (t.watermark && !seen.has(t.watermark.column.text))
       this.fail(
         t.watermark.column.start,
@@ -223,14 +238,35 @@ class Planner implements QueryPlanner {
     const id = t.name.text;
     const columns = t.columns.map((c) => c.name.text);
     const timeColumn = t.watermark?.column.text;
+    const { type, at, rest } = this.connector(t);
+    const spec = this.#registry.source(type);
     const computed = new Map(t.columns.flatMap((c) => (c.computed ? [[c.name.text, c.computed]] : [])));
-    const physical = t.columns.filter((c) => !c.computed).map((c) => c.name.text);
+    const metadata = new Map(
+      t.columns.flatMap((c) =>
+        c.metadata ? [[c.name.text, this.metadata(t, c.name, c.metadata, type)]] : [],
+      ),
+    );
+    const physical = t.columns.filter((c) => !c.computed && !c.metadata).map((c) => c.name.text);
     for (const c of computed.values())
       this.checkColumns(c.expr, physical, `table '${id}' (a computed column reads its physical columns)`);
-    const timeExpression = timeColumn !== undefined ? computed.get(timeColumn) : undefined;
+    if (t.primaryKey !== undefined && spec !== undefined && spec.changelog === undefined)
+      this.fail(
+        t.primaryKey.start,
+        `table '${id}' is read by a '${type}' source, whose records are appends, not a table's changes: a PRIMARY KEY on a table read declares the key of the changes a source reads (${this.changelogSources().join(', ') || 'no source type here reads them'}); remove it`,
+      );
+    const timeExpression =
+      timeColumn !== undefined ? (computed.get(timeColumn) ?? metadata.get(timeColumn)) : undefined;
     if (!this.#sources.has(id)) {
-      const { type, at, rest } = this.connector(t);
-      const { config, placed } = configFromOptions(rest, this.#registry.source(type)?.config);
+      const { config, placed } = configFromOptions(rest, spec?.config);
+      for (const c of t.columns)
+        if (c.metadata)
+          this.require(
+            t,
+            `the METADATA column '${c.name.text}'`,
+            spec?.metadata?.[c.metadata.key]?.requires,
+            config,
+            placed,
+          );
       this.locate(id, 'type', at.start);
       for (const p of placed) this.locate(id, p.path, p.option.start);
       const source: PlanSource = {
@@ -248,25 +284,82 @@ class Planner implements QueryPlanner {
       if (t.watermark) this.locate(id, 'event_time', t.watermark.start);
       this.locate(id, '', t.name.start);
       this.#sources.set(id, source);
-      if (computed.size > 0)
+      if (computed.size > 0 || metadata.size > 0)
         this.project(
           t.columns.map((c) =>
             c.computed
               ? { name: c.name.text, text: c.computed.text, start: c.computed.expr.start }
-              : {
-                  name: c.name.text,
-                  copies: c.name.text,
-                  text: formatName(c.name.text),
-                  start: c.name.start,
-                },
+              : c.metadata
+                ? { name: c.name.text, text: metadata.get(c.name.text)?.text ?? '', start: c.metadata.start }
+                : {
+                    name: c.name.text,
+                    copies: c.name.text,
+                    text: formatName(c.name.text),
+                    start: c.name.start,
+                  },
           ),
           `${id}-columns`,
           id,
         );
     }
-    if (computed.size > 0)
+    if (computed.size > 0 || metadata.size > 0)
       return { ref: `${id}-columns`, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: false };
     return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
+  }
+
+  /** The expression that reads metadata `key` of a `type` source, for column `column`. */
+  metadata(t: CreateTable, column: Name, m: { key: string; start: number }, type: string): { text: string } {
+    const spec = this.#registry.source(type);
+    // An unknown connector is the plan check's to report.
+    if (spec === undefined) return { text: 'NULL' };
+    const known = Object.keys(spec.metadata ?? {});
+    const found = spec.metadata?.[m.key];
+    if (found === undefined)
+      this.fail(
+        m.start,
+        known.length === 0
+          ? `column '${column.text}' of table '${t.name.text}' reads metadata, but a '${type}' source gives none${this.metadataSources()}`
+          : this.unknown('metadata key', m.key, known, `a '${type}' source`),
+      );
+    return { text: found.expression };
+  }
+
+  /** ` (source types that do: …)`, for messages. */
+  metadataSources(): string {
+    const types = this.#registry
+      .types('source')
+      .filter((s) => this.#registry.source(s)?.metadata !== undefined);
+    return types.length > 0 ? ` (source types that do: ${types.join(', ')})` : '';
+  }
+
+  /** The source types that read a table's changes. */
+  changelogSources(): string[] {
+    return this.#registry.types('source').filter((s) => this.#registry.source(s)?.changelog !== undefined);
+  }
+
+  /**
+   * Sets the options `requires` (what a metadata key or a primary key needs of the component)
+   * in `config` where the table leaves them out; fails where the table sets one otherwise.
+   */
+  require(
+    t: CreateTable,
+    what: string,
+    requires: { readonly [option: string]: unknown } | undefined,
+    config: { [key: string]: unknown },
+    placed: readonly PlacedOption[],
+  ): void {
+    for (const [option, value] of Object.entries(requires ?? {})) {
+      if (!Object.hasOwn(config, option)) {
+        config[option] = value;
+        continue;
+      }
+      if (JSON.stringify(config[option]) === JSON.stringify(value)) continue;
+      const at = placed.find((p) => p.path === option)?.option.start ?? t.name.start;
+      this.fail(
+        at,
+        `${what} needs '${option}' = '${Array.isArray(value) ? value.join(', ') : String(value)}': remove '${option}' from the options of table '${t.name.text}' (it is set for you), or set it so`,
+      );
+    }
   }
 
   /** What FROM `name` reads: a table's source, or a view's planned query. */
@@ -322,14 +415,21 @@ class Planner implements QueryPlanner {
         s.start,
         `INSERT INTO ${s.sink.text} appears twice; to write several queries into one table, INSERT their UNION ALL`,
       );
-    // Computed columns are worked out when the table is read, not written (as in Flink).
-    const columns = table.columns.filter((c) => !c.computed).map((c) => c.name.text);
+    // Computed and virtual metadata columns are worked out when the table is read, not written (as in Flink).
+    for (const c of table.columns)
+      if (c.metadata && !c.metadata.virtual)
+        this.fail(
+          c.metadata.start,
+          `not supported by Sluice SQL yet: writing metadata ('${c.metadata.key}' of column '${c.name.text}'); declare it METADATA … VIRTUAL to read it only, or drop it from the table written`,
+        );
+    const columns = table.columns.filter((c) => !c.computed && !c.metadata).map((c) => c.name.text);
     const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
     // A table both read and written is a source and a sink; ids are unique in a plan.
     const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
     const { type, at, rest } = this.connector(table);
     const { config, placed } = configFromOptions(rest, this.#registry.sink(type)?.config);
-    if (relation.updating && !Object.hasOwn(config, 'changelog'))
+    const keyed = this.primaryKeyOptions(table, type, config, placed);
+    if (relation.updating && !keyed && !Object.hasOwn(config, 'changelog'))
       refuseAppendOnly(
         this.#registry.sink(type),
         this.#positions,
@@ -341,6 +441,34 @@ class Planner implements QueryPlanner {
     this.locate(id, '', s.start);
     this.locate(id, 'type', at.start);
     for (const p of placed) this.locate(id, p.path, p.option.start);
+    if (table.primaryKey && keyed)
+      for (const option of Object.keys(keyed))
+        if (!placed.some((p) => p.path === option)) this.locate(id, option, table.primaryKey.start);
+  }
+
+  /**
+   * The options that make table `t`'s sink write upserts under its primary key (the spec's
+   * `changelog.primaryKey`), added to `config`; undefined when `t` has no primary key.
+   */
+  primaryKeyOptions(
+    t: CreateTable,
+    type: string,
+    config: { [key: string]: unknown },
+    placed: readonly PlacedOption[],
+  ): { readonly [option: string]: unknown } | undefined {
+    if (t.primaryKey === undefined) return undefined;
+    const spec = this.#registry.sink(type);
+    if (spec === undefined) return undefined;
+    const options = spec.changelog?.primaryKey?.(t.primaryKey.columns.map((c) => c.text));
+    if (options === undefined) {
+      const can = this.#registry.types('sink').filter((s) => this.#registry.sink(s)?.changelog?.primaryKey);
+      return this.fail(
+        t.primaryKey.start,
+        `a '${type}' sink cannot write rows by a primary key, so table '${t.name.text}' cannot declare one; remove PRIMARY KEY${can.length > 0 ? ` or write into a table of a connector that can (${can.join(', ')})` : ''}`,
+      );
+    }
+    this.require(t, `the PRIMARY KEY of table '${t.name.text}'`, options, config, placed);
+    return options;
   }
 
   withRelation<T>(name: string, relation: Relation, plan: () => T): T {

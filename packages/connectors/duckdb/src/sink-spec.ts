@@ -61,6 +61,7 @@ export const duckdbSink = defineSink({
     hint: 'set `mode: upsert` with `key` (the columns of the table’s primary key)',
     upsertKey: (config) =>
       config.mode === 'upsert' && config.key ? { path: 'key', fields: config.key } : undefined,
+    primaryKey: (fields) => ({ mode: 'upsert', key: [...fields] }),
   },
   config: duckdbSinkConfig,
   create: (config) => new DuckdbSink(config),

@@ -6,6 +6,7 @@
 
 import {
   defineSink,
+  formatName,
   type Sink,
   type SinkBatch,
   type SinkContext,
@@ -212,6 +213,14 @@ export const kafkaSink = defineSink({
     hint: 'set `changelog: upsert` with a `key` expression (each row under its key, a tombstone for a delete)',
     upsertKey: (config) =>
       config.changelog === 'upsert' && config.key !== undefined ? { path: 'key' } : undefined,
+    // One field is the key as it is; several, a JSON array of their values (in the key's order).
+    primaryKey: (fields) => ({
+      changelog: 'upsert',
+      key:
+        fields.length === 1
+          ? formatName(fields[0])
+          : `'[' || ${fields.map((f) => `to_json(${formatName(f)})`).join(" || ',' || ")} || ']'`,
+    }),
   },
   expressions: sinkExpressions,
   create: (config, sink) => {

@@ -137,6 +137,38 @@ export const kafkaSource = defineSource({
     'format: json',
   ].join('\n'),
   config: kafkaSourceConfig,
+  metadata: {
+    topic: {
+      expression: '_kafka.topic',
+      description: 'the topic of the record',
+      requires: { include_metadata: true },
+    },
+    partition: {
+      expression: '_kafka.partition',
+      description: 'its partition',
+      requires: { include_metadata: true },
+    },
+    offset: {
+      expression: '_kafka.offset',
+      description: 'its offset in the partition',
+      requires: { include_metadata: true },
+    },
+    timestamp: {
+      expression: '_kafka.timestamp',
+      description: 'its Kafka timestamp (epoch ms; create or log-append time, as the topic says)',
+      requires: { include_metadata: true },
+    },
+    key: {
+      expression: '_kafka.key',
+      description: 'its key as UTF-8 text (NULL: none)',
+      requires: { include_metadata: true },
+    },
+    headers: {
+      expression: '_kafka.headers',
+      description: 'its headers as a map of UTF-8 texts',
+      requires: { include_metadata: true },
+    },
+  },
   create(config) {
     return {
       async open(ctx: SourceContext): Promise<SourceReader[]> {

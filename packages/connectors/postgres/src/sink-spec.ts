@@ -78,6 +78,7 @@ export const postgresSink = defineSink({
     hint: 'set `mode: upsert` with `key` (the columns of the table’s primary key)',
     upsertKey: (config) =>
       config.mode === 'upsert' && config.key ? { path: 'key', fields: config.key } : undefined,
+    primaryKey: (fields) => ({ mode: 'upsert', key: [...fields] }),
   },
   config: postgresSinkConfig,
   create: (config) => new PostgresSink(config),

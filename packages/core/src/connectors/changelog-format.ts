@@ -54,6 +54,7 @@ export const changelogSinkSupport: SinkChangelog<ChangelogOptions> = {
     config.changelog === 'upsert' && config.key !== undefined
       ? { path: 'key', fields: config.key }
       : undefined,
+  primaryKey: (fields) => ({ changelog: 'upsert', key: [...fields] }),
 };
 
 /** Throws CONFIG_INVALID for a changelog with CSV, `upsert` without `key`, or `key` without `upsert`. */

@@ -1,0 +1,4 @@
+CREATE TABLE t (a BIGINT, b DOUBLE) WITH ('connector' = 'file', 'path' = './in.jsonl');
+CREATE TABLE o (a BIGINT, n BIGINT, PRIMARY KEY (a) NOT ENFORCED)
+WITH ('connector' = 'file', 'path' = './out.jsonl', 'changelog' = 'debezium');
+INSERT INTO o SELECT a, count(*) FROM t GROUP BY a;

@@ -1,0 +1,3 @@
+CREATE TABLE t (a BIGINT, b DOUBLE) WITH ('connector' = 'file', 'path' = './in.jsonl');
+CREATE TABLE o (a BIGINT, n BIGINT, PRIMARY KEY (a) NOT ENFORCED) WITH ('connector' = 'discard');
+INSERT INTO o SELECT a, count(*) FROM t GROUP BY a;
