@@ -10,8 +10,9 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, type TestContext, test } from 'node:test';
 import {
+  consoleConsume,
   KAFKA_BROKER,
   kafkaAvailable,
   type ProducedRecord,
@@ -35,7 +36,7 @@ const PER_USER = 300;
 const WINDOW_MS = 1000;
 const T0 = 1_767_225_600_000;
 
-function pipeline(input: string, group: string, table: string): string {
+function pipeline(input: string, group: string, table: string, mode: 'upsert' | 'append' = 'upsert'): string {
   return `
 name: ${table}
 settings:
@@ -65,9 +66,8 @@ sinks:
     input: counts
     url: ${PG_URL}
     table: ${table}
-    mode: upsert
-    key: [account, window_start]
-    create_table: true
+    mode: ${mode}
+${mode === 'upsert' ? '    key: [account, window_start]\n' : ''}    create_table: true
     columns: { account: text, window_start: bigint, window_end: bigint, n: bigint }
 `;
 }
@@ -100,20 +100,8 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
-test('three workers, one killed with SIGKILL and one added while records flow: the windows equal an independent count', {
-  skip,
-  timeout: 240_000,
-}, async (t) => {
-  const input = await topics.create('workers-in', PARTITIONS);
-  const group = uniqueName('workers-g');
-  const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
-  const dir = await tempDir(t, 'sluice-workers-');
-  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, table));
+/** Starts and watches `sluice run --worker-id` processes in `dir`; kills them when `t` ends. */
+function workerGroup(t: TestContext, dir: string) {
   const workers = new Map<string, Cli>();
   const start = (id: string) => {
     const cli = new Cli(
@@ -129,7 +117,7 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
         '--log-format',
         'json',
       ],
-      { cwd: dir, limitMs: 200_000 },
+      { cwd: dir, limitMs: 440_000 },
     );
     workers.set(id, cli);
     return cli;
@@ -137,13 +125,6 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
   t.after(() => {
     for (const w of workers.values()) w.child.kill('SIGKILL');
   });
-  const rows = async () => {
-    try {
-      return await pgQuery<{ account: string; window_start: string; n: string }>(`SELECT * FROM ${table}`);
-    } catch {
-      return []; // not created yet
-    }
-  };
   const tasksStarted = (cli: Cli) => (cli.stderr.match(/worker: task started/g) ?? []).length;
   /** The tasks a worker runs now, from its log (`task started` / `task stopped`). */
   const running = (cli: Cli) => {
@@ -156,11 +137,45 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
     }
     return tasks;
   };
-
   /** Rethrows a failed wait with the workers' recent log lines. */
   const withLogs = (err: unknown): never => {
     const logs = [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-6000)}`).join('\n');
     throw new Error(`${(err as Error).message}\n${logs}`);
+  };
+  /** Waits until the tasks run on exactly `clis`, each running some, all six covered. */
+  const spread = (clis: readonly Cli[], what: string) =>
+    waitUntil(
+      () => {
+        const sets = clis.map(running);
+        return sets.every((x) => x.size > 0) && new Set(sets.flatMap((x) => [...x])).size === PARTITIONS;
+      },
+      90_000,
+      what,
+    ).catch(withLogs);
+  return { workers, start, running, tasksStarted, withLogs, spread };
+}
+
+test('three workers, one killed with SIGKILL and one added while records flow: the windows equal an independent count', {
+  skip,
+  timeout: 300_000,
+}, async (t) => {
+  const input = await topics.create('workers-in', PARTITIONS);
+  const group = uniqueName('workers-g');
+  const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
+  t.after(async () => {
+    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
+  });
+  const dir = await tempDir(t, 'sluice-workers-');
+  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, table));
+  const { start, running, tasksStarted, withLogs, workers } = workerGroup(t, dir);
+  const rows = async () => {
+    try {
+      return await pgQuery<{ account: string; window_start: string; n: string }>(`SELECT * FROM ${table}`);
+    } catch {
+      return []; // not created yet
+    }
   };
 
   const w1 = start('w1');
@@ -256,4 +271,164 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
   for (const o of owners) {
     assert.equal(o.released, true, `${o.slot} is released after the graceful stop`);
   }
+});
+
+test("a graceful rebalance moves each partition's windows: every window is emitted once, none missing, none repeated", {
+  skip,
+  timeout: 300_000,
+}, async (t) => {
+  const input = await topics.create('workers-rebalance-in', PARTITIONS);
+  const table = `sluice_workers_rb_${process.pid}_${Date.now().toString(36)}`;
+  t.after(async () => {
+    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
+  });
+  const dir = await tempDir(t, 'sluice-workers-rb-');
+  // Append: every window result the tasks emit is a row, so a repeat would show.
+  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, uniqueName('workers-rb-g'), table, 'append'));
+  const { start, spread, workers, withLogs } = workerGroup(t, dir);
+  const r1 = start('r1');
+  const r2 = start('r2');
+  await spread([r1, r2], 'the six tasks spread over two workers');
+  await produce(input, records(0, 100));
+  const rows = async () => {
+    try {
+      return await pgQuery<{ account: string; window_start: string; n: string }>(`SELECT * FROM ${table}`);
+    } catch {
+      return [];
+    }
+  };
+  await waitUntil(async () => (await rows()).length > 0, 60_000, 'the first windows in the table').catch(
+    withLogs,
+  );
+  // A third worker joins (the group rebalances), then the first leaves gracefully (again).
+  const r3 = start('r3');
+  await produce(input, records(100, 200));
+  await spread([r1, r2, r3], 'the tasks spread over three workers');
+  r1.child.kill('SIGTERM');
+  assert.equal((await r1.exited).code, 0, 'r1 stops cleanly');
+  await produce(input, records(200, PER_USER));
+  await spread([r2, r3], "r1's tasks taken over");
+  const closing: ProducedRecord[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    closing.push({ partition: p, value: JSON.stringify({ account: `end${p}`, ts: T0 + 3_600_000 }) });
+  }
+  await produce(input, closing);
+  const expected = expectedCounts();
+  const emitted = async () => (await rows()).filter((r) => !r.account.startsWith('end'));
+  await waitUntil(
+    async () => (await emitted()).length >= expected.size,
+    120_000,
+    'every window emitted',
+  ).catch(withLogs);
+  // Let anything that would repeat arrive, then stop the workers (their final checkpoints).
+  for (const id of ['r2', 'r3']) workers.get(id)!.child.kill('SIGTERM');
+  for (const id of ['r2', 'r3']) assert.equal((await workers.get(id)!.exited).code, 0, `${id} stops cleanly`);
+  const got = new Map<string, number[]>();
+  for (const r of await emitted()) {
+    const k = `${r.account}/${r.window_start}`;
+    got.set(k, [...(got.get(k) ?? []), Number(r.n)]);
+  }
+  const repeated = [...got].filter(([, ns]) => ns.length > 1);
+  const wrong = [...expected].filter(([k, n]) => got.get(k)?.[0] !== n);
+  assert.deepEqual({ repeated: repeated.slice(0, 5), wrong: wrong.slice(0, 5) }, { repeated: [], wrong: [] });
+  assert.equal(got.size, expected.size);
+});
+
+function passthrough(input: string, output: string, group: string, name: string): string {
+  return `
+name: ${name}
+settings:
+  checkpoint: { interval: 300ms, dir: ./.sluice }
+  batch_size: 50
+sources:
+  in:
+    type: kafka
+    brokers: ['${KAFKA_BROKER}']
+    topics: ['${input}']
+    group_id: '${group}'
+    include_metadata: false
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+steps:
+  - id: doubled
+    type: map
+    fields: { double: id * 2 }
+sinks:
+  out:
+    type: kafka
+    brokers: ['${KAFKA_BROKER}']
+    topic: '${output}'
+    key: id
+    delivery: exactly_once
+`;
+}
+
+test('exactly-once across workers: after a SIGKILL and a new worker, read_committed sees every record once', {
+  skip,
+  timeout: 450_000,
+}, async (t) => {
+  const RECORDS = 12_000;
+  const [input, output] = await Promise.all([
+    topics.create('workers-eos-in', PARTITIONS),
+    topics.create('workers-eos-out', PARTITIONS),
+  ]);
+  const name = `sluice_workers_eos_${process.pid}_${Date.now().toString(36)}`;
+  t.after(async () => {
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [name]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [name]).catch(() => {});
+  });
+  const dir = await tempDir(t, 'sluice-workers-eos-');
+  await writeFile(join(dir, 'pipeline.yaml'), passthrough(input, output, uniqueName('workers-eos-g'), name));
+  const { start, running, spread, workers } = workerGroup(t, dir);
+  const batch = (from: number, to: number): ProducedRecord[] => {
+    const out: ProducedRecord[] = [];
+    for (let id = from; id < to; id++)
+      out.push({ partition: id % PARTITIONS, value: JSON.stringify({ id }) });
+    return out;
+  };
+  const began = Date.now();
+  const phase = (what: string) => t.diagnostic(`${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`);
+  const w1 = start('e1');
+  const w2 = start('e2');
+  const w3 = start('e3');
+  await spread([w1, w2, w3], 'the six tasks spread over three workers');
+  phase('tasks spread');
+  await produce(input, batch(0, RECORDS / 3));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(running(w2).size > 0, 'e2 runs tasks when it is killed');
+  w2.child.kill('SIGKILL');
+  await produce(input, batch(RECORDS / 3, (2 * RECORDS) / 3));
+  phase('e2 killed');
+  const w4 = start('e4');
+  await spread([w1, w3, w4], "e2's tasks taken over, e4 running some");
+  phase('tasks taken over');
+  await produce(input, batch((2 * RECORDS) / 3, RECORDS));
+  const logs = () => [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-5000)}`).join('\n');
+  const read = await consoleConsume(output, {
+    isolation: 'read_committed',
+    maxMessages: RECORDS * 3,
+    atLeast: RECORDS,
+    idleMs: 5_000,
+  }).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${logs()}`);
+  });
+  phase('output read');
+  const seen = new Map<number, number>();
+  for (const r of read) {
+    const v = JSON.parse(r.value!) as { id: number; double: number };
+    assert.equal(v.double, v.id * 2);
+    seen.set(v.id, (seen.get(v.id) ?? 0) + 1);
+  }
+  const missing = [...Array(RECORDS).keys()].filter((id) => !seen.has(id));
+  const twice = [...seen].filter(([, n]) => n > 1);
+  assert.deepEqual(
+    { missing: missing.slice(0, 10), twice: twice.slice(0, 10), records: read.length },
+    { missing: [], twice: [], records: RECORDS },
+    logs(),
+  );
+  for (const id of ['e1', 'e3', 'e4']) workers.get(id)!.child.kill('SIGTERM');
+  for (const id of ['e1', 'e3', 'e4'])
+    assert.equal((await workers.get(id)!.exited).code, 0, `${id} stops cleanly`);
 });

@@ -29,6 +29,17 @@ export async function runWorkerCommand(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (opts.fromScratch) {
+    // Every task start (each rebalance) would throw the moved state away.
+    process.stderr.write(
+      "sluice: --from-scratch does not combine with --worker-id; clear the pipeline's rows of the checkpoint store instead\n",
+    );
+    return 2;
+  }
+  if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
+    process.stderr.write('sluice: --serve and --max-dead-letters do not combine with --worker-id yet\n');
+    return 2;
+  }
   try {
     const url = opts.checkpointStore ?? process.env.SLUICE_CHECKPOINT_STORE;
     if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {

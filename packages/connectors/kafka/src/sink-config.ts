@@ -132,8 +132,10 @@ export const kafkaSinkConfig = Type.Object(
         description:
           '`exactly_once`: the Kafka transactional id. It must stay the same across restarts (a ' +
           'restarted job fences its previous incarnation with it) and be unique to this sink in ' +
-          'one running process. Default: `sluice-<pipeline>-<sink id>`; set it per worker when ' +
-          'several workers run the same pipeline.',
+          'one running process. Default: `sluice-<pipeline>-<sink id>`. Under `sluice run --worker-id` ' +
+          'each task appends `-task-<partition>`, so the id moves with the task and its next owner ' +
+          'fences the previous one on the broker; set it per process only when several processes run ' +
+          'the same pipeline without workers.',
         examples: ['orders-worker-1-out'],
       }),
     ),

@@ -47,7 +47,9 @@ export class TransactionalKafkaSink implements Sink {
   async open(ctx: SinkContext): Promise<void> {
     const setup = await setUpSink(this.#config, this.#checked, ctx);
     this.#setup = setup;
-    this.#transactionalId = this.#config.transactional_id ?? defaultTransactionalId(ctx.pipeline, ctx.id);
+    const base = this.#config.transactional_id ?? defaultTransactionalId(ctx.pipeline, ctx.id);
+    // A worker's task: the id follows the task, so its next owner fences a zombie on the broker.
+    this.#transactionalId = ctx.task === undefined ? base : `${base}-task-${ctx.task.partition}`;
     if (setup.restored && setup.restored.transactionalId !== this.#transactionalId) {
       setup.log.info('the transactional id changed since the checkpoint', {
         checkpointed: setup.restored.transactionalId,

@@ -1,0 +1,44 @@
+/**
+ * `sluice run --worker-id`: the options it refuses before touching any service.
+ */
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli, tempDir } from './cli-test-support.ts';
+
+const PIPELINE = `
+name: workers-options
+sources:
+  in: { type: generate, template: orders, count: 10 }
+sinks:
+  out: { type: stdout, input: in }
+`;
+
+test('--worker-id refuses --from-scratch (exit 2): every rebalance would drop the moved state', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--from-scratch'], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--from-scratch does not combine with --worker-id/);
+});
+
+test('--worker-id needs a postgres:// checkpoint store (exit 1, saying so)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--checkpoint-store', './local'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /needs a shared checkpoint store: --checkpoint-store postgres:\/\//);
+});
+
+test('--worker-id refuses a pipeline with a source other than kafka (exit 1, naming it)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(
+    ['run', 'p.yaml', '--worker-id', 'w1', '--checkpoint-store', 'postgres://postgres@127.0.0.1:5432/test'],
+    dir,
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /source 'in' is of type 'generate'/);
+});
