@@ -30,4 +30,5 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/s3', title: 'S3-compatible object storage', types: ['s3'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
   { pkg: '@sluice/rabbitmq', title: 'RabbitMQ', types: ['rabbitmq'] },
+  { pkg: '@sluice/websocket', title: 'WebSocket', types: ['websocket'] },
 ];
