@@ -182,9 +182,9 @@ test('ONNX export of a three-class Hoeffding tree on standardized features: the 
   fresh.forEach((r, i) => {
     const own = tree.predict(learner.encode(r, false))!;
     assert.equal(labels[i], own.label, `row ${i}`);
-    tree.classes.forEach((c, j) =>
-      assert.ok(Math.abs(probabilities[i * k + j] - own.probabilities.get(c)!) < 1e-6, `row ${i} class ${c}`),
-    );
+    tree.classes.forEach((c, j) => {
+      assert.ok(Math.abs(probabilities[i * k + j] - own.probabilities.get(c)!) < 1e-6, `row ${i} class ${c}`);
+    });
   });
 });
 
