@@ -58,7 +58,13 @@ const MODELS: { name: string; config: ModelConfig; data?: Float64Array[] }[] = [
   { name: 'multinomial_nb', config: { type: 'multinomial_nb' }, data: counts },
   { name: 'streaming_kmeans (k = 8)', config: { type: 'streaming_kmeans', k: 8 } },
   { name: 'ewma_zscore', config: { type: 'ewma_zscore' } },
+  { name: 'hoeffding_tree', config: { type: 'hoeffding_tree' } },
+  { name: 'half_space_trees (25 trees, height 8)', config: { type: 'half_space_trees' } },
 ];
+
+/** Models that take the label as a class's text. */
+const classLabel = (type: ModelConfig['type']) =>
+  type === 'gaussian_nb' || type === 'multinomial_nb' || type === 'hoeffding_tree';
 
 const rawSpec = new FeatureSpec(names.map((f) => ({ numeric: f, standardize: false })));
 const stdSpec = new FeatureSpec(names.map((f) => ({ numeric: f })));
@@ -70,10 +76,7 @@ function modelPass(config: ModelConfig, data: Float64Array[]): number {
   for (let i = 0; i < data.length; i++) {
     const p = learner.predict(data[i]);
     if (p.value === (ys[i] === 1) || p.value === String(ys[i])) right++;
-    learner.learn(
-      data[i],
-      config.type === 'gaussian_nb' || config.type === 'multinomial_nb' ? String(ys[i]) : ys[i],
-    );
+    learner.learn(data[i], classLabel(config.type) ? String(ys[i]) : ys[i]);
   }
   return right;
 }
@@ -86,10 +89,7 @@ function featurePass(config: ModelConfig): number {
     const x = learner.encode(rows[i], true);
     const p = learner.predict(x);
     if (p.value === (ys[i] === 1) || p.value === String(ys[i])) right++;
-    learner.learn(
-      x,
-      config.type === 'gaussian_nb' || config.type === 'multinomial_nb' ? String(ys[i]) : ys[i],
-    );
+    learner.learn(x, classLabel(config.type) ? String(ys[i]) : ys[i]);
   }
   return right;
 }
@@ -161,6 +161,7 @@ console.log(
 const online = {
   sgd: featurePass({ type: 'logistic_regression' }) / N,
   adam: featurePass({ type: 'logistic_regression', optimizer: 'adam', learning_rate: 0.01 }) / N,
+  tree: featurePass({ type: 'hoeffding_tree' }) / N,
 };
 const accuracyOf = (w: number[]) => {
   let right = 0;
@@ -208,6 +209,7 @@ console.log(
   `| prequential, one pass, SGD (each record predicted before it is learned) | ${pct(online.sgd)} |`,
 );
 console.log(`| prequential, one pass, Adam | ${pct(online.adam)} |`);
+console.log(`| prequential, one pass, hoeffding_tree (defaults) | ${pct(online.tree)} |`);
 console.log(
   `| batch: scikit-learn LogisticRegression (lbfgs, C=1e6), fit on all records, scored on them | ${typeof sklearn === 'number' ? pct(sklearn) : sklearn} |`,
 );

@@ -120,6 +120,7 @@ const missing: { readonly [example: string]: () => Promise<string | undefined> }
   'orders-to-postgres': pgMissing,
   'leaderboard-redis': redisMissing,
   'sensors-mqtt': async () => (await pgMissing()) ?? (await mqttMissing()),
+  'sensor-anomaly-mqtt': async () => (await redisMissing()) ?? (await mqttMissing()),
   'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
 };
 
@@ -407,9 +408,140 @@ async function ordersCdcKafka(scratch: string, file: string): Promise<LiveRun> {
   };
 }
 
+/** One reading of the sensor-anomaly-mqtt example. */
+interface AnomalyReading {
+  readonly device: string;
+  readonly temperature: number;
+  readonly humidity: number;
+  readonly ts: number;
+}
+
+/**
+ * Readings per device in sensor-anomaly-mqtt (3 × 300 + 1 stays under Mosquitto's default of
+ * 1,000 messages queued for an offline session), and the ones with an injected spike.
+ */
+const ANOMALY_READINGS = 300;
+const SPIKES = [110, 170, 230, 280];
+
+/**
+ * The sensor-anomaly-mqtt readings: three devices, one reading a second each, temperature and
+ * humidity around each device's own level with seeded noise; at the SPIKES indices the
+ * temperature jumps 12 °C (24 standard deviations).
+ */
+function anomalyReadings(): { readings: AnomalyReading[]; spikes: Set<string> } {
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const noise = () => (random() + random() + random() - 1.5) * 0.7; // about N(0, 0.35)
+  const t0 = Date.UTC(2026, 0, 1);
+  const readings: AnomalyReading[] = [];
+  const spikes = new Set<string>();
+  for (let k = 0; k < ANOMALY_READINGS; k++)
+    for (let i = 0; i < 3; i++) {
+      const ts = t0 + k * 1_000 + i * 10;
+      const spike = SPIKES.includes(k);
+      const device = `d${i + 1}`;
+      if (spike) spikes.add(`${device}:${ts}`);
+      readings.push({
+        device,
+        temperature: Number((20 + 2 * i + noise() + (spike ? 12 : 0)).toFixed(2)),
+        humidity: Number((40 + 5 * i + 2 * noise()).toFixed(2)),
+        ts,
+      });
+    }
+  return { readings, spikes };
+}
+
+/**
+ * sensor-anomaly-mqtt: creates the pipeline's persistent MQTT session so that the broker queues
+ * the readings published before the run starts, publishes them and, last, a malformed one (its
+ * humidity is text), which must be the one dead letter. Done once that dead letter is written
+ * and every injected spike is in Redis; the check then wants every spike flagged and at most 1% of the other readings.
+ */
+async function sensorAnomalyMqtt(scratch: string, file: string): Promise<LiveRun> {
+  const run = `${process.pid}${Date.now().toString(36)}`;
+  const prefix = `sluice-example/anomaly-${run}`;
+  const clientId = `sluice-example-anomaly-${run}`;
+  const keys = `sluice:example:anomaly-${run}`;
+  const path = join(scratch, file);
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8')
+      .replaceAll('sluice-example/anomaly', prefix)
+      .replaceAll('sluice-example-anomaly', clientId)
+      .replaceAll('sluice:example:anomaly', keys),
+  );
+  const { readings, spikes } = anomalyReadings();
+  const session = await mqtt.connectAsync(MQTT_URL, {
+    clientId,
+    clean: false,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 0,
+  });
+  await session.subscribeAsync(`${prefix}/+/readings`, { qos: 1 });
+  await session.endAsync();
+  const publisher = await mqtt.connectAsync(MQTT_URL, { protocolVersion: 5, reconnectPeriod: 0 });
+  await Promise.all(
+    readings.map((r) =>
+      publisher.publishAsync(`${prefix}/${r.device}/readings`, JSON.stringify(r), { qos: 1 }),
+    ),
+  );
+  const malformed = { device: 'd2', temperature: 22, humidity: 'damp', ts: Date.UTC(2026, 0, 1, 1) };
+  await publisher.publishAsync(`${prefix}/d2/readings`, JSON.stringify(malformed), { qos: 1 });
+  await publisher.endAsync();
+
+  const flagged = () =>
+    withRedis(async (client) => {
+      const found: { [field: string]: string }[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${keys}:*`, COUNT: 1000 }))
+        for (const key of batch) found.push({ ...(await client.hGetAll(key)) });
+      return found;
+    });
+  return {
+    done: async () => {
+      // The malformed reading was published last: its dead letter (in the file sink's part, which
+      // is renamed when the run stops) means every reading was read.
+      const out = join(scratch, 'out');
+      if (
+        !existsSync(out) ||
+        !readdirSync(out).some((f) => readFileSync(join(out, f), 'utf8').includes('damp'))
+      )
+        return false;
+      const found = await flagged();
+      return [...spikes].every((s) => found.some((f) => `${f.device}:${f.ts}` === s));
+    },
+    check: async (dir) => {
+      const found = await flagged();
+      const ids = new Set(found.map((f) => `${f.device}:${f.ts}`));
+      for (const s of spikes) assert.ok(ids.has(s), `spike ${s} flagged`);
+      const others = [...ids].filter((id) => !spikes.has(id));
+      assert.ok(others.length <= 0.01 * readings.length, `${others.length} normal readings flagged`);
+      for (const f of found)
+        assert.ok(Number(f.anomaly_score) > 0.2 && Number(f.anomaly_score) <= 1, f.anomaly_score);
+      const dead = results(dir, 'dead-letters.jsonl');
+      assert.equal(dead.length, 1, 'the malformed reading, and only it, is a dead letter');
+      assert.match(JSON.stringify(dead[0]), /damp/);
+    },
+    cleanup: async () => {
+      await withRedis(async (client) => {
+        for await (const batch of client.scanIterator({ MATCH: `${keys}:*`, COUNT: 1000 }))
+          if (batch.length > 0) await client.del(batch);
+      }).catch(() => {});
+      const end = await mqtt
+        .connectAsync(MQTT_URL, { clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0 })
+        .catch(() => undefined);
+      await end?.endAsync().catch(() => {});
+    },
+  };
+}
+
 /** Examples that run until stopped, and how each is driven (see LiveRun). */
 const live: { readonly [example: string]: (scratch: string, file: string) => Promise<LiveRun> } = {
   'sensors-mqtt': sensorsMqtt,
+  'sensor-anomaly-mqtt': sensorAnomalyMqtt,
   'orders-cdc-kafka': ordersCdcKafka,
 };
 

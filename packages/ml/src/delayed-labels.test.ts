@@ -130,3 +130,46 @@ describe('learn_predict with delayed labels', () => {
     assert.deepEqual(run.results, keyed.out);
   });
 });
+
+describe('delayed labels: configuration', () => {
+  test('a second input without labels, and labels with one input or with drift, are refused', async () => {
+    const { features, labels } = data(60);
+    await assert.rejects(
+      runTwoInputs(
+        STEPS().replace(/\n {4}labels: .*/, ''),
+        features,
+        labels,
+        10,
+        'interleaved',
+        undefined,
+        'scored',
+      ),
+      /reads a second input only with `labels`/,
+    );
+    await assert.rejects(
+      runTwoInputs(
+        `${STEPS()}\n    drift: { detector: adwin }`,
+        features,
+        labels,
+        10,
+        'interleaved',
+        undefined,
+        'scored',
+      ),
+      /drift detection with delayed labels is not supported yet/,
+    );
+    await assert.rejects(
+      runTwoInputs(
+        `${STEPS().replace('input: [features, labels]', 'input: features')}
+  - { id: other, type: filter, input: labels, where: 'true' }`,
+        features,
+        labels,
+        10,
+        'interleaved',
+        undefined,
+        'scored',
+      ),
+      /with `labels`, learn_predict reads two inputs/,
+    );
+  });
+});

@@ -8,7 +8,8 @@ import ort from 'onnxruntime-node';
 import { ExportRefused, toOnnx } from './export.ts';
 import { type FeatureConfig, FeatureSpec } from './features.ts';
 import { Learner, type ModelConfig } from './learner.ts';
-import { transactions } from './synthetic-test-data.ts';
+import type { HoeffdingTree } from './models/hoeffding.ts';
+import { transactions, uniform } from './synthetic-test-data.ts';
 import { runSteps } from './test-support.ts';
 
 const FEATURES: FeatureConfig[] = [
@@ -105,6 +106,86 @@ test('an exported model is loaded by another pipeline: the score step gives the 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('ONNX export of a Hoeffding tree: onnxruntime-node gives the engine’s class and class shares', async () => {
+  const rows = transactions(5, 6000);
+  const learner = Learner.create(
+    { type: 'hoeffding_tree', grace_period: 100 },
+    new FeatureSpec([
+      { numeric: 'amount' },
+      { numeric: 'hour', standardize: false },
+      { hashed: 'country', buckets: 4 },
+    ]),
+  );
+  for (const r of rows) learner.learn(learner.encode(r, true), String(r.is_fraud));
+  const tree = learner.model as HoeffdingTree;
+  assert.ok(tree.depth >= 2, `a tree of depth ${tree.depth}`);
+  const exported = toOnnx(learner);
+  assert.equal(exported.output, 'probabilities');
+  const fresh = transactions(6, 1000);
+  const spec = new FeatureSpec(exported.columns);
+  const state = spec.initialState();
+  const data = new Float64Array(fresh.length * spec.width);
+  const x = new Float64Array(spec.width);
+  fresh.forEach((r, i) => {
+    spec.encode(r, state, x, false);
+    data.set(x, i * spec.width);
+  });
+  const session = await ort.InferenceSession.create(exported.model);
+  const out = await session.run({ features: new ort.Tensor('float64', data, [fresh.length, spec.width]) });
+  await session.release();
+  const labels = out.label.data as string[];
+  const probabilities = out.probabilities.data as Float32Array;
+  const k = tree.classes.length;
+  fresh.forEach((r, i) => {
+    const p = learner.predict(learner.encode(r, false));
+    assert.equal(labels[i], p.value, `row ${i}`);
+    const own = tree.predict(learner.encode(r, false))!;
+    // Two classes: onnxruntime writes the second class's share and 0 for the first (1 − it).
+    assert.equal(k, 2);
+    assert.equal(probabilities[i * k], 0);
+    assert.ok(
+      Math.abs(probabilities[i * k + 1] - own.probabilities.get(tree.classes[1])!) < 1e-6,
+      `row ${i}`,
+    );
+  });
+});
+
+test('ONNX export of a three-class Hoeffding tree on standardized features: the same classes and shares', async () => {
+  const random = uniform(31);
+  const row = () => {
+    const a = random();
+    const b = random();
+    return { a, b, cls: a <= 0.5 ? 'low' : b <= 0.7 ? 'mid' : 'high' };
+  };
+  const learner = Learner.create(
+    { type: 'hoeffding_tree', grace_period: 100 },
+    new FeatureSpec([{ numeric: 'a' }, { numeric: 'b' }]),
+  );
+  for (let i = 0; i < 8000; i++) {
+    const r = row();
+    learner.learn(learner.encode(r, true), r.cls);
+  }
+  const tree = learner.model as HoeffdingTree;
+  assert.ok(tree.depth >= 2);
+  const exported = toOnnx(learner);
+  const fresh = Array.from({ length: 1000 }, row);
+  const data = Float64Array.from(fresh.flatMap((r) => [r.a, r.b]));
+  const session = await ort.InferenceSession.create(exported.model);
+  const out = await session.run({ features: new ort.Tensor('float64', data, [fresh.length, 2]) });
+  await session.release();
+  const labels = out.label.data as string[];
+  const probabilities = out.probabilities.data as Float32Array;
+  const k = tree.classes.length;
+  assert.equal(k, 3);
+  fresh.forEach((r, i) => {
+    const own = tree.predict(learner.encode(r, false))!;
+    assert.equal(labels[i], own.label, `row ${i}`);
+    tree.classes.forEach((c, j) => {
+      assert.ok(Math.abs(probabilities[i * k + j] - own.probabilities.get(c)!) < 1e-6, `row ${i} class ${c}`);
+    });
+  });
 });
 
 test('ONNX export refuses other models and features that need learned state', () => {

@@ -1,7 +1,7 @@
 /**
  * Model export. Every learner goes to and from plain JSON (`Learner.toJSON` / `Learner.fromJSON`,
  * what a `learn` step's summaries carry and `predict` reads from a `model_file`); the linear
- * models also go to ONNX, for the `score` step or any ONNX runtime.
+ * models and the Hoeffding tree also go to ONNX, for the `score` step or any ONNX runtime.
  *
  * The ONNX model takes the raw feature columns — numeric fields as they are, hashed and text
  * features as their (stateless) bucket counts — as one double tensor `features` [N, width] and
@@ -12,16 +12,21 @@
 
 import type { FeatureConfig } from './features.ts';
 import type { Learner } from './learner.ts';
+import { HoeffdingTree, isHoeffdingLeaf } from './models/hoeffding.ts';
 import { LinearModel } from './models/linear.ts';
-import { linearOnnx } from './onnx-writer.ts';
+import { linearOnnx, treeClassifierOnnx } from './onnx-writer.ts';
 
 export interface OnnxExport {
   /** The ONNX ModelProto's bytes. */
   model: Uint8Array;
   /** The input tensor's name. */
   input: 'features';
-  /** The output tensor's name. */
-  output: 'probability' | 'prediction';
+  /**
+   * The output tensor's name: `probability` [N, 1] (logistic), `prediction` [N, 1] (linear), or
+   * for the tree `probabilities` [N, classes] (float, classes in the tree's order) beside
+   * `label` [N] (the class's text).
+   */
+  output: 'probability' | 'prediction' | 'probabilities';
   /** The columns of `input`: what the `score` step declares as `inputs: { features: columns }`. */
   columns: FeatureConfig[];
 }
@@ -29,17 +34,13 @@ export interface OnnxExport {
 /** Why a learner cannot be exported as ONNX. */
 export class ExportRefused extends Error {}
 
-/** The ONNX form of a linear learner; throws {@link ExportRefused} for other models and for features that need learned state. */
-export function toOnnx(learner: Learner): OnnxExport {
-  const model = learner.model;
-  if (!(model instanceof LinearModel))
-    throw new ExportRefused(
-      `ONNX export covers logistic and linear regression; this model is '${learner.type}'`,
-    );
-  const weights = Array.from(model.weights);
-  let bias = model.bias;
+/** The exported columns of a learner's features, and per column how the engine encodes a raw value: (x − mean) / sd, or as it is. */
+function exportColumns(learner: Learner): {
+  columns: FeatureConfig[];
+  scale: ({ mean: number; sd: number } | undefined)[];
+} {
   const columns: FeatureConfig[] = [];
-  let at = 0;
+  const scale: ({ mean: number; sd: number } | undefined)[] = [];
   learner.spec.features.forEach((f, k) => {
     switch (f.kind) {
       case 'numeric': {
@@ -49,20 +50,17 @@ export function toOnnx(learner: Learner): OnnxExport {
               `feature '${f.field}': a standardized feature with missing: ${f.missing} stands for its running mean, which the exported columns cannot`,
             );
           const m = learner.state.features[k] as { n: number; mean: number; m2: number };
-          const sd = m.n > 1 ? Math.sqrt(m.m2 / (m.n - 1)) : 0;
-          const w = sd > 0 ? weights[at] / sd : 0;
-          bias -= w * m.mean;
-          weights[at] = w;
+          scale.push({ mean: m.mean, sd: m.n > 1 ? Math.sqrt(m.m2 / (m.n - 1)) : 0 });
         } else if (f.missing === 'mean')
           throw new ExportRefused(
             `feature '${f.field}': missing: mean uses the running mean, which the exported columns cannot`,
           );
+        else scale.push(undefined);
         columns.push({
           numeric: f.field,
           standardize: false,
           missing: f.missing === 'zero' ? 'zero' : 'dead_letter',
         });
-        at += 1;
         break;
       }
       case 'one_hot':
@@ -70,14 +68,39 @@ export function toOnnx(learner: Learner): OnnxExport {
           `feature '${f.field}': one_hot columns depend on the learned vocabulary; use hashed for a model to export`,
         );
       case 'hashed':
-        columns.push({ hashed: f.field, buckets: f.buckets, missing: f.missing });
-        at += f.buckets + (f.missing === 'indicator' ? 1 : 0);
+      case 'text': {
+        columns.push(
+          f.kind === 'hashed'
+            ? { hashed: f.field, buckets: f.buckets, missing: f.missing }
+            : { text: f.field, buckets: f.buckets, missing: f.missing },
+        );
+        for (let i = 0; i < f.buckets + (f.missing === 'indicator' ? 1 : 0); i++) scale.push(undefined);
         break;
-      case 'text':
-        columns.push({ text: f.field, buckets: f.buckets, missing: f.missing });
-        at += f.buckets + (f.missing === 'indicator' ? 1 : 0);
-        break;
+      }
     }
+  });
+  return { columns, scale };
+}
+
+/**
+ * The ONNX form of a logistic or linear regression or a Hoeffding tree; throws
+ * {@link ExportRefused} for other models and for features that need learned state.
+ */
+export function toOnnx(learner: Learner): OnnxExport {
+  const model = learner.model;
+  if (model instanceof HoeffdingTree) return treeOnnx(learner, model);
+  if (!(model instanceof LinearModel))
+    throw new ExportRefused(
+      `ONNX export covers logistic and linear regression and the Hoeffding tree; this model is '${learner.type}'`,
+    );
+  const { columns, scale } = exportColumns(learner);
+  const weights = Array.from(model.weights);
+  let bias = model.bias;
+  scale.forEach((s, j) => {
+    if (s === undefined) return;
+    const w = s.sd > 0 ? weights[j] / s.sd : 0;
+    bias -= w * s.mean;
+    weights[j] = w;
   });
   const logistic = learner.type === 'logistic_regression';
   const output = logistic ? 'probability' : 'prediction';
@@ -91,6 +114,34 @@ export function toOnnx(learner: Learner): OnnxExport {
     }),
     input: 'features',
     output,
+    columns,
+  };
+}
+
+/** A Hoeffding tree as a TreeEnsembleClassifier: thresholds moved back to the raw columns' scale, leaves' class shares as weights. */
+function treeOnnx(learner: Learner, tree: HoeffdingTree): OnnxExport {
+  const { columns, scale } = exportColumns(learner);
+  const classes = tree.classes;
+  const nodes = tree.nodes.map((n) => {
+    if (isHoeffdingLeaf(n)) {
+      const total = n.counts.reduce((a, b) => a + b, 0);
+      return { weights: classes.map((_, c) => (total > 0 ? (n.counts[c] ?? 0) / total : 0)) };
+    }
+    const s = scale[n.feature];
+    let threshold = n.threshold;
+    // (x − mean) / sd ≤ t  ⇔  x ≤ t·sd + mean; with sd = 0 the engine encodes 0, so the branch is fixed.
+    if (s !== undefined)
+      threshold =
+        s.sd > 0 ? n.threshold * s.sd + s.mean : 0 <= n.threshold ? Number.MAX_VALUE : -Number.MAX_VALUE;
+    return { feature: n.feature, threshold, left: n.left, right: n.right };
+  });
+  return {
+    model: treeClassifierOnnx(
+      { width: tree.width, classes, nodes },
+      { input: 'features', name: 'hoeffding_tree', producer: 'sluice-ml' },
+    ),
+    input: 'features',
+    output: 'probabilities',
     columns,
   };
 }

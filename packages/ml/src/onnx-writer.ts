@@ -23,6 +23,14 @@ export class Writer {
     return this.varint(field << 3).varint(value);
   }
 
+  /** A 32-bit float field (wire type 5). */
+  float(field: number, value: number): this {
+    this.varint((field << 3) | 5);
+    const b = new Uint8Array(new Float32Array([value]).buffer);
+    for (const x of b) this.#bytes.push(x);
+    return this;
+  }
+
   /** A length-delimited field (wire type 2): bytes, a string or an embedded message. */
   bytes(field: number, value: Uint8Array | string | Writer): this {
     const data =
@@ -53,12 +61,17 @@ export function tensor(name: string, dims: number[], values: readonly number[]):
   return t.bytes(9, new Uint8Array(raw.buffer));
 }
 
-/** A ValueInfoProto of a double tensor; a string dimension is symbolic (the batch). */
-export function valueInfo(name: string, dims: (number | string)[]): Writer {
+/** TensorProto.DataType FLOAT, INT64 and STRING. */
+export const FLOAT = 1;
+export const INT64 = 7;
+export const STRING = 8;
+
+/** A ValueInfoProto of a tensor (double by default); a string dimension is symbolic (the batch). */
+export function valueInfo(name: string, dims: (number | string)[], elemType = DOUBLE): Writer {
   const shape = new Writer();
   for (const d of dims)
     shape.bytes(1, typeof d === 'string' ? new Writer().bytes(2, d) : new Writer().int(1, d));
-  const tensorType = new Writer().int(1, DOUBLE).bytes(2, shape);
+  const tensorType = new Writer().int(1, elemType).bytes(2, shape);
   return new Writer().bytes(1, name).bytes(2, new Writer().bytes(1, tensorType));
 }
 
@@ -95,5 +108,119 @@ export function linearOnnx(
     .bytes(3, '1')
     .bytes(7, graph)
     .bytes(8, new Writer().bytes(1, '').int(2, 13))
+    .finish();
+}
+
+/** An attribute of a node (AttributeProto): ints, floats, strings, one string or a tensor. */
+export type Attribute =
+  | { ints: readonly number[] }
+  | { floats: readonly number[] }
+  | { strings: readonly string[] }
+  | { string: string }
+  | { tensor: Writer };
+
+function attribute(name: string, value: Attribute): Writer {
+  const a = new Writer().bytes(1, name);
+  // AttributeType: STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8 (repeated fields unpacked, as proto2 writes them).
+  if ('ints' in value) {
+    for (const v of value.ints) a.int(8, v);
+    return a.int(20, 7);
+  }
+  if ('floats' in value) {
+    for (const v of value.floats) a.float(7, v);
+    return a.int(20, 6);
+  }
+  if ('strings' in value) {
+    for (const v of value.strings) a.bytes(9, v);
+    return a.int(20, 8);
+  }
+  if ('string' in value) return a.bytes(4, value.string).int(20, 3);
+  return a.bytes(5, value.tensor).int(20, 4);
+}
+
+/**
+ * An ONNX ModelProto (IR 8; opsets 13 and ai.onnx.ml 3) of one classification tree as
+ * `TreeEnsembleClassifier`: `input` [N, width] double → `label` [N] (string) and `probabilities`
+ * [N, classes] (float). Thresholds are doubles (`nodes_values_as_tensor`), so records route as
+ * in the engine.
+ */
+export function treeClassifierOnnx(
+  tree: {
+    width: number;
+    classes: readonly string[];
+    /** Per node: a split (feature, threshold, left, right) or a leaf's class weights. */
+    nodes: readonly (
+      | { feature: number; threshold: number; left: number; right: number }
+      | { weights: readonly number[] }
+    )[];
+  },
+  options: { input: string; name: string; producer: string },
+): Uint8Array {
+  const ids = tree.nodes.map((_, i) => i);
+  const features: number[] = [];
+  const thresholds: number[] = [];
+  const modes: string[] = [];
+  const trues: number[] = [];
+  const falses: number[] = [];
+  const classNodes: number[] = [];
+  const classIds: number[] = [];
+  const classWeights: number[] = [];
+  tree.nodes.forEach((n, i) => {
+    if ('weights' in n) {
+      features.push(0);
+      thresholds.push(0);
+      modes.push('LEAF');
+      trues.push(0);
+      falses.push(0);
+      n.weights.forEach((w, c) => {
+        // Two classes: onnxruntime takes the label from the second class's weight alone, and by
+        // `> 0.5` only when every weight is positive and all are for that one class (otherwise
+        // by `> 0`); so only the second class's nonzero weights are written (the first's share
+        // is 1 − that, which onnxruntime writes as its probability).
+        if (w === 0 || (tree.classes.length === 2 && c === 0)) return;
+        classNodes.push(i);
+        classIds.push(c);
+        classWeights.push(w);
+      });
+    } else {
+      features.push(n.feature);
+      thresholds.push(n.threshold);
+      modes.push('BRANCH_LEQ');
+      trues.push(n.left);
+      falses.push(n.right);
+    }
+  });
+  const attrs: [string, Attribute][] = [
+    ['nodes_treeids', { ints: ids.map(() => 0) }],
+    ['nodes_nodeids', { ints: ids }],
+    ['nodes_featureids', { ints: features }],
+    ['nodes_values_as_tensor', { tensor: tensor('nodes_values', [thresholds.length], thresholds) }],
+    ['nodes_modes', { strings: modes }],
+    ['nodes_truenodeids', { ints: trues }],
+    ['nodes_falsenodeids', { ints: falses }],
+    ['class_treeids', { ints: classNodes.map(() => 0) }],
+    ['class_nodeids', { ints: classNodes }],
+    ['class_ids', { ints: classIds }],
+    ['class_weights', { floats: classWeights }],
+    ['classlabels_strings', { strings: tree.classes }],
+    ['post_transform', { string: 'NONE' }],
+  ];
+  const n = new Writer().bytes(1, options.input).bytes(2, 'label').bytes(2, 'probabilities').bytes(3, 'tree');
+  n.bytes(4, 'TreeEnsembleClassifier');
+  for (const [name, value] of attrs) n.bytes(5, attribute(name, value));
+  n.bytes(7, 'ai.onnx.ml');
+  const graph = new Writer()
+    .bytes(1, n)
+    .bytes(2, options.name)
+    .bytes(11, valueInfo(options.input, ['N', tree.width]))
+    .bytes(12, valueInfo('label', ['N'], STRING))
+    .bytes(12, valueInfo('probabilities', ['N', tree.classes.length], FLOAT));
+  return new Writer()
+    .int(1, 8)
+    .bytes(2, options.producer)
+    .bytes(3, '1')
+    .bytes(7, graph)
+    .bytes(8, new Writer().bytes(1, '').int(2, 13))
+    .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
     .finish();
 }
