@@ -4,6 +4,7 @@
  */
 
 import { aggregateDocs } from '../aggregate/registry.ts';
+import { calendarFunctions } from './calendar-functions.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
 import { castDoc, conversionFunctions } from './conversion-functions.ts';
 import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
@@ -16,6 +17,7 @@ const specs: readonly FunctionSpec[] = [
   ...stringFunctions,
   ...mathFunctions,
   ...timeFunctions,
+  ...calendarFunctions,
   ...conditionalFunctions,
   ...conversionFunctions,
 ];
