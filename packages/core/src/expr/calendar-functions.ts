@@ -91,20 +91,22 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-function checkPattern(args: readonly Expr[]): void {
-  const pattern = literalString(args[1]);
+/** Checks a constant date pattern at argument `at`. */
+export function checkPattern(args: readonly Expr[], at = 1): void {
+  const pattern = literalString(args[at]);
   if (pattern === undefined) return;
   for (const m of pattern.matchAll(PATTERN)) {
     if (m[1] === undefined && !/^(y+|M+|d+|H+|h+|m+|s+|S+|a)$/.test(m[0]))
       failAt(
         'PLAN_TYPE_ERROR',
-        args[1].start + 1 + (m.index ?? 0),
+        args[at].start + 1 + (m.index ?? 0),
         `date_format(): pattern letter '${m[0]}' is not supported; use y, M, d, H, h, m, s, S, a and text in single quotes`,
       );
   }
 }
 
-function dateFormat(ts: number, pattern = 'yyyy-MM-dd HH:mm:ss'): string {
+/** `ts` as text in UTC by a Java date pattern (see `date_format`). */
+export function dateFormat(ts: number, pattern = 'yyyy-MM-dd HH:mm:ss'): string {
   const days = Math.floor(ts / MS_PER_DAY);
   const time = ts - days * MS_PER_DAY;
   civilFromDays(days);
@@ -174,6 +176,6 @@ export const calendarFunctions: readonly FunctionSpec[] = [
     required: 1,
     returns: 'string',
     impl: dateFormat,
-    check: checkPattern,
+    check: (args) => checkPattern(args),
   },
 ];

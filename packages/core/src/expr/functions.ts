@@ -7,6 +7,7 @@ import { aggregateDocs } from '../aggregate/registry.ts';
 import { calendarFunctions } from './calendar-functions.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
 import { castDoc, conversionFunctions } from './conversion-functions.ts';
+import { flinkFunctions } from './flink-functions.ts';
 import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
 import { mathFunctions } from './math-functions.ts';
 import { stringFunctions } from './string-functions.ts';
@@ -18,6 +19,7 @@ const specs: readonly FunctionSpec[] = [
   ...mathFunctions,
   ...timeFunctions,
   ...calendarFunctions,
+  ...flinkFunctions,
   ...conditionalFunctions,
   ...conversionFunctions,
 ];
