@@ -19,6 +19,7 @@ import {
   type PlanSource,
   type PlanStep,
   type Registry,
+  resolvePlan,
 } from '@sluice/core';
 import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
@@ -154,20 +155,37 @@ class Planner implements QueryPlanner {
           : 'the script writes nowhere: add INSERT INTO <table> SELECT … FROM …',
       );
     }
-    fuseSteps(this.#steps, this.#sinks);
     const sets = statements.filter((s): s is SetStatement => s.kind === 'set');
     const { name, settings, stateTtl } = applySettings(sets, basename(file, extname(file)), this.#positions);
     if (stateTtl !== undefined)
       for (const step of this.#steps)
         if (keepsStateForever(step)) (step.config as { ttl?: string }).ttl ??= stateTtl;
-    const plan: Plan = {
+    const planned = this.withLocations({
       name,
       sources: [...this.#sources.values()],
       steps: this.#steps,
       sinks: this.#sinks,
       settings,
       baseDir: resolve(dirname(file)),
-    };
+    });
+    const steps = [...this.#steps];
+    fuseSteps(steps, this.#sinks);
+    if (steps.length === this.#steps.length) return planned;
+    // Fused steps hold expressions from several places of the script, so an error in one would
+    // point at the wrong place: a plan that does not resolve is given unfused, for resolution
+    // to report its errors where they are written.
+    try {
+      resolvePlan(planned, this.#registry);
+      const fused = this.withLocations({ ...planned, steps });
+      resolvePlan(fused, this.#registry);
+      return fused;
+    } catch {
+      return planned;
+    }
+  }
+
+  /** `plan` with its `locations`: each config path the planner located, at its line and column. */
+  withLocations(plan: Plan): Plan {
     const locations: { [path: string]: ErrorLocation } = {};
     for (const { id, path, offset } of this.#locations) {
       const full = componentPath(plan, id, path);

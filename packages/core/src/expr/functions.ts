@@ -4,8 +4,10 @@
  */
 
 import { aggregateDocs } from '../aggregate/registry.ts';
+import { calendarFunctions } from './calendar-functions.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
 import { castDoc, conversionFunctions } from './conversion-functions.ts';
+import { flinkFunctions } from './flink-functions.ts';
 import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
 import { mathFunctions } from './math-functions.ts';
 import { stringFunctions } from './string-functions.ts';
@@ -16,6 +18,8 @@ const specs: readonly FunctionSpec[] = [
   ...stringFunctions,
   ...mathFunctions,
   ...timeFunctions,
+  ...calendarFunctions,
+  ...flinkFunctions,
   ...conditionalFunctions,
   ...conversionFunctions,
 ];

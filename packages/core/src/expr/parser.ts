@@ -306,6 +306,20 @@ class Parser extends TokenStream {
       args.push(this.expression());
       return;
     }
+    // TIMESTAMPADD(MONTH, 1, ts): the unit is a bare word, as in Flink (a string works too).
+    if (
+      (node.name === 'timestampadd' || node.name === 'timestampdiff') &&
+      this.peek().kind === 'word' &&
+      this.isOp(',', 1)
+    ) {
+      const unit = this.next();
+      args.push({ kind: 'literal', value: unit.text.toLowerCase(), start: unit.start, end: unit.end });
+      while (this.isOp(',')) {
+        this.pos++;
+        args.push(this.expression());
+      }
+      return;
+    }
     if (node.name === 'position') {
       args.push(this.concat());
       if (this.acceptWord('IN')) {
