@@ -10,6 +10,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { jobRegistry } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
 import { streamChanges } from './view-changes.ts';
 import { streamChangesWs } from './view-changes-ws.ts';
@@ -110,6 +111,13 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   const read = { config: { group: 'read' as const } };
   const admin = { config: { group: 'admin' as const } };
 
+  const views = job.plan.sinks
+    .filter((s) => s.type === 'view')
+    .map((s) => {
+      const name = (s.config as { name?: string }).name ?? s.id;
+      return { name, input: s.input, key: viewTable(pipeline, name)?.keyFields };
+    });
+  app.get('/api/openapi.json', read, async () => openApiDocument(job, views, tokens.read !== undefined));
   app.get('/api/job', read, async () => jobInfo(job, startedAt, now()));
   app.get('/api/steps', read, async () => stepGraph(job, rates, now()));
   app.get('/api/checkpoints', read, async () => checkpoints(job));
