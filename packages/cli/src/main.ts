@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
 import { queryCommand } from './query.ts';
 import { runCommand } from './run.ts';
+import { topCommand } from './top.ts';
 import { describeCommand, validateCommand } from './validate.ts';
 import { runWorkerCommand } from './worker.ts';
 
@@ -99,6 +100,26 @@ program
   .action(async (file: string, sql: string, opts: { sink?: string; json?: boolean }) => {
     endQuietlyWhenStdoutCloses();
     process.exitCode = await queryCommand(file, sql, opts);
+  });
+
+program
+  .command('top')
+  .description(
+    'Watch a running pipeline in the terminal: status, watermark lag, checkpoint age, and per source, step and sink its rates, totals and queue fill (from the API of `sluice run --serve`).',
+  )
+  .argument('[url]', 'the server of `sluice run --serve`', 'http://127.0.0.1:8080')
+  .option('--token <token>', 'read token (default: SLUICE_READ_TOKEN)')
+  .option('--interval <ms>', 'milliseconds between frames', '1000')
+  .option('--once', 'print one frame and exit')
+  .action(async (url: string, opts: { token?: string; interval: string; once?: boolean }) => {
+    const interval = Number(opts.interval);
+    if (!Number.isInteger(interval) || interval < 100) {
+      process.stderr.write('sluice top: --interval must be a whole number of milliseconds, at least 100\n');
+      process.exitCode = 2;
+      return;
+    }
+    endQuietlyWhenStdoutCloses();
+    process.exitCode = await topCommand(url, { token: opts.token, interval, once: opts.once === true });
   });
 
 program

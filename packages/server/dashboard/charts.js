@@ -70,7 +70,7 @@ export class ViewPanel {
     const measure = measureOf(rows, keyFields);
     if (measure !== undefined && rows.length > 0 && typeof rows[0].row.window_end === 'number')
       this.#drawSeries(rows, keyFields, measure);
-    this.#drawTop(rows, keyFields, measure);
+    this.#drawTop(rows, measure);
   }
 
   /** A series per value of the key fields other than the window's, over `window_end`. */
@@ -98,7 +98,7 @@ export class ViewPanel {
   }
 
   /** The rows with the largest `measure` (all rows in key order when there is none). */
-  #drawTop(rows, keyFields, measure) {
+  #drawTop(rows, measure) {
     const sorted =
       measure === undefined
         ? rows.slice(0, TOP_N)

@@ -3,14 +3,17 @@
  * Prometheus endpoint and the job's views (see README.md for the routes).
  */
 
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, RequestListener, Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import websocket from '@fastify/websocket';
 import { type Job, SluiceError } from '@sluice/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { jobRegistry } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
 import { checkpoints, deadLetters, jobInfo, RateSampler, stepGraph } from './operations.ts';
+import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { streamChanges } from './view-changes.ts';
 import { streamChangesWs } from './view-changes-ws.ts';
 import { rowJson } from './view-table.ts';
@@ -34,6 +37,10 @@ export interface ServeOptions {
   rateIntervalMs?: number;
   /** Milliseconds between keep-alive comments on change streams. Default 15000. */
   heartbeatMs?: number;
+  /** Requests per client address (429 with `Retry-After` beyond it). Default: no limit. */
+  rateLimit?: RateLimit;
+  /** Serve HTTPS with this certificate and key (PEM). Default: plain HTTP (loopback). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Wall clock, for uptime and watermark lag. */
   now?: () => number;
 }
@@ -42,7 +49,7 @@ export interface ServeOptions {
 export interface SluiceServer {
   readonly host: string;
   readonly port: number;
-  /** `http://host:port` */
+  /** `http://host:port` (`https://` with `tls`) */
   readonly url: string;
   /** Ends change streams and stops listening; resolves when every connection is closed. */
   close(): Promise<void>;
@@ -72,7 +79,12 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     .map((s) => (s.config as { name?: string }).name ?? s.id);
   const streams = new Set<{ end: () => void }>();
 
+  const limiter = options.rateLimit && new RateLimiter(options.rateLimit);
+  const tls = options.tls;
   const app = Fastify({
+    ...(tls
+      ? { serverFactory: (handler: RequestListener) => createHttpsServer(tls, handler) as unknown as Server }
+      : {}),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     logger: false,
     forceCloseConnections: true,
@@ -84,6 +96,14 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
   app.addHook('onRequest', async (req, reply) => {
+    if (limiter) {
+      const wait = limiter.take(req.ip, Date.now());
+      if (wait > 0)
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: 'RATE_LIMITED', message: `too many requests from ${req.ip}; retry in ${wait} s` });
+    }
     const origin = req.headers.origin;
     if (origin !== undefined && (cors.has(origin) || cors.has('*'))) {
       reply.header('access-control-allow-origin', cors.has('*') ? '*' : origin);
@@ -110,6 +130,13 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   const read = { config: { group: 'read' as const } };
   const admin = { config: { group: 'admin' as const } };
 
+  const views = job.plan.sinks
+    .filter((s) => s.type === 'view')
+    .map((s) => {
+      const name = (s.config as { name?: string }).name ?? s.id;
+      return { name, input: s.input, key: viewTable(pipeline, name)?.keyFields };
+    });
+  app.get('/api/openapi.json', read, async () => openApiDocument(job, views, tokens.read !== undefined));
   app.get('/api/job', read, async () => jobInfo(job, startedAt, now()));
   app.get('/api/steps', read, async () => stepGraph(job, rates, now()));
   app.get('/api/checkpoints', read, async () => checkpoints(job));
@@ -283,7 +310,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   return {
     host: address.address,
     port: address.port,
-    url: `http://${host}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${address.port}`,
     close() {
       closing ??= (async () => {
         rates.stop();

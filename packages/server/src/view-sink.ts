@@ -125,7 +125,9 @@ export const viewSink = defineSink({
   description: [
     'Served by `sluice run --serve` (or `serve(job)` in code) under `/api/views/<name>`: `GET /api/views/<name>/<key>`',
     'for one row, `GET /api/views/<name>?prefix=&after=&limit=` for pages of rows in key order, and',
-    '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`.',
+    '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`,',
+    'or `/api/views/<name>/ws?from=<offset>` for the same changes over WebSocket. The dashboard at `/` charts',
+    'views that hold window results and shows each view as a top-N table; `/api/openapi.json` describes each view with the row schema the plan inferred.',
     'The rows live in memory and are part of each checkpoint, so a restarted pipeline serves the same view.',
     'A record without a value for a key field is a dead letter.',
   ].join(' '),
