@@ -22,9 +22,16 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { BigQueryStandIn } from '@sluice/bigquery/testing';
 import { portOpen, reportMissingService } from '@sluice/core/testing';
 import { queryFile } from '@sluice/duckdb/testing';
 import { consoleConsume, createTopic, deleteTopics } from '@sluice/kafka/testing';
+import {
+  createTopic as createPubsubTopic,
+  PROJECT as PUBSUB_PROJECT,
+  PubSubStandIn,
+  publish,
+} from '@sluice/pubsub/testing';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -538,11 +545,82 @@ async function sensorAnomalyMqtt(scratch: string, file: string): Promise<LiveRun
   };
 }
 
+/**
+ * The pubsub-to-bigquery example against the packages' stand-ins of Pub/Sub and BigQuery
+ * (started here; no Google service is reached): orders published, totals per region computed
+ * here and compared with the BigQuery table the run keeps by MERGE.
+ */
+async function pubsubToBigquery(scratch: string, file: string): Promise<LiveRun> {
+  const token = `example-${process.pid}`;
+  const pubsubServer = new PubSubStandIn();
+  const bigqueryServer = new BigQueryStandIn(token);
+  await pubsubServer.start();
+  await bigqueryServer.start();
+  const path = join(scratch, file);
+  writeFileSync(
+    path,
+    readFileSync(path, 'utf8')
+      .replace(/\$\{PUBSUB_ENDPOINT:-[^}]*\}/, pubsubServer.endpoint)
+      .replace(/\$\{BIGQUERY_ENDPOINT:-[^}]*\}/, bigqueryServer.endpoint)
+      .replace(/\$\{BIGQUERY_TOKEN:-[^}]*\}/, token)
+      .replaceAll(/\$\{GCP_PROJECT:-[^}]*\}/g, PUBSUB_PROJECT),
+  );
+  // The stand-ins' project, for both services.
+  await createPubsubTopic(pubsubServer, 'orders');
+  bigqueryServer.createTable(PUBSUB_PROJECT, 'analytics', 'totals_by_region', [
+    { name: 'region', type: 'STRING', mode: 'REQUIRED' },
+    { name: 'orders', type: 'INTEGER' },
+    { name: 'revenue', type: 'FLOAT' },
+  ]);
+  const regions = ['EU', 'US', 'APAC'];
+  const orders = Array.from({ length: 60 }, (_, i) => ({
+    id: i,
+    region: regions[i % 3],
+    amount: (i % 7) + 0.25,
+  }));
+  const expected = new Map<string, { orders: number; revenue: number }>();
+  for (const o of orders) {
+    const t = expected.get(o.region as string) ?? { orders: 0, revenue: 0 };
+    t.orders++;
+    t.revenue += o.amount;
+    expected.set(o.region as string, t);
+  }
+  const table = () =>
+    (bigqueryServer.tables.get(`${PUBSUB_PROJECT}.analytics.totals_by_region`)?.rows ?? [])
+      .map((r) => ({ region: String(r.region), orders: Number(r.orders), revenue: Number(r.revenue) }))
+      .sort((a, b) => a.region.localeCompare(b.region));
+  const want = [...expected]
+    .map(([region, t]) => ({ region, ...t }))
+    .sort((a, b) => a.region.localeCompare(b.region));
+  let published = false;
+  return {
+    async done() {
+      // The run creates the subscription at start; publish once it exists.
+      if (
+        !published &&
+        pubsubServer.subscriptions.has(`projects/${PUBSUB_PROJECT}/subscriptions/orders-sluice`)
+      ) {
+        await publish(pubsubServer, 'orders', orders);
+        published = true;
+      }
+      return published && JSON.stringify(table()) === JSON.stringify(want);
+    },
+    async check() {
+      assert.deepEqual(table(), want);
+    },
+    async cleanup() {
+      await pubsubServer.stop();
+      await bigqueryServer.stop();
+    },
+  };
+}
+
 /** Examples that run until stopped, and how each is driven (see LiveRun). */
 const live: { readonly [example: string]: (scratch: string, file: string) => Promise<LiveRun> } = {
   'sensors-mqtt': sensorsMqtt,
   'sensor-anomaly-mqtt': sensorAnomalyMqtt,
   'orders-cdc-kafka': ordersCdcKafka,
+  'pubsub-to-bigquery': pubsubToBigquery,
 };
 
 /** What each example must have written. */

@@ -16,6 +16,7 @@ export interface ConnectorPackage {
 }
 
 export const connectorCatalogue: readonly ConnectorPackage[] = [
+  { pkg: '@sluice/bigquery', title: 'Google BigQuery', types: ['bigquery'] },
   { pkg: '@sluice/duckdb', title: 'DuckDB', types: ['duckdb'] },
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
@@ -26,6 +27,7 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   },
   { pkg: '@sluice/nats', title: 'NATS JetStream', types: ['nats'] },
   { pkg: '@sluice/postgres', title: 'PostgreSQL', types: ['postgres'] },
+  { pkg: '@sluice/pubsub', title: 'Google Cloud Pub/Sub', types: ['pubsub'] },
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
   { pkg: '@sluice/s3', title: 'S3-compatible object storage', types: ['s3'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },

@@ -149,3 +149,27 @@ test('a table that does not exist fails at open with CONFIG_INVALID', async () =
       err instanceof SluiceError && err.code === 'CONFIG_INVALID' && /Not found/.test(err.message),
   );
 });
+
+test('an outage of the service is retried: the rows arrive once it ends', async () => {
+  const table = uniqueName('outage');
+  server.createTable(PROJECT, DATASET, table, [{ name: 'id', type: 'INTEGER' }]);
+  const sink = await opened({
+    table,
+    retry: { max_attempts: 30, initial_backoff: '20ms', max_backoff: '100ms' },
+  });
+  const records = [{ id: 1 }, { id: 2 }];
+  server.unavailable = true;
+  const written = sink.write({ records, times: [0, 0] });
+  const start = server.requests.length;
+  const deadline = Date.now() + 10_000;
+  while (server.requests.length === start && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  server.unavailable = false;
+  assert.equal(await written, undefined);
+  await sink.close();
+  assert.deepEqual(
+    rows(table).map((r) => r.id),
+    [1, 2],
+    'each row once (the insert ids deduplicate a retried request)',
+  );
+});

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import { BigQuery, type BigQueryOptions, type Table } from '@google-cloud/bigquery';
+import type { BigQuery, BigQueryOptions, Table } from '@google-cloud/bigquery';
 import {
   DELETE,
   defineSink,
@@ -22,7 +22,6 @@ import {
   SluiceError,
   UPDATE_BEFORE,
 } from '@sluice/core';
-import { OAuth2Client } from 'google-auth-library';
 import { type BigquerySinkConfig, bigquerySinkConfig } from './sink-config.ts';
 
 /** A column of a table schema, as the API gives it. */
@@ -159,6 +158,12 @@ class BigquerySink implements Sink {
     this.#log = ctx.log;
     this.#signal = ctx.signal;
     const config = this.#config;
+    // Imported here, not at the top: the client takes seconds to load on a busy machine, which
+    // `sluice describe` and pipelines that do not open this sink should not pay.
+    const [{ BigQuery }, { OAuth2Client }] = await Promise.all([
+      import('@google-cloud/bigquery'),
+      import('google-auth-library'),
+    ]);
     const options: BigQueryOptions = { projectId: config.project };
     if (config.api_endpoint !== undefined) options.apiEndpoint = config.api_endpoint;
     if (config.key_file !== undefined)

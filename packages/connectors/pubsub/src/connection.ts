@@ -3,7 +3,7 @@
  */
 
 import { isAbsolute, resolve } from 'node:path';
-import { type ClientConfig, PubSub } from '@google-cloud/pubsub';
+import type { ClientConfig, PubSub } from '@google-cloud/pubsub';
 
 /** The connection options (see `connection-config.ts`). */
 export interface ConnectionOptions {
@@ -35,8 +35,17 @@ export function clientConfig(options: ConnectionOptions, baseDir: string): Clien
   return config;
 }
 
+/**
+ * The client library, imported when a component opens: it takes seconds to load on a busy
+ * machine, which `sluice describe` and pipelines that do not open it should not pay.
+ */
+export function pubsubLibrary(): Promise<typeof import('@google-cloud/pubsub')> {
+  return import('@google-cloud/pubsub');
+}
+
 /** A `PubSub` client for `options`. */
-export function pubsubClient(options: ConnectionOptions, baseDir: string): PubSub {
+export async function pubsubClient(options: ConnectionOptions, baseDir: string): Promise<PubSub> {
+  const { PubSub } = await pubsubLibrary();
   return new PubSub(clientConfig(options, baseDir));
 }
 

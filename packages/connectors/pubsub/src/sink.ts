@@ -92,7 +92,7 @@ class PubsubSink implements Sink {
   async open(ctx: SinkContext): Promise<void> {
     this.#log = ctx.log;
     this.#signal = ctx.signal;
-    const pubsub = pubsubClient(this.#config, ctx.baseDir);
+    const pubsub = await pubsubClient(this.#config, ctx.baseDir);
     this.#pubsub = pubsub;
     const name = topicPath(this.#config.project, this.#config.topic);
     const topic = pubsub.topic(name, {

@@ -3,7 +3,6 @@
  * only after the checkpoint that covers it is durable.
  */
 
-import { v1 } from '@google-cloud/pubsub';
 import {
   defineSource,
   parseDuration,
@@ -11,7 +10,7 @@ import {
   type SourceContext,
   type SourceReader,
 } from '@sluice/core';
-import { describeError, grpcCode, pubsubClient, Status } from './connection.ts';
+import { describeError, grpcCode, pubsubClient, pubsubLibrary, Status } from './connection.ts';
 import { subscriptionPath, topicPath } from './connection-config.ts';
 import { type PubsubSourceConfig, pubsubSourceConfig } from './source-config.ts';
 import { PubsubReader } from './source-reader.ts';
@@ -21,7 +20,8 @@ async function open(
   ackDeadline: number,
   ctx: SourceContext,
 ): Promise<SourceReader[]> {
-  const pubsub = pubsubClient(config, ctx.baseDir);
+  const pubsub = await pubsubClient(config, ctx.baseDir);
+  const { v1 } = await pubsubLibrary();
   const subscription = subscriptionPath(config.project, config.subscription);
   const { port, ...options } = await pubsub.getClientConfig();
   const client = new v1.SubscriberClient(port === undefined ? options : { ...options, port: Number(port) });
