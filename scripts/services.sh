@@ -32,12 +32,14 @@
 #   running broker once when its configuration (this script's, or the TLS files) changed since
 #   it was started; a matching one is reused.
 #
-#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra all
+#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra hdfs all
 #   (schema-registry: a Confluent-compatible registry on 127.0.0.1:8081, run by
 #   scripts/schema-registry.sh; s3: S3Proxy, an S3-compatible server on 127.0.0.1:9000 with
 #   path-style access and the test credentials sluice-s3-access / sluice-s3-secret, run by
 #   scripts/s3proxy.sh; cassandra: Apache Cassandra 5, one node, CQL on 127.0.0.1:9042, no
-#   authentication, run by scripts/cassandra.sh)
+#   authentication, run by scripts/cassandra.sh; hdfs: the Hadoop minicluster, WebHDFS on
+#   127.0.0.1:9870, run by scripts/hdfs.sh -- started only when named, not by `up` all, until a
+#   connector's tests use it)
 #   Tool aliases: topics console-producer console-consumer consumer-groups producer-perf
 #   consumer-perf api-versions get-offsets delete-records configs metadata-quorum cluster
 #   transactions e2e-latency storage  (scripts/kafka-tool.sh is a shortcut for `tool`).
@@ -129,7 +131,8 @@ canon() {
     schema-registry | registry) echo schema-registry ;;
     s3 | s3proxy) echo s3 ;;
     cassandra) echo cassandra ;;
-    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra all)" ;;
+    hdfs | webhdfs) echo hdfs ;;
+    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra hdfs all)" ;;
   esac
 }
 
@@ -804,6 +807,7 @@ main() {
           *:schema-registry) bash "$ROOT/scripts/schema-registry.sh" "$cmd" || rc=1 ;;
           *:s3) bash "$ROOT/scripts/s3proxy.sh" "$cmd" || rc=1 ;;
           *:cassandra) bash "$ROOT/scripts/cassandra.sh" "$cmd" || rc=1 ;;
+          *:hdfs) bash "$ROOT/scripts/hdfs.sh" "$cmd" || rc=1 ;;
           up:postgres) postgres_configure; debian_up "$s" || rc=1 ;;
           up:*) debian_up "$s" || rc=1 ;;
           down:*) debian_down "$s" || rc=1 ;;
