@@ -133,17 +133,15 @@ up() {
     local jvm=(${SLUICE_HDFS_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1})
     [[ -f "$LOG" ]] && mv -f "$LOG" "$LOG.1"
     # setsid: its own session, so Ctrl-C in whatever ran `up` does not stop it. -nomr: HDFS only.
-    (cd "$HOME_DIR" && setsid java "${heap[@]}" "${jvm[@]}" -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    # The subshell execs the JVM (no shell left holding the lock fds), so $! is the JVM's pid.
+    (cd "$HOME_DIR" && exec setsid java "${heap[@]}" "${jvm[@]}" -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       -Dtest.build.data="$DATA" -Dhadoop.log.dir="$HOME_DIR/logs" \
       -cp "$LIBS/*" org.apache.hadoop.mapreduce.MiniHadoopClusterManager \
       -nomr -format -nnport "$RPC_PORT" -nnhttpport "$PORT" -writeConfig "$HOME_DIR/core-site.xml" \
       -D dfs.permissions.enabled=false -D dfs.webhdfs.enabled=true \
-      -D dfs.namenode.http-address="127.0.0.1:$PORT" -D dfs.datanode.hostname=127.0.0.1 \
-      </dev/null >>"$LOG" 2>&1 7>&- 8>&-) &
-    # The subshell's pid is not the JVM's: find the JVM by its command line.
-    deadline=$((SECONDS + 30))
-    until pid="$(pgrep -n -f "MiniHadoopClusterManager.*-nnhttpport $PORT")" || ((SECONDS >= deadline)); do sleep 0.2; done
-    [[ -n "$pid" ]] || { unlock 8; fail "the JVM did not start"; return 1; }
+      -D dfs.namenode.http-address="127.0.0.1:$PORT" -D dfs.datanode.hostname=127.0.0.1) \
+      </dev/null >>"$LOG" 2>&1 7>&- 8>&- &
+    pid=$!
     echo "$pid" >"$PID_FILE"
   else
     note "HDFS pid $pid is already starting; waiting for it"
