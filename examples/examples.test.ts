@@ -32,6 +32,7 @@ import {
   PubSubStandIn,
   publish,
 } from '@sluice/pubsub/testing';
+import cassandra from 'cassandra-driver';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -119,6 +120,48 @@ async function redisMissing(): Promise<string | undefined> {
   }
 }
 
+/** The example's Cassandra node (the one `scripts/services.sh up cassandra` starts). */
+const CASSANDRA_HOST = '127.0.0.1:9042';
+
+/** Runs `use` with a client of the example's Cassandra node. */
+async function withCassandra<T>(use: (client: cassandra.Client) => Promise<T>): Promise<T> {
+  const client = new cassandra.Client({
+    contactPoints: [CASSANDRA_HOST],
+    localDataCenter: 'datacenter1',
+    socketOptions: { connectTimeout: 3_000, readTimeout: 60_000 },
+  });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    await client.shutdown().catch(() => {});
+  }
+}
+
+/** Why Cassandra cannot be reached, or undefined. */
+async function cassandraMissing(): Promise<string | undefined> {
+  return (await portOpen(CASSANDRA_HOST))
+    ? undefined
+    : `cassandra not reachable at ${CASSANDRA_HOST} (bash scripts/services.sh up cassandra)`;
+}
+
+/** Runs the statements of a CQL file (separated by semicolons; `--` comments). */
+async function runCql(file: string): Promise<void> {
+  const statements = readFileSync(file, 'utf8')
+    .replace(/--.*$/gm, '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  await withCassandra(async (client) => {
+    for (const statement of statements) await client.execute(statement);
+  });
+}
+
+/** What an example needs on its servers before it runs (tables its sinks write to). */
+const prepare: { readonly [example: string]: (scratch: string) => Promise<void> } = {
+  'clickstream-sessions': (scratch) => runCql(join(scratch, 'schema.cql')),
+};
+
 /**
  * Why an example that needs a service cannot run here, or undefined: outside CI its test is
  * skipped with the reason; under CI (`CI=true`) a missing service is a failure.
@@ -126,6 +169,7 @@ async function redisMissing(): Promise<string | undefined> {
 const missing: { readonly [example: string]: () => Promise<string | undefined> } = {
   'orders-to-postgres': pgMissing,
   'leaderboard-redis': redisMissing,
+  'clickstream-sessions': async () => (await cassandraMissing()) ?? (await redisMissing()),
   'sensors-mqtt': async () => (await pgMissing()) ?? (await mqttMissing()),
   'sensor-anomaly-mqtt': async () => (await redisMissing()) ?? (await mqttMissing()),
   'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
@@ -730,6 +774,41 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
         await client.del(keys);
       }
     }),
+  // Every click is in exactly one session row in Cassandra, and each user's score on the Redis
+  // board is the sum of that user's session rows: two sinks fed from one stream agree.
+  'clickstream-sessions': () =>
+    withRedis(async (redis) => {
+      const board = 'sluice:example:session-board';
+      try {
+        const scores = new Map(
+          (await redis.zRangeWithScores(board, 0, -1)).map((m) => [m.value, m.score] as const),
+        );
+        const rows = await withCassandra(
+          async (client) =>
+            (
+              await client.execute(
+                'SELECT user_id, window_start, window_end, clicks FROM sluice_example.session_history',
+                [],
+                { fetchSize: 0 },
+              )
+            ).rows,
+        );
+        const perUser = new Map<string, number>();
+        let clicks = 0;
+        for (const row of rows) {
+          const n = Number(row.get('clicks'));
+          clicks += n;
+          perUser.set(row.get('user_id'), (perUser.get(row.get('user_id')) ?? 0) + n);
+          assert.ok(row.get('window_end') > row.get('window_start'), 'a session ends after it starts');
+        }
+        assert.equal(clicks, 5000, 'every click in one session');
+        assert.ok(rows.length > 50, 'several sessions per user');
+        assert.equal(scores.size, 50, 'a member per user');
+        assert.deepEqual(new Map([...perUser].sort()), new Map([...scores].sort()));
+      } finally {
+        await redis.del(board);
+      }
+    }),
 };
 const root = dirname(examples);
 const cli = join(root, 'packages/cli/bin/sluice.cjs');
@@ -752,6 +831,7 @@ for (const name of readdirSync(examples, { withFileTypes: true })) {
         recursive: true,
         filter: (src) => !src.includes(`${folder}/out`) && !src.includes(`${folder}/.sluice`),
       });
+      await prepare[name.name]?.(scratch);
       const drive = live[name.name];
       if (drive) {
         const running = await drive(scratch, file);

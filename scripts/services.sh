@@ -6,7 +6,7 @@
 # machine's Debian-installed services (see /work/shared/services.md).
 #
 #   scripts/services.sh up     [SERVICE...]   start what is not answering, wait, one line each (default: all)
-#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): kafka, schema-registry and s3. Debian-installed
+#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): kafka, schema-registry, s3, cassandra. Debian-installed
 #                                             services are stopped only when named explicitly.
 #   scripts/services.sh status [SERVICE...]   up/down for each (exit 1 if any is down)
 #   scripts/services.sh tool MAINCLASS|ALIAS [ARGS...]   run a Kafka tool with the cached classpath
@@ -32,11 +32,14 @@
 #   running broker once when its configuration (this script's, or the TLS files) changed since
 #   it was started; a matching one is reused.
 #
-#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 all
+#   SERVICE: kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra hdfs all
 #   (schema-registry: a Confluent-compatible registry on 127.0.0.1:8081, run by
 #   scripts/schema-registry.sh; s3: S3Proxy, an S3-compatible server on 127.0.0.1:9000 with
 #   path-style access and the test credentials sluice-s3-access / sluice-s3-secret, run by
-#   scripts/s3proxy.sh)
+#   scripts/s3proxy.sh; cassandra: Apache Cassandra 5, one node, CQL on 127.0.0.1:9042, no
+#   authentication, run by scripts/cassandra.sh; hdfs: the Hadoop minicluster, WebHDFS on
+#   127.0.0.1:9870, run by scripts/hdfs.sh -- started only when named, not by `up` all, until a
+#   connector's tests use it)
 #   Tool aliases: topics console-producer console-consumer consumer-groups producer-perf
 #   consumer-perf api-versions get-offsets delete-records configs metadata-quorum cluster
 #   transactions e2e-latency storage  (scripts/kafka-tool.sh is a shortcut for `tool`).
@@ -89,7 +92,7 @@ KAFKA_PLAIN_PASSWORD=sluice-plain-secret
 KAFKA_SCRAM256_PASSWORD=sluice-sha256-secret
 KAFKA_SCRAM512_PASSWORD=sluice-sha512-secret
 
-ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka schema-registry s3)
+ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka schema-registry s3 cassandra)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -127,7 +130,9 @@ canon() {
     amqp | rabbit) echo rabbitmq ;;
     schema-registry | registry) echo schema-registry ;;
     s3 | s3proxy) echo s3 ;;
-    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 all)" ;;
+    cassandra) echo cassandra ;;
+    hdfs | webhdfs) echo hdfs ;;
+    *) die "unknown service '$1' (kafka postgres mariadb redis rabbitmq mosquitto nats schema-registry s3 cassandra hdfs all)" ;;
   esac
 }
 
@@ -788,7 +793,7 @@ main() {
       local a
       for a in "${args[@]}"; do
         if [[ "$a" == all ]]; then
-          if [[ "$cmd" == down ]]; then svcs+=(kafka schema-registry s3); else svcs+=("${ALL_SERVICES[@]}"); fi
+          if [[ "$cmd" == down ]]; then svcs+=(kafka schema-registry s3 cassandra); else svcs+=("${ALL_SERVICES[@]}"); fi
         else
           svcs+=("$(canon "$a")")
         fi
@@ -801,6 +806,8 @@ main() {
           status:kafka) kafka_status || rc=1 ;;
           *:schema-registry) bash "$ROOT/scripts/schema-registry.sh" "$cmd" || rc=1 ;;
           *:s3) bash "$ROOT/scripts/s3proxy.sh" "$cmd" || rc=1 ;;
+          *:cassandra) bash "$ROOT/scripts/cassandra.sh" "$cmd" || rc=1 ;;
+          *:hdfs) bash "$ROOT/scripts/hdfs.sh" "$cmd" || rc=1 ;;
           up:postgres) postgres_configure; debian_up "$s" || rc=1 ;;
           up:*) debian_up "$s" || rc=1 ;;
           down:*) debian_down "$s" || rc=1 ;;

@@ -17,6 +17,7 @@ export interface ConnectorPackage {
 
 export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/bigquery', title: 'Google BigQuery', types: ['bigquery'] },
+  { pkg: '@sluice/cassandra', title: 'Apache Cassandra', types: ['cassandra'] },
   { pkg: '@sluice/duckdb', title: 'DuckDB', types: ['duckdb'] },
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
