@@ -1,6 +1,6 @@
 /**
- * The core's sink conformance suite run by the `postgres` sink with both delivery guarantees
- * against the real server: skipped with a reason when it is not reachable, a failure under
+ * The core's sink conformance suite run by the `postgres` sink with both delivery guarantees,
+ * and in the `redshift` dialect, against the real server: skipped with a reason when it is not reachable, a failure under
  * CI=true. `exactly_once` is skipped, saying why, on a server without prepared transactions.
  */
 
@@ -16,10 +16,17 @@ after(() => schema.drop());
 
 const noPrepared = skip ? undefined : await preparedUnavailable();
 
-for (const delivery of ['at_least_once', 'exactly_once'] as const) {
+const runs = [
+  { delivery: 'at_least_once', dialect: 'postgresql' },
+  { delivery: 'exactly_once', dialect: 'postgresql' },
+  // Redshift's dialect (no COPY from the client, no ON CONFLICT) on the PostgreSQL server.
+  { delivery: 'at_least_once', dialect: 'redshift' },
+] as const;
+
+for (const { delivery, dialect } of runs) {
   sinkConformance({
     spec: postgresSink,
-    label: `postgres ${delivery}`,
+    label: `postgres ${delivery}${dialect === 'redshift' ? ' redshift' : ''}`,
     skip: skip || (delivery === 'exactly_once' && noPrepared) || false,
     baseDir: REPO_ROOT,
     changelog: true,
@@ -37,6 +44,7 @@ for (const delivery of ['at_least_once', 'exactly_once'] as const) {
           create_table: true,
           columns: { id: 'integer', value: 'text' },
           delivery,
+          dialect,
         };
         return { options, read: () => schema.query<Row>(`SELECT id, value FROM ${table} ORDER BY id`) };
       }
@@ -49,6 +57,7 @@ for (const delivery of ['at_least_once', 'exactly_once'] as const) {
         table,
         columns: { id: 'integer', name: 'text', amount: 'double precision', tags: 'text[]' },
         delivery,
+        dialect,
       };
       return {
         options,
