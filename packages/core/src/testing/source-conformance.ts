@@ -578,7 +578,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
               await waitFor(
                 'every record through',
                 () => new Set(gate.written.map((r) => r.id)).size >= total,
-                timeout,
+                Math.max(timeout, 60_000), // a source acknowledging only at checkpoints drains its window one checkpoint at a time
                 failed,
               );
             },
