@@ -30,7 +30,8 @@ async function pluginOf(specifier: string): Promise<Plugin> {
 
 async function main(): Promise<void> {
   const run = JSON.parse(process.argv[2] ?? '{}') as ChildRun;
-  const plugins = await Promise.all(run.plugins.map(pluginOf));
+  // The built-ins are always there: `@sluice/core` names them.
+  const plugins = await Promise.all(run.plugins.filter((p) => p !== '@sluice/core').map(pluginOf));
   const registry = new Registry([builtins, testing, ...plugins]);
   const plan = parsePipelineYaml(run.yaml, run.file, { registry });
   const job = await Job.create(plan, { registry, tickInterval: 10 });

@@ -85,7 +85,7 @@ export interface SinkConformance<S extends TSchema> {
    */
   readonly noOutage?: string;
   /**
-   * The package whose plugin holds the spec (`@sluice/redis`): runs the kill -9 test, which runs
+   * The package whose plugin holds the spec (`@sluice/redis`; `@sluice/core` for a built-in): runs the kill -9 test, which runs
    * the sink in a child process. Absent: it skips saying so.
    */
   readonly plugin?: string;

@@ -79,7 +79,7 @@ export interface SourceConformance<S extends TSchema> {
    */
   readonly server?: string;
   /**
-   * The package whose plugin holds the spec (`@sluice/nats`): runs the kill -9 test, which runs the
+   * The package whose plugin holds the spec (`@sluice/nats`; `@sluice/core` for a built-in): runs the kill -9 test, which runs the
    * source in a child process. Absent: it skips saying so.
    */
   readonly plugin?: string;
@@ -436,6 +436,10 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
         return t.skip('the adapter creates the source itself, which a child process cannot');
       if (adapter.noResume) return t.skip(adapter.noResume);
       await withInput(async (input, config) => {
+        if (spec.bounded?.(config))
+          return t.skip(
+            'bounded with these options: the run reads all of its input before it can be killed mid-stream',
+          );
         const delivery = checkedDelivery(spec.delivery, spec.config, config);
         const dir = await mkdtemp(join(tmpdir(), 'sluice-conformance-'));
         try {
