@@ -10,6 +10,7 @@ import {
   REPO_ROOT,
   S3_ACCESS_KEY_ID,
   S3_ENDPOINT,
+  S3_HOST,
   s3Available,
   serverOptions,
   TestBucket,
@@ -25,10 +26,13 @@ sinkConformance({
   baseDir: REPO_ROOT,
   // A record JSON cannot hold: the sink refuses it.
   refused: { record: { id: 1000, amount: 10n }, reason: /cannot be written as JSON/ },
-  async target() {
+  server: S3_HOST,
+  plugin: '@sluice/s3',
+  async target({ address }) {
     const bucket = await TestBucket.create('conformance');
+    const endpoint = address === undefined ? S3_ENDPOINT : `http://${address}`;
     return {
-      options: { ...serverOptions, bucket: bucket.name, prefix: 'out/' },
+      options: { ...serverOptions, endpoint, bucket: bucket.name, prefix: 'out/' },
       read: async () => (await bucket.jsonLines('out/')) as Row[],
       dispose: () => bucket.dispose(),
     };

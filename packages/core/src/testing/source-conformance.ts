@@ -552,7 +552,8 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
         const gate = writeGate(job);
         gate.shut();
         try {
-          const total = 2000;
+          // Below a broker's own queue limit (Mosquitto keeps 1,000 messages a session by default).
+          const total = 600;
           const capacity = 100;
           const batch = 20;
           await input.write(rows(0, total));
