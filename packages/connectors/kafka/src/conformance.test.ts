@@ -64,6 +64,8 @@ for (const delivery of ['at_least_once', 'exactly_once'] as const) {
     changelog: true,
     // A record without the key field: its key expression fails, so the sink refuses it.
     refused: { record: { id: 1000, amount: 1 }, reason: /name/ },
+    // No `server`: a client reconnects to the address the broker advertises, past any proxy.
+    plugin: '@sluice/kafka',
     async target({ changelog }) {
       // One partition, so that reading back keeps the order of the writes.
       const topic = await topics.create(`conformance-${delivery}`, 1);
@@ -110,6 +112,9 @@ sourceConformance({
   skip,
   baseDir: REPO_ROOT,
   upstreamPositions: true,
+  plugin: '@sluice/kafka',
+  // One consumer group: its members share the topic's three partitions.
+  sharedWork: {},
   async input() {
     const topic = await topics.create('conformance-in', 3);
     let n = 0;

@@ -9,6 +9,7 @@ import { sinkConformance } from '@sluice/core/testing';
 import { mqttSink } from './sink.ts';
 import {
   Collector,
+  MQTT_HOST,
   MQTT_URL,
   mqttAvailable,
   mqttSourceConformance,
@@ -29,11 +30,17 @@ for (const qos of [1, 2] as const) {
     baseDir: REPO_ROOT,
     // A record without the field its topic expression reads: the sink refuses it.
     refused: { record: { id: 1000, amount: 1 }, reason: /topic_expression failed: field 'name'/ },
-    async target() {
+    server: MQTT_HOST,
+    plugin: '@sluice/mqtt',
+    async target({ address }) {
       const base = uniqueName('conformance/out');
       const collector = await Collector.open(`${base}/#`);
       return {
-        options: { url: MQTT_URL, topic_expression: `'${base}/' || name`, qos },
+        options: {
+          url: address === undefined ? MQTT_URL : `mqtt://${address}`,
+          topic_expression: `'${base}/' || name`,
+          qos,
+        },
         async read() {
           const messages = await collector.settled();
           return messages.map((m) => JSON.parse(m.payload) as Row);

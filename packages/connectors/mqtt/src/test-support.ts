@@ -142,14 +142,29 @@ export function mqttSourceConformance(qos: 0 | 1 | 2, skip: string | false): voi
     // position gets what no commit acknowledged, and nothing a commit did.
     upstreamPositions: true,
     timeoutMs: 10_000,
-    async input() {
+    server: MQTT_HOST,
+    plugin: '@sluice/mqtt',
+    // A shared subscription: each worker a session of its own in one share group.
+    sharedWork: {
+      options: (options, worker) => ({
+        ...options,
+        topics: (options.topics as string[]).map((t) => `$share/conformance/${t}`),
+        client_id: `${String(options.client_id)}-w${worker}`,
+      }),
+    },
+    async input(through) {
       const topic = uniqueName('conformance/in');
       const clientId = uniqueName('conformance-source');
       // The session and its subscription exist before anything is published, as for a pipeline
       // that has run before.
       await (await openMqttReader({ topics: [topic], client_id: clientId, qos })).close();
       return {
-        options: { url: MQTT_URL, topics: [topic], client_id: clientId, qos },
+        options: {
+          url: through?.address === undefined ? MQTT_URL : `mqtt://${through.address}`,
+          topics: [topic],
+          client_id: clientId,
+          qos,
+        },
         async write(records: readonly Row[]) {
           await publish(
             topic,

@@ -9,6 +9,7 @@ import { natsSink } from './sink.ts';
 import {
   createStream,
   deleteStream,
+  NATS_HOST,
   NATS_URL,
   natsAvailable,
   natsSourceConformance,
@@ -29,11 +30,17 @@ sinkConformance({
   baseDir: REPO_ROOT,
   // A record without the field its message id is made of: the sink refuses it.
   refused: { record: { id: 1000, amount: 1 }, reason: /msg_id_expression failed: .*name/ },
-  async target() {
+  server: NATS_HOST,
+  plugin: '@sluice/nats',
+  async target({ address }) {
     const stream = uniqueName('conformance_out');
     await createStream(stream, [`${stream}.>`]);
     return {
-      options: { servers: [NATS_URL], subject: `${stream}.out`, msg_id_expression: 'name' },
+      options: {
+        servers: [address === undefined ? NATS_URL : `nats://${address}`],
+        subject: `${stream}.out`,
+        msg_id_expression: 'name',
+      },
       async read() {
         return (await streamMessages(stream)).map((m) => JSON.parse(m.data) as Row);
       },

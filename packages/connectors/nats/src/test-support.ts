@@ -164,7 +164,11 @@ export function natsSourceConformance(skip: string | false): void {
     // position gets what no commit acknowledged, and nothing a commit did.
     upstreamPositions: true,
     timeoutMs: 10_000,
-    async input() {
+    server: NATS_HOST,
+    plugin: '@sluice/nats',
+    // A durable pull consumer: the workers of one pipeline pull from the same consumer.
+    sharedWork: {},
+    async input(through) {
       const stream = uniqueName('conformance');
       const subject = `${stream}.in`;
       await createStream(stream, [`${stream}.>`]);
@@ -175,7 +179,7 @@ export function natsSourceConformance(skip: string | false): void {
         );
       return {
         options: {
-          servers: [NATS_URL],
+          servers: [through?.address === undefined ? NATS_URL : `nats://${through.address}`],
           stream,
           durable: 'sluice',
           subjects: [`${stream}.>`],

@@ -50,6 +50,11 @@ export const postgresSinkConfig = Type.Object(
       description:
         '`at_least_once`: upserts and deletes commit each statement when it completes, appends at each checkpoint, every 8 MiB or 1 s, and at the end; a restart writes again what came after the last checkpoint. `exactly_once`: the writes between two checkpoints are one transaction, prepared at the checkpoint (`PREPARE TRANSACTION`) and committed once it is durable, so readers see each record once; needs a server with `max_prepared_transactions` > 0 and one worker per pipeline, and rows appear only at checkpoints.',
     }),
+    dialect: Type.Union([Type.Literal('postgresql'), Type.Literal('redshift')], {
+      default: 'postgresql',
+      description:
+        '`postgresql`: appends by `COPY … FROM STDIN`, upserts by `INSERT … ON CONFLICT`. `redshift`: only what Amazon Redshift’s PostgreSQL wire protocol takes — appends by multi-row `INSERT`, upserts staged into a temporary table (`CREATE TEMP TABLE … (LIKE table)`, multi-row `INSERT`) then applied by delete-then-insert in one transaction (`DELETE … USING` the stage, `INSERT … SELECT`), so the table needs no unique index; deletes by `DELETE … WHERE key IN`. Redshift’s `COPY` reads from S3, not from the client, and it has no `ON CONFLICT` nor `PREPARE TRANSACTION`, so `delivery: exactly_once` is refused.',
+    }),
     batch_size: Type.Integer({
       minimum: 1,
       maximum: 100_000,
@@ -82,6 +87,11 @@ export function checkSinkConfig(config: PostgresSinkConfig): void {
     fail('key', '`mode: upsert` needs `key`: the columns of the table’s primary key');
   if (config.mode === 'append' && config.key !== undefined)
     fail('key', '`key` is for `mode: upsert`; `mode: append` writes every record as a new row');
+  if (config.dialect === 'redshift' && config.delivery === 'exactly_once')
+    fail(
+      'delivery',
+      '`dialect: redshift` cannot write `exactly_once`: Redshift has no `PREPARE TRANSACTION` (two-phase commit); use `at_least_once`',
+    );
   if (config.create_table && config.columns === undefined)
     fail(
       'columns',

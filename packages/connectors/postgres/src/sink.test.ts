@@ -6,7 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { DELETE, INSERT, type Row, SluiceError, UPDATE_AFTER, UPDATE_BEFORE } from '@sluice/core';
+import {
+  DELETE,
+  INSERT,
+  type Row,
+  type RowKind,
+  SluiceError,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '@sluice/core';
 import { postgresSink } from './sink-spec.ts';
 import {
   abortSinks,
@@ -347,6 +355,68 @@ describe('postgres sink', { skip }, () => {
     assert.throws(
       () => postgresSink.create(sinkConfig({ url: PG_URL, table, mode: 'upsert' })),
       /needs `key`/,
+    );
+  });
+
+  test('redshift dialect: upserts staged and applied by delete-then-insert, on a table without the unique index ON CONFLICT needs', async () => {
+    const table = schema.table();
+    // Redshift enforces no unique index: the table has none, so an `ON CONFLICT` would fail here.
+    await schema.query(`CREATE TABLE ${table} (region text, day integer, total bigint)`);
+    const sink = await openSink({
+      url: PG_URL,
+      table,
+      mode: 'upsert',
+      key: ['region', 'day'],
+      dialect: 'redshift',
+    });
+    const r = (region: string, day: number, total: number): Row => ({ region, day, total });
+    const changes: [Row[], RowKind[]][] = [
+      [
+        [
+          r('eu', 1, 1),
+          r('eu', 1, 1),
+          r('eu', 1, 2),
+          r('us', 1, 5),
+          r('ap', 1, 7),
+          r('ap', 1, 7),
+          r('eu', 2, 3),
+        ],
+        [INSERT, UPDATE_BEFORE, UPDATE_AFTER, INSERT, INSERT, DELETE, INSERT],
+      ],
+      [
+        [r('eu', 2, 3), r('eu', 1, 2), r('eu', 1, 9), r('us', 1, 5), r('us', 1, 6), r('zz', 9, 0)],
+        [UPDATE_BEFORE, UPDATE_BEFORE, UPDATE_AFTER, UPDATE_BEFORE, UPDATE_AFTER, DELETE],
+      ],
+    ];
+    for (const [records, kinds] of changes)
+      assert.equal(await sink.write(batchOf(records, kinds)), undefined);
+    // A refused row (a total that is no number) is dead-lettered; the other keys of the batch are applied.
+    const refused = await sink.write(
+      batchOf([r('fr', 1, 4), { region: 'de', day: 1, total: 'many' }], [INSERT, INSERT]),
+    );
+    assert.equal(refused?.length, 1);
+    assert.equal(refused?.[0].index, 1);
+    assert.match(refused?.[0].message ?? '', /invalid input syntax for type bigint/);
+    await sink.close();
+    const rows = await schema.query(`SELECT region, day, total::int FROM ${table} ORDER BY region, day`);
+    // The same table the changes describe, folded independently of the sink.
+    const expected = new Map<string, Row>();
+    for (const [records, kinds] of changes)
+      records.forEach((row, i) => {
+        const key = `${row.region}/${row.day}`;
+        if (kinds[i] === DELETE || kinds[i] === UPDATE_BEFORE) expected.delete(key);
+        else expected.set(key, row);
+      });
+    expected.set('fr/1', r('fr', 1, 4));
+    const byKey = (a: Row, b: Row) =>
+      String(a.region).localeCompare(String(b.region)) || Number(a.day) - Number(b.day);
+    assert.deepEqual(rows, [...expected.values()].sort(byKey));
+    assert.throws(
+      () =>
+        postgresSink.create(
+          sinkConfig({ url: PG_URL, table, dialect: 'redshift', delivery: 'exactly_once' }),
+        ),
+      /Redshift has no `PREPARE TRANSACTION`/,
     );
   });
 });

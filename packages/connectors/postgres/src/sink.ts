@@ -123,7 +123,8 @@ export class PostgresSink implements Sink {
       table: config.table,
       mode: config.mode,
       delivery: config.delivery,
-      statement: config.mode === 'append' ? this.#statements.copy : 'INSERT … ON CONFLICT / DELETE',
+      dialect: config.dialect,
+      statement: statementSummary(config, this.#statements),
     });
   }
 
@@ -148,7 +149,7 @@ export class PostgresSink implements Sink {
 
   /** `at_least_once` appends keep one transaction open across writes (see `#appendOpen`). */
   get #keepsOpen(): boolean {
-    return this.#config.mode === 'append' && this.#gids === undefined;
+    return this.#config.mode === 'append' && this.#gids === undefined && this.#config.dialect !== 'redshift';
   }
 
   /**
@@ -212,9 +213,19 @@ export class PostgresSink implements Sink {
   /** Appends every record by COPY, `batch_size` rows a statement, in order. */
   async #append(batch: SinkBatch, rejected: SinkRejection[]): Promise<void> {
     const statements = this.#need();
+    const all = batch.records.map((_r, i) => i);
+    if (this.#config.dialect === 'redshift') {
+      // No COPY from the client: one multi-row INSERT per chunk, each committed on its own.
+      const insert: Statement = async (client, indexes) => {
+        const { text, values } = statements.insert(this.#records, indexes);
+        await client.query(text, values);
+      };
+      for (const chunk of chunks(all, Math.min(this.#config.batch_size, statements.insertLimit)))
+        await this.#bisect(insert, chunk, rejected, 'append');
+      return;
+    }
     const copy: Statement = (client, indexes) =>
       copyInto(client, statements.copy, statements.copyText(this.#records, indexes));
-    const all = batch.records.map((_r, i) => i);
     for (const chunk of chunks(all, this.#config.batch_size)) {
       if (this.#keepsOpen) await this.#appendOpen(copy, chunk, rejected);
       else await this.#bisect(copy, chunk, rejected, 'append');
@@ -331,11 +342,37 @@ export class PostgresSink implements Sink {
   }
 
   #changeStatement(statements: Statements, remove: boolean): Statement {
+    if (!remove && this.#config.dialect === 'redshift') return this.#stagedUpsert(statements);
     return async (client, indexes) => {
       const { text, values } = remove
         ? statements.delete(this.#records, indexes)
         : statements.upsert(this.#records, indexes);
       await client.query(text, values);
+    };
+  }
+
+  /**
+   * The `redshift` dialect's upsert, without `ON CONFLICT`: the rows staged in the session's
+   * temporary table, then the target's rows of their keys deleted and the staged rows inserted,
+   * in one transaction (atomic, as the bisection needs: a refused row writes nothing; readers
+   * never see a key missing). The keys are distinct (see `#changes`).
+   */
+  #stagedUpsert(statements: Statements): Statement {
+    const { clear, remove, insert } = statements.applyStage;
+    return async (client, indexes) => {
+      const staged = statements.insert(this.#records, indexes, Statements.STAGE);
+      await client.query('BEGIN');
+      try {
+        await client.query(statements.createStage);
+        await client.query(clear);
+        await client.query(staged.text, staged.values);
+        await client.query(remove);
+        await client.query(insert);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
     };
   }
 
@@ -552,4 +589,13 @@ function* chunks(indexes: readonly number[], size: number): Generator<readonly n
     return;
   }
   for (let from = 0; from < indexes.length; from += size) yield indexes.slice(from, from + size);
+}
+
+/** The statements a sink sends, for its startup log line. */
+function statementSummary(config: PostgresSinkConfig, statements: Statements): string {
+  if (config.dialect === 'redshift')
+    return config.mode === 'append'
+      ? 'INSERT … VALUES'
+      : 'staged INSERT, DELETE … USING, INSERT … SELECT / DELETE';
+  return config.mode === 'append' ? statements.copy : 'INSERT … ON CONFLICT / DELETE';
 }

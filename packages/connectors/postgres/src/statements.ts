@@ -68,8 +68,52 @@ export class Statements {
     return JSON.stringify(this.#key.map((c) => columnText(record[c.name], c.shape)));
   }
 
+  /** The temporary table upserts are staged in without `ON CONFLICT` (the `redshift` dialect). */
+  static readonly STAGE = quoteIdent('sluice_stage');
+
+  /** Creates the stage (a session's temporary table shaped as the target) unless it exists. */
+  get createStage(): string {
+    return `CREATE TEMP TABLE IF NOT EXISTS ${Statements.STAGE} (LIKE ${this.#table})`;
+  }
+
+  /**
+   * The statements that apply the staged rows: the stage emptied, the target's rows of the
+   * staged keys deleted, the staged rows inserted (delete-then-insert, no unique index needed).
+   */
+  get applyStage(): { clear: string; remove: string; insert: string } {
+    const stage = Statements.STAGE;
+    const match = this.#key
+      .map((c) => `${this.#table}.${quoteIdent(c.name)} = ${stage}.${quoteIdent(c.name)}`)
+      .join(' AND ');
+    return {
+      clear: `DELETE FROM ${stage}`,
+      remove: `DELETE FROM ${this.#table} USING ${stage} WHERE ${match}`,
+      insert: `INSERT INTO ${this.#table} (${this.#columnList}) SELECT ${this.#columnList} FROM ${stage}`,
+    };
+  }
+
+  /** A multi-row `INSERT` of the records at `indexes` into `into` (default the target table). */
+  insert(
+    records: readonly Row[],
+    indexes: readonly number[],
+    into = this.#table,
+  ): { text: string; values: (string | null)[] } {
+    const { tuples, values } = this.#tuples(records, indexes);
+    return { text: `INSERT INTO ${into} (${this.#columnList}) VALUES ${tuples}`, values };
+  }
+
   /** `INSERT … ON CONFLICT (key) DO UPDATE` of the records at `indexes` (distinct keys). */
   upsert(records: readonly Row[], indexes: readonly number[]): { text: string; values: (string | null)[] } {
+    const { tuples, values } = this.#tuples(records, indexes);
+    const text = `INSERT INTO ${this.#table} (${this.#columnList}) VALUES ${tuples} ${this.#conflict}`;
+    return { text, values };
+  }
+
+  /** The `($1, $2), ($3, $4)` of the records at `indexes`, and their values. */
+  #tuples(
+    records: readonly Row[],
+    indexes: readonly number[],
+  ): { tuples: string; values: (string | null)[] } {
     const columns = this.#columns;
     const values: (string | null)[] = [];
     const tuples: string[] = [];
@@ -82,8 +126,7 @@ export class Statements {
       }
       tuples.push(`(${slots.join(', ')})`);
     }
-    const text = `INSERT INTO ${this.#table} (${this.#columnList}) VALUES ${tuples.join(', ')} ${this.#conflict}`;
-    return { text, values };
+    return { tuples: tuples.join(', '), values };
   }
 
   /** `DELETE` of the rows whose keys the records at `indexes` hold. */

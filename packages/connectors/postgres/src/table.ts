@@ -41,13 +41,16 @@ export function createTableSql(config: PostgresSinkConfig): string {
  */
 export async function tableColumns(client: pg.Client, config: PostgresSinkConfig): Promise<Column[]> {
   const table = quoteTable(config.table);
-  const found = await client.query<{ name: string; type: string }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+  const found =
+    config.dialect === 'redshift'
+      ? await catalogueColumns(client, config.table)
+      : await client.query<{ name: string; type: string }>(
+          `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
        FROM pg_attribute a
       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
-    [table],
-  );
+          [table],
+        );
   if (found.rows.length === 0)
     throw new TableProblem(
       `table ${table} does not exist (or has no columns); create it, or set \`create_table: true\` with \`columns\``,
@@ -67,7 +70,8 @@ export async function tableColumns(client: pg.Client, config: PostgresSinkConfig
         `key column '${k}' is not among the columns written (${names.join(', ')})`,
         'key',
       );
-  if (config.mode === 'upsert' && config.key) {
+  // Redshift enforces no unique index, and the staged delete-then-insert needs none.
+  if (config.mode === 'upsert' && config.key && config.dialect !== 'redshift') {
     const unique = await client.query<{ ok: boolean }>(
       `SELECT EXISTS (
          SELECT 1 FROM pg_index i
@@ -87,4 +91,22 @@ export async function tableColumns(client: pg.Client, config: PostgresSinkConfig
     const type = byName.get(name) ?? '';
     return { name, type, shape: type.endsWith('[]') ? 'array' : 'other' };
   });
+}
+
+/**
+ * The columns of `table` (`name` or `schema.name`, the current schema by default) from
+ * `information_schema`, which Redshift has (it lacks `to_regclass`); arrays are typed `ARRAY`.
+ */
+async function catalogueColumns(
+  client: pg.Client,
+  table: string,
+): Promise<{ rows: { name: string; type: string }[] }> {
+  const dot = table.indexOf('.');
+  const found = await client.query<{ name: string; type: string }>(
+    `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+      WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2
+      ORDER BY ordinal_position`,
+    [dot < 0 ? null : table.slice(0, dot), dot < 0 ? table : table.slice(dot + 1)],
+  );
+  return { rows: found.rows.map((r) => ({ name: r.name, type: r.type === 'ARRAY' ? '[]' : r.type })) };
 }

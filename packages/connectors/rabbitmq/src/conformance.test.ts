@@ -8,7 +8,14 @@ import type { Row } from '@sluice/core';
 import { sinkConformance, sourceConformance } from '@sluice/core/testing';
 import { rabbitmqSink } from './sink.ts';
 import { rabbitmqSource } from './source.ts';
-import { Broker, RABBITMQ_URL, REPO_ROOT, rabbitmqAvailable, uniqueName } from './test-support.ts';
+import {
+  Broker,
+  RABBITMQ_HOST,
+  RABBITMQ_URL,
+  REPO_ROOT,
+  rabbitmqAvailable,
+  uniqueName,
+} from './test-support.ts';
 
 const available = await rabbitmqAvailable();
 const skip = available ? false : 'rabbitmq not reachable at 127.0.0.1:5672';
@@ -22,12 +29,16 @@ sourceConformance({
   // what no commit acknowledged, and nothing a commit did.
   upstreamPositions: true,
   timeoutMs: 10_000,
-  async input() {
+  server: RABBITMQ_HOST,
+  plugin: '@sluice/rabbitmq',
+  // Competing consumers: the broker gives each message of the queue to one of them.
+  sharedWork: {},
+  async input(through) {
     const queue = uniqueName('conformance');
     const broker = await Broker.open();
     await broker.channel.assertQueue(queue, { durable: true });
     return {
-      options: { url: RABBITMQ_URL, queue },
+      options: { url: through?.address === undefined ? RABBITMQ_URL : `amqp://${through.address}`, queue },
       async write(records: readonly Row[]) {
         await broker.send(
           queue,
@@ -55,7 +66,11 @@ sinkConformance({
   baseDir: REPO_ROOT,
   // A record without the field its routing key expression reads: the sink refuses it.
   refused: { record: { id: 1000, amount: 1 }, reason: /routing_key_expression failed: field 'name'/ },
-  async target() {
+  // No `server` yet: with the sink behind the suite's proxy, both proxy cases pass but the test
+  // process never exits afterwards (something of the sink outlives its close once the proxy drops
+  // the connection); not diagnosed, so the cases stay off until it is.
+  plugin: '@sluice/rabbitmq',
+  async target({ address }) {
     const exchange = uniqueName('conformance-out');
     const queue = uniqueName('conformance-out');
     const broker = await Broker.open();
@@ -64,7 +79,11 @@ sinkConformance({
     await broker.channel.bindQueue(queue, exchange, 'out.#');
     const seen: Row[] = [];
     return {
-      options: { url: RABBITMQ_URL, exchange, routing_key_expression: "'out.' || name" },
+      options: {
+        url: address === undefined ? RABBITMQ_URL : `amqp://${address}`,
+        exchange,
+        routing_key_expression: "'out.' || name",
+      },
       async read() {
         // What reached the queue so far (read once: kept across calls).
         for (const body of await broker.drain(queue)) seen.push(JSON.parse(body) as Row);

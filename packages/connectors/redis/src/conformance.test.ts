@@ -7,8 +7,20 @@ import { after } from 'node:test';
 import { sinkConformance } from '@sluice/core/testing';
 import { SINK_MODES } from './sink-config.ts';
 import { redisSink } from './sink-spec.ts';
-import { REDIS_URL, REPO_ROOT, redisAvailable, testClient } from './test-support.ts';
+import { REDIS_HOST, REDIS_URL, REPO_ROOT, redisAvailable, testClient } from './test-support.ts';
 import { conformanceTargets } from './test-support-sink.ts';
+
+/** The targets with the server reached through `address` when the suite asks (its outage proxy). */
+function proxied(adapter: ReturnType<typeof conformanceTargets>): ReturnType<typeof conformanceTargets> {
+  return {
+    ...adapter,
+    async target(options) {
+      const target = await adapter.target(options);
+      if (options.address === undefined) return target;
+      return { ...target, options: { ...target.options, url: `redis://${options.address}` } };
+    },
+  };
+}
 
 const available = await redisAvailable();
 const client = available ? await testClient() : undefined;
@@ -22,7 +34,9 @@ for (const mode of SINK_MODES) {
     baseDir: REPO_ROOT,
     ...(client === undefined
       ? { target: () => Promise.reject(new Error('unreachable')) }
-      : conformanceTargets(mode, client)),
+      : proxied(conformanceTargets(mode, client))),
+    server: REDIS_HOST,
+    plugin: '@sluice/redis',
     async secret() {
       // A user the server does not know: AUTH fails with WRONGPASS at open.
       const secret = `wrong-${process.pid}-do-not-leak`;

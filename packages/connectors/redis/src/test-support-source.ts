@@ -16,7 +16,7 @@ import {
 import { sourceConformance } from '@sluice/core/testing';
 import { redisSource } from './source.ts';
 import type { RedisSourceConfig } from './source-config.ts';
-import { REDIS_URL, REPO_ROOT, type TestClient, uniqueName } from './test-support.ts';
+import { REDIS_HOST, REDIS_URL, REPO_ROOT, type TestClient, uniqueName } from './test-support.ts';
 
 /**
  * Opens the `redis` source outside a job with `options` (defaults applied; `url` the test
@@ -89,12 +89,16 @@ export function redisStreamConformance(client: TestClient | undefined): void {
     // reads its own pending entries again, and nothing a commit acknowledged.
     upstreamPositions: true,
     timeoutMs: 10_000,
-    async input() {
+    server: REDIS_HOST,
+    plugin: '@sluice/redis',
+    // Workers of one group, each with a consumer name of its own.
+    sharedWork: { options: (options, worker) => ({ ...options, consumer: `worker-${worker}` }) },
+    async input(through) {
       const r = client as TestClient;
       const stream = uniqueName('conformance-stream');
       return {
         options: {
-          url: REDIS_URL,
+          url: through?.address === undefined ? REDIS_URL : `redis://${through.address}`,
           stream,
           group: 'conformance',
           consumer: 'worker-1',

@@ -64,6 +64,7 @@ sinkConformance({
   // Without `roll` the one file is published when the sink closes.
   publishesAtCheckpoint: false,
   refused: unwritable,
+  plugin: '@sluice/core',
   async target({ changelog }) {
     const dir = await tempDir();
     return {

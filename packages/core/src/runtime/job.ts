@@ -537,6 +537,21 @@ export class Job {
     }
   }
 
+  /**
+   * Records (and their estimated bytes) queued in front of the sinks, the dead-letter and late
+   * outputs: what the job holds in memory waiting for a slow system, bounded by the
+   * `sink_queue_records` and `sink_queue_bytes` settings of each.
+   */
+  buffered(): { records: number; bytes: number } {
+    let records = 0;
+    let bytes = 0;
+    for (const runner of this.#sinks.runners()) {
+      records += runner.queued;
+      bytes += runner.queuedBytes;
+    }
+    return { records, bytes };
+  }
+
   /** Current counters, watermark and checkpoint progress. */
   metrics(): JobMetrics {
     return {

@@ -60,16 +60,19 @@ export class OutageProxy {
     this.#target = splitAddress(target);
   }
 
-  /** Starts accepting connections (again), on the port of the first start. */
+  /** Starts accepting connections (again), on the port of the first start; nothing when it is up. */
   async up(): Promise<void> {
+    if (this.#server !== undefined) return;
     const server = createServer((client) => {
+      this.connections++;
       const upstream = tcpConnect(this.#target);
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
         s.on('close', () => this.#sockets.delete(s));
         s.on('error', () => {});
       }
-      client.pipe(upstream).pipe(client);
+      this.#relay(client, upstream);
+      this.#relay(upstream, client);
       // One side closing ends the other. A clean close (FIN) lets what is still queued for the other
       // side through first — a client's last acknowledgements before it disconnects must reach the
       // server, as they would without the proxy; an error or `down()` drops the connection at once.
@@ -86,6 +89,37 @@ export class OutageProxy {
     const address = server.address();
     if (address !== null && typeof address === 'object') this.port = address.port;
     this.#server = server;
+  }
+
+  /** Bytes a second each direction of each connection passes while throttled; undefined: no limit. */
+  #rate: number | undefined;
+  /** Connections accepted so far, over every `up()`: a client's reconnect attempts after an outage. */
+  connections = 0;
+
+  /**
+   * Slows every connection, open and new, to `bytesPerSecond` in each direction (a slow or
+   * overloaded server as the client sees it: its writes take longer to be taken); undefined lifts
+   * the limit.
+   */
+  throttle(bytesPerSecond: number | undefined): void {
+    this.#rate = bytesPerSecond;
+  }
+
+  /** Copies `from` to `to`, pausing `from` while `to` is full and for as long as the throttle asks. */
+  #relay(from: Socket, to: Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      const flushed = to.write(chunk);
+      const rate = this.#rate;
+      if (flushed && rate === undefined) return;
+      from.pause();
+      let waits = (flushed ? 0 : 1) + (rate === undefined ? 0 : 1);
+      const resume = () => {
+        if (--waits === 0 && !from.destroyed) from.resume();
+      };
+      if (!flushed) to.once('drain', resume);
+      if (rate !== undefined) setTimeout(resume, (chunk.length / rate) * 1000);
+    });
+    from.on('end', () => to.end());
   }
 
   /** Drops every open connection and stops accepting new ones. */

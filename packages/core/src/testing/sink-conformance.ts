@@ -9,7 +9,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, type TestContext, test } from 'node:test';
 import type { Static, TSchema } from 'typebox';
 import type { Sink, SinkBatch, SinkRejection } from '../connector.ts';
 import { encodeKey } from '../operators/key.ts';
@@ -23,9 +26,11 @@ import {
   UPDATE_BEFORE,
 } from '../record.ts';
 import { OutputRouter } from '../runtime/failure-router.ts';
+import type { Job } from '../runtime/job.ts';
 import { SinkRunner } from '../runtime/sink-runner.ts';
 import type { SinkSpec } from '../spec.ts';
 import { systemClock } from '../time.ts';
+import { ChildJob, checkpointCount, jobOf, registryWith, UNDER_TEST, waitFor } from './conformance-jobs.ts';
 import {
   byId,
   checkedDelivery,
@@ -36,7 +41,10 @@ import {
   keptLogger,
   secretValues,
   sinkContextOf,
+  sleep,
 } from './conformance-support.ts';
+import { memoryChannel } from './memory.ts';
+import { OutageProxy } from './services.ts';
 
 /** One fresh place the sink writes to, and how to see what it holds. */
 export interface SinkTarget {
@@ -60,8 +68,32 @@ export interface SinkConformance<S extends TSchema> {
   readonly label?: string;
   /** Folder relative paths resolve against. */
   readonly baseDir: string;
-  /** A fresh target; with `changelog`, one whose options take updating streams (keyed by `id`). */
-  target(options: { changelog: boolean }): Promise<SinkTarget>;
+  /**
+   * A fresh target; with `changelog`, one whose options take updating streams (keyed by `id`).
+   * With `address` (only when `server` is given), options that reach the server through that
+   * `host:port` (a proxy the suite cuts and slows); `read` and `dispose` still reach it directly.
+   */
+  target(options: { changelog: boolean; address?: string }): Promise<SinkTarget>;
+  /**
+   * The `host:port` of the target's server: runs the outage and slow-server tests, which put an
+   * `OutageProxy` in front of it. Absent: they skip saying so.
+   */
+  readonly server?: string;
+  /**
+   * Why the outage test does not apply to this config although `server` is given (a sink that
+   * fails the job on a broken connection by design, for a restart from the checkpoint).
+   */
+  readonly noOutage?: string;
+  /**
+   * Why the slow-server test does not apply although `server` is given (a sink that holds a
+   * bounded part of its own before anything reaches the server, larger than the test's input).
+   */
+  readonly noSlowServer?: string;
+  /**
+   * The package whose plugin holds the spec (`@sluice/redis`; `@sluice/core` for a built-in): runs the kill -9 test, which runs
+   * the sink in a child process. Absent: it skips saying so.
+   */
+  readonly plugin?: string;
   /** Creates the sink, when `spec.create` would write somewhere the test cannot read (stdout). */
   create?(config: Static<S>, target: SinkTarget): Sink;
   /** Whether the sink takes changelogs with some config (then `target({ changelog: true })` gives one). */
@@ -158,6 +190,73 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
     return state;
   }
   const crash = (sink: Sink) => (sink.abort ? sink.abort() : sink.close());
+  const timeout = 60_000;
+
+  /**
+   * A job of the sink in this process, from a `memory` channel of one partition, through an
+   * `OutageProxy` in front of the server; `run` gets it running with the channel and the proxy.
+   */
+  async function proxiedJob(
+    settings: string,
+    run: (job: Job, push: (records: Row[]) => void, proxy: OutageProxy, target: SinkTarget) => Promise<void>,
+  ): Promise<void> {
+    const server = adapter.server;
+    if (server === undefined) throw new Error('no server');
+    const proxy = new OutageProxy(server);
+    await proxy.up();
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-conformance-'));
+    try {
+      await withTarget(false, async () => {
+        const target = await adapter.target({ changelog: false, address: proxy.address });
+        try {
+          const registry = registryWith(spec, (c: Static<S>) => create(c, target));
+          const job_ = pipeline();
+          const channel = memoryChannel(job_, ['p0']);
+          const yaml = [
+            `name: ${job_}`,
+            `settings: { checkpoint: { interval: 100ms, dir: ${JSON.stringify(dir)} }, ${settings} }`,
+            'sources:',
+            `  in: { type: memory, channel: ${job_} }`,
+            'sinks:',
+            `  out: ${JSON.stringify({ type: UNDER_TEST, ...target.options })}`,
+          ].join('\n');
+          const job = await jobOf(yaml, join(adapter.baseDir, 'pipeline.yaml'), registry);
+          let failure: unknown;
+          const done = job.run().catch((err: unknown) => {
+            failure = err;
+          });
+          try {
+            await run(job, (records) => channel.push('p0', ...records), proxy, target);
+          } finally {
+            await proxy.up().catch(() => {});
+            proxy.throttle(undefined);
+            channel.end();
+            await done;
+          }
+          if (failure !== undefined) throw failure;
+        } finally {
+          await target.dispose?.();
+        }
+      });
+    } finally {
+      await proxy.down();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Every record of `expected` in what `target` shows, once where the guarantee says so. */
+  async function allThere(target: SinkTarget, expected: Row[], delivery: string, t: TestContext) {
+    const counts = idCounts(await target.read());
+    let duplicates = 0;
+    for (const r of expected) {
+      const n = counts.get(Number(r.id)) ?? 0;
+      if (delivery !== 'at-most-once') assert.ok(n >= 1, `record ${r.id} is not lost`);
+      else assert.ok(n <= 1, `record ${r.id} at most once`);
+      if (delivery === 'exactly-once') assert.equal(n, 1, `record ${r.id} exactly once`);
+      duplicates += Math.max(0, n - 1);
+    }
+    t.diagnostic(`${expected.length} records, ${duplicates} duplicates (${delivery})`);
+  }
 
   describe(name, { skip: adapter.skip || false }, () => {
     test('declares a delivery guarantee that fits its options', async () => {
@@ -342,6 +441,157 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
       for (const text of errorTexts(failure)) assert.ok(!text.includes(secret), `no secret in: ${text}`);
       for (const line of log.lines)
         assert.ok(!JSON.stringify(line).includes(secret), 'no secret in the logs');
+    });
+
+    test('kill -9 mid-write and restart: nothing acknowledged is lost; duplicates only at-least-once', async (t) => {
+      const plugin = adapter.plugin;
+      if (plugin === undefined)
+        return t.skip('no `plugin` capability: the suite cannot run the sink in a child process');
+      if (adapter.create) return t.skip('the adapter creates the sink itself, which a child process cannot');
+      await withTarget(false, async (target, config) => {
+        const delivery = checkedDelivery(spec.delivery, spec.config, config);
+        const dir = await mkdtemp(join(tmpdir(), 'sluice-conformance-'));
+        try {
+          // Ids 0..999: clear of the ids of the adapters' refused records (1000).
+          const total = 1000;
+          const yaml = [
+            `name: ${pipeline()}`,
+            `settings: { checkpoint: { interval: 100ms, dir: ${JSON.stringify(dir)} }, batch_size: 50 }`,
+            'sources:',
+            `  in: { type: generate, template: orders, count: ${total}, rate: 400, partitions: 1 }`,
+            'steps:',
+            '  - id: shape',
+            '    type: map',
+            '    select: []',
+            `    fields: { id: seq, name: "'record ' || CAST(seq AS TEXT)", amount: "seq * 1.25" }`,
+            'sinks:',
+            `  out: ${JSON.stringify({ type: spec.type, ...target.options })}`,
+          ].join('\n');
+          const run = { yaml, file: join(adapter.baseDir, 'pipeline.yaml'), plugins: [plugin] };
+          const first = new ChildJob(run, timeout);
+          try {
+            // Mid-stream: two checkpoints done, the rest of the input still to come.
+            await waitFor(
+              'two checkpoints',
+              async () => (await checkpointCount(dir)) >= 2,
+              timeout,
+              first.ended,
+            );
+            await sleep(30);
+          } finally {
+            first.kill('SIGKILL');
+          }
+          const killed = await first.exited;
+          assert.equal(killed.signal, 'SIGKILL', `the first run was killed mid-stream\n${killed.stderr}`);
+          const second = await new ChildJob(run, timeout).exited;
+          assert.equal(second.code, 0, `the restarted run completes\n${second.stderr}`);
+          assert.match(second.stdout, /"status":"completed"/);
+          const expected = Array.from({ length: total }, (_, id) => ({ id }));
+          await allThere(target, expected, delivery, t);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+    });
+
+    test('the server unavailable mid-stream: the sink retries with capped backoff, nothing is lost', async (t) => {
+      if (adapter.noOutage) return t.skip(adapter.noOutage);
+      if (adapter.server === undefined)
+        return t.skip('no `server` capability: the suite cannot put a proxy in front of it');
+      const delivery = checkedDelivery(
+        spec.delivery,
+        spec.config,
+        configOf<Static<S>>(spec.config, (await adapter.target({ changelog: false })).options),
+      );
+      await proxiedJob('batch_size: 20', async (job, push, proxy, target) => {
+        const failed = () => (job.status === 'failed' ? 'the job failed' : undefined);
+        push(rows(0, 100));
+        await waitFor(
+          'the first records written',
+          () => (job.metrics().sinks.out?.written ?? 0) >= 100,
+          timeout,
+          failed,
+        );
+        await proxy.down();
+        push(rows(100, 200));
+        await sleep(1500);
+        const during = job.metrics().sinks.out?.written ?? 0;
+        const connections = proxy.connections;
+        await proxy.up();
+        await waitFor(
+          'every record written after the server came back',
+          () => (job.metrics().sinks.out?.written ?? 0) >= 200,
+          timeout,
+          failed,
+        );
+        await waitFor(
+          'a checkpoint after the outage',
+          async () => {
+            const before = job.metrics().lastCheckpointId ?? 0;
+            await sleep(250);
+            return (job.metrics().lastCheckpointId ?? 0) > before;
+          },
+          timeout,
+          failed,
+        );
+        t.diagnostic(
+          `${during} written while down; ${proxy.connections - connections} connections after it came back`,
+        );
+        job.stop();
+        await sleep(50);
+        await allThere(target, rows(0, 200), delivery, t);
+      });
+    });
+
+    test('a slow server: backpressure reaches the source, the job’s buffers stay bounded', async (t) => {
+      if (adapter.noSlowServer) return t.skip(adapter.noSlowServer);
+      if (adapter.server === undefined)
+        return t.skip('no `server` capability: the suite cannot throttle it through a proxy');
+      const delivery = checkedDelivery(
+        spec.delivery,
+        spec.config,
+        configOf<Static<S>>(spec.config, (await adapter.target({ changelog: false })).options),
+      );
+      const capacity = 200;
+      const batch = 20;
+      const total = 4000;
+      await proxiedJob(
+        `batch_size: ${batch}, sink_queue_records: ${capacity}`,
+        async (job, push, proxy, target) => {
+          const failed = () => (job.status === 'failed' ? 'the job failed' : undefined);
+          proxy.throttle(16_384);
+          push(rows(0, total));
+          let most = 0;
+          let mostBytes = 0;
+          for (let i = 0; i < 60; i++) {
+            const { records, bytes } = job.buffered();
+            most = Math.max(most, records);
+            mostBytes = Math.max(mostBytes, bytes);
+            await sleep(25);
+          }
+          const read = job.metrics().recordsIn;
+          const written = job.metrics().sinks.out?.written ?? 0;
+          t.diagnostic(
+            `throttled: ${read} read, ${written} written, at most ${most} records (${mostBytes} bytes) buffered`,
+          );
+          assert.ok(most <= capacity + batch, `at most ${capacity} + one batch buffered (${most})`);
+          assert.ok(
+            read - written <= capacity + 2 * batch,
+            `the source reads no further than the queue takes (${read} read, ${written} written)`,
+          );
+          assert.ok(read < total, 'the source stopped reading while the server was slow');
+          proxy.throttle(undefined);
+          await waitFor(
+            'every record written',
+            () => (job.metrics().sinks.out?.written ?? 0) >= total,
+            timeout,
+            failed,
+          );
+          job.stop();
+          await sleep(50);
+          await allThere(target, rows(0, total), delivery, t);
+        },
+      );
     });
   });
 }
