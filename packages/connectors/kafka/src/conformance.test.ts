@@ -27,7 +27,8 @@ after(() => topics.cleanup());
 
 /**
  * Every record of a topic as a `read_committed` consumer sees it now, with its key: read by a
- * fresh group from the earliest offset until three reads in a row bring nothing.
+ * fresh group from the earliest offset until three reads in a row bring nothing (once it has read
+ * something, or after ten seconds).
  */
 async function consume(topic: string): Promise<{ key: string | null; value: string | null }[]> {
   const reader = await openKafkaReader({
@@ -40,10 +41,14 @@ async function consume(topic: string): Promise<{ key: string | null; value: stri
   const out: { key: string | null; value: string | null }[] = [];
   const signal = new AbortController().signal;
   try {
-    for (let quiet = 0, rounds = 0; quiet < 3 && rounds < 200; rounds++) {
+    // Quiet reads count only once something was read or ten seconds have passed: the fresh
+    // group's first reads can come back empty while it joins (on a loaded machine, for seconds).
+    const started = Date.now();
+    for (let quiet = 0, rounds = 0; quiet < 3 && rounds < 400; rounds++) {
       const batch = await reader.read(1024, signal);
       if (batch === null) break;
-      quiet = batch.records.length === 0 ? quiet + 1 : 0;
+      const settled = out.length > 0 || Date.now() - started > 10_000;
+      quiet = batch.records.length === 0 ? (settled ? quiet + 1 : 0) : 0;
       for (const r of batch.records) {
         const meta = r._kafka as { key: string | null };
         out.push({ key: meta.key, value: r.value as string | null });
