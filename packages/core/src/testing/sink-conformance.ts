@@ -498,11 +498,7 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
       if (adapter.noOutage) return t.skip(adapter.noOutage);
       if (adapter.server === undefined)
         return t.skip('no `server` capability: the suite cannot put a proxy in front of it');
-      const delivery = checkedDelivery(
-        spec.delivery,
-        spec.config,
-        configOf<Static<S>>(spec.config, (await adapter.target({ changelog: false })).options),
-      );
+      const delivery = checkedDelivery(spec.delivery, spec.config, await optionsOnly(adapter));
       await proxiedJob('batch_size: 20', async (job, push, proxy, target) => {
         const failed = () => (job.status === 'failed' ? 'the job failed' : undefined);
         push(rows(0, 100));
@@ -547,11 +543,7 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
       if (adapter.noSlowServer) return t.skip(adapter.noSlowServer);
       if (adapter.server === undefined)
         return t.skip('no `server` capability: the suite cannot throttle it through a proxy');
-      const delivery = checkedDelivery(
-        spec.delivery,
-        spec.config,
-        configOf<Static<S>>(spec.config, (await adapter.target({ changelog: false })).options),
-      );
+      const delivery = checkedDelivery(spec.delivery, spec.config, await optionsOnly(adapter));
       const capacity = 200;
       const batch = 20;
       const total = 4000;
@@ -594,4 +586,14 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
       );
     });
   });
+}
+
+/** The options of a target made only to read them (its delivery guarantee); the target is disposed. */
+async function optionsOnly<S extends TSchema>(adapter: SinkConformance<S>): Promise<Static<S>> {
+  const target = await adapter.target({ changelog: false });
+  try {
+    return configOf<Static<S>>(adapter.spec.config, target.options);
+  } finally {
+    await target.dispose?.();
+  }
 }
