@@ -36,11 +36,12 @@ export function conformanceTargets(mode: SinkMode, client: TestClient): Adapter 
       return {
         ordered: false,
         changelog: true,
-        // The key of record 1000 already holds a string: HSET on it is WRONGTYPE.
-        refused: { record: { id: 1000, name: 'blocked', amount: 1, tags: [] }, reason: /WRONGTYPE/ },
+        // The key of record 1000000 already holds a string: HSET on it is WRONGTYPE. (An id past
+        // every other case's input: the kill -9 and slow-server cases write ids 0 to 3999.)
+        refused: { record: { id: 1_000_000, name: 'blocked', amount: 1, tags: [] }, reason: /WRONGTYPE/ },
         async target({ changelog }) {
           const prefix = fresh(changelog ? 'changes' : 'append');
-          if (!changelog) await client.set(`${prefix}:1000`, 'a string');
+          if (!changelog) await client.set(`${prefix}:1000000`, 'a string');
           const options = { url: REDIS_URL, mode, key: `${prefix}:{id}` };
           const read = async () => {
             const rows: Row[] = [];

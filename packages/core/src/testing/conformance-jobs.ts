@@ -13,7 +13,7 @@ import type { Sink, SinkBatch, Source } from '../connector.ts';
 import type { Row } from '../record.ts';
 import { Registry } from '../registry.ts';
 import { Job } from '../runtime/job.ts';
-import { defineSink, type Plugin, type SinkSpec, type SourceSpec } from '../spec.ts';
+import { CHANGELOG_MODES, defineSink, type Plugin, type SinkSpec, type SourceSpec } from '../spec.ts';
 import { parsePipelineYaml } from '../yaml/load.ts';
 import type { ChildRun } from './conformance-child.ts';
 import { sleep } from './conformance-support.ts';
@@ -68,6 +68,8 @@ const gateSink = defineSink({
   summary: 'Keeps records in memory; writes wait while the test shuts its gate (testing only).',
   delivery: 'at-least-once',
   config: Type.Object({ gate: Type.String() }, { additionalProperties: false }),
+  // It counts what passes, whatever its kind: a source of a table's changes (CDC) feeds it too.
+  changelog: { consumes: () => CHANGELOG_MODES, hint: 'none needed' },
   create(config) {
     return {
       async open() {},
