@@ -24,6 +24,14 @@ const available = await kafkaAvailable();
 const skip = available ? false : `kafka not reachable at ${KAFKA_BROKER}`;
 const topics = new Topics();
 after(() => topics.cleanup());
+// A consumer closed while its group is rejoining (the two-worker case closes two members of one
+// group mid-rebalance) can be left by @platformatic/kafka with its membership active: it then
+// schedules a heartbeat every 300 ms on closed connections for ever, and this file never exits
+// (seen once in a CI run, 2026-12-07; the library gives no way to cancel it from outside). Until
+// that is fixed at its source, the file ends itself once every test has reported.
+after(() => {
+  setTimeout(() => process.exit(), 10_000).unref();
+});
 
 /**
  * Every record of a topic as a `read_committed` consumer sees it now, with its key: read by a
