@@ -193,7 +193,8 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
   await waitUntil(async () => (await rows()).length > 0, 60_000, 'the first windows in the table').catch(
     withLogs,
   );
-  assert.ok(running(w2).size > 0, `w2 runs tasks when it is killed:\n${w2.stderr}`);
+  // A rebalance can move w2's tasks for a while on a loaded machine: kill it while it runs some.
+  await waitUntil(() => running(w2).size > 0, 60_000, 'w2 running tasks when it is killed').catch(withLogs);
   // Records keep flowing (in small waves) while w2 is killed and w4 joins.
   let flowing = true;
   const flow = (async () => {
