@@ -156,6 +156,27 @@ describe('postgres sink', { skip }, () => {
     assert.deepEqual(pk, [{ def: 'PRIMARY KEY (region, day)' }], 'create_table made the key the primary key');
   });
 
+  test('create_table from many sinks opening at once: every one opens (scaled-out tasks race to create)', async () => {
+    await schema.query('SELECT 1'); // the schema exists
+    const table = schema.table();
+    const config = {
+      url: PG_URL,
+      table,
+      create_table: true,
+      columns: { id: 'bigint', s: 'text' },
+    };
+    // Eight sinks, each its own connection: PostgreSQL's IF NOT EXISTS alone lets some of them
+    // fail on the catalogue's unique index (seen with six worker tasks).
+    for (let round = 0; round < 3; round++) {
+      const t = `${table}_${round}`;
+      const sinks = await Promise.all(Array.from({ length: 8 }, () => openSink({ ...config, table: t })));
+      await Promise.all(sinks.map((sink, i) => sink.write(batchOf([{ id: i, s: `from ${i}` }]))));
+      await Promise.all(sinks.map((sink) => sink.close()));
+      const rows = await schema.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${t}`);
+      assert.deepEqual(rows, [{ n: '8' }], `round ${round}: every sink wrote its row`);
+    }
+  });
+
   test('refused rows (wrong type, too long, NOT NULL) are dead-lettered with the reason; the rest is written', async () => {
     const table = schema.table();
     await schema.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, code varchar(3) NOT NULL)`);

@@ -31,7 +31,7 @@ import {
 } from './prepared.ts';
 import { checkSinkConfig, type PostgresSinkConfig } from './sink-config.ts';
 import { Statements } from './statements.ts';
-import { createTableSql, TableProblem, tableColumns } from './table.ts';
+import { createTable, TableProblem, tableColumns } from './table.ts';
 
 /** Where a URL points, without its credentials: for log lines. */
 function endpointOf(url: string): string {
@@ -95,7 +95,7 @@ export class PostgresSink implements Sink {
     const config = this.#config;
     try {
       const columns = await this.#attempt('open the table', async (client) => {
-        if (config.create_table) await client.query(createTableSql(config));
+        if (config.create_table) await createTable(client, config);
         return tableColumns(client, config);
       });
       if (config.delivery === 'exactly_once') {

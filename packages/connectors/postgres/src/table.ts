@@ -28,10 +28,27 @@ export class TableProblem extends Error {
 }
 
 /** `CREATE TABLE IF NOT EXISTS` of `columns`, with `key` as the primary key. */
-export function createTableSql(config: PostgresSinkConfig): string {
+function createTableSql(config: PostgresSinkConfig): string {
   const columns = Object.entries(config.columns ?? {}).map(([name, type]) => `${quoteIdent(name)} ${type}`);
   if (config.key) columns.push(`PRIMARY KEY (${config.key.map(quoteIdent).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(config.table)} (${columns.join(', ')})`;
+}
+
+/**
+ * Creates the table unless it exists. Sinks opening at once (the tasks of scaled-out workers)
+ * race: PostgreSQL's `IF NOT EXISTS` checks before it inserts into the catalogue, so a loser
+ * fails with a unique violation on `pg_type` (23505), `duplicate_object` for the row type (42710)
+ * or `duplicate_table` (42P07) — the table is there then, made by the winner, and the columns
+ * check that follows reads it (and says so if a type of that name is all there is). (An advisory lock
+ * would serialize the creators, but Redshift has none.)
+ */
+export async function createTable(client: pg.Client, config: PostgresSinkConfig): Promise<void> {
+  try {
+    await client.query(createTableSql(config));
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== '23505' && code !== '42710' && code !== '42P07') throw err;
+  }
 }
 
 /**
