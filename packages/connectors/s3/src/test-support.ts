@@ -117,11 +117,30 @@ export class TestBucket {
     return (page.Uploads ?? []).map((u) => u.Key ?? '').sort();
   }
 
+  /**
+   * The bytes of every object under `prefix` whose key passes `wanted`, in key order. S3Proxy's
+   * filesystem store has answered NoSuchKey for an object it had just listed while the sink was
+   * completing uploads (seen once in CI under load; the sink deletes nothing): the read starts
+   * again from the listing then.
+   */
+  async #objects(prefix: string, wanted: (key: string) => boolean): Promise<[string, Uint8Array][]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out: [string, Uint8Array][] = [];
+        for (const key of (await this.keys(prefix)).filter(wanted)) out.push([key, await this.get(key)]);
+        return out;
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'NoSuchKey') || attempt === 20) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
   /** The records of every JSON-lines object under `prefix`, objects in key order. */
   async jsonLines(prefix = ''): Promise<{ [k: string]: unknown }[]> {
     const out: { [k: string]: unknown }[] = [];
-    for (const key of await this.keys(prefix)) {
-      const text = Buffer.from(await this.get(key)).toString('utf8');
+    for (const [, bytes] of await this.#objects(prefix, () => true)) {
+      const text = Buffer.from(bytes).toString('utf8');
       for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line));
     }
     return out;
@@ -140,14 +159,14 @@ export class TestBucket {
     records: { [k: string]: unknown }[];
     columns: { path: string; compression: string; min: string | null; max: string | null }[];
   }> {
-    const keys = (await this.keys(prefix)).filter((k) => k.endsWith('.parquet'));
-    if (keys.length === 0) return { records: [], columns: [] };
+    const objects = await this.#objects(prefix, (k) => k.endsWith('.parquet'));
+    if (objects.length === 0) return { records: [], columns: [] };
     const dir = await mkdtemp(join(tmpdir(), 'sluice-s3-parquet-'));
     try {
       const files: string[] = [];
-      for (const [i, key] of keys.entries()) {
+      for (const [i, [, bytes]] of objects.entries()) {
         const file = join(dir, `${String(i).padStart(6, '0')}.parquet`);
-        await writeFile(file, await this.get(key));
+        await writeFile(file, bytes);
         files.push(file);
       }
       const { DuckDBInstance } = await import('@duckdb/node-api');
