@@ -17,8 +17,8 @@ after(async () => {
 
 const registry = new Registry([builtins, { name: 'kafka-sink', components: [kafkaSink] }]);
 
-/** Runs a pipeline to completion: 3,000 generated orders (5% malformed, 5,000/s) → map → kafka. */
-async function run(options: { out: string; dlq: string; delivery: string; key: string }) {
+/** Runs a pipeline to completion: 3,000 generated orders (5% malformed, 5,000/s unless told) → map → kafka. */
+async function run(options: { out: string; dlq: string; delivery: string; key: string; rate?: number }) {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-sink-'));
   dirs.push(dir);
   const yaml = `
@@ -31,7 +31,7 @@ sources:
     type: generate
     template: orders
     count: 3000
-    rate: 5000
+    rate: ${options.rate ?? 5000}
     seed: 11
     malformed: 0.05
     start_time: ${Date.now() - 600_000}
@@ -121,7 +121,9 @@ describe('kafka sink in a job (real broker)', { skip: !available }, () => {
   test('exactly once through the runtime’s checkpoints: read_committed sees every record once', async () => {
     const out = await topics.create('job-eos-out', 3);
     const dlq = await topics.create('job-eos-dlq', 1);
-    const metrics = await run({ out, dlq, delivery: 'exactly_once', key: 'customer_id' });
+    // Three seconds of input, so that several checkpoints (transactions) fall inside it even when
+    // a loaded machine makes each commit slow (at 5,000/s a CI run once saw only two).
+    const metrics = await run({ out, dlq, delivery: 'exactly_once', key: 'customer_id', rate: 1000 });
     assert.ok(metrics.lastCheckpointId! > 2, 'several checkpoints, so several transactions');
     const [records, letters] = await Promise.all([
       consoleConsume(out, { isolation: 'read_committed', idleMs: 6000, atLeast: metrics.sinks.out.written }),
