@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtins, Job, type Plan, Registry, resolvePlan, SluiceError } from '@sluice/core';
+import { ml } from '@sluice/ml';
 import { compileSql } from './index.ts';
 
-/** The built-in components: what the golden scripts may name as connectors. */
-export const registry = new Registry([builtins]);
+/** The built-in components and the ML steps: what the golden scripts may name as connectors and models. */
+export const registry = new Registry([builtins, ml]);
 
 /** Compiles `text` (as file `file`) and resolves its plan, as `sluice validate` does. */
 export function resolveSql(text: string, file: string): Plan {
