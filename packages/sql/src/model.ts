@@ -153,7 +153,7 @@ export class Models {
     const config = this.#config(m, from, spec, stepType, step, input);
     p.addStep({ id: step, type: stepType, inputs: [input.ref], config });
     p.locate(step, '', from.start);
-    const columns = this.#outputColumns(spec, config, input, step, m);
+    const columns = this.#outputColumns(spec, config, input, step);
     return {
       ref: step,
       columns,
@@ -333,7 +333,6 @@ export class Models {
     config: { [key: string]: unknown },
     input: Relation,
     step: string,
-    m: CreateModel,
   ): string[] {
     const inputSchema: Schema = {
       fields: input.columns.map((name) => ({ name, type: 'any', nullable: true })),
@@ -356,7 +355,12 @@ export class Models {
     } catch {
       // A config the spec cannot read yet: resolving the plan reports why, at the option.
     }
-    const added = (m.output ?? []).map((c) => c.name.text);
+    // A step without a schema rule (`predict`): the fields its options name, or their defaults.
+    const properties = isNode(spec.config) ? (spec.config.properties ?? {}) : {};
+    const added = ['output', 'score'].flatMap((option) => {
+      const named = config[option] ?? properties[option]?.default;
+      return typeof named === 'string' ? [named] : [];
+    });
     return [...input.columns.filter((c) => !added.includes(c)), ...added];
   }
 }
