@@ -470,6 +470,13 @@ export class QueryParser extends TokenStream {
     const start = this.expectKeyword('TABLE', 'before a window function').start;
     this.expect('(', 'after TABLE');
     const fn = this.peek();
+    if ((fn.upper === 'ML_PREDICT' || fn.upper === 'ML_SCORE') && this.isOp('(', 1)) {
+      // `TABLE(ML_PREDICT(…))`, as the window functions are written, is the same as `ML_PREDICT(…)`.
+      const model = this.modelTable();
+      this.expect(')', 'to close TABLE(…)');
+      const alias = this.alias();
+      return { ...model, ...(alias ? { alias } : {}) };
+    }
     const kinds = { TUMBLE: 'tumbling', HOP: 'hopping', SESSION: 'session', CUMULATE: 'cumulative' } as const;
     if (fn.kind !== 'word' || !Object.hasOwn(kinds, fn.upper))
       this.fail(
