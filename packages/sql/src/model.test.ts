@@ -11,21 +11,10 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Plan, parsePipelineYaml, resolvePlan } from '@sluice/core';
+import { parsePipelineYaml, resolvePlan } from '@sluice/core';
+import { seededRandom } from '@sluice/core/testing';
 import { type FeatureConfig, FeatureSpec, Learner, type ModelConfig, toOnnx } from '@sluice/ml';
-import { outputs, registry, resolveSql, runPlan } from './test-support.ts';
-
-/** A seeded uniform generator (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { meaning, outputs, registry, resolveSql, runPlan } from './test-support.ts';
 
 const COUNTRIES = ['DE', 'FR', 'US', 'NG', 'RU', 'BR'];
 const WORDS = ['market', 'coffee', 'books', 'crypto', 'gift', 'fuel'];
@@ -46,7 +35,7 @@ interface Payment {
  * risky merchant word push it over — with 3 % of the labels flipped.
  */
 function payments(seed: number, n: number): Payment[] {
-  const random = uniform(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: n }, (_, id) => {
     const amount = Math.round(random() * 20_000) / 100;
     const country = COUNTRIES[Math.floor(random() * COUNTRIES.length)];
@@ -79,12 +68,6 @@ sources:
     format: json
     event_time: { field: ts, max_out_of_orderness: 1s }
 `;
-
-/** The parts of a resolved plan that say what it does, not where it was written. */
-function meaning(plan: Plan): Omit<Plan, 'locations' | 'name'> {
-  const { locations: _locations, name: _name, ...rest } = plan;
-  return rest;
-}
 
 /** A scratch folder with `payments.jsonl`; removed after `body`. */
 async function inFolder(rows: readonly Payment[], body: (dir: string) => Promise<void>): Promise<void> {

@@ -18,6 +18,12 @@ export function resolveSql(text: string, file: string): Plan {
   return resolvePlan(compileSql(text, file, { registry }), registry);
 }
 
+/** The parts of a resolved plan that say what it does, not where it was written (for same-plan tests). */
+export function meaning(plan: Plan): Omit<Plan, 'locations' | 'name'> {
+  const { locations: _locations, name: _name, ...rest } = plan;
+  return rest;
+}
+
 /** One line per source, step and sink: id, type, what it reads and the config the planner wrote. */
 export function planSummary(plan: Plan): string {
   const lines: string[] = [];
