@@ -87,3 +87,60 @@ test('sluice run prints the plan of an EXPLAIN and runs nothing when the script 
   assert.doesNotMatch(run.stderr, /pipeline started/);
   assert.equal(existsSync(join(dir, 'out/per-region.jsonl')), false, 'an EXPLAIN ran its query');
 });
+
+test('sluice run loads @sluice/ml for a script with CREATE MODEL: ML_PREDICT learns as the YAML learn_predict step does', async (t) => {
+  const dir = await tempDir(t, 'sluice-sql-model-');
+  // Readings whose class follows a known two-level tree over a and b.
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const readings = Array.from({ length: 1500 }, (_, id) => {
+    const a = random();
+    const b = random();
+    return { id, a, b, cls: a < 0.5 ? 'low' : b < 0.7 ? 'mid' : 'high', ts: id * 100 };
+  });
+  await writeFile(join(dir, 'readings.jsonl'), `${readings.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  await writeFile(
+    join(dir, 'learn.sql'),
+    `CREATE TABLE readings (id BIGINT, a DOUBLE, b DOUBLE, cls STRING, ts BIGINT)
+WITH ('connector' = 'file', 'path' = './readings.jsonl', 'format' = 'json');
+CREATE TABLE predictions (id BIGINT, cls STRING, prediction STRING, score DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/sql.jsonl');
+CREATE MODEL classes INPUT (a DOUBLE, b DOUBLE)
+WITH ('type' = 'hoeffding_tree', 'label' = 'cls', 'grace_period' = '100');
+INSERT INTO predictions
+SELECT id, cls, prediction, score FROM ML_PREDICT(TABLE readings, MODEL classes, DESCRIPTOR(a, b));
+`,
+  );
+  await writeFile(
+    join(dir, 'learn.yaml'),
+    `name: learn
+sources:
+  readings: { type: file, path: ./readings.jsonl, format: json }
+steps:
+  - id: predictions-predict
+    type: learn_predict
+    model: { type: hoeffding_tree, grace_period: 100 }
+    features: [{ numeric: a }, { numeric: b }]
+    label: cls
+  - id: predictions-select
+    type: map
+    select: [id, cls, prediction, score]
+sinks:
+  predictions: { type: file, path: ./out/yaml.jsonl }
+`,
+  );
+  const sql = await runCli(['run', 'learn.sql', '--no-status'], dir);
+  assert.equal(sql.code, 0, sql.stderr);
+  const yaml = await runCli(['run', 'learn.yaml', '--no-status'], dir);
+  assert.equal(yaml.code, 0, yaml.stderr);
+  const fromSql = readJsonLines<{ cls: string; prediction: string | null }>(join(dir, 'out/sql.jsonl'));
+  assert.equal(fromSql.length, readings.length);
+  assert.deepEqual(fromSql, readJsonLines(join(dir, 'out/yaml.jsonl')));
+  // The tree has learned the concept: most of the second half is predicted right.
+  const rest = fromSql.slice(750);
+  const right = rest.filter((r) => r.prediction === r.cls).length / rest.length;
+  assert.ok(right >= 0.9, `accuracy ${right}`);
+});

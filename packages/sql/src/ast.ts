@@ -90,7 +90,44 @@ export interface Explain {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | Insert | SetStatement | Explain;
+/** A column of a model's `INPUT (…)` or `OUTPUT (…)`: a name and its type as written. */
+export interface ModelColumn {
+  readonly name: Name;
+  readonly type: string;
+}
+
+/**
+ * `CREATE [TEMPORARY] MODEL name INPUT (col TYPE, …) [OUTPUT (col TYPE, …)] WITH (…)`, as in Flink
+ * 2.x: the features the model takes, in order (`INPUT`), the columns it adds (`OUTPUT`), and the
+ * options of the step it becomes (see `model.ts`).
+ */
+export interface CreateModel {
+  readonly kind: 'create_model';
+  readonly name: Name;
+  readonly input: readonly ModelColumn[];
+  readonly output?: readonly ModelColumn[];
+  readonly options: readonly TableOption[];
+  readonly start: number;
+}
+
+export type Statement = CreateTable | CreateView | CreateModel | Insert | SetStatement | Explain;
+
+/**
+ * `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …))` (an online model) or `ML_SCORE(…)` (an ONNX
+ * model) in FROM: the rows of `t` with the columns the model adds; the DESCRIPTOR's columns feed
+ * the model's INPUT columns, by position.
+ */
+export interface ModelTable {
+  readonly kind: 'model';
+  readonly fn: 'ML_PREDICT' | 'ML_SCORE';
+  readonly table: Name;
+  readonly model: Name;
+  readonly columns: readonly Name[];
+  /** Offset of `DESCRIPTOR`. */
+  readonly descriptor: number;
+  readonly alias?: Name;
+  readonly start: number;
+}
 
 /**
  * A window table function: `TABLE(TUMBLE(TABLE t, DESCRIPTOR(c), size))`,
@@ -139,7 +176,7 @@ export interface JoinTable {
   readonly start: number;
 }
 
-export type FromItem = TableRef | WindowTable | JoinTable;
+export type FromItem = TableRef | WindowTable | JoinTable | ModelTable;
 
 /** `OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)` after `ROW_NUMBER()`. */
 export interface Over {

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { type Plan, type Registry, SluiceError } from '@sluice/core';
 import type { Explain } from './ast.ts';
 import { explainPlan } from './explain.ts';
+import { modelStepType } from './model.ts';
 import { parseScript } from './parser.ts';
 import { planStatements } from './planner.ts';
 import { Positions } from './position.ts';
@@ -65,8 +66,9 @@ export async function loadSqlFile(file: string, options: SqlOptions): Promise<Pl
 }
 
 /**
- * The connector types a script names (`'connector' = 'kafka'`), for loading the packages that
- * provide them; empty when the script does not parse (compiling it reports why).
+ * The connector types a script names (`'connector' = 'kafka'`) and the step types its models
+ * become (`learn_predict`, `predict`, `score`), for loading the packages that provide them; empty
+ * when the script does not parse (compiling it reports why).
  */
 export function connectorTypesInSql(text: string, file = 'script.sql'): Set<string> {
   const types = new Set<string>();
@@ -77,6 +79,7 @@ export function connectorTypesInSql(text: string, file = 'script.sql'): Set<stri
     return types;
   }
   for (const s of statements) {
+    if (s.kind === 'create_model') types.add(modelStepType(s));
     if (s.kind !== 'create_table') continue;
     const connector = s.options.find((o) => o.key === 'connector');
     if (connector !== undefined) types.add(String(connector.value));

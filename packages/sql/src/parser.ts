@@ -10,10 +10,12 @@
 
 import type {
   ColumnDef,
+  CreateModel,
   CreateTable,
   CreateView,
   Explain,
   Insert,
+  ModelColumn,
   Name,
   PrimaryKey,
   SetStatement,
@@ -131,7 +133,53 @@ class ScriptParser extends QueryParser {
     if (this.acceptWord('TABLE')) return this.createTable(start);
     this.acceptWord('TEMPORARY');
     if (this.acceptWord('VIEW')) return this.createView(start);
-    return this.fail(t.start, `expected TABLE or VIEW after CREATE, found ${describe(t)}`);
+    if (this.acceptWord('MODEL')) return this.createModel(start);
+    return this.fail(t.start, `expected TABLE, VIEW or MODEL after CREATE, found ${describe(t)}`);
+  }
+
+  /** `CREATE MODEL name INPUT (col TYPE, …) [OUTPUT (col TYPE, …)] WITH (…)`, Flink 2.x's shape. */
+  createModel(start: number): CreateModel {
+    const name = this.name('a model name after CREATE MODEL');
+    const shape = `CREATE MODEL ${name.text} INPUT (amount DOUBLE, country STRING) WITH ('type' = 'logistic_regression', 'label' = 'is_fraud')`;
+    if (!this.isWord('INPUT'))
+      this.fail(
+        this.peek().start,
+        `expected INPUT and the model's features after CREATE MODEL ${name.text}, found ${describe(this.peek())}: ${shape}`,
+      );
+    this.pos++;
+    const input = this.modelColumns('INPUT', name.text);
+    const output = this.acceptWord('OUTPUT') ? this.modelColumns('OUTPUT', name.text) : undefined;
+    if (this.isWord('COMMENT')) this.notYet(this.peek(), 'COMMENT');
+    this.expectKeyword('WITH', `and the model's options after its columns: ${shape}`);
+    return {
+      kind: 'create_model',
+      name,
+      input,
+      ...(output ? { output } : {}),
+      options: this.options(),
+      start,
+    };
+  }
+
+  /** The `(col TYPE, …)` of a model's INPUT or OUTPUT. */
+  modelColumns(clause: string, model: string): ModelColumn[] {
+    const open = this.expect('(', `and the columns after ${clause}`);
+    const columns: ModelColumn[] = [];
+    do {
+      if (columns.length > 0) this.pos++;
+      const at = this.peek();
+      const { def, key } = this.column();
+      if (def.computed || def.metadata || key)
+        this.fail(
+          at.start,
+          `the ${clause} of model '${model}' lists plain columns with their types, e.g. ${clause} (amount DOUBLE)`,
+        );
+      if (columns.some((c) => c.name.text === def.name.text))
+        this.fail(def.name.start, `column '${def.name.text}' is twice in the ${clause} of model '${model}'`);
+      columns.push({ name: def.name, type: def.type });
+    } while (this.isOp(','));
+    this.expect(')', `to close the ${clause} columns opened at ${this.where(open.start)}`);
+    return columns;
   }
 
   createTable(start: number): CreateTable {

@@ -35,6 +35,7 @@ import type {
 } from './ast.ts';
 import { fuseSteps } from './fuse.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
+import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
 import type { Positions } from './position.ts';
 import {
@@ -94,6 +95,7 @@ class Planner implements QueryPlanner {
   readonly #positions: Positions;
   readonly #tables = new Map<string, CreateTable>();
   readonly #views = new Map<string, View>();
+  readonly #models: Models;
   /**
    * The common tables and subqueries visible where the planner is, innermost last: each query
    * with a WITH or a subquery in FROM opens one while it is planned.
@@ -108,6 +110,10 @@ class Planner implements QueryPlanner {
   constructor(registry: Registry, positions: Positions) {
     this.#registry = registry;
     this.#positions = positions;
+    this.#models = new Models(this, registry, (offset) => {
+      const { line, column } = positions.at(offset);
+      return `line ${line}, column ${column}`;
+    });
   }
 
   fail(offset: number, message: string): never {
@@ -141,7 +147,10 @@ class Planner implements QueryPlanner {
       }
       if (s.kind === 'insert' && explained !== undefined) continue;
       if (s.kind === 'create_table') this.createTable(s);
-      else if (s.kind === 'create_view') {
+      else if (s.kind === 'create_model') {
+        this.claimName(s.name);
+        this.#models.declare(s);
+      } else if (s.kind === 'create_view') {
         this.claimName(s.name);
         this.#views.set(s.name.text, { select: s.query, name: s.name, id: s.name.text, scopes: [] });
       } else this.insert(s);
@@ -195,8 +204,8 @@ class Planner implements QueryPlanner {
   }
 
   claimName(name: Name): void {
-    if (this.#tables.has(name.text) || this.#views.has(name.text))
-      this.fail(name.start, `'${name.text}' is already a table or view`);
+    if (this.#tables.has(name.text) || this.#views.has(name.text) || this.#models.has(name.text))
+      this.fail(name.start, `'${name.text}' is already a table, view or model`);
     if (!ID.test(name.text))
       this.fail(
         name.start,
@@ -628,6 +637,14 @@ class Planner implements QueryPlanner {
         'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
       );
     if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
+    if (q.from.kind === 'model') {
+      // The model's step, then the query over its output as over a table of that name.
+      const relation = this.#models.plan(q.from, id);
+      const name = q.from.alias ?? q.from.table;
+      return this.withRelation(name.text, relation, () =>
+        this.select({ ...q, from: { kind: 'table', name } }, id, target),
+      );
+    }
     let window = q.from.kind === 'window' ? q.from : undefined;
     let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
@@ -672,7 +689,15 @@ class Planner implements QueryPlanner {
       this.locate(step, 'where', q.where.expr.start);
       ref = step;
     }
-    for (const item of q.items ?? []) this.checkColumns(item.expr, columns, where);
+    for (const item of q.items ?? []) {
+      const e = item.expr;
+      if (e.kind === 'call' && ['predict', 'ml_predict', 'ml_score'].includes(e.name))
+        this.fail(
+          e.start,
+          `a model is applied in FROM, as in Flink: SELECT …, prediction, score FROM ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(feature, …)) (ML_SCORE for an ONNX model)`,
+        );
+      this.checkColumns(e, columns, where);
+    }
     for (const g of q.groupBy ?? []) this.checkColumns(g.expr, columns, where);
     let output: OutputColumn[];
     let outputRef = ref;

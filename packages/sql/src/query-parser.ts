@@ -15,7 +15,17 @@ import {
   TokenStream,
   tokenize,
 } from '@sluice/core';
-import type { CommonTable, FromItem, JoinTable, Name, Over, Select, SelectItem, TableRef } from './ast.ts';
+import type {
+  CommonTable,
+  FromItem,
+  JoinTable,
+  ModelTable,
+  Name,
+  Over,
+  Select,
+  SelectItem,
+  TableRef,
+} from './ast.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
 import type { Positions } from './position.ts';
 import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
@@ -266,14 +276,14 @@ export class QueryParser extends TokenStream {
       }
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
-    if (from.kind === 'table')
+    if (from.kind === 'table' || (from.kind === 'model' && from.alias !== undefined))
       this.unqualify({
         ...(items ? { items } : {}),
         again,
         ...(where ? { where } : {}),
         ...(groupBy ? { groupBy } : {}),
         ...(having ? { having } : {}),
-        qualifier: (from.alias ?? from.name).text,
+        qualifier: from.kind === 'model' ? (from.alias?.text ?? '') : (from.alias ?? from.name).text,
       });
     const after = this.peek();
     if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
@@ -292,6 +302,7 @@ export class QueryParser extends TokenStream {
   from(): FromItem {
     const t = this.peek();
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
+    if ((this.isWord('ML_PREDICT') || this.isWord('ML_SCORE')) && this.isOp('(', 1)) return this.modelTable();
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
     const left = this.tableRef('a table or view name after FROM');
     if (this.isWord('FOR'))
@@ -331,6 +342,42 @@ export class QueryParser extends TokenStream {
     if (this.joinType() !== undefined || this.isOp(','))
       this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
     return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
+  }
+
+  /** `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …)) [[AS] alias]`, or the same with ML_SCORE. */
+  modelTable(): ModelTable {
+    const fn = this.next();
+    const name = fn.upper === 'ML_SCORE' ? 'ML_SCORE' : 'ML_PREDICT';
+    const call = `${name}(TABLE t, MODEL m, DESCRIPTOR(feature, …))`;
+    this.expect('(', `after ${name}: ${call}`);
+    this.expectKeyword('TABLE', `before the table name: ${call}`);
+    const table = this.name(`a table or view name: ${call}`);
+    this.expect(',', `after the table: ${call}`);
+    this.expectKeyword('MODEL', `before the model name: ${call}`);
+    const model = this.name(`a model name: ${call}`);
+    this.expect(',', `after the model: ${call}`);
+    const descriptor = this.expectKeyword('DESCRIPTOR', `for the feature columns: ${call}`).start;
+    this.expect('(', 'after DESCRIPTOR');
+    const columns: Name[] = [];
+    do {
+      if (columns.length > 0) this.pos++;
+      columns.push(this.name('a column in DESCRIPTOR(…)'));
+    } while (this.isOp(','));
+    this.expect(')', 'to close DESCRIPTOR(…)');
+    if (this.isOp(','))
+      this.notYet(this.peek(), `a fourth argument of ${name} (set the model's options in its CREATE MODEL)`);
+    this.expect(')', `to close ${name}(…)`);
+    const alias = this.alias();
+    return {
+      kind: 'model',
+      fn: name,
+      table,
+      model,
+      columns,
+      descriptor,
+      ...(alias ? { alias } : {}),
+      start: fn.start,
+    };
   }
 
   /** `OVER (PARTITION BY … ORDER BY …)` after `ROW_NUMBER()`, the only function planned with OVER. */
@@ -423,6 +470,13 @@ export class QueryParser extends TokenStream {
     const start = this.expectKeyword('TABLE', 'before a window function').start;
     this.expect('(', 'after TABLE');
     const fn = this.peek();
+    if ((fn.upper === 'ML_PREDICT' || fn.upper === 'ML_SCORE') && this.isOp('(', 1)) {
+      // `TABLE(ML_PREDICT(…))`, as the window functions are written, is the same as `ML_PREDICT(…)`.
+      const model = this.modelTable();
+      this.expect(')', 'to close TABLE(…)');
+      const alias = this.alias();
+      return { ...model, ...(alias ? { alias } : {}) };
+    }
     const kinds = { TUMBLE: 'tumbling', HOP: 'hopping', SESSION: 'session', CUMULATE: 'cumulative' } as const;
     if (fn.kind !== 'word' || !Object.hasOwn(kinds, fn.upper))
       this.fail(

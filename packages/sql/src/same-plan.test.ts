@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Plan, parsePipelineYaml, resolvePlan } from '@sluice/core';
-import { finalTables, outputs, registry, resolveSql, runPlan } from './test-support.ts';
+import { parsePipelineYaml, resolvePlan } from '@sluice/core';
+import { finalTables, meaning, outputs, registry, resolveSql, runPlan } from './test-support.ts';
 
 const bids = [
   { auction: 1, price: 10, bidder: 'ann', ts: 1000 },
@@ -38,12 +38,6 @@ const source = `sources:
     format: json
     event_time: { field: ts, max_out_of_orderness: 2s }
 `;
-
-/** The parts of a resolved plan that say what it does, not where it was written. */
-function meaning(plan: Plan): Omit<Plan, 'locations' | 'name'> {
-  const { locations: _locations, name: _name, ...rest } = plan;
-  return rest;
-}
 
 /**
  * How the two outputs must agree: line for line; as sets of lines, where the order depends on

@@ -7,14 +7,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtins, Job, type Plan, Registry, resolvePlan, SluiceError } from '@sluice/core';
+import { ml } from '@sluice/ml';
 import { compileSql } from './index.ts';
 
-/** The built-in components: what the golden scripts may name as connectors. */
-export const registry = new Registry([builtins]);
+/** The built-in components and the ML steps: what the golden scripts may name as connectors and models. */
+export const registry = new Registry([builtins, ml]);
 
 /** Compiles `text` (as file `file`) and resolves its plan, as `sluice validate` does. */
 export function resolveSql(text: string, file: string): Plan {
   return resolvePlan(compileSql(text, file, { registry }), registry);
+}
+
+/** The parts of a resolved plan that say what it does, not where it was written (for same-plan tests). */
+export function meaning(plan: Plan): Omit<Plan, 'locations' | 'name'> {
+  const { locations: _locations, name: _name, ...rest } = plan;
+  return rest;
 }
 
 /** One line per source, step and sink: id, type, what it reads and the config the planner wrote. */

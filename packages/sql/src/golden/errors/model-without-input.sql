@@ -1,0 +1,4 @@
+CREATE TABLE readings (id BIGINT, a DOUBLE, b DOUBLE, cls STRING)
+WITH ('connector' = 'file', 'path' = './readings.jsonl', 'format' = 'json');
+CREATE TABLE out_t (id BIGINT, prediction STRING) WITH ('connector' = 'file', 'path' = './out.jsonl');
+CREATE MODEL classes WITH ('type' = 'hoeffding_tree', 'label' = 'cls');
