@@ -142,9 +142,9 @@ checkpoint (the tasks commit no offsets to the group), so it is as fresh as that
 Its state size is the size of that checkpoint. A task has a live owner when a worker holds its
 slot in the store with a lease it keeps renewing; a killed worker's tasks show "lease expired"
 until the group gives them to another worker (after the source's session_timeout).
-Exit codes: 0 every task has a live owner, ${NO_LIVE_OWNER_EXIT} some task has none (see the last
-line), 1 error (the pipeline, the brokers, the store, or neither the group nor the store knows
-the pipeline), 2 usage error.`,
+Exit codes: 0 every task has a live owner, ${NO_LIVE_OWNER_EXIT} some task has none (the last line
+names them), 1 error (the pipeline file, the brokers or the store; or neither the group nor the
+store knows the pipeline), 2 usage error.`,
     )
     .action(async (file: string, opts: StatusOptionsRaw) => {
       endQuietlyWhenStdoutCloses();
