@@ -45,7 +45,7 @@ sources:
     topics: ['${input}']
     group_id: '${group}'
     include_metadata: false
-    session_timeout: 10s
+    session_timeout: 15s
     heartbeat_interval: 500ms
     event_time: { field: ts, max_out_of_orderness: 0s }
 steps:
@@ -170,7 +170,7 @@ test('status of two workers: both named, every partition, lag down to 0, state s
 
   // w2 dies without releasing anything, and records keep coming: once its lease (3 s) ran out
   // its tasks have no live owner and fall behind by exactly what was written to their partitions,
-  // until the group (session_timeout 10 s) hands them to w1, which takes them over and reads it.
+  // until the group (session_timeout 15 s) hands them to w1, which takes them over and reads it.
   const lost = running.tasks.filter((task) => task.owner === 'w2').map((task) => task.task);
   w2.kill('SIGKILL');
   await w2.exited;
