@@ -294,5 +294,10 @@ test('the table shows each task state, lease, lag and state size', () => {
   assert.match(text, /^0\s+a\s+a\s+running\s+2\s+8\.0s\s+#0\s+1\.5s\s+10\s+2\.0 kB$/m);
   assert.match(text, /^1\s+-\s+b\s+lease expired\s+1\s+ran out 4\.0s ago\s+#1\s+1\.5s\s+0\s+2\.0 kB$/m);
   assert.match(text, /^2\s+a\s+-\s+not started\s+0\s+-\s+-\s+-\s+-\s+-$/m);
+  assert.match(text, /lease expired: its owner was killed or is stuck/);
   assert.match(text, /2 tasks without a live owner: 1, 2/);
+  const stopped = renderStatus(buildStatus('p', { ...group, state: 'Empty', members: [] }, slots, now));
+  assert.match(stopped, /no worker is in the group \(Empty\)/);
+  const elsewhere = renderStatus(buildStatus('p', group, [], now));
+  assert.match(elsewhere, /the store has no task of this pipeline/);
 });

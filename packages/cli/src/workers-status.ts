@@ -286,12 +286,31 @@ export function renderStatus(status: WorkersStatus): string {
       new Set(['EPOCH', 'AGE', 'LAG', 'STATE']),
     ),
     '',
+    ...hints(status),
     status.unowned.length === 0
       ? `every task has a live owner`
       : `${status.unowned.length} task${status.unowned.length === 1 ? '' : 's'} without a live owner: ${status.unowned.join(', ')}`,
     '',
   ];
   return out.join('\n');
+}
+
+/** What the reader of the table should know before the last line, when something is off. */
+function hints(status: WorkersStatus): string[] {
+  const out: string[] = [];
+  if (!status.workers.some((w) => w.inGroup)) {
+    out.push(
+      `no worker is in the group (${status.groupState}): start workers with \`sluice run <pipeline> --worker-id ID --checkpoint-store <url>\``,
+    );
+  } else if (status.tasks.every((t) => t.state === 'not started')) {
+    out.push('the store has no task of this pipeline: do the workers use this --checkpoint-store?');
+  }
+  if (status.tasks.some((t) => t.state === 'lease expired')) {
+    out.push(
+      "lease expired: its owner was killed or is stuck; the task moves after the group's session timeout",
+    );
+  }
+  return out;
 }
 
 /**
