@@ -1,7 +1,7 @@
 /**
  * The generated reference: every page under docs/reference and the pipeline JSON Schema, each
  * rendered from the component specs, the section schemas, the error catalogue, the function
- * tables and the expression parser. `scripts/gen-docs.ts` writes or checks them.
+ * tables, the expression parser and the `sluice` command line. `scripts/gen-docs.ts` writes or checks them.
  */
 
 import {
@@ -16,8 +16,10 @@ import {
   pipelineJsonSchema,
   Registry,
 } from '@sluice/core';
+import type { Command } from 'commander';
 import { type ConnectorPackage, connectorCatalogue } from '../../packages/cli/src/connector-catalogue.ts';
 import { loadPlugin } from '../../packages/cli/src/plugins.ts';
+import { sluiceProgram } from '../../packages/cli/src/program.ts';
 
 /**
  * The plugin of a catalogued connector package. Throws when it provides other types than the
@@ -115,10 +117,43 @@ function connectorPage(c: (typeof connectors)[number]): string {
   return parts.join('');
 }
 
+/** The help of `command` as `sluice <command> --help` prints it on an 100-column terminal, text after it included. */
+function helpOf(command: Command): string {
+  let text = '';
+  command.configureOutput({
+    writeOut: (s) => {
+      text += s;
+    },
+    getOutHelpWidth: () => 100,
+    getOutHasColors: () => false,
+  });
+  command.outputHelp();
+  return text.trimEnd();
+}
+
+function cliPage(): string {
+  const program = sluiceProgram();
+  const parts = [
+    header,
+    '# The `sluice` command\n\n',
+    'Every command with its options, as `sluice <command> --help` prints them. ',
+    'Exit codes common to all: 0 success, 1 error (one paragraph on stderr saying what happened and what to do), 2 usage error; ',
+    'a command with codes of its own lists them below its options.\n\n',
+    '```text\n',
+    helpOf(program),
+    '\n```\n',
+  ];
+  for (const command of program.commands) {
+    parts.push(`\n## sluice ${command.name()}\n\n`, '```text\n', helpOf(command), '\n```\n');
+  }
+  return parts.join('');
+}
+
 /** The generated files as [path relative to the repository root, content]. */
 export function referenceOutputs(): [string, string][] {
   return [
     ...connectors.map((c): [string, string] => [`docs/reference/${c.plugin.name}.md`, connectorPage(c)]),
+    ['docs/reference/cli.md', cliPage()],
     ['docs/reference/components.md', componentsPage()],
     ['docs/reference/errors.md', errorsPage()],
     ['docs/reference/expressions.md', header + describeExpressions()],

@@ -1,190 +1,20 @@
 #!/usr/bin/env node
 /**
- * `sluice`: run, validate and describe pipelines.
+ * `sluice`: run, validate and describe pipelines (the commands are in `program.ts`).
  *
  * Exit codes: 0 success (including a graceful stop on SIGINT/SIGTERM), 1 pipeline or runtime
  * error (explained in one paragraph on stderr), 2 usage error, 3 more dead letters than
- * `--max-dead-letters` allows, 130 a second interrupt.
+ * `--max-dead-letters` allows, 4 (`sluice status`) a task of a scaled-out pipeline without a
+ * live owner, 130 a second interrupt.
  */
 
-import { pipelineFileExtensions } from '@sluice/core';
-import { Command, CommanderError } from 'commander';
-import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
-import { queryCommand } from './query.ts';
-import { runCommand } from './run.ts';
-import { topCommand } from './top.ts';
-import { describeCommand, validateCommand } from './validate.ts';
-import { runWorkerCommand } from './worker.ts';
+import { CommanderError } from 'commander';
+import { sluiceProgram } from './program.ts';
 
-const program = new Command()
-  .name('sluice')
-  .description('Sluice: streaming data pipelines with event time, state, checkpoints and windows.')
-  .version('0.1.0')
-  .exitOverride();
-
-program
-  .command('run')
-  .description(
-    'Run a pipeline (.yaml, .ts or a .sql script) until its input ends or it is stopped with Ctrl-C.',
-  )
-  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
-  .option('--from-scratch', 'ignore existing checkpoints and start every source from its beginning')
-  .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
-  .option('--log-format <format>', 'json or text (default: text on a terminal, json otherwise)')
-  .option('--no-status', 'no live status line on a terminal')
-  .option(
-    '--serve <[host:]port>',
-    "serve the operations API, /metrics and the pipeline's views over HTTP (needs @sluice/server; host default 127.0.0.1; tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN)",
-  )
-  .option(
-    '--max-dead-letters <limit>',
-    'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
-  )
-  .option(
-    '--worker-id <id>',
-    'run as one worker of a pipeline scaled out over Kafka: the workers with the same pipeline share its partitions (one task per partition number), each task checkpointing to the shared --checkpoint-store',
-  )
-  .option(
-    '--checkpoint-store <url>',
-    'with --worker-id: the shared checkpoint store, postgres://user@host:5432/db (default: $SLUICE_CHECKPOINT_STORE)',
-  )
-  .option(
-    '--lease <duration>',
-    "with --worker-id: how long a killed worker's tasks stay its own before another worker takes them over (default 10s)",
-  )
-  .addHelpText(
-    'after',
-    `
-A run in which every record read became a dead letter ends with a warning (exit 0 unless
---max-dead-letters says otherwise). Exit codes: 0 done or stopped by Ctrl-C/SIGTERM, 1 error,
-2 usage error, 3 dead-letter limit crossed, 130 second interrupt.`,
-  )
-  .action(async (file: string, opts: RunOptionsRaw) => {
-    const { workerId } = opts;
-    process.exitCode =
-      workerId === undefined
-        ? await runCommand(file, opts)
-        : await runWorkerCommand(file, { ...opts, workerId });
-  });
-
-program
-  .command('validate')
-  .description(
-    'Check a pipeline file without running it: options, expressions, schemas; a .ts pipeline is also type-checked with the TypeScript compiler of its project.',
-  )
-  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
-  .option('--no-type-check', 'do not type-check a .ts pipeline (no TypeScript compiler needed)')
-  .action(async (file: string, opts: { typeCheck: boolean }) => {
-    endQuietlyWhenStdoutCloses();
-    process.exitCode = await validateCommand(file, { typeCheck: opts.typeCheck });
-  });
-
-program
-  .command('describe')
-  .description('List the components, or print the reference of one.')
-  .argument('[type]', 'a source, step or sink type, e.g. file or aggregate')
-  .action(async (type: string | undefined) => {
-    endQuietlyWhenStdoutCloses();
-    process.exitCode = await describeCommand(type);
-  });
-
-program
-  .command('query')
-  .description(
-    "Run read-only SQL over the DuckDB file a pipeline's duckdb sink writes: answered by the running pipeline when its sink sets serve_queries, else by the file opened read-only.",
-  )
-  .argument('<pipeline>', `pipeline file: ${pipelineFileExtensions()}, or a .sql script`)
-  .argument('<sql>', 'one SELECT statement')
-  .option('--sink <id>', 'the duckdb sink to query, when the pipeline has several')
-  .option('--json', 'print one JSON object per row instead of a table')
-  .action(async (file: string, sql: string, opts: { sink?: string; json?: boolean }) => {
-    endQuietlyWhenStdoutCloses();
-    process.exitCode = await queryCommand(file, sql, opts);
-  });
-
-program
-  .command('top')
-  .description(
-    'Watch a running pipeline in the terminal: status, watermark lag, checkpoint age, and per source, step and sink its rates, totals and queue fill (from the API of `sluice run --serve`).',
-  )
-  .argument('[url]', 'the server of `sluice run --serve`', 'http://127.0.0.1:8080')
-  .option('--token <token>', 'read token (default: SLUICE_READ_TOKEN)')
-  .option('--interval <ms>', 'milliseconds between frames', '1000')
-  .option('--once', 'print one frame and exit')
-  .action(async (url: string, opts: { token?: string; interval: string; once?: boolean }) => {
-    const interval = Number(opts.interval);
-    if (!Number.isInteger(interval) || interval < 100) {
-      process.stderr.write('sluice top: --interval must be a whole number of milliseconds, at least 100\n');
-      process.exitCode = 2;
-      return;
-    }
-    endQuietlyWhenStdoutCloses();
-    process.exitCode = await topCommand(url, { token: opts.token, interval, once: opts.once === true });
-  });
-
-program
-  .command('nexmark')
-  .description(
-    'Write Nexmark benchmark events (persons, auctions, bids) as JSON lines to a file or stdout, or to a Kafka topic.',
-  )
-  .requiredOption('--events <count>', 'how many events to write (event numbers 0 to count - 1)')
-  .option(
-    '--events-per-second <n>',
-    `event-time density: events per second of event time (default ${nexmarkDefault('events_per_second')})`,
-  )
-  .option(
-    '--base-time <time>',
-    `event time of event 0: ISO-8601 or epoch ms (default ${nexmarkDefault('base_time')})`,
-  )
-  .option('--seed <n>', `seed of the random values (default ${nexmarkDefault('seed')})`)
-  .option(
-    '-o, --output <file>',
-    'JSON-lines file to write, - for stdout (the default without --kafka-brokers)',
-  )
-  .option(
-    '--kafka-brokers <list>',
-    'comma-separated Kafka bootstrap brokers, e.g. 127.0.0.1:9092 (with --topic)',
-  )
-  .option('--topic <name>', 'Kafka topic to write the events to (with --kafka-brokers)')
-  .addHelpText(
-    'after',
-    `
-Each line (or Kafka message value) is one event in the reference suite's form:
-{"event_type":0|1|2,"person":{...}|null,"auction":{...}|null,"bid":{...}|null}
-The events are those of the \`nexmark\` source with the same options (see sluice describe
-nexmark): the same seed gives the same events. Read them back with the \`file\` source
-(format json) or the \`kafka\` source. Exit codes: 0 done, 1 error, 2 usage error.`,
-  )
-  .action(async (opts: NexmarkOptionsRaw) => {
-    endQuietlyWhenStdoutCloses();
-    process.exitCode = await nexmarkCommand(opts);
-  });
-
-/**
- * `sluice describe | head`: the reader going away (EPIPE) ends the command quietly instead of with
- * a stack trace. (`run` leaves stdout to the `stdout` sink, which reports EPIPE as a sink error.)
- */
-function endQuietlyWhenStdoutCloses(): void {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode ?? 0);
-  });
-}
-
-export interface RunOptionsRaw {
-  fromScratch?: boolean;
-  logLevel: string;
-  logFormat?: string;
-  status: boolean;
-  maxDeadLetters?: string;
-  serve?: string;
-  workerId?: string;
-  checkpointStore?: string;
-  lease?: string;
-}
+export type { RunOptionsRaw } from './program.ts';
 
 try {
-  await program.parseAsync(process.argv);
+  await sluiceProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;

@@ -87,16 +87,13 @@ export async function runWorkerCommand(
   }
 }
 
-async function importPackage<T>(pkg: string): Promise<T> {
+/** Imports connector package `pkg`, which `what` (`--worker-id`) needs; PIPELINE_LOAD says how to install it. */
+export async function importPackage<T>(pkg: string, what = '--worker-id'): Promise<T> {
   try {
     return (await import(pkg)) as T;
   } catch (err) {
-    throw new SluiceError(
-      'PIPELINE_LOAD',
-      `--worker-id needs the package ${pkg}: run \`npm install ${pkg}\``,
-      {
-        cause: err,
-      },
-    );
+    throw new SluiceError('PIPELINE_LOAD', `${what} needs the package ${pkg}: run \`npm install ${pkg}\``, {
+      cause: err,
+    });
   }
 }

@@ -22,3 +22,10 @@ export const kafkaTopic = sourceOf(kafkaSource);
 export const toKafka = sinkOf(kafkaSink);
 
 export { KafkaWorker, type KafkaWorkerOptions, type TaskStoreContext } from './worker.ts';
+export {
+  describeWorkerGroup,
+  type WorkerGroupDescription,
+  type WorkerGroupMember,
+  type WorkerGroupPlan,
+  workerGroupPlan,
+} from './worker-group.ts';

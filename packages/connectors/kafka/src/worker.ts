@@ -20,7 +20,6 @@ import {
   type Logger,
   type Plan,
   type Registry,
-  resolvePlan,
   SluiceError,
   silentLogger,
   type TaskIdentity,
@@ -28,8 +27,7 @@ import {
 } from '@sluice/core';
 import { GroupConsumer } from './client.ts';
 import { clientOptions, isPermanent, toSourceError } from './client-errors.ts';
-import type { KafkaSourceConfig } from './source-config.ts';
-import { sourceSettings } from './source-config.ts';
+import { workerGroupPlan, workerInstanceId } from './worker-group.ts';
 
 /** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
 export interface TaskStoreContext extends CheckpointStoreContext {
@@ -111,41 +109,10 @@ export class KafkaWorker {
         `worker id '${options.workerId}': letters, digits, '.', '_' and '-' only, at most 100`,
       );
     }
-    const resolved = resolvePlan(plan, options.registry);
-    if (resolved.sources.length === 0) {
-      throw new SluiceError('CONFIG_INVALID', 'a worker needs a pipeline with kafka sources');
-    }
-    const configs: KafkaSourceConfig[] = [];
-    for (const src of resolved.sources) {
-      if (src.type !== 'kafka') {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `source '${src.id}' is of type '${src.type}': a pipeline scaled out over workers reads only kafka ` +
-            'sources (every task would read the whole of any other source)',
-          { step: src.id, path: 'type' },
-        );
-      }
-      // Checked against the kafka source's schema (defaults applied) by resolvePlan.
-      configs.push(src.config as KafkaSourceConfig);
-    }
-    const first = configs[0];
-    const other = configs.find((c) => c.group_id !== first.group_id);
-    if (other) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `the kafka sources of a scaled-out pipeline share one group_id (the workers' group); found '${first.group_id}' and '${other.group_id}'`,
-      );
-    }
-    const topics = [...new Set(configs.flatMap((c) => c.topics))];
-    const firstSource = resolved.sources[0];
-    const settings = sourceSettings(first, {
-      id: firstSource.id,
-      pipeline: resolved.name,
-      baseDir: resolved.baseDir,
-    });
-    const client = new GroupConsumer(clientOptions(first, resolved.baseDir, firstSource.id), {
+    const { plan: resolved, configs, topics, settings, sourceId } = workerGroupPlan(plan, options.registry);
+    const client = new GroupConsumer(clientOptions(configs[0], resolved.baseDir, sourceId), {
       groupId: settings.groupId,
-      groupInstanceId: `sluice-${resolved.name}-worker-${options.workerId}`.replace(/[^A-Za-z0-9._-]/g, '_'),
+      groupInstanceId: workerInstanceId(resolved.name, options.workerId),
       sessionTimeoutMs: settings.sessionTimeoutMs,
       heartbeatIntervalMs: settings.heartbeatIntervalMs,
       rebalanceTimeoutMs: Math.max(settings.sessionTimeoutMs, 30_000),
@@ -154,7 +121,7 @@ export class KafkaWorker {
       maxBytes: settings.maxBytes,
       partitionMaxBytes: settings.partitionMaxBytes,
     });
-    return new KafkaWorker(resolved, options, client, topics);
+    return new KafkaWorker(resolved, options, client, [...topics]);
   }
 
   /** The partitions (tasks) this worker runs now, ascending. */
