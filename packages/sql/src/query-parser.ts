@@ -40,9 +40,15 @@ export class QueryParser extends TokenStream {
   #subqueries = 0;
 
   constructor(text: string, positions: Positions) {
-    super(tokenize(text, { statements: true }));
+    super(tokenize(text, { statements: true, backtickNames: true }));
     this.source = text;
     this.#positions = positions;
+    // Flink writes quoted names in backticks; the engine's expressions (which get the texts of
+    // the script's expressions) in double quotes: every backticked name's text is spliced so.
+    for (const t of this.tokens) {
+      if (t.kind === 'quoted' && text[t.start] === '`')
+        this.#splices.push({ start: t.start, end: t.end, text: `"${t.text.replaceAll('"', '""')}"` });
+    }
   }
 
   /** Throws CONFIG_PARSE at `offset`. */
@@ -153,7 +159,10 @@ export class QueryParser extends TokenStream {
     const groupBy = parts.groupBy?.map(term);
     const having = parts.having && term(parts.having);
     if (found.length === 0) return;
-    this.#splices.push(...found);
+    // A qualified column's splice replaces the backticked names inside it (splices never overlap).
+    const within = (x: Splice) => found.some((f) => x.start >= f.start && x.end <= f.end);
+    const kept = this.#splices.filter((x) => !within(x));
+    this.#splices.splice(0, this.#splices.length, ...kept, ...found);
     const again = <T extends { expr: Expr; text: string }>(t: T): T => ({
       ...t,
       text: this.textOf(t.expr.start, t.expr.end),

@@ -129,6 +129,34 @@ sinks:
   );
 });
 
+test('names in backticks, as Flink quotes them (a reserved word among them), are the double-quoted names YAML writes', async () => {
+  await bothWays(
+    `CREATE TABLE \`bids\` (
+  \`auction\` BIGINT, \`price\` DOUBLE, \`bidder\` STRING, \`ts\` BIGINT,
+  WATERMARK FOR \`ts\` AS \`ts\` - INTERVAL '2' SECOND
+) WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
+CREATE TABLE \`big\` (\`auction\` BIGINT, \`user\` STRING, \`order\` DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/big.jsonl');
+INSERT INTO \`big\`
+SELECT b.\`auction\`, upper(\`bidder\`) AS \`user\`, \`price\` * 100 AS \`order\` FROM \`bids\` AS b WHERE b.\`price\` >= 10;`,
+    `name: same
+${source}
+steps:
+  - id: big-where
+    type: filter
+    where: price >= 10
+  - id: big-select
+    type: map
+    select: [auction]
+    fields:
+      user: upper("bidder")
+      order: '"price" * 100'
+sinks:
+  big: { type: file, path: ./out/big.jsonl }
+`,
+  );
+});
+
 const auctionsTable = `CREATE TABLE auctions (id BIGINT, seller STRING, opened BIGINT,
   WATERMARK FOR opened AS opened - INTERVAL '1' SECOND
 ) WITH ('connector' = 'file', 'path' = './auctions.jsonl', 'format' = 'json');

@@ -72,6 +72,12 @@ export interface TokenizeOptions {
    * the statement parser of `@sluice/sql` sets it.
    */
   readonly statements?: boolean;
+  /**
+   * Read a backtick-quoted run as a quoted name, as Flink SQL writes identifiers (`` `user` ``; a
+   * doubled backtick stands for one), beside double quotes; the statement parser of `@sluice/sql`
+   * sets it. Expressions elsewhere refuse backticks with a hint.
+   */
+  readonly backtickNames?: boolean;
 }
 
 /** Tokenizes `text`; the last token has kind `end`. Throws EXPR_SYNTAX at the first bad character. */
@@ -116,10 +122,14 @@ export function tokenize(text: string, options: TokenizeOptions = {}): Token[] {
       tokens.push(token('number', raw, start, i, value));
       continue;
     }
-    if (c === "'" || c === '"') {
+    if (c === "'" || c === '"' || (c === '`' && options.backtickNames)) {
       const [content, end] = readQuoted(text, i, c);
-      if (c === '"' && content.length === 0) {
-        failAt('EXPR_SYNTAX', start, 'empty quoted name; put the field name between the double quotes');
+      if (c !== "'" && content.length === 0) {
+        failAt(
+          'EXPR_SYNTAX',
+          start,
+          `empty quoted name; put the field name between the ${c === '"' ? 'double quotes' : 'backticks'}`,
+        );
       }
       tokens.push(token(c === "'" ? 'string' : 'quoted', content, start, end));
       i = end;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatExpression, isAggregateCall, parseExpression } from './index.ts';
+import { tokenize } from './lexer.ts';
 import type { Expr } from './types.ts';
 
 /** The tree without offsets, for comparing shapes. */
@@ -198,5 +199,20 @@ describe('parseExpression', () => {
     syntaxError(`${'('.repeat(20_000)}1${')'.repeat(20_000)}`, /nests more than 500 levels deep/);
     syntaxError(Array.from({ length: 600 }, () => 'x').join(' + '), /nests more than 500 levels deep/);
     assert.doesNotThrow(() => parseExpression(Array.from({ length: 200 }, (_, i) => `x${i}`).join(' + ')));
+  });
+});
+
+describe('tokenize with backtickNames (the SQL front end)', () => {
+  it('reads a backticked run as a quoted name, a doubled backtick as one; without the option it is refused', () => {
+    const [user, odd, end] = tokenize('`user` `a``b`', { backtickNames: true });
+    assert.deepEqual([user.kind, user.text, user.start, user.end], ['quoted', 'user', 0, 6]);
+    assert.deepEqual([odd.kind, odd.text], ['quoted', 'a`b']);
+    assert.equal(end.kind, 'end');
+    assert.throws(() => tokenize('`a', { backtickNames: true }), /unterminated quoted name; close it with `/);
+    assert.throws(
+      () => tokenize('``', { backtickNames: true }),
+      /empty quoted name; put the field name between the backticks/,
+    );
+    assert.throws(() => tokenize('`user`'), /backticks do not quote names/);
   });
 });
