@@ -3,7 +3,6 @@
  * each object a multipart upload that completes only once the checkpoint covering it is durable.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,7 +15,6 @@ import {
 import {
   defineSink,
   type Logger,
-  parseDuration,
   type RetryPolicy,
   type Row,
   retry,
@@ -27,45 +25,22 @@ import {
   type SinkRejection,
   SluiceError,
 } from '@sluice/core';
+import { compileLayout, FileBuffer, fileName, type Layout, lineOf, runName, sinkMark } from '@sluice/files';
 import { createClient, credentialsProblem, describeError, isTransient, statusOf } from './client-config.ts';
-import { encodeParquet } from './parquet-encode.ts';
-import { compilePartitionPath, type PartitionPath, timeTemplateProblem } from './partition.ts';
 import { type PreparedUpload, type S3SinkConfig, type S3SinkState, s3SinkConfig } from './sink-config.ts';
 
-/** An object being written: its upload, the parts sent, the bytes not sent yet. */
+/** An object being written: its upload, the parts sent, its records not sent yet. */
 interface OpenObject {
   key: string;
   uploadId: string;
   parts: { n: number; etag: string }[];
-  /** JSON lines not uploaded yet (each with its newline), or the next Parquet part. */
-  chunks: (string | Buffer)[];
-  /**
-   * Length of `chunks` in UTF-16 code units (strings) or bytes (a Buffer): never more than their
-   * UTF-8 bytes, so a part sent at `part_bytes` of it holds at least that many bytes.
-   */
-  buffered: number;
-  /** For `parquet`: the JSON lines of the object's records, encoded when it is finished. */
-  lines: string[];
-  bytes: number;
-  openedAt: number;
-}
-
-/**
- * The mark in every object key this sink writes (`part-<mark>-…`): a hash of the pipeline and
- * sink id, so that a restart finds its own unfinished uploads under the prefix and no other's.
- */
-export function sinkMark(pipeline: string | undefined, id: string): string {
-  return createHash('sha256')
-    .update(`${pipeline ?? 'embedded'}\0${id}`)
-    .digest('hex')
-    .slice(0, 12);
+  file: FileBuffer;
 }
 
 class S3Sink implements Sink {
   readonly #config: S3SinkConfig;
   readonly #step: string;
-  readonly #path: PartitionPath;
-  readonly #maxAge: number;
+  readonly #layout: Layout;
   readonly #policy: RetryPolicy;
   #client: S3Client | undefined;
   #ctx: SinkContext | undefined;
@@ -87,15 +62,7 @@ class S3Sink implements Sink {
     const credentials = credentialsProblem(config);
     if (credentials !== undefined)
       throw new SluiceError('CONFIG_INVALID', credentials, { step, path: 'access_key_id' });
-    const time = config.partition_by?.time;
-    const problem = time === undefined ? undefined : timeTemplateProblem(time);
-    if (problem !== undefined)
-      throw new SluiceError('CONFIG_INVALID', `partition_by.time '${time}' ${problem}`, {
-        step,
-        path: 'partition_by.time',
-      });
-    this.#path = compilePartitionPath(time, config.partition_by?.fields ?? []);
-    this.#maxAge = parseDuration(config.roll.max_age, 'roll.max_age');
+    this.#layout = compileLayout(config, step);
     this.#policy = retryPolicy(config.retry);
   }
 
@@ -134,7 +101,7 @@ class S3Sink implements Sink {
     this.#log = ctx.log;
     this.#client = createClient(this.#config);
     this.#mark = sinkMark(ctx.pipeline, ctx.id);
-    this.#run = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
+    this.#run = runName(Date.now());
     const restored = (ctx.restored as S3SinkState | undefined)?.uploads ?? [];
     // The restored checkpoint is durable: its objects are published, whether or not its commit ran.
     for (const upload of restored) await this.#complete(upload);
@@ -222,51 +189,38 @@ class S3Sink implements Sink {
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
     const rejections: SinkRejection[] = [];
-    const { records, times, texts } = batch;
+    const { records, times } = batch;
     const now = this.#ctx?.clock.now() ?? Date.now();
     for (let i = 0; i < records.length; i++) {
-      const record = records[i] as Row;
-      let line = texts?.[i];
-      if (line === undefined) {
-        try {
-          line = JSON.stringify(record);
-        } catch (err) {
-          rejections.push({ index: i, message: `cannot be written as JSON: ${describeError(err)}` });
-          continue;
-        }
+      const line = lineOf(batch, i);
+      if (typeof line !== 'string') {
+        rejections.push(line);
+        continue;
       }
-      const partition = this.#path(record, times[i] as number);
+      const partition = this.#layout.path(records[i] as Row, times[i] as number);
       let object = this.#open.get(partition);
-      if (object !== undefined && now - object.openedAt >= this.#maxAge) {
+      if (object !== undefined && now - object.file.openedAt >= this.#layout.maxAge) {
         await this.#finish(partition, object);
         object = undefined;
       }
       if (object === undefined) object = await this.#start(partition, now);
-      if (this.#config.format === 'parquet') {
-        object.lines.push(line);
-        object.bytes += Buffer.byteLength(line) + 1;
-      } else {
-        object.chunks.push(line, '\n');
-        object.buffered += line.length + 1;
-        object.bytes += line.length + 1;
-        if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
-      }
-      if (object.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
+      object.file.add(line);
+      if (object.file.buffered >= this.#config.part_bytes) await this.#uploadPart(object, object.file.take());
+      if (object.file.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
     }
     return rejections.length > 0 ? rejections : undefined;
   }
 
   async #start(partition: string, now: number): Promise<OpenObject> {
     const client = this.#clientOrThrow();
-    const seq = String(this.#seq++).padStart(6, '0');
-    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}part-${this.#mark}-${this.#run}-${seq}.${this.#config.format}`;
+    const { format } = this.#config;
+    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}${fileName(this.#mark, this.#run, this.#seq++, format)}`;
     const created = await this.#send(`starting the upload of ${key}`, () =>
       client.send(
         new CreateMultipartUploadCommand({
           Bucket: this.#config.bucket,
           Key: key,
-          ContentType:
-            this.#config.format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
+          ContentType: format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
         }),
       ),
     );
@@ -278,23 +232,16 @@ class S3Sink implements Sink {
       key,
       uploadId: created.UploadId,
       parts: [],
-      chunks: [],
-      buffered: 0,
-      lines: [],
-      bytes: 0,
-      openedAt: now,
+      file: new FileBuffer(format, now),
     };
     this.#open.set(partition, object);
     return object;
   }
 
-  /** Uploads the buffered bytes of `object` as its next part. */
-  async #uploadPart(object: OpenObject): Promise<void> {
-    if (object.buffered === 0) return;
+  /** Uploads `body` as the next part of `object`. */
+  async #uploadPart(object: OpenObject, body: Uint8Array): Promise<void> {
+    if (body.length === 0) return;
     const client = this.#clientOrThrow();
-    const [only] = object.chunks;
-    const body =
-      object.chunks.length === 1 && Buffer.isBuffer(only) ? only : Buffer.from(object.chunks.join(''));
     const n = object.parts.length + 1;
     const sent = await this.#send(`uploading part ${n} of ${object.key}`, () =>
       client.send(
@@ -317,30 +264,19 @@ class S3Sink implements Sink {
         },
       );
     object.parts.push({ n, etag: sent.ETag });
-    object.chunks = [];
-    object.buffered = 0;
   }
 
-  /** Uploads the rest of `object` as its last part; it then waits for a checkpoint's commit. */
+  /**
+   * Uploads the rest of `object` (a `parquet` object is encoded now) in `part_bytes` parts; it
+   * then waits for a checkpoint's commit.
+   */
   async #finish(partition: string, object: OpenObject): Promise<void> {
-    if (this.#config.format === 'parquet') await this.#uploadParquet(object);
-    else await this.#uploadPart(object);
+    const rest = object.file.finish(this.#config.compression);
+    const size = this.#config.part_bytes;
+    for (let at = 0; at < rest.length; at += size)
+      await this.#uploadPart(object, rest.subarray(at, Math.min(rest.length, at + size)));
     this.#open.delete(partition);
     this.#finished.push({ key: object.key, uploadId: object.uploadId, parts: object.parts });
-  }
-
-  /** Encodes the records of a `parquet` object and uploads the file in `part_bytes` parts. */
-  async #uploadParquet(object: OpenObject): Promise<void> {
-    const records = object.lines.map((line) => JSON.parse(line) as { [k: string]: unknown });
-    object.lines = [];
-    const file = encodeParquet(records, this.#config.compression);
-    const size = this.#config.part_bytes;
-    for (let at = 0; at < file.length; at += size) {
-      const part = Buffer.from(file.buffer, file.byteOffset + at, Math.min(size, file.length - at));
-      object.chunks = [part];
-      object.buffered = part.length;
-      await this.#uploadPart(object);
-    }
   }
 
   async #finishAll(): Promise<void> {
