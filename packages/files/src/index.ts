@@ -15,3 +15,4 @@ export {
   type PartitionPath,
   timeTemplateProblem,
 } from './partition.ts';
+export { type FileStore, PartitionedFiles, type PartitionedFilesOptions } from './partitioned-files.ts';

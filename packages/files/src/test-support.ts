@@ -1,13 +1,25 @@
 /**
- * Helpers for the tests of the file-writing sinks: seeded records of every shape the Parquet
- * writer maps, and DuckDB (an independent reader) reading Parquet files back. Not a public API.
+ * Helpers for the tests of the file-writing sinks: opening one outside a job, seeded records of
+ * every shape the Parquet writer maps, and DuckDB (an independent reader) reading Parquet files
+ * back. Not a public API.
  */
 
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Row } from '@sluice/core';
+import {
+  type Clock,
+  type Logger,
+  type Row,
+  type Sink,
+  type SinkSpec,
+  silentLogger,
+  systemClock,
+  validateConfig,
+} from '@sluice/core';
 import { seededRandom } from '@sluice/core/testing';
+import type { Static, TSchema } from 'typebox';
 
 /** Seeded records with nested objects, lists, nulls and both kinds of numbers. */
 export function mixedRecords(n: number, seed: number): Row[] {
@@ -76,4 +88,74 @@ export async function readParquetWithDuckdb(files: readonly Uint8Array[]): Promi
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Opens the sink of `spec` outside a job with `options` (defaults applied), as step `id` of
+ * `pipeline`, resuming from `restored` when given.
+ */
+export async function openSink<S extends TSchema>(
+  spec: SinkSpec<S>,
+  options: { [k: string]: unknown },
+  job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock; log?: Logger },
+): Promise<Sink> {
+  const checked = validateConfig<Static<S>>(spec.config, options);
+  if (!checked.ok) throw new Error(`invalid ${spec.type} config: ${JSON.stringify(checked.issues)}`);
+  const sink = spec.create(checked.value);
+  await sink.open({
+    id: job.id ?? 'out',
+    pipeline: job.pipeline,
+    restored: job.restored,
+    clock: job.clock ?? systemClock,
+    baseDir: process.cwd(),
+    signal: new AbortController().signal,
+    log: job.log ?? silentLogger,
+  });
+  return sink;
+}
+
+/**
+ * The Parquet read-back tests' run: writes `records` (all at event time `time`) in batches of
+ * 700, with a completed checkpoint after the third batch and another at the end, and closes the
+ * sink.
+ */
+export async function writeWithTwoCheckpoints(
+  sink: Sink,
+  records: readonly Row[],
+  time: number,
+): Promise<void> {
+  for (let from = 0; from < records.length; from += 700) {
+    const chunk = records.slice(from, from + 700);
+    await sink.write({ records: chunk, times: chunk.map(() => time) });
+    if (from === 1400) {
+      await sink.prepareCommit?.(1);
+      await sink.commit?.(1);
+    }
+  }
+  await sink.prepareCommit?.(2);
+  await sink.commit?.(2);
+  await sink.close();
+}
+
+/**
+ * Checks what DuckDB read back from `files` Parquet files: the input records (in any order), every
+ * column chunk compressed with `compression`, and min/max statistics of `id` in each file.
+ */
+export function assertParquetReadBack(
+  read: ParquetReadBack,
+  input: readonly Row[],
+  compression: string,
+  files: number,
+): void {
+  assert.deepEqual(byId(read.records), byId(input));
+  const codec = compression.toUpperCase();
+  assert.ok(
+    read.columns.every((c) => c.compression === codec),
+    `every column chunk is ${codec}`,
+  );
+  const ids = read.columns.filter((c) => c.path === 'id');
+  assert.ok(
+    ids.length === files && ids.every((c) => c.min !== null && c.max !== null),
+    'id has min/max statistics in every file',
+  );
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Row } from '@sluice/core';
 import { sinkConformance } from '@sluice/core/testing';
-import { byId, mixedRecords } from '@sluice/files/testing';
+import { assertParquetReadBack, mixedRecords, writeWithTwoCheckpoints } from '@sluice/files/testing';
 import { s3Sink } from './sink.ts';
 import {
   openS3Sink,
@@ -42,17 +42,7 @@ describe('s3 sink, parquet', { skip }, () => {
         { bucket: bucket.name, prefix, format: 'parquet', compression, partition_by: { fields: ['region'] } },
         { pipeline: uniqueBucket('p') },
       );
-      for (let from = 0; from < input.length; from += 700) {
-        const chunk = input.slice(from, from + 700);
-        await sink.write({ records: chunk, times: chunk.map(() => base) });
-        if (from === 1400) {
-          await sink.prepareCommit?.(1);
-          await sink.commit?.(1);
-        }
-      }
-      await sink.prepareCommit?.(2);
-      await sink.commit?.(2);
-      await sink.close();
+      await writeWithTwoCheckpoints(sink, input, base);
       const keys = await bucket.keys(prefix);
       assert.deepEqual([...new Set(keys.map((k) => k.slice(prefix.length, k.lastIndexOf('/'))))].sort(), [
         'region=APAC',
@@ -60,18 +50,7 @@ describe('s3 sink, parquet', { skip }, () => {
         'region=US',
       ]);
       assert.equal(keys.length, 6, 'each checkpoint finished one object per region');
-      const { records: read, columns } = await bucket.parquet(prefix);
-      assert.deepEqual(byId(read), byId(input));
-      const expectedCodec = compression.toUpperCase();
-      assert.ok(
-        columns.every((c) => c.compression === expectedCodec),
-        `every column chunk is ${expectedCodec}`,
-      );
-      const ids = columns.filter((c) => c.path === 'id');
-      assert.ok(
-        ids.length === keys.length && ids.every((c) => c.min !== null && c.max !== null),
-        'id has min/max statistics in every file',
-      );
+      assertParquetReadBack(await bucket.parquet(prefix), input, compression, keys.length);
     });
   }
 });

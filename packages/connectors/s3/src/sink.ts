@@ -16,7 +16,6 @@ import {
   defineSink,
   type Logger,
   type RetryPolicy,
-  type Row,
   retry,
   retryPolicy,
   type Sink,
@@ -25,17 +24,12 @@ import {
   type SinkRejection,
   SluiceError,
 } from '@sluice/core';
-import { compileLayout, FileBuffer, fileName, type Layout, lineOf, runName, sinkMark } from '@sluice/files';
+import { compileLayout, type Layout, PartitionedFiles, runName, sinkMark } from '@sluice/files';
 import { createClient, credentialsProblem, describeError, isTransient, statusOf } from './client-config.ts';
 import { type PreparedUpload, type S3SinkConfig, type S3SinkState, s3SinkConfig } from './sink-config.ts';
 
-/** An object being written: its upload, the parts sent, its records not sent yet. */
-interface OpenObject {
-  key: string;
-  uploadId: string;
-  parts: { n: number; etag: string }[];
-  file: FileBuffer;
-}
+/** An object being written: its upload and the parts sent. */
+type OpenObject = PreparedUpload;
 
 class S3Sink implements Sink {
   readonly #config: S3SinkConfig;
@@ -46,15 +40,8 @@ class S3Sink implements Sink {
   #ctx: SinkContext | undefined;
   #log: Logger | undefined;
   #mark = '';
-  /** This run's name part: objects sort by run, then by sequence. */
-  #run = '';
-  #seq = 0;
-  /** Objects being written, by partition path. */
-  readonly #open = new Map<string, OpenObject>();
-  /** Finished objects not yet part of a prepared checkpoint. */
-  #finished: PreparedUpload[] = [];
-  /** Prepared objects by the checkpoint that recorded them, completed at its `commit`. */
-  readonly #prepared = new Map<number, PreparedUpload[]>();
+  /** The objects of this run, from `open` on. */
+  #objects: PartitionedFiles<OpenObject, PreparedUpload> | undefined;
 
   constructor(config: S3SinkConfig, step: string) {
     this.#config = config;
@@ -101,7 +88,23 @@ class S3Sink implements Sink {
     this.#log = ctx.log;
     this.#client = createClient(this.#config);
     this.#mark = sinkMark(ctx.pipeline, ctx.id);
-    this.#run = runName(Date.now());
+    const { format, compression, roll, part_bytes } = this.#config;
+    this.#objects = new PartitionedFiles(
+      {
+        format,
+        compression,
+        layout: this.#layout,
+        maxBytes: roll.max_bytes,
+        chunkBytes: part_bytes,
+        mark: this.#mark,
+        run: runName(Date.now()),
+      },
+      {
+        start: (path) => this.#start(path),
+        send: (object, bytes) => this.#sendParts(object, bytes),
+        finished: (object) => object,
+      },
+    );
     const restored = (ctx.restored as S3SinkState | undefined)?.uploads ?? [];
     // The restored checkpoint is durable: its objects are published, whether or not its commit ran.
     for (const upload of restored) await this.#complete(upload);
@@ -187,40 +190,26 @@ class S3Sink implements Sink {
     });
   }
 
-  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
-    const rejections: SinkRejection[] = [];
-    const { records, times } = batch;
-    const now = this.#ctx?.clock.now() ?? Date.now();
-    for (let i = 0; i < records.length; i++) {
-      const line = lineOf(batch, i);
-      if (typeof line !== 'string') {
-        rejections.push(line);
-        continue;
-      }
-      const partition = this.#layout.path(records[i] as Row, times[i] as number);
-      let object = this.#open.get(partition);
-      if (object !== undefined && now - object.file.openedAt >= this.#layout.maxAge) {
-        await this.#finish(partition, object);
-        object = undefined;
-      }
-      if (object === undefined) object = await this.#start(partition, now);
-      object.file.add(line);
-      if (object.file.buffered >= this.#config.part_bytes) await this.#uploadPart(object, object.file.take());
-      if (object.file.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
-    }
-    return rejections.length > 0 ? rejections : undefined;
+  #objectsOrThrow(): PartitionedFiles<OpenObject, PreparedUpload> {
+    if (this.#objects === undefined)
+      throw new SluiceError('INTERNAL', 's3 sink used before open', { step: this.#step });
+    return this.#objects;
   }
 
-  async #start(partition: string, now: number): Promise<OpenObject> {
+  write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    return this.#objectsOrThrow().write(batch, this.#ctx?.clock.now() ?? Date.now());
+  }
+
+  async #start(path: string): Promise<OpenObject> {
     const client = this.#clientOrThrow();
-    const { format } = this.#config;
-    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}${fileName(this.#mark, this.#run, this.#seq++, format)}`;
+    const key = `${this.#config.prefix}${path}`;
     const created = await this.#send(`starting the upload of ${key}`, () =>
       client.send(
         new CreateMultipartUploadCommand({
           Bucket: this.#config.bucket,
           Key: key,
-          ContentType: format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
+          ContentType:
+            this.#config.format === 'parquet' ? 'application/vnd.apache.parquet' : 'application/x-ndjson',
         }),
       ),
     );
@@ -228,19 +217,24 @@ class S3Sink implements Sink {
       throw new SluiceError('SINK_UNAVAILABLE', `s3: the server gave no upload id for ${key}`, {
         step: this.#step,
       });
-    const object: OpenObject = {
-      key,
-      uploadId: created.UploadId,
-      parts: [],
-      file: new FileBuffer(format, now),
-    };
-    this.#open.set(partition, object);
-    return object;
+    return { key, uploadId: created.UploadId, parts: [] };
+  }
+
+  /**
+   * Uploads `bytes` as the next parts of `object`: parts of `part_bytes`, the last taking what
+   * is left up to twice that, so that no part but an object's last is under S3's least.
+   */
+  async #sendParts(object: OpenObject, bytes: Uint8Array): Promise<void> {
+    const size = this.#config.part_bytes;
+    for (let at = 0; at < bytes.length; ) {
+      const end = bytes.length - at < 2 * size ? bytes.length : at + size;
+      await this.#uploadPart(object, bytes.subarray(at, end));
+      at = end;
+    }
   }
 
   /** Uploads `body` as the next part of `object`. */
   async #uploadPart(object: OpenObject, body: Uint8Array): Promise<void> {
-    if (body.length === 0) return;
     const client = this.#clientOrThrow();
     const n = object.parts.length + 1;
     const sent = await this.#send(`uploading part ${n} of ${object.key}`, () =>
@@ -266,48 +260,17 @@ class S3Sink implements Sink {
     object.parts.push({ n, etag: sent.ETag });
   }
 
-  /**
-   * Uploads the rest of `object` (a `parquet` object is encoded now) in `part_bytes` parts; it
-   * then waits for a checkpoint's commit.
-   */
-  async #finish(partition: string, object: OpenObject): Promise<void> {
-    const rest = object.file.finish(this.#config.compression);
-    const size = this.#config.part_bytes;
-    for (let at = 0; at < rest.length; at += size)
-      await this.#uploadPart(object, rest.subarray(at, Math.min(rest.length, at + size)));
-    this.#open.delete(partition);
-    this.#finished.push({ key: object.key, uploadId: object.uploadId, parts: object.parts });
-  }
-
-  async #finishAll(): Promise<void> {
-    for (const [partition, object] of [...this.#open]) await this.#finish(partition, object);
-  }
-
   async prepareCommit(checkpointId: number): Promise<S3SinkState> {
-    await this.#finishAll();
-    if (this.#finished.length > 0) {
-      this.#prepared.set(checkpointId, this.#finished);
-      this.#finished = [];
-    }
-    // Every prepared object not completed yet: a checkpoint whose commit never came is covered by this one.
-    const uploads = [...this.#prepared.values()].flat();
-    return { uploads };
+    return { uploads: await this.#objectsOrThrow().prepare(checkpointId) };
   }
 
-  async commit(checkpointId: number): Promise<void> {
-    for (const [id, uploads] of [...this.#prepared]) {
-      if (id > checkpointId) continue;
-      for (const upload of uploads) await this.#complete(upload);
-      this.#prepared.delete(id);
-    }
+  commit(checkpointId: number): Promise<void> {
+    return this.#objectsOrThrow().commit(checkpointId, (upload) => this.#complete(upload));
   }
 
   async close(): Promise<void> {
-    await this.#finishAll();
-    for (const upload of [...this.#prepared.values()].flat()) await this.#complete(upload);
-    for (const upload of this.#finished) await this.#complete(upload);
-    this.#prepared.clear();
-    this.#finished = [];
+    await this.#objects?.close((upload) => this.#complete(upload));
+    this.#objects = undefined;
     this.#client?.destroy();
     this.#client = undefined;
   }
@@ -315,12 +278,9 @@ class S3Sink implements Sink {
   async abort(): Promise<void> {
     // Prepared objects stay: their checkpoint may be durable, and the next open completes them.
     // What no checkpoint recorded is aborted now (best effort; the next open aborts what remains).
-    const strays = [
-      ...[...this.#open.values()].map((o) => ({ key: o.key, uploadId: o.uploadId })),
-      ...this.#finished,
-    ];
-    this.#open.clear();
-    this.#finished = [];
+    const left = this.#objects?.discard();
+    const strays = left === undefined ? [] : [...left.open, ...left.finished];
+    this.#objects = undefined;
     const client = this.#client;
     if (client === undefined) return;
     for (const { key, uploadId } of strays) {

@@ -16,12 +16,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type Clock, type Logger, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import type { Clock, Logger, Sink } from '@sluice/core';
 import { serviceAvailable } from '@sluice/core/testing';
-import { type ParquetReadBack, readParquetWithDuckdb } from '@sluice/files/testing';
+import { openSink, type ParquetReadBack, readParquetWithDuckdb } from '@sluice/files/testing';
 import { createClient } from './client-config.ts';
 import { s3Sink } from './sink.ts';
-import type { S3SinkConfig } from './sink-config.ts';
 
 export const S3_HOST = '127.0.0.1:9000';
 export const S3_ENDPOINT = `http://${S3_HOST}`;
@@ -174,17 +173,5 @@ export async function openS3Sink(
   options: { [k: string]: unknown },
   job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock; log?: Logger },
 ): Promise<Sink> {
-  const checked = validateConfig<S3SinkConfig>(s3Sink.config, { ...serverOptions, ...options });
-  if (!checked.ok) throw new Error(`invalid s3 config: ${JSON.stringify(checked.issues)}`);
-  const sink = s3Sink.create(checked.value);
-  await sink.open({
-    id: job.id ?? 'out',
-    pipeline: job.pipeline,
-    restored: job.restored,
-    clock: job.clock ?? systemClock,
-    baseDir: process.cwd(),
-    signal: new AbortController().signal,
-    log: job.log ?? silentLogger,
-  });
-  return sink;
+  return openSink(s3Sink, { ...serverOptions, ...options }, job);
 }
