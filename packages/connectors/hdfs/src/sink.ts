@@ -19,7 +19,7 @@ import {
 } from '@sluice/core';
 import { compileLayout, type Layout, PartitionedFiles, runName, sinkMark } from '@sluice/files';
 import { type HdfsSinkConfig, type HdfsSinkState, hdfsSinkConfig, type PendingFile } from './sink-config.ts';
-import { isTransient, WebHdfs, WebHdfsError } from './webhdfs.ts';
+import { appendAttempt, isTransient, WebHdfs, WebHdfsError } from './webhdfs.ts';
 
 /** The folder under `path` that holds in-progress files, one subfolder per sink mark. */
 export const IN_PROGRESS_FOLDER = '.sluice-inprogress';
@@ -218,16 +218,11 @@ class HdfsSink implements Sink {
       open.length = body.length;
       return;
     }
-    let failed = false;
-    await this.#send(`appending to ${open.staging}`, async () => {
-      if (failed) {
-        const now = (await client.status(open.staging))?.length;
-        if (now === before + body.length) return;
-        if (now !== before && !(await client.truncate(open.staging, before)))
-          throw new WebHdfsError(`truncating ${open.staging}: its last block is being recovered`, 503);
-      }
-      failed = true;
-      await client.append(open.staging, body);
+    let retried = false;
+    await this.#send(`appending to ${open.staging}`, () => {
+      const again = retried;
+      retried = true;
+      return appendAttempt(client, open.staging, before, body, again);
     });
     open.length = before + body.length;
   }

@@ -329,3 +329,26 @@ export class WebHdfs {
     throw new WebHdfsError(`${what}: too many redirects`, undefined);
   }
 }
+
+/**
+ * One attempt at appending `body` to the file `path`, which held `before` bytes when the first
+ * attempt began. An append is not idempotent, so an attempt after a failed one (`retried`) first
+ * reads the file's length: when the failed append landed whole there is nothing to do; when it
+ * landed in part the file is cut back to `before` first. A cut that HDFS must finish by
+ * recovering the last block is reported as transient: the next attempt looks again.
+ */
+export async function appendAttempt(
+  client: WebHdfs,
+  path: string,
+  before: number,
+  body: Uint8Array,
+  retried: boolean,
+): Promise<void> {
+  if (retried) {
+    const length = (await client.status(path))?.length;
+    if (length === before + body.length) return;
+    if (length !== before && !(await client.truncate(path, before)))
+      throw new WebHdfsError(`truncating ${path}: HDFS is recovering its last block`, 503);
+  }
+  await client.append(path, body);
+}
