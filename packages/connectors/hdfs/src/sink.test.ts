@@ -95,6 +95,34 @@ describe('hdfs sink', { skip }, () => {
     assert.deepEqual(await folder.inProgress('partitioned'), [], 'nothing left in progress');
   });
 
+  test('partition values with spaces, non-ASCII letters, + and % name the folders as written', async () => {
+    const sink = await openHdfsSink(
+      { path: `${folder.path}/names`, partition_by: { fields: ['region'] } },
+      { pipeline: uniqueName('p') },
+    );
+    await sink.write(
+      batchOf(
+        [
+          { id: 1, region: 'Zürich EU+1' },
+          { id: 2, region: '100%' },
+        ],
+        [base, base],
+      ),
+    );
+    await sink.prepareCommit?.(1);
+    await sink.commit?.(1);
+    await sink.close();
+    const files = await folder.files('names');
+    assert.deepEqual(
+      files.map((f) => f.split('/')[1]),
+      ['region=100%25', 'region=Zürich EU+1'],
+    );
+    assert.deepEqual(await folder.jsonLines('names'), [
+      { id: 2, region: '100%' },
+      { id: 1, region: 'Zürich EU+1' },
+    ]);
+  });
+
   test('lines are appended as they come (flush_bytes); a file is finished at roll.max_bytes', async () => {
     const sink = await openHdfsSink(
       { path: `${folder.path}/rolled`, flush_bytes: 2000, roll: { max_bytes: 20_000 } },
