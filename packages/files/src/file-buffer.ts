@@ -5,19 +5,21 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { SinkBatch, SinkRejection } from '@sluice/core';
+import type { SinkBatch, SinkRejection, TaskIdentity } from '@sluice/core';
 import { encodeParquet, type ParquetCompression } from './parquet-encode.ts';
 
 /** The file formats of a file-writing sink. */
 export type FileFormat = 'jsonl' | 'parquet';
 
 /**
- * The mark in every file name a sink writes (`part-<mark>-…`): a hash of the pipeline and sink
- * id, so that a restart finds its own unfinished files and no other sink's.
+ * The mark in every file name a sink writes (`part-<mark>-…`): a hash of the pipeline, the sink
+ * id and, for one task of a scaled-out pipeline, the task's partition — so that a restart finds
+ * its own unfinished files and never another sink's or another task's.
  */
-export function sinkMark(pipeline: string | undefined, id: string): string {
+export function sinkMark(pipeline: string | undefined, id: string, task?: TaskIdentity): string {
+  const owner = task === undefined ? id : `${id}\0task-${task.partition}`;
   return createHash('sha256')
-    .update(`${pipeline ?? 'embedded'}\0${id}`)
+    .update(`${pipeline ?? 'embedded'}\0${owner}`)
     .digest('hex')
     .slice(0, 12);
 }

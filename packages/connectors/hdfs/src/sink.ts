@@ -120,9 +120,7 @@ class HdfsSink implements Sink {
       timeoutMs: this.#timeoutMs,
       signal: ctx.signal,
     });
-    // A task of a scaled-out pipeline has files of its own: one task's restart must not delete another's.
-    const id = ctx.task === undefined ? ctx.id : `${ctx.id}\0task-${ctx.task.partition}`;
-    this.#mark = sinkMark(ctx.pipeline, id);
+    this.#mark = sinkMark(ctx.pipeline, ctx.id, ctx.task);
     this.#staging = `${this.#root}/${IN_PROGRESS_FOLDER}/${this.#mark}`;
     const { format, compression, roll, flush_bytes } = this.#config;
     this.#files = new PartitionedFiles(
@@ -290,9 +288,9 @@ export const hdfsSink = defineSink({
     'Exactly-once: a finished file is only *prepared* — its in-progress and final paths go into the',
     'checkpoint — and is renamed into place (made visible) once the checkpoint is durable. After a crash',
     'the restart renames the files of the restored checkpoint and deletes every other in-progress file',
-    'this sink wrote (its folder is named by a mark made from the pipeline name and the sink id), so',
-    'each record is published once. Files are named `part-<mark>-<run>-<sequence>.<format>` and sort',
-    'in the order written.',
+    'this sink wrote (its folder is named by a mark made from the pipeline name, the sink id and, scaled',
+    'out, the task), so each record is published once. Files are named',
+    '`part-<mark>-<run>-<sequence>.<format>` and sort in the order written.',
     '',
     'A record that cannot be written as JSON goes to the dead-letter output. Requests that fail',
     'transiently (no answer, connection refused, 5xx, a standby NameNode, safe mode, a lease being',

@@ -87,7 +87,7 @@ class S3Sink implements Sink {
     this.#ctx = ctx;
     this.#log = ctx.log;
     this.#client = createClient(this.#config);
-    this.#mark = sinkMark(ctx.pipeline, ctx.id);
+    this.#mark = sinkMark(ctx.pipeline, ctx.id, ctx.task);
     const { format, compression, roll, part_bytes } = this.#config;
     this.#objects = new PartitionedFiles(
       {
@@ -318,7 +318,7 @@ export const s3Sink = defineSink({
     'Exactly-once: a finished object is only *prepared* — its upload id and part ETags go into the',
     'checkpoint — and is completed (made visible) once the checkpoint is durable. After a crash the',
     'restart completes the uploads of the restored checkpoint and aborts every other upload this sink',
-    'started (its keys carry a mark made from the pipeline name and the sink id), so each record is',
+    'started (its keys carry a mark made from the pipeline name, the sink id and, scaled out, the task), so each record is',
     'published once. Objects are named `part-<mark>-<run>-<sequence>.<format>` and sort in the order',
     'written. Give the bucket a lifecycle rule that aborts incomplete multipart uploads after some',
     'days longer than a job may stay down, for uploads of a sink that never restarts.',
