@@ -57,7 +57,9 @@ export const hdfsSinkConfig = Type.Object(
     }),
     request_timeout: Type.String({
       default: '60s',
-      description: 'Longest time one WebHDFS request may take before it counts as failed (and is retried).',
+      description:
+        'Longest time one WebHDFS request may take before it counts as failed (and is retried). A ' +
+        '`parquet` file goes in one request: allow for sending `roll.max_bytes` (less, compressed).',
       examples: ['2m'],
     }),
     retry: retryConfig,
