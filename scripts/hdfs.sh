@@ -9,9 +9,9 @@
 #   scripts/hdfs.sh status   up/down (exit 1 when down)
 #   scripts/hdfs.sh url      print the WebHDFS endpoint
 #
-# scripts/services.sh calls this for the service `hdfs` (only when named: `up hdfs`; not part of
-# `up`/`status` all until a connector's tests use it). Permissions are off (any `user.name` may
-# write anywhere); the file system is formatted at every start, so nothing survives a restart.
+# scripts/services.sh calls this for the service `hdfs` (part of `up`/`status`/`down` all: the
+# hdfs connector's tests use it). Permissions are off (any `user.name` may write anywhere); the
+# file system is formatted at every start, so nothing survives a restart.
 #
 # Environment (all optional):
 #   SLUICE_SERVICES_HOME     cache root (default ~/.cache/sluice), shared with services.sh

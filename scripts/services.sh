@@ -6,7 +6,7 @@
 # machine's Debian-installed services (see /work/shared/services.md).
 #
 #   scripts/services.sh up     [SERVICE...]   start what is not answering, wait, one line each (default: all)
-#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): kafka, schema-registry, s3, cassandra. Debian-installed
+#   scripts/services.sh down   [SERVICE...]   stop; default (and "all"): kafka, schema-registry, s3, cassandra, hdfs. Debian-installed
 #                                             services are stopped only when named explicitly.
 #   scripts/services.sh status [SERVICE...]   up/down for each (exit 1 if any is down)
 #   scripts/services.sh tool MAINCLASS|ALIAS [ARGS...]   run a Kafka tool with the cached classpath
@@ -38,8 +38,7 @@
 #   path-style access and the test credentials sluice-s3-access / sluice-s3-secret, run by
 #   scripts/s3proxy.sh; cassandra: Apache Cassandra 5, one node, CQL on 127.0.0.1:9042, no
 #   authentication, run by scripts/cassandra.sh; hdfs: the Hadoop minicluster, WebHDFS on
-#   127.0.0.1:9870, run by scripts/hdfs.sh -- started only when named, not by `up` all, until a
-#   connector's tests use it)
+#   127.0.0.1:9870, run by scripts/hdfs.sh, for the hdfs connector's tests)
 #   Tool aliases: topics console-producer console-consumer consumer-groups producer-perf
 #   consumer-perf api-versions get-offsets delete-records configs metadata-quorum cluster
 #   transactions e2e-latency storage  (scripts/kafka-tool.sh is a shortcut for `tool`).
@@ -92,7 +91,7 @@ KAFKA_PLAIN_PASSWORD=sluice-plain-secret
 KAFKA_SCRAM256_PASSWORD=sluice-sha256-secret
 KAFKA_SCRAM512_PASSWORD=sluice-sha512-secret
 
-ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka schema-registry s3 cassandra)
+ALL_SERVICES=(postgres mariadb redis rabbitmq mosquitto nats kafka schema-registry s3 cassandra hdfs)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -793,7 +792,7 @@ main() {
       local a
       for a in "${args[@]}"; do
         if [[ "$a" == all ]]; then
-          if [[ "$cmd" == down ]]; then svcs+=(kafka schema-registry s3 cassandra); else svcs+=("${ALL_SERVICES[@]}"); fi
+          if [[ "$cmd" == down ]]; then svcs+=(kafka schema-registry s3 cassandra hdfs); else svcs+=("${ALL_SERVICES[@]}"); fi
         else
           svcs+=("$(canon "$a")")
         fi

@@ -19,6 +19,7 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/bigquery', title: 'Google BigQuery', types: ['bigquery'] },
   { pkg: '@sluice/cassandra', title: 'Apache Cassandra', types: ['cassandra'] },
   { pkg: '@sluice/duckdb', title: 'DuckDB', types: ['duckdb'] },
+  { pkg: '@sluice/hdfs', title: 'HDFS', types: ['hdfs'] },
   { pkg: '@sluice/kafka', title: 'Kafka', types: ['kafka'] },
   { pkg: '@sluice/mqtt', title: 'MQTT', types: ['mqtt'] },
   {

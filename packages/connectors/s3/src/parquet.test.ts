@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Row } from '@sluice/core';
-import { seededRandom, sinkConformance } from '@sluice/core/testing';
+import { sinkConformance } from '@sluice/core/testing';
+import { assertParquetReadBack, mixedRecords, writeWithTwoCheckpoints } from '@sluice/files/testing';
 import { s3Sink } from './sink.ts';
 import {
   openS3Sink,
@@ -24,21 +25,6 @@ const skip = available ? false : 's3proxy not reachable at 127.0.0.1:9000';
 
 const base = Date.UTC(2026, 11, 6, 13, 0);
 
-/** Seeded records with nested objects, lists, nulls and both kinds of numbers. */
-function records(n: number, seed: number): Row[] {
-  const random = seededRandom(seed);
-  return Array.from({ length: n }, (_, i) => ({
-    id: i,
-    name: `record ${i}`,
-    amount: Math.round(random() * 100_000) / 100,
-    region: ['EU', 'US', 'APAC'][Math.floor(random() * 3)] ?? 'EU',
-    ok: random() < 0.5,
-    note: random() < 0.2 ? null : `n${Math.floor(random() * 10)}`,
-    tags: Array.from({ length: Math.floor(random() * 4) }, (_, j) => `t${j}`),
-    geo: { lat: Math.round(random() * 9000) / 100, lon: Math.round(random() * 18000) / 100 },
-  }));
-}
-
 describe('s3 sink, parquet', { skip }, () => {
   let bucket: TestBucket;
   before(async () => {
@@ -51,22 +37,12 @@ describe('s3 sink, parquet', { skip }, () => {
   for (const compression of ['zstd', 'snappy'] as const) {
     test(`DuckDB reads back the input from ${compression} objects, partitioned, with statistics`, async () => {
       const prefix = `pq-${compression}/`;
-      const input = records(3000, compression === 'zstd' ? 7 : 11);
+      const input = mixedRecords(3000, compression === 'zstd' ? 7 : 11);
       const sink = await openS3Sink(
         { bucket: bucket.name, prefix, format: 'parquet', compression, partition_by: { fields: ['region'] } },
         { pipeline: uniqueBucket('p') },
       );
-      for (let from = 0; from < input.length; from += 700) {
-        const chunk = input.slice(from, from + 700);
-        await sink.write({ records: chunk, times: chunk.map(() => base) });
-        if (from === 1400) {
-          await sink.prepareCommit?.(1);
-          await sink.commit?.(1);
-        }
-      }
-      await sink.prepareCommit?.(2);
-      await sink.commit?.(2);
-      await sink.close();
+      await writeWithTwoCheckpoints(sink, input, base);
       const keys = await bucket.keys(prefix);
       assert.deepEqual([...new Set(keys.map((k) => k.slice(prefix.length, k.lastIndexOf('/'))))].sort(), [
         'region=APAC',
@@ -74,20 +50,7 @@ describe('s3 sink, parquet', { skip }, () => {
         'region=US',
       ]);
       assert.equal(keys.length, 6, 'each checkpoint finished one object per region');
-      const { records: read, columns } = await bucket.parquet(prefix);
-      const byId = (rows: readonly { [k: string]: unknown }[]) =>
-        [...rows].sort((a, b) => Number(a.id) - Number(b.id));
-      assert.deepEqual(byId(read), byId(input));
-      const expectedCodec = compression.toUpperCase();
-      assert.ok(
-        columns.every((c) => c.compression === expectedCodec),
-        `every column chunk is ${expectedCodec}`,
-      );
-      const ids = columns.filter((c) => c.path === 'id');
-      assert.ok(
-        ids.length === keys.length && ids.every((c) => c.min !== null && c.max !== null),
-        'id has min/max statistics in every file',
-      );
+      assertParquetReadBack(await bucket.parquet(prefix), input, compression, keys.length);
     });
   }
 });

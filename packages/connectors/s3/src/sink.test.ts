@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock, type Row, type SinkBatch, validateConfig } from '@sluice/core';
-import { s3Sink, sinkMark } from './sink.ts';
+import { sinkMark } from '@sluice/files';
+import { s3Sink } from './sink.ts';
 import type { S3SinkState } from './sink-config.ts';
 import { openS3Sink, s3Available, TestBucket, uniqueBucket } from './test-support.ts';
 

@@ -3,7 +3,6 @@
  * each object a multipart upload that completes only once the checkpoint covering it is durable.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,9 +15,7 @@ import {
 import {
   defineSink,
   type Logger,
-  parseDuration,
   type RetryPolicy,
-  type Row,
   retry,
   retryPolicy,
   type Sink,
@@ -27,59 +24,24 @@ import {
   type SinkRejection,
   SluiceError,
 } from '@sluice/core';
+import { compileLayout, type Layout, PartitionedFiles, runName, sinkMark } from '@sluice/files';
 import { createClient, credentialsProblem, describeError, isTransient, statusOf } from './client-config.ts';
-import { encodeParquet } from './parquet-encode.ts';
-import { compilePartitionPath, type PartitionPath, timeTemplateProblem } from './partition.ts';
 import { type PreparedUpload, type S3SinkConfig, type S3SinkState, s3SinkConfig } from './sink-config.ts';
 
-/** An object being written: its upload, the parts sent, the bytes not sent yet. */
-interface OpenObject {
-  key: string;
-  uploadId: string;
-  parts: { n: number; etag: string }[];
-  /** JSON lines not uploaded yet (each with its newline), or the next Parquet part. */
-  chunks: (string | Buffer)[];
-  /**
-   * Length of `chunks` in UTF-16 code units (strings) or bytes (a Buffer): never more than their
-   * UTF-8 bytes, so a part sent at `part_bytes` of it holds at least that many bytes.
-   */
-  buffered: number;
-  /** For `parquet`: the JSON lines of the object's records, encoded when it is finished. */
-  lines: string[];
-  bytes: number;
-  openedAt: number;
-}
-
-/**
- * The mark in every object key this sink writes (`part-<mark>-…`): a hash of the pipeline and
- * sink id, so that a restart finds its own unfinished uploads under the prefix and no other's.
- */
-export function sinkMark(pipeline: string | undefined, id: string): string {
-  return createHash('sha256')
-    .update(`${pipeline ?? 'embedded'}\0${id}`)
-    .digest('hex')
-    .slice(0, 12);
-}
+/** An object being written: its upload and the parts sent. */
+type OpenObject = PreparedUpload;
 
 class S3Sink implements Sink {
   readonly #config: S3SinkConfig;
   readonly #step: string;
-  readonly #path: PartitionPath;
-  readonly #maxAge: number;
+  readonly #layout: Layout;
   readonly #policy: RetryPolicy;
   #client: S3Client | undefined;
   #ctx: SinkContext | undefined;
   #log: Logger | undefined;
   #mark = '';
-  /** This run's name part: objects sort by run, then by sequence. */
-  #run = '';
-  #seq = 0;
-  /** Objects being written, by partition path. */
-  readonly #open = new Map<string, OpenObject>();
-  /** Finished objects not yet part of a prepared checkpoint. */
-  #finished: PreparedUpload[] = [];
-  /** Prepared objects by the checkpoint that recorded them, completed at its `commit`. */
-  readonly #prepared = new Map<number, PreparedUpload[]>();
+  /** The objects of this run, from `open` on. */
+  #objects: PartitionedFiles<OpenObject, PreparedUpload> | undefined;
 
   constructor(config: S3SinkConfig, step: string) {
     this.#config = config;
@@ -87,15 +49,7 @@ class S3Sink implements Sink {
     const credentials = credentialsProblem(config);
     if (credentials !== undefined)
       throw new SluiceError('CONFIG_INVALID', credentials, { step, path: 'access_key_id' });
-    const time = config.partition_by?.time;
-    const problem = time === undefined ? undefined : timeTemplateProblem(time);
-    if (problem !== undefined)
-      throw new SluiceError('CONFIG_INVALID', `partition_by.time '${time}' ${problem}`, {
-        step,
-        path: 'partition_by.time',
-      });
-    this.#path = compilePartitionPath(time, config.partition_by?.fields ?? []);
-    this.#maxAge = parseDuration(config.roll.max_age, 'roll.max_age');
+    this.#layout = compileLayout(config, step);
     this.#policy = retryPolicy(config.retry);
   }
 
@@ -133,8 +87,24 @@ class S3Sink implements Sink {
     this.#ctx = ctx;
     this.#log = ctx.log;
     this.#client = createClient(this.#config);
-    this.#mark = sinkMark(ctx.pipeline, ctx.id);
-    this.#run = `${Date.now().toString(36).padStart(9, '0')}${randomBytes(3).toString('hex')}`;
+    this.#mark = sinkMark(ctx.pipeline, ctx.id, ctx.task);
+    const { format, compression, roll, part_bytes } = this.#config;
+    this.#objects = new PartitionedFiles(
+      {
+        format,
+        compression,
+        layout: this.#layout,
+        maxBytes: roll.max_bytes,
+        chunkBytes: part_bytes,
+        mark: this.#mark,
+        run: runName(Date.now()),
+      },
+      {
+        start: (path) => this.#start(path),
+        send: (object, bytes) => this.#sendParts(object, bytes),
+        finished: (object) => object,
+      },
+    );
     const restored = (ctx.restored as S3SinkState | undefined)?.uploads ?? [];
     // The restored checkpoint is durable: its objects are published, whether or not its commit ran.
     for (const upload of restored) await this.#complete(upload);
@@ -220,46 +190,19 @@ class S3Sink implements Sink {
     });
   }
 
-  async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
-    const rejections: SinkRejection[] = [];
-    const { records, times, texts } = batch;
-    const now = this.#ctx?.clock.now() ?? Date.now();
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i] as Row;
-      let line = texts?.[i];
-      if (line === undefined) {
-        try {
-          line = JSON.stringify(record);
-        } catch (err) {
-          rejections.push({ index: i, message: `cannot be written as JSON: ${describeError(err)}` });
-          continue;
-        }
-      }
-      const partition = this.#path(record, times[i] as number);
-      let object = this.#open.get(partition);
-      if (object !== undefined && now - object.openedAt >= this.#maxAge) {
-        await this.#finish(partition, object);
-        object = undefined;
-      }
-      if (object === undefined) object = await this.#start(partition, now);
-      if (this.#config.format === 'parquet') {
-        object.lines.push(line);
-        object.bytes += Buffer.byteLength(line) + 1;
-      } else {
-        object.chunks.push(line, '\n');
-        object.buffered += line.length + 1;
-        object.bytes += line.length + 1;
-        if (object.buffered >= this.#config.part_bytes) await this.#uploadPart(object);
-      }
-      if (object.bytes >= this.#config.roll.max_bytes) await this.#finish(partition, object);
-    }
-    return rejections.length > 0 ? rejections : undefined;
+  #objectsOrThrow(): PartitionedFiles<OpenObject, PreparedUpload> {
+    if (this.#objects === undefined)
+      throw new SluiceError('INTERNAL', 's3 sink used before open', { step: this.#step });
+    return this.#objects;
   }
 
-  async #start(partition: string, now: number): Promise<OpenObject> {
+  write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
+    return this.#objectsOrThrow().write(batch, this.#ctx?.clock.now() ?? Date.now());
+  }
+
+  async #start(path: string): Promise<OpenObject> {
     const client = this.#clientOrThrow();
-    const seq = String(this.#seq++).padStart(6, '0');
-    const key = `${this.#config.prefix}${partition === '' ? '' : `${partition}/`}part-${this.#mark}-${this.#run}-${seq}.${this.#config.format}`;
+    const key = `${this.#config.prefix}${path}`;
     const created = await this.#send(`starting the upload of ${key}`, () =>
       client.send(
         new CreateMultipartUploadCommand({
@@ -274,27 +217,25 @@ class S3Sink implements Sink {
       throw new SluiceError('SINK_UNAVAILABLE', `s3: the server gave no upload id for ${key}`, {
         step: this.#step,
       });
-    const object: OpenObject = {
-      key,
-      uploadId: created.UploadId,
-      parts: [],
-      chunks: [],
-      buffered: 0,
-      lines: [],
-      bytes: 0,
-      openedAt: now,
-    };
-    this.#open.set(partition, object);
-    return object;
+    return { key, uploadId: created.UploadId, parts: [] };
   }
 
-  /** Uploads the buffered bytes of `object` as its next part. */
-  async #uploadPart(object: OpenObject): Promise<void> {
-    if (object.buffered === 0) return;
+  /**
+   * Uploads `bytes` as the next parts of `object`: parts of `part_bytes`, the last taking what
+   * is left up to twice that, so that no part but an object's last is under S3's least.
+   */
+  async #sendParts(object: OpenObject, bytes: Uint8Array): Promise<void> {
+    const size = this.#config.part_bytes;
+    for (let at = 0; at < bytes.length; ) {
+      const end = bytes.length - at < 2 * size ? bytes.length : at + size;
+      await this.#uploadPart(object, bytes.subarray(at, end));
+      at = end;
+    }
+  }
+
+  /** Uploads `body` as the next part of `object`. */
+  async #uploadPart(object: OpenObject, body: Uint8Array): Promise<void> {
     const client = this.#clientOrThrow();
-    const [only] = object.chunks;
-    const body =
-      object.chunks.length === 1 && Buffer.isBuffer(only) ? only : Buffer.from(object.chunks.join(''));
     const n = object.parts.length + 1;
     const sent = await this.#send(`uploading part ${n} of ${object.key}`, () =>
       client.send(
@@ -317,61 +258,19 @@ class S3Sink implements Sink {
         },
       );
     object.parts.push({ n, etag: sent.ETag });
-    object.chunks = [];
-    object.buffered = 0;
-  }
-
-  /** Uploads the rest of `object` as its last part; it then waits for a checkpoint's commit. */
-  async #finish(partition: string, object: OpenObject): Promise<void> {
-    if (this.#config.format === 'parquet') await this.#uploadParquet(object);
-    else await this.#uploadPart(object);
-    this.#open.delete(partition);
-    this.#finished.push({ key: object.key, uploadId: object.uploadId, parts: object.parts });
-  }
-
-  /** Encodes the records of a `parquet` object and uploads the file in `part_bytes` parts. */
-  async #uploadParquet(object: OpenObject): Promise<void> {
-    const records = object.lines.map((line) => JSON.parse(line) as { [k: string]: unknown });
-    object.lines = [];
-    const file = encodeParquet(records, this.#config.compression);
-    const size = this.#config.part_bytes;
-    for (let at = 0; at < file.length; at += size) {
-      const part = Buffer.from(file.buffer, file.byteOffset + at, Math.min(size, file.length - at));
-      object.chunks = [part];
-      object.buffered = part.length;
-      await this.#uploadPart(object);
-    }
-  }
-
-  async #finishAll(): Promise<void> {
-    for (const [partition, object] of [...this.#open]) await this.#finish(partition, object);
   }
 
   async prepareCommit(checkpointId: number): Promise<S3SinkState> {
-    await this.#finishAll();
-    if (this.#finished.length > 0) {
-      this.#prepared.set(checkpointId, this.#finished);
-      this.#finished = [];
-    }
-    // Every prepared object not completed yet: a checkpoint whose commit never came is covered by this one.
-    const uploads = [...this.#prepared.values()].flat();
-    return { uploads };
+    return { uploads: await this.#objectsOrThrow().prepare(checkpointId) };
   }
 
-  async commit(checkpointId: number): Promise<void> {
-    for (const [id, uploads] of [...this.#prepared]) {
-      if (id > checkpointId) continue;
-      for (const upload of uploads) await this.#complete(upload);
-      this.#prepared.delete(id);
-    }
+  commit(checkpointId: number): Promise<void> {
+    return this.#objectsOrThrow().commit(checkpointId, (upload) => this.#complete(upload));
   }
 
   async close(): Promise<void> {
-    await this.#finishAll();
-    for (const upload of [...this.#prepared.values()].flat()) await this.#complete(upload);
-    for (const upload of this.#finished) await this.#complete(upload);
-    this.#prepared.clear();
-    this.#finished = [];
+    await this.#objects?.close((upload) => this.#complete(upload));
+    this.#objects = undefined;
     this.#client?.destroy();
     this.#client = undefined;
   }
@@ -379,12 +278,9 @@ class S3Sink implements Sink {
   async abort(): Promise<void> {
     // Prepared objects stay: their checkpoint may be durable, and the next open completes them.
     // What no checkpoint recorded is aborted now (best effort; the next open aborts what remains).
-    const strays = [
-      ...[...this.#open.values()].map((o) => ({ key: o.key, uploadId: o.uploadId })),
-      ...this.#finished,
-    ];
-    this.#open.clear();
-    this.#finished = [];
+    const left = this.#objects?.discard();
+    const strays = left === undefined ? [] : [...left.open, ...left.finished];
+    this.#objects = undefined;
     const client = this.#client;
     if (client === undefined) return;
     for (const { key, uploadId } of strays) {
@@ -422,7 +318,7 @@ export const s3Sink = defineSink({
     'Exactly-once: a finished object is only *prepared* — its upload id and part ETags go into the',
     'checkpoint — and is completed (made visible) once the checkpoint is durable. After a crash the',
     'restart completes the uploads of the restored checkpoint and aborts every other upload this sink',
-    'started (its keys carry a mark made from the pipeline name and the sink id), so each record is',
+    'started (its keys carry a mark made from the pipeline name, the sink id and, scaled out, the task), so each record is',
     'published once. Objects are named `part-<mark>-<run>-<sequence>.<format>` and sort in the order',
     'written. Give the bucket a lifecycle rule that aborts incomplete multipart uploads after some',
     'days longer than a job may stay down, for uploads of a sink that never restarts.',

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Row, type SourceReader, silentLogger, systemClock, validateConfig } from '@sluice/core';
-import { encodeParquet } from './parquet-encode.ts';
+import { encodeParquet } from '@sluice/files';
 import { s3Source } from './source.ts';
 import { type S3SourceConfig, s3SourceConfig } from './source-config.ts';
 import { s3Available, serverOptions, TestBucket } from './test-support.ts';

@@ -21,8 +21,8 @@ import {
   sleep,
   sourceBatchOf,
 } from '@sluice/core';
+import { decodeParquet } from '@sluice/files';
 import { createClient, credentialsProblem, describeError, isTransient } from './client-config.ts';
-import { decodeParquet } from './parquet-decode.ts';
 import { type S3SourceConfig, type S3SourcePosition, s3SourceConfig } from './source-config.ts';
 
 /**

@@ -4,9 +4,6 @@
  * back what a reader of the bucket sees. Not a public API.
  */
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   AbortMultipartUploadCommand,
@@ -19,11 +16,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type Clock, type Logger, type Sink, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import type { Clock, Logger, Sink } from '@sluice/core';
 import { serviceAvailable } from '@sluice/core/testing';
+import { openSink, type ParquetReadBack, readParquetWithDuckdb } from '@sluice/files/testing';
 import { createClient } from './client-config.ts';
 import { s3Sink } from './sink.ts';
-import type { S3SinkConfig } from './sink-config.ts';
 
 export const S3_HOST = '127.0.0.1:9000';
 export const S3_ENDPOINT = `http://${S3_HOST}`;
@@ -146,55 +143,19 @@ export class TestBucket {
     return out;
   }
 
-  /**
-   * The records of every Parquet object under `prefix`, objects in key order, as DuckDB reads
-   * them from local copies (each row as DuckDB's JSON of it). Also the files' column chunk
-   * metadata (codec, statistics) when `metadata` is given.
-   */
+  /** The records of every Parquet object under `prefix`, as `parquet` reads them. */
   async parquetRecords(prefix = ''): Promise<{ [k: string]: unknown }[]> {
     return (await this.parquet(prefix)).records;
   }
 
-  async parquet(prefix = ''): Promise<{
-    records: { [k: string]: unknown }[];
-    columns: { path: string; compression: string; min: string | null; max: string | null }[];
-  }> {
+  /**
+   * The records of every Parquet object under `prefix`, objects in key order, as DuckDB reads
+   * them (each row as DuckDB's JSON of it), with the files' column chunk metadata (codec,
+   * statistics).
+   */
+  async parquet(prefix = ''): Promise<ParquetReadBack> {
     const objects = await this.#objects(prefix, (k) => k.endsWith('.parquet'));
-    if (objects.length === 0) return { records: [], columns: [] };
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-s3-parquet-'));
-    try {
-      const files: string[] = [];
-      for (const [i, [, bytes]] of objects.entries()) {
-        const file = join(dir, `${String(i).padStart(6, '0')}.parquet`);
-        await writeFile(file, bytes);
-        files.push(file);
-      }
-      const { DuckDBInstance } = await import('@duckdb/node-api');
-      const db = await DuckDBInstance.create(':memory:', { threads: '1' });
-      const connection = await db.connect();
-      try {
-        const list = `[${files.map((f) => `'${f}'`).join(', ')}]`;
-        const rows = await connection.runAndReadAll(
-          `SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${list}, union_by_name = true) t`,
-        );
-        const records = rows.getRows().map((r) => JSON.parse(String(r[0])) as { [k: string]: unknown });
-        const meta = await connection.runAndReadAll(
-          `SELECT path_in_schema, compression, stats_min_value, stats_max_value FROM parquet_metadata(${list})`,
-        );
-        const columns = meta.getRows().map((r) => ({
-          path: String(r[0]),
-          compression: String(r[1]),
-          min: r[2] === null ? null : String(r[2]),
-          max: r[3] === null ? null : String(r[3]),
-        }));
-        return { records, columns };
-      } finally {
-        connection.closeSync();
-        db.closeSync();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return readParquetWithDuckdb(objects.map(([, bytes]) => bytes));
   }
 
   /** Removes unfinished uploads, objects (with folder markers) and the bucket. */
@@ -229,17 +190,5 @@ export async function openS3Sink(
   options: { [k: string]: unknown },
   job: { pipeline: string; id?: string; restored?: unknown; clock?: Clock; log?: Logger },
 ): Promise<Sink> {
-  const checked = validateConfig<S3SinkConfig>(s3Sink.config, { ...serverOptions, ...options });
-  if (!checked.ok) throw new Error(`invalid s3 config: ${JSON.stringify(checked.issues)}`);
-  const sink = s3Sink.create(checked.value);
-  await sink.open({
-    id: job.id ?? 'out',
-    pipeline: job.pipeline,
-    restored: job.restored,
-    clock: job.clock ?? systemClock,
-    baseDir: process.cwd(),
-    signal: new AbortController().signal,
-    log: job.log ?? silentLogger,
-  });
-  return sink;
+  return openSink(s3Sink, { ...serverOptions, ...options }, job);
 }
