@@ -38,6 +38,15 @@ export function sluiceProgram(): Command {
       "serve the operations API, /metrics and the pipeline's views over HTTP (needs @sluice/server; host default 127.0.0.1; tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN)",
     )
     .option(
+      '--serve-tls-cert <file>',
+      'with --serve: serve HTTPS with this PEM certificate (chain); needs --serve-tls-key',
+    )
+    .option('--serve-tls-key <file>', 'with --serve: the PEM private key of --serve-tls-cert')
+    .option(
+      '--serve-rate-limit <rate>',
+      'with --serve: requests per second per client address, optionally with how many at once after a quiet spell: 50 or 50,200 (the burst defaults to the rate); beyond it 429 with Retry-After. Default: no limit',
+    )
+    .option(
       '--max-dead-letters <limit>',
       'fail the run (exit 3) when more records than this become dead letters: a count (0: any dead letter fails; watched while running, failing at once without a final checkpoint) or a percentage of the records read such as 5% (checked when the run ends)',
     )
@@ -210,6 +219,9 @@ export interface RunOptionsRaw {
   status: boolean;
   maxDeadLetters?: string;
   serve?: string;
+  serveTlsCert?: string;
+  serveTlsKey?: string;
+  serveRateLimit?: string;
   workerId?: string;
   checkpointStore?: string;
   lease?: string;

@@ -3,6 +3,7 @@
  * when it produces more dead letters than `--max-dead-letters` allows.
  */
 
+import { readFile } from 'node:fs/promises';
 import { createLogger, Job, type LogLevel, SluiceError } from '@sluice/core';
 import {
   allDeadWarning,
@@ -14,7 +15,13 @@ import {
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { explainScript, loadWithPlugins } from './plugins.ts';
-import { parseServeAddress, type Served, startServer } from './serve-option.ts';
+import {
+  parseRateLimit,
+  parseServeAddress,
+  type Served,
+  type ServeExtras,
+  startServer,
+} from './serve-option.ts';
 import { reportProgress, StatusLine } from './status.ts';
 import { filteredSummary } from './summary.ts';
 
@@ -43,6 +50,11 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     );
     return 2;
   }
+  const extras = await serveExtras(opts);
+  if (typeof extras === 'string') {
+    process.stderr.write(`sluice: ${extras}\n`);
+    return 2;
+  }
   const tty = process.stderr.isTTY === true;
   const format =
     opts.logFormat === 'json' || opts.logFormat === 'text' ? opts.logFormat : tty ? 'text' : 'json';
@@ -62,7 +74,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
     if (address) {
       try {
-        served = await startServer(job, address, process.env);
+        served = await startServer(job, address, process.env, extras);
       } catch (err) {
         await job.discard();
         throw err;
@@ -135,4 +147,37 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     process.off('SIGTERM', onSignal);
     await served?.close();
   }
+}
+
+/** The server options beside `--serve` (TLS files read here), or what is wrong with them. */
+async function serveExtras(opts: RunOptionsRaw): Promise<ServeExtras | string> {
+  const { serveTlsCert, serveTlsKey, serveRateLimit } = opts;
+  if (opts.serve === undefined) {
+    const alone =
+      serveTlsCert !== undefined
+        ? '--serve-tls-cert'
+        : serveTlsKey !== undefined
+          ? '--serve-tls-key'
+          : serveRateLimit !== undefined
+            ? '--serve-rate-limit'
+            : undefined;
+    return alone === undefined ? {} : `${alone} needs --serve`;
+  }
+  const extras: ServeExtras = {};
+  if ((serveTlsCert === undefined) !== (serveTlsKey === undefined))
+    return '--serve-tls-cert and --serve-tls-key go together: the certificate and its private key';
+  if (serveTlsCert !== undefined && serveTlsKey !== undefined) {
+    try {
+      extras.tls = { cert: await readFile(serveTlsCert), key: await readFile(serveTlsKey) };
+    } catch (err) {
+      return `cannot read the TLS certificate or key: ${(err as Error).message}`;
+    }
+  }
+  if (serveRateLimit !== undefined) {
+    const limit = parseRateLimit(serveRateLimit);
+    if (limit === undefined)
+      return `--serve-rate-limit must be requests per second, optionally with a burst, such as 50 or 50,200, got '${serveRateLimit}'`;
+    extras.rateLimit = limit;
+  }
+  return extras;
 }
