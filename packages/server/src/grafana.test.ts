@@ -39,6 +39,7 @@ steps:
     fields: { total: amount * 2 }
 sinks:
   out: { type: discard }
+  latest: { type: view, key: [amount] }
 `;
 
 /** The metrics of a Prometheus text exposition: name → type and the labels its samples carry. */

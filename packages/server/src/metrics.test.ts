@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` scraped over loopback and parsed as the Prometheus text exposition format:
- * every series matches the job's own counters.
+ * every series matches the job's own counters (and a view's row count, the last checkpoint's size).
  */
 
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ steps:
     fields: { n: count(*), total: sum(total) }
 sinks:
   out: { type: discard }
+  windows: { type: view }
 `;
 
 interface Sample {
@@ -122,6 +123,12 @@ test('/metrics exposes per-step, per-sink, watermark lag and checkpoint series t
     assert.ok(Math.abs(value(samples, 'sluice_checkpoint_duration_seconds_sum', {})! - sum) < 1e-9);
     assert.equal(value(samples, 'sluice_checkpoint_duration_seconds_bucket', { le: '+Inf' }), history.length);
     assert.equal(value(samples, 'sluice_last_checkpoint_id', {}), m.lastCheckpointId);
+    assert.equal(types.get('sluice_last_checkpoint_size_bytes'), 'gauge');
+    const size = value(samples, 'sluice_last_checkpoint_size_bytes', {});
+    assert.equal(size, history.at(-1)!.bytes);
+    assert.ok(size! > 0);
+    // The view holds one row per window result, keyed by the window's bounds.
+    assert.equal(value(samples, 'sluice_view_rows', { view: 'windows' }), 2);
 
     // A second scrape does not count the same checkpoint twice.
     const again = parseExposition(await (await fetch(`${served.server.url}/metrics`)).text());

@@ -9,6 +9,7 @@
 
 import type { Job } from '@sluice/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { viewTable } from './views.ts';
 
 /** The Prometheus registry of one served job, and the hook that keeps its histogram current. */
 export interface JobRegistry {
@@ -142,6 +143,32 @@ export function jobRegistry(job: Job, now: () => number): JobRegistry {
     registers: [registry],
     collect() {
       this.set(job.metrics().lastCheckpointId ?? 0);
+    },
+  });
+
+  new Gauge({
+    name: 'sluice_last_checkpoint_size_bytes',
+    help: 'Size of the last completed checkpoint, encoded (absent before the first). Views keep their whole table in every checkpoint, so this grows with them.',
+    registers: [registry],
+    collect() {
+      const last = job.checkpointHistory().at(-1);
+      if (last === undefined) this.reset();
+      else this.set(last.bytes);
+    },
+  });
+  new Gauge({
+    name: 'sluice_view_rows',
+    help: 'Rows a view holds (in memory, and in each checkpoint).',
+    labelNames: ['view'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const sink of job.plan.sinks) {
+        if (sink.type !== 'view') continue;
+        const name = (sink.config as { name?: string }).name ?? sink.id;
+        const table = viewTable(pipeline, name);
+        if (table) this.set({ view: name }, table.size);
+      }
     },
   });
 
