@@ -183,7 +183,7 @@ export function openApiDocument(job: Job, views: readonly ViewInfo[], hasReadTok
         ? `the JSON array of the values of ${view.key.join(', ')}`
         : `the value of ${view.key?.[0] ?? 'the key field'} as text`;
     paths[base] = get(
-      `Rows of view ${view.name} in key order (prefix, after, limit).`,
+      `Rows of view ${view.name} in key order: a prefix or a range [start, end) of keys, pages (after, limit), a row filter (where). A filtered page looks at up to 10,000 rows and may hold fewer than limit; follow next until it is absent.`,
       json(
         {
           type: 'object',
@@ -200,7 +200,21 @@ export function openApiDocument(job: Job, views: readonly ViewInfo[], hasReadTok
       {
         parameters: [
           { name: 'prefix', in: 'query', schema: { type: 'string' } },
-          { name: 'after', in: 'query', schema: { type: 'string' } },
+          { name: 'start', in: 'query', description: 'first key (inclusive)', schema: { type: 'string' } },
+          { name: 'end', in: 'query', description: 'end key (exclusive)', schema: { type: 'string' } },
+          {
+            name: 'after',
+            in: 'query',
+            description: 'continue after this key: the next of the previous page',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'where',
+            in: 'query',
+            description:
+              "a condition on the row fields, as in a filter step, e.g. v >= 100 AND sensor LIKE 's1%'",
+            schema: { type: 'string' },
+          },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
         ],
       },

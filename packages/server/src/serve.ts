@@ -6,7 +6,7 @@
 import type { OutgoingHttpHeaders, RequestListener, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import websocket from '@fastify/websocket';
-import { type Job, SluiceError } from '@sluice/core';
+import { compilePredicate, type Job, type Row, SluiceError } from '@sluice/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { denied, type RouteGroup, type ServerTokens } from './auth.ts';
 import { dashboardRoutes } from './dashboard.ts';
@@ -62,6 +62,18 @@ declare module 'fastify' {
 }
 
 const JSON_LIMIT_MAX = 1000;
+/** Rows a filtered scan looks at per page, at most: a filter matching few rows costs a bounded amount. */
+const MAX_EXAMINED = 10_000;
+
+/** The query of a view scan (see README.md). */
+type ScanQuery = {
+  prefix?: string;
+  start?: string;
+  end?: string;
+  after?: string;
+  limit?: string;
+  where?: string;
+};
 /** The WebSocket change feed (it checks its token itself: see the route). */
 const WS_ROUTE = '/api/views/:name/ws';
 
@@ -205,18 +217,24 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
   app.get(
     '/api/views/:name',
     read,
-    async (
-      req: FastifyRequest<ViewParams & { Querystring: { prefix?: string; after?: string; limit?: string } }>,
-      reply,
-    ) => {
+    async (req: FastifyRequest<ViewParams & { Querystring: ScanQuery }>, reply) => {
       const table = tableOf(req, reply);
       if (!table) return reply;
+      const { prefix, start, end, after, where } = req.query;
       const limit = parseLimit(req.query.limit, 100);
       if (limit === undefined)
         return badRequest(reply, `limit must be an integer from 1 to ${JSON_LIMIT_MAX}`);
+      const match = where === undefined ? undefined : rowFilter(where);
+      if (typeof match === 'string') return badRequest(reply, match);
       const etag = `W/"${table.offset}"`;
       if (notModified(req, etag)) return reply.code(304).header('etag', etag).send();
-      const page = table.scan({ prefix: req.query.prefix, after: req.query.after, limit });
+      let page: ReturnType<typeof table.scan>;
+      try {
+        page = table.scan({ prefix, start, end, after, limit, match, maxExamined: MAX_EXAMINED });
+      } catch (err) {
+        if (err instanceof SluiceError) return badRequest(reply, `where: ${err.message}`);
+        throw err;
+      }
       const next = page.next === undefined ? '' : `,"next":${JSON.stringify(page.next)}`;
       return reply
         .header('etag', etag)
@@ -320,6 +338,25 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * A scan's `where`: a condition in the pipelines' expression language over a row's fields (a
+ * missing field is NULL), compiled once per request; its compile error as text.
+ */
+function rowFilter(where: string): ((json: string) => boolean) | string {
+  if (where.length > 4096) return 'where: the condition is longer than 4096 characters';
+  let predicate: (row: Row) => boolean;
+  try {
+    predicate = compilePredicate(where, { missingAsNull: true, path: 'where' });
+  } catch (err) {
+    if (err instanceof SluiceError) return `where: ${err.message}`;
+    throw err;
+  }
+  return (json) => {
+    const row: unknown = JSON.parse(json);
+    return typeof row === 'object' && row !== null && !Array.isArray(row) && predicate(row as Row);
   };
 }
 

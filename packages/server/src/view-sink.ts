@@ -124,7 +124,7 @@ export const viewSink = defineSink({
   summary: 'Keeps the latest row per key for the HTTP API: point lookups, scans and live changes.',
   description: [
     'Served by `sluice run --serve` (or `serve(job)` in code) under `/api/views/<name>`: `GET /api/views/<name>/<key>`',
-    'for one row, `GET /api/views/<name>?prefix=&after=&limit=` for pages of rows in key order, and',
+    'for one row, `GET /api/views/<name>?prefix=&start=&end=&after=&where=&limit=` for pages of rows in key order (a prefix or a key range, a filter condition as in a `filter` step), and',
     '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`,',
     'or `/api/views/<name>/ws?from=<offset>` for the same changes over WebSocket. The dashboard at `/` charts',
     'views that hold window results and shows each view as a top-N table; `/api/openapi.json` describes each view with the row schema the plan inferred.',

@@ -61,6 +61,22 @@ export function keyText(row: unknown, fields: readonly string[]): string | undef
   return fields.length === 1 ? String(values[0]) : JSON.stringify(values);
 }
 
+/** What `ViewTable.scan` reads: a key range, a page, and an optional row filter. */
+export interface ScanOptions {
+  prefix?: string;
+  /** First key of the range (inclusive). */
+  start?: string;
+  /** End of the range (exclusive). */
+  end?: string;
+  /** Continue after this key (exclusive): the `next` of the previous page. */
+  after?: string;
+  limit: number;
+  /** Whether a row (its JSON text, and its key) belongs in the answer; may throw. */
+  match?: (json: string, key: string) => boolean;
+  /** Rows looked at, at most; default all in range. */
+  maxExamined?: number;
+}
+
 /** Something told when a view has new changes. */
 export type ViewListener = () => void;
 
@@ -135,24 +151,38 @@ export class ViewTable {
   }
 
   /**
-   * Rows in key order (by code unit) whose key starts with `prefix`, after the key `after`
-   * (exclusive), at most `limit`; `next` is the key to pass as `after` for the following page.
+   * Rows in key order (by code unit) whose key starts with `prefix`, from `start` (inclusive) up
+   * to `end` (exclusive), after the key `after` (exclusive, to continue a page), and — when
+   * `match` is given — for which `match(row JSON)` is true, at most `limit` of them. At most
+   * `maxExamined` rows are looked at, so that a filter matching few rows costs a bounded amount
+   * per page: a page may then hold fewer than `limit` rows (even none). `next` is the key to pass
+   * as `after` for the following page; absent when the range has been read to its end.
    */
-  scan(options: { prefix?: string; after?: string; limit: number }): { rows: ViewRow[]; next?: string } {
+  scan(options: ScanOptions): { rows: ViewRow[]; next?: string } {
     this.#sorted ??= [...this.#rows.keys()].sort();
     const keys = this.#sorted;
     const prefix = options.prefix ?? '';
-    const start = options.after !== undefined && options.after >= prefix ? options.after : undefined;
-    let i = lowerBound(keys, start ?? prefix);
-    if (start !== undefined && keys[i] === start) i++;
-    const rows: ViewRow[] = [];
-    for (; i < keys.length && rows.length < options.limit; i++) {
-      const key = keys[i];
-      if (!key.startsWith(prefix)) break;
-      rows.push(this.get(key)!);
+    const { after, end, match } = options;
+    const maxExamined = options.maxExamined ?? Number.POSITIVE_INFINITY;
+    let from = prefix;
+    if (options.start !== undefined && options.start > from) from = options.start;
+    let i = lowerBound(keys, from);
+    if (after !== undefined && after >= from) {
+      i = lowerBound(keys, after);
+      if (keys[i] === after) i++;
     }
-    const more = i < keys.length && keys[i].startsWith(prefix);
-    return more && rows.length > 0 ? { rows, next: rows.at(-1)!.key } : { rows };
+    const inRange = (key: string) => key.startsWith(prefix) && (end === undefined || key < end);
+    const rows: ViewRow[] = [];
+    let examined = 0;
+    for (; i < keys.length && rows.length < options.limit && examined < maxExamined; i++) {
+      const key = keys[i];
+      if (!inRange(key)) break;
+      examined++;
+      const row = this.get(key)!;
+      if (match === undefined || match(row.json, key)) rows.push(row);
+    }
+    const more = i < keys.length && inRange(keys[i]);
+    return more && i > 0 ? { rows, next: keys[i - 1] } : { rows };
   }
 
   /**

@@ -36,7 +36,7 @@ const json = async <T>(res: Response): Promise<T> => {
   return (await res.json()) as T;
 };
 
-test('a view keeps the latest row per key: lookups, paginated scans, ETags and dead letters', {
+test('a view keeps the latest row per key: lookups, paginated scans, ranges, filters, ETags and dead letters', {
   timeout: 60_000,
 }, async () => {
   const served = await startServed(appendPipeline('views-append'));
@@ -96,6 +96,36 @@ test('a view keeps the latest row per key: lookups, paginated scans, ETags and d
       sensors.filter((s) => s.startsWith('s1')),
     );
     assert.equal(prefixed.next, undefined);
+
+    // A key range [start, end), and a filter in the pipelines' expression language.
+    const ranged = await json<ScanAnswer>(await fetch(`${views}/sensors?start=s08&end=s12`));
+    assert.deepEqual(
+      ranged.rows.map((r) => r.key),
+      ['s08', 's09', 's10', 's11'],
+    );
+    const where = new URLSearchParams({ where: "v >= 100 AND sensor <> 's02'", limit: '3' });
+    const filtered = await json<ScanAnswer>(await fetch(`${views}/sensors?${where}`));
+    assert.deepEqual(
+      filtered.rows.map((r) => r.row.v),
+      [100, 101, 103],
+    );
+    assert.equal(filtered.next, 's03');
+    where.set('after', filtered.next!);
+    const rest = await json<ScanAnswer>(await fetch(`${views}/sensors?${where}`));
+    assert.deepEqual(
+      rest.rows.map((r) => r.row.v),
+      [104],
+    );
+    // A row without the field is NULL for the condition: not matched, not an error.
+    const absent = await json<ScanAnswer>(
+      await fetch(`${views}/sensors?where=${encodeURIComponent('w = 1')}`),
+    );
+    assert.deepEqual(absent.rows, []);
+    for (const bad of ['v >=', 'v + 1', "v > 'x' + 1"]) {
+      const refused = await fetch(`${views}/sensors?where=${encodeURIComponent(bad)}`);
+      assert.equal(refused.status, 400, bad);
+      assert.match(((await refused.json()) as { message: string }).message, /^where: /, bad);
+    }
 
     const scanned = await fetch(`${views}/sensors?prefix=s1`);
     const scanTag = scanned.headers.get('etag')!;
