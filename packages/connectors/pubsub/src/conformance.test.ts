@@ -27,6 +27,8 @@ sinkConformance({
   spec: pubsubSink,
   label: 'pubsub (stand-in)',
   baseDir: REPO_ROOT,
+  // The killed pipeline's child process publishes to this process's stand-in by its endpoint.
+  plugin: '@sluice/pubsub',
   // A record without the field an attribute is made of: the sink refuses it.
   refused: { record: { id: 1000, amount: 1 }, reason: /attribute 'name' failed: .*name/ },
   async target() {

@@ -77,6 +77,11 @@ export function pubsubSourceConformance(server: PubSubStandIn): void {
     baseDir: REPO_ROOT,
     // The service keeps what was acknowledged: a reader without a restored position skips it.
     upstreamPositions: true,
+    // The killed pipeline's child process reaches the stand-in of this process by its endpoint.
+    plugin: '@sluice/pubsub',
+    // Readers of one subscription share its messages; each holds the leases of what it pulled.
+    // Small pulls, so that one reader does not take all of the test's input in its first pull.
+    sharedWork: { options: (options) => ({ ...options, pull_batch: 16 }) },
     async input() {
       const topic = uniqueName('conformance-in');
       const subscription = `${topic}-sub`;

@@ -1,6 +1,6 @@
 /**
  * The core's source conformance suite run by the `rabbitmq` source on a quorum queue it declares
- * itself (`declare: true`), against the machine's RabbitMQ.
+ * itself (`declare: true`), against the machine's RabbitMQ, kill -9 and an outage included.
  */
 
 import type { Row } from '@sluice/core';
@@ -9,6 +9,7 @@ import { rabbitmqSource } from './source.ts';
 import {
   Broker,
   openRabbitmqReader,
+  RABBITMQ_HOST,
   RABBITMQ_URL,
   REPO_ROOT,
   rabbitmqAvailable,
@@ -25,11 +26,17 @@ sourceConformance({
   baseDir: REPO_ROOT,
   upstreamPositions: true,
   timeoutMs: 10_000,
-  async input() {
+  // kill -9 and an outage at a proxy, as on a classic queue.
+  server: RABBITMQ_HOST,
+  plugin: '@sluice/rabbitmq',
+  // Competing consumers, as on a classic queue.
+  sharedWork: {},
+  async input(through) {
     const queue = uniqueName('conformance-quorum');
     const options = { url: RABBITMQ_URL, queue, declare: true, queue_type: 'quorum' };
     // Declared by the source, before anything is published, as for a pipeline that has run before.
     await (await openRabbitmqReader(options)).close();
+    if (through?.address !== undefined) options.url = `amqp://${through.address}`;
     const broker = await Broker.open();
     return {
       options,

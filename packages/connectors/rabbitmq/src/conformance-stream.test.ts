@@ -1,12 +1,20 @@
 /**
  * The core's source conformance suite run by the `rabbitmq` source on a stream queue (offsets in
- * the checkpoint, nothing kept upstream) against the machine's RabbitMQ.
+ * the checkpoint, nothing kept upstream) against the machine's RabbitMQ, kill -9 and an outage
+ * included.
  */
 
 import type { Row } from '@sluice/core';
 import { sourceConformance } from '@sluice/core/testing';
 import { rabbitmqSource } from './source.ts';
-import { Broker, RABBITMQ_URL, REPO_ROOT, rabbitmqAvailable, uniqueName } from './test-support.ts';
+import {
+  Broker,
+  RABBITMQ_HOST,
+  RABBITMQ_URL,
+  REPO_ROOT,
+  rabbitmqAvailable,
+  uniqueName,
+} from './test-support.ts';
 
 const available = await rabbitmqAvailable();
 const skip = available ? false : 'rabbitmq not reachable at 127.0.0.1:5672';
@@ -17,12 +25,19 @@ sourceConformance({
   skip,
   baseDir: REPO_ROOT,
   timeoutMs: 10_000,
-  async input() {
+  // kill -9 (the offset restored from the checkpoint of a killed child) and an outage at a proxy.
+  server: RABBITMQ_HOST,
+  plugin: '@sluice/rabbitmq',
+  async input(through) {
     const queue = uniqueName('conformance-stream');
     const broker = await Broker.open();
     await broker.channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'stream' } });
     return {
-      options: { url: RABBITMQ_URL, queue, queue_type: 'stream' },
+      options: {
+        url: through?.address === undefined ? RABBITMQ_URL : `amqp://${through.address}`,
+        queue,
+        queue_type: 'stream',
+      },
       async write(records: readonly Row[]) {
         await broker.send(
           queue,

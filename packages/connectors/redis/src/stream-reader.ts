@@ -100,6 +100,8 @@ export class StreamReader implements SourceReader {
   #claimCursor = '0-0';
   #nextClaim = 0;
   #closed = false;
+  /** Ends the wait of a read whose window is full, set while one waits: a commit made room. */
+  #roomMade: (() => void) | undefined;
 
   constructor(
     settings: StreamSettings,
@@ -125,9 +127,13 @@ export class StreamReader implements SourceReader {
     if (this.#closed) return null;
     const room = this.#s.maxPending - this.#unacked.size;
     if (room <= 0) {
-      // The window is full: nothing more until a checkpoint acknowledges some (backpressure).
+      // The window is full: nothing more until a checkpoint acknowledges some (backpressure). The
+      // commit that makes room ends the wait, so the reader does not idle past it.
       this.#ctx.requestCheckpoint?.();
-      await sleep(IDLE_MS, signal);
+      await sleep(IDLE_MS, signal, (wake) => {
+        this.#roomMade = wake;
+      });
+      this.#roomMade = undefined;
       return { records: [] };
     }
     const count = Math.min(max, room);
@@ -306,6 +312,7 @@ export class StreamReader implements SourceReader {
       return;
     }
     for (const id of ids) this.#unacked.delete(id);
+    this.#roomMade?.();
   }
 
   async #xack(ids: string[]): Promise<void> {
@@ -316,6 +323,7 @@ export class StreamReader implements SourceReader {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#roomMade?.();
     // Nothing unacknowledged is acknowledged here: the entries stay pending for the next start.
     for (const client of [this.#reads, this.#acks]) {
       try {
@@ -340,7 +348,8 @@ export class StreamReader implements SourceReader {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, less when `signal` aborts or the `wake` handed to `onWait` is called. */
+function sleep(ms: number, signal: AbortSignal, onWait?: (wake: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -349,5 +358,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     };
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
+    onWait?.(done);
   });
 }

@@ -13,6 +13,8 @@ sourceConformance({
   spec: websocketSource,
   label: 'websocket with resume',
   baseDir: tmpdir(),
+  // kill -9: the pipeline in a child process reconnects to this process's push server.
+  plugin: '@sluice/websocket',
   timeoutMs: 10_000,
   async input() {
     const server = new PushServer();

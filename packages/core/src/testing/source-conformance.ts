@@ -111,6 +111,25 @@ export interface SourceConformance<S extends TSchema> {
   readonly timeoutMs?: number;
 }
 
+/**
+ * The row of a `changelog: debezium` line the `file` sink wrote for an insert; throws for any
+ * other change (the suite's inputs are inserts only).
+ */
+function insertedRow(line: Row): Row {
+  const after = line.after;
+  if (line.op !== 'c' || typeof after !== 'object' || after === null || Array.isArray(after))
+    throw new Error(`expected an insert, the file sink wrote ${JSON.stringify(line)}`);
+  return after as Row;
+}
+
+/**
+ * The `memory` sink into `store`, taking the changelog of a source of a table's changes (CDC),
+ * whose records it keeps as they come: the suite only inserts.
+ */
+function memorySink<S extends TSchema>(spec: SourceSpec<S>, config: Static<S>, store: string): string {
+  return `{ type: memory, store: ${store}${spec.changelog?.(config) !== undefined ? ', changelog: true' : ''} }`;
+}
+
 /** Records `from`..`to` - 1 of the suite's data, `{ id, name, ts }`. */
 function rows(from: number, to: number): Row[] {
   const out: Row[] = [];
@@ -441,16 +460,23 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
             'bounded with these options: the run reads all of its input before it can be killed mid-stream',
           );
         const delivery = checkedDelivery(spec.delivery, spec.config, config);
+        // A source of a table's changes (CDC) needs a sink that takes a changelog; the suite only
+        // inserts, so every line is a `c` whose `after` is the record.
+        const changes = spec.changelog?.(config) !== undefined;
+        const published = async (): Promise<Row[]> => {
+          const lines = await publishedLines(out);
+          return changes ? lines.map(insertedRow) : lines;
+        };
         const dir = await mkdtemp(join(tmpdir(), 'sluice-conformance-'));
+        const out = join(dir, 'out');
         try {
-          const out = join(dir, 'out');
           const yaml = [
             `name: ${pipeline()}`,
             `settings: { checkpoint: { interval: 100ms, dir: ${JSON.stringify(join(dir, 'checkpoints'))} }, batch_size: 20 }`,
             'sources:',
             `  in: ${JSON.stringify({ type: spec.type, ...input.options })}`,
             'sinks:',
-            `  out: { type: file, path: ${JSON.stringify(join(out, 'records.jsonl'))}, format: json, roll: { interval: 100ms } }`,
+            `  out: { type: file, path: ${JSON.stringify(join(out, 'records.jsonl'))}, format: json, roll: { interval: 100ms }${changes ? ', changelog: debezium' : ''} }`,
           ].join('\n');
           const run = { yaml, file: join(adapter.baseDir, 'pipeline.yaml'), plugins: [plugin] };
           await input.write(rows(0, 300));
@@ -459,7 +485,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
             await waitFor('a checkpoint', async () => (await checkpointCount(dir)) >= 1, 60_000, first.ended);
             await waitFor(
               'some records published',
-              async () => (await publishedLines(out)).length > 0,
+              async () => (await published()).length > 0,
               60_000,
               first.ended,
             );
@@ -475,7 +501,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
           try {
             await waitFor(
               'every record published',
-              async () => new Set((await publishedLines(out)).map((r) => r.id)).size >= 500,
+              async () => new Set((await published()).map((r) => r.id)).size >= 500,
               60_000,
               second.ended,
             );
@@ -484,7 +510,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
           }
           const ended = await second.exited;
           assert.equal(ended.code, 0, `the restarted run stops cleanly on SIGTERM\n${ended.stderr}`);
-          accounted(await publishedLines(out), rows(0, 500), delivery, t);
+          accounted(await published(), rows(0, 500), delivery, t);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
@@ -510,7 +536,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
           input,
           dir,
           job,
-          `{ type: memory, store: ${job} }`,
+          memorySink(spec, config, job),
           '',
           async (_job, failed) => {
             await input.write(rows(0, 30));
@@ -622,7 +648,7 @@ export function sourceConformance<S extends TSchema>(adapter: SourceConformance<
           const job = pipeline();
           const store = memorySinkStore(job);
           const dead = memorySinkStore(`${job}-dead`);
-          const sink = `{ type: memory, store: ${job} }`;
+          const sink = memorySink(spec, config, job);
           await input.write(rows(0, 5));
           await input.writeMalformed(1);
           await input.write(rows(5, 10));
