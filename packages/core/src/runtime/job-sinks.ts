@@ -31,6 +31,8 @@ export interface SinkOpenOptions {
 /** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
 export class JobSinks {
   readonly sinks: SinkRunner[] = [];
+  /** The sinks that take watermarks, with the id of the step or source they read. */
+  readonly #watermarked: { readonly runner: SinkRunner; readonly input: string }[] = [];
   readonly #outputs: OutputRouter;
 
   constructor(outputs: OutputRouter) {
@@ -74,10 +76,22 @@ export class JobSinks {
       const runner = await openSink(s.id, s, s.input);
       this.sinks.push(runner);
       const input = parseStreamRef(s.input);
+      if (runner.sink.takesWatermarks) this.#watermarked.push({ runner, input: input.id });
       const node = graph.nodes.get(input.id);
       if (node === undefined) graph.sourceTargets.get(input.id)!.sinks.push(runner);
       else if (input.port === undefined) node.sinks.push(runner);
       else node.ports.get(input.port)!.sinks.push(runner);
+    }
+  }
+
+  /**
+   * Tells each sink that takes watermarks its input's watermark: the step's, or the source's
+   * (`watermarkOf`) for a sink that reads a source. Call it after the steps advanced.
+   */
+  noteWatermarks(graph: OperatorGraph, watermarkOf: (source: string) => number): void {
+    for (const { runner, input } of this.#watermarked) {
+      const node = graph.nodes.get(input);
+      runner.noteWatermark(node === undefined ? watermarkOf(input) : node.watermark);
     }
   }
 

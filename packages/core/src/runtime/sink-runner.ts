@@ -25,6 +25,8 @@ export interface QueueCapacity {
 interface Chunk {
   readonly batch: SinkBatch;
   readonly bytes: number;
+  /** For a sink that takes watermarks: the input's watermark noted after this chunk's records. */
+  watermark?: number;
 }
 
 /** When the consumed front of the queue is this long (and half of it), it is cut off. */
@@ -50,6 +52,8 @@ export class SinkRunner {
   #release: (() => void) | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
+  /** The latest watermark noted (`noteWatermark`). */
+  #watermark = Number.NEGATIVE_INFINITY;
   /** Records the sink has accepted (written without rejection). */
   written = 0;
   rejected = 0;
@@ -77,6 +81,24 @@ export class SinkRunner {
     this.#chunks.push({ batch, bytes });
     this.#queued += n;
     this.#queuedBytes += bytes;
+    this.#loop ??= this.#run();
+  }
+
+  /**
+   * For a sink that takes watermarks (`Sink.takesWatermarks`): the watermark of its input moved
+   * to `watermark` after the records enqueued so far. The write that takes the last of them
+   * carries it (`SinkBatch.watermark`), or a write of no records when none is queued. Ignored by
+   * other sinks, and when not above the last noted.
+   */
+  noteWatermark(watermark: number): void {
+    if (!this.sink.takesWatermarks || !(watermark > this.#watermark) || this.#failure !== undefined) return;
+    this.#watermark = watermark;
+    const last = this.#chunks.length > this.#head ? this.#chunks[this.#chunks.length - 1] : undefined;
+    if (last !== undefined) {
+      last.watermark = watermark;
+      return;
+    }
+    this.#chunks.push({ batch: EMPTY.batch, bytes: 0, watermark });
     this.#loop ??= this.#run();
   }
 
@@ -174,7 +196,7 @@ export class SinkRunner {
 
   async #run(): Promise<void> {
     try {
-      while (this.#queued > 0) {
+      while (this.#head < this.#chunks.length) {
         while (this.#committing !== undefined) await this.#committing;
         const { batch, bytes } = this.#take();
         const writing = this.sink.write(batch);
@@ -213,8 +235,14 @@ export class SinkRunner {
       let total = first.batch.records.length;
       while (end < chunks.length && total < this.#maxWrite) total += chunks[end++].batch.records.length;
     }
-    const taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
-    for (let c = this.#head; c < end; c++) chunks[c] = EMPTY;
+    let taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
+    let watermark: number | undefined;
+    for (let c = this.#head; c < end; c++) {
+      const w = chunks[c].watermark;
+      if (w !== undefined && !(w <= (watermark ?? Number.NEGATIVE_INFINITY))) watermark = w;
+      chunks[c] = EMPTY;
+    }
+    if (watermark !== undefined) taken = { batch: { ...taken.batch, watermark }, bytes: taken.bytes };
     this.#head = end;
     if (end === chunks.length) {
       this.#chunks = [];
