@@ -16,6 +16,7 @@
 
 import {
   describePartition,
+  formatName,
   type PartitionKey,
   type Plan,
   type PlanStep,
@@ -23,6 +24,7 @@ import {
   type Registry,
   SluiceError,
 } from '@sluice/core';
+import type { KafkaSourceConfig } from './source-config.ts';
 
 /** How a plan splits around its repartition topic. */
 export interface RepartitionSplit {
@@ -143,6 +145,13 @@ export function planRepartition(
     );
   }
   const { step, key } = firsts[0];
+  if (key.kind !== 'fields' && key.kind !== 'expressions') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `step '${step.id}' groups by ${describePartition(key)}, which a repartition topic cannot compute from the records; key it by fields or SQL expressions`,
+      { step: step.id },
+    );
+  }
   if (step.inputs.length !== 1) {
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -212,4 +221,96 @@ function refIdOf(ref: string): string {
 
 function listOf(fields: readonly string[]): string {
   return `[${fields.join(', ')}]`;
+}
+
+/** The two plans a task of a regrouping pipeline runs, and their checkpoint slots. */
+export interface RepartitionParts {
+  /** The source partition's part: its steps and sinks, then the repartition topic's writer. */
+  readonly upstream: Plan;
+  /** The topic partition's part: its reader, then the steps and sinks after the split. */
+  readonly downstream: Plan;
+}
+
+/** What the plans of a split need of the source and the topic. */
+export interface PartsOptions {
+  /** The first kafka source's config: its connection is the topic's, its group the reader's. */
+  readonly source: KafkaSourceConfig;
+  /** Partitions of the source topics and of the repartition topic: one per task. */
+  readonly partitions: number;
+}
+
+/**
+ * Builds the two plans of `split` over `plan` (resolved): the upstream part writes the crossing
+ * stream to the repartition topic (`kafka_repartition` sink, exactly once, keyed by the new key)
+ * and the downstream part reads it (`kafka_repartition` source, `read_committed`) into the split
+ * step. Each keeps the dead-letter and late outputs. The derived parts of the plan (schemas, keys,
+ * modes) are left for the job's own resolution.
+ */
+export function repartitionParts(
+  plan: Plan,
+  split: RepartitionSplit,
+  options: PartsOptions,
+): RepartitionParts {
+  const { source, partitions } = options;
+  const connection: { [k: string]: unknown } = { brokers: source.brokers, client_id: source.client_id };
+  if (source.tls !== undefined) connection.tls = source.tls;
+  if (source.sasl !== undefined) connection.sasl = source.sasl;
+  const key =
+    split.key.kind === 'fields'
+      ? split.key.fields.map((f) => formatName(f))
+      : split.key.kind === 'expressions'
+        ? [...split.key.expressions]
+        : [];
+  const crossing = `${split.step}_repartition`;
+  const { schemas: _s, keys: _k, modes: _m, ...base } = plan;
+  const upstreamSteps = new Set(split.upstream.steps);
+  const upstreamSinks = new Set(split.upstream.sinks);
+  const downstreamSinks = new Set(split.downstream.sinks);
+  const upstream: Plan = {
+    ...base,
+    steps: plan.steps.filter((s) => upstreamSteps.has(s.id)),
+    sinks: [
+      ...plan.sinks.filter((s) => upstreamSinks.has(s.id)),
+      {
+        id: crossing,
+        type: 'kafka_repartition',
+        input: split.input,
+        config: {
+          kafka: { ...connection, topic: split.topic, key: 'k', format: 'json', delivery: 'exactly_once' },
+          key,
+          partitions,
+        },
+      },
+    ],
+  };
+  const idleTimeout = plan.sources[0]?.eventTime?.idleTimeout;
+  const downstream: Plan = {
+    ...base,
+    sources: [
+      {
+        id: crossing,
+        type: 'kafka_repartition',
+        config: {
+          kafka: {
+            ...connection,
+            topics: [split.topic],
+            group_id: source.group_id,
+            static_membership: false,
+            start: 'earliest',
+            format: 'json',
+            include_metadata: false,
+            isolation_level: 'read_committed',
+          },
+          producers: partitions,
+        },
+        // The reader gives the watermarks; the records keep the times they had upstream.
+        eventTime: { maxOutOfOrderness: 0, ...(idleTimeout !== undefined ? { idleTimeout } : {}) },
+      },
+    ],
+    steps: plan.steps
+      .filter((s) => !upstreamSteps.has(s.id))
+      .map((s) => (s.id === split.step ? { ...s, inputs: [crossing] } : s)),
+    sinks: plan.sinks.filter((s) => downstreamSinks.has(s.id)),
+  };
+  return { upstream, downstream };
 }
