@@ -1,0 +1,231 @@
+/**
+ * A regrouping pipeline scaled out over workers (issue 16): the source topic is keyed by user
+ * (`partitioned_by: [user]`), the one-second tumbling counts are keyed by region, so each task's
+ * upstream part writes its records to the managed repartition topic by region, with its watermark
+ * to every partition, and each task's downstream part counts one partition of it. Two workers; the
+ * windows, written to an append-only table, must be exactly those an independent count of the
+ * input gives — each emitted once, none early (a window fired before every upstream task passed
+ * its end would be emitted with a partial count, and its remaining records late).
+ */
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  deleteTopics,
+  KAFKA_BROKER,
+  kafkaAvailable,
+  type ProducedRecord,
+  produce,
+  Topics,
+  uniqueName,
+} from '@sluice/kafka/testing';
+import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
+
+const kafka = await kafkaAvailable();
+const pgMissing = await postgresMissing();
+const skip = !kafka ? 'kafka not reachable' : pgMissing;
+const topics = new Topics();
+after(() => topics.cleanup());
+
+const PARTITIONS = 4;
+const USERS = 12;
+const REGIONS = 3;
+/** Records per user: four per second of event time. */
+const PER_USER = 80;
+const T0 = 1_767_225_600_000;
+
+/** User `u` lives on partition `u % PARTITIONS` and in region `r${u % REGIONS}`. */
+function records(): ProducedRecord[] {
+  const out: ProducedRecord[] = [];
+  for (let i = 0; i < PER_USER; i++) {
+    for (let u = 0; u < USERS; u++) {
+      out.push({
+        partition: u % PARTITIONS,
+        key: `u${u}`,
+        value: JSON.stringify({
+          user: `u${u}`,
+          region: `r${u % REGIONS}`,
+          ts: T0 + Math.floor(i / 4) * 1000 + u,
+        }),
+      });
+    }
+  }
+  return out;
+}
+
+/** `region/window_start` → count, computed from the records alone. */
+function expectedCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < PER_USER; i++) {
+    for (let u = 0; u < USERS; u++) {
+      const k = `r${u % REGIONS}/${T0 + Math.floor(i / 4) * 1000}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {
+  skip,
+  timeout: 240_000,
+}, async (t) => {
+  const input = await topics.create('repartition-in', PARTITIONS);
+  const table = `sluice_repart_${process.pid}_${Date.now().toString(36)}`;
+  const repartition = `${table}-counts-repartition`;
+  t.after(async () => {
+    await deleteTopics(repartition);
+    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
+  });
+  const dir = await tempDir(t, 'sluice-repartition-');
+  await writeFile(
+    join(dir, 'pipeline.yaml'),
+    `
+name: ${table}
+settings:
+  checkpoint: { interval: 300ms, dir: ./.sluice }
+  batch_size: 50
+sources:
+  in:
+    type: kafka
+    brokers: ['${KAFKA_BROKER}']
+    topics: ['${input}']
+    group_id: '${uniqueName('repartition-g')}'
+    partitioned_by: [user]
+    include_metadata: false
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+    event_time: { field: ts, max_out_of_orderness: 0s }
+steps:
+  - id: counts
+    type: aggregate
+    input: in
+    key: [region]
+    window: { type: tumbling, size: 1s }
+    fields:
+      n: count(*)
+sinks:
+  out:
+    type: postgres
+    input: counts
+    url: ${PG_URL}
+    table: ${table}
+    mode: append
+    create_table: true
+    columns: { region: text, window_start: bigint, window_end: bigint, n: bigint }
+`,
+  );
+  const workers = ['a', 'b'].map(
+    (id) =>
+      new Cli(
+        [
+          'run',
+          'pipeline.yaml',
+          '--worker-id',
+          id,
+          '--checkpoint-store',
+          PG_URL,
+          '--lease',
+          '3s',
+          '--log-format',
+          'json',
+        ],
+        { cwd: dir, limitMs: 220_000 },
+      ),
+  );
+  t.after(() => {
+    for (const w of workers) w.child.kill('SIGKILL');
+  });
+  const logs = () => workers.map((w, i) => `--- worker ${i}\n${w.stderr.slice(-5000)}`).join('\n');
+  const running = (cli: Cli) => {
+    const tasks = new Set<number>();
+    for (const line of cli.stderr.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; task?: number };
+      if (l.msg === 'worker: task started') tasks.add(l.task!);
+      if (l.msg === 'worker: task stopped') tasks.delete(l.task!);
+    }
+    return tasks;
+  };
+  await waitUntil(
+    () => {
+      const sets = workers.map(running);
+      return sets.every((s) => s.size > 0) && new Set(sets.flatMap((s) => [...s])).size === PARTITIONS;
+    },
+    90_000,
+    'the four tasks spread over the two workers',
+  ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${logs()}`));
+  for (const w of workers)
+    assert.match(w.stderr, /worker: the pipeline regroups through a repartition topic/);
+
+  const rows = async () => {
+    try {
+      const all = await pgQuery<{ region: string; window_start: string; n: string }>(
+        `SELECT * FROM ${table}`,
+      );
+      return all.filter((r) => r.region !== 'end');
+    } catch {
+      return []; // not created yet
+    }
+  };
+  // One record per partition far ahead in event time: its upstream task passes every window.
+  const closing = (p: number): ProducedRecord => ({
+    partition: p,
+    key: `u${p}`,
+    value: JSON.stringify({ user: `u${p}`, region: 'end', ts: T0 + 3_600_000 }),
+  });
+  const all = records();
+  const last = PARTITIONS - 1;
+  // Every partition but the last, to its end: those upstream tasks' watermarks pass every window,
+  // but the last task's has not been heard of, so no window may fire.
+  await produce(input, [
+    ...all.filter((r) => r.partition !== last),
+    ...Array.from({ length: last }, (_, p) => closing(p)),
+  ]);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal((await rows()).length, 0, 'no window fires before every upstream task has passed it');
+  await produce(input, [...all.filter((r) => r.partition === last), closing(last)]);
+
+  const expected = expectedCounts();
+  await waitUntil(
+    async () => (await rows()).length >= expected.size,
+    150_000,
+    'every window in the table',
+  ).catch(async (err: unknown) =>
+    assert.fail(`${(err as Error).message}: ${(await rows()).length}/${expected.size}\n${logs()}`),
+  );
+  // Let a window emitted twice (early, then again) show.
+  await new Promise((r) => setTimeout(r, 1500));
+  const got = new Map<string, number>();
+  const repeated: string[] = [];
+  for (const r of await rows()) {
+    const k = `${r.region}/${r.window_start}`;
+    if (got.has(k)) repeated.push(k);
+    got.set(k, Number(r.n));
+  }
+  assert.deepEqual(repeated, [], 'every window is emitted once');
+  assert.deepEqual(
+    [...got].sort(),
+    [...expected].sort(),
+    'the counts per region and window equal the independent count',
+  );
+
+  for (const w of workers) w.child.kill('SIGTERM');
+  for (const w of workers) {
+    const r = await w.exited;
+    assert.equal(r.code, 0, `a worker stops cleanly on SIGTERM:\n${r.stderr.slice(-3000)}`);
+  }
+  const slots = await pgQuery<{ slot: string }>(
+    'SELECT slot FROM sluice_checkpoints_owners WHERE pipeline = $1 ORDER BY slot',
+    [table],
+  );
+  assert.deepEqual(
+    slots.map((s) => s.slot),
+    [0, 1, 2, 3].flatMap((n) => [`tasks/${n}`, `tasks/${n}/after-counts`]),
+    'each task checkpoints both its parts, each in a slot of its own',
+  );
+});
