@@ -287,6 +287,11 @@ export interface SinkBatch {
    * Such a sink also gets writes of no records when only the watermark moved.
    */
   readonly watermark?: number;
+  /**
+   * With `watermark`: whether the sink's input is idle — no source upstream of it has read a
+   * record for its idle timeout, so its watermark stands still without holding anything back.
+   */
+  readonly idle?: boolean;
 }
 
 export interface Sink {

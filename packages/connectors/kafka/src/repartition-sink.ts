@@ -38,10 +38,14 @@ const repartitionSinkConfig = Type.Object(
   { additionalProperties: false },
 );
 
-/** A marker of producer `p`: its watermark `w` after the records it wrote before. */
+/**
+ * A marker of producer `p`: its watermark `w` after the records it wrote before (null: −∞), and
+ * `i` when its input is idle (it holds nothing back until its next marker without `i`).
+ */
 export interface RepartitionMarker {
   readonly p: number;
-  readonly w: number;
+  readonly w: number | null;
+  readonly i?: true;
 }
 
 /** For each partition of a topic of `partitions`, a message key that the Kafka partitioner places there. */
@@ -67,6 +71,7 @@ class RepartitionSink implements Sink {
   readonly #markerKeys: string[];
   #producer = 0;
   #written = Number.NEGATIVE_INFINITY;
+  #idle = false;
 
   constructor(kafka: KafkaSinkConfig, key: readonly string[], partitions: number) {
     this.#inner = kafkaSink.create(kafka);
@@ -96,16 +101,24 @@ class RepartitionSink implements Sink {
       outTimes[i] = times[i];
     }
     const w = batch.watermark;
+    const idle = batch.idle === true;
     // A marker per partition after the records: every record of this producer before it is in.
-    if (w !== undefined && Number.isFinite(w) && w > this.#written && Number.isSafeInteger(w)) {
-      const marker: RepartitionMarker = { p: this.#producer, w };
+    const known = w !== undefined && (Number.isSafeInteger(w) || w === Number.NEGATIVE_INFINITY);
+    if (known && (w > this.#written || idle !== this.#idle)) {
+      const marker: RepartitionMarker = {
+        p: this.#producer,
+        w: w === Number.NEGATIVE_INFINITY ? null : w,
+        ...(idle ? { i: true as const } : {}),
+      };
+      const time = Math.max(0, w, this.#written);
       for (const key of this.#markerKeys) {
         out.push({ k: key, m: marker });
-        outTimes.push(Math.max(0, w));
+        outTimes.push(time);
       }
+      if (w > this.#written) this.#written = w;
+      this.#idle = idle;
     }
     const rejected = await this.#inner.write({ records: out, times: outTimes });
-    if (w !== undefined && w > this.#written) this.#written = w;
     // Indexes below n are the input's records; a refused marker is the sink's failure.
     if (rejected?.some((r) => r.index >= n)) {
       throw new SluiceError('SINK_UNAVAILABLE', 'Kafka refused a watermark marker of the repartition topic');

@@ -101,7 +101,7 @@ class RepartitionReader implements SourceReader {
       const envelope = batch.records[i];
       const marker = envelope.m as RepartitionMarker | undefined;
       if (marker !== undefined) {
-        if (wm.update(marker.p, marker.w)) moved = true;
+        if (wm.update(marker.p, marker.w ?? Number.NEGATIVE_INFINITY, marker.i === true)) moved = true;
         continue;
       }
       records.push(envelope.r as Row);

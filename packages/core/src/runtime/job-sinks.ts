@@ -13,6 +13,7 @@ import type { Clock } from '../time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, type OutputRouter } from './failure-router.ts';
 import type { OperatorGraph } from './operator-graph.ts';
 import { SinkRunner } from './sink-runner.ts';
+import type { SourceWatermarks } from './watermarks.ts';
 
 /** What sinks are opened with (see `SinkContext`). */
 export interface SinkOpenOptions {
@@ -85,13 +86,19 @@ export class JobSinks {
   }
 
   /**
-   * Tells each sink that takes watermarks its input's watermark: the step's, or the source's
-   * (`watermarkOf`) for a sink that reads a source. Call it after the steps advanced.
+   * Tells each sink that takes watermarks its input's watermark — the step's, or the source's
+   * for a sink that reads a source — and whether every source upstream of it is idle. Call it
+   * after the steps advanced.
    */
-  noteWatermarks(graph: OperatorGraph, watermarkOf: (source: string) => number): void {
+  noteWatermarks(graph: OperatorGraph, clocks: SourceWatermarks): void {
     for (const { runner, input } of this.#watermarked) {
       const node = graph.nodes.get(input);
-      runner.noteWatermark(node === undefined ? watermarkOf(input) : node.watermark);
+      if (node === undefined) runner.noteWatermark(clocks.watermarkOf(input), clocks.isIdle(input));
+      else
+        runner.noteWatermark(
+          node.watermark,
+          node.sources.length > 0 && node.sources.every((s) => clocks.isIdle(s)),
+        );
     }
   }
 

@@ -465,7 +465,7 @@ export class Job {
   #maybeAdvanceWatermark(force = false): void {
     if (!this.#watermarks.advance(this.#clock.now()) && !force) return;
     for (const node of this.#graph.order) node.advanceWatermark();
-    this.#sinks.noteWatermarks(this.#graph, (source) => this.#watermarks.watermarkOf(source));
+    this.#sinks.noteWatermarks(this.#graph, this.#watermarks);
   }
 
   /** After an asynchronous step emitted on its own: the steps after it catch up. */

@@ -27,6 +27,8 @@ interface Chunk {
   readonly bytes: number;
   /** For a sink that takes watermarks: the input's watermark noted after this chunk's records. */
   watermark?: number;
+  /** With `watermark`: whether the input was idle then. */
+  idle?: boolean;
 }
 
 /** When the consumed front of the queue is this long (and half of it), it is cut off. */
@@ -52,8 +54,9 @@ export class SinkRunner {
   #release: (() => void) | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
-  /** The latest watermark noted (`noteWatermark`). */
+  /** The latest watermark noted (`noteWatermark`), and whether the input was idle. */
   #watermark = Number.NEGATIVE_INFINITY;
+  #idle = false;
   /** Records the sink has accepted (written without rejection). */
   written = 0;
   rejected = 0;
@@ -86,19 +89,22 @@ export class SinkRunner {
 
   /**
    * For a sink that takes watermarks (`Sink.takesWatermarks`): the watermark of its input moved
-   * to `watermark` after the records enqueued so far. The write that takes the last of them
-   * carries it (`SinkBatch.watermark`), or a write of no records when none is queued. Ignored by
-   * other sinks, and when not above the last noted.
+   * to `watermark` (or the input went idle or active again) after the records enqueued so far.
+   * The write that takes the last of them carries it (`SinkBatch.watermark`, `idle`), or a write
+   * of no records when none is queued. Ignored by other sinks, and when nothing changed.
    */
-  noteWatermark(watermark: number): void {
-    if (!this.sink.takesWatermarks || !(watermark > this.#watermark) || this.#failure !== undefined) return;
-    this.#watermark = watermark;
+  noteWatermark(watermark: number, idle = false): void {
+    if (!this.sink.takesWatermarks || this.#failure !== undefined) return;
+    if (!(watermark > this.#watermark) && idle === this.#idle) return;
+    if (watermark > this.#watermark) this.#watermark = watermark;
+    this.#idle = idle;
     const last = this.#chunks.length > this.#head ? this.#chunks[this.#chunks.length - 1] : undefined;
     if (last !== undefined) {
-      last.watermark = watermark;
+      last.watermark = this.#watermark;
+      last.idle = idle;
       return;
     }
-    this.#chunks.push({ batch: EMPTY.batch, bytes: 0, watermark });
+    this.#chunks.push({ batch: EMPTY.batch, bytes: 0, watermark: this.#watermark, idle });
     this.#loop ??= this.#run();
   }
 
@@ -236,13 +242,16 @@ export class SinkRunner {
       while (end < chunks.length && total < this.#maxWrite) total += chunks[end++].batch.records.length;
     }
     let taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
-    let watermark: number | undefined;
+    // The latest note among the chunks taken: notes come in order, watermarks never move back.
+    let noted: Chunk | undefined;
     for (let c = this.#head; c < end; c++) {
-      const w = chunks[c].watermark;
-      if (w !== undefined && !(w <= (watermark ?? Number.NEGATIVE_INFINITY))) watermark = w;
+      if (chunks[c].watermark !== undefined) noted = chunks[c];
       chunks[c] = EMPTY;
     }
-    if (watermark !== undefined) taken = { batch: { ...taken.batch, watermark }, bytes: taken.bytes };
+    if (noted !== undefined) {
+      const { watermark, idle } = noted;
+      taken = { batch: { ...taken.batch, watermark, idle: idle === true }, bytes: taken.bytes };
+    }
     this.#head = end;
     if (end === chunks.length) {
       this.#chunks = [];
