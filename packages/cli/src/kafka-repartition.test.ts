@@ -99,7 +99,8 @@ sources:
     include_metadata: false
     session_timeout: 6s
     heartbeat_interval: 500ms
-    event_time: { field: ts, max_out_of_orderness: 0s }
+    # Long enough that no upstream task goes idle (an idle one would let the windows fire without it).
+    event_time: { field: ts, max_out_of_orderness: 0s, idle_timeout: 2m }
 steps:
   - id: counts
     type: aggregate
