@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, type TestContext, test } from 'node:test';
 import {
   deleteTopics,
   KAFKA_BROKER,
@@ -68,23 +68,8 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
-test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {
-  skip,
-  timeout: 240_000,
-}, async (t) => {
-  const input = await topics.create('repartition-in', PARTITIONS);
-  const table = `sluice_repart_${process.pid}_${Date.now().toString(36)}`;
-  const repartition = `${table}-counts-repartition`;
-  t.after(async () => {
-    await deleteTopics(repartition);
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
-  const dir = await tempDir(t, 'sluice-repartition-');
-  await writeFile(
-    join(dir, 'pipeline.yaml'),
-    `
+function pipeline(input: string, table: string, mode: 'append' | 'upsert'): string {
+  return `
 name: ${table}
 settings:
   checkpoint: { interval: 300ms, dir: ./.sluice }
@@ -115,33 +100,58 @@ sinks:
     input: counts
     url: ${PG_URL}
     table: ${table}
-    mode: append
-    create_table: true
+    mode: ${mode}
+${mode === 'upsert' ? '    key: [region, window_start]\n' : ''}    create_table: true
     columns: { region: text, window_start: bigint, window_end: bigint, n: bigint }
-`,
-  );
-  const workers = ['a', 'b'].map(
-    (id) =>
-      new Cli(
-        [
-          'run',
-          'pipeline.yaml',
-          '--worker-id',
-          id,
-          '--checkpoint-store',
-          PG_URL,
-          '--lease',
-          '3s',
-          '--log-format',
-          'json',
-        ],
-        { cwd: dir, limitMs: 220_000 },
-      ),
-  );
-  t.after(() => {
-    for (const w of workers) w.child.kill('SIGKILL');
+`;
+}
+
+/** One record per partition far ahead in event time: its upstream task passes every window. */
+function closing(p: number): ProducedRecord {
+  return {
+    partition: p,
+    key: `u${p}`,
+    value: JSON.stringify({ user: `u${p}`, region: 'end', ts: T0 + 3_600_000 }),
+  };
+}
+
+/** A test's input topic, table, folder with the pipeline file, and its `sluice run --worker-id` workers. */
+async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert') {
+  const input = await topics.create(`repartition-${label}`, PARTITIONS);
+  const table = `sluice_repart_${label}_${process.pid}_${Date.now().toString(36)}`;
+  t.after(async () => {
+    await deleteTopics(`${table}-counts-repartition`);
+    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
   });
-  const logs = () => workers.map((w, i) => `--- worker ${i}\n${w.stderr.slice(-5000)}`).join('\n');
+  const dir = await tempDir(t, `sluice-repartition-${label}-`);
+  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table, mode));
+  const workers = new Map<string, Cli>();
+  t.after(() => {
+    for (const w of workers.values()) w.child.kill('SIGKILL');
+  });
+  const start = (id: string) => {
+    const cli = new Cli(
+      [
+        'run',
+        'pipeline.yaml',
+        '--worker-id',
+        id,
+        '--checkpoint-store',
+        PG_URL,
+        '--lease',
+        '3s',
+        '--log-format',
+        'json',
+      ],
+      { cwd: dir, limitMs: 280_000 },
+    );
+    workers.set(id, cli);
+    return cli;
+  };
+  const logs = () => [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-4000)}`).join('\n');
+  /** The tasks a worker runs now, from its log. */
   const running = (cli: Cli) => {
     const tasks = new Set<number>();
     for (const line of cli.stderr.split('\n')) {
@@ -152,17 +162,16 @@ sinks:
     }
     return tasks;
   };
-  await waitUntil(
-    () => {
-      const sets = workers.map(running);
-      return sets.every((s) => s.size > 0) && new Set(sets.flatMap((s) => [...s])).size === PARTITIONS;
-    },
-    90_000,
-    'the four tasks spread over the two workers',
-  ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${logs()}`));
-  for (const w of workers)
-    assert.match(w.stderr, /worker: the pipeline regroups through a repartition topic/);
-
+  /** Waits until the tasks run on exactly `clis`, each running some, every partition covered. */
+  const spread = (clis: readonly Cli[], what: string) =>
+    waitUntil(
+      () => {
+        const sets = clis.map(running);
+        return sets.every((x) => x.size > 0) && new Set(sets.flatMap((x) => [...x])).size === PARTITIONS;
+      },
+      90_000,
+      what,
+    ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${logs()}`));
   const rows = async () => {
     try {
       const all = await pgQuery<{ region: string; window_start: string; n: string }>(
@@ -173,12 +182,19 @@ sinks:
       return []; // not created yet
     }
   };
-  // One record per partition far ahead in event time: its upstream task passes every window.
-  const closing = (p: number): ProducedRecord => ({
-    partition: p,
-    key: `u${p}`,
-    value: JSON.stringify({ user: `u${p}`, region: 'end', ts: T0 + 3_600_000 }),
-  });
+  return { input, table, workers, start, logs, running, spread, rows };
+}
+
+test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {
+  skip,
+  timeout: 240_000,
+}, async (t) => {
+  const { input, table, start, logs, spread, rows, workers } = await setUp(t, 'two', 'append');
+  const a = start('a');
+  const b = start('b');
+  await spread([a, b], 'the four tasks spread over the two workers');
+  for (const w of [a, b]) assert.match(w.stderr, /worker: the pipeline regroups through a repartition topic/);
+
   const all = records();
   const last = PARTITIONS - 1;
   // Every partition but the last, to its end: those upstream tasks' watermarks pass every window,
@@ -215,8 +231,8 @@ sinks:
     'the counts per region and window equal the independent count',
   );
 
-  for (const w of workers) w.child.kill('SIGTERM');
-  for (const w of workers) {
+  for (const w of workers.values()) w.child.kill('SIGTERM');
+  for (const w of workers.values()) {
     const r = await w.exited;
     assert.equal(r.code, 0, `a worker stops cleanly on SIGTERM:\n${r.stderr.slice(-3000)}`);
   }
@@ -229,4 +245,49 @@ sinks:
     [0, 1, 2, 3].flatMap((n) => [`tasks/${n}`, `tasks/${n}/after-counts`]),
     'each task checkpoints both its parts, each in a slot of its own',
   );
+});
+
+test('three workers, one killed with SIGKILL while records flow through the repartition topic: every count exact', {
+  skip,
+  timeout: 280_000,
+}, async (t) => {
+  const { input, start, logs, spread, rows, running } = await setUp(t, 'kill', 'upsert');
+  const a = start('a');
+  const b = start('b');
+  const c = start('c');
+  await spread([a, b, c], 'the four tasks spread over the three workers');
+  const all = records();
+  // Records in waves of one second of event time per user; the second worker dies after the third.
+  const wave = USERS * 4;
+  for (let from = 0; from < all.length; from += wave) {
+    await produce(input, all.slice(from, from + wave));
+    await new Promise((r) => setTimeout(r, 300));
+    if (from === wave * 2) {
+      await waitUntil(() => running(b).size > 0, 30_000, 'b running tasks when it is killed');
+      b.child.kill('SIGKILL');
+    }
+  }
+  await spread([a, c], "b's tasks taken over");
+  await produce(
+    input,
+    Array.from({ length: PARTITIONS }, (_, p) => closing(p)),
+  );
+
+  const expected = expectedCounts();
+  const actual = async () =>
+    new Map((await rows()).map((r) => [`${r.region}/${r.window_start}`, Number(r.n)]));
+  await waitUntil(
+    async () => {
+      const got = await actual();
+      return got.size === expected.size && [...expected].every(([k, n]) => got.get(k) === n);
+    },
+    150_000,
+    'every window count in the table',
+  ).catch(async (err: unknown) => {
+    const got = await actual();
+    const wrong = [...expected].filter(([k, n]) => got.get(k) !== n).slice(0, 10);
+    assert.fail(
+      `${(err as Error).message}: ${got.size}/${expected.size} windows; wrong: ${JSON.stringify(wrong.map(([k, n]) => [k, n, got.get(k)]))}\n${logs()}`,
+    );
+  });
 });
