@@ -182,17 +182,29 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert') {
       return []; // not created yet
     }
   };
-  return { input, table, workers, start, logs, running, spread, rows };
+  /** The same pipeline in one process (`sluice run` without --worker-id), into table `<table>_single`. */
+  const single = async () => {
+    await writeFile(join(dir, 'single.yaml'), pipeline(input, `${table}_single`, mode));
+    t.after(async () => {
+      await pgQuery(`DROP TABLE IF EXISTS ${table}_single`).catch(() => {});
+    });
+    const cli = new Cli(['run', 'single.yaml', '--log-format', 'json'], { cwd: dir, limitMs: 280_000 });
+    workers.set('single', cli);
+    return cli;
+  };
+  return { input, table, workers, start, single, logs, running, spread, rows };
 }
 
 test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {
   skip,
   timeout: 240_000,
 }, async (t) => {
-  const { input, table, start, logs, spread, rows, workers } = await setUp(t, 'two', 'append');
+  const { input, table, start, single, logs, spread, rows, workers } = await setUp(t, 'two', 'append');
   const a = start('a');
   const b = start('b');
   await spread([a, b], 'the four tasks spread over the two workers');
+  // One process over the same input: the workers' windows must be its windows.
+  await single();
   for (const w of [a, b]) assert.match(w.stderr, /worker: the pipeline regroups through a repartition topic/);
 
   const all = records();
@@ -230,6 +242,24 @@ test('a pipeline keyed by user and counting by region over a repartition topic g
     [...expected].sort(),
     'the counts per region and window equal the independent count',
   );
+  const alone = async () => {
+    try {
+      return await pgQuery<{ region: string; window_start: string; n: string }>(
+        `SELECT region, window_start, n FROM ${table}_single WHERE region <> 'end' ORDER BY region, window_start`,
+      );
+    } catch {
+      return [];
+    }
+  };
+  await waitUntil(
+    async () => (await alone()).length >= expected.size,
+    60_000,
+    'the single process’s windows',
+  );
+  const workersRows = await pgQuery<{ region: string; window_start: string; n: string }>(
+    `SELECT region, window_start, n FROM ${table} WHERE region <> 'end' ORDER BY region, window_start`,
+  );
+  assert.deepEqual(workersRows, await alone(), 'the workers give the windows of one process');
 
   for (const w of workers.values()) w.child.kill('SIGTERM');
   for (const w of workers.values()) {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { builtins, type Plan, parsePipelineYaml, Registry, resolvePlan } from '@sluice/core';
-import { planRepartition, repartitionTopic } from './repartition-plan.ts';
+import { planRepartition, repartitionParts, repartitionTopic } from './repartition-plan.ts';
+import { repartitionSink } from './repartition-sink.ts';
+import { repartitionSource } from './repartition-source.ts';
 import { kafkaSink } from './sink.ts';
 import { kafkaSource } from './source.ts';
+import type { KafkaSourceConfig } from './source-config.ts';
 
 const registry = new Registry([builtins, { name: 'kafka', components: [kafkaSource, kafkaSink] }]);
 
@@ -114,4 +117,64 @@ test('the topic is named after the pipeline and the step, with what Kafka refuse
   assert.equal(repartitionTopic('clicks', 'counts'), 'clicks-counts-repartition');
   assert.equal(repartitionTopic('my clicks/v2', 'counts'), 'my_clicks_v2-counts-repartition');
   assert.throws(() => repartitionTopic('p'.repeat(240), 'counts'), { code: 'CONFIG_INVALID' });
+});
+
+test('the two parts: the upstream ends in the topic writer keyed by the new key, the downstream starts at its reader', () => {
+  const whole = plan(
+    byRegion,
+    '  raw: { type: stdout, input: clean }\n  out: { type: stdout, input: counts }',
+  );
+  const split = planRepartition(whole, registry, ['user'])!;
+  const source = whole.sources[0].config as KafkaSourceConfig;
+  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 4 });
+  assert.deepEqual(upstream.sources, whole.sources);
+  assert.deepEqual(
+    upstream.steps.map((s) => s.id),
+    ['clean'],
+  );
+  assert.deepEqual(
+    upstream.sinks.map((s) => [s.id, s.type, s.input]),
+    [
+      ['raw', 'stdout', 'clean'],
+      ['counts_repartition', 'kafka_repartition', 'clean'],
+    ],
+  );
+  assert.deepEqual(upstream.sinks[1].config, {
+    kafka: {
+      brokers: ['127.0.0.1:9092'],
+      client_id: source.client_id,
+      topic: 'clicks-counts-repartition',
+      key: 'k',
+      format: 'json',
+      delivery: 'exactly_once',
+    },
+    key: ['region'],
+    partitions: 4,
+  });
+  assert.deepEqual(
+    downstream.sources.map((s) => [s.id, s.type, s.eventTime]),
+    [['counts_repartition', 'kafka_repartition', { maxOutOfOrderness: 0 }]],
+  );
+  const reader = downstream.sources[0].config as {
+    kafka: { topics: string[]; isolation_level: string };
+    producers: number;
+  };
+  assert.deepEqual(reader.kafka.topics, ['clicks-counts-repartition']);
+  assert.equal(reader.kafka.isolation_level, 'read_committed');
+  assert.equal(reader.producers, 4);
+  assert.deepEqual(
+    downstream.steps.map((s) => [s.id, s.inputs]),
+    [['counts', ['counts_repartition']]],
+  );
+  assert.deepEqual(
+    downstream.sinks.map((s) => s.id),
+    ['out'],
+  );
+  // Both parts resolve as plans of their own (the job resolves them again).
+  const parts = new Registry([
+    builtins,
+    { name: 'kafka', components: [kafkaSource, kafkaSink, repartitionSource, repartitionSink] },
+  ]);
+  resolvePlan(upstream, parts);
+  resolvePlan(downstream, parts);
 });
