@@ -113,6 +113,30 @@ test('what one repartition topic cannot do is refused, naming the step', () => {
   });
 });
 
+test('a join is refused under partitioned_by unless its inputs share a key_by', () => {
+  const join = `
+  - id: clicks
+    type: filter
+    input: in
+    where: kind = 'click'
+  - id: views
+    type: filter
+    input: in
+    where: kind = 'view'
+  - id: pairs
+    type: join
+    input: [clicks, views]
+    on: clicks.user = views.user
+    between: [0s, 10s]`;
+  assert.throws(
+    () => planRepartition(plan(join, '  out: { type: stdout, input: pairs }'), registry, ['user']),
+    {
+      code: 'CONFIG_INVALID',
+      message: /step 'pairs' \(join\) reads 2 inputs.*key every input with the same key_by/,
+    },
+  );
+});
+
 test('the topic is named after the pipeline and the step, with what Kafka refuses replaced', () => {
   assert.equal(repartitionTopic('clicks', 'counts'), 'clicks-counts-repartition');
   assert.equal(repartitionTopic('my clicks/v2', 'counts'), 'my_clicks_v2-counts-repartition');

@@ -73,7 +73,7 @@ function groupingOf(plan: Plan, step: PlanStep): PartitionKey | undefined {
     const trees = config.key.map((_, i) => step.expressions?.[`key[${i}]`]);
     if (trees.every((t) => t !== undefined)) return partitionByExpressions(trees);
   }
-  const p = step.inputs.length === 1 ? plan.keys?.[step.inputs[0]]?.partition : undefined;
+  const p = plan.keys?.[step.inputs[0]]?.partition;
   return p === undefined || p.kind === 'none' ? undefined : p;
 }
 
@@ -111,6 +111,18 @@ export function planRepartition(
   const starts = new Map<string, { step: PlanStep; key: PartitionKey }>();
   for (const s of plan.steps) {
     if (registry.step(s.type)?.state === undefined) continue;
+    if (s.inputs.length > 1) {
+      // A join's state is keyed by its condition, which says nothing of how its inputs are placed.
+      const keys = s.inputs.map((ref) => plan.keys?.[ref]?.partition);
+      const first = keys[0];
+      if (first === undefined || first.kind === 'none' || !keys.every((k) => sameKey(k, first))) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `step '${s.id}' (${s.type}) reads ${s.inputs.length} inputs, and whether each task has all the records its state pairs cannot be told from partitioned_by ${listOf(partitionedBy)}; key every input with the same key_by (a repartition topic per input is not built yet), or drop partitioned_by if the topics are partitioned by the join key`,
+          { step: s.id },
+        );
+      }
+    }
     const key = groupingOf(plan, s);
     if (key === undefined) {
       throw new SluiceError(
