@@ -11,6 +11,11 @@
  * store waits until the previous owner released it (or its lease ran out, when that owner died),
  * then fences it with a new epoch and restores its newest checkpoint. So a partition's state and
  * offsets move with the partition, and a zombie cannot overwrite the new owner's checkpoints.
+ *
+ * A pipeline that regroups (a keyed step whose key its sources' `partitioned_by` is not part of)
+ * runs each task as two parts, each a job with a checkpoint slot of its own: the source
+ * partition's steps writing to the managed repartition topic, and partition n of that topic
+ * read into the regrouping step and what follows (see `repartition-plan.ts`).
  */
 
 import { Admin } from '@platformatic/kafka';
