@@ -11,8 +11,8 @@
  * The number of producers is known (the source's partition count: one upstream task per
  * partition), and until each of them has published a marker the watermark stays at −∞: a producer
  * not heard from yet may still write records of any time. A producer that says it is idle (its
- * source partition read nothing for its idle timeout) stops holding the minimum back until its
- * next marker or record. A producer's watermark never moves backwards (a marker older than the
+ * source partition read nothing for its idle timeout) stops holding the minimum back until a
+ * marker of it says it is active again. A producer's watermark never moves backwards (a marker older than the
  * last one, such as one written again after the producer restarted from a checkpoint, is ignored).
  */
 
@@ -59,14 +59,6 @@ export class RepartitionWatermarks {
     const before = this.#latest[producer];
     if (!(watermark <= before)) this.#latest[producer] = watermark;
     this.#idle[producer] = idle ? 1 : 0;
-    return this.#recompute();
-  }
-
-  /** A data record of `producer` arrived: it is active again (its next marker says more). */
-  active(producer: number): boolean {
-    this.#check(producer);
-    if (this.#idle[producer] === 0) return false;
-    this.#idle[producer] = 0;
     return this.#recompute();
   }
 
