@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
 import {
   deleteTopics,
+  earliestOffsets,
   KAFKA_BROKER,
   kafkaAvailable,
   type ProducedRecord,
@@ -266,6 +267,10 @@ test('a pipeline keyed by user and counting by region over a repartition topic g
     const r = await w.exited;
     assert.equal(r.code, 0, `a worker stops cleanly on SIGTERM:\n${r.stderr.slice(-3000)}`);
   }
+  // Each downstream task deleted from its partition what its durable checkpoints had read.
+  const earliest = await earliestOffsets(`${table}-counts-repartition`, PARTITIONS);
+  assert.equal(earliest.length, PARTITIONS);
+  for (const [p, offset] of earliest.entries()) assert.ok(offset > 0, `partition ${p} purged: ${offset}`);
   const slots = await pgQuery<{ slot: string }>(
     'SELECT slot FROM sluice_checkpoints_owners WHERE pipeline = $1 ORDER BY slot',
     [table],

@@ -8,8 +8,8 @@
  *
  * Its position is the inner reader's offsets and each producer's latest marker (the markers before
  * the offsets are not read again after a restore). Once a checkpoint holding a position is durable,
- * the records before its offset are deleted from the topic (DeleteRecords, as Kafka Streams purges
- * its repartition topics): this task is the only reader of its partition.
+ * the records before its offset are deleted from the topic (DeleteRecords, at most every 30 s, as
+ * Kafka Streams purges its repartition topics): this task is the only reader of its partition.
  */
 
 import { Admin } from '@platformatic/kafka';
@@ -30,6 +30,9 @@ import { type ProducerWatermarks, RepartitionWatermarks } from './repartition-wa
 import { kafkaSource } from './source.ts';
 import { type KafkaSourceConfig, kafkaSourceConfig } from './source-config.ts';
 import { type KafkaPosition, READER_ID } from './source-reader.ts';
+
+/** Least time between two purges: a short checkpoint interval must not send a DeleteRecords each time. */
+const PURGE_INTERVAL_MS = 30_000;
 
 const repartitionSourceConfig = Type.Object(
   {
@@ -74,6 +77,8 @@ class RepartitionReader implements SourceReader {
   #admin: Admin | undefined;
   /** Offsets already purged, by `topic/partition`. */
   readonly #purged = new Map<string, number>();
+  /** When the last purge was sent (ms; −∞: never). */
+  #purgedAt = Number.NEGATIVE_INFINITY;
 
   constructor(inner: SourceReader, producers: number, config: KafkaSourceConfig, ctx: SourceContext) {
     this.#inner = inner;
@@ -125,8 +130,13 @@ class RepartitionReader implements SourceReader {
     await this.#purge(offsets);
   }
 
-  /** Deletes what a durable checkpoint has read; a failure is logged, the next commit tries again. */
+  /**
+   * Deletes what a durable checkpoint has read, at most every `PURGE_INTERVAL_MS`; a failure is
+   * logged, a later commit tries again.
+   */
   async #purge(offsets: KafkaPosition): Promise<void> {
+    const now = Date.now();
+    if (now - this.#purgedAt < PURGE_INTERVAL_MS) return;
     const partitions: { topic: string; partition: number; offset: number }[] = [];
     for (const [key, offset] of Object.entries(offsets)) {
       if ((this.#purged.get(key) ?? 0) >= offset) continue;
@@ -134,6 +144,7 @@ class RepartitionReader implements SourceReader {
       partitions.push({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset });
     }
     if (partitions.length === 0) return;
+    this.#purgedAt = now;
     try {
       this.#admin ??= new Admin({
         ...clientOptions(this.#config, this.#ctx.baseDir, this.#ctx.id),
