@@ -149,6 +149,13 @@ export interface SourceLag {
 export interface TaskIdentity {
   /** The partition number of the pipeline's (co-partitioned) source topics this task reads. */
   readonly partition: number;
+  /**
+   * Which part of the task this job is, when the pipeline regroups through a repartition topic
+   * and each task runs as two jobs: absent for the part reading the source partition,
+   * `after-<step>` for the part after the topic. Whatever is named per task (local folders, a
+   * Kafka transactional id) is named per part too, so that the two parts never share one.
+   */
+  readonly part?: string;
 }
 
 /** What a source gets when the job starts. */

@@ -288,11 +288,11 @@ export class KafkaWorker {
     const run: TaskRun = { partition, jobs: [], stop, done: Promise.resolve() };
     this.#tasks.set(partition, run);
     const log = this.#log;
-    const task: TaskIdentity = { partition };
     run.done = (async () => {
       await after;
       if (stop.signal.aborted) return;
       for (const { plan, part } of this.#parts) {
+        const task: TaskIdentity = part === undefined ? { partition } : { partition, part };
         const job = await Job.create(plan, {
           registry: this.#options.registry,
           log,

@@ -243,7 +243,9 @@ export class Job {
     const { checkpoint } = plan.settings;
     const { task } = this.#options;
     const pipelineDir = pipelineCheckpointDir(resolve(plan.baseDir, checkpoint.dir), plan.name);
-    const dir = task ? join(pipelineDir, 'tasks', String(task.partition)) : pipelineDir;
+    const dir = task
+      ? join(pipelineDir, 'tasks', String(task.partition), ...(task.part === undefined ? [] : [task.part]))
+      : pipelineDir;
     const makeStore = this.#options.checkpointStore ?? localCheckpointStore;
     const store = makeStore({
       dir,
