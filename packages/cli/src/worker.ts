@@ -65,7 +65,7 @@ export async function runWorkerCommand(
           url,
           pipeline: ctx.pipeline,
           // A regrouping pipeline's task has a second part, reading the repartition topic.
-          slot: `tasks/${ctx.task.partition}${ctx.part === undefined ? '' : `/${ctx.part}`}`,
+          slot: `tasks/${ctx.task.partition}${ctx.task.part === undefined ? '' : `/${ctx.task.part}`}`,
           owner: opts.workerId,
           keep: ctx.keep,
           leaseMs,

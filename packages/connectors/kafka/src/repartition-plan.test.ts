@@ -137,6 +137,29 @@ test('a join is refused under partitioned_by unless its inputs share a key_by', 
   );
 });
 
+test('an updating stream crossing the topic is refused: the envelope carries no row kinds', () => {
+  const updating = `
+  - id: per_user
+    type: aggregate
+    input: in
+    key: [user, region]
+    fields: { n: count(*) }
+  - id: counts
+    type: aggregate
+    input: per_user
+    key: [region]
+    fields: { users: count(*) }`;
+  assert.throws(
+    () =>
+      planRepartition(
+        plan(updating, '  out: { type: stdout, input: counts, changelog: debezium }'),
+        registry,
+        ['user'],
+      ),
+    { code: 'CONFIG_INVALID', message: /step 'counts' regroups 'per_user', an updating stream \(retract\)/ },
+  );
+});
+
 test('the topic is named after the pipeline and the step, with what Kafka refuses replaced', () => {
   assert.equal(repartitionTopic('clicks', 'counts'), 'clicks-counts-repartition');
   assert.equal(repartitionTopic('my clicks/v2', 'counts'), 'my_clicks_v2-counts-repartition');

@@ -90,8 +90,9 @@ function sameKey(a: PartitionKey | undefined, b: PartitionKey | undefined): bool
  * Splits a resolved plan (`resolvePlan`: configs, expressions and keys known) for a topic
  * partitioned by `partitionedBy`: undefined when every stateful step groups by a key of which
  * those fields are part (each task's state is then complete). Throws CONFIG_INVALID for what a
- * repartition topic cannot do yet: a stateful step with one global group, a regrouping step with
- * several inputs, two regroupings, or a step after the split that also reads a stream before it.
+ * repartition topic cannot do yet: a stateful step with one global group, a join whose inputs
+ * are not keyed alike, a regrouping step with several inputs, two regroupings, an updating stream
+ * crossing the topic, or a step after the split that also reads a stream before it.
  */
 export function planRepartition(
   plan: Plan,
@@ -168,6 +169,14 @@ export function planRepartition(
     throw new SluiceError(
       'CONFIG_INVALID',
       `step '${step.id}' (${step.type}) groups its ${step.inputs.length} inputs by ${describePartition(key)}, which is not how the topics are partitioned (${partitioned}); a regrouping step reads one input for now — regroup each input with a key_by of its own topic, or partition the topics by that key`,
+      { step: step.id },
+    );
+  }
+  const mode = plan.modes?.[step.inputs[0]];
+  if (mode !== undefined && mode !== 'append') {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `step '${step.id}' regroups '${step.inputs[0]}', an updating stream (${mode}), but a repartition topic carries appends only for now: regroup before the step that makes the updates`,
       { step: step.id },
     );
   }

@@ -42,13 +42,8 @@ import { workerGroupPlan, workerInstanceId } from './worker-group.ts';
 
 /** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
 export interface TaskStoreContext extends CheckpointStoreContext {
+  /** The task, and which part of it (`TaskIdentity.part`): each part has a slot of its own. */
   task: TaskIdentity;
-  /**
-   * Which part of the task the store is for, when the pipeline regroups through a repartition
-   * topic: undefined for the part reading the source partition, `after-<step>` for the part
-   * reading the topic's partition. Each part has a checkpoint slot of its own.
-   */
-  part?: string;
   /** Aborted when the task is revoked or the worker stops: a store waiting for its lease gives up. */
   signal: AbortSignal;
 }
@@ -70,7 +65,7 @@ export interface KafkaWorkerOptions {
 /** A plan a task runs: the whole pipeline, or one part of a regrouping one. */
 interface TaskPart {
   readonly plan: Plan;
-  /** The part's name in its checkpoint slot (`TaskStoreContext.part`); undefined: the first. */
+  /** The part's name (`TaskIdentity.part`); undefined: the first. */
   readonly part: string | undefined;
 }
 
@@ -299,13 +294,7 @@ export class KafkaWorker {
           task,
           ...(this.#options.functions ? { functions: this.#options.functions } : {}),
           ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
-          checkpointStore: (ctx) =>
-            this.#options.checkpointStore({
-              ...ctx,
-              task,
-              signal: stop.signal,
-              ...(part !== undefined ? { part } : {}),
-            }),
+          checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
         });
         run.jobs.push(job);
         if (stop.signal.aborted) job.stop();
