@@ -58,10 +58,11 @@ function records(): ProducedRecord[] {
 }
 
 /** `region/window_start` → count, computed from the records alone. */
-function expectedCounts(): Map<string, number> {
+function expectedCounts(users = (_u: number) => true): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < PER_USER; i++) {
     for (let u = 0; u < USERS; u++) {
+      if (!users(u)) continue;
       const k = `r${u % REGIONS}/${T0 + Math.floor(i / 4) * 1000}`;
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
@@ -69,7 +70,7 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
-function pipeline(input: string, table: string, mode: 'append' | 'upsert'): string {
+function pipeline(input: string, table: string, mode: 'append' | 'upsert', idleTimeout = '2m'): string {
   return `
 name: ${table}
 settings:
@@ -85,8 +86,8 @@ sources:
     include_metadata: false
     session_timeout: 6s
     heartbeat_interval: 500ms
-    # Long enough that no upstream task goes idle (an idle one would let the windows fire without it).
-    event_time: { field: ts, max_out_of_orderness: 0s, idle_timeout: 2m }
+    # 2m: no upstream task goes idle during a test (an idle one lets the windows fire without it).
+    event_time: { field: ts, max_out_of_orderness: 0s, idle_timeout: ${idleTimeout} }
 steps:
   - id: counts
     type: aggregate
@@ -117,7 +118,7 @@ function closing(p: number): ProducedRecord {
 }
 
 /** A test's input topic, table, folder with the pipeline file, and its `sluice run --worker-id` workers. */
-async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert') {
+async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', idleTimeout?: string) {
   const input = await topics.create(`repartition-${label}`, PARTITIONS);
   const table = `sluice_repart_${label}_${process.pid}_${Date.now().toString(36)}`;
   t.after(async () => {
@@ -127,7 +128,7 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert') {
     await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
   });
   const dir = await tempDir(t, `sluice-repartition-${label}-`);
-  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table, mode));
+  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table, mode, idleTimeout));
   const workers = new Map<string, Cli>();
   t.after(() => {
     for (const w of workers.values()) w.child.kill('SIGKILL');
@@ -325,4 +326,36 @@ test('three workers, one killed with SIGKILL while records flow through the repa
       `${(err as Error).message}: ${got.size}/${expected.size} windows; wrong: ${JSON.stringify(wrong.map(([k, n]) => [k, n, got.get(k)]))}\n${logs()}`,
     );
   });
+});
+
+test('an upstream task whose source partition stays quiet goes idle and stops holding the windows back', {
+  skip,
+  timeout: 240_000,
+}, async (t) => {
+  const { input, start, logs, spread, rows } = await setUp(t, 'idle', 'append', '2s');
+  const quiet = PARTITIONS - 1;
+  // Every partition but one, to its end, before the workers start: their upstream tasks read it
+  // at once; the quiet partition's task reads nothing, goes idle after 2 s and says so.
+  await produce(input, [
+    ...records().filter((r) => r.partition !== quiet),
+    ...Array.from({ length: quiet }, (_, p) => closing(p)),
+  ]);
+  const a = start('a');
+  const b = start('b');
+  await spread([a, b], 'the four tasks spread over the two workers');
+  const expected = expectedCounts((u) => u % PARTITIONS !== quiet);
+  await waitUntil(
+    async () => (await rows()).length >= expected.size,
+    120_000,
+    'every window in the table',
+  ).catch(async (err: unknown) =>
+    assert.fail(`${(err as Error).message}: ${(await rows()).length}/${expected.size}\n${logs()}`),
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  const got = (await rows()).map((r) => [`${r.region}/${r.window_start}`, Number(r.n)] as const);
+  assert.deepEqual(
+    got.sort(),
+    [...expected].sort(),
+    'each window once, with the count of the partitions that had records',
+  );
 });
