@@ -64,7 +64,8 @@ export async function runWorkerCommand(
         new PostgresCheckpointStore({
           url,
           pipeline: ctx.pipeline,
-          slot: `tasks/${ctx.task.partition}`,
+          // A regrouping pipeline's task has a second part, reading the repartition topic.
+          slot: `tasks/${ctx.task.partition}${ctx.task.part === undefined ? '' : `/${ctx.task.part}`}`,
           owner: opts.workerId,
           keep: ctx.keep,
           leaseMs,

@@ -67,6 +67,18 @@ export interface SourceBatch {
    * partition has its own watermark; `position()` still covers them all.
    */
   partition?: string;
+  /**
+   * For a reader whose input carries its own event-time progress (a repartition topic, whose
+   * upstream tasks write their watermarks into it): the watermark of the batch's partition after
+   * its records, which then replaces the one the runtime derives from event times (the records'
+   * times move no watermark of this partition). Never lower than an earlier batch's.
+   */
+  watermark?: number;
+  /**
+   * With `watermark`: the partition's watermark before each record (parallel to `records`), for
+   * a reader whose watermark moves within the batch; absent: the watermark before the batch.
+   */
+  watermarks?: number[];
 }
 
 /**
@@ -137,6 +149,13 @@ export interface SourceLag {
 export interface TaskIdentity {
   /** The partition number of the pipeline's (co-partitioned) source topics this task reads. */
   readonly partition: number;
+  /**
+   * Which part of the task this job is, when the pipeline regroups through a repartition topic
+   * and each task runs as two jobs: absent for the part reading the source partition,
+   * `after-<step>` for the part after the topic. Whatever is named per task (local folders, a
+   * Kafka transactional id) is named per part too, so that the two parts never share one.
+   */
+  readonly part?: string;
 }
 
 /** What a source gets when the job starts. */
@@ -269,9 +288,25 @@ export interface SinkBatch {
    * again (see `Batch.texts`).
    */
   readonly texts?: readonly (string | undefined)[];
+  /**
+   * For a sink that takes watermarks (`Sink.takesWatermarks`): the watermark of the sink's input
+   * after these records — every later record of the input has a later event time or is late.
+   * Such a sink also gets writes of no records when only the watermark moved.
+   */
+  readonly watermark?: number;
+  /**
+   * With `watermark`: whether the sink's input is idle — no source upstream of it has read a
+   * record for its idle timeout, so its watermark stands still without holding anything back.
+   */
+  readonly idle?: boolean;
 }
 
 export interface Sink {
+  /**
+   * Set by a sink that passes event-time progress on (a repartition topic's writer): its writes
+   * carry `SinkBatch.watermark`, including writes of no records when only the watermark moved.
+   */
+  readonly takesWatermarks?: boolean;
   open(ctx: SinkContext): Promise<void>;
   /**
    * Writes a batch (in order). Resolves when the sink has taken it (it may buffer until

@@ -163,7 +163,7 @@ export { checkChangelogs } from './plan/changelog-check.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';
 export { didYouMean } from './plan/config-suggest.ts';
 export { pipelineJsonSchema } from './plan/json-schema.ts';
-export { describePartition, type StreamKey } from './plan/keys.ts';
+export { describePartition, type PartitionKey, partitionByExpressions, type StreamKey } from './plan/keys.ts';
 export { componentPath, locate } from './plan/locate.ts';
 export type {
   EventTimeConfig,

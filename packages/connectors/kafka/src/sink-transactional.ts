@@ -49,7 +49,11 @@ export class TransactionalKafkaSink implements Sink {
     this.#setup = setup;
     const base = this.#config.transactional_id ?? defaultTransactionalId(ctx.pipeline, ctx.id);
     // A worker's task: the id follows the task, so its next owner fences a zombie on the broker.
-    this.#transactionalId = ctx.task === undefined ? base : `${base}-task-${ctx.task.partition}`;
+    // The part after a repartition topic runs beside the task's first part: an id of its own.
+    this.#transactionalId =
+      ctx.task === undefined
+        ? base
+        : `${base}-task-${ctx.task.partition}${ctx.task.part === undefined ? '' : `-${ctx.task.part}`}`;
     if (setup.restored && setup.restored.transactionalId !== this.#transactionalId) {
       setup.log.info('the transactional id changed since the checkpoint', {
         checkpointed: setup.restored.transactionalId,

@@ -39,6 +39,20 @@ export const kafkaSourceConfig = Type.Object(
         'to it after each durable checkpoint.',
       examples: ['sluice-orders'],
     }),
+    partitioned_by: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description:
+          'The record fields the topics are partitioned by: the producers’ message key is made of ' +
+          'these fields alone, so records with equal values are in one partition. Only a pipeline ' +
+          'scaled out over workers (`sluice run --worker-id`) reads it: a keyed step whose key ' +
+          'includes these fields keeps its state in each task; one that groups by another key ' +
+          '(a window per region over a topic keyed by user) gets its records through a ' +
+          'repartition topic that the workers create and manage. Absent: every keyed step is ' +
+          'taken to be keyed as the topics are partitioned, and nothing is regrouped.',
+        examples: [['user_id']],
+      }),
+    ),
     static_membership: Type.Boolean({
       default: true,
       description:

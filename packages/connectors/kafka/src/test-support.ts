@@ -145,6 +145,26 @@ export class Topics {
   }
 }
 
+/** The earliest offset still in each of the `partitions` partitions of `topic` (what retention or DeleteRecords left). */
+export async function earliestOffsets(topic: string, partitions: number): Promise<number[]> {
+  return withAdmin(async (admin) => {
+    const listed = await admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({
+            partitionIndex,
+            timestamp: -2n,
+          })),
+        },
+      ],
+    });
+    const out: number[] = [];
+    for (const p of listed[0]?.partitions ?? []) out[p.partitionIndex] = Number(p.offset);
+    return out;
+  });
+}
+
 /** Offsets a group has committed for a topic, by partition (absent: none). */
 export async function committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
   return withAdmin(async (admin) => {

@@ -11,8 +11,14 @@
  * store waits until the previous owner released it (or its lease ran out, when that owner died),
  * then fences it with a new epoch and restores its newest checkpoint. So a partition's state and
  * offsets move with the partition, and a zombie cannot overwrite the new owner's checkpoints.
+ *
+ * A pipeline that regroups (a keyed step whose key its sources' `partitioned_by` is not part of)
+ * runs each task as two parts, each a job with a checkpoint slot of its own: the source
+ * partition's steps writing to the managed repartition topic, and partition n of that topic
+ * read into the regrouping step and what follows (see `repartition-plan.ts`).
  */
 
+import { Admin } from '@platformatic/kafka';
 import {
   type CheckpointStore,
   type CheckpointStoreContext,
@@ -27,10 +33,16 @@ import {
 } from '@sluice/core';
 import { GroupConsumer } from './client.ts';
 import { clientOptions, isPermanent, toSourceError } from './client-errors.ts';
+import { planRepartition, type RepartitionSplit, repartitionParts } from './repartition-plan.ts';
+import { repartitionSink } from './repartition-sink.ts';
+import { repartitionSource } from './repartition-source.ts';
+import { ensureRepartitionTopic } from './repartition-topic.ts';
+import type { KafkaSourceConfig } from './source-config.ts';
 import { workerGroupPlan, workerInstanceId } from './worker-group.ts';
 
 /** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
 export interface TaskStoreContext extends CheckpointStoreContext {
+  /** The task, and which part of it (`TaskIdentity.part`): each part has a slot of its own. */
   task: TaskIdentity;
   /** Aborted when the task is revoked or the worker stops: a store waiting for its lease gives up. */
   signal: AbortSignal;
@@ -50,10 +62,18 @@ export interface KafkaWorkerOptions {
   tickInterval?: number;
 }
 
+/** A plan a task runs: the whole pipeline, or one part of a regrouping one. */
+interface TaskPart {
+  readonly plan: Plan;
+  /** The part's name (`TaskIdentity.part`); undefined: the first. */
+  readonly part: string | undefined;
+}
+
 /** One task as the worker runs it. */
 interface TaskRun {
   readonly partition: number;
-  job: Job | undefined;
+  /** The task's jobs, one per part, once created. */
+  jobs: Job[];
   /** Aborted when the task is to stop (revoked, worker stopping). */
   readonly stop: AbortController;
   /** Settles when the task's job has ended and its store is released. */
@@ -72,14 +92,29 @@ export class KafkaWorker {
   /** The topic whose partitions are the tasks (the first source's first topic). */
   readonly #topic: string;
   readonly #topics: readonly string[];
+  readonly #source: KafkaSourceConfig;
+  /** Where the pipeline regroups through a repartition topic, if it does. */
+  readonly #split: RepartitionSplit | undefined;
+  /** What each task runs (set once the partition count is known). */
+  #parts: TaskPart[];
   readonly #tasks = new Map<number, TaskRun>();
   readonly #stopped = new AbortController();
   #failure: SluiceError | undefined;
   #wake: (() => void) | undefined;
   #rejoin = false;
 
-  private constructor(plan: Plan, options: KafkaWorkerOptions, client: GroupConsumer, topics: string[]) {
+  private constructor(
+    plan: Plan,
+    options: KafkaWorkerOptions,
+    client: GroupConsumer,
+    topics: string[],
+    source: KafkaSourceConfig,
+    split: RepartitionSplit | undefined,
+  ) {
     this.plan = plan;
+    this.#source = source;
+    this.#split = split;
+    this.#parts = [{ plan, part: undefined }];
     this.#options = options;
     this.#log = options.log ?? silentLogger;
     this.#client = client;
@@ -110,6 +145,7 @@ export class KafkaWorker {
       );
     }
     const { plan: resolved, configs, topics, settings, sourceId } = workerGroupPlan(plan, options.registry);
+    const split = repartitionOf(resolved, configs, options.registry);
     const client = new GroupConsumer(clientOptions(configs[0], resolved.baseDir, sourceId), {
       groupId: settings.groupId,
       groupInstanceId: workerInstanceId(resolved.name, options.workerId),
@@ -121,7 +157,7 @@ export class KafkaWorker {
       maxBytes: settings.maxBytes,
       partitionMaxBytes: settings.partitionMaxBytes,
     });
-    return new KafkaWorker(resolved, options, client, [...topics]);
+    return new KafkaWorker(resolved, options, client, [...topics], configs[0], split);
   }
 
   /** The partitions (tasks) this worker runs now, ascending. */
@@ -162,6 +198,7 @@ export class KafkaWorker {
           { path: 'topics' },
         );
       }
+      if (this.#split !== undefined) await this.#prepareRepartition(this.#split, want ?? 0);
       await this.#client.join([this.#topic]);
       this.#log.info('worker joined', { worker: this.#options.workerId, topic: this.#topic });
       while (!this.#stopped.signal.aborted && !this.#failure) {
@@ -190,6 +227,34 @@ export class KafkaWorker {
     if (this.#failure) throw this.#failure;
   }
 
+  /**
+   * Creates the repartition topic when missing (with the source's partition count), and splits
+   * the plan into the two parts each task runs.
+   */
+  async #prepareRepartition(split: RepartitionSplit, partitions: number): Promise<void> {
+    const admin = new Admin({
+      ...clientOptions(this.#source, this.plan.baseDir, this.plan.sources[0].id),
+      autocreateTopics: false,
+    });
+    try {
+      await ensureRepartitionTopic(admin, split.topic, partitions);
+    } finally {
+      await admin.close().catch(() => {});
+    }
+    const { upstream, downstream } = repartitionParts(this.plan, split, { source: this.#source, partitions });
+    this.#parts = [
+      { plan: upstream, part: undefined },
+      { plan: downstream, part: `after-${split.step}` },
+    ];
+    this.#log.info('worker: the pipeline regroups through a repartition topic', {
+      step: split.step,
+      topic: split.topic,
+      partitions,
+      upstream: [...split.upstream.steps, ...split.upstream.sinks],
+      downstream: [...split.downstream.steps, ...split.downstream.sinks],
+    });
+  }
+
   /** A new assignment: stop the tasks lost, start the tasks gained. */
   #assign(assigned: readonly { partition: number }[]): void {
     if (this.#stopped.signal.aborted) return;
@@ -209,42 +274,56 @@ export class KafkaWorker {
   #stopTask(t: TaskRun): void {
     if (t.stop.signal.aborted) return;
     t.stop.abort();
-    t.job?.stop();
+    for (const job of t.jobs) job.stop();
   }
 
   /** Starts the task of `partition` once its previous run in this worker (`after`) has ended. */
   #startTask(partition: number, after: Promise<void> | undefined): void {
     const stop = new AbortController();
-    const run: TaskRun = { partition, job: undefined, stop, done: Promise.resolve() };
+    const run: TaskRun = { partition, jobs: [], stop, done: Promise.resolve() };
     this.#tasks.set(partition, run);
     const log = this.#log;
-    const task: TaskIdentity = { partition };
     run.done = (async () => {
       await after;
       if (stop.signal.aborted) return;
-      const job = await Job.create(this.plan, {
-        registry: this.#options.registry,
-        log,
-        task,
-        ...(this.#options.functions ? { functions: this.#options.functions } : {}),
-        ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
-        checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
-      });
-      run.job = job;
-      if (stop.signal.aborted) job.stop();
+      for (const { plan, part } of this.#parts) {
+        const task: TaskIdentity = part === undefined ? { partition } : { partition, part };
+        const job = await Job.create(plan, {
+          registry: this.#options.registry,
+          log,
+          task,
+          ...(this.#options.functions ? { functions: this.#options.functions } : {}),
+          ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
+          checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
+        });
+        run.jobs.push(job);
+        if (stop.signal.aborted) job.stop();
+      }
       log.info('worker: task started', { worker: this.#options.workerId, task: partition });
-      const result = await job.run();
+      // A part that fails stops the others (the task is one unit of ownership); the task ends
+      // when every part has ended and released its store.
+      const settled = await Promise.allSettled(
+        run.jobs.map((job) =>
+          job.run().catch((err: unknown) => {
+            for (const other of run.jobs) other.stop();
+            throw err;
+          }),
+        ),
+      );
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      const results = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       log.info('worker: task stopped', {
         worker: this.#options.workerId,
         task: partition,
-        status: result.status,
-        last_checkpoint: result.metrics.lastCheckpointId ?? null,
+        status: results.map((r) => r.status).join(','),
+        last_checkpoint: results[0].metrics.lastCheckpointId ?? null,
       });
     })()
       .catch((err: unknown) => {
         const e = toSluiceError(err);
         // Revoked while waiting for the previous owner to release the task: nothing was started.
-        if (stop.signal.aborted && run.job === undefined) return;
+        if (stop.signal.aborted && run.jobs.length === 0) return;
         if (e.code === 'CHECKPOINT_LOCKED') {
           // Fenced: a newer owner has the task; its state is theirs now.
           log.warn('worker: task taken over by another worker', { task: partition, error: e.message });
@@ -272,4 +351,32 @@ export class KafkaWorker {
     this.#failure ??= error;
     this.#wake?.();
   }
+}
+
+/**
+ * Where `plan` regroups, when its kafka sources say how their topics are partitioned
+ * (`partitioned_by`, the same on every source); registers the repartition topic's reader and
+ * writer in `registry` then. Throws CONFIG_INVALID for sources that disagree, and what
+ * `planRepartition` refuses.
+ */
+function repartitionOf(
+  plan: Plan,
+  configs: readonly KafkaSourceConfig[],
+  registry: Registry,
+): RepartitionSplit | undefined {
+  const declared = configs.map((c) => c.partitioned_by);
+  const first = declared[0];
+  if (declared.some((d) => JSON.stringify(d) !== JSON.stringify(first))) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'the kafka sources of a scaled-out pipeline are co-partitioned: give them all the same `partitioned_by`',
+      { path: 'partitioned_by' },
+    );
+  }
+  if (first === undefined) return undefined;
+  const split = planRepartition(plan, registry, first);
+  if (split !== undefined && registry.source(repartitionSource.type) === undefined) {
+    registry.register({ name: 'kafka-repartition', components: [repartitionSource, repartitionSink] });
+  }
+  return split;
 }

@@ -161,4 +161,46 @@ describe('WatermarkTracker', () => {
     assert.deepEqual(restored.before('s/a', times, 0), whole.before('s/a', times, 0));
     assert.deepEqual(whole.before('s/a', times, 0), [14_999, 14_999, 15_999]);
   });
+
+  test('a reader that gives its own watermark (a repartition topic): record times move none of it', async () => {
+    script.length = 0;
+    next = 0;
+    script.push(
+      { assign: ['a'] },
+      // Times up to 25 s, but the reader says 5 s: nothing fires (the times would give 20 s).
+      { records: rows(10_000, 25_000), partition: 'a', watermark: 5_000 },
+      // Judged against 5 s, not late; then 21 s fires [10 s, 20 s) with both of its records.
+      { records: rows(12_000), partition: 'a', watermark: 21_000 },
+      // Per record: 22 s against 21 s, not late; 14 s against 30 s, late ([20 s, 30 s) fired before it).
+      { records: rows(22_000, 14_000), partition: 'a', watermark: 30_000, watermarks: [21_000, 30_000] },
+    );
+    const plan = planFrom(
+      `
+name: mux-given
+settings: { checkpoint: { interval: 0, dir: ./ckpt } }
+sources:
+  in: { type: mux, event_time: { field: ts, max_out_of_orderness: 5s } }
+steps:
+  - { id: agg, type: aggregate, key: [k], window: { type: tumbling, size: 10s }, fields: { n: count(*) } }
+sinks:
+  out: { type: memory, store: mux-given-out }
+late_output: { type: memory, store: mux-given-late }
+`,
+      await h.dir(),
+      registry,
+    );
+    const result = await h.run(await Job.create(plan, { registry, clock: new ManualClock(0) }));
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(
+      memorySinkStore('mux-given-late').committed.map((r) => r.ts),
+      [14_000],
+    );
+    assert.deepEqual(
+      memorySinkStore('mux-given-out').committed.map((r) => [r.window_start, r.n]),
+      [
+        [10_000, 2],
+        [20_000, 2],
+      ],
+    );
+  });
 });

@@ -13,6 +13,7 @@ import type { Clock } from '../time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, type OutputRouter } from './failure-router.ts';
 import type { OperatorGraph } from './operator-graph.ts';
 import { SinkRunner } from './sink-runner.ts';
+import type { SourceWatermarks } from './watermarks.ts';
 
 /** What sinks are opened with (see `SinkContext`). */
 export interface SinkOpenOptions {
@@ -31,6 +32,8 @@ export interface SinkOpenOptions {
 /** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
 export class JobSinks {
   readonly sinks: SinkRunner[] = [];
+  /** The sinks that take watermarks, with the id of the step or source they read. */
+  readonly #watermarked: { readonly runner: SinkRunner; readonly input: string }[] = [];
   readonly #outputs: OutputRouter;
 
   constructor(outputs: OutputRouter) {
@@ -74,10 +77,28 @@ export class JobSinks {
       const runner = await openSink(s.id, s, s.input);
       this.sinks.push(runner);
       const input = parseStreamRef(s.input);
+      if (runner.sink.takesWatermarks) this.#watermarked.push({ runner, input: input.id });
       const node = graph.nodes.get(input.id);
       if (node === undefined) graph.sourceTargets.get(input.id)!.sinks.push(runner);
       else if (input.port === undefined) node.sinks.push(runner);
       else node.ports.get(input.port)!.sinks.push(runner);
+    }
+  }
+
+  /**
+   * Tells each sink that takes watermarks its input's watermark — the step's, or the source's
+   * for a sink that reads a source — and whether every source upstream of it is idle. Call it
+   * after the steps advanced.
+   */
+  noteWatermarks(graph: OperatorGraph, clocks: SourceWatermarks): void {
+    for (const { runner, input } of this.#watermarked) {
+      const node = graph.nodes.get(input);
+      if (node === undefined) runner.noteWatermark(clocks.watermarkOf(input), clocks.isIdle(input));
+      else
+        runner.noteWatermark(
+          node.watermark,
+          node.sources.length > 0 && node.sources.every((s) => clocks.isIdle(s)),
+        );
     }
   }
 

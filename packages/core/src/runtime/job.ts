@@ -243,7 +243,9 @@ export class Job {
     const { checkpoint } = plan.settings;
     const { task } = this.#options;
     const pipelineDir = pipelineCheckpointDir(resolve(plan.baseDir, checkpoint.dir), plan.name);
-    const dir = task ? join(pipelineDir, 'tasks', String(task.partition)) : pipelineDir;
+    const dir = task
+      ? join(pipelineDir, 'tasks', String(task.partition), ...(task.part === undefined ? [] : [task.part]))
+      : pipelineDir;
     const makeStore = this.#options.checkpointStore ?? localCheckpointStore;
     const store = makeStore({
       dir,
@@ -465,6 +467,7 @@ export class Job {
   #maybeAdvanceWatermark(force = false): void {
     if (!this.#watermarks.advance(this.#clock.now()) && !force) return;
     for (const node of this.#graph.order) node.advanceWatermark();
+    this.#sinks.noteWatermarks(this.#graph, this.#watermarks);
   }
 
   /** After an asynchronous step emitted on its own: the steps after it catch up. */

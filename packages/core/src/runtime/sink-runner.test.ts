@@ -175,3 +175,52 @@ test('writes held at a checkpoint wait for its commit, then go on', async () => 
   await runner.drain();
   assert.deepEqual(events, ['commit 7', 'write 1', 'write 2']);
 });
+
+test('a sink that takes watermarks gets each after the records before it, and alone when nothing is queued', async () => {
+  const writes: { n: number[]; watermark: number | undefined; idle: boolean | undefined }[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const sink: Sink = {
+    takesWatermarks: true,
+    async open() {},
+    async write({ records, watermark, idle }) {
+      writes.push({ n: records.map((r) => r.n as number), watermark, idle });
+      if (writes.length === 1) await held;
+      return undefined;
+    },
+    async close() {},
+  };
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
+  runner.enqueue({ records: [{ n: 0 }], times: [0] });
+  // Noted after the first write was taken: it goes with the next (later is never wrong).
+  runner.noteWatermark(10);
+  // Behind the write under way: joined, with the latest watermark noted after them.
+  runner.enqueue({ records: [{ n: 1 }], times: [11] });
+  runner.noteWatermark(20);
+  runner.enqueue({ records: [{ n: 2 }], times: [21] });
+  runner.noteWatermark(15); // never back
+  release();
+  await runner.drain();
+  // Nothing queued: the watermark alone, then going idle at the same watermark.
+  runner.noteWatermark(30);
+  await runner.drain();
+  runner.noteWatermark(30, true);
+  runner.noteWatermark(30, true); // nothing changed
+  await runner.drain();
+  assert.deepEqual(writes, [
+    { n: [0], watermark: undefined, idle: undefined },
+    { n: [1, 2], watermark: 20, idle: false },
+    { n: [], watermark: 30, idle: false },
+    { n: [], watermark: 30, idle: true },
+  ]);
+});
+
+test('a sink that does not take watermarks never sees them', async () => {
+  const { sink, writes } = recordingSink();
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, () => {});
+  runner.noteWatermark(10);
+  await runner.drain();
+  assert.equal(writes.length, 0);
+});

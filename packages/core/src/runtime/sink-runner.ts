@@ -25,6 +25,10 @@ export interface QueueCapacity {
 interface Chunk {
   readonly batch: SinkBatch;
   readonly bytes: number;
+  /** For a sink that takes watermarks: the input's watermark noted after this chunk's records. */
+  watermark?: number;
+  /** With `watermark`: whether the input was idle then. */
+  idle?: boolean;
 }
 
 /** When the consumed front of the queue is this long (and half of it), it is cut off. */
@@ -50,6 +54,9 @@ export class SinkRunner {
   #release: (() => void) | undefined;
   #failure: unknown;
   #waiters: (() => void)[] = [];
+  /** The latest watermark noted (`noteWatermark`), and whether the input was idle. */
+  #watermark = Number.NEGATIVE_INFINITY;
+  #idle = false;
   /** Records the sink has accepted (written without rejection). */
   written = 0;
   rejected = 0;
@@ -77,6 +84,27 @@ export class SinkRunner {
     this.#chunks.push({ batch, bytes });
     this.#queued += n;
     this.#queuedBytes += bytes;
+    this.#loop ??= this.#run();
+  }
+
+  /**
+   * For a sink that takes watermarks (`Sink.takesWatermarks`): the watermark of its input moved
+   * to `watermark` (or the input went idle or active again) after the records enqueued so far.
+   * The write that takes the last of them carries it (`SinkBatch.watermark`, `idle`), or a write
+   * of no records when none is queued. Ignored by other sinks, and when nothing changed.
+   */
+  noteWatermark(watermark: number, idle = false): void {
+    if (!this.sink.takesWatermarks || this.#failure !== undefined) return;
+    if (!(watermark > this.#watermark) && idle === this.#idle) return;
+    if (watermark > this.#watermark) this.#watermark = watermark;
+    this.#idle = idle;
+    const last = this.#chunks.length > this.#head ? this.#chunks[this.#chunks.length - 1] : undefined;
+    if (last !== undefined) {
+      last.watermark = this.#watermark;
+      last.idle = idle;
+      return;
+    }
+    this.#chunks.push({ batch: EMPTY.batch, bytes: 0, watermark: this.#watermark, idle });
     this.#loop ??= this.#run();
   }
 
@@ -174,7 +202,7 @@ export class SinkRunner {
 
   async #run(): Promise<void> {
     try {
-      while (this.#queued > 0) {
+      while (this.#head < this.#chunks.length) {
         while (this.#committing !== undefined) await this.#committing;
         const { batch, bytes } = this.#take();
         const writing = this.sink.write(batch);
@@ -213,8 +241,17 @@ export class SinkRunner {
       let total = first.batch.records.length;
       while (end < chunks.length && total < this.#maxWrite) total += chunks[end++].batch.records.length;
     }
-    const taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
-    for (let c = this.#head; c < end; c++) chunks[c] = EMPTY;
+    let taken = end === this.#head + 1 ? first : join(chunks, this.#head, end);
+    // The latest note among the chunks taken: notes come in order, watermarks never move back.
+    let noted: Chunk | undefined;
+    for (let c = this.#head; c < end; c++) {
+      if (chunks[c].watermark !== undefined) noted = chunks[c];
+      chunks[c] = EMPTY;
+    }
+    if (noted !== undefined) {
+      const { watermark, idle } = noted;
+      taken = { batch: { ...taken.batch, watermark, idle: idle === true }, bytes: taken.bytes };
+    }
     this.#head = end;
     if (end === chunks.length) {
       this.#chunks = [];

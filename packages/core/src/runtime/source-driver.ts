@@ -270,14 +270,20 @@ export class SourceDriver {
         const { batch: ingested, maxTime } = src.ingest(partition, batch, now, deadLetter);
         // Lateness is decided per record, against the watermark as it stood after the records
         // before it: the batch carries that watermark for each record.
-        if (ingested && watched && id !== undefined) {
+        const given = batch.watermark;
+        if (given !== undefined) {
+          // The reader's own watermarks (a repartition topic): the records' times move none.
+          if (ingested && watched && batch.watermarks && ingested.records.length === batch.records.length)
+            ingested.watermarks = batch.watermarks;
+        } else if (ingested && watched && id !== undefined) {
           const before = watermarks.before(id, ingested.times, now);
           if (before) ingested.watermarks = before;
         }
         // A step merging two branches of this source takes their records in this order.
         if (ingested && sequenced) ingested.seqs = src.sequence(ingested.records.length);
         // An empty read brought no record: it must not keep a quiet partition from going idle.
-        if (id !== undefined && (batch.records.length > 0 || batch.failures?.length))
+        if (id !== undefined && given !== undefined) watermarks.set(id, given, now);
+        else if (id !== undefined && (batch.records.length > 0 || batch.failures?.length))
           watermarks.observe(id, maxTime, now);
         if (ingested) {
           for (const e of targets.nodes) e.node.push(ingested, e.port);

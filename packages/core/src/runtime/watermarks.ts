@@ -139,6 +139,17 @@ export class WatermarkTracker implements SourceWatermarks {
     if (maxTime > p.maxTime) p.maxTime = maxTime;
   }
 
+  /**
+   * Sets registered partition `id`'s watermark to `watermark` as its reader gave it
+   * (`SourceBatch.watermark`), read at `now`; a watermark never moves back.
+   */
+  set(id: string, watermark: number, now: number): void {
+    const p = this.#partition(id);
+    p.lastActive = now;
+    const maxTime = watermark + p.bound + 1;
+    if (maxTime > p.maxTime) p.maxTime = maxTime;
+  }
+
   #partition(id: string): PartitionClock {
     const p = this.#partitions.get(id);
     if (p === undefined)
