@@ -1,0 +1,542 @@
+/**
+ * Scale-out on one machine (issue 16): `sluice run --worker-id` processes and `--threads`.
+ *
+ * A topic of `--partitions` partitions is filled once with `--records` JSON records (about 60
+ * bytes: an account of 1,000, an event time, an amount; 10 records per account per second of event
+ * time). The pipeline is kafka → one-second tumbling count and sum per account → `discard`, with
+ * its task state in the shared PostgreSQL checkpoint store (checkpoint every 500 ms). Each
+ * configuration reads the whole topic from the start as a new pipeline (its own group and slots):
+ *
+ * - `p1`, `p2`, `p4` — 1, 2 and 4 worker processes with `--threads 1` (`p1` is also `--threads 1`);
+ * - `t2` — one process with `--threads 2`.
+ *
+ * Measured: the workers start on the filled topic; once the group's assignment is stable (every
+ * member runs tasks, every partition runs once, as their logs say) the measured interval begins,
+ * and it ends when every task's newest checkpoint holds the end offset of its partition. Over that
+ * interval: records read (the end offsets less what the checkpoints held at its start), the
+ * workers' CPU time (user + system of every process, all its threads, from /proc) and wall time.
+ * So start-up (loading, joining, the first rebalances, during which the first member reads for
+ * all) is left out and reported apart, as the wall time from spawn to the stable assignment. Both
+ * ends see the checkpoints, which trail the reading by up to their interval (500 ms): the records
+ * counted are those checkpointed in the interval, and the end is seen up to 500 ms late, so give
+ * the runs several seconds each (`--records` large enough). The configurations alternate run by run so that drift
+ * in machine load hits all alike; medians of `--runs`.
+ *
+ * Then the time for a task's state to move on a graceful rebalance, by state size: a one-partition
+ * topic holding `--state-keys` accounts in one open one-hour window (the state is one entry per
+ * account); worker A runs the task until its checkpoint holds the whole topic, worker B joins, and
+ * the worker running the task is stopped with SIGTERM. Reported: the time from the SIGTERM to the
+ * other worker's `restored checkpoint` (leave → rebalance → drain → final checkpoint → release →
+ * take over → restore), the part of it until the old owner's task stopped, and the checkpoint's
+ * size. Needs the broker and PostgreSQL (`npm run services -- up kafka postgres`).
+ *
+ *   node bench/workers.ts [--records 1000000] [--partitions 4] [--runs 3] [--only p1,p2,p4,t2]
+ *                         [--state-keys 1000,100000] [--state-runs 3] [--json]
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Admin, Producer } from '@platformatic/kafka';
+import { readCheckpointSlots } from '@sluice/postgres';
+import pg from 'pg';
+import { median } from './measure.ts';
+import { SCRATCH_DIR } from './scratch-dir.ts';
+
+const BROKER = process.env.SLUICE_BENCH_KAFKA ?? '127.0.0.1:9092';
+const PG_URL = process.env.SLUICE_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SLUICE = resolve(import.meta.dirname, '../packages/cli/bin/sluice.cjs');
+const ACCOUNTS = 1000;
+const T0 = 1_767_225_600_000;
+/** /proc/<pid>/stat times are in clock ticks (`getconf CLK_TCK`, 100 on Linux). */
+const TICK_MS = 10;
+
+interface Config {
+  readonly name: string;
+  readonly processes: number;
+  readonly threads: number;
+}
+const CONFIGS: readonly Config[] = [
+  { name: 'p1', processes: 1, threads: 1 },
+  { name: 'p2', processes: 2, threads: 1 },
+  { name: 'p4', processes: 4, threads: 1 },
+  { name: 't2', processes: 1, threads: 2 },
+];
+
+/** One measured run of a configuration. */
+interface Run {
+  records: number;
+  cpuMs: number;
+  wallMs: number;
+  /** Spawn to stable assignment. */
+  startupMs: number;
+}
+
+// ------------------------------------------------------------------------------------------------
+// workers
+
+function pipelineYaml(name: string, topic: string, window: string, dir: string): string {
+  return `
+name: ${name}
+settings:
+  checkpoint: { interval: 500ms, dir: ${JSON.stringify(dir)} }
+sources:
+  in:
+    type: kafka
+    brokers: ['${BROKER}']
+    topics: ['${topic}']
+    group_id: '${name}'
+    include_metadata: false
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+    event_time: { field: ts, max_out_of_orderness: 0s }
+steps:
+  - id: totals
+    type: aggregate
+    input: in
+    key: [account]
+    window: { type: tumbling, size: ${window} }
+    fields:
+      n: count(*)
+      total: sum(amount)
+sinks:
+  out: { type: discard, input: totals }
+`;
+}
+
+/** A `sluice run --worker-id` process and what its log says. */
+class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** Tasks running now, by member (worker id of the thread). */
+  readonly running = new Map<string, Set<number>>();
+  /** When `restored checkpoint` was last logged (performance.now()). */
+  restoredAt = Number.NaN;
+  /** When `worker: task stopped` was last logged. */
+  taskStoppedAt = Number.NaN;
+  #rest = '';
+  #tail: string[] = [];
+
+  constructor(file: string, id: string, threads: number) {
+    this.child = spawn(
+      process.execPath,
+      [
+        SLUICE,
+        'run',
+        file,
+        '--worker-id',
+        id,
+        '--threads',
+        String(threads),
+        '--checkpoint-store',
+        PG_URL,
+        '--lease',
+        '3s',
+        '--log-format',
+        'json',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => this.#read(chunk));
+    this.exited = new Promise((res) => this.child.on('exit', (code) => res(code)));
+  }
+
+  #read(chunk: string): void {
+    const lines = (this.#rest + chunk).split('\n');
+    this.#rest = lines.pop() ?? '';
+    for (const line of lines) {
+      this.#tail.push(line);
+      if (this.#tail.length > 40) this.#tail.shift();
+      if (!line.startsWith('{')) continue;
+      const l = JSON.parse(line) as { msg?: string; task?: number; worker?: string };
+      if (l.msg === 'restored checkpoint') this.restoredAt = performance.now();
+      if (l.worker === undefined || l.task === undefined) continue;
+      const tasks = this.running.get(l.worker) ?? new Set<number>();
+      this.running.set(l.worker, tasks);
+      if (l.msg === 'worker: task started') tasks.add(l.task);
+      if (l.msg === 'worker: task stopped') {
+        tasks.delete(l.task);
+        this.taskStoppedAt = performance.now();
+      }
+    }
+  }
+
+  /** CPU milliseconds (user + system, every thread) of the process so far. */
+  cpuMs(): number {
+    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command name: state is field 3, utime field 14, stime field 15 (1-based).
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  }
+
+  log(): string {
+    return this.#tail.join('\n');
+  }
+}
+
+/** Every member of `workers` runs tasks and every partition runs exactly once. */
+function stable(workers: readonly WorkerProcess[], members: number, partitions: number): boolean {
+  const sets = workers.flatMap((w) => [...w.running.values()]);
+  const all = sets.flatMap((s) => [...s]);
+  return (
+    sets.filter((s) => s.size > 0).length === members &&
+    all.length === partitions &&
+    new Set(all).size === partitions
+  );
+}
+
+/** Sum over the tasks of the offsets their newest checkpoints hold. */
+async function checkpointed(pipeline: string, topic: string): Promise<number> {
+  let slots: Awaited<ReturnType<typeof readCheckpointSlots>>['slots'];
+  try {
+    ({ slots } = await readCheckpointSlots({ url: PG_URL, pipeline }));
+  } catch {
+    return 0; // no table yet
+  }
+  let sum = 0;
+  for (const slot of slots) {
+    for (const readers of Object.values(slot.checkpoint?.sources ?? {})) {
+      for (const position of Object.values(readers)) {
+        if (position === null || typeof position !== 'object') continue;
+        for (const [key, offset] of Object.entries(position)) {
+          if (key.startsWith(`${topic}/`) && typeof offset === 'number') sum += offset;
+        }
+      }
+    }
+  }
+  return sum;
+}
+
+async function until(
+  what: string,
+  limitMs: number,
+  check: () => Promise<boolean> | boolean,
+  logs: () => string,
+) {
+  const deadline = performance.now() + limitMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function forget(pipeline: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [pipeline]);
+    await client.query('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [pipeline]);
+  } finally {
+    await client.end();
+  }
+}
+
+async function stopAll(workers: readonly WorkerProcess[]): Promise<void> {
+  for (const w of workers) w.child.kill('SIGTERM');
+  const codes = await Promise.all(workers.map((w) => w.exited));
+  const bad = codes.findIndex((c) => c !== 0);
+  if (bad >= 0) throw new Error(`a worker exited with ${codes[bad]} on SIGTERM\n${workers[bad].log()}`);
+}
+
+/**
+ * One run of `config` over `topic` (filled with `records`): a new pipeline, so a read from the
+ * start. The measured interval runs from the stable assignment to every record checkpointed.
+ */
+async function runConfig(
+  config: Config,
+  topic: string,
+  records: number,
+  partitions: number,
+  tag: string,
+): Promise<Run> {
+  const name = `bench_workers_${tag}_${config.name}`;
+  const dir = join(SCRATCH_DIR, name);
+  const file = join(SCRATCH_DIR, `${name}.yaml`);
+  writeFileSync(file, pipelineYaml(name, topic, '1s', dir));
+  const t0 = performance.now();
+  const workers = Array.from(
+    { length: config.processes },
+    (_, i) => new WorkerProcess(file, `${config.name}w${i}`, config.threads),
+  );
+  const logs = () => workers.map((w, i) => `--- worker ${i}\n${w.log()}`).join('\n');
+  try {
+    const members = config.processes * config.threads;
+    await until('a stable assignment', 120_000, () => stable(workers, members, partitions), logs);
+    const startupMs = performance.now() - t0;
+    const cpu0 = workers.reduce((s, w) => s + w.cpuMs(), 0);
+    const wall0 = performance.now();
+    const read0 = await checkpointed(name, topic);
+    await until(
+      'every record checkpointed',
+      600_000,
+      async () => {
+        if (!stable(workers, members, partitions))
+          throw new Error(`the assignment changed during the run\n${logs()}`);
+        return (await checkpointed(name, topic)) >= records;
+      },
+      logs,
+    );
+    const cpuMs = workers.reduce((s, w) => s + w.cpuMs(), 0) - cpu0;
+    const wallMs = performance.now() - wall0;
+    await stopAll(workers);
+    return { records: records - read0, cpuMs, wallMs, startupMs };
+  } finally {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await forget(name);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// state move
+
+interface Move {
+  keys: number;
+  stateBytes: number;
+  /** SIGTERM to the new owner's `restored checkpoint`. */
+  moveMs: number;
+  /** SIGTERM to the old owner's `task stopped` (drain, final checkpoint, release). */
+  releaseMs: number;
+}
+
+async function moveState(topic: string, keys: number, tag: string): Promise<Move> {
+  const name = `bench_move_${tag}`;
+  const dir = join(SCRATCH_DIR, name);
+  const file = join(SCRATCH_DIR, `${name}.yaml`);
+  writeFileSync(file, pipelineYaml(name, topic, '1h', dir));
+  const a = new WorkerProcess(file, 'a', 1);
+  const workers = [a];
+  const logs = () => workers.map((w, i) => `--- worker ${i}\n${w.log()}`).join('\n');
+  try {
+    await until('the task running', 120_000, () => stable([a], 1, 1), logs);
+    await until(
+      'the whole topic checkpointed',
+      300_000,
+      async () => (await checkpointed(name, topic)) >= keys,
+      logs,
+    );
+    const b = new WorkerProcess(file, 'b', 1);
+    workers.push(b);
+    // B joins; the group may give it the task (a move too); wait until the task runs on one of them.
+    await until('b in the group', 120_000, () => b.log().includes('"msg":"worker joined"'), logs);
+    await new Promise((r) => setTimeout(r, 3000));
+    await until('the task running once', 120_000, () => stable(workers, 1, 1), logs);
+    await until(
+      'the whole topic checkpointed',
+      300_000,
+      async () => (await checkpointed(name, topic)) >= keys,
+      logs,
+    );
+    const { slots } = await readCheckpointSlots({ url: PG_URL, pipeline: name });
+    const stateBytes = slots[0]?.checkpoint?.bytes ?? Number.NaN;
+    const [owner, other] = [...(a.running.get('a')?.size ? [a, b] : [b, a])];
+    other.restoredAt = Number.NaN;
+    const t0 = performance.now();
+    owner.child.kill('SIGTERM');
+    await until(
+      'the state restored by the other worker',
+      120_000,
+      () => !Number.isNaN(other.restoredAt),
+      logs,
+    );
+    const moveMs = other.restoredAt - t0;
+    const releaseMs = owner.taskStoppedAt - t0;
+    if ((await owner.exited) !== 0) throw new Error(`the old owner did not stop cleanly\n${logs()}`);
+    await stopAll([other]);
+    return { keys, stateBytes, moveMs, releaseMs };
+  } finally {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await forget(name);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// input
+
+async function fill(topic: string, records: number, partitions: number, keys?: number): Promise<number[]> {
+  const producer = new Producer({
+    clientId: 'bench-workers-fill',
+    bootstrapBrokers: [BROKER],
+    idempotent: true,
+  });
+  const counts = new Array<number>(partitions).fill(0);
+  try {
+    for (let from = 0; from < records; from += 10_000) {
+      const messages = [];
+      for (let i = from; i < Math.min(records, from + 10_000); i++) {
+        const account = keys === undefined ? i % ACCOUNTS : i;
+        const partition = account % partitions;
+        counts[partition]++;
+        // Without `keys`: 10 records per account per second of event time (ACCOUNTS accounts).
+        const ts = keys === undefined ? T0 + Math.floor((i * 100) / ACCOUNTS) : T0 + (i % 1000);
+        messages.push({
+          topic,
+          partition,
+          key: Buffer.from(`a${account}`),
+          value: Buffer.from(JSON.stringify({ account: `a${account}`, ts, amount: (i % 97) + 1 })),
+        });
+      }
+      await producer.send({ messages });
+    }
+  } finally {
+    await producer.close();
+  }
+  return counts;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      records: { type: 'string', default: '1000000' },
+      partitions: { type: 'string', default: '4' },
+      runs: { type: 'string', default: '3' },
+      only: { type: 'string', default: CONFIGS.map((c) => c.name).join(',') },
+      'state-keys': { type: 'string', default: '1000,100000' },
+      'state-runs': { type: 'string', default: '3' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const records = Number(values.records);
+  const partitions = Number(values.partitions);
+  const runs = Number(values.runs);
+  const stateRuns = Number(values['state-runs']);
+  const stateKeys = values['state-keys'] === '' ? [] : values['state-keys'].split(',').map(Number);
+  const configs =
+    values.only === ''
+      ? []
+      : values.only.split(',').map((n) => {
+          const c = CONFIGS.find((x) => x.name === n);
+          if (c === undefined)
+            throw new Error(`--only: no configuration ${n} (${CONFIGS.map((x) => x.name).join(', ')})`);
+          return c;
+        });
+  const say = (line: string) => {
+    if (!values.json) process.stderr.write(`${line}\n`);
+  };
+  const admin = new Admin({ clientId: 'bench-workers-admin', bootstrapBrokers: [BROKER] });
+  const stamp = `${process.pid}_${Date.now().toString(36)}`;
+  const input = `bench-workers-in-${stamp}`;
+  const created: string[] = [];
+  const load: number[] = [loadavg()[0]];
+  try {
+    const results = new Map<string, Run[]>(configs.map((c) => [c.name, []]));
+    if (configs.length > 0) {
+      await admin.createTopics({ topics: [input], partitions, replicas: 1 });
+      created.push(input);
+      say(`filling ${input} with ${records} records over ${partitions} partitions`);
+      await fill(input, records, partitions);
+      for (let run = 0; run < runs; run++) {
+        for (const config of configs) {
+          const r = await runConfig(config, input, records, partitions, `${stamp}_${run}`);
+          load.push(loadavg()[0]);
+          results.get(config.name)?.push(r);
+          say(
+            `run ${run + 1}/${runs} ${config.name}: ${Math.round(r.records / (r.cpuMs / 1000) / 1000)}k rec/CPU-s, ` +
+              `${Math.round(r.records / (r.wallMs / 1000) / 1000)}k rec/s over ${r.records} records, ` +
+              `start-up ${(r.startupMs / 1000).toFixed(1)} s, load ${loadavg()[0].toFixed(2)}`,
+          );
+        }
+      }
+    }
+    const moves = new Map<number, Move[]>(stateKeys.map((k) => [k, []]));
+    for (const keys of stateKeys) {
+      const topic = `bench-workers-state-${keys}-${stamp}`;
+      await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+      created.push(topic);
+      await fill(topic, keys, 1, keys);
+    }
+    for (let run = 0; run < stateRuns; run++) {
+      for (const keys of stateKeys) {
+        const m = await moveState(`bench-workers-state-${keys}-${stamp}`, keys, `${stamp}_${keys}_${run}`);
+        load.push(loadavg()[0]);
+        moves.get(keys)?.push(m);
+        say(
+          `move ${run + 1}/${stateRuns} ${keys} keys (${Math.round(m.stateBytes / 1024)} KiB): ` +
+            `${Math.round(m.moveMs)} ms (old owner's task stopped after ${Math.round(m.releaseMs)} ms)`,
+        );
+      }
+    }
+    const p1 = results.get('p1') ?? [];
+    const base = median(p1.map((r) => r.records / (r.wallMs / 1000)));
+    const rows = configs.map((c) => {
+      const rs = results.get(c.name) ?? [];
+      const wall = median(rs.map((r) => r.records / (r.wallMs / 1000)));
+      return {
+        config: c.name,
+        processes: c.processes,
+        threads: c.threads,
+        recordsPerCpuSecond: Math.round(median(rs.map((r) => r.records / (r.cpuMs / 1000)))),
+        recordsPerSecond: Math.round(wall),
+        /** Wall throughput over p1's, divided by the members: 1 is perfect scaling. */
+        efficiency: wall / base / (c.processes * c.threads),
+        startupSeconds: median(rs.map((r) => r.startupMs / 1000)),
+        spreadOfWall: rs.length > 0 ? spread(rs.map((r) => r.records / (r.wallMs / 1000))) : Number.NaN,
+      };
+    });
+    const stateRows = stateKeys.map((keys) => {
+      const ms = moves.get(keys) ?? [];
+      return {
+        keys,
+        stateBytes: median(ms.map((m) => m.stateBytes)),
+        moveMs: Math.round(median(ms.map((m) => m.moveMs))),
+        releaseMs: Math.round(median(ms.map((m) => m.releaseMs))),
+      };
+    });
+    const env = {
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      records,
+      partitions,
+      runs,
+      stateRuns,
+      loadAverage: { min: Math.min(...load), max: Math.max(...load) },
+    };
+    if (values.json) {
+      console.log(JSON.stringify({ env, rows, stateRows }, null, 2));
+      return;
+    }
+    console.log(
+      `kafka → 1 s tumbling count+sum per account (${ACCOUNTS} accounts) → discard: ${records} records, ` +
+        `${partitions} partitions, median of ${runs}`,
+    );
+    console.log(
+      `${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB, Node ${env.node}, ` +
+        `1-min load ${env.loadAverage.min.toFixed(1)}–${env.loadAverage.max.toFixed(1)}`,
+    );
+    console.log('config  procs  threads  rec/CPU-s  rec/s (wall)  efficiency  wall spread  start-up');
+    for (const r of rows) {
+      console.log(
+        `${r.config.padEnd(7)} ${String(r.processes).padStart(5)} ${String(r.threads).padStart(8)} ` +
+          `${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(13)} ` +
+          `${r.efficiency.toFixed(2).padStart(11)} ${`±${Math.round(r.spreadOfWall * 100)}%`.padStart(12)} ` +
+          `${r.startupSeconds.toFixed(1).padStart(8)} s`,
+      );
+    }
+    if (stateRows.length > 0) {
+      console.log(`state move on a graceful rebalance (SIGTERM to restored), median of ${stateRuns}`);
+      console.log('keys      state     move   old owner stopped');
+      for (const s of stateRows) {
+        console.log(
+          `${String(s.keys).padEnd(8)} ${`${Math.round(s.stateBytes / 1024)} KiB`.padStart(9)} ` +
+            `${`${s.moveMs} ms`.padStart(9)} ${`${s.releaseMs} ms`.padStart(18)}`,
+        );
+      }
+    }
+  } finally {
+    await admin.deleteTopics({ topics: created }).catch(() => {});
+    await admin.close();
+  }
+}
+
+/** Half the range of `values` over their median: how far apart the runs were. */
+function spread(values: readonly number[]): number {
+  return (Math.max(...values) - Math.min(...values)) / 2 / median(values);
+}
+
+await main();
