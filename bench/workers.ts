@@ -19,8 +19,11 @@
  * all) is left out and reported apart, as the wall time from spawn to the stable assignment. Both
  * ends see the checkpoints, which trail the reading by up to their interval (500 ms): the records
  * counted are those checkpointed in the interval, and the end is seen up to 500 ms late, so give
- * the runs several seconds each (`--records` large enough). The configurations alternate run by run so that drift
- * in machine load hits all alike; medians of `--runs`.
+ * the runs several seconds each (`--records` large enough). The configurations alternate run by
+ * run so that drift in machine load hits all alike; medians of `--runs`. Reported per
+ * configuration: records per CPU-second, records per second of wall time, the speedup (wall rate
+ * over `p1`'s) and the scaling efficiency (the speedup over the cores the configuration can use:
+ * its members, at most the machine's cores), and how far apart the runs' wall rates were.
  *
  * Then the time for a task's state to move on a graceful rebalance, by state size: a one-partition
  * topic holding `--state-keys` accounts in one open one-hour window (the state is one entry per
@@ -428,7 +431,9 @@ async function main(): Promise<void> {
       await admin.createTopics({ topics: [input], partitions, replicas: 1 });
       created.push(input);
       say(`filling ${input} with ${records} records over ${partitions} partitions`);
+      const fill0 = performance.now();
       await fill(input, records, partitions);
+      say(`written in ${((performance.now() - fill0) / 1000).toFixed(1)} s`);
       for (let run = 0; run < runs; run++) {
         for (const config of configs) {
           const r = await runConfig(config, input, records, partitions, `${stamp}_${run}`);
@@ -471,8 +476,10 @@ async function main(): Promise<void> {
         threads: c.threads,
         recordsPerCpuSecond: Math.round(median(rs.map((r) => r.records / (r.cpuMs / 1000)))),
         recordsPerSecond: Math.round(wall),
-        /** Wall throughput over p1's, divided by the members: 1 is perfect scaling. */
-        efficiency: wall / base / (c.processes * c.threads),
+        /** Wall throughput over p1's. */
+        speedup: wall / base,
+        /** The speedup over the cores it could use (members, at most the machine's): 1 is perfect scaling. */
+        efficiency: wall / base / Math.min(c.processes * c.threads, cpus().length),
         startupSeconds: median(rs.map((r) => r.startupMs / 1000)),
         spreadOfWall: rs.length > 0 ? spread(rs.map((r) => r.records / (r.wallMs / 1000))) : Number.NaN,
       };
@@ -509,12 +516,14 @@ async function main(): Promise<void> {
       `${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB, Node ${env.node}, ` +
         `1-min load ${env.loadAverage.min.toFixed(1)}–${env.loadAverage.max.toFixed(1)}`,
     );
-    console.log('config  procs  threads  rec/CPU-s  rec/s (wall)  efficiency  wall spread  start-up');
+    console.log(
+      'config  procs  threads  rec/CPU-s  rec/s (wall)  speedup  efficiency  wall spread  start-up',
+    );
     for (const r of rows) {
       console.log(
         `${r.config.padEnd(7)} ${String(r.processes).padStart(5)} ${String(r.threads).padStart(8)} ` +
           `${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(13)} ` +
-          `${r.efficiency.toFixed(2).padStart(11)} ${`±${Math.round(r.spreadOfWall * 100)}%`.padStart(12)} ` +
+          `${r.speedup.toFixed(2).padStart(8)} ${r.efficiency.toFixed(2).padStart(11)} ${`±${Math.round(r.spreadOfWall * 100)}%`.padStart(12)} ` +
           `${r.startupSeconds.toFixed(1).padStart(8)} s`,
       );
     }
