@@ -480,6 +480,8 @@ async function main(): Promise<void> {
         speedup: wall / base,
         /** The speedup over the cores it could use (members, at most the machine's): 1 is perfect scaling. */
         efficiency: wall / base / Math.min(c.processes * c.threads, cpus().length),
+        /** CPU time over wall time: how many cores the workers had, on average. */
+        coresBusy: median(rs.map((r) => r.cpuMs / r.wallMs)),
         startupSeconds: median(rs.map((r) => r.startupMs / 1000)),
         spreadOfWall: rs.length > 0 ? spread(rs.map((r) => r.records / (r.wallMs / 1000))) : Number.NaN,
       };
@@ -517,12 +519,12 @@ async function main(): Promise<void> {
         `1-min load ${env.loadAverage.min.toFixed(1)}–${env.loadAverage.max.toFixed(1)}`,
     );
     console.log(
-      'config  procs  threads  rec/CPU-s  rec/s (wall)  speedup  efficiency  wall spread  start-up',
+      'config  procs  threads  rec/CPU-s  rec/s (wall)  cores busy  speedup  efficiency  wall spread  start-up',
     );
     for (const r of rows) {
       console.log(
         `${r.config.padEnd(7)} ${String(r.processes).padStart(5)} ${String(r.threads).padStart(8)} ` +
-          `${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(13)} ` +
+          `${`${Math.round(r.recordsPerCpuSecond / 1000)}k`.padStart(10)} ${`${Math.round(r.recordsPerSecond / 1000)}k`.padStart(13)} ${r.coresBusy.toFixed(2).padStart(11)} ` +
           `${r.speedup.toFixed(2).padStart(8)} ${r.efficiency.toFixed(2).padStart(11)} ${`±${Math.round(r.spreadOfWall * 100)}%`.padStart(12)} ` +
           `${r.startupSeconds.toFixed(1).padStart(8)} s`,
       );
