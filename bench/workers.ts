@@ -117,6 +117,8 @@ class WorkerProcess {
   readonly running = new Map<string, Set<number>>();
   /** When `restored checkpoint` was last logged (performance.now()). */
   restoredAt = Number.NaN;
+  /** How many assignments the group gave it. */
+  assignments = 0;
   /** When `worker: task stopped` was last logged. */
   taskStoppedAt = Number.NaN;
   #rest = '';
@@ -156,6 +158,7 @@ class WorkerProcess {
       if (!line.startsWith('{')) continue;
       const l = JSON.parse(line) as { msg?: string; task?: number; worker?: string };
       if (l.msg === 'restored checkpoint') this.restoredAt = performance.now();
+      if (l.msg === 'worker: tasks assigned') this.assignments++;
       if (l.worker === undefined || l.task === undefined) continue;
       const tasks = this.running.get(l.worker) ?? new Set<number>();
       this.running.set(l.worker, tasks);
@@ -324,8 +327,25 @@ async function moveState(topic: string, keys: number, tag: string): Promise<Move
     workers.push(b);
     // B joins; the group may give it the task (a move too); wait until the task runs on one of them.
     await until('b in the group', 120_000, () => b.log().includes('"msg":"worker joined"'), logs);
-    await new Promise((r) => setTimeout(r, 3000));
+    // The rebalance B's join causes gives both an assignment; until then the task may still move.
+    await until(
+      'the rebalance after b joined',
+      30_000,
+      () => b.assignments >= 1 && a.assignments >= 2,
+      logs,
+    ).catch(() => {});
     await until('the task running once', 120_000, () => stable(workers, 1, 1), logs);
+    // ... and held in the store by the worker running it (a hand-off, if any, is over).
+    await until(
+      'the slot held by the worker running the task',
+      120_000,
+      async () => {
+        const id = a.running.get('a')?.size ? 'a' : 'b';
+        const { slots } = await readCheckpointSlots({ url: PG_URL, pipeline: name });
+        return slots[0]?.owner === id && slots[0].held;
+      },
+      logs,
+    );
     await until(
       'the whole topic checkpointed',
       300_000,
