@@ -140,6 +140,9 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', i
         'pipeline.yaml',
         '--worker-id',
         id,
+        // One member per process: the test counts workers as processes.
+        '--threads',
+        '1',
         '--checkpoint-store',
         PG_URL,
         '--lease',

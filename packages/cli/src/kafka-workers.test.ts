@@ -114,6 +114,9 @@ function workerGroup(t: TestContext, dir: string) {
         PG_URL,
         '--lease',
         '3s',
+        // One worker per process, named as given: these tests are about workers in processes.
+        '--threads',
+        '1',
         '--log-format',
         'json',
       ],

@@ -62,6 +62,10 @@ export function sluiceProgram(): Command {
       '--lease <duration>',
       "with --worker-id: how long a killed worker's tasks stay its own before another worker takes them over (default 10s)",
     )
+    .option(
+      '--threads <n>',
+      'with --worker-id: run n workers of the group in this process, one per worker thread, named <id>.0 … <id>.<n-1>, so that one process uses n cores (default: the number of cores; 1 runs one worker named <id> on the main thread)',
+    )
     .addHelpText(
       'after',
       `
@@ -71,6 +75,13 @@ A run in which every record read became a dead letter ends with a warning (exit 
     )
     .action(async (file: string, opts: RunOptionsRaw) => {
       const { workerId } = opts;
+      if (workerId === undefined && opts.threads !== undefined) {
+        process.stderr.write(
+          'sluice: --threads needs --worker-id (the threads are workers of a scaled-out pipeline)\n',
+        );
+        process.exitCode = 2;
+        return;
+      }
       process.exitCode =
         workerId === undefined
           ? await runCommand(file, opts)
@@ -225,4 +236,5 @@ export interface RunOptionsRaw {
   workerId?: string;
   checkpointStore?: string;
   lease?: string;
+  threads?: string;
 }

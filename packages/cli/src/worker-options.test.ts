@@ -42,3 +42,41 @@ test('--worker-id refuses a pipeline with a source other than kafka (exit 1, nam
   assert.equal(r.code, 1);
   assert.match(r.stderr, /source 'in' is of type 'generate'/);
 });
+
+for (const threads of ['0', 'two', '1.5', '-1']) {
+  test(`--threads ${threads} is a usage error (exit 2)`, async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'p.yaml'), PIPELINE);
+    const r = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--threads', threads], dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--threads must be a whole number from 1 to 256/);
+  });
+}
+
+test('--threads without --worker-id is a usage error (exit 2)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(['run', 'p.yaml', '--threads', '2'], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--threads needs --worker-id/);
+});
+
+test('--threads 2: a thread that fails is explained once (exit 1)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(
+    [
+      'run',
+      'p.yaml',
+      '--worker-id',
+      'w1',
+      '--threads',
+      '2',
+      '--checkpoint-store',
+      'postgres://postgres@127.0.0.1:5432/test',
+    ],
+    dir,
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr.match(/source 'in' is of type 'generate'/g)?.length, 1, r.stderr);
+});

@@ -1,22 +1,30 @@
 /**
  * `sluice run --worker-id ID --checkpoint-store postgres://…`: runs the pipeline as one worker of
  * a scaled-out group (see @sluice/kafka's `KafkaWorker`): the tasks of the partitions Kafka
- * assigns it, each checkpointing to its own slot of the shared PostgreSQL store.
+ * assigns it, each checkpointing to its own slot of the shared PostgreSQL store. With
+ * `--threads N` (N > 1) the process runs N such workers, one per worker thread
+ * (`worker-threads.ts`).
  */
 
-import { createLogger, type LogLevel, parseDuration, SluiceError } from '@sluice/core';
+import { createLogger, type Logger, type LogLevel, parseDuration, SluiceError } from '@sluice/core';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
+import { parseThreads, runWorkerThreads } from './worker-threads.ts';
 
-/** Runs `file` as worker `opts.workerId`; returns the process exit code. */
+/** Runs `file` as worker `opts.workerId` (N workers with `--threads N`); returns the process exit code. */
 export async function runWorkerCommand(
   file: string,
   opts: RunOptionsRaw & { workerId: string },
 ): Promise<number> {
-  const format = opts.logFormat === 'text' ? 'text' : 'json';
-  const log = createLogger({ level: opts.logLevel as LogLevel, format });
-  let stop: (() => void) | undefined;
+  const log = workerLogger(opts);
+  const threads = parseThreads(opts.threads);
+  if (typeof threads === 'string') {
+    process.stderr.write(`sluice: ${threads}\n`);
+    return 2;
+  }
+  const stopper = new AbortController();
+  let stop: () => void = () => stopper.abort();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -25,67 +33,100 @@ export async function runWorkerCommand(
       process.exit(130);
     }
     log.info('worker stopping: tasks drain, take final checkpoints and release their state', { signal });
-    stop?.();
+    stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  if (opts.fromScratch) {
-    // Every task start (each rebalance) would throw the moved state away.
-    process.stderr.write(
-      "sluice: --from-scratch does not combine with --worker-id; clear the pipeline's rows of the checkpoint store instead\n",
-    );
-    return 2;
-  }
-  if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
-    process.stderr.write('sluice: --serve and --max-dead-letters do not combine with --worker-id yet\n');
-    return 2;
-  }
   try {
-    const url = opts.checkpointStore ?? process.env.SLUICE_CHECKPOINT_STORE;
-    if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        '--worker-id needs a shared checkpoint store: --checkpoint-store postgres://user@host:5432/db ' +
-          '(or SLUICE_CHECKPOINT_STORE); the local folder cannot follow partitions between workers',
-      );
+    const refused = refusedOption(opts);
+    if (refused !== undefined) {
+      process.stderr.write(`sluice: ${refused}\n`);
+      return 2;
     }
-    const leaseMs = parseDuration(opts.lease ?? '10s', '--lease');
-    const { plan, functions, registry } = await loadWithPlugins(file);
-    const [{ KafkaWorker }, { PostgresCheckpointStore }] = await Promise.all([
-      importPackage<typeof import('@sluice/kafka')>('@sluice/kafka'),
-      importPackage<typeof import('@sluice/postgres')>('@sluice/postgres'),
-    ]);
-    const worker = KafkaWorker.create(plan, {
-      registry,
-      functions,
-      log,
-      workerId: opts.workerId,
-      checkpointStore: (ctx) =>
-        new PostgresCheckpointStore({
-          url,
-          pipeline: ctx.pipeline,
-          // A regrouping pipeline's task has a second part, reading the repartition topic.
-          slot: `tasks/${ctx.task.partition}${ctx.task.part === undefined ? '' : `/${ctx.task.part}`}`,
-          owner: opts.workerId,
-          keep: ctx.keep,
-          leaseMs,
-          signal: ctx.signal,
-          log: ctx.log,
-        }),
-    });
-    stop = () => worker.stop();
-    if (interrupts > 0) worker.stop();
-    log.info('worker started', { pipeline: plan.name, worker: opts.workerId, file });
-    await worker.run();
-    log.info('worker stopped', { pipeline: plan.name, worker: opts.workerId });
-    return 0;
-  } catch (err) {
-    process.stderr.write(explain(err, file));
-    return 1;
+    if (threads > 1) {
+      const run = runWorkerThreads(file, opts, threads, log);
+      stop = run.stop;
+      if (interrupts > 0) run.stop();
+      return await run.done;
+    }
+    try {
+      await runWorker(file, opts, opts.workerId, log, stopper.signal);
+      return 0;
+    } catch (err) {
+      process.stderr.write(explain(err, file));
+      return 1;
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The logger of a worker process (or thread), from `--log-level` and `--log-format`. */
+export function workerLogger(opts: RunOptionsRaw, base?: { [k: string]: unknown }): Logger {
+  const format = opts.logFormat === 'text' ? 'text' : 'json';
+  return createLogger({ level: opts.logLevel as LogLevel, format, ...(base ? { base } : {}) });
+}
+
+/** Why `opts` cannot run as a worker (a usage error), or undefined. */
+function refusedOption(opts: RunOptionsRaw): string | undefined {
+  if (opts.fromScratch) {
+    // Every task start (each rebalance) would throw the moved state away.
+    return "--from-scratch does not combine with --worker-id; clear the pipeline's rows of the checkpoint store instead";
+  }
+  if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
+    return '--serve and --max-dead-letters do not combine with --worker-id yet';
+  }
+  return undefined;
+}
+
+/**
+ * Runs `file` as the group member `workerId` until `signal` aborts (then every task drains, takes
+ * its final checkpoint and releases its slot) or the worker fails (rejects).
+ */
+export async function runWorker(
+  file: string,
+  opts: RunOptionsRaw,
+  workerId: string,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const url = opts.checkpointStore ?? process.env.SLUICE_CHECKPOINT_STORE;
+  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      '--worker-id needs a shared checkpoint store: --checkpoint-store postgres://user@host:5432/db ' +
+        '(or SLUICE_CHECKPOINT_STORE); the local folder cannot follow partitions between workers',
+    );
+  }
+  const leaseMs = parseDuration(opts.lease ?? '10s', '--lease');
+  const { plan, functions, registry } = await loadWithPlugins(file);
+  const [{ KafkaWorker }, { PostgresCheckpointStore }] = await Promise.all([
+    importPackage<typeof import('@sluice/kafka')>('@sluice/kafka'),
+    importPackage<typeof import('@sluice/postgres')>('@sluice/postgres'),
+  ]);
+  const worker = KafkaWorker.create(plan, {
+    registry,
+    functions,
+    log,
+    workerId,
+    signal,
+    checkpointStore: (ctx) =>
+      new PostgresCheckpointStore({
+        url,
+        pipeline: ctx.pipeline,
+        // A regrouping pipeline's task has a second part, reading the repartition topic.
+        slot: `tasks/${ctx.task.partition}${ctx.task.part === undefined ? '' : `/${ctx.task.part}`}`,
+        owner: workerId,
+        keep: ctx.keep,
+        leaseMs,
+        signal: ctx.signal,
+        log: ctx.log,
+      }),
+  });
+  log.info('worker started', { pipeline: plan.name, worker: workerId, file });
+  await worker.run();
+  log.info('worker stopped', { pipeline: plan.name, worker: workerId });
 }
 
 /** Imports connector package `pkg`, which `what` (`--worker-id`) needs; PIPELINE_LOAD says how to install it. */

@@ -86,6 +86,9 @@ function startWorker(t: TestContext, dir: string, id: string): Cli {
       PG_URL,
       '--lease',
       '3s',
+      // One worker per process, named as given: these tests are about workers in processes.
+      '--threads',
+      '1',
       '--log-format',
       'json',
     ],
