@@ -40,11 +40,29 @@ test('an idle producer stops holding the minimum back until it is active again',
   assert.equal(w.current, 3_000);
   w.update(0, 5_000);
   assert.equal(w.current, 5_000);
-  // Producer 0 idle again: producer 1 alone holds the minimum; every producer idle, it waits there.
+  // Producer 0 idle again: producer 1 alone holds the minimum.
   w.update(0, 6_000, true);
   assert.equal(w.current, 9_000);
-  assert.equal(w.update(1, 9_500, true), false);
-  assert.equal(w.current, 9_000);
+  // Every producer idle: the greatest of their watermarks (Flink's valve flushes so).
+  assert.equal(w.update(1, 9_500, true), true);
+  assert.equal(w.current, 9_500);
+});
+
+test('producers that go idle together release the windows: the last one heard first as idle', () => {
+  // Three producers passed every window and went idle; the fourth (a quiet partition whose task
+  // moved before its first marker) is first heard idle, with no watermark of its own.
+  const w = new RepartitionWatermarks(4);
+  for (const p of [0, 1, 2]) w.update(p, 3_600_000);
+  assert.equal(w.current, Number.NEGATIVE_INFINITY, 'producer 3 never heard from');
+  w.update(0, 3_600_000, true);
+  w.update(2, 3_600_000, true);
+  w.update(1, 3_600_000, true);
+  assert.equal(w.current, Number.NEGATIVE_INFINITY, 'producer 3 still never heard from');
+  assert.equal(w.update(3, Number.NEGATIVE_INFINITY, true), true);
+  assert.equal(w.current, 3_600_000);
+  // Active again with a lower watermark: the watermark never moves back.
+  assert.equal(w.update(3, 1_000), false);
+  assert.equal(w.current, 3_600_000);
 });
 
 test('a checkpoint keeps each producer latest marker: a restored reader has the same minimum', () => {

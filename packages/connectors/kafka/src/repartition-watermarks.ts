@@ -12,7 +12,8 @@
  * partition), and until each of them has published a marker the watermark stays at −∞: a producer
  * not heard from yet may still write records of any time. A producer that says it is idle (its
  * source partition read nothing for its idle timeout) stops holding the minimum back until a
- * marker of it says it is active again. A producer's watermark never moves backwards (a marker older than the
+ * marker of it says it is active again; when every producer is idle, the watermark moves to the
+ * greatest of their watermarks (Flink's valve does the same when its last active channel goes idle). A producer's watermark never moves backwards (a marker older than the
  * last one, such as one written again after the producer restarted from a checkpoint, is ignored).
  */
 
@@ -107,8 +108,16 @@ export class RepartitionWatermarks {
       active++;
       if (wm < min) min = wm;
     }
-    // Every producer idle: the watermark waits (as a source whose partitions are all idle does).
-    if (active === 0 || !(min > this.#current)) return false;
+    if (active === 0) {
+      // Every producer idle: none will move its watermark until it writes again, so the watermark
+      // goes to the greatest of theirs — as Flink's watermark valve flushes when its last active
+      // input channel goes idle. Waiting instead would hold every window for good when the last
+      // producers went idle together (seen: a moved task's quiet partition went idle after the others).
+      let max = Number.NEGATIVE_INFINITY;
+      for (let p = 0; p < this.#producers; p++) if (this.#latest[p] > max) max = this.#latest[p];
+      min = max;
+    }
+    if (!(min > this.#current)) return false;
     this.#current = min;
     return true;
   }
