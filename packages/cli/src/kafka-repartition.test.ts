@@ -24,6 +24,7 @@ import {
 } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
+import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
 
 const kafka = await kafkaAvailable();
 const pgMissing = await postgresMissing();
@@ -121,12 +122,8 @@ function closing(p: number): ProducedRecord {
 async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', idleTimeout?: string) {
   const input = await topics.create(`repartition-${label}`, PARTITIONS);
   const table = `sluice_repart_${label}_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await deleteTopics(`${table}-counts-repartition`);
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
+  t.after(() => deleteTopics(`${table}-counts-repartition`));
+  cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, `sluice-repartition-${label}-`);
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table, mode, idleTimeout));
   const workers = new Map<string, Cli>();
@@ -134,39 +131,13 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', i
     for (const w of workers.values()) w.child.kill('SIGKILL');
   });
   const start = (id: string) => {
-    const cli = new Cli(
-      [
-        'run',
-        'pipeline.yaml',
-        '--worker-id',
-        id,
-        // One member per process: the test counts workers as processes.
-        '--threads',
-        '1',
-        '--checkpoint-store',
-        PG_URL,
-        '--lease',
-        '3s',
-        '--log-format',
-        'json',
-      ],
-      { cwd: dir, limitMs: 280_000 },
-    );
+    const cli = new Cli(workerArgs(id), { cwd: dir, limitMs: 280_000 });
     workers.set(id, cli);
     return cli;
   };
   const logs = () => [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-4000)}`).join('\n');
   /** The tasks a worker runs now, from its log. */
-  const running = (cli: Cli) => {
-    const tasks = new Set<number>();
-    for (const line of cli.stderr.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; task?: number };
-      if (l.msg === 'worker: task started') tasks.add(l.task!);
-      if (l.msg === 'worker: task stopped') tasks.delete(l.task!);
-    }
-    return tasks;
-  };
+  const running = (cli: Cli) => tasksOf(cli.stderr);
   /** Waits until the tasks run on exactly `clis`, each running some, every partition covered. */
   const spread = (clis: readonly Cli[], what: string) =>
     waitUntil(
@@ -343,7 +314,11 @@ test('an upstream task whose source partition stays quiet goes idle and stops ho
     ...records().filter((r) => r.partition !== quiet),
     ...Array.from({ length: quiet }, (_, p) => closing(p)),
   ]);
+  // a takes every task, then b joins and takes two of them over — often the quiet one, before
+  // it went idle: its next owner then says it is idle only after the other tasks did, which
+  // once held every window for good (all producers idle); see repartition-watermarks.ts.
   const a = start('a');
+  await spread([a], 'the four tasks on a');
   const b = start('b');
   await spread([a, b], 'the four tasks spread over the two workers');
   const expected = expectedCounts((u) => u % PARTITIONS !== quiet);

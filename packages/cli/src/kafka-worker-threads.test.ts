@@ -20,6 +20,7 @@ import {
 } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
+import { cleanUpPipeline, runningTasks, workerArgs } from './worker-test-support.ts';
 import type { WorkersStatus } from './workers-status.ts';
 
 const kafka = await kafkaAvailable();
@@ -76,48 +77,16 @@ test('--threads 2: one process runs every partition over two members; the window
 }, async (t) => {
   const input = await topics.create('threads-in', PARTITIONS);
   const table = `sluice_threads_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
+  cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-threads-');
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, uniqueName('threads-g'), table));
-  const cli = new Cli(
-    [
-      'run',
-      'pipeline.yaml',
-      '--worker-id',
-      'p1',
-      '--threads',
-      '2',
-      '--checkpoint-store',
-      PG_URL,
-      '--lease',
-      '3s',
-      '--log-format',
-      'json',
-    ],
-    { cwd: dir, limitMs: 170_000 },
-  );
+  const cli = new Cli(workerArgs('p1', 2), { cwd: dir, limitMs: 170_000 });
   t.after(() => cli.child.kill('SIGKILL'));
   const withLogs = (err: unknown): never => {
     throw new Error(`${(err as Error).message}\n${cli.stderr.slice(-6000)}`);
   };
   /** The tasks each member (thread) of the process runs now, from the log. */
-  const running = () => {
-    const byWorker = new Map<string, Set<number>>();
-    for (const line of cli.stderr.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; task?: number; worker?: string };
-      if (l.worker === undefined || l.task === undefined) continue;
-      const tasks = byWorker.get(l.worker) ?? new Set<number>();
-      byWorker.set(l.worker, tasks);
-      if (l.msg === 'worker: task started') tasks.add(l.task);
-      if (l.msg === 'worker: task stopped') tasks.delete(l.task);
-    }
-    return byWorker;
-  };
+  const running = () => runningTasks(cli.stderr);
   await waitUntil(
     () => {
       const r = running();

@@ -22,6 +22,7 @@ import {
 } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
+import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
 
 const kafka = await kafkaAvailable();
 const pgMissing = await postgresMissing();
@@ -104,24 +105,7 @@ function expectedCounts(): Map<string, number> {
 function workerGroup(t: TestContext, dir: string) {
   const workers = new Map<string, Cli>();
   const start = (id: string) => {
-    const cli = new Cli(
-      [
-        'run',
-        'pipeline.yaml',
-        '--worker-id',
-        id,
-        '--checkpoint-store',
-        PG_URL,
-        '--lease',
-        '3s',
-        // One worker per process, named as given: these tests are about workers in processes.
-        '--threads',
-        '1',
-        '--log-format',
-        'json',
-      ],
-      { cwd: dir, limitMs: 440_000 },
-    );
+    const cli = new Cli(workerArgs(id), { cwd: dir, limitMs: 440_000 });
     workers.set(id, cli);
     return cli;
   };
@@ -130,16 +114,7 @@ function workerGroup(t: TestContext, dir: string) {
   });
   const tasksStarted = (cli: Cli) => (cli.stderr.match(/worker: task started/g) ?? []).length;
   /** The tasks a worker runs now, from its log (`task started` / `task stopped`). */
-  const running = (cli: Cli) => {
-    const tasks = new Set<number>();
-    for (const line of cli.stderr.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const l = JSON.parse(line) as { msg?: string; task?: number };
-      if (l.msg === 'worker: task started') tasks.add(l.task!);
-      if (l.msg === 'worker: task stopped') tasks.delete(l.task!);
-    }
-    return tasks;
-  };
+  const running = (cli: Cli) => tasksOf(cli.stderr);
   /** Rethrows a failed wait with the workers' recent log lines. */
   const withLogs = (err: unknown): never => {
     const logs = [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-6000)}`).join('\n');
@@ -165,11 +140,7 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
   const input = await topics.create('workers-in', PARTITIONS);
   const group = uniqueName('workers-g');
   const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
+  cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-workers-');
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, table));
   const { start, running, tasksStarted, withLogs, workers } = workerGroup(t, dir);
@@ -288,11 +259,7 @@ test("a graceful rebalance moves each partition's windows: every window is emitt
 }, async (t) => {
   const input = await topics.create('workers-rebalance-in', PARTITIONS);
   const table = `sluice_workers_rb_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [table]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [table]).catch(() => {});
-  });
+  cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-workers-rb-');
   // Append: every window result the tasks emit is a row, so a repeat would show.
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, uniqueName('workers-rb-g'), table, 'append'));
@@ -384,10 +351,7 @@ test('exactly-once across workers: after a SIGKILL and a new worker, read_commit
     topics.create('workers-eos-out', PARTITIONS),
   ]);
   const name = `sluice_workers_eos_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [name]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [name]).catch(() => {});
-  });
+  cleanUpPipeline(t, name);
   const dir = await tempDir(t, 'sluice-workers-eos-');
   await writeFile(join(dir, 'pipeline.yaml'), passthrough(input, output, uniqueName('workers-eos-g'), name));
   const { start, running, spread, workers } = workerGroup(t, dir);

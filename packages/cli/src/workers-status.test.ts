@@ -21,8 +21,9 @@ import {
   uniqueName,
 } from '@sluice/kafka/testing';
 import type { CheckpointSlot } from '@sluice/postgres';
-import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { PG_URL, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
+import { cleanUpPipeline, workerArgs } from './worker-test-support.ts';
 import { buildStatus, NO_LIVE_OWNER_EXIT, renderStatus, type WorkersStatus } from './workers-status.ts';
 
 const kafka = await kafkaAvailable();
@@ -76,24 +77,7 @@ async function status(dir: string, store = PG_URL) {
 }
 
 function startWorker(t: TestContext, dir: string, id: string): Cli {
-  const cli = new Cli(
-    [
-      'run',
-      'pipeline.yaml',
-      '--worker-id',
-      id,
-      '--checkpoint-store',
-      PG_URL,
-      '--lease',
-      '3s',
-      // One worker per process, named as given: these tests are about workers in processes.
-      '--threads',
-      '1',
-      '--log-format',
-      'json',
-    ],
-    { cwd: dir, limitMs: 120_000 },
-  );
+  const cli = new Cli(workerArgs(id), { cwd: dir, limitMs: 120_000 });
   t.after(() => cli.kill('SIGKILL'));
   return cli;
 }
@@ -105,10 +89,7 @@ test('status of two workers: both named, every partition, lag down to 0, state s
   const input = await topics.create('status-in', PARTITIONS);
   const group = uniqueName('status-g');
   const name = `sluice_status_${process.pid}_${Date.now().toString(36)}`;
-  t.after(async () => {
-    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [name]).catch(() => {});
-    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [name]).catch(() => {});
-  });
+  cleanUpPipeline(t, name);
   const dir = await tempDir(t, 'sluice-status-');
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, name));
 

@@ -1,0 +1,59 @@
+/**
+ * What the tests of scaled-out workers (`sluice run --worker-id`) share: the arguments that start
+ * one against the shared PostgreSQL checkpoint store, the tasks it runs as its log tells them, and
+ * the cleaning up of what a pipeline left in PostgreSQL.
+ */
+
+import type { TestContext } from 'node:test';
+import { PG_URL, pgQuery } from '@sluice/postgres/testing';
+
+/**
+ * The arguments of `sluice run pipeline.yaml` as worker `id` with the shared store, a 3 s lease
+ * (a killed worker's tasks move soon) and JSON logs; one member per process (named `id`) unless
+ * `threads` says otherwise (members `id.0`, `id.1`, …).
+ */
+export function workerArgs(id: string, threads = 1): string[] {
+  return [
+    'run',
+    'pipeline.yaml',
+    '--worker-id',
+    id,
+    '--threads',
+    String(threads),
+    '--checkpoint-store',
+    PG_URL,
+    '--lease',
+    '3s',
+    '--log-format',
+    'json',
+  ];
+}
+
+/** The tasks each member of a worker process runs now, by member id, from its JSON log. */
+export function runningTasks(stderr: string): Map<string, Set<number>> {
+  const byMember = new Map<string, Set<number>>();
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const l = JSON.parse(line) as { msg?: string; task?: number; worker?: string };
+    if (l.worker === undefined || l.task === undefined) continue;
+    const tasks = byMember.get(l.worker) ?? new Set<number>();
+    byMember.set(l.worker, tasks);
+    if (l.msg === 'worker: task started') tasks.add(l.task);
+    if (l.msg === 'worker: task stopped') tasks.delete(l.task);
+  }
+  return byMember;
+}
+
+/** The tasks a worker process runs now, over all its members. */
+export function tasksOf(stderr: string): Set<number> {
+  return new Set([...runningTasks(stderr).values()].flatMap((s) => [...s]));
+}
+
+/** When `t` ends: drops `tables` and deletes `pipeline`'s checkpoints and slot owners from the store. */
+export function cleanUpPipeline(t: TestContext, pipeline: string, tables: readonly string[] = []): void {
+  t.after(async () => {
+    for (const table of tables) await pgQuery(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [pipeline]).catch(() => {});
+    await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [pipeline]).catch(() => {});
+  });
+}
