@@ -10,17 +10,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import {
-  KAFKA_BROKER,
-  kafkaAvailable,
-  type ProducedRecord,
-  produce,
-  Topics,
-  uniqueName,
-} from '@sluice/kafka/testing';
+import { kafkaAvailable, type ProducedRecord, produce, Topics, uniqueName } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
-import { cleanUpPipeline, runningTasks, workerArgs } from './worker-test-support.ts';
+import { cleanUpPipeline, runningTasks, windowCountsPipeline, workerArgs } from './worker-test-support.ts';
 import type { WorkersStatus } from './workers-status.ts';
 
 const kafka = await kafkaAvailable();
@@ -34,43 +27,6 @@ const USERS = 12;
 const PER_USER = 80;
 const T0 = 1_767_225_600_000;
 
-function pipeline(input: string, group: string, table: string): string {
-  return `
-name: ${table}
-settings:
-  checkpoint: { interval: 300ms, dir: ./.sluice }
-  batch_size: 50
-sources:
-  in:
-    type: kafka
-    brokers: ['${KAFKA_BROKER}']
-    topics: ['${input}']
-    group_id: '${group}'
-    include_metadata: false
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-    event_time: { field: ts, max_out_of_orderness: 0s }
-steps:
-  - id: counts
-    type: aggregate
-    input: in
-    key: [account]
-    window: { type: tumbling, size: 1s }
-    fields:
-      n: count(*)
-sinks:
-  out:
-    type: postgres
-    input: counts
-    url: ${PG_URL}
-    table: ${table}
-    mode: upsert
-    key: [account, window_start]
-    create_table: true
-    columns: { account: text, window_start: bigint, window_end: bigint, n: bigint }
-`;
-}
-
 test('--threads 2: one process runs every partition over two members; the windows equal an independent count; SIGTERM releases every slot', {
   skip,
   timeout: 180_000,
@@ -79,7 +35,7 @@ test('--threads 2: one process runs every partition over two members; the window
   const table = `sluice_threads_${process.pid}_${Date.now().toString(36)}`;
   cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-threads-');
-  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, uniqueName('threads-g'), table));
+  await writeFile(join(dir, 'pipeline.yaml'), windowCountsPipeline(input, uniqueName('threads-g'), table));
   const cli = new Cli(workerArgs('p1', 2), { cwd: dir, limitMs: 170_000 });
   t.after(() => cli.child.kill('SIGKILL'));
   const withLogs = (err: unknown): never => {

@@ -20,9 +20,9 @@ import {
   Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
-import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { pgQuery, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
-import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
+import { cleanUpPipeline, tasksOf, windowCountsPipeline, workerArgs } from './worker-test-support.ts';
 
 const kafka = await kafkaAvailable();
 const pgMissing = await postgresMissing();
@@ -36,42 +36,6 @@ const USERS = 24;
 const PER_USER = 300;
 const WINDOW_MS = 1000;
 const T0 = 1_767_225_600_000;
-
-function pipeline(input: string, group: string, table: string, mode: 'upsert' | 'append' = 'upsert'): string {
-  return `
-name: ${table}
-settings:
-  checkpoint: { interval: 300ms, dir: ./.sluice }
-  batch_size: 50
-sources:
-  in:
-    type: kafka
-    brokers: ['${KAFKA_BROKER}']
-    topics: ['${input}']
-    group_id: '${group}'
-    include_metadata: false
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-    event_time: { field: ts, max_out_of_orderness: 0s }
-steps:
-  - id: counts
-    type: aggregate
-    input: in
-    key: [account]
-    window: { type: tumbling, size: 1s }
-    fields:
-      n: count(*)
-sinks:
-  out:
-    type: postgres
-    input: counts
-    url: ${PG_URL}
-    table: ${table}
-    mode: ${mode}
-${mode === 'upsert' ? '    key: [account, window_start]\n' : ''}    create_table: true
-    columns: { account: text, window_start: bigint, window_end: bigint, n: bigint }
-`;
-}
 
 /** User `u` lives on partition `u % PARTITIONS`; its i-th record is at T0 + floor(i / 4) s. */
 function records(from: number, to: number): ProducedRecord[] {
@@ -142,7 +106,7 @@ test('three workers, one killed with SIGKILL and one added while records flow: t
   const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
   cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-workers-');
-  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, table));
+  await writeFile(join(dir, 'pipeline.yaml'), windowCountsPipeline(input, group, table));
   const { start, running, tasksStarted, withLogs, workers } = workerGroup(t, dir);
   const rows = async () => {
     try {
@@ -262,7 +226,10 @@ test("a graceful rebalance moves each partition's windows: every window is emitt
   cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, 'sluice-workers-rb-');
   // Append: every window result the tasks emit is a row, so a repeat would show.
-  await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, uniqueName('workers-rb-g'), table, 'append'));
+  await writeFile(
+    join(dir, 'pipeline.yaml'),
+    windowCountsPipeline(input, uniqueName('workers-rb-g'), table, 'append'),
+  );
   const { start, spread, workers, withLogs } = workerGroup(t, dir);
   const r1 = start('r1');
   const r2 = start('r2');

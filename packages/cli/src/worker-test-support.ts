@@ -5,6 +5,7 @@
  */
 
 import type { TestContext } from 'node:test';
+import { KAFKA_BROKER } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery } from '@sluice/postgres/testing';
 
 /**
@@ -56,4 +57,49 @@ export function cleanUpPipeline(t: TestContext, pipeline: string, tables: readon
     await pgQuery('DELETE FROM sluice_checkpoints WHERE pipeline = $1', [pipeline]).catch(() => {});
     await pgQuery('DELETE FROM sluice_checkpoints_owners WHERE pipeline = $1', [pipeline]).catch(() => {});
   });
+}
+
+/**
+ * A pipeline of kafka (`input`, group `group`) → one-second tumbling counts per `account` →
+ * PostgreSQL `table` (upserts by account and window, or appends: a repeated window shows).
+ */
+export function windowCountsPipeline(
+  input: string,
+  group: string,
+  table: string,
+  mode: 'upsert' | 'append' = 'upsert',
+): string {
+  return `
+name: ${table}
+settings:
+  checkpoint: { interval: 300ms, dir: ./.sluice }
+  batch_size: 50
+sources:
+  in:
+    type: kafka
+    brokers: ['${KAFKA_BROKER}']
+    topics: ['${input}']
+    group_id: '${group}'
+    include_metadata: false
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+    event_time: { field: ts, max_out_of_orderness: 0s }
+steps:
+  - id: counts
+    type: aggregate
+    input: in
+    key: [account]
+    window: { type: tumbling, size: 1s }
+    fields:
+      n: count(*)
+sinks:
+  out:
+    type: postgres
+    input: counts
+    url: ${PG_URL}
+    table: ${table}
+    mode: ${mode}
+${mode === 'upsert' ? '    key: [account, window_start]\n' : ''}    create_table: true
+    columns: { account: text, window_start: bigint, window_end: bigint, n: bigint }
+`;
 }
