@@ -64,6 +64,13 @@ export function markerKeys(partitions: number): string[] {
   return keys as string[];
 }
 
+/** A composite key's values, in order (a loop rather than a closure per record). */
+function keyOf(fields: readonly ((r: Row) => unknown)[], r: Row): unknown[] {
+  const out = new Array<unknown>(fields.length);
+  for (let i = 0; i < fields.length; i++) out[i] = fields[i](r);
+  return out;
+}
+
 class RepartitionSink implements Sink {
   readonly takesWatermarks = true;
   readonly #inner: Sink;
@@ -96,7 +103,7 @@ class RepartitionSink implements Sink {
     const outTimes: number[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const r = records[i];
-      const k = this.#key.length === 1 ? this.#key[0](r) : this.#key.map((f) => f(r));
+      const k = this.#key.length === 1 ? this.#key[0](r) : keyOf(this.#key, r);
       out[i] = { k: JSON.stringify(k ?? null), t: times[i], r };
       outTimes[i] = times[i];
     }
