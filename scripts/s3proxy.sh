@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An S3-compatible server for development and CI: S3Proxy (org.gaul:s3proxy) from Maven Central
-# jars, jclouds filesystem provider, on 127.0.0.1:9000, path-style requests.
+# jars, its filesystem-nio2 provider (conditional PUTs), on 127.0.0.1:9000, path-style requests.
 #
 #   scripts/s3proxy.sh up       resolve (first time only), start if not answering, wait
 #   scripts/s3proxy.sh down     stop the server this script started
@@ -103,7 +103,7 @@ s3proxy.endpoint=http://127.0.0.1:$PORT
 s3proxy.authorization=aws-v2-or-v4
 s3proxy.identity=$ACCESS_KEY
 s3proxy.credential=$SECRET_KEY
-jclouds.provider=filesystem
+jclouds.provider=filesystem-nio2
 jclouds.filesystem.basedir=$DATA
 jclouds.identity=$ACCESS_KEY
 jclouds.credential=$SECRET_KEY
@@ -128,7 +128,18 @@ fail() { # MESSAGE
   return 1
 }
 
+# Our server runs another version than the pom's (started before the pom changed).
+stale_version() {
+  local pid; pid="$(server_pid)"
+  [[ -n "$pid" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$LIBS/"
+}
+
 up() {
+  if probe && stale_version; then
+    note "the running S3Proxy is not version $VERSION (the pom changed); restarting it"
+    resolve # before stopping the old one, which keeps serving meanwhile
+    down >/dev/null
+  fi
   if probe; then line "$NAME" up "$ADDR" "(running, reused; $URL)"; return 0; fi
   command -v java >/dev/null 2>&1 || die "java not found on PATH (S3Proxy needs Java 17+)"
   lock 8 "$HOME_DIR/.run.lock" "starting S3Proxy"
