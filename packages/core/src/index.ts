@@ -64,11 +64,13 @@ export {
 export { builtins } from './builtins.ts';
 export {
   type CheckpointData,
+  type CheckpointSlot,
   type CheckpointStore,
   DirectoryCheckpointStore,
   decodeCheckpoint,
   encodeCheckpoint,
   type LatestCheckpoint,
+  type SlotCheckpoint,
 } from './checkpoint/index.ts';
 export type {
   DecodeFailure,

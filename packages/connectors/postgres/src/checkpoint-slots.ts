@@ -5,40 +5,14 @@
  * of the workers' group.
  */
 
-import { decodeCheckpoint, redactUrlCredentials, SluiceError } from '@sluice/core';
+import {
+  type CheckpointSlot,
+  decodeCheckpoint,
+  redactUrlCredentials,
+  type SlotCheckpoint,
+  SluiceError,
+} from '@sluice/core';
 import pg from 'pg';
-
-/** The newest readable (not set aside) checkpoint of a slot. */
-export interface SlotCheckpoint {
-  readonly id: number;
-  /** When the store wrote it, epoch ms (the database's clock). */
-  readonly writtenAt: number;
-  /** Its size as stored, in bytes: the state, positions and pending sink state that move with the slot. */
-  readonly bytes: number;
-  /** When the job took it, epoch ms (the worker's clock); undefined when it cannot be read. */
-  readonly createdAt: number | undefined;
-  /** The position of every source partition, by source id then reader partition; undefined when unreadable. */
-  readonly sources: { readonly [sourceId: string]: { readonly [partition: string]: unknown } } | undefined;
-  /** Why it cannot be read (CHECKPOINT_CORRUPT), when it cannot. */
-  readonly unreadable?: string;
-}
-
-/** One slot of a pipeline (`tasks/<n>` for a worker's task) as the store has it. */
-export interface CheckpointSlot {
-  readonly slot: string;
-  /** Who took it last (a worker id); '' when nobody ever took it. */
-  readonly owner: string;
-  /** Raised by every take-over; 0 when nobody ever took it. */
-  readonly epoch: number;
-  /** Its last owner let it go (a graceful stop or hand-off). */
-  readonly released: boolean;
-  /** Until when the owner's lease runs, epoch ms (the database's clock). */
-  readonly leaseUntil: number;
-  /** Held now: not released and the lease not run out (by the database's clock). */
-  readonly held: boolean;
-  /** Its newest checkpoint; undefined when it has none. */
-  readonly checkpoint: SlotCheckpoint | undefined;
-}
 
 export interface ReadSlotsOptions {
   /** Connection URL (`postgres://user@host:5432/db`). */

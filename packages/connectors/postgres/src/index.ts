@@ -27,10 +27,5 @@ export const toPostgres = sinkOf(postgresSink);
 /** TypeScript API helper: `p.source('orders', fromPostgres({ url, table: 'public.orders', key: ['id'] }))`. */
 export const fromPostgres = sourceOf(postgresSource);
 
-export {
-  type CheckpointSlot,
-  type ReadSlotsOptions,
-  readCheckpointSlots,
-  type SlotCheckpoint,
-} from './checkpoint-slots.ts';
+export { type ReadSlotsOptions, readCheckpointSlots } from './checkpoint-slots.ts';
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoint-store.ts';

@@ -10,7 +10,12 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
 } from './checkpoint-format.ts';
-export type { CheckpointStore, LatestCheckpoint } from './checkpoint-store.ts';
+export type {
+  CheckpointSlot,
+  CheckpointStore,
+  LatestCheckpoint,
+  SlotCheckpoint,
+} from './checkpoint-store.ts';
 export {
   checkpointFileName,
   DirectoryCheckpointStore,

@@ -4,6 +4,11 @@
  */
 
 export { ManualClock } from '../time.ts';
+export {
+  type CheckpointStoreConformance,
+  checkpointStoreConformance,
+  type SlotStore,
+} from './checkpoint-store-conformance.ts';
 export { foldChangelog, foldChangelogRows, foldChanges, rowText } from './conformance-support.ts';
 export {
   MemoryChannel,
