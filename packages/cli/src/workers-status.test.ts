@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
+import type { CheckpointSlot } from '@sluice/core';
 import type { WorkerGroupDescription } from '@sluice/kafka';
 import {
   KAFKA_BROKER,
@@ -20,7 +21,7 @@ import {
   Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
-import type { CheckpointSlot } from '@sluice/postgres';
+import { PostgresCheckpointStore } from '@sluice/postgres';
 import { PG_URL, postgresMissing } from '@sluice/postgres/testing';
 import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
 import { cleanUpPipeline, workerArgs } from './worker-test-support.ts';
@@ -93,7 +94,18 @@ test('status of two workers: both named, every partition, lag down to 0, state s
   const dir = await tempDir(t, 'sluice-status-');
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, group, name));
 
-  // No worker has run the pipeline yet: neither the group nor the store knows it.
+  // No worker has run the pipeline yet: neither the group nor the store knows it. (The store's
+  // tables exist — some worker used the store before, as another test file's may have or not.)
+  const other = new PostgresCheckpointStore({
+    url: PG_URL,
+    pipeline: `${name}_other`,
+    slot: 'tasks/0',
+    owner: 'x',
+    keep: 1,
+  });
+  await other.prepare();
+  await other.close();
+  cleanUpPipeline(t, `${name}_other`);
   const none = await status(dir);
   assert.equal(none.code, 1, none.stderr);
   assert.match(none.stderr, /no worker of pipeline '.*' is known: the consumer group '.*' does not exist/);
