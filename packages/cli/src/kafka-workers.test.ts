@@ -20,7 +20,15 @@ import {
   Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
-import { pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { readS3CheckpointSlots, s3StoreLocation } from '@sluice/s3';
+import {
+  S3_ACCESS_KEY_ID,
+  S3_ENDPOINT,
+  S3_SECRET_ACCESS_KEY,
+  s3Available,
+  TestBucket,
+} from '@sluice/s3/testing';
 import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
 import { cleanUpPipeline, tasksOf, windowCountsPipeline, workerArgs } from './worker-test-support.ts';
 
@@ -29,6 +37,18 @@ const pgMissing = await postgresMissing();
 const skip = !kafka ? 'kafka not reachable' : pgMissing;
 const topics = new Topics();
 after(() => topics.cleanup());
+
+// The S3 checkpoint store the kill-and-add test also runs with; the workers take its credentials
+// from the AWS SDK's default chain, as a deployment would.
+const s3Bucket = (await s3Available()) ? await TestBucket.create('sluice-workers') : undefined;
+after(() => s3Bucket?.dispose());
+process.env.AWS_ACCESS_KEY_ID = S3_ACCESS_KEY_ID;
+process.env.AWS_SECRET_ACCESS_KEY = S3_SECRET_ACCESS_KEY;
+const S3_STORE = `s3://${s3Bucket?.name}/checkpoints/?endpoint=${encodeURIComponent(S3_ENDPOINT)}&force_path_style=true`;
+const stores = [
+  { kind: 'postgres', url: PG_URL, skip },
+  { kind: 's3', url: S3_STORE, skip: skip || (s3Bucket ? false : 's3proxy not reachable at 127.0.0.1:9000') },
+] as const;
 
 const PARTITIONS = 6;
 const USERS = 24;
@@ -66,10 +86,10 @@ function expectedCounts(): Map<string, number> {
 }
 
 /** Starts and watches `sluice run --worker-id` processes in `dir`; kills them when `t` ends. */
-function workerGroup(t: TestContext, dir: string) {
+function workerGroup(t: TestContext, dir: string, store = PG_URL) {
   const workers = new Map<string, Cli>();
   const start = (id: string) => {
-    const cli = new Cli(workerArgs(id), { cwd: dir, limitMs: 440_000 });
+    const cli = new Cli(workerArgs(id, 1, store), { cwd: dir, limitMs: 440_000 });
     workers.set(id, cli);
     return cli;
   };
@@ -97,125 +117,129 @@ function workerGroup(t: TestContext, dir: string) {
   return { workers, start, running, tasksStarted, withLogs, spread };
 }
 
-test('three workers, one killed with SIGKILL and one added while records flow: the windows equal an independent count', {
-  skip,
-  timeout: 300_000,
-}, async (t) => {
-  const input = await topics.create('workers-in', PARTITIONS);
-  const group = uniqueName('workers-g');
-  const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
-  cleanUpPipeline(t, table, [table]);
-  const dir = await tempDir(t, 'sluice-workers-');
-  await writeFile(join(dir, 'pipeline.yaml'), windowCountsPipeline(input, group, table));
-  const { start, running, tasksStarted, withLogs, workers } = workerGroup(t, dir);
-  const rows = async () => {
-    try {
-      return await pgQuery<{ account: string; window_start: string; n: string }>(`SELECT * FROM ${table}`);
-    } catch {
-      return []; // not created yet
-    }
-  };
+for (const store of stores)
+  test(`three workers, one killed with SIGKILL and one added while records flow: the windows equal an independent count (${store.kind} checkpoint store)`, {
+    skip: store.skip,
+    timeout: 300_000,
+  }, async (t) => {
+    const input = await topics.create('workers-in', PARTITIONS);
+    const group = uniqueName('workers-g');
+    const table = `sluice_workers_${process.pid}_${Date.now().toString(36)}`;
+    cleanUpPipeline(t, table, [table]);
+    const dir = await tempDir(t, 'sluice-workers-');
+    await writeFile(join(dir, 'pipeline.yaml'), windowCountsPipeline(input, group, table));
+    const { start, running, tasksStarted, withLogs, workers } = workerGroup(t, dir, store.url);
+    const rows = async () => {
+      try {
+        return await pgQuery<{ account: string; window_start: string; n: string }>(`SELECT * FROM ${table}`);
+      } catch {
+        return []; // not created yet
+      }
+    };
 
-  const w1 = start('w1');
-  const w2 = start('w2');
-  const w3 = start('w3');
-  await waitUntil(
-    () => {
-      const sets = [w1, w2, w3].map(running);
-      return sets.every((s) => s.size > 0) && sets.reduce((n, s) => n + s.size, 0) === PARTITIONS;
-    },
-    90_000,
-    'the six tasks running, spread over the three workers',
-  ).catch(withLogs);
-  await produce(input, records(0, 100));
-  await waitUntil(async () => (await rows()).length > 0, 60_000, 'the first windows in the table').catch(
-    withLogs,
-  );
-  // A rebalance can move w2's tasks for a while on a loaded machine: kill it while it runs some.
-  await waitUntil(() => running(w2).size > 0, 60_000, 'w2 running tasks when it is killed').catch(withLogs);
-  // Records keep flowing (in small waves) while w2 is killed and w4 joins.
-  let flowing = true;
-  const flow = (async () => {
-    for (let i = 100; i < 250; i += 10) {
-      await produce(input, records(i, i + 10));
-      await new Promise((r) => setTimeout(r, flowing ? 400 : 0));
-    }
-  })();
-  await new Promise((r) => setTimeout(r, 500));
-  w2.child.kill('SIGKILL');
-  const w4 = start('w4');
-  await waitUntil(
-    () => {
-      const sets = [w1, w3, w4].map(running);
-      return sets[2].size > 0 && new Set(sets.flatMap((s) => [...s])).size === PARTITIONS;
-    },
-    90_000,
-    "w2's tasks taken over and w4 running tasks",
-  ).catch(withLogs);
-  flowing = false;
-  await flow;
-  await produce(input, records(250, PER_USER));
-  // One record per partition far ahead in event time closes every window of the input.
-  const closing: ProducedRecord[] = [];
-  for (let p = 0; p < PARTITIONS; p++) {
-    const user = [...Array(USERS).keys()].find((u) => u % PARTITIONS === p)!;
-    closing.push({ partition: p, value: JSON.stringify({ account: `end${user}`, ts: T0 + 3_600_000 }) });
-  }
-  await produce(input, closing);
-
-  const expected = expectedCounts();
-  const actual = async () => {
-    const m = new Map<string, number>();
-    for (const r of await rows())
-      if (!r.account.startsWith('end')) m.set(`${r.account}/${r.window_start}`, Number(r.n));
-    return m;
-  };
-  await waitUntil(
-    async () => {
-      const got = await actual();
-      return got.size === expected.size && [...expected].every(([k, n]) => got.get(k) === n);
-    },
-    150_000,
-    'every window count in the table',
-  ).catch(async (err: unknown) => {
-    const got = await actual();
-    const wrong = [...expected].filter(([k, n]) => got.get(k) !== n).slice(0, 10);
-    const logs = [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-4000)}`).join('\n');
-    throw new Error(
-      `${(err as Error).message}: ${got.size}/${expected.size} windows; wrong: ${JSON.stringify(wrong.map(([k, n]) => [k, n, got.get(k)]))}\n${logs}`,
+    const w1 = start('w1');
+    const w2 = start('w2');
+    const w3 = start('w3');
+    await waitUntil(
+      () => {
+        const sets = [w1, w2, w3].map(running);
+        return sets.every((s) => s.size > 0) && sets.reduce((n, s) => n + s.size, 0) === PARTITIONS;
+      },
+      90_000,
+      'the six tasks running, spread over the three workers',
+    ).catch(withLogs);
+    await produce(input, records(0, 100));
+    await waitUntil(async () => (await rows()).length > 0, 60_000, 'the first windows in the table').catch(
+      withLogs,
     );
-  });
-  assert.ok(tasksStarted(w4) > 0, `the added worker took tasks over:\n${w4.stderr}`);
-  // The state moved with the partitions: each task w4 took over restored a checkpoint and resumed
-  // at its offsets (re-reading from the start with empty state would give the same counts).
-  const starts = w4.stderr
-    .split('\n')
-    .filter((l) => l.includes('"msg":"kafka source: partitions start at"'))
-    .flatMap((l) => Object.values((JSON.parse(l) as { offsets: { [p: string]: string } }).offsets));
-  assert.ok(starts.length > 0, 'w4 started partitions');
-  // A task killed before its first checkpoint has none to hand over: w4 starts it from the
-  // earliest offset with empty state, which is as correct (the counts above hold either way).
-  assert.ok(
-    starts.some((start) => /\(checkpoint\)$/.test(start)),
-    `w4 resumed a partition from a checkpoint: ${starts}`,
-  );
-  for (const start of starts) assert.match(start, /\((checkpoint|earliest)\)$/, `w4 started at ${start}`);
-  assert.match(w4.stderr, /"msg":"restored checkpoint"/);
+    // A rebalance can move w2's tasks for a while on a loaded machine: kill it while it runs some.
+    await waitUntil(() => running(w2).size > 0, 60_000, 'w2 running tasks when it is killed').catch(withLogs);
+    // Records keep flowing (in small waves) while w2 is killed and w4 joins.
+    let flowing = true;
+    const flow = (async () => {
+      for (let i = 100; i < 250; i += 10) {
+        await produce(input, records(i, i + 10));
+        await new Promise((r) => setTimeout(r, flowing ? 400 : 0));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    w2.child.kill('SIGKILL');
+    const w4 = start('w4');
+    await waitUntil(
+      () => {
+        const sets = [w1, w3, w4].map(running);
+        return sets[2].size > 0 && new Set(sets.flatMap((s) => [...s])).size === PARTITIONS;
+      },
+      90_000,
+      "w2's tasks taken over and w4 running tasks",
+    ).catch(withLogs);
+    flowing = false;
+    await flow;
+    await produce(input, records(250, PER_USER));
+    // One record per partition far ahead in event time closes every window of the input.
+    const closing: ProducedRecord[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      const user = [...Array(USERS).keys()].find((u) => u % PARTITIONS === p)!;
+      closing.push({ partition: p, value: JSON.stringify({ account: `end${user}`, ts: T0 + 3_600_000 }) });
+    }
+    await produce(input, closing);
 
-  for (const id of ['w1', 'w3', 'w4']) workers.get(id)!.child.kill('SIGTERM');
-  for (const id of ['w1', 'w3', 'w4']) {
-    const r = await workers.get(id)!.exited;
-    assert.equal(r.code, 0, `${id} stops cleanly on SIGTERM:\n${r.stderr.slice(-3000)}`);
-  }
-  const owners = await pgQuery<{ slot: string; released: boolean }>(
-    'SELECT slot, released FROM sluice_checkpoints_owners WHERE pipeline = $1',
-    [table],
-  );
-  assert.equal(owners.length, PARTITIONS, 'one checkpoint slot per task');
-  for (const o of owners) {
-    assert.equal(o.released, true, `${o.slot} is released after the graceful stop`);
-  }
-});
+    const expected = expectedCounts();
+    const actual = async () => {
+      const m = new Map<string, number>();
+      for (const r of await rows())
+        if (!r.account.startsWith('end')) m.set(`${r.account}/${r.window_start}`, Number(r.n));
+      return m;
+    };
+    await waitUntil(
+      async () => {
+        const got = await actual();
+        return got.size === expected.size && [...expected].every(([k, n]) => got.get(k) === n);
+      },
+      150_000,
+      'every window count in the table',
+    ).catch(async (err: unknown) => {
+      const got = await actual();
+      const wrong = [...expected].filter(([k, n]) => got.get(k) !== n).slice(0, 10);
+      const logs = [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-4000)}`).join('\n');
+      throw new Error(
+        `${(err as Error).message}: ${got.size}/${expected.size} windows; wrong: ${JSON.stringify(wrong.map(([k, n]) => [k, n, got.get(k)]))}\n${logs}`,
+      );
+    });
+    assert.ok(tasksStarted(w4) > 0, `the added worker took tasks over:\n${w4.stderr}`);
+    // The state moved with the partitions: each task w4 took over restored a checkpoint and resumed
+    // at its offsets (re-reading from the start with empty state would give the same counts).
+    const starts = w4.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"kafka source: partitions start at"'))
+      .flatMap((l) => Object.values((JSON.parse(l) as { offsets: { [p: string]: string } }).offsets));
+    assert.ok(starts.length > 0, 'w4 started partitions');
+    // A task killed before its first checkpoint has none to hand over: w4 starts it from the
+    // earliest offset with empty state, which is as correct (the counts above hold either way).
+    assert.ok(
+      starts.some((start) => /\(checkpoint\)$/.test(start)),
+      `w4 resumed a partition from a checkpoint: ${starts}`,
+    );
+    for (const start of starts) assert.match(start, /\((checkpoint|earliest)\)$/, `w4 started at ${start}`);
+    assert.match(w4.stderr, /"msg":"restored checkpoint"/);
+
+    for (const id of ['w1', 'w3', 'w4']) workers.get(id)!.child.kill('SIGTERM');
+    for (const id of ['w1', 'w3', 'w4']) {
+      const r = await workers.get(id)!.exited;
+      assert.equal(r.code, 0, `${id} stops cleanly on SIGTERM:\n${r.stderr.slice(-3000)}`);
+    }
+    const owners =
+      store.kind === 'postgres'
+        ? await pgQuery<{ slot: string; released: boolean }>(
+            'SELECT slot, released FROM sluice_checkpoints_owners WHERE pipeline = $1',
+            [table],
+          )
+        : (await readS3CheckpointSlots(s3StoreLocation(store.url), table)).slots;
+    assert.equal(owners.length, PARTITIONS, 'one checkpoint slot per task');
+    for (const o of owners) {
+      assert.equal(o.released, true, `${o.slot} is released after the graceful stop`);
+    }
+  });
 
 test("a graceful rebalance moves each partition's windows: every window is emitted once, none missing, none repeated", {
   skip,

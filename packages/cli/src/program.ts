@@ -56,7 +56,7 @@ export function sluiceProgram(): Command {
     )
     .option(
       '--checkpoint-store <url>',
-      'with --worker-id: the shared checkpoint store, postgres://user@host:5432/db (default: $SLUICE_CHECKPOINT_STORE)',
+      'with --worker-id: the shared checkpoint store, postgres://user@host:5432/db or s3://bucket/prefix/?endpoint=…&force_path_style=true (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; default: $SLUICE_CHECKPOINT_STORE)',
     )
     .option(
       '--lease <duration>',
@@ -151,7 +151,7 @@ A run in which every record read became a dead letter ends with a warning (exit 
     .argument('<pipeline>', `pipeline file the workers run: ${pipelineFileExtensions()}, or a .sql script`)
     .option(
       '--checkpoint-store <url>',
-      'the shared checkpoint store the workers use, postgres://user@host:5432/db (default: $SLUICE_CHECKPOINT_STORE)',
+      'the shared checkpoint store the workers use, postgres://user@host:5432/db or s3://bucket/prefix/?endpoint=… (default: $SLUICE_CHECKPOINT_STORE)',
     )
     .option('--format <format>', 'table (readable) or json (for scripts)', 'table')
     .addHelpText(

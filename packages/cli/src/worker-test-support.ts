@@ -9,11 +9,11 @@ import { KAFKA_BROKER } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery } from '@sluice/postgres/testing';
 
 /**
- * The arguments of `sluice run pipeline.yaml` as worker `id` with the shared store, a 3 s lease
- * (a killed worker's tasks move soon) and JSON logs; one member per process (named `id`) unless
- * `threads` says otherwise (members `id.0`, `id.1`, …).
+ * The arguments of `sluice run pipeline.yaml` as worker `id` with the shared `store` (default the
+ * PostgreSQL one), a 3 s lease (a killed worker's tasks move soon) and JSON logs; one member per
+ * process (named `id`) unless `threads` says otherwise (members `id.0`, `id.1`, …).
  */
-export function workerArgs(id: string, threads = 1): string[] {
+export function workerArgs(id: string, threads = 1, store = PG_URL): string[] {
   return [
     'run',
     'pipeline.yaml',
@@ -22,7 +22,7 @@ export function workerArgs(id: string, threads = 1): string[] {
     '--threads',
     String(threads),
     '--checkpoint-store',
-    PG_URL,
+    store,
     '--lease',
     '3s',
     '--log-format',

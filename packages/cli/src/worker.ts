@@ -6,7 +6,14 @@
  * (`worker-threads.ts`).
  */
 
-import { createLogger, type Logger, type LogLevel, parseDuration, SluiceError } from '@sluice/core';
+import {
+  type CheckpointStore,
+  createLogger,
+  type Logger,
+  type LogLevel,
+  parseDuration,
+  SluiceError,
+} from '@sluice/core';
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
@@ -92,18 +99,19 @@ export async function runWorker(
   signal: AbortSignal,
 ): Promise<void> {
   const url = opts.checkpointStore ?? process.env.SLUICE_CHECKPOINT_STORE;
-  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {
+  const kind = url === undefined ? undefined : storeKind(url);
+  if (url === undefined || kind === undefined) {
     throw new SluiceError(
       'CONFIG_INVALID',
       '--worker-id needs a shared checkpoint store: --checkpoint-store postgres://user@host:5432/db ' +
-        '(or SLUICE_CHECKPOINT_STORE); the local folder cannot follow partitions between workers',
+        'or s3://bucket/prefix/ (or SLUICE_CHECKPOINT_STORE); the local folder cannot follow partitions between workers',
     );
   }
   const leaseMs = parseDuration(opts.lease ?? '10s', '--lease');
   const { plan, functions, registry } = await loadWithPlugins(file);
-  const [{ KafkaWorker }, { PostgresCheckpointStore }] = await Promise.all([
+  const [{ KafkaWorker }, makeStore] = await Promise.all([
     importPackage<typeof import('@sluice/kafka')>('@sluice/kafka'),
-    importPackage<typeof import('@sluice/postgres')>('@sluice/postgres'),
+    storeFactory(url, kind),
   ]);
   const worker = KafkaWorker.create(plan, {
     registry,
@@ -112,8 +120,7 @@ export async function runWorker(
     workerId,
     signal,
     checkpointStore: (ctx) =>
-      new PostgresCheckpointStore({
-        url,
+      makeStore({
         pipeline: ctx.pipeline,
         // A regrouping pipeline's task has a second part, reading the repartition topic.
         slot: `tasks/${ctx.task.partition}${ctx.task.part === undefined ? '' : `/${ctx.task.part}`}`,
@@ -127,6 +134,40 @@ export async function runWorker(
   log.info('worker started', { pipeline: plan.name, worker: workerId, file });
   await worker.run();
   log.info('worker stopped', { pipeline: plan.name, worker: workerId });
+}
+
+/** The kinds of shared checkpoint store a worker can use, by URL scheme. */
+type StoreKind = 'postgres' | 's3';
+
+/** Which shared store `url` names; undefined when none. */
+export function storeKind(url: string): StoreKind | undefined {
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  if (url.startsWith('s3://')) return 's3';
+  return undefined;
+}
+
+/** What every slot's store is made from, besides the store's URL. */
+interface SlotOptions {
+  pipeline: string;
+  slot: string;
+  owner: string;
+  keep: number;
+  leaseMs: number;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+/** Makes the stores of one shared checkpoint store, one per slot (one client for them all with S3). */
+async function storeFactory(url: string, kind: StoreKind): Promise<(o: SlotOptions) => CheckpointStore> {
+  if (kind === 'postgres') {
+    const { PostgresCheckpointStore } =
+      await importPackage<typeof import('@sluice/postgres')>('@sluice/postgres');
+    return (o) => new PostgresCheckpointStore({ url, ...o });
+  }
+  const { S3CheckpointStore, s3StoreLocation } =
+    await importPackage<typeof import('@sluice/s3')>('@sluice/s3');
+  const location = s3StoreLocation(url);
+  return (o) => new S3CheckpointStore({ ...location, ...o });
 }
 
 /** Imports connector package `pkg`, which `what` (`--worker-id`) needs; PIPELINE_LOAD says how to install it. */

@@ -11,13 +11,13 @@
  * `gatherStatus` reads, `renderStatus` draws the table; both pure of the process, for tests.
  */
 
-import { SluiceError } from '@sluice/core';
+import { type CheckpointSlot, SluiceError } from '@sluice/core';
 import type { describeWorkerGroup, WorkerGroupDescription, workerGroupPlan } from '@sluice/kafka';
-import type { CheckpointSlot, readCheckpointSlots } from '@sluice/postgres';
+
 import { explain } from './explain.ts';
 import { loadWithPlugins } from './plugins.ts';
 import { ago } from './top.ts';
-import { importPackage } from './worker.ts';
+import { importPackage, storeKind } from './worker.ts';
 
 /** Exit code of `sluice status` when some task has no live owner. */
 export const NO_LIVE_OWNER_EXIT = 4;
@@ -313,6 +313,19 @@ function hints(status: WorkersStatus): string[] {
   return out;
 }
 
+/** The slots of `pipeline` in the shared store at `url` (PostgreSQL or S3). */
+async function readSlots(url: string, pipeline: string): Promise<{ slots: CheckpointSlot[]; now: number }> {
+  if (storeKind(url) === 's3') {
+    const s3 = await importPackage<typeof import('@sluice/s3')>('@sluice/s3', 'sluice status');
+    return s3.readS3CheckpointSlots(s3.s3StoreLocation(url), pipeline);
+  }
+  const postgres = await importPackage<typeof import('@sluice/postgres')>(
+    '@sluice/postgres',
+    'sluice status',
+  );
+  return postgres.readCheckpointSlots({ url, pipeline });
+}
+
 /**
  * Reads the status of the pipeline in `file` from its brokers and the store at `url`. Throws a
  * SluiceError when the pipeline cannot be scaled out, a topic or the store's tables do not exist,
@@ -320,19 +333,13 @@ function hints(status: WorkersStatus): string[] {
  */
 export async function gatherStatus(file: string, url: string): Promise<WorkersStatus> {
   const { plan, registry } = await loadWithPlugins(file);
-  const [kafka, postgres] = await Promise.all([
-    importPackage<{
-      describeWorkerGroup: typeof describeWorkerGroup;
-      workerGroupPlan: typeof workerGroupPlan;
-    }>('@sluice/kafka', 'sluice status'),
-    importPackage<{ readCheckpointSlots: typeof readCheckpointSlots }>('@sluice/postgres', 'sluice status'),
-  ]);
+  const kafka = await importPackage<{
+    describeWorkerGroup: typeof describeWorkerGroup;
+    workerGroupPlan: typeof workerGroupPlan;
+  }>('@sluice/kafka', 'sluice status');
   const groupPlan = kafka.workerGroupPlan(plan, registry);
   const name = groupPlan.plan.name;
-  const [group, store] = await Promise.all([
-    kafka.describeWorkerGroup(groupPlan),
-    postgres.readCheckpointSlots({ url, pipeline: name }),
-  ]);
+  const [group, store] = await Promise.all([kafka.describeWorkerGroup(groupPlan), readSlots(url, name)]);
   const slots = store.slots.filter((s) => s.slot.startsWith('tasks/'));
   if (slots.length === 0 && group.members.length === 0) {
     throw new SluiceError(
@@ -358,9 +365,9 @@ export async function statusCommand(file: string, opts: StatusOptionsRaw): Promi
     return 2;
   }
   const url = opts.checkpointStore ?? process.env.SLUICE_CHECKPOINT_STORE;
-  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) {
+  if (url === undefined || storeKind(url) === undefined) {
     process.stderr.write(
-      'sluice status: needs the shared checkpoint store the workers use: --checkpoint-store postgres://user@host:5432/db (or SLUICE_CHECKPOINT_STORE)\n',
+      'sluice status: needs the shared checkpoint store the workers use: --checkpoint-store postgres://user@host:5432/db or s3://bucket/prefix/ (or SLUICE_CHECKPOINT_STORE)\n',
     );
     return 2;
   }

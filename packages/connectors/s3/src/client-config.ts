@@ -73,7 +73,12 @@ export function credentialsProblem(config: ClientConfig): string | undefined {
 }
 
 /** The S3 client for `config`. The SDK's own retries are off: `retry` decides, with backoff. */
-export function createClient(config: ClientConfig): S3Client {
+export function createClient(
+  config: Pick<
+    ClientConfig,
+    'region' | 'endpoint' | 'force_path_style' | 'access_key_id' | 'secret_access_key'
+  >,
+): S3Client {
   return new S3Client({
     region: config.region,
     ...(config.endpoint === undefined

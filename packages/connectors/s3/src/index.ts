@@ -12,6 +12,16 @@ import { type Plugin, sinkOf, sourceOf } from '@sluice/core';
 import { s3Sink } from './sink.ts';
 import { s3Source } from './source.ts';
 
+export {
+  listSlots,
+  readS3CheckpointSlots,
+  S3CheckpointStore,
+  type S3CheckpointStoreOptions,
+  type S3StoreLocation,
+  type SlotEntry,
+  type SlotHead,
+  s3StoreLocation,
+} from './checkpoint-store.ts';
 export { s3Sink, s3Source };
 
 /** The S3 plugin: the source and sink of `type: s3`. */
