@@ -131,9 +131,16 @@ test('Ctrl-C stops a running SELECT over an unbounded source, and the shell take
   const counts = frameRows(frame).map(([, n]) => Number(n));
   assert.ok(counts.length > 0 && counts.every((n) => n > 0), frame.join('\n'));
 
+  // At the prompt, Ctrl-C drops the statement being typed.
+  from = shell.text.length;
+  shell.type('SELECT nothing\r  FROM');
+  await shell.waitFor(/-> +FROM$/, from);
+  shell.type('\x03');
+  await shell.waitFor(/\^C\n/, from);
   from = shell.text.length;
   shell.type('SHOW TABLES;\r');
   await shell.waitFor(/^gen$/m, from);
+  assert.doesNotMatch(shell.plain(from), /error/);
   shell.type('\x04');
   assert.equal(await shell.done, 0);
 });
