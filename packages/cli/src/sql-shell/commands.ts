@@ -106,6 +106,7 @@ async function dispatch(
         );
       job.job.stop();
       await job.done;
+      ctx.jobs.reported(job.id);
       ctx.write(`[job ${job.id}] ${job.ended ?? 'stopped'}\n`);
       return 'ok';
     }

@@ -24,6 +24,7 @@ export interface ShellJob {
 
 export class ShellJobs {
   readonly #jobs: ShellJob[] = [];
+  readonly #reported = new Set<string>();
   #next = 1;
 
   get all(): readonly ShellJob[] {
@@ -79,6 +80,22 @@ export class ShellJobs {
     const line = (r: string[]) => r.map((v, i) => (i === 4 ? v : v.padEnd(widths[i]))).join('  ');
     const errors = this.#jobs.filter((j) => j.error !== undefined).map((j) => `job ${j.id}: ${j.error}`);
     return `${[line(head), ...rows.map(line), ...errors].join('\n')}\n`;
+  }
+
+  /** A line for each job that ended since the last call: the shell prints them before its prompt. */
+  news(): string {
+    let out = '';
+    for (const j of this.#jobs) {
+      if (j.ended === undefined || this.#reported.has(j.id)) continue;
+      this.#reported.add(j.id);
+      out += `[job ${j.id}] ${j.ended}${j.error !== undefined ? `: ${j.error}` : ''}\n`;
+    }
+    return out;
+  }
+
+  /** Marks job `id` as reported (its end was printed by the statement that ended it). */
+  reported(id: string): void {
+    this.#reported.add(id);
   }
 
   /** Stops every running job and waits for them (the shell is ending). */

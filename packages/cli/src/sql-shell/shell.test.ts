@@ -238,6 +238,19 @@ test('INSERT INTO runs in the background, SHOW JOBS lists it and STOP JOB stops 
     assert.deepEqual(Object.keys(row), ['region', 'amount']);
     assert.ok(row.amount > 50, line);
   }
+  // A job that ends on its own is reported before the next prompt.
+  shell.type(
+    "CREATE TABLE few (region STRING, amount DOUBLE, ts BIGINT) WITH ('connector' = 'generate', 'template' = 'orders', 'count' = '50');\r" +
+      "CREATE TABLE copy (region STRING) WITH ('connector' = 'file', 'path' = './out/copy.jsonl');\r" +
+      'INSERT INTO copy SELECT region FROM few;\r',
+  );
+  await shell.waitFor(/\[job 2\] started/, from);
+  for (let i = 0; i < 300 && !/\[job 2\] completed/.test(shell.plain(from)); i++) {
+    shell.type('\r');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await shell.waitFor(/\[job 2\] completed/, from);
+  assert.equal((await readFile(join(dir, 'out/copy.jsonl'), 'utf8')).trim().split('\n').length, 50);
   shell.type('\x04');
   assert.equal(await shell.done, 0);
 });

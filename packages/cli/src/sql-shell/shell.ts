@@ -97,10 +97,8 @@ async function script(options: ShellOptions, ctx: StatementContext): Promise<num
     await Promise.all(running.map((j) => j.done));
   }
   stop.removeEventListener('abort', stopJobs);
-  for (const j of ctx.jobs.all) {
-    ctx.write(`[job ${j.id}] ${j.ended}${j.error ? `: ${j.error}` : ''}\n`);
-    failed ||= j.ended === 'failed';
-  }
+  ctx.write(ctx.jobs.news());
+  if (ctx.jobs.all.some((j) => j.ended === 'failed')) failed = true;
   return failed ? 1 : 0;
 }
 
@@ -141,6 +139,8 @@ function interactive(options: ShellOptions, ctx: StatementContext): Promise<numb
   };
   const prompt = () => {
     if (closed) return;
+    const news = ctx.jobs.news();
+    if (news !== '') ctx.write(news);
     rl.setPrompt(buffer.pending ? MORE : PROMPT);
     // Keep the cursor after what was typed ahead while a statement ran.
     rl.prompt(true);
