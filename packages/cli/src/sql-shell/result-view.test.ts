@@ -61,3 +61,30 @@ test('the tableau form pads cells to their column and never cuts them', () => {
     '| +U | a very long name indeed |         NULL |\n',
   );
 });
+
+test('a large table folds to the same rows in the same places after its empty slots are compacted', () => {
+  const t = new ResultTable(['k', 'n']);
+  const want = new Map<string, number>();
+  let seed = 3;
+  for (let i = 0; i < 20_000; i++) {
+    seed = (seed * 48_271) % 2_147_483_647;
+    const k = `k${seed % 3000}`;
+    const old = want.get(k);
+    if (old === undefined) t.apply({ kind: 0, row: { k, n: 1 } });
+    else if (seed % 7 === 0) {
+      t.apply({ kind: 3, row: { k, n: old } });
+      want.delete(k);
+      continue;
+    } else {
+      t.apply({ kind: 1, row: { k, n: old } });
+      t.apply({ kind: 2, row: { k, n: old + 1 } });
+    }
+    want.set(k, (old ?? 0) + 1);
+  }
+  // A Map keeps the order keys were first set in; an update keeps the row's place, as the table does.
+  assert.deepEqual(
+    t.rows,
+    [...want].map(([k, n]) => ({ k, n })),
+  );
+  assert.equal(t.rowCount, want.size);
+});

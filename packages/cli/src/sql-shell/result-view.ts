@@ -27,17 +27,32 @@ export function cell(v: unknown): string {
   return v === null || v === undefined ? 'NULL' : typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** A row of the table in its slot. */
+interface Slot {
+  readonly row: Row;
+  /** Its values as JSON, which a retraction is matched by. */
+  readonly text: string;
+  readonly key?: string;
+}
+
 /**
  * The changes of one query and the table they make. Rows keep their place when updated: an
- * UPDATE_BEFORE marks where its row was, and the UPDATE_AFTER that follows takes that place;
- * a change by key (an upsert, with no UPDATE_BEFORE) replaces the row of its key.
+ * UPDATE_BEFORE empties the slot of its row, and the UPDATE_AFTER that follows fills that slot;
+ * a change by key (an upsert, with no UPDATE_BEFORE) replaces the row of its key. Each change
+ * costs a map lookup, not a scan of the table.
  */
 export class ResultTable {
   /** The query's columns; more are added when rows carry fields not listed. */
   readonly columns: string[];
   readonly #changes: Change[] = [];
-  readonly #rows: { row: Row; text: string; key?: string }[] = [];
-  /** Where the row an UPDATE_BEFORE retracted was, for the UPDATE_AFTER that follows. */
+  /** The rows in order; an empty slot is a row removed (compacted away now and then). */
+  #slots: (Slot | undefined)[] = [];
+  /** The slots of the rows with each text. */
+  #byText = new Map<string, number[]>();
+  /** The slot of the row of each key, for upserts. */
+  #byKey = new Map<string, number>();
+  #live = 0;
+  /** The slot an UPDATE_BEFORE emptied, for the UPDATE_AFTER that follows. */
   #hole: number | undefined;
   /** Changes kept for the changelog view; older ones are counted, not kept. */
   readonly #keep: number;
@@ -53,7 +68,7 @@ export class ResultTable {
   }
 
   get rowCount(): number {
-    return this.#rows.length;
+    return this.#live;
   }
 
   /** The last changes kept (at most `keep`), oldest first. */
@@ -62,8 +77,18 @@ export class ResultTable {
   }
 
   /** The materialized rows, in their places. */
-  get rows(): readonly Row[] {
-    return this.#rows.map((r) => r.row);
+  get rows(): Row[] {
+    return this.firstRows(this.#live);
+  }
+
+  /** The first `n` rows, in their places. */
+  firstRows(n: number): Row[] {
+    const out: Row[] = [];
+    for (const slot of this.#slots) {
+      if (out.length >= n) break;
+      if (slot !== undefined) out.push(slot.row);
+    }
+    return out;
   }
 
   /** Folds one change into the table and the changelog. */
@@ -72,31 +97,60 @@ export class ResultTable {
     this.#changes.push(change);
     if (this.#changes.length > this.#keep * 2) this.#changes.splice(0, this.#changes.length - this.#keep);
     for (const field of Object.keys(change.row)) if (!this.columns.includes(field)) this.columns.push(field);
-    const text = this.#text(change.row);
+    const text = JSON.stringify(this.columns.map((c) => change.row[c] ?? null));
+    const hole = this.#hole;
+    this.#hole = undefined;
     if (change.kind === 0 || change.kind === 2) {
-      const entry = { row: change.row, text, ...(change.key !== undefined ? { key: change.key } : {}) };
-      const hole = this.#hole;
-      this.#hole = undefined;
-      if (change.kind === 2 && hole !== undefined) this.#rows.splice(hole, 0, entry);
+      const slot: Slot = { row: change.row, text, ...(change.key !== undefined ? { key: change.key } : {}) };
+      if (change.kind === 2 && hole !== undefined) this.#place(hole, slot);
       else {
-        const byKey = change.kind === 2 && change.key !== undefined ? this.#findKey(change.key) : -1;
-        if (byKey >= 0) this.#rows[byKey] = entry;
-        else this.#rows.push(entry);
+        const byKey = change.kind === 2 && change.key !== undefined ? this.#byKey.get(change.key) : undefined;
+        if (byKey !== undefined) {
+          this.#remove(byKey);
+          this.#place(byKey, slot);
+        } else this.#place(this.#slots.length, slot);
       }
+      this.#compact();
       return;
     }
-    let at = this.#rows.findIndex((r) => r.text === text);
-    if (at < 0 && change.key !== undefined) at = this.#findKey(change.key);
-    if (at >= 0) this.#rows.splice(at, 1);
-    this.#hole = change.kind === 1 && at >= 0 ? at : undefined;
+    let at = this.#byText.get(text)?.[0];
+    if (at === undefined && change.key !== undefined) at = this.#byKey.get(change.key);
+    if (at !== undefined) this.#remove(at);
+    if (change.kind === 1 && at !== undefined) this.#hole = at;
   }
 
-  #findKey(key: string): number {
-    return this.#rows.findIndex((r) => r.key === key);
+  #place(at: number, slot: Slot): void {
+    this.#slots[at] = slot;
+    const same = this.#byText.get(slot.text);
+    if (same === undefined) this.#byText.set(slot.text, [at]);
+    else same.push(at);
+    if (slot.key !== undefined) this.#byKey.set(slot.key, at);
+    this.#live++;
   }
 
-  #text(row: Row): string {
-    return JSON.stringify(this.columns.map((c) => row[c] ?? null));
+  #remove(at: number): void {
+    const slot = this.#slots[at];
+    if (slot === undefined) return;
+    this.#slots[at] = undefined;
+    const same = this.#byText.get(slot.text) ?? [];
+    const rest = same.filter((i) => i !== at);
+    if (rest.length > 0) this.#byText.set(slot.text, rest);
+    else this.#byText.delete(slot.text);
+    if (slot.key !== undefined && this.#byKey.get(slot.key) === at) this.#byKey.delete(slot.key);
+    this.#live--;
+  }
+
+  /** Drops the empty slots once they are most of the table (never while a hole waits). */
+  #compact(): void {
+    if (this.#slots.length < 1024 || this.#live * 2 > this.#slots.length) return;
+    const slots = this.#slots.filter((x): x is Slot => x !== undefined);
+    this.#slots = [];
+    this.#byText = new Map();
+    this.#byKey = new Map();
+    this.#live = 0;
+    slots.forEach((slot, i) => {
+      this.#place(i, slot);
+    });
   }
 }
 
@@ -122,9 +176,9 @@ export function frame(
   let shown: string[][];
   let note: string;
   if (mode === 'table') {
-    const rows = result.rows;
-    shown = rows.slice(0, room).map((r) => result.columns.map((c) => cell(r[c])));
-    note = `${rows.length} row${rows.length === 1 ? '' : 's'}${rows.length > room ? ` (showing the first ${room})` : ''}, ${result.changeCount} change${result.changeCount === 1 ? '' : 's'}`;
+    const count = result.rowCount;
+    shown = result.firstRows(room).map((r) => result.columns.map((c) => cell(r[c])));
+    note = `${count} row${count === 1 ? '' : 's'}${count > room ? ` (showing the first ${room})` : ''}, ${result.changeCount} change${result.changeCount === 1 ? '' : 's'}`;
   } else {
     const changes = result.changes.slice(-room);
     shown = changes.map((c) => [KIND_LABELS[c.kind], ...result.columns.map((k) => cell(c.row[k]))]);
