@@ -139,6 +139,7 @@ chooses how a SELECT is shown; Ctrl-C stops a running SELECT, Ctrl-D or QUIT; en
 (stopping its jobs). Exit codes: 0 done, 1 a statement of a script or of piped input failed.`,
     )
     .action(async (file: string | undefined) => {
+      endQuietlyWhenStdoutCloses();
       process.exitCode = await sqlCommand(file);
     });
 

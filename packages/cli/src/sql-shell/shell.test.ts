@@ -111,6 +111,16 @@ test("a live table is bounded to the terminal's height and says how many rows it
   for (const [region, n, total] of frameRows(frame))
     assert.deepEqual(want.get(region), { n: Number(n), total: Number(total) });
   assert.match(frame[5], /^table mode: 5 rows \(showing the first 3\)/);
+
+  // Tableau mode prints every change as it comes instead of redrawing.
+  const at = shell.text.length;
+  shell.type(`SET 'sql-client.execution.result-mode' = 'tableau';\r${QUERY}`);
+  await shell.waitFor(/Received a total of \d+ rows/, at);
+  const printed = shell
+    .plain(at)
+    .split(/\r?\n/)
+    .filter((l) => /^\| [+-][IU] \|/.test(l));
+  assert.equal(printed.length, 2 * input.length - want.size);
   shell.type('QUIT;\r');
   assert.equal(await shell.done, 0);
 });
