@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { type NexmarkOptionsRaw, nexmarkCommand, nexmarkDefault } from './nexmark.ts';
 import { queryCommand } from './query.ts';
 import { runCommand } from './run.ts';
+import { sqlCommand } from './sql-shell/command.ts';
 import { topCommand } from './top.ts';
 import { describeCommand, validateCommand } from './validate.ts';
 import { runWorkerCommand } from './worker.ts';
@@ -121,6 +122,25 @@ A run in which every record read became a dead letter ends with a warning (exit 
     .action(async (file: string, sql: string, opts: { sink?: string; json?: boolean }) => {
       endQuietlyWhenStdoutCloses();
       process.exitCode = await queryCommand(file, sql, opts);
+    });
+
+  program
+    .command('sql')
+    .description(
+      'The SQL shell: with no script on a terminal, an interactive session (statements over several lines ended by ;, history, Tab completion, SELECT results shown live, INSERT INTO jobs in the background); a script, or statements piped to stdin, run in order with results printed in tableau form.',
+    )
+    .argument('[script]', 'a .sql file of statements to run instead of the interactive shell')
+    .addHelpText(
+      'after',
+      `
+History is kept in $SLUICE_HOME/sql-history (default ~/.sluice/sql-history). HELP; in the shell
+lists its statements. SET 'sql-client.execution.result-mode' = 'table' | 'changelog' | 'tableau'
+chooses how a SELECT is shown; Ctrl-C stops a running SELECT, Ctrl-D or QUIT; ends the shell
+(stopping its jobs). Exit codes: 0 done, 1 a statement of a script or of piped input failed.`,
+    )
+    .action(async (file: string | undefined) => {
+      endQuietlyWhenStdoutCloses();
+      process.exitCode = await sqlCommand(file);
     });
 
   program

@@ -10,14 +10,18 @@
 
 import { readFile } from 'node:fs/promises';
 import { type Plan, type Registry, SluiceError } from '@sluice/core';
-import type { Explain } from './ast.ts';
+import type { CreateTable, Explain, Statement } from './ast.ts';
 import { explainPlan } from './explain.ts';
 import { modelStepType } from './model.ts';
 import { parseScript } from './parser.ts';
 import { planStatements } from './planner.ts';
 import { Positions } from './position.ts';
+import { SET_KEYS } from './settings.ts';
 
 export type { Statement } from './ast.ts';
+
+/** The keys a script's `SET 'key' = 'value'` may set (see `settings.ts`). */
+export const setKeys: readonly string[] = Object.keys(SET_KEYS);
 
 export interface SqlOptions {
   /** The component types the script's `'connector'` options may name. */
@@ -58,6 +62,82 @@ export function explainSql(
     text: explainPlan(plan, explained, options.registry, positions),
     only: !statements.some((s) => s.kind === 'insert'),
   };
+}
+
+/** Where `compileQuery` and `explainQuery` send a query's rows: a table name no script uses, and a sink type. */
+export interface QueryTarget {
+  readonly into: string;
+  readonly sink: string;
+}
+
+/**
+ * Compiles a script whose last statement is `INSERT INTO <into> SELECT …`, where `into` names no
+ * table of the script, for a client that shows a query's rows (the SQL shell): the rows go to a
+ * sink of type `sink` (with no options) under the query's own column names, which the resolved
+ * plan's schema of the sink's input lists. Throws what `compileSql` throws.
+ */
+export function compileQuery(text: string, file: string, options: SqlOptions & QueryTarget): Plan {
+  const positions = new Positions(text, file);
+  const statements = parseScript(text, positions);
+  const last = statements.at(-1);
+  if (last?.kind !== 'insert' || last.sink.text !== options.into)
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `the query must end the script as INSERT INTO ${options.into} …`,
+      {
+        file,
+      },
+    );
+  const table = queryTable(options, last.sink.start);
+  return planStatements([...statements.slice(0, -1), table, last], file, options.registry, positions);
+}
+
+/**
+ * The plan in words (as `explainSql` gives it) of a script whose last statement is
+ * `EXPLAIN INSERT INTO <into> SELECT …`, `into` being the query's rows as in `compileQuery`.
+ */
+export function explainQuery(text: string, file: string, options: SqlOptions & QueryTarget): string {
+  const positions = new Positions(text, file);
+  const statements = parseScript(text, positions);
+  const last = statements.at(-1);
+  const insert = last?.kind === 'explain' && last.inserts.length === 1 ? last.inserts[0] : undefined;
+  if (last === undefined || insert === undefined || insert.sink.text !== options.into)
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `the script must end with EXPLAIN INSERT INTO ${options.into} …`,
+      {
+        file,
+      },
+    );
+  const explained = new Map<Explain, string[]>();
+  const table = queryTable(options, insert.sink.start);
+  const plan = planStatements(
+    [...statements.slice(0, -1), table, last],
+    file,
+    options.registry,
+    positions,
+    explained,
+  );
+  return explainPlan(plan, explained, options.registry, positions);
+}
+
+/** The table without columns a query's rows go to: the planner gives it the query's columns. */
+function queryTable(target: QueryTarget, at: number): CreateTable {
+  return {
+    kind: 'create_table',
+    name: { text: target.into, start: at },
+    columns: [],
+    options: [{ key: 'connector', value: target.sink, start: at }],
+    start: at,
+  };
+}
+
+/**
+ * The statements of a script as the parser reads them (for a client that keeps a session of
+ * them, such as the SQL shell). Throws CONFIG_PARSE with file, line and column.
+ */
+export function parseSql(text: string, file: string): Statement[] {
+  return parseScript(text, new Positions(text, file));
 }
 
 /** Reads a SQL script and compiles it with `compileSql`; an unreadable file is CONFIG_PARSE. */

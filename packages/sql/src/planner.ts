@@ -450,7 +450,9 @@ class Planner implements QueryPlanner {
           `not supported by Sluice SQL yet: writing metadata ('${c.metadata.key}' of column '${c.name.text}'); declare it METADATA … VIRTUAL to read it only, or drop it from the table written`,
         );
     const columns = table.columns.filter((c) => !c.computed && !c.metadata).map((c) => c.name.text);
-    const relation = this.query(s.query, table.name.text, { columns, table: s.sink });
+    // A table without columns (only `compileQuery` makes one) takes the query's own columns.
+    const target = columns.length > 0 ? { columns, table: s.sink } : undefined;
+    const relation = this.query(s.query, table.name.text, target);
     // A table both read and written is a source and a sink; ids are unique in a plan.
     const id = this.#sources.has(table.name.text) ? `${table.name.text}-sink` : table.name.text;
     const { type, at, rest } = this.connector(table);
