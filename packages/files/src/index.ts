@@ -6,8 +6,9 @@
 
 export { FileBuffer, type FileFormat, fileName, lineOf, runName, sinkMark } from './file-buffer.ts';
 export { compileLayout, type Layout, type LayoutConfig, layoutFields } from './layout-config.ts';
+export { inferType } from './parquet-columns.ts';
 export { decodeParquet } from './parquet-decode.ts';
-export { encodeParquet, inferType, type ParquetCompression } from './parquet-encode.ts';
+export { encodeParquet, type ParquetCompression } from './parquet-encode.ts';
 export {
   compilePartitionPath,
   escapeValue,
