@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '@sluice/core/testing';
 import { FileBuffer } from './file-buffer.ts';
+import { ParquetColumnsBuilder } from './parquet-builder.ts';
 import { inferColumns, inferType } from './parquet-columns.ts';
 import { decodeParquet } from './parquet-decode.ts';
 import { encodeParquet } from './parquet-encode.ts';
@@ -79,18 +80,63 @@ test('records read back equal to the input: nested values, nulls, fields that co
   );
 });
 
-test('a parquet file holds the same rows whatever the batches its records came in', async () => {
-  const input = [...mixedRecords(1500, 13), ...evolving(1500, 13)];
-  const want = expected(input, ['mixed', 'empty']);
+test('a parquet file holds the same rows whatever the batches its records came in, built from the records or their lines', async () => {
+  const plain = [...mixedRecords(1500, 13), ...evolving(1500, 13).map(({ mixed, empty, ...r }) => r)];
   const files: Uint8Array[] = [];
-  for (const size of [1, 7, 256, 5000]) {
-    const file = new FileBuffer('parquet', 0);
-    for (let from = 0; from < input.length; from += size)
-      for (const r of input.slice(from, from + size)) file.add(JSON.stringify(r));
-    const bytes = file.finish('zstd');
-    assert.deepEqual(decodeParquet(bytes), want, `batches of ${size}`);
-    files.push(bytes);
+  for (const [label, input, text] of [
+    ['typed columns', plain, []],
+    ['JSON lines (text columns)', [...mixedRecords(1500, 13), ...evolving(1500, 13)], ['mixed', 'empty']],
+  ] as const) {
+    const want = expected(input, text);
+    for (const size of [1, 7, 256, 5000])
+      for (const withRecords of [true, false]) {
+        const file = new FileBuffer('parquet', 0);
+        for (let from = 0; from < input.length; from += size)
+          for (const r of input.slice(from, from + size))
+            file.add(JSON.stringify(r), withRecords ? r : undefined);
+        const bytes = file.finish('zstd');
+        assert.deepEqual(
+          decodeParquet(bytes),
+          want,
+          `${label}, batches of ${size}, records given: ${withRecords}`,
+        );
+        if (label === 'typed columns') files.push(bytes);
+      }
   }
   const read = await readParquetWithDuckdb(files);
-  assert.deepEqual(read.records, [...want, ...want, ...want, ...want], 'DuckDB reads every file back');
+  const want = expected(plain, []);
+  assert.deepEqual(
+    read.records,
+    files.flatMap(() => want),
+    'DuckDB reads every file back',
+  );
+});
+
+test('values JSON does not keep as they are are written as their JSON would be', () => {
+  const when = new Date(Date.UTC(2026, 11, 7));
+  const input = [
+    { id: 1, at: when, x: Number.NaN, f: () => 1, u: undefined, list: [undefined, 1], z: -0 },
+    { id: 2, at: null, x: 1.5, list: [2], z: 0.5 },
+  ];
+  const file = new FileBuffer('parquet', 0);
+  for (const r of input) file.add(JSON.stringify(r), r);
+  assert.deepEqual(decodeParquet(file.finish('snappy')), [
+    { id: 1, at: when.toISOString(), x: null, list: [null, 1], z: 0 },
+    { id: 2, at: null, x: 1.5, list: [2], z: 0.5 },
+  ]);
+});
+
+test('a columns builder takes JSON records of one kind per field, and gives up on anything else', () => {
+  const takes = (records: readonly unknown[]) => {
+    const b = new ParquetColumnsBuilder();
+    return records.every((r) => b.add(r)) && b.build() !== undefined;
+  };
+  assert.ok(takes(mixedRecords(50, 1)));
+  assert.ok(takes([{ a: null }, { a: [1, 2.5] }, { b: { c: [] } }, {}]));
+  assert.ok(!takes([{ a: 1 }, { a: 'x' }]), 'two kinds in a field: text');
+  assert.ok(!takes([{ a: [1] }, { a: [[1]] }]), 'two kinds in a list');
+  assert.ok(!takes([{ a: {} }]), 'an object with no field: text');
+  assert.ok(!takes([{ a: new Date(0) }]), 'an object JSON writes otherwise');
+  assert.ok(!takes([{ a: Number.POSITIVE_INFINITY }]), 'a number JSON writes as null');
+  assert.ok(!takes([[1]]), 'a record that is not an object');
 });
