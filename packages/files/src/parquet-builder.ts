@@ -57,6 +57,9 @@ class Column {
   offsets = new Int32Array(1);
   item: Column | undefined;
   fields: Map<string, Column> | undefined;
+  /** The fields' names and columns in the order they first appeared (what most records repeat). */
+  names: string[] = [];
+  columns: Column[] = [];
 
   /** A column whose first `length` rows are absent. */
   constructor(length: number) {
@@ -137,8 +140,7 @@ class Column {
     if (this.kind === STRING || this.kind === ARRAY) {
       this.offsets = grow(this.offsets, row + 2);
       this.offsets[row + 1] = this.kind === STRING ? this.used : (this.offsets[row] as number);
-    } else if (this.kind === OBJECT && this.fields !== undefined)
-      for (const f of this.fields.values()) f.appendNull();
+    } else if (this.kind === OBJECT) for (const f of this.columns) f.appendNull();
   }
 
   #appendString(s: string, row: number): void {
@@ -153,19 +155,27 @@ class Column {
     this.offsets[row + 1] = this.used;
   }
 
-  /** Appends the fields of `o` as row `row`; the fields it lacks are absent. */
+  /**
+   * Appends the fields of `o` as row `row`; the fields it lacks are absent. A field is looked up
+   * by name only when it is not where it was in the first record that had it.
+   */
   #appendFields(o: { [k: string]: unknown }, row: number): boolean {
     if (this.fields === undefined) this.fields = new Map();
-    const fields = this.fields;
+    const { fields, names, columns } = this;
+    let j = 0;
     for (const k in o) {
-      let f = fields.get(k);
+      let f = names[j] === k ? columns[j] : fields.get(k);
       if (f === undefined) {
         f = new Column(row);
         fields.set(k, f);
+        names.push(k);
+        columns.push(f);
       }
+      j++;
       if (!f.append(o[k])) return false;
     }
-    for (const f of fields.values()) if (f.length === row) f.appendNull();
+    // Each key filled a column of its own: fewer keys than columns left some unfilled.
+    if (j < columns.length) for (const f of columns) if (f.length === row) f.appendNull();
     return true;
   }
 
