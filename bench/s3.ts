@@ -4,9 +4,9 @@
  * lines in 5 MiB multipart parts (lines kept as strings, joined and encoded once per part: the
  * least the sink can do for `jsonl`).
  *
- * The ceiling the sink's `parquet` format is held to: the writer's own speed, `encodeParquet` of
- * `@sluice/files` (the encoder the sink uses) turning the same records into one Parquet file
- * (ZSTD) written to a local file — no JSON lines, no S3.
+ * The ceiling the sink's `parquet` format is held to: the writer's own speed, the encoder the
+ * sink uses (`ParquetColumnsBuilder` and `writeColumns` of `@sluice/files`) turning the same
+ * records into one Parquet file (ZSTD) written to a local file — no JSON lines, no S3.
  *
  * All variants run in this process, one after another within each run (so drift in machine load
  * hits all alike), each measured by this process's CPU time (user + system) from its first
@@ -27,7 +27,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { type Row, silentLogger, systemClock, validateConfig } from '@sluice/core';
-import { encodeParquet } from '@sluice/files';
+import { ParquetColumnsBuilder, writeColumns } from '@sluice/files';
 import { s3Sink } from '@sluice/s3';
 import { s3Available, serverOptions, TestBucket } from '@sluice/s3/testing';
 import { median } from './measure.ts';
@@ -131,7 +131,11 @@ const localDir = await mkdtemp(join(tmpdir(), 'bench-s3-'));
 /** The ceiling: the same records encoded as one Parquet file and written to a local file. */
 async function localParquet(): Promise<number> {
   const start = process.cpuUsage();
-  await writeFile(join(localDir, 'all.parquet'), encodeParquet(records, 'zstd'));
+  const builder = new ParquetColumnsBuilder();
+  for (const r of records) builder.add(r);
+  const columns = builder.build();
+  if (columns === undefined) throw new Error('the bench records need typed columns');
+  await writeFile(join(localDir, 'all.parquet'), writeColumns(columns, 'zstd'));
   return cpuMs(start);
 }
 
