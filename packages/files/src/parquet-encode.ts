@@ -1,7 +1,9 @@
 /**
  * Parquet objects from JSON records: an Arrow schema inferred from the records of one object,
  * an Arrow table, and `parquet-wasm` (the Rust `parquet` crate in WebAssembly) to write it with
- * compression and column statistics.
+ * compression and column statistics. A sink's open file builds its columns as records arrive
+ * (`parquet-builder.ts`) and comes here only to write them (`writeColumns`), or when the builder
+ * gave up (`encodeParquet` over the file's parsed JSON lines).
  */
 
 import { type Data, makeVector, Table, tableToIPC, type Vector } from 'apache-arrow';
@@ -21,7 +23,8 @@ const codecs: { [C in ParquetCompression]: Compression } = {
 /**
  * A Parquet file of `records` (JSON objects): one column per top-level field, nested objects as
  * structs and arrays as lists, integers as INT64, other numbers as DOUBLE; a field whose values
- * are of mixed kinds is written as text. Column statistics are on (the writer's default).
+ * are of mixed kinds, or only objects without fields, is written as text. Column statistics are
+ * on (the writer's default), dictionary encoding off.
  */
 export function encodeParquet(
   records: readonly { [k: string]: unknown }[],
