@@ -4,6 +4,10 @@
  * lines in 5 MiB multipart parts (lines kept as strings, joined and encoded once per part: the
  * least the sink can do for `jsonl`).
  *
+ * The ceiling the sink's `parquet` format is held to: the writer's own speed, the encoder the
+ * sink uses (`ParquetColumnsBuilder` and `writeColumns` of `@sluice/files`) turning the same
+ * records into one Parquet file (ZSTD) written to a local file — no JSON lines, no S3.
+ *
  * All variants run in this process, one after another within each run (so drift in machine load
  * hits all alike), each measured by this process's CPU time (user + system) from its first
  * record to its completed upload; S3Proxy's own CPU is not counted. The median of `--runs` is
@@ -13,7 +17,9 @@
  *   node bench/s3.ts [--records 200000] [--runs 3] [--json]
  */
 
-import { cpus } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CompleteMultipartUploadCommand,
@@ -21,6 +27,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { type Row, silentLogger, systemClock, validateConfig } from '@sluice/core';
+import { ParquetColumnsBuilder, writeColumns } from '@sluice/files';
 import { s3Sink } from '@sluice/s3';
 import { s3Available, serverOptions, TestBucket } from '@sluice/s3/testing';
 import { median } from './measure.ts';
@@ -119,8 +126,22 @@ async function sluice(bucket: TestBucket, format: 'jsonl' | 'parquet'): Promise<
   return cpuMs(start);
 }
 
+const localDir = await mkdtemp(join(tmpdir(), 'bench-s3-'));
+
+/** The ceiling: the same records encoded as one Parquet file and written to a local file. */
+async function localParquet(): Promise<number> {
+  const start = process.cpuUsage();
+  const builder = new ParquetColumnsBuilder();
+  for (const r of records) builder.add(r);
+  const columns = builder.build();
+  if (columns === undefined) throw new Error('the bench records need typed columns');
+  await writeFile(join(localDir, 'all.parquet'), writeColumns(columns, 'zstd'));
+  return cpuMs(start);
+}
+
 const variants = {
   bare,
+  'parquet → local file': () => localParquet(),
   'sluice jsonl': (b: TestBucket) => sluice(b, 'jsonl'),
   'sluice parquet (zstd)': (b: TestBucket) => sluice(b, 'parquet'),
 };
@@ -136,6 +157,7 @@ for (let run = 0; run < runs; run++) {
     await bucket.dispose();
   }
 }
+await rm(localDir, { recursive: true, force: true });
 const baseline = median(samples.bare ?? []);
 const rows = Object.entries(samples).map(([name, ms]) => {
   const m = median(ms);
@@ -153,6 +175,6 @@ else {
   );
   for (const r of rows)
     console.log(
-      `${r.variant.padEnd(24)} ${String(r.cpuMs).padStart(7)} CPU-ms  ${String(r.recordsPerCpuSecond).padStart(9)} records/CPU-s  ${r.ratio.toFixed(2)} × bare`,
+      `${r.variant.padEnd(26)} ${String(r.cpuMs).padStart(7)} CPU-ms  ${String(r.recordsPerCpuSecond).padStart(9)} records/CPU-s  ${r.ratio.toFixed(2)} × bare`,
     );
 }

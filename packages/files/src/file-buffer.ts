@@ -6,7 +6,8 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { SinkBatch, SinkRejection, TaskIdentity } from '@sluice/core';
-import { encodeParquet, type ParquetCompression } from './parquet-encode.ts';
+import { ParquetColumnsBuilder } from './parquet-builder.ts';
+import { encodeParquet, type ParquetCompression, writeColumns } from './parquet-encode.ts';
 
 /** The file formats of a file-writing sink. */
 export type FileFormat = 'jsonl' | 'parquet';
@@ -67,18 +68,29 @@ export class FileBuffer {
    * so a chunk sent once this reaches a size holds at least that many bytes.
    */
   #buffered = 0;
-  /** `parquet`: every line of the file, encoded when it is finished. */
+  /**
+   * `parquet`: every line of the file — what it is encoded from when `#columns` could not hold
+   * its records.
+   */
   #lines: string[] = [];
+  /** `parquet`: the file's columns, built as its records are added; undefined once spent. */
+  #columns: ParquetColumnsBuilder | undefined;
 
   constructor(format: FileFormat, openedAt: number) {
     this.format = format;
     this.openedAt = openedAt;
+    if (format === 'parquet') this.#columns = new ParquetColumnsBuilder();
   }
 
-  /** Adds one record's JSON line. */
-  add(line: string): void {
+  /**
+   * Adds one record's JSON line; for `parquet`, also the record itself (what the line is the
+   * JSON of), which goes straight into the file's columns.
+   */
+  add(line: string, record?: unknown): void {
     if (this.format === 'parquet') {
       this.#lines.push(line);
+      if (this.#columns !== undefined && (record === undefined || !this.#columns.add(record)))
+        this.#columns = undefined;
       this.bytes += Buffer.byteLength(line) + 1;
     } else {
       this.#chunks.push(line, '\n');
@@ -106,8 +118,14 @@ export class FileBuffer {
    */
   finish(compression: ParquetCompression): Uint8Array {
     if (this.format === 'jsonl') return this.take();
-    const records = this.#lines.map((line) => JSON.parse(line) as { [k: string]: unknown });
+    const columns = this.#columns?.build();
+    this.#columns = undefined;
+    const lines = this.#lines;
     this.#lines = [];
-    return encodeParquet(records, compression);
+    if (columns !== undefined) return writeColumns(columns, compression);
+    return encodeParquet(
+      lines.map((line) => JSON.parse(line) as { [k: string]: unknown }),
+      compression,
+    );
   }
 }

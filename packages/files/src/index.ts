@@ -6,8 +6,10 @@
 
 export { FileBuffer, type FileFormat, fileName, lineOf, runName, sinkMark } from './file-buffer.ts';
 export { compileLayout, type Layout, type LayoutConfig, layoutFields } from './layout-config.ts';
+export { ParquetColumnsBuilder } from './parquet-builder.ts';
+export { inferType } from './parquet-columns.ts';
 export { decodeParquet } from './parquet-decode.ts';
-export { encodeParquet, inferType, type ParquetCompression } from './parquet-encode.ts';
+export { encodeParquet, type ParquetCompression, writeColumns } from './parquet-encode.ts';
 export {
   compilePartitionPath,
   escapeValue,

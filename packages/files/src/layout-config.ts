@@ -15,7 +15,8 @@ export const layoutFields = {
       '`parquet`: a Parquet file (`*.parquet`; schema inferred from the file’s records: ' +
       'nested objects as structs, arrays as lists, integers as INT64, other numbers as DOUBLE, a field ' +
       'of mixed kinds as text; column statistics on), encoded when the file is finished, so the ' +
-      'records of an open file are held in memory up to `roll.max_bytes` of JSON.',
+      'records of an open file are held in memory up to `roll.max_bytes` of JSON, with the Arrow ' +
+      'columns built from them (about as many bytes again, or twice).',
     examples: ['parquet'],
   }),
   compression: Type.Union(

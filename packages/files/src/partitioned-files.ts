@@ -81,7 +81,7 @@ export class PartitionedFiles<F, P> {
         open = undefined;
       }
       if (open === undefined) open = await this.#start(partition, now);
-      open.buffer.add(line);
+      open.buffer.add(line, records[i]);
       if (open.buffer.buffered >= chunkBytes) await this.#store.send(open.file, open.buffer.take());
       if (open.buffer.bytes >= maxBytes) await this.#finish(partition, open);
     }

@@ -53,6 +53,26 @@ describe('s3 sink, parquet', { skip }, () => {
       assertParquetReadBack(await bucket.parquet(prefix), input, compression, keys.length);
     });
   }
+
+  test('an object holds the input whatever the batch size it was written in', async () => {
+    for (const size of [1, 97, 3000]) {
+      const prefix = `pq-batch-${size}/`;
+      const input = mixedRecords(3000, size);
+      const sink = await openS3Sink(
+        { bucket: bucket.name, prefix, format: 'parquet' },
+        { pipeline: uniqueBucket('p') },
+      );
+      for (let from = 0; from < input.length; from += size) {
+        const chunk = input.slice(from, from + size);
+        await sink.write({ records: chunk, times: chunk.map(() => base) });
+      }
+      await sink.prepareCommit?.(1);
+      await sink.commit?.(1);
+      await sink.close();
+      assert.equal((await bucket.keys(prefix)).length, 1, `batches of ${size}: one object`);
+      assertParquetReadBack(await bucket.parquet(prefix), input, 'zstd', 1);
+    }
+  });
 });
 
 sinkConformance({
