@@ -1,6 +1,6 @@
 /**
  * Flink SQL's string and JSON functions that the engine had no equivalent of: `initcap`,
- * `repeat`, `reverse`, `from_unixtime` and `json_value`.
+ * `repeat`, `reverse`, `split_index`, `from_unixtime` and `json_value`.
  */
 
 import { checkPattern, dateFormat } from './calendar-functions.ts';
@@ -26,6 +26,25 @@ function repeat(s: string, n: number): string {
   if (s.length * n > MAX_REPEAT)
     return evalError(`repeat(): the result would exceed ${MAX_REPEAT} characters`);
   return s.repeat(n);
+}
+
+/**
+ * Flink's SPLIT_INDEX: field `index` (0 is the first) of `s` split on the whole text `separator`,
+ * every field kept, empty ones too; NULL when there is no such field, when `index` is negative,
+ * or when `s` is empty (no field at all, as Flink splits it). An empty separator splits at each
+ * whitespace character, as Flink's does.
+ */
+function splitIndex(s: string, separator: string, index: number): string | null {
+  if (index < 0 || s === '') return null;
+  if (separator === '') return s.split(/\s/)[index] ?? null;
+  let from = 0;
+  for (let i = 0; i < index; i++) {
+    const at = s.indexOf(separator, from);
+    if (at < 0) return null;
+    from = at + separator.length;
+  }
+  const end = s.indexOf(separator, from);
+  return s.slice(from, end < 0 ? s.length : end);
 }
 
 /** One step of a JSON path: a member name or an array index. */
@@ -115,6 +134,17 @@ export const flinkFunctions: readonly FunctionSpec[] = [
     required: 1,
     returns: 'string',
     impl: (s: string) => Array.from(s).reverse().join(''),
+  },
+  {
+    name: 'split_index',
+    category: 'string',
+    signature: 'split_index(s, separator, index)',
+    summary:
+      "Field `index` of `s` split on `separator` (0 is the first; empty fields count), as Flink's SPLIT_INDEX; NULL when there is no such field or `index` is negative.",
+    params: ['string', 'string', 'integer'],
+    required: 3,
+    returns: 'string',
+    impl: splitIndex,
   },
   {
     name: 'from_unixtime',
