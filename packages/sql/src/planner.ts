@@ -13,7 +13,10 @@ import {
   type ErrorLocation,
   type Expr,
   formatDuration,
+  formatExpression,
   formatName,
+  isAggregateCall,
+  mapChildren,
   type Plan,
   type PlanSink,
   type PlanSource,
@@ -609,7 +612,8 @@ class Planner implements QueryPlanner {
   }
 
   /** Plans one SELECT; see `query`. */
-  select(q: Select, id: string, target?: Target): Relation {
+  select(query: Select, id: string, target?: Target): Relation {
+    let q = query;
     if (q.from.kind === 'table') {
       // ROW_NUMBER() in a subquery, or in a view or common table the query reads by name.
       const from = q.from;
@@ -674,7 +678,7 @@ class Planner implements QueryPlanner {
       input = this.windowRows(window, input, id);
       window = undefined;
     }
-    const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
+    let columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
     if (q.where) {
       this.checkColumns(q.where.expr, input.columns, where);
@@ -688,6 +692,12 @@ class Planner implements QueryPlanner {
       this.locate(step, '', q.where.expr.start);
       this.locate(step, 'where', q.where.expr.start);
       ref = step;
+    }
+    if (aggregating && q.groupBy?.some((g) => g.expr.kind !== 'field')) {
+      const grouped = this.groupExpressions(q, input.columns, id, ref, where);
+      q = grouped.query;
+      ref = grouped.ref;
+      columns = [...grouped.columns, ...(window ? [...WINDOW_COLUMNS, WINDOW_TIME] : [])];
     }
     for (const item of q.items ?? []) {
       const e = item.expr;
@@ -755,6 +765,86 @@ class Planner implements QueryPlanner {
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
+    };
+  }
+
+  /**
+   * `GROUP BY expression` (Flink's `GROUP BY DATE_FORMAT(dateTime, 'yyyy-MM-dd')`): a `map`
+   * (`<id>-group`) before the aggregate computes each grouping expression into a column of its
+   * own — named by the select item that is that expression (`… AS day`), else `_group<n>` — and
+   * the query is rewritten to group by those columns and to read them wherever the select list
+   * or HAVING repeats the expression outside an aggregate. Expressions are the same when their
+   * canonical text is.
+   */
+  groupExpressions(
+    q: Select,
+    input: readonly string[],
+    id: string,
+    ref: string,
+    where: string,
+  ): { query: Select; ref: string; columns: string[] } {
+    const named = new Map<string, string>();
+    const taken = new Set(input);
+    const groupBy = (q.groupBy ?? []).map((g, i) => {
+      if (g.expr.kind === 'field') return g;
+      this.checkColumns(g.expr, input, where);
+      if (hasAggregate(g.expr)) this.fail(g.expr.start, 'GROUP BY cannot hold an aggregate');
+      const text = formatExpression(g.expr);
+      let name = named.get(text);
+      if (name === undefined) {
+        const item = q.items?.find((it) => it.alias !== undefined && formatExpression(it.expr) === text);
+        name = item?.alias?.text;
+        if (name === undefined || taken.has(name)) {
+          let n = i + 1;
+          name = `_group${n}`;
+          while (taken.has(name)) name = `_group${++n}`;
+        }
+        taken.add(name);
+        named.set(text, name);
+      }
+      const field: Expr = { kind: 'field', name, start: g.expr.start, end: g.expr.end };
+      return { expr: field, text: formatName(name), source: g };
+    });
+    const computed = groupBy.filter((g) => 'source' in g);
+    const step = `${id}-group`;
+    this.project(
+      [
+        ...input.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start })),
+        ...[...named].map(([, name]) => {
+          const g = computed.find((c) => c.expr.kind === 'field' && c.expr.name === name)?.source;
+          return { name, text: g?.text ?? '', start: g?.expr.start ?? q.start };
+        }),
+      ],
+      step,
+      ref,
+    );
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind !== 'field' && e.kind !== 'literal') {
+        const name = named.get(formatExpression(e));
+        if (name !== undefined) {
+          replaced = true;
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
+      }
+      return isAggregateCall(e) ? e : mapChildren(e, replace);
+    };
+    const items = q.items?.map((item) => {
+      replaced = false;
+      const expr = replace(item.expr);
+      // An item that does not repeat a grouping expression keeps its text (and its offsets).
+      return replaced ? { ...item, expr, text: formatExpression(expr) } : item;
+    });
+    const having = q.having && { expr: replace(q.having.expr), text: q.having.text };
+    return {
+      query: {
+        ...q,
+        groupBy: groupBy.map(({ expr, text }) => ({ expr, text })),
+        ...(items ? { items } : {}),
+        ...(having ? { having } : {}),
+      },
+      ref: step,
+      columns: [...input, ...named.values()],
     };
   }
 
