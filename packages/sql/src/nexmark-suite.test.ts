@@ -277,3 +277,33 @@ test('Nexmark q17 in SQL (GROUP BY auction, DATE_FORMAT) gives each auction’s 
   const q17 = await runSql('q17', true);
   assert.deepEqual(q17, texts(expected));
 });
+
+test('Nexmark q11 in SQL (GROUP BY bidder, SESSION(…) with SESSION_START/END) counts each bidder’s sessions', async () => {
+  const GAP = 10_000;
+  const times = new Map<number, number[]>();
+  for (const b of bids()) times.set(b.bidder, [...(times.get(b.bidder) ?? []), b.dateTime]);
+  const expected: Row[] = [];
+  for (const [bidder, list] of times) {
+    // A bid opens the window [t, t + gap); overlapping windows merge into one session.
+    const sorted = [...list].sort((a, b) => a - b);
+    let start = sorted[0];
+    let count = 0;
+    let last = start;
+    for (const t of sorted) {
+      if (t >= last + GAP) {
+        expected.push({ bidder, bid_count: count, starttime: start, endtime: last + GAP });
+        start = t;
+        count = 0;
+      }
+      count++;
+      last = t;
+    }
+    expected.push({ bidder, bid_count: count, starttime: start, endtime: last + GAP });
+  }
+  const q11 = await runSql('q11', false);
+  assert.ok(
+    expected.some((r) => r.bid_count === 1) && expected.some((r) => (r.bid_count as number) > 100),
+    'sessions of one bid and of many',
+  );
+  assert.deepEqual(q11, texts(expected));
+});

@@ -34,6 +34,7 @@ import type {
   SetStatement,
   Statement,
   TableOption,
+  TableRef,
   WindowTable,
 } from './ast.ts';
 import { fuseSteps } from './fuse.ts';
@@ -624,6 +625,8 @@ class Planner implements QueryPlanner {
       if (ranked?.items?.some((i) => i.over !== undefined))
         return planRank(this, q, { ...from, query: ranked }, id, target);
     }
+    if (q.from.kind === 'table' && q.groupBy?.some((g) => groupWindowType(g.expr) !== undefined))
+      q = this.groupWindow(q, q.from);
     const over = q.items?.find((i) => i.over !== undefined);
     if (over !== undefined)
       this.fail(
@@ -765,6 +768,84 @@ class Planner implements QueryPlanner {
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
+    };
+  }
+
+  /**
+   * Flink's group window functions, `GROUP BY k, SESSION(ts, INTERVAL '10' SECOND)` (or
+   * `TUMBLE(ts, size)`, `HOP(ts, slide, size)`) with `SESSION_START(…)`, `SESSION_END(…)` and
+   * `SESSION_ROWTIME(…)` (likewise `TUMBLE_…`, `HOP_…`) in the select list: the same query over
+   * the window table function (a SESSION partitioned by the other GROUP BY columns), grouped by
+   * `window_start, window_end`, the auxiliary functions reading `window_start`, `window_end` and
+   * `window_time`.
+   */
+  groupWindow(q: Select, from: TableRef): Select {
+    const calls = (q.groupBy ?? []).filter((g) => groupWindowType(g.expr) !== undefined);
+    if (calls.length > 1) this.fail(calls[1].expr.start, 'GROUP BY holds one group window function');
+    const call = calls[0].expr;
+    const type = groupWindowType(call) as WindowTable['type'];
+    const name = WINDOW_FUNCTIONS[type];
+    const args = call.kind === 'call' ? call.args : [];
+    const shape =
+      type === 'hopping' ? 'HOP(time, slide, size)' : `${name}(time, ${type === 'session' ? 'gap' : 'size'})`;
+    const time = args[0];
+    if (args.length !== (type === 'hopping' ? 3 : 2) || time?.kind !== 'field')
+      this.fail(call.start, `write ${shape}, with the event-time column and INTERVAL literals`);
+    const lengths = args.slice(1).map((a) => {
+      if (a.kind !== 'literal' || typeof a.value !== 'number' || a.value <= 0)
+        this.fail(a.start, `${name}'s lengths are positive intervals, e.g. INTERVAL '10' SECOND`);
+      return a.value;
+    });
+    if (from.query !== undefined)
+      this.fail(
+        from.name.start,
+        `${name}(…) in GROUP BY reads a table or view by name: make the subquery a view`,
+      );
+    const others = (q.groupBy ?? []).filter((g) => g.expr !== call);
+    const partitionBy = others.map((g) =>
+      g.expr.kind === 'field'
+        ? { text: g.expr.name, start: g.expr.start }
+        : this.fail(g.expr.start, `beside ${name}(…), GROUP BY takes columns`),
+    );
+    const window: WindowTable = {
+      kind: 'window',
+      type,
+      table: from.name,
+      timeColumn: { text: time.name, start: time.start },
+      size: type === 'hopping' ? lengths[1] : lengths[0],
+      ...(type === 'hopping' ? { slide: lengths[0] } : {}),
+      ...(type === 'session' ? { partitionBy } : {}),
+      start: call.start,
+    };
+    const auxiliary: { [fn: string]: string } = {
+      [`${name.toLowerCase()}_start`]: 'window_start',
+      [`${name.toLowerCase()}_end`]: 'window_end',
+      [`${name.toLowerCase()}_rowtime`]: WINDOW_TIME,
+    };
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind === 'call' && Object.hasOwn(auxiliary, e.name)) {
+        replaced = true;
+        return { kind: 'field', name: auxiliary[e.name], start: e.start, end: e.end };
+      }
+      if (e.kind === 'call' && /^(tumble|hop|session)_(start|end|rowtime|proctime)$/.test(e.name))
+        this.fail(e.start, `${e.name.toUpperCase()} does not match the group window, ${name}(…)`);
+      return mapChildren(e, replace);
+    };
+    const items = q.items?.map((item) => {
+      replaced = false;
+      const expr = replace(item.expr);
+      return replaced ? { ...item, expr, text: formatExpression(expr) } : item;
+    });
+    const bound = (column: string): { expr: Expr; text: string } => ({
+      expr: { kind: 'field', name: column, start: call.start, end: call.end },
+      text: column,
+    });
+    return {
+      ...q,
+      from: window,
+      ...(items ? { items } : {}),
+      groupBy: [...others, bound('window_start'), bound('window_end')],
     };
   }
 
@@ -936,6 +1017,18 @@ class Planner implements QueryPlanner {
     for (const [path, offset] of paths) this.locate(id, path, offset);
     return id;
   }
+}
+
+/** The window a group window function of GROUP BY (`TUMBLE(ts, size)`, `HOP(…)`, `SESSION(…)`) makes. */
+function groupWindowType(e: Expr): WindowTable['type'] | undefined {
+  if (e.kind !== 'call') return undefined;
+  return e.name === 'tumble'
+    ? 'tumbling'
+    : e.name === 'hop'
+      ? 'hopping'
+      : e.name === 'session'
+        ? 'session'
+        : undefined;
 }
 
 /** Plans parsed statements; see the file comment. */
