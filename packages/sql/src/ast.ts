@@ -172,6 +172,11 @@ export interface JoinTable {
   readonly on: { readonly expr: Expr; readonly text: string };
   /** The `AS OF` expression of `FOR SYSTEM_TIME AS OF`. */
   readonly asOf?: Expr;
+  /**
+   * `FROM a, b WHERE …` (an implicit inner join): `on` is the WHERE condition, whose equalities
+   * between the two tables key the join and whose other conjuncts filter the joined pairs.
+   */
+  readonly comma?: boolean;
   /** Offset of the join's first word. */
   readonly start: number;
 }

@@ -163,12 +163,19 @@ export function planJoin(
 
   // ON: the equalities between the sides are the key; a BETWEEN on the event times the interval.
   const kept: Expr[] = [];
+  /** A comma join's WHERE conjuncts other than the key's equalities: a filter after the join. */
+  const residual: Expr[] = [];
   let keyed = false;
   let between: [number, number] | undefined;
   for (const c of conjuncts(join.on.expr)) {
+    let key = false;
     if (c.kind === 'binary' && c.op === '=') {
       const [l, r] = [scope.column(c.left), scope.column(c.right)];
-      if (l !== undefined && r !== undefined && l.side !== r.side) keyed = true;
+      if (l !== undefined && r !== undefined && l.side !== r.side) key = keyed = true;
+    }
+    if (join.comma && !key) {
+      residual.push(c);
+      continue;
     }
     if (c.kind === 'between' && !c.negated) {
       const interval = intervalOf(p, scope, c);
@@ -184,7 +191,9 @@ export function planJoin(
   if (!keyed)
     p.fail(
       join.on.expr.start,
-      `a join needs an equality between a column of each table in ON, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (joins without one, such as cross joins, are not supported)`,
+      join.comma
+        ? `a comma join needs an equality between a column of each table in WHERE, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (cross joins are not supported)`
+        : `a join needs an equality between a column of each table in ON, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (joins without one, such as cross joins, are not supported)`,
     );
   config.on = kept
     .map((c) => (c.kind === 'binary' && c.op === 'or' ? `(${scope.rewrite(c)})` : scope.rewrite(c)))
@@ -256,18 +265,23 @@ export function planJoin(
       : undefined;
   const made = updating ? { updating } : {};
   p.locate(step, '', join.start);
-  if (q.where === undefined) {
+  const filters = [...residual, ...(q.where ? [q.where.expr] : [])];
+  if (filters.length === 0) {
     for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
     p.addStep({ id: step, type: 'join', inputs, config: { ...config, fields } });
     return { ref: step, columns: output.map((c) => c.name), fromSource: false, ...made };
   }
   // WHERE filters the joined pairs (each side under its input id), then the projection.
-  if (hasAggregate(q.where.expr)) p.fail(q.where.expr.start, 'WHERE cannot hold an aggregate');
+  for (const f of filters) if (hasAggregate(f)) p.fail(f.start, 'WHERE cannot hold an aggregate');
   p.addStep({ id: step, type: 'join', inputs, config });
   const where = `${id}-where`;
-  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: scope.rewrite(q.where.expr) } });
-  p.locate(where, '', q.where.expr.start);
-  p.locate(where, 'where', q.where.expr.start);
+  const condition =
+    filters.length === 1
+      ? scope.rewrite(filters[0])
+      : filters.map((f) => `(${scope.rewrite(f)})`).join(' AND ');
+  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: condition } });
+  p.locate(where, '', filters[0].start);
+  p.locate(where, 'where', filters[0].start);
   const select = `${id}-select`;
   p.addStep({ id: select, type: 'map', inputs: [where], config: { select: [], fields } });
   p.locate(select, '', output[0]?.start ?? q.start);

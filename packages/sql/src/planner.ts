@@ -8,6 +8,7 @@
 
 import { basename, dirname, extname, resolve } from 'node:path';
 import {
+  childrenOf,
   componentPath,
   didYouMean,
   type ErrorLocation,
@@ -29,6 +30,7 @@ import type {
   CreateTable,
   Explain,
   Insert,
+  JoinTable,
   Name,
   Select,
   SetStatement,
@@ -643,7 +645,11 @@ class Planner implements QueryPlanner {
         q.having.expr.start,
         'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
       );
-    if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
+    if (q.from.kind === 'join') {
+      if (q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr)))
+        return this.joinAggregate(q, q.from, id, target);
+      return planJoin(this, q, q.from, id, this.#positions.text, target);
+    }
     if (q.from.kind === 'model') {
       // The model's step, then the query over its output as over a table of that name.
       const relation = this.#models.plan(q.from, id);
@@ -769,6 +775,79 @@ class Planner implements QueryPlanner {
       ...(timeColumn ? { timeColumn } : {}),
       fromSource: false,
     };
+  }
+
+  /**
+   * GROUP BY over a join in one query (Nexmark q4's `SELECT MAX(B.price), A.category FROM auction
+   * A, bid B WHERE … GROUP BY A.id, A.category`): the join is planned as a query of its own
+   * (`<id>-joined`) giving each column the aggregate reads — `col`, or `<table>_col` where two
+   * tables' columns share a name — and the aggregate reads those.
+   */
+  joinAggregate(q: Select, join: JoinTable, id: string, target: Target | undefined): Relation {
+    if (q.items === undefined)
+      return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
+    const qualifiers = new Set([join.left, join.right].map((s) => (s.alias ?? s.name).text));
+    const refs = new Map<string, { expr: Expr; column: string; qualifier?: string }>();
+    const collect = (e: Expr): void => {
+      if (e.kind === 'member' && e.object.kind === 'field' && qualifiers.has(e.object.name)) {
+        refs.set(formatExpression(e), { expr: e, column: e.name, qualifier: e.object.name });
+        return;
+      }
+      if (e.kind === 'field') {
+        refs.set(formatExpression(e), { expr: e, column: e.name });
+        return;
+      }
+      for (const c of childrenOf(e)) collect(c);
+    };
+    for (const i of q.items) collect(i.expr);
+    for (const g of q.groupBy ?? []) collect(g.expr);
+    if (q.having) collect(q.having.expr);
+    const names = new Map<string, string>();
+    const taken = new Set<string>();
+    for (const [text, r] of refs) {
+      const shared = [...refs.values()].some((o) => o !== r && o.column === r.column);
+      let name = shared && r.qualifier !== undefined ? `${r.qualifier}_${r.column}` : r.column;
+      while (taken.has(name)) name = `_${name}`;
+      taken.add(name);
+      names.set(text, name);
+    }
+    const joined: Select = {
+      from: join,
+      items: [...refs].map(([text, r]) => ({
+        expr: r.expr,
+        text,
+        alias: { text: names.get(text) as string, start: r.expr.start },
+      })),
+      ...(q.where ? { where: q.where } : {}),
+      start: q.start,
+    };
+    const relation = this.query(joined, `${id}-joined`);
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind === 'member' || e.kind === 'field') {
+        const name = names.get(formatExpression(e));
+        if (name !== undefined) {
+          replaced = true;
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
+      }
+      return mapChildren(e, replace);
+    };
+    const term = <T extends { expr: Expr; text: string }>(x: T): T => {
+      replaced = false;
+      const expr = replace(x.expr);
+      return replaced ? { ...x, expr, text: formatExpression(expr) } : x;
+    };
+    const name = `${id}-joined`;
+    const { where: _, ...rest } = q;
+    const outer: Select = {
+      ...rest,
+      from: { kind: 'table', name: { text: name, start: join.start } },
+      items: q.items.map(term),
+      ...(q.groupBy ? { groupBy: q.groupBy.map(term) } : {}),
+      ...(q.having ? { having: term(q.having) } : {}),
+    };
+    return this.withRelation(name, relation, () => this.select(outer, id, target));
   }
 
   /**
