@@ -197,6 +197,8 @@ export interface SelectItem {
   readonly alias?: Name;
   /** `ROW_NUMBER() OVER (…)`: planned only as Flink's top-N and deduplication patterns. */
   readonly over?: Over;
+  /** `t.*` in the select list of a join: every column of table `t` (`expr` is then `t`). */
+  readonly star?: Name;
 }
 
 /** `name AS (query)` of a `WITH` before a query: a view visible to that query only. */

@@ -7,7 +7,7 @@
  */
 
 import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from '@sluice/core';
-import type { JoinTable, Select, TableRef } from './ast.ts';
+import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
 import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
 import type { JoinPlanner, Relation } from './query-planner.ts';
@@ -241,7 +241,25 @@ export function planJoin(
       q.start,
       'aggregating a join in one query is not supported by Sluice SQL yet: make the join a view (CREATE VIEW j AS SELECT … FROM … JOIN …) and GROUP BY over the view',
     );
-  const output: OutputColumn[] = q.items.map((item, i) => {
+  // `t.*`: each column of table t, as if listed (`t.col`, written where the star is).
+  const items = q.items.flatMap((item): SelectItem[] => {
+    if (item.star === undefined) return [item];
+    const star = item.star;
+    const side = sides.find((s) => s.qualifier === star.text);
+    if (side === undefined)
+      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
+    return side.relation.columns.map((column) => ({
+      expr: {
+        kind: 'member',
+        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
+        name: column,
+        start: item.expr.end,
+        end: item.expr.end,
+      },
+      text: `${star.text}.${formatName(column)}`,
+    }));
+  });
+  const output: OutputColumn[] = items.map((item, i) => {
     const read = scope.column(item.expr);
     const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
     return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };

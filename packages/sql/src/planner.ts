@@ -627,6 +627,12 @@ class Planner implements QueryPlanner {
       if (ranked?.items?.some((i) => i.over !== undefined))
         return planRank(this, q, { ...from, query: ranked }, id, target);
     }
+    const star = q.from.kind === 'join' ? undefined : q.items?.find((i) => i.star !== undefined);
+    if (star !== undefined)
+      this.fail(
+        star.expr.start,
+        `${star.text} selects the columns of one table of a join; over one table, write *`,
+      );
     if (q.from.kind === 'table' && q.groupBy?.some((g) => groupWindowType(g.expr) !== undefined))
       q = this.groupWindow(q, q.from);
     const over = q.items?.find((i) => i.over !== undefined);
@@ -786,6 +792,12 @@ class Planner implements QueryPlanner {
   joinAggregate(q: Select, join: JoinTable, id: string, target: Target | undefined): Relation {
     if (q.items === undefined)
       return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
+    const star = q.items.find((i) => i.star !== undefined);
+    if (star !== undefined)
+      this.fail(
+        star.expr.start,
+        `${star.text} cannot be grouped: list the GROUP BY columns and the aggregates`,
+      );
     const qualifiers = new Set([join.left, join.right].map((s) => (s.alias ?? s.name).text));
     const refs = new Map<string, { expr: Expr; column: string; qualifier?: string }>();
     const collect = (e: Expr): void => {

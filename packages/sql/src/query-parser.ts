@@ -255,6 +255,22 @@ export class QueryParser extends TokenStream {
       items = [];
       do {
         if (items.length > 0) this.pos++;
+        const [a, dot, all] = [this.peek(), this.peek(1), this.peek(2)];
+        if (
+          (a.kind === 'word' || a.kind === 'quoted') &&
+          dot.kind === 'op' &&
+          dot.text === '.' &&
+          all.kind === 'op' &&
+          all.text === '*'
+        ) {
+          // `t.*`: every column of table t of a join (the join planner expands it).
+          const name = this.name('a table name before .*');
+          this.pos += 2;
+          const expr: Expr = { kind: 'field', name: name.text, start: name.start, end: all.end };
+          items.push({ expr, text: `${name.text}.*`, star: name });
+          again.push(() => `${name.text}.*`);
+          continue;
+        }
         const { expr, text, again: made } = this.selectExpression();
         again.push(made);
         let over: Over | undefined;
