@@ -1,3 +1,5 @@
+import { defineFunction } from '@sluice/core';
+
 /**
  * Nexmark q0, q2, q5 (and its counting stage), q7 and q8 written as YAML steps, with their window
  * lengths.
@@ -126,3 +128,24 @@ export const nexmarkSteps: { readonly [q in NexmarkQuery]: string } = {
       name: persons.person.name
       starttime: window_start`,
 };
+
+/**
+ * The user-defined function of q14, `count_char(s, c)`: how many times the first character of `c`
+ * occurs in `s` (the reference suite's `CountChar`, in TypeScript). Defined once per process,
+ * before a script naming it (`CREATE FUNCTION count_char AS '…'`) is compiled.
+ */
+export function defineNexmarkFunctions(): void {
+  defineFunction({
+    name: 'count_char',
+    params: ['string', 'string'],
+    returns: 'number',
+    summary: 'How many times the first character of `c` occurs in `s` (Nexmark q14).',
+    impl: (s: string, c: string) => {
+      if (c === '') return 0;
+      const code = c.charCodeAt(0);
+      let count = 0;
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === code) count++;
+      return count;
+    },
+  });
+}

@@ -110,7 +110,25 @@ export interface CreateModel {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | CreateModel | Insert | SetStatement | Explain;
+/**
+ * `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS 'class' [LANGUAGE …]`: names a
+ * scalar function defined from TypeScript (`defineFunction` of `@sluice/core`); the class, which
+ * names Flink's Java implementation, is not read.
+ */
+export interface CreateFunction {
+  readonly kind: 'create_function';
+  readonly name: Name;
+  readonly start: number;
+}
+
+export type Statement =
+  | CreateTable
+  | CreateView
+  | CreateModel
+  | CreateFunction
+  | Insert
+  | SetStatement
+  | Explain;
 
 /**
  * `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …))` (an online model) or `ML_SCORE(…)` (an ONNX

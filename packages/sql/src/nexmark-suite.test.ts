@@ -20,14 +20,18 @@ import {
   type Row,
 } from '@sluice/core';
 import { rowText } from '@sluice/core/testing';
+import { defineNexmarkFunctions } from '../../../bench/nexmark-queries.ts';
 import { finalTables, outputs, resolveSql, runPlan } from './test-support.ts';
+
+defineNexmarkFunctions();
 
 /** 30 s of event time at 1,000 events per second. */
 const EVENTS = 30_000;
 const EVENTS_PER_SECOND = 1_000;
 const SEED = 5;
-/** The `nexmark` source's default `base_time`. */
-const BASE_TIME = Date.parse('2026-01-01T00:00:00Z');
+/** Event time starts 10 s before 19:00 UTC, so that q14's hour of the day takes two values. */
+const BASE = '2026-01-01T18:59:50Z';
+const BASE_TIME = Date.parse(BASE);
 const BATCH_SIZES = [1024, 37];
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-sql-nexmark-suite-'));
@@ -37,7 +41,7 @@ const here = join(import.meta.dirname, 'nexmark');
 const tables = readFileSync(join(here, 'tables.sql'), 'utf8')
   .replace('{{EVENTS}}', String(EVENTS))
   .replace('{{EVENTS_PER_SECOND}}', String(EVENTS_PER_SECOND))
-  .replace('{{SEED}}', String(SEED));
+  .replace("'seed' = '{{SEED}}'", `'seed' = '${SEED}', 'base_time' = '${BASE}'`);
 
 /** The events the `nexmark` source makes, in order. */
 function* generated(): Generator<NexmarkEvent> {
@@ -362,4 +366,30 @@ test('Nexmark q9 in SQL (ROW_NUMBER over a comma join, A.*) gives each auction w
   const q9 = await runSql('q9', true);
   assert.ok(expected.length > 100, `${expected.length} auctions with bids`);
   assert.deepEqual(q9, texts(expected));
+});
+
+test('Nexmark q14 in SQL (a user-defined function, HOUR, CASE) gives the bids of a price range with their time of day and count of c', async () => {
+  const expected: Row[] = [];
+  for (const b of bids()) {
+    const price = 0.908 * b.price;
+    if (!(price > 1_000_000 && price < 50_000_000)) continue;
+    const hour = new Date(b.dateTime).getUTCHours();
+    expected.push({
+      auction: b.auction,
+      bidder: b.bidder,
+      price,
+      bidTimeType: hour >= 8 && hour <= 18 ? 'dayTime' : hour <= 6 || hour >= 20 ? 'nightTime' : 'otherTime',
+      dateTime: b.dateTime,
+      extra: b.extra,
+      c_counts: b.extra.split('c').length - 1,
+    });
+  }
+  const q14 = await runSql('q14', false);
+  const kinds = new Set(q14.map((r) => (JSON.parse(r) as Row).bidTimeType));
+  assert.deepEqual([...kinds].sort(), ['dayTime', 'otherTime']);
+  assert.ok(
+    expected.some((r) => (r.c_counts as number) > 0),
+    'no extra holds a c',
+  );
+  assert.deepEqual(q14, texts(expected));
 });

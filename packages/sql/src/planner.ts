@@ -17,6 +17,7 @@ import {
   formatExpression,
   formatName,
   isAggregateCall,
+  isUserFunction,
   mapChildren,
   type Plan,
   type PlanSink,
@@ -27,6 +28,7 @@ import {
 } from '@sluice/core';
 import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
+  CreateFunction,
   CreateTable,
   Explain,
   Insert,
@@ -152,7 +154,8 @@ class Planner implements QueryPlanner {
         continue;
       }
       if (s.kind === 'insert' && explained !== undefined) continue;
-      if (s.kind === 'create_table') this.createTable(s);
+      if (s.kind === 'create_function') this.createFunction(s);
+      else if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_model') {
         this.claimName(s.name);
         this.#models.declare(s);
@@ -207,6 +210,19 @@ class Planner implements QueryPlanner {
       if (full !== undefined && !Object.hasOwn(locations, full)) locations[full] = this.#positions.at(offset);
     }
     return { ...plan, locations };
+  }
+
+  /**
+   * `CREATE FUNCTION name AS '…'`: the function must be defined from TypeScript
+   * (`defineFunction`), since Sluice runs no Java; its expressions then call it as any function.
+   */
+  createFunction(s: CreateFunction): void {
+    const name = s.name.text.toLowerCase();
+    if (isUserFunction(name)) return;
+    this.fail(
+      s.name.start,
+      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core`,
+    );
   }
 
   claimName(name: Name): void {

@@ -1,6 +1,7 @@
 /**
- * Flink SQL's string and JSON functions that the engine had no equivalent of: `initcap`,
- * `repeat`, `reverse`, `split_index`, `from_unixtime` and `json_value`.
+ * Flink SQL's string, time and JSON functions that the engine had no equivalent of: `initcap`,
+ * `repeat`, `reverse`, `split_index`, `hour`, `minute`, `second`, `from_unixtime` and
+ * `json_value`.
  */
 
 import { checkPattern, dateFormat } from './calendar-functions.ts';
@@ -45,6 +46,13 @@ function splitIndex(s: string, separator: string, index: number): string | null 
   }
   const end = s.indexOf(separator, from);
   return s.slice(from, end < 0 ? s.length : end);
+}
+
+const DAY_MS = 86_400_000;
+
+/** Milliseconds since midnight UTC of epoch-ms `ms`. */
+function timeOfDay(ms: number): number {
+  return ((ms % DAY_MS) + DAY_MS) % DAY_MS;
 }
 
 /** One step of a JSON path: a member name or an array index. */
@@ -145,6 +153,36 @@ export const flinkFunctions: readonly FunctionSpec[] = [
     required: 3,
     returns: 'string',
     impl: splitIndex,
+  },
+  {
+    name: 'hour',
+    category: 'time',
+    signature: 'hour(ts)',
+    summary: "The hour of the day (0–23) of timestamp `ts`, in UTC, as Flink's HOUR.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 3_600_000),
+  },
+  {
+    name: 'minute',
+    category: 'time',
+    signature: 'minute(ts)',
+    summary: "The minute of the hour (0–59) of timestamp `ts`, in UTC, as Flink's MINUTE.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 60_000) % 60,
+  },
+  {
+    name: 'second',
+    category: 'time',
+    signature: 'second(ts)',
+    summary: "The second of the minute (0–59) of timestamp `ts`, in UTC, as Flink's SECOND.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 1000) % 60,
   },
   {
     name: 'from_unixtime',
