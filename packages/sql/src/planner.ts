@@ -657,11 +657,7 @@ class Planner implements QueryPlanner {
         over.expr.start,
         `ROW_NUMBER() is planned as Flink plans it, for top-N and deduplication: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC) AS rn FROM t) WHERE rn <= N`,
       );
-    if (q.starWith)
-      this.fail(
-        q.start,
-        'SELECT *, … is planned only with ROW_NUMBER() (top-N and deduplication): list the columns',
-      );
+
     if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
       this.fail(
         q.having.expr.start,
@@ -683,7 +679,17 @@ class Planner implements QueryPlanner {
     let window = q.from.kind === 'window' ? q.from : undefined;
     let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
-    if (window) {
+    const processing = window !== undefined && input.procTimeColumn === window.timeColumn.text;
+    if (processing && window) {
+      if (
+        window.type === 'session' ||
+        !(q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr)))
+      )
+        this.fail(
+          window.start,
+          `a processing-time ${WINDOW_FUNCTIONS[window.type]} is planned for a window aggregation of TUMBLE, HOP or CUMULATE only (GROUP BY window_start, window_end)`,
+        );
+    } else if (window) {
       if (input.timeColumn === undefined)
         this.fail(
           window.start,
@@ -704,6 +710,8 @@ class Planner implements QueryPlanner {
           this.fail(c.start, this.unknown('column', c.text, input.columns, where));
     }
     const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
+    if (q.starWith && aggregating)
+      this.fail(q.start, 'SELECT *, … cannot be grouped: list the GROUP BY columns and the aggregates');
     if (window && !aggregating) {
       // The window table function's rows themselves: each record with the bounds of each of its windows.
       input = this.windowRows(window, input, id);
@@ -744,22 +752,32 @@ class Planner implements QueryPlanner {
     let outputRef = ref;
     let copiesFrom: readonly string[];
     if (aggregating) {
-      const planned = planAggregate(this, q, id, ref, window !== undefined, target);
+      const planned = planAggregate(this, q, id, ref, window !== undefined, target, processing);
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
     } else {
-      output =
-        q.items === undefined
-          ? input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }))
-          : q.items.map((item, i) => ({
-              name:
-                item.alias?.text ??
-                (item.expr.kind === 'field' ? item.expr.name : this.nameOf(item.expr, i, target)),
-              ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
-              text: item.text,
-              start: item.expr.start,
-            }));
+      const star = q.items === undefined || q.starWith === true;
+      const all = input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }));
+      output = [
+        ...(star ? all : []),
+        ...(q.items ?? []).map((item, i) => {
+          // PROCTIME(): the wall clock when the row is read (Flink's processing-time attribute).
+          const proctime =
+            item.expr.kind === 'call' && item.expr.name === 'proctime' && item.expr.args.length === 0;
+          return {
+            name:
+              item.alias?.text ??
+              (item.expr.kind === 'field'
+                ? item.expr.name
+                : this.nameOf(item.expr, (star ? all.length : 0) + i, target)),
+            ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
+            text: proctime ? 'now()' : item.text,
+            start: item.expr.start,
+            ...(proctime ? { proctime: true } : {}),
+          };
+        }),
+      ];
       copiesFrom = input.columns;
     }
     if (target) {
@@ -777,6 +795,12 @@ class Planner implements QueryPlanner {
       !aggregating && input.timeColumn !== undefined
         ? output.find((c) => c.copies === input.timeColumn && c.name === input.timeColumn)?.name
         : undefined;
+    const procTimeColumn = aggregating
+      ? undefined
+      : (output.find((c) => c.proctime === true)?.name ??
+        (input.procTimeColumn !== undefined
+          ? output.find((c) => c.copies === input.procTimeColumn && c.name === input.procTimeColumn)?.name
+          : undefined));
     const unchanged =
       output.length === copiesFrom.length &&
       output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
@@ -795,6 +819,7 @@ class Planner implements QueryPlanner {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
+      ...(procTimeColumn ? { procTimeColumn } : {}),
       fromSource: false,
     };
   }

@@ -13,6 +13,12 @@ export interface Relation {
   readonly columns: readonly string[];
   /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
   readonly timeColumn?: string;
+  /**
+   * The column `PROCTIME() AS col` made (Flink's processing-time attribute: the wall clock when
+   * the row was read), while it passes through unchanged; windows over it are processing-time
+   * windows.
+   */
+  readonly procTimeColumn?: string;
   /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
   readonly fromSource: boolean;
   /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
