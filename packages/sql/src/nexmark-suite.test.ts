@@ -8,7 +8,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -38,6 +38,14 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-sql-nexmark-suite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const here = join(import.meta.dirname, 'nexmark');
+
+/**
+ * q13's side table: the suite's rows (`i`, `'i'`) for i < 10,000, except every key divisible by
+ * 7, so that the inner lookup join also drops bids.
+ */
+const SIDE_INPUT = join(dir, 'side_input.jsonl');
+const sideKeys = Array.from({ length: 10_000 }, (_, i) => i).filter((i) => i % 7 !== 0);
+writeFileSync(SIDE_INPUT, sideKeys.map((i) => `${JSON.stringify({ key: i, value: String(i) })}\n`).join(''));
 const tables = readFileSync(join(here, 'tables.sql'), 'utf8')
   .replace('{{EVENTS}}', String(EVENTS))
   .replace('{{EVENTS_PER_SECOND}}', String(EVENTS_PER_SECOND))
@@ -75,7 +83,9 @@ async function runSql(q: string, updating: boolean): Promise<string[]> {
 async function runSqlOnce(q: string, updating: boolean, batchSize: number): Promise<string[]> {
   const out = join(dir, `${q}-${batchSize}`);
   const sink = `'connector' = 'file', 'path' = './out/${q}.jsonl'${updating ? ", 'changelog' = 'debezium'" : ''}`;
-  const text = `${tables}\n${readFileSync(join(here, `${q}.sql`), 'utf8').replace('{{SINK}}', sink)}`;
+  const text = `${tables}\n${readFileSync(join(here, `${q}.sql`), 'utf8')
+    .replace('{{SINK}}', sink)
+    .replace('{{SIDE_INPUT}}', SIDE_INPUT)}`;
   const plan = resolveSql(text, join(out, `${q}.sql`));
   await runPlan({ ...plan, settings: { ...plan.settings, batchSize } });
   const written = outputs(out);
@@ -426,4 +436,23 @@ test('Nexmark q12 in SQL (TUMBLE over PROCTIME()) counts every bid once, in 10-s
       [...perBidder].sort((a, b) => a[0] - b[0]),
     );
   }
+});
+
+test('Nexmark q13 in SQL (a lookup join FOR SYSTEM_TIME AS OF a PROCTIME() column) gives each bid whose key the side table has its value', async () => {
+  const side = new Set(sideKeys);
+  const expected: Row[] = [];
+  for (const b of bids()) {
+    const key = b.auction % 10_000;
+    if (!side.has(key)) continue;
+    expected.push({
+      auction: b.auction,
+      bidder: b.bidder,
+      price: b.price,
+      dateTime: b.dateTime,
+      value: String(key),
+    });
+  }
+  const q13 = await runSql('q13', false);
+  assert.ok(expected.length < [...bids()].length, 'no bid is dropped');
+  assert.deepEqual(q13, texts(expected));
 });

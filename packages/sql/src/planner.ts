@@ -54,7 +54,7 @@ import {
   projection,
   type Target,
 } from './projection.ts';
-import type { QueryPlanner, Relation } from './query-planner.ts';
+import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
 
@@ -271,6 +271,25 @@ class Planner implements QueryPlanner {
   unknown(what: string, name: string, known: readonly string[], where: string): string {
     const guess = didYouMean(name, [...known]);
     return `${where} has no ${what} '${name}'${guess ? ` — did you mean '${guess}'?` : ''}; it has ${known.length > 0 ? known.map((k) => `'${k}'`).join(', ') : 'none'}`;
+  }
+
+  lookupTable(name: Name): LookupTable | undefined {
+    if (this.#scopes.some((s) => s.has(name.text)) || this.#views.has(name.text)) return undefined;
+    const t = this.#tables.get(name.text);
+    if (t === undefined) return undefined;
+    const { type, at, rest } = this.connector(t);
+    const spec = this.#registry.lookup(type);
+    if (spec === undefined) return undefined;
+    const { config, placed } = configFromOptions(rest, spec.config);
+    const properties = (spec.config as { properties?: { [key: string]: unknown } }).properties;
+    return {
+      type,
+      config,
+      columns: t.columns.map((c) => c.name.text),
+      keyOption: properties?.key !== undefined,
+      at: at.start,
+      options: placed.map((p) => ({ path: p.path, offset: p.option.start })),
+    };
   }
 
   /** The connector option of a table, its type, and the rest of its options. */

@@ -25,8 +25,24 @@ export interface Relation {
   readonly updating?: { readonly reason: string; readonly offset: number };
 }
 
+/** A table whose connector is a lookup type, as a lookup join asks it. */
+export interface LookupTable {
+  readonly type: string;
+  /** Its WITH options as the lookup type's config. */
+  readonly config: { readonly [key: string]: unknown };
+  readonly columns: readonly string[];
+  /** Whether the lookup type has a `key` option (the columns a row is found by). */
+  readonly keyOption: boolean;
+  /** Offset of its `connector` option. */
+  readonly at: number;
+  /** Each WITH option's config path and offset. */
+  readonly options: readonly { readonly path: string; readonly offset: number }[];
+}
+
 /** The planner's services a join uses. */
 export interface JoinPlanner {
+  /** Table `name` as a lookup table, when it is a table (not a view) whose connector is a lookup type. */
+  lookupTable(name: Name): LookupTable | undefined;
   fail(offset: number, message: string): never;
   locate(id: string, path: string, offset: number): void;
   relation(name: Name): Relation;
