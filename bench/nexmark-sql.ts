@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { builtins, Job, type Plan, parsePipelineYaml, Registry } from '@sluice/core';
 import { compileSql } from '@sluice/sql';
 import { measure, median } from './measure.ts';
-import { defineNexmarkFunctions, nexmarkSteps } from './nexmark-queries.ts';
+import { defineNexmarkFunctions, nexmarkMoreSteps, nexmarkSteps } from './nexmark-queries.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -92,7 +92,9 @@ async function run(plan: Plan): Promise<number> {
 
 const rows: string[] = [];
 for (const q of queries) {
-  const yamlSteps = (nexmarkSteps as { readonly [q: string]: string | undefined })[q];
+  const yamlSteps = (
+    { ...nexmarkSteps, ...nexmarkMoreSteps } as { readonly [q: string]: string | undefined }
+  )[q];
   const sql: { cpu: number; wall: number }[] = [];
   const yaml: { cpu: number; wall: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
