@@ -132,16 +132,18 @@ export {
   SluiceError,
   toSluiceError,
 } from './errors.ts';
-export type { CallExpr, Expr, Token, TokenizeOptions } from './expr/index.ts';
+export type { CallExpr, Expr, Token, TokenizeOptions, UserFunction } from './expr/index.ts';
 export {
   childrenOf,
   compileExpression,
   compilePredicate,
+  defineFunction,
   describeToken,
   formatExpression,
   formatName,
   functionDocs,
   isAggregateCall,
+  isUserFunction,
   mapChildren,
   parseExpression,
   parseExpressionFrom,

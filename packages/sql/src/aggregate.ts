@@ -58,6 +58,7 @@ export function planAggregate(
   input: string,
   windowed: boolean,
   target: { columns: readonly string[] } | undefined,
+  processing = false,
 ): { ref: string; output: OutputColumn[]; columns: string[] } {
   if (q.items === undefined)
     return p.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
@@ -153,6 +154,9 @@ export function planAggregate(
                 size: formatDuration(window.size),
                 step: formatDuration(window.slide ?? window.size),
               };
+    // A window over a PROCTIME() column: fired by the clock, each row in the window of the
+    // moment it is read.
+    if (processing) config.time = 'processing';
     p.locate(step, 'window', window.start);
   }
   p.addStep({ id: step, type: 'aggregate', inputs: [input], config });

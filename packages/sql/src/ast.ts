@@ -110,7 +110,25 @@ export interface CreateModel {
   readonly start: number;
 }
 
-export type Statement = CreateTable | CreateView | CreateModel | Insert | SetStatement | Explain;
+/**
+ * `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS 'class' [LANGUAGE …]`: names a
+ * scalar function defined from TypeScript (`defineFunction` of `@sluice/core`); the class, which
+ * names Flink's Java implementation, is not read.
+ */
+export interface CreateFunction {
+  readonly kind: 'create_function';
+  readonly name: Name;
+  readonly start: number;
+}
+
+export type Statement =
+  | CreateTable
+  | CreateView
+  | CreateModel
+  | CreateFunction
+  | Insert
+  | SetStatement
+  | Explain;
 
 /**
  * `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …))` (an online model) or `ML_SCORE(…)` (an ONNX
@@ -172,6 +190,11 @@ export interface JoinTable {
   readonly on: { readonly expr: Expr; readonly text: string };
   /** The `AS OF` expression of `FOR SYSTEM_TIME AS OF`. */
   readonly asOf?: Expr;
+  /**
+   * `FROM a, b WHERE …` (an implicit inner join): `on` is the WHERE condition, whose equalities
+   * between the two tables key the join and whose other conjuncts filter the joined pairs.
+   */
+  readonly comma?: boolean;
   /** Offset of the join's first word. */
   readonly start: number;
 }
@@ -192,6 +215,8 @@ export interface SelectItem {
   readonly alias?: Name;
   /** `ROW_NUMBER() OVER (…)`: planned only as Flink's top-N and deduplication patterns. */
   readonly over?: Over;
+  /** `t.*` in the select list of a join: every column of table `t` (`expr` is then `t`). */
+  readonly star?: Name;
 }
 
 /** `name AS (query)` of a `WITH` before a query: a view visible to that query only. */

@@ -7,10 +7,10 @@
  */
 
 import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from '@sluice/core';
-import type { JoinTable, Select, TableRef } from './ast.ts';
+import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
 import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
-import type { JoinPlanner, Relation } from './query-planner.ts';
+import type { JoinPlanner, LookupTable, Relation } from './query-planner.ts';
 
 export type { JoinPlanner, Relation } from './query-planner.ts';
 
@@ -87,14 +87,21 @@ class JoinScope {
     return has[0] ? 0 : has[1] ? 1 : undefined;
   }
 
-  /** `e` as the join step reads it: every column as `<input id>.<column>`. */
-  rewrite(e: Expr): string {
+  /**
+   * `e` as the join step reads it: every column as `<input id>.<column>` (with `bare`, as
+   * `<column>`: a lookup step's key reads its input record's fields so).
+   */
+  rewrite(e: Expr, bare = false): string {
     const splices: { start: number; end: number; text: string }[] = [];
     const visit = (x: Expr) => {
       const c = this.column(x);
       if (c !== undefined) {
         const ref = formatName(this.sides[c.side].relation.ref);
-        splices.push({ start: x.start, end: x.end, text: `${ref}.${formatName(c.column)}` });
+        splices.push({
+          start: x.start,
+          end: x.end,
+          text: bare ? formatName(c.column) : `${ref}.${formatName(c.column)}`,
+        });
         return;
       }
       for (const child of childrenOf(x)) visit(child);
@@ -146,6 +153,19 @@ export function planJoin(
     qualifier: t.alias?.text ?? t.name.text,
     table: t.name.text,
   });
+  if (join.asOf !== undefined) {
+    const lookup = p.lookupTable(join.right.name);
+    const left = side(join.left);
+    const at = join.asOf;
+    const column =
+      at.kind === 'member' && at.object.kind === 'field' && at.object.name === left.qualifier
+        ? at.name
+        : at.kind === 'field'
+          ? at.name
+          : undefined;
+    if (lookup !== undefined && column !== undefined && column === left.relation.procTimeColumn)
+      return planLookupJoin(p, q, join, left, lookup, id, source, target);
+  }
   const sides: [Side, Side] = [side(join.left), side(join.right)];
   if (sides[0].relation.ref === sides[1].relation.ref)
     p.fail(
@@ -163,12 +183,19 @@ export function planJoin(
 
   // ON: the equalities between the sides are the key; a BETWEEN on the event times the interval.
   const kept: Expr[] = [];
+  /** A comma join's WHERE conjuncts other than the key's equalities: a filter after the join. */
+  const residual: Expr[] = [];
   let keyed = false;
   let between: [number, number] | undefined;
   for (const c of conjuncts(join.on.expr)) {
+    let key = false;
     if (c.kind === 'binary' && c.op === '=') {
       const [l, r] = [scope.column(c.left), scope.column(c.right)];
-      if (l !== undefined && r !== undefined && l.side !== r.side) keyed = true;
+      if (l !== undefined && r !== undefined && l.side !== r.side) key = keyed = true;
+    }
+    if (join.comma && !key) {
+      residual.push(c);
+      continue;
     }
     if (c.kind === 'between' && !c.negated) {
       const interval = intervalOf(p, scope, c);
@@ -184,7 +211,9 @@ export function planJoin(
   if (!keyed)
     p.fail(
       join.on.expr.start,
-      `a join needs an equality between a column of each table in ON, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (joins without one, such as cross joins, are not supported)`,
+      join.comma
+        ? `a comma join needs an equality between a column of each table in WHERE, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (cross joins are not supported)`
+        : `a join needs an equality between a column of each table in ON, e.g. ${sides[0].qualifier}.id = ${sides[1].qualifier}.id: Sluice joins by key (joins without one, such as cross joins, are not supported)`,
     );
   config.on = kept
     .map((c) => (c.kind === 'binary' && c.op === 'or' ? `(${scope.rewrite(c)})` : scope.rewrite(c)))
@@ -232,7 +261,25 @@ export function planJoin(
       q.start,
       'aggregating a join in one query is not supported by Sluice SQL yet: make the join a view (CREATE VIEW j AS SELECT … FROM … JOIN …) and GROUP BY over the view',
     );
-  const output: OutputColumn[] = q.items.map((item, i) => {
+  // `t.*`: each column of table t, as if listed (`t.col`, written where the star is).
+  const items = q.items.flatMap((item): SelectItem[] => {
+    if (item.star === undefined) return [item];
+    const star = item.star;
+    const side = sides.find((s) => s.qualifier === star.text);
+    if (side === undefined)
+      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
+    return side.relation.columns.map((column) => ({
+      expr: {
+        kind: 'member',
+        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
+        name: column,
+        start: item.expr.end,
+        end: item.expr.end,
+      },
+      text: `${star.text}.${formatName(column)}`,
+    }));
+  });
+  const output: OutputColumn[] = items.map((item, i) => {
     const read = scope.column(item.expr);
     const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
     return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
@@ -256,23 +303,152 @@ export function planJoin(
       : undefined;
   const made = updating ? { updating } : {};
   p.locate(step, '', join.start);
-  if (q.where === undefined) {
+  const filters = [...residual, ...(q.where ? [q.where.expr] : [])];
+  if (filters.length === 0) {
     for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
     p.addStep({ id: step, type: 'join', inputs, config: { ...config, fields } });
     return { ref: step, columns: output.map((c) => c.name), fromSource: false, ...made };
   }
   // WHERE filters the joined pairs (each side under its input id), then the projection.
-  if (hasAggregate(q.where.expr)) p.fail(q.where.expr.start, 'WHERE cannot hold an aggregate');
+  for (const f of filters) if (hasAggregate(f)) p.fail(f.start, 'WHERE cannot hold an aggregate');
   p.addStep({ id: step, type: 'join', inputs, config });
   const where = `${id}-where`;
-  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: scope.rewrite(q.where.expr) } });
-  p.locate(where, '', q.where.expr.start);
-  p.locate(where, 'where', q.where.expr.start);
+  const condition =
+    filters.length === 1
+      ? scope.rewrite(filters[0])
+      : filters.map((f) => `(${scope.rewrite(f)})`).join(' AND ');
+  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: condition } });
+  p.locate(where, '', filters[0].start);
+  p.locate(where, 'where', filters[0].start);
   const select = `${id}-select`;
   p.addStep({ id: select, type: 'map', inputs: [where], config: { select: [], fields } });
   p.locate(select, '', output[0]?.start ?? q.start);
   for (const c of output) p.locate(select, `fields.${c.name}`, c.start);
   return { ref: select, columns: output.map((c) => c.name), fromSource: false, ...made };
+}
+
+/**
+ * A lookup join (Flink's `JOIN t FOR SYSTEM_TIME AS OF s.proc_time AS r ON f(s.x) = r.k`, Nexmark
+ * q13): the `lookup` step, asking table `t` — its connector a lookup type, its WITH options that
+ * type's — for the row of each record's key: the left sides of ON's equalities, over the record,
+ * against the table's columns on their right sides (the lookup's `key` option, where it has one).
+ * An inner JOIN drops a record without a row, a LEFT JOIN keeps it with the row's columns NULL.
+ */
+function planLookupJoin(
+  p: JoinPlanner,
+  q: Select,
+  join: JoinTable,
+  left: Side,
+  lookup: LookupTable,
+  id: string,
+  source: string,
+  target: Target | undefined,
+): Relation {
+  const as = join.right.alias?.text ?? join.right.name.text;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(as))
+    p.fail(
+      (join.right.alias ?? join.right.name).start,
+      `a looked-up table's name or alias must be a plain name (letters, digits and '_'): write AS r`,
+    );
+  if (join.type !== 'inner' && join.type !== 'left')
+    p.fail(
+      join.start,
+      `a lookup join keeps the left records only: write JOIN or LEFT JOIN, not ${join.type.toUpperCase()} JOIN`,
+    );
+  if (q.where !== undefined)
+    p.fail(
+      q.where.expr.start,
+      'not supported by Sluice SQL yet: WHERE after a lookup join (filter in a query around it)',
+    );
+  if (q.items === undefined)
+    return p.fail(
+      q.start,
+      `SELECT * over a join is not supported yet: list the columns, e.g. SELECT ${left.qualifier}.id, …`,
+    );
+  const right: Side = {
+    relation: { ref: as, columns: lookup.columns, fromSource: false },
+    qualifier: as,
+    table: join.right.name.text,
+  };
+  const scope = new JoinScope(p, [left, right], source);
+  const sidesOf = (e: Expr): Set<0 | 1> => {
+    const found = new Set<0 | 1>();
+    const visit = (x: Expr) => {
+      const c = scope.column(x);
+      if (c !== undefined) found.add(c.side);
+      else for (const child of childrenOf(x)) visit(child);
+    };
+    visit(e);
+    return found;
+  };
+  const keys: string[] = [];
+  const columns: string[] = [];
+  for (const c of conjuncts(join.on.expr)) {
+    const pair =
+      c.kind === 'binary' && c.op === '='
+        ? [c.left, c.right].map((e) => ({ e, read: scope.column(e), sides: sidesOf(e) }))
+        : undefined;
+    const r = pair?.find((x) => x.read?.side === 1);
+    const l = pair?.find((x) => x !== r && !x.sides.has(1) && x.sides.size > 0);
+    if (r?.read === undefined || l === undefined)
+      return p.fail(
+        c.start,
+        `a lookup join's ON is equalities between an expression of '${left.qualifier}' and a column of '${as}', e.g. mod(${left.qualifier}.id, 100) = ${as}.key`,
+      );
+    keys.push(scope.rewrite(l.e, true));
+    columns.push(r.read.column);
+  }
+  const items = q.items.flatMap((item): SelectItem[] => {
+    if (item.star === undefined) return [item];
+    const star = item.star;
+    const s = [left, right].find((x) => x.qualifier === star.text);
+    if (s === undefined)
+      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
+    return s.relation.columns.map((column) => ({
+      expr: {
+        kind: 'member',
+        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
+        name: column,
+        start: item.expr.end,
+        end: item.expr.end,
+      },
+      text: `${star.text}.${formatName(column)}`,
+    }));
+  });
+  const output: OutputColumn[] = items.map((item, i) => {
+    const read = scope.column(item.expr);
+    const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
+    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
+  });
+  if (target && output.length !== target.columns.length)
+    p.fail(q.start, columnCountMessage(output.length, target));
+  const names = new Set<string>();
+  for (const c of output) {
+    if (names.has(c.name))
+      p.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
+    names.add(c.name);
+  }
+  const table: { [key: string]: unknown } = { type: lookup.type, ...lookup.config };
+  if (lookup.keyOption && table.key === undefined) table.key = columns.length === 1 ? columns[0] : columns;
+  const step = `${id}-lookup`;
+  p.addStep({
+    id: step,
+    type: 'lookup',
+    inputs: [left.relation.ref],
+    config: {
+      table,
+      key: keys.length === 1 ? keys[0] : keys,
+      as,
+      fields: Object.fromEntries(output.map((c) => [c.name, c.text])),
+      on_miss: join.type === 'left' ? 'null' : 'drop',
+    },
+  });
+  p.locate(step, '', join.start);
+  p.locate(step, 'table', lookup.at);
+  for (const o of lookup.options) p.locate(step, `table.${o.path}`, o.offset);
+  p.locate(step, 'key', join.on.expr.start);
+  for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
+  return { ref: step, columns: output.map((c) => c.name), fromSource: false };
 }
 
 /**

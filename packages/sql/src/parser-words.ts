@@ -34,7 +34,7 @@ export const NOT_YET: { readonly [word: string]: string } = {
 };
 
 export const SUPPORTED =
-  "CREATE TABLE, CREATE [TEMPORARY] VIEW, CREATE [TEMPORARY] MODEL, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END, EXPLAIN and SET 'key' = 'value'";
+  "CREATE TABLE, CREATE [TEMPORARY] VIEW, CREATE [TEMPORARY] MODEL, CREATE [TEMPORARY] FUNCTION, INSERT INTO … SELECT, EXECUTE STATEMENT SET BEGIN … END, EXPLAIN and SET 'key' = 'value'";
 
 /** Flink's EXPLAIN details, accepted after EXPLAIN (the plan printed has all it knows). */
 export const EXPLAIN_DETAILS = new Set([

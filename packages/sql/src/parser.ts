@@ -10,6 +10,7 @@
 
 import type {
   ColumnDef,
+  CreateFunction,
   CreateModel,
   CreateTable,
   CreateView,
@@ -134,7 +135,32 @@ class ScriptParser extends QueryParser {
     this.acceptWord('TEMPORARY');
     if (this.acceptWord('VIEW')) return this.createView(start);
     if (this.acceptWord('MODEL')) return this.createModel(start);
-    return this.fail(t.start, `expected TABLE, VIEW or MODEL after CREATE, found ${describe(t)}`);
+    this.acceptWord('SYSTEM');
+    if (this.acceptWord('FUNCTION')) return this.createFunction(start);
+    return this.fail(t.start, `expected TABLE, VIEW, MODEL or FUNCTION after CREATE, found ${describe(t)}`);
+  }
+
+  /** `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS 'class' [LANGUAGE lang]`. */
+  createFunction(start: number): CreateFunction {
+    if (this.acceptWord('IF')) {
+      this.expectKeyword('NOT', 'in IF NOT EXISTS');
+      this.expectKeyword('EXISTS', 'in IF NOT EXISTS');
+    }
+    const name = this.name('a function name after CREATE FUNCTION');
+    this.expectKeyword(
+      'AS',
+      `and the implementation after CREATE FUNCTION ${name.text}, e.g. AS 'com.example.MyFunction'`,
+    );
+    const impl = this.next();
+    if (impl.kind !== 'string')
+      this.fail(impl.start, `expected the implementation as a string after AS, found ${describe(impl)}`);
+    if (this.acceptWord('LANGUAGE')) this.next();
+    if (this.isWord('USING'))
+      this.fail(
+        this.peek().start,
+        'not supported by Sluice SQL: USING JAR (define the function from TypeScript)',
+      );
+    return { kind: 'create_function', name, start };
   }
 
   /** `CREATE MODEL name INPUT (col TYPE, …) [OUTPUT (col TYPE, …)] WITH (…)`, Flink 2.x's shape. */

@@ -8,12 +8,17 @@
 
 import { basename, dirname, extname, resolve } from 'node:path';
 import {
+  childrenOf,
   componentPath,
   didYouMean,
   type ErrorLocation,
   type Expr,
   formatDuration,
+  formatExpression,
   formatName,
+  isAggregateCall,
+  isUserFunction,
+  mapChildren,
   type Plan,
   type PlanSink,
   type PlanSource,
@@ -23,14 +28,17 @@ import {
 } from '@sluice/core';
 import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
+  CreateFunction,
   CreateTable,
   Explain,
   Insert,
+  JoinTable,
   Name,
   Select,
   SetStatement,
   Statement,
   TableOption,
+  TableRef,
   WindowTable,
 } from './ast.ts';
 import { fuseSteps } from './fuse.ts';
@@ -46,7 +54,7 @@ import {
   projection,
   type Target,
 } from './projection.ts';
-import type { QueryPlanner, Relation } from './query-planner.ts';
+import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
 
@@ -146,7 +154,8 @@ class Planner implements QueryPlanner {
         continue;
       }
       if (s.kind === 'insert' && explained !== undefined) continue;
-      if (s.kind === 'create_table') this.createTable(s);
+      if (s.kind === 'create_function') this.createFunction(s);
+      else if (s.kind === 'create_table') this.createTable(s);
       else if (s.kind === 'create_model') {
         this.claimName(s.name);
         this.#models.declare(s);
@@ -203,6 +212,19 @@ class Planner implements QueryPlanner {
     return { ...plan, locations };
   }
 
+  /**
+   * `CREATE FUNCTION name AS '…'`: the function must be defined from TypeScript
+   * (`defineFunction`), since Sluice runs no Java; its expressions then call it as any function.
+   */
+  createFunction(s: CreateFunction): void {
+    const name = s.name.text.toLowerCase();
+    if (isUserFunction(name)) return;
+    this.fail(
+      s.name.start,
+      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core`,
+    );
+  }
+
   claimName(name: Name): void {
     if (this.#tables.has(name.text) || this.#views.has(name.text) || this.#models.has(name.text))
       this.fail(name.start, `'${name.text}' is already a table, view or model`);
@@ -249,6 +271,25 @@ class Planner implements QueryPlanner {
   unknown(what: string, name: string, known: readonly string[], where: string): string {
     const guess = didYouMean(name, [...known]);
     return `${where} has no ${what} '${name}'${guess ? ` — did you mean '${guess}'?` : ''}; it has ${known.length > 0 ? known.map((k) => `'${k}'`).join(', ') : 'none'}`;
+  }
+
+  lookupTable(name: Name): LookupTable | undefined {
+    if (this.#scopes.some((s) => s.has(name.text)) || this.#views.has(name.text)) return undefined;
+    const t = this.#tables.get(name.text);
+    if (t === undefined) return undefined;
+    const { type, at, rest } = this.connector(t);
+    const spec = this.#registry.lookup(type);
+    if (spec === undefined) return undefined;
+    const { config, placed } = configFromOptions(rest, spec.config);
+    const properties = (spec.config as { properties?: { [key: string]: unknown } }).properties;
+    return {
+      type,
+      config,
+      columns: t.columns.map((c) => c.name.text),
+      keyOption: properties?.key !== undefined,
+      at: at.start,
+      options: placed.map((p) => ({ path: p.path, offset: p.option.start })),
+    };
   }
 
   /** The connector option of a table, its type, and the rest of its options. */
@@ -611,7 +652,8 @@ class Planner implements QueryPlanner {
   }
 
   /** Plans one SELECT; see `query`. */
-  select(q: Select, id: string, target?: Target): Relation {
+  select(query: Select, id: string, target?: Target): Relation {
+    let q = query;
     if (q.from.kind === 'table') {
       // ROW_NUMBER() in a subquery, or in a view or common table the query reads by name.
       const from = q.from;
@@ -622,23 +664,31 @@ class Planner implements QueryPlanner {
       if (ranked?.items?.some((i) => i.over !== undefined))
         return planRank(this, q, { ...from, query: ranked }, id, target);
     }
+    const star = q.from.kind === 'join' ? undefined : q.items?.find((i) => i.star !== undefined);
+    if (star !== undefined)
+      this.fail(
+        star.expr.start,
+        `${star.text} selects the columns of one table of a join; over one table, write *`,
+      );
+    if (q.from.kind === 'table' && q.groupBy?.some((g) => groupWindowType(g.expr) !== undefined))
+      q = this.groupWindow(q, q.from);
     const over = q.items?.find((i) => i.over !== undefined);
     if (over !== undefined)
       this.fail(
         over.expr.start,
         `ROW_NUMBER() is planned as Flink plans it, for top-N and deduplication: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC) AS rn FROM t) WHERE rn <= N`,
       );
-    if (q.starWith)
-      this.fail(
-        q.start,
-        'SELECT *, … is planned only with ROW_NUMBER() (top-N and deduplication): list the columns',
-      );
+
     if (q.having && q.groupBy === undefined && !(q.items ?? []).some((i) => hasAggregate(i.expr)))
       this.fail(
         q.having.expr.start,
         'HAVING filters the results of a GROUP BY or of aggregates: add GROUP BY',
       );
-    if (q.from.kind === 'join') return planJoin(this, q, q.from, id, this.#positions.text, target);
+    if (q.from.kind === 'join') {
+      if (q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr)))
+        return this.joinAggregate(q, q.from, id, target);
+      return planJoin(this, q, q.from, id, this.#positions.text, target);
+    }
     if (q.from.kind === 'model') {
       // The model's step, then the query over its output as over a table of that name.
       const relation = this.#models.plan(q.from, id);
@@ -650,7 +700,17 @@ class Planner implements QueryPlanner {
     let window = q.from.kind === 'window' ? q.from : undefined;
     let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;
-    if (window) {
+    const processing = window !== undefined && input.procTimeColumn === window.timeColumn.text;
+    if (processing && window) {
+      if (
+        window.type === 'session' ||
+        !(q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr)))
+      )
+        this.fail(
+          window.start,
+          `a processing-time ${WINDOW_FUNCTIONS[window.type]} is planned for a window aggregation of TUMBLE, HOP or CUMULATE only (GROUP BY window_start, window_end)`,
+        );
+    } else if (window) {
       if (input.timeColumn === undefined)
         this.fail(
           window.start,
@@ -671,12 +731,14 @@ class Planner implements QueryPlanner {
           this.fail(c.start, this.unknown('column', c.text, input.columns, where));
     }
     const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
+    if (q.starWith && aggregating)
+      this.fail(q.start, 'SELECT *, … cannot be grouped: list the GROUP BY columns and the aggregates');
     if (window && !aggregating) {
       // The window table function's rows themselves: each record with the bounds of each of its windows.
       input = this.windowRows(window, input, id);
       window = undefined;
     }
-    const columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
+    let columns = window ? [...input.columns, ...WINDOW_COLUMNS, WINDOW_TIME] : input.columns;
     let ref = input.ref;
     if (q.where) {
       this.checkColumns(q.where.expr, input.columns, where);
@@ -690,6 +752,12 @@ class Planner implements QueryPlanner {
       this.locate(step, '', q.where.expr.start);
       this.locate(step, 'where', q.where.expr.start);
       ref = step;
+    }
+    if (aggregating && q.groupBy?.some((g) => g.expr.kind !== 'field')) {
+      const grouped = this.groupExpressions(q, input.columns, id, ref, where);
+      q = grouped.query;
+      ref = grouped.ref;
+      columns = [...grouped.columns, ...(window ? [...WINDOW_COLUMNS, WINDOW_TIME] : [])];
     }
     for (const item of q.items ?? []) {
       const e = item.expr;
@@ -705,22 +773,32 @@ class Planner implements QueryPlanner {
     let outputRef = ref;
     let copiesFrom: readonly string[];
     if (aggregating) {
-      const planned = planAggregate(this, q, id, ref, window !== undefined, target);
+      const planned = planAggregate(this, q, id, ref, window !== undefined, target, processing);
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
     } else {
-      output =
-        q.items === undefined
-          ? input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }))
-          : q.items.map((item, i) => ({
-              name:
-                item.alias?.text ??
-                (item.expr.kind === 'field' ? item.expr.name : this.nameOf(item.expr, i, target)),
-              ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
-              text: item.text,
-              start: item.expr.start,
-            }));
+      const star = q.items === undefined || q.starWith === true;
+      const all = input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }));
+      output = [
+        ...(star ? all : []),
+        ...(q.items ?? []).map((item, i) => {
+          // PROCTIME(): the wall clock when the row is read (Flink's processing-time attribute).
+          const proctime =
+            item.expr.kind === 'call' && item.expr.name === 'proctime' && item.expr.args.length === 0;
+          return {
+            name:
+              item.alias?.text ??
+              (item.expr.kind === 'field'
+                ? item.expr.name
+                : this.nameOf(item.expr, (star ? all.length : 0) + i, target)),
+            ...(item.expr.kind === 'field' ? { copies: item.expr.name } : {}),
+            text: proctime ? 'now()' : item.text,
+            start: item.expr.start,
+            ...(proctime ? { proctime: true } : {}),
+          };
+        }),
+      ];
       copiesFrom = input.columns;
     }
     if (target) {
@@ -738,6 +816,12 @@ class Planner implements QueryPlanner {
       !aggregating && input.timeColumn !== undefined
         ? output.find((c) => c.copies === input.timeColumn && c.name === input.timeColumn)?.name
         : undefined;
+    const procTimeColumn = aggregating
+      ? undefined
+      : (output.find((c) => c.proctime === true)?.name ??
+        (input.procTimeColumn !== undefined
+          ? output.find((c) => c.copies === input.procTimeColumn && c.name === input.procTimeColumn)?.name
+          : undefined));
     const unchanged =
       output.length === copiesFrom.length &&
       output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
@@ -756,7 +840,245 @@ class Planner implements QueryPlanner {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
+      ...(procTimeColumn ? { procTimeColumn } : {}),
       fromSource: false,
+    };
+  }
+
+  /**
+   * GROUP BY over a join in one query (Nexmark q4's `SELECT MAX(B.price), A.category FROM auction
+   * A, bid B WHERE … GROUP BY A.id, A.category`): the join is planned as a query of its own
+   * (`<id>-joined`) giving each column the aggregate reads — `col`, or `<table>_col` where two
+   * tables' columns share a name — and the aggregate reads those.
+   */
+  joinAggregate(q: Select, join: JoinTable, id: string, target: Target | undefined): Relation {
+    if (q.items === undefined)
+      return this.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
+    const star = q.items.find((i) => i.star !== undefined);
+    if (star !== undefined)
+      this.fail(
+        star.expr.start,
+        `${star.text} cannot be grouped: list the GROUP BY columns and the aggregates`,
+      );
+    const qualifiers = new Set([join.left, join.right].map((s) => (s.alias ?? s.name).text));
+    const refs = new Map<string, { expr: Expr; column: string; qualifier?: string }>();
+    const collect = (e: Expr): void => {
+      if (e.kind === 'member' && e.object.kind === 'field' && qualifiers.has(e.object.name)) {
+        refs.set(formatExpression(e), { expr: e, column: e.name, qualifier: e.object.name });
+        return;
+      }
+      if (e.kind === 'field') {
+        refs.set(formatExpression(e), { expr: e, column: e.name });
+        return;
+      }
+      for (const c of childrenOf(e)) collect(c);
+    };
+    for (const i of q.items) collect(i.expr);
+    for (const g of q.groupBy ?? []) collect(g.expr);
+    if (q.having) collect(q.having.expr);
+    const names = new Map<string, string>();
+    const taken = new Set<string>();
+    for (const [text, r] of refs) {
+      const shared = [...refs.values()].some((o) => o !== r && o.column === r.column);
+      let name = shared && r.qualifier !== undefined ? `${r.qualifier}_${r.column}` : r.column;
+      while (taken.has(name)) name = `_${name}`;
+      taken.add(name);
+      names.set(text, name);
+    }
+    const joined: Select = {
+      from: join,
+      items: [...refs].map(([text, r]) => ({
+        expr: r.expr,
+        text,
+        alias: { text: names.get(text) as string, start: r.expr.start },
+      })),
+      ...(q.where ? { where: q.where } : {}),
+      start: q.start,
+    };
+    const relation = this.query(joined, `${id}-joined`);
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind === 'member' || e.kind === 'field') {
+        const name = names.get(formatExpression(e));
+        if (name !== undefined) {
+          replaced = true;
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
+      }
+      return mapChildren(e, replace);
+    };
+    const term = <T extends { expr: Expr; text: string }>(x: T): T => {
+      replaced = false;
+      const expr = replace(x.expr);
+      return replaced ? { ...x, expr, text: formatExpression(expr) } : x;
+    };
+    const name = `${id}-joined`;
+    const { where: _, ...rest } = q;
+    const outer: Select = {
+      ...rest,
+      from: { kind: 'table', name: { text: name, start: join.start } },
+      items: q.items.map(term),
+      ...(q.groupBy ? { groupBy: q.groupBy.map(term) } : {}),
+      ...(q.having ? { having: term(q.having) } : {}),
+    };
+    return this.withRelation(name, relation, () => this.select(outer, id, target));
+  }
+
+  /**
+   * Flink's group window functions, `GROUP BY k, SESSION(ts, INTERVAL '10' SECOND)` (or
+   * `TUMBLE(ts, size)`, `HOP(ts, slide, size)`) with `SESSION_START(…)`, `SESSION_END(…)` and
+   * `SESSION_ROWTIME(…)` (likewise `TUMBLE_…`, `HOP_…`) in the select list: the same query over
+   * the window table function (a SESSION partitioned by the other GROUP BY columns), grouped by
+   * `window_start, window_end`, the auxiliary functions reading `window_start`, `window_end` and
+   * `window_time`.
+   */
+  groupWindow(q: Select, from: TableRef): Select {
+    const calls = (q.groupBy ?? []).filter((g) => groupWindowType(g.expr) !== undefined);
+    if (calls.length > 1) this.fail(calls[1].expr.start, 'GROUP BY holds one group window function');
+    const call = calls[0].expr;
+    const type = groupWindowType(call) as WindowTable['type'];
+    const name = WINDOW_FUNCTIONS[type];
+    const args = call.kind === 'call' ? call.args : [];
+    const shape =
+      type === 'hopping' ? 'HOP(time, slide, size)' : `${name}(time, ${type === 'session' ? 'gap' : 'size'})`;
+    const time = args[0];
+    if (args.length !== (type === 'hopping' ? 3 : 2) || time?.kind !== 'field')
+      this.fail(call.start, `write ${shape}, with the event-time column and INTERVAL literals`);
+    const lengths = args.slice(1).map((a) => {
+      if (a.kind !== 'literal' || typeof a.value !== 'number' || a.value <= 0)
+        this.fail(a.start, `${name}'s lengths are positive intervals, e.g. INTERVAL '10' SECOND`);
+      return a.value;
+    });
+    if (from.query !== undefined)
+      this.fail(
+        from.name.start,
+        `${name}(…) in GROUP BY reads a table or view by name: make the subquery a view`,
+      );
+    const others = (q.groupBy ?? []).filter((g) => g.expr !== call);
+    const partitionBy = others.map((g) =>
+      g.expr.kind === 'field'
+        ? { text: g.expr.name, start: g.expr.start }
+        : this.fail(g.expr.start, `beside ${name}(…), GROUP BY takes columns`),
+    );
+    const window: WindowTable = {
+      kind: 'window',
+      type,
+      table: from.name,
+      timeColumn: { text: time.name, start: time.start },
+      size: type === 'hopping' ? lengths[1] : lengths[0],
+      ...(type === 'hopping' ? { slide: lengths[0] } : {}),
+      ...(type === 'session' ? { partitionBy } : {}),
+      start: call.start,
+    };
+    const auxiliary: { [fn: string]: string } = {
+      [`${name.toLowerCase()}_start`]: 'window_start',
+      [`${name.toLowerCase()}_end`]: 'window_end',
+      [`${name.toLowerCase()}_rowtime`]: WINDOW_TIME,
+    };
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind === 'call' && Object.hasOwn(auxiliary, e.name)) {
+        replaced = true;
+        return { kind: 'field', name: auxiliary[e.name], start: e.start, end: e.end };
+      }
+      if (e.kind === 'call' && /^(tumble|hop|session)_(start|end|rowtime|proctime)$/.test(e.name))
+        this.fail(e.start, `${e.name.toUpperCase()} does not match the group window, ${name}(…)`);
+      return mapChildren(e, replace);
+    };
+    const items = q.items?.map((item) => {
+      replaced = false;
+      const expr = replace(item.expr);
+      return replaced ? { ...item, expr, text: formatExpression(expr) } : item;
+    });
+    const bound = (column: string): { expr: Expr; text: string } => ({
+      expr: { kind: 'field', name: column, start: call.start, end: call.end },
+      text: column,
+    });
+    return {
+      ...q,
+      from: window,
+      ...(items ? { items } : {}),
+      groupBy: [...others, bound('window_start'), bound('window_end')],
+    };
+  }
+
+  /**
+   * `GROUP BY expression` (Flink's `GROUP BY DATE_FORMAT(dateTime, 'yyyy-MM-dd')`): a `map`
+   * (`<id>-group`) before the aggregate computes each grouping expression into a column of its
+   * own — named by the select item that is that expression (`… AS day`), else `_group<n>` — and
+   * the query is rewritten to group by those columns and to read them wherever the select list
+   * or HAVING repeats the expression outside an aggregate. Expressions are the same when their
+   * canonical text is.
+   */
+  groupExpressions(
+    q: Select,
+    input: readonly string[],
+    id: string,
+    ref: string,
+    where: string,
+  ): { query: Select; ref: string; columns: string[] } {
+    const named = new Map<string, string>();
+    const taken = new Set(input);
+    const groupBy = (q.groupBy ?? []).map((g, i) => {
+      if (g.expr.kind === 'field') return g;
+      this.checkColumns(g.expr, input, where);
+      if (hasAggregate(g.expr)) this.fail(g.expr.start, 'GROUP BY cannot hold an aggregate');
+      const text = formatExpression(g.expr);
+      let name = named.get(text);
+      if (name === undefined) {
+        const item = q.items?.find((it) => it.alias !== undefined && formatExpression(it.expr) === text);
+        name = item?.alias?.text;
+        if (name === undefined || taken.has(name)) {
+          let n = i + 1;
+          name = `_group${n}`;
+          while (taken.has(name)) name = `_group${++n}`;
+        }
+        taken.add(name);
+        named.set(text, name);
+      }
+      const field: Expr = { kind: 'field', name, start: g.expr.start, end: g.expr.end };
+      return { expr: field, text: formatName(name), source: g };
+    });
+    const computed = groupBy.filter((g) => 'source' in g);
+    const step = `${id}-group`;
+    this.project(
+      [
+        ...input.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start })),
+        ...[...named].map(([, name]) => {
+          const g = computed.find((c) => c.expr.kind === 'field' && c.expr.name === name)?.source;
+          return { name, text: g?.text ?? '', start: g?.expr.start ?? q.start };
+        }),
+      ],
+      step,
+      ref,
+    );
+    let replaced = false;
+    const replace = (e: Expr): Expr => {
+      if (e.kind !== 'field' && e.kind !== 'literal') {
+        const name = named.get(formatExpression(e));
+        if (name !== undefined) {
+          replaced = true;
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
+      }
+      return isAggregateCall(e) ? e : mapChildren(e, replace);
+    };
+    const items = q.items?.map((item) => {
+      replaced = false;
+      const expr = replace(item.expr);
+      // An item that does not repeat a grouping expression keeps its text (and its offsets).
+      return replaced ? { ...item, expr, text: formatExpression(expr) } : item;
+    });
+    const having = q.having && { expr: replace(q.having.expr), text: q.having.text };
+    return {
+      query: {
+        ...q,
+        groupBy: groupBy.map(({ expr, text }) => ({ expr, text })),
+        ...(items ? { items } : {}),
+        ...(having ? { having } : {}),
+      },
+      ref: step,
+      columns: [...input, ...named.values()],
     };
   }
 
@@ -848,6 +1170,18 @@ class Planner implements QueryPlanner {
     for (const [path, offset] of paths) this.locate(id, path, offset);
     return id;
   }
+}
+
+/** The window a group window function of GROUP BY (`TUMBLE(ts, size)`, `HOP(…)`, `SESSION(…)`) makes. */
+function groupWindowType(e: Expr): WindowTable['type'] | undefined {
+  if (e.kind !== 'call') return undefined;
+  return e.name === 'tumble'
+    ? 'tumbling'
+    : e.name === 'hop'
+      ? 'hopping'
+      : e.name === 'session'
+        ? 'session'
+        : undefined;
 }
 
 /** Plans parsed statements; see the file comment. */

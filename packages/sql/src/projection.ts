@@ -10,6 +10,8 @@ export interface OutputColumn {
   readonly copies?: string;
   readonly text: string;
   readonly start: number;
+  /** `PROCTIME()`: the column is the processing-time attribute (its text reads the clock). */
+  readonly proctime?: boolean;
 }
 
 /** Whether `e` holds an aggregate call. */

@@ -255,6 +255,22 @@ export class QueryParser extends TokenStream {
       items = [];
       do {
         if (items.length > 0) this.pos++;
+        const [a, dot, all] = [this.peek(), this.peek(1), this.peek(2)];
+        if (
+          (a.kind === 'word' || a.kind === 'quoted') &&
+          dot.kind === 'op' &&
+          dot.text === '.' &&
+          all.kind === 'op' &&
+          all.text === '*'
+        ) {
+          // `t.*`: every column of table t of a join (the join planner expands it).
+          const name = this.name('a table name before .*');
+          this.pos += 2;
+          const expr: Expr = { kind: 'field', name: name.text, start: name.start, end: all.end };
+          items.push({ expr, text: `${name.text}.*`, star: name });
+          again.push(() => `${name.text}.*`);
+          continue;
+        }
         const { expr, text, again: made } = this.selectExpression();
         again.push(made);
         let over: Over | undefined;
@@ -270,11 +286,33 @@ export class QueryParser extends TokenStream {
       } while (this.isOp(','));
     }
     this.expectKeyword('FROM', 'after the select list');
-    const from = this.from();
+    let from = this.from();
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
-    if (this.isOp(',')) this.notYet(t, 'comma joins (write JOIN … ON a.k = b.k)');
-    const where = this.acceptWord('WHERE') ? this.expression() : undefined;
+    let comma: TableRef | undefined;
+    if (this.isOp(',')) {
+      if (from.kind !== 'table')
+        this.notYet(t, 'a comma join of a join or window (join two tables, then the view)');
+      this.pos++;
+      comma = this.tableRef('a table, view or subquery after the comma');
+      if (this.isOp(',') || this.joinType() !== undefined)
+        this.notYet(this.peek(), 'joins of more than two tables (join two in a view, then join the view)');
+      if (!this.isWord('WHERE'))
+        this.notYet(this.peek(), 'comma joins without WHERE (cross joins): Sluice joins by key');
+    }
+    let where = this.acceptWord('WHERE') ? this.expression() : undefined;
+    if (comma !== undefined && where !== undefined && from.kind === 'table') {
+      from = {
+        kind: 'join',
+        type: 'inner',
+        left: from,
+        right: comma,
+        on: where,
+        comma: true,
+        start: from.name.start,
+      };
+      where = undefined;
+    }
     let groupBy: { expr: Expr; text: string }[] | undefined;
     if (this.acceptWord('GROUP')) {
       this.expectKeyword('BY', 'after GROUP');

@@ -13,14 +13,36 @@ export interface Relation {
   readonly columns: readonly string[];
   /** The column the event time comes from (its table's WATERMARK FOR), while it passes through unchanged. */
   readonly timeColumn?: string;
+  /**
+   * The column `PROCTIME() AS col` made (Flink's processing-time attribute: the wall clock when
+   * the row was read), while it passes through unchanged; windows over it are processing-time
+   * windows.
+   */
+  readonly procTimeColumn?: string;
   /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
   readonly fromSource: boolean;
   /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
   readonly updating?: { readonly reason: string; readonly offset: number };
 }
 
+/** A table whose connector is a lookup type, as a lookup join asks it. */
+export interface LookupTable {
+  readonly type: string;
+  /** Its WITH options as the lookup type's config. */
+  readonly config: { readonly [key: string]: unknown };
+  readonly columns: readonly string[];
+  /** Whether the lookup type has a `key` option (the columns a row is found by). */
+  readonly keyOption: boolean;
+  /** Offset of its `connector` option. */
+  readonly at: number;
+  /** Each WITH option's config path and offset. */
+  readonly options: readonly { readonly path: string; readonly offset: number }[];
+}
+
 /** The planner's services a join uses. */
 export interface JoinPlanner {
+  /** Table `name` as a lookup table, when it is a table (not a view) whose connector is a lookup type. */
+  lookupTable(name: Name): LookupTable | undefined;
   fail(offset: number, message: string): never;
   locate(id: string, path: string, offset: number): void;
   relation(name: Name): Relation;

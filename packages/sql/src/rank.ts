@@ -3,8 +3,8 @@
  * planned to the engine's `top_n` and `deduplicate` steps.
  */
 
-import { type Expr, formatName } from '@sluice/core';
-import type { Over, Select, TableRef } from './ast.ts';
+import { type Expr, formatExpression, formatName } from '@sluice/core';
+import type { Over, Select, SelectItem, TableRef } from './ast.ts';
 import { fieldsOf, hasAggregate, type Target } from './projection.ts';
 import type { QueryPlanner, Relation } from './query-planner.ts';
 
@@ -27,7 +27,7 @@ export function planRank(
   const overs = items.filter((i) => i.over !== undefined);
   if (overs.length > 1) p.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
   const item = overs[0];
-  const over = item.over as Over;
+  let over = item.over as Over;
   if (item.alias === undefined)
     p.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
   const rn = item.alias.text;
@@ -54,6 +54,7 @@ export function planRank(
       over.start,
       `ROW_NUMBER() ranks an append-only stream, and this one is updating: ${input.updating.reason}`,
     );
+  if (inner.from.kind === 'join') over = joinedOver(p, over, plain.items ?? [], input.columns);
   const where = `the query of ROW_NUMBER()`;
   for (const k of over.partitionBy) p.checkColumns(k.expr, input.columns, where);
   for (const o of over.orderBy)
@@ -120,6 +121,39 @@ export function planRank(
   return p.withRelation(ref.name.text, ranked, () =>
     p.select({ ...around, from: { kind: 'table', name: ref.name } }, id, target),
   );
+}
+
+/**
+ * The OVER clause of a ROW_NUMBER() over a join (Nexmark q9: `PARTITION BY A.id ORDER BY B.price
+ * DESC`) in the join's output columns: `t.col` is the column of the select item that reads it
+ * (its alias, as `B.dateTime AS bid_dateTime`), or `col` when `t.*` is selected.
+ */
+function joinedOver(
+  p: QueryPlanner,
+  over: Over,
+  items: readonly SelectItem[],
+  columns: readonly string[],
+): Over {
+  const term = <T extends { expr: Expr; text: string }>(x: T): T => {
+    const e = x.expr;
+    if (e.kind !== 'member' || e.object.kind !== 'field') return x;
+    const qualifier = e.object.name;
+    const text = formatExpression(e);
+    const item = items.find((i) => i.star === undefined && formatExpression(i.expr) === text);
+    const name =
+      item !== undefined
+        ? (item.alias?.text ?? e.name)
+        : items.some((i) => i.star?.text === qualifier)
+          ? e.name
+          : undefined;
+    if (name === undefined || !columns.includes(name))
+      return p.fail(
+        e.start,
+        `ROW_NUMBER() over a join ranks by the columns its query selects: select ${text} (or ${qualifier}.*) in it`,
+      );
+    return { ...x, expr: { kind: 'field', name, start: e.start, end: e.end }, text: formatName(name) };
+  };
+  return { ...over, partitionBy: over.partitionBy.map(term), orderBy: over.orderBy.map(term) };
 }
 
 /** N of `rn <= N`, `rn < N + 1` or `rn = 1` (either side), the only filters of a row number planned. */

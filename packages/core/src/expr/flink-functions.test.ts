@@ -14,6 +14,31 @@ describe('Flink string and JSON functions', () => {
     assert.equal(run('reverse(s)', { s: null }), null);
   });
 
+  it('split_index picks a field of a split, counting empty fields, NULL past the last', () => {
+    const url = 'https://www.nexmark.com/ab/cd/item.htm?query=1';
+    const parts = url.split('/');
+    for (let i = 0; i < parts.length; i++)
+      assert.equal(run(`SPLIT_INDEX(url, '/', ${i})`, { url }), parts[i]);
+    assert.equal(run(`split_index(url, '/', ${parts.length})`, { url }), null);
+    assert.equal(run("split_index(url, '/', -1)", { url }), null);
+    assert.equal(run("split_index('a::b::::c', '::', 2)"), '');
+    assert.equal(run("split_index('a::b::::c', '::', 3)"), 'c');
+    assert.equal(run("split_index('', ',', 0)"), null);
+    assert.equal(run("split_index('a b\tc', '', 2)"), 'c');
+    assert.equal(run("split_index(s, ',', 0)", { s: null }), null);
+  });
+
+  it('hour, minute and second of a timestamp, in UTC, before 1970 too', () => {
+    for (const ms of [0, 1_767_225_600_004, 1_709_251_199_999, -1, -86_400_001, 4_102_444_799_123]) {
+      const d = new Date(ms);
+      assert.equal(run('HOUR(ts)', { ts: ms }), d.getUTCHours());
+      assert.equal(run('minute(ts)', { ts: ms }), d.getUTCMinutes());
+      assert.equal(run('second(ts)', { ts: ms }), d.getUTCSeconds());
+    }
+    assert.equal(run("hour('2024-03-01T18:30:00Z')"), 18);
+    assert.equal(run('hour(ts)', { ts: null }), null);
+  });
+
   it('from_unixtime formats epoch seconds in UTC', () => {
     for (const seconds of [0, 1_700_000_000, -86_401, 4_102_444_799]) {
       const iso = new Date(seconds * 1000).toISOString();

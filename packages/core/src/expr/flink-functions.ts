@@ -1,6 +1,7 @@
 /**
- * Flink SQL's string and JSON functions that the engine had no equivalent of: `initcap`,
- * `repeat`, `reverse`, `from_unixtime` and `json_value`.
+ * Flink SQL's string, time and JSON functions that the engine had no equivalent of: `initcap`,
+ * `repeat`, `reverse`, `split_index`, `hour`, `minute`, `second`, `from_unixtime` and
+ * `json_value`.
  */
 
 import { checkPattern, dateFormat } from './calendar-functions.ts';
@@ -26,6 +27,32 @@ function repeat(s: string, n: number): string {
   if (s.length * n > MAX_REPEAT)
     return evalError(`repeat(): the result would exceed ${MAX_REPEAT} characters`);
   return s.repeat(n);
+}
+
+/**
+ * Flink's SPLIT_INDEX: field `index` (0 is the first) of `s` split on the whole text `separator`,
+ * every field kept, empty ones too; NULL when there is no such field, when `index` is negative,
+ * or when `s` is empty (no field at all, as Flink splits it). An empty separator splits at each
+ * whitespace character, as Flink's does.
+ */
+function splitIndex(s: string, separator: string, index: number): string | null {
+  if (index < 0 || s === '') return null;
+  if (separator === '') return s.split(/\s/)[index] ?? null;
+  let from = 0;
+  for (let i = 0; i < index; i++) {
+    const at = s.indexOf(separator, from);
+    if (at < 0) return null;
+    from = at + separator.length;
+  }
+  const end = s.indexOf(separator, from);
+  return s.slice(from, end < 0 ? s.length : end);
+}
+
+const DAY_MS = 86_400_000;
+
+/** Milliseconds since midnight UTC of epoch-ms `ms`. */
+function timeOfDay(ms: number): number {
+  return ((ms % DAY_MS) + DAY_MS) % DAY_MS;
 }
 
 /** One step of a JSON path: a member name or an array index. */
@@ -115,6 +142,47 @@ export const flinkFunctions: readonly FunctionSpec[] = [
     required: 1,
     returns: 'string',
     impl: (s: string) => Array.from(s).reverse().join(''),
+  },
+  {
+    name: 'split_index',
+    category: 'string',
+    signature: 'split_index(s, separator, index)',
+    summary:
+      "Field `index` of `s` split on `separator` (0 is the first; empty fields count), as Flink's SPLIT_INDEX; NULL when there is no such field or `index` is negative.",
+    params: ['string', 'string', 'integer'],
+    required: 3,
+    returns: 'string',
+    impl: splitIndex,
+  },
+  {
+    name: 'hour',
+    category: 'time',
+    signature: 'hour(ts)',
+    summary: "The hour of the day (0–23) of timestamp `ts`, in UTC, as Flink's HOUR.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 3_600_000),
+  },
+  {
+    name: 'minute',
+    category: 'time',
+    signature: 'minute(ts)',
+    summary: "The minute of the hour (0–59) of timestamp `ts`, in UTC, as Flink's MINUTE.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 60_000) % 60,
+  },
+  {
+    name: 'second',
+    category: 'time',
+    signature: 'second(ts)',
+    summary: "The second of the minute (0–59) of timestamp `ts`, in UTC, as Flink's SECOND.",
+    params: ['timestamp'],
+    required: 1,
+    returns: 'number',
+    impl: (ms: number) => Math.floor(timeOfDay(ms) / 1000) % 60,
   },
   {
     name: 'from_unixtime',

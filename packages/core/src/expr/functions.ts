@@ -4,11 +4,13 @@
  */
 
 import { aggregateDocs } from '../aggregate/registry.ts';
+import { SluiceError } from '../errors.ts';
 import { calendarFunctions } from './calendar-functions.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
 import { castDoc, conversionFunctions } from './conversion-functions.ts';
+import { describeValue, evalError } from './failure.ts';
 import { flinkFunctions } from './flink-functions.ts';
-import type { FunctionDoc, FunctionSpec } from './function-spec.ts';
+import type { FunctionDoc, FunctionSpec, ParamKind } from './function-spec.ts';
 import { mathFunctions } from './math-functions.ts';
 import { stringFunctions } from './string-functions.ts';
 import { timeFunctions } from './time-functions.ts';
@@ -27,6 +29,90 @@ const specs: readonly FunctionSpec[] = [
 const byName = new Map<string, FunctionSpec>();
 for (const spec of specs) {
   for (const name of [spec.name, ...(spec.aliases ?? [])]) byName.set(name, spec);
+}
+
+/** The names of the functions defined from TypeScript (`defineFunction`). */
+const userDefined = new Set<string>();
+
+/** A scalar function defined from TypeScript: its name, what it takes and gives, and its code. */
+export interface UserFunction {
+  /** How expressions call it: a letter or `_`, then letters, digits and `_` (case does not matter). */
+  readonly name: string;
+  /** What each argument must be (checked before the call; see `ParamKind`); all are required. */
+  readonly params: readonly ParamKind[];
+  /** What it gives: `number`, `string`, `boolean` or `any`. */
+  readonly returns: 'number' | 'string' | 'boolean' | 'any';
+  /** Called with non-NULL, checked arguments (a NULL argument makes the result NULL); may return null. */
+  readonly impl: (...args: never[]) => unknown;
+  /** One sentence for `sluice describe` and error messages. */
+  readonly summary?: string;
+  /** Whether a call may give another result for the same arguments (never folded at compile time). */
+  readonly volatile?: boolean;
+}
+
+const NAME = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * Defines a scalar function that every expression of this process can call — in YAML, the
+ * TypeScript API and SQL (where `CREATE FUNCTION name AS '…'` names it too). It cannot replace a
+ * built-in or aggregate function, and a name is defined once (defining the same spec again is
+ * allowed, so a module may be loaded twice). An exception the code throws, or a result of another
+ * kind than `returns`, fails the record it was called for: the record goes to the dead letters
+ * with the function's name and the reason.
+ */
+export function defineFunction(fn: UserFunction): void {
+  const name = fn.name.toLowerCase();
+  if (!NAME.test(name))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `function name '${fn.name}' is not a name: a letter or '_', then letters, digits and '_'`,
+    );
+  const existing = byName.get(name);
+  if (existing !== undefined && !userDefined.has(name))
+    throw new SluiceError('CONFIG_INVALID', `function ${name}() is built in: choose another name`);
+  if (aggregateNames.has(name))
+    throw new SluiceError('CONFIG_INVALID', `${name}() is an aggregate function: choose another name`);
+  if (existing !== undefined && (existing as UserSpec).source !== fn)
+    throw new SluiceError('CONFIG_INVALID', `function ${name}() is defined already`);
+  if (existing !== undefined) return;
+  const impl = (...args: never[]): unknown => {
+    let result: unknown;
+    try {
+      result = fn.impl(...args);
+    } catch (err) {
+      return evalError(`${name}(): ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (result === null || result === undefined) return null;
+    if (fn.returns !== 'any' && typeof result !== fn.returns)
+      return evalError(
+        `${name}() gave ${describeValue(result)}, where it is defined to give a ${fn.returns}`,
+      );
+    return result;
+  };
+  const spec: UserSpec = {
+    name,
+    category: 'conversion',
+    signature: `${name}(${fn.params.map((_, i) => `arg${i + 1}`).join(', ')})`,
+    summary: fn.summary ?? 'A function defined from TypeScript.',
+    params: fn.params,
+    required: fn.params.length,
+    returns: fn.returns,
+    impl,
+    ...(fn.volatile ? { volatile: true } : {}),
+    source: fn,
+  };
+  byName.set(name, spec);
+  userDefined.add(name);
+}
+
+/** A user function's spec, with the definition it was made from. */
+interface UserSpec extends FunctionSpec {
+  readonly source: UserFunction;
+}
+
+/** Whether `name` (lower-case) is a function defined from TypeScript. */
+export function isUserFunction(name: string): boolean {
+  return userDefined.has(name);
 }
 
 /** Names of the aggregate functions, which parse anywhere but only evaluate in an aggregate step. */

@@ -28,7 +28,13 @@ export {
 export { describeValue } from './failure.ts';
 export { formatExpression, formatName } from './format.ts';
 export type { FunctionDoc } from './function-spec.ts';
-export { functionDocs, isAggregateCall } from './functions.ts';
+export {
+  defineFunction,
+  functionDocs,
+  isAggregateCall,
+  isUserFunction,
+  type UserFunction,
+} from './functions.ts';
 export { type Token, type TokenizeOptions, tokenize } from './lexer.ts';
 export { parseExpression, parseExpressionFrom } from './parser.ts';
 export { describe as describeToken, isReservedWord, TokenStream } from './token-stream.ts';
