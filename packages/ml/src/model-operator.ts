@@ -18,6 +18,7 @@ import {
   SluiceError,
   type StateBackend,
 } from '@sluice/core';
+import { DriftWatch, type DriftWatchJson, errorOf } from './drift-watch.ts';
 import type { FeatureSpec } from './features.ts';
 import {
   type Label,
@@ -28,13 +29,7 @@ import {
   RecordRefused,
   supervised,
 } from './learner.ts';
-import {
-  createDetector,
-  type DriftConfig,
-  type DriftDetector,
-  type DriftJson,
-  detectorFromJson,
-} from './models/drift.ts';
+import type { DriftConfig } from './models/drift.ts';
 
 /** What the operator does with each record. */
 export type ModelMode = 'learn' | 'predict' | 'learn_predict';
@@ -67,8 +62,8 @@ export interface ModelOperatorOptions {
 /** The side output of drift records. */
 export const DRIFT_PORT = 'drift';
 
-/** A learner's entry in the keyed state: the learner, its key fields, its drift detector. */
-type LearnerEntry = LearnerJson & { learned: number; key?: Row; drift?: DriftJson; drifts?: number };
+/** A learner's entry in the keyed state: the learner, its key fields, its drift detector and fork. */
+export type LearnerEntry = LearnerJson & { learned: number; key?: Row } & DriftWatchJson;
 
 /** The name of the keyed state: part of the checkpoint format, never rename it. */
 const LEARNERS = 'learners';
@@ -86,26 +81,13 @@ function keyText(key: readonly string[] | undefined, record: Row): string {
   return JSON.stringify(key.map((f) => record[f] ?? null));
 }
 
-/** The error of a prediction: 0/1 for a class, the absolute error for linear regression. */
-function errorOf(type: ModelConfig['type'], value: boolean | number | string, label: Label): number {
-  switch (type) {
-    case 'logistic_regression':
-      return value === (label === 1) ? 0 : 1;
-    case 'linear_regression':
-      return Math.abs((value as number) - (label as number));
-    default:
-      return String(value) === String(label) ? 0 : 1;
-  }
-}
-
 export class ModelOperator implements Operator {
   readonly #o: ModelOperatorOptions;
   readonly #learners = new Map<string, Learner>();
   /** Key fields' values per key, for summaries. */
   readonly #keyRows = new Map<string, Row>();
-  /** Drift detector and drifts found so far, per key. */
-  readonly #detectors = new Map<string, DriftDetector>();
-  readonly #drifts = new Map<string, number>();
+  /** Drift detector, drifts found so far and a running fork, per key. */
+  readonly #watches = new Map<string, DriftWatch>();
   #ownState: StateBackend | undefined;
   /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
   #initial: Learner | undefined;
@@ -139,8 +121,8 @@ export class ModelOperator implements Operator {
         try {
           this.#learners.set(key, Learner.fromJSON(entry, this.#o.features));
           if (entry.key !== undefined) this.#keyRows.set(key, entry.key);
-          if (entry.drift !== undefined) this.#detectors.set(key, detectorFromJson(entry.drift));
-          if (entry.drifts !== undefined) this.#drifts.set(key, entry.drifts);
+          if (this.#o.drift !== undefined && entry.drift !== undefined)
+            this.#watches.set(key, new DriftWatch(this.#o.drift, this.#o.model, this.#o.features, entry));
         } catch {
           throw this.#incompatible();
         }
@@ -153,10 +135,8 @@ export class ModelOperator implements Operator {
       const entry: LearnerEntry = learner.toJSON();
       const row = this.#keyRows.get(key);
       if (row !== undefined) entry.key = row;
-      const detector = this.#detectors.get(key);
-      if (detector !== undefined) entry.drift = detector.toJSON();
-      const drifts = this.#drifts.get(key);
-      if (drifts !== undefined) entry.drifts = drifts;
+      const watch = this.#watches.get(key);
+      if (watch !== undefined) Object.assign(entry, watch.toJSON());
       yield [key, entry];
     }
   }
@@ -222,29 +202,29 @@ export class ModelOperator implements Operator {
         );
         continue;
       }
-      let drifted = false;
+      let learnIt = learn;
       if (predict) {
         const p = learner === undefined ? { value: null, score: null } : learner.predict(x);
-        if (o.drift !== undefined && learner !== undefined && p.value !== null) {
-          const error = errorOf(learner.type, p.value, label);
-          let detector = this.#detectors.get(key);
-          if (detector === undefined) {
-            detector = createDetector(o.drift);
-            this.#detectors.set(key, detector);
+        if (o.drift !== undefined && learner !== undefined) {
+          let watch = this.#watches.get(key);
+          if (watch === undefined) {
+            watch = new DriftWatch(o.drift, o.model, o.features);
+            this.#watches.set(key, watch);
           }
-          if (detector.update(error)) {
-            drifted = true;
-            const count = (this.#drifts.get(key) ?? 0) + 1;
-            this.#drifts.set(key, count);
-            drifts.push({
-              ...(this.#keyRows.get(key) ?? {}),
-              detector: o.drift.detector,
-              learned: learner.learned,
-              drifts: count,
-              action: o.drift.on_drift ?? 'reset',
-            });
+          const error = p.value === null ? undefined : errorOf(learner.type, p.value, label);
+          const seen = watch.observe(learner, record, label, error);
+          for (const event of seen.events) {
+            drifts.push({ ...(this.#keyRows.get(key) ?? {}), detector: o.drift.detector, ...event });
             driftTimes.push(batch.times[i]);
           }
+          if (seen.learner !== learner) {
+            // A reset model learns from this record on (encoded again for its fresh feature
+            // state); a swapped-in candidate has learned it already.
+            learner = seen.learner;
+            this.#learners.set(key, learner);
+            if (seen.learn) x = learner.encode(record, true);
+          }
+          learnIt = seen.learn;
         }
         // A plain spread clones the record's shape (V8's fast path) and the added fields keep one
         // hidden class for records of one shape; a spread with a computed key in the same
@@ -256,13 +236,7 @@ export class ModelOperator implements Operator {
         times.push(batch.times[i]);
         keep.push(i);
       }
-      if (drifted && (o.drift?.on_drift ?? 'reset') === 'reset') {
-        // A fresh model (and feature state) learns from this record on: encode it again for it.
-        learner = Learner.create(o.model, o.features);
-        this.#learners.set(key, learner);
-        x = learner.encode(record, true);
-      }
-      if (learn && learner !== undefined) {
+      if (learnIt && learner !== undefined) {
         learner.learn(x, label);
         if (o.summaryEvery > 0 && learner.learned % o.summaryEvery === 0) {
           summaries.push(this.#summary(key, learner));

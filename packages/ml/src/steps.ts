@@ -8,6 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { defineStep, parseDuration, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
 import { DelayedLabelOperator } from './delayed-labels.ts';
+import { FORK_PATIENCE, FORK_WINDOW } from './drift-watch.ts';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
 import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
 import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
@@ -95,6 +96,23 @@ function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): vo
     });
 }
 
+/** Fork options only with `on_drift: fork`, and a patience no shorter than the window. */
+function checkDrift(stepId: string, drift: DriftConfig | undefined): void {
+  if (drift === undefined) return;
+  for (const option of ['fork_window', 'fork_patience'] as const)
+    if (drift[option] !== undefined && drift.on_drift !== 'fork')
+      throw new SluiceError('CONFIG_INVALID', `'${option}' applies only with 'on_drift: fork'`, {
+        step: stepId,
+        path: `drift.${option}`,
+      });
+  if ((drift.fork_patience ?? FORK_PATIENCE) < (drift.fork_window ?? FORK_WINDOW))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `'fork_patience' (${drift.fork_patience ?? FORK_PATIENCE}) is shorter than 'fork_window' (${drift.fork_window ?? FORK_WINDOW}): a candidate would be dropped before it could be compared`,
+      { step: stepId, path: 'drift.fork_patience' },
+    );
+}
+
 /** The step's feature spec; throws CONFIG_INVALID at the path of a feature that names no kind, two, or another kind's option. */
 function featureSpec(stepId: string, features: readonly unknown[]): FeatureSpec {
   features.forEach((feature, i) => {
@@ -162,11 +180,6 @@ function delayed(
         path: 'input',
       },
     );
-  if (cfg.drift !== undefined)
-    throw new SluiceError('CONFIG_INVALID', 'drift detection with delayed labels is not supported yet', {
-      step: step.id,
-      path: 'drift',
-    });
   if (!supervised((cfg.model as ModelConfig).type))
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -186,6 +199,7 @@ function delayed(
     key: cfg.key,
     output: cfg.output ?? 'prediction',
     score: cfg.score ?? 'score',
+    drift: cfg.drift as DriftConfig | undefined,
   });
 }
 
@@ -225,7 +239,7 @@ export const learnPredictStep = defineStep({
     {
       name: DRIFT_PORT,
       description:
-        'with `drift`, a record per detected change: the key fields, `detector`, `learned` (records the model had learned), `drifts` (changes found for the key so far) and `action` (`reset` or `keep`); append-only',
+        'with `drift`, a record per detected change and per end of a fork: the key fields, `detector`, `learned` (records the model in place had learned), `drifts` (changes found for the key so far) and `action` — `reset`, `keep` (reported only; also a drift found while a fork runs), `fork` (a candidate started), `swap` (the candidate took the model’s place) or `discard` (the candidate was dropped after `fork_patience` records); `swap` and `discard` records add `active_error` and `candidate_error`, the mean errors of both over the last `fork_window` records; append-only',
     },
   ],
   outputs: (cfg) => (cfg.drift === undefined ? [] : [DRIFT_PORT]),
@@ -233,6 +247,7 @@ export const learnPredictStep = defineStep({
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
     checkLabel(step.id, cfg);
+    checkDrift(step.id, cfg.drift as DriftConfig | undefined);
     if (cfg.labels !== undefined) return delayed(cfg, cfg.labels, step);
     if (step.inputs !== undefined && step.inputs.length > 1)
       throw new SluiceError(
