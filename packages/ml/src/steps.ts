@@ -218,6 +218,9 @@ export const learnPredictStep = defineStep({
           {
             id: Type.String({ description: 'Field both inputs carry that pairs a label with its features.' }),
             horizon: Type.String({
+              // parseDuration's texts (the core's duration pattern), so that a bad horizon fails
+              // when the plan is checked, not when the job starts.
+              pattern: '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$',
               description:
                 'How long (event time) after its features a label is still learned from (a duration).',
             }),

@@ -6,8 +6,10 @@
  * options (no second list): a key that is an option of the step is that option; any other key of an
  * online model is an option of its `model` (`'learning_rate'` → `model.learning_rate`); the INPUT
  * columns are the step's `features` (or the `score` step's input tensors), fed by the DESCRIPTOR's
- * columns by position. Validation is the step spec's, at the options' lines and columns through
- * `Plan.locations`.
+ * columns by position. A call's `CONFIG => MAP['key', 'value', …]` gives options that override the
+ * model's, for that call. `'labels.table'` names the table of labels that arrive later than their
+ * features: it becomes `learn_predict`'s second input (`labels.id`, `labels.horizon` its `labels`).
+ * Validation is the step spec's, at the options' lines and columns through `Plan.locations`.
  */
 
 import type { Registry, StepSpec } from '@sluice/core';
@@ -140,6 +142,7 @@ export class Models {
         );
       this.#learning.set(m.name.text, from.model.start);
     }
+    const options = this.#options(m, from, stepType);
     const input = p.relation(from.table);
     const where = `'${from.table.text}'`;
     for (const c of from.columns)
@@ -150,8 +153,25 @@ export class Models {
         `model '${m.name.text}' takes ${m.input.length} feature(s), INPUT (${m.input.map((c) => `${c.name.text} ${c.type}`).join(', ')}); DESCRIPTOR names ${from.columns.length}: list one column for each, in order`,
       );
     const step = `${id}-${stepType === 'score' ? 'score' : 'predict'}`;
-    const config = this.#config(m, from, spec, stepType, step, input);
-    p.addStep({ id: step, type: stepType, inputs: [input.ref], config });
+    const labelsTable = options.find((o) => o.key === 'labels.table');
+    const labels =
+      labelsTable === undefined ? undefined : this.#labels(m, labelsTable, stepType, input, options);
+    const config = this.#config(
+      m,
+      options.filter((o) => o !== labelsTable),
+      from,
+      spec,
+      stepType,
+      step,
+      input,
+      labels,
+    );
+    p.addStep({
+      id: step,
+      type: stepType,
+      inputs: labels === undefined ? [input.ref] : [input.ref, labels.ref],
+      config,
+    });
     p.locate(step, '', from.start);
     const columns = this.#outputColumns(spec, config, input, step);
     return {
@@ -163,6 +183,63 @@ export class Models {
       fromSource: false,
       ...(input.updating ? { updating: input.updating } : {}),
     };
+  }
+
+  /** The model's options with those of the call's `CONFIG => MAP[…]` in place of the same keys. */
+  #options(m: CreateModel, from: ModelTable, stepType: ModelStep): TableOption[] {
+    const p = this.#p;
+    const options = [...m.options];
+    for (const o of from.config ?? []) {
+      if (o.key === 'type' || o.key === 'model_file')
+        p.fail(
+          o.start,
+          `'${o.key}' says what model '${m.name.text}' is, in its CREATE MODEL; a call's CONFIG sets the options of the ${stepType} step only`,
+        );
+      const i = options.findIndex((x) => x.key === o.key);
+      if (i >= 0) options[i] = o;
+      else options.push(o);
+    }
+    return options;
+  }
+
+  /**
+   * The table of delayed labels named by `'labels.table'`: an online model's second input, whose
+   * records carry `labels.id` and the label; both tables need event time (a WATERMARK), since the
+   * step handles them in event-time order.
+   */
+  #labels(
+    m: CreateModel,
+    at: TableOption,
+    stepType: ModelStep,
+    input: Relation,
+    options: readonly TableOption[],
+  ): Relation {
+    const p = this.#p;
+    if (stepType !== 'learn_predict')
+      p.fail(
+        at.start,
+        `'labels.table' is for a model that learns; model '${m.name.text}' runs as '${stepType}'`,
+      );
+    const labels = p.relation({ text: String(at.value), start: at.start });
+    const id = options.find((o) => o.key === 'labels.id');
+    if (id === undefined)
+      return p.fail(
+        at.start,
+        `with 'labels.table', say which column pairs a label with its features: 'labels.id' = '<column of both tables>' (and 'labels.horizon' = '<duration>')`,
+      );
+    for (const [relation, name] of [
+      [input, 'the input'],
+      [labels, `'labels.table' '${at.value}'`],
+    ] as const) {
+      if (!relation.columns.includes(String(id.value)))
+        p.fail(id.start, p.unknown('column', String(id.value), relation.columns, name));
+      if (relation.timeColumn === undefined)
+        p.fail(
+          at.start,
+          `with delayed labels both tables need event time (features and labels are matched in event-time order): ${name} has no WATERMARK FOR column`,
+        );
+    }
+    return labels;
   }
 
   /** Which step the model becomes; fails on a model that names no type. */
@@ -188,11 +265,13 @@ export class Models {
   /** The step's config from the model's options and INPUT, each option located in the script. */
   #config(
     m: CreateModel,
+    modelOptions: readonly TableOption[],
     from: ModelTable,
     spec: StepSpec,
     stepType: ModelStep,
     step: string,
     input: Relation,
+    labels: Relation | undefined,
   ): { [key: string]: unknown } {
     const p = this.#p;
     const inputNames = m.input.map((c) => c.name.text);
@@ -201,7 +280,7 @@ export class Models {
     const featureOptions = new Map<string, TableOption[]>();
     const tensors: TableOption[] = [];
     const options: TableOption[] = [];
-    for (const o of m.options) {
+    for (const o of modelOptions) {
       const parts = o.key.split('.');
       if (o.key === 'type') {
         if (stepType === 'learn_predict') options.push({ ...o, key: 'model.type' });
@@ -233,9 +312,19 @@ export class Models {
     const { config, placed } = configFromOptions(options, spec.config);
     for (const o of placed) p.locate(step, o.path, o.option.start);
     for (const name of ['label'] as const) {
+      // With delayed labels the label is a column of the labels' table.
+      const holder = labels ?? input;
       const o = placed.find((x) => x.path === name);
-      if (o !== undefined && typeof config[name] === 'string' && !input.columns.includes(config[name]))
-        p.fail(o.option.start, p.unknown('column', config[name], input.columns, `'${from.table.text}'`));
+      if (o !== undefined && typeof config[name] === 'string' && !holder.columns.includes(config[name]))
+        p.fail(
+          o.option.start,
+          p.unknown(
+            'column',
+            config[name],
+            holder.columns,
+            `'${labels === undefined ? from.table.text : holder.ref}'`,
+          ),
+        );
     }
     const key = placed.find((x) => x.path === 'key');
     if (key !== undefined && Array.isArray(config.key))
