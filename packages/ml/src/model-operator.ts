@@ -29,6 +29,7 @@ import {
   RecordRefused,
   supervised,
 } from './learner.ts';
+import type { ModelFile } from './model-file.ts';
 import type { DriftConfig } from './models/drift.ts';
 
 /** What the operator does with each record. */
@@ -50,11 +51,15 @@ export interface ModelOperatorOptions {
   /** `learn`: emit a summary (key fields, records learned, the learner's JSON) every this many records per key; 0: never. */
   summaryEvery: number;
   /**
-   * `predict`: reads the learner of the keys that have no model of their own (a model file),
-   * once, when the operator opens (not when the step is built, so that validating a pipeline
-   * reads no file).
+   * `predict`: the model file whose learner the keys without a model of their own share, read
+   * when the operator opens (not when the step is built, so that validating a pipeline reads no
+   * file).
    */
-  load?: () => LearnerJson;
+  modelFile?: ModelFile;
+  /** `predict` with `watch`: the model file is read again when it changes, swapped in between batches. */
+  watch?: boolean;
+  /** With `watch`: the field naming the version of the file's model that predicted the record. */
+  versionField?: string;
   /** `learn_predict`: a drift detector per key on the error stream (drift records to the side output `drift`). */
   drift?: DriftConfig;
 }
@@ -91,6 +96,8 @@ export class ModelOperator implements Operator {
   #ownState: StateBackend | undefined;
   /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
   #initial: Learner | undefined;
+  /** The version of the model file `#initial` was read from. */
+  #version: string | null = null;
   /** A learner that never learns, for checking features when a key has no model (predict). */
   #scratch: Learner | undefined;
   readonly absorbs: boolean;
@@ -101,8 +108,13 @@ export class ModelOperator implements Operator {
   }
 
   open(ctx: OperatorContext): void {
-    const initial = this.#o.load?.();
-    if (initial !== undefined) this.#initial = Learner.fromJSON(initial, this.#o.features);
+    const file = this.#o.modelFile;
+    if (file !== undefined) {
+      const loaded = file.load();
+      this.#initial = loaded.learner;
+      this.#version = loaded.version;
+      if (this.#o.watch === true) file.watch(ctx.log);
+    }
     const restored = ctx.restored as Partial<ModelSnapshot> | undefined | null;
     if (
       restored !== undefined &&
@@ -171,6 +183,14 @@ export class ModelOperator implements Operator {
       return;
     }
     const o = this.#o;
+    if (o.watch === true) {
+      // A changed model file is swapped in here, between batches: a batch is predicted by one model.
+      const next = o.modelFile?.take();
+      if (next !== undefined) {
+        this.#initial = next.learner;
+        this.#version = next.version;
+      }
+    }
     const learn = o.mode !== 'predict';
     const predict = o.mode !== 'learn';
     const needsLabel = learn && supervised(o.model.type);
@@ -232,6 +252,8 @@ export class ModelOperator implements Operator {
         const result: Row = { ...record };
         result[o.output] = p.value;
         if (p.score !== null || learner?.type !== 'linear_regression') result[o.score] = p.score;
+        if (o.versionField !== undefined)
+          result[o.versionField] = learner !== undefined && learner === this.#initial ? this.#version : null;
         records.push(result);
         times.push(batch.times[i]);
         keep.push(i);
@@ -304,6 +326,10 @@ export class ModelOperator implements Operator {
         );
       }
     }
+  }
+
+  close(): void {
+    this.#o.modelFile?.close();
   }
 
   snapshot(): ModelSnapshot {

@@ -3,14 +3,14 @@
  * the options that declare the model and its features once.
  */
 
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { defineStep, parseDuration, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
 import { DelayedLabelOperator } from './delayed-labels.ts';
 import { FORK_PATIENCE, FORK_WINDOW } from './drift-watch.ts';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
-import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { ModelFile } from './model-file.ts';
 import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
 import { type DriftConfig, driftSchema } from './models/drift.ts';
 
@@ -139,7 +139,7 @@ function operator(
     drift?: unknown;
   },
   step: StepInfo,
-  load?: () => LearnerJson,
+  file?: { model_file: string; watch: boolean; version_field: string },
 ): ModelOperator {
   const features = featureSpec(step.id, cfg.features);
   return new ModelOperator({
@@ -152,7 +152,18 @@ function operator(
     output: cfg.output ?? 'prediction',
     score: cfg.score ?? 'score',
     summaryEvery: cfg.summary_every ?? 0,
-    load,
+    ...(file === undefined
+      ? {}
+      : {
+          modelFile: new ModelFile({
+            stepId: step.id,
+            file: file.model_file,
+            path: isAbsolute(file.model_file) ? file.model_file : join(step.baseDir, file.model_file),
+            features,
+          }),
+          watch: file.watch,
+          ...(file.watch ? { versionField: file.version_field } : {}),
+        }),
     drift: cfg.drift as DriftConfig | undefined,
   });
 }
@@ -309,6 +320,16 @@ export const predictStep = defineStep({
       ),
       output,
       score,
+      watch: Type.Boolean({
+        default: false,
+        description:
+          'Watch `model_file` and swap in a changed file between batches (an engine batch is always predicted by one model). A changed file that is not a model of these features is refused with a warning and the running model stays; writing the earlier file back rolls back. Each record then names the version that predicted it in `version_field`.',
+      }),
+      version_field: Type.String({
+        default: 'model_version',
+        description:
+          'With `watch`: the field naming the version of the file’s model that predicted the record (the first 12 hex digits of the file’s SHA-256); null for a key predicted by a model from the second input.',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -316,25 +337,23 @@ export const predictStep = defineStep({
   example:
     'type: predict\nmodel_file: ./fraud-model.json\nfeatures: [{ numeric: amount }, { one_hot: country }]',
   create(cfg, step) {
-    const file = cfg.model_file;
-    const load =
-      file === undefined
-        ? undefined
-        : () => {
-            const path = isAbsolute(file) ? file : join(step.baseDir, file);
-            try {
-              const json = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
-              Learner.fromJSON(json, new FeatureSpec(cfg.features as FeatureConfig[]));
-              return json;
-            } catch (err) {
-              throw new SluiceError(
-                'CONFIG_INVALID',
-                `model_file '${file}' is not a model of these features: ${(err as Error).message}`,
-                { step: step.id, path: 'model_file', cause: err },
-              );
-            }
-          };
+    if (cfg.watch === true && cfg.model_file === undefined)
+      throw new SluiceError('CONFIG_INVALID', '`watch` watches the `model_file`: set it', {
+        step: step.id,
+        path: 'watch',
+      });
     // The model type comes with each model; the operator never creates one in predict mode.
-    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, load);
+    return operator(
+      'predict',
+      { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig },
+      step,
+      cfg.model_file === undefined
+        ? undefined
+        : {
+            model_file: cfg.model_file,
+            watch: cfg.watch ?? false,
+            version_field: cfg.version_field ?? 'model_version',
+          },
+    );
   },
 });

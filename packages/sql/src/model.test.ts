@@ -7,6 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -417,5 +418,29 @@ sinks:
   scored: { type: file, path: ./out/scored.jsonl }
 `,
     );
+  });
+});
+
+test("a 'model_file' model with 'watch' = 'true' adds the file's version column", async () => {
+  const rows = payments(8, 50);
+  await inFolder(rows, async (dir) => {
+    const learner = Learner.create({ type: 'gaussian_nb' }, new FeatureSpec(FEATURES.slice(0, 1)));
+    for (const r of payments(9, 200)) learner.learn(learner.encode(r, true), String(r.is_fraud));
+    const text = JSON.stringify(learner.toJSON());
+    writeFileSync(join(dir, 'fraud.json'), text);
+    const plan = resolveSql(
+      `${PAYMENTS}
+CREATE TABLE scored (id BIGINT, prediction STRING, model_version STRING)
+WITH ('connector' = 'file', 'path' = './out/scored.jsonl');
+CREATE MODEL fraud INPUT (amount DOUBLE) WITH ('model_file' = './fraud.json', 'watch' = 'true');
+INSERT INTO scored
+SELECT id, prediction, model_version FROM ML_PREDICT(TABLE payments, MODEL fraud, DESCRIPTOR(amount));`,
+      join(dir, 'query.sql'),
+    );
+    await runPlan(plan);
+    const lines = outputs(dir)['scored.jsonl'].map((l) => JSON.parse(l) as { model_version: string });
+    assert.equal(lines.length, rows.length);
+    const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    assert.ok(lines.every((l) => l.model_version === version));
   });
 });

@@ -446,7 +446,9 @@ export class Models {
     }
     // A step without a schema rule (`predict`): the fields its options name, or their defaults.
     const properties = isNode(spec.config) ? (spec.config.properties ?? {}) : {};
-    const added = ['output', 'score'].flatMap((option) => {
+    // `predict` with `watch` also names the model file's version in each row.
+    const options = config.watch === true ? ['output', 'score', 'version_field'] : ['output', 'score'];
+    const added = options.flatMap((option) => {
       const named = config[option] ?? properties[option]?.default;
       return typeof named === 'string' ? [named] : [];
     });
