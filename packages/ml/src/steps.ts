@@ -17,7 +17,7 @@ import { type DriftConfig, driftSchema } from './models/drift.ts';
 const label = Type.Optional(
   Type.String({
     description:
-      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (softmax regression, naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
     examples: ['is_fraud'],
   }),
 );
@@ -33,13 +33,13 @@ const key = Type.Optional(
 
 const output = Type.String({
   description:
-    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
+    'Field the prediction is written to: the class (true/false, or the class text for `softmax_regression`, naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
   default: 'prediction',
 });
 
 const score = Type.String({
   description:
-    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s probability (`softmax_regression`) or posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
   default: 'score',
 });
 
@@ -61,6 +61,7 @@ function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'num
     case 'gaussian_nb':
     case 'multinomial_nb':
     case 'hoeffding_tree':
+    case 'softmax_regression':
       return 'string';
     default:
       return 'any';
