@@ -113,6 +113,7 @@ export function linearOnnx(
 
 /** An attribute of a node (AttributeProto): ints, floats, strings, one string or a tensor. */
 export type Attribute =
+  | { float: number }
   | { int: number }
   | { ints: readonly number[] }
   | { floats: readonly number[] }
@@ -123,7 +124,8 @@ export type Attribute =
 function attribute(name: string, value: Attribute): Writer {
   const a = new Writer().bytes(1, name);
   // AttributeType: STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8 (repeated fields unpacked, as proto2 writes them).
-  // INT 2 (field i, 3).
+  // FLOAT 1 (field f, 2); INT 2 (field i, 3).
+  if ('float' in value) return a.float(2, value.float).int(20, 1);
   if ('int' in value) return a.int(3, value.int).int(20, 2);
   if ('ints' in value) {
     for (const v of value.ints) a.int(8, v);
@@ -232,7 +234,7 @@ export function treeClassifierOnnx(
 export const BOOL = 9;
 
 /** A node with attributes (and a domain, for `ai.onnx.ml` operators). */
-function opNode(
+export function opNode(
   op: string,
   inputs: readonly string[],
   outputs: readonly string[],
@@ -335,6 +337,33 @@ export function anomalyTreesOnnx(
     .bytes(2, options.producer)
     .bytes(3, '1')
     .bytes(7, graph)
+    .bytes(8, new Writer().bytes(1, '').int(2, 13))
+    .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
+    .finish();
+}
+
+/**
+ * An ONNX ModelProto (IR 8; opsets 13 and ai.onnx.ml 3) of any small graph: its nodes, its
+ * constant tensors, and its inputs and outputs as value infos.
+ */
+export function graphModel(graph: {
+  name: string;
+  nodes: readonly Writer[];
+  initializers?: readonly Writer[];
+  inputs: readonly Writer[];
+  outputs: readonly Writer[];
+}): Uint8Array {
+  const g = new Writer();
+  for (const n of graph.nodes) g.bytes(1, n);
+  g.bytes(2, graph.name);
+  for (const t of graph.initializers ?? []) g.bytes(5, t);
+  for (const i of graph.inputs) g.bytes(11, i);
+  for (const o of graph.outputs) g.bytes(12, o);
+  return new Writer()
+    .int(1, 8)
+    .bytes(2, 'sluice-ml')
+    .bytes(3, '1')
+    .bytes(7, g)
     .bytes(8, new Writer().bytes(1, '').int(2, 13))
     .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
     .finish();
