@@ -15,7 +15,14 @@ import type { Learner } from './learner.ts';
 import { HoeffdingTree, isHoeffdingLeaf } from './models/hoeffding.ts';
 import { HalfSpaceTrees } from './models/hst.ts';
 import { LinearModel } from './models/linear.ts';
-import { anomalyTreesOnnx, linearOnnx, type RegressionTree, treeClassifierOnnx } from './onnx-writer.ts';
+import { SoftmaxRegression } from './models/softmax.ts';
+import {
+  anomalyTreesOnnx,
+  linearOnnx,
+  type RegressionTree,
+  softmaxOnnx,
+  treeClassifierOnnx,
+} from './onnx-writer.ts';
 
 export interface OnnxExport {
   /** The ONNX ModelProto's bytes. */
@@ -31,6 +38,8 @@ export interface OnnxExport {
   output: 'probability' | 'prediction' | 'probabilities' | 'score';
   /** The columns of `input`: what the `score` step declares as `inputs: { features: columns }`. */
   columns: FeatureConfig[];
+  /** Softmax regression: the classes, in the order of `probabilities`' columns and of `class_index`. */
+  classes?: string[];
 }
 
 /** Why a learner cannot be exported as ONNX. */
@@ -92,9 +101,10 @@ export function toOnnx(learner: Learner): OnnxExport {
   const model = learner.model;
   if (model instanceof HoeffdingTree) return treeOnnx(learner, model);
   if (model instanceof HalfSpaceTrees) return hstOnnx(learner, model);
+  if (model instanceof SoftmaxRegression) return softmaxExport(learner, model);
   if (!(model instanceof LinearModel))
     throw new ExportRefused(
-      `ONNX export covers logistic and linear regression, the Hoeffding tree and Half-Space Trees; this model is '${learner.type}'`,
+      `ONNX export covers logistic, softmax and linear regression, the Hoeffding tree and Half-Space Trees; this model is '${learner.type}'`,
     );
   const { columns, scale } = exportColumns(learner);
   const weights = Array.from(model.weights);
@@ -118,6 +128,36 @@ export function toOnnx(learner: Learner): OnnxExport {
     input: 'features',
     output,
     columns,
+  };
+}
+
+/**
+ * Softmax regression: per class, the standardization folded into the weights as for the linear
+ * models; outputs `probabilities` [N, classes] and `class_index` [N, 1] (into `classes`).
+ */
+function softmaxExport(learner: Learner, model: SoftmaxRegression): OnnxExport {
+  if (model.classes.length === 0) throw new ExportRefused('softmax regression has learned no class yet');
+  const { columns, scale } = exportColumns(learner);
+  const weights: number[][] = [];
+  const bias: number[] = [];
+  model.classes.forEach((_, k) => {
+    const w = Array.from(model.weights[k]);
+    let b = model.bias[k];
+    scale.forEach((s, j) => {
+      if (s === undefined) return;
+      const wj = s.sd > 0 ? w[j] / s.sd : 0;
+      b -= wj * s.mean;
+      w[j] = wj;
+    });
+    weights.push(w);
+    bias.push(b);
+  });
+  return {
+    model: softmaxOnnx(weights, bias, { input: 'features', name: 'softmax_regression' }),
+    input: 'features',
+    output: 'probabilities',
+    columns,
+    classes: [...model.classes],
   };
 }
 

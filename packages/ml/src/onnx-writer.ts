@@ -368,3 +368,40 @@ export function graphModel(graph: {
     .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
     .finish();
 }
+
+/**
+ * An ONNX ModelProto of a softmax regression: `input` [N, width] double → MatMul W [width, K] →
+ * Add B [K] → Softmax → `probabilities` [N, K] double, and ArgMax (the first of equal maxima, as
+ * the engine) → `class_index` [N, 1] int64.
+ */
+export function softmaxOnnx(
+  weights: readonly (readonly number[])[],
+  bias: readonly number[],
+  options: { input: string; name: string },
+): Uint8Array {
+  const k = bias.length;
+  const width = k === 0 ? 0 : weights[0].length;
+  // W is [width, K]: column c holds class c's weights.
+  const w: number[] = [];
+  for (let j = 0; j < width; j++) for (let c = 0; c < k; c++) w.push(weights[c][j]);
+  return graphModel({
+    name: options.name,
+    nodes: [
+      opNode('MatMul', [options.input, 'W'], ['margins0']),
+      opNode('Add', ['margins0', 'B'], ['margins']),
+      opNode('Softmax', ['margins'], ['probabilities'], [['axis', { int: 1 }]]),
+      opNode(
+        'ArgMax',
+        ['margins'],
+        ['class_index'],
+        [
+          ['axis', { int: 1 }],
+          ['keepdims', { int: 1 }],
+        ],
+      ),
+    ],
+    initializers: [tensor('W', [width, k], w), tensor('B', [k], bias)],
+    inputs: [valueInfo(options.input, ['N', width])],
+    outputs: [valueInfo('probabilities', ['N', k]), valueInfo('class_index', ['N', 1], INT64)],
+  });
+}
