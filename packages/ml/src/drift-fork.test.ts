@@ -225,6 +225,43 @@ describe('on_drift: fork in learn_predict', () => {
     }
   });
 
+  test('per key: only the key whose concept changed forks and swaps; equal to a direct loop per key', async () => {
+    // d0's records reverse their concept halfway through d0's stream; d1's never change.
+    const mixed = records(21, 8000, 8000).map((r, i) => {
+      const device = i % 2 === 0 ? 'd0' : 'd1';
+      const reversed = device === 'd0' && i >= 4000;
+      const a = Number(r.a);
+      const cls = reversed ? (a <= 0.5 ? 'high' : 'low') : r.cls;
+      return { ...r, device, cls };
+    });
+    const refs = new Map<string, Reference>();
+    const want: Row[] = [];
+    for (const row of mixed) {
+      const device = String(row.device);
+      let ref = refs.get(device);
+      if (ref === undefined) {
+        ref = reference(undefined, tree, 200, 5000);
+        refs.set(device, ref);
+      }
+      const before = ref.drifts.length;
+      ref.step(row, String(row.cls));
+      for (const d of ref.drifts.slice(before)) want.push({ device, ...without(d) });
+    }
+    assert.ok(
+      want.some((d) => d.action === 'swap'),
+      JSON.stringify(want),
+    );
+    assert.ok(
+      want.every((d) => d.device === 'd0'),
+      JSON.stringify(want),
+    );
+    const yaml = `${step('{ detector: adwin, on_drift: fork }')}\n    key: [device]`;
+    for (const batch of [1, 333]) {
+      const { results } = await runSteps(yaml, mixed, batch, undefined, 'scored.drift');
+      assert.deepEqual(results, want, `batch ${batch}`);
+    }
+  });
+
   test('fork options without on_drift: fork, and a patience shorter than the window, are refused', async () => {
     await assert.rejects(
       runSteps(step('{ detector: adwin, fork_window: 10 }'), rows.slice(0, 10), 10, undefined, 'scored'),
