@@ -180,7 +180,7 @@ function delayed(
     score?: string;
     drift?: unknown;
   },
-  labels: { id: string; horizon: string },
+  labels: { id: string; horizon: string | number },
   step: StepInfo,
 ): DelayedLabelOperator {
   if (step.inputs !== undefined && step.inputs.length !== 2)
@@ -229,13 +229,22 @@ export const learnPredictStep = defineStep({
         Type.Object(
           {
             id: Type.String({ description: 'Field both inputs carry that pairs a label with its features.' }),
-            horizon: Type.String({
-              // parseDuration's texts (the core's duration pattern), so that a bad horizon fails
-              // when the plan is checked, not when the job starts.
-              pattern: '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$',
-              description:
-                'How long (event time) after its features a label is still learned from (a duration).',
-            }),
+            // A duration as the core's duration options take it (text with a unit, or ms), so that
+            // a bad horizon fails when the plan is checked, not when the job starts.
+            horizon: Type.Union(
+              [
+                Type.String({
+                  pattern: '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$',
+                }),
+                Type.Number({ minimum: 0 }),
+              ],
+              {
+                title: 'duration',
+                examples: ['30s', '1h'],
+                description:
+                  'How long (event time) after its features a label is still learned from. A number with a unit (ms, s, m, h, d), or milliseconds.',
+              },
+            ),
           },
           {
             additionalProperties: false,
