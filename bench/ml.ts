@@ -5,7 +5,12 @@
  * baselines on the same data: scikit-learn's LogisticRegression (when `python3` with sklearn is
  * installed) and our own batch Newton fit.
  *
- *   npm run bench:ml -- [--records 200000] [--runs 5]
+ *   npm run bench:ml -- [--records 200000] [--runs 5] [--only <model name part>,…]
+ *
+ * `--only` runs the rows whose name contains one of the given parts (and the baseline, logistic
+ * regression with SGD) and stops after the model table. The drift rows run the `features` path
+ * with a drift detector per pass (`DriftWatch`, as `learn_predict` with `drift:` uses it) after
+ * each prediction: the cost of watching the error stream and of a forked candidate.
  *
  * scikit-learn comes from Debian's `python3-sklearn` (`apt-get install -y python3-sklearn`); the
  * script runs `/usr/bin/python3` when it exists (or `$SLUICE_PYTHON`), and says when it is
@@ -24,13 +29,20 @@ import { parseArgs } from 'node:util';
 import { builtins, Job, parsePipelineYaml, Registry } from '@sluice/core';
 import { memoryChannel, testing } from '@sluice/core/testing';
 import { FeatureSpec, Learner, type ModelConfig, ml } from '@sluice/ml';
+import { DriftWatch, errorOf } from '../packages/ml/src/drift-watch.ts';
+import type { DriftConfig } from '../packages/ml/src/models/drift.ts';
 import { logisticNewton } from '../packages/ml/src/models/test-support.ts';
 import { denseRows } from '../packages/ml/src/synthetic-test-data.ts';
 import { measure, median } from './measure.ts';
 
 const { values } = parseArgs({
-  options: { records: { type: 'string', default: '200000' }, runs: { type: 'string', default: '5' } },
+  options: {
+    records: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string' },
+  },
 });
+const ONLY = values.only?.split(',').map((s) => s.trim());
 const N = Number(values.records);
 const RUNS = Number(values.runs);
 const WIDTH = 20;
@@ -47,8 +59,19 @@ const rows = xs.map((x, i) => {
 // Multinomial NB needs counts: the same data made non-negative (|x|).
 const counts = xs.map((x) => x.map(Math.abs));
 
-const MODELS: { name: string; config: ModelConfig; data?: Float64Array[] }[] = [
+const MODELS: { name: string; config: ModelConfig; data?: Float64Array[]; drift?: DriftConfig }[] = [
   { name: 'logistic_regression (sgd)', config: { type: 'logistic_regression' } },
+  {
+    name: 'logistic_regression (sgd), drift: adwin, on_drift: reset',
+    config: { type: 'logistic_regression' },
+    drift: { detector: 'adwin' },
+  },
+  {
+    name: 'logistic_regression (sgd), drift: adwin, on_drift: fork',
+    config: { type: 'logistic_regression' },
+    drift: { detector: 'adwin', on_drift: 'fork' },
+  },
+  { name: 'softmax_regression (sgd, 2 classes)', config: { type: 'softmax_regression' } },
   {
     name: 'logistic_regression (adam)',
     config: { type: 'logistic_regression', optimizer: 'adam', learning_rate: 0.01 },
@@ -64,7 +87,10 @@ const MODELS: { name: string; config: ModelConfig; data?: Float64Array[] }[] = [
 
 /** Models that take the label as a class's text. */
 const classLabel = (type: ModelConfig['type']) =>
-  type === 'gaussian_nb' || type === 'multinomial_nb' || type === 'hoeffding_tree';
+  type === 'gaussian_nb' ||
+  type === 'multinomial_nb' ||
+  type === 'hoeffding_tree' ||
+  type === 'softmax_regression';
 
 const rawSpec = new FeatureSpec(names.map((f) => ({ numeric: f, standardize: false })));
 const stdSpec = new FeatureSpec(names.map((f) => ({ numeric: f })));
@@ -81,15 +107,30 @@ function modelPass(config: ModelConfig, data: Float64Array[]): number {
   return right;
 }
 
-/** One prequential pass from record objects through the standardizing feature spec. */
-function featurePass(config: ModelConfig): number {
-  const learner = Learner.create(config, stdSpec);
+/** One prequential pass from record objects through the standardizing feature spec (with `drift`, watched as learn_predict does). */
+function featurePass(config: ModelConfig, drift?: DriftConfig): number {
+  let learner = Learner.create(config, stdSpec);
+  const watch = drift === undefined ? undefined : new DriftWatch(drift, config, stdSpec);
   let right = 0;
   for (let i = 0; i < rows.length; i++) {
-    const x = learner.encode(rows[i], true);
+    let x = learner.encode(rows[i], true);
     const p = learner.predict(x);
     if (p.value === (ys[i] === 1) || p.value === String(ys[i])) right++;
-    learner.learn(x, classLabel(config.type) ? String(ys[i]) : ys[i]);
+    const label = classLabel(config.type) ? String(ys[i]) : ys[i];
+    if (watch !== undefined) {
+      const seen = watch.observe(
+        learner,
+        rows[i],
+        label,
+        p.value === null ? undefined : errorOf(learner.type, p.value, label),
+      );
+      if (seen.learner !== learner) {
+        learner = seen.learner;
+        if (seen.learn) x = learner.encode(rows[i], true);
+      }
+      if (!seen.learn) continue;
+    }
+    learner.learn(x, label);
   }
   return right;
 }
@@ -113,10 +154,13 @@ console.log('');
 console.log('| model | learn+predict rec/CPU-s (model) | (through features) |');
 console.log('|---|---|---|');
 for (const m of MODELS) {
-  const model = await rate(() => modelPass(m.config, m.data ?? xs));
-  const through = m.data ? Number.NaN : await rate(() => featurePass(m.config));
-  console.log(`| ${m.name} | ${fmt(model)} | ${Number.isNaN(through) ? '—' : fmt(through)} |`);
+  if (ONLY !== undefined && m !== MODELS[0] && !ONLY.some((part) => m.name.includes(part))) continue;
+  const model = m.drift !== undefined ? Number.NaN : await rate(() => modelPass(m.config, m.data ?? xs));
+  const through = m.data ? Number.NaN : await rate(() => featurePass(m.config, m.drift));
+  const show = (v: number) => (Number.isNaN(v) ? '—' : fmt(v));
+  console.log(`| ${m.name} | ${show(model)} | ${show(through)} |`);
 }
+if (ONLY !== undefined) process.exit(0);
 
 // The learn_predict step in a whole job: memory source → learn_predict → discard.
 const registry = new Registry([builtins, testing, ml]);

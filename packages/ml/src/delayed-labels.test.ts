@@ -132,7 +132,7 @@ describe('learn_predict with delayed labels', () => {
 });
 
 describe('delayed labels: configuration', () => {
-  test('a second input without labels, and labels with one input or with drift, are refused', async () => {
+  test('a second input without labels, and labels with one input, are refused', async () => {
     const { features, labels } = data(60);
     await assert.rejects(
       runTwoInputs(
@@ -145,18 +145,6 @@ describe('delayed labels: configuration', () => {
         'scored',
       ),
       /reads a second input only with `labels`/,
-    );
-    await assert.rejects(
-      runTwoInputs(
-        `${STEPS()}\n    drift: { detector: adwin }`,
-        features,
-        labels,
-        10,
-        'interleaved',
-        undefined,
-        'scored',
-      ),
-      /drift detection with delayed labels is not supported yet/,
     );
     await assert.rejects(
       runTwoInputs(

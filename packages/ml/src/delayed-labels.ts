@@ -22,8 +22,11 @@ import {
   SluiceError,
   type StateBackend,
 } from '@sluice/core';
+import { DriftWatch, type DriftWatchJson, errorOf } from './drift-watch.ts';
 import type { FeatureSpec } from './features.ts';
 import { Learner, type LearnerJson, labelOf, type ModelConfig, RecordRefused } from './learner.ts';
+import { DRIFT_PORT } from './model-operator.ts';
+import type { DriftConfig } from './models/drift.ts';
 
 export interface DelayedLabelOptions {
   stepId: string;
@@ -38,6 +41,12 @@ export interface DelayedLabelOptions {
   key?: readonly string[];
   output: string;
   score: string;
+  /**
+   * A drift detector per key on the errors at label time: when a label arrives, the key's model
+   * as it stands then predicts the held features before learning them, and that prediction's
+   * error feeds the detector (and a fork's comparison).
+   */
+  drift?: DriftConfig;
 }
 
 /** An input record waiting for the watermark: time, input (0 features, 1 labels), arrival number. */
@@ -72,6 +81,7 @@ function idText(value: unknown): string | undefined {
 export class DelayedLabelOperator implements Operator {
   readonly #o: DelayedLabelOptions;
   readonly #learners = new Map<string, Learner>();
+  readonly #watches = new Map<string, DriftWatch>();
   readonly #pending = new Map<string, Pending>();
   #buffered: Buffered[] = [];
   #seq = 0;
@@ -106,11 +116,17 @@ export class DelayedLabelOperator implements Operator {
       backend = new MemoryStateBackend(restored?.state);
       this.#ownState = backend;
     }
-    backend.keyed<string, LearnerJson & { learned: number }>(LEARNERS, {
-      entries: () => [...this.#learners].map(([k, l]) => [k, l.toJSON()] as const),
+    backend.keyed<string, LearnerJson & { learned: number } & DriftWatchJson>(LEARNERS, {
+      entries: () =>
+        [...this.#learners].map(
+          ([k, l]) => [k, { ...l.toJSON(), ...this.#watches.get(k)?.toJSON() }] as const,
+        ),
       restore: (key, entry) => {
         try {
-          this.#learners.set(key, Learner.fromJSON(entry, this.#o.features));
+          const o = this.#o;
+          this.#learners.set(key, Learner.fromJSON(entry, o.features));
+          if (o.drift !== undefined && entry.drift !== undefined)
+            this.#watches.set(key, new DriftWatch(o.drift, o.model, o.features, entry));
         } catch {
           throw this.#incompatible();
         }
@@ -180,6 +196,8 @@ export class DelayedLabelOperator implements Operator {
     due.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
     const records: Row[] = [];
     const times: number[] = [];
+    const drifts: Row[] = [];
+    const driftTimes: number[] = [];
     let consumed = 0;
     for (const [time, input, , record] of due) {
       const id = idText(record[o.id])!;
@@ -211,13 +229,49 @@ export class DelayedLabelOperator implements Operator {
         continue;
       }
       this.#pending.delete(id);
-      const learner = this.#learners.get(pending[1])!;
-      const x = learner.encode(pending[2], true);
-      learner.learn(x, labelOf(o.model.type, o.label, record));
+      const held = pending[2];
+      let learner = this.#learners.get(pending[1])!;
+      let x = learner.encode(held, true);
+      const label = labelOf(o.model.type, o.label, record);
+      let learnIt = true;
+      if (o.drift !== undefined) {
+        let watch = this.#watches.get(pending[1]);
+        if (watch === undefined) {
+          watch = new DriftWatch(o.drift, o.model, o.features);
+          this.#watches.set(pending[1], watch);
+        }
+        const p = learner.predict(x);
+        const seen = watch.observe(
+          learner,
+          held,
+          label,
+          p.value === null ? undefined : errorOf(learner.type, p.value, label),
+        );
+        for (const event of seen.events) {
+          const keyFields =
+            o.key === undefined ? {} : Object.fromEntries(o.key.map((f) => [f, held[f] ?? null]));
+          drifts.push({ ...keyFields, detector: o.drift.detector, ...event });
+          driftTimes.push(time);
+        }
+        if (seen.learner !== learner) {
+          learner = seen.learner;
+          this.#learners.set(pending[1], learner);
+          if (seen.learn) x = learner.encode(held, true);
+        }
+        learnIt = seen.learn;
+      }
+      if (learnIt) learner.learn(x, label);
       consumed++;
     }
     for (const [id, p] of this.#pending) if (p[0] + o.horizon < watermark) this.#pending.delete(id);
     if (records.length > 0) out.emit({ records, times });
+    if (drifts.length > 0) {
+      if (out.emitTo === undefined)
+        throw new SluiceError('INTERNAL', 'the learn_predict step was given an output without side outputs', {
+          step: o.stepId,
+        });
+      out.emitTo(DRIFT_PORT, { records: drifts, times: driftTimes });
+    }
     if (consumed > 0) out.filtered(consumed);
   }
 

@@ -23,6 +23,7 @@ import {
   type MultinomialNbJson,
   multinomialNbOptions,
 } from './models/naive-bayes.ts';
+import { type SoftmaxJson, SoftmaxRegression } from './models/softmax.ts';
 
 /**
  * One variant of the `model` union: its `type` and its options, each optional — Ajv does not apply
@@ -41,7 +42,7 @@ function defaultsOptional(schema: { properties: { [name: string]: TSchema } }): 
 }
 
 const TYPE_DESCRIPTION =
-  'The model: `logistic_regression` (binary; label true/false or 1/0), `linear_regression` (label a number), `gaussian_nb`, `multinomial_nb` or `hoeffding_tree` (label a class; multinomial over non-negative counts), `streaming_kmeans`, `ewma_zscore` or `half_space_trees` (unsupervised, no label).';
+  'The model: `logistic_regression` (binary; label true/false or 1/0), `softmax_regression` (multiclass logistic regression; label a class), `linear_regression` (label a number), `gaussian_nb`, `multinomial_nb` or `hoeffding_tree` (label a class; multinomial over non-negative counts), `streaming_kmeans`, `ewma_zscore` or `half_space_trees` (unsupervised, no label).';
 
 const withType = <T extends string>(type: T, options: { properties: object }) =>
   Type.Object(
@@ -57,6 +58,7 @@ export const modelSchema = Type.Union(
   [
     withType('logistic_regression', linearOptions),
     withType('linear_regression', linearOptions),
+    withType('softmax_regression', linearOptions),
     withType('gaussian_nb', gaussianNbOptions),
     withType('multinomial_nb', multinomialNbOptions),
     withType('streaming_kmeans', kmeansOptions),
@@ -73,7 +75,7 @@ export const modelSchema = Type.Union(
 
 /** The `model:` option as declared (options left out take their defaults). */
 export type ModelConfig =
-  | ({ type: 'logistic_regression' | 'linear_regression' } & Partial<LinearOptions>)
+  | ({ type: 'logistic_regression' | 'linear_regression' | 'softmax_regression' } & Partial<LinearOptions>)
   | { type: 'gaussian_nb'; var_smoothing?: number }
   | { type: 'multinomial_nb'; alpha?: number }
   | { type: 'streaming_kmeans'; k?: number; decay?: number }
@@ -84,6 +86,7 @@ export type ModelType = ModelConfig['type'];
 
 type AnyModel =
   | LinearModel
+  | SoftmaxRegression
   | GaussianNb
   | MultinomialNb
   | EwmaZScore
@@ -92,6 +95,7 @@ type AnyModel =
   | HalfSpaceTrees;
 export type ModelJson =
   | LinearModelJson
+  | SoftmaxJson
   | GaussianNbJson
   | MultinomialNbJson
   | EwmaJson
@@ -165,6 +169,8 @@ function createModel(config: ModelConfig, width: number): AnyModel {
     case 'logistic_regression':
     case 'linear_regression':
       return new LinearModel(type, width, options);
+    case 'softmax_regression':
+      return new SoftmaxRegression(width, options);
     case 'gaussian_nb':
       return new GaussianNb(width, options);
     case 'multinomial_nb':
@@ -185,6 +191,8 @@ function modelFromJson(json: ModelJson, width: number): AnyModel {
     case 'logistic_regression':
     case 'linear_regression':
       return LinearModel.fromJSON(json, width);
+    case 'softmax_regression':
+      return SoftmaxRegression.fromJSON(json, width);
     case 'gaussian_nb':
       return GaussianNb.fromJSON(json, width);
     case 'multinomial_nb':

@@ -18,6 +18,7 @@ import {
   SluiceError,
   type StateBackend,
 } from '@sluice/core';
+import { DriftWatch, type DriftWatchJson, errorOf } from './drift-watch.ts';
 import type { FeatureSpec } from './features.ts';
 import {
   type Label,
@@ -28,13 +29,8 @@ import {
   RecordRefused,
   supervised,
 } from './learner.ts';
-import {
-  createDetector,
-  type DriftConfig,
-  type DriftDetector,
-  type DriftJson,
-  detectorFromJson,
-} from './models/drift.ts';
+import type { ModelFile } from './model-file.ts';
+import type { DriftConfig } from './models/drift.ts';
 
 /** What the operator does with each record. */
 export type ModelMode = 'learn' | 'predict' | 'learn_predict';
@@ -55,11 +51,15 @@ export interface ModelOperatorOptions {
   /** `learn`: emit a summary (key fields, records learned, the learner's JSON) every this many records per key; 0: never. */
   summaryEvery: number;
   /**
-   * `predict`: reads the learner of the keys that have no model of their own (a model file),
-   * once, when the operator opens (not when the step is built, so that validating a pipeline
-   * reads no file).
+   * `predict`: the model file whose learner the keys without a model of their own share, read
+   * when the operator opens (not when the step is built, so that validating a pipeline reads no
+   * file).
    */
-  load?: () => LearnerJson;
+  modelFile?: ModelFile;
+  /** `predict` with `watch`: the model file is read again when it changes, swapped in between batches. */
+  watch?: boolean;
+  /** With `watch`: the field naming the version of the file's model that predicted the record. */
+  versionField?: string;
   /** `learn_predict`: a drift detector per key on the error stream (drift records to the side output `drift`). */
   drift?: DriftConfig;
 }
@@ -67,8 +67,8 @@ export interface ModelOperatorOptions {
 /** The side output of drift records. */
 export const DRIFT_PORT = 'drift';
 
-/** A learner's entry in the keyed state: the learner, its key fields, its drift detector. */
-type LearnerEntry = LearnerJson & { learned: number; key?: Row; drift?: DriftJson; drifts?: number };
+/** A learner's entry in the keyed state: the learner, its key fields, its drift detector and fork. */
+export type LearnerEntry = LearnerJson & { learned: number; key?: Row } & DriftWatchJson;
 
 /** The name of the keyed state: part of the checkpoint format, never rename it. */
 const LEARNERS = 'learners';
@@ -86,29 +86,18 @@ function keyText(key: readonly string[] | undefined, record: Row): string {
   return JSON.stringify(key.map((f) => record[f] ?? null));
 }
 
-/** The error of a prediction: 0/1 for a class, the absolute error for linear regression. */
-function errorOf(type: ModelConfig['type'], value: boolean | number | string, label: Label): number {
-  switch (type) {
-    case 'logistic_regression':
-      return value === (label === 1) ? 0 : 1;
-    case 'linear_regression':
-      return Math.abs((value as number) - (label as number));
-    default:
-      return String(value) === String(label) ? 0 : 1;
-  }
-}
-
 export class ModelOperator implements Operator {
   readonly #o: ModelOperatorOptions;
   readonly #learners = new Map<string, Learner>();
   /** Key fields' values per key, for summaries. */
   readonly #keyRows = new Map<string, Row>();
-  /** Drift detector and drifts found so far, per key. */
-  readonly #detectors = new Map<string, DriftDetector>();
-  readonly #drifts = new Map<string, number>();
+  /** Drift detector, drifts found so far and a running fork, per key. */
+  readonly #watches = new Map<string, DriftWatch>();
   #ownState: StateBackend | undefined;
   /** `predict`: the model file's learner, shared by the keys that have no model of their own. */
   #initial: Learner | undefined;
+  /** The version of the model file `#initial` was read from. */
+  #version: string | null = null;
   /** A learner that never learns, for checking features when a key has no model (predict). */
   #scratch: Learner | undefined;
   readonly absorbs: boolean;
@@ -119,8 +108,13 @@ export class ModelOperator implements Operator {
   }
 
   open(ctx: OperatorContext): void {
-    const initial = this.#o.load?.();
-    if (initial !== undefined) this.#initial = Learner.fromJSON(initial, this.#o.features);
+    const file = this.#o.modelFile;
+    if (file !== undefined) {
+      const loaded = file.load();
+      this.#initial = loaded.learner;
+      this.#version = loaded.version;
+      if (this.#o.watch === true) file.watch(ctx.log);
+    }
     const restored = ctx.restored as Partial<ModelSnapshot> | undefined | null;
     if (
       restored !== undefined &&
@@ -139,8 +133,8 @@ export class ModelOperator implements Operator {
         try {
           this.#learners.set(key, Learner.fromJSON(entry, this.#o.features));
           if (entry.key !== undefined) this.#keyRows.set(key, entry.key);
-          if (entry.drift !== undefined) this.#detectors.set(key, detectorFromJson(entry.drift));
-          if (entry.drifts !== undefined) this.#drifts.set(key, entry.drifts);
+          if (this.#o.drift !== undefined && entry.drift !== undefined)
+            this.#watches.set(key, new DriftWatch(this.#o.drift, this.#o.model, this.#o.features, entry));
         } catch {
           throw this.#incompatible();
         }
@@ -153,10 +147,8 @@ export class ModelOperator implements Operator {
       const entry: LearnerEntry = learner.toJSON();
       const row = this.#keyRows.get(key);
       if (row !== undefined) entry.key = row;
-      const detector = this.#detectors.get(key);
-      if (detector !== undefined) entry.drift = detector.toJSON();
-      const drifts = this.#drifts.get(key);
-      if (drifts !== undefined) entry.drifts = drifts;
+      const watch = this.#watches.get(key);
+      if (watch !== undefined) Object.assign(entry, watch.toJSON());
       yield [key, entry];
     }
   }
@@ -191,6 +183,14 @@ export class ModelOperator implements Operator {
       return;
     }
     const o = this.#o;
+    if (o.watch === true) {
+      // A changed model file is swapped in here, between batches: a batch is predicted by one model.
+      const next = o.modelFile?.take();
+      if (next !== undefined) {
+        this.#initial = next.learner;
+        this.#version = next.version;
+      }
+    }
     const learn = o.mode !== 'predict';
     const predict = o.mode !== 'learn';
     const needsLabel = learn && supervised(o.model.type);
@@ -222,29 +222,29 @@ export class ModelOperator implements Operator {
         );
         continue;
       }
-      let drifted = false;
+      let learnIt = learn;
       if (predict) {
         const p = learner === undefined ? { value: null, score: null } : learner.predict(x);
-        if (o.drift !== undefined && learner !== undefined && p.value !== null) {
-          const error = errorOf(learner.type, p.value, label);
-          let detector = this.#detectors.get(key);
-          if (detector === undefined) {
-            detector = createDetector(o.drift);
-            this.#detectors.set(key, detector);
+        if (o.drift !== undefined && learner !== undefined) {
+          let watch = this.#watches.get(key);
+          if (watch === undefined) {
+            watch = new DriftWatch(o.drift, o.model, o.features);
+            this.#watches.set(key, watch);
           }
-          if (detector.update(error)) {
-            drifted = true;
-            const count = (this.#drifts.get(key) ?? 0) + 1;
-            this.#drifts.set(key, count);
-            drifts.push({
-              ...(this.#keyRows.get(key) ?? {}),
-              detector: o.drift.detector,
-              learned: learner.learned,
-              drifts: count,
-              action: o.drift.on_drift ?? 'reset',
-            });
+          const error = p.value === null ? undefined : errorOf(learner.type, p.value, label);
+          const seen = watch.observe(learner, record, label, error);
+          for (const event of seen.events) {
+            drifts.push({ ...(this.#keyRows.get(key) ?? {}), detector: o.drift.detector, ...event });
             driftTimes.push(batch.times[i]);
           }
+          if (seen.learner !== learner) {
+            // A reset model learns from this record on (encoded again for its fresh feature
+            // state); a swapped-in candidate has learned it already.
+            learner = seen.learner;
+            this.#learners.set(key, learner);
+            if (seen.learn) x = learner.encode(record, true);
+          }
+          learnIt = seen.learn;
         }
         // A plain spread clones the record's shape (V8's fast path) and the added fields keep one
         // hidden class for records of one shape; a spread with a computed key in the same
@@ -252,17 +252,13 @@ export class ModelOperator implements Operator {
         const result: Row = { ...record };
         result[o.output] = p.value;
         if (p.score !== null || learner?.type !== 'linear_regression') result[o.score] = p.score;
+        if (o.versionField !== undefined)
+          result[o.versionField] = learner !== undefined && learner === this.#initial ? this.#version : null;
         records.push(result);
         times.push(batch.times[i]);
         keep.push(i);
       }
-      if (drifted && (o.drift?.on_drift ?? 'reset') === 'reset') {
-        // A fresh model (and feature state) learns from this record on: encode it again for it.
-        learner = Learner.create(o.model, o.features);
-        this.#learners.set(key, learner);
-        x = learner.encode(record, true);
-      }
-      if (learn && learner !== undefined) {
+      if (learnIt && learner !== undefined) {
         learner.learn(x, label);
         if (o.summaryEvery > 0 && learner.learned % o.summaryEvery === 0) {
           summaries.push(this.#summary(key, learner));
@@ -330,6 +326,10 @@ export class ModelOperator implements Operator {
         );
       }
     }
+  }
+
+  close(): void {
+    this.#o.modelFile?.close();
   }
 
   snapshot(): ModelSnapshot {

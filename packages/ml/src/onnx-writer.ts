@@ -113,6 +113,8 @@ export function linearOnnx(
 
 /** An attribute of a node (AttributeProto): ints, floats, strings, one string or a tensor. */
 export type Attribute =
+  | { float: number }
+  | { int: number }
   | { ints: readonly number[] }
   | { floats: readonly number[] }
   | { strings: readonly string[] }
@@ -122,6 +124,9 @@ export type Attribute =
 function attribute(name: string, value: Attribute): Writer {
   const a = new Writer().bytes(1, name);
   // AttributeType: STRING 3, TENSOR 4, FLOATS 6, INTS 7, STRINGS 8 (repeated fields unpacked, as proto2 writes them).
+  // FLOAT 1 (field f, 2); INT 2 (field i, 3).
+  if ('float' in value) return a.float(2, value.float).int(20, 1);
+  if ('int' in value) return a.int(3, value.int).int(20, 2);
   if ('ints' in value) {
     for (const v of value.ints) a.int(8, v);
     return a.int(20, 7);
@@ -223,4 +228,180 @@ export function treeClassifierOnnx(
     .bytes(8, new Writer().bytes(1, '').int(2, 13))
     .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
     .finish();
+}
+
+/** TensorProto.DataType BOOL. */
+export const BOOL = 9;
+
+/** A node with attributes (and a domain, for `ai.onnx.ml` operators). */
+export function opNode(
+  op: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  attrs: readonly [string, Attribute][] = [],
+  domain?: string,
+): Writer {
+  const n = new Writer();
+  for (const i of inputs) n.bytes(1, i);
+  for (const o of outputs) n.bytes(2, o);
+  n.bytes(3, outputs[0]).bytes(4, op);
+  for (const [name, value] of attrs) n.bytes(5, attribute(name, value));
+  if (domain !== undefined) n.bytes(7, domain);
+  return n;
+}
+
+/** One regression tree: per node a split (feature, threshold, left, right) or a leaf's value. */
+export type RegressionTree = readonly (
+  | { feature: number; threshold: number; left: number; right: number }
+  | { value: number }
+)[];
+
+/**
+ * An ONNX ModelProto (IR 8; opsets 13 and ai.onnx.ml 3) of an anomaly score from a sum of
+ * regression trees, as Half-Space Trees score: `input` [N, width] double → TreeEnsembleRegressor
+ * (thresholds and leaf values as double tensors, SUM) → `mass` → Cast to double →
+ * `score` = 1 / (1 + mass) [N, 1] double → `anomaly` = score > `threshold` [N, 1] bool.
+ */
+export function anomalyTreesOnnx(
+  trees: readonly RegressionTree[],
+  options: { input: string; width: number; threshold: number; name: string; producer: string },
+): Uint8Array {
+  const treeIds: number[] = [];
+  const nodeIds: number[] = [];
+  const features: number[] = [];
+  const thresholds: number[] = [];
+  const modes: string[] = [];
+  const trues: number[] = [];
+  const falses: number[] = [];
+  const targetTrees: number[] = [];
+  const targetNodes: number[] = [];
+  const values: number[] = [];
+  trees.forEach((tree, t) => {
+    tree.forEach((n, i) => {
+      treeIds.push(t);
+      nodeIds.push(i);
+      if ('value' in n) {
+        features.push(0);
+        thresholds.push(0);
+        modes.push('LEAF');
+        trues.push(0);
+        falses.push(0);
+        targetTrees.push(t);
+        targetNodes.push(i);
+        values.push(n.value);
+      } else {
+        features.push(n.feature);
+        thresholds.push(n.threshold);
+        modes.push('BRANCH_LEQ');
+        trues.push(n.left);
+        falses.push(n.right);
+      }
+    });
+  });
+  const ensemble = opNode(
+    'TreeEnsembleRegressor',
+    [options.input],
+    ['mass_f'],
+    [
+      ['n_targets', { int: 1 }],
+      ['nodes_treeids', { ints: treeIds }],
+      ['nodes_nodeids', { ints: nodeIds }],
+      ['nodes_featureids', { ints: features }],
+      ['nodes_values_as_tensor', { tensor: tensor('nodes_values', [thresholds.length], thresholds) }],
+      ['nodes_modes', { strings: modes }],
+      ['nodes_truenodeids', { ints: trues }],
+      ['nodes_falsenodeids', { ints: falses }],
+      ['target_treeids', { ints: targetTrees }],
+      ['target_nodeids', { ints: targetNodes }],
+      ['target_ids', { ints: targetNodes.map(() => 0) }],
+      ['target_weights_as_tensor', { tensor: tensor('target_weights', [values.length], values) }],
+      ['aggregate_function', { string: 'SUM' }],
+      ['post_transform', { string: 'NONE' }],
+    ],
+    'ai.onnx.ml',
+  );
+  const graph = new Writer()
+    .bytes(1, ensemble)
+    .bytes(1, opNode('Cast', ['mass_f'], ['mass'], [['to', { int: DOUBLE }]]))
+    .bytes(1, opNode('Add', ['mass', 'one'], ['denominator']))
+    .bytes(1, opNode('Reciprocal', ['denominator'], ['score']))
+    .bytes(1, opNode('Greater', ['score', 'threshold'], ['anomaly']))
+    .bytes(2, options.name)
+    .bytes(5, tensor('one', [1], [1]))
+    .bytes(5, tensor('threshold', [1], [options.threshold]))
+    .bytes(11, valueInfo(options.input, ['N', options.width]))
+    .bytes(12, valueInfo('score', ['N', 1]))
+    .bytes(12, valueInfo('anomaly', ['N', 1], BOOL));
+  return new Writer()
+    .int(1, 8)
+    .bytes(2, options.producer)
+    .bytes(3, '1')
+    .bytes(7, graph)
+    .bytes(8, new Writer().bytes(1, '').int(2, 13))
+    .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
+    .finish();
+}
+
+/**
+ * An ONNX ModelProto (IR 8; opsets 13 and ai.onnx.ml 3) of any small graph: its nodes, its
+ * constant tensors, and its inputs and outputs as value infos.
+ */
+export function graphModel(graph: {
+  name: string;
+  nodes: readonly Writer[];
+  initializers?: readonly Writer[];
+  inputs: readonly Writer[];
+  outputs: readonly Writer[];
+}): Uint8Array {
+  const g = new Writer();
+  for (const n of graph.nodes) g.bytes(1, n);
+  g.bytes(2, graph.name);
+  for (const t of graph.initializers ?? []) g.bytes(5, t);
+  for (const i of graph.inputs) g.bytes(11, i);
+  for (const o of graph.outputs) g.bytes(12, o);
+  return new Writer()
+    .int(1, 8)
+    .bytes(2, 'sluice-ml')
+    .bytes(3, '1')
+    .bytes(7, g)
+    .bytes(8, new Writer().bytes(1, '').int(2, 13))
+    .bytes(8, new Writer().bytes(1, 'ai.onnx.ml').int(2, 3))
+    .finish();
+}
+
+/**
+ * An ONNX ModelProto of a softmax regression: `input` [N, width] double → MatMul W [width, K] →
+ * Add B [K] → Softmax → `probabilities` [N, K] double, and ArgMax (the first of equal maxima, as
+ * the engine) → `class_index` [N, 1] int64.
+ */
+export function softmaxOnnx(
+  weights: readonly (readonly number[])[],
+  bias: readonly number[],
+  options: { input: string; name: string },
+): Uint8Array {
+  const k = bias.length;
+  const width = k === 0 ? 0 : weights[0].length;
+  // W is [width, K]: column c holds class c's weights.
+  const w: number[] = [];
+  for (let j = 0; j < width; j++) for (let c = 0; c < k; c++) w.push(weights[c][j]);
+  return graphModel({
+    name: options.name,
+    nodes: [
+      opNode('MatMul', [options.input, 'W'], ['margins0']),
+      opNode('Add', ['margins0', 'B'], ['margins']),
+      opNode('Softmax', ['margins'], ['probabilities'], [['axis', { int: 1 }]]),
+      opNode(
+        'ArgMax',
+        ['margins'],
+        ['class_index'],
+        [
+          ['axis', { int: 1 }],
+          ['keepdims', { int: 1 }],
+        ],
+      ),
+    ],
+    initializers: [tensor('W', [width, k], w), tensor('B', [k], bias)],
+    inputs: [valueInfo(options.input, ['N', width])],
+    outputs: [valueInfo('probabilities', ['N', k]), valueInfo('class_index', ['N', 1], INT64)],
+  });
 }

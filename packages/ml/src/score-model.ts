@@ -11,6 +11,7 @@ import { basename, dirname } from 'node:path';
 import { type AsyncOutcome, type Batch, type Logger, type Row, SluiceError } from '@sluice/core';
 import ort from 'onnxruntime-node';
 import { FeatureError, type FeatureSpec } from './features.ts';
+import { rawRow, tensorData } from './score-tensors.ts';
 import type { WireTensor } from './score-worker.ts';
 import { WorkerPool } from './score-worker-pool.ts';
 
@@ -26,7 +27,12 @@ const PAD_ROWS = 4;
 export interface InputPlan {
   readonly name: string;
   readonly spec: FeatureSpec;
+  /** The columns' field names when every column is a plain field name: what an integer or string tensor takes. */
+  readonly fields?: readonly string[];
 }
+
+/** The element types score feeds: numbers through the features, integers and strings as the fields hold them. */
+export type InputType = 'float32' | 'float64' | 'int64' | 'int32' | 'string';
 
 /** A loaded model: its session and version, and how many batches are using it. */
 interface Loaded {
@@ -34,7 +40,7 @@ interface Loaded {
   readonly version: string;
   /** Names this load in the worker threads: unique, as a rolled-back version is loaded anew while the old one may still be in use. */
   readonly key: string;
-  readonly types: ReadonlyMap<string, 'float32' | 'float64'>;
+  readonly types: ReadonlyMap<string, InputType>;
   users: number;
   retired: boolean;
 }
@@ -45,6 +51,7 @@ export function modelVersion(data: Uint8Array): string {
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float64']);
+const RAW_TYPES = new Set(['int64', 'int32', 'string']);
 const OUTPUT_TYPES = new Set(['float32', 'float64', 'int32', 'int64', 'int8', 'uint8', 'bool']);
 
 /**
@@ -55,8 +62,8 @@ export function checkSignature(
   session: ort.InferenceSession,
   inputs: readonly InputPlan[],
   outputs: readonly string[],
-): Map<string, 'float32' | 'float64'> | string {
-  const types = new Map<string, 'float32' | 'float64'>();
+): Map<string, InputType> | string {
+  const types = new Map<string, InputType>();
   const declared = new Set(inputs.map((i) => i.name));
   for (const name of session.inputNames)
     if (!declared.has(name))
@@ -66,8 +73,10 @@ export function checkSignature(
     const meta = session.inputMetadata.find((m) => m.name === input.name);
     if (meta === undefined)
       return `the model has no input '${input.name}' (its inputs: ${session.inputNames.map((n) => `'${n}'`).join(', ')})`;
-    if (!meta.isTensor || !FLOAT_TYPES.has(meta.type))
-      return `the model's input '${input.name}' is of type ${meta.isTensor ? meta.type : 'non-tensor'}; score feeds float32 or float64 tensors`;
+    if (!meta.isTensor || !(FLOAT_TYPES.has(meta.type) || RAW_TYPES.has(meta.type)))
+      return `the model's input '${input.name}' is of type ${meta.isTensor ? meta.type : 'non-tensor'}; score feeds float32, float64, int64, int32 or string tensors`;
+    if (RAW_TYPES.has(meta.type) && input.fields === undefined)
+      return `the model's input '${input.name}' is of type ${meta.type}: its columns are the fields as they are, so list plain field names (a feature's columns are numbers)`;
     const dims = meta.shape;
     if (dims.length !== 2)
       return `the model's input '${input.name}' has shape ${shape(dims)}; score feeds [records, columns]`;
@@ -75,7 +84,7 @@ export function checkSignature(
       return `the model's input '${input.name}' has a fixed batch dimension ${dims[0]} (shape ${shape(dims)}); score needs a dynamic one`;
     if (typeof dims[1] === 'number' && dims[1] !== -1 && dims[1] !== input.spec.width)
       return `the model's input '${input.name}' has ${dims[1]} columns (shape ${shape(dims)}); the step declares ${input.spec.width}`;
-    types.set(input.name, meta.type as 'float32' | 'float64');
+    types.set(input.name, meta.type as InputType);
   }
   for (const name of outputs) {
     const meta = session.outputMetadata.find((m) => m.name === name);
@@ -284,17 +293,24 @@ export class ScoreModel {
       const good: number[] = [];
       // Every input's columns, record after record, for the records every input accepts: a
       // refused record's partial row is overwritten by the next one.
-      const columns = o.inputs.map((input) => ({
-        input,
-        values: new Float64Array(n * input.spec.width),
-        state: input.spec.initialState(),
-      }));
+      const columns = o.inputs.map((input) => {
+        const type = model.types.get(input.name)!;
+        return {
+          input,
+          type,
+          values: new Float64Array(FLOAT_TYPES.has(type) ? n * input.spec.width : 0),
+          raw: [] as (bigint | number | string)[],
+          state: input.spec.initialState(),
+        };
+      });
       for (let i = 0; i < n; i++) {
         try {
-          for (const { input, values, state } of columns) {
+          for (const { input, type, values, raw, state } of columns) {
             const width = input.spec.width;
             const at = good.length * width;
-            input.spec.encode(batch.records[i], state, values.subarray(at, at + width), false);
+            if (FLOAT_TYPES.has(type))
+              input.spec.encode(batch.records[i], state, values.subarray(at, at + width), false);
+            else rawRow(batch.records[i], input, type, raw, at);
           }
         } catch (err) {
           if (!(err instanceof FeatureError)) throw err;
@@ -314,12 +330,10 @@ export class ScoreModel {
         const end = Math.min(good.length, start + o.batchSize);
         const rows = Math.ceil((end - start) / PAD_ROWS) * PAD_ROWS;
         const feeds: { [name: string]: ort.Tensor | WireTensor } = {};
-        for (const { input, values } of columns) {
+        for (const { input, type, values, raw } of columns) {
           const width = input.spec.width;
-          const type = model.types.get(input.name)!;
           // Zero rows pad the run (their outputs are dropped): see PAD_ROWS.
-          const data = type === 'float32' ? new Float32Array(rows * width) : new Float64Array(rows * width);
-          data.set(values.subarray(start * width, end * width));
+          const data = tensorData(type, rows * width, values, raw, start * width, end * width);
           feeds[input.name] =
             this.#pool === undefined
               ? new ort.Tensor(type, data, [rows, width])

@@ -64,7 +64,10 @@ export class WorkerPool {
     fetches: string[],
   ): Promise<{ [name: string]: WireTensor }> {
     const worker = this.#workers[this.#next++ % this.#workers.length];
-    const transfer = Object.values(feeds).map((t) => (t.data as Float64Array).buffer as ArrayBuffer);
+    // Typed arrays move to the worker; a string tensor's array is copied.
+    const transfer = Object.values(feeds).flatMap((t) =>
+      ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : [],
+    );
     const reply = await this.#call(worker, { kind: 'run', version, feeds, fetches }, transfer);
     return (reply as { outputs: { [name: string]: WireTensor } }).outputs;
   }

@@ -26,11 +26,11 @@ const config = Type.Object(
       Type.Array(Type.Union([Type.String(), featureSchema]), {
         minItems: 1,
         description:
-          'The columns of one input tensor, in order: a field name (a number, used as it is) or a feature (`{ numeric | hashed | text: <field>, …options }`, as in `learn`). Numeric features must set `standardize: false` and `one_hot` is not available: the model file holds no learned feature state.',
+          'The columns of one input tensor, in order: a field name (its value, used as it is) or a feature (`{ numeric | hashed | text: <field>, …options }`, as in `learn`). Numeric features must set `standardize: false` and `one_hot` is not available: the model file holds no learned feature state.',
       }),
       {
         description:
-          'Input tensor name → its columns. Each tensor is fed as [records, columns] of the element type the model declares (float32 or float64); every input of the model must be declared.',
+          'Input tensor name → its columns. Each tensor is fed as [records, columns] of the element type the model declares: float32 or float64 (fields as numbers, or features); int64 or int32 (fields holding integers, as they are) or string (fields holding texts, as they are), whose columns must be plain field names. Every input of the model must be declared.',
         examples: [{ features: ['amount', 'hour', { hashed: 'country', buckets: 8 }] }],
       },
     ),
@@ -113,7 +113,7 @@ export const scoreStep = defineStep({
   type: 'score',
   summary: 'Scores records with an ONNX model (onnxruntime, CPU), batched, with hot model swaps.',
   description:
-    'Each record’s input fields become a row of the declared input tensors; the model runs once per up to `batch_size` records, through the asynchronous boundary (results in input order; checkpoints wait for the batches in flight), and the declared outputs are written to their fields with `version_field` naming the model version. The model’s inputs and outputs (names, element types, shapes) are checked against `inputs` and `outputs` when the job opens; a mismatch stops it with an error naming the tensor. With `watch: true` a changed model file is checked and swapped in between batches; a file that does not fit is refused with a warning. A record with a missing or non-numeric input goes to the dead-letter output with the reason.',
+    'Each record’s input fields become a row of the declared input tensors; the model runs once per up to `batch_size` records, through the asynchronous boundary (results in input order; checkpoints wait for the batches in flight), and the declared outputs are written to their fields with `version_field` naming the model version. The model’s inputs and outputs (names, element types, shapes) are checked against `inputs` and `outputs` when the job opens; a mismatch stops it with an error naming the tensor. With `watch: true` a changed model file is checked and swapped in between batches; a file that does not fit is refused with a warning. A record with a missing input, or one its tensor cannot hold (not a number, not an integer, not a text), goes to the dead-letter output with the reason.',
   config,
   changelog: () => PER_RECORD_CHANGELOG,
   schema(cfg, [input]) {
@@ -130,6 +130,7 @@ export const scoreStep = defineStep({
     const inputs = Object.entries(cfg.inputs).map(([name, columns]) => ({
       name,
       spec: inputSpec(step.id, name, columns),
+      ...(columns.every((c) => typeof c === 'string') ? { fields: columns as string[] } : {}),
     }));
     const outputs = Object.entries(cfg.outputs);
     if (outputs.length === 0)

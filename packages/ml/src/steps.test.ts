@@ -247,8 +247,9 @@ describe('learn and predict', () => {
     await assert.rejects(
       runSteps(steps('{ type: logistic }'), [], 1, undefined, 'scored'),
       (err: Error & { path?: string }) =>
-        /must be one of: logistic_regression, linear_regression, gaussian_nb/.test(err.message) &&
-        /model\.type$/.test(String(err.path)),
+        /must be one of: logistic_regression, linear_regression, softmax_regression, gaussian_nb/.test(
+          err.message,
+        ) && /model\.type$/.test(String(err.path)),
     );
   });
 

@@ -3,20 +3,21 @@
  * the options that declare the model and its features once.
  */
 
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { defineStep, parseDuration, SluiceError, type StepInfo } from '@sluice/core';
 import Type from 'typebox';
 import { DelayedLabelOperator } from './delayed-labels.ts';
+import { FORK_PATIENCE, FORK_WINDOW } from './drift-watch.ts';
 import { type FeatureConfig, FeatureSpec, featureProblem, featuresSchema } from './features.ts';
-import { Learner, type LearnerJson, type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { type ModelConfig, modelSchema, supervised } from './learner.ts';
+import { ModelFile } from './model-file.ts';
 import { DRIFT_PORT, type ModelMode, ModelOperator } from './model-operator.ts';
 import { type DriftConfig, driftSchema } from './models/drift.ts';
 
 const label = Type.Optional(
   Type.String({
     description:
-      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
+      'The field holding the label to learn: true/false or 1/0 (logistic regression), a number (linear regression), a class (softmax regression, naive Bayes, Hoeffding tree). Required by every model but `streaming_kmeans`, `ewma_zscore` and `half_space_trees`. A record whose label is missing or unusable goes to the dead-letter output.',
     examples: ['is_fraud'],
   }),
 );
@@ -32,13 +33,13 @@ const key = Type.Optional(
 
 const output = Type.String({
   description:
-    'Field the prediction is written to: the class (true/false, or the class text for naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
+    'Field the prediction is written to: the class (true/false, or the class text for `softmax_regression`, naive Bayes and `hoeffding_tree`), the estimate (linear regression), the nearest cluster’s index (`streaming_kmeans`) or whether the record is an anomaly (`ewma_zscore`, `half_space_trees`). Null before the model has learned anything it can predict with.',
   default: 'prediction',
 });
 
 const score = Type.String({
   description:
-    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
+    'Field the score is written to: P(label = 1) (logistic regression), the predicted class’s probability (`softmax_regression`) or posterior (naive Bayes) or share in its leaf (`hoeffding_tree`), the distance to the nearest center (`streaming_kmeans`), the largest |z| (`ewma_zscore`), the anomaly score in [0, 1] (`half_space_trees`). Linear regression writes none.',
   default: 'score',
 });
 
@@ -60,6 +61,7 @@ function predictionType(type: ModelConfig['type'] | undefined): 'boolean' | 'num
     case 'gaussian_nb':
     case 'multinomial_nb':
     case 'hoeffding_tree':
+    case 'softmax_regression':
       return 'string';
     default:
       return 'any';
@@ -95,6 +97,23 @@ function checkLabel(stepId: string, cfg: { model: unknown; label?: string }): vo
     });
 }
 
+/** Fork options only with `on_drift: fork`, and a patience no shorter than the window. */
+function checkDrift(stepId: string, drift: DriftConfig | undefined): void {
+  if (drift === undefined) return;
+  for (const option of ['fork_window', 'fork_patience'] as const)
+    if (drift[option] !== undefined && drift.on_drift !== 'fork')
+      throw new SluiceError('CONFIG_INVALID', `'${option}' applies only with 'on_drift: fork'`, {
+        step: stepId,
+        path: `drift.${option}`,
+      });
+  if ((drift.fork_patience ?? FORK_PATIENCE) < (drift.fork_window ?? FORK_WINDOW))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `'fork_patience' (${drift.fork_patience ?? FORK_PATIENCE}) is shorter than 'fork_window' (${drift.fork_window ?? FORK_WINDOW}): a candidate would be dropped before it could be compared`,
+      { step: stepId, path: 'drift.fork_patience' },
+    );
+}
+
 /** The step's feature spec; throws CONFIG_INVALID at the path of a feature that names no kind, two, or another kind's option. */
 function featureSpec(stepId: string, features: readonly unknown[]): FeatureSpec {
   features.forEach((feature, i) => {
@@ -121,7 +140,7 @@ function operator(
     drift?: unknown;
   },
   step: StepInfo,
-  load?: () => LearnerJson,
+  file?: { model_file: string; watch: boolean; version_field: string },
 ): ModelOperator {
   const features = featureSpec(step.id, cfg.features);
   return new ModelOperator({
@@ -134,7 +153,18 @@ function operator(
     output: cfg.output ?? 'prediction',
     score: cfg.score ?? 'score',
     summaryEvery: cfg.summary_every ?? 0,
-    load,
+    ...(file === undefined
+      ? {}
+      : {
+          modelFile: new ModelFile({
+            stepId: step.id,
+            file: file.model_file,
+            path: isAbsolute(file.model_file) ? file.model_file : join(step.baseDir, file.model_file),
+            features,
+          }),
+          watch: file.watch,
+          ...(file.watch ? { versionField: file.version_field } : {}),
+        }),
     drift: cfg.drift as DriftConfig | undefined,
   });
 }
@@ -150,7 +180,7 @@ function delayed(
     score?: string;
     drift?: unknown;
   },
-  labels: { id: string; horizon: string },
+  labels: { id: string; horizon: string | number },
   step: StepInfo,
 ): DelayedLabelOperator {
   if (step.inputs !== undefined && step.inputs.length !== 2)
@@ -162,11 +192,6 @@ function delayed(
         path: 'input',
       },
     );
-  if (cfg.drift !== undefined)
-    throw new SluiceError('CONFIG_INVALID', 'drift detection with delayed labels is not supported yet', {
-      step: step.id,
-      path: 'drift',
-    });
   if (!supervised((cfg.model as ModelConfig).type))
     throw new SluiceError(
       'CONFIG_INVALID',
@@ -186,6 +211,7 @@ function delayed(
     key: cfg.key,
     output: cfg.output ?? 'prediction',
     score: cfg.score ?? 'score',
+    drift: cfg.drift as DriftConfig | undefined,
   });
 }
 
@@ -203,10 +229,22 @@ export const learnPredictStep = defineStep({
         Type.Object(
           {
             id: Type.String({ description: 'Field both inputs carry that pairs a label with its features.' }),
-            horizon: Type.String({
-              description:
-                'How long (event time) after its features a label is still learned from (a duration).',
-            }),
+            // A duration as the core's duration options take it (text with a unit, or ms), so that
+            // a bad horizon fails when the plan is checked, not when the job starts.
+            horizon: Type.Union(
+              [
+                Type.String({
+                  pattern: '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:ms|s|m|h|d))+)\\s*$',
+                }),
+                Type.Number({ minimum: 0 }),
+              ],
+              {
+                title: 'duration',
+                examples: ['30s', '1h'],
+                description:
+                  'How long (event time) after its features a label is still learned from. A number with a unit (ms, s, m, h, d), or milliseconds.',
+              },
+            ),
           },
           {
             additionalProperties: false,
@@ -225,7 +263,7 @@ export const learnPredictStep = defineStep({
     {
       name: DRIFT_PORT,
       description:
-        'with `drift`, a record per detected change: the key fields, `detector`, `learned` (records the model had learned), `drifts` (changes found for the key so far) and `action` (`reset` or `keep`); append-only',
+        'with `drift`, a record per detected change and per end of a fork: the key fields, `detector`, `learned` (records the model in place had learned), `drifts` (changes found for the key so far) and `action` — `reset`, `keep` (reported only; also a drift found while a fork runs), `fork` (a candidate started), `swap` (the candidate took the model’s place) or `discard` (the candidate was dropped after `fork_patience` records); `swap` and `discard` records add `active_error` and `candidate_error`, the mean errors of both over the last `fork_window` records; append-only',
     },
   ],
   outputs: (cfg) => (cfg.drift === undefined ? [] : [DRIFT_PORT]),
@@ -233,6 +271,7 @@ export const learnPredictStep = defineStep({
     'type: learn_predict\nmodel: { type: logistic_regression, optimizer: adam, learning_rate: 0.01 }\nfeatures:\n  - numeric: amount\n  - one_hot: country\n  - text: merchant\nlabel: is_fraud',
   create(cfg, step) {
     checkLabel(step.id, cfg);
+    checkDrift(step.id, cfg.drift as DriftConfig | undefined);
     if (cfg.labels !== undefined) return delayed(cfg, cfg.labels, step);
     if (step.inputs !== undefined && step.inputs.length > 1)
       throw new SluiceError(
@@ -291,6 +330,16 @@ export const predictStep = defineStep({
       ),
       output,
       score,
+      watch: Type.Boolean({
+        default: false,
+        description:
+          'Watch `model_file` and swap in a changed file between batches (an engine batch is always predicted by one model). A changed file that is not a model of these features is refused with a warning and the running model stays; writing the earlier file back rolls back. Each record then names the version that predicted it in `version_field`.',
+      }),
+      version_field: Type.String({
+        default: 'model_version',
+        description:
+          'With `watch`: the field naming the version of the file’s model that predicted the record (the first 12 hex digits of the file’s SHA-256); null for a key predicted by a model from the second input.',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -298,25 +347,23 @@ export const predictStep = defineStep({
   example:
     'type: predict\nmodel_file: ./fraud-model.json\nfeatures: [{ numeric: amount }, { one_hot: country }]',
   create(cfg, step) {
-    const file = cfg.model_file;
-    const load =
-      file === undefined
-        ? undefined
-        : () => {
-            const path = isAbsolute(file) ? file : join(step.baseDir, file);
-            try {
-              const json = JSON.parse(readFileSync(path, 'utf8')) as LearnerJson;
-              Learner.fromJSON(json, new FeatureSpec(cfg.features as FeatureConfig[]));
-              return json;
-            } catch (err) {
-              throw new SluiceError(
-                'CONFIG_INVALID',
-                `model_file '${file}' is not a model of these features: ${(err as Error).message}`,
-                { step: step.id, path: 'model_file', cause: err },
-              );
-            }
-          };
+    if (cfg.watch === true && cfg.model_file === undefined)
+      throw new SluiceError('CONFIG_INVALID', '`watch` watches the `model_file`: set it', {
+        step: step.id,
+        path: 'watch',
+      });
     // The model type comes with each model; the operator never creates one in predict mode.
-    return operator('predict', { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig }, step, load);
+    return operator(
+      'predict',
+      { ...cfg, model: { type: 'ewma_zscore' } as ModelConfig },
+      step,
+      cfg.model_file === undefined
+        ? undefined
+        : {
+            model_file: cfg.model_file,
+            watch: cfg.watch ?? false,
+            version_field: cfg.version_field ?? 'model_version',
+          },
+    );
   },
 });

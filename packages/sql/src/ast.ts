@@ -143,6 +143,8 @@ export interface ModelTable {
   readonly columns: readonly Name[];
   /** Offset of `DESCRIPTOR`. */
   readonly descriptor: number;
+  /** `CONFIG => MAP[…]`: options of this call, overriding the model's. */
+  readonly config?: readonly TableOption[];
   readonly alias?: Name;
   readonly start: number;
 }

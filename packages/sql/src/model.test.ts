@@ -7,6 +7,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,5 +318,129 @@ SELECT id, risk FROM ML_SCORE(TABLE payments, MODEL fraud, DESCRIPTOR(amount, co
       const expected = learner.predict(learner.encode(rows[i], false)).score as number;
       assert.ok(Math.abs(w.risk - expected) <= 1e-9, `record ${w.id}: ${w.risk} vs ${expected}`);
     }
+  });
+});
+
+test("'labels.table' and a call's CONFIG => MAP[…] are the learn_predict step with labels YAML writes", async () => {
+  const rows = payments(6, 800);
+  await inFolder(rows, async (dir) => {
+    // Each payment's label comes 1–41 s after it, within the one-minute horizon.
+    const random = seededRandom(61);
+    const labels = rows
+      .map((r) => ({ id: r.id, is_fraud: r.is_fraud, ts: r.ts + 1_000 + Math.floor(random() * 40_000) }))
+      .sort((a, b) => a.ts - b.ts);
+    writeFileSync(join(dir, 'chargebacks.jsonl'), `${labels.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const written = await bothWays(
+      dir,
+      `${PAYMENTS}
+CREATE TABLE chargebacks (id BIGINT, is_fraud BOOLEAN, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+WITH ('connector' = 'file', 'path' = './chargebacks.jsonl', 'format' = 'json');
+CREATE TABLE scored (id BIGINT, prediction BOOLEAN, score DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/scored.jsonl');
+CREATE MODEL fraud
+INPUT (amount DOUBLE, country STRING)
+WITH ('type' = 'logistic_regression', 'optimizer' = 'adam', 'learning_rate' = '0.5', 'label' = 'is_fraud',
+      'labels.table' = 'chargebacks', 'labels.id' = 'id', 'labels.horizon' = '1m');
+INSERT INTO scored
+SELECT id, prediction, score
+FROM ML_PREDICT(TABLE payments, MODEL fraud, DESCRIPTOR(amount, country),
+                CONFIG => MAP['learning_rate', '0.05', 'drift.detector', 'adwin', 'drift.on_drift', 'fork']);`,
+      `${PAYMENTS_YAML}
+  chargebacks:
+    type: file
+    path: ./chargebacks.jsonl
+    format: json
+    event_time: { field: ts, max_out_of_orderness: 1s }
+steps:
+  - id: scored-predict
+    type: learn_predict
+    input: [payments, chargebacks]
+    model: { type: logistic_regression, optimizer: adam, learning_rate: 0.05 }
+    features: [{ numeric: amount }, { one_hot: country }]
+    label: is_fraud
+    labels: { id: id, horizon: 1m }
+    drift: { detector: adwin, on_drift: fork }
+  - id: scored-select
+    type: map
+    select: [id, prediction, score]
+    fields: {}
+sinks:
+  scored: { type: file, path: ./out/scored.jsonl }
+`,
+    );
+    // Every payment is predicted once, and the model learned from the labels: the later
+    // predictions are mostly right.
+    const lines = written['scored.jsonl'].map((l) => JSON.parse(l) as { id: number; prediction: boolean });
+    assert.equal(lines.length, rows.length);
+    const late = lines.slice(400);
+    const right = late.filter((l) => l.prediction === rows[l.id].is_fraud).length / late.length;
+    assert.ok(right > 0.85, `accuracy ${right}`);
+  });
+});
+
+test("ML_SCORE's CONFIG => MAP[…] overrides the model's options for that call", async () => {
+  await inFolder(payments(7, 100), async (dir) => {
+    copyFileSync(join(import.meta.dirname, '../../ml/fixtures/logistic-a.onnx'), join(dir, 'model.onnx'));
+    const rows = payments(7, 100).map((r) => ({
+      id: r.id,
+      f0: r.amount / 100 - 1,
+      f1: 0.25,
+      f2: 0.5,
+      f3: -1,
+    }));
+    writeFileSync(join(dir, 'points.jsonl'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    await bothWays(
+      dir,
+      `CREATE TABLE points (id BIGINT, f0 DOUBLE, f1 DOUBLE, f2 DOUBLE, f3 DOUBLE)
+WITH ('connector' = 'file', 'path' = './points.jsonl', 'format' = 'json');
+CREATE TABLE scored (id BIGINT, risk DOUBLE)
+WITH ('connector' = 'file', 'path' = './out/scored.jsonl');
+CREATE MODEL risk INPUT (a DOUBLE, b DOUBLE, c DOUBLE, d DOUBLE)
+WITH ('type' = 'onnx', 'model' = './model.onnx', 'inputs.features' = 'a, b, c, d', 'outputs.probability' = 'risk', 'batch_size' = '16');
+INSERT INTO scored
+SELECT id, risk FROM ML_SCORE(TABLE points, MODEL risk, DESCRIPTOR(f0, f1, f2, f3), MAP['batch_size', '4', 'capacity', '2']);`,
+      `name: same
+sources:
+  points: { type: file, path: ./points.jsonl, format: json }
+steps:
+  - id: scored-score
+    type: score
+    model: ./model.onnx
+    inputs: { features: [f0, f1, f2, f3] }
+    outputs: { probability: risk }
+    batch_size: 4
+    capacity: 2
+  - id: scored-select
+    type: map
+    select: [id, risk]
+    fields: {}
+sinks:
+  scored: { type: file, path: ./out/scored.jsonl }
+`,
+    );
+  });
+});
+
+test("a 'model_file' model with 'watch' = 'true' adds the file's version column", async () => {
+  const rows = payments(8, 50);
+  await inFolder(rows, async (dir) => {
+    const learner = Learner.create({ type: 'gaussian_nb' }, new FeatureSpec(FEATURES.slice(0, 1)));
+    for (const r of payments(9, 200)) learner.learn(learner.encode(r, true), String(r.is_fraud));
+    const text = JSON.stringify(learner.toJSON());
+    writeFileSync(join(dir, 'fraud.json'), text);
+    const plan = resolveSql(
+      `${PAYMENTS}
+CREATE TABLE scored (id BIGINT, prediction STRING, model_version STRING)
+WITH ('connector' = 'file', 'path' = './out/scored.jsonl');
+CREATE MODEL fraud INPUT (amount DOUBLE) WITH ('model_file' = './fraud.json', 'watch' = 'true');
+INSERT INTO scored
+SELECT id, prediction, model_version FROM ML_PREDICT(TABLE payments, MODEL fraud, DESCRIPTOR(amount));`,
+      join(dir, 'query.sql'),
+    );
+    await runPlan(plan);
+    const lines = outputs(dir)['scored.jsonl'].map((l) => JSON.parse(l) as { model_version: string });
+    assert.equal(lines.length, rows.length);
+    const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    assert.ok(lines.every((l) => l.model_version === version));
   });
 });

@@ -6,19 +6,17 @@
  * options (no second list): a key that is an option of the step is that option; any other key of an
  * online model is an option of its `model` (`'learning_rate'` → `model.learning_rate`); the INPUT
  * columns are the step's `features` (or the `score` step's input tensors), fed by the DESCRIPTOR's
- * columns by position. Validation is the step spec's, at the options' lines and columns through
- * `Plan.locations`.
+ * columns by position. A call's `CONFIG => MAP['key', 'value', …]` gives options that override the
+ * model's, for that call. `'labels.table'` names the table of labels that arrive later than their
+ * features: it becomes `learn_predict`'s second input (`labels.id`, `labels.horizon` its `labels`).
+ * Validation is the step spec's, at the options' lines and columns through `Plan.locations`.
  */
 
 import type { Registry, StepSpec } from '@sluice/core';
 import type { CreateModel, ModelColumn, ModelTable, TableOption } from './ast.ts';
+import { featureSchema, isNode, modelTypes, outputColumns } from './model-schema.ts';
 import { configFromOptions, convert } from './options.ts';
 import type { JoinPlanner, Relation } from './query-planner.ts';
-
-/** What a step spec's `schema` rule takes: its config, its inputs' schemas and its context. */
-type SchemaArgs = Parameters<NonNullable<StepSpec['schema']>>;
-type Schema = SchemaArgs[1][number];
-type SchemaContext = SchemaArgs[2];
 
 /** The step a model becomes. */
 type ModelStep = 'learn_predict' | 'predict' | 'score';
@@ -26,51 +24,6 @@ type ModelStep = 'learn_predict' | 'predict' | 'score';
 /** SQL types whose columns are numeric features by default (the rest: `one_hot`). */
 const NUMERIC = /^(TINYINT|SMALLINT|INT|INTEGER|BIGINT|FLOAT|REAL|DOUBLE|DECIMAL|DEC|NUMERIC)\b/i;
 const TEXT = /^(STRING|VARCHAR|CHAR)\b/i;
-
-/** The part of a JSON Schema this file reads. */
-interface Node {
-  readonly type?: string | readonly string[];
-  readonly const?: unknown;
-  readonly default?: unknown;
-  readonly properties?: { readonly [key: string]: Node };
-  readonly anyOf?: readonly Node[];
-  readonly items?: Node;
-  readonly patternProperties?: { readonly [pattern: string]: Node };
-  readonly additionalProperties?: unknown;
-}
-
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null;
-}
-
-/** Every schema node under `node` (itself first), depth first. */
-function* nodes(node: Node): Generator<Node> {
-  yield node;
-  for (const child of [
-    ...Object.values(node.properties ?? {}),
-    ...(node.anyOf ?? []),
-    ...(node.items ? [node.items] : []),
-    ...Object.values(node.patternProperties ?? {}),
-    ...(isNode(node.additionalProperties) ? [node.additionalProperties] : []),
-  ])
-    yield* nodes(child);
-}
-
-/** The model types a `learn_predict` spec takes: the `const` of each `model` variant's `type`. */
-export function modelTypes(spec: StepSpec | undefined): string[] {
-  const model = isNode(spec?.config) ? spec.config.properties?.model : undefined;
-  return (model?.anyOf ?? []).flatMap((v) => {
-    const c = v.properties?.type?.const;
-    return typeof c === 'string' ? [c] : [];
-  });
-}
-
-/** The schema of one feature in a step's config (the object with a `numeric` option). */
-function featureSchema(spec: StepSpec): Node | undefined {
-  if (!isNode(spec.config)) return undefined;
-  for (const n of nodes(spec.config)) if (n.properties?.numeric && n.properties.buckets) return n;
-  return undefined;
-}
 
 /** The step an (unplanned) model becomes, from its options. */
 export function modelStepType(m: CreateModel): ModelStep {
@@ -140,6 +93,7 @@ export class Models {
         );
       this.#learning.set(m.name.text, from.model.start);
     }
+    const options = this.#options(m, from, stepType);
     const input = p.relation(from.table);
     const where = `'${from.table.text}'`;
     for (const c of from.columns)
@@ -150,10 +104,27 @@ export class Models {
         `model '${m.name.text}' takes ${m.input.length} feature(s), INPUT (${m.input.map((c) => `${c.name.text} ${c.type}`).join(', ')}); DESCRIPTOR names ${from.columns.length}: list one column for each, in order`,
       );
     const step = `${id}-${stepType === 'score' ? 'score' : 'predict'}`;
-    const config = this.#config(m, from, spec, stepType, step, input);
-    p.addStep({ id: step, type: stepType, inputs: [input.ref], config });
+    const labelsTable = options.find((o) => o.key === 'labels.table');
+    const labels =
+      labelsTable === undefined ? undefined : this.#labels(m, labelsTable, stepType, input, options);
+    const config = this.#config(
+      m,
+      options.filter((o) => o !== labelsTable),
+      from,
+      spec,
+      stepType,
+      step,
+      input,
+      labels,
+    );
+    p.addStep({
+      id: step,
+      type: stepType,
+      inputs: labels === undefined ? [input.ref] : [input.ref, labels.ref],
+      config,
+    });
     p.locate(step, '', from.start);
-    const columns = this.#outputColumns(spec, config, input, step);
+    const columns = outputColumns(spec, config, input, step);
     return {
       ref: step,
       columns,
@@ -163,6 +134,63 @@ export class Models {
       fromSource: false,
       ...(input.updating ? { updating: input.updating } : {}),
     };
+  }
+
+  /** The model's options with those of the call's `CONFIG => MAP[…]` in place of the same keys. */
+  #options(m: CreateModel, from: ModelTable, stepType: ModelStep): TableOption[] {
+    const p = this.#p;
+    const options = [...m.options];
+    for (const o of from.config ?? []) {
+      if (o.key === 'type' || o.key === 'model_file')
+        p.fail(
+          o.start,
+          `'${o.key}' says what model '${m.name.text}' is, in its CREATE MODEL; a call's CONFIG sets the options of the ${stepType} step only`,
+        );
+      const i = options.findIndex((x) => x.key === o.key);
+      if (i >= 0) options[i] = o;
+      else options.push(o);
+    }
+    return options;
+  }
+
+  /**
+   * The table of delayed labels named by `'labels.table'`: an online model's second input, whose
+   * records carry `labels.id` and the label; both tables need event time (a WATERMARK), since the
+   * step handles them in event-time order.
+   */
+  #labels(
+    m: CreateModel,
+    at: TableOption,
+    stepType: ModelStep,
+    input: Relation,
+    options: readonly TableOption[],
+  ): Relation {
+    const p = this.#p;
+    if (stepType !== 'learn_predict')
+      p.fail(
+        at.start,
+        `'labels.table' is for a model that learns; model '${m.name.text}' runs as '${stepType}'`,
+      );
+    const labels = p.relation({ text: String(at.value), start: at.start });
+    const id = options.find((o) => o.key === 'labels.id');
+    if (id === undefined)
+      return p.fail(
+        at.start,
+        `with 'labels.table', say which column pairs a label with its features: 'labels.id' = '<column of both tables>' (and 'labels.horizon' = '<duration>')`,
+      );
+    for (const [relation, name] of [
+      [input, 'the input'],
+      [labels, `'labels.table' '${at.value}'`],
+    ] as const) {
+      if (!relation.columns.includes(String(id.value)))
+        p.fail(id.start, p.unknown('column', String(id.value), relation.columns, name));
+      if (relation.timeColumn === undefined)
+        p.fail(
+          at.start,
+          `with delayed labels both tables need event time (features and labels are matched in event-time order): ${name} has no WATERMARK FOR column`,
+        );
+    }
+    return labels;
   }
 
   /** Which step the model becomes; fails on a model that names no type. */
@@ -188,11 +216,13 @@ export class Models {
   /** The step's config from the model's options and INPUT, each option located in the script. */
   #config(
     m: CreateModel,
+    modelOptions: readonly TableOption[],
     from: ModelTable,
     spec: StepSpec,
     stepType: ModelStep,
     step: string,
     input: Relation,
+    labels: Relation | undefined,
   ): { [key: string]: unknown } {
     const p = this.#p;
     const inputNames = m.input.map((c) => c.name.text);
@@ -201,7 +231,7 @@ export class Models {
     const featureOptions = new Map<string, TableOption[]>();
     const tensors: TableOption[] = [];
     const options: TableOption[] = [];
-    for (const o of m.options) {
+    for (const o of modelOptions) {
       const parts = o.key.split('.');
       if (o.key === 'type') {
         if (stepType === 'learn_predict') options.push({ ...o, key: 'model.type' });
@@ -233,9 +263,19 @@ export class Models {
     const { config, placed } = configFromOptions(options, spec.config);
     for (const o of placed) p.locate(step, o.path, o.option.start);
     for (const name of ['label'] as const) {
+      // With delayed labels the label is a column of the labels' table.
+      const holder = labels ?? input;
       const o = placed.find((x) => x.path === name);
-      if (o !== undefined && typeof config[name] === 'string' && !input.columns.includes(config[name]))
-        p.fail(o.option.start, p.unknown('column', config[name], input.columns, `'${from.table.text}'`));
+      if (o !== undefined && typeof config[name] === 'string' && !holder.columns.includes(config[name]))
+        p.fail(
+          o.option.start,
+          p.unknown(
+            'column',
+            config[name],
+            holder.columns,
+            `'${labels === undefined ? from.table.text : holder.ref}'`,
+          ),
+        );
     }
     const key = placed.find((x) => x.path === 'key');
     if (key !== undefined && Array.isArray(config.key))
@@ -325,42 +365,5 @@ export class Models {
         p.fail(twice.start, `model '${m.name.text}' names its ${option} column in OUTPUT (…) already`);
       return { key: option, value: output[i].name.text, start: output[i].name.start };
     });
-  }
-
-  /** The columns of the step's output: its input's with the fields the step adds, by its spec. */
-  #outputColumns(
-    spec: StepSpec,
-    config: { [key: string]: unknown },
-    input: Relation,
-    step: string,
-  ): string[] {
-    const inputSchema: Schema = {
-      fields: input.columns.map((name) => ({ name, type: 'any', nullable: true })),
-      open: false,
-    };
-    const unavailable = (): never => {
-      throw new Error('not available while planning');
-    };
-    const ctx: SchemaContext = {
-      step,
-      inputs: [input.ref],
-      baseDir: '',
-      expression: unavailable,
-      check: unavailable,
-      field: unavailable,
-    };
-    try {
-      const schema = spec.schema?.(config, [inputSchema], ctx);
-      if (schema !== undefined) return schema.fields.map((f) => f.name);
-    } catch {
-      // A config the spec cannot read yet: resolving the plan reports why, at the option.
-    }
-    // A step without a schema rule (`predict`): the fields its options name, or their defaults.
-    const properties = isNode(spec.config) ? (spec.config.properties ?? {}) : {};
-    const added = ['output', 'score'].flatMap((option) => {
-      const named = config[option] ?? properties[option]?.default;
-      return typeof named === 'string' ? [named] : [];
-    });
-    return [...input.columns.filter((c) => !added.includes(c)), ...added];
   }
 }

@@ -24,6 +24,7 @@ import type {
   Over,
   Select,
   SelectItem,
+  TableOption,
   TableRef,
 } from './ast.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
@@ -411,8 +412,11 @@ export class QueryParser extends TokenStream {
       columns.push(this.name('a column in DESCRIPTOR(…)'));
     } while (this.isOp(','));
     this.expect(')', 'to close DESCRIPTOR(…)');
-    if (this.isOp(','))
-      this.notYet(this.peek(), `a fourth argument of ${name} (set the model's options in its CREATE MODEL)`);
+    let config: TableOption[] | undefined;
+    if (this.isOp(',')) {
+      this.pos++;
+      config = this.modelConfig(name);
+    }
     this.expect(')', `to close ${name}(…)`);
     const alias = this.alias();
     return {
@@ -422,9 +426,51 @@ export class QueryParser extends TokenStream {
       model,
       columns,
       descriptor,
+      ...(config ? { config } : {}),
       ...(alias ? { alias } : {}),
       start: fn.start,
     };
+  }
+
+  /**
+   * The fourth argument of ML_PREDICT / ML_SCORE, as in Flink: `[CONFIG =>] MAP['key', 'value', …]`,
+   * options for this call that override the model's.
+   */
+  modelConfig(fn: string): TableOption[] {
+    const form = `${fn}(TABLE t, MODEL m, DESCRIPTOR(…), CONFIG => MAP['option', 'value', …])`;
+    if (this.isWord('CONFIG')) {
+      this.pos++;
+      const eq = this.expect('=', `after CONFIG: ${form}`);
+      const gt = this.peek();
+      if (gt.kind !== 'op' || gt.text !== '>' || gt.start !== eq.end)
+        this.fail(eq.start, `expected '=>' after CONFIG: ${form}`);
+      this.pos++;
+    }
+    this.expectKeyword('MAP', `for the options of this call: ${form}`);
+    const open = this.expect('[', `after MAP: ${form}`);
+    const options: TableOption[] = [];
+    while (!this.isOp(']')) {
+      if (options.length > 0) this.expect(',', 'between the entries of MAP[…]');
+      const key = this.next();
+      if (key.kind !== 'string')
+        this.fail(key.start, `expected an option name in single quotes in MAP[…], found ${describe(key)}`);
+      this.expect(',', `after option '${key.text}': MAP['option', 'value', …] alternates names and values`);
+      const v = this.next();
+      let value: string | number | boolean;
+      if (v.kind === 'string') value = v.text;
+      else if (v.kind === 'number') value = v.value;
+      else if (v.kind === 'word' && (v.upper === 'TRUE' || v.upper === 'FALSE')) value = v.upper === 'TRUE';
+      else
+        return this.fail(
+          v.start,
+          `expected the value of option '${key.text}' in MAP[…] (a string in single quotes), found ${describe(v)}`,
+        );
+      if (options.some((o) => o.key === key.text))
+        this.fail(key.start, `option '${key.text}' is given twice`);
+      options.push({ key: key.text, value, start: key.start });
+    }
+    this.expect(']', `to close the MAP[ opened at ${this.where(open.start)}`);
+    return options;
   }
 
   /** `OVER (PARTITION BY … ORDER BY …)` after `ROW_NUMBER()`, the only function planned with OVER. */

@@ -46,16 +46,30 @@ export const driftSchema = Type.Object(
       Type.Integer({ minimum: 1, description: '`page_hinkley`: values before any alarm. Default 30.' }),
     ),
     on_drift: Type.Optional(
-      Type.Union([Type.Literal('reset'), Type.Literal('keep')], {
+      Type.Union([Type.Literal('reset'), Type.Literal('keep'), Type.Literal('fork')], {
         description:
-          '`reset`: the key’s model (and its feature state) starts afresh after a drift; `keep`: only report it. Default `reset`.',
+          '`reset`: the key’s model (and its feature state) starts afresh after a drift; `keep`: only report it; `fork`: a candidate model is trained from the drift record on while the model in place keeps predicting, and takes its place once its error summed over the last `fork_window` records (both tested on each before learning it) is lower (`swap`), or is dropped after `fork_patience` records (`discard`). Default `reset`.',
+      }),
+    ),
+    fork_window: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          '`on_drift: fork`: records over which the candidate’s and the model in place’s prequential errors are compared. Default 200.',
+      }),
+    ),
+    fork_patience: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          '`on_drift: fork`: records after which a candidate that has not beaten the model in place is dropped. Default 5000.',
       }),
     ),
   },
   {
     additionalProperties: false,
     description:
-      'Drift detection on the prequential error stream (0/1 misclassification; the absolute error for linear regression): a detected change writes a record to the side output `drift` (read as `input: <step id>.drift`) and, with `on_drift: reset`, resets the key’s model.',
+      'Drift detection on the prequential error stream (0/1 misclassification; the absolute error for linear regression): a detected change writes a record to the side output `drift` (read as `input: <step id>.drift`) and, with `on_drift: reset`, resets the key’s model, or with `on_drift: fork` trains a candidate beside it.',
     examples: [{ detector: 'adwin', delta: 0.002 }],
   },
 );
@@ -69,7 +83,9 @@ export interface DriftConfig {
   magnitude?: number;
   alpha?: number;
   min_instances?: number;
-  on_drift?: 'reset' | 'keep';
+  on_drift?: 'reset' | 'keep' | 'fork';
+  fork_window?: number;
+  fork_patience?: number;
 }
 
 /** One ADWIN bucket: the sum of its values and the sum of their squared deviations. */
