@@ -14,7 +14,7 @@ import {
 } from '@sluice/core';
 import { fieldText, recordJson } from './encode.ts';
 import type { RedisSinkConfig, SinkPlan } from './sink-config.ts';
-import { fillTemplate } from './template.ts';
+import { fillTemplate, type Template, templateProblem } from './template.ts';
 
 /**
  * Where the commands of a batch go, argument by argument: the sink's RESP encoder (no array per
@@ -27,6 +27,8 @@ export interface CommandWriter {
   /** An argument that recurs from record to record (an option such as `MAXLEN`, a script). */
   constant(s: string): void;
   arg(s: string): void;
+  /** An argument filled from `template` with `record`'s fields (which `templateProblem` checked). */
+  filled(template: Template, record: Row): void;
   end(): void;
 }
 
@@ -53,6 +55,7 @@ export function batchCommands(batch: SinkBatch, plan: SinkPlan, config: RedisSin
     },
     constant: (s) => args.push(s),
     arg: (s) => args.push(s),
+    filled: (template, record) => args.push(fillTemplate(template, record) as string),
     end() {},
   };
   const refused = writeCommands(batch, plan, config, writer);
@@ -199,8 +202,9 @@ function write(
   config: RedisSinkConfig,
   out: CommandWriter,
 ): string | undefined {
-  const target = fillTemplate(plan.target, record);
-  if (typeof target !== 'string') return target.problem;
+  const problem = templateProblem(plan.target, record);
+  if (problem !== undefined) return problem;
+  const target = plan.target;
   switch (plan.mode) {
     case 'hash': {
       const names = config.fields ?? Object.keys(record);
@@ -208,13 +212,13 @@ function write(
       const set = present(record, names);
       if (set > 0) {
         out.begin(i, 'HSET', 2 + 2 * set);
-        out.arg(target);
+        out.filled(target, record);
         pairs(record, names, out);
         out.end();
       }
       if (set < names.length) {
         out.begin(i, 'HDEL', 2 + names.length - set);
-        out.arg(target);
+        out.filled(target, record);
         for (let j = 0; j < names.length; j++) {
           const name = names[j] as string;
           const value = record[name];
@@ -229,7 +233,7 @@ function write(
       if (typeof value !== 'string') return value.problem;
       const ttl = plan.ttl;
       out.begin(i, 'SET', ttl === undefined ? 3 : 5);
-      out.arg(target);
+      out.filled(target, record);
       out.arg(value);
       if (ttl !== undefined) {
         out.constant('PX');
@@ -246,7 +250,7 @@ function write(
       const member = memberOf(record, plan);
       if (typeof member !== 'string') return member.problem;
       out.begin(i, 'ZADD', 4);
-      out.arg(target);
+      out.filled(target, record);
       out.arg(scoreText(score));
       out.arg(member);
       out.end();
@@ -258,7 +262,7 @@ function write(
       if (n === 0) return 'the record has no field to write';
       const maxlen = config.maxlen;
       out.begin(i, 'XADD', (maxlen === undefined ? 3 : 6) + 2 * n);
-      out.arg(target);
+      out.filled(target, record);
       if (maxlen !== undefined) {
         out.constant('MAXLEN');
         out.constant('~');
@@ -273,7 +277,7 @@ function write(
       const value = recordValue(record, text, config);
       if (typeof value !== 'string') return value.problem;
       out.begin(i, 'PUBLISH', 3);
-      out.arg(target);
+      out.filled(target, record);
       out.arg(value);
       out.end();
       return undefined;

@@ -14,7 +14,10 @@
 
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { Row } from '@sluice/core';
 import type { CommandWriter } from './commands.ts';
+import { fieldText } from './encode.ts';
+import type { Template } from './template.ts';
 
 /** Where and as whom to connect, from a `redis://[[user]:password@]host[:port][/db]` URL. */
 export interface RespEndpoint {
@@ -94,6 +97,12 @@ export class RespEncoder implements CommandWriter {
   readonly #names: string[] = [];
   /** Constant arguments (command names, options) encoded once. */
   readonly #constants = new Map<string, Buffer>();
+  /** The bulk string being written: where its `$` is, the digits its prefix has room for, its body. */
+  #argAt = 0;
+  #guess = 0;
+  #body = 0;
+  /** The field texts of a template being filled. */
+  readonly #texts: string[] = [];
 
   constructor(initialSize = 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(initialSize);
@@ -157,40 +166,81 @@ export class RespEncoder implements CommandWriter {
       this.#constants.set(s, bytes);
     }
     this.#ensure(bytes.length);
-    bytes.copy(this.#buf, this.#pos);
+    this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
   }
 
   /** One bulk string: `$<bytes>\r\n<UTF-8 bytes>\r\n`. */
   arg(s: string): void {
-    const chars = s.length;
+    this.#open(s.length);
+    this.#put(s);
+    this.#close();
+  }
+
+  /** The bulk string of `template` filled from `record`, written part by part (no string built). */
+  filled(template: Template, record: Row): void {
+    const { parts, fields } = template;
+    const texts = this.#texts;
+    let chars = 0;
+    for (let i = 0; i < fields.length; i++) {
+      const text = fieldText(record[fields[i] as string]);
+      texts[i] = text;
+      chars += text.length;
+    }
+    for (let i = 0; i < parts.length; i++) chars += (parts[i] as string).length;
+    this.#open(chars);
+    this.#put(parts[0] as string);
+    for (let i = 0; i < fields.length; i++) {
+      this.#put(texts[i] as string);
+      this.#put(parts[i + 1] as string);
+    }
+    this.#close();
+  }
+
+  /** Starts a bulk string of `chars` UTF-16 units, with a length prefix sized for `chars` bytes. */
+  #open(chars: number): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the prefix at most 1 + 10 + 2 bytes.
     this.#ensure(chars * 3 + 16);
+    this.#argAt = this.#pos;
+    this.#guess = digitCount(chars);
+    this.#pos += this.#guess + 3;
+    this.#body = this.#pos;
+  }
+
+  /**
+   * Writes `s` as UTF-8 at the end: short ASCII text byte by byte (cheaper than a call into the
+   * binding), anything else with Buffer#write.
+   */
+  #put(s: string): void {
+    const n = s.length;
     const buf = this.#buf;
     const at = this.#pos;
-    const guess = digitCount(chars);
-    let body = at + guess + 3;
-    let bytes = chars;
-    // Short ASCII text byte by byte (cheaper than a call into the binding); otherwise, or at the
-    // first non-ASCII unit, Buffer#write.
-    let ascii = chars <= 32;
-    if (ascii)
-      for (let i = 0; i < chars; i++) {
+    if (n <= 32) {
+      let i = 0;
+      for (; i < n; i++) {
         const c = s.charCodeAt(i);
-        if (c >= 0x80) {
-          ascii = false;
-          break;
-        }
-        buf[body + i] = c;
+        if (c >= 0x80) break;
+        buf[at + i] = c;
       }
-    if (!ascii) {
-      bytes = buf.write(s, body, 'utf8');
-      const digits = digitCount(bytes);
-      if (digits !== guess) {
-        buf.copyWithin(body + digits - guess, body, body + bytes);
-        body += digits - guess;
+      if (i === n) {
+        this.#pos = at + n;
+        return;
       }
     }
+    this.#pos = at + buf.write(s, at, 'utf8');
+  }
+
+  /** Ends the bulk string begun last: its length prefix (moved when it needs more digits) and CR LF. */
+  #close(): void {
+    const buf = this.#buf;
+    let body = this.#body;
+    const bytes = this.#pos - body;
+    const digits = digitCount(bytes);
+    if (digits !== this.#guess) {
+      buf.copyWithin(body + digits - this.#guess, body, body + bytes);
+      body += digits - this.#guess;
+    }
+    const at = this.#argAt;
     buf[at] = DOLLAR;
     writeDigits(buf, at + 1, bytes);
     buf[body - 2] = CR;
@@ -284,8 +334,10 @@ export class RespReplyReader {
       const type = buf[pos] as number;
       // The usual replies of writes, `:n\r\n` and `+OK\r\n`, without the general path.
       if (type === 58 || type === 43) {
-        const end = buf.indexOf(LF, pos + 1);
-        if (end < 0) break;
+        // A short line: found by a loop, cheaper than a call into the binding (indexOf).
+        let end = pos + 1;
+        while (end < length && buf[end] !== LF) end++;
+        if (end === length) break;
         pos = end + 1;
         count++;
         continue;
