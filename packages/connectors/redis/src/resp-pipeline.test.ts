@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import type { Row } from '@sluice/core';
 import {
   encodeCommand,
   parseRedisUrl,
@@ -14,6 +15,7 @@ import {
   RespReplyReader,
   RespSetupError,
 } from './resp-pipeline.ts';
+import { fillTemplate, parseTemplate } from './template.ts';
 import {
   dropKeys,
   REDIS_URL,
@@ -91,6 +93,30 @@ describe('RESP encoder', () => {
     assert.equal(encoder.recordOf(0), 7);
     assert.equal(encoder.nameOf(0), 'ZADD');
     assert.deepEqual(Buffer.from(encoder.bytes()), reference([['ZADD', 'board', '2.5', '{"id":1}']]));
+  });
+
+  test('filled(): a template written part by part is the bytes of the filled string', () => {
+    const cases: [string, Row][] = [
+      ['user:{id}', { id: 7 }],
+      ['{a}', { a: 'x' }],
+      ['café:{city}:{n}:€', { city: 'Zürich', n: 12.5 }],
+      ['{a}{b}', { a: '€'.repeat(3), b: 'é' }], // 4 characters, 8 bytes; then 9 → 17 below
+      ['{a}{b}', { a: '€'.repeat(4), b: 'é'.repeat(5) }],
+      ['k:{tags}', { tags: ['x', 1] }],
+      ['plain', {}],
+    ];
+    const encoder = new RespEncoder(8);
+    for (const [text, record] of cases) {
+      encoder.begin(0, 'DEL', 2);
+      encoder.filled(parseTemplate(text, 'key'), record);
+      encoder.end();
+    }
+    assert.deepEqual(
+      Buffer.from(encoder.bytes()),
+      reference(
+        cases.map(([text, record]) => ['DEL', fillTemplate(parseTemplate(text, 'key'), record) as string]),
+      ),
+    );
   });
 
   test('select(): the bytes of the commands at the positions given, in order', () => {
