@@ -92,11 +92,16 @@ export class RespEncoder implements CommandWriter {
   #pos = 0;
   /** Where each command of the batch starts, and the end of the last (`count + 1` entries). */
   readonly #starts: number[] = [0];
+  /** The number of commands (the arrays are written by index, not emptied: they keep their room). */
+  #count = 0;
   /** The record of each command, and its name. */
   readonly #records: number[] = [];
   readonly #names: string[] = [];
   /** Constant arguments (command names, options) encoded once. */
   readonly #constants = new Map<string, Buffer>();
+  /** The constant written last (most batches repeat one command name): no lookup. */
+  #lastConstant: string | undefined;
+  #lastBytes: Buffer | undefined;
   /** The bulk string being written: where its `$` is, the digits its prefix has room for, its body. */
   #argAt = 0;
   #guess = 0;
@@ -110,7 +115,7 @@ export class RespEncoder implements CommandWriter {
 
   /** The number of commands encoded since the last `reset`. */
   get count(): number {
-    return this.#records.length;
+    return this.#count;
   }
 
   /** The record command `j` was written for. */
@@ -126,9 +131,7 @@ export class RespEncoder implements CommandWriter {
   /** Empties the batch (the buffer is kept). */
   reset(): void {
     this.#pos = 0;
-    this.#starts.length = 1;
-    this.#records.length = 0;
-    this.#names.length = 0;
+    this.#count = 0;
   }
 
   /** Encodes one command, `args[0]` its name, for record `record`. */
@@ -148,23 +151,25 @@ export class RespEncoder implements CommandWriter {
     buf[this.#pos++] = CR;
     buf[this.#pos++] = LF;
     this.constant(name);
-    this.#records.push(record);
-    this.#names.push(name);
+    this.#records[this.#count] = record;
+    this.#names[this.#count] = name;
   }
 
   /** Ends the command begun last. */
   end(): void {
-    this.#starts.push(this.#pos);
+    this.#starts[++this.#count] = this.#pos;
   }
 
   /** A string that recurs in every batch (a command name, `MAXLEN`): its encoding is cached. */
   constant(s: string): void {
-    let bytes = this.#constants.get(s);
+    let bytes = s === this.#lastConstant ? this.#lastBytes : this.#constants.get(s);
     if (bytes === undefined) {
       const body = Buffer.from(s, 'utf8');
       bytes = Buffer.concat([Buffer.from(`$${body.length}\r\n`, 'latin1'), body, Buffer.from('\r\n')]);
       this.#constants.set(s, bytes);
     }
+    this.#lastConstant = s;
+    this.#lastBytes = bytes;
     this.#ensure(bytes.length);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
@@ -180,6 +185,18 @@ export class RespEncoder implements CommandWriter {
   /** The bulk string of `template` filled from `record`, written part by part (no string built). */
   filled(template: Template, record: Row): void {
     const { parts, fields } = template;
+    if (fields.length === 1) {
+      // The usual key, `prefix:{id}`: no list of texts.
+      const text = fieldText(record[fields[0] as string]);
+      const head = parts[0] as string;
+      const tail = parts[1] as string;
+      this.#open(head.length + text.length + tail.length);
+      this.#put(head);
+      this.#put(text);
+      this.#put(tail);
+      this.#close();
+      return;
+    }
     const texts = this.#texts;
     let chars = 0;
     for (let i = 0; i < fields.length; i++) {
