@@ -63,10 +63,11 @@ describe('RESP encoder', () => {
     const texts = [
       'é'.repeat(9), // 9 characters, 18 bytes: the length prefix grows by a digit
       '€'.repeat(4), // 4 → 12
-      '€'.repeat(34), // 34 → 102, past the byte-by-byte path
+      '€'.repeat(66), // 66 → 198, past the byte-by-byte path
       '😀'.repeat(50), // 100 units → 200 bytes
-      'a'.repeat(31) + 'é', // non-ASCII at the end of the short path
-      'x'.repeat(33), // ASCII past the short path
+      'a'.repeat(63) + 'é', // non-ASCII at the end of the short path
+      'x'.repeat(64), // ASCII at the end of the short path
+      'x'.repeat(65), // ASCII past it
       'x'.repeat(100_000), // past the initial buffer
       'n\r\n$3\r\nbad', // CR LF inside a value is just bytes
       '',

@@ -71,6 +71,9 @@ const LF = 10;
 const STAR = 42;
 const DOLLAR = 36;
 
+/** Text up to this many UTF-16 units is written by a loop, longer text by Buffer#write. */
+const SHORT = 64;
+
 /** The number of decimal digits of a non-negative integer. */
 function digitCount(n: number): number {
   let d = 1;
@@ -226,13 +229,14 @@ export class RespEncoder implements CommandWriter {
 
   /**
    * Writes `s` as UTF-8 at the end: short ASCII text byte by byte (cheaper than a call into the
-   * binding), anything else with Buffer#write.
+   * binding up to some 64 characters: keys with a long prefix stay on this path), anything else
+   * with Buffer#write.
    */
   #put(s: string): void {
     const n = s.length;
     const buf = this.#buf;
     const at = this.#pos;
-    if (n <= 32) {
+    if (n <= SHORT) {
       let i = 0;
       for (; i < n; i++) {
         const c = s.charCodeAt(i);

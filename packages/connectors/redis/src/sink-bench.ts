@@ -1,5 +1,8 @@
 /**
- * The `redis` sink alone writing `HSET` batches, for a CPU profile (`node --cpu-prof`); `bench/redis.ts` compares it with its peers.
+ * The `redis` sink alone writing `HSET` batches, for a CPU profile (`node --cpu-prof`, or `perf
+ * record -g` with `--perf-basic-prof`, which also sees the kernel); `bench/redis.ts` compares it
+ * with its peers. The records are written twice and the second pass measured: the first warms the
+ * JIT up.
  *
  *   node --cpu-prof packages/connectors/redis/src/sink-bench.ts [records] [depth]
  */
