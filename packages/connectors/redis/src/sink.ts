@@ -1,9 +1,9 @@
 /**
  * The `redis` sink: each batch written as one pipeline of commands (hash, string, sorted set,
  * stream or publish) — encoded as RESP into one buffer and written to the socket at once
- * (`resp-pipeline.ts`); records Redis refuses go to the dead letters with its reason, the rest are
- * written; a lost connection is opened again and the batch retried with capped backoff from the
- * first command it lost.
+ * (`resp-encoder.ts`, `resp-pipeline.ts`); records Redis refuses go to the dead letters with its
+ * reason, the rest are written; a lost connection is opened again and the batch retried with
+ * capped backoff from the first command it lost.
  */
 
 import {
@@ -20,13 +20,8 @@ import {
 } from '@sluice/core';
 import { writeCommands } from './commands.ts';
 import { describeError, endpointOf, replyKind } from './connection.ts';
-import {
-  parseRedisUrl,
-  RespConnection,
-  type RespConnectOptions,
-  RespEncoder,
-  RespSetupError,
-} from './resp-pipeline.ts';
+import { RespEncoder } from './resp-encoder.ts';
+import { parseRedisUrl, RespConnection, type RespConnectOptions, RespSetupError } from './resp-pipeline.ts';
 import { type RedisSinkConfig, type SinkPlan, sinkPlan } from './sink-config.ts';
 
 /** The `redis` sink (its spec, with what it does, is `redisSink` in `sink-spec.ts`). */
@@ -96,7 +91,7 @@ export class RedisSink implements Sink {
       throw new SluiceError(
         setup ? 'CONFIG_INVALID' : 'SINK_UNAVAILABLE',
         `cannot connect to Redis at ${endpointOf(this.#config.url)}: ${this.#lastFailure}`,
-        { step: this.#step, path: setup ? 'url' : undefined },
+        { step: this.#step, path: setup ? 'url' : undefined, cause: err },
       );
     }
   }
