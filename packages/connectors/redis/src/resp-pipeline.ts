@@ -14,7 +14,7 @@
  * The encoding is `resp-encoder.ts`, the reading of replies `resp-replies.ts`.
  */
 
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { RespEncoder } from './resp-encoder.ts';
 import { RespReplyReader } from './resp-replies.ts';
@@ -146,7 +146,12 @@ export class RespConnection {
     const socket = await new Promise<Socket>((resolve, reject) => {
       // TLS sockets take no `onread` (in Node's types): they read by 'data' events.
       const s = endpoint.tls
-        ? tlsConnect({ host: endpoint.host, port: endpoint.port, servername: endpoint.host })
+        ? tlsConnect({
+            host: endpoint.host,
+            port: endpoint.port,
+            // SNI takes host names only (an IP address there is deprecated).
+            ...(isIP(endpoint.host) === 0 ? { servername: endpoint.host } : {}),
+          })
         : netConnect({ host: endpoint.host, port: endpoint.port, onread });
       if (endpoint.tls)
         s.on('data', (chunk: Buffer) => {
