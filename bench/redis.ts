@@ -8,7 +8,8 @@
  * - `sluice` — `redisSink.create(…)`, `write` of batches of `--depth` records (each batch one
  *   pipeline), records `{ k, v: 'xxx' }` over 1,000 keys (`key: <prefix>:s:{k}`, `fields: [v]`);
  * - `bare` — node-redis `sendCommand(['HSET', key, 'v', 'xxx'])` for `--depth` keys at once,
- *   awaited together: what the sink does without building commands from records;
+ *   awaited together: the client library's best (the sink wrote through it until issue 12; it
+ *   now encodes its batches itself, `resp-pipeline.ts`);
  * - `redis-benchmark` — `redis-benchmark -c 1 -P <depth> -r 1000 HSET <prefix>:b:__rand_int__ v xxx`:
  *   one connection, `depth` commands in flight; its CPU time (user + system) from the shell's
  *   `times`, its rate as it reports it.

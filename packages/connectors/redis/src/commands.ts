@@ -14,7 +14,23 @@ import {
 } from '@sluice/core';
 import { fieldText, recordJson } from './encode.ts';
 import type { RedisSinkConfig, SinkPlan } from './sink-config.ts';
-import { fillTemplate } from './template.ts';
+import { fillTemplate, type Template, templateProblem } from './template.ts';
+
+/**
+ * Where the commands of a batch go, argument by argument: the sink's RESP encoder (no array per
+ * command), or `batchCommands`'s lists. A record's commands are only begun once nothing can refuse
+ * it any more, so a refused record leaves no partial command behind.
+ */
+export interface CommandWriter {
+  /** Starts a command of record `index`: `count` strings in all, `name` (a constant) the first. */
+  begin(index: number, name: string, count: number): void;
+  /** An argument that recurs from record to record (an option such as `MAXLEN`, a script). */
+  constant(s: string): void;
+  arg(s: string): void;
+  /** An argument filled from `template` with `record`'s fields (which `templateProblem` checked). */
+  filled(template: Template, record: Row): void;
+  end(): void;
+}
 
 /** A command for the record at `index` of the batch. */
 export interface Command {
@@ -28,12 +44,34 @@ export interface Commands {
   readonly refused: Map<number, string>;
 }
 
-/** What one record becomes: its commands, or why it is refused. */
-type Built = string[][] | { problem: string };
-
-/** Builds the commands of `batch` for `plan`. */
+/** Builds the commands of `batch` for `plan` as lists of arguments (for tests and for reading). */
 export function batchCommands(batch: SinkBatch, plan: SinkPlan, config: RedisSinkConfig): Commands {
   const commands: Command[] = [];
+  let args: string[] = [];
+  const writer: CommandWriter = {
+    begin(index, name) {
+      args = [name];
+      commands.push({ index, args });
+    },
+    constant: (s) => args.push(s),
+    arg: (s) => args.push(s),
+    filled: (template, record) => args.push(fillTemplate(template, record) as string),
+    end() {},
+  };
+  const refused = writeCommands(batch, plan, config, writer);
+  return { commands, refused };
+}
+
+/**
+ * Writes the commands of `batch` for `plan` to `out`, in record order; returns the records refused
+ * before any was sent (by index, with the reason).
+ */
+export function writeCommands(
+  batch: SinkBatch,
+  plan: SinkPlan,
+  config: RedisSinkConfig,
+  out: CommandWriter,
+): Map<number, string> {
   const refused = new Map<number, string>();
   const { records, kinds, texts } = batch;
   /** The UPDATE_AFTER that replaces the hash its UPDATE_BEFORE held. */
@@ -41,28 +79,45 @@ export function batchCommands(batch: SinkBatch, plan: SinkPlan, config: RedisSin
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as Row;
     const kind: RowKind = kinds?.[i] ?? INSERT;
-    let built: Built;
+    let problem: string | undefined;
     if (kind === UPDATE_BEFORE || kind === DELETE) {
       // An UPDATE_BEFORE whose UPDATE_AFTER writes the same key (and member) over it needs no
       // removal of its own; in a hash the new record then replaces the hash in one command.
       const next = kinds?.[i + 1] === UPDATE_AFTER ? (records[i + 1] as Row) : undefined;
-      built = removal(record, next, plan);
-      if (plan.mode === 'hash' && next !== undefined && sameKey(record, next, plan)) {
-        built = [];
-        replaceAt = i + 1;
-      }
-    } else if (i === replaceAt) built = replaceHash(record, plan, config);
-    else built = write(record, texts?.[i], plan, config);
-    if ('problem' in built) refused.set(i, built.problem);
-    else for (const args of built) commands.push({ index: i, args });
+      if (plan.mode === 'hash' && next !== undefined && sameKey(record, next, plan)) replaceAt = i + 1;
+      else problem = removal(i, record, next, plan, out);
+    } else if (i === replaceAt) problem = replaceHash(i, record, plan, config, out);
+    else problem = write(i, record, texts?.[i], plan, config, out);
+    if (problem !== undefined) refused.set(i, problem);
   }
-  return { commands, refused };
+  return refused;
 }
 
 /** Whether two records name the same key (both keys fill). */
 function sameKey(a: Row, b: Row, plan: SinkPlan): boolean {
   const key = fillTemplate(plan.target, a);
   return typeof key === 'string' && fillTemplate(plan.target, b) === key;
+}
+
+/** How many of `names` the record holds a value for (not NULL, not missing). */
+function present(record: Row, names: readonly string[]): number {
+  let n = 0;
+  for (let j = 0; j < names.length; j++) {
+    const value = record[names[j] as string];
+    if (value !== null && value !== undefined) n++;
+  }
+  return n;
+}
+
+/** Writes `name value` for each of `names` the record holds a value for. */
+function pairs(record: Row, names: readonly string[], out: CommandWriter): void {
+  for (let j = 0; j < names.length; j++) {
+    const name = names[j] as string;
+    const value = record[name];
+    if (value === null || value === undefined) continue;
+    out.arg(name);
+    out.arg(fieldText(value));
+  }
 }
 
 /**
@@ -73,35 +128,65 @@ function sameKey(a: Row, b: Row, plan: SinkPlan): boolean {
 const REPLACE_HASH =
   "redis.call('DEL', KEYS[1]); if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end";
 
-function replaceHash(record: Row, plan: SinkPlan, config: RedisSinkConfig): Built {
+function replaceHash(
+  i: number,
+  record: Row,
+  plan: SinkPlan,
+  config: RedisSinkConfig,
+  out: CommandWriter,
+): string | undefined {
   const key = fillTemplate(plan.target, record);
-  if (typeof key !== 'string') return key;
-  const args = ['EVAL', REPLACE_HASH, '1', key];
-  for (const name of config.fields ?? Object.keys(record)) {
-    const value = record[name];
-    if (value !== null && value !== undefined) args.push(name, fieldText(value));
-  }
-  return args.length > 4 ? [args] : { problem: 'the record has no field to write' };
+  if (typeof key !== 'string') return key.problem;
+  const names = config.fields ?? Object.keys(record);
+  const n = present(record, names);
+  if (n === 0) return 'the record has no field to write';
+  out.begin(i, 'EVAL', 4 + 2 * n);
+  out.constant(REPLACE_HASH);
+  out.constant('1');
+  out.arg(key);
+  pairs(record, names, out);
+  out.end();
+  return undefined;
 }
 
-function removal(record: Row, next: Row | undefined, plan: SinkPlan): Built {
+/** Writes a one-key command (`DEL key`). */
+function keyCommand(i: number, name: string, key: string, out: CommandWriter): undefined {
+  out.begin(i, name, 2);
+  out.arg(key);
+  out.end();
+  return undefined;
+}
+
+function removal(
+  i: number,
+  record: Row,
+  next: Row | undefined,
+  plan: SinkPlan,
+  out: CommandWriter,
+): string | undefined {
   const key = fillTemplate(plan.target, record);
-  if (typeof key !== 'string') return key;
+  if (typeof key !== 'string') return key.problem;
   switch (plan.mode) {
     case 'hash':
-      return [['DEL', key]];
+      return keyCommand(i, 'DEL', key, out);
     case 'string':
-      return next !== undefined && fillTemplate(plan.target, next) === key ? [] : [['DEL', key]];
+      return next !== undefined && fillTemplate(plan.target, next) === key
+        ? undefined
+        : keyCommand(i, 'DEL', key, out);
     case 'sorted_set': {
       const member = memberOf(record, plan);
-      if (typeof member !== 'string') return member;
+      if (typeof member !== 'string') return member.problem;
       if (next !== undefined && plan.member !== undefined)
-        if (fillTemplate(plan.target, next) === key && memberOf(next, plan) === member) return [];
-      return [['ZREM', key, member]];
+        if (fillTemplate(plan.target, next) === key && memberOf(next, plan) === member) return undefined;
+      out.begin(i, 'ZREM', 3);
+      out.arg(key);
+      out.arg(member);
+      out.end();
+      return undefined;
     }
     default:
       // The spec's changelog lets no updating stream reach the stream and publish modes.
-      return { problem: `mode ${plan.mode} writes appends only, not deletes` };
+      return `mode ${plan.mode} writes appends only, not deletes`;
   }
 }
 
@@ -109,56 +194,93 @@ function memberOf(record: Row, plan: SinkPlan): string | { problem: string } {
   return plan.member === undefined ? recordJson(record) : fillTemplate(plan.member, record);
 }
 
-function write(record: Row, text: string | undefined, plan: SinkPlan, config: RedisSinkConfig): Built {
-  const target = fillTemplate(plan.target, record);
-  if (typeof target !== 'string') return target;
+function write(
+  i: number,
+  record: Row,
+  text: string | undefined,
+  plan: SinkPlan,
+  config: RedisSinkConfig,
+  out: CommandWriter,
+): string | undefined {
+  const problem = templateProblem(plan.target, record);
+  if (problem !== undefined) return problem;
+  const target = plan.target;
   switch (plan.mode) {
     case 'hash': {
-      const set: string[] = ['HSET', target];
-      const unset: string[] = ['HDEL', target];
-      for (const name of config.fields ?? Object.keys(record)) {
-        const value = record[name];
-        if (value === null || value === undefined) unset.push(name);
-        else set.push(name, fieldText(value));
+      const names = config.fields ?? Object.keys(record);
+      if (names.length === 0) return 'the record has no field to write';
+      const set = present(record, names);
+      if (set > 0) {
+        out.begin(i, 'HSET', 2 + 2 * set);
+        out.filled(target, record);
+        pairs(record, names, out);
+        out.end();
       }
-      const out: string[][] = [];
-      if (set.length > 2) out.push(set);
-      if (unset.length > 2) out.push(unset);
-      return out.length > 0 ? out : { problem: 'the record has no field to write' };
+      if (set < names.length) {
+        out.begin(i, 'HDEL', 2 + names.length - set);
+        out.filled(target, record);
+        for (let j = 0; j < names.length; j++) {
+          const name = names[j] as string;
+          const value = record[name];
+          if (value === null || value === undefined) out.arg(name);
+        }
+        out.end();
+      }
+      return undefined;
     }
     case 'string': {
       const value = recordValue(record, text, config);
-      if (typeof value !== 'string') return value;
-      return [
-        plan.ttl === undefined ? ['SET', target, value] : ['SET', target, value, 'PX', String(plan.ttl)],
-      ];
+      if (typeof value !== 'string') return value.problem;
+      const ttl = plan.ttl;
+      out.begin(i, 'SET', ttl === undefined ? 3 : 5);
+      out.filled(target, record);
+      out.arg(value);
+      if (ttl !== undefined) {
+        out.constant('PX');
+        out.constant(String(ttl));
+      }
+      out.end();
+      return undefined;
     }
     case 'sorted_set': {
       const name = config.score_field as string;
       const score = record[name];
       if (typeof score !== 'number' || Number.isNaN(score))
-        return {
-          problem: `score field '${name}' is ${score === undefined ? 'missing' : `${JSON.stringify(score) ?? typeof score}, not a number`}`,
-        };
+        return `score field '${name}' is ${score === undefined ? 'missing' : `${JSON.stringify(score) ?? typeof score}, not a number`}`;
       const member = memberOf(record, plan);
-      if (typeof member !== 'string') return member;
-      return [['ZADD', target, scoreText(score), member]];
+      if (typeof member !== 'string') return member.problem;
+      out.begin(i, 'ZADD', 4);
+      out.filled(target, record);
+      out.arg(scoreText(score));
+      out.arg(member);
+      out.end();
+      return undefined;
     }
     case 'stream': {
-      const args = ['XADD', target];
-      if (config.maxlen !== undefined) args.push('MAXLEN', '~', String(config.maxlen));
-      args.push('*');
-      const fixed = args.length;
-      for (const name of config.fields ?? Object.keys(record)) {
-        const value = record[name];
-        if (value !== null && value !== undefined) args.push(name, fieldText(value));
+      const names = config.fields ?? Object.keys(record);
+      const n = present(record, names);
+      if (n === 0) return 'the record has no field to write';
+      const maxlen = config.maxlen;
+      out.begin(i, 'XADD', (maxlen === undefined ? 3 : 6) + 2 * n);
+      out.filled(target, record);
+      if (maxlen !== undefined) {
+        out.constant('MAXLEN');
+        out.constant('~');
+        out.constant(String(maxlen));
       }
-      return args.length > fixed ? [args] : { problem: 'the record has no field to write' };
+      out.constant('*');
+      pairs(record, names, out);
+      out.end();
+      return undefined;
     }
     case 'publish': {
       const value = recordValue(record, text, config);
-      if (typeof value !== 'string') return value;
-      return [['PUBLISH', target, value]];
+      if (typeof value !== 'string') return value.problem;
+      out.begin(i, 'PUBLISH', 3);
+      out.filled(target, record);
+      out.arg(value);
+      out.end();
+      return undefined;
     }
   }
 }

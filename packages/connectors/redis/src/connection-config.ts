@@ -22,8 +22,9 @@ export const connectionFields = {
     default: '30s',
     description:
       'How long the connection may wait for data from the server while it expects some before it ' +
-      'counts as lost (and is opened again; the commands waiting fail as transient). An idle ' +
-      'connection is kept alive with a PING every third of this. At least 1s.',
+      'counts as lost (and is opened again; the commands waiting fail as transient). The lookup and ' +
+      "the source keep an idle connection alive with a PING every third of this (the sink's is " +
+      'opened again when it next writes, if it was closed meanwhile). At least 1s.',
     examples: ['5s'],
   }),
 };

@@ -29,11 +29,13 @@ const SETUP_REPLIES = /^(NOAUTH|WRONGPASS|NOPERM)\b/;
  * permissions; `transient` — the connection or the server's state: try again.
  */
 export function failureKind(err: unknown): 'refused' | 'setup' | 'transient' {
-  if (err instanceof ErrorReply) {
-    if (SETUP_REPLIES.test(err.message)) return 'setup';
-    return TRANSIENT_REPLIES.test(err.message) ? 'transient' : 'refused';
-  }
-  return 'transient';
+  return err instanceof ErrorReply ? replyKind(err.message) : 'transient';
+}
+
+/** What an error reply (its text, `WRONGTYPE …`) means, as `failureKind`. */
+export function replyKind(message: string): 'refused' | 'setup' | 'transient' {
+  if (SETUP_REPLIES.test(message)) return 'setup';
+  return TRANSIENT_REPLIES.test(message) ? 'transient' : 'refused';
 }
 
 /** The message of an error, without the URL (which may hold a password). */

@@ -277,6 +277,40 @@ describe('redis sink', { skip: !available }, () => {
     assert.equal(await r.get(`${p}:2`), 'a string', 'the refused key is left as it was');
   });
 
+  test('a WRONGTYPE in the middle of a pipelined batch: that record dead-lettered with the reason, every other written — the same at batch sizes 1, 7 and 1000', async () => {
+    const r = redisClient();
+    // 1000 records over 300 keys (later records overwrite earlier ones of their key), two of them
+    // to keys holding a string: HSET on those is refused by Redis in the middle of the pipeline.
+    const records = Array.from({ length: 1000 }, (_v, i) => ({ id: i % 300, v: `v${i}-é€😀`, n: i }));
+    const blocked = new Set([137, 277]);
+    const expected = new Map<number, { id: string; v: string; n: string }>();
+    for (const x of records)
+      if (!blocked.has(x.id)) expected.set(x.id, { id: String(x.id), v: x.v, n: String(x.n) });
+    for (const size of [1, 7, 1000]) {
+      const p = fresh(`mid-batch-${size}`);
+      for (const id of blocked) await r.set(`${p}:${id}`, 'a string');
+      const sink = await openSink({ mode: 'hash', key: `${p}:{id}` });
+      const refused: { index: number; message: string }[] = [];
+      for (let from = 0; from < records.length; from += size)
+        for (const x of (await sink.write(batch(records.slice(from, from + size)))) ?? [])
+          refused.push({ index: from + x.index, message: x.message });
+      await sink.close();
+      assert.deepEqual(
+        refused.map((x) => x.index),
+        records.flatMap((x, i) => (blocked.has(x.id) ? [i] : [])),
+        `batch size ${size}: the records of the blocked keys are refused, and only they`,
+      );
+      for (const x of refused)
+        assert.match(
+          x.message,
+          /^Redis refused HSET: WRONGTYPE Operation against a key holding the wrong kind of value$/,
+        );
+      for (const [id, hash] of expected)
+        assert.deepEqual({ ...(await r.hGetAll(`${p}:${id}`)) }, hash, `batch size ${size}: key ${id}`);
+      for (const id of blocked) assert.equal(await r.get(`${p}:${id}`), 'a string');
+    }
+  });
+
   test('the spec takes changelogs in hash, string and sorted_set modes, and upserts by the template’s fields', () => {
     const config = (options: { [k: string]: unknown }) => {
       const checked = validateConfig<RedisSinkConfig>(redisSink.config, options);

@@ -68,10 +68,20 @@ export function fillTemplate(template: Template, record: Row): string | { proble
     const name = fields[i] as string;
     const value = record[name];
     if (value === null || value === undefined)
-      return {
-        problem: `field '${name}' of template '${template.text}' is ${value === null ? 'NULL' : 'missing'}`,
-      };
+      return { problem: templateProblem(template, record) as string };
     out += fieldText(value) + (parts[i + 1] as string);
   }
   return out;
+}
+
+/** Why `template` cannot be filled from `record` (as `fillTemplate`), or undefined when it can. */
+export function templateProblem(template: Template, record: Row): string | undefined {
+  const { fields } = template;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i] as string;
+    const value = record[name];
+    if (value === null || value === undefined)
+      return `field '${name}' of template '${template.text}' is ${value === null ? 'NULL' : 'missing'}`;
+  }
+  return undefined;
 }
