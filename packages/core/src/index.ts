@@ -70,7 +70,10 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
   type LatestCheckpoint,
+  latestReadable,
   type SlotCheckpoint,
+  type StoredRead,
+  unreadableOf,
 } from './checkpoint/index.ts';
 export type {
   DecodeFailure,

@@ -261,37 +261,7 @@ export function planJoin(
       q.start,
       'aggregating a join in one query is not supported by Sluice SQL yet: make the join a view (CREATE VIEW j AS SELECT … FROM … JOIN …) and GROUP BY over the view',
     );
-  // `t.*`: each column of table t, as if listed (`t.col`, written where the star is).
-  const items = q.items.flatMap((item): SelectItem[] => {
-    if (item.star === undefined) return [item];
-    const star = item.star;
-    const side = sides.find((s) => s.qualifier === star.text);
-    if (side === undefined)
-      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
-    return side.relation.columns.map((column) => ({
-      expr: {
-        kind: 'member',
-        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
-        name: column,
-        start: item.expr.end,
-        end: item.expr.end,
-      },
-      text: `${star.text}.${formatName(column)}`,
-    }));
-  });
-  const output: OutputColumn[] = items.map((item, i) => {
-    const read = scope.column(item.expr);
-    const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
-    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
-  });
-  if (target && output.length !== target.columns.length)
-    p.fail(q.start, columnCountMessage(output.length, target));
-  const names = new Set<string>();
-  for (const c of output) {
-    if (names.has(c.name))
-      p.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
-    names.add(c.name);
-  }
+  const output = joinOutput(p, q, scope, q.items, target);
   const fields = Object.fromEntries(output.map((c) => [c.name, c.text]));
   const inputs = sides.map((s) => s.relation.ref);
   const updating =
@@ -398,36 +368,7 @@ function planLookupJoin(
     keys.push(scope.rewrite(l.e, true));
     columns.push(r.read.column);
   }
-  const items = q.items.flatMap((item): SelectItem[] => {
-    if (item.star === undefined) return [item];
-    const star = item.star;
-    const s = [left, right].find((x) => x.qualifier === star.text);
-    if (s === undefined)
-      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
-    return s.relation.columns.map((column) => ({
-      expr: {
-        kind: 'member',
-        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
-        name: column,
-        start: item.expr.end,
-        end: item.expr.end,
-      },
-      text: `${star.text}.${formatName(column)}`,
-    }));
-  });
-  const output: OutputColumn[] = items.map((item, i) => {
-    const read = scope.column(item.expr);
-    const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
-    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
-  });
-  if (target && output.length !== target.columns.length)
-    p.fail(q.start, columnCountMessage(output.length, target));
-  const names = new Set<string>();
-  for (const c of output) {
-    if (names.has(c.name))
-      p.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
-    names.add(c.name);
-  }
+  const output = joinOutput(p, q, scope, q.items, target);
   const table: { [key: string]: unknown } = { type: lookup.type, ...lookup.config };
   if (lookup.keyOption && table.key === undefined) table.key = columns.length === 1 ? columns[0] : columns;
   const step = `${id}-lookup`;
@@ -449,6 +390,51 @@ function planLookupJoin(
   p.locate(step, 'key', join.on.expr.start);
   for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
   return { ref: step, columns: output.map((c) => c.name), fromSource: false };
+}
+
+/**
+ * A join's select list as its output columns: `t.*` stands for each column of table t, as if
+ * listed (`t.col`, written where the star is); names come from aliases, else the columns read;
+ * the count must match `target`'s columns and no name may repeat.
+ */
+function joinOutput(
+  p: JoinPlanner,
+  q: Select,
+  scope: JoinScope,
+  items: readonly SelectItem[],
+  target: Target | undefined,
+): OutputColumn[] {
+  const listed = items.flatMap((item): SelectItem[] => {
+    if (item.star === undefined) return [item];
+    const star = item.star;
+    const side = scope.sides.find((s) => s.qualifier === star.text);
+    if (side === undefined)
+      return p.fail(star.start, `FROM has no table '${star.text}'; it has ${scope.describeSides()}`);
+    return side.relation.columns.map((column) => ({
+      expr: {
+        kind: 'member',
+        object: { kind: 'field', name: star.text, start: item.expr.end, end: item.expr.end },
+        name: column,
+        start: item.expr.end,
+        end: item.expr.end,
+      },
+      text: `${star.text}.${formatName(column)}`,
+    }));
+  });
+  const output: OutputColumn[] = listed.map((item, i) => {
+    const read = scope.column(item.expr);
+    const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
+    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
+  });
+  if (target && output.length !== target.columns.length)
+    p.fail(q.start, columnCountMessage(output.length, target));
+  const names = new Set<string>();
+  for (const c of output) {
+    if (names.has(c.name))
+      p.fail(c.start, `the query gives two columns named '${c.name}'; rename one with AS`);
+    names.add(c.name);
+  }
+  return output;
 }
 
 /**

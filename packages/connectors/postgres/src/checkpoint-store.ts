@@ -14,11 +14,13 @@
 
 import type { Logger } from '@sluice/core';
 import {
-  type CheckpointData,
   type CheckpointStore,
   decodeCheckpoint,
   type LatestCheckpoint,
+  latestReadable,
   SluiceError,
+  type StoredRead,
+  unreadableOf,
 } from '@sluice/core';
 import pg from 'pg';
 
@@ -180,28 +182,11 @@ export class PostgresCheckpointStore implements CheckpointStore {
   }
 
   async latest(): Promise<LatestCheckpoint | undefined> {
-    const skipped: { file: string; reason: string }[] = [];
-    for (const row of await this.#rows()) {
-      const read = this.#decode(row);
-      if ('data' in read) return { data: read.data, file: read.file, skipped };
-      skipped.push(read);
-    }
-    if (skipped.length > 0) {
-      throw new SluiceError(
-        'CHECKPOINT_CORRUPT',
-        `no checkpoint of ${this.name} can be read: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}`,
-      );
-    }
-    return undefined;
+    return latestReadable(this.name, await this.#rows(), async (row) => this.#decode(row));
   }
 
   async unreadable(): Promise<{ file: string; reason: string }[]> {
-    const out: { file: string; reason: string }[] = [];
-    for (const row of await this.#rows()) {
-      const read = this.#decode(row);
-      if (!('data' in read)) out.push(read);
-    }
-    return out;
+    return unreadableOf(await this.#rows(), async (row) => this.#decode(row));
   }
 
   async setAside(file: string): Promise<string> {
@@ -245,10 +230,7 @@ export class PostgresCheckpointStore implements CheckpointStore {
     return rows.map((r) => ({ id: Number(r.id), bytes: r.bytes }));
   }
 
-  #decode(row: {
-    id: number;
-    bytes: Buffer;
-  }): { data: CheckpointData; file: string } | { file: string; reason: string } {
+  #decode(row: { id: number; bytes: Buffer }): StoredRead {
     const file = this.#file(row.id);
     try {
       const data = decodeCheckpoint(row.bytes, file);

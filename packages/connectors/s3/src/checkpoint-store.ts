@@ -29,14 +29,16 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  type CheckpointData,
   type CheckpointSlot,
   type CheckpointStore,
   decodeCheckpoint,
   type LatestCheckpoint,
   type Logger,
+  latestReadable,
   type SlotCheckpoint,
   SluiceError,
+  type StoredRead,
+  unreadableOf,
 } from '@sluice/core';
 import { createClient, describeError, statusOf } from './client-config.ts';
 
@@ -210,28 +212,13 @@ export class S3CheckpointStore implements CheckpointStore {
   }
 
   async latest(): Promise<LatestCheckpoint | undefined> {
-    const skipped: { file: string; reason: string }[] = [];
-    for (const entry of (await this.#readHead())?.head.checkpoints ?? []) {
-      const read = await this.#decode(entry);
-      if ('data' in read) return { data: read.data, file: read.file, skipped };
-      skipped.push(read);
-    }
-    if (skipped.length > 0) {
-      throw new SluiceError(
-        'CHECKPOINT_CORRUPT',
-        `no checkpoint of ${this.name} can be read: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}`,
-      );
-    }
-    return undefined;
+    return latestReadable(this.name, (await this.#readHead())?.head.checkpoints ?? [], (e) =>
+      this.#decode(e),
+    );
   }
 
   async unreadable(): Promise<{ file: string; reason: string }[]> {
-    const out: { file: string; reason: string }[] = [];
-    for (const entry of (await this.#readHead())?.head.checkpoints ?? []) {
-      const read = await this.#decode(entry);
-      if (!('data' in read)) out.push(read);
-    }
-    return out;
+    return unreadableOf((await this.#readHead())?.head.checkpoints ?? [], (e) => this.#decode(e));
   }
 
   async setAside(file: string): Promise<string> {
@@ -374,9 +361,7 @@ export class S3CheckpointStore implements CheckpointStore {
     }
   }
 
-  async #decode(
-    entry: SlotEntry,
-  ): Promise<{ data: CheckpointData; file: string } | { file: string; reason: string }> {
+  async #decode(entry: SlotEntry): Promise<StoredRead> {
     const file = this.#file(entry);
     let bytes: Uint8Array;
     try {

@@ -3,6 +3,7 @@
  * (`encodeCheckpoint`) and hands the bytes to a store, which writes them asynchronously.
  */
 
+import { SluiceError } from '../errors.ts';
 import type { CheckpointData } from './checkpoint-format.ts';
 
 /** The newest checkpoint that could be read, and the newer ones that could not. */
@@ -89,4 +90,44 @@ export interface CheckpointSlot {
   readonly held: boolean;
   /** Its newest checkpoint; undefined when it has none. */
   readonly checkpoint: SlotCheckpoint | undefined;
+}
+
+/** One stored checkpoint as a store read it: decoded, or why it could not be. */
+export type StoredRead = { data: CheckpointData; file: string } | { file: string; reason: string };
+
+/**
+ * `latest()` of a store whose checkpoints are `entries`, newest first, each read by `read`: the
+ * first that decodes, with the newer ones skipped; CHECKPOINT_CORRUPT naming each when none does.
+ */
+export async function latestReadable<E>(
+  name: string,
+  entries: Iterable<E>,
+  read: (entry: E) => Promise<StoredRead>,
+): Promise<LatestCheckpoint | undefined> {
+  const skipped: { file: string; reason: string }[] = [];
+  for (const entry of entries) {
+    const got = await read(entry);
+    if ('data' in got) return { data: got.data, file: got.file, skipped };
+    skipped.push(got);
+  }
+  if (skipped.length > 0) {
+    throw new SluiceError(
+      'CHECKPOINT_CORRUPT',
+      `no checkpoint of ${name} can be read: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}`,
+    );
+  }
+  return undefined;
+}
+
+/** `unreadable()` of a store whose checkpoints are `entries`, each read by `read`. */
+export async function unreadableOf<E>(
+  entries: Iterable<E>,
+  read: (entry: E) => Promise<StoredRead>,
+): Promise<{ file: string; reason: string }[]> {
+  const out: { file: string; reason: string }[] = [];
+  for (const entry of entries) {
+    const got = await read(entry);
+    if (!('data' in got)) out.push(got);
+  }
+  return out;
 }

@@ -10,11 +10,14 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
 } from './checkpoint-format.ts';
-export type {
-  CheckpointSlot,
-  CheckpointStore,
-  LatestCheckpoint,
-  SlotCheckpoint,
+export {
+  type CheckpointSlot,
+  type CheckpointStore,
+  type LatestCheckpoint,
+  latestReadable,
+  type SlotCheckpoint,
+  type StoredRead,
+  unreadableOf,
 } from './checkpoint-store.ts';
 export {
   checkpointFileName,
