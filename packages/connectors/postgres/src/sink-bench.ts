@@ -10,10 +10,14 @@
  * timed pass runs compiled code as a long-running job does; by default it runs cold.
  *
  *   node packages/connectors/postgres/src/sink-bench.ts [rows] [batch_size] [write] [warm]
+ *
+ * With SLUICE_BENCH_PROFILE=FILE it writes a CPU profile of the sink's timed pass alone to FILE
+ * (`node bench/profile-summary.ts FILE` summarizes it).
  */
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Row } from '@sluice/core';
@@ -62,6 +66,13 @@ try {
   const [backend] = backends;
   const backendCpu = () => statCpu(readFileSync(`/proc/${backend.pid}/stat`, 'utf8'));
   const backend0 = backendCpu();
+  const profileFile = process.env.SLUICE_BENCH_PROFILE;
+  const session = profileFile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let from = 0; from < rows; from += writeSize)
@@ -72,6 +83,11 @@ try {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  if (session && profileFile) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(profileFile, JSON.stringify(profile));
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-bench-'));
   const file = join(dir, 'rows.tsv');

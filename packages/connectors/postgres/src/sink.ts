@@ -271,11 +271,17 @@ export class PostgresSink implements Sink {
   async #appendOpen(batch: SinkBatch, all: readonly number[]): Promise<void> {
     const statements = this.#need();
     if (this.#copy === undefined || this.#copy.failure !== undefined) await this.#reopen(true);
-    this.#kept.push(batch);
+    // The batch's arrays belong to the runtime: kept as copies (the records themselves are not changed).
+    const { records, times, kinds } = batch;
+    this.#kept.push(
+      kinds === undefined
+        ? { records: records.slice(), times: times.slice() }
+        : { records: records.slice(), times: times.slice(), kinds: kinds.slice() },
+    );
     const copy = this.#copy;
     if (copy === undefined) throw new SluiceError('INTERNAL', 'postgres sink: no COPY open after reopening');
     for (const chunk of chunks(all, this.#config.batch_size)) {
-      const text = statements.copyText(batch.records, chunk);
+      const text = statements.copyText(records, chunk);
       this.#keptBytes += text.length;
       await copy.write(text);
       // The COPY ended on a refused row (of this or an earlier write): this batch is kept, so it is written again there.
