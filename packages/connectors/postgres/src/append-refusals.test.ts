@@ -106,6 +106,40 @@ describe('postgres at_least_once append: refusals found in a long-open COPY', { 
     });
   }
 
+  test('a connection the server terminates while the open COPY holds a bad row: the kept rows are written again on a new one, the bad row refused once', async () => {
+    const table = schema.table('broken');
+    await schema.query(`CREATE TABLE ${table} (id integer, code varchar(3) NOT NULL)`);
+    const sink = await openSink({
+      url: PG_URL,
+      table,
+      retry: { initial_backoff: '10ms', max_backoff: '50ms' },
+    });
+    const bad = { id: 3, code: 'too long' };
+    const first = [{ id: 1, code: 'a' }, { id: 2, code: 'b' }, bad, { id: 4, code: 'd' }];
+    assert.equal(await sink.write(batchOf(first)), undefined);
+    // The server may or may not have read the bad row yet; either way the transaction is gone with the connection.
+    const killed = await schema.query<{ ok: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'sluice out' AND query LIKE $1`,
+      [`%${table.split('.')[1]}%`],
+    );
+    assert.deepEqual(killed, [{ ok: true }], 'the sink’s connection was terminated');
+    await sink.write(batchOf([{ id: 5, code: 'e' }]));
+    await sink.close();
+    const refused = sink.takeRejections?.() ?? [];
+    assert.deepEqual(
+      refused.map((r) => r.record),
+      [bad],
+      'the bad row, once',
+    );
+    assert.match(refused[0].message, /value too long for type character varying\(3\)/);
+    const ids = await schema.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`);
+    assert.deepEqual(
+      ids.map((r) => r.id),
+      [1, 2, 4, 5],
+      'every good row once',
+    );
+  });
+
   test('in a job: the rows refused after their write go to the dead-letter output with the reason', async () => {
     const table = schema.table('job_append');
     await schema.query(`CREATE TABLE ${table} (id integer, code varchar(3) NOT NULL)`);
