@@ -1,6 +1,8 @@
 /**
  * One `COPY … FROM STDIN` kept open while text is written into it, possibly over many writes of
- * the sink: a `pg` submittable that frames the text as CopyData on the connection's socket.
+ * the sink: a `pg` submittable that frames the text as CopyData on the connection's socket; and
+ * `CopyWindows`, a run of them in one transaction that bounds the text the server has not
+ * confirmed.
  */
 
 import type { Duplex } from 'node:stream';
@@ -11,7 +13,9 @@ const COPY_DATA = 0x64;
 const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
 
 /**
- * A COPY in progress. `write` hands text to the socket (waiting only while the socket is full),
+ * A COPY in progress. `write` hands text to the socket (waiting only while the socket is full;
+ * before the server is ready for rows — its turn on the connection has not come — the frames
+ * are held in memory and `write` does not wait: `CopyWindows` bounds them),
  * `end` finishes the statement and resolves once the server has taken every row, or rejects
  * with the server's error. The server checks rows as they arrive: when it refuses one it ends
  * the COPY at once (the rows sent after it are dropped, the transaction is aborted), and
@@ -24,6 +28,8 @@ export class CopyIn implements pg.Submittable {
   /** Frames written before the server was ready. */
   #early: Buffer[] = [];
   #ended = false;
+  /** The text bytes written into it. */
+  #bytes = 0;
   #failure: unknown;
   #settled = false;
   #waiters: (() => void)[] = [];
@@ -44,6 +50,16 @@ export class CopyIn implements pg.Submittable {
   /** Why the COPY ended early (the server refused a row, or the connection broke), if it did. */
   get failure(): unknown {
     return this.#failure;
+  }
+
+  /** The text bytes written into it so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether the server has confirmed every row (the statement completed) or the COPY failed. */
+  get settled(): boolean {
+    return this.#settled;
   }
 
   /** Called by `pg` when the statement's turn comes on the connection. */
@@ -77,8 +93,9 @@ export class CopyIn implements pg.Submittable {
   }
 
   /**
-   * Sends `text` (whole lines of COPY's text format) to the server; resolves at once, or when
-   * the socket has room again, or when the COPY ended. Nothing is sent once it failed.
+   * Sends `text` (whole lines of COPY's text format) to the server, or holds it until the server
+   * is ready for rows; resolves at once, or when the socket has room again, or when the COPY
+   * ended. Nothing is sent once it failed.
    */
   write(text: string): Promise<void> | undefined {
     if (this.#failure !== undefined || this.#ended) return undefined;
@@ -87,10 +104,11 @@ export class CopyIn implements pg.Submittable {
     frame[0] = COPY_DATA;
     frame.writeUInt32BE(length + 4, 1);
     frame.write(text, 5);
+    this.#bytes += length;
     const socket = this.#socket;
     if (socket === undefined) {
       this.#early.push(frame);
-      return this.#wait();
+      return undefined;
     }
     if (socket.write(frame)) return undefined;
     const waiting = this.#wait();
@@ -123,5 +141,86 @@ export class CopyIn implements pg.Submittable {
     this.#wake();
     if (err === undefined) this.#resolve();
     else this.#reject(err);
+  }
+}
+
+/**
+ * The COPYs of `at_least_once` appends inside one open transaction, one after another: the text
+ * the server has not confirmed is bounded. The server acknowledges nothing inside a COPY, and the
+ * kernel's socket buffers take hundreds of KiB on loopback without waiting, so a COPY kept open
+ * over many writes would let the source read on however slow the server is. Once the current
+ * COPY holds `window` bytes it is ended (CopyDone: the server's CommandComplete confirms every
+ * row in it, in the open transaction, nothing committed) and the writes go on into the next one,
+ * held in memory until the previous completes (`pg` runs one statement at a time). When a COPY
+ * fills while the one before it is still unconfirmed, the write waits for that one: at most
+ * about two windows are unconfirmed. With a fast server the previous COPY completes while the
+ * next fills, so nothing waits; with a slow one the wait reaches the source.
+ */
+export class CopyWindows {
+  readonly #client: pg.Client;
+  readonly #statement: string;
+  readonly #window: number;
+  /** The COPY taking the writes. */
+  #current: CopyIn;
+  /** COPYs ended and not yet confirmed (or found failed), oldest first. */
+  #ended: CopyIn[] = [];
+  /** The first failure of a COPY no longer in `#ended`. */
+  #failure: unknown;
+
+  constructor(client: pg.Client, statement: string, window: number) {
+    this.#client = client;
+    this.#statement = statement;
+    this.#window = window;
+    this.#current = client.query(new CopyIn(statement));
+  }
+
+  /**
+   * Why a COPY of the run failed, if one did: the oldest failure (after a refused row the next
+   * COPYs fail only because the transaction is aborted).
+   */
+  get failure(): unknown {
+    if (this.#failure !== undefined) return this.#failure;
+    for (const copy of this.#ended) if (copy.failure !== undefined) return copy.failure;
+    return this.#current.failure;
+  }
+
+  /**
+   * Sends `text` into the current COPY; ends it once it holds a window, and then waits while the
+   * COPY before it is unconfirmed. Resolves at once when nothing has to wait.
+   */
+  write(text: string): Promise<void> | undefined {
+    const current = this.#current;
+    const waiting = current.write(text);
+    this.#prune();
+    if (current.bytes < this.#window || current.failure !== undefined) return waiting;
+    void current.end();
+    this.#ended.push(current);
+    this.#current = this.#client.query(new CopyIn(this.#statement));
+    if (this.#ended.length < 2 && waiting === undefined) return undefined;
+    return this.#hold(waiting);
+  }
+
+  /** Ends the current COPY; resolves once the server confirmed every COPY, rejects with the first failure. */
+  async end(): Promise<void> {
+    const all = [...this.#ended, this.#current];
+    for (const copy of all) await copy.end().catch(() => {});
+    const failure = this.failure;
+    if (failure !== undefined) throw failure;
+  }
+
+  async #hold(waiting: Promise<void> | undefined): Promise<void> {
+    await waiting;
+    while (this.#ended.length > 1 && this.failure === undefined) {
+      await this.#ended[0].end().catch(() => {});
+      this.#prune();
+    }
+  }
+
+  /** Drops the confirmed COPYs from the front of `#ended`, keeping the first failure. */
+  #prune(): void {
+    while (this.#ended.length > 0 && this.#ended[0].settled) {
+      const copy = this.#ended.shift();
+      if (copy?.failure !== undefined) this.#failure ??= copy.failure;
+    }
   }
 }

@@ -23,7 +23,7 @@ import {
 } from '@sluice/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { CopyIn } from './copy-in.ts';
+import { CopyWindows } from './copy-in.ts';
 import { failureKind, serverReason, sinkError } from './pg-errors.ts';
 import {
   checkPreparedAllowed,
@@ -57,6 +57,15 @@ type Statement = (client: pg.Client, indexes: readonly number[]) => Promise<void
 const OPEN_BYTES = 8 * 1024 * 1024;
 /** … or, at the end of a write, once it has been open this long (ms). */
 const OPEN_MS = 1000;
+/**
+ * `at_least_once` appends: the COPY text of one COPY of the open transaction; about two of them
+ * at most are unconfirmed by the server, so a slow server holds the writes back (see
+ * `CopyWindows`). Small enough that a slow server stops the source within a few hundred KiB of
+ * rows (the conformance suite's slow-server test pushes about 120 KiB and needs it stopped
+ * before all are read); large enough that a statement's start and end and a round trip per
+ * window cost little (docs/benchmarks.md).
+ */
+const COPY_WINDOW = 32 * 1024;
 
 /** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
 export class PostgresSink implements Sink {
@@ -79,7 +88,7 @@ export class PostgresSink implements Sink {
    * `at_least_once` appends: the COPY kept open across writes inside the open transaction (see
    * `#appendOpen`), while it is.
    */
-  #copy: CopyIn | undefined;
+  #copy: CopyWindows | undefined;
   /**
    * `at_least_once` appends: the batches written into the open transaction and not yet
    * committed, in order — what is written again, refused rows set apart, when the server refuses
@@ -258,12 +267,14 @@ export class PostgresSink implements Sink {
   }
 
   /**
-   * at_least_once: sends the batch into the COPY kept open across writes inside the open
-   * transaction, and resolves once the text is on its way: the server's statement start and end
-   * and a round trip per write cost more than half the time (a commit per write, a WAL flush
-   * each, more still; see docs/benchmarks.md). The batch is kept until the commit. When the
-   * server refuses a row it ends the COPY and the transaction aborts; the next write, or the
-   * checkpoint or close, finds that (`CopyIn.failure`) and writes every kept row again in a new
+   * at_least_once: sends the batch into the COPYs kept open across writes inside the open
+   * transaction, and resolves once the text is on its way — or, when about two windows of it
+   * (`COPY_WINDOW`) are not yet confirmed by the server, once the older is (`CopyWindows`), so a
+   * slow server holds the source back: the server's statement start and end and a round trip
+   * per write cost more than half the time (a commit per write, a WAL flush each, more still;
+   * see docs/benchmarks.md). The batch is kept until the commit. When the server refuses a row
+   * it ends that COPY and the transaction aborts; the next write, or the checkpoint or close,
+   * finds that (`CopyWindows.failure`) and writes every kept row again in a new
    * transaction with the refused ones set apart (`#rewrite`), reported by `takeRejections`. A
    * connection that breaks is opened again and the kept rows written the same way, so a resolved
    * write is never lost.
@@ -307,7 +318,7 @@ export class PostgresSink implements Sink {
     }
     await this.#attempt('append', async (client) => {
       await this.#rewrite(client);
-      if (open) this.#copy = client.query(new CopyIn(this.#need().copy));
+      if (open) this.#copy = new CopyWindows(client, this.#need().copy, COPY_WINDOW);
     });
   }
 
