@@ -106,6 +106,40 @@ describe('postgres at_least_once append: refusals found in a long-open COPY', { 
     });
   }
 
+  test('rows over many COPY windows: a bad row in a COPY already ended (not yet confirmed) is refused once, every good row written once', async () => {
+    const table = schema.table('windows');
+    await schema.query(`CREATE TABLE ${table} (id integer, code varchar(3) NOT NULL, pad text)`);
+    const sink = await openSink({ url: PG_URL, table, batch_size: 100 });
+    // ≈ 210 bytes a row: 4,000 rows are ≈ 820 KiB of COPY text, several windows from 32 KiB up.
+    const pad = 'p'.repeat(200);
+    const bad = new Set([5, 160, 161, 700, 1900, 3999]);
+    const records: Row[] = Array.from({ length: 4000 }, (_v, id) =>
+      bad.has(id) ? { id, code: 'too long', pad } : { id, code: 'ok', pad },
+    );
+    const refused: Row[] = [];
+    for (let from = 0; from < records.length; from += 100) {
+      assert.equal(await sink.write(batchOf(records.slice(from, from + 100))), undefined);
+      for (const r of sink.takeRejections?.() ?? []) refused.push(r.record);
+    }
+    await sink.close();
+    for (const r of sink.takeRejections?.() ?? []) refused.push(r.record);
+    assert.deepEqual(
+      refused.map((r) => Number(r.id)).sort((a, b) => a - b),
+      [...bad],
+    );
+    const ids = await schema.query<{ id: number; n: number }>(
+      `SELECT id, count(*)::int AS n FROM ${table} GROUP BY id ORDER BY id`,
+    );
+    assert.deepEqual(
+      ids.map((r) => r.id),
+      records.map((r) => Number(r.id)).filter((id) => !bad.has(id)),
+    );
+    assert.ok(
+      ids.every((r) => r.n === 1),
+      'each once',
+    );
+  });
+
   test('a connection the server terminates while the open COPY holds a bad row: the kept rows are written again on a new one, the bad row refused once', async () => {
     const table = schema.table('broken');
     await schema.query(`CREATE TABLE ${table} (id integer, code varchar(3) NOT NULL)`);
@@ -118,10 +152,15 @@ describe('postgres at_least_once append: refusals found in a long-open COPY', { 
     const first = [{ id: 1, code: 'a' }, { id: 2, code: 'b' }, bad, { id: 4, code: 'd' }];
     assert.equal(await sink.write(batchOf(first)), undefined);
     // The server may or may not have read the bad row yet; either way the transaction is gone with the connection.
-    const killed = await schema.query<{ ok: boolean }>(
-      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'sluice out' AND query LIKE $1`,
-      [`%${table.split('.')[1]}%`],
-    );
+    // The write does not wait for the server to start the COPY: its backend may show it a moment later.
+    let killed: { ok: boolean }[] = [];
+    for (let i = 0; i < 100 && killed.length === 0; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      killed = await schema.query<{ ok: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'sluice out' AND query LIKE $1`,
+        [`%${table.split('.')[1]}%`],
+      );
+    }
     assert.deepEqual(killed, [{ ok: true }], 'the sink’s connection was terminated');
     await sink.write(batchOf([{ id: 5, code: 'e' }]));
     await sink.close();

@@ -144,22 +144,42 @@ export class CopyIn implements pg.Submittable {
   }
 }
 
+/** How a run of COPYs sizes its windows (bytes of COPY text). */
+export interface Windows {
+  /** The first COPY's window, and the least a window shrinks to. */
+  readonly min: number;
+  /** The most a window grows to. */
+  readonly max: number;
+}
+
+/** A wait for the older COPY at most this long (ms) doubles the window: the server keeps up. */
+const GROW_MS = 20;
+/** A wait longer than this (ms) halves it: the server is slow, the source is held back sooner. */
+const SHRINK_MS = 250;
+
 /**
  * The COPYs of `at_least_once` appends inside one open transaction, one after another: the text
  * the server has not confirmed is bounded. The server acknowledges nothing inside a COPY, and the
  * kernel's socket buffers take hundreds of KiB on loopback without waiting, so a COPY kept open
  * over many writes would let the source read on however slow the server is. Once the current
- * COPY holds `window` bytes it is ended (CopyDone: the server's CommandComplete confirms every
+ * COPY holds a window of text it is ended (CopyDone: the server's CommandComplete confirms every
  * row in it, in the open transaction, nothing committed) and the writes go on into the next one,
  * held in memory until the previous completes (`pg` runs one statement at a time). When a COPY
  * fills while the one before it is still unconfirmed, the write waits for that one: at most
  * about two windows are unconfirmed. With a fast server the previous COPY completes while the
  * next fills, so nothing waits; with a slow one the wait reaches the source.
+ *
+ * The window starts small (`min`) and doubles, up to `max`, each time the older COPY was
+ * confirmed within GROW_MS of being needed, halving when that took longer than SHRINK_MS: a
+ * COPY statement costs the server milliseconds of its own (start, end), so a fast server is
+ * given few large COPYs, while a slow one still holds the source back within two small windows
+ * — what is unconfirmed stays about the same time of the server's work, not the same bytes.
  */
 export class CopyWindows {
   readonly #client: pg.Client;
   readonly #statement: string;
-  readonly #window: number;
+  readonly #sizes: Windows;
+  #window: number;
   /** The COPY taking the writes. */
   #current: CopyIn;
   /** COPYs ended and not yet confirmed (or found failed), oldest first. */
@@ -167,11 +187,18 @@ export class CopyWindows {
   /** The first failure of a COPY no longer in `#ended`. */
   #failure: unknown;
 
-  constructor(client: pg.Client, statement: string, window: number) {
+  /** `window`: the first COPY's (a run after a commit goes on with the last run's). */
+  constructor(client: pg.Client, statement: string, sizes: Windows, window = sizes.min) {
     this.#client = client;
     this.#statement = statement;
-    this.#window = window;
+    this.#sizes = sizes;
+    this.#window = Math.min(sizes.max, Math.max(sizes.min, window));
     this.#current = client.query(new CopyIn(statement));
+  }
+
+  /** The current window (bytes). */
+  get window(): number {
+    return this.#window;
   }
 
   /**
@@ -196,7 +223,7 @@ export class CopyWindows {
     void current.end();
     this.#ended.push(current);
     this.#current = this.#client.query(new CopyIn(this.#statement));
-    if (this.#ended.length < 2 && waiting === undefined) return undefined;
+    if (this.#ended.length < 2) return waiting;
     return this.#hold(waiting);
   }
 
@@ -208,12 +235,21 @@ export class CopyWindows {
     if (failure !== undefined) throw failure;
   }
 
+  /** Waits while more than the COPY just ended is unconfirmed, and sizes the next window by how long that took. */
   async #hold(waiting: Promise<void> | undefined): Promise<void> {
+    const since = performance.now();
     await waiting;
+    // The connection's replies that have arrived are read before deciding: writes that never
+    // wait for I/O would otherwise find the older COPY unconfirmed however fast the server is.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#prune();
     while (this.#ended.length > 1 && this.failure === undefined) {
       await this.#ended[0].end().catch(() => {});
       this.#prune();
     }
+    const waited = performance.now() - since;
+    if (waited <= GROW_MS) this.#window = Math.min(this.#sizes.max, this.#window * 2);
+    else if (waited > SHRINK_MS) this.#window = Math.max(this.#sizes.min, this.#window >> 1);
   }
 
   /** Drops the confirmed COPYs from the front of `#ended`, keeping the first failure. */

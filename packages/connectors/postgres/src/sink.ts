@@ -23,7 +23,7 @@ import {
 } from '@sluice/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { CopyWindows } from './copy-in.ts';
+import { CopyWindows, type Windows } from './copy-in.ts';
 import { failureKind, serverReason, sinkError } from './pg-errors.ts';
 import {
   checkPreparedAllowed,
@@ -58,14 +58,14 @@ const OPEN_BYTES = 8 * 1024 * 1024;
 /** … or, at the end of a write, once it has been open this long (ms). */
 const OPEN_MS = 1000;
 /**
- * `at_least_once` appends: the COPY text of one COPY of the open transaction; about two of them
- * at most are unconfirmed by the server, so a slow server holds the writes back (see
- * `CopyWindows`). Small enough that a slow server stops the source within a few hundred KiB of
- * rows (the conformance suite's slow-server test pushes about 120 KiB and needs it stopped
- * before all are read); large enough that a statement's start and end and a round trip per
- * window cost little (docs/benchmarks.md).
+ * `at_least_once` appends: the COPY text of one COPY of the open transaction, at first and at
+ * most (see `CopyWindows`: about two windows at most are unconfirmed by the server, so a slow
+ * server holds the writes back). The least is small enough that a slow server stops the source
+ * within about 64 KiB of rows (the conformance suite's slow-server test pushes about 120 KiB and
+ * needs it stopped before all are read); the window grows while the server keeps up, as a COPY
+ * statement costs the server milliseconds of its own (docs/benchmarks.md).
  */
-const COPY_WINDOW = 32 * 1024;
+const COPY_WINDOWS: Windows = { min: 32 * 1024, max: 1024 * 1024 };
 
 /** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
 export class PostgresSink implements Sink {
@@ -89,6 +89,8 @@ export class PostgresSink implements Sink {
    * `#appendOpen`), while it is.
    */
   #copy: CopyWindows | undefined;
+  /** The window the last run of COPYs had grown or shrunk to: the next run's first. */
+  #window = COPY_WINDOWS.min;
   /**
    * `at_least_once` appends: the batches written into the open transaction and not yet
    * committed, in order — what is written again, refused rows set apart, when the server refuses
@@ -269,7 +271,7 @@ export class PostgresSink implements Sink {
   /**
    * at_least_once: sends the batch into the COPYs kept open across writes inside the open
    * transaction, and resolves once the text is on its way — or, when about two windows of it
-   * (`COPY_WINDOW`) are not yet confirmed by the server, once the older is (`CopyWindows`), so a
+   * (`COPY_WINDOWS`) are not yet confirmed by the server, once the older is (`CopyWindows`), so a
    * slow server holds the source back: the server's statement start and end and a round trip
    * per write cost more than half the time (a commit per write, a WAL flush each, more still;
    * see docs/benchmarks.md). The batch is kept until the commit. When the server refuses a row
@@ -307,6 +309,7 @@ export class PostgresSink implements Sink {
    */
   async #reopen(open: boolean): Promise<void> {
     const failure = this.#copy?.failure;
+    if (this.#copy !== undefined) this.#window = this.#copy.window;
     this.#copy = undefined;
     if (failure !== undefined) {
       const kind = failureKind(failure);
@@ -318,7 +321,7 @@ export class PostgresSink implements Sink {
     }
     await this.#attempt('append', async (client) => {
       await this.#rewrite(client);
-      if (open) this.#copy = new CopyWindows(client, this.#need().copy, COPY_WINDOW);
+      if (open) this.#copy = new CopyWindows(client, this.#need().copy, COPY_WINDOWS, this.#window);
     });
   }
 
@@ -415,7 +418,10 @@ export class PostgresSink implements Sink {
     if (copy !== undefined) {
       await copy.end().catch(() => {});
       if (copy.failure !== undefined) await this.#reopen(false);
-      else this.#copy = undefined;
+      else {
+        this.#window = copy.window;
+        this.#copy = undefined;
+      }
     }
     await this.#attempt('commit the appended rows', async (client) => {
       if (!this.#inTransaction) await this.#rewrite(client);
