@@ -34,6 +34,9 @@ export class CopyIn implements pg.Submittable {
   #settled = false;
   #waiters: (() => void)[] = [];
   readonly #done: Promise<void>;
+  /** Resolves once the server is ready for rows, or the COPY is over. */
+  readonly #started: Promise<void>;
+  #start: () => void = () => {};
   #resolve: () => void = () => {};
   #reject: (err: unknown) => void = () => {};
 
@@ -45,6 +48,9 @@ export class CopyIn implements pg.Submittable {
     });
     // `end` awaits it; a failure seen through `failure` first is not unhandled.
     this.#done.catch(() => {});
+    this.#started = new Promise<void>((resolve) => {
+      this.#start = resolve;
+    });
   }
 
   /** Why the COPY ended early (the server refused a row, or the connection broke), if it did. */
@@ -62,6 +68,11 @@ export class CopyIn implements pg.Submittable {
     return this.#settled;
   }
 
+  /** Resolves once the server is ready for rows (the frames held till then are sent) or the COPY is over. */
+  get started(): Promise<void> {
+    return this.#started;
+  }
+
   /** Called by `pg` when the statement's turn comes on the connection. */
   submit(connection: pg.Connection): void {
     connection.query(this.#statement);
@@ -74,6 +85,7 @@ export class CopyIn implements pg.Submittable {
     for (const frame of this.#early) socket.write(frame);
     this.#early = [];
     if (this.#ended) socket.write(COPY_DONE);
+    this.#start();
     this.#wake();
   }
 
@@ -138,6 +150,7 @@ export class CopyIn implements pg.Submittable {
   #settle(err: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#start();
     this.#wake();
     if (err === undefined) this.#resolve();
     else this.#reject(err);
@@ -247,6 +260,10 @@ export class CopyWindows {
       await this.#ended[0].end().catch(() => {});
       this.#prune();
     }
+    // The COPY just ended starts once the older completed; its text goes to the server before
+    // the next window is filled, so the server works on it meanwhile. (The replies are read only
+    // when a write waits: without this the server would have nothing while the client fills.)
+    await this.#ended.at(-1)?.started;
     const waited = performance.now() - since;
     if (waited <= GROW_MS) this.#window = Math.min(this.#sizes.max, this.#window * 2);
     else if (waited > SHRINK_MS) this.#window = Math.max(this.#sizes.min, this.#window >> 1);
