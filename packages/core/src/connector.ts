@@ -228,6 +228,19 @@ export interface SinkRejection {
   message: string;
 }
 
+/**
+ * A record of an earlier write that a sink refused after that write had resolved (a sink that
+ * streams its writes learns of a refusal later): the record itself, as the write's batch is gone.
+ */
+export interface LateRejection {
+  readonly record: Row;
+  /** Its event time, epoch ms (`SinkBatch.times`). */
+  readonly time: number;
+  /** Its row kind when the write carried kinds. */
+  readonly kind?: RowKind;
+  readonly message: string;
+}
+
 export interface SinkContext {
   readonly id: string;
   /**
@@ -321,6 +334,15 @@ export interface Sink {
    * transaction) and return the state needed to finish or undo it after a crash.
    */
   prepareCommit?(checkpointId: number): Promise<unknown>;
+  /**
+   * For a sink that learns of refused records only after their `write` resolved: the records it
+   * refused for good since the last call, each once, with the reason. The runtime calls it after
+   * every `write`, after `prepareCommit` (so a checkpoint's dead letters include every refusal
+   * of the records it covers) and after `close`, and sends them to the dead-letter output. Such a
+   * sink finds every refusal of the records written before `prepareCommit` or `close` by the
+   * time that resolves. A sink that refuses only through `write`'s result leaves it out.
+   */
+  takeRejections?(): LateRejection[] | undefined;
   /** The checkpoint is durable: publish what `prepareCommit` prepared. */
   commit?(checkpointId: number): Promise<void>;
   /**

@@ -77,6 +77,7 @@ export {
 } from './checkpoint/index.ts';
 export type {
   DecodeFailure,
+  LateRejection,
   Logger,
   Sink,
   SinkBatch,

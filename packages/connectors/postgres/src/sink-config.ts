@@ -60,7 +60,7 @@ export const postgresSinkConfig = Type.Object(
       maximum: 100_000,
       default: 1000,
       description:
-        'Most rows per statement: one `COPY`, one `INSERT`, one `DELETE`. A write larger than this is sent as several statements, in order.',
+        'Most rows per statement: one `COPY`, one `INSERT`, one `DELETE`. A write larger than this is sent as several statements, in order. `at_least_once` appends keep one `COPY` open across writes and send its text `batch_size` rows at a time.',
     }),
     connect_timeout: Type.Integer({
       minimum: 1,

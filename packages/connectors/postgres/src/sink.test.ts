@@ -11,6 +11,8 @@ import {
   INSERT,
   type Row,
   type RowKind,
+  type Sink,
+  type SinkRejection,
   SluiceError,
   UPDATE_AFTER,
   UPDATE_BEFORE,
@@ -194,8 +196,10 @@ describe('postgres sink', { skip }, () => {
         mode,
         ...(mode === 'upsert' ? { key: ['id'] } : {}),
       });
-      const rejected = await sink.write(batchOf(records));
+      // An append learns of a refusal after the write (the COPY stays open): at the close here.
+      const rejected = refusals(records, await sink.write(batchOf(records)));
       await sink.close();
+      rejected.push(...refusals(records, undefined, sink));
       assert.deepEqual(
         rejected?.map((r) => r.index),
         [5, 17, 30],
@@ -215,7 +219,7 @@ describe('postgres sink', { skip }, () => {
     }
   });
 
-  test('at_least_once append: writes share one transaction, committed at the checkpoint; a refused row keeps the earlier writes', async () => {
+  test('at_least_once append: writes share one transaction and one COPY, committed at the checkpoint; a refused row is found there and the rest kept', async () => {
     const table = schema.table();
     await schema.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, code varchar(3) NOT NULL)`);
     const ids = async () =>
@@ -231,26 +235,28 @@ describe('postgres sink', { skip }, () => {
       undefined,
     );
     assert.deepEqual(await ids(), [], 'not committed before the checkpoint');
-    const rejected = await sink.write(
-      batchOf([
-        { id: 3, code: 'c' },
-        { id: 4, code: 'too long' },
-        { id: 5, code: 'e' },
-      ]),
-    );
-    assert.deepEqual(
-      rejected?.map((r) => r.index),
-      [1],
-    );
-    assert.match(rejected?.[0].message ?? '', /value too long for type character varying\(3\)/);
-    assert.deepEqual(
-      await ids(),
-      [1, 2, 3, 5],
-      'the refusal committed the earlier writes and the rest of its own',
+    const second = [
+      { id: 3, code: 'c' },
+      { id: 4, code: 'too long' },
+      { id: 5, code: 'e' },
+    ];
+    assert.equal(
+      await sink.write(batchOf(second)),
+      undefined,
+      'the write resolves before the server checked it',
     );
     await sink.write(batchOf([{ id: 6, code: 'f' }]));
+    assert.deepEqual(await ids(), [], 'still nothing committed');
     assert.equal(await sink.prepareCommit?.(1), undefined);
-    assert.deepEqual(await ids(), [1, 2, 3, 5, 6], 'committed at the checkpoint');
+    assert.deepEqual(await ids(), [1, 2, 3, 5, 6], 'committed at the checkpoint without the refused row');
+    const late = sink.takeRejections?.() ?? [];
+    assert.deepEqual(
+      late.map((r) => r.record),
+      [second[1]],
+      'the refused row, from an earlier write',
+    );
+    assert.match(late[0].message, /value too long for type character varying\(3\)/);
+    assert.equal(sink.takeRejections?.(), undefined, 'each refusal is taken once');
     await sink.write(batchOf([{ id: 7, code: 'g' }]));
     await sink.abort?.();
     assert.deepEqual(await ids(), [1, 2, 3, 5, 6], 'abort rolls back what no checkpoint covers');
@@ -441,3 +447,21 @@ describe('postgres sink', { skip }, () => {
     );
   });
 });
+
+/**
+ * The records of `records` a sink refused, by index: those of `write`'s result and, with `sink`,
+ * those it found later (`takeRejections`, matched by identity), as the runtime collects them.
+ */
+function refusals(
+  records: readonly Row[],
+  written: SinkRejection[] | undefined,
+  sink?: Sink,
+): SinkRejection[] {
+  const found = [...(written ?? [])];
+  for (const r of sink?.takeRejections?.() ?? []) {
+    const index = records.indexOf(r.record);
+    assert.ok(index >= 0, 'a refused record is one of those written');
+    found.push({ index, message: r.message });
+  }
+  return found;
+}

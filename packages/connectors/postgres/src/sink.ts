@@ -6,9 +6,12 @@
 import { finished } from 'node:stream/promises';
 import {
   DELETE,
+  INSERT,
+  type LateRejection,
   type Logger,
   type RetryPolicy,
   type Row,
+  type RowKind,
   retry,
   retryPolicy,
   type Sink,
@@ -20,6 +23,7 @@ import {
 } from '@sluice/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { CopyWindows, type Windows } from './copy-in.ts';
 import { failureKind, serverReason, sinkError } from './pg-errors.ts';
 import {
   checkPreparedAllowed,
@@ -48,11 +52,20 @@ type Statement = (client: pg.Client, indexes: readonly number[]) => Promise<void
 
 /**
  * `at_least_once` appends: the open transaction is committed once it holds this much COPY text
- * (the most its replay buffer holds) …
+ * (bounding what its replay buffer holds) …
  */
 const OPEN_BYTES = 8 * 1024 * 1024;
 /** … or, at the end of a write, once it has been open this long (ms). */
 const OPEN_MS = 1000;
+/**
+ * `at_least_once` appends: the COPY text of one COPY of the open transaction, at first and at
+ * most (see `CopyWindows`: about two windows at most are unconfirmed by the server, so a slow
+ * server holds the writes back). The least is small enough that a slow server stops the source
+ * within about 64 KiB of rows (the conformance suite's slow-server test pushes about 120 KiB and
+ * needs it stopped before all are read); the window grows while the server keeps up, as a COPY
+ * statement costs the server milliseconds of its own (docs/benchmarks.md).
+ */
+const COPY_WINDOWS: Windows = { min: 32 * 1024, max: 1024 * 1024 };
 
 /** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
 export class PostgresSink implements Sink {
@@ -72,13 +85,24 @@ export class PostgresSink implements Sink {
   /** Transactions prepared at checkpoints and not yet committed, oldest first. */
   #prepared: { checkpoint: number; gid: string }[] = [];
   /**
-   * `at_least_once` appends: the COPY text of the rows written into the open transaction and not
-   * yet committed, in order — what a new connection writes again when the old one broke.
+   * `at_least_once` appends: the COPY kept open across writes inside the open transaction (see
+   * `#appendOpen`), while it is.
    */
-  #pending: string[] = [];
-  #pendingBytes = 0;
+  #copy: CopyWindows | undefined;
+  /** The window the last run of COPYs had grown or shrunk to: the next run's first. */
+  #window = COPY_WINDOWS.min;
+  /**
+   * `at_least_once` appends: the batches written into the open transaction and not yet
+   * committed, in order — what is written again, refused rows set apart, when the server refuses
+   * a row or the connection breaks.
+   */
+  #kept: SinkBatch[] = [];
+  /** The COPY text length of `#kept`. */
+  #keptBytes = 0;
   /** When the open transaction of `at_least_once` appends began (performance.now()). */
   #openedAt = 0;
+  /** Rows of earlier writes the server refused, for `takeRejections`. */
+  #late: LateRejection[] = [];
 
   constructor(config: PostgresSinkConfig) {
     checkSinkConfig(config);
@@ -139,15 +163,26 @@ export class PostgresSink implements Sink {
       this.#records = [];
     }
     if (
-      this.#pending.length > 0 &&
-      (this.#pendingBytes >= OPEN_BYTES || performance.now() - this.#openedAt >= OPEN_MS)
+      this.#kept.length > 0 &&
+      (this.#keptBytes >= OPEN_BYTES || performance.now() - this.#openedAt >= OPEN_MS)
     )
-      await this.#commitPending();
+      await this.#commitOpen();
     if (rejected.length === 0) return undefined;
     return rejected.sort((a, b) => a.index - b.index);
   }
 
-  /** `at_least_once` appends keep one transaction open across writes (see `#appendOpen`). */
+  /**
+   * at_least_once appends: the rows of earlier writes the server refused (found when a later
+   * write, the checkpoint or the close ended or broke the COPY they went into).
+   */
+  takeRejections(): LateRejection[] | undefined {
+    if (this.#late.length === 0) return undefined;
+    const late = this.#late;
+    this.#late = [];
+    return late;
+  }
+
+  /** `at_least_once` appends keep one transaction and one COPY open across writes (see `#appendOpen`). */
   get #keepsOpen(): boolean {
     return this.#config.mode === 'append' && this.#gids === undefined && this.#config.dialect !== 'redshift';
   }
@@ -159,7 +194,7 @@ export class PostgresSink implements Sink {
    */
   async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
     if (this.#gids === undefined) {
-      await this.#commitPending();
+      await this.#commitOpen();
       return undefined;
     }
     this.#checkNotLost();
@@ -194,7 +229,7 @@ export class PostgresSink implements Sink {
           await this.#once('commit the last writes', (client) => client.query('COMMIT'));
         this.#inTransaction = false;
         await this.commit(Number.MAX_SAFE_INTEGER);
-      } else await this.#commitPending();
+      } else await this.#commitOpen();
     } finally {
       await this.#drop();
       await this.#dropControl();
@@ -204,8 +239,10 @@ export class PostgresSink implements Sink {
   /** Ends the connections: an open transaction rolls back; prepared ones stay for the next open. */
   async abort(): Promise<void> {
     this.#inTransaction = false;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#copy = undefined;
+    this.#kept = [];
+    this.#keptBytes = 0;
+    this.#late = [];
     await this.#drop();
     await this.#dropControl();
   }
@@ -224,76 +261,175 @@ export class PostgresSink implements Sink {
         await this.#bisect(insert, chunk, rejected, 'append');
       return;
     }
+    if (this.#keepsOpen) return this.#appendOpen(batch, all);
     const copy: Statement = (client, indexes) =>
       copyInto(client, statements.copy, statements.copyText(this.#records, indexes));
+    for (const chunk of chunks(all, this.#config.batch_size))
+      await this.#bisect(copy, chunk, rejected, 'append');
+  }
+
+  /**
+   * at_least_once: sends the batch into the COPYs kept open across writes inside the open
+   * transaction, and resolves once the text is on its way — or, when about two windows of it
+   * (`COPY_WINDOWS`) are not yet confirmed by the server, once the older is (`CopyWindows`), so a
+   * slow server holds the source back: the server's statement start and end and a round trip
+   * per write cost more than half the time (a commit per write, a WAL flush each, more still;
+   * see docs/benchmarks.md). The batch is kept until the commit. When the server refuses a row
+   * it ends that COPY and the transaction aborts; the next write, or the checkpoint or close,
+   * finds that (`CopyWindows.failure`) and writes every kept row again in a new
+   * transaction with the refused ones set apart (`#rewrite`), reported by `takeRejections`. A
+   * connection that breaks is opened again and the kept rows written the same way, so a resolved
+   * write is never lost.
+   */
+  async #appendOpen(batch: SinkBatch, all: readonly number[]): Promise<void> {
+    const statements = this.#need();
+    if (this.#copy === undefined || this.#copy.failure !== undefined) await this.#reopen(true);
+    // The batch's arrays belong to the runtime: kept as copies (the records themselves are not changed).
+    const { records, times, kinds } = batch;
+    this.#kept.push(
+      kinds === undefined
+        ? { records: records.slice(), times: times.slice() }
+        : { records: records.slice(), times: times.slice(), kinds: kinds.slice() },
+    );
+    const copy = this.#copy;
+    if (copy === undefined) throw new SluiceError('INTERNAL', 'postgres sink: no COPY open after reopening');
     for (const chunk of chunks(all, this.#config.batch_size)) {
-      if (this.#keepsOpen) await this.#appendOpen(copy, chunk, rejected);
-      else await this.#bisect(copy, chunk, rejected, 'append');
+      const text = statements.copyText(records, chunk);
+      this.#keptBytes += text.length;
+      await copy.write(text);
+      // The COPY ended on a refused row (of this or an earlier write): this batch is kept, so it is written again there.
+      if (copy.failure !== undefined) return this.#reopen(true);
     }
   }
 
   /**
-   * at_least_once: appends `indexes` by one COPY inside the transaction kept open across writes
-   * (a commit per write costs a WAL flush each; see docs/benchmarks.md), keeping its text until
-   * the commit: a connection that breaks loses the open transaction, and the next statement
-   * writes the kept rows again on a new one, so a resolved write is never lost. When the server
-   * refuses a row, the failed COPY aborted the transaction: it is rolled back, the kept rows are
-   * written again and committed, and the chunk is bisected one committed statement at a time.
+   * at_least_once appends: after the open COPY failed (or before the first), writes the kept rows
+   * again in a new transaction, refused rows set apart, and opens a new COPY when `open`. Fails
+   * for good on a failure that is neither a refused row nor an outage.
    */
-  async #appendOpen(copy: Statement, indexes: readonly number[], rejected: SinkRejection[]): Promise<void> {
-    const statements = this.#need();
-    try {
-      await this.#attempt('append', async (client) => {
-        await this.#begin(client);
-        const text = statements.copyText(this.#records, indexes);
-        try {
-          await copyInto(client, statements.copy, text);
-        } catch (err) {
-          if (failureKind(err) === 'record') {
-            this.#inTransaction = false;
-            await client.query('ROLLBACK');
-          }
-          throw err;
-        }
-        this.#pending.push(text);
-        this.#pendingBytes += text.length;
-      });
-    } catch (err) {
-      if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#fatal(err, 'append');
-      await this.#commitPending();
-      await this.#bisect(copy, indexes, rejected, 'append');
+  async #reopen(open: boolean): Promise<void> {
+    const failure = this.#copy?.failure;
+    if (this.#copy !== undefined) this.#window = this.#copy.window;
+    this.#copy = undefined;
+    if (failure !== undefined) {
+      const kind = failureKind(failure);
+      if (kind === 'transient') {
+        this.#log?.warn('postgres sink: connection lost', { reason: serverReason(failure) });
+        this.#broken();
+        await this.#drop();
+      } else if (kind !== 'record') throw this.#fatal(failure, 'append');
     }
+    await this.#attempt('append', async (client) => {
+      await this.#rewrite(client);
+      if (open) this.#copy = new CopyWindows(client, this.#need().copy, COPY_WINDOWS, this.#window);
+    });
   }
 
-  /** at_least_once appends: opens the transaction, writing again the rows a broken connection lost. */
-  async #begin(client: pg.Client): Promise<void> {
-    if (this.#inTransaction) return;
+  /**
+   * at_least_once appends: begins a new transaction (rolling back the aborted one when the
+   * connection survived it) and writes the kept rows into it, each refused row set apart with
+   * the server's reason: one COPY when none is refused, else one statement behind a savepoint
+   * up to each refused row (the server names its line) and bisection when it does not say. The
+   * kept rows and the refusals change only when it succeeds, so a retry starts over.
+   */
+  async #rewrite(client: pg.Client): Promise<void> {
+    if (this.#inTransaction) {
+      this.#inTransaction = false;
+      await client.query('ROLLBACK');
+    }
     await client.query('BEGIN');
     this.#inTransaction = true;
-    this.#openedAt = performance.now();
-    if (this.#pending.length === 0) return;
-    try {
-      await copyInto(client, this.#need().copy, this.#pending.join(''));
-    } catch (err) {
-      if (failureKind(err) !== 'record') throw err;
-      throw new SluiceError(
-        'SINK_UNAVAILABLE',
-        `postgres sink: writing again into ${this.#config.table} the rows a broken connection lost, the server refused one (${serverReason(err)}); the job restarts from its last checkpoint`,
-        { step: this.#ctx?.id, cause: err },
-      );
+    if (this.#kept.length === 0) {
+      this.#openedAt = performance.now();
+      this.#keptBytes = 0;
+      return;
     }
+    const kept = flatten(this.#kept);
+    const refused: { index: number; message: string }[] = [];
+    const statements = this.#need();
+    const tryCopy = async (indexes: readonly number[]): Promise<unknown> => {
+      await client.query('SAVEPOINT sluice_write');
+      try {
+        await copyInto(client, statements.copy, statements.copyText(kept.records, indexes));
+      } catch (err) {
+        if (failureKind(err) !== 'record') throw err;
+        await client.query('ROLLBACK TO SAVEPOINT sluice_write');
+        return err;
+      }
+      await client.query('RELEASE SAVEPOINT sluice_write');
+      return undefined;
+    };
+    const bisect = async (indexes: readonly number[]): Promise<void> => {
+      const err = await tryCopy(indexes);
+      if (err === undefined) return;
+      if (indexes.length === 1) {
+        refused.push({ index: indexes[0], message: `postgres refused the row: ${serverReason(err)}` });
+        return;
+      }
+      const mid = indexes.length >> 1;
+      await bisect(indexes.slice(0, mid));
+      await bisect(indexes.slice(mid));
+    };
+    let rest: readonly number[] = kept.records.map((_r, i) => i);
+    while (rest.length > 0) {
+      const err = await tryCopy(rest);
+      if (err === undefined) break;
+      const line = copyLine(err);
+      if (line === undefined || line > rest.length) {
+        await bisect(rest);
+        break;
+      }
+      if (line > 1) await bisect(rest.slice(0, line - 1));
+      await bisect([rest[line - 1]]);
+      rest = rest.slice(line);
+    }
+    if (refused.length === 0) return;
+    const out = new Set<number>();
+    for (const r of refused) {
+      out.add(r.index);
+      const kind = kept.kinds?.[r.index];
+      this.#late.push({
+        record: kept.records[r.index],
+        time: kept.times[r.index],
+        ...(kind === undefined ? {} : { kind }),
+        message: r.message,
+      });
+    }
+    const records: Row[] = [];
+    const times: number[] = [];
+    const kinds: RowKind[] | undefined = kept.kinds === undefined ? undefined : [];
+    for (let i = 0; i < kept.records.length; i++) {
+      if (out.has(i)) continue;
+      records.push(kept.records[i]);
+      times.push(kept.times[i]);
+      kinds?.push(kept.kinds![i]);
+    }
+    this.#kept =
+      records.length === 0 ? [] : [kinds === undefined ? { records, times } : { records, times, kinds }];
   }
 
-  /** at_least_once appends: commits the open transaction (on a new connection, after a break, with its rows written again). */
-  async #commitPending(): Promise<void> {
-    if (this.#pending.length === 0 && !this.#inTransaction) return;
+  /**
+   * at_least_once appends: ends the open COPY and commits the open transaction — after writing
+   * the kept rows again when the COPY failed on a refused row or the connection broke.
+   */
+  async #commitOpen(): Promise<void> {
+    const copy = this.#copy;
+    if (copy === undefined && this.#kept.length === 0 && !this.#inTransaction) return;
+    if (copy !== undefined) {
+      await copy.end().catch(() => {});
+      if (copy.failure !== undefined) await this.#reopen(false);
+      else {
+        this.#window = copy.window;
+        this.#copy = undefined;
+      }
+    }
     await this.#attempt('commit the appended rows', async (client) => {
-      await this.#begin(client);
+      if (!this.#inTransaction) await this.#rewrite(client);
       await client.query('COMMIT');
       this.#inTransaction = false;
     });
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#kept = [];
+    this.#keptBytes = 0;
   }
 
   /**
@@ -573,6 +709,37 @@ export class PostgresSink implements Sink {
     if (!this.#statements) throw new SluiceError('INTERNAL', 'postgres sink: write before open');
     return this.#statements;
   }
+}
+
+/** The kept batches as one run of records, times and kinds (kinds when any batch has them). */
+function flatten(batches: readonly SinkBatch[]): { records: Row[]; times: number[]; kinds?: RowKind[] } {
+  if (batches.length === 1) {
+    const [b] = batches;
+    return { records: [...b.records], times: [...b.times], ...(b.kinds ? { kinds: [...b.kinds] } : {}) };
+  }
+  const records: Row[] = [];
+  const times: number[] = [];
+  const withKinds = batches.some((b) => b.kinds !== undefined);
+  const kinds: RowKind[] | undefined = withKinds ? [] : undefined;
+  for (const b of batches) {
+    for (let i = 0; i < b.records.length; i++) {
+      records.push(b.records[i]);
+      times.push(b.times[i]);
+      kinds?.push(b.kinds?.[i] ?? INSERT);
+    }
+  }
+  return kinds === undefined ? { records, times } : { records, times, kinds };
+}
+
+/**
+ * The line of the COPY's text the server refused (1-based), from its error's context
+ * (`COPY t, line 7, column x: …`), or undefined when it does not say (another language).
+ */
+function copyLine(err: unknown): number | undefined {
+  const where = typeof err === 'object' && err !== null && 'where' in err ? err.where : undefined;
+  if (typeof where !== 'string') return undefined;
+  const m = /^COPY [^\n]*?, line (\d+)/.exec(where);
+  return m === null ? undefined : Number(m[1]);
 }
 
 /** Runs one `COPY … FROM STDIN` of `text`. */

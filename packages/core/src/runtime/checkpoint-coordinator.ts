@@ -266,7 +266,9 @@ export class CheckpointCoordinator {
       for (const runner of parts.runners()) await runner.drain();
       const sinks: CheckpointData['sinks'] = {};
       for (const runner of parts.runners()) {
-        if (runner.sink.prepareCommit) sinks[runner.id] = await runner.sink.prepareCommit(id);
+        // Again: a sink prepared before this one may have dead-lettered records of earlier writes.
+        await runner.drain();
+        if (runner.sink.prepareCommit) sinks[runner.id] = await runner.prepareCommit(id);
         // Records flow again before the commit: the sink's next write waits for it.
         runner.holdWrites();
       }

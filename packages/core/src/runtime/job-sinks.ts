@@ -113,7 +113,8 @@ export class JobSinks {
   async close(): Promise<void> {
     for (const runner of this.runners()) {
       await runner.drain();
-      await runner.sink.close();
+      // The runner's close: refusals the sink finds as it closes go to the dead letters, drained after it.
+      await runner.close();
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Sink, SinkBatch } from '../connector.ts';
+import type { LateRejection, Sink, SinkBatch } from '../connector.ts';
 import { INSERT, type Row, UPDATE_AFTER } from '../record.ts';
 import { SinkRunner } from './sink-runner.ts';
 
@@ -223,4 +223,69 @@ test('a sink that does not take watermarks never sees them', async () => {
   runner.noteWatermark(10);
   await runner.drain();
   assert.equal(writes.length, 0);
+});
+
+test('refusals a sink finds after the write go to the handler with their records, after a later write, the prepare and the close', async () => {
+  // Refuses records marked `bad`, but learns of it only at its next call, as a sink streaming its writes does.
+  let found: LateRejection[] = [];
+  let seen: LateRejection[] = [];
+  const learn = () => {
+    found.push(...seen);
+    seen = [];
+  };
+  const sink: Sink = {
+    async open() {},
+    async write({ records, times, kinds }) {
+      learn();
+      records.forEach((record, i) => {
+        if (record.bad)
+          seen.push({ record, time: times[i], kind: kinds?.[i], message: `refused ${record.n}` });
+      });
+      return undefined;
+    },
+    async prepareCommit() {
+      learn();
+      return 'state';
+    },
+    async close() {
+      learn();
+    },
+    takeRejections() {
+      const late = found;
+      found = [];
+      return late;
+    },
+  };
+  const handled: { records: Row[]; times: number[]; kinds: unknown; messages: string[] }[] = [];
+  const runner = new SinkRunner('out', sink, { records: 64, bytes: 1 << 20 }, (batch, rejections) =>
+    handled.push({
+      records: rejections.map((r) => batch.records[r.index]),
+      times: rejections.map((r) => batch.times[r.index]),
+      kinds: batch.kinds,
+      messages: rejections.map((r) => r.message),
+    }),
+  );
+  const r = (n: number, bad = false): Row => (bad ? { n, bad } : { n });
+  runner.enqueue({ records: [r(0), r(1, true)], times: [10, 11], kinds: [INSERT, UPDATE_AFTER] });
+  await runner.drain();
+  assert.equal(handled.length, 0, 'not known yet');
+  runner.enqueue({ records: [r(2), r(3, true)], times: [12, 13] });
+  await runner.drain();
+  assert.deepEqual(handled, [
+    { records: [r(1, true)], times: [11], kinds: [UPDATE_AFTER], messages: ['refused 1'] },
+  ]);
+  assert.equal(await runner.prepareCommit(1), 'state', 'the sink’s state');
+  assert.deepEqual(handled[1], {
+    records: [r(3, true)],
+    times: [13],
+    kinds: undefined,
+    messages: ['refused 3'],
+  });
+  runner.enqueue({ records: [r(4, true)], times: [14] });
+  await runner.drain();
+  await runner.close();
+  assert.deepEqual(handled[2].records, [r(4, true)], 'found at the close');
+  assert.equal(handled.length, 3);
+  assert.equal(runner.rejected, 3);
+  assert.equal(runner.written, 2, 'counted as written when their write resolved, then as rejected');
 });

@@ -181,6 +181,49 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * At a checkpoint, once drained: the sink's `prepareCommit`, then the refusals it found in
+   * records of earlier writes (`Sink.takeRejections`) sent to the dead letters; what it returned.
+   */
+  async prepareCommit(checkpointId: number): Promise<unknown> {
+    const prepare = this.sink.prepareCommit;
+    if (prepare === undefined) return undefined;
+    const state = await prepare.call(this.sink, checkpointId);
+    this.#takeRejections();
+    return state;
+  }
+
+  /** The sink's `close` (once drained), then the refusals it found in records of earlier writes. */
+  async close(): Promise<void> {
+    await this.sink.close();
+    this.#takeRejections();
+  }
+
+  /** Sends the refusals the sink found in records of earlier writes to the rejection handler. */
+  #takeRejections(): void {
+    const late = this.sink.takeRejections?.();
+    if (late === undefined || late.length === 0) return;
+    const n = late.length;
+    const records: Row[] = new Array(n);
+    const times: number[] = new Array(n);
+    const rejections: SinkRejection[] = new Array(n);
+    let kinds: RowKind[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const r = late[i];
+      records[i] = r.record;
+      times[i] = r.time;
+      rejections[i] = { index: i, message: r.message };
+      if (r.kind !== undefined) {
+        kinds ??= new Array<RowKind>(n).fill(INSERT);
+        kinds[i] = r.kind;
+      }
+    }
+    // Counted as written when their write resolved.
+    this.written -= n;
+    this.rejected += n;
+    this.#onReject(kinds === undefined ? { records, times } : { records, times, kinds }, rejections);
+  }
+
   #wait(done: () => boolean): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (done()) return Promise.resolve();
@@ -219,6 +262,7 @@ export class SinkRunner {
         } else {
           this.written += n;
         }
+        this.#takeRejections();
         this.#wake();
       }
     } catch (err) {

@@ -413,9 +413,12 @@ export function sinkConformance<S extends TSchema>(adapter: SinkConformance<S>):
         const records = [...good.slice(0, 4), refused.record, ...good.slice(4)];
         runner.enqueue(batchOf(records));
         await runner.drain();
+        // Through the runner, as a job does: a sink may find a refusal only at the checkpoint or
+        // the close (`Sink.takeRejections`).
+        await runner.prepareCommit(1);
+        await runner.commit(1);
+        await runner.close();
         await router.deadLetters.drain();
-        await checkpoint(sink, 1);
-        await sink.close();
         assert.equal(runner.rejected, 1);
         assert.equal(letters.length, 1, 'one dead letter');
         assert.equal(letters[0].step, 'out');
