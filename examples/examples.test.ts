@@ -157,9 +157,30 @@ async function runCql(file: string): Promise<void> {
   });
 }
 
+/** The fraud-scoring example's alert threshold (its `alerts` filter). */
+const FRAUD_THRESHOLD = 0.8;
+
+/** The alerts topic of each fraud-scoring run, by scratch folder (unique per run). */
+const fraudTopics = new Map<string, string>();
+
+/**
+ * fraud-scoring: points the scratch copy's Kafka sink at a topic of this run's own (so reruns
+ * and concurrent runs do not meet) and creates it.
+ */
+async function prepareFraudScoring(scratch: string): Promise<void> {
+  const topic = `sluice-example-fraud-alerts-${process.pid}-${Date.now().toString(36)}`;
+  const path = join(scratch, 'pipeline.yaml');
+  const yaml = readFileSync(path, 'utf8');
+  assert.match(yaml, /topic: sluice-example-fraud-alerts\n/);
+  writeFileSync(path, yaml.replace('topic: sluice-example-fraud-alerts\n', `topic: ${topic}\n`));
+  await createTopic(topic, 1);
+  fraudTopics.set(scratch, topic);
+}
+
 /** What an example needs on its servers before it runs (tables its sinks write to). */
 const prepare: { readonly [example: string]: (scratch: string) => Promise<void> } = {
   'clickstream-sessions': (scratch) => runCql(join(scratch, 'schema.cql')),
+  'fraud-scoring': prepareFraudScoring,
 };
 
 /**
@@ -173,6 +194,7 @@ const missing: { readonly [example: string]: () => Promise<string | undefined> }
   'sensors-mqtt': async () => (await pgMissing()) ?? (await mqttMissing()),
   'sensor-anomaly-mqtt': async () => (await redisMissing()) ?? (await mqttMissing()),
   'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
+  'fraud-scoring': () => kafkaMissing(),
 };
 
 /** Why the Kafka broker cannot be reached, or undefined. */
@@ -684,10 +706,15 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
     const perCategory = results(scratch, 'per-category.jsonl');
     assert.ok(perCategory.some((r) => r.category !== null && Number(r.bids) > 0));
   },
-  // Every transaction but the three malformed ones is scored and counted in one one-minute
-  // window; the model learns (AUC well above chance after the first minute); the three are dead
-  // letters, each with its reason.
-  'fraud-scoring': (scratch) => {
+  // Every transaction but the two malformed ones is scored; each scored transaction with a valid
+  // label is counted in one one-minute window of label time; the model learns from the delayed
+  // labels (AUC well above chance after the first minute). The malformed records are dead letters,
+  // each with its reason (the malformed label twice: both steps that read labels refuse it), and
+  // the labels of the two refused transactions, which match no held features, are late. The
+  // alerts topic holds exactly the scored transactions above the threshold, each once.
+  'fraud-scoring': async (scratch) => {
+    const scored = results(scratch, 'scored.jsonl');
+    assert.equal(scored.length, 4000 - 2);
     const metrics = results(scratch, 'metrics.jsonl');
     assert.ok(metrics.length >= 5, 'a window per minute');
     for (const m of metrics) {
@@ -696,15 +723,53 @@ const checks: { readonly [example: string]: (scratch: string) => void | Promise<
     }
     assert.equal(
       metrics.reduce((n, m) => n + Number(m.records), 0),
-      results(scratch, 'scored.jsonl').length,
+      scored.length - 1,
+      'every scored transaction but the one with the malformed label is evaluated',
     );
     const later = metrics.slice(1);
     assert.ok(later.reduce((n, m) => n + Number(m.auc), 0) / later.length > 0.7, 'AUC above 0.7');
-    const dead = results(scratch, 'dead-letters.jsonl').map((d) => String(d.message));
-    assert.equal(dead.length, 3);
-    assert.match(dead[0], /'amount' holds "n\/a", not a finite number/);
-    assert.match(dead[1], /'is_fraud' holds "unknown", not a binary label/);
-    assert.match(dead[2], /'hour' is missing/);
+    // In the order the two sources happened to be read: each reason once.
+    const dead = results(scratch, 'dead-letters.jsonl').map((d) => `${d.step}: ${d.message}`);
+    assert.equal(dead.length, 4);
+    for (const reason of [
+      /^scored: .*'amount' holds "n\/a", not a finite number/,
+      /^scored: .*'hour' is missing/,
+      /^scored: .*'is_fraud' holds "unknown", not a binary label/,
+      /^valid_labels: .*IS TRUE needs a boolean, got string 'unknown'/,
+    ])
+      assert.equal(
+        dead.filter((d) => reason.test(d)).length,
+        1,
+        `one dead letter ${reason}: ${dead.join('; ')}`,
+      );
+    assert.deepEqual(
+      results(scratch, 'late-labels.jsonl')
+        .map((l) => l.txn_id)
+        .sort(),
+      ['t1000', 't3000'],
+    );
+
+    const topic = fraudTopics.get(scratch);
+    assert.ok(topic, 'the alerts topic was prepared');
+    try {
+      const expected = scored
+        .filter((r) => Number(r.fraud_probability) > FRAUD_THRESHOLD)
+        .map((r) => String(r.txn_id))
+        .sort();
+      assert.ok(expected.length > 10, 'some transactions are alerts');
+      const alerts = await consoleConsume(topic, { idleMs: 5_000, atLeast: expected.length });
+      for (const m of alerts) {
+        assert.ok(m.value !== null);
+        const alert = JSON.parse(m.value) as { [field: string]: unknown };
+        assert.ok(Number(alert.fraud_probability) > FRAUD_THRESHOLD, `alert ${m.value} above the threshold`);
+        assert.equal(m.key, alert.txn_id, 'keyed by txn_id');
+      }
+      assert.equal(alerts.length, expected.length, 'an alert per scored transaction above the threshold');
+      assert.deepEqual(alerts.map((m) => m.key).sort(), expected);
+    } finally {
+      fraudTopics.delete(scratch);
+      await deleteTopics(topic);
+    }
   },
   'nexmark-sql': (scratch) => {
     const hot = results(scratch, 'hot-items.jsonl').map((c) => c.after as { [field: string]: unknown });
