@@ -25,13 +25,14 @@ import { fileURLToPath } from 'node:url';
 import { BigQueryStandIn } from '@sluice/bigquery/testing';
 import { portOpen, reportMissingService } from '@sluice/core/testing';
 import { queryFile } from '@sluice/duckdb/testing';
-import { consoleConsume, createTopic, deleteTopics } from '@sluice/kafka/testing';
+import { consoleConsume, createTopic, deleteTopics, produce } from '@sluice/kafka/testing';
 import {
   createTopic as createPubsubTopic,
   PROJECT as PUBSUB_PROJECT,
   PubSubStandIn,
   publish,
 } from '@sluice/pubsub/testing';
+import { TestBucket } from '@sluice/s3/testing';
 import cassandra from 'cassandra-driver';
 import mqtt from 'mqtt';
 import pg from 'pg';
@@ -195,6 +196,11 @@ const missing: { readonly [example: string]: () => Promise<string | undefined> }
   'sensor-anomaly-mqtt': async () => (await redisMissing()) ?? (await mqttMissing()),
   'orders-cdc-kafka': async () => (await pgMissing()) ?? (await kafkaMissing()),
   'fraud-scoring': () => kafkaMissing(),
+  'orders-to-s3-parquet': async () =>
+    (await kafkaMissing()) ??
+    ((await portOpen('127.0.0.1:9000'))
+      ? undefined
+      : 's3proxy not reachable at 127.0.0.1:9000 (scripts/services.sh up s3)'),
 };
 
 /** Why the Kafka broker cannot be reached, or undefined. */
@@ -682,7 +688,86 @@ async function pubsubToBigquery(scratch: string, file: string): Promise<LiveRun>
 }
 
 /** Examples that run until stopped, and how each is driven (see LiveRun). */
+/**
+ * orders-to-s3-parquet: points the scratch copy at this run's topic, group and bucket, and fills
+ * the topic with orders over three hours of event time in three regions, two of them invalid.
+ * Once every valid order is in a published Parquet object, each object is read back with DuckDB:
+ * every order is there once, in the folder of its day, hour and region.
+ */
+async function ordersToS3Parquet(scratch: string, file: string): Promise<LiveRun> {
+  const run = `${process.pid}-${Date.now().toString(36)}`;
+  const topic = `sluice-example-orders-${run}`;
+  const bucket = await TestBucket.create('sluice-example-orders');
+  const path = join(scratch, file);
+  const yaml = readFileSync(path, 'utf8');
+  assert.match(yaml, /topics: \[sluice-example-orders\]/);
+  writeFileSync(
+    path,
+    yaml
+      .replace('topics: [sluice-example-orders]', `topics: [${topic}]`)
+      .replace('group_id: sluice-example-orders-to-s3', `group_id: ${topic}-to-s3`)
+      .replace('bucket: sluice-example-orders', `bucket: ${bucket.name}`),
+  );
+  await createTopic(topic, 3);
+  const T0 = Date.UTC(2026, 11, 6, 22, 0, 0); // three hours across midnight: two days' folders
+  const regions = ['EU', 'US', 'APAC'];
+  const valid: { order_id: number; region: string; amount: number; ts: number }[] = [];
+  for (let i = 1; i <= 900; i++) {
+    valid.push({ order_id: i, region: regions[i % 3], amount: (i % 50) + 0.5, ts: T0 + i * 12_000 });
+  }
+  const invalid = [
+    { order_id: 901, region: 'MARS', amount: 3, ts: T0 },
+    { order_id: 902, region: 'EU', amount: -1, ts: T0 },
+  ];
+  await produce(
+    topic,
+    [...valid, ...invalid].map((o) => ({
+      partition: o.order_id % 3,
+      key: String(o.order_id),
+      value: JSON.stringify({ ...o, items: [{ sku: `s${o.order_id % 7}`, qty: 1 + (o.order_id % 3) }] }),
+    })),
+  );
+  const folder = (ts: number, region: string) => {
+    const d = new Date(ts).toISOString();
+    return `orders/dt=${d.slice(0, 10)}/hour=${d.slice(11, 13)}/region=${region}/`;
+  };
+  let seen = -1;
+  return {
+    done: async () => {
+      const keys = (await bucket.keys('orders/')).filter((k) => k.endsWith('.parquet'));
+      if (keys.length === seen) return false;
+      seen = keys.length;
+      return (await bucket.parquetRecords('orders/')).length >= valid.length;
+    },
+    check: async (dir) => {
+      const ids: number[] = [];
+      for (const key of (await bucket.keys('orders/')).filter((k) => k.endsWith('.parquet'))) {
+        for (const r of await bucket.parquetRecords(key)) {
+          const order = valid[Number(r.order_id) - 1];
+          assert.equal(Number(r.amount), order.amount);
+          assert.ok(key.startsWith(folder(order.ts, order.region)), `${key} holds order ${r.order_id}`);
+          assert.deepEqual(r.items, [{ sku: `s${order.order_id % 7}`, qty: 1 + (order.order_id % 3) }]);
+          ids.push(Number(r.order_id));
+        }
+      }
+      assert.deepEqual(
+        ids.sort((a, b) => a - b),
+        valid.map((o) => o.order_id),
+        'every valid order once',
+      );
+      const dead = results(dir, 'dead-letters.jsonl').map((d) => String(d.message));
+      assert.equal(dead.length, 2);
+      assert.ok(dead.some((m) => /region/.test(m)) && dead.some((m) => /amount/.test(m)), dead.join('\n'));
+    },
+    cleanup: async () => {
+      await deleteTopics(topic);
+      await bucket.dispose();
+    },
+  };
+}
+
 const live: { readonly [example: string]: (scratch: string, file: string) => Promise<LiveRun> } = {
+  'orders-to-s3-parquet': ordersToS3Parquet,
   'sensors-mqtt': sensorsMqtt,
   'sensor-anomaly-mqtt': sensorAnomalyMqtt,
   'orders-cdc-kafka': ordersCdcKafka,
