@@ -22,7 +22,6 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   builtins,
-  type CheckpointStore,
   Job,
   type NexmarkConfig,
   NexmarkGenerator,
@@ -34,7 +33,7 @@ import {
 } from '@sluice/core';
 import { redis } from '@sluice/redis';
 import { createClient } from 'redis';
-import { type Comparison, compare } from './measure.ts';
+import { type Comparison, compare, nowhere } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -99,17 +98,6 @@ sinks:
   out: { type: discard }
 `;
 }
-
-const nowhere = (): CheckpointStore => ({
-  prepare: async () => {},
-  close: async () => {},
-  write: async () => {},
-  latest: async () => undefined,
-  unreadable: async () => [],
-  setAside: async (file) => file,
-  list: async () => [],
-  clear: async () => {},
-});
 
 async function engine(v: Variant): Promise<number> {
   const plan = parsePipelineYaml(yaml(v), `${SCRATCH_DIR}/pipeline.yaml`, { registry });

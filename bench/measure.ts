@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { dirname } from 'node:path';
-import type { Job } from '@sluice/core';
+import type { CheckpointStore, Job } from '@sluice/core';
 
 /** One run: CPU milliseconds of this process (user + system), wall milliseconds, and its output. */
 export interface Measurement {
@@ -219,3 +219,19 @@ export class IntervalProfile {
     writeFileSync(this.#file, JSON.stringify(profile));
   }
 }
+
+/**
+ * A checkpoint store that keeps nothing. A bounded job ends with a checkpoint of its state: the
+ * engine still encodes it (a cost the figures include), but nothing is written, and the next run
+ * has no file to read back.
+ */
+export const nowhere = (): CheckpointStore => ({
+  prepare: async () => {},
+  close: async () => {},
+  write: async () => {},
+  latest: async () => undefined,
+  unreadable: async () => [],
+  setAside: async (file) => file,
+  list: async () => [],
+  clear: async () => {},
+});

@@ -22,7 +22,6 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   builtins,
-  type CheckpointStore,
   Job,
   type NexmarkConfig,
   NexmarkGenerator,
@@ -32,7 +31,7 @@ import {
   Registry,
   validateConfig,
 } from '@sluice/core';
-import { type Comparison, compare } from './measure.ts';
+import { type Comparison, compare, nowhere } from './measure.ts';
 import { SCRATCH_DIR } from './scratch-dir.ts';
 
 const { values: args } = parseArgs({
@@ -114,22 +113,6 @@ sinks:
   out: { type: discard }
 `;
 }
-
-/**
- * A checkpoint store that keeps nothing. A bounded job ends with a checkpoint of its state, which
- * for a regular join is every row it joined: the engine still encodes it (a cost the figures
- * include), but nothing is written, and the next run has no file to read back.
- */
-const nowhere = (): CheckpointStore => ({
-  prepare: async () => {},
-  close: async () => {},
-  write: async () => {},
-  latest: async () => undefined,
-  unreadable: async () => [],
-  setAside: async (file) => file,
-  list: async () => [],
-  clear: async () => {},
-});
 
 /** Records that entered the join in the last engine run. */
 let joinInput = 0;
