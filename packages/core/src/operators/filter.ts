@@ -7,7 +7,16 @@ import Type from 'typebox';
 import { type SluiceError, toSluiceError } from '../errors.ts';
 import { compilePredicate } from '../expr/index.ts';
 import type { Operator } from '../operator.ts';
-import { type Batch, emptyBatchLike, pushFrom, type Row } from '../record.ts';
+import {
+  type Batch,
+  DELETE,
+  emptyBatchLike,
+  INSERT,
+  pushFrom,
+  type Row,
+  UPDATE_AFTER,
+  UPDATE_BEFORE,
+} from '../record.ts';
 import { defineStep, PER_RECORD_CHANGELOG } from '../spec.ts';
 import { stepFunction, userError } from './step-function.ts';
 
@@ -63,6 +72,13 @@ export const filterFnStep = defineStep({
  * The filter operator, of both `filter` (a condition) and `filter_fn` (a function): keeps the
  * records for which `test` returns true and counts the others as filtered. A record on which it
  * throws goes to the dead-letter output with the error `onError` makes of what was thrown.
+ *
+ * On a changelog the condition may hold for one half of an update and not the other (a `HAVING
+ * sum(x) > 5` whose sum crosses 5). The half that passes is then no longer an update of a row the
+ * output holds, so it takes the kind that says what it does: an UPDATE_BEFORE whose UPDATE_AFTER
+ * is dropped becomes a DELETE (the row leaves the result), an UPDATE_AFTER whose UPDATE_BEFORE is
+ * dropped becomes an INSERT (the row enters it). The output stays a well-formed changelog, which
+ * Flink's filter leaves unbalanced (FLINK-38579 is one of the phantom rows that follow).
  */
 export function filterOperator(
   test: (record: Row) => boolean,
@@ -71,18 +87,32 @@ export function filterOperator(
   return {
     processBatch(batch: Batch, out) {
       const records = batch.records;
+      const kinds = batch.kinds;
       const kept = emptyBatchLike(batch);
       let dropped = 0;
+      /** Whether the UPDATE_BEFORE just before record i passed: undefined when i is no UPDATE_AFTER of a pair. */
+      let beforePassed: boolean | undefined;
       for (let i = 0; i < records.length; i++) {
+        const kind = kinds?.[i];
+        const pairedAfter = kind === UPDATE_AFTER ? beforePassed : undefined;
+        beforePassed = undefined;
         let pass: boolean;
         try {
           pass = test(records[i]);
         } catch (err) {
           out.deadLetter(batch, i, onError(err));
+          if (kind === UPDATE_BEFORE && kinds![i + 1] === UPDATE_AFTER) beforePassed = false;
+          if (pairedAfter === true) kept.kinds![kept.kinds!.length - 1] = DELETE;
           continue;
         }
-        if (pass) pushFrom(kept, batch, i, records[i]);
-        else dropped++;
+        if (kind === UPDATE_BEFORE && kinds![i + 1] === UPDATE_AFTER) beforePassed = pass;
+        if (pass) {
+          pushFrom(kept, batch, i, records[i]);
+          if (pairedAfter === false) kept.kinds![kept.kinds!.length - 1] = INSERT;
+        } else {
+          dropped++;
+          if (pairedAfter === true) kept.kinds![kept.kinds!.length - 1] = DELETE;
+        }
       }
       if (dropped > 0) out.filtered(dropped);
       out.emit(kept);

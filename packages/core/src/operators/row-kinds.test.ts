@@ -103,9 +103,40 @@ describe('row kinds through record-passing steps', () => {
     assert.deepEqual(seen(out), expected([0, 1, 2, 3, 4, 5]));
   });
 
-  test('filter keeps the kinds of the records it keeps', () => {
-    const out = run(create(filterStep, { where: 'n % 2 = 1' }));
-    assert.deepEqual(seen(out), expected([1, 3, 5]));
+  test('filter keeps the kinds of the records it keeps, and of both halves of an update it keeps', () => {
+    const out = run(create(filterStep, { where: 'n <> 0 AND n <> 4' }));
+    assert.deepEqual(seen(out), expected([1, 2, 3, 5]));
+  });
+
+  test('filter relabels the half of an update it keeps when it drops the other: DELETE or INSERT', () => {
+    // 1 is the update_before of 2: keeping 1 alone removes the row; keeping 2 alone adds one.
+    const before = run(create(filterStep, { where: 'n % 2 = 1' }));
+    assert.deepEqual(
+      seen(before),
+      expected([1, 3, 5]).map(([n, kind, ...rest]) => [n, n === 1 ? DELETE : kind, ...rest]),
+    );
+    const after = run(create(filterStep, { where: 'n % 2 = 0' }));
+    assert.deepEqual(
+      seen(after),
+      expected([0, 2, 4]).map(([n, kind, ...rest]) => [n, n === 2 ? INSERT : kind, ...rest]),
+    );
+  });
+
+  test('filter: an update half that fails goes to the dead letters, and the other half is relabelled', () => {
+    // n = 2 (the update_after) divides by zero: its update_before leaves alone, as a DELETE.
+    const afterFails = run(create(filterStep, { where: '10 / (n - 2) <> 0' }));
+    assert.deepEqual(afterFails.dead, [2]);
+    assert.deepEqual(
+      seen(afterFails),
+      expected([0, 1, 3, 4, 5]).map(([n, kind, ...rest]) => [n, n === 1 ? DELETE : kind, ...rest]),
+    );
+    // n = 1 (the update_before) fails: its update_after enters alone, as an INSERT.
+    const beforeFails = run(create(filterStep, { where: '10 / (n - 1) <> 0' }));
+    assert.deepEqual(beforeFails.dead, [1]);
+    assert.deepEqual(
+      seen(beforeFails),
+      expected([0, 2, 3, 4, 5]).map(([n, kind, ...rest]) => [n, n === 2 ? INSERT : kind, ...rest]),
+    );
   });
 
   test('validate keeps the kinds of valid records', () => {
