@@ -1,16 +1,28 @@
 /**
- * One `COPY … FROM STDIN` kept open while text is written into it, possibly over many writes of
- * the sink: a `pg` submittable that frames the text as CopyData on the connection's socket; and
- * `CopyWindows`, a run of them in one transaction that bounds the text the server has not
- * confirmed.
+ * One `COPY … FROM STDIN` kept open while rows are written into it (text lines, or rows of the
+ * binary format), possibly over many writes of the sink: a `pg` submittable that frames them as
+ * CopyData on the connection's socket; and `CopyWindows`, a run of them in one transaction that
+ * bounds the bytes the server has not confirmed.
  */
 
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
+import { BINARY_HEADER, BINARY_TRAILER } from './copy-binary.ts';
 
 /** The CopyData message type byte, and CopyDone with its length. */
 const COPY_DATA = 0x64;
 const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
+/** `data` framed as one CopyData message. */
+function copyData(data: string | Uint8Array): Buffer {
+  const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  const frame = Buffer.allocUnsafe(5 + length);
+  frame[0] = COPY_DATA;
+  frame.writeUInt32BE(length + 4, 1);
+  if (typeof data === 'string') frame.write(data, 5);
+  else frame.set(data, 5);
+  return frame;
+}
 
 /**
  * A COPY in progress. `write` hands text to the socket (waiting only while the socket is full;
@@ -23,12 +35,14 @@ const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
  */
 export class CopyIn implements pg.Submittable {
   readonly #statement: string;
+  /** The binary format: its header goes first, its trailer last. */
+  readonly #binary: boolean;
   /** The socket, once the server is ready for rows (CopyInResponse). */
   #socket: Duplex | undefined;
   /** Frames written before the server was ready. */
   #early: Buffer[] = [];
   #ended = false;
-  /** The text bytes written into it. */
+  /** The bytes of rows (text lines or binary rows) written into it. */
   #bytes = 0;
   #failure: unknown;
   #settled = false;
@@ -40,8 +54,11 @@ export class CopyIn implements pg.Submittable {
   #resolve: () => void = () => {};
   #reject: (err: unknown) => void = () => {};
 
-  constructor(statement: string) {
+  /** `binary`: the statement copies in the binary format, and what is written are its rows. */
+  constructor(statement: string, binary = false) {
     this.#statement = statement;
+    this.#binary = binary;
+    if (binary) this.#early.push(copyData(BINARY_HEADER));
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -58,7 +75,7 @@ export class CopyIn implements pg.Submittable {
     return this.#failure;
   }
 
-  /** The text bytes written into it so far. */
+  /** The bytes of rows written into it so far. */
   get bytes(): number {
     return this.#bytes;
   }
@@ -84,7 +101,7 @@ export class CopyIn implements pg.Submittable {
     this.#socket = socket;
     for (const frame of this.#early) socket.write(frame);
     this.#early = [];
-    if (this.#ended) socket.write(COPY_DONE);
+    if (this.#ended) this.#finish(socket);
     this.#start();
     this.#wake();
   }
@@ -105,18 +122,14 @@ export class CopyIn implements pg.Submittable {
   }
 
   /**
-   * Sends `text` (whole lines of COPY's text format) to the server, or holds it until the server
-   * is ready for rows; resolves at once, or when the socket has room again, or when the COPY
-   * ended. Nothing is sent once it failed.
+   * Sends `data` — whole lines of COPY's text format, or whole rows of its binary format — to
+   * the server, or holds it until the server is ready for rows; resolves at once, or when the
+   * socket has room again, or when the COPY ended. Nothing is sent once it failed.
    */
-  write(text: string): Promise<void> | undefined {
+  write(data: string | Uint8Array): Promise<void> | undefined {
     if (this.#failure !== undefined || this.#ended) return undefined;
-    const length = Buffer.byteLength(text);
-    const frame = Buffer.allocUnsafe(5 + length);
-    frame[0] = COPY_DATA;
-    frame.writeUInt32BE(length + 4, 1);
-    frame.write(text, 5);
-    this.#bytes += length;
+    const frame = copyData(data);
+    this.#bytes += frame.length - 5;
     const socket = this.#socket;
     if (socket === undefined) {
       this.#early.push(frame);
@@ -132,9 +145,15 @@ export class CopyIn implements pg.Submittable {
   end(): Promise<void> {
     if (!this.#ended && this.#failure === undefined) {
       this.#ended = true;
-      this.#socket?.write(COPY_DONE);
+      if (this.#socket !== undefined) this.#finish(this.#socket);
     }
     return this.#done;
+  }
+
+  /** The binary format's trailer, then CopyDone. */
+  #finish(socket: Duplex): void {
+    if (this.#binary) socket.write(copyData(BINARY_TRAILER));
+    socket.write(COPY_DONE);
   }
 
   #wait(): Promise<void> {
@@ -157,7 +176,7 @@ export class CopyIn implements pg.Submittable {
   }
 }
 
-/** How a run of COPYs sizes its windows (bytes of COPY text). */
+/** How a run of COPYs sizes its windows (bytes of COPY data). */
 export interface Windows {
   /** The first COPY's window, and the least a window shrinks to. */
   readonly min: number;
@@ -191,6 +210,7 @@ const SHRINK_MS = 250;
 export class CopyWindows {
   readonly #client: pg.Client;
   readonly #statement: string;
+  readonly #binary: boolean;
   readonly #sizes: Windows;
   #window: number;
   /** The COPY taking the writes. */
@@ -200,13 +220,22 @@ export class CopyWindows {
   /** The first failure of a COPY no longer in `#ended`. */
   #failure: unknown;
 
-  /** `window`: the first COPY's (a run after a commit goes on with the last run's). */
-  constructor(client: pg.Client, statement: string, sizes: Windows, window = sizes.min) {
+  /**
+   * `window`: the first COPY's (a run after a commit goes on with the last run's); `binary`: the
+   * statement copies in the binary format (`CopyIn`).
+   */
+  constructor(client: pg.Client, statement: string, sizes: Windows, window = sizes.min, binary = false) {
     this.#client = client;
     this.#statement = statement;
+    this.#binary = binary;
     this.#sizes = sizes;
     this.#window = Math.min(sizes.max, Math.max(sizes.min, window));
-    this.#current = client.query(new CopyIn(statement));
+    this.#current = client.query(new CopyIn(statement, binary));
+  }
+
+  /** Whether the COPYs are of the binary format. */
+  get binary(): boolean {
+    return this.#binary;
   }
 
   /** The current window (bytes). */
@@ -225,17 +254,18 @@ export class CopyWindows {
   }
 
   /**
-   * Sends `text` into the current COPY; ends it once it holds a window, and then waits while the
-   * COPY before it is unconfirmed. Resolves at once when nothing has to wait.
+   * Sends `data` (as `CopyIn.write` takes it) into the current COPY; ends it once it holds a
+   * window, and then waits while the COPY before it is unconfirmed. Resolves at once when nothing
+   * has to wait.
    */
-  write(text: string): Promise<void> | undefined {
+  write(data: string | Uint8Array): Promise<void> | undefined {
     const current = this.#current;
-    const waiting = current.write(text);
+    const waiting = current.write(data);
     this.#prune();
     if (current.bytes < this.#window || current.failure !== undefined) return waiting;
     void current.end();
     this.#ended.push(current);
-    this.#current = this.#client.query(new CopyIn(this.#statement));
+    this.#current = this.#client.query(new CopyIn(this.#statement, this.#binary));
     if (this.#ended.length < 2) return waiting;
     return this.#hold(waiting);
   }

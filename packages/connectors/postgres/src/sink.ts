@@ -23,6 +23,7 @@ import {
 } from '@sluice/core';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { BINARY_HEADER, BINARY_TRAILER, BinaryRows } from './copy-binary.ts';
 import { CopyWindows, type Windows } from './copy-in.ts';
 import { failureKind, serverReason, sinkError } from './pg-errors.ts';
 import {
@@ -97,8 +98,15 @@ export class PostgresSink implements Sink {
    * a row or the connection breaks.
    */
   #kept: SinkBatch[] = [];
-  /** The COPY text length of `#kept`. */
+  /** The COPY length of `#kept` (text or binary). */
   #keptBytes = 0;
+  /** The binary rows of a chunk being written (one buffer, reused). */
+  readonly #rows = new BinaryRows();
+  /**
+   * at_least_once appends: a value with no binary form came in this transaction, so its COPYs
+   * are of the text format until it commits.
+   */
+  #textUntilCommit = false;
   /** When the open transaction of `at_least_once` appends began (performance.now()). */
   #openedAt = 0;
   /** Rows of earlier writes the server refused, for `takeRejections`. */
@@ -262,8 +270,14 @@ export class PostgresSink implements Sink {
       return;
     }
     if (this.#keepsOpen) return this.#appendOpen(batch, all);
-    const copy: Statement = (client, indexes) =>
-      copyInto(client, statements.copy, statements.copyText(this.#records, indexes));
+    const copy: Statement = (client, indexes) => {
+      const rows = this.#rows;
+      const binary = statements.copyBinary;
+      rows.reset();
+      return binary !== undefined && statements.copyRows(rows, this.#records, indexes)
+        ? copyInto(client, binary, Buffer.concat([BINARY_HEADER, rows.bytes, BINARY_TRAILER]))
+        : copyInto(client, statements.copy, statements.copyText(this.#records, indexes));
+    };
     for (const chunk of chunks(all, this.#config.batch_size))
       await this.#bisect(copy, chunk, rejected, 'append');
   }
@@ -294,9 +308,20 @@ export class PostgresSink implements Sink {
     const copy = this.#copy;
     if (copy === undefined) throw new SluiceError('INTERNAL', 'postgres sink: no COPY open after reopening');
     for (const chunk of chunks(all, this.#config.batch_size)) {
-      const text = statements.copyText(records, chunk);
-      this.#keptBytes += text.length;
-      await copy.write(text);
+      let data: string | Buffer;
+      if (!copy.binary) data = statements.copyText(records, chunk);
+      else {
+        this.#rows.reset();
+        if (!statements.copyRows(this.#rows, records, chunk)) {
+          // A value with no binary form: this transaction goes on in text, the batch (kept) with it.
+          this.#textUntilCommit = true;
+          await copy.end().catch(() => {});
+          return this.#reopen(true);
+        }
+        data = this.#rows.bytes;
+      }
+      this.#keptBytes += data.length;
+      await copy.write(data);
       // The COPY ended on a refused row (of this or an earlier write): this batch is kept, so it is written again there.
       if (copy.failure !== undefined) return this.#reopen(true);
     }
@@ -321,7 +346,16 @@ export class PostgresSink implements Sink {
     }
     await this.#attempt('append', async (client) => {
       await this.#rewrite(client);
-      if (open) this.#copy = new CopyWindows(client, this.#need().copy, COPY_WINDOWS, this.#window);
+      if (!open) return;
+      const statements = this.#need();
+      const binary = this.#textUntilCommit ? undefined : statements.copyBinary;
+      this.#copy = new CopyWindows(
+        client,
+        binary ?? statements.copy,
+        COPY_WINDOWS,
+        this.#window,
+        binary !== undefined,
+      );
     });
   }
 
@@ -430,6 +464,7 @@ export class PostgresSink implements Sink {
     });
     this.#kept = [];
     this.#keptBytes = 0;
+    this.#textUntilCommit = false;
   }
 
   /**
@@ -743,9 +778,9 @@ function copyLine(err: unknown): number | undefined {
 }
 
 /** Runs one `COPY … FROM STDIN` of `text`. */
-async function copyInto(client: pg.Client, statement: string, text: string): Promise<void> {
+async function copyInto(client: pg.Client, statement: string, data: string | Buffer): Promise<void> {
   const stream = client.query(copyFrom(statement));
-  stream.end(text);
+  stream.end(data);
   await finished(stream);
 }
 
@@ -764,5 +799,7 @@ function statementSummary(config: PostgresSinkConfig, statements: Statements): s
     return config.mode === 'append'
       ? 'INSERT … VALUES'
       : 'staged INSERT, DELETE … USING, INSERT … SELECT / DELETE';
-  return config.mode === 'append' ? statements.copy : 'INSERT … ON CONFLICT / DELETE';
+  return config.mode === 'append'
+    ? (statements.copyBinary ?? statements.copy)
+    : 'INSERT … ON CONFLICT / DELETE';
 }

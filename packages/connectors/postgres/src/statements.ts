@@ -5,6 +5,7 @@
  */
 
 import type { Row } from '@sluice/core';
+import { type BinaryRows, type FieldWriter, fieldWriter, writeBinaryRows } from './copy-binary.ts';
 import { type ColumnShape, columnText, copyField, quoteIdent, quoteTable } from './encode.ts';
 import type { Column } from './table.ts';
 
@@ -14,6 +15,12 @@ const MAX_PARAMETERS = 65_535;
 /** The statements of one table and column list, built once when the sink opens. */
 export class Statements {
   readonly copy: string;
+  /**
+   * The COPY of the binary format, when every column has a binary writer (`copy-binary.ts`);
+   * undefined when the table is written as text.
+   */
+  readonly copyBinary: string | undefined;
+  readonly #writers: readonly FieldWriter[] | undefined;
   readonly #columns: readonly Column[];
   readonly #names: readonly string[];
   readonly #key: readonly Column[];
@@ -27,6 +34,9 @@ export class Statements {
     this.#table = quoteTable(table);
     this.#columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
     this.copy = `COPY ${this.#table} (${this.#columnList}) FROM STDIN`;
+    const writers = columns.map((c) => fieldWriter(c.type));
+    this.#writers = writers.every((w) => w !== undefined) ? writers : undefined;
+    this.copyBinary = this.#writers === undefined ? undefined : `${this.copy} (FORMAT binary)`;
     this.#key = (key ?? []).map((k) => {
       const column = columns.find((c) => c.name === k);
       if (!column) throw new Error(`key column '${k}' is not written`);
@@ -68,6 +78,15 @@ export class Statements {
       text += `${line}\n`;
     }
     return text;
+  }
+
+  /**
+   * The records at `indexes` in COPY's binary format, appended to `rows`; false (and `rows` as it
+   * was) when the table is written as text or a value has no binary form — the text then.
+   */
+  copyRows(rows: BinaryRows, records: readonly Row[], indexes: readonly number[]): boolean {
+    const writers = this.#writers;
+    return writers !== undefined && writeBinaryRows(rows, records, indexes, this.#names, writers);
   }
 
   /** The text of a record's key, equal for two records exactly when their key columns are. */
