@@ -42,6 +42,7 @@ import type {
   WindowTable,
 } from './ast.ts';
 import { fuseSteps } from './fuse.ts';
+import { simplifyUnderFilters } from './implied.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
@@ -188,7 +189,8 @@ class Planner implements QueryPlanner {
     });
     const steps = [...this.#steps];
     fuseSteps(steps, this.#sinks);
-    if (steps.length === this.#steps.length) return planned;
+    const simplified = simplifyUnderFilters(steps);
+    if (steps.length === this.#steps.length && !simplified) return planned;
     // Fused steps hold expressions from several places of the script, so an error in one would
     // point at the wrong place: a plan that does not resolve is given unfused, for resolution
     // to report its errors where they are written.
