@@ -108,6 +108,11 @@ const config = Type.Object(
         'Partial matches that run out of time (`within`): `drop` them; send them to the side output `timeouts`, which a step or sink reads as `input: <step id>.timeouts` (records as the main output’s: key fields, `match_start`, `match_end` and the measures over the records taken); or `emit` them into the main output with `match: timeout` (complete matches then have `match: complete`; kept for pipelines written before side outputs).',
       default: 'drop',
     }),
+    running: Type.Boolean({
+      description:
+        'How a condition sees the stage it is the condition of: `false` (Flink CEP’s iterative conditions) — stage references read the records taken before the current one, so `price > B.price` in stage B compares with the previous B; `true` (SQL MATCH_RECOGNIZE’s RUNNING semantics; what `MATCH_RECOGNIZE` compiles to) — the record being tested counts as one of its stage’s, so in stage B `B.price` is the current record’s, `count(B)` includes it and `last(B.price, 1)` is the previous B.',
+      default: false,
+    }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
       description:
         'Where records at or behind the watermark go: the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late). Records after them in event time were already matched.',
@@ -154,7 +159,13 @@ export const patternStep = defineStep({
     ...Object.fromEntries(Object.entries(cfg.measures).map(([name, text]) => [`measures.${name}`, text])),
   }),
   create(cfg, step) {
-    const { stages, absent } = compileStages(cfg.stages, step.id, step.clock, step.expression);
+    const { stages, absent, trail } = compileStages(
+      cfg.stages,
+      step.id,
+      step.clock,
+      step.expression,
+      cfg.running,
+    );
     const names = stages.map((s) => s.name);
     let skipStage: number | undefined;
     if (cfg.skip === 'to_first' || cfg.skip === 'to_last') {
@@ -195,19 +206,21 @@ export const patternStep = defineStep({
       }
       return e.name;
     });
+    const measures = compileMeasures(
+      cfg.measures,
+      names,
+      step.id,
+      step.clock,
+      step.expression,
+      cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
+    );
     return Object.assign(
       createPatternOperator({
         stepId: step.id,
         stages,
         absent,
-        measures: compileMeasures(
-          cfg.measures,
-          names,
-          step.id,
-          step.clock,
-          step.expression,
-          cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
-        ),
+        measures,
+        keepRows: trail || measures.some((m) => m.trail),
         ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!.length, step) } : {}),
         within,
         skip: cfg.skip,
