@@ -25,7 +25,7 @@ const stage = Type.Object(
     }),
     where: Type.String({
       description:
-        'SQL condition a record must meet to be taken into this stage. Plain fields are the current record’s (a missing one reads as NULL); a stage name reads the records matched before this one (NULL when none), e.g. `price > A.price`, `price > first(B.price)`, `count(B) < 3`.',
+        'SQL condition a record must meet to be taken into this stage. Plain fields are the current record’s (a missing one reads as NULL); a stage name reads the records matched before this one (NULL when none; with `running: true` this stage’s own references include the current record), e.g. `price > A.price`, `price > first(B.price)`, `count(B) < 3`. Also: `last(B.price, n)` / `first(B.price, n)` (the n-th from the end / start), `prev(price, n)` (n records before the current one in the match, NULL before its first), `sum`, `avg`, `min`, `max`, `count` of an expression over one stage’s records (`avg(B.price)`) or over all of the match’s (`sum(price)`, `count(*)`).',
       examples: ["action = 'login_failed'"],
     }),
     quantifier: Type.Optional(
@@ -99,7 +99,7 @@ const config = Type.Object(
     ),
     measures: Type.Record(Type.String(), Type.String(), {
       description:
-        'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `count(B)`, `match_start()`, `match_end()`; a plain field reads the match’s last record.',
+        'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `last(B.price, 1)`, `prev(B.price)`, `count(B)`, `avg(B.price)`, `sum(A.price * A.qty)`, `count(*)`, `match_start()`, `match_end()` (or `match_rowtime()`); a plain field reads the match’s last record, and inside an aggregate or offset every record of the match.',
       default: {},
       examples: [{ first_price: 'first(A.price)', rises: 'count(B)' }],
     }),
