@@ -1,6 +1,8 @@
 -- Periods of falling prices per symbol: a start row, prices falling row after row, then a rise
 -- (the example of Flink's MATCH_RECOGNIZE documentation, with a second symbol). START_ROW has no
 -- DEFINE, so any row begins a match; matching resumes at the rise, which may start the next one.
+-- The last input row is late (its time is behind the watermark): it is matched to nothing,
+-- as in Flink, and is counted late and given to the dead letters (LATE_RECORD), where Flink drops it.
 CREATE TABLE ticker (
   symbol STRING,
   price BIGINT,
