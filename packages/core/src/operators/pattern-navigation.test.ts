@@ -103,6 +103,31 @@ describe('pattern step: running semantics, offsets and aggregates', () => {
     }
   });
 
+  it('keeps the records of partial matches across a checkpoint (own snapshot and keyed state)', () => {
+    const input = prices([12, 17, 13, 16, 25, 2, 4, 10, 15, 25, 25, 30]);
+    const cfg = {
+      running: true,
+      stages: [
+        {
+          name: 'A',
+          where: 'avg(A.price) < 15 AND (prev(price) IS NULL OR price <> prev(price))',
+          quantifier: '+',
+        },
+        { name: 'B', where: 'true' },
+      ],
+      measures: { avg: 'avg(A.price)', second: 'first(A.price, 1)', n: 'count(*)' },
+    };
+    const whole = runPattern(cfg, input).out.map((o) => o.row);
+    assert.equal(whole.length, 2);
+    for (const restartAt of [2, 5, 8, 10])
+      for (const keyed of [false, true])
+        assert.deepEqual(
+          runPattern(cfg, input, { restartAt, keyed, batchSize: 3 }).out.map((o) => o.row),
+          whole,
+          `restart after ${restartAt} records${keyed ? ', keyed state' : ''}`,
+        );
+  });
+
   it('navigates by offsets: last(A.x, n), first(A.x, n), prev(x, n)', () => {
     const input = prices([1, 2, 3, 4, 5, 9]);
     const rows = run(
