@@ -39,3 +39,18 @@ FROM bid
       DOWN AS DOWN.price <= LAST(UP.price)
   ) AS r
 WHERE r.bids >= 3;
+
+-- EXPLAIN says what state the pattern keeps: bounded by WITHIN here, unbounded without it.
+CREATE TABLE unbounded (auction BIGINT, bids BIGINT) WITH ('connector' = 'file', 'path' = './out/unbounded.jsonl');
+
+EXPLAIN PLAN FOR
+INSERT INTO unbounded
+SELECT *
+FROM bid
+  MATCH_RECOGNIZE (
+    PARTITION BY auction
+    ORDER BY dateTime
+    MEASURES COUNT(UP.price) AS bids
+    PATTERN (UP+ DOWN)
+    DEFINE UP AS PREV(UP.price) IS NULL OR UP.price > PREV(UP.price), DOWN AS DOWN.price <= LAST(UP.price)
+  );
