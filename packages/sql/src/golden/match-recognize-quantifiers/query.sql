@@ -16,6 +16,8 @@ CREATE TABLE bounded (symbol STRING, first_price BIGINT, ups BIGINT, flats BIGIN
 WITH ('connector' = 'file', 'path' = './out/bounded.jsonl');
 CREATE TABLE steps (symbol STRING, start_price BIGINT, end_price BIGINT, n BIGINT)
 WITH ('connector' = 'file', 'path' = './out/steps.jsonl');
+CREATE TABLE lows (symbol STRING, lows BIGINT, high BIGINT)
+WITH ('connector' = 'file', 'path' = './out/lows.jsonl');
 CREATE TABLE drops (symbol STRING, drop_time BIGINT, drop_diff BIGINT)
 WITH ('connector' = 'file', 'path' = './out/drops.jsonl');
 
@@ -51,6 +53,13 @@ SELECT * FROM ticker MATCH_RECOGNIZE (
   AFTER MATCH SKIP TO NEXT ROW
   PATTERN (R{3})
   DEFINE R AS PREV(R.price) IS NULL OR R.price > PREV(R.price, 1));
+-- At most two rows under 10 (greedy {,2}: as many as it can), then one of 10 or more.
+INSERT INTO lows
+SELECT * FROM ticker MATCH_RECOGNIZE (
+  PARTITION BY symbol ORDER BY rowtime
+  MEASURES COUNT(L.price) AS lows, H.price AS high
+  PATTERN (L{,2} H)
+  DEFINE L AS L.price < 10, H AS H.price >= 10);
 -- A drop of more than 10 within 1 hour of the first row (Flink's WITHIN example).
 INSERT INTO drops
 SELECT * FROM ticker MATCH_RECOGNIZE (
