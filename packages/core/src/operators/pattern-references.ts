@@ -185,8 +185,10 @@ export function rewrite(
   const visit = (e: Expr): Expr => {
     if (e.kind === 'call') {
       if (
-        (e.name === 'match_start' || e.name === 'match_end' || e.name === 'match_rowtime') &&
-        e.args.length === 0
+        ((e.name === 'match_start' || e.name === 'match_end') && e.args.length === 0) ||
+        // Flink's MATCH_ROWTIME([rowtime_field]): the field names the time attribute, whose value it is.
+        (e.name === 'match_rowtime' &&
+          (e.args.length === 0 || (e.args.length === 1 && e.args[0].kind === 'field')))
       ) {
         const name = e.name === 'match_start' ? 'match_start()' : 'match_end()';
         refs.names.add(name);

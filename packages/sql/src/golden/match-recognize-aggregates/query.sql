@@ -1,7 +1,7 @@
 -- The longest runs whose average price stays below 15, per symbol (Flink's aggregation example):
 -- AVG in DEFINE is over A's rows so far, the current one included; the measures aggregate over
 -- a variable's rows (AVG, SUM, MIN, MAX, COUNT of a column) and over every row of the match
--- (COUNT(*), SUM of an unqualified column); MATCH_ROWTIME() is the time of the match's last row.
+-- (COUNT(*), SUM of an unqualified column); MATCH_ROWTIME(rowtime) (or MATCH_ROWTIME()) is the time of the match's last row.
 CREATE TABLE ticker (
   symbol STRING,
   price BIGINT,
@@ -32,7 +32,7 @@ FROM ticker
       COUNT(A.price) AS a_rows,
       COUNT(*) AS all_rows,
       SUM(price) AS all_price,
-      MATCH_ROWTIME() AS matched_at
+      MATCH_ROWTIME(rowtime) AS matched_at
     ONE ROW PER MATCH
     AFTER MATCH SKIP PAST LAST ROW
     PATTERN (A+ B)
