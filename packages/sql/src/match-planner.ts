@@ -73,10 +73,11 @@ export function planMatchRecognize(planner: QueryPlanner, m: MatchRecognize, id:
         v.name.start,
         `${NOT_YET}: a variable twice in PATTERN ('${v.name.text}'); name the second occurrence differently and DEFINE it alike`,
       );
-    if (v.quantifier === '??')
+    const q = bounds(v.quantifier);
+    if (q.min === 0 && q.max === 1 && !q.greedy)
       planner.fail(
         v.quantifierStart,
-        `the reluctant optional quantifier ?? is not supported (nor by Flink); write ?`,
+        `the reluctant optional quantifier (${v.quantifier}) is not supported (nor by Flink); write ?`,
       );
   });
   for (const element of m.pattern)
