@@ -262,7 +262,10 @@ function expected(q: Query, ordered: readonly Tick[]): string[] {
   for (const t of ordered) {
     const key = q.partitioned ? t.symbol : '';
     let list = partitions.get(key);
-    if (list === undefined) partitions.set(key, (list = []));
+    if (list === undefined) {
+      list = [];
+      partitions.set(key, list);
+    }
     list.push(t);
   }
   const rows: string[] = [];
