@@ -74,6 +74,11 @@ export function planMatchRecognize(planner: QueryPlanner, m: MatchRecognize, id:
         `${NOT_YET}: a variable twice in PATTERN ('${v.name.text}'); name the second occurrence differently and DEFINE it alike`,
       );
     const q = bounds(v.quantifier);
+    if (q.max < 1 || q.min > q.max)
+      planner.fail(
+        v.quantifierStart,
+        `quantifier ${v.quantifier} of ${v.name.text} matches no rows or has its bounds the wrong way round: {n} and {n,m} need 0 < m and n ≤ m`,
+      );
     if (q.min === 0 && q.max === 1 && !q.greedy)
       planner.fail(
         v.quantifierStart,
