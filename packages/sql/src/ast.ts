@@ -201,7 +201,41 @@ export interface JoinTable {
   readonly start: number;
 }
 
-export type FromItem = TableRef | WindowTable | JoinTable | ModelTable;
+/** One variable of a MATCH_RECOGNIZE pattern with its quantifier as written (`''` for none). */
+export interface PatternVariable {
+  readonly name: Name;
+  readonly quantifier: string;
+  /** Offset of the quantifier (of the name when there is none). */
+  readonly quantifierStart: number;
+}
+
+/**
+ * `t MATCH_RECOGNIZE (PARTITION BY … ORDER BY … MEASURES … ONE ROW PER MATCH AFTER MATCH SKIP …
+ * PATTERN (…) WITHIN INTERVAL … DEFINE …) [AS] alias`: planned as a `pattern` step.
+ */
+export interface MatchRecognize {
+  readonly kind: 'match_recognize';
+  readonly table: TableRef;
+  readonly partitionBy: readonly Name[];
+  readonly orderBy: readonly { readonly column: Name; readonly descending: boolean }[];
+  readonly measures: readonly { readonly expr: Expr; readonly text: string; readonly alias: Name }[];
+  readonly skip: {
+    readonly kind: 'past_last_row' | 'to_next_row' | 'to_first' | 'to_last';
+    readonly variable?: Name;
+    readonly start: number;
+  };
+  /** The concatenation, each element one variable or an alternation of variables (`(B | C)`). */
+  readonly pattern: readonly (readonly PatternVariable[])[];
+  readonly patternStart: number;
+  /** `WITHIN INTERVAL …`, in ms. */
+  readonly within?: number;
+  readonly define: readonly { readonly variable: Name; readonly expr: Expr; readonly text: string }[];
+  readonly alias?: Name;
+  /** Offset of `MATCH_RECOGNIZE`. */
+  readonly start: number;
+}
+
+export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize;
 
 /** `OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)` after `ROW_NUMBER()`. */
 export interface Over {

@@ -57,6 +57,16 @@ function describeState(step: PlanStep, registry: Registry): string | undefined {
     return `per key, forgotten ${String(config.ttl)} after it was last written (ttl)`;
   if (Object.hasOwn(properties, 'ttl'))
     return "per key, for the life of the job (SET 'table.exec.state.ttl' bounds it)";
+  if (step.type === 'pattern') {
+    // MATCH_RECOGNIZE: partial matches and rows waiting for the watermark, per key.
+    const c = step.config as { within?: unknown; stages?: { quantifier?: string }[] };
+    const endless = (c.stages ?? []).some((x) => /[+*]|,\}/.test(x.quantifier ?? ''));
+    if (c.within !== undefined)
+      return `per key: partial matches, each dropped ${String(c.within)} after its first row (WITHIN), and rows waiting for the watermark`;
+    return endless
+      ? 'per key: partial matches, which may grow without bound (a quantifier without an upper bound keeps taking rows, and there is no WITHIN; table.exec.state.ttl does not apply, as in Flink), and rows waiting for the watermark'
+      : 'per key: partial matches (as long as the pattern at most), and rows waiting for the watermark';
+  }
   return 'kept in checkpoints';
 }
 

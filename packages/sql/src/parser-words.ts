@@ -22,6 +22,7 @@ export const CLAUSE_WORDS = new Set([
   'ON',
   'WINDOW',
   'END',
+  'MATCH_RECOGNIZE',
 ]);
 
 /** Flink SQL this front end does not plan yet, by the word that starts it in a query. */
@@ -30,7 +31,6 @@ export const NOT_YET: { readonly [word: string]: string } = {
   LIMIT: 'LIMIT',
   CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
   WINDOW: 'named windows',
-  MATCH_RECOGNIZE: 'MATCH_RECOGNIZE',
 };
 
 export const SUPPORTED =

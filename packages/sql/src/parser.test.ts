@@ -127,8 +127,8 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
       'q.sql:1:33: not supported by Sluice SQL yet: CROSS JOIN',
     ],
     [
-      'INSERT INTO o SELECT a FROM t MATCH_RECOGNIZE (PATTERN (A))',
-      'q.sql:1:31: not supported by Sluice SQL yet: MATCH_RECOGNIZE',
+      'INSERT INTO o SELECT a FROM t MATCH_RECOGNIZE (ORDER BY ts PATTERN (A (B C)+) DEFINE B AS true)',
+      'q.sql:1:74: not supported by Sluice SQL yet: groups of several variables in PATTERN',
     ],
     ['INSERT INTO o SELECT a FROM t LIMIT 3', 'q.sql:1:31: not supported by Sluice SQL yet: LIMIT'],
     ['INSERT INTO o SELECT a FROM t ORDER BY a', 'q.sql:1:31: not supported by Sluice SQL yet: ORDER BY'],

@@ -44,6 +44,7 @@ import type {
 import { fuseSteps } from './fuse.ts';
 import { simplifyUnderFilters } from './implied.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
+import { planMatchRecognize } from './match-planner.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
 import type { Positions } from './position.ts';
@@ -585,7 +586,13 @@ class Planner implements QueryPlanner {
       });
     }
     const from =
-      q.from.kind === 'join' ? [q.from.left, q.from.right] : q.from.kind === 'table' ? [q.from] : [];
+      q.from.kind === 'join'
+        ? [q.from.left, q.from.right]
+        : q.from.kind === 'table'
+          ? [q.from]
+          : q.from.kind === 'match_recognize'
+            ? [q.from.table]
+            : [];
     for (const ref of from)
       if (ref.query !== undefined) {
         this.checkLocalName(ref.name, local);
@@ -695,6 +702,14 @@ class Planner implements QueryPlanner {
       // The model's step, then the query over its output as over a table of that name.
       const relation = this.#models.plan(q.from, id);
       const name = q.from.alias ?? q.from.table;
+      return this.withRelation(name.text, relation, () =>
+        this.select({ ...q, from: { kind: 'table', name } }, id, target),
+      );
+    }
+    if (q.from.kind === 'match_recognize') {
+      // The pattern step, then the query over its rows as over a table of the alias's name.
+      const relation = planMatchRecognize(this, q.from, id);
+      const name = q.from.alias ?? { text: `${q.from.table.name.text}_match`, start: q.from.start };
       return this.withRelation(name.text, relation, () =>
         this.select({ ...q, from: { kind: 'table', name } }, id, target),
       );

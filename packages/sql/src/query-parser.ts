@@ -27,6 +27,7 @@ import type {
   TableOption,
   TableRef,
 } from './ast.ts';
+import { parseMatchRecognize } from './match-parser.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
 import type { Positions } from './position.ts';
 import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
@@ -324,14 +325,17 @@ export class QueryParser extends TokenStream {
       }
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
-    if (from.kind === 'table' || (from.kind === 'model' && from.alias !== undefined))
+    if (
+      from.kind === 'table' ||
+      ((from.kind === 'model' || from.kind === 'match_recognize') && from.alias !== undefined)
+    )
       this.unqualify({
         ...(items ? { items } : {}),
         again,
         ...(where ? { where } : {}),
         ...(groupBy ? { groupBy } : {}),
         ...(having ? { having } : {}),
-        qualifier: from.kind === 'model' ? (from.alias?.text ?? '') : (from.alias ?? from.name).text,
+        qualifier: from.kind === 'table' ? (from.alias ?? from.name).text : (from.alias?.text ?? ''),
       });
     const after = this.peek();
     if (after.kind === 'word' && NOT_YET[after.upper] !== undefined) this.notYet(after, NOT_YET[after.upper]);
@@ -353,6 +357,7 @@ export class QueryParser extends TokenStream {
     if ((this.isWord('ML_PREDICT') || this.isWord('ML_SCORE')) && this.isOp('(', 1)) return this.modelTable();
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
     const left = this.tableRef('a table or view name after FROM');
+    if (this.isWord('MATCH_RECOGNIZE')) return parseMatchRecognize(this, left);
     if (this.isWord('FOR'))
       this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
     const join = this.peek();

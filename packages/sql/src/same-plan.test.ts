@@ -292,3 +292,44 @@ sinks:
 `,
   );
 });
+
+test('MATCH_RECOGNIZE in SQL is the pattern step YAML writes, with running conditions', async () => {
+  await bothWays(
+    `${table}
+CREATE TABLE rises (auction BIGINT, first_price DOUBLE, top DOUBLE, rises BIGINT)
+WITH ('connector' = 'file', 'path' = './out/rises.jsonl');
+INSERT INTO rises
+SELECT * FROM bids MATCH_RECOGNIZE (
+  PARTITION BY auction
+  ORDER BY ts
+  MEASURES FIRST(A.price) AS first_price, LAST(B.price) AS top, COUNT(B.price) AS rises
+  ONE ROW PER MATCH
+  AFTER MATCH SKIP PAST LAST ROW
+  PATTERN (A B+? C) WITHIN INTERVAL '1' MINUTE
+  DEFINE B AS B.price > PREV(B.price), C AS C.price < LAST(B.price)
+);`,
+    `name: same
+${source}
+steps:
+  - id: rises-match
+    type: pattern
+    input: bids
+    key: [auction]
+    running: true
+    within: 1m
+    stages:
+      - { name: A, where: 'true' }
+      - { name: B, where: B.price > PREV(B.price), quantifier: +? }
+      - { name: C, where: C.price < LAST(B.price) }
+    measures:
+      first_price: FIRST(A.price)
+      top: LAST(B.price)
+      rises: COUNT(B.price)
+  - id: rises-measures
+    type: map
+    select: [auction, first_price, top, rises]
+sinks:
+  rises: { type: file, path: ./out/rises.jsonl }
+`,
+  );
+});

@@ -19,7 +19,8 @@ const KEYWORDS = [
   'SET', 'BEGIN', 'EXPLAIN', 'PLAN', 'SYSTEM_TIME', 'OF', 'STRING', 'BIGINT', 'INT', 'DOUBLE',
   'BOOLEAN', 'TIMESTAMP', 'DECIMAL', 'ROW', 'ML_PREDICT', 'ML_SCORE', 'SHOW', 'TABLES', 'VIEWS',
   'MODELS', 'FUNCTIONS', 'JOBS', 'STOP', 'JOB', 'DESCRIBE', 'DROP', 'RESET', 'QUIT', 'EXIT', 'HELP',
-  'CLEAR',
+  'CLEAR', 'MATCH_RECOGNIZE', 'MEASURES', 'ONE', 'PER', 'MATCH', 'AFTER', 'SKIP', 'PAST', 'LAST',
+  'NEXT', 'TO', 'FIRST', 'PATTERN', 'WITHIN', 'DEFINE', 'PREV', 'MATCH_ROWTIME',
 ] as const;
 
 /** Every function name an expression may call, scalar and aggregate, lower-case. */

@@ -9,7 +9,7 @@ import { Job } from '../runtime/job.ts';
 import { memoryChannel, memorySinkStore, testing } from '../testing/index.ts';
 import { memorySink, memorySource } from '../testing/memory.ts';
 import { sinkOf, sourceOf } from './components.ts';
-import { begin } from './pattern.ts';
+import { begin, patternConfig } from './pattern.ts';
 import { pipeline } from './pipeline.ts';
 
 const memory = sourceOf(memorySource);
@@ -151,4 +151,14 @@ test('a TypeScript pipeline with notFollowedBy at the end outputs the match once
   const result = await job.run();
   assert.equal(result.status, 'completed');
   assert.deepEqual(store.committed, [{ id: 'o2', match_start: 1500, match_end: 1500, ordered: 1500 }]);
+});
+
+test('running: true in the TypeScript API is the option MATCH_RECOGNIZE compiles to', () => {
+  const p = begin('A').where('true').next('B').where('B.price > A.price AND avg(B.price) < 10');
+  assert.deepEqual(patternConfig(p, { key: ['symbol'], running: true }), {
+    stages: p.stages(),
+    key: ['symbol'],
+    running: true,
+  });
+  assert.equal('running' in patternConfig(p, {}), false);
 });

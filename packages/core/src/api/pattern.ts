@@ -250,6 +250,11 @@ export interface PatternOptions {
    */
   timeouts?: 'drop' | 'side_output' | 'emit';
   onLate?: 'late_output' | 'dead_letter' | 'drop';
+  /**
+   * SQL MATCH_RECOGNIZE's running semantics: a condition sees the record being tested as one of
+   * its own stage's (`B.price` in B's condition is the current record's). Default false (Flink CEP's).
+   */
+  running?: boolean;
 }
 
 /** The `pattern` step's options for a pattern and options. */
@@ -264,5 +269,6 @@ export function patternConfig(pattern: Pattern, options: PatternOptions): object
     ...(options.measures ? { measures: options.measures } : {}),
     ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     ...(options.onLate ? { on_late: options.onLate } : {}),
+    ...(options.running !== undefined ? { running: options.running } : {}),
   };
 }

@@ -68,8 +68,9 @@ function readQuoted(text: string, start: number, quote: string): [string, number
 /** How {@link tokenize} reads text that holds more than one expression. */
 export interface TokenizeOptions {
   /**
-   * Read `;` as an operator token (it ends a statement in a SQL script) instead of refusing it;
-   * the statement parser of `@sluice/sql` sets it.
+   * Read `;` as an operator token (it ends a statement in a SQL script) instead of refusing it,
+   * and `?`, `{`, `}`, `|` too (a MATCH_RECOGNIZE pattern's quantifiers and alternation, `B+?`, `(C{2,4} | D)`); the
+   * statement parser of `@sluice/sql` sets it. An expression stops at them.
    */
   readonly statements?: boolean;
   /**
@@ -79,6 +80,9 @@ export interface TokenizeOptions {
    */
   readonly backtickNames?: boolean;
 }
+
+/** Operators only a SQL script has: `;` between statements, pattern quantifiers. */
+const STATEMENT_OPS = new Set([';', '?', '{', '}', '|']);
 
 /** Tokenizes `text`; the last token has kind `end`. Throws EXPR_SYNTAX at the first bad character. */
 export function tokenize(text: string, options: TokenizeOptions = {}): Token[] {
@@ -153,7 +157,7 @@ export function tokenize(text: string, options: TokenizeOptions = {}): Token[] {
       continue;
     }
     if (two.length === 2 && MISTAKES[two] !== undefined) failAt('EXPR_SYNTAX', start, MISTAKES[two]);
-    if (ONE_CHAR_OPS.has(c) || (c === ';' && options.statements === true)) {
+    if (ONE_CHAR_OPS.has(c) || (options.statements === true && STATEMENT_OPS.has(c))) {
       tokens.push(token('op', c, start, i + 1));
       i++;
       continue;

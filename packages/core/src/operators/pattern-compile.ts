@@ -10,7 +10,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression, compilePredicate, type Expr } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { Clock } from '../time.ts';
-import { type References, rewrite, viewBuilder } from './pattern-references.ts';
+import { LAST_ROW, newReferences, OUTSIDE, rewrite, viewBuilder } from './pattern-references.ts';
 
 /** One stage as written in the step's options. */
 export interface StageConfig {
@@ -36,6 +36,14 @@ export interface MatchData {
   readonly rows: (Row | null)[];
   /** Per stage s: `marks[3s]` first position, `marks[3s + 1]` last position, `marks[3s + 2]` count. */
   readonly marks: number[];
+  /**
+   * Every record taken, in order, and the stage of each — kept only when a condition or measure
+   * reads them (offsets, `prev`, aggregates). Append-only arrays shared between the matches
+   * that extend one another: this match's records are the first `size`.
+   */
+  readonly trail?: Row[];
+  readonly trailStages?: number[];
+  readonly size?: number;
 }
 
 /** A stage ready to run. */
@@ -73,6 +81,8 @@ export interface Absence {
 
 /** The stages of a pattern, as the matcher runs them. */
 export interface CompiledStages {
+  /** Whether a condition reads the records of a match in order (`MatchData.trail`). */
+  readonly trail: boolean;
   /** The positive stages: those that take records. Stage indices elsewhere (marks, `skip_to`) count only these. */
   readonly stages: Stage[];
   /**
@@ -87,6 +97,8 @@ export interface Measure {
   readonly name: string;
   readonly text: string;
   readonly evaluate: (match: MatchData) => unknown;
+  /** Whether it reads the records of a match in order (`MatchData.trail`). */
+  readonly trail: boolean;
 }
 
 const QUANTIFIER = /^(?:\{(\d+)\}|\{(\d+),(\d*)\}|([+*?]))(\?)?$/;
@@ -144,6 +156,7 @@ export function compileStages(
   step: string,
   clock: Clock,
   expression: (path: string) => Expr,
+  running = false,
 ): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
@@ -172,22 +185,26 @@ export function compileStages(
   const alternative: boolean[] = [];
   const absent: Absence[][] = [[]];
   let previousOptional = false;
+  let trail = false;
   configs.forEach((c, i) => {
     const path = `stages[${i}]`;
-    const refs: References = { names: new Set() };
+    const refs = newReferences();
     const tree = rewrite(
       expression(`${path}.where`),
       positive,
       refs,
-      { step, path: `${path}.where` },
+      { step, path: `${path}.where`, clock },
       negative,
     );
+    if (refs.trail === true) trail = true;
     const predicate = compilePredicate(tree, { step, path: `${path}.where`, clock, missingAsNull: true });
-    const view = refs.names.size === 0 ? null : viewBuilder(positive, refs.names);
+    const view = refs.names.size === 0 ? null : viewBuilder(positive, refs);
+    // Running semantics: the record is tested as one of this stage's (an absent stage takes none).
+    const as = running && c.absent !== true ? positive.indexOf(c.name) : OUTSIDE;
     const test =
       view === null
         ? (record: Row) => predicate(record)
-        : (record: Row, match: MatchData | null) => predicate(view(record, match));
+        : (record: Row, match: MatchData | null) => predicate(view(record, match, as));
     const contiguity = c.contiguity ?? 'strict';
     if (c.absent === true) {
       if (c.alternative === true) {
@@ -218,7 +235,7 @@ export function compileStages(
       { step, path: 'stages' },
     );
   }
-  return { stages: compiled, absent };
+  return { stages: compiled, absent, trail };
 }
 
 /**
@@ -300,14 +317,15 @@ export function compileMeasures(
   const out: Measure[] = [];
   for (const [name, text] of Object.entries(measures)) {
     const where = { step, path: `measures.${name}` };
-    const refs: References = { names: new Set() };
-    const tree = rewrite(expression(where.path), stages, refs, where, absent);
+    const refs = newReferences();
+    const tree = rewrite(expression(where.path), stages, refs, { ...where, clock }, absent);
     const compiled = compileExpression(tree, { ...where, clock, missingAsNull: true });
-    const view = viewBuilder(stages, refs.names);
+    const view = viewBuilder(stages, refs);
     out.push({
       name,
       text,
-      evaluate: (match) => compiled.evaluate(view(lastRecord(match), match)),
+      evaluate: (match) => compiled.evaluate(view(lastRecord(match), match, LAST_ROW)),
+      trail: refs.trail === true,
     });
   }
   return out;

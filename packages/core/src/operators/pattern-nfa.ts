@@ -83,6 +83,8 @@ export class Matcher {
   /** Whether the pattern has absent stages: without, threads never carry a guard. */
   readonly #guarded: boolean;
   readonly #skip: SkipStrategy;
+  /** Whether matches keep every record taken (`MatchData.trail`). */
+  readonly #keep: boolean;
   readonly #skipStage: number;
   /** Bound in ms from the first record of a match, or Infinity. */
   readonly within: number;
@@ -103,8 +105,10 @@ export class Matcher {
     skipStage: number,
     within: number,
     absent: readonly (readonly Absence[])[] = [],
+    keepRows = false,
   ) {
     this.stages = stages;
+    this.#keep = keepRows;
     this.#absent = absent;
     this.#guarded = absent.some((list) => list.length > 0);
     for (let gap = 0; gap <= stages.length; gap++) {
@@ -189,7 +193,7 @@ export class Matcher {
       }
       const stage = this.stages[th.stage];
       if (this.#test(th.stage, record, th.match)) {
-        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, end));
+        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, end, this.#keep));
         if (stage.any && th.match.start !== this.#cut) this.#push(this.#skipped(th));
       } else if (!stage.strict) {
         this.#push(guard === undefined ? th : this.#skipped(th));
@@ -198,7 +202,7 @@ export class Matcher {
     const entry = this.#entry;
     for (let i = 0; i < entry.length && this.#cut !== pos; i++) {
       const k = entry[i];
-      if (this.#test(k, record, null)) this.#after(k, 1, take(null, k, record, time, pos, end));
+      if (this.#test(k, record, null)) this.#after(k, 1, take(null, k, record, time, pos, end, this.#keep));
     }
     ks.threads = this.#next ?? NO_THREADS;
     this.#settle(ks);
@@ -378,6 +382,7 @@ function take(
   time: number,
   pos: number,
   stages: number,
+  keep: boolean,
 ): MatchData {
   let rows: (Record<string, unknown> | null)[];
   let marks: number[];
@@ -396,7 +401,7 @@ function take(
   rows[2 * stage + 1] = r;
   marks[3 * stage + 1] = pos;
   marks[3 * stage + 2]++;
-  return {
+  const match: MatchData = {
     start: prev === null ? pos : prev.start,
     startTime: prev === null ? time : prev.startTime,
     endPos: pos,
@@ -404,4 +409,17 @@ function take(
     rows,
     marks,
   };
+  if (!keep) return match;
+  // The trail is appended to in place while this match is the longest sharing it; a second
+  // match extending the same one copies its part first.
+  const size = prev?.size ?? 0;
+  let trail = prev?.trail;
+  let trailStages = prev?.trailStages;
+  if (trail === undefined || trailStages === undefined || trail.length !== size) {
+    trail = trail === undefined ? [] : trail.slice(0, size);
+    trailStages = trailStages === undefined ? [] : trailStages.slice(0, size);
+  }
+  trail.push(r);
+  trailStages.push(stage);
+  return { ...match, trail, trailStages, size: size + 1 };
 }

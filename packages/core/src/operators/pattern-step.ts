@@ -25,7 +25,7 @@ const stage = Type.Object(
     }),
     where: Type.String({
       description:
-        'SQL condition a record must meet to be taken into this stage. Plain fields are the current record’s (a missing one reads as NULL); a stage name reads the records matched before this one (NULL when none), e.g. `price > A.price`, `price > first(B.price)`, `count(B) < 3`.',
+        'SQL condition a record must meet to be taken into this stage. Plain fields are the current record’s (a missing one reads as NULL); a stage name reads the records matched before this one (NULL when none; with `running: true` this stage’s own references include the current record), e.g. `price > A.price`, `price > first(B.price)`, `count(B) < 3`. Also: `last(B.price, n)` / `first(B.price, n)` (the n-th from the end / start), `prev(price, n)` (n records before the current one in the match, NULL before its first), `sum`, `avg`, `min`, `max`, `count` of an expression over one stage’s records (`avg(B.price)`) or over all of the match’s (`sum(price)`, `count(*)`).',
       examples: ["action = 'login_failed'"],
     }),
     quantifier: Type.Optional(
@@ -99,7 +99,7 @@ const config = Type.Object(
     ),
     measures: Type.Record(Type.String(), Type.String(), {
       description:
-        'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `count(B)`, `match_start()`, `match_end()`; a plain field reads the match’s last record.',
+        'Output fields, each an SQL expression over the match: `first(A.ts)`, `last(B.price)`, `last(B.price, 1)`, `prev(B.price)`, `count(B)`, `avg(B.price)`, `sum(A.price * A.qty)`, `count(*)`, `match_start()`, `match_end()` (or `match_rowtime()`); a plain field reads the match’s last record, and inside an aggregate or offset every record of the match.',
       default: {},
       examples: [{ first_price: 'first(A.price)', rises: 'count(B)' }],
     }),
@@ -107,6 +107,11 @@ const config = Type.Object(
       description:
         'Partial matches that run out of time (`within`): `drop` them; send them to the side output `timeouts`, which a step or sink reads as `input: <step id>.timeouts` (records as the main output’s: key fields, `match_start`, `match_end` and the measures over the records taken); or `emit` them into the main output with `match: timeout` (complete matches then have `match: complete`; kept for pipelines written before side outputs).',
       default: 'drop',
+    }),
+    running: Type.Boolean({
+      description:
+        'How a condition sees the stage it is the condition of: `false` (Flink CEP’s iterative conditions) — stage references read the records taken before the current one, so `price > B.price` in stage B compares with the previous B; `true` (SQL MATCH_RECOGNIZE’s RUNNING semantics; what `MATCH_RECOGNIZE` compiles to) — the record being tested counts as one of its stage’s, so in stage B `B.price` is the current record’s, `count(B)` includes it and `last(B.price, 1)` is the previous B.',
+      default: false,
     }),
     on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
       description:
@@ -154,7 +159,13 @@ export const patternStep = defineStep({
     ...Object.fromEntries(Object.entries(cfg.measures).map(([name, text]) => [`measures.${name}`, text])),
   }),
   create(cfg, step) {
-    const { stages, absent } = compileStages(cfg.stages, step.id, step.clock, step.expression);
+    const { stages, absent, trail } = compileStages(
+      cfg.stages,
+      step.id,
+      step.clock,
+      step.expression,
+      cfg.running,
+    );
     const names = stages.map((s) => s.name);
     let skipStage: number | undefined;
     if (cfg.skip === 'to_first' || cfg.skip === 'to_last') {
@@ -195,19 +206,21 @@ export const patternStep = defineStep({
       }
       return e.name;
     });
+    const measures = compileMeasures(
+      cfg.measures,
+      names,
+      step.id,
+      step.clock,
+      step.expression,
+      cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
+    );
     return Object.assign(
       createPatternOperator({
         stepId: step.id,
         stages,
         absent,
-        measures: compileMeasures(
-          cfg.measures,
-          names,
-          step.id,
-          step.clock,
-          step.expression,
-          cfg.stages.filter((c) => c.absent === true).map((c) => c.name),
-        ),
+        measures,
+        keepRows: trail || measures.some((m) => m.trail),
         ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!.length, step) } : {}),
         within,
         skip: cfg.skip,

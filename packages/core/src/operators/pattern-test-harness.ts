@@ -49,6 +49,7 @@ export function buildPattern(
     measures: {},
     timeouts: 'drop',
     on_late: 'late_output',
+    running: false,
     ...cfg,
   };
   const op = createStep(patternStep, full, {

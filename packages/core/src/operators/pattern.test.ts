@@ -373,11 +373,11 @@ describe('pattern step', () => {
       },
       'stages[1].name',
     );
-    bad({ stages: [{ name: 'A', where: 'count(Z) > 1' }] }, 'stages[0].where');
+    bad({ stages: [{ name: 'A', where: 'count(A, 2) > 1' }] }, 'stages[0].where');
     bad({ stages: [{ name: 'A', where: 'true' }], skip: 'to_first' }, 'skip_to');
     bad({ stages: [{ name: 'A', where: 'true' }], within: '0s' }, 'within');
     bad({ stages: [{ name: 'A', where: 'true' }], key: ['lower(u)'] }, 'key[0]');
-    bad({ stages: [{ name: 'A', where: 'true' }], measures: { x: 'first(y)' } }, 'measures.x');
+    bad({ stages: [{ name: 'A', where: 'true' }], measures: { x: 'first(A.y, A.z)' } }, 'measures.x');
   });
 });
 

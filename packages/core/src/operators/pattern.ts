@@ -39,6 +39,8 @@ export interface PatternOptions {
    * {@link TIMEOUTS_PORT}); `emit` — output records with `match: 'timeout'`; `drop` — not output.
    */
   timeouts: 'emit' | 'drop' | 'side_output';
+  /** Keep every record a match takes, in order (`MatchData.trail`): conditions or measures read them. */
+  keepRows?: boolean;
 }
 
 /** The side output timed-out partial matches go to with `timeouts: 'side_output'`. */
@@ -137,6 +139,7 @@ class PatternOperator implements Operator {
       options.skipStage ?? 0,
       options.within,
       options.absent,
+      options.keepRows === true,
     );
   }
 

@@ -1,0 +1,8 @@
+CREATE TABLE ticker (symbol STRING, price BIGINT, rowtime BIGINT, WATERMARK FOR rowtime AS rowtime - INTERVAL '1' SECOND)
+WITH ('connector' = 'file', 'path' = './ticker.jsonl', 'format' = 'json');
+CREATE TABLE out_t (symbol STRING, p BIGINT) WITH ('connector' = 'file', 'path' = './out.jsonl');
+CREATE TABLE plain (symbol STRING, price BIGINT, rowtime BIGINT)
+WITH ('connector' = 'file', 'path' = './plain.jsonl', 'format' = 'json');
+INSERT INTO out_t SELECT * FROM plain MATCH_RECOGNIZE (
+  PARTITION BY symbol ORDER BY rowtime MEASURES A.price AS p
+  PATTERN (A B) DEFINE B AS B.price > A.price);
