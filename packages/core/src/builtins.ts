@@ -24,6 +24,7 @@ import { keyByStep } from './operators/key-by.ts';
 import { lookupStep } from './operators/lookup-step.ts';
 import { mapStep } from './operators/map.ts';
 import { mapAsyncStep } from './operators/map-async.ts';
+import { overAggregateStep } from './operators/over-aggregate-step.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { topNStep } from './operators/top-n-step.ts';
@@ -49,6 +50,7 @@ export const builtins: Plugin = {
     deduplicateStep,
     aggregateStep,
     topNStep,
+    overAggregateStep,
     patternStep,
     joinStep,
     mapAsyncStep,

@@ -417,6 +417,28 @@ export class KeyedStream<T, K> extends Stream<T> {
     return this.add(id, 'deduplicate', { ...options });
   }
 
+  /**
+   * Adds to each record aggregates over the rows of its key before it (the `over_aggregate`
+   * step, SQL's `agg(x) OVER (PARTITION BY key ORDER BY time …)`): `rows: n` frames the `n` rows
+   * before it, `range: '1h'` the rows at most that long before its time (peers included); neither,
+   * every row so far. One output record per input record, append-only, in event time once the
+   * watermark passes it (`time: 'processing'`: at once); `ttl` forgets a key not written for that long.
+   */
+  over<A extends { [name: string]: Agg<keyof T & string, unknown> }>(
+    id: string,
+    aggregates: A,
+    options: {
+      rows?: number | 'unbounded';
+      range?: string;
+      time?: 'event' | 'processing';
+      ttl?: string;
+    } = {},
+  ): Stream<T & AggResults<A>> {
+    const fields: { [name: string]: string } = {};
+    for (const [name, a] of Object.entries(aggregates)) fields[name] = a.expression;
+    return this.add(id, 'over_aggregate', { ...options, fields });
+  }
+
   /** Runs a keyed function with per-key state and timers (the lowest-level step). */
   process<S, O>(id: string, fn: ProcessFunction<T, S, O>): Stream<O> {
     return this.add(id, 'process', {}, fn);
