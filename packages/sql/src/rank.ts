@@ -5,6 +5,7 @@
 
 import { type Expr, formatExpression, formatName } from '@sluice/core';
 import type { Over, Select, SelectItem, TableRef } from './ast.ts';
+import { isRowNumber } from './over.ts';
 import { fieldsOf, hasAggregate, type Target } from './projection.ts';
 import type { QueryPlanner, Relation } from './query-planner.ts';
 
@@ -24,14 +25,18 @@ export function planRank(
 ): Relation {
   const inner = ref.query as Select;
   const items = inner.items ?? [];
-  const overs = items.filter((i) => i.over !== undefined);
+  const overs = items.filter((i) => i.over !== undefined && isRowNumber(i.expr));
   if (overs.length > 1) p.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
   const item = overs[0];
   let over = item.over as Over;
   if (item.alias === undefined)
     p.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
   const rn = item.alias.text;
-  if (inner.groupBy !== undefined || items.some((i) => hasAggregate(i.expr)) || inner.distinct)
+  if (
+    inner.groupBy !== undefined ||
+    items.some((i) => i.over === undefined && hasAggregate(i.expr)) ||
+    inner.distinct
+  )
     p.fail(
       inner.start,
       'ROW_NUMBER() ranks the rows of a query without GROUP BY or DISTINCT: aggregate in a view or subquery first, and rank its rows',
