@@ -298,3 +298,64 @@ describe('over_aggregate operator', () => {
     }
   });
 });
+
+describe('over_aggregate in processing time, and its ttl', () => {
+  test('processing time: rows are taken at once, a batch is one instant, RANGE reaches back on the clock', () => {
+    const op = createOverAggregate({
+      stepId: 's',
+      fields: [countStar('n')],
+      frame: { unit: 'range', preceding: 100 },
+      time: 'processing',
+    });
+    const clock = open(op);
+    const out = new CollectingOutput();
+    clock.set(1000);
+    op.processBatch(batchOf([{ i: 0 }, { i: 1 }], [5, 1], ['a', 'a']), out);
+    clock.set(1050);
+    op.processBatch(batchOf([{ i: 2 }], [2], ['a']), out);
+    clock.set(1150);
+    op.onProcessingTime?.(1150, out);
+    op.processBatch(batchOf([{ i: 3 }], [3], ['a']), out);
+    assert.deepEqual(
+      out.emitted.map((e) => [e.record.i, e.record.n, e.time]),
+      [
+        [0, 2, 5],
+        [1, 2, 1],
+        [2, 3, 2],
+        [3, 2, 3],
+      ],
+    );
+  });
+
+  test('ttl: a key not written for that long starts a new frame', () => {
+    const op = createOverAggregate({
+      stepId: 's',
+      fields: [countStar('n')],
+      frame: { unit: 'range', preceding: Number.POSITIVE_INFINITY },
+      time: 'event',
+      ttl: 1000,
+    });
+    const clock = open(op);
+    const out = new CollectingOutput();
+    op.processBatch(batchOf([{}, {}], [10, 20], ['a', 'b']), out);
+    op.onWatermark?.(30, out);
+    clock.set(600);
+    op.processBatch(batchOf([{}], [40], ['b']), out);
+    op.onWatermark?.(50, out);
+    clock.set(1200);
+    op.onProcessingTime?.(1200, out);
+    op.processBatch(batchOf([{}, {}], [60, 70], ['a', 'b']), out);
+    op.onWatermark?.(80, out);
+    // a: forgotten at 1000 (written at 0); b: written at 600, still there.
+    assert.deepEqual(
+      out.emitted.map((e) => [e.key, e.record.n]),
+      [
+        ['a', 1],
+        ['b', 1],
+        ['b', 2],
+        ['a', 1],
+        ['b', 3],
+      ],
+    );
+  });
+});
