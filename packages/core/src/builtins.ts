@@ -30,6 +30,7 @@ import { processStep } from './operators/process-step.ts';
 import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
+import { windowTopNStep } from './operators/window-top-n-step.ts';
 import type { Plugin } from './spec.ts';
 
 export const builtins: Plugin = {
@@ -51,6 +52,7 @@ export const builtins: Plugin = {
     aggregateStep,
     topNStep,
     overAggregateStep,
+    windowTopNStep,
     patternStep,
     joinStep,
     mapAsyncStep,

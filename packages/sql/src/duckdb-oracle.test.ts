@@ -1,7 +1,7 @@
 /**
  * The SQL this front end plans beyond one SELECT — HAVING, FILTER, COUNT(DISTINCT), DISTINCT,
  * WITH, UNION ALL, SESSION and CUMULATE windows, window table functions' rows, top-N (also per
- * window), deduplication and OVER aggregates (ROWS and RANGE frames) — against an independent
+ * window), deduplication (also per window) and OVER aggregates (ROWS and RANGE frames) — against an independent
  * oracle: 2,000 generated bids (out of order within the watermark's bound, in bursts that split
  * sessions) are run through one Sluice script, and the table each sink's output leaves (a
  * changelog folded, or the appended rows) must equal what DuckDB computes over the same file with
@@ -66,6 +66,8 @@ CREATE TABLE hop_rows (seq BIGINT, window_start BIGINT, window_end BIGINT)
 WITH ('connector' = 'file', 'path' = './out/hop-rows.jsonl');
 CREATE TABLE window_top (window_start BIGINT, seq BIGINT, price BIGINT)
 WITH ('connector' = 'file', 'path' = './out/window-top.jsonl', 'changelog' = 'debezium');
+CREATE TABLE window_last (window_start BIGINT, bidder STRING, seq BIGINT)
+WITH ('connector' = 'file', 'path' = './out/window-last.jsonl');
 CREATE TABLE over_rows (seq BIGINT, total BIGINT, n BIGINT, top BIGINT)
 WITH ('connector' = 'file', 'path' = './out/over-rows.jsonl');
 CREATE TABLE over_range (seq BIGINT, total BIGINT, low BIGINT, n BIGINT)
@@ -121,6 +123,12 @@ SELECT window_start, seq, price FROM (
   FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 ) WHERE rn <= 2;
 
+INSERT INTO window_last
+SELECT window_start, bidder, seq FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, bidder ORDER BY ts DESC) AS rn
+  FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+) WHERE rn = 1;
+
 INSERT INTO over_rows
 SELECT seq, SUM(price) OVER w AS total, COUNT(*) OVER w AS n, MAX(price) OVER w AS top
 FROM bids WHERE price > 10
@@ -171,6 +179,10 @@ const oracleQueries: { readonly [file: string]: string } = {
       SELECT ts - ts % 10000 AS window_start, seq, price,
         ROW_NUMBER() OVER (PARTITION BY ts - ts % 10000 ORDER BY price DESC, seq) AS rn FROM bids)
     WHERE rn <= 2`,
+  'window-last.jsonl': `SELECT window_start, bidder, seq FROM (
+      SELECT ts - ts % 10000 AS window_start, bidder, seq,
+        ROW_NUMBER() OVER (PARTITION BY ts - ts % 10000, bidder ORDER BY ts DESC) AS rn FROM bids)
+    WHERE rn = 1`,
   'over-rows.jsonl': `SELECT seq, SUM(price) OVER w AS total, COUNT(*) OVER w AS n, MAX(price) OVER w AS top
     FROM bids WHERE price > 10
     WINDOW w AS (PARTITION BY auction ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW)`,
