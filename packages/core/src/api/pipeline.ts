@@ -282,6 +282,24 @@ export class Stream<T> {
     return this.add(id, 'map', { fields, ...options });
   }
 
+  /**
+   * Keeps the first `n` records of each window by `orderBy` (the `window_top_n` step, SQL's window
+   * top-N): records carry their window in `window_start`/`window_end` (a windowed aggregate's
+   * results do); each window's list is emitted once, append-only, when the watermark passes its
+   * end. `key` partitions each window further; `rankField` writes the rank (1 = first).
+   */
+  windowTopN(
+    id: string,
+    options: { orderBy: string[]; n: number; key?: string[]; rankField?: string },
+  ): Stream<T & { [rank: string]: unknown }> {
+    const { orderBy, rankField, ...rest } = options;
+    return this.add(id, 'window_top_n', {
+      ...rest,
+      order_by: orderBy,
+      ...(rankField !== undefined ? { rank_field: rankField } : {}),
+    });
+  }
+
   /** Keeps records for which the function returns true, or an SQL condition holds. */
   filter(id: string, test: ((record: T) => boolean) | string): Stream<T> {
     return typeof test === 'string'
