@@ -102,8 +102,10 @@ export function planOver(p: QueryPlanner, q: Select, id: string, target: Target 
   const taken = new Set(input.columns);
   for (const item of overs) {
     p.checkColumns(item.expr, input.columns, where);
-    // Named after its alias where that names no other column, as a YAML pipeline would write it.
-    const alias = item.alias?.text;
+    // Named after its alias (or the INSERT's column) where that names no other column, as a YAML
+    // pipeline would write it.
+    const starred = q.items === undefined || q.starWith ? input.columns.length : 0;
+    const alias = item.alias?.text ?? target?.columns[starred + items.indexOf(item)];
     const column =
       alias !== undefined && !taken.has(alias) && !alias.startsWith(prefix)
         ? alias
