@@ -96,11 +96,14 @@ export function planRank(
   if (windowed) {
     step = `${id}-window-top-n`;
     const others = over.partitionBy.filter((k) => !bound(k));
+    // Window deduplication keeping the last row: of two rows at one time, the later arrival (Flink).
+    const last = byTime && term.descending && n === 1;
     const config = {
       ...(others.length > 0 ? { key: others.map((k) => k.text) } : {}),
       order_by: orderBy,
       n,
       ...(selected ? { rank_field: rn } : {}),
+      ...(last ? { ties: 'later' } : {}),
     };
     p.addStep({ id: step, type: 'window_top_n', inputs: [input.ref], config });
   } else if (byTime && n === 1 && !selected) {

@@ -68,14 +68,21 @@ export function compareSort(terms: readonly OrderTerm[], a: SortValues, b: SortV
 
 /**
  * Where a row with `sort` goes in `list` (sorted): after every row ranking before it or equal to
- * it, so of two equal rows the earlier keeps the better rank.
+ * it, so of two equal rows the earlier keeps the better rank — or, with `laterFirst`, before the
+ * rows equal to it, so the later arrival does.
  */
-export function rankPosition(terms: readonly OrderTerm[], list: readonly Ranked[], sort: SortValues): number {
+export function rankPosition(
+  terms: readonly OrderTerm[],
+  list: readonly Ranked[],
+  sort: SortValues,
+  laterFirst = false,
+): number {
   let lo = 0;
   let hi = list.length;
+  const bound = laterFirst ? 1 : 0;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareSort(terms, sort, list[mid].sort) < 0) hi = mid;
+    if (compareSort(terms, sort, list[mid].sort) < bound) hi = mid;
     else lo = mid + 1;
   }
   return lo;

@@ -47,6 +47,11 @@ export const windowTopNStep = defineStep({
           examples: ['rn'],
         }),
       ),
+      ties: Type.Union([Type.Literal('earlier'), Type.Literal('later')], {
+        description:
+          'Of rows equal on every `order_by` term, which ranks first: the `earlier` arrival, or the `later` (Flink’s window deduplication keeping the last row: `ORDER BY time DESC`, `rn = 1`).',
+        default: 'earlier',
+      }),
       on_late: Type.Union([Type.Literal('late_output'), Type.Literal('dead_letter'), Type.Literal('drop')], {
         description:
           'Where records of a window already emitted go: the pipeline’s late_output (dead letters if it has none), dead letters, or nowhere (counted as late).',
@@ -55,7 +60,7 @@ export const windowTopNStep = defineStep({
     },
     { additionalProperties: false },
   ),
-  state: ['key', 'order_by', 'n', 'rank_field'],
+  state: ['key', 'order_by', 'n', 'rank_field', 'ties'],
   changelog: () => ({ consumes: ['append'], produces: 'append' }),
   example: 'type: window_top_n\norder_by: [bids DESC]\nn: 3\nrank_field: rn',
   expressions: (cfg) => ({
@@ -108,6 +113,7 @@ export const windowTopNStep = defineStep({
       orderBy,
       n: cfg.n,
       ...(cfg.rank_field ? { rankField: cfg.rank_field } : {}),
+      ties: cfg.ties,
     });
     return Object.assign(operator, { onLate: cfg.on_late });
   },

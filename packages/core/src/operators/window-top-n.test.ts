@@ -131,4 +131,34 @@ describe('window_top_n', () => {
     assert.equal(out.dead.length, 1);
     assert.match(out.dead[0].error.message, /window_start and window_end/);
   });
+
+  test('ties: the earlier arrival ranks first, or with ties: later the later one (window deduplication keeping the last row)', () => {
+    const ts: OrderTerm = { text: 'ts DESC', value: (r) => r.ts, descending: true };
+    for (const [ties, want] of [
+      ['earlier', 'a'],
+      ['later', 'c'],
+    ] as const) {
+      const op = createWindowTopN({ stepId: 's', orderBy: [ts], n: 1, ties });
+      open(op);
+      const out = new CollectingOutput();
+      const bounds = { window_start: 0, window_end: 100 };
+      op.processBatch(
+        batchOf(
+          [
+            { id: 'a', ts: 50, ...bounds },
+            { id: 'b', ts: 10, ...bounds },
+            { id: 'c', ts: 50, ...bounds },
+          ],
+          [50, 10, 50],
+        ),
+        out,
+      );
+      op.onWatermark?.(Number.POSITIVE_INFINITY, out);
+      assert.deepEqual(
+        out.emitted.map((e) => e.record.id),
+        [want],
+        ties,
+      );
+    }
+  });
 });

@@ -22,6 +22,8 @@ export interface WindowTopNOptions {
   readonly n: number;
   /** A field to write each row's rank (1 = first) into. */
   readonly rankField?: string;
+  /** Of rows equal on every term, which ranks first: the earlier arrival (default) or the later. */
+  readonly ties?: 'earlier' | 'later';
 }
 
 /** The checkpoint format's name (part of the on-disk format). */
@@ -75,6 +77,7 @@ class WindowTopN implements Operator {
       orderBy: options.orderBy.map((t) => [t.text, t.descending]),
       n,
       rankField: options.rankField ?? null,
+      ...(options.ties === 'later' ? { ties: 'later' } : {}),
     });
     this.#attach(undefined);
   }
@@ -134,7 +137,7 @@ class WindowTopN implements Operator {
         sort = sortValues(orderBy, record);
         w = this.#windows.get(key);
         list = w?.list ?? [];
-        at = rankPosition(orderBy, list, sort);
+        at = rankPosition(orderBy, list, sort, this.#o.ties === 'later');
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'EXPR_EVAL', { step: stepId }));
         continue;
