@@ -64,16 +64,42 @@ interface WaitingEntry {
   seqs: number[];
 }
 
-/** A record taken into a frame: where it came from, to emit or dead-letter it. */
-interface Taken {
-  key: string;
-  row: Row;
-  args: OverArgs;
-  /** Its event time (the output's). */
-  time: number;
-  /** Its index in the batch it came in (processing time), or -1 once it waited. */
-  index: number;
+/**
+ * The records of one instant, taken into their frames together, in parallel arrays reused from
+ * one instant to the next (nothing allocated per record): each one's key, record, argument
+ * values, event time (the output's) and index in the batch it came in (processing time; -1 once
+ * it waited), and whether it went into its frame.
+ */
+class Run {
+  keys: string[] = [];
+  rows: Row[] = [];
+  args: OverArgs[] = [];
+  times: number[] = [];
+  indexes: number[] = [];
+  admitted: boolean[] = [];
+  size = 0;
+
+  push(key: string, row: Row, args: OverArgs, time: number, index: number): void {
+    const n = this.size++;
+    this.keys[n] = key;
+    this.rows[n] = row;
+    this.args[n] = args;
+    this.times[n] = time;
+    this.indexes[n] = index;
+  }
+
+  /** Empties it, letting go of the records. */
+  clear(): void {
+    for (let i = 0; i < this.size; i++) {
+      this.rows[i] = EMPTY;
+      this.args[i] = NO_ARGS;
+    }
+    this.size = 0;
+  }
 }
+
+const EMPTY: Row = {};
+const NO_ARGS: OverArgs = [];
 
 const GLOBAL = '';
 
@@ -101,6 +127,7 @@ class OverAggregate implements Operator {
   #keyedInput = false;
   #out: Batch | null = null;
   #before = Number.NEGATIVE_INFINITY;
+  readonly #run = new Run();
 
   constructor(options: OverAggregateOptions) {
     const { frame, stepId } = options;
@@ -193,7 +220,7 @@ class OverAggregate implements Operator {
     if (keys !== undefined) this.#keyedInput = true;
     const records = batch.records;
     const processing = this.#o.time === 'processing';
-    const taken: Taken[] = [];
+    const run = this.#run;
     const watermarks = batch.watermarks;
     if (processing) this.#tick(this.#clock.now());
     for (let i = 0; i < n; i++) {
@@ -210,7 +237,7 @@ class OverAggregate implements Operator {
         continue;
       }
       if (processing) {
-        taken.push({ key, row, args, time: batch.times[i], index: i });
+        run.push(key, row, args, batch.times[i], i);
         continue;
       }
       const time = batch.times[i];
@@ -224,10 +251,10 @@ class OverAggregate implements Operator {
       }
       this.#waiting.push(time, this.#seq++, { row, args }, key);
     }
-    if (processing && taken.length > 0) {
+    if (processing && run.size > 0) {
       // Rows read at one instant of processing time are peers.
       this.#before = this.#watermark;
-      this.#run(taken, this.#now, out, batch);
+      this.#take(this.#now, out, batch);
       this.#flush(out);
     }
   }
@@ -260,20 +287,17 @@ class OverAggregate implements Operator {
     this.#watermark = watermark;
     if (this.#ttl !== undefined) this.#tick(this.#clock.now());
     const waiting = this.#waiting;
-    const run: Taken[] = [];
+    const run = this.#run;
     let runTime = Number.NaN;
     while (waiting.top() && waiting.topTime <= watermark) {
       const time = waiting.topTime;
-      if (time !== runTime && run.length > 0) {
-        this.#run(run, runTime, out, undefined);
-        run.length = 0;
-      }
+      if (time !== runTime && run.size > 0) this.#take(runTime, out, undefined);
       runTime = time;
       const w = waiting.topRecord;
-      run.push({ key: waiting.topKey, row: w.row, args: w.args, time, index: -1 });
+      run.push(waiting.topKey, w.row, w.args, time, -1);
       waiting.pop();
     }
-    if (run.length > 0) this.#run(run, runTime, out, undefined);
+    if (run.size > 0) this.#take(runTime, out, undefined);
     // A later row is after the watermark, so a frame whose newest row is at or before
     // watermark - preceding is empty for it.
     this.#dropPassed(watermark);
@@ -281,47 +305,39 @@ class OverAggregate implements Operator {
   }
 
   /**
-   * Takes the records of one instant into their frames (`at`: their time in the frame's order)
-   * and emits each with its results: in a ROWS frame as it comes in, in a RANGE frame once all
-   * its peers are in.
+   * Takes the records of the run (one instant; `at`: their time in the frame's order) into their
+   * frames and emits each with its results: in a ROWS frame as it comes in, in a RANGE frame once
+   * all its peers are in (each peer then reads the same results). Empties the run.
    */
-  #run(run: readonly Taken[], at: number, out: Output, batch: Batch | undefined): void {
+  #take(at: number, out: Output, batch: Batch | undefined): void {
     const aggs = this.#aggs;
+    const run = this.#run;
     const rows = this.#o.frame.unit === 'rows';
     const ttl = this.#ttl;
     const now = ttl === undefined ? 0 : ttl.now(this.#clock.now());
-    const admitted: boolean[] = new Array(run.length);
-    for (let r = 0; r < run.length; r++) {
-      const t = run[r];
-      let state = this.#frames.get(t.key);
+    for (let r = 0; r < run.size; r++) {
+      const key = run.keys[r];
+      let state = this.#frames.get(key);
       const fresh = state === undefined;
       if (state === undefined) state = aggs.create();
       const newest = aggs.newest(state);
       try {
-        aggs.admit(state, at, t.args);
+        aggs.admit(state, at, run.args[r]);
       } catch (err) {
-        admitted[r] = false;
-        this.#deadLetter(t, batch, out, err);
+        run.admitted[r] = false;
+        this.#deadLetter(r, batch, out, err);
         continue;
       }
-      admitted[r] = true;
-      if (fresh) this.#frames.set(t.key, state);
-      if (ttl !== undefined) ttl.touch(t.key, now);
-      if (newest !== at) this.#schedule(t.key, state);
-      if (rows) this.#emit(t, aggs.results(state), batch, out);
+      run.admitted[r] = true;
+      if (fresh) this.#frames.set(key, state);
+      if (ttl !== undefined) ttl.touch(key, now);
+      if (newest !== at) this.#schedule(key, state);
+      if (rows) this.#emit(r, state, batch, out);
     }
-    if (rows) return;
-    const results = new Map<string, unknown[]>();
-    for (let r = 0; r < run.length; r++) {
-      if (!admitted[r]) continue;
-      const t = run[r];
-      let values = results.get(t.key);
-      if (values === undefined) {
-        values = aggs.results(this.#frames.get(t.key)!);
-        results.set(t.key, values);
-      }
-      this.#emit(t, values, batch, out);
-    }
+    if (!rows)
+      for (let r = 0; r < run.size; r++)
+        if (run.admitted[r]) this.#emit(r, this.#frames.get(run.keys[r])!, batch, out);
+    run.clear();
   }
 
   /** For a bounded RANGE frame: when the watermark (or clock) passing it leaves the key's frame empty. */
@@ -348,10 +364,11 @@ class OverAggregate implements Operator {
     }
   }
 
-  #emit(t: Taken, values: readonly unknown[], batch: Batch | undefined, out: Output): void {
-    const fields = this.#o.fields;
-    const row: Row = { ...t.row };
-    for (let f = 0; f < fields.length; f++) row[fields[f].name] = values[f];
+  /** Emits record `r` of the run with the results of `state`, its key's frame. */
+  #emit(r: number, state: OverKeyState, batch: Batch | undefined, out: Output): void {
+    const run = this.#run;
+    const row: Row = { ...run.rows[r] };
+    this.#aggs.writeResults(state, row);
     let o = this.#out;
     const keyed = this.#keyedInput && this.#o.keyFn === undefined;
     if (o === null) {
@@ -360,10 +377,10 @@ class OverAggregate implements Operator {
       this.#out = o;
     }
     o.records.push(row);
-    o.times.push(t.time);
-    if (keyed) o.keys!.push(t.key);
+    o.times.push(run.times[r]);
+    if (keyed) o.keys!.push(run.keys[r]);
     // Emitted while handling a record of `batch` (processing time): the watermark that record met.
-    o.watermarks!.push(batch?.watermarks !== undefined ? batch.watermarks[t.index] : this.#before);
+    o.watermarks!.push(batch?.watermarks !== undefined ? batch.watermarks[run.indexes[r]] : this.#before);
     if (o.records.length >= RESULT_BATCH_SIZE) this.#flush(out);
   }
 
@@ -374,13 +391,14 @@ class OverAggregate implements Operator {
     out.emit(o);
   }
 
-  #deadLetter(t: Taken, batch: Batch | undefined, out: Output, err: unknown): void {
+  #deadLetter(r: number, batch: Batch | undefined, out: Output, err: unknown): void {
     const error = toSluiceError(err, 'EXPR_EVAL', { step: this.#o.stepId });
+    const run = this.#run;
     if (batch !== undefined) {
-      out.deadLetter(batch, t.index, error);
+      out.deadLetter(batch, run.indexes[r], error);
       return;
     }
-    const one: Batch = { records: [t.row], times: [t.time], keys: [t.key] };
+    const one: Batch = { records: [run.rows[r]], times: [run.times[r]], keys: [run.keys[r]] };
     out.deadLetter(one, 0, error);
   }
 

@@ -111,15 +111,13 @@ export class OverAggregates {
     for (let i = 0; i < excess; i++) this.#evictOldest(state);
   }
 
-  /** The results of `state`'s accumulators, one per field. */
-  results(state: OverKeyState): unknown[] {
+  /** Writes the results of `state`'s accumulators into `row`, under the fields' names. */
+  writeResults(state: OverKeyState, row: { [field: string]: unknown }): void {
     const fields = this.fields;
-    const out: unknown[] = new Array(fields.length);
     for (let f = 0; f < fields.length; f++) {
       const v = fields[f].fn.result(state.accs[f]);
-      out[f] = v === undefined ? null : v;
+      row[fields[f].name] = v === undefined ? null : v;
     }
-    return out;
   }
 
   /** The time of the newest row of a bounded frame (undefined when it holds none). */
