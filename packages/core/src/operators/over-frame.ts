@@ -34,23 +34,23 @@ export interface OverKeyState {
 export type OverArgs = unknown[];
 
 /**
- * The aggregate calls of a step over a frame. With every function able to take a value back
- * (`retract`: count, sum, avg), or with no bound, the accumulators follow the frame as rows come
- * and go; otherwise (min, max, first, last, distinct counts, percentiles over a bounded frame)
- * they are rebuilt from the frame's rows for each row, which a bounded frame keeps anyway.
+ * The aggregate calls of a step over a frame. Without a bound the accumulators only add. Over a
+ * bounded frame the accumulator of a function that can take a value back (`retract`: count, sum,
+ * avg) follows the frame as rows come and go; the others (min, max, first, last, distinct
+ * counts, percentiles) are rebuilt from the frame's rows for each row, which the frame keeps anyway.
  */
 export class OverAggregates {
   readonly fields: readonly AggregateField[];
   readonly frame: OverFrame;
   readonly bounded: boolean;
-  /** Whether the accumulators follow the frame (else they are rebuilt for each row). */
-  readonly incremental: boolean;
+  /** Per field, whether its accumulator follows a bounded frame (else it is rebuilt for each row). */
+  readonly #follows: boolean[];
 
   constructor(fields: readonly AggregateField[], frame: OverFrame) {
     this.fields = fields;
     this.frame = frame;
     this.bounded = Number.isFinite(frame.preceding);
-    this.incremental = !this.bounded || fields.every((f) => f.fn.retract !== undefined);
+    this.#follows = fields.map((f) => f.fn.retract !== undefined);
   }
 
   /** A key's empty state. */
@@ -87,8 +87,9 @@ export class OverAggregates {
     if (bounded && !rows) this.#evictBefore(state, time - frame.preceding);
     // A ROWS frame keeps `preceding` rows before the current one: the rows beyond leave once it is in.
     const excess = bounded && rows ? Math.max(0, state.times.length - state.head - frame.preceding) : 0;
-    if (!this.incremental) {
+    if (bounded) {
       for (let f = 0; f < fields.length; f++) {
+        if (this.#follows[f]) continue;
         const fn = fields[f].fn;
         let acc = fn.create();
         for (let r = state.head + excess; r < state.values.length; r++) acc = fn.add(acc, state.values[r][f]);
@@ -132,15 +133,14 @@ export class OverAggregates {
   #evictOldest(state: OverKeyState): void {
     const fields = this.fields;
     const values = state.values[state.head];
-    if (this.incremental) {
-      for (let f = 0; f < fields.length; f++) {
-        const field = fields[f];
-        const v = values[f];
-        if (v === null && field.arg !== undefined) continue;
-        // Once no row holds a value the accumulator starts afresh (a sum of nothing is NULL, not 0).
-        if (--state.held[f] === 0) state.accs[f] = field.fn.create();
-        else state.accs[f] = field.fn.retract!(state.accs[f], v);
-      }
+    for (let f = 0; f < fields.length; f++) {
+      if (!this.#follows[f]) continue;
+      const field = fields[f];
+      const v = values[f];
+      if (v === null && field.arg !== undefined) continue;
+      // Once no row holds a value the accumulator starts afresh (a sum of nothing is NULL, not 0).
+      if (--state.held[f] === 0) state.accs[f] = field.fn.create();
+      else state.accs[f] = field.fn.retract!(state.accs[f], v);
     }
     state.head++;
     const n = state.times.length;
