@@ -99,11 +99,17 @@ function baseline(): number {
       frames.set(r.sensor_id, f);
     }
     if (args.frame === 'range')
-      while (f.times.length > 0 && f.times[0] < t - RANGE) f.sum -= (f.times.shift(), f.values.shift()!);
+      while (f.times.length > 0 && f.times[0] < t - RANGE) {
+        f.times.shift();
+        f.sum -= f.values.shift()!;
+      }
     f.times.push(t);
     f.values.push(v);
     f.sum += v;
-    if (args.frame === 'rows' && f.values.length > ROWS + 1) f.sum -= (f.times.shift(), f.values.shift()!);
+    if (args.frame === 'rows' && f.values.length > ROWS + 1) {
+      f.times.shift();
+      f.sum -= f.values.shift()!;
+    }
     const row = {
       ...r,
       total: f.sum,
