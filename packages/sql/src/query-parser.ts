@@ -276,7 +276,15 @@ export class QueryParser extends TokenStream {
         const { expr, text, again: made } = this.selectExpression();
         again.push(made);
         let over: Over | undefined;
-        if (this.isWord('OVER')) over = this.over(expr);
+        if (this.isWord('OVER')) {
+          over = this.over(expr);
+          const after = this.peek();
+          if (after.kind === 'op' && after.text !== ',' && after.text !== ')')
+            this.fail(
+              after.start,
+              'an OVER aggregate is a select item of its own here: compute an expression of it (… OVER w * 2) in a query around this one',
+            );
+        }
         let alias: Name | undefined;
         if (this.acceptWord('AS')) alias = this.name('a column name after AS');
         else if (
