@@ -24,11 +24,13 @@ import { keyByStep } from './operators/key-by.ts';
 import { lookupStep } from './operators/lookup-step.ts';
 import { mapStep } from './operators/map.ts';
 import { mapAsyncStep } from './operators/map-async.ts';
+import { overAggregateStep } from './operators/over-aggregate-step.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
+import { windowTopNStep } from './operators/window-top-n-step.ts';
 import type { Plugin } from './spec.ts';
 
 export const builtins: Plugin = {
@@ -49,6 +51,8 @@ export const builtins: Plugin = {
     deduplicateStep,
     aggregateStep,
     topNStep,
+    overAggregateStep,
+    windowTopNStep,
     patternStep,
     joinStep,
     mapAsyncStep,

@@ -237,10 +237,28 @@ export interface MatchRecognize {
 
 export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize;
 
-/** `OVER (PARTITION BY … ORDER BY … [ASC|DESC], …)` after `ROW_NUMBER()`. */
+/**
+ * The frame of an OVER aggregate, from `preceding` rows (ROWS) or ms (RANGE) before the current
+ * row, or from the first row (`unbounded`), to the current row.
+ */
+export interface OverFrame {
+  readonly unit: 'rows' | 'range';
+  readonly preceding: number | 'unbounded';
+  /** Offset of ROWS or RANGE. */
+  readonly start: number;
+}
+
+/**
+ * `OVER (PARTITION BY … ORDER BY … [ASC|DESC], … [frame])` after `ROW_NUMBER()` or an aggregate
+ * call, or `OVER w` naming a window of the query's WINDOW clause (resolved by the parser).
+ */
 export interface Over {
   readonly partitionBy: readonly { readonly expr: Expr; readonly text: string }[];
   readonly orderBy: readonly { readonly expr: Expr; readonly text: string; readonly descending: boolean }[];
+  /** Absent: the default frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW. */
+  readonly frame?: OverFrame;
+  /** The named window `OVER w` or `OVER (w …)` refers to. */
+  readonly window?: Name;
   readonly start: number;
 }
 
@@ -249,7 +267,10 @@ export interface SelectItem {
   readonly expr: Expr;
   readonly text: string;
   readonly alias?: Name;
-  /** `ROW_NUMBER() OVER (…)`: planned only as Flink's top-N and deduplication patterns. */
+  /**
+   * `ROW_NUMBER() OVER (…)`, planned as Flink's top-N and deduplication patterns, or
+   * `agg(x) OVER (…)`, an OVER aggregate.
+   */
   readonly over?: Over;
   /** `t.*` in the select list of a join: every column of table `t` (`expr` is then `t`). */
   readonly star?: Name;

@@ -1,7 +1,7 @@
 /**
  * The SQL this front end plans beyond one SELECT — HAVING, FILTER, COUNT(DISTINCT), DISTINCT,
  * WITH, UNION ALL, SESSION and CUMULATE windows, window table functions' rows, top-N (also per
- * window) and deduplication — against an independent
+ * window), deduplication (also per window) and OVER aggregates (ROWS and RANGE frames) — against an independent
  * oracle: 2,000 generated bids (out of order within the watermark's bound, in bursts that split
  * sessions) are run through one Sluice script, and the table each sink's output leaves (a
  * changelog folded, or the appended rows) must equal what DuckDB computes over the same file with
@@ -66,6 +66,12 @@ CREATE TABLE hop_rows (seq BIGINT, window_start BIGINT, window_end BIGINT)
 WITH ('connector' = 'file', 'path' = './out/hop-rows.jsonl');
 CREATE TABLE window_top (window_start BIGINT, seq BIGINT, price BIGINT)
 WITH ('connector' = 'file', 'path' = './out/window-top.jsonl', 'changelog' = 'debezium');
+CREATE TABLE window_last (window_start BIGINT, bidder STRING, seq BIGINT)
+WITH ('connector' = 'file', 'path' = './out/window-last.jsonl');
+CREATE TABLE over_rows (seq BIGINT, total BIGINT, n BIGINT, top BIGINT)
+WITH ('connector' = 'file', 'path' = './out/over-rows.jsonl');
+CREATE TABLE over_range (seq BIGINT, total BIGINT, low BIGINT, n BIGINT)
+WITH ('connector' = 'file', 'path' = './out/over-range.jsonl');
 
 CREATE VIEW activity AS
 WITH cheap AS (SELECT auction, price, ts FROM bids WHERE price < 30)
@@ -116,6 +122,24 @@ SELECT window_start, seq, price FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC, seq) AS rn
   FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
 ) WHERE rn <= 2;
+
+INSERT INTO window_last
+SELECT window_start, bidder, seq FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, bidder ORDER BY ts DESC) AS rn
+  FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+) WHERE rn = 1;
+
+INSERT INTO over_rows
+SELECT seq, SUM(price) OVER w AS total, COUNT(*) OVER w AS n, MAX(price) OVER w AS top
+FROM bids WHERE price > 10
+WINDOW w AS (PARTITION BY auction ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW);
+
+INSERT INTO over_range
+SELECT seq,
+  SUM(price) OVER (PARTITION BY bidder ORDER BY ts RANGE BETWEEN INTERVAL '30' SECOND PRECEDING AND CURRENT ROW) AS total,
+  MIN(price) OVER (PARTITION BY bidder ORDER BY ts RANGE BETWEEN INTERVAL '30' SECOND PRECEDING AND CURRENT ROW) AS low,
+  COUNT(*) OVER (PARTITION BY bidder ORDER BY ts RANGE BETWEEN INTERVAL '30' SECOND PRECEDING AND CURRENT ROW) AS n
+FROM bids;
 END;
 `;
 
@@ -155,6 +179,15 @@ const oracleQueries: { readonly [file: string]: string } = {
       SELECT ts - ts % 10000 AS window_start, seq, price,
         ROW_NUMBER() OVER (PARTITION BY ts - ts % 10000 ORDER BY price DESC, seq) AS rn FROM bids)
     WHERE rn <= 2`,
+  'window-last.jsonl': `SELECT window_start, bidder, seq FROM (
+      SELECT ts - ts % 10000 AS window_start, bidder, seq,
+        ROW_NUMBER() OVER (PARTITION BY ts - ts % 10000, bidder ORDER BY ts DESC) AS rn FROM bids)
+    WHERE rn = 1`,
+  'over-rows.jsonl': `SELECT seq, SUM(price) OVER w AS total, COUNT(*) OVER w AS n, MAX(price) OVER w AS top
+    FROM bids WHERE price > 10
+    WINDOW w AS (PARTITION BY auction ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW)`,
+  'over-range.jsonl': `SELECT seq, SUM(price) OVER w AS total, MIN(price) OVER w AS low, COUNT(*) OVER w AS n
+    FROM bids WINDOW w AS (PARTITION BY bidder ORDER BY ts RANGE BETWEEN 30000 PRECEDING AND CURRENT ROW)`,
 };
 
 /** Files whose output is a Debezium changelog, compared by the table it leaves. */
@@ -198,7 +231,7 @@ async function oracle(query: string): Promise<string[]> {
     .sort();
 }
 
-test('HAVING, FILTER, DISTINCT, WITH, UNION ALL, SESSION, CUMULATE, top-N and deduplication give the tables DuckDB computes', async () => {
+test('HAVING, FILTER, DISTINCT, WITH, UNION ALL, SESSION, CUMULATE, top-N, deduplication and OVER aggregates give the tables DuckDB computes', async () => {
   const file = join(dir, 'query.sql');
   writeFileSync(file, script);
   await runPlan(resolveSql(script, file));

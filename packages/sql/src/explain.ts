@@ -52,7 +52,16 @@ function describeState(step: PlanStep, registry: Registry): string | undefined {
   if (spec?.state === undefined) return undefined;
   const config = step.config as { window?: unknown; ttl?: unknown };
   const properties = (spec.config as { properties?: { [key: string]: unknown } }).properties ?? {};
-  if (config.window !== undefined) return 'per key and window, dropped as each window fires';
+  if (config.window !== undefined || step.type === 'window_top_n')
+    return 'per key and window, dropped as each window fires';
+  const frame = step.config as { rows?: unknown; range?: unknown };
+  if (
+    step.type === 'over_aggregate' &&
+    frame.rows === undefined &&
+    typeof frame.range === 'string' &&
+    frame.range !== 'unbounded'
+  )
+    return `per key, the rows of the last ${frame.range} (its RANGE frame), dropped as time passes them`;
   if (config.ttl !== undefined)
     return `per key, forgotten ${String(config.ttl)} after it was last written (ttl)`;
   if (Object.hasOwn(properties, 'ttl'))

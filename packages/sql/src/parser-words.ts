@@ -30,7 +30,6 @@ export const NOT_YET: { readonly [word: string]: string } = {
   ORDER: 'ORDER BY',
   LIMIT: 'LIMIT',
   CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
-  WINDOW: 'named windows',
 };
 
 export const SUPPORTED =

@@ -76,3 +76,19 @@ test('conditions of ON other than the key and the interval stay in `on`, an OR i
     fields: { v: 'l.v', w: 'r.w' },
   });
 });
+
+test('an OVER aggregate ordered by PROCTIME(), or by a PROCTIME() column, is a processing-time over_aggregate', () => {
+  const plan = compileSql(
+    `${tables}CREATE TABLE p (x BIGINT, y DOUBLE) WITH ('connector' = 'file', 'path' = './p.jsonl');
+CREATE VIEW timed AS SELECT *, PROCTIME() AS pt FROM t;
+INSERT INTO o SELECT a, SUM(b) OVER (PARTITION BY a ORDER BY pt ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) FROM timed;
+INSERT INTO p SELECT a, COUNT(*) OVER (ORDER BY PROCTIME() RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW) FROM t;`,
+    'q.sql',
+    { registry },
+  );
+  const overs = plan.steps.filter((s) => s.type === 'over_aggregate').map((s) => s.config);
+  assert.deepEqual(overs, [
+    { key: ['a'], time: 'processing', rows: 3, fields: { y: 'SUM(b)' } },
+    { time: 'processing', range: '1m', fields: { y: 'COUNT(*)' } },
+  ]);
+});

@@ -47,6 +47,7 @@ import { planJoin, refuseAppendOnly } from './join.ts';
 import { planMatchRecognize } from './match-planner.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
+import { hasOverAggregate, isRowNumber, planOver } from './over.ts';
 import type { Positions } from './position.ts';
 import {
   columnCountMessage,
@@ -71,12 +72,21 @@ const WINDOW_FUNCTIONS = {
 
 /**
  * Whether a step keeps the state of its keys for the life of the job unless given a `ttl`: an
- * aggregate without a window, a top-N, a deduplication, a regular join (the other joins and the
- * windows forget by the watermark).
+ * aggregate without a window, a top-N, a deduplication, a regular join, an OVER aggregate but
+ * over a bounded RANGE (the other joins and the windows forget by the watermark).
  */
 function keepsStateForever(step: PlanStep): boolean {
-  const c = step.config as { window?: unknown; between?: unknown; temporal?: unknown };
+  const c = step.config as {
+    window?: unknown;
+    between?: unknown;
+    temporal?: unknown;
+    rows?: unknown;
+    range?: unknown;
+  };
   switch (step.type) {
+    case 'over_aggregate':
+      // A RANGE frame over time forgets its rows, and its keys, as time passes them.
+      return !(c.rows === undefined && typeof c.range === 'string' && c.range !== 'unbounded');
     case 'aggregate':
       return c.window === undefined;
     case 'top_n':
@@ -670,9 +680,10 @@ class Planner implements QueryPlanner {
       const scope = this.#scopes.findLast((s) => s.has(name));
       const ranked =
         from.query ?? (scope ?? (this.#tables.has(name) ? undefined : this.#views))?.get(name)?.select;
-      if (ranked?.items?.some((i) => i.over !== undefined))
+      if (ranked?.items?.some((i) => i.over !== undefined && isRowNumber(i.expr)))
         return planRank(this, q, { ...from, query: ranked }, id, target);
     }
+    if (hasOverAggregate(q)) return planOver(this, q, id, target);
     const star = q.from.kind === 'join' ? undefined : q.items?.find((i) => i.star !== undefined);
     if (star !== undefined)
       this.fail(

@@ -28,6 +28,7 @@ import type {
   TableRef,
 } from './ast.ts';
 import { parseMatchRecognize } from './match-parser.ts';
+import { parseOver, parseWindowClause, resolveWindows } from './over-parser.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
 import type { Positions } from './position.ts';
 import { filteredCall, renameAggregates, type Splice, spliced } from './rewrite.ts';
@@ -276,7 +277,15 @@ export class QueryParser extends TokenStream {
         const { expr, text, again: made } = this.selectExpression();
         again.push(made);
         let over: Over | undefined;
-        if (this.isWord('OVER')) over = this.over(expr);
+        if (this.isWord('OVER')) {
+          over = this.over(expr);
+          const after = this.peek();
+          if (after.kind === 'op' && after.text !== ',' && after.text !== ')')
+            this.fail(
+              after.start,
+              'an OVER aggregate is a select item of its own here: compute an expression of it (… OVER w * 2) in a query around this one',
+            );
+        }
         let alias: Name | undefined;
         if (this.acceptWord('AS')) alias = this.name('a column name after AS');
         else if (
@@ -325,6 +334,12 @@ export class QueryParser extends TokenStream {
       }
     }
     const having = this.acceptWord('HAVING') ? this.expression() : undefined;
+    if (this.isWord('WINDOW')) {
+      const windows = parseWindowClause(this);
+      if (items) items.splice(0, items.length, ...resolveWindows(this, items, windows));
+    }
+    const unnamed = items?.find((i) => i.over?.window !== undefined)?.over?.window;
+    if (unnamed !== undefined) resolveWindows(this, items ?? [], new Map());
     if (
       from.kind === 'table' ||
       ((from.kind === 'model' || from.kind === 'match_recognize') && from.alias !== undefined)
@@ -478,37 +493,9 @@ export class QueryParser extends TokenStream {
     return options;
   }
 
-  /** `OVER (PARTITION BY … ORDER BY …)` after `ROW_NUMBER()`, the only function planned with OVER. */
+  /** `OVER (…)` or `OVER w` after `ROW_NUMBER()` or an aggregate call (`over-parser.ts`). */
   over(fn: Expr): Over {
-    const start = this.expectKeyword('OVER', 'after the function').start;
-    if (fn.kind !== 'call' || fn.name !== 'row_number' || fn.args.length > 0 || fn.star)
-      this.notYet(
-        this.tokens.find((t) => t.start === start) as Token,
-        'OVER aggregates and ranking functions other than ROW_NUMBER() (top-N and deduplication)',
-      );
-    const open = this.expect('(', 'after OVER: OVER (PARTITION BY key ORDER BY column [ASC|DESC])');
-    const partitionBy: { expr: Expr; text: string }[] = [];
-    if (this.acceptWord('PARTITION')) {
-      this.expectKeyword('BY', 'after PARTITION');
-      do {
-        if (partitionBy.length > 0) this.pos++;
-        partitionBy.push(this.expression());
-      } while (this.isOp(','));
-    }
-    this.expectKeyword('ORDER', 'in OVER (…): ROW_NUMBER() needs ORDER BY');
-    this.expectKeyword('BY', 'after ORDER');
-    const orderBy: Over['orderBy'][number][] = [];
-    do {
-      if (orderBy.length > 0) this.pos++;
-      const term = this.expression();
-      const descending = this.acceptWord('DESC');
-      if (!descending) this.acceptWord('ASC');
-      if (this.isWord('NULLS')) this.notYet(this.peek(), 'NULLS FIRST/LAST (NULL ranks last)');
-      orderBy.push({ ...term, descending });
-    } while (this.isOp(','));
-    if (this.isWord('ROWS') || this.isWord('RANGE')) this.notYet(this.peek(), 'window frames in OVER');
-    this.expect(')', `to close the OVER opened at ${this.where(open.start)}`);
-    return { partitionBy, orderBy, start };
+    return parseOver(this, fn);
   }
 
   /** A table name and its optional alias. */

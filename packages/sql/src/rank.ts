@@ -1,12 +1,16 @@
 /**
  * Flink's ROW_NUMBER() patterns: top-N and deduplication over a subquery that numbers its rows,
- * planned to the engine's `top_n` and `deduplicate` steps.
+ * planned to the engine's `top_n` and `deduplicate` steps, or — partitioned by a window's bounds —
+ * to `window_top_n` (Flink's window top-N and window deduplication).
  */
 
 import { type Expr, formatExpression, formatName } from '@sluice/core';
 import type { Over, Select, SelectItem, TableRef } from './ast.ts';
+import { isRowNumber } from './over.ts';
 import { fieldsOf, hasAggregate, type Target } from './projection.ts';
 import type { QueryPlanner, Relation } from './query-planner.ts';
+
+const WINDOW_BOUNDS = ['window_start', 'window_end'] as const;
 
 /**
  * Flink's top-N and deduplication: `SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY k
@@ -24,14 +28,18 @@ export function planRank(
 ): Relation {
   const inner = ref.query as Select;
   const items = inner.items ?? [];
-  const overs = items.filter((i) => i.over !== undefined);
+  const overs = items.filter((i) => i.over !== undefined && isRowNumber(i.expr));
   if (overs.length > 1) p.fail(overs[1].expr.start, 'a query can hold one ROW_NUMBER() OVER (…)');
   const item = overs[0];
   let over = item.over as Over;
   if (item.alias === undefined)
     p.fail(item.expr.start, 'name the row number with AS, e.g. ROW_NUMBER() OVER (…) AS rn');
   const rn = item.alias.text;
-  if (inner.groupBy !== undefined || items.some((i) => hasAggregate(i.expr)) || inner.distinct)
+  if (
+    inner.groupBy !== undefined ||
+    items.some((i) => i.over === undefined && hasAggregate(i.expr)) ||
+    inner.distinct
+  )
     p.fail(
       inner.start,
       'ROW_NUMBER() ranks the rows of a query without GROUP BY or DISTINCT: aggregate in a view or subquery first, and rank its rows',
@@ -76,7 +84,29 @@ export function planRank(
   const key = over.partitionBy.length > 0 ? { key: over.partitionBy.map((p) => p.text) } : {};
   let step: string;
   let columns = input.columns;
-  if (byTime && n === 1 && !selected) {
+  // Flink's window top-N (and window deduplication): partitioned by the window's bounds, one
+  // final result per window when it closes, its state dropped as windows pass.
+  const bound = (k: { expr: Expr }) =>
+    k.expr.kind === 'field' && (k.expr.name === 'window_start' || k.expr.name === 'window_end');
+  const windowed =
+    proctime === undefined &&
+    WINDOW_BOUNDS.every((b) => input.columns.includes(b)) &&
+    WINDOW_BOUNDS.every((b) => over.partitionBy.some((k) => k.expr.kind === 'field' && k.expr.name === b));
+  const orderBy = over.orderBy.map((o) => (o.descending ? `${o.text} DESC` : o.text));
+  if (windowed) {
+    step = `${id}-window-top-n`;
+    const others = over.partitionBy.filter((k) => !bound(k));
+    // Window deduplication keeping the last row: of two rows at one time, the later arrival (Flink).
+    const last = byTime && term.descending && n === 1;
+    const config = {
+      ...(others.length > 0 ? { key: others.map((k) => k.text) } : {}),
+      order_by: orderBy,
+      n,
+      ...(selected ? { rank_field: rn } : {}),
+      ...(last ? { ties: 'later' } : {}),
+    };
+    p.addStep({ id: step, type: 'window_top_n', inputs: [input.ref], config });
+  } else if (byTime && n === 1 && !selected) {
     step = `${id}-deduplicate`;
     const config = {
       ...key,
@@ -91,24 +121,19 @@ export function planRank(
         `ORDER BY PROCTIME() is planned for deduplication only: ORDER BY PROCTIME() alone, WHERE ${rn} = 1, and ${rn} not selected`,
       );
     step = `${id}-top-n`;
-    const config = {
-      ...key,
-      order_by: over.orderBy.map((o) => (o.descending ? `${o.text} DESC` : o.text)),
-      n,
-      ...(selected ? { rank_field: rn } : {}),
-    };
+    const config = { ...key, order_by: orderBy, n, ...(selected ? { rank_field: rn } : {}) };
     p.addStep({ id: step, type: 'top_n', inputs: [input.ref], config });
-    if (selected) {
-      // The step writes the rank last; the query has it where ROW_NUMBER() stands.
-      const at = inner.starWith ? input.columns.length : items.indexOf(item);
-      columns = [...input.columns.slice(0, at), rn, ...input.columns.slice(at)];
-      if (at < input.columns.length)
-        step = p.project(
-          columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: item.expr.start })),
-          `${id}-rank`,
-          step,
-        );
-    }
+  }
+  if (selected && !step.endsWith('-deduplicate')) {
+    // The step writes the rank last; the query has it where ROW_NUMBER() stands.
+    const at = inner.starWith ? input.columns.length : items.indexOf(item);
+    columns = [...input.columns.slice(0, at), rn, ...input.columns.slice(at)];
+    if (at < input.columns.length)
+      step = p.project(
+        columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: item.expr.start })),
+        `${id}-rank`,
+        step,
+      );
   }
   p.locate(step, '', over.start);
   const ranked: Relation = {

@@ -333,3 +333,31 @@ sinks:
 `,
   );
 });
+
+test('an OVER aggregate in SQL is the over_aggregate step YAML writes', async () => {
+  await bothWays(
+    `${table}
+CREATE TABLE recent (auction BIGINT, bidder STRING, ts BIGINT, total DOUBLE, bids BIGINT)
+WITH ('connector' = 'file', 'path' = './out/recent.jsonl');
+INSERT INTO recent
+SELECT auction, bidder, ts, SUM(price) OVER w AS total, COUNT(*) OVER w AS bids
+FROM bids
+WINDOW w AS (PARTITION BY auction ORDER BY ts RANGE BETWEEN INTERVAL '10' SECOND PRECEDING AND CURRENT ROW);`,
+    `name: same
+${source}
+steps:
+  - id: recent-over
+    type: over_aggregate
+    key: [auction]
+    range: 10s
+    fields:
+      total: SUM(price)
+      bids: COUNT(*)
+  - id: recent-select
+    type: map
+    select: [auction, bidder, ts, total, bids]
+sinks:
+  recent: { type: file, path: ./out/recent.jsonl }
+`,
+  );
+});

@@ -171,3 +171,71 @@ test('flatMap, keyed process with state and event-time timers, and dedupe run th
     JSON.stringify({ user: 'c', pages: 1, at: 70_000 }),
   ]);
 });
+
+test('over: the over_aggregate step YAML writes, each record with its frame’s aggregates in time order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-api-'));
+  const channel = memoryChannel('api-over');
+  const store = memorySinkStore('api-over-out');
+  channel.push(
+    'p0',
+    { region: 'eu', amount: 10, ts: 1000 },
+    { region: 'us', amount: 5, ts: 2000 },
+    { region: 'eu', amount: 1, ts: 1500 },
+    { region: 'eu', amount: 20, ts: 3000 },
+  );
+  channel.end();
+  const { plan, functions } = pipeline('api-over', { checkpoint: { dir } })
+    .from(
+      'orders',
+      memory<Order>({ channel: 'api-over', eventTime: { field: 'ts', maxOutOfOrderness: '1s' } }),
+    )
+    .keyBy('by-region', (o) => o.region)
+    .over('last-two', { total: sum('amount'), n: count() }, { rows: 1 })
+    .map('label', (r) => `${r.region}@${r.ts}: ${r.total}/${r.n}`)
+    .to('out', collect({ store: 'api-over-out' }))
+    .build(dir);
+  assert.deepEqual(JSON.parse(JSON.stringify(plan.steps[1])), {
+    id: 'last-two',
+    type: 'over_aggregate',
+    inputs: ['by-region'],
+    config: { rows: 1, fields: { total: 'sum("amount")', n: 'count(*)' } },
+  });
+  const result = await (await Job.create(plan, { registry, functions })).run();
+  assert.equal(result.status, 'completed');
+  assert.deepEqual(store.committed, ['eu@1000: 10/1', 'eu@1500: 11/2', 'us@2000: 5/1', 'eu@3000: 21/2']);
+});
+
+test('windowTopN: the window_top_n step, each window’s first rows once when it closes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-api-'));
+  const channel = memoryChannel('api-wtop');
+  const store = memorySinkStore('api-wtop-out');
+  channel.push(
+    'p0',
+    { region: 'eu', amount: 10, ts: 1000 },
+    { region: 'us', amount: 5, ts: 2000 },
+    { region: 'eu', amount: 1, ts: 3000 },
+    { region: 'eu', amount: 20, ts: 61_000 },
+  );
+  channel.end();
+  const { plan, functions } = pipeline('api-wtop', { checkpoint: { dir } })
+    .from(
+      'orders',
+      memory<Order>({ channel: 'api-wtop', eventTime: { field: 'ts', maxOutOfOrderness: '1s' } }),
+    )
+    .keyBy('by-region', (o) => o.region)
+    .window(tumbling('1m'))
+    .aggregate('per-region', { revenue: sum('amount') })
+    .windowTopN('top', { orderBy: ['revenue DESC'], n: 1, rankField: 'rn' })
+    .map('label', (r) => `${r.window_start}: ${r.key} ${r.revenue} #${r.rn}`)
+    .to('out', collect({ store: 'api-wtop-out' }))
+    .build(dir);
+  assert.deepEqual(JSON.parse(JSON.stringify(plan.steps.find((s) => s.id === 'top'))), {
+    id: 'top',
+    type: 'window_top_n',
+    inputs: ['per-region'],
+    config: { n: 1, order_by: ['revenue DESC'], rank_field: 'rn' },
+  });
+  const result = await (await Job.create(plan, { registry, functions })).run();
+  assert.equal(result.status, 'completed');
+  assert.deepEqual(store.committed, ['0: eu 11 #1', '60000: eu 20 #1']);
+});

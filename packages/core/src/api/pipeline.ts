@@ -282,6 +282,24 @@ export class Stream<T> {
     return this.add(id, 'map', { fields, ...options });
   }
 
+  /**
+   * Keeps the first `n` records of each window by `orderBy` (the `window_top_n` step, SQL's window
+   * top-N): records carry their window in `window_start`/`window_end` (a windowed aggregate's
+   * results do); each window's list is emitted once, append-only, when the watermark passes its
+   * end. `key` partitions each window further; `rankField` writes the rank (1 = first).
+   */
+  windowTopN(
+    id: string,
+    options: { orderBy: string[]; n: number; key?: string[]; rankField?: string },
+  ): Stream<T & { [rank: string]: unknown }> {
+    const { orderBy, rankField, ...rest } = options;
+    return this.add(id, 'window_top_n', {
+      ...rest,
+      order_by: orderBy,
+      ...(rankField !== undefined ? { rank_field: rankField } : {}),
+    });
+  }
+
   /** Keeps records for which the function returns true, or an SQL condition holds. */
   filter(id: string, test: ((record: T) => boolean) | string): Stream<T> {
     return typeof test === 'string'
@@ -415,6 +433,28 @@ export class KeyedStream<T, K> extends Stream<T> {
     options: { keep: 'first' | 'last'; time?: 'event' | 'processing'; ttl?: string },
   ): Stream<T> {
     return this.add(id, 'deduplicate', { ...options });
+  }
+
+  /**
+   * Adds to each record aggregates over the rows of its key before it (the `over_aggregate`
+   * step, SQL's `agg(x) OVER (PARTITION BY key ORDER BY time …)`): `rows: n` frames the `n` rows
+   * before it, `range: '1h'` the rows at most that long before its time (peers included); neither,
+   * every row so far. One output record per input record, append-only, in event time once the
+   * watermark passes it (`time: 'processing'`: at once); `ttl` forgets a key not written for that long.
+   */
+  over<A extends { [name: string]: Agg<keyof T & string, unknown> }>(
+    id: string,
+    aggregates: A,
+    options: {
+      rows?: number | 'unbounded';
+      range?: string;
+      time?: 'event' | 'processing';
+      ttl?: string;
+    } = {},
+  ): Stream<T & AggResults<A>> {
+    const fields: { [name: string]: string } = {};
+    for (const [name, a] of Object.entries(aggregates)) fields[name] = a.expression;
+    return this.add(id, 'over_aggregate', { ...options, fields });
   }
 
   /** Runs a keyed function with per-key state and timers (the lowest-level step). */

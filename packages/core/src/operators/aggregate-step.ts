@@ -381,7 +381,7 @@ export const aggregateStep = defineStep({
  * input's schema: counts, sums, averages and percentiles are numbers; min, max, first and last
  * have their argument's type; an expression over calls is of unknown type.
  */
-function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaContext): FieldSchema {
+export function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaContext): FieldSchema {
   const path = `fields.${name}`;
   const expr = ctx.expression(path);
   let result: FieldSchema = { name, type: 'any', nullable: true };

@@ -1,5 +1,5 @@
 /**
- * The `pattern` step's buffer of records waiting for the watermark.
+ * The buffer of records waiting for the watermark, of the `pattern` and `over_aggregate` steps.
  */
 
 import type { Row } from '../record.ts';
@@ -9,16 +9,16 @@ import type { Row } from '../record.ts';
  * time order (the usual case) go to a queue, the others to a heap; the smaller of the two heads
  * comes out first. Call `top()` before reading the head, after every `pop` or `push`.
  */
-export class RecordBuffer {
-  readonly #heap = new RecordHeap();
+export class RecordBuffer<T = Row> {
+  readonly #heap = new RecordHeap<T>();
   #times: number[] = [];
   #seqs: number[] = [];
-  #records: (Row | undefined)[] = [];
+  #records: (T | undefined)[] = [];
   #keys: string[] = [];
   #head = 0;
   #fromQueue = false;
 
-  push(time: number, seq: number, record: Row, key: string): void {
+  push(time: number, seq: number, record: T, key: string): void {
     const n = this.#times.length;
     if (n === this.#head || time >= this.#times[n - 1]) {
       this.#times.push(time);
@@ -53,7 +53,7 @@ export class RecordBuffer {
   get topKey(): string {
     return this.#fromQueue ? this.#keys[this.#head] : this.#heap.topKey;
   }
-  get topRecord(): Row {
+  get topRecord(): T {
     return this.#fromQueue ? this.#records[this.#head]! : this.#heap.topRecord;
   }
 
@@ -81,11 +81,11 @@ export class RecordBuffer {
   }
 
   /** Every waiting record, for a checkpoint, in no particular order. */
-  entries(): { records: Row[]; times: number[]; seqs: number[]; keys: string[] } {
+  entries(): { records: T[]; times: number[]; seqs: number[]; keys: string[] } {
     const h = this.#heap;
     const from = this.#head;
     return {
-      records: [...(this.#records.slice(from) as Row[]), ...h.records],
+      records: [...(this.#records.slice(from) as T[]), ...h.records],
       times: [...this.#times.slice(from), ...h.times],
       seqs: [...this.#seqs.slice(from), ...h.seqs],
       keys: [...this.#keys.slice(from), ...h.keys],
@@ -94,10 +94,10 @@ export class RecordBuffer {
 }
 
 /** A min-heap of buffered records by (time, arrival), in parallel arrays: nothing allocated per record. */
-class RecordHeap {
+class RecordHeap<T> {
   times: number[] = [];
   seqs: number[] = [];
-  records: Row[] = [];
+  records: T[] = [];
   keys: string[] = [];
 
   get size(): number {
@@ -109,14 +109,14 @@ class RecordHeap {
   get topKey(): string {
     return this.keys[0];
   }
-  get topRecord(): Row {
+  get topRecord(): T {
     return this.records[0];
   }
   get topSeq(): number {
     return this.seqs[0];
   }
 
-  push(time: number, seq: number, record: Row, key: string): void {
+  push(time: number, seq: number, record: T, key: string): void {
     let i = this.times.length;
     this.times.push(time);
     this.seqs.push(seq);

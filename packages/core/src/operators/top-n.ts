@@ -21,15 +21,10 @@ import {
 import { type KeyedMap, keyedBackend, type MemoryStateBackend, type StateBackend } from '../state.ts';
 import { type Clock, systemClock } from '../time.ts';
 import { RESULT_BATCH_SIZE } from '../window/result-emitter.ts';
+import { type OrderTerm, type Ranked, rankPosition, type SortValues, sortValues } from './rank-order.ts';
 import { keysOf, registerTtl, StateTtl } from './state-ttl.ts';
 
-/** One `order_by` term. */
-export interface OrderTerm {
-  /** The expression as written, for messages. */
-  readonly text: string;
-  readonly value: (record: Row) => unknown;
-  readonly descending: boolean;
-}
+export type { OrderTerm } from './rank-order.ts';
 
 export interface TopNOptions {
   /** The step id; names the state in checkpoints and appears in errors. */
@@ -45,13 +40,6 @@ export interface TopNOptions {
    * long is forgotten. Absent: lists are kept for the life of the job.
    */
   readonly ttl?: number;
-}
-
-/** A record in the top list of its key. */
-interface Ranked {
-  row: Row;
-  /** Its `order_by` values (null for NULL). */
-  sort: (number | string | boolean | null)[];
 }
 
 /**
@@ -200,14 +188,14 @@ class TopN implements Operator {
     for (let i = 0; i < count; i++) {
       const record = records[i];
       let key: string;
-      let sort: Ranked['sort'];
+      let sort: SortValues;
       let list: Ranked[];
       let at: number;
       try {
         key = keyFn !== undefined ? keyFn(record) : keys !== undefined ? keys[i] : GLOBAL;
-        sort = this.#sortValues(record);
+        sort = sortValues(this.#options.orderBy, record);
         list = this.#lists.get(key) ?? [];
-        at = this.#position(list, sort);
+        at = rankPosition(this.#options.orderBy, list, sort);
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: stepId }));
         continue;
@@ -257,63 +245,6 @@ class TopN implements Operator {
       rankField === undefined ? ranked.row : { ...ranked.row, [rankField]: rank },
       key,
     );
-  }
-
-  /** The record's `order_by` values; throws for a value that cannot be ordered. */
-  #sortValues(record: Row): Ranked['sort'] {
-    const terms = this.#options.orderBy;
-    const sort: Ranked['sort'] = new Array(terms.length);
-    for (let t = 0; t < terms.length; t++) {
-      const v = terms[t].value(record);
-      if (v === null || v === undefined) sort[t] = null;
-      else if (typeof v === 'string' || typeof v === 'boolean') sort[t] = v;
-      else if (typeof v === 'number' && !Number.isNaN(v)) sort[t] = v;
-      else {
-        throw new SluiceError(
-          'EXPR_EVAL',
-          `order_by '${terms[t].text}' is ${typeof v === 'number' ? 'NaN' : `a ${typeof v}`}; it must give a number, text or a boolean`,
-          { path: 'order_by' },
-        );
-      }
-    }
-    return sort;
-  }
-
-  /**
-   * Where a row with `sort` goes in `list`: after every row ranking before it or equal to it, so
-   * of two equal rows the earlier keeps the better rank.
-   */
-  #position(list: readonly Ranked[], sort: Ranked['sort']): number {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#compare(sort, list[mid].sort) < 0) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  /** < 0 when `a` ranks before `b`, > 0 after, 0 when equal on every term. */
-  #compare(a: Ranked['sort'], b: Ranked['sort']): number {
-    const terms = this.#options.orderBy;
-    for (let t = 0; t < terms.length; t++) {
-      const x = a[t];
-      const y = b[t];
-      if (x === y) continue;
-      if (x === null) return 1;
-      if (y === null) return -1;
-      if (typeof x !== typeof y) {
-        throw new SluiceError(
-          'EXPR_EVAL',
-          `order_by '${terms[t].text}' gives ${typeof x === 'string' ? 'text' : `a ${typeof x}`} here and ${typeof y === 'string' ? 'text' : `a ${typeof y}`} in a kept row of the same key; one term must give one kind of value (CAST it)`,
-          { path: 'order_by' },
-        );
-      }
-      const c = x < y ? -1 : x > y ? 1 : 0;
-      if (c !== 0) return terms[t].descending ? -c : c;
-    }
-    return 0;
   }
 
   onProcessingTime(now: number): void {
