@@ -9,6 +9,7 @@
 import {
   type CheckpointStore,
   createLogger,
+  defaultRestartStrategy,
   type Logger,
   type LogLevel,
   parseDuration,
@@ -17,6 +18,7 @@ import {
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
+import { parseRestart } from './restart-option.ts';
 import { parseThreads, runWorkerThreads } from './worker-threads.ts';
 
 /** Runs `file` as worker `opts.workerId` (N workers with `--threads N`); returns the process exit code. */
@@ -84,7 +86,8 @@ function refusedOption(opts: RunOptionsRaw): string | undefined {
   if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
     return '--serve and --max-dead-letters do not combine with --worker-id yet';
   }
-  return undefined;
+  const restart = parseRestart(opts, defaultRestartStrategy.maxAttempts);
+  return typeof restart === 'string' ? restart : undefined;
 }
 
 /**
@@ -108,6 +111,8 @@ export async function runWorker(
     );
   }
   const leaseMs = parseDuration(opts.lease ?? '10s', '--lease');
+  const restart = parseRestart(opts, defaultRestartStrategy.maxAttempts);
+  if (typeof restart === 'string') throw new SluiceError('CONFIG_INVALID', restart);
   const { plan, functions, registry } = await loadWithPlugins(file);
   const [{ KafkaWorker }, makeStore] = await Promise.all([
     importPackage<typeof import('@sluice/kafka')>('@sluice/kafka'),
@@ -119,6 +124,7 @@ export async function runWorker(
     log,
     workerId,
     signal,
+    restart,
     checkpointStore: (ctx) =>
       makeStore({
         pipeline: ctx.pipeline,
