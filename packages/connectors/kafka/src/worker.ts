@@ -27,6 +27,7 @@ import {
   type Logger,
   type Plan,
   type Registry,
+  RestartBackoff,
   type RestartStrategy,
   runWithRestarts,
   SluiceError,
@@ -349,11 +350,14 @@ export class KafkaWorker {
     run.done = (async () => {
       await after;
       if (stop.signal.aborted) return;
-      await runWithRestarts(
-        (attempt) => this.#runTask(run, attempt > 0),
-        this.#options.restart ?? defaultRestartStrategy,
-        { signal: stop.signal, log, fields },
-      );
+      const strategy = this.#options.restart ?? defaultRestartStrategy;
+      const backoff = new RestartBackoff(strategy);
+      await runWithRestarts(() => this.#runTask(run, backoff.restarts), strategy, {
+        signal: stop.signal,
+        log,
+        fields,
+        backoff,
+      });
     })()
       .catch((err: unknown) => {
         const e = toSluiceError(err);
@@ -377,7 +381,7 @@ export class KafkaWorker {
    * Rejects when a part fails (the other parts are stopped first: the task is one unit of
    * ownership), once every part has ended and released its store.
    */
-  async #runTask(run: TaskRun, restart: boolean): Promise<void> {
+  async #runTask(run: TaskRun, restart: number): Promise<void> {
     const { partition, stop } = run;
     const log = this.#log;
     run.jobs = [];
@@ -388,7 +392,7 @@ export class KafkaWorker {
           registry: this.#options.registry,
           log,
           task,
-          ...(restart ? { restart } : {}),
+          ...(restart > 0 ? { restart } : {}),
           ...(this.#options.functions ? { functions: this.#options.functions } : {}),
           ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
           checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
@@ -404,7 +408,7 @@ export class KafkaWorker {
     log.info('worker: task started', {
       worker: this.#options.workerId,
       task: partition,
-      ...(restart ? { restarts: run.jobs[0].metrics().restarts } : {}),
+      ...(restart > 0 ? { restarts: run.jobs[0].metrics().restarts } : {}),
     });
     const settled = await Promise.allSettled(
       run.jobs.map((job) =>

@@ -93,10 +93,11 @@ export interface JobOptions {
    */
   task?: TaskIdentity;
   /**
-   * The job is a restart after a failure (see `runWithRestarts`): its restart count
-   * (`JobMetrics.restarts`, kept in checkpoints) goes one up once it has restored.
+   * The job is a restart after a failure (see `runWithRestarts`), the caller's `restart`-th: its
+   * restart count (`JobMetrics.restarts`, kept in checkpoints) becomes the restored count plus
+   * one, or `restart` when greater (restarts that failed before their first checkpoint).
    */
-  restart?: boolean;
+  restart?: number;
 }
 
 export interface JobResult {
@@ -307,7 +308,8 @@ export class Job {
     });
     // Counters continue from the checkpoint, so the accounting identity holds across restarts.
     if (restored?.counters) restoreCounters(this.#counted, restored.counters);
-    if (this.#options.restart) this.#jobCounters.restarts++;
+    const restart = this.#options.restart ?? 0;
+    if (restart > 0) this.#jobCounters.restarts = Math.max(this.#jobCounters.restarts + 1, restart);
   }
 
   /** Runs until every bounded source ends (status `completed`) or the job is stopped. */
