@@ -83,8 +83,17 @@ function refusedOption(opts: RunOptionsRaw): string | undefined {
     // Every task start (each rebalance) would throw the moved state away.
     return "--from-scratch does not combine with --worker-id; clear the pipeline's rows of the checkpoint store instead";
   }
-  if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
-    return '--serve and --max-dead-letters do not combine with --worker-id yet';
+  if (opts.serve !== undefined) {
+    // The server answers for one job; a worker runs a job per task, and its tasks come and go
+    // with every rebalance, so its views would hold an unknown share of the keys.
+    return (
+      '--serve does not combine with --worker-id yet: a worker runs one job per task and its tasks move between workers, ' +
+      'so no single server sees the whole pipeline; see the workers with `sluice status <pipeline> --checkpoint-store <url>`, ' +
+      'or write the results to a store (PostgreSQL, Redis, DuckDB) and serve them from there'
+    );
+  }
+  if (opts.maxDeadLetters !== undefined) {
+    return '--max-dead-letters does not combine with --worker-id yet: each task counts only its own dead letters';
   }
   const restart = parseRestart(opts, defaultRestartStrategy.maxAttempts);
   return typeof restart === 'string' ? restart : undefined;
