@@ -16,6 +16,11 @@
  * runs each task as two parts, each a job with a checkpoint slot of its own: the source
  * partition's steps writing to the managed repartition topic, and partition n of that topic
  * read into the regrouping step and what follows (see `repartition-plan.ts`).
+ *
+ * Joining and rejoining the group are retried with capped, jittered backoff until the worker
+ * stops (`worker-retry.ts`); a task that fails transiently is restarted from its last checkpoint
+ * by the restart strategy while the other tasks run on (`runWithRestarts` of the core, one run
+ * in `worker-task.ts`); a failure no retry or restart can cure fails the worker.
  */
 
 import { Admin } from '@platformatic/kafka';
@@ -23,7 +28,6 @@ import {
   type CheckpointStore,
   type CheckpointStoreContext,
   defaultRestartStrategy,
-  Job,
   type Logger,
   type Plan,
   type Registry,
@@ -50,6 +54,7 @@ import { ensureRepartitionTopic } from './repartition-topic.ts';
 import type { KafkaSourceConfig } from './source-config.ts';
 import { workerGroupPlan, workerInstanceId } from './worker-group.ts';
 import { untilJoined } from './worker-retry.ts';
+import { runTaskOnce, type TaskPart, type TaskRun } from './worker-task.ts';
 
 /** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
 export interface TaskStoreContext extends CheckpointStoreContext {
@@ -76,24 +81,6 @@ export interface KafkaWorkerOptions {
    * tasks run on (default `defaultRestartStrategy`); a failure past it fails the worker.
    */
   restart?: RestartStrategy;
-}
-
-/** A plan a task runs: the whole pipeline, or one part of a regrouping one. */
-interface TaskPart {
-  readonly plan: Plan;
-  /** The part's name (`TaskIdentity.part`); undefined: the first. */
-  readonly part: string | undefined;
-}
-
-/** One task as the worker runs it. */
-interface TaskRun {
-  readonly partition: number;
-  /** The task's jobs, one per part, once created. */
-  jobs: Job[];
-  /** Aborted when the task is to stop (revoked, worker stopping). */
-  readonly stop: AbortController;
-  /** Settles when the task's job has ended and its store is released. */
-  done: Promise<void>;
 }
 
 /** A worker id as Kafka accepts it inside a `group.instance.id`. */
@@ -352,12 +339,16 @@ export class KafkaWorker {
       if (stop.signal.aborted) return;
       const strategy = this.#options.restart ?? defaultRestartStrategy;
       const backoff = new RestartBackoff(strategy);
-      await runWithRestarts(() => this.#runTask(run, backoff.restarts), strategy, {
-        signal: stop.signal,
-        log,
-        fields,
-        backoff,
-      });
+      await runWithRestarts(
+        () => runTaskOnce(run, this.#parts, this.#options, log, backoff.restarts),
+        strategy,
+        {
+          signal: stop.signal,
+          log,
+          fields,
+          backoff,
+        },
+      );
     })()
       .catch((err: unknown) => {
         const e = toSluiceError(err);
@@ -374,62 +365,6 @@ export class KafkaWorker {
       .finally(() => {
         if (this.#tasks.get(partition) === run) this.#tasks.delete(partition);
       });
-  }
-
-  /**
-   * Runs `run`'s task once: a job per part, each restoring the newest checkpoint of its slot.
-   * Rejects when a part fails (the other parts are stopped first: the task is one unit of
-   * ownership), once every part has ended and released its store.
-   */
-  async #runTask(run: TaskRun, restart: number): Promise<void> {
-    const { partition, stop } = run;
-    const log = this.#log;
-    run.jobs = [];
-    try {
-      for (const { plan, part } of this.#parts) {
-        const task: TaskIdentity = part === undefined ? { partition } : { partition, part };
-        const job = await Job.create(plan, {
-          registry: this.#options.registry,
-          log,
-          task,
-          ...(restart > 0 ? { restart } : {}),
-          ...(this.#options.functions ? { functions: this.#options.functions } : {}),
-          ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
-          checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
-        });
-        run.jobs.push(job);
-        if (stop.signal.aborted) job.stop();
-      }
-    } catch (err) {
-      // A part that could not start: the parts made so far give their slots back unrun.
-      await Promise.all(run.jobs.map((job) => job.discard().catch(() => {})));
-      throw err;
-    }
-    log.info('worker: task started', {
-      worker: this.#options.workerId,
-      task: partition,
-      ...(restart > 0 ? { restarts: run.jobs[0].metrics().restarts } : {}),
-    });
-    const settled = await Promise.allSettled(
-      run.jobs.map((job) =>
-        job.run().catch((err: unknown) => {
-          for (const other of run.jobs) other.stop();
-          throw err;
-        }),
-      ),
-    );
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed !== undefined) {
-      log.info('worker: task stopped', { worker: this.#options.workerId, task: partition, status: 'failed' });
-      throw failed.reason;
-    }
-    const results = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    log.info('worker: task stopped', {
-      worker: this.#options.workerId,
-      task: partition,
-      status: results.map((r) => r.status).join(','),
-      last_checkpoint: results[0].metrics.lastCheckpointId ?? null,
-    });
   }
 
   #groupError(err: Error): void {
