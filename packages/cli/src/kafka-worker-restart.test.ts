@@ -5,7 +5,8 @@
  * account u0's windows (task 0), more often than the sink's own retries try. Task 0 fails, is
  * restarted twice and then delivers; task 1 is never stopped; the windows received equal the
  * counts computed here from the records produced (the sink is at-least-once, so a window may come
- * twice, always with the same count), and `sluice status` shows task 0's restarts.
+ * twice, always with the same count); an exactly-once Kafka copy of the input beside it has every
+ * record once under read_committed; and `sluice status` shows task 0's restarts.
  */
 
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import {
+  consoleConsume,
   KAFKA_BROKER,
   kafkaAvailable,
   type ProducedRecord,
@@ -104,7 +106,10 @@ test('a task whose sink fails transiently restarts from its checkpoint; the othe
   const port = (server.address() as AddressInfo).port;
 
   const dir = await tempDir(t);
-  const input = await topics.create('worker-restart-in', 2);
+  const [input, output] = await Promise.all([
+    topics.create('worker-restart-in', 2),
+    topics.create('worker-restart-out', 2),
+  ]);
   const name = uniqueName('restart').replace(/-/g, '_');
   cleanUpPipeline(t, name);
   await writeFile(
@@ -139,6 +144,13 @@ sinks:
     url: http://127.0.0.1:${port}/windows
     batch_size: 10
     retry: { max_attempts: 2, initial_backoff: 10ms, max_backoff: 20ms }
+  copy:
+    type: kafka
+    input: in
+    brokers: ['${KAFKA_BROKER}']
+    topic: '${output}'
+    key: account
+    delivery: exactly_once
 `,
   );
   await produce(input, records());
@@ -176,6 +188,26 @@ sinks:
     lines.filter((l) => l.msg === 'worker: task stopped' && l.task === 1).length,
     0,
     'task 1 ran on while task 0 restarted',
+  );
+
+  // The exactly-once copy of the input: the failed runs' transactions were aborted, so
+  // read_committed sees every record once.
+  const produced = records().map((r) => String(r.value));
+  const copied = await consoleConsume(output, {
+    isolation: 'read_committed',
+    maxMessages: produced.length * 3,
+    atLeast: produced.length,
+    idleMs: 5_000,
+  });
+  const seen = new Map<string, number>();
+  for (const r of copied) seen.set(r.value ?? '', (seen.get(r.value ?? '') ?? 0) + 1);
+  assert.deepEqual(
+    {
+      missing: produced.filter((v) => !seen.has(v)).length,
+      twice: [...seen].filter(([, n]) => n > 1).length,
+      records: copied.length,
+    },
+    { missing: 0, twice: 0, records: produced.length },
   );
 
   // The restart count reaches the store with task 0's next checkpoint.
