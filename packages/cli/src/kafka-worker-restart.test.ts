@@ -73,6 +73,51 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
+/**
+ * Kafka `input` (two partitions) → one-second counts per account → the HTTP endpoint on `port`
+ * (two tries a run), beside an exactly-once Kafka copy of the input to `output`.
+ */
+function pipeline(name: string, input: string, output: string, port: number): string {
+  return `
+name: ${name}
+settings:
+  checkpoint: { interval: 200ms, dir: ./.sluice }
+  batch_size: 40
+sources:
+  in:
+    type: kafka
+    brokers: ['${KAFKA_BROKER}']
+    topics: ['${input}']
+    group_id: '${uniqueName('restart-g')}'
+    include_metadata: false
+    session_timeout: 6s
+    heartbeat_interval: 500ms
+    event_time: { field: ts, max_out_of_orderness: 0s }
+steps:
+  - id: counts
+    type: aggregate
+    input: in
+    key: [account]
+    window: { type: tumbling, size: 1s }
+    fields:
+      n: count(*)
+sinks:
+  out:
+    type: http
+    input: counts
+    url: http://127.0.0.1:${port}/windows
+    batch_size: 10
+    retry: { max_attempts: 2, initial_backoff: 10ms, max_backoff: 20ms }
+  copy:
+    type: kafka
+    input: in
+    brokers: ['${KAFKA_BROKER}']
+    topic: '${output}'
+    key: account
+    delivery: exactly_once
+`;
+}
+
 test('a task whose sink fails transiently restarts from its checkpoint; the other task runs on; nothing is lost', {
   skip,
   timeout: 300_000,
@@ -112,47 +157,7 @@ test('a task whose sink fails transiently restarts from its checkpoint; the othe
   ]);
   const name = uniqueName('restart').replace(/-/g, '_');
   cleanUpPipeline(t, name);
-  await writeFile(
-    `${dir}/pipeline.yaml`,
-    `
-name: ${name}
-settings:
-  checkpoint: { interval: 200ms, dir: ./.sluice }
-  batch_size: 40
-sources:
-  in:
-    type: kafka
-    brokers: ['${KAFKA_BROKER}']
-    topics: ['${input}']
-    group_id: '${uniqueName('restart-g')}'
-    include_metadata: false
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-    event_time: { field: ts, max_out_of_orderness: 0s }
-steps:
-  - id: counts
-    type: aggregate
-    input: in
-    key: [account]
-    window: { type: tumbling, size: 1s }
-    fields:
-      n: count(*)
-sinks:
-  out:
-    type: http
-    input: counts
-    url: http://127.0.0.1:${port}/windows
-    batch_size: 10
-    retry: { max_attempts: 2, initial_backoff: 10ms, max_backoff: 20ms }
-  copy:
-    type: kafka
-    input: in
-    brokers: ['${KAFKA_BROKER}']
-    topic: '${output}'
-    key: account
-    delivery: exactly_once
-`,
-  );
+  await writeFile(`${dir}/pipeline.yaml`, pipeline(name, input, output, port));
   await produce(input, records());
   const worker = new Cli([...workerArgs('w1'), '--restart-backoff', '200ms,1s'], {
     cwd: dir,
@@ -229,4 +234,35 @@ sinks:
   worker.kill('SIGTERM');
   const end = await worker.exited;
   assert.equal(end.code, 0, end.stderr.slice(-3000));
+});
+
+test('a task that keeps failing past --restart-attempts fails the worker, saying so (exit 1)', {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
+  const server = createServer((req, res) => {
+    req.resume().on('end', () => res.writeHead(503).end('down'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const dir = await tempDir(t);
+  const [input, output] = await Promise.all([
+    topics.create('worker-giveup-in', 2),
+    topics.create('worker-giveup-out', 2),
+  ]);
+  const name = uniqueName('giveup').replace(/-/g, '_');
+  cleanUpPipeline(t, name);
+  await writeFile(
+    `${dir}/pipeline.yaml`,
+    pipeline(name, input, output, (server.address() as AddressInfo).port),
+  );
+  await produce(input, records());
+  const r = await runCli(
+    [...workerArgs('w1'), '--restart-attempts', '1', '--restart-backoff', '100ms'],
+    dir,
+    150_000,
+  );
+  assert.equal(r.code, 1, r.stderr.slice(-3000));
+  assert.match(r.stderr, /SINK_UNAVAILABLE/);
+  assert.match(r.stderr, /failed 2 times in a row; giving up after 1 restarts/);
 });
