@@ -133,6 +133,7 @@ test('limits: counts are watched while running, percentages judged at the end', 
     steps: { s: { in: 4, out: 3, filtered: 0, dead: 1, late: 0, results: 0, side: 0, unread: 0 } },
     sinks: {},
     outputs: {},
+    restarts: 0,
   };
   assert.equal(limitCrossed({ count: 1 }, m, false), undefined);
   assert.equal(limitCrossed({ count: 0 }, m, false)?.code, 'DEAD_LETTER_LIMIT');

@@ -23,7 +23,7 @@ import {
   uniqueName,
 } from '@sluice/kafka/testing';
 import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
-import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
+import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
 import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
 
 const kafka = await kafkaAvailable();
@@ -168,14 +168,14 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', i
     workers.set('single', cli);
     return cli;
   };
-  return { input, table, workers, start, single, logs, running, spread, rows };
+  return { dir, input, table, workers, start, single, logs, running, spread, rows };
 }
 
 test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {
   skip,
   timeout: 240_000,
 }, async (t) => {
-  const { input, table, start, single, logs, spread, rows, workers } = await setUp(t, 'two', 'append');
+  const { dir, input, table, start, single, logs, spread, rows, workers } = await setUp(t, 'two', 'append');
   const a = start('a');
   const b = start('b');
   await spread([a, b], 'the four tasks spread over the two workers');
@@ -236,6 +236,36 @@ test('a pipeline keyed by user and counting by region over a repartition topic g
     `SELECT region, window_start, n FROM ${table} WHERE region <> 'end' ORDER BY region, window_start`,
   );
   assert.deepEqual(workersRows, await alone(), 'the workers give the windows of one process');
+
+  // sluice status shows each task's downstream part: running, its lag on the repartition topic
+  // down to 0 once every record crossed and was checkpointed.
+  type Slot = { state: string; lagTotal: number | null; lag: { [tp: string]: number } | null };
+  let status: { tasks: (Slot & { task: number; parts: (Slot & { part: string })[] })[] } | undefined;
+  await waitUntil(
+    async () => {
+      const r = await runCli(
+        ['status', 'pipeline.yaml', '--checkpoint-store', PG_URL, '--format', 'json'],
+        dir,
+      );
+      status = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+      return (
+        status?.tasks.every(
+          (x) =>
+            x.state === 'running' &&
+            x.lagTotal === 0 &&
+            x.parts.length === 1 &&
+            x.parts[0].state === 'running' &&
+            x.parts[0].lagTotal === 0,
+        ) === true
+      );
+    },
+    60_000,
+    'sluice status: every part running, lag 0',
+  ).catch((err: Error) => assert.fail(`${err.message}\n${JSON.stringify(status)}`));
+  assert.deepEqual(
+    status?.tasks.map((x) => [x.parts[0].part, Object.keys(x.parts[0].lag ?? {})]),
+    [0, 1, 2, 3].map((n) => ['after-counts', [`${table}-counts-repartition/${n}`]]),
+  );
 
   for (const w of workers.values()) w.child.kill('SIGTERM');
   for (const w of workers.values()) {

@@ -67,6 +67,14 @@ export function sluiceProgram(): Command {
       '--threads <n>',
       'with --worker-id: run n workers of the group in this process, one per worker thread, named <id>.0 … <id>.<n-1>, so that one process uses n cores (default: the number of cores; 1 runs one worker named <id> on the main thread)',
     )
+    .option(
+      '--restart-attempts <n>',
+      "restart a job that failed transiently (a sink or source unreachable past its own retries, a lost connection) from its last checkpoint, up to n times in a row (a run of an hour without failure starts the count again); a configuration or data error fails at once. Default: 10 for each task of a --worker-id worker (the worker's other tasks run on meanwhile), 0 (no restart) for a single process",
+    )
+    .option(
+      '--restart-backoff <delays>',
+      "with restarts: first[,longest] — the delay before the first restart, growing 1.5 times with each further failure in a row up to the longest, each moved by up to ±10%, such as 500ms,30s (default 1s,1m: the defaults of Flink's exponential-delay restart strategy)",
+    )
     .addHelpText(
       'after',
       `
@@ -257,4 +265,6 @@ export interface RunOptionsRaw {
   checkpointStore?: string;
   lease?: string;
   threads?: string;
+  restartAttempts?: string;
+  restartBackoff?: string;
 }

@@ -4,7 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { createLogger, Job, type LogLevel, SluiceError } from '@sluice/core';
+import { createLogger, Job, type LogLevel, RestartBackoff, runWithRestarts, SluiceError } from '@sluice/core';
 import {
   allDeadWarning,
   type DeadLetterLimit,
@@ -15,6 +15,7 @@ import {
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { explainScript, loadWithPlugins } from './plugins.ts';
+import { parseRestart } from './restart-option.ts';
 import {
   parseRateLimit,
   parseServeAddress,
@@ -50,6 +51,16 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     );
     return 2;
   }
+  const restart = parseRestart(opts, 0);
+  if (typeof restart === 'string') {
+    process.stderr.write(`sluice: ${restart}\n`);
+    return 2;
+  }
+  if (restart.maxAttempts > 0 && opts.serve !== undefined) {
+    // The server is bound to one job; a restarted job is another.
+    process.stderr.write('sluice: --restart-attempts does not combine with --serve yet\n');
+    return 2;
+  }
   const extras = await serveExtras(opts);
   if (typeof extras === 'string') {
     process.stderr.write(`sluice: ${extras}\n`);
@@ -63,12 +74,14 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
   const log = createLogger({ level: opts.logLevel as LogLevel, format, ...(write ? { write } : {}) });
   let job: Job;
   let served: Served | undefined;
+  let loaded: Awaited<ReturnType<typeof loadWithPlugins>>;
   try {
     // A SQL script's EXPLAINs print their plans; a script of nothing else runs nothing.
     const shown = await explainScript(file);
     if (shown !== undefined) process.stdout.write(shown.text);
     if (shown?.only) return 0;
-    const { plan, functions, registry } = await loadWithPlugins(file);
+    loaded = await loadWithPlugins(file);
+    const { plan, functions, registry } = loaded;
     // Checks every component before any is opened, so that a bad option is reported at its line.
     await Job.validate(plan, { registry, functions });
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
@@ -87,6 +100,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     return 1;
   }
 
+  const stopper = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -95,6 +109,7 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
       process.exit(130);
     }
     log.info('stopping: draining, taking a final checkpoint', { signal });
+    stopper.abort();
     job.stop();
   };
   process.on('SIGINT', onSignal);
@@ -112,9 +127,24 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
         }, 100)
       : undefined;
   try {
-    const result = await job.run();
+    // A transient failure restarts the job from its last checkpoint when --restart-attempts allows.
+    const backoff = new RestartBackoff(restart);
+    const { plan, functions, registry } = loaded;
+    const result = await runWithRestarts(
+      async (attempt) => {
+        if (attempt > 0)
+          job = await Job.create(plan, { registry, log, functions, restart: backoff.restarts });
+        return job.run();
+      },
+      restart,
+      { log, backoff, signal: stopper.signal },
+    );
     clearInterval(watch);
     progress.stop();
+    if (result === undefined) {
+      log.info('pipeline stopped while waiting to restart', { restarts: backoff.restarts });
+      return 0;
+    }
     const m = result.metrics;
     log.info(result.status === 'completed' ? 'pipeline completed' : 'pipeline stopped', {
       records_in: m.recordsIn,

@@ -22,6 +22,7 @@ const metrics: JobMetrics = {
   steps: {},
   sinks: {},
   outputs: {},
+  restarts: 0,
 };
 
 describe('the status line', () => {

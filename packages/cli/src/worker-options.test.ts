@@ -80,3 +80,23 @@ test('--threads 2: a thread that fails is explained once (exit 1)', async (t) =>
   assert.equal(r.code, 1, r.stderr);
   assert.equal(r.stderr.match(/source 'in' is of type 'generate'/g)?.length, 1, r.stderr);
 });
+
+test('--worker-id refuses --serve (exit 2), saying why and what to use instead', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const r = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--serve', '8080'], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--serve does not combine with --worker-id yet: a worker runs one job per task/);
+  assert.match(r.stderr, /sluice status <pipeline> --checkpoint-store <url>/);
+});
+
+test('--worker-id checks --restart-attempts and --restart-backoff before starting (exit 2)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'p.yaml'), PIPELINE);
+  const attempts = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--restart-attempts', '-1'], dir);
+  assert.equal(attempts.code, 2);
+  assert.match(attempts.stderr, /--restart-attempts must be a whole number/);
+  const backoff = await runCli(['run', 'p.yaml', '--worker-id', 'w1', '--restart-backoff', '5s,1s'], dir);
+  assert.equal(backoff.code, 2);
+  assert.match(backoff.stderr, /the longest delay \(1s\) is shorter than the first \(5s\)/);
+});

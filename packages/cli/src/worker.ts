@@ -9,6 +9,7 @@
 import {
   type CheckpointStore,
   createLogger,
+  defaultRestartStrategy,
   type Logger,
   type LogLevel,
   parseDuration,
@@ -17,6 +18,7 @@ import {
 import { explain } from './explain.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { loadWithPlugins } from './plugins.ts';
+import { parseRestart } from './restart-option.ts';
 import { parseThreads, runWorkerThreads } from './worker-threads.ts';
 
 /** Runs `file` as worker `opts.workerId` (N workers with `--threads N`); returns the process exit code. */
@@ -81,10 +83,20 @@ function refusedOption(opts: RunOptionsRaw): string | undefined {
     // Every task start (each rebalance) would throw the moved state away.
     return "--from-scratch does not combine with --worker-id; clear the pipeline's rows of the checkpoint store instead";
   }
-  if (opts.serve !== undefined || opts.maxDeadLetters !== undefined) {
-    return '--serve and --max-dead-letters do not combine with --worker-id yet';
+  if (opts.serve !== undefined) {
+    // The server answers for one job; a worker runs a job per task, and its tasks come and go
+    // with every rebalance, so its views would hold an unknown share of the keys.
+    return (
+      '--serve does not combine with --worker-id yet: a worker runs one job per task and its tasks move between workers, ' +
+      'so no single server sees the whole pipeline; see the workers with `sluice status <pipeline> --checkpoint-store <url>`, ' +
+      'or write the results to a store (PostgreSQL, Redis, DuckDB) and serve them from there'
+    );
   }
-  return undefined;
+  if (opts.maxDeadLetters !== undefined) {
+    return '--max-dead-letters does not combine with --worker-id yet: each task counts only its own dead letters';
+  }
+  const restart = parseRestart(opts, defaultRestartStrategy.maxAttempts);
+  return typeof restart === 'string' ? restart : undefined;
 }
 
 /**
@@ -108,6 +120,8 @@ export async function runWorker(
     );
   }
   const leaseMs = parseDuration(opts.lease ?? '10s', '--lease');
+  const restart = parseRestart(opts, defaultRestartStrategy.maxAttempts);
+  if (typeof restart === 'string') throw new SluiceError('CONFIG_INVALID', restart);
   const { plan, functions, registry } = await loadWithPlugins(file);
   const [{ KafkaWorker }, makeStore] = await Promise.all([
     importPackage<typeof import('@sluice/kafka')>('@sluice/kafka'),
@@ -119,6 +133,7 @@ export async function runWorker(
     log,
     workerId,
     signal,
+    restart,
     checkpointStore: (ctx) =>
       makeStore({
         pipeline: ctx.pipeline,

@@ -226,6 +226,7 @@ test('the table shows each task state, lease, lag and state size', () => {
     state: 'Stable',
     taskTopic: 'in',
     topics: ['in'],
+    repartitionTopic: undefined,
     partitions: 3,
     members: [
       {
@@ -287,13 +288,83 @@ test('the table shows each task state, lease, lag and state size', () => {
   );
   const text = renderStatus(s);
   assert.match(text, /^a\s+member\s+\/10\.0\.0\.1\s+0,2\s+0\s+10\s+2\.0 kB$/m);
-  assert.match(text, /^0\s+a\s+a\s+running\s+2\s+8\.0s\s+#0\s+1\.5s\s+10\s+2\.0 kB$/m);
-  assert.match(text, /^1\s+-\s+b\s+lease expired\s+1\s+ran out 4\.0s ago\s+#1\s+1\.5s\s+0\s+2\.0 kB$/m);
-  assert.match(text, /^2\s+a\s+-\s+not started\s+0\s+-\s+-\s+-\s+-\s+-$/m);
+  assert.match(text, /^0\s+a\s+a\s+running\s+2\s+8\.0s\s+#0\s+1\.5s\s+10\s+2\.0 kB\s+0$/m);
+  assert.match(text, /^1\s+-\s+b\s+lease expired\s+1\s+ran out 4\.0s ago\s+#1\s+1\.5s\s+0\s+2\.0 kB\s+0$/m);
+  assert.match(text, /^2\s+a\s+-\s+not started\s+0\s+-\s+-\s+-\s+-\s+-\s+0$/m);
   assert.match(text, /lease expired: its owner was killed or is stuck/);
   assert.match(text, /2 tasks without a live owner: 1, 2/);
   const stopped = renderStatus(buildStatus('p', { ...group, state: 'Empty', members: [] }, slots, now));
   assert.match(stopped, /no worker is in the group \(Empty\)/);
   const elsewhere = renderStatus(buildStatus('p', group, [], now));
   assert.match(elsewhere, /the store has no task of this pipeline/);
+});
+
+test("a regrouping pipeline's downstream parts: their own slots, lag on the repartition topic, restarts", () => {
+  const group: WorkerGroupDescription = {
+    group: 'g',
+    state: 'Stable',
+    taskTopic: 'in',
+    topics: ['in'],
+    repartitionTopic: 'p-counts-repartition',
+    partitions: 2,
+    members: [
+      {
+        workerId: 'a',
+        memberId: 'm-a',
+        instanceId: 'x',
+        clientId: 's',
+        clientHost: '/h',
+        partitions: [0, 1],
+      },
+    ],
+    endOffsets: new Map([
+      ['in/0', 10],
+      ['in/1', 10],
+      ['p-counts-repartition/0', 40],
+      ['p-counts-repartition/1', 30],
+    ]),
+  };
+  const now = Date.UTC(2026, 11, 7, 12);
+  const slot = (
+    name: string,
+    held: boolean,
+    sources: { [id: string]: { [p: string]: unknown } },
+    restarts = 0,
+  ) => ({
+    slot: name,
+    owner: 'a',
+    epoch: 1,
+    released: !held,
+    leaseUntil: now + 5000,
+    held,
+    checkpoint: { id: 3, writtenAt: now - 1000, bytes: 100, createdAt: now - 1000, sources, restarts },
+  });
+  // The downstream part's reader keeps its offsets under `offsets`, beside each producer's marker.
+  const after = (task: number, offset: number) => ({
+    counts: {
+      [String(task)]: { offsets: { [`p-counts-repartition/${task}`]: offset }, producers: { '0': 5 } },
+    },
+  });
+  const slots: CheckpointSlot[] = [
+    slot('tasks/0', true, { in: { consumer: { 'in/0': 10 } } }),
+    slot('tasks/0/after-counts', true, after(0, 35), 2),
+    slot('tasks/1', true, { in: { consumer: { 'in/1': 10 } } }),
+    slot('tasks/1/after-counts', false, after(1, 30)),
+  ];
+  const s = buildStatus('p', group, slots, now);
+  assert.deepEqual(
+    s.tasks.map((t) => [t.task, t.lagTotal, t.parts.map((p) => [p.part, p.state, p.lag, p.restarts])]),
+    [
+      [0, 0, [['after-counts', 'running', { 'p-counts-repartition/0': 5 }, 2]]],
+      [1, 0, [['after-counts', 'released', { 'p-counts-repartition/1': 0 }, 0]]],
+    ],
+  );
+  assert.deepEqual(s.unowned, [1], "task 1's downstream part has no live owner");
+  assert.deepEqual(
+    s.workers.map((w) => [w.worker, w.tasks, w.lag, w.stateBytes]),
+    [['a', [0, 1], 5, 300]],
+  );
+  const text = renderStatus(s);
+  assert.match(text, /^0\/after-counts\s+a\s+a\s+running\s+1\s+5\.0s\s+#3\s+1\.0s\s+5\s+100 B\s+2$/m);
+  assert.match(text, /^1\/after-counts\s+a\s+a\s+released\s+1\s+released\s+#3\s+1\.0s\s+0\s+100 B\s+0$/m);
 });

@@ -11,13 +11,15 @@
  * `gatherStatus` reads, `renderStatus` draws the table; both pure of the process, for tests.
  */
 
-import { type CheckpointSlot, SluiceError } from '@sluice/core';
+import { type CheckpointSlot, type SlotCheckpoint, SluiceError } from '@sluice/core';
 import type { describeWorkerGroup, WorkerGroupDescription, workerGroupPlan } from '@sluice/kafka';
 
 import { explain } from './explain.ts';
 import { loadWithPlugins } from './plugins.ts';
-import { ago } from './top.ts';
 import { importPackage, storeKind } from './worker.ts';
+import { renderStatus } from './workers-status-render.ts';
+
+export { bytes, renderStatus } from './workers-status-render.ts';
 
 /** Exit code of `sluice status` when some task has no live owner. */
 export const NO_LIVE_OWNER_EXIT = 4;
@@ -35,11 +37,8 @@ export const NO_LIVE_OWNER_EXIT = 4;
  */
 export type TaskState = 'running' | 'moving' | 'released' | 'lease expired' | 'not started';
 
-/** One task (partition number) of the pipeline. */
-export interface TaskStatus {
-  task: number;
-  /** The worker the group assigned the partition to (its member id when not a Sluice worker), or null. */
-  assignedTo: string | null;
+/** One checkpoint slot of a task (the task's, or one of its further parts') as the store has it. */
+export interface SlotStatus {
   /** The slot's owner (the last worker that took it), or null when nobody ever did. */
   owner: string | null;
   state: TaskState;
@@ -51,7 +50,7 @@ export interface TaskStatus {
   leaseUntil: string | null;
   /** Milliseconds of lease left (negative: run out that long ago), or null. */
   leaseLeftMs: number | null;
-  /** The newest checkpoint, or null when the task has none. */
+  /** The newest checkpoint, or null when the slot has none. */
   checkpoint: { id: number; writtenAt: string; ageMs: number; unreadable?: string } | null;
   /** Bytes of the newest checkpoint as stored: the state (and offsets) that move with the task. */
   stateBytes: number;
@@ -59,6 +58,28 @@ export interface TaskStatus {
   lag: { [topicPartition: string]: number } | null;
   /** The sum of `lag`, or null. */
   lagTotal: number | null;
+  /**
+   * Times the slot's job was restarted from its last checkpoint after a transient failure (the
+   * restart strategy, `--restart-attempts`), as of the newest checkpoint.
+   */
+  restarts: number;
+}
+
+/**
+ * A further part of a task, with a slot of its own: the downstream part of a regrouping pipeline
+ * (`after-<step>`), which reads partition `task` of the repartition topic.
+ */
+export interface PartStatus extends SlotStatus {
+  part: string;
+}
+
+/** One task (partition number) of the pipeline: its first part's slot, and its further parts. */
+export interface TaskStatus extends SlotStatus {
+  task: number;
+  /** The worker the group assigned the partition to (its member id when not a Sluice worker), or null. */
+  assignedTo: string | null;
+  /** Its further parts (empty unless the pipeline regroups through a repartition topic). */
+  parts: PartStatus[];
 }
 
 /** One worker: a member of the group, or the owner of a slot it holds. */
@@ -107,47 +128,27 @@ export function buildStatus(
   const bySlot = new Map(slots.map((s) => [s.slot, s]));
   const count = Math.max(
     group.partitions,
-    ...slots.map((s) => Number(/^tasks\/(\d+)$/.exec(s.slot)?.[1] ?? -1) + 1),
+    ...slots.map((s) => Number(/^tasks\/(\d+)(\/|$)/.exec(s.slot)?.[1] ?? -1) + 1),
   );
+  const partNames = [...new Set(slots.flatMap((s) => /^tasks\/\d+\/(.+)$/.exec(s.slot)?.[1] ?? []))].sort();
   const tasks: TaskStatus[] = [];
   for (let task = 0; task < count; task++) {
-    const slot = bySlot.get(`tasks/${task}`);
     const assignedTo = assigned.get(task) ?? null;
-    const owner = slot && slot.owner !== '' ? slot.owner : null;
-    const live = slot?.held === true;
-    const state: TaskState =
-      owner === null
-        ? 'not started'
-        : live
-          ? assignedTo === owner
-            ? 'running'
-            : 'moving'
-          : slot?.released
-            ? 'released'
-            : 'lease expired';
-    const cp = slot?.checkpoint;
-    const lag = cp ? taskLag(group, task, cp.sources) : null;
+    const parts = partNames.map((part) => ({
+      part,
+      ...slotStatus(bySlot.get(`tasks/${task}/${part}`), assignedTo, now, (cp) =>
+        cp && group.repartitionTopic !== undefined
+          ? partitionLag(group, [group.repartitionTopic], task, cp.sources)
+          : null,
+      ),
+    }));
     tasks.push({
       task,
       assignedTo,
-      owner,
-      state,
-      live,
-      epoch: slot?.epoch ?? 0,
-      released: slot?.released ?? false,
-      leaseUntil: owner === null || !slot ? null : new Date(slot.leaseUntil).toISOString(),
-      leaseLeftMs: owner === null || !slot ? null : slot.leaseUntil - now,
-      checkpoint: cp
-        ? {
-            id: cp.id,
-            writtenAt: new Date(cp.writtenAt).toISOString(),
-            ageMs: now - cp.writtenAt,
-            ...(cp.unreadable ? { unreadable: cp.unreadable } : {}),
-          }
-        : null,
-      stateBytes: cp?.bytes ?? 0,
-      lag,
-      lagTotal: lag === null ? null : Object.values(lag).reduce((a, b) => a + b, 0),
+      ...slotStatus(bySlot.get(`tasks/${task}`), assignedTo, now, (cp) =>
+        cp ? partitionLag(group, group.topics, task, cp.sources) : null,
+      ),
+      parts,
     });
   }
   const workers = new Map<string, WorkerStatus>();
@@ -166,11 +167,13 @@ export function buildStatus(
     w.partitions = [...m.partitions];
   }
   for (const t of tasks) {
-    if (!t.live || t.owner === null) continue;
-    const w = worker(t.owner);
-    w.tasks.push(t.task);
-    w.stateBytes += t.stateBytes;
-    if (t.lagTotal !== null) w.lag = (w.lag ?? 0) + t.lagTotal;
+    for (const slot of [t, ...t.parts]) {
+      if (!slot.live || slot.owner === null) continue;
+      const w = worker(slot.owner);
+      if (!w.tasks.includes(t.task)) w.tasks.push(t.task);
+      w.stateBytes += slot.stateBytes;
+      if (slot.lagTotal !== null) w.lag = (w.lag ?? 0) + slot.lagTotal;
+    }
   }
   return {
     pipeline,
@@ -181,17 +184,64 @@ export function buildStatus(
     checkedAt: new Date(now).toISOString(),
     workers: [...workers.values()].sort((a, b) => a.worker.localeCompare(b.worker)),
     tasks,
-    unowned: tasks.filter((t) => !t.live).map((t) => t.task),
+    // A task runs only when every part of it has a live owner.
+    unowned: tasks.filter((t) => !t.live || t.parts.some((p) => !p.live)).map((t) => t.task),
+  };
+}
+
+/** What `slot` (undefined: nobody ever took it) says, for a task the group assigned to `assignedTo`. */
+function slotStatus(
+  slot: CheckpointSlot | undefined,
+  assignedTo: string | null,
+  now: number,
+  lagOf: (cp: SlotCheckpoint | undefined) => { [topicPartition: string]: number } | null,
+): SlotStatus {
+  const owner = slot && slot.owner !== '' ? slot.owner : null;
+  const live = slot?.held === true;
+  const state: TaskState =
+    owner === null
+      ? 'not started'
+      : live
+        ? assignedTo === owner
+          ? 'running'
+          : 'moving'
+        : slot?.released
+          ? 'released'
+          : 'lease expired';
+  const cp = slot?.checkpoint;
+  const lag = lagOf(cp);
+  return {
+    owner,
+    state,
+    live,
+    epoch: slot?.epoch ?? 0,
+    released: slot?.released ?? false,
+    leaseUntil: owner === null || !slot ? null : new Date(slot.leaseUntil).toISOString(),
+    leaseLeftMs: owner === null || !slot ? null : slot.leaseUntil - now,
+    checkpoint: cp
+      ? {
+          id: cp.id,
+          writtenAt: new Date(cp.writtenAt).toISOString(),
+          ageMs: now - cp.writtenAt,
+          ...(cp.unreadable ? { unreadable: cp.unreadable } : {}),
+        }
+      : null,
+    stateBytes: cp?.bytes ?? 0,
+    lag,
+    lagTotal: lag === null ? null : Object.values(lag).reduce((a, b) => a + b, 0),
+    restarts: cp?.restarts ?? 0,
   };
 }
 
 /**
- * A task's lag at its newest checkpoint: for partition `task` of every topic, the end offset less
- * the offset the checkpoint resumes at (`topic/partition` keys, as the kafka reader's position
- * writes them). A topic the checkpoint has no offset for is left out; null when none has one.
+ * A slot's lag at its newest checkpoint: for partition `task` of every topic of `topics`, the end
+ * offset less the offset the checkpoint resumes at (`topic/partition` keys, as the kafka reader's
+ * position writes them; the repartition topic's reader keeps them under `offsets`). A topic the
+ * checkpoint has no offset for is left out; null when none has one.
  */
-function taskLag(
+function partitionLag(
   group: WorkerGroupDescription,
+  topics: readonly string[],
   task: number,
   sources: { readonly [sourceId: string]: { readonly [partition: string]: unknown } } | undefined,
 ): { [topicPartition: string]: number } | null {
@@ -200,7 +250,9 @@ function taskLag(
   for (const readers of Object.values(sources)) {
     for (const position of Object.values(readers)) {
       if (position === null || typeof position !== 'object') continue;
-      for (const [key, offset] of Object.entries(position)) {
+      const inner = (position as { offsets?: unknown }).offsets;
+      const entries = inner !== null && typeof inner === 'object' ? inner : position;
+      for (const [key, offset] of Object.entries(entries)) {
         if (typeof offset !== 'number') continue;
         // Two sources on one topic: the one further behind.
         offsets.set(key, Math.min(offset, offsets.get(key) ?? offset));
@@ -209,7 +261,7 @@ function taskLag(
   }
   const lag: { [topicPartition: string]: number } = {};
   let any = false;
-  for (const topic of group.topics) {
+  for (const topic of topics) {
     const key = `${topic}/${task}`;
     const offset = offsets.get(key);
     const end = group.endOffsets.get(key);
@@ -218,99 +270,6 @@ function taskLag(
     any = true;
   }
   return any ? lag : null;
-}
-
-/** A size in bytes, short: 512 B, 12.3 kB, 4.1 MB. */
-export function bytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e9).toFixed(1)} GB`;
-}
-
-const list = (ns: readonly number[]) => (ns.length === 0 ? '-' : ns.join(','));
-const num = (n: number | null) => (n === null ? '-' : n.toLocaleString('en'));
-
-/** Columns padded to their widest cell; the ones in `right` aligned right. */
-function table(head: readonly string[], rows: readonly string[][], right: ReadonlySet<string>): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (right.has(head[i]) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(head), ...rows.map(line)];
-}
-
-/** The readable form of `status` (what `sluice status` prints without `--format json`). */
-export function renderStatus(status: WorkersStatus): string {
-  const members = status.workers.filter((w) => w.inGroup).length;
-  const out = [
-    `pipeline ${status.pipeline}: group ${status.group} (${status.groupState}), ${members} worker${members === 1 ? '' : 's'} in the group, ` +
-      `${status.tasks.length} task${status.tasks.length === 1 ? '' : 's'} (partitions of ${status.taskTopic})`,
-    '',
-    ...table(
-      ['WORKER', 'GROUP', 'HOST', 'PARTITIONS', 'TASKS', 'LAG', 'STATE'],
-      status.workers.map((w) => [
-        w.worker,
-        w.inGroup ? 'member' : 'left',
-        w.host ?? '-',
-        list(w.partitions),
-        list(w.tasks),
-        num(w.lag),
-        bytes(w.stateBytes),
-      ]),
-      new Set(['LAG', 'STATE']),
-    ),
-    '',
-    ...table(
-      ['TASK', 'ASSIGNED', 'OWNER', 'STATUS', 'EPOCH', 'LEASE', 'CHECKPOINT', 'AGE', 'LAG', 'STATE'],
-      status.tasks.map((t) => [
-        String(t.task),
-        t.assignedTo ?? '-',
-        t.owner ?? '-',
-        t.state,
-        String(t.epoch),
-        t.leaseLeftMs === null
-          ? '-'
-          : t.released
-            ? 'released'
-            : t.leaseLeftMs >= 0
-              ? ago(t.leaseLeftMs)
-              : `ran out ${ago(-t.leaseLeftMs)} ago`,
-        t.checkpoint ? `#${t.checkpoint.id}${t.checkpoint.unreadable ? ' unreadable' : ''}` : '-',
-        t.checkpoint ? ago(t.checkpoint.ageMs) : '-',
-        num(t.lagTotal),
-        t.checkpoint ? bytes(t.stateBytes) : '-',
-      ]),
-      new Set(['EPOCH', 'AGE', 'LAG', 'STATE']),
-    ),
-    '',
-    ...hints(status),
-    status.unowned.length === 0
-      ? `every task has a live owner`
-      : `${status.unowned.length} task${status.unowned.length === 1 ? '' : 's'} without a live owner: ${status.unowned.join(', ')}`,
-    '',
-  ];
-  return out.join('\n');
-}
-
-/** What the reader of the table should know before the last line, when something is off. */
-function hints(status: WorkersStatus): string[] {
-  const out: string[] = [];
-  if (!status.workers.some((w) => w.inGroup)) {
-    out.push(
-      `no worker is in the group (${status.groupState}): start workers with \`sluice run <pipeline> --worker-id ID --checkpoint-store <url>\``,
-    );
-  } else if (status.tasks.every((t) => t.state === 'not started')) {
-    out.push('the store has no task of this pipeline: do the workers use this --checkpoint-store?');
-  }
-  if (status.tasks.some((t) => t.state === 'lease expired')) {
-    out.push(
-      "lease expired: its owner was killed or is stuck; the task moves after the group's session timeout",
-    );
-  }
-  return out;
 }
 
 /** The slots of `pipeline` in the shared store at `url` (PostgreSQL or S3). */

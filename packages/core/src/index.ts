@@ -205,6 +205,16 @@ export {
   pipelineFileKinds,
 } from './runtime/load.ts';
 export type { JobMetrics, SinkCounters, SourceMetrics, StepCounters } from './runtime/metrics.ts';
+export {
+  defaultRestartStrategy,
+  isRestartable,
+  noRestart,
+  RestartBackoff,
+  type RestartOptions,
+  type RestartStrategy,
+  restartDelay,
+  runWithRestarts,
+} from './runtime/restart-strategy.ts';
 export { safeJsonText } from './safe-json.ts';
 export {
   CHANGELOG_MODES,

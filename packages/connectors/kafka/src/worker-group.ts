@@ -9,6 +9,7 @@ import { Admin } from '@platformatic/kafka';
 import { type Plan, type Registry, resolvePlan, SluiceError } from '@sluice/core';
 import { clientOptions, connectionSecrets, toSourceError } from './client-errors.ts';
 import { isUnknownTopic } from './producer-topic.ts';
+import { planRepartition, type RepartitionSplit } from './repartition-plan.ts';
 import { type KafkaSourceConfig, type SourceSettings, sourceSettings } from './source-config.ts';
 
 /** A pipeline that workers can share: its resolved plan, its kafka sources and their group. */
@@ -23,6 +24,8 @@ export interface WorkerGroupPlan {
   readonly settings: SourceSettings;
   /** The first source's id (named in errors). */
   readonly sourceId: string;
+  /** Where the pipeline regroups through a repartition topic, if it does. */
+  readonly split: RepartitionSplit | undefined;
 }
 
 /**
@@ -67,7 +70,30 @@ export function workerGroupPlan(plan: Plan, registry: Registry): WorkerGroupPlan
     topics: [...new Set(configs.flatMap((c) => c.topics))],
     settings,
     sourceId: firstSource.id,
+    split: repartitionOf(resolved, configs, registry),
   };
+}
+
+/**
+ * Where `plan` regroups, when its kafka sources say how their topics are partitioned
+ * (`partitioned_by`, the same on every source). Throws CONFIG_INVALID for sources that disagree,
+ * and what `planRepartition` refuses.
+ */
+function repartitionOf(
+  plan: Plan,
+  configs: readonly KafkaSourceConfig[],
+  registry: Registry,
+): RepartitionSplit | undefined {
+  const declared = configs.map((c) => c.partitioned_by);
+  const first = declared[0];
+  if (declared.some((d) => JSON.stringify(d) !== JSON.stringify(first))) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'the kafka sources of a scaled-out pipeline are co-partitioned: give them all the same `partitioned_by`',
+      { path: 'partitioned_by' },
+    );
+  }
+  return first === undefined ? undefined : planRepartition(plan, registry, first);
 }
 
 /** The `group.instance.id` of worker `workerId` of `pipeline` (static membership). */
@@ -107,6 +133,12 @@ export interface WorkerGroupDescription {
   /** The topic whose partitions are the tasks. */
   readonly taskTopic: string;
   readonly topics: readonly string[];
+  /**
+   * The managed repartition topic of a regrouping pipeline, whose partition n the downstream part
+   * of task n reads (its end offsets are in `endOffsets` once it exists); undefined when the
+   * pipeline does not regroup.
+   */
+  readonly repartitionTopic: string | undefined;
   /** How many partitions the task topic has: the tasks are 0 … partitions − 1. */
   readonly partitions: number;
   readonly members: readonly WorkerGroupMember[];
@@ -121,7 +153,7 @@ export interface WorkerGroupDescription {
  * brokers cannot be reached.
  */
 export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<WorkerGroupDescription> {
-  const { plan, configs, topics, settings, sourceId } = group;
+  const { plan, configs, topics, settings, sourceId, split } = group;
   const admin = new Admin({ ...clientOptions(configs[0], plan.baseDir, sourceId), autocreateTopics: false });
   try {
     const counts = new Map<string, number>();
@@ -138,6 +170,22 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
         });
       }
     }
+    // The repartition topic exists once a worker has started; its end offsets give the lag of
+    // the tasks' downstream parts.
+    const listed = [...topics];
+    if (split !== undefined) {
+      try {
+        const md = await admin.metadata({
+          topics: [split.topic],
+          autocreateTopics: false,
+          forceUpdate: true,
+        });
+        counts.set(split.topic, md.topics.get(split.topic)?.partitionsCount ?? 0);
+        listed.push(split.topic);
+      } catch (err) {
+        if (!isUnknownTopic(err)) throw err;
+      }
+    }
     const described = (await admin.describeGroups({ groups: [settings.groupId] })).get(settings.groupId);
     const taskTopic = topics[0];
     const members: WorkerGroupMember[] = [];
@@ -152,8 +200,8 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
       });
     }
     members.sort((a, b) => (a.workerId ?? a.memberId).localeCompare(b.workerId ?? b.memberId));
-    const listed = await admin.listOffsets({
-      topics: topics.map((name) => ({
+    const ends = await admin.listOffsets({
+      topics: listed.map((name) => ({
         name,
         partitions: Array.from({ length: counts.get(name) ?? 0 }, (_, partitionIndex) => ({
           partitionIndex,
@@ -163,7 +211,7 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
       isolationLevel: settings.readCommitted ? 1 : 0,
     });
     const endOffsets = new Map<string, number>();
-    for (const t of listed) {
+    for (const t of ends) {
       for (const p of t.partitions) endOffsets.set(`${t.name}/${p.partitionIndex}`, Number(p.offset));
     }
     return {
@@ -171,6 +219,7 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
       state: described?.state ?? 'Dead',
       taskTopic,
       topics,
+      repartitionTopic: split?.topic,
       partitions: counts.get(taskTopic) ?? 0,
       members,
       endOffsets,

@@ -16,29 +16,45 @@
  * runs each task as two parts, each a job with a checkpoint slot of its own: the source
  * partition's steps writing to the managed repartition topic, and partition n of that topic
  * read into the regrouping step and what follows (see `repartition-plan.ts`).
+ *
+ * Joining and rejoining the group are retried with capped, jittered backoff until the worker
+ * stops (`worker-retry.ts`); a task that fails transiently is restarted from its last checkpoint
+ * by the restart strategy while the other tasks run on (`runWithRestarts` of the core, one run
+ * in `worker-task.ts`); a failure no retry or restart can cure fails the worker.
  */
 
 import { Admin } from '@platformatic/kafka';
 import {
   type CheckpointStore,
   type CheckpointStoreContext,
-  Job,
+  defaultRestartStrategy,
   type Logger,
   type Plan,
   type Registry,
+  RestartBackoff,
+  type RestartStrategy,
+  runWithRestarts,
   SluiceError,
   silentLogger,
   type TaskIdentity,
   toSluiceError,
 } from '@sluice/core';
 import { GroupConsumer } from './client.ts';
-import { clientOptions, isPermanent, toSourceError } from './client-errors.ts';
-import { planRepartition, type RepartitionSplit, repartitionParts } from './repartition-plan.ts';
+import {
+  clientOptions,
+  connectionSecrets,
+  describeKafkaError,
+  isPermanent,
+  toSourceError,
+} from './client-errors.ts';
+import { type RepartitionSplit, repartitionParts } from './repartition-plan.ts';
 import { repartitionSink } from './repartition-sink.ts';
 import { repartitionSource } from './repartition-source.ts';
 import { ensureRepartitionTopic } from './repartition-topic.ts';
 import type { KafkaSourceConfig } from './source-config.ts';
 import { workerGroupPlan, workerInstanceId } from './worker-group.ts';
+import { untilJoined } from './worker-retry.ts';
+import { runTaskOnce, type TaskPart, type TaskRun } from './worker-task.ts';
 
 /** What a task's checkpoint store is made from: the job's context, the task, and when to give up. */
 export interface TaskStoreContext extends CheckpointStoreContext {
@@ -60,24 +76,11 @@ export interface KafkaWorkerOptions {
   signal?: AbortSignal;
   /** Passed to each task's job (`JobOptions.tickInterval`). */
   tickInterval?: number;
-}
-
-/** A plan a task runs: the whole pipeline, or one part of a regrouping one. */
-interface TaskPart {
-  readonly plan: Plan;
-  /** The part's name (`TaskIdentity.part`); undefined: the first. */
-  readonly part: string | undefined;
-}
-
-/** One task as the worker runs it. */
-interface TaskRun {
-  readonly partition: number;
-  /** The task's jobs, one per part, once created. */
-  jobs: Job[];
-  /** Aborted when the task is to stop (revoked, worker stopping). */
-  readonly stop: AbortController;
-  /** Settles when the task's job has ended and its store is released. */
-  done: Promise<void>;
+  /**
+   * How a task that fails transiently is restarted from its last checkpoint while the other
+   * tasks run on (default `defaultRestartStrategy`); a failure past it fails the worker.
+   */
+  restart?: RestartStrategy;
 }
 
 /** A worker id as Kafka accepts it inside a `group.instance.id`. */
@@ -144,8 +147,20 @@ export class KafkaWorker {
         `worker id '${options.workerId}': letters, digits, '.', '_' and '-' only, at most 100`,
       );
     }
-    const { plan: resolved, configs, topics, settings, sourceId } = workerGroupPlan(plan, options.registry);
-    const split = repartitionOf(resolved, configs, options.registry);
+    const {
+      plan: resolved,
+      configs,
+      topics,
+      settings,
+      sourceId,
+      split,
+    } = workerGroupPlan(plan, options.registry);
+    if (split !== undefined && options.registry.source(repartitionSource.type) === undefined) {
+      options.registry.register({
+        name: 'kafka-repartition',
+        components: [repartitionSource, repartitionSink],
+      });
+    }
     const client = new GroupConsumer(clientOptions(configs[0], resolved.baseDir, sourceId), {
       groupId: settings.groupId,
       groupInstanceId: workerInstanceId(resolved.name, options.workerId),
@@ -181,26 +196,11 @@ export class KafkaWorker {
     this.#options.signal?.addEventListener('abort', onAbort, { once: true });
     if (this.#options.signal?.aborted) this.stop();
     try {
-      const missing = await this.#client.missingTopics(this.#topics);
-      if (missing.length > 0) {
-        throw new SluiceError('CONFIG_INVALID', `topics ${missing.join(', ')} do not exist`, {
-          path: 'topics',
-        });
-      }
-      const counts = await this.#client.partitionCounts(this.#topics);
-      const want = counts.get(this.#topic);
-      const uneven = this.#topics.filter((t) => counts.get(t) !== want);
-      if (uneven.length > 0) {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `the topics of a scaled-out pipeline must have the same number of partitions (co-partitioned): ` +
-            this.#topics.map((t) => `'${t}' has ${counts.get(t)}`).join(', '),
-          { path: 'topics' },
-        );
-      }
-      if (this.#split !== undefined) await this.#prepareRepartition(this.#split, want ?? 0);
-      await this.#client.join([this.#topic]);
-      this.#log.info('worker joined', { worker: this.#options.workerId, topic: this.#topic });
+      const joined = await this.#untilJoined('joining the group', async () => {
+        await this.#checkTopics();
+        await this.#client.join([this.#topic]);
+      });
+      if (joined) this.#log.info('worker joined', { worker: this.#options.workerId, topic: this.#topic });
       while (!this.#stopped.signal.aborted && !this.#failure) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -208,11 +208,9 @@ export class KafkaWorker {
         });
         if (this.#rejoin && !this.#stopped.signal.aborted) {
           this.#rejoin = false;
-          try {
+          await this.#untilJoined('rejoining the group', async () => {
             if (!this.#client.active) await this.#client.join([this.#topic]);
-          } catch (err) {
-            this.#groupError(err instanceof Error ? err : new Error(String(err)));
-          }
+          });
         }
       }
     } finally {
@@ -225,6 +223,54 @@ export class KafkaWorker {
       await Promise.all([...this.#tasks.values()].map((t) => t.done));
     }
     if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Runs `attempt` until it succeeds or the worker stops, waiting longer after each failure (see
+   * `untilJoined`); a failure no retry can fix fails the worker. Resolves whether it succeeded.
+   */
+  async #untilJoined(what: string, attempt: () => Promise<void>): Promise<boolean> {
+    try {
+      return await untilJoined(attempt, {
+        what,
+        signal: this.#stopped.signal,
+        log: this.#log,
+        step: this.plan.sources[0].id,
+        secrets: connectionSecrets(this.#source),
+        fields: { worker: this.#options.workerId },
+      });
+    } catch (err) {
+      this.#fail(toSluiceError(err));
+      return false;
+    }
+  }
+
+  /**
+   * Checks the topics (they exist, with the same number of partitions) and prepares the
+   * repartition topic of a regrouping pipeline. Throws CONFIG_INVALID when they do not fit.
+   */
+  async #checkTopics(): Promise<void> {
+    const missing = await this.#client.missingTopics(this.#topics);
+    if (missing.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `topics ${missing.join(', ')} do not exist (the workers do not create the topics they read)`,
+        { path: 'topics' },
+      );
+    }
+    const counts = await this.#client.partitionCounts(this.#topics);
+    const want = counts.get(this.#topic);
+    const uneven = this.#topics.filter((t) => counts.get(t) !== want);
+    if (uneven.length > 0) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `the topics of a scaled-out pipeline must have the same number of partitions (co-partitioned): ` +
+          this.#topics.map((t) => `'${t}' has ${counts.get(t)}`).join(', '),
+        { path: 'topics' },
+      );
+    }
+    if (this.#split !== undefined && this.#parts.length === 1)
+      await this.#prepareRepartition(this.#split, want ?? 0);
   }
 
   /**
@@ -277,48 +323,32 @@ export class KafkaWorker {
     for (const job of t.jobs) job.stop();
   }
 
-  /** Starts the task of `partition` once its previous run in this worker (`after`) has ended. */
+  /**
+   * Starts the task of `partition` once its previous run in this worker (`after`) has ended. A
+   * transient failure restarts it from its last checkpoint as the restart strategy says, while
+   * the worker's other tasks run on; a failure that may not be restarted fails the worker.
+   */
   #startTask(partition: number, after: Promise<void> | undefined): void {
     const stop = new AbortController();
     const run: TaskRun = { partition, jobs: [], stop, done: Promise.resolve() };
     this.#tasks.set(partition, run);
     const log = this.#log;
+    const fields = { worker: this.#options.workerId, task: partition };
     run.done = (async () => {
       await after;
       if (stop.signal.aborted) return;
-      for (const { plan, part } of this.#parts) {
-        const task: TaskIdentity = part === undefined ? { partition } : { partition, part };
-        const job = await Job.create(plan, {
-          registry: this.#options.registry,
+      const strategy = this.#options.restart ?? defaultRestartStrategy;
+      const backoff = new RestartBackoff(strategy);
+      await runWithRestarts(
+        () => runTaskOnce(run, this.#parts, this.#options, log, backoff.restarts),
+        strategy,
+        {
+          signal: stop.signal,
           log,
-          task,
-          ...(this.#options.functions ? { functions: this.#options.functions } : {}),
-          ...(this.#options.tickInterval ? { tickInterval: this.#options.tickInterval } : {}),
-          checkpointStore: (ctx) => this.#options.checkpointStore({ ...ctx, task, signal: stop.signal }),
-        });
-        run.jobs.push(job);
-        if (stop.signal.aborted) job.stop();
-      }
-      log.info('worker: task started', { worker: this.#options.workerId, task: partition });
-      // A part that fails stops the others (the task is one unit of ownership); the task ends
-      // when every part has ended and released its store.
-      const settled = await Promise.allSettled(
-        run.jobs.map((job) =>
-          job.run().catch((err: unknown) => {
-            for (const other of run.jobs) other.stop();
-            throw err;
-          }),
-        ),
+          fields,
+          backoff,
+        },
       );
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      const results = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      log.info('worker: task stopped', {
-        worker: this.#options.workerId,
-        task: partition,
-        status: results.map((r) => r.status).join(','),
-        last_checkpoint: results[0].metrics.lastCheckpointId ?? null,
-      });
     })()
       .catch((err: unknown) => {
         const e = toSluiceError(err);
@@ -329,6 +359,7 @@ export class KafkaWorker {
           log.warn('worker: task taken over by another worker', { task: partition, error: e.message });
           return;
         }
+        log.error('worker: task failed', { ...fields, error: e.describe() });
         this.#fail(e);
       })
       .finally(() => {
@@ -342,7 +373,10 @@ export class KafkaWorker {
       this.#fail(toSourceError(err, 'worker group', this.plan.sources[0].id, []));
       return;
     }
-    this.#log.warn('worker: group membership lost; rejoining', { error: err.message });
+    this.#log.warn('worker: group membership lost; rejoining', {
+      worker: this.#options.workerId,
+      error: describeKafkaError(err, connectionSecrets(this.#source)),
+    });
     this.#rejoin = true;
     this.#wake?.();
   }
@@ -351,32 +385,4 @@ export class KafkaWorker {
     this.#failure ??= error;
     this.#wake?.();
   }
-}
-
-/**
- * Where `plan` regroups, when its kafka sources say how their topics are partitioned
- * (`partitioned_by`, the same on every source); registers the repartition topic's reader and
- * writer in `registry` then. Throws CONFIG_INVALID for sources that disagree, and what
- * `planRepartition` refuses.
- */
-function repartitionOf(
-  plan: Plan,
-  configs: readonly KafkaSourceConfig[],
-  registry: Registry,
-): RepartitionSplit | undefined {
-  const declared = configs.map((c) => c.partitioned_by);
-  const first = declared[0];
-  if (declared.some((d) => JSON.stringify(d) !== JSON.stringify(first))) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      'the kafka sources of a scaled-out pipeline are co-partitioned: give them all the same `partitioned_by`',
-      { path: 'partitioned_by' },
-    );
-  }
-  if (first === undefined) return undefined;
-  const split = planRepartition(plan, registry, first);
-  if (split !== undefined && registry.source(repartitionSource.type) === undefined) {
-    registry.register({ name: 'kafka-repartition', components: [repartitionSource, repartitionSink] });
-  }
-  return split;
 }

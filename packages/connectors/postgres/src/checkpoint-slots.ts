@@ -95,7 +95,12 @@ export async function readCheckpointSlots(
           row.bytes,
           `postgres:${table}/${options.pipeline}/${row.slot}/${row.id}`,
         );
-        checkpoints.set(row.slot, { ...base, createdAt: data.createdAt, sources: data.sources });
+        checkpoints.set(row.slot, {
+          ...base,
+          createdAt: data.createdAt,
+          sources: data.sources,
+          restarts: data.counters?.['job:restarts'] ?? 0,
+        });
       } catch (err) {
         if (!(err instanceof SluiceError)) throw err;
         checkpoints.set(row.slot, {

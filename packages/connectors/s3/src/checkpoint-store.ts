@@ -545,7 +545,12 @@ export async function readS3CheckpointSlots(
         const base = { id: newest.id, writtenAt: r.LastModified?.getTime() ?? 0, bytes: bytes.byteLength };
         try {
           const data = decodeCheckpoint(bytes, `s3://${bucket}/${newest.key}`);
-          checkpoint = { ...base, createdAt: data.createdAt, sources: data.sources };
+          checkpoint = {
+            ...base,
+            createdAt: data.createdAt,
+            sources: data.sources,
+            restarts: data.counters?.['job:restarts'] ?? 0,
+          };
         } catch (err) {
           if (!(err instanceof SluiceError)) throw err;
           checkpoint = { ...base, createdAt: undefined, sources: undefined, unreadable: err.message };

@@ -71,6 +71,8 @@ export interface SlotCheckpoint {
   readonly createdAt: number | undefined;
   /** The position of every source partition, by source id then reader partition; undefined when unreadable. */
   readonly sources: { readonly [sourceId: string]: { readonly [partition: string]: unknown } } | undefined;
+  /** Times the slot's job was restarted after a transient failure, as of this checkpoint (`JobMetrics.restarts`). */
+  readonly restarts?: number;
   /** Why it cannot be read (CHECKPOINT_CORRUPT), when it cannot. */
   readonly unreadable?: string;
 }

@@ -26,6 +26,14 @@ export interface Counted {
   sinks: readonly SinkRunner[];
   /** Dead-letter and late outputs. */
   outputs: readonly SinkRunner[];
+  /** The job's own counters. */
+  job: JobCounters;
+}
+
+/** What the job counts of itself. */
+export interface JobCounters {
+  /** Times the job was restarted after a failure (`JobOptions.restart`), over its checkpointed history. */
+  restarts: number;
 }
 
 /** Every counter under a stable name (`source:<id>:in`, `step:<id>:dead`, …): checkpoint format. */
@@ -42,6 +50,7 @@ export function flattenCounters(job: Counted): { [name: string]: number } {
     c[`sink:${runner.id}:written`] = runner.written;
     c[`sink:${runner.id}:rejected`] = runner.rejected;
   }
+  c['job:restarts'] = job.job.restarts;
   return c;
 }
 
@@ -60,6 +69,7 @@ export function restoreCounters(job: Counted, c: { readonly [name: string]: numb
     runner.written = c[`sink:${runner.id}:written`] ?? 0;
     runner.rejected = c[`sink:${runner.id}:rejected`] ?? 0;
   }
+  job.job.restarts = c['job:restarts'] ?? 0;
 }
 
 /** The counters part of `JobMetrics`, with the totals. */
@@ -77,6 +87,7 @@ export function sumCounters(
   | 'steps'
   | 'sinks'
   | 'outputs'
+  | 'restarts'
 > {
   const sources: JobMetrics['sources'] = {};
   let recordsIn = 0;
@@ -114,5 +125,17 @@ export function sumCounters(
   const outputs: JobMetrics['outputs'] = {};
   for (const runner of job.outputs)
     outputs[runner.id] = { written: runner.written, rejected: runner.rejected };
-  return { recordsIn, recordsOut, deadLetters, late, filtered, unread, sources, steps, sinks, outputs };
+  return {
+    recordsIn,
+    recordsOut,
+    deadLetters,
+    late,
+    filtered,
+    unread,
+    sources,
+    steps,
+    sinks,
+    outputs,
+    restarts: job.job.restarts,
+  };
 }

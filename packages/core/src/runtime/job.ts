@@ -29,7 +29,13 @@ import { CheckpointCoordinator, type CheckpointSummary } from './checkpoint-coor
 import { type NumberedDeadLetter, type ReplayResult, replayDeadLetters } from './dead-letter-replay.ts';
 import { timeAssigner } from './event-time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, OutputRouter, RECENT_DEAD_LETTERS } from './failure-router.ts';
-import { type Counted, flattenCounters, restoreCounters, sumCounters } from './job-counters.ts';
+import {
+  type Counted,
+  flattenCounters,
+  type JobCounters,
+  restoreCounters,
+  sumCounters,
+} from './job-counters.ts';
 import { JobSinks } from './job-sinks.ts';
 import { KeyedStateStore } from './keyed-state.ts';
 import type { JobMetrics } from './metrics.ts';
@@ -86,6 +92,12 @@ export interface JobOptions {
    * (`CheckpointStoreContext.task`). Absent: the single-process job.
    */
   task?: TaskIdentity;
+  /**
+   * The job is a restart after a failure (see `runWithRestarts`), the caller's `restart`-th: its
+   * restart count (`JobMetrics.restarts`, kept in checkpoints) becomes the restored count plus
+   * one, or `restart` when greater (restarts that failed before their first checkpoint).
+   */
+  restart?: number;
 }
 
 export interface JobResult {
@@ -110,6 +122,7 @@ export class Job {
   /** The sinks' signal: aborted when the job fails, not on a graceful stop (sinks must drain). */
   readonly #sinkAbort = new AbortController();
   readonly #watermarks = new WatermarkTracker();
+  readonly #jobCounters: JobCounters = { restarts: 0 };
   readonly #checkpoints: CheckpointCoordinator;
   readonly #sources: SourceDriver;
   /** Set by the first `run()` or `discard()`: a job runs once. */
@@ -233,6 +246,7 @@ export class Job {
       nodes: this.#graph.order,
       sinks: sinks.sinks,
       outputs: sinks.outputs,
+      job: this.#jobCounters,
     };
   }
 
@@ -294,6 +308,8 @@ export class Job {
     });
     // Counters continue from the checkpoint, so the accounting identity holds across restarts.
     if (restored?.counters) restoreCounters(this.#counted, restored.counters);
+    const restart = this.#options.restart ?? 0;
+    if (restart > 0) this.#jobCounters.restarts = Math.max(this.#jobCounters.restarts + 1, restart);
   }
 
   /** Runs until every bounded source ends (status `completed`) or the job is stopped. */

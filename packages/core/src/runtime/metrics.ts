@@ -66,6 +66,11 @@ export interface JobMetrics {
    * becomes a dead letter; a dead letter the dead-letter output refuses is logged as an error).
    */
   outputs: { [id: string]: SinkCounters };
+  /**
+   * Times the job was restarted from its last checkpoint after a transient failure (a restart
+   * strategy, `runWithRestarts`), as of its newest checkpoint plus this run's own restart.
+   */
+  restarts: number;
 }
 
 export function newStepCounters(): StepCounters {
