@@ -73,9 +73,10 @@ test("Nexmark's views select the event's own dateTime, not the DDL's CASE", () =
   const query = readFileSync(join(dir, 'q0.sql'), 'utf8').replace('{{SINK}}', "'connector' = 'discard'");
   const plan = compileSql(`${tables}\n${query}`, 'q0.sql', { registry: new Registry([builtins]) });
   const map = plan.steps.find((s) => s.type === 'map');
+  assert.ok(map);
   assert.deepEqual(
     plan.steps.map((s) => s.type),
     ['filter', 'map'],
   );
-  assert.equal((map?.config as { fields: { dateTime: string } }).fields.dateTime, 'bid.dateTime');
+  assert.equal((map.config as { fields: { dateTime: string } }).fields.dateTime, 'bid.dateTime');
 });
