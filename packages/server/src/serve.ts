@@ -139,7 +139,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     });
   app.get('/api/openapi.json', read, async () => openApiDocument(job, views, tokens.read !== undefined));
   app.get('/api/job', read, async () => jobInfo(job, startedAt, now()));
-  app.get('/api/steps', read, async () => stepGraph(job, rates, now()));
+  app.get('/api/steps', read, async () => stepGraph(job, rates, now(), metrics.sinkTimings));
   app.get('/api/checkpoints', read, async () => checkpoints(job));
   app.get(
     '/api/dead-letters',
@@ -199,6 +199,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   } catch (err) {
     rates.stop();
+    metrics.close();
     await app.close().catch(() => {});
     throw err;
   }
@@ -213,6 +214,7 @@ export async function serve(job: Job, options: ServeOptions = {}): Promise<Sluic
     close() {
       closing ??= (async () => {
         rates.stop();
+        metrics.close();
         for (const stream of [...streams]) stream.end();
         await app.close();
         forgetViews(pipeline, viewNames);
