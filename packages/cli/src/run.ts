@@ -13,6 +13,7 @@ import {
   parseDeadLetterLimit,
 } from './dead-letters.ts';
 import { explain } from './explain.ts';
+import { withIngestToken } from './ingest-token.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { explainScript, loadWithPlugins } from './plugins.ts';
 import {
@@ -68,7 +69,9 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     const shown = await explainScript(file);
     if (shown !== undefined) process.stdout.write(shown.text);
     if (shown?.only) return 0;
-    const { plan, functions, registry } = await loadWithPlugins(file);
+    const loaded = await loadWithPlugins(file);
+    const { functions, registry } = loaded;
+    const plan = withIngestToken(loaded.plan, process.env);
     // Checks every component before any is opened, so that a bad option is reported at its line.
     await Job.validate(plan, { registry, functions });
     job = await Job.create(plan, { registry, log, functions, fromScratch: opts.fromScratch === true });
