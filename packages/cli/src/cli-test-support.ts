@@ -38,12 +38,12 @@ export class Cli {
   readonly exited: Promise<CliResult>;
   #timer: NodeJS.Timeout;
 
-  /** Starts `node main.ts ...args` in `cwd`; kills it with SIGKILL after `limitMs`. */
-  constructor(args: readonly string[], options: { cwd: string; limitMs?: number }) {
+  /** Starts `node main.ts ...args` in `cwd` (with `env` added); kills it with SIGKILL after `limitMs`. */
+  constructor(args: readonly string[], options: { cwd: string; limitMs?: number; env?: NodeJS.ProcessEnv }) {
     const child = spawn(process.execPath, [cliMain, ...args], {
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
     });
     this.child = child;
     running.add(child);

@@ -36,7 +36,7 @@ export function sluiceProgram(): Command {
     .option('--no-status', 'no live status line on a terminal')
     .option(
       '--serve <[host:]port>',
-      "serve the operations API, /metrics and the pipeline's views over HTTP (needs @sluice/server; host default 127.0.0.1; tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN)",
+      "serve the operations API, /metrics and the pipeline's views over HTTP (needs @sluice/server; host default 127.0.0.1; tokens from SLUICE_READ_TOKEN and SLUICE_ADMIN_TOKEN; SLUICE_INGEST_TOKEN guards http_server sources without a token of their own)",
     )
     .option(
       '--serve-tls-cert <file>',

@@ -13,6 +13,7 @@ import {
   parseDeadLetterLimit,
 } from './dead-letters.ts';
 import { explain } from './explain.ts';
+import { withIngestToken } from './ingest-token.ts';
 import type { RunOptionsRaw } from './main.ts';
 import { explainScript, loadWithPlugins } from './plugins.ts';
 import { parseRestart } from './restart-option.ts';
@@ -80,7 +81,9 @@ export async function runCommand(file: string, opts: RunOptionsRaw): Promise<num
     const shown = await explainScript(file);
     if (shown !== undefined) process.stdout.write(shown.text);
     if (shown?.only) return 0;
-    loaded = await loadWithPlugins(file);
+    const found = await loadWithPlugins(file);
+    // The plan with SLUICE_INGEST_TOKEN given to the http_server sources: a restart runs it too.
+    loaded = { ...found, plan: withIngestToken(found.plan, process.env) };
     const { plan, functions, registry } = loaded;
     // Checks every component before any is opened, so that a bad option is reported at its line.
     await Job.validate(plan, { registry, functions });

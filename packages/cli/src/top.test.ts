@@ -63,7 +63,10 @@ test('sluice top renders the steps, rates, lag and checkpoint age of a running p
     assert.match(lines[0], /^cli-top — running, up /);
     assert.match(lines[1], /^in 3 {2}out 3 {2}dead 0/);
     assert.match(lines[2], /last checkpoint #\d+ 2\.5s ago/);
-    assert.match(lines[4], /^ID\s+KIND\s+TYPE\s+IN\/S\s+OUT\/S\s+TOTAL\s+DEAD\s+WM LAG\s+QUEUE$/);
+    assert.match(
+      lines[4],
+      /^ID\s+KIND\s+TYPE\s+IN\/S\s+OUT\/S\s+TOTAL\s+DEAD\s+WM LAG\s+QUEUE\s+STATE\s+KEYS\s+W P99$/,
+    );
     const row = (id: string) =>
       lines
         .slice(5)
@@ -73,7 +76,12 @@ test('sluice top renders the steps, rates, lag and checkpoint age of a running p
     assert.deepEqual(row('doubled')?.slice(0, 3), ['doubled', 'step', 'map']);
     assert.equal(row('doubled')?.[5], '3', 'the step read 3 records');
     assert.deepEqual(row('latest')?.slice(0, 3), ['latest', 'sink', 'view']);
-    assert.equal(row('latest')?.at(-1), '0%', 'the sink queue is empty');
+    // The queue, the view's rows and bytes at the last checkpoint, and its write p99.
+    const latest = row('latest')!;
+    assert.equal(latest.at(-4), '0%', 'the sink queue is empty');
+    assert.match(latest.at(-3)!, /^\d+B$/);
+    assert.equal(latest.at(-2), '2', 'two sensors');
+    assert.match(latest.at(-1)!, /^\d+\.\dms$|^\d+ms$/);
     assert.ok(lines.every((l) => l.length <= 100));
 
     const once = await runCli(['top', url, '--once'], dir);

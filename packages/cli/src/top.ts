@@ -1,6 +1,7 @@
 /**
  * `sluice top [url]`: a terminal view of a running pipeline — status, watermark lag, checkpoint
- * age, and per source, step and sink its rates, totals, watermark lag and queue fill — redrawn
+ * age, and per source, step and sink its rates, totals, watermark lag, queue fill, state size at
+ * the last checkpoint and (sinks) the p99 of its recent writes — redrawn
  * every `--interval`, read from the same HTTP API as the dashboard (`sluice run --serve`).
  * `renderTop` draws one frame to a string, so that a test can read it.
  */
@@ -25,6 +26,10 @@ export interface TopNode {
   watermarkLagMs?: number | null;
   queueFill?: number;
   backpressure?: boolean;
+  /** Its state at the last checkpoint (null before the first, or when it has none). */
+  state?: { bytes: number; keys?: number } | null;
+  /** A sink's recent writes. */
+  writeLatency?: { p99Ms: number | null };
 }
 
 /** A count with thousands separators. */
@@ -42,8 +47,34 @@ export function ago(ms: number | null | undefined): string {
   return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
-const COLUMNS = ['ID', 'KIND', 'TYPE', 'IN/S', 'OUT/S', 'TOTAL', 'DEAD', 'WM LAG', 'QUEUE'] as const;
-const RIGHT = new Set(['IN/S', 'OUT/S', 'TOTAL', 'DEAD', 'WM LAG', 'QUEUE']);
+/** A size in bytes, short. */
+export function size(n: number | undefined): string {
+  if (n === undefined) return '-';
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}K`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}M`;
+  return `${(n / 1024 ** 3).toFixed(1)}G`;
+}
+
+/** A write latency in milliseconds, short. */
+const latency = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? '' : ms < 10 ? `${ms.toFixed(1)}ms` : ago(ms);
+
+const COLUMNS = [
+  'ID',
+  'KIND',
+  'TYPE',
+  'IN/S',
+  'OUT/S',
+  'TOTAL',
+  'DEAD',
+  'WM LAG',
+  'QUEUE',
+  'STATE',
+  'KEYS',
+  'W P99',
+] as const;
+const RIGHT = new Set(['IN/S', 'OUT/S', 'TOTAL', 'DEAD', 'WM LAG', 'QUEUE', 'STATE', 'KEYS', 'W P99']);
 
 /** One frame of `sluice top` as text (no terminal control codes), `width` columns at most. */
 export function renderTop(job: TopJob, nodes: readonly TopNode[], now: number, width = 120): string {
@@ -72,6 +103,9 @@ export function renderTop(job: TopJob, nodes: readonly TopNode[], now: number, w
       count(n.kind === 'sink' ? c.rejected : c.dead),
       n.kind === 'sink' ? '' : ago(n.watermarkLagMs),
       queue,
+      n.state ? size(n.state.bytes) : '',
+      n.state?.keys === undefined ? '' : count(n.state.keys),
+      latency(n.writeLatency?.p99Ms),
     ];
   });
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

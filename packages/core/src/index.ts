@@ -187,7 +187,7 @@ export { resolvePlan } from './plan/resolve.ts';
 export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
 export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';
 export { Registry } from './registry.ts';
-export type { CheckpointSummary } from './runtime/checkpoint-coordinator.ts';
+export type { CheckpointSummary, StateSize, StateSizes } from './runtime/checkpoint-coordinator.ts';
 export type { NumberedDeadLetter, ReplayResult } from './runtime/dead-letter-replay.ts';
 export {
   type CheckpointStoreContext,
@@ -215,6 +215,7 @@ export {
   restartDelay,
   runWithRestarts,
 } from './runtime/restart-strategy.ts';
+export type { SinkTimingListener } from './runtime/sink-runner.ts';
 export { safeJsonText } from './safe-json.ts';
 export {
   CHANGELOG_MODES,

@@ -1,11 +1,12 @@
 /**
  * The step graph as SVG: one column per depth (sources first, sinks last), each node with its
- * rates, watermark lag and, for sinks, how full its queue is (red when it holds the sources back).
+ * rates, watermark lag, state size at the last checkpoint and, for sinks, how full its queue is
+ * (red when it holds the sources back) and the p99 of its recent writes.
  */
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 190;
-const H = 74;
+const H = 90;
 const GAP_X = 60;
 const GAP_Y = 18;
 
@@ -29,6 +30,28 @@ export function duration(ms) {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
   return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+/** Text of a size in bytes. */
+export function bytes(n) {
+  if (n === null || n === undefined) return '–';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** The node's last line: its state at the last checkpoint and, for a sink, its write p99. */
+function stateLine(n) {
+  const parts = [];
+  if (n.state) {
+    const keys = n.state.keys === undefined ? '' : ` · ${n.state.keys.toLocaleString('en')} keys`;
+    parts.push(`state ${bytes(n.state.bytes)}${keys}`);
+  }
+  const p99 = n.writeLatency?.p99Ms;
+  if (p99 !== null && p99 !== undefined)
+    parts.push(`write p99 ${p99 < 10 ? `${p99.toFixed(1)} ms` : duration(p99)}`);
+  return parts.join(' · ');
 }
 
 /** Each node's column: one more than the deepest of its inputs. */
@@ -108,6 +131,8 @@ export function drawGraph(host, nodes) {
     } else {
       line(`watermark lag ${duration(n.watermarkLagMs)}`, 3, 'lag');
     }
+    const last = stateLine(n);
+    if (last !== '') line(last, 4, 'state');
     root.append(g);
   }
   host.replaceChildren(root);

@@ -117,6 +117,11 @@ test('the dashboard draws the pipeline, updates live and replays a dead letter',
     for (const id of ['orders', 'enrich', 'per_minute', 'totals', 'series', 'top'])
       await page.locator(`#graph g[data-node="${id}"]`).waitFor();
     await page.locator('#graph g[data-node="enrich"] text.counts', { hasText: 'total 5' }).waitFor();
+    // After a checkpoint: the aggregate's state and keys, and the view sink's write p99.
+    await page
+      .locator('#graph g[data-node="totals"] text.state', { hasText: /^state [\d.]+ (B|KiB) · \d+ keys$/ })
+      .waitFor();
+    await page.locator('#graph g[data-node="top"] text.state', { hasText: /write p99 [\d.]+ ms$/ }).waitFor();
     // The top-N table of `top`: eu (8) above us (8 → tie broken by key order) — check values.
     const topRow = (key: string) => page.locator(`.view[data-view="top"] tr[data-key="${key}"]`);
     await topRow('eu').locator('td', { hasText: '8' }).waitFor();

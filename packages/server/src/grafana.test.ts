@@ -37,9 +37,15 @@ steps:
   - id: priced
     type: map
     fields: { total: amount * 2 }
+  - id: per_amount
+    type: aggregate
+    input: priced
+    key: [amount]
+    fields: { n: count(*) }
 sinks:
-  out: { type: discard }
-  latest: { type: view, key: [amount] }
+  out: { type: discard, input: priced }
+  latest: { type: view, key: [amount], input: priced }
+  counts: { type: view, input: per_amount }
 `;
 
 /** The metrics of a Prometheus text exposition: name → type and the labels its samples carry. */

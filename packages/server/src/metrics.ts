@@ -4,11 +4,13 @@
  *
  * Counters and gauges are read from `Job.metrics()` when scraped; the checkpoint duration
  * histogram observes each completed checkpoint once, from `Job.checkpointHistory()`, at each
- * scrape and at each rate sample.
+ * scrape and at each rate sample; the sink write and commit histograms observe each call as it
+ * ends (`sink-timings.ts`).
  */
 
 import type { Job } from '@sluice/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SinkTimings } from './sink-timings.ts';
 import { viewTable } from './views.ts';
 
 /** The Prometheus registry of one served job, and the hook that keeps its histogram current. */
@@ -16,6 +18,10 @@ export interface JobRegistry {
   readonly registry: Registry;
   /** Observes the checkpoints completed since the last call. */
   observeCheckpoints(): void;
+  /** The sinks' write and commit timings (also in the registry as histograms). */
+  readonly sinkTimings: SinkTimings;
+  /** Stops listening to the job. */
+  close(): void;
 }
 
 /** Builds the registry of `job`'s metrics, every series labelled with its pipeline. */
@@ -172,6 +178,45 @@ export function jobRegistry(job: Job, now: () => number): JobRegistry {
     },
   });
 
+  const stateGauge = (name: string, help: string, label: 'step' | 'sink' | 'source', keys = false) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const sizes = job.stateSizes();
+        if (sizes === undefined) return;
+        const part = label === 'step' ? sizes.steps : label === 'sink' ? sizes.sinks : sizes.sources;
+        for (const [id, size] of Object.entries(part)) {
+          if (!keys) this.set({ [label]: id }, size.bytes);
+          else if (size.keys !== undefined) this.set({ [label]: id }, size.keys);
+        }
+      },
+    });
+  stateGauge(
+    'sluice_step_state_bytes',
+    'Bytes a step’s state (its snapshot and keyed state) took in the last checkpoint, as encoded.',
+    'step',
+  );
+  stateGauge(
+    'sluice_step_state_keys',
+    'Keys in a step’s keyed state at the last checkpoint (its largest keyed map’s entries).',
+    'step',
+    true,
+  );
+  stateGauge(
+    'sluice_sink_state_bytes',
+    'Bytes a sink’s pending state (a view’s rows and changes, a file sink’s parts) took in the last checkpoint.',
+    'sink',
+  );
+  stateGauge(
+    'sluice_source_state_bytes',
+    'Bytes a source’s positions took in the last checkpoint.',
+    'source',
+  );
+
   let seen = 0;
   const observeCheckpoints = () => {
     for (const c of job.checkpointHistory()) {
@@ -187,5 +232,6 @@ export function jobRegistry(job: Job, now: () => number): JobRegistry {
     registers: [registry],
     collect: observeCheckpoints,
   });
-  return { registry, observeCheckpoints };
+  const sinkTimings = new SinkTimings(job, registry);
+  return { registry, observeCheckpoints, sinkTimings, close: () => sinkTimings.close() };
 }

@@ -225,7 +225,7 @@ export function openApiDocument(job: Job, views: readonly ViewInfo[], hasReadTok
       ],
     });
     paths[`${base}/changes`] = get(
-      `Changes of view ${view.name} as Server-Sent Events (data: { offset, op, key, row? }).`,
+      `Changes of view ${view.name} as Server-Sent Events: \`change\` events (data: { offset, op, key, row? }), and a \`reset\` event (data: { op: "reset", offset, rows: [{ key, offset, row }] }, the whole view) when the offset asked for is no longer kept.`,
       { description: 'an event stream', content: { 'text/event-stream': {} } },
       { parameters: [{ name: 'from', in: 'query', schema: { type: 'integer', minimum: 0 } }] },
     );

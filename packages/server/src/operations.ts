@@ -4,7 +4,9 @@
  * the last sampling interval (`RateSampler`).
  */
 
-import type { Job, JobMetrics } from '@sluice/core';
+import type { Job, JobMetrics, StateSize } from '@sluice/core';
+import type { SinkTimings } from './sink-timings.ts';
+import { viewTable } from './views.ts';
 
 /** A number for JSON: ±Infinity and NaN (no watermark yet, or the end of time) become null. */
 const finite = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? null : n);
@@ -69,8 +71,11 @@ export function jobInfo(job: Job, startedAt: number, now: number) {
 }
 
 /** `GET /api/steps`: every source, step and sink with its inputs, counters and rates. */
-export function stepGraph(job: Job, rates: RateSampler, now: number) {
+export function stepGraph(job: Job, rates: RateSampler, now: number, timings: SinkTimings) {
   const m = job.metrics();
+  const sizes = job.stateSizes();
+  const state = (size: StateSize | undefined, checkpointId = sizes?.checkpointId) =>
+    size === undefined ? null : { ...size, checkpointId };
   const watermarks = job.stepWatermarks();
   const sourceWatermarks = job.sourceWatermarks();
   const plan = job.plan;
@@ -85,6 +90,7 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
       outPerSec: rates.rate((x) => outOfSource(x, s.id)),
     },
     ...watermarkOf(sourceWatermarks[s.id], now),
+    state: state(sizes?.sources[s.id]),
   }));
   const steps = plan.steps.map((s) => {
     return {
@@ -99,6 +105,7 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
         resultsPerSec: rates.rate((x) => x.steps[s.id]?.results),
       },
       ...watermarkOf(watermarks[s.id], now),
+      state: state(sizes?.steps[s.id]),
     };
   });
   const queues = job.sinkQueues();
@@ -113,8 +120,26 @@ export function stepGraph(job: Job, rates: RateSampler, now: number) {
       outPerSec: rates.rate((x) => x.sinks[s.id]?.written),
     },
     ...queueOf(queues[s.id]),
+    writeLatency: timings.latency(s.id),
+    state: sinkState(plan.name, s, sizes?.sinks[s.id], sizes?.checkpointId),
   }));
   return { pipeline: plan.name, nodes: [...sources, ...steps, ...sinks] };
+}
+
+/**
+ * A sink's state at the last checkpoint; for a view, `keys` is its rows (now: the view is in
+ * memory, so counting costs nothing).
+ */
+function sinkState(
+  pipeline: string,
+  sink: Job['plan']['sinks'][number],
+  size: StateSize | undefined,
+  checkpointId: number | undefined,
+) {
+  if (size === undefined) return null;
+  if (sink.type !== 'view') return { ...size, checkpointId };
+  const name = (sink.config as { name?: string }).name ?? sink.id;
+  return { ...size, keys: viewTable(pipeline, name)?.size, checkpointId };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * A real Prometheus server (Debian's `prometheus`, started by this test on a loopback port of its
- * own) scrapes `/metrics` of a served job, and its query API returns the job's counters.
+ * own) scrapes `/metrics` of a served job, and its query API returns the job's counters and a
+ * quantile of a sink's write latency histogram.
  * Without the `prometheus` binary the test says why it skips; under CI=true that is a failure
  * (.ci/run installs it).
  */
@@ -82,17 +83,32 @@ test('Prometheus scrapes /metrics and answers queries with the job’s counters'
     prometheus.stderr!.setEncoding('utf8').on('data', (s: string) => {
       log += s;
     });
-    const query = `sluice_step_records_in_total{pipeline="prom-scrape",step="priced",job="sluice"}`;
-    const api = `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(query)}`;
-    const value = await waitFor(async () => {
-      const res = await fetch(api).catch(() => undefined);
-      if (res?.status !== 200) return undefined;
-      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
-      return body.data.result[0]?.value[1];
-    }, 60_000).catch((err) => {
-      throw new Error(`${(err as Error).message}; prometheus said:\n${log.slice(-2000)}`);
-    });
+    const ask = (query: string) =>
+      waitFor(async () => {
+        const api = `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(query)}`;
+        const res = await fetch(api).catch(() => undefined);
+        if (res?.status !== 200) return undefined;
+        const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+        return body.data.result[0]?.value[1];
+      }, 60_000).catch((err) => {
+        throw new Error(`${(err as Error).message}; prometheus said:\n${log.slice(-2000)}`);
+      });
+    const value = await ask(
+      `sluice_step_records_in_total{pipeline="prom-scrape",step="priced",job="sluice"}`,
+    );
     assert.equal(Number(value), input.length);
+    // The sink's write latency histogram, as Prometheus stores it: a count per bucket bound.
+    const steps = (await (await fetch(`${served.server.url}/api/steps`)).json()) as {
+      nodes: { id: string; writeLatency?: { writes: number } }[];
+    };
+    const writes = steps.nodes.find((n) => n.id === 'out')?.writeLatency?.writes;
+    assert.ok(writes !== undefined && writes > 0);
+    const inf = await ask(`sluice_sink_write_duration_seconds_bucket{sink="out",le="+Inf",job="sluice"}`);
+    assert.equal(Number(inf), writes);
+    const p99 = await ask(
+      `histogram_quantile(0.99, sluice_sink_write_duration_seconds_bucket{sink="out",job="sluice"})`,
+    );
+    assert.ok(Number(p99) > 0 && Number(p99) <= 30, `p99 ${p99}`);
   } finally {
     prometheus?.kill('SIGTERM');
     if (prometheus && prometheus.exitCode === null)

@@ -26,12 +26,12 @@ export interface Served {
 
 /**
  * Runs the pipeline `yaml` (its `{{dir}}` replaced by a fresh temporary folder, for checkpoints)
- * with a server over it. `dir` reuses a folder (a restart).
+ * with a server over it. `dir` reuses a folder (a restart); `log` also gets the job's log lines.
  */
 export async function startServed(
   yaml: string,
   options: ServeOptions = {},
-  more: { dir?: string; keepDir?: boolean } = {},
+  more: { dir?: string; keepDir?: boolean; log?: Logger } = {},
 ): Promise<Served> {
   const dir = more.dir ?? (await mkdtemp(join(tmpdir(), 'sluice-server-')));
   const registry = new Registry([builtins, serverPlugin]);
@@ -44,12 +44,13 @@ export async function startServed(
   );
   let ingest: string | undefined;
   const log: Logger = {
-    debug() {},
+    debug: (message, fields) => more.log?.debug(message, fields),
     info(message, fields) {
       if (message === 'http_server listening') ingest = String(fields?.url);
+      more.log?.info(message, fields);
     },
-    warn() {},
-    error() {},
+    warn: (message, fields) => more.log?.warn(message, fields),
+    error: (message, fields) => more.log?.error(message, fields),
   };
   const job = await Job.create(plan, { registry, log });
   const server = await serve(job, options);

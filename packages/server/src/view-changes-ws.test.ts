@@ -1,7 +1,7 @@
 /**
  * A view's changes over WebSocket, read by Node's own WebSocket client and, for the slow client,
  * by a raw TCP client that stops reading: offsets in order, resumption with `from` without gaps,
- * the read token required, a clear end for an offset older than the ring, and a client that
+ * the read token required, a reset (or a clear end) for an offset older than the ring, and a client that
  * falls behind closed with a reason instead of buffered without bound.
  */
 
@@ -127,21 +127,44 @@ test('WebSocket subscribers get every change in order and resume with from witho
   }
 });
 
-test('an offset older than the ring ends the WebSocket with VIEW_CHANGES_GONE', {
+test('an offset older than the ring gets a reset with the whole view over WebSocket, or VIEW_CHANGES_GONE for a large view', {
   timeout: 60_000,
 }, async () => {
-  const served = await startServed(pipeline('ws-gone', 2));
+  const served = await startServed(pipeline('ws-gone', 2), { maxResetRows: 4 });
   try {
     await post(
       served.ingest!,
-      Array.from({ length: 5 }, (_, i) => ({ sensor: `s${i}`, v: i })),
+      Array.from({ length: 5 }, (_, i) => ({ sensor: `s${i % 3}`, v: i })),
     );
     await waitFor(() => (served.job.metrics().sinks.latest.written === 5 ? true : undefined));
-    const client = new Client(`${served.server.url.replace('http', 'ws')}/api/views/sensors/ws?from=1`);
+    const ws = `${served.server.url.replace('http', 'ws')}/api/views/sensors/ws`;
+    const reset = new Client(`${ws}?from=1`);
+    await reset.opened();
+    assert.deepEqual(await reset.take(1), [
+      {
+        op: 'reset',
+        offset: 5,
+        rows: [
+          { key: 's0', offset: 4, row: { sensor: 's0', v: 3 } },
+          { key: 's1', offset: 5, row: { sensor: 's1', v: 4 } },
+          { key: 's2', offset: 3, row: { sensor: 's2', v: 2 } },
+        ],
+      },
+    ]);
+    await post(served.ingest!, [{ sensor: 's3', v: 5 }]);
+    assert.deepEqual(await reset.take(1), [
+      { offset: 6, op: 'upsert', key: 's3', row: { sensor: 's3', v: 5 } },
+    ]);
+    reset.ws.close();
+
+    // Four rows now; one more makes the view too large to send whole.
+    await post(served.ingest!, [{ sensor: 's4', v: 6 }]);
+    await waitFor(() => (served.job.metrics().sinks.latest.written === 7 ? true : undefined));
+    const client = new Client(`${ws}?from=1`);
     await client.opened();
     const [error] = (await client.take(1)) as { error: string; message: string }[];
     assert.equal(error.error, 'VIEW_CHANGES_GONE');
-    assert.match(error.message, /oldest kept is [2-5]\b/);
+    assert.match(error.message, /oldest kept is [2-7]\b/);
     await waitFor(() => client.closed);
     assert.deepEqual(client.closed, { code: 4410, reason: 'VIEW_CHANGES_GONE' });
   } finally {

@@ -1,7 +1,7 @@
 /**
  * A view's changes as Server-Sent Events, read by a real SSE client over loopback: offsets as
- * event ids, resumption with Last-Event-ID without gaps or repeats, a clear error for an offset
- * older than the ring, and a client that stops reading disconnected with a reason.
+ * event ids, resumption with Last-Event-ID without gaps or repeats, a reset (or, for a large
+ * view, a clear error) for an offset older than the ring, and a client that stops reading disconnected with a reason.
  */
 
 import assert from 'node:assert/strict';
@@ -83,10 +83,49 @@ test('a subscriber gets every change in offset order and resumes after a reconne
   }
 });
 
-test('a subscriber asking for changes older than the ring is told to read the view again', {
+test('a subscriber asking for changes older than the ring gets the whole view as a reset, then the changes after it', {
   timeout: 60_000,
 }, async () => {
-  const served = await startServed(pipeline('sse-gone', 4));
+  const served = await startServed(pipeline('sse-reset', 4));
+  try {
+    const records = Array.from({ length: 20 }, (_, i) => ({ sensor: `s${i % 6}`, v: i }));
+    await post(served.ingest!, records);
+    await waitFor(() => (served.job.metrics().sinks.latest.written === 20 ? true : undefined));
+    const old = await SseReader.open(`${served.server.url}/api/views/sensors/changes?from=2`);
+    const reset = await old.next();
+    assert.equal(reset?.event, 'reset');
+    assert.equal(reset?.id, '20', 'its id is the offset it stands for');
+    const body = JSON.parse(reset!.data) as {
+      op: string;
+      offset: number;
+      rows: { key: string; row: unknown }[];
+    };
+    assert.equal(body.op, 'reset');
+    assert.equal(body.offset, 20);
+    // The whole view, independently: the last record per sensor.
+    const latest = new Map<string, unknown>();
+    for (const r of records) latest.set(r.sensor, r);
+    assert.deepEqual(
+      body.rows.map((r) => [r.key, r.row]),
+      [...latest].sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+    await post(served.ingest!, [{ sensor: 's0', v: 99 }]);
+    assert.deepEqual(change((await old.next())!), {
+      offset: 21,
+      op: 'upsert',
+      key: 's0',
+      row: { sensor: 's0', v: 99 },
+    });
+    await old.close();
+  } finally {
+    await served.stop();
+  }
+});
+
+test('a view larger than maxResetRows ends a stream from before its ring with VIEW_CHANGES_GONE', {
+  timeout: 60_000,
+}, async () => {
+  const served = await startServed(pipeline('sse-gone', 4), { maxResetRows: 10 });
   try {
     await post(
       served.ingest!,

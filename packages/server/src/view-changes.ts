@@ -2,14 +2,19 @@
  * A view's changes as Server-Sent Events: `id:` is the change's offset, so a client that
  * reconnects with `Last-Event-ID` continues after the last change it saw, without a gap.
  *
- * Two ends other than the client's: `VIEW_CHANGES_GONE` when the changes it asks for have left
- * the view's ring (it must read the view again and resume from the offset it reports), and
- * `SUBSCRIBER_TOO_SLOW` when more than `maxLagBytes` wait in its connection's buffer — it is
+ * A client whose position has left the view's ring (it fell behind, or resumes from before the
+ * checkpoint a restarted pipeline restored the ring from) gets `event: reset` with `id:` the
+ * view's offset and the whole view as data (`resetJson`), then the changes after it: never a
+ * silent gap. A view of more than `maxResetRows` rows ends the stream with `VIEW_CHANGES_GONE`
+ * instead (read the view by pages, then resume from its offset + 1).
+ *
+ * `SUBSCRIBER_TOO_SLOW` ends the stream when more than `maxLagBytes` of changes wait in its
+ * connection's buffer (a reset's own bytes are not counted until they have drained) — it is
  * disconnected rather than buffered without bound, and may reconnect with `Last-Event-ID`.
  */
 
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { changeJson, type ViewTable } from './view-table.ts';
+import { changeJson, resetJson, type ViewTable } from './view-table.ts';
 
 export interface ChangeStreamOptions {
   /** The first offset to send. */
@@ -17,6 +22,8 @@ export interface ChangeStreamOptions {
   /** Headers already set on the reply (CORS). */
   headers: OutgoingHttpHeaders;
   maxLagBytes: number;
+  /** The largest view sent whole as a `reset`. */
+  maxResetRows: number;
   heartbeatMs: number;
   /** Called once when the stream ends, whoever ends it. */
   onClose: () => void;
@@ -31,6 +38,8 @@ export function streamChanges(
 ): () => void {
   let next = options.from;
   let ended = false;
+  /** Bytes of a reset not yet drained, which the lag check leaves out. */
+  let allowance = 0;
   res.writeHead(200, {
     ...options.headers,
     'content-type': 'text/event-stream; charset=utf-8',
@@ -56,10 +65,17 @@ export function streamChanges(
     if (ended) return;
     const changes = table.changesFrom(next);
     if (changes === undefined) {
-      end({
-        code: 'VIEW_CHANGES_GONE',
-        message: `changes from offset ${next} are no longer kept (the oldest kept is ${table.oldestKept}); read the view again (GET /api/views/${table.name}) and subscribe from its offset + 1`,
-      });
+      if (table.size > options.maxResetRows) {
+        end({
+          code: 'VIEW_CHANGES_GONE',
+          message: `changes from offset ${next} are no longer kept (the oldest kept is ${table.oldestKept}) and the view has more than ${options.maxResetRows} rows to send instead; read the view again (GET /api/views/${table.name}) and subscribe from its offset + 1`,
+        });
+        return;
+      }
+      next = table.offset + 1;
+      res.write(`id: ${table.offset}\nevent: reset\ndata: ${resetJson(table)}\n\n`);
+      allowance = res.writableLength;
+      if (allowance > 0) res.once('drain', () => (allowance = 0));
       return;
     }
     if (changes.length === 0) return;
@@ -67,7 +83,7 @@ export function streamChanges(
     for (const c of changes) text += `id: ${c.offset}\nevent: change\ndata: ${changeJson(c)}\n\n`;
     next = changes[changes.length - 1].offset + 1;
     res.write(text);
-    if (res.writableLength > options.maxLagBytes) {
+    if (res.writableLength > options.maxLagBytes + allowance) {
       end({
         code: 'SUBSCRIBER_TOO_SLOW',
         message: `more than ${options.maxLagBytes} bytes of changes waited for this client; reconnect with Last-Event-ID ${next - 1} to resume`,

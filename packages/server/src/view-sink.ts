@@ -4,9 +4,10 @@
  *
  * An append stream upserts each record by its `key`; an updating stream (an aggregate's results)
  * upserts update-afters and inserts and deletes deletes and update-befores by that key, which the
- * plan check requires to cover the stream's unique key. The rows and offset are the sink's
- * checkpoint state (`prepareCommit`), so a restarted job serves the view as of its checkpoint and
- * replays the rest: offsets and rows are a function of the input, not of restarts.
+ * plan check requires to cover the stream's unique key. The rows, the offset and the newest
+ * `checkpoint_changes` changes are the sink's checkpoint state (`prepareCommit`), so a restarted
+ * job serves the view as of its checkpoint and replays the rest: offsets and rows are a function
+ * of the input, not of restarts, and a subscriber resumes across the restart.
  */
 
 import {
@@ -50,6 +51,13 @@ export const viewSinkConfig = Type.Object(
         'How many recent changes are kept for subscribers that resume (`Last-Event-ID`); one asking for an older offset is told to read the view again.',
       examples: [10_000],
     }),
+    checkpoint_changes: Type.Integer({
+      minimum: 0,
+      default: 1_000,
+      description:
+        'How many of the newest changes (at most `changes`) go into each checkpoint, so that a subscriber resumes across a restart: one whose position is older is sent a `reset` with the whole view. Each costs about its row in every checkpoint (a change whose row the view still holds costs only its key).',
+      examples: [1_000],
+    }),
   },
   { additionalProperties: false },
 );
@@ -72,7 +80,7 @@ class ViewSink implements Sink {
     const table = new ViewTable(name, this.#key, this.#config.changes);
     const restored = ctx.restored as ViewSnapshot | undefined;
     if (restored !== undefined) {
-      if (restored.version !== 1)
+      if (restored.version !== 1 && restored.version !== 2)
         throw new SluiceError(
           'CHECKPOINT_INCOMPATIBLE',
           `view '${name}': unknown snapshot version ${restored.version}`,
@@ -113,7 +121,7 @@ class ViewSink implements Sink {
   }
 
   async prepareCommit(): Promise<ViewSnapshot> {
-    return this.#table!.snapshot();
+    return this.#table!.snapshot(Math.min(this.#config.checkpoint_changes, this.#config.changes));
   }
 
   async close(): Promise<void> {}
@@ -128,7 +136,7 @@ export const viewSink = defineSink({
     '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`,',
     'or `/api/views/<name>/ws?from=<offset>` for the same changes over WebSocket. The dashboard at `/` charts',
     'views that hold window results and shows each view as a top-N table; `/api/openapi.json` describes each view with the row schema the plan inferred.',
-    'The rows live in memory and are part of each checkpoint, so a restarted pipeline serves the same view.',
+    'The rows live in memory and are part of each checkpoint with the newest `checkpoint_changes` changes, so a restarted pipeline serves the same view and subscribers resume where they were (or get a `reset` with the whole view when their position is older).',
     'A record without a value for a key field is a dead letter.',
   ].join(' '),
   delivery: 'exactly-once',

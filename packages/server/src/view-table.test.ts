@@ -64,3 +64,28 @@ test('a filtered scan looks at maxExamined rows per page at most, and its pages 
   // Without a bound, one page fills up to its limit.
   assert.deepEqual(keysOf(t.scan({ limit: 3, match: everySeventh }).rows), want.slice(0, 3));
 });
+
+test('a snapshot keeps the newest changes, rows written once, and restores them to the same offsets', () => {
+  const t = new ViewTable('v', ['k'], 100);
+  t.upsert('a', '{"k":"a","v":1}');
+  t.upsert('b', '{"k":"b","v":2}');
+  t.upsert('a', '{"k":"a","v":3}');
+  t.delete('b');
+  t.upsert('c', '{"k":"c","v":5}');
+  const snapshot = t.snapshot(4);
+  // Change 3 wrote the row `a` still holds, 5 the row of `c`: their text is not repeated.
+  assert.deepEqual(snapshot.changes, [['b', '{"k":"b","v":2}'], ['a', ''], ['b'], ['c', '']]);
+  const restored = new ViewTable('v', ['k'], 100);
+  restored.restore(snapshot);
+  assert.equal(restored.offset, 5);
+  assert.equal(restored.oldestKept, 2);
+  assert.equal(restored.changesFrom(1), undefined);
+  assert.deepEqual(restored.changesFrom(2), t.changesFrom(2));
+  assert.deepEqual(restored.snapshot(4), snapshot);
+  // A snapshot written before changes were kept (version 1) restores with an empty ring.
+  const old = new ViewTable('v', ['k'], 100);
+  old.restore({ version: 1, offset: 5, rows: snapshot.rows });
+  assert.equal(old.oldestKept, 6);
+  assert.deepEqual(old.changesFrom(6), []);
+  assert.equal(old.changesFrom(5), undefined);
+});

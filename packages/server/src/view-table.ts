@@ -4,8 +4,9 @@
  * Every change (an upsert or a delete of one key) gets the next offset, so offsets are a function
  * of the input alone: one per insert, update-after and delete, an update-before skipped when the
  * update-after right behind it keeps the key. The last `ringSize` changes stay in memory for
- * subscribers that resume (`changesFrom`); the rows themselves are snapshotted at each
- * checkpoint by the `view` sink, so a restarted job serves the same view at the same offset.
+ * subscribers that resume (`changesFrom`); the rows and the newest changes are snapshotted at
+ * each checkpoint by the `view` sink, so a restarted job serves the same view at the same offset
+ * and subscribers resume across the restart.
  */
 
 /** One change of a view. */
@@ -28,17 +29,35 @@ export interface ViewRow {
   readonly offset: number;
 }
 
-/** What a view's snapshot in a checkpoint holds: its offset and its rows (as JSON text). */
+/**
+ * What a view's snapshot in a checkpoint holds: its offset, its rows (as JSON text) and — since
+ * version 2 — its last changes, so that subscribers resume across a restart.
+ *
+ * `changes` are the changes at offsets `offset - changes.length + 1` to `offset`, oldest first:
+ * `[key]` for a delete, `[key, json]` for an upsert, where `json` is `''` when the change wrote
+ * the row the snapshot still holds (its text is then taken from `rows`, not written twice).
+ */
 export interface ViewSnapshot {
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly offset: number;
   readonly rows: readonly (readonly [key: string, json: string, offset: number])[];
+  readonly changes?: readonly (readonly [key: string, json?: string])[];
 }
 
 /** A change as the JSON object subscribers receive: `{ offset, op, key, row? }`. */
 export function changeJson(c: ViewChange): string {
   const head = `{"offset":${c.offset},"op":"${c.op}","key":${JSON.stringify(c.key)}`;
   return c.json === undefined ? `${head}}` : `${head},"row":${c.json}}`;
+}
+
+/**
+ * What a subscriber whose position left the ring receives instead of the changes it missed:
+ * `{ op: "reset", offset, rows: [{ key, offset, row }] }`, the whole view at `offset` in key order;
+ * changes after `offset` follow.
+ */
+export function resetJson(table: ViewTable): string {
+  const rows = table.scan({ limit: Number.POSITIVE_INFINITY }).rows;
+  return `{"op":"reset","offset":${table.offset},"rows":[${rows.map(rowJson).join(',')}]}`;
 }
 
 /** A row as the JSON object lookups and scans answer: `{ key, offset, row }`. */
@@ -195,19 +214,35 @@ export class ViewTable {
     return this.#ring.slice(from - this.oldestKept);
   }
 
-  /** The rows and offset, for a checkpoint. */
-  snapshot(): ViewSnapshot {
+  /** The rows and offset, and the last `changes` changes (at most), for a checkpoint. */
+  snapshot(changes = this.ringSize): ViewSnapshot {
     const rows: [string, string, number][] = [];
     for (const [key, e] of this.#rows) rows.push([key, e.json, e.offset]);
-    return { version: 1, offset: this.#offset, rows };
+    const kept: (readonly [string, string?])[] = [];
+    const ring = this.#ring;
+    for (let i = Math.max(0, ring.length - changes); i < ring.length; i++) {
+      const c = ring[i];
+      if (c.json === undefined) kept.push([c.key]);
+      else kept.push([c.key, this.#rows.get(c.key)?.offset === c.offset ? '' : c.json]);
+    }
+    return { version: 2, offset: this.#offset, rows, changes: kept };
   }
 
-  /** Replaces the rows and offset with a snapshot's; the change ring starts empty. */
+  /**
+   * Replaces the rows, offset and change ring with a snapshot's (a version 1 snapshot has no
+   * changes: the ring starts empty).
+   */
   restore(snapshot: ViewSnapshot): void {
     this.#rows.clear();
     for (const [key, json, offset] of snapshot.rows) this.#rows.set(key, { json, offset });
     this.#offset = snapshot.offset;
-    this.#ring = [];
+    const changes = snapshot.changes ?? [];
+    const first = snapshot.offset - changes.length + 1;
+    this.#ring = changes.map(([key, json], i): ViewChange => {
+      const offset = first + i;
+      if (json === undefined) return { offset, op: 'delete', key };
+      return { offset, op: 'upsert', key, json: json === '' ? this.#rows.get(key)!.json : json };
+    });
     this.#sorted = undefined;
   }
 }

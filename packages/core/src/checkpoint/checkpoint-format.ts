@@ -25,7 +25,7 @@ import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import type { PipelineFingerprint } from './fingerprint.ts';
 import { DEPTH_LIMIT, findUnstorable, formatStatePath } from './state-path.ts';
-import { decodeValue, encodeValue } from './value-codec.ts';
+import { decodeValue, encodeValue, type PartSizes } from './value-codec.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -93,12 +93,14 @@ const CODEC_DEPTH = DEPTH_LIMIT + 3;
  * shared memory. Throws CHECKPOINT_STATE_INVALID naming the step and the path of a value the
  * format cannot carry (a function, a symbol, a class instance, a cycle or nesting deeper than
  * DEPTH_LIMIT levels) — `operators.agg.groups.get("k").first.a…`; INTERNAL when no such value is
- * found in a step's state.
+ * found in a step's state. With `sizes`, notes the encoded bytes of each entry of the parts it
+ * names as they are written (`{ operators: {}, sinks: {} }` → the bytes of each step's snapshot
+ * and each sink's state), at no cost beyond the encode.
  */
-export function encodeCheckpoint(data: CheckpointData): Uint8Array {
+export function encodeCheckpoint(data: CheckpointData, sizes?: PartSizes): Uint8Array {
   let encoded: ReturnType<typeof encodeValue>;
   try {
-    encoded = encodeValue(data, CHECKPOINT_HEADER_BYTES, CODEC_DEPTH);
+    encoded = encodeValue(data, CHECKPOINT_HEADER_BYTES, CODEC_DEPTH, sizes);
   } catch (err) {
     // UnstorableValueError, a stack overflow, or a getter that threw: find and name the value.
     throw unserializable(data, err);

@@ -140,8 +140,13 @@ class Writer {
   view: DataView;
   pos: number;
   readonly maxDepth: number;
+  /** Where `encodeValue` notes the sizes of the parts it was asked to measure (see there). */
+  readonly sizes: PartSizes | undefined;
+  /** The key of the top-level object being written, while `sizes` is set. */
+  part = '';
 
-  constructor(capacity: number, start: number, maxDepth: number) {
+  constructor(capacity: number, start: number, maxDepth: number, sizes?: PartSizes) {
+    this.sizes = sizes;
     this.buf = Buffer.allocUnsafe(capacity);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.pos = start;
@@ -206,6 +211,20 @@ class Writer {
       default:
         throw new UnstorableValueError(unstorableReason(v) ?? `a ${typeof v}`);
     }
+  }
+
+  /** The entries of the top-level object (depth 1) or of one of its parts (depth 2), sizes noted. */
+  #measured(record: { [key: string]: unknown }, keys: string[], depth: number, sizes: PartSizes): void {
+    const part = depth === 2 ? sizes[this.part] : undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      this.string(key);
+      if (depth === 1) this.part = key;
+      const start = this.pos;
+      this.value(record[key], depth);
+      if (part !== undefined) part[key] = (part[key] ?? 0) + this.pos - start;
+    }
+    if (depth === 1) this.part = '';
   }
 
   number(v: number): void {
@@ -277,6 +296,11 @@ class Writer {
       const n = keys.length;
       this.ensure(6);
       this.head(T_OBJECT, n);
+      const sizes = this.sizes;
+      if (sizes !== undefined && depth <= 2) {
+        this.#measured(record, keys, depth, sizes);
+        return;
+      }
       for (let i = 0; i < n; i++) {
         const key = keys[i];
         this.string(key);
@@ -356,12 +380,25 @@ export interface EncodedValue {
 let capacityHint = 64 * 1024;
 
 /**
+ * Encoded sizes of the entries of some parts of a plain object: `{ operators: {} }` asks for the
+ * bytes of each entry of `value.operators` (`{ operators: { agg: 1234 } }`), added to what is
+ * there. Only plain objects are measured, two levels deep.
+ */
+export type PartSizes = { [part: string]: { [key: string]: number } };
+
+/**
  * Encodes `value` after `reserve` bytes left for the caller. Synchronous: the value is read as it
  * is at the call. Throws {@link UnstorableValueError} on a value the format cannot carry
- * (see the module comment) or on containers nested `maxDepth` deep.
+ * (see the module comment) or on containers nested `maxDepth` deep. With `sizes`, notes the
+ * encoded size of each entry of the parts it names as it writes them (see {@link PartSizes}).
  */
-export function encodeValue(value: unknown, reserve: number, maxDepth: number): EncodedValue {
-  const writer = new Writer(Math.max(capacityHint, reserve + 64), reserve, maxDepth);
+export function encodeValue(
+  value: unknown,
+  reserve: number,
+  maxDepth: number,
+  sizes?: PartSizes,
+): EncodedValue {
+  const writer = new Writer(Math.max(capacityHint, reserve + 64), reserve, maxDepth, sizes);
   writer.value(value, 0);
   capacityHint = Math.min(Math.ceil(writer.pos * 1.1) + 4096, 1 << 30);
   return { bytes: writer.buf.subarray(0, writer.pos), start: reserve };

@@ -22,6 +22,7 @@ import type { Logger } from '../connector.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Clock } from '../time.ts';
 import type { Node } from './graph.ts';
+import type { KeyedStateSnapshot } from './keyed-state.ts';
 import type { SinkRunner } from './sink-runner.ts';
 import type { SourceRuntime } from './source-runtime.ts';
 import type { WatermarkTracker } from './watermarks.ts';
@@ -67,6 +68,29 @@ export interface CheckpointSummary {
   completed: boolean;
 }
 
+/** The encoded size of one part of a checkpoint. */
+export interface StateSize {
+  /** Bytes it takes in the checkpoint as encoded (before the file's header). */
+  bytes: number;
+  /**
+   * For a step with keyed state: how many keys its largest keyed map holds (a map has one entry
+   * per key). Absent where the runtime cannot tell (state an operator or sink keeps itself).
+   */
+  keys?: number;
+}
+
+/** What each source, step and sink put into a checkpoint, measured as it was encoded. */
+export interface StateSizes {
+  /** The checkpoint measured. */
+  checkpointId: number;
+  /** Each source's positions. */
+  sources: { [id: string]: StateSize };
+  /** Each step's snapshot and keyed state together; steps without state are absent. */
+  steps: { [id: string]: StateSize };
+  /** Each sink's pending state (a view's rows, a file sink's parts); sinks without are absent. */
+  sinks: { [id: string]: StateSize };
+}
+
 /** How many completed checkpoints `history` keeps. */
 const HISTORY = 50;
 
@@ -83,6 +107,7 @@ export class CheckpointCoordinator {
   /** A source asked for a checkpoint while one ran: take another right after it. */
   #checkpointAgain = false;
   readonly #history: CheckpointSummary[] = [];
+  #stateSizes: StateSizes | undefined;
   #paused = false;
   #resume: (() => void) | undefined;
   #resumed: Promise<void> = Promise.resolve();
@@ -114,6 +139,11 @@ export class CheckpointCoordinator {
   /** The last completed checkpoints (at most 50), oldest first. */
   get history(): readonly CheckpointSummary[] {
     return this.#history;
+  }
+
+  /** What each part of the last completed checkpoint took (undefined before the first). */
+  get stateSizes(): StateSizes | undefined {
+    return this.#stateSizes;
   }
 
   /** The checkpoint in progress, if any. */
@@ -259,6 +289,7 @@ export class CheckpointCoordinator {
       this.#resume = r;
     });
     let bytes: Uint8Array;
+    let sizes: StateSizes;
     try {
       // Asynchronous steps first, in topological order: what they emit goes on to the sinks.
       for (const node of parts.nodes) await node.operator.async?.drain();
@@ -283,21 +314,26 @@ export class CheckpointCoordinator {
       const counters = parts.counters();
       if (completed) counters.completed = 1;
       // Operator snapshots are live structures: they are serialized here, before anything runs.
-      bytes = encodeCheckpoint({
-        id,
-        pipeline: this.#options.pipeline,
-        createdAt: clock.now(),
-        watermark: parts.watermarks.current,
-        sources,
-        operators,
-        keyedState,
-        sinks,
-        counters,
-        partitionTimes: parts.watermarks.maxTimes(),
-        sourceWatermarks: parts.watermarks.sourceWatermarks(),
-        stepWatermarks: Object.fromEntries(parts.nodes.map((n) => [n.id, n.watermark])),
-        fingerprint: this.#options.fingerprint,
-      });
+      const measured = { sources: {}, operators: {}, keyedState: {}, sinks: {} };
+      bytes = encodeCheckpoint(
+        {
+          id,
+          pipeline: this.#options.pipeline,
+          createdAt: clock.now(),
+          watermark: parts.watermarks.current,
+          sources,
+          operators,
+          keyedState,
+          sinks,
+          counters,
+          partitionTimes: parts.watermarks.maxTimes(),
+          sourceWatermarks: parts.watermarks.sourceWatermarks(),
+          stepWatermarks: Object.fromEntries(parts.nodes.map((n) => [n.id, n.watermark])),
+          fingerprint: this.#options.fingerprint,
+        },
+        measured,
+      );
+      sizes = stateSizes(id, measured, keyedState);
     } catch (err) {
       for (const runner of parts.runners()) runner.releaseWrites();
       throw err;
@@ -332,6 +368,7 @@ export class CheckpointCoordinator {
       completed,
     });
     if (this.#history.length > HISTORY) this.#history.shift();
+    this.#stateSizes = sizes;
     log.debug('checkpoint complete', { id, bytes: bytes.length });
   }
 
@@ -339,4 +376,36 @@ export class CheckpointCoordinator {
   async close(): Promise<void> {
     await this.#store?.close();
   }
+}
+
+/**
+ * The sizes `encodeCheckpoint` measured, by source, step (its snapshot and keyed state together)
+ * and sink, with the keys of each step's keyed state counted from its snapshot (key groups of
+ * entries: no walk of the state itself).
+ */
+function stateSizes(
+  checkpointId: number,
+  measured: { [part: string]: { [id: string]: number } },
+  keyedState: NonNullable<CheckpointData['keyedState']>,
+): StateSizes {
+  const sized = (part: { [id: string]: number }) => {
+    const out: { [id: string]: StateSize } = {};
+    for (const [id, bytes] of Object.entries(part)) out[id] = { bytes };
+    return out;
+  };
+  const steps = sized(measured.operators);
+  for (const [id, bytes] of Object.entries(measured.keyedState)) {
+    steps[id] ??= { bytes: 0 };
+    const step = steps[id];
+    step.bytes += bytes;
+    const { maps } = keyedState[id] as KeyedStateSnapshot;
+    let keys = 0;
+    for (const groups of Object.values(maps)) {
+      let n = 0;
+      for (const entries of Object.values(groups)) n += entries.length;
+      keys = Math.max(keys, n);
+    }
+    step.keys = keys;
+  }
+  return { checkpointId, sources: sized(measured.sources), steps, sinks: sized(measured.sinks) };
 }

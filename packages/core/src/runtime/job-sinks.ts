@@ -12,7 +12,7 @@ import type { Registry } from '../registry.ts';
 import type { Clock } from '../time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, type OutputRouter } from './failure-router.ts';
 import type { OperatorGraph } from './operator-graph.ts';
-import { SinkRunner } from './sink-runner.ts';
+import { SinkRunner, type SinkTimingListener } from './sink-runner.ts';
 import type { SourceWatermarks } from './watermarks.ts';
 
 /** What sinks are opened with (see `SinkContext`). */
@@ -27,6 +27,8 @@ export interface SinkOpenOptions {
   stateDir?: (id: string) => string;
   /** The task this job is, in a scaled-out pipeline (`SinkContext.task`). */
   task?: TaskIdentity;
+  /** Told how long each write and commit of each sink took. */
+  onTiming?: SinkTimingListener;
 }
 
 /** The sinks fed by steps and sources, and the dead-letter and late outputs (held by `outputs`). */
@@ -67,8 +69,12 @@ export class JobSinks {
         ...(options.task ? { task: options.task } : {}),
       });
       const capacity = { records: plan.settings.sinkQueueRecords, bytes: plan.settings.sinkQueueBytes };
-      return new SinkRunner(id, sink, capacity, (batch, rejections) =>
-        this.#outputs.rejected(id, batch, rejections),
+      return new SinkRunner(
+        id,
+        sink,
+        capacity,
+        (batch, rejections) => this.#outputs.rejected(id, batch, rejections),
+        options.onTiming,
       );
     };
     if (plan.deadLetter) this.#outputs.deadLetters = await openSink(DEAD_LETTER, plan.deadLetter);

@@ -25,7 +25,7 @@ import { inComponent, resolvePlan, withLocation } from '../plan/resolve.ts';
 import type { DeadLetter } from '../record.ts';
 import type { Registry } from '../registry.ts';
 import { type Clock, END_OF_TIME, systemClock } from '../time.ts';
-import { CheckpointCoordinator, type CheckpointSummary } from './checkpoint-coordinator.ts';
+import { CheckpointCoordinator, type CheckpointSummary, type StateSizes } from './checkpoint-coordinator.ts';
 import { type NumberedDeadLetter, type ReplayResult, replayDeadLetters } from './dead-letter-replay.ts';
 import { timeAssigner } from './event-time.ts';
 import { DEAD_LETTER, LATE_OUTPUT, OutputRouter, RECENT_DEAD_LETTERS } from './failure-router.ts';
@@ -40,6 +40,7 @@ import { JobSinks } from './job-sinks.ts';
 import { KeyedStateStore } from './keyed-state.ts';
 import type { JobMetrics } from './metrics.ts';
 import { buildOperatorGraph, type OperatorGraph } from './operator-graph.ts';
+import type { SinkTimingListener } from './sink-runner.ts';
 import { SourceDriver } from './source-driver.ts';
 import { WatermarkTracker } from './watermarks.ts';
 
@@ -132,6 +133,7 @@ export class Job {
   #ended: 'completed' | 'stopped' | undefined;
   /** Numbers of the dead letters replayed in this run. */
   readonly #replayed = new Set<number>();
+  readonly #sinkTimings = new Set<SinkTimingListener>();
 
   /** Builds the operator graph; throws on a step whose config does not compile. */
   private constructor(plan: Plan, options: JobOptions) {
@@ -294,6 +296,9 @@ export class Job {
       signal: this.#sinkAbort.signal,
       stateDir: (id) => join(dir, 'sinks', id),
       ...(task ? { task } : {}),
+      onTiming: (id, op, seconds, records) => {
+        for (const listener of this.#sinkTimings) listener(id, op, seconds, records);
+      },
     });
 
     // Sources last: once open, they may start buffering input.
@@ -373,6 +378,15 @@ export class Job {
   }
 
   /**
+   * What each source, step and sink put into the last completed checkpoint of this run, in
+   * encoded bytes (and keys, for keyed state), measured as the checkpoint was encoded; undefined
+   * before the first. The cheap way to watch state grow: nothing is walked to answer.
+   */
+  stateSizes(): StateSizes | undefined {
+    return this.#checkpoints.stateSizes;
+  }
+
+  /**
    * The last dead letters (at most 100) of this run, oldest first, whether or not a
    * `dead_letter` output is configured: what went wrong recently, for operations tools.
    */
@@ -419,6 +433,16 @@ export class Job {
     } finally {
       if (this.#replayed.size > replayedBefore) this.#maybeAdvanceWatermark(true);
     }
+  }
+
+  /**
+   * Calls `listener` after every `write` and `commit` of every sink (and of the dead-letter and
+   * late outputs) with how long it took, until the returned function is called. For metrics:
+   * the listener runs on the write path, so it must be cheap and must not throw.
+   */
+  observeSinkTimes(listener: SinkTimingListener): () => void {
+    this.#sinkTimings.add(listener);
+    return () => this.#sinkTimings.delete(listener);
   }
 
   /**

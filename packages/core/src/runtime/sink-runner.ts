@@ -15,6 +15,17 @@ import { batchBytes } from '../record-size.ts';
 /** Called with a batch the sink wrote and the records of it that the sink rejected for good. */
 export type RejectionHandler = (batch: SinkBatch, rejections: SinkRejection[]) => void;
 
+/**
+ * Told how long one call of a sink took: a `write` (with how many records it carried) or a
+ * `commit` (records 0). Called after the call settles, in seconds, also when it threw.
+ */
+export type SinkTimingListener = (
+  sink: string,
+  op: 'write' | 'commit',
+  seconds: number,
+  records: number,
+) => void;
+
 /** How much a sink queue may hold before the sources wait. */
 export interface QueueCapacity {
   readonly records: number;
@@ -41,6 +52,7 @@ export class SinkRunner {
   readonly #capacityBytes: number;
   readonly #maxWrite: number;
   readonly #onReject: RejectionHandler;
+  readonly #onTiming: SinkTimingListener | undefined;
   /** Queued chunks from `#head` on (the ones before it are written). */
   #chunks: Chunk[] = [];
   #head = 0;
@@ -61,8 +73,15 @@ export class SinkRunner {
   written = 0;
   rejected = 0;
 
-  constructor(id: string, sink: Sink, capacity: QueueCapacity, onReject: RejectionHandler) {
+  constructor(
+    id: string,
+    sink: Sink,
+    capacity: QueueCapacity,
+    onReject: RejectionHandler,
+    onTiming?: SinkTimingListener,
+  ) {
     this.id = id;
+    this.#onTiming = onTiming;
     this.sink = sink;
     this.#capacity = capacity.records;
     this.#capacityBytes = capacity.bytes;
@@ -175,7 +194,12 @@ export class SinkRunner {
     try {
       // A write that fails fails the job; the commit then does not matter.
       await this.#writing?.catch(() => {});
-      await commit.call(this.sink, checkpointId);
+      const started = performance.now();
+      try {
+        await commit.call(this.sink, checkpointId);
+      } finally {
+        this.#onTiming?.(this.id, 'commit', (performance.now() - started) / 1000, 0);
+      }
     } finally {
       this.releaseWrites();
     }
@@ -248,11 +272,17 @@ export class SinkRunner {
       while (this.#head < this.#chunks.length) {
         while (this.#committing !== undefined) await this.#committing;
         const { batch, bytes } = this.#take();
+        const n = batch.records.length;
+        const started = performance.now();
         const writing = this.sink.write(batch);
         this.#writing = writing;
-        const rejections = await writing;
+        let rejections: SinkRejection[] | undefined;
+        try {
+          rejections = await writing;
+        } finally {
+          this.#onTiming?.(this.id, 'write', (performance.now() - started) / 1000, n);
+        }
         this.#writing = undefined;
-        const n = batch.records.length;
         this.#queued -= n;
         this.#queuedBytes -= bytes;
         if (rejections && rejections.length > 0) {
