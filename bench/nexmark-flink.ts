@@ -7,7 +7,9 @@
  * mode, parallelism 1 and 2). The engines alternate within a run; medians of `--runs`. Each
  * engine's output of the first run is compared with Sluice's (bench/nexmark-flink-compare.ts).
  * A run of q0 over 50 events measures each engine's fixed cost (start-up, planning, shut-down),
- * reported beside the rates and taken out in the "net" column.
+ * reported beside the rates; in brackets, Sluice's rate without it ("net") and Flink's over the
+ * CPU its job used after submission ("job", which the peer measures in each run: a separate
+ * fixed-cost run of the JVM varies too much with the machine's load to subtract).
  *
  *   node bench/nexmark-flink.ts [--events 1000000] [--runs 3] [--parallelism 1,2] [--only q0,q5] [--skip q9]
  *     [--cpu-prof DIR]   (a V8 CPU profile of each Sluice run, for bench/profile-summary.ts)
@@ -99,9 +101,11 @@ interface Run {
   cpuS: number;
   wallS: number;
   rssMb: number;
-  /** Flink: JVM start to job submission, and the job's run time (seconds). */
+  /** Flink: JVM start to job submission, and the job's run time (seconds, wall and CPU). */
   startupS?: number;
   jobS?: number;
+  startupCpuS?: number;
+  jobCpuS?: number;
 }
 
 /** Runs `cmd` under GNU time; rejects with its stderr when it fails. */
@@ -179,9 +183,16 @@ async function runEngine(
   );
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (line !== undefined) {
-    const r = JSON.parse(line.slice(7)) as { startupMs: number; jobMs: number };
+    const r = JSON.parse(line.slice(7)) as {
+      startupMs: number;
+      jobMs: number;
+      startupCpuMs: number;
+      jobCpuMs: number;
+    };
     run.startupS = r.startupMs / 1000;
     run.jobS = r.jobMs / 1000;
+    run.startupCpuS = r.startupCpuMs / 1000;
+    run.jobCpuS = r.jobCpuMs / 1000;
   }
   return { run, out };
 }
@@ -246,12 +257,15 @@ const fixed = new Map<string, Run>();
 for (const e of engines) fixed.set(e.name, (await runEngine(e, 'q0', tiny, 'fixed')).run);
 const fixedRows = engines.map((e) => {
   const f = fixed.get(e.name) as Run;
-  const startup = f.startupS === undefined ? '' : `, JVM start to job submission ${f.startupS.toFixed(1)} s`;
+  const startup =
+    f.startupS === undefined
+      ? ''
+      : `, of which JVM start to job submission ${f.startupS.toFixed(1)} s wall, ${f.startupCpuS?.toFixed(2)} CPU-s`;
   return `- ${e.name}: ${f.cpuS.toFixed(2)} CPU-s, ${f.wallS.toFixed(1)} s wall, ${f.rssMb.toFixed(0)} MB peak RSS${startup}`;
 });
 process.stderr.write(`fixed cost (q0 over 50 events, load ${load()}):\n${fixedRows.join('\n')}\n`);
 
-const header = `| query | ${engines.map((e) => `${e.name} events/CPU-s (net)`).join(' | ')} | ${engines
+const header = `| query | ${engines.map((e) => `${e.name} events/CPU-s (${e.parallelism === undefined ? 'net' : 'job'})`).join(' | ')} | ${engines
   .slice(1)
   .map((e) => `Sluice CPU / ${e.name}`)
   .join(' | ')} | ${engines.map((e) => `${e.name} wall s`).join(' | ')} | ${engines
@@ -285,8 +299,12 @@ for (const q of QUERIES) {
   }
   const med = (name: string, f: (r: Run) => number) => median((runs.get(name) ?? []).map(f));
   const cpu = (name: string) => med(name, (r) => r.cpuS);
+  // In brackets: Sluice without its fixed cost (the 50-event run); Flink, the CPU of the job
+  // alone (after submission: without JVM start, parsing and planning, with the MiniCluster's
+  // start, code generation and shut-down), measured within each run.
   const rate = (name: string) => {
-    const net = cpu(name) - (fixed.get(name)?.cpuS ?? 0);
+    const jobCpu = med(name, (r) => r.jobCpuS ?? Number.NaN);
+    const net = Number.isNaN(jobCpu) ? cpu(name) - (fixed.get(name)?.cpuS ?? 0) : jobCpu;
     return `${k(EVENTS / cpu(name))} (${net > 0 ? k(EVENTS / net) : '—'})`;
   };
   const sluiceOut = outs.get('sluice') ?? [];

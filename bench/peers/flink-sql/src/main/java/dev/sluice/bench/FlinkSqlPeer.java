@@ -24,8 +24,10 @@ import org.apache.flink.table.api.TableResult;
  *
  * The script holds statements ended by a semicolon at the end of a line: CREATE TABLE / VIEW and
  * SET run as they come; every INSERT INTO joins one statement set, run as one job at the end (as
- * EXECUTE STATEMENT SET would). The last line printed is {@code RESULT {"startupMs":…,"jobMs":…}}:
- * the time from JVM start to the job's submission, and the job's own run time.
+ * EXECUTE STATEMENT SET would). The last line printed is
+ * {@code RESULT {"startupMs":…,"jobMs":…,"startupCpuMs":…,"jobCpuMs":…}}: wall and CPU time from
+ * JVM start to the job's submission (class loading, parsing, planning), and of the job itself
+ * (MiniCluster start, code generation, the run, shut-down).
  */
 public final class FlinkSqlPeer {
   private FlinkSqlPeer() {}
@@ -61,13 +63,22 @@ public final class FlinkSqlPeer {
 
     long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
     long submitted = System.currentTimeMillis();
+    long cpuAtSubmit = processCpuMs();
     TableResult result = inserts.execute();
     result.await();
     long done = System.currentTimeMillis();
     System.out.println(
-        "RESULT {\"startupMs\":" + (submitted - jvmStart) + ",\"jobMs\":" + (done - submitted) + "}");
+        "RESULT {\"startupMs\":" + (submitted - jvmStart) + ",\"jobMs\":" + (done - submitted)
+            + ",\"startupCpuMs\":" + cpuAtSubmit + ",\"jobCpuMs\":" + (processCpuMs() - cpuAtSubmit) + "}");
     // The MiniCluster's threads are not all daemons: leave without waiting for them.
     System.exit(0);
+  }
+
+  /** CPU time (user + system, all threads) this JVM has used so far, in milliseconds. */
+  private static long processCpuMs() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime()
+        / 1_000_000;
   }
 
   /**
