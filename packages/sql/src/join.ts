@@ -12,7 +12,7 @@ import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
 import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
 import type { JoinPlanner, LookupTable, QueryPlanner, Relation } from './query-planner.ts';
-import { type Bound, boundText, planWindowInputs } from './window-join.ts';
+import { type Bound, boundText, planWindowInputs, resultsWindow } from './window-join.ts';
 
 export type { JoinPlanner, Relation } from './query-planner.ts';
 
@@ -48,12 +48,6 @@ class JoinScope {
     this.sides = sides;
     this.#source = source;
     if (bounds !== undefined) this.#bounds = bounds;
-  }
-
-  /** The window bound a reference reads, in a window join. */
-  bound(e: Expr): Bound | undefined {
-    const c = this.#bounds === undefined ? undefined : this.column(e);
-    return c === undefined ? undefined : this.#bounds?.columns[c.side].get(c.column);
   }
 
   describeSides(): string {
@@ -198,6 +192,8 @@ export function planJoin(
       join.right.name.start,
       `both tables are called '${sides[0].qualifier}': give one an alias, e.g. ${join.right.name.text} AS r`,
     );
+  // Two window aggregates' results joined on their bounds (Nexmark q8): a window join too.
+  const window = windowed ?? resultsWindow(p, join, [sides[0].relation, sides[1].relation] as const);
   const scope = new JoinScope(
     p,
     sides,
@@ -217,8 +213,8 @@ export function planJoin(
   let keyed = false;
   let between: [number, number] | undefined;
   for (const c of conjuncts(join.on.expr)) {
-    // A window join's bounds equalities are its `window` (planWindowInputs checked them).
-    if (c.kind === 'binary' && c.op === '=' && scope.bound(c.left) && scope.bound(c.right)) continue;
+    // A window join's bounds equalities are its `window` (boundEqualities checked them).
+    if (window?.equalities.has(c)) continue;
     let key = false;
     if (c.kind === 'binary' && c.op === '=') {
       const [l, r] = [scope.column(c.left), scope.column(c.right)];
@@ -231,7 +227,7 @@ export function planJoin(
     if (c.kind === 'between' && !c.negated) {
       const interval = intervalOf(p, scope, c);
       if (interval !== undefined) {
-        if (windowed !== undefined)
+        if (window !== undefined)
           p.fail(
             c.start,
             'a join is a window join (on the windows’ bounds) or an interval join (BETWEEN on the event times), not both',
@@ -260,9 +256,9 @@ export function planJoin(
     p.locate(step, 'kind', join.start);
   }
   if (between !== undefined) config.between = between.map(signed);
-  if (windowed !== undefined) {
-    config.window = windowed.window;
-    p.locate(step, 'window', windowed.at);
+  if (window !== undefined) {
+    config.window = window.window;
+    p.locate(step, 'window', window.at);
   }
   if (join.asOf !== undefined) {
     if (between !== undefined)
@@ -305,7 +301,7 @@ export function planJoin(
   const fields = Object.fromEntries(output.map((c) => [c.name, c.text]));
   const inputs = sides.map((s) => s.relation.ref);
   const updating =
-    between === undefined && windowed === undefined && join.asOf === undefined && join.type !== 'inner'
+    between === undefined && window === undefined && join.asOf === undefined && join.type !== 'inner'
       ? {
           offset: join.start,
           reason: `${join.type.toUpperCase()} JOIN without a condition on the event times is a regular join, whose result is a changelog: a row ${join.type === 'full' ? 'of either table' : `of '${sides[join.type === 'left' ? 0 : 1].qualifier}'`} without a match is written at once, padded with NULL, and deleted when its first match arrives`,

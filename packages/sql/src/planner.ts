@@ -892,12 +892,21 @@ class Planner implements QueryPlanner {
         output,
         input.updating !== undefined || (aggregating && !window),
       );
+    // A window aggregate's results, which a window join may join on their bounds (Nexmark q8).
+    const bounds = new Map<string, 'window_start' | 'window_end'>();
+    for (const c of output)
+      if (c.copies === 'window_start' || c.copies === 'window_end') bounds.set(c.name, c.copies);
+    const windowed =
+      aggregating && window && !processing && window.type !== 'session' && !q.distinct && bounds.size > 0
+        ? { windowed: { window, bounds } }
+        : {};
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       ...(procTimeColumn ? { procTimeColumn } : {}),
       fromSource: false,
+      ...windowed,
     };
   }
 

@@ -21,6 +21,14 @@ export interface Relation {
   readonly procTimeColumn?: string;
   /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
   readonly fromSource: boolean;
+  /**
+   * A window aggregate's results: the window (TUMBLE, HOP or CUMULATE, in event time) and the
+   * output columns that are its bounds, which a window join of two such results equates.
+   */
+  readonly windowed?: {
+    readonly window: WindowTable;
+    readonly bounds: ReadonlyMap<string, 'window_start' | 'window_end'>;
+  };
   /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
   readonly updating?: { readonly reason: string; readonly offset: number };
 }

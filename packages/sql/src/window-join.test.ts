@@ -3,7 +3,8 @@
  * generated inputs (TUMBLE, HOP and CUMULATE; inner, LEFT, RIGHT and FULL OUTER joins) run at
  * several batch sizes, must give the rows the loop computes — every window of each record, the
  * pairs of equal non-NULL keys in each window, and for an outer join each row left without a
- * partner in a window, padded with NULL.
+ * partner in a window, padded with NULL. Likewise two window aggregates joined on their bounds
+ * (Nexmark q8's form), which are planned as a window join too.
  */
 
 import assert from 'node:assert/strict';
@@ -81,10 +82,15 @@ function generate(seed: number, n: number, prefix: string): Rec[] {
 
 const lines = (recs: readonly Rec[]) => `${recs.map((r) => JSON.stringify(r)).join('\n')}\n`;
 
-function tvf(table: string, w: Shape): string {
+/** `TUMBLE(TABLE t, DESCRIPTOR(ts), …)` (or HOP, CUMULATE) over `table`. */
+function windowCall(table: string, w: Shape): string {
   const s = (ms: number) => `INTERVAL '${ms / 1000}' SECOND`;
   const args = w.type === 'TUMBLE' ? s(w.size) : `${s(w.step)}, ${s(w.size)}`;
-  return `(SELECT * FROM TABLE(${w.type}(TABLE ${table}, DESCRIPTOR(ts), ${args})))`;
+  return `${w.type}(TABLE ${table}, DESCRIPTOR(ts), ${args})`;
+}
+
+function tvf(table: string, w: Shape): string {
+  return `(SELECT * FROM TABLE(${windowCall(table, w)}))`;
 }
 
 const KINDS: readonly Kind[] = ['inner', 'left', 'right', 'full'];
@@ -194,3 +200,89 @@ JOIN (SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '5' SECOND)))
 JOIN (SELECT * FROM TABLE(SESSION(TABLE b, DESCRIPTOR(ts), INTERVAL '5' SECOND))) y ON x.k = y.k AND x.window_start = y.window_start AND x.window_end = y.window_end;`;
   assert.match(errorOf(session, 'q.sql'), /TUMBLE, HOP or CUMULATE/);
 });
+
+/** Per window and key (`num`, NULL included), the count of each side's records. */
+function counts(recs: readonly Rec[], w: Shape): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of recs)
+    for (const [s, e] of windowsOf(r.ts, w)) {
+      const k = `${r.num}|${s}|${e}`;
+      out.set(k, (out.get(k) ?? 0) + 1);
+    }
+  return out;
+}
+
+/** Two window aggregates joined on key and bounds (Nexmark q8's form), as `num|ln|rn|start|end`. */
+function aggregateOracle(
+  left: readonly Rec[],
+  right: readonly Rec[],
+  w: Shape,
+  kind: 'inner' | 'full',
+): string[] {
+  const [l, r] = [counts(left, w), counts(right, w)];
+  const rows: string[] = [];
+  // The key as the output writes it: NULL (a group of its own on each side, matching nothing) is empty.
+  const cut = (k: string) => k.split('|').map((v) => (v === 'null' ? '' : v));
+  for (const [k, n] of l) {
+    const [num, s, e] = cut(k);
+    const m = num === '' ? undefined : r.get(k);
+    if (m !== undefined) rows.push(`${num}|${n}|${m}|${s}|${e}`);
+    else if (kind === 'full') rows.push(`${num}|${n}||${s}|${e}`);
+  }
+  if (kind === 'full')
+    for (const [k, m] of r) {
+      const [num, s, e] = cut(k);
+      if (num === '' || !l.has(k)) rows.push(`${num}||${m}|${s}|${e}`);
+    }
+  return rows.sort();
+}
+
+for (const w of SHAPES) {
+  test(`two ${w.type} window aggregates joined on their bounds are a window join equal to a plain loop`, async () => {
+    const left = generate(5, 300, 'L');
+    const right = generate(17, 300, 'R');
+    const agg = (table: string) =>
+      `(SELECT num, window_start AS ws, window_end AS we, count(*) AS n FROM TABLE(${windowCall(table, w)}) GROUP BY num, window_start, window_end)`;
+    const text = [
+      ...['lefts', 'rights'].map(
+        (name) =>
+          `CREATE TABLE ${name} (id STRING, num BIGINT, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+WITH ('connector' = 'file', 'path' = './${name === 'lefts' ? 'left' : 'right'}.jsonl', 'format' = 'json');`,
+      ),
+      ...(['inner', 'full'] as const).map(
+        (kind) => `CREATE TABLE out_${kind} (num BIGINT, ln BIGINT, rn BIGINT, ws BIGINT, we BIGINT)
+WITH ('connector' = 'file', 'path' = './out/${kind}.jsonl');
+INSERT INTO out_${kind}
+SELECT COALESCE(L.num, R.num), L.n, R.n, COALESCE(L.ws, R.ws), COALESCE(L.we, R.we)
+FROM ${agg('lefts')} L ${JOINS[kind]} ${agg('rights')} R ON L.num = R.num AND L.ws = R.ws AND L.we = R.we;`,
+      ),
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-sql-window-join-agg-'));
+    try {
+      writeFileSync(join(dir, 'left.jsonl'), lines(left));
+      writeFileSync(join(dir, 'right.jsonl'), lines(right));
+      const plan = resolveSql(text, join(dir, 'query.sql'));
+      const joins = plan.steps.filter((s) => s.type === 'join');
+      assert.deepEqual(
+        joins.map((s) => (s.config as { window?: unknown }).window),
+        joins.map(() => ({ type: 'tumbling', size: `${(w.type === 'TUMBLE' ? w.size : w.step) / 1000}s` })),
+      );
+      for (const batchSize of [1, 7, 1000]) {
+        rmSync(join(dir, 'out'), { recursive: true, force: true });
+        await runPlan({ ...plan, settings: { ...plan.settings, batchSize } });
+        const got = outputs(dir);
+        for (const kind of ['inner', 'full'] as const) {
+          const want = aggregateOracle(left, right, w, kind);
+          assert.ok(want.length > 20, `${kind}: the input should give many rows`);
+          const rows = (got[`${kind}.jsonl`] ?? []).map((line) => {
+            const o = JSON.parse(line) as { [k: string]: number | null };
+            return [o.num, o.ln, o.rn, o.ws, o.we].map((v) => (v === null ? '' : String(v))).join('|');
+          });
+          assert.deepEqual(rows.sort(), want, `${kind}, batches of ${batchSize}`);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

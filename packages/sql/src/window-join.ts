@@ -38,6 +38,8 @@ export interface WindowJoin {
   readonly window: { readonly [key: string]: string };
   /** Offset of the left input's window table function. */
   readonly at: number;
+  /** The conjuncts of ON that equate the bounds (the step's `window` does it). */
+  readonly equalities: ReadonlySet<Expr>;
 }
 
 function conjuncts(e: Expr): Expr[] {
@@ -102,44 +104,14 @@ export function planWindowInputs(p: QueryPlanner, join: JoinTable, id: string): 
   const [left, right] = views;
   if (left === undefined || right === undefined) return undefined;
   const qualifiers = refs.map((r) => r.alias?.text ?? r.name.text);
-  const boundOf = (e: Expr): { side: number; bound: Bound } | undefined => {
-    if (e.kind !== 'member' || e.object.kind !== 'field') return undefined;
-    const side = qualifiers.indexOf(e.object.name);
-    const bound = views[side]?.bounds.get(e.name);
-    return bound === undefined ? undefined : { side, bound };
-  };
-  const equated = new Set<Bound>();
-  const [l, r] = qualifiers;
-  for (const c of conjuncts(join.on.expr)) {
-    if (c.kind !== 'binary' || c.op !== '=') continue;
-    const [a, b] = [boundOf(c.left), boundOf(c.right)];
-    if (a === undefined || b === undefined || a.side === b.side) continue;
-    if (a.bound !== b.bound)
-      p.fail(
-        c.start,
-        `a window join equates each bound with the same bound of the other input: ${l}.window_start = ${r}.window_start AND ${l}.window_end = ${r}.window_end`,
-      );
-    equated.add(a.bound);
-  }
-  if (equated.size === 0) return undefined;
-  const missing = WINDOW_COLUMNS.find((b) => !equated.has(b as Bound));
-  if (missing !== undefined)
-    p.fail(
-      join.on.expr.start,
-      `a window join's ON equates both bounds of the windows (as Flink requires): add ${l}.${missing} = ${r}.${missing}`,
-    );
-  for (const v of views)
-    if (v?.window.type === 'session')
-      p.fail(
-        v.window.start,
-        'a window join takes TUMBLE, HOP or CUMULATE windows: SESSION windows are formed per key and input, so the two inputs would not share them',
-      );
-  const [lw, rw] = [left.window, right.window];
-  if (lw.type !== rw.type || lw.size !== rw.size || (lw.slide ?? lw.size) !== (rw.slide ?? rw.size))
-    p.fail(
-      rw.start,
-      `a window join joins rows of the same windows, and the two inputs' windows differ: ${describe(lw)} on '${l}', ${describe(rw)} on '${r}'; give both the same window table function`,
-    );
+  const equalities = boundEqualities(
+    p,
+    join,
+    qualifiers,
+    [left.bounds, right.bounds],
+    [left.window, right.window],
+  );
+  if (equalities === undefined) return undefined;
   const relations = views.map((v, i) => {
     const w = (v as WindowView).window;
     const base = p.relation(w.table);
@@ -155,15 +127,102 @@ export function planWindowInputs(p: QueryPlanner, join: JoinTable, id: string): 
       rows.items === undefined && rows.where === undefined
         ? base
         : (v as WindowView).plan(rows, `${id}-${refs[i].name.text}`);
+    const { windowed: _, ...records } = planned;
     const bounds = [...(v as WindowView).bounds.keys()].filter((b) => !planned.columns.includes(b));
-    return { ...planned, columns: [...planned.columns, ...bounds] };
+    return { ...records, columns: [...planned.columns, ...bounds] };
   });
   return {
     relations: [relations[0], relations[1]],
     bounds: [left.bounds, right.bounds],
-    window: windowConfig(lw),
-    at: lw.start,
+    window: windowConfig(left.window),
+    at: left.window.start,
+    equalities,
   };
+}
+
+/**
+ * The conjuncts of ON that equate a window bound of each input (`bounds`: each input's columns
+ * that are bounds), when there are any (undefined when none: no window join). Fails unless
+ * they equate window_start with window_start and window_end with window_end, over the same
+ * TUMBLE, HOP or CUMULATE windows.
+ */
+function boundEqualities(
+  p: QueryPlanner,
+  join: JoinTable,
+  qualifiers: readonly string[],
+  bounds: readonly [ReadonlyMap<string, Bound>, ReadonlyMap<string, Bound>],
+  windows: readonly [WindowTable, WindowTable],
+): Set<Expr> | undefined {
+  const boundOf = (e: Expr): { side: number; bound: Bound } | undefined => {
+    if (e.kind !== 'member' || e.object.kind !== 'field') return undefined;
+    const side = qualifiers.indexOf(e.object.name);
+    const bound = bounds[side]?.get(e.name);
+    return bound === undefined ? undefined : { side, bound };
+  };
+  const column = (side: 0 | 1, bound: string) =>
+    `${qualifiers[side]}.${[...bounds[side]].find(([, b]) => b === bound)?.[0] ?? bound}`;
+  const equated = new Set<Bound>();
+  const equalities = new Set<Expr>();
+  for (const c of conjuncts(join.on.expr)) {
+    if (c.kind !== 'binary' || c.op !== '=') continue;
+    const [a, b] = [boundOf(c.left), boundOf(c.right)];
+    if (a === undefined || b === undefined || a.side === b.side) continue;
+    if (a.bound !== b.bound)
+      p.fail(
+        c.start,
+        `a window join equates each bound with the same bound of the other input: ${column(0, 'window_start')} = ${column(1, 'window_start')} AND ${column(0, 'window_end')} = ${column(1, 'window_end')}`,
+      );
+    equated.add(a.bound);
+    equalities.add(c);
+  }
+  if (equated.size === 0) return undefined;
+  const missing = WINDOW_COLUMNS.find((b) => !equated.has(b as Bound));
+  if (missing !== undefined)
+    p.fail(
+      join.on.expr.start,
+      `a window join's ON equates both bounds of the windows (as Flink requires): add ${column(0, missing)} = ${column(1, missing)}`,
+    );
+  for (const w of windows)
+    if (w.type === 'session')
+      p.fail(
+        w.start,
+        'a window join takes TUMBLE, HOP or CUMULATE windows: SESSION windows are formed per key and input, so the two inputs would not share them',
+      );
+  const [lw, rw] = windows;
+  if (lw.type !== rw.type || lw.size !== rw.size || (lw.slide ?? lw.size) !== (rw.slide ?? rw.size))
+    p.fail(
+      rw.start,
+      `a window join joins rows of the same windows, and the two inputs' windows differ: ${describe(lw)} on '${qualifiers[0]}', ${describe(rw)} on '${qualifiers[1]}'; give both the same window table function`,
+    );
+  return equalities;
+}
+
+/**
+ * Nexmark q8's form: two window aggregates' results (each with the window it was computed over,
+ * `Relation.windowed`) joined on their bounds. Each result's event time is its window's last
+ * millisecond, and results of the same windows have the same end; a tumbling window join as long
+ * as the windows' slide (step) puts each end in a window of its own, so it joins the results of
+ * the same windows. Undefined when the join is not of that form.
+ */
+export function resultsWindow(
+  p: QueryPlanner,
+  join: JoinTable,
+  relations: readonly [Relation, Relation],
+): Omit<WindowJoin, 'relations' | 'bounds'> | undefined {
+  if (join.asOf !== undefined || join.comma) return undefined;
+  const [left, right] = relations.map((r) => r.windowed);
+  if (left === undefined || right === undefined) return undefined;
+  const qualifiers = [join.left, join.right].map((r) => r.alias?.text ?? r.name.text);
+  const equalities = boundEqualities(
+    p,
+    join,
+    qualifiers,
+    [left.bounds, right.bounds],
+    [left.window, right.window],
+  );
+  if (equalities === undefined) return undefined;
+  const size = formatDuration(left.window.slide ?? left.window.size);
+  return { window: { type: 'tumbling', size }, at: left.window.start, equalities };
 }
 
 /**
