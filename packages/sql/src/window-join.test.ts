@@ -286,3 +286,44 @@ FROM ${agg('lefts')} L ${JOINS[kind]} ${agg('rights')} R ON L.num = R.num AND L.
     }
   });
 }
+
+test('window join inputs as common tables, with a filter, renamed bounds and t.*, equal a plain loop', async () => {
+  const w: Shape = { type: 'HOP', step: 1000, size: 3000 };
+  const left = generate(3, 200, 'L');
+  const right = generate(41, 200, 'R');
+  const want = oracle(
+    left.filter((r) => r.num !== 3),
+    right,
+    w,
+    'right',
+  );
+  const text = `CREATE TABLE lefts (id STRING, num BIGINT, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+WITH ('connector' = 'file', 'path' = './left.jsonl', 'format' = 'json');
+CREATE TABLE rights (id STRING, num BIGINT, ts BIGINT, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+WITH ('connector' = 'file', 'path' = './right.jsonl', 'format' = 'json');
+CREATE TABLE out_t (id STRING, num BIGINT, ts BIGINT, window_start BIGINT, window_end BIGINT, window_time BIGINT,
+  r_id STRING, s BIGINT, e BIGINT)
+WITH ('connector' = 'file', 'path' = './out/right.jsonl');
+INSERT INTO out_t
+WITH x AS (SELECT * FROM TABLE(${windowCall('lefts', w)}) WHERE num <> 3),
+     y AS (SELECT id, num, window_start AS s, window_end AS e FROM TABLE(${windowCall('rights', w)}))
+SELECT x.*, y.id, y.s, y.e FROM x RIGHT JOIN y ON x.num = y.num AND x.window_start = y.s AND x.window_end = y.e;`;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-sql-window-join-cte-'));
+  try {
+    writeFileSync(join(dir, 'left.jsonl'), lines(left));
+    writeFileSync(join(dir, 'right.jsonl'), lines(right));
+    await runPlan(resolveSql(text, join(dir, 'query.sql')));
+    const rows = (outputs(dir)['right.jsonl'] ?? []).map((line) => {
+      const o = JSON.parse(line) as { [k: string]: string | number | null };
+      // x's bounds are the window's where x is present, NULL where it is not.
+      if (o.id !== null)
+        assert.deepEqual([o.window_start, o.window_end, o.window_time], [o.s, o.e, Number(o.e) - 1]);
+      else assert.deepEqual([o.window_start, o.window_end, o.window_time], [null, null, null]);
+      return `${o.id ?? ''}|${o.r_id}|${o.s}|${o.e}`;
+    });
+    assert.ok(want.length > 50);
+    assert.deepEqual(rows.sort(), want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
