@@ -1,7 +1,8 @@
 /**
  * Plans `FROM a JOIN b ON …` as the `join` step YAML would write: a BETWEEN on the two event
  * times in ON makes an interval join (`between`), `FOR SYSTEM_TIME AS OF` a temporal join
- * (`temporal: true`), and anything else the regular join, whose output is a changelog. Table
+ * (`temporal: true`), two window table functions joined on their bounds a window join
+ * (`window`, see window-join.ts), and anything else the regular join, whose output is a changelog. Table
  * aliases and columns, qualified or not, are rewritten to the step's names: each input's record
  * by its id (`b.price` → `bids.price`).
  */
@@ -10,7 +11,8 @@ import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from
 import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
 import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
-import type { JoinPlanner, LookupTable, Relation } from './query-planner.ts';
+import type { JoinPlanner, LookupTable, QueryPlanner, Relation } from './query-planner.ts';
+import { type Bound, boundText, planWindowInputs, resultsWindow } from './window-join.ts';
 
 export type { JoinPlanner, Relation } from './query-planner.ts';
 
@@ -27,17 +29,25 @@ interface SideColumn {
   readonly column: string;
 }
 
+/** A window join's bounds, by the column each side reads them as, and whether each side may be missing. */
+interface WindowBounds {
+  readonly columns: readonly [ReadonlyMap<string, Bound>, ReadonlyMap<string, Bound>];
+  readonly nullable: readonly [boolean, boolean];
+}
+
 const EXAMPLE = "b.t BETWEEN a.t - INTERVAL '5' SECOND AND a.t + INTERVAL '10' SECOND";
 
 class JoinScope {
   readonly #p: JoinPlanner;
   readonly sides: readonly [Side, Side];
   readonly #source: string;
+  readonly #bounds?: WindowBounds;
 
-  constructor(p: JoinPlanner, sides: readonly [Side, Side], source: string) {
+  constructor(p: JoinPlanner, sides: readonly [Side, Side], source: string, bounds?: WindowBounds) {
     this.#p = p;
     this.sides = sides;
     this.#source = source;
+    if (bounds !== undefined) this.#bounds = bounds;
   }
 
   describeSides(): string {
@@ -96,12 +106,15 @@ class JoinScope {
     const visit = (x: Expr) => {
       const c = this.column(x);
       if (c !== undefined) {
-        const ref = formatName(this.sides[c.side].relation.ref);
-        splices.push({
-          start: x.start,
-          end: x.end,
-          text: bare ? formatName(c.column) : `${ref}.${formatName(c.column)}`,
-        });
+        const ref = this.sides[c.side].relation.ref;
+        const bound = this.#bounds?.columns[c.side].get(c.column);
+        const text =
+          bound !== undefined
+            ? boundText(bound, ref, this.#bounds?.nullable[c.side] === true)
+            : bare
+              ? formatName(c.column)
+              : `${formatName(ref)}.${formatName(c.column)}`;
+        splices.push({ start: x.start, end: x.end, text });
         return;
       }
       for (const child of childrenOf(x)) visit(child);
@@ -141,15 +154,17 @@ function signed(ms: number): string {
  * `<id>-select` after it. With `target`, the output takes the target table's column names.
  */
 export function planJoin(
-  p: JoinPlanner,
+  p: QueryPlanner,
   q: Select,
   join: JoinTable,
   id: string,
   source: string,
   target?: Target,
 ): Relation {
+  // Two window table functions' rows joined on their bounds: a window join of the records.
+  const windowed = planWindowInputs(p, join, id);
   const side = (t: TableRef): Side => ({
-    relation: p.relation(t.name),
+    relation: windowed?.relations[t === join.left ? 0 : 1] ?? p.relation(t.name),
     qualifier: t.alias?.text ?? t.name.text,
     table: t.name.text,
   });
@@ -177,7 +192,17 @@ export function planJoin(
       join.right.name.start,
       `both tables are called '${sides[0].qualifier}': give one an alias, e.g. ${join.right.name.text} AS r`,
     );
-  const scope = new JoinScope(p, sides, source);
+  // Two window aggregates' results joined on their bounds (Nexmark q8): a window join too.
+  const window = windowed ?? resultsWindow(p, join, [sides[0].relation, sides[1].relation] as const);
+  const scope = new JoinScope(
+    p,
+    sides,
+    source,
+    windowed && {
+      columns: windowed.bounds,
+      nullable: [join.type === 'right' || join.type === 'full', join.type === 'left' || join.type === 'full'],
+    },
+  );
   const step = `${id}-join`;
   const config: { [key: string]: unknown } = {};
 
@@ -188,6 +213,8 @@ export function planJoin(
   let keyed = false;
   let between: [number, number] | undefined;
   for (const c of conjuncts(join.on.expr)) {
+    // A window join's bounds equalities are its `window` (boundEqualities checked them).
+    if (window?.equalities.has(c)) continue;
     let key = false;
     if (c.kind === 'binary' && c.op === '=') {
       const [l, r] = [scope.column(c.left), scope.column(c.right)];
@@ -200,6 +227,11 @@ export function planJoin(
     if (c.kind === 'between' && !c.negated) {
       const interval = intervalOf(p, scope, c);
       if (interval !== undefined) {
+        if (window !== undefined)
+          p.fail(
+            c.start,
+            'a join is a window join (on the windows’ bounds) or an interval join (BETWEEN on the event times), not both',
+          );
         if (between !== undefined) p.fail(c.start, 'an interval join takes one BETWEEN on the event times');
         between = interval;
         p.locate(step, 'between', c.start);
@@ -224,6 +256,10 @@ export function planJoin(
     p.locate(step, 'kind', join.start);
   }
   if (between !== undefined) config.between = between.map(signed);
+  if (window !== undefined) {
+    config.window = window.window;
+    p.locate(step, 'window', window.at);
+  }
   if (join.asOf !== undefined) {
     if (between !== undefined)
       p.fail(
@@ -265,7 +301,7 @@ export function planJoin(
   const fields = Object.fromEntries(output.map((c) => [c.name, c.text]));
   const inputs = sides.map((s) => s.relation.ref);
   const updating =
-    between === undefined && join.asOf === undefined && join.type !== 'inner'
+    between === undefined && window === undefined && join.asOf === undefined && join.type !== 'inner'
       ? {
           offset: join.start,
           reason: `${join.type.toUpperCase()} JOIN without a condition on the event times is a regular join, whose result is a changelog: a row ${join.type === 'full' ? 'of either table' : `of '${sides[join.type === 'left' ? 0 : 1].qualifier}'`} without a match is written at once, padded with NULL, and deleted when its first match arrives`,

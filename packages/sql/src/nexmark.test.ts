@@ -3,7 +3,8 @@
  * (`nexmark/*.sql`, over the tables of `nexmark/tables.sql`) give, on the same generated events,
  * what the hand-written YAML versions give: the benchmark's (`bench/nexmark-queries.ts`) for q0,
  * q2, q5, q7 and q8, and the two written here for q1 and q3. Where the SQL plans a regular join
- * (q3, q5, q7, q8), its changelog is folded into the table it leaves; where the SQL's result has
+ * (q3, q5, q7), its changelog is folded into the table it leaves (q8, two window aggregates
+ * joined on their bounds, is a window join: its rows are appended, each once); where the SQL's result has
  * other columns than the YAML's (q5 and q7 select fewer, q8 groups persons per window where the
  * YAML joins each pair), the YAML rows are brought to the SQL's form first.
  */
@@ -139,7 +140,7 @@ test('Nexmark q7 in SQL (a join with each window’s maximum price) finds the bi
 });
 
 test('Nexmark q8 in SQL gives the new sellers of each window the YAML window join gives', async () => {
-  const q8 = await runSql('q8', true);
+  const q8 = await runSql('q8', false);
   assert.ok(q8.length > 0, 'q8 found no new seller');
   const yaml = await runYaml('q8', nexmarkSteps.q8, (r) => ({ id: r.id, name: r.name, stime: r.starttime }));
   assert.deepEqual(q8, [...new Set(texts(yaml))]);

@@ -571,6 +571,53 @@ class Planner implements QueryPlanner {
     }
   }
 
+  /**
+   * Checks an event-time window table function over `input` (called `where` in messages): the
+   * input has event time, the descriptor names its column, a HOP's size (a CUMULATE's max_size) is
+   * a multiple of its slide (step), and SESSION's PARTITION BY names columns of the input.
+   */
+  checkEventWindow(window: WindowTable, input: Relation, where: string): void {
+    if (input.timeColumn === undefined)
+      this.fail(
+        window.start,
+        `${WINDOW_FUNCTIONS[window.type]} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
+      );
+    if (window.timeColumn.text !== input.timeColumn)
+      this.fail(
+        window.timeColumn.start,
+        `windows follow the event time of ${where}, which comes from '${input.timeColumn}' (its WATERMARK FOR): write DESCRIPTOR(${input.timeColumn})`,
+      );
+    if (window.slide !== undefined && window.size % window.slide !== 0)
+      this.fail(
+        window.start,
+        `${WINDOW_FUNCTIONS[window.type]}'s ${window.type === 'hopping' ? 'size' : 'max_size'} (${formatDuration(window.size)}) must be a whole multiple of its ${window.type === 'hopping' ? 'slide' : 'step'} (${formatDuration(window.slide)})`,
+      );
+    for (const c of window.partitionBy ?? [])
+      if (!input.columns.includes(c.text))
+        this.fail(c.start, this.unknown('column', c.text, input.columns, where));
+  }
+
+  /**
+   * The query of the view, common table or subquery `name` (undefined for a table), with a way
+   * to plan another query where it was written (seeing what it sees).
+   */
+  viewQuery(name: Name): { select: Select; plan: (q: Select, id: string) => Relation } | undefined {
+    const view = this.#scopes.findLast((s) => s.has(name.text))?.get(name.text) ?? this.#views.get(name.text);
+    if (view === undefined) return undefined;
+    return {
+      select: view.select,
+      plan: (q, id) => {
+        const scopes = this.#scopes;
+        this.#scopes = [...view.scopes];
+        try {
+          return this.query(q, id);
+        } finally {
+          this.#scopes = scopes;
+        }
+      },
+    };
+  }
+
   /** Checks that every field `e` reads is one of `columns`. */
   checkColumns(e: Expr, columns: readonly string[], where: string): void {
     for (const f of fieldsOf(e)) {
@@ -738,26 +785,7 @@ class Planner implements QueryPlanner {
           window.start,
           `a processing-time ${WINDOW_FUNCTIONS[window.type]} is planned for a window aggregation of TUMBLE, HOP or CUMULATE only (GROUP BY window_start, window_end)`,
         );
-    } else if (window) {
-      if (input.timeColumn === undefined)
-        this.fail(
-          window.start,
-          `${WINDOW_FUNCTIONS[window.type]} needs event time, and ${where} has none: declare WATERMARK FOR <column> AS <column> - INTERVAL 'n' SECOND in its CREATE TABLE`,
-        );
-      if (window.timeColumn.text !== input.timeColumn)
-        this.fail(
-          window.timeColumn.start,
-          `windows follow the event time of ${where}, which comes from '${input.timeColumn}' (its WATERMARK FOR): write DESCRIPTOR(${input.timeColumn})`,
-        );
-      if (window.slide !== undefined && window.size % window.slide !== 0)
-        this.fail(
-          window.start,
-          `${WINDOW_FUNCTIONS[window.type]}'s ${window.type === 'hopping' ? 'size' : 'max_size'} (${formatDuration(window.size)}) must be a whole multiple of its ${window.type === 'hopping' ? 'slide' : 'step'} (${formatDuration(window.slide)})`,
-        );
-      for (const c of window.partitionBy ?? [])
-        if (!input.columns.includes(c.text))
-          this.fail(c.start, this.unknown('column', c.text, input.columns, where));
-    }
+    } else if (window) this.checkEventWindow(window, input, where);
     const aggregating = q.groupBy !== undefined || (q.items ?? []).some((i) => hasAggregate(i.expr));
     if (q.starWith && aggregating)
       this.fail(q.start, 'SELECT *, … cannot be grouped: list the GROUP BY columns and the aggregates');
@@ -864,12 +892,21 @@ class Planner implements QueryPlanner {
         output,
         input.updating !== undefined || (aggregating && !window),
       );
+    // A window aggregate's results, which a window join may join on their bounds (Nexmark q8).
+    const bounds = new Map<string, 'window_start' | 'window_end'>();
+    for (const c of output)
+      if (c.copies === 'window_start' || c.copies === 'window_end') bounds.set(c.name, c.copies);
+    const windowed =
+      aggregating && window && !processing && window.type !== 'session' && !q.distinct && bounds.size > 0
+        ? { windowed: { window, bounds } }
+        : {};
     return {
       ref: outputRef,
       columns: output.map((c) => c.name),
       ...(timeColumn ? { timeColumn } : {}),
       ...(procTimeColumn ? { procTimeColumn } : {}),
       fromSource: false,
+      ...windowed,
     };
   }
 

@@ -4,7 +4,7 @@
  */
 
 import type { Expr, PlanStep } from '@sluice/core';
-import type { Name, Select } from './ast.ts';
+import type { Name, Select, WindowTable } from './ast.ts';
 import type { OutputColumn, Target } from './projection.ts';
 
 /** What a query reads or produces: a stream in the plan, its columns, and its event-time column. */
@@ -21,6 +21,14 @@ export interface Relation {
   readonly procTimeColumn?: string;
   /** Whether the stream is a source's, whose records may hold fields the table does not declare. */
   readonly fromSource: boolean;
+  /**
+   * A window aggregate's results: the window (TUMBLE, HOP or CUMULATE, in event time) and the
+   * output columns that are its bounds, which a window join of two such results equates.
+   */
+  readonly windowed?: {
+    readonly window: WindowTable;
+    readonly bounds: ReadonlyMap<string, 'window_start' | 'window_end'>;
+  };
   /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
   readonly updating?: { readonly reason: string; readonly offset: number };
 }
@@ -62,4 +70,11 @@ export interface QueryPlanner extends JoinPlanner {
   select(q: Select, id: string, target?: Target): Relation;
   /** Runs `plan` with FROM `name` reading `relation`. */
   withRelation<T>(name: string, relation: Relation, plan: () => T): T;
+  /** Checks an event-time window table function over `input` (`where` names it in messages). */
+  checkEventWindow(window: WindowTable, input: Relation, where: string): void;
+  /**
+   * The query of the view, common table or subquery `name` (undefined for a table), with a way
+   * to plan another query where it was written.
+   */
+  viewQuery(name: Name): { select: Select; plan: (q: Select, id: string) => Relation } | undefined;
 }

@@ -361,3 +361,34 @@ sinks:
 `,
   );
 });
+
+test('a window join in SQL (Flink’s form) is the join step with `window` YAML writes', async () => {
+  await bothWays(
+    `${table}${auctionsTable}
+CREATE TABLE opening (auction BIGINT, bidder STRING, seller STRING, window_start BIGINT, window_end BIGINT)
+WITH ('connector' = 'file', 'path' = './out/opening.jsonl');
+INSERT INTO opening
+SELECT B.auction, B.bidder, A.seller, COALESCE(A.window_start, B.window_start) AS window_start, B.window_end
+FROM (SELECT * FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND))) B
+LEFT JOIN (SELECT * FROM TABLE(TUMBLE(TABLE auctions, DESCRIPTOR(opened), INTERVAL '10' SECOND))) A
+  ON B.auction = A.id AND B.window_start = A.window_start AND B.window_end = A.window_end;`,
+    `name: same
+${source}${auctionsSource}
+steps:
+  - id: opening-join
+    type: join
+    input: [bids, auctions]
+    on: bids.auction = auctions.id
+    kind: left
+    window: { type: tumbling, size: 10s }
+    fields:
+      auction: bids.auction
+      bidder: bids.bidder
+      seller: auctions.seller
+      window_start: COALESCE(CASE WHEN auctions IS NULL THEN NULL ELSE window_start END, window_start)
+      window_end: window_end
+sinks:
+  opening: { type: file, path: ./out/opening.jsonl }
+`,
+  );
+});
