@@ -22,8 +22,9 @@
  *
  *   node bench/redis-streams.ts [--records 100000] [--runs 3] [--count 500] [--max-pending 1000] [--json] [--profile DIR]
  *
- * `--profile DIR` writes a CPU profile of the sluice child's measured interval in the first run
- * (`DIR/sluice.cpuprofile`; `node bench/profile-summary.ts DIR/sluice.cpuprofile`).
+ * `--profile DIR` writes a CPU profile of each child's measured interval in the first run
+ * (`DIR/<variant>.cpuprofile`; `node bench/profile-summary.ts DIR/sluice.cpuprofile`), so that the
+ * sluice child's can be read beside the bare loop's.
  */
 
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -80,6 +81,7 @@ async function bareLoop(job: ChildJob, fields: boolean): Promise<Measurement> {
   let keys = 0;
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
+  const profile = new IntervalProfile(job.profileDir, job.variant);
   while (seen < job.records) {
     const entries = entriesOf(
       await client.sendCommand([
@@ -113,10 +115,12 @@ async function bareLoop(job: ChildJob, fields: boolean): Promise<Measurement> {
       first = entries.length;
       cpu0 = process.cpuUsage();
       t0 = performance.now();
+      profile.start();
     }
     seen += entries.length;
   }
   const measured = { cpuMs: cpuMsSince(cpu0), wallMs: performance.now() - t0, records: seen - first };
+  await profile.stop();
   client.destroy();
   if (fields && keys === 0) throw new Error('no entry turned into a record');
   return measured;

@@ -24,7 +24,11 @@ export function decodeJson(raw: string, maxDepth: number, what: string): Decoded
   return { row: parsed as Row, text: raw };
 }
 
-/** A stream entry's fields as a record (`format: fields`), or its `jsonField` parsed (`json`). */
+/**
+ * A stream entry's fields as a record (`format: fields`), or its `jsonField` parsed (`json`). With
+ * `fields` the object is the record itself, not a copy: the reader builds a fresh one per entry
+ * and keeps no reference to it.
+ */
 export function decodeEntry(
   id: string,
   fields: { [field: string]: string },
@@ -32,7 +36,7 @@ export function decodeEntry(
   jsonField: string,
   maxDepth: number,
 ): Decoded {
-  if (format === 'fields') return { row: { ...fields }, text: undefined };
+  if (format === 'fields') return { row: fields, text: undefined };
   const raw = fields[jsonField];
   if (raw === undefined)
     return {

@@ -91,8 +91,14 @@ export class StreamReader implements SourceReader {
   readonly #reads: RedisClient;
   /** Acknowledgements and group queries, so that a commit never waits behind a blocking read. */
   readonly #acks: RedisClient;
-  /** Ids read and not acknowledged, in read order. */
+  /** Ids read and not acknowledged. */
   readonly #unacked = new Set<string>();
+  /**
+   * Ids in the order read, from `#readHead` on; those acknowledged since are no longer in
+   * `#unacked` (dropped from the front by `#compact`).
+   */
+  #read: string[] = [];
+  #readHead = 0;
   /** Ids a restored, durable checkpoint covers: acknowledged when met in the PEL. */
   readonly #covered: Set<string>;
   /** Where the reading of this consumer's own pending entries stands; undefined once done. */
@@ -265,6 +271,7 @@ export class StreamReader implements SourceReader {
       const fields = e.fields;
       if (fields === null) continue;
       this.#unacked.add(e.id);
+      this.#read.push(e.id);
       const delivered = counts?.get(e.id) ?? 1;
       if (delivered > maxDeliveries) {
         failures.push({
@@ -282,8 +289,10 @@ export class StreamReader implements SourceReader {
       records.push(decoded.row);
       times.push(entryTime(e.id));
       offsets.push(e.id);
-      texts.push(decoded.text);
-      if (decoded.text !== undefined) anyText = true;
+      if (format === 'json') {
+        texts.push(decoded.text);
+        anyText = true;
+      }
     }
     if (this.#unacked.size * 2 >= this.#s.maxPending) this.#ctx.requestCheckpoint?.();
     const batch: SourceBatch = { records, times, offsets };
@@ -292,8 +301,35 @@ export class StreamReader implements SourceReader {
     return batch;
   }
 
+  /**
+   * The position after the last read. Its id list is worked out when first read (at the
+   * checkpoint that keeps it, or at its commit) rather than here: the runtime takes a position
+   * after every read, and copying up to `max_pending` ids each time cost more than reading the
+   * entries. It lists the entries read up to now that are still unacknowledged when it is worked
+   * out; one acknowledged in between was covered by an earlier durable checkpoint (and is no
+   * longer pending in Redis, so it is not read again on restore either).
+   */
   position(): StreamPosition {
-    return { unacked: [...this.#unacked] };
+    const read = this.#read;
+    const start = this.#readHead;
+    const end = read.length;
+    const unackedNow = this.#unacked;
+    let unacked: string[] | undefined;
+    const position = {} as StreamPosition;
+    Object.defineProperty(position, 'unacked', {
+      enumerable: true,
+      get(): string[] {
+        if (unacked === undefined) {
+          unacked = [];
+          for (let i = start; i < end; i++) {
+            const id = read[i] as string;
+            if (unackedNow.has(id)) unacked.push(id);
+          }
+        }
+        return unacked;
+      },
+    });
+    return position;
   }
 
   async commit(position: unknown): Promise<void> {
@@ -312,7 +348,27 @@ export class StreamReader implements SourceReader {
       return;
     }
     for (const id of ids) this.#unacked.delete(id);
+    this.#compact();
     this.#roomMade?.();
+  }
+
+  /**
+   * Drops the acknowledged ids at the front of the read order. A new array replaces the old one
+   * rather than changing it: positions not worked out yet still read theirs.
+   */
+  #compact(): void {
+    const read = this.#read;
+    let head = this.#readHead;
+    while (head < read.length && !this.#unacked.has(read[head] as string)) head++;
+    if (head === read.length) {
+      this.#read = [];
+      this.#readHead = 0;
+    } else if (head > 1024 && head * 2 > read.length) {
+      this.#read = read.slice(head);
+      this.#readHead = 0;
+    } else {
+      this.#readHead = head;
+    }
   }
 
   async #xack(ids: string[]): Promise<void> {

@@ -157,6 +157,32 @@ describe('DirectoryCheckpointStore', () => {
     assert.equal((await store.latest())?.data.id, 2);
   });
 
+  it('prunes by name after its first listing, and lists again after a restart or a set-aside', async () => {
+    const dir = fresh();
+    const first = new DirectoryCheckpointStore(dir, { keep: 2 });
+    for (let id = 1; id <= 6; id++) await first.write(id, encodeCheckpoint(data(id)));
+    assert.deepEqual((await readdir(dir)).sort(), [checkpointFileName(5), checkpointFileName(6)]);
+    await first.close();
+    // A crash of that process left a temp file and a checkpoint of a newer history behind.
+    await writeFile(join(dir, `${checkpointFileName(3)}.tmp`), 'x');
+    await writeFile(join(dir, checkpointFileName(9)), encodeCheckpoint(data(9)));
+    const second = new DirectoryCheckpointStore(dir, { keep: 2 });
+    await second.write(7, encodeCheckpoint(data(7)));
+    assert.deepEqual((await readdir(dir)).sort(), [checkpointFileName(6), checkpointFileName(7)]);
+    for (let id = 8; id <= 10; id++) await second.write(id, encodeCheckpoint(data(id)));
+    assert.deepEqual((await readdir(dir)).sort(), [checkpointFileName(9), checkpointFileName(10)]);
+    await second.setAside(join(dir, checkpointFileName(9)));
+    await second.write(11, encodeCheckpoint(data(11)));
+    await second.write(12, encodeCheckpoint(data(12)));
+    assert.deepEqual((await readdir(dir)).sort(), [
+      checkpointFileName(11),
+      checkpointFileName(12),
+      'corrupt',
+    ]);
+    assert.equal((await second.latest())?.data.id, 12);
+    await second.close();
+  });
+
   it('leaves files it does not own alone', async () => {
     const dir = fresh();
     const store = new DirectoryCheckpointStore(dir, { keep: 1 });

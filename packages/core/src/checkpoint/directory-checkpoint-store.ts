@@ -5,9 +5,16 @@
  * first written to `<name>.tmp`, fsynced, renamed over its final name and the directory fsynced:
  * a crash leaves either the complete file or a temporary one, which is ignored and removed by the
  * next write.
+ *
+ * A job may checkpoint many times a second (sources ask for early checkpoints when their window of
+ * unacknowledged input fills), so a write does no more file-system calls than durability needs:
+ * the folder stays open for its fsyncs, and after a first listing the store knows which
+ * checkpoints it holds (it is the folder's only writer: `prepare` takes its lock), so pruning
+ * removes the oldest by name instead of listing the folder each time. Anything that fails, and
+ * `setAside` and `clear`, make the next write list the folder again.
  */
 
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../connector.ts';
 import { ensureDir } from '../connectors/ensure-dir.ts';
@@ -61,6 +68,13 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   readonly #log: Logger | undefined;
   #dirReady = false;
   #lock: DirLock | undefined;
+  /** The folder, open for its fsyncs; undefined until the first, and after a failure. */
+  #dirHandle: FileHandle | undefined;
+  /**
+   * Names of the checkpoints in the folder, oldest first, as the last prune left them; undefined
+   * when the next prune must list the folder (first write, after a failure, `setAside`, `clear`).
+   */
+  #held: string[] | undefined;
 
   /**
    * The store of pipeline `name` under the checkpoint root `root`: the folder `<root>/<name>`.
@@ -96,7 +110,34 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   async close(): Promise<void> {
     const lock = this.#lock;
     this.#lock = undefined;
+    await this.#closeDirHandle();
     await lock?.release();
+  }
+
+  async #closeDirHandle(): Promise<void> {
+    const handle = this.#dirHandle;
+    this.#dirHandle = undefined;
+    await handle?.close().catch(() => {});
+  }
+
+  /** Makes the folder's entries durable, through the handle kept open for it. */
+  async #syncOwnDir(): Promise<void> {
+    if (this.#dirHandle === undefined) {
+      let handle: FileHandle;
+      try {
+        handle = await open(this.dir, 'r');
+      } catch (err) {
+        if (!unsyncable(err)) throw err;
+        return;
+      }
+      this.#dirHandle = handle;
+    }
+    try {
+      await this.#dirHandle.sync();
+    } catch (err) {
+      await this.#closeDirHandle();
+      if (!unsyncable(err)) throw err;
+    }
   }
 
   async write(id: number, bytes: Uint8Array): Promise<void> {
@@ -115,9 +156,11 @@ export class DirectoryCheckpointStore implements CheckpointStore {
         await handle.close();
       }
       await rename(temp, file);
-      await syncDir(this.dir);
+      await this.#syncOwnDir();
     } catch (err) {
       this.#dirReady = false;
+      this.#held = undefined;
+      await this.#closeDirHandle();
       await rm(temp, { force: true }).catch(() => {});
       throw ioError(`could not write checkpoint ${file}`, err);
     }
@@ -161,6 +204,7 @@ export class DirectoryCheckpointStore implements CheckpointStore {
       await ensureDir(aside, { path: 'settings.checkpoint.dir' });
       let target = join(aside, name);
       for (let n = 1; await exists(target); n++) target = join(aside, `${name}.${n}`);
+      this.#held = undefined;
       await rename(file, target);
       await syncDir(this.dir);
       return target;
@@ -199,6 +243,7 @@ export class DirectoryCheckpointStore implements CheckpointStore {
   }
 
   async clear(): Promise<void> {
+    this.#held = undefined;
     for (const name of await this.#entries()) {
       if (CHECKPOINT_NAME.test(name) || TEMP_NAME.test(name)) await this.#remove(name);
     }
@@ -235,6 +280,26 @@ export class DirectoryCheckpointStore implements CheckpointStore {
    * retried at the next write.
    */
   async #prune(writtenId: number): Promise<void> {
+    const held = this.#held;
+    const written = checkpointFileName(writtenId);
+    if (held !== undefined && (held.length === 0 || (held[held.length - 1] as string) < written)) {
+      // Ids only grew since the folder was listed: no leftover, no newer history, just the oldest.
+      held.push(written);
+      while (held.length > this.keep) {
+        const name = held[0] as string;
+        try {
+          await unlink(join(this.dir, name));
+        } catch (err) {
+          if (errno(err) !== 'ENOENT') {
+            this.#held = undefined; // retried by the next write's listing
+            return;
+          }
+        }
+        held.shift();
+      }
+      return;
+    }
+    this.#held = undefined;
     let names: string[];
     try {
       names = await this.#entries();
@@ -243,9 +308,12 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
     const older: string[] = [];
     let removedNewer = false;
+    let removedAll = true;
     for (const name of names) {
       if (TEMP_NAME.test(name)) {
-        await this.#remove(name).catch(() => {});
+        await this.#remove(name).catch(() => {
+          removedAll = false;
+        });
         continue;
       }
       if (!CHECKPOINT_NAME.test(name)) continue;
@@ -265,7 +333,11 @@ export class DirectoryCheckpointStore implements CheckpointStore {
       }
     }
     older.sort().reverse();
-    for (const name of older.slice(this.keep - 1)) await this.#remove(name).catch(() => {});
+    for (const name of older.slice(this.keep - 1))
+      await this.#remove(name).catch(() => {
+        removedAll = false;
+      });
+    if (removedAll) this.#held = [...older.slice(0, this.keep - 1).reverse(), written];
   }
 
   async #remove(name: string): Promise<void> {
@@ -299,11 +371,16 @@ async function syncDir(dir: string): Promise<void> {
     handle = await open(dir, 'r');
     await handle.sync();
   } catch (err) {
-    const code = errno(err);
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw err;
+    if (!unsyncable(err)) throw err;
   } finally {
     await handle?.close();
   }
+}
+
+/** Whether `err` says directories cannot be opened or synced here (then there is nothing to sync). */
+function unsyncable(err: unknown): boolean {
+  const code = errno(err);
+  return code === 'EISDIR' || code === 'EPERM' || code === 'EINVAL';
 }
 
 function errno(err: unknown): string | undefined {
