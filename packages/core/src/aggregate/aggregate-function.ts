@@ -44,9 +44,9 @@ export interface AggregateFunction<A = unknown> {
   merge(a: A, b: A): A;
   /**
    * Takes back one value `add` took before (an UPDATE_BEFORE or DELETE of an updating input) and
-   * returns the accumulator to keep. Absent for functions that cannot (min, max, first, last,
-   * distinct counts, sketches): an aggregate over a retract stream is refused unless every one of
-   * its functions has it. The caller resets an accumulator none of whose values remain, so a
+   * returns the accumulator to keep. Absent for functions that cannot (first, last, distinct
+   * counts, sketches, and min and max unless asked for with `AggregateOptions.retract`): an
+   * aggregate over a retract stream is refused unless every one of its functions has it. The caller resets an accumulator none of whose values remain, so a
    * function need not tell an empty accumulator from one holding values that cancel out.
    */
   retract?(acc: A, value: unknown): A;
@@ -69,6 +69,12 @@ export interface AggregateOptions {
   star?: boolean;
   /** Constant arguments after the value, e.g. the fraction of `percentile(x, p)`. */
   params?: readonly unknown[];
+  /**
+   * The input retracts (an aggregate over an updating result): gives the form of the function
+   * that can take values back where it has one besides its append-only form (`min` and `max`,
+   * which then keep every distinct value with its count instead of one value).
+   */
+  retract?: boolean;
 }
 
 /** The range of a double, for messages. */

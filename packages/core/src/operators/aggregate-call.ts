@@ -30,6 +30,8 @@ export interface CallContext {
   clock: Clock;
   /** The output field the call belongs to (for a call inside an expression, that expression's field). */
   field: string;
+  /** The input retracts: take the form of the function that can take values back (`AggregateOptions.retract`). */
+  retract?: boolean;
 }
 
 /** The first aggregate call in `e` (pre-order), if any. */
@@ -194,7 +196,12 @@ export function compileAggregateCall(name: string, call: CallExpr, context: Call
   });
   let fn: AggregateFunction;
   try {
-    fn = aggregateFunction(call.name, { distinct: call.distinct, star: call.star, params });
+    fn = aggregateFunction(call.name, {
+      distinct: call.distinct,
+      star: call.star,
+      params,
+      ...(context.retract ? { retract: true } : {}),
+    });
   } catch (err) {
     if (err instanceof SluiceError) throw new SluiceError(err.code, err.message, { step, path });
     throw err;

@@ -204,7 +204,7 @@ class UpdatingAggregate implements Operator {
       if (fixed !== undefined)
         throw new SluiceError(
           'CONFIG_INVALID',
-          `aggregate step '${config.stepId}' reads an updating stream, so each of its aggregates must be able to take a value back; ${fixed.fn.name} (field '${fixed.name}') cannot: use count, sum or avg`,
+          `aggregate step '${config.stepId}' reads an updating stream, so each of its aggregates must be able to take a value back; ${fixed.fn.name} (field '${fixed.name}') cannot: use count, sum, avg, min or max`,
           { step: config.stepId, path: 'fields' },
         );
     }
