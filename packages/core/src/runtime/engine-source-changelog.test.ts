@@ -278,11 +278,11 @@ sinks:
   test('an aggregate whose functions cannot take a value back refuses a retract stream', async () => {
     const dir = await h.dir();
     const yaml = `
-name: retract-aggregate-min
+name: retract-aggregate-first
 sources:
   in: { type: table_changes, batch: 5, count: 10, event_time: { field: ts } }
 steps:
-  - { id: lowest, type: aggregate, key: [region], fields: { low: min(amount) } }
+  - { id: lowest, type: aggregate, key: [region], fields: { low: first(amount) } }
 sinks:
   out: { type: discard }
 `;
