@@ -79,7 +79,8 @@ const definitions: readonly AggregateDefinition[] = [
   {
     name: 'max',
     signature: 'max(x)',
-    summary: 'Largest value; NULL when there are none. Takes values as min does.',
+    summary:
+      'Largest value; NULL when there are none. Takes values, and keeps them over an updating input, as min does.',
     params: 0,
     distinct: 'same',
     build: (o) => (o.retract ? maxRetract : max),
