@@ -1,7 +1,8 @@
 /**
  * The `aggregate` step without a window over a retract stream, with min and max: a random
  * changelog of inserts, update pairs and deletes folds into the table a plain loop computes over
- * the rows left, whatever the batch size, and across a checkpoint taken mid-stream.
+ * the rows left, whatever the batch size, and across a checkpoint taken mid-stream (also through
+ * the runtime’s keyed state, resumed whole or split by key group).
  */
 
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { seededRandom } from '../testing/random.ts';
 import { ManualClock } from '../time.ts';
 import { CollectingOutput, roundTrip } from '../window/test-support.ts';
 import { aggregateStep } from './aggregate-step.ts';
+import { assertRestores, type KeyedScenario } from './keyed-restore-test-support.ts';
 import { createStep } from './step-test-support.ts';
 
 const FIELDS = {
@@ -206,6 +208,19 @@ describe('aggregate without a window: min and max over a retract stream', () => 
         [DELETE, null, null, 'a'],
       ],
     );
+  });
+
+  test('on the runtime’s keyed state, restored whole or split by key group, it goes on as if it had not stopped', () => {
+    const part = log.slice(0, 3000);
+    const s: KeyedScenario = {
+      make: step,
+      records: part.map(([r]) => r),
+      times: part.map((_, i) => 1000 + i),
+      kinds: part.map(([, k]) => k),
+      keyOf: (r) => r.region,
+    };
+    const straight = assertRestores(s, [1001, 2222]);
+    assert.deepEqual(fold(straight.emitted.map((e): Change => [e.record, e.kind])), expectedTable(part));
   });
 
   test('restored from a checkpoint mid-stream, it goes on as if it had not stopped', () => {
