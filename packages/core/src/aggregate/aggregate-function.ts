@@ -59,6 +59,13 @@ export interface AggregateFunction<A = unknown> {
   check?(acc: A, value: unknown): void;
   /** Throws a SluiceError when merging `b` into `a` would make the accumulator fail; changes nothing. */
   checkMerge?(a: A, b: A): void;
+  /**
+   * Throws a SluiceError when `value` (non-null) cannot be one `add` took into `acc` — a value of
+   * another kind than the group's, which `check` refused when its record came — so that the
+   * retraction of a record that was a dead letter is one too, instead of taking back values its
+   * record never gave; changes nothing. Absent when every such value can be taken back.
+   */
+  checkRetract?(acc: A, value: unknown): void;
 }
 
 /** How an aggregate call is written: `count(*)`, `count(DISTINCT x)`, `percentile(x, 0.99)`. */

@@ -65,9 +65,10 @@ describe('retractable min and max', () => {
     assert.equal(acc.counts.size, 0);
   });
 
-  test('a value of another kind than the group’s is refused by check, skipped by add', () => {
+  test('a value of another kind than the group’s is refused by check and checkRetract, skipped by add', () => {
     const acc = maxRetract.add(maxRetract.create(), 'b');
     assert.throws(() => maxRetract.check!(acc, 3), /max of this group holds strings/);
+    assert.throws(() => maxRetract.checkRetract!(acc, 3), /max of this group holds strings/);
     assert.equal(maxRetract.result(maxRetract.add(acc, 3)), 'b');
   });
 

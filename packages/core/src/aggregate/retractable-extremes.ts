@@ -74,6 +74,7 @@ function retractableExtreme(name: 'min' | 'max'): AggregateFunction<ExtremeCount
     result: (acc) => acc.best,
     check: (acc, value) => checkKind(name, acc.best, value),
     checkMerge: (a, b) => checkKind(name, a.best, b.best),
+    checkRetract: (acc, value) => checkKind(name, acc.best, value),
   };
 }
 

@@ -141,8 +141,8 @@ function argumentReader(
 
 /** `fn` whose check failures name the call's field and text. */
 function locatedChecks(fn: AggregateFunction, refusals: Refusals): AggregateFunction {
-  const { check, checkMerge } = fn;
-  if (check === undefined && checkMerge === undefined) return fn;
+  const { check, checkMerge, checkRetract } = fn;
+  if (check === undefined && checkMerge === undefined && checkRetract === undefined) return fn;
   return {
     ...fn,
     ...(check && {
@@ -158,6 +158,15 @@ function locatedChecks(fn: AggregateFunction, refusals: Refusals): AggregateFunc
       checkMerge(a: unknown, b: unknown) {
         try {
           checkMerge(a, b);
+        } catch (err) {
+          throw refusals.located(err);
+        }
+      },
+    }),
+    ...(checkRetract && {
+      checkRetract(acc: unknown, value: unknown) {
+        try {
+          checkRetract(acc, value);
         } catch (err) {
           throw refusals.located(err);
         }

@@ -210,6 +210,35 @@ describe('aggregate without a window: min and max over a retract stream', () => 
     );
   });
 
+  test('the retraction of a row refused for its kind is refused too, and changes nothing', () => {
+    const a = { id: 1, region: 'x', amount: 3, tag: 'b' };
+    // min(tag) of region x holds strings: a number there is a dead letter, on the way in and out.
+    const c = { id: 3, region: 'x', amount: 4, tag: 7 };
+    const out = new CollectingOutput();
+    const op = open(step());
+    for (const b of batches(
+      [
+        [a, INSERT],
+        [c, INSERT],
+        [c, DELETE],
+      ],
+      1,
+    ))
+      op.processBatch(b, out);
+    assert.deepEqual(
+      out.dead.map((d) => [d.record, d.error.code]),
+      [
+        [c, 'EXPR_EVAL'],
+        [c, 'EXPR_EVAL'],
+      ],
+    );
+    assert.match(out.dead[1].error.message, /min of this group holds strings, and the number 7/);
+    assert.deepEqual(
+      out.emitted.map((e) => [e.kind, e.record]),
+      [[INSERT, { region: 'x', n: 1, total: 3, lo: 3, hi: 3, spread: 0, first_tag: 'b' }]],
+    );
+  });
+
   test('on the runtime’s keyed state, restored whole or split by key group, it goes on as if it had not stopped', () => {
     const part = log.slice(0, 3000);
     const s: KeyedScenario = {
