@@ -44,9 +44,9 @@ export interface AggregateFunction<A = unknown> {
   merge(a: A, b: A): A;
   /**
    * Takes back one value `add` took before (an UPDATE_BEFORE or DELETE of an updating input) and
-   * returns the accumulator to keep. Absent for functions that cannot (min, max, first, last,
-   * distinct counts, sketches): an aggregate over a retract stream is refused unless every one of
-   * its functions has it. The caller resets an accumulator none of whose values remain, so a
+   * returns the accumulator to keep. Absent for functions that cannot (first, last, distinct
+   * counts, sketches, and min and max unless asked for with `AggregateOptions.retract`): an
+   * aggregate over a retract stream is refused unless every one of its functions has it. The caller resets an accumulator none of whose values remain, so a
    * function need not tell an empty accumulator from one holding values that cancel out.
    */
   retract?(acc: A, value: unknown): A;
@@ -59,6 +59,13 @@ export interface AggregateFunction<A = unknown> {
   check?(acc: A, value: unknown): void;
   /** Throws a SluiceError when merging `b` into `a` would make the accumulator fail; changes nothing. */
   checkMerge?(a: A, b: A): void;
+  /**
+   * Throws a SluiceError when `value` (non-null) cannot be one `add` took into `acc` — a value of
+   * another kind than the group's, which `check` refused when its record came — so that the
+   * retraction of a record that was a dead letter is one too, instead of taking back values its
+   * record never gave; changes nothing. Absent when every such value can be taken back.
+   */
+  checkRetract?(acc: A, value: unknown): void;
 }
 
 /** How an aggregate call is written: `count(*)`, `count(DISTINCT x)`, `percentile(x, 0.99)`. */
@@ -69,6 +76,12 @@ export interface AggregateOptions {
   star?: boolean;
   /** Constant arguments after the value, e.g. the fraction of `percentile(x, p)`. */
   params?: readonly unknown[];
+  /**
+   * The input retracts (an aggregate over an updating result): gives the form of the function
+   * that can take values back where it has one besides its append-only form (`min` and `max`,
+   * which then keep every distinct value with its count instead of one value).
+   */
+  retract?: boolean;
 }
 
 /** The range of a double, for messages. */

@@ -96,16 +96,17 @@ export const avg: AggregateFunction<[number, number]> = {
   checkMerge: (a, b) => checkSum(a[0], b[0], 'sum of the average'),
 };
 
-type Ordered = number | string;
+/** What min and max take: a finite number or a string. */
+export type Ordered = number | string;
 
 /** A value min/max can order: a finite number or a string; null for anything else. */
-function orderedValue(value: unknown): Ordered | null {
+export function orderedValue(value: unknown): Ordered | null {
   if (typeof value === 'string') return value;
   return typeof value === 'number' && value - value === 0 ? value : null;
 }
 
 /** Throws EXPR_EVAL unless `x` is of the same kind as the group's `acc`. */
-function checkKind(fn: string, acc: Ordered | null, x: unknown): void {
+export function checkKind(fn: string, acc: Ordered | null, x: unknown): void {
   if (acc === null || typeof acc === typeof x) return;
   const held = typeof acc === 'number' ? 'numbers' : 'strings';
   const text = String(x);

@@ -8,6 +8,7 @@ import { avg, countStar, countValues, first, last, max, min, sum } from './basic
 import { countDistinct, distinctOf } from './distinct.ts';
 import { approxCountDistinct } from './hyperloglog.ts';
 import { percentile, QUANTILE_EXACT_LIMIT } from './quantile-sketch.ts';
+import { maxRetract, minRetract } from './retractable-extremes.ts';
 
 interface AggregateDefinition {
   readonly name: string;
@@ -70,18 +71,19 @@ const definitions: readonly AggregateDefinition[] = [
     name: 'min',
     signature: 'min(x)',
     summary:
-      "Smallest value; NULL when there are none. Takes finite numbers or strings, one kind per group: a value of another kind than the group's first (a string such as '7' among numbers), a boolean or an object is an error for its record (dead letter; give the values one kind with CAST). NULL or a missing field is skipped.",
+      "Smallest value; NULL when there are none. Takes finite numbers or strings, one kind per group: a value of another kind than the group's first (a string such as '7' among numbers), a boolean or an object is an error for its record (dead letter; give the values one kind with CAST). NULL or a missing field is skipped. Over an updating input (a GROUP BY of a GROUP BY, an aggregate over a regular join) it keeps each distinct value of the group with its count, so that an update or delete can take a value back: state per group grows with its number of distinct values.",
     params: 0,
     distinct: 'same',
-    build: () => min,
+    build: (o) => (o.retract ? minRetract : min),
   },
   {
     name: 'max',
     signature: 'max(x)',
-    summary: 'Largest value; NULL when there are none. Takes values as min does.',
+    summary:
+      'Largest value; NULL when there are none. Takes values, and keeps them over an updating input, as min does.',
     params: 0,
     distinct: 'same',
-    build: () => max,
+    build: (o) => (o.retract ? maxRetract : max),
   },
   {
     name: 'first',

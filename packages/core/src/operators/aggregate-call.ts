@@ -30,6 +30,8 @@ export interface CallContext {
   clock: Clock;
   /** The output field the call belongs to (for a call inside an expression, that expression's field). */
   field: string;
+  /** The input retracts: take the form of the function that can take values back (`AggregateOptions.retract`). */
+  retract?: boolean;
 }
 
 /** The first aggregate call in `e` (pre-order), if any. */
@@ -139,8 +141,8 @@ function argumentReader(
 
 /** `fn` whose check failures name the call's field and text. */
 function locatedChecks(fn: AggregateFunction, refusals: Refusals): AggregateFunction {
-  const { check, checkMerge } = fn;
-  if (check === undefined && checkMerge === undefined) return fn;
+  const { check, checkMerge, checkRetract } = fn;
+  if (check === undefined && checkMerge === undefined && checkRetract === undefined) return fn;
   return {
     ...fn,
     ...(check && {
@@ -156,6 +158,15 @@ function locatedChecks(fn: AggregateFunction, refusals: Refusals): AggregateFunc
       checkMerge(a: unknown, b: unknown) {
         try {
           checkMerge(a, b);
+        } catch (err) {
+          throw refusals.located(err);
+        }
+      },
+    }),
+    ...(checkRetract && {
+      checkRetract(acc: unknown, value: unknown) {
+        try {
+          checkRetract(acc, value);
         } catch (err) {
           throw refusals.located(err);
         }
@@ -194,7 +205,12 @@ export function compileAggregateCall(name: string, call: CallExpr, context: Call
   });
   let fn: AggregateFunction;
   try {
-    fn = aggregateFunction(call.name, { distinct: call.distinct, star: call.star, params });
+    fn = aggregateFunction(call.name, {
+      distinct: call.distinct,
+      star: call.star,
+      params,
+      ...(context.retract ? { retract: true } : {}),
+    });
   } catch (err) {
     if (err instanceof SluiceError) throw new SluiceError(err.code, err.message, { step, path });
     throw err;

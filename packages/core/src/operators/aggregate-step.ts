@@ -70,7 +70,7 @@ export const windowConfig = Type.Unsafe<WindowConfig>(
     {
       description:
         `The window: ${windowKindNames()}. ` +
-        'Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it. Without a window it also reads a retract stream (a table’s changes) when every aggregate is `count`, `sum` or `avg`: an update-before or delete takes its row back, and a key left with no row is deleted.',
+        'Without a window the step keeps one result per key and emits its changes as they happen (a retract changelog: the first result of a key as an insert, then each change as an update-before of the old result and an update-after of the new one), so only steps and sinks that take updates may follow it. Without a window it also reads a retract stream (a table’s changes) when every aggregate is `count`, `sum`, `avg`, `min` or `max`: an update-before or delete takes its row back, and a key left with no row is deleted (`min` and `max` then keep each distinct value of a key with its count, so a key’s state grows with its number of distinct values).',
     },
   ),
 );
@@ -147,6 +147,8 @@ interface FieldOptions {
   expression: (path: string) => Expr;
   /** Whether results have `window_start` and `window_end` for expressions to read (default true). */
   windowBounds?: boolean;
+  /** The input retracts: the calls take their retractable forms (`AggregateOptions.retract`). */
+  retract?: boolean;
 }
 
 /**
@@ -166,6 +168,7 @@ export function compileAggregateFields(
   options: FieldOptions & { keyFields: readonly string[] },
 ): OutputField[] {
   const { step, keyFields } = options;
+  const retract = options.retract === true;
   const bounds = options.windowBounds === false ? [] : ['window_start', 'window_end'];
   const readable = new Set([...keyFields, ...bounds]);
   let prefix = '$agg';
@@ -175,7 +178,7 @@ export function compileAggregateFields(
     const path = `fields.${name}`;
     const expr = options.expression(path);
     if (expr.kind === 'call' && isAggregateCall(expr))
-      return compileAggregateCall(name, expr, { step, clock: options.clock, field: name });
+      return compileAggregateCall(name, expr, { step, clock: options.clock, field: name, retract });
     if (findAggregateCall(expr) === undefined) {
       throw new SluiceError(
         'PLAN_TYPE_ERROR',
@@ -189,7 +192,12 @@ export function compileAggregateFields(
         const call = formatExpression(e);
         let a = hidden.get(call);
         if (a === undefined) {
-          a = compileAggregateCall(`${prefix}${hidden.size}`, e, { step, clock: options.clock, field: name });
+          a = compileAggregateCall(`${prefix}${hidden.size}`, e, {
+            step,
+            clock: options.clock,
+            field: name,
+            retract,
+          });
           hidden.set(call, a);
         }
         if (!aggregates.includes(a)) aggregates.push(a);
@@ -216,7 +224,7 @@ export function compileAggregateFields(
 
 /**
  * Whether every aggregate call of `fields` can take a value back (`AggregateFunction.retract`:
- * count, sum, avg), so that an aggregate without a window can read a retract stream. Fields that
+ * count, sum, avg, and min and max in their retractable forms), so that an aggregate without a window can read a retract stream. Fields that
  * do not parse count as not: their error is reported where they are compiled.
  */
 function retractable(fields: { readonly [field: string]: string }): boolean {
@@ -228,7 +236,9 @@ function retractable(fields: { readonly [field: string]: string }): boolean {
   try {
     for (const text of Object.values(fields)) collect(parseExpression(text));
     return calls.every(
-      (c) => aggregateFunction(c.name, { distinct: c.distinct, star: c.star }).retract !== undefined,
+      (c) =>
+        aggregateFunction(c.name, { distinct: c.distinct, star: c.star, retract: true }).retract !==
+        undefined,
     );
   } catch {
     return false;
@@ -330,6 +340,7 @@ export const aggregateStep = defineStep({
       expression: step.expression,
       keyFields: keyFields ?? [],
       windowBounds: cfg.window !== undefined,
+      retract: cfg.window === undefined && step.inputModes?.includes('retract') === true,
     });
     if (fields.length === 0) {
       throw new SluiceError('CONFIG_INVALID', 'aggregate needs at least one entry in `fields`', {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { decodeValue, encodeValue } from '../checkpoint/value-codec.ts';
 import type { Operator } from '../operator.ts';
-import type { Batch, Row } from '../record.ts';
+import type { Batch, Row, RowKind } from '../record.ts';
 import { KeyedStateStore, type KeyGroupFilter, keyGroupOfKey } from '../runtime/keyed-state.ts';
 import { ManualClock } from '../time.ts';
 import { CollectingOutput } from '../window/test-support.ts';
@@ -23,6 +23,8 @@ export interface KeyedScenario {
   readonly watermarks?: readonly number[];
   /** `key_by` keys of the records; absent: unkeyed batches. */
   readonly keys?: readonly string[];
+  /** Row kinds of the records (`Batch.kinds`: a retract stream); absent: inserts. */
+  readonly kinds?: readonly RowKind[];
   /**
    * Processing time of the records of each block of `block` records (batches never cross a
    * block, so every batch size sees the same clock); absent: 0.
@@ -77,6 +79,7 @@ function feed(
     };
     if (scenario.watermarks) batch.watermarks = part.map((i) => scenario.watermarks![i]);
     if (scenario.keys) batch.keys = part.map((i) => scenario.keys![i]);
+    if (scenario.kinds) batch.kinds = part.map((i) => scenario.kinds![i]);
     clock.set(scenario.clockAt?.(indexes[s]) ?? 0);
     op.onProcessingTime?.(clock.now(), out);
     op.processBatch(batch, out);

@@ -204,7 +204,7 @@ class UpdatingAggregate implements Operator {
       if (fixed !== undefined)
         throw new SluiceError(
           'CONFIG_INVALID',
-          `aggregate step '${config.stepId}' reads an updating stream, so each of its aggregates must be able to take a value back; ${fixed.fn.name} (field '${fixed.name}') cannot: use count, sum or avg`,
+          `aggregate step '${config.stepId}' reads an updating stream, so each of its aggregates must be able to take a value back; ${fixed.fn.name} (field '${fixed.name}') cannot: use count, sum, avg, min or max`,
           { step: config.stepId, path: 'fields' },
         );
     }
@@ -293,6 +293,7 @@ class UpdatingAggregate implements Operator {
         entry = state.get(key);
         if (!takeBack && entry !== undefined && checked.length > 0)
           checkAdd(functions, checked, entry.accumulators, values);
+        else if (takeBack && entry !== undefined) this.#checkRetract(entry.accumulators, values);
       } catch (err) {
         out.deadLetter(batch, i, toSluiceError(err, 'USER_FUNCTION_FAILED', { step: this.#config.stepId }));
         continue;
@@ -359,6 +360,18 @@ class UpdatingAggregate implements Operator {
     entry.rows = (entry.rows ?? 0) + 1;
     const held = entry.held!;
     for (let j = 0; j < values.length; j++) if (this.#holds(j, values[j])) held[j]++;
+  }
+
+  /**
+   * Throws when a retraction carries a value an aggregate cannot have taken (`checkRetract`): the
+   * row was a dead letter when it came, so its retraction is one too and changes nothing.
+   */
+  #checkRetract(accumulators: readonly unknown[], values: readonly unknown[]): void {
+    const functions = this.#functions;
+    for (let j = 0; j < functions.length; j++) {
+      const value = values[j];
+      if (value !== null && value !== undefined) functions[j].checkRetract?.(accumulators[j], value);
+    }
   }
 
   /** Whether aggregate `j` takes `value` (count(*) takes every row; the others non-null values). */

@@ -156,20 +156,23 @@ describe('an aggregate over a retract stream', () => {
       if (kind === INSERT || kind === UPDATE_AFTER) rows.set(row.id, row);
       else rows.delete(row.id);
     }
-    const totals = new Map<string, { n: number; sum: number }>();
+    const totals = new Map<string, { n: number; sum: number; lo: number; hi: number }>();
     for (const r of rows.values()) {
-      const t = totals.get(String(r.region)) ?? { n: 0, sum: 0 };
+      const a = Number(r.amount);
+      const t = totals.get(String(r.region)) ?? { n: 0, sum: 0, lo: a, hi: a };
       t.n++;
-      t.sum += Number(r.amount);
+      t.sum += a;
+      t.lo = Math.min(t.lo, a);
+      t.hi = Math.max(t.hi, a);
       totals.set(String(r.region), t);
     }
     return [...totals.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([region, t]) => ({ region, orders: t.n, revenue: t.sum, mean: t.sum / t.n }));
+      .map(([region, t]) => ({ region, orders: t.n, revenue: t.sum, mean: t.sum / t.n, lo: t.lo, hi: t.hi }));
   }
 
   for (const batch of [1, 7, 1024]) {
-    test(`takes each update-before and delete back: the totals of the final table (batches of ${batch})`, async () => {
+    test(`takes each update-before and delete back, min and max too: the totals of the final table (batches of ${batch})`, async () => {
       const dir = await h.dir();
       const count = 600;
       const yaml = `
@@ -181,7 +184,7 @@ steps:
   - id: totals
     type: aggregate
     key: [region]
-    fields: { orders: count(*), revenue: sum(amount), mean: avg(amount) }
+    fields: { orders: count(*), revenue: sum(amount), mean: avg(amount), lo: min(amount), hi: max(amount) }
 sinks:
   out: { type: file, path: ./out/totals.jsonl, changelog: debezium }
 `;
@@ -278,11 +281,11 @@ sinks:
   test('an aggregate whose functions cannot take a value back refuses a retract stream', async () => {
     const dir = await h.dir();
     const yaml = `
-name: retract-aggregate-min
+name: retract-aggregate-first
 sources:
   in: { type: table_changes, batch: 5, count: 10, event_time: { field: ts } }
 steps:
-  - { id: lowest, type: aggregate, key: [region], fields: { low: min(amount) } }
+  - { id: lowest, type: aggregate, key: [region], fields: { low: first(amount) } }
 sinks:
   out: { type: discard }
 `;
