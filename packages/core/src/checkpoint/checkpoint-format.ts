@@ -25,7 +25,7 @@ import { deserialize } from 'node:v8';
 import { SluiceError } from '../errors.ts';
 import type { PipelineFingerprint } from './fingerprint.ts';
 import { DEPTH_LIMIT, findUnstorable, formatStatePath } from './state-path.ts';
-import { decodeValue, encodeValue, type PartSizes } from './value-codec.ts';
+import { decodeValue, encodeValue } from './value-codec.ts';
 
 /** A consistent snapshot of a job, taken at a batch boundary. */
 export interface CheckpointData {
@@ -88,6 +88,13 @@ const CHECKSUM_OFFSET = 24;
 const CODEC_DEPTH = DEPTH_LIMIT + 3;
 
 /**
+ * Bytes by part and entry (`value-codec.ts`'s `PartSizes`, written out here so that this public
+ * declaration does not reach the codec's, which name Node's `Buffer`: the published types need
+ * no `@types/node`).
+ */
+export type CheckpointPartSizes = { [part: string]: { [key: string]: number } };
+
+/**
  * Encodes and frames a checkpoint (format version 2). Synchronous, so live operator state (Maps
  * the operators keep mutating) is captured exactly as it is at the call; the returned bytes own no
  * shared memory. Throws CHECKPOINT_STATE_INVALID naming the step and the path of a value the
@@ -97,7 +104,7 @@ const CODEC_DEPTH = DEPTH_LIMIT + 3;
  * names as they are written (`{ operators: {}, sinks: {} }` → the bytes of each step's snapshot
  * and each sink's state), at no cost beyond the encode.
  */
-export function encodeCheckpoint(data: CheckpointData, sizes?: PartSizes): Uint8Array {
+export function encodeCheckpoint(data: CheckpointData, sizes?: CheckpointPartSizes): Uint8Array {
   let encoded: ReturnType<typeof encodeValue>;
   try {
     encoded = encodeValue(data, CHECKPOINT_HEADER_BYTES, CODEC_DEPTH, sizes);
