@@ -3,15 +3,12 @@
  */
 
 import Type from 'typebox';
-import { SluiceError } from '../errors.ts';
-import { compileExpression } from '../expr/index.ts';
 import { withFields } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { compileKey, keyExpressions, keyOwn, rankedBy } from './key-by.ts';
+import { compileOrderBy, orderByExpressions, orderByPaths } from './order-by.ts';
 import { parseTtl, ttlDescription } from './state-ttl.ts';
-import { createTopN, type OrderTerm } from './top-n.ts';
-
-const ORDER_TERM = /^(.*?)(?:\s+(asc|desc))?\s*$/is;
+import { createTopN } from './top-n.ts';
 
 export const topNStep = defineStep({
   type: 'top_n',
@@ -64,18 +61,11 @@ export const topNStep = defineStep({
   // An order_by term's expression is its text without the direction; an empty one is refused by `create`.
   expressions: (cfg) => ({
     ...keyExpressions(cfg.key),
-    ...Object.fromEntries(
-      cfg.order_by
-        .map((text, i) => [`order_by[${i}]`, ORDER_TERM.exec(text)![1]])
-        .filter(([, expr]) => expr.trim() !== ''),
-    ),
+    ...orderByExpressions(cfg.order_by),
   }),
   schema(cfg, [input], ctx) {
     for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
-    cfg.order_by.forEach((text, i) => {
-      const [, expr] = ORDER_TERM.exec(text)!;
-      if (expr.trim() !== '') ctx.check(`order_by[${i}]`, input);
-    });
+    for (const path of orderByPaths(cfg.order_by)) ctx.check(path, input);
     return cfg.rank_field === undefined
       ? input
       : withFields(input, [{ name: cfg.rank_field, type: 'number' }]);
@@ -97,18 +87,7 @@ export const topNStep = defineStep({
     return partition === undefined ? { unique } : { partition, unique };
   },
   create(cfg, step) {
-    const orderBy: OrderTerm[] = cfg.order_by.map((text, i) => {
-      const [, expr, direction] = ORDER_TERM.exec(text)!;
-      if (expr.trim() === '') {
-        throw new SluiceError('CONFIG_INVALID', `order_by term '${text}' has no expression`, {
-          step: step.id,
-          path: `order_by[${i}]`,
-        });
-      }
-      const path = `order_by[${i}]`;
-      const compiled = compileExpression(step.expression(path), { step: step.id, path, clock: step.clock });
-      return { text, value: compiled.evaluate, descending: direction?.toLowerCase() === 'desc' };
-    });
+    const orderBy = compileOrderBy(cfg.order_by, step);
     return createTopN({
       stepId: step.id,
       ...(cfg.key ? { keyFn: compileKey(cfg.key.length, step) } : {}),

@@ -4,15 +4,11 @@
  */
 
 import Type from 'typebox';
-import { SluiceError } from '../errors.ts';
-import { compileExpression } from '../expr/index.ts';
 import { withFields } from '../plan/schema.ts';
 import { defineStep } from '../spec.ts';
 import { compileKey, keyExpressions } from './key-by.ts';
-import type { OrderTerm } from './rank-order.ts';
+import { compileOrderBy, orderByExpressions, orderByPaths } from './order-by.ts';
 import { createWindowTopN } from './window-top-n.ts';
-
-const ORDER_TERM = /^(.*?)(?:\s+(asc|desc))?\s*$/is;
 
 export const windowTopNStep = defineStep({
   type: 'window_top_n',
@@ -65,17 +61,11 @@ export const windowTopNStep = defineStep({
   example: 'type: window_top_n\norder_by: [bids DESC]\nn: 3\nrank_field: rn',
   expressions: (cfg) => ({
     ...keyExpressions(cfg.key),
-    ...Object.fromEntries(
-      cfg.order_by
-        .map((text, i) => [`order_by[${i}]`, ORDER_TERM.exec(text)![1]])
-        .filter(([, expr]) => expr.trim() !== ''),
-    ),
+    ...orderByExpressions(cfg.order_by),
   }),
   schema(cfg, [input], ctx) {
     for (const i of (cfg.key ?? []).keys()) ctx.check(`key[${i}]`, input);
-    cfg.order_by.forEach((text, i) => {
-      if (ORDER_TERM.exec(text)![1].trim() !== '') ctx.check(`order_by[${i}]`, input);
-    });
+    for (const path of orderByPaths(cfg.order_by)) ctx.check(path, input);
     return cfg.rank_field === undefined
       ? input
       : withFields(input, [{ name: cfg.rank_field, type: 'number' }]);
@@ -96,17 +86,7 @@ export const windowTopNStep = defineStep({
     return { partition: { kind: 'none' }, unique };
   },
   create(cfg, step) {
-    const orderBy: OrderTerm[] = cfg.order_by.map((text, i) => {
-      const [, expr, direction] = ORDER_TERM.exec(text)!;
-      const path = `order_by[${i}]`;
-      if (expr.trim() === '')
-        throw new SluiceError('CONFIG_INVALID', `order_by term '${text}' has no expression`, {
-          step: step.id,
-          path,
-        });
-      const compiled = compileExpression(step.expression(path), { step: step.id, path, clock: step.clock });
-      return { text, value: compiled.evaluate, descending: direction?.toLowerCase() === 'desc' };
-    });
+    const orderBy = compileOrderBy(cfg.order_by, step);
     const operator = createWindowTopN({
       stepId: step.id,
       ...(cfg.key ? { keyFn: compileKey(cfg.key.length, step) } : {}),
