@@ -4,9 +4,10 @@
 
 import Type from 'typebox';
 import { SluiceError } from '../errors.ts';
+import { describePartition } from '../plan/keys.ts';
 import { defineStep } from '../spec.ts';
 import { parseDuration } from '../time.ts';
-import { compileKey, keyExpressions } from './key-by.ts';
+import { compileKey, keyExpressions, keyOwn } from './key-by.ts';
 import { createPatternOperator } from './pattern.ts';
 import {
   type Absence,
@@ -139,6 +140,18 @@ export const patternStep = defineStep({
   ],
   outputs: (cfg) => (cfg.timeouts === 'side_output' ? ['timeouts'] : []),
   state: ['key', 'stages', 'within', 'skip', 'skip_to'],
+  // Each output record carries the key it was matched under (its own `key` fields, which it
+  // outputs, else the upstream `key_by` key, whose fields it does not); several matches of one
+  // key are several rows, so no unique key.
+  key(cfg, [input], ctx) {
+    if (cfg.key !== undefined) return { partition: keyOwn(cfg.key, ctx.expression) };
+    const p = input.partition;
+    if (p === undefined || p.kind === 'none' || p.kind === 'opaque')
+      return p === undefined ? {} : { partition: p };
+    return {
+      partition: { kind: 'opaque', why: `${describePartition(p)}, which step '${ctx.step}' does not output` },
+    };
+  },
   example: [
     'type: pattern',
     'key: [user]',

@@ -194,6 +194,22 @@ describe('unique keys', () => {
     assert.deepEqual(k.upstream, { partition: byFields('customer_id'), unique: [['customer_id', 'r']] });
   });
 
+  test('pattern: keyed by its own key fields, which it outputs; an upstream key it does not output is opaque', () => {
+    const stages = "stages: [{ name: A, where: 'amount > 10' }]";
+    const k = keys(
+      [
+        `  - { id: own, type: pattern, input: orders, key: [region], ${stages} }`,
+        '  - { id: k, type: key_by, input: orders, key: [customer_id] }',
+        `  - { id: upstream, type: pattern, input: k, ${stages} }`,
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(k.own, { partition: byFields('region') });
+    assert.deepEqual(k.upstream, {
+      partition: { kind: 'opaque', why: "key [customer_id], which step 'upstream' does not output" },
+    });
+  });
+
   test('deduplicate is unique on its key; a map keeps a unique key it passes through', () => {
     const k = keys(
       [
