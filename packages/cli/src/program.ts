@@ -138,6 +138,10 @@ A run in which every record read became a dead letter ends with a warning (exit 
       'The SQL shell: with no script on a terminal, an interactive session (statements over several lines ended by ;, history, Tab completion, SELECT results shown live, INSERT INTO jobs in the background); a script, or statements piped to stdin, run in order with results printed in tableau form.',
     )
     .argument('[script]', 'a .sql file of statements to run instead of the interactive shell')
+    .option(
+      '--explain',
+      "print the plan of the script's job (its INSERT INTO statements, as EXPLAIN prints them: steps, keys, state, changelog modes, watermarks) without running it",
+    )
     .addHelpText(
       'after',
       `
@@ -146,9 +150,9 @@ lists its statements. SET 'sql-client.execution.result-mode' = 'table' | 'change
 chooses how a SELECT is shown; Ctrl-C stops a running SELECT, Ctrl-D or QUIT; ends the shell
 (stopping its jobs). Exit codes: 0 done, 1 a statement of a script or of piped input failed.`,
     )
-    .action(async (file: string | undefined) => {
+    .action(async (file: string | undefined, opts: { explain?: boolean }) => {
       endQuietlyWhenStdoutCloses();
-      process.exitCode = await sqlCommand(file);
+      process.exitCode = await sqlCommand(file, opts);
     });
 
   program

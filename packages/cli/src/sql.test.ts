@@ -88,6 +88,36 @@ test('sluice run prints the plan of an EXPLAIN and runs nothing when the script 
   assert.equal(existsSync(join(dir, 'out/per-region.jsonl')), false, 'an EXPLAIN ran its query');
 });
 
+test('sluice sql --explain prints the plan of the job its INSERTs make, all of them as one job, and runs nothing', async (t) => {
+  const dir = await tempDir(t, 'sluice-sql-explain-option-');
+  await writeFile(join(dir, 'orders.jsonl'), `${orders.map((o) => JSON.stringify(o)).join('\n')}\n`);
+  const [head, tail] = script.split('INSERT INTO');
+  // A second INSERT, after a view it reads, in the same job as the first.
+  const second = `CREATE TABLE big (region STRING, amount DOUBLE) WITH ('connector' = 'file', 'path' = './out/big.jsonl');
+CREATE VIEW large AS SELECT upper_region AS region, amount FROM normalized WHERE amount > 5;
+INSERT INTO big SELECT region, amount FROM large;
+`;
+  await writeFile(join(dir, 'query.sql'), `${head}${view}\nINSERT INTO${tail}${second}`);
+  const run = await runCli(['sql', '--explain', 'query.sql'], dir);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^== EXPLAIN INSERT INTO per_region, big \(line 14, column 1\) ==$/m);
+  assert.match(run.stdout, /step per_region-aggregate \(aggregate\) ← normalized-select → append-only/);
+  assert.match(run.stdout, /sink big \(file\) ← large-select: takes the append-only stream/);
+  // The view both INSERTs read is planned once: one source.
+  assert.equal(run.stdout.match(/^source /gm)?.length, 1, run.stdout);
+  assert.equal(existsSync(join(dir, 'out')), false, 'sluice sql --explain ran the script');
+
+  await writeFile(join(dir, 'broken.sql'), `${head}INSERT INTO per_region SELECT nope FROM orders;\n`);
+  const failed = await runCli(['sql', '--explain', 'broken.sql'], dir);
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /broken\.sql:\d+:\d+: .*'nope'/);
+
+  await writeFile(join(dir, 'tables.sql'), head);
+  const nothing = await runCli(['sql', '--explain', 'tables.sql'], dir);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /nothing to explain: the script has no INSERT INTO and no EXPLAIN/);
+});
+
 test('sluice run loads @sluice/ml for a script with CREATE MODEL: ML_PREDICT learns as the YAML learn_predict step does', async (t) => {
   const dir = await tempDir(t, 'sluice-sql-model-');
   // Readings whose class follows a known two-level tree over a and b.

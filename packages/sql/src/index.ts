@@ -64,6 +64,33 @@ export function explainSql(
   };
 }
 
+/**
+ * The plan in words of the job a script runs (`sluice sql --explain`): its `INSERT INTO`
+ * statements (a statement set's too) explained together, as one job, after the script's own
+ * `EXPLAIN`s. Throws CONFIG_INVALID when the script has neither, and what compiling and resolving
+ * throw, with file, line and column.
+ */
+export function explainScript(text: string, file: string, options: SqlOptions): string {
+  const positions = new Positions(text, file);
+  const statements = parseScript(text, positions);
+  const inserts = statements.filter((s) => s.kind === 'insert');
+  if (inserts.length === 0 && !statements.some((s) => s.kind === 'explain'))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      'nothing to explain: the script has no INSERT INTO and no EXPLAIN',
+      {
+        file,
+      },
+    );
+  // The inserts are planned where the last of them stands, after every statement they may read.
+  const last = inserts.at(-1);
+  const job: Explain | undefined = last && { kind: 'explain', inserts, start: inserts[0].start };
+  const rewritten = statements.flatMap((s) => (s.kind !== 'insert' ? [s] : s === last && job ? [job] : []));
+  const explained = new Map<Explain, string[]>();
+  const plan = planStatements(rewritten, file, options.registry, positions, explained);
+  return explainPlan(plan, explained, options.registry, positions);
+}
+
 /** Where `compileQuery` and `explainQuery` send a query's rows: a table name no script uses, and a sink type. */
 export interface QueryTarget {
   readonly into: string;
