@@ -148,6 +148,7 @@ export {
   functionDocs,
   isAggregateCall,
   isUserFunction,
+  isVolatileFunction,
   mapChildren,
   parseExpression,
   parseExpressionFrom,

@@ -11,6 +11,7 @@ import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from
 import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
 import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
+import { pushFilters } from './pushdown.ts';
 import type { JoinPlanner, LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { type Bound, boundText, planWindowInputs, resultsWindow } from './window-join.ts';
 
@@ -194,7 +195,7 @@ export function planJoin(
     );
   // Two window aggregates' results joined on their bounds (Nexmark q8): a window join too.
   const window = windowed ?? resultsWindow(p, join, [sides[0].relation, sides[1].relation] as const);
-  const scope = new JoinScope(
+  let scope = new JoinScope(
     p,
     sides,
     source,
@@ -239,6 +240,30 @@ export function planJoin(
       }
     }
     kept.push(c);
+  }
+  // WHERE's conjuncts that read one side only filter that side's rows before the join.
+  const where = q.where === undefined ? [] : conjuncts(q.where.expr);
+  const pushed =
+    windowed === undefined && window === undefined && join.asOf === undefined
+      ? pushFilters(join, scope, [...residual, ...where])
+      : undefined;
+  let filters = [...residual, ...(q.where ? [q.where.expr] : [])];
+  if (pushed !== undefined && pushed.after.length < residual.length + where.length) {
+    filters = [...pushed.after];
+    const filtered = sides.map((s, i) => {
+      const own = pushed.sides[i];
+      if (own.length === 0) return s;
+      const ref = `${id}-${i === 0 ? 'left' : 'right'}-where`;
+      const text = own.map((f) =>
+        own.length === 1 ? scope.rewrite(f, true) : `(${scope.rewrite(f, true)})`,
+      );
+      p.addStep({ id: ref, type: 'filter', inputs: [s.relation.ref], config: { where: text.join(' AND ') } });
+      p.locate(ref, '', own[0].start);
+      p.locate(ref, 'where', own[0].start);
+      return { ...s, relation: { ...s.relation, ref } };
+    }) as [Side, Side];
+    sides.splice(0, 2, ...filtered);
+    scope = new JoinScope(p, sides, source);
   }
   if (!keyed)
     p.fail(
@@ -309,7 +334,6 @@ export function planJoin(
       : undefined;
   const made = updating ? { updating } : {};
   p.locate(step, '', join.start);
-  const filters = [...residual, ...(q.where ? [q.where.expr] : [])];
   if (filters.length === 0) {
     for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
     p.addStep({ id: step, type: 'join', inputs, config: { ...config, fields } });
@@ -318,16 +342,16 @@ export function planJoin(
   // WHERE filters the joined pairs (each side under its input id), then the projection.
   for (const f of filters) if (hasAggregate(f)) p.fail(f.start, 'WHERE cannot hold an aggregate');
   p.addStep({ id: step, type: 'join', inputs, config });
-  const where = `${id}-where`;
+  const after = `${id}-where`;
   const condition =
     filters.length === 1
       ? scope.rewrite(filters[0])
       : filters.map((f) => `(${scope.rewrite(f)})`).join(' AND ');
-  p.addStep({ id: where, type: 'filter', inputs: [step], config: { where: condition } });
-  p.locate(where, '', filters[0].start);
-  p.locate(where, 'where', filters[0].start);
+  p.addStep({ id: after, type: 'filter', inputs: [step], config: { where: condition } });
+  p.locate(after, '', filters[0].start);
+  p.locate(after, 'where', filters[0].start);
   const select = `${id}-select`;
-  p.addStep({ id: select, type: 'map', inputs: [where], config: { select: [], fields } });
+  p.addStep({ id: select, type: 'map', inputs: [after], config: { select: [], fields } });
   p.locate(select, '', output[0]?.start ?? q.start);
   for (const c of output) p.locate(select, `fields.${c.name}`, c.start);
   return { ref: select, columns: output.map((c) => c.name), fromSource: false, ...made };

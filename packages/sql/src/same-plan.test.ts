@@ -196,7 +196,7 @@ sinks:
   );
 });
 
-test('a LEFT JOIN with WHERE in SQL is the regular join, filter and map YAML writes', async () => {
+test('a LEFT JOIN with WHERE in SQL filters the kept side before the join and the padded side after it, as YAML would', async () => {
   await bothWays(
     `${table}${auctionsTable}
 CREATE TABLE sold (auction BIGINT, price DOUBLE, seller STRING)
@@ -204,24 +204,28 @@ WITH ('connector' = 'file', 'path' = './out/sold.jsonl', 'changelog' = 'debezium
 INSERT INTO sold
 SELECT b.auction, price, a.seller
 FROM bids AS b LEFT OUTER JOIN auctions a ON b.auction = a.id
-WHERE b.price >= 10;`,
+WHERE b.price >= 10 AND (a.seller IS NULL OR a.seller <> 'eli');`,
     `name: same
 ${source}${auctionsSource}
 steps:
+  - id: sold-left-where
+    type: filter
+    input: bids
+    where: price >= 10
   - id: sold-join
     type: join
-    input: [bids, auctions]
-    on: bids.auction = auctions.id
+    input: [sold-left-where, auctions]
+    on: '"sold-left-where".auction = auctions.id'
     kind: left
   - id: sold-where
     type: filter
-    where: bids.price >= 10
+    where: auctions.seller IS NULL OR auctions.seller <> 'eli'
   - id: sold-select
     type: map
     select: []
     fields:
-      auction: bids.auction
-      price: bids.price
+      auction: '"sold-left-where".auction'
+      price: '"sold-left-where".price'
       seller: auctions.seller
 sinks:
   sold: { type: file, path: ./out/sold.jsonl, changelog: debezium }

@@ -123,6 +123,14 @@ export function lookupFunction(name: string): FunctionSpec | undefined {
   return byName.get(name);
 }
 
+/**
+ * Whether the scalar function called `name` may give another result for the same arguments (the
+ * clock's `now()`, a user function defined `volatile`): a planner must not move or fold its calls.
+ */
+export function isVolatileFunction(name: string): boolean {
+  return byName.get(name.toLowerCase())?.volatile === true;
+}
+
 /** Every callable name, scalar and aggregate, for "did you mean" suggestions. */
 export function callableNames(): Iterable<string> {
   return [...byName.keys(), ...aggregateNames];

@@ -33,6 +33,7 @@ export {
   functionDocs,
   isAggregateCall,
   isUserFunction,
+  isVolatileFunction,
   type UserFunction,
 } from './functions.ts';
 export { type Token, type TokenizeOptions, tokenize } from './lexer.ts';
