@@ -167,6 +167,7 @@ test('Nexmark q19 in SQL (top 10 by price per auction, the rank selected) leaves
     'no auction has ten bids',
   );
   assert.deepEqual(q19, texts(expected));
+  assert.deepEqual(await runYaml('q19', true), q19);
 });
 
 test('Nexmark q20 in SQL (a regular join with a filter) pairs every bid with its auction of category 10', async () => {
@@ -198,6 +199,7 @@ test('Nexmark q20 in SQL (a regular join with a filter) pairs every bid with its
   const q20 = await runSql('q20', true);
   assert.ok(q20.length > 100, `q20 joined ${q20.length} bids`);
   assert.deepEqual(q20, texts(expected));
+  assert.deepEqual(await runYaml('q20', true), q20);
 });
 
 test('Nexmark q21 in SQL (CASE, REGEXP_EXTRACT) gives each bid with a known channel its channel id', async () => {
@@ -281,6 +283,7 @@ test('Nexmark q15 in SQL (GROUP BY DATE_FORMAT, COUNT(DISTINCT) with FILTER) cou
   const q15 = await runSql('q15', true);
   assert.ok(expected.every((r) => (r.rank1_bidders as number) > 0 && (r.rank3_auctions as number) > 0));
   assert.deepEqual(q15, texts(expected));
+  assert.deepEqual(await runYaml('q15', true), q15);
 });
 
 test('Nexmark q16 in SQL (q15 per channel, with max(DATE_FORMAT(…))) counts each channel’s day', async () => {
@@ -306,6 +309,7 @@ test('Nexmark q16 in SQL (q15 per channel, with max(DATE_FORMAT(…))) counts ea
   const q16 = await runSql('q16', true);
   assert.ok(expected.length > 1000, `${expected.length} channels`);
   assert.deepEqual(q16, texts(expected));
+  assert.deepEqual(await runYaml('q16', true), q16);
 });
 
 test('Nexmark q17 in SQL (GROUP BY auction, DATE_FORMAT) gives each auction’s day of bids and prices', async () => {
@@ -335,6 +339,7 @@ test('Nexmark q17 in SQL (GROUP BY auction, DATE_FORMAT) gives each auction’s 
   });
   const q17 = await runSql('q17', true);
   assert.deepEqual(q17, texts(expected));
+  assert.deepEqual(await runYaml('q17', true), q17);
 });
 
 test('Nexmark q11 in SQL (GROUP BY bidder, SESSION(…) with SESSION_START/END) counts each bidder’s sessions', async () => {
@@ -365,6 +370,7 @@ test('Nexmark q11 in SQL (GROUP BY bidder, SESSION(…) with SESSION_START/END) 
     'sessions of one bid and of many',
   );
   assert.deepEqual(q11, texts(expected));
+  assert.deepEqual(await runYaml('q11', false), q11);
 });
 
 /** Each auction with the highest price bid on it between its `dateTime` and `expires`, as q4 and q9 pair them. */
@@ -396,6 +402,7 @@ test('Nexmark q4 in SQL (a comma join filtered by time, its max per auction aver
   const q4 = await runSql('q4', true);
   assert.equal(expected.length, 5, 'five categories');
   assert.deepEqual(q4, texts(expected));
+  assert.deepEqual(await runYaml('q4', true), q4);
 });
 
 test('Nexmark q9 in SQL (ROW_NUMBER over a comma join, A.*) gives each auction with its winning bid', async () => {
@@ -415,6 +422,7 @@ test('Nexmark q9 in SQL (ROW_NUMBER over a comma join, A.*) gives each auction w
   const q9 = await runSql('q9', true);
   assert.ok(expected.length > 100, `${expected.length} auctions with bids`);
   assert.deepEqual(q9, texts(expected));
+  assert.deepEqual(await runYaml('q9', true), q9);
 });
 
 test('Nexmark q14 in SQL (a user-defined function, HOUR, CASE) gives the bids of a price range with their time of day and count of c', async () => {
