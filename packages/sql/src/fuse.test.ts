@@ -42,3 +42,30 @@ END;`);
   assert.ok(planned.some((s) => s.startsWith('map <- t-columns') || s.startsWith('map <- v-where')));
   assert.equal(planned.filter((s) => s.includes('<- v-select')).length, 2);
 });
+
+test('a table’s computed columns read by two filtered views are computed by each view after its filter', () => {
+  const planned = steps(`CREATE VIEW w AS SELECT k, c FROM t WHERE kind = 3;
+CREATE TABLE o (a BIGINT, c DOUBLE) WITH ('connector' = 'file', 'path' = './o.jsonl');
+CREATE TABLE p (k BIGINT, c DOUBLE) WITH ('connector' = 'file', 'path' = './p.jsonl');
+EXECUTE STATEMENT SET BEGIN
+INSERT INTO o SELECT a, c FROM v;
+INSERT INTO p SELECT k, c FROM w;
+END;`);
+  assert.deepEqual(planned, [
+    'filter <- t {"where":"kind = 2"}',
+    'filter <- t {"where":"kind = 3"}',
+    'map <- t-columns {"select":[],"fields":{"a":"r.a","c":"r.b * 2"}}',
+    'map <- t-columns-2 {"select":["k"],"fields":{"c":"r.b * 2"}}',
+  ]);
+});
+
+test('a shared map stays shared when one of its readers is not a filter that can move before it', () => {
+  const planned = steps(`CREATE TABLE o (a BIGINT) WITH ('connector' = 'file', 'path' = './o.jsonl');
+CREATE TABLE p (c DOUBLE) WITH ('connector' = 'file', 'path' = './p.jsonl');
+EXECUTE STATEMENT SET BEGIN
+INSERT INTO o SELECT a FROM v;
+INSERT INTO p SELECT c FROM t WHERE c > 1;
+END;`);
+  // The second filter reads c, which the map computes: it cannot go first, so the map is computed once.
+  assert.equal(planned.filter((s) => s.startsWith('map <- t ')).length, 1, planned.join('\n'));
+});
