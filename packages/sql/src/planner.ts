@@ -200,7 +200,12 @@ class Planner implements QueryPlanner {
     });
     const steps = [...this.#steps];
     fuseSteps(steps, this.#sinks);
-    const simplified = simplifyUnderFilters(steps);
+    // A CASE decided under a filter may be a copy of a field now, which lets its map fuse with the next.
+    let simplified = false;
+    while (simplifyUnderFilters(steps)) {
+      simplified = true;
+      fuseSteps(steps, this.#sinks);
+    }
     if (steps.length === this.#steps.length && !simplified) return planned;
     // Fused steps hold expressions from several places of the script, so an error in one would
     // point at the wrong place: a plan that does not resolve is given unfused, for resolution
