@@ -173,4 +173,52 @@ describe('binary field writers', () => {
       assert.equal(bytes.readBigInt64BE(i * 12 + 4), BigInt(v));
     });
   });
+  test("the byte-by-byte writers equal Buffer's own writeInt16BE, writeInt32BE, writeDoubleBE and utf8 write", () => {
+    const rows = new BinaryRows(1);
+    const expected: Buffer[] = [];
+    const field = (length: number, fill: (b: Buffer) => void): void => {
+      const b = Buffer.alloc(4 + length);
+      b.writeInt32BE(length, 0);
+      fill(b.subarray(4));
+      expected.push(b);
+    };
+    for (const v of [0, 1, -1, 255, 256, -32_768, 32_767, -129]) {
+      rows.int16(v);
+      field(2, (b) => b.writeInt16BE(v, 0));
+    }
+    for (const v of [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 65_536, -65_537, 16_777_216]) {
+      rows.int32(v);
+      field(4, (b) => b.writeInt32BE(v, 0));
+    }
+    for (const v of [0, -0, 1.5, -2.25e-300, 1e308, Number.NaN, Number.NEGATIVE_INFINITY, 5e-324]) {
+      rows.float64(v);
+      field(8, (b) => b.writeDoubleBE(v, 0));
+    }
+    const texts = [
+      '',
+      'a',
+      'x'.repeat(64),
+      'x'.repeat(65),
+      `${'a'.repeat(63)}é`,
+      'é',
+      '😀 ✓',
+      'z'.repeat(70_000),
+    ];
+    for (const t of texts) {
+      rows.text(t);
+      field(Buffer.byteLength(t), (b) => b.write(t, 0, 'utf8'));
+      rows.text(t, 1);
+      field(1 + Buffer.byteLength(t), (b) => {
+        b[0] = 1;
+        b.write(t, 1, 'utf8');
+      });
+    }
+    rows.fields(10);
+    rows.null();
+    const tail = Buffer.alloc(6);
+    tail.writeInt16BE(10, 0);
+    tail.writeInt32BE(-1, 2);
+    expected.push(tail);
+    assert.deepEqual(Buffer.from(rows.bytes), Buffer.concat(expected));
+  });
 });

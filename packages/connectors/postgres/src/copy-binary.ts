@@ -23,7 +23,20 @@ const TWO_32 = 4_294_967_296;
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 
-/** Rows in COPY's binary format, into a buffer that grows as needed. */
+/** A double's bytes, read in the machine's order (`LITTLE_ENDIAN`) and written big-endian. */
+const DOUBLE = new Float64Array(1);
+const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Text up to this many UTF-16 units is written by a loop while it is ASCII, longer text by Buffer#write. */
+const SHORT = 64;
+
+/**
+ * Rows in COPY's binary format, into a buffer that grows as needed. Its integers are written
+ * byte by byte rather than by `Buffer#writeInt32BE` and its kin, whose argument checks were the
+ * largest part of the encoding's profile, and short ASCII text by a loop rather than a call into
+ * the binding (the same as `Buffer#write` for it, without the call's cost).
+ */
 export class BinaryRows {
   #buffer: Buffer;
   #at = 0;
@@ -62,27 +75,32 @@ export class BinaryRows {
 
   /** A row's field count. */
   fields(count: number): void {
-    this.#room(2).writeInt16BE(count, this.#at);
-    this.#at += 2;
+    const b = this.#room(2);
+    const at = this.#at;
+    b[at] = count >>> 8;
+    b[at + 1] = count;
+    this.#at = at + 2;
   }
 
   /** SQL NULL: a field length of -1. */
   null(): void {
-    this.#room(4).writeInt32BE(-1, this.#at);
+    put32(this.#room(4), this.#at, -1);
     this.#at += 4;
   }
 
   int16(value: number): void {
     const b = this.#room(6);
-    b.writeInt32BE(2, this.#at);
-    b.writeInt16BE(value, this.#at + 4);
-    this.#at += 6;
+    const at = this.#at;
+    put32(b, at, 2);
+    b[at + 4] = value >>> 8;
+    b[at + 5] = value;
+    this.#at = at + 6;
   }
 
   int32(value: number): void {
     const b = this.#room(8);
-    b.writeInt32BE(4, this.#at);
-    b.writeInt32BE(value, this.#at + 4);
+    put32(b, this.#at, 4);
+    put32(b, this.#at + 4, value);
     this.#at += 8;
   }
 
@@ -90,29 +108,33 @@ export class BinaryRows {
   int64(value: number): void {
     const b = this.#room(12);
     const high = Math.floor(value / TWO_32);
-    b.writeInt32BE(8, this.#at);
-    b.writeInt32BE(high, this.#at + 4);
-    b.writeUInt32BE(value - high * TWO_32, this.#at + 8);
-    this.#at += 12;
+    const at = this.#at;
+    put32(b, at, 8);
+    put32(b, at + 4, high);
+    put32(b, at + 8, value - high * TWO_32);
+    this.#at = at + 12;
   }
 
   bigint64(value: bigint): void {
     const b = this.#room(12);
-    b.writeInt32BE(8, this.#at);
+    put32(b, this.#at, 8);
     b.writeBigInt64BE(value, this.#at + 4);
     this.#at += 12;
   }
 
   float64(value: number): void {
     const b = this.#room(12);
-    b.writeInt32BE(8, this.#at);
-    b.writeDoubleBE(value, this.#at + 4);
-    this.#at += 12;
+    const at = this.#at;
+    put32(b, at, 8);
+    DOUBLE[0] = value;
+    if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) b[at + 4 + i] = DOUBLE_BYTES[7 - i] as number;
+    else for (let i = 0; i < 8; i++) b[at + 4 + i] = DOUBLE_BYTES[i] as number;
+    this.#at = at + 12;
   }
 
   bool(value: boolean): void {
     const b = this.#room(5);
-    b.writeInt32BE(1, this.#at);
+    put32(b, this.#at, 1);
     b[this.#at + 4] = value ? 1 : 0;
     this.#at += 5;
   }
@@ -120,14 +142,34 @@ export class BinaryRows {
   /** UTF-8 text, after `prefix` bytes (jsonb's version byte). */
   text(value: string, prefix?: number): void {
     const extra = prefix === undefined ? 0 : 1;
+    const n = value.length;
     // At most 3 bytes per UTF-16 unit; the length is written once the text is.
-    const b = this.#room(4 + extra + value.length * 3);
+    const b = this.#room(4 + extra + n * 3);
     const start = this.#at + 4;
     if (prefix !== undefined) b[start] = prefix;
-    const length = extra + b.write(value, start + extra, 'utf8');
-    b.writeInt32BE(length, this.#at);
+    const body = start + extra;
+    let length = -1;
+    if (n <= SHORT) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[body + i] = c;
+      }
+      if (i === n) length = extra + n;
+    }
+    if (length < 0) length = extra + b.write(value, body, 'utf8');
+    put32(b, this.#at, length);
     this.#at = start + length;
   }
+}
+
+/** A 32-bit integer (signed or not: the same bytes) big-endian at `at`. */
+function put32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
 }
 
 /**

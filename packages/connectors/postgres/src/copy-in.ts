@@ -53,11 +53,18 @@ export class CopyIn implements pg.Submittable {
   #start: () => void = () => {};
   #resolve: () => void = () => {};
   #reject: (err: unknown) => void = () => {};
+  /** Called once when the COPY is over (completed or failed), before `end` resolves. */
+  readonly #onSettled: ((copy: CopyIn) => void) | undefined;
 
-  /** `binary`: the statement copies in the binary format, and what is written are its rows. */
-  constructor(statement: string, binary = false) {
+  /**
+   * `binary`: the statement copies in the binary format, and what is written are its rows;
+   * `onSettled`: called once the COPY is over — for a completed one, from `pg`'s ReadyForQuery,
+   * when the connection takes the next statement.
+   */
+  constructor(statement: string, binary = false, onSettled?: (copy: CopyIn) => void) {
     this.#statement = statement;
     this.#binary = binary;
+    this.#onSettled = onSettled;
     if (binary) this.#early.push(copyData(BINARY_HEADER));
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
@@ -106,7 +113,10 @@ export class CopyIn implements pg.Submittable {
     this.#wake();
   }
 
-  /** `pg`: the server refused the COPY (or the connection broke); it is over. */
+  /**
+   * `pg`: the server refused the COPY (or the connection broke); it is over. Also called by
+   * `CopyWindows` on a COPY it never submitted, after an earlier one of the run failed.
+   */
   handleError(err: unknown): void {
     this.#failure = err;
     this.#socket = undefined;
@@ -171,6 +181,7 @@ export class CopyIn implements pg.Submittable {
     this.#settled = true;
     this.#start();
     this.#wake();
+    this.#onSettled?.(this);
     if (err === undefined) this.#resolve();
     else this.#reject(err);
   }
@@ -196,7 +207,10 @@ const SHRINK_MS = 250;
  * over many writes would let the source read on however slow the server is. Once the current
  * COPY holds a window of text it is ended (CopyDone: the server's CommandComplete confirms every
  * row in it, in the open transaction, nothing committed) and the writes go on into the next one,
- * held in memory until the previous completes (`pg` runs one statement at a time). When a COPY
+ * held in memory until the previous completes. The run keeps its own queue of those COPYs and
+ * hands the next to `pg` only when the connection is idle (from the ReadyForQuery that ends the
+ * previous one): `pg` 8 warns when a query is issued while another runs, and `pg` 9 drops its
+ * queue. When a COPY
  * fills while the one before it is still unconfirmed, the write waits for that one: at most
  * about two windows are unconfirmed. With a fast server the previous COPY completes while the
  * next fills, so nothing waits; with a slow one the wait reaches the source.
@@ -217,6 +231,10 @@ export class CopyWindows {
   #current: CopyIn;
   /** COPYs ended and not yet confirmed (or found failed), oldest first. */
   #ended: CopyIn[] = [];
+  /** COPYs not yet handed to `pg` (their frames held), in order: the next goes when the connection is idle. */
+  #queued: CopyIn[] = [];
+  /** The COPY the connection is running (handed to `pg`, not yet over). */
+  #running: CopyIn | undefined;
   /** The first failure of a COPY no longer in `#ended`. */
   #failure: unknown;
 
@@ -230,7 +248,38 @@ export class CopyWindows {
     this.#binary = binary;
     this.#sizes = sizes;
     this.#window = Math.min(sizes.max, Math.max(sizes.min, window));
-    this.#current = client.query(new CopyIn(statement, binary));
+    this.#current = this.#next();
+  }
+
+  /** A new COPY of the run: handed to `pg` at once when the connection is idle, else queued. */
+  #next(): CopyIn {
+    const copy = new CopyIn(this.#statement, this.#binary, (c) => this.#settled(c));
+    if (this.#running === undefined && this.#queued.length === 0) this.#submit(copy);
+    else this.#queued.push(copy);
+    return copy;
+  }
+
+  #submit(copy: CopyIn): void {
+    this.#running = copy;
+    this.#client.query(copy);
+  }
+
+  /**
+   * A COPY of the run is over. Completed: the connection is idle (`pg` calls this from its
+   * ReadyForQuery), so the next queued COPY goes. Failed: the transaction is aborted, or the
+   * connection gone, so the queued ones fail without being sent, as `pg` would fail them.
+   */
+  #settled(copy: CopyIn): void {
+    if (copy !== this.#running) return;
+    this.#running = undefined;
+    if (copy.failure === undefined) {
+      const next = this.#queued.shift();
+      if (next !== undefined) this.#submit(next);
+      return;
+    }
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const q of queued) q.handleError(new Error('an earlier COPY of the transaction failed'));
   }
 
   /** Whether the COPYs are of the binary format. */
@@ -265,7 +314,7 @@ export class CopyWindows {
     if (current.bytes < this.#window || current.failure !== undefined) return waiting;
     void current.end();
     this.#ended.push(current);
-    this.#current = this.#client.query(new CopyIn(this.#statement, this.#binary));
+    this.#current = this.#next();
     if (this.#ended.length < 2) return waiting;
     return this.#hold(waiting);
   }

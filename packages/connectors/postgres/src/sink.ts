@@ -3,17 +3,10 @@
  * records the server refuses go to the dead letters with its reason, outages are retried.
  */
 
-import { finished } from 'node:stream/promises';
 import {
   DELETE,
-  INSERT,
   type LateRejection,
-  type Logger,
-  type RetryPolicy,
   type Row,
-  type RowKind,
-  retry,
-  retryPolicy,
   type Sink,
   type SinkBatch,
   type SinkContext,
@@ -21,11 +14,10 @@ import {
   SluiceError,
   UPDATE_BEFORE,
 } from '@sluice/core';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
+import { OpenAppends } from './append-open.ts';
 import { BINARY_HEADER, BINARY_TRAILER, BinaryRows } from './copy-binary.ts';
-import { CopyWindows, type Windows } from './copy-in.ts';
-import { failureKind, serverReason, sinkError } from './pg-errors.ts';
+import { failureKind, serverReason } from './pg-errors.ts';
 import {
   checkPreparedAllowed,
   finishPrepared,
@@ -35,114 +27,58 @@ import {
   recoverPrepared,
 } from './prepared.ts';
 import { checkSinkConfig, type PostgresSinkConfig } from './sink-config.ts';
+import { SinkConnection } from './sink-connection.ts';
+import { chunks, copyInto, endpointOf, type Statement, statementSummary } from './sink-support.ts';
 import { Statements } from './statements.ts';
 import { createTable, TableProblem, tableColumns } from './table.ts';
-
-/** Where a URL points, without its credentials: for log lines. */
-function endpointOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
-  } catch {
-    return '(unparsed url)';
-  }
-}
-
-/** A statement over the records at some indexes of the batch being written. */
-type Statement = (client: pg.Client, indexes: readonly number[]) => Promise<void>;
-
-/**
- * `at_least_once` appends: the open transaction is committed once it holds this much COPY text
- * (bounding what its replay buffer holds) …
- */
-const OPEN_BYTES = 8 * 1024 * 1024;
-/** … or, at the end of a write, once it has been open this long (ms). */
-const OPEN_MS = 1000;
-/**
- * `at_least_once` appends: the COPY text of one COPY of the open transaction, at first and at
- * most (see `CopyWindows`: about two windows at most are unconfirmed by the server, so a slow
- * server holds the writes back). The least is small enough that a slow server stops the source
- * within about 64 KiB of rows (the conformance suite's slow-server test pushes about 120 KiB and
- * needs it stopped before all are read); the window grows while the server keeps up, as a COPY
- * statement costs the server milliseconds of its own (docs/benchmarks.md).
- */
-const COPY_WINDOWS: Windows = { min: 32 * 1024, max: 1024 * 1024 };
 
 /** The `postgres` sink (its spec, with what it does, is `postgresSink` in `sink-spec.ts`). */
 export class PostgresSink implements Sink {
   readonly #config: PostgresSinkConfig;
-  readonly #policy: RetryPolicy;
+  /** The write and control connections, with the write connection's transaction state. */
+  readonly #conn: SinkConnection;
   #ctx: SinkContext | undefined;
-  #log: Logger | undefined;
-  #client: pg.Client | undefined;
   #statements: Statements | undefined;
   #records: readonly Row[] = [];
   /** `delivery: exactly_once`: the prefix of this sink's prepared transactions' ids. */
   #gids: string | undefined;
-  /** Whether the write connection has a transaction open (exactly_once). */
-  #inTransaction = false;
-  /** The connection broke with a transaction open: its writes are gone, so no retry may hide that. */
-  #lost = false;
   /** Transactions prepared at checkpoints and not yet committed, oldest first. */
   #prepared: { checkpoint: number; gid: string }[] = [];
-  /**
-   * `at_least_once` appends: the COPY kept open across writes inside the open transaction (see
-   * `#appendOpen`), while it is.
-   */
-  #copy: CopyWindows | undefined;
-  /** The window the last run of COPYs had grown or shrunk to: the next run's first. */
-  #window = COPY_WINDOWS.min;
-  /**
-   * `at_least_once` appends: the batches written into the open transaction and not yet
-   * committed, in order — what is written again, refused rows set apart, when the server refuses
-   * a row or the connection breaks.
-   */
-  #kept: SinkBatch[] = [];
-  /** The COPY length of `#kept` (text or binary). */
-  #keptBytes = 0;
-  /** The binary rows of a chunk being written (one buffer, reused). */
+  /** `at_least_once` appends: the transaction and COPYs kept open across writes (`append-open.ts`). */
+  #open: OpenAppends | undefined;
+  /** The binary rows of a chunk being written outside the open transaction (one buffer, reused). */
   readonly #rows = new BinaryRows();
-  /**
-   * at_least_once appends: a value with no binary form came in this transaction, so its COPYs
-   * are of the text format until it commits.
-   */
-  #textUntilCommit = false;
-  /** When the open transaction of `at_least_once` appends began (performance.now()). */
-  #openedAt = 0;
-  /** Rows of earlier writes the server refused, for `takeRejections`. */
-  #late: LateRejection[] = [];
 
   constructor(config: PostgresSinkConfig) {
     checkSinkConfig(config);
     this.#config = config;
-    this.#policy = {
-      ...retryPolicy(config.retry),
-      isRetryable: (err) => failureKind(err) === 'transient' && !this.#lost,
-    };
+    this.#conn = new SinkConnection(config);
   }
 
   async open(ctx: SinkContext): Promise<void> {
     this.#ctx = ctx;
-    this.#log = ctx.log;
+    this.#conn.context = ctx;
     const config = this.#config;
     try {
-      const columns = await this.#attempt('open the table', async (client) => {
+      const columns = await this.#conn.attempt('open the table', async (client) => {
         if (config.create_table) await createTable(client, config);
         return tableColumns(client, config);
       });
       if (config.delivery === 'exactly_once') {
         const prefix = gidPrefix(ctx.pipeline ?? 'sluice', ctx.id);
-        const recovered = await this.#attempt('recover prepared transactions', async (client) => {
+        const recovered = await this.#conn.attempt('recover prepared transactions', async (client) => {
           await checkPreparedAllowed(client, ctx.id);
           return recoverPrepared(client, prefix, ctx.restored);
         });
         this.#gids = prefix;
+        this.#conn.exactlyOnce = true;
         if (recovered.committed + recovered.rolledBack > 0)
           ctx.log.info('postgres sink: finished the transactions a restart found prepared', recovered);
       }
       this.#statements = new Statements(config.table, columns, config.key);
+      if (this.#keepsOpen) this.#open = new OpenAppends(this.#conn, this.#statements, config.batch_size);
     } catch (err) {
-      await this.#drop();
+      await this.#conn.drop();
       if (err instanceof TableProblem)
         throw new SluiceError('CONFIG_INVALID', `postgres sink: ${err.message}`, {
           step: ctx.id,
@@ -170,11 +106,7 @@ export class PostgresSink implements Sink {
     } finally {
       this.#records = [];
     }
-    if (
-      this.#kept.length > 0 &&
-      (this.#keptBytes >= OPEN_BYTES || performance.now() - this.#openedAt >= OPEN_MS)
-    )
-      await this.#commitOpen();
+    if (this.#open?.due) await this.#open.commit();
     if (rejected.length === 0) return undefined;
     return rejected.sort((a, b) => a.index - b.index);
   }
@@ -184,13 +116,10 @@ export class PostgresSink implements Sink {
    * write, the checkpoint or the close ended or broke the COPY they went into).
    */
   takeRejections(): LateRejection[] | undefined {
-    if (this.#late.length === 0) return undefined;
-    const late = this.#late;
-    this.#late = [];
-    return late;
+    return this.#open?.takeRejections();
   }
 
-  /** `at_least_once` appends keep one transaction and one COPY open across writes (see `#appendOpen`). */
+  /** `at_least_once` appends keep one transaction and one COPY open across writes (`OpenAppends`). */
   get #keepsOpen(): boolean {
     return this.#config.mode === 'append' && this.#gids === undefined && this.#config.dialect !== 'redshift';
   }
@@ -202,14 +131,16 @@ export class PostgresSink implements Sink {
    */
   async prepareCommit(checkpointId: number): Promise<PreparedState | undefined> {
     if (this.#gids === undefined) {
-      await this.#commitOpen();
+      await this.#open?.commit();
       return undefined;
     }
     this.#checkNotLost();
-    if (this.#inTransaction) {
+    if (this.#conn.inTransaction) {
       const gid = `${this.#gids}${checkpointId}`;
-      await this.#once('prepare the checkpoint’s transaction', (client) => prepareTransaction(client, gid));
-      this.#inTransaction = false;
+      await this.#conn.once('prepare the checkpoint’s transaction', (client) =>
+        prepareTransaction(client, gid),
+      );
+      this.#conn.inTransaction = false;
       this.#prepared.push({ checkpoint: checkpointId, gid });
     }
     return { prepared: this.#prepared.map((p) => p.gid) };
@@ -221,7 +152,7 @@ export class PostgresSink implements Sink {
     while (this.#prepared.length > 0 && this.#prepared[0].checkpoint <= checkpointId) {
       const { gid } = this.#prepared[0];
       // COMMIT PREPARED cannot run inside a transaction, and writes may have opened one since the checkpoint.
-      await this.#control('commit the checkpoint’s transaction', (client) =>
+      await this.#conn.control('commit the checkpoint’s transaction', (client) =>
         finishPrepared(client, gid, 'COMMIT'),
       );
       this.#prepared.shift();
@@ -233,26 +164,23 @@ export class PostgresSink implements Sink {
       if (this.#gids !== undefined) {
         // A clean end publishes everything: the open transaction, and any prepared one not yet committed.
         this.#checkNotLost();
-        if (this.#inTransaction)
-          await this.#once('commit the last writes', (client) => client.query('COMMIT'));
-        this.#inTransaction = false;
+        if (this.#conn.inTransaction)
+          await this.#conn.once('commit the last writes', (client) => client.query('COMMIT'));
+        this.#conn.inTransaction = false;
         await this.commit(Number.MAX_SAFE_INTEGER);
-      } else await this.#commitOpen();
+      } else await this.#open?.commit();
     } finally {
-      await this.#drop();
-      await this.#dropControl();
+      await this.#conn.drop();
+      await this.#conn.dropControl();
     }
   }
 
   /** Ends the connections: an open transaction rolls back; prepared ones stay for the next open. */
   async abort(): Promise<void> {
-    this.#inTransaction = false;
-    this.#copy = undefined;
-    this.#kept = [];
-    this.#keptBytes = 0;
-    this.#late = [];
-    await this.#drop();
-    await this.#dropControl();
+    this.#conn.inTransaction = false;
+    this.#open?.reset();
+    await this.#conn.drop();
+    await this.#conn.dropControl();
   }
 
   /** Appends every record by COPY, `batch_size` rows a statement, in order. */
@@ -269,7 +197,7 @@ export class PostgresSink implements Sink {
         await this.#bisect(insert, chunk, rejected, 'append');
       return;
     }
-    if (this.#keepsOpen) return this.#appendOpen(batch, all);
+    if (this.#open !== undefined) return this.#open.append(batch, all);
     const copy: Statement = (client, indexes) => {
       const rows = this.#rows;
       const binary = statements.copyBinary;
@@ -280,191 +208,6 @@ export class PostgresSink implements Sink {
     };
     for (const chunk of chunks(all, this.#config.batch_size))
       await this.#bisect(copy, chunk, rejected, 'append');
-  }
-
-  /**
-   * at_least_once: sends the batch into the COPYs kept open across writes inside the open
-   * transaction, and resolves once the text is on its way — or, when about two windows of it
-   * (`COPY_WINDOWS`) are not yet confirmed by the server, once the older is (`CopyWindows`), so a
-   * slow server holds the source back: the server's statement start and end and a round trip
-   * per write cost more than half the time (a commit per write, a WAL flush each, more still;
-   * see docs/benchmarks.md). The batch is kept until the commit. When the server refuses a row
-   * it ends that COPY and the transaction aborts; the next write, or the checkpoint or close,
-   * finds that (`CopyWindows.failure`) and writes every kept row again in a new
-   * transaction with the refused ones set apart (`#rewrite`), reported by `takeRejections`. A
-   * connection that breaks is opened again and the kept rows written the same way, so a resolved
-   * write is never lost.
-   */
-  async #appendOpen(batch: SinkBatch, all: readonly number[]): Promise<void> {
-    const statements = this.#need();
-    if (this.#copy === undefined || this.#copy.failure !== undefined) await this.#reopen(true);
-    // The batch's arrays belong to the runtime: kept as copies (the records themselves are not changed).
-    const { records, times, kinds } = batch;
-    this.#kept.push(
-      kinds === undefined
-        ? { records: records.slice(), times: times.slice() }
-        : { records: records.slice(), times: times.slice(), kinds: kinds.slice() },
-    );
-    const copy = this.#copy;
-    if (copy === undefined) throw new SluiceError('INTERNAL', 'postgres sink: no COPY open after reopening');
-    for (const chunk of chunks(all, this.#config.batch_size)) {
-      let data: string | Buffer;
-      if (!copy.binary) data = statements.copyText(records, chunk);
-      else {
-        this.#rows.reset();
-        if (!statements.copyRows(this.#rows, records, chunk)) {
-          // A value with no binary form: this transaction goes on in text, the batch (kept) with it.
-          this.#textUntilCommit = true;
-          await copy.end().catch(() => {});
-          return this.#reopen(true);
-        }
-        data = this.#rows.bytes;
-      }
-      this.#keptBytes += data.length;
-      await copy.write(data);
-      // The COPY ended on a refused row (of this or an earlier write): this batch is kept, so it is written again there.
-      if (copy.failure !== undefined) return this.#reopen(true);
-    }
-  }
-
-  /**
-   * at_least_once appends: after the open COPY failed (or before the first), writes the kept rows
-   * again in a new transaction, refused rows set apart, and opens a new COPY when `open`. Fails
-   * for good on a failure that is neither a refused row nor an outage.
-   */
-  async #reopen(open: boolean): Promise<void> {
-    const failure = this.#copy?.failure;
-    if (this.#copy !== undefined) this.#window = this.#copy.window;
-    this.#copy = undefined;
-    if (failure !== undefined) {
-      const kind = failureKind(failure);
-      if (kind === 'transient') {
-        this.#log?.warn('postgres sink: connection lost', { reason: serverReason(failure) });
-        this.#broken();
-        await this.#drop();
-      } else if (kind !== 'record') throw this.#fatal(failure, 'append');
-    }
-    await this.#attempt('append', async (client) => {
-      await this.#rewrite(client);
-      if (!open) return;
-      const statements = this.#need();
-      const binary = this.#textUntilCommit ? undefined : statements.copyBinary;
-      this.#copy = new CopyWindows(
-        client,
-        binary ?? statements.copy,
-        COPY_WINDOWS,
-        this.#window,
-        binary !== undefined,
-      );
-    });
-  }
-
-  /**
-   * at_least_once appends: begins a new transaction (rolling back the aborted one when the
-   * connection survived it) and writes the kept rows into it, each refused row set apart with
-   * the server's reason: one COPY when none is refused, else one statement behind a savepoint
-   * up to each refused row (the server names its line) and bisection when it does not say. The
-   * kept rows and the refusals change only when it succeeds, so a retry starts over.
-   */
-  async #rewrite(client: pg.Client): Promise<void> {
-    if (this.#inTransaction) {
-      this.#inTransaction = false;
-      await client.query('ROLLBACK');
-    }
-    await client.query('BEGIN');
-    this.#inTransaction = true;
-    if (this.#kept.length === 0) {
-      this.#openedAt = performance.now();
-      this.#keptBytes = 0;
-      return;
-    }
-    const kept = flatten(this.#kept);
-    const refused: { index: number; message: string }[] = [];
-    const statements = this.#need();
-    const tryCopy = async (indexes: readonly number[]): Promise<unknown> => {
-      await client.query('SAVEPOINT sluice_write');
-      try {
-        await copyInto(client, statements.copy, statements.copyText(kept.records, indexes));
-      } catch (err) {
-        if (failureKind(err) !== 'record') throw err;
-        await client.query('ROLLBACK TO SAVEPOINT sluice_write');
-        return err;
-      }
-      await client.query('RELEASE SAVEPOINT sluice_write');
-      return undefined;
-    };
-    const bisect = async (indexes: readonly number[]): Promise<void> => {
-      const err = await tryCopy(indexes);
-      if (err === undefined) return;
-      if (indexes.length === 1) {
-        refused.push({ index: indexes[0], message: `postgres refused the row: ${serverReason(err)}` });
-        return;
-      }
-      const mid = indexes.length >> 1;
-      await bisect(indexes.slice(0, mid));
-      await bisect(indexes.slice(mid));
-    };
-    let rest: readonly number[] = kept.records.map((_r, i) => i);
-    while (rest.length > 0) {
-      const err = await tryCopy(rest);
-      if (err === undefined) break;
-      const line = copyLine(err);
-      if (line === undefined || line > rest.length) {
-        await bisect(rest);
-        break;
-      }
-      if (line > 1) await bisect(rest.slice(0, line - 1));
-      await bisect([rest[line - 1]]);
-      rest = rest.slice(line);
-    }
-    if (refused.length === 0) return;
-    const out = new Set<number>();
-    for (const r of refused) {
-      out.add(r.index);
-      const kind = kept.kinds?.[r.index];
-      this.#late.push({
-        record: kept.records[r.index],
-        time: kept.times[r.index],
-        ...(kind === undefined ? {} : { kind }),
-        message: r.message,
-      });
-    }
-    const records: Row[] = [];
-    const times: number[] = [];
-    const kinds: RowKind[] | undefined = kept.kinds === undefined ? undefined : [];
-    for (let i = 0; i < kept.records.length; i++) {
-      if (out.has(i)) continue;
-      records.push(kept.records[i]);
-      times.push(kept.times[i]);
-      kinds?.push(kept.kinds![i]);
-    }
-    this.#kept =
-      records.length === 0 ? [] : [kinds === undefined ? { records, times } : { records, times, kinds }];
-  }
-
-  /**
-   * at_least_once appends: ends the open COPY and commits the open transaction — after writing
-   * the kept rows again when the COPY failed on a refused row or the connection broke.
-   */
-  async #commitOpen(): Promise<void> {
-    const copy = this.#copy;
-    if (copy === undefined && this.#kept.length === 0 && !this.#inTransaction) return;
-    if (copy !== undefined) {
-      await copy.end().catch(() => {});
-      if (copy.failure !== undefined) await this.#reopen(false);
-      else {
-        this.#window = copy.window;
-        this.#copy = undefined;
-      }
-    }
-    await this.#attempt('commit the appended rows', async (client) => {
-      if (!this.#inTransaction) await this.#rewrite(client);
-      await client.query('COMMIT');
-      this.#inTransaction = false;
-    });
-    this.#kept = [];
-    this.#keptBytes = 0;
-    this.#textUntilCommit = false;
   }
 
   /**
@@ -555,11 +298,11 @@ export class PostgresSink implements Sink {
    */
   async #bisect(statement: Statement, indexes: readonly number[], rejected: SinkRejection[], what: string) {
     try {
-      await this.#attempt(what, (client) =>
+      await this.#conn.attempt(what, (client) =>
         this.#gids === undefined ? statement(client, indexes) : this.#guarded(client, statement, indexes),
       );
     } catch (err) {
-      if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#fatal(err, what);
+      if (failureKind(err) !== 'record' || err instanceof SluiceError) throw this.#conn.fatal(err, what);
       if (indexes.length === 1) {
         rejected.push({ index: indexes[0], message: `postgres refused the row: ${serverReason(err)}` });
         return;
@@ -576,9 +319,9 @@ export class PostgresSink implements Sink {
    * statement and the bisection can go on in the same transaction.
    */
   async #guarded(client: pg.Client, statement: Statement, indexes: readonly number[]): Promise<void> {
-    if (!this.#inTransaction) {
+    if (!this.#conn.inTransaction) {
       await client.query('BEGIN');
-      this.#inTransaction = true;
+      this.#conn.inTransaction = true;
     }
     await client.query('SAVEPOINT sluice_write');
     try {
@@ -596,7 +339,7 @@ export class PostgresSink implements Sink {
    * gone, and only a restart from that checkpoint writes them again.
    */
   #checkNotLost(): void {
-    if (!this.#lost) return;
+    if (!this.#conn.lost) return;
     throw new SluiceError(
       'SINK_UNAVAILABLE',
       `postgres sink: the connection to ${this.#config.table}'s server broke with a transaction open; its writes since the last checkpoint are lost, so the job restarts from that checkpoint`,
@@ -604,202 +347,8 @@ export class PostgresSink implements Sink {
     );
   }
 
-  /** Runs `fn` once on the write connection: a failure is final (a transaction there would be lost anyway). */
-  async #once<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    try {
-      return await fn(await this.#connected());
-    } catch (err) {
-      // A failed PREPARE or COMMIT ends the transaction: its writes are gone.
-      this.#broken();
-      await this.#drop();
-      throw this.#fatal(err, what);
-    }
-  }
-
-  /** Runs `fn` on the control connection (no transaction ever open there), retrying outages. */
-  async #control(what: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {
-    const policy: RetryPolicy = {
-      ...retryPolicy(this.#config.retry),
-      isRetryable: (e) => failureKind(e) === 'transient',
-    };
-    try {
-      await retry(
-        async () => {
-          this.#controlClient ??= this.#newClient();
-          const client = await this.#controlClient;
-          try {
-            await fn(client);
-          } catch (err) {
-            if (failureKind(err) === 'transient') await this.#dropControl();
-            throw err;
-          }
-        },
-        policy,
-        this.#ctx?.signal,
-      );
-    } catch (err) {
-      throw this.#fatal(err, what);
-    }
-  }
-
-  #controlClient: Promise<pg.Client> | undefined;
-
-  async #dropControl(): Promise<void> {
-    const client = this.#controlClient;
-    this.#controlClient = undefined;
-    await client?.then((c) => c.end()).catch(() => {});
-  }
-
-  /**
-   * Runs `fn` on a connected client, retrying transient failures (connecting again each time)
-   * with capped backoff and jitter. Rejects with a record or setup failure as the server gave it,
-   * and with SINK_UNAVAILABLE once the retries are spent.
-   */
-  async #attempt<T>(what: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const ctx = this.#ctx;
-    const policy: RetryPolicy = {
-      ...this.#policy,
-      onRetry: (err, attempt, delay) =>
-        this.#log?.warn('postgres sink: retrying', {
-          what,
-          attempt,
-          delay_ms: delay,
-          reason: serverReason(err),
-        }),
-    };
-    try {
-      return await retry(
-        async () => {
-          const client = await this.#connected();
-          try {
-            return await fn(client);
-          } catch (err) {
-            if (failureKind(err) === 'transient') {
-              this.#broken();
-              await this.#drop();
-            }
-            throw err;
-          }
-        },
-        policy,
-        ctx?.signal,
-      );
-    } catch (err) {
-      if (failureKind(err) === 'record' || err instanceof TableProblem) throw err;
-      throw this.#fatal(err, what);
-    }
-  }
-
-  /**
-   * The write connection broke, or a statement ended its transaction: an open exactly_once
-   * transaction is lost for good; at_least_once appends write their kept rows again.
-   */
-  #broken(): void {
-    if (this.#inTransaction && this.#gids !== undefined) this.#lost = true;
-    this.#inTransaction = false;
-  }
-
-  #fatal(err: unknown, what: string): SluiceError {
-    return sinkError(err, this.#ctx?.id ?? 'postgres', `${what} into ${this.#config.table}`);
-  }
-
-  async #connected(): Promise<pg.Client> {
-    if (this.#client) return this.#client;
-    const client = await this.#newClient();
-    this.#client = client;
-    return client;
-  }
-
-  /** A connected client whose loss between statements is logged (the next statement then fails). */
-  async #newClient(): Promise<pg.Client> {
-    const client = new pg.Client({
-      connectionString: this.#config.url,
-      connectionTimeoutMillis: this.#config.connect_timeout,
-      application_name: `sluice ${this.#ctx?.id ?? 'sink'}`,
-    });
-    // A connection that breaks between statements emits 'error'; the next statement then fails and reconnects.
-    client.on('error', (err) => {
-      this.#log?.warn('postgres sink: connection lost', { reason: serverReason(err) });
-      if (this.#client === client) {
-        this.#client = undefined;
-        this.#broken();
-      }
-    });
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw err;
-    }
-    return client;
-  }
-
-  async #drop(): Promise<void> {
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => {});
-  }
-
   #need(): Statements {
     if (!this.#statements) throw new SluiceError('INTERNAL', 'postgres sink: write before open');
     return this.#statements;
   }
-}
-
-/** The kept batches as one run of records, times and kinds (kinds when any batch has them). */
-function flatten(batches: readonly SinkBatch[]): { records: Row[]; times: number[]; kinds?: RowKind[] } {
-  if (batches.length === 1) {
-    const [b] = batches;
-    return { records: [...b.records], times: [...b.times], ...(b.kinds ? { kinds: [...b.kinds] } : {}) };
-  }
-  const records: Row[] = [];
-  const times: number[] = [];
-  const withKinds = batches.some((b) => b.kinds !== undefined);
-  const kinds: RowKind[] | undefined = withKinds ? [] : undefined;
-  for (const b of batches) {
-    for (let i = 0; i < b.records.length; i++) {
-      records.push(b.records[i]);
-      times.push(b.times[i]);
-      kinds?.push(b.kinds?.[i] ?? INSERT);
-    }
-  }
-  return kinds === undefined ? { records, times } : { records, times, kinds };
-}
-
-/**
- * The line of the COPY's text the server refused (1-based), from its error's context
- * (`COPY t, line 7, column x: …`), or undefined when it does not say (another language).
- */
-function copyLine(err: unknown): number | undefined {
-  const where = typeof err === 'object' && err !== null && 'where' in err ? err.where : undefined;
-  if (typeof where !== 'string') return undefined;
-  const m = /^COPY [^\n]*?, line (\d+)/.exec(where);
-  return m === null ? undefined : Number(m[1]);
-}
-
-/** Runs one `COPY … FROM STDIN` of `text`. */
-async function copyInto(client: pg.Client, statement: string, data: string | Buffer): Promise<void> {
-  const stream = client.query(copyFrom(statement));
-  stream.end(data);
-  await finished(stream);
-}
-
-/** `indexes` in runs of at most `size`. */
-function* chunks(indexes: readonly number[], size: number): Generator<readonly number[]> {
-  if (indexes.length <= size) {
-    if (indexes.length > 0) yield indexes;
-    return;
-  }
-  for (let from = 0; from < indexes.length; from += size) yield indexes.slice(from, from + size);
-}
-
-/** The statements a sink sends, for its startup log line. */
-function statementSummary(config: PostgresSinkConfig, statements: Statements): string {
-  if (config.dialect === 'redshift')
-    return config.mode === 'append'
-      ? 'INSERT … VALUES'
-      : 'staged INSERT, DELETE … USING, INSERT … SELECT / DELETE';
-  return config.mode === 'append'
-    ? (statements.copyBinary ?? statements.copy)
-    : 'INSERT … ON CONFLICT / DELETE';
 }

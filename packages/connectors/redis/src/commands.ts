@@ -109,13 +109,18 @@ function present(record: Row, names: readonly string[]): number {
   return n;
 }
 
-/** Writes `name value` for each of `names` the record holds a value for. */
-function pairs(record: Row, names: readonly string[], out: CommandWriter): void {
+/**
+ * Writes `name value` for each of `names` the record holds a value for. `fixed`: the names are
+ * the configured `fields`, the same in every command, so the writer encodes each once
+ * (`constant`); names read from each record are not cached (they are unbounded).
+ */
+function pairs(record: Row, names: readonly string[], out: CommandWriter, fixed: boolean): void {
   for (let j = 0; j < names.length; j++) {
     const name = names[j] as string;
     const value = record[name];
     if (value === null || value === undefined) continue;
-    out.arg(name);
+    if (fixed) out.constant(name);
+    else out.arg(name);
     out.arg(fieldText(value));
   }
 }
@@ -144,7 +149,7 @@ function replaceHash(
   out.constant(REPLACE_HASH);
   out.constant('1');
   out.arg(key);
-  pairs(record, names, out);
+  pairs(record, names, out, names === config.fields);
   out.end();
   return undefined;
 }
@@ -213,7 +218,7 @@ function write(
       if (set > 0) {
         out.begin(i, 'HSET', 2 + 2 * set);
         out.filled(target, record);
-        pairs(record, names, out);
+        pairs(record, names, out, names === config.fields);
         out.end();
       }
       if (set < names.length) {
@@ -269,7 +274,7 @@ function write(
         out.constant(String(maxlen));
       }
       out.constant('*');
-      pairs(record, names, out);
+      pairs(record, names, out, names === config.fields);
       out.end();
       return undefined;
     }

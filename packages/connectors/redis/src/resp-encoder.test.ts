@@ -1,6 +1,7 @@
 /**
  * The sink's RESP encoder against byte-exact RESP: plain, non-ASCII text whose UTF-8 needs more
- * length digits than its characters, templates written part by part, batches past the buffer.
+ * length digits than its characters, templates written part by part (integer ids digit by digit),
+ * cached command headers, batches past the buffer.
  */
 
 import assert from 'node:assert/strict';
@@ -102,6 +103,55 @@ describe('RESP encoder', () => {
         cases.map(([text, record]) => ['DEL', fillTemplate(parseTemplate(text, 'key'), record) as string]),
       ),
     );
+  });
+
+  test('filled() with integer ids written digit by digit, and templates and headers changing mid-batch', () => {
+    const ids = [
+      0,
+      -0,
+      7,
+      9,
+      10,
+      99,
+      100,
+      -1,
+      -10,
+      -123456789,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      1e15,
+      2.5,
+      2 ** 53,
+      -1e300,
+    ];
+    // Non-ASCII literals (bytes ≠ characters), a literal-only tail, several templates interleaved.
+    const templates = [
+      'user:{id}',
+      'é€:{id}:😀',
+      '{id}',
+      'x'.repeat(120) + ':{id}',
+      '{id}:',
+      'a:{id}:{id}',
+    ].map((t) => parseTemplate(t, 'key'));
+    const encoder = new RespEncoder(8);
+    const expected: string[][] = [];
+    for (const [n, id] of ids.entries())
+      for (const [t, template] of templates.entries()) {
+        // The header cache by name and count: a command of each count in turn.
+        const extra = (n + t) % 3;
+        encoder.begin(0, 'HSET', 2 + 2 * extra);
+        encoder.filled(template, { id });
+        const args = ['HSET', fillTemplate(template, { id }) as string];
+        for (let k = 0; k < extra; k++) {
+          encoder.constant(`f${k}`);
+          encoder.arg(String(id));
+          args.push(`f${k}`, String(id));
+        }
+        encoder.end();
+        expected.push(args);
+      }
+    assert.equal(encoder.count, expected.length);
+    assert.deepEqual(Buffer.from(encoder.bytes()), reference(expected));
   });
 
   test('select(): the bytes of the commands at the positions given, in order', () => {

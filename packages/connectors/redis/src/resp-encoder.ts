@@ -12,6 +12,10 @@ const CR = 13;
 const LF = 10;
 const STAR = 42;
 const DOLLAR = 36;
+const MINUS = 45;
+
+/** Command headers are cached for commands of at most this many strings. */
+const MAX_CACHED_COUNT = 32;
 
 /** Text up to this many UTF-16 units is written by a loop, longer text by Buffer#write. */
 const SHORT = 64;
@@ -53,6 +57,11 @@ export class RespEncoder implements CommandWriter {
   #body = 0;
   /** The field texts of a template being filled. */
   readonly #texts: string[] = [];
+  /** Command headers (`*count` and the name's bulk string) encoded once, by name and count. */
+  readonly #headers = new Map<string, (Buffer | undefined)[]>();
+  /** The template filled last (most batches fill one) and its literal parts as UTF-8. */
+  #template: Template | undefined;
+  #templateParts: readonly Buffer[] = [];
 
   constructor(initialSize = 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(initialSize);
@@ -89,13 +98,27 @@ export class RespEncoder implements CommandWriter {
 
   /** Starts a command of `count` strings, `name` the first: `*count\r\n$…\r\nname\r\n`. */
   begin(record: number, name: string, count: number): void {
-    this.#ensure(24);
-    const buf = this.#buf;
-    buf[this.#pos++] = STAR;
-    this.#pos = writeDigits(buf, this.#pos, count);
-    buf[this.#pos++] = CR;
-    buf[this.#pos++] = LF;
-    this.constant(name);
+    let byCount = this.#headers.get(name);
+    const header = byCount?.[count];
+    if (header !== undefined) this.#copy(header);
+    else {
+      const start = this.#pos;
+      this.#ensure(24);
+      const buf = this.#buf;
+      buf[this.#pos++] = STAR;
+      this.#pos = writeDigits(buf, this.#pos, count);
+      buf[this.#pos++] = CR;
+      buf[this.#pos++] = LF;
+      this.constant(name);
+      // Kept for the counts a command of a few fields has; the names are the sink's own few.
+      if (count <= MAX_CACHED_COUNT) {
+        if (byCount === undefined) {
+          byCount = [];
+          this.#headers.set(name, byCount);
+        }
+        byCount[count] = Buffer.from(this.#buf.subarray(start, this.#pos));
+      }
+    }
     this.#records[this.#count] = record;
     this.#names[this.#count] = name;
   }
@@ -115,9 +138,18 @@ export class RespEncoder implements CommandWriter {
     }
     this.#lastConstant = s;
     this.#lastBytes = bytes;
-    this.#ensure(bytes.length);
-    this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    this.#copy(bytes);
+  }
+
+  /** `bytes` at the end: a short run byte by byte (cheaper than `set`'s call), a longer one by `set`. */
+  #copy(bytes: Buffer): void {
+    const n = bytes.length;
+    this.#ensure(n);
+    const buf = this.#buf;
+    const at = this.#pos;
+    if (n <= 16) for (let i = 0; i < n; i++) buf[at + i] = bytes[i] as number;
+    else buf.set(bytes, at);
+    this.#pos = at + n;
   }
 
   /** One bulk string: `$<bytes>\r\n<UTF-8 bytes>\r\n`. */
@@ -131,14 +163,39 @@ export class RespEncoder implements CommandWriter {
   filled(template: Template, record: Row): void {
     const { parts, fields } = template;
     if (fields.length === 1) {
-      // The usual key, `prefix:{id}`: no list of texts.
-      const text = fieldText(record[fields[0] as string]);
-      const head = parts[0] as string;
-      const tail = parts[1] as string;
+      // The usual key, `prefix:{id}`: no list of texts, the literal parts copied as bytes.
+      if (template !== this.#template) {
+        this.#template = template;
+        this.#templateParts = parts.map((p) => Buffer.from(p, 'utf8'));
+      }
+      const head = this.#templateParts[0] as Buffer;
+      const tail = this.#templateParts[1] as Buffer;
+      const value = record[fields[0] as string];
+      if (typeof value === 'number' && Number.isSafeInteger(value)) {
+        // An integer id: its digits written in place, the length known exactly (no text built).
+        const negative = value < 0;
+        const magnitude = negative ? -value : value;
+        const digits = digitCount(magnitude) + (negative ? 1 : 0);
+        const bytes = head.length + digits + tail.length;
+        this.#ensure(bytes + 16);
+        const buf = this.#buf;
+        buf[this.#pos] = DOLLAR;
+        this.#pos = writeDigits(buf, this.#pos + 1, bytes);
+        buf[this.#pos++] = CR;
+        buf[this.#pos++] = LF;
+        this.#copy(head);
+        if (negative) buf[this.#pos++] = MINUS;
+        this.#pos = writeDigits(buf, this.#pos, magnitude);
+        this.#copy(tail);
+        buf[this.#pos++] = CR;
+        buf[this.#pos++] = LF;
+        return;
+      }
+      const text = fieldText(value);
       this.#open(head.length + text.length + tail.length);
-      this.#put(head);
+      this.#copy(head);
       this.#put(text);
-      this.#put(tail);
+      this.#copy(tail);
       this.#close();
       return;
     }
@@ -243,7 +300,7 @@ function writeDigits(buf: Buffer, at: number, n: number): number {
   let p = end;
   while (n >= 10) {
     const q = Math.floor(n / 10);
-    buf[--p] = 48 + n - q * 10;
+    buf[--p] = 48 + (n - q * 10);
     n = q;
   }
   buf[--p] = 48 + n;
