@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { builtins, type Plan, parsePipelineYaml, Registry, resolvePlan } from '@sluice/core';
-import { planRepartition, repartitionParts, repartitionTopic } from './repartition-plan.ts';
-import { repartitionSink } from './repartition-sink.ts';
-import { repartitionSource } from './repartition-source.ts';
+import { planRepartition, repartitionTopic } from './repartition-plan.ts';
 import { kafkaSink } from './sink.ts';
 import { kafkaSource } from './source.ts';
-import type { KafkaSourceConfig } from './source-config.ts';
 
 const registry = new Registry([builtins, { name: 'kafka', components: [kafkaSource, kafkaSink] }]);
 
@@ -45,9 +42,15 @@ test('a window keyed by region over a topic partitioned by user splits before th
   const split = planRepartition(plan(byRegion), registry, ['user']);
   assert.deepEqual(split, {
     step: 'counts',
-    input: 'clean',
-    key: { kind: 'fields', fields: ['region'] },
-    topic: 'clicks-counts-repartition',
+    crossings: [
+      {
+        input: 'clean',
+        key: { kind: 'fields', fields: ['region'] },
+        topic: 'clicks-counts-repartition',
+        writer: 'counts_repartition',
+        reader: 'counts_repartition',
+      },
+    ],
     upstream: { steps: ['clean'], sinks: [] },
     downstream: { steps: ['counts'], sinks: ['out'] },
   });
@@ -72,8 +75,12 @@ test('a key_by before the keyed step moves the split before the key_by', () => {
     fields: { n: count(*) }`;
   const split = planRepartition(plan(steps), registry, ['user']);
   assert.equal(split?.step, 'by_region');
-  assert.equal(split?.input, 'in');
-  assert.deepEqual(split?.key, { kind: 'expressions', expressions: ['lower(region)'], reads: ['region'] });
+  assert.equal(split?.crossings[0].input, 'in');
+  assert.deepEqual(split?.crossings[0].key, {
+    kind: 'expressions',
+    expressions: ['lower(region)'],
+    reads: ['region'],
+  });
   assert.deepEqual(split?.downstream, { steps: ['by_region', 'counts'], sinks: ['out'] });
 });
 
@@ -113,8 +120,9 @@ test('what one repartition topic cannot do is refused, naming the step', () => {
   });
 });
 
-test('a join is refused under partitioned_by unless its inputs share a key_by', () => {
-  const join = `
+/** Clicks and views of one topic, joined by `on` within ten seconds. */
+function joinSteps(on: string): string {
+  return `
   - id: clicks
     type: filter
     input: in
@@ -126,14 +134,86 @@ test('a join is refused under partitioned_by unless its inputs share a key_by', 
   - id: pairs
     type: join
     input: [clicks, views]
-    on: clicks.user = views.user
+    on: ${on}
     between: [0s, 10s]`;
+}
+
+test('a join by another key than the partitioning splits at the join: each input crosses a topic of its own by its side of the key', () => {
+  const split = planRepartition(
+    plan(joinSteps('clicks.page = views.page'), '  out: { type: stdout, input: pairs }'),
+    registry,
+    ['user'],
+  );
+  assert.deepEqual(split, {
+    step: 'pairs',
+    crossings: [
+      {
+        input: 'clicks',
+        key: { kind: 'fields', fields: ['page'] },
+        topic: 'clicks-pairs-clicks-repartition',
+        writer: 'pairs_clicks_repartition',
+        reader: 'clicks',
+      },
+      {
+        input: 'views',
+        key: { kind: 'fields', fields: ['page'] },
+        topic: 'clicks-pairs-views-repartition',
+        writer: 'pairs_views_repartition',
+        reader: 'views',
+      },
+    ],
+    upstream: { steps: ['clicks', 'views'], sinks: [] },
+    downstream: { steps: ['pairs'], sinks: ['out'] },
+  });
+  // Each side by its own expressions of the key, in the order of the equalities.
+  const both = planRepartition(
+    plan(
+      joinSteps('lower(views.page) = clicks.page AND clicks.site = views.site AND clicks.n > 1'),
+      '  out: { type: stdout, input: pairs }',
+    ),
+    registry,
+    ['user'],
+  );
+  assert.deepEqual(
+    both?.crossings.map((c) => c.key),
+    [
+      { kind: 'fields', fields: ['page', 'site'] },
+      { kind: 'expressions', expressions: ['lower(page)', 'site'], reads: ['page', 'site'] },
+    ],
+  );
+});
+
+test('a join whose key the partitioning is part of on both inputs needs no topic', () => {
+  const sinks = '  out: { type: stdout, input: pairs }';
+  assert.equal(
+    planRepartition(plan(joinSteps('clicks.user = views.user'), sinks), registry, ['user']),
+    undefined,
+  );
+  assert.equal(
+    planRepartition(
+      plan(joinSteps('clicks.user = views.user AND clicks.page = views.page'), sinks),
+      registry,
+      ['user'],
+    ),
+    undefined,
+  );
+  // One side keyed otherwise: both cross.
+  const split = planRepartition(plan(joinSteps('clicks.user = views.owner'), sinks), registry, ['user']);
+  assert.deepEqual(
+    split?.crossings.map((c) => c.input),
+    ['clicks', 'views'],
+  );
+});
+
+test('a join with no equality between its inputs is refused: nothing says how to regroup it', () => {
   assert.throws(
-    () => planRepartition(plan(join, '  out: { type: stdout, input: pairs }'), registry, ['user']),
-    {
-      code: 'CONFIG_INVALID',
-      message: /step 'pairs' \(join\) reads 2 inputs.*key every input with the same key_by/,
-    },
+    () =>
+      planRepartition(
+        plan(joinSteps('clicks.n > views.n'), '  out: { type: stdout, input: pairs }'),
+        registry,
+        ['user'],
+      ),
+    { code: 'CONFIG_INVALID', message: /join 'pairs' has no equality between its inputs/ },
   );
 });
 
@@ -164,64 +244,4 @@ test('the topic is named after the pipeline and the step, with what Kafka refuse
   assert.equal(repartitionTopic('clicks', 'counts'), 'clicks-counts-repartition');
   assert.equal(repartitionTopic('my clicks/v2', 'counts'), 'my_clicks_v2-counts-repartition');
   assert.throws(() => repartitionTopic('p'.repeat(240), 'counts'), { code: 'CONFIG_INVALID' });
-});
-
-test('the two parts: the upstream ends in the topic writer keyed by the new key, the downstream starts at its reader', () => {
-  const whole = plan(
-    byRegion,
-    '  raw: { type: stdout, input: clean }\n  out: { type: stdout, input: counts }',
-  );
-  const split = planRepartition(whole, registry, ['user'])!;
-  const source = whole.sources[0].config as KafkaSourceConfig;
-  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 4 });
-  assert.deepEqual(upstream.sources, whole.sources);
-  assert.deepEqual(
-    upstream.steps.map((s) => s.id),
-    ['clean'],
-  );
-  assert.deepEqual(
-    upstream.sinks.map((s) => [s.id, s.type, s.input]),
-    [
-      ['raw', 'stdout', 'clean'],
-      ['counts_repartition', 'kafka_repartition', 'clean'],
-    ],
-  );
-  assert.deepEqual(upstream.sinks[1].config, {
-    kafka: {
-      brokers: ['127.0.0.1:9092'],
-      client_id: source.client_id,
-      topic: 'clicks-counts-repartition',
-      key: 'k',
-      format: 'json',
-      delivery: 'exactly_once',
-    },
-    key: ['region'],
-    partitions: 4,
-  });
-  assert.deepEqual(
-    downstream.sources.map((s) => [s.id, s.type, s.eventTime]),
-    [['counts_repartition', 'kafka_repartition', { maxOutOfOrderness: 0 }]],
-  );
-  const reader = downstream.sources[0].config as {
-    kafka: { topics: string[]; isolation_level: string };
-    producers: number;
-  };
-  assert.deepEqual(reader.kafka.topics, ['clicks-counts-repartition']);
-  assert.equal(reader.kafka.isolation_level, 'read_committed');
-  assert.equal(reader.producers, 4);
-  assert.deepEqual(
-    downstream.steps.map((s) => [s.id, s.inputs]),
-    [['counts', ['counts_repartition']]],
-  );
-  assert.deepEqual(
-    downstream.sinks.map((s) => s.id),
-    ['out'],
-  );
-  // Both parts resolve as plans of their own (the job resolves them again).
-  const parts = new Registry([
-    builtins,
-    { name: 'kafka', components: [kafkaSource, kafkaSink, repartitionSource, repartitionSink] },
-  ]);
-  resolvePlan(upstream, parts);
-  resolvePlan(downstream, parts);
 });

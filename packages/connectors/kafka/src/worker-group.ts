@@ -134,11 +134,11 @@ export interface WorkerGroupDescription {
   readonly taskTopic: string;
   readonly topics: readonly string[];
   /**
-   * The managed repartition topic of a regrouping pipeline, whose partition n the downstream part
-   * of task n reads (its end offsets are in `endOffsets` once it exists); undefined when the
-   * pipeline does not regroup.
+   * The managed repartition topics of a regrouping pipeline that exist (one, or one per input of
+   * a join), whose partition n the downstream part of task n reads (their end offsets are in
+   * `endOffsets`); empty when the pipeline does not regroup or no worker has started.
    */
-  readonly repartitionTopic: string | undefined;
+  readonly repartitionTopics: readonly string[];
   /** How many partitions the task topic has: the tasks are 0 … partitions − 1. */
   readonly partitions: number;
   readonly members: readonly WorkerGroupMember[];
@@ -173,15 +173,13 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
     // The repartition topic exists once a worker has started; its end offsets give the lag of
     // the tasks' downstream parts.
     const listed = [...topics];
-    if (split !== undefined) {
+    const repartitionTopics: string[] = [];
+    for (const { topic } of split?.crossings ?? []) {
       try {
-        const md = await admin.metadata({
-          topics: [split.topic],
-          autocreateTopics: false,
-          forceUpdate: true,
-        });
-        counts.set(split.topic, md.topics.get(split.topic)?.partitionsCount ?? 0);
-        listed.push(split.topic);
+        const md = await admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+        counts.set(topic, md.topics.get(topic)?.partitionsCount ?? 0);
+        listed.push(topic);
+        repartitionTopics.push(topic);
       } catch (err) {
         if (!isUnknownTopic(err)) throw err;
       }
@@ -219,7 +217,7 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
       state: described?.state ?? 'Dead',
       taskTopic,
       topics,
-      repartitionTopic: split?.topic,
+      repartitionTopics,
       partitions: counts.get(taskTopic) ?? 0,
       members,
       endOffsets,

@@ -47,7 +47,8 @@ import {
   isPermanent,
   toSourceError,
 } from './client-errors.ts';
-import { type RepartitionSplit, repartitionParts } from './repartition-plan.ts';
+import { repartitionParts } from './repartition-parts.ts';
+import type { RepartitionSplit } from './repartition-plan.ts';
 import { repartitionSink } from './repartition-sink.ts';
 import { repartitionSource } from './repartition-source.ts';
 import { ensureRepartitionTopic } from './repartition-topic.ts';
@@ -274,7 +275,7 @@ export class KafkaWorker {
   }
 
   /**
-   * Creates the repartition topic when missing (with the source's partition count), and splits
+   * Creates the repartition topics when missing (with the source's partition count), and splits
    * the plan into the two parts each task runs.
    */
   async #prepareRepartition(split: RepartitionSplit, partitions: number): Promise<void> {
@@ -283,7 +284,7 @@ export class KafkaWorker {
       autocreateTopics: false,
     });
     try {
-      await ensureRepartitionTopic(admin, split.topic, partitions);
+      for (const c of split.crossings) await ensureRepartitionTopic(admin, c.topic, partitions);
     } finally {
       await admin.close().catch(() => {});
     }
@@ -294,7 +295,7 @@ export class KafkaWorker {
     ];
     this.#log.info('worker: the pipeline regroups through a repartition topic', {
       step: split.step,
-      topic: split.topic,
+      topics: split.crossings.map((c) => c.topic),
       partitions,
       upstream: [...split.upstream.steps, ...split.upstream.sinks],
       downstream: [...split.downstream.steps, ...split.downstream.sinks],

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { builtins, type Plan, parsePipelineYaml, Registry, resolvePlan } from '@sluice/core';
+import { repartitionParts } from './repartition-parts.ts';
+import { planRepartition } from './repartition-plan.ts';
+import { repartitionSink } from './repartition-sink.ts';
+import { repartitionSource } from './repartition-source.ts';
+import { kafkaSink } from './sink.ts';
+import { kafkaSource } from './source.ts';
+import type { KafkaSourceConfig } from './source-config.ts';
+
+const registry = new Registry([builtins, { name: 'kafka', components: [kafkaSource, kafkaSink] }]);
+const parts = new Registry([
+  builtins,
+  { name: 'kafka', components: [kafkaSource, kafkaSink, repartitionSource, repartitionSink] },
+]);
+
+/** A pipeline reading a kafka topic partitioned by user, with `steps` and `sinks` (YAML lists). */
+function plan(steps: string, sinks: string): Plan {
+  const text = `
+name: clicks
+sources:
+  in:
+    type: kafka
+    brokers: ['127.0.0.1:9092']
+    topics: [clicks]
+    group_id: g
+    event_time: { field: ts, max_out_of_orderness: 0s }
+steps:
+${steps}
+sinks:
+${sinks}
+`;
+  return resolvePlan(parsePipelineYaml(text, '/tmp/clicks.yaml', { registry }), registry);
+}
+
+const byRegion = `
+  - id: clean
+    type: filter
+    input: in
+    where: region IS NOT NULL
+  - id: counts
+    type: aggregate
+    input: clean
+    key: [region]
+    window: { type: tumbling, size: 1s }
+    fields: { n: count(*) }`;
+
+test('the two parts: the upstream ends in the topic writer keyed by the new key, the downstream starts at its reader', () => {
+  const whole = plan(
+    byRegion,
+    '  raw: { type: stdout, input: clean }\n  out: { type: stdout, input: counts }',
+  );
+  const split = planRepartition(whole, registry, ['user'])!;
+  const source = whole.sources[0].config as KafkaSourceConfig;
+  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 4 });
+  assert.deepEqual(upstream.sources, whole.sources);
+  assert.deepEqual(
+    upstream.steps.map((s) => s.id),
+    ['clean'],
+  );
+  assert.deepEqual(
+    upstream.sinks.map((s) => [s.id, s.type, s.input]),
+    [
+      ['raw', 'stdout', 'clean'],
+      ['counts_repartition', 'kafka_repartition', 'clean'],
+    ],
+  );
+  assert.deepEqual(upstream.sinks[1].config, {
+    kafka: {
+      brokers: ['127.0.0.1:9092'],
+      client_id: source.client_id,
+      topic: 'clicks-counts-repartition',
+      key: 'k',
+      format: 'json',
+      delivery: 'exactly_once',
+    },
+    key: ['region'],
+    partitions: 4,
+  });
+  assert.deepEqual(
+    downstream.sources.map((s) => [s.id, s.type, s.eventTime]),
+    [['counts_repartition', 'kafka_repartition', { maxOutOfOrderness: 0 }]],
+  );
+  const reader = downstream.sources[0].config as {
+    kafka: { topics: string[]; isolation_level: string };
+    producers: number;
+  };
+  assert.deepEqual(reader.kafka.topics, ['clicks-counts-repartition']);
+  assert.equal(reader.kafka.isolation_level, 'read_committed');
+  assert.equal(reader.producers, 4);
+  assert.deepEqual(
+    downstream.steps.map((s) => [s.id, s.inputs]),
+    [['counts', ['counts_repartition']]],
+  );
+  assert.deepEqual(
+    downstream.sinks.map((s) => s.id),
+    ['out'],
+  );
+  // Both parts resolve as plans of their own (the job resolves them again).
+  resolvePlan(upstream, parts);
+  resolvePlan(downstream, parts);
+});
+
+test('a join across the topics: each input written by its join key, read back under the name its condition reads it by', () => {
+  const whole = plan(
+    `
+  - id: clicks
+    type: filter
+    input: in
+    where: kind = 'click'
+  - id: views
+    type: filter
+    input: in
+    where: kind = 'view'
+  - id: pairs
+    type: join
+    input: [clicks, views]
+    on: lower(clicks.page) = views.page
+    window: { type: tumbling, size: 1s }
+    fields: { page: views.page, clicker: clicks.user, viewer: views.user }`,
+    '  out: { type: stdout, input: pairs }',
+  );
+  const split = planRepartition(whole, registry, ['user'])!;
+  const source = whole.sources[0].config as KafkaSourceConfig;
+  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 3 });
+  assert.deepEqual(
+    upstream.sinks.map((s) => {
+      const c = s.config as { kafka: { topic: string }; key: string[]; partitions: number };
+      return [s.id, s.input, c.kafka.topic, c.key, c.partitions];
+    }),
+    [
+      ['pairs_clicks_repartition', 'clicks', 'clicks-pairs-clicks-repartition', ['lower(page)'], 3],
+      ['pairs_views_repartition', 'views', 'clicks-pairs-views-repartition', ['page'], 3],
+    ],
+  );
+  assert.deepEqual(
+    downstream.sources.map((s) => [s.id, (s.config as { kafka: { topics: string[] } }).kafka.topics]),
+    [
+      ['clicks', ['clicks-pairs-clicks-repartition']],
+      ['views', ['clicks-pairs-views-repartition']],
+    ],
+  );
+  assert.deepEqual(
+    downstream.steps.map((s) => [s.id, s.inputs]),
+    [['pairs', ['clicks', 'views']]],
+  );
+  resolvePlan(upstream, parts);
+  resolvePlan(downstream, parts);
+});
