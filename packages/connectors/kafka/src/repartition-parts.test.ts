@@ -10,7 +10,7 @@ import { kafkaSource } from './source.ts';
 import type { KafkaSourceConfig } from './source-config.ts';
 
 const registry = new Registry([builtins, { name: 'kafka', components: [kafkaSource, kafkaSink] }]);
-const parts = new Registry([
+const withRepartition = new Registry([
   builtins,
   { name: 'kafka', components: [kafkaSource, kafkaSink, repartitionSource, repartitionSink] },
 ]);
@@ -51,9 +51,14 @@ test('the two parts: the upstream ends in the topic writer keyed by the new key,
     byRegion,
     '  raw: { type: stdout, input: clean }\n  out: { type: stdout, input: counts }',
   );
-  const split = planRepartition(whole, registry, ['user'])!;
+  const splits = planRepartition(whole, registry, ['user']);
   const source = whole.sources[0].config as KafkaSourceConfig;
-  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 4 });
+  const chain = repartitionParts(whole, splits, { source, partitions: 4 });
+  assert.deepEqual(
+    chain.map((p) => p.part),
+    [undefined, 'after-counts'],
+  );
+  const [{ plan: upstream }, { plan: downstream }] = chain;
   assert.deepEqual(upstream.sources, whole.sources);
   assert.deepEqual(
     upstream.steps.map((s) => s.id),
@@ -98,8 +103,8 @@ test('the two parts: the upstream ends in the topic writer keyed by the new key,
     ['out'],
   );
   // Both parts resolve as plans of their own (the job resolves them again).
-  resolvePlan(upstream, parts);
-  resolvePlan(downstream, parts);
+  resolvePlan(upstream, withRepartition);
+  resolvePlan(downstream, withRepartition);
 });
 
 test('a join across the topics: each input written by its join key, read back under the name its condition reads it by', () => {
@@ -121,9 +126,12 @@ test('a join across the topics: each input written by its join key, read back un
     fields: { page: views.page, clicker: clicks.user, viewer: views.user }`,
     '  out: { type: stdout, input: pairs }',
   );
-  const split = planRepartition(whole, registry, ['user'])!;
+  const splits = planRepartition(whole, registry, ['user']);
   const source = whole.sources[0].config as KafkaSourceConfig;
-  const { upstream, downstream } = repartitionParts(whole, split, { source, partitions: 3 });
+  const [{ plan: upstream }, { plan: downstream }] = repartitionParts(whole, splits, {
+    source,
+    partitions: 3,
+  });
   assert.deepEqual(
     upstream.sinks.map((s) => {
       const c = s.config as { kafka: { topic: string }; key: string[]; partitions: number };
@@ -145,6 +153,63 @@ test('a join across the topics: each input written by its join key, read back un
     downstream.steps.map((s) => [s.id, s.inputs]),
     [['pairs', ['clicks', 'views']]],
   );
-  resolvePlan(upstream, parts);
-  resolvePlan(downstream, parts);
+  resolvePlan(upstream, withRepartition);
+  resolvePlan(downstream, withRepartition);
+});
+
+test('a chain of two regroupings: three parts, the middle one reading the first topic and writing the second', () => {
+  const whole = plan(
+    `${byRegion}
+  - id: by_country
+    type: key_by
+    input: counts
+    key: ["split_part(region, '-', 1)"]
+  - id: per_country
+    type: aggregate
+    input: by_country
+    window: { type: tumbling, size: 2s }
+    fields: { n: sum(n) }`,
+    '  mid: { type: stdout, input: counts }\n  out: { type: stdout, input: per_country }',
+  );
+  const splits = planRepartition(whole, registry, ['user']);
+  const source = whole.sources[0].config as KafkaSourceConfig;
+  const chain = repartitionParts(whole, splits, { source, partitions: 4 });
+  assert.deepEqual(
+    chain.map(({ plan: p, part }) => [
+      part,
+      p.sources.map((s) => [s.id, s.type]),
+      p.steps.map((s) => [s.id, s.inputs]),
+      p.sinks.map((s) => [s.id, s.type, s.input]),
+    ]),
+    [
+      [
+        undefined,
+        [['in', 'kafka']],
+        [['clean', ['in']]],
+        [['counts_repartition', 'kafka_repartition', 'clean']],
+      ],
+      [
+        'after-counts',
+        [['counts_repartition', 'kafka_repartition']],
+        [['counts', ['counts_repartition']]],
+        [
+          ['mid', 'stdout', 'counts'],
+          ['by_country_repartition', 'kafka_repartition', 'counts'],
+        ],
+      ],
+      [
+        'after-by_country',
+        [['by_country_repartition', 'kafka_repartition']],
+        [
+          ['by_country', ['by_country_repartition']],
+          ['per_country', ['by_country']],
+        ],
+        [['out', 'stdout', 'per_country']],
+      ],
+    ],
+  );
+  const writer = chain[1].plan.sinks[1].config as { kafka: { topic: string }; key: string[] };
+  assert.equal(writer.kafka.topic, 'clicks-by_country-repartition');
+  assert.deepEqual(writer.key, ["split_part(region, '-', 1)"]);
+  for (const { plan: p } of chain) resolvePlan(p, withRepartition);
 });

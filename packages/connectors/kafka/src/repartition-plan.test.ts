@@ -39,27 +39,29 @@ const byRegion = `
     fields: { n: count(*) }`;
 
 test('a window keyed by region over a topic partitioned by user splits before the window', () => {
-  const split = planRepartition(plan(byRegion), registry, ['user']);
-  assert.deepEqual(split, {
-    step: 'counts',
-    crossings: [
-      {
-        input: 'clean',
-        key: { kind: 'fields', fields: ['region'] },
-        topic: 'clicks-counts-repartition',
-        writer: 'counts_repartition',
-        reader: 'counts_repartition',
-      },
-    ],
-    upstream: { steps: ['clean'], sinks: [] },
-    downstream: { steps: ['counts'], sinks: ['out'] },
-  });
+  const splits = planRepartition(plan(byRegion), registry, ['user']);
+  assert.deepEqual(splits, [
+    {
+      step: 'counts',
+      crossings: [
+        {
+          input: 'clean',
+          key: { kind: 'fields', fields: ['region'] },
+          topic: 'clicks-counts-repartition',
+          writer: 'counts_repartition',
+          reader: 'counts_repartition',
+        },
+      ],
+      upstream: { steps: ['clean'], sinks: [] },
+      downstream: { steps: ['counts'], sinks: ['out'] },
+    },
+  ]);
 });
 
 test('no split when every keyed step groups by a key the partitioning is part of', () => {
   const steps = byRegion.replace('key: [region]', 'key: [user, region]');
-  assert.equal(planRepartition(plan(steps), registry, ['user']), undefined);
-  assert.equal(planRepartition(plan(byRegion), registry, ['region']), undefined);
+  assert.deepEqual(planRepartition(plan(steps), registry, ['user']), []);
+  assert.deepEqual(planRepartition(plan(byRegion), registry, ['region']), []);
 });
 
 test('a key_by before the keyed step moves the split before the key_by', () => {
@@ -73,7 +75,7 @@ test('a key_by before the keyed step moves the split before the key_by', () => {
     input: by_region
     window: { type: tumbling, size: 1s }
     fields: { n: count(*) }`;
-  const split = planRepartition(plan(steps), registry, ['user']);
+  const [split] = planRepartition(plan(steps), registry, ['user']);
   assert.equal(split?.step, 'by_region');
   assert.equal(split?.crossings[0].input, 'in');
   assert.deepEqual(split?.crossings[0].key, {
@@ -92,7 +94,7 @@ test('sinks of the upstream part stay upstream; a second aggregate by the same k
     key: [region]
     window: { type: tumbling, size: 10s }
     fields: { n: sum(n) }`;
-  const split = planRepartition(
+  const [split] = planRepartition(
     plan(steps, '  raw: { type: stdout, input: clean }\n  out: { type: stdout, input: totals }'),
     registry,
     ['user'],
@@ -101,23 +103,71 @@ test('sinks of the upstream part stay upstream; a second aggregate by the same k
   assert.deepEqual(split?.downstream, { steps: ['counts', 'totals'], sinks: ['out'] });
 });
 
-test('what one repartition topic cannot do is refused, naming the step', () => {
+test('a second regrouping after the first chains a third part, placed by the second key', () => {
   const again = `${byRegion}
+  - id: by_country
+    type: map
+    input: counts
+    fields: { country: upper(region), n: n }
   - id: per_country
     type: aggregate
-    input: counts
-    key: [n]
+    input: by_country
+    key: [country]
     window: { type: tumbling, size: 10s }
-    fields: { n: sum(n) }`;
-  assert.throws(() => planRepartition(plan(again), registry, ['user']), {
-    code: 'CONFIG_INVALID',
-    message: /step 'per_country' regroups again .*one repartition topic/,
-  });
+    fields: { n: sum(n) }
+  - id: top
+    type: aggregate
+    input: per_country
+    key: [country]
+    window: { type: tumbling, size: 1m }
+    fields: { n: max(n) }`;
+  const splits = planRepartition(
+    plan(again, '  mid: { type: stdout, input: counts }\n  out: { type: stdout, input: top }'),
+    registry,
+    ['user'],
+  );
+  assert.deepEqual(
+    splits.map((x) => [x.step, x.crossings.map((c) => [c.input, c.topic, c.key]), x.upstream, x.downstream]),
+    [
+      [
+        'counts',
+        [['clean', 'clicks-counts-repartition', { kind: 'fields', fields: ['region'] }]],
+        { steps: ['clean'], sinks: [] },
+        { steps: ['counts', 'by_country'], sinks: ['mid'] },
+      ],
+      [
+        'per_country',
+        [['by_country', 'clicks-per_country-repartition', { kind: 'fields', fields: ['country'] }]],
+        { steps: ['counts', 'by_country'], sinks: ['mid'] },
+        // A step keyed like the second topic needs nothing more.
+        { steps: ['per_country', 'top'], sinks: ['out'] },
+      ],
+    ],
+  );
+});
+
+test('what the repartition topics cannot do is refused, naming the step', () => {
   const global = byRegion.replace('    key: [region]\n', '');
   assert.throws(() => planRepartition(plan(global), registry, ['user']), {
     code: 'CONFIG_INVALID',
     message: /step 'counts' \(aggregate\) keeps one group for all records.*partitioned_by \[user\]/,
   });
+  const branches = `${byRegion}
+  - id: per_page
+    type: aggregate
+    input: clean
+    key: [page]
+    window: { type: tumbling, size: 1s }
+    fields: { n: count(*) }`;
+  assert.throws(
+    () =>
+      planRepartition(
+        plan(branches, '  a: { type: stdout, input: counts }\n  b: { type: stdout, input: per_page }'),
+        registry,
+        ['user'],
+      ),
+    { code: 'CONFIG_INVALID', message: /steps 'counts' and 'per_page' each regroup the stream/ },
+  );
 });
 
 /** Clicks and views of one topic, joined by `on` within ten seconds. */
@@ -139,34 +189,36 @@ function joinSteps(on: string): string {
 }
 
 test('a join by another key than the partitioning splits at the join: each input crosses a topic of its own by its side of the key', () => {
-  const split = planRepartition(
+  const splits = planRepartition(
     plan(joinSteps('clicks.page = views.page'), '  out: { type: stdout, input: pairs }'),
     registry,
     ['user'],
   );
-  assert.deepEqual(split, {
-    step: 'pairs',
-    crossings: [
-      {
-        input: 'clicks',
-        key: { kind: 'fields', fields: ['page'] },
-        topic: 'clicks-pairs-clicks-repartition',
-        writer: 'pairs_clicks_repartition',
-        reader: 'clicks',
-      },
-      {
-        input: 'views',
-        key: { kind: 'fields', fields: ['page'] },
-        topic: 'clicks-pairs-views-repartition',
-        writer: 'pairs_views_repartition',
-        reader: 'views',
-      },
-    ],
-    upstream: { steps: ['clicks', 'views'], sinks: [] },
-    downstream: { steps: ['pairs'], sinks: ['out'] },
-  });
+  assert.deepEqual(splits, [
+    {
+      step: 'pairs',
+      crossings: [
+        {
+          input: 'clicks',
+          key: { kind: 'fields', fields: ['page'] },
+          topic: 'clicks-pairs-clicks-repartition',
+          writer: 'pairs_clicks_repartition',
+          reader: 'clicks',
+        },
+        {
+          input: 'views',
+          key: { kind: 'fields', fields: ['page'] },
+          topic: 'clicks-pairs-views-repartition',
+          writer: 'pairs_views_repartition',
+          reader: 'views',
+        },
+      ],
+      upstream: { steps: ['clicks', 'views'], sinks: [] },
+      downstream: { steps: ['pairs'], sinks: ['out'] },
+    },
+  ]);
   // Each side by its own expressions of the key, in the order of the equalities.
-  const both = planRepartition(
+  const [both] = planRepartition(
     plan(
       joinSteps('lower(views.page) = clicks.page AND clicks.site = views.site AND clicks.n > 1'),
       '  out: { type: stdout, input: pairs }',
@@ -185,22 +237,22 @@ test('a join by another key than the partitioning splits at the join: each input
 
 test('a join whose key the partitioning is part of on both inputs needs no topic', () => {
   const sinks = '  out: { type: stdout, input: pairs }';
-  assert.equal(
+  assert.deepEqual(
     planRepartition(plan(joinSteps('clicks.user = views.user'), sinks), registry, ['user']),
-    undefined,
+    [],
   );
-  assert.equal(
+  assert.deepEqual(
     planRepartition(
       plan(joinSteps('clicks.user = views.user AND clicks.page = views.page'), sinks),
       registry,
       ['user'],
     ),
-    undefined,
+    [],
   );
   // One side keyed otherwise: both cross.
-  const split = planRepartition(plan(joinSteps('clicks.user = views.owner'), sinks), registry, ['user']);
+  const [split] = planRepartition(plan(joinSteps('clicks.user = views.owner'), sinks), registry, ['user']);
   assert.deepEqual(
-    split?.crossings.map((c) => c.input),
+    split.crossings.map((c) => c.input),
     ['clicks', 'views'],
   );
 });

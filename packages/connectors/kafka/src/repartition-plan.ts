@@ -163,20 +163,32 @@ function crossingsOf(plan: Plan, start: Start): RepartitionCrossing[] {
 }
 
 /**
- * Splits a resolved plan (`resolvePlan`: configs, expressions and keys known) for a topic
- * partitioned by `partitionedBy`: undefined when every stateful step groups by a key of which
- * those fields are part (each task's state is then complete). A join whose key (the equalities of
- * its condition) is not within the partitioning on both inputs splits at the join, each input
- * crossing a topic of its own by its side of the key. Throws CONFIG_INVALID for what the
- * repartition topics cannot do yet: a stateful step with one global group, a step of several
- * inputs other than a join, two regroupings, an updating stream crossing a topic, or a step after
- * the split that also reads a stream before it.
+ * Whether every record of one group of `key` is in one partition when records are placed by
+ * `by`: the source topics' fields when they are part of the key, or the key a repartition topic
+ * placed them by.
+ */
+function covers(by: PartitionKey, key: PartitionKey): boolean {
+  return by.kind === 'fields' ? withinPartition(key, by.fields) : sameKey(by, key);
+}
+
+/**
+ * Splits a resolved plan (`resolvePlan`: configs, expressions and keys known) for topics
+ * partitioned by `partitionedBy` into a chain of parts joined by repartition topics: empty when
+ * every stateful step groups by a key of which those fields are part (each task's state is then
+ * complete). The first split goes before the first stateful step keyed otherwise; the steps after
+ * it are placed by its key, and a stateful step among them keyed otherwise again splits the chain
+ * once more (a window per region, then a total per country: three parts). A join whose key (the
+ * equalities of its condition) is not within the placement on both inputs splits at the join,
+ * each input crossing a topic of its own by its side of the key. Throws CONFIG_INVALID for what
+ * the repartition topics cannot do yet: a stateful step with one global group, a step of several
+ * inputs other than a join, two branches that each regroup, an updating stream crossing a topic,
+ * or a step after a split that also reads a stream before it.
  */
 export function planRepartition(
   plan: Plan,
   registry: Registry,
   partitionedBy: readonly string[],
-): RepartitionSplit | undefined {
+): RepartitionSplit[] {
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
   const readers = new Map<string, string[]>();
   for (const s of plan.steps) {
@@ -186,115 +198,132 @@ export function planRepartition(
     }
   }
   const partitioned = `partitioned_by ${listOf(partitionedBy)}`;
-  // The stateful steps whose groups span partitions, each with the step that first computes its key.
-  const starts = new Map<string, Start>();
-  for (const s of plan.steps) {
-    if (registry.step(s.type)?.state === undefined) continue;
-    if (s.inputs.length > 1) {
-      const sides = joinKeys(s);
-      // Each side's records of one key are in one task already: the join needs nothing.
-      if (sides.every((k) => withinPartition(k, partitionedBy))) continue;
-      starts.set(s.id, { step: s, key: sides[0], sides });
-      continue;
-    }
-    const key = groupingOf(plan, s);
-    if (key === undefined) {
+  const splits: RepartitionSplit[] = [];
+  // What the records of the current part are placed by, and the steps it holds.
+  let placed: readonly PartitionKey[] = [{ kind: 'fields', fields: partitionedBy }];
+  let scope = new Set(plan.steps.map((s) => s.id));
+  const sinkInput = new Map(plan.sinks.map((k) => [k.id, k.input]));
+  for (;;) {
+    const first = firstRegrouping(scope, placed);
+    if (first === undefined) break;
+    const { step, key } = first;
+    if (key.kind !== 'fields' && key.kind !== 'expressions') {
       throw new SluiceError(
         'CONFIG_INVALID',
-        `step '${s.id}' (${s.type}) keeps one group for all records, but a scaled-out pipeline's tasks each read one partition (${partitioned}); give it a \`key\` (scaled-out steps are keyed)`,
-        { step: s.id },
-      );
-    }
-    if (withinPartition(key, partitionedBy)) continue;
-    // Walk back over the steps that pass the key on unchanged (a key_by and the steps after it).
-    let start = s;
-    for (;;) {
-      if (start.inputs.length !== 1) break;
-      const before = byId.get(refIdOf(start.inputs[0]));
-      if (before === undefined || !sameKey(plan.keys?.[before.id]?.partition, key)) break;
-      if (registry.step(before.type)?.state !== undefined) break;
-      start = before;
-    }
-    starts.set(start.id, { step: start, key });
-  }
-  if (starts.size === 0) return undefined;
-  const ordered = [...starts.values()];
-  // The first regroupings: those no other regrouping leads to (the later ones are checked below).
-  const firsts = ordered.filter(
-    ({ step }) => !ordered.some((o) => o.step !== step && reaches(o.step.id, step.id)),
-  );
-  if (firsts.length > 1) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `steps ${firsts.map((f) => `'${f.step.id}'`).join(' and ')} each regroup the stream (by ${firsts.map((f) => describePartition(f.key)).join(' and ')}); a scaled-out pipeline has one repartition topic for now: regroup once`,
-      { step: firsts[1].step.id },
-    );
-  }
-  const { step, key } = firsts[0];
-  if (key.kind !== 'fields' && key.kind !== 'expressions') {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `step '${step.id}' groups by ${describePartition(key)}, which a repartition topic cannot compute from the records; key it by fields or SQL expressions`,
-      { step: step.id },
-    );
-  }
-  const crossings = crossingsOf(plan, firsts[0]);
-  for (const c of crossings) {
-    const mode = plan.modes?.[c.input];
-    if (mode !== undefined && mode !== 'append') {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `step '${step.id}' regroups '${c.input}', an updating stream (${mode}), but a repartition topic carries appends only for now: regroup before the step that makes the updates`,
+        `step '${step.id}' groups by ${describePartition(key)}, which a repartition topic cannot compute from the records; key it by fields or SQL expressions`,
         { step: step.id },
       );
     }
-  }
-  const downstream = descendants(step.id, readers);
-  for (const other of ordered) {
-    if (other.step === step || !downstream.has(other.step.id)) continue;
-    if (!sameKey(other.key, key)) {
+    const crossings = crossingsOf(plan, first);
+    for (const c of crossings) {
+      const mode = plan.modes?.[c.input];
+      if (mode !== undefined && mode !== 'append') {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `step '${step.id}' regroups '${c.input}', an updating stream (${mode}), but a repartition topic carries appends only for now: regroup before the step that makes the updates`,
+          { step: step.id },
+        );
+      }
+    }
+    const downstream = descendants(step.id, readers);
+    for (const id of downstream) {
+      const s = byId.get(id)!;
+      const early = s.inputs.find((ref) => id !== step.id && !downstream.has(refIdOf(ref)));
+      if (early !== undefined) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `step '${id}' reads '${early}', which runs before the repartition topic of '${step.id}', as well as records after it; only '${step.id}' may cross the topic`,
+          { step: id },
+        );
+      }
+    }
+    const side = (ref: string) => downstream.has(refIdOf(ref));
+    // A join's inputs are read downstream by sources named as its condition reads them.
+    const taken = new Set([...downstream, ...plan.sinks.filter((k) => side(k.input)).map((k) => k.id)]);
+    const clash = first.sides === undefined ? undefined : crossings.find((c) => taken.has(c.reader));
+    if (clash !== undefined) {
       throw new SluiceError(
         'CONFIG_INVALID',
-        `step '${other.step.id}' regroups again (by ${describePartition(other.key)}) after the repartition before '${step.id}' (by ${describePartition(key)}); a scaled-out pipeline has one repartition topic for now`,
-        { step: other.step.id },
+        `'${clash.reader}' names both an input of join '${step.id}' (as its condition reads it) and a step or sink after it; rename the step or sink`,
+        { step: step.id },
       );
     }
-  }
-  for (const id of downstream) {
-    const s = byId.get(id)!;
-    const early = s.inputs.find((ref) => id !== step.id && !downstream.has(refIdOf(ref)));
-    if (early !== undefined) {
-      throw new SluiceError(
-        'CONFIG_INVALID',
-        `step '${id}' reads '${early}', which runs before the repartition topic of '${step.id}', as well as records after it; only '${step.id}' may cross the topic`,
-        { step: id },
-      );
-    }
-  }
-  const upstreamSteps = plan.steps.filter((s) => !downstream.has(s.id)).map((s) => s.id);
-  const side = (ref: string) => downstream.has(refIdOf(ref));
-  // A join's inputs are read downstream by sources named as its condition reads them.
-  const taken = new Set([...downstream, ...plan.sinks.filter((k) => side(k.input)).map((k) => k.id)]);
-  const clash = firsts[0].sides === undefined ? undefined : crossings.find((c) => taken.has(c.reader));
-  if (clash !== undefined) {
-    throw new SluiceError(
-      'CONFIG_INVALID',
-      `'${clash.reader}' names both an input of join '${step.id}' (as its condition reads it) and a step or sink after it; rename the step or sink`,
-      { step: step.id },
-    );
-  }
-  return {
-    step: step.id,
-    crossings,
-    upstream: { steps: upstreamSteps, sinks: plan.sinks.filter((k) => !side(k.input)).map((k) => k.id) },
-    downstream: {
+    const after = {
       steps: plan.steps.filter((s) => downstream.has(s.id)).map((s) => s.id),
       sinks: plan.sinks.filter((k) => side(k.input)).map((k) => k.id),
-    },
-  };
+    };
+    // The part before: everything not after (the first split), or the previous split's part
+    // less what follows this one.
+    const prev = splits.at(-1);
+    const upstream =
+      prev === undefined
+        ? {
+            steps: plan.steps.filter((s) => !downstream.has(s.id)).map((s) => s.id),
+            sinks: plan.sinks.filter((k) => !side(k.input)).map((k) => k.id),
+          }
+        : {
+            steps: prev.downstream.steps.filter((id) => !downstream.has(id)),
+            sinks: prev.downstream.sinks.filter((id) => !side(sinkInput.get(id) ?? '')),
+          };
+    if (prev !== undefined) splits[splits.length - 1] = { ...prev, downstream: upstream };
+    splits.push({ step: step.id, crossings, upstream, downstream: after });
+    scope = new Set([...downstream].filter((id) => id !== step.id));
+    placed = first.sides ?? [key];
+  }
+  return splits;
 
-  function reaches(from: string, to: string): boolean {
-    return descendants(from, readers).has(to);
+  /**
+   * The first stateful step of `scope` whose key `placed` does not cover (walked back over the
+   * key_by and stateless steps that compute its key), or undefined when each is covered. Throws
+   * CONFIG_INVALID for a step with one global group, and for two that each regroup on branches
+   * of their own.
+   */
+  function firstRegrouping(scope: ReadonlySet<string>, placed: readonly PartitionKey[]): Start | undefined {
+    const starts = new Map<string, Start>();
+    const covered = (k: PartitionKey) => placed.some((p) => covers(p, k));
+    for (const s of plan.steps) {
+      if (!scope.has(s.id) || registry.step(s.type)?.state === undefined) continue;
+      if (s.inputs.length > 1) {
+        const sides = joinKeys(s);
+        // Each side's records of one key are in one task already: the join needs nothing.
+        if (sides.every(covered)) continue;
+        starts.set(s.id, { step: s, key: sides[0], sides });
+        continue;
+      }
+      const key = groupingOf(plan, s);
+      if (key === undefined) {
+        throw new SluiceError(
+          'CONFIG_INVALID',
+          `step '${s.id}' (${s.type}) keeps one group for all records, but a scaled-out pipeline's tasks each read one partition (${partitioned}); give it a \`key\` (scaled-out steps are keyed)`,
+          { step: s.id },
+        );
+      }
+      if (covered(key)) continue;
+      // Walk back over the steps that pass the key on unchanged (a key_by and the steps after it).
+      let start = s;
+      for (;;) {
+        if (start.inputs.length !== 1) break;
+        const prior = byId.get(refIdOf(start.inputs[0]));
+        if (prior === undefined || !scope.has(prior.id)) break;
+        if (!sameKey(plan.keys?.[prior.id]?.partition, key)) break;
+        if (registry.step(prior.type)?.state !== undefined) break;
+        start = prior;
+      }
+      starts.set(start.id, { step: start, key });
+    }
+    const ordered = [...starts.values()];
+    // The first regroupings: those no other regrouping leads to (the later ones come in later parts).
+    const firsts = ordered.filter(
+      ({ step }) => !ordered.some((o) => o.step !== step && descendants(o.step.id, readers).has(step.id)),
+    );
+    if (firsts.length > 1) {
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `steps ${firsts.map((f) => `'${f.step.id}'`).join(' and ')} each regroup the stream (by ${firsts.map((f) => describePartition(f.key)).join(' and ')}) on branches of their own; a scaled-out pipeline regroups one stream at a time for now: regroup before the branches split`,
+        { step: firsts[1].step.id },
+      );
+    }
+    return firsts[0];
   }
 }
 
