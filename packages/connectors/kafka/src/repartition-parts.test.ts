@@ -213,3 +213,34 @@ test('a chain of two regroupings: three parts, the middle one reading the first 
   assert.deepEqual(writer.key, ["split_part(region, '-', 1)"]);
   for (const { plan: p } of chain) resolvePlan(p, withRepartition);
 });
+
+test('an updating stream crossing: its writer takes row kinds, its reader gives the same changelog to the step after', () => {
+  const whole = plan(
+    `
+  - id: per_user
+    type: aggregate
+    input: in
+    key: [user, region]
+    fields: { n: count(*) }
+  - id: counts
+    type: aggregate
+    input: per_user
+    key: [region]
+    fields: { users: count(*), n: sum(n) }`,
+    '  out: { type: stdout, input: counts, changelog: debezium }',
+  );
+  const splits = planRepartition(whole, registry, ['user']);
+  const source = whole.sources[0].config as KafkaSourceConfig;
+  const [{ plan: upstream }, { plan: downstream }] = repartitionParts(whole, splits, {
+    source,
+    partitions: 2,
+  });
+  assert.deepEqual((downstream.sources[0].config as { changelog?: unknown }).changelog, {
+    mode: 'retract',
+    key: ['user', 'region'],
+  });
+  // The plan check passes on both parts: the writer takes a retract stream, the reader gives one.
+  assert.equal(resolvePlan(upstream, withRepartition).modes?.per_user, 'retract');
+  assert.equal(resolvePlan(downstream, withRepartition).modes?.counts_repartition, 'retract');
+  assert.equal(withRepartition.sink('kafka_repartition')?.changelog?.consumes({}).includes('retract'), true);
+});

@@ -81,6 +81,9 @@ export function repartitionParts(
           isolation_level: 'read_committed',
         },
         producers: partitions,
+        ...(c.changelog !== undefined
+          ? { changelog: { mode: c.changelog.mode, key: [...c.changelog.key] } }
+          : {}),
       },
       // The reader gives the watermarks; the records keep the times they had upstream.
       eventTime: { maxOutOfOrderness: 0, ...(idleTimeout !== undefined ? { idleTimeout } : {}) },

@@ -269,7 +269,7 @@ test('a join with no equality between its inputs is refused: nothing says how to
   );
 });
 
-test('an updating stream crossing the topic is refused: the envelope carries no row kinds', () => {
+test('an updating stream crosses the topic as the changelog it is, with its unique key', () => {
   const updating = `
   - id: per_user
     type: aggregate
@@ -281,15 +281,13 @@ test('an updating stream crossing the topic is refused: the envelope carries no 
     input: per_user
     key: [region]
     fields: { users: count(*) }`;
-  assert.throws(
-    () =>
-      planRepartition(
-        plan(updating, '  out: { type: stdout, input: counts, changelog: debezium }'),
-        registry,
-        ['user'],
-      ),
-    { code: 'CONFIG_INVALID', message: /step 'counts' regroups 'per_user', an updating stream \(retract\)/ },
+  const [split] = planRepartition(
+    plan(updating, '  out: { type: stdout, input: counts, changelog: debezium }'),
+    registry,
+    ['user'],
   );
+  assert.equal(split.step, 'counts');
+  assert.deepEqual(split.crossings[0].changelog, { mode: 'retract', key: ['user', 'region'] });
 });
 
 test('the topic is named after the pipeline and the step, with what Kafka refuses replaced', () => {

@@ -45,6 +45,11 @@ export interface RepartitionCrossing {
    * its expressions read that input by (`inputName`), so that its condition reads as before.
    */
   readonly reader: string;
+  /**
+   * The changelog the crossing stream is, when it updates (`retract`, `upsert`): each record
+   * crosses with its row kind, and the reader gives them back. Absent: appends.
+   */
+  readonly changelog?: { readonly mode: 'upsert' | 'retract'; readonly key: readonly string[] };
 }
 
 /** How a plan splits around its repartition topics. */
@@ -181,8 +186,8 @@ function covers(by: PartitionKey, key: PartitionKey): boolean {
  * equalities of its condition) is not within the placement on both inputs splits at the join,
  * each input crossing a topic of its own by its side of the key. Throws CONFIG_INVALID for what
  * the repartition topics cannot do yet: a stateful step with one global group, a step of several
- * inputs other than a join, two branches that each regroup, an updating stream crossing a topic,
- * or a step after a split that also reads a stream before it.
+ * inputs other than a join, two branches that each regroup, or a step after a split that also
+ * reads a stream before it. An updating stream crosses with its row kinds.
  */
 export function planRepartition(
   plan: Plan,
@@ -214,17 +219,12 @@ export function planRepartition(
         { step: step.id },
       );
     }
-    const crossings = crossingsOf(plan, first);
-    for (const c of crossings) {
+    // An updating stream crosses with its row kinds, and is read back as the same changelog.
+    const crossings = crossingsOf(plan, first).map((c): RepartitionCrossing => {
       const mode = plan.modes?.[c.input];
-      if (mode !== undefined && mode !== 'append') {
-        throw new SluiceError(
-          'CONFIG_INVALID',
-          `step '${step.id}' regroups '${c.input}', an updating stream (${mode}), but a repartition topic carries appends only for now: regroup before the step that makes the updates`,
-          { step: step.id },
-        );
-      }
-    }
+      if (mode === undefined || mode === 'append') return c;
+      return { ...c, changelog: { mode, key: plan.keys?.[c.input]?.unique?.[0] ?? [] } };
+    });
     const downstream = descendants(step.id, readers);
     for (const id of downstream) {
       const s = byId.get(id)!;
