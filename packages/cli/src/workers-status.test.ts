@@ -226,7 +226,7 @@ test('the table shows each task state, lease, lag and state size', () => {
     state: 'Stable',
     taskTopic: 'in',
     topics: ['in'],
-    repartitionTopic: undefined,
+    repartitionTopics: [],
     partitions: 3,
     members: [
       {
@@ -305,7 +305,7 @@ test("a regrouping pipeline's downstream parts: their own slots, lag on the repa
     state: 'Stable',
     taskTopic: 'in',
     topics: ['in'],
-    repartitionTopic: 'p-counts-repartition',
+    repartitionTopics: ['p-counts-repartition'],
     partitions: 2,
     members: [
       {

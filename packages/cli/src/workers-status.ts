@@ -137,8 +137,8 @@ export function buildStatus(
     const parts = partNames.map((part) => ({
       part,
       ...slotStatus(bySlot.get(`tasks/${task}/${part}`), assignedTo, now, (cp) =>
-        cp && group.repartitionTopic !== undefined
-          ? partitionLag(group, [group.repartitionTopic], task, cp.sources)
+        cp && group.repartitionTopics.length > 0
+          ? partitionLag(group, group.repartitionTopics, task, cp.sources)
           : null,
       ),
     }));

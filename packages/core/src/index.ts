@@ -165,6 +165,7 @@ export {
   type AsyncStageOptions,
   type AsyncWork,
 } from './operators/async-stage.ts';
+export { joinInputs, joinKeyExpressions } from './operators/join-condition.ts';
 export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
@@ -183,7 +184,7 @@ export type {
   PlanSource,
   PlanStep,
 } from './plan/plan.ts';
-export { defaultSettings } from './plan/plan.ts';
+export { defaultSettings, inputName } from './plan/plan.ts';
 export { resolvePlan } from './plan/resolve.ts';
 export type { Batch, DeadLetter, Offset, Row, RowKind } from './record.ts';
 export { DELETE, INSERT, kindAt, ROW_KIND_NAMES, UPDATE_AFTER, UPDATE_BEFORE } from './record.ts';

@@ -5,7 +5,8 @@
  * `kafka` sink's transactions — committed with the checkpoint that holds the task's source offsets.
  *
  * Messages are JSON envelopes, so that a record keeps every field it has (a `_kafka` of its own
- * source included) and its event time: `{ "k": key, "t": time, "r": record }` for a record,
+ * source included) and its event time: `{ "k": key, "t": time, "r": record }` for a record (with
+ * `"c": kind`, its `RowKind`, when an updating stream crosses and it is not an insert),
  * `{ "k": …, "m": { "p": producer, "w": watermark } }` for a marker. A marker's key is one that
  * hashes (murmur2, as every Kafka client places keys) to the partition it is meant for.
  */
@@ -13,6 +14,7 @@
 import {
   compileExpression,
   defineSink,
+  INSERT,
   type Row,
   type Sink,
   type SinkBatch,
@@ -97,14 +99,18 @@ class RepartitionSink implements Sink {
   }
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
-    const { records, times } = batch;
+    const { records, times, kinds } = batch;
     const n = records.length;
     const out: Row[] = new Array(n);
     const outTimes: number[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const r = records[i];
       const k = this.#key.length === 1 ? this.#key[0](r) : keyOf(this.#key, r);
-      out[i] = { k: JSON.stringify(k ?? null), t: times[i], r };
+      const kind = kinds?.[i] ?? INSERT;
+      out[i] =
+        kind === INSERT
+          ? { k: JSON.stringify(k ?? null), t: times[i], r }
+          : { k: JSON.stringify(k ?? null), t: times[i], r, c: kind };
       outTimes[i] = times[i];
     }
     const w = batch.watermark;
@@ -158,6 +164,8 @@ export const repartitionSink = defineSink({
   description: 'Internal: written by a scaled-out worker for a step that regroups, never by a pipeline file.',
   example: 'type: kafka_repartition',
   config: repartitionSinkConfig,
+  // An updating stream crosses too: each record with its row kind (`c`; absent: an insert).
+  changelog: { consumes: () => ['append', 'upsert', 'retract'], hint: '' },
   create: (config) => {
     const checked = validateConfig<KafkaSinkConfig>(kafkaSinkConfig, config.kafka);
     if (!checked.ok) {

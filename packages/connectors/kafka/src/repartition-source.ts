@@ -15,7 +15,9 @@
 import { Admin } from '@platformatic/kafka';
 import {
   defineSource,
+  INSERT,
   type Row,
+  type RowKind,
   SluiceError,
   type SourceBatch,
   type SourceContext,
@@ -40,6 +42,20 @@ const repartitionSourceConfig = Type.Object(
       description: 'The `kafka` source config the topic is read with (topic, connection, group).',
     }),
     producers: Type.Integer({ minimum: 1, description: 'Upstream tasks writing into the topic.' }),
+    changelog: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal('upsert'), Type.Literal('retract')], {
+            description: 'The changelog the crossing stream is.',
+          }),
+          key: Type.Array(Type.String(), { description: 'The fields that identify a row of it.' }),
+        },
+        {
+          additionalProperties: false,
+          description: 'When an updating stream crosses: its records carry their row kinds. Absent: appends.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -74,14 +90,23 @@ class RepartitionReader implements SourceReader {
   readonly #watermarks: RepartitionWatermarks;
   readonly #config: KafkaSourceConfig;
   readonly #ctx: SourceContext;
+  /** Whether an updating stream crosses: the records carry their row kinds. */
+  readonly #changelog: boolean;
   #admin: Admin | undefined;
   /** Offsets already purged, by `topic/partition`. */
   readonly #purged = new Map<string, number>();
   /** When the last purge was sent (ms; −∞: never). */
   #purgedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(inner: SourceReader, producers: number, config: KafkaSourceConfig, ctx: SourceContext) {
+  constructor(
+    inner: SourceReader,
+    producers: number,
+    config: KafkaSourceConfig,
+    ctx: SourceContext,
+    changelog: boolean,
+  ) {
     this.#inner = inner;
+    this.#changelog = changelog;
     this.#watermarks = new RepartitionWatermarks(producers);
     this.#config = config;
     this.#ctx = ctx;
@@ -101,6 +126,7 @@ class RepartitionReader implements SourceReader {
     const records: Row[] = [];
     const times: number[] = [];
     const watermarks: number[] = [];
+    const kinds: RowKind[] = [];
     let moved = false;
     for (let i = 0; i < n; i++) {
       const envelope = batch.records[i];
@@ -112,8 +138,10 @@ class RepartitionReader implements SourceReader {
       records.push(envelope.r as Row);
       times.push(envelope.t as number);
       watermarks.push(wm.current);
+      if (this.#changelog) kinds.push((envelope.c as RowKind | undefined) ?? INSERT);
     }
     const out: SourceBatch = { records, times, watermark: wm.current };
+    if (this.#changelog) out.kinds = kinds;
     if (moved && watermarks.some((w) => w !== before)) out.watermarks = watermarks;
     if (batch.partition !== undefined) out.partition = batch.partition;
     if (batch.failures !== undefined) out.failures = batch.failures;
@@ -184,6 +212,14 @@ export const repartitionSource = defineSource({
   description: 'Internal: read by a scaled-out worker for a step that regroups, never by a pipeline file.',
   example: 'type: kafka_repartition',
   config: repartitionSourceConfig,
+  changelog: (config) =>
+    config.changelog === undefined
+      ? undefined
+      : {
+          mode: config.changelog.mode,
+          key: config.changelog.key,
+          reason: 'it carries an updating stream across a repartition topic',
+        },
   create(config) {
     const checked = validateConfig<KafkaSourceConfig>(kafkaSourceConfig, config.kafka);
     if (!checked.ok) {
@@ -204,7 +240,13 @@ export const repartitionSource = defineSource({
         const inner = await kafkaSource
           .create(kafka)
           .open({ ...ctx, restored: restored === undefined ? {} : { [READER_ID]: restored.offsets } });
-        const reader = new RepartitionReader(inner[0], config.producers, kafka, ctx);
+        const reader = new RepartitionReader(
+          inner[0],
+          config.producers,
+          kafka,
+          ctx,
+          config.changelog !== undefined,
+        );
         if (restored !== undefined) reader.restore(restored.producers);
         return [reader];
       },

@@ -24,8 +24,8 @@ export interface WorkerGroupPlan {
   readonly settings: SourceSettings;
   /** The first source's id (named in errors). */
   readonly sourceId: string;
-  /** Where the pipeline regroups through a repartition topic, if it does. */
-  readonly split: RepartitionSplit | undefined;
+  /** Where the pipeline regroups through repartition topics, in order (empty: it does not). */
+  readonly splits: readonly RepartitionSplit[];
 }
 
 /**
@@ -70,7 +70,7 @@ export function workerGroupPlan(plan: Plan, registry: Registry): WorkerGroupPlan
     topics: [...new Set(configs.flatMap((c) => c.topics))],
     settings,
     sourceId: firstSource.id,
-    split: repartitionOf(resolved, configs, registry),
+    splits: repartitionOf(resolved, configs, registry),
   };
 }
 
@@ -83,7 +83,7 @@ function repartitionOf(
   plan: Plan,
   configs: readonly KafkaSourceConfig[],
   registry: Registry,
-): RepartitionSplit | undefined {
+): RepartitionSplit[] {
   const declared = configs.map((c) => c.partitioned_by);
   const first = declared[0];
   if (declared.some((d) => JSON.stringify(d) !== JSON.stringify(first))) {
@@ -93,7 +93,7 @@ function repartitionOf(
       { path: 'partitioned_by' },
     );
   }
-  return first === undefined ? undefined : planRepartition(plan, registry, first);
+  return first === undefined ? [] : planRepartition(plan, registry, first);
 }
 
 /** The `group.instance.id` of worker `workerId` of `pipeline` (static membership). */
@@ -134,11 +134,11 @@ export interface WorkerGroupDescription {
   readonly taskTopic: string;
   readonly topics: readonly string[];
   /**
-   * The managed repartition topic of a regrouping pipeline, whose partition n the downstream part
-   * of task n reads (its end offsets are in `endOffsets` once it exists); undefined when the
-   * pipeline does not regroup.
+   * The managed repartition topics of a regrouping pipeline that exist (one, or one per input of
+   * a join), whose partition n the downstream part of task n reads (their end offsets are in
+   * `endOffsets`); empty when the pipeline does not regroup or no worker has started.
    */
-  readonly repartitionTopic: string | undefined;
+  readonly repartitionTopics: readonly string[];
   /** How many partitions the task topic has: the tasks are 0 … partitions − 1. */
   readonly partitions: number;
   readonly members: readonly WorkerGroupMember[];
@@ -153,7 +153,7 @@ export interface WorkerGroupDescription {
  * brokers cannot be reached.
  */
 export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<WorkerGroupDescription> {
-  const { plan, configs, topics, settings, sourceId, split } = group;
+  const { plan, configs, topics, settings, sourceId, splits } = group;
   const admin = new Admin({ ...clientOptions(configs[0], plan.baseDir, sourceId), autocreateTopics: false });
   try {
     const counts = new Map<string, number>();
@@ -173,15 +173,13 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
     // The repartition topic exists once a worker has started; its end offsets give the lag of
     // the tasks' downstream parts.
     const listed = [...topics];
-    if (split !== undefined) {
+    const repartitionTopics: string[] = [];
+    for (const { topic } of splits.flatMap((x) => x.crossings)) {
       try {
-        const md = await admin.metadata({
-          topics: [split.topic],
-          autocreateTopics: false,
-          forceUpdate: true,
-        });
-        counts.set(split.topic, md.topics.get(split.topic)?.partitionsCount ?? 0);
-        listed.push(split.topic);
+        const md = await admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+        counts.set(topic, md.topics.get(topic)?.partitionsCount ?? 0);
+        listed.push(topic);
+        repartitionTopics.push(topic);
       } catch (err) {
         if (!isUnknownTopic(err)) throw err;
       }
@@ -219,7 +217,7 @@ export async function describeWorkerGroup(group: WorkerGroupPlan): Promise<Worke
       state: described?.state ?? 'Dead',
       taskTopic,
       topics,
-      repartitionTopic: split?.topic,
+      repartitionTopics,
       partitions: counts.get(taskTopic) ?? 0,
       members,
       endOffsets,

@@ -47,7 +47,8 @@ import {
   isPermanent,
   toSourceError,
 } from './client-errors.ts';
-import { type RepartitionSplit, repartitionParts } from './repartition-plan.ts';
+import { repartitionParts } from './repartition-parts.ts';
+import type { RepartitionSplit } from './repartition-plan.ts';
 import { repartitionSink } from './repartition-sink.ts';
 import { repartitionSource } from './repartition-source.ts';
 import { ensureRepartitionTopic } from './repartition-topic.ts';
@@ -96,8 +97,8 @@ export class KafkaWorker {
   readonly #topic: string;
   readonly #topics: readonly string[];
   readonly #source: KafkaSourceConfig;
-  /** Where the pipeline regroups through a repartition topic, if it does. */
-  readonly #split: RepartitionSplit | undefined;
+  /** Where the pipeline regroups through repartition topics, in order (empty: it does not). */
+  readonly #splits: readonly RepartitionSplit[];
   /** What each task runs (set once the partition count is known). */
   #parts: TaskPart[];
   readonly #tasks = new Map<number, TaskRun>();
@@ -112,11 +113,11 @@ export class KafkaWorker {
     client: GroupConsumer,
     topics: string[],
     source: KafkaSourceConfig,
-    split: RepartitionSplit | undefined,
+    splits: readonly RepartitionSplit[],
   ) {
     this.plan = plan;
     this.#source = source;
-    this.#split = split;
+    this.#splits = splits;
     this.#parts = [{ plan, part: undefined }];
     this.#options = options;
     this.#log = options.log ?? silentLogger;
@@ -153,9 +154,9 @@ export class KafkaWorker {
       topics,
       settings,
       sourceId,
-      split,
+      splits,
     } = workerGroupPlan(plan, options.registry);
-    if (split !== undefined && options.registry.source(repartitionSource.type) === undefined) {
+    if (splits.length > 0 && options.registry.source(repartitionSource.type) === undefined) {
       options.registry.register({
         name: 'kafka-repartition',
         components: [repartitionSource, repartitionSink],
@@ -172,7 +173,7 @@ export class KafkaWorker {
       maxBytes: settings.maxBytes,
       partitionMaxBytes: settings.partitionMaxBytes,
     });
-    return new KafkaWorker(resolved, options, client, [...topics], configs[0], split);
+    return new KafkaWorker(resolved, options, client, [...topics], configs[0], splits);
   }
 
   /** The partitions (tasks) this worker runs now, ascending. */
@@ -269,36 +270,36 @@ export class KafkaWorker {
         { path: 'topics' },
       );
     }
-    if (this.#split !== undefined && this.#parts.length === 1)
-      await this.#prepareRepartition(this.#split, want ?? 0);
+    if (this.#splits.length > 0 && this.#parts.length === 1)
+      await this.#prepareRepartition(this.#splits, want ?? 0);
   }
 
   /**
-   * Creates the repartition topic when missing (with the source's partition count), and splits
-   * the plan into the two parts each task runs.
+   * Creates the repartition topics when missing (with the source's partition count), and splits
+   * the plan into the parts each task runs (one more than there are splits).
    */
-  async #prepareRepartition(split: RepartitionSplit, partitions: number): Promise<void> {
+  async #prepareRepartition(splits: readonly RepartitionSplit[], partitions: number): Promise<void> {
     const admin = new Admin({
       ...clientOptions(this.#source, this.plan.baseDir, this.plan.sources[0].id),
       autocreateTopics: false,
     });
     try {
-      await ensureRepartitionTopic(admin, split.topic, partitions);
+      for (const split of splits) {
+        for (const c of split.crossings) await ensureRepartitionTopic(admin, c.topic, partitions);
+      }
     } finally {
       await admin.close().catch(() => {});
     }
-    const { upstream, downstream } = repartitionParts(this.plan, split, { source: this.#source, partitions });
-    this.#parts = [
-      { plan: upstream, part: undefined },
-      { plan: downstream, part: `after-${split.step}` },
-    ];
-    this.#log.info('worker: the pipeline regroups through a repartition topic', {
-      step: split.step,
-      topic: split.topic,
-      partitions,
-      upstream: [...split.upstream.steps, ...split.upstream.sinks],
-      downstream: [...split.downstream.steps, ...split.downstream.sinks],
-    });
+    this.#parts = repartitionParts(this.plan, splits, { source: this.#source, partitions });
+    for (const split of splits) {
+      this.#log.info('worker: the pipeline regroups through a repartition topic', {
+        step: split.step,
+        topics: split.crossings.map((c) => c.topic),
+        partitions,
+        upstream: [...split.upstream.steps, ...split.upstream.sinks],
+        downstream: [...split.downstream.steps, ...split.downstream.sinks],
+      });
+    }
   }
 
   /** A new assignment: stop the tasks lost, start the tasks gained. */

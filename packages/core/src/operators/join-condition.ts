@@ -116,6 +116,36 @@ function keyOf(parts: readonly ((record: Row) => unknown)[]): (record: Row) => s
 }
 
 /**
+ * Splits a join's `on` condition (its tree) into the join key — for each side, the expressions of
+ * the equalities between that side and the other, rewritten to read that side's record directly
+ * (`bids.auction` → `auction`), in the same order on both sides — and the rest of the condition.
+ * A repartition topic places each side's records by these expressions, so that the records a key
+ * pairs meet in one task. Throws CONFIG_INVALID when a key reads a whole record.
+ */
+export function joinKeyExpressions(
+  root: Expr,
+  names: { readonly left: string; readonly right: string },
+): { left: Expr[]; right: Expr[]; rest: Expr[] } {
+  const left: Expr[] = [];
+  const right: Expr[] = [];
+  const rest: Expr[] = [];
+  for (const c of conjuncts(root, [])) {
+    if (c.kind === 'binary' && c.op === '=') {
+      const a = sidesOf(c.left, names, new Set());
+      const b = sidesOf(c.right, names, new Set());
+      if (a.size === 1 && b.size === 1 && !a.has([...b][0])) {
+        const [l, r] = a.has('left') ? [c.left, c.right] : [c.right, c.left];
+        left.push(onOneSide(l, names.left));
+        right.push(onOneSide(r, names.right));
+        continue;
+      }
+    }
+    rest.push(c);
+  }
+  return { left, right, rest };
+}
+
+/**
  * Compiles `on` for a join of `left` and `right`: the tree at `step.expression('on')`, whose text
  * `text` messages quote. At least one conjunct must be an equality between an expression of the
  * left record and one of the right (`requireKey`: the joins keep state per key; a join without
@@ -137,23 +167,11 @@ export function compileJoinCondition(
       throw err;
     }
   };
-  const root = step.expression('on');
-  const leftParts: Expr[] = [];
-  const rightParts: Expr[] = [];
-  const rest: Expr[] = [];
-  for (const c of conjuncts(root, [])) {
-    if (c.kind === 'binary' && c.op === '=') {
-      const a = sidesOf(c.left, names, new Set());
-      const b = sidesOf(c.right, names, new Set());
-      if (a.size === 1 && b.size === 1 && !a.has([...b][0])) {
-        const [l, r] = a.has('left') ? [c.left, c.right] : [c.right, c.left];
-        leftParts.push(located(() => onOneSide(l, names.left)));
-        rightParts.push(located(() => onOneSide(r, names.right)));
-        continue;
-      }
-    }
-    rest.push(c);
-  }
+  const {
+    left: leftParts,
+    right: rightParts,
+    rest,
+  } = located(() => joinKeyExpressions(step.expression('on'), names));
   if (leftParts.length === 0) {
     throw new SluiceError(
       'CONFIG_INVALID',
