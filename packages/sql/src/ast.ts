@@ -284,11 +284,14 @@ export interface CommonTable {
 
 /**
  * A query: one SELECT, or with `unionAll` the UNION ALL of it and those (their columns matched
- * by position and named by the first), each reading the common tables of `with`.
+ * by position and named by the first), each reading the common tables of `with`. With
+ * `unionDistinct` too, it is their UNION: the UNION ALL without repeated rows.
  */
 export interface Select {
   readonly with?: readonly CommonTable[];
   readonly unionAll?: readonly Select[];
+  /** `UNION` (or `UNION DISTINCT`) rather than `UNION ALL`: the offset of its first `UNION`. */
+  readonly unionDistinct?: number;
   /** `SELECT DISTINCT`. */
   readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */

@@ -60,6 +60,7 @@ import {
 import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
+import { checkUnionTypes, planUnionDistinct, setOperationWords } from './union.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** The window table function of each window kind. */
@@ -284,6 +285,11 @@ class Planner implements QueryPlanner {
   unknown(what: string, name: string, known: readonly string[], where: string): string {
     const guess = didYouMean(name, [...known]);
     return `${where} has no ${what} '${name}'${guess ? ` — did you mean '${guess}'?` : ''}; it has ${known.length > 0 ? known.map((k) => `'${k}'`).join(', ') : 'none'}`;
+  }
+
+  declaredColumns(name: Name): readonly { name: string; type: string }[] | undefined {
+    if (this.#scopes.some((s) => s.has(name.text)) || this.#views.has(name.text)) return undefined;
+    return this.#tables.get(name.text)?.columns.map((c) => ({ name: c.name.text, type: c.type }));
   }
 
   lookupTable(name: Name): LookupTable | undefined {
@@ -686,7 +692,8 @@ class Planner implements QueryPlanner {
    * INSERT's), then merged by a `union` step.
    */
   union(q: Select, id: string, target: Target | undefined): Relation {
-    const { unionAll: _, with: __, ...first } = q;
+    const { unionAll: _, with: __, unionDistinct: ___, ...first } = q;
+    checkUnionTypes(this, q);
     const head = this.query(first, `${id}-union1`, target);
     const columns = head.columns;
     const planned = [
@@ -695,7 +702,7 @@ class Planner implements QueryPlanner {
         relation: this.query(part, `${id}-union${i + 2}`, {
           columns,
           table: { text: '', start: q.start },
-          union: true,
+          union: setOperationWords(q),
         }),
       })),
     ];
@@ -714,7 +721,7 @@ class Planner implements QueryPlanner {
       fromSource: false,
       ...(updating ? { updating } : {}),
     };
-    return relation;
+    return q.unionDistinct !== undefined ? planUnionDistinct(this, q, relation, id) : relation;
   }
 
   /** Plans one SELECT; see `query`. */

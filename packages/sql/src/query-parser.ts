@@ -224,11 +224,23 @@ export class QueryParser extends TokenStream {
       first = this.query();
       this.expect(')', `to close the query opened at ${this.where(open.start)}`);
     } else first = this.select();
-    const parts: Select[] = [...(first.unionAll ?? [])];
+    // A chain of UNION ALL or of UNION is one set operation of all its queries; where the two
+    // mix (`a UNION b UNION ALL c`), the chain so far, left-associative as in SQL, becomes a
+    // subquery the rest reads.
+    let head = first;
+    let parts: Select[] = [...(first.unionAll ?? [])];
+    let distinct = first.unionAll === undefined ? undefined : first.unionDistinct !== undefined;
+    let at = first.unionDistinct;
     while (this.isWord('UNION')) {
       const union = this.next();
-      if (!this.acceptWord('ALL'))
-        this.notYet(union, 'UNION without ALL (write UNION ALL, or SELECT DISTINCT over a UNION ALL)');
+      const all = this.acceptWord('ALL');
+      if (!all) this.acceptWord('DISTINCT');
+      if (distinct !== undefined && distinct === all) {
+        head = this.subquery(setOperation(head, parts, distinct ? at : undefined), union.start);
+        parts = [];
+      }
+      if (distinct !== !all) at = union.start;
+      distinct = !all;
       if (this.isOp('(')) {
         const open = this.next();
         parts.push(this.query());
@@ -237,11 +249,18 @@ export class QueryParser extends TokenStream {
     }
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    const whole = setOperation(head, parts, distinct ? at : undefined);
     return {
-      ...first,
-      ...(common.length > 0 ? { with: [...(first.with ?? []), ...common] } : {}),
-      ...(parts.length > 0 ? { unionAll: parts } : {}),
+      ...whole,
+      ...(common.length > 0 ? { with: [...(whole.with ?? []), ...common] } : {}),
     };
+  }
+
+  /** `SELECT * FROM (query) AS <name>`: a query read as a subquery, at `start`. */
+  subquery(query: Select, start: number): Select {
+    this.#subqueries++;
+    const name = { text: `set${this.#subqueries}`, start };
+    return { from: { kind: 'table', name, query }, start };
   }
 
   select(): Select {
@@ -636,4 +655,11 @@ export class QueryParser extends TokenStream {
       this.fail(t.start, `${what} must be a positive interval, e.g. INTERVAL '10' SECOND`);
     return expr.value;
   }
+}
+
+/** `head` with the queries `parts` after it: their UNION (`distinct`, its offset) or UNION ALL. */
+function setOperation(head: Select, parts: readonly Select[], distinct: number | undefined): Select {
+  const { unionAll: _, unionDistinct: __, ...rest } = head;
+  if (parts.length === 0) return head;
+  return { ...rest, unionAll: parts, ...(distinct !== undefined ? { unionDistinct: distinct } : {}) };
 }
