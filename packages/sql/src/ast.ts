@@ -292,6 +292,12 @@ export interface Select {
   readonly unionAll?: readonly Select[];
   /** `UNION` (or `UNION DISTINCT`) rather than `UNION ALL`: the offset of its first `UNION`. */
   readonly unionDistinct?: number;
+  /** `ORDER BY term [ASC|DESC], …` after the query (its UNION included), in streaming SQL's forms (`order-limit.ts`). */
+  readonly orderBy?: readonly { readonly expr: Expr; readonly text: string; readonly descending: boolean }[];
+  /** `LIMIT n` (or `FETCH FIRST n ROWS ONLY`) after the query: `n`, and the offset of the clause. */
+  readonly limit?: { readonly n: number; readonly start: number };
+  /** Offset of ORDER BY. */
+  readonly orderByStart?: number;
   /** `SELECT DISTINCT`. */
   readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */

@@ -130,8 +130,11 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
       'INSERT INTO o SELECT a FROM t MATCH_RECOGNIZE (ORDER BY ts PATTERN (A (B C)+) DEFINE B AS true)',
       'q.sql:1:74: not supported by Sluice SQL yet: groups of several variables in PATTERN',
     ],
-    ['INSERT INTO o SELECT a FROM t LIMIT 3', 'q.sql:1:31: not supported by Sluice SQL yet: LIMIT'],
-    ['INSERT INTO o SELECT a FROM t ORDER BY a', 'q.sql:1:31: not supported by Sluice SQL yet: ORDER BY'],
+    ['INSERT INTO o SELECT a FROM t LIMIT 3 OFFSET 1', 'q.sql:1:39: not supported by Sluice SQL yet: OFFSET'],
+    [
+      'INSERT INTO o SELECT a FROM t ORDER BY a NULLS FIRST',
+      'q.sql:1:42: not supported by Sluice SQL yet: NULLS FIRST/LAST in ORDER BY',
+    ],
     [
       'INSERT INTO o SELECT lag(a) OVER (ORDER BY a) AS r FROM t',
       'q.sql:1:29: not supported by Sluice SQL yet: OVER after anything but an aggregate call or ROW_NUMBER()',

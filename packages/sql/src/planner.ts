@@ -47,6 +47,7 @@ import { planJoin, refuseAppendOnly } from './join.ts';
 import { planMatchRecognize } from './match-planner.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
+import { planOrderLimit } from './order-limit.ts';
 import { hasOverAggregate, isRowNumber, planOver } from './over.ts';
 import type { Positions } from './position.ts';
 import {
@@ -637,6 +638,7 @@ class Planner implements QueryPlanner {
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
   query(q: Select, id: string, target?: Target): Relation {
+    if (q.orderBy !== undefined || q.limit !== undefined) return planOrderLimit(this, q, id, target);
     const local = new Map<string, View>();
     const scopes = this.#scopes;
     for (const c of q.with ?? []) {

@@ -223,6 +223,9 @@ export class QueryParser extends TokenStream {
       const open = this.next();
       first = this.query();
       this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+      // `(q ORDER BY … LIMIT n) UNION …`: the order or limit is q's, not the whole query's.
+      if ((first.orderBy !== undefined || first.limit !== undefined) && this.isWord('UNION'))
+        first = this.subquery(first, open.start);
     } else first = this.select();
     // A chain of UNION ALL or of UNION is one set operation of all its queries; where the two
     // mix (`a UNION b UNION ALL c`), the chain so far, left-associative as in SQL, becomes a
@@ -247,13 +250,62 @@ export class QueryParser extends TokenStream {
         this.expect(')', `to close the query opened at ${this.where(open.start)}`);
       } else parts.push(this.select());
     }
+    const ordered = this.orderLimit();
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
-    const whole = setOperation(head, parts, distinct ? at : undefined);
+    let whole = setOperation(head, parts, distinct ? at : undefined);
+    // ORDER BY or LIMIT after a query that has its own (in parentheses) orders or limits that
+    // query's result: it is read as a subquery.
+    if (ordered !== undefined && (whole.orderBy !== undefined || whole.limit !== undefined))
+      whole = this.subquery(whole, ordered.start);
     return {
       ...whole,
       ...(common.length > 0 ? { with: [...(whole.with ?? []), ...common] } : {}),
+      ...(ordered?.orderBy !== undefined ? { orderBy: ordered.orderBy, orderByStart: ordered.start } : {}),
+      ...(ordered?.limit !== undefined ? { limit: ordered.limit } : {}),
     };
+  }
+
+  /** `[ORDER BY term [ASC|DESC], …] [LIMIT n | FETCH FIRST n ROWS ONLY]` after a query. */
+  orderLimit():
+    | { orderBy?: NonNullable<Select['orderBy']>; limit?: Select['limit']; start: number }
+    | undefined {
+    const start = this.peek().start;
+    let orderBy: { expr: Expr; text: string; descending: boolean }[] | undefined;
+    if (this.acceptWord('ORDER')) {
+      this.expectKeyword('BY', 'after ORDER');
+      orderBy = [];
+      do {
+        if (orderBy.length > 0) this.pos++;
+        const term = this.expression();
+        const descending = this.acceptWord('DESC');
+        if (!descending) this.acceptWord('ASC');
+        if (this.isWord('NULLS')) this.notYet(this.peek(), 'NULLS FIRST/LAST in ORDER BY (NULL sorts last)');
+        orderBy.push({ ...term, descending });
+      } while (this.isOp(','));
+    }
+    let limit: Select['limit'];
+    const at = this.peek();
+    if (this.acceptWord('LIMIT')) limit = { n: this.rowCount('LIMIT'), start: at.start };
+    else if (this.acceptWord('FETCH')) {
+      if (!this.acceptWord('FIRST')) this.expectKeyword('NEXT', 'after FETCH: FETCH FIRST n ROWS ONLY');
+      limit = { n: this.rowCount('FETCH FIRST'), start: at.start };
+      if (!this.acceptWord('ROWS')) this.expectKeyword('ROW', 'after FETCH FIRST n: ROWS ONLY');
+      this.expectKeyword('ONLY', 'after FETCH FIRST n ROWS');
+    }
+    if (this.isWord('OFFSET')) this.notYet(this.peek(), 'OFFSET');
+    if (orderBy === undefined && limit === undefined) return undefined;
+    return { ...(orderBy ? { orderBy } : {}), ...(limit ? { limit } : {}), start };
+  }
+
+  /** The row count after LIMIT or FETCH FIRST: a positive integer. */
+  rowCount(what: string): number {
+    const t = this.peek();
+    if (t.kind === 'number' && Number.isSafeInteger(t.value) && t.value > 0) {
+      this.pos++;
+      return t.value;
+    }
+    return this.fail(t.start, `${what} takes a positive whole number of rows, found ${describe(t)}`);
   }
 
   /** `SELECT * FROM (query) AS <name>`: a query read as a subquery, at `start`. */
