@@ -50,6 +50,7 @@ import { configFromOptions, type PlacedOption } from './options.ts';
 import { planOrderLimit } from './order-limit.ts';
 import { hasOverAggregate, isRowNumber, planOver } from './over.ts';
 import type { Positions } from './position.ts';
+import { procTimeColumnOf } from './proctime.ts';
 import {
   columnCountMessage,
   fieldsOf,
@@ -342,6 +343,8 @@ class Planner implements QueryPlanner {
         t.primaryKey.start,
         `table '${id}' is read by a '${type}' source, whose records are appends, not a table's changes: a PRIMARY KEY on a table read declares the key of the changes a source reads (${this.changelogSources().join(', ') || 'no source type here reads them'}); remove it`,
       );
+    // `pt AS PROCTIME()`: the processing-time attribute, the clock when the row is read.
+    const procTimeColumn = procTimeColumnOf(this, t);
     const timeExpression =
       timeColumn !== undefined ? (computed.get(timeColumn) ?? metadata.get(timeColumn)) : undefined;
     if (!this.#sources.has(id)) {
@@ -376,7 +379,11 @@ class Planner implements QueryPlanner {
         this.project(
           t.columns.map((c) =>
             c.computed
-              ? { name: c.name.text, text: c.computed.text, start: c.computed.expr.start }
+              ? {
+                  name: c.name.text,
+                  text: c.name.text === procTimeColumn ? 'now()' : c.computed.text,
+                  start: c.computed.expr.start,
+                }
               : c.metadata
                 ? { name: c.name.text, text: metadata.get(c.name.text)?.text ?? '', start: c.metadata.start }
                 : {
@@ -391,7 +398,13 @@ class Planner implements QueryPlanner {
         );
     }
     if (computed.size > 0 || metadata.size > 0)
-      return { ref: `${id}-columns`, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: false };
+      return {
+        ref: `${id}-columns`,
+        columns,
+        ...(timeColumn ? { timeColumn } : {}),
+        ...(procTimeColumn ? { procTimeColumn } : {}),
+        fromSource: false,
+      };
     return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
   }
 
