@@ -15,6 +15,7 @@
 export { type Static, Type } from 'typebox';
 export type { AggregateFunction } from './aggregate/index.ts';
 export { aggregateDocs, aggregateFunction } from './aggregate/index.ts';
+export type { UserAggregate } from './aggregate/user-aggregates.ts';
 export * from './api/aggregates.ts';
 export {
   discard,
@@ -141,12 +142,14 @@ export {
   childrenOf,
   compileExpression,
   compilePredicate,
+  defineAggregateFunction,
   defineFunction,
   describeToken,
   formatExpression,
   formatName,
   functionDocs,
   isAggregateCall,
+  isUserAggregate,
   isUserFunction,
   mapChildren,
   parseExpression,

@@ -17,6 +17,7 @@ import {
   formatExpression,
   formatName,
   isAggregateCall,
+  isUserAggregate,
   isUserFunction,
   mapChildren,
   type Plan,
@@ -234,10 +235,10 @@ class Planner implements QueryPlanner {
    */
   createFunction(s: CreateFunction): void {
     const name = s.name.text.toLowerCase();
-    if (isUserFunction(name)) return;
+    if (isUserFunction(name) || isUserAggregate(name)) return;
     this.fail(
       s.name.start,
-      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core`,
+      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core (defineAggregateFunction for an aggregate)`,
     );
   }
 
