@@ -29,6 +29,7 @@ import { overAggregateStep } from './operators/over-aggregate-step.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
 import { sortStep } from './operators/sort.ts';
+import { tableFunctionStep } from './operators/table-function.ts';
 import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
@@ -55,6 +56,7 @@ export const builtins: Plugin = {
     topNStep,
     limitStep,
     sortStep,
+    tableFunctionStep,
     overAggregateStep,
     windowTopNStep,
     patternStep,

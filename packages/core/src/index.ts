@@ -169,6 +169,12 @@ export {
 } from './operators/async-stage.ts';
 export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
+export {
+  defineTableFunction,
+  type TableFunctionRow,
+  tableFunction,
+  type UserTableFunction,
+} from './operators/table-function.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
 export { checkChangelogs } from './plan/changelog-check.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';

@@ -235,7 +235,25 @@ export interface MatchRecognize {
   readonly start: number;
 }
 
-export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize;
+/**
+ * `t, LATERAL TABLE(f(args)) [AS] s[(c, …)]`, `t CROSS JOIN LATERAL TABLE(…) …` or
+ * `t [LEFT] JOIN LATERAL TABLE(…) … ON TRUE`: each row of `t` with each row the table function
+ * `f` (defined from TypeScript) gives for it; `left` keeps a row without any, its columns NULL.
+ */
+export interface LateralTable {
+  readonly kind: 'lateral';
+  readonly table: TableRef;
+  readonly fn: Name;
+  readonly args: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly alias?: Name;
+  /** `AS s(c, …)`: names for the function's columns. */
+  readonly columns?: readonly Name[];
+  readonly left: boolean;
+  /** Offset of LATERAL. */
+  readonly start: number;
+}
+
+export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize | LateralTable;
 
 /**
  * The frame of an OVER aggregate, from `preceding` rows (ROWS) or ms (RANGE) before the current

@@ -26,6 +26,7 @@ import {
   type PlanStep,
   type Registry,
   resolvePlan,
+  tableFunction,
 } from '@sluice/core';
 import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
@@ -45,6 +46,7 @@ import type {
 import { fuseSteps } from './fuse.ts';
 import { simplifyUnderFilters } from './implied.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
+import { planLateral } from './lateral.ts';
 import { planMatchRecognize } from './match-planner.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
@@ -235,10 +237,10 @@ class Planner implements QueryPlanner {
    */
   createFunction(s: CreateFunction): void {
     const name = s.name.text.toLowerCase();
-    if (isUserFunction(name) || isUserAggregate(name)) return;
+    if (isUserFunction(name) || isUserAggregate(name) || tableFunction(name) !== undefined) return;
     this.fail(
       s.name.start,
-      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core (defineAggregateFunction for an aggregate)`,
+      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core (defineAggregateFunction for an aggregate, defineTableFunction for a table function)`,
     );
   }
 
@@ -669,7 +671,7 @@ class Planner implements QueryPlanner {
         ? [q.from.left, q.from.right]
         : q.from.kind === 'table'
           ? [q.from]
-          : q.from.kind === 'match_recognize'
+          : q.from.kind === 'match_recognize' || q.from.kind === 'lateral'
             ? [q.from.table]
             : [];
     for (const ref of from)
@@ -795,6 +797,7 @@ class Planner implements QueryPlanner {
         this.select({ ...q, from: { kind: 'table', name } }, id, target),
       );
     }
+    if (q.from.kind === 'lateral') return planLateral(this, q, q.from, id, target);
     let window = q.from.kind === 'window' ? q.from : undefined;
     let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;

@@ -19,6 +19,7 @@ import type {
   CommonTable,
   FromItem,
   JoinTable,
+  LateralTable,
   ModelTable,
   Name,
   Over,
@@ -441,9 +442,12 @@ export class QueryParser extends TokenStream {
     const t = this.peek();
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
     if ((this.isWord('ML_PREDICT') || this.isWord('ML_SCORE')) && this.isOp('(', 1)) return this.modelTable();
-    if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
+    if (this.isWord('LATERAL') || this.isWord('UNNEST'))
+      this.notYet(t, `${t.upper} as the first item of FROM (write t, LATERAL TABLE(f(…)))`);
     const left = this.tableRef('a table or view name after FROM');
     if (this.isWord('MATCH_RECOGNIZE')) return parseMatchRecognize(this, left);
+    const lateral = this.lateralJoin();
+    if (lateral !== undefined) return this.lateralTable(left, lateral);
     if (this.isWord('FOR'))
       this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
     const join = this.peek();
@@ -481,6 +485,81 @@ export class QueryParser extends TokenStream {
     if (this.joinType() !== undefined || this.isOp(','))
       this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
     return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
+  }
+
+  /**
+   * Consumes what joins a LATERAL TABLE to the table before it — `,`, `CROSS JOIN`, `[INNER]
+   * JOIN`, `LEFT [OUTER] JOIN` — when LATERAL follows, and says how; undefined (consuming
+   * nothing) otherwise.
+   */
+  lateralJoin(): { left: boolean; on: boolean } | undefined {
+    const forms: readonly [readonly string[], { left: boolean; on: boolean }][] = [
+      [['CROSS', 'JOIN'], { left: false, on: false }],
+      [['JOIN'], { left: false, on: true }],
+      [['INNER', 'JOIN'], { left: false, on: true }],
+      [['LEFT', 'JOIN'], { left: true, on: true }],
+      [['LEFT', 'OUTER', 'JOIN'], { left: true, on: true }],
+    ];
+    if (this.isOp(',') && this.isWord('LATERAL', 1)) {
+      this.pos++;
+      return { left: false, on: false };
+    }
+    for (const [words, how] of forms)
+      if (words.every((w, i) => this.isWord(w, i)) && this.isWord('LATERAL', words.length)) {
+        this.pos += words.length;
+        return how;
+      }
+    return undefined;
+  }
+
+  /** `LATERAL TABLE(f(args)) [AS] alias[(c, …)] [ON TRUE]` after `left` joined as `how` says. */
+  lateralTable(left: TableRef, how: { left: boolean; on: boolean }): LateralTable {
+    const start = this.expectKeyword('LATERAL', 'before TABLE(f(…))').start;
+    this.expectKeyword('TABLE', 'after LATERAL: LATERAL TABLE(f(…))');
+    const open = this.expect('(', 'after LATERAL TABLE');
+    const fn = this.name('the name of a table function in LATERAL TABLE(…)');
+    this.expect('(', `after ${fn.text}: LATERAL TABLE(${fn.text}(…))`);
+    const args: { expr: Expr; text: string }[] = [];
+    if (!this.isOp(')'))
+      do {
+        if (args.length > 0) this.pos++;
+        args.push(this.expression());
+      } while (this.isOp(','));
+    this.expect(')', `to close the arguments of ${fn.text}`);
+    this.expect(')', `to close LATERAL TABLE( opened at ${this.where(open.start)}`);
+    const alias = this.alias();
+    let columns: Name[] | undefined;
+    if (alias !== undefined && this.isOp('(')) {
+      this.pos++;
+      columns = [];
+      do {
+        if (columns.length > 0) this.pos++;
+        columns.push(this.name(`a column name in ${alias.text}(…)`));
+      } while (this.isOp(','));
+      this.expect(')', `to close the column names of ${alias.text}`);
+    }
+    if (how.on) {
+      this.expectKeyword('ON', 'after a JOIN LATERAL TABLE(…): ON TRUE');
+      const on = this.expression();
+      if (!(on.expr.kind === 'literal' && on.expr.value === true))
+        this.fail(
+          on.expr.start,
+          'a join of LATERAL TABLE(…) takes ON TRUE, as in Flink: filter the rows it gives in WHERE',
+        );
+    }
+    const next = this.peek();
+    if (this.joinType() !== undefined || this.isOp(','))
+      this.notYet(next, 'a join after LATERAL TABLE(…) (join in a view, then read the view)');
+    return {
+      kind: 'lateral',
+      table: left,
+      fn,
+      args,
+      ...(alias ? { alias } : {}),
+      ...(columns ? { columns } : {}),
+      left: how.left,
+      start,
+    };
   }
 
   /** `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …)) [[AS] alias]`, or the same with ML_SCORE. */

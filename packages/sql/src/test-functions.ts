@@ -1,9 +1,15 @@
 /**
- * User-defined aggregate functions the SQL tests and golden files call: `geo_mean(x)` (whose
- * `add` throws on a value that is not positive) and `longest(s)`.
+ * User-defined functions the SQL tests and golden files call: the aggregates `geo_mean(x)`
+ * (whose `add` throws on a value that is not positive) and `longest(s)`, and the table function
+ * `split_words(s)` (each word with its position; it throws on text holding '!').
  */
 
-import { defineAggregateFunction, type UserAggregate } from '@sluice/core';
+import {
+  defineAggregateFunction,
+  defineTableFunction,
+  type UserAggregate,
+  type UserTableFunction,
+} from '@sluice/core';
 
 /** The geometric mean of positive numbers: its accumulator the sum of logarithms and the count. */
 const geoMean: UserAggregate<{ logs: number; n: number }> = {
@@ -34,8 +40,24 @@ const longest: UserAggregate<{ s: string | null }> = {
   result: (acc) => acc.s,
 };
 
-/** Defines `geo_mean` and `longest` (again: a no-op). */
+/** Each word of a text (split on spaces) with its position from 1; no row for NULL or blank text. */
+const splitWords: UserTableFunction = {
+  name: 'split_words',
+  columns: ['word', 'position'],
+  params: 1,
+  impl: (text) => {
+    if (typeof text !== 'string') return null;
+    if (text.includes('!')) throw new Error(`will not split '${text}'`);
+    return text
+      .split(' ')
+      .filter((w) => w !== '')
+      .map((w, i) => [w, i + 1]);
+  },
+};
+
+/** Defines `geo_mean`, `longest` and `split_words` (again: a no-op). */
 export function defineTestAggregates(): void {
   defineAggregateFunction(geoMean);
   defineAggregateFunction(longest);
+  defineTableFunction(splitWords);
 }
