@@ -19,7 +19,6 @@ import type {
   CommonTable,
   FromItem,
   JoinTable,
-  LateralTable,
   ModelTable,
   Name,
   Over,
@@ -28,6 +27,7 @@ import type {
   TableOption,
   TableRef,
 } from './ast.ts';
+import { lateralJoin, parseLateralTable, parseOrderLimit } from './clause-parser.ts';
 import { parseMatchRecognize } from './match-parser.ts';
 import { parseOver, parseWindowClause, resolveWindows } from './over-parser.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
@@ -251,7 +251,7 @@ export class QueryParser extends TokenStream {
         this.expect(')', `to close the query opened at ${this.where(open.start)}`);
       } else parts.push(this.select());
     }
-    const ordered = this.orderLimit();
+    const ordered = parseOrderLimit(this);
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
     let whole = setOperation(head, parts, distinct ? at : undefined);
@@ -265,48 +265,6 @@ export class QueryParser extends TokenStream {
       ...(ordered?.orderBy !== undefined ? { orderBy: ordered.orderBy, orderByStart: ordered.start } : {}),
       ...(ordered?.limit !== undefined ? { limit: ordered.limit } : {}),
     };
-  }
-
-  /** `[ORDER BY term [ASC|DESC], …] [LIMIT n | FETCH FIRST n ROWS ONLY]` after a query. */
-  orderLimit():
-    | { orderBy?: NonNullable<Select['orderBy']>; limit?: Select['limit']; start: number }
-    | undefined {
-    const start = this.peek().start;
-    let orderBy: { expr: Expr; text: string; descending: boolean }[] | undefined;
-    if (this.acceptWord('ORDER')) {
-      this.expectKeyword('BY', 'after ORDER');
-      orderBy = [];
-      do {
-        if (orderBy.length > 0) this.pos++;
-        const term = this.expression();
-        const descending = this.acceptWord('DESC');
-        if (!descending) this.acceptWord('ASC');
-        if (this.isWord('NULLS')) this.notYet(this.peek(), 'NULLS FIRST/LAST in ORDER BY (NULL sorts last)');
-        orderBy.push({ ...term, descending });
-      } while (this.isOp(','));
-    }
-    let limit: Select['limit'];
-    const at = this.peek();
-    if (this.acceptWord('LIMIT')) limit = { n: this.rowCount('LIMIT'), start: at.start };
-    else if (this.acceptWord('FETCH')) {
-      if (!this.acceptWord('FIRST')) this.expectKeyword('NEXT', 'after FETCH: FETCH FIRST n ROWS ONLY');
-      limit = { n: this.rowCount('FETCH FIRST'), start: at.start };
-      if (!this.acceptWord('ROWS')) this.expectKeyword('ROW', 'after FETCH FIRST n: ROWS ONLY');
-      this.expectKeyword('ONLY', 'after FETCH FIRST n ROWS');
-    }
-    if (this.isWord('OFFSET')) this.notYet(this.peek(), 'OFFSET');
-    if (orderBy === undefined && limit === undefined) return undefined;
-    return { ...(orderBy ? { orderBy } : {}), ...(limit ? { limit } : {}), start };
-  }
-
-  /** The row count after LIMIT or FETCH FIRST: a positive integer. */
-  rowCount(what: string): number {
-    const t = this.peek();
-    if (t.kind === 'number' && Number.isSafeInteger(t.value) && t.value > 0) {
-      this.pos++;
-      return t.value;
-    }
-    return this.fail(t.start, `${what} takes a positive whole number of rows, found ${describe(t)}`);
   }
 
   /** `SELECT * FROM (query) AS <name>`: a query read as a subquery, at `start`. */
@@ -446,8 +404,8 @@ export class QueryParser extends TokenStream {
       this.notYet(t, `${t.upper} as the first item of FROM (write t, LATERAL TABLE(f(…)))`);
     const left = this.tableRef('a table or view name after FROM');
     if (this.isWord('MATCH_RECOGNIZE')) return parseMatchRecognize(this, left);
-    const lateral = this.lateralJoin();
-    if (lateral !== undefined) return this.lateralTable(left, lateral);
+    const lateral = lateralJoin(this);
+    if (lateral !== undefined) return parseLateralTable(this, left, lateral);
     if (this.isWord('FOR'))
       this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
     const join = this.peek();
@@ -485,81 +443,6 @@ export class QueryParser extends TokenStream {
     if (this.joinType() !== undefined || this.isOp(','))
       this.notYet(next, 'joins of more than two tables (join two in a view, then join the view)');
     return { kind: 'join', type, left, right, on, ...(asOf ? { asOf } : {}), start: join.start };
-  }
-
-  /**
-   * Consumes what joins a LATERAL TABLE to the table before it — `,`, `CROSS JOIN`, `[INNER]
-   * JOIN`, `LEFT [OUTER] JOIN` — when LATERAL follows, and says how; undefined (consuming
-   * nothing) otherwise.
-   */
-  lateralJoin(): { left: boolean; on: boolean } | undefined {
-    const forms: readonly [readonly string[], { left: boolean; on: boolean }][] = [
-      [['CROSS', 'JOIN'], { left: false, on: false }],
-      [['JOIN'], { left: false, on: true }],
-      [['INNER', 'JOIN'], { left: false, on: true }],
-      [['LEFT', 'JOIN'], { left: true, on: true }],
-      [['LEFT', 'OUTER', 'JOIN'], { left: true, on: true }],
-    ];
-    if (this.isOp(',') && this.isWord('LATERAL', 1)) {
-      this.pos++;
-      return { left: false, on: false };
-    }
-    for (const [words, how] of forms)
-      if (words.every((w, i) => this.isWord(w, i)) && this.isWord('LATERAL', words.length)) {
-        this.pos += words.length;
-        return how;
-      }
-    return undefined;
-  }
-
-  /** `LATERAL TABLE(f(args)) [AS] alias[(c, …)] [ON TRUE]` after `left` joined as `how` says. */
-  lateralTable(left: TableRef, how: { left: boolean; on: boolean }): LateralTable {
-    const start = this.expectKeyword('LATERAL', 'before TABLE(f(…))').start;
-    this.expectKeyword('TABLE', 'after LATERAL: LATERAL TABLE(f(…))');
-    const open = this.expect('(', 'after LATERAL TABLE');
-    const fn = this.name('the name of a table function in LATERAL TABLE(…)');
-    this.expect('(', `after ${fn.text}: LATERAL TABLE(${fn.text}(…))`);
-    const args: { expr: Expr; text: string }[] = [];
-    if (!this.isOp(')'))
-      do {
-        if (args.length > 0) this.pos++;
-        args.push(this.expression());
-      } while (this.isOp(','));
-    this.expect(')', `to close the arguments of ${fn.text}`);
-    this.expect(')', `to close LATERAL TABLE( opened at ${this.where(open.start)}`);
-    const alias = this.alias();
-    let columns: Name[] | undefined;
-    if (alias !== undefined && this.isOp('(')) {
-      this.pos++;
-      columns = [];
-      do {
-        if (columns.length > 0) this.pos++;
-        columns.push(this.name(`a column name in ${alias.text}(…)`));
-      } while (this.isOp(','));
-      this.expect(')', `to close the column names of ${alias.text}`);
-    }
-    if (how.on) {
-      this.expectKeyword('ON', 'after a JOIN LATERAL TABLE(…): ON TRUE');
-      const on = this.expression();
-      if (!(on.expr.kind === 'literal' && on.expr.value === true))
-        this.fail(
-          on.expr.start,
-          'a join of LATERAL TABLE(…) takes ON TRUE, as in Flink: filter the rows it gives in WHERE',
-        );
-    }
-    const next = this.peek();
-    if (this.joinType() !== undefined || this.isOp(','))
-      this.notYet(next, 'a join after LATERAL TABLE(…) (join in a view, then read the view)');
-    return {
-      kind: 'lateral',
-      table: left,
-      fn,
-      args,
-      ...(alias ? { alias } : {}),
-      ...(columns ? { columns } : {}),
-      left: how.left,
-      start,
-    };
   }
 
   /** `ML_PREDICT(TABLE t, MODEL m, DESCRIPTOR(col, …)) [[AS] alias]`, or the same with ML_SCORE. */
