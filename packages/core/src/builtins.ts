@@ -21,12 +21,15 @@ import { filterStep } from './operators/filter.ts';
 import { filterFnStep, flatMapStep, keyByFnStep, mapFnStep } from './operators/functions.ts';
 import { joinStep } from './operators/join-step.ts';
 import { keyByStep } from './operators/key-by.ts';
+import { limitStep } from './operators/limit.ts';
 import { lookupStep } from './operators/lookup-step.ts';
 import { mapStep } from './operators/map.ts';
 import { mapAsyncStep } from './operators/map-async.ts';
 import { overAggregateStep } from './operators/over-aggregate-step.ts';
 import { patternStep } from './operators/pattern-step.ts';
 import { processStep } from './operators/process-step.ts';
+import { sortStep } from './operators/sort.ts';
+import { tableFunctionStep } from './operators/table-function.ts';
 import { topNStep } from './operators/top-n-step.ts';
 import { unionStep } from './operators/union.ts';
 import { validateStep } from './operators/validate.ts';
@@ -51,6 +54,9 @@ export const builtins: Plugin = {
     deduplicateStep,
     aggregateStep,
     topNStep,
+    limitStep,
+    sortStep,
+    tableFunctionStep,
     overAggregateStep,
     windowTopNStep,
     patternStep,

@@ -15,6 +15,7 @@
 export { type Static, Type } from 'typebox';
 export type { AggregateFunction } from './aggregate/index.ts';
 export { aggregateDocs, aggregateFunction } from './aggregate/index.ts';
+export type { UserAggregate } from './aggregate/user-aggregates.ts';
 export * from './api/aggregates.ts';
 export {
   discard,
@@ -141,12 +142,14 @@ export {
   childrenOf,
   compileExpression,
   compilePredicate,
+  defineAggregateFunction,
   defineFunction,
   describeToken,
   formatExpression,
   formatName,
   functionDocs,
   isAggregateCall,
+  isUserAggregate,
   isUserFunction,
   isVolatileFunction,
   mapChildren,
@@ -168,6 +171,12 @@ export {
 export { joinInputs, joinKeyExpressions } from './operators/join-condition.ts';
 export { decodeKey, encodeKey } from './operators/key.ts';
 export type { ProcessContext, ProcessFunction } from './operators/process.ts';
+export {
+  defineTableFunction,
+  type TableFunctionRow,
+  tableFunction,
+  type UserTableFunction,
+} from './operators/table-function.ts';
 export { createRecordValidator, describeSchemaErrors } from './operators/validate.ts';
 export { checkChangelogs } from './plan/changelog-check.ts';
 export { redact, secretPaths, validateConfig } from './plan/config.ts';

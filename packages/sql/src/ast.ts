@@ -235,7 +235,25 @@ export interface MatchRecognize {
   readonly start: number;
 }
 
-export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize;
+/**
+ * `t, LATERAL TABLE(f(args)) [AS] s[(c, …)]`, `t CROSS JOIN LATERAL TABLE(…) …` or
+ * `t [LEFT] JOIN LATERAL TABLE(…) … ON TRUE`: each row of `t` with each row the table function
+ * `f` (defined from TypeScript) gives for it; `left` keeps a row without any, its columns NULL.
+ */
+export interface LateralTable {
+  readonly kind: 'lateral';
+  readonly table: TableRef;
+  readonly fn: Name;
+  readonly args: readonly { readonly expr: Expr; readonly text: string }[];
+  readonly alias?: Name;
+  /** `AS s(c, …)`: names for the function's columns. */
+  readonly columns?: readonly Name[];
+  readonly left: boolean;
+  /** Offset of LATERAL. */
+  readonly start: number;
+}
+
+export type FromItem = TableRef | WindowTable | JoinTable | ModelTable | MatchRecognize | LateralTable;
 
 /**
  * The frame of an OVER aggregate, from `preceding` rows (ROWS) or ms (RANGE) before the current
@@ -284,11 +302,20 @@ export interface CommonTable {
 
 /**
  * A query: one SELECT, or with `unionAll` the UNION ALL of it and those (their columns matched
- * by position and named by the first), each reading the common tables of `with`.
+ * by position and named by the first), each reading the common tables of `with`. With
+ * `unionDistinct` too, it is their UNION: the UNION ALL without repeated rows.
  */
 export interface Select {
   readonly with?: readonly CommonTable[];
   readonly unionAll?: readonly Select[];
+  /** `UNION` (or `UNION DISTINCT`) rather than `UNION ALL`: the offset of its first `UNION`. */
+  readonly unionDistinct?: number;
+  /** `ORDER BY term [ASC|DESC], …` after the query (its UNION included), in streaming SQL's forms (`order-limit.ts`). */
+  readonly orderBy?: readonly { readonly expr: Expr; readonly text: string; readonly descending: boolean }[];
+  /** `LIMIT n` (or `FETCH FIRST n ROWS ONLY`) after the query: `n`, and the offset of the clause. */
+  readonly limit?: { readonly n: number; readonly start: number };
+  /** Offset of ORDER BY. */
+  readonly orderByStart?: number;
   /** `SELECT DISTINCT`. */
   readonly distinct?: boolean;
   /** Undefined for `SELECT *`. */

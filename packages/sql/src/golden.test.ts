@@ -29,10 +29,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { defineNexmarkFunctions } from '../../../bench/nexmark-queries.ts';
 import { compileSql, explainSql } from './index.ts';
+import { defineTestAggregates } from './test-functions.ts';
 import { errorOf, finalTables, outputs, planSummary, registry, resolveSql, runPlan } from './test-support.ts';
 
-// count_char, the user-defined function of Nexmark q14, which `user-function/` calls.
+// count_char, the user-defined function of Nexmark q14, which `user-function/` calls, and the
+// aggregates `user-aggregate/` calls.
 defineNexmarkFunctions();
+defineTestAggregates();
 
 const golden = join(import.meta.dirname, 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';

@@ -27,8 +27,6 @@ export const CLAUSE_WORDS = new Set([
 
 /** Flink SQL this front end does not plan yet, by the word that starts it in a query. */
 export const NOT_YET: { readonly [word: string]: string } = {
-  ORDER: 'ORDER BY',
-  LIMIT: 'LIMIT',
   CROSS: 'CROSS JOIN (Sluice joins by key: write JOIN … ON a.k = b.k)',
 };
 

@@ -130,11 +130,10 @@ test('Flink SQL not planned yet is named where it appears, not reported as a syn
       'INSERT INTO o SELECT a FROM t MATCH_RECOGNIZE (ORDER BY ts PATTERN (A (B C)+) DEFINE B AS true)',
       'q.sql:1:74: not supported by Sluice SQL yet: groups of several variables in PATTERN',
     ],
-    ['INSERT INTO o SELECT a FROM t LIMIT 3', 'q.sql:1:31: not supported by Sluice SQL yet: LIMIT'],
-    ['INSERT INTO o SELECT a FROM t ORDER BY a', 'q.sql:1:31: not supported by Sluice SQL yet: ORDER BY'],
+    ['INSERT INTO o SELECT a FROM t LIMIT 3 OFFSET 1', 'q.sql:1:39: not supported by Sluice SQL yet: OFFSET'],
     [
-      'INSERT INTO o SELECT a FROM t UNION SELECT a FROM u',
-      'q.sql:1:31: not supported by Sluice SQL yet: UNION without ALL',
+      'INSERT INTO o SELECT a FROM t ORDER BY a NULLS FIRST',
+      'q.sql:1:42: not supported by Sluice SQL yet: NULLS FIRST/LAST in ORDER BY',
     ],
     [
       'INSERT INTO o SELECT lag(a) OVER (ORDER BY a) AS r FROM t',
@@ -189,6 +188,24 @@ test('the queries of a UNION ALL may be written in parentheses', () => {
   assert.deepEqual(
     s.query.unionAll?.map((q) => q.items?.[0].text),
     ['b', 'c'],
+  );
+});
+
+test('a chain of UNION and UNION ALL is left-associative: where the kind changes, the chain so far is a subquery', () => {
+  const [s] = parse(
+    'INSERT INTO o SELECT a FROM t UNION SELECT b FROM u UNION DISTINCT SELECT c FROM v UNION ALL SELECT d FROM w',
+  );
+  if (s.kind !== 'insert') return assert.fail('not an insert');
+  assert.equal(s.query.unionDistinct, undefined, 'the outer operation is the UNION ALL');
+  assert.deepEqual(
+    s.query.unionAll?.map((q) => q.items?.[0].text),
+    ['d'],
+  );
+  const inner = s.query.from.kind === 'table' ? s.query.from.query : undefined;
+  assert.equal(inner?.unionDistinct, 'INSERT INTO o SELECT a FROM t '.length);
+  assert.deepEqual(
+    [inner?.items?.[0].text, ...(inner?.unionAll ?? []).map((q) => q.items?.[0].text)],
+    ['a', 'b', 'c'],
   );
 });
 

@@ -17,6 +17,7 @@ import {
   formatExpression,
   formatName,
   isAggregateCall,
+  isUserAggregate,
   isUserFunction,
   mapChildren,
   type Plan,
@@ -25,6 +26,7 @@ import {
   type PlanStep,
   type Registry,
   resolvePlan,
+  tableFunction,
 } from '@sluice/core';
 import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
@@ -44,11 +46,14 @@ import type {
 import { fuseSteps } from './fuse.ts';
 import { simplifyUnderFilters } from './implied.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
+import { planLateral } from './lateral.ts';
 import { planMatchRecognize } from './match-planner.ts';
 import { Models } from './model.ts';
 import { configFromOptions, type PlacedOption } from './options.ts';
+import { planOrderLimit } from './order-limit.ts';
 import { hasOverAggregate, isRowNumber, planOver } from './over.ts';
 import type { Positions } from './position.ts';
+import { procTimeColumnOf } from './proctime.ts';
 import {
   columnCountMessage,
   fieldsOf,
@@ -60,6 +65,7 @@ import {
 import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
+import { checkUnionTypes, planUnionDistinct, setOperationWords } from './union.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** The window table function of each window kind. */
@@ -236,10 +242,10 @@ class Planner implements QueryPlanner {
    */
   createFunction(s: CreateFunction): void {
     const name = s.name.text.toLowerCase();
-    if (isUserFunction(name)) return;
+    if (isUserFunction(name) || isUserAggregate(name) || tableFunction(name) !== undefined) return;
     this.fail(
       s.name.start,
-      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core`,
+      `function '${s.name.text}' is not defined: Sluice runs no Java class; define it from TypeScript before compiling the script, e.g. defineFunction({ name: '${name}', params: ['string'], returns: 'number', impl: (s) => … }) from @sluice/core (defineAggregateFunction for an aggregate, defineTableFunction for a table function)`,
     );
   }
 
@@ -291,6 +297,11 @@ class Planner implements QueryPlanner {
     return `${where} has no ${what} '${name}'${guess ? ` — did you mean '${guess}'?` : ''}; it has ${known.length > 0 ? known.map((k) => `'${k}'`).join(', ') : 'none'}`;
   }
 
+  declaredColumns(name: Name): readonly { name: string; type: string }[] | undefined {
+    if (this.#scopes.some((s) => s.has(name.text)) || this.#views.has(name.text)) return undefined;
+    return this.#tables.get(name.text)?.columns.map((c) => ({ name: c.name.text, type: c.type }));
+  }
+
   lookupTable(name: Name): LookupTable | undefined {
     if (this.#scopes.some((s) => s.has(name.text)) || this.#views.has(name.text)) return undefined;
     const t = this.#tables.get(name.text);
@@ -340,6 +351,8 @@ class Planner implements QueryPlanner {
         t.primaryKey.start,
         `table '${id}' is read by a '${type}' source, whose records are appends, not a table's changes: a PRIMARY KEY on a table read declares the key of the changes a source reads (${this.changelogSources().join(', ') || 'no source type here reads them'}); remove it`,
       );
+    // `pt AS PROCTIME()`: the processing-time attribute, the clock when the row is read.
+    const procTimeColumn = procTimeColumnOf(this, t);
     const timeExpression =
       timeColumn !== undefined ? (computed.get(timeColumn) ?? metadata.get(timeColumn)) : undefined;
     if (!this.#sources.has(id)) {
@@ -374,7 +387,11 @@ class Planner implements QueryPlanner {
         this.project(
           t.columns.map((c) =>
             c.computed
-              ? { name: c.name.text, text: c.computed.text, start: c.computed.expr.start }
+              ? {
+                  name: c.name.text,
+                  text: c.name.text === procTimeColumn ? 'now()' : c.computed.text,
+                  start: c.computed.expr.start,
+                }
               : c.metadata
                 ? { name: c.name.text, text: metadata.get(c.name.text)?.text ?? '', start: c.metadata.start }
                 : {
@@ -389,7 +406,13 @@ class Planner implements QueryPlanner {
         );
     }
     if (computed.size > 0 || metadata.size > 0)
-      return { ref: `${id}-columns`, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: false };
+      return {
+        ref: `${id}-columns`,
+        columns,
+        ...(timeColumn ? { timeColumn } : {}),
+        ...(procTimeColumn ? { procTimeColumn } : {}),
+        fromSource: false,
+      };
     return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
   }
 
@@ -636,6 +659,7 @@ class Planner implements QueryPlanner {
    * `target` (an INSERT), the output takes the target table's column names, by position.
    */
   query(q: Select, id: string, target?: Target): Relation {
+    if (q.orderBy !== undefined || q.limit !== undefined) return planOrderLimit(this, q, id, target);
     const local = new Map<string, View>();
     const scopes = this.#scopes;
     for (const c of q.with ?? []) {
@@ -652,7 +676,7 @@ class Planner implements QueryPlanner {
         ? [q.from.left, q.from.right]
         : q.from.kind === 'table'
           ? [q.from]
-          : q.from.kind === 'match_recognize'
+          : q.from.kind === 'match_recognize' || q.from.kind === 'lateral'
             ? [q.from.table]
             : [];
     for (const ref of from)
@@ -691,7 +715,8 @@ class Planner implements QueryPlanner {
    * INSERT's), then merged by a `union` step.
    */
   union(q: Select, id: string, target: Target | undefined): Relation {
-    const { unionAll: _, with: __, ...first } = q;
+    const { unionAll: _, with: __, unionDistinct: ___, ...first } = q;
+    checkUnionTypes(this, q);
     const head = this.query(first, `${id}-union1`, target);
     const columns = head.columns;
     const planned = [
@@ -700,7 +725,7 @@ class Planner implements QueryPlanner {
         relation: this.query(part, `${id}-union${i + 2}`, {
           columns,
           table: { text: '', start: q.start },
-          union: true,
+          union: setOperationWords(q),
         }),
       })),
     ];
@@ -719,7 +744,7 @@ class Planner implements QueryPlanner {
       fromSource: false,
       ...(updating ? { updating } : {}),
     };
-    return relation;
+    return q.unionDistinct !== undefined ? planUnionDistinct(this, q, relation, id) : relation;
   }
 
   /** Plans one SELECT; see `query`. */
@@ -777,6 +802,7 @@ class Planner implements QueryPlanner {
         this.select({ ...q, from: { kind: 'table', name } }, id, target),
       );
     }
+    if (q.from.kind === 'lateral') return planLateral(this, q, q.from, id, target);
     let window = q.from.kind === 'window' ? q.from : undefined;
     let input = this.relation(q.from.kind === 'window' ? q.from.table : q.from.name);
     const where = `'${q.from.kind === 'window' ? q.from.table.text : q.from.name.text}'`;

@@ -52,18 +52,18 @@ export function projection(output: readonly OutputColumn[]): {
 
 /**
  * Where a query's columns go, by position: an INSERT's table, or the first query of a UNION ALL
- * (`union` set), whose column names the later ones take.
+ * or UNION (`union`, the words of the set operation), whose column names the later ones take.
  */
 export interface Target {
   readonly columns: readonly string[];
   readonly table: { readonly text: string; readonly start: number };
-  readonly union?: boolean;
+  readonly union?: 'UNION' | 'UNION ALL';
 }
 
 /** The message for a query whose column count differs from its target's. */
 export function columnCountMessage(count: number, target: Target): string {
   const has = `${target.columns.length} (${target.columns.join(', ')})`;
   return target.union
-    ? `the queries of a UNION ALL must give the same number of columns, matched by position: the first gives ${has}, this one ${count}`
+    ? `the queries of a ${target.union} must give the same number of columns, matched by position: the first gives ${has}, this one ${count}`
     : `the query gives ${count} column(s) but table '${target.table.text}' has ${has}; INSERT INTO writes them by position`;
 }

@@ -27,6 +27,7 @@ import type {
   TableOption,
   TableRef,
 } from './ast.ts';
+import { lateralJoin, parseLateralTable, parseOrderLimit } from './clause-parser.ts';
 import { parseMatchRecognize } from './match-parser.ts';
 import { parseOver, parseWindowClause, resolveWindows } from './over-parser.ts';
 import { CLAUSE_WORDS, describe, NOT_YET } from './parser-words.ts';
@@ -223,25 +224,54 @@ export class QueryParser extends TokenStream {
       const open = this.next();
       first = this.query();
       this.expect(')', `to close the query opened at ${this.where(open.start)}`);
+      // `(q ORDER BY … LIMIT n) UNION …`: the order or limit is q's, not the whole query's.
+      if ((first.orderBy !== undefined || first.limit !== undefined) && this.isWord('UNION'))
+        first = this.subquery(first, open.start);
     } else first = this.select();
-    const parts: Select[] = [...(first.unionAll ?? [])];
+    // A chain of UNION ALL or of UNION is one set operation of all its queries; where the two
+    // mix (`a UNION b UNION ALL c`), the chain so far, left-associative as in SQL, becomes a
+    // subquery the rest reads.
+    let head = first;
+    let parts: Select[] = [...(first.unionAll ?? [])];
+    let distinct = first.unionAll === undefined ? undefined : first.unionDistinct !== undefined;
+    let at = first.unionDistinct;
     while (this.isWord('UNION')) {
       const union = this.next();
-      if (!this.acceptWord('ALL'))
-        this.notYet(union, 'UNION without ALL (write UNION ALL, or SELECT DISTINCT over a UNION ALL)');
+      const all = this.acceptWord('ALL');
+      if (!all) this.acceptWord('DISTINCT');
+      if (distinct !== undefined && distinct === all) {
+        head = this.subquery(setOperation(head, parts, distinct ? at : undefined), union.start);
+        parts = [];
+      }
+      if (distinct !== !all) at = union.start;
+      distinct = !all;
       if (this.isOp('(')) {
         const open = this.next();
         parts.push(this.query());
         this.expect(')', `to close the query opened at ${this.where(open.start)}`);
       } else parts.push(this.select());
     }
+    const ordered = parseOrderLimit(this);
     const t = this.peek();
     if (t.kind === 'word' && NOT_YET[t.upper] !== undefined) this.notYet(t, NOT_YET[t.upper]);
+    let whole = setOperation(head, parts, distinct ? at : undefined);
+    // ORDER BY or LIMIT after a query that has its own (in parentheses) orders or limits that
+    // query's result: it is read as a subquery.
+    if (ordered !== undefined && (whole.orderBy !== undefined || whole.limit !== undefined))
+      whole = this.subquery(whole, ordered.start);
     return {
-      ...first,
-      ...(common.length > 0 ? { with: [...(first.with ?? []), ...common] } : {}),
-      ...(parts.length > 0 ? { unionAll: parts } : {}),
+      ...whole,
+      ...(common.length > 0 ? { with: [...(whole.with ?? []), ...common] } : {}),
+      ...(ordered?.orderBy !== undefined ? { orderBy: ordered.orderBy, orderByStart: ordered.start } : {}),
+      ...(ordered?.limit !== undefined ? { limit: ordered.limit } : {}),
     };
+  }
+
+  /** `SELECT * FROM (query) AS <name>`: a query read as a subquery, at `start`. */
+  subquery(query: Select, start: number): Select {
+    this.#subqueries++;
+    const name = { text: `set${this.#subqueries}`, start };
+    return { from: { kind: 'table', name, query }, start };
   }
 
   select(): Select {
@@ -370,9 +400,12 @@ export class QueryParser extends TokenStream {
     const t = this.peek();
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTable();
     if ((this.isWord('ML_PREDICT') || this.isWord('ML_SCORE')) && this.isOp('(', 1)) return this.modelTable();
-    if (this.isWord('LATERAL') || this.isWord('UNNEST')) this.notYet(t, t.upper);
+    if (this.isWord('LATERAL') || this.isWord('UNNEST'))
+      this.notYet(t, `${t.upper} as the first item of FROM (write t, LATERAL TABLE(f(…)))`);
     const left = this.tableRef('a table or view name after FROM');
     if (this.isWord('MATCH_RECOGNIZE')) return parseMatchRecognize(this, left);
+    const lateral = lateralJoin(this);
+    if (lateral !== undefined) return parseLateralTable(this, left, lateral);
     if (this.isWord('FOR'))
       this.fail(this.peek().start, 'FOR SYSTEM_TIME AS OF belongs to the right table of a JOIN');
     const join = this.peek();
@@ -636,4 +669,11 @@ export class QueryParser extends TokenStream {
       this.fail(t.start, `${what} must be a positive interval, e.g. INTERVAL '10' SECOND`);
     return expr.value;
   }
+}
+
+/** `head` with the queries `parts` after it: their UNION (`distinct`, its offset) or UNION ALL. */
+function setOperation(head: Select, parts: readonly Select[], distinct: number | undefined): Select {
+  const { unionAll: _, unionDistinct: __, ...rest } = head;
+  if (parts.length === 0) return head;
+  return { ...rest, unionAll: parts, ...(distinct !== undefined ? { unionDistinct: distinct } : {}) };
 }

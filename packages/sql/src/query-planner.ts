@@ -49,6 +49,8 @@ export interface LookupTable {
 
 /** The planner's services a join uses. */
 export interface JoinPlanner {
+  /** The columns of table `name` (not a view) with their types as declared (empty for a computed column). */
+  declaredColumns(name: Name): readonly { name: string; type: string }[] | undefined;
   /** Table `name` as a lookup table, when it is a table (not a view) whose connector is a lookup type. */
   lookupTable(name: Name): LookupTable | undefined;
   fail(offset: number, message: string): never;

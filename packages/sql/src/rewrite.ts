@@ -7,7 +7,7 @@
  * spans replaced, so every other part of an expression keeps its offset for error positions.
  */
 
-import { aggregateDocs, type CallExpr, childrenOf, type Expr } from '@sluice/core';
+import { aggregateDocs, type CallExpr, childrenOf, type Expr, isAggregateCall } from '@sluice/core';
 
 /** Flink's aggregate names that the engine spells otherwise, with the engine's name. */
 export const FLINK_AGGREGATES: { readonly [flink: string]: string } = {
@@ -69,7 +69,7 @@ export function renameAggregates(e: Expr, fail: (offset: number, message: string
       if (engine !== undefined) {
         splices.push({ start: x.start, end: x.start + x.name.length, text: engine });
         (x as CallExpr).name = engine;
-      } else if (MISSING.has(x.name))
+      } else if (MISSING.has(x.name) && !isAggregateCall(x))
         fail(
           x.start,
           `not supported by Sluice SQL yet: the aggregate ${x.name.toUpperCase()}; the engine's aggregates are ${engineAggregates()}`,

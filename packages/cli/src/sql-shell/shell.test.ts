@@ -96,6 +96,39 @@ test('a GROUP BY shows its updating result in table and changelog mode, the same
   }
 });
 
+test("ORDER BY … LIMIT shows the top rows in table mode as Flink's client does, and LIMIT n the first n rows", async (t) => {
+  const { dir, input } = await withOrders(t);
+  const top = [...input]
+    .map((o, i) => ({ ...o, i }))
+    .sort((a, b) => b.amount - a.amount || a.i - b.i)
+    .slice(0, 3)
+    .map((o) => [o.region, String(o.amount)]);
+  const shell = new ShellDriver({ cwd: dir, batchSize: 7, rows: 150 });
+  shell.type(CREATE);
+  await shell.waitFor(/\[created\] table orders/);
+  let from = shell.text.length;
+  shell.type(
+    "SET 'sql-client.execution.result-mode' = 'table';\rSELECT region, amount FROM orders ORDER BY amount DESC LIMIT 3;\r",
+  );
+  await shell.waitFor(/table mode: .* completed/, from);
+  const table = shell.lastFrame(from);
+  assert.deepEqual(
+    frameRows(table)
+      .map((r) => [r[0], String(Number(r[1]))])
+      .sort(),
+    top.sort(),
+  );
+  from = shell.text.length;
+  shell.type('SELECT region FROM orders LIMIT 4;\r');
+  await shell.waitFor(/table mode: .* completed/, from);
+  assert.deepEqual(
+    frameRows(shell.lastFrame(from)).map((r) => r[0]),
+    input.slice(0, 4).map((o) => o.region),
+  );
+  shell.type('\x04');
+  assert.equal(await shell.done, 0);
+});
+
 test("a live table is bounded to the terminal's height and says how many rows it has", async (t) => {
   const { dir, input } = await withOrders(t);
   const shell = new ShellDriver({ cwd: dir, rows: 6 });

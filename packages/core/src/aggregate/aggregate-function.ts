@@ -57,6 +57,12 @@ export interface AggregateFunction<A = unknown> {
    * the accumulator fail; changes nothing. Absent when every such value can be added.
    */
   check?(acc: A, value: unknown): void;
+  /**
+   * Throws a SluiceError when `value` (non-null, of the `input` kind) can never be added, whatever
+   * the accumulator — checked as each record's value is read, before any accumulator (a fresh one
+   * included, which `check` is not asked about) takes it. Absent when every such value can be.
+   */
+  checkValue?(value: unknown): void;
   /** Throws a SluiceError when merging `b` into `a` would make the accumulator fail; changes nothing. */
   checkMerge?(a: A, b: A): void;
   /**

@@ -9,6 +9,7 @@ import { countDistinct, distinctOf } from './distinct.ts';
 import { approxCountDistinct } from './hyperloglog.ts';
 import { percentile, QUANTILE_EXACT_LIMIT } from './quantile-sketch.ts';
 import { maxRetract, minRetract } from './retractable-extremes.ts';
+import { userAggregateDefinition, userAggregateFunction } from './user-aggregates.ts';
 
 interface AggregateDefinition {
   readonly name: string;
@@ -146,6 +147,14 @@ function invalid(message: string): SluiceError {
  */
 export function aggregateFunction(name: string, options: AggregateOptions = {}): AggregateFunction {
   const def = byName.get(name.toLowerCase());
+  const user = def === undefined ? userAggregateDefinition(name.toLowerCase()) : undefined;
+  if (user !== undefined) {
+    if (options.star) throw invalid(`${name}(*) is not valid; only count(*) is`);
+    if (options.distinct) throw invalid(`${name}(DISTINCT x) is not supported for a user-defined aggregate`);
+    if ((options.params ?? []).length > 0)
+      throw invalid(`${name}() takes one argument, the value it aggregates`);
+    return userAggregateFunction(name.toLowerCase(), user, options.retract === true);
+  }
   if (!def) {
     throw invalid(
       `unknown aggregate function '${name}'; known: ${definitions.map((d) => d.name).join(', ')}`,

@@ -4,6 +4,11 @@
  */
 
 import { aggregateDocs } from '../aggregate/registry.ts';
+import {
+  registerUserAggregate,
+  type UserAggregate,
+  userAggregateDefinition,
+} from '../aggregate/user-aggregates.ts';
 import { SluiceError } from '../errors.ts';
 import { calendarFunctions } from './calendar-functions.ts';
 import { conditionalFunctions } from './conditional-functions.ts';
@@ -110,13 +115,53 @@ interface UserSpec extends FunctionSpec {
   readonly source: UserFunction;
 }
 
+/** Whether `name` (lower-case) is an aggregate function defined from TypeScript (`defineAggregateFunction`). */
+export function isUserAggregate(name: string): boolean {
+  return userAggregateDefinition(name) !== undefined;
+}
+
 /** Whether `name` (lower-case) is a function defined from TypeScript. */
 export function isUserFunction(name: string): boolean {
   return userDefined.has(name);
 }
 
+/** Names of the aggregate functions, built in and user-defined. */
+const allAggregateNames = new Set(aggregateDocs.map((d) => d.name));
+
 /** Names of the aggregate functions, which parse anywhere but only evaluate in an aggregate step. */
-export const aggregateNames: ReadonlySet<string> = new Set(aggregateDocs.map((d) => d.name));
+export const aggregateNames: ReadonlySet<string> = allAggregateNames;
+
+/**
+ * Defines an aggregate function from TypeScript, callable by its name in the fields of `aggregate`
+ * and `over_aggregate` steps and in SQL (GROUP BY, window aggregates, OVER), as a built-in
+ * aggregate is: `create` gives an accumulator, `add` folds in each non-NULL value of its one
+ * argument, `retract` (optional) takes one back over an updating input, `merge` (optional,
+ * needed by session windows) combines two, and `result` reads it. The accumulator must be plain
+ * JSON-like data: it goes into checkpoints. A value on which `add` throws sends its record to the
+ * dead-letter output with the message (the step tries `add` on a copy of the accumulator first,
+ * so no accumulator takes that record); a `result` that throws gives NULL. Defining the same
+ * definition again does nothing; another definition under a taken name (built in, scalar or
+ * aggregate) is refused.
+ */
+export function defineAggregateFunction<A>(def: UserAggregate<A>): void {
+  const name = def.name.toLowerCase();
+  if (!NAME.test(name))
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `function name '${def.name}' is not a name: a letter or '_', then letters, digits and '_'`,
+    );
+  const existing = userAggregateDefinition(name);
+  if (existing !== undefined) {
+    if (existing === def) return;
+    throw new SluiceError('CONFIG_INVALID', `aggregate function ${name}() is defined already`);
+  }
+  if (allAggregateNames.has(name))
+    throw new SluiceError('CONFIG_INVALID', `aggregate function ${name}() is built in: choose another name`);
+  if (byName.has(name))
+    throw new SluiceError('CONFIG_INVALID', `${name}() is a scalar function: choose another name`);
+  registerUserAggregate(name, def);
+  allAggregateNames.add(name);
+}
 
 /** The scalar function called `name` (lower-case, aliases included), or undefined. */
 export function lookupFunction(name: string): FunctionSpec | undefined {

@@ -29,9 +29,11 @@ export { describeValue } from './failure.ts';
 export { formatExpression, formatName } from './format.ts';
 export type { FunctionDoc } from './function-spec.ts';
 export {
+  defineAggregateFunction,
   defineFunction,
   functionDocs,
   isAggregateCall,
+  isUserAggregate,
   isUserFunction,
   isVolatileFunction,
   type UserFunction,

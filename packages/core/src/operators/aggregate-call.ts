@@ -223,5 +223,20 @@ export function compileAggregateCall(name: string, call: CallExpr, context: Call
     clock: context.clock,
     missingAsNull: true,
   });
-  return { name, fn: locatedChecks(fn, refusals), arg: argumentReader(evaluate, fn, refusals) };
+  const read = argumentReader(evaluate, fn, refusals);
+  const { checkValue } = fn;
+  const arg =
+    checkValue === undefined
+      ? read
+      : (record: Row): unknown => {
+          const v = read(record);
+          if (v === null || v === undefined) return v;
+          try {
+            checkValue(v);
+          } catch (err) {
+            throw refusals.located(err);
+          }
+          return v;
+        };
+  return { name, fn: locatedChecks(fn, refusals), arg };
 }

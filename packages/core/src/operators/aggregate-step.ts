@@ -10,6 +10,7 @@
 
 import Type from 'typebox';
 import { aggregateFunction } from '../aggregate/registry.ts';
+import { userAggregateDefinition } from '../aggregate/user-aggregates.ts';
 import { SluiceError } from '../errors.ts';
 import {
   type CallExpr,
@@ -411,7 +412,12 @@ export function aggregateFieldSchema(name: string, input: Schema, ctx: SchemaCon
       }
       if (top) {
         const same = fn === 'min' || fn === 'max' || fn === 'first' || fn === 'last';
-        result = { name, type: same ? (types[0] ?? 'any') : 'number', nullable: true };
+        const user = userAggregateDefinition(fn);
+        result = {
+          name,
+          type: user !== undefined ? (user.returns ?? 'any') : same ? (types[0] ?? 'any') : 'number',
+          nullable: true,
+        };
       }
       return e;
     }

@@ -4,4 +4,4 @@ CREATE TABLE out_t (auction BIGINT, n DOUBLE) WITH ('connector' = 'file', 'path'
 INSERT INTO out_t
 SELECT auction, price FROM bids
 UNION
-SELECT auction, price FROM bids;
+SELECT auction, price, bidder FROM bids;

@@ -1,0 +1,4 @@
+CREATE TABLE bids (auction BIGINT, price DOUBLE, bidder STRING, ts BIGINT)
+WITH ('connector' = 'file', 'path' = './bids.jsonl', 'format' = 'json');
+CREATE TABLE out_t (auction BIGINT, price DOUBLE) WITH ('connector' = 'file', 'path' = './out.jsonl');
+INSERT INTO out_t SELECT auction, price FROM bids ORDER BY price DESC LIMIT 3;
