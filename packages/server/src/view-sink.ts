@@ -26,7 +26,7 @@ import {
 import Type from 'typebox';
 import { StoreRows } from './view-store.ts';
 import { keyText, type ViewSnapshot, type ViewStoreSnapshot, ViewTable } from './view-table.ts';
-import { registerView, viewTable } from './views.ts';
+import { registerView } from './views.ts';
 
 export const viewSinkConfig = Type.Object(
   {
@@ -101,8 +101,6 @@ class ViewSink implements Sink {
           step: ctx.id,
         },
       );
-    // A job restarted in this process: its earlier table gives up its store before this one opens it.
-    viewTable(ctx.pipeline ?? '', name)?.dispose();
     const table = new ViewTable(name, this.#key, this.#config.changes, this.#openRows(ctx, name, restored));
     if (restored !== undefined) table.restore(restored);
     this.#table = table;
@@ -166,8 +164,8 @@ class ViewSink implements Sink {
 
   /**
    * Nothing to publish or release: the rows stay readable after the job ends, as it left them. A
-   * store's writes since the last checkpoint stay uncommitted; the next `open` of the view in this
-   * process rolls them back and closes the store (`dispose`), as a crash would.
+   * store's writes since the last checkpoint stay uncommitted; the next `open` of the view's store
+   * in this process rolls them back and closes it (`StoreRows.open`), as a crash would.
    */
   async close(): Promise<void> {}
 }

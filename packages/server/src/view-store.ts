@@ -41,6 +41,9 @@ const encode = (key: string): Uint8Array => Buffer.from(key, 'utf16le').swap16()
 const decode = (bytes: Uint8Array): string => Buffer.from(bytes).swap16().toString('utf16le');
 
 type Row = { k: Uint8Array; json: string; off: number };
+
+/** The open store of each database file in this process, so that a reopen closes the last one. */
+const openStores = new Map<string, StoreRows>();
 type Prev = { json: string; off: number } | undefined;
 
 /** A view's rows in SQLite; see the module comment for the transactions and the undo log. */
@@ -95,9 +98,12 @@ export class StoreRows implements ViewRows {
   static open(options: StoreOptions, restoreTo: number | undefined, view: string): StoreRows {
     mkdirSync(options.dir, { recursive: true });
     const file = join(options.dir, 'view.sqlite');
+    // A job restarted in this process: the last one's store gives up its transaction and lock.
+    openStores.get(file)?.dispose();
     if (restoreTo === undefined)
       for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     const rows = new StoreRows(file, options.cacheKiB);
+    openStores.set(file, rows);
     if (restoreTo !== undefined && restoreTo !== rows.#base) {
       try {
         rows.#rollbackTo(restoreTo, view);
@@ -221,6 +227,7 @@ export class StoreRows implements ViewRows {
 
   /** Rolls back what no checkpoint covers and closes the database. */
   dispose(): void {
+    if (openStores.get(this.file) === this) openStores.delete(this.file);
     if (!this.#db.isOpen) return;
     if (this.#inTransaction) this.#db.exec('ROLLBACK');
     this.#inTransaction = false;
