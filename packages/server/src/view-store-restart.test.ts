@@ -49,3 +49,45 @@ test('a disk view rebuilt in the same process after a failure equals an uninterr
     await rm(dirB, { recursive: true, force: true });
   }
 });
+
+test('a memory view’s checkpoint restores into store: disk with its rows; a disk view’s into memory is refused', {
+  timeout: 120_000,
+}, async () => {
+  const dirA = await mkdtemp(join(tmpdir(), 'sluice-view-switch-a-'));
+  const dirB = await mkdtemp(join(tmpdir(), 'sluice-view-switch-b-'));
+  try {
+    const a = await createCrashJob('view-switch-straight', dirA, 'memory');
+    assert.equal((await a.run()).status, 'completed');
+    const expected = viewTable('view-switch-straight', 'by_customer')!;
+
+    const failRunning = async (job: Awaited<ReturnType<typeof createCrashJob>>) => {
+      const running = job.run();
+      const from = job.metrics().lastCheckpointId ?? 0;
+      await waitFor(() => ((job.metrics().lastCheckpointId ?? 0) >= from + 2 ? true : undefined), 60_000);
+      job.fail(new SluiceError('INTERNAL', 'failure between checkpoints'));
+      await assert.rejects(running, /failure between checkpoints/);
+    };
+    await failRunning(await createCrashJob('view-switch', dirB, 'memory'));
+    const onDisk = await createCrashJob('view-switch', dirB, 'disk');
+    const table = viewTable('view-switch', 'by_customer')!;
+    const restoredAt = table.offset;
+    assert.ok(restoredAt > 0 && table.size > 0, 'the memory checkpoint’s rows came into the store');
+    await failRunning(onDisk);
+    assert.ok(table.offset > restoredAt);
+
+    await assert.rejects(createCrashJob('view-switch', dirB, 'memory'), {
+      code: 'CHECKPOINT_INCOMPATIBLE',
+      message: /store: disk/,
+    });
+    const again = await createCrashJob('view-switch', dirB, 'disk');
+    const last = viewTable('view-switch', 'by_customer')!;
+    assert.equal((await again.run()).status, 'completed');
+    const all = { limit: Number.POSITIVE_INFINITY };
+    assert.equal(last.offset, expected.offset);
+    assert.deepEqual(last.scan(all).rows, expected.scan(all).rows);
+    last.dispose();
+  } finally {
+    await rm(dirA, { recursive: true, force: true });
+    await rm(dirB, { recursive: true, force: true });
+  }
+});

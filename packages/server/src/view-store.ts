@@ -66,7 +66,7 @@ export class StoreRows implements ViewRows {
     this.file = file;
     const db = new DatabaseSync(file);
     this.#db = db;
-    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -${cacheKiB};
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 16777216; PRAGMA cache_size = -${cacheKiB};
       CREATE TABLE IF NOT EXISTS rows (k BLOB PRIMARY KEY, json TEXT NOT NULL, off INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS undo (base INTEGER NOT NULL, k BLOB NOT NULL, json TEXT, off INTEGER,
         PRIMARY KEY (base, k)) WITHOUT ROWID;
