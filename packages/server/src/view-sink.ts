@@ -24,7 +24,8 @@ import {
   UPDATE_BEFORE,
 } from '@sluice/core';
 import Type from 'typebox';
-import { keyText, type ViewSnapshot, ViewTable } from './view-table.ts';
+import { StoreRows } from './view-store.ts';
+import { keyText, type ViewSnapshot, type ViewStoreSnapshot, ViewTable } from './view-table.ts';
 import { registerView } from './views.ts';
 
 export const viewSinkConfig = Type.Object(
@@ -50,6 +51,19 @@ export const viewSinkConfig = Type.Object(
       description:
         'How many recent changes are kept for subscribers that resume (`Last-Event-ID`); one asking for an older offset is told to read the view again.',
       examples: [10_000],
+    }),
+    store: Type.Union([Type.Literal('memory'), Type.Literal('disk')], {
+      default: 'memory',
+      description:
+        'Where the rows live. `memory`: in a Map, and every checkpoint holds them all (~160 bytes a row) — fastest, for views up to ~100,000 rows. `disk`: in an embedded SQLite database in the sink’s folder of the checkpoint directory, so a checkpoint writes only the rows changed since the last one and the view may be larger than memory (`cache_mb` bounds its page cache); lookups and scans read through SQLite.',
+      examples: ['disk'],
+    }),
+    cache_mb: Type.Integer({
+      minimum: 1,
+      default: 64,
+      description:
+        'With `store: disk`: the most memory, in MiB, the store’s page cache holds; rows beyond it are read from the file (and the operating system’s cache).',
+      examples: [64],
     }),
     checkpoint_changes: Type.Integer({
       minimum: 0,
@@ -77,21 +91,43 @@ class ViewSink implements Sink {
 
   async open(ctx: SinkContext): Promise<void> {
     const name = this.#config.name ?? ctx.id;
-    const table = new ViewTable(name, this.#key, this.#config.changes);
-    const restored = ctx.restored as ViewSnapshot | undefined;
-    if (restored !== undefined) {
-      if (restored.version !== 1 && restored.version !== 2)
-        throw new SluiceError(
-          'CHECKPOINT_INCOMPATIBLE',
-          `view '${name}': unknown snapshot version ${restored.version}`,
-          {
-            step: ctx.id,
-          },
-        );
-      table.restore(restored);
-    }
+    const restored = ctx.restored as ViewSnapshot | ViewStoreSnapshot | undefined;
+    const version = restored?.version;
+    if (version !== undefined && version !== 1 && version !== 2 && version !== 3)
+      throw new SluiceError(
+        'CHECKPOINT_INCOMPATIBLE',
+        `view '${name}': unknown snapshot version ${version}`,
+        {
+          step: ctx.id,
+        },
+      );
+    const table = new ViewTable(name, this.#key, this.#config.changes, this.#openRows(ctx, name, restored));
+    if (restored !== undefined) table.restore(restored);
     this.#table = table;
     registerView(ctx.pipeline ?? '', table);
+  }
+
+  #openRows(ctx: SinkContext, name: string, restored: ViewSnapshot | ViewStoreSnapshot | undefined) {
+    if (this.#config.store === 'memory') {
+      if (restored?.version === 3)
+        throw new SluiceError(
+          'CHECKPOINT_INCOMPATIBLE',
+          `view '${name}': the checkpoint's rows are in the view's store (it had \`store: disk\`); set \`store: disk\` again, or clear the job's checkpoints to start the view over in memory`,
+          { step: ctx.id, path: 'store' },
+        );
+      return undefined;
+    }
+    if (ctx.stateDir === undefined)
+      throw new SluiceError(
+        'CONFIG_INVALID',
+        `view '${name}': \`store: disk\` needs the sink to run in a job (its folder is in the checkpoint directory)`,
+        {
+          step: ctx.id,
+          path: 'store',
+        },
+      );
+    const at = restored?.version === 3 ? restored.checkpointId : undefined;
+    return StoreRows.open({ dir: ctx.stateDir, cacheKiB: this.#config.cache_mb * 1024 }, at, name);
   }
 
   async write(batch: SinkBatch): Promise<SinkRejection[] | undefined> {
@@ -120,10 +156,17 @@ class ViewSink implements Sink {
     return rejections.length > 0 ? rejections : undefined;
   }
 
-  async prepareCommit(): Promise<ViewSnapshot> {
-    return this.#table!.snapshot(Math.min(this.#config.checkpoint_changes, this.#config.changes));
+  async prepareCommit(checkpointId: number): Promise<ViewSnapshot | ViewStoreSnapshot> {
+    const table = this.#table!;
+    if (table.rows instanceof StoreRows) table.rows.commit(checkpointId);
+    return table.checkpoint(Math.min(this.#config.checkpoint_changes, this.#config.changes), checkpointId);
   }
 
+  /**
+   * Nothing to publish or release: the rows stay readable after the job ends, as it left them. A
+   * store's writes since the last checkpoint stay uncommitted; the next `open` of the view's store
+   * in this process rolls them back and closes it (`StoreRows.open`), as a crash would.
+   */
   async close(): Promise<void> {}
 }
 
@@ -136,7 +179,8 @@ export const viewSink = defineSink({
     '`GET /api/views/<name>/changes` for a Server-Sent Events stream of its changes, resumable with `Last-Event-ID`,',
     'or `/api/views/<name>/ws?from=<offset>` for the same changes over WebSocket. The dashboard at `/` charts',
     'views that hold window results and shows each view as a top-N table; `/api/openapi.json` describes each view with the row schema the plan inferred.',
-    'The rows live in memory and are part of each checkpoint with the newest `checkpoint_changes` changes, so a restarted pipeline serves the same view and subscribers resume where they were (or get a `reset` with the whole view when their position is older).',
+    'With `store: memory` (the default) the rows live in memory and are part of each checkpoint with the newest `checkpoint_changes` changes; with `store: disk` they live in an embedded SQLite database in the checkpoint directory, a checkpoint commits only the rows changed since the last one, and the view may be larger than memory.',
+    'Either way a restarted pipeline serves the view as of its checkpoint and subscribers resume where they were (or get a `reset` with the whole view when their position is older).',
     'A record without a value for a key field is a dead letter.',
   ].join(' '),
   delivery: 'exactly-once',

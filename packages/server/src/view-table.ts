@@ -9,6 +9,8 @@
  * and subscribers resume across the restart.
  */
 
+import { MemoryRows, type ViewRows } from './view-rows.ts';
+
 /** One change of a view. */
 export interface ViewChange {
   readonly offset: number;
@@ -42,6 +44,18 @@ export interface ViewSnapshot {
   readonly offset: number;
   readonly rows: readonly (readonly [key: string, json: string, offset: number])[];
   readonly changes?: readonly (readonly [key: string, json?: string])[];
+}
+
+/**
+ * What a checkpoint holds of a view whose rows are in a store (`store: disk`): the offset and the
+ * newest changes as in version 2, without the rows — the store holds them, committed under the
+ * tag `checkpointId` (see `view-store.ts`).
+ */
+export interface ViewStoreSnapshot {
+  readonly version: 3;
+  readonly offset: number;
+  readonly checkpointId: number;
+  readonly changes: readonly (readonly [key: string, json?: string])[];
 }
 
 /** A change as the JSON object subscribers receive: `{ offset, op, key, row? }`. */
@@ -104,17 +118,23 @@ export class ViewTable {
   readonly name: string;
   readonly keyFields: readonly string[];
   readonly ringSize: number;
-  readonly #rows = new Map<string, { json: string; offset: number }>();
+  readonly #rows: ViewRows;
   /** The last changes, oldest first; `#ring[0].offset === #offset - #ring.length + 1`. */
   #ring: ViewChange[] = [];
   #offset = 0;
-  #sorted: string[] | undefined;
   readonly #listeners = new Set<ViewListener>();
 
-  constructor(name: string, keyFields: readonly string[], ringSize: number) {
+  /** A view named `name` keyed by `keyFields`, its rows in `rows` (in memory by default). */
+  constructor(
+    name: string,
+    keyFields: readonly string[],
+    ringSize: number,
+    rows: ViewRows = new MemoryRows(),
+  ) {
     this.name = name;
     this.keyFields = keyFields;
     this.ringSize = ringSize;
+    this.#rows = rows;
   }
 
   /** The offset of the last change (0 before the first). */
@@ -127,6 +147,11 @@ export class ViewTable {
     return this.#rows.size;
   }
 
+  /** Where the rows are kept. */
+  get rows(): ViewRows {
+    return this.#rows;
+  }
+
   /** The oldest offset still in the change ring (`offset + 1` when the ring is empty). */
   get oldestKept(): number {
     return this.#ring.length === 0 ? this.#offset + 1 : this.#ring[0].offset;
@@ -135,15 +160,14 @@ export class ViewTable {
   /** Sets the row of `key` (as JSON text); records the change. */
   upsert(key: string, json: string): void {
     const offset = ++this.#offset;
-    if (!this.#rows.has(key)) this.#sorted = undefined;
-    this.#rows.set(key, { json, offset });
+    this.#rows.set(key, json, offset);
     this.#record({ offset, op: 'upsert', key, json });
   }
 
   /** Removes the row of `key`; records the change (even when there was none, so offsets stay a function of the input). */
   delete(key: string): void {
     const offset = ++this.#offset;
-    if (this.#rows.delete(key)) this.#sorted = undefined;
+    this.#rows.delete(key);
     this.#record({ offset, op: 'delete', key });
   }
 
@@ -178,30 +202,29 @@ export class ViewTable {
    * as `after` for the following page; absent when the range has been read to its end.
    */
   scan(options: ScanOptions): { rows: ViewRow[]; next?: string } {
-    this.#sorted ??= [...this.#rows.keys()].sort();
-    const keys = this.#sorted;
     const prefix = options.prefix ?? '';
     const { after, end, match } = options;
     const maxExamined = options.maxExamined ?? Number.POSITIVE_INFINITY;
     let from = prefix;
     if (options.start !== undefined && options.start > from) from = options.start;
-    let i = lowerBound(keys, from);
-    if (after !== undefined && after >= from) {
-      i = lowerBound(keys, after);
-      if (keys[i] === after) i++;
-    }
+    const exclusive = after !== undefined && after >= from;
+    if (exclusive) from = after;
     const inRange = (key: string) => key.startsWith(prefix) && (end === undefined || key < end);
     const rows: ViewRow[] = [];
     let examined = 0;
-    for (; i < keys.length && rows.length < options.limit && examined < maxExamined; i++) {
-      const key = keys[i];
+    let last: string | undefined;
+    let more = false;
+    for (const [key, json, offset] of this.#rows.from(from, exclusive)) {
       if (!inRange(key)) break;
+      if (rows.length >= options.limit || examined >= maxExamined) {
+        more = true;
+        break;
+      }
       examined++;
-      const row = this.get(key)!;
-      if (match === undefined || match(row.json, key)) rows.push(row);
+      last = key;
+      if (match === undefined || match(json, key)) rows.push({ key, json, offset });
     }
-    const more = i < keys.length && inRange(keys[i]);
-    return more && i > 0 ? { rows, next: keys[i - 1] } : { rows };
+    return more && last !== undefined ? { rows, next: last } : { rows };
   }
 
   /**
@@ -214,10 +237,27 @@ export class ViewTable {
     return this.#ring.slice(from - this.oldestKept);
   }
 
-  /** The rows and offset, and the last `changes` changes (at most), for a checkpoint. */
+  /** The whole view — rows, offset and the last `changes` changes (at most) — as a version 2 snapshot. */
   snapshot(changes = this.ringSize): ViewSnapshot {
-    const rows: [string, string, number][] = [];
-    for (const [key, e] of this.#rows) rows.push([key, e.json, e.offset]);
+    return {
+      version: 2,
+      offset: this.#offset,
+      rows: [...this.#rows.all()],
+      changes: this.#keptChanges(changes),
+    };
+  }
+
+  /**
+   * What a checkpoint holds of the view: `snapshot(changes)` when the rows are in memory; the
+   * offset and changes without the rows (version 3, tagged `checkpointId`) when they are in a
+   * store, which the caller has committed under that tag.
+   */
+  checkpoint(changes: number, checkpointId: number): ViewSnapshot | ViewStoreSnapshot {
+    if (!this.#rows.external) return this.snapshot(changes);
+    return { version: 3, offset: this.#offset, checkpointId, changes: this.#keptChanges(changes) };
+  }
+
+  #keptChanges(changes: number): (readonly [string, string?])[] {
     const kept: (readonly [string, string?])[] = [];
     const ring = this.#ring;
     for (let i = Math.max(0, ring.length - changes); i < ring.length; i++) {
@@ -225,16 +265,16 @@ export class ViewTable {
       if (c.json === undefined) kept.push([c.key]);
       else kept.push([c.key, this.#rows.get(c.key)?.offset === c.offset ? '' : c.json]);
     }
-    return { version: 2, offset: this.#offset, rows, changes: kept };
+    return kept;
   }
 
   /**
-   * Replaces the rows, offset and change ring with a snapshot's (a version 1 snapshot has no
-   * changes: the ring starts empty).
+   * Takes a snapshot's offset and change ring, and its rows when it has them (versions 1 and 2;
+   * a version 3 snapshot's rows are already in the store, opened at its checkpoint). A version 1
+   * snapshot has no changes: the ring starts empty.
    */
-  restore(snapshot: ViewSnapshot): void {
-    this.#rows.clear();
-    for (const [key, json, offset] of snapshot.rows) this.#rows.set(key, { json, offset });
+  restore(snapshot: ViewSnapshot | ViewStoreSnapshot): void {
+    if (snapshot.version !== 3) this.#rows.replaceAll(snapshot.rows);
     this.#offset = snapshot.offset;
     const changes = snapshot.changes ?? [];
     const first = snapshot.offset - changes.length + 1;
@@ -243,17 +283,10 @@ export class ViewTable {
       if (json === undefined) return { offset, op: 'delete', key };
       return { offset, op: 'upsert', key, json: json === '' ? this.#rows.get(key)!.json : json };
     });
-    this.#sorted = undefined;
   }
-}
 
-function lowerBound(keys: readonly string[], target: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid] < target) lo = mid + 1;
-    else hi = mid;
+  /** Releases the rows' store (a later job in this process opens its own). */
+  dispose(): void {
+    this.#rows.dispose();
   }
-  return lo;
 }
