@@ -10,25 +10,13 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import {
-  deleteTopics,
-  KAFKA_BROKER,
-  kafkaAvailable,
-  type ProducedRecord,
-  produce,
-  Topics,
-  uniqueName,
-} from '@sluice/kafka/testing';
-import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
-import { Cli, tempDir, waitUntil } from './cli-test-support.ts';
-import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
+import { test } from 'node:test';
+import { deleteTopics, KAFKA_BROKER, type ProducedRecord, produce, uniqueName } from '@sluice/kafka/testing';
+import { PG_URL, pgQuery } from '@sluice/postgres/testing';
+import { tempDir, waitUntil } from './cli-test-support.ts';
+import { byUser, cleanUpPipeline, Processes, workerArgs, workerServices } from './worker-test-support.ts';
 
-const kafka = await kafkaAvailable();
-const pgMissing = await postgresMissing();
-const skip = !kafka ? 'kafka not reachable' : pgMissing;
-const topics = new Topics();
-after(() => topics.cleanup());
+const { skip, topics } = await workerServices();
 
 const PARTITIONS = 4;
 const USERS = 12;
@@ -51,9 +39,7 @@ function records(): { user: string; region: string; ts: number }[] {
   return out;
 }
 
-function produced(r: { user: string; region: string; ts: number }): ProducedRecord {
-  return { partition: Number(r.user.slice(1)) % PARTITIONS, key: r.user, value: JSON.stringify(r) };
-}
+const produced = (r: { user: string; region: string; ts: number }): ProducedRecord => byUser(r, PARTITIONS);
 
 /** `region users records`, sorted: a plain loop over the records. */
 function expectedRows(): string[] {
@@ -121,27 +107,12 @@ test('a retract changelog crosses the repartition topic with its row kinds: the 
   const dir = await tempDir(t, 'sluice-repartition-changelog-');
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table));
   await writeFile(join(dir, 'single.yaml'), pipeline(input, `${table}_single`));
-  const clis: Cli[] = [];
-  t.after(() => {
-    for (const c of clis) c.child.kill('SIGKILL');
-  });
-  const start = (args: string[]) => {
-    const cli = new Cli(args, { cwd: dir, limitMs: 270_000 });
-    clis.push(cli);
-    return cli;
-  };
-  const logs = () => clis.map((c) => `---\n${c.stderr.slice(-4000)}`).join('\n');
-  const a = start(workerArgs('a'));
-  const b = start(workerArgs('b'));
-  await waitUntil(
-    () => {
-      const sets = [a, b].map((c) => tasksOf(c.stderr));
-      return sets.every((x) => x.size > 0) && new Set(sets.flatMap((x) => [...x])).size === PARTITIONS;
-    },
-    90_000,
-    'the four tasks spread over the two workers',
-  ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${logs()}`));
-  start(['run', 'single.yaml', '--log-format', 'json']);
+  const processes = new Processes(t, dir, 270_000);
+  const logs = () => processes.logs();
+  const a = processes.start(workerArgs('a'));
+  const b = processes.start(workerArgs('b'));
+  await processes.spread([a, b], PARTITIONS, 'the four tasks spread over the two workers');
+  processes.start(['run', 'single.yaml', '--log-format', 'json']);
   for (const w of [a, b]) assert.match(w.stderr, /worker: the pipeline regroups through a repartition topic/);
 
   // In waves, so that the per-user counts are updated across checkpoints and transactions.

@@ -11,26 +11,20 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, type TestContext, test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   deleteTopics,
   earliestOffsets,
   KAFKA_BROKER,
-  kafkaAvailable,
   type ProducedRecord,
   produce,
-  Topics,
   uniqueName,
 } from '@sluice/kafka/testing';
-import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
-import { Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
-import { cleanUpPipeline, tasksOf, workerArgs } from './worker-test-support.ts';
+import { PG_URL, pgQuery } from '@sluice/postgres/testing';
+import { type Cli, runCli, tempDir, waitUntil } from './cli-test-support.ts';
+import { cleanUpPipeline, Processes, tasksOf, workerArgs, workerServices } from './worker-test-support.ts';
 
-const kafka = await kafkaAvailable();
-const pgMissing = await postgresMissing();
-const skip = !kafka ? 'kafka not reachable' : pgMissing;
-const topics = new Topics();
-after(() => topics.cleanup());
+const { skip, topics } = await workerServices();
 
 const PARTITIONS = 4;
 const USERS = 12;
@@ -126,28 +120,13 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', i
   cleanUpPipeline(t, table, [table]);
   const dir = await tempDir(t, `sluice-repartition-${label}-`);
   await writeFile(join(dir, 'pipeline.yaml'), pipeline(input, table, mode, idleTimeout));
-  const workers = new Map<string, Cli>();
-  t.after(() => {
-    for (const w of workers.values()) w.child.kill('SIGKILL');
-  });
-  const start = (id: string) => {
-    const cli = new Cli(workerArgs(id), { cwd: dir, limitMs: 280_000 });
-    workers.set(id, cli);
-    return cli;
-  };
-  const logs = () => [...workers].map(([id, w]) => `--- ${id}\n${w.stderr.slice(-4000)}`).join('\n');
+  const processes = new Processes(t, dir, 280_000);
+  const start = (id: string) => processes.start(workerArgs(id));
+  const logs = () => processes.logs();
   /** The tasks a worker runs now, from its log. */
   const running = (cli: Cli) => tasksOf(cli.stderr);
   /** Waits until the tasks run on exactly `clis`, each running some, every partition covered. */
-  const spread = (clis: readonly Cli[], what: string) =>
-    waitUntil(
-      () => {
-        const sets = clis.map(running);
-        return sets.every((x) => x.size > 0) && new Set(sets.flatMap((x) => [...x])).size === PARTITIONS;
-      },
-      90_000,
-      what,
-    ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${logs()}`));
+  const spread = (clis: readonly Cli[], what: string) => processes.spread(clis, PARTITIONS, what);
   const rows = async () => {
     try {
       const all = await pgQuery<{ region: string; window_start: string; n: string }>(
@@ -164,11 +143,9 @@ async function setUp(t: TestContext, label: string, mode: 'append' | 'upsert', i
     t.after(async () => {
       await pgQuery(`DROP TABLE IF EXISTS ${table}_single`).catch(() => {});
     });
-    const cli = new Cli(['run', 'single.yaml', '--log-format', 'json'], { cwd: dir, limitMs: 280_000 });
-    workers.set('single', cli);
-    return cli;
+    return processes.start(['run', 'single.yaml', '--log-format', 'json']);
   };
-  return { dir, input, table, workers, start, single, logs, running, spread, rows };
+  return { dir, input, table, workers: processes.all, start, single, logs, running, spread, rows };
 }
 
 test('a pipeline keyed by user and counting by region over a repartition topic gives the windows of an independent count', {

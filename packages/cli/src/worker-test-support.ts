@@ -4,9 +4,82 @@
  * the cleaning up of what a pipeline left in PostgreSQL.
  */
 
-import type { TestContext } from 'node:test';
-import { KAFKA_BROKER } from '@sluice/kafka/testing';
-import { PG_URL, pgQuery } from '@sluice/postgres/testing';
+import assert from 'node:assert/strict';
+import { after, type TestContext } from 'node:test';
+import { KAFKA_BROKER, kafkaAvailable, type ProducedRecord, Topics } from '@sluice/kafka/testing';
+import { PG_URL, pgQuery, postgresMissing } from '@sluice/postgres/testing';
+import { Cli, waitUntil } from './cli-test-support.ts';
+
+/**
+ * What a worker test file needs first: the reason to skip when the broker or the PostgreSQL
+ * checkpoint store is missing (undefined when both answer), and its topics, deleted when the file ends.
+ */
+export async function workerServices(): Promise<{
+  readonly skip: string | undefined;
+  readonly topics: Topics;
+}> {
+  const kafka = await kafkaAvailable();
+  const pgMissing = await postgresMissing();
+  const topics = new Topics();
+  after(() => topics.cleanup());
+  return { skip: !kafka ? 'kafka not reachable' : pgMissing, topics };
+}
+
+/** A record of user `u<n>` on partition n mod `partitions`, keyed by the user, as a producer keyed by user places it. */
+export function byUser(record: { readonly user: string }, partitions: number): ProducedRecord {
+  return {
+    partition: Number(record.user.slice(1)) % partitions,
+    key: record.user,
+    value: JSON.stringify(record),
+  };
+}
+
+/**
+ * The `sluice` processes of one test, in folder `dir`: each killed when the test ends, their logs'
+ * tails for a failure's message, and the wait until the tasks are spread over some of them.
+ */
+export class Processes {
+  readonly #dir: string;
+  readonly #limitMs: number;
+  readonly #all: Cli[] = [];
+
+  constructor(t: TestContext, dir: string, limitMs: number) {
+    this.#dir = dir;
+    this.#limitMs = limitMs;
+    t.after(() => {
+      for (const c of this.#all) c.child.kill('SIGKILL');
+    });
+  }
+
+  /** The processes started so far, in order. */
+  get all(): readonly Cli[] {
+    return this.#all;
+  }
+
+  /** Starts `sluice ...args`. */
+  start(args: readonly string[]): Cli {
+    const cli = new Cli(args, { cwd: this.#dir, limitMs: this.#limitMs });
+    this.#all.push(cli);
+    return cli;
+  }
+
+  /** The last 4,000 characters of each process's log. */
+  logs(): string {
+    return this.#all.map((c) => `---\n${c.stderr.slice(-4000)}`).join('\n');
+  }
+
+  /** Waits until `workers` run the `tasks` tasks between them, each running some; fails with the logs. */
+  async spread(workers: readonly Cli[], tasks: number, what: string, ms = 90_000): Promise<void> {
+    await waitUntil(
+      () => {
+        const sets = workers.map((c) => tasksOf(c.stderr));
+        return sets.every((x) => x.size > 0) && new Set(sets.flatMap((x) => [...x])).size === tasks;
+      },
+      ms,
+      what,
+    ).catch((err: unknown) => assert.fail(`${(err as Error).message}\n${this.logs()}`));
+  }
+}
 
 /**
  * The arguments of `sluice run pipeline.yaml` as worker `id` with the shared `store` (default the
