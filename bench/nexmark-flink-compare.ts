@@ -10,10 +10,11 @@
  * out, its `after` put in; a plain line put in), each row written as a canonical text (fields
  * sorted by name, nulls dropped, timestamps as epoch ms), and the sorted texts compared.
  *
- * Where the engines' types differ the exact comparison can fail on numbers alone: Flink's AVG of
- * a BIGINT is a BIGINT (truncated), and 0.908 * price is an exact DECIMAL in Flink and a double in
- * Sluice. The tolerant comparison therefore also rounds every number to 3 decimals and truncates
- * it to an integer; the benchmark reports which of the two held.
+ * Where the engines' types differ the exact comparison can fail on numbers alone: 0.908 * price
+ * is an exact DECIMAL in Flink and a double in Sluice (AVG of a BIGINT is a BIGINT, the mean
+ * truncated, in both since Sluice's planner tracks integer columns). The tolerant comparison
+ * therefore also rounds every number to 3 decimals and truncates it to an integer; the benchmark
+ * reports which of the two held.
  */
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -151,7 +151,8 @@ const rangeCounts = [
  * others) check each against the SQL's result or the same independent computation as the SQL.
  * q3 and q20 filter each side before the join; q4 and q9 put the time condition in the join's
  * `on`; q21 computes the channel id once and filters on it, where the SQL runs REGEXP_EXTRACT in
- * its WHERE and again in its CASE. The unwindowed aggregates (q4, q15–q17), top-N (q9, q19) and
+ * its WHERE and again in its CASE; q4 and q17 truncate their means (prices are positive) as Flink's
+ * AVG of a BIGINT, which the SQL plans, does. The unwindowed aggregates (q4, q15–q17), top-N (q9, q19) and
  * deduplication (q18) write changelogs (a sink needs its `changelog` option).
  */
 export const nexmarkMoreSteps: {
@@ -234,7 +235,7 @@ export const nexmarkMoreSteps: {
     select: []
     fields:
       id: category
-      final: final`,
+      final: floor(final)`,
   q9: `
   - id: auctions
     type: filter
@@ -337,7 +338,7 @@ export const nexmarkMoreSteps: {
       auction: bid.auction
       day: date_format(bid.dateTime, 'yyyy-MM-dd')
       price: bid.price
-  - id: q17
+  - id: stats
     type: aggregate
     key: [auction, day]
     fields:
@@ -348,7 +349,13 @@ export const nexmarkMoreSteps: {
       min_price: min(price)
       max_price: max(price)
       avg_price: avg(price)
-      sum_price: sum(price)`,
+      sum_price: sum(price)
+  - id: q17
+    type: map
+    select: [auction, day, total_bids, rank1_bids, rank2_bids, rank3_bids, min_price, max_price]
+    fields:
+      avg_price: floor(avg_price)
+      sum_price: sum_price`,
   q19: `
   - id: bids
     type: filter

@@ -12,13 +12,37 @@ import {
   mapChildren,
 } from '@sluice/core';
 import type { Select } from './ast.ts';
+import { isIntegral, isIntegralAvg, truncated } from './integral.ts';
 import { fieldsOf, type OutputColumn } from './projection.ts';
-import type { QueryPlanner } from './query-planner.ts';
+import type { QueryPlanner, Relation } from './query-planner.ts';
 
 /** The bounds of a window table function's rows, which a window aggregation groups by. */
 export const WINDOW_COLUMNS = ['window_start', 'window_end'];
 /** Flink's time attribute of a window result: its last millisecond. */
 export const WINDOW_TIME = 'window_time';
+
+/**
+ * Flink's cascading window aggregation: a GROUP BY over a window aggregate's results (`input`)
+ * whose keys include the columns holding both bounds of the results' windows (Nexmark q5's
+ * `SELECT max(num), starttime, endtime FROM CountBids GROUP BY starttime, endtime`). Each result
+ * has its window's last millisecond as event time, and no two TUMBLE, HOP or CUMULATE windows
+ * share an end, so a tumbling window as long as the windows' slide (step) holds the results of
+ * one window each: grouped in it by the same keys, the aggregate gives each group's final row
+ * once, when the watermark passes the window's end — the last row the GROUP BY without a window
+ * would have updated to. Returns that tumbling window's size, or undefined when `q` is not of
+ * that form.
+ */
+export function cascadedWindow(q: Select, input: Relation): string | undefined {
+  const windowed = input.windowed;
+  if (windowed === undefined || input.updating !== undefined || q.groupBy === undefined) return undefined;
+  const grouped = new Set<string>();
+  for (const g of q.groupBy) {
+    const bound = g.expr.kind === 'field' ? windowed.bounds.get(g.expr.name) : undefined;
+    if (bound !== undefined) grouped.add(bound);
+  }
+  if (!WINDOW_COLUMNS.every((b) => grouped.has(b))) return undefined;
+  return formatDuration(windowed.window.slide ?? windowed.window.size);
+}
 
 /**
  * `SELECT DISTINCT`: a `deduplicate` keeping the first row of each combination of all the
@@ -50,7 +74,10 @@ export function planDistinct(
   return step;
 }
 
-/** The `aggregate` step of a GROUP BY; returns its output columns as the SELECT names them. */
+/**
+ * The `aggregate` step of a GROUP BY; returns its output columns as the SELECT names them.
+ * `cascaded`: the tumbling window of a cascading window aggregation (see `cascadedWindow`).
+ */
 export function planAggregate(
   p: QueryPlanner,
   q: Select,
@@ -59,6 +86,8 @@ export function planAggregate(
   windowed: boolean,
   target: { columns: readonly string[] } | undefined,
   processing = false,
+  cascaded?: string,
+  integral?: ReadonlySet<string>,
 ): { ref: string; output: OutputColumn[]; columns: string[] } {
   if (q.items === undefined)
     return p.fail(q.start, 'SELECT * cannot be grouped: list the GROUP BY columns and the aggregates');
@@ -94,7 +123,13 @@ export function planAggregate(
   for (const [position, item] of q.items.entries()) {
     const e = item.expr;
     if (e.kind === 'field' && passing.includes(e.name)) {
-      output.push({ name: item.alias?.text ?? e.name, copies: e.name, text: item.text, start: e.start });
+      output.push({
+        name: item.alias?.text ?? e.name,
+        copies: e.name,
+        text: item.text,
+        start: e.start,
+        ...(integral?.has(e.name) ? { integral: true } : {}),
+      });
       continue;
     }
     if (windowed && e.kind === 'field' && e.name === WINDOW_TIME) {
@@ -117,7 +152,17 @@ export function planAggregate(
     fields[name] = item.text;
     computed.set(formatExpression(e), name);
     p.locate(step, `fields.${name}`, e.start);
-    output.push({ name, copies: name, text: formatName(name), start: e.start });
+    // Flink's AVG of an integer is an integer: the mean truncated toward zero (by the projection).
+    if (isIntegralAvg(e, integral))
+      output.push({ name, text: truncated(formatName(name)), start: e.start, integral: true });
+    else
+      output.push({
+        name,
+        copies: name,
+        text: formatName(name),
+        start: e.start,
+        ...(isIntegral(e, integral) ? { integral: true } : {}),
+      });
   }
   // GROUP BY with no aggregate (the groups themselves, as Nexmark q8 asks): the step needs one
   // field, so it counts the rows, and the projection after it drops the count.
@@ -158,7 +203,7 @@ export function planAggregate(
     // moment it is read.
     if (processing) config.time = 'processing';
     p.locate(step, 'window', window.start);
-  }
+  } else if (cascaded !== undefined) config.window = { type: 'tumbling', size: cascaded };
   p.addStep({ id: step, type: 'aggregate', inputs: [input], config });
   p.locate(step, '', q.start);
   const ref = q.having ? having(p, q.having.expr, id, step, passing, fields, computed) : step;

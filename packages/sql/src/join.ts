@@ -10,7 +10,13 @@
 import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from '@sluice/core';
 import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
 import type { Positions } from './position.ts';
-import { columnCountMessage, hasAggregate, type OutputColumn, type Target } from './projection.ts';
+import {
+  columnCountMessage,
+  hasAggregate,
+  integralNames,
+  type OutputColumn,
+  type Target,
+} from './projection.ts';
 import { pushFilters } from './pushdown.ts';
 import type { JoinPlanner, LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { type Bound, boundText, planWindowInputs, resultsWindow } from './window-join.ts';
@@ -213,14 +219,23 @@ export function planJoin(
   const residual: Expr[] = [];
   let keyed = false;
   let between: [number, number] | undefined;
-  for (const c of conjuncts(join.on.expr)) {
+  const equates = (c: Expr): boolean => {
+    if (c.kind !== 'binary' || c.op !== '=') return false;
+    const [l, r] = [scope.column(c.left), scope.column(c.right)];
+    return l !== undefined && r !== undefined && l.side !== r.side;
+  };
+  const on = conjuncts(join.on.expr);
+  // Joined on the bounds alone (Nexmark q5: each window's counts with the window's maximum), the
+  // bounds are the key too; with another key they go without saying within one window.
+  const boundsKey =
+    window !== undefined &&
+    windowed === undefined &&
+    !on.some((c) => !window.equalities.has(c) && equates(c));
+  for (const c of on) {
     // A window join's bounds equalities are its `window` (boundEqualities checked them).
-    if (window?.equalities.has(c)) continue;
+    if (window?.equalities.has(c) && !boundsKey) continue;
     let key = false;
-    if (c.kind === 'binary' && c.op === '=') {
-      const [l, r] = [scope.column(c.left), scope.column(c.right)];
-      if (l !== undefined && r !== undefined && l.side !== r.side) key = keyed = true;
-    }
+    if (equates(c)) key = keyed = true;
     if (join.comma && !key) {
       residual.push(c);
       continue;
@@ -337,7 +352,13 @@ export function planJoin(
   if (filters.length === 0) {
     for (const c of output) p.locate(step, `fields.${c.name}`, c.start);
     p.addStep({ id: step, type: 'join', inputs, config: { ...config, fields } });
-    return { ref: step, columns: output.map((c) => c.name), fromSource: false, ...made };
+    return {
+      ref: step,
+      columns: output.map((c) => c.name),
+      fromSource: false,
+      ...made,
+      ...integralNames(output),
+    };
   }
   // WHERE filters the joined pairs (each side under its input id), then the projection.
   for (const f of filters) if (hasAggregate(f)) p.fail(f.start, 'WHERE cannot hold an aggregate');
@@ -354,7 +375,13 @@ export function planJoin(
   p.addStep({ id: select, type: 'map', inputs: [after], config: { select: [], fields } });
   p.locate(select, '', output[0]?.start ?? q.start);
   for (const c of output) p.locate(select, `fields.${c.name}`, c.start);
-  return { ref: select, columns: output.map((c) => c.name), fromSource: false, ...made };
+  return {
+    ref: select,
+    columns: output.map((c) => c.name),
+    fromSource: false,
+    ...made,
+    ...integralNames(output),
+  };
 }
 
 /**
@@ -484,7 +511,14 @@ function joinOutput(
   const output: OutputColumn[] = listed.map((item, i) => {
     const read = scope.column(item.expr);
     const name = item.alias?.text ?? read?.column ?? p.nameOf(item.expr, i, target);
-    return { name: target?.columns[i] ?? name, text: scope.rewrite(item.expr), start: item.expr.start };
+    const integral =
+      read !== undefined && scope.sides[read.side].relation.integral?.has(read.column) === true;
+    return {
+      name: target?.columns[i] ?? name,
+      text: scope.rewrite(item.expr),
+      start: item.expr.start,
+      ...(integral ? { integral } : {}),
+    };
   });
   if (target && output.length !== target.columns.length)
     p.fail(q.start, columnCountMessage(output.length, target));

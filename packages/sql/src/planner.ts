@@ -28,7 +28,7 @@ import {
   resolvePlan,
   tableFunction,
 } from '@sluice/core';
-import { planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
+import { cascadedWindow, planAggregate, planDistinct, WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type {
   CreateFunction,
   CreateTable,
@@ -45,6 +45,7 @@ import type {
 } from './ast.ts';
 import { fuseSteps } from './fuse.ts';
 import { simplifyUnderFilters } from './implied.ts';
+import { integralColumns, isIntegral } from './integral.ts';
 import { planJoin, refuseAppendOnly } from './join.ts';
 import { planLateral } from './lateral.ts';
 import { planMatchRecognize } from './match-planner.ts';
@@ -58,6 +59,7 @@ import {
   columnCountMessage,
   fieldsOf,
   hasAggregate,
+  integralNames,
   type OutputColumn,
   projection,
   type Target,
@@ -65,6 +67,7 @@ import {
 import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
+import { shareExpressions } from './shared-expressions.ts';
 import { checkUnionTypes, planUnionDistinct, setOperationWords } from './union.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -212,6 +215,7 @@ class Planner implements QueryPlanner {
       simplified = true;
       fuseSteps(steps, this.#sinks);
     }
+    if (shareExpressions(steps, this.#sinks)) simplified = true;
     if (steps.length === this.#steps.length && !simplified) return planned;
     // Fused steps hold expressions from several places of the script, so an error in one would
     // point at the wrong place: a plan that does not resolve is given unfused, for resolution
@@ -412,8 +416,15 @@ class Planner implements QueryPlanner {
         ...(timeColumn ? { timeColumn } : {}),
         ...(procTimeColumn ? { procTimeColumn } : {}),
         fromSource: false,
+        integral: integralColumns(t.columns),
       };
-    return { ref: id, columns, ...(timeColumn ? { timeColumn } : {}), fromSource: true };
+    return {
+      ref: id,
+      columns,
+      ...(timeColumn ? { timeColumn } : {}),
+      fromSource: true,
+      integral: integralColumns(t.columns),
+    };
   }
 
   /** The expression that reads metadata `key` of a `type` source, for column `column`. */
@@ -859,8 +870,19 @@ class Planner implements QueryPlanner {
     let output: OutputColumn[];
     let outputRef = ref;
     let copiesFrom: readonly string[];
+    const cascaded = aggregating && !window ? cascadedWindow(q, input) : undefined;
     if (aggregating) {
-      const planned = planAggregate(this, q, id, ref, window !== undefined, target, processing);
+      const planned = planAggregate(
+        this,
+        q,
+        id,
+        ref,
+        window !== undefined,
+        target,
+        processing,
+        cascaded,
+        input.integral,
+      );
       output = planned.output;
       outputRef = planned.ref;
       copiesFrom = planned.columns;
@@ -868,7 +890,7 @@ class Planner implements QueryPlanner {
       const star = q.items === undefined || q.starWith === true;
       const all = input.columns.map((c) => ({ name: c, copies: c, text: formatName(c), start: q.start }));
       output = [
-        ...(star ? all : []),
+        ...(star ? all.map((c) => (input.integral?.has(c.name) ? { ...c, integral: true } : c)) : []),
         ...(q.items ?? []).map((item, i) => {
           // PROCTIME(): the wall clock when the row is read (Flink's processing-time attribute).
           const proctime =
@@ -883,6 +905,7 @@ class Planner implements QueryPlanner {
             text: proctime ? 'now()' : item.text,
             start: item.expr.start,
             ...(proctime ? { proctime: true } : {}),
+            ...(isIntegral(item.expr, input.integral) ? { integral: true } : {}),
           };
         }),
       ];
@@ -912,7 +935,9 @@ class Planner implements QueryPlanner {
     const unchanged =
       output.length === copiesFrom.length &&
       output.every((c, i) => c.copies === copiesFrom[i] && c.name === copiesFrom[i]) &&
-      !(input.fromSource && !aggregating);
+      !(input.fromSource && !aggregating) &&
+      // A cascaded aggregate's records also carry its own windows' bounds: the projection drops them.
+      cascaded === undefined;
     if (!unchanged) outputRef = this.project(output, `${id}-select`, outputRef);
     if (q.distinct)
       outputRef = planDistinct(
@@ -927,9 +952,20 @@ class Planner implements QueryPlanner {
     const bounds = new Map<string, 'window_start' | 'window_end'>();
     for (const c of output)
       if (c.copies === 'window_start' || c.copies === 'window_end') bounds.set(c.name, c.copies);
+    if (cascaded !== undefined && input.windowed !== undefined)
+      for (const c of output) {
+        const bound = c.copies === undefined ? undefined : input.windowed.bounds.get(c.copies);
+        if (bound !== undefined) bounds.set(c.name, bound);
+      }
+    const resultsOf = cascaded !== undefined ? input.windowed?.window : window;
     const windowed =
-      aggregating && window && !processing && window.type !== 'session' && !q.distinct && bounds.size > 0
-        ? { windowed: { window, bounds } }
+      aggregating &&
+      resultsOf &&
+      !processing &&
+      resultsOf.type !== 'session' &&
+      !q.distinct &&
+      bounds.size > 0
+        ? { windowed: { window: resultsOf, bounds } }
         : {};
     return {
       ref: outputRef,
@@ -938,6 +974,7 @@ class Planner implements QueryPlanner {
       ...(procTimeColumn ? { procTimeColumn } : {}),
       fromSource: false,
       ...windowed,
+      ...integralNames(output),
     };
   }
 

@@ -12,6 +12,14 @@ export interface OutputColumn {
   readonly start: number;
   /** `PROCTIME()`: the column is the processing-time attribute (its text reads the clock). */
   readonly proctime?: boolean;
+  /** Known to hold integers (see `integral.ts`). */
+  readonly integral?: boolean;
+}
+
+/** The names of the columns of `output` known to hold integers. */
+export function integralNames(output: readonly OutputColumn[]): { integral?: ReadonlySet<string> } {
+  const names = output.filter((c) => c.integral === true).map((c) => c.name);
+  return names.length > 0 ? { integral: new Set(names) } : {};
 }
 
 /** Whether `e` holds an aggregate call. */

@@ -29,6 +29,8 @@ export interface Relation {
     readonly window: WindowTable;
     readonly bounds: ReadonlyMap<string, 'window_start' | 'window_end'>;
   };
+  /** The columns (ROW members by dotted path) known to hold integers (see `integral.ts`). */
+  readonly integral?: ReadonlySet<string>;
   /** Set when the output is a retract changelog: why, and the offset of the clause that makes it one. */
   readonly updating?: { readonly reason: string; readonly offset: number };
 }

@@ -9,6 +9,7 @@
 
 import { RE2JS } from 're2js';
 import { evalError } from './failure.ts';
+import { requiredLiteral } from './regex-literal.ts';
 
 const CACHE_LIMIT = 256;
 
@@ -130,6 +131,8 @@ export function cachedLikeMatcher(
 export interface UserRegex {
   readonly re: RE2JS;
   readonly global: boolean;
+  /** A literal every match contains (`requiredLiteral`): a string without it has no match. */
+  readonly required?: string;
 }
 
 const RE2_NOTE = 'patterns use RE2 syntax: no backreferences, lookahead or lookbehind';
@@ -159,7 +162,9 @@ export function compileRegex(
       return `${fn}(): unknown flag '${f}'; use ${allowGlobal ? 'g (replace all), ' : ''}i (ignore case), m (multi-line) or s (dot matches newline)`;
   }
   try {
-    return { re: RE2JS.compile(pattern, bits), global };
+    const re = RE2JS.compile(pattern, bits);
+    const required = flags.includes('i') ? undefined : requiredLiteral(pattern);
+    return required === undefined ? { re, global } : { re, global, required };
   } catch (err) {
     return `${fn}(): invalid regular expression '${pattern}': ${re2Detail(err)} (${RE2_NOTE})`;
   }

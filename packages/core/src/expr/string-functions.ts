@@ -241,7 +241,8 @@ export const stringFunctions: readonly FunctionSpec[] = [
     params: ['string', 'regex', 'flags'],
     required: 2,
     returns: 'boolean',
-    impl: (s: string, re: UserRegex) => re.re.test(s),
+    impl: (s: string, re: UserRegex) =>
+      (re.required === undefined || s.includes(re.required)) && re.re.test(s),
   },
   {
     name: 'regexp_replace',
@@ -254,6 +255,7 @@ export const stringFunctions: readonly FunctionSpec[] = [
     returns: 'string',
     globalFlag: true,
     impl: (s: string, re: UserRegex, replacement: string) => {
+      if (re.required !== undefined && !s.includes(re.required)) return s;
       const m = re.re.matcher(s);
       return re.global
         ? m.replaceAll(jsReplacement(replacement))
@@ -270,6 +272,7 @@ export const stringFunctions: readonly FunctionSpec[] = [
     required: 2,
     returns: 'string',
     impl: (s: string, re: UserRegex, group?: number) => {
+      if (re.required !== undefined && !s.includes(re.required)) return null;
       const m: (string | undefined)[] | null = re.re.exec(s);
       if (m === null) return null;
       const g = group ?? 0;

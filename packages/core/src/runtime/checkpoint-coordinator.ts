@@ -263,7 +263,10 @@ export class CheckpointCoordinator {
     else this.#nextCheckpointAt = Math.min(this.#nextCheckpointAt, this.#options.clock.now());
   }
 
-  /** Takes a checkpoint after any in progress; `completed` marks the end of a finished bounded job. */
+  /**
+   * Takes a checkpoint after any in progress; `completed` marks the end of a finished bounded job.
+   * A completed checkpoint with `interval` 0 holds no operator or keyed state: nothing restores it.
+   */
   take(completed: boolean): Promise<void> {
     if (this.#checkpointing) return this.#checkpointing.then(() => this.take(completed));
     const { clock, interval } = this.#options;
@@ -305,7 +308,11 @@ export class CheckpointCoordinator {
       }
       const operators: CheckpointData['operators'] = {};
       const keyedState: NonNullable<CheckpointData['keyedState']> = {};
-      for (const node of parts.nodes) {
+      // The final checkpoint of a completed job is never restored (a new run starts from
+      // scratch); with checkpointing off it exists only for the sinks' commits and the sources'
+      // acknowledgements, so the operators' state is not encoded (a regular join's is every row).
+      const withState = !(completed && this.#options.interval === 0);
+      for (const node of withState ? parts.nodes : []) {
         if (node.operator.snapshot) operators[node.id] = node.operator.snapshot();
         if (node.keyedState?.used) keyedState[node.id] = node.keyedState.snapshot();
       }

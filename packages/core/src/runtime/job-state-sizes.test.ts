@@ -16,9 +16,9 @@ import { Registry } from '../registry.ts';
 import { parsePipelineYaml } from '../yaml/index.ts';
 import { Job } from './job.ts';
 
-const pipeline = (dir: string) => `
+const pipeline = (dir: string, interval = '1h') => `
 name: state-sizes
-settings: { checkpoint: { interval: 0s, dir: ${JSON.stringify(join(dir, 'ck'))}, keep: 1 } }
+settings: { checkpoint: { interval: ${interval}, dir: ${JSON.stringify(join(dir, 'ck'))}, keep: 1 } }
 sources:
   orders: { type: file, path: ./in.jsonl, format: json }
 steps:
@@ -65,6 +65,50 @@ test('stateSizes gives the bytes each part took in the last checkpoint and the k
     assert.equal(sizes.sources.orders.bytes, alone(data.sources.orders));
     const total = sizes.steps.per_region.bytes + sizes.sinks.files.bytes + sizes.sources.orders.bytes;
     assert.ok(total < bytes.length);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with checkpointing off, the final checkpoint of a completed job holds no operator state, only what sources and sinks need', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-state-sizes-'));
+  try {
+    const records = Array.from({ length: 60 }, (_, i) => ({ region: `r${(i * 7) % 11}`, v: i }));
+    await writeFile(join(dir, 'in.jsonl'), records.map((r) => JSON.stringify(r)).join('\n'));
+    const registry = new Registry([builtins]);
+    const plan = parsePipelineYaml(pipeline(dir, '0s'), join(dir, 'p.yaml'), { registry });
+    const job = await Job.create(plan, { registry, fromScratch: true });
+    const result = await job.run();
+    assert.equal(result.status, 'completed');
+    const files = (await readdir(join(dir, 'ck'), { recursive: true })).filter((f) => f.endsWith('.ckpt'));
+    assert.equal(files.length, 1);
+    const data = decodeCheckpoint(await readFile(join(dir, 'ck', files[0])), files[0]);
+    assert.equal(data.counters?.completed, 1);
+    assert.deepEqual(data.operators, {});
+    assert.deepEqual(data.keyedState ?? {}, {});
+    assert.ok(data.sources.orders !== undefined, 'the source positions are kept');
+    assert.ok(data.sinks.files !== undefined, "the file sink's pending parts are kept");
+    assert.deepEqual(job.stateSizes()?.steps, {});
+
+    // The sink published everything at the end: one final row per region, as the totals say.
+    const out = (await readdir(join(dir, 'out'))).filter((f) => !f.startsWith('.'));
+    const rows = new Map<string, { n: number; total: number }>();
+    for (const f of out) {
+      for (const line of (await readFile(join(dir, 'out', f), 'utf8')).split('\n')) {
+        if (line === '') continue;
+        const change = JSON.parse(line) as {
+          op: string;
+          after: { region: string; n: number; total: number } | null;
+        };
+        if (change.after) rows.set(change.after.region, { n: change.after.n, total: change.after.total });
+      }
+    }
+    const expected = new Map<string, { n: number; total: number }>();
+    for (const r of records) {
+      const e = expected.get(r.region) ?? { n: 0, total: 0 };
+      expected.set(r.region, { n: e.n + 1, total: e.total + r.v * 2 });
+    }
+    assert.deepEqual(rows, expected);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
