@@ -6,9 +6,11 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { Row, SourceBatch } from '@sluice/core';
-import type { MqttReader } from './source-reader.ts';
+import type { IPublishPacket } from 'mqtt';
+import { digestOf, type MqttReader } from './source-reader.ts';
 import { dropSession, mqttAvailable, openMqttReader, publish, uniqueName } from './test-support.ts';
 
 const available = await mqttAvailable();
@@ -267,5 +269,53 @@ describe('mqtt source', { skip: !available }, () => {
       await reader.close();
       await dropSession(client_id);
     }
+  });
+
+  test('a position lists what was read before it was taken, however late it is looked at', async () => {
+    const topic = uniqueName('position/in');
+    const client_id = uniqueName('position');
+    const reader = await openMqttReader({ topics: [topic], client_id, qos: 1 });
+    try {
+      await publish(topic, payloads(0, 10));
+      assert.equal((await readAtLeast(reader, 10)).records.length, 10);
+      const first = reader.position();
+      await publish(topic, payloads(10, 25));
+      assert.equal((await readAtLeast(reader, 15)).records.length, 15);
+      // Worked out only now, after 15 more reads: it still lists the first 10 alone.
+      assert.equal(first.unacked.length, 10);
+      const second = reader.position();
+      await reader.commit(first);
+      // The commit acknowledged the first 10; the second position, looked at after it, lists the rest.
+      assert.equal(second.unacked.length, 15);
+      assert.equal(reader.position().unacked.length, 15);
+      assert.equal(reader.unacknowledged, 15);
+      await reader.commit(second);
+      assert.deepEqual(reader.position().unacked, []);
+    } finally {
+      await reader.close();
+      await dropSession(client_id);
+    }
+  });
+});
+
+describe('mqtt source digests', () => {
+  test('the one-shot digest is the incremental SHA-1 of topic, a 0 byte and payload that checkpoints hold', () => {
+    const packets = [
+      { topic: 'a/b', payload: Buffer.from('{"id":1}') },
+      { topic: 'sensors/température/ü', payload: Buffer.from([0, 255, 1, 2]) },
+      { topic: 'x', payload: '' },
+      { topic: 'text/payload', payload: 'plain text payload, é' },
+    ];
+    for (let round = 0; round < 2; round++)
+      for (const p of packets) {
+        const expected = createHash('sha1')
+          .update(p.topic)
+          .update('\0')
+          .update(p.payload)
+          .digest('base64url')
+          .slice(0, 16);
+        const packet: IPublishPacket = { ...p, cmd: 'publish', qos: 1, dup: false, retain: false };
+        assert.equal(digestOf(packet), expected);
+      }
   });
 });
