@@ -33,6 +33,7 @@ export const connectorCatalogue: readonly ConnectorPackage[] = [
   { pkg: '@sluice/redis', title: 'Redis', types: ['redis'] },
   { pkg: '@sluice/s3', title: 'S3-compatible object storage', types: ['s3'] },
   { pkg: '@sluice/server', title: 'HTTP views', types: ['view'] },
+  { pkg: '@sluice/sql', title: 'SQL step', types: ['sql'] },
   { pkg: '@sluice/rabbitmq', title: 'RabbitMQ', types: ['rabbitmq'] },
   { pkg: '@sluice/websocket', title: 'WebSocket', types: ['websocket'] },
 ];

@@ -240,6 +240,7 @@ export {
   defineSource,
   defineStep,
   deliveryOf,
+  type ExpandContext,
   type ExpressionOption,
   type ExpressionOptions,
   type LookupSpec,

@@ -12,7 +12,9 @@ import type { Expr } from './expr/types.ts';
 import type { Lookup, LookupInfo } from './lookup.ts';
 import type { Operator, StepInfo } from './operator.ts';
 import type { KeyContext, StreamKey } from './plan/keys.ts';
+import type { PlanStep } from './plan/plan.ts';
 import type { Schema, SchemaContext } from './plan/schema.ts';
+import type { Registry } from './registry.ts';
 
 /**
  * A delivery guarantee, as a source or sink states it for itself (what it means for each is in
@@ -297,7 +299,28 @@ export interface StepSpec<S extends TSchema = TSchema> extends SpecBase<S> {
    * Absent: all of them.
    */
   outputs?(config: Static<S>): readonly string[];
+  /**
+   * For a step that stands for other steps (SQL's `sql` step): the steps it stands for, with
+   * their inputs among this step's and each other's. Plan resolution replaces the step by them
+   * before anything else, knowing what its inputs are (see {@link ExpandContext}); one of them
+   * takes this step's id, so what reads the step reads it. Such a step is never created.
+   */
+  expand?(config: Static<S>, ctx: ExpandContext): readonly PlanStep[];
   create(config: Static<S>, step: StepInfo): Operator;
+}
+
+/** What `StepSpec.expand` gets besides its config. */
+export interface ExpandContext {
+  /** The step's id, which one of the steps it stands for must take. */
+  readonly step: string;
+  /** What it reads, in port order. */
+  readonly inputs: readonly string[];
+  /** The schema of each input, as the plan upstream of the step gives it. */
+  readonly inputSchemas: readonly Schema[];
+  /** Per input, the field its records' event time was read from, where a source read it from one. */
+  readonly inputTimeFields: readonly (string | undefined)[];
+  /** The registry the plan is resolved with (a step may plan with its components). */
+  readonly registry: Registry;
 }
 
 /**

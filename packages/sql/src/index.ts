@@ -19,6 +19,7 @@ import { Positions } from './position.ts';
 import { SET_KEYS } from './settings.ts';
 
 export type { Statement } from './ast.ts';
+export { expandSql, sql, sqlStep } from './sql-step.ts';
 
 /** The keys a script's `SET 'key' = 'value'` may set (see `settings.ts`). */
 export const setKeys: readonly string[] = Object.keys(SET_KEYS);

@@ -307,6 +307,29 @@ export class Stream<T> {
       : this.add(id, 'filter_fn', {}, test);
   }
 
+  /**
+   * Runs a SQL query over this stream and `options.with` (the `sql` step of `@sluice/sql`, which
+   * the registry must then hold: `new Registry([builtins, sql])`), each a table named by its id;
+   * `columns` and `timeColumns` name an input's columns and time attribute where its schema and
+   * source do not (see the step's reference).
+   */
+  sql(
+    id: string,
+    query: string,
+    options: {
+      with?: readonly Stream<unknown>[];
+      columns?: { readonly [input: string]: readonly string[] };
+      timeColumns?: { readonly [input: string]: string };
+    } = {},
+  ): Stream<Row> {
+    const config = {
+      query,
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.timeColumns ? { time_columns: options.timeColumns } : {}),
+    };
+    return this.add(id, 'sql', config, undefined, [this.id, ...(options.with ?? []).map((s) => s.id)]);
+  }
+
   /** Turns each record into zero or more records. */
   flatMap<O>(id: string, fn: (record: T) => Iterable<O>): Stream<O> {
     return this.add(id, 'flat_map', {}, fn);

@@ -17,6 +17,7 @@ import { type ChangelogMode, type ComponentSpec, sideOutputsOf } from '../spec.t
 import { checkChangelogs } from './changelog-check.ts';
 import { validateConfig } from './config.ts';
 import { didYouMean } from './config-suggest.ts';
+import { expandSteps } from './expand.ts';
 import { parsePlanExpressions } from './expressions.ts';
 import { inferKeys } from './keys.ts';
 import { componentPath, locate } from './locate.ts';
@@ -125,11 +126,18 @@ interface Problem {
 }
 
 /**
- * Checks a plan and returns it with every config validated and defaulted, its expressions parsed
+ * Checks a plan and returns it with every step that stands for others (`StepSpec.expand`) replaced
+ * by them, every config validated and defaulted, its expressions parsed
  * (`PlanStep.expressions`, …), its schemas (`Plan.schemas`) and its keys (`Plan.keys`); throws
  * on problems.
  */
-export function resolvePlan(plan: Plan, registry: Registry): Plan {
+export function resolvePlan(given: Plan, registry: Registry): Plan {
+  let plan: Plan;
+  try {
+    plan = expandSteps(given, registry, (p) => resolvePlan(p, registry), stepsInOrder);
+  } catch (err) {
+    throw err instanceof SluiceError && !(err instanceof ConfigErrors) ? withLocation(given, err) : err;
+  }
   const problems: Problem[] = [];
   const badName = pipelineNameProblem(plan.name);
   if (badName !== undefined) problems.push({ code: 'CONFIG_INVALID', message: badName, path: 'name' });
