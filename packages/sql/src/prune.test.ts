@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -152,4 +152,28 @@ INSERT INTO out_all SELECT * FROM bid WHERE price > 10;`,
   const maps = plan.steps.filter((s) => s.type === 'map');
   assert.ok(maps.length > 0, 'the plan has a map');
   for (const m of maps) assert.deepEqual(mapColumns(plan, m.id), ['auction', 'bidder', 'extra', 'price']);
+});
+
+/** A Nexmark query over the suite's tables (`nexmark/tables.sql`), writing to `discard`. */
+function nexmarkPlan(q: string): Plan {
+  const dir = join(import.meta.dirname, 'nexmark');
+  const tables = readFileSync(join(dir, 'tables.sql'), 'utf8')
+    .replace('{{EVENTS}}', '1000')
+    .replace('{{EVENTS_PER_SECOND}}', '1000')
+    .replace('{{SEED}}', '1');
+  const query = readFileSync(join(dir, `${q}.sql`), 'utf8').replace('{{SINK}}', "'connector' = 'discard'");
+  return resolveSql(`${tables}\n${query}`, join(tmpdir(), `${q}.sql`));
+}
+
+test('Nexmark q3 and q4 join only the columns they read; q9’s top-N and sink keep every column its SELECT names', () => {
+  const q4 = nexmarkPlan('q4');
+  assert.deepEqual(mapColumns(q4, 'auction-select'), ['category', 'dateTime', 'expires', 'id']);
+  assert.deepEqual(mapColumns(q4, 'bid-select'), ['auction', 'dateTime', 'price']);
+  const q3 = nexmarkPlan('q3');
+  assert.deepEqual(mapColumns(q3, 'nexmark_q3-left-where'), ['id', 'seller']);
+  assert.deepEqual(mapColumns(q3, 'nexmark_q3-right-where'), ['city', 'id', 'name', 'state']);
+  const q9 = nexmarkPlan('q9');
+  assert.equal(mapColumns(q9, 'auction-select').length, 10);
+  // q9 selects neither `channel` nor `url` of the bids.
+  assert.deepEqual(mapColumns(q9, 'bid-select'), ['auction', 'bidder', 'dateTime', 'extra', 'price']);
 });
