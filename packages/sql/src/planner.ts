@@ -64,6 +64,7 @@ import {
   projection,
   type Target,
 } from './projection.ts';
+import { pruneColumns } from './prune.ts';
 import type { LookupTable, QueryPlanner, Relation } from './query-planner.ts';
 import { planRank } from './rank.ts';
 import { applySettings } from './settings.ts';
@@ -216,6 +217,7 @@ class Planner implements QueryPlanner {
       fuseSteps(steps, this.#sinks);
     }
     if (shareExpressions(steps, this.#sinks)) simplified = true;
+    if (pruneColumns(steps, planned, this.#registry)) simplified = true;
     if (steps.length === this.#steps.length && !simplified) return planned;
     // Fused steps hold expressions from several places of the script, so an error in one would
     // point at the wrong place: a plan that does not resolve is given unfused, for resolution
