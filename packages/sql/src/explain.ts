@@ -115,7 +115,7 @@ export function explainPlan(
       out.push(`  config ${JSON.stringify(configs.get(s.id))}`);
       if (s.eventTime)
         out.push(
-          `  event time from '${s.eventTime.field}', at most ${s.eventTime.maxOutOfOrderness} ms out of order`,
+          `  event time from ${s.eventTime.field !== undefined ? `'${s.eventTime.field}'` : `${(s.eventTime.expression ?? 'the source').replace(/\s+/g, ' ')}`}, at most ${s.eventTime.maxOutOfOrderness} ms out of order`,
         );
     }
     for (const s of resolved.steps.filter((x) => ids.has(x.id))) {
