@@ -165,6 +165,8 @@ export function compileStages(
   clock: Clock,
   expression: (path: string) => Expr,
   running = false,
+  /** false: aggregates reread their stage's records on each test (the way before the accumulators; benchmarks compare the two). */
+  incremental = true,
 ): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
@@ -197,7 +199,7 @@ export function compileStages(
   const accumulators = new Accumulators();
   configs.forEach((c, i) => {
     const path = `stages[${i}]`;
-    const refs = newReferences(accumulators);
+    const refs = newReferences(incremental ? accumulators : undefined);
     const tree = rewrite(
       expression(`${path}.where`),
       positive,

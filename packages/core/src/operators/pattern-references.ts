@@ -261,7 +261,7 @@ export function rewrite(
         const acc = refs.accumulators;
         if (acc !== undefined) {
           const slot = acc.add({ fn, stage: s, value: value.evaluate });
-          const at = 3 * slot;
+          const base = 3 * slot;
           const name = reserve(`${fn}(${s < 0 ? '*' : stages[s]})`, (view, match, record, stage) => {
             let count = 0;
             let sum = 0;
@@ -272,9 +272,9 @@ export function rewrite(
                 view[name] = aggregate(fn, rowsOf(s, match, record, stage), value.evaluate);
                 return;
               }
-              count = kept[at] as number;
-              sum = kept[at + 1] as number;
-              best = kept[at + 2];
+              count = kept[base] as number;
+              sum = kept[base + 1] as number;
+              best = kept[base + 2];
             }
             // The record being tested, as one of its stage's (running semantics).
             if (stage >= 0 && (s < 0 || s === stage)) {
