@@ -10,6 +10,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression, compilePredicate, type Expr } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { Clock } from '../time.ts';
+import { Accumulators } from './pattern-accumulators.ts';
 import { LAST_ROW, newReferences, OUTSIDE, rewrite, viewBuilder } from './pattern-references.ts';
 
 /** One stage as written in the step's options. */
@@ -44,6 +45,11 @@ export interface MatchData {
   readonly trail?: Row[];
   readonly trailStages?: number[];
   readonly size?: number;
+  /**
+   * The running accumulators of the conditions' aggregates (see `pattern-accumulators.ts`): kept
+   * only when a condition aggregates; filled in lazily for a match restored without them.
+   */
+  acc?: unknown[];
 }
 
 /** A stage ready to run. */
@@ -83,6 +89,8 @@ export interface Absence {
 export interface CompiledStages {
   /** Whether a condition reads the records of a match in order (`MatchData.trail`). */
   readonly trail: boolean;
+  /** The running accumulators of the conditions' aggregates; absent when no condition aggregates. */
+  readonly accumulators?: Accumulators;
   /** The positive stages: those that take records. Stage indices elsewhere (marks, `skip_to`) count only these. */
   readonly stages: Stage[];
   /**
@@ -157,6 +165,8 @@ export function compileStages(
   clock: Clock,
   expression: (path: string) => Expr,
   running = false,
+  /** false: aggregates reread their stage's records on each test (the way before the accumulators; benchmarks compare the two). */
+  incremental = true,
 ): CompiledStages {
   if (configs.length === 0)
     throw new SluiceError('CONFIG_INVALID', 'a pattern needs at least one stage', { step, path: 'stages' });
@@ -186,9 +196,10 @@ export function compileStages(
   const absent: Absence[][] = [[]];
   let previousOptional = false;
   let trail = false;
+  const accumulators = new Accumulators();
   configs.forEach((c, i) => {
     const path = `stages[${i}]`;
-    const refs = newReferences();
+    const refs = newReferences(incremental ? accumulators : undefined);
     const tree = rewrite(
       expression(`${path}.where`),
       positive,
@@ -235,7 +246,12 @@ export function compileStages(
       { step, path: 'stages' },
     );
   }
-  return { stages: compiled, absent, trail };
+  return {
+    stages: compiled,
+    absent,
+    trail,
+    ...(accumulators.slots.length > 0 ? { accumulators } : {}),
+  };
 }
 
 /**

@@ -22,6 +22,7 @@
  * stage waits at the end: for the next record (`notNext`) or for `within` (`notFollowedBy`).
  */
 
+import type { Accumulators } from './pattern-accumulators.ts';
 import type { Absence, MatchData, Stage } from './pattern-compile.ts';
 
 /** After-match skip strategies (Flink's AfterMatchSkipStrategy, SQL's AFTER MATCH SKIP). */
@@ -85,6 +86,8 @@ export class Matcher {
   readonly #skip: SkipStrategy;
   /** Whether matches keep every record taken (`MatchData.trail`). */
   readonly #keep: boolean;
+  /** The conditions' running aggregates, folded as a match takes a record; null when none. */
+  readonly #acc: Accumulators | null;
   readonly #skipStage: number;
   /** Bound in ms from the first record of a match, or Infinity. */
   readonly within: number;
@@ -106,9 +109,11 @@ export class Matcher {
     within: number,
     absent: readonly (readonly Absence[])[] = [],
     keepRows = false,
+    accumulators?: Accumulators,
   ) {
     this.stages = stages;
     this.#keep = keepRows;
+    this.#acc = accumulators ?? null;
     this.#absent = absent;
     this.#guarded = absent.some((list) => list.length > 0);
     for (let gap = 0; gap <= stages.length; gap++) {
@@ -193,7 +198,11 @@ export class Matcher {
       }
       const stage = this.stages[th.stage];
       if (this.#test(th.stage, record, th.match)) {
-        this.#after(th.stage, th.count + 1, take(th.match, th.stage, record, time, pos, end, this.#keep));
+        this.#after(
+          th.stage,
+          th.count + 1,
+          take(th.match, th.stage, record, time, pos, end, this.#keep, this.#acc),
+        );
         if (stage.any && th.match.start !== this.#cut) this.#push(this.#skipped(th));
       } else if (!stage.strict) {
         this.#push(guard === undefined ? th : this.#skipped(th));
@@ -202,7 +211,8 @@ export class Matcher {
     const entry = this.#entry;
     for (let i = 0; i < entry.length && this.#cut !== pos; i++) {
       const k = entry[i];
-      if (this.#test(k, record, null)) this.#after(k, 1, take(null, k, record, time, pos, end, this.#keep));
+      if (this.#test(k, record, null))
+        this.#after(k, 1, take(null, k, record, time, pos, end, this.#keep, this.#acc));
     }
     ks.threads = this.#next ?? NO_THREADS;
     this.#settle(ks);
@@ -383,6 +393,7 @@ function take(
   pos: number,
   stages: number,
   keep: boolean,
+  acc: Accumulators | null,
 ): MatchData {
   let rows: (Record<string, unknown> | null)[];
   let marks: number[];
@@ -409,6 +420,7 @@ function take(
     rows,
     marks,
   };
+  if (acc !== null) match.acc = acc.fold(prev, stage, r);
   if (!keep) return match;
   // The trail is appended to in place while this match is the longest sharing it; a second
   // match extending the same one copies its part first.

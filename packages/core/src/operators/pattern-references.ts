@@ -19,6 +19,7 @@ import { SluiceError } from '../errors.ts';
 import { compileExpression, type Expr, mapChildren } from '../expr/index.ts';
 import type { Row } from '../record.ts';
 import type { Clock } from '../time.ts';
+import { type Accumulators, better, finish, numeric, poisoned, ROW } from './pattern-accumulators.ts';
 import type { MatchData } from './pattern-compile.ts';
 
 /**
@@ -39,17 +40,22 @@ export interface References {
   readonly computed?: Map<string, Setter>;
   /** Whether the expression reads the match's records in order (the matcher must keep them). */
   trail?: boolean;
+  /**
+   * The running accumulators aggregates are read from (a condition's); without, an aggregate
+   * rereads its stage's records (a measure's: read once per match).
+   */
+  readonly accumulators?: Accumulators;
 }
 
-/** A fresh, empty {@link References}. */
-export function newReferences(): References {
-  return { names: new Set(), computed: new Map(), trail: false };
+/** A fresh, empty {@link References}; `accumulators` for a condition's. */
+export function newReferences(accumulators?: Accumulators): References {
+  return accumulators === undefined
+    ? { names: new Set(), computed: new Map(), trail: false }
+    : { names: new Set(), computed: new Map(), trail: false, accumulators };
 }
 
 const AGGREGATES = new Set(['sum', 'avg', 'min', 'max', 'count']);
 const NAVIGATION = new Set(['first', 'last', 'prev']);
-/** The reserved field an aggregate's or offset's argument reads each record through. */
-const ROW = '$row';
 
 function rootField(e: Expr): string | undefined {
   let node = e;
@@ -252,6 +258,37 @@ export function rewrite(
         const tree = throughRow(arg!, stageSet, ROW);
         const value = compileExpression(tree, { ...at, clock: where.clock, missingAsNull: true });
         const fn = e.name;
+        const acc = refs.accumulators;
+        if (acc !== undefined) {
+          const slot = acc.add({ fn, stage: s, value: value.evaluate });
+          const base = 3 * slot;
+          const name = reserve(`${fn}(${s < 0 ? '*' : stages[s]})`, (view, match, record, stage) => {
+            let count = 0;
+            let sum = 0;
+            let best: unknown = null;
+            if (match !== null) {
+              const kept = acc.of(match);
+              if (poisoned(kept, slot)) {
+                view[name] = aggregate(fn, rowsOf(s, match, record, stage), value.evaluate);
+                return;
+              }
+              count = kept[base] as number;
+              sum = kept[base + 1] as number;
+              best = kept[base + 2];
+            }
+            // The record being tested, as one of its stage's (running semantics).
+            if (stage >= 0 && (s < 0 || s === stage)) {
+              const v = value.evaluate({ [ROW]: record });
+              if (v !== null && v !== undefined) {
+                count++;
+                if (fn === 'sum' || fn === 'avg') sum += numeric(fn, v);
+                else if (fn === 'min' || fn === 'max') best = better(fn, best, v);
+              }
+            }
+            view[name] = finish(fn, count, sum, best);
+          });
+          return { kind: 'field', name, start: e.start, end: e.end };
+        }
         const name = reserve(`${fn}(${s < 0 ? '*' : stages[s]})`, (view, match, record, stage) => {
           view[name] = aggregate(fn, rowsOf(s, match, record, stage), value.evaluate);
         });
@@ -296,28 +333,10 @@ function aggregate(fn: string, rows: readonly Row[], value: (row: Row) => unknow
     const v = value({ [ROW]: rows[i] });
     if (v === null || v === undefined) continue;
     count++;
-    if (fn === 'sum' || fn === 'avg') {
-      if (typeof v !== 'number')
-        throw new SluiceError('EXPR_EVAL', `${fn}() takes numbers, got ${typeof v} ${JSON.stringify(v)}`);
-      sum += v;
-    } else if (fn === 'min' || fn === 'max') {
-      if (
-        best === null ||
-        (fn === 'min' ? (v as number) < (best as number) : (v as number) > (best as number))
-      )
-        best = v;
-    }
+    if (fn === 'sum' || fn === 'avg') sum += numeric(fn, v);
+    else if (fn === 'min' || fn === 'max') best = better(fn, best, v);
   }
-  switch (fn) {
-    case 'count':
-      return count;
-    case 'sum':
-      return count === 0 ? null : sum;
-    case 'avg':
-      return count === 0 ? null : sum / count;
-    default:
-      return best;
-  }
+  return finish(fn, count, sum, best);
 }
 
 /**

@@ -172,7 +172,7 @@ export const patternStep = defineStep({
     ...Object.fromEntries(Object.entries(cfg.measures).map(([name, text]) => [`measures.${name}`, text])),
   }),
   create(cfg, step) {
-    const { stages, absent, trail } = compileStages(
+    const { stages, absent, trail, accumulators } = compileStages(
       cfg.stages,
       step.id,
       step.clock,
@@ -234,6 +234,7 @@ export const patternStep = defineStep({
         absent,
         measures,
         keepRows: trail || measures.some((m) => m.trail),
+        ...(accumulators !== undefined ? { accumulators } : {}),
         ...(keyFields ? { keyFields, keyFn: compileKey(cfg.key!.length, step) } : {}),
         within,
         skip: cfg.skip,

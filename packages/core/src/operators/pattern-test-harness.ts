@@ -120,7 +120,8 @@ export function throughCodec(value: unknown): unknown {
  * that many records, dropped, and a new one restored from the snapshot takes the rest: v8
  * serialization of its own snapshot, or with `keyed`, as in a job — its keyed state in a
  * `KeyedStateStore`, both through the checkpoint codec, restored into a new store. With
- * `restored`, the run starts from that snapshot (with `keyed`, from that checkpoint).
+ * `restored`, the run starts from that snapshot (with `keyed`, from that checkpoint). `alter`
+ * changes the checkpoint before the restore (e.g. into what an older version wrote).
  */
 export function runPattern(
   cfg: Partial<PatternConfig> & Pick<PatternConfig, 'stages'>,
@@ -131,6 +132,7 @@ export function runPattern(
     restartAt?: number;
     restored?: unknown;
     keyed?: boolean;
+    alter?: (checkpoint: unknown) => unknown;
   } = {},
 ): RunResult {
   const batchSize = options.batchSize ?? 1024;
@@ -162,7 +164,7 @@ export function runPattern(
       const snapshot: unknown = store
         ? throughCodec({ operator: op.snapshot?.(), keyed: store.snapshot() })
         : deserialize(serialize(op.snapshot?.()));
-      ({ op, store } = build(snapshot));
+      ({ op, store } = build(options.alter === undefined ? snapshot : options.alter(snapshot)));
     }
     from = to - batchSize;
   }

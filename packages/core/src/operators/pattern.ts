@@ -13,6 +13,7 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import type { Operator, OperatorContext, Output } from '../operator.ts';
 import type { Batch, Row } from '../record.ts';
 import { keyedBackend, type MemoryStateBackend } from '../state.ts';
+import type { Accumulators } from './pattern-accumulators.ts';
 import { RecordBuffer } from './pattern-buffer.ts';
 import type { Absence, MatchData, Measure, Stage } from './pattern-compile.ts';
 import { type KeyState, Matcher, newKeyState, type Result, type SkipStrategy } from './pattern-nfa.ts';
@@ -41,6 +42,8 @@ export interface PatternOptions {
   timeouts: 'emit' | 'drop' | 'side_output';
   /** Keep every record a match takes, in order (`MatchData.trail`): conditions or measures read them. */
   keepRows?: boolean;
+  /** The running accumulators of the conditions' aggregates (`CompiledStages.accumulators`). */
+  accumulators?: Accumulators;
 }
 
 /** The side output timed-out partial matches go to with `timeouts: 'side_output'`. */
@@ -140,6 +143,7 @@ class PatternOperator implements Operator {
       options.within,
       options.absent,
       options.keepRows === true,
+      options.accumulators,
     );
   }
 
