@@ -59,6 +59,8 @@ interface Pending {
   packet: IPublishPacket;
   digest: string;
   seq: number;
+  /** The connection it came on (see `connectionClosed`). */
+  connection: number;
 }
 
 export interface ReaderSettings {
@@ -119,6 +121,8 @@ export class MqttReader implements SourceReader {
   #held: (() => void)[] = [];
   /** Covered messages redelivered before `attach`: acknowledged once it is. */
   #lateAcks: IPublishPacket[] = [];
+  /** Counts the connections that closed: a packet of an earlier one is acknowledged on its redelivery. */
+  #connection = 0;
   readonly #waiting = new ReadWait(IDLE_MS);
   #closed = false;
   #failure: Error | undefined;
@@ -163,6 +167,16 @@ export class MqttReader implements SourceReader {
     this.#subscribed.resolve();
   }
 
+  /**
+   * The connection closed. The broker redelivers what it did not see acknowledged once the
+   * session resumes, and an acknowledgement sent on the new connection before that redelivery is
+   * not taken (Mosquitto drops a PUBACK for a message it has still to resend): a commit acknowledges
+   * a message of a closed connection when its redelivery arrives, as one a restored checkpoint covers.
+   */
+  connectionClosed(): void {
+    this.#connection++;
+  }
+
   /** Records a connection failure that `read` reports. */
   fail(err: Error): void {
     this.#failure = err;
@@ -187,6 +201,7 @@ export class MqttReader implements SourceReader {
         if (read !== undefined && read.digest === digest) {
           // Read already, acknowledged at the commit that covers it; keep the newest packet.
           read.packet = packet;
+          read.connection = this.#connection;
           return;
         }
         if (this.#buffered.has(id)) return;
@@ -194,7 +209,7 @@ export class MqttReader implements SourceReader {
       this.#covered.delete(id);
       this.#buffered.add(id);
     }
-    this.#buffer.push({ packet, digest, seq: 0 });
+    this.#buffer.push({ packet, digest, seq: 0, connection: this.#connection });
     this.#waiting.wake();
   }
 
@@ -300,7 +315,8 @@ export class MqttReader implements SourceReader {
       const p = this.#unacked.get(id);
       if (p === undefined || p.digest !== digest) continue;
       this.#unacked.delete(id);
-      sendAck(client, p.packet);
+      if (p.connection === this.#connection) sendAck(client, p.packet);
+      else this.#covered.set(id, digest);
     }
   }
 

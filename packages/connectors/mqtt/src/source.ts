@@ -76,6 +76,7 @@ async function open(
     ctx.log.warn('mqtt: connection error; reconnecting', { source: ctx.id, error: describeError(err) });
   });
   client.on('offline', () => ctx.log.warn('mqtt: broker connection lost; reconnecting', { source: ctx.id }));
+  client.on('close', () => reader.connectionClosed());
   // Not awaited: a session the broker kept sends its queued messages before the SUBACK, and when
   // they fill the buffer the connection waits for reads, which start only once `open` returns.
   // A refused subscription fails the reader's next read.
