@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { defineTableFunction } from '@sluice/core';
 import { PipelineChecker } from './check-pipeline.ts';
 import { allYamlBlocks, markdownFiles, yamlBlocks } from './markdown-yaml.ts';
 import { registry } from './reference-pages.ts';
@@ -16,6 +17,18 @@ import { registry } from './reference-pages.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const schema = JSON.parse(readFileSync(join(root, 'schemas/pipeline.schema.json'), 'utf8'));
 const checker = new PipelineChecker(registry, schema);
+
+// The table_function step's reference example calls split_words, which a program using the step
+// defines from TypeScript before it loads the pipeline; so does this check.
+defineTableFunction({
+  name: 'split_words',
+  columns: ['word', 'position'],
+  params: 1,
+  impl: (text) =>
+    String(text ?? '')
+      .split(/\s+/)
+      .map((word, position) => ({ word, position })),
+});
 
 describe('YAML blocks in the docs', () => {
   const blocks = allYamlBlocks(root);

@@ -45,7 +45,7 @@ const config = Type.Object(
     time_columns: Type.Optional(
       Type.Record(Type.String(), Type.String(), {
         description:
-          "Per input, the column that is its time attribute (what DESCRIPTOR(…) of a window and an interval join's BETWEEN name): `{ orders: ts }`. Default: the field a source input reads its event time from.",
+          "Per input, the column that is its time attribute (what DESCRIPTOR(…) of a window and an interval join's BETWEEN name): `{ orders: ts }`. Default: the field a source input reads its event time from. Windows and joins use the event time the records carry (their source's), so the column named must hold that time, as a step that passes the source's field on does.",
       }),
     ),
   },
@@ -182,10 +182,10 @@ export const sqlStep = defineStep({
   example: [
     'type: sql',
     'input: [orders]',
+    'columns: { orders: [region, amount, ts] }',
     'query: >',
-    '  SELECT region, window_start, count(*) AS orders',
-    "  FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",
-    '  GROUP BY region, window_start, window_end',
+    '  SELECT region, count(*) AS orders, sum(amount) AS revenue',
+    '  FROM orders WHERE amount > 100 GROUP BY region',
   ].join('\n'),
   expand: expandSql,
   create() {
