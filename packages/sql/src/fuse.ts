@@ -15,36 +15,8 @@
  * dead letter, and one a moved filter drops is counted as filtered rather than failed.
  */
 
-import {
-  childrenOf,
-  type Expr,
-  formatExpression,
-  mapChildren,
-  type Plan,
-  parseExpression,
-} from '@sluice/core';
-
-type Step = Plan['steps'][number];
-
-interface MapConfig {
-  readonly select: readonly string[];
-  readonly fields: { readonly [name: string]: string };
-}
-
-/** A map the planner wrote: `select` and `fields`, nothing else. */
-function mapConfig(step: Step): MapConfig | undefined {
-  if (step.type !== 'map') return undefined;
-  const c = step.config as { select?: unknown; fields?: unknown; drop?: unknown };
-  if (!Array.isArray(c.select) || (Array.isArray(c.drop) && c.drop.length > 0)) return undefined;
-  if (Object.keys(c).some((k) => k !== 'select' && k !== 'fields' && k !== 'drop')) return undefined;
-  return { select: c.select as string[], fields: (c.fields ?? {}) as { [name: string]: string } };
-}
-
-function whereOf(step: Step): string | undefined {
-  if (step.type !== 'filter') return undefined;
-  const c = step.config as { where?: unknown };
-  return Object.keys(c).length === 1 && typeof c.where === 'string' ? c.where : undefined;
-}
+import { childrenOf, type Expr, formatExpression, mapChildren, parseExpression } from '@sluice/core';
+import { type MapConfig, mapConfig, type Step, whereOf } from './plan-steps.ts';
 
 /** What each output column of a map is, as an expression over the map's input. */
 function columnsOf(map: MapConfig): Map<string, Expr> {

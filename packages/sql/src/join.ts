@@ -9,6 +9,7 @@
 
 import { childrenOf, type Expr, formatDuration, formatName, type SinkSpec } from '@sluice/core';
 import type { JoinTable, Select, SelectItem, TableRef } from './ast.ts';
+import { conjuncts } from './plan-steps.ts';
 import type { Positions } from './position.ts';
 import {
   columnCountMessage,
@@ -135,11 +136,6 @@ class JoinScope {
     }
     return out + this.#source.slice(at, e.end);
   }
-}
-
-/** The conjuncts of an AND chain. */
-function conjuncts(e: Expr): Expr[] {
-  return e.kind === 'binary' && e.op === 'and' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
 }
 
 /** `x`, `x + INTERVAL …` or `x - INTERVAL …`: the reference and the offset in ms. */

@@ -27,27 +27,13 @@ import {
   type Registry,
   resolvePlan,
 } from '@sluice/core';
+import { mapConfig, type Step } from './plan-steps.ts';
 
-type Step = Plan['steps'][number];
 /** The columns read of a record (or of one side of a join's pair), or every one. */
 type Reads = Set<string> | 'all';
 
 const JOIN_OPTIONS = new Set(['on', 'kind', 'between', 'temporal', 'window', 'fields', 'ttl', 'on_late']);
 const AGGREGATE_OPTIONS = new Set(['key', 'window', 'time', 'fields', 'allowed_lateness', 'on_late', 'ttl']);
-
-interface MapConfig {
-  readonly select: readonly string[];
-  readonly fields: { readonly [name: string]: string };
-}
-
-/** A map the planner wrote: `select` and `fields` (and an empty `drop`), nothing else. */
-function mapConfig(step: Step): MapConfig | undefined {
-  if (step.type !== 'map') return undefined;
-  const c = step.config as { select?: unknown; fields?: unknown; drop?: unknown };
-  if (!Array.isArray(c.select) || (Array.isArray(c.drop) && c.drop.length > 0)) return undefined;
-  if (Object.keys(c).some((k) => k !== 'select' && k !== 'fields' && k !== 'drop')) return undefined;
-  return { select: c.select as string[], fields: (c.fields ?? {}) as { [name: string]: string } };
-}
 
 function stringsOf(value: unknown): string[] | undefined {
   if (value === undefined) return [];

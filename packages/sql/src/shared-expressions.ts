@@ -10,16 +10,8 @@
  * is one of the map now. The projection names its columns (`select`), so the field goes no further.
  */
 
-import {
-  childrenOf,
-  type Expr,
-  formatExpression,
-  mapChildren,
-  type Plan,
-  parseExpression,
-} from '@sluice/core';
-
-type Step = Plan['steps'][number];
+import { childrenOf, type Expr, formatExpression, mapChildren, parseExpression } from '@sluice/core';
+import { conjuncts, type Step } from './plan-steps.ts';
 
 /** Functions that evaluate some arguments only on some records. */
 const LAZY = new Set(['coalesce', 'if', 'ifnull', 'nvl', 'nullif']);
@@ -36,10 +28,6 @@ const COSTLY = new Set([
   'split_index',
   'split_part',
 ]);
-
-function conjuncts(e: Expr): Expr[] {
-  return e.kind === 'binary' && e.op === 'and' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
-}
 
 function andOf(parts: readonly Expr[]): Expr {
   return parts.reduce((left, right) => ({ kind: 'binary', op: 'and', left, right, start: 0, end: 0 }));

@@ -11,6 +11,7 @@
 import { type Expr, formatDuration, formatName } from '@sluice/core';
 import { WINDOW_COLUMNS, WINDOW_TIME } from './aggregate.ts';
 import type { JoinTable, Select, SelectItem, TableRef, WindowTable } from './ast.ts';
+import { conjuncts } from './plan-steps.ts';
 import { fieldsOf, hasAggregate } from './projection.ts';
 import type { QueryPlanner, Relation } from './query-planner.ts';
 
@@ -40,10 +41,6 @@ export interface WindowJoin {
   readonly at: number;
   /** The conjuncts of ON that equate the bounds (the step's `window` does it). */
   readonly equalities: ReadonlySet<Expr>;
-}
-
-function conjuncts(e: Expr): Expr[] {
-  return e.kind === 'binary' && e.op === 'and' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
 }
 
 /**
